@@ -1,0 +1,80 @@
+"""Channel-neutral message types.
+
+A channel adapter turns a platform update into an `Inbound` and renders each `Reply`
+for its platform. Handlers only ever see these types, so Telegram, Zalo and the
+terminal chat share every feature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class InboundKind(StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    BUTTON = "button"
+    # A sticker, photo, voice note...: anything that is not text where text is expected.
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    channel: str  # "telegram", "zalo_oa", "zalo_bot", "console"
+    user_id: str  # the platform's id of the person, as text
+    kind: InboundKind
+    text: str = ""  # message text (TEXT), or the raw text of a command
+    command: str = ""  # without the slash, lower-case: "start"
+    args: tuple[str, ...] = ()
+    payload: str = ""  # button payload as the platform returned it: never trusted
+    language: str | None = None  # the platform's hint (Telegram language_code)
+    chat_id: str | None = None  # where to answer, when it differs from user_id
+    display_name: str | None = None  # never stored or logged: only for greetings
+
+    @staticmethod
+    def parse_text(channel: str, user_id: str, text: str, **kw: object) -> Inbound:
+        """Build an Inbound from typed text, recognising `/command args`."""
+        stripped = text.strip()
+        if stripped.startswith("/") and len(stripped) > 1:
+            head, *rest = stripped[1:].split()
+            # Telegram appends @botname in groups: /start@unionbot
+            command = head.split("@", 1)[0].lower()
+            return Inbound(
+                channel, user_id, InboundKind.COMMAND, text=text, command=command,
+                args=tuple(rest), **kw,  # type: ignore[arg-type]
+            )
+        return Inbound(channel, user_id, InboundKind.TEXT, text=text, **kw)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    payload: str  # short, <= 64 bytes (Telegram's callback_data limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    data: bytes
+    filename: str = "image.png"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    data: bytes
+    filename: str
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass(slots=True)
+class Reply:
+    text: str = ""
+    buttons: list[list[Button]] = field(default_factory=list)  # rows of buttons
+    photo: Photo | None = None
+    document: Document | None = None
+    # Replace the message whose button was pressed instead of sending a new one,
+    # where the channel can (Telegram editMessageText); others send a new message.
+    edit: bool = False
+    # Deliver to another user (an organizer's answer reaching a worker, a sign-up alert).
+    to_channel: str | None = None
+    to_user: str | None = None
