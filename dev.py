@@ -25,7 +25,7 @@ def _venv_python() -> Path:
 
 
 def _ensure_env() -> Path:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on the system python
         sys.exit("unionbot needs Python 3.11 or newer")
     py = _venv_python()
     if not py.exists():

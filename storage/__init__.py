@@ -1,0 +1,20 @@
+"""Persistence: the store interface, its SQLite implementation, record types."""
+
+from storage.interface import Store, StoreError
+from storage.records import AuditEntry, ConversationState, Role, User
+
+__all__ = ["AuditEntry", "ConversationState", "Role", "Store", "StoreError", "User", "open_store"]
+
+
+def open_store(url: str) -> Store:
+    """Build the store for a URL: a plain path or `sqlite:///path` for SQLite.
+
+    A PostgreSQL backend would register `postgresql://` here without touching callers.
+    """
+    from storage.sqlite import SQLiteStore
+
+    if url.startswith("sqlite:///"):
+        url = url.removeprefix("sqlite:///")
+    if "://" in url:
+        raise StoreError(f"unsupported database URL scheme: {url.split('://', 1)[0]}")
+    return SQLiteStore(url)

@@ -1,0 +1,329 @@
+"""Telegram channel on python-telegram-bot 22: updates in, neutral replies out.
+
+Long polling by default; in webhook mode the shared web server feeds PTB's
+`update_queue` (PTB's documented pattern for a custom ASGI server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from telegram import (
+    BotCommand,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Update,
+)
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    TypeHandler,
+)
+
+from bot.channels.base import ChannelRegistry
+from bot.config import TelegramSection
+from handlers.dispatcher import Dispatcher
+from handlers.i18n import LANGUAGES, Catalog
+from handlers.router import Router
+from handlers.text import split_message
+from handlers.types import Inbound, InboundKind, Reply
+from storage import Role, Store
+
+logger = logging.getLogger(__name__)
+
+NAME = "telegram"
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+# Remember this many update ids in memory; the store remembers them across restarts.
+RECENT_UPDATES = 10_000
+
+
+class PerUserUpdateProcessor(BaseUpdateProcessor):
+    """Handle one user's updates one at a time and in order; different users concurrently.
+
+    Without this a worker who taps two buttons quickly could have the second handled
+    before the first has saved its form step.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[object, asyncio.Lock] = {}
+        self._waiting: dict[object, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _ordering_key(update)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._waiting[key] -= 1
+            if self._waiting[key] == 0:
+                del self._waiting[key]
+                del self._locks[key]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def _ordering_key(update: object) -> object:
+    if isinstance(update, Update):
+        if update.effective_user is not None:
+            return update.effective_user.id
+        if update.effective_chat is not None:
+            return ("chat", update.effective_chat.id)
+    return ("other", id(update))
+
+
+def to_inbound(update: Update) -> Inbound | None:
+    """The neutral form of a Telegram update, or None for updates we do not act on."""
+    if update.callback_query is not None:
+        q = update.callback_query
+        chat_id = q.message.chat.id if q.message is not None else q.from_user.id
+        return Inbound(
+            NAME, str(q.from_user.id), InboundKind.BUTTON, payload=q.data or "",
+            language=q.from_user.language_code, chat_id=str(chat_id),
+        )
+    msg = update.message
+    if msg is None or msg.from_user is None:
+        return None
+    if msg.chat.type != "private":
+        # Group chats are where the bot posts organizer alerts; it takes no input there.
+        return None
+    common: dict[str, Any] = {
+        "language": msg.from_user.language_code, "chat_id": str(msg.chat.id),
+    }
+    if msg.text is not None:
+        return Inbound.parse_text(NAME, str(msg.from_user.id), msg.text, **common)
+    return Inbound(NAME, str(msg.from_user.id), InboundKind.UNSUPPORTED, **common)
+
+
+def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row] for row in reply.buttons]
+    )
+
+
+class TelegramChannel:
+    name = NAME
+
+    def __init__(
+        self, config: TelegramSection, dispatcher: Dispatcher, router: Router, catalog: Catalog,
+        store: Store, registry: ChannelRegistry | None = None,
+    ) -> None:
+        self.config = config
+        self.dispatcher = dispatcher
+        self.router = router
+        self.catalog = catalog
+        self.store = store
+        self.registry = registry
+        builder = (
+            ApplicationBuilder()
+            .token(config.token or "")
+            .base_url(config.api_base_url)
+            .base_file_url(config.file_base_url)
+            .concurrent_updates(PerUserUpdateProcessor())
+        )
+        if config.mode == "webhook":
+            builder = builder.updater(None)
+        self.application: Application = builder.build()  # type: ignore[type-arg]
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self._recent: OrderedDict[int, None] = OrderedDict()
+        self.username: str | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    async def start(self) -> None:
+        app = self.application
+        await app.initialize()
+        self.username = app.bot.username
+        await self._set_commands()
+        await app.start()
+        if self.config.mode == "webhook":
+            await app.bot.set_webhook(
+                self.config.webhook_url, secret_token=self.config.webhook_secret,
+                allowed_updates=["message", "callback_query", "my_chat_member"],
+            )
+            logger.info("telegram: webhook mode as @%s", self.username)
+        else:
+            assert app.updater is not None
+            # A leftover webhook would make getUpdates fail with Conflict.
+            await app.bot.delete_webhook()
+            await app.updater.start_polling(
+                allowed_updates=["message", "callback_query", "my_chat_member"],
+            )
+            logger.info("telegram: polling as @%s", self.username)
+
+    async def stop(self) -> None:
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    async def _set_commands(self) -> None:
+        """The command menu in Vietnamese (default) and English, workers' commands only."""
+        public = [(c, key) for c, key, role in self.router.advertised_commands() if role is Role.WORKER]
+        for lang in LANGUAGES:
+            commands = [BotCommand(c, self.catalog.t(lang, key)) for c, key in public]
+            code = None if lang == "vi" else lang
+            await self.application.bot.set_my_commands(
+                commands, scope=BotCommandScopeDefault(), language_code=code
+            )
+
+    # -- webhook -----------------------------------------------------------
+    def web_routes(self) -> list[BaseRoute]:
+        if self.config.mode != "webhook":
+            return []
+        return [Route(self.config.webhook_path, self._webhook, methods=["POST"])]
+
+    async def _webhook(self, request: Request) -> Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        expected = self.config.webhook_secret or ""
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            return Response(status_code=403)
+        try:
+            data = json.loads(await request.body())
+            update = Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError):
+            return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
+        await self.application.update_queue.put(update)
+        return Response(status_code=200)
+
+    # -- updates -----------------------------------------------------------
+    async def _is_repeat(self, update_id: int) -> bool:
+        if update_id in self._recent:
+            return True
+        self._recent[update_id] = None
+        if len(self._recent) > RECENT_UPDATES:
+            self._recent.popitem(last=False)
+        return not await self.store.mark_processed(NAME, str(update_id))
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if await self._is_repeat(update.update_id):
+            logger.info("telegram: ignored repeated update %s", update.update_id)
+            return
+        if update.my_chat_member is not None:
+            await self._on_member_change(update)
+            return
+        inbound = to_inbound(update)
+        if inbound is None:
+            return
+        if update.callback_query is not None:
+            # Stop the button's spinner at once; the answer follows as a message.
+            try:
+                await update.callback_query.answer()
+            except BadRequest:
+                logger.info("telegram: callback query too old to answer")
+        replies = await self.dispatcher.handle(inbound)
+        message_id = (
+            update.callback_query.message.message_id
+            if update.callback_query is not None and update.callback_query.message is not None
+            else None
+        )
+        for reply in replies:
+            await self._render(inbound, reply, edit_message_id=message_id)
+            message_id = None  # only the first reply may replace the pressed message
+
+    async def _on_member_change(self, update: Update) -> None:
+        change = update.my_chat_member
+        assert change is not None
+        if change.chat.type != "private":
+            return
+        user = await self.store.find_user(NAME, str(change.from_user.id))
+        if user is not None:
+            blocked = change.new_chat_member.status == "kicked"
+            await self.store.set_reachable(user.id, not blocked)
+            logger.info("telegram: user %s %s the bot", user.id, "blocked" if blocked else "unblocked")
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        logger.error("telegram: error while handling an update", exc_info=context.error)
+        if not isinstance(update, Update) or update.effective_user is None:
+            return
+        user_id = str(update.effective_user.id)
+        chat_id = update.effective_chat.id if update.effective_chat else update.effective_user.id
+        try:
+            apology = await self.dispatcher.apology(NAME, user_id)
+            await self.application.bot.send_message(chat_id, apology.text)
+        except TelegramError:
+            logger.warning("telegram: could not send the apology to user %s", user_id)
+
+    # -- replies -----------------------------------------------------------
+    async def send(self, user_id: str, reply: Reply) -> None:
+        await self._deliver(int(user_id), reply)
+
+    async def _render(self, inbound: Inbound, reply: Reply, *, edit_message_id: int | None) -> None:
+        if reply.to_user is not None:
+            channel = reply.to_channel or NAME
+            if channel == NAME:
+                await self._deliver(int(reply.to_user), reply)
+            elif self.registry is None or not await self.registry.deliver(channel, reply.to_user, reply):
+                logger.warning("telegram: no channel %s to deliver a reply to", channel)
+            return
+        chat_id = int(inbound.chat_id or inbound.user_id)
+        if reply.edit and edit_message_id is not None and reply.photo is None and reply.document is None:
+            if len(reply.text) <= TEXT_LIMIT and await self._try_edit(chat_id, edit_message_id, reply):
+                return
+        await self._deliver(chat_id, reply)
+
+    async def _try_edit(self, chat_id: int, message_id: int, reply: Reply) -> bool:
+        try:
+            await self.application.bot.edit_message_text(
+                reply.text, chat_id=chat_id, message_id=message_id, reply_markup=_markup(reply)
+            )
+            return True
+        except BadRequest as e:
+            if "not modified" in str(e).lower():
+                return True
+            # Too old to edit, or deleted: send a fresh message instead.
+            return False
+
+    async def _deliver(self, chat_id: int, reply: Reply) -> None:
+        bot = self.application.bot
+        markup = _markup(reply)
+        text = reply.text
+        if reply.photo is not None or reply.document is not None:
+            caption = text if len(text) <= CAPTION_LIMIT else None
+            if reply.photo is not None:
+                await bot.send_photo(
+                    chat_id, InputFile(reply.photo.data, filename=reply.photo.filename),
+                    caption=caption, reply_markup=markup if caption is not None else None,
+                )
+            if reply.document is not None:
+                await bot.send_document(
+                    chat_id, InputFile(reply.document.data, filename=reply.document.filename),
+                    caption=caption if reply.photo is None else None,
+                    reply_markup=markup if caption is not None and reply.photo is None else None,
+                )
+            if caption is not None or not text:
+                return
+        chunks = split_message(text, TEXT_LIMIT) or [""]
+        for i, chunk in enumerate(chunks):
+            if not chunk:
+                continue
+            last = i == len(chunks) - 1
+            await bot.send_message(chat_id, chunk, reply_markup=markup if last else None)
+
+
+__all__ = ["PerUserUpdateProcessor", "TelegramChannel", "to_inbound"]

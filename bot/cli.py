@@ -1,0 +1,138 @@
+"""The `unionbot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import NoReturn
+
+from bot.config import Config, ConfigError, load_config
+from bot.logsetup import setup_logging
+from storage import Role, StoreError
+
+logger = logging.getLogger(__name__)
+
+CONSOLE_ROLES = ("worker", "volunteer", "organizer", "admin")
+
+
+class UsageError(Exception):
+    """Bad usage: exit 2 with one line, never a traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _version() -> str:
+    try:
+        return version("unionbot")
+    except PackageNotFoundError:  # running from a source tree without install
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--config", type=Path, metavar="PATH",
+                        help="configuration file (default: $UNIONBOT_CONFIG or ./config.toml)")
+
+    parser = _Parser(prog="unionbot", description="Chatbot for Vietnam's labour unions.")
+    parser.add_argument("--version", action="version", version=f"unionbot {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("run", parents=[common], help="run the bot with the configured channels")
+
+    chat = sub.add_parser("chat", parents=[common], help="chat with the bot in this terminal")
+    chat.add_argument("--as", dest="role", choices=CONSOLE_ROLES, default="worker")
+    chat.add_argument("--user-id", default="1", help="console user id (default 1)")
+    chat.add_argument("--lang", choices=("vi", "en"), default=None)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    db_sub.add_parser("migrate", parents=[common], help="apply pending migrations")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        config = load_config(getattr(args, "config", None))
+    except UsageError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except ConfigError as e:
+        print(f"unionbot: configuration error: {e}", file=sys.stderr)
+        return 2
+    setup_logging(config.bot.log_level)
+    try:
+        if args.command == "run":
+            return asyncio.run(_run(config))
+        if args.command == "chat":
+            return asyncio.run(_chat(config, args.role, args.user_id, args.lang))
+        if args.command == "db":
+            return asyncio.run(_migrate(config))
+    except KeyboardInterrupt:
+        return 130
+    except (StoreError, OSError) as e:
+        # The database file is unreadable, on a full disk, not a database...: say which.
+        print(f"unionbot: storage error ({config.storage.path}): {e}", file=sys.stderr)
+        return 1
+    return 2
+
+
+async def _migrate(config: Config) -> int:
+    from bot.app import Runtime
+
+    async with Runtime(config) as runtime:
+        print(f"database {config.storage.path}: schema version {await runtime.store.schema_version()}")
+    return 0
+
+
+async def _run(config: Config) -> int:
+    from bot.app import Runtime, install_stop_signals, serve
+
+    async with Runtime(config) as runtime:
+        channels = runtime.build_channels()
+        if not channels:
+            print(
+                "No TELEGRAM_BOT_TOKEN set: opening the local chat instead.\n"
+                "To connect Telegram, create a bot with @BotFather and run:\n"
+                "  TELEGRAM_BOT_TOKEN=123456:ABC... python3 dev.py run\n"
+                "Type /start to begin, /quit to leave.\n",
+                file=sys.stderr,
+            )
+            return await _console(runtime, "worker", "1", None)
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        await serve(runtime, channels, stop)
+    return 0
+
+
+async def _chat(config: Config, role: str, user_id: str, lang: str | None) -> int:
+    from bot.app import Runtime
+
+    async with Runtime(config) as runtime:
+        return await _console(runtime, role, user_id, lang)
+
+
+async def _console(runtime, role: str, user_id: str, lang: str | None) -> int:  # type: ignore[no-untyped-def]
+    from bot.channels.console import NAME, ConsoleChannel
+
+    store = runtime.store
+    user = await store.touch_user(NAME, user_id, language=lang or runtime.config.bot.default_language)
+    if lang and user.language != lang:
+        await store.set_language(user.id, lang)
+    if user.role.value != role:
+        # Whoever runs the terminal chat already holds the database file; the role is
+        # theirs to pick, but the change is audited like any other.
+        await store.set_role(user.id, Role(role))
+        await store.audit(user.id, "role.console", f"user:{user.id}",
+                          {"from": user.role.value, "to": role})
+    console = ConsoleChannel(runtime.dispatcher, user_id, language=lang)
+    runtime.registry.add(console)
+    await console.run(prompt=sys.stdin.isatty())
+    return 0

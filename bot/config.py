@@ -1,0 +1,207 @@
+"""Configuration: `config.toml` read once into typed sections, secrets from the environment.
+
+An invalid value stops start-up with `section.key: what is wrong`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from handlers.i18n import LANGUAGES
+
+DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
+
+
+class ConfigError(Exception):
+    """A user error in configuration; the message names `section.key`."""
+
+
+@dataclass(frozen=True)
+class BotSection:
+    default_language: str = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class UnionSection:
+    hotline: str = ""
+    office: str = ""
+
+
+@dataclass(frozen=True)
+class StorageSection:
+    path: str = "data/unionbot.sqlite3"
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class TelegramSection:
+    mode: str = "polling"
+    webhook_url: str = ""
+    webhook_path: str = "/telegram/webhook"
+    admins: tuple[int, ...] = ()
+    # From the environment:
+    token: str | None = None
+    api_base_url: str = DEFAULT_TELEGRAM_API
+    webhook_secret: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+    @property
+    def file_base_url(self) -> str:
+        # PTB wants the file endpoint too: ".../bot" -> ".../file/bot"
+        base = self.api_base_url.rstrip("/")
+        head, _, tail = base.rpartition("/")
+        return f"{head}/file/{tail}" if head else base
+
+
+@dataclass(frozen=True)
+class LimitsSection:
+    flood_messages: int = 20
+    flood_window_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Config:
+    bot: BotSection = field(default_factory=BotSection)
+    union: UnionSection = field(default_factory=UnionSection)
+    storage: StorageSection = field(default_factory=StorageSection)
+    server: ServerSection = field(default_factory=ServerSection)
+    telegram: TelegramSection = field(default_factory=TelegramSection)
+    limits: LimitsSection = field(default_factory=LimitsSection)
+    source: Path | None = None
+
+    @property
+    def needs_web_server(self) -> bool:
+        return self.telegram.enabled and self.telegram.mode == "webhook"
+
+
+# section -> key -> expected type(s); anything else in the file is a typo worth reporting.
+_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "bot": {"default_language": str, "timezone": str, "log_level": str},
+    "union": {"hotline": str, "office": str},
+    "storage": {"path": str},
+    "server": {"host": str, "port": int},
+    "telegram": {"mode": str, "webhook_url": str, "webhook_path": str, "admins": list},
+    "limits": {"flood_messages": int, "flood_window_seconds": (int, float)},
+}
+
+
+def default_config_path() -> Path:
+    env = os.environ.get("UNIONBOT_CONFIG")
+    return Path(env) if env else Path("config.toml")
+
+
+def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ) if env is None else env
+    explicit = path is not None or "UNIONBOT_CONFIG" in env
+    path = path or Path(env.get("UNIONBOT_CONFIG") or "config.toml")
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML ({e})") from None
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    elif explicit:
+        raise ConfigError(f"{path}: configuration file not found")
+    return _build(raw, env, path if path.exists() else None)
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name}: must be a table ([{name}])")
+    schema = _SCHEMA[name]
+    for key, val in value.items():
+        if key not in schema:
+            raise ConfigError(f"{name}.{key}: unknown key")
+        want = schema[key]
+        # bool is an int in Python; a port of `true` is still a mistake.
+        if isinstance(val, bool) or not isinstance(val, want):
+            names = want.__name__ if isinstance(want, type) else " or ".join(t.__name__ for t in want)
+            raise ConfigError(f"{name}.{key}: must be a {names}, got {val!r}")
+    return value
+
+
+def _build(raw: dict[str, Any], env: dict[str, str], source: Path | None) -> Config:
+    for name in raw:
+        if name not in _SCHEMA:
+            raise ConfigError(f"{name}: unknown section")
+    bot = BotSection(**_section(raw, "bot"))
+    if bot.default_language not in LANGUAGES:
+        raise ConfigError(f"bot.default_language: must be one of {', '.join(LANGUAGES)}")
+    try:
+        ZoneInfo(bot.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"bot.timezone: unknown time zone {bot.timezone!r}") from None
+    if bot.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError("bot.log_level: must be DEBUG, INFO, WARNING or ERROR")
+
+    storage = StorageSection(**_section(raw, "storage"))
+    if env.get("UNIONBOT_DB"):
+        storage = StorageSection(path=env["UNIONBOT_DB"])
+    if not storage.path.strip():
+        raise ConfigError("storage.path: must not be empty")
+
+    server_raw = dict(_section(raw, "server"))
+    if env.get("UNIONBOT_HTTP_HOST"):
+        server_raw["host"] = env["UNIONBOT_HTTP_HOST"]
+    if env.get("UNIONBOT_HTTP_PORT"):
+        try:
+            server_raw["port"] = int(env["UNIONBOT_HTTP_PORT"])
+        except ValueError:
+            raise ConfigError("server.port: UNIONBOT_HTTP_PORT must be a number") from None
+    server = ServerSection(**server_raw)
+    if not 0 <= server.port <= 65535:
+        raise ConfigError(f"server.port: must be between 0 and 65535, got {server.port}")
+
+    tg_raw = dict(_section(raw, "telegram"))
+    admins = tg_raw.pop("admins", [])
+    if not all(isinstance(a, int) and not isinstance(a, bool) for a in admins):
+        raise ConfigError("telegram.admins: must be a list of Telegram user ids (numbers)")
+    telegram = TelegramSection(
+        **tg_raw,
+        admins=tuple(admins),
+        token=env.get("TELEGRAM_BOT_TOKEN") or None,
+        api_base_url=env.get("TELEGRAM_API_BASE_URL") or DEFAULT_TELEGRAM_API,
+        webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+    )
+    if telegram.mode not in {"polling", "webhook"}:
+        raise ConfigError(f"telegram.mode: must be 'polling' or 'webhook', got {telegram.mode!r}")
+    if not telegram.webhook_path.startswith("/"):
+        raise ConfigError("telegram.webhook_path: must start with '/'")
+    if not telegram.api_base_url.startswith(("http://", "https://")):
+        raise ConfigError("telegram.api_base_url: TELEGRAM_API_BASE_URL must be an http(s) URL")
+    if telegram.enabled and telegram.mode == "webhook":
+        if not telegram.webhook_url.startswith("https://"):
+            raise ConfigError("telegram.webhook_url: webhook mode needs a public https:// URL")
+        if not telegram.webhook_secret:
+            raise ConfigError(
+                "telegram.webhook_secret: webhook mode needs TELEGRAM_WEBHOOK_SECRET in the environment"
+            )
+
+    limits = LimitsSection(**_section(raw, "limits"))
+    if limits.flood_messages < 1:
+        raise ConfigError("limits.flood_messages: must be at least 1")
+    if limits.flood_window_seconds <= 0:
+        raise ConfigError("limits.flood_window_seconds: must be positive")
+
+    return Config(
+        bot=bot, union=UnionSection(**_section(raw, "union")), storage=storage, server=server,
+        telegram=telegram, limits=limits, source=source,
+    )

@@ -1,0 +1,71 @@
+"""What a handler gets: the services (store, catalog, settings) and the request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.i18n import Catalog
+from handlers.types import Button, Inbound, Reply
+from storage import Role, Store, User
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The part of the configuration handlers need; no secrets."""
+
+    default_language: str = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    # (channel, external id) pairs that are admins whatever the store says.
+    admins: frozenset[tuple[str, str]] = frozenset()
+    hotline: str = ""
+    office: str = ""
+    bot_username: str | None = None
+    flood_messages: int = 20
+    flood_window_seconds: float = 5.0
+
+
+@dataclass(slots=True)
+class Services:
+    store: Store
+    catalog: Catalog
+    settings: Settings
+    # Feature services registered by the composition root (knowledge base, ...).
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Ctx:
+    services: Services
+    inbound: Inbound
+    user: User
+    role: Role
+    args: tuple[str, ...] = ()  # command args, or button payload parts after the prefix
+
+    @property
+    def lang(self) -> str:
+        return self.user.language
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def t(self, key: str, /, **kwargs: Any) -> str:
+        return self.services.catalog.t(self.lang, key, **kwargs)
+
+    def back_button(self) -> list[Button]:
+        return [Button(self.t("menu.back"), "menu:main")]
+
+    def reply(self, key: str, /, *, back: bool = True, **kwargs: Any) -> Reply:
+        """A catalog text with the usual 'back to menu' button."""
+        return Reply(self.t(key, **kwargs), buttons=[self.back_button()] if back else [])
+
+
+def effective_role(user: User, settings: Settings) -> Role:
+    if (user.channel, user.external_id) in settings.admins:
+        return Role.ADMIN
+    return user.role

@@ -1,0 +1,105 @@
+"""Turn one neutral inbound message into the replies to send.
+
+Channel adapters call `Dispatcher.handle`; everything they need to know about a user
+(language, role, open forms) is decided here, the same way for every channel.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from handlers.context import Ctx, Services, effective_role
+from handlers.flood import FloodGuard, Verdict
+from handlers.router import Router, as_replies
+from handlers.types import Inbound, InboundKind, Reply
+from storage import Role
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, services: Services, router: Router) -> None:
+        self.services = services
+        self.router = router
+        s = services.settings
+        self.flood = FloodGuard(s.flood_messages, s.flood_window_seconds)
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        verdict = self.flood.check(f"{inbound.channel}:{inbound.user_id}")
+        if verdict is Verdict.DROP:
+            logger.info("flood: dropped a message from %s:%s", inbound.channel, inbound.user_id)
+            return []
+        store = self.services.store
+        user = await store.touch_user(
+            inbound.channel, inbound.user_id, language=self.services.settings.default_language
+        )
+        if verdict is Verdict.NOTICE:
+            return [Reply(self.services.catalog.t(user.language, "flood.slow_down"))]
+        ctx = Ctx(self.services, inbound, user, effective_role(user, self.services.settings))
+        return as_replies(await self._route(ctx))
+
+    async def apology(self, channel: str, user_id: str) -> Reply:
+        """The reply for a failure we did not foresee, in the user's language if known."""
+        lang = self.services.settings.default_language
+        try:
+            user = await self.services.store.find_user(channel, user_id)
+            if user is not None:
+                lang = user.language
+        except Exception:  # the store may be what failed; apologise anyway
+            logger.exception("could not look up the language for an apology")
+        return Reply(self.services.catalog.t(lang, "errors.apology"))
+
+    async def _route(self, ctx: Ctx):  # type: ignore[no-untyped-def]
+        inbound, router = ctx.inbound, self.router
+        if inbound.kind is InboundKind.COMMAND:
+            route = router.commands.get(inbound.command)
+            if route is None:
+                return _with_menu(ctx, ctx.t("fallback.unknown_command", command=inbound.command[:32]))
+            if not self._allowed(ctx, route.min_role):
+                return self._denied(ctx, route.min_role)
+            ctx.args = inbound.args
+            return await route.handler(ctx)
+
+        if inbound.kind is InboundKind.BUTTON:
+            prefix, _, rest = inbound.payload.partition(":")
+            route = router.buttons.get(prefix)
+            if route is None:
+                logger.info("unknown button payload from %s:%s", inbound.channel, inbound.user_id)
+                return _with_menu(ctx, ctx.t("fallback.button_expired"))
+            if not self._allowed(ctx, route.min_role):
+                return self._denied(ctx, route.min_role)
+            ctx.args = tuple(rest.split(":")) if rest else ()
+            return await route.handler(ctx)
+
+        state = await ctx.store.get_state(ctx.user.id)
+        if state is not None and state.flow in router.flows:
+            route = router.flows[state.flow]
+            if self._allowed(ctx, route.min_role):
+                return await route.handler(ctx)
+            # A role was revoked mid-form: the form is no longer theirs to finish.
+            await ctx.store.clear_state(ctx.user.id)
+            return self._denied(ctx, route.min_role)
+
+        if inbound.kind is InboundKind.UNSUPPORTED:
+            return _with_menu(ctx, ctx.t("fallback.unsupported"))
+        if not inbound.text.strip():
+            return _with_menu(ctx, ctx.t("fallback.empty"))
+        if router.text_handler is not None:
+            return await router.text_handler(ctx)
+        return _with_menu(ctx, ctx.t("fallback.not_understood"))
+
+    @staticmethod
+    def _allowed(ctx: Ctx, min_role: Role) -> bool:
+        return ctx.role.rank >= min_role.rank
+
+    @staticmethod
+    def _denied(ctx: Ctx, min_role: Role) -> Reply:
+        logger.info("denied %s to user %s (role %s)", min_role, ctx.user.id, ctx.role)
+        return ctx.reply("auth.not_allowed", role=ctx.t(f"roles.{min_role.value}"))
+
+
+def _with_menu(ctx: Ctx, text: str) -> Reply:
+    from handlers.core import main_menu
+
+    menu = main_menu(ctx)
+    return Reply(f"{text}\n\n{menu.text}", buttons=menu.buttons)

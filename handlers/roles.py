@@ -1,0 +1,49 @@
+"""Granting and revoking the volunteer and organizer roles, every change audited."""
+
+from __future__ import annotations
+
+import logging
+
+from handlers.context import Ctx, effective_role
+from handlers.router import Router
+from handlers.types import Reply
+from storage import Role
+
+logger = logging.getLogger(__name__)
+
+GRANTABLE = {Role.VOLUNTEER, Role.ORGANIZER}
+
+
+def register(router: Router) -> None:
+    @router.command("grant", min_role=Role.ORGANIZER)
+    async def grant(ctx: Ctx) -> Reply:
+        """`/grant <user id> volunteer|organizer`, for someone who has written to the bot."""
+        if len(ctx.args) != 2 or ctx.args[1].lower() not in {r.value for r in GRANTABLE}:
+            return ctx.reply("roles.usage")
+        return await _change(ctx, ctx.args[0], Role(ctx.args[1].lower()))
+
+    @router.command("revoke", min_role=Role.ORGANIZER)
+    async def revoke(ctx: Ctx) -> Reply:
+        """`/revoke <user id>`: back to worker."""
+        if len(ctx.args) != 1:
+            return ctx.reply("roles.usage")
+        return await _change(ctx, ctx.args[0], Role.WORKER)
+
+
+async def _change(ctx: Ctx, external_id: str, role: Role) -> Reply:
+    # Roles are granted within the actor's own channel: a Telegram id means nothing on Zalo.
+    target = await ctx.store.find_user(ctx.user.channel, external_id[:64])
+    if target is None:
+        return ctx.reply("roles.user_not_found", user=external_id[:64])
+    if effective_role(target, ctx.settings) is Role.ADMIN:
+        return ctx.reply("roles.cannot_change_admin")
+    before = target.role
+    await ctx.store.set_role(target.id, role)
+    await ctx.store.audit(
+        ctx.user.id, "role.grant" if role is not Role.WORKER else "role.revoke",
+        f"user:{target.id}", {"from": before.value, "to": role.value},
+    )
+    logger.info("user %s changed the role of user %s to %s", ctx.user.id, target.id, role)
+    if role is Role.WORKER:
+        return ctx.reply("roles.revoked", user=target.external_id)
+    return ctx.reply("roles.granted", user=target.external_id, role=ctx.t(f"roles.{role.value}"))

@@ -1,0 +1,97 @@
+"""The route table's machinery: commands, buttons and multi-step flows, each with the
+least role allowed to use it. Roles are checked on every call: a button payload
+comes back from the user's device and is never trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from handlers.context import Ctx
+from handlers.types import Reply
+from storage import Role
+
+HandlerResult = Reply | list[Reply] | None
+Handler = Callable[[Ctx], Awaitable[HandlerResult]]
+
+# Telegram limits callback_data to 64 bytes; payloads are "prefix:arg:arg".
+MAX_PAYLOAD_BYTES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    handler: Handler
+    min_role: Role = Role.WORKER
+    describe: str | None = None  # catalog key: listed in the platform's command menu
+
+
+class Router:
+    def __init__(self) -> None:
+        self.commands: dict[str, Route] = {}
+        self.buttons: dict[str, Route] = {}
+        self.flows: dict[str, Route] = {}
+        self.text_handler: Handler | None = None
+        self.menu_actions: dict[str, str] = {}  # main-menu choice -> command it runs
+
+    def command(
+        self, *names: str, min_role: Role = Role.WORKER, describe: str | None = None
+    ) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            for i, name in enumerate(names):
+                if name in self.commands:
+                    raise ValueError(f"command /{name} registered twice")
+                # Only the first name is advertised; the others are aliases.
+                self.commands[name] = Route(fn, min_role, describe if i == 0 else None)
+            return fn
+
+        return register
+
+    def button(self, prefix: str, *, min_role: Role = Role.WORKER) -> Callable[[Handler], Handler]:
+        if ":" in prefix:
+            raise ValueError("a button prefix cannot contain ':'")
+
+        def register(fn: Handler) -> Handler:
+            if prefix in self.buttons:
+                raise ValueError(f"button prefix {prefix!r} registered twice")
+            self.buttons[prefix] = Route(fn, min_role)
+            return fn
+
+        return register
+
+    def flow(self, name: str, *, min_role: Role = Role.WORKER) -> Callable[[Handler], Handler]:
+        """Register the handler for text typed while the user is inside flow `name`."""
+
+        def register(fn: Handler) -> Handler:
+            self.flows[name] = Route(fn, min_role)
+            return fn
+
+        return register
+
+    def text(self, fn: Handler) -> Handler:
+        """Free text outside any flow (the rights Q&A once it is registered)."""
+        self.text_handler = fn
+        return fn
+
+    def menu_entry(self, choice: str, command: str) -> None:
+        """Make the main menu's `choice` button run `/command`."""
+        self.menu_actions[choice] = command
+
+    def advertised_commands(self) -> list[tuple[str, str, Role]]:
+        """(command, catalog key of its description, least role) for setMyCommands."""
+        return [(n, r.describe, r.min_role) for n, r in self.commands.items() if r.describe]
+
+
+def payload(prefix: str, *parts: object) -> str:
+    text = ":".join([prefix, *map(str, parts)])
+    if len(text.encode()) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"button payload too long: {text!r}")
+    return text
+
+
+def as_replies(result: HandlerResult) -> list[Reply]:
+    if result is None:
+        return []
+    if isinstance(result, Reply):
+        return [result]
+    return list(result)

@@ -1,0 +1,91 @@
+"""The store interface: everything the handlers and the bot may ask of persistence.
+
+Backends (SQLite now, PostgreSQL later) implement `Store`; `tests/test_store_contract.py`
+runs the same contract against each of them.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from storage.records import AuditEntry, ConversationState, Role, User
+
+
+class StoreError(Exception):
+    """A persistence failure the caller cannot fix by changing its input."""
+
+
+class Store(abc.ABC):
+    # -- lifecycle ---------------------------------------------------------
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int: ...
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- users -------------------------------------------------------------
+    @abc.abstractmethod
+    async def touch_user(self, channel: str, external_id: str, *, language: str) -> User:
+        """Return the user, creating it with `language` if new.
+
+        Marks the user seen now and reachable again: a worker who writes after
+        blocking the bot wants to hear from it again.
+        """
+
+    @abc.abstractmethod
+    async def get_user(self, user_id: int) -> User | None: ...
+
+    @abc.abstractmethod
+    async def find_user(self, channel: str, external_id: str) -> User | None: ...
+
+    @abc.abstractmethod
+    async def set_language(self, user_id: int, language: str) -> None: ...
+
+    @abc.abstractmethod
+    async def set_role(self, user_id: int, role: Role) -> None: ...
+
+    @abc.abstractmethod
+    async def set_referral_code(self, user_id: int, code: str | None) -> None: ...
+
+    @abc.abstractmethod
+    async def set_reachable(self, user_id: int, reachable: bool) -> None: ...
+
+    @abc.abstractmethod
+    async def count_users(self) -> int: ...
+
+    # -- audit log ---------------------------------------------------------
+    @abc.abstractmethod
+    async def audit(
+        self, actor_id: int | None, action: str, target: str, details: dict[str, Any] | None = None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def list_audit(self, *, action: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        """Newest first."""
+
+    # -- durable conversation state (multi-step forms survive restarts) ----
+    @abc.abstractmethod
+    async def get_state(self, user_id: int) -> ConversationState | None: ...
+
+    @abc.abstractmethod
+    async def set_state(self, user_id: int, flow: str, step: str, data: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    async def clear_state(self, user_id: int) -> None: ...
+
+    # -- at-least-once delivery from platforms -----------------------------
+    @abc.abstractmethod
+    async def mark_processed(self, channel: str, key: str) -> bool:
+        """Record an inbound update id; False if it was seen before (a redelivery)."""

@@ -1,0 +1,254 @@
+"""SQLite store through aiosqlite: one file, WAL mode, versioned migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.interface import Store, StoreError
+from storage.records import AuditEntry, ConversationState, Role, User
+
+logger = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# Platform redeliveries arrive within hours (Zalo retries for about 1 h); a day is ample.
+PROCESSED_UPDATES_TTL = timedelta(days=2)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def load_migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every packaged migration, in order."""
+    found = []
+    for entry in resources.files("storage.migrations").iterdir():
+        m = _MIGRATION_NAME.match(entry.name)
+        if m:
+            found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise StoreError(f"migrations are not numbered 1..n without gaps: {versions}")
+    return found
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._db: aiosqlite.Connection | None = None
+        # aiosqlite runs one connection on one thread, so single statements are already
+        # serialised; the lock only keeps multi-statement transactions from interleaving.
+        self._tx_lock = asyncio.Lock()
+        self._marks = 0
+
+    # -- lifecycle ---------------------------------------------------------
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        # busy_timeout covers the CLI writing while the bot runs (two processes).
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=10000",
+        ):
+            await db.execute(pragma)
+        self._db = db
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("store is not open")
+        return self._db
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._tx_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            else:
+                await self.db.execute("COMMIT")
+
+    async def _migrate(self) -> None:
+        await self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        current = await self.schema_version()
+        for version, name, sql in load_migrations():
+            if version <= current:
+                continue
+            async with self.transaction() as db:
+                # executescript would COMMIT our transaction; run statements one by one.
+                for statement in _split_sql(sql):
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, _ts(now_utc())),
+                )
+            logger.info("applied migration %s", name)
+
+    async def schema_version(self) -> int:
+        async with self.db.execute("SELECT MAX(version) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        return int(row[0] or 0) if row else 0
+
+    # -- users -------------------------------------------------------------
+    async def touch_user(self, channel: str, external_id: str, *, language: str) -> User:
+        now = _ts(now_utc())
+        async with self.db.execute(
+            "INSERT INTO users (channel, external_id, language, created_at, last_seen_at)"
+            " VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (channel, external_id) DO UPDATE SET"
+            "  last_seen_at = excluded.last_seen_at, reachable = 1"
+            " RETURNING *",
+            (channel, external_id, language, now, now),
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return _user(row)
+
+    async def get_user(self, user_id: int) -> User | None:
+        async with self.db.execute("SELECT * FROM users WHERE id = ?", (user_id,)) as cur:
+            row = await cur.fetchone()
+        return _user(row) if row else None
+
+    async def find_user(self, channel: str, external_id: str) -> User | None:
+        async with self.db.execute(
+            "SELECT * FROM users WHERE channel = ? AND external_id = ?", (channel, external_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return _user(row) if row else None
+
+    async def _update_user(self, user_id: int, column: str, value: Any) -> None:
+        # column names come from this module only, never from input
+        await self.db.execute(f"UPDATE users SET {column} = ? WHERE id = ?", (value, user_id))
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        await self._update_user(user_id, "language", language)
+
+    async def set_role(self, user_id: int, role: Role) -> None:
+        await self._update_user(user_id, "role", Role(role).value)
+
+    async def set_referral_code(self, user_id: int, code: str | None) -> None:
+        await self._update_user(user_id, "referral_code", code)
+
+    async def set_reachable(self, user_id: int, reachable: bool) -> None:
+        await self._update_user(user_id, "reachable", int(reachable))
+
+    async def count_users(self) -> int:
+        async with self.db.execute("SELECT COUNT(*) FROM users") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- audit log ---------------------------------------------------------
+    async def audit(
+        self, actor_id: int | None, action: str, target: str, details: dict[str, Any] | None = None
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO audit_log (at, actor_id, action, target, details) VALUES (?, ?, ?, ?, ?)",
+            (_ts(now_utc()), actor_id, action, target, json.dumps(details or {}, ensure_ascii=False)),
+        )
+
+    async def list_audit(self, *, action: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        sql = "SELECT * FROM audit_log"
+        params: tuple[Any, ...] = ()
+        if action is not None:
+            sql += " WHERE action = ?"
+            params = (action,)
+        sql += " ORDER BY id DESC LIMIT ?"
+        async with self.db.execute(sql, (*params, limit)) as cur:
+            rows = await cur.fetchall()
+        return [
+            AuditEntry(
+                id=r["id"], at=_dt(r["at"]), actor_id=r["actor_id"], action=r["action"],
+                target=r["target"], details=json.loads(r["details"]),
+            )
+            for r in rows
+        ]
+
+    # -- conversation state ------------------------------------------------
+    async def get_state(self, user_id: int) -> ConversationState | None:
+        async with self.db.execute(
+            "SELECT * FROM conversation_state WHERE user_id = ?", (user_id,)
+        ) as cur:
+            r = await cur.fetchone()
+        if r is None:
+            return None
+        return ConversationState(
+            user_id=r["user_id"], flow=r["flow"], step=r["step"],
+            data=json.loads(r["data"]), updated_at=_dt(r["updated_at"]),
+        )
+
+    async def set_state(self, user_id: int, flow: str, step: str, data: dict[str, Any]) -> None:
+        await self.db.execute(
+            "INSERT INTO conversation_state (user_id, flow, step, data, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET flow = excluded.flow, step = excluded.step,"
+            "  data = excluded.data, updated_at = excluded.updated_at",
+            (user_id, flow, step, json.dumps(data, ensure_ascii=False), _ts(now_utc())),
+        )
+
+    async def clear_state(self, user_id: int) -> None:
+        await self.db.execute("DELETE FROM conversation_state WHERE user_id = ?", (user_id,))
+
+    # -- processed updates -------------------------------------------------
+    async def mark_processed(self, channel: str, key: str) -> bool:
+        now = now_utc()
+        async with self.db.execute(
+            "INSERT OR IGNORE INTO processed_updates (channel, key, at) VALUES (?, ?, ?)",
+            (channel, key, _ts(now)),
+        ) as cur:
+            fresh = cur.rowcount == 1
+        self._marks += 1
+        if self._marks % 1000 == 0:
+            # Prune now and then rather than on a timer: cheap, and needs no scheduler.
+            await self.db.execute(
+                "DELETE FROM processed_updates WHERE at < ?", (_ts(now - PROCESSED_UPDATES_TTL),)
+            )
+        return fresh
+
+
+def _user(r: aiosqlite.Row) -> User:
+    return User(
+        id=r["id"], channel=r["channel"], external_id=r["external_id"], language=r["language"],
+        role=Role(r["role"]), referral_code=r["referral_code"], created_at=_dt(r["created_at"]),
+        last_seen_at=_dt(r["last_seen_at"]), reachable=bool(r["reachable"]),
+    )
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements; migrations hold no semicolons inside literals."""
+    lines = [ln for ln in script.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
