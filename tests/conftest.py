@@ -1,0 +1,94 @@
+"""Shared fixtures: a real SQLite store in a temp dir and a driver that chats with the
+real dispatcher the way a channel adapter does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from handlers.context import Services, Settings
+from handlers.dispatcher import Dispatcher
+from handlers.i18n import load_catalog
+from handlers.routes import build_router
+from handlers.types import Inbound, InboundKind, Reply
+from storage import Store
+from storage.sqlite import SQLiteStore
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = SQLiteStore(tmp_path / "test.sqlite3")
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(admins=frozenset({("test", "admin")}), hotline="1900 0000", office="Số 1 Đường A")
+
+
+@pytest.fixture
+def services(store: Store, settings: Settings) -> Services:
+    return Services(store, load_catalog(), settings)
+
+
+@pytest.fixture
+def dispatcher(services: Services) -> Dispatcher:
+    return Dispatcher(services, build_router())
+
+
+class ChatDriver:
+    """Plays one user on the fake 'test' channel against the real dispatcher."""
+
+    def __init__(self, dispatcher: Dispatcher, user_id: str = "u1", channel: str = "test") -> None:
+        self.dispatcher = dispatcher
+        self.user_id = user_id
+        self.channel = channel
+        self.last: list[Reply] = []
+
+    async def say(self, text: str) -> list[Reply]:
+        self.last = await self.dispatcher.handle(Inbound.parse_text(self.channel, self.user_id, text))
+        return self.last
+
+    async def press(self, payload: str) -> list[Reply]:
+        self.last = await self.dispatcher.handle(
+            Inbound(self.channel, self.user_id, InboundKind.BUTTON, payload=payload)
+        )
+        return self.last
+
+    async def press_label(self, label_part: str) -> list[Reply]:
+        """Press the button whose label contains `label_part` in the last replies."""
+        for reply in reversed(self.last):
+            for row in reply.buttons:
+                for b in row:
+                    if label_part.lower() in b.label.lower():
+                        return await self.press(b.payload)
+        raise AssertionError(f"no button with {label_part!r} in {self.labels()}")
+
+    async def send_sticker(self) -> list[Reply]:
+        self.last = await self.dispatcher.handle(Inbound(self.channel, self.user_id, InboundKind.UNSUPPORTED))
+        return self.last
+
+    def text(self) -> str:
+        return "\n".join(r.text for r in self.last)
+
+    def labels(self) -> list[str]:
+        return [b.label for r in self.last for row in r.buttons for b in row]
+
+    def payloads(self) -> list[str]:
+        return [b.payload for r in self.last for row in r.buttons for b in row]
+
+
+@pytest.fixture
+def chat(dispatcher: Dispatcher) -> ChatDriver:
+    return ChatDriver(dispatcher)
+
+
+@pytest.fixture
+def make_chat(dispatcher: Dispatcher):  # type: ignore[no-untyped-def]
+    return lambda user_id, channel="test": ChatDriver(dispatcher, user_id, channel)

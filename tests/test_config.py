@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "c.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_shipped_config_is_valid_and_matches_defaults() -> None:
+    cfg = load_config(ROOT / "config.toml", env={})
+    assert cfg.bot.timezone == "Asia/Ho_Chi_Minh"
+    assert cfg.server.port == 8080 and cfg.server.host == "127.0.0.1"
+    assert not cfg.telegram.enabled
+    assert cfg.telegram.api_base_url == "https://api.telegram.org/bot"
+
+
+def test_every_shipped_key_is_commented() -> None:
+    lines = (ROOT / "config.toml").read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if "=" in line and not line.lstrip().startswith("#"):
+            assert lines[i - 1].lstrip().startswith("#"), f"config.toml line {i + 1} has no comment: {line}"
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    env = {
+        "TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot",
+        "UNIONBOT_DB": str(tmp_path / "x.db"), "UNIONBOT_HTTP_HOST": "0.0.0.0", "UNIONBOT_HTTP_PORT": "9000",
+    }
+    cfg = load_config(write(tmp_path, ""), env=env)
+    assert cfg.telegram.enabled and cfg.telegram.token == "123:abc"
+    assert cfg.telegram.file_base_url == "http://127.0.0.1:9/file/bot"
+    assert cfg.storage.path == str(tmp_path / "x.db")
+    assert (cfg.server.host, cfg.server.port) == ("0.0.0.0", 9000)
+
+
+def test_unionbot_config_env_points_to_file(tmp_path: Path) -> None:
+    p = write(tmp_path, '[union]\nhotline = "1900 1234"\n')
+    assert load_config(env={"UNIONBOT_CONFIG": str(p)}).union.hotline == "1900 1234"
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(env={"UNIONBOT_CONFIG": str(tmp_path / "missing.toml")})
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "names"),
+    [
+        ("[server]\nport = 'x'\n", {}, "server.port"),
+        ("[server]\nport = 70000\n", {}, "server.port"),
+        ("[server]\nport = true\n", {}, "server.port"),
+        ("[bot]\ntimezone = 'Mars/Base'\n", {}, "bot.timezone"),
+        ("[bot]\ndefault_language = 'fr'\n", {}, "bot.default_language"),
+        ("[bot]\ncolour = 'red'\n", {}, "bot.colour"),
+        ("[nonsense]\n", {}, "nonsense"),
+        ("[telegram]\nmode = 'carrier-pigeon'\n", {}, "telegram.mode"),
+        ("[telegram]\nadmins = ['bob']\n", {}, "telegram.admins"),
+        ("[telegram]\nmode = 'webhook'\n", {"TELEGRAM_BOT_TOKEN": "1:a"}, "telegram.webhook_url"),
+        ("[telegram]\nmode = 'webhook'\nwebhook_url = 'https://x.org/h'\n", {"TELEGRAM_BOT_TOKEN": "1:a"},
+         "telegram.webhook_secret"),
+        ("[limits]\nflood_messages = 0\n", {}, "limits.flood_messages"),
+        ("", {"UNIONBOT_HTTP_PORT": "eighty"}, "server.port"),
+        ("[server\n", {}, "not valid TOML"),
+    ],
+)
+def test_invalid_values_name_section_and_key(tmp_path: Path, text: str, env: dict, names: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), env=env)
+    assert names in str(err.value)

@@ -1,0 +1,122 @@
+"""The store contract: every backend must pass these unchanged.
+
+To add a backend, add a factory to BACKENDS (e.g. PostgreSQL behind an env var).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from storage import Role, Store
+from storage.sqlite import SQLiteStore, load_migrations
+
+BACKENDS: dict[str, Callable[[Path], Store]] = {
+    "sqlite": lambda tmp: SQLiteStore(tmp / "contract.sqlite3"),
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    store = BACKENDS[request.param](tmp_path)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_migrations_applied_to_latest(backend: Store) -> None:
+    assert await backend.schema_version() == len(load_migrations())
+
+
+async def test_touch_user_creates_once_and_updates_last_seen(backend: Store) -> None:
+    a = await backend.touch_user("telegram", "42", language="vi")
+    b = await backend.touch_user("telegram", "42", language="en")
+    assert a.id == b.id
+    assert b.language == "vi", "language is only the default for a new user"
+    assert b.role is Role.WORKER
+    assert b.last_seen_at >= a.last_seen_at
+    other = await backend.touch_user("zalo_oa", "42", language="vi")
+    assert other.id != a.id, "the same id on another channel is another user"
+    assert await backend.count_users() == 2
+
+
+async def test_user_setters_and_lookups(backend: Store) -> None:
+    u = await backend.touch_user("telegram", "7", language="vi")
+    await backend.set_language(u.id, "en")
+    await backend.set_role(u.id, Role.ORGANIZER)
+    await backend.set_referral_code(u.id, "v_abc")
+    await backend.set_reachable(u.id, False)
+    got = await backend.find_user("telegram", "7")
+    assert got is not None
+    assert (got.language, got.role, got.referral_code, got.reachable) == ("en", Role.ORGANIZER, "v_abc", False)
+    assert await backend.get_user(u.id) == got
+    assert await backend.find_user("telegram", "nope") is None
+    assert await backend.get_user(99999) is None
+
+
+async def test_writing_again_makes_a_blocked_user_reachable(backend: Store) -> None:
+    u = await backend.touch_user("telegram", "8", language="vi")
+    await backend.set_reachable(u.id, False)
+    again = await backend.touch_user("telegram", "8", language="vi")
+    assert again.reachable is True
+
+
+async def test_audit_log_newest_first_and_filtered(backend: Store) -> None:
+    u = await backend.touch_user("telegram", "1", language="vi")
+    await backend.audit(u.id, "role.grant", "user:2", {"to": "volunteer"})
+    await backend.audit(None, "export", "signups", {"rows": 3, "tên": "Nguyễn"})
+    entries = await backend.list_audit()
+    assert [e.action for e in entries] == ["export", "role.grant"]
+    assert entries[0].details == {"rows": 3, "tên": "Nguyễn"}
+    grants = await backend.list_audit(action="role.grant")
+    assert len(grants) == 1 and grants[0].actor_id == u.id and grants[0].target == "user:2"
+
+
+async def test_conversation_state_roundtrip(backend: Store) -> None:
+    u = await backend.touch_user("telegram", "5", language="vi")
+    assert await backend.get_state(u.id) is None
+    await backend.set_state(u.id, "join", "phone", {"name": "Trần Thị Bích"})
+    await backend.set_state(u.id, "join", "workplace", {"name": "Trần Thị Bích", "phone": "+84912345678"})
+    st = await backend.get_state(u.id)
+    assert st is not None
+    assert (st.flow, st.step) == ("join", "workplace")
+    assert st.data["name"] == "Trần Thị Bích"
+    await backend.clear_state(u.id)
+    assert await backend.get_state(u.id) is None
+
+
+async def test_mark_processed_detects_redelivery(backend: Store) -> None:
+    assert await backend.mark_processed("telegram", "100") is True
+    assert await backend.mark_processed("telegram", "100") is False
+    assert await backend.mark_processed("zalo_oa", "100") is True
+
+
+async def test_concurrent_writes_do_not_fail(backend: Store) -> None:
+    users = await asyncio.gather(*(backend.touch_user("telegram", str(i), language="vi") for i in range(200)))
+    assert len({u.id for u in users}) == 200
+    await asyncio.gather(*(backend.set_state(u.id, "f", "s", {"i": u.id}) for u in users))
+    assert await backend.count_users() == 200
+
+
+async def test_state_survives_reopen(tmp_path: Path) -> None:
+    """A multi-step form survives a restart of the bot."""
+    path = tmp_path / "restart.sqlite3"
+    async with SQLiteStore(path) as s1:
+        u = await s1.touch_user("telegram", "9", language="vi")
+        await s1.set_state(u.id, "join", "phone", {"name": "Lê Văn C"})
+    async with SQLiteStore(path) as s2:
+        st = await s2.get_state(u.id)
+        assert st is not None and st.step == "phone" and st.data == {"name": "Lê Văn C"}
+        assert await s2.schema_version() == len(load_migrations())
+
+
+async def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "wal.sqlite3") as s:
+        async with s.db.execute("PRAGMA journal_mode") as cur:
+            row = await cur.fetchone()
+        assert row is not None and row[0] == "wal"
