@@ -1,7 +1,9 @@
 """The store interface: everything the handlers and the bot may ask of persistence.
 
-Backends (SQLite now, PostgreSQL later) implement `Store`; `tests/test_store_contract.py`
-runs the same contract against each of them.
+`CoreStore` holds users, roles, audit, conversation state; each feature declares its own
+abstract part in its own module (`storage/questions.py`, `storage/signups.py`,
+`storage/broadcasts.py`), and `Store` is all of them. Backends (SQLite now, PostgreSQL
+later) implement `Store`; the contract tests run unchanged against each backend.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ class StoreError(Exception):
     """A persistence failure the caller cannot fix by changing its input."""
 
 
-class Store(abc.ABC):
+class CoreStore(abc.ABC):
     # -- lifecycle ---------------------------------------------------------
     @abc.abstractmethod
     async def open(self) -> None:
@@ -28,7 +30,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def schema_version(self) -> int: ...
 
-    async def __aenter__(self) -> Store:
+    async def __aenter__(self) -> CoreStore:
         await self.open()
         return self
 
@@ -65,6 +67,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def count_users(self) -> int: ...
 
+    @abc.abstractmethod
+    async def forget_user(self, user_id: int) -> None:
+        """Erase the user and everything stored about them (sign-up, questions,
+        subscriptions, conversation state), leaving no readable trace in the file."""
+
     # -- audit log ---------------------------------------------------------
     @abc.abstractmethod
     async def audit(
@@ -89,3 +96,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def mark_processed(self, channel: str, key: str) -> bool:
         """Record an inbound update id; False if it was seen before (a redelivery)."""
+
+
+from storage.broadcasts import BroadcastStore  # noqa: E402
+from storage.questions import QuestionStore  # noqa: E402
+from storage.signups import SignupStore  # noqa: E402
+
+
+class Store(CoreStore, QuestionStore, SignupStore, BroadcastStore, abc.ABC):
+    """Everything persistence offers; what handlers and the bot depend on."""

@@ -16,6 +16,9 @@ from typing import Any
 import aiosqlite
 
 from storage.interface import Store, StoreError
+from storage.sqlite_broadcasts import SQLiteBroadcastMixin
+from storage.sqlite_questions import SQLiteQuestionMixin
+from storage.sqlite_signups import SQLiteSignupMixin
 from storage.records import AuditEntry, ConversationState, Role, User
 
 logger = logging.getLogger(__name__)
@@ -46,12 +49,12 @@ def load_migrations() -> list[tuple[int, str, str]]:
             found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
     found.sort()
     versions = [v for v, _, _ in found]
-    if versions != list(range(1, len(versions) + 1)):
-        raise StoreError(f"migrations are not numbered 1..n without gaps: {versions}")
+    if len(set(versions)) != len(versions):
+        raise StoreError(f"two migrations share a number: {versions}")
     return found
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, Store):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._db: aiosqlite.Connection | None = None
@@ -72,6 +75,8 @@ class SQLiteStore(Store):
             "PRAGMA synchronous=NORMAL",
             "PRAGMA foreign_keys=ON",
             "PRAGMA busy_timeout=10000",
+            # /forget must leave no readable trace: overwrite deleted rows with zeros.
+            "PRAGMA secure_delete=ON",
         ):
             await db.execute(pragma)
         self._db = db
@@ -120,6 +125,7 @@ class SQLiteStore(Store):
             logger.info("applied migration %s", name)
 
     async def schema_version(self) -> int:
+        """The newest migration applied (migration numbers may have gaps)."""
         async with self.db.execute("SELECT MAX(version) FROM schema_migrations") as cur:
             row = await cur.fetchone()
         return int(row[0] or 0) if row else 0
@@ -163,6 +169,14 @@ class SQLiteStore(Store):
 
     async def set_referral_code(self, user_id: int, code: str | None) -> None:
         await self._update_user(user_id, "referral_code", code)
+
+    async def forget_user(self, user_id: int) -> None:
+        # Every table holding a user's data references users(id) ON DELETE CASCADE.
+        async with self.transaction() as db:
+            await db.execute("UPDATE audit_log SET actor_id = NULL WHERE actor_id = ?", (user_id,))
+            await db.execute("DELETE FROM users WHERE id = ?", (user_id,))
+        # Old page images stay in the WAL file until a checkpoint copies and truncates it.
+        await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def set_reachable(self, user_id: int, reachable: bool) -> None:
         await self._update_user(user_id, "reachable", int(reachable))

@@ -30,7 +30,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
 
 async def test_migrations_applied_to_latest(backend: Store) -> None:
-    assert await backend.schema_version() == len(load_migrations())
+    assert await backend.schema_version() == load_migrations()[-1][0]
 
 
 async def test_touch_user_creates_once_and_updates_last_seen(backend: Store) -> None:
@@ -112,7 +112,7 @@ async def test_state_survives_reopen(tmp_path: Path) -> None:
     async with SQLiteStore(path) as s2:
         st = await s2.get_state(u.id)
         assert st is not None and st.step == "phone" and st.data == {"name": "Lê Văn C"}
-        assert await s2.schema_version() == len(load_migrations())
+        assert await s2.schema_version() == load_migrations()[-1][0]
 
 
 async def test_sqlite_uses_wal(tmp_path: Path) -> None:
@@ -120,3 +120,23 @@ async def test_sqlite_uses_wal(tmp_path: Path) -> None:
         async with s.db.execute("PRAGMA journal_mode") as cur:
             row = await cur.fetchone()
         assert row is not None and row[0] == "wal"
+
+
+async def test_forget_user_removes_the_user_and_their_state(backend: Store) -> None:
+    u = await backend.touch_user("telegram", "55", language="vi")
+    await backend.set_state(u.id, "join", "phone", {"name": "Phạm Thị Dung"})
+    await backend.audit(u.id, "role.grant", "user:1")
+    await backend.forget_user(u.id)
+    assert await backend.get_user(u.id) is None
+    assert await backend.get_state(u.id) is None
+    assert (await backend.list_audit())[0].actor_id is None
+
+
+async def test_forget_leaves_no_trace_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "forget.sqlite3"
+    async with SQLiteStore(path) as s:
+        u = await s.touch_user("telegram", "66", language="vi")
+        await s.set_state(u.id, "join", "phone", {"name": "Hoàng Văn Zzyzx"})
+        await s.forget_user(u.id)
+    for f in tmp_path.iterdir():
+        assert "Zzyzx".encode() not in f.read_bytes(), f.name
