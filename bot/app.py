@@ -10,6 +10,7 @@ import logging
 import signal
 from contextlib import AsyncExitStack
 from types import TracebackType
+from typing import Protocol
 
 from bot.channels.base import Channel, ChannelRegistry
 from bot.config import Config
@@ -35,6 +36,14 @@ def build_settings(config: Config, *, bot_username: str | None = None) -> Settin
         flood_messages=config.limits.flood_messages,
         flood_window_seconds=config.limits.flood_window_seconds,
     )
+
+
+class Service(Protocol):
+    """A long-running part of the bot beside the channels (scheduler, delivery engine)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class Runtime:
@@ -74,6 +83,10 @@ class Runtime:
             self.registry.add(channel)
         return channels
 
+    def build_services(self, channels: list[Channel]) -> list[Service]:
+        """Background services, started after the channels and stopped before them."""
+        return []
+
     async def health(self) -> dict:
         return {"schema": await self.store.schema_version()}
 
@@ -95,6 +108,9 @@ async def serve(runtime: Runtime, channels: list[Channel], stop: asyncio.Event) 
             username = getattr(channel, "username", None)
             if username:
                 runtime.set_bot_username(username)
+        for service in runtime.build_services(channels):
+            await service.start()
+            stack.push_async_callback(service.stop)
         logger.info("unionbot running: %s", ", ".join(c.name for c in channels))
         await stop.wait()
         logger.info("shutting down")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -23,7 +24,7 @@ class UsageError(Exception):
     """Bad usage: exit 2 with one line, never a traceback."""
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
 
@@ -36,13 +37,13 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--config", type=Path, metavar="PATH",
                         help="configuration file (default: $UNIONBOT_CONFIG or ./config.toml)")
 
-    parser = _Parser(prog="unionbot", description="Chatbot for Vietnam's labour unions.")
+    parser = Parser(prog="unionbot", description="Chatbot for Vietnam's labour unions.")
     parser.add_argument("--version", action="version", version=f"unionbot {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     sub.add_parser("run", parents=[common], help="run the bot with the configured channels")
 
@@ -52,9 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--lang", choices=("vi", "en"), default=None)
 
     db = sub.add_parser("db", help="database maintenance")
-    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=Parser)
     db_sub.add_parser("migrate", parents=[common], help="apply pending migrations")
+
+    # Feature commands live beside their feature: each module adds its sub-commands and
+    # sets `func`, an async callable (args, config) -> exit code.
+    for module in FEATURE_CLIS:
+        importlib.import_module(module).register(sub, common)
     return parser
+
+
+FEATURE_CLIS: tuple[str, ...] = ()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     setup_logging(config.bot.log_level)
     try:
+        if hasattr(args, "func"):
+            return int(asyncio.run(args.func(args, config)))
         if args.command == "run":
             return asyncio.run(_run(config))
         if args.command == "chat":

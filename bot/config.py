@@ -6,6 +6,7 @@ An invalid value stops start-up with `section.key: what is wrong`.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,47 @@ class LimitsSection:
 
 
 @dataclass(frozen=True)
+class RightsSection:
+    # Directory of extra or overriding knowledge-base entries (a federation's own).
+    extra_dir: str = ""
+    # How long a worker should expect to wait for an officer's answer, in hours.
+    answer_within_hours: int = 48
+
+
+@dataclass(frozen=True)
+class JoinSection:
+    # Sign-ups are kept this many months after the last contact, then erased.
+    retention_months: int = 24
+    # province id -> Telegram chat ids that get new sign-up alerts.
+    alert_chats: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    id: str
+    name_vi: str
+    name_en: str
+    description_vi: str = ""
+    description_en: str = ""
+
+
+@dataclass(frozen=True)
+class BroadcastSection:
+    quiet_start: str = "21:00"
+    quiet_end: str = "07:00"
+    # Messages per second per channel; Telegram allows about 30 to different users.
+    telegram_rate: float = 30.0
+    # Telegram paid broadcasts (allow_paid_broadcast) up to 1000/s, billed in Stars.
+    paid_broadcast: bool = False
+    # A send missed while the bot was down is still sent if it is at most this old.
+    missed_limit_hours: float = 12.0
+    # Rows left "sending" by a crash: "leave" (report as in doubt) or "resend".
+    in_doubt: str = "leave"
+    max_attempts: int = 5
+    topics: tuple[TopicConfig, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotSection = field(default_factory=BotSection)
     union: UnionSection = field(default_factory=UnionSection)
@@ -82,6 +124,9 @@ class Config:
     server: ServerSection = field(default_factory=ServerSection)
     telegram: TelegramSection = field(default_factory=TelegramSection)
     limits: LimitsSection = field(default_factory=LimitsSection)
+    rights: RightsSection = field(default_factory=RightsSection)
+    join: JoinSection = field(default_factory=JoinSection)
+    broadcast: BroadcastSection = field(default_factory=BroadcastSection)
     source: Path | None = None
 
     @property
@@ -97,7 +142,15 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "server": {"host": str, "port": int},
     "telegram": {"mode": str, "webhook_url": str, "webhook_path": str, "admins": list},
     "limits": {"flood_messages": int, "flood_window_seconds": (int, float)},
+    "rights": {"extra_dir": str, "answer_within_hours": int},
+    "join": {"retention_months": int, "alert_chats": dict},
+    "broadcast": {
+        "quiet_start": str, "quiet_end": str, "telegram_rate": (int, float), "paid_broadcast": bool,
+        "missed_limit_hours": (int, float), "in_doubt": str, "max_attempts": int, "topics": list,
+    },
 }
+_TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 def default_config_path() -> Path:
@@ -132,7 +185,7 @@ def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
             raise ConfigError(f"{name}.{key}: unknown key")
         want = schema[key]
         # bool is an int in Python; a port of `true` is still a mistake.
-        if isinstance(val, bool) or not isinstance(val, want):
+        if isinstance(val, bool) != (want is bool) or not isinstance(val, want):
             names = want.__name__ if isinstance(want, type) else " or ".join(t.__name__ for t in want)
             raise ConfigError(f"{name}.{key}: must be a {names}, got {val!r}")
     return value
@@ -201,7 +254,56 @@ def _build(raw: dict[str, Any], env: dict[str, str], source: Path | None) -> Con
     if limits.flood_window_seconds <= 0:
         raise ConfigError("limits.flood_window_seconds: must be positive")
 
+    rights = RightsSection(**_section(raw, "rights"))
+    if rights.answer_within_hours < 1:
+        raise ConfigError("rights.answer_within_hours: must be at least 1")
+    join_raw = dict(_section(raw, "join"))
+    alert_chats = join_raw.pop("alert_chats", {})
+    for prov, chats in alert_chats.items():
+        if not isinstance(chats, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in chats):
+            raise ConfigError(f"join.alert_chats.{prov}: must be a list of Telegram chat ids (numbers)")
+    join = JoinSection(**join_raw, alert_chats={k: list(v) for k, v in alert_chats.items()})
+    if join.retention_months < 1:
+        raise ConfigError("join.retention_months: must be at least 1")
+
     return Config(
         bot=bot, union=UnionSection(**_section(raw, "union")), storage=storage, server=server,
-        telegram=telegram, limits=limits, source=source,
+        telegram=telegram, limits=limits, rights=rights, join=join,
+        broadcast=_broadcast(_section(raw, "broadcast")), source=source,
     )
+
+
+def _broadcast(raw: dict[str, Any]) -> BroadcastSection:
+    raw = dict(raw)
+    topics = []
+    for i, t in enumerate(raw.pop("topics", [])):
+        where = f"broadcast.topics[{i}]"
+        if not isinstance(t, dict):
+            raise ConfigError(f"{where}: must be a table with id, name_vi, name_en")
+        unknown = set(t) - {"id", "name_vi", "name_en", "description_vi", "description_en"}
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
+        for key in ("id", "name_vi", "name_en"):
+            if not isinstance(t.get(key), str) or not t[key].strip():
+                raise ConfigError(f"{where}.{key}: required text")
+        if not _TOPIC_ID.match(t["id"]):
+            raise ConfigError(f"{where}.id: lower-case letters, digits and _ only, got {t['id']!r}")
+        topics.append(TopicConfig(**t))
+    ids = [t.id for t in topics]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("broadcast.topics: two topics share an id")
+    section = BroadcastSection(**raw, topics=tuple(topics))
+    for key in ("quiet_start", "quiet_end"):
+        if not _HHMM.match(getattr(section, key)):
+            raise ConfigError(f"broadcast.{key}: must be HH:MM (24-hour), got {getattr(section, key)!r}")
+    if section.telegram_rate <= 0:
+        raise ConfigError("broadcast.telegram_rate: must be positive")
+    if section.telegram_rate > (1000 if section.paid_broadcast else 30):
+        raise ConfigError("broadcast.telegram_rate: at most 30/s, or 1000/s with paid_broadcast = true")
+    if section.in_doubt not in {"leave", "resend"}:
+        raise ConfigError("broadcast.in_doubt: must be 'leave' or 'resend'")
+    if section.max_attempts < 1:
+        raise ConfigError("broadcast.max_attempts: must be at least 1")
+    if section.missed_limit_hours < 0:
+        raise ConfigError("broadcast.missed_limit_hours: must not be negative")
+    return section

@@ -16,10 +16,10 @@ from typing import Any
 import aiosqlite
 
 from storage.interface import Store, StoreError
+from storage.records import AuditEntry, ConversationState, Role, User
 from storage.sqlite_broadcasts import SQLiteBroadcastMixin
 from storage.sqlite_questions import SQLiteQuestionMixin
 from storage.sqlite_signups import SQLiteSignupMixin
-from storage.records import AuditEntry, ConversationState, Role, User
 
 logger = logging.getLogger(__name__)
 

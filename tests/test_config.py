@@ -24,10 +24,18 @@ def test_shipped_config_is_valid_and_matches_defaults() -> None:
 
 
 def test_every_shipped_key_is_commented() -> None:
+    """Each key, or each run of closely related keys, has a comment right above it."""
     lines = (ROOT / "config.toml").read_text(encoding="utf-8").splitlines()
+
+    def is_key(line: str) -> bool:
+        return "=" in line and not line.lstrip().startswith("#")
+
     for i, line in enumerate(lines):
-        if "=" in line and not line.lstrip().startswith("#"):
-            assert lines[i - 1].lstrip().startswith("#"), f"config.toml line {i + 1} has no comment: {line}"
+        if is_key(line):
+            j = i - 1
+            while j >= 0 and is_key(lines[j]):
+                j -= 1
+            assert lines[j].lstrip().startswith("#"), f"config.toml line {i + 1} has no comment: {line}"
 
 
 def test_environment_overrides(tmp_path: Path) -> None:
@@ -73,3 +81,21 @@ def test_invalid_values_name_section_and_key(tmp_path: Path, text: str, env: dic
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, text), env=env)
     assert names in str(err.value)
+
+
+def test_topics_and_broadcast_settings(tmp_path: Path) -> None:
+    cfg = load_config(ROOT / "config.toml", env={})
+    ids = [t.id for t in cfg.broadcast.topics]
+    for needed in ("workers_month", "osh_month", "tet_sum_vay", "member_drive", "legal_updates", "union_news"):
+        assert needed in ids
+    assert (cfg.broadcast.quiet_start, cfg.broadcast.quiet_end) == ("21:00", "07:00")
+    with pytest.raises(ConfigError, match="broadcast.topics"):
+        load_config(write(tmp_path, "[[broadcast.topics]]\nid = 'Bad Id'\nname_vi='a'\nname_en='b'\n"), env={})
+    with pytest.raises(ConfigError, match="broadcast.quiet_start"):
+        load_config(write(tmp_path, "[broadcast]\nquiet_start = '25:00'\n"), env={})
+    with pytest.raises(ConfigError, match="broadcast.telegram_rate"):
+        load_config(write(tmp_path, "[broadcast]\ntelegram_rate = 500\n"), env={})
+    ok = load_config(write(tmp_path, "[broadcast]\ntelegram_rate = 500\npaid_broadcast = true\n"), env={})
+    assert ok.broadcast.paid_broadcast and ok.broadcast.telegram_rate == 500
+    with pytest.raises(ConfigError, match="join.alert_chats.hn"):
+        load_config(write(tmp_path, "[join.alert_chats]\nhn = ['x']\n"), env={})

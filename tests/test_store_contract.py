@@ -139,4 +139,4 @@ async def test_forget_leaves_no_trace_in_the_file(tmp_path: Path) -> None:
         await s.set_state(u.id, "join", "phone", {"name": "Hoàng Văn Zzyzx"})
         await s.forget_user(u.id)
     for f in tmp_path.iterdir():
-        assert "Zzyzx".encode() not in f.read_bytes(), f.name
+        assert b"Zzyzx" not in f.read_bytes(), f.name
