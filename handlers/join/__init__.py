@@ -1,0 +1,1 @@
+"""Sign-up form building blocks: provinces, phone numbers, names, QR codes, reports."""
