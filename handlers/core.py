@@ -93,6 +93,15 @@ def register(router: Router) -> None:
             return ctx.reply("lang.unknown")
         return await _set_language(ctx, choice)
 
+    @router.command("cancel", describe="cmd.cancel")
+    async def cancel(ctx: Ctx) -> Reply:
+        """Leave whatever form or guided step is open; works from anywhere."""
+        state = await ctx.store.get_state(ctx.user.id)
+        if state is None or state.flow not in router.flows:
+            return main_menu(ctx, intro=f"{ctx.t('cancel.nothing')}\n\n{ctx.t('menu.title')}")
+        await ctx.store.clear_state(ctx.user.id)
+        return main_menu(ctx, intro=f"{ctx.t('cancel.done')}\n\n{ctx.t('menu.title')}")
+
     @router.command("whoami", describe="cmd.whoami")
     async def whoami(ctx: Ctx) -> Reply:
         return ctx.reply(

@@ -3,7 +3,49 @@
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: int
+    user_id: int
+    channel: str  # where the answer must be delivered
+    external_id: str
+    lang: str
+    text: str
+    status: str  # "open" | "answered"
+    created_at: datetime
+    answered_at: datetime | None = None
+    answer: str | None = None
 
 
 class QuestionStore(abc.ABC):
-    """Abstract part of the store for this feature; implemented in `storage/sqlite_questions.py`."""
+    @abc.abstractmethod
+    async def add_question(self, user_id: int, text: str, lang: str) -> int: ...
+
+    @abc.abstractmethod
+    async def get_question(self, question_id: int) -> Question | None: ...
+
+    @abc.abstractmethod
+    async def list_open_questions(self, *, limit: int = 10) -> list[Question]:
+        """Oldest first: whoever has waited longest is answered first."""
+
+    @abc.abstractmethod
+    async def count_open_questions(self) -> int: ...
+
+    @abc.abstractmethod
+    async def answer_question(self, question_id: int, answered_by: int, answer: str) -> Question | None:
+        """Mark an open question answered; None if it is unknown or already answered
+        (two organizers answering at once must not both reach the worker)."""
+
+    @abc.abstractmethod
+    async def questions_of(self, user_id: int) -> list[Question]: ...
+
+    @abc.abstractmethod
+    async def record_feedback(self, user_id: int, topic_id: str, helpful: bool) -> None: ...
+
+    @abc.abstractmethod
+    async def feedback_counts(self) -> dict[str, tuple[int, int]]:
+        """topic id -> (helpful, not helpful)."""

@@ -2,6 +2,86 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from storage.questions import Question
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+_SELECT = (
+    "SELECT q.*, u.channel, u.external_id FROM questions q JOIN users u ON u.id = q.user_id"
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _question(r: aiosqlite.Row) -> Question:
+    return Question(
+        id=r["id"], user_id=r["user_id"], channel=r["channel"], external_id=r["external_id"],
+        lang=r["lang"], text=r["text"], status=r["status"],
+        created_at=datetime.fromisoformat(r["created_at"]),
+        answered_at=datetime.fromisoformat(r["answered_at"]) if r["answered_at"] else None,
+        answer=r["answer"],
+    )
+
 
 class SQLiteQuestionMixin:
     """Uses SQLiteStore's `db` and `transaction()`."""
+
+    db: aiosqlite.Connection
+
+    async def add_question(self, user_id: int, text: str, lang: str) -> int:
+        async with self.db.execute(
+            "INSERT INTO questions (user_id, lang, text, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+            (user_id, lang, text, _now()),
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def get_question(self, question_id: int) -> Question | None:
+        async with self.db.execute(f"{_SELECT} WHERE q.id = ?", (question_id,)) as cur:
+            row = await cur.fetchone()
+        return _question(row) if row else None
+
+    async def list_open_questions(self, *, limit: int = 10) -> list[Question]:
+        async with self.db.execute(
+            f"{_SELECT} WHERE q.status = 'open' ORDER BY q.id LIMIT ?", (limit,)
+        ) as cur:
+            return [_question(r) for r in await cur.fetchall()]
+
+    async def count_open_questions(self) -> int:
+        async with self.db.execute("SELECT COUNT(*) FROM questions WHERE status = 'open'") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def answer_question(self, question_id: int, answered_by: int, answer: str) -> Question | None:
+        # The status check in the WHERE clause makes the transition atomic.
+        async with self.db.execute(
+            "UPDATE questions SET status = 'answered', answered_at = ?, answered_by = ?, answer = ?"
+            " WHERE id = ? AND status = 'open'",
+            (_now(), answered_by, answer, question_id),
+        ) as cur:
+            changed = cur.rowcount
+        return await self.get_question(question_id) if changed == 1 else None
+
+    async def questions_of(self, user_id: int) -> list[Question]:
+        async with self.db.execute(f"{_SELECT} WHERE q.user_id = ? ORDER BY q.id", (user_id,)) as cur:
+            return [_question(r) for r in await cur.fetchall()]
+
+    async def record_feedback(self, user_id: int, topic_id: str, helpful: bool) -> None:
+        await self.db.execute(
+            "INSERT INTO answer_feedback (user_id, topic_id, helpful, at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (user_id, topic_id) DO UPDATE SET helpful = excluded.helpful, at = excluded.at",
+            (user_id, topic_id, int(helpful), _now()),
+        )
+
+    async def feedback_counts(self) -> dict[str, tuple[int, int]]:
+        async with self.db.execute(
+            "SELECT topic_id, SUM(helpful), SUM(1 - helpful) FROM answer_feedback GROUP BY topic_id"
+        ) as cur:
+            return {r[0]: (int(r[1]), int(r[2])) for r in await cur.fetchall()}

@@ -185,3 +185,17 @@ def test_inbound_parses_commands() -> None:
     assert (i.kind, i.command, i.args) == (InboundKind.COMMAND, "start", ("abc", "def"))
     assert Inbound.parse_text("telegram", "1", "/").kind is InboundKind.TEXT
     assert Inbound.parse_text("telegram", "1", "hello /start").kind is InboundKind.TEXT
+
+
+async def test_cancel_clears_an_open_flow(dispatcher, chat, store) -> None:
+    @dispatcher.router.flow("demo")
+    async def demo(ctx):
+        return ctx.reply("menu.title")
+
+    await chat.say("/cancel")
+    assert "Không có gì để hủy" in chat.text()
+    user = await store.find_user("test", "u1")
+    await store.set_state(user.id, "demo", "step1", {"x": 1})
+    await chat.say("/cancel")
+    assert "Đã hủy" in chat.text()
+    assert await store.get_state(user.id) is None

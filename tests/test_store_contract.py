@@ -140,3 +140,31 @@ async def test_forget_leaves_no_trace_in_the_file(tmp_path: Path) -> None:
         await s.forget_user(u.id)
     for f in tmp_path.iterdir():
         assert b"Zzyzx" not in f.read_bytes(), f.name
+
+
+async def test_questions_inbox_lifecycle(backend: Store) -> None:
+    w = await backend.touch_user("telegram", "300", language="vi")
+    org = await backend.touch_user("telegram", "301", language="vi")
+    q1 = await backend.add_question(w.id, "công ty nợ lương 2 tháng", "vi")
+    q2 = await backend.add_question(w.id, "second", "vi")
+    assert await backend.count_open_questions() == 2
+    assert [q.id for q in await backend.list_open_questions()] == [q1, q2]
+    answered = await backend.answer_question(q1, org.id, "Bạn hãy liên hệ công đoàn cơ sở.")
+    assert answered is not None and answered.status == "answered"
+    assert (answered.channel, answered.external_id) == ("telegram", "300")
+    assert await backend.answer_question(q1, org.id, "again") is None, "answered only once"
+    assert await backend.answer_question(99999, org.id, "x") is None
+    assert [q.id for q in await backend.list_open_questions()] == [q2]
+    assert [q.text for q in await backend.questions_of(w.id)] == ["công ty nợ lương 2 tháng", "second"]
+    await backend.forget_user(w.id)
+    assert await backend.count_open_questions() == 0
+    assert await backend.get_question(q1) is None
+
+
+async def test_answer_feedback_latest_vote_counts(backend: Store) -> None:
+    a = await backend.touch_user("telegram", "400", language="vi")
+    b = await backend.touch_user("telegram", "401", language="vi")
+    await backend.record_feedback(a.id, "minimum_wage", True)
+    await backend.record_feedback(a.id, "minimum_wage", False)
+    await backend.record_feedback(b.id, "minimum_wage", True)
+    assert (await backend.feedback_counts())["minimum_wage"] == (1, 1)
