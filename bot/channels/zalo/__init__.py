@@ -10,6 +10,10 @@ Nothing here knows the bot's handlers; the channel adapters translate between th
 types and `handlers.types`. Every client takes an `httpx.AsyncClient` that its owner
 opens at start-up and closes at shutdown, and a base URL that tests point at the
 fakes in `tests/fakes/zalo_servers.py`.
+
+The channel adapters built on this layer (`adapter_bot`, `adapter_oa`, sharing
+`adapter_common`) and Zalo's sending rules (`rules`) are imported by their users
+directly, so importing the platform layer does not pull in the handlers.
 """
 
 from bot.channels.zalo.bot_client import (

@@ -1,0 +1,168 @@
+"""What the two Zalo adapters share: turning replies into Zalo messages, one turn at a time.
+
+Zalo has no buttons the bot can rely on (reference 1.3 and 4), so a reply's buttons
+become numbered choices under its text (`bot/channels/numbered.py`) and the worker's
+answer, a number or the option's words, comes back as the button press.
+
+A reply becomes a list of steps (an image, then text parts of at most 2,000
+characters). Replies to a worker who just wrote retry a transient failure a few
+times from the step that failed; `send`, which the broadcast engine calls, tries
+once and raises the platform's exception with `parts_sent` set, so the engine decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from bot.channels.base import ChannelRegistry
+from bot.channels.numbered import NumberedChoices
+from bot.channels.ordering import BackgroundHandler
+from bot.channels.zalo.errors import RateLimited, ZaloError, ZaloTransientError
+from bot.channels.zalo.text import split_text
+from handlers.dispatcher import Dispatcher
+from handlers.i18n import Catalog
+from handlers.types import Inbound, InboundKind, Photo, Reply
+from storage import Store
+
+logger = logging.getLogger(__name__)
+
+Step = Callable[[], Awaitable[object]]
+
+# Webhook bodies are a few kilobytes; anything far larger is not from Zalo.
+MAX_WEBHOOK_BODY = 256 * 1024
+# How long `stop` waits for replies in flight before cancelling them.
+STOP_TIMEOUT = 20.0
+
+
+class ZaloChannelBase:
+    """Rendering and turn handling; subclasses send text and images and receive updates."""
+
+    name: str
+    # Pauses before retrying a transient failure while answering a worker. A rate
+    # limit waits what Zalo asks, up to MAX_RETRY_WAIT.
+    retry_delays: tuple[float, ...] = (1.0, 4.0)
+    MAX_RETRY_WAIT = 30.0
+
+    def __init__(
+        self, dispatcher: Dispatcher, store: Store, catalog: Catalog, registry: ChannelRegistry | None,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.store = store
+        self.catalog = catalog
+        self.registry = registry
+        self.choices = NumberedChoices()
+        self.background = BackgroundHandler(self.name)
+
+    # -- to implement ------------------------------------------------------
+    async def _send_text(self, to: str, text: str) -> object:
+        raise NotImplementedError
+
+    def _photo_step(self, to: str, photo: Photo) -> Step | None:
+        """A step that sends `photo`, or None where the channel cannot send image bytes."""
+        return None
+
+    # -- inbound -----------------------------------------------------------
+    def text_inbound(self, user_id: str, text: str, *, chat_id: str | None = None) -> Inbound:
+        """Typed text, a command, or the answer to numbered choices (a button press)."""
+        picked = self.choices.match(user_id, text)
+        if picked is not None:
+            return Inbound(self.name, user_id, InboundKind.BUTTON, payload=picked, chat_id=chat_id)
+        return Inbound.parse_text(self.name, user_id, text, chat_id=chat_id)
+
+    async def handle(self, inbound: Inbound) -> None:
+        """Dispatch one inbound message and deliver the replies; apologise if that fails."""
+        try:
+            replies = await self.dispatcher.handle(inbound)
+            await self._render_turn(inbound, replies)
+        except Exception:
+            logger.exception("%s: error while handling a message from user %s", self.name, inbound.user_id)
+            await self._apologise(inbound)
+
+    async def _apologise(self, inbound: Inbound) -> None:
+        to = inbound.chat_id or inbound.user_id
+        try:
+            apology = await self.dispatcher.apology(self.name, inbound.user_id)
+            await self._run(self._plan(to, apology, await self._language(to), fresh=True), retry=False)
+        except ZaloError as exc:
+            logger.warning("%s: could not send the apology to user %s (%s)", self.name, inbound.user_id, exc.code)
+
+    # -- outbound ----------------------------------------------------------
+    async def send(self, user_id: str, reply: Reply) -> None:
+        """Deliver `reply` to a worker who did not just write (hand-off answers, broadcasts).
+
+        One attempt per message: a failure raises the Zalo exception (`Unreachable`,
+        `RateLimited`, `ZaloTransientError`, ...) with `parts_sent` counting the
+        messages that went out before it, so a caller that retries can skip them.
+        New choices replace the worker's earlier ones only if the reply has buttons.
+        """
+        steps = self._plan(user_id, reply, await self._language(user_id), fresh=bool(reply.buttons))
+        await self._run(steps, retry=False)
+
+    async def _render_turn(self, inbound: Inbound, replies: list[Reply]) -> None:
+        to = inbound.chat_id or inbound.user_id
+        lang = await self._language(inbound.user_id)  # after dispatch: /lang may have changed it
+        fresh = True  # the turn's first reply replaces the choices offered before
+        for reply in replies:
+            if reply.to_user is not None and not (
+                (reply.to_channel or self.name) == self.name and reply.to_user == to
+            ):
+                await self._deliver_elsewhere(reply)
+                continue
+            await self._run(self._plan(to, reply, lang, fresh=fresh), retry=True)
+            fresh = False
+
+    async def _deliver_elsewhere(self, reply: Reply) -> None:
+        assert reply.to_user is not None
+        channel = reply.to_channel or self.name
+        if channel == self.name:
+            lang = await self._language(reply.to_user)
+            await self._run(self._plan(reply.to_user, reply, lang, fresh=bool(reply.buttons)), retry=True)
+        elif self.registry is None or not await self.registry.deliver(channel, reply.to_user, reply):
+            logger.warning("%s: no channel %s to deliver a reply to", self.name, channel)
+
+    def _plan(self, to: str, reply: Reply, lang: str, *, fresh: bool) -> list[Step]:
+        hint = self.catalog.t(lang, "zalo.choose_hint") if reply.buttons else None
+        text = self.choices.render(to, reply, fresh=fresh, hint=hint)
+        notes: list[str] = []
+        steps: list[Step] = []
+        if reply.photo is not None:
+            step = self._photo_step(to, reply.photo)
+            if step is None:
+                notes.append(self.catalog.t(lang, "zalo.photo_unavailable"))
+            else:
+                steps.append(step)
+        if reply.document is not None:
+            notes.append(self.catalog.t(lang, "zalo.file_unavailable", filename=reply.document.filename))
+        full = "\n\n".join(part for part in (text, *notes) if part)
+        steps.extend(partial(self._send_text, to, part) for part in split_text(full))
+        return steps
+
+    async def _run(self, steps: list[Step], *, retry: bool) -> None:
+        done = 0
+        failures = 0
+        while done < len(steps):
+            try:
+                await steps[done]()
+            except ZaloTransientError as exc:
+                if not retry or failures >= len(self.retry_delays):
+                    exc.parts_sent = done
+                    raise
+                delay = self.retry_delays[failures]
+                if isinstance(exc, RateLimited) and exc.retry_after:
+                    delay = min(max(delay, exc.retry_after), self.MAX_RETRY_WAIT)
+                failures += 1
+                logger.info("%s: transient failure (%s), retrying in %.1f s", self.name, exc.code, delay)
+                await asyncio.sleep(delay)
+                continue
+            except ZaloError as exc:
+                exc.parts_sent = done
+                raise
+            done += 1
+            failures = 0
+
+    async def _language(self, external_id: str) -> str:
+        user = await self.store.find_user(self.name, external_id)
+        return user.language if user is not None else self.dispatcher.services.settings.default_language

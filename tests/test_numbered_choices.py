@@ -1,0 +1,133 @@
+"""Buttons as numbered choices: rendering, and reading a worker's answer back."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.channels.numbered import NumberedChoices, fold
+from handlers.types import Button, Reply
+
+MENU = [
+    [Button("⚖️ Hỏi về quyền lợi", "menu:rights")],
+    [Button("✍️ Gia nhập công đoàn", "menu:join")],
+    [Button("☎️ Liên hệ cán bộ công đoàn", "menu:contact")],
+    [Button("🇻🇳 Tiếng Việt", "lang:vi"), Button("🇬🇧 English", "lang:en")],
+    [Button("🌐 Ngôn ngữ / Language", "menu:lang")],
+]
+CONSENT = [[Button("✅ Tôi đồng ý", "jf:x:agree"), Button("🚫 Tôi không đồng ý", "jf:x:disagree")]]
+
+
+def offered(buttons: list[list[Button]]) -> NumberedChoices:
+    choices = NumberedChoices()
+    choices.render("u1", Reply("Chọn:", buttons=buttons), fresh=True)
+    return choices
+
+
+def test_render_lists_buttons_in_order_under_the_text_with_a_hint() -> None:
+    text = NumberedChoices().render("u1", Reply("Menu chính", buttons=MENU), fresh=True, hint="Gõ số.")
+    assert text == (
+        "Menu chính\n\n1. ⚖️ Hỏi về quyền lợi\n2. ✍️ Gia nhập công đoàn\n"
+        "3. ☎️ Liên hệ cán bộ công đoàn\n4. 🇻🇳 Tiếng Việt\n5. 🇬🇧 English\n6. 🌐 Ngôn ngữ / Language\nGõ số."
+    )
+
+
+def test_a_reply_without_buttons_is_its_text() -> None:
+    assert NumberedChoices().render("u1", Reply("Xin chào"), fresh=True) == "Xin chào"
+
+
+@pytest.mark.parametrize(
+    ("answer", "payload"),
+    [
+        ("1", "menu:rights"),
+        (" 2 ", "menu:join"),
+        ("2.", "menu:join"),
+        ("5)", "lang:en"),
+        ("５", "lang:en"),  # full-width digit from a phone keyboard
+        ("Gia nhập công đoàn", "menu:join"),
+        ("gia nhap cong doan", "menu:join"),
+        ("GIA NHẬP CÔNG ĐOÀN", "menu:join"),
+        ("✍️ Gia nhập công đoàn", "menu:join"),
+        ("tieng viet", "lang:vi"),
+        ("English", "lang:en"),
+        ("gia nhap", "menu:join"),  # words of one label only
+        ("lien he", "menu:contact"),
+        ("quyen loi", "menu:rights"),
+        ("cong doan", "menu:join"),  # half of one label, a third of the other
+        ("ngon ngu", "menu:lang"),
+    ],
+)
+def test_an_answer_picks_a_choice(answer: str, payload: str) -> None:
+    assert offered(MENU).match("u1", answer) == payload
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "0", "7", "12",  # out of range
+        "cong",  # too little of any label
+        "language",  # a third of "Ngôn ngữ / Language"
+        "c",  # too short to mean anything
+        "luong toi thieu vung 1",  # a question, not a choice
+        "/start",  # commands stay commands
+        "",
+        "   ",
+        "🙂",
+    ],
+)
+def test_other_text_picks_nothing(answer: str) -> None:
+    assert offered(MENU).match("u1", answer) is None
+
+
+def test_the_closest_label_wins_and_a_negation_is_not_lost() -> None:
+    choices = offered(CONSENT)
+    assert choices.match("u1", "đồng ý") == "jf:x:agree"
+    assert choices.match("u1", "dong y") == "jf:x:agree"
+    assert choices.match("u1", "khong dong y") == "jf:x:disagree"
+    assert choices.match("u1", "toi") is None  # the first word of both
+    assert choices.match("u1", "không") is None  # too little of the label to be sure
+
+
+def test_first_words_must_point_to_one_label() -> None:
+    choices = offered([[Button(name, f"p:{name}")] for name in ("Đồng Nai", "Đồng Tháp", "Lâm Đồng", "Hà Nội")])
+    assert choices.match("u1", "dong") is None
+    assert choices.match("u1", "dong thap") == "p:Đồng Tháp"
+    assert choices.match("u1", "noi") == "p:Hà Nội"
+    review = offered([[Button("✏️ Họ tên", "e:name")], [Button("📨 Gửi đăng ký", "e:submit")]])
+    assert review.match("u1", "gửi") == "e:submit"
+    assert review.match("u1", "ho ten") == "e:name"
+
+
+def test_numbering_runs_on_across_a_turn_and_a_fresh_turn_starts_again() -> None:
+    choices = NumberedChoices()
+    first = choices.render("u1", Reply("Có giúp ích không?", buttons=[[Button("👍 Có", "fb:y")]]), fresh=True)
+    second = choices.render("u1", Reply("Menu", buttons=MENU), fresh=False)
+    assert "1. 👍 Có" in first and "2. ⚖️ Hỏi về quyền lợi" in second
+    assert choices.match("u1", "2") == "menu:rights"
+
+    choices.render("u1", Reply("Đã lưu."), fresh=True)  # a turn without buttons
+    assert choices.match("u1", "1") is None
+
+
+def test_a_later_message_without_buttons_keeps_the_choices_unless_fresh() -> None:
+    choices = offered(MENU)
+    choices.render("u1", Reply("Thông báo"), fresh=False)  # a broadcast arriving meanwhile
+    assert choices.match("u1", "1") == "menu:rights"
+
+
+def test_choices_are_per_user_bounded_and_expire() -> None:
+    now = [0.0]
+    choices = NumberedChoices(max_users=2, ttl=60, clock=lambda: now[0])
+    for user in ("a", "b", "c"):
+        choices.offer(user, [Button("Có", "yes")], fresh=True)
+    assert choices.match("a", "1") is None  # the oldest was forgotten
+    assert choices.match("b", "1") == "yes" and choices.match("c", "co") == "yes"
+    now[0] = 61
+    assert choices.match("c", "1") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [("⬅️ Về menu chính", "ve menu chinh"), ("Đồng ý!", "dong y"), ("2.", "2"), ("TP. Hồ Chí Minh", "tp ho chi minh")],
+)
+def test_fold(text: str, folded: str) -> None:
+    assert fold(text) == folded
