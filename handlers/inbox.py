@@ -1,0 +1,130 @@
+"""Hand-off: a worker's question goes to the organizers' inbox, an organizer answers,
+and the answer reaches the worker in the bot, on whatever channel they wrote from.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from handlers.context import Ctx
+from handlers.i18n import Catalog
+from handlers.router import Router, payload
+from handlers.text import shorten
+from handlers.types import Button, Reply
+from storage import Role
+from storage.questions import Question
+
+logger = logging.getLogger(__name__)
+
+MIN_QUESTION_CHARS = 8
+MAX_QUESTION_CHARS = 2000
+MAX_ANSWER_CHARS = 3500
+INBOX_PAGE = 10
+
+
+async def _submit(ctx: Ctx, text: str) -> Reply:
+    qid = await ctx.store.add_question(ctx.user.id, text[:MAX_QUESTION_CHARS], ctx.lang)
+    await ctx.store.clear_state(ctx.user.id)
+    logger.info("inbox: user %s handed off question %s", ctx.user.id, qid)
+    return ctx.reply("ask.sent", id=qid, hours=ctx.settings.answer_within_hours)
+
+
+def _age(ctx: Ctx, created: datetime) -> str:
+    minutes = int((datetime.now(UTC) - created).total_seconds() // 60)
+    if minutes < 120:
+        return ctx.t("inbox.age_minutes", n=max(minutes, 0))
+    return ctx.t("inbox.age_hours", n=minutes // 60)
+
+
+async def deliver_answer(ctx: Ctx, q: Question, answer: str, catalog: Catalog) -> list[Reply]:
+    worker = await ctx.store.get_user(q.user_id)
+    lang = worker.language if worker is not None else q.lang
+    return [
+        ctx.reply("inbox.answered", id=q.id),
+        Reply(
+            catalog.t(lang, "inbox.delivered", id=q.id, answer=answer),
+            to_channel=q.channel, to_user=q.external_id,
+        ),
+    ]
+
+
+async def _answer(ctx: Ctx, qid: int, answer: str) -> list[Reply]:
+    answer = answer.strip()[:MAX_ANSWER_CHARS]
+    q = await ctx.store.answer_question(qid, ctx.user.id, answer)
+    await ctx.store.clear_state(ctx.user.id)
+    if q is None:
+        return [ctx.reply("inbox.not_found", id=qid)]
+    logger.info("inbox: organizer %s answered question %s", ctx.user.id, qid)
+    return await deliver_answer(ctx, q, answer, ctx.services.catalog)
+
+
+def register(router: Router) -> None:
+    @router.command("ask", describe="cmd.ask")
+    async def ask(ctx: Ctx) -> Reply:
+        """`/ask <question>` sends at once; `/ask` alone asks for the question."""
+        text = " ".join(ctx.args).strip()
+        if len(text) >= MIN_QUESTION_CHARS:
+            return await _submit(ctx, text)
+        await ctx.store.set_state(ctx.user.id, "ask", "text", {})
+        return ctx.reply("ask.prompt")
+
+    @router.button("ask")
+    async def ask_button(ctx: Ctx) -> Reply:
+        """'Ask a union officer' under an answer: forwards the question just asked."""
+        state = await ctx.store.get_state(ctx.user.id)
+        if state is not None and state.flow == "qa" and state.data.get("q"):
+            return await _submit(ctx, str(state.data["q"]))
+        await ctx.store.set_state(ctx.user.id, "ask", "text", {})
+        return ctx.reply("ask.prompt")
+
+    @router.flow("ask")
+    async def ask_text(ctx: Ctx) -> Reply:
+        text = ctx.inbound.text.strip()
+        if len(text) < MIN_QUESTION_CHARS:
+            return ctx.reply("ask.too_short", back=False)
+        return await _submit(ctx, text)
+
+    @router.command("inbox", min_role=Role.ORGANIZER)
+    async def inbox(ctx: Ctx) -> list[Reply]:
+        """Open questions, oldest first, each with an Answer button."""
+        total = await ctx.store.count_open_questions()
+        if total == 0:
+            return [ctx.reply("inbox.empty")]
+        replies = [Reply(ctx.t("inbox.header", count=total))]
+        for q in await ctx.store.list_open_questions(limit=INBOX_PAGE):
+            replies.append(Reply(
+                ctx.t("inbox.item", id=q.id, age=_age(ctx, q.created_at), lang=q.lang,
+                      text=shorten(q.text, 300)),
+                buttons=[[Button(ctx.t("inbox.reply_button", id=q.id), payload("inbox", "r", q.id))]],
+            ))
+        return replies
+
+    @router.button("inbox", min_role=Role.ORGANIZER)
+    async def inbox_button(ctx: Ctx) -> Reply:
+        if len(ctx.args) != 2 or ctx.args[0] != "r" or not ctx.args[1].isdigit():
+            return ctx.reply("inbox.reply_usage")
+        qid = int(ctx.args[1])
+        q = await ctx.store.get_question(qid)
+        if q is None or q.status != "open":
+            return ctx.reply("inbox.not_found", id=qid)
+        await ctx.store.set_state(ctx.user.id, "inbox_reply", "text", {"qid": qid})
+        return ctx.reply("inbox.type_answer", back=False, id=qid, text=shorten(q.text, 1500))
+
+    @router.flow("inbox_reply", min_role=Role.ORGANIZER)
+    async def inbox_reply_text(ctx: Ctx) -> list[Reply]:
+        state = await ctx.store.get_state(ctx.user.id)
+        assert state is not None
+        if not ctx.inbound.text.strip():
+            return [ctx.reply("inbox.reply_usage")]
+        return await _answer(ctx, int(state.data["qid"]), ctx.inbound.text)
+
+    @router.command("reply", min_role=Role.ORGANIZER)
+    async def reply_cmd(ctx: Ctx) -> list[Reply]:
+        """`/reply <id> <answer>`: answer without the button, e.g. from a laptop."""
+        if len(ctx.args) < 2 or not ctx.args[0].lstrip("#").isdigit():
+            return [ctx.reply("inbox.reply_usage")]
+        # Keep the organizer's line breaks: take the answer from the raw text.
+        raw = ctx.inbound.text.strip()
+        answer = raw.split(None, 2)[2] if len(raw.split(None, 2)) == 3 else " ".join(ctx.args[1:])
+        return await _answer(ctx, int(ctx.args[0].lstrip("#")), answer)

@@ -1,0 +1,44 @@
+"""Run the real bot (Runtime + channels + web server) against fake platform servers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bot.app import Runtime, serve
+from bot.config import load_config
+
+
+def config_for(tmp_path: Path, *, toml: str = "", env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    path = tmp_path / "config.toml"
+    path.write_text(toml, encoding="utf-8")
+    full_env = {"UNIONBOT_DB": str(tmp_path / "bot.sqlite3"), "UNIONBOT_HTTP_PORT": "0", **(env or {})}
+    return load_config(path, env=full_env)
+
+
+def telegram_env(fake) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url}
+
+
+@asynccontextmanager
+async def running_bot(config) -> AsyncIterator[Runtime]:  # type: ignore[no-untyped-def]
+    """The bot as `unionbot run` starts it, stopped cleanly when the block ends."""
+    stop = asyncio.Event()
+    async with Runtime(config) as runtime:
+        channels = runtime.build_channels()
+        task = asyncio.create_task(serve(runtime, channels, stop))
+        runtime.test_channels = channels  # type: ignore[attr-defined]
+        try:
+            # serve() starts every channel before it waits; poll until it is there.
+            for _ in range(500):
+                if task.done():
+                    task.result()
+                if all(getattr(c, "started", True) for c in channels) and runtime.started:
+                    break
+                await asyncio.sleep(0.01)
+            yield runtime
+        finally:
+            stop.set()
+            await task

@@ -1,0 +1,45 @@
+"""`unionbot ask` and `unionbot kb check` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from handlers.rights.kb import packaged_data_dir
+from tests.test_cli import run
+
+
+def test_ask_prints_the_answer(tmp_path: Path) -> None:
+    r = run(["ask", "luong toi thieu vung 1"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "5.310.000" in r.stdout and "293/2025" in r.stdout
+
+
+def test_ask_json_single_and_batch(tmp_path: Path) -> None:
+    r = run(["ask", "--json", "cty ko dong bhxh cho em"], tmp_path)
+    obj = json.loads(r.stdout)
+    assert set(obj) == {"topic", "score", "answer", "suggestions"}
+    assert obj["topic"] == "social_insurance" and 0 < obj["score"] <= 1
+    r = run(["ask", "--json", "--lang", "en"], tmp_path, stdin="nghi phep nam\nwho won the football match\n")
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [o["topic"] for o in lines] == ["annual_leave", None]
+    assert "Legal basis" in lines[0]["answer"] and "labour rights" in lines[1]["answer"]
+
+
+def test_kb_check_passes_on_the_shipped_files(tmp_path: Path) -> None:
+    r = run(["kb", "check"], tmp_path)
+    assert r.returncode == 0 and "OK" in r.stdout
+
+
+def test_kb_check_names_the_file_and_entry_at_fault(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    shutil.copytree(str(packaged_data_dir()), kb)
+    entry = json.loads((kb / "probation.json").read_text(encoding="utf-8"))
+    del entry["citation"]
+    (kb / "probation.json").write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
+    (kb / "severance.json").unlink()
+    r = run(["kb", "check", str(kb)], tmp_path)
+    assert r.returncode == 1
+    assert "probation.json" in r.stderr and "citation" in r.stderr
+    assert "severance" in r.stderr

@@ -1,0 +1,202 @@
+"""The real python-telegram-bot Application against the fake Bot API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from storage import Role
+from tests.fakes.telegram_api import FakeTelegramServer
+from tests.harness import config_for, running_bot, telegram_env
+
+USER = 5001
+
+
+@pytest.fixture
+async def fake():
+    async with FakeTelegramServer() as server:
+        yield server
+
+
+def texts(fake, chat_id: int) -> list[str]:
+    return [m.get("text") or m.get("caption") or "" for m in fake.sent_messages(chat_id)]
+
+
+async def test_start_menu_button_language_switch_and_back(fake, tmp_path) -> None:
+    cfg = config_for(tmp_path, env=telegram_env(fake))
+    async with running_bot(cfg) as runtime:
+        # setMyCommands in both languages, deleteWebhook before polling
+        await fake.wait_for(method="getUpdates")
+        assert [c["command"] for c in fake.commands("")][:3] == ["start", "help", "lang"]
+        assert fake.commands("en")[1]["description"] == "What the bot can do"
+        assert fake.requests("deleteWebhook")
+
+        fake.push_update(fake.user_message(USER, "/start"))
+        welcome = await fake.wait_for(method="sendMessage", chat_id=USER)
+        assert "Xin chào" in welcome.params["text"]
+        keyboard = welcome.params["reply_markup"]
+        labels = [b["text"] for row in _markup(keyboard)["inline_keyboard"] for b in row]
+        assert labels[-1] == "🌐 Ngôn ngữ / Language"
+
+        mark = fake.mark()
+        fake.push_update(fake.press_button(USER, "🌐 Ngôn ngữ / Language"))
+        await fake.wait_for(method="answerCallbackQuery", since=mark)
+        picker = await fake.wait_for(method="editMessageText", since=mark)
+        assert picker.params["text"] == "Chọn ngôn ngữ:"
+
+        mark = fake.mark()
+        fake.push_update(fake.press_button(USER, "🇬🇧 English"))
+        switched = await fake.wait_for(method="editMessageText", since=mark)
+        assert switched.params["text"].startswith("Switched to English.")
+        user = await runtime.store.find_user("telegram", str(USER))
+        assert user is not None and user.language == "en"
+
+        mark = fake.mark()
+        fake.push_update(fake.user_message(USER, "/help"))
+        help_msg = await fake.wait_for(method="sendMessage", chat_id=USER, since=mark)
+        assert "I can help you" in help_msg.params["text"]
+
+        mark = fake.mark()
+        fake.push_update(fake.press_button(USER, "⬅️ Back to the menu"))
+        back = await fake.wait_for(method="editMessageText", since=mark)
+        assert back.params["text"] == "Main menu: choose an option."
+    assert fake.internal_errors == []
+
+
+def _markup(value):
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def test_repeated_update_id_is_ignored(fake, tmp_path) -> None:
+    cfg = config_for(tmp_path, env=telegram_env(fake))
+    async with running_bot(cfg):
+        first = fake.push_update(fake.user_message(USER, "/help"))
+        await fake.wait_for(method="sendMessage", chat_id=USER)
+        fake.push_update(fake.user_message(USER, "/help"), update_id=first["update_id"])
+        fake.push_update(fake.user_message(USER, "/whoami"))
+        await fake.wait_for(lambda r: "5001" in r.params.get("text", ""), method="sendMessage")
+        await asyncio.sleep(0.1)
+    assert len(fake.sent_messages(USER)) == 2
+
+
+async def test_one_users_updates_are_handled_in_order(fake, tmp_path) -> None:
+    cfg = config_for(tmp_path, env=telegram_env(fake))
+    async with running_bot(cfg):
+        fake.push_updates([fake.user_message(USER, c) for c in ("/lang en", "/help", "/lang vi", "/help")])
+        await fake.wait_for(lambda r: len(fake.sent_messages(USER)) >= 4, method="sendMessage", timeout=10)
+        await asyncio.sleep(0.05)
+    got = texts(fake, USER)
+    assert got[0].startswith("Switched to English")
+    assert got[1].startswith("I can help you")
+    assert got[2].startswith("Đã chuyển sang tiếng Việt")
+    assert got[3].startswith("Mình có thể giúp bạn")
+
+
+async def test_bad_input_over_telegram(fake, tmp_path) -> None:
+    cfg = config_for(tmp_path, env=telegram_env(fake))
+    async with running_bot(cfg):
+        for update in (
+            fake.sticker(USER), fake.photo(USER), fake.user_message(USER, "x" * 10_000),
+            fake.user_message(USER, "🙂🙂"), fake.user_message(USER, "/nosuchcommand"),
+            fake.callback_query(USER, "menu:\u0000garbage"), fake.callback_query(USER, "forged:admin:1"),
+        ):
+            mark = fake.mark()
+            fake.push_update(update)
+            await fake.wait_for(method="sendMessage", chat_id=USER, since=mark, timeout=10)
+    sent = texts(fake, USER)
+    assert "chữ" in sent[0] and "chữ" in sent[1]
+    assert all(len(t) < 4096 for t in sent)
+    assert "/nosuchcommand" in sent[4]
+    assert "không còn dùng được" in sent[5] and "không còn dùng được" in sent[6]
+    assert all(r.ok for r in fake.requests("answerCallbackQuery"))
+
+
+async def test_flood_is_slowed_with_one_notice_others_unaffected(fake, tmp_path) -> None:
+    cfg = config_for(tmp_path, env=telegram_env(fake), toml="[limits]\nflood_messages = 5\nflood_window_seconds = 30\n")
+    async with running_bot(cfg):
+        fake.push_updates([fake.user_message(USER, "/whoami") for _ in range(12)])
+        fake.push_update(fake.user_message(USER + 1, "/whoami"))
+        await fake.wait_for(method="sendMessage", chat_id=USER + 1, timeout=10)
+        await fake.wait_for(lambda r: "nhanh" in r.params.get("text", ""), method="sendMessage", timeout=10)
+        await asyncio.sleep(0.2)
+    sent = texts(fake, USER)
+    assert sum("nhanh" in t for t in sent) == 1
+    assert len(sent) == 6
+
+
+async def test_handler_error_gets_an_apology_in_the_users_language(fake, tmp_path, caplog) -> None:
+    cfg = config_for(tmp_path, env=telegram_env(fake))
+    async with running_bot(cfg) as runtime:
+        @runtime.router.command("boom")
+        async def boom(ctx):
+            raise RuntimeError("kaboom")
+
+        user = await runtime.store.touch_user("telegram", str(USER), language="en")
+        await runtime.store.set_language(user.id, "en")
+        fake.push_update(fake.user_message(USER, "/boom"))
+        msg = await fake.wait_for(method="sendMessage", chat_id=USER)
+        assert msg.params["text"].startswith("Sorry, something went wrong")
+    assert "kaboom" in caplog.text and "Traceback" in caplog.text
+
+
+async def test_blocking_marks_unreachable_and_writing_again_restores(fake, tmp_path) -> None:
+    cfg = config_for(tmp_path, env=telegram_env(fake))
+    async with running_bot(cfg) as runtime:
+        fake.push_update(fake.user_message(USER, "/start"))
+        await fake.wait_for(method="sendMessage", chat_id=USER)
+        fake.push_update(fake.my_chat_member(USER, blocked=True))
+        for _ in range(100):
+            user = await runtime.store.find_user("telegram", str(USER))
+            if not user.reachable:
+                break
+            await asyncio.sleep(0.02)
+        assert not user.reachable
+        mark = fake.mark()
+        fake.push_update(fake.user_message(USER, "/help"))
+        await fake.wait_for(method="sendMessage", chat_id=USER, since=mark)
+        assert (await runtime.store.find_user("telegram", str(USER))).reachable
+
+
+async def test_admin_from_config_grants_roles(fake, tmp_path) -> None:
+    cfg = config_for(tmp_path, env=telegram_env(fake), toml=f"[telegram]\nadmins = [{USER}]\n")
+    async with running_bot(cfg) as runtime:
+        fake.push_update(fake.user_message(777, "/start"))
+        await fake.wait_for(method="sendMessage", chat_id=777)
+        fake.push_update(fake.user_message(USER, "/grant 777 volunteer"))
+        await fake.wait_for(method="sendMessage", chat_id=USER)
+        target = await runtime.store.find_user("telegram", "777")
+        assert target.role is Role.VOLUNTEER
+        assert (await runtime.store.list_audit(action="role.grant"))[0].target == f"user:{target.id}"
+
+
+async def test_webhook_mode_checks_the_secret_token(fake, tmp_path) -> None:
+    toml = '[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.org/telegram/webhook"\n'
+    env = {**telegram_env(fake), "TELEGRAM_WEBHOOK_SECRET": "s3cret-token_1"}
+    cfg = config_for(tmp_path, env=env, toml=toml)
+    async with running_bot(cfg) as runtime:
+        set_hook = await fake.wait_for(method="setWebhook")
+        assert set_hook.params["secret_token"] == "s3cret-token_1"
+        port = runtime.web_port
+        url = f"http://127.0.0.1:{port}"
+        update = {"update_id": 9001, **fake.user_message(USER, "/help")}
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{url}/healthz")).json()["ok"] is True
+            bad = await http.post(f"{url}/telegram/webhook", json=update,
+                                  headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+            assert bad.status_code == 403
+            none = await http.post(f"{url}/telegram/webhook", json=update)
+            assert none.status_code == 403
+            garbage = await http.post(f"{url}/telegram/webhook", content=b"{not json",
+                                      headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_1"})
+            assert garbage.status_code == 400
+            await asyncio.sleep(0.1)
+            assert fake.sent_messages(USER) == []
+            ok = await http.post(f"{url}/telegram/webhook", json=update,
+                                 headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_1"})
+            assert ok.status_code == 200
+        msg = await fake.wait_for(method="sendMessage", chat_id=USER)
+        assert "Mình có thể giúp bạn" in msg.params["text"]
