@@ -1,9 +1,228 @@
-"""Union sign-ups, volunteers' referral codes, organizer scopes and targets."""
+"""Union sign-ups, volunteers' referral codes, organizer scopes and targets.
+
+Who owns a sign-up, and how it is erased
+----------------------------------------
+A phone number is the only identity a sign-up has, and nobody verified it. So:
+
+* One sign-up per phone number and at most one per bot account. The account that
+  submitted it itself (`user_id`) owns it; /forget erases it with the account.
+* A sign-up a volunteer collected for a worker standing next to them has no owner:
+  the worker may have no bot account at all. The worker erases it with
+  `/forget <phone>`, or asks the union, whose officer runs
+  `unionbot signups forget --phone ...`. If the worker later signs up in the bot with
+  the same number, their account takes it over and /forget covers it from then on.
+* Taking over a sign-up someone else owns (another account, or none) replaces it with
+  a fresh one (new id, status "new", no notes, this submission's source): otherwise
+  anyone who knows a colleague's number could sign up with it and read, through
+  /mydata, whether and since when that colleague talks to the union. The organizers
+  are told which sign-up the new one replaces; the person submitting is not told that
+  the number was known (only an account's own earlier sign-up is "updated").
+  What remains possible, and is accepted: someone who knows the number can overwrite or
+  erase a sign-up collected for it. Both are audited (ids only) and the organizers of
+  the province are alerted, so they can call the number again; neither reveals anything.
+"""
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class SignupStatus(StrEnum):
+    NEW = "new"
+    CONTACTED = "contacted"
+    JOINED = "joined"
+    DECLINED = "declined"
+    UNREACHABLE = "unreachable"
+
+
+class SignupSource(StrEnum):
+    SELF = "self"  # the worker, in the bot, with no volunteer involved
+    REFERRAL = "referral"  # the worker, in the bot, through a volunteer's link or code
+    COLLECTED = "collected"  # a volunteer filled it in for a worker next to them
+
+
+class SubmitOutcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"  # the same owner again, or a volunteer collecting a known number
+    CLAIMED = "claimed"  # another account's (or an unowned) sign-up replaced by a fresh one
+
+
+@dataclass(frozen=True, slots=True)
+class SignupDraft:
+    full_name: str
+    phone_e164: str
+    workplace: str
+    province_id: str
+    commune: str | None
+    source: SignupSource
+    volunteer_id: int | None
+    consent_version: str
+    consent_lang: str
+    consent_channel: str
+    owner_id: int | None  # the worker's own account; None when a volunteer collected it
+
+
+@dataclass(frozen=True, slots=True)
+class FormClaim:
+    """The conversation state a submission consumes, so that pressing "submit" twice, or
+    an old button of the same form, cannot submit twice."""
+
+    user_id: int
+    flow: str
+    form_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    signup_id: int
+    outcome: SubmitOutcome
+    province_id: str
+    previous_province_id: str | None = None  # when an update moved the sign-up to another province
+    replaced_id: int | None = None  # the sign-up a claim replaced (CLAIMED only)
+
+
+@dataclass(frozen=True, slots=True)
+class Signup:
+    id: int
+    user_id: int | None
+    full_name: str
+    phone_e164: str
+    workplace: str
+    province_id: str
+    commune: str | None
+    source: SignupSource
+    volunteer_id: int | None
+    volunteer_code: str | None
+    consent_version: str
+    consent_lang: str
+    consent_channel: str
+    consent_at: datetime
+    status: SignupStatus
+    created_at: datetime
+    updated_at: datetime
+    last_contact_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SignupNote:
+    id: int
+    signup_id: int
+    author_id: int | None
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignupFact:
+    """One sign-up reduced to what statistics need: no name, no number."""
+
+    created_at: datetime
+    province_id: str
+    source: SignupSource
+    volunteer_id: int | None
+    volunteer_code: str | None
+    status: SignupStatus
 
 
 class SignupStore(abc.ABC):
-    """Abstract part of the store for this feature; implemented in `storage/sqlite_signups.py`."""
+    """Abstract part of the store for this feature; implemented in `storage/sqlite_signups.py`.
+
+    `provinces=None` means every province (an admin); an empty collection means none.
+    """
+
+    # -- sign-ups ------------------------------------------------------------
+    @abc.abstractmethod
+    async def submit_signup(self, draft: SignupDraft, *, form: FormClaim | None = None) -> SubmitResult | None:
+        """Store a sign-up, or update the one with the same phone number (see the module
+        docstring for ownership). With `form`, the conversation state is consumed in the
+        same transaction; None if it was already gone (the form was submitted already)."""
+
+    @abc.abstractmethod
+    async def get_signup(self, signup_id: int) -> Signup | None: ...
+
+    @abc.abstractmethod
+    async def signup_of_user(self, user_id: int) -> Signup | None: ...
+
+    @abc.abstractmethod
+    async def list_signups(
+        self, *, provinces: Collection[str] | None, status: SignupStatus | None = None,
+        before_id: int | None = None, limit: int = 10,
+    ) -> list[Signup]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    async def set_signup_status(self, signup_id: int, status: SignupStatus) -> SignupStatus | None:
+        """Set the status; the previous one, or None for an unknown sign-up."""
+
+    @abc.abstractmethod
+    async def add_signup_note(self, signup_id: int, author_id: int | None, text: str) -> int | None:
+        """The new note's id, or None for an unknown sign-up."""
+
+    @abc.abstractmethod
+    async def signup_notes(self, signup_id: int) -> list[SignupNote]:
+        """Oldest first."""
+
+    @abc.abstractmethod
+    async def export_signups(self, *, provinces: Collection[str] | None) -> list[tuple[Signup, list[str]]]:
+        """Every sign-up of the provinces with its notes' text, oldest first."""
+
+    @abc.abstractmethod
+    async def signup_facts(
+        self, *, provinces: Collection[str] | None = None, volunteer_id: int | None = None,
+        since: datetime | None = None, until: datetime | None = None,
+    ) -> list[SignupFact]:
+        """Sign-ups created in [since, until), for statistics."""
+
+    # -- volunteers ----------------------------------------------------------
+    @abc.abstractmethod
+    async def volunteer_code(self, user_id: int) -> str | None: ...
+
+    @abc.abstractmethod
+    async def create_volunteer_code(self, user_id: int, code: str) -> str:
+        """Give the volunteer `code` unless they have one already; the code they hold."""
+
+    @abc.abstractmethod
+    async def volunteer_by_code(self, code: str) -> int | None:
+        """The user id of the volunteer holding `code`."""
+
+    # -- organizers' provinces -----------------------------------------------
+    @abc.abstractmethod
+    async def organizer_provinces(self, user_id: int) -> frozenset[str]: ...
+
+    @abc.abstractmethod
+    async def add_organizer_provinces(
+        self, user_id: int, province_ids: Collection[str], granted_by: int | None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def remove_organizer_provinces(self, user_id: int, province_ids: Collection[str]) -> None: ...
+
+    # -- targets ---------------------------------------------------------------
+    @abc.abstractmethod
+    async def set_signup_target(self, province_id: str, year: int, target: int, set_by: int | None) -> None: ...
+
+    @abc.abstractmethod
+    async def signup_targets(self, year: int, *, provinces: Collection[str] | None = None) -> dict[str, int]:
+        """province id -> target for `year`."""
+
+    # -- erasure ----------------------------------------------------------------
+    @abc.abstractmethod
+    async def forget_signup_by_phone(
+        self, phone_e164: str, *, include_owned: bool = False, form_flows: Collection[str] = ()
+    ) -> tuple[int, str] | None:
+        """Erase the sign-up with this number if no account owns it (any, with
+        `include_owned`: an officer acting on a request), and every unfinished form of
+        `form_flows` whose `phone` is this number (a volunteer's form left half-way).
+        The erased sign-up's (id, province id), or None."""
+
+    @abc.abstractmethod
+    async def purge_signups(self, *, last_contact_before: datetime) -> int:
+        """Erase sign-ups not contacted since the date (retention); how many."""
+
+    @abc.abstractmethod
+    async def purge_forms(self, flows: Collection[str], *, updated_before: datetime) -> int:
+        """Erase unfinished forms of `flows` left alone since the date; how many."""

@@ -2,6 +2,377 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from storage.signups import (
+    FormClaim,
+    Signup,
+    SignupDraft,
+    SignupFact,
+    SignupNote,
+    SignupSource,
+    SignupStatus,
+    SubmitOutcome,
+    SubmitResult,
+)
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+_SELECT = (
+    "SELECT s.*, v.code AS volunteer_code FROM signups s"
+    " LEFT JOIN volunteer_codes v ON v.user_id = s.volunteer_id"
+)
+# The columns a (re)submission writes; status, notes and attribution are kept or reset
+# explicitly by submit_signup.
+_DETAILS = (
+    "full_name = ?, phone_e164 = ?, workplace = ?, province_id = ?, commune = ?,"
+    " consent_version = ?, consent_lang = ?, consent_channel = ?, consent_at = ?,"
+    " updated_at = ?, last_contact_at = ?"
+)
+
+
+def _ts(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _now() -> str:
+    return _ts(datetime.now(UTC))
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _signup(r: aiosqlite.Row) -> Signup:
+    return Signup(
+        id=r["id"], user_id=r["user_id"], full_name=r["full_name"], phone_e164=r["phone_e164"],
+        workplace=r["workplace"], province_id=r["province_id"], commune=r["commune"],
+        source=SignupSource(r["source"]), volunteer_id=r["volunteer_id"],
+        volunteer_code=r["volunteer_code"], consent_version=r["consent_version"],
+        consent_lang=r["consent_lang"], consent_channel=r["consent_channel"],
+        consent_at=_dt(r["consent_at"]), status=SignupStatus(r["status"]),
+        created_at=_dt(r["created_at"]), updated_at=_dt(r["updated_at"]),
+        last_contact_at=_dt(r["last_contact_at"]),
+    )
+
+
+def _in(column: str, values: Collection[str]) -> tuple[str, tuple[str, ...]]:
+    """`column IN (?, ?, ...)` for a non-empty collection of values."""
+    items = tuple(sorted(set(values)))
+    return f"{column} IN ({', '.join('?' * len(items))})", items
+
 
 class SQLiteSignupMixin:
     """Uses SQLiteStore's `db` and `transaction()`."""
+
+    db: aiosqlite.Connection
+
+    if TYPE_CHECKING:
+
+        def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+
+    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
+        async with self.db.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
+        async with self.db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _checkpoint(self) -> None:
+        # Erased rows' old page images stay in the WAL until a checkpoint copies it back
+        # (secure_delete zeroes them in the main file) and truncates it.
+        await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- sign-ups ------------------------------------------------------------
+    async def submit_signup(self, draft: SignupDraft, *, form: FormClaim | None = None) -> SubmitResult | None:
+        now = _now()
+        details = (
+            draft.full_name, draft.phone_e164, draft.workplace, draft.province_id, draft.commune,
+            draft.consent_version, draft.consent_lang, draft.consent_channel, now, now, now,
+        )
+        async with self.transaction() as db:
+            if form is not None:
+                async with db.execute(
+                    "DELETE FROM conversation_state WHERE user_id = ? AND flow = ?"
+                    " AND json_extract(data, '$.fid') = ? RETURNING user_id",
+                    (form.user_id, form.flow, form.form_id),
+                ) as cur:
+                    if await cur.fetchone() is None:
+                        return None
+            by_phone = await self._one(
+                "SELECT id, user_id, province_id FROM signups WHERE phone_e164 = ?", (draft.phone_e164,)
+            )
+            by_owner = None
+            if draft.owner_id is not None:
+                by_owner = await self._one(
+                    "SELECT id, province_id FROM signups WHERE user_id = ?", (draft.owner_id,)
+                )
+
+            if by_phone is None and by_owner is None:
+                new_id = await self._insert_signup(db, draft, now)
+                return SubmitResult(new_id, SubmitOutcome.CREATED, draft.province_id)
+
+            if by_phone is None:
+                # The owner signs up again with a new number: same person, same sign-up.
+                assert by_owner is not None
+                await db.execute(f"UPDATE signups SET {_DETAILS} WHERE id = ?", (*details, by_owner["id"]))
+                return _updated(by_owner["id"], draft, by_owner["province_id"])
+
+            if draft.owner_id is None or by_phone["user_id"] == draft.owner_id:
+                # The owner again, or a volunteer collecting a number we know: new details
+                # and consent; the organizers' status, notes and the attribution stay.
+                await db.execute(f"UPDATE signups SET {_DETAILS} WHERE id = ?", (*details, by_phone["id"]))
+                return _updated(by_phone["id"], draft, by_phone["province_id"])
+
+            # Another account's, or an unowned, sign-up: replaced by a fresh one, so that
+            # nothing recorded before reaches this account (see storage/signups.py). The
+            # account's own earlier sign-up under another number goes too: one per account.
+            stale = {by_phone["id"], by_owner["id"] if by_owner is not None else by_phone["id"]}
+            await db.executemany("DELETE FROM signups WHERE id = ?", [(i,) for i in sorted(stale)])
+            new_id = await self._insert_signup(db, draft, now)
+            return SubmitResult(new_id, SubmitOutcome.CLAIMED, draft.province_id, replaced_id=by_phone["id"])
+
+    @staticmethod
+    async def _insert_signup(db: aiosqlite.Connection, draft: SignupDraft, now: str) -> int:
+        async with db.execute(
+            "INSERT INTO signups (user_id, full_name, phone_e164, workplace, province_id, commune,"
+            " source, volunteer_id, consent_version, consent_lang, consent_channel, consent_at,"
+            " created_at, updated_at, last_contact_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                draft.owner_id, draft.full_name, draft.phone_e164, draft.workplace,
+                draft.province_id, draft.commune, draft.source.value, draft.volunteer_id,
+                draft.consent_version, draft.consent_lang, draft.consent_channel, now, now, now, now,
+            ),
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def get_signup(self, signup_id: int) -> Signup | None:
+        row = await self._one(f"{_SELECT} WHERE s.id = ?", (signup_id,))
+        return _signup(row) if row else None
+
+    async def signup_of_user(self, user_id: int) -> Signup | None:
+        row = await self._one(f"{_SELECT} WHERE s.user_id = ?", (user_id,))
+        return _signup(row) if row else None
+
+    async def list_signups(
+        self, *, provinces: Collection[str] | None, status: SignupStatus | None = None,
+        before_id: int | None = None, limit: int = 10,
+    ) -> list[Signup]:
+        where: list[str] = []
+        params: list[Any] = []
+        if provinces is not None:
+            if not provinces:
+                return []
+            clause, values = _in("s.province_id", provinces)
+            where.append(clause)
+            params.extend(values)
+        if status is not None:
+            where.append("s.status = ?")
+            params.append(SignupStatus(status).value)
+        if before_id is not None:
+            where.append("s.id < ?")
+            params.append(before_id)
+        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY s.id DESC LIMIT ?"
+        return [_signup(r) for r in await self._all(sql, (*params, limit))]
+
+    async def set_signup_status(self, signup_id: int, status: SignupStatus) -> SignupStatus | None:
+        now = _now()
+        async with self.transaction() as db:
+            row = await self._one("SELECT status FROM signups WHERE id = ?", (signup_id,))
+            if row is None:
+                return None
+            await db.execute(
+                "UPDATE signups SET status = ?, updated_at = ?, last_contact_at = ? WHERE id = ?",
+                (SignupStatus(status).value, now, now, signup_id),
+            )
+        return SignupStatus(row["status"])
+
+    async def add_signup_note(self, signup_id: int, author_id: int | None, text: str) -> int | None:
+        now = _now()
+        async with self.transaction() as db:
+            async with db.execute(
+                "UPDATE signups SET updated_at = ?, last_contact_at = ? WHERE id = ?", (now, now, signup_id)
+            ) as cur:
+                if cur.rowcount != 1:
+                    return None
+            async with db.execute(
+                "INSERT INTO signup_notes (signup_id, author_id, at, text) VALUES (?, ?, ?, ?) RETURNING id",
+                (signup_id, author_id, now, text),
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def signup_notes(self, signup_id: int) -> list[SignupNote]:
+        rows = await self._all("SELECT * FROM signup_notes WHERE signup_id = ? ORDER BY id", (signup_id,))
+        return [
+            SignupNote(id=r["id"], signup_id=r["signup_id"], author_id=r["author_id"], at=_dt(r["at"]),
+                       text=r["text"])
+            for r in rows
+        ]
+
+    async def export_signups(self, *, provinces: Collection[str] | None) -> list[tuple[Signup, list[str]]]:
+        signups_where = notes_where = ""
+        params: tuple[str, ...] = ()
+        if provinces is not None:
+            if not provinces:
+                return []
+            clause, params = _in("province_id", provinces)
+            signups_where, notes_where = f" WHERE s.{clause}", f" WHERE {clause}"
+        # One transaction: both reads see the same sign-ups.
+        async with self.transaction():
+            rows = await self._all(f"{_SELECT}{signups_where} ORDER BY s.id", params)
+            notes = await self._all(
+                "SELECT signup_id, text FROM signup_notes"
+                f" WHERE signup_id IN (SELECT id FROM signups{notes_where}) ORDER BY id",
+                params,
+            )
+        by_signup: dict[int, list[str]] = {}
+        for n in notes:
+            by_signup.setdefault(n["signup_id"], []).append(n["text"])
+        return [(_signup(r), by_signup.get(r["id"], [])) for r in rows]
+
+    async def signup_facts(
+        self, *, provinces: Collection[str] | None = None, volunteer_id: int | None = None,
+        since: datetime | None = None, until: datetime | None = None,
+    ) -> list[SignupFact]:
+        where: list[str] = []
+        params: list[Any] = []
+        if provinces is not None:
+            if not provinces:
+                return []
+            clause, values = _in("s.province_id", provinces)
+            where.append(clause)
+            params.extend(values)
+        if volunteer_id is not None:
+            where.append("s.volunteer_id = ?")
+            params.append(volunteer_id)
+        if since is not None:
+            where.append("s.created_at >= ?")
+            params.append(_ts(since))
+        if until is not None:
+            where.append("s.created_at < ?")
+            params.append(_ts(until))
+        sql = (
+            "SELECT s.created_at, s.province_id, s.source, s.volunteer_id, v.code, s.status FROM signups s"
+            " LEFT JOIN volunteer_codes v ON v.user_id = s.volunteer_id"
+            + (" WHERE " + " AND ".join(where) if where else "")
+        )
+        return [
+            SignupFact(_dt(r[0]), r[1], SignupSource(r[2]), r[3], r[4], SignupStatus(r[5]))
+            for r in await self._all(sql, tuple(params))
+        ]
+
+    # -- volunteers ----------------------------------------------------------
+    async def volunteer_code(self, user_id: int) -> str | None:
+        row = await self._one("SELECT code FROM volunteer_codes WHERE user_id = ?", (user_id,))
+        return row[0] if row else None
+
+    async def create_volunteer_code(self, user_id: int, code: str) -> str:
+        await self.db.execute(
+            "INSERT INTO volunteer_codes (user_id, code, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (user_id) DO NOTHING",
+            (user_id, code, _now()),
+        )
+        held = await self.volunteer_code(user_id)
+        assert held is not None
+        return held
+
+    async def volunteer_by_code(self, code: str) -> int | None:
+        row = await self._one("SELECT user_id FROM volunteer_codes WHERE code = ?", (code,))
+        return int(row[0]) if row else None
+
+    # -- organizers' provinces -----------------------------------------------
+    async def organizer_provinces(self, user_id: int) -> frozenset[str]:
+        rows = await self._all("SELECT province_id FROM organizer_provinces WHERE user_id = ?", (user_id,))
+        return frozenset(r[0] for r in rows)
+
+    async def add_organizer_provinces(
+        self, user_id: int, province_ids: Collection[str], granted_by: int | None
+    ) -> None:
+        now = _now()
+        async with self.transaction() as db:
+            await db.executemany(
+                "INSERT OR IGNORE INTO organizer_provinces (user_id, province_id, granted_by, granted_at)"
+                " VALUES (?, ?, ?, ?)",
+                [(user_id, p, granted_by, now) for p in sorted(set(province_ids))],
+            )
+
+    async def remove_organizer_provinces(self, user_id: int, province_ids: Collection[str]) -> None:
+        async with self.transaction() as db:
+            await db.executemany(
+                "DELETE FROM organizer_provinces WHERE user_id = ? AND province_id = ?",
+                [(user_id, p) for p in sorted(set(province_ids))],
+            )
+
+    # -- targets ---------------------------------------------------------------
+    async def set_signup_target(self, province_id: str, year: int, target: int, set_by: int | None) -> None:
+        await self.db.execute(
+            "INSERT INTO signup_targets (province_id, year, target, set_by, set_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (province_id, year) DO UPDATE SET target = excluded.target,"
+            "  set_by = excluded.set_by, set_at = excluded.set_at",
+            (province_id, year, target, set_by, _now()),
+        )
+
+    async def signup_targets(self, year: int, *, provinces: Collection[str] | None = None) -> dict[str, int]:
+        sql, params = "SELECT province_id, target FROM signup_targets WHERE year = ?", (year,)
+        if provinces is not None:
+            if not provinces:
+                return {}
+            clause, values = _in("province_id", provinces)
+            sql, params = f"{sql} AND {clause}", (year, *values)
+        return {r[0]: int(r[1]) for r in await self._all(sql, params)}
+
+    # -- erasure ----------------------------------------------------------------
+    async def forget_signup_by_phone(
+        self, phone_e164: str, *, include_owned: bool = False, form_flows: Collection[str] = ()
+    ) -> tuple[int, str] | None:
+        erased = None
+        async with self.transaction() as db:
+            row = await self._one(
+                "SELECT id, user_id, province_id FROM signups WHERE phone_e164 = ?", (phone_e164,)
+            )
+            if row is not None and (include_owned or row["user_id"] is None):
+                await db.execute("DELETE FROM signups WHERE id = ?", (row["id"],))
+                erased = (int(row["id"]), str(row["province_id"]))
+            if form_flows:
+                clause, flows = _in("flow", form_flows)
+                await db.execute(
+                    f"DELETE FROM conversation_state WHERE {clause} AND json_extract(data, '$.phone') = ?",
+                    (*flows, phone_e164),
+                )
+        await self._checkpoint()
+        return erased
+
+    async def purge_signups(self, *, last_contact_before: datetime) -> int:
+        async with self.db.execute(
+            "DELETE FROM signups WHERE last_contact_at < ?", (_ts(last_contact_before),)
+        ) as cur:
+            count = cur.rowcount
+        await self._checkpoint()
+        return max(count, 0)
+
+    async def purge_forms(self, flows: Collection[str], *, updated_before: datetime) -> int:
+        if not flows:
+            return 0
+        clause, values = _in("flow", flows)
+        async with self.db.execute(
+            f"DELETE FROM conversation_state WHERE {clause} AND updated_at < ?",
+            (*values, _ts(updated_before)),
+        ) as cur:
+            count = cur.rowcount
+        await self._checkpoint()
+        return max(count, 0)
+
+
+def _updated(signup_id: int, draft: SignupDraft, before: str) -> SubmitResult:
+    moved = before if before != draft.province_id else None
+    return SubmitResult(int(signup_id), SubmitOutcome.UPDATED, draft.province_id, previous_province_id=moved)

@@ -1,0 +1,560 @@
+"""The sign-up form: a worker joining the union (/join, or the menu), or a volunteer
+signing up a worker standing next to them (/collect).
+
+One question at a time. Each step is a `Step`, stored as text in the conversation
+state with the answers so far, so the form survives a restart of the bot and a worker
+who walks away and comes back. Every form has a random id carried by its buttons: a
+button of a finished, cancelled or replaced form is recognised and answered kindly,
+never acted on. "Back" (typed or pressed) returns to the previous question; /cancel
+(handlers.core) drops the form.
+
+Nothing is recorded as a sign-up without consent: the answers live only in the
+conversation state until the worker (or, for /collect, the volunteer on the worker's
+behalf) agrees to the consent text and submits. An unfinished form is erased after
+FORM_TTL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from handlers.context import Ctx
+from handlers.join.common import (
+    FLOW_COLLECT,
+    FLOW_JOIN,
+    FORM_FLOWS,
+    clean_text,
+    province_name,
+    source_label,
+)
+from handlers.join.names import MAX_LENGTH as NAME_MAX_LENGTH
+from handlers.join.names import clean_name
+from handlers.join.phone import mask_phone, parse_vn_mobile
+from handlers.join.provinces import all_provinces, fold, get_province, resolve_province
+from handlers.router import Router, payload
+from handlers.types import Button, InboundKind, Reply
+from storage import Role
+from storage.signups import FormClaim, SignupDraft, SignupSource, SubmitOutcome, SubmitResult
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "jf"
+
+
+class Step(StrEnum):
+    """The questions, in order. Stored in the database: never rename a value."""
+
+    NAME = "name"
+    PHONE = "phone"
+    WORKPLACE = "workplace"
+    PROVINCE = "province"
+    COMMUNE = "commune"  # optional
+    REFERRAL = "referral"  # optional; only asked when no volunteer's link brought the worker
+    CONSENT = "consent"
+    REVIEW = "review"
+
+
+EDITABLE = (Step.NAME, Step.PHONE, Step.WORKPLACE, Step.PROVINCE, Step.COMMUNE, Step.REFERRAL)
+
+# The consent text a sign-up records agreement to. Changing any of CONSENT_KEYS in
+# handlers/catalog/join.toml changes what people agree to: bump CONSENT_VERSION, then
+# update CONSENT_TEXT_SHA256 (tests/test_join_form.py fails until both are done).
+CONSENT_VERSION = "2025-07.1"
+CONSENT_KEYS = ("join.consent.text", "join.consent.hotline", "join.consent.no_hotline")
+CONSENT_TEXT_SHA256 = "24a5d269023ff34022eaf45bcabb0952d2a313bc7526953729f66dbee4690832"
+
+# Answers typed before consent are personal data held without it: not for long.
+FORM_TTL = timedelta(days=7)
+# A message after a long pause is more likely a new question than the answer to ours.
+RESUME_AFTER = timedelta(minutes=30)
+
+WORKPLACE_LENGTH = (2, 150)
+COMMUNE_LENGTH = (2, 100)
+
+_BACK_WORDS = frozenset({"back", "go back", "quay lai", "tro lai", "lui", "lui lai", "quay ve"})
+_AGREE_WORDS = frozenset({"dong y", "toi dong y", "em dong y", "yes", "i agree", "agree"})
+_SKIP_WORDS = frozenset({"bo qua", "skip", "khong", "ko", "khong co", "no", "none", "-"})
+_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PROVINCE_COLUMNS = 3
+
+
+def consent_digest(catalog_messages: dict[str, dict[str, str]]) -> str:
+    """SHA-256 over the consent templates in every language, in a stable order."""
+    h = hashlib.sha256()
+    for key in CONSENT_KEYS:
+        for lang, text in sorted(catalog_messages[key].items()):
+            h.update(f"{key}\0{lang}\0{text}\0".encode())
+    return h.hexdigest()
+
+
+@dataclass(slots=True)
+class Form:
+    flow: str
+    step: Step
+    data: dict[str, Any]
+    updated_at: datetime | None = None
+
+    @property
+    def fid(self) -> str:
+        return str(self.data["fid"])
+
+    @property
+    def steps(self) -> list[Step]:
+        steps = [Step.NAME, Step.PHONE, Step.WORKPLACE, Step.PROVINCE, Step.COMMUNE]
+        if self.data.get("ask_ref"):
+            steps.append(Step.REFERRAL)
+        return [*steps, Step.CONSENT, Step.REVIEW]
+
+    def button(self, action: str, *args: object) -> str:
+        return payload(PREFIX, self.fid, action, *args)
+
+    def missing(self) -> Step | None:
+        """The first question without an answer, if any."""
+        for step, key in ((Step.NAME, "name"), (Step.PHONE, "phone"), (Step.WORKPLACE, "workplace"),
+                          (Step.PROVINCE, "province")):
+            if not self.data.get(key):
+                return step
+        if not self.data.get("consent"):
+            return Step.CONSENT
+        return None
+
+
+async def _load(ctx: Ctx) -> Form | None:
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is None or state.flow not in FORM_FLOWS or "fid" not in state.data:
+        return None
+    try:
+        step = Step(state.step)
+    except ValueError:  # a step from a newer version of the form: start it again
+        step = Step.NAME
+    return Form(state.flow, step, dict(state.data), state.updated_at)
+
+
+async def _save(ctx: Ctx, form: Form) -> None:
+    await ctx.store.set_state(ctx.user.id, form.flow, form.step.value, form.data)
+
+
+def _expired(form: Form) -> bool:
+    return form.updated_at is not None and datetime.now(UTC) - form.updated_at > FORM_TTL
+
+
+def _variant(form: Form, key: str) -> str:
+    """Questions addressed to the worker, or to the volunteer about the worker."""
+    return f"{key}_collect" if form.flow == FLOW_COLLECT else key
+
+
+# -- questions ------------------------------------------------------------------
+def _nav_row(ctx: Ctx, form: Form, *, back: bool = True) -> list[Button]:
+    row = [Button(ctx.t("join.form.btn.back"), form.button("b"))] if back else []
+    row.append(Button(ctx.t("join.form.btn.cancel"), form.button("x")))
+    return row
+
+
+def consent_text(ctx: Ctx) -> str:
+    hotline = (
+        ctx.t("join.consent.hotline", hotline=ctx.settings.hotline)
+        if ctx.settings.hotline else ctx.t("join.consent.no_hotline")
+    )
+    return ctx.t("join.consent.text", months=ctx.settings.join_retention_months, hotline=hotline)
+
+
+def _province_buttons(form: Form, lang: str) -> list[list[Button]]:
+    buttons = [Button(p.name(lang), form.button("p", p.id)) for p in all_provinces()]
+    return [buttons[i : i + _PROVINCE_COLUMNS] for i in range(0, len(buttons), _PROVINCE_COLUMNS)]
+
+
+def prompt(ctx: Ctx, form: Form, *, note: str | None = None) -> Reply:
+    """The current question, with its buttons; `note` (an error, a remark) goes first."""
+    step = form.step
+    if step is Step.REVIEW:
+        reply = _review(ctx, form)
+    else:
+        questions = [s for s in form.steps if s is not Step.REVIEW]
+        n = questions.index(step) + 1
+        head = ctx.t("join.form.progress", n=n, total=len(questions))
+        first = step is Step.NAME
+        if step is Step.CONSENT:
+            text = consent_text(ctx)
+            if form.flow == FLOW_COLLECT:
+                text = ctx.t("join.form.q.consent_collect", consent=text)
+                yes, no = ctx.t("join.form.btn.agree_collect"), ctx.t("join.form.btn.disagree_collect")
+            else:
+                yes, no = ctx.t("join.form.btn.agree"), ctx.t("join.form.btn.disagree")
+            rows = [[Button(yes, form.button("a"))], [Button(no, form.button("d"))],
+                    [Button(ctx.t("join.form.btn.back"), form.button("b"))]]
+        else:
+            text = ctx.t(f"join.form.q.{_variant(form, step.value)}")
+            rows = []
+            if step is Step.PROVINCE:
+                rows = _province_buttons(form, ctx.lang)
+            elif step in (Step.COMMUNE, Step.REFERRAL):
+                rows = [[Button(ctx.t("join.form.btn.skip"), form.button("s"))]]
+            rows.append(_nav_row(ctx, form, back=not first))
+        reply = Reply(f"{head}\n{text}", buttons=rows)
+    if note:
+        reply.text = f"{note}\n\n{reply.text}"
+    return reply
+
+
+def _field_value(ctx: Ctx, form: Form, step: Step) -> str:
+    d = form.data
+    value = {
+        Step.NAME: d.get("name"),
+        Step.PHONE: d.get("phone"),
+        Step.WORKPLACE: d.get("workplace"),
+        Step.PROVINCE: province_name(d.get("province"), ctx.lang),
+        Step.COMMUNE: d.get("commune"),
+        Step.REFERRAL: d.get("ref"),
+    }[step]
+    return value or ctx.t("join.form.review.empty")
+
+
+def _review(ctx: Ctx, form: Form) -> Reply:
+    fields = [s for s in EDITABLE if s in form.steps]
+    lines = [ctx.t("join.form.review.title")]
+    lines += [f"{ctx.t(f'join.form.field.{s.value}')}: {_field_value(ctx, form, s)}" for s in fields]
+    lines.append(ctx.t(_variant(form, "join.form.review.consented")))
+    lines.append(ctx.t("join.form.review.hint"))
+    edit = [Button(ctx.t("join.form.btn.edit", field=ctx.t(f"join.form.field.{s.value}")), form.button("e", s.value))
+            for s in fields]
+    rows = [edit[i : i + 2] for i in range(0, len(edit), 2)]
+    rows.append([Button(ctx.t("join.form.btn.submit"), form.button("g"))])
+    rows.append([Button(ctx.t("join.form.btn.cancel"), form.button("x"))])
+    return Reply("\n".join(lines), buttons=rows)
+
+
+# -- moving between steps --------------------------------------------------------
+async def _goto(ctx: Ctx, form: Form, step: Step, *, note: str | None = None) -> Reply:
+    form.step = step
+    await _save(ctx, form)
+    return prompt(ctx, form, note=note)
+
+
+async def _advance(ctx: Ctx, form: Form, *, note: str | None = None) -> Reply:
+    """The next question; back to the review when the answer was an edit from it."""
+    if form.data.pop("editing", False):
+        nxt = Step.REVIEW
+    else:
+        steps = form.steps
+        nxt = steps[min(steps.index(form.step) + 1, len(steps) - 1)] if form.step in steps else Step.REVIEW
+    if nxt is Step.REVIEW and (missing := form.missing()) is not None:
+        nxt = missing
+    return await _goto(ctx, form, nxt, note=note)
+
+
+async def _back(ctx: Ctx, form: Form) -> Reply:
+    if form.data.pop("editing", False):
+        return await _goto(ctx, form, Step.REVIEW)
+    steps = form.steps
+    i = steps.index(form.step) if form.step in steps else 0
+    if i == 0:
+        return prompt(ctx, form, note=ctx.t("join.form.err.first_question"))
+    return await _goto(ctx, form, steps[i - 1])
+
+
+def _new_form(flow: str, ask_ref: bool) -> Form:
+    # 6 URL-safe characters: unique enough per user, short enough for a 64-byte payload.
+    return Form(flow, Step.NAME, {"fid": secrets.token_urlsafe(4)[:6], "ask_ref": ask_ref})
+
+
+async def start(ctx: Ctx, flow: str) -> Reply | list[Reply]:
+    """/join or /collect: resume an unfinished form, or begin a new one."""
+    existing = await _load(ctx)
+    if existing is not None and not _expired(existing):
+        questions = [s for s in existing.steps if s is not Step.REVIEW]
+        n = questions.index(existing.step) + 1 if existing.step in questions else len(questions)
+        restart = "j" if flow == FLOW_JOIN else "c"
+        return Reply(
+            ctx.t(_variant(existing, "join.form.resume"), n=n, total=len(questions)),
+            buttons=[[Button(ctx.t("join.form.btn.continue"), existing.button("c"))],
+                     [Button(ctx.t("join.form.btn.restart"), existing.button("n", restart))],
+                     [Button(ctx.t("join.form.btn.cancel"), existing.button("x"))]],
+        )
+    return await _begin(ctx, flow)
+
+
+async def _begin(ctx: Ctx, flow: str) -> list[Reply]:
+    replies: list[Reply] = []
+    if flow == FLOW_JOIN:
+        own = await ctx.store.signup_of_user(ctx.user.id)
+        if own is not None:
+            replies.append(Reply(ctx.t("join.form.already_signed_up", id=own.id)))
+        # Asked once: only when no volunteer's link brought the worker (a client that
+        # drops the /start payload) and not again when updating a sign-up.
+        form = _new_form(flow, ask_ref=ctx.user.referral_code is None and own is None)
+    else:
+        form = _new_form(flow, ask_ref=False)
+    total = len(form.steps) - 1
+    await _save(ctx, form)
+    intro = ctx.t(_variant(form, "join.form.intro"), total=total)
+    replies.append(prompt(ctx, form, note=intro))
+    return replies
+
+
+def finished(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("join.form.finished"), buttons=[ctx.back_button()])
+
+
+# -- answers ----------------------------------------------------------------------
+async def _answer(ctx: Ctx, form: Form, text: str) -> Reply:
+    step = form.step
+    if step is Step.NAME:
+        name = clean_name(text)
+        if not name.ok:
+            return prompt(ctx, form, note=ctx.t(f"join.form.err.{name.error}", max=NAME_MAX_LENGTH))
+        form.data["name"] = name.value
+        return await _advance(ctx, form)
+    if step is Step.PHONE:
+        phone = parse_vn_mobile(text)
+        if not phone.ok:
+            return prompt(ctx, form, note=ctx.t(f"join.form.err.{phone.error}"))
+        form.data["phone"] = phone.e164
+        return await _advance(ctx, form)
+    if step is Step.WORKPLACE:
+        workplace = clean_text(text, min_len=WORKPLACE_LENGTH[0], max_len=WORKPLACE_LENGTH[1])
+        if workplace is None:
+            return prompt(ctx, form, note=ctx.t("join.form.err.workplace", max=WORKPLACE_LENGTH[1]))
+        form.data["workplace"] = workplace
+        return await _advance(ctx, form)
+    if step is Step.PROVINCE:
+        return await _typed_province(ctx, form, text)
+    if step is Step.COMMUNE:
+        if fold(text) in _SKIP_WORDS:
+            form.data["commune"] = None
+            return await _advance(ctx, form)
+        commune = clean_text(text, min_len=COMMUNE_LENGTH[0], max_len=COMMUNE_LENGTH[1])
+        if commune is None:
+            return prompt(ctx, form, note=ctx.t("join.form.err.commune", max=COMMUNE_LENGTH[1]))
+        form.data["commune"] = commune
+        return await _advance(ctx, form)
+    if step is Step.REFERRAL:
+        code = text.strip()
+        if fold(code) in _SKIP_WORDS:
+            form.data["ref"] = None
+            return await _advance(ctx, form)
+        if not _CODE.match(code) or await ctx.store.volunteer_by_code(code) is None:
+            return prompt(ctx, form, note=ctx.t("join.form.err.referral_unknown"))
+        form.data["ref"] = code
+        return await _advance(ctx, form)
+    if step is Step.CONSENT:
+        if form.flow == FLOW_JOIN and fold(text) in _AGREE_WORDS:
+            return await _agree(ctx, form)
+        return prompt(ctx, form, note=ctx.t("join.form.err.use_buttons"))
+    return prompt(ctx, form, note=ctx.t("join.form.err.use_buttons"))
+
+
+async def _typed_province(ctx: Ctx, form: Form, text: str) -> Reply:
+    match = resolve_province(text)
+    if match.province is not None:
+        form.data["province"] = match.province.id
+        note = None
+        if match.via_old_name:
+            note = ctx.t("join.form.province_merged", old=match.via_old_name, new=match.province.name(ctx.lang))
+        return await _advance(ctx, form, note=note)
+    if match.suggestions:
+        rows = [[Button(p.name(ctx.lang), form.button("p", p.id))] for p in match.suggestions]
+        rows.append([Button(ctx.t("join.form.btn.all_provinces"), form.button("l"))])
+        rows.append(_nav_row(ctx, form))
+        return Reply(ctx.t("join.form.err.province_suggest", text=text.strip()[:40]), buttons=rows)
+    return prompt(ctx, form, note=ctx.t("join.form.err.province_unknown", text=text.strip()[:40]))
+
+
+async def _agree(ctx: Ctx, form: Form) -> Reply:
+    form.data["consent"] = True
+    # The language the text was shown in is part of what was agreed to.
+    form.data["consent_lang"] = ctx.lang
+    form.data.pop("editing", None)
+    return await _goto(ctx, form, Step.REVIEW)
+
+
+async def on_text(ctx: Ctx) -> Reply | list[Reply]:
+    """Text typed while a form is open: the answer to the current question."""
+    form = await _load(ctx)
+    if form is None:
+        return finished(ctx)
+    if _expired(form):
+        await ctx.store.clear_state(ctx.user.id)
+        return Reply(ctx.t("join.form.expired", days=FORM_TTL.days), buttons=[ctx.back_button()])
+    if ctx.inbound.kind is InboundKind.UNSUPPORTED:
+        return prompt(ctx, form, note=ctx.t("join.form.err.text_only"))
+    if form.updated_at is not None and datetime.now(UTC) - form.updated_at > RESUME_AFTER:
+        await _save(ctx, form)  # the next message is the answer
+        return prompt(ctx, form, note=ctx.t("join.form.welcome_back"))
+    text = ctx.inbound.text
+    if not text.strip():
+        return prompt(ctx, form, note=ctx.t("join.form.err.empty"))
+    if fold(text) in _BACK_WORDS:
+        return await _back(ctx, form)
+    return await _answer(ctx, form, text)
+
+
+# -- buttons ------------------------------------------------------------------------
+async def on_button(ctx: Ctx) -> Reply | list[Reply]:
+    """`jf:<form id>:<action>[:<arg>]`: checked against the open form on every press."""
+    fid, action, arg = (*ctx.args, "", "", "")[:3]
+    form = await _load(ctx)
+    if form is None or form.fid != fid or not fid:
+        return _edited(finished(ctx))
+    if form.flow == FLOW_COLLECT and ctx.role.rank < Role.VOLUNTEER.rank:
+        # The volunteer role was revoked mid-form: the form is no longer theirs to finish.
+        await ctx.store.clear_state(ctx.user.id)
+        return ctx.reply("auth.not_allowed", role=ctx.t(f"roles.{Role.VOLUNTEER.value}"))
+    if _expired(form):
+        await ctx.store.clear_state(ctx.user.id)
+        return Reply(ctx.t("join.form.expired", days=FORM_TTL.days), buttons=[ctx.back_button()])
+    return _edited(await _press(ctx, form, action, arg))
+
+
+def _edited(result: Reply | list[Reply]) -> Reply | list[Reply]:
+    # The answer replaces the pressed message: old buttons disappear as the form moves on.
+    replies = [result] if isinstance(result, Reply) else result
+    if replies:
+        replies[0].edit = True
+    return result
+
+
+async def _press(ctx: Ctx, form: Form, action: str, arg: str) -> Reply | list[Reply]:
+    step = form.step
+    if action == "c":
+        return prompt(ctx, form)
+    if action == "n":
+        await ctx.store.clear_state(ctx.user.id)
+        if arg == "c" and ctx.role.rank < Role.VOLUNTEER.rank:
+            return finished(ctx)
+        return await _begin(ctx, FLOW_COLLECT if arg == "c" else FLOW_JOIN)
+    if action == "x":
+        await ctx.store.clear_state(ctx.user.id)
+        return Reply(ctx.t("join.form.cancelled"), buttons=[ctx.back_button()])
+    if action == "b":
+        return await _back(ctx, form)
+    if action == "p":
+        # A province button stays valid for the whole form: pressed after moving on,
+        # it changes the answer and the form carries on where it was.
+        if get_province(arg) is None:
+            return prompt(ctx, form, note=ctx.t("join.form.err.use_buttons"))
+        form.data["province"] = arg
+        if step is Step.PROVINCE:
+            return await _advance(ctx, form)
+        note = ctx.t("join.form.province_set", province=province_name(arg, ctx.lang))
+        return await _goto(ctx, form, step, note=note)
+    if action == "l" and step is Step.PROVINCE:
+        return prompt(ctx, form)
+    if action == "s" and step in (Step.COMMUNE, Step.REFERRAL):
+        form.data["commune" if step is Step.COMMUNE else "ref"] = None
+        return await _advance(ctx, form)
+    if action == "a" and step is Step.CONSENT:
+        return await _agree(ctx, form)
+    if action == "d" and step is Step.CONSENT:
+        # No consent, no record: the answers are dropped with the form.
+        await ctx.store.clear_state(ctx.user.id)
+        return Reply(ctx.t(_variant(form, "join.form.declined")), buttons=[ctx.back_button()])
+    if action == "e" and step is Step.REVIEW:
+        try:
+            target = Step(arg)
+        except ValueError:
+            target = None
+        if target not in EDITABLE or target not in form.steps:
+            return prompt(ctx, form)
+        form.data["editing"] = True
+        return await _goto(ctx, form, target)
+    if action == "g" and step is Step.REVIEW:
+        return await _submit(ctx, form)
+    # A button of this form that belongs to another question (an older message).
+    return prompt(ctx, form, note=ctx.t("join.form.err.other_question"))
+
+
+# -- submission -----------------------------------------------------------------------
+async def _submit(ctx: Ctx, form: Form) -> Reply | list[Reply]:
+    missing = form.missing()
+    if missing is not None:
+        return await _goto(ctx, form, missing)
+    d = form.data
+    if form.flow == FLOW_JOIN:
+        code = d.get("ref") or ctx.user.referral_code
+        volunteer = await ctx.store.volunteer_by_code(code) if code else None
+        if volunteer == ctx.user.id:
+            volunteer = None  # a volunteer's own sign-up is not their recruit
+        source = SignupSource.REFERRAL if volunteer is not None else SignupSource.SELF
+        owner: int | None = ctx.user.id
+    else:
+        source, volunteer, owner = SignupSource.COLLECTED, ctx.user.id, None
+    draft = SignupDraft(
+        full_name=d["name"], phone_e164=d["phone"], workplace=d["workplace"], province_id=d["province"],
+        commune=d.get("commune"), source=source, volunteer_id=volunteer, consent_version=CONSENT_VERSION,
+        consent_lang=d.get("consent_lang") or ctx.lang, consent_channel=ctx.inbound.channel, owner_id=owner,
+    )
+    result = await ctx.store.submit_signup(draft, form=FormClaim(ctx.user.id, form.flow, form.fid))
+    if result is None:  # pressed twice: the first press submitted it
+        return finished(ctx)
+    if form.flow == FLOW_JOIN and d.get("ref") and ctx.user.referral_code is None:
+        await ctx.store.set_referral_code(ctx.user.id, d["ref"])
+    logger.info("sign-up %s %s by user %s (%s)", result.signup_id, result.outcome, ctx.user.id, source)
+    if form.flow == FLOW_COLLECT:
+        await ctx.store.audit(ctx.user.id, "signup.collect", f"signup:{result.signup_id}",
+                              {"outcome": result.outcome.value})
+    if result.replaced_id is not None:
+        await ctx.store.audit(ctx.user.id, "signup.replace", f"signup:{result.signup_id}",
+                              {"replaced": result.replaced_id})
+    return [_confirmation(ctx, form, result, d["phone"]), *alerts_for(ctx, result, source)]
+
+
+def _confirmation(ctx: Ctx, form: Form, result: SubmitResult, phone: str) -> Reply:
+    province = province_name(result.province_id, ctx.lang)
+    if form.flow == FLOW_COLLECT:
+        # The same words whether the number was known or not: a volunteer learns nothing.
+        return Reply(ctx.t("join.form.done_collect", province=province), buttons=[ctx.back_button()])
+    # Only the account's own earlier sign-up is called an update: telling anyone else
+    # that a number was already registered would reveal who signed up.
+    key = "join.form.done_updated" if result.outcome is SubmitOutcome.UPDATED else "join.form.done_created"
+    return Reply(ctx.t(key, id=result.signup_id, province=province, phone=mask_phone(phone)),
+                 buttons=[ctx.back_button()])
+
+
+def alert_chats(ctx: Ctx, province_id: str) -> tuple[int, ...]:
+    return dict(ctx.settings.join_alert_chats).get(province_id, ())
+
+
+def alert(ctx: Ctx, province_id: str, key: str, **kwargs: Any) -> list[Reply]:
+    """Replies to the organizer chats of a province. Never a name or a number: these
+    go to groups whose members may not all be entitled to see them."""
+    lang = ctx.settings.default_language
+    catalog = ctx.services.catalog
+    text = catalog.t(lang, key, province=province_name(province_id, lang), **kwargs)
+    return [Reply(text, to_channel="telegram", to_user=str(chat)) for chat in alert_chats(ctx, province_id)]
+
+
+def alerts_for(ctx: Ctx, result: SubmitResult, source: SignupSource) -> list[Reply]:
+    lang = ctx.settings.default_language
+    how = source_label(ctx.services.catalog, lang, source, None)
+    if result.outcome is SubmitOutcome.UPDATED and result.previous_province_id is None:
+        return alert(ctx, result.province_id, "join.alert.updated", id=result.signup_id)
+    if result.outcome is SubmitOutcome.UPDATED:
+        return alert(ctx, result.province_id, "join.alert.moved", id=result.signup_id,
+                     previous=province_name(result.previous_province_id, lang))
+    if result.replaced_id is not None:
+        return alert(ctx, result.province_id, "join.alert.replaced", id=result.signup_id,
+                     replaced=result.replaced_id, source=how)
+    return alert(ctx, result.province_id, "join.alert.new", id=result.signup_id, source=how)
+
+
+def register(router: Router) -> None:
+    @router.command("join", describe="join.cmd.join")
+    async def join(ctx: Ctx) -> Reply | list[Reply]:
+        """Sign up to join the union."""
+        return await start(ctx, FLOW_JOIN)
+
+    @router.command("collect", min_role=Role.VOLUNTEER)
+    async def collect(ctx: Ctx) -> Reply | list[Reply]:
+        """A volunteer signs up a worker who is standing next to them."""
+        return await start(ctx, FLOW_COLLECT)
+
+    router.flow(FLOW_JOIN)(on_text)
+    router.flow(FLOW_COLLECT, min_role=Role.VOLUNTEER)(on_text)
+    router.button(PREFIX)(on_button)

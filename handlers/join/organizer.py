@@ -1,0 +1,463 @@
+"""Organizers: follow up sign-ups (/signups), export them (/export), targets and
+progress (/targets), and which provinces each organizer sees (/scope).
+
+Scope is checked on every command and every button press, from the stored sign-up's
+province, never from anything in the payload: an organizer sees the provinces given to
+them with /scope, an admin all of them, anyone else none. A sign-up outside the scope
+is answered exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers.context import Ctx, effective_role
+from handlers.join.common import (
+    FLOW_NOTE,
+    clean_note,
+    export_rows,
+    in_scope,
+    local_time,
+    parse_province,
+    parse_year,
+    percent,
+    progress,
+    province_name,
+    province_scope,
+    source_label,
+    status_label,
+    year_bounds,
+)
+from handlers.join.provinces import fold, get_province
+from handlers.router import Router, payload
+from handlers.types import Button, Document, Photo, Reply
+from storage import Role
+from storage.signups import Signup, SignupStatus
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "jo"
+PAGE_SIZE = 10
+NOTE_WAIT = timedelta(minutes=15)  # from "add a note" to the note itself
+MAX_TARGET = 10_000_000
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# Typed status filters: the stored values and their Vietnamese names without diacritics.
+_STATUS_WORDS: dict[str, SignupStatus] = {
+    **{s.value: s for s in SignupStatus},
+    "moi": SignupStatus.NEW,
+    "lienhe": SignupStatus.CONTACTED,
+    "dalienhe": SignupStatus.CONTACTED,
+    "gianhap": SignupStatus.JOINED,
+    "dagianhap": SignupStatus.JOINED,
+    "tuchoi": SignupStatus.DECLINED,
+    "khonglienlacduoc": SignupStatus.UNREACHABLE,
+}
+
+
+def _no_scope(ctx: Ctx) -> Reply:
+    return ctx.reply("join.org.no_scope", user=ctx.user.external_id)
+
+
+def _not_found(ctx: Ctx) -> Reply:
+    return ctx.reply("join.org.not_found")
+
+
+def _now_local(ctx: Ctx) -> datetime:
+    return datetime.now(UTC).astimezone(ZoneInfo(ctx.settings.timezone))
+
+
+def _scope_names(scope: frozenset[str], lang: str) -> str:
+    return ", ".join(sorted(province_name(p, lang) for p in scope))
+
+
+async def _province_arg(ctx: Ctx, text: str, scope: frozenset[str] | None) -> tuple[str | None, Reply | None]:
+    """A typed province, checked against the scope: (id, None) or (None, the reply)."""
+    province, suggestions = parse_province(text)
+    if province is None:
+        names = ", ".join(province_name(p, ctx.lang) for p in suggestions)
+        key = "join.org.province_suggest" if names else "join.org.province_unknown"
+        return None, ctx.reply(key, text=text[:40], names=names)
+    if not in_scope(scope, province):
+        assert scope is not None
+        return None, ctx.reply("join.org.province_out_of_scope", province=province_name(province, ctx.lang),
+                               names=_scope_names(scope, ctx.lang))
+    return province, None
+
+
+# -- /signups -------------------------------------------------------------------------
+async def _listing(
+    ctx: Ctx, scope: frozenset[str] | None, province: str | None, status: SignupStatus | None,
+    before: int | None,
+) -> Reply:
+    provinces = scope if province is None else frozenset({province})
+    items = await ctx.store.list_signups(provinces=provinces, status=status, before_id=before, limit=PAGE_SIZE)
+    tz = ZoneInfo(ctx.settings.timezone)
+    where = province_name(province, ctx.lang) if province else ctx.t("join.org.all_provinces")
+    which = status_label(ctx.services.catalog, ctx.lang, status) if status else ctx.t("join.org.all_statuses")
+    lines = [ctx.t("join.org.list_title", where=where, status=which)]
+    if not items:
+        lines.append(ctx.t("join.org.list_empty"))
+    for s in items:
+        lines.append(
+            f"#{s.id} · {local_time(s.created_at, tz)} · {s.full_name} · "
+            f"{province_name(s.province_id, ctx.lang)} · {status_label(ctx.services.catalog, ctx.lang, s.status)}"
+        )
+    p, st = province or "*", status.value if status else "*"
+    view = [Button(f"#{s.id} {s.full_name}"[:40], payload(PREFIX, "v", s.id)) for s in items]
+    rows = [view[i : i + 2] for i in range(0, len(view), 2)]
+    filters = [Button(ctx.t("join.org.all_statuses"), payload(PREFIX, "l", p, "*", 0))]
+    filters += [Button(status_label(ctx.services.catalog, ctx.lang, x), payload(PREFIX, "l", p, x.value, 0))
+                for x in SignupStatus]
+    rows += [filters[i : i + 3] for i in range(0, len(filters), 3)]
+    if len(items) == PAGE_SIZE:
+        rows.append([Button(ctx.t("join.org.older"), payload(PREFIX, "l", p, st, items[-1].id))])
+    rows.append(ctx.back_button())
+    return Reply("\n".join(lines), buttons=rows)
+
+
+async def _load_in_scope(ctx: Ctx, signup_id: int) -> Signup | None:
+    scope = await province_scope(ctx)
+    signup = await ctx.store.get_signup(signup_id)
+    if signup is None or not in_scope(scope, signup.province_id):
+        if signup is not None:
+            logger.info("user %s asked for sign-up %s outside their provinces", ctx.user.id, signup_id)
+        return None
+    return signup
+
+
+async def _details(ctx: Ctx, signup_id: int, *, note: str | None = None) -> Reply:
+    s = await _load_in_scope(ctx, signup_id)
+    if s is None:
+        return _not_found(ctx)
+    tz = ZoneInfo(ctx.settings.timezone)
+    catalog, lang = ctx.services.catalog, ctx.lang
+    lines = [
+        ctx.t("join.org.detail_title", id=s.id),
+        f"{ctx.t('join.form.field.name')}: {s.full_name}",
+        f"{ctx.t('join.form.field.phone')}: {s.phone_e164}",
+        f"{ctx.t('join.form.field.workplace')}: {s.workplace}",
+        f"{ctx.t('join.form.field.province')}: {province_name(s.province_id, lang)}",
+        f"{ctx.t('join.form.field.commune')}: {s.commune or ctx.t('join.form.review.empty')}",
+        ctx.t("join.org.detail_source", source=source_label(catalog, lang, s.source, s.volunteer_code)),
+        ctx.t("join.org.detail_consent", version=s.consent_version, at=local_time(s.consent_at, tz),
+              channel=s.consent_channel),
+        ctx.t("join.org.detail_dates", created=local_time(s.created_at, tz), updated=local_time(s.updated_at, tz)),
+        ctx.t("join.org.detail_status", status=status_label(catalog, lang, s.status)),
+    ]
+    notes = await ctx.store.signup_notes(s.id)
+    if notes:
+        lines.append(ctx.t("join.org.detail_notes"))
+        lines += [f"• {local_time(n.at, tz)}: {n.text}" for n in notes]
+    if note:
+        lines.insert(0, note + "\n")
+    status_buttons = [
+        Button(status_label(catalog, lang, x), payload(PREFIX, "s", s.id, x.value))
+        for x in SignupStatus if x is not s.status
+    ]
+    rows = [status_buttons[i : i + 2] for i in range(0, len(status_buttons), 2)]
+    rows.append([Button(ctx.t("join.org.add_note"), payload(PREFIX, "n", s.id))])
+    rows.append([Button(ctx.t("join.org.back_to_list"), payload(PREFIX, "l", "*", "*", 0))])
+    return Reply("\n".join(lines), buttons=rows)
+
+
+def _parse_filter(args: tuple[str, ...]) -> tuple[SignupStatus | None, str]:
+    status = None
+    rest = []
+    for token in args:
+        word = fold(token).replace(" ", "")
+        if status is None and word in _STATUS_WORDS:
+            status = _STATUS_WORDS[word]
+        else:
+            rest.append(token)
+    return status, " ".join(rest)
+
+
+async def signups(ctx: Ctx) -> Reply:
+    """`/signups` latest first; `/signups [province] [status]` filtered; `/signups 12` one."""
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return _no_scope(ctx)
+    if len(ctx.args) == 1 and ctx.args[0].lstrip("#").isdigit():
+        return await _details(ctx, int(ctx.args[0].lstrip("#")))
+    status, province_text = _parse_filter(ctx.args)
+    province = None
+    if province_text:
+        province, error = await _province_arg(ctx, province_text, scope)
+        if error is not None:
+            return error
+    return await _listing(ctx, scope, province, status, None)
+
+
+async def on_button(ctx: Ctx) -> Reply | list[Reply]:
+    """`jo:l:<province|*>:<status|*>:<before id>`, `jo:v:<id>`, `jo:s:<id>:<status>`, `jo:n:<id>`."""
+    action, *rest = ctx.args or ("",)
+    try:
+        if action == "l" and len(rest) == 3:
+            scope = await province_scope(ctx)
+            if scope is not None and not scope:
+                return _no_scope(ctx)
+            province = None if rest[0] == "*" else rest[0]
+            if province is not None and (get_province(province) is None or not in_scope(scope, province)):
+                return _not_found(ctx)
+            status = None if rest[1] == "*" else SignupStatus(rest[1])
+            before = int(rest[2]) or None
+            reply = await _listing(ctx, scope, province, status, before)
+            reply.edit = True
+            return reply
+        if action == "v" and len(rest) == 1:
+            return await _details(ctx, int(rest[0]))
+        if action == "s" and len(rest) == 2:
+            return await _set_status(ctx, int(rest[0]), SignupStatus(rest[1]))
+        if action == "n" and len(rest) == 1:
+            return await _ask_note(ctx, int(rest[0]))
+    except ValueError:
+        pass
+    logger.info("malformed organizer button from user %s", ctx.user.id)
+    return ctx.reply("join.org.button_expired")
+
+
+async def _set_status(ctx: Ctx, signup_id: int, status: SignupStatus) -> Reply:
+    if await _load_in_scope(ctx, signup_id) is None:
+        return _not_found(ctx)
+    before = await ctx.store.set_signup_status(signup_id, status)
+    if before is None:
+        return _not_found(ctx)
+    await ctx.store.audit(ctx.user.id, "signup.status", f"signup:{signup_id}",
+                          {"from": before.value, "to": status.value})
+    logger.info("user %s set sign-up %s to %s", ctx.user.id, signup_id, status)
+    reply = await _details(ctx, signup_id, note=ctx.t(
+        "join.org.status_set", status=status_label(ctx.services.catalog, ctx.lang, status)))
+    reply.edit = True
+    return reply
+
+
+async def _ask_note(ctx: Ctx, signup_id: int) -> Reply:
+    if await _load_in_scope(ctx, signup_id) is None:
+        return _not_found(ctx)
+    await ctx.store.set_state(ctx.user.id, FLOW_NOTE, "text", {"sid": signup_id})
+    return ctx.reply("join.org.note_prompt", id=signup_id, back=False)
+
+
+async def on_note(ctx: Ctx) -> Reply:
+    """The note typed after "add a note"."""
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is None or datetime.now(UTC) - state.updated_at > NOTE_WAIT:
+        # Long after the button, a message is more likely meant for something else.
+        await ctx.store.clear_state(ctx.user.id)
+        return ctx.reply("join.org.note_expired")
+    signup_id = int(state.data.get("sid", 0))
+    text = clean_note(ctx.inbound.text) if ctx.inbound.text else None
+    if text is None:
+        return ctx.reply("join.org.note_invalid", back=False)
+    # Checked again: the province or the organizer's scope may have changed meanwhile.
+    await ctx.store.clear_state(ctx.user.id)
+    if await _load_in_scope(ctx, signup_id) is None:
+        return _not_found(ctx)
+    if await ctx.store.add_signup_note(signup_id, ctx.user.id, text) is None:
+        return _not_found(ctx)
+    await ctx.store.audit(ctx.user.id, "signup.note", f"signup:{signup_id}", {"length": len(text)})
+    return await _details(ctx, signup_id, note=ctx.t("join.org.note_saved"))
+
+
+# -- /export --------------------------------------------------------------------------
+async def export(ctx: Ctx) -> Reply | list[Reply]:
+    """An XLSX and a CSV of the sign-ups of the organizer's provinces (or one of them)."""
+    from handlers.join.reports import export_csv, export_xlsx  # openpyxl and matplotlib: slow to import
+
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return _no_scope(ctx)
+    provinces = scope
+    if ctx.args:
+        province, error = await _province_arg(ctx, " ".join(ctx.args), scope)
+        if error is not None:
+            return error
+        provinces = frozenset({province}) if province else scope
+    items = await ctx.store.export_signups(provinces=provinces)
+    lang = ctx.lang
+    rows = export_rows(items, ctx.services.catalog, lang)
+    tz = ZoneInfo(ctx.settings.timezone)
+    xlsx = await asyncio.to_thread(export_xlsx, rows, lang=lang, tz=tz)
+    csv = await asyncio.to_thread(export_csv, rows, lang=lang, tz=tz)
+    await ctx.store.audit(ctx.user.id, "signups.export", "signups", {
+        "rows": len(rows), "provinces": sorted(provinces) if provinces is not None else "all",
+        "formats": ["xlsx", "csv"], "via": ctx.inbound.channel,
+    })
+    logger.info("user %s exported %s sign-ups", ctx.user.id, len(rows))
+    stem = f"{ctx.t('join.org.export_filename')}-{_now_local(ctx):%Y-%m-%d}"
+    where = (province_name(next(iter(provinces)), lang) if provinces is not None and len(provinces) == 1
+             else ctx.t("join.org.all_provinces") if provinces is None else _scope_names(provinces, lang))
+    return [
+        Reply(ctx.t("join.org.export_done", rows=len(rows), where=where),
+              document=Document(xlsx, f"{stem}.xlsx", XLSX_MIME)),
+        Reply(ctx.t("join.org.export_csv"), document=Document(csv, f"{stem}.csv", "text/csv")),
+    ]
+
+
+# -- /targets -------------------------------------------------------------------------
+async def targets(ctx: Ctx) -> Reply | list[Reply]:
+    """`/targets [province] [year]` progress and chart; `/targets set <province> <n> [year]`."""
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return _no_scope(ctx)
+    args = list(ctx.args)
+    if args and args[0].lower() in {"set", "dat"}:
+        return await _set_target(ctx, scope, args[1:])
+    year = _now_local(ctx).year
+    if args and (y := parse_year(args[-1])) is not None:
+        year, args = y, args[:-1]
+    province = None
+    if args:
+        province, error = await _province_arg(ctx, " ".join(args), scope)
+        if error is not None:
+            return error
+    return await _progress_reply(ctx, scope, province, year)
+
+
+async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str | None, year: int) -> Reply:
+    from handlers.join.reports import weekly_chart_png  # matplotlib: slow to import
+
+    lang, catalog = ctx.lang, ctx.services.catalog
+    tz = ZoneInfo(ctx.settings.timezone)
+    provinces = scope if province is None else frozenset({province})
+    since, until = year_bounds(year, tz)
+    prog = progress(await ctx.store.signup_facts(provinces=provinces, since=since, until=until), year=year, tz=tz)
+    goals = await ctx.store.signup_targets(year, provinces=provinces)
+    target = sum(goals.values()) or None
+    where = province_name(province, lang) if province else (
+        ctx.t("join.org.all_provinces") if scope is None else _scope_names(scope, lang))
+    lines = [ctx.t("join.org.progress_title", year=year, where=where)]
+    if target:
+        lines.append(ctx.t("join.org.progress_total", count=prog.total, target=target,
+                           percent=percent(prog.total, target, lang)))
+    else:
+        lines.append(ctx.t("join.org.progress_total_no_target", count=prog.total))
+    lines.append(ctx.t("join.org.progress_joined", count=prog.joined))
+    if province is None:
+        shown = sorted(set(prog.by_province) | set(goals), key=lambda p: province_name(p, lang))
+        if shown:
+            lines.append(ctx.t("join.org.by_province"))
+        for p in shown:
+            count, goal = prog.by_province.get(p, 0), goals.get(p)
+            lines.append(f"• {province_name(p, lang)}: {count}" +
+                         (f" / {goal} ({percent(count, goal, lang)})" if goal else ""))
+    if prog.by_month:
+        months = " · ".join(f"{ctx.t('join.org.month', month=m)}: {n}" for m, n in sorted(prog.by_month.items()))
+        lines.append(f"{ctx.t('join.org.by_month')} {months}")
+    lines.append(ctx.t("join.org.by_source"))
+    lines.append(f"• {source_label(catalog, lang, 'self', None)}: {prog.self_count}")
+    for code, (via_link, collected) in sorted(prog.by_volunteer.items()):
+        lines.append("• " + ctx.t("join.org.by_volunteer", code=code or ctx.t("join.org.volunteer_gone"),
+                                  link=via_link, collected=collected))
+    if not target:
+        lines.append(ctx.t("join.org.target_hint"))
+    title = ctx.t("join.org.chart_title", year=year, where=where)
+    png = await asyncio.to_thread(
+        weekly_chart_png, sorted(prog.by_week.items()), target, year=year, title=title, lang=lang
+    )
+    return Reply("\n".join(lines), photo=Photo(png, filename=f"chart-{year}.png"), buttons=[ctx.back_button()])
+
+
+async def _set_target(ctx: Ctx, scope: frozenset[str] | None, tokens: list[str]) -> Reply | list[Reply]:
+    year = _now_local(ctx).year
+    if len(tokens) >= 3 and (y := parse_year(tokens[-1])) is not None and _number(tokens[-2]) is not None:
+        year, tokens = y, tokens[:-1]
+    number = _number(tokens[-1]) if tokens else None
+    if len(tokens) < 2 or number is None or not 1 <= number <= MAX_TARGET:
+        return ctx.reply("join.org.target_usage")
+    province, error = await _province_arg(ctx, " ".join(tokens[:-1]), scope)
+    if error is not None or province is None:
+        return error or ctx.reply("join.org.target_usage")
+    await ctx.store.set_signup_target(province, year, number, ctx.user.id)
+    await ctx.store.audit(ctx.user.id, "signups.target", f"province:{province}", {"year": year, "target": number})
+    done = ctx.t("join.org.target_set", province=province_name(province, ctx.lang), year=year, target=number)
+    return [Reply(done), await _progress_reply(ctx, scope, province, year)]
+
+
+def _number(token: str) -> int | None:
+    digits = token.replace(".", "").replace(",", "").replace("_", "")
+    return int(digits) if digits.isdigit() and len(digits) <= 9 else None
+
+
+# -- /scope ---------------------------------------------------------------------------
+async def scope_cmd(ctx: Ctx) -> Reply:
+    """`/scope <user id> <province>[, ...]` adds, `/scope <user id> remove <province>[, ...]`
+    removes, `/scope <user id>` shows, `/scope` shows your own."""
+    mine = await province_scope(ctx)
+    if not ctx.args:
+        if mine is None:
+            return ctx.reply("join.scope.yours_all")
+        if not mine:
+            return _no_scope(ctx)
+        return ctx.reply("join.scope.yours", names=_scope_names(mine, ctx.lang))
+    target = await ctx.store.find_user(ctx.user.channel, ctx.args[0][:64])
+    if target is None:
+        return ctx.reply("roles.user_not_found", user=ctx.args[0][:64])
+    role = effective_role(target, ctx.settings)
+    rest = list(ctx.args[1:])
+    if not rest:
+        if role is Role.ADMIN:
+            return ctx.reply("join.scope.theirs_all", user=target.external_id)
+        held = await ctx.store.organizer_provinces(target.id)
+        names = _scope_names(held, ctx.lang) if held else ctx.t("join.scope.none")
+        return ctx.reply("join.scope.theirs", user=target.external_id, names=names)
+    if role is not Role.ORGANIZER:
+        return ctx.reply("join.scope.not_organizer", user=target.external_id)
+    remove = fold(rest[0]) in {"remove", "xoa", "bo"}
+    if remove:
+        rest = rest[1:]
+    provinces = _parse_provinces(" ".join(rest))
+    if isinstance(provinces, str):
+        return ctx.reply("join.scope.unknown", text=provinces[:40])
+    if not provinces:
+        return ctx.reply("join.scope.usage")
+    outside = [p for p in provinces if not in_scope(mine, p)]
+    if outside:
+        # An organizer passes on only what they hold themselves; admins hand out any.
+        return ctx.reply("join.scope.not_yours", names=", ".join(province_name(p, ctx.lang) for p in outside))
+    if remove:
+        await ctx.store.remove_organizer_provinces(target.id, provinces)
+    else:
+        await ctx.store.add_organizer_provinces(target.id, provinces, ctx.user.id)
+    await ctx.store.audit(ctx.user.id, "scope.remove" if remove else "scope.add", f"user:{target.id}",
+                          {"provinces": sorted(provinces)})
+    logger.info("user %s changed the provinces of user %s", ctx.user.id, target.id)
+    held = await ctx.store.organizer_provinces(target.id)
+    names = _scope_names(held, ctx.lang) if held else ctx.t("join.scope.none")
+    return ctx.reply("join.scope.theirs", user=target.external_id, names=names)
+
+
+def _parse_provinces(text: str) -> list[str] | str:
+    """Province ids from "hcm, Đồng Nai" or "ha_noi hai_phong"; the first unknown part as text."""
+    text = text.strip()
+    if not text:
+        return []
+    if "," not in text:
+        whole, _ = parse_province(text)
+        if whole is not None:
+            return [whole]
+        parts = text.split()
+    else:
+        parts = [p for p in (x.strip() for x in text.split(",")) if p]
+    found: list[str] = []
+    for part in parts:
+        province, _ = parse_province(part)
+        if province is None:
+            return part
+        if province not in found:
+            found.append(province)
+    return found
+
+
+def register(router: Router) -> None:
+    router.command("signups", min_role=Role.ORGANIZER)(signups)
+    router.command("export", min_role=Role.ORGANIZER)(export)
+    router.command("targets", min_role=Role.ORGANIZER)(targets)
+    router.command("scope", min_role=Role.ORGANIZER)(scope_cmd)
+    router.button(PREFIX, min_role=Role.ORGANIZER)(on_button)
+    router.flow(FLOW_NOTE, min_role=Role.ORGANIZER)(on_note)
+

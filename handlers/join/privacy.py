@@ -1,0 +1,195 @@
+"""A worker's own data: see it (/mydata), erase it (/forget).
+
+/forget erases the account, and with it everything that references it (sign-up,
+questions, subscriptions, conversation state: every feature table cascades from
+users(id)). A sign-up a volunteer collected has no account; `/forget <phone>` erases
+it too (see storage/signups.py for why that is allowed without proof of the number).
+The answer is the same whether such a sign-up existed or not.
+
+Erasure needs a confirmation whose button carries a one-time nonce kept in the
+conversation state: an old "erase" button never erases anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handlers.context import Ctx
+from handlers.join.common import (
+    FLOW_COLLECT,
+    FLOW_FORGET,
+    FORM_FLOWS,
+    local_time,
+    province_name,
+    source_label,
+    status_label,
+)
+from handlers.join.form import alert
+from handlers.join.phone import mask_phone, parse_vn_mobile
+from handlers.router import Router, as_replies, payload
+from handlers.types import Button, Reply
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "jp"
+
+
+async def mydata(ctx: Ctx) -> Reply:
+    """Everything stored about the person writing, in plain words."""
+    u = ctx.user
+    tz = ZoneInfo(ctx.settings.timezone)
+    catalog, lang = ctx.services.catalog, ctx.lang
+    parts = [ctx.t("join.privacy.mydata_account", channel=u.channel, user=u.external_id, language=u.language,
+                   role=ctx.t(f"roles.{u.role.value}"), since=local_time(u.created_at, tz))]
+    if u.referral_code:
+        parts.append(ctx.t("join.privacy.mydata_referral", code=u.referral_code))
+
+    s = await ctx.store.signup_of_user(u.id)
+    if s is None:
+        parts.append(ctx.t("join.privacy.mydata_no_signup"))
+    else:
+        lines = [
+            ctx.t("join.privacy.mydata_signup", id=s.id),
+            f"{ctx.t('join.form.field.name')}: {s.full_name}",
+            f"{ctx.t('join.form.field.phone')}: {s.phone_e164}",
+            f"{ctx.t('join.form.field.workplace')}: {s.workplace}",
+            f"{ctx.t('join.form.field.province')}: {province_name(s.province_id, lang)}",
+            f"{ctx.t('join.form.field.commune')}: {s.commune or ctx.t('join.form.review.empty')}",
+            ctx.t("join.org.detail_source", source=source_label(catalog, lang, s.source, None)),
+            ctx.t("join.org.detail_consent", version=s.consent_version, at=local_time(s.consent_at, tz),
+                  channel=s.consent_channel),
+            ctx.t("join.org.detail_dates", created=local_time(s.created_at, tz),
+                  updated=local_time(s.updated_at, tz)),
+            ctx.t("join.org.detail_status", status=status_label(catalog, lang, s.status)),
+        ]
+        notes = await ctx.store.signup_notes(s.id)
+        if notes:
+            lines.append(ctx.t("join.org.detail_notes"))
+            lines += [f"• {local_time(n.at, tz)}: {n.text}" for n in notes]
+        parts.append("\n".join(lines))
+
+    state = await ctx.store.get_state(u.id)
+    if state is not None and state.flow in FORM_FLOWS:
+        answers = ", ".join(f"{k}: {v}" for k, v in _form_answers(state.data).items()) or "—"
+        parts.append(ctx.t("join.privacy.mydata_form", answers=answers))
+
+    code = await ctx.store.volunteer_code(u.id)
+    if code:
+        parts.append(ctx.t("join.privacy.mydata_volunteer", code=code))
+    provinces = await ctx.store.organizer_provinces(u.id)
+    if provinces:
+        names = ", ".join(sorted(province_name(p, lang) for p in provinces))
+        parts.append(ctx.t("join.privacy.mydata_provinces", names=names))
+
+    questions = await ctx.store.questions_of(u.id)
+    if questions:
+        listed = "\n".join(f"• {local_time(q.created_at, tz)}: {q.text[:300]}" for q in questions)
+        parts.append(ctx.t("join.privacy.mydata_questions", count=len(questions), questions=listed))
+    subscriptions = await _subscriptions(ctx)
+    if subscriptions:
+        parts.append(ctx.t("join.privacy.mydata_subscriptions", topics=", ".join(subscriptions)))
+
+    parts.append(ctx.t("join.privacy.mydata_footer"))
+    return Reply("\n\n".join(parts), buttons=[ctx.back_button()])
+
+
+def _form_answers(data: dict[str, Any]) -> dict[str, str]:
+    keys = ("name", "phone", "workplace", "province", "commune", "ref")
+    return {k: str(data[k]) for k in keys if data.get(k)}
+
+
+async def _subscriptions(ctx: Ctx) -> list[str]:
+    """Announcement topics the user follows (the broadcast feature's table)."""
+    return sorted(await ctx.store.subscriptions(ctx.user.id))
+
+
+async def forget(ctx: Ctx) -> Reply:
+    """`/forget` or `/forget <phone>`: show what will be erased and ask to confirm."""
+    phone = None
+    if ctx.args:
+        parsed = parse_vn_mobile(" ".join(ctx.args))
+        if not parsed.ok:
+            return ctx.reply(f"join.form.err.{parsed.error}")
+        phone = parsed.e164
+    nonce = secrets.token_urlsafe(6)
+    data: dict[str, Any] = {"nonce": nonce, "phone": phone}
+    current = await ctx.store.get_state(ctx.user.id)
+    if current is not None and current.flow != FLOW_FORGET:
+        # Put back if the worker keeps their data: a half-filled form is not lost to a "no".
+        data["resume"] = {"flow": current.flow, "step": current.step, "data": current.data}
+    await ctx.store.set_state(ctx.user.id, FLOW_FORGET, "confirm", data)
+    return _confirmation(ctx, nonce, phone)
+
+
+async def _keep(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    resume = data.get("resume")
+    if isinstance(resume, dict):
+        await ctx.store.set_state(ctx.user.id, resume["flow"], resume["step"], resume["data"])
+    else:
+        await ctx.store.clear_state(ctx.user.id)
+    return Reply(ctx.t("join.privacy.kept"), buttons=[ctx.back_button()])
+
+
+def _confirmation(ctx: Ctx, nonce: str, phone: str | None) -> Reply:
+    text = ctx.t("join.privacy.forget_confirm")
+    text += "\n" + (ctx.t("join.privacy.forget_phone", phone=mask_phone(phone)) if phone
+                    else ctx.t("join.privacy.forget_phone_hint"))
+    return Reply(text, buttons=[
+        [Button(ctx.t("join.privacy.btn_erase"), payload(PREFIX, nonce, "y"))],
+        [Button(ctx.t("join.privacy.btn_keep"), payload(PREFIX, nonce, "n"))],
+    ])
+
+
+async def on_button(ctx: Ctx) -> Reply | list[Reply]:
+    nonce, answer = (*ctx.args, "", "")[:2]
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is None or state.flow != FLOW_FORGET or not nonce or state.data.get("nonce") != nonce:
+        return Reply(ctx.t("join.privacy.expired"), buttons=[ctx.back_button()], edit=True)
+    if answer != "y":
+        reply = await _keep(ctx, state.data)
+        reply.edit = True
+        return reply
+    return await _erase(ctx, state.data.get("phone"))
+
+
+async def _erase(ctx: Ctx, phone: str | None) -> list[Reply]:
+    user_id = ctx.user.id
+    erased: list[tuple[int, str]] = []  # (sign-up id, province) for the organizers' alerts
+    own = await ctx.store.signup_of_user(user_id)
+    if own is not None:
+        erased.append((own.id, own.province_id))
+    # The worker's own number too: a volunteer's unfinished form may still hold it.
+    for number in sorted({n for n in (phone, own.phone_e164 if own else None) if n}):
+        gone = await ctx.store.forget_signup_by_phone(number, form_flows=(FLOW_COLLECT,))
+        if gone is not None:
+            erased.append(gone)
+    await ctx.store.audit(user_id, "privacy.forget", f"user:{user_id}",
+                          {"signups": sorted(i for i, _ in erased), "by_phone": phone is not None})
+    await ctx.store.forget_user(user_id)
+    logger.info("user %s erased their data (%s sign-ups)", user_id, len(erased))
+    alerts = [r for signup_id, province in erased
+              for r in alert(ctx, province, "join.alert.erased", id=signup_id)]
+    # The user row is gone: the next message starts afresh, in the default language.
+    done = Reply(ctx.t("join.privacy.forgotten"), edit=True)
+    return [done, *alerts]
+
+
+def register(router: Router) -> None:
+    router.command("mydata", describe="join.cmd.mydata")(mydata)
+    router.command("forget", describe="join.cmd.forget")(forget)
+    router.button(PREFIX)(on_button)
+
+    @router.flow(FLOW_FORGET)
+    async def typed_instead(ctx: Ctx) -> list[Reply]:
+        """Typing instead of pressing: nothing is erased, and the message is answered as
+        if no confirmation had been open (a question stays a question)."""
+        state = await ctx.store.get_state(ctx.user.id)
+        replies = [await _keep(ctx, state.data if state is not None else {})]
+        if router.text_handler is not None and ctx.inbound.text.strip() and (
+            state is None or "resume" not in state.data
+        ):
+            replies += as_replies(await router.text_handler(ctx))
+        return replies

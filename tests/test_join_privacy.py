@@ -1,0 +1,212 @@
+"""A worker's own data: /mydata shows it, /forget erases every trace of it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from handlers.context import Services, Settings
+from handlers.dispatcher import Dispatcher
+from handlers.i18n import load_catalog
+from handlers.routes import build_router
+from storage import Role
+from storage.sqlite import SQLiteStore
+from tests.conftest import ChatDriver
+from tests.test_join_form import LAN, LAN_E164, fill_form, signups_in
+
+# Every spelling of the worker's personal data that could sit in the file.
+TRACES = [
+    LAN_E164.encode(), b"84912345678", b"0912345678", b"912345678",
+    "Nguyễn Thị Lan".encode(), "Sông Hồng".encode(), "Mỹ Phước".encode(),
+]
+
+
+def file_bytes(directory: Path) -> dict[str, bytes]:
+    """The database and its -wal / -shm companions."""
+    return {f.name: f.read_bytes() for f in directory.iterdir() if f.name.startswith("test.sqlite3")}
+
+
+def assert_no_trace(directory: Path) -> None:
+    files = file_bytes(directory)
+    assert "test.sqlite3" in files
+    for name, data in files.items():
+        for trace in TRACES:
+            assert trace not in data, f"{trace!r} still in {name}"
+
+
+async def test_mydata_shows_everything_stored(chat, store) -> None:
+    await chat.say("/mydata")
+    assert "chưa có đăng ký" in chat.text()
+    await fill_form(chat)
+    user = await store.find_user("test", "u1")
+    s = await store.signup_of_user(user.id)
+    await store.add_signup_note(s.id, None, "Đã gọi, hẹn gặp ở cổng")
+    await store.add_question(user.id, "Công ty không đóng bảo hiểm xã hội thì sao?", "vi")
+    await store.subscribe(user.id, ["workers_month"])
+    await chat.say("/mydata")
+    text = chat.text()
+    for needle in (LAN["name"], LAN_E164, LAN["workplace"], "Hồ Chí Minh", LAN["commune"], "tự đăng ký",
+                   "2025-07.1", "Mới", "Đã gọi, hẹn gặp ở cổng", "không đóng bảo hiểm", "workers_month", "/forget"):
+        assert needle in text, needle
+
+
+async def test_mydata_shows_an_unfinished_form(chat) -> None:
+    await chat.say("/join")
+    await chat.say(LAN["name"])
+    await chat.say("/mydata")
+    assert "điền dở" in chat.text() and LAN["name"] in chat.text()
+
+
+async def test_forget_erases_everything_and_leaves_no_trace_in_the_file(chat, store, tmp_path) -> None:
+    await fill_form(chat)
+    user = await store.find_user("test", "u1")
+    signup = await store.signup_of_user(user.id)
+    await store.add_signup_note(signup.id, None, f"gọi {LAN['phone']}")
+    await store.add_question(user.id, "Nguyễn Thị Lan hỏi về lương", "vi")
+    await store.subscribe(user.id, ["workers_month"])
+    await store.set_role(user.id, Role.VOLUNTEER)
+    await store.create_volunteer_code(user.id, "v_ForgetMe0001")
+    await chat.say("/join")  # an unfinished form too
+    await chat.say(LAN["name"])
+
+    await chat.say("/forget")
+    assert "Không thể khôi phục" in chat.text()
+    replies = await chat.press_label("Xóa hết")
+    assert "Đã xóa" in replies[0].text
+    assert await store.find_user("test", "u1") is None
+    assert await signups_in(store) == []
+    assert await store.questions_of(user.id) == []
+    assert await store.subscriptions(user.id) == set()
+    assert await store.volunteer_by_code("v_ForgetMe0001") is None
+    assert await store.get_state(user.id) is None
+    entry = (await store.list_audit(action="privacy.forget"))[0]
+    assert entry.actor_id is None and entry.details == {"signups": [signup.id], "by_phone": False}
+    assert_no_trace(tmp_path)
+
+
+async def test_forget_by_phone_erases_a_collected_sign_up(make_chat, store, tmp_path) -> None:
+    vol = make_chat("vol")
+    await vol.say("/start")
+    v = await store.find_user("test", "vol")
+    await store.set_role(v.id, Role.VOLUNTEER)
+    await fill_form(vol, command="/collect")
+    # A second volunteer's half-finished form for the same worker.
+    vol2 = make_chat("vol2")
+    await vol2.say("/start")
+    await store.set_role((await store.find_user("test", "vol2")).id, Role.VOLUNTEER)
+    await vol2.say("/collect")
+    await vol2.say(LAN["name"])
+    await vol2.say(LAN["phone"])
+
+    worker = make_chat("worker")  # writes to the bot for the first time
+    await worker.say("/forget 0912.345.678")
+    assert "+84 9•• ••• •78" in worker.text() and "0912" not in worker.text()
+    await worker.press_label("Xóa hết")
+    assert "Đã xóa" in worker.text()
+    assert await signups_in(store) == []
+    assert await store.get_state((await store.find_user("test", "vol2")).id) is None
+    assert (await store.list_audit(action="privacy.forget"))[0].details["by_phone"] is True
+    assert_no_trace(tmp_path)
+
+
+async def test_forget_by_phone_cannot_touch_an_account_s_own_sign_up(make_chat, store) -> None:
+    owner, stranger = make_chat("owner"), make_chat("stranger")
+    await fill_form(owner)
+    await stranger.say(f"/forget {LAN['phone']}")
+    await stranger.press_label("Xóa hết")
+    assert "Đã xóa" in stranger.text(), "the same answer either way"
+    assert len(await signups_in(store)) == 1
+
+
+async def test_forget_needs_a_fresh_confirmation(chat, store) -> None:
+    await fill_form(chat)
+    await chat.say("/forget")
+    stale = chat.payloads()
+    await chat.press_label("Không xóa")
+    assert "Không có gì bị xóa" in chat.text()
+    await chat.press(stale[0])
+    assert "hết hạn" in chat.text()
+    await chat.say("/forget")
+    pending = chat.payloads()
+    await chat.say("có")  # typing is not pressing: the confirmation is dropped
+    assert "Không có gì bị xóa" in chat.text()
+    await chat.press(pending[0])
+    assert "hết hạn" in chat.text()
+    await chat.say("/forget")
+    for forged in ("jp", "jp::y", "jp:guess:y"):
+        await chat.press(forged)
+        assert "hết hạn" in chat.text()
+    assert len(await signups_in(store)) == 1
+    await chat.press(stale[0])
+    assert len(await signups_in(store)) == 1
+
+
+async def test_forget_with_a_bad_phone(chat) -> None:
+    await chat.say("/forget 12345")
+    assert "0912 345 678" in chat.text()
+
+
+async def test_forget_alerts_the_province_without_personal_data(store) -> None:
+    settings = Settings(join_alert_chats=(("ho_chi_minh", (-1001,)),))
+    chat = ChatDriver(Dispatcher(Services(store, load_catalog(), settings), build_router()))
+    await fill_form(chat)
+    await chat.say("/forget")
+    replies = await chat.press_label("Xóa hết")
+    alerts = [r for r in replies if r.to_user == "-1001"]
+    assert len(alerts) == 1 and "đã được xóa" in alerts[0].text and "Lan" not in alerts[0].text
+
+
+async def test_names_and_phones_never_reach_the_logs(make_chat, store, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    worker, admin = make_chat("w"), make_chat("admin")
+    await fill_form(worker)
+    s = (await signups_in(store))[0]
+    await admin.press(f"jo:s:{s.id}:contacted")
+    await admin.press(f"jo:n:{s.id}")
+    await admin.say("Gọi 0912345678 lúc 18h")
+    await admin.say("/export")
+    await worker.say("/mydata")
+    await worker.say("/forget")
+    await worker.press_label("Xóa hết")
+    # aiosqlite echoes statements with their parameters at DEBUG: bot.logsetup silences
+    # it (checked below); everything else is the project's own logging.
+    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("aiosqlite"))
+    assert "sign-up" in logged and "erased" in logged, "the handlers do log, with ids"
+    for trace in ("912345678", "Nguyễn", "Lan", "Sông Hồng", "Mỹ Phước", "18h"):
+        assert trace not in logged, trace
+
+
+async def test_forget_leaves_no_trace_after_reopening(tmp_path: Path, settings: Settings) -> None:
+    path = tmp_path / "test.sqlite3"
+    async with SQLiteStore(path) as s:
+        chat = ChatDriver(Dispatcher(Services(s, load_catalog(), settings), build_router()))
+        await fill_form(chat)
+        await fill_form(chat, phone="0987654321", commune=None)  # an update: old row versions
+        await chat.say("/forget")
+        await chat.press_label("Xóa hết")
+    assert_no_trace(tmp_path)
+    for data in file_bytes(tmp_path).values():
+        assert b"987654321" not in data
+
+
+def test_log_setup_silences_the_sql_echo() -> None:
+    from bot.logsetup import setup_logging
+
+    logger = logging.getLogger("aiosqlite")
+    before = logger.level
+    try:
+        setup_logging("DEBUG")
+        assert not logger.isEnabledFor(logging.INFO)
+    finally:
+        logger.setLevel(before)
+
+
+async def test_keeping_the_data_gives_back_a_half_filled_form(chat, store) -> None:
+    await chat.say("/join")
+    await chat.say(LAN["name"])
+    await chat.say("/forget")
+    await chat.press_label("Không xóa")
+    await chat.say(LAN["phone"])
+    assert "Câu 3/7" in chat.text(), "the form carries on where it was"
