@@ -45,6 +45,7 @@ async def deliver_answer(ctx: Ctx, q: Question, answer: str, catalog: Catalog) -
         Reply(
             catalog.t(lang, "inbox.delivered", id=q.id, answer=answer),
             to_channel=q.channel, to_user=q.external_id,
+            on_failure=ctx.reply("inbox.not_delivered", id=q.id),
         ),
     ]
 

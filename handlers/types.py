@@ -78,3 +78,6 @@ class Reply:
     # Deliver to another user (an organizer's answer reaching a worker, a sign-up alert).
     to_channel: str | None = None
     to_user: str | None = None
+    # Shown to the current user when a reply addressed to someone else cannot be
+    # delivered (blocked the bot, outside Zalo's 7-day window...).
+    on_failure: Reply | None = None

@@ -176,3 +176,13 @@ async def test_question_text_never_logged(make_chat, store, caplog) -> None:
     ours = [r.getMessage() for r in caplog.records if r.name.split(".")[0] in {"handlers", "bot", "storage"}]
     assert ours, "the handlers log something (ids), so the check is not vacuous"
     assert not any("Zyxwv" in m or "Qwzrt" in m for m in ours)
+
+
+async def test_mydata_shows_questions_with_their_answers(make_chat, store) -> None:
+    worker = make_chat("w7")
+    await worker.say("/ask công ty không trả lương làm thêm giờ cho em")
+    org = await organizer(make_chat, store)
+    await org.say("/reply 1 Bạn được trả ít nhất 150% lương giờ thường.")
+    await worker.say("/mydata")
+    assert "không trả lương làm thêm giờ" in worker.text()
+    assert "150% lương giờ thường" in worker.text()

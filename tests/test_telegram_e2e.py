@@ -200,3 +200,29 @@ async def test_webhook_mode_checks_the_secret_token(fake, tmp_path) -> None:
             assert ok.status_code == 200
         msg = await fake.wait_for(method="sendMessage", chat_id=USER)
         assert "Mình có thể giúp bạn" in msg.params["text"]
+
+
+async def test_handoff_answer_reaches_worker_or_organizer_learns_it_did_not(fake, tmp_path) -> None:
+    org, worker, gone = 6001, 6002, 6003
+    cfg = config_for(tmp_path, env=telegram_env(fake), toml=f"[telegram]\nadmins = [{org}]\n")
+    async with running_bot(cfg):
+        fake.push_update(fake.user_message(worker, "/ask chủ nhà máy giữ căn cước của em có đúng không"))
+        await fake.wait_for(lambda r: "#1" in r.params.get("text", ""), method="sendMessage", chat_id=worker)
+        fake.push_update(fake.user_message(gone, "/ask xin hỏi về chế độ nghỉ ốm đau ạ"))
+        await fake.wait_for(lambda r: "#2" in r.params.get("text", ""), method="sendMessage", chat_id=gone)
+
+        fake.push_update(fake.user_message(org, "/inbox"))
+        await fake.wait_for(lambda r: "căn cước" in r.params.get("text", ""), method="sendMessage", chat_id=org)
+        mark = fake.mark()
+        fake.push_update(fake.press_button(org, "✏️ Trả lời #1"))
+        await fake.wait_for(lambda r: "Hãy gõ câu trả lời" in r.params.get("text", ""), since=mark, chat_id=org)
+        fake.push_update(fake.user_message(org, "Không, chủ không được giữ giấy tờ tùy thân."))
+        answer = await fake.wait_for(lambda r: "📩" in r.params.get("text", ""), method="sendMessage", chat_id=worker)
+        assert "Không, chủ không được giữ giấy tờ tùy thân." in answer.params["text"]
+
+        fake.block(gone)
+        mark = fake.mark()
+        fake.push_update(fake.user_message(org, "/reply 2 Bạn được hưởng chế độ ốm đau theo BHXH."))
+        warning = await fake.wait_for(lambda r: "⚠️" in r.params.get("text", ""), method="sendMessage",
+                                      chat_id=org, since=mark)
+        assert "#2" in warning.params["text"]

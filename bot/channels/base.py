@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from starlette.routing import BaseRoute
@@ -25,6 +26,9 @@ class Channel(Protocol):
         """Routes this channel needs on the shared web server (webhooks)."""
 
 
+logger = logging.getLogger(__name__)
+
+
 class ChannelRegistry:
     """Lets one channel's handler reach a user on another channel."""
 
@@ -35,8 +39,15 @@ class ChannelRegistry:
         self.channels[channel.name] = channel
 
     async def deliver(self, channel: str, user_id: str, reply: Reply) -> bool:
+        """Send `reply` to a user on `channel`; False if it could not be delivered."""
         target = self.channels.get(channel)
         if target is None:
+            logger.warning("no channel %s to deliver a reply to", channel)
             return False
-        await target.send(user_id, reply)
+        try:
+            await target.send(user_id, reply)
+        except Exception:
+            # The sender is told through reply.on_failure; the platform's error is ours to log.
+            logger.warning("could not deliver a reply to %s:%s", channel, user_id, exc_info=True)
+            return False
         return True

@@ -1,8 +1,8 @@
 """A terminal chat with the real handlers and the real store.
 
-Buttons are shown as numbered choices and typing the number presses the button, so
-anyone can try the bot without Telegram. Reads one message per line, from a person or
-from a pipe, which makes it scriptable.
+Buttons are shown as numbered choices and typing the number (or the label) presses the
+button (see `bot/channels/numbered.py`), so anyone can try the bot without Telegram.
+Reads one message per line, from a person or from a pipe, which makes it scriptable.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from bot.channels.base import ChannelRegistry
+from bot.channels.numbered import NumberedChoices
 from handlers.dispatcher import Dispatcher
-from handlers.types import Button, Inbound, InboundKind, Reply
+from handlers.types import Inbound, InboundKind, Reply
 
 NAME = "console"
 QUIT_WORDS = {"/quit", "/exit"}
@@ -32,7 +34,8 @@ class ConsoleChannel:
         self.out = out or sys.stdout
         self.files_dir = files_dir
         self.language = language
-        self._choices: list[Button] = []
+        self.registry: ChannelRegistry | None = None
+        self.choices = NumberedChoices()
         # Replies addressed to other console users (an organizer answering a worker):
         # shown inline so a single terminal can play both sides.
         self.delivered: list[tuple[str, Reply]] = []
@@ -53,23 +56,24 @@ class ConsoleChannel:
 
     def to_inbound(self, line: str) -> Inbound:
         text = line.rstrip("\r\n")
-        stripped = text.strip()
-        if stripped.isdigit() and self._choices:
-            n = int(stripped)
-            if 1 <= n <= len(self._choices):
-                return Inbound(NAME, self.user_id, InboundKind.BUTTON,
-                               payload=self._choices[n - 1].payload, language=self.language)
+        picked = self.choices.match(self.user_id, text)
+        if picked is not None:
+            return Inbound(NAME, self.user_id, InboundKind.BUTTON, payload=picked, language=self.language)
         return Inbound.parse_text(NAME, self.user_id, text, language=self.language)
 
     async def handle_line(self, line: str) -> list[Reply]:
         replies = await self.dispatcher.handle(self.to_inbound(line))
         for reply in replies:
-            if reply.to_user is not None and not (
-                (reply.to_channel or NAME) == NAME and reply.to_user == self.user_id
-            ):
-                self._print(f"[→ {reply.to_channel or NAME}:{reply.to_user}]")
-                self._show(reply, remember_buttons=False)
-                self.delivered.append((reply.to_user, reply))
+            channel = reply.to_channel or NAME
+            if reply.to_user is not None and not (channel == NAME and reply.to_user == self.user_id):
+                if channel == NAME:
+                    # Another console user: one terminal plays both sides, so show it here.
+                    self._print(f"[→ {channel}:{reply.to_user}]")
+                    self._show(reply, remember_buttons=False)
+                    self.delivered.append((reply.to_user, reply))
+                elif (self.registry is None or not await self.registry.deliver(channel, reply.to_user, reply)) \
+                        and reply.on_failure is not None:
+                    self._show(reply.on_failure)
                 continue
             self._show(reply)
         return replies
@@ -103,7 +107,7 @@ class ConsoleChannel:
         for i, b in enumerate(flat, 1):
             self._print(f"  {i}) {b.label}")
         if remember_buttons and flat:
-            self._choices = flat
+            self.choices.offer(self.user_id, flat, fresh=True)
         self._print("")
 
     def _save(self, filename: str, data: bytes) -> Path:

@@ -6,7 +6,6 @@ Long polling by default; in webhook mode the shared web server feeds PTB's
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
@@ -35,11 +34,12 @@ from telegram.ext import (
 )
 
 from bot.channels.base import ChannelRegistry
+from bot.channels.ordering import KeyedLocks
 from bot.config import TelegramSection
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.router import Router
-from handlers.text import split_message
+from handlers.text import split_message, text_length
 from handlers.types import Inbound, InboundKind, Reply
 from storage import Role, Store
 
@@ -61,21 +61,10 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 
     def __init__(self, max_concurrent_updates: int = 256) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks: dict[object, asyncio.Lock] = {}
-        self._waiting: dict[object, int] = {}
+        self._ordering = KeyedLocks()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        key = _ordering_key(update)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._waiting[key] = self._waiting.get(key, 0) + 1
-        try:
-            async with lock:
-                await coroutine
-        finally:
-            self._waiting[key] -= 1
-            if self._waiting[key] == 0:
-                del self._waiting[key]
-                del self._locks[key]
+        await self._ordering.run(_ordering_key(update), coroutine)
 
     async def initialize(self) -> None:
         pass
@@ -277,15 +266,25 @@ class TelegramChannel:
         if reply.to_user is not None:
             channel = reply.to_channel or NAME
             if channel == NAME:
-                await self._deliver(int(reply.to_user), reply)
-            elif self.registry is None or not await self.registry.deliver(channel, reply.to_user, reply):
-                logger.warning("telegram: no channel %s to deliver a reply to", channel)
+                delivered = await self._send_quietly(reply.to_user, reply)
+            else:
+                delivered = self.registry is not None and await self.registry.deliver(channel, reply.to_user, reply)
+            if not delivered and reply.on_failure is not None:
+                await self._render(inbound, reply.on_failure, edit_message_id=None)
             return
         chat_id = int(inbound.chat_id or inbound.user_id)
         if reply.edit and edit_message_id is not None and reply.photo is None and reply.document is None:
-            if len(reply.text) <= TEXT_LIMIT and await self._try_edit(chat_id, edit_message_id, reply):
+            if text_length(reply.text) <= TEXT_LIMIT and await self._try_edit(chat_id, edit_message_id, reply):
                 return
         await self._deliver(chat_id, reply)
+
+    async def _send_quietly(self, user_id: str, reply: Reply) -> bool:
+        try:
+            await self._deliver(int(user_id), reply)
+        except (TelegramError, ValueError):
+            logger.warning("telegram: could not deliver a reply to user %s", user_id, exc_info=True)
+            return False
+        return True
 
     async def _try_edit(self, chat_id: int, message_id: int, reply: Reply) -> bool:
         try:
@@ -304,7 +303,7 @@ class TelegramChannel:
         markup = _markup(reply)
         text = reply.text
         if reply.photo is not None or reply.document is not None:
-            caption = text if len(text) <= CAPTION_LIMIT else None
+            caption = text if text_length(text) <= CAPTION_LIMIT else None
             if reply.photo is not None:
                 await bot.send_photo(
                     chat_id, InputFile(reply.photo.data, filename=reply.photo.filename),

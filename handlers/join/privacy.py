@@ -86,7 +86,11 @@ async def mydata(ctx: Ctx) -> Reply:
 
     questions = await ctx.store.questions_of(u.id)
     if questions:
-        listed = "\n".join(f"• {local_time(q.created_at, tz)}: {q.text[:300]}" for q in questions)
+        listed = "\n".join(
+            f"• {local_time(q.created_at, tz)}: {q.text[:300]}"
+            + (f"\n  ↳ {ctx.t('join.privacy.mydata_answer')} {q.answer[:1000]}" if q.answer else "")
+            for q in questions
+        )
         parts.append(ctx.t("join.privacy.mydata_questions", count=len(questions), questions=listed))
     subscriptions = await _subscriptions(ctx)
     if subscriptions:

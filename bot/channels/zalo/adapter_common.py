@@ -109,19 +109,26 @@ class ZaloChannelBase:
             if reply.to_user is not None and not (
                 (reply.to_channel or self.name) == self.name and reply.to_user == to
             ):
-                await self._deliver_elsewhere(reply)
+                if not await self._deliver_elsewhere(reply) and reply.on_failure is not None:
+                    await self._run(self._plan(to, reply.on_failure, lang, fresh=fresh), retry=True)
                 continue
             await self._run(self._plan(to, reply, lang, fresh=fresh), retry=True)
             fresh = False
 
-    async def _deliver_elsewhere(self, reply: Reply) -> None:
+    async def _deliver_elsewhere(self, reply: Reply) -> bool:
         assert reply.to_user is not None
         channel = reply.to_channel or self.name
         if channel == self.name:
-            lang = await self._language(reply.to_user)
-            await self._run(self._plan(reply.to_user, reply, lang, fresh=bool(reply.buttons)), retry=True)
-        elif self.registry is None or not await self.registry.deliver(channel, reply.to_user, reply):
-            logger.warning("%s: no channel %s to deliver a reply to", self.name, channel)
+            try:
+                lang = await self._language(reply.to_user)
+                await self._run(self._plan(reply.to_user, reply, lang, fresh=bool(reply.buttons)), retry=True)
+                delivered = True
+            except ZaloError:
+                logger.warning("%s: could not deliver a reply to user %s", self.name, reply.to_user, exc_info=True)
+                delivered = False
+        else:
+            delivered = self.registry is not None and await self.registry.deliver(channel, reply.to_user, reply)
+        return delivered
 
     def _plan(self, to: str, reply: Reply, lang: str, *, fresh: bool) -> list[Step]:
         hint = self.catalog.t(lang, "zalo.choose_hint") if reply.buttons else None
