@@ -43,3 +43,21 @@ def test_kb_check_names_the_file_and_entry_at_fault(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert "probation.json" in r.stderr and "citation" in r.stderr
     assert "severance" in r.stderr
+
+
+def test_all_topics_answer_in_the_terminal_chat_in_both_languages(tmp_path: Path) -> None:
+    from handlers.qa import default_service
+    from handlers.rights.kb import REQUIRED_TOPICS
+    from handlers.rights.search import normalize
+
+    kb = default_service().kb
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[limits]\nflood_messages = 1000\n")  # a script types faster than any worker
+    lines = [normalize(kb.topics[t].title_in("vi")) for t in REQUIRED_TOPICS]
+    lines += ["/lang en"] + [kb.topics[t].title_in("en") for t in REQUIRED_TOPICS]
+    r = run(["chat", "--config", str(cfg)], tmp_path, stdin="\n".join(lines) + "\n")
+    assert r.returncode == 0, r.stderr
+    for t in REQUIRED_TOPICS:
+        assert kb.topics[t].answer["vi"].strip()[:30] in r.stdout, t
+        assert kb.topics[t].answer["en"].strip()[:30] in r.stdout, t
+    assert r.stdout.count("📖 Căn cứ") == 36 and r.stdout.count("📖 Legal basis") == 36

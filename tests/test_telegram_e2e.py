@@ -226,3 +226,29 @@ async def test_handoff_answer_reaches_worker_or_organizer_learns_it_did_not(fake
         warning = await fake.wait_for(lambda r: "⚠️" in r.params.get("text", ""), method="sendMessage",
                                       chat_id=org, since=mark)
         assert "#2" in warning.params["text"]
+
+
+async def test_all_36_topics_answer_over_telegram_in_both_languages(fake, tmp_path) -> None:
+    from handlers.qa import default_service
+    from handlers.rights.kb import REQUIRED_TOPICS
+    from handlers.rights.search import normalize
+
+    kb = default_service().kb
+    cfg = config_for(tmp_path, env=telegram_env(fake))
+    async with running_bot(cfg):
+        # One simulated worker per topic and language, typing the topic's name the way
+        # workers do (no diacritics in Vietnamese), all at once.
+        asked = {}
+        for i, topic_id in enumerate(REQUIRED_TOPICS):
+            topic = kb.topics[topic_id]
+            vi_user, en_user = 70_000 + i, 80_000 + i
+            fake.push_update(fake.user_message(vi_user, normalize(topic.title_in("vi"))))
+            fake.push_update(fake.user_message(en_user, "/lang en"))
+            fake.push_update(fake.user_message(en_user, topic.title_in("en")))
+            asked[topic_id] = (vi_user, en_user)
+        for topic_id, (vi_user, en_user) in asked.items():
+            topic = kb.topics[topic_id]
+            vi = await fake.wait_for(lambda r: "Căn cứ" in r.params.get("text", ""), chat_id=vi_user, timeout=20)
+            assert topic.answer["vi"].strip()[:30] in vi.params["text"], topic_id
+            en = await fake.wait_for(lambda r: "Legal basis" in r.params.get("text", ""), chat_id=en_user, timeout=20)
+            assert topic.answer["en"].strip()[:30] in en.params["text"], topic_id
