@@ -2,7 +2,7 @@
 
 `CoreStore` holds users, roles, audit, conversation state; each feature declares its own
 abstract part in its own module (`storage/questions.py`, `storage/signups.py`,
-`storage/broadcasts.py`), and `Store` is all of them. Backends (SQLite now, PostgreSQL
+`storage/broadcasts.py`, `storage/zalo_tokens.py`), and `Store` is all of them. Backends (SQLite now, PostgreSQL
 later) implement `Store`; the contract tests run unchanged against each backend.
 """
 
@@ -101,7 +101,8 @@ class CoreStore(abc.ABC):
 from storage.broadcasts import BroadcastStore  # noqa: E402
 from storage.questions import QuestionStore  # noqa: E402
 from storage.signups import SignupStore  # noqa: E402
+from storage.zalo_tokens import ZaloTokenStore  # noqa: E402
 
 
-class Store(CoreStore, QuestionStore, SignupStore, BroadcastStore, abc.ABC):
+class Store(CoreStore, QuestionStore, SignupStore, BroadcastStore, ZaloTokenStore, abc.ABC):
     """Everything persistence offers; what handlers and the bot depend on."""

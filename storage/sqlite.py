@@ -6,8 +6,10 @@ import asyncio
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -20,6 +22,7 @@ from storage.records import AuditEntry, ConversationState, Role, User
 from storage.sqlite_broadcasts import SQLiteBroadcastMixin
 from storage.sqlite_questions import SQLiteQuestionMixin
 from storage.sqlite_signups import SQLiteSignupMixin
+from storage.sqlite_zalo_tokens import SQLiteZaloTokenMixin
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +57,99 @@ def load_migrations() -> list[tuple[int, str, str]]:
     return found
 
 
-class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, Store):
+@dataclass(slots=True)
+class StatementResult:
+    """A finished statement: its rows, fetched in the same step, and its counts.
+
+    Mimics the part of a cursor the store uses (`fetchone`, `fetchall`, `rowcount`),
+    also as `async with db.execute(...) as cur`.
+    """
+
+    rows: list[sqlite3.Row]
+    rowcount: int
+    lastrowid: int | None
+    _next: int = 0
+
+    async def fetchone(self) -> sqlite3.Row | None:
+        if self._next >= len(self.rows):
+            return None
+        self._next += 1
+        return self.rows[self._next - 1]
+
+    async def fetchall(self) -> list[sqlite3.Row]:
+        rest, self._next = self.rows[self._next:], len(self.rows)
+        return rest
+
+    async def __aenter__(self) -> StatementResult:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class _Statement:
+    """`await db.execute(...)` or `async with db.execute(...) as cur`."""
+
+    def __init__(self, guard: GuardedConnection, sql: str, params: Any) -> None:
+        self.guard, self.sql, self.params = guard, sql, params
+        self._result: StatementResult | None = None
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return self.guard.run(self.sql, self.params).__await__()
+
+    async def __aenter__(self) -> StatementResult:
+        self._result = await self.guard.run(self.sql, self.params)
+        return self._result
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def _run_statement(conn: sqlite3.Connection, sql: str, params: Any, many: bool) -> StatementResult:
+    cursor = conn.executemany(sql, params) if many else conn.execute(sql, params)
+    try:
+        rows = cursor.fetchall()
+        return StatementResult(rows, cursor.rowcount, cursor.lastrowid)
+    finally:
+        cursor.close()
+
+
+class GuardedConnection:
+    """The store's one connection, made safe to share between coroutines.
+
+    Each statement runs to completion in one step on aiosqlite's thread, so no cursor
+    stays open across an await (an open cursor makes a COMMIT elsewhere fail with
+    "SQL statements in progress"). While one task holds a transaction, statements from
+    other tasks wait for it, so they neither join it nor are rolled back with it.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self.lock = asyncio.Lock()
+        self.owner: asyncio.Task[Any] | None = None
+
+    async def run(self, sql: str, params: Any = (), *, many: bool = False) -> StatementResult:
+        # aiosqlite's own queue (pinned version) runs the whole statement in one hop.
+        call = self.conn._execute(_run_statement, self.conn._conn, sql, params, many)
+        if self.owner is not None and self.owner is asyncio.current_task():
+            return await call
+        async with self.lock:
+            return await call
+
+    def execute(self, sql: str, params: Any = ()) -> _Statement:
+        return _Statement(self, sql, params)
+
+    async def executemany(self, sql: str, params: Any) -> StatementResult:
+        return await self.run(sql, list(params), many=True)
+
+    async def execute_fetchall(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        return (await self.run(sql, params)).rows
+
+
+class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, SQLiteZaloTokenMixin, Store):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._db: aiosqlite.Connection | None = None
-        # aiosqlite runs one connection on one thread, so single statements are already
-        # serialised; the lock only keeps multi-statement transactions from interleaving.
-        self._tx_lock = asyncio.Lock()
+        self._db: GuardedConnection | None = None
         self._marks = 0
 
     # -- lifecycle ---------------------------------------------------------
@@ -79,31 +168,39 @@ class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, 
             "PRAGMA secure_delete=ON",
         ):
             await db.execute(pragma)
-        self._db = db
+        self._db = GuardedConnection(db)
         await self._migrate()
 
     async def close(self) -> None:
         if self._db is not None:
-            await self._db.close()
+            await self._db.conn.close()
             self._db = None
 
     @property
-    def db(self) -> aiosqlite.Connection:
+    def db(self) -> GuardedConnection:
         if self._db is None:
             raise StoreError("store is not open")
         return self._db
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._tx_lock:
-            await self.db.execute("BEGIN IMMEDIATE")
+    async def transaction(self) -> AsyncIterator[GuardedConnection]:
+        db = self.db
+        if db.owner is not None and db.owner is asyncio.current_task():
+            yield db  # already inside this task's transaction: join it
+            return
+        async with db.lock:
+            db.owner = asyncio.current_task()
             try:
-                yield self.db
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-            else:
-                await self.db.execute("COMMIT")
+                await db.run("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    await db.run("ROLLBACK")
+                    raise
+                else:
+                    await db.run("COMMIT")
+            finally:
+                db.owner = None
 
     async def _migrate(self) -> None:
         await self.db.execute(

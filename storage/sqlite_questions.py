@@ -10,6 +10,8 @@ from storage.questions import Question
 if TYPE_CHECKING:
     import aiosqlite
 
+    from storage.sqlite import GuardedConnection
+
 _SELECT = (
     "SELECT q.*, u.channel, u.external_id FROM questions q JOIN users u ON u.id = q.user_id"
 )
@@ -32,7 +34,7 @@ def _question(r: aiosqlite.Row) -> Question:
 class SQLiteQuestionMixin:
     """Uses SQLiteStore's `db` and `transaction()`."""
 
-    db: aiosqlite.Connection
+    db: GuardedConnection
 
     async def add_question(self, user_id: int, text: str, lang: str) -> int:
         async with self.db.execute(

@@ -22,6 +22,8 @@ from storage.signups import (
 if TYPE_CHECKING:
     import aiosqlite
 
+    from storage.sqlite import GuardedConnection
+
 _SELECT = (
     "SELECT s.*, v.code AS volunteer_code FROM signups s"
     " LEFT JOIN volunteer_codes v ON v.user_id = s.volunteer_id"
@@ -69,11 +71,11 @@ def _in(column: str, values: Collection[str]) -> tuple[str, tuple[str, ...]]:
 class SQLiteSignupMixin:
     """Uses SQLiteStore's `db` and `transaction()`."""
 
-    db: aiosqlite.Connection
+    db: GuardedConnection
 
     if TYPE_CHECKING:
 
-        def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+        def transaction(self) -> AbstractAsyncContextManager[GuardedConnection]: ...
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
         async with self.db.execute(sql, params) as cur:

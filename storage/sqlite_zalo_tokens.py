@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from storage.zalo_tokens import ZaloTokens
 
 if TYPE_CHECKING:
-    import aiosqlite
+
+    from storage.sqlite import GuardedConnection
 
 _UPSERT = (
     "INSERT INTO zalo_oa_tokens (app_id, access_token, refresh_token, expires_at, seed, updated_at)"
@@ -27,11 +28,11 @@ def _now() -> str:
 class SQLiteZaloTokenMixin:
     """Uses SQLiteStore's `db` and `transaction()`."""
 
-    db: aiosqlite.Connection
+    db: GuardedConnection
 
     if TYPE_CHECKING:
 
-        def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+        def transaction(self) -> AbstractAsyncContextManager[GuardedConnection]: ...
 
     async def load_zalo_tokens(self, app_id: str) -> ZaloTokens | None:
         async with self.db.execute(
