@@ -1,0 +1,70 @@
+"""Shared set-up for the broadcast benchmarks: a database of subscribers, the fake Bot
+API in its own process, and the real python-telegram-bot client.
+
+Run from the repository root: `python3 dev.py bench bench/bench_broadcast_throughput.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# PTB 22 would warn on every 429 about the number form of retry_after.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from storage.broadcasts import Audience, Broadcast, NewBroadcast  # noqa: E402
+from storage.sqlite import SQLiteStore  # noqa: E402
+
+TEXT_VI = "Chào mừng Tháng Công nhân 2025! Mời bạn tham gia hội thao công nhân sáng Chủ nhật tại nhà văn hoá KCN."
+TEXT_EN = "Welcome to Workers' Month 2025! Join the workers' sports day on Sunday morning at the industrial park hall."
+
+
+async def seed(path: Path, n: int, *, first_id: int = 1) -> tuple[SQLiteStore, Broadcast]:
+    """A database with `n` Telegram subscribers of workers_month (1 in 10 in English)
+    and one broadcast to them, due now."""
+    store = SQLiteStore(path)
+    await store.open()
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    ids = range(first_id, first_id + n)
+    # Bulk insert: the benchmark measures sending, not sign-up.
+    await store.db.executemany(
+        "INSERT INTO users (channel, external_id, language, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
+        [("telegram", str(i), "en" if i % 10 == 0 else "vi", now, now) for i in ids],
+    )
+    await store.db.execute(
+        "INSERT INTO subscriptions (user_id, topic, created_at) SELECT id, 'workers_month', ? FROM users", (now,)
+    )
+    b = await store.create_broadcast(NewBroadcast(
+        TEXT_VI, Audience(topics=("workers_month",)), run_at=datetime.now(UTC), text_en=TEXT_EN,
+    ))
+    return store, b
+
+
+@dataclass
+class Usage:
+    wall: float
+    cpu: float
+
+    @staticmethod
+    def now() -> Usage:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return Usage(time.perf_counter(), r.ru_utime + r.ru_stime)
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def fake_args() -> list[str]:
+    # Keep the fake's request log bounded: it runs for tens of thousands of sends.
+    return ["--max-log", "50000", "--log-level", "WARNING"]

@@ -1,0 +1,447 @@
+"""The organizer's guided composer: text, audience, time, preview, confirm.
+
+Each step is stored (flow "bc_compose", a `Step`) so a draft survives a restart, and
+every step, typed or pressed, is checked against the organizer role by the router.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handlers.broadcasts.options import notify_changed, options
+from handlers.broadcasts.render import MAX_TEXT, describe_audience, describe_cron, render_message
+from handlers.broadcasts.schedule import (
+    end_of_day,
+    format_local,
+    next_weekly,
+    parse_local_datetime,
+    parse_period,
+    parse_time_of_day,
+    weekly_cron,
+)
+from handlers.context import Ctx
+from handlers.join.provinces import resolve_province
+from handlers.router import Router, payload
+from handlers.types import Button, InboundKind, Reply
+from storage import Role
+from storage.broadcasts import Audience, NewBroadcast
+
+logger = logging.getLogger(__name__)
+
+FLOW = "bc_compose"
+LANGUAGE_CYCLE = (None, "vi", "en")
+ROLE_CYCLE: tuple[tuple[str, ...], ...] = ((), ("worker",), ("volunteer",), ("organizer",))
+MAX_PROVINCES = 10
+
+
+class Step(StrEnum):
+    TEXT_VI = "text_vi"  # typing the Vietnamese text
+    TEXT_EN = "text_en"  # typing the English text, or skipping it
+    AUDIENCE = "audience"  # toggling topics, language, role
+    PROVINCES = "provinces"  # typing provinces
+    WHEN = "when"  # now, at a time, or recurring
+    AT = "at"  # typing a date and time
+    DAY = "day"  # recurring: which day
+    TIME = "time"  # recurring: typing the time
+    PERIOD = "period"  # recurring: typing until when
+    CONFIRM = "confirm"  # looking at the preview
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _tz(ctx: Ctx) -> ZoneInfo:
+    return ZoneInfo(options(ctx).timezone)
+
+
+def _cancel_row(ctx: Ctx) -> list[Button]:
+    return [Button(ctx.t("broadcasts.compose.cancel_button"), payload("bcc", "cancel"))]
+
+
+async def _save(ctx: Ctx, step: Step, data: dict[str, Any]) -> None:
+    await ctx.store.set_state(ctx.user.id, FLOW, step.value, data)
+
+
+def audience_of(data: dict[str, Any]) -> Audience:
+    return Audience.from_dict(data)
+
+
+# -- screens -------------------------------------------------------------------
+async def start(ctx: Ctx) -> Reply:
+    """A fresh draft: the organizer is asked for the Vietnamese text."""
+    await _save(ctx, Step.TEXT_VI, {})
+    return Reply(ctx.t("broadcasts.compose.ask_vi", limit=MAX_TEXT), buttons=[_cancel_row(ctx)])
+
+
+def _ask_en(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("broadcasts.compose.ask_en"), buttons=[
+        [Button(ctx.t("broadcasts.compose.skip_en"), payload("bcc", "skip_en"))], _cancel_row(ctx),
+    ])
+
+
+async def _audience_screen(ctx: Ctx, data: dict[str, Any], *, intro: str | None = None, edit: bool = False) -> Reply:
+    opts = options(ctx)
+    audience = audience_of(data)
+    lines = [intro] if intro else []
+    lines.append(ctx.t("broadcasts.compose.ask_audience"))
+    if audience.valid:
+        size = await ctx.store.count_audience(audience)
+        lines.append(ctx.t(
+            "broadcasts.compose.audience_now",
+            audience=describe_audience(ctx.services.catalog, ctx.lang, audience, opts), size=size,
+        ))
+    else:
+        lines.append(ctx.t("broadcasts.compose.audience_empty"))
+    rows = [
+        [Button(f"{'✅' if t.id in audience.topics else '▫️'} {t.name(ctx.lang)}", payload("bcc", "t", t.id))]
+        for t in opts.topics
+    ]
+    rows.append([Button(
+        f"{'✅' if audience.everyone else '▫️'} {ctx.t('broadcasts.compose.everyone_button')}", payload("bcc", "all"),
+    )])
+    language = ctx.t(f"broadcasts.lang.{audience.language or 'any'}")
+    role = ctx.t(f"roles.{audience.roles[0]}") if audience.roles else ctx.t("broadcasts.compose.any_role")
+    rows.append([
+        Button(ctx.t("broadcasts.compose.language_button", language=language), payload("bcc", "lang")),
+        Button(ctx.t("broadcasts.compose.role_button", role=role), payload("bcc", "role")),
+    ])
+    if await ctx.store.supports_province_audience():
+        rows.append([Button(
+            ctx.t("broadcasts.compose.provinces_button", count=len(audience.provinces)), payload("bcc", "prov"),
+        )])
+    rows.append([Button(ctx.t("broadcasts.compose.next_button"), payload("bcc", "aud_ok"))])
+    rows.append(_cancel_row(ctx))
+    return Reply("\n".join(lines), buttons=rows, edit=edit)
+
+
+def _when_screen(ctx: Ctx, *, intro: str | None = None) -> Reply:
+    quiet = options(ctx).quiet
+    text = ctx.t("broadcasts.compose.ask_when", quiet_start=quiet.start.strftime("%H:%M"),
+                 quiet_end=quiet.end.strftime("%H:%M"))
+    return Reply(f"{intro}\n\n{text}" if intro else text, buttons=[
+        [Button(ctx.t("broadcasts.compose.now_button"), payload("bcc", "now"))],
+        [Button(ctx.t("broadcasts.compose.at_button"), payload("bcc", "at"))],
+        [Button(ctx.t("broadcasts.compose.every_button"), payload("bcc", "every"))],
+        _cancel_row(ctx),
+    ])
+
+
+def _day_screen(ctx: Ctx) -> Reply:
+    days = [Button(ctx.t(f"broadcasts.day.{i}"), payload("bcc", "day", i)) for i in range(7)]
+    return Reply(ctx.t("broadcasts.compose.ask_day"), buttons=[
+        days[:4], days[4:], [Button(ctx.t("broadcasts.compose.daily_button"), payload("bcc", "day", "all"))],
+        _cancel_row(ctx),
+    ])
+
+
+Schedule = tuple[datetime, str | None, datetime | None, datetime | None]
+
+
+def _schedule(ctx: Ctx, data: dict[str, Any], now: datetime) -> Schedule:
+    """(first send, cron, starts_at, until) of the draft."""
+    tz = _tz(ctx)
+    when = data.get("when")
+    if when == "at":
+        return datetime.fromisoformat(data["at"]), None, None, None
+    if when == "every":
+        weekday = data.get("weekday")
+        at = time.fromisoformat(data["time"])
+        starts = None
+        if data.get("start"):
+            starts = datetime.combine(date.fromisoformat(data["start"]), time(0, 0), tzinfo=tz)
+        until = end_of_day(date.fromisoformat(data["until"]), tz)
+        after = max(now, starts) if starts else now
+        first = next_weekly(after, weekday, at, tz)
+        return first, weekly_cron(weekday, at), starts, until
+    return now, None, None, None
+
+
+async def _confirm_screen(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
+    """The message exactly as workers will get it, then what, to whom, when."""
+    catalog, opts, tz = ctx.services.catalog, options(ctx), _tz(ctx)
+    audience = audience_of(data)
+    now = _now()
+    first, cron, _starts, until = _schedule(ctx, data, now)
+    replies = [Reply(ctx.t("broadcasts.compose.preview_intro"))]
+    langs = ["vi", "en"] if data.get("text_en") else ["vi"]
+    for lang in langs:
+        rendered = render_message(catalog, lang, data["text_vi"], data.get("text_en"))
+        replies.append(Reply(rendered.text))
+    if cron:
+        when = describe_cron(catalog, ctx.lang, cron) + " " + ctx.t(
+            "broadcasts.when.until", until=until.astimezone(tz).strftime("%d/%m/%Y") if until else "-",
+        ) + "\n" + ctx.t("broadcasts.compose.first_run", at=format_local(first, tz))
+    elif data.get("when") == "at":
+        when = ctx.t("broadcasts.when.at", at=format_local(first, tz))
+    else:
+        when = ctx.t("broadcasts.when.now")
+    notes = []
+    if opts.quiet.is_quiet(first):
+        notes.append(ctx.t("broadcasts.compose.quiet_note", at=format_local(opts.quiet.ends_after(first), tz)))
+    size = await ctx.store.count_audience(audience)
+    if size == 0:
+        notes.append(ctx.t("broadcasts.compose.nobody_note"))
+    summary = ctx.t(
+        "broadcasts.compose.summary", audience=describe_audience(catalog, ctx.lang, audience, opts),
+        size=size, when=when, languages=", ".join(ctx.t(f"broadcasts.lang.{lang}") for lang in langs),
+    )
+    replies.append(Reply("\n".join([summary, *notes]), buttons=[
+        [Button(ctx.t("broadcasts.compose.confirm_button"), payload("bcc", "confirm"))],
+        _cancel_row(ctx),
+    ]))
+    return replies
+
+
+async def show_step(ctx: Ctx, step: Step, data: dict[str, Any], *, intro: str | None = None) -> Reply | list[Reply]:
+    """Show the current step again (after a stray message or a stale button)."""
+    def with_intro(reply: Reply) -> Reply:
+        if intro:
+            reply.text = f"{intro}\n\n{reply.text}"
+        return reply
+
+    if step is Step.TEXT_VI:
+        return with_intro(Reply(ctx.t("broadcasts.compose.ask_vi", limit=MAX_TEXT), buttons=[_cancel_row(ctx)]))
+    if step is Step.TEXT_EN:
+        return with_intro(_ask_en(ctx))
+    if step is Step.AUDIENCE:
+        return await _audience_screen(ctx, data, intro=intro)
+    if step is Step.PROVINCES:
+        return with_intro(Reply(ctx.t("broadcasts.compose.ask_provinces"), buttons=[_cancel_row(ctx)]))
+    if step is Step.WHEN:
+        return _when_screen(ctx, intro=intro)
+    if step is Step.AT:
+        return with_intro(Reply(ctx.t("broadcasts.compose.ask_at"), buttons=[_cancel_row(ctx)]))
+    if step is Step.DAY:
+        return with_intro(_day_screen(ctx))
+    if step is Step.TIME:
+        return with_intro(Reply(ctx.t("broadcasts.compose.ask_time"), buttons=[_cancel_row(ctx)]))
+    if step is Step.PERIOD:
+        return with_intro(Reply(ctx.t("broadcasts.compose.ask_period"), buttons=[_cancel_row(ctx)]))
+    replies = await _confirm_screen(ctx, data)
+    if intro:
+        replies.insert(0, Reply(intro))
+    return replies
+
+
+# -- typed input ---------------------------------------------------------------
+async def on_text(ctx: Ctx) -> Reply | list[Reply]:
+    state = await ctx.store.get_state(ctx.user.id)
+    assert state is not None
+    try:
+        step = Step(state.step)
+    except ValueError:  # a step from an older version of the flow
+        return await start(ctx)
+    data = dict(state.data)
+    if ctx.inbound.kind is InboundKind.UNSUPPORTED:
+        return await show_step(ctx, step, data, intro=ctx.t("broadcasts.compose.text_only"))
+    text = ctx.inbound.text.strip()
+    t = ctx.t
+
+    if step in (Step.TEXT_VI, Step.TEXT_EN):
+        if not text:
+            return await show_step(ctx, step, data, intro=t("broadcasts.compose.empty_text"))
+        if len(text) > MAX_TEXT:
+            intro = t("broadcasts.compose.too_long", limit=MAX_TEXT, length=len(text))
+            return await show_step(ctx, step, data, intro=intro)
+        if step is Step.TEXT_VI:
+            data["text_vi"] = text
+            await _save(ctx, Step.TEXT_EN, data)
+            return _ask_en(ctx)
+        data["text_en"] = text
+        await _save(ctx, Step.AUDIENCE, data)
+        return await _audience_screen(ctx, data)
+
+    if step is Step.PROVINCES:
+        return await _on_provinces(ctx, data, text)
+
+    tz, now = _tz(ctx), _now()
+    if step is Step.AT:
+        at = parse_local_datetime(text, tz, now)
+        if at is None:
+            return await show_step(ctx, step, data, intro=t("broadcasts.compose.bad_datetime"))
+        if at <= now:
+            return await show_step(ctx, step, data, intro=t("broadcasts.compose.in_the_past"))
+        data["at"] = at.isoformat()
+        await _save(ctx, Step.CONFIRM, data)
+        return await _confirm_screen(ctx, data)
+
+    if step is Step.TIME:
+        at_time = parse_time_of_day(text)
+        if at_time is None:
+            return await show_step(ctx, step, data, intro=t("broadcasts.compose.bad_time"))
+        data["time"] = at_time.strftime("%H:%M")
+        await _save(ctx, Step.PERIOD, data)
+        return Reply(t("broadcasts.compose.ask_period"), buttons=[_cancel_row(ctx)])
+
+    if step is Step.PERIOD:
+        period = parse_period(text, tz, now)
+        if period is None:
+            return await show_step(ctx, step, data, intro=t("broadcasts.compose.bad_period"))
+        start_day, until = period
+        data["start"] = start_day.isoformat() if start_day else None
+        data["until"] = until.isoformat()
+        first, _, _, until_dt = _schedule(ctx, data, now)
+        if until_dt is None or first > until_dt:
+            return await show_step(ctx, step, data, intro=t("broadcasts.compose.no_occurrence"))
+        await _save(ctx, Step.CONFIRM, data)
+        return await _confirm_screen(ctx, data)
+
+    return await show_step(ctx, step, data, intro=t("broadcasts.compose.use_buttons"))
+
+
+async def _on_provinces(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
+    if text.lower() in {"-", "0", "xoa", "xoá", "xóa", "clear", "none"}:
+        data["provinces"] = []
+        await _save(ctx, Step.AUDIENCE, data)
+        return await _audience_screen(ctx, data)
+    found: list[str] = []
+    unknown: list[str] = []
+    for part in [p.strip() for p in text.replace(";", ",").split(",") if p.strip()][:MAX_PROVINCES]:
+        match = resolve_province(part)
+        if match.province is None:
+            unknown.append(part[:40])
+        elif match.province.id not in found:
+            found.append(match.province.id)
+    if unknown or not found:
+        return Reply(ctx.t("broadcasts.compose.unknown_provinces", names=", ".join(unknown) or text[:40]),
+                     buttons=[_cancel_row(ctx)])
+    data["provinces"] = found
+    await _save(ctx, Step.AUDIENCE, data)
+    return await _audience_screen(ctx, data)
+
+
+# -- buttons -------------------------------------------------------------------
+_BUTTON_STEPS: dict[str, frozenset[Step]] = {
+    "skip_en": frozenset({Step.TEXT_EN}),
+    "t": frozenset({Step.AUDIENCE}),
+    "all": frozenset({Step.AUDIENCE}),
+    "lang": frozenset({Step.AUDIENCE}),
+    "role": frozenset({Step.AUDIENCE}),
+    "prov": frozenset({Step.AUDIENCE}),
+    "aud_ok": frozenset({Step.AUDIENCE}),
+    "now": frozenset({Step.WHEN}),
+    "at": frozenset({Step.WHEN}),
+    "every": frozenset({Step.WHEN}),
+    "day": frozenset({Step.DAY}),
+    "confirm": frozenset({Step.CONFIRM}),
+}
+
+
+async def on_button(ctx: Ctx) -> Reply | list[Reply]:
+    action = ctx.args[0] if ctx.args else ""
+    if action == "new":
+        return await start(ctx)
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is None or state.flow != FLOW:
+        return ctx.reply("broadcasts.compose.expired")
+    if action == "cancel":
+        await ctx.store.clear_state(ctx.user.id)
+        return ctx.reply("broadcasts.compose.cancelled")
+    try:
+        step = Step(state.step)
+    except ValueError:
+        return await start(ctx)
+    data = dict(state.data)
+    if step not in _BUTTON_STEPS.get(action, frozenset()):
+        # A button from an earlier screen: show where the draft really is.
+        return await show_step(ctx, step, data, intro=ctx.t("broadcasts.compose.stale_button"))
+    arg = ctx.args[1] if len(ctx.args) > 1 else ""
+    opts = options(ctx)
+
+    if action == "skip_en":
+        data["text_en"] = None
+        await _save(ctx, Step.AUDIENCE, data)
+        return await _audience_screen(ctx, data)
+
+    if action in {"t", "all", "lang", "role"}:
+        if action == "t":
+            if opts.topic(arg) is None:
+                return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.stale_button"))
+            topics = list(data.get("topics") or [])
+            topics = [x for x in topics if x != arg] if arg in topics else [*topics, arg]
+            data["topics"] = topics
+            data["everyone"] = False
+        elif action == "all":
+            data["everyone"] = not data.get("everyone")
+            if data["everyone"]:
+                data["topics"] = []
+        elif action == "lang":
+            i = LANGUAGE_CYCLE.index(data.get("language")) if data.get("language") in LANGUAGE_CYCLE else 0
+            data["language"] = LANGUAGE_CYCLE[(i + 1) % len(LANGUAGE_CYCLE)]
+        else:
+            roles = tuple(data.get("roles") or ())
+            i = ROLE_CYCLE.index(roles) if roles in ROLE_CYCLE else 0
+            data["roles"] = list(ROLE_CYCLE[(i + 1) % len(ROLE_CYCLE)])
+        await _save(ctx, Step.AUDIENCE, data)
+        return await _audience_screen(ctx, data, edit=True)
+
+    if action == "prov":
+        if not await ctx.store.supports_province_audience():
+            return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.no_provinces"))
+        await _save(ctx, Step.PROVINCES, data)
+        return Reply(ctx.t("broadcasts.compose.ask_provinces"), buttons=[_cancel_row(ctx)])
+
+    if action == "aud_ok":
+        if not audience_of(data).valid:
+            return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.audience_required"))
+        await _save(ctx, Step.WHEN, data)
+        return _when_screen(ctx)
+
+    if action == "now":
+        data["when"] = "now"
+        await _save(ctx, Step.CONFIRM, data)
+        return await _confirm_screen(ctx, data)
+    if action == "at":
+        data["when"] = "at"
+        await _save(ctx, Step.AT, data)
+        return Reply(ctx.t("broadcasts.compose.ask_at"), buttons=[_cancel_row(ctx)])
+    if action == "every":
+        data["when"] = "every"
+        await _save(ctx, Step.DAY, data)
+        return _day_screen(ctx)
+    if action == "day":
+        if arg != "all" and arg not in {str(i) for i in range(7)}:
+            return _day_screen(ctx)
+        data["weekday"] = None if arg == "all" else int(arg)
+        await _save(ctx, Step.TIME, data)
+        return Reply(ctx.t("broadcasts.compose.ask_time"), buttons=[_cancel_row(ctx)])
+
+    return await _confirm(ctx, data)
+
+
+async def _confirm(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    audience = audience_of(data)
+    if not audience.valid or not data.get("text_vi"):
+        await _save(ctx, Step.AUDIENCE, data)
+        return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.audience_required"))
+    now = _now()
+    first, cron, starts, until = _schedule(ctx, data, now)
+    if data.get("when") == "at" and first <= now:
+        await _save(ctx, Step.AT, data)
+        return await show_step(ctx, Step.AT, data, intro=ctx.t("broadcasts.compose.in_the_past"))
+    broadcast = await ctx.store.create_broadcast(NewBroadcast(
+        text_vi=data["text_vi"], text_en=data.get("text_en") or None, audience=audience,
+        run_at=first.astimezone(UTC), created_by=ctx.user.id, cron=cron,
+        starts_at=starts.astimezone(UTC) if starts else None, until=until.astimezone(UTC) if until else None,
+    ))
+    await ctx.store.clear_state(ctx.user.id)
+    await ctx.store.audit(ctx.user.id, "broadcast.create", f"broadcast:{broadcast.id}", {
+        "kind": broadcast.kind.value, "audience": audience.to_json(), "run_at": first.isoformat(),
+    })
+    logger.info("user %s created broadcast %s (%s)", ctx.user.id, broadcast.id, broadcast.kind)
+    await notify_changed(ctx, broadcast.id)
+    show = Button(ctx.t("broadcasts.manage.show_button", id=broadcast.id), payload("bcm", "show", broadcast.id))
+    return Reply(
+        ctx.t("broadcasts.compose.created", id=broadcast.id, at=format_local(first, _tz(ctx))),
+        buttons=[[show], ctx.back_button()],
+    )
+
+
+def register(router: Router) -> None:
+    router.flow(FLOW, min_role=Role.ORGANIZER)(on_text)
+    router.button("bcc", min_role=Role.ORGANIZER)(on_button)

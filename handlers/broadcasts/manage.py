@@ -1,0 +1,195 @@
+"""Organizers follow and steer broadcasts: list, details, pause, resume, cancel,
+resend to failed only. Every change goes to the store first, is audited, then the
+delivery service is told."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from handlers.broadcasts import compose
+from handlers.broadcasts.options import notify_changed, options
+from handlers.broadcasts.render import describe_audience, describe_when, stats_text, status_label
+from handlers.context import Ctx
+from handlers.router import Router, payload
+from handlers.text import shorten
+from handlers.types import Button, Reply
+from storage import Role, Store
+from storage.broadcasts import REASON_CANCELLED, Broadcast, BroadcastStatus
+
+logger = logging.getLogger(__name__)
+
+LIST_LIMIT = 12
+_PAUSABLE = (BroadcastStatus.SCHEDULED, BroadcastStatus.RUNNING)
+_CANCELLABLE = (BroadcastStatus.SCHEDULED, BroadcastStatus.RUNNING, BroadcastStatus.PAUSED)
+_ICONS = {
+    BroadcastStatus.SCHEDULED: "⏰", BroadcastStatus.RUNNING: "📤", BroadcastStatus.PAUSED: "⏸",
+    BroadcastStatus.DONE: "✅", BroadcastStatus.CANCELLED: "✖️", BroadcastStatus.SKIPPED: "⏭",
+}
+
+
+def _tz(ctx: Ctx) -> ZoneInfo:
+    return ZoneInfo(options(ctx).timezone)
+
+
+def broadcast_menu(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("broadcasts.manage.menu"), buttons=[
+        [Button(ctx.t("broadcasts.manage.new_button"), payload("bcc", "new"))],
+        [Button(ctx.t("broadcasts.manage.list_button"), payload("bcm", "list"))],
+        ctx.back_button(),
+    ])
+
+
+async def list_screen(ctx: Ctx) -> Reply:
+    items = await ctx.store.list_broadcasts(limit=LIST_LIMIT)
+    if not items:
+        return Reply(ctx.t("broadcasts.manage.empty"), buttons=[
+            [Button(ctx.t("broadcasts.manage.new_button"), payload("bcc", "new"))], ctx.back_button(),
+        ])
+    lines = [ctx.t("broadcasts.manage.list_title")]
+    rows = []
+    for b in items:
+        label = f"{_ICONS[b.status]} #{b.id} {shorten(b.text_vi, 40)}"
+        lines.append(f"{label} · {status_label(ctx.services.catalog, ctx.lang, b)}")
+        rows.append([Button(shorten(label, 48), payload("bcm", "show", b.id))])
+    rows.append([Button(ctx.t("broadcasts.manage.new_button"), payload("bcc", "new"))])
+    rows.append(ctx.back_button())
+    return Reply("\n".join(lines), buttons=rows)
+
+
+async def detail_screen(ctx: Ctx, b: Broadcast, *, intro: str | None = None) -> Reply:
+    catalog, lang, tz = ctx.services.catalog, ctx.lang, _tz(ctx)
+    lines = [intro] if intro else []
+    lines.append(ctx.t("broadcasts.manage.detail", id=b.id, status=status_label(catalog, lang, b),
+                       when=describe_when(catalog, lang, b, tz),
+                       audience=describe_audience(catalog, lang, b.audience, options(ctx))))
+    if b.series_id is not None:
+        lines.append(ctx.t("broadcasts.manage.occurrence_of", id=b.series_id))
+    if b.reason and b.reason != "quiet_hours":
+        lines.append(ctx.t("broadcasts.manage.reason", reason=b.reason))
+    lines.append(f"«{shorten(b.text_vi, 300)}»")
+    if not b.is_series and b.audience_size is not None:
+        lines.append(stats_text(catalog, lang, b, await ctx.store.delivery_stats(b.id)))
+    rows: list[list[Button]] = []
+    if b.status in _PAUSABLE:
+        rows.append([Button(ctx.t("broadcasts.manage.pause_button"), payload("bcm", "pause", b.id))])
+    if b.status is BroadcastStatus.PAUSED:
+        rows.append([Button(ctx.t("broadcasts.manage.resume_button"), payload("bcm", "resume", b.id))])
+    if b.status in _CANCELLABLE:
+        rows.append([Button(ctx.t("broadcasts.manage.cancel_button"), payload("bcm", "cancel", b.id))])
+    if not b.is_series and b.status is BroadcastStatus.DONE:
+        rows.append([Button(ctx.t("broadcasts.manage.resend_button"), payload("bcm", "resend", b.id))])
+    rows.append([Button(ctx.t("broadcasts.manage.refresh_button"), payload("bcm", "show", b.id)),
+                 Button(ctx.t("broadcasts.manage.list_button"), payload("bcm", "list"))])
+    return Reply("\n".join(lines), buttons=rows)
+
+
+async def _load(ctx: Ctx) -> Broadcast | None:
+    if len(ctx.args) < 2 or not ctx.args[1].isdigit() or len(ctx.args[1]) > 12:
+        return None
+    return await ctx.store.get_broadcast(int(ctx.args[1]))
+
+
+async def _audit(ctx: Ctx, action: str, b: Broadcast, **details: object) -> None:
+    await ctx.store.audit(ctx.user.id, f"broadcast.{action}", f"broadcast:{b.id}", dict(details))
+    logger.info("user %s: broadcast %s %s", ctx.user.id, b.id, action)
+
+
+# The four operations below are shared with the command line: store first, then the caller
+# tells the delivery service.
+async def pause(store: Store, b: Broadcast) -> bool:
+    return await store.set_broadcast_status(b.id, BroadcastStatus.PAUSED, expect=_PAUSABLE)
+
+
+async def resume(store: Store, b: Broadcast) -> bool:
+    if b.is_series:
+        # Occurrences that fell in the pause are not sent late: the next one is computed anew.
+        return await store.set_broadcast_status(
+            b.id, BroadcastStatus.SCHEDULED, expect=[BroadcastStatus.PAUSED], clear_run_at=True,
+        )
+    if b.started_at is None:
+        run_at = max(b.run_at or datetime.now(UTC), datetime.now(UTC))
+        return await store.set_broadcast_status(
+            b.id, BroadcastStatus.SCHEDULED, expect=[BroadcastStatus.PAUSED], run_at=run_at,
+        )
+    return await store.set_broadcast_status(b.id, BroadcastStatus.RUNNING, expect=[BroadcastStatus.PAUSED])
+
+
+async def cancel(store: Store, b: Broadcast) -> bool:
+    moved = await store.set_broadcast_status(
+        b.id, BroadcastStatus.CANCELLED, reason=REASON_CANCELLED, expect=_CANCELLABLE,
+    )
+    if moved and not b.is_series:
+        await store.skip_queued(b.id, REASON_CANCELLED)
+    return moved
+
+
+async def resend_failed(store: Store, b: Broadcast) -> int:
+    """Queue the failed rows again (not workers who still block the bot); 0 if none."""
+    if b.is_series or b.status is not BroadcastStatus.DONE:
+        return 0
+    count = await store.requeue_failed(b.id)
+    if count:
+        await store.set_broadcast_status(b.id, BroadcastStatus.RUNNING, expect=[BroadcastStatus.DONE])
+    return count
+
+
+def register(router: Router) -> None:
+    @router.command("broadcast", "broadcasts", min_role=Role.ORGANIZER)
+    async def broadcast(ctx: Ctx) -> Reply | list[Reply]:
+        """`/broadcast`: the organizer's menu; `/broadcast new`, `/broadcast list`, `/broadcast 12`."""
+        arg = ctx.args[0].lower() if ctx.args else ""
+        if arg == "new":
+            return await compose.start(ctx)
+        if arg == "list":
+            return await list_screen(ctx)
+        if arg.lstrip("#").isdigit() and len(arg) <= 12:
+            b = await ctx.store.get_broadcast(int(arg.lstrip("#")))
+            return await detail_screen(ctx, b) if b else ctx.reply("broadcasts.manage.not_found")
+        return broadcast_menu(ctx)
+
+    @router.button("bcm", min_role=Role.ORGANIZER)
+    async def manage_button(ctx: Ctx) -> Reply:
+        action = ctx.args[0] if ctx.args else ""
+        if action == "list":
+            return await list_screen(ctx)
+        b = await _load(ctx)
+        if b is None:
+            return ctx.reply("broadcasts.manage.not_found")
+        if action == "show":
+            return await detail_screen(ctx, b)
+        if action == "pause":
+            ok = await pause(ctx.store, b)
+            key = "broadcasts.manage.paused"
+        elif action == "resume":
+            ok = await resume(ctx.store, b)
+            key = "broadcasts.manage.resumed"
+        elif action == "cancel":
+            return Reply(ctx.t("broadcasts.manage.cancel_confirm", id=b.id), buttons=[
+                [Button(ctx.t("broadcasts.manage.cancel_yes"), payload("bcm", "cancel_yes", b.id))],
+                [Button(ctx.t("broadcasts.manage.cancel_no"), payload("bcm", "show", b.id))],
+            ])
+        elif action == "cancel_yes":
+            ok = await cancel(ctx.store, b)
+            key = "broadcasts.manage.cancelled"
+        elif action == "resend":
+            count = await resend_failed(ctx.store, b)
+            ok = count > 0
+            key = "broadcasts.manage.resending"
+            if not ok:
+                fresh = await ctx.store.get_broadcast(b.id)
+                return await detail_screen(ctx, fresh or b, intro=ctx.t("broadcasts.manage.nothing_to_resend"))
+            await _audit(ctx, "resend_failed", b, count=count)
+            await notify_changed(ctx, b.id)
+            fresh = await ctx.store.get_broadcast(b.id)
+            return await detail_screen(ctx, fresh or b, intro=ctx.t(key, count=count))
+        else:
+            return ctx.reply("broadcasts.manage.not_found")
+        if not ok:
+            fresh = await ctx.store.get_broadcast(b.id)
+            return await detail_screen(ctx, fresh or b, intro=ctx.t("broadcasts.manage.not_now"))
+        await _audit(ctx, action.removesuffix("_yes"), b)
+        await notify_changed(ctx, b.id)
+        fresh = await ctx.store.get_broadcast(b.id)
+        return await detail_screen(ctx, fresh or b, intro=ctx.t(key))

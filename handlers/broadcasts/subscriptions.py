@@ -1,0 +1,107 @@
+"""Workers choose the announcements they get: topic buttons, /stop and opt-out words."""
+
+from __future__ import annotations
+
+import logging
+
+from handlers.broadcasts.options import options
+from handlers.broadcasts.optout import is_opt_out
+from handlers.context import Ctx
+from handlers.router import Handler, Router, payload
+from handlers.types import Button, Reply
+
+logger = logging.getLogger(__name__)
+
+
+async def subscriptions_screen(ctx: Ctx, *, intro: str | None = None, edit: bool = False) -> Reply:
+    """The topics with what the worker gets now, one toggle button per topic."""
+    opts = options(ctx)
+    if not opts.topics:
+        return ctx.reply("broadcasts.subs.no_topics")
+    subs = await ctx.store.subscriptions(ctx.user.id)
+    lang = ctx.lang
+    lines = [intro] if intro else []
+    lines.append(ctx.t("broadcasts.subs.title"))
+    for topic in opts.topics:
+        mark = "✅" if topic.id in subs else "▫️"
+        desc = topic.description(lang)
+        lines.append(f"{mark} {topic.name(lang)}" + (f": {desc}" if desc else ""))
+    lines.append("")
+    lines.append(ctx.t("broadcasts.subs.none") if not subs else ctx.t("broadcasts.subs.hint"))
+    rows = [
+        [Button(f"{'✅' if t.id in subs else '➕'} {t.name(lang)}", payload("sub", "t", t.id))]
+        for t in opts.topics
+    ]
+    rows.append([
+        Button(ctx.t("broadcasts.subs.all_button"), payload("sub", "all")),
+        Button(ctx.t("broadcasts.subs.stop_button"), payload("sub", "stop")),
+    ])
+    rows.append(ctx.back_button())
+    return Reply("\n".join(lines), buttons=rows, edit=edit)
+
+
+async def stop(ctx: Ctx) -> Reply:
+    """Unsubscribe from everything, confirm, and offer the way back."""
+    had = await ctx.store.opt_out(ctx.user.id)
+    logger.info("user %s opted out of announcements (%d topics)", ctx.user.id, len(had))
+    rows = []
+    if had:
+        rows.append([Button(ctx.t("broadcasts.stop.resubscribe"), payload("sub", "back"))])
+    rows.append([Button(ctx.t("broadcasts.stop.choose"), payload("sub", "menu"))])
+    rows.append(ctx.back_button())
+    return Reply(ctx.t("broadcasts.stop.done"), buttons=rows)
+
+
+def register(router: Router) -> None:
+    @router.command("news", describe="broadcasts.cmd.news")
+    async def news(ctx: Ctx) -> Reply:
+        """The subscriptions screen (also the main menu's announcements button)."""
+        return await subscriptions_screen(ctx)
+
+    @router.command("stop", "unsubscribe", describe="broadcasts.cmd.stop")
+    async def stop_command(ctx: Ctx) -> Reply:
+        return await stop(ctx)
+
+    @router.button("sub")
+    async def sub_button(ctx: Ctx) -> Reply:
+        action = ctx.args[0] if ctx.args else ""
+        opts = options(ctx)
+        if action == "t" and len(ctx.args) == 2 and opts.topic(ctx.args[1]) is not None:
+            topic = ctx.args[1]
+            if topic in await ctx.store.subscriptions(ctx.user.id):
+                await ctx.store.unsubscribe(ctx.user.id, [topic])
+            else:
+                await ctx.store.subscribe(ctx.user.id, [topic])
+            return await subscriptions_screen(ctx, edit=True)
+        if action == "all" and opts.topics:
+            await ctx.store.subscribe(ctx.user.id, [t.id for t in opts.topics])
+            return await subscriptions_screen(ctx, intro=ctx.t("broadcasts.subs.all_done"), edit=True)
+        if action == "stop":
+            return await stop(ctx)
+        if action == "back":
+            restored = [t for t in await ctx.store.opt_back_in(ctx.user.id) if opts.topic(t)]
+            intro = ctx.t("broadcasts.stop.welcome_back") if restored else None
+            return await subscriptions_screen(ctx, intro=intro, edit=True)
+        if action == "menu":
+            return await subscriptions_screen(ctx)
+        return await subscriptions_screen(ctx, intro=ctx.t("fallback.button_expired"))
+
+
+def register_opt_out_words(router: Router) -> None:
+    """Put opt-out words in front of whatever handles free text (the rights Q&A).
+
+    Must run after every `router.text(...)`: it wraps the handler registered so far.
+    """
+    inner: Handler | None = router.text_handler
+
+    async def opt_out_or_text(ctx: Ctx):  # type: ignore[no-untyped-def]
+        if is_opt_out(ctx.inbound.text):
+            return await stop(ctx)
+        if inner is not None:
+            return await inner(ctx)
+        from handlers.core import main_menu
+
+        menu = main_menu(ctx)
+        return Reply(f"{ctx.t('fallback.not_understood')}\n\n{menu.text}", buttons=menu.buttons)
+
+    router.text_handler = opt_out_or_text

@@ -1,0 +1,176 @@
+"""The broadcast part of the store contract: subscriptions, audiences, delivery rows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from storage import Role, Store, StoreError
+from storage.broadcasts import (
+    Audience,
+    BroadcastStatus,
+    DeliveryResult,
+    DeliveryStatus,
+    NewBroadcast,
+)
+from storage.signups import SignupDraft, SignupSource
+from storage.sqlite import SQLiteStore
+from tests.fakes.broadcast_support import add_workers
+from tests.test_store_contract import BACKENDS
+
+NOW = datetime(2025, 5, 1, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """The broadcast part of the store contract, run against every backend."""
+    backend = BACKENDS[request.param](tmp_path)
+    await backend.open()
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+def new(audience: Audience, **kw) -> NewBroadcast:  # type: ignore[no-untyped-def]
+    return NewBroadcast(text_vi="Chào tháng 5", audience=audience, run_at=NOW, **kw)
+
+
+async def test_subscribe_unsubscribe_opt_out_and_back(store: Store) -> None:
+    u = await store.touch_user("telegram", "1", language="vi")
+    await store.subscribe(u.id, ["workers_month", "osh_month"])
+    await store.subscribe(u.id, ["workers_month"])  # twice is once
+    assert await store.subscriptions(u.id) == {"workers_month", "osh_month"}
+    await store.unsubscribe(u.id, ["osh_month"])
+    assert await store.subscriptions(u.id) == {"workers_month"}
+    assert await store.opt_out(u.id) == ["workers_month"]
+    assert await store.subscriptions(u.id) == set() and await store.is_opted_out(u.id)
+    assert await store.opt_out(u.id) == ["workers_month"], "a second /stop keeps what the first saved"
+    assert await store.opt_back_in(u.id) == ["workers_month"]
+    assert await store.subscriptions(u.id) == {"workers_month"} and not await store.is_opted_out(u.id)
+    await store.opt_out(u.id)
+    await store.subscribe(u.id, ["union_news"])
+    assert not await store.is_opted_out(u.id), "subscribing again lifts the opt-out"
+
+
+async def test_audience_selection(store: Store) -> None:
+    a, b = await add_workers(store, [1, 2], topics=["workers_month"])
+    (c,) = await add_workers(store, [3], topics=["osh_month"], language="en")
+    (d,) = await add_workers(store, [4], topics=[])
+    (e,) = await add_workers(store, [5], topics=["workers_month"])
+    await store.set_reachable(e.id, False)
+    await store.set_role(b.id, Role.VOLUNTEER)
+    await store.opt_out(d.id)
+    assert await store.count_audience(Audience(topics=("workers_month",))) == 2
+    assert await store.count_audience(Audience(topics=("workers_month", "osh_month"))) == 3
+    assert await store.count_audience(Audience(everyone=True)) == 3, "opted-out and unreachable are left out"
+    assert await store.count_audience(Audience(everyone=True, language="en")) == 1
+    assert await store.count_audience(Audience(everyone=True, roles=("volunteer",))) == 1
+    with pytest.raises(StoreError):
+        await store.count_audience(Audience())
+    del a, c
+
+
+async def test_province_audience_joins_signups(store: Store) -> None:
+    users = await add_workers(store, [1, 2, 3], topics=["member_drive"])
+    assert await store.supports_province_audience()
+    for user, province in zip(users[:2], ["ha_noi", "bac_ninh"], strict=True):
+        await store.submit_signup(SignupDraft(
+            full_name="Nguyễn Văn A", phone_e164=f"+8491234560{user.id}", workplace="KCN", province_id=province,
+            commune=None, source=SignupSource.SELF, volunteer_id=None, consent_version="1", consent_lang="vi",
+            consent_channel="telegram", owner_id=user.id,
+        ))
+    assert await store.count_audience(Audience(topics=("member_drive",), provinces=("ha_noi",))) == 1
+    assert await store.count_audience(Audience(everyone=True, provinces=("ha_noi", "bac_ninh"))) == 2
+
+
+async def test_materialize_once_and_claims_are_compare_and_set(store: Store) -> None:
+    await add_workers(store, range(1, 6))
+    b = await store.create_broadcast(new(Audience(topics=("workers_month",))))
+    assert await store.materialize_audience(b.id) == 5
+    await add_workers(store, [6])
+    assert await store.materialize_audience(b.id) == 5, "the audience is fixed once created"
+    rows = await store.queued_deliveries(b.id, after_id=0, limit=10)
+    assert [r.external_id for r in rows] == ["1", "2", "3", "4", "5"]
+    ids = [r.delivery_id for r in rows]
+    assert await store.journal_deliveries(b.id, ids[:3], []) == set(ids[:3])
+    assert await store.journal_deliveries(b.id, ids[:4], []) == {ids[3]}, "a row is claimed once"
+    await store.journal_deliveries(b.id, [], [
+        DeliveryResult(ids[0], DeliveryStatus.SENT), DeliveryResult(ids[1], DeliveryStatus.FAILED, "blocked"),
+    ])
+    assert await store.recover_deliveries(b.id, resend=False) == 2
+    stats = await store.delivery_stats(b.id)
+    assert (stats.sent, stats.failed, stats.in_doubt, stats.queued, stats.blocked) == (1, 1, 2, 1, 1)
+    assert stats.failed_by_reason == {"blocked": 1}
+
+
+async def test_recover_with_resend_and_requeue_failed(store: Store) -> None:
+    users = await add_workers(store, range(1, 4))
+    b = await store.create_broadcast(new(Audience(topics=("workers_month",))))
+    await store.materialize_audience(b.id)
+    ids = [r.delivery_id for r in await store.queued_deliveries(b.id, after_id=0, limit=10)]
+    await store.journal_deliveries(b.id, ids, [])
+    assert await store.recover_deliveries(b.id, resend=True) == 3
+    await store.journal_deliveries(b.id, ids, [])
+    await store.journal_deliveries(b.id, [], [
+        DeliveryResult(ids[0], DeliveryStatus.FAILED, "blocked"),
+        DeliveryResult(ids[1], DeliveryStatus.FAILED, "network: Bad Gateway"),
+        DeliveryResult(ids[2], DeliveryStatus.SENT),
+    ])
+    await store.set_reachable(users[0].id, False)
+    assert await store.requeue_failed(b.id) == 1, "not the worker who still blocks the bot"
+    await store.touch_user("telegram", "1", language="vi")  # they wrote again
+    assert await store.requeue_failed(b.id) == 1
+
+
+async def test_lease_is_exclusive_until_it_expires_or_its_holder_is_dead(store: Store) -> None:
+    b = await store.create_broadcast(new(Audience(everyone=True)))
+    later = NOW + timedelta(seconds=60)
+    assert await store.claim_broadcast(b.id, "A", now=NOW, lease_until=later) is not None
+    assert await store.claim_broadcast(b.id, "B", now=NOW, lease_until=later) is None
+    assert await store.claim_broadcast(b.id, "B", now=NOW, lease_until=later, steal_from="A") is not None
+    assert await store.claim_broadcast(b.id, "C", now=later + timedelta(seconds=1), lease_until=later) is not None
+    got = await store.get_broadcast(b.id)
+    assert got is not None and got.status is BroadcastStatus.RUNNING and got.lease_owner == "C"
+    assert await store.set_broadcast_status(b.id, BroadcastStatus.DONE, expect=[BroadcastStatus.RUNNING])
+    got = await store.get_broadcast(b.id)
+    assert got is not None and got.lease_owner is None and got.finished_at is not None
+    assert not await store.set_broadcast_status(b.id, BroadcastStatus.PAUSED, expect=[BroadcastStatus.RUNNING])
+    assert await store.mark_summary_sent(b.id) and not await store.mark_summary_sent(b.id)
+
+
+async def test_series_occurrences_are_unique_per_time(store: Store) -> None:
+    s = await store.create_broadcast(new(Audience(topics=("union_news",)), cron="0 19 * * mon"))
+    assert s.is_series
+    first = await store.create_occurrence(s, NOW)
+    assert first is not None and first.series_id == s.id and first.text_vi == s.text_vi
+    assert await store.create_occurrence(s, NOW) is None
+    skipped = await store.create_occurrence(s, NOW + timedelta(days=7), status=BroadcastStatus.SKIPPED, reason="x")
+    assert skipped is not None and skipped.status is BroadcastStatus.SKIPPED
+    await store.set_next_run(s.id, None)
+    got = await store.get_broadcast(s.id)
+    assert got is not None and got.status is BroadcastStatus.DONE
+
+
+async def test_photo_is_stored_once_with_a_file_id_cache(store: Store) -> None:
+    b = await store.create_broadcast(new(Audience(everyone=True), photo=b"\x89PNG...", photo_name="a.png"))
+    assert b.photo_id is not None
+    await store.set_photo_file_id(b.photo_id, "telegram", "FILE1")
+    photo = await store.get_photo(b.photo_id)
+    assert photo is not None and photo.data == b"\x89PNG..." and photo.telegram_file_id == "FILE1"
+
+
+async def test_forget_erases_subscriptions_opt_outs_and_deliveries(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "f.sqlite3") as s:
+        (u,) = await add_workers(s, ["Zzyzx"], topics=["workers_month"])
+        b = await s.create_broadcast(new(Audience(topics=("workers_month",))))
+        await s.materialize_audience(b.id)
+        await s.opt_out(u.id)
+        await s.forget_user(u.id)
+        assert (await s.delivery_stats(b.id)).audience == 0
+        assert await s.subscriptions(u.id) == set() and not await s.is_opted_out(u.id)
+    for f in tmp_path.iterdir():
+        assert b"Zzyzx" not in f.read_bytes(), f.name
