@@ -12,9 +12,11 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Protocol
 
+from bot.broadcast.options import broadcast_options
 from bot.channels.base import Channel, ChannelRegistry
 from bot.config import Config
 from bot.web import WebServer, build_web_app
+from handlers import broadcasts, qa
 from handlers.context import Services, Settings
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_catalog
@@ -35,6 +37,9 @@ def build_settings(config: Config, *, bot_username: str | None = None) -> Settin
         bot_username=bot_username,
         flood_messages=config.limits.flood_messages,
         flood_window_seconds=config.limits.flood_window_seconds,
+        answer_within_hours=config.rights.answer_within_hours,
+        join_retention_months=config.join.retention_months,
+        join_alert_chats=tuple((p, tuple(c)) for p, c in sorted(config.join.alert_chats.items())),
     )
 
 
@@ -56,6 +61,13 @@ class Runtime:
         self.services = Services(self.store, load_catalog(), build_settings(config))
         self.dispatcher = Dispatcher(self.services, self.router)
         self.registry = ChannelRegistry()
+        # Topics and quiet hours for the broadcast screens, in every mode (also the local chat).
+        self.services.extras[broadcasts.OPTIONS] = broadcast_options(config)
+        # The knowledge base and its search index, built once: about 0.2 s.
+        self.services.extras[qa.SERVICE] = qa.RightsService.load(config.rights.extra_dir or None)
+        # Set by serve() once every channel and service is up (tests and health wait on it).
+        self.started = False
+        self.web_port: int | None = None
 
     async def __aenter__(self) -> Runtime:
         await self.store.open()
@@ -79,13 +91,43 @@ class Runtime:
                 self.config.telegram, self.dispatcher, self.router, self.services.catalog,
                 self.store, self.registry,
             ))
+        zalo = self.config.zalo
+        if zalo.bot_enabled:
+            from bot.channels.zalo.adapter_bot import ZaloBotChannel
+
+            channels.append(ZaloBotChannel(
+                zalo, self.dispatcher, self.store, self.services.catalog, self.registry,
+            ))
+        if zalo.oa_enabled:
+            from bot.channels.zalo.adapter_oa import ZaloOAChannel
+
+            channels.append(ZaloOAChannel(
+                zalo, self.dispatcher, self.store, self.services.catalog, self.registry,
+            ))
         for channel in channels:
             self.registry.add(channel)
         return channels
 
     def build_services(self, channels: list[Channel]) -> list[Service]:
         """Background services, started after the channels and stopped before them."""
-        return []
+        from bot.broadcast.senders import Sender
+        from bot.broadcast.wiring import build_service, registry_notify, telegram_sender
+        from bot.channels.telegram import TelegramChannel
+
+        senders: dict[str, Sender] = {}
+        for channel in channels:
+            if isinstance(channel, TelegramChannel):
+                # Broadcasts share the channel's bot (and its connection pool) but pace
+                # themselves and use at most 16 of its 256 connections.
+                senders[channel.name] = telegram_sender(self.config, channel.application.bot, self.store)
+        service = build_service(
+            self.config, self.store, self.services.catalog, senders,
+            notify=registry_notify(self.registry, self.services.catalog),
+        )
+        self.services.extras[broadcasts.CONTROL] = service
+        from bot.signup_retention import SignupRetention
+
+        return [service, SignupRetention(self.store, self.config.join.retention_months)]
 
     async def health(self) -> dict:
         return {"schema": await self.store.schema_version()}
@@ -102,6 +144,7 @@ async def serve(runtime: Runtime, channels: list[Channel], stop: asyncio.Event) 
             )
             await web.start()
             stack.push_async_callback(web.stop)
+            runtime.web_port = web.port
         for channel in channels:
             await channel.start()
             stack.push_async_callback(channel.stop)
@@ -112,7 +155,11 @@ async def serve(runtime: Runtime, channels: list[Channel], stop: asyncio.Event) 
             await service.start()
             stack.push_async_callback(service.stop)
         logger.info("unionbot running: %s", ", ".join(c.name for c in channels))
-        await stop.wait()
+        runtime.started = True
+        try:
+            await stop.wait()
+        finally:
+            runtime.started = False
         logger.info("shutting down")
 
 

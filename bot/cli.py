@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-FEATURE_CLIS: tuple[str, ...] = ()
+FEATURE_CLIS: tuple[str, ...] = ("bot.cli_rights", "bot.cli_broadcast", "bot.cli_signups")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,5 +145,6 @@ async def _console(runtime, role: str, user_id: str, lang: str | None) -> int:  
                           {"from": user.role.value, "to": role})
     console = ConsoleChannel(runtime.dispatcher, user_id, language=lang)
     runtime.registry.add(console)
+    console.registry = runtime.registry
     await console.run(prompt=sys.stdin.isatty())
     return 0

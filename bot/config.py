@@ -14,8 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.i18n import LANGUAGES
+from handlers.join.provinces import get_province
 
 DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
+# Zalo's real hosts; the ZALO_*_BASE_URL variables point them elsewhere (tests, proxies).
+DEFAULT_ZALO_BOT_API = "https://bot-api.zaloplatforms.com"
+DEFAULT_ZALO_OPENAPI = "https://openapi.zalo.me"
+DEFAULT_ZALO_OAUTH = "https://oauth.zaloapp.com"
 
 
 class ConfigError(Exception):
@@ -117,6 +122,46 @@ class BroadcastSection:
 
 
 @dataclass(frozen=True)
+class ZaloSection:
+    """Zalo's two products: the Bot platform (static token) and the Official Account API."""
+
+    # Bot platform: "polling" or "webhook" (webhook needs bot_webhook_url and a secret).
+    bot_mode: str = "polling"
+    bot_webhook_url: str = ""
+    # Seconds Zalo holds a getUpdates long poll open when nothing arrives.
+    bot_poll_timeout: int = 30
+    # OA customer-service messages reach only workers who wrote within this many days.
+    oa_window_days: int = 7
+    # Zalo's night (local time): no broadcast goes out on Zalo inside it.
+    night_start: str = "22:00"
+    night_end: str = "06:00"
+    # From the environment; kept out of repr so a logged config leaks nothing.
+    bot_token: str | None = field(default=None, repr=False)
+    bot_api_base_url: str = DEFAULT_ZALO_BOT_API
+    bot_webhook_secret: str | None = field(default=None, repr=False)
+    oa_app_id: str | None = None
+    oa_app_secret: str | None = field(default=None, repr=False)
+    oa_secret_key: str | None = field(default=None, repr=False)
+    oa_access_token: str | None = field(default=None, repr=False)
+    oa_refresh_token: str | None = field(default=None, repr=False)
+    openapi_base_url: str = DEFAULT_ZALO_OPENAPI
+    oauth_base_url: str = DEFAULT_ZALO_OAUTH
+
+    @property
+    def bot_enabled(self) -> bool:
+        return bool(self.bot_token)
+
+    @property
+    def oa_enabled(self) -> bool:
+        # The token pair is not required here: after the first run it lives in the store.
+        return bool(self.oa_app_id and self.oa_app_secret and self.oa_secret_key)
+
+    @property
+    def needs_web_server(self) -> bool:
+        return self.oa_enabled or (self.bot_enabled and self.bot_mode == "webhook")
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotSection = field(default_factory=BotSection)
     union: UnionSection = field(default_factory=UnionSection)
@@ -127,11 +172,12 @@ class Config:
     rights: RightsSection = field(default_factory=RightsSection)
     join: JoinSection = field(default_factory=JoinSection)
     broadcast: BroadcastSection = field(default_factory=BroadcastSection)
+    zalo: ZaloSection = field(default_factory=ZaloSection)
     source: Path | None = None
 
     @property
     def needs_web_server(self) -> bool:
-        return self.telegram.enabled and self.telegram.mode == "webhook"
+        return (self.telegram.enabled and self.telegram.mode == "webhook") or self.zalo.needs_web_server
 
 
 # section -> key -> expected type(s); anything else in the file is a typo worth reporting.
@@ -147,6 +193,10 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "broadcast": {
         "quiet_start": str, "quiet_end": str, "telegram_rate": (int, float), "paid_broadcast": bool,
         "missed_limit_hours": (int, float), "in_doubt": str, "max_attempts": int, "topics": list,
+    },
+    "zalo": {
+        "bot_mode": str, "bot_webhook_url": str, "bot_poll_timeout": int, "oa_window_days": int,
+        "night_start": str, "night_end": str,
     },
 }
 _TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
@@ -260,6 +310,8 @@ def _build(raw: dict[str, Any], env: dict[str, str], source: Path | None) -> Con
     join_raw = dict(_section(raw, "join"))
     alert_chats = join_raw.pop("alert_chats", {})
     for prov, chats in alert_chats.items():
+        if get_province(prov) is None:
+            raise ConfigError(f"join.alert_chats.{prov}: unknown province id (see `unionbot signups provinces`)")
         if not isinstance(chats, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in chats):
             raise ConfigError(f"join.alert_chats.{prov}: must be a list of Telegram chat ids (numbers)")
     join = JoinSection(**join_raw, alert_chats={k: list(v) for k, v in alert_chats.items()})
@@ -269,7 +321,8 @@ def _build(raw: dict[str, Any], env: dict[str, str], source: Path | None) -> Con
     return Config(
         bot=bot, union=UnionSection(**_section(raw, "union")), storage=storage, server=server,
         telegram=telegram, limits=limits, rights=rights, join=join,
-        broadcast=_broadcast(_section(raw, "broadcast")), source=source,
+        broadcast=_broadcast(_section(raw, "broadcast")), zalo=_zalo(_section(raw, "zalo"), env),
+        source=source,
     )
 
 
@@ -307,3 +360,61 @@ def _broadcast(raw: dict[str, Any]) -> BroadcastSection:
     if section.missed_limit_hours < 0:
         raise ConfigError("broadcast.missed_limit_hours: must not be negative")
     return section
+
+
+# Environment variable -> ZaloSection field. Secrets and hosts only; behaviour is in the file.
+_ZALO_ENV = {
+    "ZALO_BOT_TOKEN": "bot_token",
+    "ZALO_BOT_API_BASE_URL": "bot_api_base_url",
+    "ZALO_BOT_WEBHOOK_SECRET": "bot_webhook_secret",
+    "ZALO_OA_APP_ID": "oa_app_id",
+    "ZALO_OA_APP_SECRET": "oa_app_secret",
+    "ZALO_OA_SECRET_KEY": "oa_secret_key",
+    "ZALO_OA_ACCESS_TOKEN": "oa_access_token",
+    "ZALO_OA_REFRESH_TOKEN": "oa_refresh_token",
+    "ZALO_OPENAPI_BASE_URL": "openapi_base_url",
+    "ZALO_OAUTH_BASE_URL": "oauth_base_url",
+}
+
+
+def _zalo(raw: dict[str, Any], env: dict[str, str]) -> ZaloSection:
+    from_env = {name: env[var].strip() for var, name in _ZALO_ENV.items() if env.get(var, "").strip()}
+    zalo = ZaloSection(**raw, **from_env)
+    if zalo.bot_mode not in {"polling", "webhook"}:
+        raise ConfigError(f"zalo.bot_mode: must be 'polling' or 'webhook', got {zalo.bot_mode!r}")
+    if not 1 <= zalo.bot_poll_timeout <= 60:
+        raise ConfigError("zalo.bot_poll_timeout: must be between 1 and 60 seconds")
+    if not 1 <= zalo.oa_window_days <= 7:
+        # Zalo refuses customer-service messages 7 days after the worker's last message.
+        raise ConfigError("zalo.oa_window_days: must be between 1 and 7 (Zalo's own limit is 7)")
+    for key in ("night_start", "night_end"):
+        if not _HHMM.match(getattr(zalo, key)):
+            raise ConfigError(f"zalo.{key}: must be HH:MM (24-hour), got {getattr(zalo, key)!r}")
+    for key, var in (
+        ("bot_api_base_url", "ZALO_BOT_API_BASE_URL"), ("openapi_base_url", "ZALO_OPENAPI_BASE_URL"),
+        ("oauth_base_url", "ZALO_OAUTH_BASE_URL"),
+    ):
+        if not getattr(zalo, key).startswith(("http://", "https://")):
+            raise ConfigError(f"zalo.{key}: {var} must be an http(s) URL")
+    if zalo.bot_enabled and zalo.bot_mode == "webhook":
+        if not zalo.bot_webhook_url.startswith("https://"):
+            raise ConfigError("zalo.bot_webhook_url: webhook mode needs a public https:// URL")
+        if not 8 <= len(zalo.bot_webhook_secret or "") <= 256:
+            raise ConfigError(
+                "zalo.bot_webhook_secret: webhook mode needs ZALO_BOT_WEBHOOK_SECRET (8-256 characters)"
+            )
+    oa_keys = {"oa_app_id": "ZALO_OA_APP_ID", "oa_app_secret": "ZALO_OA_APP_SECRET",
+               "oa_secret_key": "ZALO_OA_SECRET_KEY"}
+    given = [k for k in oa_keys if getattr(zalo, k)]
+    if given and len(given) < len(oa_keys):
+        missing = next(k for k in oa_keys if not getattr(zalo, k))
+        raise ConfigError(
+            f"zalo.{missing}: the Official Account needs {oa_keys[missing]} too"
+            f" ({', '.join(oa_keys[k] for k in given)} set)"
+        )
+    if bool(zalo.oa_access_token) != bool(zalo.oa_refresh_token):
+        missing = "oa_refresh_token" if zalo.oa_access_token else "oa_access_token"
+        raise ConfigError(
+            f"zalo.{missing}: ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN come as a pair"
+        )
+    return zalo

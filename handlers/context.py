@@ -23,6 +23,11 @@ class Settings:
     bot_username: str | None = None
     flood_messages: int = 20
     flood_window_seconds: float = 5.0
+    answer_within_hours: int = 48
+    # Sign-ups: months kept after the last contact (told in the consent text), and the
+    # Telegram chats alerted of new sign-ups, as (province id, chat ids) pairs.
+    join_retention_months: int = 24
+    join_alert_chats: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 @dataclass(slots=True)

@@ -131,7 +131,9 @@ def register(router: Router) -> None:
         if choice == "contact":
             return contact_reply(ctx)
         if choice == "rights":
-            return ctx.reply("rights.prompt")
+            return Reply(ctx.t("rights.prompt"), buttons=[
+                [Button(ctx.t("qa.browse"), payload("kb", "cats"))], ctx.back_button(),
+            ])
         target = router.menu_actions.get(choice)
         if target is not None:
             # Run the feature's own command so its role check applies to the button too.

@@ -6,7 +6,8 @@ registers last so that forms keep their own text input.
 
 from __future__ import annotations
 
-from handlers import core, roles
+from handlers import broadcasts, core, inbox, qa, roles
+from handlers.join import form, organizer, privacy, volunteer
 from handlers.router import Router
 
 
@@ -14,4 +15,18 @@ def build_router() -> Router:
     router = Router()
     core.register(router)
     roles.register(router)
+    # Sign-ups: the form, volunteers, organizers' follow-up, /mydata and /forget.
+    form.register(router)
+    volunteer.register(router)
+    organizer.register(router)
+    privacy.register(router)
+    router.menu_entry("join", "join")
+    broadcasts.register(router)
+    router.menu_entry("news", "news")
+    # Rights Q&A takes free text outside forms; questions it cannot answer go to the inbox.
+    inbox.register(router)
+    qa.register(router)
+    # Last: wraps the free-text handler registered so far, so that a whole message
+    # "dừng" / "stop" unsubscribes before the rights Q&A sees it.
+    broadcasts.register_opt_out_words(router)
     return router

@@ -3,18 +3,25 @@ real dispatcher the way a channel adapter does."""
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from handlers.context import Services, Settings
-from handlers.dispatcher import Dispatcher
-from handlers.i18n import load_catalog
-from handlers.routes import build_router
-from handlers.types import Inbound, InboundKind, Reply
-from storage import Store
-from storage.sqlite import SQLiteStore
+# PTB 22 warns on every RetryAfter unless this opt-in is set, and the suite turns
+# warnings into errors; the code reads retry_after in both forms.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from handlers.context import Services, Settings  # noqa: E402
+from handlers.dispatcher import Dispatcher  # noqa: E402
+from handlers.i18n import load_catalog  # noqa: E402
+from handlers.qa import SERVICE, RightsService, default_service  # noqa: E402
+from handlers.routes import build_router  # noqa: E402
+from handlers.types import Inbound, InboundKind, Reply  # noqa: E402
+from storage import Store  # noqa: E402
+from storage.sqlite import SQLiteStore  # noqa: E402
 
 
 @pytest.fixture
@@ -32,9 +39,15 @@ def settings() -> Settings:
     return Settings(admins=frozenset({("test", "admin")}), hotline="1900 0000", office="Số 1 Đường A")
 
 
+@pytest.fixture(scope="session")
+def rights_service() -> RightsService:
+    # Building the search index takes ~0.2 s: once per test session is enough.
+    return default_service()
+
+
 @pytest.fixture
-def services(store: Store, settings: Settings) -> Services:
-    return Services(store, load_catalog(), settings)
+def services(store: Store, settings: Settings, rights_service: RightsService) -> Services:
+    return Services(store, load_catalog(), settings, extras={SERVICE: rights_service})
 
 
 @pytest.fixture
