@@ -4,7 +4,6 @@ real dispatcher the way a channel adapter does."""
 from __future__ import annotations
 
 import os
-
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,14 +13,14 @@ import pytest
 # warnings into errors; the code reads retry_after in both forms.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from handlers.context import Services, Settings  # noqa: E402
-from handlers.dispatcher import Dispatcher  # noqa: E402
-from handlers.i18n import load_catalog  # noqa: E402
-from handlers.qa import SERVICE, RightsService, default_service  # noqa: E402
-from handlers.routes import build_router  # noqa: E402
-from handlers.types import Inbound, InboundKind, Reply  # noqa: E402
-from storage import Store  # noqa: E402
-from storage.sqlite import SQLiteStore  # noqa: E402
+from handlers.context import Services, Settings
+from handlers.dispatcher import Dispatcher
+from handlers.i18n import load_catalog
+from handlers.qa import SERVICE, RightsService, default_service
+from handlers.routes import build_router
+from handlers.types import Inbound, InboundKind, Reply
+from storage import Store
+from storage.sqlite import SQLiteStore
 
 
 @pytest.fixture
