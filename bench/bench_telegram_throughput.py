@@ -36,7 +36,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-async def measure(command: list[str], label: str, users: int, per_user: int) -> dict[str, float]:
+async def measure(
+    command: list[str], label: str, users: int, per_user: int, extra_env: dict[str, str] | None = None
+) -> dict[str, float]:
     async with FakeTelegramProcess() as fake:
         ctl = fake.control
         assert ctl is not None
@@ -48,6 +50,7 @@ async def measure(command: list[str], label: str, users: int, per_user: int) -> 
                 "UNIONBOT_DB": str(Path(tmp) / "bench.sqlite3"),
                 "UNIONBOT_CONFIG": str(Path(tmp) / "bench.toml"),
                 "PYTHONPATH": str(ROOT),
+                **(extra_env or {}),
             }
             # Flood protection would (rightly) slow a user sending 10 at once only past 20.
             Path(env["UNIONBOT_CONFIG"]).write_text('[bot]\nlog_level = "WARNING"\n')
@@ -103,18 +106,24 @@ async def main() -> None:
     ap.add_argument("--messages", type=int, default=10)
     args = ap.parse_args()
     py = sys.executable
-    echo = await measure([py, str(ROOT / "bench" / "echo_bot.py")], "echo", args.users, args.messages)
+    echo_script = [py, str(ROOT / "bench" / "echo_bot.py")]
+    echo1 = await measure(echo_script, "echo", args.users, args.messages, {"ECHO_CONCURRENCY": "1"})
+    echo256 = await measure(echo_script, "echo", args.users, args.messages, {"ECHO_CONCURRENCY": "256"})
     ours = await measure([py, "-m", "bot", "run"], "unionbot", args.users, args.messages)
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"load: {args.users} users x {args.messages} messages sent at once ({args.users * args.messages} updates)")
-    print(f"{'':22}{'echo bot':>12}{'unionbot':>12}{'ratio':>8}")
+    print(f"{'':18}{'echo (seq.)':>12}{'echo (256)':>12}{'unionbot':>12}{'ratio*':>8}")
+    best = max((echo1, echo256), key=lambda e: e["per_second"])
     for key, name in (("per_second", "updates/s"), ("p50_ms", "p50 latency ms"), ("p99_ms", "p99 latency ms"),
                       ("seconds", "total s")):
-        ratio = ours[key] / echo[key] if echo[key] else float("nan")
-        print(f"{name:22}{echo[key]:12.1f}{ours[key]:12.1f}{ratio:8.2f}")
-    verdict = "PASS" if ours["per_second"] >= 0.5 * echo["per_second"] else "FAIL"
+        ratio = ours[key] / best[key] if best[key] else float("nan")
+        print(f"{name:18}{echo1[key]:12.1f}{echo256[key]:12.1f}{ours[key]:12.1f}{ratio:8.2f}")
+    print("* unionbot / the faster echo configuration")
+    verdict = "PASS" if ours["per_second"] >= 0.5 * best["per_second"] else "FAIL"
     print(f"target: unionbot >= 50% of echo throughput: {verdict} "
-          f"({100 * ours['per_second'] / echo['per_second']:.0f}%)")
+          f"({100 * ours['per_second'] / best['per_second']:.0f}%)")
+    if verdict == "FAIL":
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """A bare python-telegram-bot echo bot: the baseline for bench_telegram_throughput.py.
 
-Same PTB version, same polling and concurrency settings as unionbot, no store and no logic.
+Same PTB version and polling as unionbot, no store and no logic. ECHO_CONCURRENCY sets
+PTB's concurrent_updates: 1 is PTB's default (one update at a time), 256 matches the
+number of updates unionbot may handle at once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def main() -> None:
         .token(os.environ["TELEGRAM_BOT_TOKEN"])
         .base_url(base)
         .base_file_url(base.replace("/bot", "/file/bot"))
-        .concurrent_updates(256)
+        .concurrent_updates(int(os.environ.get("ECHO_CONCURRENCY", "256")))
         .build()
     )
     app.add_handler(MessageHandler(filters.TEXT, echo))
