@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -129,12 +129,16 @@ class GuardedConnection:
         self.owner: asyncio.Task[Any] | None = None
 
     async def run(self, sql: str, params: Any = (), *, many: bool = False) -> StatementResult:
-        # aiosqlite's own queue (pinned version) runs the whole statement in one hop.
-        call = self.conn._execute(_run_statement, self.conn._conn, sql, params, many)
         if self.owner is not None and self.owner is asyncio.current_task():
-            return await call
+            return await self._call(sql, params, many)
         async with self.lock:
-            return await call
+            return await self._call(sql, params, many)
+
+    def _call(self, sql: str, params: Any, many: bool) -> Awaitable[StatementResult]:
+        # aiosqlite's own queue (pinned version) runs the whole statement in one hop.
+        # Built only when about to be awaited: a task cancelled while waiting for the
+        # lock must not leave a never-awaited coroutine behind.
+        return self.conn._execute(_run_statement, self.conn._conn, sql, params, many)
 
     def execute(self, sql: str, params: Any = ()) -> _Statement:
         return _Statement(self, sql, params)

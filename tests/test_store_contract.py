@@ -168,3 +168,23 @@ async def test_answer_feedback_latest_vote_counts(backend: Store) -> None:
     await backend.record_feedback(a.id, "minimum_wage", False)
     await backend.record_feedback(b.id, "minimum_wage", True)
     assert (await backend.feedback_counts())["minimum_wage"] == (1, 1)
+
+
+async def test_other_tasks_wait_for_an_open_transaction_and_survive_its_rollback(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "tx.sqlite3") as s:
+        with pytest.raises(RuntimeError):
+            async with s.transaction():
+                other = asyncio.create_task(s.touch_user("t", "outside", language="vi"))
+                await asyncio.sleep(0.02)
+                assert not other.done(), "a statement from another task must wait for the transaction"
+                raise RuntimeError("roll back")
+        await other
+        assert await s.find_user("t", "outside") is not None, "the other task's write was not rolled back"
+
+        async with s.transaction():
+            waiting = asyncio.create_task(s.touch_user("t", "cancelled", language="vi"))
+            await asyncio.sleep(0.02)
+            waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert await s.find_user("t", "cancelled") is None
