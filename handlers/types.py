@@ -20,6 +20,19 @@ class InboundKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class InboundPhoto:
+    """A photo the person sent. `file_ref` is the platform's id of the file on the channel
+    the message came from (Telegram's file_id): opaque to handlers, only that channel's
+    adapter can turn it back into an image."""
+
+    file_ref: str
+    # The caption typed with it. Kept here, not in `Inbound.text`, so that flows reading
+    # text without checking the kind (a question, an answer) do not take a caption for
+    # a message whose photo they would drop.
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
     channel: str  # "telegram", "zalo_oa", "zalo_bot", "console"
     user_id: str  # the platform's id of the person, as text
@@ -31,6 +44,9 @@ class Inbound:
     language: str | None = None  # the platform's hint (Telegram language_code)
     chat_id: str | None = None  # where to answer, when it differs from user_id
     display_name: str | None = None  # never stored or logged: only for greetings
+    # A photo sent with the message. The kind stays UNSUPPORTED and `text` empty, so
+    # handlers that expect text behave as before; only flows that ask for a photo read it.
+    photo: InboundPhoto | None = None
 
     @staticmethod
     def parse_text(channel: str, user_id: str, text: str, **kw: object) -> Inbound:
@@ -71,6 +87,10 @@ class Reply:
     text: str = ""
     buttons: list[list[Button]] = field(default_factory=list)  # rows of buttons
     photo: Photo | None = None
+    # A photo the current channel already holds, by its file reference (an
+    # `InboundPhoto.file_ref` from the same channel): sent like `photo`, without bytes.
+    # Channels that cannot resolve it send the text only.
+    photo_ref: str | None = None
     document: Document | None = None
     # Replace the message whose button was pressed instead of sending a new one,
     # where the channel can (Telegram editMessageText); others send a new message.

@@ -81,6 +81,7 @@ async def test_workers_month_announcement_from_the_chat(tmp_path) -> None:
             await press(fake, ORGANIZER, "✍️ Soạn thông báo mới")
             await say(fake, ORGANIZER, "Chào mừng Tháng Công nhân 2025! Hội thao công nhân sáng Chủ nhật.")
             await say(fake, ORGANIZER, "Welcome to Workers' Month 2025! Workers' sports day on Sunday morning.")
+            await press(fake, ORGANIZER, "⏭ Không kèm ảnh")
             await press(fake, ORGANIZER, "▫️ Tháng Công nhân")
             await press(fake, ORGANIZER, "Tiếp ➡️")
             mark = fake.mark()

@@ -162,6 +162,8 @@ async def test_compose_in_the_chat_end_to_end(make_chat, store: Store, control: 
     await org.say("Chào mừng Tháng Công nhân 2025! Hội thao ngày 1/5 tại nhà văn hoá.")
     assert "tiếng Anh" in org.text()
     await org.say("Welcome to Workers' Month 2025! Sports day on 1 May.")
+    assert "Kèm một ảnh" in org.text()
+    await org.press_label("Không kèm ảnh")
     assert "bước 2/4" in org.text() and "Chưa chọn ai" in org.text()
     await org.press_label("Tiếp")
     assert "ít nhất một chủ đề" in org.text(), "no audience, no next step"
@@ -196,6 +198,7 @@ async def test_compose_at_a_time_in_quiet_hours_and_filters(make_chat, store: St
     await org.say("/broadcast new")
     await org.say("Nghị định mới về lương tối thiểu")
     await org.press("bcc:skip_en")
+    await org.press("bcc:skip_photo")
     await org.press("bcc:t:legal_updates")
     await org.press("bcc:lang")  # any -> vi
     assert "ngôn ngữ: tiếng Việt" in org.text() and "khoảng 1 người" in org.text()
@@ -220,6 +223,7 @@ async def test_compose_recurring_every_monday_during_may(make_chat, store: Store
     await org.say("/broadcast new")
     await org.say("Sinh hoạt công đoàn tối thứ Hai")
     await org.press("bcc:skip_en")
+    await org.press("bcc:skip_photo")
     await org.press("bcc:all")
     await org.press("bcc:aud_ok")
     await org.press("bcc:every")
@@ -244,13 +248,14 @@ async def test_compose_rejects_stale_buttons_photos_and_empty_periods(make_chat,
     await org.press("bcc:now")
     assert "bước trước" in org.text() and "bước 1/4" in org.text()
     replies = await dispatcher.handle(Inbound("test", "org", InboundKind.UNSUPPORTED))
-    assert "--photo" in replies[0].text
+    assert "bước kèm ảnh" in replies[0].text
     await org.say("a" * 5000)
     assert "5000" in org.text()
     await org.say("dừng")  # inside the composer this is the text, not an opt-out
     user = await store.find_user("test", "org")
     assert (await store.get_state(user.id)).data["text_vi"] == "dừng"
     await org.press("bcc:skip_en")
+    await org.press("bcc:skip_photo")
     await org.press("bcc:t:union_news")
     await org.press("bcc:aud_ok")
     await org.press("bcc:every")
@@ -267,6 +272,7 @@ async def test_compose_province_filter(make_chat, store: Store) -> None:
     await org.say("/broadcast new")
     await org.say("Tin cho Hà Nội")
     await org.press("bcc:skip_en")
+    await org.press("bcc:skip_photo")
     await org.press("bcc:all")
     await org.press("bcc:prov")
     await org.say("Hà Nội, Atlantis")

@@ -40,7 +40,7 @@ from handlers.dispatcher import Dispatcher
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.router import Router
 from handlers.text import split_message, text_length
-from handlers.types import Inbound, InboundKind, Reply
+from handlers.types import Inbound, InboundKind, InboundPhoto, Reply
 from storage import Role, Store
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,12 @@ def to_inbound(update: Update) -> Inbound | None:
     }
     if msg.text is not None:
         return Inbound.parse_text(NAME, str(msg.from_user.id), msg.text, **common)
+    if msg.photo:
+        # Sizes come smallest first: the last is the largest.
+        return Inbound(
+            NAME, str(msg.from_user.id), InboundKind.UNSUPPORTED,
+            photo=InboundPhoto(msg.photo[-1].file_id, caption=msg.caption or ""), **common,
+        )
     return Inbound(NAME, str(msg.from_user.id), InboundKind.UNSUPPORTED, **common)
 
 
@@ -273,7 +279,10 @@ class TelegramChannel:
                 await self._render(inbound, reply.on_failure, edit_message_id=None)
             return
         chat_id = int(inbound.chat_id or inbound.user_id)
-        if reply.edit and edit_message_id is not None and reply.photo is None and reply.document is None:
+        if (
+            reply.edit and edit_message_id is not None and reply.photo is None and reply.photo_ref is None
+            and reply.document is None
+        ):
             if text_length(reply.text) <= TEXT_LIMIT and await self._try_edit(chat_id, edit_message_id, reply):
                 return
         await self._deliver(chat_id, reply)
@@ -302,18 +311,23 @@ class TelegramChannel:
         bot = self.application.bot
         markup = _markup(reply)
         text = reply.text
-        if reply.photo is not None or reply.document is not None:
+        has_photo = reply.photo is not None or reply.photo_ref is not None
+        if has_photo or reply.document is not None:
             caption = text if text_length(text) <= CAPTION_LIMIT else None
-            if reply.photo is not None:
+            if has_photo:
+                # A file id Telegram gave us (a photo an organizer sent) needs no upload.
+                photo: InputFile | str = (
+                    InputFile(reply.photo.data, filename=reply.photo.filename) if reply.photo is not None
+                    else reply.photo_ref or ""
+                )
                 await bot.send_photo(
-                    chat_id, InputFile(reply.photo.data, filename=reply.photo.filename),
-                    caption=caption, reply_markup=markup if caption is not None else None,
+                    chat_id, photo, caption=caption, reply_markup=markup if caption is not None else None,
                 )
             if reply.document is not None:
                 await bot.send_document(
                     chat_id, InputFile(reply.document.data, filename=reply.document.filename),
-                    caption=caption if reply.photo is None else None,
-                    reply_markup=markup if caption is not None and reply.photo is None else None,
+                    caption=caption if not has_photo else None,
+                    reply_markup=markup if caption is not None and not has_photo else None,
                 )
             if caption is not None or not text:
                 return

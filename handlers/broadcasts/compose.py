@@ -41,6 +41,7 @@ MAX_PROVINCES = 10
 class Step(StrEnum):
     TEXT_VI = "text_vi"  # typing the Vietnamese text
     TEXT_EN = "text_en"  # typing the English text, or skipping it
+    PHOTO = "photo"  # sending a photo, or skipping it
     AUDIENCE = "audience"  # toggling topics, language, role
     PROVINCES = "provinces"  # typing provinces
     WHEN = "when"  # now, at a time, or recurring
@@ -81,6 +82,12 @@ async def start(ctx: Ctx) -> Reply:
 def _ask_en(ctx: Ctx) -> Reply:
     return Reply(ctx.t("broadcasts.compose.ask_en"), buttons=[
         [Button(ctx.t("broadcasts.compose.skip_en"), payload("bcc", "skip_en"))], _cancel_row(ctx),
+    ])
+
+
+def _ask_photo(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("broadcasts.compose.ask_photo"), buttons=[
+        [Button(ctx.t("broadcasts.compose.skip_photo"), payload("bcc", "skip_photo"))], _cancel_row(ctx),
     ])
 
 
@@ -169,9 +176,12 @@ async def _confirm_screen(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
     first, cron, _starts, until = _schedule(ctx, data, now)
     replies = [Reply(ctx.t("broadcasts.compose.preview_intro"))]
     langs = ["vi", "en"] if data.get("text_en") else ["vi"]
+    # The photo goes with each message exactly as the sender plans it (as the caption,
+    # or first when the text is too long for one); only the channel it came from has it.
+    photo_ref = data.get("photo_ref") if data.get("photo_channel") == ctx.inbound.channel else None
     for lang in langs:
         rendered = render_message(catalog, lang, data["text_vi"], data.get("text_en"))
-        replies.append(Reply(rendered.text))
+        replies.append(Reply(rendered.text, photo_ref=photo_ref))
     if cron:
         when = describe_cron(catalog, ctx.lang, cron) + " " + ctx.t(
             "broadcasts.when.until", until=until.astimezone(tz).strftime("%d/%m/%Y") if until else "-",
@@ -181,9 +191,15 @@ async def _confirm_screen(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
     else:
         when = ctx.t("broadcasts.when.now")
     notes = []
+    if data.get("photo_ref"):
+        notes.append(ctx.t("broadcasts.compose.photo_note"))
     if opts.quiet.is_quiet(first):
         notes.append(ctx.t("broadcasts.compose.quiet_note", at=format_local(opts.quiet.ends_after(first), tz)))
     size = await ctx.store.count_audience(audience)
+    from handlers.broadcasts.render import reach_note  # here: another change is editing the imports
+
+    if reach := await reach_note(ctx.store, catalog, ctx.lang, audience, opts, now):
+        notes.append(reach)
     if size == 0:
         notes.append(ctx.t("broadcasts.compose.nobody_note"))
     summary = ctx.t(
@@ -208,6 +224,8 @@ async def show_step(ctx: Ctx, step: Step, data: dict[str, Any], *, intro: str | 
         return with_intro(Reply(ctx.t("broadcasts.compose.ask_vi", limit=MAX_TEXT), buttons=[_cancel_row(ctx)]))
     if step is Step.TEXT_EN:
         return with_intro(_ask_en(ctx))
+    if step is Step.PHOTO:
+        return with_intro(_ask_photo(ctx))
     if step is Step.AUDIENCE:
         return await _audience_screen(ctx, data, intro=intro)
     if step is Step.PROVINCES:
@@ -237,6 +255,8 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
     except ValueError:  # a step from an older version of the flow
         return await start(ctx)
     data = dict(state.data)
+    if step is Step.PHOTO:
+        return await _on_photo(ctx, data)
     if ctx.inbound.kind is InboundKind.UNSUPPORTED:
         return await show_step(ctx, step, data, intro=ctx.t("broadcasts.compose.text_only"))
     text = ctx.inbound.text.strip()
@@ -253,8 +273,8 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
             await _save(ctx, Step.TEXT_EN, data)
             return _ask_en(ctx)
         data["text_en"] = text
-        await _save(ctx, Step.AUDIENCE, data)
-        return await _audience_screen(ctx, data)
+        await _save(ctx, Step.PHOTO, data)
+        return _ask_photo(ctx)
 
     if step is Step.PROVINCES:
         return await _on_provinces(ctx, data, text)
@@ -294,6 +314,18 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
     return await show_step(ctx, step, data, intro=t("broadcasts.compose.use_buttons"))
 
 
+async def _on_photo(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
+    """A photo sent in the chat is kept by the channel's file reference (the bytes stay
+    with the platform); anything else is asked again."""
+    photo = ctx.inbound.photo
+    if photo is None or not photo.file_ref:
+        return await show_step(ctx, Step.PHOTO, data, intro=ctx.t("broadcasts.compose.photo_expected"))
+    data["photo_ref"] = photo.file_ref
+    data["photo_channel"] = ctx.inbound.channel
+    await _save(ctx, Step.AUDIENCE, data)
+    return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.photo_added"))
+
+
 async def _on_provinces(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
     if text.lower() in {"-", "0", "xoa", "xoá", "xóa", "clear", "none"}:
         data["provinces"] = []
@@ -318,6 +350,7 @@ async def _on_provinces(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
 # -- buttons -------------------------------------------------------------------
 _BUTTON_STEPS: dict[str, frozenset[Step]] = {
     "skip_en": frozenset({Step.TEXT_EN}),
+    "skip_photo": frozenset({Step.PHOTO}),
     "t": frozenset({Step.AUDIENCE}),
     "all": frozenset({Step.AUDIENCE}),
     "lang": frozenset({Step.AUDIENCE}),
@@ -355,6 +388,12 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
 
     if action == "skip_en":
         data["text_en"] = None
+        await _save(ctx, Step.PHOTO, data)
+        return _ask_photo(ctx)
+
+    if action == "skip_photo":
+        data.pop("photo_ref", None)
+        data.pop("photo_channel", None)
         await _save(ctx, Step.AUDIENCE, data)
         return await _audience_screen(ctx, data)
 
@@ -428,10 +467,12 @@ async def _confirm(ctx: Ctx, data: dict[str, Any]) -> Reply:
         text_vi=data["text_vi"], text_en=data.get("text_en") or None, audience=audience,
         run_at=first.astimezone(UTC), created_by=ctx.user.id, cron=cron,
         starts_at=starts.astimezone(UTC) if starts else None, until=until.astimezone(UTC) if until else None,
+        photo_ref=data.get("photo_ref") or None, photo_ref_channel=data.get("photo_channel") or None,
     ))
     await ctx.store.clear_state(ctx.user.id)
     await ctx.store.audit(ctx.user.id, "broadcast.create", f"broadcast:{broadcast.id}", {
         "kind": broadcast.kind.value, "audience": audience.to_json(), "run_at": first.isoformat(),
+        "photo": broadcast.photo_id is not None,
     })
     logger.info("user %s created broadcast %s (%s)", ctx.user.id, broadcast.id, broadcast.kind)
     await notify_changed(ctx, broadcast.id)
