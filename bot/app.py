@@ -120,6 +120,10 @@ class Runtime:
                 # Broadcasts share the channel's bot (and its connection pool) but pace
                 # themselves and use at most 16 of its 256 connections.
                 senders[channel.name] = telegram_sender(self.config, channel.application.bot, self.store)
+        if self.config.zalo.bot_enabled or self.config.zalo.oa_enabled:
+            from bot.broadcast.zalo_sender import zalo_senders
+
+            senders.update(zalo_senders(self.config, list(channels)))  # Zalo OA and Bot, when they run
         service = build_service(
             self.config, self.store, self.services.catalog, senders,
             notify=registry_notify(self.registry, self.services.catalog),

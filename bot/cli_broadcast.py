@@ -29,6 +29,7 @@ from handlers.broadcasts.render import (
     MAX_TEXT,
     describe_audience,
     describe_when,
+    reach_note,
     render_message,
     stats_text,
     status_label,
@@ -145,6 +146,8 @@ async def _create(args: argparse.Namespace, config: Config) -> int:
             raise CliError("selecting by province needs the sign-ups feature (no signups table)")
         size = await store.count_audience(new.audience)
         _print_preview(sys.stdout, catalog, new, opts, tz, size)
+        if reach := await reach_note(store, catalog, LANG, new.audience, opts, now):
+            print(reach)
         if args.dry_run:
             print("dry run: nothing saved")
             return 0
@@ -388,5 +391,5 @@ async def _send_due(args: argparse.Namespace, config: Config) -> int:
         figures = (f"sent {s.sent}, failed {s.failed} (blocked {s.blocked}), skipped {s.skipped}, "
                    f"in doubt {s.in_doubt}, waiting {s.queued}") if s else ""
         print(f"broadcast #{report.broadcast_id}: {report.outcome} {figures}".rstrip())
-    ok = {"done", "busy", "paused", "cancelled", "quiet_hours"}
+    ok = {"done", "busy", "paused", "cancelled", "quiet_hours", "zalo_night"}
     return 0 if all(r.outcome in ok for r in reports) else 1

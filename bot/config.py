@@ -135,6 +135,10 @@ class ZaloSection:
     # Zalo's night (local time): no broadcast goes out on Zalo inside it.
     night_start: str = "22:00"
     night_end: str = "06:00"
+    # OA broadcast messages per second (both Zalo products are paced by the broadcast
+    # engine). Zalo allows about 4,000 requests a minute per app (~66/s) shared with
+    # replies and token calls; 10/s leaves room for both.
+    oa_rate: float = 10.0
     # From the environment; kept out of repr so a logged config leaks nothing.
     bot_token: str | None = field(default=None, repr=False)
     bot_api_base_url: str = DEFAULT_ZALO_BOT_API
@@ -196,7 +200,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
     "zalo": {
         "bot_mode": str, "bot_webhook_url": str, "bot_poll_timeout": int, "oa_window_days": int,
-        "night_start": str, "night_end": str,
+        "night_start": str, "night_end": str, "oa_rate": (int, float),
     },
 }
 _TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
@@ -387,6 +391,8 @@ def _zalo(raw: dict[str, Any], env: dict[str, str]) -> ZaloSection:
     if not 1 <= zalo.oa_window_days <= 7:
         # Zalo refuses customer-service messages 7 days after the worker's last message.
         raise ConfigError("zalo.oa_window_days: must be between 1 and 7 (Zalo's own limit is 7)")
+    if not 0 < zalo.oa_rate <= 60:
+        raise ConfigError("zalo.oa_rate: must be more than 0 and at most 60 messages per second")
     for key in ("night_start", "night_end"):
         if not _HHMM.match(getattr(zalo, key)):
             raise ConfigError(f"zalo.{key}: must be HH:MM (24-hour), got {getattr(zalo, key)!r}")

@@ -99,6 +99,10 @@ class NewBroadcast:
     created_by: int | None = None
     photo: bytes | None = None
     photo_name: str = "photo.jpg"
+    # Or a photo that exists only on a channel, by that channel's file id (an organizer
+    # sent it in the chat): kept without bytes. Only "telegram" file ids can be stored.
+    photo_ref: str | None = None
+    photo_ref_channel: str | None = None
     cron: str | None = None  # a series when set
     starts_at: datetime | None = None
     until: datetime | None = None
@@ -137,8 +141,13 @@ class Broadcast:
 class BroadcastPhoto:
     id: int
     filename: str
-    data: bytes
+    data: bytes  # empty when the photo exists only as a Telegram file id
     telegram_file_id: str | None
+
+    def available_on(self, channel: str) -> bool:
+        """Whether a sender on `channel` can send this photo: from its bytes, or on
+        Telegram by its file id. Elsewhere a file-id-only photo is left out (text only)."""
+        return bool(self.data) or (channel == "telegram" and bool(self.telegram_file_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +161,24 @@ class DeliveryTarget:
     language: str
     reachable: bool
     opted_out: bool
+    # The recipient's last message to the bot: Zalo OA may only answer within a window.
+    last_seen_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceReach:
+    """An audience counted per channel, for the organizer's preview.
+
+    `recent` counts, per channel, those who wrote to the bot since the `seen_since`
+    the caller gave (the Zalo OA's customer-service window); empty when none was given.
+    """
+
+    by_channel: dict[str, int] = field(default_factory=dict)
+    recent: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_channel.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +316,11 @@ class BroadcastStore(abc.ABC):
 
     @abc.abstractmethod
     async def count_audience(self, audience: Audience) -> int: ...
+
+    @abc.abstractmethod
+    async def audience_by_channel(self, audience: Audience, *, seen_since: datetime | None = None) -> AudienceReach:
+        """`count_audience` per channel; with `seen_since`, also how many per channel
+        wrote to the bot at or after it."""
 
     @abc.abstractmethod
     async def materialize_audience(self, broadcast_id: int) -> int:

@@ -21,6 +21,7 @@ from storage.broadcasts import (
     REASON_BLOCKED,
     REASON_CRASH,
     Audience,
+    AudienceReach,
     Broadcast,
     BroadcastKind,
     BroadcastPhoto,
@@ -143,6 +144,14 @@ class SQLiteBroadcastMixin:
             row = await self._first(
                 "INSERT INTO broadcast_photos (filename, data) VALUES (?, ?) RETURNING id",
                 (new.photo_name, new.photo),
+            )
+            photo_id = row[0]
+        elif new.photo_ref:
+            if new.photo_ref_channel != "telegram":
+                raise StoreError(f"no file id column for channel {new.photo_ref_channel!r}")
+            row = await self._first(
+                "INSERT INTO broadcast_photos (filename, data, telegram_file_id) VALUES (?, ?, ?) RETURNING id",
+                (new.photo_name, b"", new.photo_ref),
             )
             photo_id = row[0]
         row = await self._first(
@@ -314,6 +323,19 @@ class SQLiteBroadcastMixin:
         row = await self._first(f"SELECT COUNT(*) FROM users u WHERE {where}", params)
         return int(row[0]) if row else 0
 
+    async def audience_by_channel(self, audience: Audience, *, seen_since: datetime | None = None) -> AudienceReach:
+        where, params = await self._audience_where(audience)
+        since = _ts(seen_since) if seen_since is not None else None
+        rows = await self._rows(
+            "SELECT u.channel, COUNT(*), SUM(CASE WHEN ? IS NOT NULL AND u.last_seen_at >= ? THEN 1 ELSE 0 END)"
+            f" FROM users u WHERE {where} GROUP BY u.channel ORDER BY u.channel",
+            (since, since, *params),
+        )
+        return AudienceReach(
+            by_channel={r[0]: int(r[1]) for r in rows},
+            recent={r[0]: int(r[2] or 0) for r in rows} if since is not None else {},
+        )
+
     async def materialize_audience(self, broadcast_id: int) -> int:
         b = await self.get_broadcast(broadcast_id)
         if b is None:
@@ -351,13 +373,16 @@ class SQLiteBroadcastMixin:
     async def queued_deliveries(self, broadcast_id: int, *, after_id: int, limit: int) -> list[DeliveryTarget]:
         rows = await self._rows(
             "SELECT d.id, d.user_id, u.channel, u.external_id, u.language, u.reachable,"
-            "  EXISTS (SELECT 1 FROM broadcast_optouts o WHERE o.user_id = d.user_id) AS opted_out"
+            "  EXISTS (SELECT 1 FROM broadcast_optouts o WHERE o.user_id = d.user_id) AS opted_out,"
+            "  u.last_seen_at"
             " FROM deliveries d JOIN users u ON u.id = d.user_id"
             " WHERE d.broadcast_id = ? AND d.status = 'queued' AND d.id > ?"
             " ORDER BY d.id LIMIT ?",
             (broadcast_id, after_id, limit),
         )
-        return [DeliveryTarget(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6])) for r in rows]
+        return [
+            DeliveryTarget(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), _opt_dt(r[7])) for r in rows
+        ]
 
     async def journal_deliveries(
         self, broadcast_id: int, claim: Sequence[int], results: Sequence[DeliveryResult],

@@ -16,6 +16,11 @@ How a run goes:
    precedes every call, and a crash leaves in doubt only rows actually on their way.
 5. Stop taking rows at quiet hours (resume when they end), on pause or cancel (seen
    within a second even from another process), or at shutdown (resume at start-up).
+6. Per-channel rules, asked of the sender when it has them (Zalo, bot/broadcast/
+   zalo_sender.py): `skip_reason(target, now)` skips a row with no call (the OA's
+   window); `blackout_until(now)` holds that channel's rows while the others go on
+   (Zalo's night), then waits for it to end. A channel that is down keeps its rows
+   queued while the other channels finish; the next run tries it again.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from bot.broadcast.senders import (
     RateLimited,
     Rejected,
     Sender,
+    Skipped,
     Transient,
     Unreachable,
 )
@@ -103,6 +109,9 @@ class _Run:
     total: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    # channel -> when its blackout ends, for channels whose rows were held in this pump
+    deferred: dict[str, datetime] = field(default_factory=dict)
+    down: set[str] = field(default_factory=set)  # channels that failed with ChannelDown
 
     def stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -322,11 +331,27 @@ class DeliveryEngine:
                         b.id, BroadcastStatus.RUNNING, expect=[BroadcastStatus.RUNNING],
                     )
                 continue
+            run.deferred.clear()
             outcome = await self._pump(run, self.quiet.next_start(now))
+            if outcome == "channel_down" or (run.down and outcome == "more"):
+                return "channel_down"  # its rows stay queued for the next run
             if outcome == "empty":
                 return "done"
-            if outcome == "channel_down":
-                return outcome
+            if outcome == "more" and run.deferred:
+                # Only rows of channels in a blackout (Zalo's night) are left: wait it out.
+                channel, resume = min(run.deferred.items(), key=lambda kv: kv[1])
+                reason = getattr(self.senders[channel], "blackout_reason", "blackout")
+                await self.store.set_broadcast_status(
+                    b.id, BroadcastStatus.RUNNING, reason=reason, expect=[BroadcastStatus.RUNNING],
+                )
+                if not self.settings.wait_quiet:
+                    return reason
+                logger.info("broadcast %s: %s, %s waits until %s", b.id, reason, channel, resume.isoformat())
+                await self.clock.sleep_until(resume, run.wake)
+                if run.stop_reason is None:
+                    await self.store.set_broadcast_status(
+                        b.id, BroadcastStatus.RUNNING, expect=[BroadcastStatus.RUNNING],
+                    )
 
     async def _pump(self, run: _Run, deadline: datetime | None) -> str:
         """Send queued rows until none are left, the deadline, or a stop."""
@@ -395,6 +420,17 @@ class DeliveryEngine:
         if sender is None:
             journal.record(target.delivery_id, DeliveryStatus.SKIPPED, f"no_sender: {target.channel}")
             return
+        if sender.channel in run.down:
+            return  # stays queued: the channel is down
+        now = self.clock.now()
+        blackout = getattr(sender, "blackout_until", None)
+        if blackout is not None and (until := blackout(now)) is not None:
+            run.deferred[sender.channel] = until
+            return  # stays queued until the channel's blackout ends
+        rule = getattr(sender, "skip_reason", None)
+        if rule is not None and (reason := rule(target, now)) is not None:
+            journal.record(target.delivery_id, DeliveryStatus.SKIPPED, reason)
+            return
         # The claim happens in the pacer's turn: a row is 'sending' only once its message
         # may leave, so the rows a crash leaves in doubt are those actually on their way,
         # not a queue waiting for the pacer or a 429 pause; and the pacer counts the
@@ -441,6 +477,8 @@ class DeliveryEngine:
             except Unreachable:
                 await self.store.set_reachable(target.user_id, False)
                 return DeliveryStatus.FAILED, REASON_BLOCKED
+            except Skipped as e:
+                return DeliveryStatus.SKIPPED, e.reason[:200]
             except Rejected as e:
                 return DeliveryStatus.FAILED, e.reason[:200]
             except Transient as e:
@@ -451,7 +489,9 @@ class DeliveryEngine:
                 continue
             except ChannelDown as e:
                 logger.error("broadcast %s: channel %s is down (%s)", run.broadcast.id, sender.channel, e.reason)
-                run.stop("channel_down")
+                run.down.add(sender.channel)
+                if run.down >= set(self.senders):
+                    run.stop("channel_down")  # nothing left to send on: stop now
                 if index == 0:
                     return DeliveryStatus.QUEUED, None  # nothing left us: it can go later
                 return DeliveryStatus.IN_DOUBT, e.reason[:200]

@@ -4,6 +4,7 @@ errors into the few outcomes the engine acts on.
     SendError
      ├── RateLimited   the channel must pause `retry_after` s, then retry this message
      ├── Unreachable   the user blocked the bot or is gone: mark them, never retry
+     ├── Skipped       the platform will not take it for this user now (Zalo's window): skip
      ├── Rejected      permanent for this message (400): failed with the reason
      ├── Transient     timeout or server error: retry with backoff, bounded
      └── ChannelDown   the channel itself is unusable (bad token): stop, keep rows queued
@@ -58,6 +59,11 @@ class RateLimited(SendError):
 
 class Unreachable(SendError):
     pass
+
+
+class Skipped(SendError):
+    """Not sent, by the platform's rule for this recipient (Zalo -230...): skipped with
+    the reason, never retried, the user left reachable."""
 
 
 class Rejected(SendError):
@@ -146,7 +152,9 @@ class TelegramSender:
             await lane.shutdown()
 
     def plan(self, text: str, photo: BroadcastPhoto | None) -> list[Part]:
-        if photo is not None:
+        # An uploaded photo (bytes) or one an organizer sent in the chat (a file id only):
+        # both go out by file id once Telegram knows it.
+        if photo is not None and photo.available_on(self.channel):
             if len(text) <= TELEGRAM_CAPTION_LIMIT:
                 return [Part(text=text, photo=photo)]
             # A long announcement with a photo: the photo first, then the text.
@@ -187,6 +195,8 @@ class TelegramSender:
         if known:
             await self.bot.send_photo(chat_id, known, caption=caption, allow_paid_broadcast=self._paid)
             return
+        if not photo.data:  # plan() leaves such a photo out; never upload an empty file
+            raise Rejected("bad_request: photo has no file")
         # Upload once; every later recipient gets Telegram's file id instead of the bytes.
         lock = self._upload_locks.setdefault(photo.id, asyncio.Lock())
         async with lock:

@@ -39,6 +39,8 @@ class BroadcastOptions:
     timezone: str = "Asia/Ho_Chi_Minh"
     quiet_start: str = "21:00"
     quiet_end: str = "07:00"
+    # The Zalo OA reaches only workers who wrote within this many days (preview counts).
+    zalo_window_days: int = 7
 
     @property
     def quiet(self) -> QuietHours:

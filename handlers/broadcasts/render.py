@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.broadcasts.options import BroadcastOptions
 from handlers.broadcasts.schedule import WEEKDAYS, format_local
 from handlers.i18n import Catalog
 from handlers.join.provinces import get_province
-from storage.broadcasts import Audience, Broadcast, BroadcastStats
+from storage import Store
+from storage.broadcasts import Audience, AudienceReach, Broadcast, BroadcastStats
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -143,3 +144,38 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs:02d}s"
     return f"{secs}s"
+
+
+# Channels in the order the preview lists them; others follow by name.
+REACH_ORDER = ("telegram", "zalo_oa", "zalo_bot")
+# The channel that may only message workers who wrote within a window (Zalo's OA).
+WINDOW_CHANNEL = "zalo_oa"
+
+
+def reach_text(catalog: Catalog, lang: str, reach: AudienceReach, window_days: int) -> str | None:
+    """'By channel: Telegram 120 · Zalo OA 40 (12 outside the 7-day window) · Zalo Bot 5'."""
+    if not reach.by_channel:
+        return None
+    rank = {c: i for i, c in enumerate(REACH_ORDER)}
+    items = []
+    for channel in sorted(reach.by_channel, key=lambda c: (rank.get(c, len(rank)), c)):
+        count = reach.by_channel[channel]
+        key = f"broadcasts.channel.{channel}"
+        name = catalog.t(lang, key) if catalog.has(key) else channel
+        if channel == WINDOW_CHANNEL and channel in reach.recent:
+            items.append(catalog.t(
+                lang, "broadcasts.reach.window", name=name, count=count,
+                outside=count - reach.recent[channel], days=window_days,
+            ))
+        else:
+            items.append(catalog.t(lang, "broadcasts.reach.channel", name=name, count=count))
+    return catalog.t(lang, "broadcasts.reach.line", channels=" · ".join(items))
+
+
+async def reach_note(
+    store: Store, catalog: Catalog, lang: str, audience: Audience, opts: BroadcastOptions, now: datetime,
+) -> str | None:
+    """How many of `audience` each channel reaches now, for the organizer's preview."""
+    days = opts.zalo_window_days
+    reach = await store.audience_by_channel(audience, seen_since=now - timedelta(days=days))
+    return reach_text(catalog, lang, reach, days)
