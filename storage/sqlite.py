@@ -194,15 +194,21 @@ class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, 
             return
         async with db.lock:
             db.owner = asyncio.current_task()
+            # BEGIN, COMMIT and ROLLBACK run as their own futures (we hold the lock, so they
+            # skip it) and are shielded: once queued on aiosqlite's thread they run even if
+            # this task is cancelled, and an orphaned open transaction would swallow every
+            # later write.
+            begin = asyncio.ensure_future(db._call("BEGIN IMMEDIATE", (), False))
             try:
-                await db.run("BEGIN IMMEDIATE")
-                try:
-                    yield db
-                except BaseException:
-                    await db.run("ROLLBACK")
-                    raise
-                else:
-                    await db.run("COMMIT")
+                await asyncio.shield(begin)
+                yield db
+            except BaseException:
+                await asyncio.wait([begin])
+                if db.conn.in_transaction:
+                    await asyncio.shield(asyncio.ensure_future(db._call("ROLLBACK", (), False)))
+                raise
+            else:
+                await asyncio.shield(asyncio.ensure_future(db._call("COMMIT", (), False)))
             finally:
                 db.owner = None
 

@@ -188,3 +188,23 @@ async def test_other_tasks_wait_for_an_open_transaction_and_survive_its_rollback
         with pytest.raises(asyncio.CancelledError):
             await waiting
         assert await s.find_user("t", "cancelled") is None
+
+
+async def test_a_transaction_cancelled_at_begin_leaves_no_open_transaction(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "cancel.sqlite3") as s:
+        for delay in (0, 0.0005, 0.002):
+            async def open_transaction() -> None:
+                async with s.transaction():
+                    await asyncio.sleep(1)
+
+            task = asyncio.create_task(open_transaction())
+            await asyncio.sleep(delay)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert not s.db.conn.in_transaction
+        await s.touch_user("t", "after", language="vi")
+        async with s.transaction():
+            pass
+    async with SQLiteStore(tmp_path / "cancel.sqlite3") as s2:
+        assert await s2.find_user("t", "after") is not None
