@@ -55,6 +55,22 @@ class CliError(Exception):
         self.status = status
 
 
+def _broadcast_id(text: str) -> int:
+    """A broadcast number as argparse reads it: a one-line error, never an overflow deep down."""
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"not a broadcast number: {text[:30]!r}")
+    return int(text)
+
+
+def _positive(limit: int):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= limit:
+            raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {limit}: {text[:30]!r}")
+        return int(text)
+
+    return parse
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     bc = sub.add_parser("broadcast", help="campaign broadcasts: create, list, show, cancel, send-due")
     bc_sub = bc.add_subparsers(dest="broadcast_command", required=True, parser_class=type(bc))
@@ -75,7 +91,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     create.set_defaults(func=_create)
 
     listing = bc_sub.add_parser("list", parents=[common], help="scheduled, running and finished broadcasts")
-    listing.add_argument("--limit", type=int, default=30)
+    listing.add_argument("--limit", type=_positive(10_000), default=30)
     listing.set_defaults(func=_list)
 
     for name, func, text in (
@@ -86,7 +102,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         ("resend-failed", _resend_failed, "queue the failed deliveries again"),
     ):
         p = bc_sub.add_parser(name, parents=[common], help=text)
-        p.add_argument("id", type=int)
+        p.add_argument("id", type=_broadcast_id)
         p.set_defaults(func=func)
 
     due = bc_sub.add_parser("send-due", parents=[common], help="send what is due now (for cron)")

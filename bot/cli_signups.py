@@ -23,6 +23,12 @@ from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.join.provinces import all_provinces, get_province
 
 
+def _year(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 2000 <= int(text) <= 2100:
+        raise argparse.ArgumentTypeError(f"not a year: {text[:30]!r}")
+    return int(text)
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     signups = sub.add_parser("signups", help="union sign-ups: export, statistics, erasure")
     cmds = signups.add_subparsers(dest="signups_command", required=True, parser_class=type(signups))
@@ -36,7 +42,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     stats = cmds.add_parser("stats", parents=[common], help="sign-ups against targets, by province")
     stats.add_argument("--province", metavar="P")
-    stats.add_argument("--year", type=int, default=None)
+    stats.add_argument("--year", type=_year, default=None)
     stats.set_defaults(func=_usage_errors(_stats))
 
     provinces = cmds.add_parser("provinces", parents=[common], help="the 34 province ids (for alert_chats)")

@@ -18,6 +18,7 @@ from storage.questions import Question
 logger = logging.getLogger(__name__)
 
 MIN_QUESTION_CHARS = 8
+MAX_ID_DIGITS = 12  # question numbers are far smaller; longer input is not a question number
 MAX_QUESTION_CHARS = 2000
 MAX_ANSWER_CHARS = 3500
 INBOX_PAGE = 10
@@ -28,6 +29,10 @@ async def _submit(ctx: Ctx, text: str) -> Reply:
     await ctx.store.clear_state(ctx.user.id)
     logger.info("inbox: user %s handed off question %s", ctx.user.id, qid)
     return ctx.reply("ask.sent", id=qid, hours=ctx.settings.answer_within_hours)
+
+
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS
 
 
 def _age(ctx: Ctx, created: datetime) -> str:
@@ -103,7 +108,7 @@ def register(router: Router) -> None:
 
     @router.button("inbox", min_role=Role.ORGANIZER)
     async def inbox_button(ctx: Ctx) -> Reply:
-        if len(ctx.args) != 2 or ctx.args[0] != "r" or not ctx.args[1].isdigit():
+        if len(ctx.args) != 2 or ctx.args[0] != "r" or not _is_id(ctx.args[1]):
             return ctx.reply("inbox.reply_usage")
         qid = int(ctx.args[1])
         q = await ctx.store.get_question(qid)
@@ -123,7 +128,7 @@ def register(router: Router) -> None:
     @router.command("reply", min_role=Role.ORGANIZER)
     async def reply_cmd(ctx: Ctx) -> list[Reply]:
         """`/reply <id> <answer>`: answer without the button, e.g. from a laptop."""
-        if len(ctx.args) < 2 or not ctx.args[0].lstrip("#").isdigit():
+        if len(ctx.args) < 2 or not _is_id(ctx.args[0].lstrip("#")):
             return [ctx.reply("inbox.reply_usage")]
         # Keep the organizer's line breaks: take the answer from the raw text.
         raw = ctx.inbound.text.strip()

@@ -71,3 +71,11 @@ def test_run_without_token_opens_local_chat(tmp_path: Path) -> None:
     r = run(["run"], tmp_path, stdin="/start\n")
     assert r.returncode == 0, r.stderr
     assert "TELEGRAM_BOT_TOKEN" in r.stderr and "Xin chào" in r.stdout
+
+
+def test_huge_or_bad_numbers_are_one_line_usage_errors(tmp_path: Path) -> None:
+    for args in (["broadcast", "show", "99999999999999999999999"], ["broadcast", "cancel", "-1"],
+                 ["broadcast", "list", "--limit", "0"], ["signups", "stats", "--year", "99999"]):
+        r = run(args, tmp_path)
+        assert r.returncode == 2, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

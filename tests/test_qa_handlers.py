@@ -186,3 +186,11 @@ async def test_mydata_shows_questions_with_their_answers(make_chat, store) -> No
     await worker.say("/mydata")
     assert "không trả lương làm thêm giờ" in worker.text()
     assert "150% lương giờ thường" in worker.text()
+
+
+async def test_absurd_question_numbers_get_the_usage_not_a_crash(make_chat, store) -> None:
+    org = await organizer(make_chat, store)
+    await org.say("/reply 99999999999999999999999 xin chào")
+    assert "/reply" in org.text()
+    await org.press("inbox:r:99999999999999999999999")
+    assert "/reply" in org.text()

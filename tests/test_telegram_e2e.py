@@ -252,3 +252,21 @@ async def test_all_36_topics_answer_over_telegram_in_both_languages(fake, tmp_pa
             assert topic.answer["vi"].strip()[:30] in vi.params["text"], topic_id
             en = await fake.wait_for(lambda r: "Legal basis" in r.params.get("text", ""), chat_id=en_user, timeout=20)
             assert topic.answer["en"].strip()[:30] in en.params["text"], topic_id
+
+
+async def test_webhook_refuses_updates_while_the_bot_is_not_running(tmp_path) -> None:
+    """A 200 while stopping would lose the update; a 503 makes Telegram send it again."""
+    from bot.app import Runtime
+    from bot.web import build_web_app
+
+    toml = '[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.org/telegram/webhook"\n'
+    env = {"TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot",
+           "TELEGRAM_WEBHOOK_SECRET": "s3cret"}
+    async with Runtime(config_for(tmp_path, env=env, toml=toml)) as runtime:
+        (channel,) = runtime.build_channels()
+        app = build_web_app(channel.web_routes(), runtime.health)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            r = await http.post("/telegram/webhook", json={"update_id": 1},
+                                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+        assert r.status_code == 503
+        assert channel.application.update_queue.empty()

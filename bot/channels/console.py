@@ -8,6 +8,7 @@ Reads one message per line, from a person or from a pipe, which makes it scripta
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,8 @@ from bot.channels.base import ChannelRegistry
 from bot.channels.numbered import NumberedChoices
 from handlers.dispatcher import Dispatcher
 from handlers.types import Inbound, InboundKind, Reply
+
+logger = logging.getLogger(__name__)
 
 NAME = "console"
 QUIT_WORDS = {"/quit", "/exit"}
@@ -89,7 +92,12 @@ class ConsoleChannel:
             line = await loop.run_in_executor(None, read)
             if not line or line.strip().lower() in QUIT_WORDS:
                 break
-            await self.handle_line(line)
+            try:
+                await self.handle_line(line)
+            except Exception:
+                # Like the Telegram error handler: log it, apologise, keep the chat open.
+                logger.exception("console: error while handling a message")
+                self._show(await self.dispatcher.apology(NAME, self.user_id))
 
     # -- rendering ---------------------------------------------------------
     def _print(self, text: str) -> None:

@@ -24,7 +24,7 @@ from telegram import (
     InputFile,
     Update,
 )
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -198,6 +198,9 @@ class TelegramChannel:
         expected = self.config.webhook_secret or ""
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             return Response(status_code=403)
+        if not self.application.running:
+            # Starting or stopping: a 200 now would lose the update; Telegram retries a 503.
+            return Response(status_code=503)
         try:
             data = json.loads(await request.body())
             update = Update.de_json(data, self.application.bot)
@@ -305,6 +308,12 @@ class TelegramChannel:
             if "not modified" in str(e).lower():
                 return True
             # Too old to edit, or deleted: send a fresh message instead.
+            return False
+        except Forbidden:
+            raise
+        except TelegramError:
+            # Flood control or a network hiccup on the edit: the answer still goes out.
+            logger.warning("telegram: could not edit a message, sending a new one", exc_info=True)
             return False
 
     async def _deliver(self, chat_id: int, reply: Reply) -> None:
