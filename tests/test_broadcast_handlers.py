@@ -269,6 +269,7 @@ async def test_compose_rejects_stale_buttons_photos_and_empty_periods(make_chat,
 
 async def test_compose_province_filter(make_chat, store: Store) -> None:
     org = await organizer(make_chat, store)
+    await make_chat("admin").say(f"/scope {org.user_id} ha_noi bac_ninh")
     await org.say("/broadcast new")
     await org.say("Tin cho Hà Nội")
     await org.press("bcc:skip_en")
@@ -338,3 +339,22 @@ async def test_resend_to_failed_only(make_chat, store: Store) -> None:
     got = await store.get_broadcast(b.id)
     assert got.status is BroadcastStatus.RUNNING
     assert (await store.delivery_stats(b.id)).queued == 1
+
+
+async def test_province_filter_is_limited_to_the_organizers_provinces(make_chat, store) -> None:
+    admin, org = make_chat("admin"), make_chat("org-hcm")
+    await org.say("/start")
+    await admin.say("/grant org-hcm organizer")
+    await admin.say("/scope org-hcm ho_chi_minh")
+    await org.say("/broadcast")
+    await org.press("bcc:new")
+    await org.say("Xin chào các bạn công nhân")
+    await org.press("bcc:skip_en")
+    await org.press("bcc:skip_photo")
+    await org.press("bcc:all")
+    await org.press("bcc:prov")
+    await org.say("Hà Nội")
+    assert "Hà Nội" in org.text() and "Hồ Chí Minh" in org.text()  # refused, with what is allowed
+    assert "khoảng" not in org.text(), "no audience count for a province outside the scope"
+    await org.say("Sài Gòn")
+    assert "Hồ Chí Minh" in org.text() and "phụ trách" not in org.text()

@@ -24,6 +24,7 @@ from handlers.broadcasts.schedule import (
     weekly_cron,
 )
 from handlers.context import Ctx
+from handlers.join.common import in_scope, province_name, province_scope
 from handlers.join.provinces import resolve_province
 from handlers.router import Router, payload
 from handlers.types import Button, InboundKind, Reply
@@ -341,6 +342,14 @@ async def _on_provinces(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
             found.append(match.province.id)
     if unknown or not found:
         return Reply(ctx.t("broadcasts.compose.unknown_provinces", names=", ".join(unknown) or text[:40]),
+                     buttons=[_cancel_row(ctx)])
+    # The province filter counts sign-ups there: only within the organizer's own provinces.
+    scope = await province_scope(ctx)
+    outside = [p for p in found if not in_scope(scope, p)]
+    if outside:
+        allowed = ", ".join(sorted(province_name(p, ctx.lang) for p in scope or ())) or "—"
+        return Reply(ctx.t("broadcasts.compose.provinces_out_of_scope",
+                           names=", ".join(province_name(p, ctx.lang) for p in outside), allowed=allowed),
                      buttons=[_cancel_row(ctx)])
     data["provinces"] = found
     await _save(ctx, Step.AUDIENCE, data)
