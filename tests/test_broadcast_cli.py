@@ -90,7 +90,7 @@ async def test_create_list_show_cancel(tmp_path: Path) -> None:
     (["create", "--text", "x", "--all", "--photo", "/nonexistent.png"], "--photo: cannot read"),
     (["create", "--text", "x", "--all", "--province", "Atlantis"], "unknown province"),
     (["create", "--all"], "required: --text"),
-    (["show", "abc"], "invalid int value"),
+    (["show", "abc"], "not a broadcast number"),
 ])
 async def test_bad_usage_is_one_line_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     code, _, err = await cli(tmp_path, *args)
