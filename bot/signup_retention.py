@@ -1,5 +1,6 @@
 """Keeping the consent text's promise: sign-ups are erased `join.retention_months` after
-the last contact, unfinished forms after handlers.join.form.FORM_TTL.
+the last contact, unfinished forms (and /forget confirmations holding one) after
+handlers.join.form.FORM_TTL.
 
 Runs at start-up and then once a day beside the channels; `unionbot signups purge`
 does the same from the shell.
@@ -12,7 +13,7 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
-from handlers.join.common import FORM_FLOWS
+from handlers.join.common import FLOW_FORGET, FORM_FLOWS
 from handlers.join.form import FORM_TTL
 from storage import Store
 
@@ -27,7 +28,8 @@ async def purge_expired(store: Store, retention_months: int, *, now: datetime | 
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=round(retention_months * DAYS_PER_MONTH))
     signups = await store.purge_signups(last_contact_before=cutoff)
-    forms = await store.purge_forms(FORM_FLOWS, updated_before=now - FORM_TTL)
+    # An open /forget confirmation holds the form it set aside (privacy.forget): same limit.
+    forms = await store.purge_forms((*FORM_FLOWS, FLOW_FORGET), updated_before=now - FORM_TTL)
     if signups or forms:
         await store.audit(None, "signups.purge", "signups", {"signups": signups, "forms": forms})
         logger.info("retention: erased %s sign-ups and %s abandoned forms", signups, forms)

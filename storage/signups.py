@@ -17,6 +17,9 @@ A phone number is the only identity a sign-up has, and nobody verified it. So:
   /mydata, whether and since when that colleague talks to the union. The organizers
   are told which sign-up the new one replaces; the person submitting is not told that
   the number was known (only an account's own earlier sign-up is "updated").
+  A volunteer collecting a number already signed up changes nothing: the existing
+  sign-up stays as it is, the volunteer is told the same as for a new one, and /mystats
+  counts the submission, not the sign-up, so it cannot tell the two apart either.
   What remains possible, and is accepted: someone who knows the number can overwrite or
   erase a sign-up collected for it. Both are audited (ids only) and the organizers of
   the province are alerted, so they can call the number again; neither reveals anything.
@@ -29,6 +32,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+# The audit action recording a volunteer's /collect submission (see submit_signup).
+COLLECT_ACTION = "signup.collect"
 
 
 class SignupStatus(StrEnum):
@@ -47,7 +53,8 @@ class SignupSource(StrEnum):
 
 class SubmitOutcome(StrEnum):
     CREATED = "created"
-    UPDATED = "updated"  # the same owner again, or a volunteer collecting a known number
+    UPDATED = "updated"  # the same owner again
+    KNOWN = "known"  # a volunteer collected a number already signed up: nothing changed
     CLAIMED = "claimed"  # another account's (or an unowned) sign-up replaced by a fresh one
 
 
@@ -139,7 +146,16 @@ class SignupStore(abc.ABC):
     async def submit_signup(self, draft: SignupDraft, *, form: FormClaim | None = None) -> SubmitResult | None:
         """Store a sign-up, or update the one with the same phone number (see the module
         docstring for ownership). With `form`, the conversation state is consumed in the
-        same transaction; None if it was already gone (the form was submitted already)."""
+        same transaction; None if it was already gone (the form was submitted already).
+
+        A collected draft (`owner_id` None) never changes an existing sign-up: a known
+        number leaves it untouched (outcome KNOWN). Every collected draft is recorded, in
+        the same transaction, as a COLLECT_ACTION audit entry by the volunteer (ids only)."""
+
+    @abc.abstractmethod
+    async def collect_submissions(self, volunteer_id: int) -> list[datetime]:
+        """When the volunteer submitted /collect forms, oldest first: new and known numbers
+        alike, whatever became of the sign-ups since."""
 
     @abc.abstractmethod
     async def get_signup(self, signup_id: int) -> Signup | None: ...
@@ -216,7 +232,8 @@ class SignupStore(abc.ABC):
     ) -> tuple[int, str] | None:
         """Erase the sign-up with this number if no account owns it (any, with
         `include_owned`: an officer acting on a request), and every unfinished form of
-        `form_flows` whose `phone` is this number (a volunteer's form left half-way).
+        `form_flows` whose `phone` is this number (a volunteer's form left half-way),
+        also when another flow holds it under `resume` (`$.resume.flow`, `$.resume.data`).
         The erased sign-up's (id, province id), or None."""
 
     @abc.abstractmethod

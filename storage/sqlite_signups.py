@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from storage.signups import (
+    COLLECT_ACTION,
     FormClaim,
     Signup,
     SignupDraft,
@@ -117,6 +119,8 @@ class SQLiteSignupMixin:
 
             if by_phone is None and by_owner is None:
                 new_id = await self._insert_signup(db, draft, now)
+                if draft.owner_id is None:
+                    await _record_collect(db, draft, new_id, SubmitOutcome.CREATED, now)
                 return SubmitResult(new_id, SubmitOutcome.CREATED, draft.province_id)
 
             if by_phone is None:
@@ -125,9 +129,16 @@ class SQLiteSignupMixin:
                 await db.execute(f"UPDATE signups SET {_DETAILS} WHERE id = ?", (*details, by_owner["id"]))
                 return _updated(by_owner["id"], draft, by_owner["province_id"])
 
-            if draft.owner_id is None or by_phone["user_id"] == draft.owner_id:
-                # The owner again, or a volunteer collecting a number we know: new details
-                # and consent; the organizers' status, notes and the attribution stay.
+            if draft.owner_id is None:
+                # A volunteer collecting a number we know: the sign-up stays exactly as it
+                # is (the worker's own details, province, status and notes are not the
+                # volunteer's to change). Only the attempt is recorded.
+                await _record_collect(db, draft, by_phone["id"], SubmitOutcome.KNOWN, now)
+                return SubmitResult(int(by_phone["id"]), SubmitOutcome.KNOWN, by_phone["province_id"])
+
+            if by_phone["user_id"] == draft.owner_id:
+                # The owner again: new details and consent; the organizers' status, notes
+                # and the attribution stay.
                 await db.execute(f"UPDATE signups SET {_DETAILS} WHERE id = ?", (*details, by_phone["id"]))
                 return _updated(by_phone["id"], draft, by_phone["province_id"])
 
@@ -138,6 +149,13 @@ class SQLiteSignupMixin:
             await db.executemany("DELETE FROM signups WHERE id = ?", [(i,) for i in sorted(stale)])
             new_id = await self._insert_signup(db, draft, now)
             return SubmitResult(new_id, SubmitOutcome.CLAIMED, draft.province_id, replaced_id=by_phone["id"])
+
+    async def collect_submissions(self, volunteer_id: int) -> list[datetime]:
+        rows = await self._all(
+            "SELECT at FROM audit_log WHERE action = ? AND actor_id = ? ORDER BY id",
+            (COLLECT_ACTION, volunteer_id),
+        )
+        return [_dt(r[0]) for r in rows]
 
     @staticmethod
     async def _insert_signup(db: aiosqlite.Connection, draft: SignupDraft, now: str) -> int:
@@ -347,9 +365,13 @@ class SQLiteSignupMixin:
                 erased = (int(row["id"]), str(row["province_id"]))
             if form_flows:
                 clause, flows = _in("flow", form_flows)
+                # A form of these flows, or one set aside under `resume` by another flow
+                # (an open /forget confirmation keeps the form it interrupted there).
+                resumed = clause.replace("flow", "json_extract(data, '$.resume.flow')", 1)
                 await db.execute(
-                    f"DELETE FROM conversation_state WHERE {clause} AND json_extract(data, '$.phone') = ?",
-                    (*flows, phone_e164),
+                    f"DELETE FROM conversation_state WHERE ({clause} AND json_extract(data, '$.phone') = ?)"
+                    f" OR ({resumed} AND json_extract(data, '$.resume.data.phone') = ?)",
+                    (*flows, phone_e164, *flows, phone_e164),
                 )
         await self._checkpoint()
         return erased
@@ -373,6 +395,17 @@ class SQLiteSignupMixin:
             count = cur.rowcount
         await self._checkpoint()
         return max(count, 0)
+
+
+async def _record_collect(
+    db: aiosqlite.Connection, draft: SignupDraft, signup_id: int, outcome: SubmitOutcome, now: str
+) -> None:
+    """The volunteer's submission, in the audit log (ids only, never a name or number), in
+    the submission's transaction: /mystats counts these, not the sign-ups they left."""
+    await db.execute(
+        "INSERT INTO audit_log (at, actor_id, action, target, details) VALUES (?, ?, ?, ?, ?)",
+        (now, draft.volunteer_id, COLLECT_ACTION, f"signup:{signup_id}", json.dumps({"outcome": outcome.value})),
+    )
 
 
 def _updated(signup_id: int, draft: SignupDraft, before: str) -> SubmitResult:

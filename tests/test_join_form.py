@@ -536,3 +536,24 @@ def test_keys_built_at_run_time_exist_in_every_language() -> None:
     for key in keys:
         assert catalog.has(key), key
         assert all(catalog.messages[key].get(lang) for lang in LANGUAGES), key
+
+
+async def test_the_consent_version_recorded_is_the_one_agreed_to(chat, store, monkeypatch) -> None:
+    """Review regression: the version current at submission was recorded instead."""
+    await fill_form(chat, submit=False)
+    monkeypatch.setattr(join_form, "CONSENT_VERSION", "2099-01.1")
+    await press_action(chat, "g")
+    assert (await signups_in(store))[0].consent_version == CONSENT_VERSION
+
+
+async def test_a_form_agreed_to_without_a_recorded_version_asks_again(chat, store) -> None:
+    await fill_form(chat, submit=False)
+    user = await store.find_user("test", "u1")
+    state = await store.get_state(user.id)
+    data = {k: v for k, v in state.data.items() if k != "consent_version"}  # an older form
+    await store.set_state(user.id, state.flow, state.step, data)
+    await press_action(chat, "g")
+    assert await current_step(chat) == "consent" and await signups_in(store) == []
+    await press_action(chat, "a")
+    await press_action(chat, "g")
+    assert (await signups_in(store))[0].consent_version == CONSENT_VERSION

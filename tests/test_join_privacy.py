@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.signup_retention import purge_expired
 from handlers.context import Services, Settings
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_catalog
+from handlers.join.common import FORM_FLOWS
 from handlers.routes import build_router
 from storage import Role
 from storage.sqlite import SQLiteStore
@@ -210,3 +213,62 @@ async def test_keeping_the_data_gives_back_a_half_filled_form(chat, store) -> No
     await chat.press_label("Không xóa")
     await chat.say(LAN["phone"])
     assert "Câu 3/7" in chat.text(), "the form carries on where it was"
+
+
+async def _age_states(store, days: int) -> None:  # type: ignore[no-untyped-def]
+    old = (datetime.now(UTC) - timedelta(days=days)).isoformat()
+    await store.db.execute("UPDATE conversation_state SET updated_at = ?", (old,))
+
+
+async def test_a_form_set_aside_by_an_unanswered_forget_is_purged(make_chat, store) -> None:
+    """Review regression: /forget kept the unfinished form under `resume` in its own state,
+    which the retention job never erased."""
+    w = make_chat("w3")
+    await w.say("/join")
+    await w.say(LAN["name"])
+    await w.say(LAN["phone"])
+    await w.say("/forget")
+    uid = (await store.find_user("test", "w3")).id
+    assert (await store.get_state(uid)).flow == "forget"
+    await w.say("/mydata")
+    assert LAN["name"] in w.text(), "/mydata shows the form set aside too"
+    await _age_states(store, 30)
+    assert await purge_expired(store, 24) == (0, 1)
+    assert await store.get_state(uid) is None
+
+
+async def test_keep_puts_the_form_back_even_after_forget_twice(chat, store) -> None:
+    await chat.say("/join")
+    await chat.say(LAN["name"])
+    await chat.say("/forget")
+    await chat.say("/forget")
+    await chat.press_label("Không xóa")
+    state = await store.get_state((await store.find_user("test", "u1")).id)
+    assert state.flow == "join" and state.data["name"] == LAN["name"]
+
+
+async def test_forget_by_phone_finds_a_collect_form_set_aside(make_chat, store, tmp_path) -> None:
+    vol = make_chat("vol")
+    await vol.say("/start")
+    v = await store.find_user("test", "vol")
+    await store.set_role(v.id, Role.VOLUNTEER)
+    await vol.say("/collect")
+    await vol.say(LAN["name"])
+    await vol.say(LAN["phone"])
+    await vol.say("/forget")  # the volunteer opens /forget and leaves it
+    assert (await store.get_state(v.id)).flow == "forget"
+    worker = make_chat("worker")
+    await worker.say(f"/forget {LAN['phone']}")
+    await worker.press_label("Xóa hết")
+    assert await store.get_state(v.id) is None
+    assert_no_trace(tmp_path)
+
+
+async def test_officer_erasure_finds_a_join_form_set_aside(store) -> None:
+    u = (await store.touch_user("test", "x", language="vi")).id
+    resume = {"flow": "join", "step": "workplace", "data": {"fid": "abc", "name": "A", "phone": LAN_E164}}
+    await store.set_state(u, "forget", "confirm", {"nonce": "n", "phone": None, "resume": resume})
+    await store.forget_signup_by_phone("+84900000000", include_owned=True, form_flows=FORM_FLOWS)
+    assert await store.get_state(u) is not None, "another number: left alone"
+    await store.forget_signup_by_phone(LAN_E164, include_owned=True, form_flows=FORM_FLOWS)
+    assert await store.get_state(u) is None

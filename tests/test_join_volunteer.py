@@ -9,7 +9,7 @@ import pytest
 from handlers.context import Services
 from handlers.dispatcher import Dispatcher
 from storage import Role
-from storage.signups import SignupSource
+from storage.signups import SignupSource, SignupStatus
 from tests.conftest import ChatDriver
 from tests.test_join_form import LAN, current_step, fill_form, press_action, signups_in
 
@@ -155,3 +155,56 @@ async def test_volunteer_can_still_join_themselves(volunteer, store) -> None:
     s = (await signups_in(store))[0]
     assert (s.source, s.volunteer_id, s.user_id) == (SignupSource.SELF, None, v.id)
 
+
+
+async def test_collecting_a_known_number_leaves_the_sign_up_untouched(volunteer, make_chat, store) -> None:
+    """Review regression: a /collect for a known number moved the worker (status, notes
+    and all) into the province the volunteer typed, in sight of its organizers."""
+    worker = make_chat("w")
+    await fill_form(worker)
+    before = (await signups_in(store))[0]
+    await store.set_signup_status(before.id, SignupStatus.CONTACTED)
+    await store.add_signup_note(before.id, None, "Chỉ gọi sau 8h tối")
+    before = await store.get_signup(before.id)
+    hanoi = make_chat("org_hn")
+    await hanoi.say("/start")
+    o = await store.find_user("test", "org_hn")
+    await store.set_role(o.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(o.id, ["ha_noi"], None)
+
+    replies = await collect(volunteer, name="Trần Văn Giả", workplace="Công ty Khác", province="Hà Nội")
+    assert "Đã lưu đăng ký" in replies[0].text and "Hà Nội" in replies[0].text
+    items = await signups_in(store)
+    assert items == [before], "name, workplace, province, status, consent: all as they were"
+    assert [n.text for n in await store.signup_notes(before.id)] == ["Chỉ gọi sau 8h tối"]
+    await hanoi.say("/signups")
+    assert LAN["name"] not in hanoi.text() and "Giả" not in hanoi.text()
+    await hanoi.say(f"/signups {before.id}")
+    assert "8h tối" not in hanoi.text() and LAN["name"] not in hanoi.text()
+    await worker.say("/mydata")
+    assert LAN["workplace"] in worker.text() and "Công ty Khác" not in worker.text()
+    v = await store.find_user("test", "vol")
+    audit = await store.list_audit(action="signup.collect")
+    assert [(e.actor_id, e.target, e.details) for e in audit] == [(v.id, f"signup:{before.id}", {"outcome": "known"})]
+
+
+async def test_mystats_cannot_tell_a_known_number_from_a_new_one(volunteer, make_chat, store) -> None:
+    """Review regression: /mystats counted resulting sign-ups, so it did not move when the
+    number collected was already signed up."""
+    await fill_form(make_chat("w"))
+    await volunteer.say("/mystats")
+    assert "đăng ký hộ: 0" in volunteer.text() and "Tổng cộng: 0" in volunteer.text()
+    known = await collect(volunteer, name="Trần Văn Bình")
+    await volunteer.say("/mystats")
+    after_known = volunteer.text()
+    new = await collect(volunteer, name="Trần Văn Bình", phone="0911111111")
+    await volunteer.say("/mystats")
+    after_new = volunteer.text()
+    assert [r.text for r in known] == [r.text for r in new], "the same answer, word for word"
+    assert "đăng ký hộ: 1" in after_known and "Tổng cộng: 1" in after_known and "Tháng này: 1" in after_known
+    assert "đăng ký hộ: 2" in after_new and "Tổng cộng: 2" in after_new and "Tháng này: 2" in after_new
+    audit = await store.list_audit(action="signup.collect")
+    assert [e.details for e in audit] == [{"outcome": "created"}, {"outcome": "known"}]
+    for e in audit:
+        assert "912" not in repr(e) and "911" not in repr(e) and "Bình" not in repr(e)
+    assert len(await signups_in(store)) == 2

@@ -78,12 +78,18 @@ async def test_collected_sign_ups(backend: Store) -> None:
     got = await backend.submit_signup(draft(source=SignupSource.COLLECTED, volunteer=v))
     s = await backend.get_signup(got.signup_id)
     assert (s.user_id, s.volunteer_id, s.volunteer_code) == (None, v, code)
-    # A volunteer collecting a known number: details updated, nothing else.
+    # A volunteer collecting a known number: nothing changes; the attempt is recorded.
     await backend.set_signup_status(got.signup_id, SignupStatus.CONTACTED)
-    again = await backend.submit_signup(draft(name="Nguyễn Ánh", source=SignupSource.COLLECTED, volunteer=v))
-    assert again.outcome is SubmitOutcome.UPDATED and again.signup_id == got.signup_id
-    s = await backend.get_signup(got.signup_id)
-    assert (s.full_name, s.status) == ("Nguyễn Ánh", SignupStatus.CONTACTED)
+    before = await backend.get_signup(got.signup_id)
+    again = await backend.submit_signup(
+        draft(name="Nguyễn Ánh", province="ha_noi", source=SignupSource.COLLECTED, volunteer=v)
+    )
+    assert again.outcome is SubmitOutcome.KNOWN and again.signup_id == got.signup_id
+    assert again.province_id == before.province_id and again.previous_province_id is None
+    assert await backend.get_signup(got.signup_id) == before
+    assert len(await backend.collect_submissions(v)) == 2
+    audit = await backend.list_audit(action="signup.collect")
+    assert [(e.actor_id, e.details["outcome"]) for e in audit] == [(v, "known"), (v, "created")]
     # The worker signs up in the bot: their account takes it over (fresh).
     mine = await backend.submit_signup(draft(owner=w))
     assert mine.outcome is SubmitOutcome.CLAIMED

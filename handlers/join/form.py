@@ -121,7 +121,8 @@ class Form:
                           (Step.PROVINCE, "province")):
             if not self.data.get(key):
                 return step
-        if not self.data.get("consent"):
+        if not self.data.get("consent") or not self.data.get("consent_version"):
+            # A form agreed to before the version was kept with the answers asks again.
             return Step.CONSENT
         return None
 
@@ -370,6 +371,8 @@ async def _agree(ctx: Ctx, form: Form) -> Reply:
     form.data["consent"] = True
     # The language the text was shown in is part of what was agreed to.
     form.data["consent_lang"] = ctx.lang
+    # The version shown and agreed to now, not whichever is current at submission.
+    form.data["consent_version"] = CONSENT_VERSION
     form.data.pop("editing", None)
     return await _goto(ctx, form, Step.REVIEW)
 
@@ -487,7 +490,7 @@ async def _submit(ctx: Ctx, form: Form) -> Reply | list[Reply]:
         source, volunteer, owner = SignupSource.COLLECTED, ctx.user.id, None
     draft = SignupDraft(
         full_name=d["name"], phone_e164=d["phone"], workplace=d["workplace"], province_id=d["province"],
-        commune=d.get("commune"), source=source, volunteer_id=volunteer, consent_version=CONSENT_VERSION,
+        commune=d.get("commune"), source=source, volunteer_id=volunteer, consent_version=d["consent_version"],
         consent_lang=d.get("consent_lang") or ctx.lang, consent_channel=ctx.inbound.channel, owner_id=owner,
     )
     result = await ctx.store.submit_signup(draft, form=FormClaim(ctx.user.id, form.flow, form.fid))
@@ -496,19 +499,19 @@ async def _submit(ctx: Ctx, form: Form) -> Reply | list[Reply]:
     if form.flow == FLOW_JOIN and d.get("ref") and ctx.user.referral_code is None:
         await ctx.store.set_referral_code(ctx.user.id, d["ref"])
     logger.info("sign-up %s %s by user %s (%s)", result.signup_id, result.outcome, ctx.user.id, source)
-    if form.flow == FLOW_COLLECT:
-        await ctx.store.audit(ctx.user.id, "signup.collect", f"signup:{result.signup_id}",
-                              {"outcome": result.outcome.value})
+    # A /collect is audited by the store, in the submission's transaction (COLLECT_ACTION).
     if result.replaced_id is not None:
         await ctx.store.audit(ctx.user.id, "signup.replace", f"signup:{result.signup_id}",
                               {"replaced": result.replaced_id})
-    return [_confirmation(ctx, form, result, d["phone"]), *alerts_for(ctx, result, source)]
+    return [_confirmation(ctx, form, result, d["phone"], d["province"]), *alerts_for(ctx, result, source)]
 
 
-def _confirmation(ctx: Ctx, form: Form, result: SubmitResult, phone: str) -> Reply:
+def _confirmation(ctx: Ctx, form: Form, result: SubmitResult, phone: str, answered_province: str) -> Reply:
     province = province_name(result.province_id, ctx.lang)
     if form.flow == FLOW_COLLECT:
-        # The same words whether the number was known or not: a volunteer learns nothing.
+        # The same words whether the number was known or not: a volunteer learns nothing,
+        # not even the province a known sign-up stayed in.
+        province = province_name(answered_province, ctx.lang)
         return Reply(ctx.t("join.form.done_collect", province=province), buttons=[ctx.back_button()])
     # Only the account's own earlier sign-up is called an update: telling anyone else
     # that a number was already registered would reveal who signed up.
@@ -533,6 +536,8 @@ def alert(ctx: Ctx, province_id: str, key: str, **kwargs: Any) -> list[Reply]:
 def alerts_for(ctx: Ctx, result: SubmitResult, source: SignupSource) -> list[Reply]:
     lang = ctx.settings.default_language
     how = source_label(ctx.services.catalog, lang, source, None)
+    if result.outcome is SubmitOutcome.KNOWN:
+        return []  # nothing changed: nothing to tell the organizers
     if result.outcome is SubmitOutcome.UPDATED and result.previous_province_id is None:
         return alert(ctx, result.province_id, "join.alert.updated", id=result.signup_id)
     if result.outcome is SubmitOutcome.UPDATED:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +28,7 @@ from handlers.join.common import (
     source_label,
     status_label,
 )
-from handlers.join.form import alert
+from handlers.join.form import FORM_TTL, alert
 from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.router import Router, as_replies, payload
 from handlers.types import Button, Reply
@@ -72,8 +73,13 @@ async def mydata(ctx: Ctx) -> Reply:
         parts.append("\n".join(lines))
 
     state = await ctx.store.get_state(u.id)
-    if state is not None and state.flow in FORM_FLOWS:
-        answers = ", ".join(f"{k}: {v}" for k, v in _form_answers(state.data).items()) or "—"
+    form_data = state.data if state is not None and state.flow in FORM_FLOWS else None
+    if state is not None and state.flow == FLOW_FORGET:
+        resume = state.data.get("resume")  # a form set aside by an open /forget
+        if isinstance(resume, dict) and resume.get("flow") in FORM_FLOWS and isinstance(resume.get("data"), dict):
+            form_data = resume["data"]
+    if form_data is not None:
+        answers = ", ".join(f"{k}: {v}" for k, v in _form_answers(form_data).items()) or "—"
         parts.append(ctx.t("join.privacy.mydata_form", answers=answers))
 
     code = await ctx.store.volunteer_code(u.id)
@@ -123,18 +129,33 @@ async def forget(ctx: Ctx) -> Reply:
     current = await ctx.store.get_state(ctx.user.id)
     if current is not None and current.flow != FLOW_FORGET:
         # Put back if the worker keeps their data: a half-filled form is not lost to a "no".
-        data["resume"] = {"flow": current.flow, "step": current.step, "data": current.data}
+        # Still personal data held without consent: bot.signup_retention erases forget
+        # states after FORM_TTL like the forms themselves, and `/forget <phone>` finds the
+        # number here too (storage: `$.resume.data.phone`).
+        data["resume"] = {"flow": current.flow, "step": current.step, "data": current.data,
+                          "at": current.updated_at.isoformat()}
+    elif current is not None and isinstance(current.data.get("resume"), dict):
+        data["resume"] = current.data["resume"]  # /forget twice: the form is still put back
     await ctx.store.set_state(ctx.user.id, FLOW_FORGET, "confirm", data)
     return _confirmation(ctx, nonce, phone)
 
 
 async def _keep(ctx: Ctx, data: dict[str, Any]) -> Reply:
     resume = data.get("resume")
-    if isinstance(resume, dict):
+    if isinstance(resume, dict) and not _stale(resume):
         await ctx.store.set_state(ctx.user.id, resume["flow"], resume["step"], resume["data"])
     else:
         await ctx.store.clear_state(ctx.user.id)
     return Reply(ctx.t("join.privacy.kept"), buttons=[ctx.back_button()])
+
+
+def _stale(resume: dict[str, Any]) -> bool:
+    """A stashed form past FORM_TTL is not put back: that would restart its clock."""
+    try:
+        at = datetime.fromisoformat(str(resume["at"]))
+    except (KeyError, ValueError):
+        return False
+    return resume.get("flow") in FORM_FLOWS and datetime.now(UTC) - at > FORM_TTL
 
 
 def _confirmation(ctx: Ctx, nonce: str, phone: str | None) -> Reply:

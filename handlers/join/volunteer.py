@@ -55,16 +55,21 @@ def register(router: Router) -> None:
     @router.command("mystats", min_role=Role.VOLUNTEER)
     async def mystats(ctx: Ctx) -> Reply:
         """How many workers the volunteer brought in: counts, nothing per person."""
+        # Sign-ups through the link, but /collect submissions rather than the sign-ups
+        # they left: collecting a number already known changes no sign-up, and the
+        # counts must not tell the volunteer which numbers those were.
         facts = await ctx.store.signup_facts(volunteer_id=ctx.user.id)
+        linked = [f.created_at for f in facts if f.source is SignupSource.REFERRAL]
+        collected = await ctx.store.collect_submissions(ctx.user.id)
         tz = ZoneInfo(ctx.settings.timezone)
         now = datetime.now(UTC).astimezone(tz)
-        local = [f.created_at.astimezone(tz) for f in facts]
+        local = [t.astimezone(tz) for t in (*linked, *collected)]
         code = await ctx.store.volunteer_code(ctx.user.id)
         return ctx.reply(
             "join.vol.stats",
-            total=len(facts),
-            link=sum(f.source is SignupSource.REFERRAL for f in facts),
-            collected=sum(f.source is SignupSource.COLLECTED for f in facts),
+            total=len(local),
+            link=len(linked),
+            collected=len(collected),
             month=sum(t.year == now.year and t.month == now.month for t in local),
             year=sum(t.year == now.year for t in local),
             code=code or "—",
