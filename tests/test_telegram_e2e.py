@@ -270,3 +270,18 @@ async def test_webhook_refuses_updates_while_the_bot_is_not_running(tmp_path) ->
                                 headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
         assert r.status_code == 503
         assert channel.application.update_queue.empty()
+
+
+async def test_a_reply_refused_by_flood_control_is_sent_after_retry_after(fake, tmp_path) -> None:
+    cfg = config_for(tmp_path, env=telegram_env(fake))
+    async with running_bot(cfg):
+        fake.push_update(fake.user_message(USER, "/start"))
+        await fake.wait_for(method="sendMessage", chat_id=USER, ok=True)
+        fake.fail_next("sendMessage", 429, retry_after=1)
+        mark = fake.mark()
+        fake.push_update(fake.user_message(USER, "/help"))
+        refused = await fake.wait_for(method="sendMessage", chat_id=USER, since=mark, ok=False)
+        sent = await fake.wait_for(method="sendMessage", chat_id=USER, since=mark, ok=True, timeout=10)
+        assert sent.time - refused.time >= 0.9
+        assert "Mình có thể giúp bạn" in sent.params["text"]
+    assert sum("Mình có thể giúp bạn" in t for t in texts(fake, USER)) == 1

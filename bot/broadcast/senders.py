@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Protocol
 
 from telegram import Bot, InputFile, Message
@@ -32,9 +30,9 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.broadcast.limits import ChannelLimits
+from bot.channels.telegram import retry_after_seconds
 from handlers.text import split_message
 from storage import Store
 from storage.broadcasts import REASON_BLOCKED, BroadcastPhoto
@@ -102,14 +100,6 @@ class Sender(Protocol):
 
     async def send(self, chat_id: str, part: Part) -> None:
         """Send one part; raise a `SendError` subclass on failure."""
-
-
-def retry_after_seconds(error: RetryAfter) -> float:
-    # PTB 22 warns when `retry_after` is read as a number; both forms mean seconds.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = error.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class TelegramSender:

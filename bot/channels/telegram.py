@@ -6,11 +6,14 @@ Long polling by default; in webhook mode the shared web server feeds PTB's
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -24,7 +27,7 @@ from telegram import (
     InputFile,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -32,6 +35,7 @@ from telegram.ext import (
     ContextTypes,
     TypeHandler,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import ChannelRegistry
 from bot.channels.ordering import KeyedLocks
@@ -117,6 +121,46 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row] for row in reply.buttons]
     )
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    # PTB 22 warns when `retry_after` is read as a number; both forms mean seconds.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class _FloodPatientBot:
+    """The bot's send methods, waiting out Telegram's flood control instead of failing.
+
+    A reply refused with 429 was not delivered, so sending it again after `retry_after`
+    cannot duplicate it; without this, a worker's answer would be lost whenever a
+    broadcast keeps the bot near Telegram's limit.
+    """
+
+    MAX_WAITS = 3
+    MAX_WAIT_SECONDS = 30.0
+
+    def __init__(self, bot: Any) -> None:
+        self._bot = bot
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._bot, name)
+
+        async def patient(*args: Any, **kwargs: Any) -> Any:
+            for attempt in range(self.MAX_WAITS + 1):
+                try:
+                    return await method(*args, **kwargs)
+                except RetryAfter as e:
+                    wait = retry_after_seconds(e)
+                    if attempt == self.MAX_WAITS or wait > self.MAX_WAIT_SECONDS:
+                        raise
+                    logger.info("telegram: flood control on a reply, waiting %.1f s", wait)
+                    await asyncio.sleep(wait)
+            raise AssertionError("unreachable")
+
+        return patient
 
 
 class TelegramChannel:
@@ -317,7 +361,7 @@ class TelegramChannel:
             return False
 
     async def _deliver(self, chat_id: int, reply: Reply) -> None:
-        bot = self.application.bot
+        bot = _FloodPatientBot(self.application.bot)
         markup = _markup(reply)
         text = reply.text
         has_photo = reply.photo is not None or reply.photo_ref is not None
