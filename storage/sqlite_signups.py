@@ -70,6 +70,21 @@ def _in(column: str, values: Collection[str]) -> tuple[str, tuple[str, ...]]:
     return f"{column} IN ({', '.join('?' * len(items))})", items
 
 
+def _filter_provinces(provinces: Collection[str] | None, where: list[str], params: list[Any]) -> bool:
+    """Add the province scope to a query; False when the scope is empty (nothing to see).
+
+    None means every province (an admin); an empty collection means none at all.
+    """
+    if provinces is None:
+        return True
+    if not provinces:
+        return False
+    clause, values = _in("s.province_id", provinces)
+    where.append(clause)
+    params.extend(values)
+    return True
+
+
 class SQLiteSignupMixin:
     """Uses SQLiteStore's `db` and `transaction()`."""
 
@@ -188,12 +203,8 @@ class SQLiteSignupMixin:
     ) -> list[Signup]:
         where: list[str] = []
         params: list[Any] = []
-        if provinces is not None:
-            if not provinces:
-                return []
-            clause, values = _in("s.province_id", provinces)
-            where.append(clause)
-            params.extend(values)
+        if not _filter_provinces(provinces, where, params):
+            return []
         if status is not None:
             where.append("s.status = ?")
             params.append(SignupStatus(status).value)
@@ -266,12 +277,8 @@ class SQLiteSignupMixin:
     ) -> list[SignupFact]:
         where: list[str] = []
         params: list[Any] = []
-        if provinces is not None:
-            if not provinces:
-                return []
-            clause, values = _in("s.province_id", provinces)
-            where.append(clause)
-            params.extend(values)
+        if not _filter_provinces(provinces, where, params):
+            return []
         if volunteer_id is not None:
             where.append("s.volunteer_id = ?")
             params.append(volunteer_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +17,14 @@ def config_for(tmp_path: Path, *, toml: str = "", env: dict[str, str] | None = N
     path.write_text(toml, encoding="utf-8")
     full_env = {"UNIONBOT_DB": str(tmp_path / "bot.sqlite3"), "UNIONBOT_HTTP_PORT": "0", **(env or {})}
     return load_config(path, env=full_env)
+
+
+def button_labels(message: dict) -> list[str]:
+    """The labels of a sent message's inline keyboard (reply_markup as JSON or a dict)."""
+    markup = message.get("reply_markup") or {}
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
 
 
 def telegram_env(fake) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -41,12 +41,6 @@ QUIET = QuietHours.parse("21:00", "07:00", "Asia/Ho_Chi_Minh")
 UNLIMITED = ChannelLimits(rate=None, per_chat_interval=0.0)
 
 
-@pytest.fixture(autouse=True)
-def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns (an error under filterwarnings=error) when it builds a RetryAfter
-    # with the number form; opting in to timedelta periods is what PTB recommends.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegramServer]:

@@ -5,9 +5,6 @@ language, and the organizer gets the summary."""
 from __future__ import annotations
 
 import asyncio
-import json
-
-import pytest
 
 from tests.fakes.telegram_api import FakeTelegramServer
 from tests.harness import config_for, running_bot, telegram_env
@@ -38,16 +35,6 @@ name_en = "Union news"
 """
 
 
-@pytest.fixture(autouse=True)
-def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-def labels(message: dict) -> list[str]:
-    markup = message.get("reply_markup") or {}
-    if isinstance(markup, str):
-        markup = json.loads(markup)
-    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
 
 
 async def say(fake: FakeTelegramServer, user: int, text: str, **kw) -> None:  # type: ignore[no-untyped-def]

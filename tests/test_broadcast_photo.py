@@ -4,10 +4,6 @@ by Telegram's file id; non-photos at the photo step are asked again, and skippin
 
 from __future__ import annotations
 
-import json
-
-import pytest
-
 from bot.broadcast.limits import ChannelLimits
 from bot.broadcast.senders import TelegramSender
 from handlers.broadcasts.compose import FLOW
@@ -17,7 +13,7 @@ from handlers.types import Inbound, InboundKind, InboundPhoto
 from storage import Role, Store
 from storage.broadcasts import BroadcastPhoto
 from tests.fakes.telegram_api import FakeTelegramServer
-from tests.harness import config_for, running_bot, telegram_env
+from tests.harness import button_labels, config_for, running_bot, telegram_env
 
 ORGANIZER = 9000
 WORKERS = [201, 202]
@@ -41,16 +37,6 @@ TEXT_VI = "Hội thao công nhân sáng Chủ nhật tại nhà văn hoá."
 TEXT_EN = "Workers' sports day on Sunday morning at the cultural house."
 
 
-@pytest.fixture(autouse=True)
-def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-def labels(message: dict) -> list[str]:
-    markup = message.get("reply_markup") or {}
-    if isinstance(markup, str):
-        markup = json.loads(markup)
-    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
 
 
 async def send(fake: FakeTelegramServer, user: int, update: dict) -> str:
@@ -100,7 +86,8 @@ async def test_organizer_broadcasts_a_photo_sent_in_the_chat(tmp_path) -> None:
             mark = fake.mark()
             await press(fake, ORGANIZER, "🚀 Gửi ngay")
             summary = await fake.wait_for(
-                lambda r: "Xác nhận" in str(labels(r.params)), method="sendMessage", chat_id=ORGANIZER, since=mark,
+                lambda r: "Xác nhận" in str(button_labels(r.params)),
+                method="sendMessage", chat_id=ORGANIZER, since=mark,
             )
             assert "3 người" in summary.params["text"] and "Zalo" in summary.params["text"]
             # The preview: each language's message as the photo's caption, by file id.

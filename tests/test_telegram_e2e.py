@@ -9,7 +9,7 @@ import pytest
 
 from storage import Role
 from tests.fakes.telegram_api import FakeTelegramServer
-from tests.harness import config_for, running_bot, telegram_env
+from tests.harness import button_labels, config_for, running_bot, telegram_env
 
 USER = 5001
 
@@ -36,8 +36,7 @@ async def test_start_menu_button_language_switch_and_back(fake, tmp_path) -> Non
         fake.push_update(fake.user_message(USER, "/start"))
         welcome = await fake.wait_for(method="sendMessage", chat_id=USER)
         assert "Xin chào" in welcome.params["text"]
-        keyboard = welcome.params["reply_markup"]
-        labels = [b["text"] for row in _markup(keyboard)["inline_keyboard"] for b in row]
+        labels = button_labels(welcome.params)
         assert labels[-1] == "🌐 Ngôn ngữ / Language"
 
         mark = fake.mark()
@@ -64,11 +63,6 @@ async def test_start_menu_button_language_switch_and_back(fake, tmp_path) -> Non
         assert back.params["text"] == "Main menu: choose an option."
     assert fake.internal_errors == []
 
-
-def _markup(value):
-    import json
-
-    return json.loads(value) if isinstance(value, str) else value
 
 
 async def test_repeated_update_id_is_ignored(fake, tmp_path) -> None:

@@ -24,6 +24,7 @@ and named as such.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import hashlib
 import itertools
@@ -77,7 +78,7 @@ class RecordedRequest:
     files: dict[str, bytes] = field(default_factory=dict)
 
 
-class _FakeServer:
+class _FakeServer(abc.ABC):
     """Runs a Starlette app under uvicorn on an ephemeral 127.0.0.1 port while entered."""
 
     def __init__(self) -> None:
@@ -88,8 +89,9 @@ class _FakeServer:
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
+    @abc.abstractmethod
     def _routes(self) -> list[Route]:
-        raise NotImplementedError
+        """The fake API's own routes; a fallback logs and 404s anything else."""
 
     async def __aenter__(self) -> Self:
         fallback = Route("/{rest:path}", self._unknown, methods=_ANY_METHOD)

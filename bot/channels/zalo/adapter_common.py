@@ -12,6 +12,7 @@ once and raises the platform's exception with `parts_sent` set, so the engine de
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
@@ -37,7 +38,7 @@ MAX_WEBHOOK_BODY = 256 * 1024
 STOP_TIMEOUT = 20.0
 
 
-class ZaloChannelBase:
+class ZaloChannelBase(abc.ABC):
     """Rendering and turn handling; subclasses send text and images and receive updates."""
 
     name: str
@@ -57,8 +58,9 @@ class ZaloChannelBase:
         self.background = BackgroundHandler(self.name)
 
     # -- to implement ------------------------------------------------------
+    @abc.abstractmethod
     async def _send_text(self, to: str, text: str) -> object:
-        raise NotImplementedError
+        """Send one message (already within Zalo's length limit) to `to`."""
 
     def _photo_step(self, to: str, photo: Photo) -> Step | None:
         """A step that sends `photo`, or None where the channel cannot send image bytes."""

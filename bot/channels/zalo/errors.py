@@ -105,3 +105,13 @@ class MalformedPayload(ValueError):
     Not a ZaloError: nothing was sent, so there is nothing to retry. Webhook endpoints
     answer 200 and drop it, because Zalo would only deliver the same body again.
     """
+
+
+def int_or_none(value: object) -> int | None:
+    """A number as Zalo sends it: an int, or a string ("90000" in its own examples)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None

@@ -34,6 +34,7 @@ from bot.channels.zalo.errors import (
     ZaloNetworkError,
     ZaloPermanentError,
     ZaloServerError,
+    int_or_none,
 )
 from bot.channels.zalo.text import split_text
 from bot.channels.zalo.tokens import TokenManager
@@ -176,7 +177,7 @@ class ZaloOAClient:
         if not isinstance(body, Mapping):
             raise _status_error(path, response, "answer is not Zalo JSON")
 
-        code = _int_or_none(body.get("error"))
+        code = int_or_none(body.get("error"))
         if code in (None, 0):
             if status >= 400:
                 raise _status_error(path, response, f"HTTP {status}")
@@ -186,8 +187,8 @@ class ZaloOAClient:
         raise _oa_error(code, description, path=path, user_id=user_id, response=response)
 
     def _note_rate_limit(self, response: httpx.Response) -> None:
-        limit = _int_or_none(response.headers.get("x-ratelimit-limit"))
-        remaining = _int_or_none(response.headers.get("x-ratelimit-remain"))
+        limit = int_or_none(response.headers.get("x-ratelimit-limit"))
+        remaining = int_or_none(response.headers.get("x-ratelimit-remain"))
         if limit is not None or remaining is not None:
             self.rate_limit = RateLimitInfo(limit, remaining)
 
@@ -222,7 +223,7 @@ def _receipt(data: Mapping[str, Any], user_id: str) -> OASent:
     return OASent(
         message_id=str(data.get("message_id") or ""),
         user_id=str(data.get("user_id") or user_id),
-        sent_time_ms=_int_or_none(data.get("sent_time")),
+        sent_time_ms=int_or_none(data.get("sent_time")),
         quota=quota if isinstance(quota, Mapping) else None,
     )
 
@@ -233,11 +234,3 @@ def _retry_after(response: httpx.Response) -> float | None:
     except (KeyError, ValueError):
         return None
 
-
-def _int_or_none(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

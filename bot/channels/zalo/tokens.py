@@ -34,6 +34,7 @@ from bot.channels.zalo.errors import (
     ZaloError,
     ZaloNetworkError,
     ZaloServerError,
+    int_or_none,
 )
 
 logger = logging.getLogger(__name__)
@@ -210,9 +211,9 @@ def _pair_from_response(response: httpx.Response, started: float) -> TokenPair:
         raise ZaloServerError("OAuth answer is not JSON", http_status=status, method=REFRESH_PATH)
 
     access, refresh = body.get("access_token"), body.get("refresh_token")
-    code = _int_or_none(body.get("error"))
+    code = int_or_none(body.get("error"))
     if code in (None, 0) and status < 400 and _token(access) and _token(refresh):
-        expires_in = _int_or_none(body.get("expires_in"))
+        expires_in = int_or_none(body.get("expires_in"))
         if expires_in is None or expires_in <= 0:
             logger.warning("zalo oa: refresh answer has no usable expires_in")
             expires_in = FALLBACK_EXPIRES_IN
@@ -236,12 +237,3 @@ def _same_tokens(a: TokenPair, b: TokenPair | None) -> bool:
 def _token(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
-
-def _int_or_none(value: Any) -> int | None:
-    # expires_in is a string in Zalo's own example ("90000"); error is an int.
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
