@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from bot.config import Config, ConfigError, load_config
 from bot.logsetup import setup_logging
-from storage import Role, StoreError
+from storage import Role, StoreError, StoreOpenError
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate(config))
     except KeyboardInterrupt:
         return 130
+    except StoreOpenError as e:
+        # Like a bad configuration: nothing ran, and the operator must fix a file first.
+        print(f"unionbot: {e}", file=sys.stderr)
+        return 2
     except (StoreError, OSError) as e:
         # The database file is unreadable, on a full disk, not a database...: say which.
         print(f"unionbot: storage error ({config.storage.path}): {e}", file=sys.stderr)

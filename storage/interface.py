@@ -18,6 +18,10 @@ class StoreError(Exception):
     """A persistence failure the caller cannot fix by changing its input."""
 
 
+class StoreOpenError(StoreError):
+    """The database could not be opened (missing rights, not a database, corrupt...)."""
+
+
 class CoreStore(abc.ABC):
     # -- lifecycle ---------------------------------------------------------
     @abc.abstractmethod

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.interface import Store, StoreError
+from storage.interface import Store, StoreError, StoreOpenError
 from storage.records import AuditEntry, ConversationState, Role, User
 from storage.sqlite_broadcasts import SQLiteBroadcastMixin
 from storage.sqlite_questions import SQLiteQuestionMixin
@@ -158,22 +158,46 @@ class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, 
 
     # -- lifecycle ---------------------------------------------------------
     async def open(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self.path, isolation_level=None)
-        db.row_factory = aiosqlite.Row
-        # busy_timeout covers the CLI writing while the bot runs (two processes).
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=10000",
-            # /forget must leave no readable trace: overwrite deleted rows with zeros.
-            "PRAGMA secure_delete=ON",
-        ):
-            await db.execute(pragma)
-        self._db = GuardedConnection(db)
-        await self._migrate()
+        """Open (creating if needed) and migrate, or raise StoreError naming the file.
+
+        Whatever fails after the connection exists (a file that is not a database, a
+        corrupt one, a read-only directory that cannot take the WAL files) closes the
+        connection before raising: aiosqlite's worker thread is not a daemon, and a
+        leftover one keeps the process alive for ever (cron runs that never end).
+        """
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            pending = aiosqlite.connect(self.path, isolation_level=None)
+        except OSError as exc:
+            raise StoreOpenError(f"cannot open the database {self.path}: {_describe(exc)}") from exc
+        try:
+            db = await pending
+        except (sqlite3.Error, OSError) as exc:
+            # aiosqlite stops its thread after a failed connect but does not wait for it;
+            # the thread then reports to this loop, which must still be running.
+            await asyncio.to_thread(pending._thread.join, 5.0)
+            raise StoreOpenError(f"cannot open the database {self.path}: {_describe(exc)}") from exc
+        try:
+            db.row_factory = aiosqlite.Row
+            # busy_timeout covers the CLI writing while the bot runs (two processes).
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=NORMAL",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA busy_timeout=10000",
+                # /forget must leave no readable trace: overwrite deleted rows with zeros.
+                "PRAGMA secure_delete=ON",
+            ):
+                await db.execute(pragma)
+            self._db = GuardedConnection(db)
+            await self._migrate()
+        except BaseException as exc:
+            self._db = None
+            await _close_quietly(db)
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise StoreOpenError(f"cannot open the database {self.path}: {_describe(exc)}") from exc
+            raise
 
     async def close(self) -> None:
         if self._db is not None:
@@ -359,6 +383,20 @@ class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, 
                 "DELETE FROM processed_updates WHERE at < ?", (_ts(now - PROCESSED_UPDATES_TTL),)
             )
         return fresh
+
+
+async def _close_quietly(db: aiosqlite.Connection) -> None:
+    try:
+        await db.close()
+    except Exception:  # the open already failed; that error is the one to report
+        logger.debug("closing a connection that failed to open also failed", exc_info=True)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    return text
 
 
 def _user(r: aiosqlite.Row) -> User:
