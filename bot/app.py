@@ -143,7 +143,7 @@ async def serve(runtime: Runtime, channels: list[Channel], stop: asyncio.Event) 
         routes = [r for ch in channels for r in ch.web_routes()]
         if routes or runtime.config.needs_web_server:
             web = WebServer(
-                build_web_app(routes, runtime.health),
+                build_web_app(routes, runtime.health, max_body=runtime.config.server.max_body_bytes),
                 runtime.config.server.host, runtime.config.server.port,
             )
             await web.start()

@@ -49,6 +49,12 @@ class StorageSection:
 class ServerSection:
     host: str = "127.0.0.1"
     port: int = 8080
+    # Largest request body any webhook reads, in KiB; bigger ones get 413 unread.
+    max_body_kib: int = 256
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.max_body_kib * 1024
 
 
 @dataclass(frozen=True)
@@ -189,7 +195,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "bot": {"default_language": str, "timezone": str, "log_level": str},
     "union": {"hotline": str, "office": str},
     "storage": {"path": str},
-    "server": {"host": str, "port": int},
+    "server": {"host": str, "port": int, "max_body_kib": int},
     "telegram": {"mode": str, "webhook_url": str, "webhook_path": str, "admins": list},
     "limits": {"flood_messages": int, "flood_window_seconds": (int, float)},
     "rights": {"extra_dir": str, "answer_within_hours": int},
@@ -276,6 +282,8 @@ def _build(raw: dict[str, Any], env: dict[str, str], source: Path | None) -> Con
     server = ServerSection(**server_raw)
     if not 0 <= server.port <= 65535:
         raise ConfigError(f"server.port: must be between 0 and 65535, got {server.port}")
+    if not 16 <= server.max_body_kib <= 4096:
+        raise ConfigError(f"server.max_body_kib: must be between 16 and 4096, got {server.max_body_kib}")
 
     tg_raw = dict(_section(raw, "telegram"))
     admins = tg_raw.pop("admins", [])

@@ -63,6 +63,8 @@ def test_unionbot_config_env_points_to_file(tmp_path: Path) -> None:
         ("[server]\nport = 'x'\n", {}, "server.port"),
         ("[server]\nport = 70000\n", {}, "server.port"),
         ("[server]\nport = true\n", {}, "server.port"),
+        ("[server]\nmax_body_kib = 8\n", {}, "server.max_body_kib"),
+        ("[server]\nmax_body_kib = 100000\n", {}, "server.max_body_kib"),
         ("[bot]\ntimezone = 'Mars/Base'\n", {}, "bot.timezone"),
         ("[bot]\ndefault_language = 'fr'\n", {}, "bot.default_language"),
         ("[bot]\ncolour = 'red'\n", {}, "bot.colour"),
