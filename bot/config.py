@@ -145,6 +145,12 @@ class ZaloSection:
     # engine). Zalo allows about 4,000 requests a minute per app (~66/s) shared with
     # replies and token calls; 10/s leaves room for both.
     oa_rate: float = 10.0
+    # Which formula signs OA webhooks: sha256(<app_id or oa_id> + body + timestamp + OA
+    # secret key). Zalo documents neither; "app_id" is the official Java SDK's.
+    oa_signature: str = "app_id"
+    # Signed OA events dated further than this from now (either side) are refused, so an
+    # old captured body cannot be replayed once its dedupe key has been pruned.
+    oa_event_window_minutes: int = 15
     # From the environment; kept out of repr so a logged config leaks nothing.
     bot_token: str | None = field(default=None, repr=False)
     bot_api_base_url: str = DEFAULT_ZALO_BOT_API
@@ -164,7 +170,14 @@ class ZaloSection:
     @property
     def oa_enabled(self) -> bool:
         # The token pair is not required here: after the first run it lives in the store.
-        return bool(self.oa_app_id and self.oa_app_secret and self.oa_secret_key)
+        # Nor is the OA secret key: Zalo shows it only after the webhook URL is saved,
+        # so without it the channel runs in set-up mode (see `oa_setup_mode`).
+        return bool(self.oa_app_id and self.oa_app_secret)
+
+    @property
+    def oa_setup_mode(self) -> bool:
+        """The OA channel answers Zalo's URL check but refuses every event."""
+        return self.oa_enabled and not self.oa_secret_key
 
     @property
     def needs_web_server(self) -> bool:
@@ -206,7 +219,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
     "zalo": {
         "bot_mode": str, "bot_webhook_url": str, "bot_poll_timeout": int, "oa_window_days": int,
-        "night_start": str, "night_end": str, "oa_rate": (int, float),
+        "night_start": str, "night_end": str, "oa_rate": (int, float), "oa_signature": str,
+        "oa_event_window_minutes": int,
     },
 }
 _TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
@@ -417,8 +431,18 @@ def _zalo(raw: dict[str, Any], env: dict[str, str]) -> ZaloSection:
             raise ConfigError(
                 "zalo.bot_webhook_secret: webhook mode needs ZALO_BOT_WEBHOOK_SECRET (8-256 characters)"
             )
-    oa_keys = {"oa_app_id": "ZALO_OA_APP_ID", "oa_app_secret": "ZALO_OA_APP_SECRET",
-               "oa_secret_key": "ZALO_OA_SECRET_KEY"}
+    if zalo.oa_signature not in ("app_id", "oa_id"):
+        raise ConfigError(f"zalo.oa_signature: must be 'app_id' or 'oa_id', got {zalo.oa_signature!r}")
+    # Dedupe keys live 2 days (storage PROCESSED_UPDATES_TTL); the window must stay well
+    # inside that, or a replay could outlive the key that would catch it.
+    if not 1 <= zalo.oa_event_window_minutes <= 1440:
+        raise ConfigError("zalo.oa_event_window_minutes: must be between 1 and 1440 (one day)")
+    if zalo.oa_secret_key and not (zalo.oa_app_id and zalo.oa_app_secret):
+        # The secret key is optional (set-up mode), the app's id and secret are not.
+        missing = "oa_app_id" if not zalo.oa_app_id else "oa_app_secret"
+        var = "ZALO_OA_APP_ID" if missing == "oa_app_id" else "ZALO_OA_APP_SECRET"
+        raise ConfigError(f"zalo.{missing}: the Official Account needs {var} too (ZALO_OA_SECRET_KEY set)")
+    oa_keys = {"oa_app_id": "ZALO_OA_APP_ID", "oa_app_secret": "ZALO_OA_APP_SECRET"}
     given = [k for k in oa_keys if getattr(zalo, k)]
     if given and len(given) < len(oa_keys):
         missing = next(k for k in oa_keys if not getattr(zalo, k))

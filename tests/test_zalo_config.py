@@ -64,6 +64,10 @@ def test_bot_polling_alone_needs_no_web_server(tmp_path: Path) -> None:
         ("", {"ZALO_OA_APP_ID": "1"}, "zalo.oa_app_secret"),
         ("", OA | {"ZALO_OA_ACCESS_TOKEN": "AT"}, "zalo.oa_refresh_token"),
         ("", {"ZALO_BOT_API_BASE_URL": "ftp://x"}, "zalo.bot_api_base_url"),
+        ('[zalo]\noa_signature = "hmac"\n', {}, "zalo.oa_signature"),
+        ("[zalo]\noa_event_window_minutes = 0\n", {}, "zalo.oa_event_window_minutes"),
+        ("[zalo]\noa_event_window_minutes = 2000\n", {}, "zalo.oa_event_window_minutes"),
+        ("", {"ZALO_OA_SECRET_KEY": "k"}, "zalo.oa_app_id"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, toml: str, env: dict, key: str) -> None:

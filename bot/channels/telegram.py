@@ -245,13 +245,26 @@ class TelegramChannel:
         if not self.application.running:
             # Starting or stopping: a 200 now would lose the update; Telegram retries a 503.
             return Response(status_code=503)
+        # Input errors get 400, never 500: Telegram retries a 5xx for ever but gives up on a
+        # 4xx after a few attempts and shows it in getWebhookInfo, so the operator sees it.
+        # The log line names the problem only: the body may carry a worker's message.
         try:
             data = json.loads(await request.body())
+        except (ValueError, RecursionError) as exc:
+            return self._bad_update("not JSON" if isinstance(exc, ValueError) else "nested too deep")
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return self._bad_update("not an update object")
+        try:
             update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError):
-            return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            return self._bad_update(f"unreadable update ({type(exc).__name__})")
         await self.application.update_queue.put(update)
         return Response(status_code=200)
+
+    @staticmethod
+    def _bad_update(reason: str) -> Response:
+        logger.warning("telegram: refused a webhook body: %s", reason)
+        return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
 
     # -- updates -----------------------------------------------------------
     async def _is_repeat(self, update_id: int) -> bool:

@@ -33,7 +33,16 @@ from bot.channels.zalo.adapter_common import MAX_WEBHOOK_BODY, STOP_TIMEOUT, Ste
 from bot.channels.zalo.errors import MalformedPayload, ZaloAuthError, ZaloPermanentError
 from bot.channels.zalo.oa_client import ZaloOAClient
 from bot.channels.zalo.tokens import TokenManager, TokenPair
-from bot.channels.zalo.webhook import SIGNATURE_HEADER, OAEvent, OAEventKind, parse_oa_event, verify_oa_signature
+from bot.channels.zalo.webhook import (
+    SIGNATURE_HEADER,
+    OAEvent,
+    OAEventKind,
+    carries_event,
+    load_oa_body,
+    matching_signatures,
+    parse_oa_event,
+    verify_oa_signature,
+)
 from bot.config import ZaloSection
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import Catalog
@@ -50,6 +59,8 @@ ATTACHMENT_EXPIRED = -100
 ATTACHMENT_CACHE_SIZE = 64
 # Zalo's access tokens live 25 hours (expires_in 90000).
 SEEDED_TOKEN_LIFETIME = 90000.0
+# Seconds between two log lines diagnosing refused signatures.
+SIGNATURE_DIAGNOSIS_INTERVAL = 60.0
 
 
 class StoreTokenStore:
@@ -95,6 +106,7 @@ class ZaloOAChannel(ZaloChannelBase):
         self.tokens: TokenManager | None = None
         self.client: ZaloOAClient | None = None
         self._attachments: OrderedDict[str, str] = OrderedDict()
+        self._last_diagnosis = float("-inf")
 
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
@@ -102,6 +114,14 @@ class ZaloOAChannel(ZaloChannelBase):
         token_store = StoreTokenStore(self.store, self.app_id)
         if config.oa_access_token and config.oa_refresh_token:
             await token_store.seed(config.oa_access_token, config.oa_refresh_token, now=self._clock())
+        if config.oa_setup_mode:
+            # Zalo shows the OA secret key only once the webhook URL is saved, and saves
+            # it only after a 200 to its check call: serve that, refuse every event.
+            logger.warning(
+                "zalo oa: SET-UP MODE (no ZALO_OA_SECRET_KEY): the webhook answers Zalo's URL check "
+                "and refuses every event; set the key and restart to go live (docs/zalo.md)"
+            )
+            return
         if await token_store.load() is None:
             raise ZaloAuthError(
                 "no OA token: set ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN once (see docs/zalo.md)"
@@ -125,17 +145,45 @@ class ZaloOAChannel(ZaloChannelBase):
         return [Route(WEBHOOK_PATH, self._webhook, methods=["POST"])]
 
     async def _webhook(self, request: Request) -> Response:
+        # The web server's BodyLimit has already refused anything over the limit unread.
         raw = await request.body()
         if len(raw) > MAX_WEBHOOK_BODY:
             return Response(status_code=413)
+        try:
+            body = load_oa_body(raw)
+        except MalformedPayload as exc:
+            # Zalo's events are always JSON objects, and the signature covers fields inside
+            # the object: this cannot be verified and is not Zalo's. 400, never 500; the
+            # log names the problem, never the body (it may hold a worker's message).
+            logger.warning("zalo oa: refused an unreadable webhook body: %s", exc)
+            return Response(status_code=400)
+        if not carries_event(body):
+            # Zalo checks a new webhook URL with an unsigned `{}` and saves it only on 200.
+            # Nothing in such a body is read, stored or acted on.
+            logger.info("zalo oa: answered a call with no event (Zalo's check of the webhook URL)")
+            return JSONResponse({"ok": True})
+        if self.config.oa_setup_mode:
+            logger.warning(
+                "zalo oa: SET-UP MODE: refused an event because ZALO_OA_SECRET_KEY is not set; "
+                "copy the OA secret key from the Zalo console and restart (docs/zalo.md)"
+            )
+            return Response(status_code=401)
         signature = request.headers.get(SIGNATURE_HEADER)
-        if not verify_oa_signature(raw, signature, self.app_id, self.config.oa_secret_key or ""):
+        if not verify_oa_signature(raw, signature, self.app_id, self.config.oa_secret_key or "",
+                                   formula=self.config.oa_signature):
             logger.warning("zalo oa: rejected a webhook call with a bad or missing signature")
+            self._diagnose_signature(raw, signature)
             return Response(status_code=401)
         try:
-            event = parse_oa_event(raw)
+            event = parse_oa_event(body)
         except MalformedPayload as exc:
             logger.warning("zalo oa: dropped an unreadable webhook body: %s", exc)
+            return JSONResponse({"ok": True})
+        if not self._fresh(event):
+            # 200, not an error: a late retry by Zalo itself would otherwise be retried
+            # again (staler each time) until Zalo disables the webhook.
+            logger.warning("zalo oa: refused a %s event dated outside the %d-minute window",
+                           event.event_name, self.config.oa_event_window_minutes)
             return JSONResponse({"ok": True})
         if event.kind in (OAEventKind.RECEIVED, OAEventKind.SEEN, OAEventKind.UNKNOWN) or not event.user_id:
             logger.debug("zalo oa: ignored a %s event", event.event_name)
@@ -143,6 +191,37 @@ class ZaloOAChannel(ZaloChannelBase):
         if self.client is None or not self.background.submit(event.user_id, self._on_event(event)):
             return Response(status_code=503)  # not started, or stopping: Zalo retries later
         return JSONResponse({"ok": True})
+
+    def _fresh(self, event: OAEvent) -> bool:
+        """Whether the event's own timestamp is within the window around now."""
+        if event.timestamp_ms is None:
+            return False
+        window_ms = self.config.oa_event_window_minutes * 60_000
+        return abs(self._clock() * 1000 - event.timestamp_ms) <= window_ms
+
+    def _diagnose_signature(self, raw: bytes, signature: str | None) -> None:
+        """At most once a minute, say which known formula a refused event would have matched.
+
+        A wrong guess of Zalo's undocumented formula otherwise shuts the OA out silently.
+        The event stays refused whatever this finds.
+        """
+        now = self._clock()
+        if now - self._last_diagnosis < SIGNATURE_DIAGNOSIS_INTERVAL:
+            return
+        self._last_diagnosis = now
+        keys = {"the OA secret key": self.config.oa_secret_key or "",
+                "the app secret": self.config.oa_app_secret or ""}
+        matches = matching_signatures(raw, signature, keys)
+        if matches:
+            formula, key = matches[0]
+            logger.warning(
+                "zalo oa: that refused event is signed with formula %r and %s; "
+                "set [zalo] oa_signature = %r (and that key in ZALO_OA_SECRET_KEY) if it came from Zalo",
+                formula, key, formula,
+            )
+        else:
+            logger.warning("zalo oa: that refused event matches no known signature formula "
+                           "(see `unionbot zalo check-signature` in docs/zalo.md)")
 
     async def _on_event(self, event: OAEvent) -> None:
         assert event.user_id is not None

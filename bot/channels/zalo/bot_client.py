@@ -336,6 +336,8 @@ def _load_json_object(obj: Mapping[str, Any] | bytes | str) -> Mapping[str, Any]
             obj = json.loads(obj)
         except ValueError as exc:
             raise MalformedPayload("body is not JSON") from exc
+        except RecursionError as exc:
+            raise MalformedPayload("body is nested too deep") from exc
     if not isinstance(obj, Mapping):
         raise MalformedPayload("body is not a JSON object")
     return obj

@@ -28,28 +28,98 @@ RETRY_HEADER = "num_retry"
 
 _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
+# The formulas real code uses for the signature: sha256(<id> + raw body + timestamp + key).
+# "app_id" is the official Java SDK's `MacUtils.buildMac`; "oa_id" is a variant
+# reported as working production code. `[zalo] oa_signature` picks one.
+SIGNATURE_FORMULAS = ("app_id", "oa_id")
+DEFAULT_SIGNATURE_FORMULA = "app_id"
 
-def verify_oa_signature(raw_body: bytes, header: str | None, app_id: str, oa_secret_key: str) -> bool:
-    """True only for a well-formed body of our app whose signature matches; never raises."""
-    if not header or not app_id or not oa_secret_key:
-        return False
+
+def load_oa_body(raw_body: bytes) -> dict[str, Any]:
+    """The webhook body as a JSON object, or MalformedPayload (never another exception)."""
+    try:
+        body = json.loads(raw_body)
+    except ValueError as exc:
+        raise MalformedPayload("body is not JSON") from exc
+    except RecursionError as exc:
+        raise MalformedPayload("body is nested too deep") from exc
+    if not isinstance(body, dict):
+        raise MalformedPayload("body is not a JSON object")
+    return body
+
+
+def carries_event(body: Mapping[str, Any]) -> bool:
+    """Whether a body names an event at all (Zalo's URL check posts `{}`)."""
+    return _scalar(body.get("event_name")) is not None
+
+
+def oa_signature(formula: str, raw_body: bytes, body: Mapping[str, Any], key: str) -> str | None:
+    """The hex signature `formula` gives for this body and key, or None if a field is missing."""
+    timestamp = _scalar(body.get("timestamp"))
+    prefix = _scalar(body.get("app_id")) if formula == "app_id" else _oa_id_of(body)
+    if not timestamp or not prefix or not key:
+        return None
+    # Hash the bytes as received: re-serialised JSON would differ in spacing and escapes.
+    return hashlib.sha256(prefix.encode() + raw_body + timestamp.encode() + key.encode()).hexdigest()
+
+
+def _given_signature(header: str | None) -> str | None:
+    if not header:
+        return None
     given = header.strip()
     if given[:4].lower() == "mac=":
         given = given[4:].strip()
-    if not _HEX_SHA256.fullmatch(given):
+    return given.lower() if _HEX_SHA256.fullmatch(given) else None
+
+
+def verify_oa_signature(
+    raw_body: bytes, header: str | None, app_id: str, oa_secret_key: str, *,
+    formula: str = DEFAULT_SIGNATURE_FORMULA,
+) -> bool:
+    """True only for a well-formed body of our app whose signature matches; never raises."""
+    given = _given_signature(header)
+    if given is None or not app_id or not oa_secret_key:
         return False
     try:
-        body = json.loads(raw_body)
-    except (ValueError, RecursionError):
+        body = load_oa_body(raw_body)
+    except MalformedPayload:
         return False
-    if not isinstance(body, dict):
+    if _scalar(body.get("app_id")) != app_id:
         return False
-    body_app_id, timestamp = _scalar(body.get("app_id")), _scalar(body.get("timestamp"))
-    if body_app_id != app_id or not timestamp:
-        return False
-    # Hash the bytes as received: re-serialised JSON would differ in spacing and escapes.
-    expected = hashlib.sha256(app_id.encode() + raw_body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
-    return hmac.compare_digest(expected, given.lower())
+    expected = oa_signature(formula, raw_body, body, oa_secret_key)
+    return expected is not None and hmac.compare_digest(expected, given)
+
+
+def matching_signatures(raw_body: bytes, header: str | None, keys: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Every (formula, key name) under which `header` is this body's signature.
+
+    For diagnosis only (the refusal log, `unionbot zalo check-signature`): the webhook
+    itself accepts the configured formula with the OA secret key and nothing else.
+    """
+    given = _given_signature(header)
+    if given is None:
+        return []
+    try:
+        body = load_oa_body(raw_body)
+    except MalformedPayload:
+        return []
+    found = []
+    for formula in SIGNATURE_FORMULAS:
+        for name, key in keys.items():
+            expected = oa_signature(formula, raw_body, body, key) if key else None
+            if expected is not None and hmac.compare_digest(expected, given):
+                found.append((formula, name))
+    return found
+
+
+def _oa_id_of(body: Mapping[str, Any]) -> str | None:
+    """The OA's own id: `oa_id` (follow events), else whichever side of the message is the OA."""
+    oa_id = _scalar(body.get("oa_id"))
+    if oa_id:
+        return oa_id
+    event_name = _scalar(body.get("event_name")) or ""
+    oa_sent = event_name.startswith("oa_send_") or event_name in ("user_received_message", "user_seen_message")
+    return _nested_id(body, "sender" if oa_sent else "recipient")
 
 
 class OAEventKind(StrEnum):
