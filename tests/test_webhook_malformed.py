@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from tests.fakes.zalo_servers import signed_oa_webhook
-from tests.test_webhook_body_limits import WEBHOOKS, all_webhooks_config, servers  # noqa: F401
 from tests.harness import running_bot
+from tests.test_webhook_body_limits import WEBHOOKS, all_webhooks_config, servers  # noqa: F401
 from tests.zalo_harness import OA_SECRET
 
 MARKER = "PRIVATE-WORKER-TEXT-0912345678"

@@ -62,6 +62,8 @@ _OA_MESSAGES = {
     -227: "User is banned or has been inactive for more than 45 days",
     -230: "User has not interacted with the OA in the past 7 days",
     -232: "User has not interacted with the OA, or the last interaction has expired",
+    -217: "User has blocked invitation from OA",
+    -244: "User has restricted this message type from your OA",
 }
 
 
@@ -459,14 +461,57 @@ def oa_follow_event(
     }
 
 
+# The payloads of the other user_send_* events, as the real samples carry them
+# (reference zalo-real-payloads.md: the PHP test-data set, CHATWOOT's field names).
+_ATTACHMENT_PAYLOADS: dict[str, dict[str, Any]] = {
+    "sticker": {"id": "sticker_id", "url": "https://zalo-api.zadn.vn/sticker.png"},
+    "link": {"thumbnail": "url_to_thumbnail", "description": "description_of_link", "url": "https://example.org/a"},
+    "file": {"url": "link_to_download_file", "size": "9999", "name": "file_name", "checksum": "checksum",
+             "type": "file_type"},
+    "gif": {"url": "https://example.org/a.gif", "thumbnail": "https://example.org/a.jpg"},
+    "audio": {"url": "https://example.org/voice.aac"},
+    "video": {"url": "https://example.org/v.mp4", "thumbnail": "https://example.org/v.jpg", "description": ""},
+    "location": {"coordinates": {"latitude": "10.7769", "longitude": "106.7009"}},
+}
+
+
+def oa_attachment_event(user_id: str, kind: str, *, text: str | None = None, **kw: Any) -> dict[str, Any]:
+    """A `user_send_<kind>` event (sticker, link, file, gif, audio, video, location).
+
+    As in the real samples, `message.text` is there only when given (a link often
+    carries the worker's words in it; the file sample has none).
+    """
+    event = oa_text_event(user_id, "", **kw)
+    event["event_name"] = f"user_send_{kind}"
+    message = event["message"]
+    message.pop("text")
+    if text is not None:
+        message["text"] = text
+    message["attachments"] = [{"payload": dict(_ATTACHMENT_PAYLOADS[kind]), "type": kind}]
+    return event
+
+
+def oa_probe_request() -> tuple[bytes, dict[str, str]]:
+    """Zalo's check of a webhook URL being saved in the console: unsigned, body `{}`."""
+    return b"{}", {"Content-Type": "application/json"}
+
+
+def oa_signature_for(event: dict[str, Any], body: bytes, key: str, formula: str = "app_id") -> str:
+    """sha256(<app_id or the OA id> + body + timestamp + key): the two formulas real code uses."""
+    if formula == "app_id":
+        prefix = str(event["app_id"])
+    else:
+        prefix = str(event.get("oa_id") or event["recipient"]["id"])
+    return hashlib.sha256(prefix.encode() + body + str(event["timestamp"]).encode() + key.encode()).hexdigest()
+
+
 def signed_oa_webhook(
-    event: dict[str, Any], oa_secret_key: str, *, prefix: str = "mac=", num_retry: int | None = None
+    event: dict[str, Any], oa_secret_key: str, *, prefix: str = "mac=", num_retry: int | None = None,
+    formula: str = "app_id",
 ) -> tuple[bytes, dict[str, str]]:
     """The body and headers Zalo would POST for `event` (signature per reference 2.3)."""
     body = json.dumps(event, ensure_ascii=False).encode()
-    digest = hashlib.sha256(
-        str(event["app_id"]).encode() + body + str(event["timestamp"]).encode() + oa_secret_key.encode()
-    ).hexdigest()
+    digest = oa_signature_for(event, body, oa_secret_key, formula)
     headers = {"Content-Type": "application/json", "X-ZEvent-Signature": prefix + digest}
     if num_retry is not None:
         headers["num_retry"] = str(num_retry)
@@ -495,6 +540,54 @@ def bot_text_update(
         },
     }
     return {"ok": True, "result": update} if wrapped else update
+
+
+def bot_doc_update(
+    chat_id: str, text: str, *, first_name: str = "Nguyen Van A", message_id: str | None = None,
+    wrapped: bool = True, date_ms: int | None = None,
+) -> dict[str, Any]:
+    """The official getUpdates sample's shape: no `event_name`, the sender's `first_name`."""
+    message: dict[str, Any] = {
+        "chat": {"id": chat_id, "chat_type": "PRIVATE"},
+        "text": text,
+        "date": date_ms or int(time.time() * 1000),
+        "from": {"id": chat_id, "first_name": first_name},
+    }
+    if message_id is not None:
+        message["message_id"] = message_id
+    update = {"message": message}
+    return {"ok": True, "result": update} if wrapped else update
+
+
+def bot_image_update(
+    chat_id: str, photo_url: str = "https://example.com/photo.jpg", caption: str = "", *,
+    event_name: str | None = "message.image.received",
+) -> dict[str, Any]:
+    """An image as the real samples send it: the link in `photo_url`."""
+    message: dict[str, Any] = {
+        "message_id": secrets.token_hex(10),
+        "date": int(time.time() * 1000),
+        "photo_url": photo_url,
+        "from": {"id": chat_id, "display_name": "A", "is_bot": False},
+        "chat": {"id": chat_id, "chat_type": "PRIVATE"},
+    }
+    if caption:
+        message["caption"] = caption
+    update: dict[str, Any] = {"message": message}
+    if event_name is not None:
+        update["event_name"] = event_name
+    return update
+
+
+def bot_sticker_update(chat_id: str, *, event_name: str | None = "message.sticker.received") -> dict[str, Any]:
+    update: dict[str, Any] = {"message": {
+        "message_id": secrets.token_hex(10), "date": int(time.time() * 1000), "sticker": "sticker-id-1",
+        "from": {"id": chat_id, "display_name": "A", "is_bot": False},
+        "chat": {"id": chat_id, "chat_type": "PRIVATE"},
+    }}
+    if event_name is not None:
+        update["event_name"] = event_name
+    return update
 
 
 def bot_webhook_request(update: dict[str, Any], secret: str) -> tuple[bytes, dict[str, str]]:
