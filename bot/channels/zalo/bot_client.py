@@ -11,6 +11,7 @@ The bot token is part of every URL: nothing here logs or raises a URL. Keep the
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -77,8 +78,18 @@ class ZaloBotUpdate:
 
     @property
     def dedup_key(self) -> str:
-        """Updates carry no update_id; Zalo may redeliver, so deduplicate on this."""
-        return f"{self.event_name}:{self.message_id}"
+        """Updates carry no update_id; Zalo may redeliver, so deduplicate on this.
+
+        The official getUpdates sample even lacks a `message_id` at times; then what
+        identifies a message (sender, chat, time, content) makes the key, so two
+        workers' messages never share one. The content is hashed: the store keeps keys
+        for days, and workers' texts are never kept in the clear.
+        """
+        if self.message_id:
+            return f"{self.event_name}:{self.message_id}"
+        content = "\x1f".join((self.user_id, self.chat_id, str(self.date_ms), self.kind.value, self.text,
+                                self.photo_url or "", self.sticker or ""))
+        return "nomid:" + hashlib.sha256(content.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +124,22 @@ def parse_bot_update(obj: Mapping[str, Any] | bytes | str) -> ZaloBotUpdate:
     if not user_id:
         raise MalformedPayload("update names neither a sender nor a chat")
 
-    kind = _KIND_BY_EVENT.get(event_name, BotUpdateKind.UNKNOWN)
-    text = message.get("text")
-    if not isinstance(text, str):
+    raw_text = message.get("text")
+    text = raw_text if isinstance(raw_text, str) else ""
+    if not text:
         caption = message.get("caption")
         text = caption if isinstance(caption, str) else ""
-    photo = message.get("photo")
+    # Real image updates carry `photo_url`; the docs' tables say `photo`.
+    photo = _first_str(message, "photo_url", "photo")
     sticker = message.get("sticker")
+    if event_name:
+        kind = _KIND_BY_EVENT.get(event_name, BotUpdateKind.UNKNOWN)
+    else:
+        # The official getUpdates sample has no event_name: read the kind from the fields.
+        kind = _infer_kind(raw_text, photo, sticker)
     date = message.get("date")
-    name = sender.get("display_name")
+    # Real samples name the sender `first_name`, others `display_name`.
+    name = _first_str(sender, "display_name", "first_name")
     return ZaloBotUpdate(
         event_name=event_name,
         kind=kind,
@@ -130,12 +148,30 @@ def parse_bot_update(obj: Mapping[str, Any] | bytes | str) -> ZaloBotUpdate:
         user_id=user_id,
         chat_type=str(chat.get("chat_type") or "PRIVATE"),
         text=text,
-        photo_url=photo if isinstance(photo, str) and photo else None,
+        photo_url=photo,
         sticker=sticker if isinstance(sticker, str) and sticker else None,
-        display_name=name if isinstance(name, str) and name else None,
+        display_name=name,
         is_bot=sender.get("is_bot") is True,
         date_ms=date if isinstance(date, int) and not isinstance(date, bool) else None,
     )
+
+
+def _first_str(obj: Mapping[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _infer_kind(text: Any, photo: str | None, sticker: Any) -> BotUpdateKind:
+    if photo:
+        return BotUpdateKind.IMAGE
+    if isinstance(sticker, str) and sticker:
+        return BotUpdateKind.STICKER
+    if isinstance(text, str) and text:
+        return BotUpdateKind.TEXT
+    return BotUpdateKind.UNKNOWN
 
 
 def verify_bot_webhook_secret(header_value: str | None, expected: str) -> bool:
