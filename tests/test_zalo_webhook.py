@@ -137,10 +137,22 @@ def test_parse_receipts_name_the_user_on_the_recipient_side():
 
 
 def test_other_events_are_unknown_but_parsed():
-    event = parse_oa_event(
+    sticker = parse_oa_event(
         {
             "app_id": APP_ID,
             "event_name": "user_send_sticker",
+            "timestamp": "5",
+            "sender": {"id": USER},
+            "recipient": {"id": "OA"},
+            "message": {"msg_id": "s1"},
+        }
+    )
+    # Stickers, links, files...: media the bot answers (issue 14, item 15).
+    assert (sticker.kind, sticker.user_id, sticker.msg_id) == (OAEventKind.MEDIA, USER, "s1")
+    event = parse_oa_event(
+        {
+            "app_id": APP_ID,
+            "event_name": "user_send_hologram",
             "timestamp": "5",
             "sender": {"id": USER},
             "recipient": {"id": "OA"},

@@ -26,6 +26,7 @@ from bot.channels.zalo.bot_client import (
     verify_bot_webhook_secret,
 )
 from bot.channels.zalo.errors import (
+    Blocked,
     MalformedPayload,
     RateLimited,
     TokenRefreshError,
@@ -58,6 +59,7 @@ __all__ = [
     "DEFAULT_OAUTH_BASE",
     "DEFAULT_OPENAPI_BASE",
     "MAX_TEXT_LENGTH",
+    "Blocked",
     "BotIdentity",
     "BotUpdateKind",
     "MalformedPayload",

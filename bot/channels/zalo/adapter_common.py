@@ -21,7 +21,7 @@ from functools import partial
 from bot.channels.base import ChannelRegistry
 from bot.channels.numbered import NumberedChoices
 from bot.channels.ordering import BackgroundHandler
-from bot.channels.zalo.errors import RateLimited, ZaloError, ZaloTransientError
+from bot.channels.zalo.errors import Blocked, RateLimited, ZaloError, ZaloTransientError
 from bot.channels.zalo.text import split_text
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import Catalog
@@ -79,6 +79,9 @@ class ZaloChannelBase(abc.ABC):
         try:
             replies = await self.dispatcher.handle(inbound)
             await self._render_turn(inbound, replies)
+        except Blocked as exc:
+            # The worker blocked the OA: no apology can reach them either.
+            await self._mark_blocked(exc.user_id or inbound.chat_id or inbound.user_id, exc)
         except Exception:
             logger.exception("%s: error while handling a message from user %s", self.name, inbound.user_id)
             await self._apologise(inbound)
@@ -101,7 +104,19 @@ class ZaloChannelBase(abc.ABC):
         New choices replace the worker's earlier ones only if the reply has buttons.
         """
         steps = self._plan(user_id, reply, await self._language(user_id), fresh=bool(reply.buttons))
-        await self._run(steps, retry=False)
+        try:
+            await self._run(steps, retry=False)
+        except Blocked as exc:
+            await self._mark_blocked(user_id, exc)
+            raise
+
+    async def _mark_blocked(self, external_id: str, exc: Blocked) -> None:
+        """The worker blocked or restricted us: unreachable until they write again."""
+        user = await self.store.find_user(self.name, external_id)
+        if user is not None and user.reachable:
+            await self.store.set_reachable(user.id, False)
+        logger.info("%s: user %s blocked or restricted the channel (%s); marked unreachable",
+                    self.name, user.id if user else "?", exc.code)
 
     async def _render_turn(self, inbound: Inbound, replies: list[Reply]) -> None:
         to = inbound.chat_id or inbound.user_id

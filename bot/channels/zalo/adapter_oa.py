@@ -6,7 +6,10 @@ answers 200 at once, and handles the event in a background task, one worker's
 events in order. Zalo redelivers events, so each is handled once per `msg_id`.
 
 * user_send_text: the handlers' answer goes back through POST /v3.0/oa/message/cs.
-* user_send_image: answered like a sticker on Telegram (the bot reads no images).
+* user_send_image and the other media (stickers, links, files, GIFs, audio, video,
+  locations): any text riding on them (a caption; a link often carries the worker's
+  question) is answered as text; without text the worker is told what the bot can
+  read, once per conversation (until they next write text).
 * follow: the welcome, exactly as if the worker had typed /start.
 * unfollow: the worker is marked unreachable and taken off every broadcast.
 * delivery and seen receipts: ignored.
@@ -57,6 +60,8 @@ WEBHOOK_PATH = "/zalo/oa/webhook"
 ATTACHMENT_EXPIRED = -100
 # Uploaded images are reused by content: a broadcast photo is uploaded once, not per worker.
 ATTACHMENT_CACHE_SIZE = 64
+# Workers already told, in this conversation, that the bot reads only text.
+TOLD_MEDIA_MAX = 10_000
 # Zalo's access tokens live 25 hours (expires_in 90000).
 SEEDED_TOKEN_LIFETIME = 90000.0
 # Seconds between two log lines diagnosing refused signatures.
@@ -107,6 +112,7 @@ class ZaloOAChannel(ZaloChannelBase):
         self.client: ZaloOAClient | None = None
         self._attachments: OrderedDict[str, str] = OrderedDict()
         self._last_diagnosis = float("-inf")
+        self._told_media: OrderedDict[str, None] = OrderedDict()
 
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
@@ -238,9 +244,17 @@ class ZaloOAChannel(ZaloChannelBase):
     def to_inbound(self, event: OAEvent) -> Inbound | None:
         """The neutral form of an event the handlers answer, or None."""
         assert event.user_id is not None
-        if event.kind is OAEventKind.TEXT:
+        if event.kind is OAEventKind.TEXT or (
+            event.kind in (OAEventKind.IMAGE, OAEventKind.MEDIA) and event.text.strip()
+        ):
+            self._told_media.pop(event.user_id, None)  # they wrote: a new conversation
             return self.text_inbound(event.user_id, event.text)
-        if event.kind is OAEventKind.IMAGE:
+        if event.kind in (OAEventKind.IMAGE, OAEventKind.MEDIA):
+            if event.user_id in self._told_media:
+                return None  # told already; more stickers get no more replies
+            self._told_media[event.user_id] = None
+            while len(self._told_media) > TOLD_MEDIA_MAX:
+                self._told_media.popitem(last=False)
             return Inbound(NAME, event.user_id, InboundKind.UNSUPPORTED)
         if event.kind is OAEventKind.FOLLOW:
             # The welcome is /start's, so a follower sees what a /start on Telegram shows.
@@ -257,6 +271,7 @@ class ZaloOAChannel(ZaloChannelBase):
         if not await self.store.is_opted_out(user.id):
             await self.store.opt_out(user.id)
         self.choices.forget(external_id)
+        self._told_media.pop(external_id, None)
         logger.info("zalo oa: user %s unfollowed; unreachable and unsubscribed", user.id)
 
     # -- sending -----------------------------------------------------------

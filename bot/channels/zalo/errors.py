@@ -12,6 +12,7 @@ what to do from the class alone, whichever product raised it:
     + ZaloAuthError           - token rejected (OA -216/-220 after one refresh, Bot 401/403)
     | + TokenRefreshError     - the OAuth server refused the refresh: re-authorise the OA
     + Unreachable             - OA -213/-227/-230/-232: this user cannot be messaged now
+      + Blocked               - OA -217/-244: the user blocked or restricted the OA
 
 Every instance carries the platform's own `code` (OA `error`, Bot `error_code`,
 None for network errors) and `description` (Zalo's message, never user text), plus
@@ -97,6 +98,14 @@ class Unreachable(ZaloPermanentError):
         super().__init__(description, code=reason_code, **kw)  # type: ignore[arg-type]
         self.reason_code = reason_code
         self.user_id = user_id
+
+
+class Blocked(Unreachable):
+    """The worker blocked the OA (-217) or restricted this message type (-244).
+
+    Unlike the window codes this is the worker's own choice and lasts until they write
+    again: mark them unreachable (as a Telegram user who blocked the bot), never retry.
+    """
 
 
 class MalformedPayload(ValueError):

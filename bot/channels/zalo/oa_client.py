@@ -10,6 +10,8 @@ client does about each code (the table is in the Zalo reference, section 1.4):
   because a retry inside the same minute fails too.
 * -213, -227, -230, -232 (not a follower, inactive, outside the 7-day window):
   Unreachable(reason_code), never retried: the caller falls back to another channel.
+* -217, -244 (the worker blocked the OA, or restricted this message type):
+  Blocked(reason_code), an Unreachable that marks the worker unreachable.
 * -200 (send failed): ZaloServerError, transient; Zalo advises at most one retry.
 * anything else: ZaloPermanentError with Zalo's code and message.
 
@@ -27,6 +29,7 @@ from typing import Any
 import httpx
 
 from bot.channels.zalo.errors import (
+    Blocked,
     RateLimited,
     Unreachable,
     ZaloAuthError,
@@ -49,6 +52,8 @@ RATE_LIMITED_CODE = -32
 SEND_FAILED_CODE = -200
 TOKEN_REJECTED_CODES = frozenset({-216, -220})
 UNREACHABLE_CODES = frozenset({-213, -227, -230, -232})
+# The worker blocked the OA or restricted this message type: unreachable until they write.
+BLOCKED_CODES = frozenset({-217, -244})
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +205,9 @@ def _oa_error(code: int, description: str, *, path: str, user_id: str | None, re
         return RateLimited(description, code=code, retry_after=_retry_after(response), **kw)
     if code in TOKEN_REJECTED_CODES:
         return ZaloAuthError(description, code=code, **kw)
+    if code in BLOCKED_CODES:
+        logger.info("zalo oa: user %s blocked or restricted the OA (%d)", user_id, code)
+        return Blocked(code, description, user_id=user_id, **kw)
     if code in UNREACHABLE_CODES:
         logger.info("zalo oa: user %s unreachable (%d)", user_id, code)
         return Unreachable(code, description, user_id=user_id, **kw)

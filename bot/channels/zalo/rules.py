@@ -18,6 +18,7 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 
 from bot.channels.zalo.errors import (
+    Blocked,
     RateLimited,
     Unreachable,
     ZaloAuthError,
@@ -40,6 +41,8 @@ UNREACHABLE_REASONS = {
     -232: REASON_WINDOW,  # no interaction, or it expired
     -213: "zalo_not_follower",
     -227: "zalo_inactive",  # banned, or inactive for more than 45 days
+    -217: "zalo_blocked",  # the worker blocked the OA
+    -244: "zalo_restricted",  # the worker restricted this message type
 }
 
 
@@ -82,6 +85,7 @@ class Outcome(StrEnum):
 
     RATE_LIMITED = "rate_limited"  # pause the channel `retry_after` seconds, then retry
     UNREACHABLE = "unreachable"  # skip this worker with `reason`; never retry
+    BLOCKED = "blocked"  # the worker blocked the OA: mark them unreachable; never retry
     TRANSIENT = "transient"  # retry with backoff, bounded (delivery may be unknown)
     CHANNEL_DOWN = "channel_down"  # token refused: stop the channel, keep rows queued
     REJECTED = "rejected"  # permanent for this message: failed with `reason`
@@ -106,6 +110,8 @@ def classify_error(exc: ZaloError) -> SendFailure:
     if isinstance(exc, RateLimited):
         pause = exc.retry_after or DEFAULT_RATE_LIMIT_PAUSE
         return SendFailure(Outcome.RATE_LIMITED, "zalo_rate_limited", pause, parts)
+    if isinstance(exc, Blocked):
+        return SendFailure(Outcome.BLOCKED, unreachable_reason(exc.reason_code), None, parts)
     if isinstance(exc, Unreachable):
         return SendFailure(Outcome.UNREACHABLE, unreachable_reason(exc.reason_code), None, parts)
     if isinstance(exc, ZaloTransientError):

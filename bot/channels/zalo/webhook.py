@@ -125,6 +125,9 @@ def _oa_id_of(body: Mapping[str, Any]) -> str | None:
 class OAEventKind(StrEnum):
     TEXT = "text"
     IMAGE = "image"
+    # Stickers, links, files, GIFs, audio, video, locations, business cards: the bot
+    # reads none of them, but a link often carries the worker's words in message.text.
+    MEDIA = "media"
     FOLLOW = "follow"
     UNFOLLOW = "unfollow"
     RECEIVED = "received"  # delivery receipt for a message the OA sent
@@ -135,6 +138,9 @@ class OAEventKind(StrEnum):
 _KIND_BY_EVENT = {
     "user_send_text": OAEventKind.TEXT,
     "user_send_image": OAEventKind.IMAGE,
+    **{f"user_send_{kind}": OAEventKind.MEDIA for kind in (
+        "sticker", "link", "file", "gif", "audio", "video", "location", "business_card",
+    )},
     "follow": OAEventKind.FOLLOW,
     "unfollow": OAEventKind.UNFOLLOW,
     "user_received_message": OAEventKind.RECEIVED,
