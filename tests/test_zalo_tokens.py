@@ -244,3 +244,17 @@ async def test_network_failure_during_refresh_is_transient(http):
 
 def test_token_pair_repr_hides_tokens():
     assert "secret" not in repr(TokenPair("secret-a", "secret-r", 1.0))
+
+
+@pytest.mark.parametrize("shape", ["string", "number", "nested"])
+async def test_every_real_shape_of_the_refresh_answer_is_read(http, shape: str) -> None:
+    """expires_in as a string (Zalo's example), a number, or the pair nested in `data`."""
+    async with FakeZaloOA(token_answer=shape) as zalo:
+        clock = Clock()
+        store = MemoryTokenStore(_seed(zalo, clock))
+        tokens = _manager(zalo, store, http, clock, refresh_margin=600)
+        first = await tokens.access_token()
+        clock.now += zalo.access_ttl - 10
+        assert await tokens.access_token() != first
+        assert zalo.refresh_count == 1
+        assert store.pair.expires_at == pytest.approx(clock.now + zalo.access_ttl)

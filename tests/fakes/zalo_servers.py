@@ -201,8 +201,13 @@ class FakeZaloOA(_FakeServer):
         access_ttl: int = 90000,
         rate_limit: int = 4000,
         refresh_delay: float = 0.0,
+        token_answer: str = "string",
     ) -> None:
         super().__init__()
+        # How a successful refresh is shaped, as real answers differ (reference
+        # zalo-real-payloads.md): "string" expires_in as in Zalo's own example,
+        # "number", or "nested" inside {"error": 0, "data": {...}}.
+        self.token_answer = token_answer
         self.app_id = app_id
         self.app_secret = app_secret
         self.access_ttl = access_ttl
@@ -385,13 +390,16 @@ class FakeZaloOA(_FakeServer):
         self.expire_access_token(-216)
         pair = self.issue_tokens()
         self.refresh_count += 1
-        return JSONResponse(
-            {
-                "access_token": pair.access_token,
-                "refresh_token": pair.refresh_token,
-                "expires_in": str(pair.expires_in),  # a string, as in Zalo's own example
-            }
-        )
+        answer: dict[str, Any] = {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "expires_in": str(pair.expires_in),  # a string, as in Zalo's own example
+        }
+        if self.token_answer == "number":
+            answer["expires_in"] = pair.expires_in
+        elif self.token_answer == "nested":
+            answer = {"error": 0, "message": "Success", "data": {"oa_id": "1", **answer}}
+        return JSONResponse(answer)
 
 
 def _oauth_error(code: int, description: str) -> JSONResponse:

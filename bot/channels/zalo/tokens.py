@@ -210,6 +210,8 @@ def _pair_from_response(response: httpx.Response, started: float) -> TokenPair:
     if not isinstance(body, dict):
         raise ZaloServerError("OAuth answer is not JSON", http_status=status, method=REFRESH_PATH)
 
+    if isinstance(body.get("data"), dict) and "access_token" not in body:
+        body = {**body["data"], "error": body.get("error")}  # some answers nest the pair
     access, refresh = body.get("access_token"), body.get("refresh_token")
     code = int_or_none(body.get("error"))
     if code in (None, 0) and status < 400 and _token(access) and _token(refresh):
