@@ -83,8 +83,10 @@ async def stream_post(port: int, path: str, headers: dict[str, str], *, declare:
 
     pumping = asyncio.create_task(pump())
     try:
-        status_line = await asyncio.wait_for(reader.readline(), timeout=30)
-    except (ConnectionError, OSError):
+        # A server that reads everything (the bug) never answers a 300 MB promise that
+        # is not kept: give up, so a regression fails in seconds instead of hanging.
+        status_line = await asyncio.wait_for(reader.readline(), timeout=10)
+    except (ConnectionError, OSError, TimeoutError):
         status_line = b""
     finally:
         pumping.cancel()
@@ -92,11 +94,7 @@ async def stream_post(port: int, path: str, headers: dict[str, str], *, declare:
             await pumping
         except asyncio.CancelledError:
             pass
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
+        writer.transport.abort()  # never leave the server waiting on this connection
     parts = status_line.split()
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else 0
 
@@ -171,9 +169,13 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading(
         head += [f"{k}: {v}" for k, v in headers.items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
         await writer.drain()
-        status_line = await asyncio.wait_for(reader.readline(), timeout=5)
-        writer.close()
-        assert status_line.split()[1] == b"413"
+        try:
+            status_line = await asyncio.wait_for(reader.readline(), timeout=5)
+        except TimeoutError:
+            status_line = b"(no answer)"
+        finally:
+            writer.transport.abort()
+        assert status_line.split()[1:2] == [b"413"], status_line
 
 
 @pytest.mark.parametrize("name", list(WEBHOOKS))
