@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -88,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate(config))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `unionbot signups provinces | head -3`: the reader left, which is not an error.
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (StoreError, OSError) as e:
         # The database file is unreadable, on a full disk, not a database...: say which.
         print(f"unionbot: storage error ({config.storage.path}): {e}", file=sys.stderr)

@@ -28,7 +28,7 @@ A phone number is the only identity a sign-up has, and nobody verified it. So:
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -183,8 +183,18 @@ class SignupStore(abc.ABC):
         """Oldest first."""
 
     @abc.abstractmethod
+    def export_pages(
+        self, *, provinces: Collection[str] | None, page_size: int = 1000
+    ) -> AsyncIterator[list[tuple[Signup, list[str]]]]:
+        """Every sign-up of the provinces with its notes' text, oldest first, a page at a time.
+
+        Pages follow the id (keyset), so memory stays flat at any size and other work on
+        the database is not held up for the whole export.
+        """
+
     async def export_signups(self, *, provinces: Collection[str] | None) -> list[tuple[Signup, list[str]]]:
-        """Every sign-up of the provinces with its notes' text, oldest first."""
+        """All of `export_pages` in one list: for small sets and tests."""
+        return [item async for page in self.export_pages(provinces=provinces) for item in page]
 
     @abc.abstractmethod
     async def signup_facts(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -250,26 +250,29 @@ class SQLiteSignupMixin:
             for r in rows
         ]
 
-    async def export_signups(self, *, provinces: Collection[str] | None) -> list[tuple[Signup, list[str]]]:
-        signups_where = notes_where = ""
-        params: tuple[str, ...] = ()
-        if provinces is not None:
-            if not provinces:
-                return []
-            clause, params = _in("province_id", provinces)
-            signups_where, notes_where = f" WHERE s.{clause}", f" WHERE {clause}"
-        # One transaction: both reads see the same sign-ups.
-        async with self.transaction():
-            rows = await self._all(f"{_SELECT}{signups_where} ORDER BY s.id", params)
+    async def export_pages(
+        self, *, provinces: Collection[str] | None, page_size: int = 1000
+    ) -> AsyncIterator[list[tuple[Signup, list[str]]]]:
+        where: list[str] = ["s.id > ?"]
+        params: list[Any] = [0]
+        if not _filter_provinces(provinces, where, params):
+            return
+        sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY s.id LIMIT {int(page_size)}"
+        while True:
+            rows = await self._all(sql, tuple(params))
+            if not rows:
+                return
+            ids = [r["id"] for r in rows]
             notes = await self._all(
-                "SELECT signup_id, text FROM signup_notes"
-                f" WHERE signup_id IN (SELECT id FROM signups{notes_where}) ORDER BY id",
-                params,
+                f"SELECT signup_id, text FROM signup_notes WHERE signup_id IN ({', '.join('?' * len(ids))})"
+                " ORDER BY id",
+                tuple(ids),
             )
-        by_signup: dict[int, list[str]] = {}
-        for n in notes:
-            by_signup.setdefault(n["signup_id"], []).append(n["text"])
-        return [(_signup(r), by_signup.get(r["id"], [])) for r in rows]
+            by_signup: dict[int, list[str]] = {}
+            for n in notes:
+                by_signup.setdefault(n["signup_id"], []).append(n["text"])
+            yield [(_signup(r), by_signup.get(r["id"], [])) for r in rows]
+            params[0] = ids[-1]
 
     async def signup_facts(
         self, *, provinces: Collection[str] | None = None, volunteer_id: int | None = None,

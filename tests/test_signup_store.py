@@ -228,3 +228,23 @@ async def test_retention_purges(backend: Store) -> None:
     assert await backend.get_state(u) is None
     assert await backend.purge_signups(last_contact_before=future) == 1
     assert await backend.purge_forms([], updated_before=future) == 0
+
+
+async def test_export_pages_follow_the_id_with_each_page_s_notes_and_the_scope(backend: Store) -> None:
+    ids = []
+    for i in range(23):
+        out = await backend.submit_signup(draft(f"+8491234{i:04d}", province="ha_noi" if i % 3 else "hue"))
+        assert out is not None
+        ids.append(out.signup_id)
+    await backend.add_signup_note(ids[0], None, "first")
+    await backend.add_signup_note(ids[0], None, "second")
+    await backend.add_signup_note(ids[22], None, "last")
+    pages = [page async for page in backend.export_pages(provinces=None, page_size=5)]
+    assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
+    flat = [item for page in pages for item in page]
+    assert [s.id for s, _ in flat] == sorted(ids)
+    assert dict((s.id, notes) for s, notes in flat)[ids[0]] == ["first", "second"]
+    assert dict((s.id, notes) for s, notes in flat)[ids[22]] == ["last"]
+    hue = [s.province_id async for page in backend.export_pages(provinces={"hue"}, page_size=2) for s, _ in page]
+    assert hue == ["hue"] * 8
+    assert [p async for p in backend.export_pages(provinces=frozenset())] == []

@@ -1,0 +1,277 @@
+"""Sign-up exports for organizers: XLSX and CSV, written row by row as the rows arrive.
+
+Organizers report progress against yearly targets, and they do it in Excel. The
+exports keep Vietnamese intact in Excel, never let a worker-typed value run as a
+spreadsheet formula, and stream: a federation's 200,000 sign-ups go from the store to
+the file a page at a time, so memory stays flat whatever the size (XlsxWriter's
+constant-memory mode for XLSX; openpyxl is kept for reading imports only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+import tempfile
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from handlers.join.provinces import get_province
+
+if TYPE_CHECKING:
+    from _csv import _writer as CsvWriter
+
+    from handlers.i18n import Catalog
+    from storage.signups import SignupStore
+
+__all__ = [
+    "FORMATS", "LANGUAGES", "VN_TZ", "SignupRow", "XlsxStream", "csv_header", "csv_lines", "export_csv", "export_xlsx",
+    "write_export_file",
+]
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+LANGUAGES = ("vi", "en")
+
+
+@dataclass(frozen=True, slots=True)
+class SignupRow:
+    id: int
+    created_at: datetime  # aware (stored UTC) or naive local Vietnam time
+    full_name: str
+    phone_e164: str
+    workplace: str | None
+    province_id: str | None
+    commune: str | None  # xã/phường: the level below the province since July 2025
+    source: str | None  # channel or campaign the sign-up came from
+    volunteer_code: str | None
+    status: str
+    notes: str | None
+
+
+# Column headings live here rather than in the message catalogs because they are part
+# of a file format organizers build formulas on: they change with the columns, not with
+# the bot's wording.
+_HEADERS: dict[str, tuple[str, ...]] = {
+    "vi": (
+        "Mã đăng ký", "Thời gian đăng ký", "Họ và tên", "Số điện thoại", "Nơi làm việc",
+        "Tỉnh/thành phố", "Xã/phường", "Nguồn", "Mã cộng tác viên", "Trạng thái", "Ghi chú",
+    ),
+    "en": (
+        "ID", "Signed up at", "Full name", "Phone", "Workplace", "Province", "Commune/ward",
+        "Source", "Volunteer code", "Status", "Notes",
+    ),
+}
+_PHONE_COLUMN = 3  # zero-based, as in _values()
+_MIN_WIDTH = 8
+_MAX_WIDTH = 50
+_DATE_WIDTH = 16
+_SHEET_TITLE = {"vi": "Đăng ký", "en": "Sign-ups"}
+# XML 1.0 cannot hold these; drop them rather than lose the whole export to one pasted
+# note (the same set openpyxl refuses).
+_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in LANGUAGES:
+        raise ValueError(f"unsupported report language: {lang!r} (expected one of {LANGUAGES})")
+
+
+def _local(moment: datetime, tz: tzinfo) -> datetime:
+    """Wall-clock time in `tz`, naive: Excel has no time zones."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(tz).replace(tzinfo=None)
+
+
+def _province_name(province_id: str | None, lang: str) -> str:
+    if not province_id:
+        return ""
+    province = get_province(province_id)
+    # An id from an older data file still shows up rather than vanishing from the report.
+    return province.name(lang) if province else province_id
+
+
+def _values(row: SignupRow, lang: str, tz: tzinfo) -> list[object]:
+    return [
+        row.id,
+        _local(row.created_at, tz),
+        row.full_name,
+        row.phone_e164,
+        row.workplace or "",
+        _province_name(row.province_id, lang),
+        row.commune or "",
+        row.source or "",
+        row.volunteer_code or "",
+        row.status,
+        row.notes or "",
+    ]
+
+
+class XlsxStream:
+    """An .xlsx workbook written row by row: one sign-up per row, a bold frozen header in `lang`.
+
+    Times are shown in `tz`. Text cells are always written as text, so a name such as
+    "=HYPERLINK(…)" is shown, never evaluated. Use as a context manager; `close()`
+    finishes the file (column widths and the filter range are only known at the end).
+    """
+
+    def __init__(self, out: str | Path | IO[bytes], *, lang: str, tz: tzinfo = VN_TZ) -> None:
+        import xlsxwriter  # only exports need it
+
+        _check_lang(lang)
+        self._lang, self._tz = lang, tz
+        # strings_to_* off: XlsxWriter would otherwise turn "=..." into a formula and
+        # "http://..." into a link; a worker's text must stay inert text.
+        self._book = xlsxwriter.Workbook(
+            str(out) if isinstance(out, Path) else out,
+            {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+             "strings_to_numbers": False},
+        )
+        self._sheet = self._book.add_worksheet(_SHEET_TITLE[lang])
+        self._date = self._book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+        headers = _HEADERS[lang]
+        self._sheet.write_row(0, 0, headers, self._book.add_format({"bold": True}))
+        self._sheet.freeze_panes(1, 0)
+        self._widths = [len(h) for h in headers]
+        self.rows = 0
+
+    def write(self, rows: Iterable[SignupRow]) -> None:
+        sheet, widths = self._sheet, self._widths
+        for row in rows:
+            self.rows += 1
+            for column, value in enumerate(_values(row, self._lang, self._tz)):
+                if isinstance(value, datetime):
+                    sheet.write_datetime(self.rows, column, value, self._date)
+                    width = _DATE_WIDTH
+                elif isinstance(value, str):
+                    if not value:
+                        continue  # an empty cell, as openpyxl reads it back
+                    value = _ILLEGAL.sub("", value)
+                    sheet.write_string(self.rows, column, value)
+                    width = max((len(line) for line in value.splitlines()), default=0)
+                else:
+                    sheet.write_number(self.rows, column, value)  # type: ignore[arg-type]  # ids only
+                    width = len(str(value))
+                if width > widths[column]:
+                    widths[column] = width
+
+    def close(self) -> None:
+        for column, width in enumerate(self._widths):
+            self._sheet.set_column(column, column, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH))
+        self._sheet.autofilter(0, 0, self.rows, len(self._widths) - 1)
+        self._book.close()
+
+    def __enter__(self) -> XlsxStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def export_xlsx(rows: Iterable[SignupRow], *, lang: str, tz: tzinfo = VN_TZ) -> bytes:
+    """The whole workbook as bytes: for small sets (tests, a few hundred rows)."""
+    buffer = io.BytesIO()
+    with XlsxStream(buffer, lang=lang, tz=tz) as book:
+        book.write(rows)
+    return buffer.getvalue()
+
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
+# (tab and carriage return per OWASP; the full-width forms for CJK-locale Excel).
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def _is_e164(value: str) -> bool:
+    return value.startswith("+") and value[1:].isascii() and value[1:].isdigit()
+
+
+def _neutralise(value: str) -> str:
+    # Leading spaces do not stop every spreadsheet from reading a formula.
+    if value.lstrip(" ").startswith(_FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def _csv_cell(value: object, column: int) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    text = str(value)
+    if column == _PHONE_COLUMN and _is_e164(text):
+        # "+84912345678" is only digits, so it cannot run anything; an apostrophe would
+        # corrupt the one column that tools import back.
+        return text
+    return _neutralise(text)
+
+
+def csv_header(out: IO[str], *, lang: str) -> CsvWriter:
+    """Start a CSV on a text stream opened with encoding "utf-8-sig" (the BOM makes Excel
+    read UTF-8) and newline=""; returns the writer for `csv_lines`."""
+    _check_lang(lang)
+    writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(_HEADERS[lang])
+    return writer
+
+
+def csv_lines(writer: CsvWriter, rows: Iterable[SignupRow], *, lang: str, tz: tzinfo = VN_TZ) -> int:
+    """Write rows; values a spreadsheet would take for a formula (leading = + - @) get a
+    leading apostrophe, except a well-formed E.164 phone number."""
+    count = 0
+    for row in rows:
+        writer.writerow([_csv_cell(value, column) for column, value in enumerate(_values(row, lang, tz))])
+        count += 1
+    return count
+
+
+def export_csv(rows: Iterable[SignupRow], *, lang: str, tz: tzinfo = VN_TZ) -> bytes:
+    """UTF-8 CSV with a byte-order mark, as bytes: for small sets."""
+    text = io.StringIO(newline="")
+    csv_lines(csv_header(text, lang=lang), rows, lang=lang, tz=tz)
+    return text.getvalue().encode("utf-8-sig")
+
+
+FORMATS = ("xlsx", "csv")
+
+
+async def write_export_file(
+    store: SignupStore, out: Path, *, fmt: str, provinces: Collection[str] | None, catalog: Catalog,
+    lang: str, tz: tzinfo = VN_TZ, page_size: int = 2000,
+) -> int:
+    """Stream the sign-ups of `provinces` from the store into `out`; the number of rows.
+
+    The file is written under a temporary name beside `out` and renamed into place only
+    when complete, so an interrupted export never leaves half a file under the asked name.
+    File writes block: this runs in the export worker process or the CLI, never on the
+    bot's event loop.
+    """
+    from handlers.join.common import export_rows  # common imports the handler context
+
+    if fmt not in FORMATS:
+        raise ValueError(f"unsupported export format: {fmt!r}")
+    os.makedirs(out.parent, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    tmp = Path(tmp_name)
+    count = 0
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            if fmt == "xlsx":
+                with XlsxStream(raw, lang=lang, tz=tz) as book:
+                    async for page in store.export_pages(provinces=provinces, page_size=page_size):
+                        book.write(export_rows(page, catalog, lang))
+                count = book.rows
+            else:
+                with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+                    writer = csv_header(text, lang=lang)
+                    async for page in store.export_pages(provinces=provinces, page_size=page_size):
+                        count += csv_lines(writer, export_rows(page, catalog, lang), lang=lang, tz=tz)
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return count
