@@ -9,17 +9,19 @@ constant-memory mode for XLSX; openpyxl is kept for reading imports only).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from handlers.join.provinces import get_province
@@ -31,7 +33,26 @@ if TYPE_CHECKING:
     from storage.signups import SignupStore
 
 __all__ = [
-    "FORMATS", "LANGUAGES", "VN_TZ", "SignupRow", "XlsxStream", "csv_header", "csv_lines", "export_csv", "export_xlsx",
+    "EXPORTER",
+    "FORMATS",
+    "LANGUAGES",
+    "NOTIFY",
+    "NO_DOCUMENTS",
+    "TELEGRAM_DOCUMENT_LIMIT",
+    "VN_TZ",
+    "ExportJob",
+    "ExportResult",
+    "Exporter",
+    "InProcessExporter",
+    "SignupRow",
+    "XlsxStream",
+    "csv_header",
+    "csv_lines",
+    "document_limit",
+    "export_csv",
+    "export_xlsx",
+    "finish_file",
+    "run_export_job",
     "write_export_file",
 ]
 
@@ -275,3 +296,79 @@ async def write_export_file(
             os.unlink(tmp)
         raise
     return count
+
+
+# -- export jobs (the chat's /export) -------------------------------------------------------
+# Services.extras keys: the composition root installs a process-based exporter (the work
+# happens in a worker process that opens the database itself, so a 200,000-row export never
+# holds the bot's event loop or its GIL) and a notifier that reaches a user on a channel.
+EXPORTER = "signups.exporter"
+NOTIFY = "channels.notify"
+# Telegram bots may send documents of up to 50 MB (Bot API sendDocument). The Zalo
+# adapters send no documents at all (see handlers/catalog/zalo.toml `zalo.file_unavailable`),
+# so a Zalo organizer is pointed at Telegram or the command line instead of a file.
+TELEGRAM_DOCUMENT_LIMIT = 50 * 1024 * 1024
+NO_DOCUMENTS = frozenset({"zalo_bot", "zalo_oa"})
+
+
+def document_limit(channel: str) -> int | None:
+    """The largest file the channel can deliver; None when it delivers no files."""
+    return None if channel in NO_DOCUMENTS else TELEGRAM_DOCUMENT_LIMIT
+
+
+@dataclass(frozen=True, slots=True)
+class ExportJob:
+    fmt: str
+    provinces: frozenset[str] | None
+    lang: str
+    timezone: str
+    filename: str  # without the extension
+    max_bytes: int  # larger files are zipped; still larger ones are not sent
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    rows: int
+    data: bytes | None  # None: too large to send even zipped
+    filename: str
+    zipped: bool = False
+
+
+def finish_file(path: Path, job: ExportJob) -> tuple[Path, bool, bool]:
+    """(file to send, zipped, too large): zip a file over the channel's limit."""
+    if path.stat().st_size <= job.max_bytes:
+        return path, False, False
+    zipped = path.with_name(path.name + ".zip")
+    with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(path, arcname=f"{job.filename}.{job.fmt}")
+    path.unlink()
+    return zipped, True, zipped.stat().st_size > job.max_bytes
+
+
+async def run_export_job(
+    store: SignupStore, catalog: Catalog, job: ExportJob, work_dir: Path
+) -> tuple[Path, int, bool, bool]:
+    """Write the job's file into `work_dir`: (path, rows, zipped, too large)."""
+    out = work_dir / f"{job.filename}.{job.fmt}"
+    rows = await write_export_file(store, out, fmt=job.fmt, provinces=job.provinces, catalog=catalog,
+                                   lang=job.lang, tz=ZoneInfo(job.timezone))
+    path, zipped, too_large = finish_file(out, job)
+    return path, rows, zipped, too_large
+
+
+class Exporter(Protocol):
+    async def export(self, job: ExportJob) -> ExportResult: ...
+
+
+class InProcessExporter:
+    """Runs the export on the current event loop, a page at a time: the fallback for set-ups
+    without the worker process (tests, tools). The bot itself uses bot.export_worker."""
+
+    def __init__(self, store: SignupStore, catalog: Catalog) -> None:
+        self._store, self._catalog = store, catalog
+
+    async def export(self, job: ExportJob) -> ExportResult:
+        with tempfile.TemporaryDirectory(prefix="unionbot-export-") as tmp:
+            path, rows, zipped, too_large = await run_export_job(self._store, self._catalog, job, Path(tmp))
+            data = None if too_large else await asyncio.to_thread(path.read_bytes)
+            return ExportResult(rows, data, path.name, zipped)
