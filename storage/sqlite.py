@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Platform redeliveries arrive within hours (Zalo retries for about 1 h); a day is ample.
 PROCESSED_UPDATES_TTL = timedelta(days=2)
+PURGE_BATCH = 5000  # rows per housekeeping DELETE: other tasks get the database in between
 
 
 def now_utc() -> datetime:
@@ -355,10 +356,23 @@ class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, 
         self._marks += 1
         if self._marks % 1000 == 0:
             # Prune now and then rather than on a timer: cheap, and needs no scheduler.
-            await self.db.execute(
-                "DELETE FROM processed_updates WHERE at < ?", (_ts(now - PROCESSED_UPDATES_TTL),)
-            )
+            await self.purge_processed_updates(before=now - PROCESSED_UPDATES_TTL)
         return fresh
+
+    async def purge_processed_updates(self, *, before: datetime) -> int:
+        """Delete dedupe keys older than `before`, in bounded batches (indexed on `at`), so
+        a backlog of a million keys never holds the database for one long statement."""
+        total = 0
+        while True:
+            async with self.db.execute(
+                "DELETE FROM processed_updates WHERE (channel, key) IN"
+                f" (SELECT channel, key FROM processed_updates WHERE at < ? LIMIT {PURGE_BATCH})",
+                (_ts(before),),
+            ) as cur:
+                deleted = max(cur.rowcount, 0)
+            total += deleted
+            if deleted < PURGE_BATCH:
+                return total
 
 
 def _user(r: aiosqlite.Row) -> User:

@@ -387,12 +387,23 @@ class SQLiteSignupMixin:
         return erased
 
     async def purge_signups(self, *, last_contact_before: datetime) -> int:
-        async with self.db.execute(
-            "DELETE FROM signups WHERE last_contact_at < ?", (_ts(last_contact_before),)
-        ) as cur:
-            count = cur.rowcount
+        # Bounded batches over the last_contact index: a first purge of years of sign-ups
+        # must not hold the database for one long statement while workers chat.
+        from storage.sqlite import PURGE_BATCH
+
+        count = 0
+        while True:
+            async with self.db.execute(
+                "DELETE FROM signups WHERE id IN"
+                f" (SELECT id FROM signups WHERE last_contact_at < ? LIMIT {PURGE_BATCH})",
+                (_ts(last_contact_before),),
+            ) as cur:
+                deleted = max(cur.rowcount, 0)
+            count += deleted
+            if deleted < PURGE_BATCH:
+                break
         await self._checkpoint()
-        return max(count, 0)
+        return count
 
     async def purge_forms(self, flows: Collection[str], *, updated_before: datetime) -> int:
         if not flows:

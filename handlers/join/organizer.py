@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "jo"
 PAGE_SIZE = 10
+TOP_VOLUNTEERS = 10  # /targets lists these by name; the export has everyone
 NOTE_WAIT = timedelta(minutes=15)  # from "add a note" to the note itself
 MAX_TARGET = 10_000_000
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -392,9 +393,15 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
         lines.append(f"{ctx.t('join.org.by_month')} {months}")
     lines.append(ctx.t("join.org.by_source"))
     lines.append(f"• {source_label(catalog, lang, 'self', None)}: {prog.self_count}")
-    for code, (via_link, collected) in sorted(prog.by_volunteer.items()):
+    # The ten volunteers who brought most; a federation has thousands, and the full table
+    # is in the export (source and volunteer code columns).
+    ranked = sorted(prog.by_volunteer.items(), key=lambda item: (-sum(item[1]), item[0]))
+    for code, (via_link, collected) in ranked[:TOP_VOLUNTEERS]:
         lines.append("• " + ctx.t("join.org.by_volunteer", code=code or ctx.t("join.org.volunteer_gone"),
                                   link=via_link, collected=collected))
+    if len(ranked) > TOP_VOLUNTEERS:
+        rest = ranked[TOP_VOLUNTEERS:]
+        lines.append(ctx.t("join.org.more_volunteers", n=len(rest), signups=sum(sum(c) for _, c in rest)))
     if not target:
         lines.append(ctx.t("join.org.target_hint"))
     title = ctx.t("join.org.chart_title", year=year, where=where)
