@@ -86,20 +86,21 @@ def _usage_errors(func: Any) -> Any:
 
 
 async def _export(args: argparse.Namespace, config: Config) -> int:
-    from bot.app import Runtime
     from handlers.join.export import write_export_file
+    from storage import open_store
 
     province = _province(args.province)
     lang = args.lang or config.bot.default_language
     provinces = None if province is None else frozenset({province})
-    async with Runtime(config) as runtime:
+    # The store alone, not the whole Runtime: an export needs no knowledge base or channels.
+    async with open_store(config.storage.path) as store:
         # Streamed page by page into a temporary file renamed at the end: flat memory at
         # any size, and never half a file under the asked name.
         rows = await write_export_file(
-            runtime.store, args.out, fmt=args.format, provinces=provinces, catalog=load_catalog(),
+            store, args.out, fmt=args.format, provinces=provinces, catalog=load_catalog(),
             lang=lang, tz=ZoneInfo(config.bot.timezone),
         )
-        await runtime.store.audit(None, "signups.export", "signups", {
+        await store.audit(None, "signups.export", "signups", {
             "rows": rows, "provinces": [province] if province else "all",
             "formats": [args.format], "via": "cli",
         })

@@ -144,9 +144,7 @@ async def test_notes_status_and_export(backend: Store) -> None:
     other = await backend.submit_signup(draft("+84987654321", province="ha_noi"))
     await backend.add_signup_note(other.signup_id, None, "khác")
     exported = await backend.export_signups(provinces={"ho_chi_minh"})
-    assert [(s.id, notes) for s, notes in exported] == [
-        (r.signup_id, ["thứ nhất", "thứ hai, có dấu phẩy | và gạch"])
-    ]
+    assert [(e.id, e.notes) for e in exported] == [(r.signup_id, "thứ nhất\nthứ hai, có dấu phẩy | và gạch")]
     assert len(await backend.export_signups(provinces=None)) == 2
 
 
@@ -242,9 +240,10 @@ async def test_export_pages_follow_the_id_with_each_page_s_notes_and_the_scope(b
     pages = [page async for page in backend.export_pages(provinces=None, page_size=5)]
     assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
     flat = [item for page in pages for item in page]
-    assert [s.id for s, _ in flat] == sorted(ids)
-    assert dict((s.id, notes) for s, notes in flat)[ids[0]] == ["first", "second"]
-    assert dict((s.id, notes) for s, notes in flat)[ids[22]] == ["last"]
-    hue = [s.province_id async for page in backend.export_pages(provinces={"hue"}, page_size=2) for s, _ in page]
+    assert [e.id for e in flat] == sorted(ids)
+    notes = {e.id: e.notes for e in flat}
+    assert notes[ids[0]] == "first\nsecond" and notes[ids[22]] == "last" and notes[ids[1]] is None
+    assert flat[0].full_name == "Nguyễn Thị Ánh" and flat[0].source == "self" and flat[0].status == "new"
+    hue = [e.province_id async for page in backend.export_pages(provinces={"hue"}, page_size=2) for e in page]
     assert hue == ["hue"] * 8
     assert [p async for p in backend.export_pages(provinces=frozenset())] == []
