@@ -41,6 +41,11 @@ class QuestionStore(abc.ABC):
         (two organizers answering at once must not both reach the worker)."""
 
     @abc.abstractmethod
+    async def purge_questions(self, *, before: datetime) -> int:
+        """Erase handed-off questions (and their answers) last touched before the date:
+        answered then, or asked then and never answered (retention); how many."""
+
+    @abc.abstractmethod
     async def questions_of(self, user_id: int) -> list[Question]: ...
 
     @abc.abstractmethod

@@ -71,6 +71,16 @@ class SQLiteQuestionMixin:
             changed = cur.rowcount
         return await self.get_question(question_id) if changed == 1 else None
 
+    async def purge_questions(self, *, before: datetime) -> int:
+        async with self.db.execute(
+            "DELETE FROM questions WHERE COALESCE(answered_at, created_at) < ?",
+            (before.astimezone(UTC).isoformat(timespec="microseconds"),),
+        ) as cur:
+            count = cur.rowcount
+        if count > 0:  # erased text must not linger in the WAL file either
+            await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return max(count, 0)
+
     async def questions_of(self, user_id: int) -> list[Question]:
         async with self.db.execute(f"{_SELECT} WHERE q.user_id = ? ORDER BY q.id", (user_id,)) as cur:
             return [_question(r) for r in await cur.fetchall()]
