@@ -369,7 +369,7 @@ def test_any_button_payload_gets_a_reply_not_an_exception(chat_world, who: str, 
     CASES["callback payload"] += 1
     replies = loop.run_until_complete(
         dispatcher.handle(Inbound("test", who, InboundKind.BUTTON, payload=data)))  # type: ignore[attr-defined]
-    assert isinstance(replies, list)
+    assert isinstance(replies, list) and replies, data
 
 
 def test_deep_json_is_refused_by_both_zalo_parsers() -> None:
@@ -379,3 +379,82 @@ def test_deep_json_is_refused_by_both_zalo_parsers() -> None:
             parse(DEEP)
     # Huge ids are still a plain parse.
     assert parse_bot_update({"message": {"from": {"id": 10**40}}}).user_id == str(10**40)
+
+
+# -- the Telegram webhook, in-process (no network) -----------------------------------
+TG_SECRET = "fuzz-secret-1234"
+
+
+@pytest.fixture(scope="module")
+def telegram_webhook():  # type: ignore[no-untyped-def]
+    """The real webhook endpoint of a TelegramChannel in webhook mode, called directly with
+    a Starlette request; the PTB application is marked running without any network."""
+    from bot.channels.telegram import TelegramChannel
+    from bot.config import TelegramSection
+
+    config = TelegramSection(mode="webhook", webhook_url="https://bot.example.org/telegram/webhook",
+                             token="123:abc", webhook_secret=TG_SECRET)
+    channel = TelegramChannel(config, None, None, None, None)  # type: ignore[arg-type]
+    channel.application._running = True  # what start() sets; the endpoint only reads it
+    loop = asyncio.new_event_loop()
+
+    def post(body: bytes, secret: str = TG_SECRET) -> int:
+        from starlette.requests import Request
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        scope = {"type": "http", "method": "POST", "path": config.webhook_path, "query_string": b"",
+                 "headers": [(b"x-telegram-bot-api-secret-token", secret.encode("latin-1")),
+                             (b"content-type", b"application/json")]}
+        response = loop.run_until_complete(channel._webhook(Request(scope, receive)))
+        while not channel.application.update_queue.empty():
+            channel.application.update_queue.get_nowait()
+        return response.status_code
+
+    yield post
+    channel.application._running = False
+    loop.close()
+
+
+@FUZZ
+@given(body=st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode())),
+       secret=header_text)
+@example(body=b"{}", secret="")
+@example(body=b"{not json", secret="x")
+def test_telegram_webhook_without_the_secret_is_refused_before_reading(telegram_webhook, body, secret) -> None:  # type: ignore[no-untyped-def]
+    CASES["telegram webhook (wrong secret)"] += 1
+    if secret == TG_SECRET:
+        return
+    assert telegram_webhook(body, secret) == 403
+
+
+@FUZZ
+@given(kind=st.sampled_from(["text", "button", "photo", "group", "sticker"]), user_id=st.integers(1, 2**52),
+       text=st.text(min_size=1, max_size=300), data=st.text(max_size=64), update_id=st.integers(0, 2**40),
+       junk=st.binary(max_size=200))
+@example(kind="text", user_id=1, text="x", data="", update_id=1, junk=b"{not json")
+def test_telegram_webhook_takes_updates_and_refuses_garbage(telegram_webhook, fake_api, kind, user_id, text, data,  # type: ignore[no-untyped-def]
+                                                            update_id, junk) -> None:
+    CASES["telegram webhook (updates and non-JSON)"] += 1
+    update = {"update_id": update_id, **_telegram_update(fake_api, kind, user_id, text, data)}
+    assert telegram_webhook(json.dumps(update).encode()) == 200
+    try:
+        json.loads(junk)
+    except (ValueError, RecursionError):
+        assert telegram_webhook(junk) == 400
+
+
+@pytest.mark.xfail(reason="issue 14 item 8 (valid secret, JSON that is no update object -> 500): fixed on the "
+                          "hardening-edge branch; remove this mark when both are merged", strict=False)
+@settings(max_examples=200, deadline=None, database=None, report_multiple_bugs=False,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(json_values, st.fixed_dictionaries({"update_id": st.integers()}, optional={
+    "message": json_values, "callback_query": json_values, "edited_message": json_values})).map(
+    lambda v: json.dumps(v).encode()))
+@example(body=b"[]")
+@example(body=b'{"update_id": 1, "message": 1}')
+@example(body=DEEP)
+def test_telegram_webhook_never_fails_on_any_json_with_the_secret(telegram_webhook, body) -> None:  # type: ignore[no-untyped-def]
+    CASES["telegram webhook (any JSON)"] += 1
+    assert telegram_webhook(body) in (200, 400)
