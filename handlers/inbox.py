@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 
 from handlers.context import Ctx
 from handlers.i18n import Catalog
+from handlers.join.common import province_scope
 from handlers.router import Router, payload
+from handlers.scope import no_province_yet, question_in_scope
 from handlers.text import shorten
 from handlers.types import Button, Reply
 from storage import Role
@@ -55,8 +57,24 @@ async def deliver_answer(ctx: Ctx, q: Question, answer: str, catalog: Catalog) -
     ]
 
 
+async def _in_scope(ctx: Ctx, q: Question | None) -> bool:
+    """Organizers see the questions of their provinces' workers only (handlers/scope.py);
+    one outside is answered exactly like one that does not exist."""
+    if q is None:
+        return False
+    if question_in_scope(await province_scope(ctx), q):
+        return True
+    logger.info("inbox: user %s asked for question %s outside their provinces", ctx.user.id, q.id)
+    return False
+
+
 async def _answer(ctx: Ctx, qid: int, answer: str) -> list[Reply]:
     answer = answer.strip()[:MAX_ANSWER_CHARS]
+    # Checked when the answer comes, not only when the button was pressed: the worker's
+    # sign-up or the organizer's provinces may have changed meanwhile.
+    if not await _in_scope(ctx, await ctx.store.get_question(qid)):
+        await ctx.store.clear_state(ctx.user.id)
+        return [ctx.reply("inbox.not_found", id=qid)]
     q = await ctx.store.answer_question(qid, ctx.user.id, answer)
     await ctx.store.clear_state(ctx.user.id)
     if q is None:
@@ -93,12 +111,16 @@ def register(router: Router) -> None:
 
     @router.command("inbox", min_role=Role.ORGANIZER)
     async def inbox(ctx: Ctx) -> list[Reply]:
-        """Open questions, oldest first, each with an Answer button."""
-        total = await ctx.store.count_open_questions()
+        """Open questions of the organizer's provinces (all for an admin), oldest first,
+        each with an Answer button."""
+        scope = await province_scope(ctx)
+        if scope is not None and not scope:
+            return [no_province_yet(ctx)]
+        total = await ctx.store.count_open_questions(provinces=scope)
         if total == 0:
             return [ctx.reply("inbox.empty")]
         replies = [Reply(ctx.t("inbox.header", count=total))]
-        for q in await ctx.store.list_open_questions(limit=INBOX_PAGE):
+        for q in await ctx.store.list_open_questions(limit=INBOX_PAGE, provinces=scope):
             replies.append(Reply(
                 ctx.t("inbox.item", id=q.id, age=_age(ctx, q.created_at), lang=q.lang,
                       text=shorten(q.text, 300)),
@@ -112,7 +134,7 @@ def register(router: Router) -> None:
             return ctx.reply("inbox.reply_usage")
         qid = int(ctx.args[1])
         q = await ctx.store.get_question(qid)
-        if q is None or q.status != "open":
+        if q is None or q.status != "open" or not await _in_scope(ctx, q):
             return ctx.reply("inbox.not_found", id=qid)
         await ctx.store.set_state(ctx.user.id, "inbox_reply", "text", {"qid": qid})
         return ctx.reply("inbox.type_answer", back=False, id=qid, text=shorten(q.text, 1500))

@@ -299,6 +299,11 @@ async def test_organizer_passes_on_only_their_own_provinces(org, make_chat, stor
     await other.say("/start")
     o3 = await store.find_user("test", "o3")
     await store.set_role(o3.id, Role.ORGANIZER)
+    # Someone of no province at all is for an admin to scope (issue 14)...
+    await org.say("/scope o3 hcm")
+    assert "không thuộc tỉnh/thành phố bạn phụ trách" in org.text()
+    # ...one who signed up in the organizer's province is theirs.
+    await add_signup(store, "+84912000333", "ho_chi_minh", owner_id=o3.id)
     await org.say("/scope o3 Hà Nội")
     assert "Không phải của bạn" in org.text()
     assert await store.organizer_provinces(o3.id) == frozenset()
