@@ -97,7 +97,7 @@ async def office(path: Path, stop: asyncio.Event, counts: dict[str, int]) -> Non
             items = await store.export_signups(provinces=None)
             counts["exports"] += 1
             if items:
-                await store.set_signup_status(items[len(items) // 2][0].id, SignupStatus.CONTACTED)
+                await store.set_signup_status(items[len(items) // 2].id, SignupStatus.CONTACTED)
                 await store.audit(None, "signups.export", "signups", {"rows": len(items), "via": "bench"})
                 counts["writes"] += 2
             await asyncio.sleep(0.05)

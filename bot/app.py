@@ -65,6 +65,14 @@ class Runtime:
         self.services.extras[broadcasts.OPTIONS] = broadcast_options(config)
         # The knowledge base and its search index, built once: about 0.2 s.
         self.services.extras[qa.SERVICE] = qa.RightsService.load(config.rights.extra_dir or None)
+        # Exports run in a worker process that opens the database itself; progress notes
+        # reach the organizer through the channel registry.
+        from bot.export_worker import ProcessExporter
+        from handlers.join import export as signup_export
+
+        self.exporter = ProcessExporter(config.storage.path)
+        self.services.extras[signup_export.EXPORTER] = self.exporter
+        self.services.extras[signup_export.NOTIFY] = self.registry.deliver
         # Set by serve() once every channel and service is up (tests and health wait on it).
         self.started = False
         self.web_port: int | None = None
@@ -77,6 +85,7 @@ class Runtime:
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.exporter.close()
         await self.store.close()
 
     def set_bot_username(self, username: str | None) -> None:

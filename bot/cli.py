@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn
 
 from bot.config import Config, ConfigError, load_config
-from bot.logsetup import setup_logging
+from bot.logsetup import secrets_of, setup_logging
 from storage import Role, StoreError, StoreOpenError
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"unionbot: configuration error: {e}", file=sys.stderr)
         return 2
-    setup_logging(config.bot.log_level)
+    setup_logging(config.bot.log_level, secrets=secrets_of(config))
     try:
         if hasattr(args, "func"):
             return int(asyncio.run(args.func(args, config)))
@@ -92,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         # Like a bad configuration: nothing ran, and the operator must fix a file first.
         print(f"unionbot: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `unionbot signups provinces | head -3`: the reader left, which is not an error.
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (StoreError, OSError) as e:
         # The database file is unreadable, on a full disk, not a database...: say which.
         print(f"unionbot: storage error ({config.storage.path}): {e}", file=sys.stderr)

@@ -8,7 +8,6 @@ actor (the shell user is whoever holds the database file).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from handlers.i18n import load_catalog
-from handlers.join.common import FORM_FLOWS, export_rows, parse_province, percent, progress, year_bounds
+from handlers.join.common import FORM_FLOWS, parse_province, percent, progress, year_bounds
 from handlers.join.form import FORM_TTL
 from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.join.provinces import all_provinces, get_province
@@ -87,25 +86,25 @@ def _usage_errors(func: Any) -> Any:
 
 
 async def _export(args: argparse.Namespace, config: Config) -> int:
-    from bot.app import Runtime
-    from handlers.join.reports import export_csv, export_xlsx
+    from handlers.join.export import write_export_file
+    from storage import open_store
 
     province = _province(args.province)
     lang = args.lang or config.bot.default_language
     provinces = None if province is None else frozenset({province})
-    async with Runtime(config) as runtime:
-        items = await runtime.store.export_signups(provinces=provinces)
-        rows = export_rows(items, load_catalog(), lang)
-        tz = ZoneInfo(config.bot.timezone)
-        writer = export_xlsx if args.format == "xlsx" else export_csv
-        data = await asyncio.to_thread(writer, rows, lang=lang, tz=tz)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(args.out.write_bytes, data)
-        await runtime.store.audit(None, "signups.export", "signups", {
-            "rows": len(rows), "provinces": [province] if province else "all",
+    # The store alone, not the whole Runtime: an export needs no knowledge base or channels.
+    async with open_store(config.storage.path) as store:
+        # Streamed page by page into a temporary file renamed at the end: flat memory at
+        # any size, and never half a file under the asked name.
+        rows = await write_export_file(
+            store, args.out, fmt=args.format, provinces=provinces, catalog=load_catalog(),
+            lang=lang, tz=ZoneInfo(config.bot.timezone),
+        )
+        await store.audit(None, "signups.export", "signups", {
+            "rows": rows, "provinces": [province] if province else "all",
             "formats": [args.format], "via": "cli",
         })
-    print(f"wrote {len(rows)} sign-ups to {args.out}")
+    print(f"wrote {rows} sign-ups to {args.out}")
     return 0
 
 

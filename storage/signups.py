@@ -28,10 +28,11 @@ A phone number is the only identity a sign-up has, and nobody verified it. So:
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 # The audit action recording a volunteer's /collect submission (see submit_signup).
 COLLECT_ACTION = "signup.collect"
@@ -114,6 +115,22 @@ class Signup:
     last_contact_at: datetime
 
 
+class SignupExport(NamedTuple):
+    """One sign-up as exports need it: a plain tuple, because an export builds 200,000."""
+
+    id: int
+    created_at: datetime
+    full_name: str
+    phone_e164: str
+    workplace: str | None
+    province_id: str | None
+    commune: str | None
+    source: str  # a SignupSource value
+    volunteer_code: str | None
+    status: str  # a SignupStatus value
+    notes: str | None  # the notes' text, oldest first, one per line
+
+
 @dataclass(frozen=True, slots=True)
 class SignupNote:
     id: int
@@ -183,8 +200,18 @@ class SignupStore(abc.ABC):
         """Oldest first."""
 
     @abc.abstractmethod
-    async def export_signups(self, *, provinces: Collection[str] | None) -> list[tuple[Signup, list[str]]]:
-        """Every sign-up of the provinces with its notes' text, oldest first."""
+    def export_pages(
+        self, *, provinces: Collection[str] | None, page_size: int = 1000
+    ) -> AsyncIterator[list[SignupExport]]:
+        """Every sign-up of the provinces with its notes, oldest first, a page at a time.
+
+        Pages follow the id (keyset), so memory stays flat at any size and other work on
+        the database is not held up for the whole export.
+        """
+
+    async def export_signups(self, *, provinces: Collection[str] | None) -> list[SignupExport]:
+        """All of `export_pages` in one list: for small sets and tests."""
+        return [item async for page in self.export_pages(provinces=provinces) for item in page]
 
     @abc.abstractmethod
     async def signup_facts(

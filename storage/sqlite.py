@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Platform redeliveries arrive within hours (Zalo retries for about 1 h); a day is ample.
 PROCESSED_UPDATES_TTL = timedelta(days=2)
+PURGE_BATCH = 5000  # rows per housekeeping DELETE: other tasks get the database in between
 
 
 def now_utc() -> datetime:
@@ -368,6 +369,15 @@ class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, 
     async def clear_state(self, user_id: int) -> None:
         await self.db.execute("DELETE FROM conversation_state WHERE user_id = ?", (user_id,))
 
+    async def purge_states(self, *, updated_before: datetime) -> int:
+        async with self.db.execute(
+            "DELETE FROM conversation_state WHERE updated_at < ?", (_ts(updated_before),)
+        ) as cur:
+            count = cur.rowcount
+        if count > 0:  # erased text must not linger in the WAL file either
+            await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return max(count, 0)
+
     # -- processed updates -------------------------------------------------
     async def mark_processed(self, channel: str, key: str) -> bool:
         now = now_utc()
@@ -379,10 +389,23 @@ class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, 
         self._marks += 1
         if self._marks % 1000 == 0:
             # Prune now and then rather than on a timer: cheap, and needs no scheduler.
-            await self.db.execute(
-                "DELETE FROM processed_updates WHERE at < ?", (_ts(now - PROCESSED_UPDATES_TTL),)
-            )
+            await self.purge_processed_updates(before=now - PROCESSED_UPDATES_TTL)
         return fresh
+
+    async def purge_processed_updates(self, *, before: datetime) -> int:
+        """Delete dedupe keys older than `before`, in bounded batches (indexed on `at`), so
+        a backlog of a million keys never holds the database for one long statement."""
+        total = 0
+        while True:
+            async with self.db.execute(
+                "DELETE FROM processed_updates WHERE (channel, key) IN"
+                f" (SELECT channel, key FROM processed_updates WHERE at < ? LIMIT {PURGE_BATCH})",
+                (_ts(before),),
+            ) as cur:
+                deleted = max(cur.rowcount, 0)
+            total += deleted
+            if deleted < PURGE_BATCH:
+                return total
 
 
 async def _close_quietly(db: aiosqlite.Connection) -> None:

@@ -141,22 +141,84 @@ async def test_a_note_started_then_scope_removed_is_not_saved(org, make_chat, st
     assert await store.signup_notes(data["hcm"]) == []
 
 
-async def test_export_files_in_scope_and_audited(org, store, data) -> None:
+async def test_export_asks_the_format_then_sends_one_file_in_scope_and_audited(org, store, data) -> None:
     replies = await org.say("/export")
+    assert all(r.document is None for r in replies)
+    assert "Hồ Chí Minh" in org.text() and "tất cả" not in org.text()
+    assert await store.list_audit(action="signups.export") == []
+    replies = await org.press_label("Excel")
     docs = [r.document for r in replies if r.document]
-    assert [d.filename.rsplit(".", 1)[1] for d in docs] == ["xlsx", "csv"]
+    assert [d.filename.rsplit(".", 1)[1] for d in docs] == ["xlsx"]
+    assert "Hồ Chí Minh" in org.text()
     book = openpyxl.load_workbook(io.BytesIO(docs[0].data))
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0][2] == "Họ và tên" and len(rows) == 2
     assert rows[1][2] == "Nguyễn Thị Ánh" and rows[1][5] == "Hồ Chí Minh" and rows[1][9] == "🆕 Mới"
-    assert docs[1].data.startswith(BOM)
-    table = list(csv.reader(io.StringIO(docs[1].data.decode("utf-8-sig"))))
-    assert table[1][2] == "Nguyễn Thị Ánh" and len(table) == 2
-    assert b"L\xc3\xaa V\xc4\x83n" not in docs[1].data  # "Lê Văn": the other province
     entry = (await store.list_audit(action="signups.export"))[0]
     org_user = await store.find_user("test", "org")
     assert entry.actor_id == org_user.id
-    assert entry.details == {"rows": 1, "provinces": ["ho_chi_minh"], "formats": ["xlsx", "csv"], "via": "test"}
+    assert entry.details == {"rows": 1, "provinces": ["ho_chi_minh"], "formats": ["xlsx"], "via": "test"}
+
+    replies = await org.say("/export csv")
+    docs = [r.document for r in replies if r.document]
+    assert [d.filename.rsplit(".", 1)[1] for d in docs] == ["csv"]
+    assert docs[0].data.startswith(BOM)
+    table = list(csv.reader(io.StringIO(docs[0].data.decode("utf-8-sig"))))
+    assert table[1][2] == "Nguyễn Thị Ánh" and len(table) == 2
+    assert b"L\xc3\xaa V\xc4\x83n" not in docs[0].data  # "Lê Văn": the other province
+    assert (await store.list_audit(action="signups.export"))[0].details["formats"] == ["csv"]
+
+
+async def test_export_button_for_another_province_is_refused(org, store, data) -> None:
+    replies = await org.press("jo:export:xlsx:ha_noi")
+    assert all(r.document is None for r in replies)
+    assert "Lê Văn" not in org.text()
+    assert await store.list_audit(action="signups.export") == []
+
+
+async def test_export_too_large_for_the_channel_is_zipped_or_refused_with_the_cli_command(
+    org, store, data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    from handlers.join import export as export_module
+
+    rows = [await add_signup(store, f"+849130{i:05d}", "ho_chi_minh", "Nguyễn Văn Nhiều Tên Dài" * 3)
+            for i in range(300)]
+    assert len(rows) == 300
+    # Small enough for the zip (names repeat), too big as plain CSV.
+    monkeypatch.setattr(export_module, "TELEGRAM_DOCUMENT_LIMIT", 20_000)
+    replies = await org.say("/export csv")
+    docs = [r.document for r in replies if r.document]
+    assert len(docs) == 1 and docs[0].filename.endswith(".csv.zip") and docs[0].mime_type == "application/zip"
+    assert len(docs[0].data) <= 20_000
+    with zipfile.ZipFile(io.BytesIO(docs[0].data)) as archive:
+        [name] = archive.namelist()
+        assert name.endswith(".csv") and archive.read(name).count(b"\r\n") == 302
+    assert "nén" in org.text()
+
+    monkeypatch.setattr(export_module, "TELEGRAM_DOCUMENT_LIMIT", 500)
+    replies = await org.say("/export xlsx")
+    assert all(r.document is None for r in replies)
+    assert "unionbot signups export --format xlsx" in org.text()
+
+
+async def test_export_on_zalo_sends_no_file_and_names_the_command(make_chat, store, data) -> None:
+    chat = make_chat("zorg", channel="zalo_oa")
+    await chat.say("/start")
+    user = await store.find_user("zalo_oa", "zorg")
+    await store.set_role(user.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(user.id, ["ho_chi_minh"], None)
+    replies = await chat.say("/export csv Hồ Chí Minh")
+    assert all(r.document is None for r in replies)
+    assert "unionbot signups export --format csv --out FILE --province ho_chi_minh" in chat.text()
+
+
+async def test_scoped_organizer_titles_name_their_provinces(org, store, data) -> None:
+    await org.say("/signups")
+    assert "Hồ Chí Minh" in org.text().splitlines()[0] and "tất cả" not in org.text()
+    await org.say("/targets")
+    assert "Hồ Chí Minh" in org.text().splitlines()[0] and "tất cả" not in org.text()
 
 
 async def test_export_one_province_and_refusal_outside(make_chat, org, store, data) -> None:
@@ -164,7 +226,7 @@ async def test_export_one_province_and_refusal_outside(make_chat, org, store, da
     assert all(r.document is None for r in org.last)
     assert await store.list_audit(action="signups.export") == []
     admin = make_chat("admin")
-    replies = await admin.say("/export Hà Nội")
+    replies = await admin.say("/export xlsx Hà Nội")
     book = openpyxl.load_workbook(io.BytesIO(replies[0].document.data))
     assert [r[2] for r in book.active.iter_rows(min_row=2, values_only=True)] == ["Lê Văn Hà Nội"]
 
@@ -237,6 +299,11 @@ async def test_organizer_passes_on_only_their_own_provinces(org, make_chat, stor
     await other.say("/start")
     o3 = await store.find_user("test", "o3")
     await store.set_role(o3.id, Role.ORGANIZER)
+    # Someone of no province at all is for an admin to scope (issue 14)...
+    await org.say("/scope o3 hcm")
+    assert "không thuộc tỉnh/thành phố bạn phụ trách" in org.text()
+    # ...one who signed up in the organizer's province is theirs.
+    await add_signup(store, "+84912000333", "ho_chi_minh", owner_id=o3.id)
     await org.say("/scope o3 Hà Nội")
     assert "Không phải của bạn" in org.text()
     assert await store.organizer_provinces(o3.id) == frozenset()
@@ -267,3 +334,35 @@ async def test_pagination(make_chat, store) -> None:
     assert "Người Số L" in admin.text() and "Người Số A" not in admin.text()
     await admin.press_label("Cũ hơn")
     assert "Người Số A" in admin.text() and "Người Số L" not in admin.text()
+
+
+async def test_a_long_export_tells_the_organizer_once_that_the_file_is_coming(
+    org, services, data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from handlers.join import organizer as organizer_module
+    from handlers.join.export import EXPORTER, NOTIFY, ExportJob, ExportResult, InProcessExporter
+
+    told: list[tuple[str, str, str]] = []
+
+    async def notify(channel: str, user: str, reply) -> bool:  # type: ignore[no-untyped-def]
+        told.append((channel, user, reply.text))
+        return True
+
+    class SlowExporter:
+        async def export(self, job: ExportJob) -> ExportResult:
+            await asyncio.sleep(0.3)
+            return await InProcessExporter(services.store, services.catalog).export(job)
+
+    monkeypatch.setattr(organizer_module, "PROGRESS_AFTER", 0.05)
+    services.extras[EXPORTER] = SlowExporter()
+    services.extras[NOTIFY] = notify
+    replies = await org.say("/export csv")
+    assert [r.document.filename.rsplit(".", 1)[1] for r in replies if r.document] == ["csv"]
+    assert len(told) == 1 and told[0][:2] == ("test", "org") and "⏳" in told[0][2]
+
+    told.clear()
+    monkeypatch.setattr(organizer_module, "PROGRESS_AFTER", 5.0)
+    await org.say("/export csv")
+    assert told == [], "a quick export sends the file alone"

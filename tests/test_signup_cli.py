@@ -116,3 +116,56 @@ async def test_worker_signs_up_in_the_terminal_chat(tmp_path: Path) -> None:
         [signup] = await store.list_signups(provinces=None)
     assert (signup.full_name, signup.phone_e164, signup.consent_channel) == (
         "Nguyễn Thị Lan", "+84912345678", "console")
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_cli import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "UNIONBOT_", "ZALO_"))}
+    env["UNIONBOT_DB"] = str(tmp_path / "cli.sqlite3")
+    # `unionbot signups provinces | head -0`: the reader is gone before the first line.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        r = subprocess.run([sys.executable, "-m", "bot", "signups", "provinces"], stdout=write_end,
+                           stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env, timeout=60)
+    finally:
+        os.close(write_end)
+    assert r.returncode == 0
+    assert r.stderr == ""
+
+
+async def test_an_interrupted_export_leaves_no_file_under_the_asked_name(tmp_path: Path) -> None:
+    from handlers.i18n import load_catalog
+    from handlers.join.export import write_export_file
+
+    await seed(tmp_path)
+    out = tmp_path / "out.xlsx"
+    out.write_bytes(b"yesterday's export")
+
+    class Interrupted(Exception):
+        pass
+
+    async with SQLiteStore(tmp_path / "cli.sqlite3") as store:
+        real_pages = store.export_pages
+
+        async def failing_pages(**kwargs: object):  # type: ignore[no-untyped-def]
+            async for page in real_pages(**kwargs):  # type: ignore[arg-type]
+                yield page
+                raise Interrupted
+
+        store.export_pages = failing_pages  # type: ignore[method-assign]
+        for fmt in ("xlsx", "csv"):
+            try:
+                await write_export_file(store, out, fmt=fmt, provinces=None, catalog=load_catalog(), lang="vi",
+                                        page_size=1)
+            except Interrupted:
+                pass
+            else:
+                raise AssertionError("the export should have been interrupted")
+    assert out.read_bytes() == b"yesterday's export"
+    assert not list(tmp_path.glob("*.part")), "the temporary file is removed"

@@ -144,9 +144,7 @@ async def test_notes_status_and_export(backend: Store) -> None:
     other = await backend.submit_signup(draft("+84987654321", province="ha_noi"))
     await backend.add_signup_note(other.signup_id, None, "khác")
     exported = await backend.export_signups(provinces={"ho_chi_minh"})
-    assert [(s.id, notes) for s, notes in exported] == [
-        (r.signup_id, ["thứ nhất", "thứ hai, có dấu phẩy | và gạch"])
-    ]
+    assert [(e.id, e.notes) for e in exported] == [(r.signup_id, "thứ nhất\nthứ hai, có dấu phẩy | và gạch")]
     assert len(await backend.export_signups(provinces=None)) == 2
 
 
@@ -228,3 +226,24 @@ async def test_retention_purges(backend: Store) -> None:
     assert await backend.get_state(u) is None
     assert await backend.purge_signups(last_contact_before=future) == 1
     assert await backend.purge_forms([], updated_before=future) == 0
+
+
+async def test_export_pages_follow_the_id_with_each_page_s_notes_and_the_scope(backend: Store) -> None:
+    ids = []
+    for i in range(23):
+        out = await backend.submit_signup(draft(f"+8491234{i:04d}", province="ha_noi" if i % 3 else "hue"))
+        assert out is not None
+        ids.append(out.signup_id)
+    await backend.add_signup_note(ids[0], None, "first")
+    await backend.add_signup_note(ids[0], None, "second")
+    await backend.add_signup_note(ids[22], None, "last")
+    pages = [page async for page in backend.export_pages(provinces=None, page_size=5)]
+    assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
+    flat = [item for page in pages for item in page]
+    assert [e.id for e in flat] == sorted(ids)
+    notes = {e.id: e.notes for e in flat}
+    assert notes[ids[0]] == "first\nsecond" and notes[ids[22]] == "last" and notes[ids[1]] is None
+    assert flat[0].full_name == "Nguyễn Thị Ánh" and flat[0].source == "self" and flat[0].status == "new"
+    hue = [e.province_id async for page in backend.export_pages(provinces={"hue"}, page_size=2) for e in page]
+    assert hue == ["hue"] * 8
+    assert [p async for p in backend.export_pages(provinces=frozenset())] == []

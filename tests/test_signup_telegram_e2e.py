@@ -108,10 +108,15 @@ async def test_worker_joins_through_a_volunteers_qr_code(fake, tmp_path) -> None
             "callback_data"], review["message_id"]), WORKER)
         assert "đã xong" in text_of(got)
 
-        # The organizer (an admin here) exports: the files open with correct Vietnamese.
-        await exchange(fake, fake.user_message(ADMIN, "/export"), ADMIN)
+        # The organizer (an admin here) exports, one file per request, built in the export
+        # worker process: the files open with correct Vietnamese.
+        got = await exchange(fake, fake.user_message(ADMIN, "/export"), ADMIN)
+        assert "CSV" in str(got) and not fake.requests("sendDocument", chat_id=ADMIN)
+        await exchange(fake, fake.user_message(ADMIN, "/export xlsx"), ADMIN)
+        await fake.wait_for(method="sendDocument", chat_id=ADMIN, timeout=20)
+        await exchange(fake, fake.user_message(ADMIN, "/export csv"), ADMIN)
         await fake.wait_for(lambda r: len(fake.requests("sendDocument", chat_id=ADMIN)) == 2,
-                            method="sendDocument", chat_id=ADMIN, timeout=10)
+                            method="sendDocument", chat_id=ADMIN, timeout=20)
         docs = [m["document"] for m in fake.sent_messages(ADMIN) if "document" in m]
         assert [d["file_name"].rsplit(".", 1)[1] for d in docs] == ["xlsx", "csv"]
         book = openpyxl.load_workbook(io.BytesIO(await download(runtime, docs[0]["file_id"])))

@@ -208,3 +208,29 @@ async def test_a_transaction_cancelled_at_begin_leaves_no_open_transaction(tmp_p
             pass
     async with SQLiteStore(tmp_path / "cancel.sqlite3") as s2:
         assert await s2.find_user("t", "after") is not None
+
+
+async def test_processed_update_keys_are_purged_by_age_in_batches(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from storage import sqlite as sqlite_store
+
+    store = SQLiteStore(tmp_path / "purge.sqlite3")
+    await store.open()
+    try:
+        for i in range(12):
+            assert await store.mark_processed("telegram", f"k{i}")
+        old = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+        await store.db.execute("UPDATE processed_updates SET at = ? WHERE key IN ('k0','k1','k2','k3','k4')", (old,))
+        sqlite_store.PURGE_BATCH, saved = 2, sqlite_store.PURGE_BATCH
+        try:
+            assert await store.purge_processed_updates(before=datetime.now(UTC) - timedelta(days=2)) == 5
+        finally:
+            sqlite_store.PURGE_BATCH = saved
+        assert await store.mark_processed("telegram", "k0"), "a purged key is new again"
+        assert not await store.mark_processed("telegram", "k7"), "a recent key still dedupes"
+        plan = await (await store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT channel, key FROM processed_updates WHERE at < ?", ("x",))).fetchall()
+        assert any("processed_updates_at" in str(tuple(row)) for row in plan), "the age purge uses the index"
+    finally:
+        await store.close()

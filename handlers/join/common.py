@@ -16,10 +16,10 @@ from handlers.context import Ctx
 from handlers.i18n import Catalog
 from handlers.join.provinces import get_province, resolve_province
 from storage import Role
-from storage.signups import Signup, SignupFact, SignupSource, SignupStatus
+from storage.signups import SignupExport, SignupFact, SignupSource, SignupStatus
 
 if TYPE_CHECKING:
-    from handlers.join.reports import SignupRow
+    from handlers.join.export import SignupRow
 
 # Conversation-state flow names. Stored in the database: never rename.
 FLOW_JOIN = "join"  # a worker signing up
@@ -165,17 +165,14 @@ def percent(count: int, target: int, lang: str) -> str:
 
 
 # -- export -----------------------------------------------------------------------
-def export_rows(items: Iterable[tuple[Signup, list[str]]], catalog: Catalog, lang: str) -> list[SignupRow]:
-    # reports pulls in openpyxl and matplotlib (half a second): only exports need them.
-    from handlers.join.reports import SignupRow
+def export_rows(items: Iterable[SignupExport], catalog: Catalog, lang: str) -> list[SignupRow]:
+    from handlers.join.export import SignupRow
 
+    # Five statuses and three sources: look each label up once, not once per row.
+    statuses = {s.value: status_label(catalog, lang, s) for s in SignupStatus}
+    sources = {s.value: source_label(catalog, lang, s, None) for s in SignupSource}
     return [
-        SignupRow(
-            id=s.id, created_at=s.created_at, full_name=s.full_name, phone_e164=s.phone_e164,
-            workplace=s.workplace, province_id=s.province_id, commune=s.commune,
-            source=source_label(catalog, lang, s.source, None),
-            volunteer_code=s.volunteer_code, status=status_label(catalog, lang, s.status),
-            notes="\n".join(notes) or None,
-        )
-        for s, notes in items
+        SignupRow(e.id, e.created_at, e.full_name, e.phone_e164, e.workplace, e.province_id, e.commune,
+                  sources[e.source], e.volunteer_code, statuses[e.status], e.notes)
+        for e in items
     ]

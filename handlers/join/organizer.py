@@ -18,7 +18,6 @@ from handlers.context import Ctx, effective_role
 from handlers.join.common import (
     FLOW_NOTE,
     clean_note,
-    export_rows,
     in_scope,
     local_time,
     parse_province,
@@ -31,8 +30,10 @@ from handlers.join.common import (
     status_label,
     year_bounds,
 )
+from handlers.join.export import EXPORTER, NOTIFY, Exporter, ExportJob, InProcessExporter, document_limit
 from handlers.join.provinces import fold, get_province
 from handlers.router import Router, payload
+from handlers.scope import person_in_scope
 from handlers.types import Button, Document, Photo, Reply
 from storage import Role
 from storage.signups import Signup, SignupStatus
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "jo"
 PAGE_SIZE = 10
+TOP_VOLUNTEERS = 10  # /targets lists these by name; the export has everyone
 NOTE_WAIT = timedelta(minutes=15)  # from "add a note" to the note itself
 MAX_TARGET = 10_000_000
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -96,7 +98,7 @@ async def _listing(
     provinces = scope if province is None else frozenset({province})
     items = await ctx.store.list_signups(provinces=provinces, status=status, before_id=before, limit=PAGE_SIZE)
     tz = ZoneInfo(ctx.settings.timezone)
-    where = province_name(province, ctx.lang) if province else ctx.t("join.org.all_provinces")
+    where = _where(ctx, scope, province)
     which = status_label(ctx.services.catalog, ctx.lang, status) if status else ctx.t("join.org.all_statuses")
     lines = [ctx.t("join.org.list_title", where=where, status=which)]
     if not items:
@@ -214,6 +216,14 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
             return await _set_status(ctx, int(rest[0]), SignupStatus(rest[1]))
         if action == "n" and len(rest) == 1:
             return await _ask_note(ctx, int(rest[0]))
+        if action == "export" and len(rest) == 2 and rest[0] in _MIME:
+            scope = await province_scope(ctx)
+            if scope is not None and not scope:
+                return _no_scope(ctx)
+            province = None if rest[1] == "*" else rest[1]
+            if province is not None and (get_province(province) is None or not in_scope(scope, province)):
+                return _not_found(ctx)
+            return await _send_export(ctx, scope, province, rest[0])
     except ValueError:
         pass
     logger.info("malformed organizer button from user %s", ctx.user.id)
@@ -264,38 +274,73 @@ async def on_note(ctx: Ctx) -> Reply:
 
 
 # -- /export --------------------------------------------------------------------------
-async def export(ctx: Ctx) -> Reply | list[Reply]:
-    """An XLSX and a CSV of the sign-ups of the organizer's provinces (or one of them)."""
-    from handlers.join.reports import export_csv, export_xlsx  # openpyxl and matplotlib: slow to import
+_FORMAT_WORDS = {"xlsx": "xlsx", "excel": "xlsx", "xls": "xlsx", "csv": "csv"}
+_MIME = {"xlsx": XLSX_MIME, "csv": "text/csv"}
+PROGRESS_AFTER = 3.0  # seconds of work before the organizer is told the file is coming
 
+
+async def export(ctx: Ctx) -> Reply | list[Reply]:
+    """`/export` asks XLSX or CSV; `/export csv`, `/export xlsx Huế` send that one file."""
     scope = await province_scope(ctx)
     if scope is not None and not scope:
         return _no_scope(ctx)
-    provinces = scope
-    if ctx.args:
-        province, error = await _province_arg(ctx, " ".join(ctx.args), scope)
+    args = list(ctx.args)
+    fmt = _FORMAT_WORDS.get(fold(args[0]).strip(".")) if args else None
+    if fmt is not None:
+        args = args[1:]
+    province = None
+    if args:
+        province, error = await _province_arg(ctx, " ".join(args), scope)
         if error is not None:
             return error
-        provinces = frozenset({province}) if province else scope
-    items = await ctx.store.export_signups(provinces=provinces)
-    lang = ctx.lang
-    rows = export_rows(items, ctx.services.catalog, lang)
-    tz = ZoneInfo(ctx.settings.timezone)
-    xlsx = await asyncio.to_thread(export_xlsx, rows, lang=lang, tz=tz)
-    csv = await asyncio.to_thread(export_csv, rows, lang=lang, tz=tz)
+    if fmt is None:
+        p = province or "*"
+        return Reply(ctx.t("join.org.export_choose", where=_where(ctx, scope, province)), buttons=[
+            [Button(ctx.t("join.org.export_button_xlsx"), payload(PREFIX, "export", "xlsx", p)),
+             Button(ctx.t("join.org.export_button_csv"), payload(PREFIX, "export", "csv", p))],
+            ctx.back_button(),
+        ])
+    return await _send_export(ctx, scope, province, fmt)
+
+
+def _where(ctx: Ctx, scope: frozenset[str] | None, province: str | None) -> str:
+    """What a title covers: the province asked for, else the organizer's own provinces."""
+    if province is not None:
+        return province_name(province, ctx.lang)
+    return ctx.t("join.org.all_provinces") if scope is None else _scope_names(scope, ctx.lang)
+
+
+def _cli_hint(fmt: str, province: str | None) -> str:
+    return f"unionbot signups export --format {fmt} --out FILE" + (f" --province {province}" if province else "")
+
+
+async def _send_export(ctx: Ctx, scope: frozenset[str] | None, province: str | None, fmt: str) -> Reply:
+    limit = document_limit(ctx.inbound.channel)
+    if limit is None:
+        return ctx.reply("join.org.export_no_files", command=_cli_hint(fmt, province))
+    provinces = scope if province is None else frozenset({province})
+    job = ExportJob(fmt, provinces, ctx.lang, ctx.settings.timezone,
+                    filename=f"{ctx.t('join.org.export_filename')}-{_now_local(ctx):%Y-%m-%d}", max_bytes=limit)
+    exporter: Exporter = ctx.services.extras.get(EXPORTER) or InProcessExporter(ctx.store, ctx.services.catalog)
+    task = asyncio.ensure_future(exporter.export(job))
+    done, _ = await asyncio.wait({task}, timeout=PROGRESS_AFTER)
+    notify = ctx.services.extras.get(NOTIFY)
+    if not done and notify is not None:
+        await notify(ctx.inbound.channel, ctx.user.external_id, Reply(ctx.t("join.org.export_working")))
+    result = await task
     await ctx.store.audit(ctx.user.id, "signups.export", "signups", {
-        "rows": len(rows), "provinces": sorted(provinces) if provinces is not None else "all",
-        "formats": ["xlsx", "csv"], "via": ctx.inbound.channel,
+        "rows": result.rows, "provinces": sorted(provinces) if provinces is not None else "all",
+        "formats": [fmt], "via": ctx.inbound.channel,
     })
-    logger.info("user %s exported %s sign-ups", ctx.user.id, len(rows))
-    stem = f"{ctx.t('join.org.export_filename')}-{_now_local(ctx):%Y-%m-%d}"
-    where = (province_name(next(iter(provinces)), lang) if provinces is not None and len(provinces) == 1
-             else ctx.t("join.org.all_provinces") if provinces is None else _scope_names(provinces, lang))
-    return [
-        Reply(ctx.t("join.org.export_done", rows=len(rows), where=where),
-              document=Document(xlsx, f"{stem}.xlsx", XLSX_MIME)),
-        Reply(ctx.t("join.org.export_csv"), document=Document(csv, f"{stem}.csv", "text/csv")),
-    ]
+    logger.info("user %s exported %s sign-ups as %s", ctx.user.id, result.rows, fmt)
+    where = _where(ctx, scope, province)
+    if result.data is None:
+        return ctx.reply("join.org.export_too_large", rows=result.rows, where=where, command=_cli_hint(fmt, province))
+    text = ctx.t("join.org.export_done", rows=result.rows, where=where, kind=ctx.t(f"join.org.export_kind_{fmt}"))
+    if result.zipped:
+        text += "\n" + ctx.t("join.org.export_zipped")
+    mime = "application/zip" if result.zipped else _MIME[fmt]
+    return Reply(text, document=Document(result.data, result.filename, mime))
 
 
 # -- /targets -------------------------------------------------------------------------
@@ -328,8 +373,7 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
     prog = progress(await ctx.store.signup_facts(provinces=provinces, since=since, until=until), year=year, tz=tz)
     goals = await ctx.store.signup_targets(year, provinces=provinces)
     target = sum(goals.values()) or None
-    where = province_name(province, lang) if province else (
-        ctx.t("join.org.all_provinces") if scope is None else _scope_names(scope, lang))
+    where = _where(ctx, scope, province)
     lines = [ctx.t("join.org.progress_title", year=year, where=where)]
     if target:
         lines.append(ctx.t("join.org.progress_total", count=prog.total, target=target,
@@ -350,9 +394,15 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
         lines.append(f"{ctx.t('join.org.by_month')} {months}")
     lines.append(ctx.t("join.org.by_source"))
     lines.append(f"• {source_label(catalog, lang, 'self', None)}: {prog.self_count}")
-    for code, (via_link, collected) in sorted(prog.by_volunteer.items()):
+    # The ten volunteers who brought most; a federation has thousands, and the full table
+    # is in the export (source and volunteer code columns).
+    ranked = sorted(prog.by_volunteer.items(), key=lambda item: (-sum(item[1]), item[0]))
+    for code, (via_link, collected) in ranked[:TOP_VOLUNTEERS]:
         lines.append("• " + ctx.t("join.org.by_volunteer", code=code or ctx.t("join.org.volunteer_gone"),
                                   link=via_link, collected=collected))
+    if len(ranked) > TOP_VOLUNTEERS:
+        rest = ranked[TOP_VOLUNTEERS:]
+        lines.append(ctx.t("join.org.more_volunteers", n=len(rest), signups=sum(sum(c) for _, c in rest)))
     if not target:
         lines.append(ctx.t("join.org.target_hint"))
     title = ctx.t("join.org.chart_title", year=year, where=where)
@@ -407,6 +457,11 @@ async def scope_cmd(ctx: Ctx) -> Reply:
         return ctx.reply("join.scope.theirs", user=target.external_id, names=names)
     if role is not Role.ORGANIZER:
         return ctx.reply("join.scope.not_organizer", user=target.external_id)
+    if mine is not None and not mine:
+        return _no_scope(ctx)
+    if not await person_in_scope(ctx, mine, target):
+        # Another province's organizer is theirs (and an admin's) to change, not ours.
+        return ctx.reply("scope.person_out_of_scope", user=target.external_id)
     remove = fold(rest[0]) in {"remove", "xoa", "bo"}
     if remove:
         rest = rest[1:]

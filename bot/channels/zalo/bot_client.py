@@ -370,10 +370,8 @@ def _load_json_object(obj: Mapping[str, Any] | bytes | str) -> Mapping[str, Any]
     if isinstance(obj, bytes | str):
         try:
             obj = json.loads(obj)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested past the decoder's limit
             raise MalformedPayload("body is not JSON") from exc
-        except RecursionError as exc:
-            raise MalformedPayload("body is nested too deep") from exc
     if not isinstance(obj, Mapping):
         raise MalformedPayload("body is not a JSON object")
     return obj

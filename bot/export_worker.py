@@ -1,0 +1,62 @@
+"""Exports in a worker process, so the bot's event loop never waits for them.
+
+A 200,000-row XLSX takes tens of seconds of pure Python; in a thread it would hold the
+GIL and every worker chatting meanwhile would wait. The worker process opens the
+database itself (SQLite in WAL mode lets it read while the bot writes), streams the
+rows into a temporary file and hands back only the file's path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from handlers.join.export import ExportJob, ExportResult, run_export_job
+
+logger = logging.getLogger(__name__)
+
+
+def _export_in_child(db_path: str, job: ExportJob, work_dir: str) -> tuple[str, int, bool, bool]:
+    from handlers.i18n import load_catalog
+    from storage import open_store
+
+    async def run() -> tuple[str, int, bool, bool]:
+        async with open_store(db_path) as store:
+            path, rows, zipped, too_large = await run_export_job(store, load_catalog(), job, Path(work_dir))
+        return str(path), rows, zipped, too_large
+
+    return asyncio.run(run())
+
+
+class ProcessExporter:
+    """One worker process, started on the first export and kept for the next ones."""
+
+    def __init__(self, db_url: str) -> None:
+        self._db_path = db_url
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def export(self, job: ExportJob) -> ExportResult:
+        if self._pool is None:
+            # spawn, not fork: forking a process that runs an event loop and threads
+            # (aiosqlite, httpx) copies locks held by other threads.
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        work_dir = await asyncio.to_thread(tempfile.mkdtemp, prefix="unionbot-export-")
+        try:
+            loop = asyncio.get_running_loop()
+            path, rows, zipped, too_large = await loop.run_in_executor(
+                self._pool, _export_in_child, self._db_path, job, work_dir
+            )
+            data = None if too_large else await asyncio.to_thread(Path(path).read_bytes)
+            return ExportResult(rows, data, Path(path).name, zipped)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work_dir, True)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
