@@ -38,7 +38,7 @@ from telegram.ext import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import ChannelRegistry
-from bot.channels.ordering import KeyedLocks
+from bot.channels.ordering import UserQueues
 from bot.config import TelegramSection
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import LANGUAGES, Catalog
@@ -56,19 +56,25 @@ CAPTION_LIMIT = 1024
 RECENT_UPDATES = 10_000
 
 
+# PTB's own semaphore is taken before `do_process_update`, that is before the per-user
+# queue: it is made wide enough never to bind, and `UserQueues` caps the handlers instead.
+_UNBOUNDED = 2**31 - 1
+
+
 class PerUserUpdateProcessor(BaseUpdateProcessor):
     """Handle one user's updates one at a time and in order; different users concurrently.
 
     Without this a worker who taps two buttons quickly could have the second handled
-    before the first has saved its form step.
+    before the first has saved its form step. A user's backlog waits in its own queue
+    without taking one of the `max_concurrent_updates` slots (see bot/channels/ordering.py).
     """
 
     def __init__(self, max_concurrent_updates: int = 256) -> None:
-        super().__init__(max_concurrent_updates)
-        self._ordering = KeyedLocks()
+        super().__init__(_UNBOUNDED)
+        self._queues = UserQueues(max_concurrent_updates)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        await self._ordering.run(_ordering_key(update), coroutine)
+        await self._queues.run(_ordering_key(update), coroutine)
 
     async def initialize(self) -> None:
         pass
