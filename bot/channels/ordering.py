@@ -115,6 +115,10 @@ class BackgroundHandler:
             logger.exception("%s: unhandled error in a background handler", self.name)
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def pending(self) -> int:
         return len(self._tasks)
 

@@ -11,7 +11,6 @@ import hmac
 import json
 import logging
 import warnings
-from collections import OrderedDict
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
@@ -38,6 +37,7 @@ from telegram.ext import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import ChannelRegistry
+from bot.channels.journal import InboundJournal
 from bot.channels.ordering import UserQueues
 from bot.config import TelegramSection
 from handlers.dispatcher import Dispatcher
@@ -52,8 +52,6 @@ logger = logging.getLogger(__name__)
 NAME = "telegram"
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-# Remember this many update ids in memory; the store remembers them across restarts.
-RECENT_UPDATES = 10_000
 
 
 # PTB's own semaphore is taken before `do_process_update`, that is before the per-user
@@ -81,6 +79,35 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         pass
+
+
+class JournalingQueue(asyncio.Queue):  # type: ignore[type-arg]
+    """PTB's update queue, writing each update to the inbound journal as it is put.
+
+    PTB's updater puts every update of a getUpdates batch here, awaiting each `put`,
+    before the next getUpdates confirms the batch; the webhook endpoint puts before it
+    answers 200. So an update is in the store before Telegram forgets it. A redelivery
+    (already journaled or handled) is dropped here, before any handler sees it.
+    """
+
+    def __init__(self, journal: InboundJournal) -> None:
+        super().__init__()
+        self.journal = journal
+
+    async def put(self, item: object) -> None:
+        if isinstance(item, Update):
+            user_ref = _ordering_key(item)
+            fresh = await self.journal.receive(
+                str(item.update_id), str(user_ref if isinstance(user_ref, int) else ""), item.to_dict(),
+            )
+            if not fresh:
+                logger.info("telegram: ignored repeated update %s", item.update_id)
+                return
+        await super().put(item)
+
+    async def replay(self, update: Update) -> None:
+        """Queue an update from the journal (already written down) for handling again."""
+        await super().put(update)
 
 
 def _ordering_key(update: object) -> object:
@@ -182,19 +209,21 @@ class TelegramChannel:
         self.catalog = catalog
         self.store = store
         self.registry = registry
+        self.journal = InboundJournal(store, NAME)
+        self.update_queue = JournalingQueue(self.journal)
         builder = (
             ApplicationBuilder()
             .token(config.token or "")
             .base_url(config.api_base_url)
             .base_file_url(config.file_base_url)
             .concurrent_updates(PerUserUpdateProcessor())
+            .update_queue(self.update_queue)
         )
         if config.mode == "webhook":
             builder = builder.updater(None)
         self.application: Application = builder.build()  # type: ignore[type-arg]
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
-        self._recent: OrderedDict[int, None] = OrderedDict()
         self.username: str | None = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -204,6 +233,15 @@ class TelegramChannel:
         self.username = app.bot.username
         await self._set_commands()
         await app.start()
+        # Before new updates: what the last run left unfinished is handled first.
+        for pending in await self.journal.unfinished():
+            try:
+                update = Update.de_json(pending.payload, app.bot)
+            except (ValueError, TypeError, KeyError):
+                logger.warning("telegram: dropped an unreadable journaled update %s", pending.key)
+                await self.journal.finish(pending.key)
+                continue
+            await self.update_queue.replay(update)
         if self.config.mode == "webhook":
             await app.bot.set_webhook(
                 self.config.webhook_url, secret_token=self.config.webhook_secret,
@@ -260,18 +298,20 @@ class TelegramChannel:
         return Response(status_code=200)
 
     # -- updates -----------------------------------------------------------
-    async def _is_repeat(self, update_id: int) -> bool:
-        if update_id in self._recent:
-            return True
-        self._recent[update_id] = None
-        if len(self._recent) > RECENT_UPDATES:
-            self._recent.popitem(last=False)
-        return not await self.store.mark_processed(NAME, str(update_id))
-
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if await self._is_repeat(update.update_id):
-            logger.info("telegram: ignored repeated update %s", update.update_id)
-            return
+        # Repeats were dropped on receipt (JournalingQueue); the journal's marks are
+        # explained in bot/channels/journal.py.
+        key = str(update.update_id)
+        try:
+            await self._handle_update(update, key)
+        except asyncio.CancelledError:
+            raise  # stopping mid-way: the row stays and the update is handled at the next start
+        except Exception:
+            await self.journal.finish(key)  # the error handler apologises; a replay would fail again
+            raise
+        await self.journal.finish(key)
+
+    async def _handle_update(self, update: Update, key: str) -> None:
         if update.my_chat_member is not None:
             await self._on_member_change(update)
             return
@@ -285,6 +325,8 @@ class TelegramChannel:
             except BadRequest:
                 logger.info("telegram: callback query too old to answer")
         replies = await self.dispatcher.handle(inbound)
+        # Handled: from here a crash must not answer again (see bot/channels/journal.py).
+        await self.journal.handled(key)
         message_id = (
             update.callback_query.message.message_id
             if update.callback_query is not None and update.callback_query.message is not None
