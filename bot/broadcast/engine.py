@@ -222,7 +222,8 @@ class DeliveryEngine:
         self.clock: Clock = clock or SystemClock()
         self.notify = notify
         self.owner = owner or make_owner()
-        self.limiters = {name: ChannelLimiter(s.limits) for name, s in senders.items()}
+        # A sender's own limiter is the channel's, shared with its replies.
+        self.limiters = {name: getattr(s, "limiter", None) or ChannelLimiter(s.limits) for name, s in senders.items()}
         self.runs: dict[int, _Run] = {}
         self.progress: Progress | None = None
         self.journal_commits = 0  # batches written, for benchmarks

@@ -36,6 +36,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.broadcast.limits import ChannelLimiter, Priority
 from bot.channels.base import ChannelRegistry
 from bot.channels.journal import InboundJournal
 from bot.channels.ordering import UserQueues
@@ -164,29 +165,43 @@ def retry_after_seconds(error: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-class _FloodPatientBot:
-    """The bot's send methods, waiting out Telegram's flood control instead of failing.
+# What Telegram counts against the bot's messages per second (edits and chat actions
+# are not paced, as the fake Bot API and Telegram's FAQ count only sent messages).
+_PACED_METHODS = frozenset({"send_message", "send_photo", "send_document"})
 
-    A reply refused with 429 was not delivered, so sending it again after `retry_after`
-    cannot duplicate it; without this, a worker's answer would be lost whenever a
-    broadcast keeps the bot near Telegram's limit.
+
+class _FloodPatientBot:
+    """The bot's send methods, paced by the bot's one limiter and waiting out
+    Telegram's flood control instead of failing.
+
+    Replies take the limiter's turn with priority over broadcasts (bot/broadcast/limits.py),
+    so both together stay within the limit. A reply refused with 429 was not
+    delivered, so sending it again after `retry_after` cannot duplicate it; the pause
+    applies to the whole limiter, broadcasts included.
     """
 
     MAX_WAITS = 3
     MAX_WAIT_SECONDS = 30.0
 
-    def __init__(self, bot: Any) -> None:
+    def __init__(self, bot: Any, limiter: ChannelLimiter | None = None) -> None:
         self._bot = bot
+        self._limiter = limiter
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._bot, name)
+        limiter = self._limiter if name in _PACED_METHODS else None
 
         async def patient(*args: Any, **kwargs: Any) -> Any:
             for attempt in range(self.MAX_WAITS + 1):
+                if limiter is not None:
+                    chat = str(args[0] if args else kwargs.get("chat_id", ""))
+                    await limiter.acquire(chat, group=chat.startswith("-"), priority=Priority.REPLY)
                 try:
                     return await method(*args, **kwargs)
                 except RetryAfter as e:
                     wait = retry_after_seconds(e)
+                    if limiter is not None:
+                        limiter.pause(wait)
                     if attempt == self.MAX_WAITS or wait > self.MAX_WAIT_SECONDS:
                         raise
                     logger.info("telegram: flood control on a reply, waiting %.1f s", wait)
@@ -201,9 +216,11 @@ class TelegramChannel:
 
     def __init__(
         self, config: TelegramSection, dispatcher: Dispatcher, router: Router, catalog: Catalog,
-        store: Store, registry: ChannelRegistry | None = None,
+        store: Store, registry: ChannelRegistry | None = None, *, limiter: ChannelLimiter | None = None,
     ) -> None:
         self.config = config
+        # The bot token's one pacer, shared with the broadcast sender (None: unpaced).
+        self.limiter = limiter
         self.dispatcher = dispatcher
         self.router = router
         self.catalog = catalog
@@ -409,7 +426,7 @@ class TelegramChannel:
             return False
 
     async def _deliver(self, chat_id: int, reply: Reply) -> None:
-        bot = _FloodPatientBot(self.application.bot)
+        bot = _FloodPatientBot(self.application.bot, self.limiter)
         markup = _markup(reply)
         text = reply.text
         has_photo = reply.photo is not None or reply.photo_ref is not None

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
+from bot.broadcast.limits import ChannelLimiter, Priority
 from bot.channels.base import ChannelRegistry
 from bot.channels.journal import InboundJournal
 from bot.channels.numbered import NumberedChoices
@@ -87,6 +88,8 @@ class ZaloChannelBase(abc.ABC):
         self.choices = NumberedChoices()
         self.background = BackgroundHandler(self.name)
         self.journal = InboundJournal(store, self.name)
+        # The app's one pacer, shared with its broadcast sender (set by the Runtime).
+        self.limiter: ChannelLimiter | None = None
 
     # -- to implement ------------------------------------------------------
     @abc.abstractmethod
@@ -199,9 +202,15 @@ class ZaloChannelBase(abc.ABC):
         return steps
 
     async def _run(self, steps: list[Step], *, retry: bool) -> None:
+        """Send the steps. `retry` marks a reply to a worker who wrote: retried, and
+        paced first in line (`send`, which the broadcast sender calls inside its own
+        turn of the same pacer, is not paced again here)."""
         done = 0
         failures = 0
+        limiter = self.limiter if retry else None
         while done < len(steps):
+            if limiter is not None:
+                await limiter.acquire("", priority=Priority.REPLY)
             try:
                 await steps[done]()
             except ZaloTransientError as exc:
@@ -211,6 +220,8 @@ class ZaloChannelBase(abc.ABC):
                 delay = self.retry_delays[failures]
                 if isinstance(exc, RateLimited) and exc.retry_after:
                     delay = min(max(delay, exc.retry_after), self.MAX_RETRY_WAIT)
+                if isinstance(exc, RateLimited) and limiter is not None:
+                    limiter.pause(delay)  # the app's limit: broadcasts wait too
                 failures += 1
                 logger.info("%s: transient failure (%s), retrying in %.1f s", self.name, exc.code, delay)
                 await asyncio.sleep(delay)
