@@ -33,6 +33,10 @@ class InboundJournalStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def journal_inbound_many(self, channel: str, entries: list[tuple[str, str, str]]) -> list[bool]:
+        """`journal_inbound` for a batch of (key, user_ref, payload), in one transaction."""
+
+    @abc.abstractmethod
     async def mark_inbound_done(self, channel: str, key: str) -> None:
         """The handlers have run for this update; its replies may still be going out."""
 

@@ -19,25 +19,29 @@ def _ts(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _journal(conn: sqlite3.Connection, channel: str, key: str, user_ref: str, payload: str, now: str) -> bool:
-    # Both inserts in one hop to aiosqlite's thread and one transaction: a flood of
-    # updates pays one round trip each, and a key is never marked without its row.
+def _journal(conn: sqlite3.Connection, channel: str, entries: list[tuple[str, str, str]], now: str) -> list[bool]:
+    # A whole batch in one hop to aiosqlite's thread and one transaction (a poll brings up
+    # to 100 updates), and a key is never marked without its row.
     conn.execute("BEGIN IMMEDIATE")
     try:
-        fresh = conn.execute(
-            "INSERT OR IGNORE INTO processed_updates (channel, key, at) VALUES (?, ?, ?)", (channel, key, now)
-        ).rowcount == 1
-        if fresh:
-            conn.execute(
-                "INSERT INTO inbound_journal (channel, key, user_ref, payload, received_at) VALUES (?, ?, ?, ?, ?)",
-                (channel, key, user_ref, payload, now),
-            )
+        verdicts = []
+        for key, user_ref, payload in entries:
+            fresh = conn.execute(
+                "INSERT OR IGNORE INTO processed_updates (channel, key, at) VALUES (?, ?, ?)", (channel, key, now)
+            ).rowcount == 1
+            if fresh:
+                conn.execute(
+                    "INSERT INTO inbound_journal (channel, key, user_ref, payload, received_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (channel, key, user_ref, payload, now),
+                )
+            verdicts.append(fresh)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return fresh
+    return verdicts
 
 
 class SQLiteInboundMixin:
@@ -47,16 +51,21 @@ class SQLiteInboundMixin:
     _marks: int
 
     async def journal_inbound(self, channel: str, key: str, user_ref: str, payload: str) -> bool:
+        return (await self.journal_inbound_many(channel, [(key, user_ref, payload)]))[0]
+
+    async def journal_inbound_many(self, channel: str, entries: list[tuple[str, str, str]]) -> list[bool]:
         from storage.sqlite import PROCESSED_UPDATES_TTL
 
+        if not entries:
+            return []
         db = self.db
         now = datetime.now(UTC)
         async with db.lock:
-            fresh = await db.conn._execute(_journal, db.conn._conn, channel, key, user_ref, payload, _ts(now))
-        self._marks += 1
-        if self._marks % _PRUNE_EVERY == 0:
+            verdicts = await db.conn._execute(_journal, db.conn._conn, channel, entries, _ts(now))
+        before, self._marks = self._marks, self._marks + len(entries)
+        if before // _PRUNE_EVERY != self._marks // _PRUNE_EVERY:
             await db.execute("DELETE FROM processed_updates WHERE at < ?", (_ts(now - PROCESSED_UPDATES_TTL),))
-        return bool(fresh)
+        return list(verdicts)
 
     async def mark_inbound_done(self, channel: str, key: str) -> None:
         await self.db.execute("UPDATE inbound_journal SET done = 1 WHERE channel = ? AND key = ?", (channel, key))

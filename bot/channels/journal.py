@@ -58,13 +58,18 @@ class InboundJournal:
 
     async def receive(self, key: str, user_ref: str, payload: Any) -> bool:
         """Write the update down before it is acknowledged; False for a redelivery."""
-        fresh = await self.store.journal_inbound(
-            self.channel, key, user_ref, json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-        )
-        self._received += 1
-        if self._received % PURGE_EVERY == 0:
+        return (await self.receive_many([(key, user_ref, payload)]))[0]
+
+    async def receive_many(self, updates: list[tuple[str, str, Any]]) -> list[bool]:
+        """`receive` for a batch of (key, user_ref, payload), in one transaction."""
+        verdicts = await self.store.journal_inbound_many(self.channel, [
+            (key, user_ref, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+            for key, user_ref, payload in updates
+        ])
+        before, self._received = self._received, self._received + len(updates)
+        if before // PURGE_EVERY != self._received // PURGE_EVERY:
             await self.purge()
-        return fresh
+        return verdicts
 
     async def handled(self, key: str) -> None:
         await self.store.mark_inbound_done(self.channel, key)

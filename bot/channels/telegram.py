@@ -82,25 +82,34 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         pass
 
 
-class JournalingQueue(asyncio.Queue):  # type: ignore[type-arg]
-    """PTB's update queue, writing each update to the inbound journal as it is put.
+def _journal_entry(update: Update) -> tuple[str, str, Any]:
+    user_ref = _ordering_key(update)
+    return str(update.update_id), str(user_ref if isinstance(user_ref, int) else ""), update.to_dict()
 
-    PTB's updater puts every update of a getUpdates batch here, awaiting each `put`,
-    before the next getUpdates confirms the batch; the webhook endpoint puts before it
-    answers 200. So an update is in the store before Telegram forgets it. A redelivery
-    (already journaled or handled) is dropped here, before any handler sees it.
+
+class JournalingQueue(asyncio.Queue):  # type: ignore[type-arg]
+    """PTB's update queue; every update is in the inbound journal before Telegram forgets it.
+
+    Polling: `_JournalingPoller` writes each getUpdates batch down in one transaction as
+    it arrives, before PTB puts it here and before the next getUpdates confirms it.
+    Webhook: `put` writes the update down before the endpoint answers 200. Either way
+    a redelivery (already journaled or handled) is dropped here, before any handler.
     """
 
     def __init__(self, journal: InboundJournal) -> None:
         super().__init__()
         self.journal = journal
+        self._verdicts: dict[int, bool] = {}  # update_id -> fresh, for a journaled batch
+
+    async def receive_batch(self, updates: list[Update]) -> None:
+        verdicts = await self.journal.receive_many([_journal_entry(u) for u in updates])
+        self._verdicts.update((u.update_id, fresh) for u, fresh in zip(updates, verdicts, strict=True))
 
     async def put(self, item: object) -> None:
         if isinstance(item, Update):
-            user_ref = _ordering_key(item)
-            fresh = await self.journal.receive(
-                str(item.update_id), str(user_ref if isinstance(user_ref, int) else ""), item.to_dict(),
-            )
+            fresh = self._verdicts.pop(item.update_id, None)
+            if fresh is None:
+                fresh = (await self.journal.receive_many([_journal_entry(item)]))[0]
             if not fresh:
                 logger.info("telegram: ignored repeated update %s", item.update_id)
                 return
@@ -109,6 +118,23 @@ class JournalingQueue(asyncio.Queue):  # type: ignore[type-arg]
     async def replay(self, update: Update) -> None:
         """Queue an update from the journal (already written down) for handling again."""
         await super().put(update)
+
+
+class _JournalingPoller:
+    """The bot as PTB's Updater sees it: `get_updates` journals each batch on arrival."""
+
+    def __init__(self, bot: Any, queue: JournalingQueue) -> None:
+        self._bot = bot
+        self._queue = queue
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> Any:
+        updates = await self._bot.get_updates(*args, **kwargs)
+        if updates:
+            await self._queue.receive_batch(list(updates))
+        return updates
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bot, name)
 
 
 def _ordering_key(update: object) -> object:
@@ -239,6 +265,8 @@ class TelegramChannel:
         if config.mode == "webhook":
             builder = builder.updater(None)
         self.application: Application = builder.build()  # type: ignore[type-arg]
+        if self.application.updater is not None:
+            self.application.updater.bot = _JournalingPoller(self.application.bot, self.update_queue)  # type: ignore[assignment]
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self.username: str | None = None
@@ -342,8 +370,9 @@ class TelegramChannel:
             except BadRequest:
                 logger.info("telegram: callback query too old to answer")
         replies = await self.dispatcher.handle(inbound)
-        # Handled: from here a crash must not answer again (see bot/channels/journal.py).
-        await self.journal.handled(key)
+        if replies:
+            # Handled: from here a crash must not answer again (see bot/channels/journal.py).
+            await self.journal.handled(key)
         message_id = (
             update.callback_query.message.message_id
             if update.callback_query is not None and update.callback_query.message is not None

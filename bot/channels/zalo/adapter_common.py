@@ -116,7 +116,7 @@ class ZaloChannelBase(abc.ABC):
         """
         try:
             replies = await self.dispatcher.handle(inbound)
-            if journal_key is not None:
+            if journal_key is not None and replies:
                 await self.journal.handled(journal_key)
             await self._render_turn(inbound, replies)
         except Exception:
