@@ -83,3 +83,15 @@ async def test_the_running_bot_shares_one_pacer_between_replies_and_broadcasts(t
             fake.push_update(fake.user_message(4242, "/help"))
             await fake.wait_for(method="sendMessage", chat_id=4242, timeout=10)
             assert channel.limiter._acquired == before + 1
+
+
+async def test_the_window_counts_a_message_from_its_answer() -> None:
+    vt = VirtualTime()
+    limiter = ChannelLimiter(ChannelLimits(rate=RATE, per_chat_interval=0), clock=vt.clock, sleep=vt.sleep)
+    for i in range(int(RATE)):
+        await limiter.acquire(f"c{i}")
+    # The first message's answer came late: the platform may have counted it late too.
+    vt.now = 0.5
+    limiter.sent("c0")
+    await limiter.acquire("next")
+    assert vt.now >= 0.5 + 1.0

@@ -466,7 +466,10 @@ class DeliveryEngine:
                 await limiter.acquire(chat, group=group)
             paced = False
             try:
-                await sender.send(chat, parts[index])
+                try:
+                    await sender.send(chat, parts[index])
+                finally:
+                    limiter.sent(chat)  # counted in the one-second window from its answer
             except RateLimited as e:
                 # The whole channel waits exactly as long as asked; then this part again.
                 limiter.pause(e.retry_after)

@@ -223,7 +223,11 @@ class _FloodPatientBot:
                     chat = str(args[0] if args else kwargs.get("chat_id", ""))
                     await limiter.acquire(chat, group=chat.startswith("-"), priority=Priority.REPLY)
                 try:
-                    return await method(*args, **kwargs)
+                    try:
+                        return await method(*args, **kwargs)
+                    finally:
+                        if limiter is not None:
+                            limiter.sent(chat)
                 except RetryAfter as e:
                     wait = retry_after_seconds(e)
                     if limiter is not None:

@@ -212,7 +212,11 @@ class ZaloChannelBase(abc.ABC):
             if limiter is not None:
                 await limiter.acquire("", priority=Priority.REPLY)
             try:
-                await steps[done]()
+                try:
+                    await steps[done]()
+                finally:
+                    if limiter is not None:
+                        limiter.sent("")
             except ZaloTransientError as exc:
                 if not retry or failures >= len(self.retry_delays):
                     exc.parts_sent = done
