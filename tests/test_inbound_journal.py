@@ -225,3 +225,39 @@ async def test_zalo_bot_update_left_by_a_crash_is_answered_once_at_start(tmp_pat
             await h.settle()
             assert len(replies()) == 1
             assert await h.runtime.store.journal_entries("zalo_bot") == []
+
+
+async def test_telegram_webhook_update_is_journaled_before_the_200(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.harness import config_for, running_bot, telegram_env
+
+    toml = '[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.org/telegram/webhook"\n'
+    async with FakeTelegramServer() as fake:
+        env = {**telegram_env(fake), "TELEGRAM_WEBHOOK_SECRET": "s3cret-token_1"}
+        async with running_bot(config_for(tmp_path, env=env, toml=toml)) as runtime:
+            channel = runtime.test_channels[0]  # type: ignore[attr-defined]
+            gate = asyncio.Event()
+            real = channel.dispatcher.handle
+
+            async def held(inbound):  # type: ignore[no-untyped-def]
+                await gate.wait()
+                return await real(inbound)
+
+            channel.dispatcher.handle = held
+            fake.register_chat(5201)
+            update = {"update_id": 9101, **fake.user_message(5201, QUESTION)}
+            headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_1"}
+            async with httpx.AsyncClient() as http:
+                url = f"http://127.0.0.1:{runtime.web_port}/telegram/webhook"
+                assert (await http.post(url, json=update, headers=headers)).status_code == 200
+                # In the store as soon as Telegram was told "received", still unhandled.
+                [entry] = await runtime.store.journal_entries("telegram")
+                assert entry.key == "9101" and entry.user_ref == "5201" and not entry.done
+                # Telegram retries the same update: acknowledged, not handled twice.
+                assert (await http.post(url, json=update, headers=headers)).status_code == 200
+            gate.set()
+            await fake.wait_for(method="sendMessage", chat_id=5201, timeout=10)
+            await asyncio.sleep(0.3)
+            assert len(fake.sent_messages(5201)) == 1
+            assert await runtime.store.journal_entries("telegram") == []
