@@ -92,13 +92,17 @@ class Runtime:
         self.services.settings = dataclasses.replace(self.services.settings, bot_username=username)
 
     def build_channels(self) -> list[Channel]:
+        from bot.broadcast.limits import ChannelLimiter
+
         channels: list[Channel] = []
         if self.config.telegram.enabled:
+            from bot.broadcast.wiring import telegram_limits
             from bot.channels.telegram import TelegramChannel
 
+            # One pacer per bot token: replies and broadcasts share it (replies first).
             channels.append(TelegramChannel(
                 self.config.telegram, self.dispatcher, self.router, self.services.catalog,
-                self.store, self.registry,
+                self.store, self.registry, limiter=ChannelLimiter(telegram_limits(self.config.broadcast)),
             ))
         zalo = self.config.zalo
         if zalo.bot_enabled:
@@ -113,6 +117,12 @@ class Runtime:
             channels.append(ZaloOAChannel(
                 zalo, self.dispatcher, self.store, self.services.catalog, self.registry,
             ))
+        if zalo.bot_enabled or zalo.oa_enabled:
+            from bot.broadcast.zalo_sender import zalo_limits
+
+            for channel in channels:
+                if channel.name in ("zalo_oa", "zalo_bot"):
+                    channel.limiter = ChannelLimiter(zalo_limits(self.config))  # type: ignore[attr-defined]
         for channel in channels:
             self.registry.add(channel)
         return channels
@@ -128,7 +138,9 @@ class Runtime:
             if isinstance(channel, TelegramChannel):
                 # Broadcasts share the channel's bot (and its connection pool) but pace
                 # themselves and use at most 16 of its 256 connections.
-                senders[channel.name] = telegram_sender(self.config, channel.application.bot, self.store)
+                senders[channel.name] = telegram_sender(
+                    self.config, channel.application.bot, self.store, limiter=channel.limiter,
+                )
         if self.config.zalo.bot_enabled or self.config.zalo.oa_enabled:
             from bot.broadcast.zalo_sender import zalo_senders
 

@@ -20,6 +20,7 @@ import aiosqlite
 from storage.interface import Store, StoreError, StoreOpenError
 from storage.records import AuditEntry, ConversationState, Role, User
 from storage.sqlite_broadcasts import SQLiteBroadcastMixin
+from storage.sqlite_inbound import SQLiteInboundMixin
 from storage.sqlite_questions import SQLiteQuestionMixin
 from storage.sqlite_signups import SQLiteSignupMixin
 from storage.sqlite_zalo_tokens import SQLiteZaloTokenMixin
@@ -151,7 +152,9 @@ class GuardedConnection:
         return (await self.run(sql, params)).rows
 
 
-class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, SQLiteZaloTokenMixin, Store):
+class SQLiteStore(
+    SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, SQLiteZaloTokenMixin, SQLiteInboundMixin, Store,
+):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._db: GuardedConnection | None = None
@@ -306,6 +309,11 @@ class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, 
         # Every table holding a user's data references users(id) ON DELETE CASCADE.
         async with self.transaction() as db:
             await db.execute("UPDATE audit_log SET actor_id = NULL WHERE actor_id = ?", (user_id,))
+            # Journaled updates name the sender by platform id, not users(id): no cascade.
+            await db.execute(
+                "DELETE FROM inbound_journal WHERE (channel, user_ref) IN"
+                " (SELECT channel, external_id FROM users WHERE id = ?)", (user_id,),
+            )
             await db.execute("DELETE FROM users WHERE id = ?", (user_id,))
         # Old page images stay in the WAL file until a checkpoint copies and truncates it.
         await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -222,7 +222,8 @@ class DeliveryEngine:
         self.clock: Clock = clock or SystemClock()
         self.notify = notify
         self.owner = owner or make_owner()
-        self.limiters = {name: ChannelLimiter(s.limits) for name, s in senders.items()}
+        # A sender's own limiter is the channel's, shared with its replies.
+        self.limiters = {name: getattr(s, "limiter", None) or ChannelLimiter(s.limits) for name, s in senders.items()}
         self.runs: dict[int, _Run] = {}
         self.progress: Progress | None = None
         self.journal_commits = 0  # batches written, for benchmarks
@@ -465,7 +466,10 @@ class DeliveryEngine:
                 await limiter.acquire(chat, group=group)
             paced = False
             try:
-                await sender.send(chat, parts[index])
+                try:
+                    await sender.send(chat, parts[index])
+                finally:
+                    limiter.sent(chat)  # counted in the one-second window from its answer
             except RateLimited as e:
                 # The whole channel waits exactly as long as asked; then this part again.
                 limiter.pause(e.retry_after)

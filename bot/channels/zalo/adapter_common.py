@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import dataclasses
+import enum
 import logging
+import typing
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any, TypeVar
 
+from bot.broadcast.limits import ChannelLimiter, Priority
 from bot.channels.base import ChannelRegistry
+from bot.channels.journal import InboundJournal
 from bot.channels.numbered import NumberedChoices
 from bot.channels.ordering import BackgroundHandler
 from bot.channels.zalo.errors import Blocked, RateLimited, ZaloError, ZaloTransientError
@@ -36,6 +42,31 @@ Step = Callable[[], Awaitable[object]]
 MAX_WEBHOOK_BODY = 256 * 1024
 # How long `stop` waits for replies in flight before cancelling them.
 STOP_TIMEOUT = 20.0
+
+D = TypeVar("D")
+
+
+def journal_payload(update: object) -> dict[str, Any]:
+    """A parsed Zalo update (a dataclass of plain fields) as JSON for the inbound journal."""
+    assert dataclasses.is_dataclass(update) and not isinstance(update, type)
+    return {f.name: getattr(update, f.name) for f in dataclasses.fields(update)}
+
+
+def from_journal(cls: type[D], payload: dict[str, Any]) -> D:
+    """The update back from `journal_payload`: enums by value, lists as tuples."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for name, value in payload.items():
+        if name not in names:
+            continue  # written by another version of the bot: ignore what it no longer has
+        hint = hints.get(name)
+        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            value = hint(value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    return cls(**values)
 
 
 class ZaloChannelBase(abc.ABC):
@@ -56,6 +87,9 @@ class ZaloChannelBase(abc.ABC):
         self.registry = registry
         self.choices = NumberedChoices()
         self.background = BackgroundHandler(self.name)
+        self.journal = InboundJournal(store, self.name)
+        # The app's one pacer, shared with its broadcast sender (set by the Runtime).
+        self.limiter: ChannelLimiter | None = None
 
     # -- to implement ------------------------------------------------------
     @abc.abstractmethod
@@ -74,10 +108,16 @@ class ZaloChannelBase(abc.ABC):
             return Inbound(self.name, user_id, InboundKind.BUTTON, payload=picked, chat_id=chat_id)
         return Inbound.parse_text(self.name, user_id, text, chat_id=chat_id)
 
-    async def handle(self, inbound: Inbound) -> None:
-        """Dispatch one inbound message and deliver the replies; apologise if that fails."""
+    async def handle(self, inbound: Inbound, *, journal_key: str | None = None) -> None:
+        """Dispatch one inbound message and deliver the replies; apologise if that fails.
+
+        With `journal_key`, the journal row is marked handled between the two (see
+        bot/channels/journal.py): a crash after it never sends the replies twice.
+        """
         try:
             replies = await self.dispatcher.handle(inbound)
+            if journal_key is not None and replies:
+                await self.journal.handled(journal_key)
             await self._render_turn(inbound, replies)
         except Blocked as exc:
             # The worker blocked the OA: no apology can reach them either.
@@ -93,6 +133,18 @@ class ZaloChannelBase(abc.ABC):
             await self._run(self._plan(to, apology, await self._language(to), fresh=True), retry=False)
         except ZaloError as exc:
             logger.warning("%s: could not send the apology to user %s (%s)", self.name, inbound.user_id, exc.code)
+
+    async def journaled(self, key: str, work: Awaitable[None]) -> None:
+        """Run one update's handling, then delete its journal row (not when cancelled:
+        a stop mid-way leaves the row for the next start)."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await self.journal.finish(key)
+            raise
+        await self.journal.finish(key)
 
     # -- outbound ----------------------------------------------------------
     async def send(self, user_id: str, reply: Reply) -> None:
@@ -165,11 +217,21 @@ class ZaloChannelBase(abc.ABC):
         return steps
 
     async def _run(self, steps: list[Step], *, retry: bool) -> None:
+        """Send the steps. `retry` marks a reply to a worker who wrote: retried, and
+        paced first in line (`send`, which the broadcast sender calls inside its own
+        turn of the same pacer, is not paced again here)."""
         done = 0
         failures = 0
+        limiter = self.limiter if retry else None
         while done < len(steps):
+            if limiter is not None:
+                await limiter.acquire("", priority=Priority.REPLY)
             try:
-                await steps[done]()
+                try:
+                    await steps[done]()
+                finally:
+                    if limiter is not None:
+                        limiter.sent("")
             except ZaloTransientError as exc:
                 if not retry or failures >= len(self.retry_delays):
                     exc.parts_sent = done
@@ -177,6 +239,8 @@ class ZaloChannelBase(abc.ABC):
                 delay = self.retry_delays[failures]
                 if isinstance(exc, RateLimited) and exc.retry_after:
                     delay = min(max(delay, exc.retry_after), self.MAX_RETRY_WAIT)
+                if isinstance(exc, RateLimited) and limiter is not None:
+                    limiter.pause(delay)  # the app's limit: broadcasts wait too
                 failures += 1
                 logger.info("%s: transient failure (%s), retrying in %.1f s", self.name, exc.code, delay)
                 await asyncio.sleep(delay)

@@ -32,7 +32,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.channels.base import ChannelRegistry
-from bot.channels.zalo.adapter_common import MAX_WEBHOOK_BODY, STOP_TIMEOUT, Step, ZaloChannelBase
+from bot.channels.zalo.adapter_common import (
+    MAX_WEBHOOK_BODY,
+    STOP_TIMEOUT,
+    Step,
+    ZaloChannelBase,
+    from_journal,
+    journal_payload,
+)
 from bot.channels.zalo.errors import MalformedPayload, ZaloAuthError, ZaloPermanentError
 from bot.channels.zalo.oa_client import ZaloOAClient
 from bot.channels.zalo.tokens import TokenManager, TokenPair
@@ -138,6 +145,16 @@ class ZaloOAChannel(ZaloChannelBase):
             self.app_id, config.oa_app_secret or "", config.oauth_base_url, token_store, self._http, clock=self._clock,
         )
         self.client = ZaloOAClient(self.app_id, config.openapi_base_url, self.tokens, self._http)
+        # What the last run left unfinished goes first (bot/channels/journal.py).
+        for pending in await self.journal.unfinished():
+            try:
+                event = from_journal(OAEvent, pending.payload)
+            except (TypeError, ValueError, KeyError):
+                logger.warning("zalo oa: dropped an unreadable journaled event")
+                await self.journal.finish(pending.key)
+                continue
+            if event.user_id:
+                self.background.submit(event.user_id, self.journaled(pending.key, self._on_event(event, pending.key)))
         logger.info("zalo oa: ready for app %s", self.app_id)
 
     async def stop(self) -> None:
@@ -194,7 +211,7 @@ class ZaloOAChannel(ZaloChannelBase):
         if event.kind in (OAEventKind.RECEIVED, OAEventKind.SEEN, OAEventKind.UNKNOWN) or not event.user_id:
             logger.debug("zalo oa: ignored a %s event", event.event_name)
             return JSONResponse({"ok": True})
-        if self.client is None or not self.background.submit(event.user_id, self._on_event(event)):
+        if self.client is None or not await self._accept(event):
             return Response(status_code=503)  # not started, or stopping: Zalo retries later
         return JSONResponse({"ok": True})
 
@@ -229,17 +246,29 @@ class ZaloOAChannel(ZaloChannelBase):
             logger.warning("zalo oa: that refused event matches no known signature formula "
                            "(see `unionbot zalo check-signature` in docs/zalo.md)")
 
-    async def _on_event(self, event: OAEvent) -> None:
+    async def _accept(self, event: OAEvent) -> bool:
+        """Journal the event before the 200, then hand it to the background; False when
+        stopping (nothing written: Zalo retries). A redelivery is dropped here."""
         assert event.user_id is not None
-        if not await self.store.mark_processed(NAME, event.dedup_key):
+        if self.background.closed:
+            return False
+        key = event.dedup_key
+        if not await self.journal.receive(key, event.user_id, journal_payload(event)):
             logger.info("zalo oa: ignored a repeated %s event", event.event_name)
-            return
+            return True
+        # Closed meanwhile: the row stays and the next start handles it.
+        self.background.submit(event.user_id, self.journaled(key, self._on_event(event, key)))
+        return True
+
+    async def _on_event(self, event: OAEvent, key: str | None = None) -> None:
+        assert event.user_id is not None
+        key = key or event.dedup_key
         if event.kind is OAEventKind.UNFOLLOW:
             await self._on_unfollow(event.user_id)
             return
         inbound = self.to_inbound(event)
         if inbound is not None:
-            await self.handle(inbound)
+            await self.handle(inbound, journal_key=key)
 
     def to_inbound(self, event: OAEvent) -> Inbound | None:
         """The neutral form of an event the handlers answer, or None."""
