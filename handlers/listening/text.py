@@ -25,19 +25,23 @@ def fold(text: str) -> str:
 # "... Co., Ltd", "... Việt Nam". Matched on folded words.
 _LEGAL_PHRASES = (
     "cong ty", "tong cong ty", "chi nhanh", "trach nhiem huu han", "mot thanh vien", "1 thanh vien",
-    "co phan", "tap doan", "viet nam", "vn", "co ltd", "company limited", "joint stock company",
+    "co phan", "tap doan", "viet nam", "vn", "tong cty", "co ltd", "company limited", "joint stock company",
     "nha may", "xi nghiep", "khu cong nghiep", "thuong mai", "dich vu", "san xuat", "xuat nhap khau",
 )
 _LEGAL_WORDS = frozenset(
     "cty ct cong ty tnhh mtv 1tv cp jsc ltd co company limited corp corporation inc group tap doan "
-    "cn vietnam vina tm dv sx xnk kcn llc plc".split()
+    "cn vietnam tm dv sx xnk kcn llc plc industrial industries industry enterprise international holdings".split()
 )
 # What a company makes: "May Hưng Phát" and "Hưng Phát garment" are one company. Dropped
 # only when other words remain ("Công ty May 10" keeps "may 10" as a whole).
+_TRADE_PHRASES = (
+    "thuc pham", "dien tu", "noi that", "thuy san", "co khi", "che bien", "bao bi", "hoa chat", "may mac",
+    "det may", "da giay", "gom su",
+)
 _TRADE_WORDS = frozenset(
-    "may mac garment garments textile textiles det soi giay da footwear shoes shoe dien tu electronics "
-    "electronic electric nhua plastic plastics thuc pham food foods go wood furniture noi that thuy san "
-    "seafood co khi mechanical che bien packaging bao bi hoa chat chemical apparel fashion".split()
+    "may garment garments textile textiles det soi giay footwear shoes shoe electronics electronic electric "
+    "nhua plastic plastics food foods wood furniture seafood mechanical packaging chemical apparel fashion "
+    "sua thep ton gach".split()
 )
 
 
@@ -57,8 +61,24 @@ def company_key(name: str) -> str:
     core = [w for w in _drop_phrases(words, _LEGAL_PHRASES) if w not in _LEGAL_WORDS]
     if not core:
         core = words
-    trimmed = [w for w in core if w not in _TRADE_WORDS]
+    trimmed = [w for w in _drop_phrases(core, _TRADE_PHRASES) if w not in _TRADE_WORDS]
+    if len(trimmed) > 1 and trimmed[-1] == "vina":  # "Taekwang Vina", not "Vina Milk"
+        trimmed = trimmed[:-1]
     return " ".join(trimmed or core)
+
+
+_SOUNDS = (("ch", "k"), ("ph", "f"), ("c", "k"), ("q", "k"), ("y", "i"), ("z", "s"), ("w", "u"))
+
+
+def _sound(flat: str) -> str:
+    """Spelling-insensitive form for comparing: "goertech"/"goertek", "yazzaki"/"yazaki"."""
+    for a, b in _SOUNDS:
+        flat = flat.replace(a, b)
+    out = []
+    for ch in flat:
+        if not out or out[-1] != ch:  # doubled letters: "ajinomotto"
+            out.append(ch)
+    return "".join(out)
 
 
 def _distance(a: str, b: str, limit: int) -> int:
@@ -93,34 +113,44 @@ def _allowed_edits(length: int) -> int:
 def match_company(key: str, known: Iterable[str]) -> str | None:
     """The known cluster key `key` belongs to, or None for a new company.
 
-    Same letters ignoring spaces ("pou chen" / "pouchen"), a few typos for long enough
-    names, or one name being the other plus words (only when the shorter one has at
-    least two words, so "hung" never swallows "hung phat" and "hung thinh").
+    Same letters ignoring spaces and spelling habits ("pou chen" / "pouchen",
+    "goertech" / "goertek"), a few typos for long enough names, or one name being the
+    other plus words: a run of two words or more ("samsung display" in "samsung display
+    bac ninh"), or 5 letters or more that start the other ("foxconn" / "foxconn bac
+    giang"; 8 or more anywhere in it: "sdv samsung display"). When that last, loosest rule points at two companies, it
+    picks neither: a new cluster is better than a wrong one.
     """
     if not key:
         return None
-    flat = key.replace(" ", "")
+    flat = _sound(key.replace(" ", ""))
     words = key.split()
-    best: tuple[int, str] | None = None
+    scored: list[tuple[int, str]] = []
     for other in known:
         if other == key:
             return other
-        other_flat = other.replace(" ", "")
+        other_flat = _sound(other.replace(" ", ""))
         if other_flat == flat:
             return other
         limit = _allowed_edits(min(len(flat), len(other_flat)))
-        score: int | None = None
         if limit:
             d = _distance(flat, other_flat, limit)
             if d <= limit:
-                score = d
+                scored.append((d, other))
+                continue
         other_words = other.split()
         shorter, longer = sorted((words, other_words), key=len)
-        if score is None and len(shorter) >= 2 and _contains_run(longer, shorter):
-            score = limit + 1
-        if score is not None and (best is None or score < best[0]):
-            best = (score, other)
-    return best[1] if best else None
+        short_flat, long_flat = sorted((flat, other_flat), key=len)
+        if len(shorter) >= 2 and _contains_run(longer, shorter):
+            scored.append((limit + 1, other))
+        elif len(short_flat) >= 5 and (long_flat.startswith(short_flat) or (
+                len(short_flat) >= 8 and short_flat in long_flat)):
+            scored.append((100, other))
+    if not scored:
+        return None
+    scored.sort()
+    if len(scored) > 1 and scored[0][0] == scored[1][0] == 100:
+        return None
+    return scored[0][1]
 
 
 def _contains_run(words: Sequence[str], run: Sequence[str]) -> bool:
