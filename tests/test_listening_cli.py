@@ -49,7 +49,7 @@ def test_poll_create_list_results_close(cli_env, capsys) -> None:
 @pytest.mark.parametrize("args", [
     ["--choice", "Có"],  # one choice
     ["--choice", "A", "--choice", "A"],  # the same twice
-    [*sum((["--choice", f"C{i}"] for i in range(7)), [])],  # seven
+    [part for i in range(7) for part in ("--choice", f"C{i}")],  # seven
 ])
 def test_poll_create_refuses_bad_choices(cli_env, capsys, args) -> None:  # type: ignore[no-untyped-def]
     assert main(["poll", "create", "--question", "Q?", "--all", *args]) == 2
