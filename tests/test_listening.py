@@ -135,6 +135,12 @@ async def test_result_after_close_and_answers_folded_after_retention(store, make
     await store.close_poll(poll.id, datetime.now(UTC))
     await u0.press(f"plr:{poll.id}")
     assert "Đã trả: 5" in u0.text()
+    admin = make_chat("admin")
+    await admin.press(f"pc:show:{poll.id}")
+    assert admin.last[0].photo is not None and admin.last[0].photo.data.startswith(b"\x89PNG")
+    assert "Đã gửi tới 6 người, 6 người trả lời (tỷ lệ trả lời 100%)" in admin.text()
+    await admin.press(f"pc:by:{poll.id}:province")
+    assert "Chưa rõ (6): 1: 5 · 2: < 5 · 3: < 5" in admin.text()  # one group: nothing more to derive
     before = await store.poll_tally(poll.id)
     # Not yet past retention: still per person.
     assert await purge_listening(store, 30) == (0, 0)
