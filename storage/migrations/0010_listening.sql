@@ -37,6 +37,9 @@ CREATE TABLE poll_answers (
     PRIMARY KEY (poll_id, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX poll_answers_by_user ON poll_answers(user_id);
+-- Results are one GROUP BY over these columns: a covering index in that order lets
+-- SQLite count 100,000 answers from the index alone, without sorting.
+CREATE INDEX poll_answers_tally ON poll_answers(poll_id, province, channel, language, mask);
 
 -- dimension '' is the whole poll; choice -1 counts respondents.
 CREATE TABLE poll_aggregates (
