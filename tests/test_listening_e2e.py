@@ -24,7 +24,7 @@ HN_TG = [201, 202, 203, 204, 205, 206, 207]  # Hà Nội, Telegram
 BN_TG = [208, 209]  # Bắc Ninh, Telegram
 BN_ZALO = ["zb01", "zb02", "zb03"]  # Bắc Ninh, Zalo Bot
 ALERT_CHAT = -100777
-REPORTERS = [301, 302, 303, 304]  # Bắc Ninh workers
+REPORTERS = [5550000301, 5550000302, 5550000303, 5550000304]  # Bắc Ninh workers (long ids: no chance match in a hash)
 
 CONFIG = f"""
 [telegram]
