@@ -20,9 +20,9 @@ def main_menu(ctx: Ctx, *, intro: str | None = None) -> Reply:
         [Button(t("menu.rights"), payload("menu", "rights"))],
         [Button(t("menu.join"), payload("menu", "join"))],
         [Button(t("menu.news"), payload("menu", "news"))],
+        [Button(t("menu.report"), payload("menu", "report"))],
         [Button(t("menu.contact"), payload("menu", "contact"))],
         [Button(t("menu.language"), payload("menu", "lang"))],
-        [Button(t("menu.report"), payload("menu", "report"))],
     ]
     return Reply(intro or t("menu.title"), buttons=rows)
 
