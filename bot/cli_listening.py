@@ -266,14 +266,15 @@ async def _reports_clusters(args: argparse.Namespace, config: Config) -> int:
             print(json.dumps([{
                 "province": c.province, "cluster": c.company_key, "company": c.company, "category": c.category,
                 "reports": c.reports, "workers": c.workers, "first": c.first_on.isoformat(),
-                "last": c.last_on.isoformat(),
+                "last": c.last_on.isoformat(), "alerted": c.alerted_on.isoformat() if c.alerted_on else None,
             } for c in clusters], ensure_ascii=False, indent=2))
             return 0
         if not clusters:
             print("no reports")
         for c in clusters:
             print(f"{c.reports:>4}  {c.province}  {c.category:<10}  {c.company} [{c.company_key}]  "
-                  f"up to ~{c.workers} workers  {c.first_on}..{c.last_on}")
+                  f"up to ~{c.workers} workers  {c.first_on}..{c.last_on}"
+                  + (f"  ALERT sent {c.alerted_on}" if c.alerted_on else ""))
         return 0
 
     return await _with_store(config, body)

@@ -133,6 +133,7 @@ class ReportCluster:
     first_on: date
     last_on: date
     latest_id: int
+    alerted_on: date | None = None  # the latest early warning sent for it
 
 
 @dataclass(frozen=True, slots=True)

@@ -338,7 +338,9 @@ class SQLiteListeningMixin:
         where, params = self._report_filter(provinces, since)
         sql = (
             "SELECT province, company_key, category, COUNT(*), MAX(workers), MIN(created_on), MAX(created_on),"
-            " MAX(id) FROM workplace_reports" + (" WHERE " + " AND ".join(where) if where else "")
+            " MAX(id), (SELECT MAX(sent_on) FROM report_alerts a WHERE a.province = r.province"
+            "  AND a.company_key = r.company_key AND a.category = r.category)"
+            " FROM workplace_reports r" + (" WHERE " + " AND ".join(where) if where else "")
             + " GROUP BY province, company_key, category ORDER BY COUNT(*) DESC, MAX(id) DESC"
         )
         rows = await self._l_rows(sql, params)
@@ -352,7 +354,7 @@ class SQLiteListeningMixin:
                 names[rid] = company
         return [
             ReportCluster(r[0], r[1], r[2], names.get(r[7], r[1]), r[3], r[4], date.fromisoformat(r[5]),
-                          date.fromisoformat(r[6]), r[7])
+                          date.fromisoformat(r[6]), r[7], date.fromisoformat(r[8]) if r[8] else None)
             for r in rows
         ]
 

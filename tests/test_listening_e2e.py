@@ -242,7 +242,7 @@ async def test_three_anonymous_reports_raise_one_alert_and_cannot_be_traced(tmp_
             assert len(tg.sent_messages(ALERT_CHAT)) == 1
 
             (cluster,) = await store.report_clusters()
-            assert cluster.reports == 4 and cluster.company_key == "hung phat"
+            assert cluster.reports == 4 and cluster.company_key == "hung phat" and cluster.alerted_on is not None
 
             # The stored rows cannot be joined back to the reporters.
             db = sqlite3.connect(tmp_path / "bot.sqlite3")

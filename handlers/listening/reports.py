@@ -256,7 +256,8 @@ def alert_text(catalog, lang: str, province: str, company: str, category: str, r
 
 # -- organizers ---------------------------------------------------------------------
 def cluster_line(ctx: Ctx, c: ReportCluster) -> str:
-    return ctx.t("listening.org.cluster", company=c.company, category=category_label(ctx, c.category),
+    mark = "🚨 " if c.alerted_on else ""
+    return mark + ctx.t("listening.org.cluster", company=c.company, category=category_label(ctx, c.category),
                  count=c.reports, workers=c.workers, province=province_name(c.province, ctx.lang),
                  last=c.last_on.strftime("%d/%m"))
 
