@@ -350,3 +350,30 @@ async def test_signup_province_goes_with_the_answer(store, make_chat) -> None:
     await make_chat("a").press(f"pv:{poll.id}:0")
     tally = await store.poll_tally(poll.id)
     assert tally.breakdowns["province"]["ha_noi"].respondents == 1
+
+
+async def test_engine_sends_a_poll_with_buttons_or_numbers(store) -> None:
+    from tests.fakes.broadcast_support import RecordingSender, make_engine
+
+    for i in range(2):
+        user = await store.touch_user("telegram", f"t{i}", language="vi")
+        await store.subscribe(user.id, ["union_news"])
+    zalo = await store.touch_user("zalo_bot", "z0", language="en")
+    await store.subscribe(zalo.id, ["union_news"])
+    poll, b = await create_poll(store, NewPoll(
+        question_vi="Có làm thêm giờ không?", question_en="Any overtime?",
+        choices=(PollChoice("Có", "Yes"), PollChoice("Không", "No")), closes_at=datetime.now(UTC) + timedelta(days=1),
+    ), Audience(topics=("union_news",)))
+    parts: list[tuple[str, object]] = []
+
+    async def keep(chat_id, part):  # type: ignore[no-untyped-def]
+        parts.append((chat_id, part))
+
+    tg, zb = RecordingSender(hook=keep), RecordingSender(channel="zalo_bot", hook=keep)
+    report = await make_engine(store, {"telegram": tg, "zalo_bot": zb}).run(b.id)
+    assert report.outcome == "done" and report.stats.sent == 3
+    by_chat = dict(parts)
+    assert by_chat["t0"].buttons == ((("Có", f"pv:{poll.id}:0"),), (("Không", f"pv:{poll.id}:1"),))
+    assert "Có làm thêm giờ không?" in by_chat["t0"].text and "Trả lời 1" not in by_chat["t0"].text
+    assert "Any overtime?" in by_chat["z0"].text and "Reply 1 or 2" in by_chat["z0"].text
+    assert by_chat["z0"].buttons[0][0] == ("Yes", f"pv:{poll.id}:0")
