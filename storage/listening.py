@@ -206,6 +206,11 @@ class ListeningStore(abc.ABC):
     async def add_report(self, new: NewReport) -> int: ...
 
     @abc.abstractmethod
+    async def drop_report_draft(self, user_id: int) -> None:
+        """Erase the person's draft (their conversation state) and its old page images in
+        the write-ahead log, so nothing in the file ties the sent report to them."""
+
+    @abc.abstractmethod
     async def company_keys(self, province: str) -> dict[str, str]:
         """Known company cluster keys of a province -> the latest spelling."""
 

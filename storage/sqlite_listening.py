@@ -297,6 +297,10 @@ class SQLiteListeningMixin:
         )
         return int(row[0])
 
+    async def drop_report_draft(self, user_id: int) -> None:
+        await self.db.execute("DELETE FROM conversation_state WHERE user_id = ?", (user_id,))
+        await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     async def company_keys(self, province: str) -> dict[str, str]:
         rows = await self._l_rows(
             "SELECT company_key, company FROM workplace_reports WHERE province = ? ORDER BY id", (province,),

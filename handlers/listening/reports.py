@@ -216,12 +216,12 @@ async def _send(ctx: Ctx, data: dict[str, Any], *, contact: bool) -> list[Reply]
                      company=data["company"], province=province_name(province, ctx.lang),
                      description=data.get("description") or "-")
         question_id = await ctx.store.add_question(ctx.user.id, text, ctx.lang)
-    report_id = await ctx.store.add_report(NewReport(
+    await ctx.store.add_report(NewReport(
         created_on=day, province=province, category=category, company=data["company"], company_key=key,
         workers=int(data["workers"]), description=data.get("description"), contact_question_id=question_id,
     ))
-    # No user, no time: only that a report arrived (the count is what organizers need).
-    logger.info("workplace report %s received (%s, %s)", report_id, province, category)
+    # Nothing logged: a log line's time beside the channel's own lines could point at the sender.
+    await ctx.store.drop_report_draft(ctx.user.id)
     replies = [Reply(ctx.t("listening.report.thanks_contact" if contact else "listening.report.thanks"),
                      buttons=[ctx.back_button()], edit=True)]
     replies += await early_warning(ctx, province, key, category, data["company"], day)
