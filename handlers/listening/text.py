@@ -29,7 +29,7 @@ _LEGAL_PHRASES = (
     "nha may", "xi nghiep", "khu cong nghiep", "thuong mai", "dich vu", "san xuat", "xuat nhap khau",
 )
 _LEGAL_WORDS = frozenset(
-    "cty ct cong ty tnhh mtv 1tv cp jsc ltd co company limited corp corporation inc group tap doan "
+    "cty ct tnhh mtv 1tv cp jsc ltd co company limited corp corporation inc group "
     "cn vietnam tm dv sx xnk kcn llc plc industrial industries industry enterprise international holdings".split()
 )
 # What a company makes: "May Hưng Phát" and "Hưng Phát garment" are one company. Dropped
