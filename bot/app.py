@@ -63,6 +63,11 @@ class Runtime:
         self.registry = ChannelRegistry()
         # Topics and quiet hours for the broadcast screens, in every mode (also the local chat).
         self.services.extras[broadcasts.OPTIONS] = broadcast_options(config)
+        # Polls' k-anonymity and retention, reports' limits and early-warning thresholds.
+        from bot.listening import OPTIONS as LISTENING
+        from bot.listening import listening_options
+
+        self.services.extras[LISTENING] = listening_options(config)
         # The knowledge base and its search index, built once: about 0.2 s.
         self.services.extras[qa.SERVICE] = qa.RightsService.load(config.rights.extra_dir or None)
         # Exports run in a worker process that opens the database itself; progress notes
@@ -150,9 +155,11 @@ class Runtime:
             notify=registry_notify(self.registry, self.services.catalog),
         )
         self.services.extras[broadcasts.CONTROL] = service
+        from bot.listening import ListeningRetention
         from bot.signup_retention import SignupRetention
 
-        return [service, SignupRetention(self.store, self.config.join.retention_months)]
+        return [service, SignupRetention(self.store, self.config.join.retention_months),
+                ListeningRetention(self.store, self.config.listening.answer_retention_days)]
 
     async def health(self) -> dict:
         return {"schema": await self.store.schema_version()}

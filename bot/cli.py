@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-FEATURE_CLIS: tuple[str, ...] = ("bot.cli_rights", "bot.cli_broadcast", "bot.cli_signups", "bot.cli_zalo")
+FEATURE_CLIS: tuple[str, ...] = (
+    "bot.cli_rights", "bot.cli_broadcast", "bot.cli_signups", "bot.cli_zalo", "bot.cli_listening",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,6 +103,25 @@ class JoinSection:
 
 
 @dataclass(frozen=True)
+class ListeningSection:
+    """Quick polls and anonymous workplace reports."""
+
+    # Breakdown cells with fewer respondents are shown as "< min_group" (k-anonymity).
+    min_group: int = 5
+    # Days after a poll closes that answers stay linked to people; then only counts.
+    answer_retention_days: int = 30
+    # Early warning: this many reports on one company and category within the window...
+    alert_threshold: int = 3
+    alert_window_days: int = 7
+    # ...or an estimate of at least this many affected workers.
+    alert_workers: int = 50
+    # Reports one person may send a day.
+    reports_per_day: int = 3
+    # From the environment (UNIONBOT_REPORT_SALT): the key of the reporter hash.
+    report_salt: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class TopicConfig:
     id: str
     name_vi: str
@@ -196,6 +215,7 @@ class Config:
     join: JoinSection = field(default_factory=JoinSection)
     broadcast: BroadcastSection = field(default_factory=BroadcastSection)
     zalo: ZaloSection = field(default_factory=ZaloSection)
+    listening: ListeningSection = field(default_factory=ListeningSection)
     source: Path | None = None
 
     @property
@@ -221,6 +241,10 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "bot_mode": str, "bot_webhook_url": str, "bot_poll_timeout": int, "oa_window_days": int,
         "night_start": str, "night_end": str, "oa_rate": (int, float), "oa_signature": str,
         "oa_event_window_minutes": int,
+    },
+    "listening": {
+        "min_group": int, "answer_retention_days": int, "alert_threshold": int, "alert_window_days": int,
+        "alert_workers": int, "reports_per_day": int,
     },
 }
 _TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
@@ -348,8 +372,19 @@ def _build(raw: dict[str, Any], env: dict[str, str], source: Path | None) -> Con
         bot=bot, union=UnionSection(**_section(raw, "union")), storage=storage, server=server,
         telegram=telegram, limits=limits, rights=rights, join=join,
         broadcast=_broadcast(_section(raw, "broadcast")), zalo=_zalo(_section(raw, "zalo"), env),
-        source=source,
+        listening=_listening(_section(raw, "listening"), env), source=source,
     )
+
+
+def _listening(raw: dict[str, Any], env: dict[str, str]) -> ListeningSection:
+    section = ListeningSection(**raw, report_salt=env.get("UNIONBOT_REPORT_SALT", "").strip() or None)
+    for key, low in (("min_group", 2), ("answer_retention_days", 0), ("alert_threshold", 1),
+                     ("alert_window_days", 1), ("alert_workers", 1), ("reports_per_day", 1)):
+        if getattr(section, key) < low:
+            raise ConfigError(f"listening.{key}: must be at least {low}")
+    if section.report_salt is not None and len(section.report_salt) < 16:
+        raise ConfigError("listening.report_salt: UNIONBOT_REPORT_SALT must be at least 16 characters")
+    return section
 
 
 def _broadcast(raw: dict[str, Any]) -> BroadcastSection:

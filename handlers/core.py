@@ -20,6 +20,7 @@ def main_menu(ctx: Ctx, *, intro: str | None = None) -> Reply:
         [Button(t("menu.rights"), payload("menu", "rights"))],
         [Button(t("menu.join"), payload("menu", "join"))],
         [Button(t("menu.news"), payload("menu", "news"))],
+        [Button(t("menu.report"), payload("menu", "report"))],
         [Button(t("menu.contact"), payload("menu", "contact"))],
         [Button(t("menu.language"), payload("menu", "lang"))],
     ]

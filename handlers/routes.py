@@ -6,7 +6,7 @@ registers last so that forms keep their own text input.
 
 from __future__ import annotations
 
-from handlers import broadcasts, core, inbox, qa, roles
+from handlers import broadcasts, core, inbox, listening, qa, roles
 from handlers.join import form, organizer, privacy, volunteer
 from handlers.router import Router
 
@@ -23,9 +23,13 @@ def build_router() -> Router:
     router.menu_entry("join", "join")
     broadcasts.register(router)
     router.menu_entry("news", "news")
+    # Quick polls and anonymous workplace reports (menu entry "report").
+    listening.register(router)
     # Rights Q&A takes free text outside forms; questions it cannot answer go to the inbox.
     inbox.register(router)
     qa.register(router)
+    # Typed poll answers ("2", "1, 3", "đồng ý") go to an open poll the person received.
+    listening.register_poll_text(router)
     # Last: wraps the free-text handler registered so far, so that a whole message
     # "dừng" / "stop" unsubscribes before the rights Q&A sees it.
     broadcasts.register_opt_out_words(router)

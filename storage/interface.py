@@ -110,10 +110,14 @@ class CoreStore(abc.ABC):
 
 from storage.broadcasts import BroadcastStore  # noqa: E402
 from storage.inbound import InboundJournalStore  # noqa: E402
+from storage.listening import ListeningStore  # noqa: E402
 from storage.questions import QuestionStore  # noqa: E402
 from storage.signups import SignupStore  # noqa: E402
 from storage.zalo_tokens import ZaloTokenStore  # noqa: E402
 
 
-class Store(CoreStore, QuestionStore, SignupStore, BroadcastStore, ZaloTokenStore, InboundJournalStore, abc.ABC):
+class Store(
+    CoreStore, QuestionStore, SignupStore, BroadcastStore, ZaloTokenStore, InboundJournalStore, ListeningStore,
+    abc.ABC,
+):
     """Everything persistence offers; what handlers and the bot depend on."""

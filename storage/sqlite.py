@@ -21,6 +21,7 @@ from storage.interface import Store, StoreError, StoreOpenError
 from storage.records import AuditEntry, ConversationState, Role, User
 from storage.sqlite_broadcasts import SQLiteBroadcastMixin
 from storage.sqlite_inbound import SQLiteInboundMixin
+from storage.sqlite_listening import SQLiteListeningMixin
 from storage.sqlite_questions import SQLiteQuestionMixin
 from storage.sqlite_signups import SQLiteSignupMixin
 from storage.sqlite_zalo_tokens import SQLiteZaloTokenMixin
@@ -153,7 +154,8 @@ class GuardedConnection:
 
 
 class SQLiteStore(
-    SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, SQLiteZaloTokenMixin, SQLiteInboundMixin, Store,
+    SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, SQLiteZaloTokenMixin, SQLiteInboundMixin,
+    SQLiteListeningMixin, Store,
 ):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)

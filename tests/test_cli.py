@@ -49,12 +49,12 @@ def test_db_migrate(tmp_path: Path) -> None:
 
 
 def test_chat_start_menu_language_and_back_over_stdin(tmp_path: Path) -> None:
-    # /start -> 5 (language) -> 2 (English) -> /help -> 1 (back to menu) -> Vietnamese again.
-    r = run(["chat"], tmp_path, stdin="/start\n5\n2\n/help\n1\n/lang vi\n")
+    # /start -> 6 (language) -> 2 (English) -> /help -> 1 (back to menu) -> Vietnamese again.
+    r = run(["chat"], tmp_path, stdin="/start\n6\n2\n/help\n1\n/lang vi\n")
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "Xin chào" in out
-    assert "  5) 🌐 Ngôn ngữ / Language" in out
+    assert "  6) 🌐 Ngôn ngữ / Language" in out
     assert "Switched to English." in out
     assert "I can help you" in out
     assert "Main menu: choose an option." in out.split("I can help you", 1)[1]

@@ -11,7 +11,7 @@ from storage import Role
 async def test_start_shows_welcome_and_main_menu(chat) -> None:
     replies = await chat.say("/start")
     assert "Xin chào" in chat.text()
-    assert chat.payloads() == ["menu:rights", "menu:join", "menu:news", "menu:contact", "menu:lang"]
+    assert chat.payloads() == ["menu:rights", "menu:join", "menu:news", "menu:report", "menu:contact", "menu:lang"]
     assert len(replies) == 1
 
 

@@ -26,6 +26,7 @@ How a run goes:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import random
@@ -227,6 +228,8 @@ class DeliveryEngine:
         self.runs: dict[int, _Run] = {}
         self.progress: Progress | None = None
         self.journal_commits = 0  # batches written, for benchmarks
+        tz = getattr(quiet, "tz", None)
+        self.poll_timezone = str(getattr(tz, "key", None) or "Asia/Ho_Chi_Minh")  # poll closing times
 
     # -- control -------------------------------------------------------------
     def stop(self, broadcast_id: int, reason: str) -> None:
@@ -307,10 +310,28 @@ class DeliveryEngine:
     async def _prepare(self, run: _Run) -> None:
         b = run.broadcast
         photo: BroadcastPhoto | None = await self.store.get_photo(b.photo_id) if b.photo_id else None
+        if await self._prepare_poll(run):
+            return
         for name, sender in self.senders.items():
             for lang in ("vi", "en"):
                 rendered = render_message(self.catalog, lang, b.text_vi, b.text_en)
                 run.messages[f"{name}:{lang}"] = sender.plan(rendered.text, photo)
+
+    async def _prepare_poll(self, run: _Run) -> bool:
+        """A poll's broadcast: the question with one button (or number) per choice."""
+        poll = await self.store.poll_of_broadcast(run.broadcast.id)
+        if poll is None:
+            return False
+        from handlers.listening.polls import poll_message
+
+        for name, sender in self.senders.items():
+            for lang in ("vi", "en"):
+                message = poll_message(self.catalog, lang, poll, self.poll_timezone, numbered=name != "telegram")
+                parts = sender.plan(message.text, None)
+                rows = tuple(tuple((b.label, b.payload) for b in row) for row in message.buttons)
+                parts[-1] = dataclasses.replace(parts[-1], buttons=rows)
+                run.messages[f"{name}:{lang}"] = parts
+        return True
 
     async def _loop(self, run: _Run) -> str:
         b = run.broadcast

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from telegram import Bot, InputFile, Message
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -82,6 +82,9 @@ class Part:
 
     text: str | None = None
     photo: BroadcastPhoto | None = None
+    # Rows of (label, payload) choices under the message: a poll's answers. Inline
+    # buttons on Telegram; numbered choices on Zalo (bot/channels/numbered.py).
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
 class Sender(Protocol):
@@ -165,7 +168,9 @@ class TelegramSender:
             else:
                 lane = await self._free.get()
                 try:
-                    await lane.send_message(int(chat_id), part.text or "", allow_paid_broadcast=self._paid)
+                    await lane.send_message(
+                        int(chat_id), part.text or "", allow_paid_broadcast=self._paid, reply_markup=_markup(part),
+                    )
                 finally:
                     self._free.put_nowait(lane)
         except RetryAfter as e:
@@ -207,3 +212,11 @@ class TelegramSender:
                 self._file_ids[photo.id] = file_id
                 if self.store is not None:
                     await self.store.set_photo_file_id(photo.id, self.channel, file_id)
+
+
+def _markup(part: Part) -> InlineKeyboardMarkup | None:
+    if not part.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in part.buttons]
+    )

@@ -42,7 +42,7 @@ from bot.channels.zalo.rules import (
 )
 from bot.channels.zalo.text import split_text
 from bot.config import Config
-from handlers.types import Photo, Reply
+from handlers.types import Button, Photo, Reply
 from storage.broadcasts import BroadcastPhoto, DeliveryTarget
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,9 @@ class ZaloSender:
         if part.photo is not None:
             reply = Reply(part.text or "", photo=Photo(part.photo.data, part.photo.filename))
         else:
-            reply = Reply(part.text or "")
+            # A poll's choices become numbered choices the worker answers by number.
+            reply = Reply(part.text or "", buttons=[[Button(label, data) for label, data in row]
+                                                    for row in part.buttons])
         try:
             await self.zalo.send(chat_id, reply)
         except ZaloError as exc:

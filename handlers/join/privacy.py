@@ -98,6 +98,10 @@ async def mydata(ctx: Ctx) -> Reply:
             for q in questions
         )
         parts.append(ctx.t("join.privacy.mydata_questions", count=len(questions), questions=listed))
+    from handlers.listening import mydata_section  # poll answers (the listening feature)
+
+    if polls := await mydata_section(ctx):
+        parts.append(polls)
     subscriptions = await _subscriptions(ctx)
     if subscriptions:
         parts.append(ctx.t("join.privacy.mydata_subscriptions", topics=", ".join(subscriptions)))

@@ -1,0 +1,76 @@
+"""Listening to workers, the bot side: options from the configuration and the daily
+housekeeping that keeps the feature's privacy promises.
+
+- Poll answers are linked to people only until the poll closes plus
+  `[listening] answer_retention_days`; then they are folded into counts.
+- Reporters' rate-limit hashes are dropped after 7 days.
+
+Runs at start-up and once a day beside the channels; `unionbot poll purge` does the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from bot.config import Config
+from handlers.listening.options import OPTIONS, ListeningOptions
+from storage import Store
+
+__all__ = ["OPTIONS", "ListeningRetention", "listening_options", "purge_listening"]
+
+logger = logging.getLogger(__name__)
+
+
+def listening_options(config: Config) -> ListeningOptions:
+    section = config.listening
+    extra = {"salt": section.report_salt.encode()} if section.report_salt else {}
+    if not extra:
+        logger.info("listening: UNIONBOT_REPORT_SALT not set; report limits start over at each restart")
+    return ListeningOptions(
+        min_group=section.min_group, answer_retention_days=section.answer_retention_days,
+        alert_threshold=section.alert_threshold, alert_window_days=section.alert_window_days,
+        alert_workers=section.alert_workers, reports_per_day=section.reports_per_day, **extra,  # type: ignore[arg-type]
+    )
+
+
+async def purge_listening(store: Store, retention_days: int, *, now: datetime | None = None,
+                          limit_days: int = 7) -> tuple[int, int]:
+    """(polls folded into counts, rate-limit rows dropped)."""
+    now = now or datetime.now(UTC)
+    polls = await store.aggregate_polls(ended_before=now - timedelta(days=retention_days))
+    limits = await store.purge_report_limits(before=(now - timedelta(days=limit_days)).date())
+    if polls:
+        await store.audit(None, "poll.aggregate", "polls", {"polls": polls})
+        logger.info("retention: answers of %s closed polls folded into counts", polls)
+    return polls, limits
+
+
+class ListeningRetention:
+    """A background service (see bot.app.Service)."""
+
+    def __init__(self, store: Store, retention_days: int, *, every: timedelta = timedelta(days=1)) -> None:
+        self.store = store
+        self.retention_days = retention_days
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="listening-retention")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await purge_listening(self.store, self.retention_days)
+            except Exception:  # a failed round must not end the service; the next one retries
+                logger.exception("listening retention failed")
+            await asyncio.sleep(self.every.total_seconds())

@@ -1,0 +1,316 @@
+"""Anonymous workplace reports (/report, and the main menu): what is happening, at which
+company, in which province, to about how many workers; early warnings to organizers.
+
+Anonymous means the stored report has no link to the person: no user id, no channel id,
+only the day (not the time) it was sent. The person appears only as a keyed hash in a
+rate-limit table (3 a day), dropped after 7 days. The draft lives in the person's
+conversation state until it is sent, then that state is cleared. Only a person who
+chooses "an officer may contact me" is linked, through the question put in the inbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handlers.context import Ctx
+from handlers.join.common import clean_note, clean_text, parse_province, province_name, province_scope
+from handlers.listening.options import CATEGORIES, options
+from handlers.listening.text import cluster_key, personal_data_in
+from handlers.router import Router, payload
+from handlers.scope import no_province_yet
+from handlers.types import Button, Reply
+from storage import Role
+from storage.listening import NewReport, ReportCluster
+
+logger = logging.getLogger(__name__)
+
+FLOW = "wreport"
+PREFIX = "rp"
+ORG = "rpo"
+WORKER_CHOICES = (1, 5, 30, 100, 300)  # the estimate stored for each button
+MAX_WORKERS = 100_000
+COMPANY_MIN, COMPANY_MAX = 2, 120
+DESCRIPTION_MAX = 1000
+ORG_DAYS = 30
+
+
+def today(ctx: Ctx) -> date:
+    return datetime.now(UTC).astimezone(ZoneInfo(ctx.settings.timezone)).date()
+
+
+def category_label(ctx: Ctx, category: str) -> str:
+    return ctx.t(f"listening.report.cat.{category}") if category in CATEGORIES else category
+
+
+def _cancel_row(ctx: Ctx) -> list[Button]:
+    return [Button(ctx.t("listening.report.cancel_button"), payload(PREFIX, "cancel"))]
+
+
+async def _save(ctx: Ctx, step: str, data: dict[str, Any]) -> None:
+    await ctx.store.set_state(ctx.user.id, FLOW, step, data)
+
+
+def _hash(ctx: Ctx) -> str:
+    return options(ctx).reporter_hash(ctx.user.channel, ctx.user.external_id)
+
+
+async def _over_limit(ctx: Ctx) -> bool:
+    return await ctx.store.reports_today(_hash(ctx), today(ctx)) >= options(ctx).reports_per_day
+
+
+def _ask(ctx: Ctx, step: str, data: dict[str, Any], intro: str | None = None) -> Reply:
+    t = ctx.t
+    if step == "category":
+        rows = [[Button(t(f"listening.report.cat.{c}"), payload(PREFIX, "cat", c))] for c in CATEGORIES]
+        rows.append(_cancel_row(ctx))
+        reply = Reply(t("listening.report.intro") + "\n\n" + t("listening.report.ask_category"), buttons=rows)
+    elif step == "company":
+        reply = Reply(t("listening.report.ask_company"), buttons=[_cancel_row(ctx)])
+    elif step == "province":
+        reply = Reply(t("listening.report.ask_province"), buttons=[_cancel_row(ctx)])
+    elif step == "workers":
+        rows = [[Button(t(f"listening.report.workers.{n}"), payload(PREFIX, "w", n))] for n in WORKER_CHOICES]
+        rows.append(_cancel_row(ctx))
+        reply = Reply(t("listening.report.ask_workers"), buttons=rows)
+    elif step == "description":
+        reply = Reply(t("listening.report.ask_description", limit=DESCRIPTION_MAX), buttons=[
+            [Button(t("listening.report.skip_button"), payload(PREFIX, "skip"))], _cancel_row(ctx)])
+    else:  # review
+        reply = _review(ctx, data)
+    if intro:
+        reply.text = f"{intro}\n\n{reply.text}"
+    return reply
+
+
+def _review(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    t = ctx.t
+    summary = t(
+        "listening.report.review", category=category_label(ctx, data["category"]), company=data["company"],
+        province=province_name(data["province"], ctx.lang), workers=t(f"listening.report.workers.{data['workers']}")
+        if data["workers"] in WORKER_CHOICES else str(data["workers"]),
+        description=data.get("description") or t("listening.report.no_description"),
+    )
+    return Reply(f"{summary}\n\n{t('listening.report.anonymity')}", buttons=[
+        [Button(t("listening.report.send_anonymous"), payload(PREFIX, "send", "anon"))],
+        [Button(t("listening.report.send_contact"), payload(PREFIX, "send", "contact"))],
+        _cancel_row(ctx),
+    ])
+
+
+async def start(ctx: Ctx) -> Reply:
+    if await _over_limit(ctx):
+        return ctx.reply("listening.report.limit", limit=options(ctx).reports_per_day)
+    await _save(ctx, "category", {})
+    return _ask(ctx, "category", {})
+
+
+async def _after_company(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    signup = await ctx.store.signup_of_user(ctx.user.id)
+    if signup is not None:
+        data["province"] = signup.province_id
+        await _save(ctx, "workers", data)
+        return _ask(ctx, "workers", data, ctx.t("listening.report.province_known",
+                                                province=province_name(signup.province_id, ctx.lang)))
+    await _save(ctx, "province", data)
+    return _ask(ctx, "province", data)
+
+
+async def on_text(ctx: Ctx) -> Reply:
+    state = await ctx.store.get_state(ctx.user.id)
+    assert state is not None
+    data, step = dict(state.data), state.step
+    text = ctx.inbound.text.strip()
+    t = ctx.t
+    if not text:
+        return _ask(ctx, step, data, t("listening.report.text_only"))
+    if step == "company":
+        if len(text) > COMPANY_MAX or len(text) < COMPANY_MIN:
+            return _ask(ctx, step, data, t("listening.report.company_length", min=COMPANY_MIN, max=COMPANY_MAX))
+        company = clean_text(text, min_len=COMPANY_MIN, max_len=COMPANY_MAX)
+        if company is None:
+            return _ask(ctx, step, data, t("listening.report.company_bad"))
+        data["company"] = company
+        return await _after_company(ctx, data)
+    if step == "province":
+        province, suggestions = parse_province(text)
+        if province is None:
+            rows = [[Button(province_name(p, ctx.lang), payload(PREFIX, "prov", p))] for p in suggestions[:4]]
+            reply = _ask(ctx, step, data, t("listening.report.province_unknown"))
+            reply.buttons = rows + reply.buttons
+            return reply
+        data["province"] = province
+        await _save(ctx, "workers", data)
+        return _ask(ctx, "workers", data)
+    if step == "workers":
+        digits = text.replace(".", "").replace(",", "").replace(" ", "").lstrip("~").rstrip("+")
+        if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= MAX_WORKERS:
+            return _ask(ctx, step, data, t("listening.report.workers_bad", max=MAX_WORKERS))
+        data["workers"] = int(digits)
+        await _save(ctx, "description", data)
+        return _ask(ctx, "description", data)
+    if step == "description":
+        description = clean_note(ctx.inbound.text, max_len=DESCRIPTION_MAX)
+        if description is None:
+            return _ask(ctx, step, data, t("listening.report.description_long", limit=DESCRIPTION_MAX))
+        found = personal_data_in(description)
+        if found:
+            # Not kept anywhere: the worker types it again without the name or number.
+            kinds = ", ".join(t(f"listening.report.pii.{k}") for k in found)
+            return _ask(ctx, step, data, t("listening.report.pii_warning", kinds=kinds))
+        data["description"] = description
+        await _save(ctx, "review", data)
+        return _review(ctx, data)
+    return _ask(ctx, step, data, t("listening.report.use_buttons"))
+
+
+async def on_button(ctx: Ctx) -> Reply | list[Reply]:
+    action, *rest = (*ctx.args, "")
+    arg = rest[0] if rest else ""
+    if action == "start":
+        return await start(ctx)
+    state = await ctx.store.get_state(ctx.user.id)
+    if action == "cancel":
+        if state is not None and state.flow == FLOW:
+            await ctx.store.clear_state(ctx.user.id)
+        return Reply(ctx.t("listening.report.cancelled"), buttons=[ctx.back_button()], edit=True)
+    if state is None or state.flow != FLOW:
+        return ctx.reply("fallback.button_expired")
+    data, step = dict(state.data), state.step
+    if action == "cat" and step == "category" and arg in CATEGORIES:
+        data["category"] = arg
+        await _save(ctx, "company", data)
+        return _ask(ctx, "company", data)
+    if action == "prov" and step == "province":
+        province, _ = parse_province(arg)
+        if province is not None:
+            data["province"] = province
+            await _save(ctx, "workers", data)
+            return _ask(ctx, "workers", data)
+    if action == "w" and step == "workers" and arg.isdigit() and int(arg) in WORKER_CHOICES:
+        data["workers"] = int(arg)
+        await _save(ctx, "description", data)
+        return _ask(ctx, "description", data)
+    if action == "skip" and step == "description":
+        data["description"] = None
+        await _save(ctx, "review", data)
+        return _review(ctx, data)
+    if action == "send" and step == "review" and arg in ("anon", "contact"):
+        return await _send(ctx, data, contact=arg == "contact")
+    return _ask(ctx, step, data, ctx.t("listening.report.use_buttons"))
+
+
+async def _send(ctx: Ctx, data: dict[str, Any], *, contact: bool) -> list[Reply]:
+    opts = options(ctx)
+    day = today(ctx)
+    await ctx.store.clear_state(ctx.user.id)
+    if not await ctx.store.count_report(_hash(ctx), day, limit=opts.reports_per_day):
+        return [ctx.reply("listening.report.limit", limit=opts.reports_per_day)]
+    province, category = data["province"], data["category"]
+    key = cluster_key(data["company"], (await ctx.store.company_keys(province)).keys())
+    question_id = None
+    if contact:
+        text = ctx.t("listening.report.question_text", category=category_label(ctx, category),
+                     company=data["company"], province=province_name(province, ctx.lang),
+                     description=data.get("description") or "-")
+        question_id = await ctx.store.add_question(ctx.user.id, text, ctx.lang)
+    await ctx.store.add_report(NewReport(
+        created_on=day, province=province, category=category, company=data["company"], company_key=key,
+        workers=int(data["workers"]), description=data.get("description"), contact_question_id=question_id,
+    ))
+    # Nothing logged: a log line's time beside the channel's own lines could point at the sender.
+    await ctx.store.drop_report_draft(ctx.user.id)
+    replies = [Reply(ctx.t("listening.report.thanks_contact" if contact else "listening.report.thanks"),
+                     buttons=[ctx.back_button()], edit=True)]
+    replies += await early_warning(ctx, province, key, category, data["company"], day)
+    return replies
+
+
+async def early_warning(ctx: Ctx, province: str, key: str, category: str, company: str, day: date) -> list[Reply]:
+    """Alerts to the province's organizer chats, once per company and category per window."""
+    opts = options(ctx)
+    window = await ctx.store.cluster_window(province, key, category, today=day, days=opts.alert_window_days)
+    if window.reports < opts.alert_threshold and window.workers < opts.alert_workers:
+        return []
+    if not await ctx.store.claim_report_alert(province, key, category, today=day, days=opts.alert_window_days,
+                                              reports=window.reports, workers=window.workers):
+        return []
+    logger.info("early warning: %s reports in %s (%s)", window.reports, province, category)
+    chats = dict(ctx.settings.join_alert_chats).get(province, ())
+    catalog, lang = ctx.services.catalog, ctx.settings.default_language
+    text = alert_text(catalog, lang, province, company, category, window.reports, window.workers,
+                      window.previous, opts.alert_window_days)
+    return [Reply(text, to_channel="telegram", to_user=str(chat)) for chat in chats]
+
+
+def alert_text(catalog, lang: str, province: str, company: str, category: str, reports: int,  # type: ignore[no-untyped-def]
+               workers: int, previous: int, days: int) -> str:
+    cat = catalog.t(lang, f"listening.report.cat.{category}")
+    trend_key = "up" if reports > previous else ("same" if reports == previous else "down")
+    trend = catalog.t(lang, f"listening.alert.trend_{trend_key}", previous=previous)
+    return catalog.t(lang, "listening.alert.text", company=company, category=cat,
+                     province=province_name(province, lang), count=reports, days=days, workers=workers, trend=trend)
+
+
+# -- organizers ---------------------------------------------------------------------
+def cluster_line(ctx: Ctx, c: ReportCluster) -> str:
+    mark = "🚨 " if c.alerted_on else ""
+    return mark + ctx.t("listening.org.cluster", company=c.company, category=category_label(ctx, c.category),
+                 count=c.reports, workers=c.workers, province=province_name(c.province, ctx.lang),
+                 last=c.last_on.strftime("%d/%m"))
+
+
+async def org_reports(ctx: Ctx) -> Reply:
+    """/reports: reports of the organizer's provinces, grouped by company and category."""
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return no_province_yet(ctx)
+    since = today(ctx) - timedelta(days=ORG_DAYS)
+    clusters = await ctx.store.report_clusters(provinces=scope, since=since)
+    if not clusters:
+        return ctx.reply("listening.org.none", days=ORG_DAYS)
+    lines = [ctx.t("listening.org.title", days=ORG_DAYS)]
+    rows = []
+    for n, c in enumerate(clusters[:15], 1):
+        lines.append(f"{n}. {cluster_line(ctx, c)}")
+        rows.append([Button(f"{n}. {c.company[:30]} · {category_label(ctx, c.category)[:20]}",
+                            payload(ORG, "cl", c.latest_id))])
+    rows.append(ctx.back_button())
+    return Reply("\n".join(lines), buttons=rows)
+
+
+async def on_org_button(ctx: Ctx) -> Reply:
+    action, arg = (*ctx.args, "", "")[:2]
+    if action != "cl" or not arg.isdigit():
+        return ctx.reply("fallback.button_expired")
+    report = await ctx.store.get_report(int(arg))
+    scope = await province_scope(ctx)
+    if report is None or (scope is not None and report.province not in scope):
+        return ctx.reply("listening.org.not_found")
+    reports = await ctx.store.list_reports(
+        cluster=(report.province, report.company_key, report.category), limit=50)
+    lines = [ctx.t("listening.org.detail_title", company=report.company,
+                   category=category_label(ctx, report.category), province=province_name(report.province, ctx.lang))]
+    for r in reports:
+        line = ctx.t("listening.org.detail_line", id=r.id, on=r.created_on.strftime("%d/%m/%Y"), company=r.company,
+                     workers=r.workers, description=r.description or "—")
+        if r.contact_question_id is not None:
+            line += "\n  " + ctx.t("listening.org.contact", question=r.contact_question_id)
+        lines.append(line)
+    return Reply("\n".join(lines), buttons=[[Button(ctx.t("listening.org.back"), payload(ORG, "list"))],
+                                            ctx.back_button()])
+
+
+def register(router: Router) -> None:
+    router.command("report", describe="listening.cmd.report")(start)
+    router.flow(FLOW)(on_text)
+    router.button(PREFIX)(on_button)
+    router.command("reports", min_role=Role.ORGANIZER, describe="listening.cmd.reports")(org_reports)
+
+    @router.button(ORG, min_role=Role.ORGANIZER)
+    async def org_button(ctx: Ctx) -> Reply:
+        if ctx.args and ctx.args[0] == "list":
+            return await org_reports(ctx)
+        return await on_org_button(ctx)

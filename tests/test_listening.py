@@ -1,0 +1,379 @@
+"""Polls and workplace reports against the real dispatcher and store: answers, bad
+input, k-anonymity, retention, company matching, personal data in descriptions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from bot.config import ConfigError, load_config
+from bot.listening import purge_listening
+from handlers.listening.polls import create_poll
+from handlers.listening.results import suppress
+from handlers.listening.text import (
+    company_key,
+    has_person_name,
+    has_phone,
+    match_choice,
+    match_company,
+    parse_numbers,
+)
+from storage import Store
+from storage.broadcasts import Audience, DeliveryResult, DeliveryStatus
+from storage.listening import NewPoll, PollChoice, Tally
+from storage.signups import SignupDraft, SignupSource
+
+K = 5
+
+
+@pytest.fixture
+def settings():  # type: ignore[no-untyped-def]
+    """The usual settings, with room for the many messages of several report forms
+    (the flood guard is tested elsewhere; here the daily limit must do the refusing)."""
+    from handlers.context import Settings
+
+    return Settings(admins=frozenset({("test", "admin")}), flood_messages=1000)
+
+
+async def deliver(store: Store, broadcast_id: int) -> None:
+    """What the engine does: rows for the audience, claimed, then sent."""
+    await store.materialize_audience(broadcast_id)
+    targets = await store.queued_deliveries(broadcast_id, after_id=0, limit=1000)
+    ids = [t.delivery_id for t in targets]
+    await store.journal_deliveries(broadcast_id, ids, [])
+    await store.journal_deliveries(broadcast_id, [], [DeliveryResult(i, DeliveryStatus.SENT) for i in ids])
+
+
+async def make_poll(store: Store, users: list[str], *, multi: bool = False, days: float = 3,
+                    choices: tuple[str, ...] = ("Đã trả", "Chưa trả", "Trả thiếu")):  # type: ignore[no-untyped-def]
+    for u in users:
+        user = await store.touch_user("test", u, language="vi")
+        await store.subscribe(user.id, ["union_news"])
+    poll, b = await create_poll(store, NewPoll(
+        question_vi="Công ty đã trả lương chưa?", choices=tuple(PollChoice(c) for c in choices), multi=multi,
+        closes_at=datetime.now(UTC) + timedelta(days=days),
+    ), Audience(topics=("union_news",)))
+    await deliver(store, b.id)
+    return poll
+
+
+# -- answering -------------------------------------------------------------------------
+async def test_tap_change_and_redelivery_count_once(store, make_chat) -> None:
+    poll = await make_poll(store, ["a", "b"])
+    a = make_chat("a")
+    await a.press(f"pv:{poll.id}:1")
+    assert "Chưa trả" in a.text() and a.last[0].edit
+    await a.press(f"pv:{poll.id}:0")
+    await a.press(f"pv:{poll.id}:0")  # the same tap again (a redelivered update)
+    tally = await store.poll_tally(poll.id)
+    assert tally.overall.respondents == 1 and tally.overall.counts == [1, 0, 0]
+    assert tally.delivered == 2
+
+
+async def test_typed_answers_by_number_and_words(store, make_chat) -> None:
+    poll = await make_poll(store, ["a", "b", "c"])
+    await make_chat("a").say("2")
+    await make_chat("b").say("tra thieu")
+    c = make_chat("c")
+    await c.say("luong toi thieu vung 1")  # a question, not an answer: goes to the rights Q&A
+    assert "Cảm ơn" not in c.text()
+    tally = await store.poll_tally(poll.id)
+    assert tally.overall.counts == [0, 1, 1]
+
+
+async def test_bad_answers_are_refused_clearly(store, make_chat) -> None:
+    poll = await make_poll(store, ["a"])
+    outsider = make_chat("outsider")
+    await outsider.say("/start")
+    await outsider.press(f"pv:{poll.id}:0")  # never received: a forged button
+    assert "không được gửi tới bạn" in outsider.text()
+    await outsider.press("pv:999:0")
+    assert "không được gửi tới bạn" in outsider.text()
+    a = make_chat("a")
+    await a.press(f"pv:{poll.id}:7")
+    assert "từ 1 đến 3" in a.text()
+    await a.say("9")
+    assert "từ 1 đến 3" in a.text()
+    await a.say("1, 2")
+    assert "chỉ chọn một" in a.text()
+    await a.press(f"pv:{poll.id}:x")
+    assert (await store.poll_tally(poll.id)).overall.respondents == 0
+    await store.close_poll(poll.id, datetime.now(UTC))
+    await a.press(f"pv:{poll.id}:0")
+    assert "đã kết thúc" in a.text()
+    assert (await store.poll_tally(poll.id)).overall.respondents == 0
+
+
+async def test_multi_choice_toggles_are_idempotent(store, make_chat) -> None:
+    poll = await make_poll(store, ["a", "b"], multi=True)
+    a = make_chat("a")
+    for _ in range(2):  # twice: a redelivery adds nothing more
+        await a.press(f"pv:{poll.id}:0:a")
+        await a.press(f"pv:{poll.id}:2:a")
+    assert "✅ Đã trả" in a.labels() and "✅ Trả thiếu" in a.labels()
+    await a.press(f"pv:{poll.id}:0:r")
+    await a.press(f"pv:{poll.id}:0:r")
+    await make_chat("b").say("1, 3")
+    tally = await store.poll_tally(poll.id)
+    assert tally.overall.respondents == 2 and tally.overall.counts == [1, 0, 2]
+
+
+async def test_result_after_close_and_answers_folded_after_retention(store, make_chat) -> None:
+    users = [f"u{i}" for i in range(6)]
+    poll = await make_poll(store, users)
+    for i, u in enumerate(users):
+        await make_chat(u).press(f"pv:{poll.id}:{0 if i < 5 else 1}")
+    u0 = make_chat("u0")
+    await u0.press(f"plr:{poll.id}")
+    assert "sau khi bình chọn kết thúc" in u0.text()
+    await u0.say("/mydata")
+    assert "Công ty đã trả lương chưa?" in u0.text()
+    await store.close_poll(poll.id, datetime.now(UTC))
+    await u0.press(f"plr:{poll.id}")
+    assert "Đã trả: 5" in u0.text()
+    admin = make_chat("admin")
+    await admin.press(f"pc:show:{poll.id}")
+    assert admin.last[0].photo is not None and admin.last[0].photo.data.startswith(b"\x89PNG")
+    assert "Đã gửi tới 6 người, 6 người trả lời (tỷ lệ trả lời 100%)" in admin.text()
+    await admin.press(f"pc:by:{poll.id}:province")
+    assert "Chưa rõ (6): 1: 5 · 2: < 5 · 3: < 5" in admin.text()  # one group: nothing more to derive
+    before = await store.poll_tally(poll.id)
+    # Not yet past retention: still per person.
+    assert await purge_listening(store, 30) == (0, 0)
+    assert await purge_listening(store, 30, now=datetime.now(UTC) + timedelta(days=31)) == (1, 0)
+    after = await store.poll_tally(poll.id)
+    assert after.overall == before.overall and after.breakdowns == before.breakdowns
+    user = await store.find_user("test", "u0")
+    assert await store.poll_answers_of(user.id) == []
+    await u0.say("/mydata")
+    assert "Công ty đã trả lương chưa?" not in u0.text()
+
+
+async def test_organizer_sees_only_polls_of_their_provinces(store, make_chat) -> None:
+    org = make_chat("org")
+    await org.say("/start")
+    user = await store.find_user("test", "org")
+    from storage import Role
+
+    await store.set_role(user.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(user.id, ["ha_noi"], None)
+    poll = await make_poll(store, ["a"])  # no province filter: national, admins only
+    await org.press(f"pc:show:{poll.id}")
+    assert "Không tìm thấy" in org.text()
+    admin = make_chat("admin")
+    await admin.press(f"pc:show:{poll.id}")
+    assert "Bình chọn #" in admin.text()
+
+
+# -- k-anonymity -------------------------------------------------------------------------
+def test_small_cells_and_their_complements_are_hidden() -> None:
+    rows = suppress({"ha_noi": Tally(7, [5, 2]), "bac_ninh": Tally(5, [2, 3])}, K, 2)
+    assert [(r.group, r.respondents, r.cells) for r in rows] == [
+        ("ha_noi", 7, [None, None]), ("bac_ninh", 5, [None, None])]
+    rows = suppress({"a": Tally(20, [12, 8]), "b": Tally(15, [9, 6]), "c": Tally(2, [1, 1])}, K, 2)
+    # c (2 people) is merged with the smallest shown group, b: 17 people.
+    assert [(r.group, r.respondents, r.cells) for r in rows] == [("a", 20, [12, 8]), ("*other", 17, [10, 7])]
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 12), min_size=3, max_size=3), min_size=1, max_size=6))
+def test_no_hidden_cell_can_be_worked_out(table: list[list[int]]) -> None:
+    groups = {f"g{i}": Tally(sum(r), list(r)) for i, r in enumerate(table)}
+    rows = suppress(groups, K, 3)
+    for r in rows:
+        assert all(c is None or c >= K for c in r.cells)
+        assert r.respondents is None or r.respondents >= K
+        if r.respondents is not None:
+            assert sum(c is None for c in r.cells) != 1
+    if len(rows) > 1:
+        for c in range(3):
+            assert sum(r.cells[c] is None for r in rows) != 1
+    assert sum(r.respondents or 0 for r in rows) <= sum(map(sum, table))
+
+
+# -- reading what people type ------------------------------------------------------------
+def test_company_spellings_group_together() -> None:
+    key = company_key("Cty TNHH May Hưng Phát")
+    assert key == company_key("may hung phat") == company_key("Hưng Phát garment") == "hung phat"
+    assert match_company(company_key("Cong ty Hung Phatt"), [key]) == key
+    assert match_company(company_key("Hưng Thịnh"), [key]) is None
+    assert match_company(company_key("pouchen"), [company_key("Pou Chen Việt Nam")]) == "pou chen"
+    assert company_key("Tổng công ty May 10") == "10"
+
+
+def test_numbers_and_choice_words() -> None:
+    assert parse_numbers("2") == [2] and parse_numbers("1, 3") == [1, 3] and parse_numbers("1 và 3") == [1, 3]
+    assert parse_numbers("luong 2 thang") is None
+    assert match_choice("chua tra", ["Đã trả", "Chưa trả"]) == 1
+    assert match_choice("tra", ["Đã trả", "Chưa trả"]) is None
+
+
+@pytest.mark.parametrize("text", [
+    "gọi 0912 345 678", "sdt +84 912345678", "liên hệ 0912.345.678",
+])
+def test_phone_numbers_are_found(text: str) -> None:
+    assert has_phone(text)
+
+
+@pytest.mark.parametrize("text", ["Quản đốc Tuấn chửi công nhân", "chị Lan bị đánh", "Nguyễn Văn Nam nợ lương"])
+def test_names_are_found(text: str) -> None:
+    assert has_person_name(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Công ty nợ lương hai tháng nay", "Tổ trưởng chửi công nhân", "Xưởng B nóng 40 độ, không có quạt",
+    "Nợ lương tháng 5 và tháng 6 năm 2025", "Ca đêm bị ép làm 12 tiếng",
+])
+def test_plain_descriptions_pass(text: str) -> None:
+    assert not has_phone(text) and not has_person_name(text)
+
+
+# -- workplace reports -------------------------------------------------------------------
+async def start_report(chat, company: str) -> None:  # type: ignore[no-untyped-def]
+    await chat.say("/report")
+    await chat.press("rp:cat:wages")
+    await chat.say(company)
+
+
+async def test_report_bad_input(store, make_chat) -> None:
+    w = make_chat("w")
+    await w.say("/report")
+    assert "ẩn danh" in w.text()
+    await w.press("rp:cat:nonsense")
+    assert "nút" in w.text()
+    await w.press("rp:cat:wages")
+    for bad in ("A", "x" * 500):
+        await w.say(bad)
+        assert "từ 2 đến 120 ký tự" in w.text()
+    await w.say("😀😀😀")
+    assert "biểu tượng cảm xúc" in w.text()
+    await w.say("Công ty Pou Chen")
+    assert "tỉnh/thành nào" in w.text()  # no sign-up: asked
+    await w.say("Atlantis")
+    assert "không nhận ra" in w.text()
+    await w.say("Đồng Nai")
+    await w.say("nhiều lắm")
+    assert "từ 1 đến 100000" in w.text()
+    await w.say("120")
+    await w.say("Ca đêm chị Hoa bị ép làm 12 tiếng")
+    assert "tên người" in w.text()
+    state = await store.get_state((await store.find_user("test", "w")).id)
+    assert "Hoa" not in str(state.data)  # never kept
+    await w.press("rp:skip")
+    await w.press("rp:send:anon")
+    (r,) = await store.list_reports()
+    assert (r.province, r.workers, r.company, r.description) == ("dong_nai", 120, "Công ty Pou Chen", None)
+
+
+async def test_ten_reports_in_a_minute_store_three(store, make_chat) -> None:
+    w = make_chat("w")
+    for _ in range(10):
+        await start_report(w, "Công ty Hưng Phát")
+        await w.say("Bắc Ninh")
+        await w.press("rp:w:5")
+        await w.press("rp:skip")
+        await w.press("rp:send:anon")
+    assert len(await store.list_reports()) == 3
+    await w.say("/report")
+    assert "tối đa" in w.text()
+    assert await store.purge_report_limits(before=date.today() + timedelta(days=1)) == 1
+
+
+async def test_contact_report_goes_to_the_inbox(store, make_chat) -> None:
+    w = make_chat("w")
+    await start_report(w, "Samsung Display")
+    await w.say("Bắc Ninh")
+    await w.press("rp:w:300")
+    await w.say("Nhà ăn mất vệ sinh")
+    await w.press("rp:send:contact")
+    (q,) = await store.questions_of((await store.find_user("test", "w")).id)
+    assert "Samsung Display" in q.text
+    (r,) = await store.list_reports()
+    assert r.contact_question_id == q.id
+    # 300 workers passes alert_workers at once: one alert, recorded.
+    (c,) = await store.report_clusters()
+    assert c.workers == 300
+    assert not await store.claim_report_alert(c.province, c.company_key, c.category, today=date.today(), days=7,
+                                              reports=1, workers=300)
+
+
+async def test_organizer_sees_clusters_of_their_province_only(store, make_chat) -> None:
+    for i, (company, prov) in enumerate([("May Hưng Phát", "Bắc Ninh"), ("may hung phat", "Bắc Ninh"),
+                                         ("Hưng Phát", "Hà Nội")]):
+        w = make_chat(f"w{i}")
+        await start_report(w, company)
+        await w.say(prov)
+        await w.press("rp:w:5")
+        await w.press("rp:skip")
+        await w.press("rp:send:anon")
+    org = make_chat("org")
+    await org.say("/start")
+    user = await store.find_user("test", "org")
+    from storage import Role
+
+    await store.set_role(user.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(user.id, ["bac_ninh"], None)
+    await org.say("/reports")
+    assert "2 báo cáo" in org.text() and "Hà Nội" not in org.text()
+    hanoi = next(r for r in await store.list_reports() if r.province == "ha_noi")
+    await org.press(f"rpo:cl:{hanoi.id}")
+    assert "Không tìm thấy" in org.text()
+
+
+# -- configuration -------------------------------------------------------------------------
+def test_listening_config(tmp_path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[listening]\nmin_group = 10\nalert_threshold = 4\n", encoding="utf-8")
+    cfg = load_config(path, env={"UNIONBOT_REPORT_SALT": "s" * 20})
+    assert cfg.listening.min_group == 10 and cfg.listening.alert_threshold == 4
+    assert cfg.listening.alert_window_days == 7 and cfg.listening.report_salt == "s" * 20
+    assert "ssss" not in repr(cfg.listening)
+    path.write_text("[listening]\nmin_group = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="listening.min_group"):
+        load_config(path, env={})
+    path.write_text("[listening]\nmin_groups = 5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="listening.min_groups: unknown key"):
+        load_config(path, env={})
+
+
+async def test_signup_province_goes_with_the_answer(store, make_chat) -> None:
+    poll = await make_poll(store, ["a"])
+    user = await store.find_user("test", "a")
+    await store.submit_signup(SignupDraft(
+        full_name="Lan", phone_e164="+84912000001", workplace="X", province_id="ha_noi", commune=None,
+        source=SignupSource.SELF, volunteer_id=None, consent_version="t", consent_lang="vi", consent_channel="test",
+        owner_id=user.id))
+    await make_chat("a").press(f"pv:{poll.id}:0")
+    tally = await store.poll_tally(poll.id)
+    assert tally.breakdowns["province"]["ha_noi"].respondents == 1
+
+
+async def test_engine_sends_a_poll_with_buttons_or_numbers(store) -> None:
+    from tests.fakes.broadcast_support import RecordingSender, make_engine
+
+    for i in range(2):
+        user = await store.touch_user("telegram", f"t{i}", language="vi")
+        await store.subscribe(user.id, ["union_news"])
+    zalo = await store.touch_user("zalo_bot", "z0", language="en")
+    await store.subscribe(zalo.id, ["union_news"])
+    poll, b = await create_poll(store, NewPoll(
+        question_vi="Có làm thêm giờ không?", question_en="Any overtime?",
+        choices=(PollChoice("Có", "Yes"), PollChoice("Không", "No")), closes_at=datetime.now(UTC) + timedelta(days=1),
+    ), Audience(topics=("union_news",)))
+    parts: list[tuple[str, object]] = []
+
+    async def keep(chat_id, part):  # type: ignore[no-untyped-def]
+        parts.append((chat_id, part))
+
+    tg, zb = RecordingSender(hook=keep), RecordingSender(channel="zalo_bot", hook=keep)
+    report = await make_engine(store, {"telegram": tg, "zalo_bot": zb}).run(b.id)
+    assert report.outcome == "done" and report.stats.sent == 3
+    by_chat = dict(parts)
+    assert by_chat["t0"].buttons == ((("Có", f"pv:{poll.id}:0"),), (("Không", f"pv:{poll.id}:1"),))
+    assert "Có làm thêm giờ không?" in by_chat["t0"].text and "Trả lời 1" not in by_chat["t0"].text
+    assert "Any overtime?" in by_chat["z0"].text and "Reply 1 or 2" in by_chat["z0"].text
+    assert by_chat["z0"].buttons[0][0] == ("Yes", f"pv:{poll.id}:0")
