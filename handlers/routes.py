@@ -6,7 +6,7 @@ registers last so that forms keep their own text input.
 
 from __future__ import annotations
 
-from handlers import broadcasts, core, inbox, qa, roles
+from handlers import broadcasts, care, core, inbox, qa, roles
 from handlers.join import form, organizer, privacy, volunteer
 from handlers.router import Router
 
@@ -23,6 +23,8 @@ def build_router() -> Router:
     router.menu_entry("join", "join")
     broadcasts.register(router)
     router.menu_entry("news", "news")
+    # Member care: benefits, programs with limited places, hardship support (menu entries inside).
+    care.register(router)
     # Rights Q&A takes free text outside forms; questions it cannot answer go to the inbox.
     inbox.register(router)
     qa.register(router)
