@@ -138,9 +138,15 @@ class Runtime:
             notify=registry_notify(self.registry, self.services.catalog),
         )
         self.services.extras[broadcasts.CONTROL] = service
+        from bot.care_outbox import CareOutbox
         from bot.signup_retention import SignupRetention
+        from handlers.broadcasts.schedule import QuietHours
 
-        return [service, SignupRetention(self.store, self.config.join.retention_months)]
+        b = self.config.broadcast
+        care = CareOutbox(self.store, self.services.catalog, self.registry.deliver, timezone=self.config.bot.timezone,
+                          quiet=QuietHours.parse(b.quiet_start, b.quiet_end, self.config.bot.timezone),
+                          retention_months=self.config.join.retention_months)
+        return [service, SignupRetention(self.store, self.config.join.retention_months), care]
 
     async def health(self) -> dict:
         return {"schema": await self.store.schema_version()}

@@ -221,6 +221,7 @@ class OutboxMessage:
     user_id: int
     kind: str  # a catalog key under care.notify.*
     params: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0  # delivery tries so far, this one included once claimed
 
 
 class CareStore(abc.ABC):

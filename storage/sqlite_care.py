@@ -506,9 +506,10 @@ class SQLiteCareMixin:
                 "UPDATE care_outbox SET claimed_until = ?, attempts = attempts + 1 WHERE id IN ("
                 " SELECT id FROM care_outbox WHERE sent_at IS NULL AND not_before <= ?"
                 f" AND (claimed_until IS NULL OR claimed_until < ?) AND {kind_sql} ORDER BY id LIMIT ?)"
-                " RETURNING id, user_id, kind, params",
+                " RETURNING id, user_id, kind, params, attempts",
                 (until, _ts(now), _ts(now), *kind_params, limit))).fetchall()
-        return sorted((OutboxMessage(r["id"], r["user_id"], r["kind"], json.loads(r["params"])) for r in rows),
+        return sorted((OutboxMessage(r["id"], r["user_id"], r["kind"], json.loads(r["params"]), r["attempts"])
+                       for r in rows),
                       key=lambda m: m.id)
 
     async def mark_outbox_sent(self, message_id: int, *, ok: bool, now: datetime) -> None:
@@ -525,7 +526,7 @@ class SQLiteCareMixin:
             sql += " AND user_id = ?"
             params = (user_id,)
         rows = await self.db.execute_fetchall(sql + " ORDER BY id", params)
-        return [OutboxMessage(r["id"], r["user_id"], r["kind"], json.loads(r["params"])) for r in rows]
+        return [OutboxMessage(r["id"], r["user_id"], r["kind"], json.loads(r["params"]), r["attempts"]) for r in rows]
 
     # -- erasure and retention -------------------------------------------------------------
     async def forget_care(self, user_id: int) -> int:
