@@ -20,11 +20,12 @@ def main_menu(ctx: Ctx, *, intro: str | None = None) -> Reply:
         [Button(t("menu.rights"), payload("menu", "rights"))],
         [Button(t("menu.join"), payload("menu", "join"))],
         [Button(t("menu.news"), payload("menu", "news"))],
+        [Button(t("menu.contact"), payload("menu", "contact"))],
+        [Button(t("menu.language"), payload("menu", "lang"))],
+        # Member care last, so the numbered choices above keep their numbers on Zalo.
         [Button(t("care.menu.benefits"), payload("menu", "benefits")),
          Button(t("care.menu.programs"), payload("menu", "programs"))],
         [Button(t("care.menu.support"), payload("menu", "support"))],
-        [Button(t("menu.contact"), payload("menu", "contact"))],
-        [Button(t("menu.language"), payload("menu", "lang"))],
     ]
     return Reply(intro or t("menu.title"), buttons=rows)
 
