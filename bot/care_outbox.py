@@ -28,6 +28,7 @@ from storage import Store
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+RETRY_BASE = timedelta(minutes=1)
 POLL_SECONDS = 5.0
 # Registrations are kept this long after the program's event (or closing) for questions.
 PROGRAM_RETENTION = timedelta(days=90)
@@ -74,7 +75,10 @@ async def deliver_due(store: Store, catalog: Catalog, deliver: Deliver, *, timez
             if not ok:
                 logger.info("care notice %s (%s) to user %s not delivered (attempt %s)", msg.id, msg.kind,
                             user.id, attempts)
-            await store.mark_outbox_sent(msg.id, ok=ok or attempts >= MAX_ATTEMPTS, now=now)
+            # A platform hiccup or a worker out of reach for now: back off (1, 2, 4, 8 min)
+            # rather than hammer; given up after MAX_ATTEMPTS.
+            retry = now + RETRY_BASE * 2 ** max(attempts - 1, 0)
+            await store.mark_outbox_sent(msg.id, ok=ok or attempts >= MAX_ATTEMPTS, now=now, retry_at=retry)
             sent += ok
         if len(batch) < 50:
             return sent

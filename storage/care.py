@@ -343,8 +343,9 @@ class CareStore(abc.ABC):
         """Due, unsent messages not held by another sender; each claimed for the lease."""
 
     @abc.abstractmethod
-    async def mark_outbox_sent(self, message_id: int, *, ok: bool, now: datetime) -> None:
-        """Sent (never claimed again), or released for a later try."""
+    async def mark_outbox_sent(self, message_id: int, *, ok: bool, now: datetime,
+                               retry_at: datetime | None = None) -> None:
+        """Sent (never claimed again), or released to be tried again from `retry_at`."""
 
     @abc.abstractmethod
     async def pending_outbox(self, user_id: int | None = None) -> list[OutboxMessage]: ...

@@ -234,8 +234,8 @@ class SQLiteCareMixin:
         """Confirm, in arrival order, every waiting registration that fits the free seats."""
         free = program.places - await self._seats_used(db, program.id)
         promoted: list[Registration] = []
-        if free <= 0:
-            return promoted
+        if free <= 0 or (program.event_at or program.closes_at) <= now:
+            return promoted  # nothing free, or the program is over: nobody to promote into it
         rows = await (await db.execute(
             "SELECT * FROM care_registrations WHERE program_id = ? AND status = 'waiting' ORDER BY id",
             (program.id,))).fetchall()
@@ -512,12 +512,15 @@ class SQLiteCareMixin:
                        for r in rows),
                       key=lambda m: m.id)
 
-    async def mark_outbox_sent(self, message_id: int, *, ok: bool, now: datetime) -> None:
+    async def mark_outbox_sent(self, message_id: int, *, ok: bool, now: datetime,
+                               retry_at: datetime | None = None) -> None:
         if ok:
             await self.db.execute("UPDATE care_outbox SET sent_at = ?, claimed_until = NULL WHERE id = ?",
                                   (_ts(now), message_id))
         else:
-            await self.db.execute("UPDATE care_outbox SET claimed_until = NULL WHERE id = ?", (message_id,))
+            await self.db.execute(
+                "UPDATE care_outbox SET claimed_until = NULL, not_before = ? WHERE id = ?",
+                (_ts(retry_at or now), message_id))
 
     async def pending_outbox(self, user_id: int | None = None) -> list[OutboxMessage]:
         sql = "SELECT * FROM care_outbox WHERE sent_at IS NULL"
@@ -538,7 +541,7 @@ class SQLiteCareMixin:
             await db.execute("DELETE FROM care_outbox WHERE user_id = ?", (user_id,))
             for pid in sorted({r["program_id"] for r in rows if r["status"] == "confirmed"}):
                 row = await (await db.execute("SELECT * FROM care_programs WHERE id = ?", (pid,))).fetchone()
-                if row is not None and not row["closed"]:
+                if row is not None:
                     await self._promote(db, _program(row), now)
             return len(rows)
 

@@ -339,3 +339,23 @@ async def test_menu_buttons_reach_member_care(make_chat, channel) -> None:
         await chat.press_label(label)
         assert expected in chat.text(), (label, chat.text())
         await chat.say("/cancel")
+
+
+async def test_a_failed_delivery_backs_off_and_is_given_up_after_five_tries(store) -> None:
+    pid = await store.create_program(program(places=1, max_per_person=1))
+    a = await store.touch_user("test", "bo1", language="vi")
+    b = await store.touch_user("test", "bo2", language="vi")
+    first = await store.register(RegistrationDraft(pid, a.id, "+84912340001", "A", 1))
+    await store.register(RegistrationDraft(pid, b.id, "+84912340002", "B", 1))
+    await store.cancel_registration(first.registration.id, user_id=a.id)
+    tries: list[datetime] = []
+
+    async def down(channel: str, user_id: str, reply: Reply) -> bool:
+        tries.append(datetime.now(UTC))
+        return False
+
+    now = datetime.now(UTC)
+    for minutes in (0, 0.5, 1, 3, 7, 15, 31, 60):
+        await deliver_due(store, load_catalog(), down, timezone="Asia/Ho_Chi_Minh", now=now + timedelta(minutes=minutes))
+    assert len(tries) == 5  # at 0, 1, 3, 7 and 15 minutes; not at 0.5; given up after the fifth
+    assert await store.pending_outbox() == []
