@@ -356,6 +356,7 @@ async def test_a_failed_delivery_backs_off_and_is_given_up_after_five_tries(stor
 
     now = datetime.now(UTC)
     for minutes in (0, 0.5, 1, 3, 7, 15, 31, 60):
-        await deliver_due(store, load_catalog(), down, timezone="Asia/Ho_Chi_Minh", now=now + timedelta(minutes=minutes))
+        at = now + timedelta(minutes=minutes)
+        await deliver_due(store, load_catalog(), down, timezone="Asia/Ho_Chi_Minh", now=at)
     assert len(tries) == 5  # at 0, 1, 3, 7 and 15 minutes; not at 0.5; given up after the fifth
     assert await store.pending_outbox() == []
