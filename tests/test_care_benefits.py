@@ -162,3 +162,13 @@ def test_active_on_edges() -> None:
     assert not b.active_on(date(2026, 12, 31))
     assert b.active_on(date(2027, 1, 1)) and b.active_on(date(2027, 1, 31))
     assert not b.active_on(date(2027, 2, 1))
+
+
+async def test_a_question_typed_at_the_province_prompt_is_answered(make_chat) -> None:
+    chat = make_chat("q1")
+    await chat.say("/benefits")
+    await chat.say("công ty không đóng bảo hiểm xã hội cho tôi thì phải làm sao")
+    assert "Chưa nhận ra" not in chat.text() and "BHXH" in chat.text()
+    await chat.say("/benefits")
+    await chat.say("Thành phố Hồ Chí Minh")
+    assert "Ưu đãi cho đoàn viên ở Hồ Chí Minh" in chat.text() or "chưa có ưu đãi" in chat.text()

@@ -5,6 +5,7 @@ mode, check-in, scope, reminders, /mydata and /forget."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,7 +80,10 @@ async def register_in_chat(chat: ChatDriver, pid: int, *, seats: int | None, pho
     return await chat.press_label("Xác nhận")
 
 
-async def test_register_on_telegram_gets_a_code_and_a_qr_then_zalo_waits_and_is_promoted(store, make_chat) -> None:
+async def test_register_on_telegram_gets_a_code_and_a_qr_then_zalo_waits_and_is_promoted(
+    store, make_chat, caplog
+) -> None:
+    caplog.set_level(logging.INFO)
     pid = await store.create_program(program())
     tg = make_chat("111", "telegram")
     replies = await register_in_chat(tg, pid, seats=2, phone="0912 345 678", name="Nguyễn Văn An")
@@ -119,6 +123,9 @@ async def test_register_on_telegram_gets_a_code_and_a_qr_then_zalo_waits_and_is_
     assert await deliver(store, outbox) == 0  # exactly once
     await zalo.say("/mytickets")
     assert promoted_code.group() in zalo.text()
+    ours = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("aiosqlite"))
+    for secret in ("Nguyễn Văn An", "Trần Thị Bình", "912345678", "987654321", code.group()):
+        assert secret not in ours
 
 
 async def test_bad_input_is_answered_and_loses_nothing(store, make_chat) -> None:

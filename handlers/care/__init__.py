@@ -11,8 +11,11 @@ from handlers.care.common import FLOW_PROVINCE, PROVINCE_PREFIX, local, province
 from handlers.context import Ctx
 from handlers.join.common import province_name
 from handlers.join.provinces import get_province, resolve_province
-from handlers.router import Router
+from handlers.router import Router, as_replies
 from handlers.types import Reply
+
+# Province names are at most four words ("Thành phố Hồ Chí Minh"); more is a sentence.
+SENTENCE_WORDS = 5
 
 
 async def _province_chosen(ctx: Ctx, then: str, province_id: str, query: str | None) -> Reply:
@@ -38,11 +41,15 @@ async def _province_button(ctx: Ctx) -> Reply:
     return reply
 
 
-async def _province_typed(ctx: Ctx) -> Reply:
+async def _province_typed(ctx: Ctx, router: Router) -> Reply | list[Reply]:
     state = await ctx.store.get_state(ctx.user.id)
     data = state.data if state is not None else {}
     then = str(data.get("then", "b"))
     match = resolve_province(ctx.inbound.text)
+    if match.province is None and len(ctx.inbound.text.split()) > SENTENCE_WORDS and router.text_handler:
+        # A question, not a province: answer it rather than trap the worker in the prompt.
+        await ctx.store.clear_state(ctx.user.id)
+        return as_replies(await router.text_handler(ctx))
     if match.province is None:
         return province_question(ctx, then, note=ctx.t("care.province.unknown"))
     await ctx.store.clear_state(ctx.user.id)
@@ -85,7 +92,10 @@ def register(router: Router) -> None:
     support.register(router)
     organizer.register(router)
     router.button(PROVINCE_PREFIX)(_province_button)
-    router.flow(FLOW_PROVINCE)(_province_typed)
+    async def province_typed(ctx: Ctx) -> Reply | list[Reply]:
+        return await _province_typed(ctx, router)
+
+    router.flow(FLOW_PROVINCE)(province_typed)
     router.menu_entry("benefits", "benefits")
     router.menu_entry("programs", "programs")
     router.menu_entry("support", "support")

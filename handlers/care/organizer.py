@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers.care.common import FLOW_NOTE, area_name, local, new_fid, tz
+from handlers.care.common import FLOW_NOTE, local, new_fid, tz
 from handlers.context import Ctx
 from handlers.join.common import clean_note, in_scope, province_name, province_scope
 from handlers.router import Router, payload
@@ -290,10 +290,6 @@ async def cases_router(ctx: Ctx) -> Reply:
     if ctx.args and ctx.args[0] in ("n", "nx"):
         return await _note_button(ctx)
     return await _cases_button(ctx)
-
-
-def area(ctx: Ctx, province_id: str) -> str:
-    return area_name(province_id, ctx.lang, ctx.services.catalog)
 
 
 def register(router: Router) -> None:

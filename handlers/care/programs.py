@@ -27,7 +27,7 @@ from handlers.care.common import (
 from handlers.context import Ctx
 from handlers.join.common import clean_text
 from handlers.join.names import clean_name
-from handlers.join.phone import mask_phone, parse_vn_mobile
+from handlers.join.phone import parse_vn_mobile
 from handlers.router import Router, payload
 from handlers.types import Button, Reply
 from storage.care import (
@@ -356,10 +356,6 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
             return await _submit(ctx, p, data)
         return _prompt(ctx, p, data, step, ctx.t("care.use_buttons"))
     return ctx.reply("care.expired")
-
-
-def masked(reg: Registration) -> str:
-    return mask_phone(reg.phone_e164)
 
 
 def register(router: Router) -> None:
