@@ -23,7 +23,8 @@ MIN_QUESTION_CHARS = 8
 MAX_ID_DIGITS = 12  # question numbers are far smaller; longer input is not a question number
 MAX_QUESTION_CHARS = 2000
 MAX_ANSWER_CHARS = 3500
-INBOX_PAGE = 10
+INBOX_PAGE = 5  # questions per message: one screen on a phone
+INBOX_ITEM_CHARS = 300
 
 
 async def _submit(ctx: Ctx, text: str) -> Reply:
@@ -55,6 +56,28 @@ async def deliver_answer(ctx: Ctx, q: Question, answer: str, catalog: Catalog) -
             on_failure=ctx.reply("inbox.not_delivered", id=q.id),
         ),
     ]
+
+
+async def _inbox_page(ctx: Ctx, scope: frozenset[str] | None, after: int | None) -> Reply:
+    """One message, however long the queue: a page of the oldest open questions with an
+    Answer button each, and a button to the next page."""
+    total = await ctx.store.count_open_questions(provinces=scope)
+    if total == 0:
+        return ctx.reply("inbox.empty")
+    items = await ctx.store.list_open_questions(limit=INBOX_PAGE, provinces=scope, after_id=after)
+    lines = [ctx.t("inbox.header", count=total)]
+    lines += [ctx.t("inbox.item", id=q.id, age=_age(ctx, q.created_at), lang=q.lang,
+                    text=shorten(q.text, INBOX_ITEM_CHARS)) for q in items]
+    if not items:
+        lines.append(ctx.t("inbox.page_end"))
+    answer = [Button(ctx.t("inbox.reply_button", id=q.id), payload("inbox", "r", q.id)) for q in items]
+    rows = [answer[i:i + 2] for i in range(0, len(answer), 2)]
+    if len(items) == INBOX_PAGE:
+        rows.append([Button(ctx.t("inbox.next_page"), payload("inbox", "p", items[-1].id))])
+    elif after is not None:
+        rows.append([Button(ctx.t("inbox.first_page"), payload("inbox", "p", 0))])
+    rows.append(ctx.back_button())
+    return Reply("\n\n".join(lines), buttons=rows)
 
 
 async def _in_scope(ctx: Ctx, q: Question | None) -> bool:
@@ -116,20 +139,17 @@ def register(router: Router) -> None:
         scope = await province_scope(ctx)
         if scope is not None and not scope:
             return [no_province_yet(ctx)]
-        total = await ctx.store.count_open_questions(provinces=scope)
-        if total == 0:
-            return [ctx.reply("inbox.empty")]
-        replies = [Reply(ctx.t("inbox.header", count=total))]
-        for q in await ctx.store.list_open_questions(limit=INBOX_PAGE, provinces=scope):
-            replies.append(Reply(
-                ctx.t("inbox.item", id=q.id, age=_age(ctx, q.created_at), lang=q.lang,
-                      text=shorten(q.text, 300)),
-                buttons=[[Button(ctx.t("inbox.reply_button", id=q.id), payload("inbox", "r", q.id))]],
-            ))
-        return replies
+        return [await _inbox_page(ctx, scope, None)]
 
     @router.button("inbox", min_role=Role.ORGANIZER)
     async def inbox_button(ctx: Ctx) -> Reply:
+        if len(ctx.args) == 2 and ctx.args[0] == "p" and _is_id(ctx.args[1]):
+            scope = await province_scope(ctx)
+            if scope is not None and not scope:
+                return no_province_yet(ctx)
+            page = await _inbox_page(ctx, scope, int(ctx.args[1]))
+            page.edit = True
+            return page
         if len(ctx.args) != 2 or ctx.args[0] != "r" or not _is_id(ctx.args[1]):
             return ctx.reply("inbox.reply_usage")
         qid = int(ctx.args[1])

@@ -33,9 +33,12 @@ class QuestionStore(abc.ABC):
     async def get_question(self, question_id: int) -> Question | None: ...
 
     @abc.abstractmethod
-    async def list_open_questions(self, *, limit: int = 10, provinces: Collection[str] | None = None) -> list[Question]:
+    async def list_open_questions(
+        self, *, limit: int = 10, provinces: Collection[str] | None = None, after_id: int | None = None
+    ) -> list[Question]:
         """Oldest first: whoever has waited longest is answered first. With `provinces`,
-        only questions of askers signed up there (an empty set: none); None: all."""
+        only questions of askers signed up there (an empty set: none); None: all.
+        `after_id` pages on: only questions numbered above it."""
 
     @abc.abstractmethod
     async def count_open_questions(self, *, provinces: Collection[str] | None = None) -> int: ...

@@ -63,10 +63,13 @@ class SQLiteQuestionMixin:
             row = await cur.fetchone()
         return _question(row) if row else None
 
-    async def list_open_questions(self, *, limit: int = 10, provinces: Collection[str] | None = None) -> list[Question]:
+    async def list_open_questions(
+        self, *, limit: int = 10, provinces: Collection[str] | None = None, after_id: int | None = None
+    ) -> list[Question]:
         where, params = _province_filter(provinces)
         async with self.db.execute(
-            f"{_SELECT} WHERE q.status = 'open'{where} ORDER BY q.id LIMIT ?", (*params, limit)
+            f"{_SELECT} WHERE q.status = 'open' AND q.id > ?{where} ORDER BY q.id LIMIT ?",
+            (after_id or 0, *params, limit),
         ) as cur:
             return [_question(r) for r in await cur.fetchall()]
 
