@@ -155,11 +155,17 @@ class Runtime:
             notify=registry_notify(self.registry, self.services.catalog),
         )
         self.services.extras[broadcasts.CONTROL] = service
+        from bot.care_outbox import CareOutbox
         from bot.listening import ListeningRetention
         from bot.signup_retention import SignupRetention
+        from handlers.broadcasts.schedule import QuietHours
 
+        b = self.config.broadcast
+        care = CareOutbox(self.store, self.services.catalog, self.registry.deliver, timezone=self.config.bot.timezone,
+                          quiet=QuietHours.parse(b.quiet_start, b.quiet_end, self.config.bot.timezone),
+                          retention_months=self.config.join.retention_months)
         return [service, SignupRetention(self.store, self.config.join.retention_months),
-                ListeningRetention(self.store, self.config.listening.answer_retention_days)]
+                ListeningRetention(self.store, self.config.listening.answer_retention_days), care]
 
     async def health(self) -> dict:
         return {"schema": await self.store.schema_version()}

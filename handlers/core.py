@@ -23,6 +23,10 @@ def main_menu(ctx: Ctx, *, intro: str | None = None) -> Reply:
         [Button(t("menu.report"), payload("menu", "report"))],
         [Button(t("menu.contact"), payload("menu", "contact"))],
         [Button(t("menu.language"), payload("menu", "lang"))],
+        # Member care last, so the numbered choices above keep their numbers on Zalo.
+        [Button(t("care.menu.benefits"), payload("menu", "benefits")),
+         Button(t("care.menu.programs"), payload("menu", "programs"))],
+        [Button(t("care.menu.support"), payload("menu", "support"))],
     ]
     return Reply(intro or t("menu.title"), buttons=rows)
 

@@ -6,7 +6,7 @@ registers last so that forms keep their own text input.
 
 from __future__ import annotations
 
-from handlers import broadcasts, core, inbox, listening, qa, roles
+from handlers import broadcasts, care, core, inbox, listening, qa, roles
 from handlers.join import form, organizer, privacy, volunteer
 from handlers.router import Router
 
@@ -25,6 +25,8 @@ def build_router() -> Router:
     router.menu_entry("news", "news")
     # Quick polls and anonymous workplace reports (menu entry "report").
     listening.register(router)
+    # Member care: benefits, programs with limited places, hardship support (menu entries inside).
+    care.register(router)
     # Rights Q&A takes free text outside forms; questions it cannot answer go to the inbox.
     inbox.register(router)
     qa.register(router)

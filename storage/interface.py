@@ -109,6 +109,7 @@ class CoreStore(abc.ABC):
 
 
 from storage.broadcasts import BroadcastStore  # noqa: E402
+from storage.care import CareStore  # noqa: E402
 from storage.inbound import InboundJournalStore  # noqa: E402
 from storage.listening import ListeningStore  # noqa: E402
 from storage.questions import QuestionStore  # noqa: E402
@@ -118,6 +119,6 @@ from storage.zalo_tokens import ZaloTokenStore  # noqa: E402
 
 class Store(
     CoreStore, QuestionStore, SignupStore, BroadcastStore, ZaloTokenStore, InboundJournalStore, ListeningStore,
-    abc.ABC,
+    CareStore, abc.ABC,
 ):
     """Everything persistence offers; what handlers and the bot depend on."""

@@ -106,6 +106,9 @@ async def mydata(ctx: Ctx) -> Reply:
     if subscriptions:
         parts.append(ctx.t("join.privacy.mydata_subscriptions", topics=", ".join(subscriptions)))
 
+    from handlers.care import mydata_parts
+
+    parts += await mydata_parts(ctx)
     parts.append(ctx.t("join.privacy.mydata_footer"))
     return Reply("\n\n".join(parts), buttons=[ctx.back_button()])
 
@@ -197,6 +200,8 @@ async def _erase(ctx: Ctx, phone: str | None) -> list[Reply]:
             erased.append(gone)
     await ctx.store.audit(user_id, "privacy.forget", f"user:{user_id}",
                           {"signups": sorted(i for i, _ in erased), "by_phone": phone is not None})
+    # Registrations first, so their seats go to those waiting before the account goes.
+    await ctx.store.forget_care(user_id)
     await ctx.store.forget_user(user_id)
     logger.info("user %s erased their data (%s sign-ups)", user_id, len(erased))
     alerts = [r for signup_id, province in erased

@@ -1,0 +1,119 @@
+"""Delivers member-care notices: the outbox the CLI, organizers and the store write to.
+
+Every few seconds the running bot (1) queues the day-before reminders whose time has
+come (the store marks each program reminded in the same transaction: exactly once),
+(2) claims due notices with a lease, renders each in the worker's language and sends it
+through the channel registry on the channel the worker used, and (3) marks it sent.
+A notice whose send failed is released and tried again later, at most MAX_ATTEMPTS
+times; one claimed by a bot that died is claimed again once its lease runs out.
+Nothing is sent during quiet hours (the broadcasts' setting): it waits for the morning.
+Once a day it applies the retention rules to member-care data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers.broadcasts.schedule import QuietHours
+from handlers.care.common import render_notice
+from handlers.i18n import Catalog
+from handlers.types import Reply
+from storage import Store
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETRY_BASE = timedelta(minutes=1)
+POLL_SECONDS = 5.0
+# Registrations are kept this long after the program's event (or closing) for questions.
+PROGRAM_RETENTION = timedelta(days=90)
+OUTBOX_RETENTION = timedelta(days=30)
+DAYS_PER_MONTH = 30.44
+
+Deliver = Callable[[str, str, Reply], Awaitable[bool]]
+
+
+async def purge_care(store: Store, retention_months: int, *, now: datetime | None = None) -> dict[str, int]:
+    now = now or datetime.now(UTC)
+    counts = await store.purge_care(
+        programs_before=now - PROGRAM_RETENTION,
+        cases_before=now - timedelta(days=round(retention_months * DAYS_PER_MONTH)),
+        outbox_before=now - OUTBOX_RETENTION)
+    if any(counts.values()):
+        await store.audit(None, "care.purge", "care", counts)
+        logger.info("retention: erased member-care data %s", counts)
+    return counts
+
+
+async def deliver_due(store: Store, catalog: Catalog, deliver: Deliver, *, timezone: str,
+                      quiet: QuietHours | None = None, now: datetime | None = None) -> int:
+    """One round: queue due reminders, then send what is due. How many were sent."""
+    now = now or datetime.now(UTC)
+    await store.queue_due_reminders(now=now)
+    if quiet is not None and quiet.is_quiet(now):
+        return 0
+    zone = ZoneInfo(timezone)
+    sent = 0
+    while True:
+        batch = await store.claim_outbox(now=now)
+        if not batch:
+            return sent
+        for msg in batch:
+            user = await store.get_user(msg.user_id)
+            if user is None:  # erased meanwhile: nothing to send, nobody to send it to
+                await store.mark_outbox_sent(msg.id, ok=True, now=now)
+                continue
+            reply = render_notice(catalog, user.language, zone, msg, user.channel)
+            ok = await deliver(user.channel, user.external_id, reply)
+            attempts = msg.attempts
+            # Ids only in the log: the notice's text may hold a reason or a name.
+            if not ok:
+                logger.info("care notice %s (%s) to user %s not delivered (attempt %s)", msg.id, msg.kind,
+                            user.id, attempts)
+            # A platform hiccup or a worker out of reach for now: back off (1, 2, 4, 8 min)
+            # rather than hammer; given up after MAX_ATTEMPTS.
+            retry = now + RETRY_BASE * 2 ** max(attempts - 1, 0)
+            await store.mark_outbox_sent(msg.id, ok=ok or attempts >= MAX_ATTEMPTS, now=now, retry_at=retry)
+            sent += ok
+        if len(batch) < 50:
+            return sent
+        now = datetime.now(UTC)
+
+
+class CareOutbox:
+    """A background service (see bot.app.Service)."""
+
+    def __init__(self, store: Store, catalog: Catalog, deliver: Deliver, *, timezone: str,
+                 quiet: QuietHours | None, retention_months: int, every: float = POLL_SECONDS) -> None:
+        self.store, self.catalog, self.deliver = store, catalog, deliver
+        self.timezone, self.quiet, self.retention_months, self.every = timezone, quiet, retention_months, every
+        self._task: asyncio.Task[None] | None = None
+        self._last_purge: datetime | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="care-outbox")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                now = datetime.now(UTC)
+                if self._last_purge is None or now - self._last_purge > timedelta(days=1):
+                    self._last_purge = now
+                    await purge_care(self.store, self.retention_months, now=now)
+                await deliver_due(self.store, self.catalog, self.deliver, timezone=self.timezone,
+                                  quiet=self.quiet, now=now)
+            except Exception:  # a failed round must not end the service; the next one retries
+                logger.exception("care outbox: round failed")
+            await asyncio.sleep(self.every)

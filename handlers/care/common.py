@@ -1,0 +1,107 @@
+"""What the member-care handlers share: flow names, the worker's province, scope,
+time formatting, and the notices the outbox carries to workers."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handlers.context import Ctx
+from handlers.i18n import Catalog
+from handlers.join.common import province_name
+from handlers.join.provinces import all_provinces
+from handlers.router import payload
+from handlers.types import Button, Photo, Reply
+from storage.care import NATIONWIDE, OutboxMessage
+
+# Conversation-state flow names. Stored in the database: never rename.
+FLOW_PROVINCE = "care_prov"  # a worker choosing their province for benefits/programs
+FLOW_REGISTER = "care_reg"  # registering for a program
+FLOW_SUPPORT = "care_sup"  # asking for hardship support
+FLOW_NOTE = "care_note"  # an organizer typing a reason or a note
+CARE_FLOWS = (FLOW_PROVINCE, FLOW_REGISTER, FLOW_SUPPORT, FLOW_NOTE)
+
+PROVINCE_PREFIX = "cv"  # province buttons: cv:<then>:<province id>
+_PROVINCE_COLUMNS = 3
+
+
+def new_fid() -> str:
+    return secrets.token_urlsafe(4)[:6]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def tz(ctx: Ctx) -> ZoneInfo:
+    return ZoneInfo(ctx.settings.timezone)
+
+
+def local(moment: datetime | None, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%H:%M %d/%m/%Y") if moment else ""
+
+
+def area_name(province_id: str, lang: str, catalog: Catalog) -> str:
+    return catalog.t(lang, "care.nationwide") if province_id == NATIONWIDE else province_name(province_id, lang)
+
+
+async def worker_province(ctx: Ctx) -> str | None:
+    """The worker's province: their sign-up's, else the one they chose here once."""
+    signup = await ctx.store.signup_of_user(ctx.user.id)
+    if signup is not None:
+        return signup.province_id
+    return await ctx.store.care_province(ctx.user.id)
+
+
+def province_question(ctx: Ctx, then: str, *, note: str | None = None) -> Reply:
+    """The usual province prompt: 34 buttons, or type the name (old names work too)."""
+    buttons = [Button(p.name(ctx.lang), payload(PROVINCE_PREFIX, then, p.id)) for p in all_provinces()]
+    rows = [buttons[i : i + _PROVINCE_COLUMNS] for i in range(0, len(buttons), _PROVINCE_COLUMNS)]
+    rows.append(ctx.back_button())
+    text = ctx.t("care.province.ask")
+    return Reply(f"{note}\n\n{text}" if note else text, buttons=rows)
+
+
+async def ask_province(ctx: Ctx, then: str) -> Reply:
+    await ctx.store.set_state(ctx.user.id, FLOW_PROVINCE, "ask", {"then": then})
+    return province_question(ctx, then)
+
+
+# -- notices delivered by the outbox -------------------------------------------------
+def render_notice(catalog: Catalog, lang: str, zone: ZoneInfo, msg: OutboxMessage, channel: str) -> Reply:
+    """A queued notice as the worker reads it, in their language; with the ticket as a QR
+    image on Telegram (Zalo has no photo in these replies)."""
+    p: dict[str, Any] = dict(msg.params)
+    event = ""
+    if p.get("event_at"):
+        event = catalog.t(lang, "care.notify.event_at", at=local(datetime.fromisoformat(p["event_at"]), zone))
+    if p.get("place"):
+        event += catalog.t(lang, "care.notify.place", place=p["place"])
+    if msg.kind == "case_status":
+        status = catalog.t(lang, f"care.case.status.{p['status']}")
+        text = catalog.t(lang, "care.notify.case_status", case=p["case"], status=status)
+        if p.get("reason"):
+            text += "\n" + catalog.t(lang, "care.notify.reason", reason=p["reason"])
+        return Reply(text)
+    if msg.kind == "rejected":
+        text = catalog.t(lang, "care.notify.rejected", program=p["program"])
+        if p.get("reason"):
+            text += "\n" + catalog.t(lang, "care.notify.reason", reason=p["reason"])
+        return Reply(text)
+    if msg.kind == "approved_waiting":
+        return Reply(catalog.t(lang, "care.notify.approved_waiting", program=p["program"], position=p["position"]))
+    key = {"promoted": "care.notify.promoted", "approved": "care.notify.approved",
+           "reminder": "care.notify.reminder"}.get(msg.kind, "care.notify.generic")
+    text = catalog.t(lang, key, program=p.get("program", ""), code=p.get("code", ""), seats=p.get("seats", ""),
+                     event=event)
+    return ticket_reply(text, p.get("code"), channel)
+
+
+def ticket_reply(text: str, code: str | None, channel: str) -> Reply:
+    if code and channel == "telegram":
+        from handlers.join.qr import qr_png
+
+        return Reply(text, photo=Photo(qr_png(code, box_size=8), filename=f"ticket-{code}.png"))
+    return Reply(text)

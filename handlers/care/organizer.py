@@ -1,0 +1,301 @@
+"""Organizers' side of member care: `/checkin CODE`, `/review ID` (approve or reject
+registrations of a review-mode program) and `/cases` (hardship cases: pages, newest
+first, filter by status, status changes with a note; a refusal needs a reason).
+
+Strictly scoped: an organizer acts only on programs and cases of their provinces
+(handlers/join/common.province_scope); nationwide programs are for admins. Every id
+comes back from a button or a command and is checked against the store each time.
+Each change is audited (ids only) and the worker is told through the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from handlers.care.common import FLOW_NOTE, local, new_fid, tz
+from handlers.context import Ctx
+from handlers.join.common import clean_note, in_scope, province_name, province_scope
+from handlers.router import Router, payload
+from handlers.scope import no_province_yet
+from handlers.types import Button, Reply
+from storage import Role
+from storage.care import NATIONWIDE, CaseStatus, CheckinOutcome, Program, RegStatus
+
+logger = logging.getLogger(__name__)
+
+CASES = "cc"
+REVIEW = "cr"
+CASE_PAGE = 5
+REVIEW_PAGE = 5
+NOTE_MAX = 500
+NEXT_STATUSES = {
+    CaseStatus.RECEIVED: (CaseStatus.CONTACTED, CaseStatus.DECLINED),
+    CaseStatus.CONTACTED: (CaseStatus.SUPPORTED, CaseStatus.CLOSED, CaseStatus.DECLINED),
+    CaseStatus.SUPPORTED: (CaseStatus.CLOSED,),
+    CaseStatus.CLOSED: (),
+    CaseStatus.DECLINED: (),
+}
+
+
+def program_in_scope(scope: frozenset[str] | None, program: Program) -> bool:
+    """Nationwide programs are the admins' (scope None); others need their province."""
+    if scope is None:
+        return True
+    return program.province_id != NATIONWIDE and program.province_id in scope
+
+
+# -- check-in --------------------------------------------------------------------------
+async def checkin(ctx: Ctx) -> Reply:
+    """`/checkin CODE` (or `/checkin PROGRAM_ID CODE`)."""
+    if not ctx.args or len(ctx.args) > 2:
+        return ctx.reply("care.checkin.usage")
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return no_province_yet(ctx)
+    code = ctx.args[-1][:16].upper()
+    reg = await ctx.store.registration_by_code(code)
+    program = await ctx.store.get_program(reg.program_id) if reg else None
+    wanted = ctx.args[0] if len(ctx.args) == 2 else None
+    if reg is None or program is None or (wanted is not None and wanted != str(program.id)) \
+            or not program_in_scope(scope, program):
+        # One answer for unknown codes and codes of programs out of reach: nothing leaks.
+        return ctx.reply("care.checkin.unknown", code=code)
+    result = await ctx.store.checkin(program.id, code)
+    zone = tz(ctx)
+    if result.outcome is CheckinOutcome.ALREADY and result.registration:
+        return ctx.reply("care.checkin.already", at=result.registration.checked_in_at.astimezone(zone)
+                         .strftime("%H:%M"))  # type: ignore[union-attr]
+    if result.outcome is CheckinOutcome.OK and result.registration:
+        await ctx.store.audit(ctx.user.id, "care.checkin", f"registration:{result.registration.id}",
+                              {"program": program.id})
+        r = result.registration
+        return ctx.reply("care.checkin.ok", name=r.full_name, seats=r.seats, title=program.title)
+    return ctx.reply("care.checkin.unknown", code=code)
+
+
+# -- review mode -----------------------------------------------------------------------------
+async def review(ctx: Ctx) -> Reply:
+    """`/review` lists review-mode programs in scope; `/review ID` their pending registrations."""
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return no_province_yet(ctx)
+    if not ctx.args or not ctx.args[0].isdigit():
+        shown = [p for p in await ctx.store.list_programs() if program_in_scope(scope, p)
+                 and p.mode.value == "review"]
+        rows = [[Button(p.title[:60], payload(REVIEW, "l", p.id))] for p in shown[:20]]
+        rows.append(ctx.back_button())
+        return Reply(ctx.t("care.review.pick" if shown else "care.review.no_programs"), buttons=rows)
+    return await _pending(ctx, int(ctx.args[0]), scope)
+
+
+async def _pending(ctx: Ctx, program_id: int, scope: frozenset[str] | None) -> Reply:
+    program = await ctx.store.get_program(program_id)
+    if program is None or not program_in_scope(scope, program):
+        return ctx.reply("care.review.unknown")
+    pending = await ctx.store.registrations(program.id, status=RegStatus.PENDING, limit=REVIEW_PAGE)
+    counts = await ctx.store.program_counts(program.id)
+    lines = [ctx.t("care.review.title", title=program.title, confirmed=counts.confirmed_seats,
+                   places=program.places, pending=counts.pending)]
+    rows = []
+    for reg in pending:
+        answers = "; ".join(f"{q}: {a}" for q, a in zip(program.questions, reg.answers, strict=False))
+        lines.append(f"#{reg.id} {reg.full_name} · {reg.phone_e164} · {reg.seats}\n  {answers}")
+        rows.append([Button(ctx.t("care.review.approve", id=reg.id), payload(REVIEW, "a", reg.id)),
+                     Button(ctx.t("care.review.reject", id=reg.id), payload(REVIEW, "r", reg.id))])
+    if not pending:
+        lines.append(ctx.t("care.review.nothing"))
+    await ctx.store.audit(ctx.user.id, "care.review.view", f"program:{program.id}",
+                          {"registrations": [r.id for r in pending]})
+    rows.append(ctx.back_button())
+    return Reply("\n\n".join(lines), buttons=rows)
+
+
+async def _review_button(ctx: Ctx) -> Reply:
+    if len(ctx.args) < 2 or not ctx.args[1].isdigit():
+        return ctx.reply("care.expired")
+    action, target = ctx.args[0], int(ctx.args[1])
+    scope = await province_scope(ctx)
+    if action == "l":
+        return await _pending(ctx, target, scope)
+    reg = await ctx.store.get_registration(target)
+    program = await ctx.store.get_program(reg.program_id) if reg else None
+    if reg is None or program is None or not program_in_scope(scope, program):
+        return ctx.reply("care.review.unknown")
+    if reg.status is not RegStatus.PENDING:
+        return ctx.reply("care.review.decided", id=reg.id)
+    if action == "a":
+        return await decide(ctx, target, approve=True, reason=None)
+    if action == "r":
+        return await _ask_note(ctx, {"what": "reject", "id": target}, required=True)
+    return ctx.reply("care.expired")
+
+
+async def decide(ctx: Ctx, registration_id: int, *, approve: bool, reason: str | None) -> Reply:
+    reg = await ctx.store.decide_registration(registration_id, approve=approve, reason=reason)
+    if reg is None:
+        return ctx.reply("care.review.decided", id=registration_id)
+    await ctx.store.audit(ctx.user.id, "care.review.decide", f"registration:{reg.id}",
+                          {"program": reg.program_id, "status": reg.status.value})
+    return Reply(ctx.t("care.review.done", id=reg.id, status=ctx.t(f"care.reg.status.{reg.status.value}")),
+                 buttons=[[Button(ctx.t("care.review.back"), payload(REVIEW, "l", reg.program_id))],
+                          ctx.back_button()])
+
+
+# -- cases --------------------------------------------------------------------------------------
+async def cases(ctx: Ctx) -> Reply:
+    """`/cases` or `/cases <status>`."""
+    status = None
+    if ctx.args:
+        try:
+            status = CaseStatus(ctx.args[0].lower())
+        except ValueError:
+            return ctx.reply("care.cases.usage")
+    return await _case_list(ctx, status, None)
+
+
+async def _case_list(ctx: Ctx, status: CaseStatus | None, before: int | None) -> Reply:
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return no_province_yet(ctx)
+    found = await ctx.store.list_cases(provinces=scope, status=status, before_id=before, limit=CASE_PAGE + 1)
+    page, more = found[:CASE_PAGE], len(found) > CASE_PAGE
+    label = ctx.t(f"care.case.status.{status.value}") if status else ctx.t("care.cases.all")
+    zone = tz(ctx)
+    lines = [ctx.t("care.cases.title", filter=label)]
+    rows = []
+    for c in page:
+        category, state = ctx.t(f"care.case.category.{c.category.value}"), ctx.t(f"care.case.status.{c.status.value}")
+        lines.append(f"#{c.id} · {local(c.created_at, zone)} · {province_name(c.province_id, ctx.lang)} · "
+                     f"{category} · {state}")
+        rows.append([Button(ctx.t("care.cases.open", id=c.id), payload(CASES, "v", c.id))])
+    if not page:
+        lines.append(ctx.t("care.cases.none"))
+    key = status.value if status else "-"
+    if more:
+        rows.append([Button(ctx.t("care.next"), payload(CASES, "l", key, page[-1].id))])
+    filters = [Button(ctx.t(f"care.case.status.{s.value}"), payload(CASES, "l", s.value, 0)) for s in CaseStatus]
+    rows += [filters[:3], [*filters[3:], Button(ctx.t("care.cases.all"), payload(CASES, "l", "-", 0))]]
+    rows.append(ctx.back_button())
+    return Reply("\n".join(lines), buttons=rows)
+
+
+async def _case_detail(ctx: Ctx, case_id: int) -> Reply:
+    scope = await province_scope(ctx)
+    case = await ctx.store.get_case(case_id)
+    if case is None or not in_scope(scope, case.province_id):
+        return ctx.reply("care.cases.unknown", id=case_id)
+    zone = tz(ctx)
+    lines = [ctx.t("care.cases.detail", id=case.id, category=ctx.t(f"care.case.category.{case.category.value}"),
+                   status=ctx.t(f"care.case.status.{case.status.value}"),
+                   province=province_name(case.province_id, ctx.lang), phone=case.phone_e164,
+                   at=local(case.created_at, zone)),
+             case.description]
+    for e in await ctx.store.case_events(case.id):
+        note = f": {e.note}" if e.note else ""
+        lines.append(f"• {local(e.at, zone)} {ctx.t(f'care.case.status.{e.status.value}')}{note}")
+    await ctx.store.audit(ctx.user.id, "care.case.view", f"case:{case.id}")
+    rows = [[Button(ctx.t("care.cases.set", status=ctx.t(f"care.case.status.{s.value}")),
+                    payload(CASES, "s", case.id, s.value))] for s in NEXT_STATUSES[case.status]]
+    rows.append([Button(ctx.t("care.cases.back"), payload(CASES, "l", "-", 0))])
+    return Reply("\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]), buttons=rows)
+
+
+async def _cases_button(ctx: Ctx) -> Reply:
+    action, args = (ctx.args[0] if ctx.args else ""), ctx.args[1:]
+    if action == "l" and len(args) == 2 and args[1].isdigit():
+        status = None
+        if args[0] != "-":
+            try:
+                status = CaseStatus(args[0])
+            except ValueError:
+                return ctx.reply("care.expired")
+        reply = await _case_list(ctx, status, int(args[1]) or None)
+        reply.edit = True
+        return reply
+    if action == "v" and args and args[0].isdigit():
+        return await _case_detail(ctx, int(args[0]))
+    if action == "s" and len(args) == 2 and args[0].isdigit():
+        scope = await province_scope(ctx)
+        case = await ctx.store.get_case(int(args[0]))
+        if case is None or not in_scope(scope, case.province_id):
+            return ctx.reply("care.cases.unknown", id=args[0])
+        try:
+            status = CaseStatus(args[1])
+        except ValueError:
+            return ctx.reply("care.expired")
+        if status not in NEXT_STATUSES[case.status]:
+            return ctx.reply("care.cases.not_now", id=case.id,
+                             status=ctx.t(f"care.case.status.{case.status.value}"))
+        return await _ask_note(ctx, {"what": "case", "id": case.id, "status": status.value},
+                               required=status is CaseStatus.DECLINED)
+    return ctx.reply("care.expired")
+
+
+async def set_case(ctx: Ctx, case_id: int, status: CaseStatus, note: str | None) -> Reply:
+    scope = await province_scope(ctx)
+    case = await ctx.store.get_case(case_id)
+    if case is None or not in_scope(scope, case.province_id):
+        return ctx.reply("care.cases.unknown", id=case_id)
+    updated = await ctx.store.set_case_status(case_id, status, note=note, author_id=ctx.user.id)
+    await ctx.store.audit(ctx.user.id, "care.case.status", f"case:{case_id}",
+                          {"from": case.status.value, "to": status.value, "note": note is not None})
+    logger.info("case %s: %s -> %s by user %s", case_id, case.status, status, ctx.user.id)
+    assert updated is not None
+    return Reply(ctx.t("care.cases.changed", id=case_id, status=ctx.t(f"care.case.status.{status.value}")),
+                 buttons=[[Button(ctx.t("care.cases.open", id=case_id), payload(CASES, "v", case_id))],
+                          [Button(ctx.t("care.cases.back"), payload(CASES, "l", "-", 0))]])
+
+
+# -- typing a reason or a note ---------------------------------------------------------------------
+async def _ask_note(ctx: Ctx, data: dict[str, Any], *, required: bool) -> Reply:
+    data = {**data, "fid": new_fid(), "required": required}
+    await ctx.store.set_state(ctx.user.id, FLOW_NOTE, "note", data)
+    rows = [] if required else [[Button(ctx.t("care.note.skip"), payload(CASES, "n", data["fid"]))]]
+    rows.append([Button(ctx.t("care.btn.cancel"), payload(CASES, "nx", data["fid"]))])
+    return Reply(ctx.t("care.note.ask_reason" if required else "care.note.ask", max=NOTE_MAX), buttons=rows)
+
+
+async def _finish_note(ctx: Ctx, data: dict[str, Any], note: str | None) -> Reply:
+    await ctx.store.clear_state(ctx.user.id)
+    if data.get("what") == "reject":
+        return await decide(ctx, int(data["id"]), approve=False, reason=note)
+    return await set_case(ctx, int(data["id"]), CaseStatus(data["status"]), note)
+
+
+async def on_note(ctx: Ctx) -> Reply:
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is None or state.flow != FLOW_NOTE:
+        return ctx.reply("care.expired")
+    note = clean_note(ctx.inbound.text, max_len=NOTE_MAX)
+    if note is None:
+        return ctx.reply("care.note.invalid", back=False, max=NOTE_MAX)
+    return await _finish_note(ctx, state.data, note)
+
+
+async def _note_button(ctx: Ctx) -> Reply:
+    state = await ctx.store.get_state(ctx.user.id)
+    fid = ctx.args[1] if len(ctx.args) > 1 else ""
+    if state is None or state.flow != FLOW_NOTE or state.data.get("fid") != fid:
+        return ctx.reply("care.expired")
+    if ctx.args[0] == "nx":
+        await ctx.store.clear_state(ctx.user.id)
+        return ctx.reply("care.note.cancelled")
+    if state.data.get("required"):
+        return ctx.reply("care.note.ask_reason", back=False, max=NOTE_MAX)
+    return await _finish_note(ctx, state.data, None)
+
+
+async def cases_router(ctx: Ctx) -> Reply:
+    if ctx.args and ctx.args[0] in ("n", "nx"):
+        return await _note_button(ctx)
+    return await _cases_button(ctx)
+
+
+def register(router: Router) -> None:
+    router.command("checkin", min_role=Role.ORGANIZER, describe="care.cmd.checkin")(checkin)
+    router.command("review", min_role=Role.ORGANIZER)(review)
+    router.command("cases", min_role=Role.ORGANIZER, describe="care.cmd.cases")(cases)
+    router.button(REVIEW, min_role=Role.ORGANIZER)(_review_button)
+    router.button(CASES, min_role=Role.ORGANIZER)(cases_router)
+    router.flow(FLOW_NOTE, min_role=Role.ORGANIZER)(on_note)

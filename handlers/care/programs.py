@@ -1,0 +1,365 @@
+"""Programs with limited places (Tết trains, buses, gifts): `/programs`, registering,
+`/mytickets` and cancelling.
+
+Registering is a short form kept in the conversation state (it survives a restart):
+seats (buttons 1..K), the program's priority questions in review mode, the phone and
+full name unless the sign-up has them, then a review screen. Places are allocated by
+the store in one write transaction that also consumes the form, so a confirm button
+pressed twice registers once, and no program is ever oversold.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from handlers.care.common import (
+    FLOW_REGISTER,
+    area_name,
+    ask_province,
+    local,
+    new_fid,
+    now_utc,
+    ticket_reply,
+    tz,
+    worker_province,
+)
+from handlers.context import Ctx
+from handlers.join.common import clean_text
+from handlers.join.names import clean_name
+from handlers.join.phone import parse_vn_mobile
+from handlers.router import Router, payload
+from handlers.types import Button, Reply
+from storage.care import (
+    NATIONWIDE,
+    Program,
+    ProgramMode,
+    RegisterOutcome,
+    RegisterResult,
+    Registration,
+    RegistrationDraft,
+    RegStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "cp"
+ANSWER_LENGTH = (1, 200)
+
+
+def _nav(ctx: Ctx, fid: str) -> list[Button]:
+    return [Button(ctx.t("care.btn.cancel"), payload(PREFIX, "x", fid))]
+
+
+def program_line(ctx: Ctx, p: Program, left: int) -> str:
+    zone = tz(ctx)
+    lines = [f"🎫 {p.title} ({area_name(p.province_id, ctx.lang, ctx.services.catalog)})",
+             ctx.t("care.programs.places_left", left=max(left, 0), places=p.places),
+             ctx.t("care.programs.window", opens=local(p.opens_at, zone), closes=local(p.closes_at, zone))]
+    if p.event_at:
+        lines.append(ctx.t("care.programs.event", at=local(p.event_at, zone)))
+    if p.place:
+        lines.append(ctx.t("care.programs.place", place=p.place))
+    if p.mode is ProgramMode.REVIEW:
+        lines.append(ctx.t("care.programs.review_mode"))
+    return "\n".join(lines)
+
+
+async def list_programs(ctx: Ctx) -> Reply:
+    province_id = await worker_province(ctx)
+    if province_id is None:
+        return await ask_province(ctx, "p")
+    return await programs_for(ctx, province_id)
+
+
+async def programs_for(ctx: Ctx, province_id: str) -> Reply:
+    now = now_utc()
+    shown = [p for p in await ctx.store.list_programs(provinces={province_id, NATIONWIDE}) if p.is_open(now)]
+    area = area_name(province_id, ctx.lang, ctx.services.catalog)
+    rows = [[Button(p.title[:60], payload(PREFIX, "v", p.id))] for p in shown]
+    rows.append([Button(ctx.t("care.programs.my_tickets"), payload(PREFIX, "m"))])
+    rows.append(ctx.back_button())
+    key = "care.programs.title" if shown else "care.programs.none"
+    return Reply(ctx.t(key, province=area), buttons=rows)
+
+
+async def _reachable_program(ctx: Ctx, program_id: int) -> Program | None:
+    """The program, if it is for this worker's province or nationwide (payloads are untrusted)."""
+    program = await ctx.store.get_program(program_id)
+    if program is None:
+        return None
+    if program.province_id != NATIONWIDE and program.province_id != await worker_province(ctx):
+        return None
+    return program
+
+
+def _closed_reason(ctx: Ctx, p: Program) -> str | None:
+    now = now_utc()
+    if p.closed or now >= p.closes_at:
+        return ctx.t("care.reg.ended", title=p.title)
+    if now < p.opens_at:
+        return ctx.t("care.reg.not_open", title=p.title, opens=local(p.opens_at, tz(ctx)))
+    return None
+
+
+async def detail(ctx: Ctx, program_id: int) -> Reply:
+    p = await _reachable_program(ctx, program_id)
+    if p is None:
+        return ctx.reply("care.programs.unknown")
+    counts = await ctx.store.program_counts(p.id)
+    rows = []
+    reason = _closed_reason(ctx, p)
+    if reason is None:
+        rows.append([Button(ctx.t("care.programs.register"), payload(PREFIX, "r", p.id))])
+    rows.append(ctx.back_button())
+    text = program_line(ctx, p, p.places - counts.confirmed_seats)
+    if counts.confirmed_seats >= p.places and p.mode is ProgramMode.FIRST_COME:
+        text += "\n" + ctx.t("care.programs.full_waitlist")
+    return Reply(text + (f"\n\n{reason}" if reason else ""), buttons=rows)
+
+
+# -- the registration form ------------------------------------------------------------
+async def start_registration(ctx: Ctx, program_id: int) -> Reply | list[Reply]:
+    p = await _reachable_program(ctx, program_id)
+    if p is None:
+        return ctx.reply("care.programs.unknown")
+    reason = _closed_reason(ctx, p)
+    if reason is not None:
+        return Reply(reason, buttons=[ctx.back_button()])
+    data: dict[str, Any] = {"fid": new_fid(), "pid": p.id, "answers": []}
+    signup = await ctx.store.signup_of_user(ctx.user.id)
+    if signup is not None:
+        data["phone"], data["name"], data["known"] = signup.phone_e164, signup.full_name, True
+        existing = [r for r in await ctx.store.registrations_of_user(ctx.user.id)
+                    if r.program_id == p.id and r.phone_e164 == signup.phone_e164]
+        if existing:
+            return await _existing(ctx, p, existing[0])
+    if p.max_per_person == 1:
+        data["seats"] = 1
+    return await _ask_next(ctx, p, data)
+
+
+def _next_step(p: Program, data: dict[str, Any]) -> str:
+    if "seats" not in data:
+        return "seats"
+    if p.mode is ProgramMode.REVIEW and len(data["answers"]) < len(p.questions):
+        return f"q{len(data['answers'])}"
+    if not data.get("phone"):
+        return "phone"
+    if not data.get("name"):
+        return "name"
+    return "review"
+
+
+async def _ask_next(ctx: Ctx, p: Program, data: dict[str, Any], *, note: str | None = None) -> Reply:
+    step = _next_step(p, data)
+    await ctx.store.set_state(ctx.user.id, FLOW_REGISTER, step, data)
+    return _prompt(ctx, p, data, step, note)
+
+
+def _prompt(ctx: Ctx, p: Program, data: dict[str, Any], step: str, note: str | None) -> Reply:
+    fid = data["fid"]
+    if step == "seats":
+        seats = [Button(str(n), payload(PREFIX, "s", fid, n)) for n in range(1, p.max_per_person + 1)]
+        rows = [seats[i : i + 5] for i in range(0, len(seats), 5)]
+        reply = Reply(ctx.t("care.reg.q.seats", title=p.title, max=p.max_per_person), buttons=[*rows, _nav(ctx, fid)])
+    elif step.startswith("q"):
+        question = p.questions[int(step[1:])]
+        reply = Reply(ctx.t("care.reg.q.question", question=question), buttons=[_nav(ctx, fid)])
+    elif step == "phone":
+        reply = Reply(ctx.t("care.reg.q.phone"), buttons=[_nav(ctx, fid)])
+    elif step == "name":
+        reply = Reply(ctx.t("care.reg.q.name"), buttons=[_nav(ctx, fid)])
+    else:
+        lines = [ctx.t("care.reg.review.title", title=p.title),
+                 ctx.t("care.reg.review.seats", seats=data["seats"]),
+                 ctx.t("care.reg.review.name", name=data["name"]),
+                 ctx.t("care.reg.review.phone", phone=data["phone"])]
+        lines += [f"• {q}: {a}" for q, a in zip(p.questions, data["answers"], strict=False)]
+        lines.append(ctx.t("care.reg.review.privacy"))
+        reply = Reply("\n".join(lines), buttons=[
+            [Button(ctx.t("care.reg.btn.confirm"), payload(PREFIX, "ok", fid))], _nav(ctx, fid)])
+    if note:
+        reply.text = f"{note}\n\n{reply.text}"
+    return reply
+
+
+async def _form(ctx: Ctx, fid: str | None = None) -> tuple[Program, dict[str, Any], str] | None:
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is None or state.flow != FLOW_REGISTER:
+        return None
+    if fid is not None and state.data.get("fid") != fid:
+        return None
+    program = await ctx.store.get_program(int(state.data.get("pid", 0)))
+    if program is None:
+        await ctx.store.clear_state(ctx.user.id)
+        return None
+    return program, dict(state.data), state.step
+
+
+async def on_text(ctx: Ctx) -> Reply | list[Reply]:
+    form = await _form(ctx)
+    if form is None:
+        await ctx.store.clear_state(ctx.user.id)
+        return ctx.reply("care.expired")
+    p, data, step = form
+    text = ctx.inbound.text
+    if step == "seats":
+        n = text.strip()
+        if n.isdigit() and 1 <= int(n) <= p.max_per_person:
+            data["seats"] = int(n)
+            return await _ask_next(ctx, p, data)
+        return _prompt(ctx, p, data, step, ctx.t("care.reg.err.seats", max=p.max_per_person))
+    if step.startswith("q"):
+        answer = clean_text(text, min_len=ANSWER_LENGTH[0], max_len=ANSWER_LENGTH[1])
+        if answer is None:
+            return _prompt(ctx, p, data, step, ctx.t("care.reg.err.answer", max=ANSWER_LENGTH[1]))
+        data["answers"] = [*data["answers"], answer]
+        return await _ask_next(ctx, p, data)
+    if step == "phone":
+        phone = parse_vn_mobile(text)
+        if not phone.ok:
+            return _prompt(ctx, p, data, step, ctx.t(f"join.form.err.{phone.error}"))
+        data["phone"] = phone.e164
+        return await _ask_next(ctx, p, data)
+    if step == "name":
+        name = clean_name(text)
+        if not name.ok:
+            return _prompt(ctx, p, data, step, ctx.t("care.reg.err.name"))
+        data["name"] = name.value
+        return await _ask_next(ctx, p, data)
+    return _prompt(ctx, p, data, step, ctx.t("care.use_buttons"))
+
+
+async def _submit(ctx: Ctx, p: Program, data: dict[str, Any]) -> Reply | list[Reply]:
+    draft = RegistrationDraft(p.id, ctx.user.id, data["phone"], data["name"], int(data["seats"]),
+                              tuple(data["answers"]))
+    result = await ctx.store.register(draft, claim=(ctx.user.id, FLOW_REGISTER, data["fid"]))
+    if result is None:
+        return ctx.reply("care.reg.already_sent")
+    # Ids and the outcome only: never the name or the number.
+    logger.info("program %s: registration by user %s: %s", p.id, ctx.user.id, result.outcome)
+    return await _outcome(ctx, p, result)
+
+
+async def _outcome(ctx: Ctx, p: Program, result: RegisterResult) -> Reply | list[Reply]:
+    o, reg = result.outcome, result.registration
+    if o is RegisterOutcome.EXISTING and reg is not None:
+        return await _existing(ctx, p, reg)
+    if o is RegisterOutcome.CONFIRMED and reg is not None:
+        reply = ticket_reply(ctx.t("care.reg.confirmed", title=p.title, code=reg.code, seats=reg.seats),
+                             reg.code, ctx.inbound.channel)
+        reply.buttons = [[Button(ctx.t("care.programs.my_tickets"), payload(PREFIX, "m"))], ctx.back_button()]
+        return reply
+    if o is RegisterOutcome.WAITING:
+        return ctx.reply("care.reg.waiting", title=p.title, position=result.position)
+    if o is RegisterOutcome.PENDING:
+        return ctx.reply("care.reg.pending", title=p.title, closes=local(p.closes_at, tz(ctx)))
+    if o is RegisterOutcome.NOT_OPEN:
+        return ctx.reply("care.reg.not_open", title=p.title, opens=local(p.opens_at, tz(ctx)))
+    if o is RegisterOutcome.TOO_MANY_SEATS:
+        return ctx.reply("care.reg.err.seats", max=p.max_per_person)
+    return ctx.reply("care.reg.ended", title=p.title)
+
+
+async def _existing(ctx: Ctx, p: Program, reg: Registration) -> Reply:
+    await ctx.store.clear_state(ctx.user.id)
+    if reg.status is RegStatus.CONFIRMED:
+        text = ctx.t("care.reg.existing_confirmed", title=p.title, code=reg.code, seats=reg.seats)
+    elif reg.status is RegStatus.WAITING:
+        text = ctx.t("care.reg.existing_waiting", title=p.title,
+                     position=await ctx.store.waiting_position(reg.id))
+    elif reg.status is RegStatus.PENDING:
+        text = ctx.t("care.reg.existing_pending", title=p.title)
+    else:
+        text = ctx.t("care.reg.existing_rejected", title=p.title, reason=reg.reason or "—")
+    return Reply(text, buttons=[[Button(ctx.t("care.programs.my_tickets"), payload(PREFIX, "m"))],
+                                ctx.back_button()])
+
+
+# -- /mytickets ---------------------------------------------------------------------------
+def _status_text(ctx: Ctx, reg: Registration, position: int | None) -> str:
+    if reg.status is RegStatus.CONFIRMED:
+        return ctx.t("care.tickets.confirmed", code=reg.code, seats=reg.seats)
+    if reg.status is RegStatus.WAITING:
+        return ctx.t("care.tickets.waiting", position=position, seats=reg.seats)
+    if reg.status is RegStatus.PENDING:
+        return ctx.t("care.tickets.pending", seats=reg.seats)
+    return ctx.t("care.tickets.rejected", reason=reg.reason or "—")
+
+
+async def my_tickets(ctx: Ctx) -> Reply:
+    regs = await ctx.store.registrations_of_user(ctx.user.id)
+    if not regs:
+        return Reply(ctx.t("care.tickets.none"), buttons=[
+            [Button(ctx.t("care.programs.open_list"), payload(PREFIX, "l"))], ctx.back_button()])
+    zone = tz(ctx)
+    lines, rows = [ctx.t("care.tickets.title")], []
+    for reg in regs:
+        p = await ctx.store.get_program(reg.program_id)
+        if p is None:
+            continue
+        position = await ctx.store.waiting_position(reg.id)
+        when = f" — {local(p.event_at, zone)}" if p.event_at else ""
+        lines.append(f"• {p.title}{when}\n  {_status_text(ctx, reg, position)}")
+        if reg.status is not RegStatus.REJECTED and reg.checked_in_at is None:
+            rows.append([Button(ctx.t("care.tickets.cancel", title=p.title[:40]), payload(PREFIX, "c", reg.id))])
+    rows.append(ctx.back_button())
+    return Reply("\n".join(lines), buttons=rows)
+
+
+async def _cancel(ctx: Ctx, registration_id: int, confirmed: bool) -> Reply:
+    reg = await ctx.store.get_registration(registration_id)
+    if reg is None or reg.user_id != ctx.user.id:
+        return ctx.reply("care.tickets.gone")
+    p = await ctx.store.get_program(reg.program_id)
+    title = p.title if p else ""
+    if not confirmed:
+        return Reply(ctx.t("care.tickets.cancel_confirm", title=title), buttons=[
+            [Button(ctx.t("care.tickets.cancel_yes"), payload(PREFIX, "cy", reg.id))],
+            [Button(ctx.t("care.tickets.cancel_no"), payload(PREFIX, "m"))]])
+    promoted = await ctx.store.cancel_registration(reg.id, user_id=ctx.user.id)
+    if promoted is None:
+        return ctx.reply("care.tickets.gone")
+    await ctx.store.audit(ctx.user.id, "care.registration.cancel", f"registration:{reg.id}",
+                          {"program": reg.program_id, "promoted": [r.id for r in promoted]})
+    return ctx.reply("care.tickets.cancelled", title=title)
+
+
+async def on_button(ctx: Ctx) -> Reply | list[Reply]:
+    action, args = (ctx.args[0] if ctx.args else ""), ctx.args[1:]
+    if action == "l":
+        return await list_programs(ctx)
+    if action == "m":
+        return await my_tickets(ctx)
+    if action in ("v", "r", "c", "cy") and args and args[0].isdigit():
+        target = int(args[0])
+        if action == "v":
+            return await detail(ctx, target)
+        if action == "r":
+            return await start_registration(ctx, target)
+        return await _cancel(ctx, target, confirmed=action == "cy")
+    if action in ("s", "ok", "x") and args:
+        form = await _form(ctx, args[0])
+        if form is None:
+            return ctx.reply("care.expired")
+        p, data, step = form
+        if action == "x":
+            await ctx.store.clear_state(ctx.user.id)
+            return ctx.reply("care.reg.cancelled")
+        if action == "s" and step == "seats" and len(args) == 2 and args[1].isdigit():
+            if not 1 <= int(args[1]) <= p.max_per_person:
+                return _prompt(ctx, p, data, step, ctx.t("care.reg.err.seats", max=p.max_per_person))
+            data["seats"] = int(args[1])
+            return await _ask_next(ctx, p, data)
+        if action == "ok" and step == "review":
+            return await _submit(ctx, p, data)
+        return _prompt(ctx, p, data, step, ctx.t("care.use_buttons"))
+    return ctx.reply("care.expired")
+
+
+def register(router: Router) -> None:
+    router.command("programs", "chuongtrinh", describe="care.cmd.programs")(list_programs)
+    router.command("mytickets", "vecuatoi", describe="care.cmd.mytickets")(my_tickets)
+    router.button(PREFIX)(on_button)
+    router.flow(FLOW_REGISTER)(on_text)

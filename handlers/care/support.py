@@ -1,0 +1,186 @@
+"""Hardship support (thăm hỏi, hỗ trợ): `/support` opens a case.
+
+The category, a short description (at most 500 characters), the phone and province
+unless the sign-up has them, then a plain consent text (who sees it: the union officers
+of their province; how long it is kept) and a case number. Nothing is stored as a case
+before the worker agrees; the answers so far live in the conversation state, which
+retention erases with abandoned forms. A work-accident case also offers the rights
+answer on work accidents.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from handlers.care.common import FLOW_SUPPORT, new_fid
+from handlers.context import Ctx
+from handlers.join.common import province_name
+from handlers.join.phone import parse_vn_mobile
+from handlers.join.provinces import all_provinces, get_province, resolve_province
+from handlers.router import Router, payload
+from handlers.types import Button, Reply
+from storage.care import CaseCategory
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "cs"
+DESCRIPTION_MAX = 500
+# Changing the consent keys (care.support.consent) changes what people agree to: bump this.
+CONSENT_VERSION = "care-2026-12.1"
+RIGHTS_TOPIC = "work_accident"
+
+
+def _cancel_row(ctx: Ctx, fid: str) -> list[Button]:
+    return [Button(ctx.t("care.btn.cancel"), payload(PREFIX, "x", fid))]
+
+
+def _next_step(data: dict[str, Any]) -> str:
+    for step in ("category", "description", "phone", "province"):
+        if not data.get(step):
+            return step
+    return "consent"
+
+
+def consent_text(ctx: Ctx, province_id: str) -> str:
+    return ctx.t("care.support.consent", province=province_name(province_id, ctx.lang),
+                 months=ctx.settings.join_retention_months)
+
+
+def _prompt(ctx: Ctx, data: dict[str, Any], step: str, note: str | None = None) -> Reply:
+    fid = data["fid"]
+    if step == "category":
+        rows = [[Button(ctx.t(f"care.case.category.{c.value}"), payload(PREFIX, "k", fid, c.value))]
+                for c in CaseCategory]
+        reply = Reply(ctx.t("care.support.q.category"), buttons=[*rows, _cancel_row(ctx, fid)])
+    elif step == "description":
+        reply = Reply(ctx.t("care.support.q.description", max=DESCRIPTION_MAX), buttons=[_cancel_row(ctx, fid)])
+    elif step == "phone":
+        reply = Reply(ctx.t("care.support.q.phone"), buttons=[_cancel_row(ctx, fid)])
+    elif step == "province":
+        buttons = [Button(p.name(ctx.lang), payload(PREFIX, "p", fid, p.id)) for p in all_provinces()]
+        rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+        reply = Reply(ctx.t("care.support.q.province"), buttons=[*rows, _cancel_row(ctx, fid)])
+    else:
+        reply = Reply(consent_text(ctx, data["province"]), buttons=[
+            [Button(ctx.t("care.support.btn.agree"), payload(PREFIX, "a", fid))],
+            [Button(ctx.t("care.support.btn.disagree"), payload(PREFIX, "d", fid))]])
+    if note:
+        reply.text = f"{note}\n\n{reply.text}"
+    return reply
+
+
+async def _ask_next(ctx: Ctx, data: dict[str, Any], note: str | None = None) -> Reply:
+    step = _next_step(data)
+    await ctx.store.set_state(ctx.user.id, FLOW_SUPPORT, step, data)
+    return _prompt(ctx, data, step, note)
+
+
+async def start(ctx: Ctx) -> Reply:
+    data: dict[str, Any] = {"fid": new_fid()}
+    signup = await ctx.store.signup_of_user(ctx.user.id)
+    if signup is not None:
+        data["phone"], data["province"] = signup.phone_e164, signup.province_id
+    reply = await _ask_next(ctx, data)
+    reply.text = f"{ctx.t('care.support.intro')}\n\n{reply.text}"
+    return reply
+
+
+async def _form(ctx: Ctx, fid: str | None = None) -> tuple[dict[str, Any], str] | None:
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is None or state.flow != FLOW_SUPPORT or (fid is not None and state.data.get("fid") != fid):
+        return None
+    return dict(state.data), state.step
+
+
+def clean_description(text: str) -> str | None:
+    """Several lines allowed; control characters dropped; None if empty."""
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    cleaned = "\n".join(line for line in lines if line)
+    return "".join(ch for ch in cleaned if ch == "\n" or ch.isprintable()) or None
+
+
+async def on_text(ctx: Ctx) -> Reply:
+    form = await _form(ctx)
+    if form is None:
+        await ctx.store.clear_state(ctx.user.id)
+        return ctx.reply("care.expired")
+    data, step = form
+    text = ctx.inbound.text
+    if step == "description":
+        description = clean_description(text)
+        if description is None:
+            return _prompt(ctx, data, step, ctx.t("care.support.err.empty"))
+        if len(description) > DESCRIPTION_MAX:
+            # The text is not kept: the worker shortens it and sends it again.
+            return _prompt(ctx, data, step, ctx.t("care.support.err.too_long", max=DESCRIPTION_MAX,
+                                                  n=len(description)))
+        data["description"] = description
+        return await _ask_next(ctx, data)
+    if step == "phone":
+        phone = parse_vn_mobile(text)
+        if not phone.ok:
+            return _prompt(ctx, data, step, ctx.t(f"join.form.err.{phone.error}"))
+        data["phone"] = phone.e164
+        return await _ask_next(ctx, data)
+    if step == "province":
+        match = resolve_province(text)
+        if match.province is None:
+            return _prompt(ctx, data, step, ctx.t("care.province.unknown"))
+        data["province"] = match.province.id
+        return await _ask_next(ctx, data)
+    return _prompt(ctx, data, step, ctx.t("care.use_buttons"))
+
+
+async def on_button(ctx: Ctx) -> Reply | list[Reply]:
+    if len(ctx.args) < 2:
+        return ctx.reply("care.expired")
+    action, fid, rest = ctx.args[0], ctx.args[1], ctx.args[2:]
+    form = await _form(ctx, fid)
+    if form is None:
+        return ctx.reply("care.expired")
+    data, step = form
+    if action == "x":
+        await ctx.store.clear_state(ctx.user.id)
+        return ctx.reply("care.support.cancelled")
+    if action == "k" and step == "category" and rest:
+        try:
+            data["category"] = CaseCategory(rest[0]).value
+        except ValueError:
+            return _prompt(ctx, data, step, ctx.t("care.use_buttons"))
+        return await _ask_next(ctx, data)
+    if action == "p" and step == "province" and rest and get_province(rest[0]) is not None:
+        data["province"] = rest[0]
+        return await _ask_next(ctx, data)
+    if action == "d" and step == "consent":
+        await ctx.store.clear_state(ctx.user.id)  # no consent, no case: the answers go
+        return ctx.reply("care.support.declined")
+    if action == "a" and step == "consent":
+        return await _submit(ctx, data)
+    return _prompt(ctx, data, step, ctx.t("care.use_buttons"))
+
+
+async def _submit(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
+    category = CaseCategory(data["category"])
+    case_id = await ctx.store.create_case(
+        user_id=ctx.user.id, category=category, description=data["description"], phone_e164=data["phone"],
+        province_id=data["province"], consent_version=CONSENT_VERSION,
+        claim=(ctx.user.id, FLOW_SUPPORT, data["fid"]))
+    if case_id is None:
+        return ctx.reply("care.support.already_sent")
+    await ctx.store.audit(ctx.user.id, "care.case.create", f"case:{case_id}",
+                          {"province": data["province"], "category": category.value})
+    logger.info("support case %s opened by user %s", case_id, ctx.user.id)
+    rows: list[list[Button]] = []
+    text = ctx.t("care.support.done", case=case_id, province=province_name(data["province"], ctx.lang))
+    if category is CaseCategory.WORK_ACCIDENT:
+        text += "\n\n" + ctx.t("care.support.work_accident")
+        rows.append([Button(ctx.t("care.support.btn.rights"), payload("qa", RIGHTS_TOPIC))])
+    rows.append(ctx.back_button())
+    return Reply(text, buttons=rows)
+
+
+def register(router: Router) -> None:
+    router.command("support", "hotro", describe="care.cmd.support")(start)
+    router.button(PREFIX)(on_button)
+    router.flow(FLOW_SUPPORT)(on_text)

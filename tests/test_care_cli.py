@@ -1,0 +1,162 @@
+"""`unionbot program ...`: create (validation, scope), list/show JSON, review, the
+check-in exit codes (0, 3, 1), close, and the streamed registrations export."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import openpyxl
+import pytest
+
+from bot.cli import main
+from storage import Role
+from storage.care import RegistrationDraft
+from storage.sqlite import SQLiteStore
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):  # type: ignore[no-untyped-def]
+    db = tmp_path / "cli.sqlite3"
+    monkeypatch.setenv("UNIONBOT_DB", str(db))
+    monkeypatch.chdir(tmp_path)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    run.db = db  # type: ignore[attr-defined]
+    return run
+
+
+def window() -> tuple[str, str]:
+    now = datetime.now(UTC).astimezone()
+    return ((now - timedelta(days=1)).strftime("%Y-%m-%d %H:%M"), (now + timedelta(days=5)).strftime("%Y-%m-%d"))
+
+
+def create(cli, *extra: str, places: str = "3", province: str = "Hồ Chí Minh") -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    opens, closes = window()
+    return cli("program", "create", "--title", "Xe về quê Tết", "--province", province, "--places", places,
+               "--opens", opens, "--closes", closes, *extra)
+
+
+def in_store(cli, body):  # type: ignore[no-untyped-def]
+    async def run():  # type: ignore[no-untyped-def]
+        async with SQLiteStore(cli.db) as store:
+            return await body(store)
+
+    return asyncio.run(run())
+
+
+def test_create_validation_and_scope(cli) -> None:
+    opens, closes = window()
+    code, _, err = create(cli, places="0")
+    assert code == 2 and err.strip() == "unionbot: --places must be 1 or more"
+    code, _, err = cli("program", "create", "--title", "T", "--province", "Hà Nội", "--places", "5",
+                       "--opens", closes, "--closes", opens)
+    assert code == 2 and "--closes must be after --opens" in err
+    code, _, err = create(cli, province="Atlantis")
+    assert code == 2 and "unknown province" in err
+    code, _, err = create(cli, "--opens", "next tuesday")
+    assert code == 2 and "not a date" in err
+    code, _, err = create(cli, "--question", "Hoàn cảnh?")
+    assert code == 2 and "--mode review" in err
+
+    async def organizer(store):  # type: ignore[no-untyped-def]
+        u = await store.touch_user("telegram", "55", language="vi")
+        await store.set_role(u.id, Role.ORGANIZER)
+        await store.add_organizer_provinces(u.id, ["ho_chi_minh"], None)
+
+    in_store(cli, organizer)
+    code, out, err = create(cli, "--as", "telegram:55")
+    assert code == 0 and out.strip().isdigit()
+    code, _, err = create(cli, "--as", "telegram:55", province="Hà Nội")
+    assert code == 1 and "own provinces" in err
+    code, _, err = create(cli, "--as", "telegram:55", province="*")
+    assert code == 1 and "nationwide is for admins" in err
+    code, out, _ = create(cli, province="*")
+    assert code == 0
+    code, out, _ = cli("program", "list", "--json", "--as", "telegram:55")
+    assert [p["province"] for p in json.loads(out)] == ["ho_chi_minh"]
+
+
+def test_show_checkin_exit_codes_close_and_export(cli, tmp_path) -> None:
+    code, out, _ = create(cli, "--max-per-person", "2", "--event-at", "2027-02-04 06:00", "--place", "Ga Sài Gòn")
+    pid = int(out)
+    code, out, _ = create(cli)
+    other = int(out)
+
+    async def register(store):  # type: ignore[no-untyped-def]
+        results = []
+        for i, name in enumerate(["=HYPERLINK(\"http://x\")", "Nguyễn Văn Bình", "Lê Thị Cúc"]):
+            u = await store.touch_user("telegram", f"9{i}", language="vi")
+            results.append(await store.register(RegistrationDraft(pid, u.id, f"+8491200000{i}", name, 2 if i else 1)))
+        return [r.registration.code for r in results]
+
+    codes = in_store(cli, register)
+    code, out, _ = cli("program", "show", str(pid), "--json")
+    shown = json.loads(out)
+    assert {k: shown[k] for k in ("id", "places", "confirmed_seats", "waitlisted", "checked_in")} == {
+        "id": pid, "places": 3, "confirmed_seats": 3, "waitlisted": 1, "checked_in": 0}
+    assert shown["title"] == "Xe về quê Tết" and shown["event_at"].startswith("2027-02-04T06:00")
+
+    code, out, err = cli("program", "checkin", str(pid), codes[1].lower())
+    assert code == 0 and out.strip() == "checked in: Nguyễn Văn Bình, 2 seat(s)"
+    code, out, err = cli("program", "checkin", str(pid), codes[1])
+    assert code == 3 and err.startswith("unionbot: already checked in at ") and len(err.strip().split()[-1]) == 5
+    code, out, err = cli("program", "checkin", str(other), codes[0])
+    assert code == 1 and "not a ticket of program" in err
+    code, out, err = cli("program", "checkin", str(pid), "ZZZZZZZ")
+    assert code == 1
+    code, out, _ = cli("program", "show", str(pid), "--json")
+    assert json.loads(out)["checked_in"] == 1
+
+    code, out, _ = cli("program", "registrations", str(pid), "--format", "csv", "--out", str(tmp_path / "r.csv"))
+    assert code == 0 and "wrote 3" in out
+    rows = list(csv.reader(io.StringIO((tmp_path / "r.csv").read_text(encoding="utf-8-sig"))))
+    assert rows[0][:4] == ["id", "registered_at", "full_name", "phone"]
+    assert rows[1][2].startswith("'=") and rows[1][3] == "+84912000000"
+    code, out, _ = cli("program", "registrations", str(pid), "--format", "xlsx", "--out", str(tmp_path / "r.xlsx"))
+    sheet = openpyxl.load_workbook(tmp_path / "r.xlsx").active
+    assert sheet.cell(2, 3).data_type == "s" and sheet.cell(2, 3).value.startswith("=HYPERLINK")
+    assert sheet.cell(3, 3).value == "Nguyễn Văn Bình" and sheet.max_row == 4
+
+    assert cli("program", "close", str(pid))[0] == 0
+    code, _, err = cli("program", "close", str(pid))
+    assert code == 1 and "closed already" in err
+    code, out, _ = cli("program", "show", str(pid), "--json")
+    assert json.loads(out)["closed"] is True
+
+
+def test_review_from_the_cli(cli) -> None:
+    code, out, _ = create(cli, "--mode", "review", "--question", "Mấy năm chưa về quê?", places="1")
+    pid = int(out)
+
+    async def register(store):  # type: ignore[no-untyped-def]
+        ids = []
+        for i in range(2):
+            u = await store.touch_user("telegram", f"8{i}", language="vi")
+            r = await store.register(RegistrationDraft(pid, u.id, f"+8491200010{i}", f"Người {i}", 1, ("3 năm",)))
+            ids.append(r.registration.id)
+        return ids
+
+    first, second = in_store(cli, register)
+    code, out, _ = cli("program", "review", str(pid))
+    assert "2 pending" in out and "3 năm" in out and "+84912000100" not in out
+    code, _, err = cli("program", "review", str(pid), "--reject", str(second))
+    assert code == 2 and "--reason" in err
+    code, out, _ = cli("program", "review", str(pid), "--approve", str(first))
+    assert code == 0 and "confirmed, code" in out
+    code, out, _ = cli("program", "review", str(pid), "--reject", str(second), "--reason", "Đã đủ suất")
+    assert code == 0 and "rejected" in out
+    code, _, err = cli("program", "review", str(pid), "--approve", str(second))
+    assert code == 1 and "not pending" in err
+
+    async def notices(store):  # type: ignore[no-untyped-def]
+        return [m.kind for m in await store.pending_outbox()]
+
+    assert in_store(cli, notices) == ["approved", "rejected"]

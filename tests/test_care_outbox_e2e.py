@@ -1,0 +1,56 @@
+"""A case status changed from the shell reaches the worker through the running bot:
+the real Runtime and Telegram channel against the fake Bot API, `unionbot cases set`
+as a separate process, the notice delivered from the outbox within the minute."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+
+import pytest
+
+from storage.care import CaseCategory
+from tests.fakes.telegram_api import FakeTelegramServer
+from tests.harness import config_for, running_bot, telegram_env
+
+WORKER = 7101
+
+
+@pytest.fixture
+async def fake():  # type: ignore[no-untyped-def]
+    async with FakeTelegramServer() as server:
+        yield server
+
+
+async def test_cli_case_change_is_delivered_by_the_running_bot(fake, tmp_path) -> None:
+    cfg = config_for(tmp_path, env=telegram_env(fake))
+    async with running_bot(cfg) as runtime:
+        mark = fake.mark()
+        fake.push_update(fake.user_message(WORKER, "/lang en"))
+        await fake.wait_for(method="sendMessage", chat_id=WORKER, since=mark, timeout=10)
+        user = await runtime.store.find_user("telegram", str(WORKER))
+        case_id = await runtime.store.create_case(
+            user_id=user.id, category=CaseCategory.ILLNESS, description="Ốm nặng", phone_e164="+84912000444",
+            province_id="ho_chi_minh", consent_version="t")
+        env = {**os.environ, "UNIONBOT_DB": str(tmp_path / "bot.sqlite3"),
+               "UNIONBOT_CONFIG": str(tmp_path / "config.toml")}
+        env.pop("TELEGRAM_BOT_TOKEN", None)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "cases", "set", str(case_id), "--status", "contacted", "--note", "Đã gọi",
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        started = time.monotonic()
+        mark = fake.mark()
+        sent = await fake.wait_for(
+            lambda r: "Support case" in str(r.params.get("text", "")), method="sendMessage", chat_id=WORKER,
+            since=mark, timeout=60)
+        assert time.monotonic() - started < 60
+        assert sent.params["text"] == f"🤝 Support case no. {case_id}: contacted."
+        # Exactly once: the next rounds send nothing more.
+        await asyncio.sleep(6)
+        notices = [r for r in fake.requests("sendMessage", chat_id=WORKER) if "Support case" in str(r.params)]
+        assert len(notices) == 1
+        assert await runtime.store.pending_outbox() == []

@@ -1,0 +1,213 @@
+"""Hardship support: /support (consent, limits, case number, the work-accident rights
+answer), /cases for organizers (scoped, paged, filtered, status changes with the
+worker told in their language), the CLI, and /forget."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from bot.cli import main
+from handlers.i18n import load_catalog
+from storage import Role
+from storage.care import CaseCategory, CaseStatus
+from tests.test_care_programs import Outbox, deliver
+from tests.test_join_form import fill_form
+
+STORY = "Tôi bị ngã giàn giáo ở xưởng, gãy chân, đang nằm viện Chợ Rẫy."
+
+
+async def organizer(store, external: str, provinces: list[str]):  # type: ignore[no-untyped-def]
+    user = await store.touch_user("test", external, language="vi")
+    await store.set_role(user.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(user.id, provinces, None)
+    return user
+
+
+async def open_case(chat, *, category: str = "Tai nạn lao động", text: str = STORY,  # type: ignore[no-untyped-def]
+                    phone: str | None = "0912 000 111", province: str | None = "TP HCM") -> str:
+    await chat.say("/support")
+    await chat.press_label(category)
+    await chat.say(text)
+    if phone is not None:
+        await chat.say(phone)
+    if province is not None:
+        await chat.say(province)
+    assert "Trước khi gửi" in chat.text() and "tháng" in chat.text()
+    await chat.press_label("Đồng ý, gửi")
+    return chat.text()
+
+
+async def test_support_case_on_zalo_with_rights_answer_for_a_work_accident(store, make_chat, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    chat = make_chat("s1", "zalo_oa")
+    await chat.say("/support")
+    await chat.press_label("Tai nạn lao động")
+    await chat.say("x" * 501)
+    assert "501 ký tự" in chat.text() and "500" in chat.text()
+    await chat.say(STORY)
+    await chat.say("12345")
+    assert "điện thoại" in chat.text().lower()
+    await chat.say("0912 000 111")
+    await chat.say("Atlantis")
+    assert "Chưa nhận ra" in chat.text()
+    await chat.say("Sài Gòn")
+    assert "Hồ Chí Minh" in chat.text() and "Trước khi gửi" in chat.text()
+    await chat.press_label("Đồng ý, gửi")
+    assert "Số hồ sơ của bạn" in chat.text()
+    assert "qa:work_accident" in chat.payloads()
+    await chat.press("qa:work_accident")
+    assert "tai nạn lao động" in chat.text().lower()
+    [case] = await store.list_cases(provinces=None)
+    assert (case.category, case.status, case.province_id) == (CaseCategory.WORK_ACCIDENT, CaseStatus.RECEIVED,
+                                                              "ho_chi_minh")
+    assert STORY not in caplog.text and "0912" not in caplog.text and "+84912000111" not in caplog.text
+
+
+async def test_no_consent_no_case_and_a_signed_up_worker_is_not_asked_again(store, chat, make_chat) -> None:
+    other = make_chat("nc")
+    await other.say("/support")
+    await other.press_label("Ốm đau")
+    await other.say("Con tôi bị ốm nặng")
+    await other.say("0912000222")
+    await other.press("cs:p:" + next(p for p in other.payloads() if p.startswith("cs:p:")).split(":", 2)[2])
+    await other.press_label("Không gửi")
+    assert await store.list_cases(provinces=None) == []
+
+    await fill_form(chat)
+    text = await open_case(chat, category="Tang gia", phone=None, province=None)
+    assert "Hồ Chí Minh" in text and "qa:work_accident" not in chat.payloads()
+
+
+async def test_cases_are_scoped_paged_and_each_change_reaches_the_worker(store, make_chat) -> None:
+    workers = [make_chat(f"w{i}") for i in range(7)]
+    for i, w in enumerate(workers):
+        await open_case(w, category="Ốm đau", text=f"Hoàn cảnh số {i}", province="Hồ Chí Minh" if i < 6 else "Hà Nội")
+    en_worker = workers[0]
+    await en_worker.say("/lang en")
+    await organizer(store, "hcm", ["ho_chi_minh"])
+    await organizer(store, "hn", ["ha_noi"])
+    hcm, hn = make_chat("hcm"), make_chat("hn")
+
+    await hcm.say("/cases")
+    listed = [p for p in hcm.payloads() if p.startswith("cc:v:")]
+    assert len(listed) == 5 and "Hà Nội" not in hcm.text()
+    await hcm.press_label("Trang sau")
+    assert len([p for p in hcm.payloads() if p.startswith("cc:v:")]) == 1
+    await hn.say("/cases")
+    assert len([p for p in hn.payloads() if p.startswith("cc:v:")]) == 1
+
+    first = (await store.cases_of_user((await store.find_user("test", "w0")).id))[0]
+    await hn.press(f"cc:v:{first.id}")
+    assert "Hoàn cảnh số 0" not in hn.text()  # another province's case: never shown
+    await hn.press(f"cc:s:{first.id}:contacted")
+    assert (await store.get_case(first.id)).status is CaseStatus.RECEIVED
+
+    await hcm.press(f"cc:v:{first.id}")
+    assert "Hoàn cảnh số 0" in hcm.text()
+    await hcm.press(f"cc:s:{first.id}:contacted")
+    await hcm.say("Đã gọi điện, hẹn đến thăm thứ Bảy")
+    assert "đã liên hệ" in hcm.text()
+    await hcm.press(f"cc:s:{first.id}:closed")
+    assert "không chuyển được" not in hcm.text()
+    await hcm.press_label("Bỏ qua")
+    second = (await store.cases_of_user((await store.find_user("test", "w1")).id))[0]
+    await hcm.press(f"cc:s:{second.id}:declined")
+    assert "Bỏ qua" not in hcm.labels()  # a refusal needs its reason
+    assert "lý do" in hcm.text().lower()
+    await hcm.say("Không thuộc diện hỗ trợ của quỹ")
+    await hcm.say("/cases declined")
+    assert f"#{second.id}" in hcm.text() and f"#{first.id}" not in hcm.text()
+
+    outbox = Outbox()
+    await deliver(store, outbox)
+    en = [r.text for r in outbox.to("test", "w0")]
+    assert en == [f"🤝 Support case no. {first.id}: contacted.", f"🤝 Support case no. {first.id}: closed."]
+    [vi] = [r.text for r in outbox.to("test", "w1")]
+    assert "không hỗ trợ" in vi and "Không thuộc diện" in vi
+    audit = await store.list_audit(action="care.case.status")
+    assert len(audit) == 3 and all("Đã gọi" not in json.dumps(a.details, ensure_ascii=False) for a in audit)
+
+
+async def test_a_worker_cannot_open_cases(make_chat) -> None:
+    chat = make_chat("plain")
+    await chat.say("/cases")
+    assert "#" not in chat.text()
+    await chat.press("cc:v:1")
+    assert "Hoàn cảnh" not in chat.text()
+
+
+async def test_mydata_and_forget_cover_cases(store, make_chat) -> None:
+    chat = make_chat("fg")
+    await open_case(chat)
+    await chat.say("/mydata")
+    assert STORY in chat.text() and "+84912000111" in chat.text()
+    await chat.say("/forget")
+    await chat.press(next(p for p in chat.payloads() if p.endswith(":y")))
+    assert await store.list_cases(provinces=None) == []
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):  # type: ignore[no-untyped-def]
+    db = tmp_path / "cli.sqlite3"
+    monkeypatch.setenv("UNIONBOT_DB", str(db))
+    monkeypatch.chdir(tmp_path)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    run.db = db  # type: ignore[attr-defined]
+    return run
+
+
+async def seed_case(path, province: str = "ho_chi_minh") -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    from storage.sqlite import SQLiteStore
+
+    async with SQLiteStore(path) as store:
+        user = await store.touch_user("telegram", "777", language="en")
+        case_id = await store.create_case(user_id=user.id, category=CaseCategory.DISASTER, description="Nhà bị cháy",
+                                          phone_e164="+84912000333", province_id=province, consent_version="t")
+        org = await store.touch_user("telegram", "888", language="vi")
+        await store.set_role(org.id, Role.ORGANIZER)
+        await store.add_organizer_provinces(org.id, ["ha_noi"], None)
+        return case_id, user.id
+
+
+def test_cases_cli_scope_and_outbox(cli) -> None:
+    import asyncio
+
+    case_id, user_id = asyncio.run(seed_case(cli.db))
+    code, out, _ = cli("cases", "list", "--json")
+    [item] = json.loads(out)
+    assert item["id"] == case_id and item["status"] == "received" and item["province"] == "ho_chi_minh"
+    code, out, _ = cli("cases", "list", "--json", "--as", "telegram:888")
+    assert code == 0 and json.loads(out) == []
+    code, _, err = cli("cases", "set", str(case_id), "--status", "contacted", "--as", "telegram:888")
+    assert code == 1 and err.strip() == f"unionbot: no case {case_id}"
+    code, _, err = cli("cases", "set", str(case_id), "--status", "declined")
+    assert code == 2 and "--note" in err
+    code, _, err = cli("cases", "set", str(case_id), "--status", "supported")
+    assert code == 1 and "cannot become supported" in err
+    code, out, _ = cli("cases", "set", str(case_id), "--status", "contacted", "--note", "Đã gọi")
+    assert code == 0
+    code, out, _ = cli("cases", "list", "--status", "contacted")
+    assert str(case_id) in out
+
+    async def pending():  # type: ignore[no-untyped-def]
+        from storage.sqlite import SQLiteStore
+
+        async with SQLiteStore(cli.db) as store:
+            return await store.pending_outbox(user_id)
+
+    [msg] = asyncio.run(pending())
+    assert msg.kind == "case_status" and msg.params["status"] == "contacted"
+    from zoneinfo import ZoneInfo
+
+    from handlers.care.common import render_notice
+
+    text = render_notice(load_catalog(), "en", ZoneInfo("Asia/Ho_Chi_Minh"), msg, "telegram").text
+    assert text == f"🤝 Support case no. {case_id}: contacted."
