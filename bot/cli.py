@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-FEATURE_CLIS: tuple[str, ...] = ("bot.cli_rights", "bot.cli_broadcast", "bot.cli_signups")
+FEATURE_CLIS: tuple[str, ...] = ("bot.cli_rights", "bot.cli_broadcast", "bot.cli_signups", "bot.cli_console")
 
 
 def main(argv: list[str] | None = None) -> int:

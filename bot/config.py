@@ -49,6 +49,9 @@ class StorageSection:
 class ServerSection:
     host: str = "127.0.0.1"
     port: int = 8080
+    # The address organizers open the web console at (behind a proxy: its https URL);
+    # empty: http://host:port.
+    public_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "bot": {"default_language": str, "timezone": str, "log_level": str},
     "union": {"hotline": str, "office": str},
     "storage": {"path": str},
-    "server": {"host": str, "port": int},
+    "server": {"host": str, "port": int, "public_url": str},
     "telegram": {"mode": str, "webhook_url": str, "webhook_path": str, "admins": list},
     "limits": {"flood_messages": int, "flood_window_seconds": (int, float)},
     "rights": {"extra_dir": str, "answer_within_hours": int},
@@ -276,6 +279,8 @@ def _build(raw: dict[str, Any], env: dict[str, str], source: Path | None) -> Con
     server = ServerSection(**server_raw)
     if not 0 <= server.port <= 65535:
         raise ConfigError(f"server.port: must be between 0 and 65535, got {server.port}")
+    if server.public_url and not server.public_url.startswith(("http://", "https://")):
+        raise ConfigError("server.public_url: must start with https:// (or http://)")
 
     tg_raw = dict(_section(raw, "telegram"))
     admins = tg_raw.pop("admins", [])

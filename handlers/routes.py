@@ -6,7 +6,7 @@ registers last so that forms keep their own text input.
 
 from __future__ import annotations
 
-from handlers import broadcasts, core, inbox, qa, roles
+from handlers import broadcasts, console, core, inbox, qa, roles
 from handlers.join import form, organizer, privacy, volunteer
 from handlers.router import Router
 
@@ -25,6 +25,7 @@ def build_router() -> Router:
     router.menu_entry("news", "news")
     # Rights Q&A takes free text outside forms; questions it cannot answer go to the inbox.
     inbox.register(router)
+    console.register(router)
     qa.register(router)
     # Last: wraps the free-text handler registered so far, so that a whole message
     # "dừng" / "stop" unsubscribes before the rights Q&A sees it.

@@ -105,10 +105,11 @@ class CoreStore(abc.ABC):
 
 
 from storage.broadcasts import BroadcastStore  # noqa: E402
+from storage.console import ConsoleStore  # noqa: E402
 from storage.questions import QuestionStore  # noqa: E402
 from storage.signups import SignupStore  # noqa: E402
 from storage.zalo_tokens import ZaloTokenStore  # noqa: E402
 
 
-class Store(CoreStore, QuestionStore, SignupStore, BroadcastStore, ZaloTokenStore, abc.ABC):
+class Store(CoreStore, QuestionStore, SignupStore, BroadcastStore, ZaloTokenStore, ConsoleStore, abc.ABC):
     """Everything persistence offers; what handlers and the bot depend on."""

@@ -20,6 +20,7 @@ import aiosqlite
 from storage.interface import Store, StoreError
 from storage.records import AuditEntry, ConversationState, Role, User
 from storage.sqlite_broadcasts import SQLiteBroadcastMixin
+from storage.sqlite_console import SQLiteConsoleMixin
 from storage.sqlite_questions import SQLiteQuestionMixin
 from storage.sqlite_signups import SQLiteSignupMixin
 from storage.sqlite_zalo_tokens import SQLiteZaloTokenMixin
@@ -151,7 +152,9 @@ class GuardedConnection:
         return (await self.run(sql, params)).rows
 
 
-class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, SQLiteZaloTokenMixin, Store):
+class SQLiteStore(
+    SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, SQLiteZaloTokenMixin, SQLiteConsoleMixin, Store
+):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._db: GuardedConnection | None = None
