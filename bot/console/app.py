@@ -119,7 +119,7 @@ class Console:
         scope = await province_scope(ctx)
         return Viewer(ctx, scope, session.csrf, sid, self._lang(request, user.language))
 
-    def render(self, request: Request, viewer: Viewer | None, name: str, status: int = 200,
+    def render(self, request: Request, viewer: Viewer | None, name: str, code: int = 200,
                **context: Any) -> Response:
         lang = viewer.lang if viewer else self._lang(request, self.services.settings.default_language)
         catalog = self.catalog
@@ -135,7 +135,7 @@ class Console:
             "local": self.local, "notice": None, "error": None,
         }
         base.update(context)
-        return self.templates.TemplateResponse(request, name, base, status_code=status)
+        return self.templates.TemplateResponse(request, name, base, status_code=code)
 
     def local(self, moment: datetime | None) -> str:
         return moment.astimezone(self.tz).strftime("%d/%m/%Y %H:%M") if moment else ""
