@@ -1,0 +1,141 @@
+"""The web console in a real headless Chromium (Debian's chromium driven by Playwright),
+against the whole bot: Telegram through the fake Bot API, the web server, the store.
+
+An organizer asks the bot for a link in the chat, signs in with it, finds a sign-up by a
+phone number typed as people type it, changes its status, and answers a worker's
+question, which then arrives at the worker through the fake Bot API. Screenshots of each
+page at phone (390 px) and desktop (1280 px) width go to build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from bot.app import Runtime, serve
+from storage import Role
+from storage.signups import SignupDraft, SignupSource, SignupStatus
+from tests.fakes.telegram_api import FakeTelegramServer
+from tests.harness import config_for, telegram_env
+
+CHROMIUM = os.environ.get("UNIONBOT_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+ORGANIZER, WORKER = 7001, 7002
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
+
+
+@asynccontextmanager
+async def serving(config) -> AsyncIterator[Runtime]:  # type: ignore[no-untyped-def]
+    """The bot as `unionbot serve` runs it: web server with the console, and Telegram."""
+    stop = asyncio.Event()
+    async with Runtime(config) as runtime:
+        task = asyncio.create_task(serve(runtime, runtime.build_channels(), stop, web_server=True))
+        for _ in range(1000):
+            if task.done():
+                task.result()
+            if runtime.started:
+                break
+            await asyncio.sleep(0.01)
+        try:
+            yield runtime
+        finally:
+            stop.set()
+            await task
+
+
+async def seed(runtime: Runtime) -> tuple[int, int]:
+    store = runtime.store
+    org = await store.touch_user("telegram", str(ORGANIZER), language="vi")
+    await store.set_role(org.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(org.id, ["ha_noi"], granted_by=None)
+    worker = await store.touch_user("telegram", str(WORKER), language="vi")
+    await store.submit_signup(SignupDraft(
+        full_name="Phạm Thị Hoa", phone_e164="+84987654321", workplace="Công ty May 10", province_id="ha_noi",
+        commune=None, source=SignupSource.SELF, volunteer_id=None, consent_version="v1", consent_lang="vi",
+        consent_channel="telegram", owner_id=worker.id))
+    found = await store.submit_signup(SignupDraft(
+        full_name="Nguyễn Văn An", phone_e164="+84912345678", workplace="Công ty TNHH Sợi Thế Kỷ",
+        province_id="ha_noi", commune="KCN Thăng Long", source=SignupSource.COLLECTED, volunteer_id=None,
+        consent_version="v1", consent_lang="vi", consent_channel="paper", owner_id=None))
+    assert found is not None
+    qid = await store.add_question(worker.id, "Công ty nợ lương hai tháng, tôi phải làm gì?", "vi")
+    return found.signup_id, qid
+
+
+async def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1280, 900), (390, 844)):
+        await page.set_viewport_size({"width": width, "height": height})
+        await page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    await page.set_viewport_size({"width": 1280, "height": 900})
+
+
+async def test_an_organizer_works_through_the_console_in_chromium(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with FakeTelegramServer() as fake:
+        config = config_for(tmp_path, env=telegram_env(fake))
+        async with serving(config) as runtime:
+            signup_id, qid = await seed(runtime)
+            await fake.wait_for(method="getUpdates")
+            # The worker has talked to the bot before (Telegram lets bots write only then).
+            fake.push_update(fake.user_message(WORKER, "/start"))
+            await fake.wait_for(method="sendMessage", chat_id=WORKER)
+            fake.push_update(fake.user_message(ORGANIZER, "/console"))
+            sent = await fake.wait_for(method="sendMessage", chat_id=ORGANIZER)
+            link = next(w for w in sent.params["text"].split() if "/console/login/" in w)
+
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                try:
+                    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+                    await page.goto(link)
+                    await shoot(page, "01-sign-in")
+                    await page.click("#signin")
+                    await expect(page.locator("h1")).to_have_text("Tổng quan")
+                    await shoot(page, "02-overview")
+
+                    await page.click("text=Đăng ký")
+                    await page.fill("input[name=q]", "0912 345 678")
+                    await page.click("#search")
+                    rows = page.locator("table.list tbody tr")
+                    await expect(rows).to_have_count(1)
+                    await expect(rows.first).to_contain_text("Nguyễn Văn An")
+                    assert "0912" not in page.url
+                    await shoot(page, "03-signups")
+
+                    await page.click("a.name")
+                    await expect(page.locator("#full-name")).to_have_text("Nguyễn Văn An")
+                    await page.select_option("#status-select", "joined")
+                    await page.click("#save-status")
+                    await expect(page.locator(".notice")).to_be_visible()
+                    await shoot(page, "04-signup")
+                    signup = await runtime.store.get_signup(signup_id)
+                    assert signup is not None and signup.status is SignupStatus.JOINED
+
+                    await page.click("text=Câu hỏi")
+                    question = page.locator(f"#q{qid}")
+                    await expect(question).to_contain_text("nợ lương")
+                    await shoot(page, "05-questions")
+                    mark = fake.mark()
+                    answer = "Bạn hãy gửi đơn tới công đoàn cơ sở; chúng tôi sẽ gọi lại."
+                    await question.locator("textarea").fill(answer)
+                    await question.locator("button").click()
+                    await expect(page.locator(".notice")).to_contain_text(f"#{qid}")
+                    arrived = await fake.wait_for(method="sendMessage", chat_id=WORKER, since=mark)
+                    assert "Bạn hãy gửi đơn tới công đoàn cơ sở" in arrived.params["text"]
+
+                    await page.click("#signout")
+                    await page.goto(link.split("/console/")[0] + "/console/signups")
+                    await expect(page.locator("h1")).to_have_text("Đăng nhập")
+                finally:
+                    await browser.close()
