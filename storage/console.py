@@ -78,7 +78,9 @@ class ConsoleStore(abc.ABC):
     ) -> list[Signup]: ...
 
     @abc.abstractmethod
-    async def count_signups(self, query: SignupQuery) -> int: ...
+    async def count_signups(self, query: SignupQuery, *, cap: int | None = None) -> int:
+        """How many match; with `cap`, counting stops at cap + 1 (a page needs "over 5,000",
+        not the exact figure, and an exact count of a broad filter reads every row)."""
 
     @abc.abstractmethod
     def export_query_pages(self, query: SignupQuery, *, page_size: int = 1000) -> AsyncIterator[list[SignupExport]]:

@@ -150,3 +150,43 @@ async def test_overview_counts_per_province_in_scope(services: Services, store: 
         html = (await client.get("/console/")).text
     assert "Hà Nội" in html and "Huế" not in html.split("<main>")[1]
     assert "25.0%" in html
+
+
+async def test_targets_are_set_within_scope_and_progress_shows_by_month_and_source(
+    services: Services, store: Store
+) -> None:
+    from datetime import datetime
+
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    await add_signup(store, "A", "+84912345678")
+    year = datetime.now().year
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        page = await client.get("/console/targets")
+        assert page.status_code == 200 and "Hà Nội" in page.text and f"Tháng {datetime.now().month}" in page.text
+        saved = await client.post("/console/targets", data={"csrf": csrf, "province": "ha_noi", "target": "1.000",
+                                                            "year": str(year)})
+        assert "Đã lưu chỉ tiêu" in saved.text and "0.1%" in saved.text
+        refused = await client.post("/console/targets", data={"csrf": csrf, "province": "hue", "target": "50",
+                                                              "year": str(year)})
+        assert "số nguyên dương" in refused.text
+    assert await store.signup_targets(year) == {"ha_noi": 1000}
+    [entry] = await store.list_audit(action="signups.target")
+    assert entry.target == "province:ha_noi" and entry.details["via"] == "console"
+
+
+async def test_the_audit_log_is_for_admins_only(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    admin = await person(store, "1", Role.ADMIN)
+    sid = await add_signup(store, "<b>An</b>", "+84912345678")
+    app = console_app(services)
+    async with client_for(app) as as_org, client_for(app) as as_admin:
+        await sign_in(as_org, store, org)
+        await as_org.get(f"/console/signups/{sid}")
+        assert (await as_org.get("/console/audit")).status_code == 404
+        await sign_in(as_admin, store, admin)
+        page = await as_admin.get("/console/audit")
+        assert page.status_code == 200
+        assert "signup.view" in page.text and "telegram:100" in page.text and "console.signin" in page.text
+        only = await as_admin.get("/console/audit", params={"action": "signup.view"})
+        assert "console.signin" not in only.text.split("<tbody>")[1]

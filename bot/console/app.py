@@ -42,8 +42,18 @@ from bot.console.security import (
 from handlers import console as access
 from handlers.context import Ctx, Services
 from handlers.inbox import MAX_ANSWER_CHARS, deliver_answer
-from handlers.join.common import clean_note, in_scope, province_name, province_scope, source_label, status_label
+from handlers.join.common import (
+    clean_note,
+    in_scope,
+    progress,
+    province_name,
+    province_scope,
+    source_label,
+    status_label,
+    year_bounds,
+)
 from handlers.join.export import write_export_file
+from handlers.join.organizer import MAX_TARGET
 from handlers.join.phone import parse_vn_mobile
 from handlers.join.provinces import all_provinces
 from handlers.scope import question_in_scope
@@ -55,6 +65,7 @@ logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
+COUNT_CAP = 5000  # above it the page says "more than 5,000"
 SIGNIN_LIMIT = RateLimit(limit=10, window=60.0)
 SESSION_MAX_AGE = int(access.SESSION_IDLE.total_seconds())
 
@@ -275,9 +286,9 @@ class Console:
         rows = await self.store.search_signups(query, after=after, limit=PAGE_SIZE + 1)
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
-        total = await self.store.count_signups(query)
+        total = await self.store.count_signups(query, cap=COUNT_CAP)
         return self.render(
-            request, viewer, "signups.html", rows=rows, more=more, total=total, f=echo, notices=notices,
+            request, viewer, "signups.html", rows=rows, more=more, total=total, cap=COUNT_CAP, f=echo, notices=notices,
             paged=after is not None, provinces=self._provinces_for(viewer),
             statuses=list(SignupStatus), sources=list(SignupSource),
             next_cursor=(rows[-1].id, rows[-1].full_name if query.sort == "name" else "") if rows else None,
@@ -413,6 +424,62 @@ class Console:
                            age=lambda d: self._age(viewer.lang, d) if d else "")
 
 
+    # -- targets --------------------------------------------------------------------
+    async def targets(self, request: Request, viewer: Viewer, *, notice: str | None = None,
+                      error: str | None = None) -> Response:
+        if viewer.scope is not None and not viewer.scope:
+            return self.render(request, viewer, "error.html", 200, message="console.error.no_scope")
+        form = await request.form() if request.method == "POST" else None
+        this_year = datetime.now(self.tz).year
+        raw_year = str(form.get("year", "")) if form is not None else str(request.query_params.get("year", ""))
+        year = int(raw_year) if raw_year.isdigit() and 2000 <= int(raw_year) <= 2100 else this_year
+        start, end = year_bounds(year, self.tz)
+        facts = await self.store.signup_facts(provinces=viewer.scope, since=start, until=end)
+        result = progress(facts, year=year, tz=self.tz)
+        goals = await self.store.signup_targets(year, provinces=viewer.scope)
+        provinces = self._provinces_for(viewer)
+        shown = provinces if viewer.scope is not None else sorted(set(result.by_province) | set(goals))
+        sources = {
+            "self": result.self_count,
+            "referral": sum(v[0] for v in result.by_volunteer.values()),
+            "collected": sum(v[1] for v in result.by_volunteer.values()),
+        }
+        volunteers = sorted(result.by_volunteer.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:20]
+        top = max(result.by_month.values(), default=0)
+        return self.render(request, viewer, "targets.html", year=year, result=result, goals=goals,
+                           shown=shown, provinces=provinces, sources=sources, volunteers=volunteers,
+                           top=top, notice=notice, error=error)
+
+    async def set_target(self, request: Request, viewer: Viewer) -> Response:
+        form = await request.form()
+        province = str(form.get("province", ""))
+        digits = str(form.get("target", "")).replace(".", "").replace(",", "").replace(" ", "")
+        year_text = str(form.get("year", ""))
+        t = self.catalog.t
+        if (not province or not in_scope(viewer.scope, province) or province not in set(self._provinces_for(viewer))
+                or not digits.isdigit() or not 1 <= int(digits) <= MAX_TARGET
+                or not year_text.isdigit() or not 2000 <= int(year_text) <= 2100):
+            return await self.targets(request, viewer, error=t(viewer.lang, "console.targets.invalid"))
+        year, number = int(year_text), int(digits)
+        await self.store.set_signup_target(province, year, number, viewer.ctx.user.id)
+        await self.store.audit(viewer.ctx.user.id, "signups.target", f"province:{province}",
+                               {"year": year, "target": number, "via": "console"})
+        return await self.targets(request, viewer, notice=t(viewer.lang, "console.targets.saved"))
+
+    # -- audit log (admins) -------------------------------------------------------------
+    async def audit_log(self, request: Request, viewer: Viewer) -> Response:
+        if not viewer.is_admin:
+            raise NotFound
+        action = request.query_params.get("action") or None
+        entries = await self.store.list_audit(action=action[:60] if action else None, limit=300)
+        actors: dict[int, str] = {}
+        for e in entries:
+            if e.actor_id is not None and e.actor_id not in actors:
+                u = await self.store.get_user(e.actor_id)
+                actors[e.actor_id] = f"{u.channel}:{u.external_id}" if u else f"#{e.actor_id}"
+        return self.render(request, viewer, "audit.html", entries=entries, actors=actors, action=action or "")
+
+
 class _QuerySource:
     """Hands write_export_file the filtered pages in place of a province-only export."""
 
@@ -440,6 +507,9 @@ def build_console(services: Services, registry: ChannelRegistry | None) -> Starl
         Route("/signups/{signup_id:int}/note", c.page(c.signup_note), methods=["POST"]),
         Route("/questions", c.page(c.questions), methods=["GET", "POST"]),
         Route("/questions/{question_id:int}/answer", c.page(c.answer), methods=["POST"]),
+        Route("/targets", c.page(c.targets), methods=["GET"]),
+        Route("/targets", c.page(c.set_target), methods=["POST"]),
+        Route("/audit", c.page(c.audit_log), methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)
