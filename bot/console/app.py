@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from bot.channels.base import ChannelRegistry
+from bot.console.broadcasts import BroadcastPages, NotFoundError
 from bot.console.security import (
     LANG_COOKIE,
     PRE_COOKIE,
@@ -157,6 +158,12 @@ class Console:
         """Wrap a page: signed-in organizers/admins only; every POST must carry the CSRF token."""
 
         async def endpoint(request: Request) -> Response:
+            try:
+                return await guarded(request)
+            finally:
+                await request.close()  # uploaded files' spooled temporary files
+
+        async def guarded(request: Request) -> Response:
             viewer = await self._viewer(request)
             if request.method == "POST":
                 form = await request.form(max_files=1, max_fields=50, max_part_size=10 * 1024 * 1024)
@@ -167,7 +174,7 @@ class Console:
                 return self.render(request, None, "signin.html", 401)
             try:
                 return await handler(request, viewer)
-            except NotFound:
+            except (NotFound, NotFoundError):
                 return self.render(request, viewer, "error.html", 404, message="console.error.not_found")
 
         return endpoint
@@ -493,6 +500,7 @@ class _QuerySource:
 def build_console(services: Services, registry: ChannelRegistry | None) -> Starlette:
     """The console as an ASGI app, to mount at /console."""
     c = Console(services, registry)
+    b = BroadcastPages(c)
     routes = [
         Route("/", c.page(c.overview), methods=["GET"]),
         Route("/login/{token}", c.login_page, methods=["GET"]),
@@ -510,6 +518,10 @@ def build_console(services: Services, registry: ChannelRegistry | None) -> Starl
         Route("/targets", c.page(c.targets), methods=["GET"]),
         Route("/targets", c.page(c.set_target), methods=["POST"]),
         Route("/audit", c.page(c.audit_log), methods=["GET"]),
+        Route("/broadcasts", c.page(b.list_page), methods=["GET"]),
+        Route("/broadcasts/preview", c.page(b.preview), methods=["POST"]),
+        Route("/broadcasts/create", c.page(b.create), methods=["POST"]),
+        Route("/broadcasts/{broadcast_id:int}/{action:str}", c.page(b.act), methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)
