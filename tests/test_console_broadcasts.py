@@ -63,7 +63,9 @@ async def test_compose_preview_and_send_with_an_image_within_scope(services: Ser
                                 files={"photo": ("x.png", b"not an image", "image/png")})
         assert "không phải ảnh" in bad.text
         sent = await client.post("/console/broadcasts/create", data={**fields, "image": image_key.group(1)})
-        assert sent.status_code == 200 and "Đã tạo thông báo #" in sent.text
+        assert sent.status_code == 303  # post/redirect/get: a reload cannot send it twice
+        listing = await client.get(sent.headers["location"])
+        assert "Đã tạo thông báo #" in listing.text and "Họp công đoàn" in listing.text
     [b] = await store.list_broadcasts()
     assert b.audience == Audience(everyone=True, provinces=("ha_noi",))
     assert b.photo_id is not None and (await store.get_photo(b.photo_id)).data == tiny_png()  # type: ignore[union-attr]
@@ -89,9 +91,11 @@ async def test_pause_resume_cancel_and_other_provinces_broadcasts(services: Serv
         assert "Tin Hà Nội" in page.text and "Tin Huế" not in page.text and "Tin cả nước" not in page.text
         for other in (theirs, national):
             assert (await client.post(f"/console/broadcasts/{other.id}/cancel", data={"csrf": csrf})).status_code == 404
-        assert (await client.post(f"/console/broadcasts/{mine.id}/pause", data={"csrf": csrf})).status_code == 200
+        paused = await client.post(f"/console/broadcasts/{mine.id}/pause", data={"csrf": csrf})
+        assert paused.status_code == 303
         assert (await store.get_broadcast(mine.id)).status is BroadcastStatus.PAUSED  # type: ignore[union-attr]
-        resumed = await client.post(f"/console/broadcasts/{mine.id}/resume", data={"csrf": csrf})
+        resumed = await client.post(f"/console/broadcasts/{mine.id}/resume", data={"csrf": csrf},
+                                    follow_redirects=True)
         assert "Đã tiếp tục" in resumed.text
         await client.post(f"/console/broadcasts/{mine.id}/cancel", data={"csrf": csrf})
         again = await client.post(f"/console/broadcasts/{mine.id}/pause", data={"csrf": csrf})

@@ -139,3 +139,66 @@ async def test_an_organizer_works_through_the_console_in_chromium(tmp_path: Path
                     await expect(page.locator("h1")).to_have_text("Đăng nhập")
                 finally:
                     await browser.close()
+
+
+QUIET_OFF = """
+[broadcast]
+quiet_start = "00:00"
+quiet_end = "00:00"
+"""
+
+
+async def test_a_broadcast_with_an_image_reaches_20_subscribers_and_the_counts_follow(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    from tests.fakes.telegram_api import tiny_png
+
+    async with FakeTelegramServer() as fake:
+        config = config_for(tmp_path, toml=QUIET_OFF, env=telegram_env(fake))
+        async with serving(config) as runtime:
+            store = runtime.store
+            org = await store.touch_user("telegram", str(ORGANIZER), language="vi")
+            await store.set_role(org.id, Role.ORGANIZER)
+            await store.add_organizer_provinces(org.id, ["ha_noi"], granted_by=None)
+            await fake.wait_for(method="getUpdates")
+            workers = [8000 + i for i in range(20)]
+            for i, chat in enumerate(workers):
+                mark = fake.mark()
+                fake.push_update(fake.user_message(chat, "/start"))
+                await fake.wait_for(method="sendMessage", chat_id=chat, since=mark)
+                user = await store.find_user("telegram", str(chat))
+                assert user is not None
+                await store.submit_signup(SignupDraft(
+                    full_name=f"Công nhân {i}", phone_e164=f"+8491300{i:04d}", workplace="Cty", province_id="ha_noi",
+                    commune=None, source=SignupSource.SELF, volunteer_id=None, consent_version="v1",
+                    consent_lang="vi", consent_channel="telegram", owner_id=user.id))
+            mark = fake.mark()
+            fake.push_update(fake.user_message(ORGANIZER, "/console"))
+            sent = await fake.wait_for(method="sendMessage", chat_id=ORGANIZER, since=mark)
+            link = next(w for w in sent.params["text"].split() if "/console/login/" in w)
+            poster = tmp_path / "poster.png"
+            poster.write_bytes(tiny_png(40, 30))
+
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                try:
+                    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+                    await page.goto(link)
+                    await page.click("#signin")
+                    await page.click("text=Thông báo")
+                    await page.fill("textarea[name=text_vi]", "Mời đoàn viên dự Ngày hội Công nhân, Chủ Nhật 8 giờ.")
+                    await page.set_input_files("input[name=photo]", str(poster))
+                    await page.check("input[name=everyone]")
+                    await page.click("#preview-button")
+                    await expect(page.locator("#audience-size")).to_contain_text("20")
+                    await expect(page.locator(".phone img").first).to_be_visible()
+                    await shoot(page, "06-broadcast-preview")
+                    await page.click("#send-button")
+                    await expect(page.locator("article.broadcast .stats").first).to_contain_text(
+                        "đã gửi 20", timeout=30_000)
+                    await expect(page.locator("article.broadcast .status").first).to_contain_text("đã xong")
+                    await shoot(page, "07-broadcasts")
+                finally:
+                    await browser.close()
+            photos = [r for r in fake.requests("sendPhoto") if int(r.chat_id or 0) in workers]  # type: ignore[arg-type]
+            assert sorted({int(r.chat_id) for r in photos}) == workers  # type: ignore[arg-type]

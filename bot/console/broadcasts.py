@@ -12,12 +12,12 @@ import io
 import secrets
 import time as clock
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from handlers.broadcasts import manage
 from handlers.broadcasts.options import CONTROL, OPTIONS, BroadcastOptions
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_TEXT = 3000
 DRAFT_TTL = 3600.0
-_LIVE = (BroadcastStatus.RUNNING, BroadcastStatus.SCHEDULED)
+_DONE = frozenset({"created", "pause", "resume", "cancel", "resend"})
 
 
 class NotFoundError(Exception):
@@ -168,6 +168,9 @@ class BroadcastPages:
                         preview: dict[str, Any] | None = None, notice: str | None = None,
                         error: str | None = None) -> Response:
         lang, catalog = viewer.lang, self.c.catalog
+        done, done_id = request.query_params.get("done", ""), request.query_params.get("id", "")
+        if notice is None and done in _DONE and done_id.isdigit() and len(done_id) < 12:
+            notice = catalog.t(lang, f"console.broadcasts.done_{done}", id=int(done_id))
         if viewer.scope is not None and not viewer.scope:
             return self.c.render(request, viewer, "error.html", 200, message="console.error.no_scope")
         found = await self.c.store.list_broadcasts(limit=30, within_provinces=viewer.scope)
@@ -180,7 +183,10 @@ class BroadcastPages:
                 "audience": describe_audience(catalog, lang, b.audience, self.options()),
                 "stats": stats_text(catalog, lang, b, stats), "failed": stats.failed,
             })
-        live = any(b.status is BroadcastStatus.RUNNING for b in found)
+        # The page reloads itself (static/console.js) while something is sending or about to.
+        soon = datetime.now(UTC) + timedelta(minutes=2)
+        live = "/console/broadcasts#list" if any(b.status is BroadcastStatus.RUNNING or (
+            b.status is BroadcastStatus.SCHEDULED and b.run_at is not None and b.run_at <= soon) for b in found) else ""
         provinces = self.c._provinces_for(viewer)
         return self.c.render(
             request, viewer, "broadcasts.html", items=items, live=live, d=draft or Draft(), preview=preview,
@@ -250,8 +256,8 @@ class BroadcastPages:
             "photo": b.photo_id is not None, "via": "console",
         })
         await self._notify(b.id)
-        return await self.list_page(request, viewer, notice=t(viewer.lang, "console.broadcasts.created", id=b.id,
-                                                              at=format_local(first, self.c.tz)))
+        # Post/redirect/get: reloading the list must never send the broadcast again.
+        return RedirectResponse(f"/console/broadcasts?done=created&id={b.id}", status_code=303)
 
     async def act(self, request: Request, viewer: Viewer) -> Response:
         action = request.path_params["action"]
@@ -270,8 +276,7 @@ class BroadcastPages:
         if ok:
             await self.c.store.audit(viewer.ctx.user.id, f"broadcast.{action}", f"broadcast:{b.id}", {"via": "console"})
             await self._notify(b.id)
-            return await self.list_page(request, viewer, notice=t(viewer.lang, f"console.broadcasts.done_{action}",
-                                                                  id=b.id))
+            return RedirectResponse(f"/console/broadcasts?done={action}&id={b.id}", status_code=303)
         return await self.list_page(request, viewer, error=t(viewer.lang, "console.broadcasts.not_now", id=b.id))
 
 
