@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 from bot.config import Config
@@ -152,3 +153,58 @@ async def _revoke(args: argparse.Namespace, config: Config) -> int:
         held = sorted(await store.organizer_provinces(user.id))
         print(f"{channel}:{user_id} is {current.role.value}" + (f" of {', '.join(held)}" if held else ""))
     return 0
+
+
+def add_import_command(cmds: Any, common: argparse.ArgumentParser) -> None:
+    """`unionbot signups import FILE [--dry-run]` (registered by bot/cli_signups.py)."""
+    imp = cmds.add_parser("import", parents=[common],
+                          help="add sign-ups collected on paper from a CSV or XLSX file")
+    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("--dry-run", action="store_true", help="check every row, store nothing")
+    imp.set_defaults(func=_import)
+
+
+async def _import(args: argparse.Namespace, config: Config) -> int:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.app import Runtime
+    from handlers.join.importer import MAX_BYTES, plan_import, read_table
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as e:
+        print(f"unionbot: cannot read {args.file}: {e.strerror}", file=sys.stderr)
+        return 1
+    if len(data) > MAX_BYTES:
+        print(f"unionbot: {args.file} is larger than {MAX_BYTES // (1024 * 1024)} MB", file=sys.stderr)
+        return 1
+    tz = ZoneInfo(config.bot.timezone)
+    lang = config.bot.default_language
+    try:
+        plan = plan_import(read_table(data, args.file.name), scope=None, tz=tz, lang=lang,
+                           today=datetime.now(tz).date())
+    except Exception as e:  # a file that is neither CSV (UTF-8) nor XLSX
+        print(f"unionbot: cannot read {args.file} as CSV (UTF-8) or XLSX: {type(e).__name__}", file=sys.stderr)
+        return 1
+    async with Runtime(config) as runtime:
+        catalog = runtime.services.catalog
+        # Problems name the row, the column and what is wrong; the value is left out, so
+        # a terminal log or CI output holds no worker's name or number.
+        for p in plan.problems:
+            column = f" {catalog.t(lang, f'console.import.col.{p.column}')}:" if p.column else ":"
+            print(f"row {p.row}{column} {catalog.t(lang, f'console.import.err.{p.code}')}")
+        known = await runtime.store.known_phones([r.draft.phone_e164 for r in plan.rows])
+        if args.dry_run:
+            print(f"{len(plan.rows) - len(known)} new, {len(known)} already signed up, {plan.merged} merged "
+                  f"duplicates, {len(plan.problems)} problems (dry run: nothing stored)")
+            return 0 if plan.ok else 1
+        outcome = await runtime.store.import_signups([(r.draft, r.signed_at) for r in plan.rows])
+        await runtime.store.audit(None, "signups.import", "signups", {
+            "created": outcome.created, "known": outcome.known, "merged": plan.merged,
+            "problems": len(plan.problems), "via": "cli",
+            "provinces": sorted({r.draft.province_id for r in plan.rows}),
+        })
+        print(f"{outcome.created} new sign-ups imported, {outcome.known} already signed up kept, "
+              f"{plan.merged} merged duplicates, {len(plan.problems)} problems (rows not imported)")
+    return 0 if plan.ok else 1

@@ -8,12 +8,12 @@ session id, so whoever reads the database file cannot sign in with what it holds
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from storage.questions import Question
-from storage.signups import Signup, SignupExport, SignupSource, SignupStatus
+from storage.signups import Signup, SignupDraft, SignupExport, SignupSource, SignupStatus
 
 SORTS = ("new", "old", "name")
 
@@ -47,7 +47,23 @@ class ConsoleSession:
     csrf: str
 
 
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    created: int
+    known: int  # numbers already signed up: left exactly as they were
+
+
 class ConsoleStore(abc.ABC):
+    # -- paper imports ----------------------------------------------------------------
+    @abc.abstractmethod
+    async def import_signups(self, rows: Sequence[tuple[SignupDraft, datetime]]) -> ImportOutcome:
+        """Add sign-ups collected on paper, each dated as given, in one transaction; a
+        number already signed up is left untouched (never doubled, never overwritten)."""
+
+    @abc.abstractmethod
+    async def known_phones(self, phones: Collection[str]) -> set[str]:
+        """Which of these numbers are signed up already (for an import's preview)."""
+
     # -- sign-in links and sessions ------------------------------------------------
     @abc.abstractmethod
     async def add_console_link(self, token_hash: str, user_id: int, *, expires_at: datetime) -> None: ...

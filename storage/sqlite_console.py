@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.console import ConsoleSession, SignupCursor, SignupQuery
+from storage.console import ConsoleSession, ImportOutcome, SignupCursor, SignupQuery
 from storage.questions import Question
-from storage.signups import Signup, SignupExport
+from storage.signups import Signup, SignupDraft, SignupExport
 from storage.sqlite_questions import _SELECT as _Q_SELECT
 from storage.sqlite_questions import _province_filter, _question
 from storage.sqlite_signups import _SELECT as _S_SELECT
@@ -56,9 +57,42 @@ def _where(query: SignupQuery) -> tuple[list[str], list[Any]] | None:
 
 
 class SQLiteConsoleMixin:
-    """Uses SQLiteStore's `db`."""
+    """Uses SQLiteStore's `db` and `transaction()`."""
 
     db: GuardedConnection
+
+    if TYPE_CHECKING:
+
+        def transaction(self) -> AbstractAsyncContextManager[GuardedConnection]: ...
+
+    async def known_phones(self, phones: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        items = sorted(set(phones))
+        for i in range(0, len(items), 500):  # SQLite's bound-parameter limit
+            chunk = items[i:i + 500]
+            async with self.db.execute(
+                f"SELECT phone_e164 FROM signups WHERE phone_e164 IN ({', '.join('?' * len(chunk))})", chunk,
+            ) as cur:
+                found.update(r[0] for r in await cur.fetchall())
+        return found
+
+    async def import_signups(self, rows: Sequence[tuple[SignupDraft, datetime]]) -> ImportOutcome:
+        now = _ts(datetime.now(UTC))
+        created = 0
+        async with self.transaction() as db:
+            for draft, signed in rows:
+                at = _ts(signed)
+                async with db.execute(
+                    "INSERT INTO signups (user_id, full_name, phone_e164, workplace, province_id, commune, source,"
+                    " volunteer_id, consent_version, consent_lang, consent_channel, consent_at, created_at,"
+                    " updated_at, last_contact_at) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (phone_e164) DO NOTHING",
+                    (draft.full_name, draft.phone_e164, draft.workplace, draft.province_id, draft.commune,
+                     draft.source.value, draft.volunteer_id, draft.consent_version, draft.consent_lang,
+                     draft.consent_channel, at, at, now, now),
+                ) as cur:
+                    created += max(cur.rowcount, 0)
+        return ImportOutcome(created, len(rows) - created)
 
     # -- sign-in links and sessions ------------------------------------------------
     async def add_console_link(self, token_hash: str, user_id: int, *, expires_at: datetime) -> None:

@@ -31,6 +31,7 @@ from starlette.templating import Jinja2Templates
 
 from bot.channels.base import ChannelRegistry
 from bot.console.broadcasts import BroadcastPages, NotFoundError
+from bot.console.imports import ImportPages
 from bot.console.security import (
     LANG_COOKIE,
     PRE_COOKIE,
@@ -501,6 +502,7 @@ def build_console(services: Services, registry: ChannelRegistry | None) -> Starl
     """The console as an ASGI app, to mount at /console."""
     c = Console(services, registry)
     b = BroadcastPages(c)
+    imports = ImportPages(c)
     routes = [
         Route("/", c.page(c.overview), methods=["GET"]),
         Route("/login/{token}", c.login_page, methods=["GET"]),
@@ -518,6 +520,9 @@ def build_console(services: Services, registry: ChannelRegistry | None) -> Starl
         Route("/targets", c.page(c.targets), methods=["GET"]),
         Route("/targets", c.page(c.set_target), methods=["POST"]),
         Route("/audit", c.page(c.audit_log), methods=["GET"]),
+        Route("/import", c.page(imports.page), methods=["GET"]),
+        Route("/import/preview", c.page(imports.preview), methods=["POST"]),
+        Route("/import/confirm", c.page(imports.confirm), methods=["POST"]),
         Route("/broadcasts", c.page(b.list_page), methods=["GET"]),
         Route("/broadcasts/preview", c.page(b.preview), methods=["POST"]),
         Route("/broadcasts/create", c.page(b.create), methods=["POST"]),
