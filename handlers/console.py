@@ -13,13 +13,14 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from handlers.context import Ctx, Services, effective_role
 from handlers.join.common import year_bounds
 from handlers.router import Router
 from handlers.types import Inbound, InboundKind, Reply
 from storage import Role, Store, User
+from storage.broadcasts import Broadcast, BroadcastStatus
 from storage.signups import SignupStatus
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,9 @@ class Overview:
     year: int
     rows: list[ProvinceOverview] = field(default_factory=list)
     waiting_total: int = 0
+    # The last 12 weeks (Monday, sign-ups), oldest first, and the next scheduled broadcasts.
+    weeks: list[tuple[date, int]] = field(default_factory=list)
+    next_broadcasts: list[Broadcast] = field(default_factory=list)
 
 
 async def overview_rows(store: Store, scope: frozenset[str] | None, tz: tzinfo) -> Overview:
@@ -122,4 +126,17 @@ async def overview_rows(store: Store, scope: frozenset[str] | None, tz: tzinfo) 
             row.oldest = oldest[0].created_at if oldest else None
     result = Overview(now.year, sorted(rows.values(), key=lambda r: r.province_id))
     result.waiting_total = await store.count_open_questions(provinces=scope)
+    this_monday = week_start.date()
+    mondays = [this_monday - timedelta(weeks=i) for i in range(11, -1, -1)]
+    recent = await store.signup_facts(provinces=scope, since=datetime.combine(mondays[0], time(), tz))
+    by_week: dict[date, int] = dict.fromkeys(mondays, 0)
+    for fact in recent:
+        day = fact.created_at.astimezone(tz).date()
+        monday = day - timedelta(days=day.weekday())
+        if monday in by_week:
+            by_week[monday] += 1
+    result.weeks = sorted(by_week.items())
+    scheduled = await store.list_broadcasts([BroadcastStatus.SCHEDULED], limit=50, within_provinces=scope)
+    far = datetime.max.replace(tzinfo=UTC)
+    result.next_broadcasts = sorted(scheduled, key=lambda b: b.run_at or far)[:5]
     return result

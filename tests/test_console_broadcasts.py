@@ -89,6 +89,8 @@ async def test_pause_resume_cancel_and_other_provinces_broadcasts(services: Serv
         csrf = await sign_in(client, store, org)
         page = await client.get("/console/broadcasts")
         assert "Tin Hà Nội" in page.text and "Tin Huế" not in page.text and "Tin cả nước" not in page.text
+        overview = (await client.get("/console/")).text
+        assert "Tin Hà Nội" in overview and "Tin Huế" not in overview and "Tin cả nước" not in overview
         for other in (theirs, national):
             assert (await client.post(f"/console/broadcasts/{other.id}/cancel", data={"csrf": csrf})).status_code == 404
         paused = await client.post(f"/console/broadcasts/{mine.id}/pause", data={"csrf": csrf})

@@ -202,3 +202,62 @@ async def test_a_broadcast_with_an_image_reaches_20_subscribers_and_the_counts_f
                     await browser.close()
             photos = [r for r in fake.requests("sendPhoto") if int(r.chat_id or 0) in workers]  # type: ignore[arg-type]
             assert sorted({int(r.chat_id) for r in photos}) == workers  # type: ignore[arg-type]
+
+
+async def test_import_names_two_bad_rows_and_the_export_opens_in_openpyxl(tmp_path: Path) -> None:
+    import openpyxl
+    from playwright.async_api import async_playwright, expect
+
+    from handlers.console import issue_link, link_url
+
+    sheet = tmp_path / "cong-nhan.csv"
+    sheet.write_text(
+        "Họ tên,Số điện thoại,Nơi làm việc,Tỉnh/thành phố,Ngày đăng ký\n"
+        "Nguyễn Văn An,0912 345 678,Công ty May 10,Hà Nội,15/11/2026\n"
+        "Trần Thị Bình,0123,Công ty May 10,Hà Nội,16/11/2026\n"
+        "Lê Văn Cường,0987 654 321,Samsung,Hà Nội,\n"
+        "Phạm Thị Dung,0911 111 111,Samsung,Atlantis,\n", encoding="utf-8")
+    config = config_for(tmp_path)
+    async with serving(config) as runtime:
+        org = await runtime.store.touch_user("telegram", str(ORGANIZER), language="vi")
+        await runtime.store.set_role(org.id, Role.ORGANIZER)
+        await runtime.store.add_organizer_provinces(org.id, ["ha_noi"], granted_by=None)
+        link = link_url(f"http://127.0.0.1:{runtime.web_port}", await issue_link(runtime.store, org))
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+                await page.goto(link)
+                await page.click("#signin")
+                await page.click("text=Nhập danh sách")
+                await page.set_input_files("input[name=file]", str(sheet))
+                await page.click("#import-preview")
+                problems = page.locator("#problems li")
+                await expect(problems).to_have_count(2)
+                await expect(problems.nth(0)).to_contain_text("Dòng 3 · Số điện thoại")
+                await expect(problems.nth(1)).to_contain_text("Dòng 5 · Tỉnh/thành phố")
+                await shoot(page, "08-import-preview")
+                await page.click("#import-confirm")
+                await expect(page.locator(".notice")).to_contain_text("Đã nhập 2 đăng ký mới")
+
+                await page.click("text=Đăng ký")
+                async with page.expect_download() as download_info:
+                    await page.click("button[value=xlsx]")
+                download = await download_info.value
+                saved = tmp_path / "export.xlsx"
+                await download.save_as(saved)
+                rows = list(openpyxl.load_workbook(saved).active.iter_rows(min_row=2, values_only=True))
+                assert sorted((r[2], r[3]) for r in rows) == [("Lê Văn Cường", "+84987654321"),
+                                                               ("Nguyễn Văn An", "+84912345678")]
+                await shoot(page, "09-signups-after-import")
+            finally:
+                await browser.close()
+    exports = await _audits(config, "signups.export")
+    assert exports and exports[0]["via"] == "console"
+
+
+async def _audits(config, action: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
+    from storage.sqlite import SQLiteStore
+
+    async with SQLiteStore(config.storage.path) as store:
+        return [e.details for e in await store.list_audit(action=action)]

@@ -150,6 +150,7 @@ async def test_overview_counts_per_province_in_scope(services: Services, store: 
         html = (await client.get("/console/")).text
     assert "Hà Nội" in html and "Huế" not in html.split("<main>")[1]
     assert "25.0%" in html
+    assert html.count('class="fill w') >= 12 + 1  # a bar per week of the last 12, and the target bar
 
 
 async def test_targets_are_set_within_scope_and_progress_shows_by_month_and_source(
