@@ -191,3 +191,15 @@ async def test_the_audit_log_is_for_admins_only(services: Services, store: Store
         assert "signup.view" in page.text and "telegram:100" in page.text and "console.signin" in page.text
         only = await as_admin.get("/console/audit", params={"action": "signup.view"})
         assert "console.signin" not in only.text.split("<tbody>")[1]
+
+
+async def test_english_switch_is_a_post_and_sticks(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        switched = await client.post("/console/lang", data={"csrf": csrf, "lang": "en", "back": "/console/signups"})
+        assert switched.status_code == 303 and switched.headers["location"] == "/console/signups"
+        assert "Sign-ups" in (await client.get("/console/signups")).text
+        away = await client.post("/console/lang", data={"csrf": csrf, "lang": "vi", "back": "https://evil.example"})
+        assert away.headers["location"] == "/console/"  # never an open redirect
+    assert (await store.get_user(org.id)).language == "vi"  # type: ignore[union-attr]  # the chat's language stays
