@@ -9,6 +9,7 @@ exist. State changes happen only on POST, and every POST carries the session's C
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import tempfile
@@ -59,7 +60,7 @@ from handlers.join.organizer import MAX_TARGET
 from handlers.join.phone import parse_vn_mobile
 from handlers.join.provinces import all_provinces
 from handlers.scope import question_in_scope
-from storage import Role
+from storage import Role, Store, open_store
 from storage.console import SORTS, SignupCursor, SignupQuery
 from storage.signups import SignupSource, SignupStatus
 
@@ -356,10 +357,7 @@ class Console:
         work = Path(tempfile.mkdtemp(prefix="unionbot-console-export-"))
         name = f"{self.catalog.t(viewer.lang, 'join.org.export_filename')}-{datetime.now(self.tz):%Y-%m-%d}.{fmt}"
         try:
-            rows = await write_export_file(
-                _QuerySource(self.store, query), work / f"export.{fmt}", fmt=fmt, provinces=query.provinces,
-                catalog=self.catalog, lang=viewer.lang, tz=self.tz, page_size=1000,
-            )
+            rows = await self._write_export(query, work / f"export.{fmt}", fmt, viewer.lang)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -374,6 +372,27 @@ class Console:
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         return FileResponse(work / f"export.{fmt}", media_type=media, filename=name,
                             background=BackgroundTask(shutil.rmtree, work, True))
+
+    async def _write_export(self, query: SignupQuery, out: Path, fmt: str, lang: str) -> int:
+        """Write the file in a thread with its own connection to the database, so the
+        formatting of 50,000 rows does not hold up webhooks on the bot's event loop; a
+        store without a file (tests' in-memory stores) writes on the loop instead."""
+        path = getattr(self.store, "path", None)
+
+        async def write(store: Store) -> int:
+            return await write_export_file(
+                _QuerySource(store, query), out, fmt=fmt, provinces=query.provinces, catalog=self.catalog,
+                lang=lang, tz=self.tz, page_size=1000,
+            )
+
+        if not isinstance(path, str) or path == ":memory:":
+            return await write(self.store)
+
+        async def own_connection() -> int:
+            async with open_store(path) as store:
+                return await write(store)  # type: ignore[arg-type]
+
+        return await asyncio.to_thread(asyncio.run, own_connection())
 
     # -- questions ------------------------------------------------------------------
     def _age(self, lang: str, since: datetime) -> str:
