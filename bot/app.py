@@ -17,6 +17,7 @@ from bot.channels.base import Channel, ChannelRegistry
 from bot.config import Config
 from bot.web import WebServer, build_web_app
 from handlers import broadcasts, qa
+from handlers import console as console_access
 from handlers.context import Services, Settings
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_catalog
@@ -171,18 +172,26 @@ class Runtime:
         return {"schema": await self.store.schema_version()}
 
 
-async def serve(runtime: Runtime, channels: list[Channel], stop: asyncio.Event) -> None:
-    """Run the channels (and the web server if one needs it) until `stop` is set."""
+async def serve(runtime: Runtime, channels: list[Channel], stop: asyncio.Event, *, web_server: bool = False) -> None:
+    """Run the channels (and the web server if one needs it, or `web_server`) until `stop` is set.
+
+    Whenever the web server runs, it also serves the organizers' console under /console."""
     async with AsyncExitStack() as stack:
         routes = [r for ch in channels for r in ch.web_routes()]
-        if routes or runtime.config.needs_web_server:
+        if routes or web_server or runtime.config.needs_web_server:
+            from bot.console.app import CONSOLE_MAX_BODY, CONSOLE_PREFIX, console_mount
+
+            routes.append(console_mount(runtime.services, runtime.registry))
             web = WebServer(
-                build_web_app(routes, runtime.health, max_body=runtime.config.server.max_body_bytes),
+                build_web_app(routes, runtime.health, max_body=runtime.config.server.max_body_bytes,
+                              streamed={CONSOLE_PREFIX: CONSOLE_MAX_BODY}),
                 runtime.config.server.host, runtime.config.server.port,
             )
             await web.start()
             stack.push_async_callback(web.stop)
             runtime.web_port = web.port
+            server = runtime.config.server
+            runtime.services.extras[console_access.URL] = server.public_url or f"http://{server.host}:{web.port}"
         for channel in channels:
             await channel.start()
             stack.push_async_callback(channel.stop)

@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 FEATURE_CLIS: tuple[str, ...] = (
     "bot.cli_rights", "bot.cli_broadcast", "bot.cli_signups", "bot.cli_zalo", "bot.cli_listening", "bot.cli_care",
+    "bot.cli_console",
 )
 
 

@@ -56,6 +56,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                             help="erase sign-ups past join.retention_months and abandoned forms")
     purge.set_defaults(func=_purge)
 
+    from bot.cli_console import add_import_command  # the paper import lives with the console
+
+    add_import_command(cmds, common)
+
 
 class _BadProvince(Exception):
     pass

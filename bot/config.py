@@ -51,6 +51,9 @@ class ServerSection:
     port: int = 8080
     # Largest request body any webhook reads, in KiB; bigger ones get 413 unread.
     max_body_kib: int = 256
+    # The address organizers open the web console at (behind a proxy: its https URL);
+    # empty: http://host:port.
+    public_url: str = ""
 
     @property
     def max_body_bytes(self) -> int:
@@ -228,7 +231,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "bot": {"default_language": str, "timezone": str, "log_level": str},
     "union": {"hotline": str, "office": str},
     "storage": {"path": str},
-    "server": {"host": str, "port": int, "max_body_kib": int},
+    "server": {"host": str, "port": int, "max_body_kib": int, "public_url": str},
     "telegram": {"mode": str, "webhook_url": str, "webhook_path": str, "admins": list},
     "limits": {"flood_messages": int, "flood_window_seconds": (int, float)},
     "rights": {"extra_dir": str, "answer_within_hours": int},
@@ -322,6 +325,8 @@ def _build(raw: dict[str, Any], env: dict[str, str], source: Path | None) -> Con
         raise ConfigError(f"server.port: must be between 0 and 65535, got {server.port}")
     if not 16 <= server.max_body_kib <= 4096:
         raise ConfigError(f"server.max_body_kib: must be between 16 and 4096, got {server.max_body_kib}")
+    if server.public_url and not server.public_url.startswith(("http://", "https://")):
+        raise ConfigError("server.public_url: must start with https:// (or http://)")
 
     tg_raw = dict(_section(raw, "telegram"))
     admins = tg_raw.pop("admins", [])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import uvicorn
 from starlette.applications import Starlette
@@ -44,15 +44,23 @@ class BodyLimit:
     """
 
     def __init__(self, app: ASGIApp, max_body: int = DEFAULT_MAX_BODY,
-                 read_timeout: float = BODY_READ_TIMEOUT) -> None:
+                 read_timeout: float = BODY_READ_TIMEOUT, streamed: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_body = max_body
         self.read_timeout = read_timeout
+        # Path prefixes whose routes read their body as a stream (the console's uploads:
+        # Starlette spools multipart parts to temporary files) get a larger limit and are
+        # not buffered here; the cap still holds, counted as the body passes.
+        self.streamed = dict(streamed or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        for prefix, limit in self.streamed.items():
+            if scope["path"].startswith(prefix):
+                await self._stream(scope, receive, send, limit)
+                return
         declared = _content_length(scope)
         if declared == -1:
             await _refuse(receive, send, 400)
@@ -95,6 +103,27 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        declared = _content_length(scope)
+        if declared == -1 or (declared is not None and declared > limit):
+            logger.warning("refused a body on %s (limit %d)", scope["path"], limit)
+            await _refuse(receive, send, 413 if declared != -1 else 400)
+            return
+        size = 0
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await receive()
+            size += len(message.get("body", b""))
+            if size > limit:
+                # The route sees the client leave; nothing past the limit is ever kept.
+                logger.warning("cut an over-long body on %s (limit %d)", scope["path"], limit)
+                return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counted, send)
+
+
 def _content_length(scope: Scope) -> int | None:
     """The declared length; None when absent, -1 when unreadable."""
     for name, value in scope.get("headers", []):
@@ -129,6 +158,7 @@ async def _refuse(receive: Receive, send: Send, status: int) -> None:
 
 def build_web_app(
     routes: list[BaseRoute], health: Callable[[], Awaitable[dict]], *, max_body: int = DEFAULT_MAX_BODY,
+    streamed: Mapping[str, int] | None = None,
 ) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         try:
@@ -139,7 +169,7 @@ def build_web_app(
 
     return Starlette(
         routes=[Route("/healthz", healthz, methods=["GET"]), *routes],
-        middleware=[Middleware(BodyLimit, max_body=max_body)],
+        middleware=[Middleware(BodyLimit, max_body=max_body, streamed=streamed)],
     )
 
 

@@ -6,7 +6,7 @@ registers last so that forms keep their own text input.
 
 from __future__ import annotations
 
-from handlers import broadcasts, care, core, inbox, listening, qa, roles
+from handlers import broadcasts, care, console, core, inbox, listening, qa, roles
 from handlers.join import form, organizer, privacy, volunteer
 from handlers.router import Router
 
@@ -29,6 +29,7 @@ def build_router() -> Router:
     care.register(router)
     # Rights Q&A takes free text outside forms; questions it cannot answer go to the inbox.
     inbox.register(router)
+    console.register(router)
     qa.register(router)
     # Typed poll answers ("2", "1, 3", "đồng ý") go to an open poll the person received.
     listening.register_poll_text(router)

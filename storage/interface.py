@@ -110,6 +110,7 @@ class CoreStore(abc.ABC):
 
 from storage.broadcasts import BroadcastStore  # noqa: E402
 from storage.care import CareStore  # noqa: E402
+from storage.console import ConsoleStore  # noqa: E402
 from storage.inbound import InboundJournalStore  # noqa: E402
 from storage.listening import ListeningStore  # noqa: E402
 from storage.questions import QuestionStore  # noqa: E402
@@ -119,6 +120,6 @@ from storage.zalo_tokens import ZaloTokenStore  # noqa: E402
 
 class Store(
     CoreStore, QuestionStore, SignupStore, BroadcastStore, ZaloTokenStore, InboundJournalStore, ListeningStore,
-    CareStore, abc.ABC,
+    CareStore, ConsoleStore, abc.ABC,
 ):
     """Everything persistence offers; what handlers and the bot depend on."""

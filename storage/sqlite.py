@@ -21,6 +21,7 @@ from storage.interface import Store, StoreError, StoreOpenError
 from storage.records import AuditEntry, ConversationState, Role, User
 from storage.sqlite_broadcasts import SQLiteBroadcastMixin
 from storage.sqlite_care import SQLiteCareMixin
+from storage.sqlite_console import SQLiteConsoleMixin
 from storage.sqlite_inbound import SQLiteInboundMixin
 from storage.sqlite_listening import SQLiteListeningMixin
 from storage.sqlite_questions import SQLiteQuestionMixin
@@ -156,7 +157,7 @@ class GuardedConnection:
 
 class SQLiteStore(
     SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, SQLiteZaloTokenMixin, SQLiteInboundMixin,
-    SQLiteListeningMixin, SQLiteCareMixin, Store,
+    SQLiteListeningMixin, SQLiteCareMixin, SQLiteConsoleMixin, Store,
 ):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)

@@ -207,3 +207,31 @@ async def test_the_limit_follows_the_configuration(tmp_path: Path, servers) -> N
             r = await http.post(f"http://127.0.0.1:{runtime.web_port}{path}", content=b"{" + b" " * 20000 + b"}",
                                 headers=headers)
         assert r.status_code == 413
+
+
+async def test_console_uploads_get_their_own_larger_streamed_limit() -> None:
+    """The console's imports (MBs) pass the web server; a webhook of that size does not."""
+    import httpx
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from bot.web import build_web_app
+
+    async def count(request: Request) -> PlainTextResponse:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+        return PlainTextResponse(str(size))
+
+    async def health() -> dict:
+        return {}
+
+    app = build_web_app([Route("/console/import", count, methods=["POST"]), Route("/hook", count, methods=["POST"])],
+                        health, max_body=256 * 1024, streamed={"/console": 3 * 1024 * 1024})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        two_mb = b"x" * (2 * 1024 * 1024)
+        ok = await client.post("/console/import", content=two_mb)
+        assert (ok.status_code, ok.text) == (200, str(len(two_mb)))
+        assert (await client.post("/hook", content=two_mb)).status_code == 413
+        assert (await client.post("/console/import", content=two_mb * 2)).status_code == 413

@@ -1,0 +1,205 @@
+"""The console's pages doing their jobs: search, filters, paging, status and notes,
+export of the current filter, and answering questions on the worker's channel."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import openpyxl
+import pytest
+
+from bot.console import app as console_module
+from bot.console.security import RateLimit
+from handlers.context import Services
+from storage import Role, Store
+from tests.console_support import RecordingRegistry, add_signup, client_for, console_app, person, sign_in
+
+ROW_IDS = re.compile(r'href="/console/signups/(\d+)" class="name"')
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(console_module, "SIGNIN_LIMIT", RateLimit(limit=10, window=60.0))
+
+
+def ids(html: str) -> list[int]:
+    return [int(x) for x in ROW_IDS.findall(html)]
+
+
+async def test_search_by_phone_in_any_format_name_and_workplace(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    an = await add_signup(store, "Nguyễn Văn An", "+84912345678", workplace="Công ty May Hưng Yên")
+    binh = await add_signup(store, "Trần Thị Bình", "+84987654321", workplace="Samsung Điện tử")
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        for typed in ("0912 345 678", "+84 912-345-678", "0912.345.678", "84912345678"):
+            page = await client.post("/console/signups", data={"csrf": csrf, "q": typed})
+            assert ids(page.text) == [an], typed
+        assert ids((await client.post("/console/signups", data={"csrf": csrf, "q": "Bình"})).text) == [binh]
+        assert ids((await client.post("/console/signups", data={"csrf": csrf, "q": "samsung"})).text) == [binh]
+        # LIKE wildcards typed by the organizer are taken literally.
+        assert ids((await client.post("/console/signups", data={"csrf": csrf, "q": "%"})).text) == []
+
+
+async def test_filters_sorting_and_keyset_paging(services: Services, store: Store) -> None:
+    admin = await person(store, "admin", Role.ADMIN)
+    made = [await add_signup(store, f"Người {i:03d}", f"+849123{i:05d}", "ha_noi" if i % 2 else "hue")
+            for i in range(1, 121)]
+    await store.set_signup_status(made[0], __import__("storage.signups", fromlist=["x"]).SignupStatus.JOINED)
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, admin)
+        first = await client.post("/console/signups", data={"csrf": csrf})
+        assert ids(first.text) == made[::-1][:50]
+        assert "120" in first.text
+        second = await client.post("/console/signups", data={"csrf": csrf, "after_id": str(made[-50])})
+        assert ids(second.text) == made[::-1][50:100]
+        hue = await client.post("/console/signups", data={"csrf": csrf, "province": "hue", "sort": "old"})
+        assert ids(hue.text) == [m for i, m in enumerate(made, 1) if i % 2 == 0][:50]
+        joined = await client.post("/console/signups", data={"csrf": csrf, "status": "joined"})
+        assert ids(joined.text) == [made[0]]
+        by_name = await client.post("/console/signups", data={"csrf": csrf, "sort": "name", "after_id": str(made[9]),
+                                                              "after_name": "Người 010"})
+        assert ids(by_name.text)[:2] == [made[10], made[11]]
+        dated = await client.post("/console/signups", data={"csrf": csrf, "since": "2000-01-01", "until": "2000-12-31"})
+        assert ids(dated.text) == []
+        bad = await client.post("/console/signups", data={"csrf": csrf, "since": "31/12"})
+        assert "YYYY-MM-DD" in bad.text or "ngày" in bad.text.lower()
+
+
+async def test_status_and_notes_are_saved_and_audited(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    sid = await add_signup(store, "Nguyễn Văn An", "+84912345678")
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        page = await client.post(f"/console/signups/{sid}/note", data={"csrf": csrf, "note": "Gọi lại <b>thứ Hai</b>"})
+        assert "Gọi lại &lt;b&gt;thứ Hai&lt;/b&gt;" in page.text
+        empty = await client.post(f"/console/signups/{sid}/note", data={"csrf": csrf, "note": "   "})
+        assert "1000" in empty.text or "1,000" in empty.text
+    assert [n.text for n in await store.signup_notes(sid)] == ["Gọi lại <b>thứ Hai</b>"]
+    [entry] = await store.list_audit(action="signup.note")
+    assert entry.details == {"length": len("Gọi lại <b>thứ Hai</b>"), "via": "console"}
+
+
+async def test_export_of_the_current_filter_is_audited_and_neutralises_formulas(
+    services: Services, store: Store
+) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    await add_signup(store, "=HYPERLINK(\"http://x\")", "+84912345678")
+    await add_signup(store, "Trần Thị Bình", "+84987654321")
+    await add_signup(store, "Lê Văn Cường", "+84911111111", "hue")
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        xlsx = await client.post("/console/signups/export", data={"csrf": csrf, "fmt": "xlsx"})
+        assert xlsx.status_code == 200
+        assert "attachment" in xlsx.headers["content-disposition"]
+        sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+        cells = [row[2] for row in sheet.iter_rows(min_row=2)]
+        assert sorted(c.value for c in cells) == sorted(['=HYPERLINK("http://x")', "Trần Thị Bình"])  # no Huế
+        assert {c.data_type for c in cells} == {"s"}  # text cells, never a formula
+        csv = await client.post("/console/signups/export", data={"csrf": csrf, "fmt": "csv", "q": "Bình"})
+        text = csv.content.decode("utf-8-sig")
+        assert csv.content.startswith(b"\xef\xbb\xbf") and "Trần Thị Bình" in text and "HYPERLINK" not in text
+    audits = await store.list_audit(action="signups.export")
+    assert [(a.details["rows"], a.details["formats"], a.details["search"]) for a in audits] == [
+        (1, ["csv"], True), (2, ["xlsx"], False)]
+    assert all(a.details["provinces"] == ["ha_noi"] and a.actor_id == org.id for a in audits)
+
+
+async def test_answering_a_question_reaches_the_worker_on_their_channel(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    worker = await store.touch_user("zalo_bot", "w-55", language="vi")
+    await store.submit_signup(__import__("storage.signups", fromlist=["x"]).SignupDraft(
+        full_name="Nguyễn Văn An", phone_e164="+84912345678", workplace="Cty A", province_id="ha_noi", commune=None,
+        source=__import__("storage.signups", fromlist=["x"]).SignupSource.SELF, volunteer_id=None,
+        consent_version="v1", consent_lang="vi", consent_channel="zalo_bot", owner_id=worker.id))
+    qid = await store.add_question(worker.id, "Công ty nợ lương 2 tháng thì làm sao?", "vi")
+    elsewhere = await store.touch_user("telegram", "w-66", language="vi")
+    other_q = await store.add_question(elsewhere.id, "Câu hỏi của người chưa đăng ký", "vi")
+    registry = RecordingRegistry()
+    async with client_for(console_app(services, registry)) as client:
+        csrf = await sign_in(client, store, org)
+        inbox = await client.get("/console/questions")
+        assert "nợ lương" in inbox.text and "zalo_bot" in inbox.text and "912345678" not in inbox.text
+        assert "chưa đăng ký" not in inbox.text.split("<main>")[1]  # the unplaced question is admins' only
+        refused = await client.post(f"/console/questions/{other_q}/answer", data={"csrf": csrf, "answer": "x"})
+        assert refused.status_code == 404
+        done = await client.post(f"/console/questions/{qid}/answer",
+                                 data={"csrf": csrf, "answer": "Bạn gửi đơn tới công đoàn cơ sở."})
+        assert done.status_code == 200 and f"#{qid}" in done.text
+        twice = await client.post(f"/console/questions/{qid}/answer", data={"csrf": csrf, "answer": "Lần hai"})
+        assert "đã được trả lời" in twice.text
+        found = await client.post("/console/questions", data={"csrf": csrf, "status": "answered", "q": "công đoàn"})
+        assert "nợ lương" in found.text and "Bạn gửi đơn" in found.text
+    [(channel, user, reply)] = registry.sent
+    assert (channel, user) == ("zalo_bot", "w-55") and "Bạn gửi đơn tới công đoàn cơ sở." in reply.text
+    assert (await store.get_question(other_q)).status == "open"  # type: ignore[union-attr]
+    [entry] = await store.list_audit(action="question.answer")
+    assert entry.details == {"via": "console", "delivered": True}
+
+
+async def test_overview_counts_per_province_in_scope(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    await add_signup(store, "A", "+84912345678")
+    await add_signup(store, "B", "+84987654321")
+    await add_signup(store, "C", "+84911111111", "hue")
+    from datetime import datetime
+    await store.set_signup_target("ha_noi", datetime.now().year, 8, None)
+    async with client_for(console_app(services)) as client:
+        await sign_in(client, store, org)
+        html = (await client.get("/console/")).text
+    assert "Hà Nội" in html and "Huế" not in html.split("<main>")[1]
+    assert "25.0%" in html
+    assert html.count('class="fill w') >= 12 + 1  # a bar per week of the last 12, and the target bar
+
+
+async def test_targets_are_set_within_scope_and_progress_shows_by_month_and_source(
+    services: Services, store: Store
+) -> None:
+    from datetime import datetime
+
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    await add_signup(store, "A", "+84912345678")
+    year = datetime.now().year
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        page = await client.get("/console/targets")
+        assert page.status_code == 200 and "Hà Nội" in page.text and f"Tháng {datetime.now().month}" in page.text
+        saved = await client.post("/console/targets", data={"csrf": csrf, "province": "ha_noi", "target": "1.000",
+                                                            "year": str(year)})
+        assert "Đã lưu chỉ tiêu" in saved.text and "0.1%" in saved.text
+        refused = await client.post("/console/targets", data={"csrf": csrf, "province": "hue", "target": "50",
+                                                              "year": str(year)})
+        assert "số nguyên dương" in refused.text
+    assert await store.signup_targets(year) == {"ha_noi": 1000}
+    [entry] = await store.list_audit(action="signups.target")
+    assert entry.target == "province:ha_noi" and entry.details["via"] == "console"
+
+
+async def test_the_audit_log_is_for_admins_only(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    admin = await person(store, "1", Role.ADMIN)
+    sid = await add_signup(store, "<b>An</b>", "+84912345678")
+    app = console_app(services)
+    async with client_for(app) as as_org, client_for(app) as as_admin:
+        await sign_in(as_org, store, org)
+        await as_org.get(f"/console/signups/{sid}")
+        assert (await as_org.get("/console/audit")).status_code == 404
+        await sign_in(as_admin, store, admin)
+        page = await as_admin.get("/console/audit")
+        assert page.status_code == 200
+        assert "signup.view" in page.text and "telegram:100" in page.text and "console.signin" in page.text
+        only = await as_admin.get("/console/audit", params={"action": "signup.view"})
+        assert "console.signin" not in only.text.split("<tbody>")[1]
+
+
+async def test_english_switch_is_a_post_and_sticks(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        switched = await client.post("/console/lang", data={"csrf": csrf, "lang": "en", "back": "/console/signups"})
+        assert switched.status_code == 303 and switched.headers["location"] == "/console/signups"
+        assert "Sign-ups" in (await client.get("/console/signups")).text
+        away = await client.post("/console/lang", data={"csrf": csrf, "lang": "vi", "back": "https://evil.example"})
+        assert away.headers["location"] == "/console/"  # never an open redirect
+    assert (await store.get_user(org.id)).language == "vi"  # type: ignore[union-attr]  # the chat's language stays
