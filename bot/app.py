@@ -158,6 +158,10 @@ class Runtime:
         self.services.extras[broadcasts.CONTROL] = service
         from bot.care_outbox import CareOutbox
         from bot.listening import ListeningRetention
+
+        if not self.config.listening.report_salt:
+            # Said when the bot starts its services, not on every command-line call.
+            logger.info("listening: UNIONBOT_REPORT_SALT not set; report limits start over at each restart")
         from bot.signup_retention import SignupRetention
         from handlers.broadcasts.schedule import QuietHours
 

@@ -27,8 +27,6 @@ logger = logging.getLogger(__name__)
 def listening_options(config: Config) -> ListeningOptions:
     section = config.listening
     extra = {"salt": section.report_salt.encode()} if section.report_salt else {}
-    if not extra:
-        logger.info("listening: UNIONBOT_REPORT_SALT not set; report limits start over at each restart")
     return ListeningOptions(
         min_group=section.min_group, answer_retention_days=section.answer_retention_days,
         alert_threshold=section.alert_threshold, alert_window_days=section.alert_window_days,

@@ -389,14 +389,21 @@ TG_SECRET = "fuzz-secret-1234"
 def telegram_webhook():  # type: ignore[no-untyped-def]
     """The real webhook endpoint of a TelegramChannel in webhook mode, called directly with
     a Starlette request; the PTB application is marked running without any network."""
+    import tempfile
+
     from bot.channels.telegram import TelegramChannel
     from bot.config import TelegramSection
+    from storage.sqlite import SQLiteStore
 
     config = TelegramSection(mode="webhook", webhook_url="https://bot.example.org/telegram/webhook",
                              token="123:abc", webhook_secret=TG_SECRET)
-    channel = TelegramChannel(config, None, None, None, None)  # type: ignore[arg-type]
-    channel.application._running = True  # what start() sets; the endpoint only reads it
     loop = asyncio.new_event_loop()
+    tmp = tempfile.TemporaryDirectory()
+    # A real store: the webhook journals each update before it answers 200.
+    store = SQLiteStore(Path(tmp.name) / "fuzz.sqlite3")
+    loop.run_until_complete(store.open())
+    channel = TelegramChannel(config, None, None, None, store)  # type: ignore[arg-type]
+    channel.application._running = True  # what start() sets; the endpoint only reads it
 
     def post(body: bytes, secret: str = TG_SECRET) -> int:
         from starlette.requests import Request
@@ -414,7 +421,9 @@ def telegram_webhook():  # type: ignore[no-untyped-def]
 
     yield post
     channel.application._running = False
+    loop.run_until_complete(store.close())
     loop.close()
+    tmp.cleanup()
 
 
 @FUZZ
