@@ -34,6 +34,11 @@ def _ts(moment: datetime) -> str:
 
 def seed(path: Path, signups: int, volunteers: int = 2000, *, seed_value: int = 20261203) -> None:
     asyncio.run(_migrate(path))
+    seed_rows(path, signups, volunteers, seed_value=seed_value)
+
+
+def seed_rows(path: Path, signups: int, volunteers: int = 2000, *, seed_value: int = 20261203) -> None:
+    """The bulk inserts alone, into an already migrated database (tests open it themselves)."""
     rnd = random.Random(seed_value)
     now = datetime.now(UTC)
     start = datetime(now.year, 1, 1, tzinfo=UTC)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from bot.config import Config, ConfigError, load_config
-from bot.logsetup import setup_logging
+from bot.logsetup import secrets_of, setup_logging
 from storage import Role, StoreError
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"unionbot: configuration error: {e}", file=sys.stderr)
         return 2
-    setup_logging(config.bot.log_level)
+    setup_logging(config.bot.log_level, secrets=secrets_of(config))
     try:
         if hasattr(args, "func"):
             return int(asyncio.run(args.func(args, config)))

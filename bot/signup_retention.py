@@ -2,6 +2,11 @@
 the last contact, unfinished forms (and /forget confirmations holding one) after
 handlers.join.form.FORM_TTL.
 
+The same two rules cover everything else that holds a worker's words: every
+conversation state (a free-text question remembered for "ask a union officer", a
+broadcast draft, a note being typed, whatever the flow) goes after FORM_TTL like a form,
+and handed-off questions with their answers after `join.retention_months`.
+
 Runs at start-up and then once a day beside the channels; `unionbot signups purge`
 does the same from the shell.
 """
@@ -13,7 +18,6 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
-from handlers.join.common import FLOW_FORGET, FORM_FLOWS
 from handlers.join.form import FORM_TTL
 from storage import Store
 
@@ -28,11 +32,17 @@ async def purge_expired(store: Store, retention_months: int, *, now: datetime | 
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=round(retention_months * DAYS_PER_MONTH))
     signups = await store.purge_signups(last_contact_before=cutoff)
-    # An open /forget confirmation holds the form it set aside (privacy.forget): same limit.
-    forms = await store.purge_forms((*FORM_FLOWS, FLOW_FORGET), updated_before=now - FORM_TTL)
-    if signups or forms:
-        await store.audit(None, "signups.purge", "signups", {"signups": signups, "forms": forms})
-        logger.info("retention: erased %s sign-ups and %s abandoned forms", signups, forms)
+    # Forms, an open /forget confirmation (it holds the form it set aside) and any other
+    # conversation state (a remembered question, a draft): all on the form's clock.
+    forms = await store.purge_states(updated_before=now - FORM_TTL)
+    questions = await store.purge_questions(before=cutoff)
+    if signups or forms or questions:
+        details = {"signups": signups, "forms": forms}
+        if questions:
+            details["questions"] = questions
+        await store.audit(None, "signups.purge", "signups", details)
+        logger.info("retention: erased %s sign-ups, %s abandoned forms or drafts and %s old questions",
+                    signups, forms, questions)
     return signups, forms
 
 

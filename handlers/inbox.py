@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 
 from handlers.context import Ctx
 from handlers.i18n import Catalog
+from handlers.join.common import province_scope
 from handlers.router import Router, payload
+from handlers.scope import no_province_yet, question_in_scope
 from handlers.text import shorten
 from handlers.types import Button, Reply
 from storage import Role
@@ -21,7 +23,8 @@ MIN_QUESTION_CHARS = 8
 MAX_ID_DIGITS = 12  # question numbers are far smaller; longer input is not a question number
 MAX_QUESTION_CHARS = 2000
 MAX_ANSWER_CHARS = 3500
-INBOX_PAGE = 10
+INBOX_PAGE = 5  # questions per message: one screen on a phone
+INBOX_ITEM_CHARS = 300
 
 
 async def _submit(ctx: Ctx, text: str) -> Reply:
@@ -55,8 +58,46 @@ async def deliver_answer(ctx: Ctx, q: Question, answer: str, catalog: Catalog) -
     ]
 
 
+async def _inbox_page(ctx: Ctx, scope: frozenset[str] | None, after: int | None) -> Reply:
+    """One message, however long the queue: a page of the oldest open questions with an
+    Answer button each, and a button to the next page."""
+    total = await ctx.store.count_open_questions(provinces=scope)
+    if total == 0:
+        return ctx.reply("inbox.empty")
+    items = await ctx.store.list_open_questions(limit=INBOX_PAGE, provinces=scope, after_id=after)
+    lines = [ctx.t("inbox.header", count=total)]
+    lines += [ctx.t("inbox.item", id=q.id, age=_age(ctx, q.created_at), lang=q.lang,
+                    text=shorten(q.text, INBOX_ITEM_CHARS)) for q in items]
+    if not items:
+        lines.append(ctx.t("inbox.page_end"))
+    answer = [Button(ctx.t("inbox.reply_button", id=q.id), payload("inbox", "r", q.id)) for q in items]
+    rows = [answer[i:i + 2] for i in range(0, len(answer), 2)]
+    if len(items) == INBOX_PAGE:
+        rows.append([Button(ctx.t("inbox.next_page"), payload("inbox", "p", items[-1].id))])
+    elif after is not None:
+        rows.append([Button(ctx.t("inbox.first_page"), payload("inbox", "p", 0))])
+    rows.append(ctx.back_button())
+    return Reply("\n\n".join(lines), buttons=rows)
+
+
+async def _in_scope(ctx: Ctx, q: Question | None) -> bool:
+    """Organizers see the questions of their provinces' workers only (handlers/scope.py);
+    one outside is answered exactly like one that does not exist."""
+    if q is None:
+        return False
+    if question_in_scope(await province_scope(ctx), q):
+        return True
+    logger.info("inbox: user %s asked for question %s outside their provinces", ctx.user.id, q.id)
+    return False
+
+
 async def _answer(ctx: Ctx, qid: int, answer: str) -> list[Reply]:
     answer = answer.strip()[:MAX_ANSWER_CHARS]
+    # Checked when the answer comes, not only when the button was pressed: the worker's
+    # sign-up or the organizer's provinces may have changed meanwhile.
+    if not await _in_scope(ctx, await ctx.store.get_question(qid)):
+        await ctx.store.clear_state(ctx.user.id)
+        return [ctx.reply("inbox.not_found", id=qid)]
     q = await ctx.store.answer_question(qid, ctx.user.id, answer)
     await ctx.store.clear_state(ctx.user.id)
     if q is None:
@@ -93,26 +134,27 @@ def register(router: Router) -> None:
 
     @router.command("inbox", min_role=Role.ORGANIZER)
     async def inbox(ctx: Ctx) -> list[Reply]:
-        """Open questions, oldest first, each with an Answer button."""
-        total = await ctx.store.count_open_questions()
-        if total == 0:
-            return [ctx.reply("inbox.empty")]
-        replies = [Reply(ctx.t("inbox.header", count=total))]
-        for q in await ctx.store.list_open_questions(limit=INBOX_PAGE):
-            replies.append(Reply(
-                ctx.t("inbox.item", id=q.id, age=_age(ctx, q.created_at), lang=q.lang,
-                      text=shorten(q.text, 300)),
-                buttons=[[Button(ctx.t("inbox.reply_button", id=q.id), payload("inbox", "r", q.id))]],
-            ))
-        return replies
+        """Open questions of the organizer's provinces (all for an admin), oldest first,
+        each with an Answer button."""
+        scope = await province_scope(ctx)
+        if scope is not None and not scope:
+            return [no_province_yet(ctx)]
+        return [await _inbox_page(ctx, scope, None)]
 
     @router.button("inbox", min_role=Role.ORGANIZER)
     async def inbox_button(ctx: Ctx) -> Reply:
+        if len(ctx.args) == 2 and ctx.args[0] == "p" and _is_id(ctx.args[1]):
+            scope = await province_scope(ctx)
+            if scope is not None and not scope:
+                return no_province_yet(ctx)
+            page = await _inbox_page(ctx, scope, int(ctx.args[1]))
+            page.edit = True
+            return page
         if len(ctx.args) != 2 or ctx.args[0] != "r" or not _is_id(ctx.args[1]):
             return ctx.reply("inbox.reply_usage")
         qid = int(ctx.args[1])
         q = await ctx.store.get_question(qid)
-        if q is None or q.status != "open":
+        if q is None or q.status != "open" or not await _in_scope(ctx, q):
             return ctx.reply("inbox.not_found", id=qid)
         await ctx.store.set_state(ctx.user.id, "inbox_reply", "text", {"qid": qid})
         return ctx.reply("inbox.type_answer", back=False, id=qid, text=shorten(q.text, 1500))

@@ -1,11 +1,16 @@
-"""Granting and revoking the volunteer and organizer roles, every change audited."""
+"""Granting and revoking the volunteer and organizer roles, every change audited.
+
+Admins change anyone but another admin; an organizer only people of their own provinces
+(handlers/scope.py), and never to admin (not grantable here at all)."""
 
 from __future__ import annotations
 
 import logging
 
 from handlers.context import Ctx, effective_role
+from handlers.join.common import province_scope
 from handlers.router import Router
+from handlers.scope import no_province_yet, person_in_scope
 from handlers.types import Reply
 from storage import Role
 
@@ -37,6 +42,15 @@ async def _change(ctx: Ctx, external_id: str, role: Role) -> Reply:
         return ctx.reply("roles.user_not_found", user=external_id[:64])
     if effective_role(target, ctx.settings) is Role.ADMIN:
         return ctx.reply("roles.cannot_change_admin")
+    # Organizers appoint within their own provinces only (handlers/scope.py): the target
+    # must belong wholly to them, so an organizer of another province is out of reach and
+    # nobody ends up above the actor. Admins are only made in the configuration.
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return no_province_yet(ctx)
+    if not await person_in_scope(ctx, scope, target):
+        logger.info("user %s was refused a role change of user %s outside their provinces", ctx.user.id, target.id)
+        return ctx.reply("scope.person_out_of_scope", user=target.external_id)
     before = target.role
     await ctx.store.set_role(target.id, role)
     await ctx.store.audit(

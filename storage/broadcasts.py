@@ -259,9 +259,10 @@ class BroadcastStore(abc.ABC):
     @abc.abstractmethod
     async def list_broadcasts(
         self, statuses: Iterable[BroadcastStatus] | None = None, *, limit: int = 50,
-        kind: BroadcastKind | None = None,
+        kind: BroadcastKind | None = None, within_provinces: Iterable[str] | None = None,
     ) -> list[Broadcast]:
-        """Newest first."""
+        """Newest first. With `within_provinces`, only broadcasts aimed at some of those
+        provinces and no other (a broadcast without a province filter is not among them)."""
 
     @abc.abstractmethod
     async def get_photo(self, photo_id: int) -> BroadcastPhoto | None: ...

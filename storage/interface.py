@@ -9,6 +9,7 @@ later) implement `Store`; the contract tests run unchanged against each backend.
 from __future__ import annotations
 
 import abc
+from datetime import datetime
 from typing import Any
 
 from storage.records import AuditEntry, ConversationState, Role, User
@@ -91,6 +92,11 @@ class CoreStore(abc.ABC):
 
     @abc.abstractmethod
     async def clear_state(self, user_id: int) -> None: ...
+
+    @abc.abstractmethod
+    async def purge_states(self, *, updated_before: datetime) -> int:
+        """Erase every conversation state, whatever its flow, left alone since the date
+        (a remembered question, a draft, a note in progress); how many."""
 
     # -- at-least-once delivery from platforms -----------------------------
     @abc.abstractmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,9 @@ class Question:
     created_at: datetime
     answered_at: datetime | None = None
     answer: str | None = None
+    # The asker's province, from their sign-up; None when they have not signed up (or
+    # erased it). Read at query time, so a sign-up made or moved later counts.
+    province_id: str | None = None
 
 
 class QuestionStore(abc.ABC):
@@ -29,16 +33,25 @@ class QuestionStore(abc.ABC):
     async def get_question(self, question_id: int) -> Question | None: ...
 
     @abc.abstractmethod
-    async def list_open_questions(self, *, limit: int = 10) -> list[Question]:
-        """Oldest first: whoever has waited longest is answered first."""
+    async def list_open_questions(
+        self, *, limit: int = 10, provinces: Collection[str] | None = None, after_id: int | None = None
+    ) -> list[Question]:
+        """Oldest first: whoever has waited longest is answered first. With `provinces`,
+        only questions of askers signed up there (an empty set: none); None: all.
+        `after_id` pages on: only questions numbered above it."""
 
     @abc.abstractmethod
-    async def count_open_questions(self) -> int: ...
+    async def count_open_questions(self, *, provinces: Collection[str] | None = None) -> int: ...
 
     @abc.abstractmethod
     async def answer_question(self, question_id: int, answered_by: int, answer: str) -> Question | None:
         """Mark an open question answered; None if it is unknown or already answered
         (two organizers answering at once must not both reach the worker)."""
+
+    @abc.abstractmethod
+    async def purge_questions(self, *, before: datetime) -> int:
+        """Erase handed-off questions (and their answers) last touched before the date:
+        answered then, or asked then and never answered (retention); how many."""
 
     @abc.abstractmethod
     async def questions_of(self, user_id: int) -> list[Question]: ...

@@ -345,6 +345,15 @@ class SQLiteStore(SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, 
     async def clear_state(self, user_id: int) -> None:
         await self.db.execute("DELETE FROM conversation_state WHERE user_id = ?", (user_id,))
 
+    async def purge_states(self, *, updated_before: datetime) -> int:
+        async with self.db.execute(
+            "DELETE FROM conversation_state WHERE updated_at < ?", (_ts(updated_before),)
+        ) as cur:
+            count = cur.rowcount
+        if count > 0:  # erased text must not linger in the WAL file either
+            await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return max(count, 0)
+
     # -- processed updates -------------------------------------------------
     async def mark_processed(self, channel: str, key: str) -> bool:
         now = now_utc()

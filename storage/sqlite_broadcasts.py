@@ -171,10 +171,19 @@ class SQLiteBroadcastMixin:
 
     async def list_broadcasts(
         self, statuses: Iterable[BroadcastStatus] | None = None, *, limit: int = 50,
-        kind: BroadcastKind | None = None,
+        kind: BroadcastKind | None = None, within_provinces: Iterable[str] | None = None,
     ) -> list[Broadcast]:
         where: list[str] = []
         params: list[Any] = []
+        if within_provinces is not None:
+            allowed = sorted(set(within_provinces))
+            if not allowed:
+                return []
+            where.append(
+                "json_array_length(audience, '$.provinces') > 0 AND NOT EXISTS (SELECT 1 FROM"
+                f" json_each(audience, '$.provinces') WHERE value NOT IN ({_marks(len(allowed))}))"
+            )
+            params.extend(allowed)
         if statuses is not None:
             values = [BroadcastStatus(s).value for s in statuses]
             where.append(f"status IN ({_marks(len(values))})")

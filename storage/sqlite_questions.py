@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -12,9 +13,21 @@ if TYPE_CHECKING:
 
     from storage.sqlite import GuardedConnection
 
+# At most one sign-up per account (signups_one_per_user): the join adds no rows.
 _SELECT = (
-    "SELECT q.*, u.channel, u.external_id FROM questions q JOIN users u ON u.id = q.user_id"
+    "SELECT q.*, u.channel, u.external_id, s.province_id AS province_id FROM questions q"
+    " JOIN users u ON u.id = q.user_id LEFT JOIN signups s ON s.user_id = q.user_id"
 )
+
+
+def _province_filter(provinces: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
+    """An SQL condition (on alias s) and its parameters; None: every question."""
+    if provinces is None:
+        return "", ()
+    values = tuple(sorted(provinces))
+    if not values:
+        return " AND 0", ()
+    return f" AND s.province_id IN ({', '.join('?' * len(values))})", values
 
 
 def _now() -> str:
@@ -27,7 +40,7 @@ def _question(r: aiosqlite.Row) -> Question:
         lang=r["lang"], text=r["text"], status=r["status"],
         created_at=datetime.fromisoformat(r["created_at"]),
         answered_at=datetime.fromisoformat(r["answered_at"]) if r["answered_at"] else None,
-        answer=r["answer"],
+        answer=r["answer"], province_id=r["province_id"],
     )
 
 
@@ -50,14 +63,22 @@ class SQLiteQuestionMixin:
             row = await cur.fetchone()
         return _question(row) if row else None
 
-    async def list_open_questions(self, *, limit: int = 10) -> list[Question]:
+    async def list_open_questions(
+        self, *, limit: int = 10, provinces: Collection[str] | None = None, after_id: int | None = None
+    ) -> list[Question]:
+        where, params = _province_filter(provinces)
         async with self.db.execute(
-            f"{_SELECT} WHERE q.status = 'open' ORDER BY q.id LIMIT ?", (limit,)
+            f"{_SELECT} WHERE q.status = 'open' AND q.id > ?{where} ORDER BY q.id LIMIT ?",
+            (after_id or 0, *params, limit),
         ) as cur:
             return [_question(r) for r in await cur.fetchall()]
 
-    async def count_open_questions(self) -> int:
-        async with self.db.execute("SELECT COUNT(*) FROM questions WHERE status = 'open'") as cur:
+    async def count_open_questions(self, *, provinces: Collection[str] | None = None) -> int:
+        where, params = _province_filter(provinces)
+        async with self.db.execute(
+            "SELECT COUNT(*) FROM questions q LEFT JOIN signups s ON s.user_id = q.user_id"
+            f" WHERE q.status = 'open'{where}", params,
+        ) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
@@ -70,6 +91,16 @@ class SQLiteQuestionMixin:
         ) as cur:
             changed = cur.rowcount
         return await self.get_question(question_id) if changed == 1 else None
+
+    async def purge_questions(self, *, before: datetime) -> int:
+        async with self.db.execute(
+            "DELETE FROM questions WHERE COALESCE(answered_at, created_at) < ?",
+            (before.astimezone(UTC).isoformat(timespec="microseconds"),),
+        ) as cur:
+            count = cur.rowcount
+        if count > 0:  # erased text must not linger in the WAL file either
+            await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return max(count, 0)
 
     async def questions_of(self, user_id: int) -> list[Question]:
         async with self.db.execute(f"{_SELECT} WHERE q.user_id = ? ORDER BY q.id", (user_id,)) as cur:

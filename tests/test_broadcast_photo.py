@@ -121,6 +121,7 @@ async def test_skip_the_photo_and_photo_at_a_text_step(make_chat, store: Store, 
     await chat.say("/start")
     user = await store.find_user("test", "org")
     await store.set_role(user.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(user.id, ["ha_noi"], None)  # organizers act within a province
     await chat.say("/broadcast new")
     await chat.say("Tin công đoàn")
     await chat.press("bcc:skip_en")

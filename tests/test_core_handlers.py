@@ -145,10 +145,16 @@ async def test_grant_bad_usage_and_unknown_user(make_chat, store) -> None:
 
 
 async def test_organizer_can_grant_organizer_but_not_touch_admins(make_chat, store) -> None:
+    from tests.test_join_organizer import add_signup
+
     org, x = make_chat("org"), make_chat("x")
     await org.say("/start")
     await x.say("/start")
-    await store.set_role((await store.find_user("test", "org")).id, Role.ORGANIZER)
+    org_user = await store.find_user("test", "org")
+    await store.set_role(org_user.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(org_user.id, ["ha_noi"], None)
+    # Within their own province only (issue 14): x signed up in Hà Nội.
+    await add_signup(store, "+84912000777", "ha_noi", owner_id=(await store.find_user("test", "x")).id)
     await org.say("/grant x organizer")
     assert (await store.find_user("test", "x")).role is Role.ORGANIZER
 

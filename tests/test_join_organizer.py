@@ -299,6 +299,11 @@ async def test_organizer_passes_on_only_their_own_provinces(org, make_chat, stor
     await other.say("/start")
     o3 = await store.find_user("test", "o3")
     await store.set_role(o3.id, Role.ORGANIZER)
+    # Someone of no province at all is for an admin to scope (issue 14)...
+    await org.say("/scope o3 hcm")
+    assert "không thuộc tỉnh/thành phố bạn phụ trách" in org.text()
+    # ...one who signed up in the organizer's province is theirs.
+    await add_signup(store, "+84912000333", "ho_chi_minh", owner_id=o3.id)
     await org.say("/scope o3 Hà Nội")
     assert "Không phải của bạn" in org.text()
     assert await store.organizer_provinces(o3.id) == frozenset()
@@ -329,3 +334,35 @@ async def test_pagination(make_chat, store) -> None:
     assert "Người Số L" in admin.text() and "Người Số A" not in admin.text()
     await admin.press_label("Cũ hơn")
     assert "Người Số A" in admin.text() and "Người Số L" not in admin.text()
+
+
+async def test_a_long_export_tells_the_organizer_once_that_the_file_is_coming(
+    org, services, data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from handlers.join import organizer as organizer_module
+    from handlers.join.export import EXPORTER, NOTIFY, ExportJob, ExportResult, InProcessExporter
+
+    told: list[tuple[str, str, str]] = []
+
+    async def notify(channel: str, user: str, reply) -> bool:  # type: ignore[no-untyped-def]
+        told.append((channel, user, reply.text))
+        return True
+
+    class SlowExporter:
+        async def export(self, job: ExportJob) -> ExportResult:
+            await asyncio.sleep(0.3)
+            return await InProcessExporter(services.store, services.catalog).export(job)
+
+    monkeypatch.setattr(organizer_module, "PROGRESS_AFTER", 0.05)
+    services.extras[EXPORTER] = SlowExporter()
+    services.extras[NOTIFY] = notify
+    replies = await org.say("/export csv")
+    assert [r.document.filename.rsplit(".", 1)[1] for r in replies if r.document] == ["csv"]
+    assert len(told) == 1 and told[0][:2] == ("test", "org") and "⏳" in told[0][2]
+
+    told.clear()
+    monkeypatch.setattr(organizer_module, "PROGRESS_AFTER", 5.0)
+    await org.say("/export csv")
+    assert told == [], "a quick export sends the file alone"

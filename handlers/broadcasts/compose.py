@@ -27,6 +27,7 @@ from handlers.context import Ctx
 from handlers.join.common import in_scope, province_name, province_scope
 from handlers.join.provinces import resolve_province
 from handlers.router import Router, payload
+from handlers.scope import audience_in_scope, no_province_yet, own_audience, scope_names
 from handlers.types import Button, InboundKind, Reply
 from storage import Role
 from storage.broadcasts import Audience, NewBroadcast
@@ -76,6 +77,9 @@ def audience_of(data: dict[str, Any]) -> Audience:
 # -- screens -------------------------------------------------------------------
 async def start(ctx: Ctx) -> Reply:
     """A fresh draft: the organizer is asked for the Vietnamese text."""
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return no_province_yet(ctx)
     await _save(ctx, Step.TEXT_VI, {})
     return Reply(ctx.t("broadcasts.compose.ask_vi", limit=MAX_TEXT), buttons=[_cancel_row(ctx)])
 
@@ -94,9 +98,13 @@ def _ask_photo(ctx: Ctx) -> Reply:
 
 async def _audience_screen(ctx: Ctx, data: dict[str, Any], *, intro: str | None = None, edit: bool = False) -> Reply:
     opts = options(ctx)
-    audience = audience_of(data)
+    scope = await province_scope(ctx)
+    # What the organizer will really reach: "everyone" is everyone in their provinces.
+    audience = own_audience(scope, audience_of(data))
     lines = [intro] if intro else []
     lines.append(ctx.t("broadcasts.compose.ask_audience"))
+    if scope is not None:
+        lines.append(ctx.t("scope.everyone_means", names=scope_names(scope, ctx.lang)))
     if audience.valid:
         size = await ctx.store.count_audience(audience)
         lines.append(ctx.t(
@@ -172,7 +180,7 @@ def _schedule(ctx: Ctx, data: dict[str, Any], now: datetime) -> Schedule:
 async def _confirm_screen(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
     """The message exactly as workers will get it, then what, to whom, when."""
     catalog, opts, tz = ctx.services.catalog, options(ctx), _tz(ctx)
-    audience = audience_of(data)
+    audience = own_audience(await province_scope(ctx), audience_of(data))
     now = _now()
     first, cron, _starts, until = _schedule(ctx, data, now)
     replies = [Reply(ctx.t("broadcasts.compose.preview_intro"))]
@@ -463,7 +471,19 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
 
 
 async def _confirm(ctx: Ctx, data: dict[str, Any]) -> Reply:
-    audience = audience_of(data)
+    # The scope is read again here: it may have changed since the draft was started.
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        await ctx.store.clear_state(ctx.user.id)
+        return no_province_yet(ctx)
+    audience = own_audience(scope, audience_of(data))
+    if not audience_in_scope(scope, audience):
+        outside = [p for p in audience.provinces if scope is not None and p not in scope]
+        data["provinces"] = []
+        await _save(ctx, Step.AUDIENCE, data)
+        return await _audience_screen(ctx, data, intro=ctx.t(
+            "broadcasts.compose.provinces_out_of_scope", names=", ".join(province_name(p, ctx.lang) for p in outside),
+            allowed=scope_names(scope or frozenset(), ctx.lang)))
     if not audience.valid or not data.get("text_vi"):
         await _save(ctx, Step.AUDIENCE, data)
         return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.audience_required"))

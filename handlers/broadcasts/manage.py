@@ -12,7 +12,9 @@ from handlers.broadcasts import compose
 from handlers.broadcasts.options import notify_changed, options
 from handlers.broadcasts.render import describe_audience, describe_when, stats_text, status_label
 from handlers.context import Ctx
+from handlers.join.common import province_scope
 from handlers.router import Router, payload
+from handlers.scope import broadcast_in_scope, no_province_yet
 from handlers.text import shorten
 from handlers.types import Button, Reply
 from storage import Role, Store
@@ -42,7 +44,11 @@ def broadcast_menu(ctx: Ctx) -> Reply:
 
 
 async def list_screen(ctx: Ctx) -> Reply:
-    items = await ctx.store.list_broadcasts(limit=LIST_LIMIT)
+    # An organizer sees the broadcasts aimed within their provinces only (handlers/scope.py).
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return no_province_yet(ctx)
+    items = await ctx.store.list_broadcasts(limit=LIST_LIMIT, within_provinces=scope)
     if not items:
         return Reply(ctx.t("broadcasts.manage.empty"), buttons=[
             [Button(ctx.t("broadcasts.manage.new_button"), payload("bcc", "new"))], ctx.back_button(),
@@ -88,7 +94,17 @@ async def detail_screen(ctx: Ctx, b: Broadcast, *, intro: str | None = None) -> 
 async def _load(ctx: Ctx) -> Broadcast | None:
     if len(ctx.args) < 2 or not ctx.args[1].isdigit() or len(ctx.args[1]) > 12:
         return None
-    return await ctx.store.get_broadcast(int(ctx.args[1]))
+    return await load_in_scope(ctx, int(ctx.args[1]))
+
+
+async def load_in_scope(ctx: Ctx, broadcast_id: int) -> Broadcast | None:
+    """The broadcast if it is aimed within the user's provinces; one outside them is
+    treated as not existing (shown, paused, cancelled, resent: none of it)."""
+    b = await ctx.store.get_broadcast(broadcast_id)
+    if b is None or broadcast_in_scope(await province_scope(ctx), b):
+        return b
+    logger.info("user %s asked for broadcast %s outside their provinces", ctx.user.id, broadcast_id)
+    return None
 
 
 async def _audit(ctx: Ctx, action: str, b: Broadcast, **details: object) -> None:
@@ -140,12 +156,15 @@ def register(router: Router) -> None:
     async def broadcast(ctx: Ctx) -> Reply | list[Reply]:
         """`/broadcast`: the organizer's menu; `/broadcast new`, `/broadcast list`, `/broadcast 12`."""
         arg = ctx.args[0].lower() if ctx.args else ""
+        scope = await province_scope(ctx)
+        if scope is not None and not scope:
+            return no_province_yet(ctx)
         if arg == "new":
             return await compose.start(ctx)
         if arg == "list":
             return await list_screen(ctx)
         if arg.lstrip("#").isdigit() and len(arg) <= 12:
-            b = await ctx.store.get_broadcast(int(arg.lstrip("#")))
+            b = await load_in_scope(ctx, int(arg.lstrip("#")))
             return await detail_screen(ctx, b) if b else ctx.reply("broadcasts.manage.not_found")
         return broadcast_menu(ctx)
 

@@ -98,7 +98,10 @@ def _find_date(text: str, today: date) -> tuple[date | None, str]:
         return None, text
     if m.re is _VN_DATE and not m.group(3) and found < today:
         # "01/05" typed in December means next May.
-        found = found.replace(year=found.year + 1)
+        try:
+            found = found.replace(year=found.year + 1)
+        except ValueError:  # "29/02" with no 29 February next year: the organizer types the year
+            return None, text
     return found, text[: m.start()] + " " + text[m.end():]
 
 

@@ -33,6 +33,7 @@ from handlers.join.common import (
 from handlers.join.export import EXPORTER, NOTIFY, Exporter, ExportJob, InProcessExporter, document_limit
 from handlers.join.provinces import fold, get_province
 from handlers.router import Router, payload
+from handlers.scope import person_in_scope
 from handlers.types import Button, Document, Photo, Reply
 from storage import Role
 from storage.signups import Signup, SignupStatus
@@ -456,6 +457,11 @@ async def scope_cmd(ctx: Ctx) -> Reply:
         return ctx.reply("join.scope.theirs", user=target.external_id, names=names)
     if role is not Role.ORGANIZER:
         return ctx.reply("join.scope.not_organizer", user=target.external_id)
+    if mine is not None and not mine:
+        return _no_scope(ctx)
+    if not await person_in_scope(ctx, mine, target):
+        # Another province's organizer is theirs (and an admin's) to change, not ours.
+        return ctx.reply("scope.person_out_of_scope", user=target.external_id)
     remove = fold(rest[0]) in {"remove", "xoa", "bo"}
     if remove:
         rest = rest[1:]

@@ -334,7 +334,7 @@ def _load_json_object(obj: Mapping[str, Any] | bytes | str) -> Mapping[str, Any]
     if isinstance(obj, bytes | str):
         try:
             obj = json.loads(obj)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested past the decoder's limit
             raise MalformedPayload("body is not JSON") from exc
     if not isinstance(obj, Mapping):
         raise MalformedPayload("body is not a JSON object")

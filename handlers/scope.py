@@ -1,0 +1,91 @@
+"""Province scope for every organizer action, beyond sign-ups (handlers/join/organizer.py).
+
+A federation works province by province: the provincial federation (LĐLĐ tỉnh/thành phố)
+answers its own workers, writes to its own workers and appoints its own officers. So an
+organizer acts only within the provinces an admin (or an organizer holding them) gave
+them with /scope; an admin acts everywhere. An organizer with no province yet acts
+nowhere until someone scopes them: being granted the role alone shows nothing.
+
+Where a thing's province comes from, always from the store, never from a payload:
+
+- a question: the asker's sign-up (Question.province_id). A question from someone who
+  has not signed up cannot be placed, so only admins (the national level) see it: they
+  can answer it, or ask the worker to sign up so their province's officers see the next.
+  Showing unplaced questions to every organizer would hand a worker's words to officers
+  of 63 provinces, which is exactly the leak this module closes.
+- a broadcast: its audience's province filter. It is in an organizer's scope when it
+  names provinces and all of them are the organizer's. One without a province filter
+  reaches the whole country and is admin-only; an organizer's "everyone" is turned into
+  "everyone signed up in my provinces" when it is composed (see `own_audience`).
+- a person (for /grant, /revoke, /scope): their sign-up's province and the provinces
+  they hold as an organizer. An organizer may change someone only when that set is not
+  empty and wholly theirs, so nobody is lifted above the actor, and an organizer of
+  another province is out of reach. Someone with no province at all (never signed up,
+  no scope) is for admins to appoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from handlers.context import Ctx
+from handlers.join.common import province_name, province_scope
+from handlers.types import Reply
+from storage import User
+from storage.broadcasts import Audience, Broadcast
+from storage.questions import Question
+
+Scope = frozenset[str] | None  # None: everywhere (an admin)
+
+
+def no_province_yet(ctx: Ctx) -> Reply:
+    return ctx.reply("scope.none_yet", user=ctx.user.external_id)
+
+
+def scope_names(scope: frozenset[str], lang: str) -> str:
+    return ", ".join(sorted(province_name(p, lang) for p in scope))
+
+
+def question_in_scope(scope: Scope, q: Question) -> bool:
+    if scope is None:
+        return True
+    return q.province_id is not None and q.province_id in scope
+
+
+def audience_in_scope(scope: Scope, audience: Audience) -> bool:
+    if scope is None:
+        return True
+    return bool(audience.provinces) and set(audience.provinces) <= scope
+
+
+def broadcast_in_scope(scope: Scope, b: Broadcast) -> bool:
+    return audience_in_scope(scope, b.audience)
+
+
+def own_audience(scope: Scope, audience: Audience) -> Audience:
+    """The audience an organizer really reaches: without a province filter, theirs."""
+    if scope is None or audience.provinces:
+        return audience
+    return replace(audience, provinces=tuple(sorted(scope)))
+
+
+async def provinces_of(ctx: Ctx, user: User) -> set[str]:
+    """Where a person belongs: their sign-up's province and the provinces they hold."""
+    held = set(await ctx.store.organizer_provinces(user.id))
+    signup = await ctx.store.signup_of_user(user.id)
+    if signup is not None:
+        held.add(signup.province_id)
+    return held
+
+
+async def person_in_scope(ctx: Ctx, scope: Scope, user: User) -> bool:
+    if scope is None:
+        return True
+    where = await provinces_of(ctx, user)
+    return bool(where) and where <= scope
+
+
+__all__ = [
+    "Scope", "audience_in_scope", "broadcast_in_scope", "no_province_yet", "own_audience", "person_in_scope",
+    "province_scope", "provinces_of", "question_in_scope", "scope_names",
+]
