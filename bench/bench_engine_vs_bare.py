@@ -56,7 +56,9 @@ def _language(i: int) -> str:
 COMMITS: list[int] = []  # journal group commits per engine round
 
 
-async def engine_round(fake: FakeTelegramProcess, db: Path, n: int, prof: cProfile.Profile | None) -> tuple[float, float]:
+async def engine_round(
+    fake: FakeTelegramProcess, db: Path, n: int, prof: cProfile.Profile | None,
+) -> tuple[float, float]:
     store, b = await seed(db, n)
     bot = Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url)
     lanes = [Bot(fake.token, base_url=fake.base_url) for _ in range(LANES - 1)]
