@@ -93,8 +93,8 @@ def main() -> int:
                 cells += [f"{wall:.1f} s", f"{rss:.0f} MB"]
             chat = asyncio.run(chat_times(db))
             for name, (ms, n, chars) in chat.items():
-                print(f"  {name}: {ms:.0f} ms, {n} message(s), {chars:,} characters", flush=True)
-                cells.append(f"{ms:.0f} ms")
+                print(f"  {name}: {ms:.1f} ms, {n} message(s), {chars:,} characters", flush=True)
+                cells.append(f"{ms:.1f} ms" if ms < 10 else f"{ms:.0f} ms")
             starts = asyncio.run(startup_seconds(db, 2))
             print(f"  start-up to first getUpdates: {min(starts):.2f} s (best of {len(starts)})", flush=True)
             cells.append(f"{min(starts):.2f} s")
