@@ -57,16 +57,27 @@ with open(sys.argv[2], "w", encoding="utf-8-sig", newline="") as f:
 """
 
 
+# On Linux a child's ru_maxrss starts at the parent's peak (kept across fork and exec),
+# so a command spawned by this bench, whose process grew while seeding, would report at
+# least this process's peak. The command runs under a small wrapper instead, and the
+# wrapper's wait4 reports the command's own peak.
+_PEAK = r"""
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, peak RSS MB) of one child process."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", _PEAK, *cmd], env=env, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{cmd[:4]} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-    return elapsed, usage.ru_maxrss / 1024
+    code, maxrss = (int(x) for x in proc.stdout.split())
+    if code != 0:
+        raise SystemExit(f"{cmd[:4]} failed: {proc.stderr}")
+    return elapsed, maxrss / 1024
 
 
 def main() -> int:

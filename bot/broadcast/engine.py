@@ -149,9 +149,10 @@ class Journal:
     """Group-commits claims and outcomes: a couple of statements per batch instead of two
     per message, while every claim is still committed before its message is sent."""
 
-    def __init__(self, store: Store, broadcast_id: int) -> None:
+    def __init__(self, store: Store, broadcast_id: int, *, gather_turns: int = 0) -> None:
         self.store = store
         self.broadcast_id = broadcast_id
+        self.gather_turns = gather_turns
         self._claims: dict[int, asyncio.Future[bool]] = {}
         self._results: list[DeliveryResult] = []
         self._wake = asyncio.Event()
@@ -185,6 +186,13 @@ class Journal:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
+            # Unpaced, a few turns of the event loop before writing: sends that finish
+            # in the same moment add their claims to this batch instead of each waiting
+            # for a batch of its own (fewer, larger group commits: 5 -> 8 messages per
+            # commit at 16 lanes; the claim still precedes the send). Paced, claims come
+            # one at a time in the pacer's turn, so waiting would only delay them.
+            for _ in range(self.gather_turns):
+                await asyncio.sleep(0)
             self._wake.clear()
             claims, self._claims = self._claims, {}
             results, self._results = self._results, []
@@ -225,6 +233,11 @@ class DeliveryEngine:
         self.owner = owner or make_owner()
         # A sender's own limiter is the channel's, shared with its replies.
         self.limiters = {name: getattr(s, "limiter", None) or ChannelLimiter(s.limits) for name, s in senders.items()}
+        # Per-channel rules (Zalo's night, the OA's window), looked up once rather than
+        # per message; most senders have none, and then no clock is read per message.
+        self._rules = {
+            name: (getattr(s, "blackout_until", None), getattr(s, "skip_reason", None)) for name, s in senders.items()
+        }
         self.runs: dict[int, _Run] = {}
         self.progress: Progress | None = None
         self.journal_commits = 0  # batches written, for benchmarks
@@ -378,7 +391,8 @@ class DeliveryEngine:
     async def _pump(self, run: _Run, deadline: datetime | None) -> str:
         """Send queued rows until none are left, the deadline, or a stop."""
         b, settings = run.broadcast, self.settings
-        journal = Journal(self.store, b.id)
+        unpaced = all(s.limits.rate is None for s in self.senders.values())
+        journal = Journal(self.store, b.id, gather_turns=3 if unpaced else 0)
         journal.start()
         workers_n = self.concurrency()
         queue: asyncio.Queue[DeliveryTarget | None] = asyncio.Queue(maxsize=max(settings.page_size, workers_n * 2))
@@ -444,15 +458,15 @@ class DeliveryEngine:
             return
         if sender.channel in run.down:
             return  # stays queued: the channel is down
-        now = self.clock.now()
-        blackout = getattr(sender, "blackout_until", None)
-        if blackout is not None and (until := blackout(now)) is not None:
-            run.deferred[sender.channel] = until
-            return  # stays queued until the channel's blackout ends
-        rule = getattr(sender, "skip_reason", None)
-        if rule is not None and (reason := rule(target, now)) is not None:
-            journal.record(target.delivery_id, DeliveryStatus.SKIPPED, reason)
-            return
+        blackout, rule = self._rules[target.channel]
+        if blackout is not None or rule is not None:
+            now = self.clock.now()
+            if blackout is not None and (until := blackout(now)) is not None:
+                run.deferred[sender.channel] = until
+                return  # stays queued until the channel's blackout ends
+            if rule is not None and (reason := rule(target, now)) is not None:
+                journal.record(target.delivery_id, DeliveryStatus.SKIPPED, reason)
+                return
         # The claim happens in the pacer's turn: a row is 'sending' only once its message
         # may leave, so the rows a crash leaves in doubt are those actually on their way,
         # not a queue waiting for the pacer or a 429 pause; and the pacer counts the
