@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from handlers.i18n import load_catalog
-from handlers.join.common import FORM_FLOWS, parse_province, percent, progress, year_bounds
+from handlers.join.common import FORM_FLOWS, load_progress, parse_province, percent
 from handlers.join.form import FORM_TTL
 from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.join.provinces import all_provinces, get_province
@@ -119,11 +119,9 @@ async def _stats(args: argparse.Namespace, config: Config) -> int:
     tz = ZoneInfo(config.bot.timezone)
     year = args.year or datetime.now(UTC).astimezone(tz).year
     provinces = None if province is None else frozenset({province})
-    since, until = year_bounds(year, tz)
     async with Runtime(config) as runtime:
-        facts = await runtime.store.signup_facts(provinces=provinces, since=since, until=until)
+        prog = await load_progress(runtime.store, provinces=provinces, year=year, tz=tz)
         goals = await runtime.store.signup_targets(year, provinces=provinces)
-    prog = progress(facts, year=year, tz=tz)
     shown = sorted(set(prog.by_province) | set(goals) | ({province} if province else set()))
     print(f"sign-ups {year}" + (f", {_name(province)}" if province else ""))
     print(f"{'province':<24} {'sign-ups':>9} {'target':>8} {'%':>7}")

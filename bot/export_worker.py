@@ -13,12 +13,15 @@ import logging
 import multiprocessing
 import shutil
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from handlers.join.export import ExportJob, ExportResult, run_export_job
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _export_in_child(db_path: str, job: ExportJob, work_dir: str) -> tuple[str, int, bool, bool]:
@@ -40,11 +43,18 @@ class ProcessExporter:
         self._db_path = db_url
         self._pool: ProcessPoolExecutor | None = None
 
-    async def export(self, job: ExportJob) -> ExportResult:
+    def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # spawn, not fork: forking a process that runs an event loop and threads
             # (aiosqlite, httpx) copies locks held by other threads.
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    async def call(self, job: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor(), job)
+
+    async def export(self, job: ExportJob) -> ExportResult:
+        self._executor()
         work_dir = await asyncio.to_thread(tempfile.mkdtemp, prefix="unionbot-export-")
         try:
             loop = asyncio.get_running_loop()

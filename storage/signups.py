@@ -30,7 +30,7 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -141,6 +141,24 @@ class SignupNote:
 
 
 @dataclass(frozen=True, slots=True)
+class SignupDayCount:
+    """Sign-ups of one local day in one province: what /targets counts, done in the database."""
+
+    day: date
+    province_id: str
+    count: int
+    joined: int
+    self_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignupVolunteerCount:
+    volunteer_code: str | None  # None: the volunteer has left
+    source: SignupSource  # REFERRAL or COLLECTED
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class SignupFact:
     """One sign-up reduced to what statistics need: no name, no number."""
 
@@ -219,6 +237,19 @@ class SignupStore(abc.ABC):
         since: datetime | None = None, until: datetime | None = None,
     ) -> list[SignupFact]:
         """Sign-ups created in [since, until), for statistics."""
+
+    @abc.abstractmethod
+    async def signup_day_counts(
+        self, *, provinces: Collection[str] | None, since: datetime, until: datetime, utc_offset: timedelta,
+    ) -> list[SignupDayCount]:
+        """Sign-ups created in [since, until), counted per local day (UTC + `utc_offset`) and
+        province: at a federation's size, progress is counted where the rows are."""
+
+    @abc.abstractmethod
+    async def signup_volunteer_counts(
+        self, *, provinces: Collection[str] | None, since: datetime, until: datetime,
+    ) -> list[SignupVolunteerCount]:
+        """Sign-ups created in [since, until) through volunteers, per volunteer code and source."""
 
     # -- volunteers ----------------------------------------------------------
     @abc.abstractmethod

@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from storage.signups import (
     COLLECT_ACTION,
     FormClaim,
     Signup,
+    SignupDayCount,
     SignupDraft,
     SignupExport,
     SignupFact,
     SignupNote,
     SignupSource,
     SignupStatus,
+    SignupVolunteerCount,
     SubmitOutcome,
     SubmitResult,
 )
@@ -288,6 +290,38 @@ class SQLiteSignupMixin:
                 for r in rows
             ]
             params[0] = last
+
+    async def signup_day_counts(
+        self, *, provinces: Collection[str] | None, since: datetime, until: datetime, utc_offset: timedelta,
+    ) -> list[SignupDayCount]:
+        where: list[str] = ["s.created_at >= ?", "s.created_at < ?"]
+        params: list[Any] = [_ts(since), _ts(until)]
+        if not _filter_provinces(provinces, where, params):
+            return []
+        # Stored times are UTC ISO strings; SQLite's date() takes a "+N minutes" modifier.
+        shift = f"{int(utc_offset.total_seconds() // 60):+d} minutes"
+        sql = (
+            "SELECT date(s.created_at, ?) AS day, s.province_id, COUNT(*),"
+            " SUM(s.status = 'joined'), SUM(s.source = 'self') FROM signups s"
+            f" WHERE {' AND '.join(where)} GROUP BY day, s.province_id"
+        )
+        return [
+            SignupDayCount(date.fromisoformat(r[0]), r[1], r[2], r[3], r[4])
+            for r in await self._all(sql, (shift, *params))
+        ]
+
+    async def signup_volunteer_counts(
+        self, *, provinces: Collection[str] | None, since: datetime, until: datetime,
+    ) -> list[SignupVolunteerCount]:
+        where: list[str] = ["s.created_at >= ?", "s.created_at < ?", "s.source != 'self'"]
+        params: list[Any] = [_ts(since), _ts(until)]
+        if not _filter_provinces(provinces, where, params):
+            return []
+        sql = (
+            "SELECT v.code, s.source, COUNT(*) FROM signups s LEFT JOIN volunteer_codes v ON v.user_id = s.volunteer_id"
+            f" WHERE {' AND '.join(where)} GROUP BY v.code, s.source"
+        )
+        return [SignupVolunteerCount(r[0], _SOURCES[r[1]], r[2]) for r in await self._all(sql, tuple(params))]
 
     async def signup_facts(
         self, *, provinces: Collection[str] | None = None, volunteer_id: int | None = None,

@@ -44,3 +44,20 @@ async def test_every_list_stays_within_three_messages_and_6000_characters(make_c
     assert targets.count("tình nguyện viên v_") == 10, "the ten who brought most, by name"
     more = re.search(r"và (\d+) tình nguyện viên khác", targets)
     assert more is not None and int(more.group(1)) > 1000
+
+
+async def test_progress_counted_in_the_database_equals_counting_every_sign_up(store, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from handlers.join.common import load_progress, progress, year_bounds
+
+    await asyncio.to_thread(seed_rows, tmp_path / "test.sqlite3", 3_000, 50)
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    year = datetime.now(UTC).astimezone(tz).year
+    since, until = year_bounds(year, tz)
+    for provinces in (None, frozenset({"hue", "ha_noi"}), frozenset()):
+        counted = await load_progress(store, provinces=provinces, year=year, tz=tz)
+        facts = await store.signup_facts(provinces=provinces, since=since, until=until)
+        assert counted == progress(facts, year=year, tz=tz), provinces
+    assert counted.total == 0 and (await load_progress(store, provinces=None, year=year, tz=tz)).total == 3_000

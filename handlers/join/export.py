@@ -18,7 +18,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -404,6 +404,10 @@ async def run_export_job(
 class Exporter(Protocol):
     async def export(self, job: ExportJob) -> ExportResult: ...
 
+    async def call(self, job: Callable[[], T]) -> T:
+        """Run a picklable CPU-heavy job (a chart) away from the event loop."""
+        ...
+
 
 class InProcessExporter:
     """Runs the export on the current event loop, a page at a time: the fallback for set-ups
@@ -411,6 +415,9 @@ class InProcessExporter:
 
     def __init__(self, store: SignupStore, catalog: Catalog) -> None:
         self._store, self._catalog = store, catalog
+
+    async def call(self, job: Callable[[], T]) -> T:
+        return await asyncio.to_thread(job)
 
     async def export(self, job: ExportJob) -> ExportResult:
         with tempfile.TemporaryDirectory(prefix="unionbot-export-") as tmp:

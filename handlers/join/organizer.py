@@ -10,6 +10,7 @@ is answered exactly like one that does not exist.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,16 +20,15 @@ from handlers.join.common import (
     FLOW_NOTE,
     clean_note,
     in_scope,
+    load_progress,
     local_time,
     parse_province,
     parse_year,
     percent,
-    progress,
     province_name,
     province_scope,
     source_label,
     status_label,
-    year_bounds,
 )
 from handlers.join.export import EXPORTER, NOTIFY, Exporter, ExportJob, InProcessExporter, document_limit
 from handlers.join.provinces import fold, get_province
@@ -369,8 +369,7 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
     lang, catalog = ctx.lang, ctx.services.catalog
     tz = ZoneInfo(ctx.settings.timezone)
     provinces = scope if province is None else frozenset({province})
-    since, until = year_bounds(year, tz)
-    prog = progress(await ctx.store.signup_facts(provinces=provinces, since=since, until=until), year=year, tz=tz)
+    prog = await load_progress(ctx.store, provinces=provinces, year=year, tz=tz)
     goals = await ctx.store.signup_targets(year, provinces=provinces)
     target = sum(goals.values()) or None
     where = _where(ctx, scope, province)
@@ -406,8 +405,10 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
     if not target:
         lines.append(ctx.t("join.org.target_hint"))
     title = ctx.t("join.org.chart_title", year=year, where=where)
-    png = await asyncio.to_thread(
-        weekly_chart_png, sorted(prog.by_week.items()), target, year=year, title=title, lang=lang
+    # matplotlib holds the GIL for a few hundred ms: drawn in the export worker process.
+    exporter: Exporter = ctx.services.extras.get(EXPORTER) or InProcessExporter(ctx.store, catalog)
+    png = await exporter.call(
+        functools.partial(weekly_chart_png, sorted(prog.by_week.items()), target, year=year, title=title, lang=lang)
     )
     return Reply("\n".join(lines), photo=Photo(png, filename=f"chart-{year}.png"), buttons=[ctx.back_button()])
 
