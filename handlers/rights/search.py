@@ -379,22 +379,27 @@ AMBIGUOUS_SYLLABLES: frozenset[str] = frozenset(
 # Domain pairs no variant happens to spell out: (folded neighbour before, folded word)
 # or (folded word, folded neighbour after) -> reading. They join the pairs learned from
 # the knowledge base's own diacritic text.
-DOMAIN_READINGS: dict[tuple[str, str], str] = {
-    ("vo", "cong"): "vô", ("vo", "doan"): "vô", ("muon", "vo"): "vô", ("xin", "vo"): "vô",
-    ("vo", "lam"): "vô", ("vo", "ca"): "vô", ("vo", "cty"): "vô", ("vo", "cdcs"): "vô",
-    ("vo", "sinh"): "vợ", ("vo", "de"): "vợ", ("vo", "mang"): "vợ", ("vo", "toi"): "vợ",
-    ("hay", "tre"): "trễ", ("di", "tre"): "trễ", ("lam", "tre"): "trễ", ("den", "tre"): "trễ",
-    ("tre", "gio"): "trễ", ("tre", "ngay"): "trễ", ("tre", "han"): "trễ", ("luong", "tre"): "trễ",
-    ("lg", "tre"): "trễ", ("tra", "tre"): "trễ", ("tre", "em"): "trẻ", ("tre", "vi"): "trẻ",
-    ("chui", "mang"): "chửi", ("bi", "chui"): "chửi", ("chui", "boi"): "chửi",
-    ("mang", "em"): "mắng", ("giam", "luong"): "giảm",
-    ("tru", "luong"): "trừ", ("tru", "tien"): "trừ", ("bi", "tru"): "trừ",
-    ("tru", "chuyen"): "trừ", ("phat", "tien"): "phạt", ("bi", "phat"): "phạt",
-    ("co", "bau"): "bầu", ("mang", "bau"): "bầu", ("dang", "bau"): "bầu",
-    ("bau", "cu"): "bầu", ("bau", "ban"): "bầu", ("no", "luong"): "nợ", ("cty", "no"): "nợ",
-    ("sep", "chui"): "sếp", ("sep", "bat"): "sếp",
+DOMAIN_READINGS: dict[tuple[str, str], tuple[str, str]] = {
+    # (folded left, folded right) -> (reading of left, reading of right); "" = not ambiguous
+    ("vo", "cong"): ("vô", ""), ("vo", "doan"): ("vô", ""), ("muon", "vo"): ("", "vô"),
+    ("xin", "vo"): ("", "vô"), ("vo", "lam"): ("vô", ""), ("vo", "ca"): ("vô", ""),
+    ("vo", "cty"): ("vô", ""), ("vo", "cdcs"): ("vô", ""), ("vo", "sinh"): ("vợ", ""),
+    ("vo", "de"): ("vợ", ""), ("vo", "toi"): ("vợ", ""), ("vo", "mang"): ("vợ", "mang"),
+    ("hay", "tre"): ("", "trễ"), ("di", "tre"): ("", "trễ"), ("lam", "tre"): ("", "trễ"),
+    ("den", "tre"): ("", "trễ"), ("tre", "gio"): ("trễ", ""), ("tre", "ngay"): ("trễ", ""),
+    ("tre", "han"): ("trễ", ""), ("luong", "tre"): ("lương", "trễ"), ("lg", "tre"): ("", "trễ"),
+    ("tra", "tre"): ("", "trễ"), ("tre", "em"): ("trẻ", ""), ("tre", "vi"): ("trẻ", ""),
+    ("chui", "mang"): ("chửi", "mắng"), ("bi", "chui"): ("", "chửi"),
+    ("chui", "boi"): ("chửi", ""), ("mang", "em"): ("mắng", ""), ("la", "mang"): ("", "mắng"),
+    ("giam", "luong"): ("giảm", "lương"), ("tru", "luong"): ("trừ", "lương"),
+    ("tru", "tien"): ("trừ", ""), ("bi", "tru"): ("", "trừ"), ("tru", "chuyen"): ("trừ", ""),
+    ("phat", "tien"): ("phạt", ""), ("bi", "phat"): ("", "phạt"), ("co", "bau"): ("", "bầu"),
+    ("mang", "bau"): ("mang", "bầu"), ("dang", "bau"): ("", "bầu"), ("bau", "cu"): ("bầu", ""),
+    ("bau", "ban"): ("bầu", ""), ("no", "luong"): ("nợ", "lương"), ("cty", "no"): ("", "nợ"),
+    ("sep", "chui"): ("sếp", "chửi"), ("sep", "bat"): ("sếp", ""), ("mang", "thai"): ("mang", ""),
 }
 BACKGROUND_IN_CONFIDENCE = 0.5  # times BACKGROUND_WEIGHT: a story's background in the confidence
+CLARIFY_UNLESS = 0.9  # an answer this sure is not turned into a question about a word
 ENTRY_LIFT = 0.92  # a topic is at least this share of its best-matching entry's confidence
 ENTRY_ACCEPT = 0.42  # an entry answers the question from this confidence on
 ENTRY_MARGIN = 0.04  # ...and this far ahead of the topic's next entry
@@ -588,6 +593,7 @@ class _Lexical:
     topics: dict[str, tuple[float, float]]  # topic -> (rank, confidence), pseudo-topics too
     entries: dict[str, float]  # entry id -> confidence
     typed: list[_Token]
+    undecided: tuple[str, ...] = ()  # ambiguous syllables whose reading the context left open
 
 
 @dataclass(frozen=True, slots=True)
@@ -694,13 +700,13 @@ class Searcher:
                     context["L", folded[i - 1], w] += 1
                 if i + 1 < len(words):
                     context["R", folded[i + 1], w] += 1
-        for (left, word), reading in DOMAIN_READINGS.items():
-            if word in AMBIGUOUS_SYLLABLES:
-                context["L", left, reading] += 3
-                readings[word][reading] += 1
-            if left in AMBIGUOUS_SYLLABLES:
-                context["R", word, reading] += 3
-                readings[left][reading] += 1
+        for (left, right), (left_reading, right_reading) in DOMAIN_READINGS.items():
+            if right_reading and right in AMBIGUOUS_SYLLABLES:
+                context["L", left, right_reading] += 3
+                readings[right][right_reading] += 1
+            if left_reading and left in AMBIGUOUS_SYLLABLES:
+                context["R", right, left_reading] += 3
+                readings[left][left_reading] += 1
         self._readings = {f: c for f, c in readings.items() if len(c) >= 1}
         self._sense_context = context
 
@@ -772,7 +778,29 @@ class Searcher:
             result = self._decide_lexical(lex)
         else:
             result = self._decide_combined(lex, text, words)
+        if lex.undecided and result.kind in ("answer", "unsure") and not (
+                result.kind == "answer" and result.confidence >= CLARIFY_UNLESS):
+            readings = self._readings_apart(text, lex.undecided[0], qlang, lang)
+            if readings is not None:
+                result = replace(result, topic=None, kind="clarify", clarify=readings,
+                                 entry=None, also=[])
         return replace(result, lang=qlang, province=province)
+
+    def _readings_apart(self, text: str, word: str, qlang: str,
+                        hint: str | None) -> list[str] | None:
+        """Two topics when the two common readings of `word` lead to different ones."""
+        tops: list[str] = []
+        for reading, _ in self._readings[word].most_common(2):
+            spelled = re.sub(rf"(?<!\w){word}(?!\w)", reading, text, flags=re.IGNORECASE)
+            lex = self._lexical(spelled, qlang, hint)
+            if lex is None:
+                return None
+            best = max(((c, t) for t, (_, c) in lex.topics.items() if t in self._topic_ids),
+                       default=(0.0, ""))
+            if best[0] < ACCEPT:
+                return None
+            tops.append(best[1])
+        return tops if len(set(tops)) == 2 else None
 
     def model_text(self, text: str) -> list[tuple[str, float]]:
         """The folded, weighted parts the learned model reads."""
@@ -811,7 +839,10 @@ class Searcher:
                 if ENTRY_LIFT * conf > own:
                     lifted[tid] = (rank, ENTRY_LIFT * conf)
             scores = lifted
-        return _Lexical(scores, entries, typed_all)
+        undecided = tuple(dict.fromkeys(
+            t.folded for tokens, w in weighted if w >= 1.0 for t in tokens
+            if not t.sense and t.accented == t.folded and len(self._readings.get(t.folded, ())) > 1))
+        return _Lexical(scores, entries, typed_all, undecided)
 
     def _decide_lexical(self, lex: _Lexical) -> SearchResult:
         """The hand-tuned rules of the lexical engine alone (no model artifact)."""

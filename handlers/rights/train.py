@@ -49,7 +49,7 @@ ARTIFACT_PATH = Path(__file__).resolve().parent / ARTIFACT
 SEED = 20261203
 FOLDS = 5
 C = 4.0  # inverse L2 strength; texts are short and classes many, so regularise lightly
-PRUNE = 0.08  # weights smaller than this are dropped from the artifact
+PRUNE = 0.12  # weights smaller than this are dropped from the artifact
 MIN_DF = 2
 MAX_ITER = 400
 SHARES = (0.15, 0.25, 0.35, 0.45, 0.55)
@@ -62,27 +62,38 @@ class Labelled:
     topic: str | None  # None: out of scope
     source: str
     also: str | None = None  # an acceptable second topic
-    entry: str | None = None
+    entry: str | None = None  # the specific entry that answers it (real questions)
     kind: str = ""
+    id: str = ""
+    alt_entry: str | None = None
+
+
+ENTRY_LABELS = "real_entry_labels.jsonl"
 
 
 def load_labelled(path: Path) -> list[Labelled]:
-    """A JSONL file of labelled questions; tolerant of the key names the data uses."""
+    """A JSONL file of labelled questions (both formats of bench/data/), with the entry
+    labels of bench/data/real_entry_labels.jsonl joined by id."""
+    labels: dict[str, dict[str, str | None]] = {}
+    label_file = path.parent / ENTRY_LABELS
+    if label_file.exists():
+        for line in label_file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                labels[row["id"]] = row
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         row = json.loads(line)
-        q = row.get("q") or row.get("question") or row.get("text")
         topic = row.get("topic")
-        if topic in ("", "none", "oos", "out_of_scope", "foreign_law", "chitchat"):
-            topic = None
-        also = row.get("topic2") or row.get("also") or row.get("alt_topic") or row.get("second_topic")
-        if isinstance(also, list):
-            also = also[0] if also else None
+        also = row.get("alt_topic")
         tags = row.get("tags") or []
         kind = row.get("kind") or (tags[0] if tags else "")
-        out.append(Labelled(q, topic, path.name, also, row.get("entry"), kind))
+        rid = row.get("id", "")
+        label = labels.get(rid, {})
+        out.append(Labelled(row["q"], topic, path.name, also, label.get("entry"), kind, rid,
+                            label.get("alt_entry")))
     return out
 
 
