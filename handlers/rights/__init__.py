@@ -7,8 +7,10 @@
 
 from handlers.rights.kb import (
     REQUIRED_TOPICS,
+    Entry,
     KnowledgeBase,
     KnowledgeBaseError,
+    RegionArea,
     Topic,
     check_knowledge_dir,
     load_knowledge_base,
@@ -17,8 +19,10 @@ from handlers.rights.search import Searcher, SearchResult, normalize
 
 __all__ = [
     "REQUIRED_TOPICS",
+    "Entry",
     "KnowledgeBase",
     "KnowledgeBaseError",
+    "RegionArea",
     "SearchResult",
     "Searcher",
     "Topic",

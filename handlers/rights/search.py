@@ -39,7 +39,7 @@ from itertools import pairwise
 from handlers.rights.kb import LANGS, KnowledgeBase
 
 __all__ = [
-    "ABBREVIATIONS", "ACCENTED_ABBREVIATIONS", "OUT_OF_SCOPE_PHRASES", "SearchResult", "Searcher",
+    "ABBREVIATIONS", "ACCENTED_ABBREVIATIONS", "CONFIDENT", "KINDS", "OUT_OF_SCOPE_PHRASES", "SearchResult", "Searcher",
     "normalize",
 ]
 
@@ -313,12 +313,37 @@ OUT_OF_SCOPE_PHRASES: dict[str, tuple[str, ...]] = {
 _OOS = "__out_of_scope__"  # pseudo-topic id of the list above
 
 
+KINDS = ("answer", "unsure", "clarify", "out_of_scope", "foreign_law", "chitchat", "empty")
+CONFIDENT = 0.8  # from here an answer needs no hand-off offer next to it
+
+
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     topic: str | None  # None: no confident match; do not answer with a topic
-    score: float  # 0..1 confidence of the best-ranked in-scope topic
+    score: float  # 0..1 lexical confidence of the best-ranked in-scope topic
     suggestions: list[str] = field(default_factory=list)  # up to 3 closest topic ids
     out_of_scope: bool = False  # the question is about something else entirely
+    entry: str | None = None  # the specific entry to answer with; None: the topic answer
+    confidence: float = 0.0  # calibrated probability that `topic` is right
+    # "answer" | "unsure" | "clarify" | "out_of_scope" | "foreign_law" | "chitchat" | "empty"
+    kind: str = ""
+    lang: str = "vi"  # the language the question is written in
+    clarify: list[str] = field(default_factory=list)  # kind "clarify": one topic per reading
+    also: list[str] = field(default_factory=list)  # a second topic/entry the story touches
+    province: str | None = None  # province id named in the question
+
+    def __post_init__(self) -> None:
+        if not self.kind:  # old callers: derive the kind from topic / out_of_scope
+            kind = ("answer" if self.topic is not None
+                    else "out_of_scope" if self.out_of_scope else "unsure")
+            object.__setattr__(self, "kind", kind)
+        if self.kind in ("out_of_scope", "foreign_law", "chitchat") and not self.out_of_scope:
+            object.__setattr__(self, "out_of_scope", True)
+
+    @property
+    def confident(self) -> bool:
+        """An answer that needs no hand-off offer next to it."""
+        return self.kind == "answer" and self.confidence >= CONFIDENT
 
 
 @dataclass(frozen=True, slots=True)
