@@ -98,7 +98,10 @@ def register(router: Router) -> None:
 
     @router.button(HANDOFF_FLOW)
     async def ask_button(ctx: Ctx) -> Reply:
-        """'Ask a union officer' under an answer: forwards the question just asked."""
+        """`ask:q[:<lang>]`, 'Ask a union officer' under an answer: forwards the question
+        just asked, in the language of the answer the button was under."""
+        if len(ctx.args) >= 2 and ctx.args[1] in ("vi", "en"):
+            ctx.reply_lang = ctx.args[1]
         state = await ctx.store.get_state(ctx.user.id)
         question = None
         if state is not None and state.flow == "qa" and state.data.get("q"):
