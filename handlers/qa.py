@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers.broadcasts.optout import fold
 from handlers.context import Ctx
 from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province
 from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
-from handlers.rights.search import Searcher, SearchResult, normalize
+from handlers.rights.search import Searcher, SearchResult
 from handlers.router import MAX_PAYLOAD_BYTES, Router, payload
 from handlers.types import Button, Reply
 
@@ -297,6 +298,25 @@ async def details_reply(ctx: Ctx, topic_id: str) -> Reply:
     return Reply("\n\n".join(p for p in parts if p), buttons=rows)
 
 
+# "Yes" typed instead of pressing a button under "Did you mean one of these?". A bare
+# diacritic-free "dung" is "đúng" here, never "dừng" (stop announcements).
+_YES_WORDS = frozenset({
+    "dung", "dung roi", "dung vay", "dung a", "vang", "u", "uh", "uhm", "co", "co a", "phai", "phai a",
+    "ok", "oke", "okay", "yes", "yeah", "yep", "right", "correct",
+})
+
+
+async def reoffer_choices(ctx: Ctx) -> Reply | None:
+    """The topic buttons just offered, again, when the worker typed "yes" to them."""
+    memory = await _qa_state(ctx)
+    offer = [t for t in (memory or {}).get("offer", []) if rights(ctx).topic(t) is not None]
+    if not offer:
+        return None
+    if memory and memory.get("lang") in LANGUAGES:
+        ctx.reply_lang = memory["lang"]
+    return _choices_reply(ctx, ctx.t("qa.press_a_button"), offer)
+
+
 def _choices_reply(ctx: Ctx, intro: str, topic_ids: list[str]) -> Reply:
     """Topic buttons (at most three) plus the hand-off: for unsure and ambiguous questions."""
     svc = rights(ctx)
@@ -328,12 +348,19 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     memory = await _qa_state(ctx)
     if memory is None:
         memory = {}
-    repeated = bool(memory.get("q")) and normalize(str(memory["q"])) == normalize(text)
+    if memory.get("offer") and fold(text) in _YES_WORDS:
+        again = await reoffer_choices(ctx)
+        if again is not None:
+            return again
+    memory.pop("offer", None)
+    # The same words again (diacritics count: "Dũng" is not "đúng").
+    repeated = bool(memory.get("q")) and _same(str(memory["q"]), text)
     await remember_question(ctx, text, memory)
 
     if result.kind == "foreign_law":
         return Reply(ctx.t("qa.foreign_law"), buttons=[handoff_row(ctx), ctx.back_button()])
     if result.kind == "clarify" and len(result.clarify) >= 2:
+        await _remember_offer(ctx, memory, result.clarify[:2])
         return _choices_reply(ctx, ctx.t("qa.clarify"), result.clarify[:2])
 
     reply: Reply | None = None
@@ -352,6 +379,8 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         guesses = ([result.topic] if result.topic else []) + list(result.suggestions)
         intro = ctx.t("qa.unsure") if guesses else ctx.t("qa.none_found")
         reply = _choices_reply(ctx, intro, guesses)
+        if guesses:
+            await _remember_offer(ctx, memory, guesses[:3])
     notes = []
     if repeated:
         notes.append(ctx.t("qa.repeated"))
@@ -360,6 +389,16 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     if notes:
         reply.text = "\n".join(notes) + "\n\n" + reply.text
     return reply
+
+
+async def _remember_offer(ctx: Ctx, memory: dict[str, Any], topic_ids: list[str]) -> None:
+    memory["offer"] = list(dict.fromkeys(topic_ids))
+    memory["lang"] = ctx.lang
+    await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
 
 
 def _with_menu(ctx: Ctx, text: str) -> Reply:

@@ -115,7 +115,10 @@ def register_opt_out_words(router: Router) -> None:
         if verdict is OptOut.YES:
             return await stop(ctx)
         if verdict is OptOut.ASK:
-            return confirm_stop(ctx)
+            # "dung" typed under "Did you mean…?" is "đúng" (yes): show those choices again.
+            from handlers.qa import reoffer_choices
+
+            return await reoffer_choices(ctx) or confirm_stop(ctx)
         if inner is not None:
             return await inner(ctx)
         from handlers.core import main_menu
