@@ -33,10 +33,12 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
+from handlers.rights.context import BACKGROUND_WEIGHT, ProvinceFinder, foreign_country, is_small_talk, split_story
 from handlers.rights.kb import LANGS, KnowledgeBase
+from handlers.rights.model import OOS_CLASS, LinearModel, features, load_model
 
 __all__ = [
     "ABBREVIATIONS", "ACCENTED_ABBREVIATIONS", "CONFIDENT", "KINDS", "OUT_OF_SCOPE_PHRASES", "SearchResult", "Searcher",
@@ -127,6 +129,9 @@ class _Token:
     folded: str
     accented: str  # as typed (normalised); equals `folded` when typed without diacritics
     weight: float = 1.0  # < 1 for typo-corrected words
+    # The reading of an ambiguous folded word ("tre": "trễ" or "trẻ"), from its
+    # diacritics or, typed without them, from its neighbours; "" when undecided.
+    sense: str = ""
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -271,7 +276,8 @@ def _features(tokens: Sequence[_Token], lang: str, *, accented: bool = False) ->
     """
     words = [t.accented if accented else t.folded for t in tokens]
     content = [not _is_stop(t, lang) for t in tokens]
-    feats = {w for w, keep in zip(words, content, strict=True) if keep}
+    feats = {w if not t.sense or accented else f"{w}|{t.sense}"
+             for w, t, keep in zip(words, tokens, content, strict=True) if keep}
     for i in range(len(words) - 1):
         if not (content[i] and content[i + 1]):
             continue
@@ -348,66 +354,70 @@ class SearchResult:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    topic: str
+    topic: str  # the document id: a topic id, an entry id or a pseudo-topic
     lang: str
     tokens: list[_Token]
 
 
-class Searcher:
-    """Built once from a KnowledgeBase; `search` is then pure and thread-safe."""
+# Pseudo-topics of everyday subjects: they win over labour topics on "kết quả bóng đá".
+_CHAT_PHRASES = frozenset({
+    "thời tiết hôm nay", "dự báo thời tiết mưa nắng", "bão lũ áp thấp nhiệt đới",
+    "kết quả bóng đá trận đấu", "đội tuyển bóng đá lịch thi đấu tỷ số", "xổ số kết quả xổ số",
+    "vietlott trúng số", "xem bói tử vi phong thủy", "cung hoàng đạo", "công thức nấu ăn món ngon",
+    "cách nấu món", "làm bánh", "phim hay ca sĩ bài hát nhạc", "trò chơi game",
+    "người yêu tình yêu chia tay", "weather forecast rain", "football match score",
+    "lottery results", "horoscope", "recipe cooking food", "movie song music",
+})
+_CHAT = "__chitchat__"
+_PSEUDO = (_OOS, _CHAT)
 
-    def __init__(self, kb: KnowledgeBase) -> None:
-        self._abbrev = _build_abbreviations(ABBREVIATIONS, ACCENTED_ABBREVIATIONS)
+# Folded syllables with several common readings (issue 9): matching keeps the reading
+# when the context tells it, and otherwise matches every reading.
+AMBIGUOUS_SYLLABLES: frozenset[str] = frozenset(
+    "tre vo dung bau luong no chui giam tru phat cuoi mang sep".split())
+# Domain pairs no variant happens to spell out: (folded neighbour before, folded word)
+# or (folded word, folded neighbour after) -> reading. They join the pairs learned from
+# the knowledge base's own diacritic text.
+DOMAIN_READINGS: dict[tuple[str, str], str] = {
+    ("vo", "cong"): "vô", ("vo", "doan"): "vô", ("muon", "vo"): "vô", ("xin", "vo"): "vô",
+    ("vo", "lam"): "vô", ("vo", "ca"): "vô", ("vo", "cty"): "vô", ("vo", "cdcs"): "vô",
+    ("vo", "sinh"): "vợ", ("vo", "de"): "vợ", ("vo", "mang"): "vợ", ("vo", "toi"): "vợ",
+    ("hay", "tre"): "trễ", ("di", "tre"): "trễ", ("lam", "tre"): "trễ", ("den", "tre"): "trễ",
+    ("tre", "gio"): "trễ", ("tre", "ngay"): "trễ", ("tre", "han"): "trễ", ("luong", "tre"): "trễ",
+    ("lg", "tre"): "trễ", ("tra", "tre"): "trễ", ("tre", "em"): "trẻ", ("tre", "vi"): "trẻ",
+    ("chui", "mang"): "chửi", ("bi", "chui"): "chửi", ("chui", "boi"): "chửi",
+    ("mang", "em"): "mắng", ("giam", "luong"): "giảm",
+    ("tru", "luong"): "trừ", ("tru", "tien"): "trừ", ("bi", "tru"): "trừ",
+    ("tru", "chuyen"): "trừ", ("phat", "tien"): "phạt", ("bi", "phat"): "phạt",
+    ("co", "bau"): "bầu", ("mang", "bau"): "bầu", ("dang", "bau"): "bầu",
+    ("bau", "cu"): "bầu", ("bau", "ban"): "bầu", ("no", "luong"): "nợ", ("cty", "no"): "nợ",
+    ("sep", "chui"): "sếp", ("sep", "bat"): "sếp",
+}
+ENTRY_LIFT = 0.92  # a topic is at least this share of its best-matching entry's confidence
+ENTRY_ACCEPT = 0.42  # an entry answers the question from this confidence on
+ENTRY_MARGIN = 0.04  # ...and this far ahead of the topic's next entry
+ALSO_SHARE = 0.55  # a second topic at this share of the first is offered as a button
+ALSO_MIN = 0.2
+MAX_STORY_CHARS = 4000  # a 4,000-character story is read whole
+SENTENCE_CAP = 80  # sentences of a story that are read; bounds latency on pasted pages
 
-        questions = [_Entry(t.id, lang, self._expand(_tokens(q)))
-                     for t in kb.topics.values() for lang in LANGS
-                     for q in t.questions.get(lang, ())]
-        questions += [_Entry(_OOS, lang, self._expand(_tokens(p)))
-                      for lang, phrases in OUT_OF_SCOPE_PHRASES.items() for p in phrases]
 
-        # Words seen in only one language's questions tell the query's language.
-        by_lang: dict[str, set[str]] = defaultdict(set)
-        for e in questions:
-            by_lang[e.lang].update(t.folded for t in e.tokens)
-        self._en_only = frozenset(by_lang["en"] - by_lang["vi"])
-        self._vi_only = frozenset(by_lang["vi"] - by_lang["en"])
+class _Index:
+    """BM25 rank and a 0..1 confidence over documents (topics, or specific entries)."""
 
-        keywords = []  # and titles: a topic's short names, not questions
-        for t in kb.topics.values():
-            for k in (*t.keywords, *t.title.values()):
-                typed = _tokens(k)
-                keywords.append(_Entry(t.id, self._language(typed, None), self._expand(typed)))
-        answers = [_Entry(t.id, lang, self._expand(_tokens(t.answer[lang])))
-                   for t in kb.topics.values() for lang in LANGS if lang in t.answer]
-
-        self._build_vocabulary(questions + keywords)
-        self._build_indexes(questions, keywords, answers)
-
-    def _build_vocabulary(self, entries: list[_Entry]) -> None:
-        """Known words (for typo correction) and known word pairs (for context)."""
-        self._vocab: Counter[str] = Counter()
-        self._pairs: set[tuple[str, str]] = set()
-        for e in entries:
-            self._vocab.update(t.folded for t in e.tokens)
-            self._pairs.update((a.folded, b.folded) for a, b in pairwise(e.tokens))
-        self._deletes: dict[str, set[str]] = defaultdict(set)
-        for word in self._vocab:
-            if word.isalpha() and 3 <= len(word) <= MAX_TYPO_LEN:
-                for d in _deletes(word):
-                    self._deletes[d].add(word)
-
-    def _build_indexes(self, questions: list[_Entry], keywords: list[_Entry],
-                       answers: list[_Entry]) -> None:
-        question_feats = [_features(e.tokens, e.lang) for e in questions]
-        vocab: dict[str, set[str]] = defaultdict(set)  # topic -> question/keyword features
+    def __init__(self, questions: list[_Entry], keywords: list[_Entry],
+                 answers: list[_Entry], vi_only: frozenset[str]) -> None:
+        self._vi_only = vi_only
+        question_feats = [_doc_features(e.tokens, e.lang) for e in questions]
+        vocab: dict[str, set[str]] = defaultdict(set)  # doc -> question/keyword features
         accented: dict[str, set[str]] = defaultdict(set)
-        tf: dict[str, Counter[str]] = defaultdict(Counter)  # BM25 term counts per topic
+        tf: dict[str, Counter[str]] = defaultdict(Counter)  # BM25 term counts per doc
         for e, feats in zip(questions, question_feats, strict=True):
             vocab[e.topic] |= feats
             accented[e.topic] |= _features(e.tokens, e.lang, accented=True)
             tf[e.topic].update(feats)
         for e in keywords:
-            feats = _features(e.tokens, e.lang)
+            feats = _doc_features(e.tokens, e.lang)
             vocab[e.topic] |= feats
             accented[e.topic] |= _features(e.tokens, e.lang, accented=True)
             tf[e.topic].update(feats)
@@ -415,7 +425,7 @@ class Searcher:
         # "thời hiệu") without anyone having written a question variant that way.
         answer_only: dict[str, set[str]] = defaultdict(set)
         for e in answers:
-            feats = _features(e.tokens, e.lang)
+            feats = _doc_features(e.tokens, e.lang)
             answer_only[e.topic] |= feats - vocab[e.topic]
             for f in feats:
                 tf[e.topic][f] += ANSWER_SHARE
@@ -424,20 +434,20 @@ class Searcher:
         for tid in tf:
             df.update(vocab[tid] | answer_only[tid])
         n = len(tf)
-        self._idf = {f: math.log(1 + (n - d + 0.5) / (d + 0.5)) for f, d in df.items()}
+        self.idf = {f: math.log(1 + (n - d + 0.5) / (d + 0.5)) for f, d in df.items()}
         # With only a few dozen topics, a pair of everyday syllables ("nghỉ làm") can be
         # "rare" just because one variant happened to use it. A pair may say more than
         # its two parts, but only by so much.
-        for f in [f for f in self._idf if " " in f]:
+        for f in [f for f in self.idf if " " in f]:
             a, b = f.split(" ")
-            cap = self._idf.get(a, 0.0) + self._idf.get(b, 0.0) + PAIR_BONUS
-            self._idf[f] = min(self._idf[f], cap)
-        self._unknown_weight = UNKNOWN_WORD * math.log(1 + (n - 0.5) / 1.5)
+            cap = self.idf.get(a, 0.0) + self.idf.get(b, 0.0) + PAIR_BONUS
+            self.idf[f] = min(self.idf[f], cap)
+        self.unknown_weight = UNKNOWN_WORD * math.log(1 + (n - 0.5) / 1.5)
 
         # Confidence, part 1: the closest single question variant (cosine).
         self._variant_topic = [e.topic for e in questions]
         self._variant_lang = [e.lang for e in questions]
-        self._variant_norm = [math.sqrt(sum(self._weight(f) ** 2 for f in feats)) or 1.0
+        self._variant_norm = [math.sqrt(sum(self.weight(f) ** 2 for f in feats)) or 1.0
                               for feats in question_feats]
         postings: dict[str, list[int]] = defaultdict(list)
         for i, feats in enumerate(question_feats):
@@ -456,7 +466,7 @@ class Searcher:
 
         # Rank: BM25 with the saturated, length-normalised term frequency precomputed.
         lengths = {tid: sum(c.values()) for tid, c in tf.items()}
-        avg_len = sum(lengths.values()) / len(lengths)
+        avg_len = sum(lengths.values()) / max(1, len(lengths))
         bm25: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for tid, counts in tf.items():
             norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[tid] / avg_len)
@@ -465,23 +475,335 @@ class Searcher:
         self._bm25 = {f: tuple(ps) for f, ps in bm25.items()}
         self._accented = {tid: frozenset(fs) for tid, fs in accented.items()}
 
+    def weight(self, feature: str) -> float:
+        factor = NUMBER_FACTOR if any(ch.isdigit() for ch in feature) else 1.0
+        if " " not in feature and feature.split("|")[0] in self._vi_only:
+            factor *= VI_SYLLABLE_FACTOR
+        return self.idf[feature] * factor
+
+    def query_weights(self, weighted: list[tuple[list[_Token], float]],
+                      lang: str) -> dict[str, float]:
+        """Feature weights of a query made of (tokens, part weight) parts.
+
+        Occurrences add up and saturate as in BM25 (k1), so a word repeated across a
+        story counts more, but never without bound, and the story's length divides
+        nothing. Background sentences add at most two occurrences' worth, so a pasted
+        page cannot drown the question it follows.
+        """
+        asked: dict[str, float] = defaultdict(float)
+        background: dict[str, float] = defaultdict(float)
+        typo: dict[str, float] = {}
+        for tokens, part_weight in weighted:
+            for t in tokens:
+                typo[t.folded] = min(typo.get(t.folded, 1.0), t.weight)
+            into = asked if part_weight >= 1.0 else background
+            for f in _features(tokens, lang):
+                if f not in self.idf and "|" in f:
+                    f = f.split("|")[0]  # a reading the knowledge base never uses
+                into[f] += part_weight
+        weights: dict[str, float] = {}
+        for f in asked.keys() | background.keys():
+            n = asked.get(f, 0.0) + min(background.get(f, 0.0), 2 * BACKGROUND_WEIGHT)
+            saturation = n * (BM25_K1 + 1) / (n + BM25_K1)
+            if f in self.idf:
+                factor = min(typo.get(p.split("|")[0], 1.0) for p in f.split(" "))
+                weights[f] = self.weight(f) * factor * saturation
+            elif " " not in f and len(f) >= 3 and not f.isdigit():
+                # Unknown words count against the match (that is how "giá vàng" falls out
+                # of scope); unknown pairs of known words do not, or every new phrasing
+                # would. Very short unknown words are chat shorthand ("mn", "ak").
+                weights[f] = self.unknown_weight * saturation
+        return weights
+
+    def score(self, weights: dict[str, float], lang: str | None) -> dict[str, tuple[float, float]]:
+        """doc -> (rank, confidence)."""
+        total = sum(w * w for w in weights.values())
+        dots: dict[int, float] = defaultdict(float)
+        covered: dict[str, float] = defaultdict(float)
+        rank: dict[str, float] = defaultdict(float)
+        for f, w in weights.items():
+            if f not in self.idf:
+                continue
+            w_doc = self.weight(f)
+            for i in self._variant_postings.get(f, ()):
+                dots[i] += w * w_doc
+            for tid, share in self._coverage.get(f, ()):
+                covered[tid] += share * w * w
+            for tid, saturated_tf in self._bm25.get(f, ()):
+                rank[tid] += w * saturated_tf
+        if total <= 0:
+            return {}
+        qnorm = math.sqrt(total)
+        closest: dict[str, float] = defaultdict(float)
+        for i, dot in dots.items():
+            sim = dot / (qnorm * self._variant_norm[i])
+            if lang and self._variant_lang[i] != lang:
+                sim *= OTHER_LANG
+            tid = self._variant_topic[i]
+            if sim > closest[tid]:
+                closest[tid] = sim
+        return {
+            tid: (rank[tid], min(1.0, VARIANT_SHARE * closest.get(tid, 0.0)
+                                 + (1 - VARIANT_SHARE) * covered.get(tid, 0.0) / total))
+            for tid in rank.keys() | closest.keys() | covered.keys()
+        }
+
+    def prefer_exact_diacritics(self, scores: dict[str, tuple[float, float]],
+                                tokens: list[_Token], weights: dict[str, float], lang: str
+                                ) -> dict[str, tuple[float, float]]:
+        """Raise the rank of leading docs by the share of the query matched as typed.
+
+        Only the rank moves, never the confidence: a worker with an accent slip ("nghĩ
+        việc" for "nghỉ việc") must not be pushed under the threshold.
+        """
+        weight_of = {a: weights.get(_fold(a), 0.0)
+                     for a in _features(tokens, lang, accented=True)}
+        total = sum(w * w for w in weight_of.values())
+        if total <= 0:
+            return scores
+        adjusted = dict(scores)
+        leaders = sorted(scores.items(), key=lambda kv: kv[1][0], reverse=True)[:5]
+        for tid, (rank, confidence) in leaders:
+            feats = self._accented.get(tid, frozenset())
+            exact = sum(w * w for a, w in weight_of.items() if a in feats) / total
+            adjusted[tid] = (rank * (1 + ACCENT_BONUS * exact), confidence)
+        return adjusted
+
+
+def _doc_features(tokens: Sequence[_Token], lang: str) -> set[str]:
+    """A document's features: a word with a known reading also matches the bare word."""
+    feats = _features(tokens, lang)
+    return feats | {f.split("|")[0] for f in feats if "|" in f}
+
+
+@dataclass(frozen=True, slots=True)
+class _Lexical:
+    topics: dict[str, tuple[float, float]]  # topic -> (rank, confidence), pseudo-topics too
+    entries: dict[str, float]  # entry id -> confidence
+    typed: list[_Token]
+
+
+class Searcher:
+    """Built once from a KnowledgeBase; `search` is then pure and thread-safe.
+
+    `model` is the learned second opinion (handlers/rights/model.py); by default the
+    packaged one, when it was trained for these topics. `model=False` searches with the
+    lexical score alone (the training script uses that to fit the combination).
+    """
+
+    def __init__(self, kb: KnowledgeBase, model: LinearModel | bool | None = True) -> None:
+        self._abbrev = _build_abbreviations(ABBREVIATIONS, ACCENTED_ABBREVIATIONS)
+        self._topic_ids = frozenset(kb.topics)
+        self._entry_topic = {e.id: e.topic for e in kb.entries.values()}
+        self._entry_related = {e.id: e.related for e in kb.entries.values()}
+        self._build_senses(kb)
+
+        def entry(doc: str, lang: str, text: str) -> _Entry:
+            return _Entry(doc, lang, self._prepare(_tokens(text)))
+
+        questions = [entry(t.id, lang, q) for t in kb.topics.values() for lang in LANGS
+                     for q in t.questions.get(lang, ())]
+        entry_questions = [entry(e.topic, lang, q) for e in kb.entries.values()
+                           for lang in LANGS for q in e.questions.get(lang, ())]
+        pseudo = [entry(_CHAT if p in _CHAT_PHRASES else _OOS, lang, p)
+                  for lang, phrases in OUT_OF_SCOPE_PHRASES.items() for p in phrases]
+
+        # Words seen in only one language's questions tell the query's language.
+        by_lang: dict[str, set[str]] = defaultdict(set)
+        for e in questions + entry_questions + pseudo:
+            by_lang[e.lang].update(t.folded for t in e.tokens)
+        self._en_only = frozenset(by_lang["en"] - by_lang["vi"])
+        self._vi_only = frozenset(by_lang["vi"] - by_lang["en"])
+
+        def keyword_entries(doc: str, texts: Iterable[str]) -> list[_Entry]:
+            out = []
+            for k in texts:
+                typed = _tokens(k)
+                out.append(_Entry(doc, self._language(typed, None), self._prepare(typed)))
+            return out
+
+        keywords = [k for t in kb.topics.values()
+                    for k in keyword_entries(t.id, (*t.keywords, *t.title.values()))]
+        answers = [entry(t.id, lang, text) for t in kb.topics.values() for lang in LANGS
+                   for text in (t.answer.get(lang, ""), t.summary_in(lang) if lang in t.summary
+                                else "") if text]
+        # Entries: their questions also speak for their topic (a topic is everything
+        # under it), and they get an index of their own to pick the specific answer.
+        self._build_vocabulary(questions + entry_questions + keywords + pseudo)
+        self._topics = _Index(questions + entry_questions + pseudo, keywords, answers,
+                              self._vi_only)
+        self._entries: _Index | None = None
+        if kb.entries:
+            e_questions = [entry(e.id, lang, q) for e in kb.entries.values() for lang in LANGS
+                           for q in e.questions.get(lang, ())]
+            e_keywords = [k for e in kb.entries.values()
+                          for k in keyword_entries(e.id, (*e.keywords, *e.title.values()))]
+            e_answers = [entry(e.id, lang, e.answer[lang]) for e in kb.entries.values()
+                         for lang in LANGS if lang in e.answer]
+            self._entries = _Index(e_questions, e_keywords, e_answers, self._vi_only)
+        self._provinces = ProvinceFinder()
+        if model is True:
+            model = load_model(kb.topics)
+        self.model: LinearModel | None = model or None
+
+    # --- building -------------------------------------------------------------------------
+
+    def _build_senses(self, kb: KnowledgeBase) -> None:
+        """Readings of the ambiguous syllables and the neighbours each reading keeps,
+        counted in the knowledge base's own text written with diacritics."""
+        readings: dict[str, Counter[str]] = defaultdict(Counter)
+        context: Counter[tuple[str, str, str]] = Counter()  # (side, neighbour, reading)
+        texts: list[str] = []
+        for t in kb.topics.values():
+            for lang_texts in (t.questions.get("vi", ()), t.keywords):
+                texts.extend(lang_texts)
+            texts.append(t.answer.get("vi", ""))
+            texts.append(t.summary.get("vi", ""))
+        for e in kb.entries.values():
+            texts.extend(e.questions.get("vi", ()))
+            texts.append(e.answer.get("vi", ""))
+        for text in texts:
+            words = _words(text)
+            if not _has_diacritics(_Token(_fold(w), w) for w in words):
+                continue
+            folded = [_fold(w) for w in words]
+            for i, (w, f) in enumerate(zip(words, folded, strict=True)):
+                if f not in AMBIGUOUS_SYLLABLES:
+                    continue
+                readings[f][w] += 1
+                if i:
+                    context["L", folded[i - 1], w] += 1
+                if i + 1 < len(words):
+                    context["R", folded[i + 1], w] += 1
+        for (left, word), reading in DOMAIN_READINGS.items():
+            if word in AMBIGUOUS_SYLLABLES:
+                context["L", left, reading] += 3
+                readings[word][reading] += 1
+            if left in AMBIGUOUS_SYLLABLES:
+                context["R", word, reading] += 3
+                readings[left][reading] += 1
+        self._readings = {f: c for f, c in readings.items() if len(c) >= 1}
+        self._sense_context = context
+
+    def _sense(self, tokens: list[_Token], i: int) -> str:
+        """The reading of tokens[i] (folded, ambiguous) from its neighbours, or ""."""
+        tok = tokens[i]
+        readings = self._readings.get(tok.folded)
+        if not readings:
+            return ""
+        if tok.accented != tok.folded:
+            return tok.accented
+        best, best_score, second = "", 0.0, 0.0
+        for reading in readings:
+            score = 0.0
+            for side, j in (("L", i - 1), ("R", i + 1), ("L", i - 2), ("R", i + 2)):
+                if 0 <= j < len(tokens):
+                    near = 1.0 if abs(j - i) == 1 else 0.4
+                    score += near * math.log1p(self._sense_context.get((side, tokens[j].folded,
+                                                                        reading), 0))
+            if score > best_score:
+                best, best_score, second = reading, score, best_score
+            elif score > second:
+                second = score
+        return best if best_score > 0 and best_score >= 1.5 * second else ""
+
+    def _prepare(self, tokens: list[_Token]) -> list[_Token]:
+        """Readings of ambiguous syllables, then abbreviations and slang expanded."""
+        if any(t.folded in self._readings for t in tokens):
+            tokens = [replace(t, sense=self._sense(tokens, i)) if t.folded in self._readings
+                      else t for i, t in enumerate(tokens)]
+        return self._expand(tokens)
+
+    def _build_vocabulary(self, entries: list[_Entry]) -> None:
+        """Known words (for typo correction) and known word pairs (for context)."""
+        self._vocab: Counter[str] = Counter()
+        self._pairs: set[tuple[str, str]] = set()
+        for e in entries:
+            self._vocab.update(t.folded for t in e.tokens)
+            self._pairs.update((a.folded, b.folded) for a, b in pairwise(e.tokens))
+        self._deletes: dict[str, set[str]] = defaultdict(set)
+        for word in self._vocab:
+            if word.isalpha() and 3 <= len(word) <= MAX_TYPO_LEN:
+                for d in _deletes(word):
+                    self._deletes[d].add(word)
+
     # --- public ---------------------------------------------------------------------------
 
     def search(self, text: str, lang: str | None = None) -> SearchResult:
-        """Best topic for `text`; `lang` is the user's language setting, used as a hint."""
-        typed = _tokens((text or "")[:MAX_QUERY_CHARS])
-        qlang = self._language(typed, lang)
-        tokens = self._correct(self._expand(typed), qlang)
-        weights = self._query_weights(tokens, qlang)
-        total = sum(w * w for w in weights.values())
-        if total <= 0 or not any(f in self._idf for f in weights):
-            # Nothing the knowledge base knows: empty, emoji only, another script.
-            return SearchResult(None, 0.0, [], out_of_scope=total > 0)
+        """Best topic (and specific entry) for `text`; `lang` is the user's language
+        setting, a hint only: the question's own words decide its language."""
+        text = (text or "")[:MAX_STORY_CHARS]
+        words = normalize(text).split()
+        typed = _tokens(text[:MAX_QUERY_CHARS])
+        qlang = self._language(_tokens(text) if len(text) > MAX_QUERY_CHARS else typed, lang)
+        if not any(ch.isalpha() for ch in text) or not words:
+            return SearchResult(None, 0.0, [], kind="empty", lang=qlang)
+        province = self._provinces.find(words, text)
+        if foreign_country(words, qlang):
+            return SearchResult(None, 0.0, [], kind="foreign_law", lang=qlang, province=province)
+        if is_small_talk(words):
+            return SearchResult(None, 0.0, [], kind="chitchat", lang=qlang)
 
-        scores = self._score(weights, total, lang)
-        if _has_diacritics(typed):
-            scores = self._prefer_exact_diacritics(scores, tokens, weights, qlang)
-        ranked = sorted(((tid, r, c) for tid, (r, c) in scores.items() if tid != _OOS),
+        lex = self._lexical(text, qlang, lang)
+        if lex is None:
+            # Nothing the knowledge base knows: another script, a name, random letters.
+            return SearchResult(None, 0.0, [], out_of_scope=True, kind="out_of_scope",
+                                lang=qlang, province=province)
+        if self.model is None:
+            result = self._decide_lexical(lex)
+        else:
+            result = self._decide_combined(lex, text, words)
+        return replace(result, lang=qlang, province=province)
+
+    def explain(self, text: str, lang: str | None = None) -> dict[str, object]:
+        """The inputs of the decision, for the training script and the benchmark."""
+        text = (text or "")[:MAX_STORY_CHARS]
+        qlang = self._language(_tokens(text), lang)
+        lex = self._lexical(text, qlang, lang)
+        if lex is None:
+            return {"lexical": {}, "entries": {}}
+        return {"lexical": {t: c for t, (_, c) in lex.topics.items()}, "entries": lex.entries}
+
+    def model_text(self, text: str) -> list[tuple[str, float]]:
+        """The folded, weighted parts the learned model reads."""
+        return [(normalize(p.text), p.weight) for p in split_story(text[:MAX_STORY_CHARS])]
+
+    # --- the two scores -------------------------------------------------------------------
+
+    def _lexical(self, text: str, qlang: str, hint: str | None) -> _Lexical | None:
+        parts = split_story(text)
+        if len(parts) > SENTENCE_CAP:  # a pasted page: its questions and its start
+            parts = [p for i, p in enumerate(parts) if p.weight >= 1.0 or i < SENTENCE_CAP // 2]
+        weighted: list[tuple[list[_Token], float]] = []
+        typed_all: list[_Token] = []
+        for part in parts:
+            typed = _tokens(part.text)
+            typed_all.extend(typed)
+            weighted.append((self._correct(self._prepare(typed), qlang), part.weight))
+        weights = self._topics.query_weights(weighted, qlang)
+        if not any(f in self._topics.idf for f in weights):
+            return None
+        scores = self._topics.score(weights, hint)
+        if _has_diacritics(typed_all):
+            all_tokens = [t for tokens, _ in weighted for t in tokens]
+            scores = self._topics.prefer_exact_diacritics(scores, all_tokens, weights, qlang)
+        entries: dict[str, float] = {}
+        if self._entries is not None:
+            e_weights = self._entries.query_weights(weighted, qlang)
+            entries = {eid: c for eid, (_, c) in self._entries.score(e_weights, hint).items()}
+            lifted = dict(scores)
+            for eid, conf in entries.items():
+                tid = self._entry_topic[eid]
+                rank, own = lifted.get(tid, (0.0, 0.0))
+                if ENTRY_LIFT * conf > own:
+                    lifted[tid] = (rank, ENTRY_LIFT * conf)
+            scores = lifted
+        return _Lexical(scores, entries, typed_all)
+
+    def _decide_lexical(self, lex: _Lexical) -> SearchResult:
+        """The hand-tuned rules of the lexical engine alone (no model artifact)."""
+        scores = lex.topics
+        ranked = sorted(((tid, r, c) for tid, (r, c) in scores.items() if tid not in _PSEUDO),
                         key=lambda item: item[1], reverse=True)
         if not ranked:
             return SearchResult(None, 0.0, [], out_of_scope=True)
@@ -489,14 +811,76 @@ class Searcher:
         runner_up_rank = ranked[1][1] if len(ranked) > 1 else 0.0
         suggestions = [tid for tid, _, conf in ranked[:3] if conf >= SUGGEST]
         confidence = round(min(1.0, best), 4)
-
-        if scores.get(_OOS, (0.0, 0.0))[1] >= best or best < IN_SCOPE_FLOOR:
-            return SearchResult(None, confidence, suggestions, out_of_scope=True)
+        pseudo = max(scores.get(p, (0.0, 0.0))[1] for p in _PSEUDO)
+        if pseudo >= best or best < IN_SCOPE_FLOOR:
+            chat = scores.get(_CHAT, (0.0, 0.0))[1] >= scores.get(_OOS, (0.0, 0.0))[1]
+            return SearchResult(None, confidence, suggestions, out_of_scope=True,
+                                kind="chitchat" if chat and pseudo >= best else "out_of_scope")
         close = runner_up_rank >= CLOSE_CALL * best_rank and best < SURE
         tie = runner_up_rank >= TIE * best_rank
         if best < ACCEPT or close or tie:
-            return SearchResult(None, confidence, suggestions)
-        return SearchResult(best_id, confidence, suggestions)
+            return SearchResult(None, confidence, suggestions, kind="unsure")
+        return SearchResult(best_id, confidence, suggestions, kind="answer",
+                            confidence=confidence, entry=self._entry_for(best_id, lex))
+
+    def _decide_combined(self, lex: _Lexical, text: str, words: list[str]) -> SearchResult:
+        model = self.model
+        assert model is not None
+        probs = model.predict(features(self.model_text(text)))
+        share = model.lexical_share
+        lexical = {t: c for t, (_, c) in lex.topics.items()}
+        pseudo = max(lexical.get(p, 0.0) for p in _PSEUDO)
+        in_scope = {t: c for t, c in lexical.items() if t in self._topic_ids}
+        best_lex = max(in_scope.values(), default=0.0)
+        lex_oos = max(pseudo, 1.0 - best_lex / IN_SCOPE_FLOOR if best_lex < IN_SCOPE_FLOOR
+                      else 0.0)
+        combined = {t: share * in_scope.get(t, 0.0) + (1 - share) * probs.get(t, 0.0)
+                    for t in self._topic_ids}
+        combined[OOS_CLASS] = share * lex_oos + (1 - share) * probs.get(OOS_CLASS, 0.0)
+        ranked = sorted(combined.items(), key=lambda kv: (-kv[1], kv[0]))
+        (top, c1), (_second, c2) = ranked[0], ranked[1]
+        topics_ranked = [t for t, c in ranked if t != OOS_CLASS and c >= SUGGEST * 0.5]
+        suggestions = topics_ranked[:3]
+        x = calibration_inputs(c1, c2, lexical.get(top, lex_oos if top == OOS_CLASS else 0.0),
+                               probs.get(top, 0.0), top == max(probs, key=probs.__getitem__))
+        confidence = round(model.calibration(x), 4)
+        score = round(min(1.0, best_lex), 4)
+        if top == OOS_CLASS:
+            chat = lexical.get(_CHAT, 0.0) > lexical.get(_OOS, 0.0) and pseudo >= best_lex
+            return SearchResult(None, score, suggestions, out_of_scope=True,
+                                kind="chitchat" if chat else "out_of_scope",
+                                confidence=confidence)
+        if confidence < model.answer_at:
+            return SearchResult(None, score, suggestions, kind="unsure", confidence=confidence)
+        suggestions = [top, *[t for t in suggestions if t != top][:2]]
+        entry = self._entry_for(top, lex)
+        also = self._also(top, entry, combined, c1)
+        return SearchResult(top, score, suggestions, kind="answer", confidence=confidence,
+                            entry=entry, also=also)
+
+    def _entry_for(self, topic: str, lex: _Lexical) -> str | None:
+        mine = sorted(((c, eid) for eid, c in lex.entries.items()
+                       if self._entry_topic[eid] == topic), reverse=True)
+        if not mine or mine[0][0] < ENTRY_ACCEPT:
+            return None
+        if len(mine) > 1 and mine[0][0] - mine[1][0] < ENTRY_MARGIN:
+            return None
+        return mine[0][1]
+
+    def _also(self, top: str, entry: str | None, combined: dict[str, float],
+              best: float) -> list[str]:
+        related = self._entry_related.get(entry or "", ())
+        for rid in related:
+            tid = self._entry_topic.get(rid, rid)
+            if tid != top and combined.get(tid, 0.0) >= ALSO_MIN * 0.5:
+                return [rid]
+        for tid, c in sorted(combined.items(), key=lambda kv: -kv[1]):
+            if tid in (top, OOS_CLASS):
+                continue
+            if c >= ALSO_SHARE * best and c >= ALSO_MIN:
+                return [tid]
+            break
+        return []
 
     # --- query pipeline -------------------------------------------------------------------
 
@@ -521,7 +905,8 @@ class Searcher:
                 typed = tokens[i:i + size]
                 replacement = next(
                     (rep for spelled, rep, strict in self._abbrev[key]
-                     if all(t.accented == s or (not strict and t.accented == t.folded)
+                     if all(t.accented == s or t.sense == s
+                            or (not strict and t.accented == t.folded)
                             for t, s in zip(typed, spelled, strict=True))),
                     None,
                 )
@@ -578,77 +963,11 @@ class Searcher:
 
         return max(candidates, key=preference)
 
-    def _weight(self, feature: str) -> float:
-        factor = NUMBER_FACTOR if any(ch.isdigit() for ch in feature) else 1.0
-        if " " not in feature and feature in self._vi_only:
-            factor *= VI_SYLLABLE_FACTOR
-        return self._idf[feature] * factor
 
-    def _query_weights(self, tokens: list[_Token], lang: str) -> dict[str, float]:
-        typo_factor = {t.folded: t.weight for t in tokens}
-        weights: dict[str, float] = {}
-        for f in _features(tokens, lang):
-            if f in self._idf:
-                weights[f] = self._weight(f) * min(typo_factor.get(p, 1.0) for p in f.split(" "))
-            elif " " not in f and len(f) >= 3 and not f.isdigit():
-                # Unknown words count against the match (that is how "giá vàng" falls out
-                # of scope); unknown pairs of known words do not, or every new phrasing
-                # would. Very short unknown words are chat shorthand ("mn", "ak").
-                weights[f] = self._unknown_weight
-        return weights
-
-    def _score(self, weights: dict[str, float], total: float,
-               lang: str | None) -> dict[str, tuple[float, float]]:
-        """topic -> (rank, confidence)."""
-        dots: dict[int, float] = defaultdict(float)
-        covered: dict[str, float] = defaultdict(float)
-        rank: dict[str, float] = defaultdict(float)
-        for f, w in weights.items():
-            if f not in self._idf:
-                continue
-            w_doc = w * self._weight(f)
-            for i in self._variant_postings.get(f, ()):
-                dots[i] += w_doc
-            for tid, share in self._coverage.get(f, ()):
-                covered[tid] += share * w * w
-            for tid, saturated_tf in self._bm25.get(f, ()):
-                rank[tid] += w * saturated_tf
-
-        qnorm = math.sqrt(total)
-        closest: dict[str, float] = defaultdict(float)
-        for i, dot in dots.items():
-            sim = dot / (qnorm * self._variant_norm[i])
-            if lang and self._variant_lang[i] != lang:
-                sim *= OTHER_LANG
-            tid = self._variant_topic[i]
-            if sim > closest[tid]:
-                closest[tid] = sim
-        return {
-            tid: (rank[tid], VARIANT_SHARE * closest.get(tid, 0.0)
-                  + (1 - VARIANT_SHARE) * covered.get(tid, 0.0) / total)
-            for tid in rank.keys() | closest.keys() | covered.keys()
-        }
-
-    def _prefer_exact_diacritics(self, scores: dict[str, tuple[float, float]],
-                                 tokens: list[_Token], weights: dict[str, float], lang: str
-                                 ) -> dict[str, tuple[float, float]]:
-        """Raise the rank of leading topics by the share of the query matched as typed.
-
-        Only the rank moves, never the confidence: a worker with an accent slip ("nghĩ
-        việc" for "nghỉ việc") must not be pushed under the threshold.
-        """
-        weight_of = {a: weights.get(_fold(a), 0.0)
-                     for a in _features(tokens, lang, accented=True)}
-        total = sum(w * w for w in weight_of.values())
-        if total <= 0:
-            return scores
-        adjusted = dict(scores)
-        leaders = sorted(scores.items(), key=lambda kv: kv[1][0], reverse=True)[:5]
-        for tid, (rank, confidence) in leaders:
-            feats = self._accented.get(tid, frozenset())
-            exact = sum(w * w for a, w in weight_of.items() if a in feats) / total
-            adjusted[tid] = (rank * (1 + ACCENT_BONUS * exact), confidence)
-        return adjusted
+def calibration_inputs(c1: float, c2: float, lexical: float, prob: float,
+                       agree: bool) -> list[float]:
+    """What the calibration sees: the combined score, its margin, both opinions."""
+    return [c1, c1 - c2, lexical, prob, 1.0 if agree else 0.0]
 
 
 # --- helpers --------------------------------------------------------------------------
