@@ -322,6 +322,9 @@ def _choices_reply(ctx: Ctx, intro: str, topic_ids: list[str]) -> Reply:
     svc = rights(ctx)
     rows = [[_topic_button(ctx, tid, "qa.choice")] for tid in dict.fromkeys(topic_ids)
             if svc.topic(tid) is not None][:3]
+    if topic_ids and topic_ids[0] == UNION_JOIN:
+        # "muon vo cong doan": the best guess is joining, so the form is one tap away too.
+        rows.append([Button(ctx.t("qa.join_form"), payload("menu", "join"))])
     rows.append(handoff_row(ctx))
     rows.append(ctx.back_button())
     return Reply(intro, buttons=rows)
