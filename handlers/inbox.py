@@ -31,7 +31,9 @@ async def _submit(ctx: Ctx, text: str) -> Reply:
     qid = await ctx.store.add_question(ctx.user.id, text[:MAX_QUESTION_CHARS], ctx.lang)
     await ctx.store.clear_state(ctx.user.id)
     logger.info("inbox: user %s handed off question %s", ctx.user.id, qid)
-    return ctx.reply("ask.sent", id=qid, hours=ctx.settings.answer_within_hours)
+    # Quote what was sent: the one-tap button forwards the question asked before it.
+    sent = ctx.t("ask.sent", id=qid, hours=ctx.settings.answer_within_hours)
+    return Reply(f"{sent}\n\n{ctx.t('ask.sent_quote', text=shorten(text, 200))}", buttons=[ctx.back_button()])
 
 
 async def open_handoff(ctx: Ctx, *, intro: str | None = None) -> Reply:

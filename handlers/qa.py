@@ -178,17 +178,20 @@ def _money(amount: int, lang: str) -> str:
     return text.replace(",", ".") if lang == "vi" else text
 
 
-async def _wage_lines(ctx: Ctx, province_id: str | None) -> str:
-    """The region(s) of the worker's province: named in the question, else their sign-up's."""
+async def _wage_lines(ctx: Ctx, province_id: str | None, *, ask: bool = True) -> str:
+    """The region(s) of the worker's province: named in the question, else their sign-up's.
+
+    Unknown: a hint to name the province (`ask`), or nothing."""
+    unknown = ctx.t("qa.wage_which_province") if ask else ""
     if province_id is None:
         signup = await ctx.store.signup_of_user(ctx.user.id)
         province_id = signup.province_id if signup is not None else None
     if province_id is None:
-        return ctx.t("qa.wage_which_province")
+        return unknown
     areas: list[RegionArea] = rights(ctx).kb.wage_regions_for(province_id)
     province = get_province(province_id)
     if not areas or province is None:
-        return ctx.t("qa.wage_which_province")
+        return unknown
     name, lang = province.name(ctx.lang), ctx.lang
     if len(areas) == 1:
         a = areas[0]
@@ -240,11 +243,13 @@ async def answer_reply(
 
 async def entry_reply(
     ctx: Ctx, entry: Entry, *, confident: bool = False, also: list[str] | None = None,
-    memory: dict[str, Any] | None = None,
+    province: str | None = None, memory: dict[str, Any] | None = None,
 ) -> Reply:
     """A specific question's answer: answer, next step, citation; the topic one tap away."""
     lang = ctx.lang
     parts = [entry.answer_in(lang).strip()]
+    if entry.topic == MINIMUM_WAGE:
+        parts.append(await _wage_lines(ctx, province, ask=False))
     step = entry.next_step_in(lang).strip()
     if step:
         parts.append(ctx.t("qa.next_step", step=step))
@@ -372,7 +377,8 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         confident = result.confident and not repeated
         entry = svc.kb.entries.get(result.entry) if result.entry else None
         if entry is not None:
-            reply = await entry_reply(ctx, entry, confident=confident, also=list(result.also), memory=memory)
+            reply = await entry_reply(ctx, entry, confident=confident, also=list(result.also),
+                                      province=result.province, memory=memory)
         else:
             reply = await answer_reply(ctx, result.topic, confident=confident, also=list(result.also),
                                        province=result.province, memory=memory)
