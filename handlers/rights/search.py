@@ -369,6 +369,7 @@ _CHAT_PHRASES = frozenset({
     "lottery results", "horoscope", "recipe cooking food", "movie song music",
 })
 _CHAT = "__chitchat__"
+_CLAUSE = re.compile(r"[,;:()\n]+")
 _PSEUDO = (_OOS, _CHAT)
 
 # Folded syllables with several common readings (issue 9): matching keeps the reading
@@ -583,6 +584,15 @@ class _Lexical:
     typed: list[_Token]
 
 
+@dataclass(frozen=True, slots=True)
+class Combined:
+    ranked: list[tuple[str, float]]  # class -> combined score, best first (OOS_CLASS too)
+    x: list[float]  # calibration inputs
+    lexical: dict[str, float]
+    best_lexical: float
+    pseudo: float
+
+
 class Searcher:
     """Built once from a KnowledgeBase; `search` is then pure and thread-safe.
 
@@ -755,15 +765,6 @@ class Searcher:
             result = self._decide_combined(lex, text, words)
         return replace(result, lang=qlang, province=province)
 
-    def explain(self, text: str, lang: str | None = None) -> dict[str, object]:
-        """The inputs of the decision, for the training script and the benchmark."""
-        text = (text or "")[:MAX_STORY_CHARS]
-        qlang = self._language(_tokens(text), lang)
-        lex = self._lexical(text, qlang, lang)
-        if lex is None:
-            return {"lexical": {}, "entries": {}}
-        return {"lexical": {t: c for t, (_, c) in lex.topics.items()}, "entries": lex.entries}
-
     def model_text(self, text: str) -> list[tuple[str, float]]:
         """The folded, weighted parts the learned model reads."""
         return [(normalize(p.text), p.weight) for p in split_story(text[:MAX_STORY_CHARS])]
@@ -777,9 +778,12 @@ class Searcher:
         weighted: list[tuple[list[_Token], float]] = []
         typed_all: list[_Token] = []
         for part in parts:
-            typed = _tokens(part.text)
-            typed_all.extend(typed)
-            weighted.append((self._correct(self._prepare(typed), qlang), part.weight))
+            # Words either side of a comma are not neighbours: "hay trễ, em bị trừ".
+            for clause in _CLAUSE.split(part.text):
+                typed = _tokens(clause)
+                if typed:
+                    typed_all.extend(typed)
+                    weighted.append((self._correct(self._prepare(typed), qlang), part.weight))
         weights = self._topics.query_weights(weighted, qlang)
         if not any(f in self._topics.idf for f in weights):
             return None
@@ -823,30 +827,39 @@ class Searcher:
         return SearchResult(best_id, confidence, suggestions, kind="answer",
                             confidence=confidence, entry=self._entry_for(best_id, lex))
 
-    def _decide_combined(self, lex: _Lexical, text: str, words: list[str]) -> SearchResult:
+    def combine(self, lex: _Lexical, text: str) -> Combined:
+        """The combined score of every class, best first, and the calibration's inputs."""
         model = self.model
         assert model is not None
         probs = model.predict(features(self.model_text(text)))
         share = model.lexical_share
         lexical = {t: c for t, (_, c) in lex.topics.items()}
         pseudo = max(lexical.get(p, 0.0) for p in _PSEUDO)
-        in_scope = {t: c for t, c in lexical.items() if t in self._topic_ids}
-        best_lex = max(in_scope.values(), default=0.0)
+        best_lex = max((c for t, c in lexical.items() if t in self._topic_ids), default=0.0)
         lex_oos = max(pseudo, 1.0 - best_lex / IN_SCOPE_FLOOR if best_lex < IN_SCOPE_FLOOR
                       else 0.0)
-        combined = {t: share * in_scope.get(t, 0.0) + (1 - share) * probs.get(t, 0.0)
+        combined = {t: share * lexical.get(t, 0.0) + (1 - share) * probs.get(t, 0.0)
                     for t in self._topic_ids}
         combined[OOS_CLASS] = share * lex_oos + (1 - share) * probs.get(OOS_CLASS, 0.0)
         ranked = sorted(combined.items(), key=lambda kv: (-kv[1], kv[0]))
-        (top, c1), (_second, c2) = ranked[0], ranked[1]
-        topics_ranked = [t for t, c in ranked if t != OOS_CLASS and c >= SUGGEST * 0.5]
-        suggestions = topics_ranked[:3]
-        x = calibration_inputs(c1, c2, lexical.get(top, lex_oos if top == OOS_CLASS else 0.0),
-                               probs.get(top, 0.0), top == max(probs, key=probs.__getitem__))
-        confidence = round(model.calibration(x), 4)
-        score = round(min(1.0, best_lex), 4)
+        top, c1 = ranked[0]
+        c2 = ranked[1][1] if len(ranked) > 1 else 0.0
+        top_lex = lex_oos if top == OOS_CLASS else lexical.get(top, 0.0)
+        x = calibration_inputs(c1, c2, top_lex, probs.get(top, 0.0),
+                               top == max(probs, key=probs.__getitem__))
+        return Combined(ranked, x, lexical, best_lex, pseudo)
+
+    def _decide_combined(self, lex: _Lexical, text: str, words: list[str]) -> SearchResult:
+        model = self.model
+        assert model is not None
+        c = self.combine(lex, text)
+        top, c1 = c.ranked[0]
+        suggestions = [t for t, v in c.ranked if t != OOS_CLASS and v >= SUGGEST * 0.5][:3]
+        confidence = round(model.calibration(c.x), 4)
+        score = round(min(1.0, c.best_lexical), 4)
         if top == OOS_CLASS:
-            chat = lexical.get(_CHAT, 0.0) > lexical.get(_OOS, 0.0) and pseudo >= best_lex
+            chat = (c.lexical.get(_CHAT, 0.0) > c.lexical.get(_OOS, 0.0)
+                    and c.pseudo >= c.best_lexical)
             return SearchResult(None, score, suggestions, out_of_scope=True,
                                 kind="chitchat" if chat else "out_of_scope",
                                 confidence=confidence)
@@ -854,9 +867,14 @@ class Searcher:
             return SearchResult(None, score, suggestions, kind="unsure", confidence=confidence)
         suggestions = [top, *[t for t in suggestions if t != top][:2]]
         entry = self._entry_for(top, lex)
-        also = self._also(top, entry, combined, c1)
+        also = self._also(top, entry, dict(c.ranked), c1)
         return SearchResult(top, score, suggestions, kind="answer", confidence=confidence,
                             entry=entry, also=also)
+
+    def lexical(self, text: str, lang: str | None = None) -> _Lexical | None:
+        """The lexical half alone (the training script fits the combination on it)."""
+        text = (text or "")[:MAX_STORY_CHARS]
+        return self._lexical(text, self._language(_tokens(text), lang), lang)
 
     def _entry_for(self, topic: str, lex: _Lexical) -> str | None:
         mine = sorted(((c, eid) for eid, c in lex.entries.items()
@@ -906,7 +924,7 @@ class Searcher:
                 replacement = next(
                     (rep for spelled, rep, strict in self._abbrev[key]
                      if all(t.accented == s or t.sense == s
-                            or (not strict and t.accented == t.folded)
+                            or (not strict and t.accented == t.folded and not t.sense)
                             for t, s in zip(typed, spelled, strict=True))),
                     None,
                 )

@@ -1,0 +1,260 @@
+"""Train the learned second opinion and fit how it combines with the lexical score.
+
+    python3 dev.py bench -m handlers.rights.train          # writes the artifact
+    python3 dev.py bench -m handlers.rights.train --check  # retrains, compares bytes
+
+Training data, and nothing else: the knowledge base's own question variants (topics
+and specific entries), the out-of-scope phrases of search.py, and the tuning files
+under bench/data/ (rights_eval.jsonl and *_tune.jsonl). The held-out files are never
+read here.
+
+Steps, all deterministic (fixed seeds, sorted inputs, lbfgs):
+1. 5-fold cross-validation over the tuning questions (the knowledge base's variants are
+   in every fold's training set): out-of-fold class probabilities for each question.
+2. The lexical share of the combined score: the value on a small grid that gets most
+   out-of-fold questions right.
+3. Platt scaling of the combined score (inputs: search.calibration_inputs) on the
+   out-of-fold questions, so the confidence is a probability of being right.
+4. The answer threshold: the lowest calibrated confidence at which out-of-fold
+   "confident wrong" answers stay under 1% of the questions.
+5. The final model on everything, pruned of tiny weights, written as gzipped JSON.
+
+scikit-learn is needed here only; the bot reads the artifact in pure Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from handlers.rights.kb import LANGS, KnowledgeBase, load_knowledge_base
+from handlers.rights.model import (
+    ARTIFACT,
+    OOS_CLASS,
+    Calibration,
+    LinearModel,
+    dumps,
+    features,
+)
+from handlers.rights.search import OUT_OF_SCOPE_PHRASES, Searcher
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "bench" / "data"
+TUNE_FILES = ("rights_eval.jsonl", "short_tune.jsonl", "real_tune.jsonl")
+ARTIFACT_PATH = Path(__file__).resolve().parent / ARTIFACT
+SEED = 20261203
+FOLDS = 5
+C = 8.0  # inverse L2 strength; texts are short and classes many, so regularise lightly
+PRUNE = 0.08  # weights smaller than this are dropped from the artifact
+MIN_DF = 2
+SHARES = (0.3, 0.4, 0.5, 0.6, 0.7)
+MAX_CONFIDENT_WRONG = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    q: str
+    topic: str | None  # None: out of scope
+    source: str
+    also: str | None = None  # an acceptable second topic
+    entry: str | None = None
+    kind: str = ""
+
+
+def load_labelled(path: Path) -> list[Labelled]:
+    """A JSONL file of labelled questions; tolerant of the key names the data uses."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        q = row.get("q") or row.get("question") or row.get("text")
+        topic = row.get("topic")
+        if topic in ("", "none", "oos", "out_of_scope", "foreign_law", "chitchat"):
+            topic = None
+        also = row.get("topic2") or row.get("also") or row.get("alt_topic") or row.get("second_topic")
+        if isinstance(also, list):
+            also = also[0] if also else None
+        tags = row.get("tags") or []
+        kind = row.get("kind") or (tags[0] if tags else "")
+        out.append(Labelled(q, topic, path.name, also, row.get("entry"), kind))
+    return out
+
+
+def tuning_questions(data: Path = DATA) -> list[Labelled]:
+    out: list[Labelled] = []
+    for name in TUNE_FILES:
+        if (data / name).exists():
+            out.extend(load_labelled(data / name))
+    return out
+
+
+def knowledge_questions(kb: KnowledgeBase) -> list[Labelled]:
+    out = [Labelled(q, t.id, "kb") for t in kb.topics.values() for lang in LANGS
+           for q in (*t.questions.get(lang, ()), *([t.title[lang]] if lang in t.title else []))]
+    out += [Labelled(q, e.topic, "kb") for e in kb.entries.values() for lang in LANGS
+            for q in e.questions.get(lang, ())]
+    out += [Labelled(p, None, "kb") for phrases in OUT_OF_SCOPE_PHRASES.values() for p in phrases]
+    return out
+
+
+def fit_linear(searcher: Searcher, items: Sequence[Labelled], classes: Sequence[str]) -> LinearModel:
+    """Multinomial logistic regression on our own features; weights as a LinearModel."""
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [features(searcher.model_text(it.q)) for it in items]
+    # A feature seen in one text only is that text's quirk; dropping it halves the model.
+    seen: dict[str, int] = {}
+    for row in rows:
+        for f in row:
+            seen[f] = seen.get(f, 0) + 1
+    rows = [{f: v for f, v in row.items() if seen[f] >= MIN_DF} for row in rows]
+    vec = DictVectorizer(sort=True)
+    x = vec.fit_transform(rows)
+    y = [it.topic or OOS_CLASS for it in items]
+    clf = LogisticRegression(C=C, max_iter=3000, tol=1e-5, random_state=SEED)
+    clf.fit(x, y)
+    order = {c: i for i, c in enumerate(classes)}
+    names = vec.get_feature_names_out()
+    weights: dict[str, list[tuple[int, float]]] = {}
+    coef = clf.coef_
+    for ci_local, cls in enumerate(clf.classes_):
+        ci = order[cls]
+        row = coef[ci_local]
+        for fi in row.nonzero()[0]:
+            weights.setdefault(str(names[fi]), []).append((ci, float(row[fi])))
+    intercept = [0.0] * len(classes)
+    for ci_local, cls in enumerate(clf.classes_):
+        intercept[order[cls]] = float(clf.intercept_[ci_local])
+    missing = [c for c in classes if c not in set(clf.classes_)]
+    for c in missing:  # a class with no example in this fold can never win
+        intercept[order[c]] = -30.0
+    return LinearModel(tuple(classes), tuple(intercept),
+                       {f: tuple(sorted(row)) for f, row in weights.items()})
+
+
+def prune(model: LinearModel, threshold: float = PRUNE) -> LinearModel:
+    kept = {}
+    for f, row in model.weights.items():
+        small = tuple((ci, round(w, 4)) for ci, w in row if abs(w) >= threshold)
+        if small:
+            kept[f] = small
+    return replace(model, weights=kept)
+
+
+@dataclass(slots=True)
+class Outcome:
+    item: Labelled
+    top: str
+    x: list[float]
+
+
+def _outcomes(searcher: Searcher, model: LinearModel, items: Iterable[Labelled]) -> list[Outcome]:
+    searcher.model = model
+    out = []
+    for it in items:
+        lex = searcher.lexical(it.q)
+        if lex is None:
+            out.append(Outcome(it, OOS_CLASS, [0.0, 0.0, 1.0, 1.0, 1.0]))
+            continue
+        c = searcher.combine(lex, it.q)
+        out.append(Outcome(it, c.ranked[0][0], c.x))
+    return out
+
+
+def _right(o: Outcome) -> bool:
+    want = o.item.topic or OOS_CLASS
+    return o.top == want or (o.item.also is not None and o.top == o.item.also)
+
+
+def train(kb: KnowledgeBase, tune: Sequence[Labelled], *, log=print) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+
+    searcher = Searcher(kb, model=False)
+    base = knowledge_questions(kb)
+    classes = sorted(kb.topics) + [OOS_CLASS]
+    tune = sorted(tune, key=lambda it: (it.source, it.q))
+
+    # 1. out-of-fold models
+    folds = KFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
+    oof_models: list[tuple[LinearModel, list[Labelled]]] = []
+    for train_idx, test_idx in folds.split(tune):
+        model = fit_linear(searcher, base + [tune[i] for i in train_idx], classes)
+        oof_models.append((model, [tune[i] for i in test_idx]))
+    # 2. lexical share
+    best_share, best_acc, best_outcomes = SHARES[0], -1.0, []
+    for share in SHARES:
+        outcomes = [o for model, items in oof_models
+                    for o in _outcomes(searcher, replace(model, lexical_share=share), items)]
+        acc = sum(_right(o) for o in outcomes) / max(1, len(outcomes))
+        log(f"  lexical share {share:.1f}: out-of-fold top-1 {100 * acc:.1f}%")
+        if acc > best_acc:
+            best_share, best_acc, best_outcomes = share, acc, outcomes
+    # 3. calibration
+    xs = [o.x for o in best_outcomes]
+    ys = [int(_right(o)) for o in best_outcomes]
+    if len(set(ys)) == 2:
+        cal = LogisticRegression(C=1.0, max_iter=1000, random_state=SEED).fit(xs, ys)
+        calibration = Calibration(tuple(float(c) for c in cal.coef_[0]), float(cal.intercept_[0]))
+    else:
+        calibration = Calibration()
+    # 4. answer threshold
+    scored = [(calibration(o.x), o) for o in best_outcomes]
+    answer_at = 0.5
+    n = max(1, len(scored))
+    for t in [i / 100 for i in range(20, 96)]:
+        wrong = sum(1 for p, o in scored if p >= t and o.top != OOS_CLASS and not _right(o))
+        if wrong / n <= MAX_CONFIDENT_WRONG:
+            answer_at = t
+            break
+    log(f"  chosen: lexical share {best_share}, answer at {answer_at:.2f}, "
+        f"calibration {calibration}")
+    reliability_table(scored, log=log)
+    # 5. final model
+    final = fit_linear(searcher, base + list(tune), classes)
+    return replace(prune(final), calibration=calibration, lexical_share=best_share,
+                   answer_at=answer_at,
+                   meta={"seed": SEED, "C": C, "prune": PRUNE, "min_df": MIN_DF, "examples": len(base) + len(tune),
+                         "tuning": sorted({it.source for it in tune})})
+
+
+def reliability_table(scored: Sequence[tuple[float, Outcome]], *, log=print) -> None:
+    log("  out-of-fold reliability (stated confidence vs share right):")
+    for lo, hi in ((0.0, 0.5), (0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01)):
+        rows = [o for p, o in scored if lo <= p < hi]
+        if rows:
+            right = sum(_right(o) for o in rows) / len(rows)
+            log(f"    {lo:.2f}-{min(hi, 1):.2f}: {len(rows):4d} questions, {100 * right:5.1f}% right")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="train the rights model artifact")
+    parser.add_argument("--check", action="store_true",
+                        help="retrain and compare with the committed artifact, write nothing")
+    parser.add_argument("--out", type=Path, default=ARTIFACT_PATH)
+    args = parser.parse_args(argv)
+    kb = load_knowledge_base()
+    tune = tuning_questions()
+    print(f"training on {len(knowledge_questions(kb))} knowledge-base texts and "
+          f"{len(tune)} tuning questions ({', '.join(sorted({t.source for t in tune}))})")
+    model = train(kb, tune)
+    blob = dumps(model)
+    print(f"  {len(model.weights)} features, {sum(len(r) for r in model.weights.values())} "
+          f"weights, {len(blob) // 1024} KB")
+    if args.check:
+        same = args.out.exists() and args.out.read_bytes() == blob
+        print("artifact reproduced byte for byte" if same else "artifact DIFFERS from a retrain")
+        return 0 if same else 1
+    args.out.write_bytes(blob)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
