@@ -17,6 +17,7 @@ pressed days later still works.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import zlib
 from collections.abc import Callable
@@ -46,6 +47,7 @@ QA_FLOW = "qa"  # conversation state holding the last question (for the hand-off
 MINIMUM_WAGE = "minimum_wage"
 UNION_JOIN = "union_join"
 MAX_ALSO = 2
+SHORT_QUERY_WORDS = 2
 _ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 
@@ -311,6 +313,31 @@ _YES_WORDS = frozenset({
 })
 
 
+# Signs that a message asks something: folded Vietnamese question words and particles,
+# English question openers. Without any, a message is a statement (a complaint, a story
+# without its question): the bot may still answer, but a person is offered too.
+_QUESTION_WORDS = frozenset({
+    "khong", "ko", "k", "kh", "khg", "hok", "hem", "chua", "sao", "gi", "j", "nao", "nhieu", "nhiu",
+    "bnhieu", "dau", "ai", "hoi", "ha", "nhi", "nhe",
+})
+_QUESTION_PAIRS = frozenset({"lam sao", "the nao", "bao lau", "khi nao", "the nay", "co phai", "phai lam"})
+_ENGLISH_OPENERS = frozenset({
+    "how", "what", "when", "where", "who", "why", "which", "can", "is", "are", "do", "does", "did",
+    "will", "should", "may", "must", "could", "would", "am", "have", "has",
+})
+
+
+def asks_something(text: str) -> bool:
+    if "?" in text:
+        return True
+    words = fold(text).split()
+    if not words:
+        return False
+    if words[0] in _ENGLISH_OPENERS or _QUESTION_WORDS.intersection(words):
+        return True
+    return any(f"{a} {b}" in _QUESTION_PAIRS for a, b in itertools.pairwise(words))
+
+
 async def reoffer_choices(ctx: Ctx) -> Reply | None:
     """The topic buttons just offered, again, when the worker typed "yes" to them."""
     memory = await _qa_state(ctx)
@@ -373,8 +400,12 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
 
     reply: Reply | None = None
     if result.kind == "answer" and result.topic is not None and svc.topic(result.topic) is not None:
-        # A repeated question did not get what the worker needed: offer a person.
-        confident = result.confident and not repeated
+        # A repeated question did not get what the worker needed, and one or two words
+        # ("luong", "bhxh") name a subject, not what the worker wants to know about it:
+        # either way, offer a person.
+        # A story with no question in it ("công ty em tệ lắm") is for an officer to read.
+        confident = (result.confident and not repeated and len(text.split()) > SHORT_QUERY_WORDS
+                     and asks_something(text))
         entry = svc.kb.entries.get(result.entry) if result.entry else None
         if entry is not None:
             reply = await entry_reply(ctx, entry, confident=confident, also=list(result.also),

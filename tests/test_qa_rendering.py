@@ -79,8 +79,9 @@ def script(service: RightsService, text: str, **kw) -> None:  # type: ignore[no-
 
 
 async def test_topic_answer_is_summary_bullets_next_step_citation_then_details(chat, scripted_service) -> None:
-    script(scripted_service, "q1", topic="minimum_wage", kind="answer", confidence=0.95, province="bac_ninh")
-    await chat.say("q1")
+    script(scripted_service, "luong toi thieu o bac ninh bao nhieu", topic="minimum_wage", kind="answer",
+           confidence=0.95, province="bac_ninh")
+    await chat.say("luong toi thieu o bac ninh bao nhieu")
     text = chat.text()
     assert text.startswith("Mức thấp nhất công ty phải trả tùy vùng.")
     assert "• Ý một\n• Ý hai\n• Ý ba" in text and "Ý bốn" not in text  # at most three bullets
