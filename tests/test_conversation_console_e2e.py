@@ -77,17 +77,29 @@ async def _user(store: Store, term_: Terminal):  # type: ignore[no-untyped-def]
     return await store.find_user("console", term_.user_id)
 
 
-async def _organizer(term, store: Store) -> Terminal:  # type: ignore[no-untyped-def]
+async def _organizer(term, store: Store, province: str = "ha_noi") -> Terminal:  # type: ignore[no-untyped-def]
+    """An officer of one province: the inbox shows its workers' questions."""
     org = term("org")
     await org.type("/start")
-    await store.set_role((await _user(store, org)).id, Role.ORGANIZER)
+    org_id = (await _user(store, org)).id
+    await store.set_role(org_id, Role.ORGANIZER)
+    await store.add_organizer_provinces(org_id, [province], None)
     return org
+
+
+async def _sign_up(store: Store, user_id: int, province: str, phone: str = "+84912000111") -> None:
+    await store.submit_signup(SignupDraft(
+        full_name="Lê Thị Hoa", phone_e164=phone, workplace="Công ty A", province_id=province,
+        commune=None, source=SignupSource.SELF, volunteer_id=None, consent_version="2025-07.1",
+        consent_lang="vi", consent_channel="console", owner_id=user_id,
+    ))
 
 
 # -- 1. hand-off ------------------------------------------------------------------------
 async def test_contact_button_sends_any_question_to_the_inbox(term, store) -> None:
     worker = term("w1")
     await worker.type("/start")
+    await _sign_up(store, (await _user(store, worker)).id, "ha_noi")
     await worker.press("Liên hệ cán bộ công đoàn")
     assert "tin nhắn tiếp theo sẽ được chuyển" in worker.printed
     await worker.type(cases.HANDOFF_QUESTION)
@@ -251,12 +263,7 @@ async def test_minimum_wage_names_the_region_of_the_province_in_the_question(ter
 async def test_minimum_wage_names_the_region_of_the_workers_signup(term, store) -> None:
     worker = term("w13")
     await worker.type("/start")
-    user = await _user(store, worker)
-    await store.submit_signup(SignupDraft(
-        full_name="Lê Thị Hoa", phone_e164="+84912000111", workplace="Công ty A", province_id="ha_noi",
-        commune=None, source=SignupSource.SELF, volunteer_id=None, consent_version="2025-07.1",
-        consent_lang="vi", consent_channel="console", owner_id=user.id,
-    ))
+    await _sign_up(store, (await _user(store, worker)).id, "ha_noi")
     await worker.type("luong toi thieu vung bao nhieu")
     assert "📍 Hà Nội" in worker.printed
 
