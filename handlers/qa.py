@@ -364,6 +364,14 @@ def _choices_reply(ctx: Ctx, intro: str, topic_ids: list[str]) -> Reply:
 
 async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     text = ctx.inbound.text.strip()
+    memory = await _qa_state(ctx)
+    if memory and memory.get("offer") and fold(text) in _YES_WORDS:
+        # "đúng" / "dung" / "ok" typed under "Did you mean…?": those choices again.
+        again = await reoffer_choices(ctx)
+        if again is not None:
+            return again
+    if memory is None:
+        memory = {}
     svc = rights(ctx)
     result = svc.search(text, ctx.lang)
     if result.lang in LANGUAGES:
@@ -373,20 +381,12 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     logger.info("qa: user %s kind=%s topic=%s entry=%s confidence=%.2f", ctx.user.id, result.kind,
                 result.topic, result.entry, result.confidence)
 
-    if result.kind == "empty":
-        return _with_menu(ctx, ctx.t("qa.empty"))
-    if result.kind == "chitchat":
-        return _with_menu(ctx, ctx.t("qa.chitchat"))
-    if result.kind == "out_of_scope":
-        return _with_menu(ctx, ctx.t("qa.out_of_scope"))
+    if result.kind in ("empty", "chitchat", "out_of_scope"):
+        if memory.pop("offer", None) is not None:  # the choices are no longer on screen
+            await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
+        key = {"empty": "qa.empty", "chitchat": "qa.chitchat"}.get(result.kind, "qa.out_of_scope")
+        return _with_menu(ctx, ctx.t(key))
 
-    memory = await _qa_state(ctx)
-    if memory is None:
-        memory = {}
-    if memory.get("offer") and fold(text) in _YES_WORDS:
-        again = await reoffer_choices(ctx)
-        if again is not None:
-            return again
     memory.pop("offer", None)
     # The same words again (diacritics count: "Dũng" is not "đúng").
     repeated = bool(memory.get("q")) and _same(str(memory["q"]), text)

@@ -179,3 +179,21 @@ async def test_emoji_only_gets_a_reply_and_the_menu(chat, scripted_service) -> N
     script(scripted_service, "🙂", kind="empty")
     await chat.say("🙂")
     assert "bằng chữ" in chat.text() and "menu:rights" in chat.payloads()
+
+
+async def test_yes_typed_under_did_you_mean_shows_the_choices_again(chat, scripted_service, store) -> None:
+    script(scripted_service, "cong ty tru tien", kind="unsure", suggestions=["wage_payment", "overtime_pay"])
+    await chat.say("/start")
+    user = await store.find_user("test", "r1")
+    await store.subscribe(user.id, ["workers_month"])
+    await chat.say("cong ty tru tien")
+    offered = chat.payloads()
+    assert offered[:2] == ["qa:wage_payment:vi", "qa:overtime_pay:vi"] and "ask:q:vi" in offered
+    for yes in ("đúng", "dung", "Đúng rồi", "ok"):
+        await chat.say(yes)
+        assert chat.payloads() == offered, yes
+        assert "Đã dừng" not in chat.text()
+    await chat.press("qa:wage_payment:vi")  # chosen: the choices are gone
+    await chat.say("dung")
+    assert "Bạn muốn dừng nhận thông báo?" in chat.text()
+    assert await store.subscriptions(user.id) == {"workers_month"}
