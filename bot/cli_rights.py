@@ -11,7 +11,13 @@ from bot.cli import Parser
 from bot.config import Config
 from handlers.i18n import Catalog, load_catalog
 from handlers.qa import RightsService
-from handlers.rights.kb import KnowledgeBaseError, check_knowledge_dir, packaged_data_dir
+from handlers.rights.kb import (
+    KnowledgeBaseError,
+    check_knowledge_dir,
+    figure_warnings,
+    load_knowledge_base,
+    packaged_data_dir,
+)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -29,18 +35,30 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _result(svc: RightsService, catalog: Catalog, question: str, lang: str, hotline: str) -> dict[str, object]:
+    # The engine reads a whole story (it weighs the question part); no truncation here.
+    r = svc.searcher.search(question, lang)
+    # A question in English is answered in English whatever the setting (issue 9).
+    lang = "en" if r.lang == "en" else lang
+
     def t(key: str, **kw: object) -> str:
         return catalog.t(lang, key, **kw)
 
-    r = svc.search(question, lang)
-    if r.topic is not None:
+    entry = svc.kb.entries.get(r.entry) if r.entry else None
+    if r.topic is not None and entry is not None:
+        parts = [entry.answer_in(lang), entry.next_step_in(lang),
+                 t("qa.citation", citation=entry.citation_in(lang))]
+        answer = "\n\n".join(p for p in parts if p)
+    elif r.topic is not None:
         answer = svc.answer_text(r.topic, lang, t=t, hotline=hotline)
-    elif r.out_of_scope:
+    elif r.out_of_scope or r.kind in ("empty", "chitchat", "foreign_law"):
         answer = t("qa.out_of_scope")
     else:
         titles = "\n".join(f"- {svc.title(s, lang)}" for s in r.suggestions)
         answer = t("qa.unsure" if r.suggestions else "qa.none_found") + (f"\n{titles}" if titles else "")
-    return {"topic": r.topic, "score": round(float(r.score), 4), "answer": answer, "suggestions": list(r.suggestions)}
+    return {"topic": r.topic, "score": round(float(r.score), 4), "answer": answer,
+            "suggestions": list(r.suggestions), "entry": r.entry if r.topic else None,
+            "confidence": round(float(r.confidence), 4), "kind": r.kind, "lang": r.lang,
+            "also": list(r.also), "clarify": list(r.clarify), "province": r.province}
 
 
 async def _ask(args: argparse.Namespace, config: Config) -> int:
@@ -80,5 +98,9 @@ async def _check(args: argparse.Namespace, config: Config) -> int:
             print(p, file=sys.stderr)
         print(f"unionbot: {len(problems)} problem(s) in the {checked}", file=sys.stderr)
         return 1
+    # Figures an entry states that its topic never does: worth a reader's look, not fatal.
+    if args.dir is None:
+        for w in figure_warnings(load_knowledge_base()):
+            print(f"warning: {w}")
     print(f"{checked}: OK")
     return 0

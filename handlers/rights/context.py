@@ -196,6 +196,7 @@ class ProvinceFinder:
 
     def __init__(self) -> None:
         self._names: dict[tuple[str, ...], str] = {}
+        self._accented: dict[tuple[str, ...], set[str]] = {}
         for p in all_provinces():
             for name in (p.name_vi, p.name_en, *p.merged_from, *p.aliases):
                 key = tuple(fold(name).split())
@@ -204,9 +205,13 @@ class ProvinceFinder:
                 match = resolve_province(name)
                 if match.province is not None and match.province.id == p.id:
                     self._names[key] = p.id
+                    low = unicodedata.normalize("NFC", name).lower()
+                    if fold(low) != low:
+                        self._accented.setdefault(key, set()).add(low)
         self._longest = max(len(k) for k in self._names)
 
     def find(self, words: list[str], accented: str = "") -> str | None:
+        low = unicodedata.normalize("NFC", accented).lower()
         for i in range(len(words)):
             for n in range(self._longest, 0, -1):
                 key = tuple(words[i:i + n])
@@ -216,17 +221,8 @@ class ProvinceFinder:
                 if pid is None:
                     continue
                 before = words[i - 1] if i else ""
-                if before in _PROVINCE_MARKERS or n >= 3 or _typed_as_name(accented, key):
+                # Typed with its diacritics ("Đồng Nai"), the name is the province's.
+                typed = any(name in low for name in self._accented.get(key, ()))
+                if before in _PROVINCE_MARKERS or n >= 3 or typed:
                     return pid
         return None
-
-
-def _typed_as_name(accented: str, key: tuple[str, ...]) -> bool:
-    """The name was typed capitalised with its diacritics ("Bắc Ninh"), not "bac ninh"."""
-    if not accented:
-        return False
-    for m in re.finditer(r"[A-ZÀ-Ỵ][\wÀ-ỹ]*(?:\s+[A-ZÀ-Ỵ][\wÀ-ỹ]*)+", accented):
-        span = m.group(0)
-        if tuple(fold(span).split()) == key and unicodedata.normalize("NFD", span) != span:
-            return True
-    return False

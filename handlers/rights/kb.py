@@ -36,6 +36,7 @@ __all__ = [
     "RegionArea",
     "Topic",
     "check_knowledge_dir",
+    "figure_warnings",
     "load_knowledge_base",
     "packaged_data_dir",
 ]
@@ -49,9 +50,7 @@ REQUIRED_TOPICS: tuple[str, ...] = (
     "grassroots_union", "collective_bargaining", "strike", "dialogue", "harassment",
     "child_labor", "retirement_age", "one_time_si_withdrawal", "union_legal_aid",
     "labor_dispute", "personal_data",
-)
-# Topics added by issue 9; required once their files ship with the package.
-NEW_TOPICS: tuple[str, ...] = (
+    # issue 9
     "tet_bonus", "pregnant_workers", "wage_deductions", "commuting_accident",
 )
 
@@ -464,7 +463,10 @@ def _build_entry(eid: str, data: dict[str, Any], label: str, topic_ids: set[str]
     _check_worker_texts(label, texts, problems)
     if certainty in CERTAINTIES and certainty != "confirmed":
         _check_hedge(label, certainty, {"answer": answer}, problems)
-    _check_figures(label, {**texts, "citation": citation}, problems)
+    # Titles are button labels, shortened differently per language: facts are checked
+    # where they are stated.
+    _check_figures(label, {"answer": answer, "next_step": next_step, "citation": citation},
+                   problems)
     if len(problems) > before:
         return None
     return Entry(id=eid, topic=tid, certainty=certainty, questions=questions, title=title,
@@ -685,7 +687,7 @@ def _check_hedge(label: str, certainty: str, fields: Mapping[str, Mapping[str, s
                  problems: list[str]) -> None:
     for name, texts in fields.items():
         for lang, text in texts.items():
-            if HEDGE_MARKERS[lang] not in text:
+            if HEDGE_MARKERS[lang].casefold() not in text.casefold():
                 problems.append(f"{label}: {certainty} topic, but the {lang} {name} lacks the "
                                 f"hedge \"{HEDGE_MARKERS[lang]}\"")
 
@@ -747,6 +749,7 @@ _TIME = re.compile(r"\b(\d{1,2})[:h](\d{2})\b")
 _MONTH_NAME = re.compile(r"\b(" + "|".join(sorted(_MONTHS_EN, key=len, reverse=True))
                          + r")\.?(?![a-z])", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_RANGE = re.compile(r"\b(\d{1,3})\s*[–-]\s*(\d{1,3})\b")
 _WORD = re.compile(r"\w+")
 
 
@@ -781,9 +784,58 @@ def figures_in(text: str, lang: str) -> set[str]:
     return {f if "." in f else (f.lstrip("0") or "0") for f in found}
 
 
+_UNIT_FIGURES = {
+    # unit -> a figure followed by it; money in thousands-separated digits or "triệu"
+    "%": re.compile(r"(\d+(?:[.,]\d+)?)\s*%"),
+    "VND": re.compile(r"(\d{1,3}(?:[.,]\d{3})+)\s*(?:đ|đồng|vnd|VND)"),
+}
+
+
+def unit_figures(text: str) -> dict[str, set[str]]:
+    """Percentages and money amounts stated in `text`, normalised."""
+    out: dict[str, set[str]] = {}
+    for unit, pattern in _UNIT_FIGURES.items():
+        values = {re.sub(r"[.,]", "", v) if unit == "VND" else v.replace(",", ".")
+                  for v in pattern.findall(text)}
+        if values:
+            out[unit] = values
+    return out
+
+
+def figure_warnings(kb: KnowledgeBase) -> list[str]:
+    """Percentages and amounts an entry states that its topic never does.
+
+    Reported, not fatal: an entry may rightly be more detailed than its topic (a worked
+    example), but a number the topic never mentions is where contradictions hide
+    ("10 days" in one answer, "5 days" in another).
+    """
+    warnings = []
+    for entry in kb.entries.values():
+        topic = kb.topics.get(entry.topic)
+        if topic is None:
+            continue
+        topic_text = " ".join([*topic.answer.values(), *topic.summary.values(),
+                               *(b for bs in topic.bullets.values() for b in bs)])
+        known = unit_figures(topic_text)
+        for unit, values in unit_figures(" ".join(entry.answer.values())).items():
+            if unit not in known:
+                continue  # the topic states no figure of this kind: nothing to compare
+            extra = sorted(values - known[unit])
+            if extra:
+                warnings.append(f"{entry.id}: {unit} figure(s) {', '.join(extra)} not in "
+                                f"topic {topic.id}'s text ({', '.join(sorted(known[unit]))})")
+    return warnings
+
+
 def _number_words(text: str, lang: str) -> set[str]:
+    """Figures the text states without writing them: "once", "hai", "Arts. 3–5" (4)."""
     words = _NUMBER_WORDS[lang]
-    return {words[w] for w in _WORD.findall(text.casefold()) if w in words}
+    found = {words[w] for w in _WORD.findall(text.casefold()) if w in words}
+    for m in _RANGE.finditer(text):
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if 0 < hi - lo <= 10:
+            found.update(str(n) for n in range(lo, hi + 1))
+    return found
 
 
 def _date(data: Mapping[str, Any], key: str, label: str, problems: list[str]) -> date | None:

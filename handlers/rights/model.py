@@ -2,9 +2,9 @@
 
 Trained offline by `bench/train_rights_model.py` (scikit-learn, fixed seeds) from the
 knowledge base's own question variants and the tuning split; the weights ship as a
-small gzipped JSON next to this module. Inference here is pure Python: a question
-has a few hundred features, each a dictionary look-up and a handful of additions, so
-the bot needs neither scikit-learn nor numpy at run time.
+small gzipped JSON next to this module. Inference needs numpy only (a dense weight
+matrix built at start-up, one row look-up per feature of the question); scikit-learn
+is for training.
 
 The same `features()` function builds the training matrix and the run-time vector,
 so the two can never drift apart.
@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
+
+import numpy as np
 
 __all__ = ["ARTIFACT", "OOS_CLASS", "Calibration", "LinearModel", "features", "load_model"]
 
@@ -69,6 +71,9 @@ class Calibration:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
+_DENSE: dict[int, tuple[LinearModel, tuple[dict[str, int], np.ndarray, np.ndarray]]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class LinearModel:
     classes: tuple[str, ...]
@@ -82,17 +87,34 @@ class LinearModel:
 
     def predict(self, vector: Mapping[str, float]) -> dict[str, float]:
         """class -> probability (softmax over the linear scores)."""
-        scores = list(self.intercept)
-        weights = self.weights
+        index, matrix, intercept = self._dense()
+        rows, values = [], []
         for feat, value in vector.items():
-            row = weights.get(feat)
-            if row is not None:
-                for ci, w in row:
-                    scores[ci] += w * value
-        top = max(scores)
-        exps = [math.exp(s - top) for s in scores]
-        total = sum(exps)
-        return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
+            i = index.get(feat)
+            if i is not None:
+                rows.append(i)
+                values.append(value)
+        scores = intercept.copy()
+        if rows:
+            scores += np.asarray(values, dtype=np.float32) @ matrix[rows]
+        scores -= scores.max()
+        exps = np.exp(scores)
+        probs = (exps / exps.sum()).tolist()
+        return dict(zip(self.classes, probs, strict=True))
+
+    def _dense(self) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+        """A dense matrix built on first use: one row per feature, one column per class."""
+        cached = _DENSE.get(id(self))
+        if cached is not None and cached[0] is self:
+            return cached[1]
+        index = {f: i for i, f in enumerate(self.weights)}
+        matrix = np.zeros((len(index) + 1, len(self.classes)), dtype=np.float32)
+        for f, row in self.weights.items():
+            for ci, w in row:
+                matrix[index[f], ci] = w
+        dense = (index, matrix, np.asarray(self.intercept, dtype=np.float64))
+        _DENSE[id(self)] = (self, dense)
+        return dense
 
     def to_json(self) -> dict[str, Any]:
         return {

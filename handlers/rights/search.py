@@ -394,6 +394,7 @@ DOMAIN_READINGS: dict[tuple[str, str], str] = {
     ("bau", "cu"): "bầu", ("bau", "ban"): "bầu", ("no", "luong"): "nợ", ("cty", "no"): "nợ",
     ("sep", "chui"): "sếp", ("sep", "bat"): "sếp",
 }
+BACKGROUND_IN_CONFIDENCE = 0.5  # times BACKGROUND_WEIGHT: a story's background in the confidence
 ENTRY_LIFT = 0.92  # a topic is at least this share of its best-matching entry's confidence
 ENTRY_ACCEPT = 0.42  # an entry answers the question from this confidence on
 ENTRY_MARGIN = 0.04  # ...and this far ahead of the topic's next entry
@@ -504,8 +505,13 @@ class _Index:
                 into[f] += part_weight
         weights: dict[str, float] = {}
         for f in asked.keys() | background.keys():
-            n = asked.get(f, 0.0) + min(background.get(f, 0.0), 2 * BACKGROUND_WEIGHT)
+            n = asked.get(f, 0.0) + min(background.get(f, 0.0), BACKGROUND_WEIGHT)
             saturation = n * (BM25_K1 + 1) / (n + BM25_K1)
+            if not asked.get(f):
+                # For the confidence ("how much of the question does the topic explain")
+                # the background's words count a little: a story's details (dates, the
+                # factory, what HR said) are not what the worker asks about.
+                saturation *= BACKGROUND_IN_CONFIDENCE
             if f in self.idf:
                 factor = min(typo.get(p.split("|")[0], 1.0) for p in f.split(" "))
                 weights[f] = self.weight(f) * factor * saturation
@@ -640,7 +646,10 @@ class Searcher:
         # Entries: their questions also speak for their topic (a topic is everything
         # under it), and they get an index of their own to pick the specific answer.
         self._build_vocabulary(questions + entry_questions + keywords + pseudo)
-        self._topics = _Index(questions + entry_questions + pseudo, keywords, answers,
+        # The topic index counts entry questions in each topic's vocabulary and BM25 but
+        # not as variants of its own: the entry index compares variants one by one, and
+        # twice the variants would double the cost of every query.
+        self._topics = _Index(questions + pseudo, keywords + entry_questions, answers,
                               self._vi_only)
         self._entries: _Index | None = None
         if kb.entries:
@@ -863,7 +872,9 @@ class Searcher:
             return SearchResult(None, score, suggestions, out_of_scope=True,
                                 kind="chitchat" if chat else "out_of_scope",
                                 confidence=confidence)
-        if confidence < model.answer_at:
+        if confidence < model.answer_at or (len(words) <= 3 and self._lexical_tie(lex)):
+            # One or two generic words ("bhxh", "công đoàn") fit several topics equally:
+            # the worker picks, whatever the model prefers.
             return SearchResult(None, score, suggestions, kind="unsure", confidence=confidence)
         suggestions = [top, *[t for t in suggestions if t != top][:2]]
         entry = self._entry_for(top, lex)
@@ -875,6 +886,11 @@ class Searcher:
         """The lexical half alone (the training script fits the combination on it)."""
         text = (text or "")[:MAX_STORY_CHARS]
         return self._lexical(text, self._language(_tokens(text), lang), lang)
+
+    def _lexical_tie(self, lex: _Lexical) -> bool:
+        ranked = sorted((r for t, (r, _) in lex.topics.items() if t in self._topic_ids),
+                        reverse=True)
+        return len(ranked) > 1 and ranked[1] >= TIE * ranked[0]
 
     def _entry_for(self, topic: str, lex: _Lexical) -> str | None:
         mine = sorted(((c, eid) for eid, c in lex.entries.items()

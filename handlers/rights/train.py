@@ -48,10 +48,11 @@ TUNE_FILES = ("rights_eval.jsonl", "short_tune.jsonl", "real_tune.jsonl")
 ARTIFACT_PATH = Path(__file__).resolve().parent / ARTIFACT
 SEED = 20261203
 FOLDS = 5
-C = 8.0  # inverse L2 strength; texts are short and classes many, so regularise lightly
+C = 4.0  # inverse L2 strength; texts are short and classes many, so regularise lightly
 PRUNE = 0.08  # weights smaller than this are dropped from the artifact
 MIN_DF = 2
-SHARES = (0.3, 0.4, 0.5, 0.6, 0.7)
+MAX_ITER = 400
+SHARES = (0.15, 0.25, 0.35, 0.45, 0.55)
 MAX_CONFIDENT_WRONG = 0.01
 
 
@@ -117,7 +118,7 @@ def fit_linear(searcher: Searcher, items: Sequence[Labelled], classes: Sequence[
     vec = DictVectorizer(sort=True)
     x = vec.fit_transform(rows)
     y = [it.topic or OOS_CLASS for it in items]
-    clf = LogisticRegression(C=C, max_iter=3000, tol=1e-5, random_state=SEED)
+    clf = LogisticRegression(C=C, max_iter=MAX_ITER, tol=1e-4, random_state=SEED)
     clf.fit(x, y)
     order = {c: i for i, c in enumerate(classes)}
     names = vec.get_feature_names_out()
@@ -178,7 +179,7 @@ def train(kb: KnowledgeBase, tune: Sequence[Labelled], *, log=print) -> LinearMo
 
     searcher = Searcher(kb, model=False)
     base = knowledge_questions(kb)
-    classes = sorted(kb.topics) + [OOS_CLASS]
+    classes = [*sorted(kb.topics), OOS_CLASS]
     tune = sorted(tune, key=lambda it: (it.source, it.q))
 
     # 1. out-of-fold models
@@ -206,7 +207,7 @@ def train(kb: KnowledgeBase, tune: Sequence[Labelled], *, log=print) -> LinearMo
         calibration = Calibration()
     # 4. answer threshold
     scored = [(calibration(o.x), o) for o in best_outcomes]
-    answer_at = 0.5
+    answer_at = 0.95  # the most careful choice when no threshold keeps the promise
     n = max(1, len(scored))
     for t in [i / 100 for i in range(20, 96)]:
         wrong = sum(1 for p, o in scored if p >= t and o.top != OOS_CLASS and not _right(o))
