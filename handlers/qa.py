@@ -338,6 +338,21 @@ def asks_something(text: str) -> bool:
     return any(f"{a} {b}" in _QUESTION_PAIRS for a, b in itertools.pairwise(words))
 
 
+_ENGLISH_FUNCTION_WORDS = frozenset({
+    "the", "and", "or", "of", "to", "for", "in", "on", "at", "my", "i", "is", "are", "do", "does", "what",
+    "how", "when", "can", "pay", "leave", "with", "without", "not", "it", "me", "get",
+})
+
+
+def _english_words(text: str) -> bool:
+    """Mostly plain-ASCII words, some of them English function words."""
+    words = text.lower().split()
+    ascii_words = [w for w in words if w.isascii()]
+    if not words or 2 * len(ascii_words) < len(words):
+        return False
+    return bool(_ENGLISH_FUNCTION_WORDS.intersection(w.strip("?!.,") for w in ascii_words))
+
+
 async def reoffer_choices(ctx: Ctx) -> Reply | None:
     """The topic buttons just offered, again, when the worker typed "yes" to them."""
     memory = await _qa_state(ctx)
@@ -374,8 +389,9 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         memory = {}
     svc = rights(ctx)
     result = svc.search(text, ctx.lang)
-    if result.lang in LANGUAGES:
-        # A question written in English is answered in English; the setting stays.
+    if result.lang in LANGUAGES and not (result.lang == "vi" and ctx.lang == "en" and _english_words(text)):
+        # A question written in English is answered in English; the setting stays. An
+        # English sentence holding a Vietnamese word ("Tết bonus") stays English.
         ctx.reply_lang = result.lang
     # Never the question's text: stories hold names, phone numbers, employers.
     logger.info("qa: user %s kind=%s topic=%s entry=%s confidence=%.2f", ctx.user.id, result.kind,
