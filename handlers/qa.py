@@ -48,6 +48,8 @@ MINIMUM_WAGE = "minimum_wage"
 UNION_JOIN = "union_join"
 MAX_ALSO = 2
 SHORT_QUERY_WORDS = 2
+MAX_INLINE_AREAS = 300  # wards/communes of all regions shown inline up to this length
+MAX_MESSAGE_CHARS = 3500  # under Telegram's 4,096 and Zalo's limits, with room to spare
 _ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 
@@ -180,31 +182,74 @@ def _money(amount: int, lang: str) -> str:
     return text.replace(",", ".") if lang == "vi" else text
 
 
-async def _wage_lines(ctx: Ctx, province_id: str | None, *, ask: bool = True) -> str:
+@dataclass(slots=True)
+class _Wage:
+    text: str = ""  # the region line(s), or a hint to name the province
+    areas_button: Button | None = None  # the full list of wards/communes per region
+
+
+async def _wage_for(ctx: Ctx, province_id: str | None, *, ask: bool = True, lines: bool = True) -> _Wage:
     """The region(s) of the worker's province: named in the question, else their sign-up's.
 
-    Unknown: a hint to name the province (`ask`), or nothing."""
-    unknown = ctx.t("qa.wage_which_province") if ask else ""
+    Unknown: a hint to name the province (`ask`), or nothing. A province spanning
+    several regions lists each with its amount; the wards and communes of each follow
+    when short, else they are one tap away (a big city's list is a few screens long)."""
     if province_id is None:
         signup = await ctx.store.signup_of_user(ctx.user.id)
         province_id = signup.province_id if signup is not None else None
-    if province_id is None:
-        return unknown
-    areas: list[RegionArea] = rights(ctx).kb.wage_regions_for(province_id)
-    province = get_province(province_id)
+    areas: list[RegionArea] = rights(ctx).kb.wage_regions_for(province_id) if province_id else []
+    province = get_province(province_id) if province_id else None
     if not areas or province is None:
-        return unknown
+        return _Wage(ctx.t("qa.wage_which_province") if ask else "")
     name, lang = province.name(ctx.lang), ctx.lang
     if len(areas) == 1:
         a = areas[0]
-        return ctx.t("qa.wage_one", province=name, region=_ROMAN.get(a.region, a.region),
+        text = ctx.t("qa.wage_one", province=name, region=_ROMAN.get(a.region, a.region),
                      monthly=_money(a.monthly, lang), hourly=_money(a.hourly, lang))
-    lines = [ctx.t("qa.wage_many", province=name)]
+        return _Wage(text if lines else "")
+    short = sum(len(_areas_in(a, lang)) for a in areas) <= MAX_INLINE_AREAS
+    rows = [ctx.t("qa.wage_many", province=name)]
     for a in areas:
-        lines.append(ctx.t("qa.wage_area", region=_ROMAN.get(a.region, a.region),
-                           monthly=_money(a.monthly, lang), hourly=_money(a.hourly, lang),
-                           areas=a.areas.get(lang) or a.areas.get("vi", "")))
-    return "\n".join(lines)
+        key = "qa.wage_area" if short else "qa.wage_region"
+        rows.append(ctx.t(key, region=_ROMAN.get(a.region, a.region), monthly=_money(a.monthly, lang),
+                          hourly=_money(a.hourly, lang), areas=_areas_in(a, lang)))
+    button = None if short else Button(ctx.t("qa.wage_areas_button", province=name),
+                                       payload("qw", province.id, lang))
+    return _Wage("\n".join(rows) if lines else "", button)
+
+
+def _areas_in(area: RegionArea, lang: str) -> str:
+    return area.areas.get(lang) or area.areas.get("vi", "")
+
+
+def wage_areas_replies(ctx: Ctx, province_id: str) -> list[Reply]:
+    """Every region of a province with all its wards and communes, split to fit messages."""
+    province = get_province(province_id)
+    areas = rights(ctx).kb.wage_regions_for(province_id)
+    if province is None or not areas:
+        return [categories_reply(ctx)]
+    lang = ctx.lang
+    blocks = [ctx.t("qa.wage_many", province=province.name(lang))]
+    blocks += [ctx.t("qa.wage_area", region=_ROMAN.get(a.region, a.region), monthly=_money(a.monthly, lang),
+                     hourly=_money(a.hourly, lang), areas=_areas_in(a, lang)) for a in areas]
+    replies: list[Reply] = []
+    current = ""
+    for block in blocks:
+        while len(block) > MAX_MESSAGE_CHARS:  # one region's list longer than a message
+            cut = block.rfind(", ", 0, MAX_MESSAGE_CHARS)
+            cut = cut if cut > 0 else MAX_MESSAGE_CHARS
+            if current:
+                replies.append(Reply(current))
+                current = ""
+            replies.append(Reply(block[:cut + 1]))
+            block = block[cut + 1:].lstrip()
+        if current and len(current) + len(block) + 1 > MAX_MESSAGE_CHARS:
+            replies.append(Reply(current))
+            current = ""
+        current = f"{current}\n{block}" if current else block
+    replies.append(Reply(current, buttons=[[_topic_button(ctx, MINIMUM_WAGE, "qa.general_answer")],
+                                           ctx.back_button()]))
+    return replies
 
 
 # -- answers -------------------------------------------------------------------------------------
@@ -218,8 +263,8 @@ async def answer_reply(
     lang = ctx.lang
     summary = topic.summary_in(lang).strip()
     parts = [summary or topic.answer_in(lang).strip()]
-    if topic_id == MINIMUM_WAGE:
-        parts.append(await _wage_lines(ctx, province))
+    wage = await _wage_for(ctx, province) if topic_id == MINIMUM_WAGE else _Wage()
+    parts.append(wage.text)
     bullets = [b for b in topic.bullets_in(lang)[:3] if b.strip()]
     if summary and bullets:
         parts.append("\n".join(f"• {b.strip()}" for b in bullets))
@@ -233,6 +278,8 @@ async def answer_reply(
     rows: list[list[Button]] = []
     if summary and summary != topic.answer_in(lang).strip():
         rows.append([Button(ctx.t("qa.details"), payload("qd", topic_id, lang))])
+    if wage.areas_button is not None:
+        rows.append([wage.areas_button])
     if topic_id == UNION_JOIN:
         rows.append([Button(ctx.t("qa.join_form"), payload("menu", "join"))])
     rows += _also_rows(ctx, also or [], exclude={topic_id})
@@ -250,8 +297,11 @@ async def entry_reply(
     """A specific question's answer: answer, next step, citation; the topic one tap away."""
     lang = ctx.lang
     parts = [entry.answer_in(lang).strip()]
-    if entry.topic == MINIMUM_WAGE:
-        parts.append(await _wage_lines(ctx, province, ask=False))
+    # A minimum-wage entry may already name the regions of a province: add the worker's
+    # region only when it is a single line, and the full area list as a button.
+    wage = await _wage_for(ctx, province, ask=False) if entry.topic == MINIMUM_WAGE else _Wage()
+    if "\n" not in wage.text:
+        parts.append(wage.text)
     step = entry.next_step_in(lang).strip()
     if step:
         parts.append(ctx.t("qa.next_step", step=step))
@@ -259,6 +309,8 @@ async def entry_reply(
     if await _disclaimer_due(ctx, memory if memory is not None else await _qa_state(ctx)):
         parts.append(disclaimer(ctx.t, ctx.settings.hotline))
     rows: list[list[Button]] = []
+    if wage.areas_button is not None:
+        rows.append([wage.areas_button])
     if rights(ctx).topic(entry.topic) is not None:
         rows.append([_topic_button(ctx, entry.topic, "qa.general_answer")])
         if entry.topic == UNION_JOIN:
@@ -290,12 +342,14 @@ async def details_reply(ctx: Ctx, topic_id: str) -> Reply:
     topic = svc.kb.topics[topic_id]
     lang = ctx.lang
     parts = [topic.answer_in(lang).strip()]
-    if topic_id == MINIMUM_WAGE:
-        parts.append(await _wage_lines(ctx, None))
+    wage = await _wage_for(ctx, None, ask=False) if topic_id == MINIMUM_WAGE else _Wage()
+    parts.append(wage.text)
     parts.append(ctx.t("qa.citation", citation=topic.citation_in(lang)))
     if await _disclaimer_due(ctx, await _qa_state(ctx)):
         parts.append(disclaimer(ctx.t, ctx.settings.hotline))
     rows: list[list[Button]] = []
+    if wage.areas_button is not None:
+        rows.append([wage.areas_button])
     if topic_id == UNION_JOIN:
         rows.append([Button(ctx.t("qa.join_form"), payload("menu", "join"))])
     rows += _also_rows(ctx, list(topic.related), exclude={topic_id})
@@ -529,6 +583,12 @@ def register(router: Router) -> None:
         if entry is None:
             return categories_reply(ctx)
         return await entry_reply(ctx, entry)
+
+    @router.button("qw")
+    async def show_wage_areas(ctx: Ctx) -> list[Reply]:
+        """`qw:<province>:<lang>`: the wards and communes of each minimum-wage region."""
+        _button_lang(ctx, 1)
+        return wage_areas_replies(ctx, ctx.args[0] if ctx.args else "")
 
     @router.button("fb")
     async def feedback(ctx: Ctx) -> Reply:

@@ -18,6 +18,7 @@ from handlers.routes import build_router
 from tests.conftest import ChatDriver
 
 LONG_ID = "wage_payment." + "x" * 60  # too long for a 64-byte button payload
+BIG_LIST = ", ".join(f"phường Số {i}" for i in range(600))  # a big city's wards: ~8,000 characters
 
 
 def _entry(eid: str, topic: str, answer_vi: str, answer_en: str) -> Entry:
@@ -60,6 +61,7 @@ def scripted_service() -> RightsService:
             "ha_noi": ((1, {"vi": "các phường nội thành", "en": "the inner wards"}),
                        (2, {"vi": "các xã còn lại", "en": "the other communes"})),
             "bac_ninh": ((2, {"vi": "toàn tỉnh", "en": "the whole province"}),),
+            "ho_chi_minh": ((1, {"vi": BIG_LIST, "en": BIG_LIST}), (2, {"vi": "các xã còn lại", "en": "the rest"})),
         },
     )
     kb2 = dataclasses.replace(kb, topics={**kb.topics, "minimum_wage": wage}, entries=entries, wage_regions=regions)
@@ -197,3 +199,17 @@ async def test_yes_typed_under_did_you_mean_shows_the_choices_again(chat, script
     await chat.say("dung")
     assert "Bạn muốn dừng nhận thông báo?" in chat.text()
     assert await store.subscriptions(user.id) == {"workers_month"}
+
+
+async def test_a_big_citys_ward_list_is_one_tap_away_and_split_to_fit(chat, scripted_service) -> None:
+    script(scripted_service, "luong toi thieu tphcm bao nhieu", topic="minimum_wage", kind="answer",
+           confidence=0.95, province="ho_chi_minh")
+    await chat.say("luong toi thieu tphcm bao nhieu")
+    text = chat.text()
+    assert "• Vùng I: 5.310.000 đồng/tháng" in text and "phường Số 1," not in text
+    assert len(text) < 1200
+    await chat.press("qw:ho_chi_minh:vi")
+    assert len(chat.last) >= 3 and all(len(r.text) < 4096 for r in chat.last)
+    shown = chat.text()
+    assert "phường Số 0," in shown and "phường Số 599" in shown and "các xã còn lại" in shown
+    assert "qa:minimum_wage:vi" in chat.payloads()
