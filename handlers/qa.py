@@ -48,6 +48,7 @@ MINIMUM_WAGE = "minimum_wage"
 UNION_JOIN = "union_join"
 MAX_ALSO = 2
 SHORT_QUERY_WORDS = 2
+MAX_SUMMARY_CHARS = 350  # the first screen's text when a topic has no summary yet
 MAX_INLINE_AREAS = 300  # wards/communes of all regions shown inline up to this length
 MAX_MESSAGE_CHARS = 3500  # under Telegram's 4,096 and Zalo's limits, with room to spare
 _ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
@@ -89,6 +90,16 @@ class RightsService:
             t("qa.citation", citation=topic.citation_in(lang)),
             disclaimer(t, hotline),
         ])
+
+
+def first_sentences(text: str, limit: int) -> str:
+    """The whole sentences of `text` that fit in `limit` characters (at least the first)."""
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind(". ", 0, limit), text.rfind(".\n", 0, limit), text.rfind("; ", 0, limit))
+    if cut <= 0:
+        cut = text.find(". ")
+    return text[: cut + 1].rstrip(" ;") if cut > 0 else text[:limit].rstrip() + "…"
 
 
 def _entry_ref(entry_id: str) -> str:
@@ -261,12 +272,14 @@ async def answer_reply(
     svc = rights(ctx)
     topic = svc.kb.topics[topic_id]
     lang = ctx.lang
-    summary = topic.summary_in(lang).strip()
-    parts = [summary or topic.answer_in(lang).strip()]
+    full = topic.answer_in(lang).strip()
+    # A topic file without a summary yet still gets a phone-sized first screen.
+    summary = topic.summary_in(lang).strip() or first_sentences(full, MAX_SUMMARY_CHARS)
+    parts = [summary]
     wage = await _wage_for(ctx, province) if topic_id == MINIMUM_WAGE else _Wage()
     parts.append(wage.text)
     bullets = [b for b in topic.bullets_in(lang)[:3] if b.strip()]
-    if summary and bullets:
+    if summary != full and bullets:
         parts.append("\n".join(f"• {b.strip()}" for b in bullets))
     step = topic.next_step_in(lang).strip()
     if step:
@@ -276,7 +289,7 @@ async def answer_reply(
         parts.append(disclaimer(ctx.t, ctx.settings.hotline))
 
     rows: list[list[Button]] = []
-    if summary and summary != topic.answer_in(lang).strip():
+    if summary != full:
         rows.append([Button(ctx.t("qa.details"), payload("qd", topic_id, lang))])
     if wage.areas_button is not None:
         rows.append([wage.areas_button])

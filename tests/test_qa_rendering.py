@@ -64,7 +64,12 @@ def scripted_service() -> RightsService:
             "ho_chi_minh": ((1, {"vi": BIG_LIST, "en": BIG_LIST}), (2, {"vi": "các xã còn lại", "en": "the rest"})),
         },
     )
-    kb2 = dataclasses.replace(kb, topics={**kb.topics, "minimum_wage": wage}, entries=entries, wage_regions=regions)
+    bare = dataclasses.replace(  # a topic file without the phone-sized fields yet
+        kb.topics["strike"], summary={}, bullets={}, next_step={},
+        answer={"vi": "Câu đầu trả lời ngay. " + "Chi tiết thêm. " * 60, "en": "First sentence. " + "More. " * 60},
+    )
+    topics = {**kb.topics, "minimum_wage": wage, "strike": bare}
+    kb2 = dataclasses.replace(kb, topics=topics, entries=entries, wage_regions=regions)
     return RightsService(kb2, ScriptedSearcher())  # type: ignore[arg-type]
 
 
@@ -213,3 +218,12 @@ async def test_a_big_citys_ward_list_is_one_tap_away_and_split_to_fit(chat, scri
     shown = chat.text()
     assert "phường Số 0," in shown and "phường Số 599" in shown and "các xã còn lại" in shown
     assert "qa:minimum_wage:vi" in chat.payloads()
+
+
+async def test_a_topic_without_a_summary_still_fits_a_phone(chat, scripted_service) -> None:
+    script(scripted_service, "dinh cong la gi vay", topic="strike", kind="answer", confidence=0.95)
+    await chat.say("dinh cong la gi vay")
+    assert chat.last[0].text.startswith("Câu đầu trả lời ngay.")
+    assert len(chat.last[0].text) < 900 and "qd:strike:vi" in chat.payloads()
+    await chat.press("qd:strike:vi")
+    assert chat.text().count("Chi tiết thêm.") == 60
