@@ -78,7 +78,7 @@ def kind_of(item: Labelled) -> str:
         return "ambiguous"
     if k in ("en", "english"):
         return "english"
-    if k in ("no_diacritics", "nodiacritics", "diacritic_free", "abbrev_typo", "slang"):
+    if k in ("no_diacritics", "nodiacritics", "abbrev_typo"):
         return "no_diacritics"
     if k in ("diacritics", "vi"):
         return "diacritics"
@@ -118,7 +118,7 @@ class Stats:
             return _share(_one_tap(r) for r in inside), len(inside)
         if metric == "entry":
             labelled = [r for r in inside if r.item.entry is not None]
-            return _share(_first_right(r) and r.result.entry == r.item.entry
+            return _share(_first_right(r) and r.result.entry in (r.item.entry, r.item.alt_entry)
                           for r in labelled), len(labelled)
         raise KeyError(metric)
 
@@ -347,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
 def print_misses(rows: list[Row]) -> None:
     print("\n  misses (kind: question -> expected [entry] / got kind topic [entry] conf, buttons):")
     for r in rows:
-        if _first_right(r) and (r.item.entry is None or r.result.entry == r.item.entry):
+        if _first_right(r) and (r.item.entry is None
+                                or r.result.entry in (r.item.entry, r.item.alt_entry)):
             continue
         if r.item.topic is None and r.result.kind != "answer":
             continue

@@ -65,3 +65,26 @@ def test_all_topics_answer_in_the_terminal_chat_in_both_languages(tmp_path: Path
             assert any(x.strip()[:30] in r.stdout for x in starts if x.strip()), (t, lang)
     n = len(REQUIRED_TOPICS)
     assert r.stdout.count("📖 Căn cứ") == n and r.stdout.count("📖 Legal basis") == n
+
+
+def test_ask_json_reports_entry_confidence_and_refuses_foreign_law(tmp_path: Path) -> None:
+    from handlers.rights.kb import load_knowledge_base
+
+    kb = load_knowledge_base()
+    entry = sorted(kb.entries.values(), key=lambda e: e.id)[0]
+    stdin = "\n".join(["What is the minimum wage in Thailand?", "luong toi thieu o han quoc",
+                       entry.questions["vi"][0], "😂😂", "How many days of annual leave do I get?"])
+    r = run(["ask", "--json", "--lang", "vi"], tmp_path, stdin=stdin + "\n")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(lines) == 5  # one object per input line, whatever the input
+    for obj in lines:
+        assert {"topic", "score", "answer", "suggestions", "entry", "confidence"} <= set(obj)
+        assert 0.0 <= obj["confidence"] <= 1.0
+    assert lines[0]["topic"] is None and lines[0]["kind"] == "foreign_law"
+    assert lines[1]["topic"] is None and lines[1]["kind"] == "foreign_law"
+    assert lines[2]["topic"] == entry.topic and lines[2]["entry"] == entry.id
+    assert entry.answer_in("vi")[:40] in lines[2]["answer"]
+    assert lines[3]["topic"] is None and lines[3]["kind"] == "empty"
+    assert lines[4]["topic"] == "annual_leave" and lines[4]["lang"] == "en"
+    assert "Legal basis" in lines[4]["answer"] or "Labour Code" in lines[4]["answer"]

@@ -113,12 +113,13 @@ _COUNTRIES_ANYWHERE = (
     "germany", "german", "france", "french", "australia", "australian", "canada",
     "canadian", "usa", "america", "american", "uk", "britain", "british", "england",
     "europe", "european", "russia", "dubai", "saudi", "qatar", "israel", "poland",
-    "philippine", "indonesian", "singaporean", "abroad", "overseas", "nuoc ngoai", "nga",
-    "arab",
+    "philippine", "indonesian", "singaporean", "nga", "arab",
 )
 # Folded names that are also Vietnamese words: "mang thai", "ngã", "lao động nước ngoài"
 # (foreign workers in Vietnam) count only after a place word in Vietnamese text.
-_NEED_PLACE_VI = frozenset({"thai", "nga", "nuoc ngoai", "uk", "india", "indian"})
+_NEED_PLACE_VI = frozenset({"nga", "nuoc ngoai", "uk", "india", "indian"})
+_ENGLISH_ONLY = frozenset({"thai"})  # "mang thai" (pregnant) in Vietnamese
+_GOING_ABROAD = frozenset({"o", "ra", "sang", "di"})
 _COUNTRIES_AFTER_PLACE = ("lao", "han", "nhat", "phap", "duc", "uc", "my", "hq",
                           "nb", "tq")
 _PLACE_WORDS = frozenset({"o", "sang", "nuoc", "ben", "tai", "di", "xu", "ra", "in",
@@ -140,7 +141,9 @@ def foreign_country(words: list[str], lang: str = "vi") -> str | None:
             after = (text[start + len(name) + 2:].split()[:1] or [""])[0]
             employer = before in _EMPLOYER_WORDS or (lang == "en" and after in _EMPLOYER_WORDS)
             needs_place = lang == "vi" and name in _NEED_PLACE_VI
-            if not employer and (not needs_place or before in _PLACE_WORDS):
+            places = _GOING_ABROAD if name == "nuoc ngoai" else _PLACE_WORDS
+            if (not employer and (not needs_place or before in places)
+                    and not (lang == "vi" and name in _ENGLISH_ONLY)):
                 return name
             start = text.find(f" {name} ", start + 1)
     if lang == "vi":

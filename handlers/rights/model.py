@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ARTIFACT", "OOS_CLASS", "Calibration", "LinearModel", "features", "load_model"]
+__all__ = ["ARTIFACT", "ENTRY_ARTIFACT", "OOS_CLASS", "Calibration", "LinearModel", "features", "load_model"]
 
 ARTIFACT = "rights_model.json.gz"
+ENTRY_ARTIFACT = "rights_entry_model.json.gz"  # which specific entry, within a topic
 OOS_CLASS = "__oos__"  # the class of questions the bot should not answer
 CHAR_NGRAMS = (3, 4, 5)
 MAX_FEATURE_CHARS = 1500  # characters of each part that are featurised; bounds latency
@@ -63,7 +64,7 @@ def features(parts: Sequence[tuple[str, float]]) -> dict[str, float]:
 class Calibration:
     """Platt scaling of the combined score, fitted out of fold on the tuning split."""
 
-    coef: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 0.0)
+    coef: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     intercept: float = 0.0
 
     def __call__(self, x: Sequence[float]) -> float:
@@ -156,9 +157,10 @@ def loads(blob: bytes) -> LinearModel:
     return LinearModel.from_json(json.loads(gzip.decompress(blob).decode("utf-8")))
 
 
-def load_model(known_classes: Iterable[str] | None = None) -> LinearModel | None:
-    """The packaged model, or None when it is missing or was trained for other topics."""
-    path = resources.files(__package__) / ARTIFACT
+def load_model(known_classes: Iterable[str] | None = None, *,
+               artifact: str = ARTIFACT) -> LinearModel | None:
+    """The packaged model, or None when it is missing or was trained for other classes."""
+    path = resources.files(__package__) / artifact
     if not path.is_file():
         return None
     model = loads(path.read_bytes())

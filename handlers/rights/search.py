@@ -36,9 +36,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
-from handlers.rights.context import BACKGROUND_WEIGHT, ProvinceFinder, foreign_country, is_small_talk, split_story
+import numpy as np
+
+from handlers.rights.context import (
+    BACKGROUND_WEIGHT,
+    STORY_CHARS,
+    ProvinceFinder,
+    foreign_country,
+    is_small_talk,
+    split_story,
+)
 from handlers.rights.kb import LANGS, KnowledgeBase
-from handlers.rights.model import OOS_CLASS, LinearModel, features, load_model
+from handlers.rights.model import ENTRY_ARTIFACT, OOS_CLASS, LinearModel, features, load_model
 
 __all__ = [
     "ABBREVIATIONS", "ACCENTED_ABBREVIATIONS", "CONFIDENT", "KINDS", "OUT_OF_SCOPE_PHRASES", "SearchResult", "Searcher",
@@ -379,25 +388,35 @@ AMBIGUOUS_SYLLABLES: frozenset[str] = frozenset(
 # Domain pairs no variant happens to spell out: (folded neighbour before, folded word)
 # or (folded word, folded neighbour after) -> reading. They join the pairs learned from
 # the knowledge base's own diacritic text.
-DOMAIN_READINGS: dict[tuple[str, str], str] = {
-    ("vo", "cong"): "vô", ("vo", "doan"): "vô", ("muon", "vo"): "vô", ("xin", "vo"): "vô",
-    ("vo", "lam"): "vô", ("vo", "ca"): "vô", ("vo", "cty"): "vô", ("vo", "cdcs"): "vô",
-    ("vo", "sinh"): "vợ", ("vo", "de"): "vợ", ("vo", "mang"): "vợ", ("vo", "toi"): "vợ",
-    ("hay", "tre"): "trễ", ("di", "tre"): "trễ", ("lam", "tre"): "trễ", ("den", "tre"): "trễ",
-    ("tre", "gio"): "trễ", ("tre", "ngay"): "trễ", ("tre", "han"): "trễ", ("luong", "tre"): "trễ",
-    ("lg", "tre"): "trễ", ("tra", "tre"): "trễ", ("tre", "em"): "trẻ", ("tre", "vi"): "trẻ",
-    ("chui", "mang"): "chửi", ("bi", "chui"): "chửi", ("chui", "boi"): "chửi",
-    ("mang", "em"): "mắng", ("giam", "luong"): "giảm",
-    ("tru", "luong"): "trừ", ("tru", "tien"): "trừ", ("bi", "tru"): "trừ",
-    ("tru", "chuyen"): "trừ", ("phat", "tien"): "phạt", ("bi", "phat"): "phạt",
-    ("co", "bau"): "bầu", ("mang", "bau"): "bầu", ("dang", "bau"): "bầu",
-    ("bau", "cu"): "bầu", ("bau", "ban"): "bầu", ("no", "luong"): "nợ", ("cty", "no"): "nợ",
-    ("sep", "chui"): "sếp", ("sep", "bat"): "sếp",
+DOMAIN_READINGS: dict[tuple[str, str], tuple[str, str]] = {
+    # (folded left, folded right) -> (reading of left, reading of right); "" = not ambiguous
+    ("vo", "cong"): ("vô", ""), ("vo", "doan"): ("vô", ""), ("muon", "vo"): ("", "vô"),
+    ("xin", "vo"): ("", "vô"), ("vo", "lam"): ("vô", ""), ("vo", "ca"): ("vô", ""),
+    ("vo", "cty"): ("vô", ""), ("vo", "cdcs"): ("vô", ""), ("vo", "sinh"): ("vợ", ""),
+    ("vo", "de"): ("vợ", ""), ("vo", "toi"): ("vợ", ""), ("vo", "mang"): ("vợ", "mang"),
+    ("hay", "tre"): ("", "trễ"), ("di", "tre"): ("", "trễ"), ("lam", "tre"): ("", "trễ"),
+    ("den", "tre"): ("", "trễ"), ("tre", "gio"): ("trễ", ""), ("tre", "ngay"): ("trễ", ""),
+    ("tre", "han"): ("trễ", ""), ("luong", "tre"): ("lương", "trễ"), ("lg", "tre"): ("", "trễ"),
+    ("tra", "tre"): ("", "trễ"), ("tre", "em"): ("trẻ", ""), ("tre", "vi"): ("trẻ", ""),
+    ("chui", "mang"): ("chửi", "mắng"), ("bi", "chui"): ("", "chửi"),
+    ("chui", "boi"): ("chửi", ""), ("mang", "em"): ("mắng", ""), ("la", "mang"): ("", "mắng"),
+    ("giam", "luong"): ("giảm", "lương"), ("tru", "luong"): ("trừ", "lương"),
+    ("tru", "tien"): ("trừ", ""), ("bi", "tru"): ("", "trừ"), ("tru", "chuyen"): ("trừ", ""),
+    ("phat", "tien"): ("phạt", ""), ("bi", "phat"): ("", "phạt"), ("co", "bau"): ("", "bầu"),
+    ("mang", "bau"): ("mang", "bầu"), ("dang", "bau"): ("", "bầu"), ("bau", "cu"): ("bầu", ""),
+    ("bau", "ban"): ("bầu", ""), ("no", "luong"): ("nợ", "lương"), ("cty", "no"): ("", "nợ"),
+    ("sep", "chui"): ("sếp", "chửi"), ("sep", "bat"): ("sếp", ""), ("mang", "thai"): ("mang", ""),
 }
 BACKGROUND_IN_CONFIDENCE = 0.5  # times BACKGROUND_WEIGHT: a story's background in the confidence
+CLARIFY_UNLESS = 0.9  # an answer this sure is not turned into a question about a word
 ENTRY_LIFT = 0.92  # a topic is at least this share of its best-matching entry's confidence
 ENTRY_ACCEPT = 0.42  # an entry answers the question from this confidence on
 ENTRY_MARGIN = 0.04  # ...and this far ahead of the topic's next entry
+# With the entry model: its within-topic probability mixed with the lexical confidence
+# (relative to the topic's best entry); an entry answers when either opinion is clear.
+ENTRY_LEXICAL_SHARE = 0.5
+ENTRY_FLOOR = 0.15
+ENTRY_MODEL_ACCEPT = 0.35
 ALSO_SHARE = 0.55  # a second topic at this share of the first is offered as a button
 ALSO_MIN = 0.2
 MAX_STORY_CHARS = 4000  # a 4,000-character story is read whole
@@ -476,6 +495,31 @@ class _Index:
                 bm25[f].append((tid, c * (BM25_K1 + 1) / (c + norm)))
         self._bm25 = {f: tuple(ps) for f, ps in bm25.items()}
         self._accented = {tid: frozenset(fs) for tid, fs in accented.items()}
+        self._vectorise()
+
+    def _vectorise(self) -> None:
+        """The same numbers as dense arrays, so a query costs one numpy operation per
+        feature instead of a Python loop over every variant and document holding it."""
+        docs = sorted(set(self._variant_topic) | {d for ps in self._coverage.values()
+                                                  for d, _ in ps})
+        self._docs = docs
+        col = {d: i for i, d in enumerate(docs)}
+        feats = sorted(self.idf)
+        self._row = {f: i for i, f in enumerate(feats)}
+        self._cov_m = np.zeros((len(feats), len(docs)), dtype=np.float64)
+        self._bm_m = np.zeros((len(feats), len(docs)), dtype=np.float64)
+        for f, ps in self._coverage.items():
+            for d, share in ps:
+                self._cov_m[self._row[f], col[d]] += share
+        for f, ps in self._bm25.items():
+            for d, v in ps:
+                self._bm_m[self._row[f], col[d]] += v
+        self._post_np = {f: np.asarray(ids, dtype=np.int32)
+                         for f, ids in self._variant_postings.items()}
+        self._var_doc = np.asarray([col[d] for d in self._variant_topic], dtype=np.int32)
+        self._var_norm = np.asarray(self._variant_norm, dtype=np.float64)
+        self._var_langs = {lang: np.asarray([vl != lang for vl in self._variant_lang])
+                           for lang in LANGS}
 
     def weight(self, feature: str) -> float:
         factor = NUMBER_FACTOR if any(ch.isdigit() for ch in feature) else 1.0
@@ -525,35 +569,29 @@ class _Index:
     def score(self, weights: dict[str, float], lang: str | None) -> dict[str, tuple[float, float]]:
         """doc -> (rank, confidence)."""
         total = sum(w * w for w in weights.values())
-        dots: dict[int, float] = defaultdict(float)
-        covered: dict[str, float] = defaultdict(float)
-        rank: dict[str, float] = defaultdict(float)
-        for f, w in weights.items():
-            if f not in self.idf:
-                continue
-            w_doc = self.weight(f)
-            for i in self._variant_postings.get(f, ()):
-                dots[i] += w * w_doc
-            for tid, share in self._coverage.get(f, ()):
-                covered[tid] += share * w * w
-            for tid, saturated_tf in self._bm25.get(f, ()):
-                rank[tid] += w * saturated_tf
         if total <= 0:
             return {}
-        qnorm = math.sqrt(total)
-        closest: dict[str, float] = defaultdict(float)
-        for i, dot in dots.items():
-            sim = dot / (qnorm * self._variant_norm[i])
-            if lang and self._variant_lang[i] != lang:
-                sim *= OTHER_LANG
-            tid = self._variant_topic[i]
-            if sim > closest[tid]:
-                closest[tid] = sim
-        return {
-            tid: (rank[tid], min(1.0, VARIANT_SHARE * closest.get(tid, 0.0)
-                                 + (1 - VARIANT_SHARE) * covered.get(tid, 0.0) / total))
-            for tid in rank.keys() | closest.keys() | covered.keys()
-        }
+        known = [(f, w) for f, w in weights.items() if f in self._row]
+        if not known:
+            return {}
+        rows = [self._row[f] for f, _ in known]
+        w = np.asarray([w for _, w in known])
+        covered = (w * w) @ self._cov_m[rows]
+        rank = w @ self._bm_m[rows]
+        dots = np.zeros(len(self._var_doc))
+        for f, wf in known:
+            ids = self._post_np.get(f)
+            if ids is not None:
+                dots[ids] += wf * self.weight(f)
+        sim = dots / (math.sqrt(total) * self._var_norm)
+        if lang in self._var_langs:
+            sim = np.where(self._var_langs[lang], sim * OTHER_LANG, sim)
+        closest = np.zeros(len(self._docs))
+        np.maximum.at(closest, self._var_doc, sim)
+        conf = np.minimum(1.0, VARIANT_SHARE * closest + (1 - VARIANT_SHARE) * covered / total)
+        hit = np.nonzero((rank > 0) | (closest > 0) | (covered > 0))[0]
+        docs = self._docs
+        return {docs[i]: (float(rank[i]), float(conf[i])) for i in hit.tolist()}
 
     def prefer_exact_diacritics(self, scores: dict[str, tuple[float, float]],
                                 tokens: list[_Token], weights: dict[str, float], lang: str
@@ -588,6 +626,7 @@ class _Lexical:
     topics: dict[str, tuple[float, float]]  # topic -> (rank, confidence), pseudo-topics too
     entries: dict[str, float]  # entry id -> confidence
     typed: list[_Token]
+    undecided: tuple[str, ...] = ()  # ambiguous syllables whose reading the context left open
 
 
 @dataclass(frozen=True, slots=True)
@@ -663,7 +702,14 @@ class Searcher:
         self._provinces = ProvinceFinder()
         if model is True:
             model = load_model(kb.topics)
+            entry_model = load_model(kb.entries, artifact=ENTRY_ARTIFACT)
+        else:
+            entry_model = None
         self.model: LinearModel | None = model or None
+        self.entry_model: LinearModel | None = entry_model
+        for m in (self.model, self.entry_model):
+            if m is not None:
+                m.predict({})  # builds the dense matrices now, not on a worker's question
 
     # --- building -------------------------------------------------------------------------
 
@@ -694,13 +740,13 @@ class Searcher:
                     context["L", folded[i - 1], w] += 1
                 if i + 1 < len(words):
                     context["R", folded[i + 1], w] += 1
-        for (left, word), reading in DOMAIN_READINGS.items():
-            if word in AMBIGUOUS_SYLLABLES:
-                context["L", left, reading] += 3
-                readings[word][reading] += 1
-            if left in AMBIGUOUS_SYLLABLES:
-                context["R", word, reading] += 3
-                readings[left][reading] += 1
+        for (left, right), (left_reading, right_reading) in DOMAIN_READINGS.items():
+            if right_reading and right in AMBIGUOUS_SYLLABLES:
+                context["L", left, right_reading] += 3
+                readings[right][right_reading] += 1
+            if left_reading and left in AMBIGUOUS_SYLLABLES:
+                context["R", right, left_reading] += 3
+                readings[left][left_reading] += 1
         self._readings = {f: c for f, c in readings.items() if len(c) >= 1}
         self._sense_context = context
 
@@ -772,7 +818,29 @@ class Searcher:
             result = self._decide_lexical(lex)
         else:
             result = self._decide_combined(lex, text, words)
+        if lex.undecided and result.kind in ("answer", "unsure") and not (
+                result.kind == "answer" and result.confidence >= CLARIFY_UNLESS):
+            readings = self._readings_apart(text, lex.undecided[0], qlang, lang)
+            if readings is not None:
+                result = replace(result, topic=None, kind="clarify", clarify=readings,
+                                 entry=None, also=[])
         return replace(result, lang=qlang, province=province)
+
+    def _readings_apart(self, text: str, word: str, qlang: str,
+                        hint: str | None) -> list[str] | None:
+        """Two topics when the two common readings of `word` lead to different ones."""
+        tops: list[str] = []
+        for reading, _ in self._readings[word].most_common(2):
+            spelled = re.sub(rf"(?<!\w){word}(?!\w)", reading, text, flags=re.IGNORECASE)
+            lex = self._lexical(spelled, qlang, hint)
+            if lex is None:
+                return None
+            best = max(((c, t) for t, (_, c) in lex.topics.items() if t in self._topic_ids),
+                       default=(0.0, ""))
+            if best[0] < ACCEPT:
+                return None
+            tops.append(best[1])
+        return tops if len(set(tops)) == 2 else None
 
     def model_text(self, text: str) -> list[tuple[str, float]]:
         """The folded, weighted parts the learned model reads."""
@@ -811,7 +879,10 @@ class Searcher:
                 if ENTRY_LIFT * conf > own:
                     lifted[tid] = (rank, ENTRY_LIFT * conf)
             scores = lifted
-        return _Lexical(scores, entries, typed_all)
+        undecided = tuple(dict.fromkeys(
+            t.folded for tokens, w in weighted if w >= 1.0 for t in tokens
+            if not t.sense and t.accented == t.folded and len(self._readings.get(t.folded, ())) > 1))
+        return _Lexical(scores, entries, typed_all, undecided)
 
     def _decide_lexical(self, lex: _Lexical) -> SearchResult:
         """The hand-tuned rules of the lexical engine alone (no model artifact)."""
@@ -855,7 +926,8 @@ class Searcher:
         c2 = ranked[1][1] if len(ranked) > 1 else 0.0
         top_lex = lex_oos if top == OOS_CLASS else lexical.get(top, 0.0)
         x = calibration_inputs(c1, c2, top_lex, probs.get(top, 0.0),
-                               top == max(probs, key=probs.__getitem__))
+                               top == max(probs, key=probs.__getitem__),
+                               len(text) >= STORY_CHARS)
         return Combined(ranked, x, lexical, best_lex, pseudo)
 
     def _decide_combined(self, lex: _Lexical, text: str, words: list[str]) -> SearchResult:
@@ -877,7 +949,7 @@ class Searcher:
             # the worker picks, whatever the model prefers.
             return SearchResult(None, score, suggestions, kind="unsure", confidence=confidence)
         suggestions = [top, *[t for t in suggestions if t != top][:2]]
-        entry = self._entry_for(top, lex)
+        entry = self._entry_for(top, lex, text)
         also = self._also(top, entry, dict(c.ranked), c1)
         return SearchResult(top, score, suggestions, kind="answer", confidence=confidence,
                             entry=entry, also=also)
@@ -892,14 +964,34 @@ class Searcher:
                         reverse=True)
         return len(ranked) > 1 and ranked[1] >= TIE * ranked[0]
 
-    def _entry_for(self, topic: str, lex: _Lexical) -> str | None:
-        mine = sorted(((c, eid) for eid, c in lex.entries.items()
-                       if self._entry_topic[eid] == topic), reverse=True)
-        if not mine or mine[0][0] < ENTRY_ACCEPT:
+    def _entry_for(self, topic: str, lex: _Lexical, text: str = "") -> str | None:
+        """The specific entry of `topic` that answers the question, or None (the topic's
+        own answer). Lexical confidence and, when packaged, the entry model's opinion
+        restricted to this topic's entries."""
+        mine = {eid: c for eid, c in lex.entries.items() if self._entry_topic[eid] == topic}
+        probs: dict[str, float] = {}
+        if self.entry_model is not None and text:
+            all_probs = self.entry_model.predict(features(self.model_text(text)))
+            total = sum(p for e, p in all_probs.items() if self._entry_topic.get(e) == topic)
+            if total > 0:
+                probs = {e: p / total for e, p in all_probs.items()
+                         if self._entry_topic.get(e) == topic}
+        if not mine and not probs:
             return None
-        if len(mine) > 1 and mine[0][0] - mine[1][0] < ENTRY_MARGIN:
+        if not probs:
+            ranked = sorted(((c, e) for e, c in mine.items()), reverse=True)
+            if ranked[0][0] < ENTRY_ACCEPT:
+                return None
+            if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < ENTRY_MARGIN:
+                return None
+            return ranked[0][1]
+        top_lex = max(mine.values(), default=0.0) or 1.0
+        scored = {e: ENTRY_LEXICAL_SHARE * mine.get(e, 0.0) / top_lex
+                  + (1 - ENTRY_LEXICAL_SHARE) * p for e, p in probs.items()}
+        best = max(scored, key=lambda e: (scored[e], e))
+        if max(mine.get(best, 0.0), 0.0) < ENTRY_FLOOR and probs[best] < ENTRY_MODEL_ACCEPT:
             return None
-        return mine[0][1]
+        return best
 
     def _also(self, top: str, entry: str | None, combined: dict[str, float],
               best: float) -> list[str]:
@@ -999,9 +1091,10 @@ class Searcher:
 
 
 def calibration_inputs(c1: float, c2: float, lexical: float, prob: float,
-                       agree: bool) -> list[float]:
-    """What the calibration sees: the combined score, its margin, both opinions."""
-    return [c1, c1 - c2, lexical, prob, 1.0 if agree else 0.0]
+                       agree: bool, story: bool = False) -> list[float]:
+    """What the calibration sees: the combined score, its margin, both opinions, and
+    whether the message is a story (stories are harder: the same score means less)."""
+    return [c1, c1 - c2, lexical, prob, 1.0 if agree else 0.0, 1.0 if story else 0.0]
 
 
 # --- helpers --------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from pathlib import Path
 from handlers.rights.kb import LANGS, KnowledgeBase, load_knowledge_base
 from handlers.rights.model import (
     ARTIFACT,
+    ENTRY_ARTIFACT,
     OOS_CLASS,
     Calibration,
     LinearModel,
@@ -46,10 +47,12 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "bench" / "data"
 TUNE_FILES = ("rights_eval.jsonl", "short_tune.jsonl", "real_tune.jsonl")
 ARTIFACT_PATH = Path(__file__).resolve().parent / ARTIFACT
+ENTRY_ARTIFACT_PATH = Path(__file__).resolve().parent / ENTRY_ARTIFACT
+ENTRY_PRUNE = 0.15
 SEED = 20261203
 FOLDS = 5
 C = 4.0  # inverse L2 strength; texts are short and classes many, so regularise lightly
-PRUNE = 0.08  # weights smaller than this are dropped from the artifact
+PRUNE = 0.12  # weights smaller than this are dropped from the artifact
 MIN_DF = 2
 MAX_ITER = 400
 SHARES = (0.15, 0.25, 0.35, 0.45, 0.55)
@@ -62,27 +65,38 @@ class Labelled:
     topic: str | None  # None: out of scope
     source: str
     also: str | None = None  # an acceptable second topic
-    entry: str | None = None
+    entry: str | None = None  # the specific entry that answers it (real questions)
     kind: str = ""
+    id: str = ""
+    alt_entry: str | None = None
+
+
+ENTRY_LABELS = "real_entry_labels.jsonl"
 
 
 def load_labelled(path: Path) -> list[Labelled]:
-    """A JSONL file of labelled questions; tolerant of the key names the data uses."""
+    """A JSONL file of labelled questions (both formats of bench/data/), with the entry
+    labels of bench/data/real_entry_labels.jsonl joined by id."""
+    labels: dict[str, dict[str, str | None]] = {}
+    label_file = path.parent / ENTRY_LABELS
+    if label_file.exists():
+        for line in label_file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                labels[row["id"]] = row
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         row = json.loads(line)
-        q = row.get("q") or row.get("question") or row.get("text")
         topic = row.get("topic")
-        if topic in ("", "none", "oos", "out_of_scope", "foreign_law", "chitchat"):
-            topic = None
-        also = row.get("topic2") or row.get("also") or row.get("alt_topic") or row.get("second_topic")
-        if isinstance(also, list):
-            also = also[0] if also else None
+        also = row.get("alt_topic")
         tags = row.get("tags") or []
         kind = row.get("kind") or (tags[0] if tags else "")
-        out.append(Labelled(q, topic, path.name, also, row.get("entry"), kind))
+        rid = row.get("id", "")
+        label = labels.get(rid, {})
+        out.append(Labelled(row["q"], topic, path.name, also, label.get("entry"), kind, rid,
+                            label.get("alt_entry")))
     return out
 
 
@@ -103,11 +117,14 @@ def knowledge_questions(kb: KnowledgeBase) -> list[Labelled]:
     return out
 
 
-def fit_linear(searcher: Searcher, items: Sequence[Labelled], classes: Sequence[str]) -> LinearModel:
+def fit_linear(searcher: Searcher, items: Sequence[Labelled], classes: Sequence[str], *,
+               oos: bool = True) -> LinearModel:
     """Multinomial logistic regression on our own features; weights as a LinearModel."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
+    if not oos:
+        items = [it for it in items if it.topic]
     rows = [features(searcher.model_text(it.q)) for it in items]
     # A feature seen in one text only is that text's quirk; dropping it halves the model.
     seen: dict[str, int] = {}
@@ -161,7 +178,7 @@ def _outcomes(searcher: Searcher, model: LinearModel, items: Iterable[Labelled])
     for it in items:
         lex = searcher.lexical(it.q)
         if lex is None:
-            out.append(Outcome(it, OOS_CLASS, [0.0, 0.0, 1.0, 1.0, 1.0]))
+            out.append(Outcome(it, OOS_CLASS, [0.0, 0.0, 1.0, 1.0, 1.0, 0.0]))
             continue
         c = searcher.combine(lex, it.q)
         out.append(Outcome(it, c.ranked[0][0], c.x))
@@ -225,6 +242,20 @@ def train(kb: KnowledgeBase, tune: Sequence[Labelled], *, log=print) -> LinearMo
                          "tuning": sorted({it.source for it in tune})})
 
 
+def train_entries(kb: KnowledgeBase, tune: Sequence[Labelled]) -> LinearModel:
+    """Which specific entry: trained on the entries' own variants and the tuning split's
+    real questions labelled with an entry. Used within the chosen topic only."""
+    searcher = Searcher(kb, model=False)
+    items = [Labelled(q, e.id, "kb") for e in kb.entries.values() for lang in LANGS
+             for q in (*e.questions.get(lang, ()), e.title.get(lang, "")) if q]
+    items += [replace(it, topic=it.entry) for it in tune if it.entry in kb.entries]
+    items += [replace(it, topic=it.alt_entry) for it in tune if it.alt_entry in kb.entries]
+    classes = sorted(kb.entries)
+    model = fit_linear(searcher, items, classes, oos=False)
+    return replace(prune(model, ENTRY_PRUNE),
+                   meta={"seed": SEED, "C": C, "prune": ENTRY_PRUNE, "examples": len(items)})
+
+
 def reliability_table(scored: Sequence[tuple[float, Outcome]], *, log=print) -> None:
     log("  out-of-fold reliability (stated confidence vs share right):")
     for lo, hi in ((0.0, 0.5), (0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01)):
@@ -239,22 +270,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="retrain and compare with the committed artifact, write nothing")
     parser.add_argument("--out", type=Path, default=ARTIFACT_PATH)
+    parser.add_argument("--entries-only", action="store_true", help="retrain the entry model only")
     args = parser.parse_args(argv)
     kb = load_knowledge_base()
     tune = tuning_questions()
     print(f"training on {len(knowledge_questions(kb))} knowledge-base texts and "
           f"{len(tune)} tuning questions ({', '.join(sorted({t.source for t in tune}))})")
-    model = train(kb, tune)
-    blob = dumps(model)
-    print(f"  {len(model.weights)} features, {sum(len(r) for r in model.weights.values())} "
-          f"weights, {len(blob) // 1024} KB")
-    if args.check:
-        same = args.out.exists() and args.out.read_bytes() == blob
-        print("artifact reproduced byte for byte" if same else "artifact DIFFERS from a retrain")
-        return 0 if same else 1
-    args.out.write_bytes(blob)
-    print(f"wrote {args.out}")
-    return 0
+    outputs = []
+    if not args.entries_only:
+        outputs.append((args.out, train(kb, tune)))
+    outputs.append((ENTRY_ARTIFACT_PATH, train_entries(kb, tune)))
+    same = True
+    for path, model in outputs:
+        blob = dumps(model)
+        print(f"  {path.name}: {len(model.weights)} features, "
+              f"{sum(len(r) for r in model.weights.values())} weights, {len(blob) // 1024} KB")
+        if args.check:
+            ok = path.exists() and path.read_bytes() == blob
+            same &= ok
+            print(f"  {path.name}: " + ("reproduced byte for byte" if ok else "DIFFERS from a retrain"))
+        else:
+            path.write_bytes(blob)
+            print(f"wrote {path}")
+    return 0 if same else 1
 
 
 if __name__ == "__main__":
