@@ -821,7 +821,8 @@ class Searcher:
         if lex.undecided and result.kind in ("answer", "unsure") and not (
                 result.kind == "answer" and result.confidence >= CLARIFY_UNLESS):
             readings = self._readings_apart(text, lex.undecided[0], qlang, lang)
-            if readings is not None:
+            # Both readings must be plausible for the whole message, not just the word.
+            if readings is not None and set(readings) <= set(result.suggestions[:3]):
                 result = replace(result, topic=None, kind="clarify", clarify=readings,
                                  entry=None, also=[])
         return replace(result, lang=qlang, province=province)
