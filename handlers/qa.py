@@ -199,7 +199,7 @@ class _Wage:
     areas_button: Button | None = None  # the full list of wards/communes per region
 
 
-async def _wage_for(ctx: Ctx, province_id: str | None, *, ask: bool = True, lines: bool = True) -> _Wage:
+async def _wage_for(ctx: Ctx, province_id: str | None, *, ask: bool = True, compact: bool = False) -> _Wage:
     """The region(s) of the worker's province: named in the question, else their sign-up's.
 
     Unknown: a hint to name the province (`ask`), or nothing. A province spanning
@@ -217,16 +217,20 @@ async def _wage_for(ctx: Ctx, province_id: str | None, *, ask: bool = True, line
         a = areas[0]
         text = ctx.t("qa.wage_one", province=name, region=_ROMAN.get(a.region, a.region),
                      monthly=_money(a.monthly, lang), hourly=_money(a.hourly, lang))
-        return _Wage(text if lines else "")
+        return _Wage(text)
     short = sum(len(_areas_in(a, lang)) for a in areas) <= MAX_INLINE_AREAS
+    button = None if short else Button(ctx.t("qa.wage_areas_button", province=name),
+                                       payload("qw", province.id, lang))
+    if compact:
+        regions = ", ".join(str(_ROMAN.get(a.region, a.region)) for a in areas)
+        return _Wage(ctx.t("qa.wage_regions_short", province=name, regions=regions),
+                     button or Button(ctx.t("qa.wage_areas_button", province=name), payload("qw", province.id, lang)))
     rows = [ctx.t("qa.wage_many", province=name)]
     for a in areas:
         key = "qa.wage_area" if short else "qa.wage_region"
         rows.append(ctx.t(key, region=_ROMAN.get(a.region, a.region), monthly=_money(a.monthly, lang),
                           hourly=_money(a.hourly, lang), areas=_areas_in(a, lang)))
-    button = None if short else Button(ctx.t("qa.wage_areas_button", province=name),
-                                       payload("qw", province.id, lang))
-    return _Wage("\n".join(rows) if lines else "", button)
+    return _Wage("\n".join(rows), button)
 
 
 def _areas_in(area: RegionArea, lang: str) -> str:
@@ -310,11 +314,10 @@ async def entry_reply(
     """A specific question's answer: answer, next step, citation; the topic one tap away."""
     lang = ctx.lang
     parts = [entry.answer_in(lang).strip()]
-    # A minimum-wage entry may already name the regions of a province: add the worker's
-    # region only when it is a single line, and the full area list as a button.
-    wage = await _wage_for(ctx, province, ask=False) if entry.topic == MINIMUM_WAGE else _Wage()
-    if "\n" not in wage.text:
-        parts.append(wage.text)
+    # A minimum-wage entry is short: the worker's region(s) in one line, and for a
+    # province spanning several regions, which wards are in which one tap away.
+    wage = await _wage_for(ctx, province, ask=False, compact=True) if entry.topic == MINIMUM_WAGE else _Wage()
+    parts.append(wage.text)
     step = entry.next_step_in(lang).strip()
     if step:
         parts.append(ctx.t("qa.next_step", step=step))

@@ -227,3 +227,18 @@ async def test_a_topic_without_a_summary_still_fits_a_phone(chat, scripted_servi
     assert len(chat.last[0].text) < 900 and "qd:strike:vi" in chat.payloads()
     await chat.press("qd:strike:vi")
     assert chat.text().count("Chi tiết thêm.") == 60
+
+
+async def test_minimum_wage_entry_names_the_regions_in_one_line(chat, scripted_service) -> None:
+    script(scripted_service, "o ha noi luong toi thieu bao nhieu", topic="minimum_wage", entry="minimum_wage.region",
+           kind="answer", confidence=0.95, province="ha_noi")
+    await chat.say("o ha noi luong toi thieu bao nhieu")
+    assert chat.text().startswith("Vùng tính theo nơi công ty hoạt động.")
+    assert "📍 Hà Nội có nhiều vùng (I, II)" in chat.text()
+    await chat.press("qw:ha_noi:vi")
+    assert "• Vùng I (5.310.000 đồng/tháng, 25.500 đồng/giờ): các phường nội thành" in chat.text()
+    script(scripted_service, "o bac ninh luong toi thieu bao nhieu", topic="minimum_wage", entry="minimum_wage.region",
+           kind="answer", confidence=0.95, province="bac_ninh")
+    await chat.say("o bac ninh luong toi thieu bao nhieu")
+    assert "📍 Bắc Ninh thuộc vùng II: 4.730.000 đồng/tháng" in chat.text()
+    assert not any(p.startswith("qw:") for p in chat.payloads())
