@@ -408,6 +408,7 @@ DOMAIN_READINGS: dict[tuple[str, str], tuple[str, str]] = {
     ("sep", "chui"): ("sếp", "chửi"), ("sep", "bat"): ("sếp", ""), ("mang", "thai"): ("mang", ""),
 }
 BACKGROUND_IN_CONFIDENCE = 0.5  # times BACKGROUND_WEIGHT: a story's background in the confidence
+CLARIFY_MAX_WORDS = 16
 CLARIFY_UNLESS = 0.9  # an answer this sure is not turned into a question about a word
 ENTRY_LIFT = 0.92  # a topic is at least this share of its best-matching entry's confidence
 ENTRY_ACCEPT = 0.42  # an entry answers the question from this confidence on
@@ -429,6 +430,7 @@ class _Index:
     def __init__(self, questions: list[_Entry], keywords: list[_Entry],
                  answers: list[_Entry], vi_only: frozenset[str]) -> None:
         self._vi_only = vi_only
+        self._weights: dict[str, float] = {}
         question_feats = [_doc_features(e.tokens, e.lang) for e in questions]
         vocab: dict[str, set[str]] = defaultdict(set)  # doc -> question/keyword features
         accented: dict[str, set[str]] = defaultdict(set)
@@ -522,12 +524,15 @@ class _Index:
                            for lang in LANGS}
 
     def weight(self, feature: str) -> float:
-        factor = NUMBER_FACTOR if any(ch.isdigit() for ch in feature) else 1.0
-        if " " not in feature and feature.split("|")[0] in self._vi_only:
-            factor *= VI_SYLLABLE_FACTOR
-        return self.idf[feature] * factor
+        cached = self._weights.get(feature)
+        if cached is None:
+            factor = NUMBER_FACTOR if any(ch.isdigit() for ch in feature) else 1.0
+            if " " not in feature and feature.split("|")[0] in self._vi_only:
+                factor *= VI_SYLLABLE_FACTOR
+            cached = self._weights[feature] = self.idf[feature] * factor
+        return cached
 
-    def query_weights(self, weighted: list[tuple[list[_Token], float]],
+    def query_weights(self, weighted: list[tuple[list[_Token], float, set[str]]],
                       lang: str) -> dict[str, float]:
         """Feature weights of a query made of (tokens, part weight) parts.
 
@@ -539,11 +544,12 @@ class _Index:
         asked: dict[str, float] = defaultdict(float)
         background: dict[str, float] = defaultdict(float)
         typo: dict[str, float] = {}
-        for tokens, part_weight in weighted:
+        for tokens, part_weight, feats in weighted:
             for t in tokens:
-                typo[t.folded] = min(typo.get(t.folded, 1.0), t.weight)
+                if t.weight < 1.0:
+                    typo[t.folded] = min(typo.get(t.folded, 1.0), t.weight)
             into = asked if part_weight >= 1.0 else background
-            for f in _features(tokens, lang):
+            for f in feats:
                 if f not in self.idf and "|" in f:
                     f = f.split("|")[0]  # a reading the knowledge base never uses
                 into[f] += part_weight
@@ -700,6 +706,17 @@ class Searcher:
                          for lang in LANGS if lang in e.answer]
             self._entries = _Index(e_questions, e_keywords, e_answers, self._vi_only)
         self._provinces = ProvinceFinder()
+        # The knowledge base's own wording (a title, a question variant) typed back, e.g.
+        # from a button label or a menu: that text's topic or entry, no guessing.
+        exact: dict[str, set[tuple[str, str | None]]] = defaultdict(set)
+        for t in kb.topics.values():
+            for text in (*t.title.values(), *(q for qs in t.questions.values() for q in qs)):
+                exact[normalize(text)].add((t.id, None))
+        for e in kb.entries.values():
+            for text in (*e.title.values(), *(q for qs in e.questions.values() for q in qs)):
+                exact[normalize(text)].add((e.topic, e.id))
+        self._exact = {k: next(iter(v)) for k, v in exact.items()
+                       if len(v) == 1 and len(k.split()) >= 2}
         if model is True:
             model = load_model(kb.topics)
             entry_model = load_model(kb.entries, artifact=ENTRY_ARTIFACT)
@@ -809,6 +826,11 @@ class Searcher:
         if is_small_talk(words):
             return SearchResult(None, 0.0, [], kind="chitchat", lang=qlang)
 
+        known = self._exact.get(" ".join(words))
+        if known is not None:
+            topic, entry = known
+            return SearchResult(topic, 1.0, [topic], kind="answer", confidence=0.99, entry=entry,
+                                lang=qlang, province=province)
         lex = self._lexical(text, qlang, lang)
         if lex is None:
             # Nothing the knowledge base knows: another script, a name, random letters.
@@ -818,7 +840,9 @@ class Searcher:
             result = self._decide_lexical(lex)
         else:
             result = self._decide_combined(lex, text, words)
-        if lex.undecided and result.kind in ("answer", "unsure") and not (
+        # A story's context and the model settle a word's reading; a short message
+        # may leave it open, and then the worker is asked which one they meant.
+        if lex.undecided and len(words) <= CLARIFY_MAX_WORDS and result.kind in ("answer", "unsure") and not (
                 result.kind == "answer" and result.confidence >= CLARIFY_UNLESS):
             readings = self._readings_apart(text, lex.undecided[0], qlang, lang)
             # Both readings must be plausible for the whole message, not just the word.
@@ -853,7 +877,7 @@ class Searcher:
         parts = split_story(text)
         if len(parts) > SENTENCE_CAP:  # a pasted page: its questions and its start
             parts = [p for i, p in enumerate(parts) if p.weight >= 1.0 or i < SENTENCE_CAP // 2]
-        weighted: list[tuple[list[_Token], float]] = []
+        weighted: list[tuple[list[_Token], float, set[str]]] = []
         typed_all: list[_Token] = []
         for part in parts:
             # Words either side of a comma are not neighbours: "hay trễ, em bị trừ".
@@ -861,13 +885,14 @@ class Searcher:
                 typed = _tokens(clause)
                 if typed:
                     typed_all.extend(typed)
-                    weighted.append((self._correct(self._prepare(typed), qlang), part.weight))
+                    tokens = self._correct(self._prepare(typed), qlang)
+                    weighted.append((tokens, part.weight, _features(tokens, qlang)))
         weights = self._topics.query_weights(weighted, qlang)
         if not any(f in self._topics.idf for f in weights):
             return None
         scores = self._topics.score(weights, hint)
         if _has_diacritics(typed_all):
-            all_tokens = [t for tokens, _ in weighted for t in tokens]
+            all_tokens = [t for tokens, _, _ in weighted for t in tokens]
             scores = self._topics.prefer_exact_diacritics(scores, all_tokens, weights, qlang)
         entries: dict[str, float] = {}
         if self._entries is not None:
@@ -881,7 +906,7 @@ class Searcher:
                     lifted[tid] = (rank, ENTRY_LIFT * conf)
             scores = lifted
         undecided = tuple(dict.fromkeys(
-            t.folded for tokens, w in weighted if w >= 1.0 for t in tokens
+            t.folded for tokens, w, _ in weighted if w >= 1.0 for t in tokens
             if not t.sense and t.accented == t.folded and len(self._readings.get(t.folded, ())) > 1))
         return _Lexical(scores, entries, typed_all, undecided)
 
@@ -908,11 +933,14 @@ class Searcher:
         return SearchResult(best_id, confidence, suggestions, kind="answer",
                             confidence=confidence, entry=self._entry_for(best_id, lex))
 
-    def combine(self, lex: _Lexical, text: str) -> Combined:
+    def combine(self, lex: _Lexical, text: str,
+                vector: dict[str, float] | None = None) -> Combined:
         """The combined score of every class, best first, and the calibration's inputs."""
         model = self.model
         assert model is not None
-        probs = model.predict(features(self.model_text(text)))
+        if vector is None:
+            vector = features(self.model_text(text))
+        probs = model.predict(vector)
         share = model.lexical_share
         lexical = {t: c for t, (_, c) in lex.topics.items()}
         pseudo = max(lexical.get(p, 0.0) for p in _PSEUDO)
@@ -934,7 +962,8 @@ class Searcher:
     def _decide_combined(self, lex: _Lexical, text: str, words: list[str]) -> SearchResult:
         model = self.model
         assert model is not None
-        c = self.combine(lex, text)
+        vector = features(self.model_text(text))
+        c = self.combine(lex, text, vector)
         top, c1 = c.ranked[0]
         suggestions = [t for t, v in c.ranked if t != OOS_CLASS and v >= SUGGEST * 0.5][:3]
         confidence = round(model.calibration(c.x), 4)
@@ -950,7 +979,7 @@ class Searcher:
             # the worker picks, whatever the model prefers.
             return SearchResult(None, score, suggestions, kind="unsure", confidence=confidence)
         suggestions = [top, *[t for t in suggestions if t != top][:2]]
-        entry = self._entry_for(top, lex, text)
+        entry = self._entry_for(top, lex, vector)
         also = self._also(top, entry, dict(c.ranked), c1)
         return SearchResult(top, score, suggestions, kind="answer", confidence=confidence,
                             entry=entry, also=also)
@@ -965,14 +994,15 @@ class Searcher:
                         reverse=True)
         return len(ranked) > 1 and ranked[1] >= TIE * ranked[0]
 
-    def _entry_for(self, topic: str, lex: _Lexical, text: str = "") -> str | None:
+    def _entry_for(self, topic: str, lex: _Lexical,
+                   vector: dict[str, float] | None = None) -> str | None:
         """The specific entry of `topic` that answers the question, or None (the topic's
         own answer). Lexical confidence and, when packaged, the entry model's opinion
         restricted to this topic's entries."""
         mine = {eid: c for eid, c in lex.entries.items() if self._entry_topic[eid] == topic}
         probs: dict[str, float] = {}
-        if self.entry_model is not None and text:
-            all_probs = self.entry_model.predict(features(self.model_text(text)))
+        if self.entry_model is not None and vector:
+            all_probs = self.entry_model.predict(vector)
             total = sum(p for e, p in all_probs.items() if self._entry_topic.get(e) == topic)
             if total > 0:
                 probs = {e: p / total for e, p in all_probs.items()
