@@ -46,10 +46,13 @@ class Ctx:
     user: User
     role: Role
     args: tuple[str, ...] = ()  # command args, or button payload parts after the prefix
+    # The language of this one reply when it differs from the user's setting (a question
+    # written in English is answered in English); the stored setting is not changed.
+    reply_lang: str | None = None
 
     @property
     def lang(self) -> str:
-        return self.user.language
+        return self.reply_lang or self.user.language
 
     @property
     def store(self) -> Store:

@@ -134,7 +134,10 @@ def register(router: Router) -> None:
             reply.edit = True
             return reply
         if choice == "contact":
-            return contact_reply(ctx)
+            # The officers' contacts, and the next message goes to them (hand-off step).
+            from handlers.inbox import open_handoff
+
+            return await open_handoff(ctx, intro=contact_reply(ctx).text)
         if choice == "rights":
             return Reply(ctx.t("rights.prompt"), buttons=[
                 [Button(ctx.t("qa.browse"), payload("kb", "cats"))], ctx.back_button(),

@@ -16,6 +16,10 @@ from storage import Role
 
 logger = logging.getLogger(__name__)
 
+HANDOFF_FLOW = "ask"  # handlers/inbox.py: the next message goes to the union officers
+HANDOFF_KEEPERS = frozenset({"ask", "cancel"})
+QA_FLOW, QA_OFFER = "qa", "offer"  # handlers/qa.py: the topic choices last offered
+
 
 class Dispatcher:
     def __init__(self, services: Services, router: Router) -> None:
@@ -51,6 +55,8 @@ class Dispatcher:
 
     async def _route(self, ctx: Ctx):  # type: ignore[no-untyped-def]
         inbound, router = ctx.inbound, self.router
+        if inbound.kind in (InboundKind.COMMAND, InboundKind.BUTTON):
+            await self._leave_handoff(ctx)
         if inbound.kind is InboundKind.COMMAND:
             route = router.commands.get(inbound.command)
             if route is None:
@@ -87,6 +93,25 @@ class Dispatcher:
         if router.text_handler is not None:
             return await router.text_handler(ctx)
         return _with_menu(ctx, ctx.t("fallback.not_understood"))
+
+    @staticmethod
+    async def _leave_handoff(ctx: Ctx) -> None:
+        """Any other command or button leaves a pending hand-off step, so that the next
+        ordinary question is answered instead of being sent to the officers. /cancel
+        leaves it itself (and says so); /ask and its button (re)open it."""
+        inbound = ctx.inbound
+        if inbound.kind is InboundKind.COMMAND and inbound.command in HANDOFF_KEEPERS:
+            return
+        if inbound.kind is InboundKind.BUTTON and inbound.payload.partition(":")[0] == HANDOFF_FLOW:
+            return
+        state = await ctx.store.get_state(ctx.user.id)
+        if state is not None and state.flow == HANDOFF_FLOW:
+            await ctx.store.clear_state(ctx.user.id)
+        elif state is not None and state.flow == QA_FLOW and QA_OFFER in state.data:
+            # The topic choices are no longer the last thing shown: a "yes" typed next
+            # is not an answer to them (handlers/qa.py).
+            data = {k: v for k, v in state.data.items() if k != QA_OFFER}
+            await ctx.store.set_state(ctx.user.id, state.flow, state.step, data)
 
     @staticmethod
     def _allowed(ctx: Ctx, min_role: Role) -> bool:

@@ -21,7 +21,10 @@ logger = logging.getLogger(__name__)
 
 MIN_QUESTION_CHARS = 8
 MAX_ID_DIGITS = 12  # question numbers are far smaller; longer input is not a question number
-MAX_QUESTION_CHARS = 2000
+# A worker's story can be long; the officer must read all of it (Telegram's own limit
+# for one message is 4,096 characters).
+MAX_QUESTION_CHARS = 4000
+HANDOFF_FLOW = "ask"  # the conversation state of an open hand-off step
 MAX_ANSWER_CHARS = 3500
 INBOX_PAGE = 5  # questions per message: one screen on a phone
 INBOX_ITEM_CHARS = 300
@@ -31,7 +34,25 @@ async def _submit(ctx: Ctx, text: str) -> Reply:
     qid = await ctx.store.add_question(ctx.user.id, text[:MAX_QUESTION_CHARS], ctx.lang)
     await ctx.store.clear_state(ctx.user.id)
     logger.info("inbox: user %s handed off question %s", ctx.user.id, qid)
-    return ctx.reply("ask.sent", id=qid, hours=ctx.settings.answer_within_hours)
+    # Quote what was sent: the one-tap button forwards the question asked before it.
+    sent = ctx.t("ask.sent", id=qid, hours=ctx.settings.answer_within_hours)
+    return Reply(f"{sent}\n\n{ctx.t('ask.sent_quote', text=shorten(text, 200))}", buttons=[ctx.back_button()])
+
+
+async def open_handoff(ctx: Ctx, *, intro: str | None = None) -> Reply:
+    """The hand-off step: whatever the worker types next goes to the union officers,
+    whatever its topic. /cancel, /start, the menu or any other button leave it
+    (handlers/dispatcher.py)."""
+    await ctx.store.set_state(ctx.user.id, HANDOFF_FLOW, "text", {})
+    prompt = ctx.t("ask.prompt")
+    return Reply(f"{intro}\n\n{prompt}" if intro else prompt, buttons=[ctx.back_button()])
+
+
+async def handoff(ctx: Ctx, question: str | None) -> Reply:
+    """The 🙋 button: send the question just asked at once, or ask for one."""
+    if question is not None and len(question.strip()) >= MIN_QUESTION_CHARS:
+        return await _submit(ctx, question.strip())
+    return await open_handoff(ctx)
 
 
 def _is_id(text: str) -> bool:
@@ -110,26 +131,32 @@ def register(router: Router) -> None:
     @router.command("ask", describe="cmd.ask")
     async def ask(ctx: Ctx) -> Reply:
         """`/ask <question>` sends at once; `/ask` alone asks for the question."""
-        text = " ".join(ctx.args).strip()
+        # Keep the worker's line breaks: take the question from the raw text.
+        raw = ctx.inbound.text.strip()
+        parts = raw.split(None, 1)
+        text = parts[1].strip() if len(parts) == 2 else ""
         if len(text) >= MIN_QUESTION_CHARS:
             return await _submit(ctx, text)
-        await ctx.store.set_state(ctx.user.id, "ask", "text", {})
-        return ctx.reply("ask.prompt")
+        return await open_handoff(ctx)
 
-    @router.button("ask")
+    @router.button(HANDOFF_FLOW)
     async def ask_button(ctx: Ctx) -> Reply:
-        """'Ask a union officer' under an answer: forwards the question just asked."""
+        """`ask:q[:<lang>]`, 'Ask a union officer' under an answer: forwards the question
+        just asked, in the language of the answer the button was under."""
+        if len(ctx.args) >= 2 and ctx.args[1] in ("vi", "en"):
+            ctx.reply_lang = ctx.args[1]
         state = await ctx.store.get_state(ctx.user.id)
+        question = None
         if state is not None and state.flow == "qa" and state.data.get("q"):
-            return await _submit(ctx, str(state.data["q"]))
-        await ctx.store.set_state(ctx.user.id, "ask", "text", {})
-        return ctx.reply("ask.prompt")
+            question = str(state.data["q"])
+        return await handoff(ctx, question)
 
-    @router.flow("ask")
+    @router.flow(HANDOFF_FLOW)
     async def ask_text(ctx: Ctx) -> Reply:
         text = ctx.inbound.text.strip()
         if len(text) < MIN_QUESTION_CHARS:
-            return ctx.reply("ask.too_short", back=False)
+            # Still in the step: a typed word never leaves it by accident.
+            return ctx.reply("ask.too_short")
         return await _submit(ctx, text)
 
     @router.command("inbox", min_role=Role.ORGANIZER)

@@ -1,34 +1,68 @@
-"""Rights Q&A: free text goes to the knowledge-base search; a confident match is
-answered with its citation, an unsure one offers the closest topics, and anything the
-bot cannot answer can be handed to a union officer (see handlers/inbox.py).
+"""Rights Q&A: free text goes to the knowledge-base search and the answer is shaped
+for a phone.
+
+* A confident match: the topic's short summary (its first sentence answers the common
+  question), at most three bullets, one "next step" line and the citation on one line;
+  "📖 Details" shows the full text. A specific entry (a story's own question) is
+  answered by that entry, with a button to the topic's general answer.
+* Anything less than confident, a clarification, a story the bot cannot place and a
+  question about another country's law all offer the 🙋 hand-off to a union officer.
+* The reply is in the language the question is written in, whatever the setting.
+* The general-information disclaimer is said once a day, not under every answer.
+
+Every button payload carries what it needs (topic, entry, language), so a button
+pressed days later still works.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
+import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from handlers.broadcasts.optout import fold
 from handlers.context import Ctx
-from handlers.rights.kb import KnowledgeBase, Topic, load_knowledge_base
+from handlers.i18n import LANGUAGES
+from handlers.join.provinces import get_province
+from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
 from handlers.rights.search import Searcher, SearchResult
-from handlers.router import Router, payload
+from handlers.router import MAX_PAYLOAD_BYTES, Router, payload
 from handlers.types import Button, Reply
 
 logger = logging.getLogger(__name__)
 
-# Searching the first part of a pasted page is enough, and keeps latency flat.
-MAX_QUERY_CHARS = 500
-MAX_QUESTION_CHARS = 2000
+# A worker's story can run to a few thousand characters and ends with the question:
+# the engine reads all of it (its own limits keep latency flat).
+MAX_QUERY_CHARS = 4000
+MAX_QUESTION_CHARS = 4000
 SERVICE = "rights"  # key of the RightsService in Services.extras
+QA_FLOW = "qa"  # conversation state holding the last question (for the hand-off button)
+MINIMUM_WAGE = "minimum_wage"
+UNION_JOIN = "union_join"
+MAX_ALSO = 2
+SHORT_QUERY_WORDS = 2
+MAX_SUMMARY_CHARS = 350  # the first screen's text when a topic has no summary yet
+MAX_INLINE_AREAS = 300  # wards/communes of all regions shown inline up to this length
+MAX_MESSAGE_CHARS = 3500  # under Telegram's 4,096 and Zalo's limits, with room to spare
+_ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 
 @dataclass(slots=True)
 class RightsService:
     kb: KnowledgeBase
     searcher: Searcher
+    # Short, stable references for entry ids too long for a 64-byte button payload.
+    entry_refs: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.entry_refs = {_entry_ref(eid): eid for eid in self.kb.entries}
 
     @classmethod
     def load(cls, extra_dir: str | Path | None = None) -> RightsService:
@@ -41,19 +75,42 @@ class RightsService:
     def topic(self, topic_id: str) -> Topic | None:
         return self.kb.topics.get(topic_id)
 
+    def entry(self, ref: str) -> Entry | None:
+        return self.kb.entries.get(self.entry_refs.get(ref, ref))
+
     def title(self, topic_id: str, lang: str) -> str:
         t = self.topic(topic_id)
         return t.title_in(lang) if t is not None else topic_id
 
     def answer_text(self, topic_id: str, lang: str, *, t: Callable[..., str], hotline: str) -> str:
-        """The answer as a worker sees it: key facts, legal basis, the general-information line."""
+        """The full answer (the "details" view): key facts, legal basis, disclaimer."""
         topic = self.kb.topics[topic_id]
-        footer_hotline = t("qa.footer_hotline", hotline=hotline) if hotline else ""
         return "\n\n".join([
             topic.answer_in(lang).strip(),
             t("qa.citation", citation=topic.citation_in(lang)),
-            t("qa.footer", hotline=footer_hotline),
+            disclaimer(t, hotline),
         ])
+
+
+def first_sentences(text: str, limit: int) -> str:
+    """The whole sentences of `text` that fit in `limit` characters (at least the first)."""
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind(". ", 0, limit), text.rfind(".\n", 0, limit), text.rfind("; ", 0, limit))
+    if cut <= 0:
+        cut = text.find(". ")
+    return text[: cut + 1].rstrip(" ;") if cut > 0 else text[:limit].rstrip() + "…"
+
+
+def _entry_ref(entry_id: str) -> str:
+    """The entry id itself when a payload has room for it, else a stable checksum."""
+    if len(f"qe:{entry_id}:vi".encode()) <= MAX_PAYLOAD_BYTES:
+        return entry_id
+    return f"h{zlib.crc32(entry_id.encode()):08x}"
+
+
+def disclaimer(t: Callable[..., str], hotline: str) -> str:
+    return t("qa.footer", hotline=t("qa.footer_hotline", hotline=hotline) if hotline else "")
 
 
 @functools.cache
@@ -70,55 +127,411 @@ def rights(ctx: Ctx) -> RightsService:
     return service
 
 
-def answer_reply(ctx: Ctx, topic_id: str) -> Reply:
-    svc = rights(ctx)
-    text = svc.answer_text(topic_id, ctx.lang, t=ctx.t, hotline=ctx.settings.hotline)
-    rows = [
-        [Button(ctx.t("qa.helpful"), payload("fb", topic_id, 1)),
-         Button(ctx.t("qa.not_helpful"), payload("fb", topic_id, 0))],
-    ]
-    topic = svc.kb.topics[topic_id]
-    for rel in topic.related[:2]:
-        if svc.topic(rel) is not None:
-            rows.append([Button(ctx.t("qa.related", title=svc.title(rel, ctx.lang)), payload("qa", rel))])
-    rows.append([Button(ctx.t("qa.ask_officer"), payload("ask", "q"))])
-    rows.append(ctx.back_button())
-    return Reply(text, buttons=rows)
+# -- conversation memory ----------------------------------------------------------------
+def _today(ctx: Ctx) -> str:
+    return datetime.now(ZoneInfo(ctx.settings.timezone)).date().isoformat()
 
 
-async def remember_question(ctx: Ctx, text: str) -> None:
-    """Keep the last unanswered question so "ask a union officer" can forward it.
+async def _qa_state(ctx: Ctx) -> dict[str, Any] | None:
+    """The Q&A memory, or None when a form or step owns the conversation state."""
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is None:
+        return {}
+    if state.flow == QA_FLOW:
+        return dict(state.data)
+    return None
+
+
+async def _disclaimer_due(ctx: Ctx, memory: dict[str, Any] | None) -> bool:
+    """Say the general-information line once a day; remember that it was said."""
+    if memory is None:  # a form is open: keep its state, say the line
+        return True
+    if memory.get("disc") == _today(ctx):
+        return False
+    memory["disc"] = _today(ctx)
+    await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
+    return True
+
+
+async def remember_question(ctx: Ctx, text: str, memory: dict[str, Any]) -> None:
+    """Keep the last question so "ask a union officer" can forward it with one tap.
 
     Stored as conversation state (erased by /forget), never logged.
     """
-    await ctx.store.set_state(ctx.user.id, "qa", "asked", {"q": text[:MAX_QUESTION_CHARS]})
+    memory["q"] = text[:MAX_QUESTION_CHARS]
+    await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
+
+
+# -- buttons -------------------------------------------------------------------------------
+def handoff_row(ctx: Ctx) -> list[Button]:
+    return [Button(ctx.t("qa.ask_officer"), payload("ask", "q", ctx.lang))]
+
+
+def _topic_button(ctx: Ctx, topic_id: str, label_key: str = "qa.related") -> Button:
+    return Button(ctx.t(label_key, title=rights(ctx).title(topic_id, ctx.lang)), payload("qa", topic_id, ctx.lang))
+
+
+def _ref_button(ctx: Ctx, ref: str) -> Button | None:
+    """A button for a topic id or an entry id (a story's second question)."""
+    svc = rights(ctx)
+    if svc.topic(ref) is not None:
+        return _topic_button(ctx, ref)
+    entry = svc.kb.entries.get(ref)
+    if entry is not None:
+        return Button(ctx.t("qa.related", title=entry.title_in(ctx.lang)), payload("qe", _entry_ref(ref), ctx.lang))
+    return None
+
+
+def _feedback_row(ctx: Ctx, topic_id: str) -> list[Button]:
+    return [Button(ctx.t("qa.helpful"), payload("fb", topic_id, 1, ctx.lang)),
+            Button(ctx.t("qa.not_helpful"), payload("fb", topic_id, 0, ctx.lang))]
+
+
+# -- minimum wage by province ---------------------------------------------------------------
+def _money(amount: int, lang: str) -> str:
+    text = f"{amount:,}"
+    return text.replace(",", ".") if lang == "vi" else text
+
+
+@dataclass(slots=True)
+class _Wage:
+    text: str = ""  # the region line(s), or a hint to name the province
+    areas_button: Button | None = None  # the full list of wards/communes per region
+
+
+async def _wage_for(ctx: Ctx, province_id: str | None, *, ask: bool = True, compact: bool = False) -> _Wage:
+    """The region(s) of the worker's province: named in the question, else their sign-up's.
+
+    Unknown: a hint to name the province (`ask`), or nothing. A province spanning
+    several regions lists each with its amount; the wards and communes of each follow
+    when short, else they are one tap away (a big city's list is a few screens long)."""
+    if province_id is None:
+        signup = await ctx.store.signup_of_user(ctx.user.id)
+        province_id = signup.province_id if signup is not None else None
+    areas: list[RegionArea] = rights(ctx).kb.wage_regions_for(province_id) if province_id else []
+    province = get_province(province_id) if province_id else None
+    if not areas or province is None:
+        return _Wage(ctx.t("qa.wage_which_province") if ask else "")
+    name, lang = province.name(ctx.lang), ctx.lang
+    if len(areas) == 1:
+        a = areas[0]
+        text = ctx.t("qa.wage_one", province=name, region=_ROMAN.get(a.region, a.region),
+                     monthly=_money(a.monthly, lang), hourly=_money(a.hourly, lang))
+        return _Wage(text)
+    short = sum(len(_areas_in(a, lang)) for a in areas) <= MAX_INLINE_AREAS
+    button = None if short else Button(ctx.t("qa.wage_areas_button", province=name),
+                                       payload("qw", province.id, lang))
+    if compact:
+        regions = ", ".join(str(_ROMAN.get(a.region, a.region)) for a in areas)
+        return _Wage(ctx.t("qa.wage_regions_short", province=name, regions=regions),
+                     button or Button(ctx.t("qa.wage_areas_button", province=name), payload("qw", province.id, lang)))
+    rows = [ctx.t("qa.wage_many", province=name)]
+    for a in areas:
+        key = "qa.wage_area" if short else "qa.wage_region"
+        rows.append(ctx.t(key, region=_ROMAN.get(a.region, a.region), monthly=_money(a.monthly, lang),
+                          hourly=_money(a.hourly, lang), areas=_areas_in(a, lang)))
+    return _Wage("\n".join(rows), button)
+
+
+def _areas_in(area: RegionArea, lang: str) -> str:
+    return area.areas.get(lang) or area.areas.get("vi", "")
+
+
+def wage_areas_replies(ctx: Ctx, province_id: str) -> list[Reply]:
+    """Every region of a province with all its wards and communes, split to fit messages."""
+    province = get_province(province_id)
+    areas = rights(ctx).kb.wage_regions_for(province_id)
+    if province is None or not areas:
+        return [categories_reply(ctx)]
+    lang = ctx.lang
+    blocks = [ctx.t("qa.wage_many", province=province.name(lang))]
+    blocks += [ctx.t("qa.wage_area", region=_ROMAN.get(a.region, a.region), monthly=_money(a.monthly, lang),
+                     hourly=_money(a.hourly, lang), areas=_areas_in(a, lang)) for a in areas]
+    replies: list[Reply] = []
+    current = ""
+    for block in blocks:
+        while len(block) > MAX_MESSAGE_CHARS:  # one region's list longer than a message
+            cut = block.rfind(", ", 0, MAX_MESSAGE_CHARS)
+            cut = cut if cut > 0 else MAX_MESSAGE_CHARS
+            if current:
+                replies.append(Reply(current))
+                current = ""
+            replies.append(Reply(block[:cut + 1]))
+            block = block[cut + 1:].lstrip()
+        if current and len(current) + len(block) + 1 > MAX_MESSAGE_CHARS:
+            replies.append(Reply(current))
+            current = ""
+        current = f"{current}\n{block}" if current else block
+    replies.append(Reply(current, buttons=[[_topic_button(ctx, MINIMUM_WAGE, "qa.general_answer")],
+                                           ctx.back_button()]))
+    return replies
+
+
+# -- answers -------------------------------------------------------------------------------------
+async def answer_reply(
+    ctx: Ctx, topic_id: str, *, confident: bool = False, also: list[str] | None = None,
+    province: str | None = None, memory: dict[str, Any] | None = None,
+) -> Reply:
+    """A topic's phone-sized answer: summary, bullets, next step, citation, buttons."""
+    svc = rights(ctx)
+    topic = svc.kb.topics[topic_id]
+    lang = ctx.lang
+    full = topic.answer_in(lang).strip()
+    # A topic file without a summary yet still gets a phone-sized first screen.
+    summary = topic.summary_in(lang).strip() or first_sentences(full, MAX_SUMMARY_CHARS)
+    parts = [summary]
+    wage = await _wage_for(ctx, province) if topic_id == MINIMUM_WAGE else _Wage()
+    parts.append(wage.text)
+    bullets = [b for b in topic.bullets_in(lang)[:3] if b.strip()]
+    if summary != full and bullets:
+        parts.append("\n".join(f"• {b.strip()}" for b in bullets))
+    step = topic.next_step_in(lang).strip()
+    if step:
+        parts.append(ctx.t("qa.next_step", step=step))
+    parts.append(ctx.t("qa.citation", citation=topic.citation_in(lang)))
+    if await _disclaimer_due(ctx, memory if memory is not None else await _qa_state(ctx)):
+        parts.append(disclaimer(ctx.t, ctx.settings.hotline))
+
+    rows: list[list[Button]] = []
+    if summary != full:
+        rows.append([Button(ctx.t("qa.details"), payload("qd", topic_id, lang))])
+    if wage.areas_button is not None:
+        rows.append([wage.areas_button])
+    if topic_id == UNION_JOIN:
+        rows.append([Button(ctx.t("qa.join_form"), payload("menu", "join"))])
+    rows += _also_rows(ctx, also or [], exclude={topic_id})
+    if not confident:
+        rows.append(handoff_row(ctx))
+    rows.append(_feedback_row(ctx, topic_id))
+    rows.append(ctx.back_button())
+    return Reply("\n\n".join(p for p in parts if p), buttons=rows)
+
+
+async def entry_reply(
+    ctx: Ctx, entry: Entry, *, confident: bool = False, also: list[str] | None = None,
+    province: str | None = None, memory: dict[str, Any] | None = None,
+) -> Reply:
+    """A specific question's answer: answer, next step, citation; the topic one tap away."""
+    lang = ctx.lang
+    parts = [entry.answer_in(lang).strip()]
+    # A minimum-wage entry is short: the worker's region(s) in one line, and for a
+    # province spanning several regions, which wards are in which one tap away.
+    wage = await _wage_for(ctx, province, ask=False, compact=True) if entry.topic == MINIMUM_WAGE else _Wage()
+    parts.append(wage.text)
+    step = entry.next_step_in(lang).strip()
+    if step:
+        parts.append(ctx.t("qa.next_step", step=step))
+    parts.append(ctx.t("qa.citation", citation=entry.citation_in(lang)))
+    if await _disclaimer_due(ctx, memory if memory is not None else await _qa_state(ctx)):
+        parts.append(disclaimer(ctx.t, ctx.settings.hotline))
+    rows: list[list[Button]] = []
+    if wage.areas_button is not None:
+        rows.append([wage.areas_button])
+    if rights(ctx).topic(entry.topic) is not None:
+        rows.append([_topic_button(ctx, entry.topic, "qa.general_answer")])
+        if entry.topic == UNION_JOIN:
+            rows.append([Button(ctx.t("qa.join_form"), payload("menu", "join"))])
+    rows += _also_rows(ctx, also or [], exclude={entry.id, entry.topic})
+    if not confident:
+        rows.append(handoff_row(ctx))
+    if rights(ctx).topic(entry.topic) is not None:
+        rows.append(_feedback_row(ctx, entry.topic))
+    rows.append(ctx.back_button())
+    return Reply("\n\n".join(p for p in parts if p), buttons=rows)
+
+
+def _also_rows(ctx: Ctx, refs: list[str], *, exclude: set[str]) -> list[list[Button]]:
+    rows = []
+    for ref in refs:
+        if ref in exclude or len(rows) >= MAX_ALSO:
+            continue
+        button = _ref_button(ctx, ref)
+        if button is not None:
+            rows.append([button])
+            exclude.add(ref)
+    return rows
+
+
+async def details_reply(ctx: Ctx, topic_id: str) -> Reply:
+    """The full answer behind "📖 Details", with the topic's related topics."""
+    svc = rights(ctx)
+    topic = svc.kb.topics[topic_id]
+    lang = ctx.lang
+    parts = [topic.answer_in(lang).strip()]
+    wage = await _wage_for(ctx, None, ask=False) if topic_id == MINIMUM_WAGE else _Wage()
+    parts.append(wage.text)
+    parts.append(ctx.t("qa.citation", citation=topic.citation_in(lang)))
+    if await _disclaimer_due(ctx, await _qa_state(ctx)):
+        parts.append(disclaimer(ctx.t, ctx.settings.hotline))
+    rows: list[list[Button]] = []
+    if wage.areas_button is not None:
+        rows.append([wage.areas_button])
+    if topic_id == UNION_JOIN:
+        rows.append([Button(ctx.t("qa.join_form"), payload("menu", "join"))])
+    rows += _also_rows(ctx, list(topic.related), exclude={topic_id})
+    rows.append(handoff_row(ctx))
+    rows.append(_feedback_row(ctx, topic_id))
+    rows.append(ctx.back_button())
+    return Reply("\n\n".join(p for p in parts if p), buttons=rows)
+
+
+# "Yes" typed instead of pressing a button under "Did you mean one of these?". A bare
+# diacritic-free "dung" is "đúng" here, never "dừng" (stop announcements).
+_YES_WORDS = frozenset({
+    "dung", "dung roi", "dung vay", "dung a", "vang", "u", "uh", "uhm", "co", "co a", "phai", "phai a",
+    "ok", "oke", "okay", "yes", "yeah", "yep", "right", "correct",
+})
+
+
+# Signs that a message asks something: folded Vietnamese question words and particles,
+# English question openers. Without any, a message is a statement (a complaint, a story
+# without its question): the bot may still answer, but a person is offered too.
+_QUESTION_WORDS = frozenset({
+    "khong", "ko", "k", "kh", "khg", "hok", "hem", "chua", "sao", "gi", "j", "nao", "nhieu", "nhiu",
+    "bnhieu", "dau", "ai", "hoi", "ha", "nhi", "nhe",
+})
+_QUESTION_PAIRS = frozenset({"lam sao", "the nao", "bao lau", "khi nao", "the nay", "co phai", "phai lam"})
+_ENGLISH_OPENERS = frozenset({
+    "how", "what", "when", "where", "who", "why", "which", "can", "is", "are", "do", "does", "did",
+    "will", "should", "may", "must", "could", "would", "am", "have", "has",
+})
+
+
+def asks_something(text: str) -> bool:
+    if "?" in text:
+        return True
+    words = fold(text).split()
+    if not words:
+        return False
+    if words[0] in _ENGLISH_OPENERS or _QUESTION_WORDS.intersection(words):
+        return True
+    return any(f"{a} {b}" in _QUESTION_PAIRS for a, b in itertools.pairwise(words))
+
+
+_ENGLISH_FUNCTION_WORDS = frozenset({
+    "the", "and", "or", "of", "to", "for", "in", "on", "at", "my", "i", "is", "are", "do", "does", "what",
+    "how", "when", "can", "pay", "leave", "with", "without", "not", "it", "me", "get",
+})
+
+
+def _english_words(text: str) -> bool:
+    """Mostly plain-ASCII words, some of them English function words."""
+    words = text.lower().split()
+    ascii_words = [w for w in words if w.isascii()]
+    if not words or 2 * len(ascii_words) < len(words):
+        return False
+    return bool(_ENGLISH_FUNCTION_WORDS.intersection(w.strip("?!.,") for w in ascii_words))
+
+
+async def reoffer_choices(ctx: Ctx) -> Reply | None:
+    """The topic buttons just offered, again, when the worker typed "yes" to them."""
+    memory = await _qa_state(ctx)
+    offer = [t for t in (memory or {}).get("offer", []) if rights(ctx).topic(t) is not None]
+    if not offer:
+        return None
+    if memory and memory.get("lang") in LANGUAGES:
+        ctx.reply_lang = memory["lang"]
+    return _choices_reply(ctx, ctx.t("qa.press_a_button"), offer)
+
+
+def _choices_reply(ctx: Ctx, intro: str, topic_ids: list[str]) -> Reply:
+    """Topic buttons (at most three) plus the hand-off: for unsure and ambiguous questions."""
+    svc = rights(ctx)
+    rows = [[_topic_button(ctx, tid, "qa.choice")] for tid in dict.fromkeys(topic_ids)
+            if svc.topic(tid) is not None][:3]
+    if topic_ids and topic_ids[0] == UNION_JOIN:
+        # "muon vo cong doan": the best guess is joining, so the form is one tap away too.
+        rows.append([Button(ctx.t("qa.join_form"), payload("menu", "join"))])
+    rows.append(handoff_row(ctx))
+    rows.append(ctx.back_button())
+    return Reply(intro, buttons=rows)
 
 
 async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     text = ctx.inbound.text.strip()
+    memory = await _qa_state(ctx)
+    if memory and memory.get("offer") and fold(text) in _YES_WORDS:
+        # "đúng" / "dung" / "ok" typed under "Did you mean…?": those choices again.
+        again = await reoffer_choices(ctx)
+        if again is not None:
+            return again
+    if memory is None:
+        memory = {}
     svc = rights(ctx)
     result = svc.search(text, ctx.lang)
-    logger.info("qa: user %s topic=%s score=%.2f", ctx.user.id, result.topic, result.score)
-    if result.topic is not None:
-        await remember_question(ctx, text)
-        reply = answer_reply(ctx, result.topic)
-        if len(text) > MAX_QUERY_CHARS:
-            reply.text = f"{ctx.t('qa.long_question')}\n\n{reply.text}"
-        return reply
-    if result.out_of_scope:
-        return Reply(ctx.t("qa.out_of_scope"), buttons=_menu_rows(ctx))
-    await remember_question(ctx, text)
-    rows = [[Button(svc.title(s, ctx.lang), payload("qa", s))] for s in result.suggestions[:3]]
-    rows.append([Button(ctx.t("qa.ask_officer"), payload("ask", "q"))])
-    rows.append(ctx.back_button())
-    intro = ctx.t("qa.unsure") if result.suggestions else ctx.t("qa.none_found")
-    return Reply(intro, buttons=rows)
+    if result.lang in LANGUAGES and not (result.lang == "vi" and ctx.lang == "en" and _english_words(text)):
+        # A question written in English is answered in English; the setting stays. An
+        # English sentence holding a Vietnamese word ("Tết bonus") stays English.
+        ctx.reply_lang = result.lang
+    # Never the question's text: stories hold names, phone numbers, employers.
+    logger.info("qa: user %s kind=%s topic=%s entry=%s confidence=%.2f", ctx.user.id, result.kind,
+                result.topic, result.entry, result.confidence)
+
+    if result.kind in ("empty", "chitchat", "out_of_scope"):
+        if memory.pop("offer", None) is not None:  # the choices are no longer on screen
+            await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
+        key = {"empty": "qa.empty", "chitchat": "qa.chitchat"}.get(result.kind, "qa.out_of_scope")
+        return _with_menu(ctx, ctx.t(key))
+
+    memory.pop("offer", None)
+    # The same words again (diacritics count: "Dũng" is not "đúng").
+    repeated = bool(memory.get("q")) and _same(str(memory["q"]), text)
+    await remember_question(ctx, text, memory)
+
+    if result.kind == "foreign_law":
+        return Reply(ctx.t("qa.foreign_law"), buttons=[handoff_row(ctx), ctx.back_button()])
+    if result.kind == "clarify" and len(result.clarify) >= 2:
+        await _remember_offer(ctx, memory, result.clarify[:2])
+        return _choices_reply(ctx, ctx.t("qa.clarify"), result.clarify[:2])
+
+    reply: Reply | None = None
+    if result.kind == "answer" and result.topic is not None and svc.topic(result.topic) is not None:
+        # A repeated question did not get what the worker needed, and one or two words
+        # ("luong", "bhxh") name a subject, not what the worker wants to know about it:
+        # either way, offer a person.
+        # A story with no question in it ("công ty em tệ lắm") is for an officer to read.
+        confident = (result.confident and not repeated and len(text.split()) > SHORT_QUERY_WORDS
+                     and asks_something(text))
+        entry = svc.kb.entries.get(result.entry) if result.entry else None
+        if entry is not None:
+            reply = await entry_reply(ctx, entry, confident=confident, also=list(result.also),
+                                      province=result.province, memory=memory)
+        else:
+            reply = await answer_reply(ctx, result.topic, confident=confident, also=list(result.also),
+                                       province=result.province, memory=memory)
+    if reply is None:
+        # Unsure, or in the domain but not in the knowledge base, or a story without a
+        # question: the closest topics, and a person one tap away.
+        guesses = ([result.topic] if result.topic else []) + list(result.suggestions)
+        intro = ctx.t("qa.unsure") if guesses else ctx.t("qa.none_found")
+        reply = _choices_reply(ctx, intro, guesses)
+        if guesses:
+            await _remember_offer(ctx, memory, guesses[:3])
+    notes = []
+    if repeated:
+        notes.append(ctx.t("qa.repeated"))
+    if len(text) > MAX_QUERY_CHARS:
+        notes.append(ctx.t("qa.long_question"))
+    if notes:
+        reply.text = "\n".join(notes) + "\n\n" + reply.text
+    return reply
 
 
-def _menu_rows(ctx: Ctx) -> list[list[Button]]:
+async def _remember_offer(ctx: Ctx, memory: dict[str, Any], topic_ids: list[str]) -> None:
+    memory["offer"] = list(dict.fromkeys(topic_ids))
+    memory["lang"] = ctx.lang
+    await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+def _with_menu(ctx: Ctx, text: str) -> Reply:
     from handlers.core import main_menu
 
-    return main_menu(ctx).buttons
+    menu = main_menu(ctx)
+    return Reply(f"{text}\n\n{menu.text}", buttons=menu.buttons)
 
 
 def categories_reply(ctx: Ctx) -> Reply:
@@ -126,6 +539,13 @@ def categories_reply(ctx: Ctx) -> Reply:
     rows = [[Button(kb.category_name(cat, ctx.lang), payload("kb", "c", cat))] for cat in kb.categories]
     rows.append(ctx.back_button())
     return Reply(ctx.t("qa.categories"), buttons=rows)
+
+
+def _button_lang(ctx: Ctx, index: int) -> None:
+    """Buttons carry the language of the answer they belong to (an English answer's
+    buttons stay English for a Vietnamese-speaking setting, and the other way round)."""
+    if len(ctx.args) > index and ctx.args[index] in LANGUAGES:
+        ctx.reply_lang = ctx.args[index]
 
 
 def register(router: Router) -> None:
@@ -153,19 +573,47 @@ def register(router: Router) -> None:
 
     @router.button("qa")
     async def show_topic(ctx: Ctx) -> Reply:
+        """`qa:<topic>[:<lang>]`: a topic chosen from buttons (older buttons have no lang)."""
         topic_id = ctx.args[0] if ctx.args else ""
+        _button_lang(ctx, 1)
         if rights(ctx).topic(topic_id) is None:
             return categories_reply(ctx)
-        return answer_reply(ctx, topic_id)
+        # Chosen from a list: the worker picked it, so no "is this it?" doubt remains,
+        # but a person stays one tap away.
+        return await answer_reply(ctx, topic_id)
+
+    @router.button("qd")
+    async def show_details(ctx: Ctx) -> Reply:
+        """`qd:<topic>:<lang>`: the full answer."""
+        topic_id = ctx.args[0] if ctx.args else ""
+        _button_lang(ctx, 1)
+        if rights(ctx).topic(topic_id) is None:
+            return categories_reply(ctx)
+        return await details_reply(ctx, topic_id)
+
+    @router.button("qe")
+    async def show_entry(ctx: Ctx) -> Reply:
+        """`qe:<entry>:<lang>`: a specific question's answer."""
+        _button_lang(ctx, 1)
+        entry = rights(ctx).entry(ctx.args[0]) if ctx.args else None
+        if entry is None:
+            return categories_reply(ctx)
+        return await entry_reply(ctx, entry)
+
+    @router.button("qw")
+    async def show_wage_areas(ctx: Ctx) -> list[Reply]:
+        """`qw:<province>:<lang>`: the wards and communes of each minimum-wage region."""
+        _button_lang(ctx, 1)
+        return wage_areas_replies(ctx, ctx.args[0] if ctx.args else "")
 
     @router.button("fb")
     async def feedback(ctx: Ctx) -> Reply:
-        if len(ctx.args) != 2 or rights(ctx).topic(ctx.args[0]) is None or ctx.args[1] not in {"0", "1"}:
+        """`fb:<topic>:<1|0>[:<lang>]`."""
+        if len(ctx.args) not in (2, 3) or rights(ctx).topic(ctx.args[0]) is None or ctx.args[1] not in {"0", "1"}:
             return categories_reply(ctx)
+        _button_lang(ctx, 2)
         helpful = ctx.args[1] == "1"
         await ctx.store.record_feedback(ctx.user.id, ctx.args[0], helpful)
         if helpful:
             return ctx.reply("qa.thanks_helpful")
-        return Reply(ctx.t("qa.thanks_not_helpful"), buttons=[
-            [Button(ctx.t("qa.ask_officer"), payload("ask", "q"))], ctx.back_button(),
-        ])
+        return Reply(ctx.t("qa.thanks_not_helpful"), buttons=[handoff_row(ctx), ctx.back_button()])

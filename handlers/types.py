@@ -67,6 +67,11 @@ class Inbound:
 class Button:
     label: str
     payload: str  # short, <= 64 bytes (Telegram's callback_data limit)
+    # On channels that list buttons as numbered choices (Zalo, the console), whether
+    # typing the label's words presses it. False for buttons a typed word must never
+    # press by accident: a form's cancel ("Huy" is a name), "stop announcements"
+    # ("dung" may be "đúng"). Their number still works.
+    typed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import pytest
 
 from bot.broadcast.cron import CronError, cron_trigger, next_fire
 from bot.broadcast.limits import ChannelLimiter, ChannelLimits
-from handlers.broadcasts.optout import fold, is_opt_out
+from handlers.broadcasts.optout import OptOut, classify, fold, is_opt_out
 from handlers.broadcasts.schedule import (
     QuietHours,
     next_weekly,
@@ -97,19 +97,29 @@ def test_cron_weekday_numbers_mean_what_cron_means() -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "dừng", "Dừng!", "dung", "DUNG", "hủy", "huỷ", "huy", "Thôi nhận tin", "thoi nhan tin", "stop", "STOP.",
-    "unsubscribe", " ngừng nhận tin ", "hủy đăng ký",
+    "dừng", "Dừng!", "hủy", "huỷ", "HỦY", "Thôi nhận tin", "thoi nhan tin", "stop", "STOP.",
+    "unsubscribe", " ngừng nhận tin ", "hủy đăng ký", "huy dang ky", "Stop please", "please stop",
 ])
 def test_opt_out_words(text: str) -> None:
     assert is_opt_out(text)
+    assert classify(text) is OptOut.YES
+
+
+@pytest.mark.parametrize("text", ["dung", "DUNG", "huy", "Huy", "dung lai", "dung!"])
+def test_bare_diacritic_free_dung_or_huy_asks_first(text: str) -> None:
+    # dừng / đúng / dùng / Dũng; hủy / the name Huy: never unsubscribe without asking.
+    assert classify(text) is OptOut.ASK
+    assert not is_opt_out(text)
 
 
 @pytest.mark.parametrize("text", [
     "công ty bắt dừng việc không báo trước", "làm sao để hủy hợp đồng", "stop working overtime?",
-    "dung co", "tôi muốn dừng nhận lương tháng", "thôi", "",
+    "dung co", "tôi muốn dừng nhận lương tháng", "thôi", "", "đúng", "Đúng!", "Dũng", "dùng", "dũng",
+    "đúng rồi", "Huỳnh", "huy chương",
 ])
 def test_sentences_with_such_words_are_not_opt_outs(text: str) -> None:
     assert not is_opt_out(text)
+    assert classify(text) is OptOut.NO
 
 
 def test_fold_handles_d_with_stroke_and_tone_marks() -> None:

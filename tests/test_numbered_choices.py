@@ -131,3 +131,14 @@ def test_choices_are_per_user_bounded_and_expire() -> None:
 )
 def test_fold(text: str, folded: str) -> None:
     assert fold(text) == folded
+
+
+@pytest.mark.parametrize("typed", ["Huy", "hủy", "HUY", "dung", "Dừng nhận tin", "dung nhan"])
+def test_a_button_marked_untyped_is_pressed_by_its_number_only(typed: str) -> None:
+    # "Huy" is a name at the form's name step; "dung" may be "đúng".
+    choices = offered([[Button("❌ Hủy", "jf:x:x", typed=False)],
+                       [Button("Dừng nhận tin", "sub:stop", typed=False), Button("Không", "sub:keep")]])
+    assert choices.match("u1", typed) is None
+    assert choices.match("u1", "1") == "jf:x:x"
+    assert choices.match("u1", "2") == "sub:stop"
+    assert choices.match("u1", "không") == "sub:keep"

@@ -23,8 +23,8 @@ async def test_diacritic_free_question_gets_a_cited_answer(chat) -> None:
     assert "5.310.000" in text
     assert "293/2025/NĐ-CP" in text
     assert "thông tin chung" in text and "1900 0000" in text
-    assert chat.payloads()[:2] == ["fb:minimum_wage:1", "fb:minimum_wage:0"]
-    assert "ask:q" in chat.payloads()
+    assert ["fb:minimum_wage:1:vi", "fb:minimum_wage:0:vi"] in [
+        [b.payload for b in row] for r in chat.last for row in r.buttons]
 
 
 async def test_english_question_in_english(chat) -> None:
@@ -48,8 +48,9 @@ async def test_out_of_scope_gets_polite_redirect_and_menu(chat) -> None:
 async def test_unsure_question_offers_topics_and_an_officer(chat) -> None:
     await chat.say("bhxh")
     payloads = chat.payloads()
-    assert any(p.startswith("qa:") for p in payloads)
-    assert "ask:q" in payloads
+    # One word names a subject, not the question: topics or an answer, a person one tap away.
+    assert any(p.startswith(("qa:", "fb:")) for p in payloads)
+    assert "ask:q:vi" in payloads
 
 
 @pytest.mark.parametrize("text", [
@@ -68,12 +69,17 @@ async def test_every_topic_answers_in_both_languages(make_chat, rights_service) 
         topic = rights_service.kb.topics[topic_id]
         await chat.say("/lang vi")
         await chat.press(f"qa:{topic_id}")
-        assert topic.answer["vi"].strip()[:40] in chat.text(), topic_id
+        # The short answer first; the full text one tap away.
+        assert (topic.summary_in("vi") or topic.answer["vi"]).strip()[:40] in chat.text(), topic_id
         assert "Căn cứ" in chat.text()
+        await chat.press(f"qd:{topic_id}:vi")
+        assert topic.answer["vi"].strip()[:40] in chat.text(), topic_id
         await chat.say("/lang en")
         await chat.press(f"qa:{topic_id}")
-        assert topic.answer["en"].strip()[:40] in chat.text(), topic_id
+        assert (topic.summary_in("en") or topic.answer["en"]).strip()[:40] in chat.text(), topic_id
         assert "Legal basis" in chat.text()
+        await chat.press(f"qd:{topic_id}:en")
+        assert topic.answer["en"].strip()[:40] in chat.text(), topic_id
 
 
 async def test_every_topic_is_found_by_its_title_typed_without_diacritics(make_chat, rights_service) -> None:
@@ -84,7 +90,7 @@ async def test_every_topic_is_found_by_its_title_typed_without_diacritics(make_c
         chat = make_chat(f"t-{topic_id}")
         title = normalize(rights_service.kb.topics[topic_id].title_in("vi"))
         await chat.say(title)
-        if f"fb:{topic_id}:1" not in chat.payloads():
+        if f"fb:{topic_id}:1:vi" not in chat.payloads():
             misses.append((topic_id, title))
     assert len(misses) <= 2, misses
 
@@ -93,7 +99,7 @@ async def test_feedback_is_stored(chat, store) -> None:
     await chat.press("fb:minimum_wage:1")
     assert "Cảm ơn" in chat.text()
     await chat.press("fb:overtime_pay:0")
-    assert "ask:q" in chat.payloads()
+    assert "ask:q:vi" in chat.payloads()
     assert await store.feedback_counts() == {"minimum_wage": (1, 0), "overtime_pay": (0, 1)}
     await chat.press("fb:nonsense:1")
     await chat.press("fb:minimum_wage:7")
@@ -148,7 +154,7 @@ async def test_answer_goes_out_in_the_workers_language(make_chat, store) -> None
 async def test_ask_flow_without_a_previous_question(make_chat, store) -> None:
     worker = make_chat("w3")
     await worker.press("ask:q")
-    assert "Hãy gõ câu hỏi" in worker.text()
+    assert "Gõ câu hỏi của bạn ngay bên dưới" in worker.text()
     await worker.say("ngắn")
     assert "ngắn" in worker.text()
     await worker.say("Tôi bị trừ lương vì đi muộn 5 phút có đúng không?")

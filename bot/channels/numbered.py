@@ -111,7 +111,8 @@ class NumberedChoices:
         if answer.isdigit():
             n = int(answer)
             return buttons[n - 1].payload if 1 <= n <= len(buttons) else None
-        labels = [fold(b.label).split() for b in buttons]
+        # A button that must not be pressed by a typed word matches by number only.
+        labels = [fold(b.label).split() if b.typed else [] for b in buttons]
         words = answer.split()
         for b, label in zip(buttons, labels, strict=True):
             if label == words:
@@ -119,7 +120,7 @@ class NumberedChoices:
         if len(answer) < MIN_PARTIAL_ANSWER:
             return None
         # The label's first words, in one label only: "gửi" for "📨 Gửi đăng ký".
-        starts = [i for i, label in enumerate(labels) if label[: len(words)] == words]
+        starts = [i for i, label in enumerate(labels) if label and label[: len(words)] == words]
         if starts:
             return buttons[starts[0]].payload if len(starts) == 1 else None
         # A run of words covering at least half a label; the closest label wins, so
@@ -127,7 +128,7 @@ class NumberedChoices:
         scored = sorted(
             (len(label) - len(words), i)
             for i, label in enumerate(labels)
-            if 2 * len(words) >= len(label) and _contains_run(label, words)
+            if label and 2 * len(words) >= len(label) and _contains_run(label, words)
         )
         if not scored or (len(scored) > 1 and scored[0][0] == scored[1][0]):
             return None

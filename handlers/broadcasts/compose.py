@@ -63,7 +63,8 @@ def _tz(ctx: Ctx) -> ZoneInfo:
 
 
 def _cancel_row(ctx: Ctx) -> list[Button]:
-    return [Button(ctx.t("broadcasts.compose.cancel_button"), payload("bcc", "cancel"))]
+    # Typing the label never cancels a half-written broadcast; its number still does.
+    return [Button(ctx.t("broadcasts.compose.cancel_button"), payload("bcc", "cancel"), typed=False)]
 
 
 async def _save(ctx: Ctx, step: Step, data: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from handlers.broadcasts.options import options
-from handlers.broadcasts.optout import is_opt_out
+from handlers.broadcasts.optout import OptOut, classify
 from handlers.context import Ctx
 from handlers.router import Handler, Router, payload
 from handlers.types import Button, Reply
@@ -84,7 +84,23 @@ def register(router: Router) -> None:
             return await subscriptions_screen(ctx, intro=intro, edit=True)
         if action == "menu":
             return await subscriptions_screen(ctx)
+        if action == "keep":
+            # "No" to "do you want to stop announcements?": nothing changes.
+            from handlers.core import main_menu
+
+            return main_menu(ctx, intro=f"{ctx.t('broadcasts.stop.kept')}\n\n{ctx.t('menu.title')}")
         return await subscriptions_screen(ctx, intro=ctx.t("fallback.button_expired"))
+
+
+def confirm_stop(ctx: Ctx) -> Reply:
+    """A bare "dung" / "huy" may be "đúng", "dùng", or a name: ask before unsubscribing.
+
+    The stop button is pressed, never typed: "dung" typed again is the same doubt.
+    """
+    return Reply(ctx.t("broadcasts.stop.confirm"), buttons=[
+        [Button(ctx.t("broadcasts.stop.confirm_yes"), payload("sub", "stop"), typed=False),
+         Button(ctx.t("broadcasts.stop.confirm_no"), payload("sub", "keep"))],
+    ])
 
 
 def register_opt_out_words(router: Router) -> None:
@@ -95,8 +111,14 @@ def register_opt_out_words(router: Router) -> None:
     inner: Handler | None = router.text_handler
 
     async def opt_out_or_text(ctx: Ctx):  # type: ignore[no-untyped-def]
-        if is_opt_out(ctx.inbound.text):
+        verdict = classify(ctx.inbound.text)
+        if verdict is OptOut.YES:
             return await stop(ctx)
+        if verdict is OptOut.ASK:
+            # "dung" typed under "Did you mean…?" is "đúng" (yes): show those choices again.
+            from handlers.qa import reoffer_choices
+
+            return await reoffer_choices(ctx) or confirm_stop(ctx)
         if inner is not None:
             return await inner(ctx)
         from handlers.core import main_menu

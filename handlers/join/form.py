@@ -154,7 +154,7 @@ def _variant(form: Form, key: str) -> str:
 # -- questions ------------------------------------------------------------------
 def _nav_row(ctx: Ctx, form: Form, *, back: bool = True) -> list[Button]:
     row = [Button(ctx.t("join.form.btn.back"), form.button("b"))] if back else []
-    row.append(Button(ctx.t("join.form.btn.cancel"), form.button("x")))
+    row.append(Button(ctx.t("join.form.btn.cancel"), form.button("x"), typed=False))
     return row
 
 
@@ -227,7 +227,7 @@ def _review(ctx: Ctx, form: Form) -> Reply:
             for s in fields]
     rows = [edit[i : i + 2] for i in range(0, len(edit), 2)]
     rows.append([Button(ctx.t("join.form.btn.submit"), form.button("g"))])
-    rows.append([Button(ctx.t("join.form.btn.cancel"), form.button("x"))])
+    rows.append([Button(ctx.t("join.form.btn.cancel"), form.button("x"), typed=False)])
     return Reply("\n".join(lines), buttons=rows)
 
 
@@ -276,7 +276,7 @@ async def start(ctx: Ctx, flow: str) -> Reply | list[Reply]:
             ctx.t(_variant(existing, "join.form.resume"), n=n, total=len(questions)),
             buttons=[[Button(ctx.t("join.form.btn.continue"), existing.button("c"))],
                      [Button(ctx.t("join.form.btn.restart"), existing.button("n", restart))],
-                     [Button(ctx.t("join.form.btn.cancel"), existing.button("x"))]],
+                     [Button(ctx.t("join.form.btn.cancel"), existing.button("x"), typed=False)]],
         )
     return await _begin(ctx, flow)
 
