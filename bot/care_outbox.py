@@ -12,13 +12,12 @@ Once a day it applies the retention rules to member-care data.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.periodic import PeriodicService
 from handlers.broadcasts.schedule import QuietHours
 from handlers.care.common import render_notice
 from handlers.i18n import Catalog
@@ -85,35 +84,22 @@ async def deliver_due(store: Store, catalog: Catalog, deliver: Deliver, *, timez
         now = datetime.now(UTC)
 
 
-class CareOutbox:
-    """A background service (see bot.app.Service)."""
+class CareOutbox(PeriodicService):
+    """A background service (see bot.app.Service): delivers due notices every few seconds
+    and purges what is past its time once a day."""
+
+    name = "care-outbox"
 
     def __init__(self, store: Store, catalog: Catalog, deliver: Deliver, *, timezone: str,
                  quiet: QuietHours | None, retention_months: int, every: float = POLL_SECONDS) -> None:
+        super().__init__(every)
         self.store, self.catalog, self.deliver = store, catalog, deliver
-        self.timezone, self.quiet, self.retention_months, self.every = timezone, quiet, retention_months, every
-        self._task: asyncio.Task[None] | None = None
+        self.timezone, self.quiet, self.retention_months = timezone, quiet, retention_months
         self._last_purge: datetime | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="care-outbox")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                now = datetime.now(UTC)
-                if self._last_purge is None or now - self._last_purge > timedelta(days=1):
-                    self._last_purge = now
-                    await purge_care(self.store, self.retention_months, now=now)
-                await deliver_due(self.store, self.catalog, self.deliver, timezone=self.timezone,
-                                  quiet=self.quiet, now=now)
-            except Exception:  # a failed round must not end the service; the next one retries
-                logger.exception("care outbox: round failed")
-            await asyncio.sleep(self.every)
+    async def run_once(self) -> None:
+        now = datetime.now(UTC)
+        if self._last_purge is None or now - self._last_purge > timedelta(days=1):
+            self._last_purge = now
+            await purge_care(self.store, self.retention_months, now=now)
+        await deliver_due(self.store, self.catalog, self.deliver, timezone=self.timezone, quiet=self.quiet, now=now)

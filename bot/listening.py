@@ -10,12 +10,11 @@ Runs at start-up and once a day beside the channels; `unionbot poll purge` does 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
 from bot.config import Config
+from bot.periodic import PeriodicService
 from handlers.listening.options import OPTIONS, ListeningOptions
 from storage import Store
 
@@ -46,29 +45,15 @@ async def purge_listening(store: Store, retention_days: int, *, now: datetime | 
     return polls, limits
 
 
-class ListeningRetention:
-    """A background service (see bot.app.Service)."""
+class ListeningRetention(PeriodicService):
+    """A background service (see bot.app.Service): poll answers folded into counts daily."""
+
+    name = "listening-retention"
 
     def __init__(self, store: Store, retention_days: int, *, every: timedelta = timedelta(days=1)) -> None:
+        super().__init__(every.total_seconds())
         self.store = store
         self.retention_days = retention_days
-        self.every = every
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="listening-retention")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await purge_listening(self.store, self.retention_days)
-            except Exception:  # a failed round must not end the service; the next one retries
-                logger.exception("listening retention failed")
-            await asyncio.sleep(self.every.total_seconds())
+    async def run_once(self) -> None:
+        await purge_listening(self.store, self.retention_days)

@@ -13,11 +13,10 @@ does the same from the shell.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
+from bot.periodic import PeriodicService
 from handlers.join.form import FORM_TTL
 from storage import Store
 
@@ -46,29 +45,15 @@ async def purge_expired(store: Store, retention_months: int, *, now: datetime | 
     return signups, forms
 
 
-class SignupRetention:
-    """A background service (see bot.app.Service)."""
+class SignupRetention(PeriodicService):
+    """A background service (see bot.app.Service): the purge once a day."""
+
+    name = "signup-retention"
 
     def __init__(self, store: Store, retention_months: int, *, every: timedelta = timedelta(days=1)) -> None:
+        super().__init__(every.total_seconds())
         self.store = store
         self.retention_months = retention_months
-        self.every = every
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="signup-retention")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await purge_expired(self.store, self.retention_months)
-            except Exception:  # a failed round must not end the service; the next one retries
-                logger.exception("retention: purge failed")
-            await asyncio.sleep(self.every.total_seconds())
+    async def run_once(self) -> None:
+        await purge_expired(self.store, self.retention_months)
