@@ -4,21 +4,10 @@ words, and spotting phone numbers and people's names in a report's description."
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
-
-def fold(text: str) -> str:
-    """Lower-case, without diacritics or punctuation: "Cty TNHH May Hưng Phát" ->
-    "cty tnhh may hung phat". đ has no decomposition, so it is mapped by hand."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    chars = []
-    for ch in unicodedata.normalize("NFD", text):
-        if unicodedata.category(ch) == "Mn":
-            continue
-        chars.append(ch.lower() if ch.isalnum() else " ")
-    return " ".join("".join(chars).split())
-
+# The one matching fold the sign-up form uses: "Cty TNHH May Hưng Phát" -> "cty tnhh may hung phat".
+from handlers.join.provinces import fold
 
 # -- company names ------------------------------------------------------------------
 # Legal forms and words every company name may carry or drop: "Công ty TNHH MTV ...",
