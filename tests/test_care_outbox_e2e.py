@@ -25,7 +25,8 @@ async def fake():  # type: ignore[no-untyped-def]
 
 
 async def test_cli_case_change_is_delivered_by_the_running_bot(fake, tmp_path) -> None:
-    cfg = config_for(tmp_path, env=telegram_env(fake))
+    # Quiet hours off: notices wait for the morning otherwise, and CI runs at any hour.
+    cfg = config_for(tmp_path, toml='[broadcast]\nquiet_start = "00:00"\nquiet_end = "00:00"\n', env=telegram_env(fake))
     async with running_bot(cfg) as runtime:
         mark = fake.mark()
         fake.push_update(fake.user_message(WORKER, "/lang en"))
@@ -37,13 +38,14 @@ async def test_cli_case_change_is_delivered_by_the_running_bot(fake, tmp_path) -
         env = {**os.environ, "UNIONBOT_DB": str(tmp_path / "bot.sqlite3"),
                "UNIONBOT_CONFIG": str(tmp_path / "config.toml")}
         env.pop("TELEGRAM_BOT_TOKEN", None)
+        # Marked before the CLI starts: the bot may deliver while the CLI is still exiting.
+        mark = fake.mark()
+        started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "cases", "set", str(case_id), "--status", "contacted", "--note", "Đã gọi",
             env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         _, err = await proc.communicate()
         assert proc.returncode == 0, err.decode()
-        started = time.monotonic()
-        mark = fake.mark()
         sent = await fake.wait_for(
             lambda r: "Support case" in str(r.params.get("text", "")), method="sendMessage", chat_id=WORKER,
             since=mark, timeout=60)

@@ -34,9 +34,11 @@ from telegram.ext import (
     ContextTypes,
     TypeHandler,
 )
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.broadcast.limits import ChannelLimiter, Priority
+from bot.channels import http as channel_http
 from bot.channels.base import ChannelRegistry
 from bot.channels.journal import InboundJournal
 from bot.channels.ordering import UserQueues
@@ -265,6 +267,9 @@ class TelegramChannel:
             .base_file_url(config.file_base_url)
             .concurrent_updates(PerUserUpdateProcessor())
             .update_queue(self.update_queue)
+            # PTB's own pool sizes, with idle connections closed before the server does.
+            .request(HTTPXRequest(connection_pool_size=256, httpx_kwargs={"limits": channel_http.limits(256)}))
+            .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs={"limits": channel_http.limits(1)}))
         )
         if config.mode == "webhook":
             builder = builder.updater(None)

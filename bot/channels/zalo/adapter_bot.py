@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.channels import http as channel_http
 from bot.channels.base import ChannelRegistry
 from bot.channels.zalo.adapter_common import (
     MAX_WEBHOOK_BODY,
@@ -79,7 +80,7 @@ class ZaloBotChannel(ZaloChannelBase):
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=10.0))
+            self._http = channel_http.client()
         self.client = ZaloBotClient(self.config.bot_token or "", self.config.bot_api_base_url, self._http)
         self.identity = await self.client.get_me()
         # What the last run left unfinished goes first (bot/channels/journal.py).

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.channels import http as channel_http
 from bot.channels.base import ChannelRegistry
 from bot.channels.zalo.adapter_common import (
     MAX_WEBHOOK_BODY,
@@ -140,7 +141,7 @@ class ZaloOAChannel(ZaloChannelBase):
                 "no OA token: set ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN once (see docs/zalo.md)"
             )
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=10.0))
+            self._http = channel_http.client()
         self.tokens = TokenManager(
             self.app_id, config.oa_app_secret or "", config.oauth_base_url, token_store, self._http, clock=self._clock,
         )
