@@ -66,8 +66,20 @@ class RightsService:
 
     @classmethod
     def load(cls, extra_dir: str | Path | None = None) -> RightsService:
-        kb = load_knowledge_base(Path(extra_dir) if extra_dir else None)
-        return cls(kb, Searcher(kb))
+        """The engine for the packaged topics plus `extra_dir`, built once per process.
+
+        Building the indexes takes seconds; a CLI call, a second runtime or a test reuses
+        the one built from the same files. Any change to a file (time or size) builds anew.
+        """
+        extra = Path(extra_dir).resolve() if extra_dir else None
+        key = (extra, _fingerprint(Path(__file__).parent / "rights", extra))
+        cached = _LOADED.get(key)
+        if cached is None:
+            kb = load_knowledge_base(extra)
+            cached = _LOADED[key] = cls(kb, Searcher(kb))
+            while len(_LOADED) > 4:  # an operator editing files: keep only the latest few
+                del _LOADED[next(iter(_LOADED))]
+        return cached
 
     def search(self, text: str, lang: str | None = None) -> SearchResult:
         return self.searcher.search(text[:MAX_QUERY_CHARS], lang)
@@ -90,6 +102,22 @@ class RightsService:
             t("qa.citation", citation=topic.citation_in(lang)),
             disclaimer(t, hotline),
         ])
+
+
+_LOADED: dict[tuple[Path | None, tuple[tuple[str, int, int], ...]], RightsService] = {}
+
+
+def _fingerprint(*roots: Path | None) -> tuple[tuple[str, int, int], ...]:
+    """Every file under `roots` with its modification time and size."""
+    out = []
+    for root in roots:
+        if root is None or not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                st = path.stat()
+                out.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(out)
 
 
 def first_sentences(text: str, limit: int) -> str:

@@ -1,0 +1,32 @@
+"""The rights engine is built once per process for the same files, and anew when a
+federation's file changes: every runtime (the bot, a CLI call) used to spend seconds
+rebuilding identical indexes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from handlers.qa import RightsService
+
+
+def test_same_files_same_engine_changed_file_new_engine(tmp_path: Path) -> None:
+    assert RightsService.load() is RightsService.load()
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    first = RightsService.load(extra)
+    assert RightsService.load(str(extra)) is first
+    # A federation changes a topic's answer: the next load sees it.
+    note = "Liên đoàn Lao động tỉnh: gọi 0123 456 789."
+    copy = extra / "union_legal_aid.json"
+    copy.write_text(json.dumps({"id": "union_legal_aid", "answer": {"vi": note}}, ensure_ascii=False),
+                    encoding="utf-8")
+    second = RightsService.load(extra)
+    assert second is not first
+    assert second.topic("union_legal_aid").answer["vi"] == note  # type: ignore[union-attr]
+    assert first.topic("union_legal_aid").answer["vi"] != note  # type: ignore[union-attr]
+    # Touching a file counts as a change too (an edit that keeps the size).
+    st = copy.stat()
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000_000))
+    assert RightsService.load(extra) is not second
