@@ -56,11 +56,27 @@ def _lock() -> int:
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, PIP_TOOLS], check=True)
-    return subprocess.call([
-        str(py), "-m", "piptools", "compile", "-q", "--generate-hashes", "--allow-unsafe",
-        "--all-build-deps", "--extra", "test", "--strip-extras", "--no-emit-index-url",
-        "--no-emit-find-links", "--output-file", LOCK.name, "pyproject.toml",
-    ], cwd=ROOT)
+    return subprocess.call(
+        [
+            str(py),
+            "-m",
+            "piptools",
+            "compile",
+            "-q",
+            "--generate-hashes",
+            "--allow-unsafe",
+            "--all-build-deps",
+            "--extra",
+            "test",
+            "--strip-extras",
+            "--no-emit-index-url",
+            "--no-emit-find-links",
+            "--output-file",
+            LOCK.name,
+            "pyproject.toml",
+        ],
+        cwd=ROOT,
+    )
 
 
 def main(argv: list[str]) -> int:

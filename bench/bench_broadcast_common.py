@@ -43,9 +43,14 @@ async def seed(path: Path, n: int, *, first_id: int = 1) -> tuple[SQLiteStore, B
     await store.db.execute(
         "INSERT INTO subscriptions (user_id, topic, created_at) SELECT id, 'workers_month', ? FROM users", (now,)
     )
-    b = await store.create_broadcast(NewBroadcast(
-        TEXT_VI, Audience(topics=("workers_month",)), run_at=datetime.now(UTC), text_en=TEXT_EN,
-    ))
+    b = await store.create_broadcast(
+        NewBroadcast(
+            TEXT_VI,
+            Audience(topics=("workers_month",)),
+            run_at=datetime.now(UTC),
+            text_en=TEXT_EN,
+        )
+    )
     return store, b
 
 

@@ -46,8 +46,12 @@ name_en = "Workers' Month"
 
 def start_bot(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=log.open("ab"),
+        [sys.executable, "-m", "bot", "run"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
     )
 
 
@@ -79,9 +83,12 @@ async def main(recipients: int, kill_at: float) -> int:
             await store.close()
             env = {
                 **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "UNIONBOT_", "ZALO_"))},
-                "UNIONBOT_CONFIG": str(tmp_path / "config.toml"), "UNIONBOT_DB": str(db),
-                "UNIONBOT_HTTP_PORT": "0", "TELEGRAM_BOT_TOKEN": fake.token,
-                "TELEGRAM_API_BASE_URL": fake.base_url, "PTB_TIMEDELTA": "true",
+                "UNIONBOT_CONFIG": str(tmp_path / "config.toml"),
+                "UNIONBOT_DB": str(db),
+                "UNIONBOT_HTTP_PORT": "0",
+                "TELEGRAM_BOT_TOKEN": fake.token,
+                "TELEGRAM_API_BASE_URL": fake.base_url,
+                "PTB_TIMEDELTA": "true",
             }
             bot = start_bot(env, log)
             target = int(recipients * kill_at)
@@ -116,16 +123,25 @@ async def main(recipients: int, kill_at: float) -> int:
     in_doubt_delivered = sum(1 for uid in in_doubt if uid in delivered_chats)
     only_sent_or_doubt = all(s in {"sent", "in_doubt"} for s, _ in final.values())
     print(f"recipients: {recipients}; killed with SIGKILL after {delivered_at_kill} deliveries")
-    print(f"at the kill: sent {count(at_kill, 'sent')}, sending (in flight) {len(in_flight)}, "
-          f"queued {count(at_kill, 'queued')}")
-    print(f"after restart ({finish:.1f} s to finish): rows {len(final)}, sent {count(final, 'sent')}, "
-          f"in doubt {len(in_doubt)}, other {len(final) - count(final, 'sent') - len(in_doubt)}")
-    print(f"in doubt = the rows in flight at the kill: {in_doubt == in_flight}; "
-          f"of them the fake had delivered {in_doubt_delivered}, never received {len(in_doubt) - in_doubt_delivered}")
+    print(
+        f"at the kill: sent {count(at_kill, 'sent')}, sending (in flight) {len(in_flight)}, "
+        f"queued {count(at_kill, 'queued')}"
+    )
+    print(
+        f"after restart ({finish:.1f} s to finish): rows {len(final)}, sent {count(final, 'sent')}, "
+        f"in doubt {len(in_doubt)}, other {len(final) - count(final, 'sent') - len(in_doubt)}"
+    )
+    print(
+        f"in doubt = the rows in flight at the kill: {in_doubt == in_flight}; "
+        f"of them the fake had delivered {in_doubt_delivered}, never received {len(in_doubt) - in_doubt_delivered}"
+    )
     print(f"fake server: delivered {stats['sends_ok']}, duplicates {stats['duplicate_sends']}")
     ok = (
-        len(final) == recipients and only_sent_or_doubt and stats["duplicate_sends"] == 0
-        and len(in_doubt) <= len(in_flight) and count(final, "sent") + len(in_doubt) == recipients
+        len(final) == recipients
+        and only_sent_or_doubt
+        and stats["duplicate_sends"] == 0
+        and len(in_doubt) <= len(in_flight)
+        and count(final, "sent") + len(in_doubt) == recipients
     )
     print("targets (one row each, sent or in doubt; 0 duplicates; in doubt <= in flight):", "met" if ok else "NOT met")
     return 0 if ok else 1

@@ -43,7 +43,10 @@ async def main(recipients: int) -> int:
                 sender = TelegramSender(bot, ChannelLimits(rate=None), extra_lanes=lanes, sends_per_lane=1)
                 await sender.start()
                 engine = DeliveryEngine(
-                    store, load_catalog(), {"telegram": sender}, QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"),
+                    store,
+                    load_catalog(),
+                    {"telegram": sender},
+                    QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"),
                 )
                 before = Usage.now()
                 report = await engine.run(b.id)
@@ -64,18 +67,28 @@ async def main(recipients: int) -> int:
         if resumed:
             gaps.append(min(resumed))
     sent_once = sum(1 for status, _ in statuses.values() if status == "sent")
-    print(f"recipients: {recipients}  sent: {report.stats.sent}  failed: {report.stats.failed}  "
-          f"in doubt: {report.stats.in_doubt}  ({after.wall - before.wall:.1f} s)")
-    print(f"429 answers (retry_after={RETRY_AFTER}): {len(floods)}; channel pauses taken: "
-          f"{engine.limiters['telegram'].pauses}")
+    print(
+        f"recipients: {recipients}  sent: {report.stats.sent}  failed: {report.stats.failed}  "
+        f"in doubt: {report.stats.in_doubt}  ({after.wall - before.wall:.1f} s)"
+    )
+    print(
+        f"429 answers (retry_after={RETRY_AFTER}): {len(floods)}; channel pauses taken: "
+        f"{engine.limiters['telegram'].pauses}"
+    )
     print(f"resumed after each 429 (s): {', '.join(f'{g:.3f}' for g in gaps)}")
     print(f"longest: {max(gaps):.3f} s (limit {RETRY_AFTER + 0.5} s), shortest: {min(gaps):.3f} s")
     print(f"sends already on the wire when a 429 came back: {', '.join(map(str, on_the_wire))}")
-    print(f"fake server: delivered {stats['sends_ok']}, duplicates {stats['duplicate_sends']}; "
-          f"recipients with one sent row: {sent_once}/{recipients}")
+    print(
+        f"fake server: delivered {stats['sends_ok']}, duplicates {stats['duplicate_sends']}; "
+        f"recipients with one sent row: {sent_once}/{recipients}"
+    )
     ok = (
-        bool(gaps) and max(gaps) <= RETRY_AFTER + 0.5 and min(gaps) >= RETRY_AFTER - 0.01
-        and stats["sends_ok"] == recipients and stats["duplicate_sends"] == 0 and sent_once == recipients
+        bool(gaps)
+        and max(gaps) <= RETRY_AFTER + 0.5
+        and min(gaps) >= RETRY_AFTER - 0.01
+        and stats["sends_ok"] == recipients
+        and stats["duplicate_sends"] == 0
+        and sent_once == recipients
     )
     print("targets (resume within retry_after + 0.5 s, nothing lost):", "met" if ok else "NOT met")
     return 0 if ok else 1

@@ -34,7 +34,9 @@ async def main(recipients: int, rate: float) -> int:
             bot = Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url)
             async with bot:
                 engine = DeliveryEngine(
-                    store, load_catalog(), {"telegram": TelegramSender(bot, ChannelLimits(rate=rate))},
+                    store,
+                    load_catalog(),
+                    {"telegram": TelegramSender(bot, ChannelLimits(rate=rate))},
                     QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"),
                 )
                 report = await engine.run(b.id)

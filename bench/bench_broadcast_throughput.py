@@ -40,12 +40,19 @@ async def main(recipients: int) -> int:
             lanes = [Bot(fake.token, base_url=fake.base_url) for _ in range(LANES - 1)]
             async with bot:
                 sender = TelegramSender(
-                    bot, ChannelLimits(rate=None), store=store, extra_lanes=lanes, sends_per_lane=1,
+                    bot,
+                    ChannelLimits(rate=None),
+                    store=store,
+                    extra_lanes=lanes,
+                    sends_per_lane=1,
                 )
                 await sender.start()
                 engine = DeliveryEngine(
-                    store, load_catalog(), {"telegram": sender},
-                    QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"), settings=EngineSettings(),
+                    store,
+                    load_catalog(),
+                    {"telegram": sender},
+                    QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"),
+                    settings=EngineSettings(),
                 )
                 before = Usage.now()
                 report = await engine.run(b.id)

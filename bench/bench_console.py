@@ -53,15 +53,22 @@ def add_questions_and_statuses(path: Path, questions: int) -> None:
         )
         db.executemany(
             "INSERT INTO questions (user_id, lang, text, status, created_at) VALUES (?, 'vi', ?, ?, ?)",
-            [(5_000_000 + i, f"Câu hỏi số {i} về lương và bảo hiểm xã hội",
-              "open" if i % 4 == 0 else "answered", (now - timedelta(minutes=i)).isoformat())
-             for i in range(questions)],
+            [
+                (
+                    5_000_000 + i,
+                    f"Câu hỏi số {i} về lương và bảo hiểm xã hội",
+                    "open" if i % 4 == 0 else "answered",
+                    (now - timedelta(minutes=i)).isoformat(),
+                )
+                for i in range(questions)
+            ],
         )
     db.close()
 
 
-async def sign_in(client: httpx.AsyncClient, store: SQLiteStore, external_id: str, role: Role,
-                  provinces: tuple[str, ...]) -> str:
+async def sign_in(
+    client: httpx.AsyncClient, store: SQLiteStore, external_id: str, role: Role, provinces: tuple[str, ...]
+) -> str:
     user = await store.touch_user("telegram", external_id, language="vi")
     await store.set_role(user.id, role)
     if provinces:
@@ -79,8 +86,9 @@ async def sign_in(client: httpx.AsyncClient, store: SQLiteStore, external_id: st
     return m.group(1)
 
 
-async def timed(client: httpx.AsyncClient, repeats: int, method: str, url: str,
-                data: dict[str, str] | None = None) -> list[float]:
+async def timed(
+    client: httpx.AsyncClient, repeats: int, method: str, url: str, data: dict[str, str] | None = None
+) -> list[float]:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -111,29 +119,53 @@ async def main(signups: int, repeats: int) -> None:
 
             app = Starlette(routes=[console_mount(services, None)])
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as admin, \
-                    httpx.AsyncClient(transport=transport, base_url="http://bench") as org:
+            async with (
+                httpx.AsyncClient(transport=transport, base_url="http://bench") as admin,
+                httpx.AsyncClient(transport=transport, base_url="http://bench") as org,
+            ):
                 a = await sign_in(admin, store, "1", Role.ADMIN, ())
                 o = await sign_in(org, store, "2", Role.ORGANIZER, ("ha_noi", "hue", "quang_ninh"))
                 base = await timed(admin, repeats, "GET", "/console/static/console.css")
                 base_p95 = sorted(base)[max(int(len(base) * 0.95) - 1, 0)]
-                print(f"machine: {sys.platform} {__import__('platform').machine()}, "
-                      f"{__import__('os').cpu_count()} cores; {repeats} requests each")
+                print(
+                    f"machine: {sys.platform} {__import__('platform').machine()}, "
+                    f"{__import__('os').cpu_count()} cores; {repeats} requests each"
+                )
                 print(line("baseline: static stylesheet (no session, no query)", base, base_p95))
                 cases = [
                     (admin, "admin: first page, no filter", {"csrf": a}),
-                    (admin, "admin: name search 'Thị Lan' + status contacted", {"csrf": a, "q": "Thị Lan",
-                                                                              "status": "contacted"}),
+                    (
+                        admin,
+                        "admin: name search 'Thị Lan' + status contacted",
+                        {"csrf": a, "q": "Thị Lan", "status": "contacted"},
+                    ),
                     (admin, "admin: phone '0900 012 345' (any format)", {"csrf": a, "q": "0900 012 345"}),
-                    (admin, "admin: workplace 'samsung' + province + dates",
-                     {"csrf": a, "q": "samsung", "province": "ha_noi", "since": f"{datetime.now().year}-02-01",
-                      "until": f"{datetime.now().year}-06-30"}),
-                    (admin, "admin: sorted by name, page 2",
-                     {"csrf": a, "sort": "name", "after_id": "100", "after_name": "Lê Thị Bình"}),
-                    (org, "organizer (3 provinces): name search + status joined",
-                     {"csrf": o, "q": "Văn Nam", "status": "joined"}),
-                    (org, "organizer: source referral, page after id 150000",
-                     {"csrf": o, "source": "referral", "after_id": "150000"}),
+                    (
+                        admin,
+                        "admin: workplace 'samsung' + province + dates",
+                        {
+                            "csrf": a,
+                            "q": "samsung",
+                            "province": "ha_noi",
+                            "since": f"{datetime.now().year}-02-01",
+                            "until": f"{datetime.now().year}-06-30",
+                        },
+                    ),
+                    (
+                        admin,
+                        "admin: sorted by name, page 2",
+                        {"csrf": a, "sort": "name", "after_id": "100", "after_name": "Lê Thị Bình"},
+                    ),
+                    (
+                        org,
+                        "organizer (3 provinces): name search + status joined",
+                        {"csrf": o, "q": "Văn Nam", "status": "joined"},
+                    ),
+                    (
+                        org,
+                        "organizer: source referral, page after id 150000",
+                        {"csrf": o, "source": "referral", "after_id": "150000"},
+                    ),
                 ]
                 worst = 0.0
                 for client, name, data in cases:
@@ -145,10 +177,22 @@ async def main(signups: int, repeats: int) -> None:
                 print(f"worst sign-ups page p95: {worst:.1f} ms (target <= 150 ms)")
 
                 # Export about 50,000 rows: an organizer of 9 provinces (200,000 / 34 each).
-                nine = ("ha_noi", "hue", "quang_ninh", "thanh_hoa", "nghe_an", "lang_son", "son_la", "lai_chau",
-                        "dien_bien")
-                await store.add_organizer_provinces((await store.find_user("telegram", "2")).id,  # type: ignore[union-attr]
-                                                    nine, granted_by=None)
+                nine = (
+                    "ha_noi",
+                    "hue",
+                    "quang_ninh",
+                    "thanh_hoa",
+                    "nghe_an",
+                    "lang_son",
+                    "son_la",
+                    "lai_chau",
+                    "dien_bien",
+                )
+                await store.add_organizer_provinces(
+                    (await store.find_user("telegram", "2")).id,  # type: ignore[union-attr]
+                    nine,
+                    granted_by=None,
+                )
                 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 for fmt in ("csv", "xlsx"):
                     t0 = time.perf_counter()
@@ -156,8 +200,10 @@ async def main(signups: int, repeats: int) -> None:
                     took = time.perf_counter() - t0
                     rows = (await store.list_audit(action="signups.export", limit=1))[0].details["rows"]
                     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                    print(f"export {fmt}: {rows:,} rows, {len(r.content) / 1e6:.1f} MB in {took:.2f} s "
-                          f"(target <= 10 s); peak RSS {rss0:.0f} -> {rss:.0f} MB")
+                    print(
+                        f"export {fmt}: {rows:,} rows, {len(r.content) / 1e6:.1f} MB in {took:.2f} s "
+                        f"(target <= 10 s); peak RSS {rss0:.0f} -> {rss:.0f} MB"
+                    )
 
 
 async def bench_import(rows: int) -> None:
@@ -168,22 +214,31 @@ async def bench_import(rows: int) -> None:
     from handlers.join.importer import plan_import, read_table
 
     lines = ["Họ tên,Số điện thoại,Nơi làm việc,Tỉnh/thành phố,Xã/phường/KCN,Ngày đăng ký"]
-    lines += [f"Nguyễn Văn {chr(65 + i % 26)}{chr(97 + i // 26 % 26)},0912{i:06d},Công ty May {i % 50},Hà Nội,"
-              "KCN Thăng Long,15/11/2026" for i in range(rows)]
+    lines += [
+        f"Nguyễn Văn {chr(65 + i % 26)}{chr(97 + i // 26 % 26)},0912{i:06d},Công ty May {i % 50},Hà Nội,"
+        "KCN Thăng Long,15/11/2026"
+        for i in range(rows)
+    ]
     data = "\n".join(lines).encode("utf-8")
     with tempfile.TemporaryDirectory(prefix="unionbot-bench-import-") as tmp:
         async with SQLiteStore(Path(tmp) / "import.sqlite3") as store:
             t0 = time.perf_counter()
-            plan = plan_import(read_table(data, "sheet.csv"), scope=None, tz=ZoneInfo("Asia/Ho_Chi_Minh"),
-                               lang="vi", today=date(2026, 12, 3))
+            plan = plan_import(
+                read_table(data, "sheet.csv"),
+                scope=None,
+                tz=ZoneInfo("Asia/Ho_Chi_Minh"),
+                lang="vi",
+                today=date(2026, 12, 3),
+            )
             t1 = time.perf_counter()
             outcome = await store.import_signups([(r.draft, r.signed_at) for r in plan.rows])
             t2 = time.perf_counter()
-    print(f"import {rows:,} rows: checked in {t1 - t0:.2f} s, stored {outcome.created:,} in {t2 - t1:.2f} s, "
-          f"total {t2 - t0:.2f} s (target <= 15 s); {len(plan.problems)} problems")
+    print(
+        f"import {rows:,} rows: checked in {t1 - t0:.2f} s, stored {outcome.created:,} in {t2 - t1:.2f} s, "
+        f"total {t2 - t0:.2f} s (target <= 15 s); {len(plan.problems)} problems"
+    )
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000,
-                     int(sys.argv[2]) if len(sys.argv) > 2 else 40))
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000, int(sys.argv[2]) if len(sys.argv) > 2 else 40))
     asyncio.run(bench_import(10_000))

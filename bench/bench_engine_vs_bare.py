@@ -57,7 +57,10 @@ COMMITS: list[int] = []  # journal group commits per engine round
 
 
 async def engine_round(
-    fake: FakeTelegramProcess, db: Path, n: int, prof: cProfile.Profile | None,
+    fake: FakeTelegramProcess,
+    db: Path,
+    n: int,
+    prof: cProfile.Profile | None,
 ) -> tuple[float, float]:
     store, b = await seed(db, n)
     bot = Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url)
@@ -66,8 +69,11 @@ async def engine_round(
         sender = TelegramSender(bot, ChannelLimits(rate=None), store=store, extra_lanes=lanes, sends_per_lane=1)
         await sender.start()
         engine = DeliveryEngine(
-            store, load_catalog(), {"telegram": sender},
-            QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"), settings=EngineSettings(),
+            store,
+            load_catalog(),
+            {"telegram": sender},
+            QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"),
+            settings=EngineSettings(),
         )
         assert engine.concurrency() == LANES
         if prof is not None:
@@ -111,8 +117,10 @@ async def bare_round(fake: FakeTelegramProcess, n: int) -> tuple[float, float]:
 async def main(n: int, rounds: int, profile: str | None, only: str | None) -> int:
     prof = cProfile.Profile() if profile else None
     totals = {"engine": [0.0, 0.0, 0, 0.0], "bare": [0.0, 0.0, 0, 0.0]}
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"{n} recipients per round, {LANES} lanes, rate limit off")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"{n} recipients per round, {LANES} lanes, rate limit off"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeTelegramProcess(args=fake_args()) as fake:
             assert fake.control is not None
@@ -140,22 +148,28 @@ async def main(n: int, rounds: int, profile: str | None, only: str | None) -> in
                     t[2] += n
                     t[3] += fake_cpu
                     extra = f", {n / COMMITS[-1]:.1f} messages per group commit" if who == "engine" else ""
-                    print(f"round {r + 1} {who:<6} {n / wall:7.0f} messages/s  {1000 * cpu / n:5.2f} ms CPU/message"
-                          f" (fake Bot API: {1000 * fake_cpu / n:.2f} ms{extra})")
+                    print(
+                        f"round {r + 1} {who:<6} {n / wall:7.0f} messages/s  {1000 * cpu / n:5.2f} ms CPU/message"
+                        f" (fake Bot API: {1000 * fake_cpu / n:.2f} ms{extra})"
+                    )
     if only is not None:
         t = totals[only]
         print(f"{only} only: {t[2] / t[0]:.0f} messages/s, {1000 * t[1] / t[2]:.2f} ms CPU/message")
         return 0
     rate = {who: t[2] / t[0] for who, t in totals.items()}
     cpu = {who: 1000 * t[1] / t[2] for who, t in totals.items()}
-    print(f"engine: {rate['engine']:.0f} messages/s ({cpu['engine']:.2f} ms CPU/message), "
-          f"bare: {rate['bare']:.0f} messages/s ({cpu['bare']:.2f} ms CPU/message)")
+    print(
+        f"engine: {rate['engine']:.0f} messages/s ({cpu['engine']:.2f} ms CPU/message), "
+        f"bare: {rate['bare']:.0f} messages/s ({cpu['bare']:.2f} ms CPU/message)"
+    )
     ratio = rate["engine"] / rate["bare"]
     fake_cpu = {who: 1000 * t[3] / t[2] for who, t in totals.items()}
     # On a machine shared with other work the wall rates wander; the CPU each message
     # costs the bot process does not, so it is printed too: bare CPU / engine CPU.
-    print(f"CPU per message, bare/engine: {cpu['bare'] / cpu['engine']:.2f}; the fake Bot API used "
-          f"{fake_cpu['engine']:.2f} ms (engine rounds) and {fake_cpu['bare']:.2f} ms (bare rounds) per message")
+    print(
+        f"CPU per message, bare/engine: {cpu['bare'] / cpu['engine']:.2f}; the fake Bot API used "
+        f"{fake_cpu['engine']:.2f} ms (engine rounds) and {fake_cpu['bare']:.2f} ms (bare rounds) per message"
+    )
     print(f"engine/bare: {ratio:.2f}  (target >= 0.85: {'met' if ratio >= 0.85 else 'NOT met'})")
     if prof is not None and profile:
         prof.dump_stats(profile)

@@ -100,7 +100,8 @@ def main() -> int:
                 out = Path(tmp) / f"out.{fmt}"
                 results[(fmt, "bare")] = measure([sys.executable, "-c", bare, str(db), str(out)], env)
                 results[(fmt, "unionbot")] = measure(
-                    [sys.executable, "-m", "bot", "signups", "export", "--format", fmt, "--out", str(out)], env)
+                    [sys.executable, "-m", "bot", "signups", "export", "--format", fmt, "--out", str(out)], env
+                )
             print(f"  {'':<22}{'wall s':>9}{'peak RSS MB':>13}")
             for (fmt, who), (wall, rss) in results.items():
                 print(f"  {fmt + ' ' + who:<22}{wall:>9.1f}{rss:>13.0f}")
@@ -109,8 +110,10 @@ def main() -> int:
                 rss = results[(fmt, "unionbot")][1]
                 met = ratio <= limit and rss <= 150
                 ok &= met
-                print(f"  {fmt}: unionbot/bare {ratio:.2f} (target <= {limit}), peak RSS {rss:.0f} MB "
-                      f"(target <= 150): {'met' if met else 'MISSED'}")
+                print(
+                    f"  {fmt}: unionbot/bare {ratio:.2f} (target <= {limit}), peak RSS {rss:.0f} MB "
+                    f"(target <= 150): {'met' if met else 'MISSED'}"
+                )
     print("\ntargets " + ("met" if ok else "missed"))
     return 0 if ok else 1
 

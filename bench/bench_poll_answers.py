@@ -59,14 +59,31 @@ async def setup(store: SQLiteStore, n: int) -> tuple[int, list[tuple[str, str]]]
         user = await store.touch_user(channel, external, language="en" if i % 10 == 0 else "vi")
         await store.subscribe(user.id, ["union_news"])
         if i % 10 == 3:
-            await store.submit_signup(SignupDraft(
-                full_name=f"Worker {i}", phone_e164=f"+8491{i:07d}", workplace="KCN", province_id=provinces[i % 34],
-                commune=None, source=SignupSource.SELF, volunteer_id=None, consent_version="bench",
-                consent_lang="vi", consent_channel=channel, owner_id=user.id))
+            await store.submit_signup(
+                SignupDraft(
+                    full_name=f"Worker {i}",
+                    phone_e164=f"+8491{i:07d}",
+                    workplace="KCN",
+                    province_id=provinces[i % 34],
+                    commune=None,
+                    source=SignupSource.SELF,
+                    volunteer_id=None,
+                    consent_version="bench",
+                    consent_lang="vi",
+                    consent_channel=channel,
+                    owner_id=user.id,
+                )
+            )
         people.append((channel, external))
-    poll, broadcast = await create_poll(store, NewPoll(
-        question_vi="Công ty đã trả lương tháng này chưa?", choices=tuple(PollChoice(c) for c in CHOICES),
-        closes_at=datetime.now(UTC) + timedelta(days=3)), Audience(topics=("union_news",)))
+    poll, broadcast = await create_poll(
+        store,
+        NewPoll(
+            question_vi="Công ty đã trả lương tháng này chưa?",
+            choices=tuple(PollChoice(c) for c in CHOICES),
+            closes_at=datetime.now(UTC) + timedelta(days=3),
+        ),
+        Audience(topics=("union_news",)),
+    )
     await store.materialize_audience(broadcast.id)
     while True:
         rows = await store.queued_deliveries(broadcast.id, after_id=0, limit=5000)
@@ -108,26 +125,32 @@ async def main() -> None:
 
         async def tap(person: int, choice: int) -> None:
             channel, external = people[person]
-            replies = await dispatcher.handle(Inbound(channel, external, InboundKind.BUTTON,
-                                                      payload=f"pv:{poll_id}:{choice}"))
+            replies = await dispatcher.handle(
+                Inbound(channel, external, InboundKind.BUTTON, payload=f"pv:{poll_id}:{choice}")
+            )
             assert replies and ("Thank" in replies[0].text or "Cảm ơn" in replies[0].text), replies
 
         t0 = time.perf_counter()
         for batch in (updates, changes):
             for start in range(0, len(batch), args.wave):
-                await asyncio.gather(*(tap(p, c) for p, c in batch[start:start + args.wave]))
+                await asyncio.gather(*(tap(p, c) for p, c in batch[start : start + args.wave]))
         took = time.perf_counter() - t0
         total = len(updates) + len(changes)
-        print(f"answers: {total:,} updates ({len(updates) - len(people):,} redelivered, {len(changes):,} changes) "
-              f"in {took:.1f} s = {total / took:,.0f} updates/s")
+        print(
+            f"answers: {total:,} updates ({len(updates) - len(people):,} redelivered, {len(changes):,} changes) "
+            f"in {took:.1f} s = {total / took:,.0f} updates/s"
+        )
 
         expected = Counter(final.values())
         tally = await store.poll_tally(poll_id)
         exact = tally.overall.respondents == len(people) and all(
-            tally.overall.counts[i] == expected[i] for i in range(len(CHOICES)))
+            tally.overall.counts[i] == expected[i] for i in range(len(CHOICES))
+        )
         by_channel = sum(t.respondents for t in tally.breakdowns["channel"].values())
-        print(f"counted: {tally.overall.respondents:,} respondents, per choice {tally.overall.counts} "
-              f"(expected {[expected[i] for i in range(len(CHOICES))]}): {'EXACT' if exact else 'WRONG'}")
+        print(
+            f"counted: {tally.overall.respondents:,} respondents, per choice {tally.overall.counts} "
+            f"(expected {[expected[i] for i in range(len(CHOICES))]}): {'EXACT' if exact else 'WRONG'}"
+        )
         exact = exact and by_channel == len(people)
 
         catalog = load_catalog()
@@ -146,9 +169,11 @@ async def main() -> None:
             timings.append(time.perf_counter() - t)
         result_ms = statistics.median(timings) * 1000
         base_ms = statistics.median(baselines) * 1000
-        print(f"results with 3 breakdowns: {result_ms:.1f} ms median of 7 (target <= 200 ms); "
-              f"bare COUNT(*) over {args.workers:,} users: {base_ms:.1f} ms; ratio {result_ms / base_ms:.1f}x "
-              f"(x86_64, 2 cores shared)")
+        print(
+            f"results with 3 breakdowns: {result_ms:.1f} ms median of 7 (target <= 200 ms); "
+            f"bare COUNT(*) over {args.workers:,} users: {base_ms:.1f} ms; ratio {result_ms / base_ms:.1f}x "
+            f"(x86_64, 2 cores shared)"
+        )
         await store.close()
         ok = exact and result_ms <= 200
         print("PASS" if ok else "FAIL")

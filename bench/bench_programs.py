@@ -41,15 +41,16 @@ async def _child(path: str, kind: str, pid: int, indices: list[int], user_ids: l
     await store.open()
     try:
         if kind == "baseline":
+
             async def one(i: int) -> None:
                 async with store.transaction() as db:
                     await db.execute("INSERT INTO bench_baseline (n) VALUES (?)", (i,))
 
             await asyncio.gather(*(one(i) for i in indices))
             return {}
-        results = await asyncio.gather(*(
-            store.register(RegistrationDraft(pid, user_ids[i], f"+849{i:08d}", f"Công nhân {i}", 1))
-            for i in indices))
+        results = await asyncio.gather(
+            *(store.register(RegistrationDraft(pid, user_ids[i], f"+849{i:08d}", f"Công nhân {i}", 1)) for i in indices)
+        )
         counts: dict[str, int] = {}
         for r in results:
             counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
@@ -87,12 +88,19 @@ async def seed(path: Path) -> tuple[int, list[int]]:
         now = datetime.now(UTC)
         await store.db.executemany(
             "INSERT INTO users (channel, external_id, language, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
-            [("telegram", str(100_000 + i), "vi", now.isoformat(), now.isoformat()) for i in range(WORKERS)])
+            [("telegram", str(100_000 + i), "vi", now.isoformat(), now.isoformat()) for i in range(WORKERS)],
+        )
         rows = await store.db.execute_fetchall("SELECT id FROM users ORDER BY id")
         await store.db.execute("CREATE TABLE bench_baseline (id INTEGER PRIMARY KEY, n INTEGER)")
-        pid = await store.create_program(NewProgram(
-            title="Tàu Tết 2027", province_id="ho_chi_minh", places=PLACES, opens_at=now - timedelta(hours=1),
-            closes_at=now + timedelta(days=30)))
+        pid = await store.create_program(
+            NewProgram(
+                title="Tàu Tết 2027",
+                province_id="ho_chi_minh",
+                places=PLACES,
+                opens_at=now - timedelta(hours=1),
+                closes_at=now + timedelta(days=30),
+            )
+        )
         return pid, [r[0] for r in rows]
 
 
@@ -124,8 +132,9 @@ def main() -> None:
     print(f"{WORKERS} registrants from {PROCESSES} processes racing for {PLACES} places")
     print(f"confirmed seats: {seats} (exactly {PLACES}: no oversell), waiting: {waiting}, outcomes: {totals}")
     print(f"allocation: {race_time:.2f} s ({WORKERS / race_time:,.0f} registrations/s)")
-    print(f"baseline (bare one-row write transactions, same processes): {base_time:.2f} s "
-          f"({WORKERS / base_time:,.0f}/s)")
+    print(
+        f"baseline (bare one-row write transactions, same processes): {base_time:.2f} s ({WORKERS / base_time:,.0f}/s)"
+    )
     print(f"ratio allocation/baseline: {race_time / base_time:.2f}x")
 
 

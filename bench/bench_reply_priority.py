@@ -57,16 +57,29 @@ async def measure(code_root: Path, recipients: int, workers: int, spread: float)
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "bench.sqlite3"
             # The subscribers and a broadcast due now, seeded by the code under test.
-            subprocess.run([sys.executable, "-c", SEED, str(db), str(recipients)], cwd=code_root, check=True,
-                           env={**os.environ, "PYTHONPATH": str(code_root)})
+            subprocess.run(
+                [sys.executable, "-c", SEED, str(db), str(recipients)],
+                cwd=code_root,
+                check=True,
+                env={**os.environ, "PYTHONPATH": str(code_root)},
+            )
             config = Path(tmp) / "bench.toml"
             config.write_text('[bot]\nlog_level = "WARNING"\n[broadcast]\nquiet_start = "00:00"\nquiet_end = "00:00"\n')
             env = {
-                **os.environ, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url,
-                "UNIONBOT_DB": str(db), "UNIONBOT_CONFIG": str(config), "PYTHONPATH": str(code_root),
+                **os.environ,
+                "TELEGRAM_BOT_TOKEN": fake.token,
+                "TELEGRAM_API_BASE_URL": fake.base_url,
+                "UNIONBOT_DB": str(db),
+                "UNIONBOT_CONFIG": str(config),
+                "PYTHONPATH": str(code_root),
             }
-            proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=code_root, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"],
+                cwd=code_root,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             try:
                 # The broadcast starts with the bot; the workers write once it is under way.
                 try:
@@ -106,8 +119,11 @@ async def measure(code_root: Path, recipients: int, workers: int, spread: float)
                     proc.wait()
     latencies = [first_reply[c] - t for c, t in pushed.items()]
     return {
-        "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "max": max(latencies),
-        "429s": stats["by_status"].get("429", 0), "window": stats["max_sends_per_second"],
+        "p50": percentile(latencies, 50),
+        "p95": percentile(latencies, 95),
+        "max": max(latencies),
+        "429s": stats["by_status"].get("429", 0),
+        "window": stats["max_sends_per_second"],
         "sent_ok": stats["sends_ok"],
     }
 
@@ -123,13 +139,20 @@ async def main() -> int:
     if args.baseline_root:
         runs["baseline"] = await measure(args.baseline_root.resolve(), args.recipients, args.workers, args.spread)
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"load: broadcast to {args.recipients} at {LIMIT}/s; {args.workers} workers write /help, "
-          f"spread over {args.spread:.0f} s during it; the fake answers 429 above {LIMIT} in any second")
+    print(
+        f"load: broadcast to {args.recipients} at {LIMIT}/s; {args.workers} workers write /help, "
+        f"spread over {args.spread:.0f} s during it; the fake answers 429 above {LIMIT} in any second"
+    )
     names = list(runs)
     print(f"{'':32}" + "".join(f"{n:>12}" for n in names))
-    for key, label, fmt in (("p50", "reply p50 s", ".2f"), ("p95", "reply p95 s", ".2f"), ("max", "reply max s", ".2f"),
-                            ("429s", "429 answers", ".0f"), ("window", "busiest 1-s window, sends", ".0f"),
-                            ("sent_ok", "messages delivered", ".0f")):
+    for key, label, fmt in (
+        ("p50", "reply p50 s", ".2f"),
+        ("p95", "reply p95 s", ".2f"),
+        ("max", "reply max s", ".2f"),
+        ("429s", "429 answers", ".0f"),
+        ("window", "busiest 1-s window, sends", ".0f"),
+        ("sent_ok", "messages delivered", ".0f"),
+    ):
         print(f"{label:32}" + "".join(f"{runs[n][key]:12{fmt}}" for n in names))
     ours = runs["this code"]
     ok = ours["p95"] <= 1.5 and ours["429s"] == 0 and ours["window"] <= LIMIT

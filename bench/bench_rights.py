@@ -64,8 +64,7 @@ TARGETS = [
     ("issue 19: real out of scope refused", "real_oos", "refused", 0.90, True),
     ("issue 19: real p99 latency (ms)", "real_all", "p99", 20.0, False),
 ]
-_VI_DIACRITIC = re.compile(r"[àáảãạăắằẳẵặâấầẩẫậèéẻẽẹêếềểễệìíỉĩịòóỏõọôốồổỗộơớờởỡợùúủũụưứừửữựỳýỷỹỵđ]",
-                           re.IGNORECASE)
+_VI_DIACRITIC = re.compile(r"[àáảãạăắằẳẵặâấầẩẫậèéẻẽẹêếềểễệìíỉĩịòóỏõọôốồổỗộơớờởỡợùúủũụưứừửữựỳýỷỹỵđ]", re.IGNORECASE)
 
 
 def kind_of(item: Labelled) -> str:
@@ -118,8 +117,9 @@ class Stats:
             return _share(_one_tap(r) for r in inside), len(inside)
         if metric == "entry":
             labelled = [r for r in inside if r.item.entry is not None]
-            return _share(_first_right(r) and r.result.entry in (r.item.entry, r.item.alt_entry)
-                          for r in labelled), len(labelled)
+            return _share(
+                _first_right(r) and r.result.entry in (r.item.entry, r.item.alt_entry) for r in labelled
+            ), len(labelled)
         raise KeyError(metric)
 
 
@@ -163,8 +163,7 @@ class BM25Baseline:
         self.k1, self.b = k1, b
         self.docs: dict[str, Counter[str]] = {}
         for topic in kb.topics.values():
-            text = " ".join([*(q for lang in LANGS for q in topic.questions[lang]),
-                             *topic.keywords])
+            text = " ".join([*(q for lang in LANGS for q in topic.questions[lang]), *topic.keywords])
             self.docs[topic.id] = Counter(self._WORD.findall(text.lower()))
         self.lengths = {tid: sum(c.values()) for tid, c in self.docs.items()}
         self.avg_len = sum(self.lengths.values()) / len(self.lengths)
@@ -180,8 +179,7 @@ class BM25Baseline:
         best, best_id = 0.0, None
         for tid, counts in self.docs.items():
             norm = self.k1 * (1 - self.b + self.b * self.lengths[tid] / self.avg_len)
-            s = sum(self.idf[w] * counts[w] * (self.k1 + 1) / (counts[w] + norm)
-                    for w in words if w in counts)
+            s = sum(self.idf[w] * counts[w] * (self.k1 + 1) / (counts[w] + norm) for w in words if w in counts)
             if s > best:
                 best, best_id = s, tid
         return best_id, best
@@ -240,10 +238,16 @@ def groups(rows: list[Row]) -> dict[str, Stats]:
 def print_table(name: str, rows: list[Row]) -> dict[str, Stats]:
     g = groups(rows)
     print(f"\n== {name}: {len(rows)} questions")
-    metrics = [("first", "first answer right", True), ("baseline", "  BM25 baseline", True),
-               ("entry", "entry right", True), ("one_tap", "within one tap", True),
-               ("confident_wrong", "confident wrong", True), ("refused", "oos refused", True),
-               ("p50", "p50 ms", False), ("p99", "p99 ms", False)]
+    metrics = [
+        ("first", "first answer right", True),
+        ("baseline", "  BM25 baseline", True),
+        ("entry", "entry right", True),
+        ("one_tap", "within one tap", True),
+        ("confident_wrong", "confident wrong", True),
+        ("refused", "oos refused", True),
+        ("p50", "p50 ms", False),
+        ("p99", "p99 ms", False),
+    ]
     cols = [k for k in ("short", *KINDS, "all") if k in g]
     print(f"  {'':22}" + "".join(f"{c[:13]:>14}" for c in cols))
     print(f"  {'questions':22}" + "".join(f"{len(g[c].rows):>14}" for c in cols))
@@ -268,8 +272,10 @@ def reliability(rows: list[Row]) -> None:
     for lo, hi in ((0.0, 0.6), (0.6, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01)):
         b = [r for r in inside if lo <= r.result.confidence < hi]
         if b:
-            print(f"    {lo:.2f}-{min(hi, 1.0):.2f}: {len(b):4d} answers, "
-                  f"{100 * _share(_first_right(r) for r in b):5.1f}% right")
+            print(
+                f"    {lo:.2f}-{min(hi, 1.0):.2f}: {len(b):4d} answers, "
+                f"{100 * _share(_first_right(r) for r in b):5.1f}% right"
+            )
 
 
 def check_targets(g: dict[str, Stats]) -> bool:
@@ -286,8 +292,7 @@ def check_targets(g: dict[str, Stats]) -> bool:
         ok_all &= ok
         shown = f"{value:.2f}" if metric.startswith("p") else f"{100 * value:.1f}%"
         want = f"{target}" if metric.startswith("p") else f"{100 * target:.0f}%"
-        print(f"  {label:48} {shown:>8}  ({'>=' if higher else '<='} {want}, n={n})  "
-              f"{'PASS' if ok else 'FAIL'}")
+        print(f"  {label:48} {shown:>8}  ({'>=' if higher else '<='} {want}, n={n})  {'PASS' if ok else 'FAIL'}")
     return ok_all
 
 
@@ -315,13 +320,16 @@ def main(argv: list[str] | None = None) -> int:
     load_avg = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     n_variants = sum(len(t.questions[lang]) for t in kb.topics.values() for lang in LANGS)
     print("Rights search benchmark")
-    print(f"  {len(kb.topics)} topics ({n_variants} question variants), {len(kb.entries)} "
-          f"specific entries; model: {'yes' if searcher.model else 'NO (lexical only)'}")
-    print(f"  {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} CPU(s), "
-          f"load average {load_avg}; Searcher built in {build_ms:.0f} ms; "
-          f"BM25 'not found' threshold fitted on the tuning split: {baseline.threshold:.2f}")
-    variants = {normalize(q) for t in kb.topics.values() for lang in LANGS
-                for q in t.questions[lang]}
+    print(
+        f"  {len(kb.topics)} topics ({n_variants} question variants), {len(kb.entries)} "
+        f"specific entries; model: {'yes' if searcher.model else 'NO (lexical only)'}"
+    )
+    print(
+        f"  {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} CPU(s), "
+        f"load average {load_avg}; Searcher built in {build_ms:.0f} ms; "
+        f"BM25 'not found' threshold fitted on the tuning split: {baseline.threshold:.2f}"
+    )
+    variants = {normalize(q) for t in kb.topics.values() for lang in LANGS for q in t.questions[lang]}
     tune_rows = run_split(searcher, baseline, tune)
     verbatim = sum(normalize(r.item.q) in variants for r in tune_rows)
     print(f"  tuning questions identical to a knowledge-base variant: {verbatim}")
@@ -347,15 +355,16 @@ def main(argv: list[str] | None = None) -> int:
 def print_misses(rows: list[Row]) -> None:
     print("\n  misses (kind: question -> expected [entry] / got kind topic [entry] conf, buttons):")
     for r in rows:
-        if _first_right(r) and (r.item.entry is None
-                                or r.result.entry in (r.item.entry, r.item.alt_entry)):
+        if _first_right(r) and (r.item.entry is None or r.result.entry in (r.item.entry, r.item.alt_entry)):
             continue
         if r.item.topic is None and r.result.kind != "answer":
             continue
         res = r.result
         q = r.item.q if len(r.item.q) <= 160 else r.item.q[:157] + "..."
-        print(f"    {r.kind}: {q!r} -> {r.item.topic} [{r.item.entry}] / {res.kind} {res.topic} "
-              f"[{res.entry}] {res.confidence:.2f}, {res.suggestions + res.clarify + res.also}")
+        print(
+            f"    {r.kind}: {q!r} -> {r.item.topic} [{r.item.entry}] / {res.kind} {res.topic} "
+            f"[{res.entry}] {res.confidence:.2f}, {res.suggestions + res.clarify + res.also}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ async def chat_times(db: Path) -> dict[str, tuple[float, int, int]]:
     env["UNIONBOT_DB"] = str(db)
     config = load_config(env=env)
     config = dataclasses.replace(
-        config, storage=dataclasses.replace(config.storage, path=str(db)),
+        config,
+        storage=dataclasses.replace(config.storage, path=str(db)),
         telegram=dataclasses.replace(config.telegram, admins=(int(ADMIN),)),
     )
     out: dict[str, tuple[float, int, int]] = {}
@@ -88,7 +89,8 @@ def main() -> int:
             for fmt in ("xlsx", "csv"):
                 out = Path(tmp) / f"out.{fmt}"
                 wall, rss = measure(
-                    [sys.executable, "-m", "bot", "signups", "export", "--format", fmt, "--out", str(out)], env)
+                    [sys.executable, "-m", "bot", "signups", "export", "--format", fmt, "--out", str(out)], env
+                )
                 print(f"  export {fmt}: {wall:.1f} s, peak RSS {rss:.0f} MB", flush=True)
                 cells += [f"{wall:.1f} s", f"{rss:.0f} MB"]
             chat = asyncio.run(chat_times(db))
@@ -99,8 +101,18 @@ def main() -> int:
             print(f"  start-up to first getUpdates: {min(starts):.2f} s (best of {len(starts)})", flush=True)
             cells.append(f"{min(starts):.2f} s")
             rows.append((f"{size:,}", cells))
-    header = ["sign-ups", "xlsx time", "xlsx RSS", "csv time", "csv RSS",
-              "/targets admin", "/signups admin", "/targets Huế", "/signups Huế", "start-up"]
+    header = [
+        "sign-ups",
+        "xlsx time",
+        "xlsx RSS",
+        "csv time",
+        "csv RSS",
+        "/targets admin",
+        "/signups admin",
+        "/targets Huế",
+        "/signups Huế",
+        "start-up",
+    ]
     print("\n| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for size, cells in rows:

@@ -58,7 +58,10 @@ class Worker:
 
     async def press(self, action: str) -> list[Reply]:
         payload = next(
-            b.payload for r in self.last for row in r.buttons for b in row
+            b.payload
+            for r in self.last
+            for row in r.buttons
+            for b in row
             if b.payload.startswith("jf:") and b.payload.split(":")[2] == action
         )
         return await self._handle(Inbound(CHANNEL, self.user_id, InboundKind.BUTTON, payload=payload))
@@ -143,12 +146,18 @@ async def main(workers: int, db: Path | None) -> int:
     ok = not errors and len(stored) == workers and len(phones) == workers and not leftover
     ordered = sorted(latencies)
     print(f"bench_signups: {workers} concurrent sign-ups through the handlers into SQLite ({db.name}, WAL)")
-    print(f"  time: {elapsed:.2f} s for {len(latencies)} messages "
-          f"({len(latencies) / elapsed:.0f} messages/s, {workers / elapsed:.0f} sign-ups/s)")
-    print(f"  per message: median {statistics.median(ordered) * 1000:.1f} ms, "
-          f"p95 {ordered[int(len(ordered) * 0.95)] * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms")
-    print(f"  stored: {len(stored)}/{workers} sign-ups, {len(phones)} distinct phones, "
-          f"{referred} through volunteers' links, {len(leftover)} forms left open")
+    print(
+        f"  time: {elapsed:.2f} s for {len(latencies)} messages "
+        f"({len(latencies) / elapsed:.0f} messages/s, {workers / elapsed:.0f} sign-ups/s)"
+    )
+    print(
+        f"  per message: median {statistics.median(ordered) * 1000:.1f} ms, "
+        f"p95 {ordered[int(len(ordered) * 0.95)] * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms"
+    )
+    print(
+        f"  stored: {len(stored)}/{workers} sign-ups, {len(phones)} distinct phones, "
+        f"{referred} through volunteers' links, {len(leftover)} forms left open"
+    )
     print(f"  second connection meanwhile: {counts['exports']} exports, {counts['writes']} writes")
     print(f"  errors: {len(errors)}" + "".join(f"\n    {type(e).__name__}: {e}" for e in errors[:5]))
     print("  result: " + ("OK" if ok else "FAILED"))

@@ -50,8 +50,13 @@ async def startup_seconds(db: Path, starts: int = 3) -> list[float]:
             for _ in range(starts):
                 since = await ctl.mark()
                 started = time.perf_counter()
-                proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "bot", "run"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
                 try:
                     try:
                         await ctl.wait_for(method="getUpdates", since=since, timeout=120)

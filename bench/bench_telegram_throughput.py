@@ -59,8 +59,7 @@ async def measure(
             Path(env["UNIONBOT_CONFIG"]).write_text(
                 '[bot]\nlog_level = "WARNING"\n[broadcast]\npaid_broadcast = true\ntelegram_rate = 1000\n'
             )
-            proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE)
+            proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             try:
                 try:
                     await ctl.wait_for(method="getUpdates", timeout=60)
@@ -73,7 +72,8 @@ async def measure(
                 base = (await ctl.stats())["sends_ok"]
                 updates = [
                     {"factory": "user_message", "user_id": 10_000 + u, "text": MESSAGES[i % len(MESSAGES)]}
-                    for i in range(per_user) for u in range(users)
+                    for i in range(per_user)
+                    for u in range(users)
                 ]
                 t0 = time.time()
                 await ctl.push_updates(updates)
@@ -83,8 +83,7 @@ async def measure(
                 while (await ctl.stats())["sends_ok"] - base < expected and time.monotonic() < deadline:
                     await asyncio.sleep(0.25)
                 sent = await ctl.requests(since=start_seq)
-                replies = [r for r in sent if r["method"] in ("sendMessage", "editMessageText") and
-                           r["status"] == 200]
+                replies = [r for r in sent if r["method"] in ("sendMessage", "editMessageText") and r["status"] == 200]
             finally:
                 proc.send_signal(signal.SIGTERM)
                 try:
@@ -119,14 +118,19 @@ async def main() -> None:
     print(f"load: {args.users} users x {args.messages} messages sent at once ({args.users * args.messages} updates)")
     print(f"{'':18}{'echo (seq.)':>12}{'echo (256)':>12}{'unionbot':>12}{'ratio*':>8}")
     best = max((echo1, echo256), key=lambda e: e["per_second"])
-    for key, name in (("per_second", "updates/s"), ("p50_ms", "p50 latency ms"), ("p99_ms", "p99 latency ms"),
-                      ("seconds", "total s")):
+    for key, name in (
+        ("per_second", "updates/s"),
+        ("p50_ms", "p50 latency ms"),
+        ("p99_ms", "p99 latency ms"),
+        ("seconds", "total s"),
+    ):
         ratio = ours[key] / best[key] if best[key] else float("nan")
         print(f"{name:18}{echo1[key]:12.1f}{echo256[key]:12.1f}{ours[key]:12.1f}{ratio:8.2f}")
     print("* unionbot / the faster echo configuration")
     verdict = "PASS" if ours["per_second"] >= 0.5 * best["per_second"] else "FAIL"
-    print(f"target: unionbot >= 50% of echo throughput: {verdict} "
-          f"({100 * ours['per_second'] / best['per_second']:.0f}%)")
+    print(
+        f"target: unionbot >= 50% of echo throughput: {verdict} ({100 * ours['per_second'] / best['per_second']:.0f}%)"
+    )
     if verdict == "FAIL":
         raise SystemExit(1)
 

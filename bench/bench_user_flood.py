@@ -53,8 +53,13 @@ async def measure(code_root: Path, flood: int, others: int, rounds: int) -> dict
                 "PYTHONPATH": str(code_root),
             }
             Path(env["UNIONBOT_CONFIG"]).write_text('[bot]\nlog_level = "WARNING"\n')
-            proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=code_root, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"],
+                cwd=code_root,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             try:
                 try:
                     await ctl.wait_for(method="getUpdates", timeout=60)
@@ -66,9 +71,7 @@ async def measure(code_root: Path, flood: int, others: int, rounds: int) -> dict
                 # Idle figure first: the same 50 users, no flood.
                 idle = await _others(ctl, others, 1, OTHERS_FROM + 500_000)
                 t0 = time.monotonic()
-                await ctl.push_updates(
-                    [{"factory": "user_message", "user_id": FLOODER, "text": "xin chào"}] * flood
-                )
+                await ctl.push_updates([{"factory": "user_message", "user_id": FLOODER, "text": "xin chào"}] * flood)
                 while (await ctl.stats())["pending_updates"] > 0:
                     await asyncio.sleep(0.01)
                 intake = time.monotonic() - t0
@@ -81,9 +84,13 @@ async def measure(code_root: Path, flood: int, others: int, rounds: int) -> dict
                     proc.kill()
                     proc.wait()
     return {
-        "idle_p50": percentile(idle, 50) * 1000, "idle_p95": percentile(idle, 95) * 1000,
-        "p50": percentile(loaded, 50) * 1000, "p95": percentile(loaded, 95) * 1000,
-        "max": max(loaded) * 1000, "intake_s": intake, "samples": len(loaded),
+        "idle_p50": percentile(idle, 50) * 1000,
+        "idle_p95": percentile(idle, 95) * 1000,
+        "p50": percentile(loaded, 50) * 1000,
+        "p95": percentile(loaded, 95) * 1000,
+        "max": max(loaded) * 1000,
+        "intake_s": intake,
+        "samples": len(loaded),
     }
 
 
@@ -122,20 +129,31 @@ async def main() -> int:
     ap.add_argument("--flood", type=int, default=3000)
     ap.add_argument("--others", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--baseline-root", type=Path, default=None,
-                    help="a checkout of the code before the change, measured the same way")
+    ap.add_argument(
+        "--baseline-root",
+        type=Path,
+        default=None,
+        help="a checkout of the code before the change, measured the same way",
+    )
     args = ap.parse_args()
     runs = {"this code": await measure(ROOT, args.flood, args.others, args.rounds)}
     if args.baseline_root:
         runs["baseline"] = await measure(args.baseline_root.resolve(), args.flood, args.others, args.rounds)
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"load: one user sends {args.flood} messages at once; then {args.others} other users write "
-          f"{args.rounds}x each, one message every {GAP * 1000:.0f} ms, while the backlog drains")
+    print(
+        f"load: one user sends {args.flood} messages at once; then {args.others} other users write "
+        f"{args.rounds}x each, one message every {GAP * 1000:.0f} ms, while the backlog drains"
+    )
     names = list(runs)
     print(f"{'':34}" + "".join(f"{n:>14}" for n in names))
-    for key, label in (("idle_p50", "others' p50 ms, no flood"), ("idle_p95", "others' p95 ms, no flood"),
-                       ("p50", "others' p50 ms, during flood"), ("p95", "others' p95 ms, during flood"),
-                       ("max", "others' max ms, during flood"), ("intake_s", "flood taken in by the bot, s")):
+    for key, label in (
+        ("idle_p50", "others' p50 ms, no flood"),
+        ("idle_p95", "others' p95 ms, no flood"),
+        ("p50", "others' p50 ms, during flood"),
+        ("p95", "others' p95 ms, during flood"),
+        ("max", "others' max ms, during flood"),
+        ("intake_s", "flood taken in by the bot, s"),
+    ):
         print(f"{label:34}" + "".join(f"{runs[n][key]:14.1f}" for n in names))
     ours = runs["this code"]
     print(f"ratio p95 during flood / idle p95 (this code): {ours['p95'] / ours['idle_p95']:.2f}")

@@ -75,20 +75,26 @@ async def feed(db: Path, users: int, checkpoints: list[int]) -> list[tuple[int, 
             await asyncio.gather(*(lane(mark) for _ in range(CONCURRENCY)))
             gc.collect()  # measure what is kept, not garbage waiting for a collection
             marks.append((counter, rss_mb(), time.perf_counter() - started))
-            print(f"{counter:>10,} users: RSS {marks[-1][1]:7.1f} MB  ({marks[-1][2]:.0f} s so far, "
-                  f"{counter / marks[-1][2]:.0f} users/s)", flush=True)
+            print(
+                f"{counter:>10,} users: RSS {marks[-1][1]:7.1f} MB  ({marks[-1][2]:.0f} s so far, "
+                f"{counter / marks[-1][2]:.0f} users/s)",
+                flush=True,
+            )
     return marks
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1_000_000)
-    parser.add_argument("--checkpoints", default=",".join(str(c) for c in CHECKPOINTS),
-                        help="user counts at which RSS is printed")
+    parser.add_argument(
+        "--checkpoints", default=",".join(str(c) for c in CHECKPOINTS), help="user counts at which RSS is printed"
+    )
     args = parser.parse_args()
     checkpoints = [int(c) for c in args.checkpoints.split(",")]
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"{args.users:,} users, {CONCURRENCY} in flight")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"{args.users:,} users, {CONCURRENCY} in flight"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         marks = asyncio.run(feed(Path(tmp) / "users.sqlite3", args.users, checkpoints))
     at = {n: rss for n, rss, _ in marks}

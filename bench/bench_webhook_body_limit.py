@@ -119,8 +119,9 @@ def main() -> int:
             "ZALO_OPENAPI_BASE_URL": "http://127.0.0.1:9",
             "ZALO_OAUTH_BASE_URL": "http://127.0.0.1:9",
         }
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -153,11 +154,15 @@ def main() -> int:
     statuses = Counter(status for status, _ in results)
     pushed = sum(sent for _, sent in results)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"{args.concurrency} concurrent POSTs of {args.mb} MB to /zalo/oa/webhook "
-          f"(half Content-Length, half chunked), unsigned")
+    print(
+        f"{args.concurrency} concurrent POSTs of {args.mb} MB to /zalo/oa/webhook "
+        f"(half Content-Length, half chunked), unsigned"
+    )
     print(f"answers: {dict(statuses)}; bytes the clients pushed: {pushed / 2**20:.1f} MiB; {elapsed:.2f} s")
-    print(f"server RSS before {before / 2**20:.1f} MiB, peak {sampler.peak / 2**20:.1f} MiB, "
-          f"growth {growth / 2**20:.1f} MiB (target < 50 MB); still running: {alive}")
+    print(
+        f"server RSS before {before / 2**20:.1f} MiB, peak {sampler.peak / 2**20:.1f} MiB, "
+        f"growth {growth / 2**20:.1f} MiB (target < 50 MB); still running: {alive}"
+    )
     ok = growth < 50 * 1024 * 1024 and set(statuses) == {413} and alive
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

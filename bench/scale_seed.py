@@ -21,8 +21,9 @@ sys.path.insert(0, str(ROOT))
 
 from storage.sqlite import SQLiteStore  # noqa: E402
 
-_PROVINCES = [p["id"] for p in json.loads(
-    (ROOT / "handlers/join/data/provinces.json").read_text(encoding="utf-8"))["provinces"]]
+_PROVINCES = [
+    p["id"] for p in json.loads((ROOT / "handlers/join/data/provinces.json").read_text(encoding="utf-8"))["provinces"]
+]
 _FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ"]
 _GIVEN = ["Văn An", "Thị Bình", "Minh Châu", "Thị Dung", "Văn Đức", "Thu Hà", "Quốc Huy", "Thị Lan", "Văn Nam"]
 _WORK = ["Công ty TNHH May Hưng Phát", "Công ty CP Giày Thượng Đình", "KCN Mỹ Phước", "Công ty Điện tử Samsung"]
@@ -63,11 +64,21 @@ def seed_rows(path: Path, signups: int, volunteers: int = 2000, *, seed_value: i
             at = _ts(start + timedelta(seconds=rnd.randrange(span)))
             via = rnd.random() < 0.25 and volunteers > 0
             source = ("referral" if rnd.random() < 0.6 else "collected") if via else "self"
-            batch.append((
-                n, f"{rnd.choice(_FAMILY)} {rnd.choice(_GIVEN)}", f"+849{n:08d}", rnd.choice(_WORK),
-                _PROVINCES[n % len(_PROVINCES)], source, first_user + rnd.randrange(volunteers) if via else None,
-                at, at, at, at,
-            ))
+            batch.append(
+                (
+                    n,
+                    f"{rnd.choice(_FAMILY)} {rnd.choice(_GIVEN)}",
+                    f"+849{n:08d}",
+                    rnd.choice(_WORK),
+                    _PROVINCES[n % len(_PROVINCES)],
+                    source,
+                    first_user + rnd.randrange(volunteers) if via else None,
+                    at,
+                    at,
+                    at,
+                    at,
+                )
+            )
             if n % 20 == 0:
                 notes.append((n, at, f"Đã gọi lần {n % 7}; hẹn sau ca"))
             if len(batch) >= 20_000:

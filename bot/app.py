@@ -88,7 +88,9 @@ class Runtime:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.exporter.close()
@@ -106,23 +108,42 @@ class Runtime:
             from bot.channels.telegram import TelegramChannel
 
             # One pacer per bot token: replies and broadcasts share it (replies first).
-            channels.append(TelegramChannel(
-                self.config.telegram, self.dispatcher, self.router, self.services.catalog,
-                self.store, self.registry, limiter=ChannelLimiter(telegram_limits(self.config.broadcast)),
-            ))
+            channels.append(
+                TelegramChannel(
+                    self.config.telegram,
+                    self.dispatcher,
+                    self.router,
+                    self.services.catalog,
+                    self.store,
+                    self.registry,
+                    limiter=ChannelLimiter(telegram_limits(self.config.broadcast)),
+                )
+            )
         zalo = self.config.zalo
         if zalo.bot_enabled:
             from bot.channels.zalo.adapter_bot import ZaloBotChannel
 
-            channels.append(ZaloBotChannel(
-                zalo, self.dispatcher, self.store, self.services.catalog, self.registry,
-            ))
+            channels.append(
+                ZaloBotChannel(
+                    zalo,
+                    self.dispatcher,
+                    self.store,
+                    self.services.catalog,
+                    self.registry,
+                )
+            )
         if zalo.oa_enabled:
             from bot.channels.zalo.adapter_oa import ZaloOAChannel
 
-            channels.append(ZaloOAChannel(
-                zalo, self.dispatcher, self.store, self.services.catalog, self.registry,
-            ))
+            channels.append(
+                ZaloOAChannel(
+                    zalo,
+                    self.dispatcher,
+                    self.store,
+                    self.services.catalog,
+                    self.registry,
+                )
+            )
         if zalo.bot_enabled or zalo.oa_enabled:
             from bot.broadcast.zalo_sender import zalo_limits
 
@@ -145,14 +166,20 @@ class Runtime:
                 # Broadcasts share the channel's bot (and its connection pool) but pace
                 # themselves and use at most 16 of its 256 connections.
                 senders[channel.name] = telegram_sender(
-                    self.config, channel.application.bot, self.store, limiter=channel.limiter,
+                    self.config,
+                    channel.application.bot,
+                    self.store,
+                    limiter=channel.limiter,
                 )
         if self.config.zalo.bot_enabled or self.config.zalo.oa_enabled:
             from bot.broadcast.zalo_sender import zalo_senders
 
             senders.update(zalo_senders(self.config, list(channels)))  # Zalo OA and Bot, when they run
         service = build_service(
-            self.config, self.store, self.services.catalog, senders,
+            self.config,
+            self.store,
+            self.services.catalog,
+            senders,
             notify=registry_notify(self.registry, self.services.catalog),
         )
         self.services.extras[broadcasts.CONTROL] = service
@@ -166,11 +193,20 @@ class Runtime:
         from handlers.broadcasts.schedule import QuietHours
 
         b = self.config.broadcast
-        care = CareOutbox(self.store, self.services.catalog, self.registry.deliver, timezone=self.config.bot.timezone,
-                          quiet=QuietHours.parse(b.quiet_start, b.quiet_end, self.config.bot.timezone),
-                          retention_months=self.config.join.retention_months)
-        return [service, SignupRetention(self.store, self.config.join.retention_months),
-                ListeningRetention(self.store, self.config.listening.answer_retention_days), care]
+        care = CareOutbox(
+            self.store,
+            self.services.catalog,
+            self.registry.deliver,
+            timezone=self.config.bot.timezone,
+            quiet=QuietHours.parse(b.quiet_start, b.quiet_end, self.config.bot.timezone),
+            retention_months=self.config.join.retention_months,
+        )
+        return [
+            service,
+            SignupRetention(self.store, self.config.join.retention_months),
+            ListeningRetention(self.store, self.config.listening.answer_retention_days),
+            care,
+        ]
 
     async def health(self) -> dict:
         return {"schema": await self.store.schema_version()}
@@ -187,9 +223,14 @@ async def serve(runtime: Runtime, channels: list[Channel], stop: asyncio.Event, 
 
             routes.append(console_mount(runtime.services, runtime.registry))
             web = WebServer(
-                build_web_app(routes, runtime.health, max_body=runtime.config.server.max_body_bytes,
-                              streamed={CONSOLE_PREFIX: CONSOLE_MAX_BODY}),
-                runtime.config.server.host, runtime.config.server.port,
+                build_web_app(
+                    routes,
+                    runtime.health,
+                    max_body=runtime.config.server.max_body_bytes,
+                    streamed={CONSOLE_PREFIX: CONSOLE_MAX_BODY},
+                ),
+                runtime.config.server.host,
+                runtime.config.server.port,
             )
             await web.start()
             stack.push_async_callback(web.stop)

@@ -42,15 +42,23 @@ async def purge_care(store: Store, retention_months: int, *, now: datetime | Non
     counts = await store.purge_care(
         programs_before=now - PROGRAM_RETENTION,
         cases_before=now - timedelta(days=round(retention_months * DAYS_PER_MONTH)),
-        outbox_before=now - OUTBOX_RETENTION)
+        outbox_before=now - OUTBOX_RETENTION,
+    )
     if any(counts.values()):
         await store.audit(None, "care.purge", "care", counts)
         logger.info("retention: erased member-care data %s", counts)
     return counts
 
 
-async def deliver_due(store: Store, catalog: Catalog, deliver: Deliver, *, timezone: str,
-                      quiet: QuietHours | None = None, now: datetime | None = None) -> int:
+async def deliver_due(
+    store: Store,
+    catalog: Catalog,
+    deliver: Deliver,
+    *,
+    timezone: str,
+    quiet: QuietHours | None = None,
+    now: datetime | None = None,
+) -> int:
     """One round: queue due reminders, then send what is due. How many were sent."""
     now = now or datetime.now(UTC)
     await store.queue_due_reminders(now=now)
@@ -72,8 +80,9 @@ async def deliver_due(store: Store, catalog: Catalog, deliver: Deliver, *, timez
             attempts = msg.attempts
             # Ids only in the log: the notice's text may hold a reason or a name.
             if not ok:
-                logger.info("care notice %s (%s) to user %s not delivered (attempt %s)", msg.id, msg.kind,
-                            user.id, attempts)
+                logger.info(
+                    "care notice %s (%s) to user %s not delivered (attempt %s)", msg.id, msg.kind, user.id, attempts
+                )
             # A platform hiccup or a worker out of reach for now: back off (1, 2, 4, 8 min)
             # rather than hammer; given up after MAX_ATTEMPTS.
             retry = now + RETRY_BASE * 2 ** max(attempts - 1, 0)
@@ -90,8 +99,17 @@ class CareOutbox(PeriodicService):
 
     name = "care-outbox"
 
-    def __init__(self, store: Store, catalog: Catalog, deliver: Deliver, *, timezone: str,
-                 quiet: QuietHours | None, retention_months: int, every: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        deliver: Deliver,
+        *,
+        timezone: str,
+        quiet: QuietHours | None,
+        retention_months: int,
+        every: float = POLL_SECONDS,
+    ) -> None:
         super().__init__(every)
         self.store, self.catalog, self.deliver = store, catalog, deliver
         self.timezone, self.quiet, self.retention_months = timezone, quiet, retention_months

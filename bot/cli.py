@@ -39,8 +39,9 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     common = Parser(add_help=False)
-    common.add_argument("--config", type=Path, metavar="PATH",
-                        help="configuration file (default: $UNIONBOT_CONFIG or ./config.toml)")
+    common.add_argument(
+        "--config", type=Path, metavar="PATH", help="configuration file (default: $UNIONBOT_CONFIG or ./config.toml)"
+    )
 
     parser = Parser(prog="unionbot", description="Chatbot for Vietnam's labour unions.")
     parser.add_argument("--version", action="version", version=f"unionbot {_version()}")
@@ -65,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 FEATURE_CLIS: tuple[str, ...] = (
-    "bot.cli_rights", "bot.cli_broadcast", "bot.cli_signups", "bot.cli_zalo", "bot.cli_listening", "bot.cli_care",
+    "bot.cli_rights",
+    "bot.cli_broadcast",
+    "bot.cli_signups",
+    "bot.cli_zalo",
+    "bot.cli_listening",
+    "bot.cli_care",
     "bot.cli_console",
 )
 
@@ -154,8 +160,7 @@ async def _console(runtime, role: str, user_id: str, lang: str | None) -> int:  
         # Whoever runs the terminal chat already holds the database file; the role is
         # theirs to pick, but the change is audited like any other.
         await store.set_role(user.id, Role(role))
-        await store.audit(user.id, "role.console", f"user:{user.id}",
-                          {"from": user.role.value, "to": role})
+        await store.audit(user.id, "role.console", f"user:{user.id}", {"from": user.role.value, "to": role})
     console = ConsoleChannel(runtime.dispatcher, user_id, language=lang)
     runtime.registry.add(console)
     console.registry = runtime.registry

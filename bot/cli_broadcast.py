@@ -168,11 +168,20 @@ async def _create(args: argparse.Namespace, config: Config) -> int:
             print("dry run: nothing saved")
             return 0
         b = await store.create_broadcast(new)
-        await store.audit(None, "broadcast.create", f"broadcast:{b.id}", {
-            "kind": b.kind.value, "audience": new.audience.to_json(), "via": "cli",
-        })
-        print(f"created broadcast #{b.id} ({'recurring' if b.is_series else 'once'}), "
-              f"first send {format_local(new.run_at or now, tz)}")
+        await store.audit(
+            None,
+            "broadcast.create",
+            f"broadcast:{b.id}",
+            {
+                "kind": b.kind.value,
+                "audience": new.audience.to_json(),
+                "via": "cli",
+            },
+        )
+        print(
+            f"created broadcast #{b.id} ({'recurring' if b.is_series else 'once'}), "
+            f"first send {format_local(new.run_at or now, tz)}"
+        )
         print("The running bot sends it on time; without it, run `unionbot broadcast send-due` from cron.")
         return 0
 
@@ -199,8 +208,11 @@ def _new_broadcast(args: argparse.Namespace, opts: BroadcastOptions, tz: ZoneInf
             raise CliError(f"unknown province {name!r}")
         provinces.append(match.province.id)
     audience = Audience(
-        topics=tuple(dict.fromkeys(args.topic)), everyone=bool(args.all), provinces=tuple(dict.fromkeys(provinces)),
-        language=args.lang, roles=tuple(dict.fromkeys(args.role)),
+        topics=tuple(dict.fromkeys(args.topic)),
+        everyone=bool(args.all),
+        provinces=tuple(dict.fromkeys(provinces)),
+        language=args.lang,
+        roles=tuple(dict.fromkeys(args.role)),
     )
 
     photo, photo_name = None, "photo.jpg"
@@ -244,13 +256,25 @@ def _new_broadcast(args: argparse.Namespace, opts: BroadcastOptions, tz: ZoneInf
         cron, at = args.every, first.astimezone(UTC)
 
     return NewBroadcast(
-        text_vi=text, text_en=text_en, audience=audience, run_at=at, photo=photo, photo_name=photo_name,
-        cron=cron, starts_at=starts, until=until,
+        text_vi=text,
+        text_en=text_en,
+        audience=audience,
+        run_at=at,
+        photo=photo,
+        photo_name=photo_name,
+        cron=cron,
+        starts_at=starts,
+        until=until,
     )
 
 
 def _print_preview(
-    out: TextIO, catalog: Catalog, new: NewBroadcast, opts: BroadcastOptions, tz: ZoneInfo, size: int,
+    out: TextIO,
+    catalog: Catalog,
+    new: NewBroadcast,
+    opts: BroadcastOptions,
+    tz: ZoneInfo,
+    size: int,
 ) -> None:
     langs = ["vi", "en"] if new.text_en else ["vi"]
     for lang in langs:
@@ -280,8 +304,10 @@ async def _list(args: argparse.Namespace, config: Config) -> int:
         for b in items:
             stats = await store.delivery_stats(b.id) if not b.is_series else None
             figures = f"{stats.sent}/{b.audience_size}" if stats and b.audience_size is not None else "-"
-            print(f"{b.id:>5}  {b.kind.value:6}  {status_label(catalog, LANG, b):28}  "
-                  f"{describe_when(catalog, LANG, b, tz):32}  {figures:>13}  {shorten(b.text_vi, 40)}")
+            print(
+                f"{b.id:>5}  {b.kind.value:6}  {status_label(catalog, LANG, b):28}  "
+                f"{describe_when(catalog, LANG, b, tz):32}  {figures:>13}  {shorten(b.text_vi, 40)}"
+            )
         return 0
 
     return await _with_store(config, body)
@@ -363,8 +389,10 @@ class ProgressBar:
         fraction = done / total
         rate = done / max(time.monotonic() - start, 1e-6)
         filled = int(self.width * fraction)
-        line = (f"broadcast #{broadcast_id} [{'#' * filled}{'.' * (self.width - filled)}] "
-                f"{done}/{total} {fraction:4.0%} {rate:6.1f}/s")
+        line = (
+            f"broadcast #{broadcast_id} [{'#' * filled}{'.' * (self.width - filled)}] "
+            f"{done}/{total} {fraction:4.0%} {rate:6.1f}/s"
+        )
         if self.tty:
             self.out.write("\r" + line + ("\n" if done >= total else ""))
         else:
@@ -385,16 +413,24 @@ async def _send_due(args: argparse.Namespace, config: Config) -> int:
 
     catalog = load_catalog()
     store = await _open(config)
-    bot = Bot(config.telegram.token or "", base_url=config.telegram.api_base_url,
-              base_file_url=config.telegram.file_base_url)
+    bot = Bot(
+        config.telegram.token or "", base_url=config.telegram.api_base_url, base_file_url=config.telegram.file_base_url
+    )
     try:
         async with bot:
             sender = telegram_sender(config, bot, store)
             # From cron, a run stops at quiet hours instead of waiting all night:
             # the next `send-due` after they end carries on from the queued rows.
             settings = dataclasses.replace(engine_settings(config.broadcast), wait_quiet=False)
-            service = build_service(config, store, catalog, {"telegram": sender},
-                                    notify=bot_notify(bot, catalog), use_timers=False, settings=settings)
+            service = build_service(
+                config,
+                store,
+                catalog,
+                {"telegram": sender},
+                notify=bot_notify(bot, catalog),
+                use_timers=False,
+                settings=settings,
+            )
             if not args.quiet:
                 service.engine.progress = ProgressBar(sys.stderr)
             reports = await service.send_due()
@@ -404,8 +440,14 @@ async def _send_due(args: argparse.Namespace, config: Config) -> int:
         print("nothing due")
     for report in reports:
         s = report.stats
-        figures = (f"sent {s.sent}, failed {s.failed} (blocked {s.blocked}), skipped {s.skipped}, "
-                   f"in doubt {s.in_doubt}, waiting {s.queued}") if s else ""
+        figures = (
+            (
+                f"sent {s.sent}, failed {s.failed} (blocked {s.blocked}), skipped {s.skipped}, "
+                f"in doubt {s.in_doubt}, waiting {s.queued}"
+            )
+            if s
+            else ""
+        )
         print(f"broadcast #{report.broadcast_id}: {report.outcome} {figures}".rstrip())
     ok = {"done", "busy", "paused", "cancelled", "quiet_hours", "zalo_night"}
     return 0 if all(r.outcome in ok for r in reports) else 1

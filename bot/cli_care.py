@@ -36,8 +36,12 @@ class CliError(Exception):
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     actor = argparse.ArgumentParser(add_help=False)
-    actor.add_argument("--as", dest="actor", metavar="CHANNEL:ID",
-                       help="act as this chat account (its role and provinces), e.g. telegram:12345")
+    actor.add_argument(
+        "--as",
+        dest="actor",
+        metavar="CHANNEL:ID",
+        help="act as this chat account (its role and provinces), e.g. telegram:12345",
+    )
     parents = [common, actor]
 
     benefits = sub.add_parser("benefits", help="partner benefits for members")
@@ -64,8 +68,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument("--max-per-person", type=int, default=1, metavar="K")
     create.add_argument("--event-at", metavar="WHEN", help="when it takes place (a reminder goes the day before)")
     create.add_argument("--place", metavar="TEXT")
-    create.add_argument("--question", action="append", default=[], metavar="TEXT",
-                        help="a priority question for review mode (at most two)")
+    create.add_argument(
+        "--question",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="a priority question for review mode (at most two)",
+    )
     create.set_defaults(func=_wrap(_program_create))
     plist = p.add_parser("list", parents=parents, help="list programs")
     plist.add_argument("--json", action="store_true")
@@ -160,8 +169,9 @@ def _when(text: str, zone: ZoneInfo, option: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise CliError(f"{option}: not a date or time: {text[:40]!r} (use YYYY-MM-DD or \"YYYY-MM-DD HH:MM\")",
-                       2) from None
+        raise CliError(
+            f'{option}: not a date or time: {text[:40]!r} (use YYYY-MM-DD or "YYYY-MM-DD HH:MM")', 2
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC)
@@ -206,11 +216,17 @@ async def _benefits_import(args: argparse.Namespace, config: Config, store: Any)
         print(f"unionbot: {bad_rows} bad row(s); nothing imported (fix them, or use --skip-bad)", file=sys.stderr)
         return 1
     created, updated = await store.upsert_benefits(good)
-    await store.audit(actor, "care.benefits.import", "benefits",
-                      {"created": created, "updated": updated, "skipped": len({e.row for e in errors}), "via": "cli"})
+    await store.audit(
+        actor,
+        "care.benefits.import",
+        "benefits",
+        {"created": created, "updated": updated, "skipped": len({e.row for e in errors}), "via": "cli"},
+    )
     skipped = len({e.row for e in errors})
-    print(f"imported {created + updated} benefits ({created} new, {updated} updated)"
-          + (f", skipped {skipped} bad row(s)" if skipped else ""))
+    print(
+        f"imported {created + updated} benefits ({created} new, {updated} updated)"
+        + (f", skipped {skipped} bad row(s)" if skipped else "")
+    )
     return 0
 
 
@@ -218,16 +234,35 @@ async def _benefits_list(args: argparse.Namespace, config: Config, store: Any) -
     zone = ZoneInfo(config.bot.timezone)
     today = datetime.now(UTC).astimezone(zone).date()
     province = _province(args.province)
-    shown = [b for b in await store.list_benefits()
-             if (args.all or b.active_on(today)) and (province is None or b.covers(province))]
+    shown = [
+        b
+        for b in await store.list_benefits()
+        if (args.all or b.active_on(today)) and (province is None or b.covers(province))
+    ]
     if args.json:
-        print(json.dumps([{
-            "key": b.key, "title": b.title, "partner": b.partner, "category": b.category.value,
-            "provinces": list(b.provinces), "gives": b.gives, "how_to_claim": b.how_to_claim,
-            "valid_from": b.valid_from.isoformat() if b.valid_from else None,
-            "valid_until": b.valid_until.isoformat() if b.valid_until else None,
-            "link": b.link, "members_only": b.members_only, "active": b.active_on(today),
-        } for b in shown], ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "key": b.key,
+                        "title": b.title,
+                        "partner": b.partner,
+                        "category": b.category.value,
+                        "provinces": list(b.provinces),
+                        "gives": b.gives,
+                        "how_to_claim": b.how_to_claim,
+                        "valid_from": b.valid_from.isoformat() if b.valid_from else None,
+                        "valid_until": b.valid_until.isoformat() if b.valid_until else None,
+                        "link": b.link,
+                        "members_only": b.members_only,
+                        "active": b.active_on(today),
+                    }
+                    for b in shown
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
     for b in shown:
         until = b.valid_until.isoformat() if b.valid_until else "-"
@@ -266,11 +301,22 @@ async def _program_create(args: argparse.Namespace, config: Config, store: Any) 
     if event is not None:
         day_before = event.astimezone(zone).date() - timedelta(days=1)
         remind = datetime.combine(day_before, REMINDER_HOUR, tzinfo=zone).astimezone(UTC)
-    program_id = await store.create_program(NewProgram(
-        title=title, province_id=province, places=args.places, opens_at=opens, closes_at=closes,
-        mode=ProgramMode(args.mode), max_per_person=args.max_per_person, event_at=event,
-        place=" ".join(args.place.split()) if args.place else None, questions=questions, remind_at=remind,
-        created_by=actor))
+    program_id = await store.create_program(
+        NewProgram(
+            title=title,
+            province_id=province,
+            places=args.places,
+            opens_at=opens,
+            closes_at=closes,
+            mode=ProgramMode(args.mode),
+            max_per_person=args.max_per_person,
+            event_at=event,
+            place=" ".join(args.place.split()) if args.place else None,
+            questions=questions,
+            remind_at=remind,
+            created_by=actor,
+        )
+    )
     await store.audit(actor, "care.program.create", f"program:{program_id}", {"province": province, "via": "cli"})
     print(program_id)
     return 0
@@ -279,12 +325,25 @@ async def _program_create(args: argparse.Namespace, config: Config, store: Any) 
 async def _program_json(store: Any, p: Program, zone: ZoneInfo) -> dict[str, Any]:
     counts = await store.program_counts(p.id)
     return {
-        "id": p.id, "title": p.title, "province": p.province_id, "places": p.places,
-        "confirmed_seats": counts.confirmed_seats, "confirmed": counts.confirmed, "waitlisted": counts.waitlisted,
-        "pending": counts.pending, "rejected": counts.rejected, "checked_in": counts.checked_in,
-        "mode": p.mode.value, "max_per_person": p.max_per_person, "opens_at": _iso(p.opens_at, zone),
-        "closes_at": _iso(p.closes_at, zone), "event_at": _iso(p.event_at, zone), "place": p.place,
-        "questions": list(p.questions), "closed": p.closed, "open_now": p.is_open(datetime.now(UTC)),
+        "id": p.id,
+        "title": p.title,
+        "province": p.province_id,
+        "places": p.places,
+        "confirmed_seats": counts.confirmed_seats,
+        "confirmed": counts.confirmed,
+        "waitlisted": counts.waitlisted,
+        "pending": counts.pending,
+        "rejected": counts.rejected,
+        "checked_in": counts.checked_in,
+        "mode": p.mode.value,
+        "max_per_person": p.max_per_person,
+        "opens_at": _iso(p.opens_at, zone),
+        "closes_at": _iso(p.closes_at, zone),
+        "event_at": _iso(p.event_at, zone),
+        "place": p.place,
+        "questions": list(p.questions),
+        "closed": p.closed,
+        "open_now": p.is_open(datetime.now(UTC)),
     }
 
 
@@ -298,8 +357,10 @@ async def _program_list(args: argparse.Namespace, config: Config, store: Any) ->
         return 0
     for i in items:
         state = "closed" if i["closed"] else ("open" if i["open_now"] else "not open")
-        print(f"{i['id']:>5}  {i['province']:<14} {i['confirmed_seats']:>5}/{i['places']:<5} "
-              f"waiting {i['waitlisted']:<4} {state:<8} {i['title']}")
+        print(
+            f"{i['id']:>5}  {i['province']:<14} {i['confirmed_seats']:>5}/{i['places']:<5} "
+            f"waiting {i['waitlisted']:<4} {state:<8} {i['title']}"
+        )
     print(f"{len(items)} program(s)")
     return 0
 
@@ -322,8 +383,9 @@ async def _program_registrations(args: argparse.Namespace, config: Config, store
     actor, scope = await _scope(args, config, store)
     program = await _program(store, scope, args.id)
     rows = await write_registrations(store, program, args.out, fmt=args.format, tz=ZoneInfo(config.bot.timezone))
-    await store.audit(actor, "care.program.export", f"program:{program.id}",
-                      {"rows": rows, "format": args.format, "via": "cli"})
+    await store.audit(
+        actor, "care.program.export", f"program:{program.id}", {"rows": rows, "format": args.format, "via": "cli"}
+    )
     print(f"wrote {rows} registrations to {args.out}")
     return 0
 
@@ -356,12 +418,17 @@ async def _program_review(args: argparse.Namespace, config: Config, store: Any) 
     reg = await store.get_registration(target)
     if reg is None or reg.program_id != program.id:
         raise CliError(f"no registration {target} in program {program.id}")
-    decided = await store.decide_registration(target, approve=args.approve is not None,
-                                              reason=(args.reason or "").strip()[:500] or None)
+    decided = await store.decide_registration(
+        target, approve=args.approve is not None, reason=(args.reason or "").strip()[:500] or None
+    )
     if decided is None:
         raise CliError(f"registration {target} is not pending (already {reg.status.value})")
-    await store.audit(actor, "care.review.decide", f"registration:{target}",
-                      {"program": program.id, "status": decided.status.value, "via": "cli"})
+    await store.audit(
+        actor,
+        "care.review.decide",
+        f"registration:{target}",
+        {"program": program.id, "status": decided.status.value, "via": "cli"},
+    )
     print(f"registration {target}: {decided.status.value}" + (f", code {decided.code}" if decided.code else ""))
     return 0
 
@@ -393,15 +460,32 @@ async def _cases_list(args: argparse.Namespace, config: Config, store: Any) -> i
     if province is not None and scope is not None and province not in scope:
         raise CliError("that province is not one of yours")
     provinces = frozenset({province}) if province else scope
-    found = await store.list_cases(provinces=provinces, status=CaseStatus(args.status) if args.status else None,
-                                   limit=max(1, min(args.limit, 1000)))
+    found = await store.list_cases(
+        provinces=provinces,
+        status=CaseStatus(args.status) if args.status else None,
+        limit=max(1, min(args.limit, 1000)),
+    )
     await store.audit(actor, "care.case.list", "cases", {"count": len(found), "via": "cli"})
     if args.json:
-        print(json.dumps([{
-            "id": c.id, "status": c.status.value, "category": c.category.value, "province": c.province_id,
-            "created_at": _iso(c.created_at, zone), "updated_at": _iso(c.updated_at, zone),
-            "phone": c.phone_e164, "description": c.description,
-        } for c in found], ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": c.id,
+                        "status": c.status.value,
+                        "category": c.category.value,
+                        "province": c.province_id,
+                        "created_at": _iso(c.created_at, zone),
+                        "updated_at": _iso(c.updated_at, zone),
+                        "phone": c.phone_e164,
+                        "description": c.description,
+                    }
+                    for c in found
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
     for c in found:
         print(f"{c.id:>6}  {_iso(c.created_at, zone)}  {c.province_id:<14} {c.category.value:<14} {c.status.value}")
@@ -423,7 +507,11 @@ async def _cases_set(args: argparse.Namespace, config: Config, store: Any) -> in
     if status not in NEXT_STATUSES[case.status]:
         raise CliError(f"case {case.id} is {case.status.value}; it cannot become {status.value}")
     await store.set_case_status(case.id, status, note=note, author_id=actor)
-    await store.audit(actor, "care.case.status", f"case:{case.id}",
-                      {"from": case.status.value, "to": status.value, "note": note is not None, "via": "cli"})
+    await store.audit(
+        actor,
+        "care.case.status",
+        f"case:{case.id}",
+        {"from": case.status.value, "to": status.value, "note": note is not None, "via": "cli"},
+    )
     print(f"case {case.id}: {case.status.value} -> {status.value}; the worker will be told by the running bot")
     return 0

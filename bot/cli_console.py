@@ -27,8 +27,9 @@ def _who(text: str) -> tuple[str, str]:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    serve = sub.add_parser("serve", parents=[common],
-                           help="run the web server (console and webhooks) and every configured channel")
+    serve = sub.add_parser(
+        "serve", parents=[common], help="run the web server (console and webhooks) and every configured channel"
+    )
     serve.set_defaults(func=_serve)
 
     console = sub.add_parser("console", help="the organizers' web console")
@@ -43,8 +44,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         cmd = role_cmds.add_parser(name, parents=[common], help=text)
         cmd.add_argument("who", type=_who, metavar="CHANNEL:USER_ID")
         cmd.add_argument("role", choices=GRANT_ROLES)
-        cmd.add_argument("--province", action="append", default=[], metavar="P",
-                         help="a province (name, old name or id); repeat for several")
+        cmd.add_argument(
+            "--province",
+            action="append",
+            default=[],
+            metavar="P",
+            help="a province (name, old name or id); repeat for several",
+        )
         cmd.set_defaults(func=_grant if name == "grant" else _revoke)
 
 
@@ -68,9 +74,11 @@ async def _link(args: argparse.Namespace, config: Config) -> int:
     async with Runtime(config) as runtime:
         user = await runtime.store.find_user(channel, user_id)
         if user is None or not may_use_console(viewer_context(runtime.services, user)):
-            print(f"unionbot: {channel}:{user_id} is not an organizer or admin "
-                  f"(grant one with: unionbot roles grant {channel}:{user_id} organizer --province P)",
-                  file=sys.stderr)
+            print(
+                f"unionbot: {channel}:{user_id} is not an organizer or admin "
+                f"(grant one with: unionbot roles grant {channel}:{user_id} organizer --province P)",
+                file=sys.stderr,
+            )
             return 1
         token = await issue_link(runtime.store, user)
         await runtime.store.audit(None, "console.link", f"user:{user.id}", {"via": "cli"})
@@ -113,9 +121,17 @@ async def _grant(args: argparse.Namespace, config: Config) -> int:
             await store.set_role(user.id, role)
         if provinces:
             await store.add_organizer_provinces(user.id, provinces, granted_by=None)
-        await store.audit(None, "role.grant", f"user:{user.id}",
-                          {"from": before.value, "to": max(role, before, key=lambda r: r.rank).value,
-                           "provinces": sorted(provinces), "via": "cli"})
+        await store.audit(
+            None,
+            "role.grant",
+            f"user:{user.id}",
+            {
+                "from": before.value,
+                "to": max(role, before, key=lambda r: r.rank).value,
+                "provinces": sorted(provinces),
+                "via": "cli",
+            },
+        )
         held = sorted(await store.organizer_provinces(user.id))
         current = await store.get_user(user.id)
         assert current is not None
@@ -157,8 +173,7 @@ async def _revoke(args: argparse.Namespace, config: Config) -> int:
 
 def add_import_command(cmds: Any, common: argparse.ArgumentParser) -> None:
     """`unionbot signups import FILE [--dry-run]` (registered by bot/cli_signups.py)."""
-    imp = cmds.add_parser("import", parents=[common],
-                          help="add sign-ups collected on paper from a CSV or XLSX file")
+    imp = cmds.add_parser("import", parents=[common], help="add sign-ups collected on paper from a CSV or XLSX file")
     imp.add_argument("file", type=Path, metavar="FILE")
     imp.add_argument("--dry-run", action="store_true", help="check every row, store nothing")
     imp.set_defaults(func=_import)
@@ -182,8 +197,9 @@ async def _import(args: argparse.Namespace, config: Config) -> int:
     tz = ZoneInfo(config.bot.timezone)
     lang = config.bot.default_language
     try:
-        plan = plan_import(read_table(data, args.file.name), scope=None, tz=tz, lang=lang,
-                           today=datetime.now(tz).date())
+        plan = plan_import(
+            read_table(data, args.file.name), scope=None, tz=tz, lang=lang, today=datetime.now(tz).date()
+        )
     except Exception as e:  # a file that is neither CSV (UTF-8) nor XLSX
         print(f"unionbot: cannot read {args.file} as CSV (UTF-8) or XLSX: {type(e).__name__}", file=sys.stderr)
         return 1
@@ -196,15 +212,27 @@ async def _import(args: argparse.Namespace, config: Config) -> int:
             print(f"row {p.row}{column} {catalog.t(lang, f'console.import.err.{p.code}')}")
         known = await runtime.store.known_phones([r.draft.phone_e164 for r in plan.rows])
         if args.dry_run:
-            print(f"{len(plan.rows) - len(known)} new, {len(known)} already signed up, {plan.merged} merged "
-                  f"duplicates, {len(plan.problems)} problems (dry run: nothing stored)")
+            print(
+                f"{len(plan.rows) - len(known)} new, {len(known)} already signed up, {plan.merged} merged "
+                f"duplicates, {len(plan.problems)} problems (dry run: nothing stored)"
+            )
             return 0 if plan.ok else 1
         outcome = await runtime.store.import_signups([(r.draft, r.signed_at) for r in plan.rows])
-        await runtime.store.audit(None, "signups.import", "signups", {
-            "created": outcome.created, "known": outcome.known, "merged": plan.merged,
-            "problems": len(plan.problems), "via": "cli",
-            "provinces": sorted({r.draft.province_id for r in plan.rows}),
-        })
-        print(f"{outcome.created} new sign-ups imported, {outcome.known} already signed up kept, "
-              f"{plan.merged} merged duplicates, {len(plan.problems)} problems (rows not imported)")
+        await runtime.store.audit(
+            None,
+            "signups.import",
+            "signups",
+            {
+                "created": outcome.created,
+                "known": outcome.known,
+                "merged": plan.merged,
+                "problems": len(plan.problems),
+                "via": "cli",
+                "provinces": sorted({r.draft.province_id for r in plan.rows}),
+            },
+        )
+        print(
+            f"{outcome.created} new sign-ups imported, {outcome.known} already signed up kept, "
+            f"{plan.merged} merged duplicates, {len(plan.problems)} problems (rows not imported)"
+        )
     return 0 if plan.ok else 1

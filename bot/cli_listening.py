@@ -44,14 +44,20 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     create = poll_sub.add_parser("create", parents=[common], help="create a poll and send it now")
     create.add_argument("--question", required=True, help="the question in Vietnamese")
     create.add_argument("--question-en", help="the question in English")
-    create.add_argument("--choice", action="append", default=[], metavar="TEXT",
-                        help='a choice, "Vietnamese | English" (2 to 6, repeat the option)')
+    create.add_argument(
+        "--choice",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help='a choice, "Vietnamese | English" (2 to 6, repeat the option)',
+    )
     create.add_argument("--multi", action="store_true", help="workers may choose several answers")
     create.add_argument("--topic", action="append", default=[], metavar="T", help="subscribers of topic T")
     create.add_argument("--all", action="store_true", help="every reachable user")
     create.add_argument("--province", action="append", default=[], metavar="P", help="only workers in province P")
-    create.add_argument("--closes", metavar="WHEN",
-                        help=f'"YYYY-MM-DD HH:MM" local time (default: in {DEFAULT_DAYS} days)')
+    create.add_argument(
+        "--closes", metavar="WHEN", help=f'"YYYY-MM-DD HH:MM" local time (default: in {DEFAULT_DAYS} days)'
+    )
     create.set_defaults(func=_create)
 
     results = poll_sub.add_parser("results", parents=[common], help="counts, percentages, response rate")
@@ -71,8 +77,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     rep = sub.add_parser("reports", help="anonymous workplace reports")
     rep_sub = rep.add_subparsers(dest="reports_command", required=True, parser_class=type(rep))
-    for name, func, text in (("list", _reports_list, "reports, newest first"),
-                             ("clusters", _reports_clusters, "reports grouped by company and category")):
+    for name, func, text in (
+        ("list", _reports_list, "reports, newest first"),
+        ("clusters", _reports_clusters, "reports grouped by company and category"),
+    ):
         p = rep_sub.add_parser(name, parents=[common], help=text)
         p.add_argument("--province", action="append", default=[], metavar="P")
         p.add_argument("--since", metavar="DATE", help="YYYY-MM-DD")
@@ -120,10 +128,12 @@ def _new_poll(args: argparse.Namespace, config: Config, now: datetime) -> tuple[
         if parsed <= now:
             raise CliError("--closes must be in the future")
         closes = parsed.astimezone(UTC)
-    audience = Audience(topics=tuple(dict.fromkeys(args.topic)), everyone=bool(args.all),
-                        provinces=_provinces(args.province))
-    return NewPoll(question_vi=question, question_en=question_en, choices=tuple(choices), multi=args.multi,
-                   closes_at=closes), audience
+    audience = Audience(
+        topics=tuple(dict.fromkeys(args.topic)), everyone=bool(args.all), provinces=_provinces(args.province)
+    )
+    return NewPoll(
+        question_vi=question, question_en=question_en, choices=tuple(choices), multi=args.multi, closes_at=closes
+    ), audience
 
 
 async def _create(args: argparse.Namespace, config: Config) -> int:
@@ -137,8 +147,10 @@ async def _create(args: argparse.Namespace, config: Config) -> int:
         size = await store.count_audience(audience)
         poll, broadcast = await create_poll(store, new, audience)
         tz = ZoneInfo(config.bot.timezone)
-        print(f"created poll #{poll.id} (broadcast #{broadcast.id}) for {size} people, "
-              f"closing {format_local(poll.closes_at, tz)}")
+        print(
+            f"created poll #{poll.id} (broadcast #{broadcast.id}) for {size} people, "
+            f"closing {format_local(poll.closes_at, tz)}"
+        )
         print("The running bot sends it within 30 s; without it, run `unionbot broadcast send-due`.")
         return 0
 
@@ -162,8 +174,15 @@ async def _results(args: argparse.Namespace, config: Config) -> int:
         tz = ZoneInfo(config.bot.timezone)
         by = list(dict.fromkeys(args.by))
         if args.json:
-            data = results_dict(poll, tally, k, by=by or ["province", "channel", "language"], lang=LANG,
-                                catalog=catalog, status="open" if poll.is_open(datetime.now(UTC)) else "closed")
+            data = results_dict(
+                poll,
+                tally,
+                k,
+                by=by or ["province", "channel", "language"],
+                lang=LANG,
+                catalog=catalog,
+                status="open" if poll.is_open(datetime.now(UTC)) else "closed",
+            )
             print(json.dumps(data, ensure_ascii=False, indent=2))
         else:
             print(results_text(catalog, LANG, poll, tally, k, status=_status(poll, tz), by=by))
@@ -186,8 +205,10 @@ async def _list(args: argparse.Namespace, config: Config) -> int:
             print("no polls")
         for p in polls:
             tally = await store.poll_tally(p.id)
-            print(f"#{p.id}  {_status(p, tz)}  answers {tally.overall.respondents}/{tally.delivered}  "
-                  f"{p.question_vi[:60]}")
+            print(
+                f"#{p.id}  {_status(p, tz)}  answers {tally.overall.respondents}/{tally.delivered}  "
+                f"{p.question_vi[:60]}"
+            )
         return 0
 
     return await _with_store(config, body)
@@ -238,17 +259,34 @@ async def _reports_list(args: argparse.Namespace, config: Config) -> int:
     async def body(store: Store) -> int:
         reports = await store.list_reports(provinces=provinces, since=since, limit=10_000)
         if args.json:
-            print(json.dumps([{
-                "id": r.id, "date": r.created_on.isoformat(), "province": r.province, "category": r.category,
-                "company": r.company, "cluster": r.company_key, "workers": r.workers,
-                "description": r.description, "contact_question": r.contact_question_id,
-            } for r in reports], ensure_ascii=False, indent=2))
+            print(
+                json.dumps(
+                    [
+                        {
+                            "id": r.id,
+                            "date": r.created_on.isoformat(),
+                            "province": r.province,
+                            "category": r.category,
+                            "company": r.company,
+                            "cluster": r.company_key,
+                            "workers": r.workers,
+                            "description": r.description,
+                            "contact_question": r.contact_question_id,
+                        }
+                        for r in reports
+                    ],
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
             return 0
         if not reports:
             print("no reports")
         for r in reports:
-            print(f"#{r.id}  {r.created_on}  {r.province}  {r.category}  {r.company!r} (~{r.workers})"
-                  + (f"  {r.description}" if r.description else ""))
+            print(
+                f"#{r.id}  {r.created_on}  {r.province}  {r.category}  {r.company!r} (~{r.workers})"
+                + (f"  {r.description}" if r.description else "")
+            )
         return 0
 
     return await _with_store(config, body)
@@ -263,18 +301,35 @@ async def _reports_clusters(args: argparse.Namespace, config: Config) -> int:
     async def body(store: Store) -> int:
         clusters = await store.report_clusters(provinces=provinces, since=since)
         if args.json:
-            print(json.dumps([{
-                "province": c.province, "cluster": c.company_key, "company": c.company, "category": c.category,
-                "reports": c.reports, "workers": c.workers, "first": c.first_on.isoformat(),
-                "last": c.last_on.isoformat(), "alerted": c.alerted_on.isoformat() if c.alerted_on else None,
-            } for c in clusters], ensure_ascii=False, indent=2))
+            print(
+                json.dumps(
+                    [
+                        {
+                            "province": c.province,
+                            "cluster": c.company_key,
+                            "company": c.company,
+                            "category": c.category,
+                            "reports": c.reports,
+                            "workers": c.workers,
+                            "first": c.first_on.isoformat(),
+                            "last": c.last_on.isoformat(),
+                            "alerted": c.alerted_on.isoformat() if c.alerted_on else None,
+                        }
+                        for c in clusters
+                    ],
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
             return 0
         if not clusters:
             print("no reports")
         for c in clusters:
-            print(f"{c.reports:>4}  {c.province}  {c.category:<10}  {c.company} [{c.company_key}]  "
-                  f"up to ~{c.workers} workers  {c.first_on}..{c.last_on}"
-                  + (f"  ALERT sent {c.alerted_on}" if c.alerted_on else ""))
+            print(
+                f"{c.reports:>4}  {c.province}  {c.category:<10}  {c.company} [{c.company_key}]  "
+                f"up to ~{c.workers} workers  {c.first_on}..{c.last_on}"
+                + (f"  ALERT sent {c.alerted_on}" if c.alerted_on else "")
+            )
         return 0
 
     return await _with_store(config, body)

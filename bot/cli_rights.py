@@ -45,8 +45,7 @@ def _result(svc: RightsService, catalog: Catalog, question: str, lang: str, hotl
 
     entry = svc.kb.entries.get(r.entry) if r.entry else None
     if r.topic is not None and entry is not None:
-        parts = [entry.answer_in(lang), entry.next_step_in(lang),
-                 t("qa.citation", citation=entry.citation_in(lang))]
+        parts = [entry.answer_in(lang), entry.next_step_in(lang), t("qa.citation", citation=entry.citation_in(lang))]
         answer = "\n\n".join(p for p in parts if p)
     elif r.topic is not None:
         answer = svc.answer_text(r.topic, lang, t=t, hotline=hotline)
@@ -55,10 +54,19 @@ def _result(svc: RightsService, catalog: Catalog, question: str, lang: str, hotl
     else:
         titles = "\n".join(f"- {svc.title(s, lang)}" for s in r.suggestions)
         answer = t("qa.unsure" if r.suggestions else "qa.none_found") + (f"\n{titles}" if titles else "")
-    return {"topic": r.topic, "score": round(float(r.score), 4), "answer": answer,
-            "suggestions": list(r.suggestions), "entry": r.entry if r.topic else None,
-            "confidence": round(float(r.confidence), 4), "kind": r.kind, "lang": r.lang,
-            "also": list(r.also), "clarify": list(r.clarify), "province": r.province}
+    return {
+        "topic": r.topic,
+        "score": round(float(r.score), 4),
+        "answer": answer,
+        "suggestions": list(r.suggestions),
+        "entry": r.entry if r.topic else None,
+        "confidence": round(float(r.confidence), 4),
+        "kind": r.kind,
+        "lang": r.lang,
+        "also": list(r.also),
+        "clarify": list(r.clarify),
+        "province": r.province,
+    }
 
 
 async def _ask(args: argparse.Namespace, config: Config) -> int:

@@ -47,13 +47,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     provinces = cmds.add_parser("provinces", parents=[common], help="the 34 province ids (for alert_chats)")
     provinces.set_defaults(func=_provinces)
 
-    forget = cmds.add_parser("forget", parents=[common],
-                             help="erase the sign-up with this phone number (a worker's request)")
+    forget = cmds.add_parser(
+        "forget", parents=[common], help="erase the sign-up with this phone number (a worker's request)"
+    )
     forget.add_argument("--phone", required=True)
     forget.set_defaults(func=_forget)
 
-    purge = cmds.add_parser("purge", parents=[common],
-                            help="erase sign-ups past join.retention_months and abandoned forms")
+    purge = cmds.add_parser(
+        "purge", parents=[common], help="erase sign-ups past join.retention_months and abandoned forms"
+    )
     purge.set_defaults(func=_purge)
 
     from bot.cli_console import add_import_command  # the paper import lives with the console
@@ -101,13 +103,25 @@ async def _export(args: argparse.Namespace, config: Config) -> int:
         # Streamed page by page into a temporary file renamed at the end: flat memory at
         # any size, and never half a file under the asked name.
         rows = await write_export_file(
-            store, args.out, fmt=args.format, provinces=provinces, catalog=load_catalog(),
-            lang=lang, tz=ZoneInfo(config.bot.timezone),
+            store,
+            args.out,
+            fmt=args.format,
+            provinces=provinces,
+            catalog=load_catalog(),
+            lang=lang,
+            tz=ZoneInfo(config.bot.timezone),
         )
-        await store.audit(None, "signups.export", "signups", {
-            "rows": rows, "provinces": [province] if province else "all",
-            "formats": [args.format], "via": "cli",
-        })
+        await store.audit(
+            None,
+            "signups.export",
+            "signups",
+            {
+                "rows": rows,
+                "provinces": [province] if province else "all",
+                "formats": [args.format],
+                "via": "cli",
+            },
+        )
     print(f"wrote {rows} sign-ups to {args.out}")
     return 0
 
@@ -129,15 +143,20 @@ async def _stats(args: argparse.Namespace, config: Config) -> int:
         count, goal = prog.by_province.get(p, 0), goals.get(p)
         print(f"{_name(p):<24} {count:>9} {goal or '-':>8} {percent(count, goal, 'en') if goal else '-':>7}")
     total_goal = sum(goals.values())
-    print(f"{'total':<24} {prog.total:>9} {total_goal or '-':>8} "
-          f"{percent(prog.total, total_goal, 'en') if total_goal else '-':>7}")
+    print(
+        f"{'total':<24} {prog.total:>9} {total_goal or '-':>8} "
+        f"{percent(prog.total, total_goal, 'en') if total_goal else '-':>7}"
+    )
     print(f"joined: {prog.joined}")
     if prog.by_month:
         print("by month: " + ", ".join(f"{m:02d}: {n}" for m, n in sorted(prog.by_month.items())))
-    print(f"by source: self {prog.self_count}" + "".join(
-        f", volunteer {code or '(left)'} {link}+{collected}"
-        for code, (link, collected) in sorted(prog.by_volunteer.items())
-    ))
+    print(
+        f"by source: self {prog.self_count}"
+        + "".join(
+            f", volunteer {code or '(left)'} {link}+{collected}"
+            for code, (link, collected) in sorted(prog.by_volunteer.items())
+        )
+    )
     return 0
 
 
@@ -161,8 +180,7 @@ async def _forget(args: argparse.Namespace, config: Config) -> int:
         return 2
     async with Runtime(config) as runtime:
         gone = await runtime.store.forget_signup_by_phone(phone.e164, include_owned=True, form_flows=FORM_FLOWS)
-        await runtime.store.audit(None, "signup.forget", f"signup:{gone[0]}" if gone else "signup:none",
-                                  {"via": "cli"})
+        await runtime.store.audit(None, "signup.forget", f"signup:{gone[0]}" if gone else "signup:none", {"via": "cli"})
     # The number is shown masked: the terminal's scrollback is a log too.
     if gone is None:
         print(f"no sign-up with {mask_phone(phone.e164)}; nothing to erase")
@@ -177,6 +195,8 @@ async def _purge(args: argparse.Namespace, config: Config) -> int:
 
     async with Runtime(config) as runtime:
         signups, forms = await purge_expired(runtime.store, config.join.retention_months)
-    print(f"erased {signups} sign-ups not contacted for {config.join.retention_months} months "
-          f"and {forms} forms abandoned for {FORM_TTL.days} days")
+    print(
+        f"erased {signups} sign-ups not contacted for {config.join.retention_months} months "
+        f"and {forms} forms abandoned for {FORM_TTL.days} days"
+    )
     return 0

@@ -41,7 +41,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     zalo = sub.add_parser("zalo", help="Zalo set-up helpers")
     zalo_sub = zalo.add_subparsers(dest="zalo_command", required=True, parser_class=type(zalo))
     check = zalo_sub.add_parser(
-        "check-signature", parents=[common],
+        "check-signature",
+        parents=[common],
         help="say which OA signature formula and key match a captured webhook request",
     )
     check.add_argument("file", type=Path, help="the captured request: headers, empty line, raw body (or JSON)")
@@ -119,10 +120,12 @@ def check_capture(headers: dict[str, str], body: bytes, config: Config) -> int:
                 current = " (the current setting)" if zalo.oa_signature == formula else ""
                 line += f' -> [zalo] oa_signature = "{formula}"{current}'
             else:
-                line += f" -> put that value in ZALO_OA_SECRET_KEY and set [zalo] oa_signature = \"{formula}\""
+                line += f' -> put that value in ZALO_OA_SECRET_KEY and set [zalo] oa_signature = "{formula}"'
             print(line)
     if not found:
-        print("no known formula matches with the configured keys: "
-              "sha256(app_id|oa_id + body + timestamp + key) with ZALO_OA_SECRET_KEY or ZALO_OA_APP_SECRET")
+        print(
+            "no known formula matches with the configured keys: "
+            "sha256(app_id|oa_id + body + timestamp + key) with ZALO_OA_SECRET_KEY or ZALO_OA_APP_SECRET"
+        )
         return 1
     return 0

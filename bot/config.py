@@ -237,17 +237,33 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "rights": {"extra_dir": str, "answer_within_hours": int},
     "join": {"retention_months": int, "alert_chats": dict},
     "broadcast": {
-        "quiet_start": str, "quiet_end": str, "telegram_rate": (int, float), "paid_broadcast": bool,
-        "missed_limit_hours": (int, float), "in_doubt": str, "max_attempts": int, "topics": list,
+        "quiet_start": str,
+        "quiet_end": str,
+        "telegram_rate": (int, float),
+        "paid_broadcast": bool,
+        "missed_limit_hours": (int, float),
+        "in_doubt": str,
+        "max_attempts": int,
+        "topics": list,
     },
     "zalo": {
-        "bot_mode": str, "bot_webhook_url": str, "bot_poll_timeout": int, "oa_window_days": int,
-        "night_start": str, "night_end": str, "oa_rate": (int, float), "oa_signature": str,
+        "bot_mode": str,
+        "bot_webhook_url": str,
+        "bot_poll_timeout": int,
+        "oa_window_days": int,
+        "night_start": str,
+        "night_end": str,
+        "oa_rate": (int, float),
+        "oa_signature": str,
         "oa_event_window_minutes": int,
     },
     "listening": {
-        "min_group": int, "answer_retention_days": int, "alert_threshold": int, "alert_window_days": int,
-        "alert_workers": int, "reports_per_day": int,
+        "min_group": int,
+        "answer_retention_days": int,
+        "alert_threshold": int,
+        "alert_window_days": int,
+        "alert_workers": int,
+        "reports_per_day": int,
     },
 }
 _TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
@@ -349,9 +365,7 @@ def _build(raw: dict[str, Any], env: dict[str, str], source: Path | None) -> Con
         if not telegram.webhook_url.startswith("https://"):
             raise ConfigError("telegram.webhook_url: webhook mode needs a public https:// URL")
         if not telegram.webhook_secret:
-            raise ConfigError(
-                "telegram.webhook_secret: webhook mode needs TELEGRAM_WEBHOOK_SECRET in the environment"
-            )
+            raise ConfigError("telegram.webhook_secret: webhook mode needs TELEGRAM_WEBHOOK_SECRET in the environment")
 
     limits = LimitsSection(**_section(raw, "limits"))
     if limits.flood_messages < 1:
@@ -374,17 +388,31 @@ def _build(raw: dict[str, Any], env: dict[str, str], source: Path | None) -> Con
         raise ConfigError("join.retention_months: must be at least 1")
 
     return Config(
-        bot=bot, union=UnionSection(**_section(raw, "union")), storage=storage, server=server,
-        telegram=telegram, limits=limits, rights=rights, join=join,
-        broadcast=_broadcast(_section(raw, "broadcast")), zalo=_zalo(_section(raw, "zalo"), env),
-        listening=_listening(_section(raw, "listening"), env), source=source,
+        bot=bot,
+        union=UnionSection(**_section(raw, "union")),
+        storage=storage,
+        server=server,
+        telegram=telegram,
+        limits=limits,
+        rights=rights,
+        join=join,
+        broadcast=_broadcast(_section(raw, "broadcast")),
+        zalo=_zalo(_section(raw, "zalo"), env),
+        listening=_listening(_section(raw, "listening"), env),
+        source=source,
     )
 
 
 def _listening(raw: dict[str, Any], env: dict[str, str]) -> ListeningSection:
     section = ListeningSection(**raw, report_salt=env.get("UNIONBOT_REPORT_SALT", "").strip() or None)
-    for key, low in (("min_group", 2), ("answer_retention_days", 0), ("alert_threshold", 1),
-                     ("alert_window_days", 1), ("alert_workers", 1), ("reports_per_day", 1)):
+    for key, low in (
+        ("min_group", 2),
+        ("answer_retention_days", 0),
+        ("alert_threshold", 1),
+        ("alert_window_days", 1),
+        ("alert_workers", 1),
+        ("reports_per_day", 1),
+    ):
         if getattr(section, key) < low:
             raise ConfigError(f"listening.{key}: must be at least {low}")
     if section.report_salt is not None and len(section.report_salt) < 16:
@@ -459,7 +487,8 @@ def _zalo(raw: dict[str, Any], env: dict[str, str]) -> ZaloSection:
         if not _HHMM.match(getattr(zalo, key)):
             raise ConfigError(f"zalo.{key}: must be HH:MM (24-hour), got {getattr(zalo, key)!r}")
     for key, var in (
-        ("bot_api_base_url", "ZALO_BOT_API_BASE_URL"), ("openapi_base_url", "ZALO_OPENAPI_BASE_URL"),
+        ("bot_api_base_url", "ZALO_BOT_API_BASE_URL"),
+        ("openapi_base_url", "ZALO_OPENAPI_BASE_URL"),
         ("oauth_base_url", "ZALO_OAUTH_BASE_URL"),
     ):
         if not getattr(zalo, key).startswith(("http://", "https://")):
@@ -468,9 +497,7 @@ def _zalo(raw: dict[str, Any], env: dict[str, str]) -> ZaloSection:
         if not zalo.bot_webhook_url.startswith("https://"):
             raise ConfigError("zalo.bot_webhook_url: webhook mode needs a public https:// URL")
         if not 8 <= len(zalo.bot_webhook_secret or "") <= 256:
-            raise ConfigError(
-                "zalo.bot_webhook_secret: webhook mode needs ZALO_BOT_WEBHOOK_SECRET (8-256 characters)"
-            )
+            raise ConfigError("zalo.bot_webhook_secret: webhook mode needs ZALO_BOT_WEBHOOK_SECRET (8-256 characters)")
     if zalo.oa_signature not in ("app_id", "oa_id"):
         raise ConfigError(f"zalo.oa_signature: must be 'app_id' or 'oa_id', got {zalo.oa_signature!r}")
     # Dedupe keys live 2 days (storage PROCESSED_UPDATES_TTL); the window must stay well
@@ -492,7 +519,5 @@ def _zalo(raw: dict[str, Any], env: dict[str, str]) -> ZaloSection:
         )
     if bool(zalo.oa_access_token) != bool(zalo.oa_refresh_token):
         missing = "oa_refresh_token" if zalo.oa_access_token else "oa_access_token"
-        raise ConfigError(
-            f"zalo.{missing}: ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN come as a pair"
-        )
+        raise ConfigError(f"zalo.{missing}: ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN come as a pair")
     return zalo

@@ -27,14 +27,19 @@ def listening_options(config: Config) -> ListeningOptions:
     section = config.listening
     extra = {"salt": section.report_salt.encode()} if section.report_salt else {}
     return ListeningOptions(
-        min_group=section.min_group, answer_retention_days=section.answer_retention_days,
-        alert_threshold=section.alert_threshold, alert_window_days=section.alert_window_days,
-        alert_workers=section.alert_workers, reports_per_day=section.reports_per_day, **extra,  # type: ignore[arg-type]
+        min_group=section.min_group,
+        answer_retention_days=section.answer_retention_days,
+        alert_threshold=section.alert_threshold,
+        alert_window_days=section.alert_window_days,
+        alert_workers=section.alert_workers,
+        reports_per_day=section.reports_per_day,
+        **extra,  # type: ignore[arg-type]
     )
 
 
-async def purge_listening(store: Store, retention_days: int, *, now: datetime | None = None,
-                          limit_days: int = 7) -> tuple[int, int]:
+async def purge_listening(
+    store: Store, retention_days: int, *, now: datetime | None = None, limit_days: int = 7
+) -> tuple[int, int]:
     """(polls folded into counts, rate-limit rows dropped)."""
     now = now or datetime.now(UTC)
     polls = await store.aggregate_polls(ended_before=now - timedelta(days=retention_days))

@@ -40,8 +40,12 @@ async def purge_expired(store: Store, retention_months: int, *, now: datetime | 
         if questions:
             details["questions"] = questions
         await store.audit(None, "signups.purge", "signups", details)
-        logger.info("retention: erased %s sign-ups, %s abandoned forms or drafts and %s old questions",
-                    signups, forms, questions)
+        logger.info(
+            "retention: erased %s sign-ups, %s abandoned forms or drafts and %s old questions",
+            signups,
+            forms,
+            questions,
+        )
     return signups, forms
 
 

@@ -43,8 +43,13 @@ class BodyLimit:
     remainder costs no memory: the connection is closed after the 413.
     """
 
-    def __init__(self, app: ASGIApp, max_body: int = DEFAULT_MAX_BODY,
-                 read_timeout: float = BODY_READ_TIMEOUT, streamed: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body: int = DEFAULT_MAX_BODY,
+        read_timeout: float = BODY_READ_TIMEOUT,
+        streamed: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.read_timeout = read_timeout
@@ -102,7 +107,6 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-
     async def _stream(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         declared = _content_length(scope)
         if declared == -1 or (declared is not None and declared > limit):
@@ -141,8 +145,13 @@ async def _refuse(receive: Receive, send: Send, status: int) -> None:
     still in flight is read and thrown away (never kept) for a short, bounded time
     until the client stops, and only then is the response finished and closed.
     """
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-length", b"0"), (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-length", b"0"), (b"connection", b"close")],
+        }
+    )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + LINGER_SECONDS
     try:
@@ -157,7 +166,10 @@ async def _refuse(receive: Receive, send: Send, status: int) -> None:
 
 
 def build_web_app(
-    routes: list[BaseRoute], health: Callable[[], Awaitable[dict]], *, max_body: int = DEFAULT_MAX_BODY,
+    routes: list[BaseRoute],
+    health: Callable[[], Awaitable[dict]],
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
     streamed: Mapping[str, int] | None = None,
 ) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
@@ -178,8 +190,7 @@ class WebServer:
 
     def __init__(self, app: Starlette, host: str, port: int) -> None:
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                           access_log=False)
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
         )
         self._task: asyncio.Task[None] | None = None
 

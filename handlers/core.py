@@ -24,8 +24,10 @@ def main_menu(ctx: Ctx, *, intro: str | None = None) -> Reply:
         [Button(t("menu.contact"), payload("menu", "contact"))],
         [Button(t("menu.language"), payload("menu", "lang"))],
         # Member care last, so the numbered choices above keep their numbers on Zalo.
-        [Button(t("care.menu.benefits"), payload("menu", "benefits")),
-         Button(t("care.menu.programs"), payload("menu", "programs"))],
+        [
+            Button(t("care.menu.benefits"), payload("menu", "benefits")),
+            Button(t("care.menu.programs"), payload("menu", "programs")),
+        ],
         [Button(t("care.menu.support"), payload("menu", "support"))],
     ]
     return Reply(intro or t("menu.title"), buttons=rows)
@@ -35,8 +37,10 @@ def language_picker(ctx: Ctx) -> Reply:
     return Reply(
         ctx.t("lang.choose"),
         buttons=[
-            [Button(ctx.t("lang.vi_label"), payload("lang", "vi")),
-             Button(ctx.t("lang.en_label"), payload("lang", "en"))],
+            [
+                Button(ctx.t("lang.vi_label"), payload("lang", "vi")),
+                Button(ctx.t("lang.en_label"), payload("lang", "en")),
+            ],
             ctx.back_button(),
         ],
     )
@@ -109,9 +113,7 @@ def register(router: Router) -> None:
 
     @router.command("whoami", describe="cmd.whoami")
     async def whoami(ctx: Ctx) -> Reply:
-        return ctx.reply(
-            "roles.you_are", user=ctx.user.external_id, role=ctx.t(f"roles.{ctx.role.value}")
-        )
+        return ctx.reply("roles.you_are", user=ctx.user.external_id, role=ctx.t(f"roles.{ctx.role.value}"))
 
     @router.button("lang")
     async def lang_button(ctx: Ctx) -> Reply:
@@ -139,9 +141,13 @@ def register(router: Router) -> None:
 
             return await open_handoff(ctx, intro=contact_reply(ctx).text)
         if choice == "rights":
-            return Reply(ctx.t("rights.prompt"), buttons=[
-                [Button(ctx.t("qa.browse"), payload("kb", "cats"))], ctx.back_button(),
-            ])
+            return Reply(
+                ctx.t("rights.prompt"),
+                buttons=[
+                    [Button(ctx.t("qa.browse"), payload("kb", "cats"))],
+                    ctx.back_button(),
+                ],
+            )
         target = router.menu_actions.get(choice)
         if target is not None:
             # Run the feature's own command so its role check applies to the button too.

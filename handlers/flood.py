@@ -16,7 +16,9 @@ class Verdict(Enum):
 
 class FloodGuard:
     def __init__(
-        self, max_messages: int = 20, window_seconds: float = 5.0,
+        self,
+        max_messages: int = 20,
+        window_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_messages = max_messages

@@ -73,7 +73,8 @@ async def deliver_answer(ctx: Ctx, q: Question, answer: str, catalog: Catalog) -
         ctx.reply("inbox.answered", id=q.id),
         Reply(
             catalog.t(lang, "inbox.delivered", id=q.id, answer=answer),
-            to_channel=q.channel, to_user=q.external_id,
+            to_channel=q.channel,
+            to_user=q.external_id,
             on_failure=ctx.reply("inbox.not_delivered", id=q.id),
         ),
     ]
@@ -87,12 +88,14 @@ async def _inbox_page(ctx: Ctx, scope: frozenset[str] | None, after: int | None)
         return ctx.reply("inbox.empty")
     items = await ctx.store.list_open_questions(limit=INBOX_PAGE, provinces=scope, after_id=after)
     lines = [ctx.t("inbox.header", count=total)]
-    lines += [ctx.t("inbox.item", id=q.id, age=_age(ctx, q.created_at), lang=q.lang,
-                    text=shorten(q.text, INBOX_ITEM_CHARS)) for q in items]
+    lines += [
+        ctx.t("inbox.item", id=q.id, age=_age(ctx, q.created_at), lang=q.lang, text=shorten(q.text, INBOX_ITEM_CHARS))
+        for q in items
+    ]
     if not items:
         lines.append(ctx.t("inbox.page_end"))
     answer = [Button(ctx.t("inbox.reply_button", id=q.id), payload("inbox", "r", q.id)) for q in items]
-    rows = [answer[i:i + 2] for i in range(0, len(answer), 2)]
+    rows = [answer[i : i + 2] for i in range(0, len(answer), 2)]
     if len(items) == INBOX_PAGE:
         rows.append([Button(ctx.t("inbox.next_page"), payload("inbox", "p", items[-1].id))])
     elif after is not None:

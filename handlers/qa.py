@@ -97,11 +97,13 @@ class RightsService:
     def answer_text(self, topic_id: str, lang: str, *, t: Callable[..., str], hotline: str) -> str:
         """The full answer (the "details" view): key facts, legal basis, disclaimer."""
         topic = self.kb.topics[topic_id]
-        return "\n\n".join([
-            topic.answer_in(lang).strip(),
-            t("qa.citation", citation=topic.citation_in(lang)),
-            disclaimer(t, hotline),
-        ])
+        return "\n\n".join(
+            [
+                topic.answer_in(lang).strip(),
+                t("qa.citation", citation=topic.citation_in(lang)),
+                disclaimer(t, hotline),
+            ]
+        )
 
 
 _LOADED: dict[tuple[Path | None, tuple[tuple[str, int, int], ...]], RightsService] = {}
@@ -211,8 +213,10 @@ def _ref_button(ctx: Ctx, ref: str) -> Button | None:
 
 
 def _feedback_row(ctx: Ctx, topic_id: str) -> list[Button]:
-    return [Button(ctx.t("qa.helpful"), payload("fb", topic_id, 1, ctx.lang)),
-            Button(ctx.t("qa.not_helpful"), payload("fb", topic_id, 0, ctx.lang))]
+    return [
+        Button(ctx.t("qa.helpful"), payload("fb", topic_id, 1, ctx.lang)),
+        Button(ctx.t("qa.not_helpful"), payload("fb", topic_id, 0, ctx.lang)),
+    ]
 
 
 # -- minimum wage by province ---------------------------------------------------------------
@@ -243,21 +247,34 @@ async def _wage_for(ctx: Ctx, province_id: str | None, *, ask: bool = True, comp
     name, lang = province.name(ctx.lang), ctx.lang
     if len(areas) == 1:
         a = areas[0]
-        text = ctx.t("qa.wage_one", province=name, region=_ROMAN.get(a.region, a.region),
-                     monthly=_money(a.monthly, lang), hourly=_money(a.hourly, lang))
+        text = ctx.t(
+            "qa.wage_one",
+            province=name,
+            region=_ROMAN.get(a.region, a.region),
+            monthly=_money(a.monthly, lang),
+            hourly=_money(a.hourly, lang),
+        )
         return _Wage(text)
     short = sum(len(_areas_in(a, lang)) for a in areas) <= MAX_INLINE_AREAS
-    button = None if short else Button(ctx.t("qa.wage_areas_button", province=name),
-                                       payload("qw", province.id, lang))
+    button = None if short else Button(ctx.t("qa.wage_areas_button", province=name), payload("qw", province.id, lang))
     if compact:
         regions = ", ".join(str(_ROMAN.get(a.region, a.region)) for a in areas)
-        return _Wage(ctx.t("qa.wage_regions_short", province=name, regions=regions),
-                     button or Button(ctx.t("qa.wage_areas_button", province=name), payload("qw", province.id, lang)))
+        return _Wage(
+            ctx.t("qa.wage_regions_short", province=name, regions=regions),
+            button or Button(ctx.t("qa.wage_areas_button", province=name), payload("qw", province.id, lang)),
+        )
     rows = [ctx.t("qa.wage_many", province=name)]
     for a in areas:
         key = "qa.wage_area" if short else "qa.wage_region"
-        rows.append(ctx.t(key, region=_ROMAN.get(a.region, a.region), monthly=_money(a.monthly, lang),
-                          hourly=_money(a.hourly, lang), areas=_areas_in(a, lang)))
+        rows.append(
+            ctx.t(
+                key,
+                region=_ROMAN.get(a.region, a.region),
+                monthly=_money(a.monthly, lang),
+                hourly=_money(a.hourly, lang),
+                areas=_areas_in(a, lang),
+            )
+        )
     return _Wage("\n".join(rows), button)
 
 
@@ -273,8 +290,16 @@ def wage_areas_replies(ctx: Ctx, province_id: str) -> list[Reply]:
         return [categories_reply(ctx)]
     lang = ctx.lang
     blocks = [ctx.t("qa.wage_many", province=province.name(lang))]
-    blocks += [ctx.t("qa.wage_area", region=_ROMAN.get(a.region, a.region), monthly=_money(a.monthly, lang),
-                     hourly=_money(a.hourly, lang), areas=_areas_in(a, lang)) for a in areas]
+    blocks += [
+        ctx.t(
+            "qa.wage_area",
+            region=_ROMAN.get(a.region, a.region),
+            monthly=_money(a.monthly, lang),
+            hourly=_money(a.hourly, lang),
+            areas=_areas_in(a, lang),
+        )
+        for a in areas
+    ]
     replies: list[Reply] = []
     current = ""
     for block in blocks:
@@ -284,21 +309,25 @@ def wage_areas_replies(ctx: Ctx, province_id: str) -> list[Reply]:
             if current:
                 replies.append(Reply(current))
                 current = ""
-            replies.append(Reply(block[:cut + 1]))
-            block = block[cut + 1:].lstrip()
+            replies.append(Reply(block[: cut + 1]))
+            block = block[cut + 1 :].lstrip()
         if current and len(current) + len(block) + 1 > MAX_MESSAGE_CHARS:
             replies.append(Reply(current))
             current = ""
         current = f"{current}\n{block}" if current else block
-    replies.append(Reply(current, buttons=[[_topic_button(ctx, MINIMUM_WAGE, "qa.general_answer")],
-                                           ctx.back_button()]))
+    replies.append(Reply(current, buttons=[[_topic_button(ctx, MINIMUM_WAGE, "qa.general_answer")], ctx.back_button()]))
     return replies
 
 
 # -- answers -------------------------------------------------------------------------------------
 async def answer_reply(
-    ctx: Ctx, topic_id: str, *, confident: bool = False, also: list[str] | None = None,
-    province: str | None = None, memory: dict[str, Any] | None = None,
+    ctx: Ctx,
+    topic_id: str,
+    *,
+    confident: bool = False,
+    also: list[str] | None = None,
+    province: str | None = None,
+    memory: dict[str, Any] | None = None,
 ) -> Reply:
     """A topic's phone-sized answer: summary, bullets, next step, citation, buttons."""
     svc = rights(ctx)
@@ -336,8 +365,13 @@ async def answer_reply(
 
 
 async def entry_reply(
-    ctx: Ctx, entry: Entry, *, confident: bool = False, also: list[str] | None = None,
-    province: str | None = None, memory: dict[str, Any] | None = None,
+    ctx: Ctx,
+    entry: Entry,
+    *,
+    confident: bool = False,
+    also: list[str] | None = None,
+    province: str | None = None,
+    memory: dict[str, Any] | None = None,
 ) -> Reply:
     """A specific question's answer: answer, next step, citation; the topic one tap away."""
     lang = ctx.lang
@@ -405,24 +439,87 @@ async def details_reply(ctx: Ctx, topic_id: str) -> Reply:
 
 # "Yes" typed instead of pressing a button under "Did you mean one of these?". A bare
 # diacritic-free "dung" is "đúng" here, never "dừng" (stop announcements).
-_YES_WORDS = frozenset({
-    "dung", "dung roi", "dung vay", "dung a", "vang", "u", "uh", "uhm", "co", "co a", "phai", "phai a",
-    "ok", "oke", "okay", "yes", "yeah", "yep", "right", "correct",
-})
+_YES_WORDS = frozenset(
+    {
+        "dung",
+        "dung roi",
+        "dung vay",
+        "dung a",
+        "vang",
+        "u",
+        "uh",
+        "uhm",
+        "co",
+        "co a",
+        "phai",
+        "phai a",
+        "ok",
+        "oke",
+        "okay",
+        "yes",
+        "yeah",
+        "yep",
+        "right",
+        "correct",
+    }
+)
 
 
 # Signs that a message asks something: folded Vietnamese question words and particles,
 # English question openers. Without any, a message is a statement (a complaint, a story
 # without its question): the bot may still answer, but a person is offered too.
-_QUESTION_WORDS = frozenset({
-    "khong", "ko", "k", "kh", "khg", "hok", "hem", "chua", "sao", "gi", "j", "nao", "nhieu", "nhiu",
-    "bnhieu", "dau", "ai", "hoi", "ha", "nhi", "nhe",
-})
+_QUESTION_WORDS = frozenset(
+    {
+        "khong",
+        "ko",
+        "k",
+        "kh",
+        "khg",
+        "hok",
+        "hem",
+        "chua",
+        "sao",
+        "gi",
+        "j",
+        "nao",
+        "nhieu",
+        "nhiu",
+        "bnhieu",
+        "dau",
+        "ai",
+        "hoi",
+        "ha",
+        "nhi",
+        "nhe",
+    }
+)
 _QUESTION_PAIRS = frozenset({"lam sao", "the nao", "bao lau", "khi nao", "the nay", "co phai", "phai lam"})
-_ENGLISH_OPENERS = frozenset({
-    "how", "what", "when", "where", "who", "why", "which", "can", "is", "are", "do", "does", "did",
-    "will", "should", "may", "must", "could", "would", "am", "have", "has",
-})
+_ENGLISH_OPENERS = frozenset(
+    {
+        "how",
+        "what",
+        "when",
+        "where",
+        "who",
+        "why",
+        "which",
+        "can",
+        "is",
+        "are",
+        "do",
+        "does",
+        "did",
+        "will",
+        "should",
+        "may",
+        "must",
+        "could",
+        "would",
+        "am",
+        "have",
+        "has",
+    }
+)
 
 
 def asks_something(text: str) -> bool:
@@ -436,10 +533,37 @@ def asks_something(text: str) -> bool:
     return any(f"{a} {b}" in _QUESTION_PAIRS for a, b in itertools.pairwise(words))
 
 
-_ENGLISH_FUNCTION_WORDS = frozenset({
-    "the", "and", "or", "of", "to", "for", "in", "on", "at", "my", "i", "is", "are", "do", "does", "what",
-    "how", "when", "can", "pay", "leave", "with", "without", "not", "it", "me", "get",
-})
+_ENGLISH_FUNCTION_WORDS = frozenset(
+    {
+        "the",
+        "and",
+        "or",
+        "of",
+        "to",
+        "for",
+        "in",
+        "on",
+        "at",
+        "my",
+        "i",
+        "is",
+        "are",
+        "do",
+        "does",
+        "what",
+        "how",
+        "when",
+        "can",
+        "pay",
+        "leave",
+        "with",
+        "without",
+        "not",
+        "it",
+        "me",
+        "get",
+    }
+)
 
 
 def _english_words(text: str) -> bool:
@@ -465,8 +589,9 @@ async def reoffer_choices(ctx: Ctx) -> Reply | None:
 def _choices_reply(ctx: Ctx, intro: str, topic_ids: list[str]) -> Reply:
     """Topic buttons (at most three) plus the hand-off: for unsure and ambiguous questions."""
     svc = rights(ctx)
-    rows = [[_topic_button(ctx, tid, "qa.choice")] for tid in dict.fromkeys(topic_ids)
-            if svc.topic(tid) is not None][:3]
+    rows = [[_topic_button(ctx, tid, "qa.choice")] for tid in dict.fromkeys(topic_ids) if svc.topic(tid) is not None][
+        :3
+    ]
     if topic_ids and topic_ids[0] == UNION_JOIN:
         # "muon vo cong doan": the best guess is joining, so the form is one tap away too.
         rows.append([Button(ctx.t("qa.join_form"), payload("menu", "join"))])
@@ -492,8 +617,14 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         # English sentence holding a Vietnamese word ("Tết bonus") stays English.
         ctx.reply_lang = result.lang
     # Never the question's text: stories hold names, phone numbers, employers.
-    logger.info("qa: user %s kind=%s topic=%s entry=%s confidence=%.2f", ctx.user.id, result.kind,
-                result.topic, result.entry, result.confidence)
+    logger.info(
+        "qa: user %s kind=%s topic=%s entry=%s confidence=%.2f",
+        ctx.user.id,
+        result.kind,
+        result.topic,
+        result.entry,
+        result.confidence,
+    )
 
     if result.kind in ("empty", "chitchat", "out_of_scope"):
         if memory.pop("offer", None) is not None:  # the choices are no longer on screen
@@ -518,15 +649,16 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         # ("luong", "bhxh") name a subject, not what the worker wants to know about it:
         # either way, offer a person.
         # A story with no question in it ("công ty em tệ lắm") is for an officer to read.
-        confident = (result.confident and not repeated and len(text.split()) > SHORT_QUERY_WORDS
-                     and asks_something(text))
+        confident = result.confident and not repeated and len(text.split()) > SHORT_QUERY_WORDS and asks_something(text)
         entry = svc.kb.entries.get(result.entry) if result.entry else None
         if entry is not None:
-            reply = await entry_reply(ctx, entry, confident=confident, also=list(result.also),
-                                      province=result.province, memory=memory)
+            reply = await entry_reply(
+                ctx, entry, confident=confident, also=list(result.also), province=result.province, memory=memory
+            )
         else:
-            reply = await answer_reply(ctx, result.topic, confident=confident, also=list(result.also),
-                                       province=result.province, memory=memory)
+            reply = await answer_reply(
+                ctx, result.topic, confident=confident, also=list(result.also), province=result.province, memory=memory
+            )
     if reply is None:
         # Unsure, or in the domain but not in the knowledge base, or a story without a
         # question: the closest topics, and a person one tap away.

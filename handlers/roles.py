@@ -54,8 +54,10 @@ async def _change(ctx: Ctx, external_id: str, role: Role) -> Reply:
     before = target.role
     await ctx.store.set_role(target.id, role)
     await ctx.store.audit(
-        ctx.user.id, "role.grant" if role is not Role.WORKER else "role.revoke",
-        f"user:{target.id}", {"from": before.value, "to": role.value},
+        ctx.user.id,
+        "role.grant" if role is not Role.WORKER else "role.revoke",
+        f"user:{target.id}",
+        {"from": before.value, "to": role.value},
     )
     logger.info("user %s changed the role of user %s to %s", ctx.user.id, target.id, role)
     if role is Role.WORKER:

@@ -86,6 +86,14 @@ async def person_in_scope(ctx: Ctx, scope: Scope, user: User) -> bool:
 
 
 __all__ = [
-    "Scope", "audience_in_scope", "broadcast_in_scope", "no_province_yet", "own_audience", "person_in_scope",
-    "province_scope", "provinces_of", "question_in_scope", "scope_names",
+    "Scope",
+    "audience_in_scope",
+    "broadcast_in_scope",
+    "no_province_yet",
+    "own_audience",
+    "person_in_scope",
+    "province_scope",
+    "provinces_of",
+    "question_in_scope",
+    "scope_names",
 ]

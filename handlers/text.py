@@ -99,7 +99,6 @@ def _attaches_to_previous(ch: str) -> bool:
     return unicodedata.combining(ch) != 0 or ch in _GLUE
 
 
-
 def shorten(text: str, limit: int) -> str:
     """Cut `text` to `limit` characters with an ellipsis, on a word boundary if possible."""
     text = " ".join(text.split())

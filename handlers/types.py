@@ -57,8 +57,13 @@ class Inbound:
             # Telegram appends @botname in groups: /start@unionbot
             command = head.split("@", 1)[0].lower()
             return Inbound(
-                channel, user_id, InboundKind.COMMAND, text=text, command=command,
-                args=tuple(rest), **kw,  # type: ignore[arg-type]
+                channel,
+                user_id,
+                InboundKind.COMMAND,
+                text=text,
+                command=command,
+                args=tuple(rest),
+                **kw,  # type: ignore[arg-type]
             )
         return Inbound(channel, user_id, InboundKind.TEXT, text=text, **kw)  # type: ignore[arg-type]
 

@@ -71,16 +71,25 @@ class Audience:
         return self.everyone or bool(self.topics)
 
     def to_json(self) -> str:
-        return json.dumps({
-            "topics": list(self.topics), "everyone": self.everyone, "provinces": list(self.provinces),
-            "language": self.language, "roles": list(self.roles),
-        }, ensure_ascii=False, sort_keys=True)
+        return json.dumps(
+            {
+                "topics": list(self.topics),
+                "everyone": self.everyone,
+                "provinces": list(self.provinces),
+                "language": self.language,
+                "roles": list(self.roles),
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        )
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Audience:
         return Audience(
-            topics=tuple(d.get("topics") or ()), everyone=bool(d.get("everyone")),
-            provinces=tuple(d.get("provinces") or ()), language=d.get("language") or None,
+            topics=tuple(d.get("topics") or ()),
+            everyone=bool(d.get("everyone")),
+            provinces=tuple(d.get("provinces") or ()),
+            language=d.get("language") or None,
             roles=tuple(d.get("roles") or ()),
         )
 
@@ -258,8 +267,12 @@ class BroadcastStore(abc.ABC):
 
     @abc.abstractmethod
     async def list_broadcasts(
-        self, statuses: Iterable[BroadcastStatus] | None = None, *, limit: int = 50,
-        kind: BroadcastKind | None = None, within_provinces: Iterable[str] | None = None,
+        self,
+        statuses: Iterable[BroadcastStatus] | None = None,
+        *,
+        limit: int = 50,
+        kind: BroadcastKind | None = None,
+        within_provinces: Iterable[str] | None = None,
     ) -> list[Broadcast]:
         """Newest first. With `within_provinces`, only broadcasts aimed at some of those
         provinces and no other (a broadcast without a province filter is not among them)."""
@@ -272,8 +285,13 @@ class BroadcastStore(abc.ABC):
 
     @abc.abstractmethod
     async def set_broadcast_status(
-        self, broadcast_id: int, status: BroadcastStatus, *, reason: str | None = None,
-        expect: Iterable[BroadcastStatus] | None = None, run_at: datetime | None = None,
+        self,
+        broadcast_id: int,
+        status: BroadcastStatus,
+        *,
+        reason: str | None = None,
+        expect: Iterable[BroadcastStatus] | None = None,
+        run_at: datetime | None = None,
         clear_run_at: bool = False,
     ) -> bool:
         """Move to `status` (only from one of `expect`, when given); returns whether it
@@ -286,14 +304,23 @@ class BroadcastStore(abc.ABC):
 
     @abc.abstractmethod
     async def create_occurrence(
-        self, series: Broadcast, run_at: datetime, *, status: BroadcastStatus = BroadcastStatus.SCHEDULED,
+        self,
+        series: Broadcast,
+        run_at: datetime,
+        *,
+        status: BroadcastStatus = BroadcastStatus.SCHEDULED,
         reason: str | None = None,
     ) -> Broadcast | None:
         """One occurrence of a series; None if that occurrence already exists."""
 
     @abc.abstractmethod
     async def claim_broadcast(
-        self, broadcast_id: int, owner: str, *, now: datetime, lease_until: datetime,
+        self,
+        broadcast_id: int,
+        owner: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
         steal_from: str | None = None,
     ) -> Broadcast | None:
         """Take the sending lease and mark the broadcast running. Succeeds when nobody
@@ -337,7 +364,10 @@ class BroadcastStore(abc.ABC):
 
     @abc.abstractmethod
     async def journal_deliveries(
-        self, broadcast_id: int, claim: Sequence[int], results: Sequence[DeliveryResult],
+        self,
+        broadcast_id: int,
+        claim: Sequence[int],
+        results: Sequence[DeliveryResult],
     ) -> set[int]:
         """Record `results` of rows that were sending, then mark the queued rows in `claim`
         sending (attempts + 1). Returns the ids actually claimed; a row no longer queued

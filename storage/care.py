@@ -52,7 +52,8 @@ class Benefit:
 
     def active_on(self, day: date) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (
-            self.valid_until is None or day <= self.valid_until)
+            self.valid_until is None or day <= self.valid_until
+        )
 
     def covers(self, province_id: str | None) -> bool:
         return NATIONWIDE in self.provinces or (province_id is not None and province_id in self.provinces)
@@ -265,8 +266,9 @@ class CareStore(abc.ABC):
     async def program_counts(self, program_id: int) -> ProgramCounts: ...
 
     @abc.abstractmethod
-    async def register(self, draft: RegistrationDraft, *, now: datetime | None = None,
-                       claim: tuple[int, str, str] | None = None) -> RegisterResult | None:
+    async def register(
+        self, draft: RegistrationDraft, *, now: datetime | None = None, claim: tuple[int, str, str] | None = None
+    ) -> RegisterResult | None:
         """Allocate places in one write transaction. With `claim` (user id, flow, form id),
         the conversation state is consumed in the same transaction; None if it was gone
         already (the confirm button pressed twice)."""
@@ -281,8 +283,9 @@ class CareStore(abc.ABC):
     async def registrations_of_user(self, user_id: int) -> list[Registration]: ...
 
     @abc.abstractmethod
-    async def registrations(self, program_id: int, *, status: RegStatus | None = None,
-                            after_id: int = 0, limit: int = 1000) -> list[Registration]:
+    async def registrations(
+        self, program_id: int, *, status: RegStatus | None = None, after_id: int = 0, limit: int = 1000
+    ) -> list[Registration]:
         """Arrival order (keyset paging by id)."""
 
     @abc.abstractmethod
@@ -295,8 +298,9 @@ class CareStore(abc.ABC):
         to cancel. The promoted workers are told through the outbox."""
 
     @abc.abstractmethod
-    async def decide_registration(self, registration_id: int, *, approve: bool,
-                                  reason: str | None) -> Registration | None:
+    async def decide_registration(
+        self, registration_id: int, *, approve: bool, reason: str | None
+    ) -> Registration | None:
         """Review mode: approve (confirmed if it fits, else waiting) or reject a pending
         registration; the worker is told through the outbox. None if not pending."""
 
@@ -311,25 +315,40 @@ class CareStore(abc.ABC):
 
     # -- support cases -------------------------------------------------------------
     @abc.abstractmethod
-    async def create_case(self, *, user_id: int, category: CaseCategory, description: str,
-                          phone_e164: str, province_id: str, consent_version: str,
-                          claim: tuple[int, str, str] | None = None) -> int | None:
+    async def create_case(
+        self,
+        *,
+        user_id: int,
+        category: CaseCategory,
+        description: str,
+        phone_e164: str,
+        province_id: str,
+        consent_version: str,
+        claim: tuple[int, str, str] | None = None,
+    ) -> int | None:
         """The new case's id; None if the claimed conversation state was gone (submitted twice)."""
 
     @abc.abstractmethod
     async def get_case(self, case_id: int) -> SupportCase | None: ...
 
     @abc.abstractmethod
-    async def list_cases(self, *, provinces: Collection[str] | None, status: CaseStatus | None = None,
-                         before_id: int | None = None, limit: int = 10) -> list[SupportCase]:
+    async def list_cases(
+        self,
+        *,
+        provinces: Collection[str] | None,
+        status: CaseStatus | None = None,
+        before_id: int | None = None,
+        limit: int = 10,
+    ) -> list[SupportCase]:
         """Newest first."""
 
     @abc.abstractmethod
     async def cases_of_user(self, user_id: int) -> list[SupportCase]: ...
 
     @abc.abstractmethod
-    async def set_case_status(self, case_id: int, status: CaseStatus, *, note: str | None,
-                              author_id: int | None) -> SupportCase | None:
+    async def set_case_status(
+        self, case_id: int, status: CaseStatus, *, note: str | None, author_id: int | None
+    ) -> SupportCase | None:
         """Record the change and queue the worker's notice in one transaction; the case
         after the change, or None if unknown."""
 
@@ -338,13 +357,15 @@ class CareStore(abc.ABC):
 
     # -- outbox --------------------------------------------------------------------------
     @abc.abstractmethod
-    async def claim_outbox(self, *, now: datetime, lease_seconds: float = 600, limit: int = 50,
-                           kinds: Collection[str] | None = None) -> list[OutboxMessage]:
+    async def claim_outbox(
+        self, *, now: datetime, lease_seconds: float = 600, limit: int = 50, kinds: Collection[str] | None = None
+    ) -> list[OutboxMessage]:
         """Due, unsent messages not held by another sender; each claimed for the lease."""
 
     @abc.abstractmethod
-    async def mark_outbox_sent(self, message_id: int, *, ok: bool, now: datetime,
-                               retry_at: datetime | None = None) -> None:
+    async def mark_outbox_sent(
+        self, message_id: int, *, ok: bool, now: datetime, retry_at: datetime | None = None
+    ) -> None:
         """Sent (never claimed again), or released to be tried again from `retry_at`."""
 
     @abc.abstractmethod
@@ -357,13 +378,13 @@ class CareStore(abc.ABC):
         goes; how many were released."""
 
     @abc.abstractmethod
-    async def purge_care(self, *, programs_before: datetime, cases_before: datetime,
-                         outbox_before: datetime) -> dict[str, int]:
+    async def purge_care(
+        self, *, programs_before: datetime, cases_before: datetime, outbox_before: datetime
+    ) -> dict[str, int]:
         """Retention: registrations of programs that ended before `programs_before`,
         finished cases not touched since `cases_before`, sent outbox rows."""
 
-    def export_registration_pages(self, program_id: int, *, page_size: int = 1000
-                                  ) -> AsyncIterator[list[Registration]]:
+    def export_registration_pages(self, program_id: int, *, page_size: int = 1000) -> AsyncIterator[list[Registration]]:
         async def pages() -> AsyncIterator[list[Registration]]:
             after = 0
             while True:
@@ -372,4 +393,5 @@ class CareStore(abc.ABC):
                     return
                 yield page
                 after = page[-1].id
+
         return pages()

@@ -104,8 +104,14 @@ class ConsoleStore(abc.ABC):
 
     @abc.abstractmethod
     async def search_questions(
-        self, *, provinces: Collection[str] | None, status: str, text: str | None = None,
-        before_id: int | None = None, after_id: int | None = None, limit: int = 50,
+        self,
+        *,
+        provinces: Collection[str] | None,
+        status: str,
+        text: str | None = None,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
     ) -> list[Question]:
         """Open questions oldest first (`after_id` pages on); answered ones newest first
         (`before_id` pages on). `text` matches the question or its answer."""

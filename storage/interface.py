@@ -119,7 +119,15 @@ from storage.zalo_tokens import ZaloTokenStore  # noqa: E402
 
 
 class Store(
-    CoreStore, QuestionStore, SignupStore, BroadcastStore, ZaloTokenStore, InboundJournalStore, ListeningStore,
-    CareStore, ConsoleStore, abc.ABC,
+    CoreStore,
+    QuestionStore,
+    SignupStore,
+    BroadcastStore,
+    ZaloTokenStore,
+    InboundJournalStore,
+    ListeningStore,
+    CareStore,
+    ConsoleStore,
+    abc.ABC,
 ):
     """Everything persistence offers; what handlers and the bot depend on."""

@@ -173,8 +173,16 @@ class ListeningStore(abc.ABC):
 
     @abc.abstractmethod
     async def answer_poll(
-        self, poll_id: int, user_id: int, *, mask: int, mode: str, now: datetime,
-        province: str | None, channel: str, language: str,
+        self,
+        poll_id: int,
+        user_id: int,
+        *,
+        mask: int,
+        mode: str,
+        now: datetime,
+        province: str | None,
+        channel: str,
+        language: str,
     ) -> AnswerOutcome:
         """Set (mode "set"), add or remove the choices in `mask` for the person, atomically
         and only while the poll is open. Idempotent: a redelivered tap changes nothing."""
@@ -216,7 +224,11 @@ class ListeningStore(abc.ABC):
 
     @abc.abstractmethod
     async def list_reports(
-        self, *, provinces: Collection[str] | None = None, since: date | None = None, limit: int = 500,
+        self,
+        *,
+        provinces: Collection[str] | None = None,
+        since: date | None = None,
+        limit: int = 500,
         cluster: tuple[str, str, str] | None = None,
     ) -> list[WorkplaceReport]:
         """Newest first. `cluster` = (province, company key, category)."""
@@ -226,17 +238,29 @@ class ListeningStore(abc.ABC):
 
     @abc.abstractmethod
     async def report_clusters(
-        self, *, provinces: Collection[str] | None = None, since: date | None = None,
+        self,
+        *,
+        provinces: Collection[str] | None = None,
+        since: date | None = None,
     ) -> list[ReportCluster]:
         """Largest first."""
 
     @abc.abstractmethod
-    async def cluster_window(self, province: str, company_key: str, category: str, *, today: date,
-                             days: int) -> ClusterWindow: ...
+    async def cluster_window(
+        self, province: str, company_key: str, category: str, *, today: date, days: int
+    ) -> ClusterWindow: ...
 
     @abc.abstractmethod
     async def claim_report_alert(
-        self, province: str, company_key: str, category: str, *, today: date, days: int, reports: int, workers: int,
+        self,
+        province: str,
+        company_key: str,
+        category: str,
+        *,
+        today: date,
+        days: int,
+        reports: int,
+        workers: int,
     ) -> bool:
         """Record an alert unless one went out for this cluster within `days`; True when
         this call recorded it (and so the alert must be sent)."""

@@ -200,8 +200,12 @@ class SignupStore(abc.ABC):
 
     @abc.abstractmethod
     async def list_signups(
-        self, *, provinces: Collection[str] | None, status: SignupStatus | None = None,
-        before_id: int | None = None, limit: int = 10,
+        self,
+        *,
+        provinces: Collection[str] | None,
+        status: SignupStatus | None = None,
+        before_id: int | None = None,
+        limit: int = 10,
     ) -> list[Signup]:
         """Newest first."""
 
@@ -233,21 +237,34 @@ class SignupStore(abc.ABC):
 
     @abc.abstractmethod
     async def signup_facts(
-        self, *, provinces: Collection[str] | None = None, volunteer_id: int | None = None,
-        since: datetime | None = None, until: datetime | None = None,
+        self,
+        *,
+        provinces: Collection[str] | None = None,
+        volunteer_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[SignupFact]:
         """Sign-ups created in [since, until), for statistics."""
 
     @abc.abstractmethod
     async def signup_day_counts(
-        self, *, provinces: Collection[str] | None, since: datetime, until: datetime, utc_offset: timedelta,
+        self,
+        *,
+        provinces: Collection[str] | None,
+        since: datetime,
+        until: datetime,
+        utc_offset: timedelta,
     ) -> list[SignupDayCount]:
         """Sign-ups created in [since, until), counted per local day (UTC + `utc_offset`) and
         province: at a federation's size, progress is counted where the rows are."""
 
     @abc.abstractmethod
     async def signup_volunteer_counts(
-        self, *, provinces: Collection[str] | None, since: datetime, until: datetime,
+        self,
+        *,
+        provinces: Collection[str] | None,
+        since: datetime,
+        until: datetime,
     ) -> list[SignupVolunteerCount]:
         """Sign-ups created in [since, until) through volunteers, per volunteer code and source."""
 

@@ -82,7 +82,7 @@ class StatementResult:
         return self.rows[self._next - 1]
 
     async def fetchall(self) -> list[sqlite3.Row]:
-        rest, self._next = self.rows[self._next:], len(self.rows)
+        rest, self._next = self.rows[self._next :], len(self.rows)
         return rest
 
     async def __aenter__(self) -> StatementResult:
@@ -156,8 +156,15 @@ class GuardedConnection:
 
 
 class SQLiteStore(
-    SQLiteQuestionMixin, SQLiteSignupMixin, SQLiteBroadcastMixin, SQLiteZaloTokenMixin, SQLiteInboundMixin,
-    SQLiteListeningMixin, SQLiteCareMixin, SQLiteConsoleMixin, Store,
+    SQLiteQuestionMixin,
+    SQLiteSignupMixin,
+    SQLiteBroadcastMixin,
+    SQLiteZaloTokenMixin,
+    SQLiteInboundMixin,
+    SQLiteListeningMixin,
+    SQLiteCareMixin,
+    SQLiteConsoleMixin,
+    Store,
 ):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -316,7 +323,8 @@ class SQLiteStore(
             # Journaled updates name the sender by platform id, not users(id): no cascade.
             await db.execute(
                 "DELETE FROM inbound_journal WHERE (channel, user_ref) IN"
-                " (SELECT channel, external_id FROM users WHERE id = ?)", (user_id,),
+                " (SELECT channel, external_id FROM users WHERE id = ?)",
+                (user_id,),
             )
             await db.execute("DELETE FROM users WHERE id = ?", (user_id,))
         # Old page images stay in the WAL file until a checkpoint copies and truncates it.
@@ -350,23 +358,28 @@ class SQLiteStore(
             rows = await cur.fetchall()
         return [
             AuditEntry(
-                id=r["id"], at=_dt(r["at"]), actor_id=r["actor_id"], action=r["action"],
-                target=r["target"], details=json.loads(r["details"]),
+                id=r["id"],
+                at=_dt(r["at"]),
+                actor_id=r["actor_id"],
+                action=r["action"],
+                target=r["target"],
+                details=json.loads(r["details"]),
             )
             for r in rows
         ]
 
     # -- conversation state ------------------------------------------------
     async def get_state(self, user_id: int) -> ConversationState | None:
-        async with self.db.execute(
-            "SELECT * FROM conversation_state WHERE user_id = ?", (user_id,)
-        ) as cur:
+        async with self.db.execute("SELECT * FROM conversation_state WHERE user_id = ?", (user_id,)) as cur:
             r = await cur.fetchone()
         if r is None:
             return None
         return ConversationState(
-            user_id=r["user_id"], flow=r["flow"], step=r["step"],
-            data=json.loads(r["data"]), updated_at=_dt(r["updated_at"]),
+            user_id=r["user_id"],
+            flow=r["flow"],
+            step=r["step"],
+            data=json.loads(r["data"]),
+            updated_at=_dt(r["updated_at"]),
         )
 
     async def set_state(self, user_id: int, flow: str, step: str, data: dict[str, Any]) -> None:
@@ -436,9 +449,15 @@ def _describe(exc: BaseException) -> str:
 
 def _user(r: aiosqlite.Row) -> User:
     return User(
-        id=r["id"], channel=r["channel"], external_id=r["external_id"], language=r["language"],
-        role=Role(r["role"]), referral_code=r["referral_code"], created_at=_dt(r["created_at"]),
-        last_seen_at=_dt(r["last_seen_at"]), reachable=bool(r["reachable"]),
+        id=r["id"],
+        channel=r["channel"],
+        external_id=r["external_id"],
+        language=r["language"],
+        role=Role(r["role"]),
+        referral_code=r["referral_code"],
+        created_at=_dt(r["created_at"]),
+        last_seen_at=_dt(r["last_seen_at"]),
+        reachable=bool(r["reachable"]),
     )
 
 

@@ -35,7 +35,6 @@ from storage.broadcasts import (
 from storage.interface import StoreError
 
 if TYPE_CHECKING:
-
     from storage.sqlite import GuardedConnection
 
 # SQLite's default limit on bound variables is 32766; stay far below it.
@@ -67,6 +66,7 @@ class SQLiteBroadcastMixin:
     """Uses SQLiteStore's `db` and `transaction()`."""
 
     if TYPE_CHECKING:
+
         @property
         def db(self) -> GuardedConnection: ...
 
@@ -103,9 +103,10 @@ class SQLiteBroadcastMixin:
         )
 
     async def opt_out(self, user_id: int) -> list[str]:
-        had = [r[0] for r in await self._rows(
-            "SELECT topic FROM subscriptions WHERE user_id = ? ORDER BY topic", (user_id,)
-        )]
+        had = [
+            r[0]
+            for r in await self._rows("SELECT topic FROM subscriptions WHERE user_id = ? ORDER BY topic", (user_id,))
+        ]
         if not had:
             # A second /stop must not forget what the first one saved.
             row = await self._first("SELECT topics FROM broadcast_optouts WHERE user_id = ?", (user_id,))
@@ -158,9 +159,18 @@ class SQLiteBroadcastMixin:
             "INSERT INTO broadcasts (kind, created_by, created_at, text_vi, text_en, photo_id, audience,"
             " cron, starts_at, until, run_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (
-                kind.value, new.created_by, _now(), new.text_vi, new.text_en or None, photo_id,
-                new.audience.to_json(), new.cron, _opt_ts(new.starts_at), _opt_ts(new.until),
-                _opt_ts(new.run_at), BroadcastStatus.SCHEDULED.value,
+                kind.value,
+                new.created_by,
+                _now(),
+                new.text_vi,
+                new.text_en or None,
+                photo_id,
+                new.audience.to_json(),
+                new.cron,
+                _opt_ts(new.starts_at),
+                _opt_ts(new.until),
+                _opt_ts(new.run_at),
+                BroadcastStatus.SCHEDULED.value,
             ),
         )
         return _broadcast(row)
@@ -170,8 +180,12 @@ class SQLiteBroadcastMixin:
         return _broadcast(row) if row else None
 
     async def list_broadcasts(
-        self, statuses: Iterable[BroadcastStatus] | None = None, *, limit: int = 50,
-        kind: BroadcastKind | None = None, within_provinces: Iterable[str] | None = None,
+        self,
+        statuses: Iterable[BroadcastStatus] | None = None,
+        *,
+        limit: int = 50,
+        kind: BroadcastKind | None = None,
+        within_provinces: Iterable[str] | None = None,
     ) -> list[Broadcast]:
         where: list[str] = []
         params: list[Any] = []
@@ -209,8 +223,13 @@ class SQLiteBroadcastMixin:
         await self._write("UPDATE broadcast_photos SET telegram_file_id = ? WHERE id = ?", (file_id, photo_id))
 
     async def set_broadcast_status(
-        self, broadcast_id: int, status: BroadcastStatus, *, reason: str | None = None,
-        expect: Iterable[BroadcastStatus] | None = None, run_at: datetime | None = None,
+        self,
+        broadcast_id: int,
+        status: BroadcastStatus,
+        *,
+        reason: str | None = None,
+        expect: Iterable[BroadcastStatus] | None = None,
+        run_at: datetime | None = None,
         clear_run_at: bool = False,
     ) -> bool:
         status = BroadcastStatus(status)
@@ -248,7 +267,11 @@ class SQLiteBroadcastMixin:
             )
 
     async def create_occurrence(
-        self, series: Broadcast, run_at: datetime, *, status: BroadcastStatus = BroadcastStatus.SCHEDULED,
+        self,
+        series: Broadcast,
+        run_at: datetime,
+        *,
+        status: BroadcastStatus = BroadcastStatus.SCHEDULED,
         reason: str | None = None,
     ) -> Broadcast | None:
         final = status in FINAL_STATUSES
@@ -262,7 +285,12 @@ class SQLiteBroadcastMixin:
         return _broadcast(row) if row else None
 
     async def claim_broadcast(
-        self, broadcast_id: int, owner: str, *, now: datetime, lease_until: datetime,
+        self,
+        broadcast_id: int,
+        owner: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
         steal_from: str | None = None,
     ) -> Broadcast | None:
         row = await self._first(
@@ -276,10 +304,13 @@ class SQLiteBroadcastMixin:
         return _broadcast(row) if row else None
 
     async def renew_lease(self, broadcast_id: int, owner: str, lease_until: datetime) -> bool:
-        return await self._write(
-            "UPDATE broadcasts SET lease_until = ? WHERE id = ? AND lease_owner = ?",
-            (_ts(lease_until), broadcast_id, owner),
-        ) == 1
+        return (
+            await self._write(
+                "UPDATE broadcasts SET lease_until = ? WHERE id = ? AND lease_owner = ?",
+                (_ts(lease_until), broadcast_id, owner),
+            )
+            == 1
+        )
 
     async def release_broadcast(self, broadcast_id: int, owner: str) -> None:
         await self._write(
@@ -288,9 +319,12 @@ class SQLiteBroadcastMixin:
         )
 
     async def mark_summary_sent(self, broadcast_id: int) -> bool:
-        return await self._write(
-            "UPDATE broadcasts SET summary_sent = 1 WHERE id = ? AND summary_sent = 0", (broadcast_id,)
-        ) == 1
+        return (
+            await self._write(
+                "UPDATE broadcasts SET summary_sent = 1 WHERE id = ? AND summary_sent = 0", (broadcast_id,)
+            )
+            == 1
+        )
 
     # -- audience and deliveries ------------------------------------------
     async def supports_province_audience(self) -> bool:
@@ -369,8 +403,7 @@ class SQLiteBroadcastMixin:
     async def recover_deliveries(self, broadcast_id: int, *, resend: bool) -> int:
         if resend:
             return await self._write(
-                "UPDATE deliveries SET status = 'queued', updated_at = ?"
-                " WHERE broadcast_id = ? AND status = 'sending'",
+                "UPDATE deliveries SET status = 'queued', updated_at = ? WHERE broadcast_id = ? AND status = 'sending'",
                 (_now(), broadcast_id),
             )
         return await self._write(
@@ -389,12 +422,13 @@ class SQLiteBroadcastMixin:
             " ORDER BY d.id LIMIT ?",
             (broadcast_id, after_id, limit),
         )
-        return [
-            DeliveryTarget(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), _opt_dt(r[7])) for r in rows
-        ]
+        return [DeliveryTarget(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), _opt_dt(r[7])) for r in rows]
 
     async def journal_deliveries(
-        self, broadcast_id: int, claim: Sequence[int], results: Sequence[DeliveryResult],
+        self,
+        broadcast_id: int,
+        claim: Sequence[int],
+        results: Sequence[DeliveryResult],
     ) -> set[int]:
         # One statement per chunk records outcomes and takes claims together: one trip to
         # the database thread per batch, which is what lets a broadcast run at 1,000/s.
@@ -406,7 +440,7 @@ class SQLiteBroadcastMixin:
         entries += [(r.delivery_id, r.status.value, r.reason, 0) for r in results]
         claimed: set[int] = set()
         for i in range(0, len(entries), _JOURNAL_CHUNK):
-            chunk = entries[i:i + _JOURNAL_CHUNK]
+            chunk = entries[i : i + _JOURNAL_CHUNK]
             values = ",".join(["(?, ?, ?, ?)"] * len(chunk))
             rows = await self._rows(
                 f"WITH v(id, status, reason, claim) AS (VALUES {values})"
@@ -462,13 +496,26 @@ class SQLiteBroadcastMixin:
 
 def _broadcast(r: Any) -> Broadcast:
     return Broadcast(
-        id=r["id"], kind=BroadcastKind(r["kind"]), series_id=r["series_id"], created_by=r["created_by"],
-        created_at=datetime.fromisoformat(r["created_at"]), text_vi=r["text_vi"], text_en=r["text_en"],
-        photo_id=r["photo_id"], audience=Audience.from_json(r["audience"]), cron=r["cron"],
-        starts_at=_opt_dt(r["starts_at"]), until=_opt_dt(r["until"]), run_at=_opt_dt(r["run_at"]),
-        status=BroadcastStatus(r["status"]), reason=r["reason"], started_at=_opt_dt(r["started_at"]),
-        finished_at=_opt_dt(r["finished_at"]), audience_size=r["audience_size"],
-        lease_owner=r["lease_owner"], lease_until=_opt_dt(r["lease_until"]),
+        id=r["id"],
+        kind=BroadcastKind(r["kind"]),
+        series_id=r["series_id"],
+        created_by=r["created_by"],
+        created_at=datetime.fromisoformat(r["created_at"]),
+        text_vi=r["text_vi"],
+        text_en=r["text_en"],
+        photo_id=r["photo_id"],
+        audience=Audience.from_json(r["audience"]),
+        cron=r["cron"],
+        starts_at=_opt_dt(r["starts_at"]),
+        until=_opt_dt(r["until"]),
+        run_at=_opt_dt(r["run_at"]),
+        status=BroadcastStatus(r["status"]),
+        reason=r["reason"],
+        started_at=_opt_dt(r["started_at"]),
+        finished_at=_opt_dt(r["finished_at"]),
+        audience_size=r["audience_size"],
+        lease_owner=r["lease_owner"],
+        lease_until=_opt_dt(r["lease_until"]),
         summary_sent=bool(r["summary_sent"]),
     )
 

@@ -65,40 +65,69 @@ def _now() -> datetime:
 
 def _benefit(r: aiosqlite.Row) -> Benefit:
     return Benefit(
-        key=r["key"], title=r["title"], partner=r["partner"], category=BenefitCategory(r["category"]),
-        provinces=tuple(json.loads(r["provinces"])), gives=r["gives"], how_to_claim=r["how_to_claim"],
+        key=r["key"],
+        title=r["title"],
+        partner=r["partner"],
+        category=BenefitCategory(r["category"]),
+        provinces=tuple(json.loads(r["provinces"])),
+        gives=r["gives"],
+        how_to_claim=r["how_to_claim"],
         valid_from=date.fromisoformat(r["valid_from"]) if r["valid_from"] else None,
         valid_until=date.fromisoformat(r["valid_until"]) if r["valid_until"] else None,
-        link=r["link"], members_only=bool(r["members_only"]),
+        link=r["link"],
+        members_only=bool(r["members_only"]),
     )
 
 
 def _program(r: aiosqlite.Row) -> Program:
     return Program(
-        id=r["id"], title=r["title"], province_id=r["province_id"], places=r["places"],
-        opens_at=_dt(r["opens_at"]), closes_at=_dt(r["closes_at"]),  # type: ignore[arg-type]
-        mode=ProgramMode(r["mode"]), max_per_person=r["max_per_person"], event_at=_dt(r["event_at"]),
-        place=r["place"], questions=tuple(json.loads(r["questions"])), closed=bool(r["closed"]),
-        created_at=_dt(r["created_at"]), remind_at=_dt(r["remind_at"]),  # type: ignore[arg-type]
+        id=r["id"],
+        title=r["title"],
+        province_id=r["province_id"],
+        places=r["places"],
+        opens_at=_dt(r["opens_at"]),
+        closes_at=_dt(r["closes_at"]),  # type: ignore[arg-type]
+        mode=ProgramMode(r["mode"]),
+        max_per_person=r["max_per_person"],
+        event_at=_dt(r["event_at"]),
+        place=r["place"],
+        questions=tuple(json.loads(r["questions"])),
+        closed=bool(r["closed"]),
+        created_at=_dt(r["created_at"]),
+        remind_at=_dt(r["remind_at"]),  # type: ignore[arg-type]
         reminded_at=_dt(r["reminded_at"]),
     )
 
 
 def _registration(r: aiosqlite.Row) -> Registration:
     return Registration(
-        id=r["id"], program_id=r["program_id"], user_id=r["user_id"], phone_e164=r["phone_e164"],
-        full_name=r["full_name"], seats=r["seats"], answers=tuple(json.loads(r["answers"])),
-        status=RegStatus(r["status"]), code=r["code"], reason=r["reason"],
-        created_at=_dt(r["created_at"]), decided_at=_dt(r["decided_at"]),  # type: ignore[arg-type]
+        id=r["id"],
+        program_id=r["program_id"],
+        user_id=r["user_id"],
+        phone_e164=r["phone_e164"],
+        full_name=r["full_name"],
+        seats=r["seats"],
+        answers=tuple(json.loads(r["answers"])),
+        status=RegStatus(r["status"]),
+        code=r["code"],
+        reason=r["reason"],
+        created_at=_dt(r["created_at"]),
+        decided_at=_dt(r["decided_at"]),  # type: ignore[arg-type]
         checked_in_at=_dt(r["checked_in_at"]),
     )
 
 
 def _case(r: aiosqlite.Row) -> SupportCase:
     return SupportCase(
-        id=r["id"], user_id=r["user_id"], category=CaseCategory(r["category"]), description=r["description"],
-        phone_e164=r["phone_e164"], province_id=r["province_id"], status=CaseStatus(r["status"]),
-        consent_version=r["consent_version"], created_at=_dt(r["created_at"]),  # type: ignore[arg-type]
+        id=r["id"],
+        user_id=r["user_id"],
+        category=CaseCategory(r["category"]),
+        description=r["description"],
+        phone_e164=r["phone_e164"],
+        province_id=r["province_id"],
+        status=CaseStatus(r["status"]),
+        consent_version=r["consent_version"],
+        created_at=_dt(r["created_at"]),  # type: ignore[arg-type]
         updated_at=_dt(r["updated_at"]),  # type: ignore[arg-type]
     )
 
@@ -112,6 +141,7 @@ def _in(column: str, values: Collection[str]) -> tuple[str, list[str]]:
 
 class SQLiteCareMixin:
     if TYPE_CHECKING:
+
         @property
         def db(self) -> GuardedConnection: ...
 
@@ -134,10 +164,21 @@ class SQLiteCareMixin:
                     "  valid_until = excluded.valid_until, link = excluded.link,"
                     "  members_only = excluded.members_only, search = excluded.search,"
                     "  updated_at = excluded.updated_at",
-                    (b.key, b.title, b.partner, b.category.value, json.dumps(list(b.provinces)), b.gives,
-                     b.how_to_claim, b.valid_from.isoformat() if b.valid_from else None,
-                     b.valid_until.isoformat() if b.valid_until else None, b.link, int(b.members_only),
-                     fold_text(f"{b.title} {b.partner}"), now),
+                    (
+                        b.key,
+                        b.title,
+                        b.partner,
+                        b.category.value,
+                        json.dumps(list(b.provinces)),
+                        b.gives,
+                        b.how_to_claim,
+                        b.valid_from.isoformat() if b.valid_from else None,
+                        b.valid_until.isoformat() if b.valid_until else None,
+                        b.link,
+                        int(b.members_only),
+                        fold_text(f"{b.title} {b.partner}"),
+                        now,
+                    ),
                 )
                 if row is None:
                     created += 1
@@ -156,7 +197,9 @@ class SQLiteCareMixin:
     async def set_care_province(self, user_id: int, province_id: str) -> None:
         await self.db.execute(
             "INSERT INTO care_prefs (user_id, province_id) VALUES (?, ?)"
-            " ON CONFLICT (user_id) DO UPDATE SET province_id = excluded.province_id", (user_id, province_id))
+            " ON CONFLICT (user_id) DO UPDATE SET province_id = excluded.province_id",
+            (user_id, province_id),
+        )
 
     # -- programs ------------------------------------------------------------
     async def create_program(self, program: NewProgram) -> int:
@@ -165,9 +208,21 @@ class SQLiteCareMixin:
             "INSERT INTO care_programs (title, province_id, places, opens_at, closes_at, mode, max_per_person,"
             " event_at, place, questions, created_by, created_at, remind_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (p.title, p.province_id, p.places, _ts(p.opens_at), _ts(p.closes_at), p.mode.value, p.max_per_person,
-             _ts(p.event_at) if p.event_at else None, p.place, json.dumps(list(p.questions), ensure_ascii=False),
-             p.created_by, _ts(_now()), _ts(p.remind_at) if p.remind_at else None),
+            (
+                p.title,
+                p.province_id,
+                p.places,
+                _ts(p.opens_at),
+                _ts(p.closes_at),
+                p.mode.value,
+                p.max_per_person,
+                _ts(p.event_at) if p.event_at else None,
+                p.place,
+                json.dumps(list(p.questions), ensure_ascii=False),
+                p.created_by,
+                _ts(_now()),
+                _ts(p.remind_at) if p.remind_at else None,
+            ),
         ) as cur:
             assert cur.lastrowid is not None
             return int(cur.lastrowid)
@@ -181,8 +236,7 @@ class SQLiteCareMixin:
             rows = await self.db.execute_fetchall("SELECT * FROM care_programs ORDER BY id DESC")
         else:
             where, params = _in("province_id", provinces)
-            rows = await self.db.execute_fetchall(
-                f"SELECT * FROM care_programs WHERE {where} ORDER BY id DESC", params)
+            rows = await self.db.execute_fetchall(f"SELECT * FROM care_programs WHERE {where} ORDER BY id DESC", params)
         return [_program(r) for r in rows]
 
     async def close_program(self, program_id: int) -> bool:
@@ -195,11 +249,14 @@ class SQLiteCareMixin:
         rows = await self.db.execute_fetchall(
             "SELECT status, COUNT(*) AS n, COALESCE(SUM(seats), 0) AS seats,"
             " SUM(checked_in_at IS NOT NULL) AS checked FROM care_registrations"
-            " WHERE program_id = ? GROUP BY status", (program_id,))
+            " WHERE program_id = ? GROUP BY status",
+            (program_id,),
+        )
         by = {r["status"]: r for r in rows}
         conf = by.get("confirmed")
         return ProgramCounts(
-            confirmed_seats=int(conf["seats"]) if conf else 0, confirmed=int(conf["n"]) if conf else 0,
+            confirmed_seats=int(conf["seats"]) if conf else 0,
+            confirmed=int(conf["n"]) if conf else 0,
             waitlisted=int(by["waiting"]["n"]) if "waiting" in by else 0,
             pending=int(by["pending"]["n"]) if "pending" in by else 0,
             rejected=int(by["rejected"]["n"]) if "rejected" in by else 0,
@@ -208,9 +265,12 @@ class SQLiteCareMixin:
 
     @staticmethod
     async def _seats_used(db: GuardedConnection, program_id: int) -> int:
-        row = await (await db.execute(
-            "SELECT COALESCE(SUM(seats), 0) FROM care_registrations WHERE program_id = ? AND status = 'confirmed'",
-            (program_id,))).fetchone()
+        row = await (
+            await db.execute(
+                "SELECT COALESCE(SUM(seats), 0) FROM care_registrations WHERE program_id = ? AND status = 'confirmed'",
+                (program_id,),
+            )
+        ).fetchone()
         return int(row[0]) if row else 0
 
     @staticmethod
@@ -222,8 +282,9 @@ class SQLiteCareMixin:
                 return code
 
     @staticmethod
-    async def _queue(db: GuardedConnection, user_id: int, kind: str, params: dict[str, Any],
-                     *, not_before: datetime | None = None) -> None:
+    async def _queue(
+        db: GuardedConnection, user_id: int, kind: str, params: dict[str, Any], *, not_before: datetime | None = None
+    ) -> None:
         now = _now()
         await db.execute(
             "INSERT INTO care_outbox (user_id, kind, params, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
@@ -236,16 +297,20 @@ class SQLiteCareMixin:
         promoted: list[Registration] = []
         if free <= 0 or (program.event_at or program.closes_at) <= now:
             return promoted  # nothing free, or the program is over: nobody to promote into it
-        rows = await (await db.execute(
-            "SELECT * FROM care_registrations WHERE program_id = ? AND status = 'waiting' ORDER BY id",
-            (program.id,))).fetchall()
+        rows = await (
+            await db.execute(
+                "SELECT * FROM care_registrations WHERE program_id = ? AND status = 'waiting' ORDER BY id",
+                (program.id,),
+            )
+        ).fetchall()
         for r in rows:
             if r["seats"] > free:
                 continue
             code = await self._fresh_code(db)
             await db.execute(
                 "UPDATE care_registrations SET status = 'confirmed', code = ?, decided_at = ? WHERE id = ?",
-                (code, _ts(now), r["id"]))
+                (code, _ts(now), r["id"]),
+            )
             free -= r["seats"]
             reg = await self._reg(db, r["id"])
             assert reg is not None
@@ -264,9 +329,12 @@ class SQLiteCareMixin:
     async def _position(db: GuardedConnection, reg: Registration) -> int | None:
         if reg.status is not RegStatus.WAITING:
             return None
-        row = await (await db.execute(
-            "SELECT COUNT(*) FROM care_registrations WHERE program_id = ? AND status = 'waiting' AND id <= ?",
-            (reg.program_id, reg.id))).fetchone()
+        row = await (
+            await db.execute(
+                "SELECT COUNT(*) FROM care_registrations WHERE program_id = ? AND status = 'waiting' AND id <= ?",
+                (reg.program_id, reg.id),
+            )
+        ).fetchone()
         return int(row[0]) if row else None
 
     @staticmethod
@@ -280,8 +348,9 @@ class SQLiteCareMixin:
         ) as cur:
             return cur.rowcount == 1
 
-    async def register(self, draft: RegistrationDraft, *, now: datetime | None = None,
-                       claim: tuple[int, str, str] | None = None) -> RegisterResult | None:
+    async def register(
+        self, draft: RegistrationDraft, *, now: datetime | None = None, claim: tuple[int, str, str] | None = None
+    ) -> RegisterResult | None:
         now = now or _now()
         async with self.transaction() as db:
             if not await self._consume(db, claim):
@@ -290,9 +359,12 @@ class SQLiteCareMixin:
             if row is None:
                 return RegisterResult(RegisterOutcome.NO_PROGRAM)
             program = _program(row)
-            existing = await (await db.execute(
-                "SELECT * FROM care_registrations WHERE program_id = ? AND phone_e164 = ?",
-                (program.id, draft.phone_e164))).fetchone()
+            existing = await (
+                await db.execute(
+                    "SELECT * FROM care_registrations WHERE program_id = ? AND phone_e164 = ?",
+                    (program.id, draft.phone_e164),
+                )
+            ).fetchone()
             if existing is not None:
                 reg = _registration(existing)
                 return RegisterResult(RegisterOutcome.EXISTING, reg, await self._position(db, reg))
@@ -312,20 +384,33 @@ class SQLiteCareMixin:
             async with db.execute(
                 "INSERT INTO care_registrations (program_id, user_id, phone_e164, full_name, seats, answers, status,"
                 " code, created_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (program.id, draft.user_id, draft.phone_e164, draft.full_name, draft.seats,
-                 json.dumps(list(draft.answers), ensure_ascii=False), status.value, code, _ts(now),
-                 _ts(now) if code else None),
+                (
+                    program.id,
+                    draft.user_id,
+                    draft.phone_e164,
+                    draft.full_name,
+                    draft.seats,
+                    json.dumps(list(draft.answers), ensure_ascii=False),
+                    status.value,
+                    code,
+                    _ts(now),
+                    _ts(now) if code else None,
+                ),
             ) as cur:
                 reg_id = cur.lastrowid
             reg = await self._reg(db, int(reg_id or 0))
             assert reg is not None
-            outcome = {RegStatus.CONFIRMED: RegisterOutcome.CONFIRMED, RegStatus.WAITING: RegisterOutcome.WAITING,
-                       RegStatus.PENDING: RegisterOutcome.PENDING}[status]
+            outcome = {
+                RegStatus.CONFIRMED: RegisterOutcome.CONFIRMED,
+                RegStatus.WAITING: RegisterOutcome.WAITING,
+                RegStatus.PENDING: RegisterOutcome.PENDING,
+            }[status]
             return RegisterResult(outcome, reg, await self._position(db, reg))
 
     async def registration_by_code(self, code: str) -> Registration | None:
         rows = await self.db.execute_fetchall(
-            "SELECT * FROM care_registrations WHERE code = ?", (code.strip().upper(),))
+            "SELECT * FROM care_registrations WHERE code = ?", (code.strip().upper(),)
+        )
         return _registration(rows[0]) if rows else None
 
     async def get_registration(self, registration_id: int) -> Registration | None:
@@ -333,11 +418,13 @@ class SQLiteCareMixin:
 
     async def registrations_of_user(self, user_id: int) -> list[Registration]:
         rows = await self.db.execute_fetchall(
-            "SELECT * FROM care_registrations WHERE user_id = ? ORDER BY id DESC", (user_id,))
+            "SELECT * FROM care_registrations WHERE user_id = ? ORDER BY id DESC", (user_id,)
+        )
         return [_registration(r) for r in rows]
 
-    async def registrations(self, program_id: int, *, status: RegStatus | None = None,
-                            after_id: int = 0, limit: int = 1000) -> list[Registration]:
+    async def registrations(
+        self, program_id: int, *, status: RegStatus | None = None, after_id: int = 0, limit: int = 1000
+    ) -> list[Registration]:
         sql = "SELECT * FROM care_registrations WHERE program_id = ? AND id > ?"
         params: list[Any] = [program_id, after_id]
         if status is not None:
@@ -362,43 +449,55 @@ class SQLiteCareMixin:
                 return []
             return await self._promote(db, _program(row), now)
 
-    async def decide_registration(self, registration_id: int, *, approve: bool,
-                                  reason: str | None) -> Registration | None:
+    async def decide_registration(
+        self, registration_id: int, *, approve: bool, reason: str | None
+    ) -> Registration | None:
         now = _now()
         async with self.transaction() as db:
             reg = await self._reg(db, registration_id)
             if reg is None or reg.status is not RegStatus.PENDING:
                 return None
-            program = _program(await (await db.execute(
-                "SELECT * FROM care_programs WHERE id = ?", (reg.program_id,))).fetchone())  # type: ignore[arg-type]
+            program = _program(
+                await (await db.execute("SELECT * FROM care_programs WHERE id = ?", (reg.program_id,))).fetchone()
+            )  # type: ignore[arg-type]
             if not approve:
                 await db.execute(
                     "UPDATE care_registrations SET status = 'rejected', reason = ?, decided_at = ? WHERE id = ?",
-                    (reason, _ts(now), reg.id))
+                    (reason, _ts(now), reg.id),
+                )
                 await self._queue(db, reg.user_id, "rejected", {"program": program.title, "reason": reason or ""})
             elif await self._seats_used(db, program.id) + reg.seats <= program.places:
                 code = await self._fresh_code(db)
                 await db.execute(
                     "UPDATE care_registrations SET status = 'confirmed', code = ?, decided_at = ? WHERE id = ?",
-                    (code, _ts(now), reg.id))
+                    (code, _ts(now), reg.id),
+                )
                 done = await self._reg(db, reg.id)
                 assert done is not None
                 await self._queue(db, reg.user_id, "approved", _ticket_params(program, done))
             else:
                 await db.execute(
-                    "UPDATE care_registrations SET status = 'waiting', decided_at = ? WHERE id = ?", (_ts(now), reg.id))
+                    "UPDATE care_registrations SET status = 'waiting', decided_at = ? WHERE id = ?", (_ts(now), reg.id)
+                )
                 done = await self._reg(db, reg.id)
                 assert done is not None
-                await self._queue(db, reg.user_id, "approved_waiting",
-                                  {"program": program.title, "position": await self._position(db, done)})
+                await self._queue(
+                    db,
+                    reg.user_id,
+                    "approved_waiting",
+                    {"program": program.title, "position": await self._position(db, done)},
+                )
             return await self._reg(db, reg.id)
 
     async def checkin(self, program_id: int, code: str, *, now: datetime | None = None) -> CheckinResult:
         now = now or _now()
         async with self.transaction() as db:
-            row = await (await db.execute(
-                "SELECT * FROM care_registrations WHERE program_id = ? AND code = ? AND status = 'confirmed'",
-                (program_id, code.strip().upper()))).fetchone()
+            row = await (
+                await db.execute(
+                    "SELECT * FROM care_registrations WHERE program_id = ? AND code = ? AND status = 'confirmed'",
+                    (program_id, code.strip().upper()),
+                )
+            ).fetchone()
             if row is None:
                 return CheckinResult(CheckinOutcome.UNKNOWN)
             reg = _registration(row)
@@ -410,26 +509,41 @@ class SQLiteCareMixin:
     async def queue_due_reminders(self, *, now: datetime) -> int:
         queued = 0
         async with self.transaction() as db:
-            rows = await (await db.execute(
-                "SELECT * FROM care_programs WHERE remind_at IS NOT NULL AND remind_at <= ? AND reminded_at IS NULL",
-                (_ts(now),))).fetchall()
+            rows = await (
+                await db.execute(
+                    "SELECT * FROM care_programs"
+                    " WHERE remind_at IS NOT NULL AND remind_at <= ? AND reminded_at IS NULL",
+                    (_ts(now),),
+                )
+            ).fetchall()
             for row in rows:
                 program = _program(row)
                 await db.execute("UPDATE care_programs SET reminded_at = ? WHERE id = ?", (_ts(now), program.id))
                 if program.event_at is None or program.event_at <= now:
                     continue  # the bot was down past the event: a reminder now would be wrong
-                regs = await (await db.execute(
-                    "SELECT * FROM care_registrations WHERE program_id = ? AND status = 'confirmed' ORDER BY id",
-                    (program.id,))).fetchall()
+                regs = await (
+                    await db.execute(
+                        "SELECT * FROM care_registrations WHERE program_id = ? AND status = 'confirmed' ORDER BY id",
+                        (program.id,),
+                    )
+                ).fetchall()
                 for r in regs:
                     await self._queue(db, r["user_id"], "reminder", _ticket_params(program, _registration(r)))
                     queued += 1
         return queued
 
     # -- support cases -------------------------------------------------------------
-    async def create_case(self, *, user_id: int, category: CaseCategory, description: str,
-                          phone_e164: str, province_id: str, consent_version: str,
-                          claim: tuple[int, str, str] | None = None) -> int | None:
+    async def create_case(
+        self,
+        *,
+        user_id: int,
+        category: CaseCategory,
+        description: str,
+        phone_e164: str,
+        province_id: str,
+        consent_version: str,
+        claim: tuple[int, str, str] | None = None,
+    ) -> int | None:
         now = _ts(_now())
         async with self.transaction() as db:
             if not await self._consume(db, claim):
@@ -440,16 +554,24 @@ class SQLiteCareMixin:
                 (user_id, category.value, description, phone_e164, province_id, consent_version, now, now),
             ) as cur:
                 case_id = int(cur.lastrowid or 0)
-            await db.execute("INSERT INTO care_case_events (case_id, author_id, at, status) VALUES (?, ?, ?, ?)",
-                             (case_id, user_id, now, "received"))
+            await db.execute(
+                "INSERT INTO care_case_events (case_id, author_id, at, status) VALUES (?, ?, ?, ?)",
+                (case_id, user_id, now, "received"),
+            )
             return case_id
 
     async def get_case(self, case_id: int) -> SupportCase | None:
         rows = await self.db.execute_fetchall("SELECT * FROM care_cases WHERE id = ?", (case_id,))
         return _case(rows[0]) if rows else None
 
-    async def list_cases(self, *, provinces: Collection[str] | None, status: CaseStatus | None = None,
-                         before_id: int | None = None, limit: int = 10) -> list[SupportCase]:
+    async def list_cases(
+        self,
+        *,
+        provinces: Collection[str] | None,
+        status: CaseStatus | None = None,
+        before_id: int | None = None,
+        limit: int = 10,
+    ) -> list[SupportCase]:
         clauses, params = ["1"], []
         if provinces is not None:
             where, values = _in("province_id", provinces)
@@ -462,25 +584,29 @@ class SQLiteCareMixin:
             clauses.append("id < ?")
             params.append(before_id)
         rows = await self.db.execute_fetchall(
-            f"SELECT * FROM care_cases WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?", (*params, limit))
+            f"SELECT * FROM care_cases WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?", (*params, limit)
+        )
         return [_case(r) for r in rows]
 
     async def cases_of_user(self, user_id: int) -> list[SupportCase]:
         rows = await self.db.execute_fetchall("SELECT * FROM care_cases WHERE user_id = ? ORDER BY id DESC", (user_id,))
         return [_case(r) for r in rows]
 
-    async def set_case_status(self, case_id: int, status: CaseStatus, *, note: str | None,
-                              author_id: int | None) -> SupportCase | None:
+    async def set_case_status(
+        self, case_id: int, status: CaseStatus, *, note: str | None, author_id: int | None
+    ) -> SupportCase | None:
         now = _ts(_now())
         async with self.transaction() as db:
             row = await (await db.execute("SELECT * FROM care_cases WHERE id = ?", (case_id,))).fetchone()
             if row is None:
                 return None
-            await db.execute("UPDATE care_cases SET status = ?, updated_at = ? WHERE id = ?",
-                             (status.value, now, case_id))
+            await db.execute(
+                "UPDATE care_cases SET status = ?, updated_at = ? WHERE id = ?", (status.value, now, case_id)
+            )
             await db.execute(
                 "INSERT INTO care_case_events (case_id, author_id, at, status, note) VALUES (?, ?, ?, ?, ?)",
-                (case_id, author_id, now, status.value, note))
+                (case_id, author_id, now, status.value, note),
+            )
             params: dict[str, Any] = {"case": case_id, "status": status.value}
             if status is CaseStatus.DECLINED:
                 params["reason"] = note or ""  # a refusal is always explained to the worker
@@ -490,37 +616,55 @@ class SQLiteCareMixin:
 
     async def case_events(self, case_id: int) -> list[CaseEvent]:
         rows = await self.db.execute_fetchall(
-            "SELECT * FROM care_case_events WHERE case_id = ? ORDER BY id", (case_id,))
-        return [CaseEvent(r["id"], r["case_id"], r["author_id"], _dt(r["at"]), CaseStatus(r["status"]),  # type: ignore[arg-type]
-                          r["note"]) for r in rows]
+            "SELECT * FROM care_case_events WHERE case_id = ? ORDER BY id", (case_id,)
+        )
+        return [
+            CaseEvent(
+                r["id"],
+                r["case_id"],
+                r["author_id"],
+                _dt(r["at"]),
+                CaseStatus(r["status"]),  # type: ignore[arg-type]
+                r["note"],
+            )
+            for r in rows
+        ]
 
     # -- outbox --------------------------------------------------------------------------
-    async def claim_outbox(self, *, now: datetime, lease_seconds: float = 600, limit: int = 50,
-                           kinds: Collection[str] | None = None) -> list[OutboxMessage]:
+    async def claim_outbox(
+        self, *, now: datetime, lease_seconds: float = 600, limit: int = 50, kinds: Collection[str] | None = None
+    ) -> list[OutboxMessage]:
         from datetime import timedelta
 
         until = _ts(now + timedelta(seconds=lease_seconds))
         kind_sql, kind_params = ("1", []) if kinds is None else _in("kind", kinds)
         async with self.transaction() as db:
-            rows = await (await db.execute(
-                "UPDATE care_outbox SET claimed_until = ?, attempts = attempts + 1 WHERE id IN ("
-                " SELECT id FROM care_outbox WHERE sent_at IS NULL AND not_before <= ?"
-                f" AND (claimed_until IS NULL OR claimed_until < ?) AND {kind_sql} ORDER BY id LIMIT ?)"
-                " RETURNING id, user_id, kind, params, attempts",
-                (until, _ts(now), _ts(now), *kind_params, limit))).fetchall()
-        return sorted((OutboxMessage(r["id"], r["user_id"], r["kind"], json.loads(r["params"]), r["attempts"])
-                       for r in rows),
-                      key=lambda m: m.id)
+            rows = await (
+                await db.execute(
+                    "UPDATE care_outbox SET claimed_until = ?, attempts = attempts + 1 WHERE id IN ("
+                    " SELECT id FROM care_outbox WHERE sent_at IS NULL AND not_before <= ?"
+                    f" AND (claimed_until IS NULL OR claimed_until < ?) AND {kind_sql} ORDER BY id LIMIT ?)"
+                    " RETURNING id, user_id, kind, params, attempts",
+                    (until, _ts(now), _ts(now), *kind_params, limit),
+                )
+            ).fetchall()
+        return sorted(
+            (OutboxMessage(r["id"], r["user_id"], r["kind"], json.loads(r["params"]), r["attempts"]) for r in rows),
+            key=lambda m: m.id,
+        )
 
-    async def mark_outbox_sent(self, message_id: int, *, ok: bool, now: datetime,
-                               retry_at: datetime | None = None) -> None:
+    async def mark_outbox_sent(
+        self, message_id: int, *, ok: bool, now: datetime, retry_at: datetime | None = None
+    ) -> None:
         if ok:
-            await self.db.execute("UPDATE care_outbox SET sent_at = ?, claimed_until = NULL WHERE id = ?",
-                                  (_ts(now), message_id))
+            await self.db.execute(
+                "UPDATE care_outbox SET sent_at = ?, claimed_until = NULL WHERE id = ?", (_ts(now), message_id)
+            )
         else:
             await self.db.execute(
                 "UPDATE care_outbox SET claimed_until = NULL, not_before = ? WHERE id = ?",
-                (_ts(retry_at or now), message_id))
+                (_ts(retry_at or now), message_id),
+            )
 
     async def pending_outbox(self, user_id: int | None = None) -> list[OutboxMessage]:
         sql = "SELECT * FROM care_outbox WHERE sent_at IS NULL"
@@ -535,8 +679,7 @@ class SQLiteCareMixin:
     async def forget_care(self, user_id: int) -> int:
         now = _now()
         async with self.transaction() as db:
-            rows = await (await db.execute(
-                "SELECT * FROM care_registrations WHERE user_id = ?", (user_id,))).fetchall()
+            rows = await (await db.execute("SELECT * FROM care_registrations WHERE user_id = ?", (user_id,))).fetchall()
             await db.execute("DELETE FROM care_registrations WHERE user_id = ?", (user_id,))
             await db.execute("DELETE FROM care_outbox WHERE user_id = ?", (user_id,))
             for pid in sorted({r["program_id"] for r in rows if r["status"] == "confirmed"}):
@@ -545,18 +688,20 @@ class SQLiteCareMixin:
                     await self._promote(db, _program(row), now)
             return len(rows)
 
-    async def purge_care(self, *, programs_before: datetime, cases_before: datetime,
-                         outbox_before: datetime) -> dict[str, int]:
+    async def purge_care(
+        self, *, programs_before: datetime, cases_before: datetime, outbox_before: datetime
+    ) -> dict[str, int]:
         counts: dict[str, int] = {}
         async with self.transaction() as db:
             async with db.execute(
                 "DELETE FROM care_registrations WHERE program_id IN (SELECT id FROM care_programs"
-                " WHERE COALESCE(event_at, closes_at) < ?)", (_ts(programs_before),)) as cur:
+                " WHERE COALESCE(event_at, closes_at) < ?)",
+                (_ts(programs_before),),
+            ) as cur:
                 counts["registrations"] = max(cur.rowcount, 0)
             async with db.execute("DELETE FROM care_cases WHERE updated_at < ?", (_ts(cases_before),)) as cur:
                 counts["cases"] = max(cur.rowcount, 0)
-            async with db.execute(
-                "DELETE FROM care_outbox WHERE created_at < ?", (_ts(outbox_before),)) as cur:
+            async with db.execute("DELETE FROM care_outbox WHERE created_at < ?", (_ts(outbox_before),)) as cur:
                 counts["outbox"] = max(cur.rowcount, 0)
         if any(counts.values()):
             await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -564,5 +709,10 @@ class SQLiteCareMixin:
 
 
 def _ticket_params(program: Program, reg: Registration) -> dict[str, Any]:
-    return {"program": program.title, "code": reg.code, "seats": reg.seats, "place": program.place or "",
-            "event_at": _ts(program.event_at) if program.event_at else ""}
+    return {
+        "program": program.title,
+        "code": reg.code,
+        "seats": reg.seats,
+        "place": program.place or "",
+        "event_at": _ts(program.event_at) if program.event_at else "",
+    }

@@ -69,9 +69,10 @@ class SQLiteConsoleMixin:
         found: set[str] = set()
         items = sorted(set(phones))
         for i in range(0, len(items), 500):  # SQLite's bound-parameter limit
-            chunk = items[i:i + 500]
+            chunk = items[i : i + 500]
             async with self.db.execute(
-                f"SELECT phone_e164 FROM signups WHERE phone_e164 IN ({', '.join('?' * len(chunk))})", chunk,
+                f"SELECT phone_e164 FROM signups WHERE phone_e164 IN ({', '.join('?' * len(chunk))})",
+                chunk,
             ) as cur:
                 found.update(r[0] for r in await cur.fetchall())
         return found
@@ -87,9 +88,22 @@ class SQLiteConsoleMixin:
                     " volunteer_id, consent_version, consent_lang, consent_channel, consent_at, created_at,"
                     " updated_at, last_contact_at) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (phone_e164) DO NOTHING",
-                    (draft.full_name, draft.phone_e164, draft.workplace, draft.province_id, draft.commune,
-                     draft.source.value, draft.volunteer_id, draft.consent_version, draft.consent_lang,
-                     draft.consent_channel, at, at, now, now),
+                    (
+                        draft.full_name,
+                        draft.phone_e164,
+                        draft.workplace,
+                        draft.province_id,
+                        draft.commune,
+                        draft.source.value,
+                        draft.volunteer_id,
+                        draft.consent_version,
+                        draft.consent_lang,
+                        draft.consent_channel,
+                        at,
+                        at,
+                        now,
+                        now,
+                    ),
                 ) as cur:
                     created += max(cur.rowcount, 0)
         return ImportOutcome(created, len(rows) - created)
@@ -211,15 +225,32 @@ class SQLiteConsoleMixin:
             for signup_id, text in notes:
                 by_signup.setdefault(signup_id, []).append(text)
             yield [
-                SignupExport(r[0], parse(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-                             "\n".join(by_signup[r[0]]) if r[0] in by_signup else None)
+                SignupExport(
+                    r[0],
+                    parse(r[1]),
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    r[7],
+                    r[8],
+                    r[9],
+                    "\n".join(by_signup[r[0]]) if r[0] in by_signup else None,
+                )
                 for r in rows
             ]
             params[0] = ids[-1]
 
     async def search_questions(
-        self, *, provinces: Collection[str] | None, status: str, text: str | None = None,
-        before_id: int | None = None, after_id: int | None = None, limit: int = 50,
+        self,
+        *,
+        provinces: Collection[str] | None,
+        status: str,
+        text: str | None = None,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
     ) -> list[Question]:
         scope, params = _province_filter(provinces)
         sql = f"{_Q_SELECT} WHERE q.status = ?{scope}"

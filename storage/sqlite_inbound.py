@@ -26,13 +26,15 @@ def _journal(conn: sqlite3.Connection, channel: str, entries: list[tuple[str, st
     try:
         verdicts = []
         for key, user_ref, payload in entries:
-            fresh = conn.execute(
-                "INSERT OR IGNORE INTO processed_updates (channel, key, at) VALUES (?, ?, ?)", (channel, key, now)
-            ).rowcount == 1
+            fresh = (
+                conn.execute(
+                    "INSERT OR IGNORE INTO processed_updates (channel, key, at) VALUES (?, ?, ?)", (channel, key, now)
+                ).rowcount
+                == 1
+            )
             if fresh:
                 conn.execute(
-                    "INSERT INTO inbound_journal (channel, key, user_ref, payload, received_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO inbound_journal (channel, key, user_ref, payload, received_at) VALUES (?, ?, ?, ?, ?)",
                     (channel, key, user_ref, payload, now),
                 )
             verdicts.append(fresh)
@@ -80,7 +82,11 @@ class SQLiteInboundMixin:
         )
         return [
             JournalEntry(
-                r["key"], r["user_ref"], r["payload"], datetime.fromisoformat(r["received_at"]), bool(r["done"]),
+                r["key"],
+                r["user_ref"],
+                r["payload"],
+                datetime.fromisoformat(r["received_at"]),
+                bool(r["done"]),
             )
             for r in rows
         ]

@@ -36,11 +36,17 @@ def _now() -> str:
 
 def _question(r: aiosqlite.Row) -> Question:
     return Question(
-        id=r["id"], user_id=r["user_id"], channel=r["channel"], external_id=r["external_id"],
-        lang=r["lang"], text=r["text"], status=r["status"],
+        id=r["id"],
+        user_id=r["user_id"],
+        channel=r["channel"],
+        external_id=r["external_id"],
+        lang=r["lang"],
+        text=r["text"],
+        status=r["status"],
         created_at=datetime.fromisoformat(r["created_at"]),
         answered_at=datetime.fromisoformat(r["answered_at"]) if r["answered_at"] else None,
-        answer=r["answer"], province_id=r["province_id"],
+        answer=r["answer"],
+        province_id=r["province_id"],
     )
 
 
@@ -77,7 +83,8 @@ class SQLiteQuestionMixin:
         where, params = _province_filter(provinces)
         async with self.db.execute(
             "SELECT COUNT(*) FROM questions q LEFT JOIN signups s ON s.user_id = q.user_id"
-            f" WHERE q.status = 'open'{where}", params,
+            f" WHERE q.status = 'open'{where}",
+            params,
         ) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0

@@ -30,8 +30,7 @@ if TYPE_CHECKING:
     from storage.sqlite import GuardedConnection
 
 _SELECT = (
-    "SELECT s.*, v.code AS volunteer_code FROM signups s"
-    " LEFT JOIN volunteer_codes v ON v.user_id = s.volunteer_id"
+    "SELECT s.*, v.code AS volunteer_code FROM signups s LEFT JOIN volunteer_codes v ON v.user_id = s.volunteer_id"
 )
 # The columns a (re)submission writes; status, notes and attribution are kept or reset
 # explicitly by submit_signup.
@@ -62,13 +61,23 @@ _STATUSES = {s.value: s for s in SignupStatus}
 
 def _signup(r: aiosqlite.Row) -> Signup:
     return Signup(
-        id=r["id"], user_id=r["user_id"], full_name=r["full_name"], phone_e164=r["phone_e164"],
-        workplace=r["workplace"], province_id=r["province_id"], commune=r["commune"],
-        source=_SOURCES[r["source"]], volunteer_id=r["volunteer_id"],
-        volunteer_code=r["volunteer_code"], consent_version=r["consent_version"],
-        consent_lang=r["consent_lang"], consent_channel=r["consent_channel"],
-        consent_at=_dt(r["consent_at"]), status=_STATUSES[r["status"]],
-        created_at=_dt(r["created_at"]), updated_at=_dt(r["updated_at"]),
+        id=r["id"],
+        user_id=r["user_id"],
+        full_name=r["full_name"],
+        phone_e164=r["phone_e164"],
+        workplace=r["workplace"],
+        province_id=r["province_id"],
+        commune=r["commune"],
+        source=_SOURCES[r["source"]],
+        volunteer_id=r["volunteer_id"],
+        volunteer_code=r["volunteer_code"],
+        consent_version=r["consent_version"],
+        consent_lang=r["consent_lang"],
+        consent_channel=r["consent_channel"],
+        consent_at=_dt(r["consent_at"]),
+        status=_STATUSES[r["status"]],
+        created_at=_dt(r["created_at"]),
+        updated_at=_dt(r["updated_at"]),
         last_contact_at=_dt(r["last_contact_at"]),
     )
 
@@ -120,8 +129,17 @@ class SQLiteSignupMixin:
     async def submit_signup(self, draft: SignupDraft, *, form: FormClaim | None = None) -> SubmitResult | None:
         now = _now()
         details = (
-            draft.full_name, draft.phone_e164, draft.workplace, draft.province_id, draft.commune,
-            draft.consent_version, draft.consent_lang, draft.consent_channel, now, now, now,
+            draft.full_name,
+            draft.phone_e164,
+            draft.workplace,
+            draft.province_id,
+            draft.commune,
+            draft.consent_version,
+            draft.consent_lang,
+            draft.consent_channel,
+            now,
+            now,
+            now,
         )
         async with self.transaction() as db:
             if form is not None:
@@ -137,9 +155,7 @@ class SQLiteSignupMixin:
             )
             by_owner = None
             if draft.owner_id is not None:
-                by_owner = await self._one(
-                    "SELECT id, province_id FROM signups WHERE user_id = ?", (draft.owner_id,)
-                )
+                by_owner = await self._one("SELECT id, province_id FROM signups WHERE user_id = ?", (draft.owner_id,))
 
             if by_phone is None and by_owner is None:
                 new_id = await self._insert_signup(db, draft, now)
@@ -189,9 +205,21 @@ class SQLiteSignupMixin:
             " created_at, updated_at, last_contact_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
-                draft.owner_id, draft.full_name, draft.phone_e164, draft.workplace,
-                draft.province_id, draft.commune, draft.source.value, draft.volunteer_id,
-                draft.consent_version, draft.consent_lang, draft.consent_channel, now, now, now, now,
+                draft.owner_id,
+                draft.full_name,
+                draft.phone_e164,
+                draft.workplace,
+                draft.province_id,
+                draft.commune,
+                draft.source.value,
+                draft.volunteer_id,
+                draft.consent_version,
+                draft.consent_lang,
+                draft.consent_channel,
+                now,
+                now,
+                now,
+                now,
             ),
         ) as cur:
             row = await cur.fetchone()
@@ -207,8 +235,12 @@ class SQLiteSignupMixin:
         return _signup(row) if row else None
 
     async def list_signups(
-        self, *, provinces: Collection[str] | None, status: SignupStatus | None = None,
-        before_id: int | None = None, limit: int = 10,
+        self,
+        *,
+        provinces: Collection[str] | None,
+        status: SignupStatus | None = None,
+        before_id: int | None = None,
+        limit: int = 10,
     ) -> list[Signup]:
         where: list[str] = []
         params: list[Any] = []
@@ -254,8 +286,7 @@ class SQLiteSignupMixin:
     async def signup_notes(self, signup_id: int) -> list[SignupNote]:
         rows = await self._all("SELECT * FROM signup_notes WHERE signup_id = ? ORDER BY id", (signup_id,))
         return [
-            SignupNote(id=r["id"], signup_id=r["signup_id"], author_id=r["author_id"], at=_dt(r["at"]),
-                       text=r["text"])
+            SignupNote(id=r["id"], signup_id=r["signup_id"], author_id=r["author_id"], at=_dt(r["at"]), text=r["text"])
             for r in rows
         ]
 
@@ -285,14 +316,30 @@ class SQLiteSignupMixin:
             for signup_id, text in notes:
                 by_signup.setdefault(signup_id, []).append(text)
             yield [
-                SignupExport(r[0], parse(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-                             "\n".join(by_signup[r[0]]) if r[0] in by_signup else None)
+                SignupExport(
+                    r[0],
+                    parse(r[1]),
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    r[7],
+                    r[8],
+                    r[9],
+                    "\n".join(by_signup[r[0]]) if r[0] in by_signup else None,
+                )
                 for r in rows
             ]
             params[0] = last
 
     async def signup_day_counts(
-        self, *, provinces: Collection[str] | None, since: datetime, until: datetime, utc_offset: timedelta,
+        self,
+        *,
+        provinces: Collection[str] | None,
+        since: datetime,
+        until: datetime,
+        utc_offset: timedelta,
     ) -> list[SignupDayCount]:
         where: list[str] = ["s.created_at >= ?", "s.created_at < ?"]
         params: list[Any] = [_ts(since), _ts(until)]
@@ -311,7 +358,11 @@ class SQLiteSignupMixin:
         ]
 
     async def signup_volunteer_counts(
-        self, *, provinces: Collection[str] | None, since: datetime, until: datetime,
+        self,
+        *,
+        provinces: Collection[str] | None,
+        since: datetime,
+        until: datetime,
     ) -> list[SignupVolunteerCount]:
         where: list[str] = ["s.created_at >= ?", "s.created_at < ?", "s.source != 'self'"]
         params: list[Any] = [_ts(since), _ts(until)]
@@ -324,8 +375,12 @@ class SQLiteSignupMixin:
         return [SignupVolunteerCount(r[0], _SOURCES[r[1]], r[2]) for r in await self._all(sql, tuple(params))]
 
     async def signup_facts(
-        self, *, provinces: Collection[str] | None = None, volunteer_id: int | None = None,
-        since: datetime | None = None, until: datetime | None = None,
+        self,
+        *,
+        provinces: Collection[str] | None = None,
+        volunteer_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[SignupFact]:
         where: list[str] = []
         params: list[Any] = []
@@ -357,8 +412,7 @@ class SQLiteSignupMixin:
 
     async def create_volunteer_code(self, user_id: int, code: str) -> str:
         await self.db.execute(
-            "INSERT INTO volunteer_codes (user_id, code, created_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (user_id) DO NOTHING",
+            "INSERT INTO volunteer_codes (user_id, code, created_at) VALUES (?, ?, ?) ON CONFLICT (user_id) DO NOTHING",
             (user_id, code, _now()),
         )
         held = await self.volunteer_code(user_id)
@@ -416,9 +470,7 @@ class SQLiteSignupMixin:
     ) -> tuple[int, str] | None:
         erased = None
         async with self.transaction() as db:
-            row = await self._one(
-                "SELECT id, user_id, province_id FROM signups WHERE phone_e164 = ?", (phone_e164,)
-            )
+            row = await self._one("SELECT id, user_id, province_id FROM signups WHERE phone_e164 = ?", (phone_e164,))
             if row is not None and (include_owned or row["user_id"] is None):
                 await db.execute("DELETE FROM signups WHERE id = ?", (row["id"],))
                 erased = (int(row["id"]), str(row["province_id"]))

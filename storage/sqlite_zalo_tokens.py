@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from storage.zalo_tokens import ZaloTokens
 
 if TYPE_CHECKING:
-
     from storage.sqlite import GuardedConnection
 
 _UPSERT = (

@@ -48,8 +48,9 @@ def client_for(app: Starlette, *, https: bool = False) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)
 
 
-async def person(store: Store, external_id: str, role: Role, provinces: tuple[str, ...] = (),
-                 channel: str = "telegram") -> User:
+async def person(
+    store: Store, external_id: str, role: Role, provinces: tuple[str, ...] = (), channel: str = "telegram"
+) -> User:
     user = await store.touch_user(channel, external_id, language="vi")
     await store.set_role(user.id, role)
     if provinces:
@@ -59,13 +60,24 @@ async def person(store: Store, external_id: str, role: Role, provinces: tuple[st
     return fresh
 
 
-async def add_signup(store: Store, name: str, phone: str, province: str = "ha_noi",
-                     workplace: str = "Công ty TNHH Sợi Thế Kỷ") -> int:
-    result = await store.submit_signup(SignupDraft(
-        full_name=name, phone_e164=phone, workplace=workplace, province_id=province, commune=None,
-        source=SignupSource.SELF, volunteer_id=None, consent_version="v1", consent_lang="vi",
-        consent_channel="telegram", owner_id=None,
-    ))
+async def add_signup(
+    store: Store, name: str, phone: str, province: str = "ha_noi", workplace: str = "Công ty TNHH Sợi Thế Kỷ"
+) -> int:
+    result = await store.submit_signup(
+        SignupDraft(
+            full_name=name,
+            phone_e164=phone,
+            workplace=workplace,
+            province_id=province,
+            commune=None,
+            source=SignupSource.SELF,
+            volunteer_id=None,
+            consent_version="v1",
+            consent_lang="vi",
+            consent_channel="telegram",
+            owner_id=None,
+        )
+    )
     assert result is not None
     return result.signup_id
 

@@ -32,10 +32,15 @@ async def test_three_channels_at_once(tmp_path) -> None:
         issued = oa.issue_tokens()
         env = {
             **telegram_env(tg),
-            "ZALO_OA_APP_ID": oa.app_id, "ZALO_OA_APP_SECRET": oa.app_secret, "ZALO_OA_SECRET_KEY": OA_SECRET,
-            "ZALO_OPENAPI_BASE_URL": oa.openapi_base_url, "ZALO_OAUTH_BASE_URL": oa.oauth_base_url,
-            "ZALO_OA_ACCESS_TOKEN": issued.access_token, "ZALO_OA_REFRESH_TOKEN": issued.refresh_token,
-            "ZALO_BOT_TOKEN": zbot.token, "ZALO_BOT_API_BASE_URL": zbot.base_url,
+            "ZALO_OA_APP_ID": oa.app_id,
+            "ZALO_OA_APP_SECRET": oa.app_secret,
+            "ZALO_OA_SECRET_KEY": OA_SECRET,
+            "ZALO_OPENAPI_BASE_URL": oa.openapi_base_url,
+            "ZALO_OAUTH_BASE_URL": oa.oauth_base_url,
+            "ZALO_OA_ACCESS_TOKEN": issued.access_token,
+            "ZALO_OA_REFRESH_TOKEN": issued.refresh_token,
+            "ZALO_BOT_TOKEN": zbot.token,
+            "ZALO_BOT_API_BASE_URL": zbot.base_url,
         }
         cfg = config_for(tmp_path, env=env, toml=f"[telegram]\nadmins = [{ORGANIZER}]\n")
         async with running_bot(cfg) as runtime, httpx.AsyncClient() as http:
@@ -59,8 +64,11 @@ async def test_three_channels_at_once(tmp_path) -> None:
             # A worker on the Zalo Bot gets the menu and an answer.
             zbot.push_update(bot_text_update(BOT_WORKER, "/start"))
             zbot.push_update(bot_text_update(BOT_WORKER, "nghi phep nam duoc bao nhieu ngay"))
-            await until(lambda: any("12" in (s.text or "") and "Căn cứ" in (s.text or "")
-                                    for s in zbot.sent if s.chat_id == BOT_WORKER))
+            await until(
+                lambda: any(
+                    "12" in (s.text or "") and "Căn cứ" in (s.text or "") for s in zbot.sent if s.chat_id == BOT_WORKER
+                )
+            )
 
             # The organizer on Telegram answers the OA worker's question.
             tg.push_update(tg.user_message(ORGANIZER, "/inbox"))

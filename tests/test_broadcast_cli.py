@@ -39,8 +39,15 @@ def env_for(tmp_path: Path, extra: dict[str, str] | None = None) -> dict[str, st
 async def cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     # Asynchronous, so that a fake server in this event loop keeps answering meanwhile.
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "broadcast", *args, cwd=ROOT, env=env or env_for(tmp_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        "broadcast",
+        *args,
+        cwd=ROOT,
+        env=env or env_for(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
@@ -50,16 +57,46 @@ async def cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> 
 
 
 async def test_create_list_show_cancel(tmp_path: Path) -> None:
-    code, out, err = await cli(tmp_path, "create", "--text", "Chào mừng Tháng Công nhân", "--text-en", "Welcome",
-                               "--topic", "workers_month", "--at", "2099-05-01 08:00", "--dry-run")
+    code, out, err = await cli(
+        tmp_path,
+        "create",
+        "--text",
+        "Chào mừng Tháng Công nhân",
+        "--text-en",
+        "Welcome",
+        "--topic",
+        "workers_month",
+        "--at",
+        "2099-05-01 08:00",
+        "--dry-run",
+    )
     assert code == 0, err
     assert "--- preview (vi) ---\nChào mừng Tháng Công nhân\n\n— Công đoàn" in out and "dry run" in out
-    code, out, err = await cli(tmp_path, "create", "--text", "Chào mừng Tháng Công nhân", "--topic", "workers_month",
-                               "--at", "2099-05-01 08:00")
+    code, out, err = await cli(
+        tmp_path,
+        "create",
+        "--text",
+        "Chào mừng Tháng Công nhân",
+        "--topic",
+        "workers_month",
+        "--at",
+        "2099-05-01 08:00",
+    )
     assert code == 0, err
     assert "created broadcast #1 (once), first send 01/05/2099 08:00" in out
-    code, out, err = await cli(tmp_path, "create", "--text", "Họp tối thứ Hai", "--all", "--every", "0 19 * * 1",
-                               "--at", "2099-05-01 00:00", "--until", "2099-05-31")
+    code, out, err = await cli(
+        tmp_path,
+        "create",
+        "--text",
+        "Họp tối thứ Hai",
+        "--all",
+        "--every",
+        "0 19 * * 1",
+        "--at",
+        "2099-05-01 00:00",
+        "--until",
+        "2099-05-31",
+    )
     assert code == 0, err
     assert "created broadcast #2 (recurring), first send 04/05/2099 19:00" in out, "cron 1 is Monday"
     code, out, _ = await cli(tmp_path, "list")
@@ -80,18 +117,21 @@ async def test_create_list_show_cancel(tmp_path: Path) -> None:
         assert actions == ["broadcast.cancel", "broadcast.create", "broadcast.create"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["create", "--text", "x"], "--topic T"),
-    (["create", "--text", "x", "--topic", "nope"], "unknown topic 'nope'"),
-    (["create", "--text", "x", "--all", "--at", "tomorrow"], "--at: expected"),
-    (["create", "--text", "x", "--all", "--at", "2001-01-01 08:00"], "--at is in the past"),
-    (["create", "--text", "x", "--all", "--every", "0 19 * *"], "--every: a schedule needs 5 fields"),
-    (["create", "--text", "x", "--all", "--until", "2099-01-01"], "--until only makes sense with --every"),
-    (["create", "--text", "x", "--all", "--photo", "/nonexistent.png"], "--photo: cannot read"),
-    (["create", "--text", "x", "--all", "--province", "Atlantis"], "unknown province"),
-    (["create", "--all"], "required: --text"),
-    (["show", "abc"], "not a broadcast number"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["create", "--text", "x"], "--topic T"),
+        (["create", "--text", "x", "--topic", "nope"], "unknown topic 'nope'"),
+        (["create", "--text", "x", "--all", "--at", "tomorrow"], "--at: expected"),
+        (["create", "--text", "x", "--all", "--at", "2001-01-01 08:00"], "--at is in the past"),
+        (["create", "--text", "x", "--all", "--every", "0 19 * *"], "--every: a schedule needs 5 fields"),
+        (["create", "--text", "x", "--all", "--until", "2099-01-01"], "--until only makes sense with --every"),
+        (["create", "--text", "x", "--all", "--photo", "/nonexistent.png"], "--photo: cannot read"),
+        (["create", "--text", "x", "--all", "--province", "Atlantis"], "unknown province"),
+        (["create", "--all"], "required: --text"),
+        (["show", "abc"], "not a broadcast number"),
+    ],
+)
 async def test_bad_usage_is_one_line_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     code, _, err = await cli(tmp_path, *args)
     assert code == 2, err
@@ -105,8 +145,9 @@ async def test_send_due_delivers_through_telegram_with_a_progress_bar(tmp_path: 
         async with SQLiteStore(tmp_path / "cli.sqlite3") as store:
             await add_workers(store, range(1, 46))  # 1.5 s at the default 30/s
         env = env_for(tmp_path, {"TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url})
-        code, out, err = await cli(tmp_path, "create", "--text", "Tết Sum vầy 2026", "--topic", "workers_month",
-                                   "--at", "now", env=env)
+        code, out, err = await cli(
+            tmp_path, "create", "--text", "Tết Sum vầy 2026", "--topic", "workers_month", "--at", "now", env=env
+        )
         assert code == 0, err
         code, out, err = await cli(tmp_path, "send-due", env=env)
         assert code == 0, err

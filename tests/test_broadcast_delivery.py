@@ -41,7 +41,6 @@ QUIET = QuietHours.parse("21:00", "07:00", "Asia/Ho_Chi_Minh")
 UNLIMITED = ChannelLimits(rate=None, per_chat_interval=0.0)
 
 
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegramServer]:
     async with FakeTelegramServer() as server:
@@ -60,9 +59,15 @@ def sender(bot: Bot, limits: ChannelLimits = UNLIMITED, store: Store | None = No
 
 
 async def broadcast(store: Store, *, topics=("workers_month",), text_en: str | None = None, **kw):  # type: ignore[no-untyped-def]
-    return await store.create_broadcast(NewBroadcast(
-        "Chào mừng Tháng Công nhân", Audience(topics=tuple(topics)), run_at=datetime.now(UTC), text_en=text_en, **kw,
-    ))
+    return await store.create_broadcast(
+        NewBroadcast(
+            "Chào mừng Tháng Công nhân",
+            Audience(topics=tuple(topics)),
+            run_at=datetime.now(UTC),
+            text_en=text_en,
+            **kw,
+        )
+    )
 
 
 def texts(fake: FakeTelegramServer, chat: int) -> list[str]:
@@ -81,8 +86,9 @@ async def test_each_subscriber_gets_it_once_in_their_language(fake, tg, store: S
     report = await engine.run(b.id)
     assert report.outcome == "done" and report.stats.sent == 15
     for chat in range(1, 11):
-        assert texts(fake, chat) == ["Chào mừng Tháng Công nhân\n\n— Công đoàn · Gõ /stop để ngừng nhận thông báo,"
-                                     " /news để chọn chủ đề."]
+        assert texts(fake, chat) == [
+            "Chào mừng Tháng Công nhân\n\n— Công đoàn · Gõ /stop để ngừng nhận thông báo, /news để chọn chủ đề."
+        ]
     for chat in range(11, 16):
         (text,) = texts(fake, chat)
         assert text.startswith("Welcome to Workers' Month\n\n— Trade union")
@@ -165,7 +171,8 @@ async def test_timeouts_are_retried_then_failed(fake, store: Store) -> None:
     bot = Bot(fake.token, base_url=fake.base_url, request=HTTPXRequest(read_timeout=0.15))
     async with bot:
         report = await make_engine(store, sender(bot), settings=EngineSettings(max_attempts=3, **_fast())).run(
-            (await broadcast(store)).id)
+            (await broadcast(store)).id
+        )
     assert report.stats.failed_by_reason == {"network: Timed out": 1}
     assert len(fake.requests("sendMessage", chat_id=1)) == 3
     fake.set_latency(0)
@@ -272,8 +279,11 @@ async def test_long_text_with_a_photo_is_photo_then_text_a_second_apart(fake, tg
     await add_workers(store, [1])
     png = io.BytesIO()
     Image.new("RGB", (32, 32), "blue").save(png, "PNG")
-    b = await store.create_broadcast(NewBroadcast(
-        "Tết Sum vầy. " * 120, Audience(topics=("workers_month",)), run_at=datetime.now(UTC), photo=png.getvalue()))
+    b = await store.create_broadcast(
+        NewBroadcast(
+            "Tết Sum vầy. " * 120, Audience(topics=("workers_month",)), run_at=datetime.now(UTC), photo=png.getvalue()
+        )
+    )
     report = await make_engine(store, sender(tg, ChannelLimits(rate=None))).run(b.id)
     assert report.stats.sent == 1
     assert [r.method for r in fake.requests() if r.method.startswith("send")] == ["sendPhoto", "sendMessage"]

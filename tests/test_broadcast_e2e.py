@@ -35,8 +35,6 @@ name_en = "Union news"
 """
 
 
-
-
 async def say(fake: FakeTelegramServer, user: int, text: str, **kw) -> None:  # type: ignore[no-untyped-def]
     mark = fake.mark()
     fake.push_update(fake.user_message(user, text, **kw))
@@ -74,15 +72,19 @@ async def test_workers_month_announcement_from_the_chat(tmp_path) -> None:
             mark = fake.mark()
             await press(fake, ORGANIZER, "🚀 Gửi ngay")
             preview = await fake.wait_for(
-                lambda r: "Xác nhận" in (r.params.get("text") or ""), method="sendMessage", chat_id=ORGANIZER,
+                lambda r: "Xác nhận" in (r.params.get("text") or ""),
+                method="sendMessage",
+                chat_id=ORGANIZER,
                 since=mark,
             )
             assert "4 người" in preview.params["text"]
             await press(fake, ORGANIZER, "✅ Xác nhận")
 
             summary = await fake.wait_for(
-                lambda r: r.ok and "📊" in (r.params.get("text") or ""), method="sendMessage",
-                chat_id=ORGANIZER, timeout=10,
+                lambda r: r.ok and "📊" in (r.params.get("text") or ""),
+                method="sendMessage",
+                chat_id=ORGANIZER,
+                timeout=10,
             )
             assert "đã gửi 4" in summary.params["text"]
             for user in WORKERS:

@@ -130,8 +130,15 @@ async def test_writing_again_after_blocking_makes_the_worker_reachable(chat, sto
 # -- organizers: who may ------------------------------------------------------------
 async def test_workers_cannot_reach_any_organizer_step(chat, store: Store) -> None:
     b = await store.create_broadcast(NewBroadcast("x", Audience(everyone=True), run_at=datetime.now(UTC)))
-    for action in (chat.say("/broadcast"), chat.say("/broadcast new"), chat.press("bcc:new"), chat.press("bcc:confirm"),
-                   chat.press("bcm:list"), chat.press(f"bcm:cancel_yes:{b.id}"), chat.press(f"bcm:pause:{b.id}")):
+    for action in (
+        chat.say("/broadcast"),
+        chat.say("/broadcast new"),
+        chat.press("bcc:new"),
+        chat.press("bcc:confirm"),
+        chat.press("bcm:list"),
+        chat.press(f"bcm:cancel_yes:{b.id}"),
+        chat.press(f"bcm:pause:{b.id}"),
+    ):
         await action
         assert "chỉ dành cho cán bộ công đoàn" in chat.text()
     assert (await store.get_broadcast(b.id)).status is BroadcastStatus.SCHEDULED
@@ -293,8 +300,9 @@ async def test_compose_province_filter(make_chat, store: Store) -> None:
 async def test_list_show_pause_resume_cancel(make_chat, store: Store, control: RecordingControl) -> None:
     await add_workers(store, range(1, 4))
     org = await organizer(make_chat, store)
-    b = await store.create_broadcast(NewBroadcast(
-        "Thông báo A", Audience(topics=("workers_month",)), run_at=datetime(2099, 5, 1, tzinfo=UTC)))
+    b = await store.create_broadcast(
+        NewBroadcast("Thông báo A", Audience(topics=("workers_month",)), run_at=datetime(2099, 5, 1, tzinfo=UTC))
+    )
     await org.say("/broadcast list")
     assert f"#{b.id}" in org.text() and "đã lên lịch" in org.text()
     await org.press(f"bcm:show:{b.id}")
@@ -326,10 +334,15 @@ async def test_resend_to_failed_only(make_chat, store: Store) -> None:
     await store.materialize_audience(b.id)
     ids = [r.delivery_id for r in await store.queued_deliveries(b.id, after_id=0, limit=9)]
     await store.journal_deliveries(b.id, ids, [])
-    await store.journal_deliveries(b.id, [], [
-        DeliveryResult(ids[0], DeliveryStatus.SENT), DeliveryResult(ids[1], DeliveryStatus.FAILED, "bad_request: x"),
-        DeliveryResult(ids[2], DeliveryStatus.FAILED, "blocked"),
-    ])
+    await store.journal_deliveries(
+        b.id,
+        [],
+        [
+            DeliveryResult(ids[0], DeliveryStatus.SENT),
+            DeliveryResult(ids[1], DeliveryStatus.FAILED, "bad_request: x"),
+            DeliveryResult(ids[2], DeliveryStatus.FAILED, "blocked"),
+        ],
+    )
     await store.set_reachable(users[2].id, False)
     await org.press(f"bcm:resend:{b.id}")
     assert "Không có ai" in org.text(), "only a finished broadcast is resent"

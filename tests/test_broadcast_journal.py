@@ -14,15 +14,17 @@ from tests.fakes.broadcast_support import FAST, RecordingSender, add_workers, ma
 async def test_sends_finishing_together_are_claimed_in_one_commit_each_before_its_send(store: Store) -> None:
     workers = await add_workers(store, range(1, 65))
     by_chat = {w.external_id: w.id for w in workers}
-    b = await store.create_broadcast(NewBroadcast("Họp công đoàn", Audience(topics=("workers_month",)),
-                                                  run_at=datetime.now(UTC)))
+    b = await store.create_broadcast(
+        NewBroadcast("Họp công đoàn", Audience(topics=("workers_month",)), run_at=datetime.now(UTC))
+    )
     statuses: list[str] = []
     waiting: list[asyncio.Future[None]] = []
 
     async def hook(chat_id: str, part: object) -> None:
         # The row must already be committed as 'sending' when its message leaves.
         rows = await store.db.execute_fetchall(
-            "SELECT status FROM deliveries WHERE broadcast_id = ? AND user_id = ?", (b.id, by_chat[chat_id]))
+            "SELECT status FROM deliveries WHERE broadcast_id = ? AND user_id = ?", (b.id, by_chat[chat_id])
+        )
         statuses.append(rows[0][0])
         # Hold every send until all 16 in flight have arrived, then let them finish in
         # one turn of the loop, as replies read in one poll of the sockets do.
@@ -35,8 +37,13 @@ async def test_sends_finishing_together_are_claimed_in_one_commit_each_before_it
         await future
 
     sender = RecordingSender(hook=hook)
-    engine = make_engine(store, {"telegram": sender}, settings=EngineSettings(
-        concurrency=16, backoff_base=FAST.backoff_base, status_poll_seconds=FAST.status_poll_seconds))
+    engine = make_engine(
+        store,
+        {"telegram": sender},
+        settings=EngineSettings(
+            concurrency=16, backoff_base=FAST.backoff_base, status_poll_seconds=FAST.status_poll_seconds
+        ),
+    )
     report = await engine.run(b.id)
 
     assert report.outcome == "done"

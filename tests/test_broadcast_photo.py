@@ -37,8 +37,6 @@ TEXT_VI = "Hội thao công nhân sáng Chủ nhật tại nhà văn hoá."
 TEXT_EN = "Workers' sports day on Sunday morning at the cultural house."
 
 
-
-
 async def send(fake: FakeTelegramServer, user: int, update: dict) -> str:
     """Push an update and return the text of the bot's answer."""
     mark = fake.mark()
@@ -51,7 +49,9 @@ async def press(fake: FakeTelegramServer, user: int, label: str) -> str:
     mark = fake.mark()
     fake.push_update(fake.press_button(user, label))
     answer = await fake.wait_for(
-        lambda r: r.method in {"sendMessage", "editMessageText"}, chat_id=user, since=mark,
+        lambda r: r.method in {"sendMessage", "editMessageText"},
+        chat_id=user,
+        since=mark,
     )
     return str(answer.params.get("text") or "")
 
@@ -87,7 +87,9 @@ async def test_organizer_broadcasts_a_photo_sent_in_the_chat(tmp_path) -> None:
             await press(fake, ORGANIZER, "🚀 Gửi ngay")
             summary = await fake.wait_for(
                 lambda r: "Xác nhận" in str(button_labels(r.params)),
-                method="sendMessage", chat_id=ORGANIZER, since=mark,
+                method="sendMessage",
+                chat_id=ORGANIZER,
+                since=mark,
             )
             assert "3 người" in summary.params["text"] and "Zalo" in summary.params["text"]
             # The preview: each language's message as the photo's caption, by file id.
@@ -98,8 +100,10 @@ async def test_organizer_broadcasts_a_photo_sent_in_the_chat(tmp_path) -> None:
 
             await press(fake, ORGANIZER, "✅ Xác nhận")
             report = await fake.wait_for(
-                lambda r: r.ok and "📊" in (r.params.get("text") or ""), method="sendMessage",
-                chat_id=ORGANIZER, timeout=10,
+                lambda r: r.ok and "📊" in (r.params.get("text") or ""),
+                method="sendMessage",
+                chat_id=ORGANIZER,
+                timeout=10,
             )
             assert "đã gửi 3" in report.params["text"]
             for user, lang in [(WORKERS[0], "vi"), (WORKERS[1], "vi"), (ENGLISH, "en")]:

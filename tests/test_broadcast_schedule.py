@@ -24,9 +24,18 @@ from tests.fakes.broadcast_support import VN, local
 QUIET = QuietHours.parse("21:00", "07:00", "Asia/Ho_Chi_Minh")
 
 
-@pytest.mark.parametrize(("hour", "minute", "quiet"), [
-    (20, 59, False), (21, 0, True), (23, 30, True), (0, 0, True), (6, 59, True), (7, 0, False), (12, 0, False),
-])
+@pytest.mark.parametrize(
+    ("hour", "minute", "quiet"),
+    [
+        (20, 59, False),
+        (21, 0, True),
+        (23, 30, True),
+        (0, 0, True),
+        (6, 59, True),
+        (7, 0, False),
+        (12, 0, False),
+    ],
+)
 def test_quiet_hours_wrap_past_midnight(hour: int, minute: int, quiet: bool) -> None:
     assert QUIET.is_quiet(local(2025, 5, 1, hour, minute)) is quiet
 
@@ -96,10 +105,26 @@ def test_cron_weekday_numbers_mean_what_cron_means() -> None:
             cron_trigger(bad, VN)
 
 
-@pytest.mark.parametrize("text", [
-    "dừng", "Dừng!", "hủy", "huỷ", "HỦY", "Thôi nhận tin", "thoi nhan tin", "stop", "STOP.",
-    "unsubscribe", " ngừng nhận tin ", "hủy đăng ký", "huy dang ky", "Stop please", "please stop",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dừng",
+        "Dừng!",
+        "hủy",
+        "huỷ",
+        "HỦY",
+        "Thôi nhận tin",
+        "thoi nhan tin",
+        "stop",
+        "STOP.",
+        "unsubscribe",
+        " ngừng nhận tin ",
+        "hủy đăng ký",
+        "huy dang ky",
+        "Stop please",
+        "please stop",
+    ],
+)
 def test_opt_out_words(text: str) -> None:
     assert is_opt_out(text)
     assert classify(text) is OptOut.YES
@@ -112,11 +137,26 @@ def test_bare_diacritic_free_dung_or_huy_asks_first(text: str) -> None:
     assert not is_opt_out(text)
 
 
-@pytest.mark.parametrize("text", [
-    "công ty bắt dừng việc không báo trước", "làm sao để hủy hợp đồng", "stop working overtime?",
-    "dung co", "tôi muốn dừng nhận lương tháng", "thôi", "", "đúng", "Đúng!", "Dũng", "dùng", "dũng",
-    "đúng rồi", "Huỳnh", "huy chương",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "công ty bắt dừng việc không báo trước",
+        "làm sao để hủy hợp đồng",
+        "stop working overtime?",
+        "dung co",
+        "tôi muốn dừng nhận lương tháng",
+        "thôi",
+        "",
+        "đúng",
+        "Đúng!",
+        "Dũng",
+        "dùng",
+        "dũng",
+        "đúng rồi",
+        "Huỳnh",
+        "huy chương",
+    ],
+)
 def test_sentences_with_such_words_are_not_opt_outs(text: str) -> None:
     assert not is_opt_out(text)
     assert classify(text) is OptOut.NO

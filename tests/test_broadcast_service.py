@@ -30,8 +30,9 @@ async def wait_until(predicate, timeout: float = 5.0) -> None:  # type: ignore[n
 
 def make_service(store: Store, rec: RecordingSender, clock, *, timers: bool = True, notify=None, settings=FAST):  # type: ignore[no-untyped-def]
     engine = make_engine(store, {"telegram": rec}, clock=clock, notify=notify, settings=settings)
-    return BroadcastService(store, engine, timezone="Asia/Ho_Chi_Minh", missed_limit=timedelta(hours=12),
-                            use_timers=timers)
+    return BroadcastService(
+        store, engine, timezone="Asia/Ho_Chi_Minh", missed_limit=timedelta(hours=12), use_timers=timers
+    )
 
 
 @pytest.fixture
@@ -47,8 +48,9 @@ async def test_startup_sends_due_skips_missed_and_arms_future(store: Store, runn
     (org,) = await add_workers(store, [900], topics=[])
     now = datetime.now(UTC)
     due = await store.create_broadcast(NewBroadcast("due", AUDIENCE, run_at=now - timedelta(minutes=5)))
-    missed = await store.create_broadcast(NewBroadcast(
-        "missed", AUDIENCE, run_at=now - timedelta(hours=20), created_by=org.id))
+    missed = await store.create_broadcast(
+        NewBroadcast("missed", AUDIENCE, run_at=now - timedelta(hours=20), created_by=org.id)
+    )
     future = await store.create_broadcast(NewBroadcast("future", AUDIENCE, run_at=now + timedelta(hours=3)))
     rec, summaries = RecordingSender(), Summaries()
     service = make_service(store, rec, SystemClock(), notify=summaries)
@@ -120,9 +122,15 @@ async def test_restart_rearms_a_running_broadcast_and_never_repeats(store: Store
 async def test_series_creates_each_occurrence_once(store: Store) -> None:
     await add_workers(store, [1, 2])
     clock = FakeClock(local(2025, 5, 5, 19, 0, 30))  # a Monday, just after 19:00
-    series = await store.create_broadcast(NewBroadcast(
-        "Sinh hoạt tối thứ Hai", AUDIENCE, run_at=local(2025, 5, 5, 19, 0), cron="0 19 * * mon",
-        until=local(2025, 5, 19, 23, 59)))
+    series = await store.create_broadcast(
+        NewBroadcast(
+            "Sinh hoạt tối thứ Hai",
+            AUDIENCE,
+            run_at=local(2025, 5, 5, 19, 0),
+            cron="0 19 * * mon",
+            until=local(2025, 5, 19, 23, 59),
+        )
+    )
     rec = RecordingSender()
     service = make_service(store, rec, clock, timers=False)
     await service.send_due()
@@ -148,8 +156,9 @@ async def test_series_creates_each_occurrence_once(store: Store) -> None:
 
 async def test_a_new_series_computes_its_first_occurrence(store: Store) -> None:
     clock = FakeClock(local(2025, 5, 1, 12, 0))  # Thursday
-    s = await store.create_broadcast(NewBroadcast(
-        "Weekly", AUDIENCE, run_at=None, cron="30 8 * * 1", starts_at=local(2025, 5, 6, 0, 0)))
+    s = await store.create_broadcast(
+        NewBroadcast("Weekly", AUDIENCE, run_at=None, cron="30 8 * * 1", starts_at=local(2025, 5, 6, 0, 0))
+    )
     service = make_service(store, RecordingSender(), clock, timers=False)
     await service.sync()
     assert (await store.get_broadcast(s.id)).run_at == local(2025, 5, 12, 8, 30), "a Monday, after the start"

@@ -78,11 +78,21 @@ async def test_province_audience_joins_signups(store: Store) -> None:
     users = await add_workers(store, [1, 2, 3], topics=["member_drive"])
     assert await store.supports_province_audience()
     for user, province in zip(users[:2], ["ha_noi", "bac_ninh"], strict=True):
-        await store.submit_signup(SignupDraft(
-            full_name="Nguyễn Văn A", phone_e164=f"+8491234560{user.id}", workplace="KCN", province_id=province,
-            commune=None, source=SignupSource.SELF, volunteer_id=None, consent_version="1", consent_lang="vi",
-            consent_channel="telegram", owner_id=user.id,
-        ))
+        await store.submit_signup(
+            SignupDraft(
+                full_name="Nguyễn Văn A",
+                phone_e164=f"+8491234560{user.id}",
+                workplace="KCN",
+                province_id=province,
+                commune=None,
+                source=SignupSource.SELF,
+                volunteer_id=None,
+                consent_version="1",
+                consent_lang="vi",
+                consent_channel="telegram",
+                owner_id=user.id,
+            )
+        )
     assert await store.count_audience(Audience(topics=("member_drive",), provinces=("ha_noi",))) == 1
     assert await store.count_audience(Audience(everyone=True, provinces=("ha_noi", "bac_ninh"))) == 2
 
@@ -98,9 +108,14 @@ async def test_materialize_once_and_claims_are_compare_and_set(store: Store) -> 
     ids = [r.delivery_id for r in rows]
     assert await store.journal_deliveries(b.id, ids[:3], []) == set(ids[:3])
     assert await store.journal_deliveries(b.id, ids[:4], []) == {ids[3]}, "a row is claimed once"
-    await store.journal_deliveries(b.id, [], [
-        DeliveryResult(ids[0], DeliveryStatus.SENT), DeliveryResult(ids[1], DeliveryStatus.FAILED, "blocked"),
-    ])
+    await store.journal_deliveries(
+        b.id,
+        [],
+        [
+            DeliveryResult(ids[0], DeliveryStatus.SENT),
+            DeliveryResult(ids[1], DeliveryStatus.FAILED, "blocked"),
+        ],
+    )
     assert await store.recover_deliveries(b.id, resend=False) == 2
     stats = await store.delivery_stats(b.id)
     assert (stats.sent, stats.failed, stats.in_doubt, stats.queued, stats.blocked) == (1, 1, 2, 1, 1)
@@ -115,11 +130,15 @@ async def test_recover_with_resend_and_requeue_failed(store: Store) -> None:
     await store.journal_deliveries(b.id, ids, [])
     assert await store.recover_deliveries(b.id, resend=True) == 3
     await store.journal_deliveries(b.id, ids, [])
-    await store.journal_deliveries(b.id, [], [
-        DeliveryResult(ids[0], DeliveryStatus.FAILED, "blocked"),
-        DeliveryResult(ids[1], DeliveryStatus.FAILED, "network: Bad Gateway"),
-        DeliveryResult(ids[2], DeliveryStatus.SENT),
-    ])
+    await store.journal_deliveries(
+        b.id,
+        [],
+        [
+            DeliveryResult(ids[0], DeliveryStatus.FAILED, "blocked"),
+            DeliveryResult(ids[1], DeliveryStatus.FAILED, "network: Bad Gateway"),
+            DeliveryResult(ids[2], DeliveryStatus.SENT),
+        ],
+    )
     await store.set_reachable(users[0].id, False)
     assert await store.requeue_failed(b.id) == 1, "not the worker who still blocks the bot"
     await store.touch_user("telegram", "1", language="vi")  # they wrote again

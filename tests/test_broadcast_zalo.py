@@ -84,7 +84,9 @@ def cs_to(oa: FakeZaloOA, user_id: str) -> list[dict]:
 
 
 async def test_oa_sends_inside_the_window_once_and_skips_the_rest_without_a_call(
-    tmp_path: Path, oa: FakeZaloOA, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    oa: FakeZaloOA,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with running(tmp_path, oa_env(tmp_path, oa), CONFIG) as h:
         store = h.runtime.store
@@ -108,7 +110,9 @@ async def test_oa_sends_inside_the_window_once_and_skips_the_rest_without_a_call
 
 
 async def test_oa_unreachable_code_is_skipped_with_its_reason_and_not_retried(
-    tmp_path: Path, oa: FakeZaloOA, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    oa: FakeZaloOA,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with running(tmp_path, oa_env(tmp_path, oa), CONFIG) as h:
         store = h.runtime.store
@@ -128,7 +132,9 @@ async def test_oa_unreachable_code_is_skipped_with_its_reason_and_not_retried(
 
 
 async def test_oa_rate_limit_pauses_the_channel_then_sends(
-    tmp_path: Path, oa: FakeZaloOA, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    oa: FakeZaloOA,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with running(tmp_path, oa_env(tmp_path, oa), CONFIG) as h:
         store = h.runtime.store
@@ -145,7 +151,9 @@ async def test_oa_rate_limit_pauses_the_channel_then_sends(
 
 
 async def test_oa_token_refused_keeps_zalo_rows_queued_while_telegram_finishes(
-    tmp_path: Path, oa: FakeZaloOA, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    oa: FakeZaloOA,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with running(tmp_path, oa_env(tmp_path, oa), CONFIG) as h:
         store = h.runtime.store
@@ -164,7 +172,10 @@ async def test_oa_token_refused_keeps_zalo_rows_queued_while_telegram_finishes(
 
 
 async def test_zalo_night_holds_zalo_rows_while_telegram_goes(
-    tmp_path: Path, oa: FakeZaloOA, zbot: FakeZaloBot, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    oa: FakeZaloOA,
+    zbot: FakeZaloBot,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     env = oa_env(tmp_path, oa) | bot_env(tmp_path, zbot)
     async with running(tmp_path, env, CONFIG) as h:
@@ -200,7 +211,9 @@ async def test_zalo_night_holds_zalo_rows_while_telegram_goes(
 
 
 async def test_runtime_registers_zalo_senders_paced_by_config(
-    tmp_path: Path, oa: FakeZaloOA, zbot: FakeZaloBot,
+    tmp_path: Path,
+    oa: FakeZaloOA,
+    zbot: FakeZaloBot,
 ) -> None:
     env = oa_env(tmp_path, oa) | bot_env(tmp_path, zbot)
     async with running(tmp_path, env, CONFIG + "\n[zalo]\noa_rate = 8\n") as h:
@@ -213,7 +226,9 @@ async def test_runtime_registers_zalo_senders_paced_by_config(
 
 
 async def test_store_counts_the_audience_per_channel_and_inside_the_window(
-    tmp_path: Path, oa: FakeZaloOA, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    oa: FakeZaloOA,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with running(tmp_path, oa_env(tmp_path, oa), CONFIG) as h:
         store = h.runtime.store
@@ -251,7 +266,9 @@ async def reach_audience(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_chat_preview_shows_who_each_channel_reaches(
-    make_chat, store: Store, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    make_chat,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     await reach_audience(store, monkeypatch)
     org = make_chat("org")
@@ -281,8 +298,16 @@ async def test_cli_create_prints_the_reach_per_channel(tmp_path: Path, monkeypat
     finally:
         await store.close()
     code, out, err = await cli(
-        tmp_path, "create", "--text", "Chào mừng", "--topic", "workers_month", "--at", "2099-05-01 08:00",
-        "--dry-run", env=env,
+        tmp_path,
+        "create",
+        "--text",
+        "Chào mừng",
+        "--topic",
+        "workers_month",
+        "--at",
+        "2099-05-01 08:00",
+        "--dry-run",
+        env=env,
     )
     assert code == 0, err
     assert "By channel: Telegram 2 · Zalo OA 3 (2 outside the 7-day window) · Zalo Bot 1\n" in out

@@ -76,8 +76,9 @@ def test_a_bad_row_imports_nothing_and_names_row_column_reason(cli, tmp_path) ->
 
 def test_files_that_are_not_csv_utf8_or_xlsx(cli, tmp_path) -> None:
     latin = tmp_path / "latin.csv"
-    latin.write_bytes(HEADER.encode() + "k,Giảm,P,shopping,*,x,y,,,,\n".encode("cp1258", errors="replace")
-                      + b"\xff\xfe\n")
+    latin.write_bytes(
+        HEADER.encode() + "k,Giảm,P,shopping,*,x,y,,,,\n".encode("cp1258", errors="replace") + b"\xff\xfe\n"
+    )
     code, _, err = cli("benefits", "import", str(latin))
     assert code == 1 and "not UTF-8" in err and err.count("\n") == 1
     pdf = tmp_path / "x.pdf"
@@ -94,8 +95,21 @@ def test_xlsx_import(cli, tmp_path) -> None:
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(HEADER.strip().split(","))
-    sheet.append(["kham-mat", "Khám mắt miễn phí", "Bệnh viện Mắt", "sức khỏe", "Đà Nẵng; Quảng Nam",
-                  "Miễn phí khám", "Mang thẻ đoàn viên", datetime(2026, 1, 1), datetime(2030, 1, 1), None, "có"])
+    sheet.append(
+        [
+            "kham-mat",
+            "Khám mắt miễn phí",
+            "Bệnh viện Mắt",
+            "sức khỏe",
+            "Đà Nẵng; Quảng Nam",
+            "Miễn phí khám",
+            "Mang thẻ đoàn viên",
+            datetime(2026, 1, 1),
+            datetime(2030, 1, 1),
+            None,
+            "có",
+        ]
+    )
     book.save(tmp_path / "b.xlsx")
     code, out, err = cli("benefits", "import", str(tmp_path / "b.xlsx"))
     assert code == 0, err
@@ -106,9 +120,17 @@ def test_xlsx_import(cli, tmp_path) -> None:
 
 def benefit(key: str, **kw) -> Benefit:  # type: ignore[no-untyped-def]
     today = datetime.now(UTC).date()
-    base = dict(key=key, title=f"Ưu đãi {key}", partner="Đối tác", category=BenefitCategory.SHOPPING,
-                provinces=("ho_chi_minh",), gives="Giảm 10%", how_to_claim="Xuất trình thẻ",
-                valid_from=today - timedelta(days=1), valid_until=today + timedelta(days=30))
+    base = dict(
+        key=key,
+        title=f"Ưu đãi {key}",
+        partner="Đối tác",
+        category=BenefitCategory.SHOPPING,
+        provinces=("ho_chi_minh",),
+        gives="Giảm 10%",
+        how_to_claim="Xuất trình thẻ",
+        valid_from=today - timedelta(days=1),
+        valid_until=today + timedelta(days=30),
+    )
     base.update(kw)
     return Benefit(**base)  # type: ignore[arg-type]
 
@@ -116,13 +138,23 @@ def benefit(key: str, **kw) -> Benefit:  # type: ignore[no-untyped-def]
 async def test_benefits_in_chat(store, make_chat) -> None:
     today = datetime.now(UTC).date()
     items = [benefit(f"s{i:02d}") for i in range(8)] + [
-        benefit("nation", title="Vé xe Tết", partner="Nhà xe Phương Trang", provinces=("*",),
-                category=BenefitCategory.TRAVEL),
+        benefit(
+            "nation",
+            title="Vé xe Tết",
+            partner="Nhà xe Phương Trang",
+            provinces=("*",),
+            category=BenefitCategory.TRAVEL,
+        ),
         benefit("hanoi", title="Chỉ Hà Nội", provinces=("ha_noi",)),
         benefit("old", title="Đã hết hạn", valid_until=today - timedelta(days=1)),
         benefit("future", title="Chưa bắt đầu", valid_from=today + timedelta(days=3)),
-        benefit("member", title="Điện máy giảm giá", partner="Điện Máy Xanh", members_only=True,
-                category=BenefitCategory.FINANCE),
+        benefit(
+            "member",
+            title="Điện máy giảm giá",
+            partner="Điện Máy Xanh",
+            members_only=True,
+            category=BenefitCategory.FINANCE,
+        ),
     ]
     await store.upsert_benefits(items)
     chat = make_chat("b1", "zalo_bot")

@@ -40,8 +40,21 @@ def window() -> tuple[str, str]:
 
 def create(cli, *extra: str, places: str = "3", province: str = "Hồ Chí Minh") -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
     opens, closes = window()
-    return cli("program", "create", "--title", "Xe về quê Tết", "--province", province, "--places", places,
-               "--opens", opens, "--closes", closes, *extra)
+    return cli(
+        "program",
+        "create",
+        "--title",
+        "Xe về quê Tết",
+        "--province",
+        province,
+        "--places",
+        places,
+        "--opens",
+        opens,
+        "--closes",
+        closes,
+        *extra,
+    )
 
 
 def in_store(cli, body):  # type: ignore[no-untyped-def]
@@ -56,8 +69,20 @@ def test_create_validation_and_scope(cli) -> None:
     opens, closes = window()
     code, _, err = create(cli, places="0")
     assert code == 2 and err.strip() == "unionbot: --places must be 1 or more"
-    code, _, err = cli("program", "create", "--title", "T", "--province", "Hà Nội", "--places", "5",
-                       "--opens", closes, "--closes", opens)
+    code, _, err = cli(
+        "program",
+        "create",
+        "--title",
+        "T",
+        "--province",
+        "Hà Nội",
+        "--places",
+        "5",
+        "--opens",
+        closes,
+        "--closes",
+        opens,
+    )
     assert code == 2 and "--closes must be after --opens" in err
     code, _, err = create(cli, province="Atlantis")
     assert code == 2 and "unknown province" in err
@@ -92,7 +117,7 @@ def test_show_checkin_exit_codes_close_and_export(cli, tmp_path) -> None:
 
     async def register(store):  # type: ignore[no-untyped-def]
         results = []
-        for i, name in enumerate(["=HYPERLINK(\"http://x\")", "Nguyễn Văn Bình", "Lê Thị Cúc"]):
+        for i, name in enumerate(['=HYPERLINK("http://x")', "Nguyễn Văn Bình", "Lê Thị Cúc"]):
             u = await store.touch_user("telegram", f"9{i}", language="vi")
             results.append(await store.register(RegistrationDraft(pid, u.id, f"+8491200000{i}", name, 2 if i else 1)))
         return [r.registration.code for r in results]
@@ -101,7 +126,12 @@ def test_show_checkin_exit_codes_close_and_export(cli, tmp_path) -> None:
     code, out, _ = cli("program", "show", str(pid), "--json")
     shown = json.loads(out)
     assert {k: shown[k] for k in ("id", "places", "confirmed_seats", "waitlisted", "checked_in")} == {
-        "id": pid, "places": 3, "confirmed_seats": 3, "waitlisted": 1, "checked_in": 0}
+        "id": pid,
+        "places": 3,
+        "confirmed_seats": 3,
+        "waitlisted": 1,
+        "checked_in": 0,
+    }
     assert shown["title"] == "Xe về quê Tết" and shown["event_at"].startswith("2027-02-04T06:00")
 
     code, out, err = cli("program", "checkin", str(pid), codes[1].lower())

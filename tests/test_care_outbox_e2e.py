@@ -33,22 +33,46 @@ async def test_cli_case_change_is_delivered_by_the_running_bot(fake, tmp_path) -
         await fake.wait_for(method="sendMessage", chat_id=WORKER, since=mark, timeout=10)
         user = await runtime.store.find_user("telegram", str(WORKER))
         case_id = await runtime.store.create_case(
-            user_id=user.id, category=CaseCategory.ILLNESS, description="Ốm nặng", phone_e164="+84912000444",
-            province_id="ho_chi_minh", consent_version="t")
-        env = {**os.environ, "UNIONBOT_DB": str(tmp_path / "bot.sqlite3"),
-               "UNIONBOT_CONFIG": str(tmp_path / "config.toml")}
+            user_id=user.id,
+            category=CaseCategory.ILLNESS,
+            description="Ốm nặng",
+            phone_e164="+84912000444",
+            province_id="ho_chi_minh",
+            consent_version="t",
+        )
+        env = {
+            **os.environ,
+            "UNIONBOT_DB": str(tmp_path / "bot.sqlite3"),
+            "UNIONBOT_CONFIG": str(tmp_path / "config.toml"),
+        }
         env.pop("TELEGRAM_BOT_TOKEN", None)
         # Marked before the CLI starts: the bot may deliver while the CLI is still exiting.
         mark = fake.mark()
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "cases", "set", str(case_id), "--status", "contacted", "--note", "Đã gọi",
-            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bot",
+            "cases",
+            "set",
+            str(case_id),
+            "--status",
+            "contacted",
+            "--note",
+            "Đã gọi",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, err = await proc.communicate()
         assert proc.returncode == 0, err.decode()
         sent = await fake.wait_for(
-            lambda r: "Support case" in str(r.params.get("text", "")), method="sendMessage", chat_id=WORKER,
-            since=mark, timeout=60)
+            lambda r: "Support case" in str(r.params.get("text", "")),
+            method="sendMessage",
+            chat_id=WORKER,
+            since=mark,
+            timeout=60,
+        )
         assert time.monotonic() - started < 60
         assert sent.params["text"] == f"🤝 Support case no. {case_id}: contacted."
         # Exactly once: the next rounds send nothing more.

@@ -35,9 +35,16 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def program(**kw) -> NewProgram:  # type: ignore[no-untyped-def]
     now = datetime.now(UTC)
-    base = dict(title="Tàu Tết 2027", province_id="ho_chi_minh", places=2, opens_at=now - timedelta(days=1),
-                closes_at=now + timedelta(days=10), max_per_person=2, event_at=now + timedelta(days=20),
-                place="Ga Sài Gòn")
+    base = dict(
+        title="Tàu Tết 2027",
+        province_id="ho_chi_minh",
+        places=2,
+        opens_at=now - timedelta(days=1),
+        closes_at=now + timedelta(days=10),
+        max_per_person=2,
+        event_at=now + timedelta(days=20),
+        place="Ga Sài Gòn",
+    )
     base.update(kw)
     return NewProgram(**base)  # type: ignore[arg-type]
 
@@ -238,8 +245,9 @@ async def test_checkin_codes_and_scope(store, make_chat, settings) -> None:
 
 
 async def test_review_mode_with_questions_approve_and_reject(store, make_chat) -> None:
-    pid = await store.create_program(program(mode=ProgramMode.REVIEW, places=1, max_per_person=1,
-                                             questions=("Bao nhiêu năm chưa về quê?",)))
+    pid = await store.create_program(
+        program(mode=ProgramMode.REVIEW, places=1, max_per_person=1, questions=("Bao nhiêu năm chưa về quê?",))
+    )
     workers = [make_chat(f"rv{i}") for i in range(3)]
     for i, chat in enumerate(workers):
         await chat.say("/programs")
@@ -291,8 +299,14 @@ async def test_reminder_the_day_before_exactly_once_and_not_in_quiet_hours(store
     await store.register(RegistrationDraft(later, w.id, "+84912345600", "Rem", 1))
     outbox = Outbox()
     always_quiet = QuietHours.parse("00:00", "23:59", "Asia/Ho_Chi_Minh")
-    sent = await deliver_due(store, load_catalog(), outbox.deliver, timezone="Asia/Ho_Chi_Minh",
-                             quiet=always_quiet, now=now.replace(hour=20, minute=0))
+    sent = await deliver_due(
+        store,
+        load_catalog(),
+        outbox.deliver,
+        timezone="Asia/Ho_Chi_Minh",
+        quiet=always_quiet,
+        now=now.replace(hour=20, minute=0),
+    )
     assert sent == 0 and not outbox.sent  # queued, held for the morning
     assert await deliver(store, outbox) == 1
     assert "Reminder" in outbox.sent[0][2].text and "tomorrow" in outbox.sent[0][2].text
@@ -326,12 +340,17 @@ async def test_registrations_are_purged_after_the_program(store) -> None:
     from bot.care_outbox import purge_care
 
     now = datetime.now(UTC)
-    old = await store.create_program(program(opens_at=now - timedelta(days=200), closes_at=now - timedelta(days=150),
-                                             event_at=now - timedelta(days=120)))
+    old = await store.create_program(
+        program(
+            opens_at=now - timedelta(days=200), closes_at=now - timedelta(days=150), event_at=now - timedelta(days=120)
+        )
+    )
     w = await store.touch_user("test", "old", language="vi")
     await store.db.execute(
         "INSERT INTO care_registrations (program_id, user_id, phone_e164, full_name, seats, status, created_at)"
-        " VALUES (?, ?, '+84912345699', 'Cũ', 1, 'waiting', ?)", (old, w.id, now.isoformat()))
+        " VALUES (?, ?, '+84912345699', 'Cũ', 1, 'waiting', ?)",
+        (old, w.id, now.isoformat()),
+    )
     counts = await purge_care(store, 24, now=now)
     assert counts["registrations"] == 1 and await store.registrations(old) == []
 
@@ -340,8 +359,11 @@ async def test_registrations_are_purged_after_the_program(store) -> None:
 async def test_menu_buttons_reach_member_care(make_chat, channel) -> None:
     chat = make_chat("m1", channel)
     await chat.say("/start")
-    for label, expected in (("Ưu đãi", "tỉnh/thành nào"), ("Xe, tàu Tết", "tỉnh/thành nào"),
-                            ("Cần hỗ trợ", "khó khăn gì")):
+    for label, expected in (
+        ("Ưu đãi", "tỉnh/thành nào"),
+        ("Xe, tàu Tết", "tỉnh/thành nào"),
+        ("Cần hỗ trợ", "khó khăn gì"),
+    ):
         await chat.say("/menu")
         await chat.press_label(label)
         assert expected in chat.text(), (label, chat.text())

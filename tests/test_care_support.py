@@ -26,8 +26,14 @@ async def organizer(store, external: str, provinces: list[str]):  # type: ignore
     return user
 
 
-async def open_case(chat, *, category: str = "Tai nạn lao động", text: str = STORY,  # type: ignore[no-untyped-def]
-                    phone: str | None = "0912 000 111", province: str | None = "TP HCM") -> str:
+async def open_case(
+    chat,
+    *,
+    category: str = "Tai nạn lao động",
+    text: str = STORY,  # type: ignore[no-untyped-def]
+    phone: str | None = "0912 000 111",
+    province: str | None = "TP HCM",
+) -> str:
     await chat.say("/support")
     await chat.press_label(category)
     await chat.say(text)
@@ -61,8 +67,11 @@ async def test_support_case_on_zalo_with_rights_answer_for_a_work_accident(store
     await chat.press("qa:work_accident")
     assert "tai nạn lao động" in chat.text().lower()
     [case] = await store.list_cases(provinces=None)
-    assert (case.category, case.status, case.province_id) == (CaseCategory.WORK_ACCIDENT, CaseStatus.RECEIVED,
-                                                              "ho_chi_minh")
+    assert (case.category, case.status, case.province_id) == (
+        CaseCategory.WORK_ACCIDENT,
+        CaseStatus.RECEIVED,
+        "ho_chi_minh",
+    )
     assert STORY not in caplog.text and "0912" not in caplog.text and "+84912000111" not in caplog.text
 
 
@@ -169,8 +178,14 @@ async def seed_case(path, province: str = "ho_chi_minh") -> tuple[int, int]:  # 
 
     async with SQLiteStore(path) as store:
         user = await store.touch_user("telegram", "777", language="en")
-        case_id = await store.create_case(user_id=user.id, category=CaseCategory.DISASTER, description="Nhà bị cháy",
-                                          phone_e164="+84912000333", province_id=province, consent_version="t")
+        case_id = await store.create_case(
+            user_id=user.id,
+            category=CaseCategory.DISASTER,
+            description="Nhà bị cháy",
+            phone_e164="+84912000333",
+            province_id=province,
+            consent_version="t",
+        )
         org = await store.touch_user("telegram", "888", language="vi")
         await store.set_role(org.id, Role.ORGANIZER)
         await store.add_organizer_provinces(org.id, ["ha_noi"], None)

@@ -21,8 +21,13 @@ def _expiry(client: httpx.AsyncClient) -> float:
 
 
 def test_telegram_pools_close_idle_connections_first(tmp_path: Path) -> None:
-    channel = TelegramChannel(TelegramSection(token="123:abc"), None, None, None,  # type: ignore[arg-type]
-                              SQLiteStore(tmp_path / "x.sqlite3"))
+    channel = TelegramChannel(
+        TelegramSection(token="123:abc"),
+        None,
+        None,
+        None,  # type: ignore[arg-type]
+        SQLiteStore(tmp_path / "x.sqlite3"),
+    )
     app = channel.application
     for request in (app.bot.request, app.bot._request[0]):  # updates poller, then everything else
         assert _expiry(request._client) < SERVER_KEEPALIVE  # type: ignore[attr-defined]

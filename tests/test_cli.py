@@ -14,8 +14,13 @@ def run(args: list[str], tmp_path: Path, stdin: str = "", env: dict | None = Non
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "UNIONBOT_", "ZALO_"))}
     full_env.update({"UNIONBOT_DB": str(tmp_path / "cli.sqlite3"), **(env or {})})
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
-        cwd=ROOT, env=full_env, timeout=60,
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=full_env,
+        timeout=60,
     )
 
 
@@ -74,8 +79,12 @@ def test_run_without_token_opens_local_chat(tmp_path: Path) -> None:
 
 
 def test_huge_or_bad_numbers_are_one_line_usage_errors(tmp_path: Path) -> None:
-    for args in (["broadcast", "show", "99999999999999999999999"], ["broadcast", "cancel", "-1"],
-                 ["broadcast", "list", "--limit", "0"], ["signups", "stats", "--year", "99999"]):
+    for args in (
+        ["broadcast", "show", "99999999999999999999999"],
+        ["broadcast", "cancel", "-1"],
+        ["broadcast", "list", "--limit", "0"],
+        ["signups", "stats", "--year", "99999"],
+    ):
         r = run(args, tmp_path)
         assert r.returncode == 2, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

@@ -72,8 +72,15 @@ def test_ask_json_reports_entry_confidence_and_refuses_foreign_law(tmp_path: Pat
 
     kb = load_knowledge_base()
     entry = sorted(kb.entries.values(), key=lambda e: e.id)[0]
-    stdin = "\n".join(["What is the minimum wage in Thailand?", "luong toi thieu o han quoc",
-                       entry.questions["vi"][0], "😂😂", "How many days of annual leave do I get?"])
+    stdin = "\n".join(
+        [
+            "What is the minimum wage in Thailand?",
+            "luong toi thieu o han quoc",
+            entry.questions["vi"][0],
+            "😂😂",
+            "How many days of annual leave do I get?",
+        ]
+    )
     r = run(["ask", "--json", "--lang", "vi"], tmp_path, stdin=stdin + "\n")
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]

@@ -40,8 +40,11 @@ def test_every_shipped_key_is_commented() -> None:
 
 def test_environment_overrides(tmp_path: Path) -> None:
     env = {
-        "TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot",
-        "UNIONBOT_DB": str(tmp_path / "x.db"), "UNIONBOT_HTTP_HOST": "0.0.0.0", "UNIONBOT_HTTP_PORT": "9000",
+        "TELEGRAM_BOT_TOKEN": "123:abc",
+        "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot",
+        "UNIONBOT_DB": str(tmp_path / "x.db"),
+        "UNIONBOT_HTTP_HOST": "0.0.0.0",
+        "UNIONBOT_HTTP_PORT": "9000",
     }
     cfg = load_config(write(tmp_path, ""), env=env)
     assert cfg.telegram.enabled and cfg.telegram.token == "123:abc"
@@ -72,8 +75,11 @@ def test_unionbot_config_env_points_to_file(tmp_path: Path) -> None:
         ("[telegram]\nmode = 'carrier-pigeon'\n", {}, "telegram.mode"),
         ("[telegram]\nadmins = ['bob']\n", {}, "telegram.admins"),
         ("[telegram]\nmode = 'webhook'\n", {"TELEGRAM_BOT_TOKEN": "1:a"}, "telegram.webhook_url"),
-        ("[telegram]\nmode = 'webhook'\nwebhook_url = 'https://x.org/h'\n", {"TELEGRAM_BOT_TOKEN": "1:a"},
-         "telegram.webhook_secret"),
+        (
+            "[telegram]\nmode = 'webhook'\nwebhook_url = 'https://x.org/h'\n",
+            {"TELEGRAM_BOT_TOKEN": "1:a"},
+            "telegram.webhook_secret",
+        ),
         ("[limits]\nflood_messages = 0\n", {}, "limits.flood_messages"),
         ("", {"UNIONBOT_HTTP_PORT": "eighty"}, "server.port"),
         ("[server\n", {}, "not valid TOML"),

@@ -33,10 +33,21 @@ class RecordingControl:
 async def workers(store: Store, n: int, province: str) -> None:
     for i in range(n):
         user = await store.touch_user("telegram", f"{province}-{i}", language="vi")
-        await store.submit_signup(SignupDraft(
-            full_name=f"Người {i}", phone_e164=f"+8491{abs(hash(province)) % 1000:03d}{i:04d}", workplace="Cty",
-            province_id=province, commune=None, source=SignupSource.SELF, volunteer_id=None, consent_version="v1",
-            consent_lang="vi", consent_channel="telegram", owner_id=user.id))
+        await store.submit_signup(
+            SignupDraft(
+                full_name=f"Người {i}",
+                phone_e164=f"+8491{abs(hash(province)) % 1000:03d}{i:04d}",
+                workplace="Cty",
+                province_id=province,
+                commune=None,
+                source=SignupSource.SELF,
+                volunteer_id=None,
+                consent_version="v1",
+                consent_lang="vi",
+                consent_channel="telegram",
+                owner_id=user.id,
+            )
+        )
 
 
 async def test_compose_preview_and_send_with_an_image_within_scope(services: Services, store: Store) -> None:
@@ -48,8 +59,9 @@ async def test_compose_preview_and_send_with_an_image_within_scope(services: Ser
     async with client_for(console_app(services)) as client:
         csrf = await sign_in(client, store, org)
         fields = {"csrf": csrf, "text_vi": "Họp công đoàn <b>thứ Bảy</b>", "everyone": "1", "when": "now"}
-        preview = await client.post("/console/broadcasts/preview", data=fields,
-                                    files={"photo": ("poster.png", tiny_png(), "image/png")})
+        preview = await client.post(
+            "/console/broadcasts/preview", data=fields, files={"photo": ("poster.png", tiny_png(), "image/png")}
+        )
         assert preview.status_code == 200
         assert "Họp công đoàn &lt;b&gt;thứ Bảy&lt;/b&gt;" in preview.text
         assert re.search(r'id="audience-size">Số người nhận: 3\b', preview.text)
@@ -59,8 +71,9 @@ async def test_compose_preview_and_send_with_an_image_within_scope(services: Ser
         # Another province is refused, never widened or silently narrowed.
         hue = await client.post("/console/broadcasts/preview", data={**fields, "provinces": "hue"})
         assert "tỉnh/thành phố bạn phụ trách" in hue.text
-        bad = await client.post("/console/broadcasts/preview", data=fields,
-                                files={"photo": ("x.png", b"not an image", "image/png")})
+        bad = await client.post(
+            "/console/broadcasts/preview", data=fields, files={"photo": ("x.png", b"not an image", "image/png")}
+        )
         assert "không phải ảnh" in bad.text
         sent = await client.post("/console/broadcasts/create", data={**fields, "image": image_key.group(1)})
         assert sent.status_code == 303  # post/redirect/get: a reload cannot send it twice
@@ -81,8 +94,9 @@ async def test_pause_resume_cancel_and_other_provinces_broadcasts(services: Serv
     services.extras[CONTROL] = control
     org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
     later = datetime.now(UTC) + timedelta(days=1)
-    mine = await store.create_broadcast(NewBroadcast("Tin Hà Nội", Audience(everyone=True, provinces=("ha_noi",)),
-                                                     later))
+    mine = await store.create_broadcast(
+        NewBroadcast("Tin Hà Nội", Audience(everyone=True, provinces=("ha_noi",)), later)
+    )
     theirs = await store.create_broadcast(NewBroadcast("Tin Huế", Audience(everyone=True, provinces=("hue",)), later))
     national = await store.create_broadcast(NewBroadcast("Tin cả nước", Audience(everyone=True), later))
     async with client_for(console_app(services)) as client:
@@ -96,8 +110,7 @@ async def test_pause_resume_cancel_and_other_provinces_broadcasts(services: Serv
         paused = await client.post(f"/console/broadcasts/{mine.id}/pause", data={"csrf": csrf})
         assert paused.status_code == 303
         assert (await store.get_broadcast(mine.id)).status is BroadcastStatus.PAUSED  # type: ignore[union-attr]
-        resumed = await client.post(f"/console/broadcasts/{mine.id}/resume", data={"csrf": csrf},
-                                    follow_redirects=True)
+        resumed = await client.post(f"/console/broadcasts/{mine.id}/resume", data={"csrf": csrf}, follow_redirects=True)
         assert "Đã tiếp tục" in resumed.text
         await client.post(f"/console/broadcasts/{mine.id}/cancel", data={"csrf": csrf})
         again = await client.post(f"/console/broadcasts/{mine.id}/pause", data={"csrf": csrf})
@@ -106,5 +119,8 @@ async def test_pause_resume_cancel_and_other_provinces_broadcasts(services: Serv
     assert (await store.get_broadcast(mine.id)).status is BroadcastStatus.CANCELLED  # type: ignore[union-attr]
     assert (await store.get_broadcast(theirs.id)).status is BroadcastStatus.SCHEDULED  # type: ignore[union-attr]
     assert control.changed_ids == [mine.id] * 3
-    assert [e.action for e in await store.list_audit()][:3] == ["broadcast.cancel", "broadcast.resume",
-                                                                "broadcast.pause"]
+    assert [e.action for e in await store.list_audit()][:3] == [
+        "broadcast.cancel",
+        "broadcast.resume",
+        "broadcast.pause",
+    ]

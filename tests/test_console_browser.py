@@ -26,11 +26,18 @@ from tests.harness import config_for, telegram_env
 CHROMIUM = os.environ.get("UNIONBOT_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 ORGANIZER, WORKER = 7001, 7002
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium"
+)
 
 
 @asynccontextmanager
@@ -58,14 +65,36 @@ async def seed(runtime: Runtime) -> tuple[int, int]:
     await store.set_role(org.id, Role.ORGANIZER)
     await store.add_organizer_provinces(org.id, ["ha_noi"], granted_by=None)
     worker = await store.touch_user("telegram", str(WORKER), language="vi")
-    await store.submit_signup(SignupDraft(
-        full_name="Phạm Thị Hoa", phone_e164="+84987654321", workplace="Công ty May 10", province_id="ha_noi",
-        commune=None, source=SignupSource.SELF, volunteer_id=None, consent_version="v1", consent_lang="vi",
-        consent_channel="telegram", owner_id=worker.id))
-    found = await store.submit_signup(SignupDraft(
-        full_name="Nguyễn Văn An", phone_e164="+84912345678", workplace="Công ty TNHH Sợi Thế Kỷ",
-        province_id="ha_noi", commune="KCN Thăng Long", source=SignupSource.COLLECTED, volunteer_id=None,
-        consent_version="v1", consent_lang="vi", consent_channel="paper", owner_id=None))
+    await store.submit_signup(
+        SignupDraft(
+            full_name="Phạm Thị Hoa",
+            phone_e164="+84987654321",
+            workplace="Công ty May 10",
+            province_id="ha_noi",
+            commune=None,
+            source=SignupSource.SELF,
+            volunteer_id=None,
+            consent_version="v1",
+            consent_lang="vi",
+            consent_channel="telegram",
+            owner_id=worker.id,
+        )
+    )
+    found = await store.submit_signup(
+        SignupDraft(
+            full_name="Nguyễn Văn An",
+            phone_e164="+84912345678",
+            workplace="Công ty TNHH Sợi Thế Kỷ",
+            province_id="ha_noi",
+            commune="KCN Thăng Long",
+            source=SignupSource.COLLECTED,
+            volunteer_id=None,
+            consent_version="v1",
+            consent_lang="vi",
+            consent_channel="paper",
+            owner_id=None,
+        )
+    )
     assert found is not None
     qid = await store.add_question(worker.id, "Công ty nợ lương hai tháng, tôi phải làm gì?", "vi")
     return found.signup_id, qid
@@ -168,10 +197,21 @@ async def test_a_broadcast_with_an_image_reaches_20_subscribers_and_the_counts_f
                 await fake.wait_for(method="sendMessage", chat_id=chat, since=mark)
                 user = await store.find_user("telegram", str(chat))
                 assert user is not None
-                await store.submit_signup(SignupDraft(
-                    full_name=f"Công nhân {i}", phone_e164=f"+8491300{i:04d}", workplace="Cty", province_id="ha_noi",
-                    commune=None, source=SignupSource.SELF, volunteer_id=None, consent_version="v1",
-                    consent_lang="vi", consent_channel="telegram", owner_id=user.id))
+                await store.submit_signup(
+                    SignupDraft(
+                        full_name=f"Công nhân {i}",
+                        phone_e164=f"+8491300{i:04d}",
+                        workplace="Cty",
+                        province_id="ha_noi",
+                        commune=None,
+                        source=SignupSource.SELF,
+                        volunteer_id=None,
+                        consent_version="v1",
+                        consent_lang="vi",
+                        consent_channel="telegram",
+                        owner_id=user.id,
+                    )
+                )
             mark = fake.mark()
             fake.push_update(fake.user_message(ORGANIZER, "/console"))
             sent = await fake.wait_for(method="sendMessage", chat_id=ORGANIZER, since=mark)
@@ -195,7 +235,8 @@ async def test_a_broadcast_with_an_image_reaches_20_subscribers_and_the_counts_f
                     await shoot(page, "06-broadcast-preview")
                     await page.click("#send-button")
                     await expect(page.locator("article.broadcast .stats").first).to_contain_text(
-                        "đã gửi 20", timeout=30_000)
+                        "đã gửi 20", timeout=30_000
+                    )
                     await expect(page.locator("article.broadcast .status").first).to_contain_text("đã xong")
                     await shoot(page, "07-broadcasts")
                 finally:
@@ -216,7 +257,9 @@ async def test_import_names_two_bad_rows_and_the_export_opens_in_openpyxl(tmp_pa
         "Nguyễn Văn An,0912 345 678,Công ty May 10,Hà Nội,15/11/2026\n"
         "Trần Thị Bình,0123,Công ty May 10,Hà Nội,16/11/2026\n"
         "Lê Văn Cường,0987 654 321,Samsung,Hà Nội,\n"
-        "Phạm Thị Dung,0911 111 111,Samsung,Atlantis,\n", encoding="utf-8")
+        "Phạm Thị Dung,0911 111 111,Samsung,Atlantis,\n",
+        encoding="utf-8",
+    )
     config = config_for(tmp_path)
     async with serving(config) as runtime:
         org = await runtime.store.touch_user("telegram", str(ORGANIZER), language="vi")
@@ -247,8 +290,10 @@ async def test_import_names_two_bad_rows_and_the_export_opens_in_openpyxl(tmp_pa
                 saved = tmp_path / "export.xlsx"
                 await download.save_as(saved)
                 rows = list(openpyxl.load_workbook(saved).active.iter_rows(min_row=2, values_only=True))
-                assert sorted((r[2], r[3]) for r in rows) == [("Lê Văn Cường", "+84987654321"),
-                                                               ("Nguyễn Văn An", "+84912345678")]
+                assert sorted((r[2], r[3]) for r in rows) == [
+                    ("Lê Văn Cường", "+84987654321"),
+                    ("Nguyễn Văn An", "+84912345678"),
+                ]
                 await shoot(page, "09-signups-after-import")
             finally:
                 await browser.close()

@@ -41,8 +41,12 @@ def test_workers_get_no_link_and_revoke_takes_provinces_then_the_role(tmp_path: 
     assert refused.returncode == 1 and "/console/login/" not in refused.stdout
     assert run(["console", "link", "nobody"], tmp_path).returncode == 2  # not CHANNEL:USER_ID
     assert run(["roles", "grant", "console:900", "admin"], tmp_path).stdout.strip() == "console:900 is admin"
-    assert run(["roles", "grant", "telegram:1", "organizer", "--province", "Hà Nội",
-                "--province", "Huế"], tmp_path).returncode == 0
+    assert (
+        run(
+            ["roles", "grant", "telegram:1", "organizer", "--province", "Hà Nội", "--province", "Huế"], tmp_path
+        ).returncode
+        == 0
+    )
     part = run(["roles", "revoke", "telegram:1", "organizer", "--province", "Huế"], tmp_path)
     assert part.stdout.strip() == "telegram:1 is organizer of ha_noi"
     whole = run(["roles", "revoke", "telegram:1", "organizer"], tmp_path)
@@ -54,8 +58,15 @@ def test_workers_get_no_link_and_revoke_takes_provinces_then_the_role(tmp_path: 
 def test_serve_runs_the_web_server_with_the_console_and_never_the_terminal_chat(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "UNIONBOT_", "ZALO_"))}
     env.update({"UNIONBOT_DB": str(tmp_path / "serve.sqlite3"), "UNIONBOT_HTTP_PORT": "0"})
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = None
         assert proc.stderr is not None

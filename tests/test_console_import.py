@@ -39,8 +39,9 @@ def fresh_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_problem_is_named_and_duplicates_merge() -> None:
-    plan = plan_import(read_table(SHEET.encode("utf-8-sig"), "gate.csv"), scope=None, tz=TZ, lang="vi",
-                       today=date(2026, 12, 3))
+    plan = plan_import(
+        read_table(SHEET.encode("utf-8-sig"), "gate.csv"), scope=None, tz=TZ, lang="vi", today=date(2026, 12, 3)
+    )
     assert [(p.row, p.column, p.code) for p in plan.problems] == [(3, "phone", "phone"), (5, "province", "province")]
     assert [r.draft.phone_e164 for r in plan.rows] == ["+84912345678", "+84987654321"]
     assert plan.merged == 1
@@ -58,13 +59,16 @@ def test_english_xlsx_and_scope_and_missing_columns() -> None:
     sheet.append(["Tran Thi Binh", 987654321, "May 10", "Hà Nội"])  # a number cell, leading 0 lost
     buf = io.BytesIO()
     book.save(buf)
-    plan = plan_import(read_table(buf.getvalue(), "sheet.xlsx"), scope=frozenset({"ha_noi"}), tz=TZ, lang="en",
-                       today=date(2026, 12, 3))
+    plan = plan_import(
+        read_table(buf.getvalue(), "sheet.xlsx"), scope=frozenset({"ha_noi"}), tz=TZ, lang="en", today=date(2026, 12, 3)
+    )
     assert [(p.row, p.code) for p in plan.problems] == [(2, "out_of_scope")]
     assert [r.draft.phone_e164 for r in plan.rows] == ["+84987654321"]
     missing = plan_import(iter([["Họ tên", "Số điện thoại"]]), scope=None, tz=TZ, lang="vi", today=date(2026, 12, 3))
-    assert {(p.column, p.code) for p in missing.problems} == {("workplace", "missing_column"),
-                                                               ("province", "missing_column")}
+    assert {(p.column, p.code) for p in missing.problems} == {
+        ("workplace", "missing_column"),
+        ("province", "missing_column"),
+    }
 
 
 async def test_console_import_previews_then_stores_and_keeps_known_numbers(services: Services, store: Store) -> None:
@@ -73,8 +77,11 @@ async def test_console_import_previews_then_stores_and_keeps_known_numbers(servi
     await store.set_signup_status(known, SignupStatus.CONTACTED)
     async with client_for(console_app(services)) as client:
         csrf = await sign_in(client, store, org)
-        preview = await client.post("/console/import/preview", data={"csrf": csrf},
-                                    files={"file": ("gate.csv", SHEET.encode("utf-8"), "text/csv")})
+        preview = await client.post(
+            "/console/import/preview",
+            data={"csrf": csrf},
+            files={"file": ("gate.csv", SHEET.encode("utf-8"), "text/csv")},
+        )
         assert preview.status_code == 200
         assert "Dòng 3 · Số điện thoại: không phải số di động" in preview.text
         assert "Dòng 5 · Tỉnh/thành phố: không nhận ra" in preview.text
@@ -82,16 +89,23 @@ async def test_console_import_previews_then_stores_and_keeps_known_numbers(servi
         assert await store.count_signups(__import__("storage.console", fromlist=["x"]).SignupQuery(None)) == 1
         key = re.search(r'name="key" value="([^"]+)"', preview.text)
         assert key
-        done = await client.post("/console/import/confirm", data={"csrf": csrf, "key": key.group(1)},
-                                 follow_redirects=True)
+        done = await client.post(
+            "/console/import/confirm", data={"csrf": csrf, "key": key.group(1)}, follow_redirects=True
+        )
         assert "Đã nhập 1 đăng ký mới; 1 số đã có được giữ nguyên." in done.text
         again = await client.post("/console/import/confirm", data={"csrf": csrf, "key": key.group(1)})
         assert "hết hạn" in again.text
     kept = await store.get_signup(known)
     assert kept is not None and kept.full_name == "Lê Văn Cường (đã có)" and kept.status is SignupStatus.CONTACTED
     [entry] = await store.list_audit(action="signups.import")
-    assert entry.details == {"created": 1, "known": 1, "merged": 1, "problems": 2, "via": "console",
-                             "provinces": ["ha_noi"]}
+    assert entry.details == {
+        "created": 1,
+        "known": 1,
+        "merged": 1,
+        "problems": 2,
+        "via": "console",
+        "provinces": ["ha_noi"],
+    }
 
 
 async def test_an_export_imports_back_unchanged(services: Services, store: Store, tmp_path: Path) -> None:
@@ -100,18 +114,24 @@ async def test_an_export_imports_back_unchanged(services: Services, store: Store
     await add_signup(store, "Trần Thị Bình", "+84987654321", "hue")
     async with client_for(console_app(services)) as client:
         csrf = await sign_in(client, store, admin)
-        exported = {fmt: (await client.post("/console/signups/export", data={"csrf": csrf, "fmt": fmt})).content
-                    for fmt in ("csv", "xlsx")}
+        exported = {
+            fmt: (await client.post("/console/signups/export", data={"csrf": csrf, "fmt": fmt})).content
+            for fmt in ("csv", "xlsx")
+        }
     for fmt, data in exported.items():
         plan = plan_import(read_table(data, f"export.{fmt}"), scope=None, tz=TZ, lang="vi", today=date.today())
         assert plan.ok, (fmt, plan.problems)
         async with SQLiteStore(tmp_path / f"fresh-{fmt}.sqlite3") as fresh:
             outcome = await fresh.import_signups([(r.draft, r.signed_at) for r in plan.rows])
             assert outcome.created == 2
-            rows = {(e.full_name, e.phone_e164, e.workplace, e.province_id) for e in await fresh.export_signups(
-                provinces=None)}
-        assert rows == {("Nguyễn Văn An", "+84912345678", "Công ty A & B (KCN Nội Bài)", "ha_noi"),
-                        ("Trần Thị Bình", "+84987654321", "Công ty TNHH Sợi Thế Kỷ", "hue")}
+            rows = {
+                (e.full_name, e.phone_e164, e.workplace, e.province_id)
+                for e in await fresh.export_signups(provinces=None)
+            }
+        assert rows == {
+            ("Nguyễn Văn An", "+84912345678", "Công ty A & B (KCN Nội Bài)", "ha_noi"),
+            ("Trần Thị Bình", "+84987654321", "Công ty TNHH Sợi Thế Kỷ", "hue"),
+        }
         assert (await store.import_signups([(r.draft, r.signed_at) for r in plan.rows])).created == 0
 
 

@@ -44,8 +44,10 @@ async def test_search_by_phone_in_any_format_name_and_workplace(services: Servic
 
 async def test_filters_sorting_and_keyset_paging(services: Services, store: Store) -> None:
     admin = await person(store, "admin", Role.ADMIN)
-    made = [await add_signup(store, f"Người {i:03d}", f"+849123{i:05d}", "ha_noi" if i % 2 else "hue")
-            for i in range(1, 121)]
+    made = [
+        await add_signup(store, f"Người {i:03d}", f"+849123{i:05d}", "ha_noi" if i % 2 else "hue")
+        for i in range(1, 121)
+    ]
     await store.set_signup_status(made[0], __import__("storage.signups", fromlist=["x"]).SignupStatus.JOINED)
     async with client_for(console_app(services)) as client:
         csrf = await sign_in(client, store, admin)
@@ -58,8 +60,9 @@ async def test_filters_sorting_and_keyset_paging(services: Services, store: Stor
         assert ids(hue.text) == [m for i, m in enumerate(made, 1) if i % 2 == 0][:50]
         joined = await client.post("/console/signups", data={"csrf": csrf, "status": "joined"})
         assert ids(joined.text) == [made[0]]
-        by_name = await client.post("/console/signups", data={"csrf": csrf, "sort": "name", "after_id": str(made[9]),
-                                                              "after_name": "Người 010"})
+        by_name = await client.post(
+            "/console/signups", data={"csrf": csrf, "sort": "name", "after_id": str(made[9]), "after_name": "Người 010"}
+        )
         assert ids(by_name.text)[:2] == [made[10], made[11]]
         dated = await client.post("/console/signups", data={"csrf": csrf, "since": "2000-01-01", "until": "2000-12-31"})
         assert ids(dated.text) == []
@@ -85,7 +88,7 @@ async def test_export_of_the_current_filter_is_audited_and_neutralises_formulas(
     services: Services, store: Store
 ) -> None:
     org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
-    await add_signup(store, "=HYPERLINK(\"http://x\")", "+84912345678")
+    await add_signup(store, '=HYPERLINK("http://x")', "+84912345678")
     await add_signup(store, "Trần Thị Bình", "+84987654321")
     await add_signup(store, "Lê Văn Cường", "+84911111111", "hue")
     async with client_for(console_app(services)) as client:
@@ -102,17 +105,30 @@ async def test_export_of_the_current_filter_is_audited_and_neutralises_formulas(
         assert csv.content.startswith(b"\xef\xbb\xbf") and "Trần Thị Bình" in text and "HYPERLINK" not in text
     audits = await store.list_audit(action="signups.export")
     assert [(a.details["rows"], a.details["formats"], a.details["search"]) for a in audits] == [
-        (1, ["csv"], True), (2, ["xlsx"], False)]
+        (1, ["csv"], True),
+        (2, ["xlsx"], False),
+    ]
     assert all(a.details["provinces"] == ["ha_noi"] and a.actor_id == org.id for a in audits)
 
 
 async def test_answering_a_question_reaches_the_worker_on_their_channel(services: Services, store: Store) -> None:
     org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
     worker = await store.touch_user("zalo_bot", "w-55", language="vi")
-    await store.submit_signup(__import__("storage.signups", fromlist=["x"]).SignupDraft(
-        full_name="Nguyễn Văn An", phone_e164="+84912345678", workplace="Cty A", province_id="ha_noi", commune=None,
-        source=__import__("storage.signups", fromlist=["x"]).SignupSource.SELF, volunteer_id=None,
-        consent_version="v1", consent_lang="vi", consent_channel="zalo_bot", owner_id=worker.id))
+    await store.submit_signup(
+        __import__("storage.signups", fromlist=["x"]).SignupDraft(
+            full_name="Nguyễn Văn An",
+            phone_e164="+84912345678",
+            workplace="Cty A",
+            province_id="ha_noi",
+            commune=None,
+            source=__import__("storage.signups", fromlist=["x"]).SignupSource.SELF,
+            volunteer_id=None,
+            consent_version="v1",
+            consent_lang="vi",
+            consent_channel="zalo_bot",
+            owner_id=worker.id,
+        )
+    )
     qid = await store.add_question(worker.id, "Công ty nợ lương 2 tháng thì làm sao?", "vi")
     elsewhere = await store.touch_user("telegram", "w-66", language="vi")
     other_q = await store.add_question(elsewhere.id, "Câu hỏi của người chưa đăng ký", "vi")
@@ -124,8 +140,9 @@ async def test_answering_a_question_reaches_the_worker_on_their_channel(services
         assert "chưa đăng ký" not in inbox.text.split("<main>")[1]  # the unplaced question is admins' only
         refused = await client.post(f"/console/questions/{other_q}/answer", data={"csrf": csrf, "answer": "x"})
         assert refused.status_code == 404
-        done = await client.post(f"/console/questions/{qid}/answer",
-                                 data={"csrf": csrf, "answer": "Bạn gửi đơn tới công đoàn cơ sở."})
+        done = await client.post(
+            f"/console/questions/{qid}/answer", data={"csrf": csrf, "answer": "Bạn gửi đơn tới công đoàn cơ sở."}
+        )
         assert done.status_code == 200 and f"#{qid}" in done.text
         twice = await client.post(f"/console/questions/{qid}/answer", data={"csrf": csrf, "answer": "Lần hai"})
         assert "đã được trả lời" in twice.text
@@ -144,6 +161,7 @@ async def test_overview_counts_per_province_in_scope(services: Services, store: 
     await add_signup(store, "B", "+84987654321")
     await add_signup(store, "C", "+84911111111", "hue")
     from datetime import datetime
+
     await store.set_signup_target("ha_noi", datetime.now().year, 8, None)
     async with client_for(console_app(services)) as client:
         await sign_in(client, store, org)
@@ -165,11 +183,13 @@ async def test_targets_are_set_within_scope_and_progress_shows_by_month_and_sour
         csrf = await sign_in(client, store, org)
         page = await client.get("/console/targets")
         assert page.status_code == 200 and "Hà Nội" in page.text and f"Tháng {datetime.now().month}" in page.text
-        saved = await client.post("/console/targets", data={"csrf": csrf, "province": "ha_noi", "target": "1.000",
-                                                            "year": str(year)})
+        saved = await client.post(
+            "/console/targets", data={"csrf": csrf, "province": "ha_noi", "target": "1.000", "year": str(year)}
+        )
         assert "Đã lưu chỉ tiêu" in saved.text and "0.1%" in saved.text
-        refused = await client.post("/console/targets", data={"csrf": csrf, "province": "hue", "target": "50",
-                                                              "year": str(year)})
+        refused = await client.post(
+            "/console/targets", data={"csrf": csrf, "province": "hue", "target": "50", "year": str(year)}
+        )
         assert "số nguyên dương" in refused.text
     assert await store.signup_targets(year) == {"ha_noi": 1000}
     [entry] = await store.list_audit(action="signups.target")

@@ -126,7 +126,7 @@ async def test_the_signin_form_needs_its_csrf_cookie(services: Services, store: 
 
 async def test_a_script_named_signup_is_rendered_as_text(services: Services, store: Store) -> None:
     org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
-    sid = await add_signup(store, "<script>alert(1)</script>", "+84912345678", workplace="=HYPERLINK(\"x\")")
+    sid = await add_signup(store, "<script>alert(1)</script>", "+84912345678", workplace='=HYPERLINK("x")')
     async with client_for(console_app(services)) as client:
         await sign_in(client, store, org)
         for url in ("/console/signups", f"/console/signups/{sid}"):
@@ -154,8 +154,10 @@ async def test_signing_in_is_rate_limited(services: Services, store: Store) -> N
     async with client_for(console_app(services)) as client:
         page = await client.get("/console/login/x")
         csrf = csrf_of(page.text)
-        codes = [(await client.post("/console/login", data={"csrf": csrf, "token": f"guess{i}"})).status_code
-                 for i in range(11)]
+        codes = [
+            (await client.post("/console/login", data={"csrf": csrf, "token": f"guess{i}"})).status_code
+            for i in range(11)
+        ]
         assert codes[:10] == [403] * 10 and codes[10] == 429
         # Even a valid link waits once the address is over the limit.
         assert (await follow_link(client, await issue_link(store, org))).status_code == 429
@@ -193,8 +195,9 @@ async def test_sessions_expire_after_eight_idle_hours(store: Store) -> None:
     assert await store.console_session("h1", idle_since=datetime.now(UTC) - timedelta(hours=8)) is None
 
 
-async def test_search_terms_never_reach_urls_or_logs(services: Services, store: Store,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+async def test_search_terms_never_reach_urls_or_logs(
+    services: Services, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
     await add_signup(store, "Nguyễn Văn An", "+84912345678")
     async with client_for(console_app(services)) as client:

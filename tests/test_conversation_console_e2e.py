@@ -47,7 +47,8 @@ class Terminal:
     async def tap(self, payload: str) -> str:
         """A button press arriving with this payload (e.g. from a message sent days ago)."""
         self.replies = await self.channel.dispatcher.handle(
-            Inbound("console", self.user_id, InboundKind.BUTTON, payload=payload))
+            Inbound("console", self.user_id, InboundKind.BUTTON, payload=payload)
+        )
         self.printed = "\n".join(r.text for r in self.replies)
         return self.printed
 
@@ -88,11 +89,21 @@ async def _organizer(term, store: Store, province: str = "ha_noi") -> Terminal: 
 
 
 async def _sign_up(store: Store, user_id: int, province: str, phone: str = "+84912000111") -> None:
-    await store.submit_signup(SignupDraft(
-        full_name="Lê Thị Hoa", phone_e164=phone, workplace="Công ty A", province_id=province,
-        commune=None, source=SignupSource.SELF, volunteer_id=None, consent_version="2025-07.1",
-        consent_lang="vi", consent_channel="console", owner_id=user_id,
-    ))
+    await store.submit_signup(
+        SignupDraft(
+            full_name="Lê Thị Hoa",
+            phone_e164=phone,
+            workplace="Công ty A",
+            province_id=province,
+            commune=None,
+            source=SignupSource.SELF,
+            volunteer_id=None,
+            consent_version="2025-07.1",
+            consent_lang="vi",
+            consent_channel="console",
+            owner_id=user_id,
+        )
+    )
 
 
 # -- 1. hand-off ------------------------------------------------------------------------
@@ -308,8 +319,11 @@ async def test_story_is_answered_by_its_specific_entry(term) -> None:
     kb = default_service().kb
     worker = term("w17")
     await worker.type(cases.STORY_BOOK_NOT_CLOSED)
-    shown = [eid for eid in cases.STORY_ENTRIES if eid in kb.entries
-             and kb.entries[eid].answer_in("vi")[:60] in worker.printed]
+    shown = [
+        eid
+        for eid in cases.STORY_ENTRIES
+        if eid in kb.entries and kb.entries[eid].answer_in("vi")[:60] in worker.printed
+    ]
     assert shown, worker.printed
     assert "Bước tiếp theo" in worker.printed
     assert any("thông tin chung" in label for label in worker.labels())  # the topic's general answer

@@ -42,11 +42,15 @@ class TgUser:
     async def _exchange(self, update: dict) -> str:
         mark = self.fake.mark()
         self.fake.push_update(update)
-        await self.fake.wait_for(lambda r: r.method in ("sendMessage", "editMessageText"),
-                                 chat_id=self.id, since=mark, timeout=20)
+        await self.fake.wait_for(
+            lambda r: r.method in ("sendMessage", "editMessageText"), chat_id=self.id, since=mark, timeout=20
+        )
         await asyncio.sleep(SETTLE)
-        self.messages = [r.params for r in self.fake.requests(chat_id=self.id, since=mark)
-                         if r.method in ("sendMessage", "editMessageText")]
+        self.messages = [
+            r.params
+            for r in self.fake.requests(chat_id=self.id, since=mark)
+            if r.method in ("sendMessage", "editMessageText")
+        ]
         return self.text
 
     async def say(self, text: str) -> str:
@@ -202,8 +206,9 @@ async def test_story_answered_by_its_specific_entry_and_never_logged(fake, tmp_p
     async with running_bot(_config(fake, tmp_path)):
         worker = TgUser(fake, 7071)
         await worker.say(cases.STORY_BOOK_NOT_CLOSED)
-        assert any(eid in kb.entries and kb.entries[eid].answer_in("vi")[:60] in worker.text
-                   for eid in cases.STORY_ENTRIES), worker.text
+        assert any(
+            eid in kb.entries and kb.entries[eid].answer_in("vi")[:60] in worker.text for eid in cases.STORY_ENTRIES
+        ), worker.text
         assert "Bước tiếp theo" in worker.text
         await worker.press("thông tin chung")
         assert kb.topics["social_insurance"].summary_in("vi")[:40] in worker.text

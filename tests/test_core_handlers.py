@@ -11,8 +11,17 @@ from storage import Role
 async def test_start_shows_welcome_and_main_menu(chat) -> None:
     replies = await chat.say("/start")
     assert "Xin chào" in chat.text()
-    assert chat.payloads() == ["menu:rights", "menu:join", "menu:news", "menu:report", "menu:contact", "menu:lang",
-                               "menu:benefits", "menu:programs", "menu:support"]
+    assert chat.payloads() == [
+        "menu:rights",
+        "menu:join",
+        "menu:news",
+        "menu:report",
+        "menu:contact",
+        "menu:lang",
+        "menu:benefits",
+        "menu:programs",
+        "menu:support",
+    ]
     assert len(replies) == 1
 
 

@@ -98,7 +98,9 @@ def world_dir():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_database_that_cannot_be_opened_exits_2_with_one_line(
-    world_dir: Path, case: str, command: str,
+    world_dir: Path,
+    case: str,
+    command: str,
 ) -> None:
     make, needs_modes = CASES[case]
     db = make(world_dir)
@@ -114,8 +116,14 @@ def test_a_database_that_cannot_be_opened_exits_2_with_one_line(
         env["HOME"] = str(world_dir)
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "bot", *COMMANDS[command]], capture_output=True, text=True,
-            cwd=ROOT, env=env, timeout=20, stdin=subprocess.DEVNULL, **kw,
+            [sys.executable, "-m", "bot", *COMMANDS[command]],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=20,
+            stdin=subprocess.DEVNULL,
+            **kw,
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"{command} hung on a {case} database")

@@ -18,10 +18,16 @@ DATA = Path(__file__).parent / "data"
 def _cells(data: bytes) -> tuple[dict[str, object], list[list[object]]]:
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
     assert sheet is not None
-    cells = [[c.value.isoformat() if hasattr(c.value, "isoformat") else c.value for c in row]
-             for row in sheet.iter_rows()]
-    meta = {"title": sheet.title, "freeze": sheet.freeze_panes, "filter": sheet.auto_filter.ref,
-            "date_format": sheet.cell(2, 2).number_format, "bold_header": all(c.font.bold for c in sheet[1])}
+    cells = [
+        [c.value.isoformat() if hasattr(c.value, "isoformat") else c.value for c in row] for row in sheet.iter_rows()
+    ]
+    meta = {
+        "title": sheet.title,
+        "freeze": sheet.freeze_panes,
+        "filter": sheet.auto_filter.ref,
+        "date_format": sheet.cell(2, 2).number_format,
+        "bold_header": all(c.font.bold for c in sheet[1]),
+    }
     return meta, cells
 
 
@@ -45,14 +51,14 @@ def test_writing_in_pages_to_files_gives_the_same_files(tmp_path: Path) -> None:
     xlsx = tmp_path / "out.xlsx"
     with XlsxStream(xlsx, lang="vi") as book:
         for start in range(0, len(rows), 7):
-            book.write(rows[start:start + 7])
+            book.write(rows[start : start + 7])
     assert _cells(xlsx.read_bytes()) == _cells(export_xlsx(rows, lang="vi"))
     assert book.rows == 300
 
     out = tmp_path / "out.csv"
     with out.open("w", encoding="utf-8-sig", newline="") as f:
         writer = csv_header(f, lang="en")
-        assert sum(csv_lines(writer, rows[s:s + 50], lang="en") for s in range(0, 300, 50)) == 300
+        assert sum(csv_lines(writer, rows[s : s + 50], lang="en") for s in range(0, 300, 50)) == 300
     assert out.read_bytes() == (DATA / "export_reference_en.csv").read_bytes()
 
 

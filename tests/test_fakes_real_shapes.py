@@ -28,9 +28,15 @@ from tests.fakes.zalo_servers import (
 
 PHP = '"app_id":"1163843031413526746","user_id_by_app":"2372735685249892743",'
 SAMPLES = {
-    "sticker": '{' + PHP + '"event_name":"user_send_sticker","timestamp":"1609984527176","sender":{"id":"4339761418830368435"},"recipient":{"id":"2197174064623873199"},"message":{"msg_id":"This is message id 3","text":"This is testing message","attachments":[{"payload":{"id":"sticker_id","url":"link"},"type":"sticker"}]}}',  # noqa: E501
-    "link": '{' + PHP + '"event_name":"user_send_link","timestamp":"1609984527175","sender":{"id":"4339761418830368436"},"recipient":{"id":"2197174064623873199"},"message":{"msg_id":"This is message id 4","text":"This is testing message","attachments":[{"payload":{"thumbnail":"url_to_thumbnail","description":"description_of_link","url":"link"},"type":"link"}]}}',  # noqa: E501
-    "file": '{' + PHP + '"event_name":"user_send_file","timestamp":"1609984527185","sender":{"id":"4339761418830368437"},"recipient":{"id":"2197174064623873199"},"message":{"msg_id":"This is message id 5","attachments":[{"payload":{"url":"link_to_download_file","size":"9999","name":"file_name","checksum":"checksum","type":"file_type"},"type":"file"}]}}',  # noqa: E501
+    "sticker": "{"
+    + PHP
+    + '"event_name":"user_send_sticker","timestamp":"1609984527176","sender":{"id":"4339761418830368435"},"recipient":{"id":"2197174064623873199"},"message":{"msg_id":"This is message id 3","text":"This is testing message","attachments":[{"payload":{"id":"sticker_id","url":"link"},"type":"sticker"}]}}',  # noqa: E501
+    "link": "{"
+    + PHP
+    + '"event_name":"user_send_link","timestamp":"1609984527175","sender":{"id":"4339761418830368436"},"recipient":{"id":"2197174064623873199"},"message":{"msg_id":"This is message id 4","text":"This is testing message","attachments":[{"payload":{"thumbnail":"url_to_thumbnail","description":"description_of_link","url":"link"},"type":"link"}]}}',  # noqa: E501
+    "file": "{"
+    + PHP
+    + '"event_name":"user_send_file","timestamp":"1609984527185","sender":{"id":"4339761418830368437"},"recipient":{"id":"2197174064623873199"},"message":{"msg_id":"This is message id 5","attachments":[{"payload":{"url":"link_to_download_file","size":"9999","name":"file_name","checksum":"checksum","type":"file_type"},"type":"file"}]}}',  # noqa: E501
     "text": '{"event_name":"user_send_text","app_id":"2553928453557884079","sender":{"id":"6142494823xxxxxxxx"},"recipient":{"id":"3662729599332560487"},"message":{"text":"Chào A4B","msg_id":"cb31dff1c39642cc1b83"},"timestamp":"1699003881354","user_id_by_app":"979122185046046317"}',  # noqa: E501
     "follow": '{"oa_id":"140130397183308120","follower":{"id":"8890635404729405962"},"user_id_by_app":"6655413641204889003","event_name":"follow","source":"zalo","app_id":"3310500707791294854","timestamp":"1752295684665"}',  # noqa: E501
     "bot_doc": '{"ok": true, "result": {"message": {"chat": {"id": "e4ea2cd5189df1c3a88c", "chat_type": "PRIVATE"}, "text": "Xin chào", "message_id": "16f6366b3f02645a3d15", "date": 1766619597466, "from": {"id": "e4ea2cd5189df1c3a88c", "first_name": "Nguyen Van A"}}}}',  # noqa: E501
@@ -85,7 +91,9 @@ async def test_the_fake_bot_serves_the_official_sample_shape_to_get_updates() ->
 async def test_the_fake_oa_answers_expires_in_as_a_string_by_default() -> None:
     async with FakeZaloOA() as oa, httpx.AsyncClient() as http:
         pair = oa.issue_tokens()
-        r = await http.post(f"{oa.oauth_base_url}/v4/oa/access_token", headers={"secret_key": oa.app_secret},
-                            data={"app_id": oa.app_id, "grant_type": "refresh_token",
-                                  "refresh_token": pair.refresh_token})
+        r = await http.post(
+            f"{oa.oauth_base_url}/v4/oa/access_token",
+            headers={"secret_key": oa.app_secret},
+            data={"app_id": oa.app_id, "grant_type": "refresh_token", "refresh_token": pair.refresh_token},
+        )
         assert isinstance(r.json()["expires_in"], str)

@@ -41,8 +41,12 @@ from handlers.join.provinces import fold, get_province, resolve_province
 from handlers.types import Inbound, InboundKind
 
 CASES: Counter[str] = Counter()
-FUZZ = settings(max_examples=200, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -66,8 +70,11 @@ def report_cases(pytestconfig) -> None:  # type: ignore[no-untyped-def]
 
 # -- strategies -----------------------------------------------------------------
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=12), inner, max_size=5), max_leaves=20)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=20,
+)
 ids = st.one_of(st.text(max_size=25), st.integers(), st.none(), st.booleans(), st.floats(allow_nan=False))
 texts = st.text(max_size=200)
 DEEP = b"[" * 5_000 + b"]" * 5_000  # deeper than the JSON decoder's recursion limit
@@ -77,42 +84,93 @@ def maybe(strategy):  # type: ignore[no-untyped-def]
     return st.one_of(strategy, json_values)
 
 
-OA_EVENTS = ("user_send_text", "user_send_image", "user_send_sticker", "user_send_link", "follow", "unfollow",
-             "user_received_message", "user_seen_message", "oa_send_text", "user_send_file", "x")
-oa_bodies = st.fixed_dictionaries({}, optional={
-    "event_name": maybe(st.sampled_from(OA_EVENTS)),
-    "app_id": maybe(ids), "oa_id": maybe(ids), "timestamp": maybe(st.integers(0, 2**63).map(str)),
-    "sender": maybe(st.fixed_dictionaries({}, optional={"id": ids})),
-    "recipient": maybe(st.fixed_dictionaries({}, optional={"id": ids})),
-    "follower": maybe(st.fixed_dictionaries({}, optional={"id": ids})),
-    "message": maybe(st.fixed_dictionaries({}, optional={
-        "text": maybe(texts), "msg_id": maybe(ids), "msg_ids": maybe(st.lists(ids, max_size=3)),
-        "quote_msg_id": ids,
-        "attachments": maybe(st.lists(maybe(st.fixed_dictionaries({}, optional={
-            "type": maybe(st.sampled_from(["image", "sticker", "link", "file"])),
-            "payload": maybe(st.fixed_dictionaries({}, optional={"url": maybe(texts)})),
-        })), max_size=3)),
-    })),
-})
+OA_EVENTS = (
+    "user_send_text",
+    "user_send_image",
+    "user_send_sticker",
+    "user_send_link",
+    "follow",
+    "unfollow",
+    "user_received_message",
+    "user_seen_message",
+    "oa_send_text",
+    "user_send_file",
+    "x",
+)
+oa_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "event_name": maybe(st.sampled_from(OA_EVENTS)),
+        "app_id": maybe(ids),
+        "oa_id": maybe(ids),
+        "timestamp": maybe(st.integers(0, 2**63).map(str)),
+        "sender": maybe(st.fixed_dictionaries({}, optional={"id": ids})),
+        "recipient": maybe(st.fixed_dictionaries({}, optional={"id": ids})),
+        "follower": maybe(st.fixed_dictionaries({}, optional={"id": ids})),
+        "message": maybe(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "text": maybe(texts),
+                    "msg_id": maybe(ids),
+                    "msg_ids": maybe(st.lists(ids, max_size=3)),
+                    "quote_msg_id": ids,
+                    "attachments": maybe(
+                        st.lists(
+                            maybe(
+                                st.fixed_dictionaries(
+                                    {},
+                                    optional={
+                                        "type": maybe(st.sampled_from(["image", "sticker", "link", "file"])),
+                                        "payload": maybe(st.fixed_dictionaries({}, optional={"url": maybe(texts)})),
+                                    },
+                                )
+                            ),
+                            max_size=3,
+                        )
+                    ),
+                },
+            )
+        ),
+    },
+)
 
 BOT_EVENTS = ("message.text.received", "message.image.received", "message.sticker.received", "", "x")
-bot_messages = st.fixed_dictionaries({}, optional={
-    "from": maybe(st.fixed_dictionaries({}, optional={"id": ids, "display_name": maybe(texts),
-                                                      "is_bot": maybe(st.booleans())})),
-    "chat": maybe(st.fixed_dictionaries({}, optional={"id": ids, "chat_type": maybe(texts)})),
-    "text": maybe(texts), "caption": maybe(texts), "photo": maybe(texts), "sticker": maybe(texts),
-    "date": maybe(st.integers()), "message_id": ids,
-})
-bot_updates = st.fixed_dictionaries({}, optional={"event_name": maybe(st.sampled_from(BOT_EVENTS)),
-                                                  "message": maybe(bot_messages)})
-bot_bodies = st.one_of(bot_updates, st.fixed_dictionaries({"result": maybe(bot_updates)},
-                                                          optional={"ok": maybe(st.booleans())}))
+bot_messages = st.fixed_dictionaries(
+    {},
+    optional={
+        "from": maybe(
+            st.fixed_dictionaries(
+                {}, optional={"id": ids, "display_name": maybe(texts), "is_bot": maybe(st.booleans())}
+            )
+        ),
+        "chat": maybe(st.fixed_dictionaries({}, optional={"id": ids, "chat_type": maybe(texts)})),
+        "text": maybe(texts),
+        "caption": maybe(texts),
+        "photo": maybe(texts),
+        "sticker": maybe(texts),
+        "date": maybe(st.integers()),
+        "message_id": ids,
+    },
+)
+bot_updates = st.fixed_dictionaries(
+    {}, optional={"event_name": maybe(st.sampled_from(BOT_EVENTS)), "message": maybe(bot_messages)}
+)
+bot_bodies = st.one_of(
+    bot_updates, st.fixed_dictionaries({"result": maybe(bot_updates)}, optional={"ok": maybe(st.booleans())})
+)
 
 
 def _bodies(structured):  # type: ignore[no-untyped-def]
     """A body as the parser may get it: parsed, JSON text, JSON bytes, or any bytes."""
-    return st.one_of(structured, json_values, structured.map(json.dumps),
-                     structured.map(lambda o: json.dumps(o).encode()), st.binary(max_size=300), st.text(max_size=100))
+    return st.one_of(
+        structured,
+        json_values,
+        structured.map(json.dumps),
+        structured.map(lambda o: json.dumps(o).encode()),
+        st.binary(max_size=300),
+        st.text(max_size=100),
+    )
 
 
 # -- Zalo --------------------------------------------------------------------------
@@ -151,8 +209,14 @@ config_text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_si
 
 
 @FUZZ
-@given(st.binary(max_size=200), st.one_of(st.none(), header_text), config_text, config_text,
-       st.one_of(st.none(), header_text), config_text)
+@given(
+    st.binary(max_size=200),
+    st.one_of(st.none(), header_text),
+    config_text,
+    config_text,
+    st.one_of(st.none(), header_text),
+    config_text,
+)
 @example(b"{}", "mac=abc", "", "", None, "")
 @example(b"{}", "\xff", "app", "kh\u00f3a", "\xe9", "\u00e9")
 def test_signature_and_secret_checks_answer_a_bool(body, header, app_id, key, given_secret, expected) -> None:  # type: ignore[no-untyped-def]
@@ -191,8 +255,12 @@ def ptb_bot():  # type: ignore[no-untyped-def]
 
 
 @FUZZ
-@given(kind=st.sampled_from(["text", "button", "photo", "group", "sticker"]), user_id=st.integers(1, 2**52),
-       text=st.text(min_size=1, max_size=300), data=st.text(max_size=64))
+@given(
+    kind=st.sampled_from(["text", "button", "photo", "group", "sticker"]),
+    user_id=st.integers(1, 2**52),
+    text=st.text(min_size=1, max_size=300),
+    data=st.text(max_size=64),
+)
 @example(kind="text", user_id=1, text="/", data="")
 @example(kind="text", user_id=1, text="/@", data="")
 @example(kind="text", user_id=1, text="/ \u2028", data="")
@@ -227,9 +295,17 @@ def test_typed_commands_parse(text: str) -> None:
 
 
 @FUZZ
-@given(st.one_of(texts, st.from_regex(r"\A[+(]?[0-9 .\-()/]{0,20}\Z"),
-                 st.builds(lambda p, n: p + n, st.sampled_from(["0", "+84", "84", "0084", "(+84) "]),
-                           st.text(alphabet="0123456789 .-", max_size=14))))
+@given(
+    st.one_of(
+        texts,
+        st.from_regex(r"\A[+(]?[0-9 .\-()/]{0,20}\Z"),
+        st.builds(
+            lambda p, n: p + n,
+            st.sampled_from(["0", "+84", "84", "0084", "(+84) "]),
+            st.text(alphabet="0123456789 .-", max_size=14),
+        ),
+    )
+)
 @example("٠٩١٢٣٤٥٦٧٨")
 @example("+" * 50)
 @example("0" * 300)
@@ -248,8 +324,14 @@ def test_phone_numbers_parse_to_e164_or_a_known_error(text: str) -> None:
 
 
 @FUZZ
-@given(st.one_of(texts, st.sampled_from(["hcm", "Hà Nội", "tp hcm", "Sai Gon", "ha_noi", "ĐỒNG NAI", "x"])
-                 .flatmap(lambda s: st.builds(lambda a, b: a + s + b, st.text(max_size=5), st.text(max_size=5)))))
+@given(
+    st.one_of(
+        texts,
+        st.sampled_from(["hcm", "Hà Nội", "tp hcm", "Sai Gon", "ha_noi", "ĐỒNG NAI", "x"]).flatmap(
+            lambda s: st.builds(lambda a, b: a + s + b, st.text(max_size=5), st.text(max_size=5))
+        ),
+    )
+)
 @example("\u0301" * 50)
 @example("ß" * 10)
 @example("İ")
@@ -282,8 +364,12 @@ dates_typed = st.one_of(
     st.builds("{}/{}/{}".format, st.integers(0, 99), st.integers(0, 99), st.integers(0, 99999)),
     st.builds("{}-{}-{}".format, st.integers(0, 99999), st.integers(0, 99), st.integers(0, 99)),
 )
-clock_typed = st.one_of(st.just(""), st.builds("{}:{}".format, st.integers(0, 99), st.integers(0, 99)),
-                        st.builds("{}h{}".format, st.integers(0, 99), st.integers(0, 99)), st.text(max_size=8))
+clock_typed = st.one_of(
+    st.just(""),
+    st.builds("{}:{}".format, st.integers(0, 99), st.integers(0, 99)),
+    st.builds("{}h{}".format, st.integers(0, 99), st.integers(0, 99)),
+    st.text(max_size=8),
+)
 nows = st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(9998, 1, 1), timezones=st.just(UTC))
 
 
@@ -330,8 +416,9 @@ def chat_world(tmp_path_factory) -> Iterator[tuple[asyncio.AbstractEventLoop, ob
     store = SQLiteStore(Path(tmp_path_factory.mktemp("fuzz")) / "fuzz.sqlite3")
     loop.run_until_complete(store.open())
     settings_ = Settings(admins=frozenset({("test", "admin")}), flood_messages=10**9)
-    services = Services(store, load_catalog(), settings_, extras={OPTIONS: OPTS, CONTROL: Control(),
-                                                                  SERVICE: default_service()})
+    services = Services(
+        store, load_catalog(), settings_, extras={OPTIONS: OPTS, CONTROL: Control(), SERVICE: default_service()}
+    )
     dispatcher = Dispatcher(services, build_router())
 
     async def setup() -> None:
@@ -350,15 +437,49 @@ def chat_world(tmp_path_factory) -> Iterator[tuple[asyncio.AbstractEventLoop, ob
         loop.close()
 
 
-payload_parts = st.one_of(st.text(max_size=12), st.integers(-3, 10**13).map(str), st.sampled_from(
-    ["r", "v", "l", "s", "n", "c", "t", "*", "show", "pause", "cancel_yes", "resend", "new", "all", "confirm",
-     "ha_noi", "workers_month", "1", "0", "-1", "", "９"]))
-payloads = st.builds(lambda prefix, parts: ":".join([prefix, *parts])[:64], st.sampled_from(PREFIXES),
-                     st.lists(payload_parts, max_size=4)) | st.text(max_size=64)
+payload_parts = st.one_of(
+    st.text(max_size=12),
+    st.integers(-3, 10**13).map(str),
+    st.sampled_from(
+        [
+            "r",
+            "v",
+            "l",
+            "s",
+            "n",
+            "c",
+            "t",
+            "*",
+            "show",
+            "pause",
+            "cancel_yes",
+            "resend",
+            "new",
+            "all",
+            "confirm",
+            "ha_noi",
+            "workers_month",
+            "1",
+            "0",
+            "-1",
+            "",
+            "９",
+        ]
+    ),
+)
+payloads = st.builds(
+    lambda prefix, parts: ":".join([prefix, *parts])[:64],
+    st.sampled_from(PREFIXES),
+    st.lists(payload_parts, max_size=4),
+) | st.text(max_size=64)
 
 
-@settings(max_examples=200, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(who=st.sampled_from(["worker", "organizer", "admin"]), data=payloads)
 @example(who="admin", data="inbox:r:99999999999999999999")
 @example(who="admin", data="bcm:show:١")
@@ -367,8 +488,7 @@ payloads = st.builds(lambda prefix, parts: ":".join([prefix, *parts])[:64], st.s
 def test_any_button_payload_gets_a_reply_not_an_exception(chat_world, who: str, data: str) -> None:  # type: ignore[no-untyped-def]
     loop, dispatcher, _ = chat_world
     CASES["callback payload"] += 1
-    replies = loop.run_until_complete(
-        dispatcher.handle(Inbound("test", who, InboundKind.BUTTON, payload=data)))  # type: ignore[attr-defined]
+    replies = loop.run_until_complete(dispatcher.handle(Inbound("test", who, InboundKind.BUTTON, payload=data)))  # type: ignore[attr-defined]
     assert isinstance(replies, list) and replies, data
 
 
@@ -395,8 +515,12 @@ def telegram_webhook():  # type: ignore[no-untyped-def]
     from bot.config import TelegramSection
     from storage.sqlite import SQLiteStore
 
-    config = TelegramSection(mode="webhook", webhook_url="https://bot.example.org/telegram/webhook",
-                             token="123:abc", webhook_secret=TG_SECRET)
+    config = TelegramSection(
+        mode="webhook",
+        webhook_url="https://bot.example.org/telegram/webhook",
+        token="123:abc",
+        webhook_secret=TG_SECRET,
+    )
     loop = asyncio.new_event_loop()
     tmp = tempfile.TemporaryDirectory()
     # A real store: the webhook journals each update before it answers 200.
@@ -411,9 +535,16 @@ def telegram_webhook():  # type: ignore[no-untyped-def]
         async def receive() -> dict:
             return {"type": "http.request", "body": body, "more_body": False}
 
-        scope = {"type": "http", "method": "POST", "path": config.webhook_path, "query_string": b"",
-                 "headers": [(b"x-telegram-bot-api-secret-token", secret.encode("latin-1")),
-                             (b"content-type", b"application/json")]}
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": config.webhook_path,
+            "query_string": b"",
+            "headers": [
+                (b"x-telegram-bot-api-secret-token", secret.encode("latin-1")),
+                (b"content-type", b"application/json"),
+            ],
+        }
         response = loop.run_until_complete(channel._webhook(Request(scope, receive)))
         while not channel.application.update_queue.empty():
             channel.application.update_queue.get_nowait()
@@ -427,8 +558,7 @@ def telegram_webhook():  # type: ignore[no-untyped-def]
 
 
 @FUZZ
-@given(body=st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode())),
-       secret=header_text)
+@given(body=st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode())), secret=header_text)
 @example(body=b"{}", secret="")
 @example(body=b"{not json", secret="x")
 def test_telegram_webhook_without_the_secret_is_refused_before_reading(telegram_webhook, body, secret) -> None:  # type: ignore[no-untyped-def]
@@ -439,12 +569,25 @@ def test_telegram_webhook_without_the_secret_is_refused_before_reading(telegram_
 
 
 @FUZZ
-@given(kind=st.sampled_from(["text", "button", "photo", "group", "sticker"]), user_id=st.integers(1, 2**52),
-       text=st.text(min_size=1, max_size=300), data=st.text(max_size=64), update_id=st.integers(0, 2**40),
-       junk=st.binary(max_size=200))
+@given(
+    kind=st.sampled_from(["text", "button", "photo", "group", "sticker"]),
+    user_id=st.integers(1, 2**52),
+    text=st.text(min_size=1, max_size=300),
+    data=st.text(max_size=64),
+    update_id=st.integers(0, 2**40),
+    junk=st.binary(max_size=200),
+)
 @example(kind="text", user_id=1, text="x", data="", update_id=1, junk=b"{not json")
-def test_telegram_webhook_takes_updates_and_refuses_garbage(telegram_webhook, fake_api, kind, user_id, text, data,  # type: ignore[no-untyped-def]
-                                                            update_id, junk) -> None:
+def test_telegram_webhook_takes_updates_and_refuses_garbage(
+    telegram_webhook,
+    fake_api,
+    kind,
+    user_id,
+    text,
+    data,  # type: ignore[no-untyped-def]
+    update_id,
+    junk,
+) -> None:
     CASES["telegram webhook (updates and non-JSON)"] += 1
     update = {"update_id": update_id, **_telegram_update(fake_api, kind, user_id, text, data)}
     assert telegram_webhook(json.dumps(update).encode()) == 200
@@ -454,11 +597,22 @@ def test_telegram_webhook_takes_updates_and_refuses_garbage(telegram_webhook, fa
         assert telegram_webhook(junk) == 400
 
 
-@settings(max_examples=200, deadline=None, database=None, report_multiple_bugs=False,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(json_values, st.fixed_dictionaries({"update_id": st.integers()}, optional={
-    "message": json_values, "callback_query": json_values, "edited_message": json_values})).map(
-    lambda v: json.dumps(v).encode()))
+@settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    report_multiple_bugs=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    body=st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {"update_id": st.integers()},
+            optional={"message": json_values, "callback_query": json_values, "edited_message": json_values},
+        ),
+    ).map(lambda v: json.dumps(v).encode())
+)
 @example(body=b"[]")
 @example(body=b'{"update_id": 1, "message": 1}')
 @example(body=DEEP)

@@ -31,9 +31,9 @@ QUESTION = "Công ty nợ lương hai tháng thì tôi phải làm gì?"
 
 def _answers(fake, chat_id: int, since: int) -> list:  # type: ignore[no-untyped-def]
     return [
-        r for r in fake.requests(since=since)
-        if r.method in ("sendMessage", "editMessageText", "sendPhoto", "sendDocument")
-        and r.chat_id == chat_id and r.ok
+        r
+        for r in fake.requests(since=since)
+        if r.method in ("sendMessage", "editMessageText", "sendPhoto", "sendDocument") and r.chat_id == chat_id and r.ok
     ]
 
 
@@ -64,8 +64,11 @@ class BotProcess:
     def start(self) -> None:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.fakes.held_bot", "run"], cwd=ROOT, env=self.env,
-                stdout=log, stderr=log,
+                [sys.executable, "-m", "tests.fakes.held_bot", "run"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=log,
             )
 
     def kill(self) -> None:
@@ -111,7 +114,8 @@ async def test_kill_9_during_a_button_press_and_a_question_then_exactly_one_repl
             bot.hold.unlink()
             bot.start()
             await _wait(
-                lambda: _answers(fake, BUTTON_USER, since) and _answers(fake, TEXT_USER, since), 60,
+                lambda: _answers(fake, BUTTON_USER, since) and _answers(fake, TEXT_USER, since),
+                60,
                 "the replies after the restart",
             )
             # Give a duplicate every chance to show up before counting.

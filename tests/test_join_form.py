@@ -46,7 +46,11 @@ async def current_step(chat: ChatDriver) -> str | None:
 
 
 async def fill_form(
-    chat: ChatDriver, *, command: str = "/join", referral: str | None = None, submit: bool = True,
+    chat: ChatDriver,
+    *,
+    command: str = "/join",
+    referral: str | None = None,
+    submit: bool = True,
     **answers: str | None,
 ) -> list[Reply]:
     """Go through the whole form; `commune=None` presses Skip."""
@@ -84,7 +88,11 @@ async def test_worker_signs_up_end_to_end(chat, store) -> None:
     s = await store.signup_of_user(user.id)
     assert s is not None
     assert (s.full_name, s.phone_e164, s.workplace, s.province_id, s.commune) == (
-        "Nguyễn Thị Lan", LAN_E164, "Công ty TNHH May Sông Hồng", "ho_chi_minh", "KCN Mỹ Phước"
+        "Nguyễn Thị Lan",
+        LAN_E164,
+        "Công ty TNHH May Sông Hồng",
+        "ho_chi_minh",
+        "KCN Mỹ Phước",
     )
     assert (s.source, s.status, s.volunteer_id) == (SignupSource.SELF, SignupStatus.NEW, None)
     assert (s.consent_version, s.consent_lang, s.consent_channel) == (CONSENT_VERSION, "vi", "test")
@@ -284,8 +292,7 @@ async def test_review_edits_one_field_and_returns(chat, store) -> None:
 async def test_forged_form_buttons(chat, store) -> None:
     await fill_form(chat, submit=False)
     fid = chat.payloads()[0].split(":")[1]
-    for bogus in (f"jf:{fid}:e:bogus", f"jf:{fid}:p:paris", f"jf:{fid}:zz", f"jf:{fid}:s", "jf", "jf::g",
-                  "jf:nope:g"):
+    for bogus in (f"jf:{fid}:e:bogus", f"jf:{fid}:p:paris", f"jf:{fid}:zz", f"jf:{fid}:s", "jf", "jf::g", "jf:nope:g"):
         await chat.press(bogus)
         assert chat.text(), bogus
     assert await signups_in(store) == []

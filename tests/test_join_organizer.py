@@ -20,10 +20,17 @@ BOM = b"\xef\xbb\xbf"
 
 async def add_signup(store, phone: str, province: str, name: str = "Trần Văn Đức", **kw) -> int:  # type: ignore[no-untyped-def]
     draft = SignupDraft(
-        full_name=name, phone_e164=phone, workplace=kw.get("workplace", "Công ty TNHH Giày Việt"),
-        province_id=province, commune=kw.get("commune"), source=kw.get("source", SignupSource.SELF),
-        volunteer_id=kw.get("volunteer_id"), consent_version=CONSENT_VERSION, consent_lang="vi",
-        consent_channel="telegram", owner_id=kw.get("owner_id"),
+        full_name=name,
+        phone_e164=phone,
+        workplace=kw.get("workplace", "Công ty TNHH Giày Việt"),
+        province_id=province,
+        commune=kw.get("commune"),
+        source=kw.get("source", SignupSource.SELF),
+        volunteer_id=kw.get("volunteer_id"),
+        consent_version=CONSENT_VERSION,
+        consent_lang="vi",
+        consent_channel="telegram",
+        owner_id=kw.get("owner_id"),
     )
     result = await store.submit_signup(draft)
     assert result is not None
@@ -81,8 +88,13 @@ async def test_details_and_forged_payloads_outside_the_scope(org, store, data) -
     await org.say(f"/signups {data['hcm']}")
     assert "+84912000001" in org.text() and "Công ty TNHH Giày Việt" in org.text()
     assert CONSENT_VERSION in org.text()
-    for forged in (f"jo:v:{data['hn']}", f"jo:s:{data['hn']}:joined", f"jo:n:{data['hn']}", "jo:l:ha_noi:*:0",
-                   f"jo:v:{data['hn'] + 100}"):
+    for forged in (
+        f"jo:v:{data['hn']}",
+        f"jo:s:{data['hn']}:joined",
+        f"jo:n:{data['hn']}",
+        "jo:l:ha_noi:*:0",
+        f"jo:v:{data['hn'] + 100}",
+    ):
         await org.press(forged)
         assert "Lê Văn" not in org.text() and "+84912000002" not in org.text(), forged
         assert "Không tìm thấy" in org.text(), forged
@@ -183,8 +195,9 @@ async def test_export_too_large_for_the_channel_is_zipped_or_refused_with_the_cl
 
     from handlers.join import export as export_module
 
-    rows = [await add_signup(store, f"+849130{i:05d}", "ho_chi_minh", "Nguyễn Văn Nhiều Tên Dài" * 3)
-            for i in range(300)]
+    rows = [
+        await add_signup(store, f"+849130{i:05d}", "ho_chi_minh", "Nguyễn Văn Nhiều Tên Dài" * 3) for i in range(300)
+    ]
     assert len(rows) == 300
     # Small enough for the zip (names repeat), too big as plain CSV.
     monkeypatch.setattr(export_module, "TELEGRAM_DOCUMENT_LIMIT", 20_000)
@@ -284,8 +297,10 @@ async def test_scope_assigned_by_admin_and_audited(make_chat, store) -> None:
     await admin.say("/scope o2 remove dong_nai")
     assert await store.organizer_provinces(o2.id) == {"ho_chi_minh"}
     actions = [(e.action, e.details) for e in await store.list_audit() if e.action.startswith("scope.")]
-    assert actions == [("scope.remove", {"provinces": ["dong_nai"]}),
-                       ("scope.add", {"provinces": ["dong_nai", "ho_chi_minh"]})]
+    assert actions == [
+        ("scope.remove", {"provinces": ["dong_nai"]}),
+        ("scope.add", {"provinces": ["dong_nai", "ho_chi_minh"]}),
+    ]
     await admin.say("/scope o2 Atlantis")
     assert "Atlantis" in admin.text()
     await org.say("/scope")

@@ -21,8 +21,13 @@ from tests.test_join_form import LAN, LAN_E164, fill_form, signups_in
 
 # Every spelling of the worker's personal data that could sit in the file.
 TRACES = [
-    LAN_E164.encode(), b"84912345678", b"0912345678", b"912345678",
-    "Nguyễn Thị Lan".encode(), "Sông Hồng".encode(), "Mỹ Phước".encode(),
+    LAN_E164.encode(),
+    b"84912345678",
+    b"0912345678",
+    b"912345678",
+    "Nguyễn Thị Lan".encode(),
+    "Sông Hồng".encode(),
+    "Mỹ Phước".encode(),
 ]
 
 
@@ -50,8 +55,20 @@ async def test_mydata_shows_everything_stored(chat, store) -> None:
     await store.subscribe(user.id, ["workers_month"])
     await chat.say("/mydata")
     text = chat.text()
-    for needle in (LAN["name"], LAN_E164, LAN["workplace"], "Hồ Chí Minh", LAN["commune"], "tự đăng ký",
-                   "2025-07.1", "Mới", "Đã gọi, hẹn gặp ở cổng", "không đóng bảo hiểm", "workers_month", "/forget"):
+    for needle in (
+        LAN["name"],
+        LAN_E164,
+        LAN["workplace"],
+        "Hồ Chí Minh",
+        LAN["commune"],
+        "tự đăng ký",
+        "2025-07.1",
+        "Mới",
+        "Đã gọi, hẹn gặp ở cổng",
+        "không đóng bảo hiểm",
+        "workers_month",
+        "/forget",
+    ):
         assert needle in text, needle
 
 

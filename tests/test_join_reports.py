@@ -280,10 +280,7 @@ def module_grid(image: Image.Image, modules: int, border: int) -> list[list[bool
     box = image.size[0] // (modules + 2 * border)
     grey = image.convert("L")
     return [
-        [
-            grey.getpixel(((border + c) * box + box // 2, (border + r) * box + box // 2)) < 128
-            for c in range(modules)
-        ]
+        [grey.getpixel(((border + c) * box + box // 2, (border + r) * box + box // 2)) < 128 for c in range(modules)]
         for r in range(modules)
     ]
 

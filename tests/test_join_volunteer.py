@@ -156,7 +156,6 @@ async def test_volunteer_can_still_join_themselves(volunteer, store) -> None:
     assert (s.source, s.volunteer_id, s.user_id) == (SignupSource.SELF, None, v.id)
 
 
-
 async def test_collecting_a_known_number_leaves_the_sign_up_untouched(volunteer, make_chat, store) -> None:
     """Review regression: a /collect for a known number moved the worker (status, notes
     and all) into the province the volunteer typed, in sight of its organizers."""

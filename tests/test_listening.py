@@ -48,15 +48,27 @@ async def deliver(store: Store, broadcast_id: int) -> None:
     await store.journal_deliveries(broadcast_id, [], [DeliveryResult(i, DeliveryStatus.SENT) for i in ids])
 
 
-async def make_poll(store: Store, users: list[str], *, multi: bool = False, days: float = 3,
-                    choices: tuple[str, ...] = ("Đã trả", "Chưa trả", "Trả thiếu")):  # type: ignore[no-untyped-def]
+async def make_poll(
+    store: Store,
+    users: list[str],
+    *,
+    multi: bool = False,
+    days: float = 3,
+    choices: tuple[str, ...] = ("Đã trả", "Chưa trả", "Trả thiếu"),
+):  # type: ignore[no-untyped-def]
     for u in users:
         user = await store.touch_user("test", u, language="vi")
         await store.subscribe(user.id, ["union_news"])
-    poll, b = await create_poll(store, NewPoll(
-        question_vi="Công ty đã trả lương chưa?", choices=tuple(PollChoice(c) for c in choices), multi=multi,
-        closes_at=datetime.now(UTC) + timedelta(days=days),
-    ), Audience(topics=("union_news",)))
+    poll, b = await create_poll(
+        store,
+        NewPoll(
+            question_vi="Công ty đã trả lương chưa?",
+            choices=tuple(PollChoice(c) for c in choices),
+            multi=multi,
+            closes_at=datetime.now(UTC) + timedelta(days=days),
+        ),
+        Audience(topics=("union_news",)),
+    )
     await deliver(store, b.id)
     return poll
 
@@ -173,7 +185,9 @@ async def test_organizer_sees_only_polls_of_their_provinces(store, make_chat) ->
 def test_small_cells_and_their_complements_are_hidden() -> None:
     rows = suppress({"ha_noi": Tally(7, [5, 2]), "bac_ninh": Tally(5, [2, 3])}, K, 2)
     assert [(r.group, r.respondents, r.cells) for r in rows] == [
-        ("ha_noi", 7, [None, None]), ("bac_ninh", 5, [None, None])]
+        ("ha_noi", 7, [None, None]),
+        ("bac_ninh", 5, [None, None]),
+    ]
     rows = suppress({"a": Tally(20, [12, 8]), "b": Tally(15, [9, 6]), "c": Tally(2, [1, 1])}, K, 2)
     # c (2 people) is merged with the smallest shown group, b: 17 people.
     assert [(r.group, r.respondents, r.cells) for r in rows] == [("a", 20, [12, 8]), ("*other", 17, [10, 7])]
@@ -212,9 +226,14 @@ def test_numbers_and_choice_words() -> None:
     assert match_choice("tra", ["Đã trả", "Chưa trả"]) is None
 
 
-@pytest.mark.parametrize("text", [
-    "gọi 0912 345 678", "sdt +84 912345678", "liên hệ 0912.345.678",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "gọi 0912 345 678",
+        "sdt +84 912345678",
+        "liên hệ 0912.345.678",
+    ],
+)
 def test_phone_numbers_are_found(text: str) -> None:
     assert has_phone(text)
 
@@ -224,10 +243,16 @@ def test_names_are_found(text: str) -> None:
     assert has_person_name(text)
 
 
-@pytest.mark.parametrize("text", [
-    "Công ty nợ lương hai tháng nay", "Tổ trưởng chửi công nhân", "Xưởng B nóng 40 độ, không có quạt",
-    "Nợ lương tháng 5 và tháng 6 năm 2025", "Ca đêm bị ép làm 12 tiếng",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Công ty nợ lương hai tháng nay",
+        "Tổ trưởng chửi công nhân",
+        "Xưởng B nóng 40 độ, không có quạt",
+        "Nợ lương tháng 5 và tháng 6 năm 2025",
+        "Ca đêm bị ép làm 12 tiếng",
+    ],
+)
 def test_plain_descriptions_pass(text: str) -> None:
     assert not has_phone(text) and not has_person_name(text)
 
@@ -297,13 +322,15 @@ async def test_contact_report_goes_to_the_inbox(store, make_chat) -> None:
     # 300 workers passes alert_workers at once: one alert, recorded.
     (c,) = await store.report_clusters()
     assert c.workers == 300
-    assert not await store.claim_report_alert(c.province, c.company_key, c.category, today=date.today(), days=7,
-                                              reports=1, workers=300)
+    assert not await store.claim_report_alert(
+        c.province, c.company_key, c.category, today=date.today(), days=7, reports=1, workers=300
+    )
 
 
 async def test_organizer_sees_clusters_of_their_province_only(store, make_chat) -> None:
-    for i, (company, prov) in enumerate([("May Hưng Phát", "Bắc Ninh"), ("may hung phat", "Bắc Ninh"),
-                                         ("Hưng Phát", "Hà Nội")]):
+    for i, (company, prov) in enumerate(
+        [("May Hưng Phát", "Bắc Ninh"), ("may hung phat", "Bắc Ninh"), ("Hưng Phát", "Hà Nội")]
+    ):
         w = make_chat(f"w{i}")
         await start_report(w, company)
         await w.say(prov)
@@ -343,10 +370,21 @@ def test_listening_config(tmp_path) -> None:
 async def test_signup_province_goes_with_the_answer(store, make_chat) -> None:
     poll = await make_poll(store, ["a"])
     user = await store.find_user("test", "a")
-    await store.submit_signup(SignupDraft(
-        full_name="Lan", phone_e164="+84912000001", workplace="X", province_id="ha_noi", commune=None,
-        source=SignupSource.SELF, volunteer_id=None, consent_version="t", consent_lang="vi", consent_channel="test",
-        owner_id=user.id))
+    await store.submit_signup(
+        SignupDraft(
+            full_name="Lan",
+            phone_e164="+84912000001",
+            workplace="X",
+            province_id="ha_noi",
+            commune=None,
+            source=SignupSource.SELF,
+            volunteer_id=None,
+            consent_version="t",
+            consent_lang="vi",
+            consent_channel="test",
+            owner_id=user.id,
+        )
+    )
     await make_chat("a").press(f"pv:{poll.id}:0")
     tally = await store.poll_tally(poll.id)
     assert tally.breakdowns["province"]["ha_noi"].respondents == 1
@@ -360,10 +398,16 @@ async def test_engine_sends_a_poll_with_buttons_or_numbers(store) -> None:
         await store.subscribe(user.id, ["union_news"])
     zalo = await store.touch_user("zalo_bot", "z0", language="en")
     await store.subscribe(zalo.id, ["union_news"])
-    poll, b = await create_poll(store, NewPoll(
-        question_vi="Có làm thêm giờ không?", question_en="Any overtime?",
-        choices=(PollChoice("Có", "Yes"), PollChoice("Không", "No")), closes_at=datetime.now(UTC) + timedelta(days=1),
-    ), Audience(topics=("union_news",)))
+    poll, b = await create_poll(
+        store,
+        NewPoll(
+            question_vi="Có làm thêm giờ không?",
+            question_en="Any overtime?",
+            choices=(PollChoice("Có", "Yes"), PollChoice("Không", "No")),
+            closes_at=datetime.now(UTC) + timedelta(days=1),
+        ),
+        Audience(topics=("union_news",)),
+    )
     parts: list[tuple[str, object]] = []
 
     async def keep(chat_id, part):  # type: ignore[no-untyped-def]

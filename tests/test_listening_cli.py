@@ -30,9 +30,27 @@ def cli_env(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 
 
 def test_poll_create_list_results_close(cli_env, capsys) -> None:
-    assert main(["poll", "create", "--question", "Có nên tăng ca thứ Bảy?", "--choice", "Có | Yes",
-                 "--choice", "Không | No", "--topic", "union_news", "--province", "Bắc Ninh",
-                 "--closes", "2099-01-01 18:00"]) == 0
+    assert (
+        main(
+            [
+                "poll",
+                "create",
+                "--question",
+                "Có nên tăng ca thứ Bảy?",
+                "--choice",
+                "Có | Yes",
+                "--choice",
+                "Không | No",
+                "--topic",
+                "union_news",
+                "--province",
+                "Bắc Ninh",
+                "--closes",
+                "2099-01-01 18:00",
+            ]
+        )
+        == 0
+    )
     assert "created poll #1" in capsys.readouterr().out
     assert main(["poll", "list"]) == 0
     assert "#1" in capsys.readouterr().out
@@ -46,11 +64,14 @@ def test_poll_create_list_results_close(cli_env, capsys) -> None:
     assert main(["poll", "results", "9"]) == 1
 
 
-@pytest.mark.parametrize("args", [
-    ["--choice", "Có"],  # one choice
-    ["--choice", "A", "--choice", "A"],  # the same twice
-    [part for i in range(7) for part in ("--choice", f"C{i}")],  # seven
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--choice", "Có"],  # one choice
+        ["--choice", "A", "--choice", "A"],  # the same twice
+        [part for i in range(7) for part in ("--choice", f"C{i}")],  # seven
+    ],
+)
 def test_poll_create_refuses_bad_choices(cli_env, capsys, args) -> None:  # type: ignore[no-untyped-def]
     assert main(["poll", "create", "--question", "Q?", "--all", *args]) == 2
     assert "--choice" in capsys.readouterr().err
@@ -68,8 +89,16 @@ async def test_reports_list_and_clusters(cli_env, capsys) -> None:
     store = SQLiteStore(cli_env / "cli.sqlite3")
     await store.open()
     for company in ("May Hưng Phát", "may hung phat"):
-        await store.add_report(NewReport(created_on=date(2025, 5, 2), province="bac_ninh", category="wages",
-                                         company=company, company_key="hung phat", workers=30))
+        await store.add_report(
+            NewReport(
+                created_on=date(2025, 5, 2),
+                province="bac_ninh",
+                category="wages",
+                company=company,
+                company_key="hung phat",
+                workers=30,
+            )
+        )
     await store.close()
     import asyncio
 

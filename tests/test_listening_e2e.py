@@ -71,11 +71,21 @@ async def press(fake: FakeTelegramServer, user: int, label: str, *, chat_id: int
 
 async def sign_up(store, channel: str, external_id: str, province: str, n: int) -> int:  # type: ignore[no-untyped-def]
     user = await store.touch_user(channel, external_id, language="vi")
-    await store.submit_signup(SignupDraft(
-        full_name=f"Công nhân {n}", phone_e164=f"+8491{n:07d}", workplace="KCN Quế Võ", province_id=province,
-        commune=None, source=SignupSource.SELF, volunteer_id=None, consent_version="test", consent_lang="vi",
-        consent_channel=channel, owner_id=user.id,
-    ))
+    await store.submit_signup(
+        SignupDraft(
+            full_name=f"Công nhân {n}",
+            phone_e164=f"+8491{n:07d}",
+            workplace="KCN Quế Võ",
+            province_id=province,
+            commune=None,
+            source=SignupSource.SELF,
+            volunteer_id=None,
+            consent_version="test",
+            consent_lang="vi",
+            consent_channel=channel,
+            owner_id=user.id,
+        )
+    )
     return user.id
 
 
@@ -106,8 +116,12 @@ async def test_poll_over_telegram_and_zalo_then_results_and_forget(tmp_path, cap
             await press(tg, ORGANIZER, "Tiếp ➡️")
             mark = tg.mark()
             tg.push_update(tg.press_button(ORGANIZER, "3 ngày"))
-            preview = await tg.wait_for(lambda r: "Xác nhận" in (r.params.get("text") or ""), method="sendMessage",
-                                        chat_id=ORGANIZER, since=mark)
+            preview = await tg.wait_for(
+                lambda r: "Xác nhận" in (r.params.get("text") or ""),
+                method="sendMessage",
+                chat_id=ORGANIZER,
+                since=mark,
+            )
             assert "12 người" in preview.params["text"]
             created = await press(tg, ORGANIZER, "✅ Xác nhận gửi")
             assert "#1" in created
@@ -163,8 +177,18 @@ async def test_poll_over_telegram_and_zalo_then_results_and_forget(tmp_path, cap
             monkeypatch.setenv("UNIONBOT_DB", str(tmp_path / "bot.sqlite3"))
             capsys.readouterr()
             code = await asyncio.to_thread(
-                main, ["poll", "results", str(poll.id), "--json", "--by", "province", "--config",
-                       str(tmp_path / "config.toml")])
+                main,
+                [
+                    "poll",
+                    "results",
+                    str(poll.id),
+                    "--json",
+                    "--by",
+                    "province",
+                    "--config",
+                    str(tmp_path / "config.toml"),
+                ],
+            )
             assert code == 0
             data = json.loads(capsys.readouterr().out)
             assert [c["count"] for c in data["choices"]] == [7, 5]
@@ -221,8 +245,9 @@ async def test_three_anonymous_reports_raise_one_alert_and_cannot_be_traced(tmp_
                 await sign_up(store, "telegram", str(u), "bac_ninh", i)
 
             # A phone number and a name in the description: warned, not stored, asked again.
-            texts = await report(tg, REPORTERS[0], "Cty TNHH May Hưng Phát",
-                                 description="Nợ lương 2 tháng, hỏi anh Tuấn 0912 345 678")
+            texts = await report(
+                tg, REPORTERS[0], "Cty TNHH May Hưng Phát", description="Nợ lương 2 tháng, hỏi anh Tuấn 0912 345 678"
+            )
             assert "số điện thoại" in texts[-1] and "tên người" in texts[-1]
             review = await say(tg, REPORTERS[0], "Công ty nợ lương hai tháng nay")
             assert "ẩn danh" in review.lower() and "7 ngày" in review

@@ -32,8 +32,16 @@ async def test_every_list_stays_within_three_messages_and_6000_characters(make_c
     volunteer = make_chat("900000000", channel="telegram")  # one of the seeded volunteers
     await volunteer.say("/start")
 
-    for who, command in ((admin, "/targets"), (admin, "/signups"), (admin, "/inbox"), (admin, "/export"),
-                         (org, "/targets"), (org, "/signups"), (org, "/export"), (volunteer, "/mystats")):
+    for who, command in (
+        (admin, "/targets"),
+        (admin, "/signups"),
+        (admin, "/inbox"),
+        (admin, "/export"),
+        (org, "/targets"),
+        (org, "/signups"),
+        (org, "/export"),
+        (volunteer, "/mystats"),
+    ):
         replies = await who.say(command)
         total = sum(len(r.text) for r in replies)
         assert len(replies) <= MAX_MESSAGES, (command, len(replies))

@@ -29,8 +29,7 @@ REPLIES = {"sendMessage", "editMessageText", "sendPhoto", "sendDocument"}
 NAME = "Nguyễn Thị Ánh"
 PROFILE_FIRST, PROFILE_LAST, USERNAME = "Ánhxinh", "Nguyễnthị", "anh_soi_the_ky"
 PHONE_TYPED = "0912 345 678"
-PHONES = ("0912 345 678", "0912345678", "+84912345678", "84912345678", "912345678", "+84 912 345 678",
-          "912 345 678")
+PHONES = ("0912 345 678", "0912345678", "+84912345678", "84912345678", "912345678", "+84 912 345 678", "912 345 678")
 COMPANY = "Công ty TNHH Sợi Thế Kỷ"
 COMMUNE = "KCN Mỹ Phước"
 QUESTION = "Quản đốc Trần Văn Bình không trả tiền làm thêm giờ cho em ở xưởng số bảy, công ty giữ căn cước của em"
@@ -43,8 +42,7 @@ WEBHOOK_SECRET = "wh-secret-4c1d9e7a2b"
 def debug_log() -> Iterator[io.StringIO]:
     """Logging as the CLI sets it up, at DEBUG, into a buffer; restored afterwards."""
     root = logging.getLogger()
-    before = (list(root.handlers), root.level,
-              {name: logging.getLogger(name).level for name in NOISY_LOGGERS})
+    before = (list(root.handlers), root.level, {name: logging.getLogger(name).level for name in NOISY_LOGGERS})
     buffer = io.StringIO()
     yield buffer
     for h in list(root.handlers):
@@ -75,13 +73,18 @@ def text_of(request: RecordedRequest) -> str:
 
 def spellings(value: str) -> set[str]:
     """The value as it could appear in a log: plain, JSON-escaped, URL-encoded."""
-    return {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], quote(value),
-            quote_plus(value)}
+    return {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        quote(value),
+        quote_plus(value),
+    }
 
 
 async def test_a_signup_question_handoff_answer_and_note_at_debug_leak_nothing(fake, tmp_path, debug_log) -> None:
     env = {**telegram_env(fake), "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET}
-    cfg = config_for(tmp_path, env=env, toml=f"[bot]\nlog_level = \"DEBUG\"\n\n[telegram]\nadmins = [{ADMIN}]\n")
+    cfg = config_for(tmp_path, env=env, toml=f'[bot]\nlog_level = "DEBUG"\n\n[telegram]\nadmins = [{ADMIN}]\n')
     assert fake.token in secrets_of(cfg)
     setup_logging("DEBUG", stream=debug_log, secrets=secrets_of(cfg))
 
@@ -113,8 +116,9 @@ async def test_a_signup_question_handoff_answer_and_note_at_debug_leak_nothing(f
         await exchange(fake, fake.press_button(ADMIN, "✏️ Trả lời #1"), ADMIN)
         mark = fake.mark()
         fake.push_update(fake.user_message(ADMIN, ANSWER))
-        delivered = await fake.wait_for(lambda r: "📩" in r.params.get("text", ""), method="sendMessage",
-                                        chat_id=WORKER, since=mark, timeout=10)
+        delivered = await fake.wait_for(
+            lambda r: "📩" in r.params.get("text", ""), method="sendMessage", chat_id=WORKER, since=mark, timeout=10
+        )
         assert ANSWER in text_of(delivered)
 
         # The organizer looks at the sign-up (name and phone on screen) and adds a note.
@@ -133,10 +137,21 @@ async def test_a_signup_question_handoff_answer_and_note_at_debug_leak_nothing(f
 
     _, token_secret = fake.token.split(":", 1)
     needles = {
-        "name": NAME, "name (family)": "Nguyễn Thị", "profile first name": PROFILE_FIRST,
-        "profile last name": PROFILE_LAST, "username": USERNAME, "company": COMPANY, "commune": COMMUNE,
-        "question": QUESTION, "question (part)": "Trần Văn Bình", "answer": ANSWER, "answer (part)": "giấy tờ tùy thân",
-        "note": NOTE, "note (part)": "cổng xưởng", "token": fake.token, "token secret": token_secret,
+        "name": NAME,
+        "name (family)": "Nguyễn Thị",
+        "profile first name": PROFILE_FIRST,
+        "profile last name": PROFILE_LAST,
+        "username": USERNAME,
+        "company": COMPANY,
+        "commune": COMMUNE,
+        "question": QUESTION,
+        "question (part)": "Trần Văn Bình",
+        "answer": ANSWER,
+        "answer (part)": "giấy tờ tùy thân",
+        "note": NOTE,
+        "note (part)": "cổng xưởng",
+        "token": fake.token,
+        "token secret": token_secret,
         "webhook secret": WEBHOOK_SECRET,
         **{f"phone {p!r}": p for p in PHONES},
     }
@@ -151,15 +166,35 @@ def test_redaction_of_secrets_urls_fields_and_phones() -> None:
         url = "POST https://api.telegram.org/bot123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage"
         assert "AAHdq" not in redact(url) and "/sendMessage" in redact(url)
         assert "AAHdq" not in redact("token 123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
-        for text in ('{"access_token": "abcDEF123"}', "refresh_token=abcDEF123&x=1",
-                     "X-Telegram-Bot-Api-Secret-Token: abcDEF123", "oa_secret_key='abcDEF123'"):
+        for text in (
+            '{"access_token": "abcDEF123"}',
+            "refresh_token=abcDEF123&x=1",
+            "X-Telegram-Bot-Api-Secret-Token: abcDEF123",
+            "oa_secret_key='abcDEF123'",
+        ):
             assert "abcDEF123" not in redact(text), text
-        for phone in ("0912345678", "0912 345 678", "0912.345.678", "+84912345678", "+84 912 345 678",
-                      "(+84) 912-345-678", "84912345678", "028 3829 1234", "+1 415 555 0100"):
+        for phone in (
+            "0912345678",
+            "0912 345 678",
+            "0912.345.678",
+            "+84912345678",
+            "+84 912 345 678",
+            "(+84) 912-345-678",
+            "84912345678",
+            "028 3829 1234",
+            "+1 415 555 0100",
+        ):
             assert redact(f"call {phone} now") == f"call {PHONE} now", phone
         # Ids, times, dates and scores are not phone numbers.
-        for keep in ("user 42 question 7", "update 123456789", "chat -1001234567890", "at 2026-12-03 09:35:34",
-                     "score=0.52", "03/12/2026 07:00", "broadcast 12 running for 900 recipients"):
+        for keep in (
+            "user 42 question 7",
+            "update 123456789",
+            "chat -1001234567890",
+            "at 2026-12-03 09:35:34",
+            "score=0.52",
+            "03/12/2026 07:00",
+            "broadcast 12 running for 900 recipients",
+        ):
             assert redact(keep) == keep, keep
     finally:
         root = logging.getLogger()

@@ -63,7 +63,9 @@ def test_an_answer_picks_a_choice(answer: str, payload: str) -> None:
 @pytest.mark.parametrize(
     "answer",
     [
-        "0", "7", "12",  # out of range
+        "0",
+        "7",
+        "12",  # out of range
         "cong",  # too little of any label
         "language",  # a third of "Ngôn ngữ / Language"
         "c",  # too short to mean anything
@@ -136,8 +138,12 @@ def test_fold(text: str, folded: str) -> None:
 @pytest.mark.parametrize("typed", ["Huy", "hủy", "HUY", "dung", "Dừng nhận tin", "dung nhan"])
 def test_a_button_marked_untyped_is_pressed_by_its_number_only(typed: str) -> None:
     # "Huy" is a name at the form's name step; "dung" may be "đúng".
-    choices = offered([[Button("❌ Hủy", "jf:x:x", typed=False)],
-                       [Button("Dừng nhận tin", "sub:stop", typed=False), Button("Không", "sub:keep")]])
+    choices = offered(
+        [
+            [Button("❌ Hủy", "jf:x:x", typed=False)],
+            [Button("Dừng nhận tin", "sub:stop", typed=False), Button("Không", "sub:keep")],
+        ]
+    )
     assert choices.match("u1", typed) is None
     assert choices.match("u1", "1") == "jf:x:x"
     assert choices.match("u1", "2") == "sub:stop"

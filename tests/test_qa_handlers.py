@@ -24,7 +24,8 @@ async def test_diacritic_free_question_gets_a_cited_answer(chat) -> None:
     assert "293/2025/NĐ-CP" in text
     assert "thông tin chung" in text and "1900 0000" in text
     assert ["fb:minimum_wage:1:vi", "fb:minimum_wage:0:vi"] in [
-        [b.payload for b in row] for r in chat.last for row in r.buttons]
+        [b.payload for b in row] for r in chat.last for row in r.buttons
+    ]
 
 
 async def test_english_question_in_english(chat) -> None:
@@ -53,9 +54,17 @@ async def test_unsure_question_offers_topics_and_an_officer(chat) -> None:
     assert "ask:q:vi" in payloads
 
 
-@pytest.mark.parametrize("text", [
-    "x" * 5000, "<script>alert(1)</script>", "'; DROP TABLE users; --", "工资最低是多少", "🙂🙂🙂", "   ",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 5000,
+        "<script>alert(1)</script>",
+        "'; DROP TABLE users; --",
+        "工资最低是多少",
+        "🙂🙂🙂",
+        "   ",
+    ],
+)
 async def test_bad_input_never_crashes_or_echoes_a_paste(chat, text) -> None:
     await chat.say(text)
     assert chat.text()

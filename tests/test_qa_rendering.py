@@ -23,7 +23,10 @@ BIG_LIST = ", ".join(f"phường Số {i}" for i in range(600))  # a big city's 
 
 def _entry(eid: str, topic: str, answer_vi: str, answer_en: str) -> Entry:
     return Entry(
-        id=eid, topic=topic, certainty="confirmed", questions={"vi": ("q",), "en": ("q",)},
+        id=eid,
+        topic=topic,
+        certainty="confirmed",
+        questions={"vi": ("q",), "en": ("q",)},
         title={"vi": f"Tiêu đề {eid[-6:]}", "en": f"Title {eid[-6:]}"},
         answer={"vi": answer_vi, "en": answer_en},
         next_step={"vi": "Mang hợp đồng tới công đoàn cơ sở.", "en": "Bring your contract to the union."},
@@ -49,23 +52,36 @@ def scripted_service() -> RightsService:
         next_step={"vi": "So phiếu lương với mức vùng.", "en": "Compare your payslip with your region."},
     )
     entries = {
-        "wage_payment.late_pay": _entry("wage_payment.late_pay", "wage_payment",
-                                        "Trả chậm quá 15 ngày phải trả thêm lãi.", "Over 15 days late adds interest."),
+        "wage_payment.late_pay": _entry(
+            "wage_payment.late_pay",
+            "wage_payment",
+            "Trả chậm quá 15 ngày phải trả thêm lãi.",
+            "Over 15 days late adds interest.",
+        ),
         LONG_ID: _entry(LONG_ID, "wage_payment", "Câu trả lời riêng dài.", "A long-id answer."),
-        "minimum_wage.region": _entry("minimum_wage.region", "minimum_wage", "Vùng tính theo nơi công ty hoạt động.",
-                                      "The region is where the employer works."),
+        "minimum_wage.region": _entry(
+            "minimum_wage.region",
+            "minimum_wage",
+            "Vùng tính theo nơi công ty hoạt động.",
+            "The region is where the employer works.",
+        ),
     }
     regions = WageRegions(
         amounts={1: (5_310_000, 25_500), 2: (4_730_000, 22_700)},
         provinces={
-            "ha_noi": ((1, {"vi": "các phường nội thành", "en": "the inner wards"}),
-                       (2, {"vi": "các xã còn lại", "en": "the other communes"})),
+            "ha_noi": (
+                (1, {"vi": "các phường nội thành", "en": "the inner wards"}),
+                (2, {"vi": "các xã còn lại", "en": "the other communes"}),
+            ),
             "bac_ninh": ((2, {"vi": "toàn tỉnh", "en": "the whole province"}),),
             "ho_chi_minh": ((1, {"vi": BIG_LIST, "en": BIG_LIST}), (2, {"vi": "các xã còn lại", "en": "the rest"})),
         },
     )
     bare = dataclasses.replace(  # a topic file without the phone-sized fields yet
-        kb.topics["strike"], summary={}, bullets={}, next_step={},
+        kb.topics["strike"],
+        summary={},
+        bullets={},
+        next_step={},
         answer={"vi": "Câu đầu trả lời ngay. " + "Chi tiết thêm. " * 60, "en": "First sentence. " + "More. " * 60},
     )
     topics = {**kb.topics, "minimum_wage": wage, "strike": bare}
@@ -86,8 +102,14 @@ def script(service: RightsService, text: str, **kw) -> None:  # type: ignore[no-
 
 
 async def test_topic_answer_is_summary_bullets_next_step_citation_then_details(chat, scripted_service) -> None:
-    script(scripted_service, "luong toi thieu o bac ninh bao nhieu", topic="minimum_wage", kind="answer",
-           confidence=0.95, province="bac_ninh")
+    script(
+        scripted_service,
+        "luong toi thieu o bac ninh bao nhieu",
+        topic="minimum_wage",
+        kind="answer",
+        confidence=0.95,
+        province="bac_ninh",
+    )
     await chat.say("luong toi thieu o bac ninh bao nhieu")
     text = chat.text()
     assert text.startswith("Mức thấp nhất công ty phải trả tùy vùng.")
@@ -125,8 +147,15 @@ async def test_unknown_province_asks_the_worker_to_name_it(chat, scripted_servic
 
 
 async def test_specific_entry_with_general_answer_and_also_buttons(chat, scripted_service) -> None:
-    script(scripted_service, "story", topic="wage_payment", entry="wage_payment.late_pay", kind="answer",
-           confidence=0.9, also=["unlawful_dismissal", LONG_ID])
+    script(
+        scripted_service,
+        "story",
+        topic="wage_payment",
+        entry="wage_payment.late_pay",
+        kind="answer",
+        confidence=0.9,
+        also=["unlawful_dismissal", LONG_ID],
+    )
     await chat.say("story")
     text = chat.text()
     assert text.startswith("Trả chậm quá 15 ngày phải trả thêm lãi.")
@@ -160,8 +189,15 @@ async def test_foreign_law_and_chitchat(chat, scripted_service) -> None:
 
 
 async def test_english_question_gets_english_texts_and_buttons_setting_kept(chat, scripted_service, store) -> None:
-    script(scripted_service, "what is my minimum wage?", topic="minimum_wage", kind="answer", confidence=0.6, lang="en",
-           province="bac_ninh")
+    script(
+        scripted_service,
+        "what is my minimum wage?",
+        topic="minimum_wage",
+        kind="answer",
+        confidence=0.6,
+        lang="en",
+        province="bac_ninh",
+    )
     await chat.say("what is my minimum wage?")
     text = chat.text()
     assert text.startswith("The lowest pay depends on the region.")
@@ -207,8 +243,14 @@ async def test_yes_typed_under_did_you_mean_shows_the_choices_again(chat, script
 
 
 async def test_a_big_citys_ward_list_is_one_tap_away_and_split_to_fit(chat, scripted_service) -> None:
-    script(scripted_service, "luong toi thieu tphcm bao nhieu", topic="minimum_wage", kind="answer",
-           confidence=0.95, province="ho_chi_minh")
+    script(
+        scripted_service,
+        "luong toi thieu tphcm bao nhieu",
+        topic="minimum_wage",
+        kind="answer",
+        confidence=0.95,
+        province="ho_chi_minh",
+    )
     await chat.say("luong toi thieu tphcm bao nhieu")
     text = chat.text()
     assert "• Vùng I: 5.310.000 đồng/tháng" in text and "phường Số 1," not in text
@@ -230,15 +272,29 @@ async def test_a_topic_without_a_summary_still_fits_a_phone(chat, scripted_servi
 
 
 async def test_minimum_wage_entry_names_the_regions_in_one_line(chat, scripted_service) -> None:
-    script(scripted_service, "o ha noi luong toi thieu bao nhieu", topic="minimum_wage", entry="minimum_wage.region",
-           kind="answer", confidence=0.95, province="ha_noi")
+    script(
+        scripted_service,
+        "o ha noi luong toi thieu bao nhieu",
+        topic="minimum_wage",
+        entry="minimum_wage.region",
+        kind="answer",
+        confidence=0.95,
+        province="ha_noi",
+    )
     await chat.say("o ha noi luong toi thieu bao nhieu")
     assert chat.text().startswith("Vùng tính theo nơi công ty hoạt động.")
     assert "📍 Hà Nội có nhiều vùng (I, II)" in chat.text()
     await chat.press("qw:ha_noi:vi")
     assert "• Vùng I (5.310.000 đồng/tháng, 25.500 đồng/giờ): các phường nội thành" in chat.text()
-    script(scripted_service, "o bac ninh luong toi thieu bao nhieu", topic="minimum_wage", entry="minimum_wage.region",
-           kind="answer", confidence=0.95, province="bac_ninh")
+    script(
+        scripted_service,
+        "o bac ninh luong toi thieu bao nhieu",
+        topic="minimum_wage",
+        entry="minimum_wage.region",
+        kind="answer",
+        confidence=0.95,
+        province="bac_ninh",
+    )
     await chat.say("o bac ninh luong toi thieu bao nhieu")
     assert "📍 Bắc Ninh thuộc vùng II: 4.730.000 đồng/tháng" in chat.text()
     assert not any(p.startswith("qw:") for p in chat.payloads())

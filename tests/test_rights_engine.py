@@ -28,39 +28,55 @@ def lexical(kb: KnowledgeBase) -> Searcher:
 
 # --- kinds before topics ------------------------------------------------------------------
 
-@pytest.mark.parametrize("question", [
-    "What is the minimum wage in Thailand?",
-    "luong toi thieu o han quoc",
-    "How many days of annual leave do workers get in Japan?",
-    "nghỉ phép năm ở Đài Loan được mấy ngày",
-    "lam viec o malaysia duoc tang ca bao nhieu gio",
-    "labour law in Korea overtime pay",
-    "đi xklđ sang nhật lương bao nhiêu",
-])
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the minimum wage in Thailand?",
+        "luong toi thieu o han quoc",
+        "How many days of annual leave do workers get in Japan?",
+        "nghỉ phép năm ở Đài Loan được mấy ngày",
+        "lam viec o malaysia duoc tang ca bao nhieu gio",
+        "labour law in Korea overtime pay",
+        "đi xklđ sang nhật lương bao nhiêu",
+    ],
+)
 def test_other_countries_law_is_not_answered_with_vietnams(searcher: Searcher, question: str) -> None:
     result = searcher.search(question, "vi")
     assert result.kind == "foreign_law", result
     assert result.topic is None and result.out_of_scope
 
 
-@pytest.mark.parametrize("question", [
-    "cong ty han quoc no luong 2 thang",  # a Korean employer in Vietnam: Vietnamese law
-    "chủ người Nhật bắt tăng ca",
-    "mang thai 3 thang co duoc nghi khong",  # "thai" is not Thailand
-    "hết hạn hợp đồng có được trợ cấp không",  # "hạn" is not Hàn
-])
-def test_foreign_words_inside_vietnamese_questions_are_not_foreign_law(searcher: Searcher,
-                                                                       question: str) -> None:
+@pytest.mark.parametrize(
+    "question",
+    [
+        "cong ty han quoc no luong 2 thang",  # a Korean employer in Vietnam: Vietnamese law
+        "chủ người Nhật bắt tăng ca",
+        "mang thai 3 thang co duoc nghi khong",  # "thai" is not Thailand
+        "hết hạn hợp đồng có được trợ cấp không",  # "hạn" is not Hàn
+    ],
+)
+def test_foreign_words_inside_vietnamese_questions_are_not_foreign_law(searcher: Searcher, question: str) -> None:
     assert searcher.search(question, "vi").kind != "foreign_law"
 
 
-@pytest.mark.parametrize(("text", "kind"), [
-    ("😂😂😂", "empty"), ("?!?!", "empty"), ("👍🏻", "empty"), ("", "empty"),
-    ("ket qua bong da hom qua", "chitchat"), ("xo so mien bac hom nay", "chitchat"),
-    ("thời tiết hà nội ngày mai", "chitchat"), ("bạn tên gì", "chitchat"),
-    ("chào bạn, bạn khỏe không", "chitchat"), ("thank you so much", "chitchat"),
-    ("Stop please", "chitchat"), ("who won the football match", "chitchat"),
-])
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("😂😂😂", "empty"),
+        ("?!?!", "empty"),
+        ("👍🏻", "empty"),
+        ("", "empty"),
+        ("ket qua bong da hom qua", "chitchat"),
+        ("xo so mien bac hom nay", "chitchat"),
+        ("thời tiết hà nội ngày mai", "chitchat"),
+        ("bạn tên gì", "chitchat"),
+        ("chào bạn, bạn khỏe không", "chitchat"),
+        ("thank you so much", "chitchat"),
+        ("Stop please", "chitchat"),
+        ("who won the football match", "chitchat"),
+    ],
+)
 def test_small_talk_and_empty_messages(searcher: Searcher, text: str, kind: str) -> None:
     result = searcher.search(text, "vi")
     assert result.kind == kind, result
@@ -75,42 +91,69 @@ def test_stop_please_is_never_a_confident_join_answer(searcher: Searcher) -> Non
 
 # --- language -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("question", [
-    "How many days of annual leave do I get?", "my boss does not pay overtime",
-    "can I be fired while pregnant", "minimum wage region 2", "What is the union fee?",
-])
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many days of annual leave do I get?",
+        "my boss does not pay overtime",
+        "can I be fired while pregnant",
+        "minimum wage region 2",
+        "What is the union fee?",
+    ],
+)
 def test_english_questions_are_english_whatever_the_setting(searcher: Searcher, question: str) -> None:
     assert searcher.search(question, "vi").lang == "en"
 
 
-@pytest.mark.parametrize("question", [
-    "luong toi thieu vung 2 la bao nhieu", "cty ko dong bhxh cho em", "nghi phep nam may ngay",
-    "bi duoi viec co duoc boi thuong ko", "tang ca toi da bao nhieu gio", "sep chui mang em hoai",
-    "muon vo cong doan", "cty tra lg tre 20 ngay", "nghi de dc may thang", "hdld co may loai",
-    "thu viec bao lau", "di lam ngay le duoc tinh luong the nao", "xin nghi viec bao truoc may ngay",
-    "em bi tai nan tren duong di lam", "tet cty co bat buoc thuong khong", "luong",
-    "rut bhxh 1 lan", "dinh cong co hop phap ko", "nghi om co dc huong luong k",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "luong toi thieu vung 2 la bao nhieu",
+        "cty ko dong bhxh cho em",
+        "nghi phep nam may ngay",
+        "bi duoi viec co duoc boi thuong ko",
+        "tang ca toi da bao nhieu gio",
+        "sep chui mang em hoai",
+        "muon vo cong doan",
+        "cty tra lg tre 20 ngay",
+        "nghi de dc may thang",
+        "hdld co may loai",
+        "thu viec bao lau",
+        "di lam ngay le duoc tinh luong the nao",
+        "xin nghi viec bao truoc may ngay",
+        "em bi tai nan tren duong di lam",
+        "tet cty co bat buoc thuong khong",
+        "luong",
+        "rut bhxh 1 lan",
+        "dinh cong co hop phap ko",
+        "nghi om co dc huong luong k",
+    ],
+)
 def test_vietnamese_without_diacritics_stays_vietnamese(searcher: Searcher, question: str) -> None:
     assert searcher.search(question, "en").lang == "vi"
 
 
 # --- province ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("question", "province"), [
-    ("em o binh duong luong toi thieu la bao nhieu", "ho_chi_minh"),  # old name, merged 2025
-    ("lương tối thiểu tại Bắc Ninh", "bac_ninh"),
-    ("làm ở KCN Biên Hòa Đồng Nai lương vùng mấy", "dong_nai"),
-    ("minimum wage in Hanoi", "ha_noi"),
-    ("mang thai binh thuong co duoc nghi khong", None),  # not Thái Bình
-    ("luong toi thieu vung 1", None),
-])
-def test_province_named_in_the_question(searcher: Searcher, question: str,
-                                        province: str | None) -> None:
+
+@pytest.mark.parametrize(
+    ("question", "province"),
+    [
+        ("em o binh duong luong toi thieu la bao nhieu", "ho_chi_minh"),  # old name, merged 2025
+        ("lương tối thiểu tại Bắc Ninh", "bac_ninh"),
+        ("làm ở KCN Biên Hòa Đồng Nai lương vùng mấy", "dong_nai"),
+        ("minimum wage in Hanoi", "ha_noi"),
+        ("mang thai binh thuong co duoc nghi khong", None),  # not Thái Bình
+        ("luong toi thieu vung 1", None),
+    ],
+)
+def test_province_named_in_the_question(searcher: Searcher, question: str, province: str | None) -> None:
     assert searcher.search(question, "vi").province == province
 
 
 # --- words with several readings --------------------------------------------------------------
+
 
 def test_readings_are_chosen_by_context(searcher: Searcher) -> None:
     late = searcher.search("cty tra lg tre 20 ngay", "vi")
@@ -127,7 +170,8 @@ def test_readings_are_chosen_by_context(searcher: Searcher) -> None:
 
 
 def test_scolding_by_a_supervisor_is_not_a_confident_sexual_harassment_answer(
-        searcher: Searcher, kb: KnowledgeBase) -> None:
+    searcher: Searcher, kb: KnowledgeBase
+) -> None:
     result = searcher.search("sep chui mang em hoai", "vi")
     if result.kind == "answer":
         assert result.entry is not None and result.entry.startswith("harassment."), result
@@ -144,10 +188,13 @@ def test_children_are_still_children(searcher: Searcher) -> None:
 
 # --- stories ------------------------------------------------------------------------------------
 
+
 def test_story_splits_background_from_the_question() -> None:
-    story = ("Em làm công nhân may ở Bình Dương được 3 năm, tháng trước công ty đổi quản lý "
-             "mới, anh ấy hay la mắng và bắt tăng ca đến 9 giờ tối. Tết năm ngoái công ty "
-             "thưởng một tháng lương. Cho em hỏi em nghỉ phép năm được bao nhiêu ngày ạ?")
+    story = (
+        "Em làm công nhân may ở Bình Dương được 3 năm, tháng trước công ty đổi quản lý "
+        "mới, anh ấy hay la mắng và bắt tăng ca đến 9 giờ tối. Tết năm ngoái công ty "
+        "thưởng một tháng lương. Cho em hỏi em nghỉ phép năm được bao nhiêu ngày ạ?"
+    )
     parts = split_story(story)
     asked = [p for p in parts if p.weight == 1.0]
     assert len(asked) == 1 and "nghỉ phép năm" in asked[0].text
@@ -156,17 +203,21 @@ def test_story_splits_background_from_the_question() -> None:
 
 
 def test_the_question_of_a_story_decides_the_topic(searcher: Searcher) -> None:
-    story = ("Em làm công nhân may ở Bình Dương được 3 năm, tháng trước công ty đổi quản lý "
-             "mới, anh ấy hay la mắng và bắt tăng ca đến 9 giờ tối. Tết năm ngoái công ty "
-             "thưởng một tháng lương. Cho em hỏi em nghỉ phép năm được bao nhiêu ngày ạ?")
+    story = (
+        "Em làm công nhân may ở Bình Dương được 3 năm, tháng trước công ty đổi quản lý "
+        "mới, anh ấy hay la mắng và bắt tăng ca đến 9 giờ tối. Tết năm ngoái công ty "
+        "thưởng một tháng lương. Cho em hỏi em nghỉ phép năm được bao nhiêu ngày ạ?"
+    )
     result = searcher.search(story, "vi")
     assert result.kind == "answer" and result.topic == "annual_leave", result
 
 
 def test_a_long_story_is_not_penalised_for_its_length(lexical: Searcher) -> None:
     question = "Công ty nợ lương 2 tháng thì em phải làm sao?"
-    background = ("Em vào làm ở xưởng gỗ từ tháng 3 năm ngoái, làm ca ngày, có ký hợp đồng "
-                  "một năm, mỗi tháng nhận lương qua tài khoản ngân hàng đều đặn. ")
+    background = (
+        "Em vào làm ở xưởng gỗ từ tháng 3 năm ngoái, làm ca ngày, có ký hợp đồng "
+        "một năm, mỗi tháng nhận lương qua tài khoản ngân hàng đều đặn. "
+    )
     short = lexical.lexical(question)
     long = lexical.lexical(background * 3 + question)
     assert short is not None and long is not None
@@ -194,9 +245,11 @@ def test_entry_falls_back_to_the_topic_when_no_entry_fits(searcher: Searcher) ->
 
 
 def test_a_story_touching_two_topics_offers_the_second(searcher: Searcher) -> None:
-    story = ("Em đã nộp đơn nghỉ việc đúng hạn và nghỉ từ đầu tháng trước. Đến giờ công ty "
-             "vẫn chưa trả lương tháng cuối, cũng chưa chốt sổ bảo hiểm xã hội cho em. "
-             "Vậy công ty chậm trả lương tháng cuối cho người đã nghỉ việc thì em phải làm sao?")
+    story = (
+        "Em đã nộp đơn nghỉ việc đúng hạn và nghỉ từ đầu tháng trước. Đến giờ công ty "
+        "vẫn chưa trả lương tháng cuối, cũng chưa chốt sổ bảo hiểm xã hội cho em. "
+        "Vậy công ty chậm trả lương tháng cuối cho người đã nghỉ việc thì em phải làm sao?"
+    )
     result = searcher.search(story, "vi")
     assert result.kind == "answer"
     offered = {result.topic, *(a.split(".")[0] for a in result.also), *result.suggestions}
@@ -205,13 +258,13 @@ def test_a_story_touching_two_topics_offers_the_second(searcher: Searcher) -> No
 
 
 def test_bad_input_is_still_a_result(searcher: Searcher) -> None:
-    for text in ["x" * 5000, "lương " * 1000, "a" * 4000, "Lương tối thiểu? " * 300,
-                 "工资最低是多少", "\x00\x01"]:
+    for text in ["x" * 5000, "lương " * 1000, "a" * 4000, "Lương tối thiểu? " * 300, "工资最低是多少", "\x00\x01"]:
         result = searcher.search(text)
         assert isinstance(result, SearchResult) and 0.0 <= result.confidence <= 1.0
 
 
 # --- the learned model ----------------------------------------------------------------------
+
 
 def test_packaged_model_loads_and_knows_every_topic(kb: KnowledgeBase) -> None:
     model = load_model(kb.topics)
@@ -232,8 +285,7 @@ def test_training_is_deterministic_and_the_artifact_round_trips(kb: KnowledgeBas
     from handlers.rights.train import Labelled, fit_linear, prune
 
     searcher = Searcher(kb, model=False)
-    items = [Labelled(q, t.id, "kb") for t in list(kb.topics.values())[:6]
-             for q in t.questions["vi"][:6]]
+    items = [Labelled(q, t.id, "kb") for t in list(kb.topics.values())[:6] for q in t.questions["vi"][:6]]
     items += [Labelled("giá vàng hôm nay", None, "kb"), Labelled("kết quả xổ số", None, "kb")]
     classes = [*sorted({it.topic for it in items if it.topic}), OOS_CLASS]
     first = prune(fit_linear(searcher, items, classes))

@@ -25,10 +25,28 @@ from handlers.rights.kb import (
 # Figures the fact sheet marks 🟡 secondary or ⚠️ uncertain. Wherever an answer states
 # one, the same answer must send the worker to a union officer.
 FLAGGED_FIGURES = {
-    "vi": ["24/11", "Nghị quyết 28/2026", "Luật Dân số", "Quyết định 61", "253.000",
-           "Thanh tra tỉnh", "Ủy ban nhân dân", "0,5% tiền lương", "quỹ tai nạn lao động (công ty 0,5%)"],
-    "en": ["24 November", "Resolution 28/2026", "Population Law", "Decision 61", "253,000",
-           "provincial Inspectorate", "People's Committee", "0.5% of your", "work-accident fund"],
+    "vi": [
+        "24/11",
+        "Nghị quyết 28/2026",
+        "Luật Dân số",
+        "Quyết định 61",
+        "253.000",
+        "Thanh tra tỉnh",
+        "Ủy ban nhân dân",
+        "0,5% tiền lương",
+        "quỹ tai nạn lao động (công ty 0,5%)",
+    ],
+    "en": [
+        "24 November",
+        "Resolution 28/2026",
+        "Population Law",
+        "Decision 61",
+        "253,000",
+        "provincial Inspectorate",
+        "People's Committee",
+        "0.5% of your",
+        "work-accident fund",
+    ],
 }
 # The 2027 regional minimum wage is only a draft: its figures must not appear at all.
 DRAFT_2027_FIGURES = ["5.700.000", "5,700,000", "5.080.000", "5,080,000", "4.450.000", "4.040.000"]
@@ -61,6 +79,7 @@ def _edit(path: Path, **changes: object) -> None:
 
 
 # --- packaged content ---------------------------------------------------------------------
+
 
 def test_required_topics_are_exactly_the_40_agreed_ids() -> None:
     assert len(REQUIRED_TOPICS) == len(set(REQUIRED_TOPICS)) == 40
@@ -97,8 +116,14 @@ def test_answers_fit_one_phone_screen(kb: KnowledgeBase) -> None:
 
 
 def test_answers_leave_the_disclaimer_footer_to_the_handler(kb: KnowledgeBase) -> None:
-    footer_words = ["hotline", "đường dây nóng", "legal advice", "tư vấn pháp lý",
-                    "thông tin chung", "general information"]
+    footer_words = [
+        "hotline",
+        "đường dây nóng",
+        "legal advice",
+        "tư vấn pháp lý",
+        "thông tin chung",
+        "general information",
+    ]
     for topic in kb.topics.values():
         for lang in LANGS:
             text = topic.answer[lang].lower()
@@ -121,8 +146,7 @@ def test_every_flagged_figure_is_stated_with_a_hedge(kb: KnowledgeBase) -> None:
             for figure in FLAGGED_FIGURES[lang]:
                 if figure in topic.answer[lang]:
                     seen += 1
-                    assert HEDGE_MARKERS[lang].casefold() in topic.answer[lang].casefold(), (
-                        topic.id, lang, figure)
+                    assert HEDGE_MARKERS[lang].casefold() in topic.answer[lang].casefold(), (topic.id, lang, figure)
     assert seen >= 10  # the list must keep matching the answers it is meant to police
 
 
@@ -159,6 +183,7 @@ def test_answer_in_falls_back_to_vietnamese(kb: KnowledgeBase) -> None:
 
 
 # --- validation of a broken directory --------------------------------------------------
+
 
 def test_broken_directory_reports_each_problem_with_file_and_entry(data_copy: Path) -> None:
     (data_copy / "child_labor.json").unlink()
@@ -228,12 +253,16 @@ def test_not_a_directory_is_a_problem_not_a_crash(tmp_path: Path) -> None:
 
 # --- federation overrides ----------------------------------------------------------------
 
+
 def test_override_directory_changes_only_the_given_fields(tmp_path: Path, kb: KnowledgeBase) -> None:
     local_note = "Liên đoàn Lao động tỉnh: gọi 0123 456 789 (giờ hành chính)."
-    (tmp_path / "union_legal_aid.json").write_text(json.dumps(
-        {"id": "union_legal_aid", "answer": {"vi": kb.topics["union_legal_aid"].answer["vi"]
-                                              + " " + local_note}},
-        ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "union_legal_aid.json").write_text(
+        json.dumps(
+            {"id": "union_legal_aid", "answer": {"vi": kb.topics["union_legal_aid"].answer["vi"] + " " + local_note}},
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
 
     merged = load_knowledge_base(tmp_path)
     topic = merged.topics["union_legal_aid"]
@@ -246,20 +275,27 @@ def test_override_directory_changes_only_the_given_fields(tmp_path: Path, kb: Kn
 
 
 def test_override_directory_can_add_a_topic_and_a_category(tmp_path: Path) -> None:
-    (tmp_path / "_categories.json").write_text(json.dumps(
-        {"local": {"vi": "Tin địa phương", "en": "Local news"}}), encoding="utf-8")
+    (tmp_path / "_categories.json").write_text(
+        json.dumps({"local": {"vi": "Tin địa phương", "en": "Local news"}}), encoding="utf-8"
+    )
     new_topic = {
-        "id": "mai_am_cong_doan", "category": "local", "certainty": "confirmed",
-        "effective": "2026-01-01", "reviewed": "2026-11-22",
-        "questions": {"vi": ["Mái ấm Công đoàn là gì?", "mai am cong doan"],
-                      "en": ["What is the union housing programme?"]},
-        "answer": {"vi": "Chương trình hỗ trợ nhà ở của công đoàn tỉnh.",
-                   "en": "The provincial union's housing support programme."},
+        "id": "mai_am_cong_doan",
+        "category": "local",
+        "certainty": "confirmed",
+        "effective": "2026-01-01",
+        "reviewed": "2026-11-22",
+        "questions": {
+            "vi": ["Mái ấm Công đoàn là gì?", "mai am cong doan"],
+            "en": ["What is the union housing programme?"],
+        },
+        "answer": {
+            "vi": "Chương trình hỗ trợ nhà ở của công đoàn tỉnh.",
+            "en": "The provincial union's housing support programme.",
+        },
         "citation": {"vi": "Kế hoạch của LĐLĐ tỉnh", "en": "Provincial federation plan"},
         "related": ["union_rights"],
     }
-    (tmp_path / "mai_am_cong_doan.json").write_text(json.dumps(new_topic, ensure_ascii=False),
-                                                   encoding="utf-8")
+    (tmp_path / "mai_am_cong_doan.json").write_text(json.dumps(new_topic, ensure_ascii=False), encoding="utf-8")
     merged = load_knowledge_base(tmp_path)
     assert merged.topics["mai_am_cong_doan"].related == ("union_rights",)
     assert [t.id for t in merged.topics_in("local")] == ["mai_am_cong_doan"]
@@ -268,21 +304,31 @@ def test_override_directory_can_add_a_topic_and_a_category(tmp_path: Path) -> No
 
 
 def test_override_cannot_remove_a_hedge(tmp_path: Path) -> None:
-    (tmp_path / "union_dues.json").write_text(json.dumps(
-        {"id": "union_dues", "answer": {"vi": "Đoàn phí là 0,5% lương."}}, ensure_ascii=False),
-        encoding="utf-8")
+    (tmp_path / "union_dues.json").write_text(
+        json.dumps({"id": "union_dues", "answer": {"vi": "Đoàn phí là 0,5% lương."}}, ensure_ascii=False),
+        encoding="utf-8",
+    )
     with pytest.raises(KnowledgeBaseError) as err:
         load_knowledge_base(tmp_path)
-    assert any(str(tmp_path / "union_dues.json") in p and "lacks the hedge" in p
-               for p in err.value.problems)
+    assert any(str(tmp_path / "union_dues.json") in p and "lacks the hedge" in p for p in err.value.problems)
 
 
 def test_incomplete_new_topic_in_override_names_the_file(tmp_path: Path) -> None:
-    (tmp_path / "local_only.json").write_text(json.dumps(
-        {"id": "local_only", "category": "other", "certainty": "confirmed",
-         "effective": "2026-01-01", "reviewed": "2026-11-22",
-         "questions": {"vi": ["hỏi"], "en": ["ask"]}, "answer": {"vi": "trả lời"},
-         "citation": {"vi": "x", "en": "x"}}), encoding="utf-8")
+    (tmp_path / "local_only.json").write_text(
+        json.dumps(
+            {
+                "id": "local_only",
+                "category": "other",
+                "certainty": "confirmed",
+                "effective": "2026-01-01",
+                "reviewed": "2026-11-22",
+                "questions": {"vi": ["hỏi"], "en": ["ask"]},
+                "answer": {"vi": "trả lời"},
+                "citation": {"vi": "x", "en": "x"},
+            }
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(KnowledgeBaseError) as err:
         load_knowledge_base(tmp_path)
     assert err.value.problems == [f"{tmp_path / 'local_only.json'} [local_only]: missing en answer"]

@@ -20,8 +20,7 @@ def test_same_files_same_engine_changed_file_new_engine(tmp_path: Path) -> None:
     # A federation changes a topic's answer: the next load sees it.
     note = "Liên đoàn Lao động tỉnh: gọi 0123 456 789."
     copy = extra / "union_legal_aid.json"
-    copy.write_text(json.dumps({"id": "union_legal_aid", "answer": {"vi": note}}, ensure_ascii=False),
-                    encoding="utf-8")
+    copy.write_text(json.dumps({"id": "union_legal_aid", "answer": {"vi": note}}, ensure_ascii=False), encoding="utf-8")
     second = RightsService.load(extra)
     assert second is not first
     assert second.topic("union_legal_aid").answer["vi"] == note  # type: ignore[union-attr]

@@ -44,12 +44,21 @@ def settings() -> Settings:
 
 @pytest.fixture
 def services(store: Store, settings, rights_service) -> Services:  # type: ignore[no-untyped-def]
-    return Services(store, load_catalog(), settings,
-                    extras={OPTIONS: OPTS, CONTROL: RecordingControl(), SERVICE: rights_service})
+    return Services(
+        store, load_catalog(), settings, extras={OPTIONS: OPTS, CONTROL: RecordingControl(), SERVICE: rights_service}
+    )
 
 
-async def person(make_chat, store: Store, uid: str, *, role: Role = Role.WORKER, provinces=(),  # type: ignore[no-untyped-def]
-                 signed_up_in: str | None = None, phone: str | None = None) -> ChatDriver:
+async def person(
+    make_chat,
+    store: Store,
+    uid: str,
+    *,
+    role: Role = Role.WORKER,
+    provinces=(),  # type: ignore[no-untyped-def]
+    signed_up_in: str | None = None,
+    phone: str | None = None,
+) -> ChatDriver:
     chat = make_chat(uid)
     await chat.say("/start")
     user = await store.find_user("test", uid)
@@ -147,10 +156,15 @@ async def test_a_freshly_granted_organizer_without_a_province_sees_and_sends_not
 # -- broadcasts ------------------------------------------------------------------
 async def _broadcasts(store: Store) -> dict[str, int]:
     made = {}
-    for key, provinces in (("hn", ("ha_noi",)), ("hcm", ("ho_chi_minh",)), ("both", ("ha_noi", "ho_chi_minh")),
-                           ("country", ())):
-        b = await store.create_broadcast(NewBroadcast(
-            f"Thông báo {key}", Audience(everyone=True, provinces=provinces), run_at=LATER))
+    for key, provinces in (
+        ("hn", ("ha_noi",)),
+        ("hcm", ("ho_chi_minh",)),
+        ("both", ("ha_noi", "ho_chi_minh")),
+        ("country", ()),
+    ):
+        b = await store.create_broadcast(
+            NewBroadcast(f"Thông báo {key}", Audience(everyone=True, provinces=provinces), run_at=LATER)
+        )
         made[key] = b.id
     return made
 
@@ -189,8 +203,9 @@ async def test_broadcasts_are_listed_shown_and_steered_within_the_provinces_only
 async def test_resend_is_scoped_too(make_chat, store, hanoi) -> None:
     w = await person(make_chat, store, "w_hcm", signed_up_in="ho_chi_minh", phone="+84912000202")
     await w.say("/start")
-    b = await store.create_broadcast(NewBroadcast(
-        "HCM", Audience(everyone=True, provinces=("ho_chi_minh",)), run_at=LATER))
+    b = await store.create_broadcast(
+        NewBroadcast("HCM", Audience(everyone=True, provinces=("ho_chi_minh",)), run_at=LATER)
+    )
     await store.materialize_audience(b.id)
     rows = await store.queued_deliveries(b.id, after_id=0, limit=10)
     await store.journal_deliveries(b.id, [r.delivery_id for r in rows], [])
@@ -254,22 +269,32 @@ async def test_a_draft_aimed_outside_after_the_scope_shrank_is_not_sent(make_cha
 
 # -- roles -----------------------------------------------------------------------
 async def test_an_organizer_cannot_revoke_or_rescope_another_provinces_organizer(make_chat, store, hanoi) -> None:
-    await person(make_chat, store, "org_hcm", role=Role.ORGANIZER, provinces=["ho_chi_minh"],
-                 signed_up_in="ho_chi_minh", phone="+84912000401")
+    await person(
+        make_chat,
+        store,
+        "org_hcm",
+        role=Role.ORGANIZER,
+        provinces=["ho_chi_minh"],
+        signed_up_in="ho_chi_minh",
+        phone="+84912000401",
+    )
     await person(make_chat, store, "org_both", role=Role.ORGANIZER, provinces=["ha_noi", "ho_chi_minh"])
-    for command in ("/revoke org_hcm", "/grant org_hcm volunteer", "/scope org_hcm remove hcm", "/revoke org_both",
-                    "/scope org_both remove ha_noi"):
+    for command in (
+        "/revoke org_hcm",
+        "/grant org_hcm volunteer",
+        "/scope org_hcm remove hcm",
+        "/revoke org_both",
+        "/scope org_both remove ha_noi",
+    ):
         await hanoi.say(command)
         assert OUT_OF_SCOPE in hanoi.text(), command
     assert (await store.find_user("test", "org_hcm")).role is Role.ORGANIZER
     assert await store.organizer_provinces((await store.find_user("test", "org_hcm")).id) == {"ho_chi_minh"}
-    assert await store.organizer_provinces((await store.find_user("test", "org_both")).id) == {"ha_noi",
-                                                                                               "ho_chi_minh"}
+    assert await store.organizer_provinces((await store.find_user("test", "org_both")).id) == {"ha_noi", "ho_chi_minh"}
     assert not [e for e in await store.list_audit() if e.action.startswith(("role.", "scope."))]
 
 
-async def test_an_organizer_appoints_within_their_provinces_and_never_above_themselves(make_chat, store,
-                                                                                       hanoi) -> None:
+async def test_an_organizer_appoints_within_their_provinces_and_never_above_themselves(make_chat, store, hanoi) -> None:
     await person(make_chat, store, "w_hn", signed_up_in="ha_noi", phone="+84912000501")
     await person(make_chat, store, "w_hcm", signed_up_in="ho_chi_minh", phone="+84912000502")
     await person(make_chat, store, "w_none")

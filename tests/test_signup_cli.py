@@ -23,7 +23,7 @@ async def seed(tmp_path: Path) -> None:
         a = await add_signup(store, "+84912000001", "ho_chi_minh", "Nguyễn Thị Ánh", commune="Phường Thới Hòa")
         await add_signup(store, "+84912000002", "ha_noi", "Lê Văn Đức")
         await store.set_signup_status(a, SignupStatus.JOINED)
-        await store.add_signup_note(a, None, "=HYPERLINK(\"x\")")
+        await store.add_signup_note(a, None, '=HYPERLINK("x")')
         await store.set_signup_target("ho_chi_minh", YEAR, 4, None)
 
 
@@ -43,7 +43,7 @@ async def test_export_csv_with_bom_and_vietnamese(tmp_path: Path) -> None:
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0][:3] == ["Mã đăng ký", "Thời gian đăng ký", "Họ và tên"]
     assert {r[2] for r in rows[1:]} == {"Nguyễn Thị Ánh", "Lê Văn Đức"}
-    assert "'=HYPERLINK(\"x\")" in {r[10] for r in rows[1:]}, "formulas stay inert"
+    assert '\'=HYPERLINK("x")' in {r[10] for r in rows[1:]}, "formulas stay inert"
     entry = (await audit_actions(tmp_path))[0]
     assert (entry.action, entry.actor_id) == ("signups.export", None)
     assert entry.details == {"rows": 2, "provinces": "all", "formats": ["csv"], "via": "cli"}
@@ -103,10 +103,21 @@ async def test_forget_by_phone_and_provinces(tmp_path: Path) -> None:
 
 async def test_worker_signs_up_in_the_terminal_chat(tmp_path: Path) -> None:
     # Numbers press the buttons shown last: 1 = Skip (referral), 1 = I agree, 7 = Send.
-    script = "\n".join([
-        "/join", "Nguyễn Thị Lan", "0912 345 678", "Công ty TNHH May Sông Hồng", "Bình Dương", "KCN Mỹ Phước",
-        "1", "1", "7", "/mydata", "",
-    ])
+    script = "\n".join(
+        [
+            "/join",
+            "Nguyễn Thị Lan",
+            "0912 345 678",
+            "Công ty TNHH May Sông Hồng",
+            "Bình Dương",
+            "KCN Mỹ Phước",
+            "1",
+            "1",
+            "7",
+            "/mydata",
+            "",
+        ]
+    )
     r = run(["chat"], tmp_path, stdin=script)
     assert r.returncode == 0, r.stderr
     assert "Bình Dương thuộc Hồ Chí Minh" in r.stdout
@@ -115,7 +126,10 @@ async def test_worker_signs_up_in_the_terminal_chat(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "cli.sqlite3") as store:
         [signup] = await store.list_signups(provinces=None)
     assert (signup.full_name, signup.phone_e164, signup.consent_channel) == (
-        "Nguyễn Thị Lan", "+84912345678", "console")
+        "Nguyễn Thị Lan",
+        "+84912345678",
+        "console",
+    )
 
 
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
@@ -131,8 +145,15 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        r = subprocess.run([sys.executable, "-m", "bot", "signups", "provinces"], stdout=write_end,
-                           stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "bot", "signups", "provinces"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=60,
+        )
     finally:
         os.close(write_end)
     assert r.returncode == 0
@@ -161,8 +182,9 @@ async def test_an_interrupted_export_leaves_no_file_under_the_asked_name(tmp_pat
         store.export_pages = failing_pages  # type: ignore[method-assign]
         for fmt in ("xlsx", "csv"):
             try:
-                await write_export_file(store, out, fmt=fmt, provinces=None, catalog=load_catalog(), lang="vi",
-                                        page_size=1)
+                await write_export_file(
+                    store, out, fmt=fmt, provinces=None, catalog=load_catalog(), lang="vi", page_size=1
+                )
             except Interrupted:
                 pass
             else:

@@ -17,8 +17,9 @@ def load(tmp_path: Path, toml: str):  # type: ignore[no-untyped-def]
 
 
 def test_alert_chats_and_retention_reach_the_settings(tmp_path: Path) -> None:
-    cfg = load(tmp_path, "[join]\nretention_months = 12\n"
-                         "[join.alert_chats]\nho_chi_minh = [-100, -200]\nha_noi = [5]\n")
+    cfg = load(
+        tmp_path, "[join]\nretention_months = 12\n[join.alert_chats]\nho_chi_minh = [-100, -200]\nha_noi = [5]\n"
+    )
     settings = build_settings(cfg)
     assert settings.join_retention_months == 12
     assert dict(settings.join_alert_chats) == {"ha_noi": (5,), "ho_chi_minh": (-100, -200)}

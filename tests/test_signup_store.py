@@ -24,13 +24,27 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         await store.close()
 
 
-def draft(phone: str = "+84912345678", *, owner: int | None = None, province: str = "ho_chi_minh",
-          name: str = "Nguyễn Thị Ánh", source: SignupSource = SignupSource.SELF,
-          volunteer: int | None = None) -> SignupDraft:
+def draft(
+    phone: str = "+84912345678",
+    *,
+    owner: int | None = None,
+    province: str = "ho_chi_minh",
+    name: str = "Nguyễn Thị Ánh",
+    source: SignupSource = SignupSource.SELF,
+    volunteer: int | None = None,
+) -> SignupDraft:
     return SignupDraft(
-        full_name=name, phone_e164=phone, workplace="Công ty TNHH Sợi Thế Kỷ", province_id=province,
-        commune=None, source=source, volunteer_id=volunteer, consent_version="v1", consent_lang="vi",
-        consent_channel="telegram", owner_id=owner,
+        full_name=name,
+        phone_e164=phone,
+        workplace="Công ty TNHH Sợi Thế Kỷ",
+        province_id=province,
+        commune=None,
+        source=source,
+        volunteer_id=volunteer,
+        consent_version="v1",
+        consent_lang="vi",
+        consent_channel="telegram",
+        owner_id=owner,
     )
 
 
@@ -190,10 +204,11 @@ async def test_erasure_by_phone(backend: Store) -> None:
     await backend.set_state(vol, "collect", "workplace", {"fid": "x", "phone": "+84987654321"})
     assert await backend.forget_signup_by_phone("+84912345678") is None, "owned: not by phone"
     assert await backend.forget_signup_by_phone("+84987654321", form_flows=("collect",)) == (
-        collected.signup_id, "ho_chi_minh")
+        collected.signup_id,
+        "ho_chi_minh",
+    )
     assert await backend.get_state(vol) is None
-    assert await backend.forget_signup_by_phone("+84912345678", include_owned=True) == (
-        owned.signup_id, "ho_chi_minh")
+    assert await backend.forget_signup_by_phone("+84912345678", include_owned=True) == (owned.signup_id, "ho_chi_minh")
     assert await backend.list_signups(provinces=None) == []
 
 

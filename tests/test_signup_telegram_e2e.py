@@ -36,7 +36,9 @@ async def exchange(fake, update: dict[str, Any], chat_id: int, *, keyboard: bool
     fake.push_update(update)
     return await fake.wait_for(
         lambda r: r.method in REPLIES and r.ok and (not keyboard or "reply_markup" in r.params),
-        chat_id=chat_id, since=mark, timeout=10,
+        chat_id=chat_id,
+        since=mark,
+        timeout=10,
     )
 
 
@@ -100,12 +102,20 @@ async def test_worker_joins_through_a_volunteers_qr_code(fake, tmp_path) -> None
         signup = await store.signup_of_user(worker.id)
         assert signup is not None
         assert (signup.source, signup.volunteer_id, signup.consent_channel) == (
-            SignupSource.REFERRAL, volunteer.id, "telegram")
+            SignupSource.REFERRAL,
+            volunteer.id,
+            "telegram",
+        )
 
         # An old button of the finished form.
         review = next(m for m in fake.sent_messages(WORKER) if "Câu 1/" in (m.get("text") or ""))
-        got = await exchange(fake, fake.callback_query(WORKER, review["reply_markup"]["inline_keyboard"][0][0][
-            "callback_data"], review["message_id"]), WORKER)
+        got = await exchange(
+            fake,
+            fake.callback_query(
+                WORKER, review["reply_markup"]["inline_keyboard"][0][0]["callback_data"], review["message_id"]
+            ),
+            WORKER,
+        )
         assert "đã xong" in text_of(got)
 
         # The organizer (an admin here) exports, one file per request, built in the export
@@ -115,8 +125,12 @@ async def test_worker_joins_through_a_volunteers_qr_code(fake, tmp_path) -> None
         await exchange(fake, fake.user_message(ADMIN, "/export xlsx"), ADMIN)
         await fake.wait_for(method="sendDocument", chat_id=ADMIN, timeout=20)
         await exchange(fake, fake.user_message(ADMIN, "/export csv"), ADMIN)
-        await fake.wait_for(lambda r: len(fake.requests("sendDocument", chat_id=ADMIN)) == 2,
-                            method="sendDocument", chat_id=ADMIN, timeout=20)
+        await fake.wait_for(
+            lambda r: len(fake.requests("sendDocument", chat_id=ADMIN)) == 2,
+            method="sendDocument",
+            chat_id=ADMIN,
+            timeout=20,
+        )
         docs = [m["document"] for m in fake.sent_messages(ADMIN) if "document" in m]
         assert [d["file_name"].rsplit(".", 1)[1] for d in docs] == ["xlsx", "csv"]
         book = openpyxl.load_workbook(io.BytesIO(await download(runtime, docs[0]["file_id"])))

@@ -193,6 +193,7 @@ async def test_other_tasks_wait_for_an_open_transaction_and_survive_its_rollback
 async def test_a_transaction_cancelled_at_begin_leaves_no_open_transaction(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "cancel.sqlite3") as s:
         for delay in (0, 0.0005, 0.002):
+
             async def open_transaction() -> None:
                 async with s.transaction():
                     await asyncio.sleep(1)
@@ -229,8 +230,9 @@ async def test_processed_update_keys_are_purged_by_age_in_batches(tmp_path: Path
             sqlite_store.PURGE_BATCH = saved
         assert await store.mark_processed("telegram", "k0"), "a purged key is new again"
         assert not await store.mark_processed("telegram", "k7"), "a recent key still dedupes"
-        plan = await (await store.db.execute(
-            "EXPLAIN QUERY PLAN SELECT channel, key FROM processed_updates WHERE at < ?", ("x",))).fetchall()
+        plan = await (
+            await store.db.execute("EXPLAIN QUERY PLAN SELECT channel, key FROM processed_updates WHERE at < ?", ("x",))
+        ).fetchall()
         assert any("processed_updates_at" in str(tuple(row)) for row in plan), "the age purge uses the index"
     finally:
         await store.close()

@@ -64,7 +64,6 @@ async def test_start_menu_button_language_switch_and_back(fake, tmp_path) -> Non
     assert fake.internal_errors == []
 
 
-
 async def test_repeated_update_id_is_ignored(fake, tmp_path) -> None:
     cfg = config_for(tmp_path, env=telegram_env(fake))
     async with running_bot(cfg):
@@ -94,9 +93,13 @@ async def test_bad_input_over_telegram(fake, tmp_path) -> None:
     cfg = config_for(tmp_path, env=telegram_env(fake))
     async with running_bot(cfg):
         for update in (
-            fake.sticker(USER), fake.photo(USER), fake.user_message(USER, "x" * 10_000),
-            fake.user_message(USER, "🙂🙂"), fake.user_message(USER, "/nosuchcommand"),
-            fake.callback_query(USER, "menu:\u0000garbage"), fake.callback_query(USER, "forged:admin:1"),
+            fake.sticker(USER),
+            fake.photo(USER),
+            fake.user_message(USER, "x" * 10_000),
+            fake.user_message(USER, "🙂🙂"),
+            fake.user_message(USER, "/nosuchcommand"),
+            fake.callback_query(USER, "menu:\u0000garbage"),
+            fake.callback_query(USER, "forged:admin:1"),
         ):
             mark = fake.mark()
             fake.push_update(update)
@@ -125,6 +128,7 @@ async def test_flood_is_slowed_with_one_notice_others_unaffected(fake, tmp_path)
 async def test_handler_error_gets_an_apology_in_the_users_language(fake, tmp_path, caplog) -> None:
     cfg = config_for(tmp_path, env=telegram_env(fake))
     async with running_bot(cfg) as runtime:
+
         @runtime.router.command("boom")
         async def boom(ctx):
             raise RuntimeError("kaboom")
@@ -179,18 +183,23 @@ async def test_webhook_mode_checks_the_secret_token(fake, tmp_path) -> None:
         update = {"update_id": 9001, **fake.user_message(USER, "/help")}
         async with httpx.AsyncClient() as http:
             assert (await http.get(f"{url}/healthz")).json()["ok"] is True
-            bad = await http.post(f"{url}/telegram/webhook", json=update,
-                                  headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+            bad = await http.post(
+                f"{url}/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
+            )
             assert bad.status_code == 403
             none = await http.post(f"{url}/telegram/webhook", json=update)
             assert none.status_code == 403
-            garbage = await http.post(f"{url}/telegram/webhook", content=b"{not json",
-                                      headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_1"})
+            garbage = await http.post(
+                f"{url}/telegram/webhook",
+                content=b"{not json",
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_1"},
+            )
             assert garbage.status_code == 400
             await asyncio.sleep(0.1)
             assert fake.sent_messages(USER) == []
-            ok = await http.post(f"{url}/telegram/webhook", json=update,
-                                 headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_1"})
+            ok = await http.post(
+                f"{url}/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_1"}
+            )
             assert ok.status_code == 200
         msg = await fake.wait_for(method="sendMessage", chat_id=USER)
         assert "Mình có thể giúp bạn" in msg.params["text"]
@@ -217,8 +226,9 @@ async def test_handoff_answer_reaches_worker_or_organizer_learns_it_did_not(fake
         fake.block(gone)
         mark = fake.mark()
         fake.push_update(fake.user_message(org, "/reply 2 Bạn được hưởng chế độ ốm đau theo BHXH."))
-        warning = await fake.wait_for(lambda r: "⚠️" in r.params.get("text", ""), method="sendMessage",
-                                      chat_id=org, since=mark)
+        warning = await fake.wait_for(
+            lambda r: "⚠️" in r.params.get("text", ""), method="sendMessage", chat_id=org, since=mark
+        )
         assert "#2" in warning.params["text"]
 
 
@@ -240,6 +250,7 @@ async def test_all_36_topics_answer_over_telegram_in_both_languages(fake, tmp_pa
             fake.push_update(fake.user_message(en_user, "/lang en"))
             fake.push_update(fake.user_message(en_user, topic.title_in("en")))
             asked[topic_id] = (vi_user, en_user)
+
         def starts(topic_id: str, lang: str) -> list[str]:
             """The topic's short answer, full answer, or one of its specific entries."""
             topic = kb.topics[topic_id]
@@ -260,14 +271,18 @@ async def test_webhook_refuses_updates_while_the_bot_is_not_running(tmp_path) ->
     from bot.web import build_web_app
 
     toml = '[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.org/telegram/webhook"\n'
-    env = {"TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot",
-           "TELEGRAM_WEBHOOK_SECRET": "s3cret"}
+    env = {
+        "TELEGRAM_BOT_TOKEN": "1:abc",
+        "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot",
+        "TELEGRAM_WEBHOOK_SECRET": "s3cret",
+    }
     async with Runtime(config_for(tmp_path, env=env, toml=toml)) as runtime:
         (channel,) = runtime.build_channels()
         app = build_web_app(channel.web_routes(), runtime.health)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-            r = await http.post("/telegram/webhook", json={"update_id": 1},
-                                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+            r = await http.post(
+                "/telegram/webhook", json={"update_id": 1}, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+            )
         assert r.status_code == 503
         assert channel.application.update_queue.empty()
 

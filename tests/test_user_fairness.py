@@ -19,13 +19,19 @@ BACKLOG = 20
 
 def _message(update_id: int, user_id: int) -> Update:
     user = {"id": user_id, "is_bot": False, "first_name": "W"}
-    return Update.de_json({
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id, "date": 0, "chat": {"id": user_id, "type": "private"},
-            "from": user, "text": "hi",
+    return Update.de_json(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": 0,
+                "chat": {"id": user_id, "type": "private"},
+                "from": user,
+                "text": "hi",
+            },
         },
-    }, None)
+        None,
+    )
 
 
 async def test_telegram_one_users_backlog_leaves_slots_for_others() -> None:
@@ -41,8 +47,7 @@ async def test_telegram_one_users_backlog_leaves_slots_for_others() -> None:
 
     # As PTB's Application does: one task per update, each through process_update.
     flood = [
-        asyncio.create_task(processor.process_update(u, handle(u)))
-        for u in (_message(i, 1) for i in range(BACKLOG))
+        asyncio.create_task(processor.process_update(u, handle(u))) for u in (_message(i, 1) for i in range(BACKLOG))
     ]
     await asyncio.sleep(0.01)
     other = _message(1000, 2)

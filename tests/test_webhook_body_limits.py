@@ -108,9 +108,11 @@ async def servers():  # type: ignore[no-untyped-def]
 def all_webhooks_config(tmp_path: Path, tg, oa: FakeZaloOA, bot: FakeZaloBot):  # type: ignore[no-untyped-def]
     env = {
         **oa_env(tmp_path, oa),
-        "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.base_url,
+        "TELEGRAM_BOT_TOKEN": tg.token,
+        "TELEGRAM_API_BASE_URL": tg.base_url,
         "TELEGRAM_WEBHOOK_SECRET": TG_SECRET,
-        "ZALO_BOT_TOKEN": bot.token, "ZALO_BOT_API_BASE_URL": bot.base_url,
+        "ZALO_BOT_TOKEN": bot.token,
+        "ZALO_BOT_API_BASE_URL": bot.base_url,
         "ZALO_BOT_WEBHOOK_SECRET": BOT_SECRET,
     }
     toml = (
@@ -132,17 +134,11 @@ async def test_concurrent_large_bodies_get_413_and_memory_stays_flat(tmp_path: P
     async with running_bot(all_webhooks_config(tmp_path, tg, oa, bot)) as runtime:
         port = runtime.web_port
         assert port
-        jobs = [
-            (name, declare)
-            for name in WEBHOOKS
-            for declare in (True, False)
-            for _ in range(2)
-        ]
+        jobs = [(name, declare) for name in WEBHOOKS for declare in (True, False) for _ in range(2)]
         with RssSampler() as rss:
-            statuses = await asyncio.gather(*(
-                stream_post(port, WEBHOOKS[name][0], WEBHOOKS[name][1], declare=declare)
-                for name, declare in jobs
-            ))
+            statuses = await asyncio.gather(
+                *(stream_post(port, WEBHOOKS[name][0], WEBHOOKS[name][1], declare=declare) for name, declare in jobs)
+            )
         assert statuses == [413] * len(jobs), list(zip(jobs, statuses, strict=True))
         print(f"RSS growth {rss.growth / 2**20:.1f} MiB")
         assert rss.growth < RSS_BUDGET, f"RSS grew by {rss.growth / 2**20:.0f} MiB"
@@ -158,7 +154,9 @@ async def test_concurrent_large_bodies_get_413_and_memory_stays_flat(tmp_path: P
 
 @pytest.mark.parametrize("name", list(WEBHOOKS))
 async def test_a_declared_length_over_the_limit_is_refused_before_reading(
-    tmp_path: Path, servers, name: str,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    servers,
+    name: str,  # type: ignore[no-untyped-def]
 ) -> None:
     """Content-Length is checked first: the answer comes with the body still unsent."""
     tg, oa, bot = servers
@@ -204,8 +202,9 @@ async def test_the_limit_follows_the_configuration(tmp_path: Path, servers) -> N
     async with running_bot(config) as runtime:
         path, headers = WEBHOOKS["zalo_bot"]
         async with httpx.AsyncClient() as http:
-            r = await http.post(f"http://127.0.0.1:{runtime.web_port}{path}", content=b"{" + b" " * 20000 + b"}",
-                                headers=headers)
+            r = await http.post(
+                f"http://127.0.0.1:{runtime.web_port}{path}", content=b"{" + b" " * 20000 + b"}", headers=headers
+            )
         assert r.status_code == 413
 
 
@@ -227,8 +226,12 @@ async def test_console_uploads_get_their_own_larger_streamed_limit() -> None:
     async def health() -> dict:
         return {}
 
-    app = build_web_app([Route("/console/import", count, methods=["POST"]), Route("/hook", count, methods=["POST"])],
-                        health, max_body=256 * 1024, streamed={"/console": 3 * 1024 * 1024})
+    app = build_web_app(
+        [Route("/console/import", count, methods=["POST"]), Route("/hook", count, methods=["POST"])],
+        health,
+        max_body=256 * 1024,
+        streamed={"/console": 3 * 1024 * 1024},
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         two_mb = b"x" * (2 * 1024 * 1024)
         ok = await client.post("/console/import", content=two_mb)

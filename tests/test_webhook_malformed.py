@@ -56,7 +56,10 @@ def _deep_signed_oa_body(app_id: str) -> tuple[bytes, dict[str, str]]:
 
 @pytest.mark.parametrize("shape", list(BODIES))
 async def test_malformed_bodies_get_a_deliberate_answer_and_one_log_line(
-    tmp_path: Path, servers, shape: str, caplog: pytest.LogCaptureFixture,  # noqa: F811
+    tmp_path: Path,
+    servers,  # noqa: F811
+    shape: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     tg, oa, bot = servers
     async with running_bot(all_webhooks_config(tmp_path, tg, oa, bot)) as runtime:

@@ -68,7 +68,9 @@ async def test_a_worker_completes_the_signup_form_with_numbered_choices(tmp_path
         signup = await store.signup_of_user(user.id)
         assert signup is not None
         assert (signup.full_name, signup.phone_e164, signup.workplace) == (
-            "Nguyễn Văn An", "+84912345678", "Công ty May Việt Tiến",
+            "Nguyễn Văn An",
+            "+84912345678",
+            "Công ty May Việt Tiến",
         )
         assert signup.consent_channel == "zalo_bot"
         assert all(0 < len(t) <= 2000 for t in texts_to(bot, WORKER))
@@ -139,7 +141,8 @@ async def test_webhook_mode_accepts_wrapped_and_bare_updates(tmp_path: Path, bot
 
         assert (await h.post_bot(bot_text_update(WORKER, "/help"), secret="wrong-secret!")).status_code == 401
         bad = await h.http.post(
-            h.base_url + "/zalo/bot/webhook", content=b"{not json",
+            h.base_url + "/zalo/bot/webhook",
+            content=b"{not json",
             headers={"X-Bot-Api-Secret-Token": BOT_SECRET},
         )
         assert bad.status_code == 200  # taken and dropped: Zalo would only resend it
@@ -149,6 +152,7 @@ async def test_webhook_mode_accepts_wrapped_and_bare_updates(tmp_path: Path, bot
 
 async def test_a_reply_for_someone_else_goes_through_their_channel(tmp_path: Path, bot: FakeZaloBot) -> None:
     async with FakeZaloOA() as zalo, running(tmp_path, bot_env(tmp_path, bot) | oa_env(tmp_path, zalo)) as h:
+
         async def answer(inbound):  # type: ignore[no-untyped-def]
             # An officer on the Zalo Bot answers a worker who asked on the OA.
             return [Reply("Đã gửi câu trả lời."), Reply("Câu trả lời của cán bộ", to_channel="zalo_oa", to_user="w-oa")]
@@ -180,7 +184,9 @@ async def test_one_web_server_serves_both_zalo_webhooks_and_healthz(tmp_path: Pa
             assert (await http.post(base + "/zalo/oa/webhook", content=body, headers=headers)).status_code == 200
             body = bot_text_update(WORKER, "/help")
             response = await http.post(
-                base + "/zalo/bot/webhook", json=body, headers={"X-Bot-Api-Secret-Token": BOT_SECRET},
+                base + "/zalo/bot/webhook",
+                json=body,
+                headers={"X-Bot-Api-Secret-Token": BOT_SECRET},
             )
             assert response.status_code == 200
             await wait_for(lambda: bool(zalo.delivered) and bool(texts_to(bot, WORKER)))

@@ -57,7 +57,8 @@ async def test_rights_question_is_answered_through_the_oa_api(tmp_path: Path, za
 
 
 async def test_webhook_answers_at_once_and_handles_the_event_in_the_background(
-    tmp_path: Path, zalo: FakeZaloOA,
+    tmp_path: Path,
+    zalo: FakeZaloOA,
 ) -> None:
     async with running(tmp_path, oa_env(tmp_path, zalo)) as h:
         gate = asyncio.Event()
@@ -88,7 +89,9 @@ async def test_webhook_answers_at_once_and_handles_the_event_in_the_background(
     ],
 )
 async def test_a_forged_signature_is_rejected_and_nothing_is_stored(
-    tmp_path: Path, zalo: FakeZaloOA, forge: dict,
+    tmp_path: Path,
+    zalo: FakeZaloOA,
+    forge: dict,
 ) -> None:
     from tests.fakes.zalo_servers import signed_oa_webhook
 
@@ -173,7 +176,8 @@ async def test_expired_token_is_refreshed_once_under_20_concurrent_sends(tmp_pat
 
 
 async def test_a_restart_keeps_the_rotated_pair_and_adopts_a_new_configured_one(
-    tmp_path: Path, zalo: FakeZaloOA,
+    tmp_path: Path,
+    zalo: FakeZaloOA,
 ) -> None:
     env = oa_env(tmp_path, zalo)
     async with running(tmp_path, env) as h:
@@ -248,9 +252,7 @@ async def test_numbered_choices_by_number_and_by_words(tmp_path: Path, zalo: Fak
         await h.post_oa(oa_text_event(WORKER, "/start", app_id=zalo.app_id))
         await h.settle()
         menu = texts_to(zalo, WORKER)[-1]
-        number = next(
-            line.split(". ", 1)[0] for line in menu.splitlines() if CATALOG.t("vi", "menu.language") in line
-        )
+        number = next(line.split(". ", 1)[0] for line in menu.splitlines() if CATALOG.t("vi", "menu.language") in line)
         await h.post_oa(oa_text_event(WORKER, number, app_id=zalo.app_id))
         await h.settle()
         assert texts_to(zalo, WORKER)[-1].startswith(CATALOG.t("vi", "lang.choose"))
@@ -285,7 +287,8 @@ async def test_a_long_reply_is_split_on_paragraphs(tmp_path: Path, zalo: FakeZal
 
 
 async def test_send_raises_the_platform_errors_the_broadcast_engine_maps(
-    tmp_path: Path, zalo: FakeZaloOA,
+    tmp_path: Path,
+    zalo: FakeZaloOA,
 ) -> None:
     async with running(tmp_path, oa_env(tmp_path, zalo)) as h:
         zalo.inject_error(WORKER, -230, times=1)
@@ -359,6 +362,7 @@ async def test_requests_before_start_or_after_stop_are_refused_for_retry(tmp_pat
 
 async def test_a_handler_failure_gets_an_apology(tmp_path: Path, zalo: FakeZaloOA) -> None:
     async with running(tmp_path, oa_env(tmp_path, zalo)) as h:
+
         async def broken(inbound):  # type: ignore[no-untyped-def]
             raise RuntimeError("boom")
 

@@ -70,8 +70,9 @@ def test_photo_url_is_read() -> None:
         pytest.param(bot_image_update("u", event_name=None), BotUpdateKind.IMAGE, id="photo_url"),
         pytest.param(bot_sticker_update("u", event_name=None), BotUpdateKind.STICKER, id="sticker"),
         pytest.param(bot_doc_update("u", "hi", wrapped=False), BotUpdateKind.TEXT, id="text"),
-        pytest.param({"message": {"from": {"id": "u"}, "chat": {"id": "u"}, "date": 1}}, BotUpdateKind.UNKNOWN,
-                     id="nothing"),
+        pytest.param(
+            {"message": {"from": {"id": "u"}, "chat": {"id": "u"}, "date": 1}}, BotUpdateKind.UNKNOWN, id="nothing"
+        ),
     ],
 )
 def test_the_kind_is_inferred_from_the_fields_present(update: dict, kind: BotUpdateKind) -> None:
@@ -100,7 +101,8 @@ async def test_xin_chao_from_the_official_sample_is_answered_as_text(tmp_path: P
 
 
 async def test_two_workers_without_message_ids_are_both_answered_and_a_repeat_once(
-    tmp_path: Path, bot: FakeZaloBot,
+    tmp_path: Path,
+    bot: FakeZaloBot,
 ) -> None:
     async with running(tmp_path, bot_env(tmp_path, bot)) as h:
         first = bot_doc_update("worker-a", "/help", wrapped=False, date_ms=1766619597466)
@@ -118,7 +120,8 @@ async def test_two_workers_without_message_ids_are_both_answered_and_a_repeat_on
 
 
 async def test_an_image_sent_as_photo_url_without_event_name_gets_the_unsupported_answer(
-    tmp_path: Path, bot: FakeZaloBot,
+    tmp_path: Path,
+    bot: FakeZaloBot,
 ) -> None:
     async with running(tmp_path, bot_env(tmp_path, bot)) as h:
         bot.push_update(bot_image_update("worker-c", event_name=None))

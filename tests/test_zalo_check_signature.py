@@ -22,11 +22,22 @@ def run(tmp_path: Path, capture: bytes, *, env: dict[str, str] | None = None) ->
     path = tmp_path / "capture.txt"
     path.write_bytes(capture)
     full = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "UNIONBOT_", "ZALO_"))}
-    full |= {"UNIONBOT_DB": str(tmp_path / "x.sqlite3"), "UNIONBOT_CONFIG": str(ROOT / "config.toml"),
-             "ZALO_OA_APP_ID": APP_ID, "ZALO_OA_APP_SECRET": APP_SECRET, "ZALO_OA_SECRET_KEY": OA_KEY}
+    full |= {
+        "UNIONBOT_DB": str(tmp_path / "x.sqlite3"),
+        "UNIONBOT_CONFIG": str(ROOT / "config.toml"),
+        "ZALO_OA_APP_ID": APP_ID,
+        "ZALO_OA_APP_SECRET": APP_SECRET,
+        "ZALO_OA_SECRET_KEY": OA_KEY,
+    }
     full |= env or {}
-    return subprocess.run([sys.executable, "-m", "bot", "zalo", "check-signature", str(path)],
-                          capture_output=True, text=True, cwd=ROOT, env=full, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "zalo", "check-signature", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=full,
+        timeout=60,
+    )
 
 
 def as_http(body: bytes, headers: dict[str, str]) -> bytes:

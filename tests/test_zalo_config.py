@@ -29,9 +29,12 @@ def test_shipped_defaults_and_real_hosts() -> None:
 
 def test_environment_enables_the_channels(tmp_path: Path) -> None:
     env = OA | {
-        "ZALO_BOT_TOKEN": "1:abc", "ZALO_BOT_API_BASE_URL": "http://127.0.0.1:9",
-        "ZALO_OA_ACCESS_TOKEN": "AT", "ZALO_OA_REFRESH_TOKEN": "RT",
-        "ZALO_OPENAPI_BASE_URL": "http://127.0.0.1:8", "ZALO_OAUTH_BASE_URL": "http://127.0.0.1:7",
+        "ZALO_BOT_TOKEN": "1:abc",
+        "ZALO_BOT_API_BASE_URL": "http://127.0.0.1:9",
+        "ZALO_OA_ACCESS_TOKEN": "AT",
+        "ZALO_OA_REFRESH_TOKEN": "RT",
+        "ZALO_OPENAPI_BASE_URL": "http://127.0.0.1:8",
+        "ZALO_OAUTH_BASE_URL": "http://127.0.0.1:7",
     }
     cfg = load_config(write(tmp_path, ""), env=env)
     assert cfg.zalo.bot_enabled and cfg.zalo.oa_enabled and cfg.needs_web_server
@@ -59,7 +62,8 @@ def test_bot_polling_alone_needs_no_web_server(tmp_path: Path) -> None:
         ('[zalo]\nbot_mode = "webhook"\n', {"ZALO_BOT_TOKEN": "1:a"}, "zalo.bot_webhook_url"),
         (
             '[zalo]\nbot_mode = "webhook"\nbot_webhook_url = "https://x.org/zalo/bot/webhook"\n',
-            {"ZALO_BOT_TOKEN": "1:a", "ZALO_BOT_WEBHOOK_SECRET": "short"}, "zalo.bot_webhook_secret",
+            {"ZALO_BOT_TOKEN": "1:a", "ZALO_BOT_WEBHOOK_SECRET": "short"},
+            "zalo.bot_webhook_secret",
         ),
         ("", {"ZALO_OA_APP_ID": "1"}, "zalo.oa_app_secret"),
         ("", OA | {"ZALO_OA_ACCESS_TOKEN": "AT"}, "zalo.oa_refresh_token"),

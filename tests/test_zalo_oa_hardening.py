@@ -62,7 +62,9 @@ async def test_the_unsigned_empty_probe_gets_200_and_nothing_is_processed(tmp_pa
 
 
 async def test_without_the_secret_key_the_channel_starts_in_setup_mode_and_refuses_every_event(
-    tmp_path: Path, zalo: FakeZaloOA, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    zalo: FakeZaloOA,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     env = oa_env(tmp_path, zalo, tokens=False)
     del env["ZALO_OA_SECRET_KEY"]
@@ -107,7 +109,9 @@ async def test_the_default_formula_refuses_the_oa_id_variant(tmp_path: Path, zal
 
 
 async def test_a_refusal_says_once_a_minute_which_formula_would_have_matched(
-    tmp_path: Path, zalo: FakeZaloOA, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    zalo: FakeZaloOA,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with running(tmp_path, oa_env(tmp_path, zalo)) as h:
         offset = [0.0]
@@ -151,7 +155,10 @@ async def test_a_refusal_says_once_a_minute_which_formula_would_have_matched(
     ],
 )
 async def test_signed_events_outside_the_window_are_refused(
-    tmp_path: Path, zalo: FakeZaloOA, age: timedelta, processed: bool,
+    tmp_path: Path,
+    zalo: FakeZaloOA,
+    age: timedelta,
+    processed: bool,
 ) -> None:
     async with running(tmp_path, oa_env(tmp_path, zalo)) as h:
         stamp = int((time.time() - age.total_seconds()) * 1000)

@@ -66,7 +66,9 @@ async def test_text_riding_on_any_event_is_answered_as_text(tmp_path: Path, zalo
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_without_text_the_worker_is_told_once_per_conversation_what_the_bot_reads(
-    tmp_path: Path, zalo: FakeZaloOA, kind: str,
+    tmp_path: Path,
+    zalo: FakeZaloOA,
+    kind: str,
 ) -> None:
     async with running(tmp_path, oa_env(tmp_path, zalo)) as h:
         for _ in range(3):
@@ -126,7 +128,10 @@ async def test_blocked_or_restricted_marks_the_worker_unreachable(tmp_path: Path
 
 @pytest.mark.parametrize("code", [-217, -244])
 async def test_a_broadcast_marks_blocked_workers_unreachable_and_counts_them_blocked(
-    tmp_path: Path, zalo: FakeZaloOA, code: int, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    zalo: FakeZaloOA,
+    code: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from storage.broadcasts import Audience, NewBroadcast
 

@@ -43,8 +43,13 @@ def test_oa_window_edges() -> None:
 @pytest.mark.parametrize(
     ("clock", "night"),
     [
-        (time(21, 59), False), (time(22, 0), True), (time(23, 30), True), (time(0, 0), True),
-        (time(5, 59), True), (time(6, 0), False), (time(12, 0), False),
+        (time(21, 59), False),
+        (time(22, 0), True),
+        (time(23, 30), True),
+        (time(0, 0), True),
+        (time(5, 59), True),
+        (time(6, 0), False),
+        (time(12, 0), False),
     ],
 )
 def test_zalo_night(clock: time, night: bool) -> None:

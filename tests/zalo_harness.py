@@ -108,7 +108,9 @@ class Harness:
 
 @asynccontextmanager
 async def running(
-    tmp_path: Path, env: dict[str, str], config_text: str = "",
+    tmp_path: Path,
+    env: dict[str, str],
+    config_text: str = "",
     before_start: Callable[[Harness], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Harness]:
     """The bot as `unionbot run` builds it, with its own web server on a free port."""
@@ -174,7 +176,7 @@ class BotChat:
         await self.harness.settle()
 
     def last(self) -> list[str]:
-        return [m.text or "" for m in self._messages()[self.seen:]]
+        return [m.text or "" for m in self._messages()[self.seen :]]
 
     def number_of(self, label_part: str) -> str:
         """The number of the newest listed choice whose label contains `label_part`."""

@@ -219,8 +219,15 @@ class Journal:
 
 class DeliveryEngine:
     def __init__(
-        self, store: Store, catalog: Catalog, senders: dict[str, Sender], quiet: QuietHours, *,
-        settings: EngineSettings | None = None, clock: Clock | None = None, notify: Notify | None = None,
+        self,
+        store: Store,
+        catalog: Catalog,
+        senders: dict[str, Sender],
+        quiet: QuietHours,
+        *,
+        settings: EngineSettings | None = None,
+        clock: Clock | None = None,
+        notify: Notify | None = None,
         owner: str | None = None,
     ) -> None:
         self.store = store
@@ -275,7 +282,10 @@ class DeliveryEngine:
             return RunReport(broadcast_id, "gone")
         now = self.clock.now()
         claimed = await self.store.claim_broadcast(
-            broadcast_id, self.owner, now=now, lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+            broadcast_id,
+            self.owner,
+            now=now,
+            lease_until=now + timedelta(seconds=self.settings.lease_seconds),
             steal_from=dead_owner(b.lease_owner),
         )
         if claimed is None:
@@ -286,11 +296,14 @@ class DeliveryEngine:
         report = RunReport(broadcast_id, "stopped")
         try:
             report.recovered = await self.store.recover_deliveries(
-                broadcast_id, resend=self.settings.resend_in_doubt,
+                broadcast_id,
+                resend=self.settings.resend_in_doubt,
             )
             if report.recovered:
                 logger.warning(
-                    "broadcast %s: %d deliveries were in flight at a crash: %s", broadcast_id, report.recovered,
+                    "broadcast %s: %d deliveries were in flight at a crash: %s",
+                    broadcast_id,
+                    report.recovered,
                     "queued again" if self.settings.resend_in_doubt else "marked in doubt",
                 )
             size = await self.store.materialize_audience(broadcast_id)
@@ -315,8 +328,13 @@ class DeliveryEngine:
             await self._finish(broadcast_id, report.stats)
         logger.info(
             "broadcast %s: %s (sent %d, failed %d, skipped %d, in doubt %d, max in flight %d)",
-            broadcast_id, report.outcome, report.stats.sent, report.stats.failed, report.stats.skipped,
-            report.stats.in_doubt, run.max_in_flight,
+            broadcast_id,
+            report.outcome,
+            report.stats.sent,
+            report.stats.failed,
+            report.stats.skipped,
+            report.stats.in_doubt,
+            run.max_in_flight,
         )
         return report
 
@@ -354,7 +372,10 @@ class DeliveryEngine:
             now = self.clock.now()
             if self.quiet.is_quiet(now):
                 await self.store.set_broadcast_status(
-                    b.id, BroadcastStatus.RUNNING, reason=QUIET_REASON, expect=[BroadcastStatus.RUNNING],
+                    b.id,
+                    BroadcastStatus.RUNNING,
+                    reason=QUIET_REASON,
+                    expect=[BroadcastStatus.RUNNING],
                 )
                 if not self.settings.wait_quiet:
                     return QUIET_REASON
@@ -363,7 +384,9 @@ class DeliveryEngine:
                 await self.clock.sleep_until(resume, run.wake)
                 if run.stop_reason is None:
                     await self.store.set_broadcast_status(
-                        b.id, BroadcastStatus.RUNNING, expect=[BroadcastStatus.RUNNING],
+                        b.id,
+                        BroadcastStatus.RUNNING,
+                        expect=[BroadcastStatus.RUNNING],
                     )
                 continue
             run.deferred.clear()
@@ -377,7 +400,10 @@ class DeliveryEngine:
                 channel, resume = min(run.deferred.items(), key=lambda kv: kv[1])
                 reason = getattr(self.senders[channel], "blackout_reason", "blackout")
                 await self.store.set_broadcast_status(
-                    b.id, BroadcastStatus.RUNNING, reason=reason, expect=[BroadcastStatus.RUNNING],
+                    b.id,
+                    BroadcastStatus.RUNNING,
+                    reason=reason,
+                    expect=[BroadcastStatus.RUNNING],
                 )
                 if not self.settings.wait_quiet:
                     return reason
@@ -385,7 +411,9 @@ class DeliveryEngine:
                 await self.clock.sleep_until(resume, run.wake)
                 if run.stop_reason is None:
                     await self.store.set_broadcast_status(
-                        b.id, BroadcastStatus.RUNNING, expect=[BroadcastStatus.RUNNING],
+                        b.id,
+                        BroadcastStatus.RUNNING,
+                        expect=[BroadcastStatus.RUNNING],
                     )
 
     async def _pump(self, run: _Run, deadline: datetime | None) -> str:
@@ -571,7 +599,9 @@ class DeliveryEngine:
 
     async def _finish(self, broadcast_id: int, stats: BroadcastStats) -> None:
         moved = await self.store.set_broadcast_status(
-            broadcast_id, BroadcastStatus.DONE, expect=[BroadcastStatus.RUNNING],
+            broadcast_id,
+            BroadcastStatus.DONE,
+            expect=[BroadcastStatus.RUNNING],
         )
         if moved:
             await self.send_summary(broadcast_id, stats)

@@ -41,7 +41,10 @@ class ChannelLimits:
 
 class ChannelLimiter:
     def __init__(
-        self, limits: ChannelLimits, *, clock: Callable[[], float] = time.monotonic,
+        self,
+        limits: ChannelLimits,
+        *,
+        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.limits = limits
@@ -74,7 +77,11 @@ class ChannelLimiter:
 
     @asynccontextmanager
     async def turn(
-        self, chat: str, *, group: bool = False, priority: Priority = Priority.BROADCAST,
+        self,
+        chat: str,
+        *,
+        group: bool = False,
+        priority: Priority = Priority.BROADCAST,
     ) -> AsyncIterator[None]:
         """Wait for `chat`'s turn; the message counts as gone when the block ends.
 

@@ -122,8 +122,15 @@ class TelegramSender:
     channel = "telegram"
 
     def __init__(
-        self, bot: Bot, limits: ChannelLimits, *, paid_broadcast: bool = False, store: Store | None = None,
-        extra_lanes: Sequence[Bot] = (), sends_per_lane: int = 16, limiter: ChannelLimiter | None = None,
+        self,
+        bot: Bot,
+        limits: ChannelLimits,
+        *,
+        paid_broadcast: bool = False,
+        store: Store | None = None,
+        extra_lanes: Sequence[Bot] = (),
+        sends_per_lane: int = 16,
+        limiter: ChannelLimiter | None = None,
     ) -> None:
         self.bot = bot
         self.limiter = limiter
@@ -169,7 +176,10 @@ class TelegramSender:
                 lane = await self._free.get()
                 try:
                     await lane.send_message(
-                        int(chat_id), part.text or "", allow_paid_broadcast=self._paid, reply_markup=_markup(part),
+                        int(chat_id),
+                        part.text or "",
+                        allow_paid_broadcast=self._paid,
+                        reply_markup=_markup(part),
                     )
                 finally:
                     self._free.put_nowait(lane)
@@ -204,7 +214,9 @@ class TelegramSender:
                 await self.bot.send_photo(chat_id, known, caption=caption, allow_paid_broadcast=self._paid)
                 return
             message: Message = await self.bot.send_photo(
-                chat_id, InputFile(photo.data, filename=photo.filename), caption=caption,
+                chat_id,
+                InputFile(photo.data, filename=photo.filename),
+                caption=caption,
                 allow_paid_broadcast=self._paid,
             )
             if message.photo:

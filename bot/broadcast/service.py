@@ -37,8 +37,14 @@ MAX_CATCH_UP = 500  # occurrences of one series handled per sync: a bound, not a
 
 class BroadcastService:
     def __init__(
-        self, store: Store, engine: DeliveryEngine, *, timezone: str, missed_limit: timedelta,
-        sync_seconds: float = 30.0, use_timers: bool = True,
+        self,
+        store: Store,
+        engine: DeliveryEngine,
+        *,
+        timezone: str,
+        missed_limit: timedelta,
+        sync_seconds: float = 30.0,
+        use_timers: bool = True,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -57,8 +63,12 @@ class BroadcastService:
         if self.scheduler is not None:
             self.scheduler.start()
             self.scheduler.add_job(
-                self.sync, IntervalTrigger(seconds=self.sync_seconds, timezone=self.tz), id="broadcast-sync",
-                coalesce=True, max_instances=1, misfire_grace_time=None,
+                self.sync,
+                IntervalTrigger(seconds=self.sync_seconds, timezone=self.tz),
+                id="broadcast-sync",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
             )
         await self.sync()
         logger.info("broadcast service started (%d runs)", len(self.tasks))
@@ -145,7 +155,10 @@ class BroadcastService:
     async def _skip_missed(self, b: Broadcast, run_at: datetime, late: timedelta) -> None:
         reason = f"missed: due {format_local(run_at, self.tz)}, {late.total_seconds() / 3600:.1f} h late"
         if await self.store.set_broadcast_status(
-            b.id, BroadcastStatus.SKIPPED, reason=reason, expect=[BroadcastStatus.SCHEDULED],
+            b.id,
+            BroadcastStatus.SKIPPED,
+            reason=reason,
+            expect=[BroadcastStatus.SCHEDULED],
         ):
             logger.warning("broadcast %s skipped: %s", b.id, reason)
             await self.engine.send_summary(b.id)
@@ -192,8 +205,12 @@ class BroadcastService:
         if self.scheduler is None:
             return  # one-shot mode: a later `send-due` will find it
         self.scheduler.add_job(
-            callback, DateTrigger(run_date=when, timezone=self.tz), args=[broadcast_id],
-            id=f"broadcast-{broadcast_id}", replace_existing=True, misfire_grace_time=None,
+            callback,
+            DateTrigger(run_date=when, timezone=self.tz),
+            args=[broadcast_id],
+            id=f"broadcast-{broadcast_id}",
+            replace_existing=True,
+            misfire_grace_time=None,
         )
 
     def _disarm(self, broadcast_id: int) -> None:

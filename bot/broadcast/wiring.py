@@ -22,7 +22,12 @@ from storage import Store, User
 from storage.broadcasts import Broadcast, BroadcastStats
 
 __all__ = [
-    "bot_notify", "build_service", "engine_settings", "registry_notify", "telegram_limits", "telegram_sender",
+    "bot_notify",
+    "build_service",
+    "engine_settings",
+    "registry_notify",
+    "telegram_limits",
+    "telegram_sender",
 ]
 
 
@@ -41,12 +46,15 @@ def telegram_sender(config: Config, bot: Bot, store: Store, *, limiter: ChannelL
     extra: list[Bot] = []
     if section.paid_broadcast and section.telegram_rate > 30:
         extra = [
-            Bot(tg.token or "", base_url=tg.api_base_url, base_file_url=tg.file_base_url)
-            for _ in range(PAID_LANES - 1)
+            Bot(tg.token or "", base_url=tg.api_base_url, base_file_url=tg.file_base_url) for _ in range(PAID_LANES - 1)
         ]
     # 16 sends per lane: enough slots for the engine's workers (15 at 30/s, 256 paid).
     return TelegramSender(
-        bot, telegram_limits(section), paid_broadcast=section.paid_broadcast, store=store, extra_lanes=extra,
+        bot,
+        telegram_limits(section),
+        paid_broadcast=section.paid_broadcast,
+        store=store,
+        extra_lanes=extra,
         limiter=limiter,
     )
 
@@ -76,15 +84,30 @@ def bot_notify(bot: Bot, catalog: Catalog) -> Notify:
 
 
 def build_service(
-    config: Config, store: Store, catalog: Catalog, senders: dict[str, Sender], *, notify: Notify | None = None,
-    use_timers: bool = True, clock: Clock | None = None, settings: EngineSettings | None = None,
+    config: Config,
+    store: Store,
+    catalog: Catalog,
+    senders: dict[str, Sender],
+    *,
+    notify: Notify | None = None,
+    use_timers: bool = True,
+    clock: Clock | None = None,
+    settings: EngineSettings | None = None,
 ) -> BroadcastService:
     options = broadcast_options(config)
     engine = DeliveryEngine(
-        store, catalog, senders, options.quiet, settings=settings or engine_settings(config.broadcast),
-        clock=clock or SystemClock(), notify=notify,
+        store,
+        catalog,
+        senders,
+        options.quiet,
+        settings=settings or engine_settings(config.broadcast),
+        clock=clock or SystemClock(),
+        notify=notify,
     )
     return BroadcastService(
-        store, engine, timezone=config.bot.timezone,
-        missed_limit=timedelta(hours=config.broadcast.missed_limit_hours), use_timers=use_timers,
+        store,
+        engine,
+        timezone=config.bot.timezone,
+        missed_limit=timedelta(hours=config.broadcast.missed_limit_hours),
+        use_timers=use_timers,
     )

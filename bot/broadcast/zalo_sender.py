@@ -61,8 +61,15 @@ class ZaloSender:
     """A `Sender` (bot/broadcast/senders.py) for one running Zalo channel."""
 
     def __init__(
-        self, channel: ZaloSendChannel, limits: ChannelLimits, *, timezone: str, night_start: str = "22:00",
-        night_end: str = "06:00", window_days: float | None = None, max_pause: float = 120.0,
+        self,
+        channel: ZaloSendChannel,
+        limits: ChannelLimits,
+        *,
+        timezone: str,
+        night_start: str = "22:00",
+        night_end: str = "06:00",
+        window_days: float | None = None,
+        max_pause: float = 120.0,
         limiter: ChannelLimiter | None = None,
     ) -> None:
         self.zalo = channel
@@ -124,8 +131,9 @@ class ZaloSender:
             reply = Reply(part.text or "", photo=Photo(part.photo.data, part.photo.filename))
         else:
             # A poll's choices become numbered choices the worker answers by number.
-            reply = Reply(part.text or "", buttons=[[Button(label, data) for label, data in row]
-                                                    for row in part.buttons])
+            reply = Reply(
+                part.text or "", buttons=[[Button(label, data) for label, data in row] for row in part.buttons]
+            )
         try:
             await self.zalo.send(chat_id, reply)
         except ZaloError as exc:
@@ -160,7 +168,9 @@ def zalo_senders(config: Config, channels: list[object]) -> dict[str, ZaloSender
         senders[name] = ZaloSender(
             channel,  # type: ignore[arg-type]
             zalo_limits(config),
-            timezone=config.bot.timezone, night_start=zalo.night_start, night_end=zalo.night_end,
+            timezone=config.bot.timezone,
+            night_start=zalo.night_start,
+            night_end=zalo.night_end,
             window_days=zalo.oa_window_days if name == OA else None,
             # The app's one pacer, shared with the channel's replies, when it has one.
             limiter=getattr(channel, "limiter", None),

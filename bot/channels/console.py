@@ -29,8 +29,13 @@ class ConsoleChannel:
     name = NAME
 
     def __init__(
-        self, dispatcher: Dispatcher, user_id: str, *, out: TextIO | None = None,
-        files_dir: Path = Path("data/console-files"), language: str | None = None,
+        self,
+        dispatcher: Dispatcher,
+        user_id: str,
+        *,
+        out: TextIO | None = None,
+        files_dir: Path = Path("data/console-files"),
+        language: str | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.user_id = user_id
@@ -74,8 +79,9 @@ class ConsoleChannel:
                     self._print(f"[→ {channel}:{reply.to_user}]")
                     self._show(reply, remember_buttons=False)
                     self.delivered.append((reply.to_user, reply))
-                elif (self.registry is None or not await self.registry.deliver(channel, reply.to_user, reply)) \
-                        and reply.on_failure is not None:
+                elif (
+                    self.registry is None or not await self.registry.deliver(channel, reply.to_user, reply)
+                ) and reply.on_failure is not None:
                     self._show(reply.on_failure)
                 continue
             self._show(reply)

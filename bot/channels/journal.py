@@ -62,10 +62,13 @@ class InboundJournal:
 
     async def receive_many(self, updates: list[tuple[str, str, Any]]) -> list[bool]:
         """`receive` for a batch of (key, user_ref, payload), in one transaction."""
-        verdicts = await self.store.journal_inbound_many(self.channel, [
-            (key, user_ref, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
-            for key, user_ref, payload in updates
-        ])
+        verdicts = await self.store.journal_inbound_many(
+            self.channel,
+            [
+                (key, user_ref, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+                for key, user_ref, payload in updates
+            ],
+        )
         before, self._received = self._received, self._received + len(updates)
         if before // PURGE_EVERY != self._received // PURGE_EVERY:
             await self.purge()
@@ -95,6 +98,9 @@ class InboundJournal:
             logger.warning(
                 "%s: %d updates interrupted by the last stop will be handled again;"
                 " %d were handled and their replies may not have gone out; %d expired",
-                self.channel, len(pending), in_doubt, expired,
+                self.channel,
+                len(pending),
+                in_doubt,
+                expired,
             )
         return pending

@@ -46,7 +46,7 @@ def fold(text: str) -> str:
 
 def _contains_run(words: list[str], run: list[str]) -> bool:
     n = len(run)
-    return any(words[i:i + n] == run for i in range(len(words) - n + 1))
+    return any(words[i : i + n] == run for i in range(len(words) - n + 1))
 
 
 def format_choices(buttons: Iterable[Button], start: int = 1) -> list[str]:
@@ -63,7 +63,10 @@ class NumberedChoices:
     """The choices last offered to each user of one channel, and reading answers to them."""
 
     def __init__(
-        self, *, max_users: int = DEFAULT_MAX_USERS, ttl: float = DEFAULT_TTL_SECONDS,
+        self,
+        *,
+        max_users: int = DEFAULT_MAX_USERS,
+        ttl: float = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._offers: OrderedDict[str, _Offer] = OrderedDict()

@@ -154,8 +154,12 @@ def to_inbound(update: Update) -> Inbound | None:
         q = update.callback_query
         chat_id = q.message.chat.id if q.message is not None else q.from_user.id
         return Inbound(
-            NAME, str(q.from_user.id), InboundKind.BUTTON, payload=q.data or "",
-            language=q.from_user.language_code, chat_id=str(chat_id),
+            NAME,
+            str(q.from_user.id),
+            InboundKind.BUTTON,
+            payload=q.data or "",
+            language=q.from_user.language_code,
+            chat_id=str(chat_id),
         )
     msg = update.message
     if msg is None or msg.from_user is None:
@@ -164,15 +168,19 @@ def to_inbound(update: Update) -> Inbound | None:
         # Group chats are where the bot posts organizer alerts; it takes no input there.
         return None
     common: dict[str, Any] = {
-        "language": msg.from_user.language_code, "chat_id": str(msg.chat.id),
+        "language": msg.from_user.language_code,
+        "chat_id": str(msg.chat.id),
     }
     if msg.text is not None:
         return Inbound.parse_text(NAME, str(msg.from_user.id), msg.text, **common)
     if msg.photo:
         # Sizes come smallest first: the last is the largest.
         return Inbound(
-            NAME, str(msg.from_user.id), InboundKind.UNSUPPORTED,
-            photo=InboundPhoto(msg.photo[-1].file_id, caption=msg.caption or ""), **common,
+            NAME,
+            str(msg.from_user.id),
+            InboundKind.UNSUPPORTED,
+            photo=InboundPhoto(msg.photo[-1].file_id, caption=msg.caption or ""),
+            **common,
         )
     return Inbound(NAME, str(msg.from_user.id), InboundKind.UNSUPPORTED, **common)
 
@@ -247,8 +255,15 @@ class TelegramChannel:
     name = NAME
 
     def __init__(
-        self, config: TelegramSection, dispatcher: Dispatcher, router: Router, catalog: Catalog,
-        store: Store, registry: ChannelRegistry | None = None, *, limiter: ChannelLimiter | None = None,
+        self,
+        config: TelegramSection,
+        dispatcher: Dispatcher,
+        router: Router,
+        catalog: Catalog,
+        store: Store,
+        registry: ChannelRegistry | None = None,
+        *,
+        limiter: ChannelLimiter | None = None,
     ) -> None:
         self.config = config
         # The bot token's one pacer, shared with the broadcast sender (None: unpaced).
@@ -298,7 +313,8 @@ class TelegramChannel:
             await self.update_queue.replay(update)
         if self.config.mode == "webhook":
             await app.bot.set_webhook(
-                self.config.webhook_url, secret_token=self.config.webhook_secret,
+                self.config.webhook_url,
+                secret_token=self.config.webhook_secret,
                 allowed_updates=["message", "callback_query", "my_chat_member"],
             )
             logger.info("telegram: webhook mode as @%s", self.username)
@@ -325,9 +341,7 @@ class TelegramChannel:
         for lang in LANGUAGES:
             commands = [BotCommand(c, self.catalog.t(lang, key)) for c, key in public]
             code = None if lang == "vi" else lang
-            await self.application.bot.set_my_commands(
-                commands, scope=BotCommandScopeDefault(), language_code=code
-            )
+            await self.application.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=code)
 
     # -- webhook -----------------------------------------------------------
     def web_routes(self) -> list[BaseRoute]:
@@ -443,7 +457,10 @@ class TelegramChannel:
             return
         chat_id = int(inbound.chat_id or inbound.user_id)
         if (
-            reply.edit and edit_message_id is not None and reply.photo is None and reply.photo_ref is None
+            reply.edit
+            and edit_message_id is not None
+            and reply.photo is None
+            and reply.photo_ref is None
             and reply.document is None
         ):
             if text_length(reply.text) <= TEXT_LIMIT and await self._try_edit(chat_id, edit_message_id, reply):
@@ -486,15 +503,20 @@ class TelegramChannel:
             if has_photo:
                 # A file id Telegram gave us (a photo an organizer sent) needs no upload.
                 photo: InputFile | str = (
-                    InputFile(reply.photo.data, filename=reply.photo.filename) if reply.photo is not None
+                    InputFile(reply.photo.data, filename=reply.photo.filename)
+                    if reply.photo is not None
                     else reply.photo_ref or ""
                 )
                 await bot.send_photo(
-                    chat_id, photo, caption=caption, reply_markup=markup if caption is not None else None,
+                    chat_id,
+                    photo,
+                    caption=caption,
+                    reply_markup=markup if caption is not None else None,
                 )
             if reply.document is not None:
                 await bot.send_document(
-                    chat_id, InputFile(reply.document.data, filename=reply.document.filename),
+                    chat_id,
+                    InputFile(reply.document.data, filename=reply.document.filename),
                     caption=caption if not has_photo else None,
                     reply_markup=markup if caption is not None and not has_photo else None,
                 )

@@ -95,8 +95,11 @@ class NotFound(Exception):
 def _env() -> jinja2.Environment:
     # Autoescape on for every template: a sign-up named <script> is shown as text.
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
 
 
@@ -133,8 +136,7 @@ class Console:
         scope = await province_scope(ctx)
         return Viewer(ctx, scope, session.csrf, sid, self._lang(request, user.language))
 
-    def render(self, request: Request, viewer: Viewer | None, name: str, code: int = 200,
-               **context: Any) -> Response:
+    def render(self, request: Request, viewer: Viewer | None, name: str, code: int = 200, **context: Any) -> Response:
         lang = viewer.lang if viewer else self._lang(request, self.services.settings.default_language)
         catalog = self.catalog
 
@@ -142,11 +144,16 @@ class Console:
             return catalog.t(lang, key, **kw)
 
         base = {
-            "t": t, "lang": lang, "viewer": viewer, "csrf": viewer.csrf if viewer else "",
+            "t": t,
+            "lang": lang,
+            "viewer": viewer,
+            "csrf": viewer.csrf if viewer else "",
             "province_name": lambda p: province_name(p, lang),
             "status_label": lambda s: status_label(catalog, lang, s),
             "source_label": lambda s, code=None: source_label(catalog, lang, s, code),
-            "local": self.local, "notice": None, "error": None,
+            "local": self.local,
+            "notice": None,
+            "error": None,
         }
         base.update(context)
         return self.templates.TemplateResponse(request, name, base, status_code=code)
@@ -188,8 +195,9 @@ class Console:
         token = request.path_params["token"]
         pre = access.new_token()
         response = self.render(request, None, "login.html", token=token, csrf=pre)
-        response.set_cookie(PRE_COOKIE, pre, **cookie_args(request.url.scheme == "https", max_age=600,
-                                                            samesite="strict"))
+        response.set_cookie(
+            PRE_COOKIE, pre, **cookie_args(request.url.scheme == "https", max_age=600, samesite="strict")
+        )
         return response
 
     async def login(self, request: Request) -> Response:
@@ -228,8 +236,9 @@ class Console:
 
     async def logout_all(self, request: Request, viewer: Viewer) -> Response:
         ended = await self.store.end_console_sessions(viewer.ctx.user.id)
-        await self.store.audit(viewer.ctx.user.id, "console.signout_all", f"user:{viewer.ctx.user.id}",
-                               {"sessions": ended})
+        await self.store.audit(
+            viewer.ctx.user.id, "console.signout_all", f"user:{viewer.ctx.user.id}", {"sessions": ended}
+        )
         response = RedirectResponse("/console/", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/console")
         return response
@@ -250,8 +259,14 @@ class Console:
 
     def _query(self, viewer: Viewer, form: FormData | None) -> tuple[SignupQuery, dict[str, str], list[str]]:
         """The filter from the form, narrowed to the viewer's provinces; (query, echo, notices)."""
-        f = {k: str(form.get(k, "")).strip()[:200] for k in
-             ("q", "province", "status", "source", "volunteer", "since", "until", "sort")} if form else {}
+        f = (
+            {
+                k: str(form.get(k, "")).strip()[:200]
+                for k in ("q", "province", "status", "source", "volunteer", "since", "until", "sort")
+            }
+            if form
+            else {}
+        )
         f = {k: f.get(k, "") for k in ("q", "province", "status", "source", "volunteer", "since", "until", "sort")}
         notices: list[str] = []
         provinces = viewer.scope
@@ -281,9 +296,17 @@ class Console:
             notices.append("console.signups.bad_date")
         sort = f["sort"] if f["sort"] in SORTS else "new"
         f["sort"] = sort
-        query = SignupQuery(provinces=provinces, status=status, source=source,
-                            volunteer_code=f["volunteer"] or None, since=since, until=until,
-                            phone_e164=phone, text=text, sort=sort)
+        query = SignupQuery(
+            provinces=provinces,
+            status=status,
+            source=source,
+            volunteer_code=f["volunteer"] or None,
+            since=since,
+            until=until,
+            phone_e164=phone,
+            text=text,
+            sort=sort,
+        )
         return query, f, notices
 
     async def signups(self, request: Request, viewer: Viewer) -> Response:
@@ -297,9 +320,19 @@ class Console:
         rows = rows[:PAGE_SIZE]
         total = await self.store.count_signups(query, cap=COUNT_CAP)
         return self.render(
-            request, viewer, "signups.html", rows=rows, more=more, total=total, cap=COUNT_CAP, f=echo, notices=notices,
-            paged=after is not None, provinces=self._provinces_for(viewer),
-            statuses=list(SignupStatus), sources=list(SignupSource),
+            request,
+            viewer,
+            "signups.html",
+            rows=rows,
+            more=more,
+            total=total,
+            cap=COUNT_CAP,
+            f=echo,
+            notices=notices,
+            paged=after is not None,
+            provinces=self._provinces_for(viewer),
+            statuses=list(SignupStatus),
+            sources=list(SignupSource),
             next_cursor=(rows[-1].id, rows[-1].full_name if query.sort == "name" else "") if rows else None,
         )
 
@@ -307,19 +340,22 @@ class Console:
         s = await self.store.get_signup(signup_id)
         if s is None or not in_scope(viewer.scope, s.province_id):
             if s is not None:
-                logger.info("console: user %s asked for sign-up %s outside their provinces",
-                            viewer.ctx.user.id, signup_id)
+                logger.info(
+                    "console: user %s asked for sign-up %s outside their provinces", viewer.ctx.user.id, signup_id
+                )
             raise NotFound
         return s
 
-    async def signup(self, request: Request, viewer: Viewer, *, notice: str | None = None,
-                     error: str | None = None) -> Response:
+    async def signup(
+        self, request: Request, viewer: Viewer, *, notice: str | None = None, error: str | None = None
+    ) -> Response:
         s = await self._signup_in_scope(viewer, request.path_params["signup_id"])
         if request.method == "GET":
             await self.store.audit(viewer.ctx.user.id, "signup.view", f"signup:{s.id}", {"via": "console"})
         notes = await self.store.signup_notes(s.id)
-        return self.render(request, viewer, "signup.html", s=s, notes=notes, statuses=list(SignupStatus),
-                           notice=notice, error=error)
+        return self.render(
+            request, viewer, "signup.html", s=s, notes=notes, statuses=list(SignupStatus), notice=notice, error=error
+        )
 
     async def signup_status(self, request: Request, viewer: Viewer) -> Response:
         s = await self._signup_in_scope(viewer, request.path_params["signup_id"])
@@ -331,12 +367,17 @@ class Console:
         before = await self.store.set_signup_status(s.id, status)
         if before is None:
             raise NotFound
-        await self.store.audit(viewer.ctx.user.id, "signup.status", f"signup:{s.id}",
-                               {"from": before.value, "to": status.value, "via": "console"})
+        await self.store.audit(
+            viewer.ctx.user.id,
+            "signup.status",
+            f"signup:{s.id}",
+            {"from": before.value, "to": status.value, "via": "console"},
+        )
         logger.info("console: user %s set sign-up %s to %s", viewer.ctx.user.id, s.id, status)
         label = status_label(self.catalog, viewer.lang, status)
-        return await self.signup(request, viewer, notice=self.catalog.t(viewer.lang, "console.signup.status_saved",
-                                                                         status=label))
+        return await self.signup(
+            request, viewer, notice=self.catalog.t(viewer.lang, "console.signup.status_saved", status=label)
+        )
 
     async def signup_note(self, request: Request, viewer: Viewer) -> Response:
         s = await self._signup_in_scope(viewer, request.path_params["signup_id"])
@@ -346,8 +387,9 @@ class Console:
             return await self.signup(request, viewer, error="console.signup.note_invalid")
         if await self.store.add_signup_note(s.id, viewer.ctx.user.id, text) is None:
             raise NotFound
-        await self.store.audit(viewer.ctx.user.id, "signup.note", f"signup:{s.id}",
-                               {"length": len(text), "via": "console"})
+        await self.store.audit(
+            viewer.ctx.user.id, "signup.note", f"signup:{s.id}", {"length": len(text), "via": "console"}
+        )
         return await self.signup(request, viewer, notice=self.catalog.t(viewer.lang, "console.signup.note_saved"))
 
     async def export(self, request: Request, viewer: Viewer) -> Response:
@@ -362,16 +404,31 @@ class Console:
             shutil.rmtree(work, ignore_errors=True)
             raise
         # The filter's kind, never its words: a searched name or number stays out of the log.
-        await self.store.audit(viewer.ctx.user.id, "signups.export", "signups", {
-            "rows": rows, "provinces": sorted(query.provinces) if query.provinces is not None else "all",
-            "formats": [fmt], "via": "console", "search": bool(query.text or query.phone_e164),
-            "status": query.status.value if query.status else None,
-        })
+        await self.store.audit(
+            viewer.ctx.user.id,
+            "signups.export",
+            "signups",
+            {
+                "rows": rows,
+                "provinces": sorted(query.provinces) if query.provinces is not None else "all",
+                "formats": [fmt],
+                "via": "console",
+                "search": bool(query.text or query.phone_e164),
+                "status": query.status.value if query.status else None,
+            },
+        )
         logger.info("console: user %s exported %s sign-ups as %s", viewer.ctx.user.id, rows, fmt)
-        media = "text/csv; charset=utf-8" if fmt == "csv" else (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        return FileResponse(work / f"export.{fmt}", media_type=media, filename=name,
-                            background=BackgroundTask(shutil.rmtree, work, True))
+        media = (
+            "text/csv; charset=utf-8"
+            if fmt == "csv"
+            else ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        )
+        return FileResponse(
+            work / f"export.{fmt}",
+            media_type=media,
+            filename=name,
+            background=BackgroundTask(shutil.rmtree, work, True),
+        )
 
     async def _write_export(self, query: SignupQuery, out: Path, fmt: str, lang: str) -> int:
         """Write the file in a thread with its own connection to the database, so the
@@ -381,8 +438,14 @@ class Console:
 
         async def write(store: Store) -> int:
             return await write_export_file(
-                _QuerySource(store, query), out, fmt=fmt, provinces=query.provinces, catalog=self.catalog,
-                lang=lang, tz=self.tz, page_size=1000,
+                _QuerySource(store, query),
+                out,
+                fmt=fmt,
+                provinces=query.provinces,
+                catalog=self.catalog,
+                lang=lang,
+                tz=self.tz,
+                page_size=1000,
             )
 
         if not isinstance(path, str) or path == ":memory:":
@@ -403,19 +466,31 @@ class Console:
             return self.catalog.t(lang, "console.questions.hours", n=minutes // 60)
         return self.catalog.t(lang, "console.questions.days", n=minutes // 1440)
 
-    async def questions(self, request: Request, viewer: Viewer, *, notice: str | None = None,
-                        error: str | None = None) -> Response:
+    async def questions(
+        self, request: Request, viewer: Viewer, *, notice: str | None = None, error: str | None = None
+    ) -> Response:
         form = await request.form() if request.method == "POST" else None
         status = "answered" if form is not None and form.get("status") == "answered" else "open"
         text = str(form.get("q", "")).strip()[:200] if form is not None and "q" in form else ""
         if viewer.scope is not None and not viewer.scope:
             return self.render(request, viewer, "error.html", 200, message="console.error.no_scope")
-        items = await self.store.search_questions(provinces=viewer.scope, status=status, text=text or None,
-                                                  limit=PAGE_SIZE)
+        items = await self.store.search_questions(
+            provinces=viewer.scope, status=status, text=text or None, limit=PAGE_SIZE
+        )
         waiting = await self.store.count_open_questions(provinces=viewer.scope)
-        return self.render(request, viewer, "questions.html", items=items, status=status, q=text,
-                           waiting=waiting, age=lambda d: self._age(viewer.lang, d),
-                           max_answer=MAX_ANSWER_CHARS, notice=notice, error=error)
+        return self.render(
+            request,
+            viewer,
+            "questions.html",
+            items=items,
+            status=status,
+            q=text,
+            waiting=waiting,
+            age=lambda d: self._age(viewer.lang, d),
+            max_answer=MAX_ANSWER_CHARS,
+            notice=notice,
+            error=error,
+        )
 
     async def answer(self, request: Request, viewer: Viewer) -> Response:
         qid = request.path_params["question_id"]
@@ -435,8 +510,9 @@ class Console:
         for reply in await deliver_answer(viewer.ctx, answered, text, self.catalog):
             if reply.to_channel and reply.to_user and self.registry is not None:
                 delivered = await self.registry.deliver(reply.to_channel, reply.to_user, reply)
-        await self.store.audit(viewer.ctx.user.id, "question.answer", f"question:{qid}",
-                               {"via": "console", "delivered": delivered})
+        await self.store.audit(
+            viewer.ctx.user.id, "question.answer", f"question:{qid}", {"via": "console", "delivered": delivered}
+        )
         logger.info("console: user %s answered question %s (delivered: %s)", viewer.ctx.user.id, qid, delivered)
         if delivered:
             return await self.questions(request, viewer, notice=t(viewer.lang, "console.questions.sent", id=qid))
@@ -447,13 +523,14 @@ class Console:
         if viewer.scope is not None and not viewer.scope:
             return self.render(request, viewer, "error.html", 200, message="console.error.no_scope")
         data = await access.overview_rows(self.store, viewer.scope, self.tz)
-        return self.render(request, viewer, "overview.html", data=data,
-                           age=lambda d: self._age(viewer.lang, d) if d else "")
-
+        return self.render(
+            request, viewer, "overview.html", data=data, age=lambda d: self._age(viewer.lang, d) if d else ""
+        )
 
     # -- targets --------------------------------------------------------------------
-    async def targets(self, request: Request, viewer: Viewer, *, notice: str | None = None,
-                      error: str | None = None) -> Response:
+    async def targets(
+        self, request: Request, viewer: Viewer, *, notice: str | None = None, error: str | None = None
+    ) -> Response:
         if viewer.scope is not None and not viewer.scope:
             return self.render(request, viewer, "error.html", 200, message="console.error.no_scope")
         form = await request.form() if request.method == "POST" else None
@@ -473,9 +550,21 @@ class Console:
         }
         volunteers = sorted(result.by_volunteer.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:20]
         top = max(result.by_month.values(), default=0)
-        return self.render(request, viewer, "targets.html", year=year, result=result, goals=goals,
-                           shown=shown, provinces=provinces, sources=sources, volunteers=volunteers,
-                           top=top, notice=notice, error=error)
+        return self.render(
+            request,
+            viewer,
+            "targets.html",
+            year=year,
+            result=result,
+            goals=goals,
+            shown=shown,
+            provinces=provinces,
+            sources=sources,
+            volunteers=volunteers,
+            top=top,
+            notice=notice,
+            error=error,
+        )
 
     async def set_target(self, request: Request, viewer: Viewer) -> Response:
         form = await request.form()
@@ -483,14 +572,24 @@ class Console:
         digits = str(form.get("target", "")).replace(".", "").replace(",", "").replace(" ", "")
         year_text = str(form.get("year", ""))
         t = self.catalog.t
-        if (not province or not in_scope(viewer.scope, province) or province not in set(self._provinces_for(viewer))
-                or not digits.isdigit() or not 1 <= int(digits) <= MAX_TARGET
-                or not year_text.isdigit() or not 2000 <= int(year_text) <= 2100):
+        if (
+            not province
+            or not in_scope(viewer.scope, province)
+            or province not in set(self._provinces_for(viewer))
+            or not digits.isdigit()
+            or not 1 <= int(digits) <= MAX_TARGET
+            or not year_text.isdigit()
+            or not 2000 <= int(year_text) <= 2100
+        ):
             return await self.targets(request, viewer, error=t(viewer.lang, "console.targets.invalid"))
         year, number = int(year_text), int(digits)
         await self.store.set_signup_target(province, year, number, viewer.ctx.user.id)
-        await self.store.audit(viewer.ctx.user.id, "signups.target", f"province:{province}",
-                               {"year": year, "target": number, "via": "console"})
+        await self.store.audit(
+            viewer.ctx.user.id,
+            "signups.target",
+            f"province:{province}",
+            {"year": year, "target": number, "via": "console"},
+        )
         return await self.targets(request, viewer, notice=t(viewer.lang, "console.targets.saved"))
 
     # -- audit log (admins) -------------------------------------------------------------

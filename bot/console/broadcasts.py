@@ -110,18 +110,29 @@ class BroadcastPages:
         return Draft(
             text_vi=str(form.get("text_vi", "")).strip()[:MAX_TEXT],
             text_en=str(form.get("text_en", "")).strip()[:MAX_TEXT],
-            everyone=form.get("everyone") == "1", topics=tuple(str(t) for t in form.getlist("topics"))[:20],
+            everyone=form.get("everyone") == "1",
+            topics=tuple(str(t) for t in form.getlist("topics"))[:20],
             provinces=tuple(sorted({str(p) for p in form.getlist("provinces")}))[:40],
-            language=s("language") if s("language") in ("vi", "en") else "", when=s("when") or "now",
-            at=s("at"), weekday=s("weekday"), time=s("time"), until=s("until"), image=s("image"),
+            language=s("language") if s("language") in ("vi", "en") else "",
+            when=s("when") or "now",
+            at=s("at"),
+            weekday=s("weekday"),
+            time=s("time"),
+            until=s("until"),
+            image=s("image"),
         )
 
     def _audience(self, viewer: Viewer, d: Draft) -> Audience:
         known = {t.id for t in self.options().topics}
-        return own_audience(viewer.scope, Audience(
-            topics=tuple(t for t in d.topics if t in known), everyone=d.everyone, provinces=d.provinces,
-            language=d.language or None,
-        ))
+        return own_audience(
+            viewer.scope,
+            Audience(
+                topics=tuple(t for t in d.topics if t in known),
+                everyone=d.everyone,
+                provinces=d.provinces,
+                language=d.language or None,
+            ),
+        )
 
     def _schedule(self, d: Draft, now: datetime) -> tuple[datetime, str | None, datetime | None]:
         """(first send, cron, until); ValueError names what is wrong."""
@@ -164,9 +175,16 @@ class BroadcastPages:
         return d, None
 
     # -- pages --------------------------------------------------------------------
-    async def list_page(self, request: Request, viewer: Viewer, *, draft: Draft | None = None,
-                        preview: dict[str, Any] | None = None, notice: str | None = None,
-                        error: str | None = None) -> Response:
+    async def list_page(
+        self,
+        request: Request,
+        viewer: Viewer,
+        *,
+        draft: Draft | None = None,
+        preview: dict[str, Any] | None = None,
+        notice: str | None = None,
+        error: str | None = None,
+    ) -> Response:
         lang, catalog = viewer.lang, self.c.catalog
         done, done_id = request.query_params.get("done", ""), request.query_params.get("id", "")
         if notice is None and done in _DONE and done_id.isdigit() and len(done_id) < 12:
@@ -177,20 +195,40 @@ class BroadcastPages:
         items = []
         for b in found:
             stats = await self.c.store.delivery_stats(b.id)
-            items.append({
-                "b": b, "status": broadcast_status(catalog, lang, b),
-                "when": describe_when(catalog, lang, b, self.c.tz),
-                "audience": describe_audience(catalog, lang, b.audience, self.options()),
-                "stats": stats_text(catalog, lang, b, stats), "failed": stats.failed,
-            })
+            items.append(
+                {
+                    "b": b,
+                    "status": broadcast_status(catalog, lang, b),
+                    "when": describe_when(catalog, lang, b, self.c.tz),
+                    "audience": describe_audience(catalog, lang, b.audience, self.options()),
+                    "stats": stats_text(catalog, lang, b, stats),
+                    "failed": stats.failed,
+                }
+            )
         # The page reloads itself (static/console.js) while something is sending or about to.
         soon = datetime.now(UTC) + timedelta(minutes=2)
-        live = "/console/broadcasts#list" if any(b.status is BroadcastStatus.RUNNING or (
-            b.status is BroadcastStatus.SCHEDULED and b.run_at is not None and b.run_at <= soon) for b in found) else ""
+        live = (
+            "/console/broadcasts#list"
+            if any(
+                b.status is BroadcastStatus.RUNNING
+                or (b.status is BroadcastStatus.SCHEDULED and b.run_at is not None and b.run_at <= soon)
+                for b in found
+            )
+            else ""
+        )
         provinces = self.c._provinces_for(viewer)
         return self.c.render(
-            request, viewer, "broadcasts.html", items=items, live=live, d=draft or Draft(), preview=preview,
-            topics=self.options().topics, provinces=provinces, notice=notice, error=error,
+            request,
+            viewer,
+            "broadcasts.html",
+            items=items,
+            live=live,
+            d=draft or Draft(),
+            preview=preview,
+            topics=self.options().topics,
+            provinces=provinces,
+            notice=notice,
+            error=error,
         )
 
     async def preview(self, request: Request, viewer: Viewer) -> Response:
@@ -204,17 +242,22 @@ class BroadcastPages:
             return await self.list_page(request, viewer, draft=d, error=t(viewer.lang, problem))
         audience = self._audience(viewer, d)
         first, cron, until = self._schedule(d, datetime.now(self.c.tz))
-        messages = [render_message(self.c.catalog, lang, d.text_vi, d.text_en or None)
-                    for lang in (["vi", "en"] if d.text_en else ["vi"])]
+        messages = [
+            render_message(self.c.catalog, lang, d.text_vi, d.text_en or None)
+            for lang in (["vi", "en"] if d.text_en else ["vi"])
+        ]
         reach = await self.c.store.audience_by_channel(audience)
         image = self.images.get(d.image)
         preview = {
             "messages": [m.text for m in messages],
             "image": f"data:image/{image.name.split('.')[-1]};base64,{base64.b64encode(image.data).decode()}"
-            if image else None,
+            if image
+            else None,
             "audience": describe_audience(self.c.catalog, viewer.lang, audience, self.options()),
-            "by_channel": sorted(reach.by_channel.items()), "total": reach.total,
-            "first": format_local(first, self.c.tz), "until": format_local(until, self.c.tz) if until else None,
+            "by_channel": sorted(reach.by_channel.items()),
+            "total": reach.total,
+            "first": format_local(first, self.c.tz),
+            "until": format_local(until, self.c.tz) if until else None,
             "cron": cron,
         }
         return await self.list_page(request, viewer, draft=d, preview=preview)
@@ -245,16 +288,31 @@ class BroadcastPages:
         audience = self._audience(viewer, d)
         first, cron, until = self._schedule(d, datetime.now(self.c.tz))
         image = self.images.pop(d.image, None) if d.image else None
-        b = await self.c.store.create_broadcast(NewBroadcast(
-            text_vi=d.text_vi, text_en=d.text_en or None, audience=audience, run_at=first.astimezone(UTC),
-            created_by=viewer.ctx.user.id, photo=image.data if image else None,
-            photo_name=image.name if image else "photo.jpg", cron=cron,
-            until=until.astimezone(UTC) if until else None,
-        ))
-        await self.c.store.audit(viewer.ctx.user.id, "broadcast.create", f"broadcast:{b.id}", {
-            "kind": b.kind.value, "audience": audience.to_json(), "run_at": first.isoformat(),
-            "photo": b.photo_id is not None, "via": "console",
-        })
+        b = await self.c.store.create_broadcast(
+            NewBroadcast(
+                text_vi=d.text_vi,
+                text_en=d.text_en or None,
+                audience=audience,
+                run_at=first.astimezone(UTC),
+                created_by=viewer.ctx.user.id,
+                photo=image.data if image else None,
+                photo_name=image.name if image else "photo.jpg",
+                cron=cron,
+                until=until.astimezone(UTC) if until else None,
+            )
+        )
+        await self.c.store.audit(
+            viewer.ctx.user.id,
+            "broadcast.create",
+            f"broadcast:{b.id}",
+            {
+                "kind": b.kind.value,
+                "audience": audience.to_json(),
+                "run_at": first.isoformat(),
+                "photo": b.photo_id is not None,
+                "via": "console",
+            },
+        )
         await self._notify(b.id)
         # Post/redirect/get: reloading the list must never send the broadcast again.
         return RedirectResponse(f"/console/broadcasts?done=created&id={b.id}", status_code=303)

@@ -45,8 +45,9 @@ class ImportPages:
         notice = None
         q = request.query_params
         if q.get("created", "").isdigit() and q.get("known", "").isdigit():
-            notice = self.c.catalog.t(viewer.lang, "console.import.done", created=int(q["created"]),
-                                      known=int(q["known"]))
+            notice = self.c.catalog.t(
+                viewer.lang, "console.import.done", created=int(q["created"]), known=int(q["known"])
+            )
         return self.c.render(request, viewer, "import.html", plan=None, key="", known=0, notice=notice, error=error)
 
     async def preview(self, request: Request, viewer: Viewer) -> Response:
@@ -72,8 +73,16 @@ class ImportPages:
         key = secrets.token_urlsafe(16) if plan.rows else ""
         if key:
             self.pending[key] = _Pending(viewer.ctx.user.id, plan, now + PLAN_TTL)
-        return self.c.render(request, viewer, "import.html", plan=plan, key=key, known=len(known),
-                             shown=plan.rows[:PREVIEW_ROWS], known_phones=known)
+        return self.c.render(
+            request,
+            viewer,
+            "import.html",
+            plan=plan,
+            key=key,
+            known=len(known),
+            shown=plan.rows[:PREVIEW_ROWS],
+            known_phones=known,
+        )
 
     async def confirm(self, request: Request, viewer: Viewer) -> Response:
         form = await request.form()
@@ -86,9 +95,17 @@ class ImportPages:
         # The scope is checked again: it may have shrunk since the preview.
         rows = [r for r in plan.rows if viewer.scope is None or r.draft.province_id in viewer.scope]
         outcome = await self.c.store.import_signups([(r.draft, r.signed_at) for r in rows])
-        await self.c.store.audit(viewer.ctx.user.id, "signups.import", "signups", {
-            "created": outcome.created, "known": outcome.known, "merged": plan.merged,
-            "problems": len(plan.problems), "via": "console",
-            "provinces": sorted({r.draft.province_id for r in rows}),
-        })
+        await self.c.store.audit(
+            viewer.ctx.user.id,
+            "signups.import",
+            "signups",
+            {
+                "created": outcome.created,
+                "known": outcome.known,
+                "merged": plan.merged,
+                "problems": len(plan.problems),
+                "via": "console",
+                "provinces": sorted({r.draft.province_id for r in rows}),
+            },
+        )
         return RedirectResponse(f"/console/import?created={outcome.created}&known={outcome.known}", status_code=303)

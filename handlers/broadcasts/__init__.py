@@ -17,7 +17,13 @@ from handlers.broadcasts.subscriptions import register_opt_out_words
 from handlers.router import Router
 
 __all__ = [
-    "CONTROL", "OPTIONS", "BroadcastControl", "BroadcastOptions", "Topic", "register", "register_opt_out_words",
+    "CONTROL",
+    "OPTIONS",
+    "BroadcastControl",
+    "BroadcastOptions",
+    "Topic",
+    "register",
+    "register_opt_out_words",
 ]
 
 

@@ -86,15 +86,23 @@ async def start(ctx: Ctx) -> Reply:
 
 
 def _ask_en(ctx: Ctx) -> Reply:
-    return Reply(ctx.t("broadcasts.compose.ask_en"), buttons=[
-        [Button(ctx.t("broadcasts.compose.skip_en"), payload("bcc", "skip_en"))], _cancel_row(ctx),
-    ])
+    return Reply(
+        ctx.t("broadcasts.compose.ask_en"),
+        buttons=[
+            [Button(ctx.t("broadcasts.compose.skip_en"), payload("bcc", "skip_en"))],
+            _cancel_row(ctx),
+        ],
+    )
 
 
 def _ask_photo(ctx: Ctx) -> Reply:
-    return Reply(ctx.t("broadcasts.compose.ask_photo"), buttons=[
-        [Button(ctx.t("broadcasts.compose.skip_photo"), payload("bcc", "skip_photo"))], _cancel_row(ctx),
-    ])
+    return Reply(
+        ctx.t("broadcasts.compose.ask_photo"),
+        buttons=[
+            [Button(ctx.t("broadcasts.compose.skip_photo"), payload("bcc", "skip_photo"))],
+            _cancel_row(ctx),
+        ],
+    )
 
 
 async def _audience_screen(ctx: Ctx, data: dict[str, Any], *, intro: str | None = None, edit: bool = False) -> Reply:
@@ -108,29 +116,44 @@ async def _audience_screen(ctx: Ctx, data: dict[str, Any], *, intro: str | None 
         lines.append(ctx.t("scope.everyone_means", names=scope_names(scope, ctx.lang)))
     if audience.valid:
         size = await ctx.store.count_audience(audience)
-        lines.append(ctx.t(
-            "broadcasts.compose.audience_now",
-            audience=describe_audience(ctx.services.catalog, ctx.lang, audience, opts), size=size,
-        ))
+        lines.append(
+            ctx.t(
+                "broadcasts.compose.audience_now",
+                audience=describe_audience(ctx.services.catalog, ctx.lang, audience, opts),
+                size=size,
+            )
+        )
     else:
         lines.append(ctx.t("broadcasts.compose.audience_empty"))
     rows = [
         [Button(f"{'✅' if t.id in audience.topics else '▫️'} {t.name(ctx.lang)}", payload("bcc", "t", t.id))]
         for t in opts.topics
     ]
-    rows.append([Button(
-        f"{'✅' if audience.everyone else '▫️'} {ctx.t('broadcasts.compose.everyone_button')}", payload("bcc", "all"),
-    )])
+    rows.append(
+        [
+            Button(
+                f"{'✅' if audience.everyone else '▫️'} {ctx.t('broadcasts.compose.everyone_button')}",
+                payload("bcc", "all"),
+            )
+        ]
+    )
     language = ctx.t(f"broadcasts.lang.{audience.language or 'any'}")
     role = ctx.t(f"roles.{audience.roles[0]}") if audience.roles else ctx.t("broadcasts.compose.any_role")
-    rows.append([
-        Button(ctx.t("broadcasts.compose.language_button", language=language), payload("bcc", "lang")),
-        Button(ctx.t("broadcasts.compose.role_button", role=role), payload("bcc", "role")),
-    ])
+    rows.append(
+        [
+            Button(ctx.t("broadcasts.compose.language_button", language=language), payload("bcc", "lang")),
+            Button(ctx.t("broadcasts.compose.role_button", role=role), payload("bcc", "role")),
+        ]
+    )
     if await ctx.store.supports_province_audience():
-        rows.append([Button(
-            ctx.t("broadcasts.compose.provinces_button", count=len(audience.provinces)), payload("bcc", "prov"),
-        )])
+        rows.append(
+            [
+                Button(
+                    ctx.t("broadcasts.compose.provinces_button", count=len(audience.provinces)),
+                    payload("bcc", "prov"),
+                )
+            ]
+        )
     rows.append([Button(ctx.t("broadcasts.compose.next_button"), payload("bcc", "aud_ok"))])
     rows.append(_cancel_row(ctx))
     return Reply("\n".join(lines), buttons=rows, edit=edit)
@@ -138,22 +161,31 @@ async def _audience_screen(ctx: Ctx, data: dict[str, Any], *, intro: str | None 
 
 def _when_screen(ctx: Ctx, *, intro: str | None = None) -> Reply:
     quiet = options(ctx).quiet
-    text = ctx.t("broadcasts.compose.ask_when", quiet_start=quiet.start.strftime("%H:%M"),
-                 quiet_end=quiet.end.strftime("%H:%M"))
-    return Reply(f"{intro}\n\n{text}" if intro else text, buttons=[
-        [Button(ctx.t("broadcasts.compose.now_button"), payload("bcc", "now"))],
-        [Button(ctx.t("broadcasts.compose.at_button"), payload("bcc", "at"))],
-        [Button(ctx.t("broadcasts.compose.every_button"), payload("bcc", "every"))],
-        _cancel_row(ctx),
-    ])
+    text = ctx.t(
+        "broadcasts.compose.ask_when", quiet_start=quiet.start.strftime("%H:%M"), quiet_end=quiet.end.strftime("%H:%M")
+    )
+    return Reply(
+        f"{intro}\n\n{text}" if intro else text,
+        buttons=[
+            [Button(ctx.t("broadcasts.compose.now_button"), payload("bcc", "now"))],
+            [Button(ctx.t("broadcasts.compose.at_button"), payload("bcc", "at"))],
+            [Button(ctx.t("broadcasts.compose.every_button"), payload("bcc", "every"))],
+            _cancel_row(ctx),
+        ],
+    )
 
 
 def _day_screen(ctx: Ctx) -> Reply:
     days = [Button(ctx.t(f"broadcasts.day.{i}"), payload("bcc", "day", i)) for i in range(7)]
-    return Reply(ctx.t("broadcasts.compose.ask_day"), buttons=[
-        days[:4], days[4:], [Button(ctx.t("broadcasts.compose.daily_button"), payload("bcc", "day", "all"))],
-        _cancel_row(ctx),
-    ])
+    return Reply(
+        ctx.t("broadcasts.compose.ask_day"),
+        buttons=[
+            days[:4],
+            days[4:],
+            [Button(ctx.t("broadcasts.compose.daily_button"), payload("bcc", "day", "all"))],
+            _cancel_row(ctx),
+        ],
+    )
 
 
 Schedule = tuple[datetime, str | None, datetime | None, datetime | None]
@@ -193,9 +225,16 @@ async def _confirm_screen(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
         rendered = render_message(catalog, lang, data["text_vi"], data.get("text_en"))
         replies.append(Reply(rendered.text, photo_ref=photo_ref))
     if cron:
-        when = describe_cron(catalog, ctx.lang, cron) + " " + ctx.t(
-            "broadcasts.when.until", until=until.astimezone(tz).strftime("%d/%m/%Y") if until else "-",
-        ) + "\n" + ctx.t("broadcasts.compose.first_run", at=format_local(first, tz))
+        when = (
+            describe_cron(catalog, ctx.lang, cron)
+            + " "
+            + ctx.t(
+                "broadcasts.when.until",
+                until=until.astimezone(tz).strftime("%d/%m/%Y") if until else "-",
+            )
+            + "\n"
+            + ctx.t("broadcasts.compose.first_run", at=format_local(first, tz))
+        )
     elif data.get("when") == "at":
         when = ctx.t("broadcasts.when.at", at=format_local(first, tz))
     else:
@@ -213,18 +252,27 @@ async def _confirm_screen(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
     if size == 0:
         notes.append(ctx.t("broadcasts.compose.nobody_note"))
     summary = ctx.t(
-        "broadcasts.compose.summary", audience=describe_audience(catalog, ctx.lang, audience, opts),
-        size=size, when=when, languages=", ".join(ctx.t(f"broadcasts.lang.{lang}") for lang in langs),
+        "broadcasts.compose.summary",
+        audience=describe_audience(catalog, ctx.lang, audience, opts),
+        size=size,
+        when=when,
+        languages=", ".join(ctx.t(f"broadcasts.lang.{lang}") for lang in langs),
     )
-    replies.append(Reply("\n".join([summary, *notes]), buttons=[
-        [Button(ctx.t("broadcasts.compose.confirm_button"), payload("bcc", "confirm"))],
-        _cancel_row(ctx),
-    ]))
+    replies.append(
+        Reply(
+            "\n".join([summary, *notes]),
+            buttons=[
+                [Button(ctx.t("broadcasts.compose.confirm_button"), payload("bcc", "confirm"))],
+                _cancel_row(ctx),
+            ],
+        )
+    )
     return replies
 
 
 async def show_step(ctx: Ctx, step: Step, data: dict[str, Any], *, intro: str | None = None) -> Reply | list[Reply]:
     """Show the current step again (after a stray message or a stale button)."""
+
     def with_intro(reply: Reply) -> Reply:
         if intro:
             reply.text = f"{intro}\n\n{reply.text}"
@@ -350,16 +398,23 @@ async def _on_provinces(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
         elif match.province.id not in found:
             found.append(match.province.id)
     if unknown or not found:
-        return Reply(ctx.t("broadcasts.compose.unknown_provinces", names=", ".join(unknown) or text[:40]),
-                     buttons=[_cancel_row(ctx)])
+        return Reply(
+            ctx.t("broadcasts.compose.unknown_provinces", names=", ".join(unknown) or text[:40]),
+            buttons=[_cancel_row(ctx)],
+        )
     # The province filter counts sign-ups there: only within the organizer's own provinces.
     scope = await province_scope(ctx)
     outside = [p for p in found if not in_scope(scope, p)]
     if outside:
         allowed = ", ".join(sorted(province_name(p, ctx.lang) for p in scope or ())) or "—"
-        return Reply(ctx.t("broadcasts.compose.provinces_out_of_scope",
-                           names=", ".join(province_name(p, ctx.lang) for p in outside), allowed=allowed),
-                     buttons=[_cancel_row(ctx)])
+        return Reply(
+            ctx.t(
+                "broadcasts.compose.provinces_out_of_scope",
+                names=", ".join(province_name(p, ctx.lang) for p in outside),
+                allowed=allowed,
+            ),
+            buttons=[_cancel_row(ctx)],
+        )
     data["provinces"] = found
     await _save(ctx, Step.AUDIENCE, data)
     return await _audience_screen(ctx, data)
@@ -482,9 +537,15 @@ async def _confirm(ctx: Ctx, data: dict[str, Any]) -> Reply:
         outside = [p for p in audience.provinces if scope is not None and p not in scope]
         data["provinces"] = []
         await _save(ctx, Step.AUDIENCE, data)
-        return await _audience_screen(ctx, data, intro=ctx.t(
-            "broadcasts.compose.provinces_out_of_scope", names=", ".join(province_name(p, ctx.lang) for p in outside),
-            allowed=scope_names(scope or frozenset(), ctx.lang)))
+        return await _audience_screen(
+            ctx,
+            data,
+            intro=ctx.t(
+                "broadcasts.compose.provinces_out_of_scope",
+                names=", ".join(province_name(p, ctx.lang) for p in outside),
+                allowed=scope_names(scope or frozenset(), ctx.lang),
+            ),
+        )
     if not audience.valid or not data.get("text_vi"):
         await _save(ctx, Step.AUDIENCE, data)
         return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.audience_required"))
@@ -493,17 +554,32 @@ async def _confirm(ctx: Ctx, data: dict[str, Any]) -> Reply:
     if data.get("when") == "at" and first <= now:
         await _save(ctx, Step.AT, data)
         return await show_step(ctx, Step.AT, data, intro=ctx.t("broadcasts.compose.in_the_past"))
-    broadcast = await ctx.store.create_broadcast(NewBroadcast(
-        text_vi=data["text_vi"], text_en=data.get("text_en") or None, audience=audience,
-        run_at=first.astimezone(UTC), created_by=ctx.user.id, cron=cron,
-        starts_at=starts.astimezone(UTC) if starts else None, until=until.astimezone(UTC) if until else None,
-        photo_ref=data.get("photo_ref") or None, photo_ref_channel=data.get("photo_channel") or None,
-    ))
+    broadcast = await ctx.store.create_broadcast(
+        NewBroadcast(
+            text_vi=data["text_vi"],
+            text_en=data.get("text_en") or None,
+            audience=audience,
+            run_at=first.astimezone(UTC),
+            created_by=ctx.user.id,
+            cron=cron,
+            starts_at=starts.astimezone(UTC) if starts else None,
+            until=until.astimezone(UTC) if until else None,
+            photo_ref=data.get("photo_ref") or None,
+            photo_ref_channel=data.get("photo_channel") or None,
+        )
+    )
     await ctx.store.clear_state(ctx.user.id)
-    await ctx.store.audit(ctx.user.id, "broadcast.create", f"broadcast:{broadcast.id}", {
-        "kind": broadcast.kind.value, "audience": audience.to_json(), "run_at": first.isoformat(),
-        "photo": broadcast.photo_id is not None,
-    })
+    await ctx.store.audit(
+        ctx.user.id,
+        "broadcast.create",
+        f"broadcast:{broadcast.id}",
+        {
+            "kind": broadcast.kind.value,
+            "audience": audience.to_json(),
+            "run_at": first.isoformat(),
+            "photo": broadcast.photo_id is not None,
+        },
+    )
     logger.info("user %s created broadcast %s (%s)", ctx.user.id, broadcast.id, broadcast.kind)
     await notify_changed(ctx, broadcast.id)
     show = Button(ctx.t("broadcasts.manage.show_button", id=broadcast.id), payload("bcm", "show", broadcast.id))

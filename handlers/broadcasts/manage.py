@@ -26,8 +26,12 @@ LIST_LIMIT = 12
 _PAUSABLE = (BroadcastStatus.SCHEDULED, BroadcastStatus.RUNNING)
 _CANCELLABLE = (BroadcastStatus.SCHEDULED, BroadcastStatus.RUNNING, BroadcastStatus.PAUSED)
 _ICONS = {
-    BroadcastStatus.SCHEDULED: "⏰", BroadcastStatus.RUNNING: "📤", BroadcastStatus.PAUSED: "⏸",
-    BroadcastStatus.DONE: "✅", BroadcastStatus.CANCELLED: "✖️", BroadcastStatus.SKIPPED: "⏭",
+    BroadcastStatus.SCHEDULED: "⏰",
+    BroadcastStatus.RUNNING: "📤",
+    BroadcastStatus.PAUSED: "⏸",
+    BroadcastStatus.DONE: "✅",
+    BroadcastStatus.CANCELLED: "✖️",
+    BroadcastStatus.SKIPPED: "⏭",
 }
 
 
@@ -36,11 +40,14 @@ def _tz(ctx: Ctx) -> ZoneInfo:
 
 
 def broadcast_menu(ctx: Ctx) -> Reply:
-    return Reply(ctx.t("broadcasts.manage.menu"), buttons=[
-        [Button(ctx.t("broadcasts.manage.new_button"), payload("bcc", "new"))],
-        [Button(ctx.t("broadcasts.manage.list_button"), payload("bcm", "list"))],
-        ctx.back_button(),
-    ])
+    return Reply(
+        ctx.t("broadcasts.manage.menu"),
+        buttons=[
+            [Button(ctx.t("broadcasts.manage.new_button"), payload("bcc", "new"))],
+            [Button(ctx.t("broadcasts.manage.list_button"), payload("bcm", "list"))],
+            ctx.back_button(),
+        ],
+    )
 
 
 async def list_screen(ctx: Ctx) -> Reply:
@@ -50,9 +57,13 @@ async def list_screen(ctx: Ctx) -> Reply:
         return no_province_yet(ctx)
     items = await ctx.store.list_broadcasts(limit=LIST_LIMIT, within_provinces=scope)
     if not items:
-        return Reply(ctx.t("broadcasts.manage.empty"), buttons=[
-            [Button(ctx.t("broadcasts.manage.new_button"), payload("bcc", "new"))], ctx.back_button(),
-        ])
+        return Reply(
+            ctx.t("broadcasts.manage.empty"),
+            buttons=[
+                [Button(ctx.t("broadcasts.manage.new_button"), payload("bcc", "new"))],
+                ctx.back_button(),
+            ],
+        )
     lines = [ctx.t("broadcasts.manage.list_title")]
     rows = []
     for b in items:
@@ -67,9 +78,15 @@ async def list_screen(ctx: Ctx) -> Reply:
 async def detail_screen(ctx: Ctx, b: Broadcast, *, intro: str | None = None) -> Reply:
     catalog, lang, tz = ctx.services.catalog, ctx.lang, _tz(ctx)
     lines = [intro] if intro else []
-    lines.append(ctx.t("broadcasts.manage.detail", id=b.id, status=status_label(catalog, lang, b),
-                       when=describe_when(catalog, lang, b, tz),
-                       audience=describe_audience(catalog, lang, b.audience, options(ctx))))
+    lines.append(
+        ctx.t(
+            "broadcasts.manage.detail",
+            id=b.id,
+            status=status_label(catalog, lang, b),
+            when=describe_when(catalog, lang, b, tz),
+            audience=describe_audience(catalog, lang, b.audience, options(ctx)),
+        )
+    )
     if b.series_id is not None:
         lines.append(ctx.t("broadcasts.manage.occurrence_of", id=b.series_id))
     if b.reason and b.reason != "quiet_hours":
@@ -86,8 +103,12 @@ async def detail_screen(ctx: Ctx, b: Broadcast, *, intro: str | None = None) -> 
         rows.append([Button(ctx.t("broadcasts.manage.cancel_button"), payload("bcm", "cancel", b.id))])
     if not b.is_series and b.status is BroadcastStatus.DONE:
         rows.append([Button(ctx.t("broadcasts.manage.resend_button"), payload("bcm", "resend", b.id))])
-    rows.append([Button(ctx.t("broadcasts.manage.refresh_button"), payload("bcm", "show", b.id)),
-                 Button(ctx.t("broadcasts.manage.list_button"), payload("bcm", "list"))])
+    rows.append(
+        [
+            Button(ctx.t("broadcasts.manage.refresh_button"), payload("bcm", "show", b.id)),
+            Button(ctx.t("broadcasts.manage.list_button"), payload("bcm", "list")),
+        ]
+    )
     return Reply("\n".join(lines), buttons=rows)
 
 
@@ -122,19 +143,28 @@ async def resume(store: Store, b: Broadcast) -> bool:
     if b.is_series:
         # Occurrences that fell in the pause are not sent late: the next one is computed anew.
         return await store.set_broadcast_status(
-            b.id, BroadcastStatus.SCHEDULED, expect=[BroadcastStatus.PAUSED], clear_run_at=True,
+            b.id,
+            BroadcastStatus.SCHEDULED,
+            expect=[BroadcastStatus.PAUSED],
+            clear_run_at=True,
         )
     if b.started_at is None:
         run_at = max(b.run_at or datetime.now(UTC), datetime.now(UTC))
         return await store.set_broadcast_status(
-            b.id, BroadcastStatus.SCHEDULED, expect=[BroadcastStatus.PAUSED], run_at=run_at,
+            b.id,
+            BroadcastStatus.SCHEDULED,
+            expect=[BroadcastStatus.PAUSED],
+            run_at=run_at,
         )
     return await store.set_broadcast_status(b.id, BroadcastStatus.RUNNING, expect=[BroadcastStatus.PAUSED])
 
 
 async def cancel(store: Store, b: Broadcast) -> bool:
     moved = await store.set_broadcast_status(
-        b.id, BroadcastStatus.CANCELLED, reason=REASON_CANCELLED, expect=_CANCELLABLE,
+        b.id,
+        BroadcastStatus.CANCELLED,
+        reason=REASON_CANCELLED,
+        expect=_CANCELLABLE,
     )
     if moved and not b.is_series:
         await store.skip_queued(b.id, REASON_CANCELLED)
@@ -185,10 +215,13 @@ def register(router: Router) -> None:
             ok = await resume(ctx.store, b)
             key = "broadcasts.manage.resumed"
         elif action == "cancel":
-            return Reply(ctx.t("broadcasts.manage.cancel_confirm", id=b.id), buttons=[
-                [Button(ctx.t("broadcasts.manage.cancel_yes"), payload("bcm", "cancel_yes", b.id))],
-                [Button(ctx.t("broadcasts.manage.cancel_no"), payload("bcm", "show", b.id))],
-            ])
+            return Reply(
+                ctx.t("broadcasts.manage.cancel_confirm", id=b.id),
+                buttons=[
+                    [Button(ctx.t("broadcasts.manage.cancel_yes"), payload("bcm", "cancel_yes", b.id))],
+                    [Button(ctx.t("broadcasts.manage.cancel_no"), payload("bcm", "show", b.id))],
+                ],
+            )
         elif action == "cancel_yes":
             ok = await cancel(ctx.store, b)
             key = "broadcasts.manage.cancelled"

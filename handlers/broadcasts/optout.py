@@ -22,25 +22,64 @@ import unicodedata
 from enum import StrEnum
 
 # Written forms, lower-case, NFC, single spaces, with the new tone placement ("hủy").
-OPT_OUT_PHRASES = frozenset({
-    "dừng", "dừng lại", "dừng nhận tin", "dừng gửi tin", "xin dừng", "dừng nhận thông báo",
-    "hủy", "hủy đăng ký", "hủy đăng kí", "hủy nhận tin", "hủy theo dõi",
-    "ngừng", "ngưng", "ngừng nhận tin", "ngừng gửi tin", "ngưng nhận tin",
-    "thôi nhận tin", "thôi gửi tin", "không nhận tin", "không nhận tin nữa",
-    "tắt thông báo", "bỏ theo dõi",
-    "stop", "unsubscribe", "unsub", "opt out", "optout", "stop messages", "stop please",
-    "please stop", "stop sending", "stop sending messages",
-})
+OPT_OUT_PHRASES = frozenset(
+    {
+        "dừng",
+        "dừng lại",
+        "dừng nhận tin",
+        "dừng gửi tin",
+        "xin dừng",
+        "dừng nhận thông báo",
+        "hủy",
+        "hủy đăng ký",
+        "hủy đăng kí",
+        "hủy nhận tin",
+        "hủy theo dõi",
+        "ngừng",
+        "ngưng",
+        "ngừng nhận tin",
+        "ngừng gửi tin",
+        "ngưng nhận tin",
+        "thôi nhận tin",
+        "thôi gửi tin",
+        "không nhận tin",
+        "không nhận tin nữa",
+        "tắt thông báo",
+        "bỏ theo dõi",
+        "stop",
+        "unsubscribe",
+        "unsub",
+        "opt out",
+        "optout",
+        "stop messages",
+        "stop please",
+        "please stop",
+        "stop sending",
+        "stop sending messages",
+    }
+)
 
 # Diacritic-free forms with one reading only: typed without diacritics they still
 # can only mean "stop the messages".
-UNAMBIGUOUS_FOLDED = frozenset({
-    "dung nhan tin", "dung gui tin", "dung nhan thong bao",
-    "huy dang ky", "huy dang ki", "huy nhan tin", "huy theo doi",
-    "ngung nhan tin", "ngung gui tin",
-    "thoi nhan tin", "thoi gui tin", "khong nhan tin", "khong nhan tin nua",
-    "tat thong bao", "bo theo doi",
-})
+UNAMBIGUOUS_FOLDED = frozenset(
+    {
+        "dung nhan tin",
+        "dung gui tin",
+        "dung nhan thong bao",
+        "huy dang ky",
+        "huy dang ki",
+        "huy nhan tin",
+        "huy theo doi",
+        "ngung nhan tin",
+        "ngung gui tin",
+        "thoi nhan tin",
+        "thoi gui tin",
+        "khong nhan tin",
+        "khong nhan tin nua",
+        "tat thong bao",
+        "bo theo doi",
+    }
+)
 
 # Diacritic-free words with several readings: ask first.
 AMBIGUOUS_FOLDED = frozenset({"dung", "huy", "dung lai", "xin dung", "ngung"})

@@ -109,11 +109,19 @@ def format_reasons(catalog: Catalog, lang: str, reasons: dict[str, int]) -> str:
 
 def stats_text(catalog: Catalog, lang: str, b: Broadcast, stats: BroadcastStats) -> str:
     t = catalog.t
-    lines = [t(
-        lang, "broadcasts.stats.counts", audience=b.audience_size if b.audience_size is not None else "-",
-        sent=stats.sent, failed=stats.failed, skipped=stats.skipped, in_doubt=stats.in_doubt,
-        blocked=stats.blocked, queued=stats.queued,
-    )]
+    lines = [
+        t(
+            lang,
+            "broadcasts.stats.counts",
+            audience=b.audience_size if b.audience_size is not None else "-",
+            sent=stats.sent,
+            failed=stats.failed,
+            skipped=stats.skipped,
+            in_doubt=stats.in_doubt,
+            blocked=stats.blocked,
+            queued=stats.queued,
+        )
+    ]
     if stats.failed_by_reason:
         reasons = format_reasons(catalog, lang, stats.failed_by_reason)
         lines.append(t(lang, "broadcasts.stats.failed_by_reason", reasons=reasons))
@@ -123,10 +131,14 @@ def stats_text(catalog: Catalog, lang: str, b: Broadcast, stats: BroadcastStats)
     if b.started_at is not None:
         end = b.finished_at or datetime.now(b.started_at.tzinfo)
         seconds = max((end - b.started_at).total_seconds(), 0.001)
-        lines.append(t(
-            lang, "broadcasts.stats.duration", duration=format_duration(seconds),
-            rate=f"{stats.sent / seconds:.1f}",
-        ))
+        lines.append(
+            t(
+                lang,
+                "broadcasts.stats.duration",
+                duration=format_duration(seconds),
+                rate=f"{stats.sent / seconds:.1f}",
+            )
+        )
     return "\n".join(lines)
 
 
@@ -163,17 +175,28 @@ def reach_text(catalog: Catalog, lang: str, reach: AudienceReach, window_days: i
         key = f"broadcasts.channel.{channel}"
         name = catalog.t(lang, key) if catalog.has(key) else channel
         if channel == WINDOW_CHANNEL and channel in reach.recent:
-            items.append(catalog.t(
-                lang, "broadcasts.reach.window", name=name, count=count,
-                outside=count - reach.recent[channel], days=window_days,
-            ))
+            items.append(
+                catalog.t(
+                    lang,
+                    "broadcasts.reach.window",
+                    name=name,
+                    count=count,
+                    outside=count - reach.recent[channel],
+                    days=window_days,
+                )
+            )
         else:
             items.append(catalog.t(lang, "broadcasts.reach.channel", name=name, count=count))
     return catalog.t(lang, "broadcasts.reach.line", channels=" · ".join(items))
 
 
 async def reach_note(
-    store: Store, catalog: Catalog, lang: str, audience: Audience, opts: BroadcastOptions, now: datetime,
+    store: Store,
+    catalog: Catalog,
+    lang: str,
+    audience: Audience,
+    opts: BroadcastOptions,
+    now: datetime,
 ) -> str | None:
     """How many of `audience` each channel reaches now, for the organizer's preview."""
     days = opts.zalo_window_days

@@ -102,7 +102,7 @@ def _find_date(text: str, today: date) -> tuple[date | None, str]:
             found = found.replace(year=found.year + 1)
         except ValueError:  # "29/02" with no 29 February next year: the organizer types the year
             return None, text
-    return found, text[: m.start()] + " " + text[m.end():]
+    return found, text[: m.start()] + " " + text[m.end() :]
 
 
 def parse_local_datetime(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:

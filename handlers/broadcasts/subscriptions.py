@@ -29,13 +29,14 @@ async def subscriptions_screen(ctx: Ctx, *, intro: str | None = None, edit: bool
     lines.append("")
     lines.append(ctx.t("broadcasts.subs.none") if not subs else ctx.t("broadcasts.subs.hint"))
     rows = [
-        [Button(f"{'✅' if t.id in subs else '➕'} {t.name(lang)}", payload("sub", "t", t.id))]
-        for t in opts.topics
+        [Button(f"{'✅' if t.id in subs else '➕'} {t.name(lang)}", payload("sub", "t", t.id))] for t in opts.topics
     ]
-    rows.append([
-        Button(ctx.t("broadcasts.subs.all_button"), payload("sub", "all")),
-        Button(ctx.t("broadcasts.subs.stop_button"), payload("sub", "stop")),
-    ])
+    rows.append(
+        [
+            Button(ctx.t("broadcasts.subs.all_button"), payload("sub", "all")),
+            Button(ctx.t("broadcasts.subs.stop_button"), payload("sub", "stop")),
+        ]
+    )
     rows.append(ctx.back_button())
     return Reply("\n".join(lines), buttons=rows, edit=edit)
 
@@ -97,10 +98,15 @@ def confirm_stop(ctx: Ctx) -> Reply:
 
     The stop button is pressed, never typed: "dung" typed again is the same doubt.
     """
-    return Reply(ctx.t("broadcasts.stop.confirm"), buttons=[
-        [Button(ctx.t("broadcasts.stop.confirm_yes"), payload("sub", "stop"), typed=False),
-         Button(ctx.t("broadcasts.stop.confirm_no"), payload("sub", "keep"))],
-    ])
+    return Reply(
+        ctx.t("broadcasts.stop.confirm"),
+        buttons=[
+            [
+                Button(ctx.t("broadcasts.stop.confirm_yes"), payload("sub", "stop"), typed=False),
+                Button(ctx.t("broadcasts.stop.confirm_no"), payload("sub", "keep")),
+            ],
+        ],
+    )
 
 
 def register_opt_out_words(router: Router) -> None:

@@ -65,20 +65,36 @@ async def mydata_parts(ctx: Ctx) -> list[str]:
         lines = [ctx.t("care.mydata.registrations")]
         for r in regs:
             p = await ctx.store.get_program(r.program_id)
-            lines.append(ctx.t("care.mydata.registration", title=p.title if p else r.program_id,
-                               name=r.full_name, phone=r.phone_e164, seats=r.seats,
-                               status=ctx.t(f"care.reg.status.{r.status.value}"), code=r.code or "—",
-                               at=local(r.created_at, zone)))
+            lines.append(
+                ctx.t(
+                    "care.mydata.registration",
+                    title=p.title if p else r.program_id,
+                    name=r.full_name,
+                    phone=r.phone_e164,
+                    seats=r.seats,
+                    status=ctx.t(f"care.reg.status.{r.status.value}"),
+                    code=r.code or "—",
+                    at=local(r.created_at, zone),
+                )
+            )
             lines += [f"  • {a}" for a in r.answers]
         parts.append("\n".join(lines))
     cases = await ctx.store.cases_of_user(ctx.user.id)
     if cases:
         lines = [ctx.t("care.mydata.cases")]
         for c in cases:
-            lines.append(ctx.t("care.mydata.case", id=c.id, category=ctx.t(f"care.case.category.{c.category.value}"),
-                               status=ctx.t(f"care.case.status.{c.status.value}"), phone=c.phone_e164,
-                               province=province_name(c.province_id, ctx.lang), at=local(c.created_at, zone),
-                               description=c.description))
+            lines.append(
+                ctx.t(
+                    "care.mydata.case",
+                    id=c.id,
+                    category=ctx.t(f"care.case.category.{c.category.value}"),
+                    status=ctx.t(f"care.case.status.{c.status.value}"),
+                    phone=c.phone_e164,
+                    province=province_name(c.province_id, ctx.lang),
+                    at=local(c.created_at, zone),
+                    description=c.description,
+                )
+            )
         parts.append("\n".join(lines))
     chosen = await ctx.store.care_province(ctx.user.id)
     if chosen:
@@ -92,6 +108,7 @@ def register(router: Router) -> None:
     support.register(router)
     organizer.register(router)
     router.button(PROVINCE_PREFIX)(_province_button)
+
     async def province_typed(ctx: Ctx) -> Reply | list[Reply]:
         return await _province_typed(ctx, router)
 

@@ -18,15 +18,34 @@ from typing import Any
 from handlers.join.common import parse_province
 from storage.care import NATIONWIDE, Benefit, BenefitCategory, fold_text
 
-COLUMNS = ("key", "title", "partner", "category", "provinces", "gives", "how_to_claim",
-           "valid_from", "valid_until", "link", "members_only")
+COLUMNS = (
+    "key",
+    "title",
+    "partner",
+    "category",
+    "provinces",
+    "gives",
+    "how_to_claim",
+    "valid_from",
+    "valid_until",
+    "link",
+    "members_only",
+)
 REQUIRED = ("key", "title", "partner", "category", "provinces", "gives", "how_to_claim")
 MAX_ROWS = 10_000
 MAX_TEXT = 500
 
 _CATEGORY_WORDS = {
-    "mua sam": "shopping", "suc khoe": "health", "y te": "health", "hoc tap": "education", "giao duc": "education",
-    "du lich": "travel", "di lai": "travel", "tai chinh": "finance", "ngan hang": "finance", "khac": "other",
+    "mua sam": "shopping",
+    "suc khoe": "health",
+    "y te": "health",
+    "hoc tap": "education",
+    "giao duc": "education",
+    "du lich": "travel",
+    "di lai": "travel",
+    "tai chinh": "finance",
+    "ngan hang": "finance",
+    "khac": "other",
 }
 _YES = {"1", "yes", "y", "true", "co", "x"}
 _NO = {"", "0", "no", "n", "false", "khong"}
@@ -122,8 +141,9 @@ def _category(value: str) -> BenefitCategory:
     try:
         return BenefitCategory(_CATEGORY_WORDS.get(folded, folded))
     except ValueError:
-        raise ValueError(f"unknown category {value[:30]!r} (one of: {', '.join(c.value for c in BenefitCategory)})"
-                         ) from None
+        raise ValueError(
+            f"unknown category {value[:30]!r} (one of: {', '.join(c.value for c in BenefitCategory)})"
+        ) from None
 
 
 def _provinces(value: str) -> tuple[str, ...]:
@@ -148,8 +168,9 @@ def parse_benefits(rows: list[dict[str, Any]]) -> tuple[list[Benefit], list[RowE
     for n, raw in enumerate(rows, start=2):
         row_errors: list[RowError] = []
 
-        def field(name: str, *, required: bool, n: int = n,
-                  row_errors: list[RowError] = row_errors, raw: dict[str, Any] = raw) -> str:
+        def field(
+            name: str, *, required: bool, n: int = n, row_errors: list[RowError] = row_errors, raw: dict[str, Any] = raw
+        ) -> str:
             value = _text(raw.get(name))
             if required and not value:
                 row_errors.append(RowError(n, name, "empty"))
@@ -193,7 +214,19 @@ def parse_benefits(rows: list[dict[str, Any]]) -> tuple[list[Benefit], list[RowE
         if row_errors or category is None or provinces is None:
             errors += row_errors
             continue
-        good.append(Benefit(key=key, title=title, partner=partner, category=category, provinces=provinces,
-                            gives=gives, how_to_claim=how, valid_from=dates.get("valid_from"),
-                            valid_until=dates.get("valid_until"), link=link, members_only=members in _YES))
+        good.append(
+            Benefit(
+                key=key,
+                title=title,
+                partner=partner,
+                category=category,
+                provinces=provinces,
+                gives=gives,
+                how_to_claim=how,
+                valid_from=dates.get("valid_from"),
+                valid_until=dates.get("valid_until"),
+                link=link,
+                members_only=members in _YES,
+            )
+        )
     return good, errors

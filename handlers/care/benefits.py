@@ -49,8 +49,11 @@ def _item(ctx: Ctx, b: Benefit, signed_up: bool) -> str:
 async def categories(ctx: Ctx, province_id: str) -> Reply:
     shown = await visible(ctx, province_id)
     counts = {c: sum(b.category is c for b in shown) for c in BenefitCategory}
-    rows = [[Button(ctx.t(f"care.benefits.cat.{c.value}", n=counts[c]), payload(PREFIX, "c", c.value, 0))]
-            for c in BenefitCategory if counts[c]]
+    rows = [
+        [Button(ctx.t(f"care.benefits.cat.{c.value}", n=counts[c]), payload(PREFIX, "c", c.value, 0))]
+        for c in BenefitCategory
+        if counts[c]
+    ]
     rows.append([Button(ctx.t("care.province.change"), payload(PREFIX, "p"))])
     rows.append(ctx.back_button())
     area = area_name(province_id, ctx.lang, ctx.services.catalog)
@@ -64,8 +67,9 @@ async def page(ctx: Ctx, province_id: str, category: BenefitCategory, number: in
     number = min(max(number, 0), pages - 1)
     signed_up = await ctx.store.signup_of_user(ctx.user.id) is not None
     chunk = shown[number * PAGE_SIZE : (number + 1) * PAGE_SIZE]
-    head = ctx.t("care.benefits.page", category=ctx.t(f"care.benefits.catname.{category.value}"),
-                 page=number + 1, pages=pages)
+    head = ctx.t(
+        "care.benefits.page", category=ctx.t(f"care.benefits.catname.{category.value}"), page=number + 1, pages=pages
+    )
     body = "\n\n".join(_item(ctx, b, signed_up) for b in chunk) or ctx.t("care.benefits.empty_category")
     nav: list[Button] = []
     if number > 0:

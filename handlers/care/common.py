@@ -92,10 +92,14 @@ def render_notice(catalog: Catalog, lang: str, zone: ZoneInfo, msg: OutboxMessag
         return Reply(text)
     if msg.kind == "approved_waiting":
         return Reply(catalog.t(lang, "care.notify.approved_waiting", program=p["program"], position=p["position"]))
-    key = {"promoted": "care.notify.promoted", "approved": "care.notify.approved",
-           "reminder": "care.notify.reminder"}.get(msg.kind, "care.notify.generic")
-    text = catalog.t(lang, key, program=p.get("program", ""), code=p.get("code", ""), seats=p.get("seats", ""),
-                     event=event)
+    key = {
+        "promoted": "care.notify.promoted",
+        "approved": "care.notify.approved",
+        "reminder": "care.notify.reminder",
+    }.get(msg.kind, "care.notify.generic")
+    text = catalog.t(
+        lang, key, program=p.get("program", ""), code=p.get("code", ""), seats=p.get("seats", ""), event=event
+    )
     return ticket_reply(text, p.get("code"), channel)
 
 

@@ -16,8 +16,7 @@ from pathlib import Path
 from handlers.join.export import _ILLEGAL, _neutral_text
 from storage.care import CareStore, Program, Registration
 
-HEADERS = ("id", "registered_at", "full_name", "phone", "seats", "status", "code", "checked_in_at",
-           "answers", "reason")
+HEADERS = ("id", "registered_at", "full_name", "phone", "seats", "status", "code", "checked_in_at", "answers", "reason")
 FORMATS = ("csv", "xlsx")
 
 
@@ -25,12 +24,23 @@ def _values(reg: Registration, tz: tzinfo) -> list[object]:
     def when(moment: datetime | None) -> object:
         return moment.astimezone(tz).replace(tzinfo=None) if moment else ""
 
-    return [reg.id, when(reg.created_at), reg.full_name, reg.phone_e164, reg.seats, reg.status.value,
-            reg.code or "", when(reg.checked_in_at), " | ".join(reg.answers), reg.reason or ""]
+    return [
+        reg.id,
+        when(reg.created_at),
+        reg.full_name,
+        reg.phone_e164,
+        reg.seats,
+        reg.status.value,
+        reg.code or "",
+        when(reg.checked_in_at),
+        " | ".join(reg.answers),
+        reg.reason or "",
+    ]
 
 
-async def write_registrations(store: CareStore, program: Program, out: Path, *, fmt: str, tz: tzinfo,
-                              page_size: int = 2000) -> int:
+async def write_registrations(
+    store: CareStore, program: Program, out: Path, *, fmt: str, tz: tzinfo, page_size: int = 2000
+) -> int:
     if fmt not in FORMATS:
         raise ValueError(f"unsupported export format: {fmt!r}")
     os.makedirs(out.parent or Path("."), exist_ok=True)
@@ -41,8 +51,15 @@ async def write_registrations(store: CareStore, program: Program, out: Path, *, 
             if fmt == "xlsx":
                 import xlsxwriter
 
-                book = xlsxwriter.Workbook(raw, {"constant_memory": True, "strings_to_formulas": False,
-                                                 "strings_to_urls": False, "strings_to_numbers": False})
+                book = xlsxwriter.Workbook(
+                    raw,
+                    {
+                        "constant_memory": True,
+                        "strings_to_formulas": False,
+                        "strings_to_urls": False,
+                        "strings_to_numbers": False,
+                    },
+                )
                 sheet = book.add_worksheet("registrations")
                 stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
                 sheet.write_row(0, 0, HEADERS, book.add_format({"bold": True}))
@@ -66,10 +83,16 @@ async def write_registrations(store: CareStore, program: Program, out: Path, *, 
                     async for page in store.export_registration_pages(program.id, page_size=page_size):
                         for reg in page:
                             count += 1
-                            writer.writerow([
-                                v.strftime("%Y-%m-%d %H:%M") if isinstance(v, datetime)
-                                else v if not isinstance(v, str) or (v.startswith("+") and v[1:].isdigit())
-                                else _neutral_text(v) for v in _values(reg, tz)])
+                            writer.writerow(
+                                [
+                                    v.strftime("%Y-%m-%d %H:%M")
+                                    if isinstance(v, datetime)
+                                    else v
+                                    if not isinstance(v, str) or (v.startswith("+") and v[1:].isdigit())
+                                    else _neutral_text(v)
+                                    for v in _values(reg, tz)
+                                ]
+                            )
         os.replace(tmp_name, out)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

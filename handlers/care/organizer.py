@@ -57,18 +57,24 @@ async def checkin(ctx: Ctx) -> Reply:
     reg = await ctx.store.registration_by_code(code)
     program = await ctx.store.get_program(reg.program_id) if reg else None
     wanted = ctx.args[0] if len(ctx.args) == 2 else None
-    if reg is None or program is None or (wanted is not None and wanted != str(program.id)) \
-            or not program_in_scope(scope, program):
+    if (
+        reg is None
+        or program is None
+        or (wanted is not None and wanted != str(program.id))
+        or not program_in_scope(scope, program)
+    ):
         # One answer for unknown codes and codes of programs out of reach: nothing leaks.
         return ctx.reply("care.checkin.unknown", code=code)
     result = await ctx.store.checkin(program.id, code)
     zone = tz(ctx)
     if result.outcome is CheckinOutcome.ALREADY and result.registration:
-        return ctx.reply("care.checkin.already", at=result.registration.checked_in_at.astimezone(zone)
-                         .strftime("%H:%M"))  # type: ignore[union-attr]
+        return ctx.reply(
+            "care.checkin.already", at=result.registration.checked_in_at.astimezone(zone).strftime("%H:%M")
+        )  # type: ignore[union-attr]
     if result.outcome is CheckinOutcome.OK and result.registration:
-        await ctx.store.audit(ctx.user.id, "care.checkin", f"registration:{result.registration.id}",
-                              {"program": program.id})
+        await ctx.store.audit(
+            ctx.user.id, "care.checkin", f"registration:{result.registration.id}", {"program": program.id}
+        )
         r = result.registration
         return ctx.reply("care.checkin.ok", name=r.full_name, seats=r.seats, title=program.title)
     return ctx.reply("care.checkin.unknown", code=code)
@@ -81,8 +87,7 @@ async def review(ctx: Ctx) -> Reply:
     if scope is not None and not scope:
         return no_province_yet(ctx)
     if not ctx.args or not ctx.args[0].isdigit():
-        shown = [p for p in await ctx.store.list_programs() if program_in_scope(scope, p)
-                 and p.mode.value == "review"]
+        shown = [p for p in await ctx.store.list_programs() if program_in_scope(scope, p) and p.mode.value == "review"]
         rows = [[Button(p.title[:60], payload(REVIEW, "l", p.id))] for p in shown[:20]]
         rows.append(ctx.back_button())
         return Reply(ctx.t("care.review.pick" if shown else "care.review.no_programs"), buttons=rows)
@@ -95,18 +100,30 @@ async def _pending(ctx: Ctx, program_id: int, scope: frozenset[str] | None) -> R
         return ctx.reply("care.review.unknown")
     pending = await ctx.store.registrations(program.id, status=RegStatus.PENDING, limit=REVIEW_PAGE)
     counts = await ctx.store.program_counts(program.id)
-    lines = [ctx.t("care.review.title", title=program.title, confirmed=counts.confirmed_seats,
-                   places=program.places, pending=counts.pending)]
+    lines = [
+        ctx.t(
+            "care.review.title",
+            title=program.title,
+            confirmed=counts.confirmed_seats,
+            places=program.places,
+            pending=counts.pending,
+        )
+    ]
     rows = []
     for reg in pending:
         answers = "; ".join(f"{q}: {a}" for q, a in zip(program.questions, reg.answers, strict=False))
         lines.append(f"#{reg.id} {reg.full_name} · {reg.phone_e164} · {reg.seats}\n  {answers}")
-        rows.append([Button(ctx.t("care.review.approve", id=reg.id), payload(REVIEW, "a", reg.id)),
-                     Button(ctx.t("care.review.reject", id=reg.id), payload(REVIEW, "r", reg.id))])
+        rows.append(
+            [
+                Button(ctx.t("care.review.approve", id=reg.id), payload(REVIEW, "a", reg.id)),
+                Button(ctx.t("care.review.reject", id=reg.id), payload(REVIEW, "r", reg.id)),
+            ]
+        )
     if not pending:
         lines.append(ctx.t("care.review.nothing"))
-    await ctx.store.audit(ctx.user.id, "care.review.view", f"program:{program.id}",
-                          {"registrations": [r.id for r in pending]})
+    await ctx.store.audit(
+        ctx.user.id, "care.review.view", f"program:{program.id}", {"registrations": [r.id for r in pending]}
+    )
     rows.append(ctx.back_button())
     return Reply("\n\n".join(lines), buttons=rows)
 
@@ -135,11 +152,16 @@ async def decide(ctx: Ctx, registration_id: int, *, approve: bool, reason: str |
     reg = await ctx.store.decide_registration(registration_id, approve=approve, reason=reason)
     if reg is None:
         return ctx.reply("care.review.decided", id=registration_id)
-    await ctx.store.audit(ctx.user.id, "care.review.decide", f"registration:{reg.id}",
-                          {"program": reg.program_id, "status": reg.status.value})
-    return Reply(ctx.t("care.review.done", id=reg.id, status=ctx.t(f"care.reg.status.{reg.status.value}")),
-                 buttons=[[Button(ctx.t("care.review.back"), payload(REVIEW, "l", reg.program_id))],
-                          ctx.back_button()])
+    await ctx.store.audit(
+        ctx.user.id,
+        "care.review.decide",
+        f"registration:{reg.id}",
+        {"program": reg.program_id, "status": reg.status.value},
+    )
+    return Reply(
+        ctx.t("care.review.done", id=reg.id, status=ctx.t(f"care.reg.status.{reg.status.value}")),
+        buttons=[[Button(ctx.t("care.review.back"), payload(REVIEW, "l", reg.program_id))], ctx.back_button()],
+    )
 
 
 # -- cases --------------------------------------------------------------------------------------
@@ -166,8 +188,9 @@ async def _case_list(ctx: Ctx, status: CaseStatus | None, before: int | None) ->
     rows = []
     for c in page:
         category, state = ctx.t(f"care.case.category.{c.category.value}"), ctx.t(f"care.case.status.{c.status.value}")
-        lines.append(f"#{c.id} · {local(c.created_at, zone)} · {province_name(c.province_id, ctx.lang)} · "
-                     f"{category} · {state}")
+        lines.append(
+            f"#{c.id} · {local(c.created_at, zone)} · {province_name(c.province_id, ctx.lang)} · {category} · {state}"
+        )
         rows.append([Button(ctx.t("care.cases.open", id=c.id), payload(CASES, "v", c.id))])
     if not page:
         lines.append(ctx.t("care.cases.none"))
@@ -186,17 +209,31 @@ async def _case_detail(ctx: Ctx, case_id: int) -> Reply:
     if case is None or not in_scope(scope, case.province_id):
         return ctx.reply("care.cases.unknown", id=case_id)
     zone = tz(ctx)
-    lines = [ctx.t("care.cases.detail", id=case.id, category=ctx.t(f"care.case.category.{case.category.value}"),
-                   status=ctx.t(f"care.case.status.{case.status.value}"),
-                   province=province_name(case.province_id, ctx.lang), phone=case.phone_e164,
-                   at=local(case.created_at, zone)),
-             case.description]
+    lines = [
+        ctx.t(
+            "care.cases.detail",
+            id=case.id,
+            category=ctx.t(f"care.case.category.{case.category.value}"),
+            status=ctx.t(f"care.case.status.{case.status.value}"),
+            province=province_name(case.province_id, ctx.lang),
+            phone=case.phone_e164,
+            at=local(case.created_at, zone),
+        ),
+        case.description,
+    ]
     for e in await ctx.store.case_events(case.id):
         note = f": {e.note}" if e.note else ""
         lines.append(f"• {local(e.at, zone)} {ctx.t(f'care.case.status.{e.status.value}')}{note}")
     await ctx.store.audit(ctx.user.id, "care.case.view", f"case:{case.id}")
-    rows = [[Button(ctx.t("care.cases.set", status=ctx.t(f"care.case.status.{s.value}")),
-                    payload(CASES, "s", case.id, s.value))] for s in NEXT_STATUSES[case.status]]
+    rows = [
+        [
+            Button(
+                ctx.t("care.cases.set", status=ctx.t(f"care.case.status.{s.value}")),
+                payload(CASES, "s", case.id, s.value),
+            )
+        ]
+        for s in NEXT_STATUSES[case.status]
+    ]
     rows.append([Button(ctx.t("care.cases.back"), payload(CASES, "l", "-", 0))])
     return Reply("\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]), buttons=rows)
 
@@ -225,10 +262,10 @@ async def _cases_button(ctx: Ctx) -> Reply:
         except ValueError:
             return ctx.reply("care.expired")
         if status not in NEXT_STATUSES[case.status]:
-            return ctx.reply("care.cases.not_now", id=case.id,
-                             status=ctx.t(f"care.case.status.{case.status.value}"))
-        return await _ask_note(ctx, {"what": "case", "id": case.id, "status": status.value},
-                               required=status is CaseStatus.DECLINED)
+            return ctx.reply("care.cases.not_now", id=case.id, status=ctx.t(f"care.case.status.{case.status.value}"))
+        return await _ask_note(
+            ctx, {"what": "case", "id": case.id, "status": status.value}, required=status is CaseStatus.DECLINED
+        )
     return ctx.reply("care.expired")
 
 
@@ -238,13 +275,21 @@ async def set_case(ctx: Ctx, case_id: int, status: CaseStatus, note: str | None)
     if case is None or not in_scope(scope, case.province_id):
         return ctx.reply("care.cases.unknown", id=case_id)
     updated = await ctx.store.set_case_status(case_id, status, note=note, author_id=ctx.user.id)
-    await ctx.store.audit(ctx.user.id, "care.case.status", f"case:{case_id}",
-                          {"from": case.status.value, "to": status.value, "note": note is not None})
+    await ctx.store.audit(
+        ctx.user.id,
+        "care.case.status",
+        f"case:{case_id}",
+        {"from": case.status.value, "to": status.value, "note": note is not None},
+    )
     logger.info("case %s: %s -> %s by user %s", case_id, case.status, status, ctx.user.id)
     assert updated is not None
-    return Reply(ctx.t("care.cases.changed", id=case_id, status=ctx.t(f"care.case.status.{status.value}")),
-                 buttons=[[Button(ctx.t("care.cases.open", id=case_id), payload(CASES, "v", case_id))],
-                          [Button(ctx.t("care.cases.back"), payload(CASES, "l", "-", 0))]])
+    return Reply(
+        ctx.t("care.cases.changed", id=case_id, status=ctx.t(f"care.case.status.{status.value}")),
+        buttons=[
+            [Button(ctx.t("care.cases.open", id=case_id), payload(CASES, "v", case_id))],
+            [Button(ctx.t("care.cases.back"), payload(CASES, "l", "-", 0))],
+        ],
+    )
 
 
 # -- typing a reason or a note ---------------------------------------------------------------------

@@ -53,9 +53,11 @@ def _nav(ctx: Ctx, fid: str) -> list[Button]:
 
 def program_line(ctx: Ctx, p: Program, left: int) -> str:
     zone = tz(ctx)
-    lines = [f"🎫 {p.title} ({area_name(p.province_id, ctx.lang, ctx.services.catalog)})",
-             ctx.t("care.programs.places_left", left=max(left, 0), places=p.places),
-             ctx.t("care.programs.window", opens=local(p.opens_at, zone), closes=local(p.closes_at, zone))]
+    lines = [
+        f"🎫 {p.title} ({area_name(p.province_id, ctx.lang, ctx.services.catalog)})",
+        ctx.t("care.programs.places_left", left=max(left, 0), places=p.places),
+        ctx.t("care.programs.window", opens=local(p.opens_at, zone), closes=local(p.closes_at, zone)),
+    ]
     if p.event_at:
         lines.append(ctx.t("care.programs.event", at=local(p.event_at, zone)))
     if p.place:
@@ -130,8 +132,11 @@ async def start_registration(ctx: Ctx, program_id: int) -> Reply | list[Reply]:
     signup = await ctx.store.signup_of_user(ctx.user.id)
     if signup is not None:
         data["phone"], data["name"], data["known"] = signup.phone_e164, signup.full_name, True
-        existing = [r for r in await ctx.store.registrations_of_user(ctx.user.id)
-                    if r.program_id == p.id and r.phone_e164 == signup.phone_e164]
+        existing = [
+            r
+            for r in await ctx.store.registrations_of_user(ctx.user.id)
+            if r.program_id == p.id and r.phone_e164 == signup.phone_e164
+        ]
         if existing:
             return await _existing(ctx, p, existing[0])
     if p.max_per_person == 1:
@@ -171,14 +176,18 @@ def _prompt(ctx: Ctx, p: Program, data: dict[str, Any], step: str, note: str | N
     elif step == "name":
         reply = Reply(ctx.t("care.reg.q.name"), buttons=[_nav(ctx, fid)])
     else:
-        lines = [ctx.t("care.reg.review.title", title=p.title),
-                 ctx.t("care.reg.review.seats", seats=data["seats"]),
-                 ctx.t("care.reg.review.name", name=data["name"]),
-                 ctx.t("care.reg.review.phone", phone=data["phone"])]
+        lines = [
+            ctx.t("care.reg.review.title", title=p.title),
+            ctx.t("care.reg.review.seats", seats=data["seats"]),
+            ctx.t("care.reg.review.name", name=data["name"]),
+            ctx.t("care.reg.review.phone", phone=data["phone"]),
+        ]
         lines += [f"• {q}: {a}" for q, a in zip(p.questions, data["answers"], strict=False)]
         lines.append(ctx.t("care.reg.review.privacy"))
-        reply = Reply("\n".join(lines), buttons=[
-            [Button(ctx.t("care.reg.btn.confirm"), payload(PREFIX, "ok", fid))], _nav(ctx, fid)])
+        reply = Reply(
+            "\n".join(lines),
+            buttons=[[Button(ctx.t("care.reg.btn.confirm"), payload(PREFIX, "ok", fid))], _nav(ctx, fid)],
+        )
     if note:
         reply.text = f"{note}\n\n{reply.text}"
     return reply
@@ -232,8 +241,9 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
 
 
 async def _submit(ctx: Ctx, p: Program, data: dict[str, Any]) -> Reply | list[Reply]:
-    draft = RegistrationDraft(p.id, ctx.user.id, data["phone"], data["name"], int(data["seats"]),
-                              tuple(data["answers"]))
+    draft = RegistrationDraft(
+        p.id, ctx.user.id, data["phone"], data["name"], int(data["seats"]), tuple(data["answers"])
+    )
     result = await ctx.store.register(draft, claim=(ctx.user.id, FLOW_REGISTER, data["fid"]))
     if result is None:
         return ctx.reply("care.reg.already_sent")
@@ -247,8 +257,9 @@ async def _outcome(ctx: Ctx, p: Program, result: RegisterResult) -> Reply | list
     if o is RegisterOutcome.EXISTING and reg is not None:
         return await _existing(ctx, p, reg)
     if o is RegisterOutcome.CONFIRMED and reg is not None:
-        reply = ticket_reply(ctx.t("care.reg.confirmed", title=p.title, code=reg.code, seats=reg.seats),
-                             reg.code, ctx.inbound.channel)
+        reply = ticket_reply(
+            ctx.t("care.reg.confirmed", title=p.title, code=reg.code, seats=reg.seats), reg.code, ctx.inbound.channel
+        )
         reply.buttons = [[Button(ctx.t("care.programs.my_tickets"), payload(PREFIX, "m"))], ctx.back_button()]
         return reply
     if o is RegisterOutcome.WAITING:
@@ -267,14 +278,12 @@ async def _existing(ctx: Ctx, p: Program, reg: Registration) -> Reply:
     if reg.status is RegStatus.CONFIRMED:
         text = ctx.t("care.reg.existing_confirmed", title=p.title, code=reg.code, seats=reg.seats)
     elif reg.status is RegStatus.WAITING:
-        text = ctx.t("care.reg.existing_waiting", title=p.title,
-                     position=await ctx.store.waiting_position(reg.id))
+        text = ctx.t("care.reg.existing_waiting", title=p.title, position=await ctx.store.waiting_position(reg.id))
     elif reg.status is RegStatus.PENDING:
         text = ctx.t("care.reg.existing_pending", title=p.title)
     else:
         text = ctx.t("care.reg.existing_rejected", title=p.title, reason=reg.reason or "—")
-    return Reply(text, buttons=[[Button(ctx.t("care.programs.my_tickets"), payload(PREFIX, "m"))],
-                                ctx.back_button()])
+    return Reply(text, buttons=[[Button(ctx.t("care.programs.my_tickets"), payload(PREFIX, "m"))], ctx.back_button()])
 
 
 # -- /mytickets ---------------------------------------------------------------------------
@@ -291,8 +300,10 @@ def _status_text(ctx: Ctx, reg: Registration, position: int | None) -> str:
 async def my_tickets(ctx: Ctx) -> Reply:
     regs = await ctx.store.registrations_of_user(ctx.user.id)
     if not regs:
-        return Reply(ctx.t("care.tickets.none"), buttons=[
-            [Button(ctx.t("care.programs.open_list"), payload(PREFIX, "l"))], ctx.back_button()])
+        return Reply(
+            ctx.t("care.tickets.none"),
+            buttons=[[Button(ctx.t("care.programs.open_list"), payload(PREFIX, "l"))], ctx.back_button()],
+        )
     zone = tz(ctx)
     lines, rows = [ctx.t("care.tickets.title")], []
     for reg in regs:
@@ -315,14 +326,22 @@ async def _cancel(ctx: Ctx, registration_id: int, confirmed: bool) -> Reply:
     p = await ctx.store.get_program(reg.program_id)
     title = p.title if p else ""
     if not confirmed:
-        return Reply(ctx.t("care.tickets.cancel_confirm", title=title), buttons=[
-            [Button(ctx.t("care.tickets.cancel_yes"), payload(PREFIX, "cy", reg.id))],
-            [Button(ctx.t("care.tickets.cancel_no"), payload(PREFIX, "m"))]])
+        return Reply(
+            ctx.t("care.tickets.cancel_confirm", title=title),
+            buttons=[
+                [Button(ctx.t("care.tickets.cancel_yes"), payload(PREFIX, "cy", reg.id))],
+                [Button(ctx.t("care.tickets.cancel_no"), payload(PREFIX, "m"))],
+            ],
+        )
     promoted = await ctx.store.cancel_registration(reg.id, user_id=ctx.user.id)
     if promoted is None:
         return ctx.reply("care.tickets.gone")
-    await ctx.store.audit(ctx.user.id, "care.registration.cancel", f"registration:{reg.id}",
-                          {"program": reg.program_id, "promoted": [r.id for r in promoted]})
+    await ctx.store.audit(
+        ctx.user.id,
+        "care.registration.cancel",
+        f"registration:{reg.id}",
+        {"program": reg.program_id, "promoted": [r.id for r in promoted]},
+    )
     return ctx.reply("care.tickets.cancelled", title=title)
 
 

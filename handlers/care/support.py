@@ -43,15 +43,17 @@ def _next_step(data: dict[str, Any]) -> str:
 
 
 def consent_text(ctx: Ctx, province_id: str) -> str:
-    return ctx.t("care.support.consent", province=province_name(province_id, ctx.lang),
-                 months=ctx.settings.join_retention_months)
+    return ctx.t(
+        "care.support.consent", province=province_name(province_id, ctx.lang), months=ctx.settings.join_retention_months
+    )
 
 
 def _prompt(ctx: Ctx, data: dict[str, Any], step: str, note: str | None = None) -> Reply:
     fid = data["fid"]
     if step == "category":
-        rows = [[Button(ctx.t(f"care.case.category.{c.value}"), payload(PREFIX, "k", fid, c.value))]
-                for c in CaseCategory]
+        rows = [
+            [Button(ctx.t(f"care.case.category.{c.value}"), payload(PREFIX, "k", fid, c.value))] for c in CaseCategory
+        ]
         reply = Reply(ctx.t("care.support.q.category"), buttons=[*rows, _cancel_row(ctx, fid)])
     elif step == "description":
         reply = Reply(ctx.t("care.support.q.description", max=DESCRIPTION_MAX), buttons=[_cancel_row(ctx, fid)])
@@ -62,9 +64,13 @@ def _prompt(ctx: Ctx, data: dict[str, Any], step: str, note: str | None = None) 
         rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
         reply = Reply(ctx.t("care.support.q.province"), buttons=[*rows, _cancel_row(ctx, fid)])
     else:
-        reply = Reply(consent_text(ctx, data["province"]), buttons=[
-            [Button(ctx.t("care.support.btn.agree"), payload(PREFIX, "a", fid))],
-            [Button(ctx.t("care.support.btn.disagree"), payload(PREFIX, "d", fid))]])
+        reply = Reply(
+            consent_text(ctx, data["province"]),
+            buttons=[
+                [Button(ctx.t("care.support.btn.agree"), payload(PREFIX, "a", fid))],
+                [Button(ctx.t("care.support.btn.disagree"), payload(PREFIX, "d", fid))],
+            ],
+        )
     if note:
         reply.text = f"{note}\n\n{reply.text}"
     return reply
@@ -113,8 +119,7 @@ async def on_text(ctx: Ctx) -> Reply:
             return _prompt(ctx, data, step, ctx.t("care.support.err.empty"))
         if len(description) > DESCRIPTION_MAX:
             # The text is not kept: the worker shortens it and sends it again.
-            return _prompt(ctx, data, step, ctx.t("care.support.err.too_long", max=DESCRIPTION_MAX,
-                                                  n=len(description)))
+            return _prompt(ctx, data, step, ctx.t("care.support.err.too_long", max=DESCRIPTION_MAX, n=len(description)))
         data["description"] = description
         return await _ask_next(ctx, data)
     if step == "phone":
@@ -163,13 +168,19 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
 async def _submit(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
     category = CaseCategory(data["category"])
     case_id = await ctx.store.create_case(
-        user_id=ctx.user.id, category=category, description=data["description"], phone_e164=data["phone"],
-        province_id=data["province"], consent_version=CONSENT_VERSION,
-        claim=(ctx.user.id, FLOW_SUPPORT, data["fid"]))
+        user_id=ctx.user.id,
+        category=category,
+        description=data["description"],
+        phone_e164=data["phone"],
+        province_id=data["province"],
+        consent_version=CONSENT_VERSION,
+        claim=(ctx.user.id, FLOW_SUPPORT, data["fid"]),
+    )
     if case_id is None:
         return ctx.reply("care.support.already_sent")
-    await ctx.store.audit(ctx.user.id, "care.case.create", f"case:{case_id}",
-                          {"province": data["province"], "category": category.value})
+    await ctx.store.audit(
+        ctx.user.id, "care.case.create", f"case:{case_id}", {"province": data["province"], "category": category.value}
+    )
     logger.info("support case %s opened by user %s", case_id, ctx.user.id)
     rows: list[list[Button]] = []
     text = ctx.t("care.support.done", case=case_id, province=province_name(data["province"], ctx.lang))

@@ -193,7 +193,18 @@ def export_rows(items: Iterable[SignupExport], catalog: Catalog, lang: str) -> l
     statuses = {s.value: status_label(catalog, lang, s) for s in SignupStatus}
     sources = {s.value: source_label(catalog, lang, s, None) for s in SignupSource}
     return [
-        SignupRow(e.id, e.created_at, e.full_name, e.phone_e164, e.workplace, e.province_id, e.commune,
-                  sources[e.source], e.volunteer_code, statuses[e.status], e.notes)
+        SignupRow(
+            e.id,
+            e.created_at,
+            e.full_name,
+            e.phone_e164,
+            e.workplace,
+            e.province_id,
+            e.commune,
+            sources[e.source],
+            e.volunteer_code,
+            statuses[e.status],
+            e.notes,
+        )
         for e in items
     ]

@@ -83,12 +83,30 @@ class SignupRow(NamedTuple):
 # the bot's wording.
 _HEADERS: dict[str, tuple[str, ...]] = {
     "vi": (
-        "Mã đăng ký", "Thời gian đăng ký", "Họ và tên", "Số điện thoại", "Nơi làm việc",
-        "Tỉnh/thành phố", "Xã/phường", "Nguồn", "Mã cộng tác viên", "Trạng thái", "Ghi chú",
+        "Mã đăng ký",
+        "Thời gian đăng ký",
+        "Họ và tên",
+        "Số điện thoại",
+        "Nơi làm việc",
+        "Tỉnh/thành phố",
+        "Xã/phường",
+        "Nguồn",
+        "Mã cộng tác viên",
+        "Trạng thái",
+        "Ghi chú",
     ),
     "en": (
-        "ID", "Signed up at", "Full name", "Phone", "Workplace", "Province", "Commune/ward",
-        "Source", "Volunteer code", "Status", "Notes",
+        "ID",
+        "Signed up at",
+        "Full name",
+        "Phone",
+        "Workplace",
+        "Province",
+        "Commune/ward",
+        "Source",
+        "Volunteer code",
+        "Status",
+        "Notes",
     ),
 }
 _MIN_WIDTH = 8
@@ -153,8 +171,12 @@ class XlsxStream:
         # "http://..." into a link; a worker's text must stay inert text.
         self._book = xlsxwriter.Workbook(
             str(out) if isinstance(out, Path) else out,
-            {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-             "strings_to_numbers": False},
+            {
+                "constant_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
         )
         self._sheet = self._book.add_worksheet(_SHEET_TITLE[lang])
         self._date = self._book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
@@ -259,21 +281,23 @@ def csv_lines(writer: CsvWriter, rows: Iterable[SignupRow], *, lang: str, tz: tz
         # isoformat(" ", "minutes")[:16] is "YYYY-MM-DD HH:MM" without the offset, and
         # several times cheaper than strftime.
         when = (created.astimezone(tz) if created.tzinfo is not None else created).isoformat(" ", "minutes")[:16]
-        writer.writerow((
-            row.id,
-            when,
-            neutral(row.full_name),
-            # "+84912345678" is only digits, so it cannot run anything; an apostrophe would
-            # corrupt the one column that tools import back.
-            phone if phone[:1] == "+" and phone[1:].isdecimal() and phone.isascii() else neutral(phone),
-            neutral(row.workplace or ""),
-            province,
-            neutral(row.commune or ""),
-            neutral(row.source or ""),
-            neutral(row.volunteer_code or ""),
-            neutral(row.status),
-            neutral(row.notes or ""),
-        ))
+        writer.writerow(
+            (
+                row.id,
+                when,
+                neutral(row.full_name),
+                # "+84912345678" is only digits, so it cannot run anything; an apostrophe would
+                # corrupt the one column that tools import back.
+                phone if phone[:1] == "+" and phone[1:].isdecimal() and phone.isascii() else neutral(phone),
+                neutral(row.workplace or ""),
+                province,
+                neutral(row.commune or ""),
+                neutral(row.source or ""),
+                neutral(row.volunteer_code or ""),
+                neutral(row.status),
+                neutral(row.notes or ""),
+            )
+        )
         count += 1
     return count
 
@@ -302,8 +326,15 @@ async def _prefetched(pages: AsyncIterator[T]) -> AsyncIterator[T]:
 
 
 async def write_export_file(
-    store: SignupStore, out: Path, *, fmt: str, provinces: Collection[str] | None, catalog: Catalog,
-    lang: str, tz: tzinfo = VN_TZ, page_size: int = 5000,
+    store: SignupStore,
+    out: Path,
+    *,
+    fmt: str,
+    provinces: Collection[str] | None,
+    catalog: Catalog,
+    lang: str,
+    tz: tzinfo = VN_TZ,
+    page_size: int = 5000,
 ) -> int:
     """Stream the sign-ups of `provinces` from the store into `out`; the number of rows.
 
@@ -395,8 +426,9 @@ async def run_export_job(
 ) -> tuple[Path, int, bool, bool]:
     """Write the job's file into `work_dir`: (path, rows, zipped, too large)."""
     out = work_dir / f"{job.filename}.{job.fmt}"
-    rows = await write_export_file(store, out, fmt=job.fmt, provinces=job.provinces, catalog=catalog,
-                                   lang=job.lang, tz=ZoneInfo(job.timezone))
+    rows = await write_export_file(
+        store, out, fmt=job.fmt, provinces=job.provinces, catalog=catalog, lang=job.lang, tz=ZoneInfo(job.timezone)
+    )
     path, zipped, too_large = finish_file(out, job)
     return path, rows, zipped, too_large
 

@@ -117,8 +117,12 @@ class Form:
 
     def missing(self) -> Step | None:
         """The first question without an answer, if any."""
-        for step, key in ((Step.NAME, "name"), (Step.PHONE, "phone"), (Step.WORKPLACE, "workplace"),
-                          (Step.PROVINCE, "province")):
+        for step, key in (
+            (Step.NAME, "name"),
+            (Step.PHONE, "phone"),
+            (Step.WORKPLACE, "workplace"),
+            (Step.PROVINCE, "province"),
+        ):
             if not self.data.get(key):
                 return step
         if not self.data.get("consent") or not self.data.get("consent_version"):
@@ -161,7 +165,8 @@ def _nav_row(ctx: Ctx, form: Form, *, back: bool = True) -> list[Button]:
 def consent_text(ctx: Ctx) -> str:
     hotline = (
         ctx.t("join.consent.hotline", hotline=ctx.settings.hotline)
-        if ctx.settings.hotline else ctx.t("join.consent.no_hotline")
+        if ctx.settings.hotline
+        else ctx.t("join.consent.no_hotline")
     )
     return ctx.t("join.consent.text", months=ctx.settings.join_retention_months, hotline=hotline)
 
@@ -188,8 +193,11 @@ def prompt(ctx: Ctx, form: Form, *, note: str | None = None) -> Reply:
                 yes, no = ctx.t("join.form.btn.agree_collect"), ctx.t("join.form.btn.disagree_collect")
             else:
                 yes, no = ctx.t("join.form.btn.agree"), ctx.t("join.form.btn.disagree")
-            rows = [[Button(yes, form.button("a"))], [Button(no, form.button("d"))],
-                    [Button(ctx.t("join.form.btn.back"), form.button("b"))]]
+            rows = [
+                [Button(yes, form.button("a"))],
+                [Button(no, form.button("d"))],
+                [Button(ctx.t("join.form.btn.back"), form.button("b"))],
+            ]
         else:
             text = ctx.t(f"join.form.q.{_variant(form, step.value)}")
             rows = []
@@ -223,8 +231,10 @@ def _review(ctx: Ctx, form: Form) -> Reply:
     lines += [f"{ctx.t(f'join.form.field.{s.value}')}: {_field_value(ctx, form, s)}" for s in fields]
     lines.append(ctx.t(_variant(form, "join.form.review.consented")))
     lines.append(ctx.t("join.form.review.hint"))
-    edit = [Button(ctx.t("join.form.btn.edit", field=ctx.t(f"join.form.field.{s.value}")), form.button("e", s.value))
-            for s in fields]
+    edit = [
+        Button(ctx.t("join.form.btn.edit", field=ctx.t(f"join.form.field.{s.value}")), form.button("e", s.value))
+        for s in fields
+    ]
     rows = [edit[i : i + 2] for i in range(0, len(edit), 2)]
     rows.append([Button(ctx.t("join.form.btn.submit"), form.button("g"))])
     rows.append([Button(ctx.t("join.form.btn.cancel"), form.button("x"), typed=False)])
@@ -274,9 +284,11 @@ async def start(ctx: Ctx, flow: str) -> Reply | list[Reply]:
         restart = "j" if flow == FLOW_JOIN else "c"
         return Reply(
             ctx.t(_variant(existing, "join.form.resume"), n=n, total=len(questions)),
-            buttons=[[Button(ctx.t("join.form.btn.continue"), existing.button("c"))],
-                     [Button(ctx.t("join.form.btn.restart"), existing.button("n", restart))],
-                     [Button(ctx.t("join.form.btn.cancel"), existing.button("x"), typed=False)]],
+            buttons=[
+                [Button(ctx.t("join.form.btn.continue"), existing.button("c"))],
+                [Button(ctx.t("join.form.btn.restart"), existing.button("n", restart))],
+                [Button(ctx.t("join.form.btn.cancel"), existing.button("x"), typed=False)],
+            ],
         )
     return await _begin(ctx, flow)
 
@@ -489,9 +501,17 @@ async def _submit(ctx: Ctx, form: Form) -> Reply | list[Reply]:
     else:
         source, volunteer, owner = SignupSource.COLLECTED, ctx.user.id, None
     draft = SignupDraft(
-        full_name=d["name"], phone_e164=d["phone"], workplace=d["workplace"], province_id=d["province"],
-        commune=d.get("commune"), source=source, volunteer_id=volunteer, consent_version=d["consent_version"],
-        consent_lang=d.get("consent_lang") or ctx.lang, consent_channel=ctx.inbound.channel, owner_id=owner,
+        full_name=d["name"],
+        phone_e164=d["phone"],
+        workplace=d["workplace"],
+        province_id=d["province"],
+        commune=d.get("commune"),
+        source=source,
+        volunteer_id=volunteer,
+        consent_version=d["consent_version"],
+        consent_lang=d.get("consent_lang") or ctx.lang,
+        consent_channel=ctx.inbound.channel,
+        owner_id=owner,
     )
     result = await ctx.store.submit_signup(draft, form=FormClaim(ctx.user.id, form.flow, form.fid))
     if result is None:  # pressed twice: the first press submitted it
@@ -501,8 +521,9 @@ async def _submit(ctx: Ctx, form: Form) -> Reply | list[Reply]:
     logger.info("sign-up %s %s by user %s (%s)", result.signup_id, result.outcome, ctx.user.id, source)
     # A /collect is audited by the store, in the submission's transaction (COLLECT_ACTION).
     if result.replaced_id is not None:
-        await ctx.store.audit(ctx.user.id, "signup.replace", f"signup:{result.signup_id}",
-                              {"replaced": result.replaced_id})
+        await ctx.store.audit(
+            ctx.user.id, "signup.replace", f"signup:{result.signup_id}", {"replaced": result.replaced_id}
+        )
     return [_confirmation(ctx, form, result, d["phone"], d["province"]), *alerts_for(ctx, result, source)]
 
 
@@ -516,8 +537,9 @@ def _confirmation(ctx: Ctx, form: Form, result: SubmitResult, phone: str, answer
     # Only the account's own earlier sign-up is called an update: telling anyone else
     # that a number was already registered would reveal who signed up.
     key = "join.form.done_updated" if result.outcome is SubmitOutcome.UPDATED else "join.form.done_created"
-    return Reply(ctx.t(key, id=result.signup_id, province=province, phone=mask_phone(phone)),
-                 buttons=[ctx.back_button()])
+    return Reply(
+        ctx.t(key, id=result.signup_id, province=province, phone=mask_phone(phone)), buttons=[ctx.back_button()]
+    )
 
 
 def alert_chats(ctx: Ctx, province_id: str) -> tuple[int, ...]:
@@ -541,11 +563,17 @@ def alerts_for(ctx: Ctx, result: SubmitResult, source: SignupSource) -> list[Rep
     if result.outcome is SubmitOutcome.UPDATED and result.previous_province_id is None:
         return alert(ctx, result.province_id, "join.alert.updated", id=result.signup_id)
     if result.outcome is SubmitOutcome.UPDATED:
-        return alert(ctx, result.province_id, "join.alert.moved", id=result.signup_id,
-                     previous=province_name(result.previous_province_id, lang))
+        return alert(
+            ctx,
+            result.province_id,
+            "join.alert.moved",
+            id=result.signup_id,
+            previous=province_name(result.previous_province_id, lang),
+        )
     if result.replaced_id is not None:
-        return alert(ctx, result.province_id, "join.alert.replaced", id=result.signup_id,
-                     replaced=result.replaced_id, source=how)
+        return alert(
+            ctx, result.province_id, "join.alert.replaced", id=result.signup_id, replaced=result.replaced_id, source=how
+        )
     return alert(ctx, result.province_id, "join.alert.new", id=result.signup_id, source=how)
 
 

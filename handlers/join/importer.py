@@ -125,7 +125,12 @@ def _date(value: object, tz: tzinfo, today: date) -> datetime | None:
 
 
 def plan_import(
-    table: Iterable[list[object]], *, scope: frozenset[str] | None, tz: tzinfo, lang: str, today: date,
+    table: Iterable[list[object]],
+    *,
+    scope: frozenset[str] | None,
+    tz: tzinfo,
+    lang: str,
+    today: date,
 ) -> ImportPlan:
     """Check every row; `scope` the provinces the importer may add to (None: all)."""
     plan = ImportPlan()
@@ -183,10 +188,23 @@ def plan_import(
             plan.merged += 1  # the same person twice on the sheet: one sign-up
             continue
         seen[phone.e164] = number
-        plan.rows.append(ImportRow(number, SignupDraft(
-            full_name=name.value, phone_e164=phone.e164, workplace=workplace, province_id=province,
-            commune=commune, source=SignupSource.COLLECTED, volunteer_id=None,
-            consent_version=f"{PAPER_CONSENT}:{signed.date().isoformat()}", consent_lang=lang,
-            consent_channel=PAPER_CHANNEL, owner_id=None,
-        ), signed))
+        plan.rows.append(
+            ImportRow(
+                number,
+                SignupDraft(
+                    full_name=name.value,
+                    phone_e164=phone.e164,
+                    workplace=workplace,
+                    province_id=province,
+                    commune=commune,
+                    source=SignupSource.COLLECTED,
+                    volunteer_id=None,
+                    consent_version=f"{PAPER_CONSENT}:{signed.date().isoformat()}",
+                    consent_lang=lang,
+                    consent_channel=PAPER_CHANNEL,
+                    owner_id=None,
+                ),
+                signed,
+            )
+        )
     return plan

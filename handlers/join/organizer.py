@@ -85,14 +85,20 @@ async def _province_arg(ctx: Ctx, text: str, scope: frozenset[str] | None) -> tu
         return None, ctx.reply(key, text=text[:40], names=names)
     if not in_scope(scope, province):
         assert scope is not None
-        return None, ctx.reply("join.org.province_out_of_scope", province=province_name(province, ctx.lang),
-                               names=_scope_names(scope, ctx.lang))
+        return None, ctx.reply(
+            "join.org.province_out_of_scope",
+            province=province_name(province, ctx.lang),
+            names=_scope_names(scope, ctx.lang),
+        )
     return province, None
 
 
 # -- /signups -------------------------------------------------------------------------
 async def _listing(
-    ctx: Ctx, scope: frozenset[str] | None, province: str | None, status: SignupStatus | None,
+    ctx: Ctx,
+    scope: frozenset[str] | None,
+    province: str | None,
+    status: SignupStatus | None,
     before: int | None,
 ) -> Reply:
     provinces = scope if province is None else frozenset({province})
@@ -112,8 +118,10 @@ async def _listing(
     view = [Button(f"#{s.id} {s.full_name}"[:40], payload(PREFIX, "v", s.id)) for s in items]
     rows = [view[i : i + 2] for i in range(0, len(view), 2)]
     filters = [Button(ctx.t("join.org.all_statuses"), payload(PREFIX, "l", p, "*", 0))]
-    filters += [Button(status_label(ctx.services.catalog, ctx.lang, x), payload(PREFIX, "l", p, x.value, 0))
-                for x in SignupStatus]
+    filters += [
+        Button(status_label(ctx.services.catalog, ctx.lang, x), payload(PREFIX, "l", p, x.value, 0))
+        for x in SignupStatus
+    ]
     rows += [filters[i : i + 3] for i in range(0, len(filters), 3)]
     if len(items) == PAGE_SIZE:
         rows.append([Button(ctx.t("join.org.older"), payload(PREFIX, "l", p, st, items[-1].id))])
@@ -145,8 +153,12 @@ async def _details(ctx: Ctx, signup_id: int, *, note: str | None = None) -> Repl
         f"{ctx.t('join.form.field.province')}: {province_name(s.province_id, lang)}",
         f"{ctx.t('join.form.field.commune')}: {s.commune or ctx.t('join.form.review.empty')}",
         ctx.t("join.org.detail_source", source=source_label(catalog, lang, s.source, s.volunteer_code)),
-        ctx.t("join.org.detail_consent", version=s.consent_version, at=local_time(s.consent_at, tz),
-              channel=s.consent_channel),
+        ctx.t(
+            "join.org.detail_consent",
+            version=s.consent_version,
+            at=local_time(s.consent_at, tz),
+            channel=s.consent_channel,
+        ),
         ctx.t("join.org.detail_dates", created=local_time(s.created_at, tz), updated=local_time(s.updated_at, tz)),
         ctx.t("join.org.detail_status", status=status_label(catalog, lang, s.status)),
     ]
@@ -158,7 +170,8 @@ async def _details(ctx: Ctx, signup_id: int, *, note: str | None = None) -> Repl
         lines.insert(0, note + "\n")
     status_buttons = [
         Button(status_label(catalog, lang, x), payload(PREFIX, "s", s.id, x.value))
-        for x in SignupStatus if x is not s.status
+        for x in SignupStatus
+        if x is not s.status
     ]
     rows = [status_buttons[i : i + 2] for i in range(0, len(status_buttons), 2)]
     rows.append([Button(ctx.t("join.org.add_note"), payload(PREFIX, "n", s.id))])
@@ -236,11 +249,13 @@ async def _set_status(ctx: Ctx, signup_id: int, status: SignupStatus) -> Reply:
     before = await ctx.store.set_signup_status(signup_id, status)
     if before is None:
         return _not_found(ctx)
-    await ctx.store.audit(ctx.user.id, "signup.status", f"signup:{signup_id}",
-                          {"from": before.value, "to": status.value})
+    await ctx.store.audit(
+        ctx.user.id, "signup.status", f"signup:{signup_id}", {"from": before.value, "to": status.value}
+    )
     logger.info("user %s set sign-up %s to %s", ctx.user.id, signup_id, status)
-    reply = await _details(ctx, signup_id, note=ctx.t(
-        "join.org.status_set", status=status_label(ctx.services.catalog, ctx.lang, status)))
+    reply = await _details(
+        ctx, signup_id, note=ctx.t("join.org.status_set", status=status_label(ctx.services.catalog, ctx.lang, status))
+    )
     reply.edit = True
     return reply
 
@@ -295,11 +310,16 @@ async def export(ctx: Ctx) -> Reply | list[Reply]:
             return error
     if fmt is None:
         p = province or "*"
-        return Reply(ctx.t("join.org.export_choose", where=_where(ctx, scope, province)), buttons=[
-            [Button(ctx.t("join.org.export_button_xlsx"), payload(PREFIX, "export", "xlsx", p)),
-             Button(ctx.t("join.org.export_button_csv"), payload(PREFIX, "export", "csv", p))],
-            ctx.back_button(),
-        ])
+        return Reply(
+            ctx.t("join.org.export_choose", where=_where(ctx, scope, province)),
+            buttons=[
+                [
+                    Button(ctx.t("join.org.export_button_xlsx"), payload(PREFIX, "export", "xlsx", p)),
+                    Button(ctx.t("join.org.export_button_csv"), payload(PREFIX, "export", "csv", p)),
+                ],
+                ctx.back_button(),
+            ],
+        )
     return await _send_export(ctx, scope, province, fmt)
 
 
@@ -319,8 +339,14 @@ async def _send_export(ctx: Ctx, scope: frozenset[str] | None, province: str | N
     if limit is None:
         return ctx.reply("join.org.export_no_files", command=_cli_hint(fmt, province))
     provinces = scope if province is None else frozenset({province})
-    job = ExportJob(fmt, provinces, ctx.lang, ctx.settings.timezone,
-                    filename=f"{ctx.t('join.org.export_filename')}-{_now_local(ctx):%Y-%m-%d}", max_bytes=limit)
+    job = ExportJob(
+        fmt,
+        provinces,
+        ctx.lang,
+        ctx.settings.timezone,
+        filename=f"{ctx.t('join.org.export_filename')}-{_now_local(ctx):%Y-%m-%d}",
+        max_bytes=limit,
+    )
     exporter: Exporter = ctx.services.extras.get(EXPORTER) or InProcessExporter(ctx.store, ctx.services.catalog)
     task = asyncio.ensure_future(exporter.export(job))
     done, _ = await asyncio.wait({task}, timeout=PROGRESS_AFTER)
@@ -328,10 +354,17 @@ async def _send_export(ctx: Ctx, scope: frozenset[str] | None, province: str | N
     if not done and notify is not None:
         await notify(ctx.inbound.channel, ctx.user.external_id, Reply(ctx.t("join.org.export_working")))
     result = await task
-    await ctx.store.audit(ctx.user.id, "signups.export", "signups", {
-        "rows": result.rows, "provinces": sorted(provinces) if provinces is not None else "all",
-        "formats": [fmt], "via": ctx.inbound.channel,
-    })
+    await ctx.store.audit(
+        ctx.user.id,
+        "signups.export",
+        "signups",
+        {
+            "rows": result.rows,
+            "provinces": sorted(provinces) if provinces is not None else "all",
+            "formats": [fmt],
+            "via": ctx.inbound.channel,
+        },
+    )
     logger.info("user %s exported %s sign-ups as %s", ctx.user.id, result.rows, fmt)
     where = _where(ctx, scope, province)
     if result.data is None:
@@ -375,8 +408,9 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
     where = _where(ctx, scope, province)
     lines = [ctx.t("join.org.progress_title", year=year, where=where)]
     if target:
-        lines.append(ctx.t("join.org.progress_total", count=prog.total, target=target,
-                           percent=percent(prog.total, target, lang)))
+        lines.append(
+            ctx.t("join.org.progress_total", count=prog.total, target=target, percent=percent(prog.total, target, lang))
+        )
     else:
         lines.append(ctx.t("join.org.progress_total_no_target", count=prog.total))
     lines.append(ctx.t("join.org.progress_joined", count=prog.joined))
@@ -386,8 +420,9 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
             lines.append(ctx.t("join.org.by_province"))
         for p in shown:
             count, goal = prog.by_province.get(p, 0), goals.get(p)
-            lines.append(f"• {province_name(p, lang)}: {count}" +
-                         (f" / {goal} ({percent(count, goal, lang)})" if goal else ""))
+            lines.append(
+                f"• {province_name(p, lang)}: {count}" + (f" / {goal} ({percent(count, goal, lang)})" if goal else "")
+            )
     if prog.by_month:
         months = " · ".join(f"{ctx.t('join.org.month', month=m)}: {n}" for m, n in sorted(prog.by_month.items()))
         lines.append(f"{ctx.t('join.org.by_month')} {months}")
@@ -397,8 +432,15 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
     # is in the export (source and volunteer code columns).
     ranked = sorted(prog.by_volunteer.items(), key=lambda item: (-sum(item[1]), item[0]))
     for code, (via_link, collected) in ranked[:TOP_VOLUNTEERS]:
-        lines.append("• " + ctx.t("join.org.by_volunteer", code=code or ctx.t("join.org.volunteer_gone"),
-                                  link=via_link, collected=collected))
+        lines.append(
+            "• "
+            + ctx.t(
+                "join.org.by_volunteer",
+                code=code or ctx.t("join.org.volunteer_gone"),
+                link=via_link,
+                collected=collected,
+            )
+        )
     if len(ranked) > TOP_VOLUNTEERS:
         rest = ranked[TOP_VOLUNTEERS:]
         lines.append(ctx.t("join.org.more_volunteers", n=len(rest), signups=sum(sum(c) for _, c in rest)))
@@ -479,8 +521,9 @@ async def scope_cmd(ctx: Ctx) -> Reply:
         await ctx.store.remove_organizer_provinces(target.id, provinces)
     else:
         await ctx.store.add_organizer_provinces(target.id, provinces, ctx.user.id)
-    await ctx.store.audit(ctx.user.id, "scope.remove" if remove else "scope.add", f"user:{target.id}",
-                          {"provinces": sorted(provinces)})
+    await ctx.store.audit(
+        ctx.user.id, "scope.remove" if remove else "scope.add", f"user:{target.id}", {"provinces": sorted(provinces)}
+    )
     logger.info("user %s changed the provinces of user %s", ctx.user.id, target.id)
     held = await ctx.store.organizer_provinces(target.id)
     names = _scope_names(held, ctx.lang) if held else ctx.t("join.scope.none")
@@ -516,4 +559,3 @@ def register(router: Router) -> None:
     router.command("scope", min_role=Role.ORGANIZER)(scope_cmd)
     router.button(PREFIX, min_role=Role.ORGANIZER)(on_button)
     router.flow(FLOW_NOTE, min_role=Role.ORGANIZER)(on_note)
-

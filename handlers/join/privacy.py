@@ -43,8 +43,16 @@ async def mydata(ctx: Ctx) -> Reply:
     u = ctx.user
     tz = ZoneInfo(ctx.settings.timezone)
     catalog, lang = ctx.services.catalog, ctx.lang
-    parts = [ctx.t("join.privacy.mydata_account", channel=u.channel, user=u.external_id, language=u.language,
-                   role=ctx.t(f"roles.{u.role.value}"), since=local_time(u.created_at, tz))]
+    parts = [
+        ctx.t(
+            "join.privacy.mydata_account",
+            channel=u.channel,
+            user=u.external_id,
+            language=u.language,
+            role=ctx.t(f"roles.{u.role.value}"),
+            since=local_time(u.created_at, tz),
+        )
+    ]
     if u.referral_code:
         parts.append(ctx.t("join.privacy.mydata_referral", code=u.referral_code))
 
@@ -60,10 +68,13 @@ async def mydata(ctx: Ctx) -> Reply:
             f"{ctx.t('join.form.field.province')}: {province_name(s.province_id, lang)}",
             f"{ctx.t('join.form.field.commune')}: {s.commune or ctx.t('join.form.review.empty')}",
             ctx.t("join.org.detail_source", source=source_label(catalog, lang, s.source, None)),
-            ctx.t("join.org.detail_consent", version=s.consent_version, at=local_time(s.consent_at, tz),
-                  channel=s.consent_channel),
-            ctx.t("join.org.detail_dates", created=local_time(s.created_at, tz),
-                  updated=local_time(s.updated_at, tz)),
+            ctx.t(
+                "join.org.detail_consent",
+                version=s.consent_version,
+                at=local_time(s.consent_at, tz),
+                channel=s.consent_channel,
+            ),
+            ctx.t("join.org.detail_dates", created=local_time(s.created_at, tz), updated=local_time(s.updated_at, tz)),
             ctx.t("join.org.detail_status", status=status_label(catalog, lang, s.status)),
         ]
         notes = await ctx.store.signup_notes(s.id)
@@ -139,8 +150,12 @@ async def forget(ctx: Ctx) -> Reply:
         # Still personal data held without consent: bot.signup_retention erases forget
         # states after FORM_TTL like the forms themselves, and `/forget <phone>` finds the
         # number here too (storage: `$.resume.data.phone`).
-        data["resume"] = {"flow": current.flow, "step": current.step, "data": current.data,
-                          "at": current.updated_at.isoformat()}
+        data["resume"] = {
+            "flow": current.flow,
+            "step": current.step,
+            "data": current.data,
+            "at": current.updated_at.isoformat(),
+        }
     elif current is not None and isinstance(current.data.get("resume"), dict):
         data["resume"] = current.data["resume"]  # /forget twice: the form is still put back
     await ctx.store.set_state(ctx.user.id, FLOW_FORGET, "confirm", data)
@@ -167,12 +182,18 @@ def _stale(resume: dict[str, Any]) -> bool:
 
 def _confirmation(ctx: Ctx, nonce: str, phone: str | None) -> Reply:
     text = ctx.t("join.privacy.forget_confirm")
-    text += "\n" + (ctx.t("join.privacy.forget_phone", phone=mask_phone(phone)) if phone
-                    else ctx.t("join.privacy.forget_phone_hint"))
-    return Reply(text, buttons=[
-        [Button(ctx.t("join.privacy.btn_erase"), payload(PREFIX, nonce, "y"))],
-        [Button(ctx.t("join.privacy.btn_keep"), payload(PREFIX, nonce, "n"))],
-    ])
+    text += "\n" + (
+        ctx.t("join.privacy.forget_phone", phone=mask_phone(phone))
+        if phone
+        else ctx.t("join.privacy.forget_phone_hint")
+    )
+    return Reply(
+        text,
+        buttons=[
+            [Button(ctx.t("join.privacy.btn_erase"), payload(PREFIX, nonce, "y"))],
+            [Button(ctx.t("join.privacy.btn_keep"), payload(PREFIX, nonce, "n"))],
+        ],
+    )
 
 
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
@@ -198,14 +219,17 @@ async def _erase(ctx: Ctx, phone: str | None) -> list[Reply]:
         gone = await ctx.store.forget_signup_by_phone(number, form_flows=(FLOW_COLLECT,))
         if gone is not None:
             erased.append(gone)
-    await ctx.store.audit(user_id, "privacy.forget", f"user:{user_id}",
-                          {"signups": sorted(i for i, _ in erased), "by_phone": phone is not None})
+    await ctx.store.audit(
+        user_id,
+        "privacy.forget",
+        f"user:{user_id}",
+        {"signups": sorted(i for i, _ in erased), "by_phone": phone is not None},
+    )
     # Registrations first, so their seats go to those waiting before the account goes.
     await ctx.store.forget_care(user_id)
     await ctx.store.forget_user(user_id)
     logger.info("user %s erased their data (%s sign-ups)", user_id, len(erased))
-    alerts = [r for signup_id, province in erased
-              for r in alert(ctx, province, "join.alert.erased", id=signup_id)]
+    alerts = [r for signup_id, province in erased for r in alert(ctx, province, "join.alert.erased", id=signup_id)]
     # The user row is gone: the next message starts afresh, in the default language.
     done = Reply(ctx.t("join.privacy.forgotten"), edit=True)
     return [done, *alerts]
@@ -222,8 +246,10 @@ def register(router: Router) -> None:
         if no confirmation had been open (a question stays a question)."""
         state = await ctx.store.get_state(ctx.user.id)
         replies = [await _keep(ctx, state.data if state is not None else {})]
-        if router.text_handler is not None and ctx.inbound.text.strip() and (
-            state is None or "resume" not in state.data
+        if (
+            router.text_handler is not None
+            and ctx.inbound.text.strip()
+            and (state is None or "resume" not in state.data)
         ):
             replies += as_replies(await router.text_handler(ctx))
         return replies

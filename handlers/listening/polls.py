@@ -81,8 +81,9 @@ def poll_body(catalog: Catalog, lang: str, poll: Poll, tz: ZoneInfo, *, numbered
     if numbered:
         numbers = [str(i + 1) for i in range(len(poll.choices))]
         listed = ", ".join(numbers[:-1]) + t(lang, "listening.poll.or") + numbers[-1]
-        lines.append(t(lang, "listening.poll.numbers_multi" if poll.multi else "listening.poll.numbers",
-                       numbers=listed))
+        lines.append(
+            t(lang, "listening.poll.numbers_multi" if poll.multi else "listening.poll.numbers", numbers=listed)
+        )
     lines.append(t(lang, "listening.poll.closes", at=format_local(poll.closes_at, tz)))
     return "\n".join(lines)
 
@@ -115,8 +116,9 @@ async def _closed_reply(ctx: Ctx, poll: Poll) -> Reply:
 async def _overall_text(ctx: Ctx, poll: Poll) -> str:
     tally = await ctx.store.poll_tally(poll.id)
     status = ctx.t("listening.results.closed", at=format_local(poll.ended_at(), _tz(ctx)))
-    return results_text(ctx.services.catalog, ctx.lang, poll, tally, options(ctx).min_group, status=status,
-                        by=[], overall_only=True)
+    return results_text(
+        ctx.services.catalog, ctx.lang, poll, tally, options(ctx).min_group, status=status, by=[], overall_only=True
+    )
 
 
 async def record_answer(ctx: Ctx, poll_id: int, picks: list[int], mode: str, *, tapped: bool) -> Reply:
@@ -138,15 +140,24 @@ async def record_answer(ctx: Ctx, poll_id: int, picks: list[int], mode: str, *, 
     for p in picks:
         mask |= 1 << p
     outcome = await ctx.store.answer_poll(
-        poll.id, ctx.user.id, mask=mask, mode=mode, now=now, province=await _province(ctx),
-        channel=ctx.user.channel, language=ctx.user.language,
+        poll.id,
+        ctx.user.id,
+        mask=mask,
+        mode=mode,
+        now=now,
+        province=await _province(ctx),
+        channel=ctx.user.channel,
+        language=ctx.user.language,
     )
     if not outcome.recorded:  # closed between the check and the write
         return await _closed_reply(ctx, poll)
     tz = _tz(ctx)
     if outcome.mask:
-        thanks = ctx.t("listening.answer.thanks", choices=_chosen_labels(poll, outcome.mask, ctx.lang),
-                       at=format_local(poll.closes_at, tz))
+        thanks = ctx.t(
+            "listening.answer.thanks",
+            choices=_chosen_labels(poll, outcome.mask, ctx.lang),
+            at=format_local(poll.closes_at, tz),
+        )
     else:
         thanks = ctx.t("listening.answer.cleared")
     rows = choice_buttons(poll, ctx.lang, outcome.mask)
@@ -197,8 +208,9 @@ async def typed_answer(ctx: Ctx) -> Reply | None:
         labels = [c.label(lang) for c in candidate.choices for lang in ("vi", "en")]
         index = match_choice(text, labels)
         if index is not None:
-            return await record_answer(ctx, candidate.id, [index // 2], "set" if not candidate.multi else "add",
-                                       tapped=False)
+            return await record_answer(
+                ctx, candidate.id, [index // 2], "set" if not candidate.multi else "add", tapped=False
+            )
     return None
 
 
@@ -253,22 +265,36 @@ def _ask(ctx: Ctx, step: str, data: dict[str, Any], intro: str | None = None) ->
     if step == "q_vi":
         reply = Reply(t("listening.compose.ask_question", limit=MAX_QUESTION), buttons=[_cancel_row(ctx)])
     elif step == "q_en":
-        reply = Reply(t("listening.compose.ask_question_en"), buttons=[
-            [Button(t("listening.compose.skip_button"), payload(ORG, "skip_en"))], _cancel_row(ctx)])
+        reply = Reply(
+            t("listening.compose.ask_question_en"),
+            buttons=[[Button(t("listening.compose.skip_button"), payload(ORG, "skip_en"))], _cancel_row(ctx)],
+        )
     elif step == "choices":
-        reply = Reply(t("listening.compose.ask_choices", max=MAX_CHOICES, limit=MAX_CHOICE),
-                      buttons=[_cancel_row(ctx)])
+        reply = Reply(t("listening.compose.ask_choices", max=MAX_CHOICES, limit=MAX_CHOICE), buttons=[_cancel_row(ctx)])
     elif step == "kind":
-        reply = Reply(t("listening.compose.ask_kind"), buttons=[
-            [Button(t("listening.compose.single_button"), payload(ORG, "kind", "1"))],
-            [Button(t("listening.compose.multi_button"), payload(ORG, "kind", "n"))], _cancel_row(ctx)])
+        reply = Reply(
+            t("listening.compose.ask_kind"),
+            buttons=[
+                [Button(t("listening.compose.single_button"), payload(ORG, "kind", "1"))],
+                [Button(t("listening.compose.multi_button"), payload(ORG, "kind", "n"))],
+                _cancel_row(ctx),
+            ],
+        )
     elif step == "audience":
         opts = broadcast_options(ctx)
         topics = set(data.get("topics") or [])
-        rows = [[Button(f"{'✅' if tp.id in topics else '▫️'} {tp.name(ctx.lang)}", payload(ORG, "t", tp.id))]
-                for tp in opts.topics]
-        rows.append([Button(f"{'✅' if data.get('everyone') else '▫️'} {t('listening.compose.everyone_button')}",
-                            payload(ORG, "all"))])
+        rows = [
+            [Button(f"{'✅' if tp.id in topics else '▫️'} {tp.name(ctx.lang)}", payload(ORG, "t", tp.id))]
+            for tp in opts.topics
+        ]
+        rows.append(
+            [
+                Button(
+                    f"{'✅' if data.get('everyone') else '▫️'} {t('listening.compose.everyone_button')}",
+                    payload(ORG, "all"),
+                )
+            ]
+        )
         rows.append([Button(t("listening.compose.next_button"), payload(ORG, "aud_ok"))])
         rows.append(_cancel_row(ctx))
         reply = Reply(t("listening.compose.ask_audience"), buttons=rows)
@@ -337,10 +363,18 @@ async def on_compose_text(ctx: Ctx) -> Reply | list[Reply]:
 
 def _draft_poll(data: dict[str, Any]) -> Poll:
     return Poll(
-        id=0, broadcast_id=None, created_by=None, created_at=_now(), question_vi=data["q_vi"],
-        question_en=data.get("q_en"), choices=tuple(PollChoice(vi, en) for vi, en in data["choices"]),
-        multi=bool(data.get("multi")), provinces=(), closes_at=datetime.fromisoformat(data["closes"]),
-        closed_at=None, aggregated_at=None,
+        id=0,
+        broadcast_id=None,
+        created_by=None,
+        created_at=_now(),
+        question_vi=data["q_vi"],
+        question_en=data.get("q_en"),
+        choices=tuple(PollChoice(vi, en) for vi, en in data["choices"]),
+        multi=bool(data.get("multi")),
+        provinces=(),
+        closes_at=datetime.fromisoformat(data["closes"]),
+        closed_at=None,
+        aggregated_at=None,
     )
 
 
@@ -354,13 +388,19 @@ async def _preview(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
     message = poll_message(ctx.services.catalog, ctx.lang, poll, ctx.settings.timezone, numbered=False)
     audience = await _audience(ctx, data)
     size = await ctx.store.count_audience(audience)
-    summary = ctx.t("listening.compose.summary", size=size, at=format_local(poll.closes_at, _tz(ctx)),
-                    kind=ctx.t("listening.compose.multi_button" if poll.multi else "listening.compose.single_button"))
+    summary = ctx.t(
+        "listening.compose.summary",
+        size=size,
+        at=format_local(poll.closes_at, _tz(ctx)),
+        kind=ctx.t("listening.compose.multi_button" if poll.multi else "listening.compose.single_button"),
+    )
     return [
         Reply(ctx.t("listening.compose.preview_intro")),
         Reply(message.text.replace("#0", "#…"), buttons=message.buttons),
-        Reply(summary, buttons=[[Button(ctx.t("listening.compose.confirm_button"), payload(ORG, "confirm"))],
-                                _cancel_row(ctx)]),
+        Reply(
+            summary,
+            buttons=[[Button(ctx.t("listening.compose.confirm_button"), payload(ORG, "confirm"))], _cancel_row(ctx)],
+        ),
     ]
 
 
@@ -433,27 +473,50 @@ async def _create(ctx: Ctx, data: dict[str, Any]) -> Reply:
     if closes <= _now():
         await _save(ctx, "closes", data)
         return _ask(ctx, "closes", data, ctx.t("listening.compose.in_the_past"))
-    poll, broadcast = await create_poll(ctx.store, NewPoll(
-        question_vi=data["q_vi"], question_en=data.get("q_en") or None,
-        choices=tuple(PollChoice(vi, en) for vi, en in data["choices"]), multi=bool(data.get("multi")),
-        closes_at=closes, created_by=ctx.user.id,
-    ), audience)
+    poll, broadcast = await create_poll(
+        ctx.store,
+        NewPoll(
+            question_vi=data["q_vi"],
+            question_en=data.get("q_en") or None,
+            choices=tuple(PollChoice(vi, en) for vi, en in data["choices"]),
+            multi=bool(data.get("multi")),
+            closes_at=closes,
+            created_by=ctx.user.id,
+        ),
+        audience,
+    )
     await ctx.store.clear_state(ctx.user.id)
     await notify_changed(ctx, broadcast.id)
-    return Reply(ctx.t("listening.compose.created", id=poll.id, broadcast=broadcast.id), buttons=[
-        [Button(ctx.t("listening.compose.results_button"), payload(ORG, "show", poll.id))], ctx.back_button()])
+    return Reply(
+        ctx.t("listening.compose.created", id=poll.id, broadcast=broadcast.id),
+        buttons=[[Button(ctx.t("listening.compose.results_button"), payload(ORG, "show", poll.id))], ctx.back_button()],
+    )
 
 
 async def create_poll(store, new: NewPoll, audience: Audience, *, run_at: datetime | None = None):  # type: ignore[no-untyped-def]
     """The poll and its broadcast (sent now, or at `run_at`), audited; for chat and CLI."""
-    poll, broadcast = await store.create_poll(new, NewBroadcast(
-        text_vi=new.question_vi, text_en=new.question_en, audience=audience, run_at=run_at or _now(),
-        created_by=new.created_by,
-    ))
-    await store.audit(new.created_by, "poll.create", f"poll:{poll.id}", {
-        "broadcast": broadcast.id, "audience": audience.to_json(), "choices": len(new.choices),
-        "multi": new.multi, "closes_at": new.closes_at.isoformat(),
-    })
+    poll, broadcast = await store.create_poll(
+        new,
+        NewBroadcast(
+            text_vi=new.question_vi,
+            text_en=new.question_en,
+            audience=audience,
+            run_at=run_at or _now(),
+            created_by=new.created_by,
+        ),
+    )
+    await store.audit(
+        new.created_by,
+        "poll.create",
+        f"poll:{poll.id}",
+        {
+            "broadcast": broadcast.id,
+            "audience": audience.to_json(),
+            "choices": len(new.choices),
+            "multi": new.multi,
+            "closes_at": new.closes_at.isoformat(),
+        },
+    )
     logger.info("poll %s created (broadcast %s)", poll.id, broadcast.id)
     return poll, broadcast
 

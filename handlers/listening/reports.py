@@ -76,8 +76,10 @@ def _ask(ctx: Ctx, step: str, data: dict[str, Any], intro: str | None = None) ->
         rows.append(_cancel_row(ctx))
         reply = Reply(t("listening.report.ask_workers"), buttons=rows)
     elif step == "description":
-        reply = Reply(t("listening.report.ask_description", limit=DESCRIPTION_MAX), buttons=[
-            [Button(t("listening.report.skip_button"), payload(PREFIX, "skip"))], _cancel_row(ctx)])
+        reply = Reply(
+            t("listening.report.ask_description", limit=DESCRIPTION_MAX),
+            buttons=[[Button(t("listening.report.skip_button"), payload(PREFIX, "skip"))], _cancel_row(ctx)],
+        )
     else:  # review
         reply = _review(ctx, data)
     if intro:
@@ -88,16 +90,23 @@ def _ask(ctx: Ctx, step: str, data: dict[str, Any], intro: str | None = None) ->
 def _review(ctx: Ctx, data: dict[str, Any]) -> Reply:
     t = ctx.t
     summary = t(
-        "listening.report.review", category=category_label(ctx, data["category"]), company=data["company"],
-        province=province_name(data["province"], ctx.lang), workers=t(f"listening.report.workers.{data['workers']}")
-        if data["workers"] in WORKER_CHOICES else str(data["workers"]),
+        "listening.report.review",
+        category=category_label(ctx, data["category"]),
+        company=data["company"],
+        province=province_name(data["province"], ctx.lang),
+        workers=t(f"listening.report.workers.{data['workers']}")
+        if data["workers"] in WORKER_CHOICES
+        else str(data["workers"]),
         description=data.get("description") or t("listening.report.no_description"),
     )
-    return Reply(f"{summary}\n\n{t('listening.report.anonymity')}", buttons=[
-        [Button(t("listening.report.send_anonymous"), payload(PREFIX, "send", "anon"))],
-        [Button(t("listening.report.send_contact"), payload(PREFIX, "send", "contact"))],
-        _cancel_row(ctx),
-    ])
+    return Reply(
+        f"{summary}\n\n{t('listening.report.anonymity')}",
+        buttons=[
+            [Button(t("listening.report.send_anonymous"), payload(PREFIX, "send", "anon"))],
+            [Button(t("listening.report.send_contact"), payload(PREFIX, "send", "contact"))],
+            _cancel_row(ctx),
+        ],
+    )
 
 
 async def start(ctx: Ctx) -> Reply:
@@ -112,8 +121,12 @@ async def _after_company(ctx: Ctx, data: dict[str, Any]) -> Reply:
     if signup is not None:
         data["province"] = signup.province_id
         await _save(ctx, "workers", data)
-        return _ask(ctx, "workers", data, ctx.t("listening.report.province_known",
-                                                province=province_name(signup.province_id, ctx.lang)))
+        return _ask(
+            ctx,
+            "workers",
+            data,
+            ctx.t("listening.report.province_known", province=province_name(signup.province_id, ctx.lang)),
+        )
     await _save(ctx, "province", data)
     return _ask(ctx, "province", data)
 
@@ -212,18 +225,35 @@ async def _send(ctx: Ctx, data: dict[str, Any], *, contact: bool) -> list[Reply]
     key = cluster_key(data["company"], (await ctx.store.company_keys(province)).keys())
     question_id = None
     if contact:
-        text = ctx.t("listening.report.question_text", category=category_label(ctx, category),
-                     company=data["company"], province=province_name(province, ctx.lang),
-                     description=data.get("description") or "-")
+        text = ctx.t(
+            "listening.report.question_text",
+            category=category_label(ctx, category),
+            company=data["company"],
+            province=province_name(province, ctx.lang),
+            description=data.get("description") or "-",
+        )
         question_id = await ctx.store.add_question(ctx.user.id, text, ctx.lang)
-    await ctx.store.add_report(NewReport(
-        created_on=day, province=province, category=category, company=data["company"], company_key=key,
-        workers=int(data["workers"]), description=data.get("description"), contact_question_id=question_id,
-    ))
+    await ctx.store.add_report(
+        NewReport(
+            created_on=day,
+            province=province,
+            category=category,
+            company=data["company"],
+            company_key=key,
+            workers=int(data["workers"]),
+            description=data.get("description"),
+            contact_question_id=question_id,
+        )
+    )
     # Nothing logged: a log line's time beside the channel's own lines could point at the sender.
     await ctx.store.drop_report_draft(ctx.user.id)
-    replies = [Reply(ctx.t("listening.report.thanks_contact" if contact else "listening.report.thanks"),
-                     buttons=[ctx.back_button()], edit=True)]
+    replies = [
+        Reply(
+            ctx.t("listening.report.thanks_contact" if contact else "listening.report.thanks"),
+            buttons=[ctx.back_button()],
+            edit=True,
+        )
+    ]
     replies += await early_warning(ctx, province, key, category, data["company"], day)
     return replies
 
@@ -234,32 +264,66 @@ async def early_warning(ctx: Ctx, province: str, key: str, category: str, compan
     window = await ctx.store.cluster_window(province, key, category, today=day, days=opts.alert_window_days)
     if window.reports < opts.alert_threshold and window.workers < opts.alert_workers:
         return []
-    if not await ctx.store.claim_report_alert(province, key, category, today=day, days=opts.alert_window_days,
-                                              reports=window.reports, workers=window.workers):
+    if not await ctx.store.claim_report_alert(
+        province, key, category, today=day, days=opts.alert_window_days, reports=window.reports, workers=window.workers
+    ):
         return []
     logger.info("early warning: %s reports in %s (%s)", window.reports, province, category)
     chats = dict(ctx.settings.join_alert_chats).get(province, ())
     catalog, lang = ctx.services.catalog, ctx.settings.default_language
-    text = alert_text(catalog, lang, province, company, category, window.reports, window.workers,
-                      window.previous, opts.alert_window_days)
+    text = alert_text(
+        catalog,
+        lang,
+        province,
+        company,
+        category,
+        window.reports,
+        window.workers,
+        window.previous,
+        opts.alert_window_days,
+    )
     return [Reply(text, to_channel="telegram", to_user=str(chat)) for chat in chats]
 
 
-def alert_text(catalog, lang: str, province: str, company: str, category: str, reports: int,  # type: ignore[no-untyped-def]
-               workers: int, previous: int, days: int) -> str:
+def alert_text(
+    catalog,
+    lang: str,
+    province: str,
+    company: str,
+    category: str,
+    reports: int,  # type: ignore[no-untyped-def]
+    workers: int,
+    previous: int,
+    days: int,
+) -> str:
     cat = catalog.t(lang, f"listening.report.cat.{category}")
     trend_key = "up" if reports > previous else ("same" if reports == previous else "down")
     trend = catalog.t(lang, f"listening.alert.trend_{trend_key}", previous=previous)
-    return catalog.t(lang, "listening.alert.text", company=company, category=cat,
-                     province=province_name(province, lang), count=reports, days=days, workers=workers, trend=trend)
+    return catalog.t(
+        lang,
+        "listening.alert.text",
+        company=company,
+        category=cat,
+        province=province_name(province, lang),
+        count=reports,
+        days=days,
+        workers=workers,
+        trend=trend,
+    )
 
 
 # -- organizers ---------------------------------------------------------------------
 def cluster_line(ctx: Ctx, c: ReportCluster) -> str:
     mark = "🚨 " if c.alerted_on else ""
-    return mark + ctx.t("listening.org.cluster", company=c.company, category=category_label(ctx, c.category),
-                 count=c.reports, workers=c.workers, province=province_name(c.province, ctx.lang),
-                 last=c.last_on.strftime("%d/%m"))
+    return mark + ctx.t(
+        "listening.org.cluster",
+        company=c.company,
+        category=category_label(ctx, c.category),
+        count=c.reports,
+        workers=c.workers,
+        province=province_name(c.province, ctx.lang),
+        last=c.last_on.strftime("%d/%m"),
+    )
 
 
 async def org_reports(ctx: Ctx) -> Reply:
@@ -275,8 +339,9 @@ async def org_reports(ctx: Ctx) -> Reply:
     rows = []
     for n, c in enumerate(clusters[:15], 1):
         lines.append(f"{n}. {cluster_line(ctx, c)}")
-        rows.append([Button(f"{n}. {c.company[:30]} · {category_label(ctx, c.category)[:20]}",
-                            payload(ORG, "cl", c.latest_id))])
+        rows.append(
+            [Button(f"{n}. {c.company[:30]} · {category_label(ctx, c.category)[:20]}", payload(ORG, "cl", c.latest_id))]
+        )
     rows.append(ctx.back_button())
     return Reply("\n".join(lines), buttons=rows)
 
@@ -289,18 +354,30 @@ async def on_org_button(ctx: Ctx) -> Reply:
     scope = await province_scope(ctx)
     if report is None or (scope is not None and report.province not in scope):
         return ctx.reply("listening.org.not_found")
-    reports = await ctx.store.list_reports(
-        cluster=(report.province, report.company_key, report.category), limit=50)
-    lines = [ctx.t("listening.org.detail_title", company=report.company,
-                   category=category_label(ctx, report.category), province=province_name(report.province, ctx.lang))]
+    reports = await ctx.store.list_reports(cluster=(report.province, report.company_key, report.category), limit=50)
+    lines = [
+        ctx.t(
+            "listening.org.detail_title",
+            company=report.company,
+            category=category_label(ctx, report.category),
+            province=province_name(report.province, ctx.lang),
+        )
+    ]
     for r in reports:
-        line = ctx.t("listening.org.detail_line", id=r.id, on=r.created_on.strftime("%d/%m/%Y"), company=r.company,
-                     workers=r.workers, description=r.description or "—")
+        line = ctx.t(
+            "listening.org.detail_line",
+            id=r.id,
+            on=r.created_on.strftime("%d/%m/%Y"),
+            company=r.company,
+            workers=r.workers,
+            description=r.description or "—",
+        )
         if r.contact_question_id is not None:
             line += "\n  " + ctx.t("listening.org.contact", question=r.contact_question_id)
         lines.append(line)
-    return Reply("\n".join(lines), buttons=[[Button(ctx.t("listening.org.back"), payload(ORG, "list"))],
-                                            ctx.back_button()])
+    return Reply(
+        "\n".join(lines), buttons=[[Button(ctx.t("listening.org.back"), payload(ORG, "list"))], ctx.back_button()]
+    )
 
 
 def register(router: Router) -> None:

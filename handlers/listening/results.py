@@ -43,8 +43,10 @@ def suppress(groups: dict[str, Tally], k: int, n_choices: int) -> list[Row]:
         merged = [(OTHER, other)]
     rows: list[tuple[str, Tally]] = big + merged
     shown_total = [t.respondents >= k for _, t in rows]
-    hidden = [[t.counts[c] < k for c in range(n_choices)] if shown_total[r] else [True] * n_choices
-              for r, (_, t) in enumerate(rows)]
+    hidden = [
+        [t.counts[c] < k for c in range(n_choices)] if shown_total[r] else [True] * n_choices
+        for r, (_, t) in enumerate(rows)
+    ]
     changed = True
     while changed:
         changed = False
@@ -62,8 +64,11 @@ def suppress(groups: dict[str, Tally], k: int, n_choices: int) -> list[Row]:
                     hidden[r][c] = True
                     changed = True
     return [
-        Row(g, t.respondents if shown_total[r] else None,
-            [None if hidden[r][c] else t.counts[c] for c in range(n_choices)])
+        Row(
+            g,
+            t.respondents if shown_total[r] else None,
+            [None if hidden[r][c] else t.counts[c] for c in range(n_choices)],
+        )
         for r, (g, t) in enumerate(rows)
     ]
 
@@ -111,20 +116,29 @@ def overall_hidden(tally: PollTally, k: int) -> bool:
     return 0 < tally.overall.respondents < k
 
 
-def results_dict(poll: Poll, tally: PollTally, k: int, *, by: list[str], lang: str, catalog: Catalog,
-                 status: str) -> dict[str, Any]:
+def results_dict(
+    poll: Poll, tally: PollTally, k: int, *, by: list[str], lang: str, catalog: Catalog, status: str
+) -> dict[str, Any]:
     """What `poll results --json` prints: counts only, hidden cells as "<k"."""
     hidden = overall_hidden(tally, k)
     total = tally.overall.respondents
     out: dict[str, Any] = {
-        "id": poll.id, "question": poll.question(lang), "multi": poll.multi, "status": status,
-        "closes_at": poll.closes_at.isoformat(), "delivered": tally.delivered, "respondents": total,
+        "id": poll.id,
+        "question": poll.question(lang),
+        "multi": poll.multi,
+        "status": status,
+        "closes_at": poll.closes_at.isoformat(),
+        "delivered": tally.delivered,
+        "respondents": total,
         "response_rate": round(total / tally.delivered, 4) if tally.delivered else None,
         "min_group": k,
         "choices": [
-            {"choice": i + 1, "label": c.label(lang),
-             "count": f"<{k}" if hidden else tally.overall.counts[i],
-             "percent": None if hidden or not total else round(tally.overall.counts[i] * 100 / total, 1)}
+            {
+                "choice": i + 1,
+                "label": c.label(lang),
+                "count": f"<{k}" if hidden else tally.overall.counts[i],
+                "percent": None if hidden or not total else round(tally.overall.counts[i] * 100 / total, 1),
+            }
             for i, c in enumerate(poll.choices)
         ],
         "breakdowns": {},
@@ -132,16 +146,28 @@ def results_dict(poll: Poll, tally: PollTally, k: int, *, by: list[str], lang: s
     for dimension in by:
         rows = suppress(tally.breakdowns.get(dimension, {}), k, len(poll.choices))
         out["breakdowns"][dimension] = [
-            {"group": r.group, "label": group_label(catalog, lang, dimension, r.group),
-             "respondents": r.respondents if r.respondents is not None else f"<{k}",
-             "counts": [c if c is not None else f"<{k}" for c in r.cells]}
+            {
+                "group": r.group,
+                "label": group_label(catalog, lang, dimension, r.group),
+                "respondents": r.respondents if r.respondents is not None else f"<{k}",
+                "counts": [c if c is not None else f"<{k}" for c in r.cells],
+            }
             for r in rows
         ]
     return out
 
 
-def results_text(catalog: Catalog, lang: str, poll: Poll, tally: PollTally, k: int, *, status: str,
-                 by: list[str], overall_only: bool = False) -> str:
+def results_text(
+    catalog: Catalog,
+    lang: str,
+    poll: Poll,
+    tally: PollTally,
+    k: int,
+    *,
+    status: str,
+    by: list[str],
+    overall_only: bool = False,
+) -> str:
     t = catalog.t
     total = tally.overall.respondents
     lines = [t(lang, "listening.results.title", id=poll.id, question=poll.question(lang)), status]
@@ -170,9 +196,7 @@ def results_text(catalog: Catalog, lang: str, poll: Poll, tally: PollTally, k: i
         for r in rows:
             label = group_label(catalog, lang, dimension, r.group)
             size = str(r.respondents) if r.respondents is not None else f"< {k}"
-            cells = " · ".join(
-                f"{i + 1}: {c if c is not None else f'< {k}'}" for i, c in enumerate(r.cells)
-            )
+            cells = " · ".join(f"{i + 1}: {c if c is not None else f'< {k}'}" for i, c in enumerate(r.cells))
             lines.append(f"• {label} ({size}): {cells}")
         lines.append(t(lang, "listening.results.suppressed_note", k=k))
     return "\n".join(lines)

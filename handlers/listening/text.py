@@ -13,9 +13,27 @@ from handlers.join.provinces import fold
 # Legal forms and words every company name may carry or drop: "Công ty TNHH MTV ...",
 # "... Co., Ltd", "... Việt Nam". Matched on folded words.
 _LEGAL_PHRASES = (
-    "cong ty", "tong cong ty", "chi nhanh", "trach nhiem huu han", "mot thanh vien", "1 thanh vien",
-    "co phan", "tap doan", "viet nam", "vn", "tong cty", "co ltd", "company limited", "joint stock company",
-    "nha may", "xi nghiep", "khu cong nghiep", "thuong mai", "dich vu", "san xuat", "xuat nhap khau",
+    "cong ty",
+    "tong cong ty",
+    "chi nhanh",
+    "trach nhiem huu han",
+    "mot thanh vien",
+    "1 thanh vien",
+    "co phan",
+    "tap doan",
+    "viet nam",
+    "vn",
+    "tong cty",
+    "co ltd",
+    "company limited",
+    "joint stock company",
+    "nha may",
+    "xi nghiep",
+    "khu cong nghiep",
+    "thuong mai",
+    "dich vu",
+    "san xuat",
+    "xuat nhap khau",
 )
 _LEGAL_WORDS = frozenset(
     "cty ct tnhh mtv 1tv cp jsc ltd co company limited corp corporation inc group "
@@ -24,8 +42,18 @@ _LEGAL_WORDS = frozenset(
 # What a company makes: "May Hưng Phát" and "Hưng Phát garment" are one company. Dropped
 # only when other words remain ("Công ty May 10" keeps "may 10" as a whole).
 _TRADE_PHRASES = (
-    "thuc pham", "dien tu", "noi that", "thuy san", "co khi", "che bien", "bao bi", "hoa chat", "may mac",
-    "det may", "da giay", "gom su",
+    "thuc pham",
+    "dien tu",
+    "noi that",
+    "thuy san",
+    "co khi",
+    "che bien",
+    "bao bi",
+    "hoa chat",
+    "may mac",
+    "det may",
+    "da giay",
+    "gom su",
 )
 _TRADE_WORDS = frozenset(
     "may garment garments textile textiles det soi giay footwear shoes shoe electronics electronic electric "
@@ -131,8 +159,9 @@ def match_company(key: str, known: Iterable[str]) -> str | None:
         short_flat, long_flat = sorted((flat, other_flat), key=len)
         if len(shorter) >= 2 and _contains_run(longer, shorter):
             scored.append((limit + 1, other))
-        elif len(short_flat) >= 5 and (long_flat.startswith(short_flat) or (
-                len(short_flat) >= 8 and short_flat in long_flat)):
+        elif len(short_flat) >= 5 and (
+            long_flat.startswith(short_flat) or (len(short_flat) >= 8 and short_flat in long_flat)
+        ):
             scored.append((100, other))
     if not scored:
         return None
@@ -144,7 +173,7 @@ def match_company(key: str, known: Iterable[str]) -> str | None:
 
 def _contains_run(words: Sequence[str], run: Sequence[str]) -> bool:
     n = len(run)
-    return any(list(words[i:i + n]) == list(run) for i in range(len(words) - n + 1))
+    return any(list(words[i : i + n]) == list(run) for i in range(len(words) - n + 1))
 
 
 def cluster_key(name: str, known: Iterable[str]) -> str:
@@ -183,9 +212,30 @@ def match_choice(text: str, labels: Sequence[str]) -> int | None:
 # -- personal data in a description -------------------------------------------------------
 _PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.\-]?\d){8,10}(?!\d)")
 _HONORIFICS = (
-    "anh", "chi", "ong", "ba", "co", "chu", "bac", "em", "di", "cau", "thim", "mo",
-    "quan doc", "to truong", "truong ca", "giam doc", "pho giam doc", "truong phong", "ke toan", "ban",
-    "mr", "mrs", "ms", "miss",
+    "anh",
+    "chi",
+    "ong",
+    "ba",
+    "co",
+    "chu",
+    "bac",
+    "em",
+    "di",
+    "cau",
+    "thim",
+    "mo",
+    "quan doc",
+    "to truong",
+    "truong ca",
+    "giam doc",
+    "pho giam doc",
+    "truong phong",
+    "ke toan",
+    "ban",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
 )
 _SURNAMES = frozenset(
     "nguyen tran le pham hoang huynh phan vu vo dang bui do ho ngo duong ly dinh trinh doan lam mai "
@@ -215,7 +265,7 @@ def has_person_name(text: str) -> bool:
         for honorific in _HONORIFICS:
             parts = honorific.split()
             n = len(parts)
-            if folded[i:i + n] == parts and i + n < len(tokens):
+            if folded[i : i + n] == parts and i + n < len(tokens):
                 nxt = tokens[i + n]
                 if _is_capitalized(nxt) and not nxt.isupper() and fold(nxt) not in _LEGAL_WORDS:
                     return True

@@ -1,8 +1,8 @@
 """Workers' rights Q&A: the bilingual knowledge base and the search over it.
 
-    kb = load_knowledge_base(extra_dir)   # once, at start-up
-    searcher = Searcher(kb)               # once; indexes are built here
-    result = searcher.search(text, lang)  # per message: topic or suggestions
+kb = load_knowledge_base(extra_dir)   # once, at start-up
+searcher = Searcher(kb)               # once; indexes are built here
+result = searcher.search(text, lang)  # per message: topic or suggestions
 """
 
 from handlers.rights.kb import (

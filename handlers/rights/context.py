@@ -28,14 +28,58 @@ STORY_CHARS = 160  # from here a message is read as background + question
 
 # Phrases that mark the question of a story (folded). "?" marks it too.
 _ASK_MARKERS = (
-    "cho hoi", "xin hoi", "cho em hoi", "cho toi hoi", "cho minh hoi", "cho chau hoi",
-    "em muon hoi", "toi muon hoi", "muon hoi", "xin tu van", "nho tu van", "tu van giup",
-    "phai lam sao", "lam sao", "lam the nao", "the nao", "nhu the nao", "ra sao",
-    "bao nhieu", "bao lau", "khi nao", "o dau", "co duoc khong", "duoc khong", "co phai",
-    "hay khong", "hay ko", "dung khong", "dung ko", "co dung", "khong a", "ko a",
-    "vay thi", "vay em", "vay toi", "vay co", "liệu", "lieu", "xin hoi", "can lam gi",
-    "what", "how", "can i", "do i", "is it", "am i", "should i", "will i", "where",
-    "when", "which", "who",
+    "cho hoi",
+    "xin hoi",
+    "cho em hoi",
+    "cho toi hoi",
+    "cho minh hoi",
+    "cho chau hoi",
+    "em muon hoi",
+    "toi muon hoi",
+    "muon hoi",
+    "xin tu van",
+    "nho tu van",
+    "tu van giup",
+    "phai lam sao",
+    "lam sao",
+    "lam the nao",
+    "the nao",
+    "nhu the nao",
+    "ra sao",
+    "bao nhieu",
+    "bao lau",
+    "khi nao",
+    "o dau",
+    "co duoc khong",
+    "duoc khong",
+    "co phai",
+    "hay khong",
+    "hay ko",
+    "dung khong",
+    "dung ko",
+    "co dung",
+    "khong a",
+    "ko a",
+    "vay thi",
+    "vay em",
+    "vay toi",
+    "vay co",
+    "liệu",
+    "lieu",
+    "xin hoi",
+    "can lam gi",
+    "what",
+    "how",
+    "can i",
+    "do i",
+    "is it",
+    "am i",
+    "should i",
+    "will i",
+    "where",
+    "when",
+    "which",
+    "who",
 )
 _SENTENCE = re.compile(r"(?<=[.!?;\n])\s*|(?<=\?)")
 
@@ -87,8 +131,7 @@ class _FoldTable(dict[int, str]):
         if ch in "đĐ":
             out = "d"
         elif ch.isalnum():
-            out = "".join(c for c in unicodedata.normalize("NFD", ch)
-                          if not unicodedata.combining(c)).lower()
+            out = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c)).lower()
         else:
             out = " "
         self[code] = out
@@ -103,8 +146,20 @@ def _quick_fold(text: str) -> str:
     return " ".join(text.translate(_FOLD_TABLE).split())
 
 
-_LEADS = ("cho em hoi", "cho toi hoi", "cho minh hoi", "cho chau hoi", "cho hoi", "xin hoi",
-          "em muon hoi", "toi muon hoi", "vay thi", "vay em", "vay toi", "vay co")
+_LEADS = (
+    "cho em hoi",
+    "cho toi hoi",
+    "cho minh hoi",
+    "cho chau hoi",
+    "cho hoi",
+    "xin hoi",
+    "em muon hoi",
+    "toi muon hoi",
+    "vay thi",
+    "vay em",
+    "vay toi",
+    "vay co",
+)
 
 
 def _cut_at_marker(sentence: str) -> tuple[str, str]:
@@ -116,7 +171,7 @@ def _cut_at_marker(sentence: str) -> tuple[str, str]:
     for i in range(len(words)):
         for lead in _LEADS:
             n = len(lead.split())
-            if " ".join(folded[i:i + n]) == lead and i > 3:
+            if " ".join(folded[i : i + n]) == lead and i > 3:
                 return " ".join(words[:i]), " ".join(words[i:])
     return "", sentence
 
@@ -127,30 +182,103 @@ def _cut_at_marker(sentence: str) -> tuple[str, str]:
 # "nhat" in ít nhất, "phap" in pháp luật, "duc", "uc", "my"): those count only after a
 # word that introduces a place ("ở", "sang", "nước", "bên") or in an unambiguous pair.
 _COUNTRIES_ANYWHERE = (
-    "thai lan", "han quoc", "nhat ban", "dai loan", "malaysia", "ma lai", "singapore",
-    "trung quoc", "campuchia", "cam pu chia", "philippines", "philippin", "indonesia",
-    "an do", "ha lan", "ba lan", "rumani", "romania", "hungary", "slovakia", "a rap",
-    "chau au", "thailand", "thai", "korea", "korean", "japan", "japanese", "taiwan",
-    "taiwanese", "malaysian", "china", "chinese", "cambodia", "laos", "india", "indian",
-    "germany", "german", "france", "french", "australia", "australian", "canada",
-    "canadian", "usa", "america", "american", "uk", "britain", "british", "england",
-    "europe", "european", "russia", "dubai", "saudi", "qatar", "israel", "poland",
-    "philippine", "indonesian", "singaporean", "nga", "arab",
+    "thai lan",
+    "han quoc",
+    "nhat ban",
+    "dai loan",
+    "malaysia",
+    "ma lai",
+    "singapore",
+    "trung quoc",
+    "campuchia",
+    "cam pu chia",
+    "philippines",
+    "philippin",
+    "indonesia",
+    "an do",
+    "ha lan",
+    "ba lan",
+    "rumani",
+    "romania",
+    "hungary",
+    "slovakia",
+    "a rap",
+    "chau au",
+    "thailand",
+    "thai",
+    "korea",
+    "korean",
+    "japan",
+    "japanese",
+    "taiwan",
+    "taiwanese",
+    "malaysian",
+    "china",
+    "chinese",
+    "cambodia",
+    "laos",
+    "india",
+    "indian",
+    "germany",
+    "german",
+    "france",
+    "french",
+    "australia",
+    "australian",
+    "canada",
+    "canadian",
+    "usa",
+    "america",
+    "american",
+    "uk",
+    "britain",
+    "british",
+    "england",
+    "europe",
+    "european",
+    "russia",
+    "dubai",
+    "saudi",
+    "qatar",
+    "israel",
+    "poland",
+    "philippine",
+    "indonesian",
+    "singaporean",
+    "nga",
+    "arab",
 )
 # Folded names that are also Vietnamese words: "mang thai", "ngã", "lao động nước ngoài"
 # (foreign workers in Vietnam) count only after a place word in Vietnamese text.
 _NEED_PLACE_VI = frozenset({"nga", "nuoc ngoai", "uk", "india", "indian"})
 _ENGLISH_ONLY = frozenset({"thai"})  # "mang thai" (pregnant) in Vietnamese
 _GOING_ABROAD = frozenset({"o", "ra", "sang", "di"})
-_COUNTRIES_AFTER_PLACE = ("lao", "han", "nhat", "phap", "duc", "uc", "my", "hq",
-                          "nb", "tq")
-_PLACE_WORDS = frozenset({"o", "sang", "nuoc", "ben", "tai", "di", "xu", "ra", "in",
-                          "to", "of"})
+_COUNTRIES_AFTER_PLACE = ("lao", "han", "nhat", "phap", "duc", "uc", "my", "hq", "nb", "tq")
+_PLACE_WORDS = frozenset({"o", "sang", "nuoc", "ben", "tai", "di", "xu", "ra", "in", "to", "of"})
 # "công ty Hàn Quốc", "chủ người Nhật", "a Korean company": a foreign employer in Vietnam
 # is a question about Vietnamese law.
-_EMPLOYER_WORDS = frozenset({"ty", "cty", "chu", "sep", "nguoi", "nghiep", "von", "fdi",
-                             "xuong", "nha", "company", "employer", "boss", "firm",
-                             "factory", "manager", "owner", "doanh"})
+_EMPLOYER_WORDS = frozenset(
+    {
+        "ty",
+        "cty",
+        "chu",
+        "sep",
+        "nguoi",
+        "nghiep",
+        "von",
+        "fdi",
+        "xuong",
+        "nha",
+        "company",
+        "employer",
+        "boss",
+        "firm",
+        "factory",
+        "manager",
+        "owner",
+        "doanh",
+    }
+)
 
 
 def foreign_country(words: list[str], lang: str = "vi") -> str | None:
@@ -160,12 +288,11 @@ def foreign_country(words: list[str], lang: str = "vi") -> str | None:
         start = text.find(f" {name} ")
         while start != -1:
             before = (text[:start].split()[-1:] or [""])[0]
-            after = (text[start + len(name) + 2:].split()[:1] or [""])[0]
+            after = (text[start + len(name) + 2 :].split()[:1] or [""])[0]
             employer = before in _EMPLOYER_WORDS or (lang == "en" and after in _EMPLOYER_WORDS)
             needs_place = lang == "vi" and name in _NEED_PLACE_VI
             places = _GOING_ABROAD if name == "nuoc ngoai" else _PLACE_WORDS
-            if (not employer and (not needs_place or before in places)
-                    and not (lang == "vi" and name in _ENGLISH_ONLY)):
+            if not employer and (not needs_place or before in places) and not (lang == "vi" and name in _ENGLISH_ONLY):
                 return name
             start = text.find(f" {name} ", start + 1)
     if lang == "vi":
@@ -180,12 +307,49 @@ def foreign_country(words: list[str], lang: str = "vi") -> str | None:
 # --- small talk -----------------------------------------------------------------------------
 
 _SMALL_TALK = (
-    "ban la ai", "ban ten gi", "ban khoe khong", "ban khoe ko", "khoe khong", "an com chua",
-    "ngu ngon", "chuc ngu ngon", "chao buoi sang", "chao ban", "xin chao", "hello", "hi",
-    "alo", "good morning", "good night", "how are you", "who are you", "what is your name",
-    "thank you", "thanks", "cam on", "ok", "oke", "okay", "hihi", "haha", "hehe", "kkk",
-    "yeu ban", "i love you", "ban co nguoi yeu chua", "buon qua", "chan qua", "test",
-    "stop", "stop please", "please stop", "unsubscribe", "dung lai", "huy", "dung", "thoi",
+    "ban la ai",
+    "ban ten gi",
+    "ban khoe khong",
+    "ban khoe ko",
+    "khoe khong",
+    "an com chua",
+    "ngu ngon",
+    "chuc ngu ngon",
+    "chao buoi sang",
+    "chao ban",
+    "xin chao",
+    "hello",
+    "hi",
+    "alo",
+    "good morning",
+    "good night",
+    "how are you",
+    "who are you",
+    "what is your name",
+    "thank you",
+    "thanks",
+    "cam on",
+    "ok",
+    "oke",
+    "okay",
+    "hihi",
+    "haha",
+    "hehe",
+    "kkk",
+    "yeu ban",
+    "i love you",
+    "ban co nguoi yeu chua",
+    "buon qua",
+    "chan qua",
+    "test",
+    "stop",
+    "stop please",
+    "please stop",
+    "unsubscribe",
+    "dung lai",
+    "huy",
+    "dung",
+    "thoi",
 )
 
 
@@ -201,14 +365,16 @@ def is_small_talk(words: list[str]) -> bool:
     return not leftover and bool(words)
 
 
-_FILLERS = frozenset("a ad admin oi nhe nha nhi ha em anh chi ban minh toi shop bot ah "
-                     "you very much so nhieu lam qua".split())
+_FILLERS = frozenset(
+    "a ad admin oi nhe nha nhi ha em anh chi ban minh toi shop bot ah you very much so nhieu lam qua".split()
+)
 
 
 # --- provinces -------------------------------------------------------------------------------
 
-_PROVINCE_MARKERS = frozenset({"o", "tai", "tinh", "tp", "thanh", "pho", "in", "at", "kcn",
-                               "kcx", "huyen", "quan", "tx", "from", "near", "khu"})
+_PROVINCE_MARKERS = frozenset(
+    {"o", "tai", "tinh", "tp", "thanh", "pho", "in", "at", "kcn", "kcx", "huyen", "quan", "tx", "from", "near", "khu"}
+)
 
 
 class ProvinceFinder:
@@ -239,7 +405,7 @@ class ProvinceFinder:
         low = unicodedata.normalize("NFC", accented).lower()
         for i in range(len(words)):
             for n in range(self._longest, 0, -1):
-                key = tuple(words[i:i + n])
+                key = tuple(words[i : i + n])
                 if len(key) < n:
                     continue
                 pid = self._names.get(key)

@@ -42,16 +42,47 @@ __all__ = [
 ]
 
 REQUIRED_TOPICS: tuple[str, ...] = (
-    "minimum_wage", "working_hours", "overtime_limits", "overtime_pay", "annual_leave",
-    "public_holidays", "personal_leave", "maternity", "sick_leave", "labor_contract_types",
-    "probation", "contract_termination", "unlawful_dismissal", "severance", "wage_payment",
-    "social_insurance", "unemployment_insurance", "health_insurance", "work_accident",
-    "osh_rights", "osh_month", "workers_month", "union_join", "union_dues", "union_rights",
-    "grassroots_union", "collective_bargaining", "strike", "dialogue", "harassment",
-    "child_labor", "retirement_age", "one_time_si_withdrawal", "union_legal_aid",
-    "labor_dispute", "personal_data",
+    "minimum_wage",
+    "working_hours",
+    "overtime_limits",
+    "overtime_pay",
+    "annual_leave",
+    "public_holidays",
+    "personal_leave",
+    "maternity",
+    "sick_leave",
+    "labor_contract_types",
+    "probation",
+    "contract_termination",
+    "unlawful_dismissal",
+    "severance",
+    "wage_payment",
+    "social_insurance",
+    "unemployment_insurance",
+    "health_insurance",
+    "work_accident",
+    "osh_rights",
+    "osh_month",
+    "workers_month",
+    "union_join",
+    "union_dues",
+    "union_rights",
+    "grassroots_union",
+    "collective_bargaining",
+    "strike",
+    "dialogue",
+    "harassment",
+    "child_labor",
+    "retirement_age",
+    "one_time_si_withdrawal",
+    "union_legal_aid",
+    "labor_dispute",
+    "personal_data",
     # issue 9
-    "tet_bonus", "pregnant_workers", "wage_deductions", "commuting_accident",
+    "tet_bonus",
+    "pregnant_workers",
+    "wage_deductions",
+    "commuting_accident",
 )
 
 LANGS: tuple[str, ...] = ("vi", "en")  # Vietnamese first: it is the fallback language
@@ -68,11 +99,32 @@ MAX_ENTRY_ANSWER_CHARS = 350
 # Notes written for the authors, never for a worker. Matched case-insensitively in
 # everything a worker sees; a federation's override gets the same check.
 AUTHORING_NOTES: tuple[str, ...] = (
-    "chưa có nguồn", "chưa có nguồn xác nhận", "cần kiểm chứng", "cần xác minh",
-    "cần kiểm tra lại", "theo fact sheet", "fact sheet", "theo ghi chú", "ghi chú nội bộ",
-    "nguồn:", "todo", "fixme", "tbd", "[?]", "(?)", "(source:", "source:", "unverified",
-    "needs confirmation", "need to confirm", "to be verified", "according to our notes",
-    "our notes", "labor-law-facts", "addendum", "xxx",
+    "chưa có nguồn",
+    "chưa có nguồn xác nhận",
+    "cần kiểm chứng",
+    "cần xác minh",
+    "cần kiểm tra lại",
+    "theo fact sheet",
+    "fact sheet",
+    "theo ghi chú",
+    "ghi chú nội bộ",
+    "nguồn:",
+    "todo",
+    "fixme",
+    "tbd",
+    "[?]",
+    "(?)",
+    "(source:",
+    "source:",
+    "unverified",
+    "needs confirmation",
+    "need to confirm",
+    "to be verified",
+    "according to our notes",
+    "our notes",
+    "labor-law-facts",
+    "addendum",
+    "xxx",
 )
 # An answer whose facts are not all confirmed must send the worker to a person.
 # Validation checks for these phrases so a federation override cannot drop the hedge.
@@ -87,14 +139,27 @@ ENTRIES_DIR = "entries"
 _PACKAGE_DATA = "data"
 _BILINGUAL = ("title", "questions", "answer", "citation", "summary", "bullets", "next_step")
 _FIELDS = frozenset(
-    {"id", "title", "category", "certainty", "effective", "reviewed", "questions", "keywords",
-     "answer", "citation", "related", "summary", "bullets", "next_step"}
+    {
+        "id",
+        "title",
+        "category",
+        "certainty",
+        "effective",
+        "reviewed",
+        "questions",
+        "keywords",
+        "answer",
+        "citation",
+        "related",
+        "summary",
+        "bullets",
+        "next_step",
+    }
 )
 _ID = re.compile(r"[a-z][a-z0-9_]*")
 _ENTRY_ID = re.compile(r"[a-z][a-z0-9_]*\.[a-z0-9_]+")
 _ENTRY_FIELDS = frozenset(
-    {"id", "topic", "title", "questions", "keywords", "answer", "next_step", "citation",
-     "certainty", "related"}
+    {"id", "topic", "title", "questions", "keywords", "answer", "next_step", "citation", "certainty", "related"}
 )
 # date.fromisoformat also takes "20261122" since 3.11; the files must stay readable.
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -126,8 +191,11 @@ class Topic:
 
     def title_in(self, lang: str | None) -> str:
         lang = lang or LANGS[0]
-        return (self.title.get(lang) or self.title.get(LANGS[0])
-                or (self.questions.get(lang) or self.questions[LANGS[0]])[0])
+        return (
+            self.title.get(lang)
+            or self.title.get(LANGS[0])
+            or (self.questions.get(lang) or self.questions[LANGS[0]])[0]
+        )
 
     def answer_in(self, lang: str | None) -> str:
         return self.answer.get(lang or LANGS[0]) or self.answer[LANGS[0]]
@@ -234,8 +302,7 @@ class KnowledgeBaseError(ValueError):
     """The knowledge files are invalid; `problems` names each file and entry."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__(f"{len(problems)} problem(s) in the rights knowledge base:\n"
-                         + "\n".join(problems))
+        super().__init__(f"{len(problems)} problem(s) in the rights knowledge base:\n" + "\n".join(problems))
         self.problems = problems
 
 
@@ -260,9 +327,7 @@ def load_knowledge_base(extra_dir: Path | None = None) -> KnowledgeBase:
     return kb
 
 
-def check_knowledge_dir(
-    path: Path | Traversable, *, required_ids: Iterable[str] = REQUIRED_TOPICS
-) -> list[str]:
+def check_knowledge_dir(path: Path | Traversable, *, required_ids: Iterable[str] = REQUIRED_TOPICS) -> list[str]:
     """Validate one self-contained directory of topic files; [] means it loads."""
     if not path.is_dir():
         return [f"{path}: not a directory"]
@@ -271,9 +336,8 @@ def check_knowledge_dir(
 
 # --- internals -------------------------------------------------------------------------
 
-def _collect(
-    dirs: list[Traversable], *, required_ids: tuple[str, ...]
-) -> tuple[KnowledgeBase | None, list[str]]:
+
+def _collect(dirs: list[Traversable], *, required_ids: tuple[str, ...]) -> tuple[KnowledgeBase | None, list[str]]:
     problems: list[str] = []
     categories: dict[str, dict[str, str]] = {}
     merged: dict[str, dict[str, Any]] = {}
@@ -303,8 +367,7 @@ def _collect(
                 continue
             tid = data.get("id")
             if not isinstance(tid, str) or not _ID.fullmatch(tid):
-                problems.append(f"{where}: missing or invalid 'id' (lower-case letters, "
-                                "digits and _)")
+                problems.append(f"{where}: missing or invalid 'id' (lower-case letters, digits and _)")
                 continue
             label = f"{where} [{tid}]"
             if entry.name != f"{tid}.json":
@@ -336,8 +399,7 @@ def _collect(
         label = f"{sources[tid][-1]} [{tid}]"
         # A federation's one-language override (its own hotline in `answer.vi`) cannot
         # keep the other language's figures in step; the figure check is for whole files.
-        topic = _build_topic(tid, data, label, categories, set(merged), problems,
-                             figures=len(sources[tid]) == 1)
+        topic = _build_topic(tid, data, label, categories, set(merged), problems, figures=len(sources[tid]) == 1)
         if topic is not None:
             topics[tid] = replace(topic, sources=tuple(sources[tid]))
 
@@ -352,12 +414,12 @@ def _collect(
         regions = _build_regions(*regions_raw, problems) or regions
     if problems:
         return None, problems
-    return KnowledgeBase(topics=topics, categories=categories, entries=entries,
-                         wage_regions=regions), []
+    return KnowledgeBase(topics=topics, categories=categories, entries=entries, wage_regions=regions), []
 
 
-def _read_entries(directory: Traversable, folder: Traversable,
-                  into: dict[str, tuple[str, dict[str, Any]]], problems: list[str]) -> None:
+def _read_entries(
+    directory: Traversable, folder: Traversable, into: dict[str, tuple[str, dict[str, Any]]], problems: list[str]
+) -> None:
     """entries/<topic_id>.json: {"topic": id, "entries": [...]}; a later layer replaces
     an entry of the same id field by field."""
     for file in sorted(folder.iterdir(), key=lambda p: p.name):
@@ -383,8 +445,7 @@ def _read_entries(directory: Traversable, folder: Traversable,
         for n, item in enumerate(items):
             eid = item.get("id") if isinstance(item, dict) else None
             if not isinstance(eid, str) or not _ENTRY_ID.fullmatch(eid):
-                problems.append(f"{where} [#{n}]: missing or invalid id (<topic>.<slug>, "
-                                "slug of a-z, 0-9, _)")
+                problems.append(f"{where} [#{n}]: missing or invalid id (<topic>.<slug>, slug of a-z, 0-9, _)")
                 continue
             if eid.split(".", 1)[0] != tid:
                 problems.append(f"{where} [{eid}]: id must start with '{tid}.'")
@@ -404,8 +465,9 @@ def _read_entries(directory: Traversable, folder: Traversable,
                 into[eid] = (where, {**item, "topic": tid})
 
 
-def _bilingual_text(data: Mapping[str, Any], key: str, label: str, problems: list[str], *,
-                    required: bool, limit: int | None = None) -> dict[str, str]:
+def _bilingual_text(
+    data: Mapping[str, Any], key: str, label: str, problems: list[str], *, required: bool, limit: int | None = None
+) -> dict[str, str]:
     raw = data.get(key)
     if raw is None and not required:
         return {}
@@ -417,23 +479,22 @@ def _bilingual_text(data: Mapping[str, Any], key: str, label: str, problems: lis
             continue
         out[lang] = text.strip()
         if limit is not None and len(out[lang]) > limit:
-            problems.append(f"{label}: {lang} {key.replace('_', ' ')} is {len(out[lang])} "
-                            f"characters, keep it to {limit}")
+            problems.append(
+                f"{label}: {lang} {key.replace('_', ' ')} is {len(out[lang])} characters, keep it to {limit}"
+            )
     return out
 
 
-def _build_entry(eid: str, data: dict[str, Any], label: str, topic_ids: set[str],
-                 known_refs: set[str], problems: list[str]) -> Entry | None:
+def _build_entry(
+    eid: str, data: dict[str, Any], label: str, topic_ids: set[str], known_refs: set[str], problems: list[str]
+) -> Entry | None:
     before = len(problems)
     tid = data["topic"]
     if tid not in topic_ids:
         problems.append(f"{label}: unknown topic '{tid}'")
-    title = _bilingual_text(data, "title", label, problems, required=True,
-                            limit=MAX_TITLE_CHARS)
-    answer = _bilingual_text(data, "answer", label, problems, required=True,
-                             limit=MAX_ENTRY_ANSWER_CHARS)
-    next_step = _bilingual_text(data, "next_step", label, problems, required=True,
-                                limit=MAX_NEXT_STEP_CHARS)
+    title = _bilingual_text(data, "title", label, problems, required=True, limit=MAX_TITLE_CHARS)
+    answer = _bilingual_text(data, "answer", label, problems, required=True, limit=MAX_ENTRY_ANSWER_CHARS)
+    next_step = _bilingual_text(data, "next_step", label, problems, required=True, limit=MAX_NEXT_STEP_CHARS)
     citation = _bilingual_text(data, "citation", label, problems, required=True)
     questions: dict[str, tuple[str, ...]] = {}
     raw_q = data.get("questions")
@@ -465,13 +526,21 @@ def _build_entry(eid: str, data: dict[str, Any], label: str, topic_ids: set[str]
         _check_hedge(label, certainty, {"answer": answer}, problems)
     # Titles are button labels, shortened differently per language: facts are checked
     # where they are stated.
-    _check_figures(label, {"answer": answer, "next_step": next_step, "citation": citation},
-                   problems)
+    _check_figures(label, {"answer": answer, "next_step": next_step, "citation": citation}, problems)
     if len(problems) > before:
         return None
-    return Entry(id=eid, topic=tid, certainty=certainty, questions=questions, title=title,
-                 answer=answer, next_step=next_step, citation=citation,
-                 related=tuple(related), keywords=tuple(k.strip() for k in keywords))
+    return Entry(
+        id=eid,
+        topic=tid,
+        certainty=certainty,
+        questions=questions,
+        title=title,
+        answer=answer,
+        next_step=next_step,
+        citation=citation,
+        related=tuple(related),
+        keywords=tuple(k.strip() for k in keywords),
+    )
 
 
 def _build_regions(where: str, data: dict[str, Any], problems: list[str]) -> WageRegions | None:
@@ -490,8 +559,7 @@ def _build_regions(where: str, data: dict[str, Any], problems: list[str]) -> Wag
         item = raw_amounts.get(key) if isinstance(raw_amounts, dict) else None
         monthly = item.get("monthly") if isinstance(item, dict) else None
         hourly = item.get("hourly") if isinstance(item, dict) else None
-        if not (isinstance(monthly, int) and isinstance(hourly, int) and monthly > 0
-                and hourly > 0):
+        if not (isinstance(monthly, int) and isinstance(hourly, int) and monthly > 0 and hourly > 0):
             problems.append(f"{where}: amounts.{key} needs positive integer monthly and hourly")
             continue
         amounts[int(key)] = (monthly, hourly)
@@ -526,8 +594,9 @@ def _build_regions(where: str, data: dict[str, Any], problems: list[str]) -> Wag
         provinces[pid] = tuple(built)
     if len(problems) > before:
         return None
-    return WageRegions(source=data["source"], effective=effective, certainty=certainty,
-                       amounts=amounts, provinces=provinces)
+    return WageRegions(
+        source=data["source"], effective=effective, certainty=certainty, amounts=amounts, provinces=provinces
+    )
 
 
 def _where(directory: Traversable, entry: Traversable) -> str:
@@ -550,8 +619,7 @@ def _read_json(entry: Traversable, where: str, problems: list[str]) -> dict[str,
     return data
 
 
-def _merge_categories(data: dict[str, Any], where: str, into: dict[str, dict[str, str]],
-                      problems: list[str]) -> None:
+def _merge_categories(data: dict[str, Any], where: str, into: dict[str, dict[str, str]], problems: list[str]) -> None:
     for cid, names in data.items():
         if not isinstance(names, dict):
             problems.append(f"{where} [{cid}]: category names must be an object {{vi, en}}")
@@ -573,9 +641,16 @@ def _overlay(base: dict[str, Any], override: dict[str, Any]) -> None:
             base[key] = value
 
 
-def _build_topic(tid: str, data: dict[str, Any], label: str,
-                 categories: Mapping[str, Any], known_ids: set[str],
-                 problems: list[str], *, figures: bool = True) -> Topic | None:
+def _build_topic(
+    tid: str,
+    data: dict[str, Any],
+    label: str,
+    categories: Mapping[str, Any],
+    known_ids: set[str],
+    problems: list[str],
+    *,
+    figures: bool = True,
+) -> Topic | None:
     before = len(problems)
 
     category = data.get("category")
@@ -600,8 +675,10 @@ def _build_topic(tid: str, data: dict[str, Any], label: str,
         else:
             answer[lang] = text.strip()
             if len(answer[lang]) > MAX_ANSWER_CHARS:
-                problems.append(f"{label}: {lang} answer is {len(answer[lang])} characters, "
-                                f"keep it to {MAX_ANSWER_CHARS} (one phone screen)")
+                problems.append(
+                    f"{label}: {lang} answer is {len(answer[lang])} characters, "
+                    f"keep it to {MAX_ANSWER_CHARS} (one phone screen)"
+                )
         cite = raw_c.get(lang) if isinstance(raw_c, dict) else None
         if not _text(cite):
             problems.append(f"{label}: missing {lang} citation")
@@ -611,10 +688,8 @@ def _build_topic(tid: str, data: dict[str, Any], label: str,
     effective = _date(data, "effective", label, problems)
     reviewed = _date(data, "reviewed", label, problems)
 
-    summary = _bilingual_text(data, "summary", label, problems, required=False,
-                              limit=MAX_SUMMARY_CHARS)
-    next_step = _bilingual_text(data, "next_step", label, problems, required=False,
-                                limit=MAX_NEXT_STEP_CHARS)
+    summary = _bilingual_text(data, "summary", label, problems, required=False, limit=MAX_SUMMARY_CHARS)
+    next_step = _bilingual_text(data, "next_step", label, problems, required=False, limit=MAX_NEXT_STEP_CHARS)
     bullets = _bullets(data, label, problems)
 
     certainty = data.get("certainty")
@@ -622,8 +697,12 @@ def _build_topic(tid: str, data: dict[str, Any], label: str,
         problems.append(f"{label}: certainty must be one of {', '.join(CERTAINTIES)}")
     elif certainty != "confirmed":
         _check_hedge(label, certainty, {"answer": answer, "summary": summary}, problems)
-    shown = {"answer": answer, "summary": summary, "next_step": next_step,
-             "bullets": {lang: "\n".join(b) for lang, b in bullets.items()}}
+    shown = {
+        "answer": answer,
+        "summary": summary,
+        "next_step": next_step,
+        "bullets": {lang: "\n".join(b) for lang, b in bullets.items()},
+    }
     _check_worker_texts(label, shown, problems)
     if figures:
         _check_figures(label, {**shown, "citation": citation}, problems)
@@ -649,17 +728,27 @@ def _build_topic(tid: str, data: dict[str, Any], label: str,
         title = {}
     for lang, text in title.items():
         if isinstance(text, str) and len(text) > MAX_TITLE_CHARS:
-            problems.append(f"{label}: {lang} title is {len(text)} characters, "
-                            f"keep it to {MAX_TITLE_CHARS} (a button label)")
+            problems.append(
+                f"{label}: {lang} title is {len(text)} characters, keep it to {MAX_TITLE_CHARS} (a button label)"
+            )
 
     if len(problems) > before or effective is None or reviewed is None:
         return None
     return Topic(
-        id=tid, category=category, questions=questions, answer=answer, citation=citation,
-        effective=effective, reviewed=reviewed, certainty=certainty,
-        related=tuple(related), keywords=tuple(k.strip() for k in keywords),
+        id=tid,
+        category=category,
+        questions=questions,
+        answer=answer,
+        citation=citation,
+        effective=effective,
+        reviewed=reviewed,
+        certainty=certainty,
+        related=tuple(related),
+        keywords=tuple(k.strip() for k in keywords),
         title={lang: text.strip() for lang, text in title.items()},
-        summary=summary, bullets=bullets, next_step=next_step,
+        summary=summary,
+        bullets=bullets,
+        next_step=next_step,
     )
 
 
@@ -677,29 +766,28 @@ def _bullets(data: Mapping[str, Any], label: str, problems: list[str]) -> dict[s
             problems.append(f"{label}: {len(items)} {lang} bullets, keep it to {MAX_BULLETS}")
         for b in items:
             if len(b.strip()) > MAX_BULLET_CHARS:
-                problems.append(f"{label}: a {lang} bullet is {len(b.strip())} characters, "
-                                f"keep it to {MAX_BULLET_CHARS}")
+                problems.append(
+                    f"{label}: a {lang} bullet is {len(b.strip())} characters, keep it to {MAX_BULLET_CHARS}"
+                )
         out[lang] = tuple(b.strip() for b in items)
     return out
 
 
-def _check_hedge(label: str, certainty: str, fields: Mapping[str, Mapping[str, str]],
-                 problems: list[str]) -> None:
+def _check_hedge(label: str, certainty: str, fields: Mapping[str, Mapping[str, str]], problems: list[str]) -> None:
     for name, texts in fields.items():
         for lang, text in texts.items():
             if HEDGE_MARKERS[lang].casefold() not in text.casefold():
-                problems.append(f"{label}: {certainty} topic, but the {lang} {name} lacks the "
-                                f"hedge \"{HEDGE_MARKERS[lang]}\"")
+                problems.append(
+                    f'{label}: {certainty} topic, but the {lang} {name} lacks the hedge "{HEDGE_MARKERS[lang]}"'
+                )
 
 
-def _check_worker_texts(label: str, fields: Mapping[str, Mapping[str, str]],
-                        problems: list[str]) -> None:
+def _check_worker_texts(label: str, fields: Mapping[str, Mapping[str, str]], problems: list[str]) -> None:
     for name, texts in fields.items():
         for lang, text in texts.items():
             note = authoring_note(text)
             if note:
-                problems.append(f"{label}: {lang} {name} contains an authoring note "
-                                f"({note!r}); write for the worker")
+                problems.append(f"{label}: {lang} {name} contains an authoring note ({note!r}); write for the worker")
 
 
 def authoring_note(text: str) -> str | None:
@@ -714,8 +802,7 @@ def authoring_note(text: str) -> str | None:
     return None
 
 
-def _check_figures(label: str, fields: Mapping[str, Mapping[str, str]],
-                   problems: list[str]) -> None:
+def _check_figures(label: str, fields: Mapping[str, Mapping[str, str]], problems: list[str]) -> None:
     """Every figure written in digits on one side must be on the other (in digits, or as
     a small number in words: "1 hoặc 2 lần" == "once or twice")."""
     for name, texts in fields.items():
@@ -728,26 +815,62 @@ def _check_figures(label: str, fields: Mapping[str, Mapping[str, str]],
         if only_vi or only_en:
             problems.append(
                 f"{label}: figures in the {name} differ between vi and en: "
-                f"only vi {sorted(only_vi) or '-'}, only en {sorted(only_en) or '-'}")
+                f"only vi {sorted(only_vi) or '-'}, only en {sorted(only_en) or '-'}"
+            )
 
 
 _MONTHS_EN: dict[str, int] = {}
-for _i, _m in enumerate("january february march april may june july august september "
-                        "october november december".split(), 1):
+for _i, _m in enumerate(
+    "january february march april may june july august september october november december".split(), 1
+):
     _MONTHS_EN[_m] = _MONTHS_EN[_m[:3]] = _i
 _MONTHS_EN["sept"] = 9
 _NUMBER_WORDS = {
-    "en": {"one": "1", "once": "1", "two": "2", "twice": "2", "double": "2", "three": "3",
-           "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
-           "ten": "10", "eleven": "11", "twelve": "12", "half": "50", "first": "1",
-           "second": "2", "third": "3", "zero": "0", "hundred": "100"},
-    "vi": {"một": "1", "hai": "2", "đôi": "2", "ba": "3", "bốn": "4", "tư": "4", "năm": "5",
-           "sáu": "6", "bảy": "7", "tám": "8", "chín": "9", "mười": "10", "nửa": "50",
-           "rưỡi": "50", "nhất": "1", "trăm": "100", "không": "0"},
+    "en": {
+        "one": "1",
+        "once": "1",
+        "two": "2",
+        "twice": "2",
+        "double": "2",
+        "three": "3",
+        "four": "4",
+        "five": "5",
+        "six": "6",
+        "seven": "7",
+        "eight": "8",
+        "nine": "9",
+        "ten": "10",
+        "eleven": "11",
+        "twelve": "12",
+        "half": "50",
+        "first": "1",
+        "second": "2",
+        "third": "3",
+        "zero": "0",
+        "hundred": "100",
+    },
+    "vi": {
+        "một": "1",
+        "hai": "2",
+        "đôi": "2",
+        "ba": "3",
+        "bốn": "4",
+        "tư": "4",
+        "năm": "5",
+        "sáu": "6",
+        "bảy": "7",
+        "tám": "8",
+        "chín": "9",
+        "mười": "10",
+        "nửa": "50",
+        "rưỡi": "50",
+        "nhất": "1",
+        "trăm": "100",
+        "không": "0",
+    },
 }
 _TIME = re.compile(r"\b(\d{1,2})[:h](\d{2})\b")
-_MONTH_NAME = re.compile(r"\b(" + "|".join(sorted(_MONTHS_EN, key=len, reverse=True))
-                         + r")\.?(?![a-z])", re.IGNORECASE)
+_MONTH_NAME = re.compile(r"\b(" + "|".join(sorted(_MONTHS_EN, key=len, reverse=True)) + r")\.?(?![a-z])", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _RANGE = re.compile(r"\b(\d{1,3})\s*[–-]\s*(\d{1,3})\b")
 _WORD = re.compile(r"\w+")
@@ -760,13 +883,12 @@ def figures_in(text: str, lang: str) -> set[str]:
     7, 2026), "5.310.000" == "5,310,000", "1,5" == "1.5", "06:00" == 6, English month
     names are numbers. Article numbers of citations count too.
     """
-    text = _TIME.sub(lambda m: m.group(1) if m.group(2) == "00" else f"{m.group(1)}.{m.group(2)}",
-                     text)
+    text = _TIME.sub(lambda m: m.group(1) if m.group(2) == "00" else f"{m.group(1)}.{m.group(2)}", text)
     if lang == "en":
+
         def month(m: re.Match[str]) -> str:
             name = m.group(1).lower()
-            if name == "may" and not (re.search(r"\d\s*$", text[:m.start()])
-                                      or re.match(r"\s*\d", text[m.end():])):
+            if name == "may" and not (re.search(r"\d\s*$", text[: m.start()]) or re.match(r"\s*\d", text[m.end() :])):
                 return m.group(0)  # the verb
             return f" {_MONTHS_EN[name]} "
 
@@ -795,8 +917,7 @@ def unit_figures(text: str) -> dict[str, set[str]]:
     """Percentages and money amounts stated in `text`, normalised."""
     out: dict[str, set[str]] = {}
     for unit, pattern in _UNIT_FIGURES.items():
-        values = {re.sub(r"[.,]", "", v) if unit == "VND" else v.replace(",", ".")
-                  for v in pattern.findall(text)}
+        values = {re.sub(r"[.,]", "", v) if unit == "VND" else v.replace(",", ".") for v in pattern.findall(text)}
         if values:
             out[unit] = values
     return out
@@ -814,16 +935,19 @@ def figure_warnings(kb: KnowledgeBase) -> list[str]:
         topic = kb.topics.get(entry.topic)
         if topic is None:
             continue
-        topic_text = " ".join([*topic.answer.values(), *topic.summary.values(),
-                               *(b for bs in topic.bullets.values() for b in bs)])
+        topic_text = " ".join(
+            [*topic.answer.values(), *topic.summary.values(), *(b for bs in topic.bullets.values() for b in bs)]
+        )
         known = unit_figures(topic_text)
         for unit, values in unit_figures(" ".join(entry.answer.values())).items():
             if unit not in known:
                 continue  # the topic states no figure of this kind: nothing to compare
             extra = sorted(values - known[unit])
             if extra:
-                warnings.append(f"{entry.id}: {unit} figure(s) {', '.join(extra)} not in "
-                                f"topic {topic.id}'s text ({', '.join(sorted(known[unit]))})")
+                warnings.append(
+                    f"{entry.id}: {unit} figure(s) {', '.join(extra)} not in "
+                    f"topic {topic.id}'s text ({', '.join(sorted(known[unit]))})"
+                )
     return warnings
 
 

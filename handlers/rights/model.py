@@ -55,7 +55,7 @@ def features(parts: Sequence[tuple[str, float]]) -> dict[str, float]:
         padded = " " + " ".join(words) + " "
         for n in CHAR_NGRAMS:
             for i in range(len(padded) - n + 1):
-                put("c" + padded[i:i + n], weight * 0.5)
+                put("c" + padded[i : i + n], weight * 0.5)
     norm = math.sqrt(sum(v * v for v in out.values())) or 1.0
     return {k: v / norm for k, v in out.items()}
 
@@ -121,10 +121,11 @@ class LinearModel:
         return {
             "classes": list(self.classes),
             "intercept": [round(v, 5) for v in self.intercept],
-            "weights": {f: [[ci, round(w, 4)] for ci, w in row]
-                        for f, row in sorted(self.weights.items())},
-            "calibration": {"coef": [round(c, 6) for c in self.calibration.coef],
-                            "intercept": round(self.calibration.intercept, 6)},
+            "weights": {f: [[ci, round(w, 4)] for ci, w in row] for f, row in sorted(self.weights.items())},
+            "calibration": {
+                "coef": [round(c, 6) for c in self.calibration.coef],
+                "intercept": round(self.calibration.intercept, 6),
+            },
             "lexical_share": self.lexical_share,
             "answer_at": self.answer_at,
             "meta": dict(self.meta),
@@ -136,10 +137,8 @@ class LinearModel:
         return cls(
             classes=tuple(data["classes"]),
             intercept=tuple(float(v) for v in data["intercept"]),
-            weights={f: tuple((int(ci), float(w)) for ci, w in row)
-                     for f, row in data["weights"].items()},
-            calibration=Calibration(tuple(cal.get("coef", Calibration().coef)),
-                                    float(cal.get("intercept", 0.0))),
+            weights={f: tuple((int(ci), float(w)) for ci, w in row) for f, row in data["weights"].items()},
+            calibration=Calibration(tuple(cal.get("coef", Calibration().coef)), float(cal.get("intercept", 0.0))),
             lexical_share=float(data.get("lexical_share", 0.5)),
             answer_at=float(data.get("answer_at", 0.5)),
             meta=data.get("meta", {}),
@@ -148,8 +147,7 @@ class LinearModel:
 
 def dumps(model: LinearModel) -> bytes:
     """Deterministic bytes (sorted keys, fixed gzip mtime) so a retrain can be diffed."""
-    text = json.dumps(model.to_json(), ensure_ascii=False, sort_keys=True,
-                      separators=(",", ":"))
+    text = json.dumps(model.to_json(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
 
 
@@ -157,8 +155,7 @@ def loads(blob: bytes) -> LinearModel:
     return LinearModel.from_json(json.loads(gzip.decompress(blob).decode("utf-8")))
 
 
-def load_model(known_classes: Iterable[str] | None = None, *,
-               artifact: str = ARTIFACT) -> LinearModel | None:
+def load_model(known_classes: Iterable[str] | None = None, *, artifact: str = ARTIFACT) -> LinearModel | None:
     """The packaged model, or None when it is missing or was trained for other classes."""
     path = resources.files(__package__) / artifact
     if not path.is_file():

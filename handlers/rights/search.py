@@ -50,7 +50,13 @@ from handlers.rights.kb import LANGS, KnowledgeBase
 from handlers.rights.model import ENTRY_ARTIFACT, OOS_CLASS, LinearModel, features, load_model
 
 __all__ = [
-    "ABBREVIATIONS", "ACCENTED_ABBREVIATIONS", "CONFIDENT", "KINDS", "OUT_OF_SCOPE_PHRASES", "SearchResult", "Searcher",
+    "ABBREVIATIONS",
+    "ACCENTED_ABBREVIATIONS",
+    "CONFIDENT",
+    "KINDS",
+    "OUT_OF_SCOPE_PHRASES",
+    "SearchResult",
+    "Searcher",
     "normalize",
 ]
 
@@ -170,8 +176,7 @@ def _stem(word: str) -> str:
             base = word[: -len(suffix)]
             # A single vowel then a single consonant lost its silent e: fir(e)d,
             # strik(e)ing; not need-ed, work-ed, wait-ed.
-            if (base[-1] not in _VOWELS and base[-1] not in "wxy" and base[-2] in _VOWELS
-                    and base[-3] not in _VOWELS):
+            if base[-1] not in _VOWELS and base[-1] not in "wxy" and base[-2] in _VOWELS and base[-3] not in _VOWELS:
                 return base + "e"
             return base
     if word.endswith("s") and not word.endswith(("ss", "us", "is")):
@@ -190,48 +195,109 @@ def _has_diacritics(tokens: Iterable[_Token]) -> bool:
 # to) does not. Both the knowledge base and the query are expanded, so a variant
 # written "tăng ca" meets a query "làm thêm giờ" and the other way round.
 ABBREVIATIONS: dict[str, str] = {
-    "bhxh": "bảo hiểm xã hội", "bhyt": "bảo hiểm y tế", "bhtn": "bảo hiểm thất nghiệp",
-    "bh": "bảo hiểm", "hđlđ": "hợp đồng lao động", "hđ": "hợp đồng",
-    "cđcs": "công đoàn cơ sở", "cđ": "công đoàn", "kpcđ": "kinh phí công đoàn",
-    "lđlđ": "liên đoàn lao động", "tlđ": "tổng liên đoàn lao động",
-    "nlđ": "người lao động", "nsdlđ": "người sử dụng lao động", "lđ": "lao động",
-    "tnlđ": "tai nạn lao động", "atvslđ": "an toàn vệ sinh lao động",
-    "atlđ": "an toàn lao động", "tưlđtt": "thỏa ước lao động tập thể",
-    "tctn": "trợ cấp thất nghiệp", "kcn": "khu công nghiệp", "kcx": "khu chế xuất",
-    "cty": "công ty", "cti": "công ty",
-    "ko": "không", "k": "không", "kh": "không", "hok": "không", "hem": "không",
-    "khg": "không", "kô": "không",
-    "dc": "được", "đc": "được",
-    "j": "gì", "ji": "gì", "trc": "trước", "trk": "trước", "lm": "làm", "ng": "người",
-    "nv": "nhân viên", "vs": "với", "bnhieu": "bao nhiêu", "bnhiu": "bao nhiêu",
-    "nhiu": "nhiêu", "bít": "biết", "wa": "quá",
+    "bhxh": "bảo hiểm xã hội",
+    "bhyt": "bảo hiểm y tế",
+    "bhtn": "bảo hiểm thất nghiệp",
+    "bh": "bảo hiểm",
+    "hđlđ": "hợp đồng lao động",
+    "hđ": "hợp đồng",
+    "cđcs": "công đoàn cơ sở",
+    "cđ": "công đoàn",
+    "kpcđ": "kinh phí công đoàn",
+    "lđlđ": "liên đoàn lao động",
+    "tlđ": "tổng liên đoàn lao động",
+    "nlđ": "người lao động",
+    "nsdlđ": "người sử dụng lao động",
+    "lđ": "lao động",
+    "tnlđ": "tai nạn lao động",
+    "atvslđ": "an toàn vệ sinh lao động",
+    "atlđ": "an toàn lao động",
+    "tưlđtt": "thỏa ước lao động tập thể",
+    "tctn": "trợ cấp thất nghiệp",
+    "kcn": "khu công nghiệp",
+    "kcx": "khu chế xuất",
+    "cty": "công ty",
+    "cti": "công ty",
+    "ko": "không",
+    "k": "không",
+    "kh": "không",
+    "hok": "không",
+    "hem": "không",
+    "khg": "không",
+    "kô": "không",
+    "dc": "được",
+    "đc": "được",
+    "j": "gì",
+    "ji": "gì",
+    "trc": "trước",
+    "trk": "trước",
+    "lm": "làm",
+    "ng": "người",
+    "nv": "nhân viên",
+    "vs": "với",
+    "bnhieu": "bao nhiêu",
+    "bnhiu": "bao nhiêu",
+    "nhiu": "nhiêu",
+    "bít": "biết",
+    "wa": "quá",
     "sếp": "người sử dụng lao động",
-    "tăng ca": "làm thêm giờ", "ot": "làm thêm giờ", "over time": "overtime",
-    "nghỉ đẻ": "nghỉ thai sản", "nghỉ sinh": "nghỉ thai sản", "nghỉ bầu": "nghỉ thai sản",
-    "vợ đẻ": "vợ sinh con", "sinh đẻ": "sinh con", "ts": "thai sản",
-    "có bầu": "mang thai", "mang bầu": "mang thai", "đang bầu": "đang mang thai",
+    "tăng ca": "làm thêm giờ",
+    "ot": "làm thêm giờ",
+    "over time": "overtime",
+    "nghỉ đẻ": "nghỉ thai sản",
+    "nghỉ sinh": "nghỉ thai sản",
+    "nghỉ bầu": "nghỉ thai sản",
+    "vợ đẻ": "vợ sinh con",
+    "sinh đẻ": "sinh con",
+    "ts": "thai sản",
+    "có bầu": "mang thai",
+    "mang bầu": "mang thai",
+    "đang bầu": "đang mang thai",
     "bà bầu": "phụ nữ mang thai",
-    "đuổi việc": "sa thải", "bị đuổi": "bị sa thải",
-    "lương cb": "lương cơ bản", "lcb": "lương cơ bản", "ltt": "lương tối thiểu",
-    "lương tt": "lương tối thiểu", "nghĩ việc": "nghỉ việc",
+    "đuổi việc": "sa thải",
+    "bị đuổi": "bị sa thải",
+    "lương cb": "lương cơ bản",
+    "lcb": "lương cơ bản",
+    "ltt": "lương tối thiểu",
+    "lương tt": "lương tối thiểu",
+    "nghĩ việc": "nghỉ việc",
     # Digits and words both occur ("1 lần", "một lần"); one spelling keeps the pair.
     "một": "1",
     # Colloquial synonyms: "12 tiếng" is 12 hours; marrying is "lấy chồng", "cưới".
-    "tiếng": "giờ", "trẻ em": "trẻ chưa thành niên", "con nít": "trẻ chưa thành niên",
-    "lấy chồng": "kết hôn", "lấy vợ": "kết hôn", "cưới vợ": "kết hôn",
-    "cưới chồng": "kết hôn", "đám cưới": "kết hôn",
+    "tiếng": "giờ",
+    "trẻ em": "trẻ chưa thành niên",
+    "con nít": "trẻ chưa thành niên",
+    "lấy chồng": "kết hôn",
+    "lấy vợ": "kết hôn",
+    "cưới vợ": "kết hôn",
+    "cưới chồng": "kết hôn",
+    "đám cưới": "kết hôn",
     # English: everyday words onto the ones the knowledge base uses.
-    "boss": "employer", "fired": "dismissed", "sacked": "dismissed", "laid off": "layoff",
-    "salary": "wage", "quit": "resign", "paid": "pay", "company": "employer",
-    "pregnant": "pregnancy", "injured": "injury", "hurt": "injury",
+    "boss": "employer",
+    "fired": "dismissed",
+    "sacked": "dismissed",
+    "laid off": "layoff",
+    "salary": "wage",
+    "quit": "resign",
+    "paid": "pay",
+    "company": "employer",
+    "pregnant": "pregnancy",
+    "injured": "injury",
+    "hurt": "injury",
     # Courtesies carry no topic ("Cảm ơn người lao động" is a programme name, but a
     # bare "cảm ơn" is a worker saying thanks).
-    "cảm ơn": "", "cám ơn": "", "xin chào": "", "chào": "",
+    "cảm ơn": "",
+    "cám ơn": "",
+    "xin chào": "",
+    "chào": "",
 }
 # A key whose diacritic-free form is a common word ("de": để, "cuoi": cuối) would expand
 # the wrong word in diacritic-free text, so these apply only when typed with diacritics.
 ACCENTED_ABBREVIATIONS: dict[str, str] = {
-    "đẻ": "sinh con", "cưới": "kết hôn", "hông": "không", "đươc": "được",
+    "đẻ": "sinh con",
+    "cưới": "kết hôn",
+    "hông": "không",
+    "đươc": "được",
 }
 
 # Function words. With diacritics a word is judged as typed: "có" is a stop word, "cơ"
@@ -242,28 +308,30 @@ ACCENTED_ABBREVIATIONS: dict[str, str] = {
 # nhật), moi (mỗi tháng), ban (bản), con (con ốm), do (chế độ), ho (hỗ trợ), vao (vào
 # công đoàn), may (máy, may mặc), lam (làm), qua (quà), de (chủ đề), vi (vi phạm),
 # vang (vàng), day (dạy nghề), nua (nửa tháng).
-VI_STOP_WORDS: frozenset[str] = frozenset("""
+VI_STOP_WORDS: frozenset[str] = frozenset(
+    """
 a à ạ á ah ơi nhé nha nhỉ hả hở vậy thế đấy đó em anh chị tôi tui mình bạn họ ad admin
 mn có cho được bị là thì mà của và với những các này gì sao nào như nhiêu lâu rồi sẽ đã
 đang nếu khi ở phải cần hỏi xin biết giúp vui lòng dùm giùm ok oke hi hello uh ừ đúng
 sai ai đâu luôn thôi ra lên cũng vẫn còn hay không vào mấy nhiều rất lắm quá nên để vì
 nữa đây kia dạ vâng
-""".split())
-_AMBIGUOUS_FOLDED = frozenset(
-    "toi hoi dau thoi chi the da dang van cung chu moi ban con do ho vao may lam qua de vi "
-    "vang day nua".split()
+""".split()
 )
-VI_STOP_FOLDED: frozenset[str] = frozenset({_fold(w) for w in VI_STOP_WORDS}
-                                           - _AMBIGUOUS_FOLDED)
+_AMBIGUOUS_FOLDED = frozenset(
+    "toi hoi dau thoi chi the da dang van cung chu moi ban con do ho vao may lam qua de vi vang day nua".split()
+)
+VI_STOP_FOLDED: frozenset[str] = frozenset({_fold(w) for w in VI_STOP_WORDS} - _AMBIGUOUS_FOLDED)
 # English stop words apply to English text only: "that", "an", "am", "to", "me" are
 # also folded Vietnamese syllables (thất nghiệp, an toàn, âm lịch, tờ, mẹ).
-EN_STOP_WORDS: frozenset[str] = frozenset("""
+EN_STOP_WORDS: frozenset[str] = frozenset(
+    """
 i me my mine we our you your he she it its they them their is am are was were be been
 being do does did have has had a an the and or but if of to in on at for with about
 from by as what which who whom how when where why can could should would will shall
 might must this that these those there here than then too very just any some get got
 please thanks thank know want need tell into up
-""".split())
+""".split()
+)
 # The employer is usually the sentence subject ("công ty nợ lương", "cty bắt làm"):
 # the pair its last syllable forms with the next word ("ty no") is grammar, not a term.
 _SUBJECT_NOUNS = frozenset({("cong", "ty"), ("doanh", "nghiep")})
@@ -285,8 +353,11 @@ def _features(tokens: Sequence[_Token], lang: str, *, accented: bool = False) ->
     """
     words = [t.accented if accented else t.folded for t in tokens]
     content = [not _is_stop(t, lang) for t in tokens]
-    feats = {w if not t.sense or accented else f"{w}|{t.sense}"
-             for w, t, keep in zip(words, tokens, content, strict=True) if keep}
+    feats = {
+        w if not t.sense or accented else f"{w}|{t.sense}"
+        for w, t, keep in zip(words, tokens, content, strict=True)
+        if keep
+    }
     for i in range(len(words) - 1):
         if not (content[i] and content[i + 1]):
             continue
@@ -301,28 +372,62 @@ def _features(tokens: Sequence[_Token], lang: str, *, accented: bool = False) ->
 # hiểm xe máy" goes here instead of being answered as social insurance.
 OUT_OF_SCOPE_PHRASES: dict[str, tuple[str, ...]] = {
     "vi": (
-        "thời tiết hôm nay", "dự báo thời tiết mưa nắng", "bão lũ áp thấp nhiệt đới",
-        "giá vàng hôm nay", "giá vàng sjc nhẫn", "tỷ giá đô la ngoại tệ", "giá xăng dầu",
-        "chứng khoán cổ phiếu", "tiền ảo tiền điện tử coin", "giá nông sản lúa gạo cà phê",
-        "lãi suất tiết kiệm ngân hàng", "vay tiền ngân hàng vay tín chấp trả góp",
-        "mua bảo hiểm xe máy ô tô", "bảo hiểm nhân thọ",
-        "thuế thu nhập cá nhân quyết toán thuế", "kết quả bóng đá trận đấu",
-        "đội tuyển bóng đá lịch thi đấu tỷ số", "xổ số kết quả xổ số", "vietlott trúng số",
-        "xem bói tử vi phong thủy", "cung hoàng đạo", "công thức nấu ăn món ngon",
-        "cách nấu món", "làm bánh", "trồng rau cây cảnh", "phim hay ca sĩ bài hát nhạc",
-        "trò chơi game", "mạng xã hội facebook tiktok zalo",
-        "mật khẩu tài khoản điện thoại máy tính cài đặt", "mua điện thoại laptop giá rẻ",
-        "giảm cân làm đẹp", "chữa bệnh thuốc uống đau đầu sốt ho",
-        "người yêu tình yêu chia tay", "ly hôn kết hôn đăng ký", "sổ đỏ đất đai mua bán nhà",
-        "thuê nhà trọ phòng trọ", "vi phạm giao thông phạt nguội đèn đỏ",
-        "bằng lái xe học lái xe", "đăng ký xe biển số", "căn cước công dân hộ chiếu",
-        "visa du lịch", "tuyển sinh học sinh thi đại học",
+        "thời tiết hôm nay",
+        "dự báo thời tiết mưa nắng",
+        "bão lũ áp thấp nhiệt đới",
+        "giá vàng hôm nay",
+        "giá vàng sjc nhẫn",
+        "tỷ giá đô la ngoại tệ",
+        "giá xăng dầu",
+        "chứng khoán cổ phiếu",
+        "tiền ảo tiền điện tử coin",
+        "giá nông sản lúa gạo cà phê",
+        "lãi suất tiết kiệm ngân hàng",
+        "vay tiền ngân hàng vay tín chấp trả góp",
+        "mua bảo hiểm xe máy ô tô",
+        "bảo hiểm nhân thọ",
+        "thuế thu nhập cá nhân quyết toán thuế",
+        "kết quả bóng đá trận đấu",
+        "đội tuyển bóng đá lịch thi đấu tỷ số",
+        "xổ số kết quả xổ số",
+        "vietlott trúng số",
+        "xem bói tử vi phong thủy",
+        "cung hoàng đạo",
+        "công thức nấu ăn món ngon",
+        "cách nấu món",
+        "làm bánh",
+        "trồng rau cây cảnh",
+        "phim hay ca sĩ bài hát nhạc",
+        "trò chơi game",
+        "mạng xã hội facebook tiktok zalo",
+        "mật khẩu tài khoản điện thoại máy tính cài đặt",
+        "mua điện thoại laptop giá rẻ",
+        "giảm cân làm đẹp",
+        "chữa bệnh thuốc uống đau đầu sốt ho",
+        "người yêu tình yêu chia tay",
+        "ly hôn kết hôn đăng ký",
+        "sổ đỏ đất đai mua bán nhà",
+        "thuê nhà trọ phòng trọ",
+        "vi phạm giao thông phạt nguội đèn đỏ",
+        "bằng lái xe học lái xe",
+        "đăng ký xe biển số",
+        "căn cước công dân hộ chiếu",
+        "visa du lịch",
+        "tuyển sinh học sinh thi đại học",
     ),
     "en": (
-        "weather forecast rain", "gold price", "exchange rate dollar",
-        "stock market crypto bitcoin", "football match score", "lottery results",
-        "horoscope", "recipe cooking food", "movie song music", "tourist visa travel",
-        "phone price buy", "weight loss diet",
+        "weather forecast rain",
+        "gold price",
+        "exchange rate dollar",
+        "stock market crypto bitcoin",
+        "football match score",
+        "lottery results",
+        "horoscope",
+        "recipe cooking food",
+        "movie song music",
+        "tourist visa travel",
+        "phone price buy",
+        "weight loss diet",
     ),
 }
 _OOS = "__out_of_scope__"  # pseudo-topic id of the list above
@@ -349,8 +454,7 @@ class SearchResult:
 
     def __post_init__(self) -> None:
         if not self.kind:  # old callers: derive the kind from topic / out_of_scope
-            kind = ("answer" if self.topic is not None
-                    else "out_of_scope" if self.out_of_scope else "unsure")
+            kind = "answer" if self.topic is not None else "out_of_scope" if self.out_of_scope else "unsure"
             object.__setattr__(self, "kind", kind)
         if self.kind in ("out_of_scope", "foreign_law", "chitchat") and not self.out_of_scope:
             object.__setattr__(self, "out_of_scope", True)
@@ -369,43 +473,89 @@ class _Entry:
 
 
 # Pseudo-topics of everyday subjects: they win over labour topics on "kết quả bóng đá".
-_CHAT_PHRASES = frozenset({
-    "thời tiết hôm nay", "dự báo thời tiết mưa nắng", "bão lũ áp thấp nhiệt đới",
-    "kết quả bóng đá trận đấu", "đội tuyển bóng đá lịch thi đấu tỷ số", "xổ số kết quả xổ số",
-    "vietlott trúng số", "xem bói tử vi phong thủy", "cung hoàng đạo", "công thức nấu ăn món ngon",
-    "cách nấu món", "làm bánh", "phim hay ca sĩ bài hát nhạc", "trò chơi game",
-    "người yêu tình yêu chia tay", "weather forecast rain", "football match score",
-    "lottery results", "horoscope", "recipe cooking food", "movie song music",
-})
+_CHAT_PHRASES = frozenset(
+    {
+        "thời tiết hôm nay",
+        "dự báo thời tiết mưa nắng",
+        "bão lũ áp thấp nhiệt đới",
+        "kết quả bóng đá trận đấu",
+        "đội tuyển bóng đá lịch thi đấu tỷ số",
+        "xổ số kết quả xổ số",
+        "vietlott trúng số",
+        "xem bói tử vi phong thủy",
+        "cung hoàng đạo",
+        "công thức nấu ăn món ngon",
+        "cách nấu món",
+        "làm bánh",
+        "phim hay ca sĩ bài hát nhạc",
+        "trò chơi game",
+        "người yêu tình yêu chia tay",
+        "weather forecast rain",
+        "football match score",
+        "lottery results",
+        "horoscope",
+        "recipe cooking food",
+        "movie song music",
+    }
+)
 _CHAT = "__chitchat__"
 _CLAUSE = re.compile(r"[,;:()\n]+")
 _PSEUDO = (_OOS, _CHAT)
 
 # Folded syllables with several common readings (issue 9): matching keeps the reading
 # when the context tells it, and otherwise matches every reading.
-AMBIGUOUS_SYLLABLES: frozenset[str] = frozenset(
-    "tre vo dung bau luong no chui giam tru phat cuoi mang sep".split())
+AMBIGUOUS_SYLLABLES: frozenset[str] = frozenset("tre vo dung bau luong no chui giam tru phat cuoi mang sep".split())
 # Domain pairs no variant happens to spell out: (folded neighbour before, folded word)
 # or (folded word, folded neighbour after) -> reading. They join the pairs learned from
 # the knowledge base's own diacritic text.
 DOMAIN_READINGS: dict[tuple[str, str], tuple[str, str]] = {
     # (folded left, folded right) -> (reading of left, reading of right); "" = not ambiguous
-    ("vo", "cong"): ("vô", ""), ("vo", "doan"): ("vô", ""), ("muon", "vo"): ("", "vô"),
-    ("xin", "vo"): ("", "vô"), ("vo", "lam"): ("vô", ""), ("vo", "ca"): ("vô", ""),
-    ("vo", "cty"): ("vô", ""), ("vo", "cdcs"): ("vô", ""), ("vo", "sinh"): ("vợ", ""),
-    ("vo", "de"): ("vợ", ""), ("vo", "toi"): ("vợ", ""), ("vo", "mang"): ("vợ", "mang"),
-    ("hay", "tre"): ("", "trễ"), ("di", "tre"): ("", "trễ"), ("lam", "tre"): ("", "trễ"),
-    ("den", "tre"): ("", "trễ"), ("tre", "gio"): ("trễ", ""), ("tre", "ngay"): ("trễ", ""),
-    ("tre", "han"): ("trễ", ""), ("luong", "tre"): ("lương", "trễ"), ("lg", "tre"): ("", "trễ"),
-    ("tra", "tre"): ("", "trễ"), ("tre", "em"): ("trẻ", ""), ("tre", "vi"): ("trẻ", ""),
-    ("chui", "mang"): ("chửi", "mắng"), ("bi", "chui"): ("", "chửi"),
-    ("chui", "boi"): ("chửi", ""), ("mang", "em"): ("mắng", ""), ("la", "mang"): ("", "mắng"),
-    ("giam", "luong"): ("giảm", "lương"), ("tru", "luong"): ("trừ", "lương"),
-    ("tru", "tien"): ("trừ", ""), ("bi", "tru"): ("", "trừ"), ("tru", "chuyen"): ("trừ", ""),
-    ("phat", "tien"): ("phạt", ""), ("bi", "phat"): ("", "phạt"), ("co", "bau"): ("", "bầu"),
-    ("mang", "bau"): ("mang", "bầu"), ("dang", "bau"): ("", "bầu"), ("bau", "cu"): ("bầu", ""),
-    ("bau", "ban"): ("bầu", ""), ("no", "luong"): ("nợ", "lương"), ("cty", "no"): ("", "nợ"),
-    ("sep", "chui"): ("sếp", "chửi"), ("sep", "bat"): ("sếp", ""), ("mang", "thai"): ("mang", ""),
+    ("vo", "cong"): ("vô", ""),
+    ("vo", "doan"): ("vô", ""),
+    ("muon", "vo"): ("", "vô"),
+    ("xin", "vo"): ("", "vô"),
+    ("vo", "lam"): ("vô", ""),
+    ("vo", "ca"): ("vô", ""),
+    ("vo", "cty"): ("vô", ""),
+    ("vo", "cdcs"): ("vô", ""),
+    ("vo", "sinh"): ("vợ", ""),
+    ("vo", "de"): ("vợ", ""),
+    ("vo", "toi"): ("vợ", ""),
+    ("vo", "mang"): ("vợ", "mang"),
+    ("hay", "tre"): ("", "trễ"),
+    ("di", "tre"): ("", "trễ"),
+    ("lam", "tre"): ("", "trễ"),
+    ("den", "tre"): ("", "trễ"),
+    ("tre", "gio"): ("trễ", ""),
+    ("tre", "ngay"): ("trễ", ""),
+    ("tre", "han"): ("trễ", ""),
+    ("luong", "tre"): ("lương", "trễ"),
+    ("lg", "tre"): ("", "trễ"),
+    ("tra", "tre"): ("", "trễ"),
+    ("tre", "em"): ("trẻ", ""),
+    ("tre", "vi"): ("trẻ", ""),
+    ("chui", "mang"): ("chửi", "mắng"),
+    ("bi", "chui"): ("", "chửi"),
+    ("chui", "boi"): ("chửi", ""),
+    ("mang", "em"): ("mắng", ""),
+    ("la", "mang"): ("", "mắng"),
+    ("giam", "luong"): ("giảm", "lương"),
+    ("tru", "luong"): ("trừ", "lương"),
+    ("tru", "tien"): ("trừ", ""),
+    ("bi", "tru"): ("", "trừ"),
+    ("tru", "chuyen"): ("trừ", ""),
+    ("phat", "tien"): ("phạt", ""),
+    ("bi", "phat"): ("", "phạt"),
+    ("co", "bau"): ("", "bầu"),
+    ("mang", "bau"): ("mang", "bầu"),
+    ("dang", "bau"): ("", "bầu"),
+    ("bau", "cu"): ("bầu", ""),
+    ("bau", "ban"): ("bầu", ""),
+    ("no", "luong"): ("nợ", "lương"),
+    ("cty", "no"): ("", "nợ"),
+    ("sep", "chui"): ("sếp", "chửi"),
+    ("sep", "bat"): ("sếp", ""),
+    ("mang", "thai"): ("mang", ""),
 }
 BACKGROUND_IN_CONFIDENCE = 0.5  # times BACKGROUND_WEIGHT: a story's background in the confidence
 CLARIFY_MAX_WORDS = 16
@@ -427,8 +577,9 @@ SENTENCE_CAP = 80  # sentences of a story that are read; bounds latency on paste
 class _Index:
     """BM25 rank and a 0..1 confidence over documents (topics, or specific entries)."""
 
-    def __init__(self, questions: list[_Entry], keywords: list[_Entry],
-                 answers: list[_Entry], vi_only: frozenset[str]) -> None:
+    def __init__(
+        self, questions: list[_Entry], keywords: list[_Entry], answers: list[_Entry], vi_only: frozenset[str]
+    ) -> None:
         self._vi_only = vi_only
         self._weights: dict[str, float] = {}
         question_feats = [_doc_features(e.tokens, e.lang) for e in questions]
@@ -470,8 +621,7 @@ class _Index:
         # Confidence, part 1: the closest single question variant (cosine).
         self._variant_topic = [e.topic for e in questions]
         self._variant_lang = [e.lang for e in questions]
-        self._variant_norm = [math.sqrt(sum(self.weight(f) ** 2 for f in feats)) or 1.0
-                              for feats in question_feats]
+        self._variant_norm = [math.sqrt(sum(self.weight(f) ** 2 for f in feats)) or 1.0 for feats in question_feats]
         postings: dict[str, list[int]] = defaultdict(list)
         for i, feats in enumerate(question_feats):
             for f in feats:
@@ -502,8 +652,7 @@ class _Index:
     def _vectorise(self) -> None:
         """The same numbers as dense arrays, so a query costs one numpy operation per
         feature instead of a Python loop over every variant and document holding it."""
-        docs = sorted(set(self._variant_topic) | {d for ps in self._coverage.values()
-                                                  for d, _ in ps})
+        docs = sorted(set(self._variant_topic) | {d for ps in self._coverage.values() for d, _ in ps})
         self._docs = docs
         col = {d: i for i, d in enumerate(docs)}
         feats = sorted(self.idf)
@@ -516,12 +665,10 @@ class _Index:
         for f, ps in self._bm25.items():
             for d, v in ps:
                 self._bm_m[self._row[f], col[d]] += v
-        self._post_np = {f: np.asarray(ids, dtype=np.int32)
-                         for f, ids in self._variant_postings.items()}
+        self._post_np = {f: np.asarray(ids, dtype=np.int32) for f, ids in self._variant_postings.items()}
         self._var_doc = np.asarray([col[d] for d in self._variant_topic], dtype=np.int32)
         self._var_norm = np.asarray(self._variant_norm, dtype=np.float64)
-        self._var_langs = {lang: np.asarray([vl != lang for vl in self._variant_lang])
-                           for lang in LANGS}
+        self._var_langs = {lang: np.asarray([vl != lang for vl in self._variant_lang]) for lang in LANGS}
 
     def weight(self, feature: str) -> float:
         cached = self._weights.get(feature)
@@ -532,8 +679,7 @@ class _Index:
             cached = self._weights[feature] = self.idf[feature] * factor
         return cached
 
-    def query_weights(self, weighted: list[tuple[list[_Token], float, set[str]]],
-                      lang: str) -> dict[str, float]:
+    def query_weights(self, weighted: list[tuple[list[_Token], float, set[str]]], lang: str) -> dict[str, float]:
         """Feature weights of a query made of (tokens, part weight) parts.
 
         Occurrences add up and saturate as in BM25 (k1), so a word repeated across a
@@ -599,16 +745,15 @@ class _Index:
         docs = self._docs
         return {docs[i]: (float(rank[i]), float(conf[i])) for i in hit.tolist()}
 
-    def prefer_exact_diacritics(self, scores: dict[str, tuple[float, float]],
-                                tokens: list[_Token], weights: dict[str, float], lang: str
-                                ) -> dict[str, tuple[float, float]]:
+    def prefer_exact_diacritics(
+        self, scores: dict[str, tuple[float, float]], tokens: list[_Token], weights: dict[str, float], lang: str
+    ) -> dict[str, tuple[float, float]]:
         """Raise the rank of leading docs by the share of the query matched as typed.
 
         Only the rank moves, never the confidence: a worker with an accent slip ("nghĩ
         việc" for "nghỉ việc") must not be pushed under the threshold.
         """
-        weight_of = {a: weights.get(_fold(a), 0.0)
-                     for a in _features(tokens, lang, accented=True)}
+        weight_of = {a: weights.get(_fold(a), 0.0) for a in _features(tokens, lang, accented=True)}
         total = sum(w * w for w in weight_of.values())
         if total <= 0:
             return scores
@@ -662,12 +807,17 @@ class Searcher:
         def entry(doc: str, lang: str, text: str) -> _Entry:
             return _Entry(doc, lang, self._prepare(_tokens(text)))
 
-        questions = [entry(t.id, lang, q) for t in kb.topics.values() for lang in LANGS
-                     for q in t.questions.get(lang, ())]
-        entry_questions = [entry(e.topic, lang, q) for e in kb.entries.values()
-                           for lang in LANGS for q in e.questions.get(lang, ())]
-        pseudo = [entry(_CHAT if p in _CHAT_PHRASES else _OOS, lang, p)
-                  for lang, phrases in OUT_OF_SCOPE_PHRASES.items() for p in phrases]
+        questions = [
+            entry(t.id, lang, q) for t in kb.topics.values() for lang in LANGS for q in t.questions.get(lang, ())
+        ]
+        entry_questions = [
+            entry(e.topic, lang, q) for e in kb.entries.values() for lang in LANGS for q in e.questions.get(lang, ())
+        ]
+        pseudo = [
+            entry(_CHAT if p in _CHAT_PHRASES else _OOS, lang, p)
+            for lang, phrases in OUT_OF_SCOPE_PHRASES.items()
+            for p in phrases
+        ]
 
         # Words seen in only one language's questions tell the query's language.
         by_lang: dict[str, set[str]] = defaultdict(set)
@@ -683,27 +833,32 @@ class Searcher:
                 out.append(_Entry(doc, self._language(typed, None), self._prepare(typed)))
             return out
 
-        keywords = [k for t in kb.topics.values()
-                    for k in keyword_entries(t.id, (*t.keywords, *t.title.values()))]
-        answers = [entry(t.id, lang, text) for t in kb.topics.values() for lang in LANGS
-                   for text in (t.answer.get(lang, ""), t.summary_in(lang) if lang in t.summary
-                                else "") if text]
+        keywords = [k for t in kb.topics.values() for k in keyword_entries(t.id, (*t.keywords, *t.title.values()))]
+        answers = [
+            entry(t.id, lang, text)
+            for t in kb.topics.values()
+            for lang in LANGS
+            for text in (t.answer.get(lang, ""), t.summary_in(lang) if lang in t.summary else "")
+            if text
+        ]
         # Entries: their questions also speak for their topic (a topic is everything
         # under it), and they get an index of their own to pick the specific answer.
         self._build_vocabulary(questions + entry_questions + keywords + pseudo)
         # The topic index counts entry questions in each topic's vocabulary and BM25 but
         # not as variants of its own: the entry index compares variants one by one, and
         # twice the variants would double the cost of every query.
-        self._topics = _Index(questions + pseudo, keywords + entry_questions, answers,
-                              self._vi_only)
+        self._topics = _Index(questions + pseudo, keywords + entry_questions, answers, self._vi_only)
         self._entries: _Index | None = None
         if kb.entries:
-            e_questions = [entry(e.id, lang, q) for e in kb.entries.values() for lang in LANGS
-                           for q in e.questions.get(lang, ())]
-            e_keywords = [k for e in kb.entries.values()
-                          for k in keyword_entries(e.id, (*e.keywords, *e.title.values()))]
-            e_answers = [entry(e.id, lang, e.answer[lang]) for e in kb.entries.values()
-                         for lang in LANGS if lang in e.answer]
+            e_questions = [
+                entry(e.id, lang, q) for e in kb.entries.values() for lang in LANGS for q in e.questions.get(lang, ())
+            ]
+            e_keywords = [
+                k for e in kb.entries.values() for k in keyword_entries(e.id, (*e.keywords, *e.title.values()))
+            ]
+            e_answers = [
+                entry(e.id, lang, e.answer[lang]) for e in kb.entries.values() for lang in LANGS if lang in e.answer
+            ]
             self._entries = _Index(e_questions, e_keywords, e_answers, self._vi_only)
         self._provinces = ProvinceFinder()
         # The knowledge base's own wording (a title, a question variant) typed back, e.g.
@@ -715,8 +870,7 @@ class Searcher:
         for e in kb.entries.values():
             for text in (*e.title.values(), *(q for qs in e.questions.values() for q in qs)):
                 exact[normalize(text)].add((e.topic, e.id))
-        self._exact = {k: next(iter(v)) for k, v in exact.items()
-                       if len(v) == 1 and len(k.split()) >= 2}
+        self._exact = {k: next(iter(v)) for k, v in exact.items() if len(v) == 1 and len(k.split()) >= 2}
         if model is True:
             model = load_model(kb.topics)
             entry_model = load_model(kb.entries, artifact=ENTRY_ARTIFACT)
@@ -781,8 +935,7 @@ class Searcher:
             for side, j in (("L", i - 1), ("R", i + 1), ("L", i - 2), ("R", i + 2)):
                 if 0 <= j < len(tokens):
                     near = 1.0 if abs(j - i) == 1 else 0.4
-                    score += near * math.log1p(self._sense_context.get((side, tokens[j].folded,
-                                                                        reading), 0))
+                    score += near * math.log1p(self._sense_context.get((side, tokens[j].folded, reading), 0))
             if score > best_score:
                 best, best_score, second = reading, score, best_score
             elif score > second:
@@ -792,8 +945,10 @@ class Searcher:
     def _prepare(self, tokens: list[_Token]) -> list[_Token]:
         """Readings of ambiguous syllables, then abbreviations and slang expanded."""
         if any(t.folded in self._readings for t in tokens):
-            tokens = [replace(t, sense=self._sense(tokens, i)) if t.folded in self._readings
-                      else t for i, t in enumerate(tokens)]
+            tokens = [
+                replace(t, sense=self._sense(tokens, i)) if t.folded in self._readings else t
+                for i, t in enumerate(tokens)
+            ]
         return self._expand(tokens)
 
     def _build_vocabulary(self, entries: list[_Entry]) -> None:
@@ -829,30 +984,32 @@ class Searcher:
         known = self._exact.get(" ".join(words))
         if known is not None:
             topic, entry = known
-            return SearchResult(topic, 1.0, [topic], kind="answer", confidence=0.99, entry=entry,
-                                lang=qlang, province=province)
+            return SearchResult(
+                topic, 1.0, [topic], kind="answer", confidence=0.99, entry=entry, lang=qlang, province=province
+            )
         lex = self._lexical(text, qlang, lang)
         if lex is None:
             # Nothing the knowledge base knows: another script, a name, random letters.
-            return SearchResult(None, 0.0, [], out_of_scope=True, kind="out_of_scope",
-                                lang=qlang, province=province)
+            return SearchResult(None, 0.0, [], out_of_scope=True, kind="out_of_scope", lang=qlang, province=province)
         if self.model is None:
             result = self._decide_lexical(lex)
         else:
             result = self._decide_combined(lex, text, words)
         # A story's context and the model settle a word's reading; a short message
         # may leave it open, and then the worker is asked which one they meant.
-        if lex.undecided and len(words) <= CLARIFY_MAX_WORDS and result.kind in ("answer", "unsure") and not (
-                result.kind == "answer" and result.confidence >= CLARIFY_UNLESS):
+        if (
+            lex.undecided
+            and len(words) <= CLARIFY_MAX_WORDS
+            and result.kind in ("answer", "unsure")
+            and not (result.kind == "answer" and result.confidence >= CLARIFY_UNLESS)
+        ):
             readings = self._readings_apart(text, lex.undecided[0], qlang, lang)
             # Both readings must be plausible for the whole message, not just the word.
             if readings is not None and set(readings) <= set(result.suggestions[:3]):
-                result = replace(result, topic=None, kind="clarify", clarify=readings,
-                                 entry=None, also=[])
+                result = replace(result, topic=None, kind="clarify", clarify=readings, entry=None, also=[])
         return replace(result, lang=qlang, province=province)
 
-    def _readings_apart(self, text: str, word: str, qlang: str,
-                        hint: str | None) -> list[str] | None:
+    def _readings_apart(self, text: str, word: str, qlang: str, hint: str | None) -> list[str] | None:
         """Two topics when the two common readings of `word` lead to different ones."""
         tops: list[str] = []
         for reading, _ in self._readings[word].most_common(2):
@@ -860,8 +1017,7 @@ class Searcher:
             lex = self._lexical(spelled, qlang, hint)
             if lex is None:
                 return None
-            best = max(((c, t) for t, (_, c) in lex.topics.items() if t in self._topic_ids),
-                       default=(0.0, ""))
+            best = max(((c, t) for t, (_, c) in lex.topics.items() if t in self._topic_ids), default=(0.0, ""))
             if best[0] < ACCEPT:
                 return None
             tops.append(best[1])
@@ -905,16 +1061,25 @@ class Searcher:
                 if ENTRY_LIFT * conf > own:
                     lifted[tid] = (rank, ENTRY_LIFT * conf)
             scores = lifted
-        undecided = tuple(dict.fromkeys(
-            t.folded for tokens, w, _ in weighted if w >= 1.0 for t in tokens
-            if not t.sense and t.accented == t.folded and len(self._readings.get(t.folded, ())) > 1))
+        undecided = tuple(
+            dict.fromkeys(
+                t.folded
+                for tokens, w, _ in weighted
+                if w >= 1.0
+                for t in tokens
+                if not t.sense and t.accented == t.folded and len(self._readings.get(t.folded, ())) > 1
+            )
+        )
         return _Lexical(scores, entries, typed_all, undecided)
 
     def _decide_lexical(self, lex: _Lexical) -> SearchResult:
         """The hand-tuned rules of the lexical engine alone (no model artifact)."""
         scores = lex.topics
-        ranked = sorted(((tid, r, c) for tid, (r, c) in scores.items() if tid not in _PSEUDO),
-                        key=lambda item: item[1], reverse=True)
+        ranked = sorted(
+            ((tid, r, c) for tid, (r, c) in scores.items() if tid not in _PSEUDO),
+            key=lambda item: item[1],
+            reverse=True,
+        )
         if not ranked:
             return SearchResult(None, 0.0, [], out_of_scope=True)
         best_id, best_rank, best = ranked[0]
@@ -924,17 +1089,22 @@ class Searcher:
         pseudo = max(scores.get(p, (0.0, 0.0))[1] for p in _PSEUDO)
         if pseudo >= best or best < IN_SCOPE_FLOOR:
             chat = scores.get(_CHAT, (0.0, 0.0))[1] >= scores.get(_OOS, (0.0, 0.0))[1]
-            return SearchResult(None, confidence, suggestions, out_of_scope=True,
-                                kind="chitchat" if chat and pseudo >= best else "out_of_scope")
+            return SearchResult(
+                None,
+                confidence,
+                suggestions,
+                out_of_scope=True,
+                kind="chitchat" if chat and pseudo >= best else "out_of_scope",
+            )
         close = runner_up_rank >= CLOSE_CALL * best_rank and best < SURE
         tie = runner_up_rank >= TIE * best_rank
         if best < ACCEPT or close or tie:
             return SearchResult(None, confidence, suggestions, kind="unsure")
-        return SearchResult(best_id, confidence, suggestions, kind="answer",
-                            confidence=confidence, entry=self._entry_for(best_id, lex))
+        return SearchResult(
+            best_id, confidence, suggestions, kind="answer", confidence=confidence, entry=self._entry_for(best_id, lex)
+        )
 
-    def combine(self, lex: _Lexical, text: str,
-                vector: dict[str, float] | None = None) -> Combined:
+    def combine(self, lex: _Lexical, text: str, vector: dict[str, float] | None = None) -> Combined:
         """The combined score of every class, best first, and the calibration's inputs."""
         model = self.model
         assert model is not None
@@ -945,18 +1115,16 @@ class Searcher:
         lexical = {t: c for t, (_, c) in lex.topics.items()}
         pseudo = max(lexical.get(p, 0.0) for p in _PSEUDO)
         best_lex = max((c for t, c in lexical.items() if t in self._topic_ids), default=0.0)
-        lex_oos = max(pseudo, 1.0 - best_lex / IN_SCOPE_FLOOR if best_lex < IN_SCOPE_FLOOR
-                      else 0.0)
-        combined = {t: share * lexical.get(t, 0.0) + (1 - share) * probs.get(t, 0.0)
-                    for t in self._topic_ids}
+        lex_oos = max(pseudo, 1.0 - best_lex / IN_SCOPE_FLOOR if best_lex < IN_SCOPE_FLOOR else 0.0)
+        combined = {t: share * lexical.get(t, 0.0) + (1 - share) * probs.get(t, 0.0) for t in self._topic_ids}
         combined[OOS_CLASS] = share * lex_oos + (1 - share) * probs.get(OOS_CLASS, 0.0)
         ranked = sorted(combined.items(), key=lambda kv: (-kv[1], kv[0]))
         top, c1 = ranked[0]
         c2 = ranked[1][1] if len(ranked) > 1 else 0.0
         top_lex = lex_oos if top == OOS_CLASS else lexical.get(top, 0.0)
-        x = calibration_inputs(c1, c2, top_lex, probs.get(top, 0.0),
-                               top == max(probs, key=probs.__getitem__),
-                               len(text) >= STORY_CHARS)
+        x = calibration_inputs(
+            c1, c2, top_lex, probs.get(top, 0.0), top == max(probs, key=probs.__getitem__), len(text) >= STORY_CHARS
+        )
         return Combined(ranked, x, lexical, best_lex, pseudo)
 
     def _decide_combined(self, lex: _Lexical, text: str, words: list[str]) -> SearchResult:
@@ -969,11 +1137,15 @@ class Searcher:
         confidence = round(model.calibration(c.x), 4)
         score = round(min(1.0, c.best_lexical), 4)
         if top == OOS_CLASS:
-            chat = (c.lexical.get(_CHAT, 0.0) > c.lexical.get(_OOS, 0.0)
-                    and c.pseudo >= c.best_lexical)
-            return SearchResult(None, score, suggestions, out_of_scope=True,
-                                kind="chitchat" if chat else "out_of_scope",
-                                confidence=confidence)
+            chat = c.lexical.get(_CHAT, 0.0) > c.lexical.get(_OOS, 0.0) and c.pseudo >= c.best_lexical
+            return SearchResult(
+                None,
+                score,
+                suggestions,
+                out_of_scope=True,
+                kind="chitchat" if chat else "out_of_scope",
+                confidence=confidence,
+            )
         if confidence < model.answer_at or (len(words) <= 3 and self._lexical_tie(lex)):
             # One or two generic words ("bhxh", "công đoàn") fit several topics equally:
             # the worker picks, whatever the model prefers.
@@ -981,8 +1153,7 @@ class Searcher:
         suggestions = [top, *[t for t in suggestions if t != top][:2]]
         entry = self._entry_for(top, lex, vector)
         also = self._also(top, entry, dict(c.ranked), c1)
-        return SearchResult(top, score, suggestions, kind="answer", confidence=confidence,
-                            entry=entry, also=also)
+        return SearchResult(top, score, suggestions, kind="answer", confidence=confidence, entry=entry, also=also)
 
     def lexical(self, text: str, lang: str | None = None) -> _Lexical | None:
         """The lexical half alone (the training script fits the combination on it)."""
@@ -990,12 +1161,10 @@ class Searcher:
         return self._lexical(text, self._language(_tokens(text), lang), lang)
 
     def _lexical_tie(self, lex: _Lexical) -> bool:
-        ranked = sorted((r for t, (r, _) in lex.topics.items() if t in self._topic_ids),
-                        reverse=True)
+        ranked = sorted((r for t, (r, _) in lex.topics.items() if t in self._topic_ids), reverse=True)
         return len(ranked) > 1 and ranked[1] >= TIE * ranked[0]
 
-    def _entry_for(self, topic: str, lex: _Lexical,
-                   vector: dict[str, float] | None = None) -> str | None:
+    def _entry_for(self, topic: str, lex: _Lexical, vector: dict[str, float] | None = None) -> str | None:
         """The specific entry of `topic` that answers the question, or None (the topic's
         own answer). Lexical confidence and, when packaged, the entry model's opinion
         restricted to this topic's entries."""
@@ -1005,8 +1174,7 @@ class Searcher:
             all_probs = self.entry_model.predict(vector)
             total = sum(p for e, p in all_probs.items() if self._entry_topic.get(e) == topic)
             if total > 0:
-                probs = {e: p / total for e, p in all_probs.items()
-                         if self._entry_topic.get(e) == topic}
+                probs = {e: p / total for e, p in all_probs.items() if self._entry_topic.get(e) == topic}
         if not mine and not probs:
             return None
         if not probs:
@@ -1017,15 +1185,16 @@ class Searcher:
                 return None
             return ranked[0][1]
         top_lex = max(mine.values(), default=0.0) or 1.0
-        scored = {e: ENTRY_LEXICAL_SHARE * mine.get(e, 0.0) / top_lex
-                  + (1 - ENTRY_LEXICAL_SHARE) * p for e, p in probs.items()}
+        scored = {
+            e: ENTRY_LEXICAL_SHARE * mine.get(e, 0.0) / top_lex + (1 - ENTRY_LEXICAL_SHARE) * p
+            for e, p in probs.items()
+        }
         best = max(scored, key=lambda e: (scored[e], e))
         if max(mine.get(best, 0.0), 0.0) < ENTRY_FLOOR and probs[best] < ENTRY_MODEL_ACCEPT:
             return None
         return best
 
-    def _also(self, top: str, entry: str | None, combined: dict[str, float],
-              best: float) -> list[str]:
+    def _also(self, top: str, entry: str | None, combined: dict[str, float], best: float) -> list[str]:
         related = self._entry_related.get(entry or "", ())
         for rid in related:
             tid = self._entry_topic.get(rid, rid)
@@ -1056,15 +1225,19 @@ class Searcher:
         i = 0
         while i < len(tokens):
             for size in (3, 2, 1):
-                key = tuple(t.folded for t in tokens[i:i + size])
+                key = tuple(t.folded for t in tokens[i : i + size])
                 if len(key) != size or key not in self._abbrev:
                     continue
-                typed = tokens[i:i + size]
+                typed = tokens[i : i + size]
                 replacement = next(
-                    (rep for spelled, rep, strict in self._abbrev[key]
-                     if all(t.accented == s or t.sense == s
-                            or (not strict and t.accented == t.folded and not t.sense)
-                            for t, s in zip(typed, spelled, strict=True))),
+                    (
+                        rep
+                        for spelled, rep, strict in self._abbrev[key]
+                        if all(
+                            t.accented == s or t.sense == s or (not strict and t.accented == t.folded and not t.sense)
+                            for t, s in zip(typed, spelled, strict=True)
+                        )
+                    ),
                     None,
                 )
                 if replacement is not None:
@@ -1080,8 +1253,13 @@ class Searcher:
         out: list[_Token] = []
         for i, tok in enumerate(tokens):
             word = tok.folded
-            if (word in self._vocab or _is_stop(tok, lang) or not word.isalpha()
-                    or not word.isascii() or not 4 <= len(word) <= MAX_TYPO_LEN):
+            if (
+                word in self._vocab
+                or _is_stop(tok, lang)
+                or not word.isalpha()
+                or not word.isascii()
+                or not 4 <= len(word) <= MAX_TYPO_LEN
+            ):
                 out.append(tok)
                 continue
             split = self._split(word)
@@ -1121,8 +1299,9 @@ class Searcher:
         return max(candidates, key=preference)
 
 
-def calibration_inputs(c1: float, c2: float, lexical: float, prob: float,
-                       agree: bool, story: bool = False) -> list[float]:
+def calibration_inputs(
+    c1: float, c2: float, lexical: float, prob: float, agree: bool, story: bool = False
+) -> list[float]:
     """What the calibration sees: the combined score, its margin, both opinions, and
     whether the message is a story (stories are harder: the same score means less)."""
     return [c1, c1 - c2, lexical, prob, 1.0 if agree else 0.0, 1.0 if story else 0.0]
@@ -1130,8 +1309,9 @@ def calibration_inputs(c1: float, c2: float, lexical: float, prob: float,
 
 # --- helpers --------------------------------------------------------------------------
 
+
 def _deletes(word: str) -> set[str]:
-    return {word[:i] + word[i + 1:] for i in range(len(word))}
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 def _within_one_edit(a: str, b: str) -> bool:
@@ -1144,11 +1324,10 @@ def _within_one_edit(a: str, b: str) -> bool:
         diff = [i for i in range(len(a)) if a[i] != b[i]]
         if len(diff) == 1:
             return True
-        return (len(diff) == 2 and diff[1] == diff[0] + 1
-                and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
     if len(a) > len(b):
         a, b = b, a
-    return any(b[:i] + b[i + 1:] == a for i in range(len(b)))
+    return any(b[:i] + b[i + 1 :] == a for i in range(len(b)))
 
 
 _Abbreviations = dict[tuple[str, ...], list[tuple[tuple[str, ...], list[_Token], bool]]]
@@ -1164,5 +1343,6 @@ def _build_abbreviations(table: dict[str, str], accented_only: dict[str, str]) -
         for key, expansion in entries.items():
             typed = _tokens(key)  # stemmed like a query, so "fired" meets "fired"
             built.setdefault(tuple(t.folded for t in typed), []).append(
-                (tuple(t.accented for t in typed), _tokens(expansion), strict))
+                (tuple(t.accented for t in typed), _tokens(expansion), strict)
+            )
     return built

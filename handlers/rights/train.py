@@ -98,8 +98,7 @@ def load_labelled(path: Path) -> list[Labelled]:
         kind = row.get("kind") or (tags[0] if tags else "")
         rid = row.get("id", "")
         label = labels.get(rid, {})
-        out.append(Labelled(row["q"], topic, path.name, also, label.get("entry"), kind, rid,
-                            label.get("alt_entry")))
+        out.append(Labelled(row["q"], topic, path.name, also, label.get("entry"), kind, rid, label.get("alt_entry")))
     return out
 
 
@@ -112,16 +111,22 @@ def tuning_questions(data: Path = DATA) -> list[Labelled]:
 
 
 def knowledge_questions(kb: KnowledgeBase) -> list[Labelled]:
-    out = [Labelled(q, t.id, "kb") for t in kb.topics.values() for lang in LANGS
-           for q in (*t.questions.get(lang, ()), *([t.title[lang]] if lang in t.title else []))]
-    out += [Labelled(q, e.topic, "kb") for e in kb.entries.values() for lang in LANGS
-            for q in e.questions.get(lang, ())]
+    out = [
+        Labelled(q, t.id, "kb")
+        for t in kb.topics.values()
+        for lang in LANGS
+        for q in (*t.questions.get(lang, ()), *([t.title[lang]] if lang in t.title else []))
+    ]
+    out += [
+        Labelled(q, e.topic, "kb") for e in kb.entries.values() for lang in LANGS for q in e.questions.get(lang, ())
+    ]
     out += [Labelled(p, None, "kb") for phrases in OUT_OF_SCOPE_PHRASES.values() for p in phrases]
     return out
 
 
-def fit_linear(searcher: Searcher, items: Sequence[Labelled], classes: Sequence[str], *,
-               oos: bool = True) -> LinearModel:
+def fit_linear(
+    searcher: Searcher, items: Sequence[Labelled], classes: Sequence[str], *, oos: bool = True
+) -> LinearModel:
     """Multinomial logistic regression on our own features; weights as a LinearModel."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -155,8 +160,7 @@ def fit_linear(searcher: Searcher, items: Sequence[Labelled], classes: Sequence[
     missing = [c for c in classes if c not in set(clf.classes_)]
     for c in missing:  # a class with no example in this fold can never win
         intercept[order[c]] = -30.0
-    return LinearModel(tuple(classes), tuple(intercept),
-                       {f: tuple(sorted(row)) for f, row in weights.items()})
+    return LinearModel(tuple(classes), tuple(intercept), {f: tuple(sorted(row)) for f, row in weights.items()})
 
 
 def prune(model: LinearModel, threshold: float = PRUNE) -> LinearModel:
@@ -194,8 +198,9 @@ def _right(o: Outcome) -> bool:
     return o.top == want or (o.item.also is not None and o.top == o.item.also)
 
 
-def train(kb: KnowledgeBase, tune: Sequence[Labelled], *, log=print,
-          cache: Path | None = None, final: bool = True) -> LinearModel:
+def train(
+    kb: KnowledgeBase, tune: Sequence[Labelled], *, log=print, cache: Path | None = None, final: bool = True
+) -> LinearModel:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
 
@@ -207,8 +212,9 @@ def train(kb: KnowledgeBase, tune: Sequence[Labelled], *, log=print,
     # 1. out-of-fold models (cached between runs while the inputs stay the same, so the
     # steps after them can be iterated on quickly; the cache never changes the result)
     oof_models: list[tuple[LinearModel, list[Labelled]]] = []
-    key = hashlib.sha256(repr((C, MIN_DF, MAX_ITER, SEED, [(b.q, b.topic) for b in base],
-                               [(t.q, t.topic) for t in tune])).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        repr((C, MIN_DF, MAX_ITER, SEED, [(b.q, b.topic) for b in base], [(t.q, t.topic) for t in tune])).encode()
+    ).hexdigest()[:16]
     cached = cache / f"oof-{key}.pickle" if cache else None
     if cached is not None and cached.exists():
         oof_models = pickle.loads(cached.read_bytes())
@@ -222,8 +228,9 @@ def train(kb: KnowledgeBase, tune: Sequence[Labelled], *, log=print,
     # 2. lexical share
     best_share, best_acc, best_outcomes = SHARES[0], -1.0, []
     for share in SHARES:
-        outcomes = [o for model, items in oof_models
-                    for o in _outcomes(searcher, replace(model, lexical_share=share), items)]
+        outcomes = [
+            o for model, items in oof_models for o in _outcomes(searcher, replace(model, lexical_share=share), items)
+        ]
         acc = sum(_right(o) for o in outcomes) / max(1, len(outcomes))
         log(f"  lexical share {share:.2f}: out-of-fold top-1 {100 * acc:.1f}%")
         if acc > best_acc:
@@ -257,32 +264,44 @@ def train(kb: KnowledgeBase, tune: Sequence[Labelled], *, log=print,
                 w = sum(1 for p, o in sub if p >= t and o.top != OOS_CLASS and not _right(o)) / m
                 parts.append(f"{100 * r:5.1f}% {100 * w:4.1f}%")
             log(f"    {t:.2f}      {' | '.join(parts)}")
-    log(f"  chosen: lexical share {best_share}, answer at {answer_at:.2f}, "
-        f"calibration {calibration}")
+    log(f"  chosen: lexical share {best_share}, answer at {answer_at:.2f}, calibration {calibration}")
     reliability_table(scored, log=log)
     # 5. final model
     if not final:
-        return LinearModel(tuple(classes), (0.0,) * len(classes), {}, calibration,
-                           best_share, answer_at)
+        return LinearModel(tuple(classes), (0.0,) * len(classes), {}, calibration, best_share, answer_at)
     last = fit_linear(searcher, base + list(tune), classes)
-    return replace(prune(last), calibration=calibration, lexical_share=best_share,
-                   answer_at=answer_at,
-                   meta={"seed": SEED, "C": C, "prune": PRUNE, "min_df": MIN_DF, "examples": len(base) + len(tune),
-                         "tuning": sorted({it.source for it in tune})})
+    return replace(
+        prune(last),
+        calibration=calibration,
+        lexical_share=best_share,
+        answer_at=answer_at,
+        meta={
+            "seed": SEED,
+            "C": C,
+            "prune": PRUNE,
+            "min_df": MIN_DF,
+            "examples": len(base) + len(tune),
+            "tuning": sorted({it.source for it in tune}),
+        },
+    )
 
 
 def train_entries(kb: KnowledgeBase, tune: Sequence[Labelled]) -> LinearModel:
     """Which specific entry: trained on the entries' own variants and the tuning split's
     real questions labelled with an entry. Used within the chosen topic only."""
     searcher = Searcher(kb, model=False)
-    items = [Labelled(q, e.id, "kb") for e in kb.entries.values() for lang in LANGS
-             for q in (*e.questions.get(lang, ()), e.title.get(lang, "")) if q]
+    items = [
+        Labelled(q, e.id, "kb")
+        for e in kb.entries.values()
+        for lang in LANGS
+        for q in (*e.questions.get(lang, ()), e.title.get(lang, ""))
+        if q
+    ]
     items += [replace(it, topic=it.entry) for it in tune if it.entry in kb.entries]
     items += [replace(it, topic=it.alt_entry) for it in tune if it.alt_entry in kb.entries]
     classes = sorted(kb.entries)
     model = fit_linear(searcher, items, classes, oos=False)
-    return replace(prune(model, ENTRY_PRUNE),
-                   meta={"seed": SEED, "C": C, "prune": ENTRY_PRUNE, "examples": len(items)})
+    return replace(prune(model, ENTRY_PRUNE), meta={"seed": SEED, "C": C, "prune": ENTRY_PRUNE, "examples": len(items)})
 
 
 def reliability_table(scored: Sequence[tuple[float, Outcome]], *, log=print) -> None:
@@ -305,32 +324,36 @@ def _compare(path: Path, model: LinearModel) -> tuple[bool, str]:
         return True, "reproduced exactly"
     if stored.classes != model.classes or set(stored.weights) ^ set(model.weights):
         diff = len(set(stored.weights) ^ set(model.weights))
-        return (diff <= 0.001 * len(stored.weights),
-                f"{diff} features differ (pruning edge), classes "
-                f"{'same' if stored.classes == model.classes else 'DIFFER'}")
-    worst = max(abs(a - b) for f, row in stored.weights.items()
-                for (_, a), (_, b) in zip(row, model.weights[f], strict=False))
-    worst = max(worst, max(abs(a - b) for a, b in zip(stored.intercept, model.intercept,
-                                                        strict=True)))
+        return (
+            diff <= 0.001 * len(stored.weights),
+            f"{diff} features differ (pruning edge), classes {'same' if stored.classes == model.classes else 'DIFFER'}",
+        )
+    worst = max(
+        abs(a - b) for f, row in stored.weights.items() for (_, a), (_, b) in zip(row, model.weights[f], strict=False)
+    )
+    worst = max(worst, max(abs(a - b) for a, b in zip(stored.intercept, model.intercept, strict=True)))
     ok = worst <= 1e-3 and abs(stored.answer_at - model.answer_at) < 1e-9
     return ok, f"reproduced to {worst:.1e} (largest weight difference)"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="train the rights model artifact")
-    parser.add_argument("--check", action="store_true",
-                        help="retrain and compare with the committed artifact, write nothing")
+    parser.add_argument(
+        "--check", action="store_true", help="retrain and compare with the committed artifact, write nothing"
+    )
     parser.add_argument("--out", type=Path, default=ARTIFACT_PATH)
     parser.add_argument("--entries-only", action="store_true", help="retrain the entry model only")
-    parser.add_argument("--cache", type=Path, default=None,
-                        help="keep the out-of-fold models here between runs (development)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="stop after the out-of-fold steps; write nothing")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="keep the out-of-fold models here between runs (development)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="stop after the out-of-fold steps; write nothing")
     args = parser.parse_args(argv)
     kb = load_knowledge_base()
     tune = tuning_questions()
-    print(f"training on {len(knowledge_questions(kb))} knowledge-base texts and "
-          f"{len(tune)} tuning questions ({', '.join(sorted({t.source for t in tune}))})")
+    print(
+        f"training on {len(knowledge_questions(kb))} knowledge-base texts and "
+        f"{len(tune)} tuning questions ({', '.join(sorted({t.source for t in tune}))})"
+    )
     if args.dry_run:
         train(kb, tune, cache=args.cache, final=False)
         return 0
@@ -341,8 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     same = True
     for path, model in outputs:
         blob = dumps(model)
-        print(f"  {path.name}: {len(model.weights)} features, "
-              f"{sum(len(r) for r in model.weights.values())} weights, {len(blob) // 1024} KB")
+        print(
+            f"  {path.name}: {len(model.weights)} features, "
+            f"{sum(len(r) for r in model.weights.values())} weights, {len(blob) // 1024} KB"
+        )
         if args.check:
             ok, how = _compare(path, model) if path.exists() else (False, "missing")
             same &= ok

@@ -112,17 +112,33 @@ class Summaries:
 
 
 def make_engine(
-    store: Store, senders: dict, *, quiet: QuietHours = NO_QUIET, settings: EngineSettings = FAST,
-    clock: object = None, notify: object = None, owner: str | None = None,
+    store: Store,
+    senders: dict,
+    *,
+    quiet: QuietHours = NO_QUIET,
+    settings: EngineSettings = FAST,
+    clock: object = None,
+    notify: object = None,
+    owner: str | None = None,
 ) -> DeliveryEngine:
     return DeliveryEngine(
-        store, load_catalog(), senders, quiet, settings=settings, clock=clock,  # type: ignore[arg-type]
-        notify=notify, owner=owner,  # type: ignore[arg-type]
+        store,
+        load_catalog(),
+        senders,
+        quiet,
+        settings=settings,
+        clock=clock,  # type: ignore[arg-type]
+        notify=notify,
+        owner=owner,  # type: ignore[arg-type]
     )
 
 
 async def add_workers(
-    store: Store, ids: Iterable[int | str], *, topics: Iterable[str] = ("workers_month",), language: str = "vi",
+    store: Store,
+    ids: Iterable[int | str],
+    *,
+    topics: Iterable[str] = ("workers_month",),
+    language: str = "vi",
     channel: str = "telegram",
 ) -> list[User]:
     users = []

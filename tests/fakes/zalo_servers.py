@@ -474,8 +474,13 @@ def oa_follow_event(
 _ATTACHMENT_PAYLOADS: dict[str, dict[str, Any]] = {
     "sticker": {"id": "sticker_id", "url": "https://zalo-api.zadn.vn/sticker.png"},
     "link": {"thumbnail": "url_to_thumbnail", "description": "description_of_link", "url": "https://example.org/a"},
-    "file": {"url": "link_to_download_file", "size": "9999", "name": "file_name", "checksum": "checksum",
-             "type": "file_type"},
+    "file": {
+        "url": "link_to_download_file",
+        "size": "9999",
+        "name": "file_name",
+        "checksum": "checksum",
+        "type": "file_type",
+    },
     "gif": {"url": "https://example.org/a.gif", "thumbnail": "https://example.org/a.jpg"},
     "audio": {"url": "https://example.org/voice.aac"},
     "video": {"url": "https://example.org/v.mp4", "thumbnail": "https://example.org/v.jpg", "description": ""},
@@ -514,7 +519,11 @@ def oa_signature_for(event: dict[str, Any], body: bytes, key: str, formula: str 
 
 
 def signed_oa_webhook(
-    event: dict[str, Any], oa_secret_key: str, *, prefix: str = "mac=", num_retry: int | None = None,
+    event: dict[str, Any],
+    oa_secret_key: str,
+    *,
+    prefix: str = "mac=",
+    num_retry: int | None = None,
     formula: str = "app_id",
 ) -> tuple[bytes, dict[str, str]]:
     """The body and headers Zalo would POST for `event` (signature per reference 2.3)."""
@@ -551,8 +560,13 @@ def bot_text_update(
 
 
 def bot_doc_update(
-    chat_id: str, text: str, *, first_name: str = "Nguyen Van A", message_id: str | None = None,
-    wrapped: bool = True, date_ms: int | None = None,
+    chat_id: str,
+    text: str,
+    *,
+    first_name: str = "Nguyen Van A",
+    message_id: str | None = None,
+    wrapped: bool = True,
+    date_ms: int | None = None,
 ) -> dict[str, Any]:
     """The official getUpdates sample's shape: no `event_name`, the sender's `first_name`."""
     message: dict[str, Any] = {
@@ -568,7 +582,10 @@ def bot_doc_update(
 
 
 def bot_image_update(
-    chat_id: str, photo_url: str = "https://example.com/photo.jpg", caption: str = "", *,
+    chat_id: str,
+    photo_url: str = "https://example.com/photo.jpg",
+    caption: str = "",
+    *,
     event_name: str | None = "message.image.received",
 ) -> dict[str, Any]:
     """An image as the real samples send it: the link in `photo_url`."""
@@ -588,11 +605,15 @@ def bot_image_update(
 
 
 def bot_sticker_update(chat_id: str, *, event_name: str | None = "message.sticker.received") -> dict[str, Any]:
-    update: dict[str, Any] = {"message": {
-        "message_id": secrets.token_hex(10), "date": int(time.time() * 1000), "sticker": "sticker-id-1",
-        "from": {"id": chat_id, "display_name": "A", "is_bot": False},
-        "chat": {"id": chat_id, "chat_type": "PRIVATE"},
-    }}
+    update: dict[str, Any] = {
+        "message": {
+            "message_id": secrets.token_hex(10),
+            "date": int(time.time() * 1000),
+            "sticker": "sticker-id-1",
+            "from": {"id": chat_id, "display_name": "A", "is_bot": False},
+            "chat": {"id": chat_id, "chat_type": "PRIVATE"},
+        }
+    }
     if event_name is not None:
         update["event_name"] = event_name
     return update

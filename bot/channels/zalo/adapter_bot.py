@@ -66,8 +66,14 @@ class ZaloBotChannel(ZaloChannelBase):
     poll_backoff: tuple[float, float] = (1.0, 60.0)
 
     def __init__(
-        self, config: ZaloSection, dispatcher: Dispatcher, store: Store, catalog: Catalog,
-        registry: ChannelRegistry | None = None, *, http: httpx.AsyncClient | None = None,
+        self,
+        config: ZaloSection,
+        dispatcher: Dispatcher,
+        store: Store,
+        catalog: Catalog,
+        registry: ChannelRegistry | None = None,
+        *,
+        http: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(dispatcher, store, catalog, registry)
         self.config = config

@@ -79,7 +79,11 @@ class ZaloChannelBase(abc.ABC):
     MAX_RETRY_WAIT = 30.0
 
     def __init__(
-        self, dispatcher: Dispatcher, store: Store, catalog: Catalog, registry: ChannelRegistry | None,
+        self,
+        dispatcher: Dispatcher,
+        store: Store,
+        catalog: Catalog,
+        registry: ChannelRegistry | None,
     ) -> None:
         self.dispatcher = dispatcher
         self.store = store
@@ -167,17 +171,19 @@ class ZaloChannelBase(abc.ABC):
         user = await self.store.find_user(self.name, external_id)
         if user is not None and user.reachable:
             await self.store.set_reachable(user.id, False)
-        logger.info("%s: user %s blocked or restricted the channel (%s); marked unreachable",
-                    self.name, user.id if user else "?", exc.code)
+        logger.info(
+            "%s: user %s blocked or restricted the channel (%s); marked unreachable",
+            self.name,
+            user.id if user else "?",
+            exc.code,
+        )
 
     async def _render_turn(self, inbound: Inbound, replies: list[Reply]) -> None:
         to = inbound.chat_id or inbound.user_id
         lang = await self._language(inbound.user_id)  # after dispatch: /lang may have changed it
         fresh = True  # the turn's first reply replaces the choices offered before
         for reply in replies:
-            if reply.to_user is not None and not (
-                (reply.to_channel or self.name) == self.name and reply.to_user == to
-            ):
+            if reply.to_user is not None and not ((reply.to_channel or self.name) == self.name and reply.to_user == to):
                 if not await self._deliver_elsewhere(reply) and reply.on_failure is not None:
                     await self._run(self._plan(to, reply.on_failure, lang, fresh=fresh), retry=True)
                 continue

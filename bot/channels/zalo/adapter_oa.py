@@ -106,8 +106,14 @@ class ZaloOAChannel(ZaloChannelBase):
     name = NAME
 
     def __init__(
-        self, config: ZaloSection, dispatcher: Dispatcher, store: Store, catalog: Catalog,
-        registry: ChannelRegistry | None = None, *, http: httpx.AsyncClient | None = None,
+        self,
+        config: ZaloSection,
+        dispatcher: Dispatcher,
+        store: Store,
+        catalog: Catalog,
+        registry: ChannelRegistry | None = None,
+        *,
+        http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(dispatcher, store, catalog, registry)
@@ -143,7 +149,12 @@ class ZaloOAChannel(ZaloChannelBase):
         if self._http is None:
             self._http = channel_http.client()
         self.tokens = TokenManager(
-            self.app_id, config.oa_app_secret or "", config.oauth_base_url, token_store, self._http, clock=self._clock,
+            self.app_id,
+            config.oa_app_secret or "",
+            config.oauth_base_url,
+            token_store,
+            self._http,
+            clock=self._clock,
         )
         self.client = ZaloOAClient(self.app_id, config.openapi_base_url, self.tokens, self._http)
         # What the last run left unfinished goes first (bot/channels/journal.py).
@@ -193,8 +204,9 @@ class ZaloOAChannel(ZaloChannelBase):
             )
             return Response(status_code=401)
         signature = request.headers.get(SIGNATURE_HEADER)
-        if not verify_oa_signature(raw, signature, self.app_id, self.config.oa_secret_key or "",
-                                   formula=self.config.oa_signature):
+        if not verify_oa_signature(
+            raw, signature, self.app_id, self.config.oa_secret_key or "", formula=self.config.oa_signature
+        ):
             logger.warning("zalo oa: rejected a webhook call with a bad or missing signature")
             self._diagnose_signature(raw, signature)
             return Response(status_code=401)
@@ -206,8 +218,11 @@ class ZaloOAChannel(ZaloChannelBase):
         if not self._fresh(event):
             # 200, not an error: a late retry by Zalo itself would otherwise be retried
             # again (staler each time) until Zalo disables the webhook.
-            logger.warning("zalo oa: refused a %s event dated outside the %d-minute window",
-                           event.event_name, self.config.oa_event_window_minutes)
+            logger.warning(
+                "zalo oa: refused a %s event dated outside the %d-minute window",
+                event.event_name,
+                self.config.oa_event_window_minutes,
+            )
             return JSONResponse({"ok": True})
         if event.kind in (OAEventKind.RECEIVED, OAEventKind.SEEN, OAEventKind.UNKNOWN) or not event.user_id:
             logger.debug("zalo oa: ignored a %s event", event.event_name)
@@ -233,19 +248,22 @@ class ZaloOAChannel(ZaloChannelBase):
         if now - self._last_diagnosis < SIGNATURE_DIAGNOSIS_INTERVAL:
             return
         self._last_diagnosis = now
-        keys = {"the OA secret key": self.config.oa_secret_key or "",
-                "the app secret": self.config.oa_app_secret or ""}
+        keys = {"the OA secret key": self.config.oa_secret_key or "", "the app secret": self.config.oa_app_secret or ""}
         matches = matching_signatures(raw, signature, keys)
         if matches:
             formula, key = matches[0]
             logger.warning(
                 "zalo oa: that refused event is signed with formula %r and %s; "
                 "set [zalo] oa_signature = %r (and that key in ZALO_OA_SECRET_KEY) if it came from Zalo",
-                formula, key, formula,
+                formula,
+                key,
+                formula,
             )
         else:
-            logger.warning("zalo oa: that refused event matches no known signature formula "
-                           "(see `unionbot zalo check-signature` in docs/zalo.md)")
+            logger.warning(
+                "zalo oa: that refused event matches no known signature formula "
+                "(see `unionbot zalo check-signature` in docs/zalo.md)"
+            )
 
     async def _accept(self, event: OAEvent) -> bool:
         """Journal the event before the 200, then hand it to the background; False when

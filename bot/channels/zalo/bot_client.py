@@ -87,8 +87,17 @@ class ZaloBotUpdate:
         """
         if self.message_id:
             return f"{self.event_name}:{self.message_id}"
-        content = "\x1f".join((self.user_id, self.chat_id, str(self.date_ms), self.kind.value, self.text,
-                                self.photo_url or "", self.sticker or ""))
+        content = "\x1f".join(
+            (
+                self.user_id,
+                self.chat_id,
+                str(self.date_ms),
+                self.kind.value,
+                self.text,
+                self.photo_url or "",
+                self.sticker or "",
+            )
+        )
         return "nomid:" + hashlib.sha256(content.encode()).hexdigest()
 
 

@@ -122,6 +122,6 @@ def classify_error(exc: ZaloError) -> SendFailure:
 
 
 def parse_hhmm(text: str) -> time:
-    """"22:00" -> time(22, 0); config validation has already checked the shape."""
+    """ "22:00" -> time(22, 0); config validation has already checked the shape."""
     hours, minutes = text.split(":")
     return time(int(hours), int(minutes))

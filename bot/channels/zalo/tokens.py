@@ -238,4 +238,3 @@ def _same_tokens(a: TokenPair, b: TokenPair | None) -> bool:
 
 def _token(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
-

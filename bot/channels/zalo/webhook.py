@@ -73,7 +73,11 @@ def _given_signature(header: str | None) -> str | None:
 
 
 def verify_oa_signature(
-    raw_body: bytes, header: str | None, app_id: str, oa_secret_key: str, *,
+    raw_body: bytes,
+    header: str | None,
+    app_id: str,
+    oa_secret_key: str,
+    *,
     formula: str = DEFAULT_SIGNATURE_FORMULA,
 ) -> bool:
     """True only for a well-formed body of our app whose signature matches; never raises."""
@@ -138,9 +142,19 @@ class OAEventKind(StrEnum):
 _KIND_BY_EVENT = {
     "user_send_text": OAEventKind.TEXT,
     "user_send_image": OAEventKind.IMAGE,
-    **{f"user_send_{kind}": OAEventKind.MEDIA for kind in (
-        "sticker", "link", "file", "gif", "audio", "video", "location", "business_card",
-    )},
+    **{
+        f"user_send_{kind}": OAEventKind.MEDIA
+        for kind in (
+            "sticker",
+            "link",
+            "file",
+            "gif",
+            "audio",
+            "video",
+            "location",
+            "business_card",
+        )
+    },
     "follow": OAEventKind.FOLLOW,
     "unfollow": OAEventKind.UNFOLLOW,
     "user_received_message": OAEventKind.RECEIVED,
