@@ -16,8 +16,7 @@ from bot.broadcast.options import broadcast_options
 from bot.channels.base import Channel, ChannelRegistry
 from bot.config import Config
 from bot.web import WebServer, build_web_app
-from handlers import broadcasts, qa
-from handlers import console as console_access
+from handlers import qa
 from handlers.context import Services, Settings
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_catalog
@@ -63,22 +62,20 @@ class Runtime:
         self.dispatcher = Dispatcher(self.services, self.router)
         self.registry = ChannelRegistry()
         # Topics and quiet hours for the broadcast screens, in every mode (also the local chat).
-        self.services.extras[broadcasts.OPTIONS] = broadcast_options(config)
+        self.services.broadcast_options = broadcast_options(config)
         # Polls' k-anonymity and retention, reports' limits and early-warning thresholds.
-        from bot.listening import OPTIONS as LISTENING
         from bot.listening import listening_options
 
-        self.services.extras[LISTENING] = listening_options(config)
+        self.services.listening_options = listening_options(config)
         # The knowledge base and its search index, built once: about 0.2 s.
-        self.services.extras[qa.SERVICE] = qa.RightsService.load(config.rights.extra_dir or None)
+        self.services.rights = qa.RightsService.load(config.rights.extra_dir or None)
         # Exports run in a worker process that opens the database itself; progress notes
         # reach the organizer through the channel registry.
         from bot.export_worker import ProcessExporter
-        from handlers.join import export as signup_export
 
         self.exporter = ProcessExporter(config.storage.path)
-        self.services.extras[signup_export.EXPORTER] = self.exporter
-        self.services.extras[signup_export.NOTIFY] = self.registry.deliver
+        self.services.exporter = self.exporter
+        self.services.deliver = self.registry.deliver
         # Set by serve() once every channel and service is up (tests and health wait on it).
         self.started = False
         self.web_port: int | None = None
@@ -182,7 +179,7 @@ class Runtime:
             senders,
             notify=registry_notify(self.registry, self.services.catalog),
         )
-        self.services.extras[broadcasts.CONTROL] = service
+        self.services.broadcast_control = service
         from bot.care_outbox import CareOutbox
         from bot.listening import ListeningRetention
 
@@ -236,7 +233,7 @@ async def serve(runtime: Runtime, channels: list[Channel], stop: asyncio.Event, 
             stack.push_async_callback(web.stop)
             runtime.web_port = web.port
             server = runtime.config.server
-            runtime.services.extras[console_access.URL] = server.public_url or f"http://{server.host}:{web.port}"
+            runtime.services.console_url = server.public_url or f"http://{server.host}:{web.port}"
         for channel in channels:
             await channel.start()
             stack.push_async_callback(channel.stop)

@@ -13,7 +13,6 @@ Once a day it applies the retention rules to member-care data.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,7 @@ from bot.periodic import PeriodicService
 from handlers.broadcasts.schedule import QuietHours
 from handlers.care.common import render_notice
 from handlers.i18n import Catalog
-from handlers.types import Reply
+from handlers.types import Deliver
 from storage import Store
 
 logger = logging.getLogger(__name__)
@@ -33,8 +32,6 @@ POLL_SECONDS = 5.0
 PROGRAM_RETENTION = timedelta(days=90)
 OUTBOX_RETENTION = timedelta(days=30)
 DAYS_PER_MONTH = 30.44
-
-Deliver = Callable[[str, str, Reply], Awaitable[bool]]
 
 
 async def purge_care(store: Store, retention_months: int, *, now: datetime | None = None) -> dict[str, int]:

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 from bot.config import Config
 from bot.periodic import PeriodicService
-from handlers.listening.options import OPTIONS, ListeningOptions
+from handlers.listening.options import ListeningOptions
 from storage import Store
 
-__all__ = ["OPTIONS", "ListeningRetention", "listening_options", "purge_listening"]
+__all__ = ["ListeningRetention", "listening_options", "purge_listening"]
 
 logger = logging.getLogger(__name__)
 

@@ -27,9 +27,6 @@ logger = logging.getLogger(__name__)
 
 LINK_TTL = timedelta(minutes=10)
 SESSION_IDLE = timedelta(hours=8)
-# Services.extras key: the console's public base URL ("https://bot.example.org"), set by
-# the composition root when the web server runs; without it /console says it is off.
-URL = "console.url"
 CONSOLE_ROLES = frozenset({Role.ORGANIZER, Role.ADMIN})
 
 
@@ -68,7 +65,7 @@ def register(router: Router) -> None:
     @router.command("console", min_role=Role.ORGANIZER)
     async def console(ctx: Ctx) -> Reply:
         """`/console`: a sign-in link to the web console, valid ten minutes, once."""
-        base = ctx.services.extras.get(URL)
+        base = ctx.services.console_url
         if not base:
             return ctx.reply("console.off")
         token = await issue_link(ctx.store, ctx.user)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from handlers.i18n import Catalog
 from handlers.types import Button, Inbound, Reply
 from storage import Role, Store, User
+
+if TYPE_CHECKING:  # the features import Ctx from here; these only name their types
+    from handlers.broadcasts.options import BroadcastControl, BroadcastOptions
+    from handlers.join.export import Exporter
+    from handlers.listening.options import ListeningOptions
+    from handlers.qa import RightsService
+    from handlers.types import Deliver
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +39,25 @@ class Settings:
 
 @dataclass(slots=True)
 class Services:
+    """Everything handlers use besides the request, built by the composition root
+    (bot/app.py). The optional ones have a sensible default when a test or a CLI leaves
+    them out (see each feature's accessor)."""
+
     store: Store
     catalog: Catalog
     settings: Settings
-    # Feature services registered by the composition root (knowledge base, ...).
-    extras: dict[str, Any] = field(default_factory=dict)
+    # The knowledge base and its search index (None: the packaged one, on first use).
+    rights: RightsService | None = None
+    # Broadcast topics and quiet hours; the delivery service's hook when it runs here.
+    broadcast_options: BroadcastOptions | None = None
+    broadcast_control: BroadcastControl | None = None
+    # Polls' k-anonymity and retention, reports' limits and alert thresholds.
+    listening_options: ListeningOptions | None = None
+    # Sign-up exports in a worker process, and a way to reach a user on any channel.
+    exporter: Exporter | None = None
+    deliver: Deliver | None = None
+    # The web console's public base URL, set once the web server is up.
+    console_url: str | None = None
 
 
 @dataclass(slots=True)

@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 # the engine reads all of it (its own limits keep latency flat).
 MAX_QUERY_CHARS = 4000
 MAX_QUESTION_CHARS = 4000
-SERVICE = "rights"  # key of the RightsService in Services.extras
 QA_FLOW = "qa"  # conversation state holding the last question (for the hand-off button)
 MINIMUM_WAGE = "minimum_wage"
 UNION_JOIN = "union_join"
@@ -151,10 +150,9 @@ def default_service() -> RightsService:
 def rights(ctx: Ctx) -> RightsService:
     # The composition root installs the service (with the federation's extra entries);
     # anything else that builds Services, e.g. a test, gets the packaged knowledge base.
-    service: RightsService | None = ctx.services.extras.get(SERVICE)
-    if service is None:
-        service = ctx.services.extras[SERVICE] = default_service()
-    return service
+    if ctx.services.rights is None:
+        ctx.services.rights = default_service()
+    return ctx.services.rights
 
 
 # -- conversation memory ----------------------------------------------------------------

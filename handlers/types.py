@@ -7,6 +7,7 @@ terminal chat share every feature.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -111,3 +112,7 @@ class Reply:
     # Shown to the current user when a reply addressed to someone else cannot be
     # delivered (blocked the bot, outside Zalo's 7-day window...).
     on_failure: Reply | None = None
+
+
+# Sends a reply to (channel, external user id); False when it could not be delivered.
+Deliver = Callable[[str, str, "Reply"], Awaitable[bool]]

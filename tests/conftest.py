@@ -16,7 +16,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 from handlers.context import Services, Settings
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_catalog
-from handlers.qa import SERVICE, RightsService, default_service
+from handlers.qa import RightsService, default_service
 from handlers.routes import build_router
 from handlers.types import Inbound, InboundKind, Reply
 from storage import Store
@@ -46,7 +46,7 @@ def rights_service() -> RightsService:
 
 @pytest.fixture
 def services(store: Store, settings: Settings, rights_service: RightsService) -> Services:
-    return Services(store, load_catalog(), settings, extras={SERVICE: rights_service})
+    return Services(store, load_catalog(), settings, rights=rights_service)
 
 
 @pytest.fixture

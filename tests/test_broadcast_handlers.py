@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from handlers.broadcasts import CONTROL, OPTIONS
 from handlers.broadcasts.render import render_message
 from handlers.context import Services
 from handlers.i18n import load_catalog
@@ -40,7 +39,7 @@ def control() -> RecordingControl:
 @pytest.fixture
 def services(store: Store, settings, control: RecordingControl) -> Services:  # type: ignore[no-untyped-def]
     # Overrides conftest's: the same services with topics and a delivery control.
-    return Services(store, load_catalog(), settings, extras={OPTIONS: OPTS, CONTROL: control})
+    return Services(store, load_catalog(), settings, broadcast_options=OPTS, broadcast_control=control)
 
 
 async def organizer(make_chat, store: Store, user_id: str = "org"):  # type: ignore[no-untyped-def]

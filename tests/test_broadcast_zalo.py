@@ -14,7 +14,6 @@ from bot.broadcast.senders import Sender
 from bot.broadcast.zalo_sender import ZaloSender, zalo_senders
 from bot.channels.zalo.oa_client import SEND_CS_PATH
 from bot.channels.zalo.rules import REASON_NIGHT, REASON_WINDOW, unreachable_reason
-from handlers.broadcasts import OPTIONS
 from handlers.broadcasts.render import reach_text
 from handlers.context import Services
 from handlers.i18n import load_catalog
@@ -254,7 +253,7 @@ async def test_store_counts_the_audience_per_channel_and_inside_the_window(
 @pytest.fixture
 def services(store: Store, settings):  # type: ignore[no-untyped-def]
     # Overrides conftest's: the same services with broadcast topics.
-    return Services(store, CATALOG, settings, extras={OPTIONS: OPTS})
+    return Services(store, CATALOG, settings, broadcast_options=OPTS)
 
 
 async def reach_audience(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

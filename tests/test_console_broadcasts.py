@@ -8,7 +8,6 @@ import pytest
 
 from bot.console import app as console_module
 from bot.console.security import RateLimit
-from handlers.broadcasts.options import CONTROL
 from handlers.context import Services
 from storage import Role, Store
 from storage.broadcasts import Audience, BroadcastStatus, NewBroadcast
@@ -52,7 +51,7 @@ async def workers(store: Store, n: int, province: str) -> None:
 
 async def test_compose_preview_and_send_with_an_image_within_scope(services: Services, store: Store) -> None:
     control = RecordingControl()
-    services.extras[CONTROL] = control
+    services.broadcast_control = control
     org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
     await workers(store, 3, "ha_noi")
     await workers(store, 2, "hue")
@@ -91,7 +90,7 @@ async def test_pause_resume_cancel_and_other_provinces_broadcasts(services: Serv
     from datetime import UTC, datetime, timedelta
 
     control = RecordingControl()
-    services.extras[CONTROL] = control
+    services.broadcast_control = control
     org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
     later = datetime.now(UTC) + timedelta(days=1)
     mine = await store.create_broadcast(

@@ -8,7 +8,7 @@ import pytest
 
 from bot.console import app as console_module
 from bot.console.security import RateLimit
-from handlers.console import URL, issue_link, token_hash
+from handlers.console import issue_link, token_hash
 from handlers.context import Services
 from storage import Role, Store
 from storage.signups import SignupStatus
@@ -220,7 +220,7 @@ async def test_the_chat_gives_organizers_a_link_and_workers_nothing(services: Se
     org = await person(store, "org1", Role.ORGANIZER, ("ha_noi",), channel="test")
     off = await ChatDriver(dispatcher, "org1").say("/console")
     assert "unionbot serve" in off[0].text
-    services.extras[URL] = "https://bot.example.org"
+    services.console_url = "https://bot.example.org"
     [reply] = await ChatDriver(dispatcher, "org1").say("/console")
     assert "https://bot.example.org/console/login/" in reply.text
     token = reply.text.split("/console/login/")[1].split()[0]

@@ -398,11 +398,10 @@ PREFIXES = ("menu", "lang", "kb", "qa", "fb", "ask", "inbox", "bcc", "bcm", "sub
 @pytest.fixture(scope="module")
 def chat_world(tmp_path_factory) -> Iterator[tuple[asyncio.AbstractEventLoop, object, object]]:  # type: ignore[no-untyped-def]
     """One store and dispatcher for all payload cases (a fresh one per case would be slow)."""
-    from handlers.broadcasts import CONTROL, OPTIONS
     from handlers.context import Services, Settings
     from handlers.dispatcher import Dispatcher
     from handlers.i18n import load_catalog
-    from handlers.qa import SERVICE, default_service
+    from handlers.qa import default_service
     from handlers.routes import build_router
     from storage import Role
     from storage.sqlite import SQLiteStore
@@ -417,7 +416,7 @@ def chat_world(tmp_path_factory) -> Iterator[tuple[asyncio.AbstractEventLoop, ob
     loop.run_until_complete(store.open())
     settings_ = Settings(admins=frozenset({("test", "admin")}), flood_messages=10**9)
     services = Services(
-        store, load_catalog(), settings_, extras={OPTIONS: OPTS, CONTROL: Control(), SERVICE: default_service()}
+        store, load_catalog(), settings_, broadcast_options=OPTS, broadcast_control=Control(), rights=default_service()
     )
     dispatcher = Dispatcher(services, build_router())
 

@@ -357,7 +357,7 @@ async def test_a_long_export_tells_the_organizer_once_that_the_file_is_coming(
     import asyncio
 
     from handlers.join import organizer as organizer_module
-    from handlers.join.export import EXPORTER, NOTIFY, ExportJob, ExportResult, InProcessExporter
+    from handlers.join.export import ExportJob, ExportResult, InProcessExporter
 
     told: list[tuple[str, str, str]] = []
 
@@ -371,8 +371,8 @@ async def test_a_long_export_tells_the_organizer_once_that_the_file_is_coming(
             return await InProcessExporter(services.store, services.catalog).export(job)
 
     monkeypatch.setattr(organizer_module, "PROGRESS_AFTER", 0.05)
-    services.extras[EXPORTER] = SlowExporter()
-    services.extras[NOTIFY] = notify
+    services.exporter = SlowExporter()
+    services.deliver = notify
     replies = await org.say("/export csv")
     assert [r.document.filename.rsplit(".", 1)[1] for r in replies if r.document] == ["csv"]
     assert len(told) == 1 and told[0][:2] == ("test", "org") and "⏳" in told[0][2]

@@ -11,7 +11,7 @@ import pytest
 from handlers.context import Services
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_catalog
-from handlers.qa import SERVICE, RightsService, default_service
+from handlers.qa import RightsService, default_service
 from handlers.rights.kb import Entry, WageRegions
 from handlers.rights.search import SearchResult
 from handlers.routes import build_router
@@ -91,7 +91,7 @@ def scripted_service() -> RightsService:
 
 @pytest.fixture
 def chat(store, settings, scripted_service):  # type: ignore[no-untyped-def]
-    services = Services(store, load_catalog(), settings, extras={SERVICE: scripted_service})
+    services = Services(store, load_catalog(), settings, rights=scripted_service)
     return ChatDriver(Dispatcher(services, build_router()), "r1")
 
 

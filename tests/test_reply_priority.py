@@ -7,7 +7,6 @@ import itertools
 from pathlib import Path
 
 from bot.broadcast.limits import ChannelLimiter, ChannelLimits, Priority
-from handlers import broadcasts
 from tests.fakes.telegram_api import FakeTelegramServer
 from tests.harness import config_for, running_bot, telegram_env
 
@@ -76,7 +75,7 @@ async def test_the_running_bot_shares_one_pacer_between_replies_and_broadcasts(t
         config = config_for(tmp_path, env=telegram_env(fake))
         async with running_bot(config) as runtime:
             channel = runtime.test_channels[0]  # type: ignore[attr-defined]
-            engine = runtime.services.extras[broadcasts.CONTROL].engine
+            engine = runtime.services.broadcast_control.engine
             assert channel.limiter is not None and engine.limiters["telegram"] is channel.limiter
             # A reply goes through it, first in line.
             before = channel.limiter._acquired

@@ -12,10 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from handlers.broadcasts import CONTROL, OPTIONS
 from handlers.context import Services, Settings
 from handlers.i18n import load_catalog
-from handlers.qa import SERVICE
 from storage import Role, Store
 from storage.broadcasts import Audience, BroadcastStatus, DeliveryResult, DeliveryStatus, NewBroadcast
 from tests.conftest import ChatDriver
@@ -45,7 +43,12 @@ def settings() -> Settings:
 @pytest.fixture
 def services(store: Store, settings, rights_service) -> Services:  # type: ignore[no-untyped-def]
     return Services(
-        store, load_catalog(), settings, extras={OPTIONS: OPTS, CONTROL: RecordingControl(), SERVICE: rights_service}
+        store,
+        load_catalog(),
+        settings,
+        broadcast_options=OPTS,
+        broadcast_control=RecordingControl(),
+        rights=rights_service,
     )
 
 

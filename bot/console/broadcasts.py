@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from handlers.broadcasts import manage
-from handlers.broadcasts.options import CONTROL, OPTIONS, BroadcastOptions
+from handlers.broadcasts.options import BroadcastOptions
 from handlers.broadcasts.render import (
     describe_audience,
     describe_when,
@@ -89,8 +89,7 @@ class BroadcastPages:
 
     # -- helpers ------------------------------------------------------------------
     def options(self) -> BroadcastOptions:
-        found = self.c.services.extras.get(OPTIONS)
-        return found if isinstance(found, BroadcastOptions) else BroadcastOptions()
+        return self.c.services.broadcast_options or BroadcastOptions()
 
     async def _in_scope(self, viewer: Viewer, broadcast_id: int) -> Broadcast:
         b = await manage.load_in_scope(viewer.ctx, broadcast_id)
@@ -99,7 +98,7 @@ class BroadcastPages:
         return b
 
     async def _notify(self, broadcast_id: int) -> None:
-        control = self.c.services.extras.get(CONTROL)
+        control = self.c.services.broadcast_control
         if control is not None:
             await control.changed(broadcast_id)
 

@@ -12,13 +12,11 @@ Wiring, in `handlers/routes.py`:
 from __future__ import annotations
 
 from handlers.broadcasts import compose, manage, subscriptions
-from handlers.broadcasts.options import CONTROL, OPTIONS, BroadcastControl, BroadcastOptions, Topic
+from handlers.broadcasts.options import BroadcastControl, BroadcastOptions, Topic
 from handlers.broadcasts.subscriptions import register_opt_out_words
 from handlers.router import Router
 
 __all__ = [
-    "CONTROL",
-    "OPTIONS",
     "BroadcastControl",
     "BroadcastOptions",
     "Topic",

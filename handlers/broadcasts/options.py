@@ -1,8 +1,8 @@
 """What the broadcast handlers need from the configuration, and the control hook.
 
-The composition root puts a `BroadcastOptions` in `Services.extras[OPTIONS]` and, when
+The composition root puts a `BroadcastOptions` in `Services.broadcast_options` and, when
 the delivery service runs in this process, a `BroadcastControl` in
-`Services.extras[CONTROL]`. Handlers change the store (the source of truth) and then
+`Services.broadcast_control`. Handlers change the store (the source of truth) and then
 tell the control, so a change takes effect at once rather than at the next sync.
 """
 
@@ -13,9 +13,6 @@ from typing import Protocol
 
 from handlers.broadcasts.schedule import QuietHours
 from handlers.context import Ctx
-
-OPTIONS = "broadcasts.options"
-CONTROL = "broadcasts.control"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +55,14 @@ class BroadcastControl(Protocol):
         """The broadcast was created, paused, resumed, cancelled or re-queued in the store."""
 
 
+_DEFAULT = BroadcastOptions()
+
+
 def options(ctx: Ctx) -> BroadcastOptions:
-    found = ctx.services.extras.get(OPTIONS)
-    return found if isinstance(found, BroadcastOptions) else BroadcastOptions()
+    return ctx.services.broadcast_options or _DEFAULT
 
 
 async def notify_changed(ctx: Ctx, broadcast_id: int) -> None:
-    control = ctx.services.extras.get(CONTROL)
+    control = ctx.services.broadcast_control
     if control is not None:
         await control.changed(broadcast_id)

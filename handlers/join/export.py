@@ -34,10 +34,8 @@ if TYPE_CHECKING:
     from storage.signups import SignupStore
 
 __all__ = [
-    "EXPORTER",
     "FORMATS",
     "LANGUAGES",
-    "NOTIFY",
     "NO_DOCUMENTS",
     "TELEGRAM_DOCUMENT_LIMIT",
     "VN_TZ",
@@ -375,11 +373,6 @@ async def write_export_file(
 
 
 # -- export jobs (the chat's /export) -------------------------------------------------------
-# Services.extras keys: the composition root installs a process-based exporter (the work
-# happens in a worker process that opens the database itself, so a 200,000-row export never
-# holds the bot's event loop or its GIL) and a notifier that reaches a user on a channel.
-EXPORTER = "signups.exporter"
-NOTIFY = "channels.notify"
 # Telegram bots may send documents of up to 50 MB (Bot API sendDocument). The Zalo
 # adapters send no documents at all (see handlers/catalog/zalo.toml `zalo.file_unavailable`),
 # so a Zalo organizer is pointed at Telegram or the command line instead of a file.

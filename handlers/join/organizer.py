@@ -30,7 +30,7 @@ from handlers.join.common import (
     source_label,
     status_label,
 )
-from handlers.join.export import EXPORTER, NOTIFY, Exporter, ExportJob, InProcessExporter, document_limit
+from handlers.join.export import Exporter, ExportJob, InProcessExporter, document_limit
 from handlers.join.provinces import fold, get_province
 from handlers.router import Router, payload
 from handlers.scope import person_in_scope
@@ -347,10 +347,10 @@ async def _send_export(ctx: Ctx, scope: frozenset[str] | None, province: str | N
         filename=f"{ctx.t('join.org.export_filename')}-{_now_local(ctx):%Y-%m-%d}",
         max_bytes=limit,
     )
-    exporter: Exporter = ctx.services.extras.get(EXPORTER) or InProcessExporter(ctx.store, ctx.services.catalog)
+    exporter: Exporter = ctx.services.exporter or InProcessExporter(ctx.store, ctx.services.catalog)
     task = asyncio.ensure_future(exporter.export(job))
     done, _ = await asyncio.wait({task}, timeout=PROGRESS_AFTER)
-    notify = ctx.services.extras.get(NOTIFY)
+    notify = ctx.services.deliver
     if not done and notify is not None:
         await notify(ctx.inbound.channel, ctx.user.external_id, Reply(ctx.t("join.org.export_working")))
     result = await task
@@ -448,7 +448,7 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
         lines.append(ctx.t("join.org.target_hint"))
     title = ctx.t("join.org.chart_title", year=year, where=where)
     # matplotlib holds the GIL for a few hundred ms: drawn in the export worker process.
-    exporter: Exporter = ctx.services.extras.get(EXPORTER) or InProcessExporter(ctx.store, catalog)
+    exporter: Exporter = ctx.services.exporter or InProcessExporter(ctx.store, catalog)
     png = await exporter.call(
         functools.partial(weekly_chart_png, sorted(prog.by_week.items()), target, year=year, title=title, lang=lang)
     )

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
 from handlers.listening import polls, reports
-from handlers.listening.options import OPTIONS, ListeningOptions
+from handlers.listening.options import ListeningOptions
 from handlers.router import Router
 
-__all__ = ["OPTIONS", "ListeningOptions", "mydata_section", "register", "register_poll_text"]
+__all__ = ["ListeningOptions", "mydata_section", "register", "register_poll_text"]
 
 
 def register(router: Router) -> None:

@@ -1,6 +1,6 @@
 """What the listening handlers need from the configuration ([listening] in config.toml).
 
-The composition root puts a `ListeningOptions` in `Services.extras[OPTIONS]`; without
+The composition root puts a `ListeningOptions` in `Services.listening_options`; without
 one (tests, the terminal chat) the defaults apply, with a salt made for this process.
 """
 
@@ -12,8 +12,6 @@ import secrets
 from dataclasses import dataclass, field
 
 from handlers.context import Ctx
-
-OPTIONS = "listening.options"
 
 # Workplace report categories, in the order the form shows them. Stored: never rename.
 CATEGORIES = ("wages", "insurance", "overtime", "safety", "harassment", "dismissal", "meals", "other")
@@ -42,5 +40,4 @@ _DEFAULT = ListeningOptions()
 
 
 def options(ctx: Ctx) -> ListeningOptions:
-    found = ctx.services.extras.get(OPTIONS)
-    return found if isinstance(found, ListeningOptions) else _DEFAULT
+    return ctx.services.listening_options or _DEFAULT

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from bot.broadcast.engine import DeliveryEngine, EngineSettings
 from bot.broadcast.limits import ChannelLimits
 from bot.broadcast.senders import Part
-from handlers.broadcasts import OPTIONS, BroadcastOptions, Topic
+from handlers.broadcasts import BroadcastOptions, Topic
 from handlers.broadcasts.schedule import QuietHours
 from handlers.i18n import load_catalog
 from storage import Store, User
@@ -152,4 +152,4 @@ async def add_workers(
 
 
 def with_options(services) -> None:  # type: ignore[no-untyped-def]
-    services.extras[OPTIONS] = OPTS
+    services.broadcast_options = OPTS
