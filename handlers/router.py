@@ -5,8 +5,9 @@ comes back from the user's device and is never trusted.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from handlers.context import Ctx
 from handlers.types import Reply
@@ -19,11 +20,47 @@ Handler = Callable[[Ctx], Awaitable[HandlerResult]]
 MAX_PAYLOAD_BYTES = 64
 
 
+A = TypeVar("A", bound=Callable[..., Awaitable[Any]])
+
+
+class Actions(Generic[A]):
+    """A button's second-level actions, one line each: `prefix:action:args` -> handler.
+
+    A feature declares its table at module level with `@ACTIONS.on("code")` on each
+    handler (whose docstring says what the user sees), looks the pressed action up with
+    `get`, and registers the table with its prefix so `unionbot routes` lists every action.
+    Handlers in one table share a signature of the feature's choosing (a form's handlers
+    also get the form they act on).
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._table: dict[str, A] = {}
+
+    def on(self, *codes: str) -> Callable[[A], A]:
+        def register(fn: A) -> A:
+            for code in codes:
+                if code in self._table:
+                    raise ValueError(f"button action {self.prefix}:{code} registered twice")
+                self._table[code] = fn
+            return fn
+
+        return register
+
+    def get(self, code: str) -> A | None:
+        return self._table.get(code)
+
+    def __iter__(self) -> Iterator[tuple[str, A]]:
+        return iter(self._table.items())
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     handler: Handler
     min_role: Role = Role.WORKER
     describe: str | None = None  # catalog key: listed in the platform's command menu
+    # Second-level button actions (for `unionbot routes`); the handler dispatches them.
+    actions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
 
 
 class Router:
@@ -47,14 +84,16 @@ class Router:
 
         return register
 
-    def button(self, prefix: str, *, min_role: Role = Role.WORKER) -> Callable[[Handler], Handler]:
+    def button(
+        self, prefix: str, *, min_role: Role = Role.WORKER, actions: Actions[Any] | None = None
+    ) -> Callable[[Handler], Handler]:
         if ":" in prefix:
             raise ValueError("a button prefix cannot contain ':'")
 
         def register(fn: Handler) -> Handler:
             if prefix in self.buttons:
                 raise ValueError(f"button prefix {prefix!r} registered twice")
-            self.buttons[prefix] = Route(fn, min_role)
+            self.buttons[prefix] = Route(fn, min_role, actions=dict(actions or ()))
             return fn
 
         return register
