@@ -7,6 +7,7 @@ every step, typed or pressed, is checked against the organizer role by the route
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
@@ -26,7 +27,7 @@ from handlers.broadcasts.schedule import (
 from handlers.context import Ctx
 from handlers.join.common import in_scope, province_name, province_scope
 from handlers.join.provinces import resolve_province
-from handlers.router import Router, payload
+from handlers.router import Actions, Router, payload
 from handlers.scope import audience_in_scope, no_province_yet, own_audience, scope_names
 from handlers.types import Button, InboundKind, Reply
 from storage import Role
@@ -438,7 +439,13 @@ _BUTTON_STEPS: dict[str, frozenset[Step]] = {
 }
 
 
+ComposeAction = Callable[[Ctx, dict[str, Any], str], Awaitable[Reply | list[Reply]]]
+# `bcc:<action>[:<arg>]`, each valid only on the steps _BUTTON_STEPS names.
+ACTIONS: Actions[ComposeAction] = Actions("bcc")
+
+
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
+    """A button of the broadcast draft: checked against where the draft really is."""
     action = ctx.args[0] if ctx.args else ""
     if action == "new":
         return await start(ctx)
@@ -453,76 +460,127 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
     except ValueError:
         return await start(ctx)
     data = dict(state.data)
-    if step not in _BUTTON_STEPS.get(action, frozenset()):
+    handler = ACTIONS.get(action)
+    if handler is None or step not in _BUTTON_STEPS.get(action, frozenset()):
         # A button from an earlier screen: show where the draft really is.
         return await show_step(ctx, step, data, intro=ctx.t("broadcasts.compose.stale_button"))
-    arg = ctx.args[1] if len(ctx.args) > 1 else ""
-    opts = options(ctx)
+    return await handler(ctx, data, ctx.args[1] if len(ctx.args) > 1 else "")
 
-    if action == "skip_en":
-        data["text_en"] = None
-        await _save(ctx, Step.PHOTO, data)
-        return _ask_photo(ctx)
 
-    if action == "skip_photo":
-        data.pop("photo_ref", None)
-        data.pop("photo_channel", None)
-        await _save(ctx, Step.AUDIENCE, data)
-        return await _audience_screen(ctx, data)
+@ACTIONS.on("skip_en")
+async def _skip_english(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """No English text: workers who chose English get the Vietnamese one."""
+    data["text_en"] = None
+    await _save(ctx, Step.PHOTO, data)
+    return _ask_photo(ctx)
 
-    if action in {"t", "all", "lang", "role"}:
-        if action == "t":
-            if opts.topic(arg) is None:
-                return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.stale_button"))
-            topics = list(data.get("topics") or [])
-            topics = [x for x in topics if x != arg] if arg in topics else [*topics, arg]
-            data["topics"] = topics
-            data["everyone"] = False
-        elif action == "all":
-            data["everyone"] = not data.get("everyone")
-            if data["everyone"]:
-                data["topics"] = []
-        elif action == "lang":
-            i = LANGUAGE_CYCLE.index(data.get("language")) if data.get("language") in LANGUAGE_CYCLE else 0
-            data["language"] = LANGUAGE_CYCLE[(i + 1) % len(LANGUAGE_CYCLE)]
-        else:
-            roles = tuple(data.get("roles") or ())
-            i = ROLE_CYCLE.index(roles) if roles in ROLE_CYCLE else 0
-            data["roles"] = list(ROLE_CYCLE[(i + 1) % len(ROLE_CYCLE)])
-        await _save(ctx, Step.AUDIENCE, data)
-        return await _audience_screen(ctx, data, edit=True)
 
-    if action == "prov":
-        if not await ctx.store.supports_province_audience():
-            return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.no_provinces"))
-        await _save(ctx, Step.PROVINCES, data)
-        return Reply(ctx.t("broadcasts.compose.ask_provinces"), buttons=[_cancel_row(ctx)])
+@ACTIONS.on("skip_photo")
+async def _skip_photo(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """No picture: on to choosing the audience."""
+    data.pop("photo_ref", None)
+    data.pop("photo_channel", None)
+    await _save(ctx, Step.AUDIENCE, data)
+    return await _audience_screen(ctx, data)
 
-    if action == "aud_ok":
-        if not audience_of(data).valid:
-            return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.audience_required"))
-        await _save(ctx, Step.WHEN, data)
-        return _when_screen(ctx)
 
-    if action == "now":
-        data["when"] = "now"
-        await _save(ctx, Step.CONFIRM, data)
-        return await _confirm_screen(ctx, data)
-    if action == "at":
-        data["when"] = "at"
-        await _save(ctx, Step.AT, data)
-        return Reply(ctx.t("broadcasts.compose.ask_at"), buttons=[_cancel_row(ctx)])
-    if action == "every":
-        data["when"] = "every"
-        await _save(ctx, Step.DAY, data)
+@ACTIONS.on("t")
+async def _toggle_topic(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Adds or removes one topic's subscribers from the audience."""
+    if options(ctx).topic(arg) is None:
+        return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.stale_button"))
+    topics = list(data.get("topics") or [])
+    data["topics"] = [x for x in topics if x != arg] if arg in topics else [*topics, arg]
+    data["everyone"] = False
+    return await _audience_changed(ctx, data)
+
+
+@ACTIONS.on("all")
+async def _toggle_everyone(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Everyone who uses the bot, or back to chosen topics."""
+    data["everyone"] = not data.get("everyone")
+    if data["everyone"]:
+        data["topics"] = []
+    return await _audience_changed(ctx, data)
+
+
+@ACTIONS.on("lang")
+async def _cycle_language(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Narrows the audience to one language, the other, or both."""
+    i = LANGUAGE_CYCLE.index(data.get("language")) if data.get("language") in LANGUAGE_CYCLE else 0
+    data["language"] = LANGUAGE_CYCLE[(i + 1) % len(LANGUAGE_CYCLE)]
+    return await _audience_changed(ctx, data)
+
+
+@ACTIONS.on("role")
+async def _cycle_roles(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Narrows the audience by role (workers, volunteers, officers) or not at all."""
+    roles = tuple(data.get("roles") or ())
+    i = ROLE_CYCLE.index(roles) if roles in ROLE_CYCLE else 0
+    data["roles"] = list(ROLE_CYCLE[(i + 1) % len(ROLE_CYCLE)])
+    return await _audience_changed(ctx, data)
+
+
+async def _audience_changed(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    await _save(ctx, Step.AUDIENCE, data)
+    return await _audience_screen(ctx, data, edit=True)
+
+
+@ACTIONS.on("prov")
+async def _ask_provinces(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Asks which provinces (within the organizer's own) to narrow the audience to."""
+    if not await ctx.store.supports_province_audience():
+        return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.no_provinces"))
+    await _save(ctx, Step.PROVINCES, data)
+    return Reply(ctx.t("broadcasts.compose.ask_provinces"), buttons=[_cancel_row(ctx)])
+
+
+@ACTIONS.on("aud_ok")
+async def _audience_done(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """The audience is chosen: on to when to send (refused while it is empty)."""
+    if not audience_of(data).valid:
+        return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.audience_required"))
+    await _save(ctx, Step.WHEN, data)
+    return _when_screen(ctx)
+
+
+@ACTIONS.on("now")
+async def _send_now(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Send as soon as it is confirmed (quiet hours still hold it)."""
+    data["when"] = "now"
+    await _save(ctx, Step.CONFIRM, data)
+    return await _confirm_screen(ctx, data)
+
+
+@ACTIONS.on("at")
+async def _send_at(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Asks for the date and time to send at."""
+    data["when"] = "at"
+    await _save(ctx, Step.AT, data)
+    return Reply(ctx.t("broadcasts.compose.ask_at"), buttons=[_cancel_row(ctx)])
+
+
+@ACTIONS.on("every")
+async def _send_every(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """A recurring broadcast: asks which day of the week."""
+    data["when"] = "every"
+    await _save(ctx, Step.DAY, data)
+    return _day_screen(ctx)
+
+
+@ACTIONS.on("day")
+async def _weekday(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """The recurring broadcast's day (or every day); then asks the time."""
+    if arg != "all" and arg not in {str(i) for i in range(7)}:
         return _day_screen(ctx)
-    if action == "day":
-        if arg != "all" and arg not in {str(i) for i in range(7)}:
-            return _day_screen(ctx)
-        data["weekday"] = None if arg == "all" else int(arg)
-        await _save(ctx, Step.TIME, data)
-        return Reply(ctx.t("broadcasts.compose.ask_time"), buttons=[_cancel_row(ctx)])
+    data["weekday"] = None if arg == "all" else int(arg)
+    await _save(ctx, Step.TIME, data)
+    return Reply(ctx.t("broadcasts.compose.ask_time"), buttons=[_cancel_row(ctx)])
 
+
+@ACTIONS.on("confirm")
+async def _confirmed(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Creates the broadcast, re-checking the scope and the audience first."""
     return await _confirm(ctx, data)
 
 
@@ -591,4 +649,4 @@ async def _confirm(ctx: Ctx, data: dict[str, Any]) -> Reply:
 
 def register(router: Router) -> None:
     router.flow(FLOW, min_role=Role.ORGANIZER)(on_text)
-    router.button("bcc", min_role=Role.ORGANIZER)(on_button)
+    router.button("bcc", min_role=Role.ORGANIZER, actions=ACTIONS)(on_button)

@@ -5,6 +5,7 @@ delivery service is told."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ from handlers.broadcasts.options import notify_changed, options
 from handlers.broadcasts.render import describe_audience, describe_when, stats_text, status_label
 from handlers.context import Ctx
 from handlers.join.common import province_scope
-from handlers.router import Router, payload
+from handlers.router import Actions, Router, payload
 from handlers.scope import broadcast_in_scope, no_province_yet
 from handlers.text import shorten
 from handlers.types import Button, Reply
@@ -181,67 +182,99 @@ async def resend_failed(store: Store, b: Broadcast) -> int:
     return count
 
 
-def register(router: Router) -> None:
-    @router.command("broadcast", "broadcasts", min_role=Role.ORGANIZER)
-    async def broadcast(ctx: Ctx) -> Reply | list[Reply]:
-        """`/broadcast`: the organizer's menu; `/broadcast new`, `/broadcast list`, `/broadcast 12`."""
-        arg = ctx.args[0].lower() if ctx.args else ""
-        scope = await province_scope(ctx)
-        if scope is not None and not scope:
-            return no_province_yet(ctx)
-        if arg == "new":
-            return await compose.start(ctx)
-        if arg == "list":
-            return await list_screen(ctx)
-        if arg.lstrip("#").isdigit() and len(arg) <= 12:
-            b = await load_in_scope(ctx, int(arg.lstrip("#")))
-            return await detail_screen(ctx, b) if b else ctx.reply("broadcasts.manage.not_found")
-        return broadcast_menu(ctx)
+async def broadcast(ctx: Ctx) -> Reply | list[Reply]:
+    """`/broadcast`: the organizer's menu; `/broadcast new`, `/broadcast list`, `/broadcast 12`."""
+    arg = ctx.args[0].lower() if ctx.args else ""
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return no_province_yet(ctx)
+    if arg == "new":
+        return await compose.start(ctx)
+    if arg == "list":
+        return await list_screen(ctx)
+    if arg.lstrip("#").isdigit() and len(arg) <= 12:
+        b = await load_in_scope(ctx, int(arg.lstrip("#")))
+        return await detail_screen(ctx, b) if b else ctx.reply("broadcasts.manage.not_found")
+    return broadcast_menu(ctx)
 
-    @router.button("bcm", min_role=Role.ORGANIZER)
-    async def manage_button(ctx: Ctx) -> Reply:
-        action = ctx.args[0] if ctx.args else ""
-        if action == "list":
-            return await list_screen(ctx)
-        b = await _load(ctx)
-        if b is None:
-            return ctx.reply("broadcasts.manage.not_found")
-        if action == "show":
-            return await detail_screen(ctx, b)
-        if action == "pause":
-            ok = await pause(ctx.store, b)
-            key = "broadcasts.manage.paused"
-        elif action == "resume":
-            ok = await resume(ctx.store, b)
-            key = "broadcasts.manage.resumed"
-        elif action == "cancel":
-            return Reply(
-                ctx.t("broadcasts.manage.cancel_confirm", id=b.id),
-                buttons=[
-                    [Button(ctx.t("broadcasts.manage.cancel_yes"), payload("bcm", "cancel_yes", b.id))],
-                    [Button(ctx.t("broadcasts.manage.cancel_no"), payload("bcm", "show", b.id))],
-                ],
-            )
-        elif action == "cancel_yes":
-            ok = await cancel(ctx.store, b)
-            key = "broadcasts.manage.cancelled"
-        elif action == "resend":
-            count = await resend_failed(ctx.store, b)
-            ok = count > 0
-            key = "broadcasts.manage.resending"
-            if not ok:
-                fresh = await ctx.store.get_broadcast(b.id)
-                return await detail_screen(ctx, fresh or b, intro=ctx.t("broadcasts.manage.nothing_to_resend"))
-            await _audit(ctx, "resend_failed", b, count=count)
-            await notify_changed(ctx, b.id)
-            fresh = await ctx.store.get_broadcast(b.id)
-            return await detail_screen(ctx, fresh or b, intro=ctx.t(key, count=count))
-        else:
-            return ctx.reply("broadcasts.manage.not_found")
-        if not ok:
-            fresh = await ctx.store.get_broadcast(b.id)
-            return await detail_screen(ctx, fresh or b, intro=ctx.t("broadcasts.manage.not_now"))
-        await _audit(ctx, action.removesuffix("_yes"), b)
-        await notify_changed(ctx, b.id)
+
+ManageAction = Callable[[Ctx, Broadcast], Awaitable[Reply]]
+# `bcm:<action>:<broadcast id>`; `bcm:list` needs no broadcast.
+ACTIONS: Actions[ManageAction] = Actions("bcm")
+
+
+async def manage_button(ctx: Ctx) -> Reply:
+    """A button on a broadcast's screen, for a broadcast within the organizer's provinces."""
+    action = ctx.args[0] if ctx.args else ""
+    if action == "list":
+        return await list_screen(ctx)
+    handler = ACTIONS.get(action)
+    b = await _load(ctx)
+    if b is None or handler is None:
+        return ctx.reply("broadcasts.manage.not_found")
+    return await handler(ctx, b)
+
+
+@ACTIONS.on("show")
+async def _show(ctx: Ctx, b: Broadcast) -> Reply:
+    """The broadcast's details and delivery counts."""
+    return await detail_screen(ctx, b)
+
+
+@ACTIONS.on("pause")
+async def _pause(ctx: Ctx, b: Broadcast) -> Reply:
+    """Stops sending until resumed; what was sent stays sent."""
+    return await _changed(ctx, b, "pause", await pause(ctx.store, b), "broadcasts.manage.paused")
+
+
+@ACTIONS.on("resume")
+async def _resume(ctx: Ctx, b: Broadcast) -> Reply:
+    """Sends the rest of a paused broadcast."""
+    return await _changed(ctx, b, "resume", await resume(ctx.store, b), "broadcasts.manage.resumed")
+
+
+@ACTIONS.on("cancel")
+async def _ask_cancel(ctx: Ctx, b: Broadcast) -> Reply:
+    """Asks to confirm before a broadcast is cancelled."""
+    return Reply(
+        ctx.t("broadcasts.manage.cancel_confirm", id=b.id),
+        buttons=[
+            [Button(ctx.t("broadcasts.manage.cancel_yes"), payload("bcm", "cancel_yes", b.id))],
+            [Button(ctx.t("broadcasts.manage.cancel_no"), payload("bcm", "show", b.id))],
+        ],
+    )
+
+
+@ACTIONS.on("cancel_yes")
+async def _cancel(ctx: Ctx, b: Broadcast) -> Reply:
+    """Cancels the broadcast: nothing more is sent."""
+    return await _changed(ctx, b, "cancel", await cancel(ctx.store, b), "broadcasts.manage.cancelled")
+
+
+@ACTIONS.on("resend")
+async def _resend(ctx: Ctx, b: Broadcast) -> Reply:
+    """Sends again to the recipients whose delivery failed (not to those who block the bot)."""
+    count = await resend_failed(ctx.store, b)
+    if count == 0:
         fresh = await ctx.store.get_broadcast(b.id)
-        return await detail_screen(ctx, fresh or b, intro=ctx.t(key))
+        return await detail_screen(ctx, fresh or b, intro=ctx.t("broadcasts.manage.nothing_to_resend"))
+    await _audit(ctx, "resend_failed", b, count=count)
+    await notify_changed(ctx, b.id)
+    fresh = await ctx.store.get_broadcast(b.id)
+    return await detail_screen(ctx, fresh or b, intro=ctx.t("broadcasts.manage.resending", count=count))
+
+
+async def _changed(ctx: Ctx, b: Broadcast, what: str, ok: bool, key: str) -> Reply:
+    """The broadcast's screen after a change, or why the change was not possible now."""
+    if not ok:
+        fresh = await ctx.store.get_broadcast(b.id)
+        return await detail_screen(ctx, fresh or b, intro=ctx.t("broadcasts.manage.not_now"))
+    await _audit(ctx, what, b)
+    await notify_changed(ctx, b.id)
+    fresh = await ctx.store.get_broadcast(b.id)
+    return await detail_screen(ctx, fresh or b, intro=ctx.t(key))
+
+
+def register(router: Router) -> None:
+    router.command("broadcast", "broadcasts", min_role=Role.ORGANIZER)(broadcast)
+    router.button("bcm", min_role=Role.ORGANIZER, actions=ACTIONS)(manage_button)
