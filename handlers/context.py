@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # the features import Ctx from here; these only name their ty
     from handlers.join.export import Exporter
     from handlers.listening.options import ListeningOptions
     from handlers.qa import RightsService
+    from handlers.router import Router
     from handlers.types import Deliver
 
 
@@ -70,6 +71,8 @@ class Ctx:
     # The language of this one reply when it differs from the user's setting (a question
     # written in English is answered in English); the stored setting is not changed.
     reply_lang: str | None = None
+    # The route table, for the few handlers that look across features (/cancel, the menu).
+    router: Router | None = None
 
     @property
     def lang(self) -> str:

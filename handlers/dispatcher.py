@@ -10,6 +10,7 @@ import logging
 
 from handlers.context import Ctx, Services, effective_role
 from handlers.flood import FloodGuard, Verdict
+from handlers.menu import with_menu
 from handlers.router import Router, as_replies
 from handlers.types import Inbound, InboundKind, Reply
 from storage import Role
@@ -39,7 +40,7 @@ class Dispatcher:
         )
         if verdict is Verdict.NOTICE:
             return [Reply(self.services.catalog.t(user.language, "flood.slow_down"))]
-        ctx = Ctx(self.services, inbound, user, effective_role(user, self.services.settings))
+        ctx = Ctx(self.services, inbound, user, effective_role(user, self.services.settings), router=self.router)
         return as_replies(await self._route(ctx))
 
     async def apology(self, channel: str, user_id: str) -> Reply:
@@ -60,7 +61,7 @@ class Dispatcher:
         if inbound.kind is InboundKind.COMMAND:
             route = router.commands.get(inbound.command)
             if route is None:
-                return _with_menu(ctx, ctx.t("fallback.unknown_command", command=inbound.command[:32]))
+                return with_menu(ctx, ctx.t("fallback.unknown_command", command=inbound.command[:32]))
             if not self._allowed(ctx, route.min_role):
                 return self._denied(ctx, route.min_role)
             ctx.args = inbound.args
@@ -71,7 +72,7 @@ class Dispatcher:
             route = router.buttons.get(prefix)
             if route is None:
                 logger.info("unknown button payload from %s:%s", inbound.channel, inbound.user_id)
-                return _with_menu(ctx, ctx.t("fallback.button_expired"))
+                return with_menu(ctx, ctx.t("fallback.button_expired"))
             if not self._allowed(ctx, route.min_role):
                 return self._denied(ctx, route.min_role)
             ctx.args = tuple(rest.split(":")) if rest else ()
@@ -87,12 +88,12 @@ class Dispatcher:
             return self._denied(ctx, route.min_role)
 
         if inbound.kind is InboundKind.UNSUPPORTED:
-            return _with_menu(ctx, ctx.t("fallback.unsupported"))
+            return with_menu(ctx, ctx.t("fallback.unsupported"))
         if not inbound.text.strip():
-            return _with_menu(ctx, ctx.t("fallback.empty"))
+            return with_menu(ctx, ctx.t("fallback.empty"))
         if router.text_handler is not None:
             return await router.text_handler(ctx)
-        return _with_menu(ctx, ctx.t("fallback.not_understood"))
+        return with_menu(ctx, ctx.t("fallback.not_understood"))
 
     @staticmethod
     async def _leave_handoff(ctx: Ctx) -> None:
@@ -121,10 +122,3 @@ class Dispatcher:
     def _denied(ctx: Ctx, min_role: Role) -> Reply:
         logger.info("denied %s to user %s (role %s)", min_role, ctx.user.id, ctx.role)
         return ctx.reply("auth.not_allowed", role=ctx.t(f"roles.{min_role.value}"))
-
-
-def _with_menu(ctx: Ctx, text: str) -> Reply:
-    from handlers.core import main_menu
-
-    menu = main_menu(ctx)
-    return Reply(f"{text}\n\n{menu.text}", buttons=menu.buttons)

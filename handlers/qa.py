@@ -31,6 +31,7 @@ from handlers.broadcasts.optout import fold
 from handlers.context import Ctx
 from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province
+from handlers.menu import with_menu
 from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
 from handlers.rights.search import Searcher, SearchResult
 from handlers.router import MAX_PAYLOAD_BYTES, Router, payload
@@ -628,7 +629,7 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         if memory.pop("offer", None) is not None:  # the choices are no longer on screen
             await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
         key = {"empty": "qa.empty", "chitchat": "qa.chitchat"}.get(result.kind, "qa.out_of_scope")
-        return _with_menu(ctx, ctx.t(key))
+        return with_menu(ctx, ctx.t(key))
 
     memory.pop("offer", None)
     # The same words again (diacritics count: "Dũng" is not "đúng").
@@ -683,13 +684,6 @@ async def _remember_offer(ctx: Ctx, memory: dict[str, Any], topic_ids: list[str]
 
 def _same(a: str, b: str) -> bool:
     return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
-
-
-def _with_menu(ctx: Ctx, text: str) -> Reply:
-    from handlers.core import main_menu
-
-    menu = main_menu(ctx)
-    return Reply(f"{text}\n\n{menu.text}", buttons=menu.buttons)
 
 
 def categories_reply(ctx: Ctx) -> Reply:

@@ -7,6 +7,7 @@ import logging
 from handlers.broadcasts.options import options
 from handlers.broadcasts.optout import OptOut, classify
 from handlers.context import Ctx
+from handlers.menu import main_menu
 from handlers.router import Handler, Router, payload
 from handlers.types import Button, Reply
 
@@ -87,8 +88,6 @@ def register(router: Router) -> None:
             return await subscriptions_screen(ctx)
         if action == "keep":
             # "No" to "do you want to stop announcements?": nothing changes.
-            from handlers.core import main_menu
-
             return main_menu(ctx, intro=f"{ctx.t('broadcasts.stop.kept')}\n\n{ctx.t('menu.title')}")
         return await subscriptions_screen(ctx, intro=ctx.t("fallback.button_expired"))
 
@@ -127,8 +126,6 @@ def register_opt_out_words(router: Router) -> None:
             return await reoffer_choices(ctx) or confirm_stop(ctx)
         if inner is not None:
             return await inner(ctx)
-        from handlers.core import main_menu
-
         menu = main_menu(ctx)
         return Reply(f"{ctx.t('fallback.not_understood')}\n\n{menu.text}", buttons=menu.buttons)
 
