@@ -73,6 +73,7 @@ FEATURE_CLIS: tuple[str, ...] = (
     "bot.cli_listening",
     "bot.cli_care",
     "bot.cli_console",
+    "bot.cli_routes",
 )
 
 

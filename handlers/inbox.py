@@ -156,6 +156,7 @@ def register(router: Router) -> None:
 
     @router.flow(HANDOFF_FLOW)
     async def ask_text(ctx: Ctx) -> Reply:
+        """The question typed after 'ask a union officer': it goes to the officers' inbox."""
         text = ctx.inbound.text.strip()
         if len(text) < MIN_QUESTION_CHARS:
             # Still in the step: a typed word never leaves it by accident.
@@ -173,6 +174,7 @@ def register(router: Router) -> None:
 
     @router.button("inbox", min_role=Role.ORGANIZER)
     async def inbox_button(ctx: Ctx) -> Reply:
+        """The organizer's inbox: the open questions, one question's details, answering it."""
         if len(ctx.args) == 2 and ctx.args[0] == "p" and _is_id(ctx.args[1]):
             scope = await province_scope(ctx)
             if scope is not None and not scope:
@@ -191,6 +193,7 @@ def register(router: Router) -> None:
 
     @router.flow("inbox_reply", min_role=Role.ORGANIZER)
     async def inbox_reply_text(ctx: Ctx) -> list[Reply]:
+        """The organizer's answer typed after 'answer': it reaches the worker."""
         state = await ctx.store.get_state(ctx.user.id)
         assert state is not None
         if not ctx.inbound.text.strip():

@@ -711,6 +711,7 @@ def register(router: Router) -> None:
 
     @router.button("kb")
     async def browse(ctx: Ctx) -> Reply:
+        """Rights topics by category, then the topics of one category."""
         kb = rights(ctx).kb
         if len(ctx.args) == 2 and ctx.args[0] == "c" and ctx.args[1] in kb.categories:
             cat = ctx.args[1]

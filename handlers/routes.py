@@ -1,4 +1,5 @@
-"""The route table: every feature wired in one visible place.
+"""The route table: every feature wired in one visible place, and its listing
+(`unionbot routes`).
 
 Order matters only where noted: a feature that claims free text (the rights Q&A)
 registers last so that forms keep their own text input.
@@ -6,9 +7,16 @@ registers last so that forms keep their own text input.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from handlers import broadcasts, care, console, core, inbox, listening, qa, roles
+from handlers.i18n import Catalog
 from handlers.join import form, organizer, privacy, volunteer
 from handlers.router import Router
+from storage import Role
 
 
 def build_router() -> Router:
@@ -37,3 +45,60 @@ def build_router() -> Router:
     # "dừng" / "stop" unsubscribes before the rights Q&A sees it.
     broadcasts.register_opt_out_words(router)
     return router
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInfo:
+    """One line of `unionbot routes`: what the user sends, who may, what answers, and why."""
+
+    kind: str  # command, button, action, menu, flow, text
+    trigger: str  # "/join", "bcm:", "bcm:pause", "menu:join", "flow jf", "free text"
+    min_role: Role | None
+    handler: str  # module.function
+    help: str  # the command menu's text, or the handler's first docstring line
+
+
+def describe_routes(router: Router, catalog: Catalog, lang: str = "en") -> list[RouteInfo]:
+    """Every route the router holds, read from the router itself (nothing listed by hand)."""
+    rows: list[RouteInfo] = []
+    first: dict[Any, str] = {}  # handler -> the command it was first registered as
+    for name, route in router.commands.items():
+        if route.describe:
+            text = catalog.t(lang, route.describe)
+        elif route.handler in first:
+            text = f"the same as /{first[route.handler]}"
+        else:
+            text = _doc(route.handler)
+        first.setdefault(route.handler, name)
+        rows.append(RouteInfo("command", f"/{name}", route.min_role, _name(route.handler), text))
+    for choice, command in router.menu_actions.items():
+        target = router.commands.get(command)
+        rows.append(
+            RouteInfo(
+                "menu",
+                f"menu:{choice}",
+                target.min_role if target else None,
+                _name(target.handler) if target else "?",
+                f"runs /{command}",
+            )
+        )
+    for prefix, route in router.buttons.items():
+        rows.append(RouteInfo("button", f"{prefix}:", route.min_role, _name(route.handler), _doc(route.handler)))
+        for code, fn in route.actions.items():
+            rows.append(RouteInfo("action", f"{prefix}:{code}", route.min_role, _name(fn), _doc(fn)))
+    for flow, route in router.flows.items():
+        rows.append(RouteInfo("flow", f"flow {flow}", route.min_role, _name(route.handler), _doc(route.handler)))
+    if router.text_handler is not None:
+        fn = router.text_handler
+        rows.append(RouteInfo("text", "free text", Role.WORKER, _name(fn), _doc(fn)))
+    return rows
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    inner = getattr(fn, "__wrapped__", fn)
+    return f"{inner.__module__}.{inner.__qualname__}"
+
+
+def _doc(fn: Callable[..., Any]) -> str:
+    doc = inspect.getdoc(getattr(fn, "__wrapped__", fn)) or inspect.getdoc(fn) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""

@@ -307,6 +307,7 @@ async def show_step(ctx: Ctx, step: Step, data: dict[str, Any], *, intro: str | 
 
 # -- typed input ---------------------------------------------------------------
 async def on_text(ctx: Ctx) -> Reply | list[Reply]:
+    """Text typed while composing a broadcast: the step's answer (texts, provinces, time)."""
     state = await ctx.store.get_state(ctx.user.id)
     assert state is not None
     try:

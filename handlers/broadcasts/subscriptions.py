@@ -66,6 +66,7 @@ def register(router: Router) -> None:
 
     @router.button("sub")
     async def sub_button(ctx: Ctx) -> Reply:
+        """A topic switched on or off, stop-all, welcome back, or 'keep them' after a stop question."""
         action = ctx.args[0] if ctx.args else ""
         opts = options(ctx)
         if action == "t" and len(ctx.args) == 2 and opts.topic(ctx.args[1]) is not None:
@@ -116,6 +117,8 @@ def register_opt_out_words(router: Router) -> None:
     inner: Handler | None = router.text_handler
 
     async def opt_out_or_text(ctx: Ctx):  # type: ignore[no-untyped-def]
+        """A whole message 'dừng' / 'stop' unsubscribes (asked first when unsure); other text
+        goes on to the rights Q&A."""
         verdict = classify(ctx.inbound.text)
         if verdict is OptOut.YES:
             return await stop(ctx)

@@ -28,6 +28,7 @@ async def _province_chosen(ctx: Ctx, then: str, province_id: str, query: str | N
 
 
 async def _province_button(ctx: Ctx) -> Reply:
+    """The province chosen for a benefit, program or support list."""
     then, province_id = (*ctx.args, "", "")[:2]
     if then not in ("b", "p") or get_province(province_id) is None:
         return ctx.reply("care.expired")
@@ -110,6 +111,7 @@ def register(router: Router) -> None:
     router.button(PROVINCE_PREFIX)(_province_button)
 
     async def province_typed(ctx: Ctx) -> Reply | list[Reply]:
+        """A province typed instead of pressed for a member-care list."""
         return await _province_typed(ctx, router)
 
     router.flow(FLOW_PROVINCE)(province_typed)

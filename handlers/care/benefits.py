@@ -110,6 +110,7 @@ async def show(ctx: Ctx) -> Reply:
 
 
 async def on_button(ctx: Ctx) -> Reply:
+    """Partner benefits by category, and one benefit's details."""
     action = ctx.args[0] if ctx.args else "home"
     if action == "p":
         reply = await ask_province(ctx, "b")

@@ -129,6 +129,7 @@ async def _pending(ctx: Ctx, program_id: int, scope: frozenset[str] | None) -> R
 
 
 async def _review_button(ctx: Ctx) -> Reply:
+    """The organizer reviews a program's registrations: approve or refuse each."""
     if len(ctx.args) < 2 or not ctx.args[1].isdigit():
         return ctx.reply("care.expired")
     action, target = ctx.args[0], int(ctx.args[1])
@@ -309,6 +310,7 @@ async def _finish_note(ctx: Ctx, data: dict[str, Any], note: str | None) -> Repl
 
 
 async def on_note(ctx: Ctx) -> Reply:
+    """The note an organizer types on a support case."""
     state = await ctx.store.get_state(ctx.user.id)
     if state is None or state.flow != FLOW_NOTE:
         return ctx.reply("care.expired")
@@ -332,6 +334,7 @@ async def _note_button(ctx: Ctx) -> Reply:
 
 
 async def cases_router(ctx: Ctx) -> Reply:
+    """The organizer's support cases: a case's details, its status, a note."""
     if ctx.args and ctx.args[0] in ("n", "nx"):
         return await _note_button(ctx)
     return await _cases_button(ctx)

@@ -207,6 +207,7 @@ async def _form(ctx: Ctx, fid: str | None = None) -> tuple[Program, dict[str, An
 
 
 async def on_text(ctx: Ctx) -> Reply | list[Reply]:
+    """Text typed while registering for a program: the name, phone or number of seats."""
     form = await _form(ctx)
     if form is None:
         await ctx.store.clear_state(ctx.user.id)
@@ -346,6 +347,7 @@ async def _cancel(ctx: Ctx, registration_id: int, confirmed: bool) -> Reply:
 
 
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
+    """A program's details, registering for a place, the waiting list and cancelling."""
     action, args = (ctx.args[0] if ctx.args else ""), ctx.args[1:]
     if action == "l":
         return await list_programs(ctx)

@@ -107,6 +107,7 @@ def clean_description(text: str) -> str | None:
 
 
 async def on_text(ctx: Ctx) -> Reply:
+    """Text typed during a support request: the description or the phone."""
     form = await _form(ctx)
     if form is None:
         await ctx.store.clear_state(ctx.user.id)
@@ -138,6 +139,7 @@ async def on_text(ctx: Ctx) -> Reply:
 
 
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
+    """A step of the hardship-support request (category, consent, send)."""
     if len(ctx.args) < 2:
         return ctx.reply("care.expired")
     action, fid, rest = ctx.args[0], ctx.args[1], ctx.args[2:]

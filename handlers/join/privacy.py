@@ -197,6 +197,7 @@ def _confirmation(ctx: Ctx, nonce: str, phone: str | None) -> Reply:
 
 
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
+    """The answer to "erase everything?": yes erases at once, no keeps it all."""
     nonce, answer = (*ctx.args, "", "")[:2]
     state = await ctx.store.get_state(ctx.user.id)
     if state is None or state.flow != FLOW_FORGET or not nonce or state.data.get("nonce") != nonce:

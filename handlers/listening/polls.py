@@ -170,6 +170,7 @@ async def record_answer(ctx: Ctx, poll_id: int, picks: list[int], mode: str, *, 
 
 
 async def on_vote(ctx: Ctx) -> Reply:
+    """A worker's answer to a poll; answering again changes the answer."""
     args = ctx.args
     if len(args) < 2 or not args[0].isdigit() or not args[1].isdigit():
         return ctx.reply("listening.answer.not_yours")
@@ -178,6 +179,7 @@ async def on_vote(ctx: Ctx) -> Reply:
 
 
 async def on_result(ctx: Ctx) -> Reply:
+    """A poll's results, shown only once enough people answered to keep them anonymous."""
     if not ctx.args or not ctx.args[0].isdigit():
         return ctx.reply("listening.answer.not_yours")
     poll = await ctx.store.get_poll(int(ctx.args[0]))
@@ -329,6 +331,7 @@ def parse_choices(text: str) -> list[PollChoice] | str:
 
 
 async def on_compose_text(ctx: Ctx) -> Reply | list[Reply]:
+    """Text typed while writing a poll: its question and options."""
     state = await ctx.store.get_state(ctx.user.id)
     assert state is not None
     data, step = dict(state.data), state.step
@@ -405,6 +408,7 @@ async def _preview(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
 
 
 async def on_org_button(ctx: Ctx) -> Reply | list[Reply]:
+    """The organizer's poll draft and results buttons (audience, options, send, close)."""
     action, *rest = (*ctx.args, "")
     arg = rest[0] if rest else ""
     if action == "new":

@@ -132,6 +132,7 @@ async def _after_company(ctx: Ctx, data: dict[str, Any]) -> Reply:
 
 
 async def on_text(ctx: Ctx) -> Reply:
+    """Text typed during a workplace report: the company or the description."""
     state = await ctx.store.get_state(ctx.user.id)
     assert state is not None
     data, step = dict(state.data), state.step
@@ -180,6 +181,7 @@ async def on_text(ctx: Ctx) -> Reply:
 
 
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
+    """A step of the anonymous workplace report (category, province, company, send)."""
     action, *rest = (*ctx.args, "")
     arg = rest[0] if rest else ""
     if action == "start":
@@ -388,6 +390,7 @@ def register(router: Router) -> None:
 
     @router.button(ORG, min_role=Role.ORGANIZER)
     async def org_button(ctx: Ctx) -> Reply:
+        """The organizer's view of workplace reports by company and their alerts."""
         if ctx.args and ctx.args[0] == "list":
             return await org_reports(ctx)
         return await on_org_button(ctx)
