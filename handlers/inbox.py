@@ -130,82 +130,90 @@ async def _answer(ctx: Ctx, qid: int, answer: str) -> list[Reply]:
     return await deliver_answer(ctx, q, answer, ctx.services.catalog)
 
 
-def register(router: Router) -> None:
-    @router.command("ask", describe="cmd.ask")
-    async def ask(ctx: Ctx) -> Reply:
-        """`/ask <question>` sends at once; `/ask` alone asks for the question."""
-        # Keep the worker's line breaks: take the question from the raw text.
-        raw = ctx.inbound.text.strip()
-        parts = raw.split(None, 1)
-        text = parts[1].strip() if len(parts) == 2 else ""
-        if len(text) >= MIN_QUESTION_CHARS:
-            return await _submit(ctx, text)
-        return await open_handoff(ctx)
-
-    @router.button(HANDOFF_FLOW)
-    async def ask_button(ctx: Ctx) -> Reply:
-        """`ask:q[:<lang>]`, 'Ask a union officer' under an answer: forwards the question
-        just asked, in the language of the answer the button was under."""
-        if len(ctx.args) >= 2 and ctx.args[1] in ("vi", "en"):
-            ctx.reply_lang = ctx.args[1]
-        state = await ctx.store.get_state(ctx.user.id)
-        question = None
-        if state is not None and state.flow == "qa" and state.data.get("q"):
-            question = str(state.data["q"])
-        return await handoff(ctx, question)
-
-    @router.flow(HANDOFF_FLOW)
-    async def ask_text(ctx: Ctx) -> Reply:
-        """The question typed after 'ask a union officer': it goes to the officers' inbox."""
-        text = ctx.inbound.text.strip()
-        if len(text) < MIN_QUESTION_CHARS:
-            # Still in the step: a typed word never leaves it by accident.
-            return ctx.reply("ask.too_short")
+async def ask(ctx: Ctx) -> Reply:
+    """`/ask <question>` sends at once; `/ask` alone asks for the question."""
+    # Keep the worker's line breaks: take the question from the raw text.
+    raw = ctx.inbound.text.strip()
+    parts = raw.split(None, 1)
+    text = parts[1].strip() if len(parts) == 2 else ""
+    if len(text) >= MIN_QUESTION_CHARS:
         return await _submit(ctx, text)
+    return await open_handoff(ctx)
 
-    @router.command("inbox", min_role=Role.ORGANIZER)
-    async def inbox(ctx: Ctx) -> list[Reply]:
-        """Open questions of the organizer's provinces (all for an admin), oldest first,
-        each with an Answer button."""
+
+async def ask_button(ctx: Ctx) -> Reply:
+    """`ask:q[:<lang>]`, 'Ask a union officer' under an answer: forwards the question
+    just asked, in the language of the answer the button was under."""
+    if len(ctx.args) >= 2 and ctx.args[1] in ("vi", "en"):
+        ctx.reply_lang = ctx.args[1]
+    state = await ctx.store.get_state(ctx.user.id)
+    question = None
+    if state is not None and state.flow == "qa" and state.data.get("q"):
+        question = str(state.data["q"])
+    return await handoff(ctx, question)
+
+
+async def ask_text(ctx: Ctx) -> Reply:
+    """The question typed after 'ask a union officer': it goes to the officers' inbox."""
+    text = ctx.inbound.text.strip()
+    if len(text) < MIN_QUESTION_CHARS:
+        # Still in the step: a typed word never leaves it by accident.
+        return ctx.reply("ask.too_short")
+    return await _submit(ctx, text)
+
+
+async def inbox(ctx: Ctx) -> list[Reply]:
+    """Open questions of the organizer's provinces (all for an admin), oldest first,
+    each with an Answer button."""
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return [no_province_yet(ctx)]
+    return [await _inbox_page(ctx, scope, None)]
+
+
+async def inbox_button(ctx: Ctx) -> Reply:
+    """The organizer's inbox: the open questions, one question's details, answering it."""
+    if len(ctx.args) == 2 and ctx.args[0] == "p" and _is_id(ctx.args[1]):
         scope = await province_scope(ctx)
         if scope is not None and not scope:
-            return [no_province_yet(ctx)]
-        return [await _inbox_page(ctx, scope, None)]
+            return no_province_yet(ctx)
+        page = await _inbox_page(ctx, scope, int(ctx.args[1]))
+        page.edit = True
+        return page
+    if len(ctx.args) != 2 or ctx.args[0] != "r" or not _is_id(ctx.args[1]):
+        return ctx.reply("inbox.reply_usage")
+    qid = int(ctx.args[1])
+    q = await ctx.store.get_question(qid)
+    if q is None or q.status != "open" or not await _in_scope(ctx, q):
+        return ctx.reply("inbox.not_found", id=qid)
+    await ctx.store.set_state(ctx.user.id, "inbox_reply", "text", {"qid": qid})
+    return ctx.reply("inbox.type_answer", back=False, id=qid, text=shorten(q.text, 1500))
 
-    @router.button("inbox", min_role=Role.ORGANIZER)
-    async def inbox_button(ctx: Ctx) -> Reply:
-        """The organizer's inbox: the open questions, one question's details, answering it."""
-        if len(ctx.args) == 2 and ctx.args[0] == "p" and _is_id(ctx.args[1]):
-            scope = await province_scope(ctx)
-            if scope is not None and not scope:
-                return no_province_yet(ctx)
-            page = await _inbox_page(ctx, scope, int(ctx.args[1]))
-            page.edit = True
-            return page
-        if len(ctx.args) != 2 or ctx.args[0] != "r" or not _is_id(ctx.args[1]):
-            return ctx.reply("inbox.reply_usage")
-        qid = int(ctx.args[1])
-        q = await ctx.store.get_question(qid)
-        if q is None or q.status != "open" or not await _in_scope(ctx, q):
-            return ctx.reply("inbox.not_found", id=qid)
-        await ctx.store.set_state(ctx.user.id, "inbox_reply", "text", {"qid": qid})
-        return ctx.reply("inbox.type_answer", back=False, id=qid, text=shorten(q.text, 1500))
 
-    @router.flow("inbox_reply", min_role=Role.ORGANIZER)
-    async def inbox_reply_text(ctx: Ctx) -> list[Reply]:
-        """The organizer's answer typed after 'answer': it reaches the worker."""
-        state = await ctx.store.get_state(ctx.user.id)
-        assert state is not None
-        if not ctx.inbound.text.strip():
-            return [ctx.reply("inbox.reply_usage")]
-        return await _answer(ctx, int(state.data["qid"]), ctx.inbound.text)
+async def inbox_reply_text(ctx: Ctx) -> list[Reply]:
+    """The organizer's answer typed after 'answer': it reaches the worker."""
+    state = await ctx.store.get_state(ctx.user.id)
+    assert state is not None
+    if not ctx.inbound.text.strip():
+        return [ctx.reply("inbox.reply_usage")]
+    return await _answer(ctx, int(state.data["qid"]), ctx.inbound.text)
 
-    @router.command("reply", min_role=Role.ORGANIZER)
-    async def reply_cmd(ctx: Ctx) -> list[Reply]:
-        """`/reply <id> <answer>`: answer without the button, e.g. from a laptop."""
-        if len(ctx.args) < 2 or not _is_id(ctx.args[0].lstrip("#")):
-            return [ctx.reply("inbox.reply_usage")]
-        # Keep the organizer's line breaks: take the answer from the raw text.
-        raw = ctx.inbound.text.strip()
-        answer = raw.split(None, 2)[2] if len(raw.split(None, 2)) == 3 else " ".join(ctx.args[1:])
-        return await _answer(ctx, int(ctx.args[0].lstrip("#")), answer)
+
+async def reply_cmd(ctx: Ctx) -> list[Reply]:
+    """`/reply <id> <answer>`: answer without the button, e.g. from a laptop."""
+    if len(ctx.args) < 2 or not _is_id(ctx.args[0].lstrip("#")):
+        return [ctx.reply("inbox.reply_usage")]
+    # Keep the organizer's line breaks: take the answer from the raw text.
+    raw = ctx.inbound.text.strip()
+    answer = raw.split(None, 2)[2] if len(raw.split(None, 2)) == 3 else " ".join(ctx.args[1:])
+    return await _answer(ctx, int(ctx.args[0].lstrip("#")), answer)
+
+
+def register(router: Router) -> None:
+    router.command("ask", describe="cmd.ask")(ask)
+    router.button(HANDOFF_FLOW)(ask_button)
+    router.flow(HANDOFF_FLOW)(ask_text)
+    router.command("inbox", min_role=Role.ORGANIZER)(inbox)
+    router.button("inbox", min_role=Role.ORGANIZER)(inbox_button)
+    router.flow("inbox_reply", min_role=Role.ORGANIZER)(inbox_reply_text)
+    router.command("reply", min_role=Role.ORGANIZER)(reply_cmd)

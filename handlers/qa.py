@@ -700,73 +700,82 @@ def _button_lang(ctx: Ctx, index: int) -> None:
         ctx.reply_lang = ctx.args[index]
 
 
-def register(router: Router) -> None:
-    # Registered last in routes.py: forms keep their own text input.
-    router.text(answer_free_text)
+# Registered last in routes.py: forms keep their own text input.
 
-    @router.command("topics", describe="cmd.topics")
-    async def topics(ctx: Ctx) -> Reply:
-        """The topic browser, for people who prefer tapping to typing."""
+
+async def topics(ctx: Ctx) -> Reply:
+    """The topic browser, for people who prefer tapping to typing."""
+    return categories_reply(ctx)
+
+
+async def browse(ctx: Ctx) -> Reply:
+    """Rights topics by category, then the topics of one category."""
+    kb = rights(ctx).kb
+    if len(ctx.args) == 2 and ctx.args[0] == "c" and ctx.args[1] in kb.categories:
+        cat = ctx.args[1]
+        rows = [[Button(t.title_in(ctx.lang), payload("qa", t.id))] for t in kb.topics_in(cat)]
+        rows.append([Button(ctx.t("qa.browse"), payload("kb", "cats"))])
+        rows.append(ctx.back_button())
+        reply = Reply(ctx.t("qa.topics_in", category=kb.category_name(cat, ctx.lang)), buttons=rows)
+    else:
+        reply = categories_reply(ctx)
+    reply.edit = True
+    return reply
+
+
+async def show_topic(ctx: Ctx) -> Reply:
+    """`qa:<topic>[:<lang>]`: a topic chosen from buttons (older buttons have no lang)."""
+    topic_id = ctx.args[0] if ctx.args else ""
+    _button_lang(ctx, 1)
+    if rights(ctx).topic(topic_id) is None:
         return categories_reply(ctx)
+    # Chosen from a list: the worker picked it, so no "is this it?" doubt remains,
+    # but a person stays one tap away.
+    return await answer_reply(ctx, topic_id)
 
-    @router.button("kb")
-    async def browse(ctx: Ctx) -> Reply:
-        """Rights topics by category, then the topics of one category."""
-        kb = rights(ctx).kb
-        if len(ctx.args) == 2 and ctx.args[0] == "c" and ctx.args[1] in kb.categories:
-            cat = ctx.args[1]
-            rows = [[Button(t.title_in(ctx.lang), payload("qa", t.id))] for t in kb.topics_in(cat)]
-            rows.append([Button(ctx.t("qa.browse"), payload("kb", "cats"))])
-            rows.append(ctx.back_button())
-            reply = Reply(ctx.t("qa.topics_in", category=kb.category_name(cat, ctx.lang)), buttons=rows)
-        else:
-            reply = categories_reply(ctx)
-        reply.edit = True
-        return reply
 
-    @router.button("qa")
-    async def show_topic(ctx: Ctx) -> Reply:
-        """`qa:<topic>[:<lang>]`: a topic chosen from buttons (older buttons have no lang)."""
-        topic_id = ctx.args[0] if ctx.args else ""
-        _button_lang(ctx, 1)
-        if rights(ctx).topic(topic_id) is None:
-            return categories_reply(ctx)
-        # Chosen from a list: the worker picked it, so no "is this it?" doubt remains,
-        # but a person stays one tap away.
-        return await answer_reply(ctx, topic_id)
+async def show_details(ctx: Ctx) -> Reply:
+    """`qd:<topic>:<lang>`: the full answer."""
+    topic_id = ctx.args[0] if ctx.args else ""
+    _button_lang(ctx, 1)
+    if rights(ctx).topic(topic_id) is None:
+        return categories_reply(ctx)
+    return await details_reply(ctx, topic_id)
 
-    @router.button("qd")
-    async def show_details(ctx: Ctx) -> Reply:
-        """`qd:<topic>:<lang>`: the full answer."""
-        topic_id = ctx.args[0] if ctx.args else ""
-        _button_lang(ctx, 1)
-        if rights(ctx).topic(topic_id) is None:
-            return categories_reply(ctx)
-        return await details_reply(ctx, topic_id)
 
-    @router.button("qe")
-    async def show_entry(ctx: Ctx) -> Reply:
-        """`qe:<entry>:<lang>`: a specific question's answer."""
-        _button_lang(ctx, 1)
-        entry = rights(ctx).entry(ctx.args[0]) if ctx.args else None
-        if entry is None:
-            return categories_reply(ctx)
-        return await entry_reply(ctx, entry)
+async def show_entry(ctx: Ctx) -> Reply:
+    """`qe:<entry>:<lang>`: a specific question's answer."""
+    _button_lang(ctx, 1)
+    entry = rights(ctx).entry(ctx.args[0]) if ctx.args else None
+    if entry is None:
+        return categories_reply(ctx)
+    return await entry_reply(ctx, entry)
 
-    @router.button("qw")
-    async def show_wage_areas(ctx: Ctx) -> list[Reply]:
-        """`qw:<province>:<lang>`: the wards and communes of each minimum-wage region."""
-        _button_lang(ctx, 1)
-        return wage_areas_replies(ctx, ctx.args[0] if ctx.args else "")
 
-    @router.button("fb")
-    async def feedback(ctx: Ctx) -> Reply:
-        """`fb:<topic>:<1|0>[:<lang>]`."""
-        if len(ctx.args) not in (2, 3) or rights(ctx).topic(ctx.args[0]) is None or ctx.args[1] not in {"0", "1"}:
-            return categories_reply(ctx)
-        _button_lang(ctx, 2)
-        helpful = ctx.args[1] == "1"
-        await ctx.store.record_feedback(ctx.user.id, ctx.args[0], helpful)
-        if helpful:
-            return ctx.reply("qa.thanks_helpful")
-        return Reply(ctx.t("qa.thanks_not_helpful"), buttons=[handoff_row(ctx), ctx.back_button()])
+async def show_wage_areas(ctx: Ctx) -> list[Reply]:
+    """`qw:<province>:<lang>`: the wards and communes of each minimum-wage region."""
+    _button_lang(ctx, 1)
+    return wage_areas_replies(ctx, ctx.args[0] if ctx.args else "")
+
+
+async def feedback(ctx: Ctx) -> Reply:
+    """`fb:<topic>:<1|0>[:<lang>]`."""
+    if len(ctx.args) not in (2, 3) or rights(ctx).topic(ctx.args[0]) is None or ctx.args[1] not in {"0", "1"}:
+        return categories_reply(ctx)
+    _button_lang(ctx, 2)
+    helpful = ctx.args[1] == "1"
+    await ctx.store.record_feedback(ctx.user.id, ctx.args[0], helpful)
+    if helpful:
+        return ctx.reply("qa.thanks_helpful")
+    return Reply(ctx.t("qa.thanks_not_helpful"), buttons=[handoff_row(ctx), ctx.back_button()])
+
+
+def register(router: Router) -> None:
+    router.text(answer_free_text)
+    router.command("topics", describe="cmd.topics")(topics)
+    router.button("kb")(browse)
+    router.button("qa")(show_topic)
+    router.button("qd")(show_details)
+    router.button("qe")(show_entry)
+    router.button("qw")(show_wage_areas)
+    router.button("fb")(feedback)

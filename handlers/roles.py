@@ -19,20 +19,23 @@ logger = logging.getLogger(__name__)
 GRANTABLE = {Role.VOLUNTEER, Role.ORGANIZER}
 
 
-def register(router: Router) -> None:
-    @router.command("grant", min_role=Role.ORGANIZER)
-    async def grant(ctx: Ctx) -> Reply:
-        """`/grant <user id> volunteer|organizer`, for someone who has written to the bot."""
-        if len(ctx.args) != 2 or ctx.args[1].lower() not in {r.value for r in GRANTABLE}:
-            return ctx.reply("roles.usage")
-        return await _change(ctx, ctx.args[0], Role(ctx.args[1].lower()))
+async def grant(ctx: Ctx) -> Reply:
+    """`/grant <user id> volunteer|organizer`, for someone who has written to the bot."""
+    if len(ctx.args) != 2 or ctx.args[1].lower() not in {r.value for r in GRANTABLE}:
+        return ctx.reply("roles.usage")
+    return await _change(ctx, ctx.args[0], Role(ctx.args[1].lower()))
 
-    @router.command("revoke", min_role=Role.ORGANIZER)
-    async def revoke(ctx: Ctx) -> Reply:
-        """`/revoke <user id>`: back to worker."""
-        if len(ctx.args) != 1:
-            return ctx.reply("roles.usage")
-        return await _change(ctx, ctx.args[0], Role.WORKER)
+
+async def revoke(ctx: Ctx) -> Reply:
+    """`/revoke <user id>`: back to worker."""
+    if len(ctx.args) != 1:
+        return ctx.reply("roles.usage")
+    return await _change(ctx, ctx.args[0], Role.WORKER)
+
+
+def register(router: Router) -> None:
+    router.command("grant", min_role=Role.ORGANIZER)(grant)
+    router.command("revoke", min_role=Role.ORGANIZER)(revoke)
 
 
 async def _change(ctx: Ctx, external_id: str, role: Role) -> Reply:

@@ -54,43 +54,47 @@ async def stop(ctx: Ctx) -> Reply:
     return Reply(ctx.t("broadcasts.stop.done"), buttons=rows)
 
 
-def register(router: Router) -> None:
-    @router.command("news", describe="broadcasts.cmd.news")
-    async def news(ctx: Ctx) -> Reply:
-        """The subscriptions screen (also the main menu's announcements button)."""
-        return await subscriptions_screen(ctx)
+async def news(ctx: Ctx) -> Reply:
+    """The subscriptions screen (also the main menu's announcements button)."""
+    return await subscriptions_screen(ctx)
 
-    @router.command("stop", "unsubscribe", describe="broadcasts.cmd.stop")
-    async def stop_command(ctx: Ctx) -> Reply:
+
+async def stop_command(ctx: Ctx) -> Reply:
+    return await stop(ctx)
+
+
+async def sub_button(ctx: Ctx) -> Reply:
+    """A topic switched on or off, stop-all, welcome back, or 'keep them' after a stop question."""
+    action = ctx.args[0] if ctx.args else ""
+    opts = options(ctx)
+    if action == "t" and len(ctx.args) == 2 and opts.topic(ctx.args[1]) is not None:
+        topic = ctx.args[1]
+        if topic in await ctx.store.subscriptions(ctx.user.id):
+            await ctx.store.unsubscribe(ctx.user.id, [topic])
+        else:
+            await ctx.store.subscribe(ctx.user.id, [topic])
+        return await subscriptions_screen(ctx, edit=True)
+    if action == "all" and opts.topics:
+        await ctx.store.subscribe(ctx.user.id, [t.id for t in opts.topics])
+        return await subscriptions_screen(ctx, intro=ctx.t("broadcasts.subs.all_done"), edit=True)
+    if action == "stop":
         return await stop(ctx)
+    if action == "back":
+        restored = [t for t in await ctx.store.opt_back_in(ctx.user.id) if opts.topic(t)]
+        intro = ctx.t("broadcasts.stop.welcome_back") if restored else None
+        return await subscriptions_screen(ctx, intro=intro, edit=True)
+    if action == "menu":
+        return await subscriptions_screen(ctx)
+    if action == "keep":
+        # "No" to "do you want to stop announcements?": nothing changes.
+        return main_menu(ctx, intro=f"{ctx.t('broadcasts.stop.kept')}\n\n{ctx.t('menu.title')}")
+    return await subscriptions_screen(ctx, intro=ctx.t("fallback.button_expired"))
 
-    @router.button("sub")
-    async def sub_button(ctx: Ctx) -> Reply:
-        """A topic switched on or off, stop-all, welcome back, or 'keep them' after a stop question."""
-        action = ctx.args[0] if ctx.args else ""
-        opts = options(ctx)
-        if action == "t" and len(ctx.args) == 2 and opts.topic(ctx.args[1]) is not None:
-            topic = ctx.args[1]
-            if topic in await ctx.store.subscriptions(ctx.user.id):
-                await ctx.store.unsubscribe(ctx.user.id, [topic])
-            else:
-                await ctx.store.subscribe(ctx.user.id, [topic])
-            return await subscriptions_screen(ctx, edit=True)
-        if action == "all" and opts.topics:
-            await ctx.store.subscribe(ctx.user.id, [t.id for t in opts.topics])
-            return await subscriptions_screen(ctx, intro=ctx.t("broadcasts.subs.all_done"), edit=True)
-        if action == "stop":
-            return await stop(ctx)
-        if action == "back":
-            restored = [t for t in await ctx.store.opt_back_in(ctx.user.id) if opts.topic(t)]
-            intro = ctx.t("broadcasts.stop.welcome_back") if restored else None
-            return await subscriptions_screen(ctx, intro=intro, edit=True)
-        if action == "menu":
-            return await subscriptions_screen(ctx)
-        if action == "keep":
-            # "No" to "do you want to stop announcements?": nothing changes.
-            return main_menu(ctx, intro=f"{ctx.t('broadcasts.stop.kept')}\n\n{ctx.t('menu.title')}")
-        return await subscriptions_screen(ctx, intro=ctx.t("fallback.button_expired"))
+
+def register(router: Router) -> None:
+    router.command("news", describe="broadcasts.cmd.news")(news)
+    router.command("stop", "unsubscribe", describe="broadcasts.cmd.stop")(stop_command)
+    router.button("sub")(sub_button)
 
 
 def confirm_stop(ctx: Ctx) -> Reply:

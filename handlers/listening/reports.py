@@ -382,15 +382,16 @@ async def on_org_button(ctx: Ctx) -> Reply:
     )
 
 
+async def org_button(ctx: Ctx) -> Reply:
+    """The organizer's view of workplace reports by company and their alerts."""
+    if ctx.args and ctx.args[0] == "list":
+        return await org_reports(ctx)
+    return await on_org_button(ctx)
+
+
 def register(router: Router) -> None:
     router.command("report", describe="listening.cmd.report")(start)
     router.flow(FLOW)(on_text)
     router.button(PREFIX)(on_button)
     router.command("reports", min_role=Role.ORGANIZER, describe="listening.cmd.reports")(org_reports)
-
-    @router.button(ORG, min_role=Role.ORGANIZER)
-    async def org_button(ctx: Ctx) -> Reply:
-        """The organizer's view of workplace reports by company and their alerts."""
-        if ctx.args and ctx.args[0] == "list":
-            return await org_reports(ctx)
-        return await on_org_button(ctx)
+    router.button(ORG, min_role=Role.ORGANIZER)(org_button)
