@@ -91,6 +91,10 @@ class Dispatcher:
             return with_menu(ctx, ctx.t("fallback.unsupported"))
         if not inbound.text.strip():
             return with_menu(ctx, ctx.t("fallback.empty"))
+        for text_filter in router.text_filters:
+            claimed = await text_filter(ctx)
+            if claimed is not None:
+                return claimed
         if router.text_handler is not None:
             return await router.text_handler(ctx)
         return with_menu(ctx, ctx.t("fallback.not_understood"))

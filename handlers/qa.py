@@ -600,6 +600,7 @@ def _choices_reply(ctx: Ctx, intro: str, topic_ids: list[str]) -> Reply:
 
 
 async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
+    """A question about rights in everyday words: the best answer, choices when unsure, or a hand-off."""
     text = ctx.inbound.text.strip()
     memory = await _qa_state(ctx)
     if memory and memory.get("offer") and fold(text) in _YES_WORDS:

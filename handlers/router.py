@@ -69,6 +69,8 @@ class Router:
         self.buttons: dict[str, Route] = {}
         self.flows: dict[str, Route] = {}
         self.text_handler: Handler | None = None
+        # Tried in order on free text before text_handler; None passes the text on.
+        self.text_filters: list[Handler] = []
         self.menu_actions: dict[str, str] = {}  # main-menu choice -> command it runs
 
     def command(
@@ -110,6 +112,12 @@ class Router:
     def text(self, fn: Handler) -> Handler:
         """Free text outside any flow (the rights Q&A once it is registered)."""
         self.text_handler = fn
+        return fn
+
+    def text_first(self, fn: Handler) -> Handler:
+        """Let `fn` see free text (outside forms) before the free-text handler, in the
+        order registered; it returns None for text that is not its own."""
+        self.text_filters.append(fn)
         return fn
 
     def menu_entry(self, choice: str, command: str) -> None:

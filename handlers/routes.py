@@ -39,11 +39,11 @@ def build_router() -> Router:
     inbox.register(router)
     console.register(router)
     qa.register(router)
-    # Typed poll answers ("2", "1, 3", "đồng ý") go to an open poll the person received.
-    listening.register_poll_text(router)
-    # Last: wraps the free-text handler registered so far, so that a whole message
-    # "dừng" / "stop" unsubscribes before the rights Q&A sees it.
-    broadcasts.register_opt_out_words(router)
+    # Free text outside forms is offered, in this order, to: a whole message "dừng" /
+    # "stop" (unsubscribes), a typed answer to an open poll the person received ("2",
+    # "1, 3", "đồng ý"); then the rights Q&A (above) answers the rest.
+    router.text_first(broadcasts.opt_out_words)
+    router.text_first(listening.typed_answer)
     return router
 
 
@@ -88,8 +88,7 @@ def describe_routes(router: Router, catalog: Catalog, lang: str = "en") -> list[
             rows.append(RouteInfo("action", f"{prefix}:{code}", route.min_role, _name(fn), _doc(fn)))
     for flow, route in router.flows.items():
         rows.append(RouteInfo("flow", f"flow {flow}", route.min_role, _name(route.handler), _doc(route.handler)))
-    if router.text_handler is not None:
-        fn = router.text_handler
+    for fn in [*router.text_filters, *([router.text_handler] if router.text_handler else [])]:
         rows.append(RouteInfo("text", "free text", Role.WORKER, _name(fn), _doc(fn)))
     return rows
 

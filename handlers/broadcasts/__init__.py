@@ -5,23 +5,22 @@ Wiring, in `handlers/routes.py`:
 
     broadcasts.register(router)               # commands, buttons, the composer flow
     router.menu_entry("news", "news")         # the main menu's announcements button
-    ...every feature that calls router.text(...)...
-    broadcasts.register_opt_out_words(router)  # last: opt-out words before free text
+    router.text_first(broadcasts.opt_out_words)  # opt-out words before other free text
 """
 
 from __future__ import annotations
 
 from handlers.broadcasts import compose, manage, subscriptions
 from handlers.broadcasts.options import BroadcastControl, BroadcastOptions, Topic
-from handlers.broadcasts.subscriptions import register_opt_out_words
+from handlers.broadcasts.subscriptions import opt_out_words
 from handlers.router import Router
 
 __all__ = [
     "BroadcastControl",
     "BroadcastOptions",
     "Topic",
+    "opt_out_words",
     "register",
-    "register_opt_out_words",
 ]
 
 

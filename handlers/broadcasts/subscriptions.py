@@ -8,7 +8,7 @@ from handlers.broadcasts.options import options
 from handlers.broadcasts.optout import OptOut, classify
 from handlers.context import Ctx
 from handlers.menu import main_menu
-from handlers.router import Handler, Router, payload
+from handlers.router import Router, payload
 from handlers.types import Button, Reply
 
 logger = logging.getLogger(__name__)
@@ -113,27 +113,15 @@ def confirm_stop(ctx: Ctx) -> Reply:
     )
 
 
-def register_opt_out_words(router: Router) -> None:
-    """Put opt-out words in front of whatever handles free text (the rights Q&A).
+async def opt_out_words(ctx: Ctx) -> Reply | None:
+    """A whole message 'dừng' / 'stop' unsubscribes (asked first when unsure); any other
+    text is left to the features after it."""
+    verdict = classify(ctx.inbound.text)
+    if verdict is OptOut.YES:
+        return await stop(ctx)
+    if verdict is OptOut.ASK:
+        # "dung" typed under "Did you mean…?" is "đúng" (yes): show those choices again.
+        from handlers.qa import reoffer_choices
 
-    Must run after every `router.text(...)`: it wraps the handler registered so far.
-    """
-    inner: Handler | None = router.text_handler
-
-    async def opt_out_or_text(ctx: Ctx):  # type: ignore[no-untyped-def]
-        """A whole message 'dừng' / 'stop' unsubscribes (asked first when unsure); other text
-        goes on to the rights Q&A."""
-        verdict = classify(ctx.inbound.text)
-        if verdict is OptOut.YES:
-            return await stop(ctx)
-        if verdict is OptOut.ASK:
-            # "dung" typed under "Did you mean…?" is "đúng" (yes): show those choices again.
-            from handlers.qa import reoffer_choices
-
-            return await reoffer_choices(ctx) or confirm_stop(ctx)
-        if inner is not None:
-            return await inner(ctx)
-        menu = main_menu(ctx)
-        return Reply(f"{ctx.t('fallback.not_understood')}\n\n{menu.text}", buttons=menu.buttons)
-
-    router.text_handler = opt_out_or_text
+        return await reoffer_choices(ctx) or confirm_stop(ctx)
+    return None

@@ -8,20 +8,16 @@ from zoneinfo import ZoneInfo
 from handlers.context import Ctx
 from handlers.listening import polls, reports
 from handlers.listening.options import ListeningOptions
+from handlers.listening.polls import typed_answer
 from handlers.router import Router
 
-__all__ = ["ListeningOptions", "mydata_section", "register", "register_poll_text"]
+__all__ = ["ListeningOptions", "mydata_section", "register", "typed_answer"]
 
 
 def register(router: Router) -> None:
     polls.register(router)
     reports.register(router)
     router.menu_entry("report", "report")
-
-
-def register_poll_text(router: Router) -> None:
-    """Typed poll answers ("2", "1, 3", "đồng ý") before the free-text handler."""
-    polls.wrap_text_handler(router)
 
 
 async def mydata_section(ctx: Ctx) -> str | None:

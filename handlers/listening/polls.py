@@ -27,7 +27,7 @@ from handlers.join.common import province_scope
 from handlers.listening.options import options
 from handlers.listening.results import chart_png, results_text
 from handlers.listening.text import fold, match_choice, parse_numbers
-from handlers.router import Handler, Router, payload
+from handlers.router import Router, payload
 from handlers.scope import no_province_yet, own_audience
 from handlers.types import Button, Photo, Reply
 from storage import Role
@@ -214,23 +214,6 @@ async def typed_answer(ctx: Ctx) -> Reply | None:
                 ctx, candidate.id, [index // 2], "set" if not candidate.multi else "add", tapped=False
             )
     return None
-
-
-def wrap_text_handler(router: Router) -> None:
-    """Put typed poll answers in front of the free-text handler registered so far."""
-    inner: Handler | None = router.text_handler
-
-    async def text(ctx: Ctx):  # type: ignore[no-untyped-def]
-        reply = await typed_answer(ctx)
-        if reply is not None:
-            return reply
-        if inner is not None:
-            return await inner(ctx)
-        from handlers.dispatcher import _with_menu
-
-        return _with_menu(ctx, ctx.t("fallback.not_understood"))
-
-    router.text_handler = text
 
 
 # -- organizers: compose ---------------------------------------------------------------
