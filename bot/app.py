@@ -79,6 +79,8 @@ class Runtime:
         # Set by serve() once every channel and service is up (tests and health wait on it).
         self.started = False
         self.web_port: int | None = None
+        # The background services serve() started (health checks and tests look at them).
+        self.services_running: list[Service] = []
 
     async def __aenter__(self) -> Runtime:
         await self.store.open()
@@ -243,6 +245,7 @@ async def serve(runtime: Runtime, channels: list[Channel], stop: asyncio.Event, 
         for service in runtime.build_services(channels):
             await service.start()
             stack.push_async_callback(service.stop)
+            runtime.services_running.append(service)
         logger.info("unionbot running: %s", ", ".join(c.name for c in channels))
         runtime.started = True
         try:

@@ -22,6 +22,8 @@ class PeriodicService(abc.ABC):
     def __init__(self, every: float) -> None:
         self.every = every
         self._task: asyncio.Task[None] | None = None
+        # Rounds finished (failed ones too): lets a caller wait for the service to be idle.
+        self.rounds = 0
 
     @abc.abstractmethod
     async def run_once(self) -> None:
@@ -43,4 +45,5 @@ class PeriodicService(abc.ABC):
                 await self.run_once()
             except Exception:  # a failed round must not end the service; the next one retries
                 logger.exception("%s: round failed", self.name)
+            self.rounds += 1
             await asyncio.sleep(self.every)

@@ -4,7 +4,7 @@ real dispatcher the way a channel adapter does."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,22 @@ from handlers.routes import build_router
 from handlers.types import Inbound, InboundKind, Reply
 from storage import Store
 from storage.sqlite import SQLiteStore
+
+# Every storage backend the store tests run against (issue 12 adds PostgreSQL here).
+BACKENDS: dict[str, Callable[[Path], Store]] = {
+    "sqlite": lambda tmp: SQLiteStore(tmp / "contract.sqlite3"),
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """An open store of each backend in turn: the contract and feature store tests."""
+    store = BACKENDS[request.param](tmp_path)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -51,3 +52,35 @@ async def running_bot(config) -> AsyncIterator[Runtime]:  # type: ignore[no-unty
         finally:
             stop.set()
             await task
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "a condition") -> None:
+    """Poll `predicate` until it holds; fail naming `what` after `timeout` seconds.
+    (The fakes' own `wait_for` waits for a request; this waits for any state.)"""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def bot_idle(runtime: Runtime, timeout: float = 10.0) -> None:
+    """Wait until the running bot has finished every update it received: each channel's
+    inbound journal is empty once an update's replies went out. Use it before checking
+    that nothing more was sent, instead of a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    channels = [c.name for c in getattr(runtime, "test_channels", [])]
+    while True:
+        pending = [e for name in channels for e in await runtime.store.journal_entries(name)]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the bot still had {len(pending)} update(s) in flight after {timeout} s")
+        await asyncio.sleep(0.02)
+
+
+async def periodic_rounds(runtime: Runtime, name: str, rounds: int = 2, timeout: float = 30.0) -> None:
+    """Wait until the background service `name` has finished `rounds` more rounds."""
+    (service,) = [s for s in runtime.services_running if getattr(s, "name", None) == name]
+    target = service.rounds + rounds  # type: ignore[attr-defined]
+    await wait_until(lambda: service.rounds >= target, timeout, f"{rounds} rounds of {name}")  # type: ignore[attr-defined]

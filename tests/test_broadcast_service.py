@@ -16,16 +16,9 @@ from handlers.broadcasts import manage
 from storage import Store
 from storage.broadcasts import Audience, BroadcastStatus, NewBroadcast
 from tests.fakes.broadcast_support import FAST, FakeClock, RecordingSender, Summaries, add_workers, local, make_engine
+from tests.harness import wait_until
 
 AUDIENCE = Audience(topics=("workers_month",))
-
-
-async def wait_until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def make_service(store: Store, rec: RecordingSender, clock, *, timers: bool = True, notify=None, settings=FAST):  # type: ignore[no-untyped-def]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,20 +18,14 @@ from storage.broadcasts import (
 from storage.signups import SignupDraft, SignupSource
 from storage.sqlite import SQLiteStore
 from tests.fakes.broadcast_support import add_workers
-from tests.test_store_contract import BACKENDS
 
 NOW = datetime(2025, 5, 1, 1, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=sorted(BACKENDS))
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+@pytest.fixture
+def store(backend: Store) -> Store:
     """The broadcast part of the store contract, run against every backend."""
-    backend = BACKENDS[request.param](tmp_path)
-    await backend.open()
-    try:
-        yield backend
-    finally:
-        await backend.close()
+    return backend
 
 
 def new(audience: Audience, **kw) -> NewBroadcast:  # type: ignore[no-untyped-def]

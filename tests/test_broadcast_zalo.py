@@ -22,7 +22,8 @@ from storage.broadcasts import Audience, AudienceReach, BroadcastStatus, NewBroa
 from storage.sqlite import SQLiteStore
 from tests.fakes.broadcast_support import OPTS, FakeClock, RecordingSender, add_workers, local, make_engine
 from tests.fakes.zalo_servers import FakeZaloBot, FakeZaloOA
-from tests.zalo_harness import Harness, bot_env, oa_env, running, wait_for
+from tests.harness import wait_until
+from tests.zalo_harness import Harness, bot_env, oa_env, running
 
 CATALOG = load_catalog()
 TOPIC = ("workers_month",)
@@ -189,7 +190,7 @@ async def test_zalo_night_holds_zalo_rows_while_telegram_goes(
         bid = await broadcast(store, NIGHT)
 
         task = asyncio.create_task(engine.run(bid))
-        await wait_for(lambda: len(telegram.sent) == 2 and bool(clock.sleeps))
+        await wait_until(lambda: len(telegram.sent) == 2 and bool(clock.sleeps))
         morning = local(2026, 5, 2, 6, 0)
         assert clock.sleeps[-1] == morning
         b = await store.get_broadcast(bid)

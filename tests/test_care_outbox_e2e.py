@@ -13,7 +13,7 @@ import pytest
 
 from storage.care import CaseCategory
 from tests.fakes.telegram_api import FakeTelegramServer
-from tests.harness import config_for, running_bot, telegram_env
+from tests.harness import config_for, periodic_rounds, running_bot, telegram_env
 
 WORKER = 7101
 
@@ -76,7 +76,7 @@ async def test_cli_case_change_is_delivered_by_the_running_bot(fake, tmp_path) -
         assert time.monotonic() - started < 60
         assert sent.params["text"] == f"🤝 Support case no. {case_id}: contacted."
         # Exactly once: the next rounds send nothing more.
-        await asyncio.sleep(6)
+        await periodic_rounds(runtime, "care-outbox", 2)
         notices = [r for r in fake.requests("sendMessage", chat_id=WORKER) if "Support case" in str(r.params)]
         assert len(notices) == 1
         assert await runtime.store.pending_outbox() == []

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 from bot.channels.journal import JOURNAL_TTL, InboundJournal
 from storage.sqlite import SQLiteStore
 from tests.fakes.telegram_api import FakeTelegramServer
+from tests.harness import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 BUTTON_USER = 5101
@@ -35,14 +35,6 @@ def _answers(fake, chat_id: int, since: int) -> list:  # type: ignore[no-untyped
         for r in fake.requests(since=since)
         if r.method in ("sendMessage", "editMessageText", "sendPhoto", "sendDocument") and r.chat_id == chat_id and r.ok
     ]
-
-
-async def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class BotProcess:
@@ -104,16 +96,16 @@ async def test_kill_9_during_a_button_press_and_a_question_then_exactly_one_repl
             since = fake.mark()
             fake.push_update(fake.press_button(BUTTON_USER, "🌐 Ngôn ngữ / Language"))
             fake.push_update(fake.user_message(TEXT_USER, QUESTION))
-            await _wait(lambda: len(bot.held()) == 2, 30, "both updates to be in their handlers")
+            await wait_until(lambda: len(bot.held()) == 2, 30, "both updates to be in their handlers")
             assert sorted(bot.held()) == ["button", "text"]
             # Telegram has forgotten both: PTB confirmed the offset with its next poll.
-            await _wait(lambda: fake.pending_updates == 0, 30, "the offset to be confirmed")
+            await wait_until(lambda: fake.pending_updates == 0, 30, "the offset to be confirmed")
             bot.kill()
             assert _answers(fake, BUTTON_USER, since) == [] and _answers(fake, TEXT_USER, since) == []
 
             bot.hold.unlink()
             bot.start()
-            await _wait(
+            await wait_until(
                 lambda: _answers(fake, BUTTON_USER, since) and _answers(fake, TEXT_USER, since),
                 60,
                 "the replies after the restart",
@@ -210,7 +202,7 @@ async def test_zalo_oa_event_left_by_a_crash_is_answered_once_at_start(tmp_path:
 async def test_zalo_bot_update_left_by_a_crash_is_answered_once_at_start(tmp_path: Path) -> None:
     from bot.channels.zalo.bot_client import parse_bot_update
     from tests.fakes.zalo_servers import FakeZaloBot, bot_text_update
-    from tests.zalo_harness import bot_env, running, wait_for
+    from tests.zalo_harness import bot_env, running
 
     chat = "bot-chat-77"
     async with FakeZaloBot(max_poll_wait=0.05) as fake:
@@ -223,8 +215,8 @@ async def test_zalo_bot_update_left_by_a_crash_is_answered_once_at_start(tmp_pat
             return [m for m in fake.sent if m.chat_id == chat and m.method == "sendMessage"]
 
         async with running(tmp_path, bot_env(tmp_path, fake)) as h:
-            await wait_for(lambda: bool(replies()), timeout=10)
-            await wait_for(lambda: not fake._updates)  # polled
+            await wait_until(lambda: bool(replies()), timeout=10)
+            await wait_until(lambda: not fake._updates)  # polled
             await asyncio.sleep(0.3)
             await h.settle()
             assert len(replies()) == 1
@@ -234,7 +226,7 @@ async def test_zalo_bot_update_left_by_a_crash_is_answered_once_at_start(tmp_pat
 async def test_telegram_webhook_update_is_journaled_before_the_200(tmp_path: Path) -> None:
     import httpx
 
-    from tests.harness import config_for, running_bot, telegram_env
+    from tests.harness import bot_idle, config_for, running_bot, telegram_env
 
     toml = '[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.org/telegram/webhook"\n'
     async with FakeTelegramServer() as fake:
@@ -262,6 +254,6 @@ async def test_telegram_webhook_update_is_journaled_before_the_200(tmp_path: Pat
                 assert (await http.post(url, json=update, headers=headers)).status_code == 200
             gate.set()
             await fake.wait_for(method="sendMessage", chat_id=5201, timeout=10)
-            await asyncio.sleep(0.3)
+            await bot_idle(runtime)
             assert len(fake.sent_messages(5201)) == 1
             assert await runtime.store.journal_entries("telegram") == []

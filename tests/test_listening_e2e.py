@@ -17,7 +17,7 @@ from bot.cli import main
 from storage.signups import SignupDraft, SignupSource
 from tests.fakes.telegram_api import FakeTelegramServer
 from tests.fakes.zalo_servers import FakeZaloBot, bot_text_update
-from tests.harness import config_for, running_bot, telegram_env
+from tests.harness import bot_idle, config_for, running_bot, telegram_env
 
 ORGANIZER = 9300
 HN_TG = [201, 202, 203, 204, 205, 206, 207]  # Hà Nội, Telegram
@@ -263,7 +263,7 @@ async def test_three_anonymous_reports_raise_one_alert_and_cannot_be_traced(tmp_
             # A fourth report in the same week: counted, but no second alert.
             await report(tg, REPORTERS[3], "CÔNG TY TNHH MAY HUNG PHAT")
             await press(tg, REPORTERS[3], "📨 Gửi ẩn danh")
-            await asyncio.sleep(0.3)
+            await bot_idle(runtime)
             assert len(tg.sent_messages(ALERT_CHAT)) == 1
 
             (cluster,) = await store.report_clusters()

@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from storage import Store
 from storage.signups import FormClaim, SignupDraft, SignupSource, SignupStatus, SubmitOutcome
-from tests.test_store_contract import BACKENDS
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    store = BACKENDS[request.param](tmp_path)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def draft(

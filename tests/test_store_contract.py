@@ -1,32 +1,17 @@
 """The store contract: every backend must pass these unchanged.
 
-To add a backend, add a factory to BACKENDS (e.g. PostgreSQL behind an env var).
+To add a backend, add a factory to BACKENDS in tests/conftest.py (e.g. PostgreSQL behind an env var).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from storage import Role, Store
 from storage.sqlite import SQLiteStore, load_migrations
-
-BACKENDS: dict[str, Callable[[Path], Store]] = {
-    "sqlite": lambda tmp: SQLiteStore(tmp / "contract.sqlite3"),
-}
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    store = BACKENDS[request.param](tmp_path)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def test_migrations_applied_to_latest(backend: Store) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from storage import Role
 from tests.fakes.telegram_api import FakeTelegramServer
-from tests.harness import button_labels, config_for, running_bot, telegram_env
+from tests.harness import bot_idle, button_labels, config_for, running_bot, telegram_env
 
 USER = 5001
 
@@ -66,13 +66,13 @@ async def test_start_menu_button_language_switch_and_back(fake, tmp_path) -> Non
 
 async def test_repeated_update_id_is_ignored(fake, tmp_path) -> None:
     cfg = config_for(tmp_path, env=telegram_env(fake))
-    async with running_bot(cfg):
+    async with running_bot(cfg) as runtime:
         first = fake.push_update(fake.user_message(USER, "/help"))
         await fake.wait_for(method="sendMessage", chat_id=USER)
         fake.push_update(fake.user_message(USER, "/help"), update_id=first["update_id"])
         fake.push_update(fake.user_message(USER, "/whoami"))
         await fake.wait_for(lambda r: "5001" in r.params.get("text", ""), method="sendMessage")
-        await asyncio.sleep(0.1)
+        await bot_idle(runtime)
     assert len(fake.sent_messages(USER)) == 2
 
 
@@ -114,12 +114,12 @@ async def test_bad_input_over_telegram(fake, tmp_path) -> None:
 
 async def test_flood_is_slowed_with_one_notice_others_unaffected(fake, tmp_path) -> None:
     cfg = config_for(tmp_path, env=telegram_env(fake), toml="[limits]\nflood_messages = 5\nflood_window_seconds = 30\n")
-    async with running_bot(cfg):
+    async with running_bot(cfg) as runtime:
         fake.push_updates([fake.user_message(USER, "/whoami") for _ in range(12)])
         fake.push_update(fake.user_message(USER + 1, "/whoami"))
         await fake.wait_for(method="sendMessage", chat_id=USER + 1, timeout=10)
         await fake.wait_for(lambda r: "nhanh" in r.params.get("text", ""), method="sendMessage", timeout=10)
-        await asyncio.sleep(0.2)
+        await bot_idle(runtime)
     sent = texts(fake, USER)
     assert sum("nhanh" in t for t in sent) == 1
     assert len(sent) == 6
@@ -195,7 +195,7 @@ async def test_webhook_mode_checks_the_secret_token(fake, tmp_path) -> None:
                 headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_1"},
             )
             assert garbage.status_code == 400
-            await asyncio.sleep(0.1)
+            await bot_idle(runtime)
             assert fake.sent_messages(USER) == []
             ok = await http.post(
                 f"{url}/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_1"}

@@ -15,6 +15,7 @@ from bot.config import load_config
 from handlers.i18n import load_catalog
 from handlers.types import Photo, Reply
 from tests.fakes.zalo_servers import FakeZaloBot, FakeZaloOA, bot_text_update, oa_text_event, signed_oa_webhook
+from tests.harness import wait_until
 from tests.zalo_harness import (
     BOT_SECRET,
     BOT_WEBHOOK_URL,
@@ -24,7 +25,6 @@ from tests.zalo_harness import (
     bot_env,
     oa_env,
     running,
-    wait_for,
     write_config,
 )
 
@@ -113,7 +113,7 @@ async def test_images_and_groups(tmp_path: Path, bot: FakeZaloBot) -> None:
         group["message"]["chat"]["chat_type"] = "GROUP"
         bot.push_update(group)
         bot.push_update(image)
-        await wait_for(lambda: len(texts_to(bot, WORKER)) == 1)
+        await wait_until(lambda: len(texts_to(bot, WORKER)) == 1)
         await h.settle()
         assert CATALOG.t("vi", "fallback.unsupported") in texts_to(bot, WORKER)[0]
         assert texts_to(bot, "group-1") == []
@@ -175,7 +175,7 @@ async def test_one_web_server_serves_both_zalo_webhooks_and_healthz(tmp_path: Pa
             assert sorted(c.name for c in channels) == ["zalo_bot", "zalo_oa"]
             task = asyncio.create_task(serve(runtime, channels, stop))
             base = f"http://127.0.0.1:{port}"
-            await wait_for(lambda: bot.webhook is not None)
+            await wait_until(lambda: bot.webhook is not None)
             await _until_up(http, base)
 
             health = await http.get(base + "/healthz")
@@ -189,7 +189,7 @@ async def test_one_web_server_serves_both_zalo_webhooks_and_healthz(tmp_path: Pa
                 headers={"X-Bot-Api-Secret-Token": BOT_SECRET},
             )
             assert response.status_code == 200
-            await wait_for(lambda: bool(zalo.delivered) and bool(texts_to(bot, WORKER)))
+            await wait_until(lambda: bool(zalo.delivered) and bool(texts_to(bot, WORKER)))
             stop.set()
             await task
         assert [m.user_id for m in zalo.delivered] == ["oa-worker"]

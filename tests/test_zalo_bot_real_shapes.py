@@ -23,7 +23,8 @@ from tests.fakes.zalo_servers import (
     bot_sticker_update,
     bot_text_update,
 )
-from tests.zalo_harness import bot_env, running, wait_for
+from tests.harness import wait_until
+from tests.zalo_harness import bot_env, running
 
 CATALOG = load_catalog()
 UNSUPPORTED = CATALOG.t("vi", "fallback.unsupported")
@@ -95,7 +96,7 @@ async def test_xin_chao_from_the_official_sample_is_answered_as_text(tmp_path: P
     async with running(tmp_path, bot_env(tmp_path, bot)) as h:
         bot.push_update(json.loads(GETUPDATES_DOC)["result"])
         chat = "e4ea2cd5189df1c3a88c"
-        await wait_for(lambda: bool(texts_to(bot, chat)))
+        await wait_until(lambda: bool(texts_to(bot, chat)))
         await h.settle()
         assert texts_to(bot, chat) and UNSUPPORTED not in texts_to(bot, chat)[0]
 
@@ -110,9 +111,9 @@ async def test_two_workers_without_message_ids_are_both_answered_and_a_repeat_on
         bot.push_update(first)
         bot.push_update(second)
         bot.push_update(first)  # Zalo delivering the first again
-        await wait_for(lambda: bool(texts_to(bot, "worker-a")) and bool(texts_to(bot, "worker-b")))
+        await wait_until(lambda: bool(texts_to(bot, "worker-a")) and bool(texts_to(bot, "worker-b")))
         bot.push_update(bot_text_update("worker-a", "/whoami"))  # after the repeat, in order
-        await wait_for(lambda: len(texts_to(bot, "worker-a")) >= 2)
+        await wait_until(lambda: len(texts_to(bot, "worker-a")) >= 2)
         await h.settle()
         help_text = CATALOG.t("vi", "help.text")
         assert sum(help_text in t for t in texts_to(bot, "worker-a")) == 1
@@ -125,6 +126,6 @@ async def test_an_image_sent_as_photo_url_without_event_name_gets_the_unsupporte
 ) -> None:
     async with running(tmp_path, bot_env(tmp_path, bot)) as h:
         bot.push_update(bot_image_update("worker-c", event_name=None))
-        await wait_for(lambda: bool(texts_to(bot, "worker-c")))
+        await wait_until(lambda: bool(texts_to(bot, "worker-c")))
         await h.settle()
         assert UNSUPPORTED in texts_to(bot, "worker-c")[0]

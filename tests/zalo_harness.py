@@ -5,8 +5,6 @@ environment, Runtime, real handlers, real SQLite store), the real web server on
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,18 +26,11 @@ from tests.fakes.zalo_servers import (
     bot_webhook_request,
     signed_oa_webhook,
 )
+from tests.harness import wait_until
 
 OA_SECRET = "fake-oa-secret-key"
 BOT_SECRET = "fake-bot-webhook-secret"
 BOT_WEBHOOK_URL = "https://bot.example.org/zalo/bot/webhook"
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for a condition")
-        await asyncio.sleep(0.01)
 
 
 def oa_env(tmp_path: Path, zalo: FakeZaloOA, *, tokens: bool = True) -> dict[str, str]:
@@ -172,7 +163,7 @@ class BotChat:
 
     async def _settle(self) -> None:
         # The poll loop picks the update up, then the background task answers it.
-        await wait_for(lambda: self.harness.bot.background.pending > 0 or len(self._messages()) > self.seen)
+        await wait_until(lambda: self.harness.bot.background.pending > 0 or len(self._messages()) > self.seen)
         await self.harness.settle()
 
     def last(self) -> list[str]:
