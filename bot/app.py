@@ -16,10 +16,10 @@ from bot.broadcast.options import broadcast_options
 from bot.channels.base import Channel, ChannelRegistry
 from bot.config import Config
 from bot.web import WebServer, build_web_app
-from handlers import qa
 from handlers.context import Services, Settings
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_catalog
+from handlers.rights import chat as qa
 from handlers.router import Router
 from handlers.routes import build_router
 from storage import Store, open_store

@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.cli import Parser
 from bot.config import Config
 from handlers.i18n import Catalog, load_catalog
-from handlers.qa import RightsService
+from handlers.rights.chat import RightsService
 from handlers.rights.kb import (
     KnowledgeBaseError,
     check_knowledge_dir,

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # the features import Ctx from here; these only name their ty
     from handlers.broadcasts.options import BroadcastControl, BroadcastOptions
     from handlers.join.export import Exporter
     from handlers.listening.options import ListeningOptions
-    from handlers.qa import RightsService
+    from handlers.rights.chat import RightsService
     from handlers.router import Router
     from handlers.types import Deliver
 

@@ -131,7 +131,7 @@ async def _menu_language(ctx: Ctx) -> Reply:
 @MENU.on("contact")
 async def _menu_contact(ctx: Ctx) -> HandlerResult:
     """The officers' contacts, and the next message goes to them (hand-off step)."""
-    from handlers.inbox import open_handoff  # inbox shows the menu itself: imported late
+    from handlers.rights.inbox import open_handoff  # inbox shows the menu itself: imported late
 
     return await open_handoff(ctx, intro=contact_reply(ctx).text)
 

@@ -17,9 +17,9 @@ from storage import Role
 
 logger = logging.getLogger(__name__)
 
-HANDOFF_FLOW = "ask"  # handlers/inbox.py: the next message goes to the union officers
+HANDOFF_FLOW = "ask"  # handlers/rights/inbox.py: the next message goes to the union officers
 HANDOFF_KEEPERS = frozenset({"ask", "cancel"})
-QA_FLOW, QA_OFFER = "qa", "offer"  # handlers/qa.py: the topic choices last offered
+QA_FLOW, QA_OFFER = "qa", "offer"  # handlers/rights/chat.py: the topic choices last offered
 
 
 class Dispatcher:
@@ -114,7 +114,7 @@ class Dispatcher:
             await ctx.store.clear_state(ctx.user.id)
         elif state is not None and state.flow == QA_FLOW and QA_OFFER in state.data:
             # The topic choices are no longer the last thing shown: a "yes" typed next
-            # is not an answer to them (handlers/qa.py).
+            # is not an answer to them (handlers/rights/chat.py).
             data = {k: v for k, v in state.data.items() if k != QA_OFFER}
             await ctx.store.set_state(ctx.user.id, state.flow, state.step, data)
 

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from handlers import broadcasts, care, console, core, inbox, listening, qa, roles
+from handlers import broadcasts, care, console, core, listening, roles
 from handlers.i18n import Catalog
 from handlers.join import form, organizer, privacy, volunteer
+from handlers.rights import chat as qa
+from handlers.rights import inbox
 from handlers.router import Router
 from storage import Role
 

@@ -16,7 +16,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 from handlers.context import Services, Settings
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_catalog
-from handlers.qa import RightsService, default_service
+from handlers.rights.chat import RightsService, default_service
 from handlers.routes import build_router
 from handlers.types import Inbound, InboundKind, Reply
 from storage import Store

@@ -46,7 +46,7 @@ def test_kb_check_names_the_file_and_entry_at_fault(tmp_path: Path) -> None:
 
 
 def test_all_topics_answer_in_the_terminal_chat_in_both_languages(tmp_path: Path) -> None:
-    from handlers.qa import default_service
+    from handlers.rights.chat import default_service
     from handlers.rights.kb import REQUIRED_TOPICS
     from handlers.rights.search import normalize
 

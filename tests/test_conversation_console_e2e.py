@@ -242,7 +242,7 @@ async def test_answers_fit_a_phone_with_details_next_step_and_one_disclaimer(ter
 
 
 async def test_no_authoring_notes_reach_workers(term) -> None:
-    from handlers.qa import default_service
+    from handlers.rights.chat import default_service
 
     for topic_id in default_service().kb.topics:
         for lang in ("vi", "en"):
@@ -314,7 +314,7 @@ async def test_words_with_several_readings_are_not_answered_with_the_wrong_readi
 
 # -- issue 19: a story answered by its specific entry ---------------------------------------------------------
 async def test_story_is_answered_by_its_specific_entry(term) -> None:
-    from handlers.qa import default_service
+    from handlers.rights.chat import default_service
 
     kb = default_service().kb
     worker = term("w17")

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from handlers.qa import default_service
+from handlers.rights.chat import default_service
 from tests import conversation_cases as cases
 from tests.fakes.telegram_api import FakeTelegramServer
 from tests.harness import button_labels, config_for, running_bot, telegram_env

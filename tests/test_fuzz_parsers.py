@@ -401,7 +401,7 @@ def chat_world(tmp_path_factory) -> Iterator[tuple[asyncio.AbstractEventLoop, ob
     from handlers.context import Services, Settings
     from handlers.dispatcher import Dispatcher
     from handlers.i18n import load_catalog
-    from handlers.qa import default_service
+    from handlers.rights.chat import default_service
     from handlers.routes import build_router
     from storage import Role
     from storage.sqlite import SQLiteStore

@@ -11,7 +11,7 @@ import pytest
 from handlers.context import Services
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_catalog
-from handlers.qa import RightsService, default_service
+from handlers.rights.chat import RightsService, default_service
 from handlers.rights.kb import Entry, WageRegions
 from handlers.rights.search import SearchResult
 from handlers.routes import build_router

@@ -8,11 +8,16 @@ import json
 import os
 from pathlib import Path
 
-from handlers.qa import RightsService
+from handlers.rights import chat
+from handlers.rights.chat import RightsService
 
 
 def test_same_files_same_engine_changed_file_new_engine(tmp_path: Path) -> None:
     assert RightsService.load() is RightsService.load()
+    # The packaged topics and model files are part of what is compared.
+    key = next(k for k, v in chat._LOADED.items() if v is RightsService.load())
+    assert any(p.endswith("minimum_wage.json") for p, _, _ in key[1])
+    assert any(p.endswith("rights_model.json.gz") for p, _, _ in key[1])
     extra = tmp_path / "extra"
     extra.mkdir()
     first = RightsService.load(extra)

@@ -233,7 +233,7 @@ async def test_handoff_answer_reaches_worker_or_organizer_learns_it_did_not(fake
 
 
 async def test_all_36_topics_answer_over_telegram_in_both_languages(fake, tmp_path) -> None:
-    from handlers.qa import default_service
+    from handlers.rights.chat import default_service
     from handlers.rights.kb import REQUIRED_TOPICS
     from handlers.rights.search import normalize
 

@@ -44,7 +44,6 @@ from bot.console.security import (
 )
 from handlers import console as access
 from handlers.context import Ctx, Services
-from handlers.inbox import MAX_ANSWER_CHARS, deliver_answer
 from handlers.join.common import (
     clean_note,
     in_scope,
@@ -59,6 +58,7 @@ from handlers.join.export import write_export_file
 from handlers.join.organizer import MAX_TARGET
 from handlers.join.phone import parse_vn_mobile
 from handlers.join.provinces import all_provinces
+from handlers.rights.inbox import MAX_ANSWER_CHARS, deliver_answer
 from handlers.scope import question_in_scope
 from storage import Role, Store, open_store
 from storage.console import SORTS, SignupCursor, SignupQuery

@@ -121,7 +121,7 @@ async def opt_out_words(ctx: Ctx) -> Reply | None:
         return await stop(ctx)
     if verdict is OptOut.ASK:
         # "dung" typed under "Did you mean…?" is "đúng" (yes): show those choices again.
-        from handlers.qa import reoffer_choices
+        from handlers.rights.chat import reoffer_choices
 
         return await reoffer_choices(ctx) or confirm_stop(ctx)
     return None

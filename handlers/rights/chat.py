@@ -72,7 +72,7 @@ class RightsService:
         the one built from the same files. Any change to a file (time or size) builds anew.
         """
         extra = Path(extra_dir).resolve() if extra_dir else None
-        key = (extra, _fingerprint(Path(__file__).parent / "rights", extra))
+        key = (extra, _fingerprint(Path(__file__).parent, extra))
         cached = _LOADED.get(key)
         if cached is None:
             kb = load_knowledge_base(extra)
