@@ -9,6 +9,21 @@ import unicodedata
 # word boundaries come before the hard cut of last resort.
 _SEPARATORS = ("\n\n", "\n", " ")
 
+
+def fold(text: str) -> str:
+    """Lower-case, without diacritics or punctuation; emoji and symbols become spaces:
+    the form typed words are compared in ("TP. Hồ Chí Minh" -> "tp ho chi minh",
+    "⬅️ Về menu chính" -> "ve menu chinh", "Đồng ý!" -> "dong y", "2." -> "2")."""
+    # đ has no decomposition in Unicode, so NFD alone would leave it in place.
+    text = text.replace("đ", "d").replace("Đ", "D")
+    kept = [
+        ch.lower() if ch.isalnum() else " "
+        for ch in unicodedata.normalize("NFD", text)
+        if unicodedata.category(ch) != "Mn"
+    ]
+    return " ".join("".join(kept).split())
+
+
 # Joiners and variation selectors belong to the character before them, like combining marks.
 _GLUE = {"\u200d", "\ufe0e", "\ufe0f"}
 

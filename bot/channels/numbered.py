@@ -14,11 +14,11 @@ again, which the handlers answer like any other message. The handlers' own state
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from handlers.text import fold
 from handlers.types import Button, Reply
 
 # Enough for every worker active in a day; the oldest are forgotten first.
@@ -27,21 +27,6 @@ DEFAULT_MAX_USERS = 10_000
 DEFAULT_TTL_SECONDS = 24 * 3600.0
 # A part of a label must be at least this long (folded) to pick it: "y" picks nothing.
 MIN_PARTIAL_ANSWER = 2
-
-
-def fold(text: str) -> str:
-    """Lower-case, without diacritics or punctuation; emoji and symbols become spaces.
-
-    "⬅️ Về menu chính" -> "ve menu chinh"; "Đồng ý!" -> "dong y"; "2." -> "2".
-    """
-    # đ has no decomposition in Unicode, so NFD alone would leave it in place.
-    text = text.replace("đ", "d").replace("Đ", "D")
-    chars = []
-    for ch in unicodedata.normalize("NFD", text):
-        if unicodedata.category(ch) == "Mn":
-            continue
-        chars.append(ch.lower() if ch.isalnum() else " ")
-    return " ".join("".join(chars).split())
 
 
 def _contains_run(words: list[str], run: list[str]) -> bool:

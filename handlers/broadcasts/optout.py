@@ -21,6 +21,8 @@ import re
 import unicodedata
 from enum import StrEnum
 
+from handlers.text import fold
+
 # Written forms, lower-case, NFC, single spaces, with the new tone placement ("hủy").
 OPT_OUT_PHRASES = frozenset(
     {
@@ -95,18 +97,6 @@ class OptOut(StrEnum):
     NO = "no"  # not an opt-out: the message goes on to the rights Q&A
     YES = "yes"  # unsubscribe now
     ASK = "ask"  # could be an opt-out: ask "do you want to stop announcements?"
-
-
-def fold(text: str) -> str:
-    """'  Thôi nhận TIN! ' -> 'thoi nhan tin'."""
-    # đ has no Unicode decomposition, so NFD alone would keep it.
-    text = text.replace("đ", "d").replace("Đ", "D")
-    kept = [
-        ch.lower() if ch.isalnum() else " "
-        for ch in unicodedata.normalize("NFD", text)
-        if unicodedata.category(ch) != "Mn"
-    ]
-    return " ".join("".join(kept).split())
 
 
 def written(text: str) -> str:

@@ -17,6 +17,8 @@ from enum import StrEnum
 from functools import cache
 from importlib import resources
 
+from handlers.text import fold
+
 __all__ = [
     "Province",
     "ProvinceKind",
@@ -73,22 +75,6 @@ _TRAILING_FILLERS = (("city",), ("province",), ("cu",), ("moi",))
 _SUGGESTION_CUTOFF = 0.7
 _SUGGESTION_MARGIN = 0.15
 _MAX_SUGGESTIONS = 3
-
-
-def fold(text: str) -> str:
-    """Lower-case, diacritic-free, punctuation-free form used for matching.
-
-    "TP. Hồ Chí Minh" -> "tp ho chi minh"; "Đắk Lắk" -> "dak lak".
-    """
-    # đ has no decomposition in Unicode, so NFD alone would leave it in place.
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    chars = []
-    for ch in decomposed:
-        if unicodedata.category(ch) == "Mn":
-            continue
-        chars.append(ch.lower() if ch.isalnum() else " ")
-    return " ".join("".join(chars).split())
 
 
 def _strip_fillers(words: list[str]) -> list[str]:

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.broadcasts.optout import fold
 from handlers.context import Ctx
 from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province
@@ -35,6 +34,7 @@ from handlers.menu import with_menu
 from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
 from handlers.rights.search import Searcher, SearchResult
 from handlers.router import MAX_PAYLOAD_BYTES, Router, payload
+from handlers.text import fold
 from handlers.types import Button, Reply
 
 logger = logging.getLogger(__name__)
