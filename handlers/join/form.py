@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from handlers.context import Ctx
+from handlers.forms import FormFlow, new_form_id
 from handlers.join.common import (
     FLOW_COLLECT,
     FLOW_JOIN,
@@ -74,6 +74,8 @@ CONSENT_TEXT_SHA256 = "24a5d269023ff34022eaf45bcabb0952d2a313bc7526953729f66dbee
 FORM_TTL = timedelta(days=7)
 # A message after a long pause is more likely a new question than the answer to ours.
 RESUME_AFTER = timedelta(minutes=30)
+# Both variants, carrying their id as "fid" in every button.
+JOIN_FORM = FormFlow(*FORM_FLOWS, ttl=FORM_TTL, id_key="fid")
 
 WORKPLACE_LENGTH = (2, 150)
 COMMUNE_LENGTH = (2, 100)
@@ -131,9 +133,10 @@ class Form:
         return None
 
 
-async def _load(ctx: Ctx) -> Form | None:
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow not in FORM_FLOWS or "fid" not in state.data:
+async def _load(ctx: Ctx, form_id: str | None = None) -> Form | None:
+    """The open form; with `form_id` (a pressed button's), only if it is that copy."""
+    state = await JOIN_FORM.load(ctx, form_id=form_id)
+    if state is None:
         return None
     try:
         step = Step(state.step)
@@ -143,11 +146,11 @@ async def _load(ctx: Ctx) -> Form | None:
 
 
 async def _save(ctx: Ctx, form: Form) -> None:
-    await ctx.store.set_state(ctx.user.id, form.flow, form.step.value, form.data)
+    await JOIN_FORM.save(ctx, form.step, form.data, flow=form.flow)
 
 
-def _expired(form: Form) -> bool:
-    return form.updated_at is not None and datetime.now(UTC) - form.updated_at > FORM_TTL
+def _expired_reply(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("join.form.expired", days=FORM_TTL.days), buttons=[ctx.back_button()])
 
 
 def _variant(form: Form, key: str) -> str:
@@ -271,14 +274,13 @@ async def _back(ctx: Ctx, form: Form) -> Reply:
 
 
 def _new_form(flow: str, ask_ref: bool) -> Form:
-    # 6 URL-safe characters: unique enough per user, short enough for a 64-byte payload.
-    return Form(flow, Step.NAME, {"fid": secrets.token_urlsafe(4)[:6], "ask_ref": ask_ref})
+    return Form(flow, Step.NAME, {"fid": new_form_id(), "ask_ref": ask_ref})
 
 
 async def start(ctx: Ctx, flow: str) -> Reply | list[Reply]:
     """/join or /collect: resume an unfinished form, or begin a new one."""
     existing = await _load(ctx)
-    if existing is not None and not _expired(existing):
+    if existing is not None and not JOIN_FORM.expired(existing):
         questions = [s for s in existing.steps if s is not Step.REVIEW]
         n = questions.index(existing.step) + 1 if existing.step in questions else len(questions)
         restart = "j" if flow == FLOW_JOIN else "c"
@@ -394,9 +396,8 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
     form = await _load(ctx)
     if form is None:
         return finished(ctx)
-    if _expired(form):
-        await ctx.store.clear_state(ctx.user.id)
-        return Reply(ctx.t("join.form.expired", days=FORM_TTL.days), buttons=[ctx.back_button()])
+    if await JOIN_FORM.expire(ctx, form):
+        return _expired_reply(ctx)
     if ctx.inbound.kind is InboundKind.UNSUPPORTED:
         return prompt(ctx, form, note=ctx.t("join.form.err.text_only"))
     if form.updated_at is not None and datetime.now(UTC) - form.updated_at > RESUME_AFTER:
@@ -414,16 +415,15 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
     """`jf:<form id>:<action>[:<arg>]`: checked against the open form on every press."""
     fid, action, arg = (*ctx.args, "", "", "")[:3]
-    form = await _load(ctx)
-    if form is None or form.fid != fid or not fid:
+    form = await _load(ctx, fid)
+    if form is None:  # no form open, or a button of a finished, cancelled or replaced one
         return _edited(finished(ctx))
     if form.flow == FLOW_COLLECT and ctx.role.rank < Role.VOLUNTEER.rank:
         # The volunteer role was revoked mid-form: the form is no longer theirs to finish.
         await ctx.store.clear_state(ctx.user.id)
         return ctx.reply("auth.not_allowed", role=ctx.t(f"roles.{Role.VOLUNTEER.value}"))
-    if _expired(form):
-        await ctx.store.clear_state(ctx.user.id)
-        return Reply(ctx.t("join.form.expired", days=FORM_TTL.days), buttons=[ctx.back_button()])
+    if await JOIN_FORM.expire(ctx, form):
+        return _expired_reply(ctx)
     return _edited(await _press(ctx, form, action, arg))
 
 
