@@ -16,9 +16,11 @@ FORM_TTL.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -38,7 +40,7 @@ from handlers.join.names import MAX_LENGTH as NAME_MAX_LENGTH
 from handlers.join.names import clean_name
 from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.join.provinces import all_provinces, fold, get_province, resolve_province
-from handlers.router import Router, payload
+from handlers.router import Actions, Router, payload
 from handlers.types import Button, InboundKind, Reply
 from storage import Role
 from storage.signups import FormClaim, SignupDraft, SignupSource, SubmitOutcome, SubmitResult
@@ -436,53 +438,130 @@ def _edited(result: Reply | list[Reply]) -> Reply | list[Reply]:
 
 
 async def _press(ctx: Ctx, form: Form, action: str, arg: str) -> Reply | list[Reply]:
-    step = form.step
-    if action == "c":
-        return prompt(ctx, form)
-    if action == "n":
-        await ctx.store.clear_state(ctx.user.id)
-        if arg == "c" and ctx.role.rank < Role.VOLUNTEER.rank:
-            return finished(ctx)
-        return await _begin(ctx, FLOW_COLLECT if arg == "c" else FLOW_JOIN)
-    if action == "x":
-        await ctx.store.clear_state(ctx.user.id)
-        return Reply(ctx.t("join.form.cancelled"), buttons=[ctx.back_button()])
-    if action == "b":
-        return await _back(ctx, form)
-    if action == "p":
-        # A province button stays valid for the whole form: pressed after moving on,
-        # it changes the answer and the form carries on where it was.
-        if get_province(arg) is None:
-            return prompt(ctx, form, note=ctx.t("join.form.err.use_buttons"))
-        form.data["province"] = arg
-        if step is Step.PROVINCE:
-            return await _advance(ctx, form)
-        note = ctx.t("join.form.province_set", province=province_name(arg, ctx.lang))
-        return await _goto(ctx, form, step, note=note)
-    if action == "l" and step is Step.PROVINCE:
-        return prompt(ctx, form)
-    if action == "s" and step in (Step.COMMUNE, Step.REFERRAL):
-        form.data["commune" if step is Step.COMMUNE else "ref"] = None
-        return await _advance(ctx, form)
-    if action == "a" and step is Step.CONSENT:
-        return await _agree(ctx, form)
-    if action == "d" and step is Step.CONSENT:
-        # No consent, no record: the answers are dropped with the form.
-        await ctx.store.clear_state(ctx.user.id)
-        return Reply(ctx.t(_variant(form, "join.form.declined")), buttons=[ctx.back_button()])
-    if action == "e" and step is Step.REVIEW:
-        try:
-            target = Step(arg)
-        except ValueError:
-            target = None
-        if target not in EDITABLE or target not in form.steps:
-            return prompt(ctx, form)
-        form.data["editing"] = True
-        return await _goto(ctx, form, target)
-    if action == "g" and step is Step.REVIEW:
-        return await _submit(ctx, form)
+    handler = ACTIONS.get(action)
+    if handler is None:
+        return _other_question(ctx, form)
+    return await handler(ctx, form, arg)
+
+
+def _other_question(ctx: Ctx, form: Form) -> Reply:
     # A button of this form that belongs to another question (an older message).
     return prompt(ctx, form, note=ctx.t("join.form.err.other_question"))
+
+
+# The form's buttons, `jf:<form id>:<code>[:<arg>]`. The codes are on workers' phones in
+# messages already sent: never change one, only add.
+FormAction = Callable[[Ctx, Form, str], Awaitable[Reply | list[Reply]]]
+ACTIONS: Actions[FormAction] = Actions(PREFIX)
+
+
+def _only_at(*steps: Step) -> Callable[[FormAction], FormAction]:
+    """The questions a button belongs to: pressed on an older message while the form is
+    at another one, it is answered as such and does nothing."""
+
+    def guard(fn: FormAction) -> FormAction:
+        @functools.wraps(fn)
+        async def guarded(ctx: Ctx, form: Form, arg: str) -> Reply | list[Reply]:
+            if form.step not in steps:
+                return _other_question(ctx, form)
+            return await fn(ctx, form, arg)
+
+        return guarded
+
+    return guard
+
+
+@ACTIONS.on("c")
+async def continue_form(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """Continue an unfinished form: its current question again."""
+    return prompt(ctx, form)
+
+
+@ACTIONS.on("n")
+async def restart_form(ctx: Ctx, form: Form, arg: str) -> Reply | list[Reply]:
+    """Start again: the unfinished form is dropped and a new /join ("j") or /collect ("c") begins."""
+    await ctx.store.clear_state(ctx.user.id)
+    if arg == "c" and ctx.role.rank < Role.VOLUNTEER.rank:
+        return finished(ctx)
+    return await _begin(ctx, FLOW_COLLECT if arg == "c" else FLOW_JOIN)
+
+
+@ACTIONS.on("x")
+async def cancel_form(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """Cancel: the form and every answer in it are dropped."""
+    await ctx.store.clear_state(ctx.user.id)
+    return Reply(ctx.t("join.form.cancelled"), buttons=[ctx.back_button()])
+
+
+@ACTIONS.on("b")
+async def go_back(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """Back: the previous question, or the review when the answer was an edit from it."""
+    return await _back(ctx, form)
+
+
+@ACTIONS.on("p")
+async def choose_province(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """A province pressed: the answer, and on to the next question; pressed later, the answer changes."""
+    # A province button stays valid for the whole form: pressed after moving on,
+    # it changes the answer and the form carries on where it was.
+    if get_province(arg) is None:
+        return prompt(ctx, form, note=ctx.t("join.form.err.use_buttons"))
+    form.data["province"] = arg
+    if form.step is Step.PROVINCE:
+        return await _advance(ctx, form)
+    note = ctx.t("join.form.province_set", province=province_name(arg, ctx.lang))
+    return await _goto(ctx, form, form.step, note=note)
+
+
+@ACTIONS.on("l")
+@_only_at(Step.PROVINCE)
+async def list_provinces(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """All provinces: the full list instead of the suggestions for a typo."""
+    return prompt(ctx, form)
+
+
+@ACTIONS.on("s")
+@_only_at(Step.COMMUNE, Step.REFERRAL)
+async def skip_question(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """Skip an optional question (commune, referral code): left empty, on to the next."""
+    form.data["commune" if form.step is Step.COMMUNE else "ref"] = None
+    return await _advance(ctx, form)
+
+
+@ACTIONS.on("a")
+@_only_at(Step.CONSENT)
+async def agree_to_consent(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """I agree: consent kept with the version and language shown; on to the review."""
+    return await _agree(ctx, form)
+
+
+@ACTIONS.on("d")
+@_only_at(Step.CONSENT)
+async def decline_consent(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """I do not agree: the answers are dropped with the form and nothing is recorded."""
+    await ctx.store.clear_state(ctx.user.id)
+    return Reply(ctx.t(_variant(form, "join.form.declined")), buttons=[ctx.back_button()])
+
+
+@ACTIONS.on("e")
+@_only_at(Step.REVIEW)
+async def edit_answer(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """Edit one answer from the review: that question again, then back to the review."""
+    try:
+        target = Step(arg)
+    except ValueError:
+        return prompt(ctx, form)
+    if target not in EDITABLE or target not in form.steps:
+        return prompt(ctx, form)
+    form.data["editing"] = True
+    return await _goto(ctx, form, target)
+
+
+@ACTIONS.on("g")
+@_only_at(Step.REVIEW)
+async def submit_form(ctx: Ctx, form: Form, arg: str) -> Reply | list[Reply]:
+    """Submit: the sign-up is recorded, the worker thanked and the province's organizers told."""
+    return await _submit(ctx, form)
 
 
 # -- submission -----------------------------------------------------------------------
@@ -590,4 +669,4 @@ def register(router: Router) -> None:
 
     router.flow(FLOW_JOIN)(on_text)
     router.flow(FLOW_COLLECT, min_role=Role.VOLUNTEER)(on_text)
-    router.button(PREFIX)(on_button)
+    router.button(PREFIX, actions=ACTIONS)(on_button)
