@@ -656,17 +656,19 @@ def alerts_for(ctx: Ctx, result: SubmitResult, source: SignupSource) -> list[Rep
     return alert(ctx, result.province_id, "join.alert.new", id=result.signup_id, source=how)
 
 
+async def join(ctx: Ctx) -> Reply | list[Reply]:
+    """Sign up to join the union: the form's first question, or the unfinished form."""
+    return await start(ctx, FLOW_JOIN)
+
+
+async def collect(ctx: Ctx) -> Reply | list[Reply]:
+    """A volunteer signs up a worker who is standing next to them."""
+    return await start(ctx, FLOW_COLLECT)
+
+
 def register(router: Router) -> None:
-    @router.command("join", describe="join.cmd.join")
-    async def join(ctx: Ctx) -> Reply | list[Reply]:
-        """Sign up to join the union."""
-        return await start(ctx, FLOW_JOIN)
-
-    @router.command("collect", min_role=Role.VOLUNTEER)
-    async def collect(ctx: Ctx) -> Reply | list[Reply]:
-        """A volunteer signs up a worker who is standing next to them."""
-        return await start(ctx, FLOW_COLLECT)
-
+    router.command("join", describe="join.cmd.join")(join)
+    router.command("collect", min_role=Role.VOLUNTEER)(collect)
     router.flow(FLOW_JOIN)(on_text)
     router.flow(FLOW_COLLECT, min_role=Role.VOLUNTEER)(on_text)
     router.button(PREFIX, actions=ACTIONS)(on_button)
