@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx, effective_role
+from handlers.forms import FormFlow
 from handlers.join.common import (
     FLOW_NOTE,
     clean_note,
@@ -45,6 +46,8 @@ PREFIX = "jo"
 PAGE_SIZE = 10
 TOP_VOLUNTEERS = 10  # /targets lists these by name; the export has everyone
 NOTE_WAIT = timedelta(minutes=15)  # from "add a note" to the note itself
+# Long after the button, a message is more likely meant for something else.
+NOTE_FORM = FormFlow(FLOW_NOTE, ttl=NOTE_WAIT)
 MAX_TARGET = 10_000_000
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -310,16 +313,14 @@ async def _set_status(ctx: Ctx, signup_id: int, status: SignupStatus) -> Reply:
 async def _ask_note(ctx: Ctx, signup_id: int) -> Reply:
     if await _load_in_scope(ctx, signup_id) is None:
         return _not_found(ctx)
-    await ctx.store.set_state(ctx.user.id, FLOW_NOTE, "text", {"sid": signup_id})
+    await NOTE_FORM.save(ctx, "text", {"sid": signup_id})
     return ctx.reply("join.org.note_prompt", id=signup_id, back=False)
 
 
 async def on_note(ctx: Ctx) -> Reply:
     """The note typed after "add a note"."""
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or datetime.now(UTC) - state.updated_at > NOTE_WAIT:
-        # Long after the button, a message is more likely meant for something else.
-        await ctx.store.clear_state(ctx.user.id)
+    state = await NOTE_FORM.load(ctx)
+    if state is None or await NOTE_FORM.expire(ctx, state):
         return ctx.reply("join.org.note_expired")
     signup_id = int(state.data.get("sid", 0))
     text = clean_note(ctx.inbound.text) if ctx.inbound.text else None
