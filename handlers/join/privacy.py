@@ -259,8 +259,8 @@ async def _erase(ctx: Ctx, phone: str | None) -> list[Reply]:
 
 
 async def typed_instead(ctx: Ctx, router: Router) -> list[Reply]:
-    """Typing instead of pressing: nothing is erased, and the message is answered as
-    if no confirmation had been open (a question stays a question)."""
+    """Typing instead of pressing: nothing erased; the form set aside comes back, or the message is answered."""
+    # As if no confirmation had been open: a question typed here stays a question.
     state = await FORGET_FORM.load(ctx)
     replies = [await _keep(ctx, state.data if state is not None else {})]
     if router.text_handler is not None and ctx.inbound.text.strip() and (state is None or "resume" not in state.data):
