@@ -16,16 +16,18 @@ FORM_TTL.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
-import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from handlers.context import Ctx
+from handlers.forms import FormFlow, new_form_id
 from handlers.join.common import (
     FLOW_COLLECT,
     FLOW_JOIN,
@@ -38,7 +40,7 @@ from handlers.join.names import MAX_LENGTH as NAME_MAX_LENGTH
 from handlers.join.names import clean_name
 from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.join.provinces import all_provinces, fold, get_province, resolve_province
-from handlers.router import Router, payload
+from handlers.router import Actions, Router, payload
 from handlers.types import Button, InboundKind, Reply
 from storage import Role
 from storage.signups import FormClaim, SignupDraft, SignupSource, SubmitOutcome, SubmitResult
@@ -74,6 +76,8 @@ CONSENT_TEXT_SHA256 = "24a5d269023ff34022eaf45bcabb0952d2a313bc7526953729f66dbee
 FORM_TTL = timedelta(days=7)
 # A message after a long pause is more likely a new question than the answer to ours.
 RESUME_AFTER = timedelta(minutes=30)
+# Both variants, carrying their id as "fid" in every button.
+JOIN_FORM = FormFlow(*FORM_FLOWS, ttl=FORM_TTL, id_key="fid")
 
 WORKPLACE_LENGTH = (2, 150)
 COMMUNE_LENGTH = (2, 100)
@@ -131,9 +135,10 @@ class Form:
         return None
 
 
-async def _load(ctx: Ctx) -> Form | None:
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow not in FORM_FLOWS or "fid" not in state.data:
+async def _load(ctx: Ctx, form_id: str | None = None) -> Form | None:
+    """The open form; with `form_id` (a pressed button's), only if it is that copy."""
+    state = await JOIN_FORM.load(ctx, form_id=form_id)
+    if state is None:
         return None
     try:
         step = Step(state.step)
@@ -143,11 +148,11 @@ async def _load(ctx: Ctx) -> Form | None:
 
 
 async def _save(ctx: Ctx, form: Form) -> None:
-    await ctx.store.set_state(ctx.user.id, form.flow, form.step.value, form.data)
+    await JOIN_FORM.save(ctx, form.step, form.data, flow=form.flow)
 
 
-def _expired(form: Form) -> bool:
-    return form.updated_at is not None and datetime.now(UTC) - form.updated_at > FORM_TTL
+def _expired_reply(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("join.form.expired", days=FORM_TTL.days), buttons=[ctx.back_button()])
 
 
 def _variant(form: Form, key: str) -> str:
@@ -271,14 +276,13 @@ async def _back(ctx: Ctx, form: Form) -> Reply:
 
 
 def _new_form(flow: str, ask_ref: bool) -> Form:
-    # 6 URL-safe characters: unique enough per user, short enough for a 64-byte payload.
-    return Form(flow, Step.NAME, {"fid": secrets.token_urlsafe(4)[:6], "ask_ref": ask_ref})
+    return Form(flow, Step.NAME, {"fid": new_form_id(), "ask_ref": ask_ref})
 
 
 async def start(ctx: Ctx, flow: str) -> Reply | list[Reply]:
     """/join or /collect: resume an unfinished form, or begin a new one."""
     existing = await _load(ctx)
-    if existing is not None and not _expired(existing):
+    if existing is not None and not JOIN_FORM.expired(existing):
         questions = [s for s in existing.steps if s is not Step.REVIEW]
         n = questions.index(existing.step) + 1 if existing.step in questions else len(questions)
         restart = "j" if flow == FLOW_JOIN else "c"
@@ -394,9 +398,8 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
     form = await _load(ctx)
     if form is None:
         return finished(ctx)
-    if _expired(form):
-        await ctx.store.clear_state(ctx.user.id)
-        return Reply(ctx.t("join.form.expired", days=FORM_TTL.days), buttons=[ctx.back_button()])
+    if await JOIN_FORM.expire(ctx, form):
+        return _expired_reply(ctx)
     if ctx.inbound.kind is InboundKind.UNSUPPORTED:
         return prompt(ctx, form, note=ctx.t("join.form.err.text_only"))
     if form.updated_at is not None and datetime.now(UTC) - form.updated_at > RESUME_AFTER:
@@ -414,16 +417,15 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
     """`jf:<form id>:<action>[:<arg>]`: checked against the open form on every press."""
     fid, action, arg = (*ctx.args, "", "", "")[:3]
-    form = await _load(ctx)
-    if form is None or form.fid != fid or not fid:
+    form = await _load(ctx, fid)
+    if form is None:  # no form open, or a button of a finished, cancelled or replaced one
         return _edited(finished(ctx))
     if form.flow == FLOW_COLLECT and ctx.role.rank < Role.VOLUNTEER.rank:
         # The volunteer role was revoked mid-form: the form is no longer theirs to finish.
         await ctx.store.clear_state(ctx.user.id)
         return ctx.reply("auth.not_allowed", role=ctx.t(f"roles.{Role.VOLUNTEER.value}"))
-    if _expired(form):
-        await ctx.store.clear_state(ctx.user.id)
-        return Reply(ctx.t("join.form.expired", days=FORM_TTL.days), buttons=[ctx.back_button()])
+    if await JOIN_FORM.expire(ctx, form):
+        return _expired_reply(ctx)
     return _edited(await _press(ctx, form, action, arg))
 
 
@@ -436,53 +438,130 @@ def _edited(result: Reply | list[Reply]) -> Reply | list[Reply]:
 
 
 async def _press(ctx: Ctx, form: Form, action: str, arg: str) -> Reply | list[Reply]:
-    step = form.step
-    if action == "c":
-        return prompt(ctx, form)
-    if action == "n":
-        await ctx.store.clear_state(ctx.user.id)
-        if arg == "c" and ctx.role.rank < Role.VOLUNTEER.rank:
-            return finished(ctx)
-        return await _begin(ctx, FLOW_COLLECT if arg == "c" else FLOW_JOIN)
-    if action == "x":
-        await ctx.store.clear_state(ctx.user.id)
-        return Reply(ctx.t("join.form.cancelled"), buttons=[ctx.back_button()])
-    if action == "b":
-        return await _back(ctx, form)
-    if action == "p":
-        # A province button stays valid for the whole form: pressed after moving on,
-        # it changes the answer and the form carries on where it was.
-        if get_province(arg) is None:
-            return prompt(ctx, form, note=ctx.t("join.form.err.use_buttons"))
-        form.data["province"] = arg
-        if step is Step.PROVINCE:
-            return await _advance(ctx, form)
-        note = ctx.t("join.form.province_set", province=province_name(arg, ctx.lang))
-        return await _goto(ctx, form, step, note=note)
-    if action == "l" and step is Step.PROVINCE:
-        return prompt(ctx, form)
-    if action == "s" and step in (Step.COMMUNE, Step.REFERRAL):
-        form.data["commune" if step is Step.COMMUNE else "ref"] = None
-        return await _advance(ctx, form)
-    if action == "a" and step is Step.CONSENT:
-        return await _agree(ctx, form)
-    if action == "d" and step is Step.CONSENT:
-        # No consent, no record: the answers are dropped with the form.
-        await ctx.store.clear_state(ctx.user.id)
-        return Reply(ctx.t(_variant(form, "join.form.declined")), buttons=[ctx.back_button()])
-    if action == "e" and step is Step.REVIEW:
-        try:
-            target = Step(arg)
-        except ValueError:
-            target = None
-        if target not in EDITABLE or target not in form.steps:
-            return prompt(ctx, form)
-        form.data["editing"] = True
-        return await _goto(ctx, form, target)
-    if action == "g" and step is Step.REVIEW:
-        return await _submit(ctx, form)
+    handler = ACTIONS.get(action)
+    if handler is None:
+        return _other_question(ctx, form)
+    return await handler(ctx, form, arg)
+
+
+def _other_question(ctx: Ctx, form: Form) -> Reply:
     # A button of this form that belongs to another question (an older message).
     return prompt(ctx, form, note=ctx.t("join.form.err.other_question"))
+
+
+# The form's buttons, `jf:<form id>:<code>[:<arg>]`. The codes are on workers' phones in
+# messages already sent: never change one, only add.
+FormAction = Callable[[Ctx, Form, str], Awaitable[Reply | list[Reply]]]
+ACTIONS: Actions[FormAction] = Actions(PREFIX)
+
+
+def _only_at(*steps: Step) -> Callable[[FormAction], FormAction]:
+    """The questions a button belongs to: pressed on an older message while the form is
+    at another one, it is answered as such and does nothing."""
+
+    def guard(fn: FormAction) -> FormAction:
+        @functools.wraps(fn)
+        async def guarded(ctx: Ctx, form: Form, arg: str) -> Reply | list[Reply]:
+            if form.step not in steps:
+                return _other_question(ctx, form)
+            return await fn(ctx, form, arg)
+
+        return guarded
+
+    return guard
+
+
+@ACTIONS.on("c")
+async def continue_form(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """Continue an unfinished form: its current question again."""
+    return prompt(ctx, form)
+
+
+@ACTIONS.on("n")
+async def restart_form(ctx: Ctx, form: Form, arg: str) -> Reply | list[Reply]:
+    """Start again: the unfinished form is dropped and a new /join ("j") or /collect ("c") begins."""
+    await ctx.store.clear_state(ctx.user.id)
+    if arg == "c" and ctx.role.rank < Role.VOLUNTEER.rank:
+        return finished(ctx)
+    return await _begin(ctx, FLOW_COLLECT if arg == "c" else FLOW_JOIN)
+
+
+@ACTIONS.on("x")
+async def cancel_form(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """Cancel: the form and every answer in it are dropped."""
+    await ctx.store.clear_state(ctx.user.id)
+    return Reply(ctx.t("join.form.cancelled"), buttons=[ctx.back_button()])
+
+
+@ACTIONS.on("b")
+async def go_back(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """Back: the previous question, or the review when the answer was an edit from it."""
+    return await _back(ctx, form)
+
+
+@ACTIONS.on("p")
+async def choose_province(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """A province pressed: the answer, and on to the next question; pressed later, the answer changes."""
+    # A province button stays valid for the whole form: pressed after moving on,
+    # it changes the answer and the form carries on where it was.
+    if get_province(arg) is None:
+        return prompt(ctx, form, note=ctx.t("join.form.err.use_buttons"))
+    form.data["province"] = arg
+    if form.step is Step.PROVINCE:
+        return await _advance(ctx, form)
+    note = ctx.t("join.form.province_set", province=province_name(arg, ctx.lang))
+    return await _goto(ctx, form, form.step, note=note)
+
+
+@ACTIONS.on("l")
+@_only_at(Step.PROVINCE)
+async def list_provinces(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """All provinces: the full list instead of the suggestions for a typo."""
+    return prompt(ctx, form)
+
+
+@ACTIONS.on("s")
+@_only_at(Step.COMMUNE, Step.REFERRAL)
+async def skip_question(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """Skip an optional question (commune, referral code): left empty, on to the next."""
+    form.data["commune" if form.step is Step.COMMUNE else "ref"] = None
+    return await _advance(ctx, form)
+
+
+@ACTIONS.on("a")
+@_only_at(Step.CONSENT)
+async def agree_to_consent(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """I agree: consent kept with the version and language shown; on to the review."""
+    return await _agree(ctx, form)
+
+
+@ACTIONS.on("d")
+@_only_at(Step.CONSENT)
+async def decline_consent(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """I do not agree: the answers are dropped with the form and nothing is recorded."""
+    await ctx.store.clear_state(ctx.user.id)
+    return Reply(ctx.t(_variant(form, "join.form.declined")), buttons=[ctx.back_button()])
+
+
+@ACTIONS.on("e")
+@_only_at(Step.REVIEW)
+async def edit_answer(ctx: Ctx, form: Form, arg: str) -> Reply:
+    """Edit one answer from the review: that question again, then back to the review."""
+    try:
+        target = Step(arg)
+    except ValueError:
+        return prompt(ctx, form)
+    if target not in EDITABLE or target not in form.steps:
+        return prompt(ctx, form)
+    form.data["editing"] = True
+    return await _goto(ctx, form, target)
+
+
+@ACTIONS.on("g")
+@_only_at(Step.REVIEW)
+async def submit_form(ctx: Ctx, form: Form, arg: str) -> Reply | list[Reply]:
+    """Submit: the sign-up is recorded, the worker thanked and the province's organizers told."""
+    return await _submit(ctx, form)
 
 
 # -- submission -----------------------------------------------------------------------
@@ -577,17 +656,19 @@ def alerts_for(ctx: Ctx, result: SubmitResult, source: SignupSource) -> list[Rep
     return alert(ctx, result.province_id, "join.alert.new", id=result.signup_id, source=how)
 
 
+async def join(ctx: Ctx) -> Reply | list[Reply]:
+    """Sign up to join the union: the form's first question, or the unfinished form."""
+    return await start(ctx, FLOW_JOIN)
+
+
+async def collect(ctx: Ctx) -> Reply | list[Reply]:
+    """A volunteer signs up a worker who is standing next to them."""
+    return await start(ctx, FLOW_COLLECT)
+
+
 def register(router: Router) -> None:
-    @router.command("join", describe="join.cmd.join")
-    async def join(ctx: Ctx) -> Reply | list[Reply]:
-        """Sign up to join the union."""
-        return await start(ctx, FLOW_JOIN)
-
-    @router.command("collect", min_role=Role.VOLUNTEER)
-    async def collect(ctx: Ctx) -> Reply | list[Reply]:
-        """A volunteer signs up a worker who is standing next to them."""
-        return await start(ctx, FLOW_COLLECT)
-
+    router.command("join", describe="join.cmd.join")(join)
+    router.command("collect", min_role=Role.VOLUNTEER)(collect)
     router.flow(FLOW_JOIN)(on_text)
     router.flow(FLOW_COLLECT, min_role=Role.VOLUNTEER)(on_text)
-    router.button(PREFIX)(on_button)
+    router.button(PREFIX, actions=ACTIONS)(on_button)

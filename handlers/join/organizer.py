@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx, effective_role
+from handlers.forms import FormFlow
 from handlers.join.common import (
     FLOW_NOTE,
     clean_note,
@@ -32,7 +34,7 @@ from handlers.join.common import (
 )
 from handlers.join.export import Exporter, ExportJob, InProcessExporter, document_limit
 from handlers.join.provinces import fold, get_province
-from handlers.router import Router, payload
+from handlers.router import Actions, Router, payload
 from handlers.scope import person_in_scope
 from handlers.types import Button, Document, Photo, Reply
 from storage import Role
@@ -44,6 +46,8 @@ PREFIX = "jo"
 PAGE_SIZE = 10
 TOP_VOLUNTEERS = 10  # /targets lists these by name; the export has everyone
 NOTE_WAIT = timedelta(minutes=15)  # from "add a note" to the note itself
+# Long after the button, a message is more likely meant for something else.
+NOTE_FORM = FormFlow(FLOW_NOTE, ttl=NOTE_WAIT)
 MAX_TARGET = 10_000_000
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -207,40 +211,86 @@ async def signups(ctx: Ctx) -> Reply:
     return await _listing(ctx, scope, province, status, None)
 
 
-async def on_button(ctx: Ctx) -> Reply | list[Reply]:
-    """`jo:l:<province|*>:<status|*>:<before id>`, `jo:v:<id>`, `jo:s:<id>:<status>`, `jo:n:<id>`."""
-    action, *rest = ctx.args or ("",)
-    try:
-        if action == "l" and len(rest) == 3:
-            scope = await province_scope(ctx)
-            if scope is not None and not scope:
-                return _no_scope(ctx)
-            province = None if rest[0] == "*" else rest[0]
-            if province is not None and (get_province(province) is None or not in_scope(scope, province)):
-                return _not_found(ctx)
-            status = None if rest[1] == "*" else SignupStatus(rest[1])
-            before = int(rest[2]) or None
-            reply = await _listing(ctx, scope, province, status, before)
-            reply.edit = True
-            return reply
-        if action == "v" and len(rest) == 1:
-            return await _details(ctx, int(rest[0]))
-        if action == "s" and len(rest) == 2:
-            return await _set_status(ctx, int(rest[0]), SignupStatus(rest[1]))
-        if action == "n" and len(rest) == 1:
-            return await _ask_note(ctx, int(rest[0]))
-        if action == "export" and len(rest) == 2 and rest[0] in _MIME:
-            scope = await province_scope(ctx)
-            if scope is not None and not scope:
-                return _no_scope(ctx)
-            province = None if rest[1] == "*" else rest[1]
-            if province is not None and (get_province(province) is None or not in_scope(scope, province)):
-                return _not_found(ctx)
-            return await _send_export(ctx, scope, province, rest[0])
-    except ValueError:
-        pass
+async def on_button(ctx: Ctx) -> Reply:
+    """`jo:<action>:<args>`: one of ACTIONS, with the scope checked again on every press."""
+    action, *args = ctx.args or ("",)
+    handler = ACTIONS.get(action)
+    if handler is not None:
+        try:
+            return await handler(ctx, args)
+        except ValueError:
+            pass  # a payload of another shape: a wrong number of parts, a bad id or status
+    return _expired_button(ctx)
+
+
+def _expired_button(ctx: Ctx) -> Reply:
     logger.info("malformed organizer button from user %s", ctx.user.id)
     return ctx.reply("join.org.button_expired")
+
+
+async def _pressed_province(ctx: Ctx, text: str) -> tuple[frozenset[str] | None, str | None, Reply | None]:
+    """(scope, province or None for all, None) for a province in a payload, or the reply
+    when the organizer may not see it: the payload is never trusted."""
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return scope, None, _no_scope(ctx)
+    province = None if text == "*" else text
+    if province is not None and (get_province(province) is None or not in_scope(scope, province)):
+        return scope, None, _not_found(ctx)
+    return scope, province, None
+
+
+# The buttons of /signups and /export. Each action unpacks exactly the parts it takes:
+# a payload of another shape raises ValueError and is answered as an expired button.
+OrganizerAction = Callable[[Ctx, Sequence[str]], Awaitable[Reply]]
+ACTIONS: Actions[OrganizerAction] = Actions(PREFIX)
+
+
+@ACTIONS.on("l")
+async def list_page(ctx: Ctx, args: Sequence[str]) -> Reply:
+    """A page of sign-ups (`l:<province|*>:<status|*>:<before id>`), in place of the last one."""
+    province_arg, status_arg, before_arg = args
+    scope, province, refused = await _pressed_province(ctx, province_arg)
+    if refused is not None:
+        return refused
+    status = None if status_arg == "*" else SignupStatus(status_arg)
+    before = int(before_arg) or None
+    reply = await _listing(ctx, scope, province, status, before)
+    reply.edit = True
+    return reply
+
+
+@ACTIONS.on("v")
+async def view_signup(ctx: Ctx, args: Sequence[str]) -> Reply:
+    """One sign-up (`v:<id>`): the details, notes and a button for each next status."""
+    (signup_id,) = args
+    return await _details(ctx, int(signup_id))
+
+
+@ACTIONS.on("s")
+async def set_status(ctx: Ctx, args: Sequence[str]) -> Reply:
+    """A sign-up's follow-up status changed (`s:<id>:<status>`), audited; the details again."""
+    signup_id, status = args
+    return await _set_status(ctx, int(signup_id), SignupStatus(status))
+
+
+@ACTIONS.on("n")
+async def add_note(ctx: Ctx, args: Sequence[str]) -> Reply:
+    """Add a note to a sign-up (`n:<id>`): the organizer is asked to type it."""
+    (signup_id,) = args
+    return await _ask_note(ctx, int(signup_id))
+
+
+@ACTIONS.on("export")
+async def export_file(ctx: Ctx, args: Sequence[str]) -> Reply:
+    """The export file chosen (`export:<xlsx|csv>:<province|*>`), sent in the chat."""
+    fmt, province_arg = args
+    if fmt not in _MIME:
+        return _expired_button(ctx)
+    scope, province, refused = await _pressed_province(ctx, province_arg)
+    if refused is not None:
+        return refused
+    return await _send_export(ctx, scope, province, fmt)
 
 
 async def _set_status(ctx: Ctx, signup_id: int, status: SignupStatus) -> Reply:
@@ -263,16 +313,14 @@ async def _set_status(ctx: Ctx, signup_id: int, status: SignupStatus) -> Reply:
 async def _ask_note(ctx: Ctx, signup_id: int) -> Reply:
     if await _load_in_scope(ctx, signup_id) is None:
         return _not_found(ctx)
-    await ctx.store.set_state(ctx.user.id, FLOW_NOTE, "text", {"sid": signup_id})
+    await NOTE_FORM.save(ctx, "text", {"sid": signup_id})
     return ctx.reply("join.org.note_prompt", id=signup_id, back=False)
 
 
 async def on_note(ctx: Ctx) -> Reply:
     """The note typed after "add a note"."""
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or datetime.now(UTC) - state.updated_at > NOTE_WAIT:
-        # Long after the button, a message is more likely meant for something else.
-        await ctx.store.clear_state(ctx.user.id)
+    state = await NOTE_FORM.load(ctx)
+    if state is None or await NOTE_FORM.expire(ctx, state):
         return ctx.reply("join.org.note_expired")
     signup_id = int(state.data.get("sid", 0))
     text = clean_note(ctx.inbound.text) if ctx.inbound.text else None
@@ -557,5 +605,5 @@ def register(router: Router) -> None:
     router.command("export", min_role=Role.ORGANIZER)(export)
     router.command("targets", min_role=Role.ORGANIZER)(targets)
     router.command("scope", min_role=Role.ORGANIZER)(scope_cmd)
-    router.button(PREFIX, min_role=Role.ORGANIZER)(on_button)
+    router.button(PREFIX, min_role=Role.ORGANIZER, actions=ACTIONS)(on_button)
     router.flow(FLOW_NOTE, min_role=Role.ORGANIZER)(on_note)

@@ -12,13 +12,16 @@ conversation state: an old "erase" button never erases anything.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
+from handlers.forms import FormFlow
 from handlers.join.common import (
     FLOW_COLLECT,
     FLOW_FORGET,
@@ -30,12 +33,15 @@ from handlers.join.common import (
 )
 from handlers.join.form import FORM_TTL, alert
 from handlers.join.phone import mask_phone, parse_vn_mobile
-from handlers.router import Router, as_replies, payload
+from handlers.router import Actions, Router, as_replies, payload
 from handlers.types import Button, Reply
+from storage import ConversationState
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "jp"
+# The confirmation's buttons carry its one-time nonce: an old "erase" button never erases.
+FORGET_FORM = FormFlow(FLOW_FORGET, id_key="nonce")
 
 
 async def mydata(ctx: Ctx) -> Reply:
@@ -158,7 +164,7 @@ async def forget(ctx: Ctx) -> Reply:
         }
     elif current is not None and isinstance(current.data.get("resume"), dict):
         data["resume"] = current.data["resume"]  # /forget twice: the form is still put back
-    await ctx.store.set_state(ctx.user.id, FLOW_FORGET, "confirm", data)
+    await FORGET_FORM.save(ctx, "confirm", data)
     return _confirmation(ctx, nonce, phone)
 
 
@@ -197,16 +203,33 @@ def _confirmation(ctx: Ctx, nonce: str, phone: str | None) -> Reply:
 
 
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
-    """The answer to "erase everything?": yes erases at once, no keeps it all."""
+    """The answer to "erase everything?" (`jp:<nonce>:<y|n>`): only the open confirmation's
+    own buttons do anything."""
     nonce, answer = (*ctx.args, "", "")[:2]
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow != FLOW_FORGET or not nonce or state.data.get("nonce") != nonce:
+    state = await FORGET_FORM.load(ctx, form_id=nonce)
+    if state is None:
         return Reply(ctx.t("join.privacy.expired"), buttons=[ctx.back_button()], edit=True)
-    if answer != "y":
-        reply = await _keep(ctx, state.data)
-        reply.edit = True
-        return reply
+    # Anything but a clear "erase" keeps the data.
+    handler = ACTIONS.get(answer) or keep_data
+    return await handler(ctx, state)
+
+
+PrivacyAction = Callable[[Ctx, ConversationState], Awaitable[Reply | list[Reply]]]
+ACTIONS: Actions[PrivacyAction] = Actions(PREFIX)
+
+
+@ACTIONS.on("y")
+async def erase_data(ctx: Ctx, state: ConversationState) -> list[Reply]:
+    """Erase: the account and everything referencing it deleted; the organizers told which sign-ups went."""
     return await _erase(ctx, state.data.get("phone"))
+
+
+@ACTIONS.on("n")
+async def keep_data(ctx: Ctx, state: ConversationState) -> Reply:
+    """Keep my data: nothing erased, and a form set aside by /forget is put back."""
+    reply = await _keep(ctx, state.data)
+    reply.edit = True
+    return reply
 
 
 async def _erase(ctx: Ctx, phone: str | None) -> list[Reply]:
@@ -236,21 +259,21 @@ async def _erase(ctx: Ctx, phone: str | None) -> list[Reply]:
     return [done, *alerts]
 
 
+async def typed_instead(ctx: Ctx, router: Router) -> list[Reply]:
+    """Typing instead of pressing: nothing erased; the form set aside comes back, or the message is answered."""
+    # As if no confirmation had been open: a question typed here stays a question.
+    state = await FORGET_FORM.load(ctx)
+    replies = [await _keep(ctx, state.data if state is not None else {})]
+    if router.text_handler is not None and ctx.inbound.text.strip() and (state is None or "resume" not in state.data):
+        replies += as_replies(await router.text_handler(ctx))
+    return replies
+
+
 def register(router: Router) -> None:
     router.command("mydata", describe="join.cmd.mydata")(mydata)
     router.command("forget", describe="join.cmd.forget")(forget)
-    router.button(PREFIX)(on_button)
-
-    @router.flow(FLOW_FORGET)
-    async def typed_instead(ctx: Ctx) -> list[Reply]:
-        """Typing instead of pressing: nothing is erased, and the message is answered as
-        if no confirmation had been open (a question stays a question)."""
-        state = await ctx.store.get_state(ctx.user.id)
-        replies = [await _keep(ctx, state.data if state is not None else {})]
-        if (
-            router.text_handler is not None
-            and ctx.inbound.text.strip()
-            and (state is None or "resume" not in state.data)
-        ):
-            replies += as_replies(await router.text_handler(ctx))
-        return replies
+    router.button(PREFIX, actions=ACTIONS)(on_button)
+    # The router is read when the message comes, not now: features registered after this
+    # one (the rights Q&A, the opt-out words) still wrap its free-text handler.
+    answer_typed = functools.partial(typed_instead, router=router)
+    router.flow(FLOW_FORGET)(functools.update_wrapper(answer_typed, typed_instead))

@@ -1,0 +1,98 @@
+"""Multi-step forms kept between messages: what every form repeats, in one place.
+
+A form lives in the user's conversation state (one per user: opening a form replaces
+whatever was open), so it survives a restart of the bot and a user who walks away.
+Every form needs the same four things, and each used to write them its own way:
+
+- load the open form, and only its own flow's: the state may belong to another feature;
+- refuse a button from an older copy of the form, by the id its buttons carry;
+- drop a form left unanswered too long: a late message is more likely meant for
+  something else, and answers held without consent must not linger;
+- save the step the user is at, which also restarts the clock.
+
+`FormFlow` describes one kind of form (its flow names, the data key of its id, how long it
+waits); the steps and the answers stay the feature's own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from handlers.context import Ctx
+from storage import ConversationState
+
+
+class Dated(Protocol):
+    """Anything that knows when its form last moved: a stored state or a feature's form."""
+
+    @property
+    def updated_at(self) -> datetime | None: ...
+
+
+def new_form_id() -> str:
+    """An id for a new copy of a form, for its buttons to carry."""
+    # 6 URL-safe characters: unique enough per user, short enough for a 64-byte payload.
+    return secrets.token_urlsafe(4)[:6]
+
+
+class FormFlow:
+    """One kind of multi-step form in the conversation state.
+
+    `flows`: the flow names it is stored under (a form with variants, like /join and
+    /collect, has several). `ttl`: how long it waits for the next answer; None waits
+    until the retention worker purges it. `id_key`: the data key of the id its buttons
+    carry; a state without it is not this form's.
+    """
+
+    __slots__ = ("flows", "id_key", "ttl")
+
+    def __init__(self, *flows: str, ttl: timedelta | None = None, id_key: str | None = None) -> None:
+        if not flows:
+            raise ValueError("a form needs at least one flow name")
+        self.flows = flows
+        self.ttl = ttl
+        self.id_key = id_key
+
+    async def load(self, ctx: Ctx, *, form_id: str | None = None) -> ConversationState | None:
+        """The user's open form of this kind, or None: nothing open, another flow's state,
+        or (with `form_id`, from a pressed button) another copy of the form."""
+        state = await ctx.store.get_state(ctx.user.id)
+        if state is None or state.flow not in self.flows:
+            return None
+        if self.id_key is not None and self.id_key not in state.data:
+            return None
+        if form_id is not None:
+            if self.id_key is None:
+                raise TypeError(f"form {self.flows[0]!r} has no id for its buttons to carry")
+            # An empty id never matches: a truncated payload is not a press on this form.
+            if not form_id or str(state.data[self.id_key]) != form_id:
+                return None
+        return state
+
+    def expired(self, form: Dated, *, now: datetime | None = None) -> bool:
+        """Whether the form waited longer than its TTL for an answer."""
+        if self.ttl is None or form.updated_at is None:
+            return False
+        return (now or datetime.now(UTC)) - form.updated_at > self.ttl
+
+    async def expire(self, ctx: Ctx, form: Dated, *, now: datetime | None = None) -> bool:
+        """Drop the form if it expired; True when it did, for the caller to say so."""
+        if not self.expired(form, now=now):
+            return False
+        await ctx.store.clear_state(ctx.user.id)
+        return True
+
+    async def save(self, ctx: Ctx, step: str, data: Mapping[str, Any], *, flow: str | None = None) -> None:
+        """Store the step the user is now at with the data so far (restarting the TTL).
+        `flow` picks the variant when the form has several."""
+        if flow is None:
+            if len(self.flows) != 1:
+                raise ValueError(f"say which of {self.flows} to save")
+            flow = self.flows[0]
+        elif flow not in self.flows:
+            raise ValueError(f"{flow!r} is not one of {self.flows}")
+        # str() of a StrEnum step is its value: what is stored, never the member's name.
+        await ctx.store.set_state(ctx.user.id, flow, str(step), dict(data))
