@@ -155,6 +155,60 @@ async def test_answering_a_question_reaches_the_worker_on_their_channel(services
     assert entry.details == {"via": "console", "delivered": True}
 
 
+async def signed_up_worker(store: Store, external_id: str, phone: str, province: str) -> int:
+    from storage.signups import SignupDraft, SignupSource
+
+    worker = await store.touch_user("telegram", external_id, language="vi")
+    await store.submit_signup(
+        SignupDraft(
+            "Người hỏi", phone, "Cty A", province, None, SignupSource.SELF, None, "v1", "vi", "telegram", worker.id
+        )
+    )
+    return worker.id
+
+
+async def test_closing_a_question_without_an_answer(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    here = await signed_up_worker(store, "w-1", "+84912345678", "ha_noi")
+    there = await signed_up_worker(store, "w-2", "+84987654321", "hue")
+    dup = await store.add_question(here, "Hỏi lại lần nữa về tiền lương làm thêm", "vi")
+    kept = await store.add_question(here, "Công ty không cho nghỉ phép năm", "vi")
+    theirs = await store.add_question(there, "Câu hỏi ở Huế về bảo hiểm", "vi")
+    registry = RecordingRegistry()
+    async with client_for(console_app(services, registry)) as client:
+        csrf = await sign_in(client, store, org)
+        inbox = await client.get("/console/questions")
+        assert f'action="/console/questions/{dup}/close"' in inbox.text
+        assert (await client.post(f"/console/questions/{dup}/close", data={"reason": "spam"})).status_code == 403
+        other = await client.post(f"/console/questions/{theirs}/close", data={"csrf": csrf, "reason": "spam"})
+        assert other.status_code == 404
+        no_reason = await client.post(f"/console/questions/{dup}/close", data={"csrf": csrf, "reason": "bored"})
+        assert "Hãy chọn lý do" in no_reason.text
+        assert (await store.get_question(dup)).status == "open"  # type: ignore[union-attr]
+        closed = await client.post(f"/console/questions/{dup}/close", data={"csrf": csrf, "reason": "duplicate"})
+        assert closed.status_code == 200 and f"Đã đóng câu hỏi #{dup}" in closed.text
+        assert "tiền lương làm thêm" not in closed.text and "nghỉ phép năm" in closed.text  # the open list
+        again = await client.post(f"/console/questions/{dup}/close", data={"csrf": csrf, "reason": "spam"})
+        assert "đã đóng" in again.text
+        late = await client.post(f"/console/questions/{dup}/answer", data={"csrf": csrf, "answer": "Muộn"})
+        assert "đã đóng" in late.text
+        found = await client.post("/console/questions", data={"csrf": csrf, "status": "closed", "q": "làm thêm"})
+        main = found.text.split("<main>")[1]
+        assert "tiền lương làm thêm" in main and "Đã đóng, không trả lời" in main and "trùng câu hỏi khác" in main
+        assert "nghỉ phép năm" not in main and f"/console/questions/{dup}/answer" not in main
+        handled = await client.post("/console/questions", data={"csrf": csrf, "status": "handled"})
+        assert "tiền lương làm thêm" in handled.text and "nghỉ phép năm" not in handled.text.split("<main>")[1]
+    assert registry.sent == []  # closing sends the worker nothing
+    assert (await store.get_question(theirs)).status == "open"  # type: ignore[union-attr]
+    assert [q.id for q in await store.list_open_questions(provinces={"ha_noi"})] == [kept]
+    [entry] = await store.list_audit(action="question.close")
+    assert (entry.actor_id, entry.target, entry.details) == (
+        org.id,
+        f"question:{dup}",
+        {"via": "console", "reason": "duplicate"},
+    )
+
+
 async def test_overview_counts_per_province_in_scope(services: Services, store: Store) -> None:
     org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
     await add_signup(store, "A", "+84912345678")

@@ -58,10 +58,11 @@ from handlers.join.export import write_export_file
 from handlers.join.organizer import MAX_TARGET
 from handlers.join.phone import parse_vn_mobile
 from handlers.join.provinces import all_provinces
-from handlers.rights.inbox import MAX_ANSWER_CHARS, deliver_answer
+from handlers.rights.inbox import CLOSE_REASONS, MAX_ANSWER_CHARS, deliver_answer
 from handlers.scope import question_in_scope
 from storage import Role, Store, open_store
 from storage.console import SORTS, SignupCursor, SignupQuery
+from storage.questions import ANSWERED, CLOSED, OPEN
 from storage.signups import SignupSource, SignupStatus
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,13 @@ PAGE_SIZE = 50
 COUNT_CAP = 5000  # above it the page says "more than 5,000"
 SIGNIN_LIMIT = RateLimit(limit=10, window=60.0)
 SESSION_MAX_AGE = int(access.SESSION_IDLE.total_seconds())
+# The questions page's status filter: what each choice searches.
+QUESTION_FILTERS: dict[str, tuple[str, ...]] = {
+    OPEN: (OPEN,),
+    ANSWERED: (ANSWERED,),
+    CLOSED: (CLOSED,),
+    "handled": (ANSWERED, CLOSED),
+}
 
 
 @dataclass(slots=True)
@@ -470,12 +478,13 @@ class Console:
         self, request: Request, viewer: Viewer, *, notice: str | None = None, error: str | None = None
     ) -> Response:
         form = await request.form() if request.method == "POST" else None
-        status = "answered" if form is not None and form.get("status") == "answered" else "open"
+        chosen = str(form.get("status", "")) if form is not None else ""
+        status = chosen if chosen in QUESTION_FILTERS else OPEN
         text = str(form.get("q", "")).strip()[:200] if form is not None and "q" in form else ""
         if viewer.scope is not None and not viewer.scope:
             return self.render(request, viewer, "error.html", 200, message="console.error.no_scope")
         items = await self.store.search_questions(
-            provinces=viewer.scope, status=status, text=text or None, limit=PAGE_SIZE
+            provinces=viewer.scope, status=QUESTION_FILTERS[status], text=text or None, limit=PAGE_SIZE
         )
         waiting = await self.store.count_open_questions(provinces=viewer.scope)
         return self.render(
@@ -488,6 +497,8 @@ class Console:
             waiting=waiting,
             age=lambda d: self._age(viewer.lang, d),
             max_answer=MAX_ANSWER_CHARS,
+            filters=list(QUESTION_FILTERS),
+            close_reasons=CLOSE_REASONS,
             notice=notice,
             error=error,
         )
@@ -517,6 +528,27 @@ class Console:
         if delivered:
             return await self.questions(request, viewer, notice=t(viewer.lang, "console.questions.sent", id=qid))
         return await self.questions(request, viewer, error=t(viewer.lang, "console.questions.not_delivered", id=qid))
+
+    async def close_question(self, request: Request, viewer: Viewer) -> Response:
+        """Close a question without answering it (spam, a duplicate, settled by phone): it
+        leaves the open list here and in the chat's /inbox; the worker is not messaged."""
+        qid = request.path_params["question_id"]
+        q = await self.store.get_question(qid)
+        if q is None or not question_in_scope(viewer.scope, q):
+            raise NotFound
+        form = await request.form()
+        reason = str(form.get("reason", ""))
+        t = self.catalog.t
+        if reason not in CLOSE_REASONS:
+            return await self.questions(request, viewer, error=t(viewer.lang, "console.questions.close_reason_missing"))
+        closed = await self.store.close_question(qid, viewer.ctx.user.id, reason)
+        if closed is None:
+            return await self.questions(request, viewer, error=t(viewer.lang, "console.questions.gone", id=qid))
+        await self.store.audit(
+            viewer.ctx.user.id, "question.close", f"question:{qid}", {"via": "console", "reason": reason}
+        )
+        logger.info("console: user %s closed question %s (%s)", viewer.ctx.user.id, qid, reason)
+        return await self.questions(request, viewer, notice=t(viewer.lang, "console.questions.closed_notice", id=qid))
 
     # -- overview -------------------------------------------------------------------
     async def overview(self, request: Request, viewer: Viewer) -> Response:
@@ -635,6 +667,7 @@ def build_console(services: Services, registry: ChannelRegistry | None) -> Starl
         Route("/signups/{signup_id:int}/note", c.page(c.signup_note), methods=["POST"]),
         Route("/questions", c.page(c.questions), methods=["GET", "POST"]),
         Route("/questions/{question_id:int}/answer", c.page(c.answer), methods=["POST"]),
+        Route("/questions/{question_id:int}/close", c.page(c.close_question), methods=["POST"]),
         Route("/targets", c.page(c.targets), methods=["GET"]),
         Route("/targets", c.page(c.set_target), methods=["POST"]),
         Route("/audit", c.page(c.audit_log), methods=["GET"]),
