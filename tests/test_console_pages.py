@@ -221,8 +221,85 @@ async def test_overview_counts_per_province_in_scope(services: Services, store: 
         await sign_in(client, store, org)
         html = (await client.get("/console/")).text
     assert "Hà Nội" in html and "Huế" not in html.split("<main>")[1]
-    assert "25.0%" in html
-    assert html.count('class="fill w') >= 12 + 1  # a bar per week of the last 12, and the target bar
+    assert "25.0%" in html and 'class="fill w20"' in html  # the target's bar
+    assert html.count("<svg") == 1 and html.count('<rect class="bar"') == 12  # one chart, a bar per week
+
+
+BAR = re.compile(
+    r'<rect class="bar" x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"'
+    r' data-week="([\d-]+)" data-count="(\d+)">'
+)
+
+
+async def test_overview_draws_each_provinces_weeks_as_an_svg_bar_chart(services: Services, store: Store) -> None:
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from bot.console.charts import BOTTOM, HEIGHT, PLOT_HEIGHT
+    from bot.console.security import CSP
+    from storage.signups import SignupDraft, SignupSource
+
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    today = datetime.now(tz).date()
+    this_monday = today - timedelta(days=today.weekday())
+    mondays = [this_monday - timedelta(weeks=i) for i in range(11, -1, -1)]
+    # Weeks ago -> sign-ups, dated on paper (an import keeps the date it is given).
+    wanted = {"ha_noi": {0: 3, 2: 1, 5: 6}, "hue": {1: 4}}
+    rows, n = [], 0
+    for province, weeks in wanted.items():
+        for ago, count in weeks.items():
+            for _ in range(count):
+                n += 1
+                draft = SignupDraft(
+                    f"Người {n}",
+                    f"+8491234{n:04d}",
+                    "Cty",
+                    province,
+                    None,
+                    SignupSource.COLLECTED,
+                    None,
+                    "paper:x",
+                    "vi",
+                    "paper",
+                    None,
+                )
+                rows.append((draft, datetime.combine(mondays[11 - ago], time(1, 0), tz)))
+    await store.import_signups(rows)
+    admin = await person(store, "1", Role.ADMIN)
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    app = console_app(services)
+    async with client_for(app) as as_admin, client_for(app) as as_org:
+        await sign_in(as_admin, store, admin)
+        await sign_in(as_org, store, org)
+        everything = (await as_admin.get("/console/")).text
+        page = await as_org.get("/console/")
+    html = page.text
+    # The organizer sees one chart, of their province; the admin the sum and each province.
+    assert html.count("<svg") == 1 and 'id="weeks-ha_noi"' in html and "weeks-hue" not in html
+    assert [m for m in re.findall(r'<svg class="chart" id="([\w-]+)"', everything)] == [
+        "weeks-all",
+        "weeks-ha_noi",
+        "weeks-hue",
+    ]
+    chart = html.split('id="weeks-ha_noi"')[1].split("</svg>")[0]
+    assert 'role="img"' in html and '<title id="weeks-ha_noi-title">Đăng ký mỗi tuần: Hà Nội</title>' in html
+    bars = BAR.findall(chart)
+    assert [b[2] for b in bars] == [m.isoformat() for m in mondays]
+    counts = [int(b[3]) for b in bars]
+    assert counts == [0] * 6 + [6, 0, 0, 1, 0, 3]
+    base = HEIGHT - BOTTOM
+    for y, height, _, count in bars:  # the busiest week fills the plot; the others in proportion
+        assert abs(float(height) - PLOT_HEIGHT * int(count) / 6) <= 0.1
+        assert abs(float(y) + float(height) - base) <= 0.1
+    labels = re.findall(r'<text class="label"[^>]*>([^<]+)</text>', chart)
+    assert labels == [m.strftime("%d/%m") for m in mondays]
+    assert re.findall(r'<text class="tick"[^>]*>(\d+)</text>', chart) == ["0", "3", "6"]
+    assert f"Tuần từ {mondays[6].strftime('%d/%m/%Y')}: 6 đăng ký" in chart  # the data as text, for screen readers
+    all_chart = everything.split('id="weeks-all"')[1].split("</svg>")[0]
+    assert [int(b[3]) for b in BAR.findall(all_chart)] == [0] * 6 + [6, 0, 0, 1, 4, 3]
+    # Nothing the Content-Security-Policy would block: no inline script or style.
+    assert "style-src 'self'" in CSP and page.headers["content-security-policy"] == CSP
+    assert "<script>" not in html and " style=" not in html and "<style" not in html
 
 
 async def test_targets_are_set_within_scope_and_progress_shows_by_month_and_source(

@@ -32,6 +32,7 @@ from starlette.templating import Jinja2Templates
 
 from bot.channels.base import ChannelRegistry
 from bot.console.broadcasts import BroadcastPages, NotFoundError
+from bot.console.charts import Chart, weekly_chart
 from bot.console.imports import ImportPages
 from bot.console.security import (
     LANG_COOKIE,
@@ -555,8 +556,26 @@ class Console:
         if viewer.scope is not None and not viewer.scope:
             return self.render(request, viewer, "error.html", 200, message="console.error.no_scope")
         data = await access.overview_rows(self.store, viewer.scope, self.tz)
+        lang, t = viewer.lang, self.catalog.t
+
+        def tip(monday: date, n: int) -> str:
+            return t(lang, "console.overview.chart_bar", week=monday.strftime("%d/%m/%Y"), count=n)
+
+        def chart(chart_id: str, where: str, weeks: list[tuple[date, int]]) -> tuple[str, Chart]:
+            title = t(lang, "console.overview.chart_title", where=where)
+            return where, weekly_chart(chart_id, weeks, title=title, tip=tip)
+
+        charts = [chart(f"weeks-{r.province_id}", province_name(r.province_id, lang), r.weeks) for r in data.rows]
+        if len(charts) != 1:
+            # Several provinces (or none yet): their sum first, then each one.
+            charts.insert(0, chart("weeks-all", t(lang, "console.overview.chart_all"), data.weeks))
         return self.render(
-            request, viewer, "overview.html", data=data, age=lambda d: self._age(viewer.lang, d) if d else ""
+            request,
+            viewer,
+            "overview.html",
+            data=data,
+            charts=charts,
+            age=lambda d: self._age(viewer.lang, d) if d else "",
         )
 
     # -- targets --------------------------------------------------------------------
