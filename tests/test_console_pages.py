@@ -327,6 +327,63 @@ async def test_targets_are_set_within_scope_and_progress_shows_by_month_and_sour
     assert entry.target == "province:ha_noi" and entry.details["via"] == "console"
 
 
+async def test_targets_count_paper_imports_as_their_own_source(services: Services, store: Store) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from handlers.join.common import load_progress, progress, year_bounds
+    from storage.signups import SignupDraft, SignupSource
+
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    volunteer = await person(store, "200", Role.VOLUNTEER)
+    await store.create_volunteer_code(volunteer.id, "v_hoa")
+    await add_signup(store, "Tự đăng ký", "+84911000001")
+    for i, source in enumerate((SignupSource.REFERRAL, SignupSource.REFERRAL, SignupSource.COLLECTED), 2):
+        await store.submit_signup(
+            SignupDraft(
+                f"Người {i}",
+                f"+8491100000{i}",
+                "Cty",
+                "ha_noi",
+                None,
+                source,
+                volunteer.id,
+                "v1",
+                "vi",
+                "telegram",
+                None,
+            )
+        )
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%d/%m/%Y")
+    sheet = "Họ tên,Số điện thoại,Nơi làm việc,Tỉnh/thành phố,Ngày đăng ký\n" + "".join(
+        f"Công nhân {name},0912 000 00{i},Công ty May 10,Hà Nội,{today}\n"
+        for i, name in enumerate(("An", "Bình", "Cường", "Dung"), 1)
+    )
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        preview = await client.post(
+            "/console/import/preview", data={"csrf": csrf}, files={"file": ("gate.csv", sheet.encode(), "text/csv")}
+        )
+        key = re.search(r'name="key" value="([^"]+)"', preview.text)
+        assert key
+        await client.post("/console/import/confirm", data={"csrf": csrf, "key": key.group(1)})
+        page = (await client.get("/console/targets")).text
+    sources = dict(re.findall(r'<tr id="source-(\w+)"><th>[^<]+</th><td>(\d+)</td></tr>', page))
+    assert sources == {"self": "1", "referral": "2", "collected": "1", "paper": "4"}
+    assert '<tr id="source-paper"><th>nhập từ giấy</th>' in page
+    # The four paper rows are nobody's: not a volunteer who left, not v_hoa's.
+    assert re.search(r"v_hoa</td><td>3</td>", page) and "Mã cộng tác viên —" not in page
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    year = datetime.now(tz).year
+    counted = await load_progress(store, provinces={"ha_noi"}, year=year, tz=tz)
+    assert (counted.total, counted.self_count, counted.paper_count) == (8, 1, 4)
+    assert counted.by_volunteer == {"v_hoa": [2, 1]}
+    # Counting in SQL and counting each sign-up agree on paper imports too.
+    start, end = year_bounds(year, tz)
+    facts = await store.signup_facts(provinces={"ha_noi"}, since=start, until=end)
+    assert sum(f.paper for f in facts) == 4 and progress(facts, year=year, tz=tz) == counted
+
+
 async def test_the_audit_log_is_for_admins_only(services: Services, store: Store) -> None:
     org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
     admin = await person(store, "1", Role.ADMIN)

@@ -48,12 +48,11 @@ from handlers.context import Ctx, Services
 from handlers.join.common import (
     clean_note,
     in_scope,
-    progress,
+    load_progress,
     province_name,
     province_scope,
     source_label,
     status_label,
-    year_bounds,
 )
 from handlers.join.export import write_export_file
 from handlers.join.organizer import MAX_TARGET
@@ -588,17 +587,26 @@ class Console:
         this_year = datetime.now(self.tz).year
         raw_year = str(form.get("year", "")) if form is not None else str(request.query_params.get("year", ""))
         year = int(raw_year) if raw_year.isdigit() and 2000 <= int(raw_year) <= 2100 else this_year
-        start, end = year_bounds(year, self.tz)
-        facts = await self.store.signup_facts(provinces=viewer.scope, since=start, until=end)
-        result = progress(facts, year=year, tz=self.tz)
+        # Counted in the database, as the chat's /targets does: a few hundred rows back.
+        result = await load_progress(self.store, provinces=viewer.scope, year=year, tz=self.tz)
         goals = await self.store.signup_targets(year, provinces=viewer.scope)
         provinces = self._provinces_for(viewer)
         shown = provinces if viewer.scope is not None else sorted(set(result.by_province) | set(goals))
-        sources = {
-            "self": result.self_count,
-            "referral": sum(v[0] for v in result.by_volunteer.values()),
-            "collected": sum(v[1] for v in result.by_volunteer.values()),
-        }
+        lang, catalog = viewer.lang, self.catalog
+        sources = [
+            (source_label(catalog, lang, SignupSource.SELF, None), "self", result.self_count),
+            (
+                source_label(catalog, lang, SignupSource.REFERRAL, None),
+                "referral",
+                sum(v[0] for v in result.by_volunteer.values()),
+            ),
+            (
+                source_label(catalog, lang, SignupSource.COLLECTED, None),
+                "collected",
+                sum(v[1] for v in result.by_volunteer.values()),
+            ),
+            (catalog.t(lang, "join.source.paper_plain"), "paper", result.paper_count),
+        ]
         volunteers = sorted(result.by_volunteer.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:20]
         top = max(result.by_month.values(), default=0)
         return self.render(
