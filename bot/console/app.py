@@ -54,13 +54,13 @@ from handlers.join.common import (
     source_label,
     status_label,
 )
-from handlers.join.export import write_export_file
+from handlers.join.export import Exporter, InProcessExporter, QueryExportJob
 from handlers.join.organizer import MAX_TARGET
 from handlers.join.phone import parse_vn_mobile
 from handlers.join.provinces import all_provinces
 from handlers.rights.inbox import CLOSE_REASONS, MAX_ANSWER_CHARS, deliver_answer
 from handlers.scope import question_in_scope
-from storage import Role, Store, open_store
+from storage import Role
 from storage.console import SORTS, SignupCursor, SignupQuery
 from storage.questions import ANSWERED, CLOSED, OPEN
 from storage.signups import SignupSource, SignupStatus
@@ -406,8 +406,19 @@ class Console:
         query, _, _ = self._query(viewer, form)
         work = Path(tempfile.mkdtemp(prefix="unionbot-console-export-"))
         name = f"{self.catalog.t(viewer.lang, 'join.org.export_filename')}-{datetime.now(self.tz):%Y-%m-%d}.{fmt}"
+        # The bot's export worker process writes the file (it opens the database itself), so
+        # 50,000 rows of formatting hold neither this event loop nor its GIL; tests without
+        # the worker write in process.
+        exporter: Exporter = self.services.exporter or InProcessExporter(self.store, self.catalog)
+        job = QueryExportJob(fmt, query, viewer.lang, self.services.settings.timezone)
+        writing = asyncio.ensure_future(exporter.export_file(job, work / f"export.{fmt}"))
         try:
-            rows = await self._write_export(query, work / f"export.{fmt}", fmt, viewer.lang)
+            rows = await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            # The browser left: a worker process cannot be stopped mid-file, so the file
+            # (workers' personal data) is removed once it is finished, never left behind.
+            writing.add_done_callback(lambda done: _discard(done, work))
+            raise
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -437,33 +448,6 @@ class Console:
             filename=name,
             background=BackgroundTask(shutil.rmtree, work, True),
         )
-
-    async def _write_export(self, query: SignupQuery, out: Path, fmt: str, lang: str) -> int:
-        """Write the file in a thread with its own connection to the database, so the
-        formatting of 50,000 rows does not hold up webhooks on the bot's event loop; a
-        store without a file (tests' in-memory stores) writes on the loop instead."""
-        path = getattr(self.store, "path", None)
-
-        async def write(store: Store) -> int:
-            return await write_export_file(
-                _QuerySource(store, query),
-                out,
-                fmt=fmt,
-                provinces=query.provinces,
-                catalog=self.catalog,
-                lang=lang,
-                tz=self.tz,
-                page_size=1000,
-            )
-
-        if not isinstance(path, str) or path == ":memory:":
-            return await write(self.store)
-
-        async def own_connection() -> int:
-            async with open_store(path) as store:
-                return await write(store)  # type: ignore[arg-type]
-
-        return await asyncio.to_thread(asyncio.run, own_connection())
 
     # -- questions ------------------------------------------------------------------
     def _age(self, lang: str, since: datetime) -> str:
@@ -665,14 +649,11 @@ class Console:
         return self.render(request, viewer, "audit.html", entries=entries, actors=actors, action=action or "")
 
 
-class _QuerySource:
-    """Hands write_export_file the filtered pages in place of a province-only export."""
-
-    def __init__(self, store: Any, query: SignupQuery) -> None:
-        self.store, self.query = store, query
-
-    def export_pages(self, *, provinces: Any, page_size: int = 1000) -> Any:
-        return self.store.export_query_pages(self.query, page_size=page_size)
+def _discard(done: asyncio.Future[int], work: Path) -> None:
+    """Remove an abandoned export's folder once its writer has finished."""
+    if not done.cancelled():
+        done.exception()  # retrieved, so a failure is not reported as never seen
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def build_console(services: Services, registry: ChannelRegistry | None) -> Starlette:
