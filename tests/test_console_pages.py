@@ -222,11 +222,11 @@ async def test_overview_counts_per_province_in_scope(services: Services, store: 
         html = (await client.get("/console/")).text
     assert "Hà Nội" in html and "Huế" not in html.split("<main>")[1]
     assert "25.0%" in html and 'class="fill w20"' in html  # the target's bar
-    assert html.count("<svg") == 1 and html.count('<rect class="bar"') == 12  # one chart, a bar per week
+    assert html.count("<svg") == 1 and html.count('<rect class="col"') == 12  # one chart, a bar per week
 
 
 BAR = re.compile(
-    r'<rect class="bar" x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"'
+    r'<rect class="col" x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"'
     r' data-week="([\d-]+)" data-count="(\d+)">'
 )
 

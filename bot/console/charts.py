@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 18, 30  # room for the count axis, value labels and dates
+LEFT, RIGHT, TOP, BOTTOM = 44, 8, 26, 30  # room for the count axis, value labels and dates
 PLOT_HEIGHT = HEIGHT - TOP - BOTTOM
 BAR_SHARE = 0.7  # of each week's slot; the rest is the gap between bars
 
