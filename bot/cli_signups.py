@@ -151,7 +151,7 @@ async def _stats(args: argparse.Namespace, config: Config) -> int:
     if prog.by_month:
         print("by month: " + ", ".join(f"{m:02d}: {n}" for m, n in sorted(prog.by_month.items())))
     print(
-        f"by source: self {prog.self_count}"
+        f"by source: self {prog.self_count}, paper import {prog.paper_count}"
         + "".join(
             f", volunteer {code or '(left)'} {link}+{collected}"
             for code, (link, collected) in sorted(prog.by_volunteer.items())

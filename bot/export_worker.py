@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from handlers.join.export import ExportJob, ExportResult, run_export_job
+from handlers.join.export import ExportJob, ExportResult, QueryExportJob, run_export_job, write_query_export
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,6 +32,18 @@ def _export_in_child(db_path: str, job: ExportJob, work_dir: str) -> tuple[str, 
         async with open_store(db_path) as store:
             path, rows, zipped, too_large = await run_export_job(store, load_catalog(), job, Path(work_dir))
         return str(path), rows, zipped, too_large
+
+    return asyncio.run(run())
+
+
+def _query_export_in_child(db_path: str, job: QueryExportJob, out: str) -> int:
+    from handlers.i18n import load_catalog
+    from storage import open_store
+
+    async def run() -> int:
+        store = open_store(db_path)
+        async with store:
+            return await write_query_export(store, load_catalog(), job, Path(out))
 
     return asyncio.run(run())
 
@@ -65,6 +77,14 @@ class ProcessExporter:
             return ExportResult(rows, data, Path(path).name, zipped)
         finally:
             await asyncio.to_thread(shutil.rmtree, work_dir, True)
+
+    async def export_file(self, job: QueryExportJob, out: Path) -> int:
+        """The console's export of a filter, written by the worker into `out`, which the
+        console then streams to the browser from disk: neither the rows nor the file pass
+        through this process's memory."""
+        self._executor()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _query_export_in_child, self._db_path, job, str(out))
 
     def close(self) -> None:
         if self._pool is not None:

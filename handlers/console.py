@@ -84,6 +84,8 @@ class ProvinceOverview:
     target: int | None = None
     waiting: int = 0
     oldest: datetime | None = None
+    # The last 12 weeks in this province (Monday, sign-ups), oldest first.
+    weeks: list[tuple[date, int]] = field(default_factory=list)
 
     @property
     def percent(self) -> float | None:
@@ -107,7 +109,16 @@ async def overview_rows(store: Store, scope: frozenset[str] | None, tz: tzinfo) 
     week_start = datetime.combine(now.date() - timedelta(days=now.weekday()), time(), tz)
     facts = await store.signup_facts(provinces=scope, since=start, until=end)
     targets = await store.signup_targets(now.year, provinces=scope)
-    ids = set(scope) if scope is not None else {f.province_id for f in facts} | set(targets)
+    this_monday = week_start.date()
+    mondays = [this_monday - timedelta(weeks=i) for i in range(11, -1, -1)]
+    recent = await store.signup_facts(provinces=scope, since=datetime.combine(mondays[0], time(), tz))
+    # An admin sees the provinces with sign-ups (this year or in the chart's weeks, which in
+    # January reach into last year) or a target.
+    ids = (
+        set(scope)
+        if scope is not None
+        else {f.province_id for f in facts} | {f.province_id for f in recent} | set(targets)
+    )
     rows = {p: ProvinceOverview(p, target=targets.get(p)) for p in ids}
     for fact in facts:
         row = rows.get(fact.province_id)
@@ -123,16 +134,18 @@ async def overview_rows(store: Store, scope: frozenset[str] | None, tz: tzinfo) 
             row.oldest = oldest[0].created_at if oldest else None
     result = Overview(now.year, sorted(rows.values(), key=lambda r: r.province_id))
     result.waiting_total = await store.count_open_questions(provinces=scope)
-    this_monday = week_start.date()
-    mondays = [this_monday - timedelta(weeks=i) for i in range(11, -1, -1)]
-    recent = await store.signup_facts(provinces=scope, since=datetime.combine(mondays[0], time(), tz))
     by_week: dict[date, int] = dict.fromkeys(mondays, 0)
+    per_province: dict[str, dict[date, int]] = {p: dict.fromkeys(mondays, 0) for p in rows}
     for fact in recent:
         day = fact.created_at.astimezone(tz).date()
         monday = day - timedelta(days=day.weekday())
         if monday in by_week:
             by_week[monday] += 1
+            if fact.province_id in per_province:
+                per_province[fact.province_id][monday] += 1
     result.weeks = sorted(by_week.items())
+    for p, weeks in per_province.items():
+        rows[p].weeks = sorted(weeks.items())
     scheduled = await store.list_broadcasts([BroadcastStatus.SCHEDULED], limit=50, within_provinces=scope)
     far = datetime.max.replace(tzinfo=UTC)
     result.next_broadcasts = sorted(scheduled, key=lambda b: b.run_at or far)[:5]

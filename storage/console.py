@@ -107,11 +107,12 @@ class ConsoleStore(abc.ABC):
         self,
         *,
         provinces: Collection[str] | None,
-        status: str,
+        status: str | Collection[str],
         text: str | None = None,
         before_id: int | None = None,
         after_id: int | None = None,
         limit: int = 50,
     ) -> list[Question]:
-        """Open questions oldest first (`after_id` pages on); answered ones newest first
+        """Questions in `status` (one, or several: answered and closed together). Open
+        questions oldest first (`after_id` pages on); handled ones newest first
         (`before_id` pages on). `text` matches the question or its answer."""

@@ -7,6 +7,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+OPEN, ANSWERED, CLOSED = "open", "answered", "closed"
+STATUSES = (OPEN, ANSWERED, CLOSED)
+
 
 @dataclass(frozen=True, slots=True)
 class Question:
@@ -16,13 +19,16 @@ class Question:
     external_id: str
     lang: str
     text: str
-    status: str  # "open" | "answered"
+    status: str  # OPEN | ANSWERED | CLOSED
     created_at: datetime
     answered_at: datetime | None = None
     answer: str | None = None
     # The asker's province, from their sign-up; None when they have not signed up (or
     # erased it). Read at query time, so a sign-up made or moved later counts.
     province_id: str | None = None
+    # Closed without an answer by an organizer (spam, a duplicate, settled by phone).
+    closed_at: datetime | None = None
+    close_reason: str | None = None
 
 
 class QuestionStore(abc.ABC):
@@ -49,9 +55,14 @@ class QuestionStore(abc.ABC):
         (two organizers answering at once must not both reach the worker)."""
 
     @abc.abstractmethod
+    async def close_question(self, question_id: int, closed_by: int, reason: str) -> Question | None:
+        """Close an open question without answering it; None if it is unknown or no longer
+        open (answered or closed meanwhile by someone else)."""
+
+    @abc.abstractmethod
     async def purge_questions(self, *, before: datetime) -> int:
         """Erase handed-off questions (and their answers) last touched before the date:
-        answered then, or asked then and never answered (retention); how many."""
+        answered or closed then, or asked then and never handled (retention); how many."""
 
     @abc.abstractmethod
     async def questions_of(self, user_id: int) -> list[Question]: ...

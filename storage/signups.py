@@ -46,6 +46,12 @@ class SignupStatus(StrEnum):
     UNREACHABLE = "unreachable"
 
 
+# The consent channel of sign-ups imported from paper sheets (handlers/join/importer.py).
+# Their source stays COLLECTED (someone other than the worker entered them), and progress
+# reports count them apart from every volunteer: no volunteer is on record for them.
+PAPER_CHANNEL = "paper"
+
+
 class SignupSource(StrEnum):
     SELF = "self"  # the worker, in the bot, with no volunteer involved
     REFERRAL = "referral"  # the worker, in the bot, through a volunteer's link or code
@@ -149,6 +155,7 @@ class SignupDayCount:
     count: int
     joined: int
     self_count: int
+    paper_count: int = 0  # imported from paper (PAPER_CHANNEL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +175,7 @@ class SignupFact:
     volunteer_id: int | None
     volunteer_code: str | None
     status: SignupStatus
+    paper: bool = False  # imported from paper (PAPER_CHANNEL)
 
 
 class SignupStore(abc.ABC):
@@ -266,7 +274,8 @@ class SignupStore(abc.ABC):
         since: datetime,
         until: datetime,
     ) -> list[SignupVolunteerCount]:
-        """Sign-ups created in [since, until) through volunteers, per volunteer code and source."""
+        """Sign-ups created in [since, until) through volunteers, per volunteer code and source
+        (paper imports are not a volunteer's: they are counted in SignupDayCount.paper_count)."""
 
     # -- volunteers ----------------------------------------------------------
     @abc.abstractmethod

@@ -48,6 +48,10 @@ def _dt(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+# A migration holding this line runs with foreign keys off (see SQLiteStore._migrate).
+REBUILD_MARK = "-- unionbot: rebuilds a table"
+
+
 def load_migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) for every packaged migration, in order."""
     found = []
@@ -260,14 +264,30 @@ class SQLiteStore(
         for version, name, sql in load_migrations():
             if version <= current:
                 continue
-            async with self.transaction() as db:
-                # executescript would COMMIT our transaction; run statements one by one.
-                for statement in _split_sql(sql):
-                    await db.execute(statement)
-                await db.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (version, name, _ts(now_utc())),
-                )
+            # A migration that rebuilds a table (SQLite cannot change a CHECK in place) must
+            # run with foreign keys off: with them on, dropping the old table would fire
+            # other tables' ON DELETE actions and null or erase their links to it. The pragma
+            # is a no-op inside a transaction, so it goes around it, and the links are
+            # checked before the commit instead.
+            rebuild = REBUILD_MARK in sql
+            if rebuild:
+                await self.db.execute("PRAGMA foreign_keys=OFF")
+            try:
+                async with self.transaction() as db:
+                    # executescript would COMMIT our transaction; run statements one by one.
+                    for statement in _split_sql(sql):
+                        await db.execute(statement)
+                    if rebuild:
+                        async with db.execute("PRAGMA foreign_key_check") as cur:
+                            if await cur.fetchone() is not None:
+                                raise StoreError(f"migration {name} broke a foreign key")
+                    await db.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        (version, name, _ts(now_utc())),
+                    )
+            finally:
+                if rebuild:
+                    await self.db.execute("PRAGMA foreign_keys=ON")
             logger.info("applied migration %s", name)
 
     async def schema_version(self) -> int:

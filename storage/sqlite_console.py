@@ -246,20 +246,23 @@ class SQLiteConsoleMixin:
         self,
         *,
         provinces: Collection[str] | None,
-        status: str,
+        status: str | Collection[str],
         text: str | None = None,
         before_id: int | None = None,
         after_id: int | None = None,
         limit: int = 50,
     ) -> list[Question]:
+        statuses = (status,) if isinstance(status, str) else tuple(sorted(set(status)))
+        if not statuses:
+            return []
         scope, params = _province_filter(provinces)
-        sql = f"{_Q_SELECT} WHERE q.status = ?{scope}"
-        args: list[Any] = [status, *params]
+        sql = f"{_Q_SELECT} WHERE q.status IN ({', '.join('?' * len(statuses))}){scope}"
+        args: list[Any] = [*statuses, *params]
         if text:
             pattern = _like(text)
             sql += " AND (q.text LIKE ? ESCAPE '\\' OR q.answer LIKE ? ESCAPE '\\')"
             args.extend((pattern, pattern))
-        if status == "open":
+        if statuses == ("open",):
             sql += " AND q.id > ? ORDER BY q.id LIMIT ?"
             args.extend((after_id or 0, int(limit)))
         else:

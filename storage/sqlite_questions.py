@@ -47,6 +47,8 @@ def _question(r: aiosqlite.Row) -> Question:
         answered_at=datetime.fromisoformat(r["answered_at"]) if r["answered_at"] else None,
         answer=r["answer"],
         province_id=r["province_id"],
+        closed_at=datetime.fromisoformat(r["closed_at"]) if r["closed_at"] else None,
+        close_reason=r["close_reason"],
     )
 
 
@@ -99,9 +101,19 @@ class SQLiteQuestionMixin:
             changed = cur.rowcount
         return await self.get_question(question_id) if changed == 1 else None
 
+    async def close_question(self, question_id: int, closed_by: int, reason: str) -> Question | None:
+        # As for answers: the status check in the WHERE clause makes the transition atomic.
+        async with self.db.execute(
+            "UPDATE questions SET status = 'closed', closed_at = ?, closed_by = ?, close_reason = ?"
+            " WHERE id = ? AND status = 'open'",
+            (_now(), closed_by, reason, question_id),
+        ) as cur:
+            changed = cur.rowcount
+        return await self.get_question(question_id) if changed == 1 else None
+
     async def purge_questions(self, *, before: datetime) -> int:
         async with self.db.execute(
-            "DELETE FROM questions WHERE COALESCE(answered_at, created_at) < ?",
+            "DELETE FROM questions WHERE COALESCE(answered_at, closed_at, created_at) < ?",
             (before.astimezone(UTC).isoformat(timespec="microseconds"),),
         ) as cur:
             count = cur.rowcount

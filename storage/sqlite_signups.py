@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from storage.signups import (
     COLLECT_ACTION,
+    PAPER_CHANNEL,
     FormClaim,
     Signup,
     SignupDayCount,
@@ -349,12 +350,12 @@ class SQLiteSignupMixin:
         shift = f"{int(utc_offset.total_seconds() // 60):+d} minutes"
         sql = (
             "SELECT date(s.created_at, ?) AS day, s.province_id, COUNT(*),"
-            " SUM(s.status = 'joined'), SUM(s.source = 'self') FROM signups s"
+            " SUM(s.status = 'joined'), SUM(s.source = 'self'), SUM(s.consent_channel = ?) FROM signups s"
             f" WHERE {' AND '.join(where)} GROUP BY day, s.province_id"
         )
         return [
-            SignupDayCount(date.fromisoformat(r[0]), r[1], r[2], r[3], r[4])
-            for r in await self._all(sql, (shift, *params))
+            SignupDayCount(date.fromisoformat(r[0]), r[1], r[2], r[3], r[4], r[5])
+            for r in await self._all(sql, (shift, PAPER_CHANNEL, *params))
         ]
 
     async def signup_volunteer_counts(
@@ -364,8 +365,8 @@ class SQLiteSignupMixin:
         since: datetime,
         until: datetime,
     ) -> list[SignupVolunteerCount]:
-        where: list[str] = ["s.created_at >= ?", "s.created_at < ?", "s.source != 'self'"]
-        params: list[Any] = [_ts(since), _ts(until)]
+        where: list[str] = ["s.created_at >= ?", "s.created_at < ?", "s.source != 'self'", "s.consent_channel != ?"]
+        params: list[Any] = [_ts(since), _ts(until), PAPER_CHANNEL]
         if not _filter_provinces(provinces, where, params):
             return []
         sql = (
@@ -396,13 +397,13 @@ class SQLiteSignupMixin:
             where.append("s.created_at < ?")
             params.append(_ts(until))
         sql = (
-            "SELECT s.created_at, s.province_id, s.source, s.volunteer_id, v.code, s.status FROM signups s"
-            " LEFT JOIN volunteer_codes v ON v.user_id = s.volunteer_id"
+            "SELECT s.created_at, s.province_id, s.source, s.volunteer_id, v.code, s.status, s.consent_channel = ?"
+            " FROM signups s LEFT JOIN volunteer_codes v ON v.user_id = s.volunteer_id"
             + (" WHERE " + " AND ".join(where) if where else "")
         )
         return [
-            SignupFact(_dt(r[0]), r[1], SignupSource(r[2]), r[3], r[4], SignupStatus(r[5]))
-            for r in await self._all(sql, tuple(params))
+            SignupFact(_dt(r[0]), r[1], SignupSource(r[2]), r[3], r[4], SignupStatus(r[5]), bool(r[6]))
+            for r in await self._all(sql, (PAPER_CHANNEL, *params))
         ]
 
     # -- volunteers ----------------------------------------------------------

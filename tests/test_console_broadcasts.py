@@ -13,6 +13,7 @@ from storage import Role, Store
 from storage.broadcasts import Audience, BroadcastStatus, NewBroadcast
 from storage.signups import SignupDraft, SignupSource
 from tests.console_support import client_for, console_app, person, sign_in
+from tests.fakes.broadcast_support import RecordingSender, make_engine
 from tests.fakes.telegram_api import tiny_png
 
 
@@ -123,3 +124,67 @@ async def test_pause_resume_cancel_and_other_provinces_broadcasts(services: Serv
         "broadcast.resume",
         "broadcast.pause",
     ]
+
+
+async def test_a_broadcast_narrowed_to_volunteers_reaches_only_volunteers(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    people = {
+        ("telegram", "w1"): Role.WORKER,
+        ("telegram", "w2"): Role.WORKER,
+        ("telegram", "v1"): Role.VOLUNTEER,
+        ("zalo_bot", "v2"): Role.VOLUNTEER,
+        ("telegram", "o1"): Role.ORGANIZER,
+    }
+    for i, ((channel, external), role) in enumerate(people.items()):
+        user = await store.touch_user(channel, external, language="vi")
+        await store.set_role(user.id, role)
+        await store.submit_signup(
+            SignupDraft(
+                f"Người {i}",
+                f"+8491200{i:04d}",
+                "Cty",
+                "ha_noi",
+                None,
+                SignupSource.SELF,
+                None,
+                "v1",
+                "vi",
+                channel,
+                user.id,
+            )
+        )
+    # A volunteer of another province stays out: the role narrows, the scope still holds.
+    away = await store.touch_user("telegram", "v-hue", language="vi")
+    await store.set_role(away.id, Role.VOLUNTEER)
+    await store.submit_signup(
+        SignupDraft(
+            "Người Huế", "+84912999999", "Cty", "hue", None, SignupSource.SELF, None, "v1", "vi", "telegram", away.id
+        )
+    )
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        form = await client.get("/console/broadcasts")
+        assert (
+            '<select name="role">' in form.text and '<option value="volunteer">tình nguyện viên</option>' in form.text
+        )
+        fields = {
+            "csrf": csrf,
+            "text_vi": "Tập huấn tình nguyện viên sáng Chủ nhật",
+            "everyone": "1",
+            "role": "volunteer",
+        }
+        preview = await client.post("/console/broadcasts/preview", data=fields)
+        assert re.search(r'id="audience-size">Số người nhận: 2\b', preview.text)
+        assert "telegram: 1" in preview.text and "zalo_bot: 1" in preview.text  # the size per channel
+        assert "vai trò: tình nguyện viên" in preview.text
+        assert '<option value="volunteer" selected>' in preview.text  # the choice survives the preview
+        everyone = await client.post("/console/broadcasts/preview", data={**fields, "role": ""})
+        assert re.search(r'id="audience-size">Số người nhận: 5\b', everyone.text)
+        sent = await client.post("/console/broadcasts/create", data=fields)
+        assert sent.status_code == 303
+    [b] = await store.list_broadcasts()
+    assert b.audience == Audience(everyone=True, provinces=("ha_noi",), roles=("volunteer",))
+    senders = {"telegram": RecordingSender("telegram"), "zalo_bot": RecordingSender("zalo_bot")}
+    report = await make_engine(store, senders).run(b.id)
+    assert report.outcome == "done" and report.stats.sent == 2
+    assert senders["telegram"].chats() == ["v1"] and senders["zalo_bot"].chats() == ["v2"]

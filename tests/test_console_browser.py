@@ -158,7 +158,7 @@ async def test_an_organizer_works_through_the_console_in_chromium(tmp_path: Path
                     mark = fake.mark()
                     answer = "Bạn hãy gửi đơn tới công đoàn cơ sở; chúng tôi sẽ gọi lại."
                     await question.locator("textarea").fill(answer)
-                    await question.locator("button").click()
+                    await question.locator("button.answer").click()
                     await expect(page.locator(".notice")).to_contain_text(f"#{qid}")
                     arrived = await fake.wait_for(method="sendMessage", chat_id=WORKER, since=mark)
                     assert "Bạn hãy gửi đơn tới công đoàn cơ sở" in arrived.params["text"]

@@ -155,6 +155,60 @@ async def test_answering_a_question_reaches_the_worker_on_their_channel(services
     assert entry.details == {"via": "console", "delivered": True}
 
 
+async def signed_up_worker(store: Store, external_id: str, phone: str, province: str) -> int:
+    from storage.signups import SignupDraft, SignupSource
+
+    worker = await store.touch_user("telegram", external_id, language="vi")
+    await store.submit_signup(
+        SignupDraft(
+            "Người hỏi", phone, "Cty A", province, None, SignupSource.SELF, None, "v1", "vi", "telegram", worker.id
+        )
+    )
+    return worker.id
+
+
+async def test_closing_a_question_without_an_answer(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    here = await signed_up_worker(store, "w-1", "+84912345678", "ha_noi")
+    there = await signed_up_worker(store, "w-2", "+84987654321", "hue")
+    dup = await store.add_question(here, "Hỏi lại lần nữa về tiền lương làm thêm", "vi")
+    kept = await store.add_question(here, "Công ty không cho nghỉ phép năm", "vi")
+    theirs = await store.add_question(there, "Câu hỏi ở Huế về bảo hiểm", "vi")
+    registry = RecordingRegistry()
+    async with client_for(console_app(services, registry)) as client:
+        csrf = await sign_in(client, store, org)
+        inbox = await client.get("/console/questions")
+        assert f'action="/console/questions/{dup}/close"' in inbox.text
+        assert (await client.post(f"/console/questions/{dup}/close", data={"reason": "spam"})).status_code == 403
+        other = await client.post(f"/console/questions/{theirs}/close", data={"csrf": csrf, "reason": "spam"})
+        assert other.status_code == 404
+        no_reason = await client.post(f"/console/questions/{dup}/close", data={"csrf": csrf, "reason": "bored"})
+        assert "Hãy chọn lý do" in no_reason.text
+        assert (await store.get_question(dup)).status == "open"  # type: ignore[union-attr]
+        closed = await client.post(f"/console/questions/{dup}/close", data={"csrf": csrf, "reason": "duplicate"})
+        assert closed.status_code == 200 and f"Đã đóng câu hỏi #{dup}" in closed.text
+        assert "tiền lương làm thêm" not in closed.text and "nghỉ phép năm" in closed.text  # the open list
+        again = await client.post(f"/console/questions/{dup}/close", data={"csrf": csrf, "reason": "spam"})
+        assert "đã đóng" in again.text
+        late = await client.post(f"/console/questions/{dup}/answer", data={"csrf": csrf, "answer": "Muộn"})
+        assert "đã đóng" in late.text
+        found = await client.post("/console/questions", data={"csrf": csrf, "status": "closed", "q": "làm thêm"})
+        main = found.text.split("<main>")[1]
+        assert "tiền lương làm thêm" in main and "Đã đóng, không trả lời" in main and "trùng câu hỏi khác" in main
+        assert "nghỉ phép năm" not in main and f"/console/questions/{dup}/answer" not in main
+        handled = await client.post("/console/questions", data={"csrf": csrf, "status": "handled"})
+        assert "tiền lương làm thêm" in handled.text and "nghỉ phép năm" not in handled.text.split("<main>")[1]
+    assert registry.sent == []  # closing sends the worker nothing
+    assert (await store.get_question(theirs)).status == "open"  # type: ignore[union-attr]
+    assert [q.id for q in await store.list_open_questions(provinces={"ha_noi"})] == [kept]
+    [entry] = await store.list_audit(action="question.close")
+    assert (entry.actor_id, entry.target, entry.details) == (
+        org.id,
+        f"question:{dup}",
+        {"via": "console", "reason": "duplicate"},
+    )
+
+
 async def test_overview_counts_per_province_in_scope(services: Services, store: Store) -> None:
     org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
     await add_signup(store, "A", "+84912345678")
@@ -167,8 +221,85 @@ async def test_overview_counts_per_province_in_scope(services: Services, store: 
         await sign_in(client, store, org)
         html = (await client.get("/console/")).text
     assert "Hà Nội" in html and "Huế" not in html.split("<main>")[1]
-    assert "25.0%" in html
-    assert html.count('class="fill w') >= 12 + 1  # a bar per week of the last 12, and the target bar
+    assert "25.0%" in html and 'class="fill w20"' in html  # the target's bar
+    assert html.count("<svg") == 1 and html.count('<rect class="col"') == 12  # one chart, a bar per week
+
+
+BAR = re.compile(
+    r'<rect class="col" x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"'
+    r' data-week="([\d-]+)" data-count="(\d+)">'
+)
+
+
+async def test_overview_draws_each_provinces_weeks_as_an_svg_bar_chart(services: Services, store: Store) -> None:
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from bot.console.charts import BOTTOM, HEIGHT, PLOT_HEIGHT
+    from bot.console.security import CSP
+    from storage.signups import SignupDraft, SignupSource
+
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    today = datetime.now(tz).date()
+    this_monday = today - timedelta(days=today.weekday())
+    mondays = [this_monday - timedelta(weeks=i) for i in range(11, -1, -1)]
+    # Weeks ago -> sign-ups, dated on paper (an import keeps the date it is given).
+    wanted = {"ha_noi": {0: 3, 2: 1, 5: 6}, "hue": {1: 4}}
+    rows, n = [], 0
+    for province, weeks in wanted.items():
+        for ago, count in weeks.items():
+            for _ in range(count):
+                n += 1
+                draft = SignupDraft(
+                    f"Người {n}",
+                    f"+8491234{n:04d}",
+                    "Cty",
+                    province,
+                    None,
+                    SignupSource.COLLECTED,
+                    None,
+                    "paper:x",
+                    "vi",
+                    "paper",
+                    None,
+                )
+                rows.append((draft, datetime.combine(mondays[11 - ago], time(1, 0), tz)))
+    await store.import_signups(rows)
+    admin = await person(store, "1", Role.ADMIN)
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    app = console_app(services)
+    async with client_for(app) as as_admin, client_for(app) as as_org:
+        await sign_in(as_admin, store, admin)
+        await sign_in(as_org, store, org)
+        everything = (await as_admin.get("/console/")).text
+        page = await as_org.get("/console/")
+    html = page.text
+    # The organizer sees one chart, of their province; the admin the sum and each province.
+    assert html.count("<svg") == 1 and 'id="weeks-ha_noi"' in html and "weeks-hue" not in html
+    assert [m for m in re.findall(r'<svg class="chart" id="([\w-]+)"', everything)] == [
+        "weeks-all",
+        "weeks-ha_noi",
+        "weeks-hue",
+    ]
+    chart = html.split('id="weeks-ha_noi"')[1].split("</svg>")[0]
+    assert 'role="img"' in html and '<title id="weeks-ha_noi-title">Đăng ký mỗi tuần: Hà Nội</title>' in html
+    bars = BAR.findall(chart)
+    assert [b[2] for b in bars] == [m.isoformat() for m in mondays]
+    counts = [int(b[3]) for b in bars]
+    assert counts == [0] * 6 + [6, 0, 0, 1, 0, 3]
+    base = HEIGHT - BOTTOM
+    for y, height, _, count in bars:  # the busiest week fills the plot; the others in proportion
+        assert abs(float(height) - PLOT_HEIGHT * int(count) / 6) <= 0.1
+        assert abs(float(y) + float(height) - base) <= 0.1
+    labels = re.findall(r'<text class="label"[^>]*>([^<]+)</text>', chart)
+    assert labels == [m.strftime("%d/%m") for m in mondays]
+    assert re.findall(r'<text class="tick"[^>]*>(\d+)</text>', chart) == ["0", "3", "6"]
+    assert f"Tuần từ {mondays[6].strftime('%d/%m/%Y')}: 6 đăng ký" in chart  # the data as text, for screen readers
+    all_chart = everything.split('id="weeks-all"')[1].split("</svg>")[0]
+    assert [int(b[3]) for b in BAR.findall(all_chart)] == [0] * 6 + [6, 0, 0, 1, 4, 3]
+    # Nothing the Content-Security-Policy would block: no inline script or style.
+    assert "style-src 'self'" in CSP and page.headers["content-security-policy"] == CSP
+    assert "<script>" not in html and " style=" not in html and "<style" not in html
 
 
 async def test_targets_are_set_within_scope_and_progress_shows_by_month_and_source(
@@ -194,6 +325,63 @@ async def test_targets_are_set_within_scope_and_progress_shows_by_month_and_sour
     assert await store.signup_targets(year) == {"ha_noi": 1000}
     [entry] = await store.list_audit(action="signups.target")
     assert entry.target == "province:ha_noi" and entry.details["via"] == "console"
+
+
+async def test_targets_count_paper_imports_as_their_own_source(services: Services, store: Store) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from handlers.join.common import load_progress, progress, year_bounds
+    from storage.signups import SignupDraft, SignupSource
+
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    volunteer = await person(store, "200", Role.VOLUNTEER)
+    await store.create_volunteer_code(volunteer.id, "v_hoa")
+    await add_signup(store, "Tự đăng ký", "+84911000001")
+    for i, source in enumerate((SignupSource.REFERRAL, SignupSource.REFERRAL, SignupSource.COLLECTED), 2):
+        await store.submit_signup(
+            SignupDraft(
+                f"Người {i}",
+                f"+8491100000{i}",
+                "Cty",
+                "ha_noi",
+                None,
+                source,
+                volunteer.id,
+                "v1",
+                "vi",
+                "telegram",
+                None,
+            )
+        )
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%d/%m/%Y")
+    sheet = "Họ tên,Số điện thoại,Nơi làm việc,Tỉnh/thành phố,Ngày đăng ký\n" + "".join(
+        f"Công nhân {name},0912 000 00{i},Công ty May 10,Hà Nội,{today}\n"
+        for i, name in enumerate(("An", "Bình", "Cường", "Dung"), 1)
+    )
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        preview = await client.post(
+            "/console/import/preview", data={"csrf": csrf}, files={"file": ("gate.csv", sheet.encode(), "text/csv")}
+        )
+        key = re.search(r'name="key" value="([^"]+)"', preview.text)
+        assert key
+        await client.post("/console/import/confirm", data={"csrf": csrf, "key": key.group(1)})
+        page = (await client.get("/console/targets")).text
+    sources = dict(re.findall(r'<tr id="source-(\w+)"><th>[^<]+</th><td>(\d+)</td></tr>', page))
+    assert sources == {"self": "1", "referral": "2", "collected": "1", "paper": "4"}
+    assert '<tr id="source-paper"><th>nhập từ giấy</th>' in page
+    # The four paper rows are nobody's: not a volunteer who left, not v_hoa's.
+    assert re.search(r"v_hoa</td><td>3</td>", page) and "Mã cộng tác viên —" not in page
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    year = datetime.now(tz).year
+    counted = await load_progress(store, provinces={"ha_noi"}, year=year, tz=tz)
+    assert (counted.total, counted.self_count, counted.paper_count) == (8, 1, 4)
+    assert counted.by_volunteer == {"v_hoa": [2, 1]}
+    # Counting in SQL and counting each sign-up agree on paper imports too.
+    start, end = year_bounds(year, tz)
+    facts = await store.signup_facts(provinces={"ha_noi"}, since=start, until=end)
+    assert sum(f.paper for f in facts) == 4 and progress(facts, year=year, tz=tz) == counted
 
 
 async def test_the_audit_log_is_for_admins_only(services: Services, store: Store) -> None:

@@ -146,6 +146,35 @@ async def test_questions_inbox_lifecycle(backend: Store) -> None:
     assert await backend.get_question(q1) is None
 
 
+async def test_a_question_closed_without_an_answer_leaves_the_open_inbox(backend: Store) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    w = await backend.touch_user("telegram", "310", language="vi")
+    org = await backend.touch_user("telegram", "311", language="vi")
+    spam = await backend.add_question(w.id, "mua hàng giá rẻ tại đây", "vi")
+    kept = await backend.add_question(w.id, "công ty không đóng bảo hiểm", "vi")
+    answered = await backend.add_question(w.id, "nghỉ phép năm mấy ngày", "vi")
+    await backend.answer_question(answered, org.id, "12 ngày một năm.")
+    closed = await backend.close_question(spam, org.id, "spam")
+    assert closed is not None and closed.status == "closed" and closed.close_reason == "spam"
+    assert closed.closed_at is not None and closed.answer is None and closed.answered_at is None
+    assert await backend.close_question(spam, org.id, "other") is None, "closed only once"
+    assert await backend.answer_question(spam, org.id, "late") is None, "a closed question takes no answer"
+    assert await backend.close_question(answered, org.id, "duplicate") is None, "an answered one stays answered"
+    assert await backend.close_question(99999, org.id, "spam") is None
+    assert [q.id for q in await backend.list_open_questions()] == [kept]
+    assert await backend.count_open_questions() == 1
+    assert [q.id for q in await backend.search_questions(provinces=None, status="open")] == [kept]
+    assert [q.id for q in await backend.search_questions(provinces=None, status="closed")] == [spam]
+    both = await backend.search_questions(provinces=None, status=("answered", "closed"))
+    assert [q.id for q in both] == [answered, spam], "handled ones newest first"
+    assert [q.id for q in await backend.search_questions(provinces=None, status=(), text="x")] == []
+    # Retention runs from when it was closed, as from when an answer was given.
+    assert await backend.purge_questions(before=datetime.now(UTC) - timedelta(days=1)) == 0
+    assert await backend.purge_questions(before=datetime.now(UTC) + timedelta(seconds=1)) == 3
+    assert await backend.get_question(spam) is None
+
+
 async def test_answer_feedback_latest_vote_counts(backend: Store) -> None:
     a = await backend.touch_user("telegram", "400", language="vi")
     b = await backend.touch_user("telegram", "401", language="vi")

@@ -32,6 +32,7 @@ from starlette.templating import Jinja2Templates
 
 from bot.channels.base import ChannelRegistry
 from bot.console.broadcasts import BroadcastPages, NotFoundError
+from bot.console.charts import Chart, weekly_chart
 from bot.console.imports import ImportPages
 from bot.console.security import (
     LANG_COOKIE,
@@ -47,21 +48,21 @@ from handlers.context import Ctx, Services
 from handlers.join.common import (
     clean_note,
     in_scope,
-    progress,
+    load_progress,
     province_name,
     province_scope,
     source_label,
     status_label,
-    year_bounds,
 )
-from handlers.join.export import write_export_file
+from handlers.join.export import Exporter, InProcessExporter, QueryExportJob
 from handlers.join.organizer import MAX_TARGET
 from handlers.join.phone import parse_vn_mobile
 from handlers.join.provinces import all_provinces
-from handlers.rights.inbox import MAX_ANSWER_CHARS, deliver_answer
+from handlers.rights.inbox import CLOSE_REASONS, MAX_ANSWER_CHARS, deliver_answer
 from handlers.scope import question_in_scope
-from storage import Role, Store, open_store
+from storage import Role
 from storage.console import SORTS, SignupCursor, SignupQuery
+from storage.questions import ANSWERED, CLOSED, OPEN
 from storage.signups import SignupSource, SignupStatus
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,13 @@ PAGE_SIZE = 50
 COUNT_CAP = 5000  # above it the page says "more than 5,000"
 SIGNIN_LIMIT = RateLimit(limit=10, window=60.0)
 SESSION_MAX_AGE = int(access.SESSION_IDLE.total_seconds())
+# The questions page's status filter: what each choice searches.
+QUESTION_FILTERS: dict[str, tuple[str, ...]] = {
+    OPEN: (OPEN,),
+    ANSWERED: (ANSWERED,),
+    CLOSED: (CLOSED,),
+    "handled": (ANSWERED, CLOSED),
+}
 
 
 @dataclass(slots=True)
@@ -398,8 +406,19 @@ class Console:
         query, _, _ = self._query(viewer, form)
         work = Path(tempfile.mkdtemp(prefix="unionbot-console-export-"))
         name = f"{self.catalog.t(viewer.lang, 'join.org.export_filename')}-{datetime.now(self.tz):%Y-%m-%d}.{fmt}"
+        # The bot's export worker process writes the file (it opens the database itself), so
+        # 50,000 rows of formatting hold neither this event loop nor its GIL; tests without
+        # the worker write in process.
+        exporter: Exporter = self.services.exporter or InProcessExporter(self.store, self.catalog)
+        job = QueryExportJob(fmt, query, viewer.lang, self.services.settings.timezone)
+        writing = asyncio.ensure_future(exporter.export_file(job, work / f"export.{fmt}"))
         try:
-            rows = await self._write_export(query, work / f"export.{fmt}", fmt, viewer.lang)
+            rows = await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            # The browser left: a worker process cannot be stopped mid-file, so the file
+            # (workers' personal data) is removed once it is finished, never left behind.
+            writing.add_done_callback(lambda done: _discard(done, work))
+            raise
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -430,33 +449,6 @@ class Console:
             background=BackgroundTask(shutil.rmtree, work, True),
         )
 
-    async def _write_export(self, query: SignupQuery, out: Path, fmt: str, lang: str) -> int:
-        """Write the file in a thread with its own connection to the database, so the
-        formatting of 50,000 rows does not hold up webhooks on the bot's event loop; a
-        store without a file (tests' in-memory stores) writes on the loop instead."""
-        path = getattr(self.store, "path", None)
-
-        async def write(store: Store) -> int:
-            return await write_export_file(
-                _QuerySource(store, query),
-                out,
-                fmt=fmt,
-                provinces=query.provinces,
-                catalog=self.catalog,
-                lang=lang,
-                tz=self.tz,
-                page_size=1000,
-            )
-
-        if not isinstance(path, str) or path == ":memory:":
-            return await write(self.store)
-
-        async def own_connection() -> int:
-            async with open_store(path) as store:
-                return await write(store)  # type: ignore[arg-type]
-
-        return await asyncio.to_thread(asyncio.run, own_connection())
-
     # -- questions ------------------------------------------------------------------
     def _age(self, lang: str, since: datetime) -> str:
         minutes = max(int((datetime.now(UTC) - since).total_seconds() // 60), 0)
@@ -470,12 +462,13 @@ class Console:
         self, request: Request, viewer: Viewer, *, notice: str | None = None, error: str | None = None
     ) -> Response:
         form = await request.form() if request.method == "POST" else None
-        status = "answered" if form is not None and form.get("status") == "answered" else "open"
+        chosen = str(form.get("status", "")) if form is not None else ""
+        status = chosen if chosen in QUESTION_FILTERS else OPEN
         text = str(form.get("q", "")).strip()[:200] if form is not None and "q" in form else ""
         if viewer.scope is not None and not viewer.scope:
             return self.render(request, viewer, "error.html", 200, message="console.error.no_scope")
         items = await self.store.search_questions(
-            provinces=viewer.scope, status=status, text=text or None, limit=PAGE_SIZE
+            provinces=viewer.scope, status=QUESTION_FILTERS[status], text=text or None, limit=PAGE_SIZE
         )
         waiting = await self.store.count_open_questions(provinces=viewer.scope)
         return self.render(
@@ -488,6 +481,8 @@ class Console:
             waiting=waiting,
             age=lambda d: self._age(viewer.lang, d),
             max_answer=MAX_ANSWER_CHARS,
+            filters=list(QUESTION_FILTERS),
+            close_reasons=CLOSE_REASONS,
             notice=notice,
             error=error,
         )
@@ -518,13 +513,52 @@ class Console:
             return await self.questions(request, viewer, notice=t(viewer.lang, "console.questions.sent", id=qid))
         return await self.questions(request, viewer, error=t(viewer.lang, "console.questions.not_delivered", id=qid))
 
+    async def close_question(self, request: Request, viewer: Viewer) -> Response:
+        """Close a question without answering it (spam, a duplicate, settled by phone): it
+        leaves the open list here and in the chat's /inbox; the worker is not messaged."""
+        qid = request.path_params["question_id"]
+        q = await self.store.get_question(qid)
+        if q is None or not question_in_scope(viewer.scope, q):
+            raise NotFound
+        form = await request.form()
+        reason = str(form.get("reason", ""))
+        t = self.catalog.t
+        if reason not in CLOSE_REASONS:
+            return await self.questions(request, viewer, error=t(viewer.lang, "console.questions.close_reason_missing"))
+        closed = await self.store.close_question(qid, viewer.ctx.user.id, reason)
+        if closed is None:
+            return await self.questions(request, viewer, error=t(viewer.lang, "console.questions.gone", id=qid))
+        await self.store.audit(
+            viewer.ctx.user.id, "question.close", f"question:{qid}", {"via": "console", "reason": reason}
+        )
+        logger.info("console: user %s closed question %s (%s)", viewer.ctx.user.id, qid, reason)
+        return await self.questions(request, viewer, notice=t(viewer.lang, "console.questions.closed_notice", id=qid))
+
     # -- overview -------------------------------------------------------------------
     async def overview(self, request: Request, viewer: Viewer) -> Response:
         if viewer.scope is not None and not viewer.scope:
             return self.render(request, viewer, "error.html", 200, message="console.error.no_scope")
         data = await access.overview_rows(self.store, viewer.scope, self.tz)
+        lang, t = viewer.lang, self.catalog.t
+
+        def tip(monday: date, n: int) -> str:
+            return t(lang, "console.overview.chart_bar", week=monday.strftime("%d/%m/%Y"), count=n)
+
+        def chart(chart_id: str, where: str, weeks: list[tuple[date, int]]) -> tuple[str, Chart]:
+            title = t(lang, "console.overview.chart_title", where=where)
+            return where, weekly_chart(chart_id, weeks, title=title, tip=tip)
+
+        charts = [chart(f"weeks-{r.province_id}", province_name(r.province_id, lang), r.weeks) for r in data.rows]
+        if len(charts) != 1:
+            # Several provinces (or none yet): their sum first, then each one.
+            charts.insert(0, chart("weeks-all", t(lang, "console.overview.chart_all"), data.weeks))
         return self.render(
-            request, viewer, "overview.html", data=data, age=lambda d: self._age(viewer.lang, d) if d else ""
+            request,
+            viewer,
+            "overview.html",
+            data=data,
+            charts=charts,
+            age=lambda d: self._age(viewer.lang, d) if d else "",
         )
 
     # -- targets --------------------------------------------------------------------
@@ -537,17 +571,26 @@ class Console:
         this_year = datetime.now(self.tz).year
         raw_year = str(form.get("year", "")) if form is not None else str(request.query_params.get("year", ""))
         year = int(raw_year) if raw_year.isdigit() and 2000 <= int(raw_year) <= 2100 else this_year
-        start, end = year_bounds(year, self.tz)
-        facts = await self.store.signup_facts(provinces=viewer.scope, since=start, until=end)
-        result = progress(facts, year=year, tz=self.tz)
+        # Counted in the database, as the chat's /targets does: a few hundred rows back.
+        result = await load_progress(self.store, provinces=viewer.scope, year=year, tz=self.tz)
         goals = await self.store.signup_targets(year, provinces=viewer.scope)
         provinces = self._provinces_for(viewer)
         shown = provinces if viewer.scope is not None else sorted(set(result.by_province) | set(goals))
-        sources = {
-            "self": result.self_count,
-            "referral": sum(v[0] for v in result.by_volunteer.values()),
-            "collected": sum(v[1] for v in result.by_volunteer.values()),
-        }
+        lang, catalog = viewer.lang, self.catalog
+        sources = [
+            (source_label(catalog, lang, SignupSource.SELF, None), "self", result.self_count),
+            (
+                source_label(catalog, lang, SignupSource.REFERRAL, None),
+                "referral",
+                sum(v[0] for v in result.by_volunteer.values()),
+            ),
+            (
+                source_label(catalog, lang, SignupSource.COLLECTED, None),
+                "collected",
+                sum(v[1] for v in result.by_volunteer.values()),
+            ),
+            (catalog.t(lang, "join.source.paper_plain"), "paper", result.paper_count),
+        ]
         volunteers = sorted(result.by_volunteer.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:20]
         top = max(result.by_month.values(), default=0)
         return self.render(
@@ -606,14 +649,11 @@ class Console:
         return self.render(request, viewer, "audit.html", entries=entries, actors=actors, action=action or "")
 
 
-class _QuerySource:
-    """Hands write_export_file the filtered pages in place of a province-only export."""
-
-    def __init__(self, store: Any, query: SignupQuery) -> None:
-        self.store, self.query = store, query
-
-    def export_pages(self, *, provinces: Any, page_size: int = 1000) -> Any:
-        return self.store.export_query_pages(self.query, page_size=page_size)
+def _discard(done: asyncio.Future[int], work: Path) -> None:
+    """Remove an abandoned export's folder once its writer has finished."""
+    if not done.cancelled():
+        done.exception()  # retrieved, so a failure is not reported as never seen
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def build_console(services: Services, registry: ChannelRegistry | None) -> Starlette:
@@ -635,6 +675,7 @@ def build_console(services: Services, registry: ChannelRegistry | None) -> Starl
         Route("/signups/{signup_id:int}/note", c.page(c.signup_note), methods=["POST"]),
         Route("/questions", c.page(c.questions), methods=["GET", "POST"]),
         Route("/questions/{question_id:int}/answer", c.page(c.answer), methods=["POST"]),
+        Route("/questions/{question_id:int}/close", c.page(c.close_question), methods=["POST"]),
         Route("/targets", c.page(c.targets), methods=["GET"]),
         Route("/targets", c.page(c.set_target), methods=["POST"]),
         Route("/audit", c.page(c.audit_log), methods=["GET"]),

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from handlers.broadcasts import manage
+from handlers.broadcasts.compose import ROLE_CYCLE
 from handlers.broadcasts.options import BroadcastOptions
 from handlers.broadcasts.render import (
     describe_audience,
@@ -39,6 +40,8 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_TEXT = 3000
 DRAFT_TTL = 3600.0
 _DONE = frozenset({"created", "pause", "resume", "cancel", "resend"})
+# The roles an audience may be narrowed to: the chat's choices (handlers/broadcasts/compose.py).
+ROLES = tuple(r[0] for r in ROLE_CYCLE if r)
 
 
 class NotFoundError(Exception):
@@ -74,6 +77,7 @@ class Draft:
     topics: tuple[str, ...] = ()
     provinces: tuple[str, ...] = ()
     language: str = ""
+    role: str = ""
     when: str = "now"
     at: str = ""
     weekday: str = ""
@@ -113,6 +117,7 @@ class BroadcastPages:
             topics=tuple(str(t) for t in form.getlist("topics"))[:20],
             provinces=tuple(sorted({str(p) for p in form.getlist("provinces")}))[:40],
             language=s("language") if s("language") in ("vi", "en") else "",
+            role=s("role") if s("role") in ROLES else "",
             when=s("when") or "now",
             at=s("at"),
             weekday=s("weekday"),
@@ -130,6 +135,7 @@ class BroadcastPages:
                 everyone=d.everyone,
                 provinces=d.provinces,
                 language=d.language or None,
+                roles=(d.role,) if d.role else (),
             ),
         )
 
@@ -226,6 +232,7 @@ class BroadcastPages:
             preview=preview,
             topics=self.options().topics,
             provinces=provinces,
+            roles=ROLES,
             notice=notice,
             error=error,
         )

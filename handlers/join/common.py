@@ -131,6 +131,7 @@ class Progress:
     by_month: Counter[int] = field(default_factory=Counter)
     by_week: Counter[date] = field(default_factory=Counter)  # Monday of the week -> count
     self_count: int = 0
+    paper_count: int = 0  # imported from paper sheets: no volunteer on record
     # volunteer code ("" when the volunteer has left) -> (through their link, collected)
     by_volunteer: dict[str, list[int]] = field(default_factory=dict)
 
@@ -151,7 +152,9 @@ def progress(facts: Iterable[SignupFact], *, year: int, tz: tzinfo) -> Progress:
         result.by_month[local.month] += 1
         day = local.date()
         result.by_week[day - timedelta(days=day.weekday())] += 1
-        if fact.source is SignupSource.SELF:
+        if fact.paper:
+            result.paper_count += 1
+        elif fact.source is SignupSource.SELF:
             result.self_count += 1
         else:
             counts = result.by_volunteer.setdefault(fact.volunteer_code or "", [0, 0])
@@ -171,6 +174,7 @@ async def load_progress(store: Store, *, provinces: Collection[str] | None, year
         result.total += row.count
         result.joined += row.joined
         result.self_count += row.self_count
+        result.paper_count += row.paper_count
         result.by_province[row.province_id] += row.count
         result.by_month[row.day.month] += row.count
         result.by_week[row.day - timedelta(days=row.day.weekday())] += row.count

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from _csv import _writer as CsvWriter
 
     from handlers.i18n import Catalog
-    from storage.signups import SignupStore
+    from storage import Store
+    from storage.console import ConsoleStore, SignupQuery
+    from storage.signups import SignupExport, SignupStore
 
 __all__ = [
     "FORMATS",
@@ -43,6 +45,7 @@ __all__ = [
     "ExportResult",
     "Exporter",
     "InProcessExporter",
+    "QueryExportJob",
     "SignupRow",
     "XlsxStream",
     "csv_header",
@@ -53,6 +56,7 @@ __all__ = [
     "finish_file",
     "run_export_job",
     "write_export_file",
+    "write_query_export",
 ]
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -323,8 +327,16 @@ async def _prefetched(pages: AsyncIterator[T]) -> AsyncIterator[T]:
         upcoming.cancel()
 
 
+class PageSource(Protocol):
+    """Where an export's rows come from: the store (a province export) or a filter."""
+
+    def export_pages(
+        self, *, provinces: Collection[str] | None, page_size: int = 1000
+    ) -> AsyncIterator[list[SignupExport]]: ...
+
+
 async def write_export_file(
-    store: SignupStore,
+    store: PageSource,
     out: Path,
     *,
     fmt: str,
@@ -426,8 +438,48 @@ async def run_export_job(
     return path, rows, zipped, too_large
 
 
+@dataclass(frozen=True, slots=True)
+class QueryExportJob:
+    """The console's export: the sign-ups of a filter, into a file the caller serves."""
+
+    fmt: str
+    query: SignupQuery
+    lang: str
+    timezone: str
+
+
+class _QueryPages:
+    """Hands write_export_file a filter's pages in place of a province-only export."""
+
+    def __init__(self, store: ConsoleStore, query: SignupQuery) -> None:
+        self.store, self.query = store, query
+
+    def export_pages(
+        self, *, provinces: Collection[str] | None, page_size: int = 1000
+    ) -> AsyncIterator[list[SignupExport]]:
+        return self.store.export_query_pages(self.query, page_size=page_size)
+
+
+async def write_query_export(store: ConsoleStore, catalog: Catalog, job: QueryExportJob, out: Path) -> int:
+    """Write the filter's sign-ups into `out`; the number of rows."""
+    return await write_export_file(
+        _QueryPages(store, job.query),
+        out,
+        fmt=job.fmt,
+        provinces=job.query.provinces,
+        catalog=catalog,
+        lang=job.lang,
+        tz=ZoneInfo(job.timezone),
+        page_size=1000,
+    )
+
+
 class Exporter(Protocol):
     async def export(self, job: ExportJob) -> ExportResult: ...
+
+    async def export_file(self, job: QueryExportJob, out: Path) -> int:
+        """Write a filter's export into `out` (the console streams it from there); rows."""
+        ...
 
     async def call(self, job: Callable[[], T]) -> T:
         """Run a picklable CPU-heavy job (a chart) away from the event loop."""
@@ -438,8 +490,11 @@ class InProcessExporter:
     """Runs the export on the current event loop, a page at a time: the fallback for set-ups
     without the worker process (tests, tools). The bot itself uses bot.export_worker."""
 
-    def __init__(self, store: SignupStore, catalog: Catalog) -> None:
+    def __init__(self, store: Store, catalog: Catalog) -> None:
         self._store, self._catalog = store, catalog
+
+    async def export_file(self, job: QueryExportJob, out: Path) -> int:
+        return await write_query_export(self._store, self._catalog, job, out)
 
     async def call(self, job: Callable[[], T]) -> T:
         return await asyncio.to_thread(job)

@@ -22,9 +22,8 @@ from handlers.join.common import clean_text, parse_province
 from handlers.join.form import COMMUNE_LENGTH, WORKPLACE_LENGTH
 from handlers.join.names import clean_name
 from handlers.join.phone import parse_vn_mobile
-from storage.signups import SignupDraft, SignupSource
+from storage.signups import PAPER_CHANNEL, SignupDraft, SignupSource
 
-PAPER_CHANNEL = "paper"
 PAPER_CONSENT = "paper"
 MAX_ROWS = 50_000
 MAX_BYTES = 20 * 1024 * 1024

@@ -476,6 +476,8 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
         lines.append(f"{ctx.t('join.org.by_month')} {months}")
     lines.append(ctx.t("join.org.by_source"))
     lines.append(f"• {source_label(catalog, lang, 'self', None)}: {prog.self_count}")
+    if prog.paper_count:
+        lines.append(f"• {catalog.t(lang, 'join.source.paper_plain')}: {prog.paper_count}")
     # The ten volunteers who brought most; a federation has thousands, and the full table
     # is in the export (source and volunteer code columns).
     ranked = sorted(prog.by_volunteer.items(), key=lambda item: (-sum(item[1]), item[0]))

@@ -28,6 +28,9 @@ HANDOFF_FLOW = "ask"  # the conversation state of an open hand-off step
 MAX_ANSWER_CHARS = 3500
 INBOX_PAGE = 5  # questions per message: one screen on a phone
 INBOX_ITEM_CHARS = 300
+# Why an organizer closes a question without answering it; stored as the code, shown
+# through the catalog (console.questions.reason.*), counted in the audit log.
+CLOSE_REASONS = ("spam", "duplicate", "resolved", "other")
 
 
 async def _submit(ctx: Ctx, text: str) -> Reply:
