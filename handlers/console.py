@@ -61,17 +61,19 @@ def may_use_console(ctx: Ctx) -> bool:
     return ctx.role in CONSOLE_ROLES
 
 
+async def console(ctx: Ctx) -> Reply:
+    """`/console`: a sign-in link to the web console, valid ten minutes, once."""
+    base = ctx.services.console_url
+    if not base:
+        return ctx.reply("console.off")
+    token = await issue_link(ctx.store, ctx.user)
+    await ctx.store.audit(ctx.user.id, "console.link", f"user:{ctx.user.id}", {"via": ctx.inbound.channel})
+    logger.info("user %s asked for a console sign-in link", ctx.user.id)
+    return ctx.reply("console.link", url=link_url(base, token), minutes=int(LINK_TTL.total_seconds() // 60))
+
+
 def register(router: Router) -> None:
-    @router.command("console", min_role=Role.ORGANIZER)
-    async def console(ctx: Ctx) -> Reply:
-        """`/console`: a sign-in link to the web console, valid ten minutes, once."""
-        base = ctx.services.console_url
-        if not base:
-            return ctx.reply("console.off")
-        token = await issue_link(ctx.store, ctx.user)
-        await ctx.store.audit(ctx.user.id, "console.link", f"user:{ctx.user.id}", {"via": ctx.inbound.channel})
-        logger.info("user %s asked for a console sign-in link", ctx.user.id)
-        return ctx.reply("console.link", url=link_url(base, token), minutes=int(LINK_TTL.total_seconds() // 60))
+    router.command("console", min_role=Role.ORGANIZER)(console)
 
 
 # -- the overview page ------------------------------------------------------------

@@ -91,12 +91,9 @@ class Dispatcher:
             return with_menu(ctx, ctx.t("fallback.unsupported"))
         if not inbound.text.strip():
             return with_menu(ctx, ctx.t("fallback.empty"))
-        for text_filter in router.text_filters:
-            claimed = await text_filter(ctx)
-            if claimed is not None:
-                return claimed
-        if router.text_handler is not None:
-            return await router.text_handler(ctx)
+        answered = await router.free_text(ctx)
+        if answered is not None:
+            return answered
         return with_menu(ctx, ctx.t("fallback.not_understood"))
 
     @staticmethod

@@ -120,6 +120,17 @@ class Router:
         self.text_filters.append(fn)
         return fn
 
+    async def free_text(self, ctx: Ctx) -> HandlerResult:
+        """Free text outside forms: the text filters in order, then the free-text handler;
+        None when nothing is registered to take it."""
+        for text_filter in self.text_filters:
+            claimed = await text_filter(ctx)
+            if claimed is not None:
+                return claimed
+        if self.text_handler is not None:
+            return await self.text_handler(ctx)
+        return None
+
     def menu_entry(self, choice: str, command: str) -> None:
         """Make the main menu's `choice` button run `/command`."""
         self.menu_actions[choice] = command

@@ -25,6 +25,7 @@ from handlers.broadcasts.schedule import (
     weekly_cron,
 )
 from handlers.context import Ctx
+from handlers.forms import FormFlow
 from handlers.join.common import in_scope, province_name, province_scope
 from handlers.join.provinces import resolve_province
 from handlers.router import Actions, Router, payload
@@ -68,8 +69,13 @@ def _cancel_row(ctx: Ctx) -> list[Button]:
     return [Button(ctx.t("broadcasts.compose.cancel_button"), payload("bcc", "cancel"), typed=False)]
 
 
+# The draft in the conversation state (handlers/forms.py): no id on its buttons (one
+# draft per organizer) and no expiry beyond the retention of conversation states.
+DRAFT = FormFlow(FLOW)
+
+
 async def _save(ctx: Ctx, step: Step, data: dict[str, Any]) -> None:
-    await ctx.store.set_state(ctx.user.id, FLOW, step.value, data)
+    await DRAFT.save(ctx, step, data)
 
 
 def audience_of(data: dict[str, Any]) -> Audience:
@@ -308,8 +314,9 @@ async def show_step(ctx: Ctx, step: Step, data: dict[str, Any], *, intro: str | 
 # -- typed input ---------------------------------------------------------------
 async def on_text(ctx: Ctx) -> Reply | list[Reply]:
     """Text typed while composing a broadcast: the step's answer (texts, provinces, time)."""
-    state = await ctx.store.get_state(ctx.user.id)
-    assert state is not None
+    state = await DRAFT.load(ctx)
+    if state is None:  # the draft was cancelled elsewhere while this message was in flight
+        return ctx.reply("broadcasts.compose.expired")
     try:
         step = Step(state.step)
     except ValueError:  # a step from an older version of the flow
@@ -450,8 +457,8 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
     action = ctx.args[0] if ctx.args else ""
     if action == "new":
         return await start(ctx)
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow != FLOW:
+    state = await DRAFT.load(ctx)
+    if state is None:
         return ctx.reply("broadcasts.compose.expired")
     if action == "cancel":
         await ctx.store.clear_state(ctx.user.id)

@@ -42,15 +42,16 @@ async def _province_button(ctx: Ctx) -> Reply:
     return reply
 
 
-async def _province_typed(ctx: Ctx, router: Router) -> Reply | list[Reply]:
+async def province_typed(ctx: Ctx) -> Reply | list[Reply]:
+    """A province typed instead of pressed for a member-care list (a question is answered)."""
     state = await ctx.store.get_state(ctx.user.id)
     data = state.data if state is not None else {}
     then = str(data.get("then", "b"))
     match = resolve_province(ctx.inbound.text)
-    if match.province is None and len(ctx.inbound.text.split()) > SENTENCE_WORDS and router.text_handler:
+    if match.province is None and len(ctx.inbound.text.split()) > SENTENCE_WORDS and ctx.router is not None:
         # A question, not a province: answer it rather than trap the worker in the prompt.
         await ctx.store.clear_state(ctx.user.id)
-        return as_replies(await router.text_handler(ctx))
+        return as_replies(await ctx.router.free_text(ctx))
     if match.province is None:
         return province_question(ctx, then, note=ctx.t("care.province.unknown"))
     await ctx.store.clear_state(ctx.user.id)
@@ -109,11 +110,6 @@ def register(router: Router) -> None:
     support.register(router)
     organizer.register(router)
     router.button(PROVINCE_PREFIX)(_province_button)
-
-    async def province_typed(ctx: Ctx) -> Reply | list[Reply]:
-        """A province typed instead of pressed for a member-care list."""
-        return await _province_typed(ctx, router)
-
     router.flow(FLOW_PROVINCE)(province_typed)
     router.menu_entry("benefits", "benefits")
     router.menu_entry("programs", "programs")

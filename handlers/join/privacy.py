@@ -12,7 +12,6 @@ conversation state: an old "erase" button never erases anything.
 
 from __future__ import annotations
 
-import functools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -259,13 +258,14 @@ async def _erase(ctx: Ctx, phone: str | None) -> list[Reply]:
     return [done, *alerts]
 
 
-async def typed_instead(ctx: Ctx, router: Router) -> list[Reply]:
+async def typed_instead(ctx: Ctx) -> list[Reply]:
     """Typing instead of pressing: nothing erased; the form set aside comes back, or the message is answered."""
     # As if no confirmation had been open: a question typed here stays a question.
     state = await FORGET_FORM.load(ctx)
     replies = [await _keep(ctx, state.data if state is not None else {})]
-    if router.text_handler is not None and ctx.inbound.text.strip() and (state is None or "resume" not in state.data):
-        replies += as_replies(await router.text_handler(ctx))
+    if ctx.router is not None and ctx.inbound.text.strip() and (state is None or "resume" not in state.data):
+        # The way any free text goes (opt-out words, poll answers, the rights Q&A).
+        replies += as_replies(await ctx.router.free_text(ctx))
     return replies
 
 
@@ -273,7 +273,4 @@ def register(router: Router) -> None:
     router.command("mydata", describe="join.cmd.mydata")(mydata)
     router.command("forget", describe="join.cmd.forget")(forget)
     router.button(PREFIX, actions=ACTIONS)(on_button)
-    # The router is read when the message comes, not now: features registered after this
-    # one (the rights Q&A, the opt-out words) still wrap its free-text handler.
-    answer_typed = functools.partial(typed_instead, router=router)
-    router.flow(FLOW_FORGET)(functools.update_wrapper(answer_typed, typed_instead))
+    router.flow(FLOW_FORGET)(typed_instead)
