@@ -25,6 +25,8 @@ class SignupQuery:
     provinces: frozenset[str] | None
     status: SignupStatus | None = None
     source: SignupSource | None = None
+    # True: only sheets imported from paper (consent channel PAPER_CHANNEL); False: none.
+    paper: bool | None = None
     volunteer_code: str | None = None
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before

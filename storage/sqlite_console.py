@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from storage.console import ConsoleSession, ImportOutcome, SignupCursor, SignupQuery
 from storage.questions import Question
-from storage.signups import Signup, SignupDraft, SignupExport
+from storage.signups import PAPER_CHANNEL, Signup, SignupDraft, SignupExport
 from storage.sqlite_questions import _SELECT as _Q_SELECT
 from storage.sqlite_questions import _province_filter, _question
 from storage.sqlite_signups import _SELECT as _S_SELECT
@@ -37,6 +37,9 @@ def _where(query: SignupQuery) -> tuple[list[str], list[Any]] | None:
     if query.source is not None:
         where.append("s.source = ?")
         params.append(query.source.value)
+    if query.paper is not None:
+        where.append("s.consent_channel = ?" if query.paper else "s.consent_channel != ?")
+        params.append(PAPER_CHANNEL)
     if query.volunteer_code:
         where.append("s.volunteer_id = (SELECT user_id FROM volunteer_codes WHERE code = ?)")
         params.append(query.volunteer_code)

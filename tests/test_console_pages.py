@@ -370,6 +370,16 @@ async def test_targets_count_paper_imports_as_their_own_source(services: Service
         page = (await client.get("/console/targets")).text
     sources = dict(re.findall(r'<tr id="source-(\w+)"><th>[^<]+</th><td>(\d+)</td></tr>', page))
     assert sources == {"self": "1", "referral": "2", "collected": "1", "paper": "4"}
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        # The sign-ups list filters paper imports apart from what volunteers collected,
+        # and names them as such in the list.
+        paper = (await client.post("/console/signups", data={"csrf": csrf, "source": "paper"})).text
+        collected = (await client.post("/console/signups", data={"csrf": csrf, "source": "collected"})).text
+    assert len(ids(paper)) == 4 and "Công nhân An" in paper and "Người 4" not in paper
+    assert paper.count("<td>nhập từ giấy</td>") == 4
+    assert ids(collected) and "Người 4" in collected and "Công nhân" not in collected
+    assert '<option value="paper" selected>' in paper
     assert '<tr id="source-paper"><th>nhập từ giấy</th>' in page
     # The four paper rows are nobody's: not a volunteer who left, not v_hoa's.
     assert re.search(r"v_hoa</td><td>3</td>", page) and "Mã cộng tác viên —" not in page

@@ -63,7 +63,7 @@ from handlers.scope import question_in_scope
 from storage import Role
 from storage.console import SORTS, SignupCursor, SignupQuery
 from storage.questions import ANSWERED, CLOSED, OPEN
-from storage.signups import SignupSource, SignupStatus
+from storage.signups import PAPER_CHANNEL, SignupSource, SignupStatus
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,10 @@ class Viewer:
     @property
     def is_admin(self) -> bool:
         return self.ctx.role is Role.ADMIN
+
+
+# The sign-ups filter's own "source" choice for sheets imported from paper.
+PAPER_SOURCE = PAPER_CHANNEL
 
 
 class NotFound(Exception):
@@ -158,7 +162,7 @@ class Console:
             "csrf": viewer.csrf if viewer else "",
             "province_name": lambda p: province_name(p, lang),
             "status_label": lambda s: status_label(catalog, lang, s),
-            "source_label": lambda s, code=None: source_label(catalog, lang, s, code),
+            "source_label": lambda s, code=None, channel=None: source_label(catalog, lang, s, code, channel),
             "local": self.local,
             "notice": None,
             "error": None,
@@ -282,6 +286,8 @@ class Console:
             # A province outside the scope is ignored, never widened to: it shows nothing.
             provinces = frozenset({f["province"]}) if in_scope(viewer.scope, f["province"]) else frozenset()
         status = SignupStatus(f["status"]) if f["status"] in SignupStatus.__members__.values() else None
+        # "paper" is its own choice: collected sign-ups imported from paper sheets.
+        paper = True if f["source"] == PAPER_SOURCE else (False if f["source"] == SignupSource.COLLECTED else None)
         source = SignupSource(f["source"]) if f["source"] in SignupSource.__members__.values() else None
         phone = text = None
         if f["q"]:
@@ -308,6 +314,7 @@ class Console:
             provinces=provinces,
             status=status,
             source=source,
+            paper=paper,
             volunteer_code=f["volunteer"] or None,
             since=since,
             until=until,
@@ -340,7 +347,8 @@ class Console:
             paged=after is not None,
             provinces=self._provinces_for(viewer),
             statuses=list(SignupStatus),
-            sources=list(SignupSource),
+            sources=[(s.value, source_label(self.catalog, viewer.lang, s, None)) for s in SignupSource]
+            + [(PAPER_SOURCE, self.catalog.t(viewer.lang, "join.source.paper_plain"))],
             next_cursor=(rows[-1].id, rows[-1].full_name if query.sort == "name" else "") if rows else None,
         )
 

@@ -16,7 +16,7 @@ from handlers.context import Ctx
 from handlers.i18n import Catalog
 from handlers.join.provinces import get_province, resolve_province
 from storage import Role, Store
-from storage.signups import SignupExport, SignupFact, SignupSource, SignupStatus
+from storage.signups import PAPER_CHANNEL, SignupExport, SignupFact, SignupSource, SignupStatus
 
 if TYPE_CHECKING:
     from handlers.join.export import SignupRow
@@ -67,8 +67,12 @@ def status_label(catalog: Catalog, lang: str, status: SignupStatus | str) -> str
     return catalog.t(lang, f"join.status.{SignupStatus(status).value}")
 
 
-def source_label(catalog: Catalog, lang: str, source: SignupSource | str, code: str | None) -> str:
+def source_label(
+    catalog: Catalog, lang: str, source: SignupSource | str, code: str | None, consent_channel: str | None = None
+) -> str:
     source = SignupSource(source)
+    if consent_channel == PAPER_CHANNEL:
+        return catalog.t(lang, "join.source.paper_plain")
     if source is SignupSource.SELF or not code:
         return catalog.t(lang, f"join.source.{source.value}_plain")
     return catalog.t(lang, f"join.source.{source.value}", code=code)
