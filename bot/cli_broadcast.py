@@ -158,8 +158,6 @@ async def _create(args: argparse.Namespace, config: Config) -> int:
         return _fail(e)
 
     async def body(store: Store) -> int:
-        if new.audience.provinces and not await store.supports_province_audience():
-            raise CliError("selecting by province needs the sign-ups feature (no signups table)")
         size = await store.count_audience(new.audience)
         _print_preview(sys.stdout, catalog, new, opts, tz, size)
         if reach := await reach_note(store, catalog, LANG, new.audience, opts, now):

@@ -339,10 +339,6 @@ class BroadcastStore(abc.ABC):
 
     # -- audience and deliveries ------------------------------------------
     @abc.abstractmethod
-    async def supports_province_audience(self) -> bool:
-        """Whether sign-ups with provinces exist to select by."""
-
-    @abc.abstractmethod
     async def count_audience(self, audience: Audience) -> int: ...
 
     @abc.abstractmethod

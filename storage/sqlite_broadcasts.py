@@ -327,11 +327,6 @@ class SQLiteBroadcastMixin:
         )
 
     # -- audience and deliveries ------------------------------------------
-    async def supports_province_audience(self) -> bool:
-        # Sign-ups live in another feature's table; select by province only once it exists.
-        columns = {r[0] for r in await self._rows("SELECT name FROM pragma_table_info('signups')")}
-        return {"user_id", "province_id"} <= columns
-
     async def _audience_where(self, audience: Audience) -> tuple[str, list[Any]]:
         clauses = ["u.reachable = 1"]
         params: list[Any] = []
@@ -352,8 +347,6 @@ class SQLiteBroadcastMixin:
             clauses.append(f"u.role IN ({_marks(len(audience.roles))})")
             params.extend(audience.roles)
         if audience.provinces:
-            if not await self.supports_province_audience():
-                raise StoreError("selecting by province needs the sign-ups table")
             clauses.append(
                 "EXISTS (SELECT 1 FROM signups g WHERE g.user_id = u.id"
                 f" AND g.province_id IN ({_marks(len(audience.provinces))}))"

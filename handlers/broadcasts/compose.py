@@ -152,15 +152,14 @@ async def _audience_screen(ctx: Ctx, data: dict[str, Any], *, intro: str | None 
             Button(ctx.t("broadcasts.compose.role_button", role=role), payload("bcc", "role")),
         ]
     )
-    if await ctx.store.supports_province_audience():
-        rows.append(
-            [
-                Button(
-                    ctx.t("broadcasts.compose.provinces_button", count=len(audience.provinces)),
-                    payload("bcc", "prov"),
-                )
-            ]
-        )
+    rows.append(
+        [
+            Button(
+                ctx.t("broadcasts.compose.provinces_button", count=len(audience.provinces)),
+                payload("bcc", "prov"),
+            )
+        ]
+    )
     rows.append([Button(ctx.t("broadcasts.compose.next_button"), payload("bcc", "aud_ok"))])
     rows.append(_cancel_row(ctx))
     return Reply("\n".join(lines), buttons=rows, edit=edit)
@@ -537,8 +536,6 @@ async def _audience_changed(ctx: Ctx, data: dict[str, Any]) -> Reply:
 @ACTIONS.on("prov")
 async def _ask_provinces(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
     """Asks which provinces (within the organizer's own) to narrow the audience to."""
-    if not await ctx.store.supports_province_audience():
-        return await _audience_screen(ctx, data, intro=ctx.t("broadcasts.compose.no_provinces"))
     await _save(ctx, Step.PROVINCES, data)
     return Reply(ctx.t("broadcasts.compose.ask_provinces"), buttons=[_cancel_row(ctx)])
 
