@@ -436,7 +436,7 @@ class SQLiteBroadcastMixin:
         # took, or a cancel skipped, is not returned and so not sent. An outcome only
         # lands on a row still in flight.
         now = _now()
-        entries = [(i, "sending", None, 1) for i in claim]
+        entries: list[tuple[int, str, str | None, int]] = [(i, "sending", None, 1) for i in claim]
         entries += [(r.delivery_id, r.status.value, r.reason, 0) for r in results]
         claimed: set[int] = set()
         for i in range(0, len(entries), _JOURNAL_CHUNK):
