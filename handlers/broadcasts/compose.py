@@ -592,7 +592,7 @@ async def _confirmed(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
     return await _confirm(ctx, data)
 
 
-async def _confirm(ctx: Ctx, data: dict[str, Any]) -> Reply:
+async def _confirm(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
     # The scope is read again here: it may have changed since the draft was started.
     scope = await province_scope(ctx)
     if scope is not None and not scope:

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from handlers.join.provinces import get_province
 
 if TYPE_CHECKING:
-    from _csv import _writer as CsvWriter
+    from _csv import Writer as CsvWriter
 
     from handlers.i18n import Catalog
     from storage import Store
@@ -203,7 +203,7 @@ class XlsxStream:
                     sheet.write_string(self.rows, column, value)
                     width = max((len(line) for line in value.splitlines()), default=0)
                 else:
-                    sheet.write_number(self.rows, column, value)  # type: ignore[arg-type]  # ids only
+                    sheet.write_number(self.rows, column, value)  # ids only
                     width = len(str(value))
                 if width > widths[column]:
                     widths[column] = width

@@ -93,7 +93,9 @@ def read_table(data: bytes, filename: str) -> Iterator[list[object]]:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    yield from (list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect))
+    for r in csv.reader(io.StringIO(text, newline=""), dialect):
+        row: list[object] = list(r)
+        yield row
 
 
 def _cell(value: object) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
+from handlers.i18n import Catalog
 from handlers.join.common import clean_note, clean_text, parse_province, province_name, province_scope
 from handlers.listening.options import CATEGORIES, options
 from handlers.listening.text import cluster_key, personal_data_in
@@ -288,12 +289,12 @@ async def early_warning(ctx: Ctx, province: str, key: str, category: str, compan
 
 
 def alert_text(
-    catalog,
+    catalog: Catalog,
     lang: str,
     province: str,
     company: str,
     category: str,
-    reports: int,  # type: ignore[no-untyped-def]
+    reports: int,
     workers: int,
     previous: int,
     days: int,

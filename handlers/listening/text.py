@@ -91,7 +91,7 @@ def _sound(flat: str) -> str:
     """Spelling-insensitive form for comparing: "goertech"/"goertek", "yazzaki"/"yazaki"."""
     for a, b in _SOUNDS:
         flat = flat.replace(a, b)
-    out = []
+    out: list[str] = []
     for ch in flat:
         if not out or out[-1] != ch:  # doubled letters: "ajinomotto"
             out.append(ch)

@@ -402,7 +402,7 @@ async def entry_reply(
 
 
 def _also_rows(ctx: Ctx, refs: list[str], *, exclude: set[str]) -> list[list[Button]]:
-    rows = []
+    rows: list[list[Button]] = []
     for ref in refs:
         if ref in exclude or len(rows) >= MAX_ALSO:
             continue

@@ -20,7 +20,7 @@ from datetime import date
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = [
     "CERTAINTIES",
@@ -504,9 +504,7 @@ def _build_entry(
             problems.append(f"{label}: missing {lang} questions (a non-empty list of text)")
         else:
             questions[lang] = tuple(q.strip() for q in qs)
-    certainty = data.get("certainty")
-    if certainty not in CERTAINTIES:
-        problems.append(f"{label}: certainty must be one of {', '.join(CERTAINTIES)}")
+    certainty = _certainty(data, label, problems)
     related = data.get("related", [])
     if not isinstance(related, list) or not all(isinstance(r, str) for r in related):
         problems.append(f"{label}: related must be a list of topic or entry ids")
@@ -522,7 +520,7 @@ def _build_entry(
         keywords = []
     texts = {"answer": answer, "next_step": next_step, "title": title}
     _check_worker_texts(label, texts, problems)
-    if certainty in CERTAINTIES and certainty != "confirmed":
+    if certainty and certainty != "confirmed":
         _check_hedge(label, certainty, {"answer": answer}, problems)
     # Titles are button labels, shortened differently per language: facts are checked
     # where they are stated.
@@ -548,9 +546,7 @@ def _build_regions(where: str, data: dict[str, Any], problems: list[str]) -> Wag
 
     before = len(problems)
     effective = _date(data, "effective", where, problems)
-    certainty = data.get("certainty")
-    if certainty not in CERTAINTIES:
-        problems.append(f"{where}: certainty must be one of {', '.join(CERTAINTIES)}")
+    certainty = _certainty(data, where, problems)
     if not _text(data.get("source")):
         problems.append(f"{where}: missing source")
     amounts: dict[int, tuple[int, int]] = {}
@@ -656,6 +652,7 @@ def _build_topic(
     category = data.get("category")
     if not _text(category):
         problems.append(f"{label}: missing category")
+        category = ""
     elif categories and category not in categories:
         problems.append(f"{label}: unknown category '{category}' (not in {CATEGORIES_FILE})")
 
@@ -692,10 +689,8 @@ def _build_topic(
     next_step = _bilingual_text(data, "next_step", label, problems, required=False, limit=MAX_NEXT_STEP_CHARS)
     bullets = _bullets(data, label, problems)
 
-    certainty = data.get("certainty")
-    if certainty not in CERTAINTIES:
-        problems.append(f"{label}: certainty must be one of {', '.join(CERTAINTIES)}")
-    elif certainty != "confirmed":
+    certainty = _certainty(data, label, problems)
+    if certainty and certainty != "confirmed":
         _check_hedge(label, certainty, {"answer": answer, "summary": summary}, problems)
     shown = {
         "answer": answer,
@@ -977,5 +972,14 @@ def _date(data: Mapping[str, Any], key: str, label: str, problems: list[str]) ->
         return None
 
 
-def _text(value: object) -> bool:
+def _certainty(data: Mapping[str, Any], label: str, problems: list[str]) -> str:
+    """The item's certainty, or "" (with a problem noted) when it is not one of CERTAINTIES."""
+    value = data.get("certainty")
+    if value in CERTAINTIES:
+        return str(value)
+    problems.append(f"{label}: certainty must be one of {', '.join(CERTAINTIES)}")
+    return ""
+
+
+def _text(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip())

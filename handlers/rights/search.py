@@ -602,7 +602,8 @@ class _Index:
             feats = _doc_features(e.tokens, e.lang)
             answer_only[e.topic] |= feats - vocab[e.topic]
             for f in feats:
-                tf[e.topic][f] += ANSWER_SHARE
+                # Counter adds the half weight as a float; typeshed types its counts as int.
+                tf[e.topic][f] += ANSWER_SHARE  # type: ignore[assignment]
 
         df: Counter[str] = Counter()
         for tid in tf:
@@ -821,8 +822,8 @@ class Searcher:
 
         # Words seen in only one language's questions tell the query's language.
         by_lang: dict[str, set[str]] = defaultdict(set)
-        for e in questions + entry_questions + pseudo:
-            by_lang[e.lang].update(t.folded for t in e.tokens)
+        for doc in questions + entry_questions + pseudo:
+            by_lang[doc.lang].update(t.folded for t in doc.tokens)
         self._en_only = frozenset(by_lang["en"] - by_lang["vi"])
         self._vi_only = frozenset(by_lang["vi"] - by_lang["en"])
 

@@ -29,7 +29,7 @@ import hashlib
 import json
 import pickle
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -199,7 +199,12 @@ def _right(o: Outcome) -> bool:
 
 
 def train(
-    kb: KnowledgeBase, tune: Sequence[Labelled], *, log=print, cache: Path | None = None, final: bool = True
+    kb: KnowledgeBase,
+    tune: Sequence[Labelled],
+    *,
+    log: Callable[[str], object] = print,
+    cache: Path | None = None,
+    final: bool = True,
 ) -> LinearModel:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
@@ -304,7 +309,7 @@ def train_entries(kb: KnowledgeBase, tune: Sequence[Labelled]) -> LinearModel:
     return replace(prune(model, ENTRY_PRUNE), meta={"seed": SEED, "C": C, "prune": ENTRY_PRUNE, "examples": len(items)})
 
 
-def reliability_table(scored: Sequence[tuple[float, Outcome]], *, log=print) -> None:
+def reliability_table(scored: Sequence[tuple[float, Outcome]], *, log: Callable[[str], object] = print) -> None:
     log("  out-of-fold reliability (stated confidence vs share right):")
     for lo, hi in ((0.0, 0.5), (0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01)):
         rows = [o for p, o in scored if lo <= p < hi]
