@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from bot.cli import Parser
 from bot.config import Config
@@ -20,7 +21,7 @@ from handlers.rights.kb import (
 )
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
     ask = sub.add_parser("ask", parents=[common], help="answer a rights question from the knowledge base")
     ask.add_argument("question", nargs="?", help="the question; without it, one question per line from stdin")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")

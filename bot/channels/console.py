@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from starlette.routing import BaseRoute
+
 from bot.channels.base import ChannelRegistry
 from bot.channels.numbered import NumberedChoices
 from handlers.dispatcher import Dispatcher
@@ -54,7 +56,7 @@ class ConsoleChannel:
     async def stop(self) -> None:
         pass
 
-    def web_routes(self) -> list:  # type: ignore[type-arg]
+    def web_routes(self) -> list[BaseRoute]:
         return []
 
     async def send(self, user_id: str, reply: Reply) -> None:

@@ -89,7 +89,7 @@ def _journal_entry(update: Update) -> tuple[str, str, Any]:
     return str(update.update_id), str(user_ref if isinstance(user_ref, int) else ""), update.to_dict()
 
 
-class JournalingQueue(asyncio.Queue):  # type: ignore[type-arg]
+class JournalingQueue(asyncio.Queue[object]):
     """PTB's update queue; every update is in the inbound journal before Telegram forgets it.
 
     Polling: `_JournalingPoller` writes each getUpdates batch down in one transaction as
@@ -288,7 +288,7 @@ class TelegramChannel:
         )
         if config.mode == "webhook":
             builder = builder.updater(None)
-        self.application: Application = builder.build()  # type: ignore[type-arg]
+        self.application: Application = builder.build()
         if self.application.updater is not None:
             self.application.updater.bot = _JournalingPoller(self.application.bot, self.update_queue)  # type: ignore[assignment]
         self.application.add_handler(TypeHandler(Update, self._on_update))
