@@ -145,10 +145,11 @@ class Runtime:
             )
         if zalo.bot_enabled or zalo.oa_enabled:
             from bot.broadcast.zalo_sender import zalo_limits
+            from bot.channels.zalo.adapter_common import ZaloChannelBase
 
             for channel in channels:
-                if channel.name in ("zalo_oa", "zalo_bot"):
-                    channel.limiter = ChannelLimiter(zalo_limits(self.config))  # type: ignore[attr-defined]
+                if isinstance(channel, ZaloChannelBase):
+                    channel.limiter = ChannelLimiter(zalo_limits(self.config))
         for channel in channels:
             self.registry.add(channel)
         return channels

@@ -10,11 +10,14 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from bot.config import Config, ConfigError, load_config
 from bot.logsetup import secrets_of, setup_logging
 from storage import Role, StoreError, StoreOpenError
+
+if TYPE_CHECKING:
+    from bot.app import Runtime  # imported when a command runs: start-up stays fast
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +153,7 @@ async def _chat(config: Config, role: str, user_id: str, lang: str | None) -> in
         return await _console(runtime, role, user_id, lang)
 
 
-async def _console(runtime, role: str, user_id: str, lang: str | None) -> int:  # type: ignore[no-untyped-def]
+async def _console(runtime: Runtime, role: str, user_id: str, lang: str | None) -> int:
     from bot.channels.console import NAME, ConsoleChannel
 
     store = runtime.store

@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -62,7 +63,7 @@ def _broadcast_id(text: str) -> int:
     return int(text)
 
 
-def _positive(limit: int):  # type: ignore[no-untyped-def]
+def _positive(limit: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= limit:
             raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {limit}: {text[:30]!r}")

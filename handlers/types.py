@@ -50,7 +50,14 @@ class Inbound:
     photo: InboundPhoto | None = None
 
     @staticmethod
-    def parse_text(channel: str, user_id: str, text: str, **kw: object) -> Inbound:
+    def parse_text(
+        channel: str,
+        user_id: str,
+        text: str,
+        *,
+        language: str | None = None,
+        chat_id: str | None = None,
+    ) -> Inbound:
         """Build an Inbound from typed text, recognising `/command args`."""
         stripped = text.strip()
         if stripped.startswith("/") and len(stripped) > 1:
@@ -64,9 +71,10 @@ class Inbound:
                 text=text,
                 command=command,
                 args=tuple(rest),
-                **kw,  # type: ignore[arg-type]
+                language=language,
+                chat_id=chat_id,
             )
-        return Inbound(channel, user_id, InboundKind.TEXT, text=text, **kw)  # type: ignore[arg-type]
+        return Inbound(channel, user_id, InboundKind.TEXT, text=text, language=language, chat_id=chat_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from bot.broadcast.limits import ChannelLimiter, ChannelLimits
@@ -51,6 +51,7 @@ OA = "zalo_oa"
 BOT = "zalo_bot"
 
 
+@runtime_checkable
 class ZaloSendChannel(Protocol):
     name: str
 
@@ -162,11 +163,11 @@ def zalo_senders(config: Config, channels: list[object]) -> dict[str, ZaloSender
     zalo = config.zalo
     senders: dict[str, ZaloSender] = {}
     for channel in channels:
-        name = getattr(channel, "name", None)
-        if name not in (OA, BOT) or not hasattr(channel, "send"):
+        if not isinstance(channel, ZaloSendChannel) or channel.name not in (OA, BOT):
             continue
+        name = channel.name
         senders[name] = ZaloSender(
-            channel,  # type: ignore[arg-type]
+            channel,
             zalo_limits(config),
             timezone=config.bot.timezone,
             night_start=zalo.night_start,

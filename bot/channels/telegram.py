@@ -290,7 +290,10 @@ class TelegramChannel:
             builder = builder.updater(None)
         self.application: Application = builder.build()
         if self.application.updater is not None:
-            self.application.updater.bot = _JournalingPoller(self.application.bot, self.update_queue)  # type: ignore[assignment]
+            # PTB has no hook between getUpdates and the queue: a proxy stands in for the
+            # Bot, journaling get_updates and passing everything else through.
+            poller = _JournalingPoller(self.application.bot, self.update_queue)
+            self.application.updater.bot = poller  # type: ignore[assignment]  # duck-typed Bot
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self.username: str | None = None

@@ -50,7 +50,7 @@ def describe_audience(catalog: Catalog, lang: str, audience: Audience, opts: Bro
     if audience.everyone:
         parts = [t(lang, "broadcasts.audience.everyone")]
     else:
-        names = [(opts.topic(tid).name(lang) if opts.topic(tid) else tid) for tid in audience.topics]  # type: ignore[union-attr]
+        names = [(topic.name(lang) if (topic := opts.topic(tid)) else tid) for tid in audience.topics]
         parts = [t(lang, "broadcasts.audience.topics", topics=", ".join(names))]
     if audience.provinces:
         names = [(p.name(lang) if (p := get_province(pid)) else pid) for pid in audience.provinces]

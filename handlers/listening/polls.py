@@ -30,8 +30,8 @@ from handlers.listening.text import fold, match_choice, parse_numbers
 from handlers.router import Router, payload
 from handlers.scope import no_province_yet, own_audience
 from handlers.types import Button, Photo, Reply
-from storage import Role
-from storage.broadcasts import Audience, NewBroadcast
+from storage import Role, Store
+from storage.broadcasts import Audience, Broadcast, NewBroadcast
 from storage.listening import MAX_CHOICES, NewPoll, Poll, PollChoice
 
 logger = logging.getLogger(__name__)
@@ -480,7 +480,9 @@ async def _create(ctx: Ctx, data: dict[str, Any]) -> Reply:
     )
 
 
-async def create_poll(store, new: NewPoll, audience: Audience, *, run_at: datetime | None = None):  # type: ignore[no-untyped-def]
+async def create_poll(
+    store: Store, new: NewPoll, audience: Audience, *, run_at: datetime | None = None
+) -> tuple[Poll, Broadcast]:
     """The poll and its broadcast (sent now, or at `run_at`), audited; for chat and CLI."""
     poll, broadcast = await store.create_poll(
         new,
