@@ -26,6 +26,7 @@ How a run goes:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -316,10 +317,8 @@ class DeliveryEngine:
             self._progress(run)
         finally:
             keeper.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await keeper
-            except asyncio.CancelledError:
-                pass
             self.runs.pop(broadcast_id, None)
             if report.outcome != "done":
                 await self.store.release_broadcast(broadcast_id, self.owner)
@@ -457,10 +456,8 @@ class DeliveryEngine:
             results = await asyncio.gather(*(work() for _ in range(workers_n)), return_exceptions=True)
         finally:
             feeder.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await feeder
-            except asyncio.CancelledError:
-                pass
             await journal.close()
             self.journal_commits += journal.commits
         errors = [r for r in results if isinstance(r, BaseException)]

@@ -465,9 +465,10 @@ class TelegramChannel:
             and reply.photo is None
             and reply.photo_ref is None
             and reply.document is None
+            and text_length(reply.text) <= TEXT_LIMIT
+            and await self._try_edit(chat_id, edit_message_id, reply)
         ):
-            if text_length(reply.text) <= TEXT_LIMIT and await self._try_edit(chat_id, edit_message_id, reply):
-                return
+            return
         await self._deliver(chat_id, reply)
 
     async def _send_quietly(self, user_id: str, reply: Reply) -> bool:
@@ -485,10 +486,8 @@ class TelegramChannel:
             )
             return True
         except BadRequest as e:
-            if "not modified" in str(e).lower():
-                return True
-            # Too old to edit, or deleted: send a fresh message instead.
-            return False
+            # "Not modified" is done; too old to edit, or deleted: send a fresh message instead.
+            return "not modified" in str(e).lower()
         except Forbidden:
             raise
         except TelegramError:

@@ -184,7 +184,12 @@ def plan_import(
             plan.problems.append(Problem(number, "date", "date", _cell(get("date"))))
         if len(plan.problems) > before:
             continue
-        assert phone.e164 and name.value and workplace and province and signed
+        # Every field checked above: no problem noted, so each holds a value.
+        assert phone.e164
+        assert name.value
+        assert workplace
+        assert province
+        assert signed
         if phone.e164 in seen:
             plan.merged += 1  # the same person twice on the sheet: one sign-up
             continue

@@ -258,10 +258,15 @@ def has_person_name(text: str) -> bool:
     folded = [fold(t) for t in tokens]
     for i, tok in enumerate(tokens):
         f = folded[i]
-        if f in _SURNAMES and _is_capitalized(tok) and i + 1 < len(tokens) and _is_capitalized(tokens[i + 1]):
+        if (
+            f in _SURNAMES
+            and _is_capitalized(tok)
+            and i + 1 < len(tokens)
+            and _is_capitalized(tokens[i + 1])
             # A sentence's first word is capitalised anyway: want two more capitals after it.
-            if i > 0 or (i + 2 < len(tokens) and _is_capitalized(tokens[i + 2])):
-                return True
+            and (i > 0 or (i + 2 < len(tokens) and _is_capitalized(tokens[i + 2])))
+        ):
+            return True
         for honorific in _HONORIFICS:
             parts = honorific.split()
             n = len(parts)

@@ -992,10 +992,7 @@ class Searcher:
         if lex is None:
             # Nothing the knowledge base knows: another script, a name, random letters.
             return SearchResult(None, 0.0, [], out_of_scope=True, kind="out_of_scope", lang=qlang, province=province)
-        if self.model is None:
-            result = self._decide_lexical(lex)
-        else:
-            result = self._decide_combined(lex, text, words)
+        result = self._decide_lexical(lex) if self.model is None else self._decide_combined(lex, text, words)
         # A story's context and the model settle a word's reading; a short message
         # may leave it open, and then the worker is asked which one they meant.
         if (

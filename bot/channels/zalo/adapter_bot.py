@@ -14,6 +14,7 @@ answered like a sticker on Telegram. Buttons become numbered choices.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 
@@ -110,10 +111,8 @@ class ZaloBotChannel(ZaloChannelBase):
     async def stop(self) -> None:
         if self._poller is not None:
             self._poller.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-            except asyncio.CancelledError:
-                pass
             self._poller = None
         await self.background.drain(STOP_TIMEOUT)
         if self._owns_http and self._http is not None:

@@ -51,7 +51,8 @@ D = TypeVar("D", bound="DataclassInstance")  # a parsed update
 
 def journal_payload(update: object) -> dict[str, Any]:
     """A parsed Zalo update (a dataclass of plain fields) as JSON for the inbound journal."""
-    assert dataclasses.is_dataclass(update) and not isinstance(update, type)
+    assert dataclasses.is_dataclass(update)
+    assert not isinstance(update, type)
     return {f.name: getattr(update, f.name) for f in dataclasses.fields(update)}
 
 
