@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from bot.config import Config, ConfigError, load_config
 from bot.logsetup import secrets_of, setup_logging
+from handlers.i18n import LANGUAGES
 from storage import Role, StoreError, StoreOpenError
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", parents=[common], help="chat with the bot in this terminal")
     chat.add_argument("--as", dest="role", choices=CONSOLE_ROLES, default="worker")
     chat.add_argument("--user-id", default="1", help="console user id (default 1)")
-    chat.add_argument("--lang", choices=("vi", "en"), default=None)
+    chat.add_argument("--lang", choices=LANGUAGES, default=None)
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=Parser)

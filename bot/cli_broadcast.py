@@ -36,7 +36,7 @@ from handlers.broadcasts.render import (
     status_label,
 )
 from handlers.broadcasts.schedule import end_of_day, format_local, parse_local_date, parse_local_datetime
-from handlers.i18n import Catalog, load_catalog
+from handlers.i18n import LANGUAGES, Catalog, load_catalog
 from handlers.join.provinces import resolve_province
 from handlers.text import shorten
 from storage import Store, open_store
@@ -82,7 +82,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument("--photo", type=Path, metavar="FILE", help="a photo sent with the text")
     create.add_argument("--topic", action="append", default=[], metavar="T", help="subscribers of topic T")
     create.add_argument("--province", action="append", default=[], metavar="P", help="only workers in province P")
-    create.add_argument("--lang", choices=("vi", "en"), help="only workers using this language")
+    create.add_argument("--lang", choices=LANGUAGES, help="only workers using this language")
     create.add_argument("--role", action="append", default=[], choices=ROLES, help="only users with this role")
     create.add_argument("--all", action="store_true", help="every reachable user, whatever their topics")
     create.add_argument("--at", metavar="WHEN", help='"YYYY-MM-DD HH:MM" (local time) or "now" (default)')

@@ -51,7 +51,7 @@ from bot.broadcast.senders import (
 )
 from handlers.broadcasts.render import message_language, render_message
 from handlers.broadcasts.schedule import QuietHours
-from handlers.i18n import Catalog
+from handlers.i18n import LANGUAGES, Catalog
 from storage import Store, User
 from storage.broadcasts import (
     REASON_BLOCKED,
@@ -343,7 +343,7 @@ class DeliveryEngine:
         if await self._prepare_poll(run):
             return
         for name, sender in self.senders.items():
-            for lang in ("vi", "en"):
+            for lang in LANGUAGES:
                 rendered = render_message(self.catalog, lang, b.text_vi, b.text_en)
                 run.messages[f"{name}:{lang}"] = sender.plan(rendered.text, photo)
 
@@ -355,7 +355,7 @@ class DeliveryEngine:
         from handlers.listening.polls import poll_message
 
         for name, sender in self.senders.items():
-            for lang in ("vi", "en"):
+            for lang in LANGUAGES:
                 message = poll_message(self.catalog, lang, poll, self.poll_timezone, numbered=name != "telegram")
                 parts = sender.plan(message.text, None)
                 rows = tuple(tuple((b.label, b.payload) for b in row) for row in message.buttons)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
+from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province
 
 if TYPE_CHECKING:
@@ -61,7 +62,6 @@ __all__ = [
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 T = TypeVar("T")
-LANGUAGES = ("vi", "en")
 
 
 class SignupRow(NamedTuple):

@@ -22,7 +22,7 @@ from handlers.broadcasts.options import options as broadcast_options
 from handlers.broadcasts.render import render_message
 from handlers.broadcasts.schedule import format_local, parse_local_datetime
 from handlers.context import Ctx
-from handlers.i18n import Catalog
+from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_scope
 from handlers.listening.options import options
 from handlers.listening.results import chart_png, results_text
@@ -207,11 +207,11 @@ async def typed_answer(ctx: Ctx) -> Reply | None:
     if numbers is not None:
         return await record_answer(ctx, poll.id, [n - 1 for n in numbers], "set", tapped=False)
     for candidate in polls:  # words: the newest poll whose choice they name
-        labels = [c.label(lang) for c in candidate.choices for lang in ("vi", "en")]
+        labels = [c.label(lang) for c in candidate.choices for lang in LANGUAGES]
         index = match_choice(text, labels)
         if index is not None:
             return await record_answer(
-                ctx, candidate.id, [index // 2], "set" if not candidate.multi else "add", tapped=False
+                ctx, candidate.id, [index // len(LANGUAGES)], "set" if not candidate.multi else "add", tapped=False
             )
     return None
 

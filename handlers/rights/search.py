@@ -38,6 +38,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from handlers.i18n import LANGUAGES
 from handlers.rights.context import (
     BACKGROUND_WEIGHT,
     STORY_CHARS,
@@ -46,7 +47,7 @@ from handlers.rights.context import (
     is_small_talk,
     split_story,
 )
-from handlers.rights.kb import LANGS, KnowledgeBase
+from handlers.rights.kb import KnowledgeBase
 from handlers.rights.model import ENTRY_ARTIFACT, OOS_CLASS, LinearModel, features, load_model
 
 __all__ = [
@@ -669,7 +670,7 @@ class _Index:
         self._post_np = {f: np.asarray(ids, dtype=np.int32) for f, ids in self._variant_postings.items()}
         self._var_doc = np.asarray([col[d] for d in self._variant_topic], dtype=np.int32)
         self._var_norm = np.asarray(self._variant_norm, dtype=np.float64)
-        self._var_langs = {lang: np.asarray([vl != lang for vl in self._variant_lang]) for lang in LANGS}
+        self._var_langs = {lang: np.asarray([vl != lang for vl in self._variant_lang]) for lang in LANGUAGES}
 
     def weight(self, feature: str) -> float:
         cached = self._weights.get(feature)
@@ -809,10 +810,13 @@ class Searcher:
             return _Entry(doc, lang, self._prepare(_tokens(text)))
 
         questions = [
-            entry(t.id, lang, q) for t in kb.topics.values() for lang in LANGS for q in t.questions.get(lang, ())
+            entry(t.id, lang, q) for t in kb.topics.values() for lang in LANGUAGES for q in t.questions.get(lang, ())
         ]
         entry_questions = [
-            entry(e.topic, lang, q) for e in kb.entries.values() for lang in LANGS for q in e.questions.get(lang, ())
+            entry(e.topic, lang, q)
+            for e in kb.entries.values()
+            for lang in LANGUAGES
+            for q in e.questions.get(lang, ())
         ]
         pseudo = [
             entry(_CHAT if p in _CHAT_PHRASES else _OOS, lang, p)
@@ -838,7 +842,7 @@ class Searcher:
         answers = [
             entry(t.id, lang, text)
             for t in kb.topics.values()
-            for lang in LANGS
+            for lang in LANGUAGES
             for text in (t.answer.get(lang, ""), t.summary_in(lang) if lang in t.summary else "")
             if text
         ]
@@ -852,13 +856,16 @@ class Searcher:
         self._entries: _Index | None = None
         if kb.entries:
             e_questions = [
-                entry(e.id, lang, q) for e in kb.entries.values() for lang in LANGS for q in e.questions.get(lang, ())
+                entry(e.id, lang, q)
+                for e in kb.entries.values()
+                for lang in LANGUAGES
+                for q in e.questions.get(lang, ())
             ]
             e_keywords = [
                 k for e in kb.entries.values() for k in keyword_entries(e.id, (*e.keywords, *e.title.values()))
             ]
             e_answers = [
-                entry(e.id, lang, e.answer[lang]) for e in kb.entries.values() for lang in LANGS if lang in e.answer
+                entry(e.id, lang, e.answer[lang]) for e in kb.entries.values() for lang in LANGUAGES if lang in e.answer
             ]
             self._entries = _Index(e_questions, e_keywords, e_answers, self._vi_only)
         self._provinces = ProvinceFinder()
@@ -1215,7 +1222,7 @@ class Searcher:
         en = sum(t.folded in EN_STOP_WORDS or t.folded in self._en_only for t in tokens)
         vi = sum(t.folded in VI_STOP_FOLDED or t.folded in self._vi_only for t in tokens)
         if en == vi:
-            return hint if hint in LANGS else "vi"
+            return hint if hint in LANGUAGES else "vi"
         return "en" if en > vi else "vi"
 
     def _expand(self, tokens: list[_Token]) -> list[_Token]:

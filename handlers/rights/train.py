@@ -33,7 +33,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from handlers.rights.kb import LANGS, KnowledgeBase, load_knowledge_base
+from handlers.i18n import LANGUAGES
+from handlers.rights.kb import KnowledgeBase, load_knowledge_base
 from handlers.rights.model import (
     ARTIFACT,
     ENTRY_ARTIFACT,
@@ -114,11 +115,11 @@ def knowledge_questions(kb: KnowledgeBase) -> list[Labelled]:
     out = [
         Labelled(q, t.id, "kb")
         for t in kb.topics.values()
-        for lang in LANGS
+        for lang in LANGUAGES
         for q in (*t.questions.get(lang, ()), *([t.title[lang]] if lang in t.title else []))
     ]
     out += [
-        Labelled(q, e.topic, "kb") for e in kb.entries.values() for lang in LANGS for q in e.questions.get(lang, ())
+        Labelled(q, e.topic, "kb") for e in kb.entries.values() for lang in LANGUAGES for q in e.questions.get(lang, ())
     ]
     out += [Labelled(p, None, "kb") for phrases in OUT_OF_SCOPE_PHRASES.values() for p in phrases]
     return out
@@ -298,7 +299,7 @@ def train_entries(kb: KnowledgeBase, tune: Sequence[Labelled]) -> LinearModel:
     items = [
         Labelled(q, e.id, "kb")
         for e in kb.entries.values()
-        for lang in LANGS
+        for lang in LANGUAGES
         for q in (*e.questions.get(lang, ()), e.title.get(lang, ""))
         if q
     ]
