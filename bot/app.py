@@ -23,6 +23,7 @@ from handlers.i18n import load_catalog
 from handlers.rights import chat as qa
 from handlers.router import Router
 from handlers.routes import build_router
+from storage import Channel as ChannelName  # Channel here is the adapter protocol (bot/channels/base.py)
 from storage import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def build_settings(config: Config, *, bot_username: str | None = None) -> Settin
     return Settings(
         default_language=config.bot.default_language,
         timezone=config.bot.timezone,
-        admins=frozenset(("telegram", str(a)) for a in config.telegram.admins),
+        admins=frozenset((ChannelName.TELEGRAM, str(a)) for a in config.telegram.admins),
         hotline=config.union.hotline,
         office=config.union.office,
         bot_username=bot_username,

@@ -39,7 +39,7 @@ from handlers.broadcasts.schedule import end_of_day, format_local, parse_local_d
 from handlers.i18n import LANGUAGES, Catalog, load_catalog
 from handlers.join.provinces import resolve_province
 from handlers.text import shorten
-from storage import Store, open_store
+from storage import Channel, Store, open_store
 from storage.broadcasts import Audience, Broadcast, NewBroadcast
 
 # Telegram accepts photos up to 10 MB.
@@ -427,7 +427,7 @@ async def _send_due(args: argparse.Namespace, config: Config) -> int:
                 config,
                 store,
                 catalog,
-                {"telegram": sender},
+                {Channel.TELEGRAM: sender},
                 notify=bot_notify(bot, catalog),
                 use_timers=False,
                 settings=settings,

@@ -11,6 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# Storage records a user's channel; handlers and channels name it from here.
+from storage.records import Channel as Channel
+
 
 class InboundKind(StrEnum):
     TEXT = "text"
@@ -35,7 +38,7 @@ class InboundPhoto:
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    channel: str  # "telegram", "zalo_oa", "zalo_bot", "console"
+    channel: str  # a Channel (tests use names of their own)
     user_id: str  # the platform's id of the person, as text
     kind: InboundKind
     text: str = ""  # message text (TEXT), or the raw text of a command

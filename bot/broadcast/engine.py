@@ -52,7 +52,7 @@ from bot.broadcast.senders import (
 from handlers.broadcasts.render import message_language, render_message
 from handlers.broadcasts.schedule import QuietHours
 from handlers.i18n import LANGUAGES, Catalog
-from storage import Store, User
+from storage import Channel, Store, User
 from storage.broadcasts import (
     REASON_BLOCKED,
     REASON_OPTED_OUT,
@@ -356,7 +356,7 @@ class DeliveryEngine:
 
         for name, sender in self.senders.items():
             for lang in LANGUAGES:
-                message = poll_message(self.catalog, lang, poll, self.poll_timezone, numbered=name != "telegram")
+                message = poll_message(self.catalog, lang, poll, self.poll_timezone, numbered=name != Channel.TELEGRAM)
                 parts = sender.plan(message.text, None)
                 rows = tuple(tuple((b.label, b.payload) for b in row) for row in message.buttons)
                 parts[-1] = dataclasses.replace(parts[-1], buttons=rows)

@@ -42,13 +42,13 @@ from bot.channels.zalo.rules import (
 )
 from bot.channels.zalo.text import split_text
 from bot.config import Config
-from handlers.types import Button, Photo, Reply
+from handlers.types import Button, Channel, Photo, Reply
 from storage.broadcasts import BroadcastPhoto, DeliveryTarget
 
 logger = logging.getLogger(__name__)
 
-OA = "zalo_oa"
-BOT = "zalo_bot"
+OA = Channel.ZALO_OA
+BOT = Channel.ZALO_BOT
 
 
 @runtime_checkable

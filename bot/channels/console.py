@@ -19,16 +19,16 @@ from starlette.routing import BaseRoute
 from bot.channels.base import ChannelRegistry
 from bot.channels.numbered import NumberedChoices
 from handlers.dispatcher import Dispatcher
-from handlers.types import Inbound, InboundKind, Reply
+from handlers.types import Channel, Inbound, InboundKind, Reply
 
 logger = logging.getLogger(__name__)
 
-NAME = "console"
+NAME = Channel.CONSOLE
 QUIT_WORDS = {"/quit", "/exit"}
 
 
 class ConsoleChannel:
-    name = NAME
+    name: str = NAME
 
     def __init__(
         self,

@@ -47,12 +47,12 @@ from handlers.dispatcher import Dispatcher
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.router import Router
 from handlers.text import split_message, text_length
-from handlers.types import Inbound, InboundKind, InboundPhoto, Reply
+from handlers.types import Channel, Inbound, InboundKind, InboundPhoto, Reply
 from storage import Role, Store
 
 logger = logging.getLogger(__name__)
 
-NAME = "telegram"
+NAME = Channel.TELEGRAM
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 
@@ -252,7 +252,7 @@ class _FloodPatientBot:
 
 
 class TelegramChannel:
-    name = NAME
+    name: str = NAME
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ from handlers.broadcasts.options import BroadcastOptions
 from handlers.broadcasts.schedule import WEEKDAYS, format_local
 from handlers.i18n import Catalog
 from handlers.join.provinces import get_province
-from storage import Store
+from storage import Channel, Store
 from storage.broadcasts import Audience, AudienceReach, Broadcast, BroadcastStats
 
 TEXT_LIMIT = 4096
@@ -159,16 +159,16 @@ def format_duration(seconds: float) -> str:
 
 
 # Channels in the order the preview lists them; others follow by name.
-REACH_ORDER = ("telegram", "zalo_oa", "zalo_bot")
+REACH_ORDER = (Channel.TELEGRAM, Channel.ZALO_OA, Channel.ZALO_BOT)
 # The channel that may only message workers who wrote within a window (Zalo's OA).
-WINDOW_CHANNEL = "zalo_oa"
+WINDOW_CHANNEL = Channel.ZALO_OA
 
 
 def reach_text(catalog: Catalog, lang: str, reach: AudienceReach, window_days: int) -> str | None:
     """'By channel: Telegram 120 · Zalo OA 40 (12 outside the 7-day window) · Zalo Bot 5'."""
     if not reach.by_channel:
         return None
-    rank = {c: i for i, c in enumerate(REACH_ORDER)}
+    rank: dict[str, int] = {c: i for i, c in enumerate(REACH_ORDER)}
     items = []
     for channel in sorted(reach.by_channel, key=lambda c: (rank.get(c, len(rank)), c)):
         count = reach.by_channel[channel]

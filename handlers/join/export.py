@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province
+from handlers.types import Channel
 
 if TYPE_CHECKING:
     from _csv import Writer as CsvWriter
@@ -389,7 +390,7 @@ async def write_export_file(
 # adapters send no documents at all (see handlers/catalog/zalo.toml `zalo.file_unavailable`),
 # so a Zalo organizer is pointed at Telegram or the command line instead of a file.
 TELEGRAM_DOCUMENT_LIMIT = 50 * 1024 * 1024
-NO_DOCUMENTS = frozenset({"zalo_bot", "zalo_oa"})
+NO_DOCUMENTS = frozenset({Channel.ZALO_BOT, Channel.ZALO_OA})
 
 
 def document_limit(channel: str) -> int | None:

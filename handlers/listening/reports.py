@@ -22,7 +22,7 @@ from handlers.listening.options import CATEGORIES, options
 from handlers.listening.text import cluster_key, personal_data_in
 from handlers.router import Router, payload
 from handlers.scope import no_province_yet
-from handlers.types import Button, Reply
+from handlers.types import Button, Channel, Reply
 from storage import Role
 from storage.listening import NewReport, ReportCluster
 
@@ -285,7 +285,7 @@ async def early_warning(ctx: Ctx, province: str, key: str, category: str, compan
         window.previous,
         opts.alert_window_days,
     )
-    return [Reply(text, to_channel="telegram", to_user=str(chat)) for chat in chats]
+    return [Reply(text, to_channel=Channel.TELEGRAM, to_user=str(chat)) for chat in chats]
 
 
 def alert_text(
