@@ -39,7 +39,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handlers.rights.kb import LANGS, KnowledgeBase, load_knowledge_base
+from handlers.i18n import LANGUAGES
+from handlers.rights.kb import KnowledgeBase, load_knowledge_base
 from handlers.rights.search import Searcher, SearchResult, normalize
 from handlers.rights.train import Labelled, load_labelled
 
@@ -163,7 +164,7 @@ class BM25Baseline:
         self.k1, self.b = k1, b
         self.docs: dict[str, Counter[str]] = {}
         for topic in kb.topics.values():
-            text = " ".join([*(q for lang in LANGS for q in topic.questions[lang]), *topic.keywords])
+            text = " ".join([*(q for lang in LANGUAGES for q in topic.questions[lang]), *topic.keywords])
             self.docs[topic.id] = Counter(self._WORD.findall(text.lower()))
         self.lengths = {tid: sum(c.values()) for tid, c in self.docs.items()}
         self.avg_len = sum(self.lengths.values()) / len(self.lengths)
@@ -318,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline = BM25Baseline(kb)
     baseline.fit_threshold(tune)
     load_avg = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    n_variants = sum(len(t.questions[lang]) for t in kb.topics.values() for lang in LANGS)
+    n_variants = sum(len(t.questions[lang]) for t in kb.topics.values() for lang in LANGUAGES)
     print("Rights search benchmark")
     print(
         f"  {len(kb.topics)} topics ({n_variants} question variants), {len(kb.entries)} "
@@ -329,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {load_avg}; Searcher built in {build_ms:.0f} ms; "
         f"BM25 'not found' threshold fitted on the tuning split: {baseline.threshold:.2f}"
     )
-    variants = {normalize(q) for t in kb.topics.values() for lang in LANGS for q in t.questions[lang]}
+    variants = {normalize(q) for t in kb.topics.values() for lang in LANGUAGES for q in t.questions[lang]}
     tune_rows = run_split(searcher, baseline, tune)
     verbatim = sum(normalize(r.item.q) in variants for r in tune_rows)
     print(f"  tuning questions identical to a knowledge-base variant: {verbatim}")

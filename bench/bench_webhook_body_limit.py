@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import socket
@@ -85,10 +86,8 @@ async def post(port: int, size: int, *, declare: bool) -> tuple[int, int]:
     except (ConnectionError, OSError, TimeoutError):
         line = b""
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
     writer.close()
     parts = line.split()
     return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0), sent

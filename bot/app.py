@@ -5,6 +5,7 @@ takes them down in reverse order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import signal
@@ -22,6 +23,7 @@ from handlers.i18n import load_catalog
 from handlers.rights import chat as qa
 from handlers.router import Router
 from handlers.routes import build_router
+from storage import Channel as ChannelName  # Channel here is the adapter protocol (bot/channels/base.py)
 from storage import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -31,7 +33,7 @@ def build_settings(config: Config, *, bot_username: str | None = None) -> Settin
     return Settings(
         default_language=config.bot.default_language,
         timezone=config.bot.timezone,
-        admins=frozenset(("telegram", str(a)) for a in config.telegram.admins),
+        admins=frozenset((ChannelName.TELEGRAM, str(a)) for a in config.telegram.admins),
         hotline=config.union.hotline,
         office=config.union.office,
         bot_username=bot_username,
@@ -145,10 +147,11 @@ class Runtime:
             )
         if zalo.bot_enabled or zalo.oa_enabled:
             from bot.broadcast.zalo_sender import zalo_limits
+            from bot.channels.zalo.adapter_common import ZaloChannelBase
 
             for channel in channels:
-                if channel.name in ("zalo_oa", "zalo_bot"):
-                    channel.limiter = ChannelLimiter(zalo_limits(self.config))  # type: ignore[attr-defined]
+                if isinstance(channel, ZaloChannelBase):
+                    channel.limiter = ChannelLimiter(zalo_limits(self.config))
         for channel in channels:
             self.registry.add(channel)
         return channels
@@ -258,7 +261,5 @@ async def serve(runtime: Runtime, channels: list[Channel], stop: asyncio.Event, 
 def install_stop_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # non-Unix: no signal handlers
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
-            pass

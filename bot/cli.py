@@ -10,11 +10,15 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from bot.config import Config, ConfigError, load_config
 from bot.logsetup import secrets_of, setup_logging
+from handlers.i18n import LANGUAGES
 from storage import Role, StoreError, StoreOpenError
+
+if TYPE_CHECKING:
+    from bot.app import Runtime  # imported when a command runs: start-up stays fast
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", parents=[common], help="chat with the bot in this terminal")
     chat.add_argument("--as", dest="role", choices=CONSOLE_ROLES, default="worker")
     chat.add_argument("--user-id", default="1", help="console user id (default 1)")
-    chat.add_argument("--lang", choices=("vi", "en"), default=None)
+    chat.add_argument("--lang", choices=LANGUAGES, default=None)
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=Parser)
@@ -150,7 +154,7 @@ async def _chat(config: Config, role: str, user_id: str, lang: str | None) -> in
         return await _console(runtime, role, user_id, lang)
 
 
-async def _console(runtime, role: str, user_id: str, lang: str | None) -> int:  # type: ignore[no-untyped-def]
+async def _console(runtime: Runtime, role: str, user_id: str, lang: str | None) -> int:
     from bot.channels.console import NAME, ConsoleChannel
 
     store = runtime.store

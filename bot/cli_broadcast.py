@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,10 +36,10 @@ from handlers.broadcasts.render import (
     status_label,
 )
 from handlers.broadcasts.schedule import end_of_day, format_local, parse_local_date, parse_local_datetime
-from handlers.i18n import Catalog, load_catalog
+from handlers.i18n import LANGUAGES, Catalog, load_catalog
 from handlers.join.provinces import resolve_province
 from handlers.text import shorten
-from storage import Store, open_store
+from storage import Channel, Store, open_store
 from storage.broadcasts import Audience, Broadcast, NewBroadcast
 
 # Telegram accepts photos up to 10 MB.
@@ -62,7 +63,7 @@ def _broadcast_id(text: str) -> int:
     return int(text)
 
 
-def _positive(limit: int):  # type: ignore[no-untyped-def]
+def _positive(limit: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= limit:
             raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {limit}: {text[:30]!r}")
@@ -81,7 +82,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument("--photo", type=Path, metavar="FILE", help="a photo sent with the text")
     create.add_argument("--topic", action="append", default=[], metavar="T", help="subscribers of topic T")
     create.add_argument("--province", action="append", default=[], metavar="P", help="only workers in province P")
-    create.add_argument("--lang", choices=("vi", "en"), help="only workers using this language")
+    create.add_argument("--lang", choices=LANGUAGES, help="only workers using this language")
     create.add_argument("--role", action="append", default=[], choices=ROLES, help="only users with this role")
     create.add_argument("--all", action="store_true", help="every reachable user, whatever their topics")
     create.add_argument("--at", metavar="WHEN", help='"YYYY-MM-DD HH:MM" (local time) or "now" (default)')
@@ -424,7 +425,7 @@ async def _send_due(args: argparse.Namespace, config: Config) -> int:
                 config,
                 store,
                 catalog,
-                {"telegram": sender},
+                {Channel.TELEGRAM: sender},
                 notify=bot_notify(bot, catalog),
                 use_timers=False,
                 settings=settings,

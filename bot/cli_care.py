@@ -209,10 +209,10 @@ async def _benefits_import(args: argparse.Namespace, config: Config, store: Any)
     except ImportFileError as e:
         raise CliError(f"{args.file.name}: {e}") from None
     good, errors = parse_benefits(rows)
-    for e in errors:
-        print(f"{args.file.name}: {e}", file=sys.stderr)
+    for problem in errors:
+        print(f"{args.file.name}: {problem}", file=sys.stderr)
     if errors and not args.skip_bad:
-        bad_rows = len({e.row for e in errors})
+        bad_rows = len({p.row for p in errors})
         print(f"unionbot: {bad_rows} bad row(s); nothing imported (fix them, or use --skip-bad)", file=sys.stderr)
         return 1
     created, updated = await store.upsert_benefits(good)

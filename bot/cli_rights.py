@@ -6,10 +6,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from bot.cli import Parser
 from bot.config import Config
-from handlers.i18n import Catalog, load_catalog
+from handlers.i18n import LANGUAGES, Catalog, load_catalog
 from handlers.rights.chat import RightsService
 from handlers.rights.kb import (
     KnowledgeBaseError,
@@ -20,11 +21,11 @@ from handlers.rights.kb import (
 )
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
     ask = sub.add_parser("ask", parents=[common], help="answer a rights question from the knowledge base")
     ask.add_argument("question", nargs="?", help="the question; without it, one question per line from stdin")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
-    ask.add_argument("--lang", choices=("vi", "en"), default=None, help="answer language (default: config)")
+    ask.add_argument("--lang", choices=LANGUAGES, default=None, help="answer language (default: config)")
     ask.set_defaults(func=_ask)
 
     kb = sub.add_parser("kb", help="knowledge base maintenance")

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from bot.config import Config
 from handlers.i18n import load_catalog
 from handlers.routes import build_router, describe_routes
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
     routes = sub.add_parser("routes", parents=[common], help="list every command, button and form step")
     routes.add_argument("--json", action="store_true", help="one JSON object per route")
     routes.set_defaults(func=_routes)

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
-from handlers.i18n import load_catalog
+from handlers.i18n import LANGUAGES, load_catalog
 from handlers.join.common import FORM_FLOWS, load_progress, parse_province, percent
 from handlers.join.form import FORM_TTL
 from handlers.join.phone import mask_phone, parse_vn_mobile
@@ -36,7 +36,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     export.add_argument("--format", choices=("xlsx", "csv"), required=True)
     export.add_argument("--out", type=Path, required=True, metavar="FILE")
     export.add_argument("--province", metavar="P", help="one province (name, old name or id)")
-    export.add_argument("--lang", choices=("vi", "en"), default=None, help="column language")
+    export.add_argument("--lang", choices=LANGUAGES, default=None, help="column language")
     export.set_defaults(func=_usage_errors(_export))
 
     stats = cmds.add_parser("stats", parents=[common], help="sign-ups against targets, by province")

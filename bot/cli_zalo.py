@@ -66,7 +66,7 @@ def read_capture(data: bytes) -> tuple[dict[str, str], bytes]:
             break
     else:
         raise CaptureError("no empty line between the headers and the body")
-    headers: dict[str, str] = {}
+    headers = {}
     for line in head.decode("utf-8", "replace").splitlines():
         name, colon, value = line.partition(":")
         if colon and " " not in name.strip():

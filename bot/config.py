@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.i18n import LANGUAGES
@@ -25,6 +25,12 @@ DEFAULT_ZALO_OAUTH = "https://oauth.zaloapp.com"
 
 class ConfigError(Exception):
     """A user error in configuration; the message names `section.key`."""
+
+
+def _from_env(var: str, default: str | None = None, *, secret: bool = False) -> Any:
+    """A field set only from the environment variable `var`, never from the file; a
+    secret one is kept out of repr, so a logged config leaks nothing."""
+    return field(default=default, repr=not secret, metadata={"env": var})
 
 
 @dataclass(frozen=True)
@@ -66,10 +72,9 @@ class TelegramSection:
     webhook_url: str = ""
     webhook_path: str = "/telegram/webhook"
     admins: tuple[int, ...] = ()
-    # From the environment:
-    token: str | None = None
-    api_base_url: str = DEFAULT_TELEGRAM_API
-    webhook_secret: str | None = None
+    token: str | None = _from_env("TELEGRAM_BOT_TOKEN", secret=True)
+    api_base_url: str = _from_env("TELEGRAM_API_BASE_URL", DEFAULT_TELEGRAM_API)
+    webhook_secret: str | None = _from_env("TELEGRAM_WEBHOOK_SECRET", secret=True)
 
     @property
     def enabled(self) -> bool:
@@ -120,8 +125,8 @@ class ListeningSection:
     alert_workers: int = 50
     # Reports one person may send a day.
     reports_per_day: int = 3
-    # From the environment (UNIONBOT_REPORT_SALT): the key of the reporter hash.
-    report_salt: str | None = field(default=None, repr=False)
+    # The key of the reporter hash.
+    report_salt: str | None = _from_env("UNIONBOT_REPORT_SALT", secret=True)
 
 
 @dataclass(frozen=True)
@@ -173,17 +178,17 @@ class ZaloSection:
     # Signed OA events dated further than this from now (either side) are refused, so an
     # old captured body cannot be replayed once its dedupe key has been pruned.
     oa_event_window_minutes: int = 15
-    # From the environment; kept out of repr so a logged config leaks nothing.
-    bot_token: str | None = field(default=None, repr=False)
-    bot_api_base_url: str = DEFAULT_ZALO_BOT_API
-    bot_webhook_secret: str | None = field(default=None, repr=False)
-    oa_app_id: str | None = None
-    oa_app_secret: str | None = field(default=None, repr=False)
-    oa_secret_key: str | None = field(default=None, repr=False)
-    oa_access_token: str | None = field(default=None, repr=False)
-    oa_refresh_token: str | None = field(default=None, repr=False)
-    openapi_base_url: str = DEFAULT_ZALO_OPENAPI
-    oauth_base_url: str = DEFAULT_ZALO_OAUTH
+    # Secrets and hosts come from the environment; behaviour is in the file.
+    bot_token: str | None = _from_env("ZALO_BOT_TOKEN", secret=True)
+    bot_api_base_url: str = _from_env("ZALO_BOT_API_BASE_URL", DEFAULT_ZALO_BOT_API)
+    bot_webhook_secret: str | None = _from_env("ZALO_BOT_WEBHOOK_SECRET", secret=True)
+    oa_app_id: str | None = _from_env("ZALO_OA_APP_ID")
+    oa_app_secret: str | None = _from_env("ZALO_OA_APP_SECRET", secret=True)
+    oa_secret_key: str | None = _from_env("ZALO_OA_SECRET_KEY", secret=True)
+    oa_access_token: str | None = _from_env("ZALO_OA_ACCESS_TOKEN", secret=True)
+    oa_refresh_token: str | None = _from_env("ZALO_OA_REFRESH_TOKEN", secret=True)
+    openapi_base_url: str = _from_env("ZALO_OPENAPI_BASE_URL", DEFAULT_ZALO_OPENAPI)
+    oauth_base_url: str = _from_env("ZALO_OAUTH_BASE_URL", DEFAULT_ZALO_OAUTH)
 
     @property
     def bot_enabled(self) -> bool:
@@ -226,53 +231,28 @@ class Config:
         return (self.telegram.enabled and self.telegram.mode == "webhook") or self.zalo.needs_web_server
 
 
-# section -> key -> expected type(s); anything else in the file is a typo worth reporting.
+def _file_type(hint: Any) -> type | tuple[type, ...]:
+    """The TOML value type(s) a field of type `hint` accepts."""
+    origin = get_origin(hint) or hint
+    if origin is float:
+        return (int, float)  # `rate = 30` means 30.0
+    if origin is tuple:
+        return list  # TOML has arrays; the section keeps a tuple
+    return origin  # str, int, bool or dict: the class itself
+
+
+def _file_keys(section: type) -> dict[str, type | tuple[type, ...]]:
+    hints = get_type_hints(section)
+    return {f.name: _file_type(hints[f.name]) for f in fields(section) if "env" not in f.metadata}
+
+
+# section -> key -> expected type(s), read off the dataclasses; anything else in the file
+# is a typo worth reporting. Fields set from the environment are not file keys.
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "bot": {"default_language": str, "timezone": str, "log_level": str},
-    "union": {"hotline": str, "office": str},
-    "storage": {"path": str},
-    "server": {"host": str, "port": int, "max_body_kib": int, "public_url": str},
-    "telegram": {"mode": str, "webhook_url": str, "webhook_path": str, "admins": list},
-    "limits": {"flood_messages": int, "flood_window_seconds": (int, float)},
-    "rights": {"extra_dir": str, "answer_within_hours": int},
-    "join": {"retention_months": int, "alert_chats": dict},
-    "broadcast": {
-        "quiet_start": str,
-        "quiet_end": str,
-        "telegram_rate": (int, float),
-        "paid_broadcast": bool,
-        "missed_limit_hours": (int, float),
-        "in_doubt": str,
-        "max_attempts": int,
-        "topics": list,
-    },
-    "zalo": {
-        "bot_mode": str,
-        "bot_webhook_url": str,
-        "bot_poll_timeout": int,
-        "oa_window_days": int,
-        "night_start": str,
-        "night_end": str,
-        "oa_rate": (int, float),
-        "oa_signature": str,
-        "oa_event_window_minutes": int,
-    },
-    "listening": {
-        "min_group": int,
-        "answer_retention_days": int,
-        "alert_threshold": int,
-        "alert_window_days": int,
-        "alert_workers": int,
-        "reports_per_day": int,
-    },
+    name: _file_keys(section) for name, section in get_type_hints(Config).items() if name != "source"
 }
 _TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-def default_config_path() -> Path:
-    env = os.environ.get("UNIONBOT_CONFIG")
-    return Path(env) if env else Path("config.toml")
 
 
 def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> Config:
@@ -456,24 +436,13 @@ def _broadcast(raw: dict[str, Any]) -> BroadcastSection:
     return section
 
 
-# Environment variable -> ZaloSection field. Secrets and hosts only; behaviour is in the file.
-_ZALO_ENV = {
-    "ZALO_BOT_TOKEN": "bot_token",
-    "ZALO_BOT_API_BASE_URL": "bot_api_base_url",
-    "ZALO_BOT_WEBHOOK_SECRET": "bot_webhook_secret",
-    "ZALO_OA_APP_ID": "oa_app_id",
-    "ZALO_OA_APP_SECRET": "oa_app_secret",
-    "ZALO_OA_SECRET_KEY": "oa_secret_key",
-    "ZALO_OA_ACCESS_TOKEN": "oa_access_token",
-    "ZALO_OA_REFRESH_TOKEN": "oa_refresh_token",
-    "ZALO_OPENAPI_BASE_URL": "openapi_base_url",
-    "ZALO_OAUTH_BASE_URL": "oauth_base_url",
-}
+# Environment variable -> ZaloSection field (secrets and hosts).
+_ZALO_ENV = {f.metadata["env"]: f.name for f in fields(ZaloSection) if "env" in f.metadata}
 
 
 def _zalo(raw: dict[str, Any], env: dict[str, str]) -> ZaloSection:
     from_env = {name: env[var].strip() for var, name in _ZALO_ENV.items() if env.get(var, "").strip()}
-    zalo = ZaloSection(**raw, **from_env)
+    zalo = ZaloSection(**{**raw, **from_env})
     if zalo.bot_mode not in {"polling", "webhook"}:
         raise ConfigError(f"zalo.bot_mode: must be 'polling' or 'webhook', got {zalo.bot_mode!r}")
     if not 1 <= zalo.bot_poll_timeout <= 60:

@@ -11,6 +11,7 @@ Runs at start-up and once a day beside the channels; `unionbot poll purge` does 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.config import Config
@@ -25,16 +26,16 @@ logger = logging.getLogger(__name__)
 
 def listening_options(config: Config) -> ListeningOptions:
     section = config.listening
-    extra = {"salt": section.report_salt.encode()} if section.report_salt else {}
-    return ListeningOptions(
+    options = ListeningOptions(
         min_group=section.min_group,
         answer_retention_days=section.answer_retention_days,
         alert_threshold=section.alert_threshold,
         alert_window_days=section.alert_window_days,
         alert_workers=section.alert_workers,
         reports_per_day=section.reports_per_day,
-        **extra,  # type: ignore[arg-type]
     )
+    # Without a configured salt the options keep the one made for this process.
+    return replace(options, salt=section.report_salt.encode()) if section.report_salt else options
 
 
 async def purge_listening(

@@ -160,6 +160,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _OwnHandler(logging.StreamHandler[IO[str]]):
+    """The handler setup_logging adds; a second setup replaces it instead of adding one."""
+
+
 def setup_logging(level: str = "INFO", *, stream: IO[str] | None = None, secrets: Iterable[str | None] = ()) -> None:
     """Log to stderr (or `stream`) through the redacting filter.
 
@@ -169,13 +173,12 @@ def setup_logging(level: str = "INFO", *, stream: IO[str] | None = None, secrets
     for secret in secrets:
         register_secret(secret)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "unionbot", False)]:
+    for old in [h for h in root.handlers if isinstance(h, _OwnHandler)]:
         root.removeHandler(old)
     if stream is not None or not root.handlers:
-        handler = logging.StreamHandler(stream)
-        handler.setFormatter(logging.Formatter(FORMAT))
-        handler.unionbot = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
+        ours = _OwnHandler(stream)
+        ours.setFormatter(logging.Formatter(FORMAT))
+        root.addHandler(ours)
         root.setLevel(level.upper())
     for handler in root.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):

@@ -8,8 +8,9 @@ unsigned 300 MB POST take the process from 64 MB to 665 MB (issue 14).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 
 import uvicorn
 from starlette.applications import Starlette
@@ -185,11 +186,19 @@ def build_web_app(
     )
 
 
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn takes SIGINT and SIGTERM for the length of serve() and stops itself on
+        # them; the composition root owns those and stops the web server in its turn.
+        yield
+
+
 class WebServer:
     """uvicorn inside our own event loop, beside the bot, so both share one process."""
 
     def __init__(self, app: Starlette, host: str, port: int) -> None:
-        self.server = uvicorn.Server(
+        self.server = _Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
         )
         self._task: asyncio.Task[None] | None = None
@@ -203,8 +212,6 @@ class WebServer:
         return self.server.config.port
 
     async def start(self) -> None:
-        # uvicorn installs signal handlers in serve(); the composition root owns those.
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._task = asyncio.create_task(self.server.serve())
         while not self.server.started:
             if self._task.done():

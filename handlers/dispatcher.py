@@ -11,7 +11,7 @@ import logging
 from handlers.context import Ctx, Services, effective_role
 from handlers.flood import FloodGuard, Verdict
 from handlers.menu import with_menu
-from handlers.router import Router, as_replies
+from handlers.router import HandlerResult, Router, as_replies
 from handlers.types import Inbound, InboundKind, Reply
 from storage import Role
 
@@ -54,7 +54,7 @@ class Dispatcher:
             logger.exception("could not look up the language for an apology")
         return Reply(self.services.catalog.t(lang, "errors.apology"))
 
-    async def _route(self, ctx: Ctx):  # type: ignore[no-untyped-def]
+    async def _route(self, ctx: Ctx) -> HandlerResult:
         inbound, router = ctx.inbound, self.router
         if inbound.kind in (InboundKind.COMMAND, InboundKind.BUTTON):
             await self._leave_handoff(ctx)

@@ -17,6 +17,7 @@ import tomllib
 from importlib import resources
 from typing import Any
 
+# Every language the bot speaks, Vietnamese first: it is the fallback language.
 LANGUAGES: tuple[str, ...] = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 

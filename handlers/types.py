@@ -11,6 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# Storage records a user's channel; handlers and channels name it from here.
+from storage.records import Channel as Channel
+
 
 class InboundKind(StrEnum):
     TEXT = "text"
@@ -35,7 +38,7 @@ class InboundPhoto:
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    channel: str  # "telegram", "zalo_oa", "zalo_bot", "console"
+    channel: str  # a Channel (tests use names of their own)
     user_id: str  # the platform's id of the person, as text
     kind: InboundKind
     text: str = ""  # message text (TEXT), or the raw text of a command
@@ -50,7 +53,14 @@ class Inbound:
     photo: InboundPhoto | None = None
 
     @staticmethod
-    def parse_text(channel: str, user_id: str, text: str, **kw: object) -> Inbound:
+    def parse_text(
+        channel: str,
+        user_id: str,
+        text: str,
+        *,
+        language: str | None = None,
+        chat_id: str | None = None,
+    ) -> Inbound:
         """Build an Inbound from typed text, recognising `/command args`."""
         stripped = text.strip()
         if stripped.startswith("/") and len(stripped) > 1:
@@ -64,9 +74,10 @@ class Inbound:
                 text=text,
                 command=command,
                 args=tuple(rest),
-                **kw,  # type: ignore[arg-type]
+                language=language,
+                chat_id=chat_id,
             )
-        return Inbound(channel, user_id, InboundKind.TEXT, text=text, **kw)  # type: ignore[arg-type]
+        return Inbound(channel, user_id, InboundKind.TEXT, text=text, language=language, chat_id=chat_id)
 
 
 @dataclass(frozen=True, slots=True)

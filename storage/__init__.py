@@ -1,9 +1,19 @@
 """Persistence: the store interface, its SQLite implementation, record types."""
 
 from storage.interface import Store, StoreError, StoreOpenError
-from storage.records import AuditEntry, ConversationState, Role, User
+from storage.records import AuditEntry, Channel, ConversationState, Role, User
 
-__all__ = ["AuditEntry", "ConversationState", "Role", "Store", "StoreError", "StoreOpenError", "User", "open_store"]
+__all__ = [
+    "AuditEntry",
+    "Channel",
+    "ConversationState",
+    "Role",
+    "Store",
+    "StoreError",
+    "StoreOpenError",
+    "User",
+    "open_store",
+]
 
 
 def open_store(url: str) -> Store:

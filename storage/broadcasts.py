@@ -19,6 +19,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from storage.records import Channel
+
 
 class BroadcastStatus(StrEnum):
     SCHEDULED = "scheduled"  # waiting for run_at (a series: for its next occurrence)
@@ -156,7 +158,7 @@ class BroadcastPhoto:
     def available_on(self, channel: str) -> bool:
         """Whether a sender on `channel` can send this photo: from its bytes, or on
         Telegram by its file id. Elsewhere a file-id-only photo is left out (text only)."""
-        return bool(self.data) or (channel == "telegram" and bool(self.telegram_file_id))
+        return bool(self.data) or (channel == Channel.TELEGRAM and bool(self.telegram_file_id))
 
 
 @dataclass(frozen=True, slots=True)

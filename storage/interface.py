@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from storage.records import AuditEntry, ConversationState, Role, User
 
@@ -35,7 +35,7 @@ class CoreStore(abc.ABC):
     @abc.abstractmethod
     async def schema_version(self) -> int: ...
 
-    async def __aenter__(self) -> CoreStore:
+    async def __aenter__(self) -> Self:
         await self.open()
         return self
 

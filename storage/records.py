@@ -8,6 +8,16 @@ from enum import StrEnum
 from typing import Any
 
 
+class Channel(StrEnum):
+    """Where a person talks to the bot. The value is what the database stores; a StrEnum
+    equals its string, so rows written before it existed, and tests' own names, still match."""
+
+    TELEGRAM = "telegram"
+    ZALO_OA = "zalo_oa"  # Zalo Official Account
+    ZALO_BOT = "zalo_bot"  # Zalo Bot platform
+    CONSOLE = "console"  # the terminal chat (`unionbot chat`)
+
+
 class Role(StrEnum):
     WORKER = "worker"
     VOLUNTEER = "volunteer"

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Generator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -103,7 +103,7 @@ class _Statement:
         self.guard, self.sql, self.params = guard, sql, params
         self._result: StatementResult | None = None
 
-    def __await__(self):  # type: ignore[no-untyped-def]
+    def __await__(self) -> Generator[Any, None, StatementResult]:
         return self.guard.run(self.sql, self.params).__await__()
 
     async def __aenter__(self) -> StatementResult:

@@ -33,6 +33,7 @@ from storage.broadcasts import (
     NewBroadcast,
 )
 from storage.interface import StoreError
+from storage.records import Channel
 
 if TYPE_CHECKING:
     from storage.sqlite import GuardedConnection
@@ -148,7 +149,7 @@ class SQLiteBroadcastMixin:
             )
             photo_id = row[0]
         elif new.photo_ref:
-            if new.photo_ref_channel != "telegram":
+            if new.photo_ref_channel != Channel.TELEGRAM:
                 raise StoreError(f"no file id column for channel {new.photo_ref_channel!r}")
             row = await self._first(
                 "INSERT INTO broadcast_photos (filename, data, telegram_file_id) VALUES (?, ?, ?) RETURNING id",
@@ -218,7 +219,7 @@ class SQLiteBroadcastMixin:
         return BroadcastPhoto(r["id"], r["filename"], bytes(r["data"]), r["telegram_file_id"])
 
     async def set_photo_file_id(self, photo_id: int, channel: str, file_id: str) -> None:
-        if channel != "telegram":
+        if channel != Channel.TELEGRAM:
             raise StoreError(f"no file id cache for channel {channel!r}")
         await self._write("UPDATE broadcast_photos SET telegram_file_id = ? WHERE id = ?", (file_id, photo_id))
 
@@ -429,7 +430,7 @@ class SQLiteBroadcastMixin:
         # took, or a cancel skipped, is not returned and so not sent. An outcome only
         # lands on a row still in flight.
         now = _now()
-        entries = [(i, "sending", None, 1) for i in claim]
+        entries: list[tuple[int, str, str | None, int]] = [(i, "sending", None, 1) for i in claim]
         entries += [(r.delivery_id, r.status.value, r.reason, 0) for r in results]
         claimed: set[int] = set()
         for i in range(0, len(entries), _JOURNAL_CHUNK):

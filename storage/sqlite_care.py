@@ -55,7 +55,11 @@ def _ts(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _dt(text: str | None) -> datetime | None:
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _dt_or_none(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
@@ -86,16 +90,16 @@ def _program(r: aiosqlite.Row) -> Program:
         province_id=r["province_id"],
         places=r["places"],
         opens_at=_dt(r["opens_at"]),
-        closes_at=_dt(r["closes_at"]),  # type: ignore[arg-type]
+        closes_at=_dt(r["closes_at"]),
         mode=ProgramMode(r["mode"]),
         max_per_person=r["max_per_person"],
-        event_at=_dt(r["event_at"]),
+        event_at=_dt_or_none(r["event_at"]),
         place=r["place"],
         questions=tuple(json.loads(r["questions"])),
         closed=bool(r["closed"]),
         created_at=_dt(r["created_at"]),
-        remind_at=_dt(r["remind_at"]),  # type: ignore[arg-type]
-        reminded_at=_dt(r["reminded_at"]),
+        remind_at=_dt_or_none(r["remind_at"]),
+        reminded_at=_dt_or_none(r["reminded_at"]),
     )
 
 
@@ -112,8 +116,8 @@ def _registration(r: aiosqlite.Row) -> Registration:
         code=r["code"],
         reason=r["reason"],
         created_at=_dt(r["created_at"]),
-        decided_at=_dt(r["decided_at"]),  # type: ignore[arg-type]
-        checked_in_at=_dt(r["checked_in_at"]),
+        decided_at=_dt_or_none(r["decided_at"]),
+        checked_in_at=_dt_or_none(r["checked_in_at"]),
     )
 
 
@@ -127,8 +131,8 @@ def _case(r: aiosqlite.Row) -> SupportCase:
         province_id=r["province_id"],
         status=CaseStatus(r["status"]),
         consent_version=r["consent_version"],
-        created_at=_dt(r["created_at"]),  # type: ignore[arg-type]
-        updated_at=_dt(r["updated_at"]),  # type: ignore[arg-type]
+        created_at=_dt(r["created_at"]),
+        updated_at=_dt(r["updated_at"]),
     )
 
 
@@ -366,8 +370,8 @@ class SQLiteCareMixin:
                 )
             ).fetchone()
             if existing is not None:
-                reg = _registration(existing)
-                return RegisterResult(RegisterOutcome.EXISTING, reg, await self._position(db, reg))
+                earlier = _registration(existing)
+                return RegisterResult(RegisterOutcome.EXISTING, earlier, await self._position(db, earlier))
             if program.closed or now >= program.closes_at:
                 return RegisterResult(RegisterOutcome.ENDED)
             if now < program.opens_at:
@@ -457,9 +461,9 @@ class SQLiteCareMixin:
             reg = await self._reg(db, registration_id)
             if reg is None or reg.status is not RegStatus.PENDING:
                 return None
-            program = _program(
-                await (await db.execute("SELECT * FROM care_programs WHERE id = ?", (reg.program_id,))).fetchone()
-            )  # type: ignore[arg-type]
+            row = await (await db.execute("SELECT * FROM care_programs WHERE id = ?", (reg.program_id,))).fetchone()
+            assert row is not None  # deleting a program deletes its registrations (ON DELETE CASCADE)
+            program = _program(row)
             if not approve:
                 await db.execute(
                     "UPDATE care_registrations SET status = 'rejected', reason = ?, decided_at = ? WHERE id = ?",
@@ -572,7 +576,8 @@ class SQLiteCareMixin:
         before_id: int | None = None,
         limit: int = 10,
     ) -> list[SupportCase]:
-        clauses, params = ["1"], []
+        clauses: list[str] = ["1"]
+        params: list[str | int] = []
         if provinces is not None:
             where, values = _in("province_id", provinces)
             clauses.append(where)
@@ -612,7 +617,8 @@ class SQLiteCareMixin:
                 params["reason"] = note or ""  # a refusal is always explained to the worker
             await self._queue(db, row["user_id"], "case_status", params)
             updated = await (await db.execute("SELECT * FROM care_cases WHERE id = ?", (case_id,))).fetchone()
-            return _case(updated)  # type: ignore[arg-type]
+            assert updated is not None  # read back in the transaction that just updated it
+            return _case(updated)
 
     async def case_events(self, case_id: int) -> list[CaseEvent]:
         rows = await self.db.execute_fetchall(
@@ -624,7 +630,7 @@ class SQLiteCareMixin:
                 r["case_id"],
                 r["author_id"],
                 _dt(r["at"]),
-                CaseStatus(r["status"]),  # type: ignore[arg-type]
+                CaseStatus(r["status"]),
                 r["note"],
             )
             for r in rows

@@ -62,9 +62,10 @@ def _where(query: SignupQuery) -> tuple[list[str], list[Any]] | None:
 class SQLiteConsoleMixin:
     """Uses SQLiteStore's `db` and `transaction()`."""
 
-    db: GuardedConnection
-
     if TYPE_CHECKING:
+
+        @property
+        def db(self) -> GuardedConnection: ...
 
         def transaction(self) -> AbstractAsyncContextManager[GuardedConnection]: ...
 

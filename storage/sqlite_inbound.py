@@ -49,8 +49,12 @@ def _journal(conn: sqlite3.Connection, channel: str, entries: list[tuple[str, st
 class SQLiteInboundMixin:
     """Uses SQLiteStore's `db`; the dedupe keys are the same `processed_updates` rows."""
 
-    db: GuardedConnection
     _marks: int
+
+    if TYPE_CHECKING:
+
+        @property
+        def db(self) -> GuardedConnection: ...
 
     async def journal_inbound(self, channel: str, key: str, user_ref: str, payload: str) -> bool:
         return (await self.journal_inbound_many(channel, [(key, user_ref, payload)]))[0]

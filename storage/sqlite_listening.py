@@ -260,8 +260,8 @@ class SQLiteListeningMixin:
             return PollTally(Tally(), {}, 0)
         delivered = await self._delivered(poll)
         if poll.aggregated_at is None:
-            overall, breakdowns = await self._live_tally(poll)
-            return PollTally(overall, breakdowns, delivered)
+            live, live_breakdowns = await self._live_tally(poll)
+            return PollTally(live, live_breakdowns, delivered)
         n = len(poll.choices)
         overall = Tally(0, [0] * n)
         breakdowns: dict[str, dict[str, Tally]] = {d: {} for d in DIMENSIONS}

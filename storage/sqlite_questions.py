@@ -55,7 +55,10 @@ def _question(r: aiosqlite.Row) -> Question:
 class SQLiteQuestionMixin:
     """Uses SQLiteStore's `db` and `transaction()`."""
 
-    db: GuardedConnection
+    if TYPE_CHECKING:
+
+        @property
+        def db(self) -> GuardedConnection: ...
 
     async def add_question(self, user_id: int, text: str, lang: str) -> int:
         async with self.db.execute(

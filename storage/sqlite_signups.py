@@ -107,9 +107,10 @@ def _filter_provinces(provinces: Collection[str] | None, where: list[str], param
 class SQLiteSignupMixin:
     """Uses SQLiteStore's `db` and `transaction()`."""
 
-    db: GuardedConnection
-
     if TYPE_CHECKING:
+
+        @property
+        def db(self) -> GuardedConnection: ...
 
         def transaction(self) -> AbstractAsyncContextManager[GuardedConnection]: ...
 
@@ -199,7 +200,7 @@ class SQLiteSignupMixin:
         return [_dt(r[0]) for r in rows]
 
     @staticmethod
-    async def _insert_signup(db: aiosqlite.Connection, draft: SignupDraft, now: str) -> int:
+    async def _insert_signup(db: GuardedConnection, draft: SignupDraft, now: str) -> int:
         async with db.execute(
             "INSERT INTO signups (user_id, full_name, phone_e164, workplace, province_id, commune,"
             " source, volunteer_id, consent_version, consent_lang, consent_channel, consent_at,"
@@ -457,7 +458,8 @@ class SQLiteSignupMixin:
         )
 
     async def signup_targets(self, year: int, *, provinces: Collection[str] | None = None) -> dict[str, int]:
-        sql, params = "SELECT province_id, target FROM signup_targets WHERE year = ?", (year,)
+        sql = "SELECT province_id, target FROM signup_targets WHERE year = ?"
+        params: tuple[object, ...] = (year,)
         if provinces is not None:
             if not provinces:
                 return {}
@@ -521,7 +523,7 @@ class SQLiteSignupMixin:
 
 
 async def _record_collect(
-    db: aiosqlite.Connection, draft: SignupDraft, signup_id: int, outcome: SubmitOutcome, now: str
+    db: GuardedConnection, draft: SignupDraft, signup_id: int, outcome: SubmitOutcome, now: str
 ) -> None:
     """The volunteer's submission, in the audit log (ids only, never a name or number), in
     the submission's transaction: /mystats counts these, not the sign-ups they left."""

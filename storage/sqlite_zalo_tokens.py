@@ -27,9 +27,10 @@ def _now() -> str:
 class SQLiteZaloTokenMixin:
     """Uses SQLiteStore's `db` and `transaction()`."""
 
-    db: GuardedConnection
-
     if TYPE_CHECKING:
+
+        @property
+        def db(self) -> GuardedConnection: ...
 
         def transaction(self) -> AbstractAsyncContextManager[GuardedConnection]: ...
 

@@ -207,7 +207,7 @@ async def test_a_store_failure_mid_run_leaves_no_row_to_be_sent_twice(store: Sto
     store.journal_deliveries = flaky  # type: ignore[method-assign]
     rec = RecordingSender()
     engine = make_engine(store, {"telegram": rec}, settings=dataclasses.replace(FAST, concurrency=4))
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk full"):
         await engine.run(b.id)
     store.journal_deliveries = real  # type: ignore[method-assign]
     report = await make_engine(store, {"telegram": rec}).run(b.id)

@@ -53,6 +53,26 @@ def test_environment_overrides(tmp_path: Path) -> None:
     assert (cfg.server.host, cfg.server.port) == ("0.0.0.0", 9000)
 
 
+def test_repr_never_shows_telegram_secrets(tmp_path: Path) -> None:
+    """A config logged whole (repr) must not leak the bot token or the webhook secret."""
+    env = {
+        "TELEGRAM_BOT_TOKEN": "123456:token-that-must-not-leak",
+        "TELEGRAM_WEBHOOK_SECRET": "webhook-secret-that-must-not-leak",
+        "UNIONBOT_REPORT_SALT": "salt-that-must-not-leak",
+    }
+    cfg = load_config(write(tmp_path, ""), env=env)
+    assert cfg.telegram.token == env["TELEGRAM_BOT_TOKEN"]
+    shown = repr(cfg) + repr(cfg.telegram)
+    for secret in env.values():
+        assert secret not in shown
+
+
+def test_file_cannot_set_environment_only_keys(tmp_path: Path) -> None:
+    """Secrets and hosts come from the environment only; in the file they are typos."""
+    with pytest.raises(ConfigError, match=r"^telegram\.token: unknown key$"):
+        load_config(write(tmp_path, "[telegram]\ntoken = 'x'\n"), env={})
+
+
 def test_unionbot_config_env_points_to_file(tmp_path: Path) -> None:
     p = write(tmp_path, '[union]\nhotline = "1900 1234"\n')
     assert load_config(env={"UNIONBOT_CONFIG": str(p)}).union.hotline == "1900 1234"

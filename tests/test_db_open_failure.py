@@ -7,6 +7,7 @@ Each case runs the real CLI in a subprocess with a timeout: a hang fails the tes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -88,10 +89,8 @@ def world_dir():  # type: ignore[no-untyped-def]
     base.chmod(0o777)
     yield base
     for p in [base, *base.rglob("*")]:
-        try:
+        with contextlib.suppress(OSError):
             p.chmod(0o777)
-        except OSError:
-            pass
     shutil.rmtree(base, ignore_errors=True)
 
 

@@ -271,7 +271,7 @@ def test_referral_link():
     ],
 )
 def test_referral_link_refuses_what_telegram_would_drop(username, code):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^not a (Telegram username|valid deep-link payload): "):
         referral_link(username, code)
 
 
@@ -303,5 +303,5 @@ def test_qr_png_encodes_the_link_with_high_error_correction():
 
 
 def test_qr_png_refuses_empty_url():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="empty URL"):
         qr_png("")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from handlers.i18n import LANGUAGES
 from handlers.rights.kb import (
     CERTAINTIES,
     HEDGE_MARKERS,
-    LANGS,
     MAX_ANSWER_CHARS,
     REQUIRED_TOPICS,
     KnowledgeBase,
@@ -93,7 +93,7 @@ def test_packaged_directory_is_valid() -> None:
 def test_every_required_topic_is_complete_in_both_languages(kb: KnowledgeBase) -> None:
     assert set(kb.topics) == set(REQUIRED_TOPICS)
     for topic in kb.topics.values():
-        for lang in LANGS:
+        for lang in LANGUAGES:
             assert topic.questions[lang], (topic.id, lang)
             assert topic.answer[lang].strip(), (topic.id, lang)
             assert topic.citation[lang].strip(), (topic.id, lang)
@@ -111,7 +111,7 @@ def test_questions_include_diacritic_free_forms(kb: KnowledgeBase) -> None:
 
 def test_answers_fit_one_phone_screen(kb: KnowledgeBase) -> None:
     for topic in kb.topics.values():
-        for lang in LANGS:
+        for lang in LANGUAGES:
             assert len(topic.answer[lang]) <= MAX_ANSWER_CHARS, (topic.id, lang)
 
 
@@ -125,7 +125,7 @@ def test_answers_leave_the_disclaimer_footer_to_the_handler(kb: KnowledgeBase) -
         "general information",
     ]
     for topic in kb.topics.values():
-        for lang in LANGS:
+        for lang in LANGUAGES:
             text = topic.answer[lang].lower()
             assert not [w for w in footer_words if w in text], (topic.id, lang)
 
@@ -134,7 +134,7 @@ def test_topics_not_fully_confirmed_are_hedged_in_both_languages(kb: KnowledgeBa
     hedged = [t for t in kb.topics.values() if t.hedged]
     assert {"union_dues", "health_insurance", "strike", "public_holidays"} <= {t.id for t in hedged}
     for topic in hedged:
-        for lang in LANGS:
+        for lang in LANGUAGES:
             # Phrased for the worker (issue 9): the marker, at any capitalisation.
             assert HEDGE_MARKERS[lang].casefold() in topic.answer[lang].casefold(), (topic.id, lang)
 
@@ -142,7 +142,7 @@ def test_topics_not_fully_confirmed_are_hedged_in_both_languages(kb: KnowledgeBa
 def test_every_flagged_figure_is_stated_with_a_hedge(kb: KnowledgeBase) -> None:
     seen = 0
     for topic in kb.topics.values():
-        for lang in LANGS:
+        for lang in LANGUAGES:
             for figure in FLAGGED_FIGURES[lang]:
                 if figure in topic.answer[lang]:
                     seen += 1
@@ -152,7 +152,7 @@ def test_every_flagged_figure_is_stated_with_a_hedge(kb: KnowledgeBase) -> None:
 
 def test_draft_2027_minimum_wage_is_not_stated_as_fact(kb: KnowledgeBase) -> None:
     for topic in kb.topics.values():
-        for lang in LANGS:
+        for lang in LANGUAGES:
             assert not [f for f in DRAFT_2027_FIGURES if f in topic.answer[lang]], topic.id
     assert HEDGE_MARKERS["vi"] in kb.topics["minimum_wage"].answer["vi"]
 

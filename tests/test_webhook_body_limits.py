@@ -11,6 +11,7 @@ megabytes. The 20 x 300 MB measurement is bench/bench_webhook_body_limit.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -90,10 +91,8 @@ async def stream_post(port: int, path: str, headers: dict[str, str], *, declare:
         status_line = b""
     finally:
         pumping.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await pumping
-        except asyncio.CancelledError:
-            pass
         writer.transport.abort()  # never leave the server waiting on this connection
     parts = status_line.split()
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else 0

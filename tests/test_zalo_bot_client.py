@@ -193,9 +193,9 @@ async def test_send_photo_chat_action_and_webhook_calls(fake, client):
     assert action.action == "typing"
     assert fake.webhook is None
     assert me.id == "12345689" and me.account_type == "BASIC"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="8-256 characters"):
         await client.set_webhook("https://bot.example.org/zalo", "short")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="https URLs"):
         await client.set_webhook("http://bot.example.org/zalo", "secret-token-123")
 
 

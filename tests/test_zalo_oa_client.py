@@ -73,7 +73,7 @@ async def test_long_text_goes_out_in_parts_split_on_paragraphs(zalo, client):
 
 
 async def test_blank_text_is_refused_before_any_call(zalo, client):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="blank text"):
         await client.send_text(USER, "  ")
     assert zalo.log == []
 

@@ -36,7 +36,7 @@ def test_oa_window_edges() -> None:
     assert oa_can_broadcast(NOW - timedelta(days=2), NOW, window_days=1) is False
     # Time zones do not shift the window.
     assert oa_can_broadcast((NOW - timedelta(days=6)).astimezone(VN), NOW) is True
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="timezone-aware"):
         oa_can_broadcast(datetime(2026, 11, 20), NOW)
 
 

@@ -70,5 +70,5 @@ def test_length_counts_utf16_units_so_emoji_never_overflow():
 
 
 def test_rejects_nonpositive_limit():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="limit must be positive"):
         split_text("abc", limit=0)

@@ -215,7 +215,7 @@ async def test_store_failure_keeps_the_new_pair_and_saves_it_on_the_next_call(za
     seed = _seed(zalo, clock)
     store = FlakyStore(seed)
     tokens = _manager(zalo, store, http, clock)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk full"):
         await tokens.refresh_after_rejection(seed.access_token)
     assert store.pair == seed  # nothing handed out, nothing half-saved
 

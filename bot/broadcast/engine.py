@@ -26,6 +26,7 @@ How a run goes:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -50,8 +51,8 @@ from bot.broadcast.senders import (
 )
 from handlers.broadcasts.render import message_language, render_message
 from handlers.broadcasts.schedule import QuietHours
-from handlers.i18n import Catalog
-from storage import Store, User
+from handlers.i18n import LANGUAGES, Catalog
+from storage import Channel, Store, User
 from storage.broadcasts import (
     REASON_BLOCKED,
     REASON_OPTED_OUT,
@@ -316,10 +317,8 @@ class DeliveryEngine:
             self._progress(run)
         finally:
             keeper.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await keeper
-            except asyncio.CancelledError:
-                pass
             self.runs.pop(broadcast_id, None)
             if report.outcome != "done":
                 await self.store.release_broadcast(broadcast_id, self.owner)
@@ -344,7 +343,7 @@ class DeliveryEngine:
         if await self._prepare_poll(run):
             return
         for name, sender in self.senders.items():
-            for lang in ("vi", "en"):
+            for lang in LANGUAGES:
                 rendered = render_message(self.catalog, lang, b.text_vi, b.text_en)
                 run.messages[f"{name}:{lang}"] = sender.plan(rendered.text, photo)
 
@@ -356,8 +355,8 @@ class DeliveryEngine:
         from handlers.listening.polls import poll_message
 
         for name, sender in self.senders.items():
-            for lang in ("vi", "en"):
-                message = poll_message(self.catalog, lang, poll, self.poll_timezone, numbered=name != "telegram")
+            for lang in LANGUAGES:
+                message = poll_message(self.catalog, lang, poll, self.poll_timezone, numbered=name != Channel.TELEGRAM)
                 parts = sender.plan(message.text, None)
                 rows = tuple(tuple((b.label, b.payload) for b in row) for row in message.buttons)
                 parts[-1] = dataclasses.replace(parts[-1], buttons=rows)
@@ -457,10 +456,8 @@ class DeliveryEngine:
             results = await asyncio.gather(*(work() for _ in range(workers_n)), return_exceptions=True)
         finally:
             feeder.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await feeder
-            except asyncio.CancelledError:
-                pass
             await journal.close()
             self.journal_commits += journal.commits
         errors = [r for r in results if isinstance(r, BaseException)]

@@ -123,7 +123,7 @@ class ChannelLimiter:
         now = self.clock()
         for entry in reversed(self._departures):
             if entry[1] == chat:
-                entry[0] = max(entry[0], now)  # type: ignore[type-var]
+                entry[0] = max(entry[0], now)
                 return
 
     async def _sleep_while(self, wait_for: Callable[[], float]) -> None:

@@ -34,7 +34,7 @@ from telegram.error import (
 from bot.broadcast.limits import ChannelLimiter, ChannelLimits
 from bot.channels.telegram import retry_after_seconds
 from handlers.text import split_message
-from storage import Store
+from storage import Channel, Store
 from storage.broadcasts import REASON_BLOCKED, BroadcastPhoto
 
 logger = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class TelegramSender:
     lane. The sender owns the extra lanes and opens and closes them; the channel owns `bot`.
     """
 
-    channel = "telegram"
+    channel: str = Channel.TELEGRAM
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -201,7 +202,7 @@ class BroadcastService:
     def _within(s: Broadcast, at: datetime | None) -> datetime | None:
         return None if at is None or (s.until is not None and at > s.until) else at
 
-    def _timer(self, broadcast_id: int, when: datetime, callback) -> None:  # type: ignore[no-untyped-def]
+    def _timer(self, broadcast_id: int, when: datetime, callback: Callable[[int], Awaitable[None]]) -> None:
         if self.scheduler is None:
             return  # one-shot mode: a later `send-due` will find it
         self.scheduler.add_job(

@@ -17,7 +17,7 @@ from bot.channels.base import ChannelRegistry
 from bot.config import BroadcastSection, Config
 from handlers.broadcasts.render import summary_text
 from handlers.i18n import Catalog
-from handlers.types import Reply
+from handlers.types import Channel, Reply
 from storage import Store, User
 from storage.broadcasts import Broadcast, BroadcastStats
 
@@ -77,7 +77,7 @@ def bot_notify(bot: Bot, catalog: Catalog) -> Notify:
     """Summaries from `unionbot broadcast send-due`, which has a Telegram bot but no channels."""
 
     async def notify(user: User, broadcast: Broadcast, stats: BroadcastStats) -> None:
-        if user.channel == "telegram":
+        if user.channel == Channel.TELEGRAM:
             await bot.send_message(int(user.external_id), summary_text(catalog, user.language, broadcast, stats))
 
     return notify

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from bot.broadcast.limits import ChannelLimiter, ChannelLimits
@@ -42,15 +42,16 @@ from bot.channels.zalo.rules import (
 )
 from bot.channels.zalo.text import split_text
 from bot.config import Config
-from handlers.types import Button, Photo, Reply
+from handlers.types import Button, Channel, Photo, Reply
 from storage.broadcasts import BroadcastPhoto, DeliveryTarget
 
 logger = logging.getLogger(__name__)
 
-OA = "zalo_oa"
-BOT = "zalo_bot"
+OA = Channel.ZALO_OA
+BOT = Channel.ZALO_BOT
 
 
+@runtime_checkable
 class ZaloSendChannel(Protocol):
     name: str
 
@@ -162,11 +163,11 @@ def zalo_senders(config: Config, channels: list[object]) -> dict[str, ZaloSender
     zalo = config.zalo
     senders: dict[str, ZaloSender] = {}
     for channel in channels:
-        name = getattr(channel, "name", None)
-        if name not in (OA, BOT) or not hasattr(channel, "send"):
+        if not isinstance(channel, ZaloSendChannel) or channel.name not in (OA, BOT):
             continue
+        name = channel.name
         senders[name] = ZaloSender(
-            channel,  # type: ignore[arg-type]
+            channel,
             zalo_limits(config),
             timezone=config.bot.timezone,
             night_start=zalo.night_start,

@@ -14,19 +14,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from starlette.routing import BaseRoute
+
 from bot.channels.base import ChannelRegistry
 from bot.channels.numbered import NumberedChoices
 from handlers.dispatcher import Dispatcher
-from handlers.types import Inbound, InboundKind, Reply
+from handlers.types import Channel, Inbound, InboundKind, Reply
 
 logger = logging.getLogger(__name__)
 
-NAME = "console"
+NAME = Channel.CONSOLE
 QUIT_WORDS = {"/quit", "/exit"}
 
 
 class ConsoleChannel:
-    name = NAME
+    name: str = NAME
 
     def __init__(
         self,
@@ -54,7 +56,7 @@ class ConsoleChannel:
     async def stop(self) -> None:
         pass
 
-    def web_routes(self) -> list:  # type: ignore[type-arg]
+    def web_routes(self) -> list[BaseRoute]:
         return []
 
     async def send(self, user_id: str, reply: Reply) -> None:

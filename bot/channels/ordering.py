@@ -72,9 +72,8 @@ class UserQueues:
         self._slots = asyncio.Semaphore(max_concurrent)
 
     async def run(self, key: Hashable, awaitable: Awaitable[T]) -> T:
-        async with self._order.hold(key):
-            async with self._slots:
-                return await awaitable
+        async with self._order.hold(key), self._slots:
+            return await awaitable
 
     def __len__(self) -> int:
         """Keys with work running or queued."""

@@ -47,12 +47,12 @@ from handlers.dispatcher import Dispatcher
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.router import Router
 from handlers.text import split_message, text_length
-from handlers.types import Inbound, InboundKind, InboundPhoto, Reply
+from handlers.types import Channel, Inbound, InboundKind, InboundPhoto, Reply
 from storage import Role, Store
 
 logger = logging.getLogger(__name__)
 
-NAME = "telegram"
+NAME = Channel.TELEGRAM
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 
@@ -89,7 +89,7 @@ def _journal_entry(update: Update) -> tuple[str, str, Any]:
     return str(update.update_id), str(user_ref if isinstance(user_ref, int) else ""), update.to_dict()
 
 
-class JournalingQueue(asyncio.Queue):  # type: ignore[type-arg]
+class JournalingQueue(asyncio.Queue[object]):
     """PTB's update queue; every update is in the inbound journal before Telegram forgets it.
 
     Polling: `_JournalingPoller` writes each getUpdates batch down in one transaction as
@@ -252,7 +252,7 @@ class _FloodPatientBot:
 
 
 class TelegramChannel:
-    name = NAME
+    name: str = NAME
 
     def __init__(
         self,
@@ -288,9 +288,12 @@ class TelegramChannel:
         )
         if config.mode == "webhook":
             builder = builder.updater(None)
-        self.application: Application = builder.build()  # type: ignore[type-arg]
+        self.application: Application = builder.build()
         if self.application.updater is not None:
-            self.application.updater.bot = _JournalingPoller(self.application.bot, self.update_queue)  # type: ignore[assignment]
+            # PTB has no hook between getUpdates and the queue: a proxy stands in for the
+            # Bot, journaling get_updates and passing everything else through.
+            poller = _JournalingPoller(self.application.bot, self.update_queue)
+            self.application.updater.bot = poller  # type: ignore[assignment]  # duck-typed Bot
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self.username: str | None = None
@@ -462,9 +465,10 @@ class TelegramChannel:
             and reply.photo is None
             and reply.photo_ref is None
             and reply.document is None
+            and text_length(reply.text) <= TEXT_LIMIT
+            and await self._try_edit(chat_id, edit_message_id, reply)
         ):
-            if text_length(reply.text) <= TEXT_LIMIT and await self._try_edit(chat_id, edit_message_id, reply):
-                return
+            return
         await self._deliver(chat_id, reply)
 
     async def _send_quietly(self, user_id: str, reply: Reply) -> bool:
@@ -482,10 +486,8 @@ class TelegramChannel:
             )
             return True
         except BadRequest as e:
-            if "not modified" in str(e).lower():
-                return True
-            # Too old to edit, or deleted: send a fresh message instead.
-            return False
+            # "Not modified" is done; too old to edit, or deleted: send a fresh message instead.
+            return "not modified" in str(e).lower()
         except Forbidden:
             raise
         except TelegramError:

@@ -63,7 +63,7 @@ from handlers.scope import question_in_scope
 from storage import Role
 from storage.console import SORTS, SignupCursor, SignupQuery
 from storage.questions import ANSWERED, CLOSED, OPEN
-from storage.signups import PAPER_CHANNEL, SignupSource, SignupStatus
+from storage.signups import PAPER_CHANNEL, Signup, SignupSource, SignupStatus
 
 logger = logging.getLogger(__name__)
 
@@ -352,7 +352,7 @@ class Console:
             next_cursor=(rows[-1].id, rows[-1].full_name if query.sort == "name" else "") if rows else None,
         )
 
-    async def _signup_in_scope(self, viewer: Viewer, signup_id: int):  # type: ignore[no-untyped-def]
+    async def _signup_in_scope(self, viewer: Viewer, signup_id: int) -> Signup:
         s = await self.store.get_signup(signup_id)
         if s is None or not in_scope(viewer.scope, s.province_id):
             if s is not None:

@@ -7,7 +7,7 @@ import asyncio
 import secrets
 import time as clock
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import UploadFile
@@ -30,7 +30,7 @@ class _Pending:
     expires: float
 
 
-def _plan(data: bytes, filename: str, scope: frozenset[str] | None, tz, lang: str, today) -> ImportPlan:  # type: ignore[no-untyped-def]
+def _plan(data: bytes, filename: str, scope: frozenset[str] | None, tz: tzinfo, lang: str, today: date) -> ImportPlan:
     return plan_import(read_table(data, filename), scope=scope, tz=tz, lang=lang, today=today)
 
 

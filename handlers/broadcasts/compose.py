@@ -550,7 +550,7 @@ async def _audience_done(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
 
 
 @ACTIONS.on("now")
-async def _send_now(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+async def _send_now(ctx: Ctx, data: dict[str, Any], arg: str) -> list[Reply]:
     """Send as soon as it is confirmed (quiet hours still hold it)."""
     data["when"] = "now"
     await _save(ctx, Step.CONFIRM, data)
@@ -584,12 +584,12 @@ async def _weekday(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
 
 
 @ACTIONS.on("confirm")
-async def _confirmed(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+async def _confirmed(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply | list[Reply]:
     """Creates the broadcast, re-checking the scope and the audience first."""
     return await _confirm(ctx, data)
 
 
-async def _confirm(ctx: Ctx, data: dict[str, Any]) -> Reply:
+async def _confirm(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
     # The scope is read again here: it may have changed since the draft was started.
     scope = await province_scope(ctx)
     if scope is not None and not scope:

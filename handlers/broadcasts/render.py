@@ -15,7 +15,7 @@ from handlers.broadcasts.options import BroadcastOptions
 from handlers.broadcasts.schedule import WEEKDAYS, format_local
 from handlers.i18n import Catalog
 from handlers.join.provinces import get_province
-from storage import Store
+from storage import Channel, Store
 from storage.broadcasts import Audience, AudienceReach, Broadcast, BroadcastStats
 
 TEXT_LIMIT = 4096
@@ -50,7 +50,7 @@ def describe_audience(catalog: Catalog, lang: str, audience: Audience, opts: Bro
     if audience.everyone:
         parts = [t(lang, "broadcasts.audience.everyone")]
     else:
-        names = [(opts.topic(tid).name(lang) if opts.topic(tid) else tid) for tid in audience.topics]  # type: ignore[union-attr]
+        names = [(topic.name(lang) if (topic := opts.topic(tid)) else tid) for tid in audience.topics]
         parts = [t(lang, "broadcasts.audience.topics", topics=", ".join(names))]
     if audience.provinces:
         names = [(p.name(lang) if (p := get_province(pid)) else pid) for pid in audience.provinces]
@@ -159,16 +159,16 @@ def format_duration(seconds: float) -> str:
 
 
 # Channels in the order the preview lists them; others follow by name.
-REACH_ORDER = ("telegram", "zalo_oa", "zalo_bot")
+REACH_ORDER = (Channel.TELEGRAM, Channel.ZALO_OA, Channel.ZALO_BOT)
 # The channel that may only message workers who wrote within a window (Zalo's OA).
-WINDOW_CHANNEL = "zalo_oa"
+WINDOW_CHANNEL = Channel.ZALO_OA
 
 
 def reach_text(catalog: Catalog, lang: str, reach: AudienceReach, window_days: int) -> str | None:
     """'By channel: Telegram 120 · Zalo OA 40 (12 outside the 7-day window) · Zalo Bot 5'."""
     if not reach.by_channel:
         return None
-    rank = {c: i for i, c in enumerate(REACH_ORDER)}
+    rank: dict[str, int] = {c: i for i, c in enumerate(REACH_ORDER)}
     items = []
     for channel in sorted(reach.by_channel, key=lambda c: (rank.get(c, len(rank)), c)):
         count = reach.by_channel[channel]

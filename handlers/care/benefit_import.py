@@ -96,7 +96,7 @@ def _csv(data: bytes) -> list[list[Any]]:
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     return [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
 
 
@@ -200,7 +200,8 @@ def parse_benefits(rows: list[dict[str, Any]]) -> tuple[list[Benefit], list[RowE
                 dates[name] = _date(raw.get(name))
             except ValueError as e:
                 row_errors.append(RowError(n, name, str(e)))
-        if dates.get("valid_from") and dates.get("valid_until") and dates["valid_until"] < dates["valid_from"]:  # type: ignore[operator]
+        valid_from, valid_until = dates.get("valid_from"), dates.get("valid_until")
+        if valid_from and valid_until and valid_until < valid_from:
             row_errors.append(RowError(n, "valid_until", "before valid_from"))
         members = fold_text(_text(raw.get("members_only")))
         if members not in _YES | _NO:

@@ -13,7 +13,7 @@ from handlers.i18n import Catalog
 from handlers.join.common import province_name
 from handlers.join.provinces import all_provinces
 from handlers.router import payload
-from handlers.types import Button, Photo, Reply
+from handlers.types import Button, Channel, Photo, Reply
 from storage.care import NATIONWIDE, OutboxMessage
 
 # Conversation-state flow names. Stored in the database: never rename.
@@ -104,7 +104,7 @@ def render_notice(catalog: Catalog, lang: str, zone: ZoneInfo, msg: OutboxMessag
 
 
 def ticket_reply(text: str, code: str | None, channel: str) -> Reply:
-    if code and channel == "telegram":
+    if code and channel == Channel.TELEGRAM:
         from handlers.join.qr import qr_png
 
         return Reply(text, photo=Photo(qr_png(code, box_size=8), filename=f"ticket-{code}.png"))

@@ -73,7 +73,7 @@ async def write_registrations(
                                 if value:
                                     sheet.write_string(count, col, _ILLEGAL.sub("", value))
                             else:
-                                sheet.write_number(count, col, value)  # type: ignore[arg-type]
+                                sheet.write_number(count, col, value)
                 book.close()
             else:
                 raw.write(codecs.BOM_UTF8)

@@ -68,9 +68,9 @@ async def checkin(ctx: Ctx) -> Reply:
     result = await ctx.store.checkin(program.id, code)
     zone = tz(ctx)
     if result.outcome is CheckinOutcome.ALREADY and result.registration:
-        return ctx.reply(
-            "care.checkin.already", at=result.registration.checked_in_at.astimezone(zone).strftime("%H:%M")
-        )  # type: ignore[union-attr]
+        at = result.registration.checked_in_at
+        assert at is not None  # ALREADY: the registration holds its first check-in
+        return ctx.reply("care.checkin.already", at=at.astimezone(zone).strftime("%H:%M"))
     if result.outcome is CheckinOutcome.OK and result.registration:
         await ctx.store.audit(
             ctx.user.id, "care.checkin", f"registration:{result.registration.id}", {"program": program.id}

@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
+from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province
+from handlers.types import Channel
 
 if TYPE_CHECKING:
-    from _csv import _writer as CsvWriter
+    from _csv import Writer as CsvWriter
 
     from handlers.i18n import Catalog
     from storage import Store
@@ -61,7 +63,6 @@ __all__ = [
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 T = TypeVar("T")
-LANGUAGES = ("vi", "en")
 
 
 class SignupRow(NamedTuple):
@@ -203,7 +204,7 @@ class XlsxStream:
                     sheet.write_string(self.rows, column, value)
                     width = max((len(line) for line in value.splitlines()), default=0)
                 else:
-                    sheet.write_number(self.rows, column, value)  # type: ignore[arg-type]  # ids only
+                    sheet.write_number(self.rows, column, value)  # ids only
                     width = len(str(value))
                 if width > widths[column]:
                     widths[column] = width
@@ -389,7 +390,7 @@ async def write_export_file(
 # adapters send no documents at all (see handlers/catalog/zalo.toml `zalo.file_unavailable`),
 # so a Zalo organizer is pointed at Telegram or the command line instead of a file.
 TELEGRAM_DOCUMENT_LIMIT = 50 * 1024 * 1024
-NO_DOCUMENTS = frozenset({"zalo_bot", "zalo_oa"})
+NO_DOCUMENTS = frozenset({Channel.ZALO_BOT, Channel.ZALO_OA})
 
 
 def document_limit(channel: str) -> int | None:

@@ -41,7 +41,7 @@ from handlers.join.names import clean_name
 from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.join.provinces import all_provinces, fold, get_province, resolve_province
 from handlers.router import Actions, Router, payload
-from handlers.types import Button, InboundKind, Reply
+from handlers.types import Button, Channel, InboundKind, Reply
 from storage import Role
 from storage.signups import FormClaim, SignupDraft, SignupSource, SubmitOutcome, SubmitResult
 
@@ -631,7 +631,7 @@ def alert(ctx: Ctx, province_id: str, key: str, **kwargs: Any) -> list[Reply]:
     lang = ctx.settings.default_language
     catalog = ctx.services.catalog
     text = catalog.t(lang, key, province=province_name(province_id, lang), **kwargs)
-    return [Reply(text, to_channel="telegram", to_user=str(chat)) for chat in alert_chats(ctx, province_id)]
+    return [Reply(text, to_channel=Channel.TELEGRAM, to_user=str(chat)) for chat in alert_chats(ctx, province_id)]
 
 
 def alerts_for(ctx: Ctx, result: SubmitResult, source: SignupSource) -> list[Reply]:

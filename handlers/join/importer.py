@@ -93,7 +93,9 @@ def read_table(data: bytes, filename: str) -> Iterator[list[object]]:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    yield from (list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect))
+    for r in csv.reader(io.StringIO(text, newline=""), dialect):
+        row: list[object] = list(r)
+        yield row
 
 
 def _cell(value: object) -> str:
@@ -182,7 +184,12 @@ def plan_import(
             plan.problems.append(Problem(number, "date", "date", _cell(get("date"))))
         if len(plan.problems) > before:
             continue
-        assert phone.e164 and name.value and workplace and province and signed
+        # Every field checked above: no problem noted, so each holds a value.
+        assert phone.e164
+        assert name.value
+        assert workplace
+        assert province
+        assert signed
         if phone.e164 in seen:
             plan.merged += 1  # the same person twice on the sheet: one sign-up
             continue

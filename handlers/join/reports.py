@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import date
+from typing import NamedTuple
 
 from matplotlib.dates import MonthLocator, num2date
 from matplotlib.figure import Figure
@@ -19,20 +20,28 @@ from handlers.join.export import LANGUAGES, VN_TZ, SignupRow, _check_lang, expor
 __all__ = ["LANGUAGES", "VN_TZ", "SignupRow", "export_csv", "export_xlsx", "weekly_chart_png"]
 
 
+class _ChartLabels(NamedTuple):
+    actual: str
+    target: str
+    pace: str
+    of_target: str  # format string: {count}, {target}, {percent}
+    months: tuple[str, ...]
+
+
 _CHART_LABELS = {
-    "vi": {
-        "actual": "Đoàn viên mới (cộng dồn)",
-        "target": "Kế hoạch năm",
-        "pace": "Tiến độ đều theo kế hoạch",
-        "of_target": "{count} / {target} ({percent} kế hoạch)",
-        "months": tuple(f"T{m}" for m in range(1, 13)),
-    },
-    "en": {
-        "actual": "New members (cumulative)",
-        "target": "Yearly target",
-        "pace": "Even pace to target",
-        "of_target": "{count} / {target} ({percent} of target)",
-        "months": (
+    "vi": _ChartLabels(
+        actual="Đoàn viên mới (cộng dồn)",
+        target="Kế hoạch năm",
+        pace="Tiến độ đều theo kế hoạch",
+        of_target="{count} / {target} ({percent} kế hoạch)",
+        months=tuple(f"T{m}" for m in range(1, 13)),
+    ),
+    "en": _ChartLabels(
+        actual="New members (cumulative)",
+        target="Yearly target",
+        pace="Even pace to target",
+        of_target="{count} / {target} ({percent} of target)",
+        months=(
             "Jan",
             "Feb",
             "Mar",
@@ -46,7 +55,7 @@ _CHART_LABELS = {
             "Nov",
             "Dec",
         ),
-    },
+    ),
 }
 
 
@@ -95,29 +104,39 @@ def weekly_chart_png(
     # Figure renders with Agg when saved and is safe in a server thread.
     figure = Figure(figsize=(10, 5.5), dpi=120, layout="constrained")
     axes = figure.add_subplot()
+    # The x values are dates, which matplotlib converts through its unit registry; its
+    # type stubs admit only numbers, hence the ignores on the calls that take them.
     if xs:
-        axes.plot(xs, ys, marker="o", markersize=3, linewidth=2, color="#c62828", label=labels["actual"])
+        axes.plot(
+            xs,  # type: ignore[arg-type]  # dates, see above
+            ys,
+            marker="o",
+            markersize=3,
+            linewidth=2,
+            color="#c62828",
+            label=labels.actual,
+        )
     if target:
         axes.axhline(
             target,
             color="#1565c0",
             linestyle="--",
             linewidth=1.5,
-            label=f"{labels['target']}: {_format_int(target, lang)}",
+            label=f"{labels.target}: {_format_int(target, lang)}",
         )
         axes.plot(
-            [start, end],
+            [start, end],  # type: ignore[arg-type]  # dates, see above
             [0, target],
             color="#1565c0",
             linestyle=":",
             linewidth=1,
             alpha=0.7,
-            label=labels["pace"],
+            label=labels.pace,
         )
     if xs:
         note = _format_int(total, lang)
         if target:
-            note = labels["of_target"].format(
+            note = labels.of_target.format(
                 count=note,
                 target=_format_int(target, lang),
                 percent=_format_percent(total / target, lang),
@@ -131,10 +150,10 @@ def weekly_chart_png(
         )
 
     axes.set_title(title)
-    axes.set_xlim(start, end)
+    axes.set_xlim(start, end)  # type: ignore[arg-type]  # dates, see above
     axes.set_ylim(bottom=0, top=max([*ys, target or 0, 1]) * 1.12)
     axes.xaxis.set_major_locator(MonthLocator())
-    months = labels["months"]
+    months = labels.months
     axes.xaxis.set_major_formatter(
         # Month names by hand: locale-dependent formatting would follow the server's locale.
         FuncFormatter(lambda x, _pos: months[num2date(x).month - 1])

@@ -22,7 +22,7 @@ from handlers.broadcasts.options import options as broadcast_options
 from handlers.broadcasts.render import render_message
 from handlers.broadcasts.schedule import format_local, parse_local_datetime
 from handlers.context import Ctx
-from handlers.i18n import Catalog
+from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_scope
 from handlers.listening.options import options
 from handlers.listening.results import chart_png, results_text
@@ -30,8 +30,8 @@ from handlers.listening.text import fold, match_choice, parse_numbers
 from handlers.router import Router, payload
 from handlers.scope import no_province_yet, own_audience
 from handlers.types import Button, Photo, Reply
-from storage import Role
-from storage.broadcasts import Audience, NewBroadcast
+from storage import Role, Store
+from storage.broadcasts import Audience, Broadcast, NewBroadcast
 from storage.listening import MAX_CHOICES, NewPoll, Poll, PollChoice
 
 logger = logging.getLogger(__name__)
@@ -207,11 +207,11 @@ async def typed_answer(ctx: Ctx) -> Reply | None:
     if numbers is not None:
         return await record_answer(ctx, poll.id, [n - 1 for n in numbers], "set", tapped=False)
     for candidate in polls:  # words: the newest poll whose choice they name
-        labels = [c.label(lang) for c in candidate.choices for lang in ("vi", "en")]
+        labels = [c.label(lang) for c in candidate.choices for lang in LANGUAGES]
         index = match_choice(text, labels)
         if index is not None:
             return await record_answer(
-                ctx, candidate.id, [index // 2], "set" if not candidate.multi else "add", tapped=False
+                ctx, candidate.id, [index // len(LANGUAGES)], "set" if not candidate.multi else "add", tapped=False
             )
     return None
 
@@ -480,7 +480,9 @@ async def _create(ctx: Ctx, data: dict[str, Any]) -> Reply:
     )
 
 
-async def create_poll(store, new: NewPoll, audience: Audience, *, run_at: datetime | None = None):  # type: ignore[no-untyped-def]
+async def create_poll(
+    store: Store, new: NewPoll, audience: Audience, *, run_at: datetime | None = None
+) -> tuple[Poll, Broadcast]:
     """The poll and its broadcast (sent now, or at `run_at`), audited; for chat and CLI."""
     poll, broadcast = await store.create_poll(
         new,

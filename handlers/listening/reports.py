@@ -16,12 +16,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
+from handlers.i18n import Catalog
 from handlers.join.common import clean_note, clean_text, parse_province, province_name, province_scope
 from handlers.listening.options import CATEGORIES, options
 from handlers.listening.text import cluster_key, personal_data_in
 from handlers.router import Router, payload
 from handlers.scope import no_province_yet
-from handlers.types import Button, Reply
+from handlers.types import Button, Channel, Reply
 from storage import Role
 from storage.listening import NewReport, ReportCluster
 
@@ -284,16 +285,16 @@ async def early_warning(ctx: Ctx, province: str, key: str, category: str, compan
         window.previous,
         opts.alert_window_days,
     )
-    return [Reply(text, to_channel="telegram", to_user=str(chat)) for chat in chats]
+    return [Reply(text, to_channel=Channel.TELEGRAM, to_user=str(chat)) for chat in chats]
 
 
 def alert_text(
-    catalog,
+    catalog: Catalog,
     lang: str,
     province: str,
     company: str,
     category: str,
-    reports: int,  # type: ignore[no-untyped-def]
+    reports: int,
     workers: int,
     previous: int,
     days: int,

@@ -91,7 +91,7 @@ def _sound(flat: str) -> str:
     """Spelling-insensitive form for comparing: "goertech"/"goertek", "yazzaki"/"yazaki"."""
     for a, b in _SOUNDS:
         flat = flat.replace(a, b)
-    out = []
+    out: list[str] = []
     for ch in flat:
         if not out or out[-1] != ch:  # doubled letters: "ajinomotto"
             out.append(ch)
@@ -258,10 +258,15 @@ def has_person_name(text: str) -> bool:
     folded = [fold(t) for t in tokens]
     for i, tok in enumerate(tokens):
         f = folded[i]
-        if f in _SURNAMES and _is_capitalized(tok) and i + 1 < len(tokens) and _is_capitalized(tokens[i + 1]):
+        if (
+            f in _SURNAMES
+            and _is_capitalized(tok)
+            and i + 1 < len(tokens)
+            and _is_capitalized(tokens[i + 1])
             # A sentence's first word is capitalised anyway: want two more capitals after it.
-            if i > 0 or (i + 2 < len(tokens) and _is_capitalized(tokens[i + 2])):
-                return True
+            and (i > 0 or (i + 2 < len(tokens) and _is_capitalized(tokens[i + 2])))
+        ):
+            return True
         for honorific in _HONORIFICS:
             parts = honorific.split()
             n = len(parts)

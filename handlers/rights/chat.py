@@ -32,16 +32,13 @@ from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province
 from handlers.menu import with_menu
 from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
-from handlers.rights.search import Searcher, SearchResult
+from handlers.rights.search import MAX_STORY_CHARS, Searcher, SearchResult
 from handlers.router import MAX_PAYLOAD_BYTES, Router, payload
 from handlers.text import fold
 from handlers.types import Button, Reply
 
 logger = logging.getLogger(__name__)
 
-# A worker's story can run to a few thousand characters and ends with the question:
-# the engine reads all of it (its own limits keep latency flat).
-MAX_QUERY_CHARS = 4000
 MAX_QUESTION_CHARS = 4000
 QA_FLOW = "qa"  # conversation state holding the last question (for the hand-off button)
 MINIMUM_WAGE = "minimum_wage"
@@ -82,7 +79,9 @@ class RightsService:
         return cached
 
     def search(self, text: str, lang: str | None = None) -> SearchResult:
-        return self.searcher.search(text[:MAX_QUERY_CHARS], lang)
+        # A worker's story can run to a few thousand characters and ends with the question:
+        # the engine reads as much of it as it ever reads (its own limits keep latency flat).
+        return self.searcher.search(text[:MAX_STORY_CHARS], lang)
 
     def topic(self, topic_id: str) -> Topic | None:
         return self.kb.topics.get(topic_id)
@@ -402,7 +401,7 @@ async def entry_reply(
 
 
 def _also_rows(ctx: Ctx, refs: list[str], *, exclude: set[str]) -> list[list[Button]]:
-    rows = []
+    rows: list[list[Button]] = []
     for ref in refs:
         if ref in exclude or len(rows) >= MAX_ALSO:
             continue
@@ -670,7 +669,7 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     notes = []
     if repeated:
         notes.append(ctx.t("qa.repeated"))
-    if len(text) > MAX_QUERY_CHARS:
+    if len(text) > MAX_STORY_CHARS:  # the engine read only the beginning
         notes.append(ctx.t("qa.long_question"))
     if notes:
         reply.text = "\n".join(notes) + "\n\n" + reply.text

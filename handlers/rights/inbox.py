@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime
 
 from handlers.context import Ctx
-from handlers.i18n import Catalog
+from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_scope
 from handlers.router import Router, payload
 from handlers.scope import no_province_yet, question_in_scope
@@ -147,7 +147,7 @@ async def ask(ctx: Ctx) -> Reply:
 async def ask_button(ctx: Ctx) -> Reply:
     """`ask:q[:<lang>]`, 'Ask a union officer' under an answer: forwards the question
     just asked, in the language of the answer the button was under."""
-    if len(ctx.args) >= 2 and ctx.args[1] in ("vi", "en"):
+    if len(ctx.args) >= 2 and ctx.args[1] in LANGUAGES:
         ctx.reply_lang = ctx.args[1]
     state = await ctx.store.get_state(ctx.user.id)
     question = None

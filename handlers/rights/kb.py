@@ -20,13 +20,15 @@ from datetime import date
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
+
+from handlers.i18n import LANGUAGES
 
 __all__ = [
     "CERTAINTIES",
     "ENTRIES_DIR",
     "HEDGE_MARKERS",
-    "LANGS",
+    "LANGUAGES",
     "MAX_ANSWER_CHARS",
     "MAX_TITLE_CHARS",
     "REQUIRED_TOPICS",
@@ -85,7 +87,6 @@ REQUIRED_TOPICS: tuple[str, ...] = (
     "commuting_accident",
 )
 
-LANGS: tuple[str, ...] = ("vi", "en")  # Vietnamese first: it is the fallback language
 CERTAINTIES: tuple[str, ...] = ("confirmed", "secondary", "uncertain")
 # A phone screen; longer answers get scrolled past on cheap Android phones.
 MAX_ANSWER_CHARS = 900
@@ -190,18 +191,18 @@ class Topic:
     next_step: Mapping[str, str] = field(default_factory=dict)
 
     def title_in(self, lang: str | None) -> str:
-        lang = lang or LANGS[0]
+        lang = lang or LANGUAGES[0]
         return (
             self.title.get(lang)
-            or self.title.get(LANGS[0])
-            or (self.questions.get(lang) or self.questions[LANGS[0]])[0]
+            or self.title.get(LANGUAGES[0])
+            or (self.questions.get(lang) or self.questions[LANGUAGES[0]])[0]
         )
 
     def answer_in(self, lang: str | None) -> str:
-        return self.answer.get(lang or LANGS[0]) or self.answer[LANGS[0]]
+        return self.answer.get(lang or LANGUAGES[0]) or self.answer[LANGUAGES[0]]
 
     def citation_in(self, lang: str | None) -> str:
-        return self.citation.get(lang or LANGS[0]) or self.citation[LANGS[0]]
+        return self.citation.get(lang or LANGUAGES[0]) or self.citation[LANGUAGES[0]]
 
     def summary_in(self, lang: str | None) -> str:
         return _pick(self.summary, lang) or ""
@@ -218,7 +219,7 @@ class Topic:
 
 
 def _pick(texts: Mapping[str, Any], lang: str | None) -> Any:
-    return texts.get(lang or LANGS[0]) or texts.get(LANGS[0])
+    return texts.get(lang or LANGUAGES[0]) or texts.get(LANGUAGES[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +296,7 @@ class KnowledgeBase:
 
     def category_name(self, category: str, lang: str | None) -> str:
         names = self.categories[category]
-        return names.get(lang or LANGS[0]) or names[LANGS[0]]
+        return names.get(lang or LANGUAGES[0]) or names[LANGUAGES[0]]
 
 
 class KnowledgeBaseError(ValueError):
@@ -472,7 +473,7 @@ def _bilingual_text(
     if raw is None and not required:
         return {}
     out: dict[str, str] = {}
-    for lang in LANGS:
+    for lang in LANGUAGES:
         text = raw.get(lang) if isinstance(raw, dict) else None
         if not _text(text):
             problems.append(f"{label}: missing {lang} {key.replace('_', ' ')}")
@@ -498,15 +499,13 @@ def _build_entry(
     citation = _bilingual_text(data, "citation", label, problems, required=True)
     questions: dict[str, tuple[str, ...]] = {}
     raw_q = data.get("questions")
-    for lang in LANGS:
+    for lang in LANGUAGES:
         qs = raw_q.get(lang) if isinstance(raw_q, dict) else None
         if not isinstance(qs, list) or not qs or not all(_text(q) for q in qs):
             problems.append(f"{label}: missing {lang} questions (a non-empty list of text)")
         else:
             questions[lang] = tuple(q.strip() for q in qs)
-    certainty = data.get("certainty")
-    if certainty not in CERTAINTIES:
-        problems.append(f"{label}: certainty must be one of {', '.join(CERTAINTIES)}")
+    certainty = _certainty(data, label, problems)
     related = data.get("related", [])
     if not isinstance(related, list) or not all(isinstance(r, str) for r in related):
         problems.append(f"{label}: related must be a list of topic or entry ids")
@@ -522,7 +521,7 @@ def _build_entry(
         keywords = []
     texts = {"answer": answer, "next_step": next_step, "title": title}
     _check_worker_texts(label, texts, problems)
-    if certainty in CERTAINTIES and certainty != "confirmed":
+    if certainty and certainty != "confirmed":
         _check_hedge(label, certainty, {"answer": answer}, problems)
     # Titles are button labels, shortened differently per language: facts are checked
     # where they are stated.
@@ -548,9 +547,7 @@ def _build_regions(where: str, data: dict[str, Any], problems: list[str]) -> Wag
 
     before = len(problems)
     effective = _date(data, "effective", where, problems)
-    certainty = data.get("certainty")
-    if certainty not in CERTAINTIES:
-        problems.append(f"{where}: certainty must be one of {', '.join(CERTAINTIES)}")
+    certainty = _certainty(data, where, problems)
     if not _text(data.get("source")):
         problems.append(f"{where}: missing source")
     amounts: dict[int, tuple[int, int]] = {}
@@ -586,11 +583,11 @@ def _build_regions(where: str, data: dict[str, Any], problems: list[str]) -> Wag
             if number not in (1, 2, 3, 4):
                 problems.append(f"{where} [{pid}]: region must be 1, 2, 3 or 4")
                 continue
-            if not isinstance(areas, dict) or not all(_text(areas.get(lang)) for lang in LANGS):
+            if not isinstance(areas, dict) or not all(_text(areas.get(lang)) for lang in LANGUAGES):
                 problems.append(f"{where} [{pid}]: region {number} needs vi and en areas")
                 continue
             _check_worker_texts(f"{where} [{pid}]", {"areas": areas}, problems)
-            built.append((number, {lang: areas[lang].strip() for lang in LANGS}))
+            built.append((number, {lang: areas[lang].strip() for lang in LANGUAGES}))
         provinces[pid] = tuple(built)
     if len(problems) > before:
         return None
@@ -625,7 +622,7 @@ def _merge_categories(data: dict[str, Any], where: str, into: dict[str, dict[str
             problems.append(f"{where} [{cid}]: category names must be an object {{vi, en}}")
             continue
         merged = {**into.get(cid, {}), **names}
-        missing = [lang for lang in LANGS if not _text(merged.get(lang))]
+        missing = [lang for lang in LANGUAGES if not _text(merged.get(lang))]
         if missing:
             problems.append(f"{where} [{cid}]: category has no {'/'.join(missing)} name")
             continue
@@ -656,6 +653,7 @@ def _build_topic(
     category = data.get("category")
     if not _text(category):
         problems.append(f"{label}: missing category")
+        category = ""
     elif categories and category not in categories:
         problems.append(f"{label}: unknown category '{category}' (not in {CATEGORIES_FILE})")
 
@@ -663,7 +661,7 @@ def _build_topic(
     answer: dict[str, str] = {}
     citation: dict[str, str] = {}
     raw_q, raw_a, raw_c = data.get("questions"), data.get("answer"), data.get("citation")
-    for lang in LANGS:
+    for lang in LANGUAGES:
         qs = raw_q.get(lang) if isinstance(raw_q, dict) else None
         if not isinstance(qs, list) or not qs or not all(_text(q) for q in qs):
             problems.append(f"{label}: missing {lang} questions (a non-empty list of text)")
@@ -692,10 +690,8 @@ def _build_topic(
     next_step = _bilingual_text(data, "next_step", label, problems, required=False, limit=MAX_NEXT_STEP_CHARS)
     bullets = _bullets(data, label, problems)
 
-    certainty = data.get("certainty")
-    if certainty not in CERTAINTIES:
-        problems.append(f"{label}: certainty must be one of {', '.join(CERTAINTIES)}")
-    elif certainty != "confirmed":
+    certainty = _certainty(data, label, problems)
+    if certainty and certainty != "confirmed":
         _check_hedge(label, certainty, {"answer": answer, "summary": summary}, problems)
     shown = {
         "answer": answer,
@@ -723,7 +719,7 @@ def _build_topic(
         keywords = []
 
     title = data.get("title", {})
-    if not isinstance(title, dict) or (title and not all(_text(title.get(lang)) for lang in LANGS)):
+    if not isinstance(title, dict) or (title and not all(_text(title.get(lang)) for lang in LANGUAGES)):
         problems.append(f"{label}: title, when given, needs vi and en text")
         title = {}
     for lang, text in title.items():
@@ -757,7 +753,7 @@ def _bullets(data: Mapping[str, Any], label: str, problems: list[str]) -> dict[s
     if raw is None:
         return {}
     out: dict[str, tuple[str, ...]] = {}
-    for lang in LANGS:
+    for lang in LANGUAGES:
         items = raw.get(lang) if isinstance(raw, dict) else None
         if not isinstance(items, list) or not all(_text(b) for b in items):
             problems.append(f"{label}: bullets need a {lang} list of text")
@@ -806,10 +802,10 @@ def _check_figures(label: str, fields: Mapping[str, Mapping[str, str]], problems
     """Every figure written in digits on one side must be on the other (in digits, or as
     a small number in words: "1 hoặc 2 lần" == "once or twice")."""
     for name, texts in fields.items():
-        if not all(lang in texts for lang in LANGS):
+        if not all(lang in texts for lang in LANGUAGES):
             continue
-        digits = {lang: figures_in(texts[lang], lang) for lang in LANGS}
-        spoken = {lang: digits[lang] | _number_words(texts[lang], lang) for lang in LANGS}
+        digits = {lang: figures_in(texts[lang], lang) for lang in LANGUAGES}
+        spoken = {lang: digits[lang] | _number_words(texts[lang], lang) for lang in LANGUAGES}
         only_vi = digits["vi"] - spoken["en"]
         only_en = digits["en"] - spoken["vi"]
         if only_vi or only_en:
@@ -977,5 +973,14 @@ def _date(data: Mapping[str, Any], key: str, label: str, problems: list[str]) ->
         return None
 
 
-def _text(value: object) -> bool:
+def _certainty(data: Mapping[str, Any], label: str, problems: list[str]) -> str:
+    """The item's certainty, or "" (with a problem noted) when it is not one of CERTAINTIES."""
+    value = data.get("certainty")
+    if value in CERTAINTIES:
+        return str(value)
+    problems.append(f"{label}: certainty must be one of {', '.join(CERTAINTIES)}")
+    return ""
+
+
+def _text(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip())

@@ -38,6 +38,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from handlers.i18n import LANGUAGES
 from handlers.rights.context import (
     BACKGROUND_WEIGHT,
     STORY_CHARS,
@@ -46,7 +47,7 @@ from handlers.rights.context import (
     is_small_talk,
     split_story,
 )
-from handlers.rights.kb import LANGS, KnowledgeBase
+from handlers.rights.kb import KnowledgeBase
 from handlers.rights.model import ENTRY_ARTIFACT, OOS_CLASS, LinearModel, features, load_model
 
 __all__ = [
@@ -602,7 +603,8 @@ class _Index:
             feats = _doc_features(e.tokens, e.lang)
             answer_only[e.topic] |= feats - vocab[e.topic]
             for f in feats:
-                tf[e.topic][f] += ANSWER_SHARE
+                # Counter adds the half weight as a float; typeshed types its counts as int.
+                tf[e.topic][f] += ANSWER_SHARE  # type: ignore[assignment]
 
         df: Counter[str] = Counter()
         for tid in tf:
@@ -668,7 +670,7 @@ class _Index:
         self._post_np = {f: np.asarray(ids, dtype=np.int32) for f, ids in self._variant_postings.items()}
         self._var_doc = np.asarray([col[d] for d in self._variant_topic], dtype=np.int32)
         self._var_norm = np.asarray(self._variant_norm, dtype=np.float64)
-        self._var_langs = {lang: np.asarray([vl != lang for vl in self._variant_lang]) for lang in LANGS}
+        self._var_langs = {lang: np.asarray([vl != lang for vl in self._variant_lang]) for lang in LANGUAGES}
 
     def weight(self, feature: str) -> float:
         cached = self._weights.get(feature)
@@ -808,10 +810,13 @@ class Searcher:
             return _Entry(doc, lang, self._prepare(_tokens(text)))
 
         questions = [
-            entry(t.id, lang, q) for t in kb.topics.values() for lang in LANGS for q in t.questions.get(lang, ())
+            entry(t.id, lang, q) for t in kb.topics.values() for lang in LANGUAGES for q in t.questions.get(lang, ())
         ]
         entry_questions = [
-            entry(e.topic, lang, q) for e in kb.entries.values() for lang in LANGS for q in e.questions.get(lang, ())
+            entry(e.topic, lang, q)
+            for e in kb.entries.values()
+            for lang in LANGUAGES
+            for q in e.questions.get(lang, ())
         ]
         pseudo = [
             entry(_CHAT if p in _CHAT_PHRASES else _OOS, lang, p)
@@ -821,8 +826,8 @@ class Searcher:
 
         # Words seen in only one language's questions tell the query's language.
         by_lang: dict[str, set[str]] = defaultdict(set)
-        for e in questions + entry_questions + pseudo:
-            by_lang[e.lang].update(t.folded for t in e.tokens)
+        for doc in questions + entry_questions + pseudo:
+            by_lang[doc.lang].update(t.folded for t in doc.tokens)
         self._en_only = frozenset(by_lang["en"] - by_lang["vi"])
         self._vi_only = frozenset(by_lang["vi"] - by_lang["en"])
 
@@ -837,7 +842,7 @@ class Searcher:
         answers = [
             entry(t.id, lang, text)
             for t in kb.topics.values()
-            for lang in LANGS
+            for lang in LANGUAGES
             for text in (t.answer.get(lang, ""), t.summary_in(lang) if lang in t.summary else "")
             if text
         ]
@@ -851,13 +856,16 @@ class Searcher:
         self._entries: _Index | None = None
         if kb.entries:
             e_questions = [
-                entry(e.id, lang, q) for e in kb.entries.values() for lang in LANGS for q in e.questions.get(lang, ())
+                entry(e.id, lang, q)
+                for e in kb.entries.values()
+                for lang in LANGUAGES
+                for q in e.questions.get(lang, ())
             ]
             e_keywords = [
                 k for e in kb.entries.values() for k in keyword_entries(e.id, (*e.keywords, *e.title.values()))
             ]
             e_answers = [
-                entry(e.id, lang, e.answer[lang]) for e in kb.entries.values() for lang in LANGS if lang in e.answer
+                entry(e.id, lang, e.answer[lang]) for e in kb.entries.values() for lang in LANGUAGES if lang in e.answer
             ]
             self._entries = _Index(e_questions, e_keywords, e_answers, self._vi_only)
         self._provinces = ProvinceFinder()
@@ -991,10 +999,7 @@ class Searcher:
         if lex is None:
             # Nothing the knowledge base knows: another script, a name, random letters.
             return SearchResult(None, 0.0, [], out_of_scope=True, kind="out_of_scope", lang=qlang, province=province)
-        if self.model is None:
-            result = self._decide_lexical(lex)
-        else:
-            result = self._decide_combined(lex, text, words)
+        result = self._decide_lexical(lex) if self.model is None else self._decide_combined(lex, text, words)
         # A story's context and the model settle a word's reading; a short message
         # may leave it open, and then the worker is asked which one they meant.
         if (
@@ -1217,7 +1222,7 @@ class Searcher:
         en = sum(t.folded in EN_STOP_WORDS or t.folded in self._en_only for t in tokens)
         vi = sum(t.folded in VI_STOP_FOLDED or t.folded in self._vi_only for t in tokens)
         if en == vi:
-            return hint if hint in LANGS else "vi"
+            return hint if hint in LANGUAGES else "vi"
         return "en" if en > vi else "vi"
 
     def _expand(self, tokens: list[_Token]) -> list[_Token]:

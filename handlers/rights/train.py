@@ -29,11 +29,12 @@ import hashlib
 import json
 import pickle
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from handlers.rights.kb import LANGS, KnowledgeBase, load_knowledge_base
+from handlers.i18n import LANGUAGES
+from handlers.rights.kb import KnowledgeBase, load_knowledge_base
 from handlers.rights.model import (
     ARTIFACT,
     ENTRY_ARTIFACT,
@@ -114,11 +115,11 @@ def knowledge_questions(kb: KnowledgeBase) -> list[Labelled]:
     out = [
         Labelled(q, t.id, "kb")
         for t in kb.topics.values()
-        for lang in LANGS
+        for lang in LANGUAGES
         for q in (*t.questions.get(lang, ()), *([t.title[lang]] if lang in t.title else []))
     ]
     out += [
-        Labelled(q, e.topic, "kb") for e in kb.entries.values() for lang in LANGS for q in e.questions.get(lang, ())
+        Labelled(q, e.topic, "kb") for e in kb.entries.values() for lang in LANGUAGES for q in e.questions.get(lang, ())
     ]
     out += [Labelled(p, None, "kb") for phrases in OUT_OF_SCOPE_PHRASES.values() for p in phrases]
     return out
@@ -199,7 +200,12 @@ def _right(o: Outcome) -> bool:
 
 
 def train(
-    kb: KnowledgeBase, tune: Sequence[Labelled], *, log=print, cache: Path | None = None, final: bool = True
+    kb: KnowledgeBase,
+    tune: Sequence[Labelled],
+    *,
+    log: Callable[[str], object] = print,
+    cache: Path | None = None,
+    final: bool = True,
 ) -> LinearModel:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
@@ -293,7 +299,7 @@ def train_entries(kb: KnowledgeBase, tune: Sequence[Labelled]) -> LinearModel:
     items = [
         Labelled(q, e.id, "kb")
         for e in kb.entries.values()
-        for lang in LANGS
+        for lang in LANGUAGES
         for q in (*e.questions.get(lang, ()), e.title.get(lang, ""))
         if q
     ]
@@ -304,7 +310,7 @@ def train_entries(kb: KnowledgeBase, tune: Sequence[Labelled]) -> LinearModel:
     return replace(prune(model, ENTRY_PRUNE), meta={"seed": SEED, "C": C, "prune": ENTRY_PRUNE, "examples": len(items)})
 
 
-def reliability_table(scored: Sequence[tuple[float, Outcome]], *, log=print) -> None:
+def reliability_table(scored: Sequence[tuple[float, Outcome]], *, log: Callable[[str], object] = print) -> None:
     log("  out-of-fold reliability (stated confidence vs share right):")
     for lo, hi in ((0.0, 0.5), (0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01)):
         rows = [o for p, o in scored if lo <= p < hi]

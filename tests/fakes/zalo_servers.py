@@ -511,10 +511,7 @@ def oa_probe_request() -> tuple[bytes, dict[str, str]]:
 
 def oa_signature_for(event: dict[str, Any], body: bytes, key: str, formula: str = "app_id") -> str:
     """sha256(<app_id or the OA id> + body + timestamp + key): the two formulas real code uses."""
-    if formula == "app_id":
-        prefix = str(event["app_id"])
-    else:
-        prefix = str(event.get("oa_id") or event["recipient"]["id"])
+    prefix = str(event["app_id"]) if formula == "app_id" else str(event.get("oa_id") or event["recipient"]["id"])
     return hashlib.sha256(prefix.encode() + body + str(event["timestamp"]).encode() + key.encode()).hexdigest()
 
 

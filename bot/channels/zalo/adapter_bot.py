@@ -14,6 +14,7 @@ answered like a sticker on Telegram. Buttons become numbered choices.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 
@@ -50,17 +51,17 @@ from bot.channels.zalo.errors import (
 from bot.config import ZaloSection
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import Catalog
-from handlers.types import Inbound, InboundKind
+from handlers.types import Channel, Inbound, InboundKind
 from storage import Store
 
 logger = logging.getLogger(__name__)
 
-NAME = "zalo_bot"
+NAME = Channel.ZALO_BOT
 WEBHOOK_PATH = "/zalo/bot/webhook"
 
 
 class ZaloBotChannel(ZaloChannelBase):
-    name = NAME
+    name: str = NAME
     # Poll loop backoff after a failed getUpdates: doubles from the first value up to
     # the second, with jitter so several bots do not retry in step.
     poll_backoff: tuple[float, float] = (1.0, 60.0)
@@ -110,10 +111,8 @@ class ZaloBotChannel(ZaloChannelBase):
     async def stop(self) -> None:
         if self._poller is not None:
             self._poller.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-            except asyncio.CancelledError:
-                pass
             self._poller = None
         await self.background.drain(STOP_TIMEOUT)
         if self._owns_http and self._http is not None:

@@ -20,7 +20,7 @@ import logging
 import typing
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.broadcast.limits import ChannelLimiter, Priority
 from bot.channels.base import ChannelRegistry
@@ -34,6 +34,9 @@ from handlers.i18n import Catalog
 from handlers.types import Inbound, InboundKind, Photo, Reply
 from storage import Store
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 logger = logging.getLogger(__name__)
 
 Step = Callable[[], Awaitable[object]]
@@ -43,19 +46,20 @@ MAX_WEBHOOK_BODY = 256 * 1024
 # How long `stop` waits for replies in flight before cancelling them.
 STOP_TIMEOUT = 20.0
 
-D = TypeVar("D")
+D = TypeVar("D", bound="DataclassInstance")  # a parsed update
 
 
 def journal_payload(update: object) -> dict[str, Any]:
     """A parsed Zalo update (a dataclass of plain fields) as JSON for the inbound journal."""
-    assert dataclasses.is_dataclass(update) and not isinstance(update, type)
+    assert dataclasses.is_dataclass(update)
+    assert not isinstance(update, type)
     return {f.name: getattr(update, f.name) for f in dataclasses.fields(update)}
 
 
 def from_journal(cls: type[D], payload: dict[str, Any]) -> D:
     """The update back from `journal_payload`: enums by value, lists as tuples."""
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names = {f.name for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for name, value in payload.items():
         if name not in names:

@@ -57,13 +57,13 @@ from bot.channels.zalo.webhook import (
 from bot.config import ZaloSection
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import Catalog
-from handlers.types import Inbound, InboundKind, Photo
+from handlers.types import Channel, Inbound, InboundKind, Photo
 from storage import Store
 from storage.zalo_tokens import ZaloTokens, ZaloTokenStore
 
 logger = logging.getLogger(__name__)
 
-NAME = "zalo_oa"
+NAME = Channel.ZALO_OA
 WEBHOOK_PATH = "/zalo/oa/webhook"
 ATTACHMENT_EXPIRED = -100
 # Uploaded images are reused by content: a broadcast photo is uploaded once, not per worker.
@@ -103,7 +103,7 @@ class StoreTokenStore:
 
 
 class ZaloOAChannel(ZaloChannelBase):
-    name = NAME
+    name: str = NAME
 
     def __init__(
         self,

@@ -126,8 +126,8 @@ def parse_bot_update(obj: Mapping[str, Any] | bytes | str) -> ZaloBotUpdate:
     if not isinstance(message, Mapping):
         raise MalformedPayload("update has no message object")
     event_name = str(data.get("event_name") or "")
-    sender = message.get("from") if isinstance(message.get("from"), Mapping) else {}
-    chat = message.get("chat") if isinstance(message.get("chat"), Mapping) else {}
+    sender = _mapping(message.get("from"))
+    chat = _mapping(message.get("chat"))
     user_id = _id(sender.get("id")) or _id(chat.get("id"))
     chat_id = _id(chat.get("id")) or user_id
     if not user_id:
@@ -163,6 +163,11 @@ def parse_bot_update(obj: Mapping[str, Any] | bytes | str) -> ZaloBotUpdate:
         is_bot=sender.get("is_bot") is True,
         date_ms=date if isinstance(date, int) and not isinstance(date, bool) else None,
     )
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    """A JSON object, or an empty one in place of anything else."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _first_str(obj: Mapping[str, Any], *keys: str) -> str | None:

@@ -70,8 +70,16 @@ class ZaloServerError(ZaloTransientError):
 class RateLimited(ZaloTransientError):
     """Too many calls. OA limits are per minute per app, so back off for tens of seconds."""
 
-    def __init__(self, description: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(description, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        description: str,
+        *,
+        retry_after: float | None = None,
+        code: int | None = None,
+        http_status: int | None = None,
+        method: str | None = None,
+    ) -> None:
+        super().__init__(description, code=code, http_status=http_status, method=method)
         self.retry_after = retry_after
 
 
@@ -94,8 +102,16 @@ class Unreachable(ZaloPermanentError):
     -213 not a follower, -227 banned or inactive for 45 days. Fall back to another channel.
     """
 
-    def __init__(self, reason_code: int, description: str, *, user_id: str | None = None, **kw: object) -> None:
-        super().__init__(description, code=reason_code, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        reason_code: int,
+        description: str,
+        *,
+        user_id: str | None = None,
+        http_status: int | None = None,
+        method: str | None = None,
+    ) -> None:
+        super().__init__(description, code=reason_code, http_status=http_status, method=method)
         self.reason_code = reason_code
         self.user_id = user_id
 
@@ -118,9 +134,9 @@ class MalformedPayload(ValueError):
 
 def int_or_none(value: object) -> int | None:
     """A number as Zalo sends it: an int, or a string ("90000" in its own examples)."""
-    if value is None or isinstance(value, bool):
-        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None  # JSON's other values (null, lists, objects) are no number
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)
     except (TypeError, ValueError):
         return None
