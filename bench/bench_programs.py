@@ -3,7 +3,7 @@
 Four OS processes, each with its own connection to one SQLite file (as the bot, a
 second bot worker and the CLI would be), start together; each fires its 500
 registrations at once. Places are allocated in one BEGIN IMMEDIATE transaction per
-registration (storage/sqlite_care.py), so exactly 500 seats must end up confirmed and
+registration (storage/sqlite/care.py), so exactly 500 seats must end up confirmed and
 1,500 waiting, numbered 1..1,500 in arrival order.
 
 Baseline, same run and same four processes: 2,000 bare one-row INSERT transactions

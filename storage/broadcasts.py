@@ -235,7 +235,7 @@ class BroadcastStats:
 
 
 class BroadcastStore(abc.ABC):
-    """Abstract part of the store for this feature; implemented in `storage/sqlite_broadcasts.py`."""
+    """Abstract part of the store for this feature; implemented in `storage/sqlite/broadcasts.py`."""
 
     # -- subscriptions -----------------------------------------------------
     @abc.abstractmethod

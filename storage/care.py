@@ -226,7 +226,7 @@ class OutboxMessage:
 
 
 class CareStore(abc.ABC):
-    """Abstract part of the store for member care; implemented in `storage/sqlite_care.py`.
+    """Abstract part of the store for member care; implemented in `storage/sqlite/care.py`.
 
     `provinces=None` means every province (an admin); an empty collection means none.
     """

@@ -22,7 +22,7 @@ class JournalEntry:
 
 
 class InboundJournalStore(abc.ABC):
-    """Abstract part of the store; implemented in `storage/sqlite_inbound.py`."""
+    """Abstract part of the store; implemented in `storage/sqlite/inbound.py`."""
 
     @abc.abstractmethod
     async def journal_inbound(self, channel: str, key: str, user_ref: str, payload: str) -> bool:

@@ -1,5 +1,5 @@
 """Listening to workers: quick polls (delivered by the broadcast engine) and anonymous
-workplace reports. Implemented in `storage/sqlite_listening.py`.
+workplace reports. Implemented in `storage/sqlite/listening.py`.
 
 Poll answers are kept per person only until the poll closes plus a retention period,
 then folded into counts (`aggregate_poll`). Workplace reports carry no link to a user

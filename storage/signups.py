@@ -179,7 +179,7 @@ class SignupFact:
 
 
 class SignupStore(abc.ABC):
-    """Abstract part of the store for this feature; implemented in `storage/sqlite_signups.py`.
+    """Abstract part of the store for this feature; implemented in `storage/sqlite/signups.py`.
 
     `provinces=None` means every province (an admin); an empty collection means none.
     """

@@ -20,7 +20,7 @@ class ZaloTokens:
 
 
 class ZaloTokenStore(abc.ABC):
-    """Abstract part of the store for Zalo; implemented in `storage/sqlite_zalo_tokens.py`."""
+    """Abstract part of the store for Zalo; implemented in `storage/sqlite/zalo_tokens.py`."""
 
     @abc.abstractmethod
     async def load_zalo_tokens(self, app_id: str) -> ZaloTokens | None: ...

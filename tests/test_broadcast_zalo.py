@@ -58,7 +58,7 @@ async def zbot():
 
 async def seen_at(store: Store, monkeypatch: pytest.MonkeyPatch, when: datetime, channel: str, *ids: str) -> None:
     """Workers who last wrote to the bot at `when`."""
-    monkeypatch.setattr("storage.sqlite.now_utc", lambda: when)
+    monkeypatch.setattr("storage.sqlite.store.now_utc", lambda: when)
     try:
         await add_workers(store, ids, topics=TOPIC, channel=channel)
     finally:

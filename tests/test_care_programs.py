@@ -26,7 +26,7 @@ from storage.care import (
     RegStatus,
 )
 from storage.sqlite import SQLiteStore
-from storage.sqlite_care import CODE_ALPHABET
+from storage.sqlite.care import CODE_ALPHABET
 from tests.conftest import ChatDriver
 
 CODE = re.compile(rf"\b[{CODE_ALPHABET}]{{7}}\b")

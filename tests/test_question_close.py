@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import storage.sqlite as sqlite_module
+import storage.sqlite.store as sqlite_module
 from storage import Store
 from storage.listening import NewReport
 from storage.sqlite import SQLiteStore, load_migrations

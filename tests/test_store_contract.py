@@ -228,7 +228,7 @@ async def test_a_transaction_cancelled_at_begin_leaves_no_open_transaction(tmp_p
 async def test_processed_update_keys_are_purged_by_age_in_batches(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from storage import sqlite as sqlite_store
+    from storage.sqlite import store as sqlite_store
 
     store = SQLiteStore(tmp_path / "purge.sqlite3")
     await store.open()

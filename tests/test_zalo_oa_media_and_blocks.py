@@ -139,7 +139,7 @@ async def test_a_broadcast_marks_blocked_workers_unreachable_and_counts_them_blo
     config = '[broadcast]\nquiet_start = "00:00"\nquiet_end = "00:00"\n'
     async with running(tmp_path, oa_env(tmp_path, zalo), config) as h:
         store = h.runtime.store
-        monkeypatch.setattr("storage.sqlite.now_utc", lambda: noon - timedelta(hours=1))
+        monkeypatch.setattr("storage.sqlite.store.now_utc", lambda: noon - timedelta(hours=1))
         await add_workers(store, [WORKER], topics=(), channel="zalo_oa")
         monkeypatch.undo()
         zalo.inject_error(WORKER, code)

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 from storage.console import ConsoleSession, ImportOutcome, SignupCursor, SignupQuery
 from storage.questions import Question
 from storage.signups import PAPER_CHANNEL, Signup, SignupDraft, SignupExport
-from storage.sqlite_questions import _SELECT as _Q_SELECT
-from storage.sqlite_questions import _province_filter, _question
-from storage.sqlite_signups import _SELECT as _S_SELECT
-from storage.sqlite_signups import _filter_provinces, _signup, _ts
+from storage.sqlite.questions import _SELECT as _Q_SELECT
+from storage.sqlite.questions import _province_filter, _question
+from storage.sqlite.signups import _SELECT as _S_SELECT
+from storage.sqlite.signups import _filter_provinces, _signup, _ts
 
 if TYPE_CHECKING:
-    from storage.sqlite import GuardedConnection
+    from storage.sqlite.store import GuardedConnection
 
 
 def _like(text: str) -> str:

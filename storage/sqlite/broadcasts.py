@@ -36,7 +36,7 @@ from storage.interface import StoreError
 from storage.records import Channel
 
 if TYPE_CHECKING:
-    from storage.sqlite import GuardedConnection
+    from storage.sqlite.store import GuardedConnection
 
 # SQLite's default limit on bound variables is 32766; stay far below it.
 _CHUNK = 500

@@ -29,7 +29,7 @@ from storage.listening import (
 )
 
 if TYPE_CHECKING:
-    from storage.sqlite import GuardedConnection
+    from storage.sqlite.store import GuardedConnection
 
 # A delivery in these states may have reached the worker: their answer is accepted.
 _RECEIVED = "('sending', 'sent', 'in_doubt')"

@@ -28,7 +28,7 @@ from storage.signups import (
 if TYPE_CHECKING:
     import aiosqlite
 
-    from storage.sqlite import GuardedConnection
+    from storage.sqlite.store import GuardedConnection
 
 _SELECT = (
     "SELECT s.*, v.code AS volunteer_code FROM signups s LEFT JOIN volunteer_codes v ON v.user_id = s.volunteer_id"
@@ -493,7 +493,7 @@ class SQLiteSignupMixin:
     async def purge_signups(self, *, last_contact_before: datetime) -> int:
         # Bounded batches over the last_contact index: a first purge of years of sign-ups
         # must not hold the database for one long statement while workers chat.
-        from storage.sqlite import PURGE_BATCH
+        from storage.sqlite.store import PURGE_BATCH
 
         count = 0
         while True:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from storage.zalo_tokens import ZaloTokens
 
 if TYPE_CHECKING:
-    from storage.sqlite import GuardedConnection
+    from storage.sqlite.store import GuardedConnection
 
 _UPSERT = (
     "INSERT INTO zalo_oa_tokens (app_id, access_token, refresh_token, expires_at, seed, updated_at)"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from storage.inbound import JournalEntry
 
 if TYPE_CHECKING:
-    from storage.sqlite import GuardedConnection
+    from storage.sqlite.store import GuardedConnection
 
 # Prune old dedupe keys now and then, as mark_processed does.
 _PRUNE_EVERY = 1000
@@ -60,7 +60,7 @@ class SQLiteInboundMixin:
         return (await self.journal_inbound_many(channel, [(key, user_ref, payload)]))[0]
 
     async def journal_inbound_many(self, channel: str, entries: list[tuple[str, str, str]]) -> list[bool]:
-        from storage.sqlite import PROCESSED_UPDATES_TTL
+        from storage.sqlite.store import PROCESSED_UPDATES_TTL
 
         if not entries:
             return []

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     import aiosqlite
 
-    from storage.sqlite import GuardedConnection
+    from storage.sqlite.store import GuardedConnection
 
 # Ticket codes are read aloud and typed at a station: no 0/O, no 1/I.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"

@@ -19,14 +19,14 @@ import aiosqlite
 
 from storage.interface import Store, StoreError, StoreOpenError
 from storage.records import AuditEntry, ConversationState, Role, User
-from storage.sqlite_broadcasts import SQLiteBroadcastMixin
-from storage.sqlite_care import SQLiteCareMixin
-from storage.sqlite_console import SQLiteConsoleMixin
-from storage.sqlite_inbound import SQLiteInboundMixin
-from storage.sqlite_listening import SQLiteListeningMixin
-from storage.sqlite_questions import SQLiteQuestionMixin
-from storage.sqlite_signups import SQLiteSignupMixin
-from storage.sqlite_zalo_tokens import SQLiteZaloTokenMixin
+from storage.sqlite.broadcasts import SQLiteBroadcastMixin
+from storage.sqlite.care import SQLiteCareMixin
+from storage.sqlite.console import SQLiteConsoleMixin
+from storage.sqlite.inbound import SQLiteInboundMixin
+from storage.sqlite.listening import SQLiteListeningMixin
+from storage.sqlite.questions import SQLiteQuestionMixin
+from storage.sqlite.signups import SQLiteSignupMixin
+from storage.sqlite.zalo_tokens import SQLiteZaloTokenMixin
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ REBUILD_MARK = "-- unionbot: rebuilds a table"
 def load_migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) for every packaged migration, in order."""
     found = []
-    for entry in resources.files("storage.migrations").iterdir():
+    for entry in resources.files("storage.sqlite.migrations").iterdir():
         m = _MIGRATION_NAME.match(entry.name)
         if m:
             found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))

@@ -11,7 +11,7 @@ from storage.questions import Question
 if TYPE_CHECKING:
     import aiosqlite
 
-    from storage.sqlite import GuardedConnection
+    from storage.sqlite.store import GuardedConnection
 
 # At most one sign-up per account (signups_one_per_user): the join adds no rows.
 _SELECT = (
