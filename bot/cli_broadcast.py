@@ -408,7 +408,9 @@ async def _send_due(args: argparse.Namespace, config: Config) -> int:
         return _fail(CliError("no channel to send through: set TELEGRAM_BOT_TOKEN", 1))
     from telegram import Bot
 
+    from bot.broadcast.engine import RunOutcome
     from bot.broadcast.wiring import bot_notify, build_service, engine_settings, telegram_sender
+    from bot.channels.zalo.rules import REASON_NIGHT
 
     catalog = load_catalog()
     store = await _open(config)
@@ -448,5 +450,13 @@ async def _send_due(args: argparse.Namespace, config: Config) -> int:
             else ""
         )
         print(f"broadcast #{report.broadcast_id}: {report.outcome} {figures}".rstrip())
-    ok = {"done", "busy", "paused", "cancelled", "quiet_hours", "zalo_night"}
+    # Ended as asked, or waiting for the night to pass (ours, or Zalo's own).
+    ok = {
+        RunOutcome.DONE,
+        RunOutcome.BUSY,
+        RunOutcome.PAUSED,
+        RunOutcome.CANCELLED,
+        RunOutcome.QUIET_HOURS,
+        REASON_NIGHT,
+    }
     return 0 if all(r.outcome in ok for r in reports) else 1

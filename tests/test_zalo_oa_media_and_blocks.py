@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.broadcast.senders import Part
-from bot.broadcast.senders import Unreachable as SenderUnreachable
+from bot.broadcast.senders import Part, RecipientGone
 from bot.broadcast.zalo_sender import zalo_senders
 from bot.channels.zalo.errors import ZaloError
 from bot.channels.zalo.oa_client import SEND_CS_PATH
@@ -121,7 +120,7 @@ async def test_blocked_or_restricted_marks_the_worker_unreachable(tmp_path: Path
 
         # Through the broadcast sender: the engine's "blocked" path, which marks the user.
         (sender,) = zalo_senders(h.runtime.config, list(h.channels.values())).values()
-        with pytest.raises(SenderUnreachable):
+        with pytest.raises(RecipientGone):
             await sender.send(WORKER, Part(text="Thông báo"))
         assert len([r for r in zalo.requests_to(SEND_CS_PATH)]) == 2, "never retried"
 

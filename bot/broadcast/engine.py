@@ -36,18 +36,19 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from bot.broadcast.clock import Clock, SystemClock
 from bot.broadcast.limits import ChannelLimiter
 from bot.broadcast.senders import (
     ChannelDown,
     Part,
-    RateLimited,
+    RecipientGone,
     Rejected,
     Sender,
     Skipped,
+    Throttled,
     Transient,
-    Unreachable,
 )
 from handlers.broadcasts.render import message_language, render_message
 from handlers.broadcasts.schedule import QuietHours
@@ -68,7 +69,25 @@ from storage.broadcasts import (
 
 logger = logging.getLogger(__name__)
 
-QUIET_REASON = "quiet_hours"
+
+class RunOutcome(StrEnum):
+    """How a run of the engine ended (RunReport.outcome); a StrEnum, so logs, the CLI and
+    stored reasons read the plain word. A channel's own blackout (Zalo's night) ends a
+    run with that sender's `blackout_reason` instead."""
+
+    DONE = "done"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    STOPPED = "stopped"
+    SHUTDOWN = "shutdown"
+    QUIET_HOURS = "quiet_hours"
+    BUSY = "busy"
+    GONE = "gone"
+    CHANNEL_DOWN = "channel_down"
+    LOST_LEASE = "lost_lease"
+    ERROR = "error"
+
+
 # Called when a run ends with the broadcast as it stands and its figures.
 Notify = Callable[[User, Broadcast, BroadcastStats], Awaitable[None]]
 # (broadcast id, rows done in this run, rows queued when the run started)
@@ -95,8 +114,7 @@ class EngineSettings:
 @dataclass
 class RunReport:
     broadcast_id: int
-    # done | paused | cancelled | shutdown | quiet_hours | busy | gone | channel_down | lost_lease | error
-    outcome: str
+    outcome: str  # a RunOutcome, or a sender's blackout reason
     recovered: int = 0
     stats: BroadcastStats | None = None
 
@@ -277,10 +295,10 @@ class DeliveryEngine:
     # -- one run -------------------------------------------------------------
     async def run(self, broadcast_id: int) -> RunReport:
         if broadcast_id in self.runs:
-            return RunReport(broadcast_id, "busy")
+            return RunReport(broadcast_id, RunOutcome.BUSY)
         b = await self.store.get_broadcast(broadcast_id)
         if b is None or b.is_series:
-            return RunReport(broadcast_id, "gone")
+            return RunReport(broadcast_id, RunOutcome.GONE)
         now = self.clock.now()
         claimed = await self.store.claim_broadcast(
             broadcast_id,
@@ -290,11 +308,11 @@ class DeliveryEngine:
             steal_from=dead_owner(b.lease_owner),
         )
         if claimed is None:
-            return RunReport(broadcast_id, "busy")
+            return RunReport(broadcast_id, RunOutcome.BUSY)
         run = _Run(claimed)
         self.runs[broadcast_id] = run
         keeper = asyncio.create_task(self._keep_lease(run), name=f"lease:{broadcast_id}")
-        report = RunReport(broadcast_id, "stopped")
+        report = RunReport(broadcast_id, RunOutcome.STOPPED)
         try:
             report.recovered = await self.store.recover_deliveries(
                 broadcast_id,
@@ -320,10 +338,10 @@ class DeliveryEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
             self.runs.pop(broadcast_id, None)
-            if report.outcome != "done":
+            if report.outcome != RunOutcome.DONE:
                 await self.store.release_broadcast(broadcast_id, self.owner)
         report.stats = await self.store.delivery_stats(broadcast_id)
-        if report.outcome == "done":
+        if report.outcome == RunOutcome.DONE:
             await self._finish(broadcast_id, report.stats)
         logger.info(
             "broadcast %s: %s (sent %d, failed %d, skipped %d, in doubt %d, max in flight %d)",
@@ -373,11 +391,11 @@ class DeliveryEngine:
                 await self.store.set_broadcast_status(
                     b.id,
                     BroadcastStatus.RUNNING,
-                    reason=QUIET_REASON,
+                    reason=RunOutcome.QUIET_HOURS,
                     expect=[BroadcastStatus.RUNNING],
                 )
                 if not self.settings.wait_quiet:
-                    return QUIET_REASON
+                    return RunOutcome.QUIET_HOURS
                 resume = self.quiet.ends_after(now)
                 logger.info("broadcast %s: quiet hours, waiting until %s", b.id, resume.isoformat())
                 await self.clock.sleep_until(resume, run.wake)
@@ -391,9 +409,9 @@ class DeliveryEngine:
             run.deferred.clear()
             outcome = await self._pump(run, self.quiet.next_start(now))
             if outcome == "channel_down" or (run.down and outcome == "more"):
-                return "channel_down"  # its rows stay queued for the next run
+                return RunOutcome.CHANNEL_DOWN  # its rows stay queued for the next run
             if outcome == "empty":
-                return "done"
+                return RunOutcome.DONE
             if outcome == "more" and run.deferred:
                 # Only rows of channels in a blackout (Zalo's night) are left: wait it out.
                 channel, resume = min(run.deferred.items(), key=lambda kv: kv[1])
@@ -530,7 +548,7 @@ class DeliveryEngine:
                     await sender.send(chat, parts[index])
                 finally:
                     limiter.sent(chat)  # counted in the one-second window from its answer
-            except RateLimited as e:
+            except Throttled as e:
                 # The whole channel waits exactly as long as asked; then this part again.
                 limiter.pause(e.retry_after)
                 floods += 1
@@ -538,7 +556,7 @@ class DeliveryEngine:
                 if floods >= settings.max_rate_limited:
                     return DeliveryStatus.FAILED, "flood"
                 continue
-            except Unreachable:
+            except RecipientGone:
                 await self.store.set_reachable(target.user_id, False)
                 return DeliveryStatus.FAILED, REASON_BLOCKED
             except Skipped as e:
@@ -555,7 +573,7 @@ class DeliveryEngine:
                 logger.error("broadcast %s: channel %s is down (%s)", run.broadcast.id, sender.channel, e.reason)
                 run.down.add(sender.channel)
                 if run.down >= set(self.senders):
-                    run.stop("channel_down")  # nothing left to send on: stop now
+                    run.stop(RunOutcome.CHANNEL_DOWN)  # nothing left to send on: stop now
                 if index == 0:
                     return DeliveryStatus.QUEUED, None  # nothing left us: it can go later
                 return DeliveryStatus.IN_DOUBT, e.reason[:200]
@@ -577,22 +595,22 @@ class DeliveryEngine:
             await asyncio.sleep(settings.status_poll_seconds)
             current = await self.store.get_broadcast(b.id)
             if current is None:
-                run.stop("gone")
+                run.stop(RunOutcome.GONE)
                 return
             if current.status is BroadcastStatus.PAUSED:
-                run.stop("paused")
+                run.stop(RunOutcome.PAUSED)
             elif current.status is BroadcastStatus.CANCELLED:
-                run.stop("cancelled")
+                run.stop(RunOutcome.CANCELLED)
             elif current.status is not BroadcastStatus.RUNNING:
-                run.stop("stopped")
+                run.stop(RunOutcome.STOPPED)
             elif current.lease_owner != self.owner:
-                run.stop("lost_lease")
+                run.stop(RunOutcome.LOST_LEASE)
             loop_now = asyncio.get_running_loop().time()
             if loop_now - last_renew >= renew_every:
                 last_renew = loop_now
                 until = self.clock.now() + timedelta(seconds=settings.lease_seconds)
                 if not await self.store.renew_lease(b.id, self.owner, until):
-                    run.stop("lost_lease")
+                    run.stop(RunOutcome.LOST_LEASE)
 
     async def _finish(self, broadcast_id: int, stats: BroadcastStats) -> None:
         moved = await self.store.set_broadcast_status(

@@ -2,8 +2,8 @@
 errors into the few outcomes the engine acts on.
 
     SendError
-     ├── RateLimited   the channel must pause `retry_after` s, then retry this message
-     ├── Unreachable   the user blocked the bot or is gone: mark them, never retry
+     ├── Throttled   the channel must pause `retry_after` s, then retry this message
+     ├── RecipientGone   the user blocked the bot or is gone: mark them, never retry
      ├── Skipped       the platform will not take it for this user now (Zalo's window): skip
      ├── Rejected      permanent for this message (400): failed with the reason
      ├── Transient     timeout or server error: retry with backoff, bounded
@@ -49,13 +49,13 @@ class SendError(Exception):
         self.reason = reason
 
 
-class RateLimited(SendError):
+class Throttled(SendError):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"flood: retry after {retry_after}")
         self.retry_after = retry_after
 
 
-class Unreachable(SendError):
+class RecipientGone(SendError):
     pass
 
 
@@ -184,10 +184,10 @@ class TelegramSender:
                 finally:
                     self._free.put_nowait(lane)
         except RetryAfter as e:
-            raise RateLimited(retry_after_seconds(e)) from e
+            raise Throttled(retry_after_seconds(e)) from e
         except Forbidden as e:
             # Blocked, deactivated, kicked: all mean this user cannot be reached now.
-            raise Unreachable(REASON_BLOCKED) from e
+            raise RecipientGone(REASON_BLOCKED) from e
         except ChatMigrated as e:
             raise Rejected("bad_request: chat migrated") from e
         except (InvalidToken, EndPointNotFound, Conflict) as e:

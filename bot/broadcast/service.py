@@ -26,7 +26,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.broadcast.cron import CronError, cron_trigger, next_fire
-from bot.broadcast.engine import DeliveryEngine, RunReport
+from bot.broadcast.engine import DeliveryEngine, RunOutcome, RunReport
 from handlers.broadcasts.schedule import format_local
 from storage import Store
 from storage.broadcasts import ACTIVE_STATUSES, Broadcast, BroadcastStatus
@@ -79,7 +79,7 @@ class BroadcastService:
             self.scheduler.shutdown(wait=False)
         # Runs finish the messages in flight, record them and release their leases;
         # their queued rows go out at the next start.
-        self.engine.stop_all("shutdown")
+        self.engine.stop_all(RunOutcome.SHUTDOWN)
         tasks = [t for t in self.tasks.values() if not t.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=30)
@@ -233,7 +233,7 @@ class BroadcastService:
             report = await self.engine.run(broadcast_id)
         except Exception:
             logger.exception("broadcast %s: run failed; it resumes at the next sync", broadcast_id)
-            report = RunReport(broadcast_id, "error")
+            report = RunReport(broadcast_id, RunOutcome.ERROR)
         if self.scheduler is None:
             self.reports.append(report)  # one-shot mode reports every run; the bot only logs
         return report

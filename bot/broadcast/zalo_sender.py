@@ -5,9 +5,9 @@ one Zalo message per `Part` (texts already cut to Zalo's 2,000 characters, the p
 on its own), so the engine's part index is exact and `parts_sent` is never needed.
 What Zalo raises is mapped with `rules.classify_error`:
 
-    -32 / 429          -> RateLimited: the whole Zalo channel pauses, then this part again
+    -32 / 429          -> Throttled: the whole Zalo channel pauses, then this part again
     -213/-227/-230/-232 -> Skipped(reason): the row is skipped, never retried
-    -217/-244          -> Unreachable: the worker blocked the OA; marked, never retried
+    -217/-244          -> RecipientGone: the worker blocked the OA; marked, never retried
     5xx, network       -> Transient: retried with the engine's bounded backoff
     token refused      -> ChannelDown: this channel stops, its rows stay queued
     anything else      -> Rejected: failed with Zalo's code
@@ -29,7 +29,7 @@ from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from bot.broadcast.limits import ChannelLimiter, ChannelLimits
-from bot.broadcast.senders import ChannelDown, Part, RateLimited, Rejected, Skipped, Transient, Unreachable
+from bot.broadcast.senders import ChannelDown, Part, RecipientGone, Rejected, Skipped, Throttled, Transient
 from bot.channels.zalo.errors import ZaloError
 from bot.channels.zalo.rules import (
     REASON_NIGHT,
@@ -140,9 +140,9 @@ class ZaloSender:
         except ZaloError as exc:
             failure = classify_error(exc)
             if failure.outcome is Outcome.RATE_LIMITED:
-                raise RateLimited(min(failure.retry_after or self.max_pause, self.max_pause)) from exc
+                raise Throttled(min(failure.retry_after or self.max_pause, self.max_pause)) from exc
             if failure.outcome is Outcome.BLOCKED:
-                raise Unreachable(failure.reason) from exc
+                raise RecipientGone(failure.reason) from exc
             if failure.outcome is Outcome.UNREACHABLE:
                 raise Skipped(failure.reason) from exc
             if failure.outcome is Outcome.TRANSIENT:
