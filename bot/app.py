@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Protocol
 
 from bot.broadcast.options import broadcast_options
-from bot.channels.base import Channel, ChannelRegistry
+from bot.channels.base import ChannelAdapter, ChannelRegistry
 from bot.config import Config
 from bot.web import WebServer, build_web_app
 from handlers.context import Services, Settings
@@ -23,8 +23,7 @@ from handlers.i18n import load_catalog
 from handlers.rights import chat as qa
 from handlers.router import Router
 from handlers.routes import build_router
-from storage import Channel as ChannelName  # Channel here is the adapter protocol (bot/channels/base.py)
-from storage import Store, open_store
+from storage import Channel, Store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ def build_settings(config: Config, *, bot_username: str | None = None) -> Settin
     return Settings(
         default_language=config.bot.default_language,
         timezone=config.bot.timezone,
-        admins=frozenset((ChannelName.TELEGRAM, str(a)) for a in config.telegram.admins),
+        admins=frozenset((Channel.TELEGRAM, str(a)) for a in config.telegram.admins),
         hotline=config.union.hotline,
         office=config.union.office,
         bot_username=bot_username,
@@ -100,10 +99,10 @@ class Runtime:
     def set_bot_username(self, username: str | None) -> None:
         self.services.settings = dataclasses.replace(self.services.settings, bot_username=username)
 
-    def build_channels(self) -> list[Channel]:
+    def build_channels(self) -> list[ChannelAdapter]:
         from bot.broadcast.limits import ChannelLimiter
 
-        channels: list[Channel] = []
+        channels: list[ChannelAdapter] = []
         if self.config.telegram.enabled:
             from bot.broadcast.wiring import telegram_limits
             from bot.channels.telegram import TelegramChannel
@@ -156,7 +155,7 @@ class Runtime:
             self.registry.add(channel)
         return channels
 
-    def build_services(self, channels: list[Channel]) -> list[Service]:
+    def build_services(self, channels: list[ChannelAdapter]) -> list[Service]:
         """Background services, started after the channels and stopped before them."""
         from bot.broadcast.senders import Sender
         from bot.broadcast.wiring import build_service, registry_notify, telegram_sender
@@ -214,7 +213,9 @@ class Runtime:
         return {"schema": await self.store.schema_version()}
 
 
-async def serve(runtime: Runtime, channels: list[Channel], stop: asyncio.Event, *, web_server: bool = False) -> None:
+async def serve(
+    runtime: Runtime, channels: list[ChannelAdapter], stop: asyncio.Event, *, web_server: bool = False
+) -> None:
     """Run the channels (and the web server if one needs it, or `web_server`) until `stop` is set.
 
     Whenever the web server runs, it also serves the organizers' console under /console."""

@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute
 from handlers.types import Reply
 
 
-class Channel(Protocol):
+class ChannelAdapter(Protocol):
     name: str
 
     async def start(self) -> None:
@@ -33,9 +33,9 @@ class ChannelRegistry:
     """Lets one channel's handler reach a user on another channel."""
 
     def __init__(self) -> None:
-        self.channels: dict[str, Channel] = {}
+        self.channels: dict[str, ChannelAdapter] = {}
 
-    def add(self, channel: Channel) -> None:
+    def add(self, channel: ChannelAdapter) -> None:
         self.channels[channel.name] = channel
 
     async def deliver(self, channel: str, user_id: str, reply: Reply) -> bool:
