@@ -45,6 +45,7 @@ from bot.console.security import (
 )
 from handlers import console as access
 from handlers.context import Ctx, Services
+from handlers.i18n import LANGUAGES
 from handlers.join.common import (
     clean_note,
     in_scope,
@@ -127,7 +128,7 @@ class Console:
     # -- plumbing -----------------------------------------------------------------
     def _lang(self, request: Request, fallback: str) -> str:
         chosen = request.cookies.get(LANG_COOKIE)
-        return chosen if chosen in ("vi", "en") else (fallback if fallback in ("vi", "en") else "vi")
+        return chosen if chosen in LANGUAGES else (fallback if fallback in LANGUAGES else LANGUAGES[0])
 
     async def _viewer(self, request: Request) -> Viewer | None:
         token = request.cookies.get(SESSION_COOKIE)

@@ -30,6 +30,7 @@ from handlers.broadcasts.render import (
 )
 from handlers.broadcasts.render import status_label as broadcast_status
 from handlers.broadcasts.schedule import end_of_day, format_local, next_weekly, weekly_cron
+from handlers.i18n import LANGUAGES
 from handlers.scope import audience_in_scope, own_audience
 from storage.broadcasts import Audience, Broadcast, BroadcastStatus, NewBroadcast
 
@@ -116,7 +117,7 @@ class BroadcastPages:
             everyone=form.get("everyone") == "1",
             topics=tuple(str(t) for t in form.getlist("topics"))[:20],
             provinces=tuple(sorted({str(p) for p in form.getlist("provinces")}))[:40],
-            language=s("language") if s("language") in ("vi", "en") else "",
+            language=s("language") if s("language") in LANGUAGES else "",
             role=s("role") if s("role") in ROLES else "",
             when=s("when") or "now",
             at=s("at"),

@@ -26,6 +26,7 @@ from handlers.broadcasts.schedule import (
 )
 from handlers.context import Ctx
 from handlers.forms import FormFlow
+from handlers.i18n import LANGUAGES
 from handlers.join.common import in_scope, province_name, province_scope
 from handlers.join.provinces import resolve_province
 from handlers.router import Actions, Router, payload
@@ -37,7 +38,7 @@ from storage.broadcasts import Audience, NewBroadcast
 logger = logging.getLogger(__name__)
 
 FLOW = "bc_compose"
-LANGUAGE_CYCLE = (None, "vi", "en")
+LANGUAGE_CYCLE = (None, *LANGUAGES)  # everyone, then each language alone
 ROLE_CYCLE: tuple[tuple[str, ...], ...] = ((), ("worker",), ("volunteer",), ("organizer",))
 MAX_PROVINCES = 10
 
