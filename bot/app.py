@@ -41,6 +41,7 @@ def build_settings(config: Config, *, bot_username: str | None = None) -> Settin
         answer_within_hours=config.rights.answer_within_hours,
         join_retention_months=config.join.retention_months,
         join_alert_chats=tuple((p, tuple(c)) for p, c in sorted(config.join.alert_chats.items())),
+        rights_extra_dir=config.rights.extra_dir or None,
     )
 
 
@@ -68,8 +69,6 @@ class Runtime:
         from bot.listening import listening_options
 
         self.services.listening_options = listening_options(config)
-        # The knowledge base and its search index, built once: about 0.2 s.
-        self.services.rights = qa.RightsService.load(config.rights.extra_dir or None)
         # Exports run in a worker process that opens the database itself; progress notes
         # reach the organizer through the channel registry.
         from bot.export_worker import ProcessExporter
@@ -240,6 +239,11 @@ async def serve(
             runtime.web_port = web.port
             server = runtime.config.server
             runtime.services.console_url = server.public_url or f"http://{server.host}:{web.port}"
+        # The knowledge base and its search index are built before the first worker
+        # writes (a few seconds; a CLI command that never answers a question skips it).
+        runtime.services.rights = await asyncio.to_thread(
+            qa.RightsService.load, runtime.config.rights.extra_dir or None
+        )
         for channel in channels:
             await channel.start()
             stack.push_async_callback(channel.stop)

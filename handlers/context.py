@@ -36,6 +36,8 @@ class Settings:
     # Telegram chats alerted of new sign-ups, as (province id, chat ids) pairs.
     join_retention_months: int = 24
     join_alert_chats: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    # The federation's own knowledge files, on top of the packaged ones (None: none).
+    rights_extra_dir: str | None = None
 
 
 @dataclass(slots=True)

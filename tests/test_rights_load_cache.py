@@ -34,3 +34,22 @@ def test_same_files_same_engine_changed_file_new_engine(tmp_path: Path) -> None:
     st = copy.stat()
     os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000_000))
     assert RightsService.load(extra) is not second
+
+
+async def test_cli_commands_skip_the_engine_and_the_running_bot_builds_it_first(tmp_path: Path) -> None:
+    from bot.app import Runtime
+    from tests.harness import config_for, running_bot
+
+    extra = tmp_path / "kb"
+    extra.mkdir()
+    (extra / "union_legal_aid.json").write_text(
+        json.dumps({"id": "union_legal_aid", "answer": {"vi": "Gọi LĐLĐ tỉnh."}}, ensure_ascii=False), encoding="utf-8"
+    )
+    cfg = config_for(tmp_path, toml=f'[rights]\nextra_dir = "{extra}"\n')
+    async with Runtime(cfg) as runtime:
+        # `unionbot signups stats` and the like never answer a question: nothing built.
+        assert runtime.services.rights is None
+    async with running_bot(cfg) as runtime:
+        # Built (with the federation's files) before the first worker writes.
+        assert runtime.services.rights is RightsService.load(extra)
+        assert runtime.services.rights.topic("union_legal_aid").answer["vi"] == "Gọi LĐLĐ tỉnh."  # type: ignore[union-attr]

@@ -148,10 +148,11 @@ def default_service() -> RightsService:
 
 
 def rights(ctx: Ctx) -> RightsService:
-    # The composition root installs the service (with the federation's extra entries);
-    # anything else that builds Services, e.g. a test, gets the packaged knowledge base.
+    # The running bot builds the service before its channels start; a CLI command or a
+    # test builds it on first use, with the federation's extra files if configured.
     if ctx.services.rights is None:
-        ctx.services.rights = default_service()
+        extra = ctx.settings.rights_extra_dir
+        ctx.services.rights = RightsService.load(extra) if extra else default_service()
     return ctx.services.rights
 
 
