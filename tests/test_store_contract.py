@@ -250,3 +250,22 @@ async def test_processed_update_keys_are_purged_by_age_in_batches(tmp_path: Path
         assert any("processed_updates_at" in str(tuple(row)) for row in plan), "the age purge uses the index"
     finally:
         await store.close()
+
+
+async def test_two_processes_opening_a_fresh_database_at_once_both_migrate_it(tmp_path: Path) -> None:
+    """The bot and a CLI call (or two bots) started together on a new file: each applies
+    only what the other has not, and both end at the newest schema."""
+    import asyncio
+
+    path = tmp_path / "fresh.sqlite3"
+    stores = [SQLiteStore(path) for _ in range(3)]  # one connection each, as separate processes have
+    try:
+        await asyncio.gather(*(s.open() for s in stores))
+        latest = load_migrations()[-1][0]
+        assert [await s.schema_version() for s in stores] == [latest] * 3
+        async with stores[0].db.execute("SELECT COUNT(*) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        assert row is not None and row[0] == len(load_migrations())
+    finally:
+        for s in stores:
+            await s.close()

@@ -274,6 +274,13 @@ class SQLiteStore(
                 await self.db.execute("PRAGMA foreign_keys=OFF")
             try:
                 async with self.transaction() as db:
+                    # Another process (the bot and a CLI call started together) may have
+                    # applied it meanwhile: BEGIN IMMEDIATE holds the write lock, so the
+                    # version read here is the one this transaction builds on.
+                    async with db.execute("SELECT MAX(version) FROM schema_migrations") as cur:
+                        row = await cur.fetchone()
+                    if row is not None and row[0] is not None and int(row[0]) >= version:
+                        continue
                     # executescript would COMMIT our transaction; run statements one by one.
                     for statement in _split_sql(sql):
                         await db.execute(statement)
