@@ -201,10 +201,12 @@ class SQLiteStore(
             db.row_factory = aiosqlite.Row
             # busy_timeout covers the CLI writing while the bot runs (two processes).
             for pragma in (
+                # First: switching a new file to WAL takes a lock that another process
+                # starting at the same moment may hold; wait for it rather than fail.
+                "PRAGMA busy_timeout=10000",
                 "PRAGMA journal_mode=WAL",
                 "PRAGMA synchronous=NORMAL",
                 "PRAGMA foreign_keys=ON",
-                "PRAGMA busy_timeout=10000",
                 # /forget must leave no readable trace: overwrite deleted rows with zeros.
                 "PRAGMA secure_delete=ON",
             ):
