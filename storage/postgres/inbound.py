@@ -1,0 +1,21 @@
+"""PostgreSQL implementation of `storage.inbound.InboundJournalStore` (a mixin of PostgresStore)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    import asyncpg
+
+
+class PostgresInboundMixin:
+    """Uses PostgresStore's `pool` and `transaction()` (storage/postgres/store.py)."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def pool(self) -> asyncpg.Pool: ...
+
+        def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
