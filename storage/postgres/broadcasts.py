@@ -11,11 +11,14 @@ if TYPE_CHECKING:
 
 
 class PostgresBroadcastMixin:
-    """Uses PostgresStore's `pool` and `transaction()` (storage/postgres/store.py)."""
+    """Uses PostgresStore's `db` (joins an open transaction), `pool` and `transaction()` (storage/postgres/store.py)."""
 
     if TYPE_CHECKING:
 
         @property
         def pool(self) -> asyncpg.Pool: ...
+
+        @property
+        def db(self) -> asyncpg.Connection | asyncpg.Pool: ...
 
         def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...

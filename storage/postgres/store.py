@@ -107,6 +107,13 @@ class PostgresCore(Store):
             raise StoreError("store is not open")
         return self._pool
 
+    @property
+    def db(self) -> asyncpg.Connection | asyncpg.Pool:
+        """Where a single statement runs: the current task's open transaction if there is
+        one (so it sees and joins that transaction's writes), else any pooled connection.
+        Both take the same execute/fetch/fetchrow/fetchval calls."""
+        return self._tx.get() or self.pool
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection inside a transaction; a nested call in the same task joins it."""
@@ -153,7 +160,7 @@ class PostgresCore(Store):
     # -- users -------------------------------------------------------------
     async def touch_user(self, channel: str, external_id: str, *, language: str) -> User:
         now = now_utc()
-        row = await self.pool.fetchrow(
+        row = await self.db.fetchrow(
             "INSERT INTO users (channel, external_id, language, created_at, last_seen_at)"
             " VALUES ($1, $2, $3, $4, $4)"
             " ON CONFLICT (channel, external_id) DO UPDATE SET"
@@ -168,18 +175,18 @@ class PostgresCore(Store):
         return _user(row)
 
     async def get_user(self, user_id: int) -> User | None:
-        row = await self.pool.fetchrow("SELECT * FROM users WHERE id = $1", user_id)
+        row = await self.db.fetchrow("SELECT * FROM users WHERE id = $1", user_id)
         return _user(row) if row else None
 
     async def find_user(self, channel: str, external_id: str) -> User | None:
-        row = await self.pool.fetchrow(
+        row = await self.db.fetchrow(
             "SELECT * FROM users WHERE channel = $1 AND external_id = $2", channel, external_id
         )
         return _user(row) if row else None
 
     async def _update_user(self, user_id: int, column: str, value: Any) -> None:
         # column names come from this module only, never from input
-        await self.pool.execute(f"UPDATE users SET {column} = $1 WHERE id = $2", value, user_id)
+        await self.db.execute(f"UPDATE users SET {column} = $1 WHERE id = $2", value, user_id)
 
     async def set_language(self, user_id: int, language: str) -> None:
         await self._update_user(user_id, "language", language)
@@ -205,13 +212,13 @@ class PostgresCore(Store):
         super()): deleted in the same transaction as the user."""
 
     async def count_users(self) -> int:
-        return int(await self.pool.fetchval("SELECT COUNT(*) FROM users"))
+        return int(await self.db.fetchval("SELECT COUNT(*) FROM users"))
 
     # -- audit log ---------------------------------------------------------
     async def audit(
         self, actor_id: int | None, action: str, target: str, details: dict[str, Any] | None = None
     ) -> None:
-        await self.pool.execute(
+        await self.db.execute(
             "INSERT INTO audit_log (at, actor_id, action, target, details) VALUES ($1, $2, $3, $4, $5)",
             now_utc(),
             actor_id,
@@ -222,9 +229,9 @@ class PostgresCore(Store):
 
     async def list_audit(self, *, action: str | None = None, limit: int = 100) -> list[AuditEntry]:
         if action is None:
-            rows = await self.pool.fetch("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1", limit)
+            rows = await self.db.fetch("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1", limit)
         else:
-            rows = await self.pool.fetch(
+            rows = await self.db.fetch(
                 "SELECT * FROM audit_log WHERE action = $1 ORDER BY id DESC LIMIT $2", action, limit
             )
         return [
@@ -241,7 +248,7 @@ class PostgresCore(Store):
 
     # -- conversation state ------------------------------------------------
     async def get_state(self, user_id: int) -> ConversationState | None:
-        r = await self.pool.fetchrow("SELECT * FROM conversation_state WHERE user_id = $1", user_id)
+        r = await self.db.fetchrow("SELECT * FROM conversation_state WHERE user_id = $1", user_id)
         if r is None:
             return None
         return ConversationState(
@@ -249,7 +256,7 @@ class PostgresCore(Store):
         )
 
     async def set_state(self, user_id: int, flow: str, step: str, data: dict[str, Any]) -> None:
-        await self.pool.execute(
+        await self.db.execute(
             "INSERT INTO conversation_state (user_id, flow, step, data, updated_at)"
             " VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (user_id) DO UPDATE SET flow = excluded.flow, step = excluded.step,"
@@ -262,16 +269,16 @@ class PostgresCore(Store):
         )
 
     async def clear_state(self, user_id: int) -> None:
-        await self.pool.execute("DELETE FROM conversation_state WHERE user_id = $1", user_id)
+        await self.db.execute("DELETE FROM conversation_state WHERE user_id = $1", user_id)
 
     async def purge_states(self, *, updated_before: datetime) -> int:
-        status = await self.pool.execute("DELETE FROM conversation_state WHERE updated_at < $1", updated_before)
+        status = await self.db.execute("DELETE FROM conversation_state WHERE updated_at < $1", updated_before)
         return affected(status)
 
     # -- processed updates -------------------------------------------------
     async def mark_processed(self, channel: str, key: str) -> bool:
         now = now_utc()
-        status = await self.pool.execute(
+        status = await self.db.execute(
             "INSERT INTO processed_updates (channel, key, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             channel,
             key,
@@ -286,7 +293,7 @@ class PostgresCore(Store):
         """Delete dedupe keys older than `before` in bounded batches."""
         total = 0
         while True:
-            status = await self.pool.execute(
+            status = await self.db.execute(
                 "DELETE FROM processed_updates WHERE (channel, key) IN"
                 f" (SELECT channel, key FROM processed_updates WHERE at < $1 LIMIT {PURGE_BATCH})",
                 before,
