@@ -171,7 +171,10 @@ class PostgresCareMixin:
         return created, updated
 
     async def list_benefits(self) -> list[Benefit]:
-        rows = await self.db.fetch("SELECT * FROM care_benefits ORDER BY category, title, key")
+        # Code-point order as on SQLite, whatever collation the database was created with.
+        rows = await self.db.fetch(
+            'SELECT * FROM care_benefits ORDER BY category COLLATE "C", title COLLATE "C", key COLLATE "C"'
+        )
         return [_benefit(r) for r in rows]
 
     async def care_province(self, user_id: int) -> str | None:
