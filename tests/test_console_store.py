@@ -165,3 +165,16 @@ async def test_paper_imports_keep_known_numbers_and_their_dates(backend: Store) 
     assert imported[0].id < imported[1].id and imported[0].user_id is None
     assert imported[0].last_contact_at > signed, "retention runs from the import"
     assert await backend.known_phones(["+84922222222", "+84944444444"]) == {"+84922222222"}
+
+
+async def test_an_import_and_submissions_of_the_same_numbers_at_once_all_succeed(backend: Store) -> None:
+    phones = [f"+849555{i:05d}" for i in range(40)]
+    rows = [(paper(p), datetime(2025, 1, 1, tzinfo=UTC)) for p in phones]
+    results = await asyncio.gather(
+        backend.import_signups(rows[:20]),
+        *(add_signup(backend, "Tự đăng ký", p) for p in phones[10:30]),
+        backend.import_signups(rows[20:]),
+    )
+    imported = results[0].created + results[-1].created  # type: ignore[union-attr]
+    assert await backend.count_signups(SignupQuery(None)) == 40
+    assert imported == await backend.count_signups(SignupQuery(None, paper=True))

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from storage.console import ConsoleSession, ImportOutcome, SignupCursor, SignupQuery
-from storage.postgres.signups import _EXPORT_SELECT, _SELECT, Params, export_page, filter_provinces, signup
+from storage.postgres.signups import _EXPORT_SELECT, _SELECT, IMPORT_LOCK, Params, export_page, filter_provinces, signup
 from storage.postgres.store import affected, now_utc
 from storage.questions import Question
 from storage.signups import PAPER_CHANNEL, Signup, SignupDraft, SignupExport
@@ -101,6 +101,9 @@ class PostgresConsoleMixin:
         now = now_utc()
         created = 0
         async with self.transaction() as db:
+            # Submissions in the bot read a number, then insert it: the import waits for
+            # those under way and holds new ones back, so neither fails on the unique number.
+            await db.execute("SELECT pg_advisory_xact_lock($1, 0)", IMPORT_LOCK)
             for i in range(0, len(rows), _IMPORT_CHUNK):
                 chunk = rows[i : i + _IMPORT_CHUNK]
                 columns = list(

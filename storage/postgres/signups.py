@@ -46,6 +46,8 @@ _UPDATE_DETAILS = (
 # First key of pg_advisory_xact_lock(int, int) for sign-up submissions (the two-key
 # space never meets the migrations' one-key lock).
 _SUBMIT_LOCK = 0x5347  # "SG"
+# (IMPORT_LOCK, 0): shared by every submission, exclusive for a paper import (console.py).
+IMPORT_LOCK = 0x5349  # "SI"
 
 
 class Params:
@@ -167,6 +169,9 @@ class PostgresSignupMixin:
             # number (or by the same account) queue on transaction-scoped locks, so each
             # reads what the one before it wrote and none fails on the unique number.
             # The number's lock is always taken first: no two submissions wait on each other.
+            # A paper import holds the whole table's lock exclusively (one lock, not one per
+            # number): submissions wait for it, and it for them, instead of failing.
+            await db.execute("SELECT pg_advisory_xact_lock_shared($1, 0)", IMPORT_LOCK)
             await db.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _SUBMIT_LOCK, "p:" + draft.phone_e164)
             if draft.owner_id is not None:
                 await db.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _SUBMIT_LOCK, f"u:{draft.owner_id}")
