@@ -17,10 +17,12 @@ __all__ = [
 
 
 def open_store(url: str) -> Store:
-    """Build the store for a URL: a plain path or `sqlite:///path` for SQLite.
+    """Build the store for a URL: a plain path or `sqlite:///path` for SQLite,
+    `postgresql://user@host:port/db` (or `postgres://`) for PostgreSQL."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from storage.postgres import PostgresStore
 
-    A PostgreSQL backend would register `postgresql://` here without touching callers.
-    """
+        return PostgresStore(url)
     from storage.sqlite import SQLiteStore
 
     if url.startswith("sqlite:///"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from storage.broadcasts import (
     DeliveryStatus,
     NewBroadcast,
 )
+from storage.postgres import PostgresStore
 from storage.signups import SignupDraft, SignupSource
 from storage.sqlite import SQLiteStore
 from tests.fakes.broadcast_support import add_workers
@@ -70,21 +73,24 @@ async def test_audience_selection(store: Store) -> None:
 async def test_province_audience_joins_signups(store: Store) -> None:
     users = await add_workers(store, [1, 2, 3], topics=["member_drive"])
     for user, province in zip(users[:2], ["ha_noi", "bac_ninh"], strict=True):
-        await store.submit_signup(
-            SignupDraft(
-                full_name="Nguyễn Văn A",
-                phone_e164=f"+8491234560{user.id}",
-                workplace="KCN",
-                province_id=province,
-                commune=None,
-                source=SignupSource.SELF,
-                volunteer_id=None,
-                consent_version="1",
-                consent_lang="vi",
-                consent_channel="telegram",
-                owner_id=user.id,
+        try:
+            await store.submit_signup(
+                SignupDraft(
+                    full_name="Nguyễn Văn A",
+                    phone_e164=f"+8491234560{user.id}",
+                    workplace="KCN",
+                    province_id=province,
+                    commune=None,
+                    source=SignupSource.SELF,
+                    volunteer_id=None,
+                    consent_version="1",
+                    consent_lang="vi",
+                    consent_channel="telegram",
+                    owner_id=user.id,
+                )
             )
-        )
+        except NotImplementedError:  # PORTING: sign-ups on PostgreSQL come with their own port
+            pytest.skip("sign-ups are not ported to this backend yet (see the PostgreSQL twin below)")
     assert await store.count_audience(Audience(topics=("member_drive",), provinces=("ha_noi",))) == 1
     assert await store.count_audience(Audience(everyone=True, provinces=("ha_noi", "bac_ninh"))) == 2
 
@@ -185,3 +191,110 @@ async def test_forget_erases_subscriptions_opt_outs_and_deliveries(tmp_path: Pat
         assert await s.subscriptions(u.id) == set() and not await s.is_opted_out(u.id)
     for f in tmp_path.iterdir():
         assert b"Zzyzx" not in f.read_bytes(), f.name
+
+
+async def test_forget_erases_subscriptions_opt_outs_and_deliveries_on_every_backend(store: Store) -> None:
+    (u,) = await add_workers(store, ["Zzyzx"], topics=["workers_month"])
+    (organizer,) = await add_workers(store, ["org"], topics=[])
+    b = await store.create_broadcast(new(Audience(topics=("workers_month",)), created_by=organizer.id))
+    await store.materialize_audience(b.id)
+    await store.opt_out(u.id)
+    await store.forget_user(u.id)
+    await store.forget_user(organizer.id)
+    assert (await store.delivery_stats(b.id)).audience == 0
+    assert await store.subscriptions(u.id) == set() and not await store.is_opted_out(u.id)
+    got = await store.get_broadcast(b.id)
+    assert got is not None and got.created_by is None, "the broadcast stays, its author is cleared"
+
+
+async def test_list_broadcasts_within_provinces(store: Store) -> None:
+    # PostgreSQL answers with JSONB containment, SQLite with json_each: the same answers.
+    only_hn = await store.create_broadcast(new(Audience(everyone=True, provinces=("ha_noi",))))
+    both = await store.create_broadcast(new(Audience(everyone=True, provinces=("ha_noi", "bac_ninh"))))
+    await store.create_broadcast(new(Audience(everyone=True)))
+    assert [x.id for x in await store.list_broadcasts(within_provinces=["ha_noi"])] == [only_hn.id]
+    assert [x.id for x in await store.list_broadcasts(within_provinces=["ha_noi", "bac_ninh"])] == [both.id, only_hn.id]
+    assert await store.list_broadcasts(within_provinces=[]) == []
+    assert [x.id for x in await store.list_broadcasts([BroadcastStatus.SCHEDULED], limit=1)] == [only_hn.id + 2]
+
+
+# -- PostgreSQL: several processes on one database --------------------------------
+
+
+@pytest.fixture
+async def pg(backend: Store) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
+    """Two stores on one PostgreSQL database, as two bot processes would be."""
+    if not isinstance(backend, PostgresStore):
+        pytest.skip("PostgreSQL only")
+    other = type(backend)(backend.url)
+    await other.open()
+    try:
+        yield backend, other
+    finally:
+        await other.close()
+
+
+async def test_postgres_province_audience_joins_signups(pg: tuple[PostgresStore, PostgresStore]) -> None:
+    # The interface test above needs the sign-ups port; this one writes the rows itself.
+    store, _ = pg
+    users = await add_workers(store, [1, 2, 3], topics=["member_drive"])
+    for user, province in zip(users[:2], ["ha_noi", "bac_ninh"], strict=True):
+        await store.db.execute(
+            "INSERT INTO signups (user_id, full_name, phone_e164, workplace, province_id, source,"
+            " consent_version, consent_lang, consent_channel, consent_at, created_at, updated_at, last_contact_at)"
+            " VALUES ($1, 'A', $2, 'KCN', $3, 'self', '1', 'vi', 'telegram', $4, $4, $4, $4)",
+            user.id,
+            f"+8491234560{user.id}",
+            province,
+            NOW,
+        )
+    assert await store.count_audience(Audience(topics=("member_drive",), provinces=("ha_noi",))) == 1
+    assert await store.count_audience(Audience(everyone=True, provinces=("ha_noi", "bac_ninh"))) == 2
+    reach = await store.audience_by_channel(Audience(everyone=True, provinces=("ha_noi",)), seen_since=NOW)
+    assert reach.by_channel == {"telegram": 1} and reach.recent == {"telegram": 1}
+
+
+async def test_postgres_a_row_locked_by_another_senders_claim_is_skipped_not_waited_for(
+    pg: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = pg
+    await add_workers(a, range(1, 5))
+    bc = await a.create_broadcast(new(Audience(topics=("workers_month",))))
+    await a.materialize_audience(bc.id)
+    ids = [r.delivery_id for r in await a.queued_deliveries(bc.id, after_id=0, limit=10)]
+    async with a.transaction():
+        assert await a.journal_deliveries(bc.id, ids[:2], []) == set(ids[:2])
+        # A's claim is not committed yet: B skips those rows at once and takes the rest.
+        assert await asyncio.wait_for(b.journal_deliveries(bc.id, ids, []), 5) == set(ids[2:])
+    assert await b.journal_deliveries(bc.id, ids, []) == set(), "every row is claimed once"
+    stats = await b.delivery_stats(bc.id)
+    assert stats.count(DeliveryStatus.SENDING) == 4
+
+
+async def test_postgres_two_processes_sharing_a_broadcast_never_claim_a_row_twice(
+    pg: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = pg
+    await add_workers(a, range(1, 201))
+    bc = await a.create_broadcast(new(Audience(topics=("workers_month",))))
+    assert await a.materialize_audience(bc.id) == 200
+    ids = [r.delivery_id for r in await a.queued_deliveries(bc.id, after_id=0, limit=500)]
+
+    async def sender(s: PostgresStore, order: list[int]) -> set[int]:
+        got: set[int] = set()
+        for i in range(0, len(order), 20):
+            got |= await s.journal_deliveries(bc.id, order[i : i + 20], [])
+        return got
+
+    got_a, got_b = await asyncio.gather(sender(a, ids), sender(b, ids[::-1]))
+    assert not got_a & got_b and got_a | got_b == set(ids)
+    rows = await a.db.fetch("SELECT attempts FROM deliveries WHERE broadcast_id = $1", bc.id)
+    assert {r[0] for r in rows} == {1}
+
+
+async def test_postgres_materializing_at_once_fixes_one_audience(pg: tuple[PostgresStore, PostgresStore]) -> None:
+    a, b = pg
+    await add_workers(a, range(1, 51))
+    bc = await a.create_broadcast(new(Audience(everyone=True)))
+    sizes = await asyncio.gather(a.materialize_audience(bc.id), b.materialize_audience(bc.id))
+    assert sizes == [50, 50] and (await a.delivery_stats(bc.id)).audience == 50

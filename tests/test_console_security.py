@@ -186,13 +186,13 @@ async def test_sign_out_everywhere_ends_every_session(services: Services, store:
     assert (await store.list_audit(action="console.signout_all"))[0].details == {"sessions": 2}
 
 
-async def test_sessions_expire_after_eight_idle_hours(store: Store) -> None:
-    org = await person(store, "100", Role.ORGANIZER)
-    await store.add_console_session("h1", org.id, "c1")
-    assert await store.console_session("h1", idle_since=datetime.now(UTC) - timedelta(hours=8)) is not None
+async def test_sessions_expire_after_eight_idle_hours(backend: Store) -> None:
+    org = await person(backend, "100", Role.ORGANIZER)
+    await backend.add_console_session("h1", org.id, "c1")
+    assert await backend.console_session("h1", idle_since=datetime.now(UTC) - timedelta(hours=8)) is not None
     # As if the last request was longer ago than the idle limit:
-    assert await store.console_session("h1", idle_since=datetime.now(UTC) + timedelta(seconds=1)) is None
-    assert await store.console_session("h1", idle_since=datetime.now(UTC) - timedelta(hours=8)) is None
+    assert await backend.console_session("h1", idle_since=datetime.now(UTC) + timedelta(seconds=1)) is None
+    assert await backend.console_session("h1", idle_since=datetime.now(UTC) - timedelta(hours=8)) is None
 
 
 async def test_search_terms_never_reach_urls_or_logs(

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from bot.channels.journal import JOURNAL_TTL, InboundJournal
+from storage import Store
 from storage.sqlite import SQLiteStore
 from tests.fakes.telegram_api import FakeTelegramServer
 from tests.harness import wait_until
@@ -126,14 +127,12 @@ async def test_kill_9_during_a_button_press_and_a_question_then_exactly_one_repl
 
 
 @pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = SQLiteStore(tmp_path / "j.sqlite3")
-    await s.open()
-    yield s
-    await s.close()
+def store(backend: Store) -> Store:
+    """The journal part of the store contract, run against every backend."""
+    return backend
 
 
-async def test_redelivery_is_dropped_but_a_replay_is_not(store: SQLiteStore) -> None:
+async def test_redelivery_is_dropped_but_a_replay_is_not(store: Store) -> None:
     journal = InboundJournal(store, "telegram")
     assert await journal.receive("7", "42", {"text": "hỏi"}) is True
     assert await journal.receive("7", "42", {"text": "hỏi"}) is False  # the platform sent it again
@@ -144,7 +143,7 @@ async def test_redelivery_is_dropped_but_a_replay_is_not(store: SQLiteStore) -> 
     assert await journal.receive("7", "42", {"text": "hỏi"}) is False  # handled: still a repeat
 
 
-async def test_a_handled_update_is_not_replayed(store: SQLiteStore) -> None:
+async def test_a_handled_update_is_not_replayed(store: Store) -> None:
     journal = InboundJournal(store, "zalo_oa")
     await journal.receive("a", "1", {"n": 1})
     await journal.receive("b", "1", {"n": 2})
@@ -153,15 +152,16 @@ async def test_a_handled_update_is_not_replayed(store: SQLiteStore) -> None:
     assert [e.key for e in await store.journal_entries("zalo_oa")] == ["b"]
 
 
-async def test_forget_erases_journaled_text_and_old_rows_expire(store: SQLiteStore) -> None:
+async def test_forget_erases_journaled_text_and_old_rows_expire(store: Store) -> None:
     journal = InboundJournal(store, "telegram")
     user = await store.touch_user("telegram", "42", language="vi")
     await journal.receive("1", "42", {"text": "số điện thoại 0912345678"})
     await journal.receive("2", "43", {"text": "khác"})
     await store.forget_user(user.id)
     assert [e.user_ref for e in await store.journal_entries("telegram")] == ["43"]
-    raw = Path(store.path).read_bytes() + Path(f"{store.path}-wal").read_bytes()
-    assert b"0912345678" not in raw
+    if isinstance(store, SQLiteStore):  # PostgreSQL's old row versions go with VACUUM (storage/postgres/store.py)
+        raw = Path(store.path).read_bytes() + Path(f"{store.path}-wal").read_bytes()
+        assert b"0912345678" not in raw
     assert await journal.purge(datetime.now(UTC) + JOURNAL_TTL + JOURNAL_TTL) == 1
     assert await store.journal_entries("telegram") == []
 

@@ -15,7 +15,11 @@ from storage.sqlite import SQLiteStore, load_migrations
 
 
 async def test_migrations_applied_to_latest(backend: Store) -> None:
-    assert await backend.schema_version() == load_migrations()[-1][0]
+    from storage.postgres import PostgresStore
+    from storage.postgres import load_migrations as pg_migrations
+
+    latest = (pg_migrations() if isinstance(backend, PostgresStore) else load_migrations())[-1][0]
+    assert await backend.schema_version() == latest
 
 
 async def test_touch_user_creates_once_and_updates_last_seen(backend: Store) -> None:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.channels.zalo.adapter_oa import StoreTokenStore
 from bot.channels.zalo.tokens import TokenPair
 from storage import Store
 from storage.zalo_tokens import ZaloTokens
+
+
+@pytest.fixture
+def store(backend: Store) -> Store:
+    """The Zalo token part of the store contract, run against every backend."""
+    return backend
 
 
 async def test_save_and_load_per_app(store: Store) -> None:

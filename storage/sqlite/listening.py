@@ -288,8 +288,14 @@ class SQLiteListeningMixin:
         )
         done = 0
         for row in rows:
-            poll = _poll(row)
             async with self.transaction() as db:
+                # Check again under the write lock: a second folder at once (the bot's
+                # retention job and `unionbot` in another process) would otherwise read
+                # the answers the first one deleted and overwrite its counts with zeros.
+                fresh = await self._l_first("SELECT * FROM polls WHERE id = ? AND aggregated_at IS NULL", (row["id"],))
+                if fresh is None:
+                    continue
+                poll = _poll(fresh)
                 overall, breakdowns = await self._live_tally(poll)
                 values: list[tuple[Any, ...]] = []
                 groups = [("", "", overall)] + [

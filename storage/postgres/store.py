@@ -1,0 +1,326 @@
+"""PostgreSQL store through asyncpg: a connection pool, versioned migrations applied
+under an advisory lock (two processes starting at once apply each migration once).
+
+Each feature's tables live in their own module (a mixin over this class, as in
+storage/sqlite/); they use `self.pool` for single statements and `self.transaction()`
+for several that must commit together.
+
+Erasure: /forget deletes every row about the person in one transaction. PostgreSQL
+keeps the old row versions on disk until VACUUM reclaims them (autovacuum does, within
+minutes on a busy table) and in the write-ahead log until its segments are recycled
+(after the next checkpoints); an operator who must shorten that runs `VACUUM` on the
+tables and `CHECKPOINT` (see the README's "Running on PostgreSQL").
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import asyncpg
+
+from storage.interface import Store, StoreError, StoreOpenError
+from storage.records import AuditEntry, ConversationState, Role, User
+
+logger = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+PROCESSED_UPDATES_TTL = timedelta(days=2)
+PURGE_BATCH = 5000
+# pg_advisory_lock key for migrations: any constant shared by every unionbot process.
+MIGRATION_LOCK = 0x756E696F6E626F74  # "unionbot"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every packaged PostgreSQL migration, in order."""
+    found = []
+    for entry in resources.files("storage.postgres.migrations").iterdir():
+        m = _MIGRATION_NAME.match(entry.name)
+        if m:
+            found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if len(set(versions)) != len(versions):
+        raise StoreError(f"two migrations share a number: {versions}")
+    return found
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # JSON columns in and out as Python objects, like the SQLite store's json.dumps/loads.
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, encoder=lambda v: json.dumps(v, ensure_ascii=False), decoder=json.loads, schema="pg_catalog"
+        )
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+class PostgresCore(Store):
+    """Connection, transactions, migrations and the core tables; features add mixins."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self.url = url
+        self.min_size, self.max_size = min_size, max_size
+        self._pool: asyncpg.Pool | None = None
+        self._marks = 0
+        # The connection of the transaction the current task is in, if any.
+        self._tx: contextvars.ContextVar[asyncpg.Connection | None] = contextvars.ContextVar(
+            f"pg_tx_{id(self)}", default=None
+        )
+
+    # -- lifecycle ---------------------------------------------------------
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=self.min_size, max_size=self.max_size, init=_init_connection, timeout=10
+            )
+        except (TimeoutError, OSError, asyncpg.PostgresError, ValueError) as exc:
+            raise StoreOpenError(f"cannot open the database {safe_url(self.url)}: {exc}") from exc
+        try:
+            await self._migrate()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError("store is not open")
+        return self._pool
+
+    @property
+    def db(self) -> asyncpg.Connection | asyncpg.Pool:
+        """Where a single statement runs: the current task's open transaction if there is
+        one (so it sees and joins that transaction's writes), else any pooled connection.
+        Both take the same execute/fetch/fetchrow/fetchval calls."""
+        return self._tx.get() or self.pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection inside a transaction; a nested call in the same task joins it."""
+        current = self._tx.get()
+        if current is not None:
+            yield current
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            token = self._tx.set(conn)
+            try:
+                yield conn
+            finally:
+                self._tx.reset(token)
+
+    async def _migrate(self) -> None:
+        async with self.pool.acquire() as conn:
+            # Session-level lock: a second process waits here until the first is done,
+            # then finds nothing left to apply.
+            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+            try:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+                )
+                current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+                for version, name, sql in load_migrations():
+                    if version <= current:
+                        continue
+                    async with conn.transaction():
+                        await conn.execute(sql)
+                        await conn.execute(
+                            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                            version,
+                            name,
+                            now_utc(),
+                        )
+                    logger.info("applied migration %s", name)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+    async def schema_version(self) -> int:
+        return int(await self.pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+
+    # -- users -------------------------------------------------------------
+    async def touch_user(self, channel: str, external_id: str, *, language: str) -> User:
+        now = now_utc()
+        row = await self.db.fetchrow(
+            "INSERT INTO users (channel, external_id, language, created_at, last_seen_at)"
+            " VALUES ($1, $2, $3, $4, $4)"
+            " ON CONFLICT (channel, external_id) DO UPDATE SET"
+            "  last_seen_at = excluded.last_seen_at, reachable = TRUE"
+            " RETURNING *",
+            channel,
+            external_id,
+            language,
+            now,
+        )
+        assert row is not None
+        return _user(row)
+
+    async def get_user(self, user_id: int) -> User | None:
+        row = await self.db.fetchrow("SELECT * FROM users WHERE id = $1", user_id)
+        return _user(row) if row else None
+
+    async def find_user(self, channel: str, external_id: str) -> User | None:
+        row = await self.db.fetchrow(
+            "SELECT * FROM users WHERE channel = $1 AND external_id = $2", channel, external_id
+        )
+        return _user(row) if row else None
+
+    async def _update_user(self, user_id: int, column: str, value: Any) -> None:
+        # column names come from this module only, never from input
+        await self.db.execute(f"UPDATE users SET {column} = $1 WHERE id = $2", value, user_id)
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        await self._update_user(user_id, "language", language)
+
+    async def set_role(self, user_id: int, role: Role) -> None:
+        await self._update_user(user_id, "role", Role(role).value)
+
+    async def set_referral_code(self, user_id: int, code: str | None) -> None:
+        await self._update_user(user_id, "referral_code", code)
+
+    async def set_reachable(self, user_id: int, reachable: bool) -> None:
+        await self._update_user(user_id, "reachable", bool(reachable))
+
+    async def forget_user(self, user_id: int) -> None:
+        # Every table holding a user's data references users(id) ON DELETE CASCADE.
+        async with self.transaction() as conn:
+            await conn.execute("UPDATE audit_log SET actor_id = NULL WHERE actor_id = $1", user_id)
+            await self._forget_unlinked(conn, user_id)
+            await conn.execute("DELETE FROM users WHERE id = $1", user_id)
+
+    async def _forget_unlinked(self, conn: asyncpg.Connection, user_id: int) -> None:
+        """Rows about the person that reference no users(id) (features override and call
+        super()): deleted in the same transaction as the user."""
+
+    async def count_users(self) -> int:
+        return int(await self.db.fetchval("SELECT COUNT(*) FROM users"))
+
+    # -- audit log ---------------------------------------------------------
+    async def audit(
+        self, actor_id: int | None, action: str, target: str, details: dict[str, Any] | None = None
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO audit_log (at, actor_id, action, target, details) VALUES ($1, $2, $3, $4, $5)",
+            now_utc(),
+            actor_id,
+            action,
+            target,
+            details or {},
+        )
+
+    async def list_audit(self, *, action: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        if action is None:
+            rows = await self.db.fetch("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1", limit)
+        else:
+            rows = await self.db.fetch(
+                "SELECT * FROM audit_log WHERE action = $1 ORDER BY id DESC LIMIT $2", action, limit
+            )
+        return [
+            AuditEntry(
+                id=r["id"],
+                at=r["at"],
+                actor_id=r["actor_id"],
+                action=r["action"],
+                target=r["target"],
+                details=r["details"],
+            )
+            for r in rows
+        ]
+
+    # -- conversation state ------------------------------------------------
+    async def get_state(self, user_id: int) -> ConversationState | None:
+        r = await self.db.fetchrow("SELECT * FROM conversation_state WHERE user_id = $1", user_id)
+        if r is None:
+            return None
+        return ConversationState(
+            user_id=r["user_id"], flow=r["flow"], step=r["step"], data=r["data"], updated_at=r["updated_at"]
+        )
+
+    async def set_state(self, user_id: int, flow: str, step: str, data: dict[str, Any]) -> None:
+        await self.db.execute(
+            "INSERT INTO conversation_state (user_id, flow, step, data, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (user_id) DO UPDATE SET flow = excluded.flow, step = excluded.step,"
+            "  data = excluded.data, updated_at = excluded.updated_at",
+            user_id,
+            flow,
+            step,
+            data,
+            now_utc(),
+        )
+
+    async def clear_state(self, user_id: int) -> None:
+        await self.db.execute("DELETE FROM conversation_state WHERE user_id = $1", user_id)
+
+    async def purge_states(self, *, updated_before: datetime) -> int:
+        status = await self.db.execute("DELETE FROM conversation_state WHERE updated_at < $1", updated_before)
+        return affected(status)
+
+    # -- processed updates -------------------------------------------------
+    async def mark_processed(self, channel: str, key: str) -> bool:
+        now = now_utc()
+        status = await self.db.execute(
+            "INSERT INTO processed_updates (channel, key, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            channel,
+            key,
+            now,
+        )
+        self._marks += 1
+        if self._marks % 1000 == 0:
+            await self.purge_processed_updates(before=now - PROCESSED_UPDATES_TTL)
+        return affected(status) == 1
+
+    async def purge_processed_updates(self, *, before: datetime) -> int:
+        """Delete dedupe keys older than `before` in bounded batches."""
+        total = 0
+        while True:
+            status = await self.db.execute(
+                "DELETE FROM processed_updates WHERE (channel, key) IN"
+                f" (SELECT channel, key FROM processed_updates WHERE at < $1 LIMIT {PURGE_BATCH})",
+                before,
+            )
+            deleted = affected(status)
+            total += deleted
+            if deleted < PURGE_BATCH:
+                return total
+
+
+def affected(status: str) -> int:
+    """Rows a statement touched, from asyncpg's command tag ("DELETE 3", "INSERT 0 1")."""
+    try:
+        return int(status.rsplit(" ", 1)[-1])
+    except (ValueError, IndexError):
+        return 0
+
+
+def _user(r: asyncpg.Record) -> User:
+    return User(
+        id=r["id"],
+        channel=r["channel"],
+        external_id=r["external_id"],
+        language=r["language"],
+        role=Role(r["role"]),
+        referral_code=r["referral_code"],
+        created_at=r["created_at"],
+        last_seen_at=r["last_seen_at"],
+        reachable=bool(r["reachable"]),
+    )
