@@ -65,15 +65,8 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         return
     from storage.postgres import PostgresStore
 
-    cls: type[PostgresStore] = PostgresStore
-    if PostgresStore.__abstractmethods__:  # PORTING: removed once every feature is ported
-
-        async def _missing(self, *a, **k):  # type: ignore[no-untyped-def]
-            raise NotImplementedError("not ported to PostgreSQL yet")
-
-        cls = type("PartialPostgresStore", (PostgresStore,), dict.fromkeys(PostgresStore.__abstractmethods__, _missing))
     async with postgres_database() as url:
-        store = cls(url)
+        store = PostgresStore(url)
         await store.open()
         try:
             yield store

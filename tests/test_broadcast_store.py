@@ -73,24 +73,21 @@ async def test_audience_selection(store: Store) -> None:
 async def test_province_audience_joins_signups(store: Store) -> None:
     users = await add_workers(store, [1, 2, 3], topics=["member_drive"])
     for user, province in zip(users[:2], ["ha_noi", "bac_ninh"], strict=True):
-        try:
-            await store.submit_signup(
-                SignupDraft(
-                    full_name="Nguyễn Văn A",
-                    phone_e164=f"+8491234560{user.id}",
-                    workplace="KCN",
-                    province_id=province,
-                    commune=None,
-                    source=SignupSource.SELF,
-                    volunteer_id=None,
-                    consent_version="1",
-                    consent_lang="vi",
-                    consent_channel="telegram",
-                    owner_id=user.id,
-                )
+        await store.submit_signup(
+            SignupDraft(
+                full_name="Nguyễn Văn A",
+                phone_e164=f"+8491234560{user.id}",
+                workplace="KCN",
+                province_id=province,
+                commune=None,
+                source=SignupSource.SELF,
+                volunteer_id=None,
+                consent_version="1",
+                consent_lang="vi",
+                consent_channel="telegram",
+                owner_id=user.id,
             )
-        except NotImplementedError:  # PORTING: sign-ups on PostgreSQL come with their own port
-            pytest.skip("sign-ups are not ported to this backend yet (see the PostgreSQL twin below)")
+        )
     assert await store.count_audience(Audience(topics=("member_drive",), provinces=("ha_noi",))) == 1
     assert await store.count_audience(Audience(everyone=True, provinces=("ha_noi", "bac_ninh"))) == 2
 

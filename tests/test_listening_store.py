@@ -4,7 +4,6 @@ in tests/test_listening.py."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
@@ -24,29 +23,18 @@ def store(backend: Store) -> Store:
     return backend
 
 
-async def other_feature(call: Awaitable[T]) -> T:
-    """A call into another feature's part of the store, which a PostgreSQL store may not
-    have yet while the backend is being ported (conftest's PORTING stub)."""
-    try:
-        return await call
-    except NotImplementedError:
-        pytest.skip("another feature's store methods are not ported to PostgreSQL yet")
-
-
 async def make_poll(
     store: Store, *, choices: tuple[str, ...] = ("a", "b", "c"), provinces: tuple[str, ...] = (), multi: bool = False
 ) -> Poll:
-    poll, b = await other_feature(
-        store.create_poll(
-            NewPoll(
-                question_vi="Công ty đã trả lương chưa?",
-                question_en="Has the company paid?",
-                choices=tuple(PollChoice(c, c.upper()) for c in choices),
-                closes_at=NOW + timedelta(days=3),
-                multi=multi,
-            ),
-            NewBroadcast(text_vi="Bình chọn", audience=Audience(everyone=True, provinces=provinces), run_at=NOW),
-        )
+    poll, b = await store.create_poll(
+        NewPoll(
+            question_vi="Công ty đã trả lương chưa?",
+            question_en="Has the company paid?",
+            choices=tuple(PollChoice(c, c.upper()) for c in choices),
+            closes_at=NOW + timedelta(days=3),
+            multi=multi,
+        ),
+        NewBroadcast(text_vi="Bình chọn", audience=Audience(everyone=True, provinces=provinces), run_at=NOW),
     )
     assert poll.broadcast_id == b.id
     return poll
@@ -177,7 +165,7 @@ async def test_who_received_a_poll(store: Store) -> None:
     poll = await make_poll(store)
     assert poll.broadcast_id is not None
     assert not await store.poll_received(poll.id, a.id)
-    await other_feature(store.materialize_audience(poll.broadcast_id))
+    await store.materialize_audience(poll.broadcast_id)
     assert not await store.poll_received(poll.id, a.id), "queued is not received"
     targets = {t.user_id: t.delivery_id for t in await store.queued_deliveries(poll.broadcast_id, after_id=0, limit=10)}
     await store.journal_deliveries(poll.broadcast_id, [targets[a.id], targets[b.id]], [])
@@ -277,7 +265,7 @@ async def test_clusters_windows_and_alerts(store: Store) -> None:
 
 async def test_contact_link_and_the_draft_go_with_the_person(store: Store) -> None:
     worker = await store.touch_user("test", "w", language="vi")
-    question = await other_feature(store.add_question(worker.id, "Công ty nợ lương", "vi"))
+    question = await store.add_question(worker.id, "Công ty nợ lương", "vi")
     rid = await store.add_report(NewReport(DAY, "ha_noi", "wages", "Cty A", "cty a", 5, contact_question_id=question))
     assert (await store.get_report(rid)).contact_question_id == question  # type: ignore[union-attr]
     await store.set_state(worker.id, "report", "confirm", {"company": "Cty A"})

@@ -19,7 +19,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -114,9 +114,12 @@ class PostgresCore(Store):
         Both take the same execute/fetch/fetchrow/fetchval calls."""
         return self._tx.get() or self.pool
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+    def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
         """A connection inside a transaction; a nested call in the same task joins it."""
+        return self._transaction()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
         current = self._tx.get()
         if current is not None:
             yield current

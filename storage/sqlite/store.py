@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Platform redeliveries arrive within hours (Zalo retries for about 1 h); a day is ample.
 PROCESSED_UPDATES_TTL = timedelta(days=2)
+OPEN_ATTEMPTS = 5
 PURGE_BATCH = 5000  # rows per housekeeping DELETE: other tasks get the database in between
 
 
@@ -178,6 +179,24 @@ class SQLiteStore(
     # -- lifecycle ---------------------------------------------------------
     async def open(self) -> None:
         """Open (creating if needed) and migrate, or raise StoreError naming the file.
+
+        Two processes creating the same new file at once (the bot and a CLI call) can meet
+        SQLite's deadlock guard, which answers "database is locked" at once instead of
+        waiting: the whole open is tried again a few times before giving up.
+        """
+        for attempt in range(1, OPEN_ATTEMPTS + 1):
+            try:
+                await self._open_once()
+                return
+            except StoreOpenError as exc:
+                if attempt == OPEN_ATTEMPTS or not isinstance(exc.__cause__, sqlite3.OperationalError):
+                    raise
+                if "locked" not in str(exc.__cause__) and "busy" not in str(exc.__cause__):
+                    raise
+                await asyncio.sleep(0.05 * attempt)
+
+    async def _open_once(self) -> None:
+        """One attempt of `open`.
 
         Whatever fails after the connection exists (a file that is not a database, a
         corrupt one, a read-only directory that cannot take the WAL files) closes the
