@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 from bot.config import Config, ConfigError, load_config
 from bot.logsetup import secrets_of, setup_logging
 from handlers.i18n import LANGUAGES
-from storage import Role, StoreError, StoreOpenError
+from storage import Role, StoreError, StoreOpenError, safe_location
 
 if TYPE_CHECKING:
     from bot.app import Runtime  # imported when a command runs: start-up stays fast
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (StoreError, OSError) as e:
         # The database file is unreadable, on a full disk, not a database...: say which.
-        print(f"unionbot: storage error ({config.storage.path}): {e}", file=sys.stderr)
+        print(f"unionbot: storage error ({safe_location(config.storage.path)}): {e}", file=sys.stderr)
         return 1
     return 2
 
@@ -123,7 +123,7 @@ async def _migrate(config: Config) -> int:
     from bot.app import Runtime
 
     async with Runtime(config) as runtime:
-        print(f"database {config.storage.path}: schema version {await runtime.store.schema_version()}")
+        print(f"database {safe_location(config.storage.path)}: schema version {await runtime.store.schema_version()}")
     return 0
 
 

@@ -13,7 +13,15 @@ __all__ = [
     "StoreOpenError",
     "User",
     "open_store",
+    "safe_location",
 ]
+
+
+def safe_location(url: str) -> str:
+    """A database path or URL as it may be printed or logged: any password masked."""
+    import re
+
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 def open_store(url: str) -> Store:

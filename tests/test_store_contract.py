@@ -273,3 +273,35 @@ async def test_two_processes_opening_a_fresh_database_at_once_both_migrate_it(tm
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_postgres_url_is_opened_and_printed_without_its_password(tmp_path: Path) -> None:
+    """`UNIONBOT_DB=postgresql://...` runs the bot's commands on PostgreSQL, and a bad
+    URL is one line naming the database without the password, exit 2."""
+    import os
+    import subprocess
+    import sys
+
+    from storage import open_store, safe_location
+    from storage.postgres import PostgresStore
+    from tests.conftest import postgres_database
+
+    assert safe_location("postgresql://bot:s3cret@db:5432/ub") == "postgresql://bot:***@db:5432/ub"
+    async with postgres_database() as url:
+        store = open_store(url)
+        assert isinstance(store, PostgresStore)
+        env = {**os.environ, "UNIONBOT_DB": url}
+        out = subprocess.run(
+            [sys.executable, "-m", "bot", "db", "migrate"], capture_output=True, text=True, env=env, check=True
+        )
+        assert "schema version" in out.stdout
+    bad = "postgresql://bot:s3cret@127.0.0.1:1/nowhere"
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "db", "migrate"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "UNIONBOT_DB": bad},
+    )
+    assert run.returncode == 2, run.stderr
+    assert "s3cret" not in run.stderr + run.stdout
+    assert len(run.stderr.strip().splitlines()) == 1

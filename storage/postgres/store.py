@@ -66,7 +66,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 def safe_url(url: str) -> str:
     """The URL without its password, for messages and logs."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    from storage import safe_location
+
+    return safe_location(url)
 
 
 class PostgresCore(Store):
