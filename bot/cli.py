@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=Parser)
     db_sub.add_parser("migrate", parents=[common], help="apply pending migrations")
+    importlib.import_module("bot.cli_db").register(db_sub, common)
 
     # Feature commands live beside their feature: each module adds its sub-commands and
     # sets `func`, an async callable (args, config) -> exit code.

@@ -1,0 +1,328 @@
+"""Copy a whole unionbot database between backends (`unionbot db copy`, issue 12).
+
+Both stores are opened (so each is migrated to its latest schema), then every table is
+copied in foreign-key order, in batches read by keyset on the primary key, with ids
+preserved. The PostgreSQL schema is the authority on column types: values travel
+between the two stores as Python objects (datetime, date, bool, JSON objects, bytes)
+and the SQLite side converts them from and to its text/integer storage the way the
+SQLite store itself writes them. PostgreSQL identity sequences are then moved past the
+largest copied id, so rows inserted afterwards get fresh ids.
+
+Each batch commits on its own: an interrupted copy leaves a partly filled target, which
+`force=True` empties first, so running the copy again finishes it correctly. Nothing
+here prints or logs row contents; only table names and counts leave this module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from storage.interface import Store, StoreError
+
+DEFAULT_BATCH = 1000
+SKIP_TABLES = frozenset({"schema_migrations"})  # each store keeps its own history
+
+
+class TargetNotEmptyError(StoreError):
+    """The target already holds data and the copy was not forced."""
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    types: tuple[str, ...]  # PostgreSQL data types, as information_schema names them
+    key: tuple[str, ...]  # primary key columns
+    identity: str | None  # the identity column, if any
+
+
+@dataclass(frozen=True, slots=True)
+class TableResult:
+    name: str
+    source_rows: int
+    target_rows: int
+
+
+Progress = Callable[[str, int, int], None]
+
+
+# -- schema ------------------------------------------------------------------
+
+
+async def postgres_schema(store: Store) -> list[Table]:
+    """Every table of an open PostgreSQL store, parents before children."""
+    pool = store.pool  # type: ignore[attr-defined]
+    cols = await pool.fetch(
+        "SELECT table_name, column_name, data_type, is_identity FROM information_schema.columns"
+        " WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+    )
+    keys = await pool.fetch(
+        "SELECT c.relname AS table_name, a.attname AS column_name, k.ord"
+        " FROM pg_constraint con"
+        " JOIN pg_class c ON c.oid = con.conrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()"
+        " CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)"
+        " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
+        " WHERE con.contype = 'p' ORDER BY c.relname, k.ord"
+    )
+    refs = await pool.fetch(
+        "SELECT c.relname AS child, p.relname AS parent FROM pg_constraint con"
+        " JOIN pg_class c ON c.oid = con.conrelid JOIN pg_class p ON p.oid = con.confrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()"
+        " WHERE con.contype = 'f'"
+    )
+    by_table: dict[str, list[Any]] = {}
+    for r in cols:
+        by_table.setdefault(r["table_name"], []).append(r)
+    pk: dict[str, list[str]] = {}
+    for r in keys:
+        pk.setdefault(r["table_name"], []).append(r["column_name"])
+    parents: dict[str, set[str]] = {t: set() for t in by_table}
+    for r in refs:
+        if r["child"] != r["parent"]:  # a self-reference is served by copying in id order
+            parents[r["child"]].add(r["parent"])
+    tables = {}
+    for name, rows in by_table.items():
+        if name in SKIP_TABLES:
+            continue
+        if name not in pk:
+            raise StoreError(f"table {name} has no primary key: cannot copy it in batches")
+        identity = next((r["column_name"] for r in rows if r["is_identity"] == "YES"), None)
+        tables[name] = Table(
+            name,
+            tuple(r["column_name"] for r in rows),
+            tuple(r["data_type"] for r in rows),
+            tuple(pk[name]),
+            identity,
+        )
+    return _parents_first(tables, parents)
+
+
+def _parents_first(tables: dict[str, Table], parents: dict[str, set[str]]) -> list[Table]:
+    ordered: list[Table] = []
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in done or name not in tables:
+            return
+        if name in path:
+            raise StoreError(f"foreign keys form a cycle through {name}")
+        for parent in sorted(parents.get(name, ())):
+            visit(parent, (*path, name))
+        done.add(name)
+        ordered.append(tables[name])
+
+    for name in sorted(tables):
+        visit(name, ())
+    return ordered
+
+
+async def sqlite_columns(store: Store) -> dict[str, tuple[str, ...]]:
+    rows = await store.db.execute_fetchall(  # type: ignore[attr-defined]
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    )
+    found = {}
+    for (name,) in rows:
+        info = await store.db.execute_fetchall(f'PRAGMA table_info("{name}")')  # type: ignore[attr-defined]
+        found[name] = tuple(r[1] for r in info)
+    return found
+
+
+# -- value conversion for the SQLite side ---------------------------------------
+
+
+def _from_sqlite(pg_type: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if pg_type == "timestamp with time zone":
+        dt = datetime.fromisoformat(value)
+        return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+    if pg_type == "date":
+        return date.fromisoformat(value)
+    if pg_type == "boolean":
+        return bool(value)
+    if pg_type in ("json", "jsonb"):
+        return json.loads(value)
+    if pg_type == "bytea":
+        return bytes(value)
+    if pg_type == "double precision":
+        return float(value)
+    return value
+
+
+def _to_sqlite(pg_type: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if pg_type == "timestamp with time zone":
+        # as the SQLite store writes them: text comparisons in its queries rely on it
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if pg_type == "date":
+        return value.isoformat()
+    if pg_type == "boolean":
+        return 1 if value else 0
+    if pg_type in ("json", "jsonb"):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+# -- the two ends ------------------------------------------------------------------
+
+
+def _placeholders(kind: str, n: int, start: int = 1) -> str:
+    if kind == "sqlite":
+        return ", ".join("?" * n)
+    return ", ".join(f"${i}" for i in range(start, start + n))
+
+
+def _quoted(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+class _End:
+    """One store as a copy source or target; `kind` is 'sqlite' or 'postgres'."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.kind = "postgres" if hasattr(store, "pool") else "sqlite"
+
+    async def count(self, table: Table) -> int:
+        sql = f'SELECT COUNT(*) FROM "{table.name}"'
+        if self.kind == "postgres":
+            return int(await self.store.pool.fetchval(sql))  # type: ignore[attr-defined]
+        rows = await self.store.db.execute_fetchall(sql)  # type: ignore[attr-defined]
+        return int(rows[0][0])
+
+    async def read(
+        self, table: Table, after: tuple[Any, ...] | None, limit: int
+    ) -> tuple[list[tuple[Any, ...]], tuple[Any, ...] | None]:
+        """Up to `limit` rows after the key `after`, in key order, as Python values, and
+        the keyset cursor of the last one (in this store's own terms, as read)."""
+        keys = _quoted(table.key)
+        where = ""
+        if after is not None:
+            where = f" WHERE ({keys}) > ({_placeholders(self.kind, len(after))})"
+        sql = f'SELECT {_quoted(table.columns)} FROM "{table.name}"{where} ORDER BY {keys} LIMIT {int(limit)}'
+        params = tuple(after) if after is not None else ()
+        if self.kind == "postgres":
+            raw = [tuple(r) for r in await self.store.pool.fetch(sql, *params)]  # type: ignore[attr-defined]
+            rows = raw
+        else:
+            raw = [tuple(r) for r in await self.store.db.execute_fetchall(sql, params)]  # type: ignore[attr-defined]
+            rows = [tuple(_from_sqlite(t, v) for t, v in zip(table.types, r, strict=True)) for r in raw]
+        if not raw:
+            return rows, None
+        return rows, tuple(raw[-1][table.columns.index(k)] for k in table.key)
+
+    async def write(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        sql = (
+            f'INSERT INTO "{table.name}" ({_quoted(table.columns)})'
+            f" VALUES ({_placeholders(self.kind, len(table.columns))})"
+        )
+        if self.kind == "postgres":
+            async with self.store.transaction() as conn:  # type: ignore[attr-defined]
+                await conn.executemany(sql, rows)
+            return
+        converted = [tuple(_to_sqlite(t, v) for t, v in zip(table.types, r, strict=True)) for r in rows]
+        async with self.store.transaction() as db:  # type: ignore[attr-defined]
+            await db.executemany(sql, converted)
+
+    async def clear(self, tables: Sequence[Table]) -> None:
+        """Empty every copied table (children first); ids start again from 1."""
+        if not tables:
+            return
+        if self.kind == "postgres":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            await self.store.pool.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")  # type: ignore[attr-defined]
+            return
+        async with self.store.transaction() as db:  # type: ignore[attr-defined]
+            for table in reversed(tables):
+                await db.execute(f'DELETE FROM "{table.name}"')
+            await db.execute("DELETE FROM sqlite_sequence")
+
+    async def finish(self, tables: Sequence[Table]) -> None:
+        """After the copy: identity sequences continue past the largest copied id.
+        (SQLite's AUTOINCREMENT counter already follows explicitly inserted ids.)"""
+        if self.kind != "postgres":
+            return
+        for t in tables:
+            if t.identity is None:
+                continue
+            await self.store.pool.execute(  # type: ignore[attr-defined]
+                f'SELECT setval(pg_get_serial_sequence($1, $2), COALESCE(MAX("{t.identity}"), 0) + 1, false)'
+                f' FROM "{t.name}"',
+                t.name,
+                t.identity,
+            )
+
+
+# -- the copy ----------------------------------------------------------------------
+
+
+async def copy_database(
+    source: Store,
+    target: Store,
+    *,
+    force: bool = False,
+    batch: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+) -> list[TableResult]:
+    """Copy every row of `source` into `target` (both open). Raises TargetNotEmptyError
+    if the target holds rows and `force` is false; with `force` the target is emptied
+    first. Returns each table's row counts on both sides after the copy."""
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    src, dst = _End(source), _End(target)
+    pg = src if src.kind == "postgres" else dst if dst.kind == "postgres" else None
+    if pg is None:
+        raise StoreError("one side of a copy must be PostgreSQL (copy a SQLite file with `cp`)")
+    tables = await postgres_schema(pg.store)
+    await _check_same_tables(src, dst, tables)
+
+    non_empty = [t.name for t in tables if await dst.count(t) > 0]
+    if non_empty and not force:
+        more = ", ..." if len(non_empty) > 3 else ""
+        raise TargetNotEmptyError(
+            f"the target database is not empty (rows in {', '.join(non_empty[:3])}{more}); --force empties it first"
+        )
+    if non_empty:
+        await dst.clear(tables)
+
+    for table in tables:
+        total = await src.count(table)
+        done = 0
+        after: tuple[Any, ...] | None = None
+        if progress:
+            progress(table.name, done, total)
+        while True:
+            rows, after = await src.read(table, after, batch)
+            if not rows:
+                break
+            await dst.write(table, rows)
+            done += len(rows)
+            if progress:
+                progress(table.name, done, max(total, done))
+            if len(rows) < batch:
+                break
+    await dst.finish(tables)
+    return [TableResult(t.name, await src.count(t), await dst.count(t)) for t in tables]
+
+
+async def _check_same_tables(src: _End, dst: _End, tables: Sequence[Table]) -> None:
+    """Both stores are migrated to their latest schema; a SQLite side must still have
+    exactly the PostgreSQL side's tables and columns, or the copy would lose data."""
+    for end in (src, dst):
+        if end.kind != "sqlite":
+            continue
+        found = await sqlite_columns(end.store)
+        for table in tables:
+            if found.get(table.name) is None:
+                raise StoreError(f"the SQLite database has no table {table.name}")
+            if set(found[table.name]) != set(table.columns):
+                raise StoreError(f"table {table.name} has different columns in the two databases")
+        extra = set(found) - {t.name for t in tables} - SKIP_TABLES
+        if extra:
+            raise StoreError(f"tables only in the SQLite database: {', '.join(sorted(extra))}")
