@@ -74,6 +74,17 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             await store.close()
 
 
+@pytest.fixture(params=BACKENDS)
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The database URL of each backend in turn, for end-to-end tests that run the whole
+    bot (`config_for(..., db=db_url)`): a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "bot.sqlite3")
+        return
+    async with postgres_database() as url:
+        yield url
+
+
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     s = SQLiteStore(tmp_path / "test.sqlite3")

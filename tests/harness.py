@@ -13,10 +13,14 @@ from bot.app import Runtime, serve
 from bot.config import load_config
 
 
-def config_for(tmp_path: Path, *, toml: str = "", env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def config_for(  # type: ignore[no-untyped-def]
+    tmp_path: Path, *, toml: str = "", env: dict[str, str] | None = None, db: str | None = None
+):
+    """The bot's config for a test. `db` is the database URL (the `db_url` fixture runs a
+    test on each backend); without it, a SQLite file in `tmp_path`."""
     path = tmp_path / "config.toml"
     path.write_text(toml, encoding="utf-8")
-    full_env = {"UNIONBOT_DB": str(tmp_path / "bot.sqlite3"), "UNIONBOT_HTTP_PORT": "0", **(env or {})}
+    full_env = {"UNIONBOT_DB": db or str(tmp_path / "bot.sqlite3"), "UNIONBOT_HTTP_PORT": "0", **(env or {})}
     return load_config(path, env=full_env)
 
 

@@ -47,9 +47,9 @@ async def press(fake: FakeTelegramServer, user: int, label: str) -> None:
     await fake.wait_for(lambda r: r.method in {"sendMessage", "editMessageText"}, chat_id=user, since=mark)
 
 
-async def test_workers_month_announcement_from_the_chat(tmp_path) -> None:
+async def test_workers_month_announcement_from_the_chat(tmp_path, db_url) -> None:
     async with FakeTelegramServer() as fake:
-        cfg = config_for(tmp_path, toml=CONFIG, env=telegram_env(fake))
+        cfg = config_for(tmp_path, toml=CONFIG, env=telegram_env(fake), db=db_url)
         async with running_bot(cfg) as runtime:
             for user in WORKERS:
                 await say(fake, user, "/news")

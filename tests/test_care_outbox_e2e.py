@@ -24,9 +24,11 @@ async def fake():  # type: ignore[no-untyped-def]
         yield server
 
 
-async def test_cli_case_change_is_delivered_by_the_running_bot(fake, tmp_path) -> None:
+async def test_cli_case_change_is_delivered_by_the_running_bot(fake, tmp_path, db_url) -> None:
     # Quiet hours off: notices wait for the morning otherwise, and CI runs at any hour.
-    cfg = config_for(tmp_path, toml='[broadcast]\nquiet_start = "00:00"\nquiet_end = "00:00"\n', env=telegram_env(fake))
+    cfg = config_for(
+        tmp_path, toml='[broadcast]\nquiet_start = "00:00"\nquiet_end = "00:00"\n', env=telegram_env(fake), db=db_url
+    )
     async with running_bot(cfg) as runtime:
         mark = fake.mark()
         fake.push_update(fake.user_message(WORKER, "/lang en"))
@@ -42,7 +44,8 @@ async def test_cli_case_change_is_delivered_by_the_running_bot(fake, tmp_path) -
         )
         env = {
             **os.environ,
-            "UNIONBOT_DB": str(tmp_path / "bot.sqlite3"),
+            # The CLI process works on the same database as the running bot, whichever backend.
+            "UNIONBOT_DB": db_url,
             "UNIONBOT_CONFIG": str(tmp_path / "config.toml"),
         }
         env.pop("TELEGRAM_BOT_TOKEN", None)

@@ -245,7 +245,7 @@ async def test_a_broadcast_with_an_image_reaches_20_subscribers_and_the_counts_f
             assert sorted({int(r.chat_id) for r in photos}) == workers  # type: ignore[arg-type]
 
 
-async def test_import_names_two_bad_rows_and_the_export_opens_in_openpyxl(tmp_path: Path) -> None:
+async def test_import_names_two_bad_rows_and_the_export_opens_in_openpyxl(tmp_path: Path, db_url: str) -> None:
     import openpyxl
     from playwright.async_api import async_playwright, expect
 
@@ -260,7 +260,7 @@ async def test_import_names_two_bad_rows_and_the_export_opens_in_openpyxl(tmp_pa
         "Phạm Thị Dung,0911 111 111,Samsung,Atlantis,\n",
         encoding="utf-8",
     )
-    config = config_for(tmp_path)
+    config = config_for(tmp_path, db=db_url)
     async with serving(config) as runtime:
         org = await runtime.store.touch_user("telegram", str(ORGANIZER), language="vi")
         await runtime.store.set_role(org.id, Role.ORGANIZER)
@@ -302,7 +302,8 @@ async def test_import_names_two_bad_rows_and_the_export_opens_in_openpyxl(tmp_pa
 
 
 async def _audits(config, action: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
-    from storage.sqlite import SQLiteStore
+    from storage import open_store
 
-    async with SQLiteStore(config.storage.path) as store:
+    # The store the bot itself opened from the config, whichever backend that is.
+    async with open_store(config.storage.path) as store:
         return [e.details for e in await store.list_audit(action=action)]

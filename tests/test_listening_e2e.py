@@ -89,10 +89,27 @@ async def sign_up(store, channel: str, external_id: str, province: str, n: int) 
     return user.id
 
 
-async def test_poll_over_telegram_and_zalo_then_results_and_forget(tmp_path, capsys, monkeypatch) -> None:
+async def rows_in_table(db_url: str, table: str, user_id: int) -> int:
+    """A table's rows about one user, read straight from the database of either backend."""
+    if db_url.startswith("postgresql://"):
+        import asyncpg
+
+        conn = await asyncpg.connect(db_url)
+        try:
+            return int(await conn.fetchval(f"SELECT COUNT(*) FROM {table} WHERE user_id = $1", user_id))
+        finally:
+            await conn.close()
+    db = sqlite3.connect(db_url)
+    try:
+        return int(db.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id = ?", (user_id,)).fetchone()[0])
+    finally:
+        db.close()
+
+
+async def test_poll_over_telegram_and_zalo_then_results_and_forget(tmp_path, capsys, monkeypatch, db_url) -> None:
     async with FakeTelegramServer() as tg, FakeZaloBot(max_poll_wait=0.2) as zbot:
         env = {**telegram_env(tg), "ZALO_BOT_TOKEN": zbot.token, "ZALO_BOT_API_BASE_URL": zbot.base_url}
-        cfg = config_for(tmp_path, toml=CONFIG, env=env)
+        cfg = config_for(tmp_path, toml=CONFIG, env=env, db=db_url)
         async with running_bot(cfg) as runtime:
             store = runtime.store
             n = 0
@@ -174,7 +191,7 @@ async def test_poll_over_telegram_and_zalo_then_results_and_forget(tmp_path, cap
                 return tally.overall.respondents == 12
 
             await until(settled)
-            monkeypatch.setenv("UNIONBOT_DB", str(tmp_path / "bot.sqlite3"))
+            monkeypatch.setenv("UNIONBOT_DB", db_url)
             capsys.readouterr()
             code = await asyncio.to_thread(
                 main,
@@ -208,9 +225,8 @@ async def test_poll_over_telegram_and_zalo_then_results_and_forget(tmp_path, cap
             assert await store.poll_answers_of(user203.id) == []
             tally = await store.poll_tally(poll.id)
             assert tally.overall.respondents == 11 and tally.overall.counts == [6, 5]
-            db = sqlite3.connect(tmp_path / "bot.sqlite3")
-            assert db.execute("SELECT COUNT(*) FROM poll_answers WHERE user_id = ?", (user203.id,)).fetchone()[0] == 0
-            db.close()
+            # No row left in the table itself, below the store's own queries.
+            assert await rows_in_table(db_url, "poll_answers", user203.id) == 0
     assert tg.duplicate_send_count == 0
 
 

@@ -53,9 +53,9 @@ async def download(runtime, file_id: str) -> bytes:  # type: ignore[no-untyped-d
     return bytes(await file.download_as_bytearray())
 
 
-async def test_worker_joins_through_a_volunteers_qr_code(fake, tmp_path) -> None:
+async def test_worker_joins_through_a_volunteers_qr_code(fake, tmp_path, db_url) -> None:
     toml = f"[telegram]\nadmins = [{ADMIN}]\n\n[join.alert_chats]\nho_chi_minh = [{ALERT_CHAT}]\n"
-    cfg = config_for(tmp_path, env=telegram_env(fake), toml=toml)
+    cfg = config_for(tmp_path, env=telegram_env(fake), toml=toml, db=db_url)
     async with running_bot(cfg) as runtime:
         store = runtime.store
         assert runtime.services.settings.bot_username == "unionbot_test_bot"
