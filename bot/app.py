@@ -181,6 +181,9 @@ class Runtime:
             self.services.catalog,
             senders,
             notify=registry_notify(self.registry, self.services.catalog),
+            # Schedules are fired by the leader only (below): several bot processes
+            # may share one PostgreSQL database.
+            lead_at_start=False,
         )
         self.services.broadcast_control = service
         from bot.care_outbox import CareOutbox
@@ -201,12 +204,23 @@ class Runtime:
             quiet=QuietHours.parse(b.quiet_start, b.quiet_end, self.config.bot.timezone),
             retention_months=self.config.join.retention_months,
         )
-        return [
-            service,
-            SignupRetention(self.store, self.config.join.retention_months),
-            ListeningRetention(self.store, self.config.listening.answer_retention_days),
-            care,
-        ]
+        care.purging = False  # until this process leads
+        from bot.leadership import Leadership
+
+        # Every process delivers (broadcast runs, care notices); the leader alone fires
+        # schedules and runs the daily purges. Started after the senders and stopped
+        # before them: a process shutting down hands leadership over while it can still
+        # finish its runs; before the outbox, so a lone process purges in its first round.
+        leadership = Leadership(
+            self.store,
+            [
+                service,
+                SignupRetention(self.store, self.config.join.retention_months),
+                ListeningRetention(self.store, self.config.listening.answer_retention_days),
+                care,
+            ],
+        )
+        return [service, leadership, care]
 
     async def health(self) -> dict:
         return {"schema": await self.store.schema_version()}

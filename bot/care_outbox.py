@@ -111,10 +111,20 @@ class CareOutbox(PeriodicService):
         self.store, self.catalog, self.deliver = store, catalog, deliver
         self.timezone, self.quiet, self.retention_months = timezone, quiet, retention_months
         self._last_purge: datetime | None = None
+        # Notices go out from every process (each is claimed with a lease), the daily
+        # purge only from the leader; a lone process purges (bot.leadership decides).
+        self.purging = True
+
+    # Under bot.leadership the outbox runs everywhere; leading only turns the purge on.
+    async def lead(self) -> None:
+        self.purging = True
+
+    async def follow(self) -> None:
+        self.purging = False
 
     async def run_once(self) -> None:
         now = datetime.now(UTC)
-        if self._last_purge is None or now - self._last_purge > timedelta(days=1):
+        if self.purging and (self._last_purge is None or now - self._last_purge > timedelta(days=1)):
             self._last_purge = now
             await purge_care(self.store, self.retention_months, now=now)
         await deliver_due(self.store, self.catalog, self.deliver, timezone=self.timezone, quiet=self.quiet, now=now)

@@ -30,7 +30,16 @@ class PeriodicService(abc.ABC):
         """One round of the work."""
 
     async def start(self) -> None:
+        if self._task is not None:
+            return  # already running (a leader confirmed again)
         self._task = asyncio.create_task(self._run(), name=self.name)
+
+    # A job only the leader runs (bot.leadership): it runs while this process leads.
+    async def lead(self) -> None:
+        await self.start()
+
+    async def follow(self) -> None:
+        await self.stop()
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -42,6 +42,17 @@ class CoreStore(abc.ABC):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    # -- leadership: one process of several runs the schedules ------------
+    @abc.abstractmethod
+    async def hold_leadership(self, role: str) -> bool:
+        """Become, or stay, the one process that runs `role` (the scheduler); True while
+        this process holds it. Called every few seconds by one task: each call also checks
+        that the hold is still alive, and a holder that died frees it for the others."""
+
+    @abc.abstractmethod
+    async def release_leadership(self, role: str) -> None:
+        """Give `role` up (at shutdown), so another process takes it over at once."""
+
     # -- users -------------------------------------------------------------
     @abc.abstractmethod
     async def touch_user(self, channel: str, external_id: str, *, language: str) -> User:

@@ -10,6 +10,14 @@ scheduled and running broadcast from the store and re-arms it:
   after a restart cannot send an occurrence twice) and stores its next firing.
 
 `send_due` does the same once, without timers, for `unionbot broadcast send-due` from cron.
+
+Several processes on one database: only the leader (bot/leadership.py) runs the
+schedules (`lead`): timers, the periodic sync, series occurrences, skipping missed sends.
+Every process starts its senders and may run a broadcast an organizer just started from
+its chat (`changed`), and each keeps finishing the runs it has; the broadcast's lease
+(`claim_broadcast`), the unique occurrence per series and time, and status-conditional
+updates keep two processes from sending anything twice, also while leadership changes
+hands.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ class BroadcastService:
         missed_limit: timedelta,
         sync_seconds: float = 30.0,
         use_timers: bool = True,
+        lead_at_start: bool = True,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -56,13 +65,31 @@ class BroadcastService:
         self.tasks: dict[int, asyncio.Task[RunReport]] = {}
         self.reports: list[RunReport] = []  # runs of `send_due`
         self._sync_lock = asyncio.Lock()
+        # Whether this process runs the schedules; a follower arms no timer and creates no
+        # occurrence. `lead_at_start=False` leaves the choice to a Leadership service.
+        # Without timers (`send-due` from cron) the operator asked for a round: it leads.
+        self.leading = self.scheduler is None
+        self._scheduling = False  # lead() ran and follow() has not since
+        self._lead_at_start = lead_at_start
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
         for sender in self.engine.senders.values():
             await sender.start()
+        if self._lead_at_start:
+            await self.lead()
+        logger.info("broadcast service started (%d runs)", len(self.tasks))
+
+    async def lead(self) -> None:
+        """Run the schedules from now on: arm everything and catch up on what came due."""
+        if self._scheduling:
+            return
+        self.leading = self._scheduling = True
         if self.scheduler is not None:
-            self.scheduler.start()
+            if not self.scheduler.running:
+                self.scheduler.start()
+            else:
+                self.scheduler.resume()  # a former leader that had stepped down
             self.scheduler.add_job(
                 self.sync,
                 IntervalTrigger(seconds=self.sync_seconds, timezone=self.tz),
@@ -70,9 +97,23 @@ class BroadcastService:
                 coalesce=True,
                 max_instances=1,
                 misfire_grace_time=None,
+                replace_existing=True,
             )
         await self.sync()
-        logger.info("broadcast service started (%d runs)", len(self.tasks))
+        logger.info("broadcast schedules: this process fires them")
+
+    async def follow(self) -> None:
+        """Stop firing schedules (another process leads now). Runs in flight go on: they
+        hold their broadcast's lease, so nobody else sends those rows meanwhile."""
+        if not self._scheduling:
+            return
+        self.leading = self._scheduling = False
+        if self.scheduler is not None and self.scheduler.running:
+            # Dropped, not kept: if this process leads again, `sync` re-arms from the
+            # store, which by then knows what the other leader fired.
+            self.scheduler.remove_all_jobs()
+            self.scheduler.pause()
+        logger.info("broadcast schedules: another process fires them")
 
     async def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
@@ -107,6 +148,9 @@ class BroadcastService:
         """Send everything due now and wait for it (command line, cron)."""
         for sender in self.engine.senders.values():
             await sender.start()
+        # Asked for by the operator (cron): fire what is due like a leader would. A leader
+        # running meanwhile is no danger: leases and unique occurrences stop doubles.
+        self.leading = True
         try:
             await self.sync()
             while self.tasks:
@@ -165,6 +209,8 @@ class BroadcastService:
             await self.engine.send_summary(b.id)
 
     async def _arm_series(self, s: Broadcast, now: datetime) -> None:
+        if not self.leading:
+            return  # occurrences are the leader's to create
         if s.status is not BroadcastStatus.SCHEDULED or not s.cron:
             return
         try:
@@ -205,6 +251,8 @@ class BroadcastService:
     def _timer(self, broadcast_id: int, when: datetime, callback: Callable[[int], Awaitable[None]]) -> None:
         if self.scheduler is None:
             return  # one-shot mode: a later `send-due` will find it
+        if not self.leading:
+            return  # the leader's next sync arms it
         self.scheduler.add_job(
             callback,
             DateTrigger(run_date=when, timezone=self.tz),

@@ -91,6 +91,7 @@ def build_service(
     *,
     notify: Notify | None = None,
     use_timers: bool = True,
+    lead_at_start: bool = True,
     clock: Clock | None = None,
     settings: EngineSettings | None = None,
 ) -> BroadcastService:
@@ -110,4 +111,5 @@ def build_service(
         timezone=config.bot.timezone,
         missed_limit=timedelta(hours=config.broadcast.missed_limit_hours),
         use_timers=use_timers,
+        lead_at_start=lead_at_start,
     )

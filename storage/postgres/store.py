@@ -36,6 +36,20 @@ PROCESSED_UPDATES_TTL = timedelta(days=2)
 PURGE_BATCH = 5000
 # pg_advisory_lock key for migrations: any constant shared by every unionbot process.
 MIGRATION_LOCK = 0x756E696F6E626F74  # "unionbot"
+# Leadership locks are keyed by hashtextextended(prefix || role): distinct per role and
+# from the migration lock, the same in every process.
+LEADER_LOCK_PREFIX = "unionbot-leader:"
+# The leader's session is its lock: the server must notice a leader host that vanished
+# (no FIN, no RST) well inside the 30 s takeover budget, so probe the idle connection
+# after 5 s and drop it after 3 unanswered probes 3 s apart (~14 s). A killed process
+# needs none of this: its kernel closes the socket and the server frees the lock at once.
+LEADER_SESSION_SETTINGS = {
+    "tcp_keepalives_idle": "5",
+    "tcp_keepalives_interval": "3",
+    "tcp_keepalives_count": "3",
+    "application_name": "unionbot-leader",
+}
+LEADER_QUERY_TIMEOUT = 5.0
 
 
 def now_utc() -> datetime:
@@ -79,6 +93,11 @@ class PostgresCore(Store):
         self.min_size, self.max_size = min_size, max_size
         self._pool: asyncpg.Pool | None = None
         self._marks = 0
+        # Leadership: one dedicated connection per role tried, outside the pool so that a
+        # held lock never costs the handlers a pooled connection, and closing it (or the
+        # process dying) is what releases the lock.
+        self._leader_conns: dict[str, asyncpg.Connection] = {}
+        self._held: set[str] = set()
         # The connection of the transaction the current task is in, if any.
         self._tx: contextvars.ContextVar[asyncpg.Connection | None] = contextvars.ContextVar(
             f"pg_tx_{id(self)}", default=None
@@ -99,6 +118,8 @@ class PostgresCore(Store):
             raise
 
     async def close(self) -> None:
+        for role in list(self._leader_conns):
+            await self.release_leadership(role)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -158,6 +179,49 @@ class PostgresCore(Store):
                     logger.info("applied migration %s", name)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+    # -- leadership --------------------------------------------------------
+    async def hold_leadership(self, role: str) -> bool:
+        if self._pool is None:  # a closed store (a process shutting down) leads nothing
+            raise StoreError("store is not open")
+        conn = self._leader_conns.get(role)
+        try:
+            if conn is None or conn.is_closed():
+                self._held.discard(role)
+                if conn is not None:
+                    self._leader_conns.pop(role, None)
+                conn = await asyncpg.connect(self.url, timeout=10, server_settings=LEADER_SESSION_SETTINGS)
+                self._leader_conns[role] = conn
+            if role in self._held:
+                # Session-level advisory locks last as long as the session: a connection
+                # that still answers still holds it. (Asking again would stack the lock.)
+                await conn.fetchval("SELECT 1", timeout=LEADER_QUERY_TIMEOUT)
+                return True
+            got = await conn.fetchval(
+                "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                LEADER_LOCK_PREFIX + role,
+                timeout=LEADER_QUERY_TIMEOUT,
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # Whether or not the server still sees the session, this process cannot tell
+            # it holds the lock: give it up and let the next call start afresh.
+            logger.warning("leadership %s: connection lost (%s)", role, exc)
+            await self.release_leadership(role)
+            return False
+        if got:
+            self._held.add(role)
+        return bool(got)
+
+    async def release_leadership(self, role: str) -> None:
+        self._held.discard(role)
+        conn = self._leader_conns.pop(role, None)
+        if conn is None or conn.is_closed():
+            return
+        # Ending the session releases its advisory locks; no unlock round trip needed.
+        try:
+            await conn.close(timeout=2)
+        except Exception:  # an unreachable server: drop the socket, the server times it out
+            conn.terminate()
 
     async def schema_version(self) -> int:
         return int(await self.pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))

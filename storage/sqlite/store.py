@@ -244,6 +244,15 @@ class SQLiteStore(
             await self._db.conn.close()
             self._db = None
 
+    # -- leadership --------------------------------------------------------
+    # One SQLite file serves one bot process (the command line only visits), so that
+    # process always runs the schedules; delivery leases still guard a `send-due` run.
+    async def hold_leadership(self, role: str) -> bool:
+        return True
+
+    async def release_leadership(self, role: str) -> None:
+        return None
+
     @property
     def db(self) -> GuardedConnection:
         if self._db is None:
