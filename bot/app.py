@@ -58,7 +58,7 @@ class Runtime:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.store: Store = open_store(config.storage.path)
+        self.store: Store = open_store(config.storage.path, pool_size=config.storage.pool_size)
         self.router: Router = build_router()
         self.services = Services(self.store, load_catalog(), build_settings(config))
         self.dispatcher = Dispatcher(self.services, self.router)

@@ -5,6 +5,7 @@ An invalid value stops start-up with `section.key: what is wrong`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
@@ -49,6 +50,10 @@ class UnionSection:
 @dataclass(frozen=True)
 class StorageSection:
     path: str = "data/unionbot.sqlite3"
+    # A database URL (postgresql://...) instead of `path`; UNIONBOT_DB overrides both.
+    url: str = ""
+    # PostgreSQL: connections each process keeps at most (updates queue beyond that).
+    pool_size: int = 10
 
 
 @dataclass(frozen=True)
@@ -303,10 +308,15 @@ def _build(raw: dict[str, Any], env: dict[str, str], source: Path | None) -> Con
         raise ConfigError("bot.log_level: must be DEBUG, INFO, WARNING or ERROR")
 
     storage = StorageSection(**_section(raw, "storage"))
+    if storage.url.strip():
+        # One place to read the location from: `path` holds whichever was given.
+        storage = dataclasses.replace(storage, path=storage.url.strip())
     if env.get("UNIONBOT_DB"):
-        storage = StorageSection(path=env["UNIONBOT_DB"])
+        storage = dataclasses.replace(storage, path=env["UNIONBOT_DB"])
     if not storage.path.strip():
         raise ConfigError("storage.path: must not be empty")
+    if not 1 <= storage.pool_size <= 200:
+        raise ConfigError("storage.pool_size: must be between 1 and 200")
 
     server_raw = dict(_section(raw, "server"))
     if env.get("UNIONBOT_HTTP_HOST"):

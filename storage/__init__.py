@@ -24,13 +24,13 @@ def safe_location(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, pool_size: int = 10) -> Store:
     """Build the store for a URL: a plain path or `sqlite:///path` for SQLite,
     `postgresql://user@host:port/db` (or `postgres://`) for PostgreSQL."""
     if url.startswith(("postgresql://", "postgres://")):
         from storage.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, max_size=pool_size)
     from storage.sqlite import SQLiteStore
 
     if url.startswith("sqlite:///"):

@@ -127,3 +127,20 @@ def test_topics_and_broadcast_settings(tmp_path: Path) -> None:
     assert ok.broadcast.paid_broadcast and ok.broadcast.telegram_rate == 500
     with pytest.raises(ConfigError, match="join.alert_chats.hn"):
         load_config(write(tmp_path, "[join.alert_chats]\nhn = ['x']\n"), env={})
+
+
+def test_storage_url_and_pool_size(tmp_path: Path) -> None:
+    from storage import open_store
+    from storage.postgres import PostgresStore
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[storage]\nurl = "postgresql://bot@db:5432/ub"\npool_size = 25\n', encoding="utf-8")
+    loaded = load_config(cfg, env={})
+    assert loaded.storage.path == "postgresql://bot@db:5432/ub"
+    store = open_store(loaded.storage.path, pool_size=loaded.storage.pool_size)
+    assert isinstance(store, PostgresStore) and store.max_size == 25
+    # UNIONBOT_DB still wins over the file.
+    assert load_config(cfg, env={"UNIONBOT_DB": "x.sqlite3"}).storage.path == "x.sqlite3"
+    cfg.write_text("[storage]\npool_size = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="storage.pool_size"):
+        load_config(cfg, env={})
