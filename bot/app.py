@@ -223,7 +223,12 @@ class Runtime:
         return [service, leadership, care]
 
     async def health(self) -> dict:
-        return {"schema": await self.store.schema_version()}
+        report: dict = {"schema": await self.store.schema_version()}
+        # With several processes on one database, which one runs the scheduler.
+        for service in self.services_running:
+            if getattr(service, "name", None) == "leadership":
+                report["leading"] = bool(getattr(service, "leading", False))
+        return report
 
 
 async def serve(
