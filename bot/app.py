@@ -103,10 +103,11 @@ class Runtime:
 
         channels: list[ChannelAdapter] = []
         if self.config.telegram.enabled:
-            from bot.broadcast.wiring import telegram_limits
+            from bot.broadcast.wiring import telegram_limiter
             from bot.channels.telegram import TelegramChannel
 
-            # One pacer per bot token: replies and broadcasts share it (replies first).
+            # One pacer per bot token: replies and broadcasts share it (replies first),
+            # and on PostgreSQL every process's pacer shares the token's send slots.
             channels.append(
                 TelegramChannel(
                     self.config.telegram,
@@ -115,7 +116,7 @@ class Runtime:
                     self.services.catalog,
                     self.store,
                     self.registry,
-                    limiter=ChannelLimiter(telegram_limits(self.config.broadcast)),
+                    limiter=telegram_limiter(self.config, self.store),
                 )
             )
         zalo = self.config.zalo

@@ -24,7 +24,9 @@ from typing import Any
 from storage.interface import Store, StoreError
 
 DEFAULT_BATCH = 1000
-SKIP_TABLES = frozenset({"schema_migrations"})  # each store keeps its own history
+# Each store keeps its own migration history; send slots are a few seconds of pacing
+# state among PostgreSQL processes, with no SQLite twin and nothing worth carrying over.
+SKIP_TABLES = frozenset({"schema_migrations", "send_slots"})
 
 
 class TargetNotEmptyError(StoreError):

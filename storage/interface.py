@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from storage.records import AuditEntry, ConversationState, Role, User
 
@@ -24,6 +24,10 @@ class StoreOpenError(StoreError):
 
 
 class CoreStore(abc.ABC):
+    # Whether other processes may use the same database at once (and so share the
+    # platforms' send limits with this one): PostgreSQL yes, SQLite's lone process no.
+    shared_by_processes: ClassVar[bool] = False
+
     # -- lifecycle ---------------------------------------------------------
     @abc.abstractmethod
     async def open(self) -> None:
@@ -52,6 +56,16 @@ class CoreStore(abc.ABC):
     @abc.abstractmethod
     async def release_leadership(self, role: str) -> None:
         """Give `role` up (at shutdown), so another process takes it over at once."""
+
+    # -- send rate shared by processes --------------------------------------
+    @abc.abstractmethod
+    async def reserve_send_slots(self, key: str, per_second: float, count: int = 1) -> float:
+        """Reserve the next `count` send slots for `key` (a hash naming one bot token,
+        never the token) at `per_second` slots per second, over every process on the
+        database; the seconds from now until the first slot (0 or less: send now). The
+        others follow 1/per_second apart, and the next reservation, by whatever process,
+        starts after the last of them. A backend no other process shares returns 0: its
+        process's own limiter already paces every send."""
 
     # -- users -------------------------------------------------------------
     @abc.abstractmethod

@@ -11,6 +11,10 @@ One limiter per bot token (per Zalo app) paces everything the bot sends with it:
 broadcasts and replies alike, or the two together would exceed the platform's limit
 and draw 429s. Replies to a worker who just wrote go first (`Priority.REPLY`): a
 reply waits at most for the send already in its turn; broadcasts fill the rest.
+
+Several processes on one PostgreSQL database share one token's limit: each limiter then
+also takes a global slot (`SharedSlots`, handed out by the store) for every departure,
+after its own priorities chose who goes next.
 """
 
 from __future__ import annotations
@@ -37,6 +41,56 @@ class ChannelLimits:
     window_margin: float = 0.012
     per_chat_interval: float = 1.0  # Telegram: about one message per second to one chat
     group_per_minute: int = 20  # Telegram: about 20 messages per minute to one group
+    # Global slots (several processes) are spaced (1 + shared_margin)/rate apart: the
+    # margin absorbs the jitter between a slot and the request's arrival, which across
+    # processes includes a database round trip and is counted from no answer.
+    shared_margin: float = 0.03
+
+
+class SharedSlots:
+    """Send slots for one key shared by every process on the database.
+
+    `reserve(count)` asks the store for the next `count` slots and answers the seconds
+    until the first; the rest follow `1/per_second` apart. At 30/s each departure
+    reserves one slot (a round trip of about a millisecond); at paid rates a batch
+    covering ~20 ms saves round trips. A reserved slot that has passed unused is dropped,
+    never used late: a late departure could land within 1/per_second of a slot that
+    another process holds after the batch.
+    """
+
+    def __init__(
+        self,
+        reserve: Callable[[int], Awaitable[float]],
+        per_second: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        batch: int | None = None,
+    ) -> None:
+        self._reserve = reserve
+        self.interval = 1.0 / per_second
+        self.batch = batch if batch is not None else max(1, int(per_second // 50))
+        self.clock = clock
+        self.sleep = sleep
+        self._slots: deque[float] = deque()  # local clock times of reserved, unused slots
+
+    async def wait(self) -> None:
+        """Wait for this process's next global slot; the caller departs right after."""
+        now = self.clock()
+        while self._slots and self._slots[0] < now:
+            self._slots.popleft()
+        if self._slots:
+            at = self._slots.popleft()
+        else:
+            wait = await self._reserve(self.batch)
+            # The server's answer counts from its clock; the answer's way back is the
+            # same order for every process, so the local times keep the spacing.
+            start = self.clock() + wait
+            self._slots.extend(start + k * self.interval for k in range(1, self.batch))
+            at = start  # a fresh slot a moment old (the round trip) is still ours
+        delay = at - self.clock()
+        if delay > 0:
+            await self.sleep(delay)
 
 
 class ChannelLimiter:
@@ -46,10 +100,13 @@ class ChannelLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        shared: SharedSlots | None = None,
     ) -> None:
         self.limits = limits
         self.clock = clock
         self.sleep = sleep  # injectable with `clock`, for tests on virtual time
+        # Other processes' sends for the same token (PostgreSQL); None: this one alone.
+        self.shared = shared if limits.rate is not None else None
         self._gate = _PriorityGate()
         self._window = math.ceil(limits.rate) if limits.rate else 0
         # [time, chat] of the last `rate` departures; `sent` moves a time to the answer.
@@ -103,6 +160,14 @@ class ChannelLimiter:
             return
         async with self._gate.hold(priority):
             await self._sleep_while(lambda: self._global_wait(self.clock()))
+            if self.shared is not None:
+                # The gate chose this sender; now the database says when, so the sum
+                # over every process stays within the rate. A 429 pause arriving while
+                # waiting wins: the slot is given up and a fresh one taken after it.
+                await self.shared.wait()
+                while self._paused_until > self.clock():
+                    await self._sleep_while(lambda: self._paused_until - self.clock())
+                    await self.shared.wait()
             # Even spacing counts from the turn given; the one-second window counts real
             # departures, taken after the caller's last step.
             self._next_free = self.clock() + 1.0 / self.limits.rate

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from telegram import Bot
 
 from bot.broadcast.clock import Clock, SystemClock
 from bot.broadcast.engine import DeliveryEngine, EngineSettings, Notify
-from bot.broadcast.limits import ChannelLimiter, ChannelLimits
+from bot.broadcast.limits import ChannelLimiter, ChannelLimits, SharedSlots
 from bot.broadcast.options import broadcast_options
 from bot.broadcast.senders import Sender, TelegramSender
 from bot.broadcast.service import BroadcastService
@@ -26,13 +27,40 @@ __all__ = [
     "build_service",
     "engine_settings",
     "registry_notify",
+    "shared_limiter",
+    "telegram_limiter",
     "telegram_limits",
     "telegram_sender",
+    "token_key",
 ]
 
 
 def telegram_limits(section: BroadcastSection) -> ChannelLimits:
     return ChannelLimits(rate=section.telegram_rate)
+
+
+def shared_limiter(limits: ChannelLimits, store: Store, name: str) -> ChannelLimiter:
+    """The limiter for one token; on a database several processes share, its departures
+    also take global slots keyed by `name` (a token's hash), so that the processes
+    together stay within `limits.rate`."""
+    if not store.shared_by_processes or limits.rate is None:
+        return ChannelLimiter(limits)
+    per_second = limits.rate / (1.0 + limits.shared_margin)
+
+    async def reserve(count: int) -> float:
+        return await store.reserve_send_slots(name, per_second, count)
+
+    return ChannelLimiter(limits, shared=SharedSlots(reserve, per_second))
+
+
+def token_key(channel: str, token: str) -> str:
+    """The send-slot key for a token: a hash, so the database never holds the token."""
+    return f"{channel}:{hashlib.sha256(token.encode()).hexdigest()[:24]}"
+
+
+def telegram_limiter(config: Config, store: Store) -> ChannelLimiter:
+    """The bot token's one pacer: replies and broadcasts, across processes on PostgreSQL."""
+    return shared_limiter(telegram_limits(config.broadcast), store, token_key("telegram", config.telegram.token or ""))
 
 
 # Paid broadcasts run up to 1,000/s: more connection pools keep the CPU per message low
@@ -55,7 +83,9 @@ def telegram_sender(config: Config, bot: Bot, store: Store, *, limiter: ChannelL
         paid_broadcast=section.paid_broadcast,
         store=store,
         extra_lanes=extra,
-        limiter=limiter,
+        # `unionbot broadcast send-due` has no channel: its own pacer still shares the
+        # token's slots with the running bots.
+        limiter=limiter or telegram_limiter(config, store),
     )
 
 

@@ -88,6 +88,8 @@ def safe_url(url: str) -> str:
 class PostgresCore(Store):
     """Connection, transactions, migrations and the core tables; features add mixins."""
 
+    shared_by_processes = True
+
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
         self.url = url
         self.min_size, self.max_size = min_size, max_size
@@ -222,6 +224,30 @@ class PostgresCore(Store):
             await conn.close(timeout=2)
         except Exception:  # an unreachable server: drop the socket, the server times it out
             conn.terminate()
+
+    # -- send rate shared by processes --------------------------------------
+    async def reserve_send_slots(self, key: str, per_second: float, count: int = 1) -> float:
+        if per_second <= 0 or count < 1:
+            raise ValueError("per_second must be positive and count at least 1")
+        # One statement, atomic under the row lock: concurrent reservers (any process)
+        # queue on the key's row and each moves `next_at` past its own slots. The SET
+        # reads clock_timestamp() after the lock is granted, so a reserver that waited
+        # for the lock never gets a slot in the past of the one before it. The server's
+        # clock alone decides, so the processes' clocks need not agree.
+        wait = await self.pool.fetchval(
+            """
+            INSERT INTO send_slots AS s (key, next_at)
+            VALUES ($1, clock_timestamp() + $2 * make_interval(secs => $3))
+            ON CONFLICT (key) DO UPDATE
+                SET next_at = GREATEST(s.next_at, clock_timestamp()) + $2 * make_interval(secs => $3)
+            RETURNING EXTRACT(EPOCH FROM (next_at - clock_timestamp()))::float8
+            """,
+            key,
+            count,
+            1.0 / per_second,
+        )
+        # `next_at` is the end of this reservation; its first slot is `count` slots earlier.
+        return float(wait) - count / per_second
 
     async def schema_version(self) -> int:
         return int(await self.pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))

@@ -253,6 +253,12 @@ class SQLiteStore(
     async def release_leadership(self, role: str) -> None:
         return None
 
+    # -- send rate shared by processes --------------------------------------
+    # The lone process's ChannelLimiter sees every send for a token: nothing to share,
+    # so no table and no wait (and `shared_by_processes` stays False, so nobody asks).
+    async def reserve_send_slots(self, key: str, per_second: float, count: int = 1) -> float:
+        return 0.0
+
     @property
     def db(self) -> GuardedConnection:
         if self._db is None:

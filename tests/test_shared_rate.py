@@ -1,0 +1,110 @@
+"""One bot token's send rate holds across processes on one PostgreSQL database (issue 12):
+the store hands out global send slots, and each process's limiter departs on its slots.
+Each "process" here is a store with its own pool (its own sessions) and its own limiter."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+import time
+from contextlib import AsyncExitStack
+
+from bot.broadcast.limits import ChannelLimits, Priority
+from bot.broadcast.wiring import shared_limiter, token_key
+from storage import Store
+from storage.postgres import PostgresStore
+from tests.conftest import postgres_database
+
+RATE = 30.0
+LIMITS = ChannelLimits(rate=RATE, per_chat_interval=0)
+PER_SECOND = RATE / (1 + LIMITS.shared_margin)  # what the wiring asks of the store
+KEY = token_key("telegram", "123:secret")
+# How far a slot time read on this side may stray from the server's: the answer's way
+# back and the event loop (2 shared cores). The margin between slots is far larger.
+JITTER = 0.008
+
+
+def busiest_window(times: list[float], width: float = 1.0) -> int:
+    """The most times in any closed window [t, t + width]."""
+    times = sorted(times)
+    return max(bisect.bisect_right(times, t + width) - i for i, t in enumerate(times))
+
+
+async def test_a_lone_process_store_reserves_without_waiting_and_postgres_spaces_slots(backend: Store) -> None:
+    waits = [await backend.reserve_send_slots(KEY, PER_SECOND) for _ in range(4)]
+    if not backend.shared_by_processes:
+        # SQLite: one process, whose own limiter paces every send; nothing to share.
+        assert waits == [0.0] * 4
+        assert shared_limiter(LIMITS, backend, KEY).shared is None
+        return
+    assert waits[0] <= 0.001, "the first slot of a fresh key is now"
+    # Back-to-back reservations queue up, each 1/per_second after the one before.
+    assert all(w > 0 for w in waits[1:])
+    assert waits[-1] >= 2 / PER_SECOND
+    assert shared_limiter(LIMITS, backend, KEY).shared is not None
+
+
+async def test_two_processes_reserving_together_get_spaced_slots() -> None:
+    async with postgres_database() as url, AsyncExitStack() as stack:
+        stores = []
+        for _ in range(2):
+            store = PostgresStore(url)
+            await store.open()
+            stack.push_async_callback(store.close)
+            stores.append(store)
+        slots: list[float] = []
+
+        async def reserver(store: Store, n: int) -> None:
+            for _ in range(n):
+                wait = await store.reserve_send_slots(KEY, PER_SECOND)
+                slots.append(time.monotonic() + wait)
+
+        # Several reservers per process, as many senders would ask at once.
+        await asyncio.gather(*(reserver(s, 8) for s in stores for _ in range(3)))
+        slots.sort()
+        assert len(slots) == 48
+        gaps = [b - a for a, b in itertools.pairwise(slots)]
+        assert min(gaps) >= 1 / PER_SECOND - JITTER, min(gaps)
+        assert busiest_window(slots) <= RATE
+        # A batch is a run of slots no other process's slot falls into.
+        first_a = await stores[0].reserve_send_slots(KEY, PER_SECOND, 5)
+        first_b = await stores[1].reserve_send_slots(KEY, PER_SECOND, 5)
+        assert first_b - first_a >= 5 / PER_SECOND - JITTER
+
+
+async def test_two_limiters_on_one_database_stay_within_the_rate_together() -> None:
+    """Two processes sending together (broadcasts and replies) through their own limiter:
+    the recorder (the platform's side) never sees more than RATE in any one second."""
+    async with postgres_database() as url, AsyncExitStack() as stack:
+        limiters = []
+        for _ in range(2):
+            store = PostgresStore(url)
+            await store.open()
+            stack.push_async_callback(store.close)
+            limiters.append(shared_limiter(LIMITS, store, KEY))
+        arrivals: list[float] = []
+
+        async def send(limiter_index: int, chat: str, priority: Priority) -> None:
+            limiter = limiters[limiter_index]
+            async with limiter.turn(chat, priority=priority):
+                pass
+            await asyncio.sleep(0.001)  # the request's way to the platform
+            arrivals.append(time.monotonic())
+            limiter.sent(chat)
+
+        started = time.monotonic()
+        await asyncio.gather(
+            *(
+                send(p, f"{p}-{i}", Priority.REPLY if i % 3 == 0 else Priority.BROADCAST)
+                for p in range(2)
+                for i in range(45)
+            )
+        )
+        elapsed = time.monotonic() - started
+        assert len(arrivals) == 90
+        busiest = busiest_window(arrivals)
+        assert busiest <= RATE, busiest
+        # The processes shared the rate rather than each taking 30/s: 90 sends took ~3 s.
+        assert elapsed >= 89 / PER_SECOND - 0.05, elapsed
+        assert busiest >= RATE - 3, "the two together still use most of the rate"
