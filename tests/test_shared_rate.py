@@ -108,3 +108,20 @@ async def test_two_limiters_on_one_database_stay_within_the_rate_together() -> N
         # The processes shared the rate rather than each taking 30/s: 90 sends took ~3 s.
         assert elapsed >= 89 / PER_SECOND - 0.05, elapsed
         assert busiest >= RATE - 3, "the two together still use most of the rate"
+
+
+async def test_a_database_out_of_reach_leaves_local_pacing_not_a_failed_send() -> None:
+    from bot.broadcast.limits import SharedSlots
+
+    calls = 0
+
+    async def reserve(count: int) -> float:
+        nonlocal calls
+        calls += 1
+        raise ConnectionError("database down")
+
+    slots = SharedSlots(reserve, 30.0)
+    # Each departure asks again (the database may be back) and goes ahead meanwhile.
+    for _ in range(3):
+        await slots.wait()
+    assert calls == 3

@@ -20,6 +20,7 @@ after its own priorities chose who goes next.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import deque
@@ -27,6 +28,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import IntEnum
+
+logger = logging.getLogger(__name__)
 
 
 class Priority(IntEnum):
@@ -73,6 +76,7 @@ class SharedSlots:
         self.clock = clock
         self.sleep = sleep
         self._slots: deque[float] = deque()  # local clock times of reserved, unused slots
+        self._last_warning = -math.inf
 
     async def wait(self) -> None:
         """Wait for this process's next global slot; the caller departs right after."""
@@ -82,7 +86,16 @@ class SharedSlots:
         if self._slots:
             at = self._slots.popleft()
         else:
-            wait = await self._reserve(self.batch)
+            try:
+                wait = await self._reserve(self.batch)
+            except Exception:
+                # The database is out of reach: this process keeps its own pacing (the
+                # local limiter still holds the per-process rate) rather than stop
+                # sending; said once a minute, not per message.
+                if self.clock() - self._last_warning > 60:
+                    self._last_warning = self.clock()
+                    logger.warning("shared send rate unavailable; pacing this process alone", exc_info=True)
+                return
             # The server's answer counts from its clock; the answer's way back is the
             # same order for every process, so the local times keep the spacing.
             start = self.clock() + wait
