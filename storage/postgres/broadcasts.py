@@ -31,12 +31,10 @@ from storage.broadcasts import (
     NewBroadcast,
 )
 from storage.interface import StoreError
-from storage.postgres.store import affected, now_utc
+from storage.postgres.store import PostgresFeature, affected, now_utc
 from storage.records import Channel
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
-
     import asyncpg
 
 
@@ -56,18 +54,8 @@ def _audience_doc(audience: Audience) -> Any:
     return json.loads(audience.to_json())
 
 
-class PostgresBroadcastMixin:
+class PostgresBroadcastMixin(PostgresFeature):
     """Uses PostgresStore's `db` (joins an open transaction), `pool` and `transaction()` (storage/postgres/store.py)."""
-
-    if TYPE_CHECKING:
-
-        @property
-        def pool(self) -> asyncpg.Pool: ...
-
-        @property
-        def db(self) -> asyncpg.Connection | asyncpg.Pool: ...
-
-        def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
 
     # -- subscriptions -----------------------------------------------------
     async def subscriptions(self, user_id: int) -> set[str]:

@@ -36,12 +36,10 @@ from storage.care import (
     SupportCase,
     fold_text,
 )
-from storage.postgres.store import affected, now_utc
+from storage.postgres.store import PostgresFeature, affected, now_utc
 from storage.sqlite.care import _ticket_params, new_ticket_code
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
-
     import asyncpg
 
 
@@ -118,18 +116,8 @@ def _message(r: asyncpg.Record) -> OutboxMessage:
     return OutboxMessage(r["id"], r["user_id"], r["kind"], r["params"], r["attempts"])
 
 
-class PostgresCareMixin:
+class PostgresCareMixin(PostgresFeature):
     """Uses PostgresStore's `db` (joins an open transaction), `pool` and `transaction()` (storage/postgres/store.py)."""
-
-    if TYPE_CHECKING:
-
-        @property
-        def pool(self) -> asyncpg.Pool: ...
-
-        @property
-        def db(self) -> asyncpg.Connection | asyncpg.Pool: ...
-
-        def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
 
     # -- benefits ------------------------------------------------------------
     async def upsert_benefits(self, benefits: Collection[Benefit]) -> tuple[int, int]:

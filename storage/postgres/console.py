@@ -8,14 +8,12 @@ from typing import TYPE_CHECKING
 
 from storage.console import ConsoleSession, ImportOutcome, SignupCursor, SignupQuery
 from storage.postgres.signups import _EXPORT_SELECT, _SELECT, IMPORT_LOCK, Params, export_page, filter_provinces, signup
-from storage.postgres.store import affected, now_utc
+from storage.postgres.store import PostgresFeature, affected, now_utc
 from storage.questions import Question
 from storage.signups import PAPER_CHANNEL, Signup, SignupDraft, SignupExport
 from storage.sqlite.console import _like
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
-
     import asyncpg
 
 # Questions with the asker's channel and province (from their sign-up, read at query time).
@@ -77,18 +75,8 @@ def _question(r: asyncpg.Record) -> Question:
     )
 
 
-class PostgresConsoleMixin:
+class PostgresConsoleMixin(PostgresFeature):
     """Uses PostgresStore's `db` (joins an open transaction), `pool` and `transaction()` (storage/postgres/store.py)."""
-
-    if TYPE_CHECKING:
-
-        @property
-        def pool(self) -> asyncpg.Pool: ...
-
-        @property
-        def db(self) -> asyncpg.Connection | asyncpg.Pool: ...
-
-        def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
 
     # -- paper imports ----------------------------------------------------------------
     async def known_phones(self, phones: Collection[str]) -> set[str]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from storage.inbound import JournalEntry
-from storage.postgres.store import PROCESSED_UPDATES_TTL, affected, now_utc
+from storage.postgres.store import PROCESSED_UPDATES_TTL, PostgresFeature, affected, now_utc
 from storage.sqlite.inbound import _PRUNE_EVERY
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
     from datetime import datetime
 
     import asyncpg
@@ -38,21 +37,13 @@ SELECT f.n FROM first f JOIN journaled j ON j.key = f.key
 """
 
 
-class PostgresInboundMixin:
+class PostgresInboundMixin(PostgresFeature):
     """Uses PostgresStore's `db` (joins an open transaction), `pool` and `transaction()` (storage/postgres/store.py);
     the dedupe keys are the same `processed_updates` rows as mark_processed's."""
 
     _marks: int
 
     if TYPE_CHECKING:
-
-        @property
-        def pool(self) -> asyncpg.Pool: ...
-
-        @property
-        def db(self) -> asyncpg.Connection | asyncpg.Pool: ...
-
-        def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
 
         async def purge_processed_updates(self, *, before: datetime) -> int: ...
 

@@ -27,13 +27,11 @@ from storage.listening import (
     Tally,
     WorkplaceReport,
 )
-from storage.postgres.store import affected, now_utc
+from storage.postgres.store import PostgresFeature, affected, now_utc
 from storage.sqlite.listening import _bits
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
-
-    import asyncpg
+    pass
 
 # A delivery in these states may have reached the worker: their answer is accepted.
 _RECEIVED = ["sending", "sent", "in_doubt"]
@@ -70,19 +68,11 @@ def _report(r: Any) -> WorkplaceReport:
     )
 
 
-class PostgresListeningMixin:
+class PostgresListeningMixin(PostgresFeature):
     """Uses PostgresStore's `db` (joins an open transaction), `transaction()` and
     `create_broadcast` (storage/postgres/store.py, storage/postgres/broadcasts.py)."""
 
     if TYPE_CHECKING:
-
-        @property
-        def pool(self) -> asyncpg.Pool: ...
-
-        @property
-        def db(self) -> asyncpg.Connection | asyncpg.Pool: ...
-
-        def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
 
         async def create_broadcast(self, new: NewBroadcast) -> Broadcast: ...
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from storage.postgres.store import affected, now_utc
+from storage.postgres.store import PostgresFeature, affected, now_utc
 from storage.questions import Question
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
     from datetime import datetime
 
     import asyncpg
@@ -49,18 +48,8 @@ def _question(r: asyncpg.Record) -> Question:
     )
 
 
-class PostgresQuestionMixin:
+class PostgresQuestionMixin(PostgresFeature):
     """Uses PostgresStore's `db` (joins an open transaction), `pool` and `transaction()` (storage/postgres/store.py)."""
-
-    if TYPE_CHECKING:
-
-        @property
-        def pool(self) -> asyncpg.Pool: ...
-
-        @property
-        def db(self) -> asyncpg.Connection | asyncpg.Pool: ...
-
-        def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
 
     async def add_question(self, user_id: int, text: str, lang: str) -> int:
         return int(

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from storage.postgres.store import PURGE_BATCH, affected, now_utc
+from storage.postgres.store import PURGE_BATCH, PostgresFeature, affected, now_utc
 from storage.signups import (
     COLLECT_ACTION,
     PAPER_CHANNEL,
@@ -25,8 +25,6 @@ from storage.signups import (
 from storage.sqlite.signups import _SOURCES, _STATUSES, _updated
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
-
     import asyncpg
 
 _SELECT = (
@@ -126,18 +124,8 @@ async def export_page(db: asyncpg.Connection | asyncpg.Pool, rows: list[asyncpg.
     ]
 
 
-class PostgresSignupMixin:
+class PostgresSignupMixin(PostgresFeature):
     """Uses PostgresStore's `db` (joins an open transaction), `pool` and `transaction()` (storage/postgres/store.py)."""
-
-    if TYPE_CHECKING:
-
-        @property
-        def pool(self) -> asyncpg.Pool: ...
-
-        @property
-        def db(self) -> asyncpg.Connection | asyncpg.Pool: ...
-
-        def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
 
     # -- sign-ups ------------------------------------------------------------
     async def submit_signup(self, draft: SignupDraft, *, form: FormClaim | None = None) -> SubmitResult | None:

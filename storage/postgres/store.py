@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -83,6 +83,21 @@ def safe_url(url: str) -> str:
     from storage import safe_location
 
     return safe_location(url)
+
+
+class PostgresFeature:
+    """Base of the feature mixins: what they use of PostgresCore, declared once for mypy
+    (empty at run time; PostgresStore's MRO puts PostgresCore's real members behind it)."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def pool(self) -> asyncpg.Pool: ...
+
+        @property
+        def db(self) -> asyncpg.Connection | asyncpg.Pool: ...
+
+        def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
 
 
 class PostgresCore(Store):

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from storage.postgres.store import now_utc
+from storage.postgres.store import PostgresFeature, now_utc
 from storage.zalo_tokens import ZaloTokens
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
-
-    import asyncpg
+    pass
 
 # A save passes no seed and keeps the stored one: the seed names the configured pair the
 # row descends from, which rotation does not change.
@@ -23,18 +21,8 @@ _UPSERT = (
 )
 
 
-class PostgresZaloTokenMixin:
+class PostgresZaloTokenMixin(PostgresFeature):
     """Uses PostgresStore's `db` (joins an open transaction), `pool` and `transaction()` (storage/postgres/store.py)."""
-
-    if TYPE_CHECKING:
-
-        @property
-        def pool(self) -> asyncpg.Pool: ...
-
-        @property
-        def db(self) -> asyncpg.Connection | asyncpg.Pool: ...
-
-        def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
 
     async def load_zalo_tokens(self, app_id: str) -> ZaloTokens | None:
         row = await self.db.fetchrow(
