@@ -7,10 +7,22 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.app import Runtime, serve
 from bot.config import load_config
+
+
+def local_now(timezone: str = "Asia/Ho_Chi_Minh") -> datetime:
+    """The federation's wall clock (the product's default zone): tests that compare with what
+    the bot dates must not use the machine's UTC date, which differs for 7 hours of every day."""
+    return datetime.now(UTC).astimezone(ZoneInfo(timezone))
+
+
+def local_today(timezone: str = "Asia/Ho_Chi_Minh") -> date:
+    return local_now(timezone).date()
 
 
 def config_for(  # type: ignore[no-untyped-def]

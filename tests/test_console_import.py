@@ -20,6 +20,7 @@ from storage import Role, Store
 from storage.signups import SignupStatus
 from storage.sqlite import SQLiteStore
 from tests.console_support import add_signup, client_for, console_app, person, sign_in
+from tests.harness import local_today
 from tests.test_cli import run
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -119,7 +120,7 @@ async def test_an_export_imports_back_unchanged(services: Services, store: Store
             for fmt in ("csv", "xlsx")
         }
     for fmt, data in exported.items():
-        plan = plan_import(read_table(data, f"export.{fmt}"), scope=None, tz=TZ, lang="vi", today=date.today())
+        plan = plan_import(read_table(data, f"export.{fmt}"), scope=None, tz=TZ, lang="vi", today=local_today())
         assert plan.ok, (fmt, plan.problems)
         async with SQLiteStore(tmp_path / f"fresh-{fmt}.sqlite3") as fresh:
             outcome = await fresh.import_signups([(r.draft, r.signed_at) for r in plan.rows])

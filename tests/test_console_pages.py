@@ -14,6 +14,7 @@ from bot.console.security import RateLimit
 from handlers.context import Services
 from storage import Role, Store
 from tests.console_support import RecordingRegistry, add_signup, client_for, console_app, person, sign_in
+from tests.harness import local_now
 
 ROW_IDS = re.compile(r'href="/console/signups/(\d+)" class="name"')
 
@@ -214,9 +215,7 @@ async def test_overview_counts_per_province_in_scope(services: Services, store: 
     await add_signup(store, "A", "+84912345678")
     await add_signup(store, "B", "+84987654321")
     await add_signup(store, "C", "+84911111111", "hue")
-    from datetime import datetime
-
-    await store.set_signup_target("ha_noi", datetime.now().year, 8, None)
+    await store.set_signup_target("ha_noi", local_now().year, 8, None)
     async with client_for(console_app(services)) as client:
         await sign_in(client, store, org)
         html = (await client.get("/console/")).text
@@ -305,15 +304,13 @@ async def test_overview_draws_each_provinces_weeks_as_an_svg_bar_chart(services:
 async def test_targets_are_set_within_scope_and_progress_shows_by_month_and_source(
     services: Services, store: Store
 ) -> None:
-    from datetime import datetime
-
     org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
     await add_signup(store, "A", "+84912345678")
-    year = datetime.now().year
+    year = local_now().year
     async with client_for(console_app(services)) as client:
         csrf = await sign_in(client, store, org)
         page = await client.get("/console/targets")
-        assert page.status_code == 200 and "Hà Nội" in page.text and f"Tháng {datetime.now().month}" in page.text
+        assert page.status_code == 200 and "Hà Nội" in page.text and f"Tháng {local_now().month}" in page.text
         saved = await client.post(
             "/console/targets", data={"csrf": csrf, "province": "ha_noi", "target": "1.000", "year": str(year)}
         )

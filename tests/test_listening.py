@@ -3,7 +3,7 @@ input, k-anonymity, retention, company matching, personal data in descriptions."
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -26,6 +26,7 @@ from storage import Store
 from storage.broadcasts import Audience, DeliveryResult, DeliveryStatus
 from storage.listening import NewPoll, PollChoice, Tally
 from storage.signups import SignupDraft, SignupSource
+from tests.harness import local_today
 
 K = 5
 
@@ -305,7 +306,7 @@ async def test_ten_reports_in_a_minute_store_three(store, make_chat) -> None:
     assert len(await store.list_reports()) == 3
     await w.say("/report")
     assert "tối đa" in w.text()
-    assert await store.purge_report_limits(before=date.today() + timedelta(days=1)) == 1
+    assert await store.purge_report_limits(before=local_today() + timedelta(days=1)) == 1
 
 
 async def test_contact_report_goes_to_the_inbox(store, make_chat) -> None:
@@ -323,7 +324,7 @@ async def test_contact_report_goes_to_the_inbox(store, make_chat) -> None:
     (c,) = await store.report_clusters()
     assert c.workers == 300
     assert not await store.claim_report_alert(
-        c.province, c.company_key, c.category, today=date.today(), days=7, reports=1, workers=300
+        c.province, c.company_key, c.category, today=local_today(), days=7, reports=1, workers=300
     )
 
 
