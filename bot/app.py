@@ -221,7 +221,15 @@ class Runtime:
                 care,
             ],
         )
-        return [service, leadership, care]
+        running: list[Service] = [service, leadership, care]
+        if self.store.shared_by_processes:
+            from bot.channels.journal import Adopting, InboundAdoption
+
+            # Started after the channels (their start-up already took over what was left).
+            adopting = [c for c in channels if isinstance(c, Adopting)]
+            if adopting:
+                running.append(InboundAdoption(adopting))
+        return running
 
     async def health(self) -> dict:
         report: dict = {"schema": await self.store.schema_version()}

@@ -24,9 +24,10 @@ from typing import Any
 from storage.interface import Store, StoreError
 
 DEFAULT_BATCH = 1000
-# Each store keeps its own migration history; send slots are a few seconds of pacing
-# state among PostgreSQL processes, with no SQLite twin and nothing worth carrying over.
-SKIP_TABLES = frozenset({"schema_migrations", "send_slots"})
+# Each store keeps its own migration history; send slots and inbound turns are a few
+# seconds of coordination among PostgreSQL processes, with no SQLite twin and nothing
+# worth carrying over.
+SKIP_TABLES = frozenset({"schema_migrations", "send_slots", "inbound_turns"})
 
 
 class TargetNotEmptyError(StoreError):

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.app import Runtime, serve
 from bot.config import load_config
+from storage import Store
 
 
 def local_now(timezone: str = "Asia/Ho_Chi_Minh") -> datetime:
@@ -23,6 +24,17 @@ def local_now(timezone: str = "Asia/Ho_Chi_Minh") -> datetime:
 
 def local_today(timezone: str = "Asia/Ho_Chi_Minh") -> date:
     return local_now(timezone).date()
+
+
+def twin(store: Store) -> Store:
+    """A store on the same database as `store`, as another (or the next) process opens it."""
+    from storage.postgres import PostgresStore
+    from storage.sqlite import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        return SQLiteStore(store.path)
+    assert isinstance(store, PostgresStore)
+    return PostgresStore(store.url)
 
 
 def config_for(  # type: ignore[no-untyped-def]

@@ -13,6 +13,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from bot.channels.journal import JOURNAL_TTL, InboundJournal
 from storage import Store
 from storage.sqlite import SQLiteStore
 from tests.fakes.telegram_api import FakeTelegramServer
-from tests.harness import wait_until
+from tests.harness import twin, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 BUTTON_USER = 5101
@@ -132,10 +134,23 @@ def store(backend: Store) -> Store:
     return backend
 
 
+@asynccontextmanager
+async def previous_run(store: Store, channel: str) -> AsyncIterator[InboundJournal]:
+    """The journal of the process that ran before `store`'s, on the same database; it
+    stops (dies) when the block ends."""
+    before = twin(store)
+    await before.open()
+    try:
+        yield InboundJournal(before, channel)
+    finally:
+        await before.close()
+
+
 async def test_redelivery_is_dropped_but_a_replay_is_not(store: Store) -> None:
+    async with previous_run(store, "telegram") as before:
+        assert await before.receive("7", "42", {"text": "hỏi"}) is True
+        assert await before.receive("7", "42", {"text": "hỏi"}) is False  # the platform sent it again
     journal = InboundJournal(store, "telegram")
-    assert await journal.receive("7", "42", {"text": "hỏi"}) is True
-    assert await journal.receive("7", "42", {"text": "hỏi"}) is False  # the platform sent it again
     # The process died before handling: the replay is offered although the key is marked.
     assert [(p.key, p.payload) for p in await journal.unfinished()] == [("7", {"text": "hỏi"})]
     await journal.finish("7")
@@ -144,11 +159,11 @@ async def test_redelivery_is_dropped_but_a_replay_is_not(store: Store) -> None:
 
 
 async def test_a_handled_update_is_not_replayed(store: Store) -> None:
-    journal = InboundJournal(store, "zalo_oa")
-    await journal.receive("a", "1", {"n": 1})
-    await journal.receive("b", "1", {"n": 2})
-    await journal.handled("a")  # replies were going out when the process died
-    assert [p.key for p in await journal.unfinished()] == ["b"]
+    async with previous_run(store, "zalo_oa") as before:
+        await before.receive("a", "1", {"n": 1})
+        await before.receive("b", "1", {"n": 2})
+        await before.handled("a")  # replies were going out when the process died
+    assert [p.key for p in await InboundJournal(store, "zalo_oa").unfinished()] == ["b"]
     assert [e.key for e in await store.journal_entries("zalo_oa")] == ["b"]
 
 

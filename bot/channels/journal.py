@@ -21,16 +21,27 @@ Where the two marks sit (one update's life):
 
 An update whose handling raised is finished too: the channel has apologised, and a
 replay would only fail the same way at every start.
+
+Several processes on one database (PostgreSQL): a row belongs to the process that
+received it, and `unfinished` adopts only rows of processes that are gone, at start-up
+and every few seconds after (`bot.app`'s adoption round), so a survivor handles what a
+killed process had acknowledged. One user's updates may reach two processes: each waits
+for its turn (`take_turn`), given in arrival order, before it is handled, so they are
+handled one at a time and in order whichever process received them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from bot.periodic import PeriodicService
 from handlers.join.form import FORM_TTL
 from storage import Store
 
@@ -40,6 +51,16 @@ logger = logging.getLogger(__name__)
 JOURNAL_TTL = FORM_TTL
 # Purge expired rows now and then while running, not only at start-up.
 PURGE_EVERY = 1000
+# Waiting for an earlier update of the same user handled by another process: first
+# retry soon (handling takes milliseconds), then back off. A row whose process died is
+# adopted within one adoption round; past TURN_WAIT the update goes anyway, with a warning,
+# rather than leave the worker unanswered.
+TURN_FIRST_RETRY = 0.005
+TURN_MAX_RETRY = 0.1
+TURN_WAIT = 30.0
+# How often each process looks for rows of processes that died (only where several share
+# the database): a killed process's acknowledged updates are answered within about this.
+ADOPT_EVERY = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +104,31 @@ class InboundJournal:
     async def purge(self, now: datetime | None = None) -> int:
         return await self.store.purge_inbound(received_before=(now or datetime.now(UTC)) - JOURNAL_TTL)
 
+    async def take_turn(self, key: str) -> None:
+        """Wait until `key` is its user's next update and nobody else is handling theirs.
+
+        Only where other processes share the journal; a lone process's per-user queues
+        (bot/channels/ordering.py) already keep one user's updates in order."""
+        if not self.store.shared_by_processes:
+            return
+        delay, deadline = TURN_FIRST_RETRY, time.monotonic() + TURN_WAIT
+        while not await self.store.take_inbound_turn(self.channel, key):
+            if time.monotonic() >= deadline:
+                logger.warning(
+                    "%s: update %s waited %.0f s for its user's turn; handling it now", self.channel, key, TURN_WAIT
+                )
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, TURN_MAX_RETRY)
+
     async def unfinished(self) -> list[Pending]:
-        """What a crash left, to handle again in arrival order (call once, at start-up)."""
+        """What processes that are gone left (this one's previous run, or another process
+        killed mid-way), now this process's to handle again, in arrival order. Called at
+        start-up and, with several processes, every adoption round."""
         expired = await self.purge()
         pending: list[Pending] = []
         in_doubt = 0
-        for entry in await self.store.journal_entries(self.channel):
+        for entry in await self.store.adopt_inbound(self.channel):
             if entry.done:
                 in_doubt += 1
                 await self.finish(entry.key)
@@ -96,7 +136,7 @@ class InboundJournal:
             pending.append(Pending(entry.key, json.loads(entry.payload)))
         if pending or in_doubt or expired:
             logger.warning(
-                "%s: %d updates interrupted by the last stop will be handled again;"
+                "%s: %d updates interrupted by a stopped process will be handled again;"
                 " %d were handled and their replies may not have gone out; %d expired",
                 self.channel,
                 len(pending),
@@ -104,3 +144,29 @@ class InboundJournal:
                 expired,
             )
         return pending
+
+
+@runtime_checkable
+class Adopting(Protocol):
+    name: str
+
+    async def adopt_orphans(self) -> int: ...
+
+
+class InboundAdoption(PeriodicService):
+    """Every process, every few seconds: take over what processes that died on the shared
+    database had acknowledged and not yet handled (`InboundJournal.unfinished`)."""
+
+    name = "inbound-adoption"
+
+    def __init__(self, channels: Sequence[Adopting], every: float = ADOPT_EVERY) -> None:
+        super().__init__(every)
+        self.channels = list(channels)
+        self.adopted = 0  # updates taken over so far (tests and /healthz read it)
+
+    async def run_once(self) -> None:
+        for channel in self.channels:
+            taken = await channel.adopt_orphans()
+            if taken:
+                logger.warning("%s: took over %d updates of a process that stopped", channel.name, taken)
+            self.adopted += taken

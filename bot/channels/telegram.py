@@ -11,7 +11,7 @@ import hmac
 import json
 import logging
 import warnings
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -70,12 +70,13 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
     without taking one of the `max_concurrent_updates` slots (see bot/channels/ordering.py).
     """
 
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
+    def __init__(self, max_concurrent_updates: int = 256, key: Callable[[object], object] | None = None) -> None:
         super().__init__(_UNBOUNDED)
         self._queues = UserQueues(max_concurrent_updates)
+        self._key = key or _ordering_key
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        await self._queues.run(_ordering_key(update), coroutine)
+        await self._queues.run(self._key(update), coroutine)
 
     async def initialize(self) -> None:
         pass
@@ -275,12 +276,14 @@ class TelegramChannel:
         self.registry = registry
         self.journal = InboundJournal(store, NAME)
         self.update_queue = JournalingQueue(self.journal)
+        # Updates adopted from a dead process while this one runs (see `adopt_orphans`).
+        self._adopted: set[int] = set()
         builder = (
             ApplicationBuilder()
             .token(config.token or "")
             .base_url(config.api_base_url)
             .base_file_url(config.file_base_url)
-            .concurrent_updates(PerUserUpdateProcessor())
+            .concurrent_updates(PerUserUpdateProcessor(key=self._queue_key))
             .update_queue(self.update_queue)
             # PTB's own pool sizes, with idle connections closed before the server does.
             .request(HTTPXRequest(connection_pool_size=256, httpx_kwargs={"limits": channel_http.limits(256)}))
@@ -306,14 +309,7 @@ class TelegramChannel:
         await self._set_commands()
         await app.start()
         # Before new updates: what the last run left unfinished is handled first.
-        for pending in await self.journal.unfinished():
-            try:
-                update = Update.de_json(pending.payload, app.bot)
-            except (ValueError, TypeError, KeyError):
-                logger.warning("telegram: dropped an unreadable journaled update %s", pending.key)
-                await self.journal.finish(pending.key)
-                continue
-            await self.update_queue.replay(update)
+        await self._replay(running=False)
         if self.config.mode == "webhook":
             await app.bot.set_webhook(
                 self.config.webhook_url,
@@ -329,6 +325,36 @@ class TelegramChannel:
                 allowed_updates=["message", "callback_query", "my_chat_member"],
             )
             logger.info("telegram: polling as @%s", self.username)
+
+    async def adopt_orphans(self) -> int:
+        """Handle what other processes on the database acknowledged and died without
+        handling (bot/channels/journal.py); how many updates were taken over."""
+        if not self.application.running:
+            return 0
+        return await self._replay(running=True)
+
+    async def _replay(self, *, running: bool) -> int:
+        count = 0
+        for pending in await self.journal.unfinished():
+            try:
+                update = Update.de_json(pending.payload, self.application.bot)
+            except (ValueError, TypeError, KeyError):
+                logger.warning("telegram: dropped an unreadable journaled update %s", pending.key)
+                await self.journal.finish(pending.key)
+                continue
+            if running:
+                self._adopted.add(update.update_id)
+            await self.update_queue.replay(update)
+            count += 1
+        return count
+
+    def _queue_key(self, update: object) -> object:
+        key = _ordering_key(update)
+        if isinstance(update, Update) and update.update_id in self._adopted:
+            # Adopted while running: kept in order by the database's turns, not queued
+            # behind a newer update of the same user that is waiting for this one's turn.
+            return ("adopted", key)
+        return key
 
     async def stop(self) -> None:
         app = self.application
@@ -386,7 +412,9 @@ class TelegramChannel:
         # Repeats were dropped on receipt (JournalingQueue); the journal's marks are
         # explained in bot/channels/journal.py.
         key = str(update.update_id)
+        self._adopted.discard(update.update_id)
         try:
+            await self.journal.take_turn(key)
             await self._handle_update(update, key)
         except asyncio.CancelledError:
             raise  # stopping mid-way: the row stays and the update is handled at the next start

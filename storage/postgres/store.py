@@ -18,6 +18,7 @@ import contextvars
 import json
 import logging
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,8 @@ LEADER_SESSION_SETTINGS = {
     "application_name": "unionbot-leader",
 }
 LEADER_QUERY_TIMEOUT = 5.0
+# A process's liveness, held like a leadership role that nobody else ever asks for.
+INSTANCE_ROLE_PREFIX = "instance:"
 
 
 def now_utc() -> datetime:
@@ -115,6 +118,9 @@ class PostgresCore(Store):
         # process dying) is what releases the lock.
         self._leader_conns: dict[str, asyncpg.Connection] = {}
         self._held: set[str] = set()
+        # Names this process's rows in the inbound journal; its liveness is the session
+        # advisory lock of INSTANCE_ROLE_PREFIX + instance (storage/postgres/inbound.py).
+        self.instance = uuid.uuid4().hex
         # The connection of the transaction the current task is in, if any.
         self._tx: contextvars.ContextVar[asyncpg.Connection | None] = contextvars.ContextVar(
             f"pg_tx_{id(self)}", default=None

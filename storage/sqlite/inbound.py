@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from storage.inbound import JournalEntry
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from storage.sqlite.store import GuardedConnection
 
 # Prune old dedupe keys now and then, as mark_processed does.
@@ -19,7 +21,9 @@ def _ts(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _journal(conn: sqlite3.Connection, channel: str, entries: list[tuple[str, str, str]], now: str) -> list[bool]:
+def _journal(
+    conn: sqlite3.Connection, channel: str, entries: list[tuple[str, str, str]], now: str, owner: str
+) -> list[bool]:
     # A whole batch in one hop to aiosqlite's thread and one transaction (a poll brings up
     # to 100 updates), and a key is never marked without its row.
     conn.execute("BEGIN IMMEDIATE")
@@ -34,8 +38,9 @@ def _journal(conn: sqlite3.Connection, channel: str, entries: list[tuple[str, st
             )
             if fresh:
                 conn.execute(
-                    "INSERT INTO inbound_journal (channel, key, user_ref, payload, received_at) VALUES (?, ?, ?, ?, ?)",
-                    (channel, key, user_ref, payload, now),
+                    "INSERT INTO inbound_journal (channel, key, user_ref, payload, received_at, owner)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (channel, key, user_ref, payload, now, owner),
                 )
             verdicts.append(fresh)
         conn.execute("COMMIT")
@@ -50,11 +55,14 @@ class SQLiteInboundMixin:
     """Uses SQLiteStore's `db`; the dedupe keys are the same `processed_updates` rows."""
 
     _marks: int
+    instance: str
 
     if TYPE_CHECKING:
 
         @property
         def db(self) -> GuardedConnection: ...
+
+        def transaction(self) -> AbstractAsyncContextManager[GuardedConnection]: ...
 
     async def journal_inbound(self, channel: str, key: str, user_ref: str, payload: str) -> bool:
         return (await self.journal_inbound_many(channel, [(key, user_ref, payload)]))[0]
@@ -67,7 +75,7 @@ class SQLiteInboundMixin:
         db = self.db
         now = datetime.now(UTC)
         async with db.lock:
-            verdicts = await db.conn._execute(_journal, db.conn._conn, channel, entries, _ts(now))
+            verdicts = await db.conn._execute(_journal, db.conn._conn, channel, entries, _ts(now), self.instance)
         before, self._marks = self._marks, self._marks + len(entries)
         if before // _PRUNE_EVERY != self._marks // _PRUNE_EVERY:
             await db.execute("DELETE FROM processed_updates WHERE at < ?", (_ts(now - PROCESSED_UPDATES_TTL),))
@@ -80,9 +88,27 @@ class SQLiteInboundMixin:
         await self.db.execute("DELETE FROM inbound_journal WHERE channel = ? AND key = ?", (channel, key))
 
     async def journal_entries(self, channel: str) -> list[JournalEntry]:
+        return await self._entries("WHERE channel = ?", (channel,))
+
+    async def adopt_inbound(self, channel: str) -> list[JournalEntry]:
+        # One process per file (bot.lock): every other instance's row is a previous run's.
+        async with self.transaction():
+            rows = await self._entries("WHERE channel = ? AND owner <> ?", (channel, self.instance))
+            await self.db.execute(
+                "UPDATE inbound_journal SET owner = ? WHERE channel = ? AND owner <> ?",
+                (self.instance, channel, self.instance),
+            )
+        return rows
+
+    async def take_inbound_turn(self, channel: str, key: str) -> bool:
+        # The lone process's per-user queues (bot/channels/ordering.py) already order one
+        # user's updates; nobody else handles them.
+        return True
+
+    async def _entries(self, where: str, params: tuple[str, ...]) -> list[JournalEntry]:
         rows = await self.db.execute_fetchall(
-            "SELECT key, user_ref, payload, received_at, done FROM inbound_journal WHERE channel = ? ORDER BY id",
-            (channel,),
+            f"SELECT key, user_ref, payload, received_at, done FROM inbound_journal {where} ORDER BY id",
+            params,
         )
         return [
             JournalEntry(

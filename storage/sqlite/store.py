@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Generator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -175,6 +176,8 @@ class SQLiteStore(
         self.path = str(path)
         self._db: GuardedConnection | None = None
         self._marks = 0
+        # Names this store's rows in the inbound journal (storage/inbound.py).
+        self.instance = uuid.uuid4().hex
 
     # -- lifecycle ---------------------------------------------------------
     async def open(self) -> None:

@@ -91,14 +91,7 @@ class ZaloBotChannel(ZaloChannelBase):
         self.client = ZaloBotClient(self.config.bot_token or "", self.config.bot_api_base_url, self._http)
         self.identity = await self.client.get_me()
         # What the last run left unfinished goes first (bot/channels/journal.py).
-        for pending in await self.journal.unfinished():
-            try:
-                update = from_journal(ZaloBotUpdate, pending.payload)
-            except (TypeError, ValueError, KeyError):
-                logger.warning("zalo bot: dropped an unreadable journaled update")
-                await self.journal.finish(pending.key)
-                continue
-            self.background.submit(update.user_id, self.journaled(pending.key, self._on_update(update)))
+        await self.adopt(running=False)
         if self.config.bot_mode == "webhook":
             await self.client.set_webhook(self.config.bot_webhook_url, self.config.bot_webhook_secret or "")
             logger.info("zalo bot: webhook mode as bot %s", self.identity.id)
@@ -107,6 +100,21 @@ class ZaloBotChannel(ZaloChannelBase):
             await self.client.delete_webhook()
             self._poller = asyncio.create_task(self._poll(), name="zalo-bot-poll")
             logger.info("zalo bot: polling as bot %s", self.identity.id)
+
+    async def adopt(self, *, running: bool) -> int:
+        count = 0
+        for pending in await self.journal.unfinished():
+            try:
+                update = from_journal(ZaloBotUpdate, pending.payload)
+            except (TypeError, ValueError, KeyError):
+                logger.warning("zalo bot: dropped an unreadable journaled update")
+                await self.journal.finish(pending.key)
+                continue
+            self.background.submit(
+                self.replay_key(update.user_id, running), self.journaled(pending.key, self._on_update(update))
+            )
+            count += 1
+        return count
 
     async def stop(self) -> None:
         if self._poller is not None:

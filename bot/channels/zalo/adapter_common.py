@@ -18,7 +18,7 @@ import dataclasses
 import enum
 import logging
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -142,10 +142,30 @@ class ZaloChannelBase(abc.ABC):
         except ZaloError as exc:
             logger.warning("%s: could not send the apology to user %s (%s)", self.name, inbound.user_id, exc.code)
 
+    async def adopt_orphans(self) -> int:
+        """Handle what other processes on the database acknowledged and died without
+        handling (bot/channels/journal.py); how many updates were taken over."""
+        if self.background.closed:
+            return 0
+        return await self.adopt(running=True)
+
+    @abc.abstractmethod
+    async def adopt(self, *, running: bool) -> int:
+        """Queue the journal's unfinished rows that are now this process's."""
+
+    @staticmethod
+    def replay_key(user_id: str, running: bool) -> Hashable:
+        # At start-up a replay goes first in its user's queue. Adopted while running, it
+        # is kept in order by the database's turns instead: queued behind a newer update
+        # of the same user that waits for this one's turn, it would hold that user up.
+        return ("adopted", user_id) if running else user_id
+
     async def journaled(self, key: str, work: Awaitable[None]) -> None:
         """Run one update's handling, then delete its journal row (not when cancelled:
-        a stop mid-way leaves the row for the next start)."""
+        a stop mid-way leaves the row for the next start). With several processes, the
+        handling waits for the user's turn (bot/channels/journal.py)."""
         try:
+            await self.journal.take_turn(key)
             await work
         except asyncio.CancelledError:
             raise

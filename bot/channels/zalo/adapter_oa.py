@@ -158,6 +158,11 @@ class ZaloOAChannel(ZaloChannelBase):
         )
         self.client = ZaloOAClient(self.app_id, config.openapi_base_url, self.tokens, self._http)
         # What the last run left unfinished goes first (bot/channels/journal.py).
+        await self.adopt(running=False)
+        logger.info("zalo oa: ready for app %s", self.app_id)
+
+    async def adopt(self, *, running: bool) -> int:
+        count = 0
         for pending in await self.journal.unfinished():
             try:
                 event = from_journal(OAEvent, pending.payload)
@@ -166,8 +171,12 @@ class ZaloOAChannel(ZaloChannelBase):
                 await self.journal.finish(pending.key)
                 continue
             if event.user_id:
-                self.background.submit(event.user_id, self.journaled(pending.key, self._on_event(event, pending.key)))
-        logger.info("zalo oa: ready for app %s", self.app_id)
+                work = self.journaled(pending.key, self._on_event(event, pending.key))
+                self.background.submit(self.replay_key(event.user_id, running), work)
+                count += 1
+            else:
+                await self.journal.finish(pending.key)
+        return count
 
     async def stop(self) -> None:
         await self.background.drain(STOP_TIMEOUT)
