@@ -99,7 +99,6 @@ class Runtime:
         self.services.settings = dataclasses.replace(self.services.settings, bot_username=username)
 
     def build_channels(self) -> list[ChannelAdapter]:
-        from bot.broadcast.limits import ChannelLimiter
 
         channels: list[ChannelAdapter] = []
         if self.config.telegram.enabled:
@@ -145,12 +144,12 @@ class Runtime:
                 )
             )
         if zalo.bot_enabled or zalo.oa_enabled:
-            from bot.broadcast.zalo_sender import zalo_limits
+            from bot.broadcast.wiring import zalo_limiter
             from bot.channels.zalo.adapter_common import ZaloChannelBase
 
             for channel in channels:
                 if isinstance(channel, ZaloChannelBase):
-                    channel.limiter = ChannelLimiter(zalo_limits(self.config))
+                    channel.limiter = zalo_limiter(self.config, self.store, channel.name)
         for channel in channels:
             self.registry.add(channel)
         return channels

@@ -67,6 +67,11 @@ class CoreStore(abc.ABC):
         starts after the last of them. A backend no other process shares returns 0: its
         process's own limiter already paces every send."""
 
+    @abc.abstractmethod
+    async def pause_send_slots(self, key: str, seconds: float) -> None:
+        """The platform said "retry after `seconds`" to one process: no slot for `key` is
+        handed out, to any process, before then. A lone process pauses its own limiter."""
+
     # -- users -------------------------------------------------------------
     @abc.abstractmethod
     async def touch_user(self, channel: str, external_id: str, *, language: str) -> User:

@@ -130,3 +130,53 @@ async def test_a_database_out_of_reach_leaves_local_pacing_not_a_failed_send() -
     for _ in range(3):
         await slots.wait()
     assert calls == 3
+
+
+async def test_a_retry_after_met_by_one_process_pauses_the_others() -> None:
+    """Telegram answered one process 429 "retry after": the token is paused for every
+    process, so the others do not keep drawing 429s (and longer bans) meanwhile."""
+    async with postgres_database() as url, AsyncExitStack() as stack:
+        limiters = []
+        for _ in range(2):
+            store = PostgresStore(url)
+            await store.open()
+            stack.push_async_callback(store.close)
+            limiters.append(shared_limiter(LIMITS, store, KEY))
+        hit, other = limiters
+        await hit.acquire("a")
+        await other.acquire("b")
+        paused_at = time.monotonic()
+        hit.pause(0.8)
+        await asyncio.sleep(0.05)  # the pause is written in the background
+        await other.acquire("c")
+        waited = time.monotonic() - paused_at
+        assert waited >= 0.75, waited
+        assert hit.pauses == 1 and other.pauses == 0, "the other process never met the 429 itself"
+
+
+async def test_a_lone_process_pause_stays_its_own(store: Store) -> None:
+    await store.pause_send_slots(KEY, 5.0)  # SQLite: nothing shared, nothing to write
+    assert await store.reserve_send_slots(KEY, PER_SECOND) == 0.0
+    assert shared_limiter(LIMITS, store, KEY).shared is None
+
+
+async def test_zalo_channels_share_their_send_rate_across_processes_too(tmp_path) -> None:
+    from bot.broadcast.wiring import zalo_limiter
+    from tests.harness import config_for
+
+    env = {"ZALO_BOT_TOKEN": "bot-token", "ZALO_OA_APP_ID": "app", "ZALO_OA_APP_SECRET": "s"}
+    async with postgres_database() as url:
+        config = config_for(tmp_path, env=env, db=url)
+        store = PostgresStore(url)
+        await store.open()
+        try:
+            bot, oa = zalo_limiter(config, store, "zalo_bot"), zalo_limiter(config, store, "zalo_oa")
+            assert bot.shared is not None and oa.shared is not None
+            for limiter in (bot, oa, zalo_limiter(config, store, "zalo_bot")):
+                await limiter.acquire("w")
+            keys = {r["key"] for r in await store.db.fetch("SELECT key FROM send_slots")}
+            # One key per sending identity, the same in every process, never the token.
+            assert keys == {token_key("zalo_bot", "bot-token"), token_key("zalo_oa", "app")}
+            assert not any("bot-token" in k for k in keys)
+        finally:
+            await store.close()

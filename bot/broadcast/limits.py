@@ -14,7 +14,8 @@ reply waits at most for the send already in its turn; broadcasts fill the rest.
 
 Several processes on one PostgreSQL database share one token's limit: each limiter then
 also takes a global slot (`SharedSlots`, handed out by the store) for every departure,
-after its own priorities chose who goes next.
+after its own priorities chose who goes next. A "retry after" that one process meets
+pauses them all: the store hands out no slot before it ends.
 """
 
 from __future__ import annotations
@@ -69,14 +70,35 @@ class SharedSlots:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         batch: int | None = None,
+        pause: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self._reserve = reserve
+        self._pause = pause
+        self._pausing: set[asyncio.Task[None]] = set()
         self.interval = 1.0 / per_second
         self.batch = batch if batch is not None else max(1, int(per_second // 50))
         self.clock = clock
         self.sleep = sleep
         self._slots: deque[float] = deque()  # local clock times of reserved, unused slots
         self._last_warning = -math.inf
+
+    def pause(self, seconds: float) -> None:
+        """A 429 told this process to wait: the other processes wait too. The slots this
+        one holds are given up, and the database hands out none before the pause ends
+        (a background write: the caller is inside the limiter and must not block on it)."""
+        self._slots.clear()
+        if self._pause is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._tell_pause(seconds))
+        self._pausing.add(task)
+        task.add_done_callback(self._pausing.discard)
+
+    async def _tell_pause(self, seconds: float) -> None:
+        assert self._pause is not None
+        try:
+            await self._pause(seconds)
+        except Exception:  # out of reach: this process still pauses itself
+            logger.warning("could not share a 429 pause with the other processes", exc_info=True)
 
     async def wait(self) -> None:
         """Wait for this process's next global slot; the caller departs right after."""
@@ -139,6 +161,8 @@ class ChannelLimiter:
         """The platform asked the whole channel to wait `seconds` from now."""
         self._paused_until = max(self._paused_until, self.clock() + seconds)
         self.pauses += 1
+        if self.shared is not None:
+            self.shared.pause(seconds)
 
     async def acquire(self, chat: str, *, group: bool = False, priority: Priority = Priority.BROADCAST) -> None:
         """Wait until a message to `chat` may leave, then count it as gone."""

@@ -32,6 +32,7 @@ __all__ = [
     "telegram_limits",
     "telegram_sender",
     "token_key",
+    "zalo_limiter",
 ]
 
 
@@ -50,12 +51,25 @@ def shared_limiter(limits: ChannelLimits, store: Store, name: str) -> ChannelLim
     async def reserve(count: int) -> float:
         return await store.reserve_send_slots(name, per_second, count)
 
-    return ChannelLimiter(limits, shared=SharedSlots(reserve, per_second))
+    async def pause(seconds: float) -> None:
+        await store.pause_send_slots(name, seconds)
+
+    return ChannelLimiter(limits, shared=SharedSlots(reserve, per_second, pause=pause))
 
 
 def token_key(channel: str, token: str) -> str:
     """The send-slot key for a token: a hash, so the database never holds the token."""
     return f"{channel}:{hashlib.sha256(token.encode()).hexdigest()[:24]}"
+
+
+def zalo_limiter(config: Config, store: Store, channel: str) -> ChannelLimiter:
+    """A Zalo channel's one pacer, shared like Telegram's by every process on PostgreSQL:
+    keyed by the OA's app id or the Zalo bot's token (hashed), whichever sends."""
+    from bot.broadcast.zalo_sender import zalo_limits
+
+    zalo = config.zalo
+    identity = zalo.bot_token if channel == Channel.ZALO_BOT else zalo.oa_app_id
+    return shared_limiter(zalo_limits(config), store, token_key(channel, identity or ""))
 
 
 def telegram_limiter(config: Config, store: Store) -> ChannelLimiter:

@@ -270,6 +270,20 @@ class PostgresCore(Store):
         # `next_at` is the end of this reservation; its first slot is `count` slots earlier.
         return float(wait) - count / per_second
 
+    async def pause_send_slots(self, key: str, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        # Slots already handed out stay out (their processes drop what they hold when
+        # told); the next reservation anywhere starts after the pause.
+        await self.pool.execute(
+            """
+            INSERT INTO send_slots AS s (key, next_at) VALUES ($1, clock_timestamp() + make_interval(secs => $2))
+            ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(s.next_at, clock_timestamp() + make_interval(secs => $2))
+            """,
+            key,
+            seconds,
+        )
+
     async def schema_version(self) -> int:
         return int(await self.pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
 

@@ -262,6 +262,9 @@ class SQLiteStore(
     async def reserve_send_slots(self, key: str, per_second: float, count: int = 1) -> float:
         return 0.0
 
+    async def pause_send_slots(self, key: str, seconds: float) -> None:
+        return None
+
     @property
     def db(self) -> GuardedConnection:
         if self._db is None:
