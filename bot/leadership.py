@@ -18,6 +18,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from bot.periodic import Outage
 from storage import Store
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Leadership:
         self.leading = False
         self.changes = 0  # times leadership was taken or lost (tests wait on it)
         self._task: asyncio.Task[None] | None = None
+        self.outage = Outage(f"leadership {role}: could not ask the store")
 
     async def start(self) -> None:
         # The first answer before start() returns: a single process (SQLite) schedules from
@@ -73,8 +75,10 @@ class Leadership:
         try:
             held = await self.store.hold_leadership(self.role)
         except Exception:  # a store that fails cannot vouch for the lock: not leading
-            logger.exception("leadership %s: could not ask the store", self.role)
+            self.outage.failed()
             held = False
+        else:
+            self.outage.recovered()
         if held and not self.leading:
             self.leading = True
             self.changes += 1

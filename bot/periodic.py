@@ -10,8 +10,41 @@ import abc
 import asyncio
 import contextlib
 import logging
+import math
+import time
 
 logger = logging.getLogger(__name__)
+# A failure that repeats (the database out of reach) is said once a minute while it lasts.
+OUTAGE_LOG_EVERY = 60.0
+
+
+class Outage:
+    """Says that something keeps failing (the database out of reach, most often) once a
+    minute while it lasts, with the error the first time, and once when it works again;
+    never a line per retry."""
+
+    def __init__(self, what: str, every: float = OUTAGE_LOG_EVERY) -> None:
+        self.what = what
+        self.every = every
+        self.since: float | None = None
+        self._said = -math.inf
+        self.failures = 0
+
+    def failed(self) -> None:
+        now = time.monotonic()
+        self.failures += 1
+        if self.since is None:
+            self.since = now
+        if now - self._said >= self.every:
+            first = self._said == -math.inf
+            self._said = now
+            logger.warning("%s (%d tries so far)", self.what, self.failures, exc_info=first)
+
+    def recovered(self) -> None:
+        if self.since is None:
+            return
+        logger.warning("%s: back after %.0f s", self.what.split(":")[0], time.monotonic() - self.since)
+        self.since, self._said, self.failures = None, -math.inf, 0
 
 
 class PeriodicService(abc.ABC):
@@ -24,6 +57,7 @@ class PeriodicService(abc.ABC):
         self._task: asyncio.Task[None] | None = None
         # Rounds finished (failed ones too): lets a caller wait for the service to be idle.
         self.rounds = 0
+        self.outage = Outage(f"{self.name}: round failed")
 
     @abc.abstractmethod
     async def run_once(self) -> None:
@@ -53,6 +87,8 @@ class PeriodicService(abc.ABC):
             try:
                 await self.run_once()
             except Exception:  # a failed round must not end the service; the next one retries
-                logger.exception("%s: round failed", self.name)
+                self.outage.failed()
+            else:
+                self.outage.recovered()
             self.rounds += 1
             await asyncio.sleep(self.every)

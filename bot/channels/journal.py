@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from bot.periodic import PeriodicService
+from bot.periodic import Outage, PeriodicService
 from handlers.join.form import FORM_TTL
 from storage import Store
 
@@ -61,6 +61,10 @@ TURN_WAIT = 30.0
 # How often each process looks for rows of processes that died (only where several share
 # the database): a killed process's acknowledged updates are answered within about this.
 ADOPT_EVERY = 5.0
+# The database out of reach when an update arrives: try again after this, doubling up to
+# the cap (the platform holds the update meanwhile); `Outage` says so once a minute.
+OUTAGE_FIRST_RETRY = 0.2
+OUTAGE_MAX_RETRY = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +80,27 @@ class InboundJournal:
         self.store = store
         self.channel = channel
         self._received = 0
+        self.outage = Outage(f"{channel}: the database is out of reach; updates wait with the platform")
 
     async def receive(self, key: str, user_ref: str, payload: Any) -> bool:
         """Write the update down before it is acknowledged; False for a redelivery."""
         return (await self.receive_many([(key, user_ref, payload)]))[0]
+
+    async def receive_patiently(self, updates: list[tuple[str, str, Any]]) -> list[bool]:
+        """`receive_many`, retried with backoff until the store answers: for a poller,
+        whose platform forgets the batch once the next poll confirms it. Cancelling (the
+        channel stopping) leaves the batch unconfirmed, so the platform sends it again."""
+        delay = OUTAGE_FIRST_RETRY
+        while True:
+            try:
+                verdicts = await self.receive_many(updates)
+            except Exception:
+                self.outage.failed()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, OUTAGE_MAX_RETRY)
+                continue
+            self.outage.recovered()
+            return verdicts
 
     async def receive_many(self, updates: list[tuple[str, str, Any]]) -> list[bool]:
         """`receive` for a batch of (key, user_ref, payload), in one transaction."""

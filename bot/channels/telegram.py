@@ -105,7 +105,7 @@ class JournalingQueue(asyncio.Queue[object]):
         self._verdicts: dict[int, bool] = {}  # update_id -> fresh, for a journaled batch
 
     async def receive_batch(self, updates: list[Update]) -> None:
-        verdicts = await self.journal.receive_many([_journal_entry(u) for u in updates])
+        verdicts = await self.journal.receive_patiently([_journal_entry(u) for u in updates])
         self._verdicts.update((u.update_id, fresh) for u, fresh in zip(updates, verdicts, strict=True))
 
     async def put(self, item: object) -> None:
@@ -399,7 +399,13 @@ class TelegramChannel:
             update = Update.de_json(data, self.application.bot)
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             return self._bad_update(f"unreadable update ({type(exc).__name__})")
-        await self.application.update_queue.put(update)
+        try:
+            await self.application.update_queue.put(update)
+        except Exception:
+            # Not written down, so not acknowledged: Telegram sends it again later.
+            self.journal.outage.failed()
+            return Response(status_code=503)
+        self.journal.outage.recovered()
         return Response(status_code=200)
 
     @staticmethod

@@ -108,8 +108,10 @@ class PostgresCore(Store):
 
     shared_by_processes = True
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(self, url: str, *, min_size: int = 0, max_size: int = 10) -> None:
         self.url = url
+        # No floor of idle connections: asyncpg would warn at every failed attempt to
+        # restore it while the database is away; a first query opens one in milliseconds.
         self.min_size, self.max_size = min_size, max_size
         self._pool: asyncpg.Pool | None = None
         self._marks = 0
@@ -227,8 +229,11 @@ class PostgresCore(Store):
             )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # Whether or not the server still sees the session, this process cannot tell
-            # it holds the lock: give it up and let the next call start afresh.
-            logger.warning("leadership %s: connection lost (%s)", role, exc)
+            # it holds the lock: give it up and let the next call start afresh. Losing a
+            # held lock is news; failing again to reach the database every few seconds is
+            # not (the caller says so once a minute).
+            held = role in self._held
+            logger.log(logging.WARNING if held else logging.DEBUG, "leadership %s: connection lost (%s)", role, exc)
             await self.release_leadership(role)
             return False
         if got:

@@ -160,7 +160,8 @@ class ZaloBotChannel(ZaloChannelBase):
             else:
                 failures = 0
                 if update is not None:
-                    await self._accept(update)
+                    # Zalo forgets a polled update once handed out: wait for the store.
+                    await self._accept(update, patient=True)
                 continue
             await asyncio.sleep(delay)
 
@@ -192,16 +193,27 @@ class ZaloBotChannel(ZaloChannelBase):
             return Response(status_code=503)  # not started, or stopping: Zalo retries later
         return JSONResponse({"ok": True})
 
-    async def _accept(self, update: ZaloBotUpdate) -> bool:
+    async def _accept(self, update: ZaloBotUpdate, *, patient: bool = False) -> bool:
         """Journal the update (before it is acknowledged), then hand it to the background.
 
-        False only when stopping, before anything is written: the webhook answers 503
-        and Zalo retries. A redelivery is dropped here and acknowledged.
+        False when stopping or when the store is out of reach, before anything is
+        written: the webhook answers 503 and Zalo retries. A redelivery is dropped here
+        and acknowledged. `patient` (polling) waits for the store instead.
         """
         if self.background.closed:
             return False
         key = update.dedup_key
-        if not await self.journal.receive(key, update.user_id, journal_payload(update)):
+        entry = (key, update.user_id, journal_payload(update))
+        if patient:
+            fresh = (await self.journal.receive_patiently([entry]))[0]
+        else:
+            try:
+                fresh = await self.journal.receive(*entry)
+            except Exception:
+                self.journal.outage.failed()  # not written down: the 503 makes Zalo retry
+                return False
+            self.journal.outage.recovered()
+        if not fresh:
             logger.info("zalo bot: ignored a repeated update %s", update.message_id)
             return True
         # Closed meanwhile: the row stays and the next start handles it.

@@ -276,12 +276,19 @@ class ZaloOAChannel(ZaloChannelBase):
 
     async def _accept(self, event: OAEvent) -> bool:
         """Journal the event before the 200, then hand it to the background; False when
-        stopping (nothing written: Zalo retries). A redelivery is dropped here."""
+        stopping or when the store is out of reach (nothing written: Zalo retries). A
+        redelivery is dropped here."""
         assert event.user_id is not None
         if self.background.closed:
             return False
         key = event.dedup_key
-        if not await self.journal.receive(key, event.user_id, journal_payload(event)):
+        try:
+            fresh = await self.journal.receive(key, event.user_id, journal_payload(event))
+        except Exception:
+            self.journal.outage.failed()  # not written down: the 503 makes Zalo retry
+            return False
+        self.journal.outage.recovered()
+        if not fresh:
             logger.info("zalo oa: ignored a repeated %s event", event.event_name)
             return True
         # Closed meanwhile: the row stays and the next start handles it.
