@@ -357,8 +357,12 @@ class BroadcastStore(abc.ABC):
         """Rows left 'sending' by a crash become in doubt (or queued again if `resend`)."""
 
     @abc.abstractmethod
-    async def queued_deliveries(self, broadcast_id: int, *, after_id: int, limit: int) -> list[DeliveryTarget]:
-        """Queued rows with id > after_id, in id order."""
+    async def queued_deliveries(
+        self, broadcast_id: int, *, after_id: int = 0, limit: int, before_id: int | None = None
+    ) -> list[DeliveryTarget]:
+        """Queued rows with id > after_id, in id order; with `before_id`, rows with id <
+        before_id, highest first (a second process works through the rows from the other
+        end, so two senders seldom reach for the same row)."""
 
     @abc.abstractmethod
     async def journal_deliveries(

@@ -16,7 +16,14 @@ How a run goes:
    precedes every call, and a crash leaves in doubt only rows actually on their way.
 5. Stop taking rows at quiet hours (resume when they end), on pause or cancel (seen
    within a second even from another process), or at shutdown (resume at start-up).
-6. Per-channel rules, asked of the sender when it has them (Zalo, bot/broadcast/
+6. Several processes on one database (PostgreSQL): a process that finds a broadcast
+   running under another live process's lease helps it (`help`): it takes queued rows
+   from the other end of the list, claims each like the holder does (a row claimed once
+   is never claimed again), and leaves the broadcast's status, quiet hours and the end
+   to the holder, which waits for the helpers' rows in flight before it calls it done.
+   Killed, a helper leaves only its rows in flight in doubt; killed, the holder leaves
+   the rest to the helpers, and its lease to whoever takes it over.
+7. Per-channel rules, asked of the sender when it has them (Zalo, bot/broadcast/
    zalo_sender.py): `skip_reason(target, now)` skips a row with no call (the OA's
    window); `blackout_until(now)` holds that channel's rows while the others go on
    (Zalo's night), then waits for it to end. A channel that is down keeps its rows
@@ -86,6 +93,7 @@ class RunOutcome(StrEnum):
     CHANNEL_DOWN = "channel_down"
     LOST_LEASE = "lost_lease"
     ERROR = "error"
+    HELPED = "helped"  # a co-sender's share is done; the lease holder finishes the broadcast
 
 
 # Called when a run ends with the broadcast as it stands and its figures.
@@ -106,6 +114,9 @@ class EngineSettings:
     concurrency: int | None = None
     lease_seconds: float = 60.0
     status_poll_seconds: float = 1.0
+    # The lease holder, out of queued rows, waits this long at most for co-senders'
+    # rows in flight before it calls the broadcast done (see `help`).
+    settle_seconds: float = 30.0
     page_size: int = 500
     # The bot waits through quiet hours; a one-shot `send-due` stops and lets cron resume.
     wait_quiet: bool = True
@@ -132,6 +143,7 @@ class _Run:
     # channel -> when its blackout ends, for channels whose rows were held in this pump
     deferred: dict[str, datetime] = field(default_factory=dict)
     down: set[str] = field(default_factory=set)  # channels that failed with ChannelDown
+    helper: bool = False  # a co-sender beside the lease holder (see DeliveryEngine.help)
 
     def stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -355,6 +367,50 @@ class DeliveryEngine:
         )
         return report
 
+    async def help(self, broadcast_id: int) -> RunReport:
+        """Send a share of a broadcast another live process holds the lease of (several
+        processes on one database); returns when no queued row is left for this process,
+        or on a stop. The holder alone recovers, materializes, pauses for quiet hours and
+        finishes; the claims keep any row from going out twice."""
+        if broadcast_id in self.runs:
+            return RunReport(broadcast_id, RunOutcome.BUSY)
+        b = await self.store.get_broadcast(broadcast_id)
+        if b is None or b.is_series:
+            return RunReport(broadcast_id, RunOutcome.GONE)
+        if b.status is not BroadcastStatus.RUNNING or b.lease_owner in (None, self.owner):
+            return RunReport(broadcast_id, RunOutcome.BUSY)
+        if self.quiet.is_quiet(self.clock.now()):
+            return RunReport(broadcast_id, RunOutcome.QUIET_HOURS)
+        run = _Run(b, helper=True)
+        self.runs[broadcast_id] = run
+        watcher = asyncio.create_task(self._keep_lease(run), name=f"help:{broadcast_id}")
+        report = RunReport(broadcast_id, RunOutcome.STOPPED)
+        try:
+            await self._prepare(run)
+            report.outcome = await self._loop(run)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            self.runs.pop(broadcast_id, None)
+        report.stats = await self.store.delivery_stats(broadcast_id)
+        logger.info("broadcast %s: helped with %d rows (%s)", broadcast_id, run.processed, report.outcome)
+        return report
+
+    async def _settle(self, run: _Run) -> None:
+        """Out of queued rows: wait for rows other processes have in flight, so the
+        summary counts them; a helper killed meanwhile leaves its rows in doubt."""
+        if not self.store.shared_by_processes:
+            return
+        b = run.broadcast
+        deadline = asyncio.get_running_loop().time() + self.settings.settle_seconds
+        while (await self.store.delivery_stats(b.id)).count(DeliveryStatus.SENDING):
+            if asyncio.get_running_loop().time() >= deadline:
+                left = await self.store.recover_deliveries(b.id, resend=False)
+                logger.warning("broadcast %s: %d rows of another process never came back; in doubt", b.id, left)
+                return
+            await asyncio.sleep(min(0.2, self.settings.status_poll_seconds))
+
     async def _prepare(self, run: _Run) -> None:
         b = run.broadcast
         photo: BroadcastPhoto | None = await self.store.get_photo(b.photo_id) if b.photo_id else None
@@ -387,6 +443,8 @@ class DeliveryEngine:
             if run.stop_reason is not None:
                 return run.stop_reason
             now = self.clock.now()
+            if self.quiet.is_quiet(now) and run.helper:
+                return RunOutcome.QUIET_HOURS  # the holder waits them out; so may we, later
             if self.quiet.is_quiet(now):
                 await self.store.set_broadcast_status(
                     b.id,
@@ -410,8 +468,13 @@ class DeliveryEngine:
             outcome = await self._pump(run, self.quiet.next_start(now))
             if outcome == "channel_down" or (run.down and outcome == "more"):
                 return RunOutcome.CHANNEL_DOWN  # its rows stay queued for the next run
+            if outcome == "empty" and run.helper:
+                return RunOutcome.HELPED
             if outcome == "empty":
+                await self._settle(run)
                 return RunOutcome.DONE
+            if outcome == "more" and run.deferred and run.helper:
+                return RunOutcome.HELPED  # the rest waits for a channel's blackout: the holder's
             if outcome == "more" and run.deferred:
                 # Only rows of channels in a blackout (Zalo's night) are left: wait it out.
                 channel, resume = min(run.deferred.items(), key=lambda kv: kv[1])
@@ -444,14 +507,17 @@ class DeliveryEngine:
         past_deadline = False
 
         async def feed() -> None:
-            after = 0
+            after, before = 0, 2**62  # a helper pages from the highest id down
             while True:
-                rows = await self.store.queued_deliveries(b.id, after_id=after, limit=settings.page_size)
+                if run.helper:
+                    rows = await self.store.queued_deliveries(b.id, before_id=before, limit=settings.page_size)
+                else:
+                    rows = await self.store.queued_deliveries(b.id, after_id=after, limit=settings.page_size)
                 if not rows:
                     break
                 for row in rows:
                     await queue.put(row)
-                after = rows[-1].delivery_id
+                after = before = rows[-1].delivery_id
             for _ in range(workers_n):
                 await queue.put(None)
 
@@ -603,6 +669,8 @@ class DeliveryEngine:
                 run.stop(RunOutcome.CANCELLED)
             elif current.status is not BroadcastStatus.RUNNING:
                 run.stop(RunOutcome.STOPPED)
+            elif run.helper:
+                continue  # a helper holds no lease: the status is all it watches
             elif current.lease_owner != self.owner:
                 run.stop(RunOutcome.LOST_LEASE)
             loop_now = asyncio.get_running_loop().time()

@@ -55,6 +55,7 @@ class BroadcastService:
         sync_seconds: float = 30.0,
         use_timers: bool = True,
         lead_at_start: bool = True,
+        help_seconds: float = 5.0,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -71,6 +72,10 @@ class BroadcastService:
         self.leading = self.scheduler is None
         self._scheduling = False  # lead() ran and follow() has not since
         self._lead_at_start = lead_at_start
+        # Several processes on one database: how often this one looks for broadcasts
+        # another process is sending, to help (DeliveryEngine.help).
+        self.help_seconds = help_seconds
+        self._helping: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -78,6 +83,8 @@ class BroadcastService:
             await sender.start()
         if self._lead_at_start:
             await self.lead()
+        if self.store.shared_by_processes and self.scheduler is not None:
+            self._helping = asyncio.create_task(self._help_loop(), name="broadcast-help")
         logger.info("broadcast service started (%d runs)", len(self.tasks))
 
     async def lead(self) -> None:
@@ -116,6 +123,11 @@ class BroadcastService:
         logger.info("broadcast schedules: another process fires them")
 
     async def stop(self) -> None:
+        if self._helping is not None:
+            self._helping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._helping
+            self._helping = None
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         # Runs finish the messages in flight, record them and release their leases;
@@ -275,6 +287,28 @@ class BroadcastService:
         self.tasks = {k: t for k, t in self.tasks.items() if not t.done()}
         task = asyncio.create_task(self._run(broadcast_id), name=f"broadcast:{broadcast_id}")
         self.tasks[broadcast_id] = task
+
+    async def _help_loop(self) -> None:
+        """Join every broadcast another process is sending: each process on the database
+        sends a share, so one broadcast goes out as fast as all of them can send."""
+        while True:
+            await asyncio.sleep(self.help_seconds)
+            try:
+                running = await self.store.list_broadcasts([BroadcastStatus.RUNNING], limit=100)
+            except Exception:
+                continue  # the database is away; the next round asks again
+            self.tasks = {k: t for k, t in self.tasks.items() if not t.done()}
+            for b in running:
+                if b.id in self.tasks or b.id in self.engine.runs or b.lease_owner in (None, self.engine.owner):
+                    continue
+                self.tasks[b.id] = asyncio.create_task(self._help(b.id), name=f"broadcast-help:{b.id}")
+
+    async def _help(self, broadcast_id: int) -> RunReport:
+        try:
+            return await self.engine.help(broadcast_id)
+        except Exception:
+            logger.exception("broadcast %s: helping failed; the next round tries again", broadcast_id)
+            return RunReport(broadcast_id, RunOutcome.ERROR)
 
     async def _run(self, broadcast_id: int) -> RunReport:
         try:

@@ -406,15 +406,18 @@ class SQLiteBroadcastMixin:
             (REASON_CRASH, _now(), broadcast_id),
         )
 
-    async def queued_deliveries(self, broadcast_id: int, *, after_id: int, limit: int) -> list[DeliveryTarget]:
+    async def queued_deliveries(
+        self, broadcast_id: int, *, after_id: int = 0, limit: int, before_id: int | None = None
+    ) -> list[DeliveryTarget]:
+        where, order = ("d.id < ?", "d.id DESC") if before_id is not None else ("d.id > ?", "d.id")
         rows = await self._rows(
             "SELECT d.id, d.user_id, u.channel, u.external_id, u.language, u.reachable,"
             "  EXISTS (SELECT 1 FROM broadcast_optouts o WHERE o.user_id = d.user_id) AS opted_out,"
             "  u.last_seen_at"
             " FROM deliveries d JOIN users u ON u.id = d.user_id"
-            " WHERE d.broadcast_id = ? AND d.status = 'queued' AND d.id > ?"
-            " ORDER BY d.id LIMIT ?",
-            (broadcast_id, after_id, limit),
+            f" WHERE d.broadcast_id = ? AND d.status = 'queued' AND {where}"
+            f" ORDER BY {order} LIMIT ?",
+            (broadcast_id, before_id if before_id is not None else after_id, limit),
         )
         return [DeliveryTarget(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), _opt_dt(r[7])) for r in rows]
 
