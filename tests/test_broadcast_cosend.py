@@ -108,3 +108,46 @@ async def test_a_helper_killed_mid_way_leaves_only_its_rows_in_flight_in_doubt(p
     assert 0 < stats.in_doubt <= in_flight
     assert stats.sent + stats.in_doubt == len(WORKERS)
     assert len(set(sender_a.chats())) == len(sender_a.chats()) == stats.sent
+
+
+async def test_the_services_of_two_processes_share_a_broadcast_fired_by_one(pair: tuple[Store, Store]) -> None:
+    from datetime import timedelta
+
+    from bot.broadcast.service import BroadcastService
+
+    store_a, store_b = pair
+    await add_workers(store_a, WORKERS)
+    senders = [RecordingSender(hook=slow), RecordingSender(hook=slow)]
+    services = [
+        BroadcastService(
+            store,
+            make_engine(store, {"telegram": sender}),
+            timezone="Asia/Ho_Chi_Minh",
+            missed_limit=timedelta(hours=12),
+            sync_seconds=0.3,
+            lead_at_start=store is store_a,  # one leader fires; the other only helps
+            help_seconds=0.1,
+        )
+        for store, sender in zip((store_a, store_b), senders, strict=True)
+    ]
+    for service in services:
+        await service.start()
+    try:
+        b = await store_a.create_broadcast(NewBroadcast("chung", AUDIENCE, run_at=datetime.now(UTC)))
+        await services[0].changed(b.id)
+
+        async def done() -> bool:
+            current = await store_a.get_broadcast(b.id)
+            return current is not None and current.status is BroadcastStatus.DONE
+
+        for _ in range(300):
+            if await done():
+                break
+            await asyncio.sleep(0.1)
+        assert await done()
+    finally:
+        for service in services:
+            await service.stop()
+    a, b_sent = senders[0].chats(), senders[1].chats()
+    assert a and b_sent, "both processes sent"
+    assert sorted(a + b_sent, key=int) == [str(w) for w in WORKERS]
