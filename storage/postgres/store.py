@@ -134,7 +134,14 @@ class PostgresCore(Store):
             self._pool = await asyncpg.create_pool(
                 self.url, min_size=self.min_size, max_size=self.max_size, init=_init_connection, timeout=10
             )
+            # With no floor of idle connections the pool connects lazily: reach the
+            # server now, so a wrong URL or a server that is down fails here, in one line.
+            async with self._pool.acquire(timeout=10):
+                pass
         except (TimeoutError, OSError, asyncpg.PostgresError, ValueError) as exc:
+            if self._pool is not None:
+                self._pool.terminate()
+                self._pool = None
             raise StoreOpenError(f"cannot open the database {safe_url(self.url)}: {exc}") from exc
         try:
             await self._migrate()
