@@ -5,8 +5,9 @@ Run:  python3 dev.py bench bench/bench_rights.py                 # tuning split 
       (--misses lists the tuning split's misses; held-out misses are always listed)
 
 Splits (bench/data/):
-  tune     rights_eval.jsonl, short_tune.jsonl, real_tune.jsonl: the engine and the
-           model were tuned on these (and on the knowledge base's own variants).
+  tune     rights_eval.jsonl, short_tune.jsonl, real_tune.jsonl, real_tune_extra.jsonl:
+           the engine and the model were tuned on these (and on the knowledge base's
+           own variants).
   held-out short_heldout.jsonl, real_heldout.jsonl: frozen before tuning, never tuned
            on (see bench/data/HELDOUT.md). Each held-out run is one of few; say so in
            the commit message.
@@ -42,11 +43,11 @@ from pathlib import Path
 from handlers.i18n import LANGUAGES
 from handlers.rights.kb import KnowledgeBase, load_knowledge_base
 from handlers.rights.search import Searcher, SearchResult, normalize
-from handlers.rights.train import Labelled, load_labelled
+from handlers.rights.train import TUNE_FILES, Labelled, load_labelled
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
-TUNE = ("rights_eval.jsonl", "short_tune.jsonl", "real_tune.jsonl")
+TUNE = TUNE_FILES
 HELDOUT = ("short_heldout.jsonl", "real_heldout.jsonl")
 REPEATS = 3
 KINDS = ("real", "no_diacritics", "diacritics", "english", "oos", "ambiguous")

@@ -49,7 +49,7 @@ from handlers.rights.search import OUT_OF_SCOPE_PHRASES, Searcher
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "bench" / "data"
-TUNE_FILES = ("rights_eval.jsonl", "short_tune.jsonl", "real_tune.jsonl")
+TUNE_FILES = ("rights_eval.jsonl", "short_tune.jsonl", "real_tune.jsonl", "real_tune_extra.jsonl")
 ARTIFACT_PATH = Path(__file__).resolve().parent / ARTIFACT
 ENTRY_ARTIFACT_PATH = Path(__file__).resolve().parent / ENTRY_ARTIFACT
 ENTRY_PRUNE = 0.3
@@ -98,7 +98,8 @@ def load_labelled(path: Path) -> list[Labelled]:
         tags = row.get("tags") or []
         kind = row.get("kind") or (tags[0] if tags else "")
         rid = row.get("id", "")
-        label = labels.get(rid, {})
+        # Entry labels kept beside the frozen files, or on the line itself (newer files).
+        label = labels.get(rid, row)
         out.append(Labelled(row["q"], topic, path.name, also, label.get("entry"), kind, rid, label.get("alt_entry")))
     return out
 
