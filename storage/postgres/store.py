@@ -14,6 +14,7 @@ tables and `CHECKPOINT` (see the README's "Running on PostgreSQL").
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
@@ -120,6 +121,7 @@ class PostgresCore(Store):
         # process dying) is what releases the lock.
         self._leader_conns: dict[str, asyncpg.Connection] = {}
         self._held: set[str] = set()
+        self._leader_locks: dict[str, asyncio.Lock] = {}
         # Names this process's rows in the inbound journal; its liveness is the session
         # advisory lock of INSTANCE_ROLE_PREFIX + instance (storage/postgres/inbound.py).
         self.instance = uuid.uuid4().hex
@@ -216,6 +218,18 @@ class PostgresCore(Store):
     async def hold_leadership(self, role: str) -> bool:
         if self._pool is None:  # a closed store (a process shutting down) leads nothing
             raise StoreError("store is not open")
+        # One call per role at a time: two at once would open two sessions and leak one,
+        # possibly the one holding the lock.
+        async with self._leader_locks.setdefault(role, asyncio.Lock()):
+            held = await self._hold(role)
+        if held and self._pool is None:
+            # The store was closed while this call was connecting: a lock taken now
+            # would outlive the process's store and keep the others from taking over.
+            await self.release_leadership(role)
+            return False
+        return held
+
+    async def _hold(self, role: str) -> bool:
         conn = self._leader_conns.get(role)
         try:
             if conn is None or conn.is_closed():
