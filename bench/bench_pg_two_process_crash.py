@@ -258,12 +258,12 @@ class _Scenario:
         async def far_enough() -> bool:
             nonlocal looks
             looks += 1
-            if looks % 20 == 0:  # the lease now and then; the count (cheap) every time
+            if looks % 10 == 0:  # the lease now and then; the count (cheap) every time
                 await self.lease_owner()
             return await self.sends_ok() >= target
 
         self.moved_at = time.monotonic()
-        await _wait(f"{target} deliveries", far_enough, bots, self.timeout, every=0.02, since=lambda: self.moved_at)
+        await _wait(f"{target} deliveries", far_enough, bots, self.timeout, every=0.05, since=lambda: self.moved_at)
         owner = await self.lease_owner()
         if owner is None:
             raise ScenarioError("nobody holds the broadcast's lease while it runs")

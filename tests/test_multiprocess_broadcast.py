@@ -17,17 +17,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bench.bench_pg_two_process_crash import CrashRun, report, two_process_crash
 
 RECIPIENTS = 2000
 
 
+# A backstop only: every wait inside fails after 90 s without progress. On PostgreSQL a
+# process sends a paid broadcast at about 70-300/s on 2 cores (each claim is a commit in
+# the pacer's turn), and far slower when other work crowds the machine.
+@pytest.mark.timeout(600)
 async def test_two_processes_share_a_broadcast_and_a_killed_one_leaves_only_its_sends_in_flight_in_doubt(
     tmp_path: Path,
 ) -> None:
-    # Generous per-wait limits (without progress) for a loaded 2-core machine; a normal
-    # run takes 20-35 s in all.
-    run: CrashRun = await two_process_crash(RECIPIENTS, kill_at=0.4, workdir=tmp_path, timeout=60)
+    run: CrashRun = await two_process_crash(RECIPIENTS, kill_at=0.4, workdir=tmp_path, timeout=90)
     report(run)  # shown if an assertion fails
     killed_log, survivor_log = run.logs[run.killed], run.logs[run.survivor]
     bid = run.broadcast_id
