@@ -25,8 +25,8 @@ RECIPIENTS = 2000
 
 
 # A backstop only: every wait inside fails after 90 s without progress. On PostgreSQL a
-# process sends a paid broadcast at about 70-300/s on 2 cores (each claim is a commit in
-# the pacer's turn), and far slower when other work crowds the machine.
+# process sends a paid broadcast at only 20-170/s on 2 cores shared with other work
+# (each claim is a commit in the pacer's turn).
 @pytest.mark.timeout(600)
 async def test_two_processes_share_a_broadcast_and_a_killed_one_leaves_only_its_sends_in_flight_in_doubt(
     tmp_path: Path,
