@@ -21,6 +21,7 @@ if str(ROOT) not in sys.path:
 # PTB 22 would warn on every 429 about the number form of retry_after.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
+from storage import Store  # noqa: E402
 from storage.broadcasts import Audience, Broadcast, NewBroadcast  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
 
@@ -29,21 +30,45 @@ TEXT_EN = "Welcome to Workers' Month 2025! Join the workers' sports day on Sunda
 
 
 async def seed(path: Path, n: int, *, first_id: int = 1) -> tuple[SQLiteStore, Broadcast]:
-    """A database with `n` Telegram subscribers of workers_month (1 in 10 in English)
-    and one broadcast to them, due now."""
+    """A SQLite database at `path` seeded by `seed_store`, left open for the caller."""
     store = SQLiteStore(path)
     await store.open()
-    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    return store, await seed_store(store, n, first_id=first_id)
+
+
+async def seed_store(store: Store, n: int, *, first_id: int = 1) -> Broadcast:
+    """`n` Telegram subscribers of workers_month on an open store of either backend (1 in
+    10 in English; user `first_id + k` is Telegram chat `first_id + k`) and one broadcast
+    to them, due now."""
     ids = range(first_id, first_id + n)
-    # Bulk insert: the benchmark measures sending, not sign-up.
-    await store.db.executemany(
-        "INSERT INTO users (channel, external_id, language, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
-        [("telegram", str(i), "en" if i % 10 == 0 else "vi", now, now) for i in ids],
-    )
-    await store.db.execute(
-        "INSERT INTO subscriptions (user_id, topic, created_at) SELECT id, 'workers_month', ? FROM users", (now,)
-    )
-    b = await store.create_broadcast(
+    # Bulk insert: the benchmarks measure sending, not sign-up.
+    if isinstance(store, SQLiteStore):
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        await store.db.executemany(
+            "INSERT INTO users (channel, external_id, language, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
+            [("telegram", str(i), "en" if i % 10 == 0 else "vi", now, now) for i in ids],
+        )
+        await store.db.execute(
+            "INSERT INTO subscriptions (user_id, topic, created_at) SELECT id, 'workers_month', ? FROM users", (now,)
+        )
+    else:
+        from storage.postgres import PostgresStore
+
+        if not isinstance(store, PostgresStore):
+            raise TypeError(f"no bulk seeding for {type(store).__name__}")
+        when = datetime.now(UTC)
+        async with store.transaction() as conn:
+            # COPY: 100,000 users in about a second, where row-by-row inserts take a minute.
+            await conn.copy_records_to_table(
+                "users",
+                records=[("telegram", str(i), "en" if i % 10 == 0 else "vi", when, when) for i in ids],
+                columns=["channel", "external_id", "language", "created_at", "last_seen_at"],
+            )
+            await conn.execute(
+                "INSERT INTO subscriptions (user_id, topic, created_at) SELECT id, 'workers_month', $1 FROM users",
+                when,
+            )
+    return await store.create_broadcast(
         NewBroadcast(
             TEXT_VI,
             Audience(topics=("workers_month",)),
@@ -51,7 +76,6 @@ async def seed(path: Path, n: int, *, first_id: int = 1) -> tuple[SQLiteStore, B
             text_en=TEXT_EN,
         )
     )
-    return store, b
 
 
 @dataclass
