@@ -223,7 +223,7 @@ async def seed(store: PostgresStore, rows: int) -> float:
         last = min(rows, first + chunk - 1)
         await store.db.execute(SEED_SQL, *arrays, first, last)
         print(f"  seeded {last:,} rows ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-    await store.db.execute("VACUUM ANALYZE signups")
+    await store.db.execute("VACUUM ANALYZE")
     return time.perf_counter() - started
 
 
@@ -353,7 +353,7 @@ async def run(url: str, rows: int, n: int, fresh: bool) -> int:
         have = int(await store.db.fetchval("SELECT COUNT(*) FROM signups"))
         if fresh or have == 0:
             seconds = await seed(store, rows)
-            print(f"seed: {rows:,} sign-ups in {seconds:.0f} s (one INSERT ... SELECT per 250,000, VACUUM ANALYZE)")
+            print(f"seed: {rows:,} sign-ups in {seconds:.0f} s (an INSERT ... SELECT per 250,000, VACUUM ANALYZE)")
         else:
             rows = have
             print(f"reusing {rows:,} sign-ups")
