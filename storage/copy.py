@@ -26,8 +26,9 @@ from storage.interface import Store, StoreError
 DEFAULT_BATCH = 1000
 # Each store keeps its own migration history; send slots and inbound turns are a few
 # seconds of coordination among PostgreSQL processes, with no SQLite twin and nothing
-# worth carrying over.
-SKIP_TABLES = frozenset({"schema_migrations", "send_slots", "inbound_turns"})
+# worth carrying over; signup_terms is PostgreSQL's search index of names and
+# workplaces, filled by triggers as the sign-ups are copied in.
+SKIP_TABLES = frozenset({"schema_migrations", "send_slots", "inbound_turns", "signup_terms"})
 
 
 class TargetNotEmptyError(StoreError):

@@ -6,9 +6,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+import storage.postgres.console as pg_console
 from storage import Role, Store
 from storage.console import SignupCursor, SignupQuery
+from storage.postgres import PostgresStore
 from storage.signups import PAPER_CHANNEL, SignupDraft, SignupSource, SignupStatus
+from tests.conftest import postgres_database
 from tests.console_support import add_signup, person
 
 
@@ -178,3 +183,64 @@ async def test_an_import_and_submissions_of_the_same_numbers_at_once_all_succeed
     imported = results[0].created + results[-1].created  # type: ignore[union-attr]
     assert await backend.count_signups(SignupQuery(None)) == 40
     assert imported == await backend.count_signups(SignupQuery(None, paper=True))
+
+
+# -- PostgreSQL: the search's distinct names and workplaces ---------------------------------
+
+
+async def test_postgres_search_terms_follow_the_sign_ups_and_go_with_a_forgotten_name() -> None:
+    async with postgres_database() as url:
+        store = PostgresStore(url)
+        await store.open()
+        try:
+
+            async def terms() -> set[str]:
+                return {r[0] for r in await store.db.fetch("SELECT term FROM signup_terms")}
+
+            only = await add_signup(store, "Nguyễn Văn Duy Nhất", "+84912345601", workplace="Xưởng Chung")
+            await add_signup(store, "Trần Thị Chung", "+84912345602", workplace="Xưởng Chung")
+            assert await terms() == {"Nguyễn Văn Duy Nhất", "Trần Thị Chung", "Xưởng Chung"}
+            await store.set_signup_status(only, SignupStatus.CONTACTED)
+            assert await terms() == {"Nguyễn Văn Duy Nhất", "Trần Thị Chung", "Xưởng Chung"}
+            await store.db.execute("UPDATE signups SET full_name = 'Nguyễn Văn Đổi Tên' WHERE id = $1", only)
+            assert await terms() == {"Nguyễn Văn Đổi Tên", "Trần Thị Chung", "Xưởng Chung"}
+            assert await store.forget_signup_by_phone("+84912345601") is not None
+            assert await terms() == {"Trần Thị Chung", "Xưởng Chung"}, "the workplace is still someone's"
+            everyone = SignupQuery(None, text="chung")
+            assert [s.full_name for s in await store.search_signups(everyone)] == ["Trần Thị Chung"]
+            assert await store.purge_signups(last_contact_before=datetime.now(UTC) + timedelta(hours=1)) == 1
+            assert await terms() == set()
+            await add_signup(store, "Lê Văn Cắt", "+84912345603")
+            await store.db.execute("TRUNCATE signups CASCADE")  # as `unionbot db copy --force` empties a target
+            assert await terms() == set()
+        finally:
+            await store.close()
+
+
+async def test_postgres_a_text_matching_many_names_finds_the_same_sign_ups(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Over _TERMS_ARRAY_LIMIT matching values the query looks them up itself: same answers.
+    async with postgres_database() as url:
+        store = PostgresStore(url)
+        await store.open()
+        try:
+            ids = [
+                await add_signup(store, f"Nguyễn Văn {i}", f"+849123450{i:02d}", "hue" if i % 2 else "ha_noi")
+                for i in range(10)
+            ]
+            await add_signup(store, "Trần Thị Khác", "+84912345699", workplace="Nhà máy Khác")
+            queries = [SignupQuery(None, text="nguyễn"), SignupQuery(frozenset({"hue"}), text="văn", sort="name")]
+
+            async def answers() -> list[object]:
+                got: list[object] = []
+                for q in queries:
+                    got.append([s.id for s in await store.search_signups(q, limit=4)])
+                    got.append(await store.count_signups(q, cap=3))
+                    got.append([e.id async for page in store.export_query_pages(q, page_size=3) for e in page])
+                return got
+
+            as_array = await answers()
+            assert as_array[:3] == [ids[::-1][:4], 4, ids]
+            monkeypatch.setattr(pg_console, "_TERMS_ARRAY_LIMIT", 2)
+            assert await answers() == as_array
+        finally:
+            await store.close()

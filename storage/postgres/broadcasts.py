@@ -431,14 +431,28 @@ class PostgresBroadcastMixin(PostgresFeature):
         # transaction (SKIP LOCKED): such a row is the other sender's, so it is left out
         # rather than waited for; if that transaction rolls back, the row stays queued and
         # a later page picks it up. Rows are locked in id order, as every claimer does.
+        #
+        # Both statements find their rows by primary key alone, in a MATERIALIZED CTE, and
+        # test broadcast and status on the locked rows. Given `broadcast_id = $1 AND status
+        # = 'queued'` beside the ids, the planner may read the batch through
+        # deliveries_by_status instead, with the ids as a filter: every queued row of the
+        # broadcast per batch of 8, quadratic in the audience (measured: 2.6 ms a claim at
+        # 10,000 queued rows, 38 ms a batch at 20,000 recipients, hours at a million). It
+        # does so whenever its estimate for that pair is small, as for a broadcast whose
+        # rows are newer than the table's statistics, i.e. every freshly materialized one.
+        # A claimed id no longer queued (another sender's, or skipped) is locked too for
+        # the rest of this transaction, and left as it is.
         now = now_utc()
         claimed: set[int] = set()
         async with self.transaction() as conn:
             if results:
                 await conn.execute(
-                    "UPDATE deliveries d SET status = v.status, reason = v.reason, updated_at = $4"
-                    " FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, status, reason)"
-                    " WHERE d.id = v.id AND d.broadcast_id = $5 AND d.status IN ('sending', 'queued')",
+                    "WITH t AS MATERIALIZED (SELECT id, broadcast_id, status FROM deliveries"
+                    "  WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)"
+                    " UPDATE deliveries d SET status = v.status, reason = v.reason, updated_at = $4"
+                    " FROM t, unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, status, reason)"
+                    " WHERE d.id = t.id AND v.id = t.id"
+                    "  AND t.broadcast_id = $5 AND t.status IN ('sending', 'queued')",
                     [r.delivery_id for r in results],
                     [r.status.value for r in results],
                     [r.reason for r in results],
@@ -447,12 +461,12 @@ class PostgresBroadcastMixin(PostgresFeature):
                 )
             if claim:
                 rows = await conn.fetch(
-                    "WITH c AS (SELECT id FROM deliveries"
-                    "  WHERE broadcast_id = $1 AND id = ANY($2::bigint[]) AND status = 'queued'"
-                    "  ORDER BY id FOR UPDATE SKIP LOCKED)"
+                    "WITH c AS MATERIALIZED (SELECT id, broadcast_id, status FROM deliveries"
+                    "  WHERE id = ANY($2::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED)"
                     " UPDATE deliveries d SET status = 'sending', reason = NULL, updated_at = $3,"
                     "  attempts = d.attempts + 1"
-                    " FROM c WHERE d.id = c.id RETURNING d.id",
+                    " FROM c WHERE d.id = c.id AND c.broadcast_id = $1 AND c.status = 'queued'"
+                    " RETURNING d.id",
                     broadcast_id,
                     list(claim),
                     now,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -26,10 +28,44 @@ _IMPORT_CHUNK = 1000
 # The name order of the console's pages, byte order as in SQLite; the signups_name_id
 # index is on this expression (0002_signups.sql).
 _NAME = 's.full_name COLLATE "C"'
+# A search text is matched against the distinct names and workplaces (signup_terms,
+# 0009_signup_terms.sql); up to this many matching values go to the sign-up query as an
+# array, which the planner sees (custom plans) and estimates value by value. A text
+# matching more ("Nguyễn", "an") matches many sign-ups: the query then looks the values
+# up itself, in a hash while it reads the newest sign-ups, which soon fill a page.
+_TERMS_ARRAY_LIMIT = 1000
 
 
-def _where(query: SignupQuery, params: Params) -> list[str] | None:
-    """The query's conditions on alias s; None when the scope is empty (nothing to see)."""
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """The distinct names and workplaces containing a search text."""
+
+    names: list[str]
+    workplaces: list[str]
+
+
+async def _matching_terms(db: asyncpg.Connection | asyncpg.Pool, text: str | None) -> _Terms | None:
+    """The names and workplaces containing `text` (ignoring case), or None when there is
+    no text or more than _TERMS_ARRAY_LIMIT of them."""
+    if not text:
+        return None
+    rows = await db.fetch(
+        "SELECT kind, term FROM signup_terms WHERE term ILIKE $1 ESCAPE '\\' LIMIT $2",
+        _like(text),
+        _TERMS_ARRAY_LIMIT + 1,
+    )
+    if len(rows) > _TERMS_ARRAY_LIMIT:
+        return None
+    return _Terms([r[1] for r in rows if r[0] == "name"], [r[1] for r in rows if r[0] == "workplace"])
+
+
+def _none_match(terms: _Terms | None) -> bool:
+    return terms is not None and not terms.names and not terms.workplaces
+
+
+def _where(query: SignupQuery, params: Params, terms: _Terms | None = None) -> list[str] | None:
+    """The query's conditions on alias s; None when the scope is empty (nothing to see).
+    A text's matching `terms` come from _matching_terms."""
     where: list[str] = []
     if not filter_provinces(query.provinces, where, params):
         return None
@@ -50,11 +86,28 @@ def _where(query: SignupQuery, params: Params) -> list[str] | None:
     if query.phone_e164:
         where.append(f"s.phone_e164 = {params.add(query.phone_e164)}")
     if query.text:
-        # ILIKE: SQLite's LIKE ignores case (ASCII only); PostgreSQL's LIKE would not.
-        # The trigram indexes of 0004_console.sql serve both sides of the OR.
-        pattern = params.add(_like(query.text))
-        where.append(f"(s.full_name ILIKE {pattern} ESCAPE '\\' OR s.workplace ILIKE {pattern} ESCAPE '\\')")
+        where.append(_text_condition(query.text, params, terms))
     return where
+
+
+def _text_condition(text: str, params: Params, terms: _Terms | None) -> str:
+    """Name or workplace contains `text`: one of the values containing it (ILIKE there:
+    SQLite's LIKE ignores case too), found by exact lookups (signups_name_province,
+    signups_workplace_province) instead of matching the text row by row."""
+    if terms is None:
+        pattern = params.add(_like(text))
+        names = f"SELECT term FROM signup_terms WHERE kind = 'name' AND term ILIKE {pattern} ESCAPE '\\'"
+        workplaces = f"SELECT term FROM signup_terms WHERE kind = 'workplace' AND term ILIKE {pattern} ESCAPE '\\'"
+        return f"({_NAME} IN ({names}) OR s.workplace IN ({workplaces}))"
+    # Only the column a value comes from: the planner estimates each value by its
+    # column's statistics, and a name looked up among workplaces would count as an
+    # average workplace (hundreds of sign-ups) rather than none.
+    either = []
+    if terms.names:
+        either.append(f"{_NAME} = ANY({params.add(terms.names)}::text[])")
+    if terms.workplaces:
+        either.append(f"s.workplace = ANY({params.add(terms.workplaces)}::text[])")
+    return f"({' OR '.join(either)})"
 
 
 def _question(r: asyncpg.Record) -> Question:
@@ -186,11 +239,39 @@ class PostgresConsoleMixin(PostgresFeature):
         return affected(await self.db.execute("DELETE FROM console_sessions WHERE user_id = $1", user_id))
 
     # -- lookups ------------------------------------------------------------------
+    @asynccontextmanager
+    async def _planned_per_call(self, text: str | None) -> AsyncIterator[asyncpg.Connection | asyncpg.Pool]:
+        """Where a sign-up lookup runs: for a text search, a transaction whose statements
+        are planned for their values at every call. asyncpg prepares each statement once
+        per connection, and after five runs PostgreSQL may keep one generic plan made
+        without the values; for a text search that plan cannot know whether the values
+        match a handful of sign-ups or half a million, and the wrong one costs seconds."""
+        if not text:
+            yield self.db
+            return
+        async with self.transaction() as conn:
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            yield conn
+
     async def search_signups(
         self, query: SignupQuery, *, after: SignupCursor | None = None, limit: int = 50
     ) -> list[Signup]:
+        async with self._planned_per_call(query.text) as db:
+            terms = await _matching_terms(db, query.text)
+            if _none_match(terms):
+                return []
+            return await self._search_signups(db, query, terms, after, limit)
+
+    async def _search_signups(
+        self,
+        db: asyncpg.Connection | asyncpg.Pool,
+        query: SignupQuery,
+        terms: _Terms | None,
+        after: SignupCursor | None,
+        limit: int,
+    ) -> list[Signup]:
         params = Params()
-        where = _where(query, params)
+        where = _where(query, params, terms)
         if where is None:
             return []
         if query.sort == "name":
@@ -210,33 +291,42 @@ class PostgresConsoleMixin(PostgresFeature):
             + (" WHERE " + " AND ".join(where) if where else "")
             + f" ORDER BY {order} LIMIT {params.add(int(limit))}"
         )
-        return [signup(r) for r in await self.db.fetch(sql, *params.values)]
+        return [signup(r) for r in await db.fetch(sql, *params.values)]
 
     async def count_signups(self, query: SignupQuery, *, cap: int | None = None) -> int:
-        params = Params()
-        where = _where(query, params)
-        if where is None:
-            return 0
-        sql = "SELECT 1 FROM signups s" + (" WHERE " + " AND ".join(where) if where else "")
-        if cap is not None:
-            sql += f" LIMIT {params.add(int(cap) + 1)}"
-        return int(await self.db.fetchval(f"SELECT COUNT(*) FROM ({sql}) AS matching", *params.values))
+        async with self._planned_per_call(query.text) as db:
+            terms = await _matching_terms(db, query.text)
+            if _none_match(terms):
+                return 0
+            params = Params()
+            where = _where(query, params, terms)
+            if where is None:
+                return 0
+            sql = "SELECT 1 FROM signups s" + (" WHERE " + " AND ".join(where) if where else "")
+            if cap is not None:
+                sql += f" LIMIT {params.add(int(cap) + 1)}"
+            return int(await db.fetchval(f"SELECT COUNT(*) FROM ({sql}) AS matching", *params.values))
 
     async def export_query_pages(
         self, query: SignupQuery, *, page_size: int = 1000
     ) -> AsyncIterator[list[SignupExport]]:
+        terms = await _matching_terms(self.db, query.text)
+        if _none_match(terms):
+            return
         params = Params(0)
-        where = _where(query, params)
+        where = _where(query, params, terms)
         if where is None:
             return
         # Keyset on the id: every page is a short query from the last id, so memory stays
         # flat and no connection or snapshot is held between pages.
         sql = f"{_EXPORT_SELECT} WHERE {' AND '.join(['s.id > $1', *where])} ORDER BY s.id LIMIT {int(page_size)}"
         while True:
-            rows = await self.db.fetch(sql, *params.values)
-            if not rows:
-                return
-            yield await export_page(self.db, rows)
+            async with self._planned_per_call(query.text) as db:
+                rows = await db.fetch(sql, *params.values)
+                if not rows:
+                    return
+                page = await export_page(db, rows)
+            yield page
             params.values[0] = rows[-1][0]
 
     async def search_questions(
