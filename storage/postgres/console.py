@@ -29,7 +29,7 @@ _IMPORT_CHUNK = 1000
 # index is on this expression (0002_signups.sql).
 _NAME = 's.full_name COLLATE "C"'
 # A search text is matched against the distinct names and workplaces (signup_terms,
-# 0009_signup_terms.sql); up to this many matching values go to the sign-up query as an
+# 0010_signup_terms.sql); up to this many matching values go to the sign-up query as an
 # array, which the planner sees (custom plans) and estimates value by value. A text
 # matching more ("Nguyễn", "an") matches many sign-ups: the query then looks the values
 # up itself, in a hash while it reads the newest sign-ups, which soon fill a page.
