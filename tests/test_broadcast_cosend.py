@@ -61,7 +61,8 @@ async def test_a_helper_shares_the_broadcast_and_the_holder_finishes_it(pair: tu
     await wait_until(lambda: len(sender_a.sent) >= 10, 10, "the holder sending")
     helped = await helper.help(b.id)
     report = await asyncio.wait_for(run, 30)
-    assert report.outcome == RunOutcome.DONE and helped.outcome == RunOutcome.HELPED
+    # The helper ends out of rows, or sees the holder call the broadcast done first.
+    assert report.outcome == RunOutcome.DONE and helped.outcome in (RunOutcome.HELPED, RunOutcome.STOPPED)
     assert len(sender_b.sent) >= 30, "the helper sent a real share"
     chats = sender_a.chats() + sender_b.chats()
     assert sorted(chats, key=int) == [str(w) for w in WORKERS], "each worker once"
