@@ -8,6 +8,7 @@ import asyncio
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -307,13 +308,19 @@ async def test_reminder_the_day_before_exactly_once_and_not_in_quiet_hours(backe
     await store.register(RegistrationDraft(later, w.id, "+84912345600", "Rem", 1))
     outbox = Outbox()
     always_quiet = QuietHours.parse("00:00", "23:59", "Asia/Ho_Chi_Minh")
+    # After the reminder is due and inside the quiet window (all day but 23:59 in Vietnam),
+    # whatever the hour the test runs: a fixed hour of the day fell before `remind_at`
+    # when the test ran after 20:00 UTC.
+    at = now + timedelta(seconds=1)
+    if at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M") == "23:59":
+        at += timedelta(minutes=2)
     sent = await deliver_due(
         store,
         load_catalog(),
         outbox.deliver,
         timezone="Asia/Ho_Chi_Minh",
         quiet=always_quiet,
-        now=now.replace(hour=20, minute=0),
+        now=at,
     )
     assert sent == 0 and not outbox.sent  # queued, held for the morning
     assert await deliver(store, outbox) == 1
