@@ -21,10 +21,29 @@ if str(ROOT) not in sys.path:
 # PTB 22 would warn on every 429 about the number form of retry_after.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
+from bot.broadcast.engine import DeliveryEngine  # noqa: E402
+from bot.broadcast.senders import Sender  # noqa: E402
+from handlers.broadcasts.schedule import QuietHours  # noqa: E402
+from handlers.i18n import load_catalog  # noqa: E402
 from storage import Store  # noqa: E402
 from storage.broadcasts import Audience, Broadcast, NewBroadcast  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
 
+# `unionbot run` configured for paid broadcasts (1,000/s) and no quiet hours, so a
+# crash benchmark takes seconds, not minutes, at any hour.
+PAID_BROADCAST_CONFIG = """
+[broadcast]
+quiet_start = "00:00"
+quiet_end = "00:00"
+telegram_rate = 1000
+paid_broadcast = true
+in_doubt = "leave"
+
+[[broadcast.topics]]
+id = "workers_month"
+name_vi = "Tháng Công nhân"
+name_en = "Workers' Month"
+"""
 TEXT_VI = "Chào mừng Tháng Công nhân 2025! Mời bạn tham gia hội thao công nhân sáng Chủ nhật tại nhà văn hoá KCN."
 TEXT_EN = "Welcome to Workers' Month 2025! Join the workers' sports day on Sunday morning at the industrial park hall."
 
@@ -97,3 +116,9 @@ def peak_rss_mb() -> float:
 def fake_args() -> list[str]:
     # Keep the fake's request log bounded: it runs for tens of thousands of sends.
     return ["--max-log", "50000", "--log-level", "WARNING"]
+
+
+def bench_engine(store: Store, senders: dict[str, Sender]) -> DeliveryEngine:
+    """The delivery engine as the bot builds it, with no quiet hours: a benchmark runs at
+    any hour of the day."""
+    return DeliveryEngine(store, load_catalog(), senders, QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"))

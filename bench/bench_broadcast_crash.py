@@ -23,25 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_broadcast_common import ROOT, fake_args, seed
+from bench_broadcast_common import PAID_BROADCAST_CONFIG, ROOT, fake_args, seed
 
 from storage.broadcasts import BroadcastStatus
 from storage.sqlite import SQLiteStore
 from tests.fakes.telegram_api import FakeTelegramProcess
 
-CONFIG = """
-[broadcast]
-quiet_start = "00:00"
-quiet_end = "00:00"
-telegram_rate = 1000
-paid_broadcast = true
-in_doubt = "leave"
-
-[[broadcast.topics]]
-id = "workers_month"
-name_vi = "Tháng Công nhân"
-name_en = "Workers' Month"
-"""
+CONFIG = PAID_BROADCAST_CONFIG
 
 
 def start_bot(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

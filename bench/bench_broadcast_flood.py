@@ -16,14 +16,11 @@ import logging
 import tempfile
 from pathlib import Path
 
-from bench_broadcast_common import Usage, fake_args, seed
+from bench_broadcast_common import Usage, bench_engine, fake_args, seed
 from telegram import Bot
 
-from bot.broadcast.engine import DeliveryEngine
 from bot.broadcast.limits import ChannelLimits
 from bot.broadcast.senders import TelegramSender
-from handlers.broadcasts.schedule import QuietHours
-from handlers.i18n import load_catalog
 from tests.fakes.telegram_api import FakeTelegramProcess
 
 RETRY_AFTER = 2
@@ -42,12 +39,7 @@ async def main(recipients: int) -> int:
             async with bot:
                 sender = TelegramSender(bot, ChannelLimits(rate=None), extra_lanes=lanes, sends_per_lane=1)
                 await sender.start()
-                engine = DeliveryEngine(
-                    store,
-                    load_catalog(),
-                    {"telegram": sender},
-                    QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"),
-                )
+                engine = bench_engine(store, {"telegram": sender})
                 before = Usage.now()
                 report = await engine.run(b.id)
                 after = Usage.now()

@@ -14,14 +14,11 @@ import logging
 import tempfile
 from pathlib import Path
 
-from bench_broadcast_common import fake_args, seed
+from bench_broadcast_common import bench_engine, fake_args, seed
 from telegram import Bot
 
-from bot.broadcast.engine import DeliveryEngine
 from bot.broadcast.limits import ChannelLimits
 from bot.broadcast.senders import TelegramSender
-from handlers.broadcasts.schedule import QuietHours
-from handlers.i18n import load_catalog
 from tests.fakes.telegram_api import FakeTelegramProcess
 
 
@@ -33,12 +30,7 @@ async def main(recipients: int, rate: float) -> int:
             store, b = await seed(Path(tmp) / "bench.sqlite3", recipients)
             bot = Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url)
             async with bot:
-                engine = DeliveryEngine(
-                    store,
-                    load_catalog(),
-                    {"telegram": TelegramSender(bot, ChannelLimits(rate=rate))},
-                    QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"),
-                )
+                engine = bench_engine(store, {"telegram": TelegramSender(bot, ChannelLimits(rate=rate))})
                 report = await engine.run(b.id)
             stats = await fake.control.stats()
             sends = await fake.control.requests("sendMessage")

@@ -17,14 +17,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from bench_broadcast_common import Usage, fake_args, peak_rss_mb, seed
+from bench_broadcast_common import Usage, bench_engine, fake_args, peak_rss_mb, seed
 from telegram import Bot
 
-from bot.broadcast.engine import DeliveryEngine, EngineSettings
 from bot.broadcast.limits import ChannelLimits
 from bot.broadcast.senders import TelegramSender
-from handlers.broadcasts.schedule import QuietHours
-from handlers.i18n import load_catalog
 from tests.fakes.telegram_api import FakeTelegramProcess
 
 LANES = 16  # one per send in flight, as `unionbot` does for paid broadcasts (bot/broadcast/wiring.py)
@@ -47,13 +44,7 @@ async def main(recipients: int) -> int:
                     sends_per_lane=1,
                 )
                 await sender.start()
-                engine = DeliveryEngine(
-                    store,
-                    load_catalog(),
-                    {"telegram": sender},
-                    QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"),
-                    settings=EngineSettings(),
-                )
+                engine = bench_engine(store, {"telegram": sender})
                 before = Usage.now()
                 report = await engine.run(b.id)
                 after = Usage.now()

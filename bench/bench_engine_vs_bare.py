@@ -29,14 +29,12 @@ import platform
 import tempfile
 from pathlib import Path
 
-from bench_broadcast_common import TEXT_EN, TEXT_VI, Usage, fake_args, seed
+from bench_broadcast_common import TEXT_EN, TEXT_VI, Usage, bench_engine, fake_args, seed
 from telegram import Bot
 
-from bot.broadcast.engine import DeliveryEngine, EngineSettings
 from bot.broadcast.limits import ChannelLimits
 from bot.broadcast.senders import TelegramSender
 from handlers.broadcasts.render import message_language, render_message
-from handlers.broadcasts.schedule import QuietHours
 from handlers.i18n import load_catalog
 from tests.fakes.telegram_api import FakeTelegramProcess
 
@@ -68,13 +66,7 @@ async def engine_round(
     async with bot:
         sender = TelegramSender(bot, ChannelLimits(rate=None), store=store, extra_lanes=lanes, sends_per_lane=1)
         await sender.start()
-        engine = DeliveryEngine(
-            store,
-            load_catalog(),
-            {"telegram": sender},
-            QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"),
-            settings=EngineSettings(),
-        )
+        engine = bench_engine(store, {"telegram": sender})
         assert engine.concurrency() == LANES
         if prof is not None:
             prof.enable()

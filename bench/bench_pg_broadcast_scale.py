@@ -42,14 +42,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench_broadcast_common import TEXT_EN, TEXT_VI, Usage, fake_args, peak_rss_mb
+from bench_broadcast_common import TEXT_EN, TEXT_VI, Usage, bench_engine, fake_args, peak_rss_mb
 from telegram import Bot
 
-from bot.broadcast.engine import DeliveryEngine, EngineSettings
 from bot.broadcast.limits import ChannelLimits
 from bot.broadcast.senders import TelegramSender
-from handlers.broadcasts.schedule import QuietHours
-from handlers.i18n import load_catalog
 from storage import open_store
 from storage.broadcasts import Audience, Broadcast, NewBroadcast
 from storage.postgres import PostgresStore
@@ -100,13 +97,7 @@ async def child(url: str, base_urls: list[str], token: str, broadcast_id: int) -
     async with bots[0]:
         sender = TelegramSender(bots[0], ChannelLimits(rate=None), store=store, extra_lanes=bots[1:], sends_per_lane=1)
         await sender.start()
-        engine = DeliveryEngine(
-            store,
-            load_catalog(),
-            {"telegram": sender},
-            QuietHours.parse("00:00", "00:00", "Asia/Ho_Chi_Minh"),
-            settings=EngineSettings(),
-        )
+        engine = bench_engine(store, {"telegram": sender})
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)  # "go": both processes start together
         started = time.time()

@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
 
 import asyncpg  # noqa: E402
 
-from bench.bench_broadcast_common import fake_args, seed_store  # noqa: E402
+from bench.bench_broadcast_common import PAID_BROADCAST_CONFIG, fake_args, seed_store  # noqa: E402
 from storage.broadcasts import BroadcastStatus  # noqa: E402
 from storage.postgres import PostgresStore  # noqa: E402
 from tests.conftest import postgres_database  # noqa: E402
@@ -58,19 +58,8 @@ CONFIG = """
 mode = "webhook"
 # Never called: the test pushes no updates; each bot registers it at start.
 webhook_url = "https://bot.example.invalid/telegram/webhook"
-
-[broadcast]
-quiet_start = "00:00"
-quiet_end = "00:00"
-telegram_rate = 1000
-paid_broadcast = true
-in_doubt = "leave"
-
-[[broadcast.topics]]
-id = "workers_month"
-name_vi = "Tháng Công nhân"
-name_en = "Workers' Month"
 """
+CONFIG += PAID_BROADCAST_CONFIG
 WEBHOOK_SECRET = "two-processes-one-database"
 READY = "unionbot running:"  # logged by serve() once channels and services are up
 

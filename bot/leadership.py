@@ -50,7 +50,7 @@ class Leadership:
         self.leading = False
         self.changes = 0  # times leadership was taken or lost (tests wait on it)
         self._task: asyncio.Task[None] | None = None
-        self.outage = Outage(f"leadership {role}: could not ask the store")
+        self.outage = Outage(f"leadership {role}", "could not ask the store")
 
     async def start(self) -> None:
         # The first answer before start() returns: a single process (SQLite) schedules from

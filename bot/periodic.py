@@ -23,8 +23,8 @@ class Outage:
     minute while it lasts, with the error the first time, and once when it works again;
     never a line per retry."""
 
-    def __init__(self, what: str, every: float = OUTAGE_LOG_EVERY) -> None:
-        self.what = what
+    def __init__(self, who: str, what: str, every: float = OUTAGE_LOG_EVERY) -> None:
+        self.who, self.what = who, what
         self.every = every
         self.since: float | None = None
         self._said = -math.inf
@@ -38,12 +38,12 @@ class Outage:
         if now - self._said >= self.every:
             first = self._said == -math.inf
             self._said = now
-            logger.warning("%s (%d tries so far)", self.what, self.failures, exc_info=first)
+            logger.warning("%s: %s (%d tries so far)", self.who, self.what, self.failures, exc_info=first)
 
     def recovered(self) -> None:
         if self.since is None:
             return
-        logger.warning("%s: back after %.0f s", self.what.split(":")[0], time.monotonic() - self.since)
+        logger.warning("%s: back after %.0f s", self.who, time.monotonic() - self.since)
         self.since, self._said, self.failures = None, -math.inf, 0
 
 
@@ -57,7 +57,7 @@ class PeriodicService(abc.ABC):
         self._task: asyncio.Task[None] | None = None
         # Rounds finished (failed ones too): lets a caller wait for the service to be idle.
         self.rounds = 0
-        self.outage = Outage(f"{self.name}: round failed")
+        self.outage = Outage(self.name, "round failed")
 
     @abc.abstractmethod
     async def run_once(self) -> None:

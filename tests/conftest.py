@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -22,6 +23,9 @@ from handlers.routes import build_router
 from handlers.types import Inbound, InboundKind, Reply
 from storage import Store
 from storage.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from storage.postgres import PostgresStore as PostgresStoreT
 
 # Every storage backend the store tests run against. PostgreSQL runs on every machine
 # (127.0.0.1:5432, trust auth); each test gets a database of its own, dropped after.
@@ -50,6 +54,26 @@ async def postgres_database() -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@asynccontextmanager
+async def postgres_processes(count: int = 2) -> AsyncIterator[list[PostgresStoreT]]:
+    """`count` open stores on one fresh PostgreSQL database, each standing for one bot
+    process (its own pool, instance and locks); closed at the end, even one a test killed."""
+    import contextlib
+
+    from storage.postgres import PostgresStore
+
+    async with postgres_database() as url:
+        stores = [PostgresStore(url) for _ in range(count)]
+        try:
+            for store in stores:
+                await store.open()
+            yield stores
+        finally:
+            for store in reversed(stores):
+                with contextlib.suppress(Exception):
+                    await store.close()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import pytest
@@ -16,8 +15,7 @@ import pytest
 from bot.broadcast.engine import RunOutcome
 from storage import Store
 from storage.broadcasts import Audience, BroadcastStatus, DeliveryStatus, NewBroadcast
-from storage.postgres import PostgresStore
-from tests.conftest import postgres_database
+from tests.conftest import postgres_processes
 from tests.fakes.broadcast_support import FAST, RecordingSender, add_workers, make_engine
 from tests.harness import wait_until
 
@@ -31,13 +29,7 @@ async def slow(chat_id: str, part: object) -> None:
 
 @pytest.fixture
 async def pair() -> AsyncIterator[tuple[Store, Store]]:
-    async with postgres_database() as url, AsyncExitStack() as stack:
-        stores = []
-        for _ in range(2):
-            store = PostgresStore(url)
-            await store.open()
-            stack.push_async_callback(store.close)
-            stores.append(store)
+    async with postgres_processes(2) as stores:
         yield stores[0], stores[1]
 
 
@@ -73,7 +65,7 @@ async def test_a_helper_shares_the_broadcast_and_the_holder_finishes_it(pair: tu
     assert max(int(c) for c in sender_b.chats()) == WORKERS[-1]
 
 
-async def test_a_helper_never_changes_the_broadcast_nor_helps_its_own(pair: tuple[Store, Store]) -> None:
+async def test_there_is_nothing_to_help_before_the_broadcast_runs(pair: tuple[Store, Store]) -> None:
     store_a, _ = pair
     await add_workers(store_a, WORKERS[:5])
     b = await store_a.create_broadcast(NewBroadcast("x", AUDIENCE, run_at=datetime.now(UTC)))

@@ -9,7 +9,6 @@ instance name and (on PostgreSQL) its own liveness lock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 from collections.abc import AsyncIterator
@@ -20,22 +19,14 @@ import pytest
 from bot.channels.journal import InboundAdoption, InboundJournal
 from storage import Store
 from storage.postgres import PostgresStore
-from tests.conftest import postgres_database
+from tests.conftest import postgres_database, postgres_processes
 from tests.harness import twin
 
 
 @asynccontextmanager
 async def postgres_pair() -> AsyncIterator[tuple[Store, Store]]:
-    async with postgres_database() as url:
-        first, second = PostgresStore(url), PostgresStore(url)
-        await first.open()
-        await second.open()
-        try:
-            yield first, second
-        finally:
-            for store in (second, first):
-                with contextlib.suppress(Exception):  # a test may have killed one
-                    await store.close()
+    async with postgres_processes(2) as (first, second):
+        yield first, second
 
 
 async def test_a_stopped_process_rows_are_adopted_once_in_arrival_order(backend: Store) -> None:

@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import bisect
 import time
-from contextlib import AsyncExitStack
 
 from bot.broadcast.limits import ChannelLimits, Priority
 from bot.broadcast.wiring import shared_limiter, token_key
 from storage import Store
 from storage.postgres import PostgresStore
-from tests.conftest import postgres_database
+from tests.conftest import postgres_database, postgres_processes
 
 RATE = 30.0
 LIMITS = ChannelLimits(rate=RATE, per_chat_interval=0)
@@ -45,13 +44,7 @@ async def test_a_lone_process_store_reserves_without_waiting_and_postgres_spaces
 
 
 async def test_two_processes_reserving_together_get_spaced_slots() -> None:
-    async with postgres_database() as url, AsyncExitStack() as stack:
-        stores = []
-        for _ in range(2):
-            store = PostgresStore(url)
-            await store.open()
-            stack.push_async_callback(store.close)
-            stores.append(store)
+    async with postgres_processes(2) as stores:
         interval = 1 / PER_SECOND
 
         async def next_at() -> float:
@@ -81,13 +74,8 @@ async def test_two_processes_reserving_together_get_spaced_slots() -> None:
 async def test_two_limiters_on_one_database_stay_within_the_rate_together() -> None:
     """Two processes sending together (broadcasts and replies) through their own limiter:
     the recorder (the platform's side) never sees more than RATE in any one second."""
-    async with postgres_database() as url, AsyncExitStack() as stack:
-        limiters = []
-        for _ in range(2):
-            store = PostgresStore(url)
-            await store.open()
-            stack.push_async_callback(store.close)
-            limiters.append(shared_limiter(LIMITS, store, KEY))
+    async with postgres_processes(2) as stores:
+        limiters = [shared_limiter(LIMITS, store, KEY) for store in stores]
         arrivals: list[float] = []
 
         async def send(limiter_index: int, chat: str, priority: Priority) -> None:
@@ -135,13 +123,8 @@ async def test_a_database_out_of_reach_leaves_local_pacing_not_a_failed_send() -
 async def test_a_retry_after_met_by_one_process_pauses_the_others() -> None:
     """Telegram answered one process 429 "retry after": the token is paused for every
     process, so the others do not keep drawing 429s (and longer bans) meanwhile."""
-    async with postgres_database() as url, AsyncExitStack() as stack:
-        limiters = []
-        for _ in range(2):
-            store = PostgresStore(url)
-            await store.open()
-            stack.push_async_callback(store.close)
-            limiters.append(shared_limiter(LIMITS, store, KEY))
+    async with postgres_processes(2) as stores:
+        limiters = [shared_limiter(LIMITS, store, KEY) for store in stores]
         hit, other = limiters
         await hit.acquire("a")
         await other.acquire("b")

@@ -80,7 +80,7 @@ class InboundJournal:
         self.store = store
         self.channel = channel
         self._received = 0
-        self.outage = Outage(f"{channel}: the database is out of reach; updates wait with the platform")
+        self.outage = Outage(channel, "the database is out of reach; updates wait with the platform")
 
     async def receive(self, key: str, user_ref: str, payload: Any) -> bool:
         """Write the update down before it is acknowledged; False for a redelivery."""

@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Coroutine
+from typing import Any
 
 import httpx
 from starlette.requests import Request
@@ -25,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.channels import http as channel_http
 from bot.channels.base import ChannelRegistry
+from bot.channels.journal import Pending
 from bot.channels.zalo.adapter_common import (
     MAX_WEBHOOK_BODY,
     STOP_TIMEOUT,
@@ -101,20 +104,9 @@ class ZaloBotChannel(ZaloChannelBase):
             self._poller = asyncio.create_task(self._poll(), name="zalo-bot-poll")
             logger.info("zalo bot: polling as bot %s", self.identity.id)
 
-    async def adopt(self, *, running: bool) -> int:
-        count = 0
-        for pending in await self.journal.unfinished():
-            try:
-                update = from_journal(ZaloBotUpdate, pending.payload)
-            except (TypeError, ValueError, KeyError):
-                logger.warning("zalo bot: dropped an unreadable journaled update")
-                await self.journal.finish(pending.key)
-                continue
-            self.background.submit(
-                self.replay_key(update.user_id, running), self.journaled(pending.key, self._on_update(update))
-            )
-            count += 1
-        return count
+    def _replay(self, pending: Pending) -> tuple[str, Coroutine[Any, Any, None]]:
+        update = from_journal(ZaloBotUpdate, pending.payload)
+        return update.user_id, self._on_update(update)
 
     async def stop(self) -> None:
         if self._poller is not None:

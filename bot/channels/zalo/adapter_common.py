@@ -18,13 +18,13 @@ import dataclasses
 import enum
 import logging
 import typing
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.broadcast.limits import ChannelLimiter, Priority
 from bot.channels.base import ChannelRegistry
-from bot.channels.journal import InboundJournal
+from bot.channels.journal import InboundJournal, Pending
 from bot.channels.numbered import NumberedChoices
 from bot.channels.ordering import BackgroundHandler
 from bot.channels.zalo.errors import Blocked, RateLimited, ZaloError, ZaloTransientError
@@ -149,9 +149,27 @@ class ZaloChannelBase(abc.ABC):
             return 0
         return await self.adopt(running=True)
 
-    @abc.abstractmethod
     async def adopt(self, *, running: bool) -> int:
-        """Queue the journal's unfinished rows that are now this process's."""
+        """Queue the journal's unfinished rows that are now this process's; how many."""
+        count = 0
+        for pending in await self.journal.unfinished():
+            try:
+                replay = self._replay(pending)
+            except (TypeError, ValueError, KeyError):
+                logger.warning("%s: dropped an unreadable journaled update", self.name)
+                replay = None
+            if replay is None:
+                await self.journal.finish(pending.key)
+                continue
+            user_id, work = replay
+            self.background.submit(self.replay_key(user_id, running), self.journaled(pending.key, work))
+            count += 1
+        return count
+
+    @abc.abstractmethod
+    def _replay(self, pending: Pending) -> tuple[str, Coroutine[Any, Any, None]] | None:
+        """The sender and the handling of a journaled update (None: nobody to answer);
+        TypeError, ValueError or KeyError for a payload that cannot be read back."""
 
     @staticmethod
     def replay_key(user_id: str, running: bool) -> Hashable:

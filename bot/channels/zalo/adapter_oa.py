@@ -24,7 +24,8 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import httpx
 from starlette.requests import Request
@@ -33,6 +34,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.channels import http as channel_http
 from bot.channels.base import ChannelRegistry
+from bot.channels.journal import Pending
 from bot.channels.zalo.adapter_common import (
     MAX_WEBHOOK_BODY,
     STOP_TIMEOUT,
@@ -161,22 +163,11 @@ class ZaloOAChannel(ZaloChannelBase):
         await self.adopt(running=False)
         logger.info("zalo oa: ready for app %s", self.app_id)
 
-    async def adopt(self, *, running: bool) -> int:
-        count = 0
-        for pending in await self.journal.unfinished():
-            try:
-                event = from_journal(OAEvent, pending.payload)
-            except (TypeError, ValueError, KeyError):
-                logger.warning("zalo oa: dropped an unreadable journaled event")
-                await self.journal.finish(pending.key)
-                continue
-            if event.user_id:
-                work = self.journaled(pending.key, self._on_event(event, pending.key))
-                self.background.submit(self.replay_key(event.user_id, running), work)
-                count += 1
-            else:
-                await self.journal.finish(pending.key)
-        return count
+    def _replay(self, pending: Pending) -> tuple[str, Coroutine[Any, Any, None]] | None:
+        event = from_journal(OAEvent, pending.payload)
+        if not event.user_id:
+            return None
+        return event.user_id, self._on_event(event, pending.key)
 
     async def stop(self) -> None:
         await self.background.drain(STOP_TIMEOUT)
