@@ -386,5 +386,11 @@ class BroadcastStore(abc.ABC):
     async def delivery_stats(self, broadcast_id: int) -> BroadcastStats: ...
 
     @abc.abstractmethod
+    async def any_sending(self, broadcast_id: int) -> bool:
+        """Whether a row of the broadcast is in flight: one index probe, cheap enough to
+        poll while another process finishes its sends (a full delivery_stats is not, at a
+        million rows)."""
+
+    @abc.abstractmethod
     async def delivery_statuses(self, broadcast_id: int) -> dict[int, tuple[str, str | None]]:
         """user id -> (status, reason), for reports and tests."""

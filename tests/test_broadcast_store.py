@@ -141,6 +141,23 @@ async def test_recover_with_resend_and_requeue_failed(store: Store) -> None:
     assert await store.requeue_failed(b.id) == 1
 
 
+async def test_any_sending_follows_the_rows_in_flight(store: Store) -> None:
+    await add_workers(store, range(1, 3))
+    b = await store.create_broadcast(new(Audience(topics=("workers_month",))))
+    other = await store.create_broadcast(new(Audience(topics=("workers_month",))))
+    await store.materialize_audience(b.id)
+    await store.materialize_audience(other.id)
+    assert not await store.any_sending(b.id), "queued rows are not in flight"
+    ids = [r.delivery_id for r in await store.queued_deliveries(b.id, after_id=0, limit=10)]
+    await store.journal_deliveries(b.id, ids, [])
+    assert await store.any_sending(b.id)
+    assert not await store.any_sending(other.id), "another broadcast's rows are not counted"
+    await store.journal_deliveries(b.id, [], [DeliveryResult(ids[0], DeliveryStatus.SENT)])
+    assert await store.any_sending(b.id), "one row is still in flight"
+    await store.journal_deliveries(b.id, [], [DeliveryResult(ids[1], DeliveryStatus.FAILED, "blocked")])
+    assert not await store.any_sending(b.id)
+
+
 async def test_lease_is_exclusive_until_it_expires_or_its_holder_is_dead(store: Store) -> None:
     b = await store.create_broadcast(new(Audience(everyone=True)))
     later = NOW + timedelta(seconds=60)

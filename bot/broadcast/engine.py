@@ -404,7 +404,7 @@ class DeliveryEngine:
             return
         b = run.broadcast
         deadline = asyncio.get_running_loop().time() + self.settings.settle_seconds
-        while (await self.store.delivery_stats(b.id)).count(DeliveryStatus.SENDING):
+        while await self.store.any_sending(b.id):
             if asyncio.get_running_loop().time() >= deadline:
                 left = await self.store.recover_deliveries(b.id, resend=False)
                 logger.warning("broadcast %s: %d rows of another process never came back; in doubt", b.id, left)

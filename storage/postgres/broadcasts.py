@@ -495,6 +495,14 @@ class PostgresBroadcastMixin(PostgresFeature):
         )
         return affected(status)
 
+    async def any_sending(self, broadcast_id: int) -> bool:
+        row = await self.db.fetchval(
+            "SELECT 1 FROM deliveries WHERE broadcast_id = $1 AND status = $2 LIMIT 1",
+            broadcast_id,
+            DeliveryStatus.SENDING.value,
+        )
+        return row is not None
+
     async def delivery_stats(self, broadcast_id: int) -> BroadcastStats:
         rows = await self.db.fetch(
             "SELECT status, COALESCE(reason, ''), COUNT(*) FROM deliveries WHERE broadcast_id = $1"

@@ -467,6 +467,13 @@ class SQLiteBroadcastMixin:
             (reason, _now(), broadcast_id),
         )
 
+    async def any_sending(self, broadcast_id: int) -> bool:
+        row = await self._first(
+            "SELECT 1 FROM deliveries WHERE broadcast_id = ? AND status = ? LIMIT 1",
+            (broadcast_id, DeliveryStatus.SENDING.value),
+        )
+        return row is not None
+
     async def delivery_stats(self, broadcast_id: int) -> BroadcastStats:
         rows = await self._rows(
             "SELECT status, COALESCE(reason, ''), COUNT(*) FROM deliveries WHERE broadcast_id = ?"
