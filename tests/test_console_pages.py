@@ -418,3 +418,45 @@ async def test_english_switch_is_a_post_and_sticks(services: Services, store: St
         away = await client.post("/console/lang", data={"csrf": csrf, "lang": "vi", "back": "https://evil.example"})
         assert away.headers["location"] == "/console/"  # never an open redirect
     assert (await store.get_user(org.id)).language == "vi"  # type: ignore[union-attr]  # the chat's language stays
+
+
+QUESTION_IDS = re.compile(r'<article class="question" id="q(\d+)">')
+
+
+def question_ids(html: str) -> list[int]:
+    return [int(x) for x in QUESTION_IDS.findall(html)]
+
+
+async def test_the_inbox_runs_oldest_first_and_pages_past_fifty(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    asker = await signed_up_worker(store, "w-1", "+84912345678", "ha_noi")
+    away = await signed_up_worker(store, "w-2", "+84987654321", "hue")
+    made = [await store.add_question(asker, f"Câu hỏi số {i}", "vi") for i in range(120)]
+    await store.add_question(away, "Câu hỏi ở Huế", "vi")  # another province: never listed
+    handled = made[:55]
+    for qid in handled:
+        await store.answer_question(qid, org.id, "Đã trả lời")
+    still_open = made[55:]
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        first = (await client.get("/console/questions")).text
+        assert question_ids(first) == still_open[:50]  # whoever has waited longest first
+        assert 'id="next"' in first and "Về trang đầu" not in first
+        cursor = re.search(r'name="cursor" value="(\d+)"', first)
+        assert cursor and int(cursor.group(1)) == still_open[49]
+        second = await client.post("/console/questions", data={"csrf": csrf, "status": "open", "cursor": cursor.group(1)})
+        assert question_ids(second.text) == still_open[50:65]
+        assert 'id="next"' not in second.text and 'href="/console/questions">Về trang đầu' in second.text
+        # Handled questions page too, newest first, keeping the filter and the search.
+        answered = await client.post("/console/questions", data={"csrf": csrf, "status": "answered", "q": "số"})
+        assert question_ids(answered.text) == handled[::-1][:50]
+        assert '<input type="hidden" name="status" value="answered">' in answered.text
+        assert '<input type="hidden" name="q" value="số">' in answered.text
+        cursor = re.search(r'name="cursor" value="(\d+)"', answered.text)
+        assert cursor and int(cursor.group(1)) == handled[5]
+        rest = await client.post(
+            "/console/questions", data={"csrf": csrf, "status": "answered", "q": "số", "cursor": cursor.group(1)}
+        )
+        assert question_ids(rest.text) == handled[4::-1]
+        assert 'id="next"' not in rest.text
+

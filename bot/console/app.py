@@ -476,9 +476,21 @@ class Console:
         text = str(form.get("q", "")).strip()[:200] if form is not None and "q" in form else ""
         if viewer.scope is not None and not viewer.scope:
             return self.render(request, viewer, "error.html", 200, message="console.error.no_scope")
+        # Keyset paging, as on the sign-ups page: the next page starts after the last id
+        # shown. Open questions run oldest first (ids upwards), handled ones newest first.
+        raw = str(form.get("cursor", "")) if form is not None else ""
+        cursor = int(raw) if raw.isdigit() and len(raw) < 12 else None
+        oldest_first = QUESTION_FILTERS[status] == (OPEN,)
         items = await self.store.search_questions(
-            provinces=viewer.scope, status=QUESTION_FILTERS[status], text=text or None, limit=PAGE_SIZE
+            provinces=viewer.scope,
+            status=QUESTION_FILTERS[status],
+            text=text or None,
+            after_id=cursor if oldest_first else None,
+            before_id=None if oldest_first else cursor,
+            limit=PAGE_SIZE + 1,
         )
+        more = len(items) > PAGE_SIZE
+        items = items[:PAGE_SIZE]
         waiting = await self.store.count_open_questions(provinces=viewer.scope)
         return self.render(
             request,
@@ -491,6 +503,8 @@ class Console:
             age=lambda d: self._age(viewer.lang, d),
             max_answer=MAX_ANSWER_CHARS,
             filters=list(QUESTION_FILTERS),
+            next_cursor=items[-1].id if more and items else None,
+            paged=cursor is not None,
             close_reasons=CLOSE_REASONS,
             notice=notice,
             error=error,
