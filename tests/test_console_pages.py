@@ -460,3 +460,60 @@ async def test_the_inbox_runs_oldest_first_and_pages_past_fifty(services: Servic
         assert question_ids(rest.text) == handled[4::-1]
         assert 'id="next"' not in rest.text
 
+
+ROW = re.compile(
+    r"<td>Hà Nội</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>.*?<td>(\d+)</td><td>([^<]*)</td>\s*</tr>", re.S
+)
+
+
+async def test_overview_counts_weeks_year_joined_and_questions_waiting(
+    services: Services, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, date, datetime, time, timedelta
+
+    import storage.sqlite.questions as sqlite_questions
+    from storage.signups import SignupDraft, SignupSource, SignupStatus
+
+    now = local_now()
+    today = now.date()
+    monday = today - timedelta(days=today.weekday())
+    new_year = date(today.year, 1, 1)
+
+    def paper(n: int, province: str = "ha_noi") -> SignupDraft:
+        return SignupDraft(
+            f"Người {n}", f"+8491234{n:04d}", "Cty", province, None, SignupSource.COLLECTED, None, "v1", "vi", "paper", None
+        )
+
+    dated = [(paper(1), now), (paper(2), now), (paper(3, "hue"), now)]  # this week
+    earlier_this_year = monday > new_year  # not in the first days of January, when there are none
+    if earlier_this_year:
+        dated.append((paper(4), datetime.combine(new_year, time(12), now.tzinfo)))
+    dated.append((paper(5), datetime.combine(date(today.year - 1, 6, 1), time(12), now.tzinfo)))  # last year
+    await store.import_signups(dated)
+    [joined] = [s for s in await store.export_signups(provinces={"ha_noi"}) if s.full_name == "Người 2"]
+    await store.set_signup_status(joined.id, SignupStatus.JOINED)
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi", "hue"))
+    # Two askers signed up in Hà Nội this week (they count as sign-ups too), one in Huế.
+    asker = await signed_up_worker(store, "w-1", "+84911000001", "ha_noi")
+    second = await signed_up_worker(store, "w-2", "+84911000002", "ha_noi")
+    hue = await signed_up_worker(store, "w-3", "+84911000003", "hue")
+    # The oldest question has waited three days and five hours: the store dates it then.
+    asked = datetime.now(UTC) - timedelta(days=3, hours=5)
+    monkeypatch.setattr(sqlite_questions, "_now", lambda: asked.isoformat(timespec="microseconds"))
+    await store.add_question(asker, "Câu hỏi cũ nhất", "vi")
+    monkeypatch.undo()
+    await store.add_question(second, "Câu hỏi mới", "vi")
+    done = await store.add_question(asker, "Câu hỏi đã trả lời", "vi")
+    await store.answer_question(done, org.id, "Đã trả lời")
+    await store.add_question(hue, "Câu hỏi ở Huế", "vi")
+    async with client_for(console_app(services)) as client:
+        await sign_in(client, store, org)
+        html = (await client.get("/console/")).text
+    row = ROW.search(html)
+    assert row, html
+    week, year, joined_count, waiting, oldest = row.groups()
+    assert (int(week), int(year), int(joined_count)) == (4, 5 if earlier_this_year else 4, 1)
+    assert (int(waiting), oldest) == (2, "3 ngày")
+    assert re.search(r"<td>Huế</td><td>2</td><td>2</td><td>0</td>", html)
+    assert re.search(r'<tfoot><tr><th>Cộng</th><td colspan="5"></td><td>3</td>', html)  # waiting in all
+
