@@ -517,3 +517,39 @@ async def test_overview_counts_weeks_year_joined_and_questions_waiting(
     assert re.search(r"<td>Huế</td><td>2</td><td>2</td><td>0</td>", html)
     assert re.search(r'<tfoot><tr><th>Cộng</th><td colspan="5"></td><td>3</td>', html)  # waiting in all
 
+
+async def test_the_volunteer_filter_finds_exactly_that_volunteers_signups(services: Services, store: Store) -> None:
+    from storage.signups import SignupDraft, SignupSource
+
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    hoa = await person(store, "200", Role.VOLUNTEER)
+    nam = await person(store, "201", Role.VOLUNTEER)
+    await store.create_volunteer_code(hoa.id, "v_hoa")
+    await store.create_volunteer_code(nam.id, "v_nam")
+    await add_signup(store, "Tự đăng ký", "+84911000001")
+    made: dict[int, list[int]] = {hoa.id: [], nam.id: []}
+    for i, (volunteer, source, province) in enumerate(
+        [
+            (hoa, SignupSource.REFERRAL, "ha_noi"),
+            (nam, SignupSource.REFERRAL, "ha_noi"),
+            (hoa, SignupSource.COLLECTED, "ha_noi"),
+            (hoa, SignupSource.REFERRAL, "hue"),  # hers, but outside the organizer's provinces
+        ],
+        2,
+    ):
+        result = await store.submit_signup(
+            SignupDraft(
+                f"Người {i}", f"+8491100000{i}", "Cty", province, None, source, volunteer.id, "v1", "vi", "telegram", None
+            )
+        )
+        assert result is not None
+        if province == "ha_noi":
+            made[volunteer.id].append(result.signup_id)
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        page = (await client.post("/console/signups", data={"csrf": csrf, "volunteer": "v_hoa"})).text
+        assert sorted(ids(page)) == sorted(made[hoa.id])
+        assert '<input type="text" name="volunteer" value="v_hoa"' in page  # the filter is kept
+        assert "2 đăng ký khớp" in page
+        nam_page = (await client.post("/console/signups", data={"csrf": csrf, "volunteer": "v_nam"})).text
+        assert ids(nam_page) == made[nam.id]
