@@ -233,6 +233,10 @@ async def test_a_broadcast_at_a_chosen_time_is_stored_for_then(services: Service
         assert "đã qua" in past.text
         garbled = await client.post("/console/broadcasts/preview", data={**fields, "at": "thứ Bảy"})
         assert 'class="error"' in garbled.text
+        # A "when" the form does not offer is refused, never taken for "now".
+        odd = await client.post("/console/broadcasts/create", data={**fields, "when": "soon"})
+        assert odd.status_code == 200 and "Thời gian không hợp lệ" in odd.text
+        assert await store.list_broadcasts() == []
         preview = await client.post("/console/broadcasts/preview", data={**fields, "at": at.strftime("%Y-%m-%dT%H:%M")})
         assert f"Gửi lần đầu: {at.strftime('%d/%m/%Y %H:%M')}" in preview.text
         sent = await client.post("/console/broadcasts/create", data={**fields, "at": at.strftime("%Y-%m-%dT%H:%M")})
@@ -305,12 +309,18 @@ async def test_a_topic_audience_narrowed_by_language_with_english_text(services:
         assert 'name="topics" value="legal_updates"' in form.text
         preview = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf})
         assert re.search(r'id="audience-size">Số người nhận: 2\b', preview.text)
-        bubbles = re.findall(r'<p class="bubble">(.*?)</p>', preview.text, re.S)
-        assert len(bubbles) == 2 and "Luật Công đoàn 2024" in bubbles[0] and "Trade Union Law" in bubbles[1]
+        # Only what this audience will get: English readers, the English text.
+        [bubble] = re.findall(r'<p class="bubble">(.*?)</p>', preview.text, re.S)
+        assert "Trade Union Law" in bubble and "Luật Công đoàn" not in bubble
         assert '<option value="en" selected>' in preview.text
         assert 'name="topics" value="legal_updates" checked' in preview.text
         any_language = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf, "language": ""})
         assert re.search(r'id="audience-size">Số người nhận: 3\b', any_language.text)
+        bubbles = re.findall(r'<p class="bubble">(.*?)</p>', any_language.text, re.S)
+        assert len(bubbles) == 2 and "Luật Công đoàn 2024" in bubbles[0] and "Trade Union Law" in bubbles[1]
+        vi_only = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf, "language": "vi"})
+        [bubble] = re.findall(r'<p class="bubble">(.*?)</p>', vi_only.text, re.S)
+        assert "Luật Công đoàn 2024" in bubble
         unknown = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf, "topics": "nope"})
         assert 'class="error"' in unknown.text and 'id="audience-size"' not in unknown.text
         sent = await client.post("/console/broadcasts/create", data={**fields, "csrf": csrf})
