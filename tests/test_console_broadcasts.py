@@ -271,6 +271,11 @@ async def test_a_weekly_broadcast_is_stored_as_a_series_until_its_last_day(servi
             data={**fields, "csrf": csrf, "until": (local_today() - timedelta(days=1)).isoformat()},
         )
         assert "đã qua" in over.text
+        # A day the form does not offer is refused, not taken for "every day".
+        odd_day = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf, "weekday": "9"})
+        assert "Thời gian không hợp lệ" in odd_day.text and 'id="preview"' not in odd_day.text
+        daily = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf, "weekday": ""})
+        assert 'id="preview"' in daily.text
         preview = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf})
         assert f"đến ngày {until.strftime('%d/%m/%Y')} 23:59" in preview.text
         assert '<option value="2" selected>' in preview.text  # the choice survives the preview

@@ -153,7 +153,9 @@ class BroadcastPages:
                 raise ValueError("console.broadcasts.in_past")
             return first, None, None
         if d.when == "weekly":
-            weekday = int(d.weekday) if d.weekday.isdigit() and int(d.weekday) < 7 else None
+            if d.weekday and not (d.weekday.isdigit() and int(d.weekday) < 7):
+                raise ValueError("console.broadcasts.bad_time")  # not silently "every day"
+            weekday = int(d.weekday) if d.weekday else None
             at = time.fromisoformat(d.time)
             until = end_of_day(date.fromisoformat(d.until), tz)
             first = next_weekly(now, weekday, at, tz)
