@@ -173,7 +173,10 @@ async def test_a_shell_export_imports_back_through_the_console_unchanged(
     async with SQLiteStore(tmp_path / "cli.sqlite3") as source:
         await source.import_signups(
             [
-                (draft("Nguyễn Văn An", "+84912345678", "Công ty A & B (KCN Nội Bài)", "ha_noi", "KCN Thăng Long"), signed),
+                (
+                    draft("Nguyễn Văn An", "+84912345678", "Công ty A & B (KCN Nội Bài)", "ha_noi", "KCN Thăng Long"),
+                    signed,
+                ),
                 (draft("H'Hen Niê", "+84987654321", "+84 Group & Co", "dak_lak", None), signed + timedelta(days=3)),
                 (draft("Trần Thị Bình", "+84911111111", "-Xưởng 5", "hue", "Phường Phú Hội"), signed),
             ]
@@ -192,7 +195,9 @@ async def test_a_shell_export_imports_back_through_the_console_unchanged(
         assert 'id="problems"' not in preview.text, preview.text
         key = re.search(r'name="key" value="([^"]+)"', preview.text)
         assert key
-        done = await client.post("/console/import/confirm", data={"csrf": csrf, "key": key.group(1)}, follow_redirects=True)
+        done = await client.post(
+            "/console/import/confirm", data={"csrf": csrf, "key": key.group(1)}, follow_redirects=True
+        )
         assert "Đã nhập 4 đăng ký mới" in done.text
 
     def fields(rows: list) -> set[tuple]:  # type: ignore[type-arg]

@@ -444,7 +444,9 @@ async def test_the_inbox_runs_oldest_first_and_pages_past_fifty(services: Servic
         assert 'id="next"' in first and "Về trang đầu" not in first
         cursor = re.search(r'name="cursor" value="(\d+)"', first)
         assert cursor and int(cursor.group(1)) == still_open[49]
-        second = await client.post("/console/questions", data={"csrf": csrf, "status": "open", "cursor": cursor.group(1)})
+        second = await client.post(
+            "/console/questions", data={"csrf": csrf, "status": "open", "cursor": cursor.group(1)}
+        )
         assert question_ids(second.text) == still_open[50:65]
         assert 'id="next"' not in second.text and 'href="/console/questions">Về trang đầu' in second.text
         # Handled questions page too, newest first, keeping the filter and the search.
@@ -481,7 +483,17 @@ async def test_overview_counts_weeks_year_joined_and_questions_waiting(
 
     def paper(n: int, province: str = "ha_noi") -> SignupDraft:
         return SignupDraft(
-            f"Người {n}", f"+8491234{n:04d}", "Cty", province, None, SignupSource.COLLECTED, None, "v1", "vi", "paper", None
+            f"Người {n}",
+            f"+8491234{n:04d}",
+            "Cty",
+            province,
+            None,
+            SignupSource.COLLECTED,
+            None,
+            "v1",
+            "vi",
+            "paper",
+            None,
         )
 
     dated = [(paper(1), now), (paper(2), now), (paper(3, "hue"), now)]  # this week
@@ -539,7 +551,17 @@ async def test_the_volunteer_filter_finds_exactly_that_volunteers_signups(servic
     ):
         result = await store.submit_signup(
             SignupDraft(
-                f"Người {i}", f"+8491100000{i}", "Cty", province, None, source, volunteer.id, "v1", "vi", "telegram", None
+                f"Người {i}",
+                f"+8491100000{i}",
+                "Cty",
+                province,
+                None,
+                source,
+                volunteer.id,
+                "v1",
+                "vi",
+                "telegram",
+                None,
             )
         )
         assert result is not None
