@@ -188,3 +188,193 @@ async def test_a_broadcast_narrowed_to_volunteers_reaches_only_volunteers(servic
     report = await make_engine(store, senders).run(b.id)
     assert report.outcome == "done" and report.stats.sent == 2
     assert senders["telegram"].chats() == ["v1"] and senders["zalo_bot"].chats() == ["v2"]
+
+
+async def subscriber(store: Store, n: int, *, topics: tuple[str, ...], language: str, province: str = "ha_noi") -> str:
+    """A worker signed up in `province`, subscribed to `topics`, reading in `language`."""
+    external = f"{province}-{language}-{n}"
+    user = await store.touch_user("telegram", external, language=language)
+    if topics:
+        await store.subscribe(user.id, list(topics))
+    await store.submit_signup(
+        SignupDraft(
+            f"Người {n}",
+            f"+849140{abs(hash(external)) % 100:02d}{n:03d}",
+            "Cty",
+            province,
+            None,
+            SignupSource.SELF,
+            None,
+            "v1",
+            language,
+            "telegram",
+            user.id,
+        )
+    )
+    return external
+
+
+async def test_a_broadcast_at_a_chosen_time_is_stored_for_then(services: Services, store: Store) -> None:
+    from datetime import UTC, timedelta
+
+    from tests.harness import local_now
+
+    services.broadcast_control = RecordingControl()
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    await workers(store, 2, "ha_noi")
+    at = (local_now() + timedelta(days=2)).replace(second=0, microsecond=0)
+    fields = {"csrf": "", "text_vi": "Họp tổ công đoàn", "everyone": "1", "when": "at"}
+    async with client_for(console_app(services)) as client:
+        fields["csrf"] = await sign_in(client, store, org)
+        past = await client.post(
+            "/console/broadcasts/preview",
+            data={**fields, "at": (local_now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")},
+        )
+        assert "đã qua" in past.text
+        garbled = await client.post("/console/broadcasts/preview", data={**fields, "at": "thứ Bảy"})
+        assert 'class="error"' in garbled.text
+        # A "when" the form does not offer is refused, never taken for "now".
+        odd = await client.post("/console/broadcasts/create", data={**fields, "when": "soon"})
+        assert odd.status_code == 200 and "Thời gian không hợp lệ" in odd.text
+        assert await store.list_broadcasts() == []
+        preview = await client.post("/console/broadcasts/preview", data={**fields, "at": at.strftime("%Y-%m-%dT%H:%M")})
+        assert f"Gửi lần đầu: {at.strftime('%d/%m/%Y %H:%M')}" in preview.text
+        sent = await client.post("/console/broadcasts/create", data={**fields, "at": at.strftime("%Y-%m-%dT%H:%M")})
+        assert sent.status_code == 303
+    [b] = await store.list_broadcasts()
+    assert b.status is BroadcastStatus.SCHEDULED and b.cron is None and not b.is_series
+    assert b.run_at == at.astimezone(UTC)  # the organizer's wall clock, Vietnam time
+    assert b.audience == Audience(everyone=True, provinces=("ha_noi",))
+
+
+async def test_a_weekly_broadcast_is_stored_as_a_series_until_its_last_day(services: Services, store: Store) -> None:
+    from datetime import UTC, time, timedelta
+
+    from handlers.broadcasts.schedule import end_of_day, next_weekly
+    from tests.harness import local_now, local_today
+
+    services.broadcast_control = RecordingControl()
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    until = local_today() + timedelta(days=30)
+    fields = {
+        "text_vi": "Nhắc lịch sinh hoạt công đoàn",
+        "everyone": "1",
+        "when": "weekly",
+        "weekday": "2",  # Wednesday
+        "time": "18:30",
+        "until": until.isoformat(),
+    }
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        over = await client.post(
+            "/console/broadcasts/preview",
+            data={**fields, "csrf": csrf, "until": (local_today() - timedelta(days=1)).isoformat()},
+        )
+        assert "đã qua" in over.text
+        # A day the form does not offer is refused, not taken for "every day".
+        odd_day = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf, "weekday": "9"})
+        assert "Thời gian không hợp lệ" in odd_day.text and 'id="preview"' not in odd_day.text
+        daily = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf, "weekday": ""})
+        assert 'id="preview"' in daily.text
+        preview = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf})
+        assert f"đến ngày {until.strftime('%d/%m/%Y')} 23:59" in preview.text
+        assert '<option value="2" selected>' in preview.text  # the choice survives the preview
+        sent = await client.post("/console/broadcasts/create", data={**fields, "csrf": csrf})
+        assert sent.status_code == 303
+    tz = local_now().tzinfo
+    [b] = [b for b in await store.list_broadcasts() if b.is_series]
+    assert b.cron == "30 18 * * wed"
+    assert b.until == end_of_day(until, tz).astimezone(UTC)  # type: ignore[arg-type]
+    first = next_weekly(local_now(), 2, time(18, 30), tz)  # type: ignore[arg-type]
+    assert b.run_at == first.astimezone(UTC), (b.run_at, first)
+    assert b.audience == Audience(everyone=True, provinces=("ha_noi",))
+    [entry] = await store.list_audit(action="broadcast.create")
+    assert entry.details["kind"] == b.kind.value and entry.details["via"] == "console"
+
+
+async def test_a_topic_audience_narrowed_by_language_with_english_text(services: Services, store: Store) -> None:
+    from tests.fakes.broadcast_support import with_options
+
+    with_options(services)
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    readers_en = [await subscriber(store, i, topics=("legal_updates",), language="en") for i in range(2)]
+    await subscriber(store, 10, topics=("legal_updates",), language="vi")
+    await subscriber(store, 11, topics=("union_news",), language="en")  # another topic
+    await subscriber(store, 12, topics=("legal_updates",), language="en", province="hue")  # another province
+    fields = {
+        "text_vi": "Luật Công đoàn 2024 có hiệu lực từ 1/7/2025",
+        "text_en": "The 2024 Trade Union Law is in force from 1 July 2025",
+        "topics": "legal_updates",
+        "language": "en",
+        "when": "now",
+    }
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        form = await client.get("/console/broadcasts")
+        assert 'name="topics" value="legal_updates"' in form.text
+        preview = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf})
+        assert re.search(r'id="audience-size">Số người nhận: 2\b', preview.text)
+        # Only what this audience will get: English readers, the English text.
+        [bubble] = re.findall(r'<p class="bubble">(.*?)</p>', preview.text, re.S)
+        assert "Trade Union Law" in bubble and "Luật Công đoàn" not in bubble
+        assert '<option value="en" selected>' in preview.text
+        assert 'name="topics" value="legal_updates" checked' in preview.text
+        any_language = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf, "language": ""})
+        assert re.search(r'id="audience-size">Số người nhận: 3\b', any_language.text)
+        bubbles = re.findall(r'<p class="bubble">(.*?)</p>', any_language.text, re.S)
+        assert len(bubbles) == 2 and "Luật Công đoàn 2024" in bubbles[0] and "Trade Union Law" in bubbles[1]
+        vi_only = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf, "language": "vi"})
+        [bubble] = re.findall(r'<p class="bubble">(.*?)</p>', vi_only.text, re.S)
+        assert "Luật Công đoàn 2024" in bubble
+        unknown = await client.post("/console/broadcasts/preview", data={**fields, "csrf": csrf, "topics": "nope"})
+        assert 'class="error"' in unknown.text and 'id="audience-size"' not in unknown.text
+        sent = await client.post("/console/broadcasts/create", data={**fields, "csrf": csrf})
+        assert sent.status_code == 303
+    [b] = await store.list_broadcasts()
+    assert b.text_en == fields["text_en"] and b.text_vi == fields["text_vi"]
+    assert b.audience == Audience(topics=("legal_updates",), provinces=("ha_noi",), language="en")
+    sender = RecordingSender("telegram")
+    report = await make_engine(store, {"telegram": sender}).run(b.id)
+    assert report.outcome == "done" and sorted(sender.chats()) == sorted(readers_en)
+    assert all("Trade Union Law" in (text or "") for _, text in sender.sent)  # English readers, English text
+
+
+async def test_resend_reaches_only_the_recipients_that_failed(services: Services, store: Store) -> None:
+    from bot.broadcast.senders import Rejected
+
+    control = RecordingControl()
+    services.broadcast_control = control
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    await workers(store, 4, "ha_noi")
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        fields = {"csrf": csrf, "text_vi": "Mời dự Đại hội công đoàn", "everyone": "1", "when": "now"}
+        assert (await client.post("/console/broadcasts/create", data=fields)).status_code == 303
+        [b] = await store.list_broadcasts()
+        # Nothing failed yet: there is nothing to resend.
+        early = await client.post(f"/console/broadcasts/{b.id}/resend", data={"csrf": csrf})
+        assert "Không làm được" in early.text
+
+        async def refuse_two(chat_id: str, part: object) -> None:
+            if chat_id in ("ha_noi-1", "ha_noi-3"):
+                raise Rejected("bad_request: chat not found")
+
+        first = RecordingSender("telegram", hook=refuse_two)
+        report = await make_engine(store, {"telegram": first}).run(b.id)
+        assert report.outcome == "done" and sorted(first.chats()) == ["ha_noi-0", "ha_noi-2"]
+        listing = await client.get("/console/broadcasts")
+        assert f'action="/console/broadcasts/{b.id}/resend"' in listing.text
+        resent = await client.post(f"/console/broadcasts/{b.id}/resend", data={"csrf": csrf})
+        assert resent.status_code == 303 and "done=resend" in resent.headers["location"]
+        assert (await store.get_broadcast(b.id)).status is BroadcastStatus.RUNNING  # type: ignore[union-attr]
+        again = RecordingSender("telegram")
+        report = await make_engine(store, {"telegram": again}).run(b.id)
+        assert report.outcome == "done"
+        assert sorted(again.chats()) == ["ha_noi-1", "ha_noi-3"]  # the two that failed, nobody twice
+        stats = await store.delivery_stats(b.id)
+        assert (stats.sent, stats.failed) == (4, 0)
+        after = await client.get("/console/broadcasts")
+        assert f'action="/console/broadcasts/{b.id}/resend"' not in after.text
+    assert control.changed_ids == [b.id, b.id]  # created, then resent
+    [entry] = await store.list_audit(action="broadcast.resend")
+    assert entry.actor_id == org.id and entry.details == {"via": "console"}

@@ -4,7 +4,8 @@ against the whole bot: Telegram through the fake Bot API, the web server, the st
 An organizer asks the bot for a link in the chat, signs in with it, finds a sign-up by a
 phone number typed as people type it, changes its status, and answers a worker's
 question, which then arrives at the worker through the fake Bot API. Screenshots of each
-page at phone (390 px) and desktop (1280 px) width go to build/screenshots/.
+page (sign-in, overview, sign-ups, a sign-up, questions, broadcasts, import, targets and
+the audit log) at phone (390 px) and desktop (1280 px) width go to build/screenshots/.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tests.harness import config_for, telegram_env
 
 CHROMIUM = os.environ.get("UNIONBOT_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
-ORGANIZER, WORKER = 7001, 7002
+ORGANIZER, WORKER, ADMIN = 7001, 7002, 7003
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -163,6 +164,14 @@ async def test_an_organizer_works_through_the_console_in_chromium(tmp_path: Path
                     arrived = await fake.wait_for(method="sendMessage", chat_id=WORKER, since=mark)
                     assert "Bạn hãy gửi đơn tới công đoàn cơ sở" in arrived.params["text"]
 
+                    await page.click("text=Chỉ tiêu")
+                    await expect(page.locator("h1")).to_contain_text("Chỉ tiêu năm")
+                    await page.fill("input[name=target]", "40")
+                    await page.click("#save-target")
+                    await expect(page.locator(".notice")).to_be_visible()
+                    await expect(page.locator("table.list tbody tr").first).to_contain_text("5.0%")  # 2 sign-ups of 40
+                    await shoot(page, "10-targets")
+
                     await page.click("#signout")
                     await page.goto(link.split("/console/")[0] + "/console/signups")
                     await expect(page.locator("h1")).to_have_text("Đăng nhập")
@@ -295,6 +304,20 @@ async def test_import_names_two_bad_rows_and_the_export_opens_in_openpyxl(tmp_pa
                     ("Nguyễn Văn An", "+84912345678"),
                 ]
                 await shoot(page, "09-signups-after-import")
+
+                # An admin reads who imported and exported (organizers have no such page).
+                admin = await runtime.store.touch_user("telegram", str(ADMIN), language="vi")
+                await runtime.store.set_role(admin.id, Role.ADMIN)
+                admin_link = link_url(f"http://127.0.0.1:{runtime.web_port}", await issue_link(runtime.store, admin))
+                page = await browser.new_page(viewport={"width": 1280, "height": 900})
+                await page.goto(admin_link)
+                await page.click("#signin")
+                await page.click("text=Nhật ký")
+                await expect(page.locator("h1")).to_have_text("Nhật ký thao tác")
+                actions = page.locator("table.list tbody tr td:nth-child(3)")
+                await expect(actions.filter(has_text="signups.import")).to_have_count(1)
+                await expect(actions.filter(has_text="signups.export")).to_have_count(1)
+                await shoot(page, "11-audit")
             finally:
                 await browser.close()
     exports = await _audits(config, "signups.export")

@@ -41,6 +41,9 @@ async def test_a_large_export_runs_in_the_worker_process_while_pages_keep_answer
 
     # The spawned worker imports its own copy of the module; only this process is patched.
     monkeypatch.setattr(export_module, "write_export_file", not_here)
+    # This client asks for pages as fast as it can, as no person does: the per-session
+    # request limit (tested in test_console_security.py) is lifted so it measures speed.
+    monkeypatch.setattr(console_module, "SESSION_REQUESTS_PER_MINUTE", 1_000_000)
     try:
         async with client_for(console_app(services)) as client:
             csrf = await sign_in(client, store, admin)

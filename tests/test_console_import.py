@@ -17,6 +17,7 @@ from bot.console.security import RateLimit
 from handlers.context import Services
 from handlers.join.importer import plan_import, read_table
 from storage import Role, Store
+from storage.console import SignupQuery
 from storage.signups import SignupStatus
 from storage.sqlite import SQLiteStore
 from tests.console_support import add_signup, client_for, console_app, person, sign_in
@@ -149,3 +150,75 @@ def test_cli_import_dry_run_stores_nothing_then_imports(tmp_path: Path) -> None:
     again = run(["signups", "import", str(sheet)], tmp_path)
     assert "0 new sign-ups imported, 2 already signed up kept" in again.stdout
     assert run(["signups", "import", str(tmp_path / "missing.csv")], tmp_path).returncode == 1
+
+
+@pytest.mark.parametrize(("fmt", "lang"), [("csv", "vi"), ("xlsx", "vi"), ("csv", "en"), ("xlsx", "en")])
+async def test_a_shell_export_imports_back_through_the_console_unchanged(
+    services: Services, store: Store, tmp_path: Path, fmt: str, lang: str
+) -> None:
+    """`unionbot signups export` (not only the console's own export) writes a file the
+    console import takes back as it was: every field the import reads, equal."""
+    from datetime import timedelta
+
+    from storage.signups import SignupDraft, SignupSource
+    from tests.harness import local_now
+
+    def draft(name: str, phone: str, workplace: str, province: str, commune: str | None) -> SignupDraft:
+        return SignupDraft(
+            name, phone, workplace, province, commune, SignupSource.SELF, None, "v1", "vi", "telegram", None
+        )
+
+    # The shell's database: what `unionbot signups export` reads (tests/test_cli.run's UNIONBOT_DB).
+    signed = (local_now() - timedelta(days=40)).replace(hour=9, minute=15, second=42)
+    async with SQLiteStore(tmp_path / "cli.sqlite3") as source:
+        await source.import_signups(
+            [
+                (
+                    draft("Nguyễn Văn An", "+84912345678", "Công ty A & B (KCN Nội Bài)", "ha_noi", "KCN Thăng Long"),
+                    signed,
+                ),
+                (draft("H'Hen Niê", "+84987654321", "+84 Group & Co", "dak_lak", None), signed + timedelta(days=3)),
+                (draft("Trần Thị Bình", "+84911111111", "-Xưởng 5", "hue", "Phường Phú Hội"), signed),
+            ]
+        )
+        await source.submit_signup(draft("Lê Văn Cường", "+84922222222", "Samsung Điện tử", "ho_chi_minh", None))
+        original = await source.export_signups(provinces=None)
+    out = tmp_path / f"export.{fmt}"
+    exported = run(["signups", "export", "--format", fmt, "--out", str(out), "--lang", lang], tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    admin = await person(store, "1", Role.ADMIN)
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, admin)
+        preview = await client.post(
+            "/console/import/preview", data={"csrf": csrf}, files={"file": (out.name, out.read_bytes(), "text/plain")}
+        )
+        assert 'id="problems"' not in preview.text, preview.text
+        key = re.search(r'name="key" value="([^"]+)"', preview.text)
+        assert key
+        done = await client.post(
+            "/console/import/confirm", data={"csrf": csrf, "key": key.group(1)}, follow_redirects=True
+        )
+        assert "Đã nhập 4 đăng ký mới" in done.text
+
+    def fields(rows: list) -> set[tuple]:  # type: ignore[type-arg]
+        # Every field an import reads: the file keeps times to the minute, in Vietnam time.
+        return {
+            (
+                e.full_name,
+                e.phone_e164,
+                e.workplace,
+                e.province_id,
+                e.commune,
+                e.created_at.astimezone(TZ).replace(second=0, microsecond=0),
+            )
+            for e in rows
+        }
+
+    imported = await store.export_signups(provinces=None)
+    assert fields(imported) == fields(original)
+    # Recorded as collected on paper, on the date the file gives.
+    assert {(e.source, e.status) for e in imported} == {("collected", "new")}
+    on_paper = await store.search_signups(SignupQuery(None, paper=True))
+    assert {(s.phone_e164, s.consent_version) for s in on_paper} == {
+        (e.phone_e164, f"paper:{e.created_at.astimezone(TZ).date().isoformat()}") for e in original
+    }

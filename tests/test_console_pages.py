@@ -418,3 +418,160 @@ async def test_english_switch_is_a_post_and_sticks(services: Services, store: St
         away = await client.post("/console/lang", data={"csrf": csrf, "lang": "vi", "back": "https://evil.example"})
         assert away.headers["location"] == "/console/"  # never an open redirect
     assert (await store.get_user(org.id)).language == "vi"  # type: ignore[union-attr]  # the chat's language stays
+
+
+QUESTION_IDS = re.compile(r'<article class="question" id="q(\d+)">')
+
+
+def question_ids(html: str) -> list[int]:
+    return [int(x) for x in QUESTION_IDS.findall(html)]
+
+
+async def test_the_inbox_runs_oldest_first_and_pages_past_fifty(services: Services, store: Store) -> None:
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    asker = await signed_up_worker(store, "w-1", "+84912345678", "ha_noi")
+    away = await signed_up_worker(store, "w-2", "+84987654321", "hue")
+    made = [await store.add_question(asker, f"Câu hỏi số {i}", "vi") for i in range(120)]
+    await store.add_question(away, "Câu hỏi ở Huế", "vi")  # another province: never listed
+    handled = made[:55]
+    for qid in handled:
+        await store.answer_question(qid, org.id, "Đã trả lời")
+    still_open = made[55:]
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        first = (await client.get("/console/questions")).text
+        assert question_ids(first) == still_open[:50]  # whoever has waited longest first
+        assert 'id="next"' in first and "Về trang đầu" not in first
+        cursor = re.search(r'name="cursor" value="(\d+)"', first)
+        assert cursor and int(cursor.group(1)) == still_open[49]
+        second = await client.post(
+            "/console/questions", data={"csrf": csrf, "status": "open", "cursor": cursor.group(1)}
+        )
+        assert question_ids(second.text) == still_open[50:65]
+        assert 'id="next"' not in second.text and 'href="/console/questions">Về trang đầu' in second.text
+        # Handled questions page too, newest first, keeping the filter and the search.
+        answered = await client.post("/console/questions", data={"csrf": csrf, "status": "answered", "q": "số"})
+        assert question_ids(answered.text) == handled[::-1][:50]
+        assert '<input type="hidden" name="status" value="answered">' in answered.text
+        assert '<input type="hidden" name="q" value="số">' in answered.text
+        cursor = re.search(r'name="cursor" value="(\d+)"', answered.text)
+        assert cursor and int(cursor.group(1)) == handled[5]
+        rest = await client.post(
+            "/console/questions", data={"csrf": csrf, "status": "answered", "q": "số", "cursor": cursor.group(1)}
+        )
+        assert question_ids(rest.text) == handled[4::-1]
+        assert 'id="next"' not in rest.text
+
+
+ROW = re.compile(
+    r"<td>Hà Nội</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>.*?<td>(\d+)</td><td>([^<]*)</td>\s*</tr>", re.S
+)
+
+
+async def test_overview_counts_weeks_year_joined_and_questions_waiting(
+    services: Services, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, date, datetime, time, timedelta
+
+    import storage.sqlite.questions as sqlite_questions
+    from storage.signups import SignupDraft, SignupSource, SignupStatus
+
+    now = local_now()
+    today = now.date()
+    monday = today - timedelta(days=today.weekday())
+    new_year = date(today.year, 1, 1)
+
+    def paper(n: int, province: str = "ha_noi") -> SignupDraft:
+        return SignupDraft(
+            f"Người {n}",
+            f"+8491234{n:04d}",
+            "Cty",
+            province,
+            None,
+            SignupSource.COLLECTED,
+            None,
+            "v1",
+            "vi",
+            "paper",
+            None,
+        )
+
+    dated = [(paper(1), now), (paper(2), now), (paper(3, "hue"), now)]  # this week
+    earlier_this_year = monday > new_year  # not in the first days of January, when there are none
+    if earlier_this_year:
+        dated.append((paper(4), datetime.combine(new_year, time(12), now.tzinfo)))
+    dated.append((paper(5), datetime.combine(date(today.year - 1, 6, 1), time(12), now.tzinfo)))  # last year
+    await store.import_signups(dated)
+    [joined] = [s for s in await store.export_signups(provinces={"ha_noi"}) if s.full_name == "Người 2"]
+    await store.set_signup_status(joined.id, SignupStatus.JOINED)
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi", "hue"))
+    # Two askers signed up in Hà Nội this week (they count as sign-ups too), one in Huế.
+    asker = await signed_up_worker(store, "w-1", "+84911000001", "ha_noi")
+    second = await signed_up_worker(store, "w-2", "+84911000002", "ha_noi")
+    hue = await signed_up_worker(store, "w-3", "+84911000003", "hue")
+    # The oldest question has waited three days and five hours: the store dates it then.
+    asked = datetime.now(UTC) - timedelta(days=3, hours=5)
+    monkeypatch.setattr(sqlite_questions, "_now", lambda: asked.isoformat(timespec="microseconds"))
+    await store.add_question(asker, "Câu hỏi cũ nhất", "vi")
+    monkeypatch.undo()
+    await store.add_question(second, "Câu hỏi mới", "vi")
+    done = await store.add_question(asker, "Câu hỏi đã trả lời", "vi")
+    await store.answer_question(done, org.id, "Đã trả lời")
+    await store.add_question(hue, "Câu hỏi ở Huế", "vi")
+    async with client_for(console_app(services)) as client:
+        await sign_in(client, store, org)
+        html = (await client.get("/console/")).text
+    row = ROW.search(html)
+    assert row, html
+    week, year, joined_count, waiting, oldest = row.groups()
+    assert (int(week), int(year), int(joined_count)) == (4, 5 if earlier_this_year else 4, 1)
+    assert (int(waiting), oldest) == (2, "3 ngày")
+    assert re.search(r"<td>Huế</td><td>2</td><td>2</td><td>0</td>", html)
+    assert re.search(r'<tfoot><tr><th>Cộng</th><td colspan="5"></td><td>3</td>', html)  # waiting in all
+
+
+async def test_the_volunteer_filter_finds_exactly_that_volunteers_signups(services: Services, store: Store) -> None:
+    from storage.signups import SignupDraft, SignupSource
+
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    hoa = await person(store, "200", Role.VOLUNTEER)
+    nam = await person(store, "201", Role.VOLUNTEER)
+    await store.create_volunteer_code(hoa.id, "v_hoa")
+    await store.create_volunteer_code(nam.id, "v_nam")
+    await add_signup(store, "Tự đăng ký", "+84911000001")
+    made: dict[int, list[int]] = {hoa.id: [], nam.id: []}
+    for i, (volunteer, source, province) in enumerate(
+        [
+            (hoa, SignupSource.REFERRAL, "ha_noi"),
+            (nam, SignupSource.REFERRAL, "ha_noi"),
+            (hoa, SignupSource.COLLECTED, "ha_noi"),
+            (hoa, SignupSource.REFERRAL, "hue"),  # hers, but outside the organizer's provinces
+        ],
+        2,
+    ):
+        result = await store.submit_signup(
+            SignupDraft(
+                f"Người {i}",
+                f"+8491100000{i}",
+                "Cty",
+                province,
+                None,
+                source,
+                volunteer.id,
+                "v1",
+                "vi",
+                "telegram",
+                None,
+            )
+        )
+        assert result is not None
+        if province == "ha_noi":
+            made[volunteer.id].append(result.signup_id)
+    async with client_for(console_app(services)) as client:
+        csrf = await sign_in(client, store, org)
+        page = (await client.post("/console/signups", data={"csrf": csrf, "volunteer": "v_hoa"})).text
+        assert sorted(ids(page)) == sorted(made[hoa.id])
+        assert '<input type="text" name="volunteer" value="v_hoa"' in page  # the filter is kept
+        assert "2 đăng ký khớp" in page
+        nam_page = (await client.post("/console/signups", data={"csrf": csrf, "volunteer": "v_nam"})).text
+        assert ids(nam_page) == made[nam.id]

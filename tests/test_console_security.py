@@ -229,3 +229,48 @@ async def test_the_chat_gives_organizers_a_link_and_workers_nothing(services: Se
     async with client_for(console_app(services)) as client:
         assert (await follow_link(client, token)).status_code == 303
     assert (await store.list_audit(action="console.link"))[0].actor_id == org.id
+
+
+async def test_requests_are_limited_per_session_and_guessed_sessions_per_address(
+    services: Services, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console_module, "SESSION_REQUESTS_PER_MINUTE", 6)
+    monkeypatch.setattr(console_module, "UNKNOWN_SESSIONS_PER_MINUTE", 3)
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    sid = await add_signup(store, "Nguyễn Văn An", "+84912345678")
+    app = console_app(services)
+    async with client_for(app) as client, client_for(app) as colleague:
+        csrf = await sign_in(client, store, org)  # its first request on the session
+        for _ in range(5):
+            assert (await client.get("/console/signups")).status_code == 200
+        over = await client.get("/console/signups")
+        assert over.status_code == 429 and over.headers["retry-after"] == "60"
+        assert "Bạn thao tác quá nhanh" in over.text and "Nguyễn Văn An" not in over.text
+        # Over the limit a POST changes nothing, even with its CSRF token.
+        refused = await client.post(f"/console/signups/{sid}/status", data={"csrf": csrf, "status": "joined"})
+        assert refused.status_code == 429
+        assert (await store.get_signup(sid)).status is SignupStatus.NEW  # type: ignore[union-attr]
+        # The limit is the session's: another session of the same person works on.
+        await sign_in(colleague, store, org)
+        assert (await colleague.get("/console/signups")).status_code == 200
+    async with client_for(app) as guesser:
+        for i in range(3):
+            guesser.cookies.set("ub_console", f"guess-{i}", path="/console")
+            assert (await guesser.get("/console/")).status_code == 401
+        guesser.cookies.set("ub_console", "guess-4", path="/console")
+        blocked = await guesser.get("/console/")
+        assert blocked.status_code == 429 and "Bạn thao tác quá nhanh" in blocked.text
+
+
+async def test_sign_in_attempts_are_limited_per_address(
+    services: Services, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console_module, "SIGNIN_LIMIT", RateLimit(limit=3, window=60.0))
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    async with client_for(console_app(services)) as client:
+        for i in range(3):
+            assert (await follow_link(client, f"wrong-{i}")).status_code == 403
+        # Even a good link waits: the address has used its attempts.
+        over = await follow_link(client, await issue_link(store, org))
+        assert over.status_code == 429 and over.headers["retry-after"] == "60"
+        assert "Quá nhiều lần thử" in over.text and "ub_console" not in over.headers.get("set-cookie", "")

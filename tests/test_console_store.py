@@ -90,6 +90,23 @@ async def test_search_by_text_phone_and_filters(backend: Store) -> None:
     assert await found(since=datetime.now(UTC) + timedelta(hours=1)) == []
     assert await found(until=datetime.now(UTC) + timedelta(hours=1)) == [odd, binh, an]
     assert await found(volunteer_code="v_nobody") == []
+    # A real code finds exactly its volunteer's sign-ups, whichever way they came in.
+    hoa, nam = await person(backend, "200", Role.VOLUNTEER), await person(backend, "201", Role.VOLUNTEER)
+    await backend.create_volunteer_code(hoa.id, "v_hoa")
+    await backend.create_volunteer_code(nam.id, "v_nam")
+    theirs: dict[int, list[int]] = {hoa.id: [], nam.id: []}
+    for i, (who, source) in enumerate(
+        [(hoa, SignupSource.REFERRAL), (nam, SignupSource.REFERRAL), (hoa, SignupSource.COLLECTED)]
+    ):
+        draft = SignupDraft(
+            f"Người {i}", f"+8491100000{i}", "Cty", "ha_noi", None, source, who.id, "v1", "vi", "telegram", None
+        )
+        result = await backend.submit_signup(draft)
+        assert result is not None
+        theirs[who.id].append(result.signup_id)
+    assert await found(volunteer_code="v_hoa") == theirs[hoa.id][::-1]
+    assert await found(volunteer_code="v_nam") == theirs[nam.id]
+    assert await backend.count_signups(SignupQuery(None, volunteer_code="v_hoa")) == 2
 
 
 async def test_sorting_keyset_pages_and_capped_counts(backend: Store) -> None:

@@ -72,6 +72,13 @@ HERE = Path(__file__).parent
 PAGE_SIZE = 50
 COUNT_CAP = 5000  # above it the page says "more than 5,000"
 SIGNIN_LIMIT = RateLimit(limit=10, window=60.0)
+# Requests per session per minute: far above a person clicking (the broadcasts page's
+# live reload is 20 a minute), far below a script reading sign-ups page after page.
+SESSION_REQUESTS_PER_MINUTE = 120
+# Requests per address per minute carrying a session cookie the store does not know
+# (expired, signed out, or guessed): an expired cookie costs one, guessing costs all.
+UNKNOWN_SESSIONS_PER_MINUTE = 30
+RETRY_AFTER = "60"
 SESSION_MAX_AGE = int(access.SESSION_IDLE.total_seconds())
 # The questions page's status filter: what each choice searches.
 QUESTION_FILTERS: dict[str, tuple[str, ...]] = {
@@ -124,6 +131,9 @@ class Console:
         self.registry = registry
         self.tz = ZoneInfo(services.settings.timezone)
         self.templates = Jinja2Templates(env=_env())
+        # One set per console app (per process): read at construction, so a test sets its own.
+        self.session_limit = RateLimit(limit=SESSION_REQUESTS_PER_MINUTE, window=60.0)
+        self.unknown_sessions = RateLimit(limit=UNKNOWN_SESSIONS_PER_MINUTE, window=60.0)
 
     # -- plumbing -----------------------------------------------------------------
     def _lang(self, request: Request, fallback: str) -> str:
@@ -186,7 +196,16 @@ class Console:
                 await request.close()  # uploaded files' spooled temporary files
 
         async def guarded(request: Request) -> Response:
+            address = request.client.host if request.client else "?"
+            if self.unknown_sessions.full(address):
+                # Refused before the store is asked: trying session ids gets nowhere.
+                return self.too_many(request, None)
             viewer = await self._viewer(request)
+            if viewer is None and request.cookies.get(SESSION_COOKIE):
+                self.unknown_sessions.note(address)
+            if viewer is not None and not self.session_limit.allow(viewer.session_hash):
+                logger.info("console: user %s went over the per-session request limit", viewer.ctx.user.id)
+                return self.too_many(request, viewer)
             if request.method == "POST":
                 form = await request.form(max_files=1, max_fields=50, max_part_size=10 * 1024 * 1024)
                 if viewer is None or not same_token(form.get("csrf"), viewer.csrf):
@@ -200,6 +219,12 @@ class Console:
                 return self.render(request, viewer, "error.html", 404, message="console.error.not_found")
 
         return endpoint
+
+    def too_many(self, request: Request, viewer: Viewer | None) -> Response:
+        """The friendly 429 page: wait a minute; nothing was done."""
+        response = self.render(request, viewer, "error.html", 429, message="console.error.too_many_requests")
+        response.headers["retry-after"] = RETRY_AFTER
+        return response
 
     # -- getting in ---------------------------------------------------------------
     async def login_page(self, request: Request) -> Response:
@@ -216,7 +241,9 @@ class Console:
     async def login(self, request: Request) -> Response:
         client = request.client.host if request.client else "?"
         if not SIGNIN_LIMIT.allow(client):
-            return self.render(request, None, "error.html", 429, message="console.login.too_many")
+            response = self.render(request, None, "error.html", 429, message="console.login.too_many")
+            response.headers["retry-after"] = RETRY_AFTER
+            return response
         form = await request.form(max_files=0, max_fields=5)
         pre = request.cookies.get(PRE_COOKIE, "")
         if not pre or not same_token(form.get("csrf"), pre):
@@ -476,9 +503,21 @@ class Console:
         text = str(form.get("q", "")).strip()[:200] if form is not None and "q" in form else ""
         if viewer.scope is not None and not viewer.scope:
             return self.render(request, viewer, "error.html", 200, message="console.error.no_scope")
+        # Keyset paging, as on the sign-ups page: the next page starts after the last id
+        # shown. Open questions run oldest first (ids upwards), handled ones newest first.
+        raw = str(form.get("cursor", "")) if form is not None else ""
+        cursor = int(raw) if raw.isdigit() and len(raw) < 12 else None
+        oldest_first = QUESTION_FILTERS[status] == (OPEN,)
         items = await self.store.search_questions(
-            provinces=viewer.scope, status=QUESTION_FILTERS[status], text=text or None, limit=PAGE_SIZE
+            provinces=viewer.scope,
+            status=QUESTION_FILTERS[status],
+            text=text or None,
+            after_id=cursor if oldest_first else None,
+            before_id=None if oldest_first else cursor,
+            limit=PAGE_SIZE + 1,
         )
+        more = len(items) > PAGE_SIZE
+        items = items[:PAGE_SIZE]
         waiting = await self.store.count_open_questions(provinces=viewer.scope)
         return self.render(
             request,
@@ -491,6 +530,8 @@ class Console:
             age=lambda d: self._age(viewer.lang, d),
             max_answer=MAX_ANSWER_CHARS,
             filters=list(QUESTION_FILTERS),
+            next_cursor=items[-1].id if more and items else None,
+            paged=cursor is not None,
             close_reasons=CLOSE_REASONS,
             notice=notice,
             error=error,

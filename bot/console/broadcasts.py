@@ -41,6 +41,7 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_TEXT = 3000
 DRAFT_TTL = 3600.0
 _DONE = frozenset({"created", "pause", "resume", "cancel", "resend"})
+WHEN = ("now", "at", "weekly")  # the compose form's choices
 # The roles an audience may be narrowed to: the chat's choices (handlers/broadcasts/compose.py).
 ROLES = tuple(r[0] for r in ROLE_CYCLE if r)
 
@@ -143,13 +144,18 @@ class BroadcastPages:
     def _schedule(self, d: Draft, now: datetime) -> tuple[datetime, str | None, datetime | None]:
         """(first send, cron, until); ValueError names what is wrong."""
         tz = self.c.tz
+        if d.when not in WHEN:
+            # Never "now" by default: a form that says something else must not send at once.
+            raise ValueError("console.broadcasts.bad_time")
         if d.when == "at":
             first = datetime.fromisoformat(d.at).replace(tzinfo=tz)
             if first <= now:
                 raise ValueError("console.broadcasts.in_past")
             return first, None, None
         if d.when == "weekly":
-            weekday = int(d.weekday) if d.weekday.isdigit() and int(d.weekday) < 7 else None
+            if d.weekday and not (d.weekday.isdigit() and int(d.weekday) < 7):
+                raise ValueError("console.broadcasts.bad_time")  # not silently "every day"
+            weekday = int(d.weekday) if d.weekday else None
             at = time.fromisoformat(d.time)
             until = end_of_day(date.fromisoformat(d.until), tz)
             first = next_weekly(now, weekday, at, tz)
@@ -249,14 +255,16 @@ class BroadcastPages:
             return await self.list_page(request, viewer, draft=d, error=t(viewer.lang, problem))
         audience = self._audience(viewer, d)
         first, cron, until = self._schedule(d, datetime.now(self.c.tz))
-        messages = [
-            render_message(self.c.catalog, lang, d.text_vi, d.text_en or None)
-            for lang in (["vi", "en"] if d.text_en else ["vi"])
-        ]
+        # One bubble per text the audience will actually get: narrowed to English readers,
+        # the Vietnamese bubble would show a message nobody receives (and the reverse).
+        shown: dict[str, str] = {}
+        for reader in [audience.language] if audience.language else LANGUAGES:
+            message = render_message(self.c.catalog, reader, d.text_vi, d.text_en or None)
+            shown.setdefault(message.language, message.text)
         reach = await self.c.store.audience_by_channel(audience)
         image = self.images.get(d.image)
         preview = {
-            "messages": [m.text for m in messages],
+            "messages": list(shown.values()),
             "image": f"data:image/{image.name.split('.')[-1]};base64,{base64.b64encode(image.data).decode()}"
             if image
             else None,

@@ -1,4 +1,8 @@
-"""The console's guards: session cookie, CSRF, sign-in rate limit and security headers.
+"""The console's guards: session cookie, CSRF, rate limits and security headers.
+
+Three limits, all in memory and per process: sign-in attempts per address, requests per
+session (a stolen or runaway session cannot read sign-ups as fast as a script would),
+and unknown session cookies per address (session ids cannot be guessed by trying).
 
 Written by hand rather than taken from starlette-csrf / itsdangerous because the state
 they would keep in signed cookies lives in the store here: a session is a row (only the
@@ -69,17 +73,31 @@ class RateLimit:
         self.limit, self.window = limit, window
         self._hits: MutableMapping[str, deque[float]] = {}
 
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
+    def _recent(self, key: str, now: float) -> deque[float]:
         if len(self._hits) > 10_000:  # a flood of addresses must not grow memory without end
             self._hits.clear()
         hits = self._hits.setdefault(key, deque())
         while hits and hits[0] <= now - self.window:
             hits.popleft()
+        return hits
+
+    def allow(self, key: str) -> bool:
+        """Count an attempt; False (and not counted) when the key is over its limit."""
+        now = time.monotonic()
+        hits = self._recent(key, now)
         if len(hits) >= self.limit:
             return False
         hits.append(now)
         return True
+
+    def full(self, key: str) -> bool:
+        """Whether the key is over its limit, without counting an attempt."""
+        return len(self._recent(key, time.monotonic())) >= self.limit
+
+    def note(self, key: str) -> None:
+        """Count an attempt that already happened (a failure, counted after the fact)."""
+        now = time.monotonic()
+        self._recent(key, now).append(now)
 
 
 def cookie_args(secure: bool, *, max_age: int | None = None, samesite: str = "lax") -> dict[str, Any]:
