@@ -207,6 +207,21 @@ def retry_after_seconds(error: RetryAfter) -> float:
 _PACED_METHODS = frozenset({"send_message", "send_photo", "send_document"})
 
 
+class _Status:
+    """A progress message edited in place (editMessageText)."""
+
+    def __init__(self, bot: Any, chat_id: int, message_id: int) -> None:
+        self._bot, self._chat_id, self._message_id = bot, chat_id, message_id
+
+    async def edit(self, text: str) -> None:
+        try:
+            await self._bot.edit_message_text(text, chat_id=self._chat_id, message_id=self._message_id)
+        except TelegramError:
+            # Progress is a courtesy: a failed edit (deleted message, flood) must not stop
+            # the export whose file is what the person is waiting for.
+            logger.info("telegram: could not edit a status message in chat %s", self._chat_id, exc_info=True)
+
+
 class _FloodPatientBot:
     """The bot's send methods, paced by the bot's one limiter and waiting out
     Telegram's flood control instead of failing.
@@ -481,6 +496,11 @@ class TelegramChannel:
     # -- replies -----------------------------------------------------------
     async def send(self, user_id: str, reply: Reply) -> None:
         await self._deliver(int(user_id), reply)
+
+    async def send_status(self, user_id: str, text: str) -> _Status:
+        bot = _FloodPatientBot(self.application.bot, self.limiter)
+        message = await bot.send_message(int(user_id), text)
+        return _Status(bot, int(user_id), message.message_id)
 
     async def _render(self, inbound: Inbound, reply: Reply, *, edit_message_id: int | None) -> None:
         if reply.to_user is not None:
