@@ -555,7 +555,13 @@ class TelegramChannel:
         text = reply.text
         has_photo = reply.photo is not None or reply.photo_ref is not None
         if has_photo or reply.document is not None:
-            caption = text if text_length(text) <= CAPTION_LIMIT else None
+            # A caption holds 1,024 characters: a longer text starts under the media and
+            # goes on in the next messages, where the buttons then go too.
+            caption: str | None = text or None
+            whole = caption is None or text_length(text) <= CAPTION_LIMIT
+            if not whole:
+                caption = split_message(text, CAPTION_LIMIT)[0]
+                text = text[text.index(caption) + len(caption) :].strip()
             if has_photo:
                 # A file id Telegram gave us (a photo an organizer sent) needs no upload.
                 photo: InputFile | str = (
@@ -567,16 +573,16 @@ class TelegramChannel:
                     chat_id,
                     photo,
                     caption=caption,
-                    reply_markup=markup if caption is not None else None,
+                    reply_markup=markup if whole else None,
                 )
             if reply.document is not None:
                 await bot.send_document(
                     chat_id,
                     InputFile(reply.document.data, filename=reply.document.filename),
                     caption=caption if not has_photo else None,
-                    reply_markup=markup if caption is not None and not has_photo else None,
+                    reply_markup=markup if whole and not has_photo else None,
                 )
-            if caption is not None or not text:
+            if whole:
                 return
         chunks = split_message(text, TEXT_LIMIT) or [""]
         for i, chunk in enumerate(chunks):
