@@ -217,7 +217,11 @@ class Runtime:
             [
                 service,
                 SignupRetention(self.store, self.config.join.retention_months),
-                ListeningRetention(self.store, self.config.listening.answer_retention_days),
+                ListeningRetention(
+                    self.store,
+                    self.config.listening.answer_retention_days,
+                    limit_days=self.config.listening.report_hash_days,
+                ),
                 care,
             ],
         )

@@ -260,3 +260,19 @@ async def test_reports_list_json(cli_env, capsys) -> None:
     }
     assert await asyncio.to_thread(main, ["reports", "list", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2
+
+
+async def test_poll_purge_drops_reporter_hashes_after_the_configured_days(cli_env, capsys) -> None:
+    from tests.harness import local_today
+
+    (cli_env / "config.toml").write_text(CONFIG + "\n[listening]\nreport_hash_days = 2\n", encoding="utf-8")
+    today = local_today()
+    async with SQLiteStore(cli_env / "cli.sqlite3") as store:
+        # Ages a day clear of the cut-off: the purge cuts in UTC, the days here are local.
+        for age in (0, 1, 4, 10):
+            assert await store.count_report(f"h{age}", today - timedelta(days=age), limit=3)
+    assert await asyncio.to_thread(main, ["poll", "purge"]) == 0
+    assert "2 old rate-limit entries dropped" in capsys.readouterr().out
+    async with SQLiteStore(cli_env / "cli.sqlite3") as store:
+        assert await store.reports_today("h1", today - timedelta(days=1)) == 1, "kept: younger than 2 days"
+        assert await store.reports_today("h4", today - timedelta(days=4)) == 0
