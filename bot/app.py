@@ -76,6 +76,7 @@ class Runtime:
         self.exporter = ProcessExporter(config.storage.path)
         self.services.exporter = self.exporter
         self.services.deliver = self.registry.deliver
+        self.services.open_status = self.registry.open_status
         # Set by serve() once every channel and service is up (tests and health wait on it).
         self.started = False
         self.web_port: int | None = None
@@ -216,7 +217,11 @@ class Runtime:
             [
                 service,
                 SignupRetention(self.store, self.config.join.retention_months),
-                ListeningRetention(self.store, self.config.listening.answer_retention_days),
+                ListeningRetention(
+                    self.store,
+                    self.config.listening.answer_retention_days,
+                    limit_days=self.config.listening.report_hash_days,
+                ),
                 care,
             ],
         )

@@ -232,7 +232,9 @@ async def _purge(args: argparse.Namespace, config: Config) -> int:
     from bot.listening import purge_listening
 
     async def body(store: Store) -> int:
-        polls, limits = await purge_listening(store, config.listening.answer_retention_days)
+        polls, limits = await purge_listening(
+            store, config.listening.answer_retention_days, limit_days=config.listening.report_hash_days
+        )
         print(f"{polls} polls folded into counts, {limits} old rate-limit entries dropped")
         return 0
 

@@ -130,6 +130,8 @@ class ListeningSection:
     alert_workers: int = 50
     # Reports one person may send a day.
     reports_per_day: int = 3
+    # Days the reporter's keyed hash is kept for that limit, then dropped.
+    report_hash_days: int = 7
     # The key of the reporter hash.
     report_salt: str | None = _from_env("UNIONBOT_REPORT_SALT", secret=True)
 
@@ -402,6 +404,7 @@ def _listening(raw: dict[str, Any], env: dict[str, str]) -> ListeningSection:
         ("alert_window_days", 1),
         ("alert_workers", 1),
         ("reports_per_day", 1),
+        ("report_hash_days", 1),
     ):
         if getattr(section, key) < low:
             raise ConfigError(f"listening.{key}: must be at least {low}")

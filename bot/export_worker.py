@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -18,10 +19,41 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from handlers.join.export import ExportJob, ExportResult, QueryExportJob, run_export_job, write_query_export
+from handlers.join.export import (
+    ExportJob,
+    ExportResult,
+    Progress,
+    QueryExportJob,
+    run_export_job,
+    write_query_export,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+PROGRESS_FILE = ".progress"  # in the job's work directory: rows written so far, as text
+POLL_EVERY = 0.5  # seconds between the bot's reads of that file
+
+
+def _progress_writer(work_dir: str) -> Callable[[int], None]:
+    """Tells the bot process how far the export got, through a file replaced whole each
+    time: a pool job has no channel back but its result, and a file needs no locks."""
+    target = Path(work_dir) / PROGRESS_FILE
+    scratch = target.with_suffix(".tmp")
+
+    def write(rows: int) -> None:
+        scratch.write_text(str(rows))
+        os.replace(scratch, target)
+
+    return write
+
+
+def read_progress(work_dir: str) -> int | None:
+    try:
+        return int((Path(work_dir) / PROGRESS_FILE).read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def _export_in_child(db_path: str, job: ExportJob, work_dir: str) -> tuple[str, int, bool, bool]:
@@ -30,7 +62,9 @@ def _export_in_child(db_path: str, job: ExportJob, work_dir: str) -> tuple[str, 
 
     async def run() -> tuple[str, int, bool, bool]:
         async with open_store(db_path) as store:
-            path, rows, zipped, too_large = await run_export_job(store, load_catalog(), job, Path(work_dir))
+            path, rows, zipped, too_large = await run_export_job(
+                store, load_catalog(), job, Path(work_dir), _progress_writer(work_dir)
+            )
         return str(path), rows, zipped, too_large
 
     return asyncio.run(run())
@@ -65,14 +99,17 @@ class ProcessExporter:
     async def call(self, job: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor(), job)
 
-    async def export(self, job: ExportJob) -> ExportResult:
+    async def export(self, job: ExportJob, *, progress: Progress | None = None) -> ExportResult:
         self._executor()
         work_dir = await asyncio.to_thread(tempfile.mkdtemp, prefix="unionbot-export-")
         try:
             loop = asyncio.get_running_loop()
-            path, rows, zipped, too_large = await loop.run_in_executor(
-                self._pool, _export_in_child, self._db_path, job, work_dir
-            )
+            running = loop.run_in_executor(self._pool, _export_in_child, self._db_path, job, work_dir)
+            if progress is not None:
+                while not (await asyncio.wait({running}, timeout=POLL_EVERY))[0]:
+                    if (rows := await asyncio.to_thread(read_progress, work_dir)) is not None:
+                        progress(rows)
+            path, rows, zipped, too_large = await running
             data = None if too_large else await asyncio.to_thread(Path(path).read_bytes)
             return ExportResult(rows, data, Path(path).name, zipped)
         finally:

@@ -3,7 +3,7 @@ housekeeping that keeps the feature's privacy promises.
 
 - Poll answers are linked to people only until the poll closes plus
   `[listening] answer_retention_days`; then they are folded into counts.
-- Reporters' rate-limit hashes are dropped after 7 days.
+- Reporters' rate-limit hashes are dropped after `[listening] report_hash_days`.
 
 Runs at start-up and once a day beside the channels; `unionbot poll purge` does the same.
 """
@@ -33,6 +33,7 @@ def listening_options(config: Config) -> ListeningOptions:
         alert_window_days=section.alert_window_days,
         alert_workers=section.alert_workers,
         reports_per_day=section.reports_per_day,
+        limit_days=section.report_hash_days,
     )
     # Without a configured salt the options keep the one made for this process.
     return replace(options, salt=section.report_salt.encode()) if section.report_salt else options
@@ -56,10 +57,12 @@ class ListeningRetention(PeriodicService):
 
     name = "listening-retention"
 
-    def __init__(self, store: Store, retention_days: int, *, every: timedelta = timedelta(days=1)) -> None:
+    def __init__(
+        self, store: Store, retention_days: int, *, limit_days: int = 7, every: timedelta = timedelta(days=1)
+    ) -> None:
         super().__init__(every.total_seconds())
         self.store = store
-        self.retention_days = retention_days
+        self.retention_days, self.limit_days = retention_days, limit_days
 
     async def run_once(self) -> None:
-        await purge_listening(self.store, self.retention_days)
+        await purge_listening(self.store, self.retention_days, limit_days=self.limit_days)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # the features import Ctx from here; these only name their ty
     from handlers.listening.options import ListeningOptions
     from handlers.rights.chat import RightsService
     from handlers.router import Router
-    from handlers.types import Deliver
+    from handlers.types import Deliver, OpenStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,8 @@ class Services:
     # Sign-up exports in a worker process, and a way to reach a user on any channel.
     exporter: Exporter | None = None
     deliver: Deliver | None = None
+    # A message edited in place while long work runs (an export's progress).
+    open_status: OpenStatus | None = None
     # The web console's public base URL, set once the web server is up.
     console_url: str | None = None
 

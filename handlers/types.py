@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 # Storage records a user's channel; handlers and channels name it from here.
 from storage.records import Channel as Channel
@@ -127,3 +128,16 @@ class Reply:
 
 # Sends a reply to (channel, external user id); False when it could not be delivered.
 Deliver = Callable[[str, str, "Reply"], Awaitable[bool]]
+
+
+class StatusMessage(Protocol):
+    """A message sent once and then edited in place as long work goes on (an export's
+    progress). On a channel that cannot edit what it sent, `edit` does nothing: the
+    person gets the first text only, never a stream of new messages."""
+
+    async def edit(self, text: str) -> None: ...
+
+
+# Sends `text` to (channel, external user id) as a status message; None when it could
+# not be delivered.
+OpenStatus = Callable[[str, str, str], Awaitable[StatusMessage | None]]

@@ -144,3 +144,16 @@ def test_storage_url_and_pool_size(tmp_path: Path) -> None:
     cfg.write_text("[storage]\npool_size = 0\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="storage.pool_size"):
         load_config(cfg, env={})
+
+
+def test_report_hash_days_reach_the_report_options_and_the_purge(tmp_path: Path) -> None:
+    """How long a reporter's hash is kept is a setting (issue 11): the options the report
+    form reads and the daily purge both take it; less than a day is refused by name."""
+    from bot.listening import listening_options
+
+    cfg = load_config(write(tmp_path, "[listening]\nreport_hash_days = 2\nreports_per_day = 5\n"), env={})
+    options = listening_options(cfg)
+    assert options.limit_days == 2 and options.reports_per_day == 5
+    assert listening_options(load_config(ROOT / "config.toml", env={})).limit_days == 7
+    with pytest.raises(ConfigError, match=r"^listening\.report_hash_days: must be at least 1"):
+        load_config(write(tmp_path, "[listening]\nreport_hash_days = 0\n"), env={})

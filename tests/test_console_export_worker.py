@@ -66,3 +66,24 @@ async def test_a_large_export_runs_in_the_worker_process_while_pages_keep_answer
     assert sum(1 for _ in sheet.iter_rows(min_row=2, max_col=1)) == ROWS
     [entry] = await store.list_audit(action="signups.export")
     assert entry.actor_id == admin.id and entry.details["rows"] == ROWS and entry.details["via"] == "console"
+
+
+async def test_the_worker_reports_rows_written_while_the_chat_export_runs(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chat's "⏳" message is edited from these figures (handlers/join/organizer.py)."""
+    from bot import export_worker
+    from handlers.join.export import ExportJob
+
+    await asyncio.to_thread(seed_rows, Path(store.path), 20_000, 50)  # type: ignore[attr-defined]
+    monkeypatch.setattr(export_worker, "POLL_EVERY", 0.02)
+    seen: list[int] = []
+    worker = ProcessExporter(store.path)  # type: ignore[attr-defined]
+    try:
+        job = ExportJob("xlsx", None, "vi", "Asia/Ho_Chi_Minh", filename="dang-ky", max_bytes=50 * 1024 * 1024)
+        result = await worker.export(job, progress=seen.append)
+    finally:
+        worker.close()
+    assert result.rows == 20_000 and result.data is not None
+    assert seen == sorted(seen), "rows written only grow"
+    assert any(0 < rows < 20_000 for rows in seen), seen[:20]

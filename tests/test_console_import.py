@@ -222,3 +222,49 @@ async def test_a_shell_export_imports_back_through_the_console_unchanged(
     assert {(s.phone_e164, s.consent_version) for s in on_paper} == {
         (e.phone_e164, f"paper:{e.created_at.astimezone(TZ).date().isoformat()}") for e in original
     }
+
+
+async def test_the_console_import_is_parsed_in_the_export_worker_process(
+    services: Services, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """openpyxl holds the GIL for seconds on a large sheet; the bot's worker process parses
+    it. Parsing in this process is made impossible, so the preview can only come from the
+    worker, and the worker is another process (its pid)."""
+    import os
+
+    from bot.console import imports as imports_module
+    from bot.export_worker import ProcessExporter
+
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    book = openpyxl.Workbook()
+    for line in SHEET.splitlines():
+        book.active.append(line.split(","))
+    buf = io.BytesIO()
+    book.save(buf)
+
+    def not_here(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the sheet was parsed in the bot's own process")
+
+    # The spawned worker imports its own copy of the module; only this process is patched.
+    monkeypatch.setattr(imports_module, "read_table", not_here)
+    worker = ProcessExporter(store.path)  # type: ignore[attr-defined]
+    services.exporter = worker
+    try:
+        assert await worker.call(os.getpid) != os.getpid()
+        async with client_for(console_app(services)) as client:
+            csrf = await sign_in(client, store, org)
+            preview = await client.post(
+                "/console/import/preview",
+                data={"csrf": csrf},
+                files={"file": ("gate.xlsx", buf.getvalue(), "application/octet-stream")},
+            )
+            assert preview.status_code == 200
+            assert "Dòng 3 · Số điện thoại: không phải số di động" in preview.text
+            key = re.search(r'name="key" value="([^"]+)"', preview.text)
+            assert key
+            done = await client.post(
+                "/console/import/confirm", data={"csrf": csrf, "key": key.group(1)}, follow_redirects=True
+            )
+            assert "Đã nhập 2 đăng ký mới" in done.text
+    finally:
+        worker.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import openpyxl
@@ -214,6 +215,19 @@ async def test_export_too_large_for_the_channel_is_zipped_or_refused_with_the_cl
     replies = await org.say("/export xlsx")
     assert all(r.document is None for r in replies)
     assert "unionbot signups export --format xlsx" in org.text()
+    assert "/console" not in org.text(), "no console address while the console is not running"
+
+
+async def test_too_large_export_also_names_the_web_console_when_it_runs(
+    org, services, store, data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handlers.join import export as export_module
+
+    services.console_url = "https://cd.example.vn/"
+    monkeypatch.setattr(export_module, "TELEGRAM_DOCUMENT_LIMIT", 500)
+    await org.say("/export xlsx")
+    assert "unionbot signups export --format xlsx" in org.text()
+    assert "https://cd.example.vn/console/signups" in org.text() and "trang quản trị" in org.text()
 
 
 async def test_export_on_zalo_sends_no_file_and_names_the_command(make_chat, store, data) -> None:
@@ -225,6 +239,24 @@ async def test_export_on_zalo_sends_no_file_and_names_the_command(make_chat, sto
     replies = await chat.say("/export csv Hồ Chí Minh")
     assert all(r.document is None for r in replies)
     assert "unionbot signups export --format csv --out FILE --province ho_chi_minh" in chat.text()
+
+
+async def test_export_on_zalo_says_at_once_that_files_come_through_the_console_or_cli(
+    make_chat, services, store, data
+) -> None:
+    """Not after asking a format it could not deliver anyway (issue 17, item 3)."""
+    services.console_url = "https://cd.example.vn"
+    chat = make_chat("zorg", channel="zalo_bot")
+    await chat.say("/start")
+    user = await store.find_user("zalo_bot", "zorg")
+    await store.set_role(user.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(user.id, ["ho_chi_minh"], None)
+    replies = await chat.say("/export")
+    assert all(r.document is None and not r.buttons for r in replies), "no format question"
+    assert "không gửi được tệp" in chat.text()
+    assert "unionbot signups export --format xlsx --out FILE" in chat.text()
+    assert "https://cd.example.vn/console/signups" in chat.text()
+    assert await store.list_audit(action="signups.export") == []
 
 
 async def test_scoped_organizer_titles_name_their_provinces(org, store, data) -> None:
@@ -366,7 +398,7 @@ async def test_a_long_export_tells_the_organizer_once_that_the_file_is_coming(
         return True
 
     class SlowExporter:
-        async def export(self, job: ExportJob) -> ExportResult:
+        async def export(self, job: ExportJob, *, progress=None) -> ExportResult:  # type: ignore[no-untyped-def]
             await asyncio.sleep(0.3)
             return await InProcessExporter(services.store, services.catalog).export(job)
 
@@ -375,9 +407,59 @@ async def test_a_long_export_tells_the_organizer_once_that_the_file_is_coming(
     services.deliver = notify
     replies = await org.say("/export csv")
     assert [r.document.filename.rsplit(".", 1)[1] for r in replies if r.document] == ["csv"]
-    assert len(told) == 1 and told[0][:2] == ("test", "org") and "⏳" in told[0][2]
+    assert len(told) == 1 and told[0][:2] == ("test", "org") and "⏳" in told[0][2] and "0/1" in told[0][2]
 
     told.clear()
     monkeypatch.setattr(organizer_module, "PROGRESS_AFTER", 5.0)
     await org.say("/export csv")
     assert told == [], "a quick export sends the file alone"
+
+
+async def test_a_long_export_edits_one_progress_message_at_most_every_interval(
+    org, services, store, data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "⏳" message is sent once and then edited with rows written / total, throttled;
+    the edits go through the channel-neutral status API, not new messages."""
+    import asyncio
+    import time
+
+    from handlers.join import organizer as organizer_module
+    from handlers.join.export import ExportJob, ExportResult, InProcessExporter
+
+    for i in range(9):
+        await add_signup(store, f"+84913100{i:03d}", "ho_chi_minh")
+    opened: list[tuple[str, str, str]] = []
+    edits: list[tuple[float, str]] = []
+
+    class Status:
+        async def edit(self, text: str) -> None:
+            edits.append((time.monotonic(), text))
+
+    async def open_status(channel: str, user: str, text: str) -> Status:
+        opened.append((channel, user, text))
+        return Status()
+
+    class SteppingExporter:
+        """Reports a row every 20 ms, as the worker does after each page."""
+
+        async def export(self, job: ExportJob, *, progress=None) -> ExportResult:  # type: ignore[no-untyped-def]
+            for rows in range(1, 11):
+                await asyncio.sleep(0.02)
+                progress(rows)
+            await asyncio.sleep(0.1)
+            return await InProcessExporter(services.store, services.catalog).export(job)
+
+    monkeypatch.setattr(organizer_module, "PROGRESS_AFTER", 0.01)
+    monkeypatch.setattr(organizer_module, "PROGRESS_EVERY", 0.05)
+    services.exporter = SteppingExporter()
+    services.open_status = open_status
+    services.deliver = None
+    replies = await org.say("/export csv")
+    assert [r.document.filename.rsplit(".", 1)[1] for r in replies if r.document] == ["csv"]
+    assert len(opened) == 1 and opened[0][:2] == ("test", "org") and "⏳" in opened[0][2] and "/10" in opened[0][2]
+    assert edits, "the progress message is edited as rows are written"
+    assert edits[-1][1].count("10/10") == 1
+    assert len(edits) < 10, "edits are throttled, not one per page"
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(edits)]
+    assert all(gap >= 0.04 for gap in gaps), gaps
+    assert "⏳" not in org.text(), "the file's reply itself is a new message"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from starlette.routing import BaseRoute
 
-from handlers.types import Reply
+from handlers.types import Reply, StatusMessage
 
 
 class ChannelAdapter(Protocol):
@@ -24,6 +24,22 @@ class ChannelAdapter(Protocol):
 
     def web_routes(self) -> list[BaseRoute]:
         """Routes this channel needs on the shared web server (webhooks)."""
+
+
+@runtime_checkable
+class EditingChannel(Protocol):
+    """A channel that can edit a message it sent (Telegram); others send status once."""
+
+    async def send_status(self, user_id: str, text: str) -> StatusMessage:
+        """Send `text` and return a handle that edits that same message."""
+
+
+class _SentOnce:
+    """The status of a channel that cannot edit what it sent: later texts are not sent,
+    so a long job costs the person one message, not one per progress step."""
+
+    async def edit(self, text: str) -> None:
+        return None
 
 
 logger = logging.getLogger(__name__)
@@ -51,3 +67,19 @@ class ChannelRegistry:
             logger.warning("could not deliver a reply to %s:%s", channel, user_id, exc_info=True)
             return False
         return True
+
+    async def open_status(self, channel: str, user_id: str, text: str) -> StatusMessage | None:
+        """Send a status message that later edits replace where the channel can (see
+        handlers.types.StatusMessage); None if it could not be sent."""
+        target = self.channels.get(channel)
+        if target is None:
+            logger.warning("no channel %s to send a status to", channel)
+            return None
+        try:
+            if isinstance(target, EditingChannel):
+                return await target.send_status(user_id, text)
+            await target.send(user_id, Reply(text))
+        except Exception:
+            logger.warning("could not send a status to %s:%s", channel, user_id, exc_info=True)
+            return None
+        return _SentOnce()

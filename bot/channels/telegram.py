@@ -207,6 +207,21 @@ def retry_after_seconds(error: RetryAfter) -> float:
 _PACED_METHODS = frozenset({"send_message", "send_photo", "send_document"})
 
 
+class _Status:
+    """A progress message edited in place (editMessageText)."""
+
+    def __init__(self, bot: Any, chat_id: int, message_id: int) -> None:
+        self._bot, self._chat_id, self._message_id = bot, chat_id, message_id
+
+    async def edit(self, text: str) -> None:
+        try:
+            await self._bot.edit_message_text(text, chat_id=self._chat_id, message_id=self._message_id)
+        except TelegramError:
+            # Progress is a courtesy: a failed edit (deleted message, flood) must not stop
+            # the export whose file is what the person is waiting for.
+            logger.info("telegram: could not edit a status message in chat %s", self._chat_id, exc_info=True)
+
+
 class _FloodPatientBot:
     """The bot's send methods, paced by the bot's one limiter and waiting out
     Telegram's flood control instead of failing.
@@ -482,6 +497,11 @@ class TelegramChannel:
     async def send(self, user_id: str, reply: Reply) -> None:
         await self._deliver(int(user_id), reply)
 
+    async def send_status(self, user_id: str, text: str) -> _Status:
+        bot = _FloodPatientBot(self.application.bot, self.limiter)
+        message = await bot.send_message(int(user_id), text)
+        return _Status(bot, int(user_id), message.message_id)
+
     async def _render(self, inbound: Inbound, reply: Reply, *, edit_message_id: int | None) -> None:
         if reply.to_user is not None:
             channel = reply.to_channel or NAME
@@ -535,7 +555,13 @@ class TelegramChannel:
         text = reply.text
         has_photo = reply.photo is not None or reply.photo_ref is not None
         if has_photo or reply.document is not None:
-            caption = text if text_length(text) <= CAPTION_LIMIT else None
+            # A caption holds 1,024 characters: a longer text starts under the media and
+            # goes on in the next messages, where the buttons then go too.
+            caption: str | None = text or None
+            whole = caption is None or text_length(text) <= CAPTION_LIMIT
+            if not whole:
+                caption = split_message(text, CAPTION_LIMIT)[0]
+                text = text[text.index(caption) + len(caption) :].strip()
             if has_photo:
                 # A file id Telegram gave us (a photo an organizer sent) needs no upload.
                 photo: InputFile | str = (
@@ -547,16 +573,16 @@ class TelegramChannel:
                     chat_id,
                     photo,
                     caption=caption,
-                    reply_markup=markup if caption is not None else None,
+                    reply_markup=markup if whole else None,
                 )
             if reply.document is not None:
                 await bot.send_document(
                     chat_id,
                     InputFile(reply.document.data, filename=reply.document.filename),
                     caption=caption if not has_photo else None,
-                    reply_markup=markup if caption is not None and not has_photo else None,
+                    reply_markup=markup if whole and not has_photo else None,
                 )
-            if caption is not None or not text:
+            if whole:
                 return
         chunks = split_message(text, TEXT_LIMIT) or [""]
         for i, chunk in enumerate(chunks):

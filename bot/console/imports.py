@@ -3,7 +3,7 @@ row's problems named, then import the good rows (handlers/join/importer.py)."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import secrets
 import time as clock
 from dataclasses import dataclass
@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from handlers.join.export import Exporter, InProcessExporter
 from handlers.join.importer import MAX_BYTES, ImportPlan, plan_import, read_table
 
 if TYPE_CHECKING:
@@ -62,8 +63,13 @@ class ImportPages:
         if len(data) > MAX_BYTES:
             return await self.page(request, viewer, error=t(viewer.lang, "console.import.too_large"))
         today = datetime.now(self.c.tz).date()
+        # openpyxl holds the GIL for seconds on a large sheet: in a thread, every worker
+        # chatting meanwhile would wait. The export worker process parses it instead.
+        exporter: Exporter = self.c.services.exporter or InProcessExporter(self.c.store, self.c.catalog)
         try:
-            plan = await asyncio.to_thread(_plan, data, upload.filename, viewer.scope, self.c.tz, viewer.lang, today)
+            plan = await exporter.call(
+                functools.partial(_plan, data, upload.filename, viewer.scope, self.c.tz, viewer.lang, today)
+            )
         except Exception:  # not a CSV or XLSX we can read: say so, never a stack trace
             return await self.page(request, viewer, error=t(viewer.lang, "console.import.unreadable"))
         known = await self.c.store.known_phones([r.draft.phone_e164 for r in plan.rows])

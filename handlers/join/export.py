@@ -47,6 +47,7 @@ __all__ = [
     "ExportResult",
     "Exporter",
     "InProcessExporter",
+    "Progress",
     "QueryExportJob",
     "SignupRow",
     "XlsxStream",
@@ -346,8 +347,10 @@ async def write_export_file(
     lang: str,
     tz: tzinfo = VN_TZ,
     page_size: int = 5000,
+    on_rows: Callable[[int], None] | None = None,
 ) -> int:
     """Stream the sign-ups of `provinces` from the store into `out`; the number of rows.
+    `on_rows` is told the rows written so far after each page.
 
     The file is written under a temporary name beside `out` and renamed into place only
     when complete, so an interrupted export never leaves half a file under the asked name.
@@ -369,6 +372,8 @@ async def write_export_file(
                 with XlsxStream(raw, lang=lang, tz=tz) as book:
                     async for page in pages:
                         book.write(export_rows(page, catalog, lang))
+                        if on_rows is not None:
+                            on_rows(book.rows)
                 count = book.rows
             else:
                 # The BOM by hand: the utf-8-sig codec encodes in Python, utf-8 in C.
@@ -377,6 +382,8 @@ async def write_export_file(
                     writer = csv_header(text, lang=lang)
                     async for page in pages:
                         count += csv_lines(writer, export_rows(page, catalog, lang), lang=lang, tz=tz)
+                        if on_rows is not None:
+                            on_rows(count)
         os.replace(tmp, out)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -388,7 +395,13 @@ async def write_export_file(
 # -- export jobs (the chat's /export) -------------------------------------------------------
 # Telegram bots may send documents of up to 50 MB (Bot API sendDocument). The Zalo
 # adapters send no documents at all (see handlers/catalog/zalo.toml `zalo.file_unavailable`),
-# so a Zalo organizer is pointed at Telegram or the command line instead of a file.
+# so /export on Zalo says at once that the file comes through the web console or the
+# command line (or /export on Telegram). Why not upload it: the Zalo OA API has a file
+# upload (POST /v2.0/oa/upload/file, then an attachment {"type": "file", "payload":
+# {"token": ...}}; official PHP and .NET SDKs, /work/shared/reference/zalo-api.md §1.3), but
+# no source there documents its size limit or the file types it accepts, and the Zalo
+# Bot API has no document method at all (sendPhoto by URL only, same file §4). A
+# sign-up list is personal data: not sent through an endpoint whose limits are unknown.
 TELEGRAM_DOCUMENT_LIMIT = 50 * 1024 * 1024
 NO_DOCUMENTS = frozenset({Channel.ZALO_BOT, Channel.ZALO_OA})
 
@@ -428,12 +441,23 @@ def finish_file(path: Path, job: ExportJob) -> tuple[Path, bool, bool]:
 
 
 async def run_export_job(
-    store: SignupStore, catalog: Catalog, job: ExportJob, work_dir: Path
+    store: SignupStore,
+    catalog: Catalog,
+    job: ExportJob,
+    work_dir: Path,
+    on_rows: Callable[[int], None] | None = None,
 ) -> tuple[Path, int, bool, bool]:
     """Write the job's file into `work_dir`: (path, rows, zipped, too large)."""
     out = work_dir / f"{job.filename}.{job.fmt}"
     rows = await write_export_file(
-        store, out, fmt=job.fmt, provinces=job.provinces, catalog=catalog, lang=job.lang, tz=ZoneInfo(job.timezone)
+        store,
+        out,
+        fmt=job.fmt,
+        provinces=job.provinces,
+        catalog=catalog,
+        lang=job.lang,
+        tz=ZoneInfo(job.timezone),
+        on_rows=on_rows,
     )
     path, zipped, too_large = finish_file(out, job)
     return path, rows, zipped, too_large
@@ -475,8 +499,12 @@ async def write_query_export(store: ConsoleStore, catalog: Catalog, job: QueryEx
     )
 
 
+# Told the rows written so far, now and then while an export runs.
+Progress = Callable[[int], None]
+
+
 class Exporter(Protocol):
-    async def export(self, job: ExportJob) -> ExportResult: ...
+    async def export(self, job: ExportJob, *, progress: Progress | None = None) -> ExportResult: ...
 
     async def export_file(self, job: QueryExportJob, out: Path) -> int:
         """Write a filter's export into `out` (the console streams it from there); rows."""
@@ -500,8 +528,8 @@ class InProcessExporter:
     async def call(self, job: Callable[[], T]) -> T:
         return await asyncio.to_thread(job)
 
-    async def export(self, job: ExportJob) -> ExportResult:
+    async def export(self, job: ExportJob, *, progress: Progress | None = None) -> ExportResult:
         with tempfile.TemporaryDirectory(prefix="unionbot-export-") as tmp:
-            path, rows, zipped, too_large = await run_export_job(self._store, self._catalog, job, Path(tmp))
+            path, rows, zipped, too_large = await run_export_job(self._store, self._catalog, job, Path(tmp), progress)
             data = None if too_large else await asyncio.to_thread(path.read_bytes)
             return ExportResult(rows, data, path.name, zipped)

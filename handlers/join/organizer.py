@@ -10,6 +10,7 @@ is answered exactly like one that does not exist.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -38,6 +39,7 @@ from handlers.router import Actions, Router, payload
 from handlers.scope import person_in_scope
 from handlers.types import Button, Document, Photo, Reply
 from storage import Role
+from storage.console import SignupQuery
 from storage.signups import Signup, SignupStatus
 
 logger = logging.getLogger(__name__)
@@ -340,6 +342,7 @@ async def on_note(ctx: Ctx) -> Reply:
 _FORMAT_WORDS = {"xlsx": "xlsx", "excel": "xlsx", "xls": "xlsx", "csv": "csv"}
 _MIME = {"xlsx": XLSX_MIME, "csv": "text/csv"}
 PROGRESS_AFTER = 3.0  # seconds of work before the organizer is told the file is coming
+PROGRESS_EVERY = 2.0  # at most one edit of the progress message this often (Telegram's flood limits)
 
 
 async def export(ctx: Ctx) -> Reply | list[Reply]:
@@ -356,6 +359,9 @@ async def export(ctx: Ctx) -> Reply | list[Reply]:
         province, error = await _province_arg(ctx, " ".join(args), scope)
         if error is not None:
             return error
+    if document_limit(ctx.inbound.channel) is None:
+        # Said at once, before asking a format this channel could not deliver anyway.
+        return _no_files(ctx, fmt, province)
     if fmt is None:
         p = province or "*"
         return Reply(
@@ -378,14 +384,62 @@ def _where(ctx: Ctx, scope: frozenset[str] | None, province: str | None) -> str:
     return ctx.t("join.org.all_provinces") if scope is None else _scope_names(scope, ctx.lang)
 
 
-def _cli_hint(fmt: str, province: str | None) -> str:
-    return f"unionbot signups export --format {fmt} --out FILE" + (f" --province {province}" if province else "")
+def _cli_hint(fmt: str | None, province: str | None) -> str:
+    return f"unionbot signups export --format {fmt or 'xlsx'} --out FILE" + (
+        f" --province {province}" if province else ""
+    )
+
+
+def _elsewhere(ctx: Ctx, key: str, **fields: object) -> Reply:
+    """A reply pointing at the CLI, and at the web console's export when it runs."""
+    text = ctx.t(key, **fields)
+    if ctx.services.console_url:
+        text += "\n" + ctx.t("join.org.export_console", url=f"{ctx.services.console_url.rstrip('/')}/console/signups")
+    return Reply(text)
+
+
+def _no_files(ctx: Ctx, fmt: str | None, province: str | None) -> Reply:
+    return _elsewhere(ctx, "join.org.export_no_files", command=_cli_hint(fmt, province))
+
+
+class _Progress:
+    """Rows the export has written so far, as the exporter reports them."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def __call__(self, rows: int) -> None:
+        self.rows = rows
+
+
+async def _show_progress(ctx: Ctx, provinces: frozenset[str] | None, progress: _Progress) -> None:
+    """One "⏳" message, edited in place with rows written / total, at most every
+    PROGRESS_EVERY seconds, until cancelled when the file is ready."""
+    total = await ctx.store.count_signups(SignupQuery(provinces=provinces))
+
+    def text() -> str:
+        return ctx.t("join.org.export_working", done=min(progress.rows, total), total=total)
+
+    open_status = ctx.services.open_status
+    if open_status is None:
+        if ctx.services.deliver is not None:
+            await ctx.services.deliver(ctx.inbound.channel, ctx.user.external_id, Reply(text()))
+        return
+    status = await open_status(ctx.inbound.channel, ctx.user.external_id, text())
+    if status is None:
+        return
+    shown = progress.rows
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY)
+        if progress.rows != shown:
+            shown = progress.rows
+            await status.edit(text())
 
 
 async def _send_export(ctx: Ctx, scope: frozenset[str] | None, province: str | None, fmt: str) -> Reply:
     limit = document_limit(ctx.inbound.channel)
     if limit is None:
-        return ctx.reply("join.org.export_no_files", command=_cli_hint(fmt, province))
+        return _no_files(ctx, fmt, province)
     provinces = scope if province is None else frozenset({province})
     job = ExportJob(
         fmt,
@@ -396,12 +450,17 @@ async def _send_export(ctx: Ctx, scope: frozenset[str] | None, province: str | N
         max_bytes=limit,
     )
     exporter: Exporter = ctx.services.exporter or InProcessExporter(ctx.store, ctx.services.catalog)
-    task = asyncio.ensure_future(exporter.export(job))
+    progress = _Progress()
+    task = asyncio.ensure_future(exporter.export(job, progress=progress))
     done, _ = await asyncio.wait({task}, timeout=PROGRESS_AFTER)
-    notify = ctx.services.deliver
-    if not done and notify is not None:
-        await notify(ctx.inbound.channel, ctx.user.external_id, Reply(ctx.t("join.org.export_working")))
-    result = await task
+    shower = None if done else asyncio.ensure_future(_show_progress(ctx, provinces, progress))
+    try:
+        result = await task
+    finally:
+        if shower is not None:
+            shower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await shower
     await ctx.store.audit(
         ctx.user.id,
         "signups.export",
@@ -416,7 +475,9 @@ async def _send_export(ctx: Ctx, scope: frozenset[str] | None, province: str | N
     logger.info("user %s exported %s sign-ups as %s", ctx.user.id, result.rows, fmt)
     where = _where(ctx, scope, province)
     if result.data is None:
-        return ctx.reply("join.org.export_too_large", rows=result.rows, where=where, command=_cli_hint(fmt, province))
+        return _elsewhere(
+            ctx, "join.org.export_too_large", rows=result.rows, where=where, command=_cli_hint(fmt, province)
+        )
     text = ctx.t("join.org.export_done", rows=result.rows, where=where, kind=ctx.t(f"join.org.export_kind_{fmt}"))
     if result.zipped:
         text += "\n" + ctx.t("join.org.export_zipped")

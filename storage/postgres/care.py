@@ -36,7 +36,7 @@ from storage.care import (
     SupportCase,
     fold_text,
 )
-from storage.postgres.store import PostgresFeature, affected, now_utc
+from storage.postgres.store import PostgresFeature, affected, delete_in_batches, now_utc
 from storage.sqlite.care import _ticket_params, new_ticket_code
 
 if TYPE_CHECKING:
@@ -692,12 +692,16 @@ class PostgresCareMixin(PostgresFeature):
     async def purge_care(
         self, *, programs_before: datetime, cases_before: datetime, outbox_before: datetime
     ) -> dict[str, int]:
-        async with self.transaction() as conn:
-            registrations = await conn.execute(
-                "DELETE FROM care_registrations WHERE program_id IN (SELECT id FROM care_programs"
-                " WHERE COALESCE(event_at, closes_at) < $1)",
+        # Each kind in bounded batches over its index (migration 0011); the three kinds are
+        # independent, so no transaction needs to span them.
+        return {
+            "registrations": await delete_in_batches(
+                self.db,
+                "care_registrations",
+                "id",
+                "program_id IN (SELECT id FROM care_programs WHERE COALESCE(event_at, closes_at) < $1)",
                 programs_before,
-            )
-            cases = await conn.execute("DELETE FROM care_cases WHERE updated_at < $1", cases_before)
-            outbox = await conn.execute("DELETE FROM care_outbox WHERE created_at < $1", outbox_before)
-        return {"registrations": affected(registrations), "cases": affected(cases), "outbox": affected(outbox)}
+            ),
+            "cases": await delete_in_batches(self.db, "care_cases", "id", "updated_at < $1", cases_before),
+            "outbox": await delete_in_batches(self.db, "care_outbox", "id", "created_at < $1", outbox_before),
+        }

@@ -10,7 +10,7 @@ from storage.postgres.store import (
     LEADER_LOCK_PREFIX,
     PROCESSED_UPDATES_TTL,
     PostgresFeature,
-    affected,
+    delete_in_batches,
     now_utc,
 )
 from storage.sqlite.inbound import _PRUNE_EVERY
@@ -165,8 +165,7 @@ class PostgresInboundMixin(PostgresFeature):
         return bool(row["got"])
 
     async def purge_inbound(self, *, received_before: datetime) -> int:
-        status = await self.db.execute("DELETE FROM inbound_journal WHERE received_at < $1", received_before)
-        return affected(status)
+        return await delete_in_batches(self.db, "inbound_journal", "id", "received_at < $1", received_before)
 
     async def _forget_unlinked(self, conn: asyncpg.Connection, user_id: int) -> None:
         # Journaled updates name the sender by platform id, not users(id): no cascade.

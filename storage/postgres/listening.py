@@ -27,7 +27,7 @@ from storage.listening import (
     Tally,
     WorkplaceReport,
 )
-from storage.postgres.store import PostgresFeature, affected, now_utc
+from storage.postgres.store import PostgresFeature, affected, delete_in_batches, now_utc
 from storage.sqlite.listening import _bits
 
 if TYPE_CHECKING:
@@ -467,4 +467,4 @@ class PostgresListeningMixin(PostgresFeature):
         return affected(status) == 1
 
     async def purge_report_limits(self, *, before: date) -> int:
-        return affected(await self.db.execute("DELETE FROM report_limits WHERE day < $1", before))
+        return await delete_in_batches(self.db, "report_limits", "(hash, day)", "day < $1", before)

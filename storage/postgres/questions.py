@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from storage.postgres.store import PostgresFeature, affected, now_utc
+from storage.postgres.store import PostgresFeature, affected, delete_in_batches, now_utc
 from storage.questions import Question
 
 if TYPE_CHECKING:
@@ -115,10 +115,10 @@ class PostgresQuestionMixin(PostgresFeature):
 
     async def purge_questions(self, *, before: datetime) -> int:
         # No WAL checkpoint as in SQLite: old row versions go with VACUUM (see store.py).
-        status = await self.db.execute(
-            "DELETE FROM questions WHERE COALESCE(answered_at, closed_at, created_at) < $1", before
+        # The same expression as the questions_purge index (migration 0011).
+        return await delete_in_batches(
+            self.db, "questions", "id", "COALESCE(answered_at, closed_at, created_at) < $1", before
         )
-        return affected(status)
 
     async def questions_of(self, user_id: int) -> list[Question]:
         rows = await self.db.fetch(f"{_SELECT} WHERE q.user_id = $1 ORDER BY q.id", user_id)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from storage.postgres.store import PURGE_BATCH, PostgresFeature, affected, now_utc
+from storage.postgres.store import PostgresFeature, affected, delete_in_batches, now_utc
 from storage.signups import (
     COLLECT_ACTION,
     PAPER_CHANNEL,
@@ -463,17 +463,7 @@ class PostgresSignupMixin(PostgresFeature):
     async def purge_signups(self, *, last_contact_before: datetime) -> int:
         # Bounded batches over the last_contact index: a first purge of years of sign-ups
         # must not hold locks on them all in one long statement while workers chat.
-        count = 0
-        while True:
-            status = await self.db.execute(
-                "DELETE FROM signups WHERE id IN"
-                f" (SELECT id FROM signups WHERE last_contact_at < $1 LIMIT {PURGE_BATCH})",
-                last_contact_before,
-            )
-            deleted = affected(status)
-            count += deleted
-            if deleted < PURGE_BATCH:
-                return count
+        return await delete_in_batches(self.db, "signups", "id", "last_contact_at < $1", last_contact_before)
 
     async def purge_forms(self, flows: Collection[str], *, updated_before: datetime) -> int:
         if not flows:

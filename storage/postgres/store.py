@@ -428,8 +428,7 @@ class PostgresCore(Store):
         await self.db.execute("DELETE FROM conversation_state WHERE user_id = $1", user_id)
 
     async def purge_states(self, *, updated_before: datetime) -> int:
-        status = await self.db.execute("DELETE FROM conversation_state WHERE updated_at < $1", updated_before)
-        return affected(status)
+        return await delete_in_batches(self.db, "conversation_state", "user_id", "updated_at < $1", updated_before)
 
     # -- processed updates -------------------------------------------------
     async def mark_processed(self, channel: str, key: str) -> bool:
@@ -447,17 +446,26 @@ class PostgresCore(Store):
 
     async def purge_processed_updates(self, *, before: datetime) -> int:
         """Delete dedupe keys older than `before` in bounded batches."""
-        total = 0
-        while True:
-            status = await self.db.execute(
-                "DELETE FROM processed_updates WHERE (channel, key) IN"
-                f" (SELECT channel, key FROM processed_updates WHERE at < $1 LIMIT {PURGE_BATCH})",
-                before,
-            )
-            deleted = affected(status)
-            total += deleted
-            if deleted < PURGE_BATCH:
-                return total
+        return await delete_in_batches(self.db, "processed_updates", "(channel, key)", "at < $1", before)
+
+
+async def delete_in_batches(db: asyncpg.Connection | asyncpg.Pool, table: str, key: str, where: str, *args: Any) -> int:
+    """Delete the rows of `table` matching `where`, PURGE_BATCH at a time; how many went.
+
+    Each batch is its own statement (and transaction), so a first purge after months
+    never holds locks on a large share of a table; `where` should be served by an index.
+    """
+    total = 0
+    while True:
+        batch = PURGE_BATCH  # read each time: tests lower it
+        status = await db.execute(
+            f"DELETE FROM {table} WHERE {key} IN (SELECT {key.strip('()')} FROM {table} WHERE {where} LIMIT {batch})",
+            *args,
+        )
+        deleted = affected(status)
+        total += deleted
+        if deleted < batch:
+            return total
 
 
 def affected(status: str) -> int:

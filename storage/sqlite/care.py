@@ -34,6 +34,7 @@ from storage.care import (
     SupportCase,
     fold_text,
 )
+from storage.sqlite.purge import delete_in_batches
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -697,18 +698,19 @@ class SQLiteCareMixin:
     async def purge_care(
         self, *, programs_before: datetime, cases_before: datetime, outbox_before: datetime
     ) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        async with self.transaction() as db:
-            async with db.execute(
-                "DELETE FROM care_registrations WHERE program_id IN (SELECT id FROM care_programs"
-                " WHERE COALESCE(event_at, closes_at) < ?)",
+        # Each kind in bounded batches over its index (migration 0015); the three kinds are
+        # independent, so no transaction needs to span them.
+        counts = {
+            "registrations": await delete_in_batches(
+                self.db,
+                "care_registrations",
+                "id",
+                "program_id IN (SELECT id FROM care_programs WHERE COALESCE(event_at, closes_at) < ?)",
                 (_ts(programs_before),),
-            ) as cur:
-                counts["registrations"] = max(cur.rowcount, 0)
-            async with db.execute("DELETE FROM care_cases WHERE updated_at < ?", (_ts(cases_before),)) as cur:
-                counts["cases"] = max(cur.rowcount, 0)
-            async with db.execute("DELETE FROM care_outbox WHERE created_at < ?", (_ts(outbox_before),)) as cur:
-                counts["outbox"] = max(cur.rowcount, 0)
+            ),
+            "cases": await delete_in_batches(self.db, "care_cases", "id", "updated_at < ?", (_ts(cases_before),)),
+            "outbox": await delete_in_batches(self.db, "care_outbox", "id", "created_at < ?", (_ts(outbox_before),)),
+        }
         if any(counts.values()):
             await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return counts

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from storage.inbound import JournalEntry
+from storage.sqlite.purge import delete_in_batches
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -64,6 +65,8 @@ class SQLiteInboundMixin:
 
         def transaction(self) -> AbstractAsyncContextManager[GuardedConnection]: ...
 
+        async def purge_processed_updates(self, *, before: datetime) -> int: ...
+
     async def journal_inbound(self, channel: str, key: str, user_ref: str, payload: str) -> bool:
         return (await self.journal_inbound_many(channel, [(key, user_ref, payload)]))[0]
 
@@ -78,7 +81,7 @@ class SQLiteInboundMixin:
             verdicts = await db.conn._execute(_journal, db.conn._conn, channel, entries, _ts(now), self.instance)
         before, self._marks = self._marks, self._marks + len(entries)
         if before // _PRUNE_EVERY != self._marks // _PRUNE_EVERY:
-            await db.execute("DELETE FROM processed_updates WHERE at < ?", (_ts(now - PROCESSED_UPDATES_TTL),))
+            await self.purge_processed_updates(before=now - PROCESSED_UPDATES_TTL)
         return list(verdicts)
 
     async def mark_inbound_done(self, channel: str, key: str) -> None:
@@ -122,5 +125,4 @@ class SQLiteInboundMixin:
         ]
 
     async def purge_inbound(self, *, received_before: datetime) -> int:
-        result = await self.db.run("DELETE FROM inbound_journal WHERE received_at < ?", (_ts(received_before),))
-        return result.rowcount
+        return await delete_in_batches(self.db, "inbound_journal", "id", "received_at < ?", (_ts(received_before),))

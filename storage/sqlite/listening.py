@@ -27,6 +27,7 @@ from storage.listening import (
     Tally,
     WorkplaceReport,
 )
+from storage.sqlite.purge import delete_in_batches
 
 if TYPE_CHECKING:
     from storage.sqlite.store import GuardedConnection
@@ -504,5 +505,4 @@ class SQLiteListeningMixin:
             return cur.rowcount == 1
 
     async def purge_report_limits(self, *, before: date) -> int:
-        async with self.db.execute("DELETE FROM report_limits WHERE day < ?", (before.isoformat(),)) as cur:
-            return max(cur.rowcount, 0)
+        return await delete_in_batches(self.db, "report_limits", "(hash, day)", "day < ?", (before.isoformat(),))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from storage.questions import Question
+from storage.sqlite.purge import delete_in_batches
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -115,14 +116,17 @@ class SQLiteQuestionMixin:
         return await self.get_question(question_id) if changed == 1 else None
 
     async def purge_questions(self, *, before: datetime) -> int:
-        async with self.db.execute(
-            "DELETE FROM questions WHERE COALESCE(answered_at, closed_at, created_at) < ?",
+        # The same expression as the questions_purge index (migration 0015).
+        count = await delete_in_batches(
+            self.db,
+            "questions",
+            "id",
+            "COALESCE(answered_at, closed_at, created_at) < ?",
             (before.astimezone(UTC).isoformat(timespec="microseconds"),),
-        ) as cur:
-            count = cur.rowcount
+        )
         if count > 0:  # erased text must not linger in the WAL file either
             await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return max(count, 0)
+        return count
 
     async def questions_of(self, user_id: int) -> list[Question]:
         async with self.db.execute(f"{_SELECT} WHERE q.user_id = ? ORDER BY q.id", (user_id,)) as cur:

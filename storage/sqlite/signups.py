@@ -24,6 +24,7 @@ from storage.signups import (
     SubmitOutcome,
     SubmitResult,
 )
+from storage.sqlite.purge import delete_in_batches
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -493,19 +494,7 @@ class SQLiteSignupMixin:
     async def purge_signups(self, *, last_contact_before: datetime) -> int:
         # Bounded batches over the last_contact index: a first purge of years of sign-ups
         # must not hold the database for one long statement while workers chat.
-        from storage.sqlite.store import PURGE_BATCH
-
-        count = 0
-        while True:
-            async with self.db.execute(
-                "DELETE FROM signups WHERE id IN"
-                f" (SELECT id FROM signups WHERE last_contact_at < ? LIMIT {PURGE_BATCH})",
-                (_ts(last_contact_before),),
-            ) as cur:
-                deleted = max(cur.rowcount, 0)
-            count += deleted
-            if deleted < PURGE_BATCH:
-                break
+        count = await delete_in_batches(self.db, "signups", "id", "last_contact_at < ?", (_ts(last_contact_before),))
         await self._checkpoint()
         return count
 

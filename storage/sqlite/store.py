@@ -25,6 +25,7 @@ from storage.sqlite.care import SQLiteCareMixin
 from storage.sqlite.console import SQLiteConsoleMixin
 from storage.sqlite.inbound import SQLiteInboundMixin
 from storage.sqlite.listening import SQLiteListeningMixin
+from storage.sqlite.purge import delete_in_batches
 from storage.sqlite.questions import SQLiteQuestionMixin
 from storage.sqlite.signups import SQLiteSignupMixin
 from storage.sqlite.zalo_tokens import SQLiteZaloTokenMixin
@@ -464,13 +465,12 @@ class SQLiteStore(
         await self.db.execute("DELETE FROM conversation_state WHERE user_id = ?", (user_id,))
 
     async def purge_states(self, *, updated_before: datetime) -> int:
-        async with self.db.execute(
-            "DELETE FROM conversation_state WHERE updated_at < ?", (_ts(updated_before),)
-        ) as cur:
-            count = cur.rowcount
+        count = await delete_in_batches(
+            self.db, "conversation_state", "user_id", "updated_at < ?", (_ts(updated_before),)
+        )
         if count > 0:  # erased text must not linger in the WAL file either
             await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return max(count, 0)
+        return count
 
     # -- processed updates -------------------------------------------------
     async def mark_processed(self, channel: str, key: str) -> bool:
@@ -489,17 +489,7 @@ class SQLiteStore(
     async def purge_processed_updates(self, *, before: datetime) -> int:
         """Delete dedupe keys older than `before`, in bounded batches (indexed on `at`), so
         a backlog of a million keys never holds the database for one long statement."""
-        total = 0
-        while True:
-            async with self.db.execute(
-                "DELETE FROM processed_updates WHERE (channel, key) IN"
-                f" (SELECT channel, key FROM processed_updates WHERE at < ? LIMIT {PURGE_BATCH})",
-                (_ts(before),),
-            ) as cur:
-                deleted = max(cur.rowcount, 0)
-            total += deleted
-            if deleted < PURGE_BATCH:
-                return total
+        return await delete_in_batches(self.db, "processed_updates", "(channel, key)", "at < ?", (_ts(before),))
 
 
 async def _close_quietly(db: aiosqlite.Connection) -> None:

@@ -1,0 +1,9 @@
+-- Every housekeeping delete by age reads an index, at any size (issue 17, item 7).
+-- purge_states filters updated_at alone, which (flow, updated_at) cannot serve.
+CREATE INDEX conversation_state_updated ON conversation_state(updated_at);
+-- The same expressions as the purges' WHERE clauses, so SQLite can use them.
+CREATE INDEX questions_purge ON questions(COALESCE(answered_at, closed_at, created_at));
+CREATE INDEX care_programs_purge ON care_programs(COALESCE(event_at, closes_at));
+CREATE INDEX care_cases_updated ON care_cases(updated_at);
+CREATE INDEX care_outbox_created ON care_outbox(created_at);
+CREATE INDEX report_limits_day ON report_limits(day);
