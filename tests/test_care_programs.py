@@ -7,16 +7,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from bot.care_outbox import deliver_due
+from bot.care_outbox import deliver_due, start_reminders
 from handlers.broadcasts.schedule import QuietHours
 from handlers.i18n import load_catalog
 from handlers.types import Reply
 from storage import Role, Store
+from storage.broadcasts import BroadcastStatus
 from storage.care import (
     CheckinOutcome,
     NewProgram,
@@ -28,6 +28,8 @@ from storage.care import (
 from storage.sqlite import SQLiteStore
 from storage.sqlite.care import CODE_ALPHABET
 from tests.conftest import ChatDriver
+from tests.fakes.broadcast_support import VN, FakeClock, RecordingSender, add_workers, make_engine
+from tests.harness import local_today
 
 CODE = re.compile(rf"\b[{CODE_ALPHABET}]{{7}}\b")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -298,35 +300,68 @@ async def test_review_mode_with_questions_approve_and_reject(store, make_chat) -
     assert "Người Thứ" not in org2.text()
 
 
-async def test_reminder_the_day_before_exactly_once_and_not_in_quiet_hours(backend) -> None:
+async def test_reminder_is_a_broadcast_to_confirmed_participants_once_outside_quiet_hours(backend) -> None:
+    """The day-before reminder goes through the broadcast delivery engine: only workers
+    holding a confirmed place (an opted-out one too: they asked for that place), never
+    those waiting, nothing during quiet hours, and exactly once."""
     store = backend  # every backend: the store's interface only
     now = datetime.now(UTC)
-    pid = await store.create_program(program(event_at=now + timedelta(hours=20), remind_at=now - timedelta(minutes=1)))
-    later = await store.create_program(program(event_at=now + timedelta(days=5), remind_at=now + timedelta(days=4)))
-    w = await store.touch_user("test", "rem", language="en")
-    await store.register(RegistrationDraft(pid, w.id, "+84912345600", "Rem", 1))
-    await store.register(RegistrationDraft(later, w.id, "+84912345600", "Rem", 1))
-    outbox = Outbox()
-    always_quiet = QuietHours.parse("00:00", "23:59", "Asia/Ho_Chi_Minh")
-    # After the reminder is due and inside the quiet window (all day but 23:59 in Vietnam),
-    # whatever the hour the test runs: a fixed hour of the day fell before `remind_at`
-    # when the test ran after 20:00 UTC.
-    at = now + timedelta(seconds=1)
-    if at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M") == "23:59":
-        at += timedelta(minutes=2)
-    sent = await deliver_due(
-        store,
-        load_catalog(),
-        outbox.deliver,
-        timezone="Asia/Ho_Chi_Minh",
-        quiet=always_quiet,
-        now=at,
+    pid = await store.create_program(
+        program(places=2, event_at=now + timedelta(hours=20), remind_at=now - timedelta(minutes=1))
     )
-    assert sent == 0 and not outbox.sent  # queued, held for the morning
-    assert await deliver(store, outbox) == 1
-    assert "Reminder" in outbox.sent[0][2].text and "tomorrow" in outbox.sent[0][2].text
-    assert await store.queue_due_reminders(now=datetime.now(UTC)) == 0
-    assert await deliver(store, outbox) == 0
+    later = await store.create_program(program(event_at=now + timedelta(days=5), remind_at=now + timedelta(days=4)))
+    en, vi, waiting, other = await add_workers(store, [901, 902, 903, 904], topics=(), language="en")
+    await store.set_language(vi.id, "vi")
+    await store.opt_out(vi.id)
+    for phone, user in (("+84912345601", en), ("+84912345602", vi), ("+84912345603", waiting)):
+        seats = 1 if user is not waiting else 2
+        await store.register(RegistrationDraft(pid, user.id, phone, "Rem", seats))
+    await store.register(RegistrationDraft(later, other.id, "+84912345604", "Rem", 1))
+    assert [r.status for r in await store.registrations(pid)] == [RegStatus.CONFIRMED] * 2 + [RegStatus.WAITING]
+
+    started = await start_reminders(store, load_catalog(), timezone="Asia/Ho_Chi_Minh", now=now)
+    assert len(started) == 1
+    assert await start_reminders(store, load_catalog(), timezone="Asia/Ho_Chi_Minh", now=now) == []
+    reminder = await store.get_broadcast(started[0])
+    assert reminder.audience.program == pid and reminder.status is BroadcastStatus.SCHEDULED
+    assert await store.pending_outbox() == []  # not the care outbox's any more
+
+    # 22:00 in Vietnam: quiet (21:00-07:00). The engine waits for the morning.
+    clock = FakeClock(datetime.combine(local_today(), time(22, 0), tzinfo=VN).astimezone(UTC))
+    rec = RecordingSender()
+    engine = make_engine(
+        store, {"telegram": rec}, quiet=QuietHours.parse("21:00", "07:00", "Asia/Ho_Chi_Minh"), clock=clock
+    )
+    run = asyncio.create_task(engine.run(reminder.id))
+    for _ in range(200):
+        if clock.sleeps:
+            break
+        await asyncio.sleep(0.01)
+    assert clock.sleeps and rec.sent == []
+    assert (await store.get_broadcast(reminder.id)).reason == "quiet_hours"
+    clock.set(datetime.combine(local_today() + timedelta(days=1), time(7, 0), tzinfo=VN).astimezone(UTC))
+    report = await asyncio.wait_for(run, 10)
+    assert report.outcome == "done"
+    assert sorted(rec.chats()) == ["901", "902"]
+    texts = dict(rec.sent)
+    assert "Reminder" in texts["901"] and "tomorrow" in texts["901"] and "Tàu Tết 2027" in texts["901"]
+    assert "Nhắc lịch" in texts["902"] and "Ga Sài Gòn" in texts["902"]
+    # Exactly once: running it again, or again from another engine, sends nothing more.
+    await make_engine(store, {"telegram": rec}, clock=clock).run(reminder.id)
+    assert len(rec.sent) == 2
+    stats = await store.delivery_stats(reminder.id)
+    assert stats.audience == 2 and stats.sent == 2
+    assert (await store.get_broadcast(reminder.id)).status is BroadcastStatus.DONE
+
+
+async def test_a_reminder_found_after_the_event_is_not_sent(backend) -> None:
+    store = backend
+    now = datetime.now(UTC)
+    pid = await store.create_program(program(event_at=now - timedelta(hours=1), remind_at=now - timedelta(days=1)))
+    (w,) = await add_workers(store, [911], topics=())
+    await store.register(RegistrationDraft(pid, w.id, "+84912345611", "Rem", 1))
+    assert await start_reminders(store, load_catalog(), timezone="Asia/Ho_Chi_Minh", now=now) == []
+    assert (await store.get_program(pid)).reminded_at is not None
 
 
 async def test_mydata_shows_and_forget_erases_registrations_freeing_seats(store, make_chat, tmp_path) -> None:
@@ -416,3 +451,4 @@ async def test_a_failed_delivery_backs_off_and_is_given_up_after_five_tries(back
         await deliver_due(store, load_catalog(), down, timezone="Asia/Ho_Chi_Minh", now=at)
     assert len(tries) == 5  # at 0, 1, 3, 7 and 15 minutes; not at 0.5; given up after the fifth
     assert await store.pending_outbox() == []
+

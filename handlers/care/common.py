@@ -14,7 +14,8 @@ from handlers.join.common import province_name
 from handlers.join.provinces import all_provinces
 from handlers.router import payload
 from handlers.types import Button, Channel, Photo, Reply
-from storage.care import NATIONWIDE, OutboxMessage
+from storage.broadcasts import Audience, NewBroadcast
+from storage.care import NATIONWIDE, OutboxMessage, Program
 
 # Conversation-state flow names. Stored in the database: never rename.
 FLOW_PROVINCE = "care_prov"  # a worker choosing their province for benefits/programs
@@ -101,6 +102,21 @@ def render_notice(catalog: Catalog, lang: str, zone: ZoneInfo, msg: OutboxMessag
         lang, key, program=p.get("program", ""), code=p.get("code", ""), seats=p.get("seats", ""), event=event
     )
     return ticket_reply(text, p.get("code"), channel)
+
+
+def reminder_broadcast(catalog: Catalog, zone: ZoneInfo, program: Program, *, run_at: datetime) -> NewBroadcast:
+    """The day-before reminder of `program` as a broadcast to its confirmed participants,
+    sent from `run_at` by the delivery engine (quiet hours, pacing, exactly once, its
+    report). `run_at` is when it was found due, not `remind_at`: after a restart a due
+    reminder is sent (its event still ahead) rather than skipped as a missed broadcast."""
+
+    def text(lang: str) -> str:
+        event = catalog.t(lang, "care.notify.event_at", at=local(program.event_at, zone)) if program.event_at else ""
+        if program.place:
+            event += catalog.t(lang, "care.notify.place", place=program.place)
+        return catalog.t(lang, "care.notify.reminder_all", program=program.title, event=event)
+
+    return NewBroadcast(text_vi=text("vi"), text_en=text("en"), audience=Audience(program=program.id), run_at=run_at)
 
 
 def ticket_reply(text: str, code: str | None, channel: str) -> Reply:
