@@ -30,6 +30,7 @@ from storage.sqlite.care import CODE_ALPHABET
 from tests.conftest import ChatDriver
 from tests.fakes.broadcast_support import VN, FakeClock, RecordingSender, add_workers, make_engine
 from tests.harness import local_today
+from tests.test_join_form import LAN, LAN_E164, fill_form
 
 CODE = re.compile(rf"\b[{CODE_ALPHABET}]{{7}}\b")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -452,3 +453,69 @@ async def test_a_failed_delivery_backs_off_and_is_given_up_after_five_tries(back
     assert len(tries) == 5  # at 0, 1, 3, 7 and 15 minutes; not at 0.5; given up after the fifth
     assert await store.pending_outbox() == []
 
+
+async def test_a_signed_up_worker_is_not_asked_name_or_phone(store, chat) -> None:
+    """The sign-up's name and phone are used: from the seats straight to the review screen,
+    and a second try shows the existing ticket instead of asking again."""
+    await fill_form(chat)  # Nguyễn Thị Lan, 0912 345 678, Bình Dương (now Hồ Chí Minh)
+    pid = await store.create_program(program())
+    await chat.say("/programs")
+    assert not any(p.startswith("cv:p:") for p in chat.payloads())  # nor the province
+    await chat.press(f"cp:v:{pid}")
+    await chat.press(f"cp:r:{pid}")
+    await chat.press_label("1")
+    text = chat.text()
+    assert "Kiểm tra lại" in text and LAN["name"] in text and LAN_E164 in text, text
+    assert "điện thoại di động của bạn" not in text and "Họ và tên của bạn" not in text
+    await chat.press_label("Xác nhận")
+    assert "Đã xác nhận" in chat.text()
+    [reg] = await store.registrations(pid)
+    assert (reg.full_name, reg.phone_e164, reg.seats) == (LAN["name"], LAN_E164, 1)
+    code = reg.code
+    await chat.say("/programs")
+    await chat.press(f"cp:v:{pid}")
+    await chat.press(f"cp:r:{pid}")
+    assert code and code in chat.text() and "Kiểm tra lại" not in chat.text()
+    assert len(await store.registrations(pid)) == 1
+
+
+async def test_registering_after_closes_at_is_refused_in_the_store(backend) -> None:
+    store = backend
+    now = datetime.now(UTC)
+    pid = await store.create_program(program(closes_at=now + timedelta(hours=1)))
+    w = await store.touch_user("test", "late", language="vi")
+    draft = RegistrationDraft(pid, w.id, "+84912345699", "Trễ Hạn", 1)
+    for late in (timedelta(0), timedelta(seconds=1), timedelta(days=3)):  # closes_at itself is too late
+        result = await store.register(draft, now=now + timedelta(hours=1) + late)
+        assert result is not None and result.outcome is RegisterOutcome.ENDED and result.registration is None
+    assert await store.registrations(pid) == []
+    result = await store.register(draft, now=now)
+    assert result is not None and result.outcome is RegisterOutcome.CONFIRMED
+
+
+async def test_registering_after_closes_at_gets_one_friendly_sentence_in_chat(store, make_chat) -> None:
+    now = datetime.now(UTC)
+    past = await store.create_program(program(title="Xe đã hết hạn", closes_at=now - timedelta(minutes=1)))
+    # Long enough to reach the review screen, short enough to wait for.
+    closing = now + timedelta(seconds=3)
+    soon = await store.create_program(program(title="Xe sắp đóng", max_per_person=1, closes_at=closing))
+    chat = make_chat("late", "telegram")
+    await chat.say("/programs")
+    await chat.press("cv:p:ho_chi_minh")
+    assert f"cp:v:{past}" not in chat.payloads() and f"cp:v:{soon}" in chat.payloads()
+    await chat.press(f"cp:r:{past}")  # an old button
+    assert chat.text() == '"Xe đã hết hạn" đã hết hạn hoặc đã đóng đăng ký.'
+    await chat.press(f"cp:r:{soon}")
+    await chat.say("0912345698")
+    await chat.say("Trần Văn Muộn")
+    assert "Kiểm tra lại" in chat.text()
+    await asyncio.sleep(max((closing - datetime.now(UTC)).total_seconds(), 0) + 0.1)
+    await chat.press_label("Xác nhận")
+    assert chat.text() == '"Xe sắp đóng" đã hết hạn hoặc đã đóng đăng ký.'
+    assert await store.registrations(soon) == []
+    en = make_chat("late-en", "zalo_bot")
+    await en.say("/lang en")
+    await en.say("/programs")
+    await en.press("cv:p:ho_chi_minh")
+    await en.press(f"cp:r:{past}")
+    assert en.text() == 'Registration for "Xe đã hết hạn" has closed.'
