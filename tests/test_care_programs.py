@@ -12,6 +12,8 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from bot.care_outbox import deliver_due, start_reminders
+from handlers.broadcasts import BroadcastOptions
+from handlers.broadcasts.render import describe_audience
 from handlers.broadcasts.schedule import QuietHours
 from handlers.i18n import load_catalog
 from handlers.types import Reply
@@ -325,6 +327,9 @@ async def test_reminder_is_a_broadcast_to_confirmed_participants_once_outside_qu
     assert await start_reminders(store, load_catalog(), timezone="Asia/Ho_Chi_Minh", now=now) == []
     reminder = await store.get_broadcast(started[0])
     assert reminder.audience.program == pid and reminder.status is BroadcastStatus.SCHEDULED
+    assert describe_audience(load_catalog(), "en", reminder.audience, BroadcastOptions()) == (
+        f"confirmed participants of program no. {pid}"
+    )
     assert await store.pending_outbox() == []  # not the care outbox's any more
 
     # 22:00 in Vietnam: quiet (21:00-07:00). The engine waits for the morning.
