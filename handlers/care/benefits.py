@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 
-from handlers.care.common import FLOW_PROVINCE, area_name, ask_province, now_utc, province_question, tz, worker_province
+from handlers.care.common import PROVINCE_FORM, area_name, ask_province, now_utc, province_question, tz, worker_province
 from handlers.context import Ctx
 from handlers.router import Actions, Router, payload
 from handlers.types import Button, Reply
@@ -102,7 +102,7 @@ async def show(ctx: Ctx) -> Reply:
         if ctx.args:
             # Remember the search so it runs once the province is known.
             query = " ".join(ctx.args)[:MAX_QUERY]
-            await ctx.store.set_state(ctx.user.id, FLOW_PROVINCE, "ask", {"then": "b", "q": query})
+            await PROVINCE_FORM.save(ctx, "ask", {"then": "b", "q": query})
             return province_question(ctx, "b")
         return await ask_province(ctx, "b")
     if ctx.args:

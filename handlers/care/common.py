@@ -3,12 +3,12 @@ time formatting, and the notices the outbox carries to workers."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
+from handlers.forms import FormFlow, new_form_id
 from handlers.i18n import Catalog
 from handlers.join.common import province_name
 from handlers.join.provinces import all_provinces
@@ -23,13 +23,20 @@ FLOW_REGISTER = "care_reg"  # registering for a program
 FLOW_SUPPORT = "care_sup"  # asking for hardship support
 FLOW_NOTE = "care_note"  # an organizer typing a reason or a note
 CARE_FLOWS = (FLOW_PROVINCE, FLOW_REGISTER, FLOW_SUPPORT, FLOW_NOTE)
+# Their forms (handlers/forms.py): each loaded only as its own flow's, and a button only
+# for its own copy, by the id it carries. No time limit: the retention worker purges
+# abandoned ones, as before.
+PROVINCE_FORM = FormFlow(FLOW_PROVINCE)
+REGISTER_FORM = FormFlow(FLOW_REGISTER, id_key="fid")
+SUPPORT_FORM = FormFlow(FLOW_SUPPORT, id_key="fid")
+NOTE_FORM = FormFlow(FLOW_NOTE, id_key="fid")
 
 PROVINCE_PREFIX = "cv"  # province buttons: cv:<then>:<province id>
 _PROVINCE_COLUMNS = 3
 
 
 def new_fid() -> str:
-    return secrets.token_urlsafe(4)[:6]
+    return new_form_id()
 
 
 def now_utc() -> datetime:
@@ -66,7 +73,7 @@ def province_question(ctx: Ctx, then: str, *, note: str | None = None) -> Reply:
 
 
 async def ask_province(ctx: Ctx, then: str) -> Reply:
-    await ctx.store.set_state(ctx.user.id, FLOW_PROVINCE, "ask", {"then": then})
+    await PROVINCE_FORM.save(ctx, "ask", {"then": then})
     return province_question(ctx, then)
 
 

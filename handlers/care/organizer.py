@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from handlers.care.common import FLOW_NOTE, local, new_fid, tz
+from handlers.care.common import FLOW_NOTE, NOTE_FORM, local, new_fid, tz
 from handlers.context import Ctx
 from handlers.join.common import clean_note, in_scope, province_name, province_scope
 from handlers.router import Actions, Router, payload
@@ -346,7 +346,7 @@ async def set_case(ctx: Ctx, case_id: int, status: CaseStatus, note: str | None)
 # -- typing a reason or a note ---------------------------------------------------------------------
 async def _ask_note(ctx: Ctx, data: dict[str, Any], *, required: bool) -> Reply:
     data = {**data, "fid": new_fid(), "required": required}
-    await ctx.store.set_state(ctx.user.id, FLOW_NOTE, "note", data)
+    await NOTE_FORM.save(ctx, "note", data)
     rows = [] if required else [[Button(ctx.t("care.note.skip"), payload(CASES, "n", data["fid"]))]]
     rows.append([Button(ctx.t("care.btn.cancel"), payload(CASES, "nx", data["fid"]))])
     return Reply(ctx.t("care.note.ask_reason" if required else "care.note.ask", max=NOTE_MAX), buttons=rows)
@@ -361,8 +361,8 @@ async def _finish_note(ctx: Ctx, data: dict[str, Any], note: str | None) -> Repl
 
 async def on_note(ctx: Ctx) -> Reply:
     """The note an organizer types on a support case."""
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow != FLOW_NOTE:
+    state = await NOTE_FORM.load(ctx)
+    if state is None:
         return ctx.reply("care.expired")
     note = clean_note(ctx.inbound.text, max_len=NOTE_MAX)
     if note is None:
@@ -372,11 +372,8 @@ async def on_note(ctx: Ctx) -> Reply:
 
 async def _open_note(ctx: Ctx, args: Sequence[str]) -> dict[str, Any] | None:
     """The note being asked for, if the pressed button (`<action>:<form id>`) is its own."""
-    state = await ctx.store.get_state(ctx.user.id)
-    fid = args[0] if args else ""
-    if state is None or state.flow != FLOW_NOTE or state.data.get("fid") != fid:
-        return None
-    return state.data
+    state = await NOTE_FORM.load(ctx, form_id=args[0] if args else "")
+    return state.data if state is not None else None
 
 
 @CASE_ACTIONS.on("n")

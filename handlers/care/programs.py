@@ -16,6 +16,7 @@ from typing import Any
 
 from handlers.care.common import (
     FLOW_REGISTER,
+    REGISTER_FORM,
     area_name,
     ask_province,
     local,
@@ -159,7 +160,7 @@ def _next_step(p: Program, data: dict[str, Any]) -> str:
 
 async def _ask_next(ctx: Ctx, p: Program, data: dict[str, Any], *, note: str | None = None) -> Reply:
     step = _next_step(p, data)
-    await ctx.store.set_state(ctx.user.id, FLOW_REGISTER, step, data)
+    await REGISTER_FORM.save(ctx, step, data)
     return _prompt(ctx, p, data, step, note)
 
 
@@ -195,10 +196,8 @@ def _prompt(ctx: Ctx, p: Program, data: dict[str, Any], step: str, note: str | N
 
 
 async def _form(ctx: Ctx, fid: str | None = None) -> tuple[Program, dict[str, Any], str] | None:
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow != FLOW_REGISTER:
-        return None
-    if fid is not None and state.data.get("fid") != fid:
+    state = await REGISTER_FORM.load(ctx, form_id=fid)
+    if state is None:
         return None
     program = await ctx.store.get_program(int(state.data.get("pid", 0)))
     if program is None:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from handlers.care.common import FLOW_SUPPORT, new_fid
+from handlers.care.common import FLOW_SUPPORT, SUPPORT_FORM, new_fid
 from handlers.context import Ctx
 from handlers.join.common import province_name
 from handlers.join.phone import parse_vn_mobile
@@ -79,7 +79,7 @@ def _prompt(ctx: Ctx, data: dict[str, Any], step: str, note: str | None = None) 
 
 async def _ask_next(ctx: Ctx, data: dict[str, Any], note: str | None = None) -> Reply:
     step = _next_step(data)
-    await ctx.store.set_state(ctx.user.id, FLOW_SUPPORT, step, data)
+    await SUPPORT_FORM.save(ctx, step, data)
     return _prompt(ctx, data, step, note)
 
 
@@ -94,8 +94,8 @@ async def start(ctx: Ctx) -> Reply:
 
 
 async def _form(ctx: Ctx, fid: str | None = None) -> tuple[dict[str, Any], str] | None:
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow != FLOW_SUPPORT or (fid is not None and state.data.get("fid") != fid):
+    state = await SUPPORT_FORM.load(ctx, form_id=fid)
+    if state is None:
         return None
     return dict(state.data), state.step
 
