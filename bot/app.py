@@ -204,6 +204,7 @@ class Runtime:
             timezone=self.config.bot.timezone,
             quiet=QuietHours.parse(b.quiet_start, b.quiet_end, self.config.bot.timezone),
             retention_months=self.config.join.retention_months,
+            started=service.changed,
         )
         care.purging = False  # until this process leads
         from bot.leadership import Leadership

@@ -1,9 +1,12 @@
 """Delivers member-care notices: the outbox the CLI, organizers and the store write to.
 
-Every few seconds the running bot (1) queues the day-before reminders whose time has
-come (the store marks each program reminded in the same transaction: exactly once),
-(2) claims due notices with a lease, renders each in the worker's language and sends it
-through the channel registry on the channel the worker used, and (3) marks it sent.
+Every few seconds the running bot (1) starts the day-before reminders whose time has
+come: each is a broadcast to the program's confirmed participants, created as the store
+marks the program reminded (one transaction: exactly once), then sent by the broadcast
+delivery engine like any other, so quiet hours, pacing, exactly-once per worker and the
+delivery report are the engine's; (2) claims due notices with a lease, renders each in
+the worker's language and sends it through the channel registry on the channel the
+worker used, and (3) marks it sent.
 A notice whose send failed is released and tried again later, at most MAX_ATTEMPTS
 times; one claimed by a bot that died is claimed again once its lease runs out.
 Nothing is sent during quiet hours (the broadcasts' setting): it waits for the morning.
@@ -13,12 +16,13 @@ Once a day it applies the retention rules to member-care data.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.periodic import PeriodicService
 from handlers.broadcasts.schedule import QuietHours
-from handlers.care.common import render_notice
+from handlers.care.common import reminder_broadcast, render_notice
 from handlers.i18n import Catalog
 from handlers.types import Deliver
 from storage import Store
@@ -47,6 +51,18 @@ async def purge_care(store: Store, retention_months: int, *, now: datetime | Non
     return counts
 
 
+async def start_reminders(store: Store, catalog: Catalog, *, timezone: str, now: datetime | None = None) -> list[int]:
+    """Create the reminder broadcasts now due; their ids, for the broadcast service."""
+    now = now or datetime.now(UTC)
+    zone = ZoneInfo(timezone)
+    started = await store.start_due_reminders(
+        now=now, compose=lambda program: reminder_broadcast(catalog, zone, program, run_at=now)
+    )
+    for broadcast_id in started:
+        logger.info("care: reminder broadcast %s started", broadcast_id)
+    return started
+
+
 async def deliver_due(
     store: Store,
     catalog: Catalog,
@@ -56,9 +72,8 @@ async def deliver_due(
     quiet: QuietHours | None = None,
     now: datetime | None = None,
 ) -> int:
-    """One round: queue due reminders, then send what is due. How many were sent."""
+    """One round of notices: send what is due. How many were sent."""
     now = now or datetime.now(UTC)
-    await store.queue_due_reminders(now=now)
     if quiet is not None and quiet.is_quiet(now):
         return 0
     zone = ZoneInfo(timezone)
@@ -106,9 +121,13 @@ class CareOutbox(PeriodicService):
         quiet: QuietHours | None,
         retention_months: int,
         every: float = POLL_SECONDS,
+        started: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(every)
         self.store, self.catalog, self.deliver = store, catalog, deliver
+        # Told of each reminder broadcast this process created (the broadcast service's
+        # `changed`), so it goes out now rather than at the service's next sync.
+        self.started = started
         self.timezone, self.quiet, self.retention_months = timezone, quiet, retention_months
         self._last_purge: datetime | None = None
         # Notices go out from every process (each is claimed with a lease), the daily
@@ -127,4 +146,7 @@ class CareOutbox(PeriodicService):
         if self.purging and (self._last_purge is None or now - self._last_purge > timedelta(days=1)):
             self._last_purge = now
             await purge_care(self.store, self.retention_months, now=now)
+        for broadcast_id in await start_reminders(self.store, self.catalog, timezone=self.timezone, now=now):
+            if self.started is not None:
+                await self.started(broadcast_id)
         await deliver_due(self.store, self.catalog, self.deliver, timezone=self.timezone, quiet=self.quiet, now=now)

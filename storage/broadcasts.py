@@ -60,30 +60,36 @@ REASON_CRASH = "crash"
 @dataclass(frozen=True, slots=True)
 class Audience:
     """Who a broadcast reaches. Filters combine with AND; `everyone` drops the topic
-    filter. Only reachable users are ever selected."""
+    filter. Only reachable users are ever selected.
+
+    `program` (a member-care program's id) replaces topics and `everyone`: the workers
+    holding a confirmed place in it when the broadcast runs (its day-before reminder).
+    They asked for that place, so a reminder reaches them even after /stop, which is
+    about announcements.
+    """
 
     topics: tuple[str, ...] = ()
     everyone: bool = False
     provinces: tuple[str, ...] = ()
     language: str | None = None
     roles: tuple[str, ...] = ()
+    program: int | None = None
 
     @property
     def valid(self) -> bool:
-        return self.everyone or bool(self.topics)
+        return self.everyone or bool(self.topics) or self.program is not None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "topics": list(self.topics),
-                "everyone": self.everyone,
-                "provinces": list(self.provinces),
-                "language": self.language,
-                "roles": list(self.roles),
-            },
-            ensure_ascii=False,
-            sort_keys=True,
-        )
+        doc: dict[str, Any] = {
+            "topics": list(self.topics),
+            "everyone": self.everyone,
+            "provinces": list(self.provinces),
+            "language": self.language,
+            "roles": list(self.roles),
+        }
+        if self.program is not None:  # absent otherwise: stored audiences keep their text
+            doc["program"] = self.program
+        return json.dumps(doc, ensure_ascii=False, sort_keys=True)
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Audience:
@@ -93,6 +99,7 @@ class Audience:
             provinces=tuple(d.get("provinces") or ()),
             language=d.get("language") or None,
             roles=tuple(d.get("roles") or ()),
+            program=int(d["program"]) if d.get("program") is not None else None,
         )
 
     @staticmethod

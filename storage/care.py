@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import abc
 import unicodedata
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+
+from storage.broadcasts import NewBroadcast
 
 NATIONWIDE = "*"
 
@@ -308,10 +310,12 @@ class CareStore(abc.ABC):
     async def checkin(self, program_id: int, code: str, *, now: datetime | None = None) -> CheckinResult: ...
 
     @abc.abstractmethod
-    async def queue_due_reminders(self, *, now: datetime) -> int:
-        """For programs whose reminder time has come (and whose event has not passed),
-        queue one reminder per confirmed registration and mark the program reminded, in
-        one transaction: exactly once. How many were queued."""
+    async def start_due_reminders(self, *, now: datetime, compose: Callable[[Program], NewBroadcast]) -> list[int]:
+        """For programs whose reminder time has come, mark the program reminded and create
+        its reminder broadcast (`compose` gives it; its audience is the program's confirmed
+        participants, chosen when the broadcast runs) in one transaction: exactly once, even
+        with several processes. A program whose event has passed (the bot was down) is
+        marked and gets none. The new broadcasts' ids; the delivery engine sends them."""
 
     # -- support cases -------------------------------------------------------------
     @abc.abstractmethod

@@ -13,6 +13,7 @@ import pytest
 
 from bot.cli import main
 from storage.care import Benefit, BenefitCategory
+from tests.harness import local_today
 from tests.test_join_form import fill_form
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -204,3 +205,26 @@ async def test_a_question_typed_at_the_province_prompt_is_answered(make_chat) ->
     await chat.say("/benefits")
     await chat.say("Thành phố Hồ Chí Minh")
     assert "Ưu đãi cho đoàn viên ở Hồ Chí Minh" in chat.text() or "chưa có ưu đãi" in chat.text()
+
+
+def test_list_hides_expired_and_not_yet_valid_benefits_unless_all(cli, tmp_path) -> None:
+    """Validity is judged on Vietnam's date (local_today), edges included: a benefit valid
+    from today or until today is shown."""
+    today = local_today()
+    day = timedelta(days=1)
+    rows = HEADER + (
+        f"expired,Hết hạn,Shop A,shopping,*,Giảm 5%,Thẻ,{today - 10 * day},{today - day},,no\n"
+        f"future,Chưa tới,Shop B,shopping,*,Giảm 5%,Thẻ,{today + day},{today + 10 * day},,no\n"
+        f"starts,Bắt đầu hôm nay,Shop C,shopping,*,Giảm 5%,Thẻ,{today},{today + 10 * day},,no\n"
+        f"ends,Hết hôm nay,Shop D,shopping,*,Giảm 5%,Thẻ,{today - 10 * day},{today},,no\n"
+        "open,Không thời hạn,Shop E,shopping,*,Giảm 5%,Thẻ,,,,no\n"
+    )
+    code, _, err = cli("benefits", "import", str(write(tmp_path, "validity.csv", rows)))
+    assert code == 0, err
+    code, out, _ = cli("benefits", "list", "--json")
+    assert code == 0 and sorted(i["key"] for i in json.loads(out)) == ["ends", "open", "starts"]
+    code, out, _ = cli("benefits", "list")
+    assert code == 0 and "expired" not in out and "future" not in out and "3 benefit(s)" in out
+    code, out, _ = cli("benefits", "list", "--all", "--json")
+    shown = {i["key"]: i["active"] for i in json.loads(out)}
+    assert shown == {"expired": False, "future": False, "starts": True, "ends": True, "open": True}

@@ -7,7 +7,8 @@ import asyncio
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -16,6 +17,7 @@ from bot.cli import main
 from storage import Role
 from storage.care import RegistrationDraft
 from storage.sqlite import SQLiteStore
+from tests.harness import local_today
 
 
 @pytest.fixture
@@ -190,3 +192,25 @@ def test_review_from_the_cli(cli) -> None:
         return [m.kind for m in await store.pending_outbox()]
 
     assert in_store(cli, notices) == ["approved", "rejected"]
+
+
+def test_event_at_sets_the_reminder_the_day_before_at_nine_vietnam_time(cli) -> None:
+    """00:30 on day D in Vietnam is still D-1 in UTC: the reminder is D-1 09:00 local
+    (02:00 UTC), not D-2 as a UTC date would give; without --event-at there is none."""
+    event_day = local_today() + timedelta(days=10)
+    code, out, err = create(cli, "--event-at", f"{event_day} 00:30")
+    assert code == 0, err
+    with_event = int(out)
+    code, out, err = create(cli)
+    assert code == 0, err
+    without = int(out)
+
+    async def body(store):  # type: ignore[no-untyped-def]
+        return await store.get_program(with_event), await store.get_program(without)
+
+    program, plain = in_store(cli, body)
+    vn = ZoneInfo("Asia/Ho_Chi_Minh")
+    assert program.event_at == datetime.combine(event_day, time(0, 30), tzinfo=vn)
+    assert program.remind_at == datetime.combine(event_day - timedelta(days=1), time(9, 0), tzinfo=vn)
+    assert program.remind_at.astimezone(UTC).hour == 2
+    assert plain.remind_at is None

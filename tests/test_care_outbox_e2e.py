@@ -8,10 +8,12 @@ import asyncio
 import os
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from storage.care import CaseCategory
+from storage.broadcasts import BroadcastStatus
+from storage.care import CaseCategory, NewProgram, RegistrationDraft
 from tests.fakes.telegram_api import FakeTelegramServer
 from tests.harness import config_for, periodic_rounds, running_bot, telegram_env
 
@@ -83,3 +85,57 @@ async def test_cli_case_change_is_delivered_by_the_running_bot(fake, tmp_path, d
         notices = [r for r in fake.requests("sendMessage", chat_id=WORKER) if "Support case" in str(r.params)]
         assert len(notices) == 1
         assert await runtime.store.pending_outbox() == []
+
+
+async def test_a_due_reminder_reaches_confirmed_participants_through_the_running_bot(fake, tmp_path, db_url) -> None:
+    """The wiring: the bot's care service starts the reminder broadcast and the broadcast
+    service sends it at once, to the confirmed participant only, once."""
+    cfg = config_for(
+        tmp_path, toml='[broadcast]\nquiet_start = "00:00"\nquiet_end = "00:00"\n', env=telegram_env(fake), db=db_url
+    )
+    confirmed, waiting = WORKER + 1, WORKER + 2
+    async with running_bot(cfg) as runtime:
+        store = runtime.store
+        users = {}
+        for chat_id in (confirmed, waiting):
+            mark = fake.mark()
+            fake.push_update(fake.user_message(chat_id, "/lang en"))
+            await fake.wait_for(method="sendMessage", chat_id=chat_id, since=mark, timeout=10)
+            users[chat_id] = await store.find_user("telegram", str(chat_id))
+        now = datetime.now(UTC)
+        mark = fake.mark()
+        pid = await store.create_program(
+            NewProgram(
+                title="Tàu Tết 2027",
+                province_id="ho_chi_minh",
+                places=1,
+                opens_at=now - timedelta(days=1),
+                closes_at=now + timedelta(hours=12),
+                event_at=now + timedelta(hours=20),
+                remind_at=now + timedelta(seconds=1),
+            )
+        )
+        for i, chat_id in enumerate((confirmed, waiting)):
+            await store.register(RegistrationDraft(pid, users[chat_id].id, f"+8491200055{i}", "Rem", 1))
+
+        def reminders(chat_id: int) -> list[str]:
+            texts = [str(r.params.get("text", "")) for r in fake.requests("sendMessage", chat_id=chat_id, since=mark)]
+            return [t for t in texts if "Reminder" in t]
+
+        await fake.wait_for(
+            lambda r: "Reminder" in str(r.params.get("text", "")),
+            method="sendMessage",
+            chat_id=confirmed,
+            since=mark,
+            timeout=30,
+        )
+        (broadcast,) = await store.list_broadcasts()
+        assert broadcast.audience.program == pid
+        for _ in range(300):
+            if (await store.get_broadcast(broadcast.id)).status is BroadcastStatus.DONE:
+                break
+            await asyncio.sleep(0.1)
+        assert (await store.delivery_stats(broadcast.id)).sent == 1
+        await periodic_rounds(runtime, "care-outbox", 2)
+        assert len(reminders(confirmed)) == 1 and reminders(waiting) == []
+        assert "tomorrow" in reminders(confirmed)[0]

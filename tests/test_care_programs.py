@@ -7,16 +7,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from bot.care_outbox import deliver_due
+from bot.care_outbox import deliver_due, start_reminders
+from handlers.broadcasts import BroadcastOptions
+from handlers.broadcasts.render import describe_audience
 from handlers.broadcasts.schedule import QuietHours
 from handlers.i18n import load_catalog
 from handlers.types import Reply
 from storage import Role, Store
+from storage.broadcasts import BroadcastStatus
 from storage.care import (
     CheckinOutcome,
     NewProgram,
@@ -28,6 +30,9 @@ from storage.care import (
 from storage.sqlite import SQLiteStore
 from storage.sqlite.care import CODE_ALPHABET
 from tests.conftest import ChatDriver
+from tests.fakes.broadcast_support import VN, FakeClock, RecordingSender, add_workers, make_engine
+from tests.harness import local_today
+from tests.test_join_form import LAN, LAN_E164, fill_form
 
 CODE = re.compile(rf"\b[{CODE_ALPHABET}]{{7}}\b")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -298,35 +303,71 @@ async def test_review_mode_with_questions_approve_and_reject(store, make_chat) -
     assert "Người Thứ" not in org2.text()
 
 
-async def test_reminder_the_day_before_exactly_once_and_not_in_quiet_hours(backend) -> None:
+async def test_reminder_is_a_broadcast_to_confirmed_participants_once_outside_quiet_hours(backend) -> None:
+    """The day-before reminder goes through the broadcast delivery engine: only workers
+    holding a confirmed place (an opted-out one too: they asked for that place), never
+    those waiting, nothing during quiet hours, and exactly once."""
     store = backend  # every backend: the store's interface only
     now = datetime.now(UTC)
-    pid = await store.create_program(program(event_at=now + timedelta(hours=20), remind_at=now - timedelta(minutes=1)))
-    later = await store.create_program(program(event_at=now + timedelta(days=5), remind_at=now + timedelta(days=4)))
-    w = await store.touch_user("test", "rem", language="en")
-    await store.register(RegistrationDraft(pid, w.id, "+84912345600", "Rem", 1))
-    await store.register(RegistrationDraft(later, w.id, "+84912345600", "Rem", 1))
-    outbox = Outbox()
-    always_quiet = QuietHours.parse("00:00", "23:59", "Asia/Ho_Chi_Minh")
-    # After the reminder is due and inside the quiet window (all day but 23:59 in Vietnam),
-    # whatever the hour the test runs: a fixed hour of the day fell before `remind_at`
-    # when the test ran after 20:00 UTC.
-    at = now + timedelta(seconds=1)
-    if at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M") == "23:59":
-        at += timedelta(minutes=2)
-    sent = await deliver_due(
-        store,
-        load_catalog(),
-        outbox.deliver,
-        timezone="Asia/Ho_Chi_Minh",
-        quiet=always_quiet,
-        now=at,
+    pid = await store.create_program(
+        program(places=2, event_at=now + timedelta(hours=20), remind_at=now - timedelta(minutes=1))
     )
-    assert sent == 0 and not outbox.sent  # queued, held for the morning
-    assert await deliver(store, outbox) == 1
-    assert "Reminder" in outbox.sent[0][2].text and "tomorrow" in outbox.sent[0][2].text
-    assert await store.queue_due_reminders(now=datetime.now(UTC)) == 0
-    assert await deliver(store, outbox) == 0
+    later = await store.create_program(program(event_at=now + timedelta(days=5), remind_at=now + timedelta(days=4)))
+    en, vi, waiting, other = await add_workers(store, [901, 902, 903, 904], topics=(), language="en")
+    await store.set_language(vi.id, "vi")
+    await store.opt_out(vi.id)
+    for phone, user in (("+84912345601", en), ("+84912345602", vi), ("+84912345603", waiting)):
+        seats = 1 if user is not waiting else 2
+        await store.register(RegistrationDraft(pid, user.id, phone, "Rem", seats))
+    await store.register(RegistrationDraft(later, other.id, "+84912345604", "Rem", 1))
+    assert [r.status for r in await store.registrations(pid)] == [RegStatus.CONFIRMED] * 2 + [RegStatus.WAITING]
+
+    started = await start_reminders(store, load_catalog(), timezone="Asia/Ho_Chi_Minh", now=now)
+    assert len(started) == 1
+    assert await start_reminders(store, load_catalog(), timezone="Asia/Ho_Chi_Minh", now=now) == []
+    reminder = await store.get_broadcast(started[0])
+    assert reminder.audience.program == pid and reminder.status is BroadcastStatus.SCHEDULED
+    assert describe_audience(load_catalog(), "en", reminder.audience, BroadcastOptions()) == (
+        f"confirmed participants of program no. {pid}"
+    )
+    assert await store.pending_outbox() == []  # not the care outbox's any more
+
+    # 22:00 in Vietnam: quiet (21:00-07:00). The engine waits for the morning.
+    clock = FakeClock(datetime.combine(local_today(), time(22, 0), tzinfo=VN).astimezone(UTC))
+    rec = RecordingSender()
+    engine = make_engine(
+        store, {"telegram": rec}, quiet=QuietHours.parse("21:00", "07:00", "Asia/Ho_Chi_Minh"), clock=clock
+    )
+    run = asyncio.create_task(engine.run(reminder.id))
+    for _ in range(200):
+        if clock.sleeps:
+            break
+        await asyncio.sleep(0.01)
+    assert clock.sleeps and rec.sent == []
+    assert (await store.get_broadcast(reminder.id)).reason == "quiet_hours"
+    clock.set(datetime.combine(local_today() + timedelta(days=1), time(7, 0), tzinfo=VN).astimezone(UTC))
+    report = await asyncio.wait_for(run, 10)
+    assert report.outcome == "done"
+    assert sorted(rec.chats()) == ["901", "902"]
+    texts = dict(rec.sent)
+    assert "Reminder" in texts["901"] and "tomorrow" in texts["901"] and "Tàu Tết 2027" in texts["901"]
+    assert "Nhắc lịch" in texts["902"] and "Ga Sài Gòn" in texts["902"]
+    # Exactly once: running it again, or again from another engine, sends nothing more.
+    await make_engine(store, {"telegram": rec}, clock=clock).run(reminder.id)
+    assert len(rec.sent) == 2
+    stats = await store.delivery_stats(reminder.id)
+    assert stats.audience == 2 and stats.sent == 2
+    assert (await store.get_broadcast(reminder.id)).status is BroadcastStatus.DONE
+
+
+async def test_a_reminder_found_after_the_event_is_not_sent(backend) -> None:
+    store = backend
+    now = datetime.now(UTC)
+    pid = await store.create_program(program(event_at=now - timedelta(hours=1), remind_at=now - timedelta(days=1)))
+    (w,) = await add_workers(store, [911], topics=())
+    await store.register(RegistrationDraft(pid, w.id, "+84912345611", "Rem", 1))
+    assert await start_reminders(store, load_catalog(), timezone="Asia/Ho_Chi_Minh", now=now) == []
+    assert (await store.get_program(pid)).reminded_at is not None
 
 
 async def test_mydata_shows_and_forget_erases_registrations_freeing_seats(store, make_chat, tmp_path) -> None:
@@ -416,3 +457,70 @@ async def test_a_failed_delivery_backs_off_and_is_given_up_after_five_tries(back
         await deliver_due(store, load_catalog(), down, timezone="Asia/Ho_Chi_Minh", now=at)
     assert len(tries) == 5  # at 0, 1, 3, 7 and 15 minutes; not at 0.5; given up after the fifth
     assert await store.pending_outbox() == []
+
+
+async def test_a_signed_up_worker_is_not_asked_name_or_phone(store, chat) -> None:
+    """The sign-up's name and phone are used: from the seats straight to the review screen,
+    and a second try shows the existing ticket instead of asking again."""
+    await fill_form(chat)  # Nguyễn Thị Lan, 0912 345 678, Bình Dương (now Hồ Chí Minh)
+    pid = await store.create_program(program())
+    await chat.say("/programs")
+    assert not any(p.startswith("cv:p:") for p in chat.payloads())  # nor the province
+    await chat.press(f"cp:v:{pid}")
+    await chat.press(f"cp:r:{pid}")
+    await chat.press_label("1")
+    text = chat.text()
+    assert "Kiểm tra lại" in text and LAN["name"] in text and LAN_E164 in text, text
+    assert "điện thoại di động của bạn" not in text and "Họ và tên của bạn" not in text
+    await chat.press_label("Xác nhận")
+    assert "Đã xác nhận" in chat.text()
+    [reg] = await store.registrations(pid)
+    assert (reg.full_name, reg.phone_e164, reg.seats) == (LAN["name"], LAN_E164, 1)
+    code = reg.code
+    await chat.say("/programs")
+    await chat.press(f"cp:v:{pid}")
+    await chat.press(f"cp:r:{pid}")
+    assert code and code in chat.text() and "Kiểm tra lại" not in chat.text()
+    assert len(await store.registrations(pid)) == 1
+
+
+async def test_registering_after_closes_at_is_refused_in_the_store(backend) -> None:
+    store = backend
+    now = datetime.now(UTC)
+    pid = await store.create_program(program(closes_at=now + timedelta(hours=1)))
+    w = await store.touch_user("test", "late", language="vi")
+    draft = RegistrationDraft(pid, w.id, "+84912345699", "Trễ Hạn", 1)
+    for late in (timedelta(0), timedelta(seconds=1), timedelta(days=3)):  # closes_at itself is too late
+        result = await store.register(draft, now=now + timedelta(hours=1) + late)
+        assert result is not None and result.outcome is RegisterOutcome.ENDED and result.registration is None
+    assert await store.registrations(pid) == []
+    result = await store.register(draft, now=now)
+    assert result is not None and result.outcome is RegisterOutcome.CONFIRMED
+
+
+async def test_registering_after_closes_at_gets_one_friendly_sentence_in_chat(store, make_chat) -> None:
+    now = datetime.now(UTC)
+    past = await store.create_program(program(title="Xe đã hết hạn", closes_at=now - timedelta(minutes=1)))
+    # Long enough to reach the review screen, short enough to wait for.
+    closing = now + timedelta(seconds=3)
+    soon = await store.create_program(program(title="Xe sắp đóng", max_per_person=1, closes_at=closing))
+    chat = make_chat("late", "telegram")
+    await chat.say("/programs")
+    await chat.press("cv:p:ho_chi_minh")
+    assert f"cp:v:{past}" not in chat.payloads() and f"cp:v:{soon}" in chat.payloads()
+    await chat.press(f"cp:r:{past}")  # an old button
+    assert chat.text() == '"Xe đã hết hạn" đã hết hạn hoặc đã đóng đăng ký.'
+    await chat.press(f"cp:r:{soon}")
+    await chat.say("0912345698")
+    await chat.say("Trần Văn Muộn")
+    assert "Kiểm tra lại" in chat.text()
+    await asyncio.sleep(max((closing - datetime.now(UTC)).total_seconds(), 0) + 0.1)
+    await chat.press_label("Xác nhận")
+    assert chat.text() == '"Xe sắp đóng" đã hết hạn hoặc đã đóng đăng ký.'
+    assert await store.registrations(soon) == []
+    en = make_chat("late-en", "zalo_bot")
+    await en.say("/lang en")
+    await en.say("/programs")
+    await en.press("cv:p:ho_chi_minh")
+    await en.press(f"cp:r:{past}")
+    assert en.text() == 'Registration for "Xe đã hết hạn" has closed.'

@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from bot.cli import main
+from bot.logsetup import OWN_LOGGERS
 from handlers.i18n import load_catalog
 from storage import Role
 from storage.care import CaseCategory, CaseStatus
@@ -226,3 +227,54 @@ def test_cases_cli_scope_and_outbox(cli) -> None:
 
     text = render_notice(load_catalog(), "en", ZoneInfo("Asia/Ho_Chi_Minh"), msg, "telegram").text
     assert text == f"🤝 Support case no. {case_id}: contacted."
+
+
+def listed_cases(chat) -> list[int]:  # type: ignore[no-untyped-def]
+    return [int(p.split(":")[2]) for p in chat.payloads() if p.startswith("cc:v:")]
+
+
+async def test_cases_newest_first_and_an_admin_sees_every_province(store, make_chat) -> None:
+    provinces = ["Hồ Chí Minh", "Hà Nội", "Đà Nẵng", "Hồ Chí Minh", "Hà Nội", "Cần Thơ", "Hồ Chí Minh"]
+    for i, province in enumerate(provinces):
+        await open_case(make_chat(f"nw{i}"), category="Ốm đau", text=f"Hoàn cảnh {i}", province=province)
+    every = [c.id for c in await store.list_cases(provinces=None, limit=100)]
+    assert len(every) == 7
+    created = sorted(every)  # ids in the order the cases were opened
+    admin = await store.touch_user("test", "admin", language="vi")
+    await store.set_role(admin.id, Role.ADMIN)
+    chat = make_chat("admin")
+    await chat.say("/cases")
+    seen, pages = listed_cases(chat), chat.text()
+    await chat.press_label("Trang sau")
+    seen, pages = seen + listed_cases(chat), pages + chat.text()
+    assert seen == created[::-1]  # all seven, every province, newest first across pages
+    for name in ("Hồ Chí Minh", "Hà Nội", "Đà Nẵng", "Cần Thơ"):
+        assert name in pages, name
+    await organizer(store, "hcm-new", ["ho_chi_minh"])
+    hcm = make_chat("hcm-new")
+    await hcm.say("/cases")
+    ours = [created[i] for i, p in enumerate(provinces) if p == "Hồ Chí Minh"]
+    assert listed_cases(hcm) == ours[::-1]
+
+
+async def test_case_notes_and_descriptions_never_reach_the_log(store, make_chat, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    note, reason = "Ghi chú bí mật: chồng chị ấy mất việc", "Lý do riêng tư không được ghi"
+    await open_case(make_chat("pw"), category="Ốm đau", text="Mô tả riêng tư của chị")
+    await organizer(store, "hcm-log", ["ho_chi_minh"])
+    hcm = make_chat("hcm-log")
+    [case] = await store.list_cases(provinces=None)
+    await hcm.press(f"cc:s:{case.id}:contacted")
+    await hcm.say(note)
+    await hcm.press(f"cc:s:{case.id}:declined")
+    await hcm.say(reason)
+    assert [e.note for e in await store.case_events(case.id)][-2:] == [note, reason]
+    await deliver(store, Outbox())  # the worker's notice carries the reason
+    # Our packages log at every level; libraries are capped at WARNING by bot.logsetup
+    # (aiosqlite's DEBUG echoes SQL parameters), so those are what the bot can ever write.
+    written = [
+        r.getMessage() for r in caplog.records if r.name.split(".")[0] in OWN_LOGGERS or r.levelno >= logging.WARNING
+    ]
+    assert any(r.name.startswith("handlers") or r.name.startswith("bot") for r in caplog.records)
+    for secret in (note, reason, "Mô tả riêng tư"):
+        assert all(secret not in line for line in written), secret

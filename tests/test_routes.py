@@ -33,6 +33,11 @@ def test_the_listing_holds_every_registered_route() -> None:
     actions = {r.trigger: r for r in describe_routes(router, load_catalog()) if r.kind == "action"}
     assert actions["bcm:pause"].min_role is Role.ORGANIZER
     assert actions["bcm:pause"].handler == "handlers.broadcasts.manage._pause"
+    # Member care's buttons too, one action per line, with the prefix's role.
+    care = {"cb:c", "cb:p", "cp:v", "cp:r", "cp:ok", "cp:cy", "cs:k", "cs:a", "cr:a", "cr:r", "cc:s", "cc:nx"}
+    assert care <= set(actions)
+    assert actions["cc:s"].min_role is Role.ORGANIZER and actions["cp:r"].min_role is Role.WORKER
+    assert actions["cp:ok"].handler == "handlers.care.programs._confirm"
 
 
 def test_cli_prints_the_table_and_json(tmp_path) -> None:  # type: ignore[no-untyped-def]

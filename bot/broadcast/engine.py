@@ -558,7 +558,8 @@ class DeliveryEngine:
         if not target.reachable:
             journal.record(target.delivery_id, DeliveryStatus.SKIPPED, REASON_UNREACHABLE)
             return
-        if target.opted_out:
+        # A program's reminder goes to those who took a place, /stop or not (storage.broadcasts.Audience).
+        if target.opted_out and run.broadcast.audience.program is None:
             journal.record(target.delivery_id, DeliveryStatus.SKIPPED, REASON_OPTED_OUT)
             return
         sender = self.senders.get(target.channel)

@@ -47,7 +47,9 @@ def render_message(catalog: Catalog, recipient_language: str, text_vi: str, text
 
 def describe_audience(catalog: Catalog, lang: str, audience: Audience, opts: BroadcastOptions) -> str:
     t = catalog.t
-    if audience.everyone:
+    if audience.program is not None:
+        parts = [t(lang, "broadcasts.audience.program", program=audience.program)]
+    elif audience.everyone:
         parts = [t(lang, "broadcasts.audience.everyone")]
     else:
         names = [(topic.name(lang) if (topic := opts.topic(tid)) else tid) for tid in audience.topics]

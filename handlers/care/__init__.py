@@ -7,7 +7,7 @@ support, for workers; check-in, review and cases for organizers.
 from __future__ import annotations
 
 from handlers.care import benefits, organizer, programs, support
-from handlers.care.common import FLOW_PROVINCE, PROVINCE_PREFIX, local, province_question, tz
+from handlers.care.common import FLOW_PROVINCE, PROVINCE_FORM, PROVINCE_PREFIX, local, province_question, tz
 from handlers.context import Ctx
 from handlers.join.common import province_name
 from handlers.join.provinces import get_province, resolve_province
@@ -32,9 +32,9 @@ async def _province_button(ctx: Ctx) -> Reply:
     then, province_id = (*ctx.args, "", "")[:2]
     if then not in ("b", "p") or get_province(province_id) is None:
         return ctx.reply("care.expired")
-    state = await ctx.store.get_state(ctx.user.id)
+    state = await PROVINCE_FORM.load(ctx)
     query = None
-    if state is not None and state.flow == FLOW_PROVINCE:
+    if state is not None:
         query = state.data.get("q")
         await ctx.store.clear_state(ctx.user.id)
     reply = await _province_chosen(ctx, then, province_id, query)
@@ -44,7 +44,7 @@ async def _province_button(ctx: Ctx) -> Reply:
 
 async def province_typed(ctx: Ctx) -> Reply | list[Reply]:
     """A province typed instead of pressed for a member-care list (a question is answered)."""
-    state = await ctx.store.get_state(ctx.user.id)
+    state = await PROVINCE_FORM.load(ctx)
     data = state.data if state is not None else {}
     then = str(data.get("then", "b"))
     match = resolve_province(ctx.inbound.text)

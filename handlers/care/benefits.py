@@ -7,11 +7,12 @@ someone with no sign-up; the bot cannot verify membership and does not pretend t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 
-from handlers.care.common import FLOW_PROVINCE, area_name, ask_province, now_utc, province_question, tz, worker_province
+from handlers.care.common import PROVINCE_FORM, area_name, ask_province, now_utc, province_question, tz, worker_province
 from handlers.context import Ctx
-from handlers.router import Router, payload
+from handlers.router import Actions, Router, payload
 from handlers.types import Button, Reply
 from storage.care import Benefit, BenefitCategory, fold_text
 
@@ -101,7 +102,7 @@ async def show(ctx: Ctx) -> Reply:
         if ctx.args:
             # Remember the search so it runs once the province is known.
             query = " ".join(ctx.args)[:MAX_QUERY]
-            await ctx.store.set_state(ctx.user.id, FLOW_PROVINCE, "ask", {"then": "b", "q": query})
+            await PROVINCE_FORM.save(ctx, "ask", {"then": "b", "q": query})
             return province_question(ctx, "b")
         return await ask_province(ctx, "b")
     if ctx.args:
@@ -111,29 +112,52 @@ async def show(ctx: Ctx) -> Reply:
 
 async def on_button(ctx: Ctx) -> Reply:
     """Partner benefits by category, and one benefit's details."""
-    action = ctx.args[0] if ctx.args else "home"
-    if action == "p":
-        reply = await ask_province(ctx, "b")
-        reply.edit = True
-        return reply
+    action, *args = ctx.args or ("home",)
+    # Any other payload (an old button) shows the categories.
+    handler = ACTIONS.get(action) or _home
+    return await handler(ctx, args)
+
+
+# The buttons of /benefits (`cb:<action>:<args>`).
+BenefitAction = Callable[[Ctx, Sequence[str]], Awaitable[Reply]]
+ACTIONS: Actions[BenefitAction] = Actions(PREFIX)
+
+
+@ACTIONS.on("p")
+async def _change_province(ctx: Ctx, args: Sequence[str]) -> Reply:
+    """Choose another province for the benefits shown."""
+    reply = await ask_province(ctx, "b")
+    reply.edit = True
+    return reply
+
+
+@ACTIONS.on("home")
+async def _home(ctx: Ctx, args: Sequence[str]) -> Reply:
+    """The categories, with how many benefits each has for the worker's province today."""
     province_id = await worker_province(ctx)
     if province_id is None:
         return await ask_province(ctx, "b")
-    if action == "c" and len(ctx.args) == 3:
-        try:
-            category = BenefitCategory(ctx.args[1])
-            number = int(ctx.args[2])
-        except ValueError:
-            category, number = None, 0
-        if category is not None:
-            reply = await page(ctx, province_id, category, number)
-            reply.edit = True
-            return reply
     reply = await categories(ctx, province_id)
+    reply.edit = True
+    return reply
+
+
+@ACTIONS.on("c")
+async def _category_page(ctx: Ctx, args: Sequence[str]) -> Reply:
+    """A page of one category's benefits (`c:<category>:<page>`), six per page."""
+    province_id = await worker_province(ctx)
+    if province_id is None:
+        return await ask_province(ctx, "b")
+    try:
+        category_arg, number_arg = args
+        category, number = BenefitCategory(category_arg), int(number_arg)
+    except ValueError:  # another shape: the categories instead
+        return await _home(ctx, args)
+    reply = await page(ctx, province_id, category, number)
     reply.edit = True
     return reply
 
 
 def register(router: Router) -> None:
     router.command("benefits", "uudai", describe="care.cmd.benefits")(show)
-    router.button(PREFIX)(on_button)
+    router.button(PREFIX, actions=ACTIONS)(on_button)

@@ -3,18 +3,19 @@ time formatting, and the notices the outbox carries to workers."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
+from handlers.forms import FormFlow, new_form_id
 from handlers.i18n import Catalog
 from handlers.join.common import province_name
 from handlers.join.provinces import all_provinces
 from handlers.router import payload
 from handlers.types import Button, Channel, Photo, Reply
-from storage.care import NATIONWIDE, OutboxMessage
+from storage.broadcasts import Audience, NewBroadcast
+from storage.care import NATIONWIDE, OutboxMessage, Program
 
 # Conversation-state flow names. Stored in the database: never rename.
 FLOW_PROVINCE = "care_prov"  # a worker choosing their province for benefits/programs
@@ -22,13 +23,20 @@ FLOW_REGISTER = "care_reg"  # registering for a program
 FLOW_SUPPORT = "care_sup"  # asking for hardship support
 FLOW_NOTE = "care_note"  # an organizer typing a reason or a note
 CARE_FLOWS = (FLOW_PROVINCE, FLOW_REGISTER, FLOW_SUPPORT, FLOW_NOTE)
+# Their forms (handlers/forms.py): each loaded only as its own flow's, and a button only
+# for its own copy, by the id it carries. No time limit: the retention worker purges
+# abandoned ones, as before.
+PROVINCE_FORM = FormFlow(FLOW_PROVINCE)
+REGISTER_FORM = FormFlow(FLOW_REGISTER, id_key="fid")
+SUPPORT_FORM = FormFlow(FLOW_SUPPORT, id_key="fid")
+NOTE_FORM = FormFlow(FLOW_NOTE, id_key="fid")
 
 PROVINCE_PREFIX = "cv"  # province buttons: cv:<then>:<province id>
 _PROVINCE_COLUMNS = 3
 
 
 def new_fid() -> str:
-    return secrets.token_urlsafe(4)[:6]
+    return new_form_id()
 
 
 def now_utc() -> datetime:
@@ -65,7 +73,7 @@ def province_question(ctx: Ctx, then: str, *, note: str | None = None) -> Reply:
 
 
 async def ask_province(ctx: Ctx, then: str) -> Reply:
-    await ctx.store.set_state(ctx.user.id, FLOW_PROVINCE, "ask", {"then": then})
+    await PROVINCE_FORM.save(ctx, "ask", {"then": then})
     return province_question(ctx, then)
 
 
@@ -101,6 +109,21 @@ def render_notice(catalog: Catalog, lang: str, zone: ZoneInfo, msg: OutboxMessag
         lang, key, program=p.get("program", ""), code=p.get("code", ""), seats=p.get("seats", ""), event=event
     )
     return ticket_reply(text, p.get("code"), channel)
+
+
+def reminder_broadcast(catalog: Catalog, zone: ZoneInfo, program: Program, *, run_at: datetime) -> NewBroadcast:
+    """The day-before reminder of `program` as a broadcast to its confirmed participants,
+    sent from `run_at` by the delivery engine (quiet hours, pacing, exactly once, its
+    report). `run_at` is when it was found due, not `remind_at`: after a restart a due
+    reminder is sent (its event still ahead) rather than skipped as a missed broadcast."""
+
+    def text(lang: str) -> str:
+        event = catalog.t(lang, "care.notify.event_at", at=local(program.event_at, zone)) if program.event_at else ""
+        if program.place:
+            event += catalog.t(lang, "care.notify.place", place=program.place)
+        return catalog.t(lang, "care.notify.reminder_all", program=program.title, event=event)
+
+    return NewBroadcast(text_vi=text("vi"), text_en=text("en"), audience=Audience(program=program.id), run_at=run_at)
 
 
 def ticket_reply(text: str, code: str | None, channel: str) -> Reply:

@@ -11,12 +11,13 @@ Each change is audited (ids only) and the worker is told through the outbox.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from handlers.care.common import FLOW_NOTE, local, new_fid, tz
+from handlers.care.common import FLOW_NOTE, NOTE_FORM, local, new_fid, tz
 from handlers.context import Ctx
 from handlers.join.common import clean_note, in_scope, province_name, province_scope
-from handlers.router import Router, payload
+from handlers.router import Actions, Router, payload
 from handlers.scope import no_province_yet
 from handlers.types import Button, Reply
 from storage import Role
@@ -132,21 +133,51 @@ async def _review_button(ctx: Ctx) -> Reply:
     """The organizer reviews a program's registrations: approve or refuse each."""
     if len(ctx.args) < 2 or not ctx.args[1].isdigit():
         return ctx.reply("care.expired")
-    action, target = ctx.args[0], int(ctx.args[1])
-    scope = await province_scope(ctx)
-    if action == "l":
-        return await _pending(ctx, target, scope)
-    reg = await ctx.store.get_registration(target)
+    handler = REVIEW_ACTIONS.get(ctx.args[0])
+    if handler is None:
+        return ctx.reply("care.expired")
+    return await handler(ctx, int(ctx.args[1]), await province_scope(ctx))
+
+
+# The buttons of /review (`cr:<action>:<id>`), given the id and the organizer's scope,
+# checked again on every press: the payload is never trusted.
+ReviewAction = Callable[[Ctx, int, frozenset[str] | None], Awaitable[Reply]]
+REVIEW_ACTIONS: Actions[ReviewAction] = Actions(REVIEW)
+
+
+@REVIEW_ACTIONS.on("l")
+async def _review_list(ctx: Ctx, program_id: int, scope: frozenset[str] | None) -> Reply:
+    """A program's registrations waiting for a decision (`l:<program id>`), with their answers."""
+    return await _pending(ctx, program_id, scope)
+
+
+async def _not_decidable(ctx: Ctx, registration_id: int, scope: frozenset[str] | None) -> Reply | None:
+    """Why this registration cannot be decided by this organizer now, or None if it can."""
+    reg = await ctx.store.get_registration(registration_id)
     program = await ctx.store.get_program(reg.program_id) if reg else None
     if reg is None or program is None or not program_in_scope(scope, program):
         return ctx.reply("care.review.unknown")
     if reg.status is not RegStatus.PENDING:
         return ctx.reply("care.review.decided", id=reg.id)
-    if action == "a":
-        return await decide(ctx, target, approve=True, reason=None)
-    if action == "r":
-        return await _ask_note(ctx, {"what": "reject", "id": target}, required=True)
-    return ctx.reply("care.expired")
+    return None
+
+
+@REVIEW_ACTIONS.on("a")
+async def _approve(ctx: Ctx, registration_id: int, scope: frozenset[str] | None) -> Reply:
+    """Approve (`a:<registration id>`): confirmed if it fits, else waiting; the worker is told."""
+    refused = await _not_decidable(ctx, registration_id, scope)
+    if refused is not None:
+        return refused
+    return await decide(ctx, registration_id, approve=True, reason=None)
+
+
+@REVIEW_ACTIONS.on("r")
+async def _reject(ctx: Ctx, registration_id: int, scope: frozenset[str] | None) -> Reply:
+    """Refuse (`r:<registration id>`): asks for the reason the worker will be told."""
+    refused = await _not_decidable(ctx, registration_id, scope)
+    if refused is not None:
+        return refused
+    return await _ask_note(ctx, {"what": "reject", "id": registration_id}, required=True)
 
 
 async def decide(ctx: Ctx, registration_id: int, *, approve: bool, reason: str | None) -> Reply:
@@ -239,35 +270,54 @@ async def _case_detail(ctx: Ctx, case_id: int) -> Reply:
     return Reply("\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]), buttons=rows)
 
 
-async def _cases_button(ctx: Ctx) -> Reply:
-    action, args = (ctx.args[0] if ctx.args else ""), ctx.args[1:]
-    if action == "l" and len(args) == 2 and args[1].isdigit():
-        status = None
-        if args[0] != "-":
-            try:
-                status = CaseStatus(args[0])
-            except ValueError:
-                return ctx.reply("care.expired")
-        reply = await _case_list(ctx, status, int(args[1]) or None)
-        reply.edit = True
-        return reply
-    if action == "v" and args and args[0].isdigit():
-        return await _case_detail(ctx, int(args[0]))
-    if action == "s" and len(args) == 2 and args[0].isdigit():
-        scope = await province_scope(ctx)
-        case = await ctx.store.get_case(int(args[0]))
-        if case is None or not in_scope(scope, case.province_id):
-            return ctx.reply("care.cases.unknown", id=args[0])
+# The buttons of /cases (`cc:<action>:<args>`). An action returns None for a payload of
+# another shape, answered as an expired button.
+CaseAction = Callable[[Ctx, Sequence[str]], Awaitable[Reply | None]]
+CASE_ACTIONS: Actions[CaseAction] = Actions(CASES)
+
+
+@CASE_ACTIONS.on("l")
+async def _case_page(ctx: Ctx, args: Sequence[str]) -> Reply | None:
+    """A page of cases, newest first (`l:<status|->:<before id>`), in place of the last one."""
+    if len(args) != 2 or not args[1].isdigit():
+        return None
+    status = None
+    if args[0] != "-":
         try:
-            status = CaseStatus(args[1])
+            status = CaseStatus(args[0])
         except ValueError:
-            return ctx.reply("care.expired")
-        if status not in NEXT_STATUSES[case.status]:
-            return ctx.reply("care.cases.not_now", id=case.id, status=ctx.t(f"care.case.status.{case.status.value}"))
-        return await _ask_note(
-            ctx, {"what": "case", "id": case.id, "status": status.value}, required=status is CaseStatus.DECLINED
-        )
-    return ctx.reply("care.expired")
+            return None
+    reply = await _case_list(ctx, status, int(args[1]) or None)
+    reply.edit = True
+    return reply
+
+
+@CASE_ACTIONS.on("v")
+async def _case_view(ctx: Ctx, args: Sequence[str]) -> Reply | None:
+    """One case (`v:<id>`): the worker's story, its history and a button for each next status."""
+    if not args or not args[0].isdigit():
+        return None
+    return await _case_detail(ctx, int(args[0]))
+
+
+@CASE_ACTIONS.on("s")
+async def _case_status(ctx: Ctx, args: Sequence[str]) -> Reply | None:
+    """Move a case on (`s:<id>:<status>`): asks for a note (a reason, to decline)."""
+    if len(args) != 2 or not args[0].isdigit():
+        return None
+    scope = await province_scope(ctx)
+    case = await ctx.store.get_case(int(args[0]))
+    if case is None or not in_scope(scope, case.province_id):
+        return ctx.reply("care.cases.unknown", id=args[0])
+    try:
+        status = CaseStatus(args[1])
+    except ValueError:
+        return None
+    if status not in NEXT_STATUSES[case.status]:
+        return ctx.reply("care.cases.not_now", id=case.id, status=ctx.t(f"care.case.status.{case.status.value}"))
+    return await _ask_note(
+        ctx, {"what": "case", "id": case.id, "status": status.value}, required=status is CaseStatus.DECLINED
+    )
 
 
 async def set_case(ctx: Ctx, case_id: int, status: CaseStatus, note: str | None) -> Reply:
@@ -296,7 +346,7 @@ async def set_case(ctx: Ctx, case_id: int, status: CaseStatus, note: str | None)
 # -- typing a reason or a note ---------------------------------------------------------------------
 async def _ask_note(ctx: Ctx, data: dict[str, Any], *, required: bool) -> Reply:
     data = {**data, "fid": new_fid(), "required": required}
-    await ctx.store.set_state(ctx.user.id, FLOW_NOTE, "note", data)
+    await NOTE_FORM.save(ctx, "note", data)
     rows = [] if required else [[Button(ctx.t("care.note.skip"), payload(CASES, "n", data["fid"]))]]
     rows.append([Button(ctx.t("care.btn.cancel"), payload(CASES, "nx", data["fid"]))])
     return Reply(ctx.t("care.note.ask_reason" if required else "care.note.ask", max=NOTE_MAX), buttons=rows)
@@ -311,8 +361,8 @@ async def _finish_note(ctx: Ctx, data: dict[str, Any], note: str | None) -> Repl
 
 async def on_note(ctx: Ctx) -> Reply:
     """The note an organizer types on a support case."""
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow != FLOW_NOTE:
+    state = await NOTE_FORM.load(ctx)
+    if state is None:
         return ctx.reply("care.expired")
     note = clean_note(ctx.inbound.text, max_len=NOTE_MAX)
     if note is None:
@@ -320,30 +370,44 @@ async def on_note(ctx: Ctx) -> Reply:
     return await _finish_note(ctx, state.data, note)
 
 
-async def _note_button(ctx: Ctx) -> Reply:
-    state = await ctx.store.get_state(ctx.user.id)
-    fid = ctx.args[1] if len(ctx.args) > 1 else ""
-    if state is None or state.flow != FLOW_NOTE or state.data.get("fid") != fid:
-        return ctx.reply("care.expired")
-    if ctx.args[0] == "nx":
-        await ctx.store.clear_state(ctx.user.id)
-        return ctx.reply("care.note.cancelled")
-    if state.data.get("required"):
+async def _open_note(ctx: Ctx, args: Sequence[str]) -> dict[str, Any] | None:
+    """The note being asked for, if the pressed button (`<action>:<form id>`) is its own."""
+    state = await NOTE_FORM.load(ctx, form_id=args[0] if args else "")
+    return state.data if state is not None else None
+
+
+@CASE_ACTIONS.on("n")
+async def _skip_note(ctx: Ctx, args: Sequence[str]) -> Reply | None:
+    """No note (`n:<form>`): the change is made without one (a refusal still needs its reason)."""
+    data = await _open_note(ctx, args)
+    if data is None:
+        return None
+    if data.get("required"):
         return ctx.reply("care.note.ask_reason", back=False, max=NOTE_MAX)
-    return await _finish_note(ctx, state.data, None)
+    return await _finish_note(ctx, data, None)
+
+
+@CASE_ACTIONS.on("nx")
+async def _cancel_note(ctx: Ctx, args: Sequence[str]) -> Reply | None:
+    """Cancel (`nx:<form>`): nothing is changed."""
+    if await _open_note(ctx, args) is None:
+        return None
+    await ctx.store.clear_state(ctx.user.id)
+    return ctx.reply("care.note.cancelled")
 
 
 async def cases_router(ctx: Ctx) -> Reply:
     """The organizer's support cases: a case's details, its status, a note."""
-    if ctx.args and ctx.args[0] in ("n", "nx"):
-        return await _note_button(ctx)
-    return await _cases_button(ctx)
+    action, *args = ctx.args or ("",)
+    handler = CASE_ACTIONS.get(action)
+    reply = await handler(ctx, args) if handler is not None else None
+    return reply if reply is not None else ctx.reply("care.expired")
 
 
 def register(router: Router) -> None:
     router.command("checkin", min_role=Role.ORGANIZER, describe="care.cmd.checkin")(checkin)
     router.command("review", min_role=Role.ORGANIZER)(review)
     router.command("cases", min_role=Role.ORGANIZER, describe="care.cmd.cases")(cases)
-    router.button(REVIEW, min_role=Role.ORGANIZER)(_review_button)
-    router.button(CASES, min_role=Role.ORGANIZER)(cases_router)
+    router.button(REVIEW, min_role=Role.ORGANIZER, actions=REVIEW_ACTIONS)(_review_button)
+    router.button(CASES, min_role=Role.ORGANIZER, actions=CASE_ACTIONS)(cases_router)
     router.flow(FLOW_NOTE, min_role=Role.ORGANIZER)(on_note)

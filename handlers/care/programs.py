@@ -11,10 +11,12 @@ pressed twice registers once, and no program is ever oversold.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from handlers.care.common import (
     FLOW_REGISTER,
+    REGISTER_FORM,
     area_name,
     ask_province,
     local,
@@ -28,7 +30,7 @@ from handlers.context import Ctx
 from handlers.join.common import clean_text
 from handlers.join.names import clean_name
 from handlers.join.phone import parse_vn_mobile
-from handlers.router import Router, payload
+from handlers.router import Actions, Router, payload
 from handlers.types import Button, Reply
 from storage.care import (
     NATIONWIDE,
@@ -158,7 +160,7 @@ def _next_step(p: Program, data: dict[str, Any]) -> str:
 
 async def _ask_next(ctx: Ctx, p: Program, data: dict[str, Any], *, note: str | None = None) -> Reply:
     step = _next_step(p, data)
-    await ctx.store.set_state(ctx.user.id, FLOW_REGISTER, step, data)
+    await REGISTER_FORM.save(ctx, step, data)
     return _prompt(ctx, p, data, step, note)
 
 
@@ -194,10 +196,8 @@ def _prompt(ctx: Ctx, p: Program, data: dict[str, Any], step: str, note: str | N
 
 
 async def _form(ctx: Ctx, fid: str | None = None) -> tuple[Program, dict[str, Any], str] | None:
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow != FLOW_REGISTER:
-        return None
-    if fid is not None and state.data.get("fid") != fid:
+    state = await REGISTER_FORM.load(ctx, form_id=fid)
+    if state is None:
         return None
     program = await ctx.store.get_program(int(state.data.get("pid", 0)))
     if program is None:
@@ -348,39 +348,106 @@ async def _cancel(ctx: Ctx, registration_id: int, confirmed: bool) -> Reply:
 
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
     """A program's details, registering for a place, the waiting list and cancelling."""
-    action, args = (ctx.args[0] if ctx.args else ""), ctx.args[1:]
-    if action == "l":
-        return await list_programs(ctx)
-    if action == "m":
-        return await my_tickets(ctx)
-    if action in ("v", "r", "c", "cy") and args and args[0].isdigit():
-        target = int(args[0])
-        if action == "v":
-            return await detail(ctx, target)
-        if action == "r":
-            return await start_registration(ctx, target)
-        return await _cancel(ctx, target, confirmed=action == "cy")
-    if action in ("s", "ok", "x") and args:
-        form = await _form(ctx, args[0])
-        if form is None:
-            return ctx.reply("care.expired")
-        p, data, step = form
-        if action == "x":
-            await ctx.store.clear_state(ctx.user.id)
-            return ctx.reply("care.reg.cancelled")
-        if action == "s" and step == "seats" and len(args) == 2 and args[1].isdigit():
-            if not 1 <= int(args[1]) <= p.max_per_person:
-                return _prompt(ctx, p, data, step, ctx.t("care.reg.err.seats", max=p.max_per_person))
-            data["seats"] = int(args[1])
-            return await _ask_next(ctx, p, data)
-        if action == "ok" and step == "review":
-            return await _submit(ctx, p, data)
-        return _prompt(ctx, p, data, step, ctx.t("care.use_buttons"))
-    return ctx.reply("care.expired")
+    action, *args = ctx.args or ("",)
+    handler = ACTIONS.get(action)
+    reply = await handler(ctx, args) if handler is not None else None
+    return reply if reply is not None else ctx.reply("care.expired")
+
+
+# The buttons of /programs and /mytickets (`cp:<action>:<args>`). An action returns None
+# for a payload of another shape (a missing or non-numeric id, a form no longer open),
+# answered as an expired button.
+ProgramAction = Callable[[Ctx, Sequence[str]], Awaitable[Reply | list[Reply] | None]]
+ACTIONS: Actions[ProgramAction] = Actions(PREFIX)
+
+
+def _id(args: Sequence[str]) -> int | None:
+    return int(args[0]) if args and args[0].isdigit() else None
+
+
+async def _pressed_form(ctx: Ctx, args: Sequence[str]) -> tuple[Program, dict[str, Any], str] | None:
+    """The registration form the pressed button belongs to (`<action>:<form id>:...`)."""
+    return await _form(ctx, args[0]) if args else None
+
+
+@ACTIONS.on("l")
+async def _open_programs(ctx: Ctx, args: Sequence[str]) -> Reply:
+    """The open programs of the worker's province and nationwide, one button each."""
+    return await list_programs(ctx)
+
+
+@ACTIONS.on("m")
+async def _my_tickets(ctx: Ctx, args: Sequence[str]) -> Reply:
+    """The worker's registrations (as /mytickets), each with a cancel button."""
+    return await my_tickets(ctx)
+
+
+@ACTIONS.on("v")
+async def _view(ctx: Ctx, args: Sequence[str]) -> Reply | None:
+    """One program (`v:<id>`): places left, dates, place, and a register button while open."""
+    program_id = _id(args)
+    return await detail(ctx, program_id) if program_id is not None else None
+
+
+@ACTIONS.on("r")
+async def _register(ctx: Ctx, args: Sequence[str]) -> Reply | list[Reply] | None:
+    """Register for a program (`r:<id>`): the form's first question, or the existing ticket."""
+    program_id = _id(args)
+    return await start_registration(ctx, program_id) if program_id is not None else None
+
+
+@ACTIONS.on("c")
+async def _ask_cancel(ctx: Ctx, args: Sequence[str]) -> Reply | None:
+    """Cancel a registration (`c:<id>`): asks "are you sure?" first."""
+    registration_id = _id(args)
+    return await _cancel(ctx, registration_id, confirmed=False) if registration_id is not None else None
+
+
+@ACTIONS.on("cy")
+async def _cancel_confirmed(ctx: Ctx, args: Sequence[str]) -> Reply | None:
+    """Yes, cancel (`cy:<id>`): the seats freed, the first waiting registration that fits promoted."""
+    registration_id = _id(args)
+    return await _cancel(ctx, registration_id, confirmed=True) if registration_id is not None else None
+
+
+@ACTIONS.on("s")
+async def _seats(ctx: Ctx, args: Sequence[str]) -> Reply | None:
+    """The number of seats pressed (`s:<form>:<n>`), then the next question."""
+    form = await _pressed_form(ctx, args)
+    if form is None:
+        return None
+    p, data, step = form
+    if step == "seats" and len(args) == 2 and args[1].isdigit():
+        if not 1 <= int(args[1]) <= p.max_per_person:
+            return _prompt(ctx, p, data, step, ctx.t("care.reg.err.seats", max=p.max_per_person))
+        data["seats"] = int(args[1])
+        return await _ask_next(ctx, p, data)
+    return _prompt(ctx, p, data, step, ctx.t("care.use_buttons"))
+
+
+@ACTIONS.on("ok")
+async def _confirm(ctx: Ctx, args: Sequence[str]) -> Reply | list[Reply] | None:
+    """Confirm on the review screen (`ok:<form>`): a ticket code, the waiting list or review."""
+    form = await _pressed_form(ctx, args)
+    if form is None:
+        return None
+    p, data, step = form
+    if step == "review":
+        return await _submit(ctx, p, data)
+    return _prompt(ctx, p, data, step, ctx.t("care.use_buttons"))
+
+
+@ACTIONS.on("x")
+async def _cancel_form(ctx: Ctx, args: Sequence[str]) -> Reply | None:
+    """Stop registering (`x:<form>`): the answers so far are dropped."""
+    if await _pressed_form(ctx, args) is None:
+        return None
+    await ctx.store.clear_state(ctx.user.id)
+    return ctx.reply("care.reg.cancelled")
 
 
 def register(router: Router) -> None:
     router.command("programs", "chuongtrinh", describe="care.cmd.programs")(list_programs)
     router.command("mytickets", "vecuatoi", describe="care.cmd.mytickets")(my_tickets)
-    router.button(PREFIX)(on_button)
+    router.button(PREFIX, actions=ACTIONS)(on_button)
     router.flow(FLOW_REGISTER)(on_text)

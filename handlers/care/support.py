@@ -11,14 +11,15 @@ answer on work accidents.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from handlers.care.common import FLOW_SUPPORT, new_fid
+from handlers.care.common import FLOW_SUPPORT, SUPPORT_FORM, new_fid
 from handlers.context import Ctx
 from handlers.join.common import province_name
 from handlers.join.phone import parse_vn_mobile
 from handlers.join.provinces import all_provinces, get_province, resolve_province
-from handlers.router import Router, payload
+from handlers.router import Actions, Router, payload
 from handlers.types import Button, Reply
 from storage.care import CaseCategory
 
@@ -78,7 +79,7 @@ def _prompt(ctx: Ctx, data: dict[str, Any], step: str, note: str | None = None) 
 
 async def _ask_next(ctx: Ctx, data: dict[str, Any], note: str | None = None) -> Reply:
     step = _next_step(data)
-    await ctx.store.set_state(ctx.user.id, FLOW_SUPPORT, step, data)
+    await SUPPORT_FORM.save(ctx, step, data)
     return _prompt(ctx, data, step, note)
 
 
@@ -93,8 +94,8 @@ async def start(ctx: Ctx) -> Reply:
 
 
 async def _form(ctx: Ctx, fid: str | None = None) -> tuple[dict[str, Any], str] | None:
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow != FLOW_SUPPORT or (fid is not None and state.data.get("fid") != fid):
+    state = await SUPPORT_FORM.load(ctx, form_id=fid)
+    if state is None:
         return None
     return dict(state.data), state.step
 
@@ -147,24 +148,62 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
     if form is None:
         return ctx.reply("care.expired")
     data, step = form
-    if action == "x":
-        await ctx.store.clear_state(ctx.user.id)
-        return ctx.reply("care.support.cancelled")
-    if action == "k" and step == "category" and rest:
-        try:
-            data["category"] = CaseCategory(rest[0]).value
-        except ValueError:
-            return _prompt(ctx, data, step, ctx.t("care.use_buttons"))
-        return await _ask_next(ctx, data)
-    if action == "p" and step == "province" and rest and get_province(rest[0]) is not None:
-        data["province"] = rest[0]
-        return await _ask_next(ctx, data)
-    if action == "d" and step == "consent":
-        await ctx.store.clear_state(ctx.user.id)  # no consent, no case: the answers go
-        return ctx.reply("care.support.declined")
-    if action == "a" and step == "consent":
-        return await _submit(ctx, data)
-    return _prompt(ctx, data, step, ctx.t("care.use_buttons"))
+    handler = ACTIONS.get(action)
+    reply = await handler(ctx, data, step, rest) if handler is not None else None
+    # A button of another step (pressed late, or twice): the current question again.
+    return reply if reply is not None else _prompt(ctx, data, step, ctx.t("care.use_buttons"))
+
+
+# The buttons of /support (`cs:<action>:<form id>:<args>`), each given the open form's
+# answers, its step and the rest of the payload; None when the button is not for this
+# step, answered with the current question again.
+SupportAction = Callable[[Ctx, dict[str, Any], str, Sequence[str]], Awaitable[Reply | list[Reply] | None]]
+ACTIONS: Actions[SupportAction] = Actions(PREFIX)
+
+
+@ACTIONS.on("x")
+async def _cancel(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply:
+    """Stop the request: the answers so far are dropped."""
+    await ctx.store.clear_state(ctx.user.id)
+    return ctx.reply("care.support.cancelled")
+
+
+@ACTIONS.on("k")
+async def _category(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply | None:
+    """The kind of hardship (`k:<form>:<category>`), then the description."""
+    if step != "category" or not rest:
+        return None
+    try:
+        data["category"] = CaseCategory(rest[0]).value
+    except ValueError:
+        return None
+    return await _ask_next(ctx, data)
+
+
+@ACTIONS.on("p")
+async def _province(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply | None:
+    """The province pressed (`p:<form>:<province>`), then the consent text."""
+    if step != "province" or not rest or get_province(rest[0]) is None:
+        return None
+    data["province"] = rest[0]
+    return await _ask_next(ctx, data)
+
+
+@ACTIONS.on("d")
+async def _decline(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply | None:
+    """No consent: no case, and the answers go."""
+    if step != "consent":
+        return None
+    await ctx.store.clear_state(ctx.user.id)
+    return ctx.reply("care.support.declined")
+
+
+@ACTIONS.on("a")
+async def _agree(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply | list[Reply] | None:
+    """Agree and send: the case is opened and its number given."""
+    if step != "consent":
+        return None
+    return await _submit(ctx, data)
 
 
 async def _submit(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
@@ -195,5 +234,5 @@ async def _submit(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
 
 def register(router: Router) -> None:
     router.command("support", "hotro", describe="care.cmd.support")(start)
-    router.button(PREFIX)(on_button)
+    router.button(PREFIX, actions=ACTIONS)(on_button)
     router.flow(FLOW_SUPPORT)(on_text)

@@ -320,7 +320,12 @@ class PostgresBroadcastMixin(PostgresFeature):
     def _audience_where(audience: Audience, p: _Params) -> str:
         """The WHERE clause over `users u` selecting `audience`; its values go to `p`."""
         clauses = ["u.reachable"]
-        if audience.everyone:
+        if audience.program is not None:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM care_registrations r WHERE r.user_id = u.id"
+                f" AND r.program_id = {p.add(audience.program)} AND r.status = 'confirmed')"
+            )
+        elif audience.everyone:
             clauses.append("NOT EXISTS (SELECT 1 FROM broadcast_optouts o WHERE o.user_id = u.id)")
         else:
             if not audience.topics:

@@ -11,10 +11,11 @@ row and never wait for each other.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from storage.broadcasts import Broadcast, NewBroadcast
 from storage.care import (
     Benefit,
     BenefitCategory,
@@ -118,6 +119,10 @@ def _message(r: asyncpg.Record) -> OutboxMessage:
 
 class PostgresCareMixin(PostgresFeature):
     """Uses PostgresStore's `db` (joins an open transaction), `pool` and `transaction()` (storage/postgres/store.py)."""
+
+    if TYPE_CHECKING:
+        # PostgresBroadcastMixin's: a reminder broadcast is created inside a care transaction.
+        async def create_broadcast(self, new: NewBroadcast) -> Broadcast: ...
 
     # -- benefits ------------------------------------------------------------
     async def upsert_benefits(self, benefits: Collection[Benefit]) -> tuple[int, int]:
@@ -505,11 +510,11 @@ class PostgresCareMixin(PostgresFeature):
                 return CheckinResult(CheckinOutcome.UNKNOWN)
             return CheckinResult(CheckinOutcome.ALREADY, _registration(row))
 
-    async def queue_due_reminders(self, *, now: datetime) -> int:
-        queued = 0
+    async def start_due_reminders(self, *, now: datetime, compose: Callable[[Program], NewBroadcast]) -> list[int]:
+        started: list[int] = []
         async with self.transaction() as conn:
             # FOR UPDATE re-checks `reminded_at IS NULL` after waiting for another process
-            # that is queueing the same reminders: it then skips them, so exactly once.
+            # that is starting the same reminders: it then skips them, so exactly once.
             rows = await conn.fetch(
                 "SELECT * FROM care_programs"
                 " WHERE remind_at IS NOT NULL AND remind_at <= $1 AND reminded_at IS NULL ORDER BY id FOR UPDATE",
@@ -520,14 +525,9 @@ class PostgresCareMixin(PostgresFeature):
                 await conn.execute("UPDATE care_programs SET reminded_at = $1 WHERE id = $2", now, program.id)
                 if program.event_at is None or program.event_at <= now:
                     continue  # the bot was down past the event: a reminder now would be wrong
-                regs = await conn.fetch(
-                    "SELECT * FROM care_registrations WHERE program_id = $1 AND status = 'confirmed' ORDER BY id",
-                    program.id,
-                )
-                for r in regs:
-                    await self._queue(conn, r["user_id"], "reminder", _ticket_params(program, _registration(r)))
-                    queued += 1
-        return queued
+                # Joins this transaction: the broadcast exists if and only if the mark does.
+                started.append((await self.create_broadcast(compose(program))).id)
+        return started
 
     # -- support cases -------------------------------------------------------------
     async def create_case(

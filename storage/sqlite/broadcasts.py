@@ -331,7 +331,13 @@ class SQLiteBroadcastMixin:
     async def _audience_where(self, audience: Audience) -> tuple[str, list[Any]]:
         clauses = ["u.reachable = 1"]
         params: list[Any] = []
-        if audience.everyone:
+        if audience.program is not None:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM care_registrations r WHERE r.user_id = u.id"
+                " AND r.program_id = ? AND r.status = 'confirmed')"
+            )
+            params.append(audience.program)
+        elif audience.everyone:
             clauses.append("NOT EXISTS (SELECT 1 FROM broadcast_optouts o WHERE o.user_id = u.id)")
         else:
             if not audience.topics:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from storage.broadcasts import Broadcast, NewBroadcast
 from storage.care import (
     Benefit,
     BenefitCategory,
@@ -151,6 +152,9 @@ class SQLiteCareMixin:
         def db(self) -> GuardedConnection: ...
 
         def transaction(self) -> AbstractAsyncContextManager[GuardedConnection]: ...
+
+        # SQLiteBroadcastMixin's: a reminder broadcast is created inside a care transaction.
+        async def create_broadcast(self, new: NewBroadcast) -> Broadcast: ...
 
     # -- benefits ------------------------------------------------------------
     async def upsert_benefits(self, benefits: Collection[Benefit]) -> tuple[int, int]:
@@ -511,13 +515,13 @@ class SQLiteCareMixin:
             await db.execute("UPDATE care_registrations SET checked_in_at = ? WHERE id = ?", (_ts(now), reg.id))
             return CheckinResult(CheckinOutcome.OK, await self._reg(db, reg.id))
 
-    async def queue_due_reminders(self, *, now: datetime) -> int:
-        queued = 0
+    async def start_due_reminders(self, *, now: datetime, compose: Callable[[Program], NewBroadcast]) -> list[int]:
+        started: list[int] = []
         async with self.transaction() as db:
             rows = await (
                 await db.execute(
                     "SELECT * FROM care_programs"
-                    " WHERE remind_at IS NOT NULL AND remind_at <= ? AND reminded_at IS NULL",
+                    " WHERE remind_at IS NOT NULL AND remind_at <= ? AND reminded_at IS NULL ORDER BY id",
                     (_ts(now),),
                 )
             ).fetchall()
@@ -526,16 +530,9 @@ class SQLiteCareMixin:
                 await db.execute("UPDATE care_programs SET reminded_at = ? WHERE id = ?", (_ts(now), program.id))
                 if program.event_at is None or program.event_at <= now:
                     continue  # the bot was down past the event: a reminder now would be wrong
-                regs = await (
-                    await db.execute(
-                        "SELECT * FROM care_registrations WHERE program_id = ? AND status = 'confirmed' ORDER BY id",
-                        (program.id,),
-                    )
-                ).fetchall()
-                for r in regs:
-                    await self._queue(db, r["user_id"], "reminder", _ticket_params(program, _registration(r)))
-                    queued += 1
-        return queued
+                # Joins this transaction: the broadcast exists if and only if the mark does.
+                started.append((await self.create_broadcast(compose(program))).id)
+        return started
 
     # -- support cases -------------------------------------------------------------
     async def create_case(
