@@ -182,6 +182,50 @@ async def test_organizer_sees_only_polls_of_their_provinces(store, make_chat) ->
     assert "Bình chọn #" in admin.text()
 
 
+async def test_poll_draft_buttons_only_act_on_their_own_step(store, make_chat) -> None:
+    admin = make_chat("admin")
+    await admin.press("pc:kind:1")  # no draft at all
+    assert "không còn dùng được" in admin.text()
+    await admin.press("pc:new")
+    await admin.press("pc:kind:n")  # a button of a later step: the question is asked again
+    assert "Hãy dùng các nút" in admin.text()
+    assert (await store.get_state((await store.find_user("test", "admin")).id)).step == "q_vi"
+    await admin.say("Bạn có muốn thành lập công đoàn cơ sở?")
+    await admin.press("pc:skip_en")
+    await admin.say("Có\nKhông")
+    await admin.press("pc:nonsense")
+    assert "Hãy dùng các nút" in admin.text()
+    await admin.press("pc:kind:n")
+    await admin.press("pc:t:no_such_topic")  # unknown topic: the screen again, unchanged
+    assert admin.last[0].edit and "✅" not in " ".join(admin.labels())
+    await admin.press("pc:days:2")  # not one of the offered days, and not this step
+    assert "Hãy dùng các nút" in admin.text()
+    await admin.press("pc:cancel")
+    assert "Đã hủy" in admin.text()
+    assert await store.get_state((await store.find_user("test", "admin")).id) is None
+
+
+async def test_report_buttons_only_act_on_their_own_step(store, make_chat) -> None:
+    w = make_chat("w")
+    await w.press("rp:send:anon")  # no draft
+    assert "không còn dùng được" in w.text()
+    await w.press("rp:start")
+    await w.press("rp:w:5")  # a later step's button
+    assert "Hãy dùng các nút" in w.text()
+    await w.press("rp:cat:wages")
+    await w.say("Công ty May Hưng Phát")
+    await w.say("Hà Nội")
+    await w.press("rp:w:7")  # not one of the offered numbers
+    assert "Hãy dùng các nút" in w.text()
+    await w.press("rp:w:5")
+    await w.press("rp:skip")
+    await w.press("rp:send:maybe")
+    assert "Hãy dùng các nút" in w.text()
+    await w.press("rp:cancel")
+    assert "không có gì được lưu" in w.text()
+    assert await store.report_clusters(provinces=None, since=local_today() - timedelta(days=1)) == []
+
+
 # -- k-anonymity -------------------------------------------------------------------------
 def test_small_cells_and_their_complements_are_hidden() -> None:
     rows = suppress({"ha_noi": Tally(7, [5, 2]), "bac_ninh": Tally(5, [2, 3])}, K, 2)
