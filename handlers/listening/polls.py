@@ -27,12 +27,12 @@ from handlers.broadcasts.schedule import format_local, parse_local_datetime
 from handlers.context import Ctx
 from handlers.forms import FormFlow
 from handlers.i18n import LANGUAGES, Catalog
-from handlers.join.common import province_scope
+from handlers.join.common import province_name, province_scope
 from handlers.listening.options import options
 from handlers.listening.results import chart_png, results_text
 from handlers.listening.text import fold, match_choice, parse_numbers
 from handlers.router import Actions, Router, payload
-from handlers.scope import no_province_yet, own_audience
+from handlers.scope import audience_in_scope, no_province_yet, own_audience, scope_names, typed_provinces
 from handlers.types import Button, Photo, Reply
 from storage import Role, Store
 from storage.broadcasts import Audience, Broadcast, NewBroadcast
@@ -228,7 +228,8 @@ class Step(StrEnum):
     QUESTION_EN = "q_en"  # typing the English question, or skipping it
     CHOICES = "choices"  # typing the choices, one a line
     KIND = "kind"  # one answer or several
-    AUDIENCE = "audience"  # toggling topics or everyone
+    AUDIENCE = "audience"  # toggling topics or everyone, narrowing to provinces
+    PROVINCES = "provinces"  # typing provinces (an organizer: within their own)
     CLOSES = "closes"  # when it closes: a button, or a typed date and time
     CONFIRM = "confirm"  # looking at the preview
 
@@ -303,9 +304,19 @@ def _ask_audience(ctx: Ctx, data: dict[str, Any]) -> Reply:
     ]
     everyone = f"{'✅' if data.get('everyone') else '▫️'} {ctx.t('listening.compose.everyone_button')}"
     rows.append([Button(everyone, payload(ORG, "all"))])
+    provinces = list(data.get("provinces") or [])
+    rows.append([Button(ctx.t("listening.compose.provinces_button", count=len(provinces)), payload(ORG, "prov"))])
     rows.append([Button(ctx.t("listening.compose.next_button"), payload(ORG, "aud_ok"))])
     rows.append(_cancel_row(ctx))
-    return Reply(ctx.t("listening.compose.ask_audience"), buttons=rows)
+    text = ctx.t("listening.compose.ask_audience")
+    if provinces:
+        names = ", ".join(province_name(p, ctx.lang) for p in provinces)
+        text += "\n" + ctx.t("listening.compose.provinces_now", names=names)
+    return Reply(text, buttons=rows)
+
+
+def _ask_provinces(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    return Reply(ctx.t("listening.compose.ask_provinces"), buttons=[_cancel_row(ctx)])
 
 
 def _ask_closes(ctx: Ctx, data: dict[str, Any]) -> Reply:
@@ -326,6 +337,7 @@ _SCREENS: dict[str, Screen] = {
     Step.CHOICES: _ask_choices,
     Step.KIND: _ask_kind,
     Step.AUDIENCE: _ask_audience,
+    Step.PROVINCES: _ask_provinces,
     Step.CLOSES: _ask_closes,
 }
 
@@ -397,10 +409,21 @@ async def _typed_closes(ctx: Ctx, data: dict[str, Any], text: str) -> Reply | li
     return await _preview(ctx, data)
 
 
+async def _typed_provinces(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
+    """The provinces the poll goes to, as the broadcast composer takes them."""
+    found = await typed_provinces(ctx, text)
+    if isinstance(found, str):  # an unknown name, or one outside the organizer's provinces
+        return Reply(found, buttons=[_cancel_row(ctx)])
+    data["provinces"] = found
+    await _save(ctx, Step.AUDIENCE, data)
+    return _ask(ctx, Step.AUDIENCE, data)
+
+
 _TYPED: dict[str, TypedStep] = {
     Step.QUESTION_VI: _typed_question_vi,
     Step.QUESTION_EN: _typed_question_en,
     Step.CHOICES: _typed_choices,
+    Step.PROVINCES: _typed_provinces,
     Step.CLOSES: _typed_closes,
 }
 
@@ -439,7 +462,12 @@ def _draft_poll(data: dict[str, Any]) -> Poll:
 
 async def _audience(ctx: Ctx, data: dict[str, Any]) -> Audience:
     scope = await province_scope(ctx)
-    return own_audience(scope, Audience(topics=tuple(data.get("topics") or ()), everyone=bool(data.get("everyone"))))
+    chosen = Audience(
+        topics=tuple(data.get("topics") or ()),
+        everyone=bool(data.get("everyone")),
+        provinces=tuple(data.get("provinces") or ()),
+    )
+    return own_audience(scope, chosen)
 
 
 async def _preview(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
@@ -577,6 +605,13 @@ async def _toggle_everyone(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
     return await _audience_changed(ctx, data)
 
 
+@_draft_button("prov", Step.AUDIENCE)
+async def _choose_provinces(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Asks which provinces (an organizer: within their own) the poll goes to."""
+    await _save(ctx, Step.PROVINCES, data)
+    return _ask(ctx, Step.PROVINCES, data)
+
+
 @_draft_button("aud_ok", Step.AUDIENCE)
 async def _audience_done(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
     """The audience is chosen: on to when the poll closes (refused while it is empty)."""
@@ -608,6 +643,13 @@ async def _create(ctx: Ctx, data: dict[str, Any]) -> Reply:
         await ctx.store.clear_state(ctx.user.id)
         return no_province_yet(ctx)
     audience = await _audience(ctx, data)
+    if not audience_in_scope(scope, audience):  # the organizer's provinces changed meanwhile
+        data["provinces"] = []
+        await _save(ctx, Step.AUDIENCE, data)
+        outside = ", ".join(province_name(p, ctx.lang) for p in audience.provinces if scope and p not in scope)
+        allowed = scope_names(scope or frozenset(), ctx.lang)
+        intro = ctx.t("broadcasts.compose.provinces_out_of_scope", names=outside, allowed=allowed)
+        return _ask(ctx, Step.AUDIENCE, data, intro)
     if not audience.valid:
         await _save(ctx, Step.AUDIENCE, data)
         return _ask(ctx, "audience", data, ctx.t("listening.compose.audience_required"))
