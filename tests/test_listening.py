@@ -320,6 +320,33 @@ async def test_a_draft_whose_provinces_left_the_organizers_scope_is_not_sent(sto
     assert await store.list_polls() == []
 
 
+async def test_the_results_chart_is_drawn_by_the_export_worker(store, services, make_chat) -> None:
+    """As /targets does: the bot's process hands the drawing to services.exporter, whose
+    job must cross to the worker process (picklable), and never draws it itself."""
+    import pickle
+
+    from handlers.join.export import InProcessExporter
+
+    class WorkerStandIn:
+        def __init__(self) -> None:
+            self.jobs: list[object] = []
+
+        async def call(self, job):  # type: ignore[no-untyped-def]
+            self.jobs.append(job)
+            return await InProcessExporter(store, services.catalog).call(pickle.loads(pickle.dumps(job)))
+
+    worker = WorkerStandIn()
+    services.exporter = worker  # type: ignore[assignment]
+    users = [f"u{i}" for i in range(5)]
+    poll = await make_poll(store, users)
+    for u in users:
+        await make_chat(u).press(f"pv:{poll.id}:0")
+    admin = make_chat("admin")
+    await admin.press(f"pc:show:{poll.id}")
+    assert admin.last[0].photo is not None and admin.last[0].photo.data.startswith(b"\x89PNG")
+    assert len(worker.jobs) == 1
+
+
 # -- k-anonymity -------------------------------------------------------------------------
 def test_small_cells_and_their_complements_are_hidden() -> None:
     rows = suppress({"ha_noi": Tally(7, [5, 2]), "bac_ninh": Tally(5, [2, 3])}, K, 2)

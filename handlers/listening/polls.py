@@ -10,7 +10,6 @@ answer, so a forged button for another province's poll is refused.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -28,6 +27,7 @@ from handlers.context import Ctx
 from handlers.forms import FormFlow
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_name, province_scope
+from handlers.join.export import Exporter, InProcessExporter
 from handlers.listening.options import options
 from handlers.listening.results import chart_png, results_text
 from handlers.listening.text import fold, match_choice, parse_numbers
@@ -734,7 +734,10 @@ async def show_results(ctx: Ctx, arg: str, dimension: str) -> Reply | list[Reply
     if poll.is_open(_now()):
         rows.append([Button(ctx.t("listening.compose.close_button"), payload(ORG, "end", poll.id))])
     rows.append(ctx.back_button())
-    png = await asyncio.to_thread(chart_png, poll, tally, ctx.lang, k)
+    # matplotlib holds the GIL for a few hundred ms: drawn in the export worker process,
+    # as /targets draws its chart (handlers/join/organizer.py), not on the bot's loop.
+    exporter: Exporter = ctx.services.exporter or InProcessExporter(ctx.store, ctx.services.catalog)
+    png = await exporter.call(functools.partial(chart_png, poll, tally, ctx.lang, k))
     if png is None:
         return Reply(text, buttons=rows)
     return [Reply(photo=Photo(png, filename=f"poll-{poll.id}.png")), Reply(text, buttons=rows)]
