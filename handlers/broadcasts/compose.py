@@ -222,7 +222,7 @@ async def _confirm_screen(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
     now = _now()
     first, cron, _starts, until = _schedule(ctx, data, now)
     replies = [Reply(ctx.t("broadcasts.compose.preview_intro"))]
-    langs = ["vi", "en"] if data.get("text_en") else ["vi"]
+    langs = list(LANGUAGES) if data.get("text_en") else list(LANGUAGES[:1])  # Vietnamese first, always written
     # The photo goes with each message exactly as the sender plans it (as the caption,
     # or first when the text is too long for one); only the channel it came from has it.
     photo_ref = data.get("photo_ref") if data.get("photo_channel") == ctx.inbound.channel else None
