@@ -48,6 +48,8 @@ def test_the_listing_holds_every_registered_route() -> None:
     assert actions["rp:send"].min_role is Role.WORKER
     assert actions["rp:send"].handler == "handlers.listening.reports._send_button"
     assert actions["rpo:cl"].min_role is Role.ORGANIZER
+    assert actions["inbox:r"].handler == "handlers.rights.inbox._reply"
+    assert actions["inbox:p"].min_role is Role.ORGANIZER
 
 
 def test_cli_prints_the_table_and_json(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -5,13 +5,14 @@ and the answer reaches the worker in the bot, on whatever channel they wrote fro
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from handlers.context import Ctx
 from handlers.forms import FormFlow
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_scope
-from handlers.router import Router, payload
+from handlers.router import Actions, Router, payload
 from handlers.scope import no_province_yet, question_in_scope
 from handlers.text import shorten
 from handlers.types import Button, Reply
@@ -181,18 +182,34 @@ async def inbox(ctx: Ctx) -> list[Reply]:
     return [await _inbox_page(ctx, scope, None)]
 
 
+InboxAction = Callable[[Ctx, int], Awaitable[Reply]]
+# `inbox:<action>:<question id>`: the organizer's inbox buttons (codes kept short and
+# unchanged: buttons already sent in chats still carry them).
+ACTIONS: Actions[InboxAction] = Actions("inbox")
+
+
 async def inbox_button(ctx: Ctx) -> Reply:
     """The organizer's inbox: the open questions, one question's details, answering it."""
-    if len(ctx.args) == 2 and ctx.args[0] == "p" and _is_id(ctx.args[1]):
-        scope = await province_scope(ctx)
-        if scope is not None and not scope:
-            return no_province_yet(ctx)
-        page = await _inbox_page(ctx, scope, int(ctx.args[1]))
-        page.edit = True
-        return page
-    if len(ctx.args) != 2 or ctx.args[0] != "r" or not _is_id(ctx.args[1]):
+    action = ACTIONS.get(ctx.args[0]) if len(ctx.args) == 2 and _is_id(ctx.args[1]) else None
+    if action is None:
         return ctx.reply("inbox.reply_usage")
-    qid = int(ctx.args[1])
+    return await action(ctx, int(ctx.args[1]))
+
+
+@ACTIONS.on("p")
+async def _page(ctx: Ctx, after: int) -> Reply:
+    """The next page of open questions (the first again after the last)."""
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return no_province_yet(ctx)
+    page = await _inbox_page(ctx, scope, after)
+    page.edit = True
+    return page
+
+
+@ACTIONS.on("r")
+async def _reply(ctx: Ctx, qid: int) -> Reply:
+    """Answer a question: shows it in full and waits for the answer typed next."""
     q = await ctx.store.get_question(qid)
     if q is None or q.status != "open" or not await _in_scope(ctx, q):
         return ctx.reply("inbox.not_found", id=qid)
@@ -225,6 +242,6 @@ def register(router: Router) -> None:
     router.button(HANDOFF_FLOW)(ask_button)
     router.flow(HANDOFF_FLOW)(ask_text)
     router.command("inbox", min_role=Role.ORGANIZER)(inbox)
-    router.button("inbox", min_role=Role.ORGANIZER)(inbox_button)
+    router.button("inbox", min_role=Role.ORGANIZER, actions=ACTIONS)(inbox_button)
     router.flow(ANSWER.flows[0], min_role=Role.ORGANIZER)(inbox_reply_text)
     router.command("reply", min_role=Role.ORGANIZER)(reply_cmd)
