@@ -275,7 +275,7 @@ def _print_preview(
     tz: ZoneInfo,
     size: int,
 ) -> None:
-    langs = ["vi", "en"] if new.text_en else ["vi"]
+    langs = list(LANGUAGES) if new.text_en else list(LANGUAGES[:1])  # Vietnamese first, always written
     for lang in langs:
         rendered = render_message(catalog, lang, new.text_vi, new.text_en)
         out.write(f"--- preview ({lang}){' with photo ' + new.photo_name if new.photo else ''} ---\n")

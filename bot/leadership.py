@@ -49,6 +49,7 @@ class Leadership:
         self.every = every
         self.leading = False
         self.changes = 0  # times leadership was taken or lost (tests wait on it)
+        self.checks = 0  # rounds of `check` finished (tests wait on it instead of sleeping)
         self._task: asyncio.Task[None] | None = None
         self.outage = Outage(f"leadership {role}", "could not ask the store")
 
@@ -91,6 +92,7 @@ class Leadership:
         elif not held and self.leading:
             logger.warning("leadership %s: lost; another process leads", self.role)
             await self._step_down()
+        self.checks += 1
         return self.leading
 
     async def _step_down(self) -> None:

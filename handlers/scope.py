@@ -29,13 +29,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from handlers.context import Ctx
-from handlers.join.common import province_name, province_scope
+from handlers.join.common import in_scope, province_name, province_scope
+from handlers.join.provinces import resolve_province
 from handlers.types import Reply
 from storage import User
 from storage.broadcasts import Audience, Broadcast
 from storage.questions import Question
 
 Scope = frozenset[str] | None  # None: everywhere (an admin)
+MAX_PROVINCES = 10  # provinces one audience may name
+# Typed instead of province names: drop the province filter.
+CLEAR_PROVINCES = frozenset({"-", "0", "xoa", "xoá", "xóa", "clear", "none"})
 
 
 def no_province_yet(ctx: Ctx) -> Reply:
@@ -97,3 +101,31 @@ __all__ = [
     "question_in_scope",
     "scope_names",
 ]
+
+
+async def typed_provinces(ctx: Ctx, text: str) -> list[str] | str:
+    """Provinces typed for an audience ("Hà Nội, Bắc Ninh"), for the broadcast and poll
+    composers: their ids ([] for "-": no province filter), or, when a name is unknown or
+    outside the organizer's own provinces, the message to show instead."""
+    if text.lower() in CLEAR_PROVINCES:
+        return []
+    found: list[str] = []
+    unknown: list[str] = []
+    for part in [p.strip() for p in text.replace(";", ",").split(",") if p.strip()][:MAX_PROVINCES]:
+        match = resolve_province(part)
+        if match.province is None:
+            unknown.append(part[:40])
+        elif match.province.id not in found:
+            found.append(match.province.id)
+    if unknown or not found:
+        return ctx.t("broadcasts.compose.unknown_provinces", names=", ".join(unknown) or text[:40])
+    # The province filter counts sign-ups there: only within the organizer's own provinces.
+    scope = await province_scope(ctx)
+    outside = [p for p in found if not in_scope(scope, p)]
+    if outside:
+        return ctx.t(
+            "broadcasts.compose.provinces_out_of_scope",
+            names=", ".join(province_name(p, ctx.lang) for p in outside),
+            allowed=", ".join(sorted(province_name(p, ctx.lang) for p in scope or ())) or "—",
+        )
+    return found

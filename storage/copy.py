@@ -15,6 +15,7 @@ here prints or logs row contents; only table names and counts leave this module.
 
 from __future__ import annotations
 
+import abc
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from storage.interface import Store, StoreError
+from storage.postgres import PostgresStore
+from storage.sqlite import SQLiteStore
 
 DEFAULT_BATCH = 1000
 # Each store keeps its own migration history; send slots and inbound turns are a few
@@ -57,9 +60,9 @@ Progress = Callable[[str, int, int], None]
 # -- schema ------------------------------------------------------------------
 
 
-async def postgres_schema(store: Store) -> list[Table]:
+async def postgres_schema(store: PostgresStore) -> list[Table]:
     """Every table of an open PostgreSQL store, parents before children."""
-    pool = store.pool  # type: ignore[attr-defined]
+    pool = store.pool
     cols = await pool.fetch(
         "SELECT table_name, column_name, data_type, is_identity FROM information_schema.columns"
         " WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
@@ -125,13 +128,13 @@ def _parents_first(tables: dict[str, Table], parents: dict[str, set[str]]) -> li
     return ordered
 
 
-async def sqlite_columns(store: Store) -> dict[str, tuple[str, ...]]:
-    rows = await store.db.execute_fetchall(  # type: ignore[attr-defined]
+async def sqlite_columns(store: SQLiteStore) -> dict[str, tuple[str, ...]]:
+    rows = await store.db.execute_fetchall(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
     )
     found = {}
     for (name,) in rows:
-        info = await store.db.execute_fetchall(f'PRAGMA table_info("{name}")')  # type: ignore[attr-defined]
+        info = await store.db.execute_fetchall(f'PRAGMA table_info("{name}")')
         found[name] = tuple(r[1] for r in info)
     return found
 
@@ -186,81 +189,134 @@ def _quoted(columns: Sequence[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
 
-class _End:
-    """One store as a copy source or target; `kind` is 'sqlite' or 'postgres'."""
+class _End(abc.ABC):
+    """One store as a copy source or target. Two backends, so two ends, each typed by its
+    store's own connection objects (an asyncpg pool, the SQLite store's guarded
+    connection) instead of one class reaching for attributes the Store interface lacks."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.kind = "postgres" if hasattr(store, "pool") else "sqlite"
+    kind: str
 
-    async def count(self, table: Table) -> int:
-        sql = f'SELECT COUNT(*) FROM "{table.name}"'
-        if self.kind == "postgres":
-            return int(await self.store.pool.fetchval(sql))  # type: ignore[attr-defined]
-        rows = await self.store.db.execute_fetchall(sql)  # type: ignore[attr-defined]
-        return int(rows[0][0])
+    @abc.abstractmethod
+    async def count(self, table: Table) -> int: ...
 
+    @abc.abstractmethod
     async def read(
         self, table: Table, after: tuple[Any, ...] | None, limit: int
     ) -> tuple[list[tuple[Any, ...]], tuple[Any, ...] | None]:
         """Up to `limit` rows after the key `after`, in key order, as Python values, and
         the keyset cursor of the last one (in this store's own terms, as read)."""
+
+    @abc.abstractmethod
+    async def write(self, table: Table, rows: list[tuple[Any, ...]]) -> None: ...
+
+    @abc.abstractmethod
+    async def clear(self, tables: Sequence[Table]) -> None:
+        """Empty every copied table (children first); ids start again from 1."""
+
+    @abc.abstractmethod
+    async def finish(self, tables: Sequence[Table]) -> None:
+        """After the copy: whatever makes rows inserted later get fresh ids."""
+
+    def _select(self, table: Table, after: tuple[Any, ...] | None, limit: int) -> str:
         keys = _quoted(table.key)
         where = ""
         if after is not None:
             where = f" WHERE ({keys}) > ({_placeholders(self.kind, len(after))})"
-        sql = f'SELECT {_quoted(table.columns)} FROM "{table.name}"{where} ORDER BY {keys} LIMIT {int(limit)}'
-        params = tuple(after) if after is not None else ()
-        if self.kind == "postgres":
-            raw = [tuple(r) for r in await self.store.pool.fetch(sql, *params)]  # type: ignore[attr-defined]
-            rows = raw
-        else:
-            raw = [tuple(r) for r in await self.store.db.execute_fetchall(sql, params)]  # type: ignore[attr-defined]
-            rows = [tuple(_from_sqlite(t, v) for t, v in zip(table.types, r, strict=True)) for r in raw]
-        if not raw:
-            return rows, None
-        return rows, tuple(raw[-1][table.columns.index(k)] for k in table.key)
+        return f'SELECT {_quoted(table.columns)} FROM "{table.name}"{where} ORDER BY {keys} LIMIT {int(limit)}'
 
-    async def write(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
-        sql = (
+    def _insert(self, table: Table) -> str:
+        return (
             f'INSERT INTO "{table.name}" ({_quoted(table.columns)})'
             f" VALUES ({_placeholders(self.kind, len(table.columns))})"
         )
-        if self.kind == "postgres":
-            async with self.store.transaction() as conn:  # type: ignore[attr-defined]
-                await conn.executemany(sql, rows)
-            return
-        converted = [tuple(_to_sqlite(t, v) for t, v in zip(table.types, r, strict=True)) for r in rows]
-        async with self.store.transaction() as db:  # type: ignore[attr-defined]
-            await db.executemany(sql, converted)
+
+
+def _cursor(table: Table, last: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(last[table.columns.index(k)] for k in table.key)
+
+
+class _PostgresEnd(_End):
+    kind = "postgres"
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+
+    async def count(self, table: Table) -> int:
+        return int(await self.store.pool.fetchval(f'SELECT COUNT(*) FROM "{table.name}"'))
+
+    async def read(
+        self, table: Table, after: tuple[Any, ...] | None, limit: int
+    ) -> tuple[list[tuple[Any, ...]], tuple[Any, ...] | None]:
+        params = tuple(after) if after is not None else ()
+        rows = [tuple(r) for r in await self.store.pool.fetch(self._select(table, after, limit), *params)]
+        return rows, (_cursor(table, rows[-1]) if rows else None)
+
+    async def write(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        async with self.store.transaction() as conn:
+            await conn.executemany(self._insert(table), rows)
 
     async def clear(self, tables: Sequence[Table]) -> None:
-        """Empty every copied table (children first); ids start again from 1."""
-        if not tables:
-            return
-        if self.kind == "postgres":
+        if tables:
             names = ", ".join(f'"{t.name}"' for t in tables)
-            await self.store.pool.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")  # type: ignore[attr-defined]
-            return
-        async with self.store.transaction() as db:  # type: ignore[attr-defined]
-            for table in reversed(tables):
-                await db.execute(f'DELETE FROM "{table.name}"')
-            await db.execute("DELETE FROM sqlite_sequence")
+            await self.store.pool.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
 
     async def finish(self, tables: Sequence[Table]) -> None:
-        """After the copy: identity sequences continue past the largest copied id.
-        (SQLite's AUTOINCREMENT counter already follows explicitly inserted ids.)"""
-        if self.kind != "postgres":
-            return
+        """Identity sequences continue past the largest copied id."""
         for t in tables:
             if t.identity is None:
                 continue
-            await self.store.pool.execute(  # type: ignore[attr-defined]
+            await self.store.pool.execute(
                 f'SELECT setval(pg_get_serial_sequence($1, $2), COALESCE(MAX("{t.identity}"), 0) + 1, false)'
                 f' FROM "{t.name}"',
                 t.name,
                 t.identity,
             )
+
+
+class _SQLiteEnd(_End):
+    """Values are converted from and to the SQLite store's text/integer storage; its
+    AUTOINCREMENT counters already follow explicitly inserted ids, so nothing to finish."""
+
+    kind = "sqlite"
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+
+    async def count(self, table: Table) -> int:
+        rows = await self.store.db.execute_fetchall(f'SELECT COUNT(*) FROM "{table.name}"')
+        return int(rows[0][0])
+
+    async def read(
+        self, table: Table, after: tuple[Any, ...] | None, limit: int
+    ) -> tuple[list[tuple[Any, ...]], tuple[Any, ...] | None]:
+        params = tuple(after) if after is not None else ()
+        raw = [tuple(r) for r in await self.store.db.execute_fetchall(self._select(table, after, limit), params)]
+        rows = [tuple(_from_sqlite(t, v) for t, v in zip(table.types, r, strict=True)) for r in raw]
+        return rows, (_cursor(table, raw[-1]) if raw else None)
+
+    async def write(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        converted = [tuple(_to_sqlite(t, v) for t, v in zip(table.types, r, strict=True)) for r in rows]
+        async with self.store.transaction() as db:
+            await db.executemany(self._insert(table), converted)
+
+    async def clear(self, tables: Sequence[Table]) -> None:
+        if not tables:
+            return
+        async with self.store.transaction() as db:
+            for table in reversed(tables):
+                await db.execute(f'DELETE FROM "{table.name}"')
+            await db.execute("DELETE FROM sqlite_sequence")
+
+    async def finish(self, tables: Sequence[Table]) -> None:
+        pass  # AUTOINCREMENT already follows the ids inserted
+
+
+def _end(store: Store) -> _End:
+    if isinstance(store, PostgresStore):
+        return _PostgresEnd(store)
+    if isinstance(store, SQLiteStore):
+        return _SQLiteEnd(store)
+    raise StoreError(f"cannot copy a {type(store).__name__}: only the SQLite and PostgreSQL stores")
 
 
 # -- the copy ----------------------------------------------------------------------
@@ -279,8 +335,8 @@ async def copy_database(
     first. Returns each table's row counts on both sides after the copy."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
-    src, dst = _End(source), _End(target)
-    pg = src if src.kind == "postgres" else dst if dst.kind == "postgres" else None
+    src, dst = _end(source), _end(target)
+    pg = src if isinstance(src, _PostgresEnd) else dst if isinstance(dst, _PostgresEnd) else None
     if pg is None:
         raise StoreError("one side of a copy must be PostgreSQL (copy a SQLite file with `cp`)")
     tables = await postgres_schema(pg.store)
@@ -319,7 +375,7 @@ async def _check_same_tables(src: _End, dst: _End, tables: Sequence[Table]) -> N
     """Both stores are migrated to their latest schema; a SQLite side must still have
     exactly the PostgreSQL side's tables and columns, or the copy would lose data."""
     for end in (src, dst):
-        if end.kind != "sqlite":
+        if not isinstance(end, _SQLiteEnd):
             continue
         found = await sqlite_columns(end.store)
         for table in tables:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -82,11 +83,19 @@ async def running_bot(config) -> AsyncIterator[Runtime]:  # type: ignore[no-unty
             await task
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "a condition") -> None:
-    """Poll `predicate` until it holds; fail naming `what` after `timeout` seconds.
-    (The fakes' own `wait_for` waits for a request; this waits for any state.)"""
+async def wait_until(
+    predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0, what: str = "a condition"
+) -> None:
+    """Poll `predicate` (a function, or a coroutine function reading the store) until it
+    holds; fail naming `what` after `timeout` seconds. The tests' one wait helper (the
+    fakes' own `wait_for` waits for a request; this waits for any state)."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        held = predicate()
+        if inspect.isawaitable(held):
+            held = await held
+        if held:
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.01)

@@ -4,27 +4,17 @@ question a worker asked on the Zalo OA."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import httpx
 
 from storage import Role
 from tests.fakes.telegram_api import FakeTelegramServer
 from tests.fakes.zalo_servers import FakeZaloBot, FakeZaloOA, bot_text_update, oa_text_event, signed_oa_webhook
-from tests.harness import config_for, running_bot, telegram_env
+from tests.harness import config_for, running_bot, telegram_env, wait_until
 from tests.zalo_harness import OA_SECRET
 
 ORGANIZER = 9100
 OA_WORKER = "5e1f0c0a11aa22bb33cc"
 BOT_WORKER = "b0c1d2e3f4"
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 async def test_three_channels_at_once(tmp_path) -> None:
@@ -59,17 +49,19 @@ async def test_three_channels_at_once(tmp_path) -> None:
 
             # A worker on the Zalo OA asks about the minimum wage, then asks an officer.
             await oa_says("luong toi thieu vung 1")
-            await until(lambda: "5.310.000" in oa_texts())
+            await wait_until(lambda: "5.310.000" in oa_texts(), 10, "the minimum wage answer on the OA")
             await oa_says("/ask công ty bắt làm thêm 4 tiếng mỗi ngày có đúng luật không")
-            await until(lambda: "#1" in oa_texts())
+            await wait_until(lambda: "#1" in oa_texts(), 10, "question #1 acknowledged on the OA")
 
             # A worker on the Zalo Bot gets the menu and an answer.
             zbot.push_update(bot_text_update(BOT_WORKER, "/start"))
             zbot.push_update(bot_text_update(BOT_WORKER, "nghi phep nam duoc bao nhieu ngay"))
-            await until(
+            await wait_until(
                 lambda: any(
                     "12" in (s.text or "") and "Căn cứ" in (s.text or "") for s in zbot.sent if s.chat_id == BOT_WORKER
-                )
+                ),
+                10,
+                "the annual leave answer on the Zalo Bot",
             )
 
             # The organizer on Telegram answers the OA worker's question.
@@ -77,7 +69,7 @@ async def test_three_channels_at_once(tmp_path) -> None:
             await tg.wait_for(lambda r: "4 tiếng" in r.params.get("text", ""), chat_id=ORGANIZER, timeout=10)
             tg.push_update(tg.user_message(ORGANIZER, "/reply 1 Làm thêm không quá 50% giờ bình thường trong ngày."))
             await tg.wait_for(lambda r: "Đã gửi" in r.params.get("text", ""), chat_id=ORGANIZER, timeout=10)
-            await until(lambda: "không quá 50% giờ bình thường" in oa_texts())
+            await wait_until(lambda: "không quá 50% giờ bình thường" in oa_texts(), 10, "the answer on the OA")
 
             store = runtime.store
             for channel, uid in (("zalo_oa", OA_WORKER), ("zalo_bot", BOT_WORKER), ("telegram", str(ORGANIZER))):

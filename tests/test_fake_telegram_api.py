@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -47,6 +47,7 @@ from tests.fakes.telegram_api import (
     render_text,
     tiny_png,
 )
+from tests.harness import wait_until
 
 USER = 424242
 
@@ -407,7 +408,7 @@ async def test_webhook_blocks_get_updates_and_delivers_updates(fake: FakeTelegra
             await bot.get_updates()
 
         fake.push_update(fake.user_message(9, "/start"))
-        await _eventually(lambda: len(received) == 1)
+        await wait_until(lambda: len(received) == 1, what="the webhook to receive the update")
         assert received[0][0] == "s3cret"
         assert received[0][1]["message"]["text"] == "/start"
         info = await bot.get_webhook_info()
@@ -421,7 +422,7 @@ async def test_webhook_blocks_get_updates_and_delivers_updates(fake: FakeTelegra
 async def test_webhook_failures_show_in_webhook_info(fake: FakeTelegramServer, bot: Bot) -> None:
     await bot.set_webhook("http://127.0.0.1:9/unreachable")
     fake.push_update(fake.user_message(9, "hi"))
-    await _eventually(lambda: fake.counters["webhook_failures"] > 0)
+    await wait_until(lambda: fake.counters["webhook_failures"] > 0, what="a failed webhook delivery")
 
     info = await bot.get_webhook_info()
 
@@ -557,11 +558,3 @@ async def test_out_of_process_fake_with_control_client(monkeypatch: pytest.Monke
 
         await control.reset()
         assert (await control.stats())["requests"] == 0
-
-
-async def _eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)

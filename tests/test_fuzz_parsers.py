@@ -19,10 +19,13 @@ The number of cases run is printed at the end of the module (also without -s).
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
+import math
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -618,3 +621,259 @@ def test_telegram_webhook_takes_updates_and_refuses_garbage(
 def test_telegram_webhook_never_fails_on_any_json_with_the_secret(telegram_webhook, body) -> None:  # type: ignore[no-untyped-def]
     CASES["telegram webhook (any JSON)"] += 1
     assert telegram_webhook(body) in (200, 400)
+
+
+# -- CSV/XLSX import rows ------------------------------------------------------------
+# A sheet's cells as csv gives them (text) or openpyxl gives them (numbers, dates, bools,
+# empty cells), mixed with values that pass the checks so that some rows are planned.
+_IMPORT_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
+_import_cells = st.one_of(
+    st.none(),
+    _IMPORT_TEXT,
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.dates(),
+    st.datetimes(),
+    st.times(),
+    st.sampled_from(
+        ["Nguyễn Văn An", "Trần Thị Bình", "0912 345 678", "+84987654321", 912345678, "Công ty May 10", "Samsung"]
+    ),
+    st.sampled_from(["Hà Nội", "hcm", "Huế", "Atlantis", "KCN Thăng Long", "15/11/2026", "2026-11-16", "'=1+1"]),
+)
+_SIGNUP_HEADINGS = {
+    "name": ["Họ tên", "name", "HỌ VÀ TÊN"],
+    "phone": ["Số điện thoại", "sdt", "Phone number"],
+    "workplace": ["Nơi làm việc", "company"],
+    "province": ["Tỉnh/thành phố", "province", "tinh / tp"],
+    "commune": ["Xã/phường/KCN", "ward"],
+    "date": ["Ngày đăng ký", "date"],
+}
+_SIGNUP_GOOD: dict[str, list[object]] = {
+    "name": ["Nguyễn Văn An", "Trần Thị Bình", "Le Van Cuong"],
+    "phone": ["0912 345 678", "+84987654321", 912345678, "0911.111.111"],
+    "workplace": ["Công ty May 10", "Samsung"],
+    "province": ["Hà Nội", "hcm", "Huế"],
+    "commune": ["KCN Thăng Long", None, ""],
+    "date": ["15/11/2026", "2026-11-16", None, date(2026, 1, 1)],
+}
+
+
+def _signup_sheet(keys: list[str]):  # type: ignore[no-untyped-def]
+    """A full header in this column order, and rows whose cells are mostly good for their column."""
+    header = st.tuples(*(st.sampled_from(_SIGNUP_HEADINGS[k]) for k in keys)).map(list)
+    # one_of() would flatten _import_cells' own branches and drown the good values
+    cell = [
+        st.integers(0, 3).flatmap(lambda n, k=k: st.sampled_from(_SIGNUP_GOOD[k]) if n else _import_cells) for k in keys
+    ]
+    row = st.one_of(st.tuples(*cell).map(list), st.lists(_import_cells, max_size=8))
+    return st.tuples(header, st.lists(row, max_size=12))
+
+
+_signup_tables = st.one_of(
+    # every column, in any order, under any of its names
+    st.permutations(list(_SIGNUP_HEADINGS)).flatmap(_signup_sheet),
+    # anything at all, so that missing columns are reported too
+    st.tuples(
+        st.lists(st.one_of(_import_cells, st.sampled_from([h for hs in _SIGNUP_HEADINGS.values() for h in hs]))),
+        st.lists(st.lists(_import_cells, max_size=8), max_size=12),
+    ),
+)
+
+
+def _blank(values: list[object]) -> bool:
+    return all(v is None or str(v).strip() == "" for v in values)
+
+
+def _check_plan(header: list[object], rows: list[list[object]], plan) -> None:  # type: ignore[no-untyped-def]
+    """Nothing lost: every non-blank row is planned, reported or merged into an earlier row."""
+    from handlers.join.importer import ImportPlan
+
+    assert isinstance(plan, ImportPlan)
+    if any(p.code == "missing_column" for p in plan.problems):
+        assert all(p.row == 1 for p in plan.problems) and not plan.rows  # the file as a whole is refused
+        return
+    planned = {r.row for r in plan.rows}
+    reported = {p.row for p in plan.problems}
+    filled = {n for n, values in enumerate(rows, start=2) if not _blank(values)}
+    assert planned | reported <= filled
+    assert not planned & reported
+    assert len(filled - planned - reported) == plan.merged
+    assert len({r.draft.phone_e164 for r in plan.rows}) == len(plan.rows)  # a number twice: one sign-up
+    for r in plan.rows:
+        assert r.draft.phone_e164.startswith("+84") and r.draft.full_name and r.draft.province_id
+        assert r.signed_at.tzinfo is not None
+
+
+@FUZZ
+@given(_signup_tables, st.sampled_from([None, frozenset({"ha_noi"}), frozenset()]))
+@example((["Họ tên", "Số điện thoại", "Nơi làm việc", "Tỉnh/thành phố"], [["", None, " "]]), None)
+@example(
+    (["name", "phone", "workplace", "province", "date"], [["A B", 912345678, "May", "Hà Nội", float("nan")]]), None
+)
+@example((["name", "phone", "workplace", "province"], [["An", "0912345678", "May 10", "Hà Nội"]] * 3), None)
+def test_signup_import_rows_are_planned_or_reported(table, scope) -> None:  # type: ignore[no-untyped-def]
+    from handlers.join.importer import plan_import
+
+    CASES["sign-up import rows"] += 1
+    header, rows = table
+    plan = plan_import(iter([header, *rows]), scope=scope, tz=TZ, lang="vi", today=date(2026, 12, 3))
+    _check_plan(header, rows, plan)
+    if plan.rows:
+        CASES["sign-up import rows (some planned)"] += 1
+
+
+def _csv_bytes(header: list[object], rows: list[list[object]], delimiter: str) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter)
+    for values in [header, *rows]:
+        writer.writerow(["" if v is None else v for v in values])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def _xlsx_bytes(header: list[object], rows: list[list[object]]) -> bytes:
+    import openpyxl
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for values in [header, *rows]:
+        # Excel cannot hold control characters or times-of-day as dates; a sheet has none.
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+_xlsx_cells = st.one_of(
+    st.none(),
+    _IMPORT_TEXT,
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.dates(min_value=date(1900, 3, 1)),
+    st.datetimes(min_value=datetime(1900, 3, 1)),
+    st.sampled_from(["Nguyễn Văn An", "0912 345 678", "Công ty May 10", "Hà Nội", "15/11/2026", 912345678]),
+)
+
+
+@settings(FUZZ, max_examples=60)
+@given(_signup_tables, st.sampled_from(["csv,", "csv;", "csv\t", "xlsx"]))
+def test_signup_import_files_csv_and_xlsx_plan_every_row(table, kind) -> None:  # type: ignore[no-untyped-def]
+    """Through read_table, as the console and `unionbot signups import` read a file."""
+    from handlers.join.importer import plan_import, read_table
+
+    CASES["sign-up import file"] += 1
+    header, rows = table
+    header = [v for v in header if not isinstance(v, float) or math.isfinite(v)]
+    rows = [[v for v in r if not isinstance(v, float) or math.isfinite(v)] for r in rows]
+    if kind == "xlsx":
+        data, name = _xlsx_bytes(header, rows), "sheet.xlsx"
+    else:
+        data, name = _csv_bytes(header, rows, kind[3]), "sheet.csv"
+    table = list(read_table(data, name))
+    plan = plan_import(iter(table), scope=None, tz=TZ, lang="en", today=date(2026, 12, 3))
+    # Rows as the file gives them back (a "=..." text is a formula to Excel, read as empty).
+    header_read, *rows_read = table or [[]]
+    _check_plan(header_read, rows_read, plan)
+    planned = {r.row for r in plan.rows}
+    reported = {p.row for p in plan.problems}
+    assert planned | reported <= set(range(1, len(rows) + 2))  # row numbers are the sheet's own
+
+
+_BENEFIT_COLUMNS = (
+    "key",
+    "title",
+    "partner",
+    "category",
+    "provinces",
+    "gives",
+    "how_to_claim",
+    "valid_from",
+    "valid_until",
+    "link",
+    "members_only",
+)
+_benefit_cells = st.one_of(
+    _import_cells,
+    st.sampled_from(["mua sắm", "Sức khỏe", "health", "other", "toan_quoc", "Hà Nội, Huế", "hcm;xx", "ha_noi|"]),
+    st.sampled_from(["https://a.vn", "ftp://x", "có", "không", "x", "2026-01-01", "31/12/2025", "1/1/1"]),
+    st.text(min_size=490, max_size=520),
+)
+_BENEFIT_GOOD = {
+    "key": "k1",
+    "title": "Giảm giá",
+    "partner": "Điện máy X",
+    "category": "mua sắm",
+    "provinces": "Hà Nội, Huế",
+    "gives": "Giảm 10%",
+    "how_to_claim": "Đưa thẻ",
+    "valid_from": "2026-01-01",
+    "valid_until": "31/12/2026",
+    "link": "https://a.vn",
+    "members_only": "có",
+}
+_benefit_row = st.one_of(
+    # a good row with a few cells changed, its key one of a few so that keys repeat
+    st.builds(
+        lambda key, changes: {**_BENEFIT_GOOD, "key": key, **changes},
+        st.sampled_from(["k1", "k2", "k3", "k4"]),
+        st.dictionaries(st.sampled_from([*_BENEFIT_COLUMNS, "extra"]), _benefit_cells, max_size=2),
+    ),
+    st.dictionaries(st.sampled_from([*_BENEFIT_COLUMNS, "extra", ""]), _benefit_cells, max_size=12),
+)
+_benefit_rows = st.lists(_benefit_row, max_size=10)
+
+
+@FUZZ
+@given(_benefit_rows)
+@example([{c: "x" for c in _BENEFIT_COLUMNS}, {c: "x" for c in _BENEFIT_COLUMNS}])
+@example([{"key": "a", "valid_from": date(2026, 2, 1), "valid_until": datetime(2026, 1, 1)}])
+def test_benefit_rows_are_imported_or_reported(rows) -> None:  # type: ignore[no-untyped-def]
+    from handlers.care.benefit_import import parse_benefits
+
+    CASES["benefit import rows"] += 1
+    good, errors = parse_benefits(rows)
+    assert len(good) + len({e.row for e in errors}) == len(rows)  # each row: one or the other
+    if good:
+        CASES["benefit import rows (some imported)"] += 1
+    assert {e.row for e in errors} <= set(range(2, len(rows) + 2))
+    assert len({b.key for b in good}) == len(good)
+    for e in errors:
+        assert e.column and e.reason and str(e).startswith(f"row {e.row}, column ")
+
+
+@settings(FUZZ, max_examples=80)
+@given(
+    st.one_of(
+        st.tuples(
+            st.lists(st.sampled_from([*_BENEFIT_COLUMNS, "Key", "TITLE ", "x"]), max_size=12),
+            st.lists(st.lists(_xlsx_cells, max_size=12), max_size=6),
+            st.sampled_from(["csv,", "csv;", "xlsx"]),
+        ).map(
+            lambda t: (
+                (_xlsx_bytes(t[0], t[1]), "b.xlsx") if t[2] == "xlsx" else (_csv_bytes(t[0], t[1], t[2][3]), "b.csv")
+            )
+        ),
+        st.tuples(st.binary(max_size=300), st.sampled_from(["b.csv", "b.xlsx", "b.txt", "b", "b.pdf"])),
+        st.tuples(st.text(max_size=300).map(str.encode), st.just("b.csv")),
+    )
+)
+@example((b"PK\x03\x04garbage", "b.xlsx"))
+@example((b'key,title\n"unterminated', "b.csv"))
+@example((b"key,title,partner,category,provinces,gives,how_to_claim\n" + b"x" * 200_000, "b.csv"))
+def test_benefit_files_read_or_are_refused_with_a_friendly_error(tmp_path_factory, file) -> None:  # type: ignore[no-untyped-def]
+    """`unionbot benefits import` catches ImportFileError only: nothing else may escape."""
+    from handlers.care.benefit_import import ImportFileError, parse_benefits, read_rows
+
+    CASES["benefit import file"] += 1
+    data, name = file
+    path = tmp_path_factory.mktemp("benefits") / name
+    path.write_bytes(data)
+    try:
+        rows = read_rows(path)
+    except ImportFileError:
+        return  # the CLI prints it: "unionbot: b.csv: <reason>"
+    good, errors = parse_benefits(rows)
+    assert len(good) + len({e.row for e in errors}) == len(rows)

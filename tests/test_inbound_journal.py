@@ -80,6 +80,16 @@ class BotProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
 
+    async def journal_empty(self) -> bool:
+        """Whether the bot process finished every update it took (its inbound journal,
+        read from its database file: the same condition as harness.bot_idle)."""
+        store = SQLiteStore(self.env["UNIONBOT_DB"])
+        await store.open()
+        try:
+            return await store.journal_entries("telegram") == []
+        finally:
+            await store.close()
+
     def held(self) -> list[str]:
         path = Path(f"{self.hold}.held")
         return path.read_text().split() if path.exists() else []
@@ -113,11 +123,12 @@ async def test_kill_9_during_a_button_press_and_a_question_then_exactly_one_repl
                 60,
                 "the replies after the restart",
             )
-            # Give a duplicate every chance to show up before counting.
+            # Give a duplicate every chance to show up before counting: a later update is
+            # answered, and the bot's journal holds nothing unfinished (nothing in flight).
             marker = fake.mark()
             fake.push_update(fake.user_message(BUTTON_USER + 100, "/help"))
             await fake.wait_for(method="sendMessage", chat_id=BUTTON_USER + 100, since=marker, timeout=30)
-            await asyncio.sleep(0.5)
+            await wait_until(bot.journal_empty, 30, "the bot to finish every update")
             assert len(_answers(fake, BUTTON_USER, since)) == 1
             assert len(_answers(fake, TEXT_USER, since)) == 1
         finally:
@@ -214,6 +225,10 @@ async def test_zalo_oa_event_left_by_a_crash_is_answered_once_at_start(tmp_path:
             assert await h.runtime.store.journal_entries("zalo_oa") == []
 
 
+async def journal_empty(store: Store) -> bool:
+    return await store.journal_entries("zalo_bot") == []
+
+
 async def test_zalo_bot_update_left_by_a_crash_is_answered_once_at_start(tmp_path: Path) -> None:
     from bot.channels.zalo.bot_client import parse_bot_update
     from tests.fakes.zalo_servers import FakeZaloBot, bot_text_update
@@ -232,7 +247,8 @@ async def test_zalo_bot_update_left_by_a_crash_is_answered_once_at_start(tmp_pat
         async with running(tmp_path, bot_env(tmp_path, fake)) as h:
             await wait_until(lambda: bool(replies()), timeout=10)
             await wait_until(lambda: not fake._updates)  # polled
-            await asyncio.sleep(0.3)
+            await h.settle()
+            await wait_until(lambda: journal_empty(h.runtime.store), what="the replayed update to be finished")
             await h.settle()
             assert len(replies()) == 1
             assert await h.runtime.store.journal_entries("zalo_bot") == []

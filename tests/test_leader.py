@@ -60,6 +60,18 @@ async def bot_process(store: Store, *, lead_at_start: bool = False) -> AsyncIter
         await service.stop()
 
 
+async def several_rounds(*processes: Process, rounds: int = 3) -> None:
+    """Until every process has asked for the leadership `rounds` more times and every one
+    that leads has synced its schedules twice more: each had its chances to send again
+    (a fixed sleep gave them too, or not, depending on the machine's load)."""
+    goals = [(p, p.leadership.checks + rounds, p.service.syncs + 2 if p.service.leading else 0) for p in processes]
+    await wait_until(
+        lambda: all(p.leadership.checks >= checks and p.service.syncs >= syncs for p, checks, syncs in goals),
+        15,
+        f"{rounds} leadership rounds in each process",
+    )
+
+
 async def open_pg(stack: AsyncExitStack, url: str) -> PostgresStore:
     store = PostgresStore(url)
     await store.open()
@@ -83,7 +95,7 @@ async def test_one_leader_fires_once_and_a_follower_takes_over_when_it_dies() ->
         await b.service.changed(first.id)  # the organizer confirmed it in the follower's chat
         await wait_until(lambda: len(a.sender.sent) == len(WORKERS), 10, "the leader fires the first broadcast")
         await wait_until(lambda: not a.service.tasks or all(t.done() for t in a.service.tasks.values()), 10, "run")
-        await asyncio.sleep(1.0)  # several of the follower's checks and the leader's syncs
+        await several_rounds(a, b)
         assert len(a.sender.sent) == len(WORKERS) and b.sender.sent == [], "sent once, by the leader"
         assert (await store_b.get_broadcast(first.id)).status is BroadcastStatus.DONE  # type: ignore[union-attr]
 
@@ -98,7 +110,7 @@ async def test_one_leader_fires_once_and_a_follower_takes_over_when_it_dies() ->
             NewBroadcast("second", AUDIENCE, run_at=datetime.now(UTC) + timedelta(seconds=0.5))
         )
         await wait_until(lambda: len(b.sender.sent) == len(WORKERS), 10, "the new leader fires the next broadcast")
-        await asyncio.sleep(1.0)
+        await several_rounds(a, b)
         assert len(b.sender.sent) == len(WORKERS) and len(a.sender.sent) == len(WORKERS)
         assert {t.split("\n")[0] for _, t in b.sender.sent} == {"second"}
         stats = await store_b.delivery_stats(second.id)
@@ -125,7 +137,7 @@ async def test_two_processes_that_both_think_they_lead_still_send_once() -> None
         await asyncio.gather(a.service.lead(), b.service.lead())  # forced: both fire
         expected = 2 * len(WORKERS)  # the one-off and the series' due occurrence
         await wait_until(lambda: len(a.sender.sent) + len(b.sender.sent) >= expected, 15, "both broadcasts sent")
-        await asyncio.sleep(1.0)
+        await several_rounds(a, b)
         sent = a.sender.sent + b.sender.sent
         assert len(sent) == expected and len(set(sent)) == expected, "no recipient got anything twice"
         assert (await store_a.get_broadcast(due.id)).status is BroadcastStatus.DONE  # type: ignore[union-attr]

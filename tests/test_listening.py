@@ -182,6 +182,171 @@ async def test_organizer_sees_only_polls_of_their_provinces(store, make_chat) ->
     assert "Bình chọn #" in admin.text()
 
 
+async def test_poll_draft_buttons_only_act_on_their_own_step(store, make_chat) -> None:
+    admin = make_chat("admin")
+    await admin.press("pc:kind:1")  # no draft at all
+    assert "không còn dùng được" in admin.text()
+    await admin.press("pc:new")
+    await admin.press("pc:kind:n")  # a button of a later step: the question is asked again
+    assert "Hãy dùng các nút" in admin.text()
+    assert (await store.get_state((await store.find_user("test", "admin")).id)).step == "q_vi"
+    await admin.say("Bạn có muốn thành lập công đoàn cơ sở?")
+    await admin.press("pc:skip_en")
+    await admin.say("Có\nKhông")
+    await admin.press("pc:nonsense")
+    assert "Hãy dùng các nút" in admin.text()
+    await admin.press("pc:kind:n")
+    await admin.press("pc:t:no_such_topic")  # unknown topic: the screen again, unchanged
+    assert admin.last[0].edit and "✅" not in " ".join(admin.labels())
+    await admin.press("pc:days:2")  # not one of the offered days, and not this step
+    assert "Hãy dùng các nút" in admin.text()
+    await admin.press("pc:cancel")
+    assert "Đã hủy" in admin.text()
+    assert await store.get_state((await store.find_user("test", "admin")).id) is None
+
+
+async def test_report_buttons_only_act_on_their_own_step(store, make_chat) -> None:
+    w = make_chat("w")
+    await w.press("rp:send:anon")  # no draft
+    assert "không còn dùng được" in w.text()
+    await w.press("rp:start")
+    await w.press("rp:w:5")  # a later step's button
+    assert "Hãy dùng các nút" in w.text()
+    await w.press("rp:cat:wages")
+    await w.say("Công ty May Hưng Phát")
+    await w.say("Hà Nội")
+    await w.press("rp:w:7")  # not one of the offered numbers
+    assert "Hãy dùng các nút" in w.text()
+    await w.press("rp:w:5")
+    await w.press("rp:skip")
+    await w.press("rp:send:maybe")
+    assert "Hãy dùng các nút" in w.text()
+    await w.press("rp:cancel")
+    assert "không có gì được lưu" in w.text()
+    assert await store.report_clusters(provinces=None, since=local_today() - timedelta(days=1)) == []
+
+
+async def signed_up(store: Store, external_id: str, province: str, n: int) -> int:
+    user = await store.touch_user("test", external_id, language="vi")
+    await store.submit_signup(
+        SignupDraft(
+            full_name=f"Người {n}",
+            phone_e164=f"+8491200{n:04d}",
+            workplace="X",
+            province_id=province,
+            commune=None,
+            source=SignupSource.SELF,
+            volunteer_id=None,
+            consent_version="t",
+            consent_lang="vi",
+            consent_channel="test",
+            owner_id=user.id,
+        )
+    )
+    await store.subscribe(user.id, ["union_news"])
+    return user.id
+
+
+async def compose_to_provinces(chat, provinces: str) -> str:  # type: ignore[no-untyped-def]
+    """Writes a poll up to the province step and types `provinces`; the reply's text."""
+    await chat.say("/poll")
+    await chat.press("pc:new")
+    await chat.say("Công ty có trả lương đúng hạn không?")
+    await chat.press("pc:skip_en")
+    await chat.say("Có\nKhông")
+    await chat.press("pc:kind:1")
+    await chat.press("pc:all")
+    await chat.press("pc:prov")
+    assert "Gõ tên tỉnh/thành" in chat.text()
+    await chat.say(provinces)
+    return chat.text()
+
+
+async def test_a_chat_poll_goes_to_chosen_provinces_within_the_organizers_own(store, make_chat) -> None:
+    from storage import Role
+
+    for n, (who, province) in enumerate([("hn1", "ha_noi"), ("hn2", "ha_noi"), ("bn1", "bac_ninh")]):
+        await signed_up(store, who, province, n)
+    org = make_chat("org")
+    await org.say("/start")
+    org_user = await store.find_user("test", "org")
+    await store.set_role(org_user.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(org_user.id, ["ha_noi", "hai_phong"], None)
+
+    # Another province's workers: refused, naming what the organizer covers.
+    assert "Ngoài phạm vi: Bắc Ninh" in await compose_to_provinces(org, "Bắc Ninh")
+    await org.say("Atlantis")
+    assert "không nhận ra: Atlantis" in org.text()
+    await org.say("Hà Nội")
+    assert "Chỉ gửi tới người đăng ký ở: Hà Nội" in org.text() and "📍 Tỉnh/thành (1)" in org.labels()
+    await org.press("pc:aud_ok")
+    await org.press("pc:days:3")
+    assert "Gửi tới 2 người" in org.text()
+    await org.press("pc:confirm")
+    (poll,) = await store.list_polls()
+    assert poll.provinces == ("ha_noi",)
+
+    # An admin may choose any province; "-" drops the filter again.
+    admin = make_chat("admin")
+    await compose_to_provinces(admin, "Bắc Ninh, Hà Nội")
+    await admin.press("pc:prov")
+    await admin.say("-")
+    assert "📍 Tỉnh/thành (0)" in admin.labels()
+    await admin.press("pc:prov")
+    await admin.say("bac ninh")
+    await admin.press("pc:aud_ok")
+    await admin.press("pc:days:1")
+    assert "Gửi tới 1 người" in admin.text()
+    await admin.press("pc:confirm")
+    newest = (await store.list_polls())[0]
+    assert newest.provinces == ("bac_ninh",)
+
+
+async def test_a_draft_whose_provinces_left_the_organizers_scope_is_not_sent(store, make_chat) -> None:
+    from storage import Role
+
+    await signed_up(store, "hn1", "ha_noi", 1)
+    org = make_chat("org")
+    await org.say("/start")
+    org_user = await store.find_user("test", "org")
+    await store.set_role(org_user.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(org_user.id, ["ha_noi", "hai_phong"], None)
+    await compose_to_provinces(org, "Hà Nội")
+    await org.press("pc:aud_ok")
+    await org.press("pc:days:3")
+    await store.remove_organizer_provinces(org_user.id, ["ha_noi"])
+    await org.press("pc:confirm")
+    assert "Ngoài phạm vi: Hà Nội" in org.text()
+    assert await store.list_polls() == []
+
+
+async def test_the_results_chart_is_drawn_by_the_export_worker(store, services, make_chat) -> None:
+    """As /targets does: the bot's process hands the drawing to services.exporter, whose
+    job must cross to the worker process (picklable), and never draws it itself."""
+    import pickle
+
+    from handlers.join.export import InProcessExporter
+
+    class WorkerStandIn:
+        def __init__(self) -> None:
+            self.jobs: list[object] = []
+
+        async def call(self, job):  # type: ignore[no-untyped-def]
+            self.jobs.append(job)
+            return await InProcessExporter(store, services.catalog).call(pickle.loads(pickle.dumps(job)))
+
+    worker = WorkerStandIn()
+    services.exporter = worker  # type: ignore[assignment]
+    users = [f"u{i}" for i in range(5)]
+    poll = await make_poll(store, users)
+    for u in users:
+        await make_chat(u).press(f"pv:{poll.id}:0")
+    admin = make_chat("admin")
+    await admin.press(f"pc:show:{poll.id}")
+    assert admin.last[0].photo is not None and admin.last[0].photo.data.startswith(b"\x89PNG")
+    assert len(worker.jobs) == 1
+
+
 # -- k-anonymity -------------------------------------------------------------------------
 def test_small_cells_and_their_complements_are_hidden() -> None:
     rows = suppress({"ha_noi": Tally(7, [5, 2]), "bac_ninh": Tally(5, [2, 3])}, K, 2)

@@ -11,13 +11,12 @@ import asyncio
 import hashlib
 import json
 import sqlite3
-import time
 
 from bot.cli import main
 from storage.signups import SignupDraft, SignupSource
 from tests.fakes.telegram_api import FakeTelegramServer
 from tests.fakes.zalo_servers import FakeZaloBot, bot_text_update
-from tests.harness import bot_idle, config_for, running_bot, telegram_env
+from tests.harness import bot_idle, config_for, running_bot, telegram_env, wait_until
 
 ORGANIZER = 9300
 HN_TG = [201, 202, 203, 204, 205, 206, 207]  # Hà Nội, Telegram
@@ -46,13 +45,6 @@ night_end = "00:00"
 [join]
 alert_chats = {{ bac_ninh = [{ALERT_CHAT}] }}
 """
-
-
-async def until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 async def say(fake: FakeTelegramServer, user: int, text: str) -> str:
@@ -148,7 +140,7 @@ async def test_poll_over_telegram_and_zalo_then_results_and_forget(tmp_path, cap
                 stats = await store.delivery_stats(poll.broadcast_id)
                 return stats.sent == 12
 
-            await until(all_delivered)
+            await wait_until(all_delivered, 10, "all 12 deliveries")
             got = [m for m in tg.sent_messages(201) if "trả lương tháng này" in m.get("text", "")]
             assert len(got) == 1
             zalo_poll = [s.text for s in zbot.sent if s.chat_id == "zb01" and "trả lương" in (s.text or "")]
@@ -173,7 +165,7 @@ async def test_poll_over_telegram_and_zalo_then_results_and_forget(tmp_path, cap
                     new = [s for s in zbot.sent if s.chat_id == zid][before:]
                     return any("Cảm ơn" in (s.text or "") for s in new)
 
-                await until(answered)
+                await wait_until(answered, 10, "the thanks on Zalo")
 
             # Someone the poll was never sent to forges the button: refused, nothing counted.
             forged = await say_callback(tg, ORGANIZER, f"pv:{poll.id}:0")
@@ -184,13 +176,13 @@ async def test_poll_over_telegram_and_zalo_then_results_and_forget(tmp_path, cap
             async def told_range() -> bool:
                 return any("từ 1 đến 2" in (s.text or "") for s in zbot.sent if s.chat_id == "zb01")
 
-            await until(told_range)
+            await wait_until(told_range, 10, "the range message on Zalo")
 
             async def settled() -> bool:
                 tally = await store.poll_tally(poll.id)
                 return tally.overall.respondents == 12
 
-            await until(settled)
+            await wait_until(settled, 10, "12 answers counted")
             monkeypatch.setenv("UNIONBOT_DB", db_url)
             capsys.readouterr()
             code = await asyncio.to_thread(

@@ -1,4 +1,5 @@
-"""Replies and broadcasts share one pacer per bot token, replies first (issue 14, item 11)."""
+"""Replies and broadcasts share one pacer per bot token and per Zalo app, replies first
+(issue 14, item 11)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import asyncio
 import itertools
 from pathlib import Path
 
+import httpx
+
 from bot.broadcast.limits import ChannelLimiter, ChannelLimits, Priority
 from tests.fakes.telegram_api import FakeTelegramServer
-from tests.harness import config_for, running_bot, telegram_env
+from tests.fakes.zalo_servers import FakeZaloBot, FakeZaloOA, bot_text_update, oa_text_event, signed_oa_webhook
+from tests.harness import bot_idle, config_for, running_bot, telegram_env, wait_until
+from tests.zalo_harness import OA_SECRET, bot_env, oa_env
 
 RATE = 50.0  # 20 ms apart: small numbers, fast
 
@@ -82,6 +87,50 @@ async def test_the_running_bot_shares_one_pacer_between_replies_and_broadcasts(t
             fake.push_update(fake.user_message(4242, "/help"))
             await fake.wait_for(method="sendMessage", chat_id=4242, timeout=10)
             assert channel.limiter._acquired == before + 1
+
+
+def record_priorities(limiter: ChannelLimiter) -> list[Priority]:
+    """Every turn taken through `limiter.acquire`, by priority (the real pacer still paces)."""
+    taken: list[Priority] = []
+    real = limiter.acquire
+
+    async def acquire(chat: str, *, group: bool = False, priority: Priority = Priority.BROADCAST) -> None:
+        taken.append(priority)
+        await real(chat, group=group, priority=priority)
+
+    limiter.acquire = acquire  # type: ignore[method-assign]
+    return taken
+
+
+async def test_the_running_bot_shares_one_pacer_per_zalo_app_replies_first(tmp_path: Path) -> None:
+    """The Zalo OA and the Zalo Bot: each app's replies and its broadcasts take turns from
+    one pacer, and every part of a reply takes its turn first in line."""
+    async with FakeZaloOA() as oa, FakeZaloBot(max_poll_wait=0.2) as zbot:
+        config = config_for(tmp_path, env={**oa_env(tmp_path, oa), **bot_env(tmp_path, zbot)})
+        async with running_bot(config) as runtime, httpx.AsyncClient() as http:
+            channels = {c.name: c for c in runtime.test_channels}  # type: ignore[attr-defined]
+            engine = runtime.services.broadcast_control.engine
+            taken = {}
+            for name in ("zalo_oa", "zalo_bot"):
+                limiter = channels[name].limiter
+                assert limiter is not None and engine.limiters[name] is limiter, name
+                taken[name] = record_priorities(limiter)
+
+            body, headers = signed_oa_webhook(oa_text_event("oa-worker-1", "/help", app_id=oa.app_id), OA_SECRET)
+            url = f"http://127.0.0.1:{runtime.web_port}/zalo/oa/webhook"
+            assert (await http.post(url, content=body, headers=headers)).status_code == 200
+            zbot.push_update(bot_text_update("bot-worker-1", "/help"))
+            await wait_until(lambda: any(m.user_id == "oa-worker-1" for m in oa.delivered), 10, "the OA reply")
+            await wait_until(
+                lambda: any(s.chat_id == "bot-worker-1" and s.text for s in zbot.sent), 10, "the Bot reply"
+            )
+            await bot_idle(runtime)
+
+            oa_parts = [m for m in oa.delivered if m.user_id == "oa-worker-1"]
+            # "typing…" is no message and takes no turn
+            bot_parts = [s for s in zbot.sent if s.chat_id == "bot-worker-1" and s.method != "sendChatAction"]
+            assert taken["zalo_oa"] == [Priority.REPLY] * len(oa_parts)
+            assert taken["zalo_bot"] == [Priority.REPLY] * len(bot_parts)
 
 
 async def test_the_window_counts_a_message_from_its_answer() -> None:

@@ -38,6 +38,18 @@ def test_the_listing_holds_every_registered_route() -> None:
     assert care <= set(actions)
     assert actions["cc:s"].min_role is Role.ORGANIZER and actions["cp:r"].min_role is Role.WORKER
     assert actions["cp:ok"].handler == "handlers.care.programs._confirm"
+    # Polls and workplace reports: each button a line in a table, listed with its role.
+    assert {f"pc:{a}" for a in ("new", "show", "by", "end", "cancel", "kind", "t", "all", "aud_ok", "confirm")} <= set(
+        actions
+    )
+    assert actions["pc:confirm"].handler == "handlers.listening.polls._confirmed"
+    assert actions["pc:kind"].min_role is Role.ORGANIZER
+    assert {f"rp:{a}" for a in ("start", "cancel", "cat", "prov", "w", "skip", "send")} <= set(actions)
+    assert actions["rp:send"].min_role is Role.WORKER
+    assert actions["rp:send"].handler == "handlers.listening.reports._send_button"
+    assert actions["rpo:cl"].min_role is Role.ORGANIZER
+    assert actions["inbox:r"].handler == "handlers.rights.inbox._reply"
+    assert actions["inbox:p"].min_role is Role.ORGANIZER
 
 
 def test_cli_prints_the_table_and_json(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -96,6 +96,16 @@ class RunOutcome(StrEnum):
     HELPED = "helped"  # a co-sender's share is done; the lease holder finishes the broadcast
 
 
+class PumpOutcome(StrEnum):
+    """How one pass of `_pump` over the queued rows ended; `_loop` decides what the run
+    does next (RunOutcome is how the whole run ends)."""
+
+    MORE = "more"  # rows are left: their channel is down or in its blackout
+    EMPTY = "empty"  # no row is left: the broadcast is done (or this helper's share)
+    DEADLINE = "deadline"  # quiet hours began: the loop waits them out
+    STOPPED = "stopped"  # the run was stopped; run.stop_reason says why
+
+
 # Called when a run ends with the broadcast as it stands and its figures.
 Notify = Callable[[User, Broadcast, BroadcastStats], Awaitable[None]]
 # (broadcast id, rows done in this run, rows queued when the run started)
@@ -466,16 +476,18 @@ class DeliveryEngine:
                 continue
             run.deferred.clear()
             outcome = await self._pump(run, self.quiet.next_start(now))
-            if outcome == "channel_down" or (run.down and outcome == "more"):
+            if outcome is PumpOutcome.STOPPED:
+                continue  # the loop's first check returns why (a channel down among them)
+            if run.down and outcome is PumpOutcome.MORE:
                 return RunOutcome.CHANNEL_DOWN  # its rows stay queued for the next run
-            if outcome == "empty" and run.helper:
+            if outcome is PumpOutcome.EMPTY and run.helper:
                 return RunOutcome.HELPED
-            if outcome == "empty":
+            if outcome is PumpOutcome.EMPTY:
                 await self._settle(run)
                 return RunOutcome.DONE
-            if outcome == "more" and run.deferred and run.helper:
+            if outcome is PumpOutcome.MORE and run.deferred and run.helper:
                 return RunOutcome.HELPED  # the rest waits for a channel's blackout: the holder's
-            if outcome == "more" and run.deferred:
+            if outcome is PumpOutcome.MORE and run.deferred:
                 # Only rows of channels in a blackout (Zalo's night) are left: wait it out.
                 channel, resume = min(run.deferred.items(), key=lambda kv: kv[1])
                 reason = getattr(self.senders[channel], "blackout_reason", "blackout")
@@ -496,7 +508,7 @@ class DeliveryEngine:
                         expect=[BroadcastStatus.RUNNING],
                     )
 
-    async def _pump(self, run: _Run, deadline: datetime | None) -> str:
+    async def _pump(self, run: _Run, deadline: datetime | None) -> PumpOutcome:
         """Send queued rows until none are left, the deadline, or a stop."""
         b, settings = run.broadcast, self.settings
         unpaced = all(s.limits.rate is None for s in self.senders.values())
@@ -548,11 +560,11 @@ class DeliveryEngine:
         if errors:
             raise errors[0]
         if run.stop_reason is not None:
-            return run.stop_reason
+            return PumpOutcome.STOPPED
         if past_deadline:
-            return "deadline"
+            return PumpOutcome.DEADLINE
         left = await self.store.queued_deliveries(b.id, after_id=0, limit=1)
-        return "more" if left else "empty"
+        return PumpOutcome.MORE if left else PumpOutcome.EMPTY
 
     async def _deliver(self, run: _Run, target: DeliveryTarget, journal: Journal) -> None:
         if not target.reachable:

@@ -66,6 +66,7 @@ class BroadcastService:
         self.tasks: dict[int, asyncio.Task[RunReport]] = {}
         self.reports: list[RunReport] = []  # runs of `send_due`
         self._sync_lock = asyncio.Lock()
+        self.syncs = 0  # rounds of `sync` finished (tests wait on it instead of sleeping)
         # Whether this process runs the schedules; a follower arms no timer and creates no
         # occurrence. `lead_at_start=False` leaves the choice to a Leadership service.
         # Without timers (`send-due` from cron) the operator asked for a round: it leads.
@@ -184,6 +185,7 @@ class BroadcastService:
                     await self._arm(b, now)
                 except Exception:
                     logger.exception("broadcast %s: could not arm", b.id)
+            self.syncs += 1
 
     async def _arm(self, b: Broadcast, now: datetime) -> None:
         if b.is_series:

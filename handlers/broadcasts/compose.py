@@ -27,10 +27,9 @@ from handlers.broadcasts.schedule import (
 from handlers.context import Ctx
 from handlers.forms import FormFlow
 from handlers.i18n import LANGUAGES
-from handlers.join.common import in_scope, province_name, province_scope
-from handlers.join.provinces import resolve_province
+from handlers.join.common import province_name, province_scope
 from handlers.router import Actions, Router, payload
-from handlers.scope import audience_in_scope, no_province_yet, own_audience, scope_names
+from handlers.scope import audience_in_scope, no_province_yet, own_audience, scope_names, typed_provinces
 from handlers.types import Button, InboundKind, Reply
 from storage import Role
 from storage.broadcasts import Audience, NewBroadcast
@@ -40,7 +39,6 @@ logger = logging.getLogger(__name__)
 FLOW = "bc_compose"
 LANGUAGE_CYCLE = (None, *LANGUAGES)  # everyone, then each language alone
 ROLE_CYCLE: tuple[tuple[str, ...], ...] = ((), ("worker",), ("volunteer",), ("organizer",))
-MAX_PROVINCES = 10
 
 
 class Step(StrEnum):
@@ -224,7 +222,7 @@ async def _confirm_screen(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
     now = _now()
     first, cron, _starts, until = _schedule(ctx, data, now)
     replies = [Reply(ctx.t("broadcasts.compose.preview_intro"))]
-    langs = ["vi", "en"] if data.get("text_en") else ["vi"]
+    langs = list(LANGUAGES) if data.get("text_en") else list(LANGUAGES[:1])  # Vietnamese first, always written
     # The photo goes with each message exactly as the sender plans it (as the caption,
     # or first when the text is too long for one); only the channel it came from has it.
     photo_ref = data.get("photo_ref") if data.get("photo_channel") == ctx.inbound.channel else None
@@ -394,36 +392,9 @@ async def _on_photo(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
 
 
 async def _on_provinces(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
-    if text.lower() in {"-", "0", "xoa", "xoá", "xóa", "clear", "none"}:
-        data["provinces"] = []
-        await _save(ctx, Step.AUDIENCE, data)
-        return await _audience_screen(ctx, data)
-    found: list[str] = []
-    unknown: list[str] = []
-    for part in [p.strip() for p in text.replace(";", ",").split(",") if p.strip()][:MAX_PROVINCES]:
-        match = resolve_province(part)
-        if match.province is None:
-            unknown.append(part[:40])
-        elif match.province.id not in found:
-            found.append(match.province.id)
-    if unknown or not found:
-        return Reply(
-            ctx.t("broadcasts.compose.unknown_provinces", names=", ".join(unknown) or text[:40]),
-            buttons=[_cancel_row(ctx)],
-        )
-    # The province filter counts sign-ups there: only within the organizer's own provinces.
-    scope = await province_scope(ctx)
-    outside = [p for p in found if not in_scope(scope, p)]
-    if outside:
-        allowed = ", ".join(sorted(province_name(p, ctx.lang) for p in scope or ())) or "—"
-        return Reply(
-            ctx.t(
-                "broadcasts.compose.provinces_out_of_scope",
-                names=", ".join(province_name(p, ctx.lang) for p in outside),
-                allowed=allowed,
-            ),
-            buttons=[_cancel_row(ctx)],
-        )
+    found = await typed_provinces(ctx, text)
+    if isinstance(found, str):  # what is wrong with the names typed
+        return Reply(found, buttons=[_cancel_row(ctx)])
     data["provinces"] = found
     await _save(ctx, Step.AUDIENCE, data)
     return await _audience_screen(ctx, data)

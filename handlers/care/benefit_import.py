@@ -97,7 +97,10 @@ def _csv(data: bytes) -> list[list[Any]]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+    try:
+        return [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+    except csv.Error as e:  # a cell over the csv module's field limit, a stray quote at the end...
+        raise ImportFileError(f"not a readable CSV file ({e})") from None
 
 
 def _xlsx(data: bytes) -> list[list[Any]]:

@@ -10,10 +10,12 @@ answer, so a forged button for another province's poll is refused.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,13 +24,15 @@ from handlers.broadcasts.options import options as broadcast_options
 from handlers.broadcasts.render import render_message
 from handlers.broadcasts.schedule import format_local, parse_local_datetime
 from handlers.context import Ctx
+from handlers.forms import FormFlow
 from handlers.i18n import LANGUAGES, Catalog
-from handlers.join.common import province_scope
+from handlers.join.common import province_name, province_scope
+from handlers.join.export import Exporter, InProcessExporter
 from handlers.listening.options import options
 from handlers.listening.results import chart_png, results_text
 from handlers.listening.text import fold, match_choice, parse_numbers
-from handlers.router import Router, payload
-from handlers.scope import no_province_yet, own_audience
+from handlers.router import Actions, Router, payload
+from handlers.scope import audience_in_scope, no_province_yet, own_audience, scope_names, typed_provinces
 from handlers.types import Button, Photo, Reply
 from storage import Role, Store
 from storage.broadcasts import Audience, Broadcast, NewBroadcast
@@ -217,12 +221,30 @@ async def typed_answer(ctx: Ctx) -> Reply | None:
 
 
 # -- organizers: compose ---------------------------------------------------------------
+class Step(StrEnum):
+    """Where a poll draft is; stored as text, so a draft survives a restart."""
+
+    QUESTION_VI = "q_vi"  # typing the Vietnamese question
+    QUESTION_EN = "q_en"  # typing the English question, or skipping it
+    CHOICES = "choices"  # typing the choices, one a line
+    KIND = "kind"  # one answer or several
+    AUDIENCE = "audience"  # toggling topics or everyone, narrowing to provinces
+    PROVINCES = "provinces"  # typing provinces (an organizer: within their own)
+    CLOSES = "closes"  # when it closes: a button, or a typed date and time
+    CONFIRM = "confirm"  # looking at the preview
+
+
+# The draft in the conversation state (handlers/forms.py): one per organizer, so its
+# buttons carry no form id, and no expiry beyond the retention of conversation states.
+DRAFT = FormFlow(FLOW)
+
+
 def _cancel_row(ctx: Ctx) -> list[Button]:
     return [Button(ctx.t("listening.compose.cancel_button"), payload(ORG, "cancel"))]
 
 
-async def _save(ctx: Ctx, step: str, data: dict[str, Any]) -> None:
-    await ctx.store.set_state(ctx.user.id, FLOW, step, data)
+async def _save(ctx: Ctx, step: Step, data: dict[str, Any]) -> None:
+    await DRAFT.save(ctx, step, data)
 
 
 def poll_in_scope(scope: frozenset[str] | None, poll: Poll) -> bool:
@@ -245,50 +267,84 @@ async def poll_menu(ctx: Ctx) -> Reply:
     return Reply(text, buttons=rows)
 
 
+# Each step's screen: what the organizer is asked there, with its buttons.
+Screen = Callable[[Ctx, dict[str, Any]], Reply]
+
+
+def _ask_question(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    return Reply(ctx.t("listening.compose.ask_question", limit=MAX_QUESTION), buttons=[_cancel_row(ctx)])
+
+
+def _ask_question_en(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    skip = Button(ctx.t("listening.compose.skip_button"), payload(ORG, "skip_en"))
+    return Reply(ctx.t("listening.compose.ask_question_en"), buttons=[[skip], _cancel_row(ctx)])
+
+
+def _ask_choices(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    text = ctx.t("listening.compose.ask_choices", max=MAX_CHOICES, limit=MAX_CHOICE)
+    return Reply(text, buttons=[_cancel_row(ctx)])
+
+
+def _ask_kind(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    return Reply(
+        ctx.t("listening.compose.ask_kind"),
+        buttons=[
+            [Button(ctx.t("listening.compose.single_button"), payload(ORG, "kind", "1"))],
+            [Button(ctx.t("listening.compose.multi_button"), payload(ORG, "kind", "n"))],
+            _cancel_row(ctx),
+        ],
+    )
+
+
+def _ask_audience(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    topics = set(data.get("topics") or [])
+    rows = [
+        [Button(f"{'✅' if tp.id in topics else '▫️'} {tp.name(ctx.lang)}", payload(ORG, "t", tp.id))]
+        for tp in broadcast_options(ctx).topics
+    ]
+    everyone = f"{'✅' if data.get('everyone') else '▫️'} {ctx.t('listening.compose.everyone_button')}"
+    rows.append([Button(everyone, payload(ORG, "all"))])
+    provinces = list(data.get("provinces") or [])
+    rows.append([Button(ctx.t("listening.compose.provinces_button", count=len(provinces)), payload(ORG, "prov"))])
+    rows.append([Button(ctx.t("listening.compose.next_button"), payload(ORG, "aud_ok"))])
+    rows.append(_cancel_row(ctx))
+    text = ctx.t("listening.compose.ask_audience")
+    if provinces:
+        names = ", ".join(province_name(p, ctx.lang) for p in provinces)
+        text += "\n" + ctx.t("listening.compose.provinces_now", names=names)
+    return Reply(text, buttons=rows)
+
+
+def _ask_provinces(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    return Reply(ctx.t("listening.compose.ask_provinces"), buttons=[_cancel_row(ctx)])
+
+
+def _ask_closes(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    rows = [
+        [Button(ctx.t("listening.compose.days_button", days=d), payload(ORG, "days", d)) for d in CLOSE_CHOICES],
+        _cancel_row(ctx),
+    ]
+    return Reply(ctx.t("listening.compose.ask_closes"), buttons=rows)
+
+
+def _use_buttons(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    return Reply(ctx.t("listening.compose.use_buttons"), buttons=[_cancel_row(ctx)])
+
+
+_SCREENS: dict[str, Screen] = {
+    Step.QUESTION_VI: _ask_question,
+    Step.QUESTION_EN: _ask_question_en,
+    Step.CHOICES: _ask_choices,
+    Step.KIND: _ask_kind,
+    Step.AUDIENCE: _ask_audience,
+    Step.PROVINCES: _ask_provinces,
+    Step.CLOSES: _ask_closes,
+}
+
+
 def _ask(ctx: Ctx, step: str, data: dict[str, Any], intro: str | None = None) -> Reply:
-    t = ctx.t
-    if step == "q_vi":
-        reply = Reply(t("listening.compose.ask_question", limit=MAX_QUESTION), buttons=[_cancel_row(ctx)])
-    elif step == "q_en":
-        reply = Reply(
-            t("listening.compose.ask_question_en"),
-            buttons=[[Button(t("listening.compose.skip_button"), payload(ORG, "skip_en"))], _cancel_row(ctx)],
-        )
-    elif step == "choices":
-        reply = Reply(t("listening.compose.ask_choices", max=MAX_CHOICES, limit=MAX_CHOICE), buttons=[_cancel_row(ctx)])
-    elif step == "kind":
-        reply = Reply(
-            t("listening.compose.ask_kind"),
-            buttons=[
-                [Button(t("listening.compose.single_button"), payload(ORG, "kind", "1"))],
-                [Button(t("listening.compose.multi_button"), payload(ORG, "kind", "n"))],
-                _cancel_row(ctx),
-            ],
-        )
-    elif step == "audience":
-        opts = broadcast_options(ctx)
-        topics = set(data.get("topics") or [])
-        rows = [
-            [Button(f"{'✅' if tp.id in topics else '▫️'} {tp.name(ctx.lang)}", payload(ORG, "t", tp.id))]
-            for tp in opts.topics
-        ]
-        rows.append(
-            [
-                Button(
-                    f"{'✅' if data.get('everyone') else '▫️'} {t('listening.compose.everyone_button')}",
-                    payload(ORG, "all"),
-                )
-            ]
-        )
-        rows.append([Button(t("listening.compose.next_button"), payload(ORG, "aud_ok"))])
-        rows.append(_cancel_row(ctx))
-        reply = Reply(t("listening.compose.ask_audience"), buttons=rows)
-    elif step == "closes":
-        rows = [[Button(t("listening.compose.days_button", days=d), payload(ORG, "days", d)) for d in CLOSE_CHOICES]]
-        rows.append(_cancel_row(ctx))
-        reply = Reply(t("listening.compose.ask_closes"), buttons=rows)
-    else:
-        reply = Reply(t("listening.compose.use_buttons"), buttons=[_cancel_row(ctx)])
+    """The step's screen (the preview is sent by `_preview`), after `intro` if given."""
+    reply = _SCREENS.get(step, _use_buttons)(ctx, data)
     if intro:
         reply.text = f"{intro}\n\n{reply.text}"
     return reply
@@ -313,38 +369,78 @@ def parse_choices(text: str) -> list[PollChoice] | str:
     return choices
 
 
+# Typed answers, one handler per step that takes text: (ctx, draft data, stripped text).
+TypedStep = Callable[[Ctx, dict[str, Any], str], Awaitable[Reply | list[Reply]]]
+
+
+async def _question(ctx: Ctx, data: dict[str, Any], text: str, step: Step, nxt: Step) -> Reply:
+    if len(text) > MAX_QUESTION:
+        return _ask(ctx, step, data, ctx.t("listening.compose.too_long", limit=MAX_QUESTION, length=len(text)))
+    data[str(step)] = text
+    await _save(ctx, nxt, data)
+    return _ask(ctx, nxt, data)
+
+
+async def _typed_question_vi(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
+    return await _question(ctx, data, text, Step.QUESTION_VI, Step.QUESTION_EN)
+
+
+async def _typed_question_en(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
+    return await _question(ctx, data, text, Step.QUESTION_EN, Step.CHOICES)
+
+
+async def _typed_choices(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
+    parsed = parse_choices(ctx.inbound.text)
+    if isinstance(parsed, str):
+        return _ask(ctx, Step.CHOICES, data, ctx.t(parsed, max=MAX_CHOICES, limit=MAX_CHOICE))
+    data["choices"] = [[c.vi, c.en] for c in parsed]
+    await _save(ctx, Step.KIND, data)
+    return _ask(ctx, Step.KIND, data)
+
+
+async def _typed_closes(ctx: Ctx, data: dict[str, Any], text: str) -> Reply | list[Reply]:
+    at = parse_local_datetime(text, _tz(ctx), _now())
+    if at is None:
+        return _ask(ctx, Step.CLOSES, data, ctx.t("listening.compose.bad_datetime"))
+    if at <= _now() + timedelta(minutes=5):
+        return _ask(ctx, Step.CLOSES, data, ctx.t("listening.compose.in_the_past"))
+    data["closes"] = at.astimezone(UTC).isoformat()
+    await _save(ctx, Step.CONFIRM, data)
+    return await _preview(ctx, data)
+
+
+async def _typed_provinces(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
+    """The provinces the poll goes to, as the broadcast composer takes them."""
+    found = await typed_provinces(ctx, text)
+    if isinstance(found, str):  # an unknown name, or one outside the organizer's provinces
+        return Reply(found, buttons=[_cancel_row(ctx)])
+    data["provinces"] = found
+    await _save(ctx, Step.AUDIENCE, data)
+    return _ask(ctx, Step.AUDIENCE, data)
+
+
+_TYPED: dict[str, TypedStep] = {
+    Step.QUESTION_VI: _typed_question_vi,
+    Step.QUESTION_EN: _typed_question_en,
+    Step.CHOICES: _typed_choices,
+    Step.PROVINCES: _typed_provinces,
+    Step.CLOSES: _typed_closes,
+}
+
+
 async def on_compose_text(ctx: Ctx) -> Reply | list[Reply]:
     """Text typed while writing a poll: its question and options."""
-    state = await ctx.store.get_state(ctx.user.id)
-    assert state is not None
+    state = await DRAFT.load(ctx)
+    if state is None:  # cancelled elsewhere while this message was on its way
+        return ctx.reply("listening.compose.cancelled")
     data, step = dict(state.data), state.step
     text = ctx.inbound.text.strip()
     if not text:
         return _ask(ctx, step, data, ctx.t("listening.compose.text_only"))
-    if step in ("q_vi", "q_en"):
-        if len(text) > MAX_QUESTION:
-            return _ask(ctx, step, data, ctx.t("listening.compose.too_long", limit=MAX_QUESTION, length=len(text)))
-        data["q_vi" if step == "q_vi" else "q_en"] = text
-        nxt = "q_en" if step == "q_vi" else "choices"
-        await _save(ctx, nxt, data)
-        return _ask(ctx, nxt, data)
-    if step == "choices":
-        parsed = parse_choices(ctx.inbound.text)
-        if isinstance(parsed, str):
-            return _ask(ctx, step, data, ctx.t(parsed, max=MAX_CHOICES, limit=MAX_CHOICE))
-        data["choices"] = [[c.vi, c.en] for c in parsed]
-        await _save(ctx, "kind", data)
-        return _ask(ctx, "kind", data)
-    if step == "closes":
-        at = parse_local_datetime(text, _tz(ctx), _now())
-        if at is None:
-            return _ask(ctx, step, data, ctx.t("listening.compose.bad_datetime"))
-        if at <= _now() + timedelta(minutes=5):
-            return _ask(ctx, step, data, ctx.t("listening.compose.in_the_past"))
-        data["closes"] = at.astimezone(UTC).isoformat()
-        await _save(ctx, "confirm", data)
-        return await _preview(ctx, data)
-    return _ask(ctx, step, data, ctx.t("listening.compose.use_buttons"))
+    typed = _TYPED.get(step)
+    if typed is None:  # a step answered with buttons
+        return _ask(ctx, step, data, ctx.t("listening.compose.use_buttons"))
+    return await typed(ctx, data, text)
 
 
 def _draft_poll(data: dict[str, Any]) -> Poll:
@@ -366,7 +462,12 @@ def _draft_poll(data: dict[str, Any]) -> Poll:
 
 async def _audience(ctx: Ctx, data: dict[str, Any]) -> Audience:
     scope = await province_scope(ctx)
-    return own_audience(scope, Audience(topics=tuple(data.get("topics") or ()), everyone=bool(data.get("everyone"))))
+    chosen = Audience(
+        topics=tuple(data.get("topics") or ()),
+        everyone=bool(data.get("everyone")),
+        provinces=tuple(data.get("provinces") or ()),
+    )
+    return own_audience(scope, chosen)
 
 
 async def _preview(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
@@ -390,61 +491,150 @@ async def _preview(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
     ]
 
 
+# -- organizers: buttons ---------------------------------------------------------------
+OrgAction = Callable[[Ctx, list[str]], Awaitable[Reply | list[Reply]]]
+DraftAction = Callable[[Ctx, dict[str, Any], str], Awaitable[Reply | list[Reply]]]
+# `pc:<action>[:<args>]`: the organizer's poll buttons, one line each.
+ACTIONS: Actions[OrgAction] = Actions(ORG)
+
+
+def _draft_button(code: str, *steps: Step) -> Callable[[DraftAction], DraftAction]:
+    """Registers `pc:<code>[:<arg>]`, a button of the draft valid at `steps` only: pressed
+    on an older screen, it shows the step the draft is really at."""
+
+    def register(fn: DraftAction) -> DraftAction:
+        @functools.wraps(fn)
+        async def action(ctx: Ctx, args: list[str]) -> Reply | list[Reply]:
+            state = await DRAFT.load(ctx)
+            if state is None:
+                return ctx.reply("fallback.button_expired")
+            data = dict(state.data)
+            if state.step not in steps:
+                return _ask(ctx, state.step, data, ctx.t("listening.compose.use_buttons"))
+            return await fn(ctx, data, args[0] if args else "")
+
+        ACTIONS.on(code)(action)
+        return fn
+
+    return register
+
+
 async def on_org_button(ctx: Ctx) -> Reply | list[Reply]:
-    """The organizer's poll draft and results buttons (audience, options, send, close)."""
-    action, *rest = (*ctx.args, "")
-    arg = rest[0] if rest else ""
-    if action == "new":
-        scope = await province_scope(ctx)
-        if scope is not None and not scope:
-            return no_province_yet(ctx)
-        await _save(ctx, "q_vi", {})
-        return _ask(ctx, "q_vi", {})
-    if action == "show":
-        return await show_results(ctx, arg, "")
-    if action == "by":
-        return await show_results(ctx, arg, rest[1] if len(rest) > 1 else "")
-    if action == "end":
-        return await _close_now(ctx, arg)
-    state = await ctx.store.get_state(ctx.user.id)
-    if action == "cancel":
-        if state is not None and state.flow == FLOW:
-            await ctx.store.clear_state(ctx.user.id)
-        return Reply(ctx.t("listening.compose.cancelled"), buttons=[ctx.back_button()], edit=True)
-    if state is None or state.flow != FLOW:
+    """The organizer's poll buttons: composing a draft, its results, closing it."""
+    code, *args = ctx.args or [""]
+    action = ACTIONS.get(code)
+    if action is not None:
+        return await action(ctx, args)
+    state = await DRAFT.load(ctx)
+    if state is None:
         return ctx.reply("fallback.button_expired")
-    data, step = dict(state.data), state.step
-    if action == "skip_en" and step == "q_en":
-        data["q_en"] = None
-        await _save(ctx, "choices", data)
-        return _ask(ctx, "choices", data)
-    if action == "kind" and step == "kind":
-        data["multi"] = arg == "n"
-        await _save(ctx, "audience", data)
-        return _ask(ctx, "audience", data)
-    if step == "audience" and action in ("t", "all", "aud_ok"):
-        if action == "t" and broadcast_options(ctx).topic(arg) is not None:
-            topics = set(data.get("topics") or [])
-            topics ^= {arg}
-            data["topics"] = sorted(topics)
-        elif action == "all":
-            data["everyone"] = not data.get("everyone")
-        elif action == "aud_ok":
-            if not (data.get("everyone") or data.get("topics")):
-                return _ask(ctx, step, data, ctx.t("listening.compose.audience_required"))
-            await _save(ctx, "closes", data)
-            return _ask(ctx, "closes", data)
-        await _save(ctx, step, data)
-        reply = _ask(ctx, step, data)
-        reply.edit = True
-        return reply
-    if action == "days" and step == "closes" and arg.isdigit() and int(arg) in CLOSE_CHOICES:
-        data["closes"] = (_now() + timedelta(days=int(arg))).isoformat()
-        await _save(ctx, "confirm", data)
-        return await _preview(ctx, data)
-    if action == "confirm" and step == "confirm":
-        return await _create(ctx, data)
-    return _ask(ctx, step, data, ctx.t("listening.compose.use_buttons"))
+    return _ask(ctx, state.step, dict(state.data), ctx.t("listening.compose.use_buttons"))
+
+
+@ACTIONS.on("new")
+async def _new(ctx: Ctx, args: list[str]) -> Reply:
+    """A fresh draft: the organizer is asked for the question."""
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return no_province_yet(ctx)
+    await _save(ctx, Step.QUESTION_VI, {})
+    return _ask(ctx, Step.QUESTION_VI, {})
+
+
+@ACTIONS.on("show")
+async def _show(ctx: Ctx, args: list[str]) -> Reply | list[Reply]:
+    """A poll's results: counts, response rate and a chart (small groups hidden)."""
+    return await show_results(ctx, args[0] if args else "", "")
+
+
+@ACTIONS.on("by")
+async def _by(ctx: Ctx, args: list[str]) -> Reply | list[Reply]:
+    """The results broken down by province, channel or language."""
+    return await show_results(ctx, args[0] if args else "", args[1] if len(args) > 1 else "")
+
+
+@ACTIONS.on("end")
+async def _end(ctx: Ctx, args: list[str]) -> Reply | list[Reply]:
+    """Closes the poll now, then shows its results."""
+    return await _close_now(ctx, args[0] if args else "")
+
+
+@ACTIONS.on("cancel")
+async def _cancel(ctx: Ctx, args: list[str]) -> Reply:
+    """Drops the draft; nothing is sent."""
+    if await DRAFT.load(ctx) is not None:
+        await ctx.store.clear_state(ctx.user.id)
+    return Reply(ctx.t("listening.compose.cancelled"), buttons=[ctx.back_button()], edit=True)
+
+
+@_draft_button("skip_en", Step.QUESTION_EN)
+async def _skip_english(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """No English question: workers who chose English get the Vietnamese one."""
+    data["q_en"] = None
+    await _save(ctx, Step.CHOICES, data)
+    return _ask(ctx, Step.CHOICES, data)
+
+
+@_draft_button("kind", Step.KIND)
+async def _kind(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """One answer per person, or several; then the audience."""
+    data["multi"] = arg == "n"
+    await _save(ctx, Step.AUDIENCE, data)
+    return _ask(ctx, Step.AUDIENCE, data)
+
+
+async def _audience_changed(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    await _save(ctx, Step.AUDIENCE, data)
+    reply = _ask(ctx, Step.AUDIENCE, data)
+    reply.edit = True
+    return reply
+
+
+@_draft_button("t", Step.AUDIENCE)
+async def _toggle_topic(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Adds or removes one topic's subscribers from the audience."""
+    if broadcast_options(ctx).topic(arg) is not None:
+        data["topics"] = sorted(set(data.get("topics") or []) ^ {arg})
+    return await _audience_changed(ctx, data)
+
+
+@_draft_button("all", Step.AUDIENCE)
+async def _toggle_everyone(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Everyone who gets the union's messages (an organizer: in their provinces)."""
+    data["everyone"] = not data.get("everyone")
+    return await _audience_changed(ctx, data)
+
+
+@_draft_button("prov", Step.AUDIENCE)
+async def _choose_provinces(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Asks which provinces (an organizer: within their own) the poll goes to."""
+    await _save(ctx, Step.PROVINCES, data)
+    return _ask(ctx, Step.PROVINCES, data)
+
+
+@_draft_button("aud_ok", Step.AUDIENCE)
+async def _audience_done(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """The audience is chosen: on to when the poll closes (refused while it is empty)."""
+    if not (data.get("everyone") or data.get("topics")):
+        return _ask(ctx, Step.AUDIENCE, data, ctx.t("listening.compose.audience_required"))
+    await _save(ctx, Step.CLOSES, data)
+    return _ask(ctx, Step.CLOSES, data)
+
+
+@_draft_button("days", Step.CLOSES)
+async def _closes_in(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply | list[Reply]:
+    """Closes in 1, 3 or 7 days; then the preview."""
+    if not (arg.isdigit() and int(arg) in CLOSE_CHOICES):
+        return _ask(ctx, Step.CLOSES, data, ctx.t("listening.compose.use_buttons"))
+    data["closes"] = (_now() + timedelta(days=int(arg))).isoformat()
+    await _save(ctx, Step.CONFIRM, data)
+    return await _preview(ctx, data)
+
+
+@_draft_button("confirm", Step.CONFIRM)
+async def _confirmed(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """Creates the poll and its broadcast, re-checking the scope and the audience first."""
+    return await _create(ctx, data)
 
 
 async def _create(ctx: Ctx, data: dict[str, Any]) -> Reply:
@@ -453,12 +643,19 @@ async def _create(ctx: Ctx, data: dict[str, Any]) -> Reply:
         await ctx.store.clear_state(ctx.user.id)
         return no_province_yet(ctx)
     audience = await _audience(ctx, data)
+    if not audience_in_scope(scope, audience):  # the organizer's provinces changed meanwhile
+        data["provinces"] = []
+        await _save(ctx, Step.AUDIENCE, data)
+        outside = ", ".join(province_name(p, ctx.lang) for p in audience.provinces if scope and p not in scope)
+        allowed = scope_names(scope or frozenset(), ctx.lang)
+        intro = ctx.t("broadcasts.compose.provinces_out_of_scope", names=outside, allowed=allowed)
+        return _ask(ctx, Step.AUDIENCE, data, intro)
     if not audience.valid:
-        await _save(ctx, "audience", data)
+        await _save(ctx, Step.AUDIENCE, data)
         return _ask(ctx, "audience", data, ctx.t("listening.compose.audience_required"))
     closes = datetime.fromisoformat(data["closes"])
     if closes <= _now():
-        await _save(ctx, "closes", data)
+        await _save(ctx, Step.CLOSES, data)
         return _ask(ctx, "closes", data, ctx.t("listening.compose.in_the_past"))
     poll, broadcast = await create_poll(
         ctx.store,
@@ -537,7 +734,10 @@ async def show_results(ctx: Ctx, arg: str, dimension: str) -> Reply | list[Reply
     if poll.is_open(_now()):
         rows.append([Button(ctx.t("listening.compose.close_button"), payload(ORG, "end", poll.id))])
     rows.append(ctx.back_button())
-    png = await asyncio.to_thread(chart_png, poll, tally, ctx.lang, k)
+    # matplotlib holds the GIL for a few hundred ms: drawn in the export worker process,
+    # as /targets draws its chart (handlers/join/organizer.py), not on the bot's loop.
+    exporter: Exporter = ctx.services.exporter or InProcessExporter(ctx.store, ctx.services.catalog)
+    png = await exporter.call(functools.partial(chart_png, poll, tally, ctx.lang, k))
     if png is None:
         return Reply(text, buttons=rows)
     return [Reply(photo=Photo(png, filename=f"poll-{poll.id}.png")), Reply(text, buttons=rows)]
@@ -555,6 +755,6 @@ async def _close_now(ctx: Ctx, arg: str) -> Reply | list[Reply]:
 def register(router: Router) -> None:
     router.command("poll", "polls", min_role=Role.ORGANIZER, describe="listening.cmd.poll")(poll_menu)
     router.flow(FLOW, min_role=Role.ORGANIZER)(on_compose_text)
-    router.button(ORG, min_role=Role.ORGANIZER)(on_org_button)
+    router.button(ORG, min_role=Role.ORGANIZER, actions=ACTIONS)(on_org_button)
     router.button(VOTE)(on_vote)
     router.button(RESULT)(on_result)

@@ -10,17 +10,21 @@ chooses "an officer may contact me" is linked, through the question put in the i
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
+from handlers.forms import FormFlow
 from handlers.i18n import Catalog
 from handlers.join.common import clean_note, clean_text, parse_province, province_name, province_scope
 from handlers.listening.options import CATEGORIES, options
 from handlers.listening.text import cluster_key, personal_data_in
-from handlers.router import Router, payload
+from handlers.router import Actions, Router, payload
 from handlers.scope import no_province_yet
 from handlers.types import Button, Channel, Reply
 from storage import Role
@@ -46,12 +50,28 @@ def category_label(ctx: Ctx, category: str) -> str:
     return ctx.t(f"listening.report.cat.{category}") if category in CATEGORIES else category
 
 
+class Step(StrEnum):
+    """Where a report draft is; stored as text, so a draft survives a restart."""
+
+    CATEGORY = "category"  # what is happening: a button
+    COMPANY = "company"  # typing the company's name
+    PROVINCE = "province"  # typing the province (when the sign-up does not say)
+    WORKERS = "workers"  # about how many workers: a button or a number
+    DESCRIPTION = "description"  # typing what happened, or skipping it
+    REVIEW = "review"  # sending it anonymously or with contact
+
+
+# The draft in the conversation state (handlers/forms.py): one per person, so its
+# buttons carry no form id; the retention worker drops one left unsent.
+DRAFT = FormFlow(FLOW)
+
+
 def _cancel_row(ctx: Ctx) -> list[Button]:
     return [Button(ctx.t("listening.report.cancel_button"), payload(PREFIX, "cancel"))]
 
 
-async def _save(ctx: Ctx, step: str, data: dict[str, Any]) -> None:
-    await ctx.store.set_state(ctx.user.id, FLOW, step, data)
+async def _save(ctx: Ctx, step: Step, data: dict[str, Any]) -> None:
+    await DRAFT.save(ctx, step, data)
 
 
 def _hash(ctx: Ctx) -> str:
@@ -62,27 +82,49 @@ async def _over_limit(ctx: Ctx) -> bool:
     return await ctx.store.reports_today(_hash(ctx), today(ctx)) >= options(ctx).reports_per_day
 
 
+Screen = Callable[[Ctx, dict[str, Any]], Reply]
+
+
+def _ask_category(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    rows = [[Button(ctx.t(f"listening.report.cat.{c}"), payload(PREFIX, "cat", c))] for c in CATEGORIES]
+    rows.append(_cancel_row(ctx))
+    return Reply(ctx.t("listening.report.intro") + "\n\n" + ctx.t("listening.report.ask_category"), buttons=rows)
+
+
+def _ask_company(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    return Reply(ctx.t("listening.report.ask_company"), buttons=[_cancel_row(ctx)])
+
+
+def _ask_province(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    return Reply(ctx.t("listening.report.ask_province"), buttons=[_cancel_row(ctx)])
+
+
+def _ask_workers(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    rows = [[Button(ctx.t(f"listening.report.workers.{n}"), payload(PREFIX, "w", n))] for n in WORKER_CHOICES]
+    rows.append(_cancel_row(ctx))
+    return Reply(ctx.t("listening.report.ask_workers"), buttons=rows)
+
+
+def _ask_description(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    return Reply(
+        ctx.t("listening.report.ask_description", limit=DESCRIPTION_MAX),
+        buttons=[[Button(ctx.t("listening.report.skip_button"), payload(PREFIX, "skip"))], _cancel_row(ctx)],
+    )
+
+
+_SCREENS: dict[str, Screen] = {
+    Step.CATEGORY: _ask_category,
+    Step.COMPANY: _ask_company,
+    Step.PROVINCE: _ask_province,
+    Step.WORKERS: _ask_workers,
+    Step.DESCRIPTION: _ask_description,
+}
+
+
 def _ask(ctx: Ctx, step: str, data: dict[str, Any], intro: str | None = None) -> Reply:
-    t = ctx.t
-    if step == "category":
-        rows = [[Button(t(f"listening.report.cat.{c}"), payload(PREFIX, "cat", c))] for c in CATEGORIES]
-        rows.append(_cancel_row(ctx))
-        reply = Reply(t("listening.report.intro") + "\n\n" + t("listening.report.ask_category"), buttons=rows)
-    elif step == "company":
-        reply = Reply(t("listening.report.ask_company"), buttons=[_cancel_row(ctx)])
-    elif step == "province":
-        reply = Reply(t("listening.report.ask_province"), buttons=[_cancel_row(ctx)])
-    elif step == "workers":
-        rows = [[Button(t(f"listening.report.workers.{n}"), payload(PREFIX, "w", n))] for n in WORKER_CHOICES]
-        rows.append(_cancel_row(ctx))
-        reply = Reply(t("listening.report.ask_workers"), buttons=rows)
-    elif step == "description":
-        reply = Reply(
-            t("listening.report.ask_description", limit=DESCRIPTION_MAX),
-            buttons=[[Button(t("listening.report.skip_button"), payload(PREFIX, "skip"))], _cancel_row(ctx)],
-        )
-    else:  # review
-        reply = _review(ctx, data)
+    """The step's screen (the review for any other step), after `intro` if given."""
+    screen = _SCREENS.get(step)
+    reply = screen(ctx, data) if screen is not None else _review(ctx, data)
     if intro:
         reply.text = f"{intro}\n\n{reply.text}"
     return reply
@@ -113,109 +155,201 @@ def _review(ctx: Ctx, data: dict[str, Any]) -> Reply:
 async def start(ctx: Ctx) -> Reply:
     if await _over_limit(ctx):
         return ctx.reply("listening.report.limit", limit=options(ctx).reports_per_day)
-    await _save(ctx, "category", {})
-    return _ask(ctx, "category", {})
+    await _save(ctx, Step.CATEGORY, {})
+    return _ask(ctx, Step.CATEGORY, {})
 
 
 async def _after_company(ctx: Ctx, data: dict[str, Any]) -> Reply:
     signup = await ctx.store.signup_of_user(ctx.user.id)
     if signup is not None:
         data["province"] = signup.province_id
-        await _save(ctx, "workers", data)
+        await _save(ctx, Step.WORKERS, data)
         return _ask(
             ctx,
-            "workers",
+            Step.WORKERS,
             data,
             ctx.t("listening.report.province_known", province=province_name(signup.province_id, ctx.lang)),
         )
-    await _save(ctx, "province", data)
-    return _ask(ctx, "province", data)
+    await _save(ctx, Step.PROVINCE, data)
+    return _ask(ctx, Step.PROVINCE, data)
+
+
+# Typed answers, one handler per step that takes text: (ctx, draft data, stripped text).
+TypedStep = Callable[[Ctx, dict[str, Any], str], Awaitable[Reply]]
+
+
+async def _typed_company(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
+    if len(text) > COMPANY_MAX or len(text) < COMPANY_MIN:
+        return _ask(ctx, Step.COMPANY, data, ctx.t("listening.report.company_length", min=COMPANY_MIN, max=COMPANY_MAX))
+    company = clean_text(text, min_len=COMPANY_MIN, max_len=COMPANY_MAX)
+    if company is None:
+        return _ask(ctx, Step.COMPANY, data, ctx.t("listening.report.company_bad"))
+    data["company"] = company
+    return await _after_company(ctx, data)
+
+
+async def _typed_province(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
+    province, suggestions = parse_province(text)
+    if province is None:
+        rows = [[Button(province_name(p, ctx.lang), payload(PREFIX, "prov", p))] for p in suggestions[:4]]
+        reply = _ask(ctx, Step.PROVINCE, data, ctx.t("listening.report.province_unknown"))
+        reply.buttons = rows + reply.buttons
+        return reply
+    data["province"] = province
+    await _save(ctx, Step.WORKERS, data)
+    return _ask(ctx, Step.WORKERS, data)
+
+
+async def _typed_workers(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
+    digits = text.replace(".", "").replace(",", "").replace(" ", "").lstrip("~").rstrip("+")
+    if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= MAX_WORKERS:
+        return _ask(ctx, Step.WORKERS, data, ctx.t("listening.report.workers_bad", max=MAX_WORKERS))
+    data["workers"] = int(digits)
+    await _save(ctx, Step.DESCRIPTION, data)
+    return _ask(ctx, Step.DESCRIPTION, data)
+
+
+async def _typed_description(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
+    t = ctx.t
+    description = clean_note(ctx.inbound.text, max_len=DESCRIPTION_MAX)
+    if description is None:
+        return _ask(ctx, Step.DESCRIPTION, data, t("listening.report.description_long", limit=DESCRIPTION_MAX))
+    found = personal_data_in(description)
+    if found:
+        # Not kept anywhere: the worker types it again without the name or number.
+        kinds = ", ".join(t(f"listening.report.pii.{k}") for k in found)
+        return _ask(ctx, Step.DESCRIPTION, data, t("listening.report.pii_warning", kinds=kinds))
+    data["description"] = description
+    await _save(ctx, Step.REVIEW, data)
+    return _review(ctx, data)
+
+
+_TYPED: dict[str, TypedStep] = {
+    Step.COMPANY: _typed_company,
+    Step.PROVINCE: _typed_province,
+    Step.WORKERS: _typed_workers,
+    Step.DESCRIPTION: _typed_description,
+}
 
 
 async def on_text(ctx: Ctx) -> Reply:
     """Text typed during a workplace report: the company or the description."""
-    state = await ctx.store.get_state(ctx.user.id)
-    assert state is not None
+    state = await DRAFT.load(ctx)
+    if state is None:  # cancelled elsewhere while this message was on its way
+        return ctx.reply("listening.report.cancelled")
     data, step = dict(state.data), state.step
     text = ctx.inbound.text.strip()
-    t = ctx.t
     if not text:
-        return _ask(ctx, step, data, t("listening.report.text_only"))
-    if step == "company":
-        if len(text) > COMPANY_MAX or len(text) < COMPANY_MIN:
-            return _ask(ctx, step, data, t("listening.report.company_length", min=COMPANY_MIN, max=COMPANY_MAX))
-        company = clean_text(text, min_len=COMPANY_MIN, max_len=COMPANY_MAX)
-        if company is None:
-            return _ask(ctx, step, data, t("listening.report.company_bad"))
-        data["company"] = company
-        return await _after_company(ctx, data)
-    if step == "province":
-        province, suggestions = parse_province(text)
-        if province is None:
-            rows = [[Button(province_name(p, ctx.lang), payload(PREFIX, "prov", p))] for p in suggestions[:4]]
-            reply = _ask(ctx, step, data, t("listening.report.province_unknown"))
-            reply.buttons = rows + reply.buttons
-            return reply
-        data["province"] = province
-        await _save(ctx, "workers", data)
-        return _ask(ctx, "workers", data)
-    if step == "workers":
-        digits = text.replace(".", "").replace(",", "").replace(" ", "").lstrip("~").rstrip("+")
-        if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= MAX_WORKERS:
-            return _ask(ctx, step, data, t("listening.report.workers_bad", max=MAX_WORKERS))
-        data["workers"] = int(digits)
-        await _save(ctx, "description", data)
-        return _ask(ctx, "description", data)
-    if step == "description":
-        description = clean_note(ctx.inbound.text, max_len=DESCRIPTION_MAX)
-        if description is None:
-            return _ask(ctx, step, data, t("listening.report.description_long", limit=DESCRIPTION_MAX))
-        found = personal_data_in(description)
-        if found:
-            # Not kept anywhere: the worker types it again without the name or number.
-            kinds = ", ".join(t(f"listening.report.pii.{k}") for k in found)
-            return _ask(ctx, step, data, t("listening.report.pii_warning", kinds=kinds))
-        data["description"] = description
-        await _save(ctx, "review", data)
-        return _review(ctx, data)
-    return _ask(ctx, step, data, t("listening.report.use_buttons"))
+        return _ask(ctx, step, data, ctx.t("listening.report.text_only"))
+    typed = _TYPED.get(step)
+    if typed is None:  # a step answered with buttons
+        return _ask(ctx, step, data, ctx.t("listening.report.use_buttons"))
+    return await typed(ctx, data, text)
+
+
+# -- the worker's buttons ------------------------------------------------------------
+ReportAction = Callable[[Ctx, list[str]], Awaitable[Reply | list[Reply]]]
+DraftAction = Callable[[Ctx, dict[str, Any], str], Awaitable[Reply | list[Reply]]]
+# `rp:<action>[:<arg>]`: the worker's report buttons, one line each.
+ACTIONS: Actions[ReportAction] = Actions(PREFIX)
+
+
+def _draft_button(code: str, step: Step) -> Callable[[DraftAction], DraftAction]:
+    """Registers `rp:<code>[:<arg>]`, a button of the draft valid at `step` only: pressed on
+    an older screen (or with an argument it does not take), it asks the current step again."""
+
+    def register(fn: DraftAction) -> DraftAction:
+        @functools.wraps(fn)
+        async def action(ctx: Ctx, args: list[str]) -> Reply | list[Reply]:
+            state = await DRAFT.load(ctx)
+            if state is None:
+                return ctx.reply("fallback.button_expired")
+            data = dict(state.data)
+            if state.step != step:
+                return _ask(ctx, state.step, data, ctx.t("listening.report.use_buttons"))
+            return await fn(ctx, data, args[0] if args else "")
+
+        ACTIONS.on(code)(action)
+        return fn
+
+    return register
 
 
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
     """A step of the anonymous workplace report (category, province, company, send)."""
-    action, *rest = (*ctx.args, "")
-    arg = rest[0] if rest else ""
-    if action == "start":
-        return await start(ctx)
-    state = await ctx.store.get_state(ctx.user.id)
-    if action == "cancel":
-        if state is not None and state.flow == FLOW:
-            await ctx.store.clear_state(ctx.user.id)
-        return Reply(ctx.t("listening.report.cancelled"), buttons=[ctx.back_button()], edit=True)
-    if state is None or state.flow != FLOW:
+    code, *args = ctx.args or [""]
+    action = ACTIONS.get(code)
+    if action is not None:
+        return await action(ctx, args)
+    state = await DRAFT.load(ctx)
+    if state is None:
         return ctx.reply("fallback.button_expired")
-    data, step = dict(state.data), state.step
-    if action == "cat" and step == "category" and arg in CATEGORIES:
-        data["category"] = arg
-        await _save(ctx, "company", data)
-        return _ask(ctx, "company", data)
-    if action == "prov" and step == "province":
-        province, _ = parse_province(arg)
-        if province is not None:
-            data["province"] = province
-            await _save(ctx, "workers", data)
-            return _ask(ctx, "workers", data)
-    if action == "w" and step == "workers" and arg.isdigit() and int(arg) in WORKER_CHOICES:
-        data["workers"] = int(arg)
-        await _save(ctx, "description", data)
-        return _ask(ctx, "description", data)
-    if action == "skip" and step == "description":
-        data["description"] = None
-        await _save(ctx, "review", data)
-        return _review(ctx, data)
-    if action == "send" and step == "review" and arg in ("anon", "contact"):
-        return await _send(ctx, data, contact=arg == "contact")
+    return _ask(ctx, state.step, dict(state.data), ctx.t("listening.report.use_buttons"))
+
+
+@ACTIONS.on("start")
+async def _start_button(ctx: Ctx, args: list[str]) -> Reply:
+    """The menu's "report a workplace problem": a fresh report (as /report)."""
+    return await start(ctx)
+
+
+@ACTIONS.on("cancel")
+async def _cancel(ctx: Ctx, args: list[str]) -> Reply:
+    """Drops the draft; nothing is stored."""
+    if await DRAFT.load(ctx) is not None:
+        await ctx.store.clear_state(ctx.user.id)
+    return Reply(ctx.t("listening.report.cancelled"), buttons=[ctx.back_button()], edit=True)
+
+
+def _use_buttons(ctx: Ctx, step: Step, data: dict[str, Any]) -> Reply:
     return _ask(ctx, step, data, ctx.t("listening.report.use_buttons"))
+
+
+@_draft_button("cat", Step.CATEGORY)
+async def _category(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """What is happening (wages, insurance, overtime...); then the company is asked."""
+    if arg not in CATEGORIES:
+        return _use_buttons(ctx, Step.CATEGORY, data)
+    data["category"] = arg
+    await _save(ctx, Step.COMPANY, data)
+    return _ask(ctx, Step.COMPANY, data)
+
+
+@_draft_button("prov", Step.PROVINCE)
+async def _province(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """One of the provinces suggested for a misspelt name; then how many workers."""
+    province, _ = parse_province(arg)
+    if province is None:
+        return _use_buttons(ctx, Step.PROVINCE, data)
+    data["province"] = province
+    await _save(ctx, Step.WORKERS, data)
+    return _ask(ctx, Step.WORKERS, data)
+
+
+@_draft_button("w", Step.WORKERS)
+async def _workers(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """About how many workers are affected; then the description."""
+    if not (arg.isdigit() and int(arg) in WORKER_CHOICES):
+        return _use_buttons(ctx, Step.WORKERS, data)
+    data["workers"] = int(arg)
+    await _save(ctx, Step.DESCRIPTION, data)
+    return _ask(ctx, Step.DESCRIPTION, data)
+
+
+@_draft_button("skip", Step.DESCRIPTION)
+async def _skip_description(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """No description: on to the review."""
+    data["description"] = None
+    await _save(ctx, Step.REVIEW, data)
+    return _review(ctx, data)
+
+
+@_draft_button("send", Step.REVIEW)
+async def _send_button(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply | list[Reply]:
+    """Sends the report, anonymous or with contact allowed; alerts organizers on a cluster."""
+    if arg not in ("anon", "contact"):
+        return _use_buttons(ctx, Step.REVIEW, data)
+    return await _send(ctx, data, contact=arg == "contact")
 
 
 async def _send(ctx: Ctx, data: dict[str, Any], *, contact: bool) -> list[Reply]:
@@ -349,9 +483,16 @@ async def org_reports(ctx: Ctx) -> Reply:
     return Reply("\n".join(lines), buttons=rows)
 
 
-async def on_org_button(ctx: Ctx) -> Reply:
-    action, arg = (*ctx.args, "", "")[:2]
-    if action != "cl" or not arg.isdigit():
+OrgAction = Callable[[Ctx, list[str]], Awaitable[Reply]]
+# `rpo:<action>[:<arg>]`: the organizer's report buttons.
+ORG_ACTIONS: Actions[OrgAction] = Actions(ORG)
+
+
+@ORG_ACTIONS.on("cl")
+async def _cluster(ctx: Ctx, args: list[str]) -> Reply:
+    """The reports of one company and category, as written (never who sent them)."""
+    arg = args[0] if args else ""
+    if not arg.isdigit():
         return ctx.reply("fallback.button_expired")
     report = await ctx.store.get_report(int(arg))
     scope = await province_scope(ctx)
@@ -383,16 +524,24 @@ async def on_org_button(ctx: Ctx) -> Reply:
     )
 
 
+@ORG_ACTIONS.on("list")
+async def _clusters(ctx: Ctx, args: list[str]) -> Reply:
+    """Back to the list of companies and categories (as /reports)."""
+    return await org_reports(ctx)
+
+
 async def org_button(ctx: Ctx) -> Reply:
     """The organizer's view of workplace reports by company and their alerts."""
-    if ctx.args and ctx.args[0] == "list":
-        return await org_reports(ctx)
-    return await on_org_button(ctx)
+    code, *args = ctx.args or [""]
+    action = ORG_ACTIONS.get(code)
+    if action is None:
+        return ctx.reply("fallback.button_expired")
+    return await action(ctx, args)
 
 
 def register(router: Router) -> None:
     router.command("report", describe="listening.cmd.report")(start)
     router.flow(FLOW)(on_text)
-    router.button(PREFIX)(on_button)
+    router.button(PREFIX, actions=ACTIONS)(on_button)
     router.command("reports", min_role=Role.ORGANIZER, describe="listening.cmd.reports")(org_reports)
-    router.button(ORG, min_role=Role.ORGANIZER)(org_button)
+    router.button(ORG, min_role=Role.ORGANIZER, actions=ORG_ACTIONS)(org_button)

@@ -5,12 +5,14 @@ and the answer reaches the worker in the bot, on whatever channel they wrote fro
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from handlers.context import Ctx
+from handlers.forms import FormFlow
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_scope
-from handlers.router import Router, payload
+from handlers.router import Actions, Router, payload
 from handlers.scope import no_province_yet, question_in_scope
 from handlers.text import shorten
 from handlers.types import Button, Reply
@@ -32,6 +34,14 @@ INBOX_ITEM_CHARS = 300
 # through the catalog (console.questions.reason.*), counted in the audit log.
 CLOSE_REASONS = ("spam", "duplicate", "resolved", "other")
 
+# Forms kept in the conversation state (handlers/forms.py). The hand-off step and the
+# organizer's answer have one copy per person, so no form id on buttons, and no expiry
+# beyond the retention of conversation states. The rights Q&A's last question ("qa",
+# handlers/rights/chat.py) is read for the one-tap hand-off.
+HANDOFF = FormFlow(HANDOFF_FLOW)
+ANSWER = FormFlow("inbox_reply")
+LAST_QUESTION = FormFlow("qa")
+
 
 async def _submit(ctx: Ctx, text: str) -> Reply:
     qid = await ctx.store.add_question(ctx.user.id, text[:MAX_QUESTION_CHARS], ctx.lang)
@@ -46,7 +56,7 @@ async def open_handoff(ctx: Ctx, *, intro: str | None = None) -> Reply:
     """The hand-off step: whatever the worker types next goes to the union officers,
     whatever its topic. /cancel, /start, the menu or any other button leave it
     (handlers/dispatcher.py)."""
-    await ctx.store.set_state(ctx.user.id, HANDOFF_FLOW, "text", {})
+    await HANDOFF.save(ctx, "text", {})
     prompt = ctx.t("ask.prompt")
     return Reply(f"{intro}\n\n{prompt}" if intro else prompt, buttons=[ctx.back_button()])
 
@@ -149,10 +159,8 @@ async def ask_button(ctx: Ctx) -> Reply:
     just asked, in the language of the answer the button was under."""
     if len(ctx.args) >= 2 and ctx.args[1] in LANGUAGES:
         ctx.reply_lang = ctx.args[1]
-    state = await ctx.store.get_state(ctx.user.id)
-    question = None
-    if state is not None and state.flow == "qa" and state.data.get("q"):
-        question = str(state.data["q"])
+    state = await LAST_QUESTION.load(ctx)
+    question = str(state.data["q"]) if state is not None and state.data.get("q") else None
     return await handoff(ctx, question)
 
 
@@ -174,29 +182,46 @@ async def inbox(ctx: Ctx) -> list[Reply]:
     return [await _inbox_page(ctx, scope, None)]
 
 
+InboxAction = Callable[[Ctx, int], Awaitable[Reply]]
+# `inbox:<action>:<question id>`: the organizer's inbox buttons (codes kept short and
+# unchanged: buttons already sent in chats still carry them).
+ACTIONS: Actions[InboxAction] = Actions("inbox")
+
+
 async def inbox_button(ctx: Ctx) -> Reply:
     """The organizer's inbox: the open questions, one question's details, answering it."""
-    if len(ctx.args) == 2 and ctx.args[0] == "p" and _is_id(ctx.args[1]):
-        scope = await province_scope(ctx)
-        if scope is not None and not scope:
-            return no_province_yet(ctx)
-        page = await _inbox_page(ctx, scope, int(ctx.args[1]))
-        page.edit = True
-        return page
-    if len(ctx.args) != 2 or ctx.args[0] != "r" or not _is_id(ctx.args[1]):
+    action = ACTIONS.get(ctx.args[0]) if len(ctx.args) == 2 and _is_id(ctx.args[1]) else None
+    if action is None:
         return ctx.reply("inbox.reply_usage")
-    qid = int(ctx.args[1])
+    return await action(ctx, int(ctx.args[1]))
+
+
+@ACTIONS.on("p")
+async def _page(ctx: Ctx, after: int) -> Reply:
+    """The next page of open questions (the first again after the last)."""
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return no_province_yet(ctx)
+    page = await _inbox_page(ctx, scope, after)
+    page.edit = True
+    return page
+
+
+@ACTIONS.on("r")
+async def _reply(ctx: Ctx, qid: int) -> Reply:
+    """Answer a question: shows it in full and waits for the answer typed next."""
     q = await ctx.store.get_question(qid)
     if q is None or q.status != "open" or not await _in_scope(ctx, q):
         return ctx.reply("inbox.not_found", id=qid)
-    await ctx.store.set_state(ctx.user.id, "inbox_reply", "text", {"qid": qid})
+    await ANSWER.save(ctx, "text", {"qid": qid})
     return ctx.reply("inbox.type_answer", back=False, id=qid, text=shorten(q.text, 1500))
 
 
 async def inbox_reply_text(ctx: Ctx) -> list[Reply]:
     """The organizer's answer typed after 'answer': it reaches the worker."""
-    state = await ctx.store.get_state(ctx.user.id)
-    assert state is not None
+    state = await ANSWER.load(ctx)
+    if state is None:  # answered or left elsewhere while this message was on its way
+        return [ctx.reply("inbox.reply_usage")]
     if not ctx.inbound.text.strip():
         return [ctx.reply("inbox.reply_usage")]
     return await _answer(ctx, int(state.data["qid"]), ctx.inbound.text)
@@ -217,6 +242,6 @@ def register(router: Router) -> None:
     router.button(HANDOFF_FLOW)(ask_button)
     router.flow(HANDOFF_FLOW)(ask_text)
     router.command("inbox", min_role=Role.ORGANIZER)(inbox)
-    router.button("inbox", min_role=Role.ORGANIZER)(inbox_button)
-    router.flow("inbox_reply", min_role=Role.ORGANIZER)(inbox_reply_text)
+    router.button("inbox", min_role=Role.ORGANIZER, actions=ACTIONS)(inbox_button)
+    router.flow(ANSWER.flows[0], min_role=Role.ORGANIZER)(inbox_reply_text)
     router.command("reply", min_role=Role.ORGANIZER)(reply_cmd)
