@@ -460,6 +460,20 @@ async def test_report_bad_input(store, make_chat) -> None:
     assert (r.province, r.workers, r.company, r.description) == ("dong_nai", 120, "Công ty Pou Chen", None)
 
 
+async def test_privacy_text_gives_the_configured_limit_and_days(store, make_chat, dispatcher) -> None:
+    """The promise before sending names the limits in force, not the defaults."""
+    from handlers.listening.options import ListeningOptions
+
+    dispatcher.services.listening_options = ListeningOptions(reports_per_day=5, limit_days=10)
+    w = make_chat("w")
+    await start_report(w, "Công ty Hưng Phát")
+    await w.say("Bắc Ninh")
+    await w.press("rp:w:5")
+    await w.press("rp:skip")
+    assert "tối đa 5 báo cáo mỗi ngày" in w.text() and "trong 10 ngày" in w.text()
+    assert "tối đa 3" not in w.text() and "7 ngày" not in w.text()
+
+
 async def test_ten_reports_in_a_minute_store_three(store, make_chat) -> None:
     w = make_chat("w")
     for _ in range(10):

@@ -131,7 +131,7 @@ def _ask(ctx: Ctx, step: str, data: dict[str, Any], intro: str | None = None) ->
 
 
 def _review(ctx: Ctx, data: dict[str, Any]) -> Reply:
-    t = ctx.t
+    t, opts = ctx.t, options(ctx)
     summary = t(
         "listening.report.review",
         category=category_label(ctx, data["category"]),
@@ -143,7 +143,7 @@ def _review(ctx: Ctx, data: dict[str, Any]) -> Reply:
         description=data.get("description") or t("listening.report.no_description"),
     )
     return Reply(
-        f"{summary}\n\n{t('listening.report.anonymity')}",
+        f"{summary}\n\n{t('listening.report.anonymity', per_day=opts.reports_per_day, days=opts.limit_days)}",
         buttons=[
             [Button(t("listening.report.send_anonymous"), payload(PREFIX, "send", "anon"))],
             [Button(t("listening.report.send_contact"), payload(PREFIX, "send", "contact"))],
