@@ -601,3 +601,34 @@ async def test_engine_sends_a_poll_with_buttons_or_numbers(store) -> None:
     assert "Có làm thêm giờ không?" in by_chat["t0"].text and "Trả lời 1" not in by_chat["t0"].text
     assert "Any overtime?" in by_chat["z0"].text and "Reply 1 or 2" in by_chat["z0"].text
     assert by_chat["z0"].buttons[0][0] == ("Yes", f"pv:{poll.id}:0")
+
+
+async def test_alert_trend_compares_with_the_window_before(backend) -> None:
+    """The alert's trend: reports in the window against the same number of days before it."""
+    from handlers.i18n import load_catalog
+    from handlers.listening.reports import alert_text
+    from storage.listening import NewReport
+
+    today = local_today()
+
+    async def report(days_ago: int, key: str = "hung phat", workers: int = 10) -> None:
+        await backend.add_report(
+            NewReport(today - timedelta(days=days_ago), "bac_ninh", "wages", "Hưng Phát", key, workers)
+        )
+
+    for days_ago, workers in ((0, 10), (2, 40), (6, 25)):  # this window (7 days: today and the 6 before)
+        await report(days_ago, workers=workers)
+    for days_ago in (7, 13):  # the window before
+        await report(days_ago, workers=500)
+    await report(14, workers=900)  # older still: in neither
+    await report(1, key="other company")
+    window = await backend.cluster_window("bac_ninh", "hung phat", "wages", today=today, days=7)
+    # Reports of one workplace describe the same people: the largest estimate, not a sum.
+    assert (window.reports, window.workers, window.previous) == (3, 40, 2)
+
+    catalog = load_catalog()
+    up = alert_text(catalog, "vi", "bac_ninh", "Hưng Phát", "wages", 3, 30, 2, 7)
+    assert "Tăng so với 2 báo cáo kỳ trước" in up and "3 báo cáo" in up and "Bắc Ninh" in up
+    assert "Bằng kỳ trước (3)" in alert_text(catalog, "vi", "bac_ninh", "Hưng Phát", "wages", 3, 30, 3, 7)
+    down = alert_text(catalog, "en", "bac_ninh", "Hưng Phát", "wages", 3, 30, 5, 7)
+    assert "Down from 5 in the period before" in down
