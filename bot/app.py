@@ -77,6 +77,8 @@ class Runtime:
         self.services.exporter = self.exporter
         self.services.deliver = self.registry.deliver
         self.services.open_status = self.registry.open_status
+        # Set when something the bot cannot run without failed after start (serve() raises it).
+        self.failed: BaseException | None = None
         # Set by serve() once every channel and service is up (tests and health wait on it).
         self.started = False
         self.web_port: int | None = None
@@ -272,11 +274,16 @@ async def serve(
             runtime.web_port = web.port
             server = runtime.config.server
             runtime.services.console_url = server.public_url or f"http://{server.host}:{web.port}"
-        # The knowledge base and its search index are built before the first worker
-        # writes (a few seconds; a CLI command that never answers a question skips it).
-        runtime.services.rights = await asyncio.to_thread(
-            qa.RightsService.load, runtime.config.rights.extra_dir or None
+        # The knowledge base and its search index take a few seconds to build: a thread
+        # builds them while the channels start, so the bot polls at once and answers
+        # everything else meanwhile; the rights handlers wait for it (qa.ready). A CLI
+        # command that never answers a question skips it.
+        loading = asyncio.ensure_future(
+            asyncio.to_thread(qa.RightsService.load, runtime.config.rights.extra_dir or None)
         )
+        loading.add_done_callback(lambda task: _rights_built(task, runtime, stop))
+        runtime.services.rights_loading = loading
+        stack.push_async_callback(_settle_rights, loading)
         for channel in channels:
             await channel.start()
             stack.push_async_callback(channel.stop)
@@ -294,6 +301,28 @@ async def serve(
         finally:
             runtime.started = False
         logger.info("shutting down")
+        if runtime.failed is not None:
+            raise runtime.failed
+
+
+def _rights_built(task: asyncio.Future[qa.RightsService], runtime: Runtime, stop: asyncio.Event) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is None:
+        runtime.services.rights = task.result()
+        return
+    # A knowledge base that does not load is a broken install, as it was when start-up
+    # waited for it: say so and stop rather than fail every question.
+    logger.critical("the rights knowledge base did not load: %s", error)
+    runtime.failed = error
+    stop.set()
+
+
+async def _settle_rights(task: asyncio.Future[qa.RightsService]) -> None:
+    """On the way out: the build's thread cannot be cancelled; let it end quietly."""
+    with contextlib.suppress(Exception):
+        await task
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

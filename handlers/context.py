@@ -10,6 +10,8 @@ from handlers.types import Button, Inbound, Reply
 from storage import Role, Store, User
 
 if TYPE_CHECKING:  # the features import Ctx from here; these only name their types
+    from collections.abc import Awaitable
+
     from handlers.broadcasts.options import BroadcastControl, BroadcastOptions
     from handlers.join.export import Exporter
     from handlers.listening.options import ListeningOptions
@@ -51,6 +53,9 @@ class Services:
     settings: Settings
     # The knowledge base and its search index (None: the packaged one, on first use).
     rights: RightsService | None = None
+    # The running bot builds it in a thread while its channels already poll: handlers
+    # that need it wait for this (see handlers.rights.chat.ready); the rest answer at once.
+    rights_loading: Awaitable[RightsService] | None = None
     # Broadcast topics and quiet hours; the delivery service's hook when it runs here.
     broadcast_options: BroadcastOptions | None = None
     broadcast_control: BroadcastControl | None = None

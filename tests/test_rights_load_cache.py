@@ -36,7 +36,7 @@ def test_same_files_same_engine_changed_file_new_engine(tmp_path: Path) -> None:
     assert RightsService.load(extra) is not second
 
 
-async def test_cli_commands_skip_the_engine_and_the_running_bot_builds_it_first(tmp_path: Path) -> None:
+async def test_cli_commands_skip_the_engine_and_the_running_bot_builds_it(tmp_path: Path) -> None:
     from bot.app import Runtime
     from tests.harness import config_for, running_bot
 
@@ -50,6 +50,8 @@ async def test_cli_commands_skip_the_engine_and_the_running_bot_builds_it_first(
         # `unionbot signups stats` and the like never answer a question: nothing built.
         assert runtime.services.rights is None
     async with running_bot(cfg) as runtime:
-        # Built (with the federation's files) before the first worker writes.
+        # Built (with the federation's files) by the running bot as it starts polling.
+        assert runtime.services.rights_loading is not None
+        await runtime.services.rights_loading
         assert runtime.services.rights is RightsService.load(extra)
         assert runtime.services.rights.topic("union_legal_aid").answer["vi"] == "Gọi LĐLĐ tỉnh."  # type: ignore[union-attr]

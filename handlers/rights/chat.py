@@ -16,6 +16,7 @@ pressed days later still works.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import logging
@@ -33,7 +34,7 @@ from handlers.join.provinces import get_province
 from handlers.menu import with_menu
 from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
 from handlers.rights.search import MAX_STORY_CHARS, Searcher, SearchResult
-from handlers.router import MAX_PAYLOAD_BYTES, Router, payload
+from handlers.router import MAX_PAYLOAD_BYTES, Handler, HandlerResult, Router, payload
 from handlers.text import fold
 from handlers.types import Button, Reply
 
@@ -147,9 +148,29 @@ def default_service() -> RightsService:
     return RightsService.load()
 
 
+async def ready(ctx: Ctx) -> RightsService:
+    """The service, once the running bot's thread has built it: the first questions after
+    a start wait those few seconds, while /start and every other command answer at once."""
+    if ctx.services.rights is None and ctx.services.rights_loading is not None:
+        ctx.services.rights = await asyncio.shield(ctx.services.rights_loading)
+    return rights(ctx)
+
+
+def needs_rights(handler: Handler) -> Handler:
+    """A handler that reads the knowledge base: it waits for it first (see `ready`)."""
+
+    @functools.wraps(handler)
+    async def wrapped(ctx: Ctx) -> HandlerResult:
+        await ready(ctx)
+        return await handler(ctx)
+
+    return wrapped
+
+
 def rights(ctx: Ctx) -> RightsService:
-    # The running bot builds the service before its channels start; a CLI command or a
-    # test builds it on first use, with the federation's extra files if configured.
+    # The running bot builds the service in a thread as its channels start (handlers
+    # registered below wait for it); a CLI command or a test builds it on first use, with
+    # the federation's extra files if configured.
     if ctx.services.rights is None:
         extra = ctx.settings.rights_extra_dir
         ctx.services.rights = RightsService.load(extra) if extra else default_service()
@@ -577,7 +598,8 @@ def _english_words(text: str) -> bool:
 async def reoffer_choices(ctx: Ctx) -> Reply | None:
     """The topic buttons just offered, again, when the worker typed "yes" to them."""
     memory = await _qa_state(ctx)
-    offer = [t for t in (memory or {}).get("offer", []) if rights(ctx).topic(t) is not None]
+    svc = await ready(ctx)
+    offer = [t for t in (memory or {}).get("offer", []) if svc.topic(t) is not None]
     if not offer:
         return None
     if memory and memory.get("lang") in LANGUAGES:
@@ -772,11 +794,11 @@ async def feedback(ctx: Ctx) -> Reply:
 
 
 def register(router: Router) -> None:
-    router.text(answer_free_text)
-    router.command("topics", describe="cmd.topics")(topics)
-    router.button("kb")(browse)
-    router.button("qa")(show_topic)
-    router.button("qd")(show_details)
-    router.button("qe")(show_entry)
-    router.button("qw")(show_wage_areas)
-    router.button("fb")(feedback)
+    router.text(needs_rights(answer_free_text))
+    router.command("topics", describe="cmd.topics")(needs_rights(topics))
+    router.button("kb")(needs_rights(browse))
+    router.button("qa")(needs_rights(show_topic))
+    router.button("qd")(needs_rights(show_details))
+    router.button("qe")(needs_rights(show_entry))
+    router.button("qw")(needs_rights(show_wage_areas))
+    router.button("fb")(needs_rights(feedback))
