@@ -394,10 +394,11 @@ def report(run: CrashRun) -> None:
     print(f"recipients: {run.recipients}; two bots (a, b) on one PostgreSQL database, one fake Bot API")
     print(
         f"lease holder killed with SIGKILL: bot {run.killed}; survivor: bot {run.survivor} "
-        f"(ran the broadcast before the kill: {'yes' if run.survivor_ran_before_kill else 'no'})"
+        f"(held the broadcast before the kill: {'yes' if run.survivor_ran_before_kill else 'no'}; "
+        "a process that does not hold it helps send it from the other end of the queue)"
     )
     print(
-        f"deliveries at the kill: {run.delivered_at_kill} (all by bot {run.killed}, "
+        f"deliveries at the kill: {run.delivered_at_kill} (by both bots, "
         f"{run.delivered_at_kill / run.before_kill_s:.0f}/s over {run.before_kill_s:.1f} s)"
     )
     other = sum(statuses.values()) - statuses["sent"] - statuses["sending"] - statuses["queued"]
@@ -408,11 +409,12 @@ def report(run: CrashRun) -> None:
     print(
         f"survivor: paused {run.resumed_after_kill_s:.1f} s after the kill while it settled, then "
         f"first delivery after {run.takeover_s:.1f} s, broadcast done after {run.finish_s:.1f} s "
-        f"({run.survivor_delivered} deliveries by bot {run.survivor})"
+        f"({run.survivor_delivered} deliveries after the kill, all by bot {run.survivor})"
     )
     print(f"final: rows {len(run.final)}, sent {run.count('sent')}, in doubt {len(run.in_doubt)}, other {run.other}")
     print(
-        f"in doubt = the rows in flight at the kill: {run.in_doubt == run.in_flight}; of them the fake had "
+        f"in doubt within the rows in flight at the kill (both bots' sends): {run.in_doubt <= run.in_flight};"
+        " of them the fake had "
         f"delivered {run.in_doubt_delivered}, never received {len(run.in_doubt) - run.in_doubt_delivered}"
     )
     print(f"fake server: delivered {run.fake['sends_ok']}, duplicates {run.fake['duplicate_sends']}")
