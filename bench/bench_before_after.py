@@ -135,13 +135,14 @@ def run_once(bench: Bench, scripts: Path, tree: Path) -> tuple[dict[str, float],
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     out = done.stdout + done.stderr
-    if done.returncode != 0:
-        raise RuntimeError(f"{bench.name} against {tree} exited {done.returncode}:\n{out[-2000:]}")
     values: dict[str, float] = {}
     for figure in bench.figures:
+        # A bench exits 1 when its own target is missed (e.g. 1,000 messages/s on a busy
+        # machine); its figures still count here. Without them the run failed.
         match = re.search(figure.pattern, out)
         if match is None:
-            raise RuntimeError(f"{bench.name}: no '{figure.label}' in its output:\n{out[-2000:]}")
+            missing = f"{bench.name} against {tree} exited {done.returncode}, no '{figure.label}'"
+            raise RuntimeError(f"{missing}:\n{out[-2000:]}")
         values[figure.label] = float(match.group(1).replace(",", ""))
     return values, cpu, out
 
