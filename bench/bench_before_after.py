@@ -6,10 +6,12 @@ benchmarks of that day get no worse than 10%. This script checks that:
 
 1. `git archive` writes the tree before the restructure (default aa735e9, the parent of
    2b33502) into a temporary directory;
-2. the *before* tree's own benchmark scripts run unchanged against each tree's code
-   (the bench directory comes first on sys.path, the measured tree's `bot/`, `handlers/`
-   and `storage/` come from PYTHONPATH and the working directory), so the work measured
-   is the same and only the product code differs;
+2. the *before* tree's own benchmark scripts run unchanged against each tree's code:
+   those scripts find the code they measure from their own location (ROOT =
+   parent of their directory, put first on sys.path and given to their child
+   processes), so for the *after* side a copy of them is placed in a scratch
+   directory inside this working tree (`.bench_before/`, removed at the end); the
+   work measured is the same and only the product code differs;
 3. runs alternate before, after, after, before (`--rounds 2`), so drift in the machine's
    load falls on both sides; each figure is the median of its runs.
 
@@ -29,6 +31,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -121,11 +124,12 @@ def extract(ref: str, into: Path) -> None:
 
 
 def run_once(bench: Bench, scripts: Path, tree: Path) -> tuple[dict[str, float], float, str]:
-    """One run of `bench` (the before tree's script) against `tree`'s code."""
+    """One run of `bench` (the before tree's script, copied into `scripts`, a directory
+    directly inside `tree`) against `tree`'s code."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
-        [sys.executable, str(scripts / "bench" / bench.script), *bench.args],
+        [sys.executable, str(scripts / bench.script), *bench.args],
         cwd=tree,
         env=env,
         capture_output=True,
@@ -147,6 +151,28 @@ def run_once(bench: Bench, scripts: Path, tree: Path) -> tuple[dict[str, float],
     return values, cpu, out
 
 
+def measure_all(
+    chosen: list[Bench], rounds: int, before_tree: Path, after_scripts: Path, rows: list[tuple[str, float, float, bool]]
+) -> None:
+    for bench in chosen:
+        samples: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
+        order = ["before", "after", "after", "before"] * ((rounds + 1) // 2)
+        order = order[: 2 * rounds]
+        t0 = time.perf_counter()
+        for side in order:
+            scripts, tree = (before_tree / "bench", before_tree) if side == "before" else (after_scripts, ROOT)
+            values, cpu, _ = run_once(bench, scripts, tree)
+            values[f"{bench.name} CPU s (all processes)"] = cpu
+            for label, value in values.items():
+                samples[side].setdefault(label, []).append(value)
+        print(f"  {bench.name}: {len(order)} runs in {time.perf_counter() - t0:.0f} s", flush=True)
+        higher = {f.label: f.higher_is_better for f in bench.figures}
+        for label in samples["before"]:
+            b = statistics.median(samples["before"][label])
+            a = statistics.median(samples["after"][label])
+            rows.append((label, b, a, higher.get(label, False)))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default="aa735e9", help="the commit before the restructure")
@@ -159,26 +185,16 @@ def main() -> int:
     print(f"before: {args.before} (its own bench scripts), after: {head.stdout.strip()} (this working tree)")
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     rows: list[tuple[str, float, float, bool]] = []
+    after_scripts = ROOT / ".bench_before"
     with tempfile.TemporaryDirectory() as tmp:
         before_tree = Path(tmp) / "before"
         extract(args.before, before_tree)
-        for bench in chosen:
-            samples: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
-            order = ["before", "after", "after", "before"] * ((args.rounds + 1) // 2)
-            order = order[: 2 * args.rounds]
-            t0 = time.perf_counter()
-            for side in order:
-                tree = before_tree if side == "before" else ROOT
-                values, cpu, _ = run_once(bench, before_tree, tree)
-                values[f"{bench.name} CPU s (all processes)"] = cpu
-                for label, value in values.items():
-                    samples[side].setdefault(label, []).append(value)
-            print(f"  {bench.name}: {len(order)} runs in {time.perf_counter() - t0:.0f} s", flush=True)
-            higher = {f.label: f.higher_is_better for f in bench.figures}
-            for label in samples["before"]:
-                b = statistics.median(samples["before"][label])
-                a = statistics.median(samples["after"][label])
-                rows.append((label, b, a, higher.get(label, False)))
+        shutil.rmtree(after_scripts, ignore_errors=True)
+        shutil.copytree(before_tree / "bench", after_scripts)
+        try:
+            measure_all(chosen, args.rounds, before_tree, after_scripts, rows)
+        finally:
+            shutil.rmtree(after_scripts, ignore_errors=True)
     print(f"\n{'figure':<34}{'before':>11}{'after':>11}{'after/before':>14}  verdict")
     worse = 0
     for label, b, a, higher_better in rows:
