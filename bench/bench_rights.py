@@ -16,7 +16,8 @@ Per split and per kind (real stories; short questions without diacritics, with
 diacritics, in English; out of scope; ambiguous words) it prints:
   first answer right   kind "answer" with the labelled topic (or its acceptable second)
   entry right          (real) the specific entry labelled, when the answer is right
-  within one tap       the answer, or one of its buttons (suggestions, clarify, also)
+  within one tap       the answer or a button the chat shows with it (second topic, runner-up
+                       guesses when not confident), or the unsure reply's choices
   confident wrong      kind "answer" with a wrong topic (out-of-scope questions too)
   oos refused          out-of-scope questions not answered with a topic
   latency p50 / p99    per question, median of REPEATS runs each
@@ -138,10 +139,9 @@ def _confident_wrong(r: Row) -> bool:
 
 
 def _one_tap(r: Row) -> bool:
-    res = r.result
-    offered = {res.topic if res.kind == "answer" else None, *res.suggestions, *res.clarify}
-    offered |= {a.split(".")[0] for a in res.also}
-    return bool(_accepted(r.item) & (offered - {None}))
+    # What the chat shows: an answer with its second-topic and runner-up buttons, the
+    # unsure reply's choices, the clarification's two readings.
+    return bool(_accepted(r.item) & r.result.offered())
 
 
 def _share(values) -> float:

@@ -38,12 +38,56 @@ def shingles(text: str) -> set[str]:
     return {" ".join(words[i : i + 4]) for i in range(max(1, len(words) - 3))}
 
 
-def main(paths: list[str]) -> int:
+def label_problems(r: dict, topics: set[str], entries: dict[str, str]) -> list[str]:
+    problems = []
+    if set(r) - set(FIELDS) or not {"id", "q", "url", "topic", "split"} <= set(r):
+        problems.append(f"fields must be among {FIELDS}")
+    if r.get("split") != "tune":
+        problems.append('split must be "tune"')
+    for key in ("topic", "alt_topic"):
+        if r.get(key) is not None and r[key] not in topics:
+            problems.append(f"unknown {key} {r[key]!r}")
+    for key in ("entry", "alt_entry"):
+        e = r.get(key)
+        if e is not None and e not in entries:
+            problems.append(f"unknown {key} {e!r}")
+        elif e is not None and entries[e] not in (r.get("topic"), r.get("alt_topic")):
+            problems.append(f"{key} {e!r} is not under topic/alt_topic")
+    q = r.get("q", "")
+    if not 60 <= len(q) <= 1200:
+        problems.append(f"length {len(q)} outside 60-1200")
+    if PII.search(q):
+        problems.append("looks like a phone number, e-mail or ID number")
+    return problems
+
+
+def overlap_problems(r: dict, seen_urls: dict[str, str], seen_text: list[tuple[str, set[str], str]]) -> list[str]:
+    problems = []
+    where = seen_urls.get(url_key(r.get("url", "")))
+    if where:
+        problems.append(f"URL already used in {'a held-out file' if where in HELDOUT else where}")
+    q = r.get("q", "")
+    mine = shingles(q)
+    for name, theirs, head in seen_text:
+        overlap = len(mine & theirs) / max(1, min(len(mine), len(theirs)))
+        if overlap > 0.5 or head == norm(q)[:80]:
+            problems.append(f"text overlaps a question in {'a held-out file' if name in HELDOUT else name}")
+            break
+    return problems
+
+
+def known_labels() -> tuple[set[str], dict[str, str]]:
+    """Topic ids, and entry id -> its topic."""
     topics = {p.stem for p in TOPICS.glob("*.json") if not p.stem.startswith("_")}
     entries: dict[str, str] = {}
     for p in (TOPICS / "entries").glob("*.json"):
         for e in json.loads(p.read_text(encoding="utf-8")).get("entries", []):
             entries[f"{p.stem}.{e['id']}" if "." not in e["id"] else e["id"]] = p.stem
+    return topics, entries
+
+
+def main(paths: list[str]) -> int:
+    topics, entries = known_labels()
     new_paths = {Path(p).resolve() for p in paths}
     others: list[tuple[str, dict]] = []
     for f in sorted(DATA.glob("*.jsonl")):
@@ -67,39 +111,13 @@ def main(paths: list[str]) -> int:
                 print(f"{path}:{n}: not JSON ({exc})")
                 bad += 1
                 continue
-            problems = []
-            if set(r) - set(FIELDS) or not {"id", "q", "url", "topic", "split"} <= set(r):
-                problems.append(f"fields must be among {FIELDS}")
+            problems = label_problems(r, topics, entries)
             if r.get("id") in ids:
                 problems.append("duplicate id")
             ids.add(r.get("id"))
-            if r.get("split") != "tune":
-                problems.append('split must be "tune"')
-            for key in ("topic", "alt_topic"):
-                if r.get(key) is not None and r[key] not in topics:
-                    problems.append(f"unknown {key} {r[key]!r}")
-            for key in ("entry", "alt_entry"):
-                e = r.get(key)
-                if e is not None and e not in entries:
-                    problems.append(f"unknown {key} {e!r}")
-                elif e is not None and entries[e] not in (r.get("topic"), r.get("alt_topic")):
-                    problems.append(f"{key} {e!r} is not under topic/alt_topic")
-            q = r.get("q", "")
-            if not 60 <= len(q) <= 1200:
-                problems.append(f"length {len(q)} outside 60-1200")
-            if PII.search(q):
-                problems.append("looks like a phone number, e-mail or ID number")
-            where = seen_urls.get(url_key(r.get("url", "")))
-            if where:
-                problems.append(f"URL already used in {'a held-out file' if where in HELDOUT else where}")
-            mine = shingles(q)
-            for name, theirs, head in seen_text:
-                overlap = len(mine & theirs) / max(1, min(len(mine), len(theirs)))
-                if overlap > 0.5 or head == norm(q)[:80]:
-                    problems.append(f"text overlaps a question in {'a held-out file' if name in HELDOUT else name}")
-                    break
+            problems += overlap_problems(r, seen_urls, seen_text)
             seen_urls[url_key(r.get("url", ""))] = path
-            seen_text.append((path, mine, norm(q)[:80]))
+            seen_text.append((path, shingles(r.get("q", "")), norm(r.get("q", ""))[:80]))
             if problems:
                 bad += 1
                 print(f"{r.get('id')}: " + "; ".join(problems))

@@ -298,3 +298,41 @@ async def test_minimum_wage_entry_names_the_regions_in_one_line(chat, scripted_s
     await chat.say("o bac ninh luong toi thieu bao nhieu")
     assert "📍 Bắc Ninh thuộc vùng II: 4.730.000 đồng/tháng" in chat.text()
     assert not any(p.startswith("qw:") for p in chat.payloads())
+
+
+async def test_an_answer_not_confident_offers_the_runner_up_guesses(chat, scripted_service) -> None:
+    # A story read as "annual leave" with 0.6 confidence: the runner-ups are one tap
+    # away under the answer, and what the buttons offer is what offered() reports.
+    kw = {"topic": "annual_leave", "kind": "answer", "confidence": 0.6}
+    script(scripted_service, "s1", suggestions=["annual_leave", "public_holidays", "personal_leave"], **kw)
+    await chat.say("s1")
+    payloads = chat.payloads()
+    assert "qa:public_holidays:vi" in payloads and "qa:personal_leave:vi" in payloads
+    assert "ask:q:vi" in payloads
+    shown = {p.split(":")[1] for p in payloads if p.startswith("qa:")}
+    assert scripted_service.searcher.script["s1"].offered() == shown | {"annual_leave"}
+    # Sure of it: no runner-ups, the answer stands alone.
+    script(scripted_service, "s2", suggestions=["annual_leave", "public_holidays"], **{**kw, "confidence": 0.95})
+    await chat.say("s2")
+    assert not any(p.startswith("qa:public_holidays") for p in chat.payloads())
+    # A second topic the story touches takes one of the two places.
+    script(
+        scripted_service,
+        "s3",
+        suggestions=["annual_leave", "public_holidays", "personal_leave"],
+        also=["severance"],
+        **kw,
+    )
+    await chat.say("s3")
+    related = [p for p in chat.payloads() if p.startswith("qa:") and "annual_leave" not in p]
+    assert related == ["qa:severance:vi", "qa:public_holidays:vi"]
+
+
+async def test_an_unsure_story_offers_four_choices(chat, scripted_service) -> None:
+    four = ["wage_payment", "severance", "contract_termination", "labor_dispute"]
+    script(scripted_service, "long story", kind="unsure", suggestions=four)
+    await chat.say("long story")
+    assert [p.split(":")[1] for p in chat.payloads() if p.startswith("qa:")] == four
+    assert "ask:q:vi" in chat.payloads()
+    await chat.say("dung")  # "yes" under the choices: the same four again
+    assert [p.split(":")[1] for p in chat.payloads() if p.startswith("qa:")] == four

@@ -3,12 +3,17 @@ specific entries, the learned model and its artifact."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from handlers.rights.context import foreign_country, is_small_talk, split_story
 from handlers.rights.kb import KnowledgeBase, load_knowledge_base
 from handlers.rights.model import OOS_CLASS, LinearModel, dumps, features, load_model, loads
-from handlers.rights.search import Searcher, SearchResult, normalize
+from handlers.rights.search import CHOICES, MODEL_BACKGROUND, STORY_CHOICES, Searcher, SearchResult, normalize
+
+DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -252,9 +257,32 @@ def test_a_story_touching_two_topics_offers_the_second(searcher: Searcher) -> No
     )
     result = searcher.search(story, "vi")
     assert result.kind == "answer"
-    offered = {result.topic, *(a.split(".")[0] for a in result.also), *result.suggestions}
-    assert {"wage_payment", "social_insurance"} <= offered | {"contract_termination"}
+    # The wages asked about, and the story's other matter (quitting, the book not closed)
+    # as a button the chat shows.
+    assert "wage_payment" in result.offered()
+    assert result.offered() & {"social_insurance", "contract_termination"}
     assert result.also
+
+
+def test_the_model_reads_a_storys_background_at_its_own_weight(searcher: Searcher) -> None:
+    story = (
+        "Em làm công nhân may ở Bình Dương được 3 năm, tháng trước công ty đổi quản lý "
+        "mới, anh ấy hay la mắng và bắt tăng ca đến 9 giờ tối. Cho em hỏi em nghỉ phép năm được bao nhiêu ngày ạ?"
+    )
+    weights = [w for _, w in searcher.model_text(story)]
+    assert 1.0 in weights and set(weights) - {1.0} == {MODEL_BACKGROUND}
+    assert [w for _, w in searcher.model_text("nghỉ phép năm")] == [1.0]
+
+
+def test_an_unsure_story_offers_four_choices_a_short_question_three(searcher: Searcher) -> None:
+    real = [json.loads(line)["q"] for line in (DATA / "real_tune.jsonl").read_text(encoding="utf-8").splitlines()]
+    results = [searcher.search(q, "vi") for q in real]
+    unsure = [r for r in results if r.kind == "unsure"]
+    assert any(len(r.suggestions) == STORY_CHOICES for r in unsure)
+    assert all(r.offered() == set(r.suggestions) for r in unsure)
+    assert all(len(r.suggestions) <= STORY_CHOICES for r in results)
+    for q in ("bhxh", "cong doan", "luong", "nghi viec"):
+        assert len(searcher.search(q, "vi").suggestions) <= CHOICES
 
 
 def test_bad_input_is_still_a_result(searcher: Searcher) -> None:

@@ -33,7 +33,7 @@ from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province
 from handlers.menu import with_menu
 from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
-from handlers.rights.search import MAX_STORY_CHARS, Searcher, SearchResult
+from handlers.rights.search import MAX_STORY_CHARS, RELATED_BUTTONS, STORY_CHOICES, Searcher, SearchResult
 from handlers.router import MAX_PAYLOAD_BYTES, Handler, HandlerResult, Router, payload
 from handlers.text import fold
 from handlers.types import Button, Reply
@@ -44,7 +44,7 @@ MAX_QUESTION_CHARS = 4000
 QA_FLOW = "qa"  # conversation state holding the last question (for the hand-off button)
 MINIMUM_WAGE = "minimum_wage"
 UNION_JOIN = "union_join"
-MAX_ALSO = 2
+MAX_ALSO = RELATED_BUTTONS
 SHORT_QUERY_WORDS = 2
 MAX_SUMMARY_CHARS = 350  # the first screen's text when a topic has no summary yet
 MAX_INLINE_AREAS = 300  # wards/communes of all regions shown inline up to this length
@@ -608,10 +608,10 @@ async def reoffer_choices(ctx: Ctx) -> Reply | None:
 
 
 def _choices_reply(ctx: Ctx, intro: str, topic_ids: list[str]) -> Reply:
-    """Topic buttons (at most three) plus the hand-off: for unsure and ambiguous questions."""
+    """Topic buttons (three, four for a story) plus the hand-off: for unsure and ambiguous questions."""
     svc = rights(ctx)
     rows = [[_topic_button(ctx, tid, "qa.choice")] for tid in dict.fromkeys(topic_ids) if svc.topic(tid) is not None][
-        :3
+        :STORY_CHOICES
     ]
     if topic_ids and topic_ids[0] == UNION_JOIN:
         # "muon vo cong doan": the best guess is joining, so the form is one tap away too.
@@ -673,13 +673,14 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         # A story with no question in it ("công ty em tệ lắm") is for an officer to read.
         confident = result.confident and not repeated and len(text.split()) > SHORT_QUERY_WORDS and asks_something(text)
         entry = svc.kb.entries.get(result.entry) if result.entry else None
+        related = [*result.also, *result.other_guesses]
         if entry is not None:
             reply = await entry_reply(
-                ctx, entry, confident=confident, also=list(result.also), province=result.province, memory=memory
+                ctx, entry, confident=confident, also=related, province=result.province, memory=memory
             )
         else:
             reply = await answer_reply(
-                ctx, result.topic, confident=confident, also=list(result.also), province=result.province, memory=memory
+                ctx, result.topic, confident=confident, also=related, province=result.province, memory=memory
             )
     if reply is None:
         # Unsure, or in the domain but not in the knowledge base, or a story without a
@@ -688,7 +689,7 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         intro = ctx.t("qa.unsure") if guesses else ctx.t("qa.none_found")
         reply = _choices_reply(ctx, intro, guesses)
         if guesses:
-            await _remember_offer(ctx, memory, guesses[:3])
+            await _remember_offer(ctx, memory, guesses[:STORY_CHOICES])
     notes = []
     if repeated:
         notes.append(ctx.t("qa.repeated"))

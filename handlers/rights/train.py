@@ -49,13 +49,21 @@ from handlers.rights.search import OUT_OF_SCOPE_PHRASES, Searcher
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "bench" / "data"
-TUNE_FILES = ("rights_eval.jsonl", "short_tune.jsonl", "real_tune.jsonl", "real_tune_extra.jsonl")
+TUNE_FILES = (
+    "rights_eval.jsonl",
+    "short_tune.jsonl",
+    "real_tune.jsonl",
+    "real_tune_extra.jsonl",
+    *(f"real_tune_more_{part}.jsonl" for part in "abcd"),
+)
 ARTIFACT_PATH = Path(__file__).resolve().parent / ARTIFACT
 ENTRY_ARTIFACT_PATH = Path(__file__).resolve().parent / ENTRY_ARTIFACT
 ENTRY_PRUNE = 0.3
 SEED = 20261203
 FOLDS = 5
-C = 4.0  # inverse L2 strength; texts are short and classes many, so regularise lightly
+# inverse L2 strength; texts are short and classes many, so regularise lightly (out of fold
+# on the tuning split's real questions: 79.9% top-1 at C=4, 82.4% at 12, 82.0% at 30)
+C = 12.0
 PRUNE = 0.16  # weights smaller than this are dropped from the artifact (size vs accuracy)
 MIN_DF = 2
 MAX_ITER = 400
