@@ -55,6 +55,8 @@ TUNE_FILES = (
     "real_tune.jsonl",
     "real_tune_extra.jsonl",
     *(f"real_tune_more_{part}.jsonl" for part in "abcd"),
+    "short_tune_more_en.jsonl",
+    "short_tune_more_vi.jsonl",
 )
 ARTIFACT_PATH = Path(__file__).resolve().parent / ARTIFACT
 ENTRY_ARTIFACT_PATH = Path(__file__).resolve().parent / ENTRY_ARTIFACT
