@@ -86,7 +86,10 @@ def test_finds_the_topic_with_and_without_diacritics(searcher: Searcher, questio
     ],
 )
 def test_understands_abbreviations_and_slang(searcher: Searcher, question: str, topic: str) -> None:
-    assert searcher.search(question).topic == topic
+    # Understood: ranked first, answered or, below the answer threshold, the first choice.
+    result = searcher.search(question)
+    assert result.suggestions[0] == topic, result
+    assert result.kind in ("answer", "unsure") and result.topic in (topic, None), result
 
 
 @pytest.mark.parametrize(

@@ -229,8 +229,11 @@ def train(
     # 1. out-of-fold models (cached between runs while the inputs stay the same, so the
     # steps after them can be iterated on quickly; the cache never changes the result)
     oof_models: list[tuple[LinearModel, list[Labelled]]] = []
+    # The code that turns a text into features is part of the key: a stale cache would
+    # calibrate the final model on another model's opinions.
+    code = [(Path(__file__).parent / f).read_bytes() for f in ("search.py", "model.py", "context.py")]
     key = hashlib.sha256(
-        repr((C, MIN_DF, MAX_ITER, SEED, [(b.q, b.topic) for b in base], [(t.q, t.topic) for t in tune])).encode()
+        repr((C, MIN_DF, MAX_ITER, SEED, code, [(b.q, b.topic) for b in base], [(t.q, t.topic) for t in tune])).encode()
     ).hexdigest()[:16]
     cached = cache / f"oof-{key}.pickle" if cache else None
     if cached is not None and cached.exists():
