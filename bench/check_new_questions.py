@@ -12,21 +12,16 @@ from __future__ import annotations
 import json
 import re
 import sys
-import unicodedata
 from pathlib import Path
+
+from handlers.rights.kb import load_knowledge_base
+from handlers.text import fold
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
-TOPICS = ROOT / "handlers" / "rights" / "data"
 HELDOUT = ("real_heldout.jsonl", "short_heldout.jsonl")
 PII = re.compile(r"\d{9,}|[\w.+-]+@[\w-]+\.\w+|\b0\d{2,3}[ .]?\d{3}[ .]?\d{3,4}\b")
 FIELDS = ("id", "q", "url", "topic", "alt_topic", "entry", "alt_entry", "asks", "split")
-
-
-def norm(text: str) -> str:
-    text = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(re.findall(r"\w+", text))
 
 
 def url_key(url: str) -> str:
@@ -34,7 +29,7 @@ def url_key(url: str) -> str:
 
 
 def shingles(text: str) -> set[str]:
-    words = norm(text).split()
+    words = fold(text).split()
     return {" ".join(words[i : i + 4]) for i in range(max(1, len(words) - 3))}
 
 
@@ -70,24 +65,15 @@ def overlap_problems(r: dict, seen_urls: dict[str, str], seen_text: list[tuple[s
     mine = shingles(q)
     for name, theirs, head in seen_text:
         overlap = len(mine & theirs) / max(1, min(len(mine), len(theirs)))
-        if overlap > 0.5 or head == norm(q)[:80]:
+        if overlap > 0.5 or head == fold(q)[:80]:
             problems.append(f"text overlaps a question in {'a held-out file' if name in HELDOUT else name}")
             break
     return problems
 
 
-def known_labels() -> tuple[set[str], dict[str, str]]:
-    """Topic ids, and entry id -> its topic."""
-    topics = {p.stem for p in TOPICS.glob("*.json") if not p.stem.startswith("_")}
-    entries: dict[str, str] = {}
-    for p in (TOPICS / "entries").glob("*.json"):
-        for e in json.loads(p.read_text(encoding="utf-8")).get("entries", []):
-            entries[f"{p.stem}.{e['id']}" if "." not in e["id"] else e["id"]] = p.stem
-    return topics, entries
-
-
 def main(paths: list[str]) -> int:
-    topics, entries = known_labels()
+    kb = load_knowledge_base()
+    topics, entries = set(kb.topics), {e.id: e.topic for e in kb.entries.values()}
     new_paths = {Path(p).resolve() for p in paths}
     others: list[tuple[str, dict]] = []
     for f in sorted(DATA.glob("*.jsonl")):
@@ -97,7 +83,7 @@ def main(paths: list[str]) -> int:
             if line.strip():
                 others.append((f.name, json.loads(line)))
     seen_urls = {url_key(r["url"]): name for name, r in others if r.get("url")}
-    seen_text = [(name, shingles(r["q"]), norm(r["q"])[:80]) for name, r in others if "q" in r]
+    seen_text = [(name, shingles(r["q"]), fold(r["q"])[:80]) for name, r in others if "q" in r]
     bad = 0
     ids: set[str] = set()
     kept = 0
@@ -117,7 +103,7 @@ def main(paths: list[str]) -> int:
             ids.add(r.get("id"))
             problems += overlap_problems(r, seen_urls, seen_text)
             seen_urls[url_key(r.get("url", ""))] = path
-            seen_text.append((path, shingles(r.get("q", "")), norm(r.get("q", ""))[:80]))
+            seen_text.append((path, shingles(r.get("q", "")), fold(r.get("q", ""))[:80]))
             if problems:
                 bad += 1
                 print(f"{r.get('id')}: " + "; ".join(problems))

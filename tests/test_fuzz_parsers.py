@@ -783,7 +783,7 @@ def test_signup_import_files_csv_and_xlsx_plan_every_row(table, kind) -> None:  
     assert planned | reported <= set(range(1, len(rows) + 2))  # row numbers are the sheet's own
 
 
-_BENEFIT_COLUMNS = BENEFIT_COLUMNS  # the importer's own list: a column added there is fuzzed too
+# Columns from the importer's own list: a column added there is fuzzed too.
 _benefit_cells = st.one_of(
     _import_cells,
     st.sampled_from(["mua sắm", "Sức khỏe", "health", "other", "toan_quoc", "Hà Nội, Huế", "hcm;xx", "ha_noi|"]),
@@ -808,16 +808,16 @@ _benefit_row = st.one_of(
     st.builds(
         lambda key, changes: {**_BENEFIT_GOOD, "key": key, **changes},
         st.sampled_from(["k1", "k2", "k3", "k4"]),
-        st.dictionaries(st.sampled_from([*_BENEFIT_COLUMNS, "extra"]), _benefit_cells, max_size=2),
+        st.dictionaries(st.sampled_from([*BENEFIT_COLUMNS, "extra"]), _benefit_cells, max_size=2),
     ),
-    st.dictionaries(st.sampled_from([*_BENEFIT_COLUMNS, "extra", ""]), _benefit_cells, max_size=12),
+    st.dictionaries(st.sampled_from([*BENEFIT_COLUMNS, "extra", ""]), _benefit_cells, max_size=12),
 )
 _benefit_rows = st.lists(_benefit_row, max_size=10)
 
 
 @FUZZ
 @given(_benefit_rows)
-@example([{c: "x" for c in _BENEFIT_COLUMNS}, {c: "x" for c in _BENEFIT_COLUMNS}])
+@example([{c: "x" for c in BENEFIT_COLUMNS}, {c: "x" for c in BENEFIT_COLUMNS}])
 @example([{"key": "a", "valid_from": date(2026, 2, 1), "valid_until": datetime(2026, 1, 1)}])
 def test_benefit_rows_are_imported_or_reported(rows) -> None:  # type: ignore[no-untyped-def]
     from handlers.care.benefit_import import parse_benefits
@@ -837,7 +837,7 @@ def test_benefit_rows_are_imported_or_reported(rows) -> None:  # type: ignore[no
 @given(
     st.one_of(
         st.tuples(
-            st.lists(st.sampled_from([*_BENEFIT_COLUMNS, "Key", "TITLE ", "x"]), max_size=12),
+            st.lists(st.sampled_from([*BENEFIT_COLUMNS, "Key", "TITLE ", "x"]), max_size=12),
             st.lists(st.lists(_xlsx_cells, max_size=12), max_size=6),
             st.sampled_from(["csv,", "csv;", "xlsx"]),
         ).map(

@@ -333,6 +333,7 @@ async def test_an_unsure_story_offers_four_choices(chat, scripted_service) -> No
     script(scripted_service, "long story", kind="unsure", suggestions=four)
     await chat.say("long story")
     assert [p.split(":")[1] for p in chat.payloads() if p.startswith("qa:")] == four
+    assert scripted_service.searcher.script["long story"].offered() == set(four)  # what the bench counts
     assert "ask:q:vi" in chat.payloads()
     await chat.say("dung")  # "yes" under the choices: the same four again
     assert [p.split(":")[1] for p in chat.payloads() if p.startswith("qa:")] == four

@@ -279,7 +279,6 @@ def test_an_unsure_story_offers_four_choices_a_short_question_three(searcher: Se
     results = [searcher.search(q, "vi") for q in real]
     unsure = [r for r in results if r.kind == "unsure"]
     assert any(len(r.suggestions) == STORY_CHOICES for r in unsure)
-    assert all(r.offered() == set(r.suggestions) for r in unsure)
     assert all(len(r.suggestions) <= STORY_CHOICES for r in results)
     for q in ("bhxh", "cong doan", "luong", "nghi viec"):
         assert len(searcher.search(q, "vi").suggestions) <= CHOICES

@@ -44,7 +44,6 @@ MAX_QUESTION_CHARS = 4000
 QA_FLOW = "qa"  # conversation state holding the last question (for the hand-off button)
 MINIMUM_WAGE = "minimum_wage"
 UNION_JOIN = "union_join"
-MAX_ALSO = RELATED_BUTTONS
 SHORT_QUERY_WORDS = 2
 MAX_SUMMARY_CHARS = 350  # the first screen's text when a topic has no summary yet
 MAX_INLINE_AREAS = 300  # wards/communes of all regions shown inline up to this length
@@ -425,7 +424,7 @@ async def entry_reply(
 def _also_rows(ctx: Ctx, refs: list[str], *, exclude: set[str]) -> list[list[Button]]:
     rows: list[list[Button]] = []
     for ref in refs:
-        if ref in exclude or len(rows) >= MAX_ALSO:
+        if ref in exclude or len(rows) >= RELATED_BUTTONS:
             continue
         button = _ref_button(ctx, ref)
         if button is not None:
