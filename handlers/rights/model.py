@@ -1,7 +1,7 @@
 """The learned second opinion: a linear classifier over word and character n-grams
 (and, beside them, the word vectors of vectors.py as features "v0" ...).
 
-Trained offline by `bench/train_rights_model.py` (scikit-learn, fixed seeds) from the
+Trained offline by `handlers/rights/train.py` (scikit-learn, fixed seeds) from the
 knowledge base's own question variants and the tuning split; the weights ship as a
 small gzipped JSON next to this module. Inference needs numpy only (a dense weight
 matrix built at start-up, one row look-up per feature of the question); scikit-learn

@@ -1076,15 +1076,18 @@ class Searcher:
     def model_vector(self, text: str) -> dict[str, float]:
         """What the learned models read: n-grams of the folded text, plus the word vectors."""
         parts = self._model_parts(text)
-        vector = features(self.model_text(text, parts))
+        vector = features(self._folded(parts))
         if self._vectors is not None:
             vector.update(self._vectors.embed(parts))
         return vector
 
-    def model_text(self, text: str, parts: list[tuple[str, float]] | None = None) -> list[tuple[str, float]]:
+    def model_text(self, text: str) -> list[tuple[str, float]]:
         """The folded, weighted parts the learned model reads."""
+        return self._folded(self._model_parts(text))
+
+    def _folded(self, parts: list[tuple[str, float]]) -> list[tuple[str, float]]:
         out = []
-        for raw, weight in self._model_parts(text) if parts is None else parts:
+        for raw, weight in parts:
             plain = normalize(raw)
             out.append((plain, weight))
             # The words spelled as the lexical half spells them: slang and abbreviations
