@@ -249,12 +249,16 @@ _COUNTRIES_ANYWHERE = (
     "arab",
 )
 # Folded names that are also Vietnamese words: "mang thai", "ngã", "lao động nước ngoài"
-# (foreign workers in Vietnam) count only after a place word in Vietnamese text.
-_NEED_PLACE_VI = frozenset({"nga", "nuoc ngoai", "uk", "india", "indian"})
+# (foreign workers in Vietnam), "mà lại" (Mã Lai), "ăn đồ" (Ấn Độ) count only after a
+# place word in Vietnamese text.
+_NEED_PLACE_VI = frozenset({"nga", "nuoc ngoai", "uk", "india", "indian", "ma lai", "an do"})
 _ENGLISH_ONLY = frozenset({"thai"})  # "mang thai" (pregnant) in Vietnamese
 _GOING_ABROAD = frozenset({"o", "ra", "sang", "di"})
 _COUNTRIES_AFTER_PLACE = ("lao", "han", "nhat", "phap", "duc", "uc", "my", "hq", "nb", "tq")
 _PLACE_WORDS = frozenset({"o", "sang", "nuoc", "ben", "tai", "di", "xu", "ra", "in", "to", "of"})
+# Before a bare folded "han"/"my"/"nhat" in Vietnamese text, the English place words are
+# Vietnamese ones: "tổ hàn" (the welding team), "in" (print), not "to Korea".
+_PLACE_WORDS_VI = _PLACE_WORDS - {"in", "to", "of"}
 # "công ty Hàn Quốc", "chủ người Nhật", "a Korean company": a foreign employer in Vietnam
 # is a question about Vietnamese law.
 _EMPLOYER_WORDS = frozenset(
@@ -297,7 +301,7 @@ def foreign_country(words: list[str], lang: str = "vi") -> str | None:
             start = text.find(f" {name} ", start + 1)
     if lang == "vi":
         for i, w in enumerate(words):
-            if w in _COUNTRIES_AFTER_PLACE and i and words[i - 1] in _PLACE_WORDS:
+            if w in _COUNTRIES_AFTER_PLACE and i and words[i - 1] in _PLACE_WORDS_VI:
                 if i + 1 < len(words) and words[i + 1] in ("dong", "quoc", "luat", "ly"):
                     continue  # "sang lao dong", "ra luat"
                 return w
