@@ -44,6 +44,7 @@ def lexical(kb: KnowledgeBase) -> Searcher:
         "lam viec o malaysia duoc tang ca bao nhieu gio",
         "labour law in Korea overtime pay",
         "đi xklđ sang nhật lương bao nhiêu",
+        "lao dong o ma lai bi giu ho chieu",  # Mã Lai after a place word still counts
     ],
 )
 def test_other_countries_law_is_not_answered_with_vietnams(searcher: Searcher, question: str) -> None:
@@ -59,10 +60,11 @@ def test_other_countries_law_is_not_answered_with_vietnams(searcher: Searcher, q
         "chủ người Nhật bắt tăng ca",
         "mang thai 3 thang co duoc nghi khong",  # "thai" is not Thailand
         "hết hạn hợp đồng có được trợ cấp không",  # "hạn" is not Hàn
-        # Stories of the tuning split that were declined as foreign law:
+        # Shaped after tuning-split stories that were declined as foreign law:
         "em dang mang thai thang 7 ma cong ty lai chuyen em den to han, moi truong doc hai",  # tổ hàn
         "cong ty cho em nghi viec ma lai khong thong bao, vay co dung khong",  # mà lại
         "where to ask for labour mediator (hòa giải viên) in my district",  # "in my", not Mỹ
+        "cong ty cho an do an trua bi hong roi tru luong em",  # ăn đồ ăn, not Ấn Độ
     ],
 )
 def test_foreign_words_inside_vietnamese_questions_are_not_foreign_law(searcher: Searcher, question: str) -> None:
