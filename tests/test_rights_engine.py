@@ -11,7 +11,15 @@ import pytest
 from handlers.rights.context import foreign_country, is_small_talk, split_story
 from handlers.rights.kb import KnowledgeBase, load_knowledge_base
 from handlers.rights.model import OOS_CLASS, LinearModel, dumps, features, load_model, loads
-from handlers.rights.search import CHOICES, MODEL_BACKGROUND, STORY_CHOICES, Searcher, SearchResult, normalize
+from handlers.rights.search import (
+    CHOICES,
+    MODEL_BACKGROUND,
+    STORY_CHOICES,
+    Searcher,
+    SearchResult,
+    _Lexical,
+    normalize,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
 
@@ -221,6 +229,18 @@ def test_the_question_of_a_story_decides_the_topic(searcher: Searcher) -> None:
     )
     result = searcher.search(story, "vi")
     assert result.kind == "answer" and result.topic == "annual_leave", result
+
+
+def test_without_the_model_a_close_runner_up_only_matters_below_sure(lexical: Searcher) -> None:
+    # The lexical engine alone (no artifact): a runner-up ranked within 8% sends the
+    # worker to the choices only while the best topic's confidence is below 0.55.
+    def decide(best: float) -> SearchResult:
+        scores = {"annual_leave": (1.0, best), "public_holidays": (0.95, best - 0.05)}
+        return lexical._decide_lexical(_Lexical(scores, {}, []))
+
+    assert decide(0.5).kind == "unsure"
+    sure = decide(0.7)
+    assert sure.kind == "answer" and sure.topic == "annual_leave"
 
 
 def test_a_long_story_is_not_penalised_for_its_length(lexical: Searcher) -> None:

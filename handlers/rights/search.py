@@ -441,7 +441,7 @@ RELATED_BUTTONS = 2  # second-topic and runner-up buttons under an answer, toget
 # Below this an answer also offers its runner-up topic. Out of fold on the tuning split,
 # within one tap 94.9% -> 96.4% for real stories and 97.9% -> 98.3% for short questions,
 # with one more button under 60% / 22% of the answers (0.90: 96.4% / 98.0%, 35% / 11%).
-SURE = 0.95
+RUNNER_UP_BELOW = 0.95
 CHOICES = 3  # topic buttons when the bot is unsure of a short question
 STORY_CHOICES = 4  # ...and of a story, whose readings spread wider (out of fold, tuning split:
 # the right topic is among the first three for 95.4% of real stories, the first four 97.2%)
@@ -478,8 +478,8 @@ class SearchResult:
     def other_guesses(self) -> list[str]:
         """Topics offered as buttons beside an answer that is not sure: the runner-up
         guesses the second-topic button does not already offer (below CONFIDENT as
-        many as fit, below SURE one)."""
-        if self.kind != "answer" or self.confidence >= SURE:
+        many as fit, below RUNNER_UP_BELOW one)."""
+        if self.kind != "answer" or self.confidence >= RUNNER_UP_BELOW:
             return []
         room = RELATED_BUTTONS - len(self.also)
         if self.confident:
