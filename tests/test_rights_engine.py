@@ -73,6 +73,7 @@ def test_other_countries_law_is_not_answered_with_vietnams(searcher: Searcher, q
         "cong ty cho em nghi viec ma lai khong thong bao, vay co dung khong",  # mà lại
         "where to ask for labour mediator (hòa giải viên) in my district",  # "in my", not Mỹ
         "cong ty cho an do an trua bi hong roi tru luong em",  # ăn đồ ăn, not Ấn Độ
+        "lam tang ca o to ma lai khong duoc tra tien",  # "tổ mà lại", not "to Malaysia"
     ],
 )
 def test_foreign_words_inside_vietnamese_questions_are_not_foreign_law(searcher: Searcher, question: str) -> None:

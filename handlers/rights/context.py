@@ -256,8 +256,8 @@ _ENGLISH_ONLY = frozenset({"thai"})  # "mang thai" (pregnant) in Vietnamese
 _GOING_ABROAD = frozenset({"o", "ra", "sang", "di"})
 _COUNTRIES_AFTER_PLACE = ("lao", "han", "nhat", "phap", "duc", "uc", "my", "hq", "nb", "tq")
 _PLACE_WORDS = frozenset({"o", "sang", "nuoc", "ben", "tai", "di", "xu", "ra", "in", "to", "of"})
-# Before a bare folded "han"/"my"/"nhat" in Vietnamese text, the English place words are
-# Vietnamese ones: "tổ hàn" (the welding team), "in" (print), not "to Korea".
+# Before a folded name in Vietnamese text, the English place words are Vietnamese ones:
+# "tổ hàn" (the welding team), "tổ mà lại" (the team, yet), "in" (print), not "to Korea".
 _PLACE_WORDS_VI = _PLACE_WORDS - {"in", "to", "of"}
 # "công ty Hàn Quốc", "chủ người Nhật", "a Korean company": a foreign employer in Vietnam
 # is a question about Vietnamese law.
@@ -295,7 +295,7 @@ def foreign_country(words: list[str], lang: str = "vi") -> str | None:
             after = (text[start + len(name) + 2 :].split()[:1] or [""])[0]
             employer = before in _EMPLOYER_WORDS or (lang == "en" and after in _EMPLOYER_WORDS)
             needs_place = lang == "vi" and name in _NEED_PLACE_VI
-            places = _GOING_ABROAD if name == "nuoc ngoai" else _PLACE_WORDS
+            places = _GOING_ABROAD if name == "nuoc ngoai" else _PLACE_WORDS_VI
             if not employer and (not needs_place or before in places) and not (lang == "vi" and name in _ENGLISH_ONLY):
                 return name
             start = text.find(f" {name} ", start + 1)
