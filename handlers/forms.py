@@ -16,13 +16,19 @@ waits); the steps and the answers stay the feature's own.
 
 from __future__ import annotations
 
+import functools
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from handlers.context import Ctx
+from handlers.router import Actions
+from handlers.types import Reply
 from storage import ConversationState
+
+StepAction = Callable[[Ctx, dict[str, Any], str], Awaitable[Reply | list[Reply]]]
+ButtonAction = Callable[[Ctx, list[str]], Awaitable[Reply | list[Reply]]]
 
 
 class Dated(Protocol):
@@ -96,3 +102,31 @@ class FormFlow:
             raise ValueError(f"{flow!r} is not one of {self.flows}")
         # str() of a StrEnum step is its value: what is stored, never the member's name.
         await ctx.store.set_state(ctx.user.id, flow, str(step), dict(data))
+
+
+def step_buttons(
+    form: FormFlow, actions: Actions[ButtonAction], misplaced: Callable[[Ctx, str, dict[str, Any]], Reply]
+) -> Callable[..., Callable[[StepAction], StepAction]]:
+    """`@button(code, *steps)` registers `<prefix>:<code>[:<arg>]`, a button of `form` valid
+    at `steps` only. The handler gets the form's data and the argument. A press with no form
+    open says the button expired; a press from an older screen gets `misplaced(ctx, step,
+    data)`, which shows the step the form is really at."""
+
+    def button(code: str, *steps: str) -> Callable[[StepAction], StepAction]:
+        def register(fn: StepAction) -> StepAction:
+            @functools.wraps(fn)
+            async def action(ctx: Ctx, args: list[str]) -> Reply | list[Reply]:
+                state = await form.load(ctx)
+                if state is None:
+                    return ctx.reply("fallback.button_expired")
+                data = dict(state.data)
+                if state.step not in steps:
+                    return misplaced(ctx, state.step, data)
+                return await fn(ctx, data, args[0] if args else "")
+
+            actions.on(code)(action)
+            return fn
+
+        return register
+
+    return button

@@ -24,7 +24,7 @@ from handlers.broadcasts.options import options as broadcast_options
 from handlers.broadcasts.render import render_message
 from handlers.broadcasts.schedule import format_local, parse_local_datetime
 from handlers.context import Ctx
-from handlers.forms import FormFlow
+from handlers.forms import FormFlow, step_buttons
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_name, province_scope
 from handlers.join.export import Exporter, InProcessExporter
@@ -493,30 +493,15 @@ async def _preview(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
 
 # -- organizers: buttons ---------------------------------------------------------------
 OrgAction = Callable[[Ctx, list[str]], Awaitable[Reply | list[Reply]]]
-DraftAction = Callable[[Ctx, dict[str, Any], str], Awaitable[Reply | list[Reply]]]
 # `pc:<action>[:<args>]`: the organizer's poll buttons, one line each.
 ACTIONS: Actions[OrgAction] = Actions(ORG)
 
 
-def _draft_button(code: str, *steps: Step) -> Callable[[DraftAction], DraftAction]:
-    """Registers `pc:<code>[:<arg>]`, a button of the draft valid at `steps` only: pressed
-    on an older screen, it shows the step the draft is really at."""
-
-    def register(fn: DraftAction) -> DraftAction:
-        @functools.wraps(fn)
-        async def action(ctx: Ctx, args: list[str]) -> Reply | list[Reply]:
-            state = await DRAFT.load(ctx)
-            if state is None:
-                return ctx.reply("fallback.button_expired")
-            data = dict(state.data)
-            if state.step not in steps:
-                return _ask(ctx, state.step, data, ctx.t("listening.compose.use_buttons"))
-            return await fn(ctx, data, args[0] if args else "")
-
-        ACTIONS.on(code)(action)
-        return fn
-
-    return register
+# `pc:<code>[:<arg>]`, a button of the draft valid at some steps only: pressed on an
+# older screen, it shows the step the draft is really at.
+_draft_button = step_buttons(
+    DRAFT, ACTIONS, lambda ctx, step, data: _ask(ctx, step, data, ctx.t("listening.compose.use_buttons"))
+)
 
 
 async def on_org_button(ctx: Ctx) -> Reply | list[Reply]:

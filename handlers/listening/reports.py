@@ -10,7 +10,6 @@ chooses "an officer may contact me" is linked, through the question put in the i
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -19,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
-from handlers.forms import FormFlow
+from handlers.forms import FormFlow, step_buttons
 from handlers.i18n import Catalog
 from handlers.join.common import clean_note, clean_text, parse_province, province_name, province_scope
 from handlers.listening.options import CATEGORIES, options
@@ -249,30 +248,15 @@ async def on_text(ctx: Ctx) -> Reply:
 
 # -- the worker's buttons ------------------------------------------------------------
 ReportAction = Callable[[Ctx, list[str]], Awaitable[Reply | list[Reply]]]
-DraftAction = Callable[[Ctx, dict[str, Any], str], Awaitable[Reply | list[Reply]]]
 # `rp:<action>[:<arg>]`: the worker's report buttons, one line each.
 ACTIONS: Actions[ReportAction] = Actions(PREFIX)
 
 
-def _draft_button(code: str, step: Step) -> Callable[[DraftAction], DraftAction]:
-    """Registers `rp:<code>[:<arg>]`, a button of the draft valid at `step` only: pressed on
-    an older screen (or with an argument it does not take), it asks the current step again."""
-
-    def register(fn: DraftAction) -> DraftAction:
-        @functools.wraps(fn)
-        async def action(ctx: Ctx, args: list[str]) -> Reply | list[Reply]:
-            state = await DRAFT.load(ctx)
-            if state is None:
-                return ctx.reply("fallback.button_expired")
-            data = dict(state.data)
-            if state.step != step:
-                return _ask(ctx, state.step, data, ctx.t("listening.report.use_buttons"))
-            return await fn(ctx, data, args[0] if args else "")
-
-        ACTIONS.on(code)(action)
-        return fn
-
-    return register
+# `rp:<code>[:<arg>]`, a button of the draft valid at one step only: pressed on an older
+# screen (or with an argument it does not take), it asks the current step again.
+_draft_button = step_buttons(
+    DRAFT, ACTIONS, lambda ctx, step, data: _ask(ctx, step, data, ctx.t("listening.report.use_buttons"))
+)
 
 
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
