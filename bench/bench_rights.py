@@ -237,7 +237,7 @@ def groups(rows: list[Row]) -> dict[str, Stats]:
     return out
 
 
-def print_table(name: str, rows: list[Row]) -> dict[str, Stats]:
+def print_table(name: str, rows: list[Row], *, timed: bool = True) -> dict[str, Stats]:
     g = groups(rows)
     print(f"\n== {name}: {len(rows)} questions")
     metrics = [
@@ -250,6 +250,8 @@ def print_table(name: str, rows: list[Row]) -> dict[str, Stats]:
         ("p50", "p50 ms", False),
         ("p99", "p99 ms", False),
     ]
+    if not timed:
+        metrics = [m for m in metrics if not m[0].startswith("p")]
     cols = [k for k in ("short", *KINDS, "all") if k in g]
     print(f"  {'':22}" + "".join(f"{c[:13]:>14}" for c in cols))
     print(f"  {'questions':22}" + "".join(f"{len(g[c].rows):>14}" for c in cols))
