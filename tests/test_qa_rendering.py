@@ -315,17 +315,27 @@ async def test_an_answer_not_confident_offers_the_runner_up_guesses(chat, script
     script(scripted_service, "s2", suggestions=["annual_leave", "public_holidays"], **{**kw, "confidence": 0.95})
     await chat.say("s2")
     assert not any(p.startswith("qa:public_holidays") for p in chat.payloads())
-    # Confident but not sure (0.80-0.95): one runner-up only.
+    # Confident but not sure (0.80-0.90): one runner-up only.
     script(
         scripted_service,
         "s4",
         suggestions=["annual_leave", "public_holidays", "personal_leave"],
-        **{**kw, "confidence": 0.9},
+        **{**kw, "confidence": 0.85},
     )
     await chat.say("s4")
     payloads = chat.payloads()
     assert "qa:public_holidays:vi" in payloads and "qa:personal_leave:vi" not in payloads
     assert scripted_service.searcher.script["s4"].offered() == {"annual_leave", "public_holidays"}
+    # From 0.90 the answer stands alone.
+    script(
+        scripted_service,
+        "s5",
+        suggestions=["annual_leave", "public_holidays", "personal_leave"],
+        **{**kw, "confidence": 0.9},
+    )
+    await chat.say("s5")
+    assert not any(p.startswith("qa:public_holidays") for p in chat.payloads())
+    assert scripted_service.searcher.script["s5"].offered() == {"annual_leave"}
     # A second topic the story touches takes one of the two places.
     script(
         scripted_service,
