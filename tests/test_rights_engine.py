@@ -52,6 +52,7 @@ def lexical(kb: KnowledgeBase) -> Searcher:
         "lam viec o malaysia duoc tang ca bao nhieu gio",
         "labour law in Korea overtime pay",
         "đi xklđ sang nhật lương bao nhiêu",
+        "đi xklđ nhật tăng ca được tính mấy phần trăm",  # xklđ: going abroad to work
         "lao dong o ma lai bi giu ho chieu",  # Mã Lai after a place word still counts
     ],
 )

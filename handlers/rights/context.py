@@ -255,7 +255,8 @@ _NEED_PLACE_VI = frozenset({"nga", "nuoc ngoai", "uk", "india", "indian", "ma la
 _ENGLISH_ONLY = frozenset({"thai"})  # "mang thai" (pregnant) in Vietnamese
 _GOING_ABROAD = frozenset({"o", "ra", "sang", "di"})
 _COUNTRIES_AFTER_PLACE = ("lao", "han", "nhat", "phap", "duc", "uc", "my", "hq", "nb", "tq")
-_PLACE_WORDS = frozenset({"o", "sang", "nuoc", "ben", "tai", "di", "xu", "ra", "in", "to", "of"})
+# "xkld" (xuất khẩu lao động, going abroad to work) before a name is a place too.
+_PLACE_WORDS = frozenset({"o", "sang", "nuoc", "ben", "tai", "di", "xu", "ra", "xkld", "in", "to", "of"})
 # Before a folded name in Vietnamese text, the English place words are Vietnamese ones:
 # "tổ hàn" (the welding team), "tổ mà lại" (the team, yet), "in" (print), not "to Korea".
 _PLACE_WORDS_VI = _PLACE_WORDS - {"in", "to", "of"}
