@@ -62,22 +62,28 @@ def fold_models(cache: Path | None) -> list[tuple[LinearModel, LinearModel, list
     # cache outlives edits to the engine's rules and survives none to what the models read.
     digest = hashlib.sha256(repr((C, MIN_DF, MAX_ITER, SEED, FOLDS, ENTRY_PRUNE, PRUNE)).encode())
     for it in [*base, *tune, *(Labelled(q, e.id, "kb") for e in kb.entries.values() for q in _texts(e))]:
-        digest.update(repr((it.topic, it.entry, it.alt_entry, sorted(searcher.model_vector(it.q).items()))).encode())
+        key = (it.source, it.topic, it.entry, it.alt_entry, sorted(searcher.model_vector(it.q).items()))
+        digest.update(repr(key).encode())
     path = cache / f"oof-engine-{digest.hexdigest()[:16]}.pickle" if cache else None
+    splits = list(KFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(tune))
+    # Only the models are cached: the held-back questions are read afresh, so a label the
+    # models do not train on (an acceptable second topic) is measured as it is now.
     if path is not None and path.exists():
-        return pickle.loads(path.read_bytes())
-    classes = [*sorted(kb.topics), OOS_CLASS]
-    out = []
-    for i, (train_idx, test_idx) in enumerate(KFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(tune)):
-        train_items = [tune[j] for j in train_idx]
-        topic = fit_topic_model(searcher, base + train_items, classes)
-        entry = train_entries(kb, train_items)
-        out.append((topic, entry, [tune[j] for j in test_idx]))
-        print(f"  fold {i + 1}/{FOLDS} trained", flush=True)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(out))
-    return out
+        models = pickle.loads(path.read_bytes())
+    else:
+        classes = [*sorted(kb.topics), OOS_CLASS]
+        models = []
+        for i, (train_idx, _) in enumerate(splits):
+            train_items = [tune[j] for j in train_idx]
+            models.append((fit_topic_model(searcher, base + train_items, classes), train_entries(kb, train_items)))
+            print(f"  fold {i + 1}/{FOLDS} trained", flush=True)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pickle.dumps(models))
+    return [
+        (topic, entry, [tune[j] for j in test_idx])
+        for (topic, entry), (_, test_idx) in zip(models, splits, strict=True)
+    ]
 
 
 def _texts(entry: Entry) -> list[str]:
