@@ -11,6 +11,7 @@ NOT_CONFIDENTLY_WRONG = [
     ("xe dua don cty hay tre, em bi tru chuyen can", "child_labor"),
     ("cty tra lg tre 20 ngay", "child_labor"),
     ("sep chui mang em hoai", "harassment"),
+    ("sếp chửi mắng em trước mặt mọi người", "harassment"),
     ("cty giam luong ko bao truoc", "contract_termination"),
 ]
 JOIN_QUESTIONS = ["muon vo cong doan", "How do I join the union?", "em muốn vào công đoàn thì làm sao"]

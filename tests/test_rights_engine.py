@@ -190,16 +190,33 @@ def test_readings_are_chosen_by_context(searcher: Searcher) -> None:
     assert cut.topic != "contract_termination", cut
 
 
-def test_scolding_by_a_supervisor_is_not_a_confident_sexual_harassment_answer(
-    searcher: Searcher, kb: KnowledgeBase
-) -> None:
-    result = searcher.search("sep chui mang em hoai", "vi")
-    if result.kind == "answer":
-        assert result.entry is not None and result.entry.startswith("harassment."), result
-        entry = kb.entries[result.entry]
-        assert "sếp" in " ".join(entry.questions["vi"]).lower() or "supervisor" in entry.id
-    else:
-        assert "harassment" in [*result.suggestions, *result.clarify]
+@pytest.mark.parametrize(
+    "question",
+    [
+        "sep chui mang em hoai",
+        "sếp chửi mắng em trước mặt mọi người",
+        "giám đốc thường xuyên đe dọa, chửi bới nhân viên",
+    ],
+)
+def test_scolding_by_a_supervisor_is_not_a_sexual_harassment_answer(searcher: Searcher, question: str) -> None:
+    # The boss, but none of sexual harassment's own words: offered, never answered.
+    result = searcher.search(question, "vi")
+    assert result.topic != "harassment", result
+    assert "harassment" in result.offered() or result.kind == "answer", result
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "sep ga gam em",
+        "to truong sam so em",
+        "my supervisor keeps touching me",
+        "told HR about harassment and they did nothing",
+    ],
+)
+def test_sexual_harassment_by_a_supervisor_is_still_answered(searcher: Searcher, question: str) -> None:
+    result = searcher.search(question, "vi")
+    assert result.kind == "answer" and result.topic == "harassment", result
 
 
 def test_children_are_still_children(searcher: Searcher) -> None:

@@ -247,6 +247,15 @@ def test_titles_are_optional_but_complete_and_short(data_copy: Path, kb: Knowled
     assert "probation" not in problems  # no title at all is fine: the first question stands in
 
 
+def test_cues_are_optional_lists_of_text(data_copy: Path, kb: KnowledgeBase) -> None:
+    assert "quấy rối" in kb.topics["harassment"].cues and kb.topics["strike"].cues == ()
+    _edit(data_copy / "strike.json", cues="đình công")
+    _edit(data_copy / "dialogue.json", cues=["đối thoại", ""])
+    problems = "\n".join(check_knowledge_dir(data_copy))
+    assert "strike.json [strike]: cues must be a list of text" in problems
+    assert "dialogue.json [dialogue]: cues must be a list of text" in problems
+
+
 def test_not_a_directory_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert check_knowledge_dir(tmp_path / "missing") == [f"{tmp_path / 'missing'}: not a directory"]
 

@@ -149,6 +149,7 @@ _FIELDS = frozenset(
         "reviewed",
         "questions",
         "keywords",
+        "cues",
         "answer",
         "citation",
         "related",
@@ -189,6 +190,11 @@ class Topic:
     summary: Mapping[str, str] = field(default_factory=dict)
     bullets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     next_step: Mapping[str, str] = field(default_factory=dict)
+    # Words of which a question must hold one to be answered with this topic outright, for
+    # a topic narrower than its neighbours' words: "sếp chửi mắng em" shares the boss with
+    # sexual harassment but none of its words. Without one, the topic is offered, not
+    # answered. Empty: no such rule.
+    cues: tuple[str, ...] = ()
 
     def title_in(self, lang: str | None) -> str:
         lang = lang or LANGUAGES[0]
@@ -718,6 +724,11 @@ def _build_topic(
         problems.append(f"{label}: keywords must be a list of text")
         keywords = []
 
+    cues = data.get("cues", [])
+    if not isinstance(cues, list) or not all(_text(c) for c in cues):
+        problems.append(f"{label}: cues must be a list of text")
+        cues = []
+
     title = data.get("title", {})
     if not isinstance(title, dict) or (title and not all(_text(title.get(lang)) for lang in LANGUAGES)):
         problems.append(f"{label}: title, when given, needs vi and en text")
@@ -741,6 +752,7 @@ def _build_topic(
         certainty=certainty,
         related=tuple(related),
         keywords=tuple(k.strip() for k in keywords),
+        cues=tuple(c.strip() for c in cues),
         title={lang: text.strip() for lang, text in title.items()},
         summary=summary,
         bullets=bullets,

@@ -926,6 +926,7 @@ class Searcher:
             for text in (*e.title.values(), *(q for qs in e.questions.values() for q in qs)):
                 exact[normalize(text)].add((e.topic, e.id))
         self._exact = {k: next(iter(v)) for k, v in exact.items() if len(v) == 1 and len(k.split()) >= 2}
+        self._cues = {t.id: tuple(normalize(c) for c in t.cues) for t in kb.topics.values() if t.cues}
         if model is True:
             model = load_model(kb.topics)
             entry_model = load_model(kb.entries, artifact=ENTRY_ARTIFACT)
@@ -1046,7 +1047,7 @@ class Searcher:
         if lex is None:
             # Nothing the knowledge base knows: another script, a name, random letters.
             return SearchResult(None, 0.0, [], out_of_scope=True, kind="out_of_scope", lang=qlang, province=province)
-        result = self._decide_lexical(lex) if self.model is None else self._decide_combined(lex, text, words)
+        result = self._decide_lexical(lex, text) if self.model is None else self._decide_combined(lex, text, words)
         # A story's context and the model settle a word's reading; a short message
         # may leave it open, and then the worker is asked which one they meant.
         if (
@@ -1159,7 +1160,7 @@ class Searcher:
         )
         return _Lexical(scores, entries, typed_all, undecided)
 
-    def _decide_lexical(self, lex: _Lexical) -> SearchResult:
+    def _decide_lexical(self, lex: _Lexical, text: str = "") -> SearchResult:
         """The hand-tuned rules of the lexical engine alone (no model artifact)."""
         scores = lex.topics
         ranked = sorted(
@@ -1185,11 +1186,20 @@ class Searcher:
             )
         close = runner_up_rank >= CLOSE_CALL * best_rank and best < SURE
         tie = runner_up_rank >= TIE * best_rank
-        if best < ACCEPT or close or tie:
+        if best < ACCEPT or close or tie or self._lacks_cue(best_id, text):
             return SearchResult(None, confidence, suggestions, kind="unsure")
         return SearchResult(
             best_id, confidence, suggestions, kind="answer", confidence=confidence, entry=self._entry_for(best_id, lex)
         )
+
+    def _lacks_cue(self, topic: str, text: str) -> bool:
+        """The topic needs one of its cue words (kb.Topic.cues) and the question, as typed
+        or as spelled out ("qrtd" -> "quấy rối tình dục"), holds none."""
+        cues = self._cues.get(topic)
+        if not cues:
+            return False
+        texts = [f" {normalize(part)} " for part, _ in self.model_text(text)]
+        return not any(f" {cue} " in t for cue in cues for t in texts)
 
     def combine(self, lex: _Lexical, text: str, vector: dict[str, float] | None = None) -> Combined:
         """The combined score of every class, best first, and the calibration's inputs."""
@@ -1237,6 +1247,8 @@ class Searcher:
         if confidence < model.answer_at or (len(words) <= 3 and self._lexical_tie(lex)):
             # One or two generic words ("bhxh", "công đoàn") fit several topics equally:
             # the worker picks, whatever the model prefers.
+            return SearchResult(None, score, suggestions, kind="unsure", confidence=confidence)
+        if self._lacks_cue(top, text):
             return SearchResult(None, score, suggestions, kind="unsure", confidence=confidence)
         suggestions = [top, *[t for t in suggestions if t != top][:2]]
         entry = self._entry_for(top, lex, vector)
