@@ -18,7 +18,6 @@ from storage import Role
 logger = logging.getLogger(__name__)
 
 HANDOFF_FLOW = "ask"  # handlers/rights/inbox.py: the next message goes to the union officers
-HANDOFF_KEEPERS = frozenset({"ask", "cancel"})
 QA_FLOW, QA_OFFER = "qa", "offer"  # handlers/rights/chat.py: the topic choices last offered
 
 
@@ -57,7 +56,7 @@ class Dispatcher:
     async def _route(self, ctx: Ctx) -> HandlerResult:
         inbound, router = ctx.inbound, self.router
         if inbound.kind in (InboundKind.COMMAND, InboundKind.BUTTON):
-            await self._leave_handoff(ctx)
+            await self._leave_one_message_step(ctx)
         if inbound.kind is InboundKind.COMMAND:
             route = router.commands.get(inbound.command)
             if route is None:
@@ -96,20 +95,18 @@ class Dispatcher:
             return answered
         return with_menu(ctx, ctx.t("fallback.not_understood"))
 
-    @staticmethod
-    async def _leave_handoff(ctx: Ctx) -> None:
-        """Any other command or button leaves a pending hand-off step, so that the next
-        ordinary question is answered instead of being sent to the officers. /cancel
-        leaves it itself (and says so); /ask and its button (re)open it."""
-        inbound = ctx.inbound
-        if inbound.kind is InboundKind.COMMAND and inbound.command in HANDOFF_KEEPERS:
-            return
-        if inbound.kind is InboundKind.BUTTON and inbound.payload.partition(":")[0] == HANDOFF_FLOW:
-            return
+    async def _leave_one_message_step(self, ctx: Ctx) -> None:
+        """Any other command or button leaves a step that takes the next message whole
+        (router.OneMessageStep): the hand-off, an organizer's answer or note. So the next
+        ordinary question is answered, not sent to the officers or to a worker."""
         state = await ctx.store.get_state(ctx.user.id)
-        if state is not None and state.flow == HANDOFF_FLOW:
-            await ctx.store.clear_state(ctx.user.id)
-        elif state is not None and state.flow == QA_FLOW and QA_OFFER in state.data:
+        if state is None:
+            return
+        step = self.router.one_message.get(state.flow)
+        if step is not None:
+            if not step.kept_by(ctx.inbound):
+                await ctx.store.clear_state(ctx.user.id)
+        elif state.flow == QA_FLOW and QA_OFFER in state.data:
             # The topic choices are no longer the last thing shown: a "yes" typed next
             # is not an answer to them (handlers/rights/chat.py).
             data = {k: v for k, v in state.data.items() if k != QA_OFFER}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from handlers.context import Ctx
-from handlers.types import Reply
+from handlers.types import Inbound, InboundKind, Reply
 from storage import Role
 
 HandlerResult = Reply | list[Reply] | None
@@ -63,11 +63,30 @@ class Route:
     actions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class OneMessageStep:
+    """A flow that takes the next message whole and unchecked as what the user means to
+    send (a question for the officers, an answer to a worker, a note). Any command or
+    button other than its own leaves it: otherwise a question typed after /start or
+    /inbox would go out as that message. /cancel always keeps it, to say it cancelled."""
+
+    commands: frozenset[str] = frozenset()  # besides /cancel: commands that (re)open it
+    buttons: frozenset[str] = frozenset()  # button prefixes of its own prompt
+
+    def kept_by(self, inbound: Inbound) -> bool:
+        if inbound.kind is InboundKind.COMMAND:
+            return inbound.command == "cancel" or inbound.command in self.commands
+        if inbound.kind is InboundKind.BUTTON:
+            return inbound.payload.partition(":")[0] in self.buttons
+        return True
+
+
 class Router:
     def __init__(self) -> None:
         self.commands: dict[str, Route] = {}
         self.buttons: dict[str, Route] = {}
         self.flows: dict[str, Route] = {}
+        self.one_message: dict[str, OneMessageStep] = {}
         self.text_handler: Handler | None = None
         # Tried in order on free text before text_handler; None passes the text on.
         self.text_filters: list[Handler] = []
@@ -100,11 +119,16 @@ class Router:
 
         return register
 
-    def flow(self, name: str, *, min_role: Role = Role.WORKER) -> Callable[[Handler], Handler]:
-        """Register the handler for text typed while the user is inside flow `name`."""
+    def flow(
+        self, name: str, *, min_role: Role = Role.WORKER, one_message: OneMessageStep | None = None
+    ) -> Callable[[Handler], Handler]:
+        """Register the handler for text typed while the user is inside flow `name`;
+        `one_message` when the flow is a OneMessageStep."""
 
         def register(fn: Handler) -> Handler:
             self.flows[name] = Route(fn, min_role)
+            if one_message is not None:
+                self.one_message[name] = one_message
             return fn
 
         return register

@@ -278,3 +278,14 @@ async def test_case_notes_and_descriptions_never_reach_the_log(store, make_chat,
     assert any(r.name.startswith("handlers") or r.name.startswith("bot") for r in caplog.records)
     for secret in (note, reason, "Mô tả riêng tư"):
         assert all(secret not in line for line in written), secret
+
+
+async def test_a_case_note_step_is_left_by_another_command(store, make_chat) -> None:
+    await open_case(make_chat("pw2"), category="Ốm đau", text="Hoàn cảnh khó khăn")
+    await organizer(store, "hcm-left", ["ho_chi_minh"])
+    hcm = make_chat("hcm-left")
+    [case] = await store.list_cases(provinces=None)
+    await hcm.press(f"cc:s:{case.id}:contacted")  # asks for a note
+    await hcm.say("/start")
+    await hcm.say("lương tối thiểu vùng 1 là bao nhiêu")
+    assert all(e.note != "lương tối thiểu vùng 1 là bao nhiêu" for e in await store.case_events(case.id))

@@ -135,6 +135,14 @@ async def test_notes_are_typed_after_the_button(org, store, data) -> None:
     assert "Ca đêm" not in str(entry.details), "the audit log holds no free text"
 
 
+async def test_a_note_step_is_left_by_another_command(org, store, data) -> None:
+    await org.press(f"jo:n:{data['hcm']}")
+    await org.say("/signups")
+    await org.say("nghỉ phép năm")
+    assert "Đã lưu ghi chú" not in org.text()
+    assert await store.signup_notes(data["hcm"]) == []
+
+
 async def test_a_note_long_after_the_button_is_not_saved(org, store, data) -> None:
     await org.press(f"jo:n:{data['hcm']}")
     org_user = await store.find_user("test", "org")

@@ -149,6 +149,23 @@ async def test_handoff_answered_by_organizer_reaches_the_worker(make_chat, store
     assert "Không có câu hỏi" in org.text()
 
 
+@pytest.mark.parametrize("leave", ["/start", "/inbox", "/targets", "menu:main"])
+async def test_an_organizer_who_moves_on_does_not_send_the_next_text_as_an_answer(make_chat, store, leave) -> None:
+    worker = make_chat("w1b")
+    org = await organizer(make_chat, store)
+    await worker.say("/ask công ty giữ bằng gốc của em có đúng không")
+    await org.press("inbox:r:1")
+    assert "Hãy gõ câu trả lời" in org.text()
+    await (org.press(leave) if ":" in leave else org.say(leave))
+    replies = await org.say("lương tối thiểu vùng 1 là bao nhiêu")
+    assert all(r.to_user is None for r in replies), "the organizer's question went to the worker"
+    assert (await store.get_question(1)).status == "open"
+    # The button opens the step again, and then the answer does go out.
+    await org.press("inbox:r:1")
+    replies = await org.say("Không được, công ty phải trả lại bằng gốc.")
+    assert replies[1].to_user == "w1b"
+
+
 async def test_answer_goes_out_in_the_workers_language(make_chat, store) -> None:
     worker = make_chat("w2")
     await worker.say("/lang en")

@@ -17,7 +17,7 @@ from typing import Any
 from handlers.care.common import FLOW_NOTE, NOTE_FORM, local, new_fid, tz
 from handlers.context import Ctx
 from handlers.join.common import clean_note, in_scope, province_name, province_scope
-from handlers.router import Actions, Router, payload
+from handlers.router import Actions, OneMessageStep, Router, payload
 from handlers.scope import no_province_yet
 from handlers.types import Button, Reply
 from storage import Role
@@ -410,4 +410,4 @@ def register(router: Router) -> None:
     router.command("cases", min_role=Role.ORGANIZER, describe="care.cmd.cases")(cases)
     router.button(REVIEW, min_role=Role.ORGANIZER, actions=REVIEW_ACTIONS)(_review_button)
     router.button(CASES, min_role=Role.ORGANIZER, actions=CASE_ACTIONS)(cases_router)
-    router.flow(FLOW_NOTE, min_role=Role.ORGANIZER)(on_note)
+    router.flow(FLOW_NOTE, min_role=Role.ORGANIZER, one_message=OneMessageStep(buttons=frozenset({CASES})))(on_note)

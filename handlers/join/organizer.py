@@ -35,7 +35,7 @@ from handlers.join.common import (
 )
 from handlers.join.export import Exporter, ExportJob, InProcessExporter, document_limit
 from handlers.join.provinces import fold, get_province
-from handlers.router import Actions, Router, payload
+from handlers.router import Actions, OneMessageStep, Router, payload
 from handlers.scope import person_in_scope
 from handlers.types import Button, Document, Photo, Reply
 from storage import Role
@@ -669,4 +669,4 @@ def register(router: Router) -> None:
     router.command("targets", min_role=Role.ORGANIZER)(targets)
     router.command("scope", min_role=Role.ORGANIZER)(scope_cmd)
     router.button(PREFIX, min_role=Role.ORGANIZER, actions=ACTIONS)(on_button)
-    router.flow(FLOW_NOTE, min_role=Role.ORGANIZER)(on_note)
+    router.flow(FLOW_NOTE, min_role=Role.ORGANIZER, one_message=OneMessageStep())(on_note)

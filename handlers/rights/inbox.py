@@ -12,7 +12,7 @@ from handlers.context import Ctx
 from handlers.forms import FormFlow
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_scope
-from handlers.router import Actions, Router, payload
+from handlers.router import Actions, OneMessageStep, Router, payload
 from handlers.scope import no_province_yet, question_in_scope
 from handlers.text import shorten
 from handlers.types import Button, Reply
@@ -240,8 +240,8 @@ async def reply_cmd(ctx: Ctx) -> list[Reply]:
 def register(router: Router) -> None:
     router.command("ask", describe="cmd.ask")(ask)
     router.button(HANDOFF_FLOW)(ask_button)
-    router.flow(HANDOFF_FLOW)(ask_text)
+    router.flow(HANDOFF_FLOW, one_message=OneMessageStep(frozenset({"ask"}), frozenset({HANDOFF_FLOW})))(ask_text)
     router.command("inbox", min_role=Role.ORGANIZER)(inbox)
     router.button("inbox", min_role=Role.ORGANIZER, actions=ACTIONS)(inbox_button)
-    router.flow(ANSWER.flows[0], min_role=Role.ORGANIZER)(inbox_reply_text)
+    router.flow(ANSWER.flows[0], min_role=Role.ORGANIZER, one_message=OneMessageStep())(inbox_reply_text)
     router.command("reply", min_role=Role.ORGANIZER)(reply_cmd)
