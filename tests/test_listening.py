@@ -442,6 +442,10 @@ async def test_report_bad_input(store, make_chat) -> None:
         assert "từ 2 đến 120 ký tự" in w.text()
     await w.say("😀😀😀")
     assert "biểu tượng cảm xúc" in w.text()
+    await w.say("Cty TNHH May Hưng Phát - 0912 345 678")  # the sender's own number, maybe
+    assert "số điện thoại" in w.text() and "ẩn danh" in w.text()
+    state = await store.get_state((await store.find_user("test", "w")).id)
+    assert "0912" not in str(state.data)  # never kept
     await w.say("Công ty Pou Chen")
     assert "tỉnh/thành nào" in w.text()  # no sign-up: asked
     await w.say("Atlantis")

@@ -22,7 +22,7 @@ from handlers.forms import FormFlow, step_buttons
 from handlers.i18n import Catalog
 from handlers.join.common import clean_note, clean_text, parse_province, province_name, province_scope
 from handlers.listening.options import CATEGORIES, options
-from handlers.listening.text import cluster_key, personal_data_in
+from handlers.listening.text import cluster_key, has_phone, personal_data_in
 from handlers.router import Actions, Router, payload
 from handlers.scope import no_province_yet
 from handlers.types import Button, Channel, Reply
@@ -183,6 +183,10 @@ async def _typed_company(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
     company = clean_text(text, min_len=COMPANY_MIN, max_len=COMPANY_MAX)
     if company is None:
         return _ask(ctx, Step.COMPANY, data, ctx.t("listening.report.company_bad"))
+    if has_phone(company):
+        # The report is anonymous: a number typed here would name its sender to the
+        # organizers (and outlive /forget in the grouping key). Not kept; typed again.
+        return _ask(ctx, Step.COMPANY, data, ctx.t("listening.report.company_phone"))
     data["company"] = company
     return await _after_company(ctx, data)
 
