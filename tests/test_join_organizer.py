@@ -308,12 +308,16 @@ async def test_targets_progress_and_chart(org, store, data) -> None:
     assert "không phụ trách" in org.text()
 
 
-@pytest.mark.parametrize("args", ["", "hcm", "hcm abc", "hcm 0", "hcm 999999999999", "Paris 100"])
+@pytest.mark.parametrize(
+    "args", ["", "hcm", "hcm abc", "hcm 0", "hcm 999999999999", "Paris 100", "Hà Nội 100 1900", "Hà Nội 100 2100"]
+)
 async def test_targets_set_bad_usage(make_chat, store, args) -> None:
     admin = make_chat("admin")
     await admin.say(f"/targets set {args}")
     assert "/targets set" in admin.text() or "Paris" in admin.text()
     assert await store.signup_targets(datetime.now(UTC).year) == {}
+    if args.endswith(("1900", "2100")):
+        assert "không hợp lệ" in admin.text()
 
 
 async def test_admin_sets_target_for_another_year(make_chat, store) -> None:

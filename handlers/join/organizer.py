@@ -568,7 +568,11 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
 
 async def _set_target(ctx: Ctx, scope: frozenset[str] | None, tokens: list[str]) -> Reply | list[Reply]:
     year = _now_local(ctx).year
-    if len(tokens) >= 3 and (y := parse_year(tokens[-1])) is not None and _number(tokens[-2]) is not None:
+    if len(tokens) >= 3 and _number(tokens[-2]) is not None:
+        # Two numbers: the target and a year. A year out of range ("1900", "2100") is
+        # refused, not taken for the target with the first number read into the province.
+        if (y := parse_year(tokens[-1])) is None:
+            return ctx.reply("join.org.target_bad_year", year=tokens[-1][:8])
         year, tokens = y, tokens[:-1]
     number = _number(tokens[-1]) if tokens else None
     if len(tokens) < 2 or number is None or not 1 <= number <= MAX_TARGET:
