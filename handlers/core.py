@@ -78,7 +78,7 @@ async def cancel(ctx: Ctx) -> Reply:
 
 async def whoami(ctx: Ctx) -> Reply:
     """The user's id on this channel and their role (what an admin needs to /grant)."""
-    return ctx.reply("roles.you_are", user=ctx.user.external_id, role=ctx.t(f"roles.{ctx.role.value}"))
+    return ctx.reply("roles.you_are", user=ctx.user.external_id, role=ctx.t(f"roles.one.{ctx.role.value}"))
 
 
 async def lang_button(ctx: Ctx) -> Reply:

@@ -65,4 +65,4 @@ async def _change(ctx: Ctx, external_id: str, role: Role) -> Reply:
     logger.info("user %s changed the role of user %s to %s", ctx.user.id, target.id, role)
     if role is Role.WORKER:
         return ctx.reply("roles.revoked", user=target.external_id)
-    return ctx.reply("roles.granted", user=target.external_id, role=ctx.t(f"roles.{role.value}"))
+    return ctx.reply("roles.granted", user=target.external_id, role=ctx.t(f"roles.one.{role.value}"))

@@ -318,6 +318,8 @@ async def test_list_show_pause_resume_cancel(make_chat, store: Store, control: R
     await org.press_label("Có, huỷ")
     assert (await store.get_broadcast(b.id)).status is BroadcastStatus.CANCELLED
     assert (await store.delivery_stats(b.id)).skipped_by_reason == {"cancelled": 3}
+    await org.press(f"bcm:show:{b.id}")
+    assert "Lý do: " in org.text() and "cancelled" not in org.text()  # the reason in Vietnamese
     assert control.changed_ids == [b.id, b.id, b.id]
     actions = [e.action for e in await store.list_audit()]
     assert actions[:3] == ["broadcast.cancel", "broadcast.resume", "broadcast.pause"]

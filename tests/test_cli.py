@@ -69,7 +69,7 @@ def test_chat_start_menu_language_and_back_over_stdin(tmp_path: Path) -> None:
 def test_chat_as_organizer_sees_organizer_help(tmp_path: Path) -> None:
     r = run(["chat", "--as", "organizer", "--user-id", "77", "--lang", "en"], tmp_path, stdin="/help\n/whoami\n")
     assert r.returncode == 0, r.stderr
-    assert "For organizers" in r.stdout and "Role: union organizers" in r.stdout
+    assert "For organizers" in r.stdout and "Role: union organizer." in r.stdout
 
 
 def test_run_without_token_opens_local_chat(tmp_path: Path) -> None:

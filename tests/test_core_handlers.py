@@ -121,8 +121,9 @@ async def test_grant_and_revoke_are_audited(make_chat, store) -> None:
     admin = make_chat("admin")
     worker = make_chat("w1")
     await worker.say("/start")
+    await admin.say("/lang en")
     await admin.say("/grant w1 volunteer")
-    assert "w1" in admin.text()
+    assert "User w1 is now a volunteer." in admin.text()  # one person: not "a volunteers"
     w = await store.find_user("test", "w1")
     assert w.role is Role.VOLUNTEER
     await admin.say("/revoke w1")

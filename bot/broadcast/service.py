@@ -231,7 +231,7 @@ class BroadcastService:
             trigger = cron_trigger(s.cron, self.tz)
         except CronError as e:
             logger.error("series %s: bad schedule (%s); cancelled", s.id, e)
-            await self.store.set_broadcast_status(s.id, BroadcastStatus.CANCELLED, reason=f"bad schedule: {e}")
+            await self.store.set_broadcast_status(s.id, BroadcastStatus.CANCELLED, reason=f"bad_schedule: {e}")
             return
         next_at = s.run_at
         if next_at is None:

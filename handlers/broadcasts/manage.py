@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.broadcasts import compose
 from handlers.broadcasts.options import notify_changed, options
-from handlers.broadcasts.render import describe_audience, describe_when, stats_text, status_label
+from handlers.broadcasts.render import describe_audience, describe_when, reason_label, stats_text, status_label
 from handlers.context import Ctx
 from handlers.join.common import province_scope
 from handlers.router import Actions, Router, payload
@@ -91,7 +91,7 @@ async def detail_screen(ctx: Ctx, b: Broadcast, *, intro: str | None = None) -> 
     if b.series_id is not None:
         lines.append(ctx.t("broadcasts.manage.occurrence_of", id=b.series_id))
     if b.reason and b.reason != "quiet_hours":
-        lines.append(ctx.t("broadcasts.manage.reason", reason=b.reason))
+        lines.append(ctx.t("broadcasts.manage.reason", reason=reason_label(catalog, lang, b.reason)))
     lines.append(f"«{shorten(b.text_vi, 300)}»")
     if not b.is_series and b.audience_size is not None:
         lines.append(stats_text(catalog, lang, b, await ctx.store.delivery_stats(b.id)))

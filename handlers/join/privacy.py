@@ -54,7 +54,7 @@ async def mydata(ctx: Ctx) -> Reply:
             channel=u.channel,
             user=u.external_id,
             language=u.language,
-            role=ctx.t(f"roles.{u.role.value}"),
+            role=ctx.t(f"roles.one.{u.role.value}"),
             since=local_time(u.created_at, tz),
         )
     ]
