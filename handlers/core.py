@@ -33,10 +33,14 @@ async def start(ctx: Ctx) -> list[Reply]:
     """The welcome and the main menu; `/start <code>` also records a referral."""
     replies: list[Reply] = []
     if ctx.args and _START_PAYLOAD.match(ctx.args[0]):
-        # First touch wins: a later link must not steal a volunteer's referral.
-        if ctx.user.referral_code is None:
-            await ctx.store.set_referral_code(ctx.user.id, ctx.args[0])
-        replies.append(Reply(ctx.t("start.referral_noted")))
+        # Only a volunteer's real code, not the volunteer's own: a made-up or mistyped
+        # link is not thanked, kept, or allowed to skip the form's referral question.
+        volunteer = await ctx.store.volunteer_by_code(ctx.args[0])
+        if volunteer is not None and volunteer != ctx.user.id:
+            # First touch wins: a later link must not steal a volunteer's referral.
+            if ctx.user.referral_code is None:
+                await ctx.store.set_referral_code(ctx.user.id, ctx.args[0])
+            replies.append(Reply(ctx.t("start.referral_noted")))
     replies.append(main_menu(ctx, intro=ctx.t("start.welcome")))
     return replies
 

@@ -26,6 +26,9 @@ async def test_start_shows_welcome_and_main_menu(chat) -> None:
 
 
 async def test_start_payload_is_kept_as_referral_first_touch_wins(chat, store) -> None:
+    for volunteer, code in (("v1", "v_Abc-123"), ("v2", "v_other")):
+        v = await store.touch_user("test", volunteer, language="vi")
+        await store.create_volunteer_code(v.id, code)
     await chat.say("/start v_Abc-123")
     assert "tình nguyện viên" in chat.text()
     user = await store.find_user("test", "u1")
@@ -33,6 +36,18 @@ async def test_start_payload_is_kept_as_referral_first_touch_wins(chat, store) -
     await chat.say("/start v_other")
     user = await store.find_user("test", "u1")
     assert user.referral_code == "v_Abc-123"
+
+
+async def test_a_made_up_or_own_referral_code_is_not_kept(make_chat, store) -> None:
+    worker = make_chat("u2")
+    await worker.say("/start v_BOGUS123")
+    assert "tình nguyện viên" not in worker.text() and "Xin chào" in worker.text()
+    assert (await store.find_user("test", "u2")).referral_code is None
+    me = await store.find_user("test", "u2")
+    await store.create_volunteer_code(me.id, "v_mine")
+    await worker.say("/start v_mine")
+    assert "tình nguyện viên" not in worker.text()
+    assert (await store.find_user("test", "u2")).referral_code is None
 
 
 async def test_start_payload_with_bad_characters_is_ignored(chat, store) -> None:
