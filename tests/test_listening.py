@@ -488,7 +488,11 @@ async def test_ten_reports_in_a_minute_store_three(store, make_chat) -> None:
         await w.press("rp:send:anon")
     assert len(await store.list_reports()) == 3
     await w.say("/report")
-    assert "tối đa" in w.text()
+    assert "tối đa" in w.text() and "ask:new" in w.payloads()
+    # The officers are still one tap away, and what is typed next reaches them.
+    await w.press("ask:new")
+    await w.say("Công ty Hưng Phát bắt làm 12 tiếng mỗi ngày, em phải làm sao?")
+    assert "#1" in w.text() and (await store.get_question(1)) is not None
     assert await store.purge_report_limits(before=local_today() + timedelta(days=1)) == 1
 
 

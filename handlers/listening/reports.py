@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
+from handlers.dispatcher import HANDOFF_FLOW
 from handlers.forms import FormFlow, step_buttons
 from handlers.i18n import Catalog
 from handlers.join.common import clean_note, clean_text, parse_province, province_name, province_scope
@@ -151,9 +152,17 @@ def _review(ctx: Ctx, data: dict[str, Any]) -> Reply:
     )
 
 
+def _limit_reply(ctx: Ctx) -> Reply:
+    """The day's reports are used up: an officer can still be reached, one tap away."""
+    ask = Button(ctx.t("qa.ask_officer"), payload(HANDOFF_FLOW, "new"))
+    return Reply(
+        ctx.t("listening.report.limit", limit=options(ctx).reports_per_day), buttons=[[ask], ctx.back_button()]
+    )
+
+
 async def start(ctx: Ctx) -> Reply:
     if await _over_limit(ctx):
-        return ctx.reply("listening.report.limit", limit=options(ctx).reports_per_day)
+        return _limit_reply(ctx)
     await _save(ctx, Step.CATEGORY, {})
     return _ask(ctx, Step.CATEGORY, {})
 
@@ -345,7 +354,7 @@ async def _send(ctx: Ctx, data: dict[str, Any], *, contact: bool) -> list[Reply]
     day = today(ctx)
     await ctx.store.clear_state(ctx.user.id)
     if not await ctx.store.count_report(_hash(ctx), day, limit=opts.reports_per_day):
-        return [ctx.reply("listening.report.limit", limit=opts.reports_per_day)]
+        return [_limit_reply(ctx)]
     province, category = data["province"], data["category"]
     key = cluster_key(data["company"], (await ctx.store.company_keys(province)).keys())
     question_id = None

@@ -156,9 +156,11 @@ async def ask(ctx: Ctx) -> Reply:
 
 async def ask_button(ctx: Ctx) -> Reply:
     """`ask:q[:<lang>]`, 'Ask a union officer' under an answer: forwards the question
-    just asked, in the language of the answer the button was under."""
+    just asked, in the language of the answer the button was under; `ask:new` asks for one."""
     if len(ctx.args) >= 2 and ctx.args[1] in LANGUAGES:
         ctx.reply_lang = ctx.args[1]
+    if ctx.args[:1] == ("new",):  # `ask:new`: offered away from any answer, asks afresh
+        return await open_handoff(ctx)
     state = await LAST_QUESTION.load(ctx)
     question = str(state.data["q"]) if state is not None and state.data.get("q") else None
     return await handoff(ctx, question)
