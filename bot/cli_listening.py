@@ -330,7 +330,7 @@ async def _reports_clusters(args: argparse.Namespace, config: Config) -> int:
             print(
                 f"{c.reports:>4}  {c.province}  {c.category:<10}  {c.company} [{c.company_key}]  "
                 f"up to ~{c.workers} workers  {c.first_on}..{c.last_on}"
-                + (f"  ALERT sent {c.alerted_on}" if c.alerted_on else "")
+                + (f"  early warning level reached {c.alerted_on}" if c.alerted_on else "")
             )
         return 0
 
