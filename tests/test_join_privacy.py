@@ -44,7 +44,10 @@ def assert_no_trace(directory: Path) -> None:
             assert trace not in data, f"{trace!r} still in {name}"
 
 
-async def test_mydata_shows_everything_stored(chat, store) -> None:
+async def test_mydata_shows_everything_stored(chat, store, dispatcher) -> None:
+    from tests.fakes.broadcast_support import OPTS
+
+    dispatcher.services.broadcast_options = OPTS  # the announcement topics, named
     await chat.say("/mydata")
     assert "chưa có đăng ký" in chat.text()
     await fill_form(chat)
@@ -66,7 +69,7 @@ async def test_mydata_shows_everything_stored(chat, store) -> None:
         "Mới",
         "Đã gọi, hẹn gặp ở cổng",
         "không đóng bảo hiểm",
-        "workers_month",
+        "Tháng Công nhân",  # the topic's name, as /news shows it, not its id
         "/forget",
     ):
         assert needle in text, needle

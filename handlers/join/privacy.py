@@ -135,8 +135,16 @@ def _form_answers(data: dict[str, Any]) -> dict[str, str]:
 
 
 async def _subscriptions(ctx: Ctx) -> list[str]:
-    """Announcement topics the user follows (the broadcast feature's table)."""
-    return sorted(await ctx.store.subscriptions(ctx.user.id))
+    """Announcement topics the user follows (the broadcast feature's table), by the names
+    /news shows; a topic no longer configured by its id."""
+    from handlers.broadcasts.options import options as broadcast_options
+
+    opts = broadcast_options(ctx)
+    names = []
+    for topic_id in await ctx.store.subscriptions(ctx.user.id):
+        topic = opts.topic(topic_id)
+        names.append(topic.name(ctx.lang) if topic is not None else topic_id)
+    return sorted(names)
 
 
 async def forget(ctx: Ctx) -> Reply:
