@@ -46,6 +46,22 @@ async def test_out_of_scope_gets_polite_redirect_and_menu(chat) -> None:
     assert "menu:rights" in chat.payloads()
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("xin chào", "Chào bạn"),
+        ("alo ad ơi", "Chào bạn"),
+        ("cảm ơn bạn nhiều", "Không có gì"),
+        ("ok", "Không có gì"),
+        ("kết quả bóng đá hôm qua", "không trả lời được chuyện này"),
+    ],
+)
+async def test_a_greeting_or_thanks_is_answered_in_kind(chat, text, expected) -> None:
+    await chat.say(text)
+    assert expected in chat.text()
+    assert "menu:rights" in chat.payloads()
+
+
 async def test_unsure_question_offers_topics_and_an_officer(chat) -> None:
     await chat.say("bhxh")
     payloads = chat.payloads()

@@ -32,6 +32,7 @@ from handlers.context import Ctx
 from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province
 from handlers.menu import with_menu
+from handlers.rights.context import small_talk_kind
 from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
 from handlers.rights.search import MAX_STORY_CHARS, RELATED_BUTTONS, STORY_CHOICES, Searcher, SearchResult
 from handlers.router import MAX_PAYLOAD_BYTES, Handler, HandlerResult, Router, payload
@@ -651,6 +652,8 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         if memory.pop("offer", None) is not None:  # the choices are no longer on screen
             await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
         key = {"empty": "qa.empty", "chitchat": "qa.chitchat"}.get(result.kind, "qa.out_of_scope")
+        if result.kind == "chitchat" and (kind := small_talk_kind(fold(text).split())) is not None:
+            key = f"qa.{kind}"  # a hello or a thank-you is answered in kind
         return with_menu(ctx, ctx.t(key))
 
     memory.pop("offer", None)

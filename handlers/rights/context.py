@@ -370,6 +370,24 @@ def is_small_talk(words: list[str]) -> bool:
     return not leftover and bool(words)
 
 
+_GREETINGS = frozenset(
+    {"xin chao", "chao ban", "chao buoi sang", "hello", "hi", "alo", "good morning", "ban khoe khong", "ban khoe ko"}
+)
+_THANKS = frozenset({"cam on", "thank you", "thanks", "ok", "oke", "okay"})
+
+
+def small_talk_kind(words: list[str]) -> str | None:
+    """ "greeting" or "thanks" for a message that is only that (folded words in), else None:
+    those get a reply in kind, not "I cannot help with that"."""
+    if not is_small_talk(words):
+        return None
+    rest = f" {' '.join(words)} "
+    for kind, phrases in (("greeting", _GREETINGS), ("thanks", _THANKS)):
+        if any(f" {p} " in rest for p in phrases):
+            return kind
+    return None
+
+
 _FILLERS = frozenset(
     "a ad admin oi nhe nha nhi ha em anh chi ban minh toi shop bot ah you very much so nhieu lam qua".split()
 )
