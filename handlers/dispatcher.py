@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 HANDOFF_FLOW = "ask"  # handlers/rights/inbox.py: the next message goes to the union officers
 QA_FLOW, QA_OFFER = "qa", "offer"  # handlers/rights/chat.py: the topic choices last offered
+QA_STOP_ASKED = "stopq"  # handlers/broadcasts/subscriptions.py: "stop announcements?" just asked
+QA_QUESTIONS = frozenset({QA_OFFER, QA_STOP_ASKED})  # questions a typed yes answers, in the Q&A's state
 
 
 class Dispatcher:
@@ -106,10 +108,11 @@ class Dispatcher:
         if step is not None:
             if not step.kept_by(ctx.inbound):
                 await ctx.store.clear_state(ctx.user.id)
-        elif state.flow == QA_FLOW and QA_OFFER in state.data:
-            # The topic choices are no longer the last thing shown: a "yes" typed next
-            # is not an answer to them (handlers/rights/chat.py).
-            data = {k: v for k, v in state.data.items() if k != QA_OFFER}
+        elif state.flow == QA_FLOW and QA_QUESTIONS & state.data.keys():
+            # The topic choices or "stop announcements?" are no longer the last thing
+            # shown: a "yes" typed next is not an answer to them (handlers/rights/chat.py,
+            # handlers/broadcasts/subscriptions.py).
+            data = {k: v for k, v in state.data.items() if k not in QA_QUESTIONS}
             await ctx.store.set_state(ctx.user.id, state.flow, state.step, data)
 
     @staticmethod

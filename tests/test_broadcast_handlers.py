@@ -105,6 +105,24 @@ async def test_a_sentence_containing_such_a_word_is_not_an_opt_out(chat, store: 
     assert await store.subscriptions(user.id) == {"workers_month"}
 
 
+@pytest.mark.parametrize(("answer", "stopped"), [("có", True), ("ok", True), ("không", False), ("đúng", False)])
+async def test_a_typed_yes_or_no_answers_the_stop_question(make_chat, store: Store, answer: str, stopped: bool) -> None:
+    chat = make_chat("w")
+    (user,) = await add_workers(store, ["w"], topics=["workers_month"], channel="test")
+    await chat.say("dung")
+    assert "Bạn muốn dừng nhận thông báo?" in chat.text()
+    await chat.say(answer)
+    assert ("Đã dừng" in chat.text()) is stopped
+    assert (await store.subscriptions(user.id) == set()) is stopped
+    if answer == "đúng":  # never an unsubscribe (issue 9): the question and its buttons again
+        assert "Bạn muốn dừng nhận thông báo?" in chat.text()
+    # Asked once: "đúng" typed later is an ordinary message again.
+    await chat.say("/news")
+    await chat.press("sub:t:union_news")
+    await chat.say("đúng")
+    assert "Đã dừng" not in chat.text()
+
+
 async def test_stop_button_on_the_news_screen(chat, store: Store) -> None:
     await chat.say("/news")
     await chat.press("sub:t:osh_month")

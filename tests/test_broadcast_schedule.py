@@ -123,6 +123,13 @@ def test_cron_weekday_numbers_mean_what_cron_means() -> None:
         "huy dang ky",
         "Stop please",
         "please stop",
+        # How workers say it (found trying the bot): "don't send any more", "no more news".
+        "đừng gửi tin nữa",
+        "dung gui nua",
+        "ko nhan tin nua",
+        "không nhận thông báo nữa",
+        "stop sending me messages",
+        "Don't send me messages",
     ],
 )
 def test_opt_out_words(text: str) -> None:

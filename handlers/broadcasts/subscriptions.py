@@ -7,8 +7,10 @@ import logging
 from handlers.broadcasts.options import options
 from handlers.broadcasts.optout import OptOut, classify
 from handlers.context import Ctx
+from handlers.dispatcher import QA_FLOW, QA_STOP_ASKED
 from handlers.menu import main_menu
 from handlers.router import Router, payload
+from handlers.text import fold
 from handlers.types import Button, Reply
 
 logger = logging.getLogger(__name__)
@@ -100,7 +102,7 @@ def register(router: Router) -> None:
 def confirm_stop(ctx: Ctx) -> Reply:
     """A bare "dung" / "huy" may be "đúng", "dùng", or a name: ask before unsubscribing.
 
-    The stop button is pressed, never typed: "dung" typed again is the same doubt.
+    The stop button is pressed (typed=False) or a yes typed right after (ask_stop).
     """
     return Reply(
         ctx.t("broadcasts.stop.confirm"),
@@ -115,7 +117,11 @@ def confirm_stop(ctx: Ctx) -> Reply:
 
 async def opt_out_words(ctx: Ctx) -> Reply | None:
     """A whole message 'dừng' / 'stop' unsubscribes (asked first when unsure); any other
-    text is left to the features after it."""
+    text is left to the features after it. Right after "do you want to stop?", a typed
+    yes ("đúng", "có", "ok") or no ("không") answers it."""
+    answer = await _answer_to_stop_question(ctx)
+    if answer is not None:
+        return answer
     verdict = classify(ctx.inbound.text)
     if verdict is OptOut.YES:
         return await stop(ctx)
@@ -123,5 +129,39 @@ async def opt_out_words(ctx: Ctx) -> Reply | None:
         # "dung" typed under "Did you mean…?" is "đúng" (yes): show those choices again.
         from handlers.rights.chat import reoffer_choices
 
-        return await reoffer_choices(ctx) or confirm_stop(ctx)
+        return await reoffer_choices(ctx) or await ask_stop(ctx)
+    return None
+
+
+# The question "do you want to stop announcements?" is remembered in the Q&A's state
+# (one state per user, and the Q&A's memory must survive it) until the next message.
+# Whole messages, folded. "đúng"/"dung" is a yes here too, but issue 9 wants it never
+# to unsubscribe (it is typed under every question the bot asks): the buttons again.
+_YES = frozenset({"co", "ok", "oke", "okay", "yes", "y", "dong y", "stop"})
+_NO = frozenset({"khong", "ko", "k", "no", "khong a", "no thanks"})
+_PRESS = frozenset({"dung", "dung roi", "dung vay", "u", "uh"})
+
+
+async def ask_stop(ctx: Ctx) -> Reply:
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is None or state.flow == QA_FLOW:
+        data = dict(state.data) if state is not None else {}
+        data[QA_STOP_ASKED] = True
+        await ctx.store.set_state(ctx.user.id, QA_FLOW, state.step if state is not None else "asked", data)
+    return confirm_stop(ctx)
+
+
+async def _answer_to_stop_question(ctx: Ctx) -> Reply | None:
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is None or state.flow != QA_FLOW or not state.data.get(QA_STOP_ASKED):
+        return None
+    data = {k: v for k, v in state.data.items() if k != QA_STOP_ASKED}
+    await ctx.store.set_state(ctx.user.id, state.flow, state.step, data)  # asked once only
+    said = fold(ctx.inbound.text)
+    if said in _YES:
+        return await stop(ctx)
+    if said in _NO:
+        return main_menu(ctx, intro=f"{ctx.t('broadcasts.stop.kept')}\n\n{ctx.t('menu.title')}")
+    if said in _PRESS:
+        return await ask_stop(ctx)
     return None
