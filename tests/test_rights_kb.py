@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -254,6 +255,21 @@ def test_cues_are_optional_lists_of_text(data_copy: Path, kb: KnowledgeBase) -> 
     problems = "\n".join(check_knowledge_dir(data_copy))
     assert "strike.json [strike]: cues must be a list of text" in problems
     assert "dialogue.json [dialogue]: cues must be a list of text" in problems
+
+
+def test_a_summary_opening_with_a_bare_yes_or_no_is_reported(data_copy: Path, kb: KnowledgeBase) -> None:
+    summary = dict(kb.topics["osh_rights"].summary)
+    _edit(data_copy / "osh_rights.json", summary={"vi": "Có: " + summary["vi"], "en": "Yes: " + summary["en"]})
+    problems = "\n".join(check_knowledge_dir(data_copy))
+    assert "osh_rights.json [osh_rights]: vi summary opens with a bare 'Có'" in problems
+    assert "[osh_rights]: en summary opens with a bare 'Yes'" in problems
+
+
+def test_no_entry_answer_opens_with_a_bare_yes_or_no(kb: KnowledgeBase) -> None:
+    # kb check refuses them; this names the entries if the rule is ever loosened.
+    opening = re.compile(r"^(có|không|được|yes|no)\s*[.,:;]", re.IGNORECASE)
+    bare = [(e.id, lang) for e in kb.entries.values() for lang, a in e.answer.items() if opening.match(a)]
+    assert bare == []
 
 
 def test_not_a_directory_is_a_problem_not_a_crash(tmp_path: Path) -> None:

@@ -527,6 +527,7 @@ def _build_entry(
         keywords = []
     texts = {"answer": answer, "next_step": next_step, "title": title}
     _check_worker_texts(label, texts, problems)
+    _check_opening(label, "answer", answer, problems)
     if certainty and certainty != "confirmed":
         _check_hedge(label, certainty, {"answer": answer}, problems)
     # Titles are button labels, shortened differently per language: facts are checked
@@ -706,6 +707,7 @@ def _build_topic(
         "bullets": {lang: "\n".join(b) for lang, b in bullets.items()},
     }
     _check_worker_texts(label, shown, problems)
+    _check_opening(label, "summary", summary, problems)
     if figures:
         _check_figures(label, {**shown, "citation": citation}, problems)
 
@@ -796,6 +798,24 @@ def _check_worker_texts(label: str, fields: Mapping[str, Mapping[str, str]], pro
             note = authoring_note(text)
             if note:
                 problems.append(f"{label}: {lang} {name} contains an authoring note ({note!r}); write for the worker")
+
+
+# A bare yes or no is right only for the title's question: the search sends differently
+# worded questions to the same text ("is 4 hours of overtime a day legal?" met "Có. Làm
+# thêm giờ chỉ được khi bạn đồng ý", read as "yes, it is legal").
+_BARE_YES_NO = re.compile(
+    r"^(có thể|có|không được|không đúng|không|được|thường là không|yes|no|not|usually not)\s*[.,:;!]", re.IGNORECASE
+)
+
+
+def _check_opening(label: str, name: str, texts: Mapping[str, str], problems: list[str]) -> None:
+    for lang, text in texts.items():
+        bare = _BARE_YES_NO.match(text.strip())
+        if bare:
+            problems.append(
+                f"{label}: {lang} {name} opens with a bare {bare.group(1)!r}: state the fact itself, other "
+                "questions than the title's reach this text"
+            )
 
 
 def authoring_note(text: str) -> str | None:
