@@ -120,10 +120,14 @@ class Stats:
             return _share(_one_tap(r) for r in inside), len(inside)
         if metric == "entry":
             labelled = [r for r in inside if r.item.entry is not None]
-            return _share(
-                _first_right(r) and r.result.entry in (r.item.entry, r.item.alt_entry) for r in labelled
-            ), len(labelled)
+            return _share(_first_right(r) and _entry_right(r) for r in labelled), len(labelled)
         raise KeyError(metric)
+
+
+def _entry_right(r: Row) -> bool:
+    # The topic's general answer (entry None) is not the labelled entry, even when the
+    # label has no second entry (alt_entry None).
+    return r.result.entry is not None and r.result.entry in (r.item.entry, r.item.alt_entry)
 
 
 def _accepted(item: Labelled) -> set[str | None]:
@@ -359,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
 def print_misses(rows: list[Row]) -> None:
     print("\n  misses (kind: question -> expected [entry] / got kind topic [entry] conf, buttons):")
     for r in rows:
-        if _first_right(r) and (r.item.entry is None or r.result.entry in (r.item.entry, r.item.alt_entry)):
+        if _first_right(r) and (r.item.entry is None or _entry_right(r)):
             continue
         if r.item.topic is None and r.result.kind != "answer":
             continue
