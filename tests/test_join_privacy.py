@@ -153,7 +153,7 @@ async def test_forget_needs_a_fresh_confirmation(chat, store) -> None:
     assert "hết hạn" in chat.text()
     await chat.say("/forget")
     pending = chat.payloads()
-    await chat.say("có")  # typing is not pressing: the confirmation is dropped
+    await chat.say("lương tối thiểu vùng 1")  # typing is not pressing: the confirmation is dropped
     assert "Không có gì bị xóa" in chat.text()
     await chat.press(pending[0])
     assert "hết hạn" in chat.text()
@@ -164,6 +164,21 @@ async def test_forget_needs_a_fresh_confirmation(chat, store) -> None:
     assert len(await signups_in(store)) == 1
     await chat.press(stale[0])
     assert len(await signups_in(store)) == 1
+
+
+async def test_a_typed_yes_to_forget_shows_the_buttons_again(chat, store) -> None:
+    await fill_form(chat)
+    await chat.say("/forget")
+    pending = chat.payloads()
+    for yes in ("có", "xóa đi"):  # never an erasure, never "nothing was erased" either
+        await chat.say(yes)
+        assert "hãy bấm nút" in chat.text() and chat.payloads() == pending
+        assert "Không có gì bị xóa" not in chat.text()
+    assert len(await signups_in(store)) == 1
+    await chat.press(pending[0])  # the button still erases
+    assert len(await signups_in(store)) == 0
+    await chat.press(pending[1])  # "keep" after erasing: no false "nothing was erased"
+    assert "không còn tác dụng" in chat.text() and "không có gì bị xóa" not in chat.text().lower()
 
 
 async def test_forget_with_a_bad_phone(chat) -> None:

@@ -33,6 +33,7 @@ from handlers.join.common import (
 from handlers.join.form import FORM_TTL, alert
 from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.router import Actions, Router, as_replies, payload
+from handlers.text import fold
 from handlers.types import Button, Reply
 from storage import ConversationState
 
@@ -266,10 +267,22 @@ async def _erase(ctx: Ctx, phone: str | None) -> list[Reply]:
     return [done, *alerts]
 
 
+# A typed "yes" to "erase everything?": the buttons again, never an erasure (that takes
+# the button with the confirmation's nonce), and never "nothing was erased" either.
+_TYPED_YES = frozenset(
+    {"xoa", "xoa di", "xoa het", "xoa luon", "xoa het di", "co", "dung", "dung roi", "ok", "oke", "dong y", "yes"}
+    | {"erase", "delete", "erase it", "delete it", "y"}
+)
+
+
 async def typed_instead(ctx: Ctx) -> list[Reply]:
     """Typing instead of pressing: nothing erased; the form set aside comes back, or the message is answered."""
-    # As if no confirmation had been open: a question typed here stays a question.
     state = await FORGET_FORM.load(ctx)
+    if state is not None and fold(ctx.inbound.text) in _TYPED_YES:
+        reply = _confirmation(ctx, str(state.data["nonce"]), state.data.get("phone"))
+        reply.text = f"{ctx.t('join.privacy.press_to_erase')}\n\n{reply.text}"
+        return [reply]
+    # As if no confirmation had been open: a question typed here stays a question.
     replies = [await _keep(ctx, state.data if state is not None else {})]
     if ctx.router is not None and ctx.inbound.text.strip() and (state is None or "resume" not in state.data):
         # The way any free text goes (opt-out words, poll answers, the rights Q&A).
