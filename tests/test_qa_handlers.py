@@ -204,6 +204,17 @@ async def test_ask_flow_without_a_previous_question(make_chat, store) -> None:
     assert await store.get_state((await store.find_user("test", "w3")).id) is None
 
 
+@pytest.mark.parametrize("words", ["hủy", "thôi", "không hỏi nữa"])
+async def test_never_mind_typed_in_the_handoff_step_leaves_it(make_chat, store, words) -> None:
+    worker = make_chat("w3b")
+    await worker.press("ask:q")
+    await worker.say(words)
+    assert "Đã hủy" in worker.text()
+    assert await store.get_question(1) is None
+    await worker.say("lương tối thiểu vùng 1 là bao nhiêu")  # answered, not handed off
+    assert await store.get_question(1) is None
+
+
 async def test_only_organizers_see_questions(make_chat, store) -> None:
     worker = make_chat("w4")
     await worker.say("/ask công ty nợ lương tôi ba tháng rồi")

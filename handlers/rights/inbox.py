@@ -12,9 +12,10 @@ from handlers.context import Ctx
 from handlers.forms import FormFlow
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_scope
+from handlers.menu import main_menu
 from handlers.router import Actions, OneMessageStep, Router, payload
 from handlers.scope import no_province_yet, question_in_scope
-from handlers.text import shorten
+from handlers.text import fold, shorten
 from handlers.types import Button, Reply
 from storage import Role
 from storage.questions import Question
@@ -166,9 +167,20 @@ async def ask_button(ctx: Ctx) -> Reply:
     return await handoff(ctx, question)
 
 
+# Typed in the hand-off step, these say "never mind", not a question for the officers
+# (found trying the bot: "không hỏi nữa" went to the inbox as question #4). Nothing is
+# lost by leaving: the step holds no answers.
+_NEVER_MIND = frozenset(
+    {"huy", "thoi", "cancel", "khong hoi nua", "thoi khong hoi nua", "khong can nua", "thoi khoi", "dung lai"}
+)
+
+
 async def ask_text(ctx: Ctx) -> Reply:
     """The question typed after 'ask a union officer': it goes to the officers' inbox."""
     text = ctx.inbound.text.strip()
+    if fold(text) in _NEVER_MIND:
+        await ctx.store.clear_state(ctx.user.id)
+        return main_menu(ctx, intro=f"{ctx.t('cancel.done')}\n\n{ctx.t('menu.title')}")
     if len(text) < MIN_QUESTION_CHARS:
         # Still in the step: a typed word never leaves it by accident.
         return ctx.reply("ask.too_short")
