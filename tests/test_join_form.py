@@ -369,6 +369,19 @@ async def test_two_forms_at_once_continue_or_start_over(chat, store) -> None:
     assert "đã xong" in chat.text(), "the replaced form's buttons are dead"
 
 
+async def test_a_word_typed_at_continue_or_start_over_is_not_an_answer(chat, store) -> None:
+    await chat.say("/join")
+    await chat.say(LAN["name"])
+    await chat.say(LAN["phone"])
+    await chat.say(LAN["workplace"])
+    await chat.say("/join")
+    assert "điền dở" in chat.text() and "4/7" in chat.text()
+    await chat.say("dung")  # "đúng": yes, carry on; not the province "dung"
+    assert "Câu 4/7" in chat.text() and "không tìm thấy" not in chat.text()
+    await chat.say("Hồ Chí Minh")  # now it is the answer
+    assert "Câu 5/7" in chat.text()
+
+
 async def test_concurrent_double_join_leaves_one_form(chat, store) -> None:
     await asyncio.gather(chat.say("/join"), chat.say("/join"))
     await fill_form(chat)

@@ -98,6 +98,9 @@ def consent_digest(catalog_messages: dict[str, dict[str, str]]) -> str:
     return h.hexdigest()
 
 
+RESUME_ASKED = "resume_asked"  # form data: "continue or start over?" is on screen
+
+
 @dataclass(slots=True)
 class Form:
     flow: str
@@ -285,7 +288,13 @@ async def start(ctx: Ctx, flow: str) -> Reply | list[Reply]:
     if existing is not None and not JOIN_FORM.expired(existing):
         questions = [s for s in existing.steps if s is not Step.REVIEW]
         n = questions.index(existing.step) + 1 if existing.step in questions else len(questions)
+        if n == 1 and existing.flow == flow:  # nothing answered yet (a double tap): the first question
+            return prompt(ctx, existing)
         restart = "j" if flow == FLOW_JOIN else "c"
+        # Until a button answers it, a typed message is not the answer to the question
+        # hidden behind "continue or start over?" (on_text shows that question first).
+        existing.data[RESUME_ASKED] = True
+        await _save(ctx, existing)
         return Reply(
             ctx.t(_variant(existing, "join.form.resume"), n=n, total=len(questions)),
             buttons=[
@@ -405,6 +414,9 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
     if form.updated_at is not None and datetime.now(UTC) - form.updated_at > RESUME_AFTER:
         await _save(ctx, form)  # the next message is the answer
         return prompt(ctx, form, note=ctx.t("join.form.welcome_back"))
+    if form.data.pop(RESUME_ASKED, None):
+        await _save(ctx, form)  # the next message is the answer
+        return prompt(ctx, form, note=ctx.t("join.form.resume_typed"))
     text = ctx.inbound.text
     if not text.strip():
         return prompt(ctx, form, note=ctx.t("join.form.err.empty"))
@@ -474,6 +486,8 @@ def _only_at(*steps: Step) -> Callable[[FormAction], FormAction]:
 @ACTIONS.on("c")
 async def continue_form(ctx: Ctx, form: Form, arg: str) -> Reply:
     """Continue an unfinished form: its current question again."""
+    if form.data.pop(RESUME_ASKED, None):
+        await _save(ctx, form)
     return prompt(ctx, form)
 
 
