@@ -71,13 +71,15 @@ class OneMessageStep:
     /inbox would go out as that message. /cancel always keeps it, to say it cancelled."""
 
     commands: frozenset[str] = frozenset()  # besides /cancel: commands that (re)open it
-    buttons: frozenset[str] = frozenset()  # button prefixes of its own prompt
+    # Its own prompt's buttons: "prefix" (every action) or "prefix:action" (that one only).
+    buttons: frozenset[str] = frozenset()
 
     def kept_by(self, inbound: Inbound) -> bool:
         if inbound.kind is InboundKind.COMMAND:
             return inbound.command == "cancel" or inbound.command in self.commands
         if inbound.kind is InboundKind.BUTTON:
-            return inbound.payload.partition(":")[0] in self.buttons
+            prefix, action = [*inbound.payload.split(":"), ""][:2]
+            return prefix in self.buttons or f"{prefix}:{action}" in self.buttons
         return True
 
 

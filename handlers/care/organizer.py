@@ -26,6 +26,8 @@ from storage.care import NATIONWIDE, CaseStatus, CheckinOutcome, Program, RegSta
 logger = logging.getLogger(__name__)
 
 CASES = "cc"
+# The note prompt's own buttons (skip, cancel) keep the note step; any other press leaves it.
+NOTE_STEP = OneMessageStep(buttons=frozenset({f"{CASES}:n", f"{CASES}:nx"}))
 REVIEW = "cr"
 CASE_PAGE = 5
 REVIEW_PAGE = 5
@@ -410,4 +412,4 @@ def register(router: Router) -> None:
     router.command("cases", min_role=Role.ORGANIZER, describe="care.cmd.cases")(cases)
     router.button(REVIEW, min_role=Role.ORGANIZER, actions=REVIEW_ACTIONS)(_review_button)
     router.button(CASES, min_role=Role.ORGANIZER, actions=CASE_ACTIONS)(cases_router)
-    router.flow(FLOW_NOTE, min_role=Role.ORGANIZER, one_message=OneMessageStep(buttons=frozenset({CASES})))(on_note)
+    router.flow(FLOW_NOTE, min_role=Role.ORGANIZER, one_message=NOTE_STEP)(on_note)
