@@ -3,7 +3,7 @@ the real dispatcher and store."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -116,11 +116,24 @@ async def test_a_typed_yes_or_no_answers_the_stop_question(make_chat, store: Sto
     assert (await store.subscriptions(user.id) == set()) is stopped
     if answer == "đúng":  # never an unsubscribe (issue 9): the question and its buttons again
         assert "Bạn muốn dừng nhận thông báo?" in chat.text()
-    # Asked once: "đúng" typed later is an ordinary message again.
-    await chat.say("/news")
-    await chat.press("sub:t:union_news")
-    await chat.say("đúng")
-    assert "Đã dừng" not in chat.text()
+    if answer == "không":
+        # Asked once: "có" typed after the answer is an ordinary message again.
+        await chat.say("có")
+        assert "Đã dừng" not in chat.text() and await store.subscriptions(user.id) == {"workers_month"}
+
+
+async def test_the_stop_question_takes_dung_with_diacritics_and_expires(make_chat, store: Store) -> None:
+    chat = make_chat("w")
+    (user,) = await add_workers(store, ["w"], topics=["workers_month"], channel="test")
+    await chat.say("dung")
+    await chat.say("dừng")  # written with its diacritics: stop, as anywhere else
+    assert "Đã dừng" in chat.text() and await store.subscriptions(user.id) == set()
+    await store.subscribe(user.id, ["workers_month"])
+    await chat.say("dung")
+    then = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="microseconds")
+    await store.db.execute("UPDATE conversation_state SET updated_at = ?", (then,))
+    await chat.say("có")  # an hour later: not an answer to that question any more
+    assert "Đã dừng" not in chat.text() and await store.subscriptions(user.id) == {"workers_month"}
 
 
 async def test_stop_button_on_the_news_screen(chat, store: Store) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 from handlers.broadcasts.options import options
 from handlers.broadcasts.optout import OptOut, classify
@@ -135,6 +136,7 @@ async def opt_out_words(ctx: Ctx) -> Reply | None:
 
 # The question "do you want to stop announcements?" is remembered in the Q&A's state
 # (one state per user, and the Q&A's memory must survive it) until the next message.
+STOP_ANSWER_WINDOW = timedelta(minutes=10)  # a typed yes/no answers the question this long
 # Whole messages, folded. "đúng"/"dung" is a yes here too, but issue 9 wants it never
 # to unsubscribe (it is typed under every question the bot asks): the buttons again.
 _YES = frozenset({"co", "ok", "oke", "okay", "yes", "y", "dong y", "stop"})
@@ -157,6 +159,10 @@ async def _answer_to_stop_question(ctx: Ctx) -> Reply | None:
         return None
     data = {k: v for k, v in state.data.items() if k != QA_STOP_ASKED}
     await ctx.store.set_state(ctx.user.id, state.flow, state.step, data)  # asked once only
+    if state.updated_at is None or datetime.now(UTC) - state.updated_at > STOP_ANSWER_WINDOW:
+        return None  # a question left unanswered: "có" a day later answers something else
+    if classify(ctx.inbound.text) is OptOut.YES:
+        return await stop(ctx)  # "dừng" with its diacritics, say
     said = fold(ctx.inbound.text)
     if said in _YES:
         return await stop(ctx)
