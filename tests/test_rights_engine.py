@@ -196,6 +196,7 @@ def test_readings_are_chosen_by_context(searcher: Searcher) -> None:
         "sep chui mang em hoai",
         "sếp chửi mắng em trước mặt mọi người",
         "giám đốc thường xuyên đe dọa, chửi bới nhân viên",
+        "sếp chửi mắng em trước mặt mọi người vì em ốm",  # ốm (sick) is not ôm (hug)
     ],
 )
 def test_scolding_by_a_supervisor_is_not_a_sexual_harassment_answer(searcher: Searcher, question: str) -> None:
@@ -212,6 +213,7 @@ def test_scolding_by_a_supervisor_is_not_a_sexual_harassment_answer(searcher: Se
         "to truong sam so em",
         "my supervisor keeps touching me",
         "told HR about harassment and they did nothing",
+        "sếp ôm em từ phía sau trong kho",
     ],
 )
 def test_sexual_harassment_by_a_supervisor_is_still_answered(searcher: Searcher, question: str) -> None:

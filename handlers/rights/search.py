@@ -926,7 +926,16 @@ class Searcher:
             for text in (*e.title.values(), *(q for qs in e.questions.values() for q in qs)):
                 exact[normalize(text)].add((e.topic, e.id))
         self._exact = {k: next(iter(v)) for k, v in exact.items() if len(v) == 1 and len(k.split()) >= 2}
-        self._cues = {t.id: tuple(normalize(c) for c in t.cues) for t in kb.topics.values() if t.cues}
+        # Cues as written, for questions typed with diacritics ("ôm" is not "ốm"), and folded
+        # for those typed without, where a one-syllable cue would collide ("om": ôm, ốm).
+        self._cues = {
+            t.id: (
+                tuple(_written(c) for c in t.cues),
+                tuple(normalize(c) for c in t.cues if " " in c.strip() or normalize(c) == _written(c)),
+            )
+            for t in kb.topics.values()
+            if t.cues
+        }
         if model is True:
             model = load_model(kb.topics)
             entry_model = load_model(kb.entries, artifact=ENTRY_ARTIFACT)
@@ -1198,8 +1207,12 @@ class Searcher:
         cues = self._cues.get(topic)
         if not cues:
             return False
+        written, folded = cues
+        as_typed = f" {_written(text)} "
+        if as_typed != f" {normalize(text)} ":  # typed with diacritics: they decide
+            return not any(f" {cue} " in as_typed for cue in written)
         texts = [f" {normalize(part)} " for part, _ in self.model_text(text)]
-        return not any(f" {cue} " in t for cue in cues for t in texts)
+        return not any(f" {cue} " in t for cue in folded for t in texts)
 
     def combine(self, lex: _Lexical, text: str, vector: dict[str, float] | None = None) -> Combined:
         """The combined score of every class, best first, and the calibration's inputs."""
@@ -1408,6 +1421,11 @@ def calibration_inputs(
 
 
 # --- helpers --------------------------------------------------------------------------
+
+
+def _written(text: str) -> str:
+    """Lower-case words as typed, diacritics kept: 'Ôm EM!' -> 'ôm em'."""
+    return " ".join(re.findall(r"\w+", unicodedata.normalize("NFC", text).lower()))
 
 
 def _deletes(word: str) -> set[str]:
