@@ -381,6 +381,14 @@ async def test_a_word_typed_at_continue_or_start_over_is_not_an_answer(chat, sto
     await chat.say("Hồ Chí Minh")  # now it is the answer
     assert "Câu 5/7" in chat.text()
 
+    # Any of the form's buttons pressed instead of answering "continue or start over?"
+    # ends it too: here a province button from an older message.
+    await chat.say("/join")
+    fid = next(p for p in chat.payloads() if p.startswith("jf:")).split(":")[1]
+    await chat.press(f"jf:{fid}:p:ha_noi")
+    await chat.say("Phường Bến Nghé")
+    assert "Câu 6/7" in chat.text()
+
 
 async def test_concurrent_double_join_leaves_one_form(chat, store) -> None:
     await asyncio.gather(chat.say("/join"), chat.say("/join"))

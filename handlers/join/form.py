@@ -289,6 +289,7 @@ async def start(ctx: Ctx, flow: str) -> Reply | list[Reply]:
         questions = [s for s in existing.steps if s is not Step.REVIEW]
         n = questions.index(existing.step) + 1 if existing.step in questions else len(questions)
         if n == 1 and existing.flow == flow:  # nothing answered yet (a double tap): the first question
+            await _save(ctx, existing)  # shown now: the next message is its answer
             return prompt(ctx, existing)
         restart = "j" if flow == FLOW_JOIN else "c"
         # Until a button answers it, a typed message is not the answer to the question
@@ -412,6 +413,7 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
     if ctx.inbound.kind is InboundKind.UNSUPPORTED:
         return prompt(ctx, form, note=ctx.t("join.form.err.text_only"))
     if form.updated_at is not None and datetime.now(UTC) - form.updated_at > RESUME_AFTER:
+        form.data.pop(RESUME_ASKED, None)
         await _save(ctx, form)  # the next message is the answer
         return prompt(ctx, form, note=ctx.t("join.form.welcome_back"))
     if form.data.pop(RESUME_ASKED, None):
@@ -438,6 +440,10 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
         return ctx.reply("auth.not_allowed", role=ctx.t(f"roles.{Role.VOLUNTEER.value}"))
     if await JOIN_FORM.expire(ctx, form):
         return _expired_reply(ctx)
+    # Any press answers "continue or start over?" (or moves past it): typed text is an
+    # answer again.
+    if form.data.pop(RESUME_ASKED, None):
+        await _save(ctx, form)
     return _edited(await _press(ctx, form, action, arg))
 
 

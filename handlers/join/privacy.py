@@ -278,7 +278,9 @@ _TYPED_YES = frozenset(
 async def typed_instead(ctx: Ctx) -> list[Reply]:
     """Typing instead of pressing: nothing erased; the form set aside comes back, or the message is answered."""
     state = await FORGET_FORM.load(ctx)
-    if state is not None and fold(ctx.inbound.text) in _TYPED_YES:
+    # "dừng" folds to "dung" too: that is "stop", not "yes, erase".
+    said = ctx.inbound.text.strip().lower()
+    if state is not None and fold(said) in _TYPED_YES and not said.startswith("dừng"):
         reply = _confirmation(ctx, str(state.data["nonce"]), state.data.get("phone"))
         reply.text = f"{ctx.t('join.privacy.press_to_erase')}\n\n{reply.text}"
         return [reply]
