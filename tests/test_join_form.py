@@ -151,7 +151,14 @@ async def test_bad_phones_are_refused_with_an_example(chat, store, typed, expect
 
 @pytest.mark.parametrize(
     ("typed", "expected"),
-    [("A", "ngắn"), ("x" * 300, "100 ký tự"), ("Lan 😀", "biểu tượng"), ("Nguyễn 3", "chữ số"), ("!!!", "chữ cái")],
+    [
+        ("A", "ngắn"),
+        ("x" * 300, "100 ký tự"),
+        ("Lan 😀", "biểu tượng"),
+        ("Nguyễn 3", "chữ số"),
+        ("!!!", "chữ cái"),
+        ("cty em khong dong bhxh thi phai lam sao", "không phải họ tên"),  # a question typed here
+    ],
 )
 async def test_bad_names_are_refused(chat, typed, expected) -> None:
     await chat.say("/join")
@@ -159,6 +166,13 @@ async def test_bad_names_are_refused(chat, typed, expected) -> None:
     assert expected in chat.text()
     assert await current_step(chat) == "name"
     assert "x" * 300 not in chat.text()
+
+
+@pytest.mark.parametrize("name", ["Nguyễn Thị Thanh Thủy Tiên", "Maria de la Cruz Santos", "Huy", "Dũng"])
+async def test_long_and_short_real_names_are_accepted(chat, name) -> None:
+    await chat.say("/join")
+    await chat.say(name)
+    assert await current_step(chat) == "phone"
 
 
 async def test_bad_workplace_and_commune(chat) -> None:

@@ -98,6 +98,7 @@ def consent_digest(catalog_messages: dict[str, dict[str, str]]) -> str:
     return h.hexdigest()
 
 
+NAME_MAX_WORDS = 7  # Vietnamese full names have 2-5 words; long foreign names fit too
 RESUME_ASKED = "resume_asked"  # form data: "continue or start over?" is on screen
 
 
@@ -336,6 +337,10 @@ async def _answer(ctx: Ctx, form: Form, text: str) -> Reply:
         name = clean_name(text)
         if not name.ok:
             return prompt(ctx, form, note=ctx.t(f"join.form.err.{name.error}", max=NAME_MAX_LENGTH))
+        if len(str(name.value).split()) > NAME_MAX_WORDS:
+            # A question typed at the name step ("cty em khong dong bhxh thi phai lam sao")
+            # would otherwise be the worker's name on the sign-up.
+            return prompt(ctx, form, note=ctx.t("join.form.err.name_sentence", max=NAME_MAX_WORDS))
         form.data["name"] = name.value
         return await _advance(ctx, form)
     if step is Step.PHONE:
