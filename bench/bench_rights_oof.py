@@ -29,9 +29,8 @@ from pathlib import Path
 
 from bench_rights import BM25Baseline, Row, _one_tap, kind_of, print_misses, print_table
 
-from handlers.i18n import LANGUAGES
 from handlers.rights import search as engine
-from handlers.rights.kb import Entry, load_knowledge_base
+from handlers.rights.kb import load_knowledge_base
 from handlers.rights.model import OOS_CLASS, LinearModel
 from handlers.rights.search import Searcher
 from handlers.rights.train import (
@@ -43,6 +42,7 @@ from handlers.rights.train import (
     SEED,
     C,
     Labelled,
+    entry_examples,
     knowledge_questions,
     train_entries,
     tuning_questions,
@@ -61,7 +61,7 @@ def fold_models(cache: Path | None) -> list[tuple[LinearModel, LinearModel, list
     # The fold models depend on the texts' features and labels only: keyed by those, the
     # cache outlives edits to the engine's rules and survives none to what the models read.
     digest = hashlib.sha256(repr((C, MIN_DF, MAX_ITER, SEED, FOLDS, ENTRY_PRUNE, PRUNE)).encode())
-    for it in [*base, *tune, *(Labelled(q, e.id, "kb") for e in kb.entries.values() for q in _texts(e))]:
+    for it in [*base, *tune, *entry_examples(kb)]:
         key = (it.source, it.topic, it.entry, it.alt_entry, sorted(searcher.model_vector(it.q).items()))
         digest.update(repr(key).encode())
     path = cache / f"oof-engine-{digest.hexdigest()[:16]}.pickle" if cache else None
@@ -84,10 +84,6 @@ def fold_models(cache: Path | None) -> list[tuple[LinearModel, LinearModel, list
         (topic, entry, [tune[j] for j in test_idx])
         for (topic, entry), (_, test_idx) in zip(models, splits, strict=True)
     ]
-
-
-def _texts(entry: Entry) -> list[str]:
-    return [q for lang in LANGUAGES for q in (*entry.questions.get(lang, ()), entry.title.get(lang, "")) if q]
 
 
 def run(folds: list[tuple[LinearModel, LinearModel, list[Labelled]]]) -> list[Row]:

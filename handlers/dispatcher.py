@@ -17,7 +17,6 @@ from storage import Role
 
 logger = logging.getLogger(__name__)
 
-HANDOFF_FLOW = "ask"  # handlers/rights/inbox.py: the next message goes to the union officers
 QA_FLOW, QA_OFFER = "qa", "offer"  # handlers/rights/chat.py: the topic choices last offered
 QA_STOP_ASKED = "stopq"  # handlers/broadcasts/subscriptions.py: "stop announcements?" just asked
 QA_QUESTIONS = frozenset({QA_OFFER, QA_STOP_ASKED})  # questions a typed yes answers, in the Q&A's state

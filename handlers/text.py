@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Paragraphs first so an answer about one right stays in one message, then lines
@@ -22,6 +23,24 @@ def fold(text: str) -> str:
         if unicodedata.category(ch) != "Mn"
     ]
     return " ".join("".join(kept).split())
+
+
+_NON_WORD = re.compile(r"[\W_]+")
+# Old ("huỷ") and new ("hủy") tone placement are both common: compare in the new one.
+_OLD_TONE = {"uỷ": "ủy", "uý": "úy", "uỳ": "ùy", "uỹ": "ũy", "uỵ": "ụy"}
+
+
+def written(text: str) -> str:
+    """'  Huỷ ĐĂNG ký!' -> 'hủy đăng ký': lower-case, NFC, diacritics kept: the form
+    typed words are compared in where the diacritics decide ("ôm" is not "ốm")."""
+    words = [w for w in _NON_WORD.split(unicodedata.normalize("NFC", text).lower()) if w]
+    out = []
+    for w in words:
+        for old, new in _OLD_TONE.items():
+            if w.endswith(old):
+                w = w[: -len(old)] + new
+        out.append(w)
+    return " ".join(out)
 
 
 # Joiners and variation selectors belong to the character before them, like combining marks.

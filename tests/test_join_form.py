@@ -168,6 +168,17 @@ async def test_bad_names_are_refused(chat, typed, expected) -> None:
     assert "x" * 300 not in chat.text()
 
 
+async def test_a_question_typed_at_the_name_step_can_be_asked_after_cancel(chat) -> None:
+    # The refusal says "/cancel, then ask": that works.
+    await chat.say("/join")
+    await chat.say("cty em khong dong bhxh thi phai lam sao")
+    assert "/cancel" in chat.text()
+    await chat.say("/cancel")
+    await chat.say("cty em khong dong bhxh thi phai lam sao")
+    assert await current_step(chat) != "name"  # the form is gone: the rights Q&A answered
+    assert "BHXH" in chat.text() or "bảo hiểm xã hội" in chat.text().lower()
+
+
 @pytest.mark.parametrize("name", ["Nguyễn Thị Thanh Thủy Tiên", "Maria de la Cruz Santos", "Huy", "Dũng"])
 async def test_long_and_short_real_names_are_accepted(chat, name) -> None:
     await chat.say("/join")

@@ -493,6 +493,9 @@ async def test_ten_reports_in_a_minute_store_three(store, make_chat) -> None:
     await w.press("ask:new")
     await w.say("Công ty Hưng Phát bắt làm 12 tiếng mỗi ngày, em phải làm sao?")
     assert "#1" in w.text() and (await store.get_question(1)) is not None
+    officer = make_chat("admin")  # an admin sees questions of workers with no province
+    await officer.say("/inbox")
+    assert "12 tiếng" in officer.text()
     assert await store.purge_report_limits(before=local_today() + timedelta(days=1)) == 1
 
 

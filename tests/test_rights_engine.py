@@ -257,7 +257,7 @@ def test_without_the_model_a_close_runner_up_only_matters_below_sure(lexical: Se
     # worker to the choices only while the best topic's confidence is below 0.55.
     def decide(best: float) -> SearchResult:
         scores = {"annual_leave": (1.0, best), "public_holidays": (0.95, best - 0.05)}
-        return lexical._decide_lexical(_Lexical(scores, {}, []))
+        return lexical._decide_lexical(_Lexical(scores, {}, []), "nghỉ phép năm")
 
     assert decide(0.5).kind == "unsure"
     sure = decide(0.7)

@@ -17,11 +17,9 @@ Checked only outside forms, where "Huy" or "Dung" may be a name.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from enum import StrEnum
 
-from handlers.text import fold
+from handlers.text import fold, written
 
 # Written forms, lower-case, NFC, single spaces, with the new tone placement ("hủy").
 OPT_OUT_PHRASES = frozenset(
@@ -116,27 +114,11 @@ AMBIGUOUS_FOLDED = frozenset({"dung", "huy", "dung lai", "xin dung", "ngung"})
 
 MAX_CHARS = 40  # longer is a sentence, not a one-word request
 
-_NON_WORD = re.compile(r"[\W_]+")
-# Old ("huỷ") and new ("hủy") tone placement are both common: compare in the new one.
-_OLD_TONE = {"uỷ": "ủy", "uý": "úy", "uỳ": "ùy", "uỹ": "ũy", "uỵ": "ụy"}
-
 
 class OptOut(StrEnum):
     NO = "no"  # not an opt-out: the message goes on to the rights Q&A
     YES = "yes"  # unsubscribe now
     ASK = "ask"  # could be an opt-out: ask "do you want to stop announcements?"
-
-
-def written(text: str) -> str:
-    """'  Huỷ ĐĂNG ký!' -> 'hủy đăng ký': lower-case, NFC, diacritics kept."""
-    words = [w for w in _NON_WORD.split(unicodedata.normalize("NFC", text).lower()) if w]
-    out = []
-    for w in words:
-        for old, new in _OLD_TONE.items():
-            if w.endswith(old):
-                w = w[: -len(old)] + new
-        out.append(w)
-    return " ".join(out)
 
 
 def classify(text: str) -> OptOut:

@@ -89,8 +89,7 @@ async def sub_button(ctx: Ctx) -> Reply:
     if action == "menu":
         return await subscriptions_screen(ctx)
     if action == "keep":
-        # "No" to "do you want to stop announcements?": nothing changes.
-        return main_menu(ctx, intro=f"{ctx.t('broadcasts.stop.kept')}\n\n{ctx.t('menu.title')}")
+        return _kept(ctx)
     return await subscriptions_screen(ctx, intro=ctx.t("fallback.button_expired"))
 
 
@@ -98,6 +97,11 @@ def register(router: Router) -> None:
     router.command("news", describe="broadcasts.cmd.news")(news)
     router.command("stop", "unsubscribe", describe="broadcasts.cmd.stop")(stop_command)
     router.button("sub")(sub_button)
+
+
+def _kept(ctx: Ctx) -> Reply:
+    """ "No" to "do you want to stop announcements?", pressed or typed: nothing changes."""
+    return main_menu(ctx, intro=f"{ctx.t('broadcasts.stop.kept')}\n\n{ctx.t('menu.title')}")
 
 
 def confirm_stop(ctx: Ctx) -> Reply:
@@ -119,7 +123,7 @@ def confirm_stop(ctx: Ctx) -> Reply:
 async def opt_out_words(ctx: Ctx) -> Reply | None:
     """A whole message 'dừng' / 'stop' unsubscribes (asked first when unsure); any other
     text is left to the features after it. Right after "do you want to stop?", a typed
-    yes ("đúng", "có", "ok") or no ("không") answers it."""
+    yes ("có", "ok") or no ("không") answers it; "đúng" shows the buttons again."""
     answer = await _answer_to_stop_question(ctx)
     if answer is not None:
         return answer
@@ -167,7 +171,7 @@ async def _answer_to_stop_question(ctx: Ctx) -> Reply | None:
     if said in _YES:
         return await stop(ctx)
     if said in _NO:
-        return main_menu(ctx, intro=f"{ctx.t('broadcasts.stop.kept')}\n\n{ctx.t('menu.title')}")
+        return _kept(ctx)
     if said in _PRESS:
         return await ask_stop(ctx)
     return None

@@ -496,9 +496,8 @@ def _only_at(*steps: Step) -> Callable[[FormAction], FormAction]:
 
 @ACTIONS.on("c")
 async def continue_form(ctx: Ctx, form: Form, arg: str) -> Reply:
-    """Continue an unfinished form: its current question again."""
-    if form.data.pop(RESUME_ASKED, None):
-        await _save(ctx, form)
+    """Continue an unfinished form: its current question again (on_button has already
+    ended "continue or start over?")."""
     return prompt(ctx, form)
 
 

@@ -18,12 +18,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
-from handlers.dispatcher import HANDOFF_FLOW
 from handlers.forms import FormFlow, step_buttons
 from handlers.i18n import Catalog
 from handlers.join.common import clean_note, clean_text, parse_province, province_name, province_scope
 from handlers.listening.options import CATEGORIES, options
 from handlers.listening.text import cluster_key, has_phone, personal_data_in
+from handlers.rights.inbox import ask_officer_button
 from handlers.router import Actions, Router, payload
 from handlers.scope import no_province_yet
 from handlers.types import Button, Channel, Reply
@@ -154,7 +154,7 @@ def _review(ctx: Ctx, data: dict[str, Any]) -> Reply:
 
 def _limit_reply(ctx: Ctx) -> Reply:
     """The day's reports are used up: an officer can still be reached, one tap away."""
-    ask = Button(ctx.t("qa.ask_officer"), payload(HANDOFF_FLOW, "new"))
+    ask = ask_officer_button(ctx, forward=False)
     return Reply(
         ctx.t("listening.report.limit", limit=options(ctx).reports_per_day), buttons=[[ask], ctx.back_button()]
     )

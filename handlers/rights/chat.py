@@ -33,6 +33,7 @@ from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province
 from handlers.menu import with_menu
 from handlers.rights.context import small_talk_kind
+from handlers.rights.inbox import ask_officer_button
 from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
 from handlers.rights.search import MAX_STORY_CHARS, RELATED_BUTTONS, STORY_CHOICES, Searcher, SearchResult
 from handlers.router import MAX_PAYLOAD_BYTES, Handler, HandlerResult, Router, payload
@@ -214,7 +215,7 @@ async def remember_question(ctx: Ctx, text: str, memory: dict[str, Any]) -> None
 
 # -- buttons -------------------------------------------------------------------------------
 def handoff_row(ctx: Ctx) -> list[Button]:
-    return [Button(ctx.t("qa.ask_officer"), payload("ask", "q", ctx.lang))]
+    return [ask_officer_button(ctx, forward=True)]
 
 
 def _topic_button(ctx: Ctx, topic_id: str, label_key: str = "qa.related") -> Button:

@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from handlers.context import Ctx
+from handlers.core import cancel
 from handlers.forms import FormFlow
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_scope
-from handlers.menu import main_menu
 from handlers.router import Actions, OneMessageStep, Router, payload
 from handlers.scope import no_province_yet, question_in_scope
 from handlers.text import fold, shorten
@@ -167,6 +167,13 @@ async def ask_button(ctx: Ctx) -> Reply:
     return await handoff(ctx, question)
 
 
+def ask_officer_button(ctx: Ctx, *, forward: bool) -> Button:
+    """ "🙋 Ask a union officer": under an answer it forwards the question just asked
+    (`ask:q:<lang>`); elsewhere (`ask:new`) it asks for one."""
+    code = payload(HANDOFF_FLOW, "q", ctx.lang) if forward else payload(HANDOFF_FLOW, "new")
+    return Button(ctx.t("qa.ask_officer"), code)
+
+
 # Typed in the hand-off step, these say "never mind", not a question for the officers
 # (found trying the bot: "không hỏi nữa" went to the inbox as question #4). Nothing is
 # lost by leaving: the step holds no answers.
@@ -179,8 +186,7 @@ async def ask_text(ctx: Ctx) -> Reply:
     """The question typed after 'ask a union officer': it goes to the officers' inbox."""
     text = ctx.inbound.text.strip()
     if fold(text) in _NEVER_MIND:
-        await ctx.store.clear_state(ctx.user.id)
-        return main_menu(ctx, intro=f"{ctx.t('cancel.done')}\n\n{ctx.t('menu.title')}")
+        return await cancel(ctx)
     if len(text) < MIN_QUESTION_CHARS:
         # Still in the step: a typed word never leaves it by accident.
         return ctx.reply("ask.too_short")

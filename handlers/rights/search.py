@@ -50,6 +50,7 @@ from handlers.rights.context import (
 from handlers.rights.kb import KnowledgeBase
 from handlers.rights.model import ENTRY_ARTIFACT, OOS_CLASS, LinearModel, features, load_model
 from handlers.rights.vectors import WordVectors, load_vectors
+from handlers.text import written
 
 __all__ = [
     "ABBREVIATIONS",
@@ -930,8 +931,8 @@ class Searcher:
         # for those typed without, where a one-syllable cue would collide ("om": ôm, ốm).
         self._cues = {
             t.id: (
-                tuple(_written(c) for c in t.cues),
-                tuple(normalize(c) for c in t.cues if " " in c.strip() or normalize(c) == _written(c)),
+                tuple(written(c) for c in t.cues),
+                tuple(normalize(c) for c in t.cues if " " in c.strip() or normalize(c) == written(c)),
             )
             for t in kb.topics.values()
             if t.cues
@@ -1169,7 +1170,7 @@ class Searcher:
         )
         return _Lexical(scores, entries, typed_all, undecided)
 
-    def _decide_lexical(self, lex: _Lexical, text: str = "") -> SearchResult:
+    def _decide_lexical(self, lex: _Lexical, text: str) -> SearchResult:
         """The hand-tuned rules of the lexical engine alone (no model artifact)."""
         scores = lex.topics
         ranked = sorted(
@@ -1207,10 +1208,10 @@ class Searcher:
         cues = self._cues.get(topic)
         if not cues:
             return False
-        written, folded = cues
-        as_typed = f" {_written(text)} "
+        as_written, folded = cues
+        as_typed = f" {written(text)} "
         if as_typed != f" {normalize(text)} ":  # typed with diacritics: they decide
-            return not any(f" {cue} " in as_typed for cue in written)
+            return not any(f" {cue} " in as_typed for cue in as_written)
         texts = [f" {normalize(part)} " for part, _ in self.model_text(text)]
         return not any(f" {cue} " in t for cue in folded for t in texts)
 
@@ -1421,11 +1422,6 @@ def calibration_inputs(
 
 
 # --- helpers --------------------------------------------------------------------------
-
-
-def _written(text: str) -> str:
-    """Lower-case words as typed, diacritics kept: 'Ôm EM!' -> 'ôm em'."""
-    return " ".join(re.findall(r"\w+", unicodedata.normalize("NFC", text).lower()))
 
 
 def _deletes(word: str) -> set[str]:

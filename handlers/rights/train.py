@@ -329,17 +329,22 @@ def train(
     )
 
 
-def train_entries(kb: KnowledgeBase, tune: Sequence[Labelled]) -> LinearModel:
-    """Which specific entry: trained on the entries' own variants and the tuning split's
-    real questions labelled with an entry. Used within the chosen topic only."""
-    searcher = Searcher(kb, model=False)
-    items = [
+def entry_examples(kb: KnowledgeBase) -> list[Labelled]:
+    """Each specific entry's own question variants and title, labelled with the entry."""
+    return [
         Labelled(q, e.id, "kb")
         for e in kb.entries.values()
         for lang in LANGUAGES
         for q in (*e.questions.get(lang, ()), e.title.get(lang, ""))
         if q
     ]
+
+
+def train_entries(kb: KnowledgeBase, tune: Sequence[Labelled]) -> LinearModel:
+    """Which specific entry: trained on the entries' own variants and the tuning split's
+    real questions labelled with an entry. Used within the chosen topic only."""
+    searcher = Searcher(kb, model=False)
+    items = entry_examples(kb)
     items += [replace(it, topic=it.entry) for it in tune if it.entry in kb.entries]
     items += [replace(it, topic=it.alt_entry) for it in tune if it.alt_entry in kb.entries]
     classes = sorted(kb.entries)
