@@ -221,6 +221,30 @@ def test_sexual_harassment_by_a_supervisor_is_still_answered(searcher: Searcher,
     assert result.kind == "answer" and result.topic == "harassment", result
 
 
+@pytest.mark.parametrize(
+    ("question", "entry"),
+    [
+        # The common bare question gets the monthly table, not the hourly minimum.
+        ("luong toi thieu", "minimum_wage.monthly_amounts"),
+        ("lương tối thiểu", "minimum_wage.monthly_amounts"),
+        ("luong toi thieu theo gio", "minimum_wage.hourly"),
+        ("lam part-time luong toi thieu bao nhieu 1 tieng", "minimum_wage.hourly"),
+        # Sunday overtime is 200%; 270% is for the night of a rest day.
+        ("tang ca chu nhat duoc tinh bao nhieu %", "overtime_pay.rest_day_rate"),
+        ("tăng ca đêm chủ nhật được bao nhiêu phần trăm", "overtime_pay.rest_holiday_night"),
+        # Night overtime on an ordinary day is 200-210%, not the rest day's 270%.
+        ("tang ca dem duoc bao nhieu %", "overtime_pay.night_overtime"),
+        # "binh" is not Bình Dương: Thái Bình (now Hưng Yên) has no region I.
+        ("luong toi thieu o thai binh", "minimum_wage.monthly_amounts"),
+        ("luong toi thieu o quang binh", "minimum_wage.monthly_amounts"),
+        ("lam o binh duong luong toi thieu", "minimum_wage.hcm_binh_duong"),
+    ],
+)
+def test_an_entry_with_cue_words_needs_one_in_the_question(searcher: Searcher, question: str, entry: str) -> None:
+    result = searcher.search(question, "vi")
+    assert result.kind == "answer" and result.entry == entry, result
+
+
 def test_children_are_still_children(searcher: Searcher) -> None:
     assert searcher.search("tre em duoi 15 tuoi co duoc di lam khong", "vi").topic == "child_labor"
     assert searcher.search("trẻ em dưới 15 tuổi có được đi làm không", "vi").topic == "child_labor"

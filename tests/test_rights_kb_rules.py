@@ -126,6 +126,10 @@ def test_hedge_is_required_in_the_summary_of_an_uncertain_topic(data_copy: Path)
         (lambda e: e.__setitem__("related", ["no_such_topic"]), "unknown related id"),
         (lambda e: e.__setitem__("id", "Bad Id"), "invalid id"),
         (lambda e: e.__setitem__("notes", "x"), "unknown field"),
+        (lambda e: e.__setitem__("cues", "giờ"), "cues must be a list of text"),
+        # An entry's own question variants are its training examples: each must hold a
+        # cue, or the rule guarding the entry would contradict what it is trained on.
+        (lambda e: e.__setitem__("cues", ["không có trong câu hỏi nào"]), "does not hold the cues"),
     ],
 )
 def test_entry_rules(data_copy: Path, change: Callable[[dict[str, Any]], None], message: str) -> None:
@@ -206,3 +210,28 @@ def test_entry_figures_the_topic_never_states_are_reported() -> None:
     bad = dataclasses.replace(entry, answer={"vi": entry.answer["vi"] + " 93%", "en": entry.answer["en"] + " 93%"})
     kb2 = dataclasses.replace(kb, entries={**kb.entries, entry.id: bad})
     assert any(w.startswith(entry.id) and "93" in w for w in figure_warnings(kb2))
+
+
+def test_cues_held_by_every_question_pass_with_and_without_diacritics(data_copy: Path) -> None:
+    def change(e: dict[str, Any]) -> None:
+        e["questions"] = {"vi": ["Tăng ca ban đêm tính sao?", "tang ca dem tinh sao"], "en": ["night overtime"]}
+        e["cues"] = ["đêm", "dem", "night"]
+
+    _edit_entry(data_copy, change)
+    assert _problems(data_copy) == ""
+    # Typed without diacritics, a one-syllable cue with diacritics is not looked for: "dem"
+    # must be listed for "tang ca dem" to hold one.
+    _edit_entry(data_copy, lambda e: e.__setitem__("cues", ["đêm", "night"]))
+    assert "'tang ca dem tinh sao' does not hold the cues" in _problems(data_copy)
+
+
+def test_cue_groups_each_need_a_word_of_the_question(data_copy: Path) -> None:
+    def change(e: dict[str, Any]) -> None:
+        e["questions"] = {"vi": ["tăng ca đêm chủ nhật", "tang ca dem chu nhat"], "en": ["Sunday night overtime"]}
+        e["cues"] = [["đêm", "dem", "night"], ["chủ nhật", "chu nhat", "sunday"]]
+
+    _edit_entry(data_copy, change)
+    assert _problems(data_copy) == ""
+    # The night alone is not enough once the Sunday is a group of its own.
+    _edit_entry(data_copy, lambda e: e["questions"]["en"].append("night overtime"))
+    assert "'night overtime' does not hold the cues" in _problems(data_copy)

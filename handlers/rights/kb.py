@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from handlers.i18n import LANGUAGES
+from handlers.text import fold, written
 
 __all__ = [
     "CERTAINTIES",
@@ -161,10 +162,43 @@ _FIELDS = frozenset(
 _ID = re.compile(r"[a-z][a-z0-9_]*")
 _ENTRY_ID = re.compile(r"[a-z][a-z0-9_]*\.[a-z0-9_]+")
 _ENTRY_FIELDS = frozenset(
-    {"id", "topic", "title", "questions", "keywords", "answer", "next_step", "citation", "certainty", "related"}
+    {"id", "topic", "title", "questions", "keywords", "cues", "answer", "next_step", "citation", "certainty", "related"}
 )
 # date.fromisoformat also takes "20261122" since 3.11; the files must stay readable.
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+Cues = tuple[tuple[str, ...], ...]  # groups of words: a question holds one of each group
+
+
+@dataclass(frozen=True, slots=True)
+class CueWords:
+    """The cue words of a topic or entry, ready to look for in a question: one word of
+    every group ("đêm" and "chủ nhật" for night overtime on a Sunday)."""
+
+    # Per group, as written, for questions typed with diacritics: there they decide
+    # ("ôm", hug, is not "ốm", sick).
+    as_written: tuple[tuple[str, ...], ...]
+    # Per group, folded, for questions typed without diacritics, where a one-syllable cue
+    # with diacritics would collide ("om": ôm, ốm) and is left out; list its folded
+    # spelling as a cue of its own ("dem" beside "đêm") where the collision is harmless.
+    folded: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def of(cls, groups: Cues) -> CueWords:
+        return cls(
+            tuple(tuple(written(c) for c in group) for group in groups),
+            tuple(tuple(fold(c) for c in group if " " in c.strip() or fold(c) == written(c)) for group in groups),
+        )
+
+    def held_by(self, text: str, spelled_out: Iterable[str] = ()) -> bool:
+        """Whether `text` holds a cue of every group; typed without diacritics,
+        `spelled_out` are its other readings ("qrtd" -> "quấy rối tình dục") to look in too."""
+        as_typed = f" {written(text)} "
+        if as_typed != f" {fold(text)} ":  # typed with diacritics: they decide
+            return all(any(f" {cue} " in as_typed for cue in group) for group in self.as_written)
+        texts = [as_typed, *(f" {fold(t)} " for t in spelled_out)]
+        return all(any(f" {cue} " in t for cue in group for t in texts) for group in self.folded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +228,7 @@ class Topic:
     # a topic narrower than its neighbours' words: "sếp chửi mắng em" shares the boss with
     # sexual harassment but none of its words. Without one, the topic is offered, not
     # answered. Empty: no such rule.
-    cues: tuple[str, ...] = ()
+    cues: Cues = ()
 
     def title_in(self, lang: str | None) -> str:
         lang = lang or LANGUAGES[0]
@@ -242,6 +276,10 @@ class Entry:
     citation: Mapping[str, str]
     related: tuple[str, ...] = ()  # topic or entry ids a story often also touches
     keywords: tuple[str, ...] = ()
+    # As for a topic: the entry is picked only for a question holding one of these words,
+    # for an entry narrower than its siblings' words ("tăng ca chủ nhật" shares the Sunday
+    # with the night-on-a-rest-day rate but not the night).
+    cues: Cues = ()
 
     def title_in(self, lang: str | None) -> str:
         return _pick(self.title, lang) or ""
@@ -525,6 +563,7 @@ def _build_entry(
     if not isinstance(keywords, list) or not all(_text(k) for k in keywords):
         problems.append(f"{label}: keywords must be a list of text")
         keywords = []
+    cues = _read_cues(data, label, questions, problems)
     texts = {"answer": answer, "next_step": next_step, "title": title}
     _check_worker_texts(label, texts, problems)
     _check_opening(label, "answer", answer, problems)
@@ -546,7 +585,31 @@ def _build_entry(
         citation=citation,
         related=tuple(related),
         keywords=tuple(k.strip() for k in keywords),
+        cues=cues,
     )
+
+
+def _read_cues(
+    data: dict[str, Any], label: str, questions: Mapping[str, tuple[str, ...]], problems: list[str]
+) -> Cues:
+    """A topic's or entry's cue words: a list of words (one group) or a list of lists (a
+    word of each needed). Each of its own question variants must hold them, or the
+    examples it is trained on would contradict the rule that guards it."""
+    raw = data.get("cues", [])
+    if raw == []:
+        return ()
+    groups = raw if isinstance(raw, list) and raw and all(isinstance(g, list) for g in raw) else [raw]
+    if not isinstance(raw, list) or not all(isinstance(g, list) and g and all(_text(c) for c in g) for g in groups):
+        problems.append(f"{label}: cues must be a list of text, or a list of such lists")
+        return ()
+    cues = tuple(tuple(c.strip() for c in g) for g in groups if g)
+    if cues:
+        words = CueWords.of(cues)
+        for qs in questions.values():
+            for q in qs:
+                if not words.held_by(q):
+                    problems.append(f"{label}: the question {q!r} does not hold the cues")
+    return cues
 
 
 def _build_regions(where: str, data: dict[str, Any], problems: list[str]) -> WageRegions | None:
@@ -726,10 +789,7 @@ def _build_topic(
         problems.append(f"{label}: keywords must be a list of text")
         keywords = []
 
-    cues = data.get("cues", [])
-    if not isinstance(cues, list) or not all(_text(c) for c in cues):
-        problems.append(f"{label}: cues must be a list of text")
-        cues = []
+    cues = _read_cues(data, label, questions, problems)
 
     title = data.get("title", {})
     if not isinstance(title, dict) or (title and not all(_text(title.get(lang)) for lang in LANGUAGES)):
@@ -754,7 +814,7 @@ def _build_topic(
         certainty=certainty,
         related=tuple(related),
         keywords=tuple(k.strip() for k in keywords),
-        cues=tuple(c.strip() for c in cues),
+        cues=cues,
         title={lang: text.strip() for lang, text in title.items()},
         summary=summary,
         bullets=bullets,

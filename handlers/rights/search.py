@@ -47,10 +47,9 @@ from handlers.rights.context import (
     is_small_talk,
     split_story,
 )
-from handlers.rights.kb import KnowledgeBase
+from handlers.rights.kb import CueWords, KnowledgeBase
 from handlers.rights.model import ENTRY_ARTIFACT, OOS_CLASS, LinearModel, features, load_model
 from handlers.rights.vectors import WordVectors, load_vectors
-from handlers.text import written
 
 __all__ = [
     "ABBREVIATIONS",
@@ -927,15 +926,8 @@ class Searcher:
             for text in (*e.title.values(), *(q for qs in e.questions.values() for q in qs)):
                 exact[normalize(text)].add((e.topic, e.id))
         self._exact = {k: next(iter(v)) for k, v in exact.items() if len(v) == 1 and len(k.split()) >= 2}
-        # Cues as written, for questions typed with diacritics ("ôm" is not "ốm"), and folded
-        # for those typed without, where a one-syllable cue would collide ("om": ôm, ốm).
-        self._cues = {
-            t.id: (
-                tuple(written(c) for c in t.cues),
-                tuple(normalize(c) for c in t.cues if " " in c.strip() or normalize(c) == written(c)),
-            )
-            for t in kb.topics.values()
-            if t.cues
+        self._cues = {t.id: CueWords.of(t.cues) for t in kb.topics.values() if t.cues} | {
+            e.id: CueWords.of(e.cues) for e in kb.entries.values() if e.cues
         }
         if model is True:
             model = load_model(kb.topics)
@@ -1199,21 +1191,21 @@ class Searcher:
         if best < ACCEPT or close or tie or self._lacks_cue(best_id, text):
             return SearchResult(None, confidence, suggestions, kind="unsure")
         return SearchResult(
-            best_id, confidence, suggestions, kind="answer", confidence=confidence, entry=self._entry_for(best_id, lex)
+            best_id,
+            confidence,
+            suggestions,
+            kind="answer",
+            confidence=confidence,
+            entry=self._entry_for(best_id, lex, text),
         )
 
-    def _lacks_cue(self, topic: str, text: str) -> bool:
-        """The topic needs one of its cue words (kb.Topic.cues) and the question, as typed
-        or as spelled out ("qrtd" -> "quấy rối tình dục"), holds none."""
-        cues = self._cues.get(topic)
-        if not cues:
+    def _lacks_cue(self, ident: str, text: str) -> bool:
+        """The topic or entry needs one of its cue words (kb.Topic.cues, kb.Entry.cues) and
+        the question, as typed or as spelled out ("qrtd" -> "quấy rối tình dục"), holds none."""
+        cues = self._cues.get(ident)
+        if cues is None:
             return False
-        as_written, folded = cues
-        as_typed = f" {written(text)} "
-        if as_typed != f" {normalize(text)} ":  # typed with diacritics: they decide
-            return not any(f" {cue} " in as_typed for cue in as_written)
-        texts = [f" {normalize(part)} " for part, _ in self.model_text(text)]
-        return not any(f" {cue} " in t for cue in folded for t in texts)
+        return not cues.held_by(text, (part for part, _ in self.model_text(text)))
 
     def combine(self, lex: _Lexical, text: str, vector: dict[str, float] | None = None) -> Combined:
         """The combined score of every class, best first, and the calibration's inputs."""
@@ -1265,7 +1257,7 @@ class Searcher:
         if self._lacks_cue(top, text):
             return SearchResult(None, score, suggestions, kind="unsure", confidence=confidence)
         suggestions = [top, *[t for t in suggestions if t != top][:2]]
-        entry = self._entry_for(top, lex, vector)
+        entry = self._entry_for(top, lex, text, vector)
         also = self._also(top, entry, dict(c.ranked), c1)
         return SearchResult(top, score, suggestions, kind="answer", confidence=confidence, entry=entry, also=also)
 
@@ -1278,17 +1270,21 @@ class Searcher:
         ranked = sorted((r for t, (r, _) in lex.topics.items() if t in self._topic_ids), reverse=True)
         return len(ranked) > 1 and ranked[1] >= TIE * ranked[0]
 
-    def _entry_for(self, topic: str, lex: _Lexical, vector: dict[str, float] | None = None) -> str | None:
+    def _entry_for(self, topic: str, lex: _Lexical, text: str, vector: dict[str, float] | None = None) -> str | None:
         """The specific entry of `topic` that answers the question, or None (the topic's
         own answer). Lexical confidence and, when packaged, the entry model's opinion
-        restricted to this topic's entries."""
-        mine = {eid: c for eid, c in lex.entries.items() if self._entry_topic[eid] == topic}
+        restricted to this topic's entries that the question holds a cue of, if they need one."""
+
+        def candidate(eid: str) -> bool:
+            return self._entry_topic.get(eid) == topic and not self._lacks_cue(eid, text)
+
+        mine = {eid: c for eid, c in lex.entries.items() if candidate(eid)}
         probs: dict[str, float] = {}
         if self.entry_model is not None and vector:
-            all_probs = self.entry_model.predict(vector)
-            total = sum(p for e, p in all_probs.items() if self._entry_topic.get(e) == topic)
+            all_probs = {e: p for e, p in self.entry_model.predict(vector).items() if candidate(e)}
+            total = sum(all_probs.values())
             if total > 0:
-                probs = {e: p / total for e, p in all_probs.items() if self._entry_topic.get(e) == topic}
+                probs = {e: p / total for e, p in all_probs.items()}
         if not mine and not probs:
             return None
         if not probs:
