@@ -589,9 +589,7 @@ def _build_entry(
     )
 
 
-def _read_cues(
-    data: dict[str, Any], label: str, questions: Mapping[str, tuple[str, ...]], problems: list[str]
-) -> Cues:
+def _read_cues(data: dict[str, Any], label: str, questions: Mapping[str, tuple[str, ...]], problems: list[str]) -> Cues:
     """A topic's or entry's cue words: a list of words (one group) or a list of lists (a
     word of each needed). Each of its own question variants must hold them, or the
     examples it is trained on would contradict the rule that guards it."""
