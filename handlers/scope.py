@@ -8,11 +8,12 @@ nowhere until someone scopes them: being granted the role alone shows nothing.
 
 Where a thing's province comes from, always from the store, never from a payload:
 
-- a question: the asker's sign-up (Question.province_id). A question from someone who
-  has not signed up cannot be placed, so only admins (the national level) see it: they
-  can answer it, or ask the worker to sign up so their province's officers see the next.
-  Showing unplaced questions to every organizer would hand a worker's words to officers
-  of 63 provinces, which is exactly the leak this module closes.
+- a question: the asker's sign-up (Question.province_id), else the province the asker
+  named when asking (in the question, or when the hand-off asked them where they work:
+  handlers/rights/inbox.py). A question with neither cannot be placed, so only admins
+  (the national level) see it. Showing unplaced questions to every organizer would hand
+  a worker's words to officers of 34 provinces, which is exactly the leak this module
+  closes.
 - a broadcast: its audience's province filter. It is in an organizer's scope when it
   names provinces and all of them are the organizer's. One without a province filter
   reaches the whole country and is admin-only; an organizer's "everyone" is turned into

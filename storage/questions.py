@@ -23,8 +23,8 @@ class Question:
     created_at: datetime
     answered_at: datetime | None = None
     answer: str | None = None
-    # The asker's province, from their sign-up; None when they have not signed up (or
-    # erased it). Read at query time, so a sign-up made or moved later counts.
+    # The asker's province: their sign-up's, else the one they named when they asked;
+    # None when neither. Read at query time, so a sign-up made or moved later counts.
     province_id: str | None = None
     # Closed without an answer by an organizer (spam, a duplicate, settled by phone).
     closed_at: datetime | None = None
@@ -33,7 +33,14 @@ class Question:
 
 class QuestionStore(abc.ABC):
     @abc.abstractmethod
-    async def add_question(self, user_id: int, text: str, lang: str) -> int: ...
+    async def add_question(self, user_id: int, text: str, lang: str, province_id: str | None = None) -> int:
+        """A handed-off question; `province_id`, the province the asker named, places it
+        for the officers of that province when the asker has no sign-up."""
+
+    @abc.abstractmethod
+    async def set_question_province(self, question_id: int, user_id: int, province_id: str) -> bool:
+        """Name the province of the asker's own open question; False if it is not theirs
+        or no longer open."""
 
     @abc.abstractmethod
     async def get_question(self, question_id: int) -> Question | None: ...

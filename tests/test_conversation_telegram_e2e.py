@@ -99,7 +99,12 @@ async def test_handoff_reaches_the_inbox_and_start_or_menu_leave_it(fake, tmp_pa
         await worker.press("☎️ Liên hệ cán bộ công đoàn")
         assert "tin nhắn tiếp theo sẽ được chuyển" in worker.text
         await worker.say(cases.HANDOFF_QUESTION)
-        assert "Đã gửi câu hỏi #1" in worker.text and "48 giờ" in worker.text
+        # Not signed up and no province in the question: asked where, so the question
+        # reaches that province's officers and not only the national admins.
+        assert "Đã nhận câu hỏi #1" in worker.text and "tỉnh, thành phố nào" in worker.text
+        await worker.say("bac ninh")
+        assert "cán bộ công đoàn Bắc Ninh" in worker.text and "48 giờ" in worker.text
+        assert (await runtime.store.get_question(1)).province_id == "bac_ninh"
 
         for user_id, leave in ((7002, "/start"), (7003, "menu"), (7004, "/cancel")):
             other = TgUser(fake, user_id)

@@ -6,6 +6,7 @@ import pytest
 
 from handlers.rights.kb import REQUIRED_TOPICS
 from storage import Role
+from storage.signups import SignupDraft, SignupSource
 
 
 async def organizer(make_chat, store, user_id: str = "org"):
@@ -146,7 +147,9 @@ async def test_handoff_answered_by_organizer_reaches_the_worker(make_chat, store
     org = await organizer(make_chat, store)
     await worker.say("cty em bắt ký cam kết không tham gia công đoàn thì có đúng không ạ")
     await worker.press("ask:q")
-    assert "#1" in worker.text() and "48" in worker.text()
+    assert "#1" in worker.text() and "tỉnh, thành phố nào" in worker.text()
+    await worker.say("Bình Dương")  # merged into Hồ Chí Minh City in 2025
+    assert "cán bộ công đoàn Hồ Chí Minh" in worker.text() and "48" in worker.text()
     q = await store.get_question(1)
     assert q is not None and q.status == "open" and "cam kết" in q.text
 
@@ -201,7 +204,10 @@ async def test_ask_flow_without_a_previous_question(make_chat, store) -> None:
     assert "ngắn" in worker.text()
     await worker.say("Tôi bị trừ lương vì đi muộn 5 phút có đúng không?")
     assert "#1" in worker.text()
+    await worker.press("askw:skip")
+    assert "vẫn được gửi" in worker.text()
     assert await store.get_state((await store.find_user("test", "w3")).id) is None
+    assert (await store.get_question(1)).province_id is None  # only admins see it
 
 
 @pytest.mark.parametrize("words", ["hủy", "thôi", "không hỏi nữa"])
@@ -275,3 +281,63 @@ async def test_inbox_is_one_short_message_with_pages_however_long_the_queue(make
     assert len(seen) == 23 and len(set(seen)) == 23, "every question reached once, oldest first"
     assert seen[0] == "inbox:r:1"
     assert "inbox:p:0" in org.payloads(), "the last page leads back to the oldest"
+
+
+async def scoped_organizer(make_chat, store, user_id: str, *provinces: str):
+    chat = make_chat(user_id)
+    await chat.say("/start")
+    uid = (await store.find_user("test", user_id)).id
+    await store.set_role(uid, Role.ORGANIZER)
+    await store.add_organizer_provinces(uid, provinces, granted_by=None)
+    return chat
+
+
+async def test_a_question_naming_its_province_reaches_that_provinces_officers(make_chat, store) -> None:
+    worker = make_chat("wp1")
+    await worker.say("/ask cty em o binh duong no luong 2 thang thi phai lam sao")
+    # Named in the question: placed at once, nothing more asked.
+    assert "cán bộ công đoàn Hồ Chí Minh" in worker.text()
+    assert await store.get_state((await store.find_user("test", "wp1")).id) is None
+    hcm = await scoped_organizer(make_chat, store, "org_hcm", "ho_chi_minh")
+    hanoi = await scoped_organizer(make_chat, store, "org_hn", "ha_noi")
+    await hcm.say("/inbox")
+    assert "no luong 2 thang" in hcm.text()
+    await hanoi.say("/inbox")
+    assert "no luong" not in hanoi.text()
+
+
+async def test_the_province_asked_after_a_question_accepts_typos_and_old_names(make_chat, store) -> None:
+    worker = make_chat("wp2")
+    await worker.say("/ask công ty giữ bằng gốc của em có đúng không")
+    await worker.say("Mars")
+    assert "không tìm thấy tỉnh" in worker.text() and "askw:skip" in worker.payloads()
+    await worker.say("hai duong")  # merged into Hải Phòng
+    assert "Hải Phòng" in worker.text()
+    assert (await store.get_question(1)).province_id == "hai_phong"
+    org = await scoped_organizer(make_chat, store, "org_hp", "hai_phong")
+    await org.say("/inbox")
+    assert "bằng gốc" in org.text()
+
+
+async def test_a_signed_up_worker_is_not_asked_where_and_their_sign_up_wins(make_chat, store) -> None:
+    worker = make_chat("wp3")
+    await worker.say("/start")
+    uid = (await store.find_user("test", "wp3")).id
+    await store.submit_signup(
+        SignupDraft(
+            full_name="Nguyễn Văn A",
+            phone_e164="+84912000301",
+            workplace="KCN Quế Võ",
+            province_id="bac_ninh",
+            commune=None,
+            source=SignupSource.SELF,
+            volunteer_id=None,
+            consent_version="v1",
+            consent_lang="vi",
+            consent_channel="test",
+            owner_id=uid,
+        )
+    )
+    await worker.say("/ask cty em o ha noi giu bang goc cua em")
+    assert "cán bộ công đoàn Bắc Ninh" in worker.text()
+    assert (await store.get_question(1)).province_id == "bac_ninh"

@@ -206,7 +206,7 @@ async def test_english_question_gets_english_texts_and_buttons_setting_kept(chat
     assert "🙋 Ask a union officer" in chat.labels() and "qd:minimum_wage:en" in chat.payloads()
     assert (await store.find_user("test", "r1")).language == "vi"
     await chat.press("ask:q:en")  # the hand-off confirms in the question's language
-    assert "Question #1 was sent" in chat.text()
+    assert "Question #1 received. Which province" in chat.text()
     assert (await store.get_question(1)).lang == "en"
 
 

@@ -16,6 +16,17 @@ from storage.sqlite import SQLiteStore, load_migrations
 from tests.conftest import ChatDriver
 
 
+async def _old_question(store: SQLiteStore, user_id: int, text: str) -> int:
+    async with store.db.execute(
+        "INSERT INTO questions (user_id, lang, text, created_at) VALUES (?, 'vi', ?, '2026-01-05T08:00:00+00:00')"
+        " RETURNING id",
+        (user_id, text),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 async def test_the_rebuild_keeps_questions_and_the_reports_that_point_at_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -25,9 +36,9 @@ async def test_the_rebuild_keeps_questions_and_the_reports_that_point_at_them(
     async with SQLiteStore(path) as old:
         worker = await old.touch_user("telegram", "500", language="vi")
         org = await old.touch_user("telegram", "501", language="vi")
-        waiting = await old.add_question(worker.id, "Công ty bắt tăng ca không trả lương", "vi")
-        answered = await old.add_question(worker.id, "Nghỉ ốm được mấy ngày?", "vi")
-        # By hand: this code's reads expect the new columns, which the old table lacks.
+        # By hand: this code's writes and reads expect the new columns, which the old table lacks.
+        waiting = await _old_question(old, worker.id, "Công ty bắt tăng ca không trả lương")
+        answered = await _old_question(old, worker.id, "Nghỉ ốm được mấy ngày?")
         await old.db.execute(
             "UPDATE questions SET status = 'answered', answered_at = created_at, answered_by = ?, answer = ?"
             " WHERE id = ?",

@@ -150,6 +150,43 @@ async def test_questions_inbox_lifecycle(backend: Store) -> None:
     assert await backend.get_question(q1) is None
 
 
+async def test_a_question_is_placed_by_the_sign_up_else_by_the_province_named(backend: Store) -> None:
+    from storage.signups import SignupDraft, SignupSource
+
+    stranger = await backend.touch_user("telegram", "320", language="vi")
+    member = await backend.touch_user("telegram", "321", language="vi")
+    named = await backend.add_question(stranger.id, "cty o bac ninh no luong", "vi", "bac_ninh")
+    unplaced = await backend.add_question(stranger.id, "giữ bằng gốc", "vi")
+    await backend.submit_signup(
+        SignupDraft(
+            full_name="Trần Thị B",
+            phone_e164="+84912000321",
+            workplace="KCN Tân Uyên",
+            province_id="ho_chi_minh",
+            commune=None,
+            source=SignupSource.SELF,
+            volunteer_id=None,
+            consent_version="v1",
+            consent_lang="vi",
+            consent_channel="telegram",
+            owner_id=member.id,
+        )
+    )
+    signed = await backend.add_question(member.id, "làm ở hà nội thì sao", "vi", "ha_noi")
+    assert [q.id for q in await backend.list_open_questions(provinces={"bac_ninh"})] == [named]
+    # The sign-up's province wins over the one named: the worker keeps it up to date.
+    assert [q.id for q in await backend.list_open_questions(provinces={"ho_chi_minh"})] == [signed]
+    assert await backend.list_open_questions(provinces={"ha_noi"}) == []
+    assert await backend.count_open_questions(provinces={"bac_ninh", "ho_chi_minh"}) == 2
+    assert [q.id for q in await backend.search_questions(provinces={"bac_ninh"}, status="open")] == [named]
+    # Only the asker may place their own question, and only while it is open.
+    assert not await backend.set_question_province(unplaced, member.id, "ha_noi")
+    assert await backend.set_question_province(unplaced, stranger.id, "ha_noi")
+    assert (await backend.get_question(unplaced)).province_id == "ha_noi"
+    await backend.close_question(named, member.id, "spam")
+    assert not await backend.set_question_province(named, stranger.id, "ha_noi")
+
+
 async def test_a_question_closed_without_an_answer_leaves_the_open_inbox(backend: Store) -> None:
     from datetime import UTC, datetime, timedelta
 

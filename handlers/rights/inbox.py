@@ -4,6 +4,7 @@ and the answer reaches the worker in the bot, on whatever channel they wrote fro
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -12,7 +13,9 @@ from handlers.context import Ctx
 from handlers.core import cancel
 from handlers.forms import FormFlow
 from handlers.i18n import LANGUAGES, Catalog
-from handlers.join.common import province_scope
+from handlers.join.common import province_name, province_scope
+from handlers.join.provinces import get_province, resolve_province
+from handlers.rights.context import ProvinceFinder
 from handlers.router import Actions, OneMessageStep, Router, payload
 from handlers.scope import no_province_yet, question_in_scope
 from handlers.text import fold, shorten
@@ -40,17 +43,89 @@ CLOSE_REASONS = ("spam", "duplicate", "resolved", "other")
 # beyond the retention of conversation states. The rights Q&A's last question ("qa",
 # handlers/rights/chat.py) is read for the one-tap hand-off.
 HANDOFF = FormFlow(HANDOFF_FLOW)
+# After a question from someone not signed up whose question names no province: where
+# they work, so the question reaches that province's officers.
+WHERE_FLOW = "askw"
+WHERE = FormFlow(WHERE_FLOW)
 ANSWER = FormFlow("inbox_reply")
 LAST_QUESTION = FormFlow("qa")
 
 
 async def _submit(ctx: Ctx, text: str) -> Reply:
-    qid = await ctx.store.add_question(ctx.user.id, text[:MAX_QUESTION_CHARS], ctx.lang)
+    """Store the question for the officers of the asker's province: their sign-up's,
+    else the one the question names ("cty em o binh duong ..."), else the worker is asked.
+    Without a province only admins would ever see it (handlers/scope.py)."""
+    signup = await ctx.store.signup_of_user(ctx.user.id)
+    named = None if signup is not None else _province_in(text)
+    qid = await ctx.store.add_question(ctx.user.id, text[:MAX_QUESTION_CHARS], ctx.lang, named)
     await ctx.store.clear_state(ctx.user.id)
     logger.info("inbox: user %s handed off question %s", ctx.user.id, qid)
+    province = signup.province_id if signup is not None else named
     # Quote what was sent: the one-tap button forwards the question asked before it.
-    sent = ctx.t("ask.sent", id=qid, hours=ctx.settings.answer_within_hours)
-    return Reply(f"{sent}\n\n{ctx.t('ask.sent_quote', text=shorten(text, 200))}", buttons=[ctx.back_button()])
+    quote = ctx.t("ask.sent_quote", text=shorten(text, 200))
+    if province is None:
+        await WHERE.save(ctx, "text", {"qid": qid})
+        where = ctx.t("ask.where", id=qid)
+        return Reply(f"{where}\n\n{quote}", buttons=[[_skip_where(ctx)], ctx.back_button()])
+    sent = ctx.t("ask.sent", id=qid, province=province_name(province, ctx.lang), hours=ctx.settings.answer_within_hours)
+    return Reply(f"{sent}\n\n{quote}", buttons=[ctx.back_button()])
+
+
+@functools.cache
+def _provinces() -> ProvinceFinder:
+    return ProvinceFinder()
+
+
+def _province_in(text: str) -> str | None:
+    return _provinces().find(fold(text).split(), text)
+
+
+def _skip_where(ctx: Ctx) -> Button:
+    return Button(ctx.t("ask.where_skip"), payload(WHERE_FLOW, "skip"))
+
+
+async def _placed(ctx: Ctx, qid: int, province_id: str) -> Reply:
+    await ctx.store.clear_state(ctx.user.id)
+    if not await ctx.store.set_question_province(qid, ctx.user.id, province_id):
+        return Reply(ctx.t("ask.where_closed", id=qid), buttons=[ctx.back_button()])
+    logger.info("inbox: user %s placed question %s", ctx.user.id, qid)
+    text = ctx.t("ask.where_set", id=qid, province=province_name(province_id, ctx.lang))
+    return Reply(f"{text} {ctx.t('ask.expect', hours=ctx.settings.answer_within_hours)}", buttons=[ctx.back_button()])
+
+
+async def where_text(ctx: Ctx) -> Reply:
+    """The province typed after a question from someone not signed up: the question goes
+    to that province's officers. A typed word that is no province asks again."""
+    state = await WHERE.load(ctx)
+    if state is None:
+        return Reply(ctx.t("ask.where_gone"), buttons=[ctx.back_button()])
+    qid = int(state.data["qid"])
+    text = ctx.inbound.text.strip()
+    if fold(text) in _NEVER_MIND:
+        return await _skipped(ctx, qid)
+    match = resolve_province(text)
+    if match.province is not None:
+        return await _placed(ctx, qid, match.province.id)
+    choices = [Button(p.name(ctx.lang), payload(WHERE_FLOW, "p", p.id)) for p in match.suggestions]
+    key = "ask.where_suggest" if choices else "ask.where_unknown"
+    rows = [choices[i : i + 2] for i in range(0, len(choices), 2)]
+    return Reply(ctx.t(key, text=shorten(text, 40)), buttons=[*rows, [_skip_where(ctx)], ctx.back_button()])
+
+
+async def _skipped(ctx: Ctx, qid: int) -> Reply:
+    await ctx.store.clear_state(ctx.user.id)
+    return Reply(ctx.t("ask.where_skipped", id=qid), buttons=[ctx.back_button()])
+
+
+async def where_button(ctx: Ctx) -> Reply:
+    """`askw:p:<province>` (a suggested province) or `askw:skip`."""
+    state = await WHERE.load(ctx)
+    if state is None:
+        return Reply(ctx.t("ask.where_gone"), buttons=[ctx.back_button()])
+    qid = int(state.data["qid"])
+    if ctx.args[:1] == ("p",) and len(ctx.args) == 2 and get_province(ctx.args[1]) is not None:
+        return await _placed(ctx, qid, ctx.args[1])
+    return await _skipped(ctx, qid)
 
 
 async def open_handoff(ctx: Ctx, *, intro: str | None = None) -> Reply:
@@ -261,6 +336,8 @@ def register(router: Router) -> None:
     router.command("ask", describe="cmd.ask")(ask)
     router.button(HANDOFF_FLOW)(ask_button)
     router.flow(HANDOFF_FLOW, one_message=OneMessageStep(frozenset({"ask"}), frozenset({HANDOFF_FLOW})))(ask_text)
+    router.button(WHERE_FLOW)(where_button)
+    router.flow(WHERE_FLOW, one_message=OneMessageStep(buttons=frozenset({WHERE_FLOW})))(where_text)
     router.command("inbox", min_role=Role.ORGANIZER)(inbox)
     router.button("inbox", min_role=Role.ORGANIZER, actions=ACTIONS)(inbox_button)
     router.flow(ANSWER.flows[0], min_role=Role.ORGANIZER, one_message=OneMessageStep())(inbox_reply_text)

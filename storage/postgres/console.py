@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from storage.console import ConsoleSession, ImportOutcome, SignupCursor, SignupQuery
+from storage.postgres.questions import _SELECT as _Q_SELECT
+from storage.postgres.questions import _question
 from storage.postgres.signups import _EXPORT_SELECT, _SELECT, IMPORT_LOCK, Params, export_page, filter_provinces, signup
 from storage.postgres.store import PostgresFeature, affected, now_utc
 from storage.questions import Question
@@ -18,11 +20,7 @@ from storage.sqlite.console import _like
 if TYPE_CHECKING:
     import asyncpg
 
-# Questions with the asker's channel and province (from their sign-up, read at query time).
-_Q_SELECT = (
-    "SELECT q.*, u.channel, u.external_id, s.province_id AS province_id FROM questions q"
-    " JOIN users u ON u.id = q.user_id LEFT JOIN signups s ON s.user_id = q.user_id"
-)
+# Questions with the asker's channel and province (storage/postgres/questions.py).
 # Rows per INSERT of a paper import: one statement per chunk instead of one per row.
 _IMPORT_CHUNK = 1000
 # The name order of the console's pages, byte order as in SQLite; the signups_name_id
@@ -108,24 +106,6 @@ def _text_condition(text: str, params: Params, terms: _Terms | None) -> str:
     if terms.workplaces:
         either.append(f"s.workplace = ANY({params.add(terms.workplaces)}::text[])")
     return f"({' OR '.join(either)})"
-
-
-def _question(r: asyncpg.Record) -> Question:
-    return Question(
-        id=r["id"],
-        user_id=r["user_id"],
-        channel=r["channel"],
-        external_id=r["external_id"],
-        lang=r["lang"],
-        text=r["text"],
-        status=r["status"],
-        created_at=r["created_at"],
-        answered_at=r["answered_at"],
-        answer=r["answer"],
-        province_id=r["province_id"],
-        closed_at=r["closed_at"],
-        close_reason=r["close_reason"],
-    )
 
 
 class PostgresConsoleMixin(PostgresFeature):
@@ -347,7 +327,8 @@ class PostgresConsoleMixin(PostgresFeature):
         if provinces is not None:
             if not provinces:
                 return []
-            sql += f" AND s.province_id = ANY({params.add(sorted(set(provinces)))}::text[])"
+            placed = params.add(sorted(set(provinces)))
+            sql += f" AND COALESCE(s.province_id, q.named_province_id) = ANY({placed}::text[])"
         if text:
             pattern = params.add(_like(text))
             sql += f" AND (q.text ILIKE {pattern} ESCAPE '\\' OR q.answer ILIKE {pattern} ESCAPE '\\')"

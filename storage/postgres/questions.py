@@ -15,19 +15,19 @@ if TYPE_CHECKING:
 
 # At most one sign-up per account (signups_one_per_user): the join adds no rows.
 _SELECT = (
-    "SELECT q.*, u.channel, u.external_id, s.province_id AS province_id FROM questions q"
+    "SELECT q.*, u.channel, u.external_id, COALESCE(s.province_id, q.named_province_id) AS province_id FROM questions q"
     " JOIN users u ON u.id = q.user_id LEFT JOIN signups s ON s.user_id = q.user_id"
 )
 
 
 def _province_filter(provinces: Collection[str] | None, n: int) -> tuple[str, tuple[Any, ...]]:
-    """An SQL condition (on alias s) using placeholder $n, and its parameters; None: every question."""
+    """An SQL condition (on aliases s and q) using placeholder $n, and its parameters; None: every question."""
     if provinces is None:
         return "", ()
     values = sorted(provinces)
     if not values:
         return " AND FALSE", ()
-    return f" AND s.province_id = ANY(${n}::text[])", (values,)
+    return f" AND COALESCE(s.province_id, q.named_province_id) = ANY(${n}::text[])", (values,)
 
 
 def _question(r: asyncpg.Record) -> Question:
@@ -51,16 +51,27 @@ def _question(r: asyncpg.Record) -> Question:
 class PostgresQuestionMixin(PostgresFeature):
     """Uses PostgresStore's `db` (joins an open transaction), `pool` and `transaction()` (storage/postgres/store.py)."""
 
-    async def add_question(self, user_id: int, text: str, lang: str) -> int:
+    async def add_question(self, user_id: int, text: str, lang: str, province_id: str | None = None) -> int:
         return int(
             await self.db.fetchval(
-                "INSERT INTO questions (user_id, lang, text, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                "INSERT INTO questions (user_id, lang, text, created_at, named_province_id)"
+                " VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 user_id,
                 lang,
                 text,
                 now_utc(),
+                province_id,
             )
         )
+
+    async def set_question_province(self, question_id: int, user_id: int, province_id: str) -> bool:
+        status = await self.db.execute(
+            "UPDATE questions SET named_province_id = $1 WHERE id = $2 AND user_id = $3 AND status = 'open'",
+            province_id,
+            question_id,
+            user_id,
+        )
+        return affected(status) == 1
 
     async def get_question(self, question_id: int) -> Question | None:
         row = await self.db.fetchrow(f"{_SELECT} WHERE q.id = $1", question_id)

@@ -16,19 +16,19 @@ if TYPE_CHECKING:
 
 # At most one sign-up per account (signups_one_per_user): the join adds no rows.
 _SELECT = (
-    "SELECT q.*, u.channel, u.external_id, s.province_id AS province_id FROM questions q"
+    "SELECT q.*, u.channel, u.external_id, COALESCE(s.province_id, q.named_province_id) AS province_id FROM questions q"
     " JOIN users u ON u.id = q.user_id LEFT JOIN signups s ON s.user_id = q.user_id"
 )
 
 
 def _province_filter(provinces: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
-    """An SQL condition (on alias s) and its parameters; None: every question."""
+    """An SQL condition (on aliases s and q) and its parameters; None: every question."""
     if provinces is None:
         return "", ()
     values = tuple(sorted(provinces))
     if not values:
         return " AND 0", ()
-    return f" AND s.province_id IN ({', '.join('?' * len(values))})", values
+    return f" AND COALESCE(s.province_id, q.named_province_id) IN ({', '.join('?' * len(values))})", values
 
 
 def _now() -> str:
@@ -61,14 +61,22 @@ class SQLiteQuestionMixin:
         @property
         def db(self) -> GuardedConnection: ...
 
-    async def add_question(self, user_id: int, text: str, lang: str) -> int:
+    async def add_question(self, user_id: int, text: str, lang: str, province_id: str | None = None) -> int:
         async with self.db.execute(
-            "INSERT INTO questions (user_id, lang, text, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-            (user_id, lang, text, _now()),
+            "INSERT INTO questions (user_id, lang, text, created_at, named_province_id)"
+            " VALUES (?, ?, ?, ?, ?) RETURNING id",
+            (user_id, lang, text, _now(), province_id),
         ) as cur:
             row = await cur.fetchone()
         assert row is not None
         return int(row[0])
+
+    async def set_question_province(self, question_id: int, user_id: int, province_id: str) -> bool:
+        async with self.db.execute(
+            "UPDATE questions SET named_province_id = ? WHERE id = ? AND user_id = ? AND status = 'open'",
+            (province_id, question_id, user_id),
+        ) as cur:
+            return cur.rowcount == 1
 
     async def get_question(self, question_id: int) -> Question | None:
         async with self.db.execute(f"{_SELECT} WHERE q.id = ?", (question_id,)) as cur:
