@@ -80,6 +80,15 @@ async def test_mydata_shows_an_unfinished_form(chat) -> None:
     await chat.say(LAN["name"])
     await chat.say("/mydata")
     assert "điền dở" in chat.text() and LAN["name"] in chat.text()
+    await chat.say("/join")
+    await chat.press_label("Điền tiếp")
+    for answer in ("phone", "workplace", "province"):
+        await chat.say(LAN[answer])
+    await chat.say("/mydata")
+    # The form's own field names and the province's name, not the draft's keys and ids.
+    text = chat.text()
+    assert f"Họ tên: {LAN['name']}" in text and "Tỉnh/thành phố: Hồ Chí Minh" in text, text
+    assert "province:" not in text and "ho_chi_minh" not in text
 
 
 async def test_forget_erases_everything_and_leaves_no_trace_in_the_file(chat, store, tmp_path) -> None:

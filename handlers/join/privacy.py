@@ -96,7 +96,7 @@ async def mydata(ctx: Ctx) -> Reply:
         if isinstance(resume, dict) and resume.get("flow") in FORM_FLOWS and isinstance(resume.get("data"), dict):
             form_data = resume["data"]
     if form_data is not None:
-        answers = ", ".join(f"{k}: {v}" for k, v in _form_answers(form_data).items()) or "—"
+        answers = ", ".join(f"{label}: {v}" for label, v in _form_answers(ctx, form_data)) or "—"
         parts.append(ctx.t("join.privacy.mydata_form", answers=answers))
 
     code = await ctx.store.volunteer_code(u.id)
@@ -130,9 +130,27 @@ async def mydata(ctx: Ctx) -> Reply:
     return Reply("\n\n".join(parts), buttons=[ctx.back_button()])
 
 
-def _form_answers(data: dict[str, Any]) -> dict[str, str]:
-    keys = ("name", "phone", "workplace", "province", "commune", "ref")
-    return {k: str(data[k]) for k in keys if data.get(k)}
+# A draft's keys and the form's field names, as the review screen shows them.
+_FORM_FIELDS = (
+    ("name", "name"),
+    ("phone", "phone"),
+    ("workplace", "workplace"),
+    ("province", "province"),
+    ("commune", "commune"),
+    ("ref", "referral"),
+)
+
+
+def _form_answers(ctx: Ctx, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The unsent form's answers under the names the worker saw ("Tỉnh/thành: Hồ Chí
+    Minh", not "province: ho_chi_minh")."""
+    out = []
+    for key, field in _FORM_FIELDS:
+        value = data.get(key)
+        if value:
+            shown = province_name(str(value), ctx.lang) if key == "province" else str(value)
+            out.append((ctx.t(f"join.form.field.{field}"), shown))
+    return out
 
 
 async def _subscriptions(ctx: Ctx) -> list[str]:
