@@ -610,3 +610,14 @@ async def test_a_form_agreed_to_without_a_recorded_version_asks_again(chat, stor
     await press_action(chat, "a")
     await press_action(chat, "g")
     assert (await signups_in(store))[0].consent_version == CONSENT_VERSION
+
+
+@pytest.mark.parametrize("typed", ["ko co", "k có", "chưa có", "không có mã"])
+async def test_no_referral_code_typed_in_everyday_words_skips_the_step(make_chat, typed) -> None:
+    w = make_chat("wref")
+    await w.say("/join")
+    for text in (LAN["name"], LAN["phone"], LAN["workplace"], LAN["province"], LAN["commune"]):
+        await w.say(text)
+    assert await current_step(w) == "referral"
+    await w.say(typed)
+    assert await current_step(w) == "consent", w.text()

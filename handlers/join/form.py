@@ -84,7 +84,13 @@ COMMUNE_LENGTH = (2, 100)
 
 _BACK_WORDS = frozenset({"back", "go back", "quay lai", "tro lai", "lui", "lui lai", "quay ve"})
 _AGREE_WORDS = frozenset({"dong y", "toi dong y", "em dong y", "yes", "i agree", "agree"})
-_SKIP_WORDS = frozenset({"bo qua", "skip", "khong", "ko", "khong co", "no", "none", "-"})
+# Typed at an optional step ("ko co" was refused as a referral code while "không" passed).
+_SKIP_WORDS = frozenset(
+    {
+        *("bo qua", "skip", "khong", "ko", "k", "khong co", "ko co", "k co", "kco", "chua co", "khong biet", "ko biet"),
+        *("khong co ma", "ko co ma", "k co ma", "no", "none", "no code", "n a", "-"),
+    }
+)
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PROVINCE_COLUMNS = 3
 
