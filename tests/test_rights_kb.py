@@ -364,3 +364,14 @@ def test_packaged_files_are_untouched_by_overrides(tmp_path: Path) -> None:
     before = load_knowledge_base()
     load_knowledge_base(tmp_path)
     assert load_knowledge_base() == before
+
+
+def test_answers_state_the_figure_the_question_turns_on(kb: KnowledgeBase) -> None:
+    # Found by an outside tester: "nghi thai san duoc may thang" got 6 months with no word
+    # of the 7 months for a second child (in force since 01/07/2026, hedged as the sheet
+    # marks it), and "cty bat thu viec 3 thang" was told of a maximum it never named.
+    leave = kb.entries["maternity.leave_length"]
+    assert "7 tháng" in leave.answer["vi"] and "7 months" in leave.answer["en"] and leave.hedged
+    once = kb.entries["probation.only_once"]
+    assert "6 ngày làm việc" in once.answer["vi"] and "30 ngày" in once.answer["vi"]
+    assert "6 working days" in once.answer["en"] and "30 days" in once.answer["en"]
