@@ -124,6 +124,10 @@ class Reply:
     # Shown to the current user when a reply addressed to someone else cannot be
     # delivered (blocked the bot, outside Zalo's 7-day window...).
     on_failure: Reply | None = None
+    # A typed number answers this step itself ("about how many workers?"): channels that
+    # list buttons as numbered choices letter them instead (a, b, c) and pass a typed
+    # number on as text, or "6" (six workers) would press the sixth choice, Cancel.
+    numbers_typed: bool = False
 
 
 # Sends a reply to (channel, external user id); False when it could not be delivered.

@@ -148,3 +148,17 @@ def test_a_button_marked_untyped_is_pressed_by_its_number_only(typed: str) -> No
     assert choices.match("u1", "1") == "jf:x:x"
     assert choices.match("u1", "2") == "sub:stop"
     assert choices.match("u1", "không") == "sub:keep"
+
+
+def test_where_a_typed_number_is_the_answer_the_choices_are_lettered() -> None:
+    choices = NumberedChoices()
+    buttons = [[Button("Chỉ mình tôi", "rp:w:1")], [Button("Khoảng 2–10 người", "rp:w:5")], [Button("❌ Hủy", "rp:x")]]
+    text = choices.render("u1", Reply("Bao nhiêu người?", buttons=buttons, numbers_typed=True), fresh=True)
+    assert text == "Bao nhiêu người?\n\na. Chỉ mình tôi\nb. Khoảng 2–10 người\nc. ❌ Hủy"
+    assert choices.match("u1", "3") is None and choices.match("u1", "1") is None  # the step reads them
+    assert choices.match("u1", "c") == "rp:x" and choices.match("u1", "B") == "rp:w:5"
+    assert choices.match("u1", "chi minh toi") == "rp:w:1"
+    assert choices.match("u1", "d") is None
+    # The next screen numbers again, even one added to the same turn.
+    choices.render("u1", Reply("Tiếp", buttons=[[Button("Bỏ qua", "rp:skip")]]), fresh=False)
+    assert choices.match("u1", "1") == "rp:skip" and choices.match("u1", "a") is None

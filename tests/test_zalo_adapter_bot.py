@@ -209,3 +209,23 @@ async def _until_up(http: httpx.AsyncClient, base: str) -> None:
         except httpx.TransportError:
             await asyncio.sleep(0.02)
     raise AssertionError("web server did not come up")
+
+
+async def test_a_number_typed_where_it_is_the_answer_is_not_a_choice(tmp_path: Path, bot: FakeZaloBot) -> None:
+    # Found by an outside tester: at "about how many workers? choose or type a number",
+    # "6" pressed the sixth listed choice, Cancel, and the report was lost; "3" recorded
+    # the third choice. There the choices are lettered and a typed number is the answer.
+    async with running(tmp_path, bot_env(tmp_path, bot)) as h:
+        chat = BotChat(bot, h, WORKER)
+        await chat.say("/report")
+        await chat.say("1")  # the first category, by number as everywhere else
+        await chat.say("Công ty May Hưng Phát")
+        (ask,) = await chat.say("binh duong")
+        assert CATALOG.t("vi", "listening.report.ask_workers") in ask
+        assert "\na. " in ask and "\n1. " not in ask and ask.endswith(CATALOG.t("vi", "zalo.choose_letter_hint"))
+        (after,) = await chat.say("6")
+        assert CATALOG.t("vi", "listening.report.cancelled") not in after
+        assert CATALOG.t("vi", "listening.report.skip_button") in after  # on to the description
+        (review,) = await chat.say("bo qua")
+        assert "\n1. " in review  # numbers again once a number is not an answer
+        assert "• Số người bị ảnh hưởng: 6\n" in review, review

@@ -17,7 +17,7 @@ from typing import TextIO
 from starlette.routing import BaseRoute
 
 from bot.channels.base import ChannelRegistry
-from bot.channels.numbered import NumberedChoices
+from bot.channels.numbered import NumberedChoices, choice_mark
 from handlers.dispatcher import Dispatcher
 from handlers.types import Channel, Inbound, InboundKind, Reply
 
@@ -121,9 +121,9 @@ class ConsoleChannel:
             self._print(reply.text)
         flat = [b for row in reply.buttons for b in row]
         for i, b in enumerate(flat, 1):
-            self._print(f"  {i}) {b.label}")
+            self._print(f"  {choice_mark(i, reply.numbers_typed)}) {b.label}")
         if remember_buttons and flat:
-            self.choices.offer(self.user_id, flat, fresh=True)
+            self.choices.offer(self.user_id, flat, fresh=True, lettered=reply.numbers_typed)
         self._print("")
 
     def _save(self, filename: str, data: bytes) -> Path:

@@ -4,7 +4,8 @@ A reply's buttons are listed under its text as "1. label", numbered on across th
 replies of one turn, and remembered per user; the worker answers with the number, the
 label, or enough of its words to point to one choice, with or without diacritics, in
 any case ("2", "2.", "Gia nhập công đoàn", "gia nhap", "dong y"), and that answer
-becomes the button press. Anything else is passed on as typed text.
+becomes the button press. Anything else is passed on as typed text. Where a typed number
+is the step's own answer (Reply.numbers_typed), the choices are lettered (a, b, c) instead.
 
 What was offered is kept in memory only: after a restart a bare "2" is read as text
 again, which the handlers answer like any other message. The handlers' own state
@@ -34,14 +35,24 @@ def _contains_run(words: list[str], run: list[str]) -> bool:
     return any(words[i : i + n] == run for i in range(len(words) - n + 1))
 
 
-def format_choices(buttons: Iterable[Button], start: int = 1) -> list[str]:
-    return [f"{n}. {b.label}" for n, b in enumerate(buttons, start)]
+def format_choices(buttons: Iterable[Button], start: int = 1, *, lettered: bool = False) -> list[str]:
+    return [f"{choice_mark(n, lettered)}. {b.label}" for n, b in enumerate(buttons, start)]
+
+
+def choice_mark(n: int, lettered: bool) -> str:
+    """The n-th choice's mark: "3", or "c" where a typed number is an answer of its own."""
+    return LETTERS[n - 1] if lettered and n <= len(LETTERS) else str(n)
+
+
+# Lettered choices (Reply.numbers_typed): a screen has far fewer buttons than letters.
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 @dataclass(slots=True)
 class _Offer:
     buttons: list[Button]
     at: float
+    lettered: bool = False  # marked a, b, c: a typed number is text, not a choice
 
 
 class NumberedChoices:
@@ -59,12 +70,15 @@ class NumberedChoices:
         self._ttl = ttl
         self._clock = clock
 
-    def offer(self, user_id: str, buttons: list[Button], *, fresh: bool) -> int:
-        """Remember `buttons`, replacing earlier choices when `fresh`; returns the first number."""
+    def offer(self, user_id: str, buttons: list[Button], *, fresh: bool, lettered: bool = False) -> int:
+        """Remember `buttons`, replacing earlier choices when `fresh` (always when
+        `lettered`: letters and numbers never mix); returns the first number."""
         now = self._clock()
-        current = None if fresh else self._live(user_id)
+        current = None if fresh or lettered else self._live(user_id)
+        if current is not None and current.lettered:
+            current = None
         if current is None:
-            current = _Offer([], now)
+            current = _Offer([], now, lettered)
         start = len(current.buttons) + 1
         current.buttons.extend(buttons)
         current.at = now
@@ -76,6 +90,10 @@ class NumberedChoices:
 
     def forget(self, user_id: str) -> None:
         self._offers.pop(user_id, None)
+
+    def lettered(self, user_id: str) -> bool:
+        offer = self._live(user_id)
+        return offer is not None and offer.lettered
 
     def choices(self, user_id: str) -> list[Button]:
         offer = self._live(user_id)
@@ -96,9 +114,14 @@ class NumberedChoices:
         answer = fold(text)
         if not answer:
             return None
+        lettered = self.lettered(user_id)
         if answer.isdigit():
+            if lettered:
+                return None  # the step's own answer ("6" workers), not a choice
             n = int(answer)
             return buttons[n - 1].payload if 1 <= n <= len(buttons) else None
+        if lettered and len(answer) == 1 and answer in LETTERS[: len(buttons)]:
+            return buttons[LETTERS.index(answer)].payload
         # A button that must not be pressed by a typed word matches by number only.
         labels = [fold(b.label).split() if b.typed else [] for b in buttons]
         words = answer.split()
@@ -133,8 +156,8 @@ class NumberedChoices:
             if fresh:
                 self.forget(user_id)
             return reply.text
-        start = self.offer(user_id, flat, fresh=fresh)
-        lines = format_choices(flat, start)
+        start = self.offer(user_id, flat, fresh=fresh, lettered=reply.numbers_typed)
+        lines = format_choices(flat, start, lettered=reply.numbers_typed)
         if hint:
             lines.append(hint)
         listed = "\n".join(lines)

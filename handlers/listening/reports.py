@@ -102,7 +102,7 @@ def _ask_province(ctx: Ctx, data: dict[str, Any]) -> Reply:
 def _ask_workers(ctx: Ctx, data: dict[str, Any]) -> Reply:
     rows = [[Button(ctx.t(f"listening.report.workers.{n}"), payload(PREFIX, "w", n))] for n in WORKER_CHOICES]
     rows.append(_cancel_row(ctx))
-    return Reply(ctx.t("listening.report.ask_workers"), buttons=rows)
+    return Reply(ctx.t("listening.report.ask_workers"), buttons=rows, numbers_typed=True)
 
 
 def _ask_description(ctx: Ctx, data: dict[str, Any]) -> Reply:

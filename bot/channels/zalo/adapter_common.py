@@ -248,7 +248,8 @@ class ZaloChannelBase(abc.ABC):
         return delivered
 
     def _plan(self, to: str, reply: Reply, lang: str, *, fresh: bool) -> list[Step]:
-        hint = self.catalog.t(lang, "zalo.choose_hint") if reply.buttons else None
+        hint_key = "zalo.choose_letter_hint" if reply.numbers_typed else "zalo.choose_hint"
+        hint = self.catalog.t(lang, hint_key) if reply.buttons else None
         text = self.choices.render(to, reply, fresh=fresh, hint=hint)
         notes: list[str] = []
         steps: list[Step] = []
