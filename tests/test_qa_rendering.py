@@ -140,6 +140,21 @@ async def test_province_spanning_regions_lists_the_areas_of_each(chat, scripted_
     assert "• Vùng II (4.730.000 đồng/tháng, 22.700 đồng/giờ): các xã còn lại" in text
 
 
+async def test_the_province_of_the_question_carries_to_a_topic_chosen_from_the_choices(chat, scripted_service) -> None:
+    # Found by an outside tester: "cty o ha noi tra e 4tr8 ..." got the choices, and
+    # pressing the minimum-wage one asked for the province the question had named.
+    script(scripted_service, "q5", kind="unsure", suggestions=["minimum_wage", "wage_payment"], province="ha_noi")
+    await chat.say("q5")
+    assert "qa:minimum_wage:vi" in chat.payloads()
+    await chat.press("qa:minimum_wage:vi")
+    assert "📍 Hà Nội có nhiều vùng lương tối thiểu:" in chat.text() and "Gõ tên tỉnh" not in chat.text()
+    # A later question naming no province does not carry the old one.
+    script(scripted_service, "q6", kind="unsure", suggestions=["minimum_wage", "wage_payment"])
+    await chat.say("q6")
+    await chat.press("qa:minimum_wage:vi")
+    assert "Gõ tên tỉnh" in chat.text()
+
+
 async def test_unknown_province_asks_the_worker_to_name_it(chat, scripted_service) -> None:
     script(scripted_service, "q4", topic="minimum_wage", kind="answer", confidence=0.95)
     await chat.say("q4")

@@ -658,6 +658,12 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         return with_menu(ctx, ctx.t(key))
 
     memory.pop("offer", None)
+    # The province the question names, for a topic button pressed under the answer or
+    # the choices ("cty o ha noi tra 4tr8" -> "Lương tối thiểu vùng" names Hà Nội's region).
+    if result.province:
+        memory["province"] = result.province
+    else:
+        memory.pop("province", None)
     # The same words again (diacritics count: "Dũng" is not "đúng").
     repeated = bool(memory.get("q")) and _same(str(memory["q"]), text)
     await remember_question(ctx, text, memory)
@@ -758,7 +764,7 @@ async def show_topic(ctx: Ctx) -> Reply:
         return categories_reply(ctx)
     # Chosen from a list: the worker picked it, so no "is this it?" doubt remains,
     # but a person stays one tap away.
-    return await answer_reply(ctx, topic_id)
+    return await answer_reply(ctx, topic_id, province=await _asked_province(ctx))
 
 
 async def show_details(ctx: Ctx) -> Reply:
@@ -776,7 +782,14 @@ async def show_entry(ctx: Ctx) -> Reply:
     entry = rights(ctx).entry(ctx.args[0]) if ctx.args else None
     if entry is None:
         return categories_reply(ctx)
-    return await entry_reply(ctx, entry)
+    return await entry_reply(ctx, entry, province=await _asked_province(ctx))
+
+
+async def _asked_province(ctx: Ctx) -> str | None:
+    """The province named in the question just asked, if any (kept with it in the state)."""
+    memory = await _qa_state(ctx)
+    province = (memory or {}).get("province")
+    return province if isinstance(province, str) and get_province(province) is not None else None
 
 
 async def show_wage_areas(ctx: Ctx) -> list[Reply]:
