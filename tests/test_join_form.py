@@ -621,3 +621,19 @@ async def test_no_referral_code_typed_in_everyday_words_skips_the_step(make_chat
     assert await current_step(w) == "referral"
     await w.say(typed)
     assert await current_step(w) == "consent", w.text()
+
+
+@pytest.mark.parametrize("typed", ["thôi không đăng ký nữa", "stop", "huy"])
+async def test_wanting_to_stop_typed_at_a_question_shows_the_way_out_and_saves_nothing(make_chat, typed) -> None:
+    # Found by an outside tester: these were saved as the company's name. Typed words
+    # never cancel the form (only /cancel or the button), so the way out is shown.
+    w = make_chat("wquit")
+    await w.say("/join")
+    await w.say(LAN["name"])
+    await w.say(LAN["phone"])
+    assert await current_step(w) == "workplace"
+    await w.say(typed)
+    assert "Muốn dừng đăng ký?" in w.text() and await current_step(w) == "workplace"
+    assert "Câu 3/7" in w.text() and any("Hủy" in label for label in w.labels())
+    await w.say(LAN["workplace"])
+    assert await current_step(w) == "province"

@@ -91,6 +91,13 @@ _SKIP_WORDS = frozenset(
         *("khong co ma", "ko co ma", "k co ma", "no", "none", "no code", "n a", "-"),
     }
 )
+# Typed at a step other than the name, these mean "I want to stop", not an answer.
+_QUIT_WORDS = frozenset(
+    {
+        *("huy", "huy bo", "huy dang ky", "thoi", "thoi khong dang ky nua", "khong dang ky nua", "ko dang ky nua"),
+        *("thoi khong dang ky", "khong dang ky", "ko dang ky", "dung", "dung lai", "stop", "cancel", "quit", "exit"),
+    }
+)
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PROVINCE_COLUMNS = 3
 
@@ -339,6 +346,11 @@ def finished(ctx: Ctx) -> Reply:
 # -- answers ----------------------------------------------------------------------
 async def _answer(ctx: Ctx, form: Form, text: str) -> Reply:
     step = form.step
+    if step is not Step.NAME and fold(text) in _QUIT_WORDS:
+        # "thôi không đăng ký nữa" typed at the company step was saved as the company.
+        # A typed word never cancels a form (issue 9: "Huy" is a name): the way out is
+        # shown instead, and the question asked again.
+        return prompt(ctx, form, note=ctx.t("join.form.quit_hint"))
     if step is Step.NAME:
         name = clean_name(text)
         if not name.ok:
