@@ -197,7 +197,8 @@ def test_active_on_edges() -> None:
     assert not b.active_on(date(2027, 2, 1))
 
 
-async def test_a_question_typed_at_the_province_prompt_is_answered(make_chat) -> None:
+async def test_a_question_typed_at_the_province_prompt_is_answered(make_chat, store) -> None:
+    await store.upsert_benefits([benefit("hanoi", title="Chỉ Hà Nội", provinces=("ha_noi",))])
     chat = make_chat("q1")
     await chat.say("/benefits")
     await chat.say("công ty không đóng bảo hiểm xã hội cho tôi thì phải làm sao")

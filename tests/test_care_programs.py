@@ -32,6 +32,7 @@ from storage.sqlite.care import CODE_ALPHABET
 from tests.conftest import ChatDriver
 from tests.fakes.broadcast_support import VN, FakeClock, RecordingSender, add_workers, make_engine
 from tests.harness import local_today
+from tests.test_care_benefits import benefit
 from tests.test_join_form import LAN, LAN_E164, fill_form
 
 CODE = re.compile(rf"\b[{CODE_ALPHABET}]{{7}}\b")
@@ -423,9 +424,17 @@ async def test_registrations_are_purged_after_the_program(backend) -> None:
 
 
 @pytest.mark.parametrize("channel", ["telegram", "zalo_bot"])
-async def test_menu_buttons_reach_member_care(make_chat, channel) -> None:
+async def test_menu_buttons_reach_member_care(make_chat, store, channel) -> None:
     chat = make_chat("m1", channel)
     await chat.say("/start")
+    # Nothing offered anywhere: said at once, not after asking for the province
+    # (found trying the bot: 34 provinces to pick from, then "nothing here").
+    for label, expected in (("Ưu đãi", "chưa có ưu đãi nào"), ("Xe, tàu Tết", "không có chương trình nào")):
+        await chat.say("/menu")
+        await chat.press_label(label)
+        assert expected in chat.text() and "tỉnh/thành nào" not in chat.text(), (label, chat.text())
+    await store.create_program(program())
+    await store.upsert_benefits([benefit("b1")])
     for label, expected in (
         ("Ưu đãi", "tỉnh/thành nào"),
         ("Xe, tàu Tết", "tỉnh/thành nào"),

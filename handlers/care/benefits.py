@@ -99,6 +99,10 @@ async def show(ctx: Ctx) -> Reply:
     """`/benefits` or `/benefits <word>`."""
     province_id = await worker_province(ctx)
     if province_id is None:
+        day = today(ctx)
+        if not any(b.active_on(day) for b in await ctx.store.list_benefits()):
+            # Asking for the province first only to say there is nothing (found trying the bot).
+            return Reply(ctx.t("care.benefits.none_anywhere"), buttons=[ctx.back_button()])
         if ctx.args:
             # Remember the search so it runs once the province is known.
             query = " ".join(ctx.args)[:MAX_QUERY]

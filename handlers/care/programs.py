@@ -72,6 +72,10 @@ def program_line(ctx: Ctx, p: Program, left: int) -> str:
 async def list_programs(ctx: Ctx) -> Reply:
     province_id = await worker_province(ctx)
     if province_id is None:
+        now = now_utc()
+        if not any(p.is_open(now) for p in await ctx.store.list_programs()):
+            # Asking for the province first only to say there is nothing (found trying the bot).
+            return Reply(ctx.t("care.programs.none_anywhere"), buttons=[ctx.back_button()])
         return await ask_province(ctx, "p")
     return await programs_for(ctx, province_id)
 
