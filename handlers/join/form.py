@@ -456,7 +456,9 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
     fid, action, arg = (*ctx.args, "", "", "")[:3]
     form = await _load(ctx, fid)
     if form is None:  # no form open, or a button of a finished, cancelled or replaced one
-        return _edited(finished(ctx))
+        # A new message, not an edit: on a double tap of "send" the pressed message is
+        # already the confirmation, and editing it away made the sign-up look failed.
+        return finished(ctx)
     if form.flow == FLOW_COLLECT and ctx.role.rank < Role.VOLUNTEER.rank:
         # The volunteer role was revoked mid-form: the form is no longer theirs to finish.
         await ctx.store.clear_state(ctx.user.id)
@@ -467,7 +469,10 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
     # answer again.
     if form.data.pop(RESUME_ASKED, None):
         await _save(ctx, form)
-    return _edited(await _press(ctx, form, action, arg))
+    result = await _press(ctx, form, action, arg)
+    if isinstance(result, Reply) and result.text == ctx.t("join.form.finished"):
+        return result  # a double tap of "send": the pressed message is the confirmation already
+    return _edited(result)
 
 
 def _edited(result: Reply | list[Reply]) -> Reply | list[Reply]:
