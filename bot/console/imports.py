@@ -72,7 +72,15 @@ class ImportPages:
             )
         except Exception:  # not a CSV or XLSX we can read: say so, never a stack trace
             return await self.page(request, viewer, error=t(viewer.lang, "console.import.unreadable"))
-        known = await self.c.store.known_phones([r.draft.phone_e164 for r in plan.rows])
+        known = await self.c.store.known_phones([r.draft.phone_e164 for r in plan.rows], provinces=viewer.scope)
+        # Audited like the import itself: a preview answers "which of these numbers are
+        # signed up in my provinces", so probing leaves a trace (counts only, no number).
+        await self.c.store.audit(
+            viewer.ctx.user.id,
+            "signups.import_preview",
+            "signups",
+            {"rows": len(plan.rows), "known": len(known), "via": "console"},
+        )
         now = clock.monotonic()
         for k in [k for k, v in self.pending.items() if v.expires < now]:
             del self.pending[k]
