@@ -54,7 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", parents=[common], help="run the bot with the configured channels")
 
     chat = sub.add_parser("chat", parents=[common], help="chat with the bot in this terminal")
-    chat.add_argument("--as", dest="role", choices=CONSOLE_ROLES, default="worker")
+    chat.add_argument(
+        "--as",
+        dest="role",
+        choices=CONSOLE_ROLES,
+        default=None,
+        help="play this role (default: keep the user's role; a new user is a worker)",
+    )
     chat.add_argument("--user-id", default="1", help="console user id (default 1)")
     chat.add_argument("--lang", choices=LANGUAGES, default=None)
 
@@ -141,28 +147,31 @@ async def _run(config: Config) -> int:
                 "Type /start to begin, /quit to leave.\n",
                 file=sys.stderr,
             )
-            return await _console(runtime, "worker", "1", None)
+            return await _console(runtime, None, "1", None)
         stop = asyncio.Event()
         install_stop_signals(stop)
         await serve(runtime, channels, stop)
     return 0
 
 
-async def _chat(config: Config, role: str, user_id: str, lang: str | None) -> int:
+async def _chat(config: Config, role: str | None, user_id: str, lang: str | None) -> int:
     from bot.app import Runtime
 
     async with Runtime(config) as runtime:
         return await _console(runtime, role, user_id, lang)
 
 
-async def _console(runtime: Runtime, role: str, user_id: str, lang: str | None) -> int:
+async def _console(runtime: Runtime, role: str | None, user_id: str, lang: str | None) -> int:
+    """The terminal chat as console user `user_id`. `role` None keeps the user's role:
+    a chat started without --as (or `run` without channels) demoted the first admin,
+    console:1 or console:900, to worker (found by an outside tester)."""
     from bot.channels.console import NAME, ConsoleChannel
 
     store = runtime.store
     user = await store.touch_user(NAME, user_id, language=lang or runtime.config.bot.default_language)
     if lang and user.language != lang:
         await store.set_language(user.id, lang)
-    if user.role.value != role:
+    if role is not None and user.role.value != role:
         # Whoever runs the terminal chat already holds the database file; the role is
         # theirs to pick, but the change is audited like any other.
         await store.set_role(user.id, Role(role))

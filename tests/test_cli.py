@@ -72,6 +72,18 @@ def test_chat_as_organizer_sees_organizer_help(tmp_path: Path) -> None:
     assert "For organizers" in r.stdout and "Role: union organizer." in r.stdout
 
 
+def test_chat_without_as_keeps_the_users_role(tmp_path: Path) -> None:
+    # Found by an outside tester: `chat --user-id 900` (or `run` without a token) made the
+    # console's first admin a worker again.
+    r = run(["chat", "--as", "admin", "--user-id", "900", "--lang", "en"], tmp_path, stdin="/whoami\n")
+    assert "Role: administrator." in r.stdout, r.stdout
+    r = run(["chat", "--user-id", "900", "--lang", "en"], tmp_path, stdin="/whoami\n")
+    assert r.returncode == 0, r.stderr
+    assert "Role: administrator." in r.stdout, r.stdout
+    r = run(["chat", "--user-id", "901", "--lang", "en"], tmp_path, stdin="/whoami\n")
+    assert "Role: worker." in r.stdout, r.stdout  # a new user is a worker
+
+
 def test_run_without_token_opens_local_chat(tmp_path: Path) -> None:
     r = run(["run"], tmp_path, stdin="/start\n")
     assert r.returncode == 0, r.stderr
