@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from handlers.rights.kb import REQUIRED_TOPICS
+from handlers.types import Inbound, InboundKind, InboundPhoto
 from storage import Role
 from storage.signups import SignupDraft, SignupSource
 
@@ -341,3 +342,19 @@ async def test_a_signed_up_worker_is_not_asked_where_and_their_sign_up_wins(make
     await worker.say("/ask cty em o ha noi giu bang goc cua em")
     assert "cán bộ công đoàn Bắc Ninh" in worker.text()
     assert (await store.get_question(1)).province_id == "bac_ninh"
+
+
+async def test_a_photo_in_the_handoff_step_sends_its_caption_as_the_question(make_chat, store, dispatcher) -> None:
+    # Found by an outside tester: the caption was dropped and the worker told the
+    # question was too short.
+    worker = make_chat("wph")
+    await worker.press("ask:q")
+
+    async def photo(caption: str) -> str:
+        inbound = Inbound("test", "wph", InboundKind.UNSUPPORTED, photo=InboundPhoto("ref-9", caption=caption))
+        return "\n".join(r.text for r in await dispatcher.handle(inbound))
+
+    assert "gõ câu hỏi bằng chữ" in await photo("")
+    text = await photo("bảng lương tháng này bị trừ 2 triệu không rõ lý do")
+    assert "Ảnh không được chuyển đi" in text and "#1" in text
+    assert (await store.get_question(1)).text == "bảng lương tháng này bị trừ 2 triệu không rõ lý do"

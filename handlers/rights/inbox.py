@@ -260,6 +260,15 @@ _NEVER_MIND = frozenset(
 async def ask_text(ctx: Ctx) -> Reply:
     """The question typed after 'ask a union officer': it goes to the officers' inbox."""
     text = ctx.inbound.text.strip()
+    if ctx.inbound.photo is not None:
+        # Photos are not stored, but the caption is the question: it was dropped and the
+        # worker told the question was too short (found by an outside tester).
+        text = ctx.inbound.photo.caption.strip()
+        if len(text) < MIN_QUESTION_CHARS:
+            return ctx.reply("ask.photo_only")
+        sent = await _submit(ctx, text)
+        sent.text = f"{ctx.t('ask.photo_not_sent')}\n\n{sent.text}"
+        return sent
     if fold(text) in _NEVER_MIND:
         return await cancel(ctx)
     if len(text) < MIN_QUESTION_CHARS:
