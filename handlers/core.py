@@ -40,7 +40,10 @@ async def start(ctx: Ctx) -> list[Reply]:
             # First touch wins: a later link must not steal a volunteer's referral.
             if ctx.user.referral_code is None:
                 await ctx.store.set_referral_code(ctx.user.id, ctx.args[0])
-            replies.append(Reply(ctx.t("start.referral_noted")))
+            # Scanned at the factory gate to sign up: the form is the first button, not
+            # one of nine menu items (found trying the bot).
+            join = Button(ctx.t("start.referral_join"), payload("menu", "join"))
+            replies.append(Reply(ctx.t("start.referral_noted"), buttons=[[join]]))
     replies.append(main_menu(ctx, intro=ctx.t("start.welcome")))
     return replies
 

@@ -31,6 +31,10 @@ async def test_start_payload_is_kept_as_referral_first_touch_wins(chat, store) -
         await store.create_volunteer_code(v.id, code)
     await chat.say("/start v_Abc-123")
     assert "tình nguyện viên" in chat.text()
+    # The sign-up form one tap away, first (the link is handed out to sign people up).
+    assert chat.last[0].buttons[0][0].payload == "menu:join"
+    await chat.press("menu:join")
+    assert "Câu 1/" in chat.text()
     user = await store.find_user("test", "u1")
     assert user.referral_code == "v_Abc-123"
     await chat.say("/start v_other")
