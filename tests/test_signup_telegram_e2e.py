@@ -75,7 +75,7 @@ async def test_worker_joins_through_a_volunteers_qr_code(fake, tmp_path, db_url)
         # The worker scans it: Telegram sends /start <code>.
         await exchange(fake, fake.user_message(WORKER, f"/start {code}"), WORKER, keyboard=True)
         assert "tình nguyện viên" in text_of(fake.requests("sendMessage", chat_id=WORKER)[0])
-        first = await exchange(fake, fake.press_button(WORKER, "✍️ Gia nhập công đoàn"), WORKER)
+        first = await exchange(fake, fake.press_button(WORKER, "✍️ Đăng ký gia nhập ngay"), WORKER)
         assert "Họ và tên" in text_of(first)
         for answer, expect in (
             ("Nguyễn Thị Ánh", "Số điện thoại"),
