@@ -73,9 +73,14 @@ async def test_worker_joins_through_a_volunteers_qr_code(fake, tmp_path, db_url)
         assert (await download(runtime, photo["file_id"])).startswith(PNG_MAGIC)
 
         # The worker scans it: Telegram sends /start <code>.
-        await exchange(fake, fake.user_message(WORKER, f"/start {code}"), WORKER, keyboard=True)
-        assert "tình nguyện viên" in text_of(fake.requests("sendMessage", chat_id=WORKER)[0])
-        first = await exchange(fake, fake.press_button(WORKER, "✍️ Đăng ký gia nhập ngay"), WORKER)
+        mark = fake.mark()
+        fake.push_update(fake.user_message(WORKER, f"/start {code}"))
+        # Two messages: the thanks with the sign-up button, then the menu.
+        await fake.wait_for(lambda r: "Xin chào" in text_of(r), chat_id=WORKER, since=mark, timeout=10)
+        thanks = fake.requests("sendMessage", chat_id=WORKER)[0]
+        assert "tình nguyện viên" in text_of(thanks)
+        press = fake.press_button(WORKER, "✍️ Đăng ký gia nhập ngay", message_id=thanks.result["message_id"])
+        first = await exchange(fake, press, WORKER)
         assert "Họ và tên" in text_of(first)
         for answer, expect in (
             ("Nguyễn Thị Ánh", "Số điện thoại"),
