@@ -165,10 +165,26 @@ def _next_step(p: Program, data: dict[str, Any]) -> str:
 async def _ask_next(ctx: Ctx, p: Program, data: dict[str, Any], *, note: str | None = None) -> Reply:
     step = _next_step(p, data)
     await REGISTER_FORM.save(ctx, step, data)
-    return _prompt(ctx, p, data, step, note)
+    fewer = await _places_left(ctx, p, int(data["seats"])) if step == "review" else None
+    if fewer is not None:
+        extra = ctx.t("care.reg.fewer_left", left=fewer, seats=data["seats"])
+        note = f"{note}\n\n{extra}" if note else extra
+    return _prompt(ctx, p, data, step, note, fewer=fewer)
 
 
-def _prompt(ctx: Ctx, p: Program, data: dict[str, Any], step: str, note: str | None) -> Reply:
+async def _places_left(ctx: Ctx, p: Program, seats: int) -> int | None:
+    """The places still free when fewer than asked for (but some): first come, first
+    served would put the whole request on the waiting list while places remain (found
+    trying the bot: 2 asked, 1 left, "full")."""
+    if p.mode is not ProgramMode.FIRST_COME:
+        return None
+    left = p.places - (await ctx.store.program_counts(p.id)).confirmed_seats
+    return left if 0 < left < seats else None
+
+
+def _prompt(
+    ctx: Ctx, p: Program, data: dict[str, Any], step: str, note: str | None, *, fewer: int | None = None
+) -> Reply:
     fid = data["fid"]
     if step == "seats":
         seats = [Button(str(n), payload(PREFIX, "s", fid, n)) for n in range(1, p.max_per_person + 1)]
@@ -190,10 +206,10 @@ def _prompt(ctx: Ctx, p: Program, data: dict[str, Any], step: str, note: str | N
         ]
         lines += [f"• {q}: {a}" for q, a in zip(p.questions, data["answers"], strict=False)]
         lines.append(ctx.t("care.reg.review.privacy"))
-        reply = Reply(
-            "\n".join(lines),
-            buttons=[[Button(ctx.t("care.reg.btn.confirm"), payload(PREFIX, "ok", fid))], _nav(ctx, fid)],
-        )
+        rows = [[Button(ctx.t("care.reg.btn.confirm"), payload(PREFIX, "ok", fid))]]
+        if fewer is not None:
+            rows.insert(0, [Button(ctx.t("care.reg.btn.fewer", left=fewer), payload(PREFIX, "s", fid, fewer))])
+        reply = Reply("\n".join(lines), buttons=[*rows, _nav(ctx, fid)])
     if note:
         reply.text = f"{note}\n\n{reply.text}"
     return reply
@@ -421,7 +437,8 @@ async def _seats(ctx: Ctx, args: Sequence[str]) -> Reply | None:
     if form is None:
         return None
     p, data, step = form
-    if step == "seats" and len(args) == 2 and args[1].isdigit():
+    # At the review too: "take the places left" changes the number of seats.
+    if step in ("seats", "review") and len(args) == 2 and args[1].isdigit():
         if not 1 <= int(args[1]) <= p.max_per_person:
             return _prompt(ctx, p, data, step, ctx.t("care.reg.err.seats", max=p.max_per_person))
         data["seats"] = int(args[1])
