@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from bot.cli_broadcast import CliError, _broadcast_id, _options, _with_store
 from bot.config import Config
-from handlers.broadcasts.schedule import format_local, parse_local_datetime
+from handlers.broadcasts.schedule import format_local, parse_local_datetime, too_far
 from handlers.i18n import load_catalog
 from handlers.join.provinces import resolve_province
 from handlers.listening.polls import MAX_CHOICE, MAX_QUESTION, create_poll, parse_choices
@@ -127,6 +127,8 @@ def _new_poll(args: argparse.Namespace, config: Config, now: datetime) -> tuple[
             raise CliError(f'--closes: expected "YYYY-MM-DD HH:MM", got {args.closes!r}')
         if parsed <= now:
             raise CliError("--closes must be in the future")
+        if too_far(parsed, now):
+            raise CliError("--closes is more than a year ahead")
         closes = parsed.astimezone(UTC)
     audience = Audience(
         topics=tuple(dict.fromkeys(args.topic)), everyone=bool(args.all), provinces=_provinces(args.province)

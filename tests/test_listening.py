@@ -643,3 +643,13 @@ async def test_alert_trend_compares_with_the_window_before(backend) -> None:
     assert "Bằng kỳ trước (3)" in alert_text(catalog, "vi", "bac_ninh", "Hưng Phát", "wages", 3, 30, 3, 7)
     down = alert_text(catalog, "en", "bac_ninh", "Hưng Phát", "wages", 3, 30, 5, 7)
     assert "Down from 5 in the period before" in down
+
+
+async def test_a_poll_closing_more_than_a_year_ahead_is_refused(make_chat, capsys) -> None:
+    # Found by an outside tester: "2099-01-01 18:00" was accepted, which would keep the
+    # answers linked to people for decades (they are unlinked 30 days after closing).
+    admin = make_chat("admin")
+    await compose_to_provinces(admin, "Hà Nội")
+    await admin.press("pc:aud_ok")
+    await admin.say("01/01/2099 18:00")
+    assert "tối đa một năm" in admin.text()

@@ -49,7 +49,7 @@ def test_poll_create_list_results_close(cli_env, capsys) -> None:
                 "--province",
                 "Bắc Ninh",
                 "--closes",
-                "2099-01-01 18:00",
+                (datetime.now() + timedelta(days=30)).strftime("%Y-%m-%d 18:00"),
             ]
         )
         == 0
@@ -84,6 +84,8 @@ def test_poll_create_refuses_bad_audience_and_time(cli_env, capsys) -> None:
     base = ["poll", "create", "--question", "Q?", "--choice", "A", "--choice", "B"]
     assert main(base) == 2
     assert main([*base, "--all", "--closes", "2000-01-01 10:00"]) == 2
+    assert main([*base, "--all", "--closes", "2099-01-01 18:00"]) == 2
+    assert "--closes is more than a year ahead" in capsys.readouterr().err
     assert main([*base, "--all", "--province", "Atlantis"]) == 2
     assert main([*base, "--topic", "nope"]) == 2
 

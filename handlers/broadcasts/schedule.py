@@ -64,6 +64,16 @@ class QuietHours:
         return datetime.combine(day, self.start, tzinfo=self.tz)
 
 
+# A poll closes at most a year ahead: one open until "2099" (a typo, found trying the bot
+# as an organizer) would keep its answers linked to people for decades, as they are
+# unlinked 30 days after it closes.
+MAX_AHEAD = timedelta(days=366)
+
+
+def too_far(at: datetime, now: datetime) -> bool:
+    return at - now > MAX_AHEAD
+
+
 def _hhmm(text: str) -> time:
     hours, minutes = text.split(":")
     return time(int(hours), int(minutes))

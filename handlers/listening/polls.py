@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from handlers.broadcasts.options import notify_changed
 from handlers.broadcasts.options import options as broadcast_options
 from handlers.broadcasts.render import render_message
-from handlers.broadcasts.schedule import format_local, parse_local_datetime
+from handlers.broadcasts.schedule import format_local, parse_local_datetime, too_far
 from handlers.context import Ctx
 from handlers.forms import FormFlow, step_buttons
 from handlers.i18n import LANGUAGES, Catalog
@@ -404,6 +404,8 @@ async def _typed_closes(ctx: Ctx, data: dict[str, Any], text: str) -> Reply | li
         return _ask(ctx, Step.CLOSES, data, ctx.t("listening.compose.bad_datetime"))
     if at <= _now() + timedelta(minutes=5):
         return _ask(ctx, Step.CLOSES, data, ctx.t("listening.compose.in_the_past"))
+    if too_far(at, _now()):
+        return _ask(ctx, Step.CLOSES, data, ctx.t("listening.compose.too_far"))
     data["closes"] = at.astimezone(UTC).isoformat()
     await _save(ctx, Step.CONFIRM, data)
     return await _preview(ctx, data)
