@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from handlers.flood import FloodGuard, Verdict
 from handlers.routes import build_router
 from handlers.types import Inbound, InboundKind
@@ -235,3 +237,25 @@ async def test_cancel_clears_an_open_flow(dispatcher, chat, store) -> None:
     await chat.say("/cancel")
     assert "Đã hủy" in chat.text()
     assert await store.get_state(user.id) is None
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_help_names_every_command_of_each_role(lang: str) -> None:
+    # Found by an outside tester: /help left out /benefits, /programs, /cases, /console...
+    # Aliases (/uudai for /benefits) and the menu's own commands need no line.
+    from handlers.i18n import load_catalog
+
+    catalog, router = load_catalog(), build_router()
+    sections = {
+        Role.WORKER: catalog.t(lang, "help.text"),
+        Role.VOLUNTEER: catalog.t(lang, "help.volunteer"),
+        Role.ORGANIZER: catalog.t(lang, "help.organizer"),
+    }
+    implicit = {"start", "help", "menu", "cancel", "whoami", "language", "unsubscribe", "stop", "topics"}
+    seen = set()
+    for name, route in router.commands.items():
+        if route.handler in seen or name in implicit:
+            continue  # an alias of a command already checked
+        seen.add(route.handler)
+        text = sections.get(route.min_role, sections[Role.ORGANIZER])
+        assert f"/{name}" in text, (name, route.min_role)

@@ -30,14 +30,14 @@ class _ChartLabels(NamedTuple):
 
 _CHART_LABELS = {
     "vi": _ChartLabels(
-        actual="Đoàn viên mới (cộng dồn)",
+        actual="Đăng ký mới (cộng dồn)",
         target="Kế hoạch năm",
         pace="Tiến độ đều theo kế hoạch",
         of_target="{count} / {target} ({percent} kế hoạch)",
         months=tuple(f"T{m}" for m in range(1, 13)),
     ),
     "en": _ChartLabels(
-        actual="New members (cumulative)",
+        actual="New sign-ups (cumulative)",
         target="Yearly target",
         pace="Even pace to target",
         of_target="{count} / {target} ({percent} of target)",
