@@ -475,3 +475,23 @@ async def test_a_long_export_edits_one_progress_message_at_most_every_interval(
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(edits)]
     assert all(gap >= 0.04 for gap in gaps), gaps
     assert "⏳" not in org.text(), "the file's reply itself is a new message"
+
+
+@pytest.mark.parametrize("typed", ["đã gia nhập", "da gia nhap", "Hồ Chí Minh đã gia nhập", "joined"])
+async def test_a_status_filter_typed_in_several_words(admin_chat_with_statuses, typed: str) -> None:
+    # Found by an outside tester: "đã gia nhập" typed apart was read as part of the
+    # province and the filter silently dropped ("trạng thái: Tất cả").
+    admin = admin_chat_with_statuses
+    await admin.say(f"/signups {typed}")
+    assert "Tất cả" not in admin.text().splitlines()[0], admin.text()
+    assert "Nguyễn Thị Ánh" in admin.text() and "Lê Văn Hà Nội" not in admin.text()
+
+
+@pytest.fixture
+async def admin_chat_with_statuses(make_chat, store, data):  # type: ignore[no-untyped-def]
+    from storage.signups import SignupStatus as Status
+
+    await store.set_signup_status(data["hcm"], Status.JOINED)
+    admin = make_chat("admin")
+    await admin.say("/start")
+    return admin

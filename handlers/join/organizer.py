@@ -186,15 +186,16 @@ async def _details(ctx: Ctx, signup_id: int, *, note: str | None = None) -> Repl
 
 
 def _parse_filter(args: tuple[str, ...]) -> tuple[SignupStatus | None, str]:
-    status = None
-    rest = []
-    for token in args:
-        word = fold(token).replace(" ", "")
-        if status is None and word in _STATUS_WORDS:
-            status = _STATUS_WORDS[word]
-        else:
-            rest.append(token)
-    return status, " ".join(rest)
+    """The status named anywhere in the words, in one word or several ("đã gia nhập",
+    "không liên lạc được": typed apart, they were taken for part of the province's name
+    and the filter silently dropped; found by an outside tester), and the rest."""
+    words = list(args)
+    for size in range(min(4, len(words)), 0, -1):
+        for start in range(len(words) - size + 1):
+            run = "".join(fold(w).replace(" ", "") for w in words[start : start + size])
+            if run in _STATUS_WORDS:
+                return _STATUS_WORDS[run], " ".join(words[:start] + words[start + size :])
+    return None, " ".join(words)
 
 
 async def signups(ctx: Ctx) -> Reply:
