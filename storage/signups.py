@@ -36,6 +36,8 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
+from storage.records import User
+
 # The audit action recording a volunteer's /collect submission (see submit_signup).
 COLLECT_ACTION = "signup.collect"
 
@@ -297,6 +299,11 @@ class SignupStore(abc.ABC):
     # -- organizers' provinces -----------------------------------------------
     @abc.abstractmethod
     async def organizer_provinces(self, user_id: int) -> frozenset[str]: ...
+
+    @abc.abstractmethod
+    async def organizers_of(self, province_id: str) -> list[User]:
+        """The organizers (and admins) who hold the province and can be written to, by id:
+        who an alert about it reaches when the province has no alert chat."""
 
     @abc.abstractmethod
     async def add_organizer_provinces(

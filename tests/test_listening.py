@@ -653,3 +653,31 @@ async def test_a_poll_closing_more_than_a_year_ahead_is_refused(make_chat, capsy
     await admin.press("pc:aud_ok")
     await admin.say("01/01/2099 18:00")
     assert "tối đa một năm" in admin.text()
+
+
+async def test_without_an_alert_chat_the_early_warning_reaches_the_provinces_organizers(store, make_chat) -> None:
+    # Found by an outside tester: with the default configuration (no alert chats) the
+    # warning went only to the log.
+    from storage import Role
+
+    org = make_chat("org_bn")
+    await org.say("/start")
+    org_user = await store.find_user("test", "org_bn")
+    await store.set_role(org_user.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(org_user.id, ["bac_ninh"], None)
+    other = make_chat("org_hn")
+    await other.say("/start")
+    other_user = await store.find_user("test", "org_hn")
+    await store.set_role(other_user.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(other_user.id, ["ha_noi"], None)
+    alerts = []
+    for n in range(3):
+        w = make_chat(f"rw{n}")
+        await start_report(w, "Công ty Hưng Phát")
+        await w.say("Bắc Ninh")
+        await w.press("rp:w:5")
+        await w.press("rp:skip")
+        replies = await w.press("rp:send:anon")
+        alerts += [r for r in replies if r.to_user is not None]
+    assert [(r.to_channel, r.to_user) for r in alerts] == [("test", "org_bn")]
+    assert "Hưng Phát" in alerts[0].text and "3" in alerts[0].text

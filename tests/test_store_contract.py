@@ -342,3 +342,17 @@ async def test_postgres_url_is_opened_and_printed_without_its_password(tmp_path:
     assert run.returncode == 2, run.stderr
     assert "s3cret" not in run.stderr + run.stdout
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+async def test_organizers_of_a_province_are_those_who_hold_it_and_can_be_written_to(backend: Store) -> None:
+    holder = await backend.touch_user("telegram", "330", language="vi")
+    elsewhere = await backend.touch_user("telegram", "331", language="vi")
+    demoted = await backend.touch_user("telegram", "332", language="vi")
+    blocked = await backend.touch_user("telegram", "333", language="en")
+    for u, province in ((holder, "bac_ninh"), (elsewhere, "ha_noi"), (demoted, "bac_ninh"), (blocked, "bac_ninh")):
+        await backend.set_role(u.id, Role.ORGANIZER)
+        await backend.add_organizer_provinces(u.id, [province], None)
+    await backend.set_role(demoted.id, Role.WORKER)  # the role went, the province rows may stay
+    await backend.set_reachable(blocked.id, False)
+    assert [u.id for u in await backend.organizers_of("bac_ninh")] == [holder.id]
+    assert await backend.organizers_of("hue") == []

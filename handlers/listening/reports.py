@@ -404,19 +404,30 @@ async def early_warning(ctx: Ctx, province: str, key: str, category: str, compan
         return []
     logger.info("early warning: %s reports in %s (%s)", window.reports, province, category)
     chats = dict(ctx.settings.join_alert_chats).get(province, ())
-    catalog, lang = ctx.services.catalog, ctx.settings.default_language
-    text = alert_text(
-        catalog,
-        lang,
-        province,
-        company,
-        category,
-        window.reports,
-        window.workers,
-        window.previous,
-        opts.alert_window_days,
-    )
-    return [Reply(text, to_channel=Channel.TELEGRAM, to_user=str(chat)) for chat in chats]
+    catalog = ctx.services.catalog
+
+    def text(lang: str) -> str:
+        return alert_text(
+            catalog,
+            lang,
+            province,
+            company,
+            category,
+            window.reports,
+            window.workers,
+            window.previous,
+            opts.alert_window_days,
+        )
+
+    if chats:
+        lang = ctx.settings.default_language
+        return [Reply(text(lang), to_channel=Channel.TELEGRAM, to_user=str(chat)) for chat in chats]
+    # No alert chat for the province (the default configuration): the warning went only
+    # to the log (found by an outside tester). Its organizers get it in their own chats.
+    return [
+        Reply(text(o.language), to_channel=o.channel, to_user=o.external_id)
+        for o in await ctx.store.organizers_of(province)
+    ]
 
 
 def alert_text(

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from storage.postgres.store import PostgresFeature, affected, delete_in_batches, now_utc
+from storage.records import User
 from storage.signups import (
     COLLECT_ACTION,
     PAPER_CHANNEL,
@@ -392,6 +393,16 @@ class PostgresSignupMixin(PostgresFeature):
         return int(user_id) if user_id is not None else None
 
     # -- organizers' provinces -----------------------------------------------
+    async def organizers_of(self, province_id: str) -> list[User]:
+        from storage.postgres.store import _user
+
+        rows = await self.db.fetch(
+            "SELECT u.* FROM users u JOIN organizer_provinces o ON o.user_id = u.id"
+            " WHERE o.province_id = $1 AND u.role IN ('organizer', 'admin') AND u.reachable ORDER BY u.id",
+            province_id,
+        )
+        return [_user(r) for r in rows]
+
     async def organizer_provinces(self, user_id: int) -> frozenset[str]:
         rows = await self.db.fetch("SELECT province_id FROM organizer_provinces WHERE user_id = $1", user_id)
         return frozenset(r[0] for r in rows)

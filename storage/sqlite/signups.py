@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from storage.records import User
 from storage.signups import (
     COLLECT_ACTION,
     PAPER_CHANNEL,
@@ -433,6 +434,16 @@ class SQLiteSignupMixin:
         return int(row[0]) if row else None
 
     # -- organizers' provinces -----------------------------------------------
+    async def organizers_of(self, province_id: str) -> list[User]:
+        from storage.sqlite.store import _user  # the store module imports this one
+
+        rows = await self._all(
+            "SELECT u.* FROM users u JOIN organizer_provinces o ON o.user_id = u.id"
+            " WHERE o.province_id = ? AND u.role IN ('organizer', 'admin') AND u.reachable ORDER BY u.id",
+            (province_id,),
+        )
+        return [_user(r) for r in rows]
+
     async def organizer_provinces(self, user_id: int) -> frozenset[str]:
         rows = await self._all("SELECT province_id FROM organizer_provinces WHERE user_id = ?", (user_id,))
         return frozenset(r[0] for r in rows)
