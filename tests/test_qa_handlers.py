@@ -358,3 +358,20 @@ async def test_a_photo_in_the_handoff_step_sends_its_caption_as_the_question(mak
     text = await photo("bảng lương tháng này bị trừ 2 triệu không rõ lý do")
     assert "Ảnh không được chuyển đi" in text and "#1" in text
     assert (await store.get_question(1)).text == "bảng lương tháng này bị trừ 2 triệu không rõ lý do"
+
+
+async def test_the_provinces_organizers_are_told_of_a_new_question_without_its_words(make_chat, store) -> None:
+    hcm = await scoped_organizer(make_chat, store, "org_hcm2", "ho_chi_minh")
+    await scoped_organizer(make_chat, store, "org_hn2", "ha_noi")
+    worker = make_chat("wn1")
+    replies = await worker.say("/ask cty em o binh duong no luong 2 thang thi phai lam sao")
+    told = [r for r in replies if r.to_user is not None]
+    assert [(r.to_channel, r.to_user) for r in told] == [("test", "org_hcm2")]
+    assert "#1" in told[0].text and "/inbox" in told[0].text and "no luong" not in told[0].text
+    await hcm.say("/inbox")
+    assert "no luong 2 thang" in hcm.text()
+    # Placed after asking where: told then.
+    other = make_chat("wn2")
+    await other.say("/ask công ty giữ bằng gốc của em có đúng không")
+    replies = await other.say("Hà Nội")
+    assert [r.to_user for r in replies if r.to_user is not None] == ["org_hn2"]

@@ -20,7 +20,7 @@ from handlers.router import Actions, OneMessageStep, Router, payload
 from handlers.scope import no_province_yet, question_in_scope
 from handlers.text import fold, shorten
 from handlers.types import Button, Reply
-from storage import Role
+from storage import Channel, Role
 from storage.questions import Question
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ ANSWER = FormFlow("inbox_reply")
 LAST_QUESTION = FormFlow("qa")
 
 
-async def _submit(ctx: Ctx, text: str) -> Reply:
+async def _submit(ctx: Ctx, text: str) -> list[Reply]:
     """Store the question for the officers of the asker's province: their sign-up's,
     else the one the question names ("cty em o binh duong ..."), else the worker is asked.
     Without a province only admins would ever see it (handlers/scope.py)."""
@@ -66,9 +66,26 @@ async def _submit(ctx: Ctx, text: str) -> Reply:
     if province is None:
         await WHERE.save(ctx, "text", {"qid": qid})
         where = ctx.t("ask.where", id=qid)
-        return Reply(f"{where}\n\n{quote}", buttons=[[_skip_where(ctx)], ctx.back_button()])
+        return [Reply(f"{where}\n\n{quote}", buttons=[[_skip_where(ctx)], ctx.back_button()])]
     sent = ctx.t("ask.sent", id=qid, province=province_name(province, ctx.lang), hours=ctx.settings.answer_within_hours)
-    return Reply(f"{sent}\n\n{quote}", buttons=[ctx.back_button()])
+    return [Reply(f"{sent}\n\n{quote}", buttons=[ctx.back_button()]), *await _tell_officers(ctx, province, qid)]
+
+
+async def _tell_officers(ctx: Ctx, province_id: str, qid: int) -> list[Reply]:
+    """A new question for the province's officers: to its alert chats, else to its
+    organizers, so the hand-off reaches a person and not only the inbox. Never the
+    question's words: a group's members may not all be entitled to read them."""
+    catalog = ctx.services.catalog
+
+    def text(lang: str) -> str:
+        return catalog.t(lang, "inbox.new_question", id=qid, province=province_name(province_id, lang))
+
+    chats = dict(ctx.settings.join_alert_chats).get(province_id, ())
+    if chats:
+        lang = ctx.settings.default_language
+        return [Reply(text(lang), to_channel=Channel.TELEGRAM, to_user=str(chat)) for chat in chats]
+    officers = [o for o in await ctx.store.organizers_of(province_id) if o.id != ctx.user.id]
+    return [Reply(text(o.language), to_channel=o.channel, to_user=o.external_id) for o in officers]
 
 
 @functools.cache
@@ -84,16 +101,17 @@ def _skip_where(ctx: Ctx) -> Button:
     return Button(ctx.t("ask.where_skip"), payload(WHERE_FLOW, "skip"))
 
 
-async def _placed(ctx: Ctx, qid: int, province_id: str) -> Reply:
+async def _placed(ctx: Ctx, qid: int, province_id: str) -> Reply | list[Reply]:
     await ctx.store.clear_state(ctx.user.id)
     if not await ctx.store.set_question_province(qid, ctx.user.id, province_id):
         return Reply(ctx.t("ask.where_closed", id=qid), buttons=[ctx.back_button()])
     logger.info("inbox: user %s placed question %s", ctx.user.id, qid)
     text = ctx.t("ask.where_set", id=qid, province=province_name(province_id, ctx.lang))
-    return Reply(f"{text} {ctx.t('ask.expect', hours=ctx.settings.answer_within_hours)}", buttons=[ctx.back_button()])
+    expect = ctx.t("ask.expect", hours=ctx.settings.answer_within_hours)
+    return [Reply(f"{text} {expect}", buttons=[ctx.back_button()]), *await _tell_officers(ctx, province_id, qid)]
 
 
-async def where_text(ctx: Ctx) -> Reply:
+async def where_text(ctx: Ctx) -> Reply | list[Reply]:
     """The province typed after a question from someone not signed up: the question goes
     to that province's officers. A typed word that is no province asks again."""
     state = await WHERE.load(ctx)
@@ -117,7 +135,7 @@ async def _skipped(ctx: Ctx, qid: int) -> Reply:
     return Reply(ctx.t("ask.where_skipped", id=qid), buttons=[ctx.back_button()])
 
 
-async def where_button(ctx: Ctx) -> Reply:
+async def where_button(ctx: Ctx) -> Reply | list[Reply]:
     """`askw:p:<province>` (a suggested province) or `askw:skip`."""
     state = await WHERE.load(ctx)
     if state is None:
@@ -137,7 +155,7 @@ async def open_handoff(ctx: Ctx, *, intro: str | None = None) -> Reply:
     return Reply(f"{intro}\n\n{prompt}" if intro else prompt, buttons=[ctx.back_button()])
 
 
-async def handoff(ctx: Ctx, question: str | None) -> Reply:
+async def handoff(ctx: Ctx, question: str | None) -> Reply | list[Reply]:
     """The 🙋 button: send the question just asked at once, or ask for one."""
     if question is not None and len(question.strip()) >= MIN_QUESTION_CHARS:
         return await _submit(ctx, question.strip())
@@ -219,7 +237,7 @@ async def _answer(ctx: Ctx, qid: int, answer: str) -> list[Reply]:
     return await deliver_answer(ctx, q, answer, ctx.services.catalog)
 
 
-async def ask(ctx: Ctx) -> Reply:
+async def ask(ctx: Ctx) -> Reply | list[Reply]:
     """`/ask <question>` sends at once; `/ask` alone asks for the question."""
     # Keep the worker's line breaks: take the question from the raw text.
     raw = ctx.inbound.text.strip()
@@ -230,7 +248,7 @@ async def ask(ctx: Ctx) -> Reply:
     return await open_handoff(ctx)
 
 
-async def ask_button(ctx: Ctx) -> Reply:
+async def ask_button(ctx: Ctx) -> Reply | list[Reply]:
     """`ask:q[:<lang>]`, 'Ask a union officer' under an answer: forwards the question
     just asked, in the language of the answer the button was under; `ask:new` asks for one."""
     if len(ctx.args) >= 2 and ctx.args[1] in LANGUAGES:
@@ -257,7 +275,7 @@ _NEVER_MIND = frozenset(
 )
 
 
-async def ask_text(ctx: Ctx) -> Reply:
+async def ask_text(ctx: Ctx) -> Reply | list[Reply]:
     """The question typed after 'ask a union officer': it goes to the officers' inbox."""
     text = ctx.inbound.text.strip()
     if ctx.inbound.photo is not None:
@@ -267,7 +285,7 @@ async def ask_text(ctx: Ctx) -> Reply:
         if len(text) < MIN_QUESTION_CHARS:
             return ctx.reply("ask.photo_only")
         sent = await _submit(ctx, text)
-        sent.text = f"{ctx.t('ask.photo_not_sent')}\n\n{sent.text}"
+        sent[0].text = f"{ctx.t('ask.photo_not_sent')}\n\n{sent[0].text}"
         return sent
     if fold(text) in _NEVER_MIND:
         return await cancel(ctx)
