@@ -375,3 +375,15 @@ async def test_the_provinces_organizers_are_told_of_a_new_question_without_its_w
     await other.say("/ask công ty giữ bằng gốc của em có đúng không")
     replies = await other.say("Hà Nội")
     assert [r.to_user for r in replies if r.to_user is not None] == ["org_hn2"]
+
+
+async def test_asking_for_an_officer_keeps_the_handoff_button_under_a_sure_answer(make_chat) -> None:
+    # Found by an outside tester: "..., em muon hoi can bo" got a confident answer and no
+    # way to reach the officer asked for.
+    worker = make_chat("woff")
+    await worker.say("nghỉ phép năm được bao nhiêu ngày vậy")
+    assert "12" in worker.text()
+    sure = worker.payloads()
+    await worker.say("nghỉ phép năm được bao nhiêu ngày vậy, em muốn hỏi cán bộ")
+    assert "12" in worker.text() and any(p.startswith("ask:q") for p in worker.payloads())
+    assert not any(p.startswith("ask:q") for p in sure), "the control: a sure answer has no hand-off"

@@ -543,6 +543,19 @@ _ENGLISH_OPENERS = frozenset(
 )
 
 
+# "... em muon hoi can bo": the worker asks for a person, so the answer keeps the
+# hand-off button however sure the engine is (found trying the bot as a worker).
+_OFFICER_PHRASES = (
+    *("hoi can bo", "gap can bo", "noi chuyen voi can bo", "lien he can bo", "lien lac can bo", "nho can bo"),
+    *("can bo cong doan tu van", "talk to an officer", "speak to an officer", "talk to someone", "union officer"),
+)
+
+
+def wants_an_officer(text: str) -> bool:
+    folded = f" {fold(text)} "
+    return any(f" {phrase} " in folded for phrase in _OFFICER_PHRASES)
+
+
 def asks_something(text: str) -> bool:
     if "?" in text:
         return True
@@ -680,7 +693,13 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         # ("luong", "bhxh") name a subject, not what the worker wants to know about it:
         # either way, offer a person.
         # A story with no question in it ("công ty em tệ lắm") is for an officer to read.
-        confident = result.confident and not repeated and len(text.split()) > SHORT_QUERY_WORDS and asks_something(text)
+        confident = (
+            result.confident
+            and not repeated
+            and len(text.split()) > SHORT_QUERY_WORDS
+            and asks_something(text)
+            and not wants_an_officer(text)
+        )
         entry = svc.kb.entries.get(result.entry) if result.entry else None
         related = [*result.also, *result.other_guesses]
         if entry is not None:
