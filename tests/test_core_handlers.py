@@ -187,8 +187,19 @@ async def test_organizer_can_grant_organizer_but_not_touch_admins(make_chat, sto
     await store.add_organizer_provinces(org_user.id, ["ha_noi"], None)
     # Within their own province only (issue 14): x signed up in Hà Nội.
     await add_signup(store, "+84912000777", "ha_noi", owner_id=(await store.find_user("test", "x")).id)
-    await org.say("/grant x organizer")
+    replies = await org.say("/grant x organizer")
     assert (await store.find_user("test", "x")).role is Role.ORGANIZER
+    # Found by an outside tester: no word that the new organizer sees nothing until given
+    # a province, and the person was not told.
+    assert "/scope x" in replies[0].text
+    told = [r for r in replies if r.to_user == "x"]
+    assert len(told) == 1 and "/help" in told[0].text
+    # Nor can an organizer lock themselves out by revoking their own role.
+    await org.say("/revoke org")
+    assert "chính mình" in org.text() and (await store.find_user("test", "org")).role is Role.ORGANIZER
+    replies = await org.say("/revoke x")
+    assert (await store.find_user("test", "x")).role is Role.WORKER
+    assert [r.to_user for r in replies if r.to_user] == ["x"]
 
 
 async def test_flood_gets_one_notice_and_does_not_affect_others(make_chat) -> None:
