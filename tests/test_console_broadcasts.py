@@ -378,3 +378,26 @@ async def test_resend_reaches_only_the_recipients_that_failed(services: Services
     assert control.changed_ids == [b.id, b.id]  # created, then resent
     [entry] = await store.list_audit(action="broadcast.resend")
     assert entry.actor_id == org.id and entry.details == {"via": "console"}
+
+
+async def test_a_long_text_is_kept_whole_up_to_the_chats_limit_and_refused_beyond(
+    services: Services, store: Store
+) -> None:
+    # Found by an outside tester: the console cut anything past 3,000 characters without
+    # a word, while the chat takes 3,800.
+    from handlers.broadcasts.render import MAX_TEXT
+
+    org = await person(store, "100", Role.ORGANIZER, ("ha_noi",))
+    await workers(store, 1, "ha_noi")
+    fields = {"csrf": "", "everyone": "1", "when": "now"}
+    async with client_for(console_app(services)) as client:
+        fields["csrf"] = await sign_in(client, store, org)
+        page = await client.get("/console/broadcasts")
+        assert f'maxlength="{MAX_TEXT}"' in page.text
+        text = "Họp tổ. " * 430 + "KẾT"  # 3,443 characters: past the old cut
+        ok = await client.post("/console/broadcasts/create", data={**fields, "text_vi": text})
+        assert ok.status_code in (200, 303)
+        (b,) = await store.list_broadcasts()
+        assert b.text_vi == text.strip() and b.text_vi.endswith("KẾT")
+        over = await client.post("/console/broadcasts/preview", data={**fields, "text_vi": "x" * (MAX_TEXT + 1)})
+        assert f"tối đa {MAX_TEXT} ký tự" in over.text

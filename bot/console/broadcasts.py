@@ -22,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from handlers.broadcasts import manage
 from handlers.broadcasts.compose import ROLE_CYCLE
 from handlers.broadcasts.options import BroadcastOptions
+from handlers.broadcasts.render import MAX_TEXT as RENDER_MAX_TEXT
 from handlers.broadcasts.render import (
     describe_audience,
     describe_when,
@@ -38,7 +39,9 @@ if TYPE_CHECKING:
     from bot.console.app import Console, Viewer
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-MAX_TEXT = 3000
+# The chat's limit (handlers/broadcasts/render.py): the console cut longer text to 3,000
+# characters without a word (found trying the console as an organizer).
+MAX_TEXT = RENDER_MAX_TEXT
 DRAFT_TTL = 3600.0
 _DONE = frozenset({"created", "pause", "resume", "cancel", "resend"})
 WHEN = ("now", "at", "weekly")  # the compose form's choices
@@ -113,8 +116,9 @@ class BroadcastPages:
             return str(form.get(key, "")).strip()[:n]
 
         return Draft(
-            text_vi=str(form.get("text_vi", "")).strip()[:MAX_TEXT],
-            text_en=str(form.get("text_en", "")).strip()[:MAX_TEXT],
+            # One character over is kept, so that _problem can say the text is too long.
+            text_vi=str(form.get("text_vi", "")).strip()[: MAX_TEXT + 1],
+            text_en=str(form.get("text_en", "")).strip()[: MAX_TEXT + 1],
             everyone=form.get("everyone") == "1",
             topics=tuple(str(t) for t in form.getlist("topics"))[:20],
             provinces=tuple(sorted({str(p) for p in form.getlist("provinces")}))[:40],
@@ -242,6 +246,7 @@ class BroadcastPages:
             roles=ROLES,
             notice=notice,
             error=error,
+            max_text=MAX_TEXT,
         )
 
     async def preview(self, request: Request, viewer: Viewer) -> Response:
@@ -249,10 +254,10 @@ class BroadcastPages:
         d, problem = await self._take_image(viewer, form, self._draft(form))
         t = self.c.catalog.t
         if problem:
-            return await self.list_page(request, viewer, draft=d, error=t(viewer.lang, problem))
+            return await self.list_page(request, viewer, draft=d, error=t(viewer.lang, problem, max=MAX_TEXT))
         problem = self._problem(viewer, d)
         if problem:
-            return await self.list_page(request, viewer, draft=d, error=t(viewer.lang, problem))
+            return await self.list_page(request, viewer, draft=d, error=t(viewer.lang, problem, max=MAX_TEXT))
         audience = self._audience(viewer, d)
         first, cron, until = self._schedule(d, datetime.now(self.c.tz))
         # One bubble per text the audience will actually get: narrowed to English readers,
@@ -280,6 +285,8 @@ class BroadcastPages:
     def _problem(self, viewer: Viewer, d: Draft) -> str | None:
         if not d.text_vi:
             return "console.broadcasts.text_required"
+        if len(d.text_vi) > MAX_TEXT or len(d.text_en) > MAX_TEXT:
+            return "console.broadcasts.text_too_long"
         if not d.everyone and not d.topics:
             return "console.broadcasts.audience_required"
         audience = self._audience(viewer, d)
@@ -299,7 +306,7 @@ class BroadcastPages:
         t = self.c.catalog.t
         problem = problem or self._problem(viewer, d)
         if problem:
-            return await self.list_page(request, viewer, draft=d, error=t(viewer.lang, problem))
+            return await self.list_page(request, viewer, draft=d, error=t(viewer.lang, problem, max=MAX_TEXT))
         audience = self._audience(viewer, d)
         first, cron, until = self._schedule(d, datetime.now(self.c.tz))
         image = self.images.pop(d.image, None) if d.image else None
