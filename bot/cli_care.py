@@ -282,6 +282,9 @@ async def _program_create(args: argparse.Namespace, config: Config, store: Any) 
         raise CliError("--places must be 1 or more", 2)
     if args.max_per_person <= 0:
         raise CliError("--max-per-person must be 1 or more", 2)
+    if args.max_per_person > args.places:
+        # A worker offered 5 seats of a program with 3 could only ever wait (found trying it).
+        raise CliError("--max-per-person cannot be more than --places", 2)
     opens, closes = _when(args.opens, zone, "--opens"), _when(args.closes, zone, "--closes")
     if closes <= opens:
         raise CliError("--closes must be after --opens", 2)

@@ -88,6 +88,8 @@ def test_create_validation_and_scope(cli) -> None:
     assert code == 2 and "--closes must be after --opens" in err
     code, _, err = create(cli, province="Atlantis")
     assert code == 2 and "unknown province" in err
+    code, _, err = create(cli, "--max-per-person", "5", places="3")
+    assert code == 2 and "--max-per-person cannot be more than --places" in err
     code, _, err = create(cli, "--opens", "next tuesday")
     assert code == 2 and "not a date" in err
     code, _, err = create(cli, "--question", "Hoàn cảnh?")
