@@ -143,10 +143,15 @@ async def _stats(args: argparse.Namespace, config: Config) -> int:
         count, goal = prog.by_province.get(p, 0), goals.get(p)
         print(f"{_name(p):<24} {count:>9} {goal or '-':>8} {percent(count, goal, 'en') if goal else '-':>7}")
     total_goal = sum(goals.values())
+    # The share counts only provinces with a target: sign-ups elsewhere are not progress
+    # against anyone's plan (found by an outside tester: "total 6 / 600 1.0%").
+    counted = sum(prog.by_province.get(p, 0) for p in goals)
     print(
         f"{'total':<24} {prog.total:>9} {total_goal or '-':>8} "
-        f"{percent(prog.total, total_goal, 'en') if total_goal else '-':>7}"
+        f"{percent(counted, total_goal, 'en') if total_goal else '-':>7}"
     )
+    if total_goal and prog.total > counted:
+        print(f"({prog.total - counted} of the sign-ups are in provinces with no target; the % leaves them out)")
     print(f"joined: {prog.joined}")
     if prog.by_month:
         print("by month: " + ", ".join(f"{m:02d}: {n}" for m, n in sorted(prog.by_month.items())))

@@ -495,3 +495,14 @@ async def admin_chat_with_statuses(make_chat, store, data):  # type: ignore[no-u
     admin = make_chat("admin")
     await admin.say("/start")
     return admin
+
+
+async def test_the_share_of_the_target_counts_only_provinces_with_a_target(make_chat, store, data) -> None:
+    # Found by an outside tester: "6 / 600 (1.0%)" counted Hà Nội's sign-ups against Bắc
+    # Ninh's plan. `data` holds one sign-up in Hồ Chí Minh and one in Hà Nội.
+    admin = make_chat("admin")
+    await admin.say("/targets set Hồ Chí Minh 100")
+    await admin.say("/targets")
+    text = admin.text()
+    assert "Đăng ký: 1 / kế hoạch 100 (1,0%)" in text, text
+    assert "Thêm 1 đăng ký ở tỉnh/thành chưa có kế hoạch" in text

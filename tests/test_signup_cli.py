@@ -67,7 +67,9 @@ async def test_stats(tmp_path: Path) -> None:
     rows = {line[:24].strip(): line[24:].split() for line in r.stdout.splitlines()[2:] if line[:24].strip()}
     assert rows["Hồ Chí Minh"] == ["1", "4", "25.0%"]
     assert rows["Hà Nội"] == ["1", "-", "-"]
-    assert rows["total"] == ["2", "4", "50.0%"]
+    # The share leaves out Hà Nội, which has no target (it was 50%: 2 against HCM's 4).
+    assert rows["total"] == ["2", "4", "25.0%"]
+    assert "(1 of the sign-ups are in provinces with no target" in r.stdout
     assert "joined: 1" in r.stdout and "Nguyễn" not in r.stdout
     r = run(["signups", "stats", "--province", "hcm"], tmp_path)
     assert r.returncode == 0 and "Hà Nội" not in r.stdout and "Hồ Chí Minh" in r.stdout

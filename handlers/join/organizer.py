@@ -518,9 +518,14 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
     where = _where(ctx, scope, province)
     lines = [ctx.t("join.org.progress_title", year=year, where=where)]
     if target:
+        # Against the target, only the provinces that have one: sign-ups elsewhere made
+        # "6 / 600 (1.0%)" count Hà Nội against Bắc Ninh's plan (found by an outside tester).
+        counted = sum(prog.by_province.get(p, 0) for p in goals)
         lines.append(
-            ctx.t("join.org.progress_total", count=prog.total, target=target, percent=percent(prog.total, target, lang))
+            ctx.t("join.org.progress_total", count=counted, target=target, percent=percent(counted, target, lang))
         )
+        if prog.total > counted:
+            lines.append(ctx.t("join.org.progress_untargeted", count=prog.total - counted))
     else:
         lines.append(ctx.t("join.org.progress_total_no_target", count=prog.total))
     lines.append(ctx.t("join.org.progress_joined", count=prog.joined))
