@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config
-from storage import Role
+from storage import Channel, Role, User
 
 GRANT_ROLES = ("volunteer", "organizer", "admin")
 
@@ -23,6 +23,12 @@ def _who(text: str) -> tuple[str, str]:
     channel, sep, user_id = text.partition(":")
     if not sep or not channel or not user_id or len(user_id) > 64:
         raise argparse.ArgumentTypeError("expected CHANNEL:USER_ID, e.g. telegram:123456 or console:900")
+    # "foo:5" or "telegram:abc" made a user nobody could ever be (found by an outside tester).
+    if channel not in {c.value for c in Channel}:
+        known = ", ".join(c.value for c in Channel)
+        raise argparse.ArgumentTypeError(f"unknown channel {channel!r} (one of: {known})")
+    if channel == Channel.TELEGRAM and not user_id.lstrip("-").isdigit():
+        raise argparse.ArgumentTypeError("a Telegram user id is a number, e.g. telegram:123456")
     return channel, user_id
 
 
@@ -132,11 +138,17 @@ async def _grant(args: argparse.Namespace, config: Config) -> int:
                 "via": "cli",
             },
         )
-        held = sorted(await store.organizer_provinces(user.id))
         current = await store.get_user(user.id)
         assert current is not None
-        print(f"{channel}:{user_id} is {current.role.value}" + (f" of {', '.join(held)}" if held else ""))
+        print(await _describe(store, channel, user_id, current))
     return 0
+
+
+async def _describe(store: Any, channel: str, user_id: str, user: User) -> str:
+    """ "telegram:1 is organizer of ha_noi"; provinces only for a role that uses them (a
+    revoked organizer's stay on record but give nothing: "worker of ha_noi" read as if they did)."""
+    held = sorted(await store.organizer_provinces(user.id)) if user.role.rank >= Role.ORGANIZER.rank else []
+    return f"{channel}:{user_id} is {user.role.value}" + (f" of {', '.join(held)}" if held else "")
 
 
 async def _revoke(args: argparse.Namespace, config: Config) -> int:
@@ -166,8 +178,7 @@ async def _revoke(args: argparse.Namespace, config: Config) -> int:
             return 1
         current = await store.get_user(user.id)
         assert current is not None
-        held = sorted(await store.organizer_provinces(user.id))
-        print(f"{channel}:{user_id} is {current.role.value}" + (f" of {', '.join(held)}" if held else ""))
+        print(await _describe(store, channel, user_id, current))
     return 0
 
 

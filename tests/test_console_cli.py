@@ -50,9 +50,13 @@ def test_workers_get_no_link_and_revoke_takes_provinces_then_the_role(tmp_path: 
     part = run(["roles", "revoke", "telegram:1", "organizer", "--province", "Huế"], tmp_path)
     assert part.stdout.strip() == "telegram:1 is organizer of ha_noi"
     whole = run(["roles", "revoke", "telegram:1", "organizer"], tmp_path)
-    assert whole.stdout.strip() == "telegram:1 is worker of ha_noi"
+    assert whole.stdout.strip() == "telegram:1 is worker"
     bad = run(["roles", "grant", "telegram:1", "organizer", "--province", "Atlantis"], tmp_path)
     assert bad.returncode == 2 and "unknown province" in bad.stderr
+    # Found by an outside tester: users nobody could ever be were created.
+    for who, why in (("foo:5", "unknown channel 'foo'"), ("telegram:abc", "a Telegram user id is a number")):
+        refused = run(["roles", "grant", who, "organizer"], tmp_path)
+        assert refused.returncode == 2 and why in refused.stderr, refused.stderr
 
 
 def test_serve_runs_the_web_server_with_the_console_and_never_the_terminal_chat(tmp_path: Path) -> None:
