@@ -16,9 +16,7 @@ A phone number is the only identity a sign-up has, and nobody verified it. So:
   anyone who knows a colleague's number could sign up with it and read, through
   /mydata, whether and since when that colleague talks to the union. The organizers
   are told which sign-up the new one replaces; the person submitting is not told that
-  the number was known (only an account's own earlier sign-up is "updated"). The
-  account that owned the replaced sign-up, if any, is told that its sign-up was replaced
-  from another account and who to call: it learns nothing it did not know.
+  the number was known (only an account's own earlier sign-up is "updated").
   A volunteer collecting a number already signed up changes nothing: the existing
   sign-up stays as it is, the volunteer is told the same as for a new one, and /mystats
   counts the submission, not the sign-up, so it cannot tell the two apart either.
@@ -101,9 +99,6 @@ class SubmitResult:
     province_id: str
     previous_province_id: str | None = None  # when an update moved the sign-up to another province
     replaced_id: int | None = None  # the sign-up a claim replaced (CLAIMED only)
-    # The account that owned the replaced sign-up, if one did: it is told (it held the
-    # number first), the account submitting is not.
-    replaced_owner_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

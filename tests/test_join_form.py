@@ -641,19 +641,3 @@ async def test_wanting_to_stop_typed_at_a_question_shows_the_way_out_and_saves_n
     assert "Câu 3/7" in w.text() and any("Hủy" in label for label in w.labels())
     await w.say(LAN["workplace"])
     assert await current_step(w) == "province"
-
-
-async def test_the_account_whose_sign_up_another_account_replaces_is_told(make_chat, store) -> None:
-    # Found by an outside tester: another account joining with the same number silently
-    # erased the first account's sign-up. The submitter still learns nothing.
-    first, second = make_chat("owner1"), make_chat("other2")
-    await fill_form(first)
-    replies = await fill_form(second)
-    notices = [r for r in replies if r.to_user == "owner1"]
-    assert len(notices) == 1 and "thay bằng một đăng ký mới" in notices[0].text
-    assert LAN["name"] not in notices[0].text and "0912" not in notices[0].text
-    mine = [r for r in replies if r.to_user is None]
-    assert "Cảm ơn" in mine[0].text and "thay" not in mine[0].text
-    # Signing up again with one's own number tells nobody.
-    again = await fill_form(second, command="/join")
-    assert not any(r.to_user == "owner1" for r in again)

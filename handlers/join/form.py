@@ -650,20 +650,7 @@ async def _submit(ctx: Ctx, form: Form) -> Reply | list[Reply]:
         await ctx.store.audit(
             ctx.user.id, "signup.replace", f"signup:{result.signup_id}", {"replaced": result.replaced_id}
         )
-    replies = [_confirmation(ctx, form, result, d["phone"], d["province"]), *alerts_for(ctx, result, source)]
-    if result.replaced_owner_id is not None and result.replaced_owner_id != ctx.user.id:
-        replies += await _tell_replaced_owner(ctx, result.replaced_owner_id)
-    return replies
-
-
-async def _tell_replaced_owner(ctx: Ctx, owner_id: int) -> list[Reply]:
-    """The account whose sign-up another account took over with the same number: never
-    silently (found trying the bot). Nothing about the new sign-up is said."""
-    owner = await ctx.store.get_user(owner_id)
-    if owner is None:
-        return []
-    text = ctx.services.catalog.t(owner.language, "join.form.replaced_notice")
-    return [Reply(text, to_channel=owner.channel, to_user=owner.external_id)]
+    return [_confirmation(ctx, form, result, d["phone"], d["province"]), *alerts_for(ctx, result, source)]
 
 
 def _confirmation(ctx: Ctx, form: Form, result: SubmitResult, phone: str, answered_province: str) -> Reply:

@@ -202,13 +202,7 @@ class PostgresSignupMixin(PostgresFeature):
             stale = {by_phone["id"], by_owner["id"] if by_owner is not None else by_phone["id"]}
             await db.execute("DELETE FROM signups WHERE id = ANY($1::bigint[])", sorted(stale))
             new_id = await _insert_signup(db, draft, now)
-            return SubmitResult(
-                new_id,
-                SubmitOutcome.CLAIMED,
-                draft.province_id,
-                replaced_id=by_phone["id"],
-                replaced_owner_id=by_phone["user_id"],
-            )
+            return SubmitResult(new_id, SubmitOutcome.CLAIMED, draft.province_id, replaced_id=by_phone["id"])
 
     async def collect_submissions(self, volunteer_id: int) -> list[datetime]:
         rows = await self.db.fetch(

@@ -192,13 +192,7 @@ class SQLiteSignupMixin:
             stale = {by_phone["id"], by_owner["id"] if by_owner is not None else by_phone["id"]}
             await db.executemany("DELETE FROM signups WHERE id = ?", [(i,) for i in sorted(stale)])
             new_id = await self._insert_signup(db, draft, now)
-            return SubmitResult(
-                new_id,
-                SubmitOutcome.CLAIMED,
-                draft.province_id,
-                replaced_id=by_phone["id"],
-                replaced_owner_id=by_phone["user_id"],
-            )
+            return SubmitResult(new_id, SubmitOutcome.CLAIMED, draft.province_id, replaced_id=by_phone["id"])
 
     async def collect_submissions(self, volunteer_id: int) -> list[datetime]:
         rows = await self._all(
