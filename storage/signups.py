@@ -20,6 +20,10 @@ A phone number is the only identity a sign-up has, and nobody verified it. So:
   A volunteer collecting a number already signed up changes nothing: the existing
   sign-up stays as it is, the volunteer is told the same as for a new one, and /mystats
   counts the submission, not the sign-up, so it cannot tell the two apart either.
+  The account that held the replaced sign-up is not told either: if an impostor (a
+  manager who knows a worker's number) had signed up first, a notice would tell them the
+  moment the worker joins, which can cost the worker their job (tried in stop 28 and
+  reverted after review).
   What remains possible, and is accepted: someone who knows the number can overwrite or
   erase a sign-up collected for it. Both are audited (ids only) and the organizers of
   the province are alerted, so they can call the number again; neither reveals anything.
