@@ -63,10 +63,8 @@ class ConsoleStore(abc.ABC):
         number already signed up is left untouched (never doubled, never overwritten)."""
 
     @abc.abstractmethod
-    async def known_phones(self, phones: Collection[str], *, provinces: Collection[str] | None = None) -> set[str]:
-        """Which of these numbers are signed up already (for an import's preview); with
-        `provinces`, only sign-ups there count: an organizer's preview must not tell
-        them who is signed up in another province."""
+    async def known_phones(self, phones: Collection[str]) -> set[str]:
+        """Which of these numbers are signed up already (for an import's preview)."""
 
     # -- sign-in links and sessions ------------------------------------------------
     @abc.abstractmethod

@@ -112,22 +112,6 @@ async def test_console_import_previews_then_stores_and_keeps_known_numbers(servi
     assert seen.actor_id == org.id and seen.details == {"rows": 2, "known": 1, "via": "console"}
 
 
-async def test_an_import_preview_does_not_tell_who_is_signed_up_in_another_province(
-    services: Services, store: Store
-) -> None:
-    # Found by an outside tester: a Bắc Ninh organizer uploading Hà Nội workers' numbers
-    # saw them marked "already signed up".
-    org = await person(store, "101", Role.ORGANIZER, ("bac_ninh",))
-    await add_signup(store, "Ở Hà Nội", "+84903111444", "ha_noi")
-    sheet = "Họ tên,Số điện thoại,Nơi làm việc,Tỉnh/thành phố\nNguyễn Văn An,0903111444,KCN Quế Võ,Bắc Ninh\n"
-    async with client_for(console_app(services)) as client:
-        csrf = await sign_in(client, store, org)
-        preview = await client.post(
-            "/console/import/preview", data={"csrf": csrf}, files={"file": ("g.csv", sheet.encode(), "text/csv")}
-        )
-    assert "1 dòng hợp lệ (0 số đã có, giữ nguyên)" in preview.text and "Nhập 1 đăng ký mới" in preview.text
-
-
 async def test_an_export_imports_back_unchanged(services: Services, store: Store, tmp_path: Path) -> None:
     admin = await person(store, "1", Role.ADMIN)
     await add_signup(store, "Nguyễn Văn An", "+84912345678", "ha_noi", workplace="Công ty A & B (KCN Nội Bài)")

@@ -174,10 +174,6 @@ async def test_paper_imports_keep_known_numbers_and_their_dates(backend: Store) 
     ]
     assert await backend.known_phones([r[0].phone_e164 for r in rows]) == {"+84911111111"}
     assert await backend.known_phones([]) == set()
-    # An organizer's preview counts only their provinces' sign-ups (add_signup: Hà Nội).
-    assert await backend.known_phones(["+84911111111"], provinces={"ha_noi"}) == {"+84911111111"}
-    assert await backend.known_phones(["+84911111111"], provinces={"bac_ninh"}) == set()
-    assert await backend.known_phones(["+84911111111"], provinces=set()) == set()
     outcome = await backend.import_signups(rows)
     assert (outcome.created, outcome.known) == (2, 2)
     assert await backend.import_signups([]) == type(outcome)(0, 0)

@@ -72,9 +72,11 @@ class ImportPages:
             )
         except Exception:  # not a CSV or XLSX we can read: say so, never a stack trace
             return await self.page(request, viewer, error=t(viewer.lang, "console.import.unreadable"))
-        known = await self.c.store.known_phones([r.draft.phone_e164 for r in plan.rows], provinces=viewer.scope)
-        # Audited like the import itself: a preview answers "which of these numbers are
-        # signed up in my provinces", so probing leaves a trace (counts only, no number).
+        # Numbers signed up anywhere count as known, as the import itself will report them:
+        # a preview that left out other provinces' promised imports that never happened
+        # (found in review). An organizer learns a number is signed up somewhere, not
+        # where; so every preview is audited like the import (counts only, no number).
+        known = await self.c.store.known_phones([r.draft.phone_e164 for r in plan.rows])
         await self.c.store.audit(
             viewer.ctx.user.id,
             "signups.import_preview",

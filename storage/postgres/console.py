@@ -112,17 +112,10 @@ class PostgresConsoleMixin(PostgresFeature):
     """Uses PostgresStore's `db` (joins an open transaction), `pool` and `transaction()` (storage/postgres/store.py)."""
 
     # -- paper imports ----------------------------------------------------------------
-    async def known_phones(self, phones: Collection[str], *, provinces: Collection[str] | None = None) -> set[str]:
-        if provinces is None:
-            rows = await self.db.fetch(
-                "SELECT phone_e164 FROM signups WHERE phone_e164 = ANY($1::text[])", sorted(set(phones))
-            )
-        else:
-            rows = await self.db.fetch(
-                "SELECT phone_e164 FROM signups WHERE phone_e164 = ANY($1::text[]) AND province_id = ANY($2::text[])",
-                sorted(set(phones)),
-                sorted(set(provinces)),
-            )
+    async def known_phones(self, phones: Collection[str]) -> set[str]:
+        rows = await self.db.fetch(
+            "SELECT phone_e164 FROM signups WHERE phone_e164 = ANY($1::text[])", sorted(set(phones))
+        )
         return {r[0] for r in rows}
 
     async def import_signups(self, rows: Sequence[tuple[SignupDraft, datetime]]) -> ImportOutcome:

@@ -69,18 +69,14 @@ class SQLiteConsoleMixin:
 
         def transaction(self) -> AbstractAsyncContextManager[GuardedConnection]: ...
 
-    async def known_phones(self, phones: Collection[str], *, provinces: Collection[str] | None = None) -> set[str]:
+    async def known_phones(self, phones: Collection[str]) -> set[str]:
         found: set[str] = set()
         items = sorted(set(phones))
-        places = sorted(set(provinces)) if provinces is not None else []
-        if provinces is not None and not places:
-            return found
-        where = f" AND province_id IN ({', '.join('?' * len(places))})" if places else ""
-        for i in range(0, len(items), 400):  # SQLite's bound-parameter limit, with the provinces
-            chunk = items[i : i + 400]
+        for i in range(0, len(items), 500):  # SQLite's bound-parameter limit
+            chunk = items[i : i + 500]
             async with self.db.execute(
-                f"SELECT phone_e164 FROM signups WHERE phone_e164 IN ({', '.join('?' * len(chunk))}){where}",
-                (*chunk, *places),
+                f"SELECT phone_e164 FROM signups WHERE phone_e164 IN ({', '.join('?' * len(chunk))})",
+                chunk,
             ) as cur:
                 found.update(r[0] for r in await cur.fetchall())
         return found
