@@ -9,7 +9,7 @@ import re
 from handlers.context import Ctx
 from handlers.i18n import LANGUAGES
 from handlers.menu import contact_reply, language_picker, main_menu
-from handlers.router import Actions, Handler, HandlerResult, Router, payload
+from handlers.router import Actions, Handler, HandlerResult, Router, as_replies, payload
 from handlers.types import Button, Reply
 from storage import Role, User
 
@@ -79,6 +79,9 @@ async def cancel(ctx: Ctx) -> Reply:
     flows = ctx.router.flows if ctx.router is not None else {}
     if state is None or state.flow not in flows:
         return main_menu(ctx, intro=f"{ctx.t('cancel.nothing')}\n\n{ctx.t('menu.title')}")
+    own = ctx.router.cancel_handlers.get(state.flow) if ctx.router is not None else None
+    if own is not None:
+        return as_replies(await own(ctx))[0]
     await ctx.store.clear_state(ctx.user.id)
     return main_menu(ctx, intro=f"{ctx.t('cancel.done')}\n\n{ctx.t('menu.title')}")
 

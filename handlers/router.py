@@ -89,6 +89,7 @@ class Router:
         self.buttons: dict[str, Route] = {}
         self.flows: dict[str, Route] = {}
         self.one_message: dict[str, OneMessageStep] = {}
+        self.cancel_handlers: dict[str, Handler] = {}
         self.text_handler: Handler | None = None
         # Tried in order on free text before text_handler; None passes the text on.
         self.text_filters: list[Handler] = []
@@ -122,15 +123,23 @@ class Router:
         return register
 
     def flow(
-        self, name: str, *, min_role: Role = Role.WORKER, one_message: OneMessageStep | None = None
+        self,
+        name: str,
+        *,
+        min_role: Role = Role.WORKER,
+        one_message: OneMessageStep | None = None,
+        on_cancel: Handler | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register the handler for text typed while the user is inside flow `name`;
-        `one_message` when the flow is a OneMessageStep."""
+        `one_message` when the flow is a OneMessageStep; `on_cancel` answers /cancel there
+        when "what you were typing was erased" would not be true."""
 
         def register(fn: Handler) -> Handler:
             self.flows[name] = Route(fn, min_role)
             if one_message is not None:
                 self.one_message[name] = one_message
+            if on_cancel is not None:
+                self.cancel_handlers[name] = on_cancel
             return fn
 
         return register

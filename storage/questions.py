@@ -43,6 +43,11 @@ class QuestionStore(abc.ABC):
         or no longer open."""
 
     @abc.abstractmethod
+    async def withdraw_question(self, question_id: int, user_id: int) -> bool:
+        """Erase the asker's own question while it is still open and unplaced (taken back
+        at "which province?"); False if it is not theirs, answered, closed or placed."""
+
+    @abc.abstractmethod
     async def get_question(self, question_id: int) -> Question | None: ...
 
     @abc.abstractmethod

@@ -185,6 +185,11 @@ async def test_a_question_is_placed_by_the_sign_up_else_by_the_province_named(ba
     assert (await backend.get_question(unplaced)).province_id == "ha_noi"
     await backend.close_question(named, member.id, "spam")
     assert not await backend.set_question_province(named, stranger.id, "ha_noi")
+    # Taken back only by the asker, while open and not yet placed.
+    fresh = await backend.add_question(stranger.id, "rút lại", "vi")
+    assert not await backend.withdraw_question(fresh, member.id)
+    assert not await backend.withdraw_question(unplaced, stranger.id), "placed in Hà Nội already"
+    assert await backend.withdraw_question(fresh, stranger.id) and await backend.get_question(fresh) is None
 
 
 async def test_a_question_closed_without_an_answer_leaves_the_open_inbox(backend: Store) -> None:

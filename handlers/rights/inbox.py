@@ -16,7 +16,7 @@ from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_name, province_scope
 from handlers.join.provinces import get_province, resolve_province
 from handlers.rights.context import ProvinceFinder
-from handlers.router import Actions, OneMessageStep, Router, payload
+from handlers.router import Actions, OneMessageStep, Router, as_replies, payload
 from handlers.scope import no_province_yet, question_in_scope
 from handlers.text import fold, shorten
 from handlers.types import Button, Reply
@@ -52,21 +52,23 @@ LAST_QUESTION = FormFlow("qa")
 
 
 async def _submit(ctx: Ctx, text: str) -> list[Reply]:
-    """Store the question for the officers of the asker's province: their sign-up's,
-    else the one the question names ("cty em o binh duong ..."), else the worker is asked.
-    Without a province only admins would ever see it (handlers/scope.py)."""
+    """Store the question for the officers of the asker's province: their sign-up's, else
+    the worker is asked where they work. Without a province only admins would ever see it
+    (handlers/scope.py). A province the question names is offered, never assumed: "mẹ em
+    ở Hà Nội ốm, cty ở Hải Phòng..." would have gone to Hà Nội's officers (found in review)."""
     signup = await ctx.store.signup_of_user(ctx.user.id)
-    named = None if signup is not None else _province_in(text)
-    qid = await ctx.store.add_question(ctx.user.id, text[:MAX_QUESTION_CHARS], ctx.lang, named)
+    qid = await ctx.store.add_question(ctx.user.id, text[:MAX_QUESTION_CHARS], ctx.lang)
     await ctx.store.clear_state(ctx.user.id)
     logger.info("inbox: user %s handed off question %s", ctx.user.id, qid)
-    province = signup.province_id if signup is not None else named
     # Quote what was sent: the one-tap button forwards the question asked before it.
     quote = ctx.t("ask.sent_quote", text=shorten(text, 200))
-    if province is None:
-        await WHERE.save(ctx, "text", {"qid": qid})
-        where = ctx.t("ask.where", id=qid)
-        return [Reply(f"{where}\n\n{quote}", buttons=[[_skip_where(ctx)], ctx.back_button()])]
+    if signup is None:
+        named = _province_in(text)
+        await WHERE.save(ctx, "text", {"qid": qid, "named": named})
+        prompt = _where_prompt(ctx, qid, named)
+        prompt.text = f"{prompt.text}\n\n{quote}"
+        return [prompt]
+    province = signup.province_id
     sent = ctx.t("ask.sent", id=qid, province=province_name(province, ctx.lang), hours=ctx.settings.answer_within_hours)
     return [Reply(f"{sent}\n\n{quote}", buttons=[ctx.back_button()]), *await _tell_officers(ctx, province, qid)]
 
@@ -97,8 +99,29 @@ def _province_in(text: str) -> str | None:
     return _provinces().find(fold(text).split(), text)
 
 
+def _where_prompt(ctx: Ctx, qid: int, named: str | None) -> Reply:
+    rows = [[Button(f"📍 {province_name(named, ctx.lang)}", payload(WHERE_FLOW, "p", named))]] if named else []
+    rows += [[_skip_where(ctx)], [_withdraw(ctx)]]
+    return Reply(ctx.t("ask.where", id=qid), buttons=[*rows, ctx.back_button()])
+
+
 def _skip_where(ctx: Ctx) -> Button:
     return Button(ctx.t("ask.where_skip"), payload(WHERE_FLOW, "skip"))
+
+
+def _withdraw(ctx: Ctx) -> Button:
+    return Button(ctx.t("ask.where_withdraw"), payload(WHERE_FLOW, "x"))
+
+
+# Typed at "which province?": "I'd rather not say" (the question still goes, unplaced).
+_NOT_SAYING = frozenset({"khong", "ko", "k", "khong muon noi", "khong noi", "bo qua", "skip", "no", "none", "-"})
+# Words of a question, not of a place: such a message is a new one, not an answer to
+# "which province?" ("lương tối thiểu ở hà nội bao nhiêu" placed the earlier question in
+# Hà Nội; found in review). "em lam o kcn que vo bac ninh" is still a place.
+_QUESTION_MARKERS = (
+    *("bao nhieu", "bn", "sao", "the nao", "khong", "ko", "chua", "gi", "co duoc", "duoc khong"),
+    *("phai lam", "lam the nao", "hoi", "what", "how", "why", "can i", "is it"),
+)
 
 
 async def _placed(ctx: Ctx, qid: int, province_id: str) -> Reply | list[Reply]:
@@ -119,8 +142,15 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
         return Reply(ctx.t("ask.where_gone"), buttons=[ctx.back_button()])
     qid = int(state.data["qid"])
     text = ctx.inbound.text.strip()
-    if fold(text) in _NEVER_MIND:
+    if fold(text) in _NEVER_MIND or fold(text) in _NOT_SAYING:
         return await _skipped(ctx, qid)
+    folded = f" {fold(text)} "
+    if "?" in text or (len(text.split()) > 2 and any(f" {m} " in folded for m in _QUESTION_MARKERS)):
+        # Not a place: the earlier question goes on unplaced, and this message is
+        # answered like any other (found in review: it was swallowed as a province).
+        note = await _skipped(ctx, qid)
+        answered = await ctx.router.free_text(ctx) if ctx.router is not None else None
+        return [note, *as_replies(answered)] if answered is not None else note
     match = resolve_province(text)
     if match.province is not None:
         return await _placed(ctx, qid, match.province.id)
@@ -143,7 +173,23 @@ async def where_button(ctx: Ctx) -> Reply | list[Reply]:
     qid = int(state.data["qid"])
     if ctx.args[:1] == ("p",) and len(ctx.args) == 2 and get_province(ctx.args[1]) is not None:
         return await _placed(ctx, qid, ctx.args[1])
+    if ctx.args[:1] == ("x",):
+        return await withdraw(ctx)
     return await _skipped(ctx, qid)
+
+
+async def withdraw(ctx: Ctx) -> Reply:
+    """`/cancel` or "withdraw" at "which province?": the question just sent is taken back
+    (it was open to admins for a moment only); "Đã hủy... đã được xóa" said so while the
+    question stayed in the inbox (found in review)."""
+    state = await WHERE.load(ctx)
+    await ctx.store.clear_state(ctx.user.id)
+    if state is None:
+        return Reply(ctx.t("ask.where_gone"), buttons=[ctx.back_button()])
+    qid = int(state.data["qid"])
+    gone = await ctx.store.withdraw_question(qid, ctx.user.id)
+    logger.info("inbox: user %s withdrew question %s (%s)", ctx.user.id, qid, "done" if gone else "too late")
+    return Reply(ctx.t("ask.withdrawn" if gone else "ask.where_closed", id=qid), buttons=[ctx.back_button()])
 
 
 async def open_handoff(ctx: Ctx, *, intro: str | None = None) -> Reply:
@@ -253,6 +299,13 @@ async def ask_button(ctx: Ctx) -> Reply | list[Reply]:
     just asked, in the language of the answer the button was under; `ask:new` asks for one."""
     if len(ctx.args) >= 2 and ctx.args[1] in LANGUAGES:
         ctx.reply_lang = ctx.args[1]
+    where = await WHERE.load(ctx)
+    if where is not None:
+        # A second tap while "which province?" is open (a double tap, a late press): that
+        # question again, not a new hand-off that would take the province typed next as a
+        # question of its own (found in review).
+        named = where.data.get("named")
+        return _where_prompt(ctx, int(where.data["qid"]), named if isinstance(named, str) else None)
     if ctx.args[:1] == ("new",):  # `ask:new`: offered away from any answer, asks afresh
         return await open_handoff(ctx)
     state = await LAST_QUESTION.load(ctx)
@@ -335,7 +388,9 @@ async def _reply(ctx: Ctx, qid: int) -> Reply:
     q = await ctx.store.get_question(qid)
     if q is None or q.status != "open" or not await _in_scope(ctx, q):
         return ctx.reply("inbox.not_found", id=qid)
-    await ANSWER.save(ctx, "text", {"qid": qid})
+    # The asker too: a question taken back (or erased) while the answer is typed frees its
+    # number, which the next question may get, and the answer must not reach that asker.
+    await ANSWER.save(ctx, "text", {"qid": qid, "asker": q.user_id})
     return ctx.reply("inbox.type_answer", back=False, id=qid, text=shorten(q.text, 1500))
 
 
@@ -346,7 +401,12 @@ async def inbox_reply_text(ctx: Ctx) -> list[Reply]:
         return [ctx.reply("inbox.reply_usage")]
     if not ctx.inbound.text.strip():
         return [ctx.reply("inbox.reply_usage")]
-    return await _answer(ctx, int(state.data["qid"]), ctx.inbound.text)
+    qid, asker = int(state.data["qid"]), state.data.get("asker")
+    q = await ctx.store.get_question(qid)
+    if q is None or (asker is not None and q.user_id != asker):
+        await ctx.store.clear_state(ctx.user.id)
+        return [ctx.reply("inbox.not_found", id=qid)]
+    return await _answer(ctx, qid, ctx.inbound.text)
 
 
 async def reply_cmd(ctx: Ctx) -> list[Reply]:
@@ -364,7 +424,9 @@ def register(router: Router) -> None:
     router.button(HANDOFF_FLOW)(ask_button)
     router.flow(HANDOFF_FLOW, one_message=OneMessageStep(frozenset({"ask"}), frozenset({HANDOFF_FLOW})))(ask_text)
     router.button(WHERE_FLOW)(where_button)
-    router.flow(WHERE_FLOW, one_message=OneMessageStep(buttons=frozenset({WHERE_FLOW})))(where_text)
+    # The hand-off button keeps the step: pressed again, it shows the step again.
+    where_step = OneMessageStep(buttons=frozenset({WHERE_FLOW, HANDOFF_FLOW}))
+    router.flow(WHERE_FLOW, one_message=where_step, on_cancel=withdraw)(where_text)
     router.command("inbox", min_role=Role.ORGANIZER)(inbox)
     router.button("inbox", min_role=Role.ORGANIZER, actions=ACTIONS)(inbox_button)
     router.flow(ANSWER.flows[0], min_role=Role.ORGANIZER, one_message=OneMessageStep())(inbox_reply_text)

@@ -64,6 +64,14 @@ class PostgresQuestionMixin(PostgresFeature):
             )
         )
 
+    async def withdraw_question(self, question_id: int, user_id: int) -> bool:
+        status = await self.db.execute(
+            "DELETE FROM questions WHERE id = $1 AND user_id = $2 AND status = 'open' AND named_province_id IS NULL",
+            question_id,
+            user_id,
+        )
+        return affected(status) == 1
+
     async def set_question_province(self, question_id: int, user_id: int, province_id: str) -> bool:
         status = await self.db.execute(
             "UPDATE questions SET named_province_id = $1 WHERE id = $2 AND user_id = $3 AND status = 'open'",

@@ -71,6 +71,13 @@ class SQLiteQuestionMixin:
         assert row is not None
         return int(row[0])
 
+    async def withdraw_question(self, question_id: int, user_id: int) -> bool:
+        async with self.db.execute(
+            "DELETE FROM questions WHERE id = ? AND user_id = ? AND status = 'open' AND named_province_id IS NULL",
+            (question_id, user_id),
+        ) as cur:
+            return cur.rowcount == 1
+
     async def set_question_province(self, question_id: int, user_id: int, province_id: str) -> bool:
         async with self.db.execute(
             "UPDATE questions SET named_province_id = ? WHERE id = ? AND user_id = ? AND status = 'open'",
