@@ -782,8 +782,11 @@ async def show_topic(ctx: Ctx) -> Reply:
     if rights(ctx).topic(topic_id) is None:
         return categories_reply(ctx)
     # Chosen from a list: the worker picked it, so no "is this it?" doubt remains,
-    # but a person stays one tap away.
-    return await answer_reply(ctx, topic_id, province=await _asked_province(ctx))
+    # but a person stays one tap away. The question's province only for the buttons under
+    # its answer or choices (they carry the language); the topic browser's carry none, and
+    # there a province asked about earlier overrode the worker's own (found in review).
+    province = await _asked_province(ctx) if len(ctx.args) >= 2 else None
+    return await answer_reply(ctx, topic_id, province=province)
 
 
 async def show_details(ctx: Ctx) -> Reply:
