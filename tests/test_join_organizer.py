@@ -497,12 +497,22 @@ async def admin_chat_with_statuses(make_chat, store, data):  # type: ignore[no-u
     return admin
 
 
-async def test_the_share_of_the_target_counts_only_provinces_with_a_target(make_chat, store, data) -> None:
+async def test_the_share_of_the_target_counts_only_provinces_with_a_target(make_chat, store, data, monkeypatch) -> None:
     # Found by an outside tester: "6 / 600 (1.0%)" counted Hà Nội's sign-ups against Bắc
     # Ninh's plan. `data` holds one sign-up in Hồ Chí Minh and one in Hà Nội.
+    import handlers.join.reports as reports
+
+    drawn: list[int] = []
+
+    def chart(weeks, target, **kw):  # type: ignore[no-untyped-def]
+        drawn.append(sum(n for _, n in weeks))
+        return b"\x89PNG"
+
+    monkeypatch.setattr(reports, "weekly_chart_png", chart)
     admin = make_chat("admin")
     await admin.say("/targets set Hồ Chí Minh 100")
     await admin.say("/targets")
     text = admin.text()
     assert "Đăng ký: 1 / kế hoạch 100 (1,0%)" in text, text
     assert "Thêm 1 đăng ký ở tỉnh/thành chưa có kế hoạch" in text
+    assert drawn[-1] == 1, "the chart against the target counts the same sign-ups as the text"

@@ -515,12 +515,12 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
     prog = await load_progress(ctx.store, provinces=provinces, year=year, tz=tz)
     goals = await ctx.store.signup_targets(year, provinces=provinces)
     target = sum(goals.values()) or None
+    counted = sum(prog.by_province.get(p, 0) for p in goals)
     where = _where(ctx, scope, province)
     lines = [ctx.t("join.org.progress_title", year=year, where=where)]
     if target:
         # Against the target, only the provinces that have one: sign-ups elsewhere made
         # "6 / 600 (1.0%)" count Hà Nội against Bắc Ninh's plan (found by an outside tester).
-        counted = sum(prog.by_province.get(p, 0) for p in goals)
         lines.append(
             ctx.t("join.org.progress_total", count=counted, target=target, percent=percent(counted, target, lang))
         )
@@ -564,10 +564,15 @@ async def _progress_reply(ctx: Ctx, scope: frozenset[str] | None, province: str 
     if not target:
         lines.append(ctx.t("join.org.target_hint"))
     title = ctx.t("join.org.chart_title", year=year, where=where)
+    weeks = prog.by_week
+    if target and prog.total > counted:
+        # Against the target, the chart too counts only the provinces that have one, as
+        # the text above does (found in review: "3 / 600" beside "6 / 600" on the chart).
+        weeks = (await load_progress(ctx.store, provinces=frozenset(goals), year=year, tz=tz)).by_week
     # matplotlib holds the GIL for a few hundred ms: drawn in the export worker process.
     exporter: Exporter = ctx.services.exporter or InProcessExporter(ctx.store, catalog)
     png = await exporter.call(
-        functools.partial(weekly_chart_png, sorted(prog.by_week.items()), target, year=year, title=title, lang=lang)
+        functools.partial(weekly_chart_png, sorted(weeks.items()), target, year=year, title=title, lang=lang)
     )
     return Reply("\n".join(lines), photo=Photo(png, filename=f"chart-{year}.png"), buttons=[ctx.back_button()])
 
