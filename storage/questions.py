@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 OPEN, ANSWERED, CLOSED = "open", "answered", "closed"
+WITHDRAWN = "withdrawn"  # the close reason of a question its asker took back
 STATUSES = (OPEN, ANSWERED, CLOSED)
 
 
@@ -44,8 +45,11 @@ class QuestionStore(abc.ABC):
 
     @abc.abstractmethod
     async def withdraw_question(self, question_id: int, user_id: int) -> bool:
-        """Erase the asker's own question while it is still open and unplaced (taken back
-        at "which province?"); False if it is not theirs, answered, closed or placed."""
+        """Take back the asker's own question while it is still open and unplaced ("which
+        province?"): its words are erased and it is closed as WITHDRAWN, never deleted, so
+        its number is never given to another question (an organizer's `/reply <number>`
+        written for it must not reach someone else). False if it is not theirs, answered,
+        closed or placed."""
 
     @abc.abstractmethod
     async def get_question(self, question_id: int) -> Question | None: ...

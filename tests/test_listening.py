@@ -500,14 +500,27 @@ async def test_ten_reports_in_a_minute_store_three(store, make_chat) -> None:
 
 
 async def test_contact_report_goes_to_the_inbox(store, make_chat) -> None:
+    from storage import Role
+
+    org = make_chat("org_bn3")
+    await org.say("/start")
+    org_user = await store.find_user("test", "org_bn3")
+    await store.set_role(org_user.id, Role.ORGANIZER)
+    await store.add_organizer_provinces(org_user.id, ["bac_ninh"], None)
     w = make_chat("w")
     await start_report(w, "Samsung Display")
     await w.say("Bắc Ninh")
     await w.press("rp:w:300")
     await w.say("Nhà ăn mất vệ sinh")
-    await w.press("rp:send:contact")
+    replies = await w.press("rp:send:contact")
     (q,) = await store.questions_of((await store.find_user("test", "w")).id)
     assert "Samsung Display" in q.text
+    # The report's province places it for its officers, who are told (found by an
+    # outside tester: from a worker not signed up it reached only the admins).
+    assert q.province_id == "bac_ninh"
+    assert any(r.to_user == "org_bn3" and "/inbox" in r.text for r in replies)
+    await org.say("/inbox")
+    assert "Samsung Display" in org.text()
     (r,) = await store.list_reports()
     assert r.contact_question_id == q.id
     # 300 workers passes alert_workers at once: one alert, recorded.

@@ -422,7 +422,9 @@ async def test_not_saying_cancelling_and_tapping_twice_at_which_province(make_ch
     # the question stayed in the inbox).
     await worker.say("/ask chủ quán bắt em làm 14 tiếng một ngày")
     await worker.say("/cancel")
-    assert "Đã rút lại câu hỏi #2" in worker.text() and await store.get_question(2) is None
+    taken = await store.get_question(2)
+    assert "Đã rút lại câu hỏi #2" in worker.text() and taken.status == "closed" and taken.text == ""
+    assert taken.close_reason == "withdrawn"
     # A second tap of the hand-off button shows the same step again; the province typed
     # next places the question instead of becoming a question of its own.
     await worker.say("nghỉ phép năm được mấy ngày vậy")
@@ -433,7 +435,35 @@ async def test_not_saying_cancelling_and_tapping_twice_at_which_province(make_ch
     await worker.say("Bình Dương")
     latest = (await store.list_open_questions())[-1]
     assert latest.text == "nghỉ phép năm được mấy ngày vậy" and latest.province_id == "ho_chi_minh"
+    assert latest.id == 3, "a number taken back is never given again"
     assert await store.count_open_questions() == 2
+    # Words that say "never mind" take the question back; /ask there shows the step again.
+    await worker.say("/ask công ty không cho nghỉ phép năm")
+    await worker.say("/ask")
+    assert "#4" in worker.text() and "tỉnh, thành phố nào" in worker.text()
+    await worker.say("Thôi em không hỏi nữa, cảm ơn")
+    assert "Đã rút lại câu hỏi #4" in worker.text()
+    await worker.say("/ask công ty không cho nghỉ phép năm")
+    await worker.say("Sao Hỏa")
+    assert "🗑 Rút lại câu hỏi" in worker.labels()
+
+
+async def test_never_mind_in_a_sentence_at_the_handoff_step(make_chat, store) -> None:
+    worker = make_chat("wnm")
+    await worker.press("ask:q")
+    await worker.say("Thôi em không hỏi nữa, cảm ơn")
+    assert await store.count_open_questions() == 0 and "Đã hủy" in worker.text()
+
+
+async def test_the_province_step_keeps_the_language_of_an_english_question(make_chat, store) -> None:
+    worker = make_chat("wen")
+    await worker.say("/lang en")
+    await worker.say("/lang vi")
+    await worker.say("my boss keeps my ID card is that legal")
+    await worker.press("ask:q:en")
+    assert "Which province" in worker.text()
+    await worker.say("Bac Ninh")
+    assert "Question #1 now goes to the union officers of Bac Ninh" in worker.text(), worker.text()
 
 
 async def test_an_answer_typed_for_a_question_taken_back_never_reaches_whoever_gets_its_number(
@@ -448,6 +478,9 @@ async def test_an_answer_typed_for_a_question_taken_back_never_reaches_whoever_g
     await first.say("/cancel")  # taken back at "which province?"
     await second.say("/ask chủ quán bắt em làm 14 tiếng một ngày")
     qid = (await store.list_open_questions())[-1].id
+    assert qid == 2, "numbers are never reused"
     replies = await org.say("Không, công ty phải trả lại bằng gốc.")
-    assert all(r.to_user != "wt2" for r in replies) and f"#{1}" in replies[0].text
+    assert all(r.to_user != "wt2" for r in replies) and "#1" in replies[0].text
     assert (await store.get_question(qid)).status == "open"
+    replies = await org.say("/reply 1 Không, công ty phải trả lại bằng gốc.")
+    assert all(r.to_user != "wt2" for r in replies)

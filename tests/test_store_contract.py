@@ -189,7 +189,10 @@ async def test_a_question_is_placed_by_the_sign_up_else_by_the_province_named(ba
     fresh = await backend.add_question(stranger.id, "rút lại", "vi")
     assert not await backend.withdraw_question(fresh, member.id)
     assert not await backend.withdraw_question(unplaced, stranger.id), "placed in Hà Nội already"
-    assert await backend.withdraw_question(fresh, stranger.id) and await backend.get_question(fresh) is None
+    assert await backend.withdraw_question(fresh, stranger.id)
+    taken = await backend.get_question(fresh)
+    assert (taken.status, taken.text, taken.close_reason) == ("closed", "", "withdrawn")
+    assert not await backend.withdraw_question(fresh, stranger.id), "once"
 
 
 async def test_a_question_closed_without_an_answer_leaves_the_open_inbox(backend: Store) -> None:

@@ -23,7 +23,7 @@ from handlers.i18n import Catalog
 from handlers.join.common import clean_note, clean_text, parse_province, province_name, province_scope
 from handlers.listening.options import CATEGORIES, options
 from handlers.listening.text import cluster_key, has_phone, personal_data_in
-from handlers.rights.inbox import ask_officer_button
+from handlers.rights.inbox import ask_officer_button, tell_officers
 from handlers.router import Actions, Router, payload
 from handlers.scope import no_province_yet
 from handlers.types import Button, Channel, Reply
@@ -67,7 +67,8 @@ DRAFT = FormFlow(FLOW)
 
 
 def _cancel_row(ctx: Ctx) -> list[Button]:
-    return [Button(ctx.t("listening.report.cancel_button"), payload(PREFIX, "cancel"))]
+    # As every form's cancel: a typed word never presses it (handlers/types.Button.typed).
+    return [Button(ctx.t("listening.report.cancel_button"), payload(PREFIX, "cancel"), typed=False)]
 
 
 async def _save(ctx: Ctx, step: Step, data: dict[str, Any]) -> None:
@@ -366,7 +367,10 @@ async def _send(ctx: Ctx, data: dict[str, Any], *, contact: bool) -> list[Reply]
             province=province_name(province, ctx.lang),
             description=data.get("description") or "-",
         )
-        question_id = await ctx.store.add_question(ctx.user.id, text, ctx.lang)
+        # Placed in the report's province: from a worker not signed up it had none, so that
+        # province's officers never saw it (found by an outside tester). A sign-up's
+        # province still wins (storage/questions.py).
+        question_id = await ctx.store.add_question(ctx.user.id, text, ctx.lang, province)
     await ctx.store.add_report(
         NewReport(
             created_on=day,
@@ -388,6 +392,10 @@ async def _send(ctx: Ctx, data: dict[str, Any], *, contact: bool) -> list[Reply]
             edit=True,
         )
     ]
+    if question_id is not None:
+        placed = await ctx.store.get_question(question_id)
+        if placed is not None and placed.province_id is not None:
+            replies += await tell_officers(ctx, placed.province_id, question_id)
     replies += await early_warning(ctx, province, key, category, data["company"], day)
     return replies
 

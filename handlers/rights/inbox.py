@@ -64,16 +64,16 @@ async def _submit(ctx: Ctx, text: str) -> list[Reply]:
     quote = ctx.t("ask.sent_quote", text=shorten(text, 200))
     if signup is None:
         named = _province_in(text)
-        await WHERE.save(ctx, "text", {"qid": qid, "named": named})
+        await WHERE.save(ctx, "text", {"qid": qid, "named": named, "lang": ctx.lang})
         prompt = _where_prompt(ctx, qid, named)
         prompt.text = f"{prompt.text}\n\n{quote}"
         return [prompt]
     province = signup.province_id
     sent = ctx.t("ask.sent", id=qid, province=province_name(province, ctx.lang), hours=ctx.settings.answer_within_hours)
-    return [Reply(f"{sent}\n\n{quote}", buttons=[ctx.back_button()]), *await _tell_officers(ctx, province, qid)]
+    return [Reply(f"{sent}\n\n{quote}", buttons=[ctx.back_button()]), *await tell_officers(ctx, province, qid)]
 
 
-async def _tell_officers(ctx: Ctx, province_id: str, qid: int) -> list[Reply]:
+async def tell_officers(ctx: Ctx, province_id: str, qid: int) -> list[Reply]:
     """A new question for the province's officers: to its alert chats, else to its
     organizers, so the hand-off reaches a person and not only the inbox. Never the
     question's words: a group's members may not all be entitled to read them."""
@@ -100,7 +100,9 @@ def _province_in(text: str) -> str | None:
 
 
 def _where_prompt(ctx: Ctx, qid: int, named: str | None) -> Reply:
-    rows = [[Button(f"📍 {province_name(named, ctx.lang)}", payload(WHERE_FLOW, "p", named))]] if named else []
+    rows = (
+        [[Button(f"📍 {province_name(named, ctx.lang)}", payload(WHERE_FLOW, "p", named, ctx.lang))]] if named else []
+    )
     rows += [[_skip_where(ctx)], [_withdraw(ctx)]]
     return Reply(ctx.t("ask.where", id=qid), buttons=[*rows, ctx.back_button()])
 
@@ -131,7 +133,7 @@ async def _placed(ctx: Ctx, qid: int, province_id: str) -> Reply | list[Reply]:
     logger.info("inbox: user %s placed question %s", ctx.user.id, qid)
     text = ctx.t("ask.where_set", id=qid, province=province_name(province_id, ctx.lang))
     expect = ctx.t("ask.expect", hours=ctx.settings.answer_within_hours)
-    return [Reply(f"{text} {expect}", buttons=[ctx.back_button()]), *await _tell_officers(ctx, province_id, qid)]
+    return [Reply(f"{text} {expect}", buttons=[ctx.back_button()]), *await tell_officers(ctx, province_id, qid)]
 
 
 async def where_text(ctx: Ctx) -> Reply | list[Reply]:
@@ -141,8 +143,11 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
     if state is None:
         return Reply(ctx.t("ask.where_gone"), buttons=[ctx.back_button()])
     qid = int(state.data["qid"])
+    _reply_lang(ctx, state.data)
     text = ctx.inbound.text.strip()
-    if fold(text) in _NEVER_MIND or fold(text) in _NOT_SAYING:
+    if never_mind(text) or fold(text) in {"xoa", "xoa cau hoi", "xoa cau hoi di", "rut lai", "rut lai cau hoi"}:
+        return await withdraw(ctx)  # "hủy", "thôi không hỏi nữa": taken back, as it says
+    if fold(text) in _NOT_SAYING:
         return await _skipped(ctx, qid)
     folded = f" {fold(text)} "
     if "?" in text or (len(text.split()) > 2 and any(f" {m} " in folded for m in _QUESTION_MARKERS)):
@@ -154,10 +159,21 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
     match = resolve_province(text)
     if match.province is not None:
         return await _placed(ctx, qid, match.province.id)
-    choices = [Button(p.name(ctx.lang), payload(WHERE_FLOW, "p", p.id)) for p in match.suggestions]
+    choices = [Button(p.name(ctx.lang), payload(WHERE_FLOW, "p", p.id, ctx.lang)) for p in match.suggestions]
     key = "ask.where_suggest" if choices else "ask.where_unknown"
     rows = [choices[i : i + 2] for i in range(0, len(choices), 2)]
-    return Reply(ctx.t(key, text=shorten(text, 40)), buttons=[*rows, [_skip_where(ctx)], ctx.back_button()])
+    return Reply(
+        ctx.t(key, text=shorten(text, 40) or "…"),
+        buttons=[*rows, [_skip_where(ctx)], [_withdraw(ctx)], ctx.back_button()],
+    )
+
+
+def _reply_lang(ctx: Ctx, data: dict[str, object]) -> None:
+    """The step answers in the language it was opened in (an English question's hand-off
+    confirmed in Vietnamese; found by an outside tester)."""
+    lang = data.get("lang")
+    if isinstance(lang, str) and lang in LANGUAGES:
+        ctx.reply_lang = lang
 
 
 async def _skipped(ctx: Ctx, qid: int) -> Reply:
@@ -171,7 +187,8 @@ async def where_button(ctx: Ctx) -> Reply | list[Reply]:
     if state is None:
         return Reply(ctx.t("ask.where_gone"), buttons=[ctx.back_button()])
     qid = int(state.data["qid"])
-    if ctx.args[:1] == ("p",) and len(ctx.args) == 2 and get_province(ctx.args[1]) is not None:
+    _reply_lang(ctx, state.data)
+    if ctx.args[:1] == ("p",) and len(ctx.args) >= 2 and get_province(ctx.args[1]) is not None:
         return await _placed(ctx, qid, ctx.args[1])
     if ctx.args[:1] == ("x",):
         return await withdraw(ctx)
@@ -187,6 +204,7 @@ async def withdraw(ctx: Ctx) -> Reply:
     if state is None:
         return Reply(ctx.t("ask.where_gone"), buttons=[ctx.back_button()])
     qid = int(state.data["qid"])
+    _reply_lang(ctx, state.data)
     gone = await ctx.store.withdraw_question(qid, ctx.user.id)
     logger.info("inbox: user %s withdrew question %s (%s)", ctx.user.id, qid, "done" if gone else "too late")
     return Reply(ctx.t("ask.withdrawn" if gone else "ask.where_closed", id=qid), buttons=[ctx.back_button()])
@@ -289,9 +307,18 @@ async def ask(ctx: Ctx) -> Reply | list[Reply]:
     raw = ctx.inbound.text.strip()
     parts = raw.split(None, 1)
     text = parts[1].strip() if len(parts) == 2 else ""
+    where = await WHERE.load(ctx)
+    if where is not None:
+        return _where_again(ctx, where.data)  # finish the question just sent first
     if len(text) >= MIN_QUESTION_CHARS:
         return await _submit(ctx, text)
     return await open_handoff(ctx)
+
+
+def _where_again(ctx: Ctx, data: dict[str, object]) -> Reply:
+    _reply_lang(ctx, data)
+    named = data.get("named")
+    return _where_prompt(ctx, int(str(data["qid"])), named if isinstance(named, str) else None)
 
 
 async def ask_button(ctx: Ctx) -> Reply | list[Reply]:
@@ -304,8 +331,7 @@ async def ask_button(ctx: Ctx) -> Reply | list[Reply]:
         # A second tap while "which province?" is open (a double tap, a late press): that
         # question again, not a new hand-off that would take the province typed next as a
         # question of its own (found in review).
-        named = where.data.get("named")
-        return _where_prompt(ctx, int(where.data["qid"]), named if isinstance(named, str) else None)
+        return _where_again(ctx, where.data)
     if ctx.args[:1] == ("new",):  # `ask:new`: offered away from any answer, asks afresh
         return await open_handoff(ctx)
     state = await LAST_QUESTION.load(ctx)
@@ -326,6 +352,18 @@ def ask_officer_button(ctx: Ctx, *, forward: bool) -> Button:
 _NEVER_MIND = frozenset(
     {"huy", "thoi", "cancel", "khong hoi nua", "thoi khong hoi nua", "khong can nua", "thoi khoi", "dung lai"}
 )
+# Inside a short message these still say it ("thôi em không hỏi nữa, cảm ơn", "ko hoi
+# nua"; found by an outside tester: sent to the officers as a question).
+_NEVER_MIND_PARTS = ("khong hoi nua", "ko hoi nua", "k hoi nua", "khong can hoi nua", "khong muon hoi nua")
+NEVER_MIND_MAX_WORDS = 8
+
+
+def never_mind(text: str) -> bool:
+    folded = fold(text)
+    if folded in _NEVER_MIND:
+        return True
+    padded = f" {folded} "
+    return len(folded.split()) <= NEVER_MIND_MAX_WORDS and any(f" {p} " in padded for p in _NEVER_MIND_PARTS)
 
 
 async def ask_text(ctx: Ctx) -> Reply | list[Reply]:
@@ -340,7 +378,7 @@ async def ask_text(ctx: Ctx) -> Reply | list[Reply]:
         sent = await _submit(ctx, text)
         sent[0].text = f"{ctx.t('ask.photo_not_sent')}\n\n{sent[0].text}"
         return sent
-    if fold(text) in _NEVER_MIND:
+    if never_mind(text):
         return await cancel(ctx)
     if len(text) < MIN_QUESTION_CHARS:
         # Still in the step: a typed word never leaves it by accident.
@@ -424,8 +462,8 @@ def register(router: Router) -> None:
     router.button(HANDOFF_FLOW)(ask_button)
     router.flow(HANDOFF_FLOW, one_message=OneMessageStep(frozenset({"ask"}), frozenset({HANDOFF_FLOW})))(ask_text)
     router.button(WHERE_FLOW)(where_button)
-    # The hand-off button keeps the step: pressed again, it shows the step again.
-    where_step = OneMessageStep(buttons=frozenset({WHERE_FLOW, HANDOFF_FLOW}))
+    # The hand-off button and /ask keep the step: they show it again.
+    where_step = OneMessageStep(commands=frozenset({"ask"}), buttons=frozenset({WHERE_FLOW, HANDOFF_FLOW}))
     router.flow(WHERE_FLOW, one_message=where_step, on_cancel=withdraw)(where_text)
     router.command("inbox", min_role=Role.ORGANIZER)(inbox)
     router.button("inbox", min_role=Role.ORGANIZER, actions=ACTIONS)(inbox_button)

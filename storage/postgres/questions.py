@@ -6,7 +6,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from storage.postgres.store import PostgresFeature, affected, delete_in_batches, now_utc
-from storage.questions import Question
+from storage.questions import WITHDRAWN, Question
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -66,7 +66,10 @@ class PostgresQuestionMixin(PostgresFeature):
 
     async def withdraw_question(self, question_id: int, user_id: int) -> bool:
         status = await self.db.execute(
-            "DELETE FROM questions WHERE id = $1 AND user_id = $2 AND status = 'open' AND named_province_id IS NULL",
+            "UPDATE questions SET status = 'closed', closed_at = $1, close_reason = $2, text = ''"
+            " WHERE id = $3 AND user_id = $4 AND status = 'open' AND named_province_id IS NULL",
+            now_utc(),
+            WITHDRAWN,
             question_id,
             user_id,
         )

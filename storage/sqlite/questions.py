@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from storage.questions import Question
+from storage.questions import WITHDRAWN, Question
 from storage.sqlite.purge import delete_in_batches
 
 if TYPE_CHECKING:
@@ -73,8 +73,9 @@ class SQLiteQuestionMixin:
 
     async def withdraw_question(self, question_id: int, user_id: int) -> bool:
         async with self.db.execute(
-            "DELETE FROM questions WHERE id = ? AND user_id = ? AND status = 'open' AND named_province_id IS NULL",
-            (question_id, user_id),
+            "UPDATE questions SET status = 'closed', closed_at = ?, close_reason = ?, text = ''"
+            " WHERE id = ? AND user_id = ? AND status = 'open' AND named_province_id IS NULL",
+            (_now(), WITHDRAWN, question_id, user_id),
         ) as cur:
             return cur.rowcount == 1
 
