@@ -162,3 +162,22 @@ def test_where_a_typed_number_is_the_answer_the_choices_are_lettered() -> None:
     # The next screen numbers again, even one added to the same turn.
     choices.render("u1", Reply("Tiếp", buttons=[[Button("Bỏ qua", "rp:skip")]]), fresh=False)
     assert choices.match("u1", "1") == "rp:skip" and choices.match("u1", "a") is None
+
+
+def test_no_worker_forms_cancel_is_pressed_by_a_typed_name() -> None:
+    # Found by an outside tester: "Huy" typed as the name in a program registration on
+    # Zalo pressed "❌ Hủy". Every form's cancel a worker meets is pressed by number only.
+    from types import SimpleNamespace
+
+    from handlers.care.programs import _nav
+    from handlers.care.support import _cancel_row as support_cancel
+    from handlers.i18n import load_catalog
+    from handlers.listening.reports import _cancel_row as report_cancel
+
+    catalog = load_catalog()
+    ctx = SimpleNamespace(t=lambda key, **kw: catalog.t("vi", key, **kw))
+    for row in (_nav(ctx, "f1"), support_cancel(ctx, "f1"), report_cancel(ctx)):  # type: ignore[arg-type]
+        choices = NumberedChoices()
+        choices.render("u1", Reply("Họ tên?", buttons=[row]), fresh=True)
+        assert choices.match("u1", "Huy") is None and choices.match("u1", "huỷ") is None
+        assert choices.match("u1", "1") == row[0].payload

@@ -50,7 +50,9 @@ ANSWER_LENGTH = (1, 200)
 
 
 def _nav(ctx: Ctx, fid: str) -> list[Button]:
-    return [Button(ctx.t("care.btn.cancel"), payload(PREFIX, "x", fid))]
+    # Not pressed by a typed word on Zalo: "Huy" typed as the name cancelled the
+    # registration (found by an outside tester). Its number still works.
+    return [Button(ctx.t("care.btn.cancel"), payload(PREFIX, "x", fid), typed=False)]
 
 
 def program_line(ctx: Ctx, p: Program, left: int) -> str:

@@ -33,7 +33,8 @@ RIGHTS_TOPIC = "work_accident"
 
 
 def _cancel_row(ctx: Ctx, fid: str) -> list[Button]:
-    return [Button(ctx.t("care.btn.cancel"), payload(PREFIX, "x", fid))]
+    # As every form's cancel: a typed word never presses it (handlers/types.Button.typed).
+    return [Button(ctx.t("care.btn.cancel"), payload(PREFIX, "x", fid), typed=False)]
 
 
 def _next_step(data: dict[str, Any]) -> str:

@@ -98,6 +98,9 @@ _QUIT_WORDS = frozenset(
         *("thoi khong dang ky", "khong dang ky", "ko dang ky", "dung", "dung lai", "stop", "cancel", "quit", "exit"),
     }
 )
+# At the name step only what no name is: "Huy", "Dũng" ("dung") are names, "stop" and
+# "thôi không đăng ký nữa" are not (found by an outside tester: saved as the name).
+_QUIT_AT_NAME = frozenset({w for w in _QUIT_WORDS if " " in w} | {"stop", "cancel", "quit", "exit"})
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PROVINCE_COLUMNS = 3
 
@@ -346,7 +349,7 @@ def finished(ctx: Ctx) -> Reply:
 # -- answers ----------------------------------------------------------------------
 async def _answer(ctx: Ctx, form: Form, text: str) -> Reply:
     step = form.step
-    if step is not Step.NAME and fold(text) in _QUIT_WORDS:
+    if fold(text) in (_QUIT_WORDS if step is not Step.NAME else _QUIT_AT_NAME):
         # "thôi không đăng ký nữa" typed at the company step was saved as the company.
         # A typed word never cancels a form (issue 9: "Huy" is a name): the way out is
         # shown instead, and the question asked again.
