@@ -425,6 +425,8 @@ async def test_not_saying_cancelling_and_tapping_twice_at_which_province(make_ch
     taken = await store.get_question(2)
     assert "Đã rút lại câu hỏi #2" in worker.text() and taken.status == "closed" and taken.text == ""
     assert taken.close_reason == "withdrawn"
+    await worker.say("/mydata")
+    assert "câu hỏi bạn đã rút lại" in worker.text() and "14 tiếng" not in worker.text()
     # A second tap of the hand-off button shows the same step again; the province typed
     # next places the question instead of becoming a question of its own.
     await worker.say("nghỉ phép năm được mấy ngày vậy")

@@ -110,7 +110,7 @@ async def mydata(ctx: Ctx) -> Reply:
     questions = await ctx.store.questions_of(u.id)
     if questions:
         listed = "\n".join(
-            f"• {local_time(q.created_at, tz)}: {q.text[:300]}"
+            f"• {local_time(q.created_at, tz)}: {q.text[:300] or ctx.t('join.privacy.mydata_withdrawn')}"
             + (f"\n  ↳ {ctx.t('join.privacy.mydata_answer')} {q.answer[:1000]}" if q.answer else "")
             for q in questions
         )
