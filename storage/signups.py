@@ -300,6 +300,11 @@ class SignupStore(abc.ABC):
     async def organizer_provinces(self, user_id: int) -> frozenset[str]: ...
 
     @abc.abstractmethod
+    async def admins(self) -> list[User]:
+        """Users with the admin role who can be written to, by id (admins named in the
+        configuration are found by the caller)."""
+
+    @abc.abstractmethod
     async def organizers_of(self, province_id: str) -> list[User]:
         """The organizers (and admins) who hold the province and can be written to, by id:
         who an alert about it reaches when the province has no alert chat."""

@@ -486,3 +486,19 @@ async def test_an_answer_typed_for_a_question_taken_back_never_reaches_whoever_g
     assert (await store.get_question(qid)).status == "open"
     replies = await org.say("/reply 1 Không, công ty phải trả lại bằng gốc.")
     assert all(r.to_user != "wt2" for r in replies)
+
+
+async def test_questions_only_admins_can_handle_are_announced_to_them(make_chat, store) -> None:
+    # Found by an outside tester: a question with no province, or for a province nobody
+    # covers, waited in the admins' inbox unannounced.
+    admin = make_chat("admin")  # an admin by configuration (tests' settings)
+    await admin.say("/start")
+    worker = make_chat("wad")
+    await worker.say("/ask công ty giữ bằng gốc của em có đúng không")
+    replies = await worker.say("không")  # rather not say
+    told = [r for r in replies if r.to_user is not None]
+    assert [r.to_user for r in told] == ["admin"] and "chưa cho biết tỉnh" in told[0].text
+    assert "bằng gốc" not in told[0].text
+    await worker.say("/ask chủ quán bắt em làm 14 tiếng một ngày")
+    replies = await worker.say("Hà Giang")  # now part of Tuyên Quang, where nobody is an organizer
+    assert [r.to_user for r in replies if r.to_user is not None] == ["admin"]

@@ -364,3 +364,13 @@ async def test_organizers_of_a_province_are_those_who_hold_it_and_can_be_written
     await backend.set_reachable(blocked.id, False)
     assert [u.id for u in await backend.organizers_of("bac_ninh")] == [holder.id]
     assert await backend.organizers_of("hue") == []
+
+
+async def test_admins_are_those_with_the_role_who_can_be_written_to(backend: Store) -> None:
+    a = await backend.touch_user("telegram", "340", language="vi")
+    b = await backend.touch_user("telegram", "341", language="vi")
+    await backend.touch_user("telegram", "342", language="vi")
+    for u in (a, b):
+        await backend.set_role(u.id, Role.ADMIN)
+    await backend.set_reachable(b.id, False)
+    assert [u.id for u in await backend.admins()] == [a.id]

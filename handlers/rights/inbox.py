@@ -87,7 +87,28 @@ async def tell_officers(ctx: Ctx, province_id: str, qid: int) -> list[Reply]:
         lang = ctx.settings.default_language
         return [Reply(text(lang), to_channel=Channel.TELEGRAM, to_user=str(chat)) for chat in chats]
     officers = [o for o in await ctx.store.organizers_of(province_id) if o.id != ctx.user.id]
+    if not officers:  # a province nobody covers yet: the national level reads it
+        return await _tell_admins(ctx, qid, province_id)
     return [Reply(text(o.language), to_channel=o.channel, to_user=o.external_id) for o in officers]
+
+
+async def _tell_admins(ctx: Ctx, qid: int, province_id: str | None) -> list[Reply]:
+    """A question only admins can place or answer (no province, or one without
+    organizers) is announced to them, or it waited unseen (found by an outside tester)."""
+    catalog = ctx.services.catalog
+    admins = {u.id: u for u in await ctx.store.admins()}
+    for channel, external_id in ctx.settings.admins:
+        user = await ctx.store.find_user(channel, external_id)
+        if user is not None and user.reachable:
+            admins[user.id] = user
+    admins.pop(ctx.user.id, None)
+
+    def text(lang: str) -> str:
+        if province_id is None:
+            return catalog.t(lang, "inbox.new_question_unplaced", id=qid)
+        return catalog.t(lang, "inbox.new_question", id=qid, province=province_name(province_id, lang))
+
+    return [Reply(text(u.language), to_channel=u.channel, to_user=u.external_id) for u in admins.values()]
 
 
 @functools.cache
@@ -155,7 +176,7 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
         # answered like any other (found in review: it was swallowed as a province).
         note = await _skipped(ctx, qid)
         answered = await ctx.router.free_text(ctx) if ctx.router is not None else None
-        return [note, *as_replies(answered)] if answered is not None else note
+        return [*note, *as_replies(answered)] if answered is not None else note
     match = resolve_province(text)
     if match.province is not None:
         return await _placed(ctx, qid, match.province.id)
@@ -176,9 +197,9 @@ def _reply_lang(ctx: Ctx, data: dict[str, object]) -> None:
         ctx.reply_lang = lang
 
 
-async def _skipped(ctx: Ctx, qid: int) -> Reply:
+async def _skipped(ctx: Ctx, qid: int) -> list[Reply]:
     await ctx.store.clear_state(ctx.user.id)
-    return Reply(ctx.t("ask.where_skipped", id=qid), buttons=[ctx.back_button()])
+    return [Reply(ctx.t("ask.where_skipped", id=qid), buttons=[ctx.back_button()]), *await _tell_admins(ctx, qid, None)]
 
 
 async def where_button(ctx: Ctx) -> Reply | list[Reply]:

@@ -387,6 +387,12 @@ class PostgresSignupMixin(PostgresFeature):
         return int(user_id) if user_id is not None else None
 
     # -- organizers' provinces -----------------------------------------------
+    async def admins(self) -> list[User]:
+        from storage.postgres.store import _user
+
+        rows = await self.db.fetch("SELECT * FROM users WHERE role = 'admin' AND reachable ORDER BY id")
+        return [_user(r) for r in rows]
+
     async def organizers_of(self, province_id: str) -> list[User]:
         from storage.postgres.store import _user
 

@@ -428,6 +428,12 @@ class SQLiteSignupMixin:
         return int(row[0]) if row else None
 
     # -- organizers' provinces -----------------------------------------------
+    async def admins(self) -> list[User]:
+        from storage.sqlite.store import _user  # the store module imports this one
+
+        rows = await self._all("SELECT * FROM users WHERE role = 'admin' AND reachable ORDER BY id", ())
+        return [_user(r) for r in rows]
+
     async def organizers_of(self, province_id: str) -> list[User]:
         from storage.sqlite.store import _user  # the store module imports this one
 
