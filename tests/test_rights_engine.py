@@ -238,6 +238,18 @@ def test_sexual_harassment_by_a_supervisor_is_still_answered(searcher: Searcher,
         ("luong toi thieu o thai binh", "minimum_wage.monthly_amounts"),
         ("luong toi thieu o quang binh", "minimum_wage.monthly_amounts"),
         ("lam o binh duong luong toi thieu", "minimum_wage.hcm_binh_duong"),
+        # "bây giờ" (now) is not an hour.
+        ("luong toi thieu bay gio la bao nhieu", "minimum_wage.monthly_amounts"),
+        # The ordinary-day 150% is excluded by a holiday, a rest day or the night (found
+        # in review and by an outside tester: "tăng ca ngày lễ" and "tăng ca chủ nhật tính
+        # bao nhiêu" got 150%).
+        ("tăng ca ngày lễ", "overtime_pay.holiday_rate"),
+        ("tang ca ngay tet duoc bao nhieu", "overtime_pay.holiday_rate"),
+        ("tăng ca chủ nhật tính bao nhiêu", "overtime_pay.rest_day_rate"),
+        ("tăng ca đêm ngày lễ được bao nhiêu", "overtime_pay.rest_holiday_night"),
+        ("tang ca ngay thuong tinh sao", "overtime_pay.weekday_rate"),
+        # Not the industrial-zone rule without a zone (found by an outside tester).
+        ("minimum wage region 1", "minimum_wage.monthly_amounts"),
     ],
 )
 def test_an_entry_with_cue_words_needs_one_in_the_question(searcher: Searcher, question: str, entry: str) -> None:

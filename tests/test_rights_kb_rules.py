@@ -130,6 +130,9 @@ def test_hedge_is_required_in_the_summary_of_an_uncertain_topic(data_copy: Path)
         # An entry's own question variants are its training examples: each must hold a
         # cue, or the rule guarding the entry would contradict what it is trained on.
         (lambda e: e.__setitem__("cues", ["không có trong câu hỏi nào"]), "does not hold the cues"),
+        (lambda e: e.__setitem__("excludes", "lễ"), "excludes must be a list of text"),
+        # Nor may an entry's own question hold a word that rules it out.
+        (lambda e: e.__setitem__("excludes", [e["questions"]["en"][0]]), "holds an excluded word"),
     ],
 )
 def test_entry_rules(data_copy: Path, change: Callable[[dict[str, Any]], None], message: str) -> None:

@@ -162,7 +162,10 @@ _FIELDS = frozenset(
 _ID = re.compile(r"[a-z][a-z0-9_]*")
 _ENTRY_ID = re.compile(r"[a-z][a-z0-9_]*\.[a-z0-9_]+")
 _ENTRY_FIELDS = frozenset(
-    {"id", "topic", "title", "questions", "keywords", "cues", "answer", "next_step", "citation", "certainty", "related"}
+    {
+        *("id", "topic", "title", "questions", "keywords", "cues", "excludes", "answer", "next_step", "citation"),
+        *("certainty", "related"),
+    }
 )
 # date.fromisoformat also takes "20261122" since 3.11; the files must stay readable.
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -280,6 +283,9 @@ class Entry:
     # for an entry narrower than its siblings' words ("tăng ca chủ nhật" shares the Sunday
     # with the night-on-a-rest-day rate but not the night).
     cues: Cues = ()
+    # Words that rule the entry out: the ordinary-day overtime rate is not the answer to
+    # a question naming a holiday, a rest day or the night ("tăng ca ngày lễ" got 150%).
+    excludes: tuple[str, ...] = ()
 
     def title_in(self, lang: str | None) -> str:
         return _pick(self.title, lang) or ""
@@ -564,6 +570,7 @@ def _build_entry(
         problems.append(f"{label}: keywords must be a list of text")
         keywords = []
     cues = _read_cues(data, label, questions, problems)
+    excludes = _read_excludes(data, label, questions, problems)
     texts = {"answer": answer, "next_step": next_step, "title": title}
     _check_worker_texts(label, texts, problems)
     _check_opening(label, "answer", answer, problems)
@@ -586,7 +593,26 @@ def _build_entry(
         related=tuple(related),
         keywords=tuple(k.strip() for k in keywords),
         cues=cues,
+        excludes=excludes,
     )
+
+
+def _read_excludes(
+    data: dict[str, Any], label: str, questions: Mapping[str, tuple[str, ...]], problems: list[str]
+) -> tuple[str, ...]:
+    """An entry's excluded words; none of its own question variants may hold one."""
+    raw = data.get("excludes", [])
+    if not isinstance(raw, list) or not all(_text(w) for w in raw):
+        problems.append(f"{label}: excludes must be a list of text")
+        return ()
+    words = tuple(w.strip() for w in raw)
+    if words:
+        held = CueWords.of((words,))
+        for qs in questions.values():
+            for q in qs:
+                if held.held_by(q):
+                    problems.append(f"{label}: the question {q!r} holds an excluded word")
+    return words
 
 
 def _read_cues(data: dict[str, Any], label: str, questions: Mapping[str, tuple[str, ...]], problems: list[str]) -> Cues:

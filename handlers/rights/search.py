@@ -929,6 +929,7 @@ class Searcher:
         self._cues = {t.id: CueWords.of(t.cues) for t in kb.topics.values() if t.cues} | {
             e.id: CueWords.of(e.cues) for e in kb.entries.values() if e.cues
         }
+        self._excludes = {e.id: CueWords.of((e.excludes,)) for e in kb.entries.values() if e.excludes}
         if model is True:
             model = load_model(kb.topics)
             entry_model = load_model(kb.entries, artifact=ENTRY_ARTIFACT)
@@ -1207,6 +1208,11 @@ class Searcher:
             return False
         return not cues.held_by(text, (part for part, _ in self.model_text(text)))
 
+    def _excluded(self, entry_id: str, text: str) -> bool:
+        """The question holds a word that rules the entry out (kb.Entry.excludes)."""
+        words = self._excludes.get(entry_id)
+        return words is not None and words.held_by(text, (part for part, _ in self.model_text(text)))
+
     def combine(self, lex: _Lexical, text: str, vector: dict[str, float] | None = None) -> Combined:
         """The combined score of every class, best first, and the calibration's inputs."""
         model = self.model
@@ -1276,7 +1282,9 @@ class Searcher:
         restricted to this topic's entries that the question holds a cue of, if they need one."""
 
         def candidate(eid: str) -> bool:
-            return self._entry_topic.get(eid) == topic and not self._lacks_cue(eid, text)
+            return (
+                self._entry_topic.get(eid) == topic and not self._lacks_cue(eid, text) and not self._excluded(eid, text)
+            )
 
         mine = {eid: c for eid, c in lex.entries.items() if candidate(eid)}
         probs: dict[str, float] = {}
