@@ -374,3 +374,15 @@ async def test_admins_are_those_with_the_role_who_can_be_written_to(backend: Sto
         await backend.set_role(u.id, Role.ADMIN)
     await backend.set_reachable(b.id, False)
     assert [u.id for u in await backend.admins()] == [a.id]
+
+
+async def test_a_question_number_is_never_given_twice(backend: Store) -> None:
+    # SQLite reused the largest id once its row was gone: an organizer's "/reply <number>"
+    # written for a worker who erased their data reached the next asker.
+    first = await backend.touch_user("telegram", "350", language="vi")
+    gone = await backend.touch_user("telegram", "351", language="vi")
+    await backend.add_question(first.id, "một", "vi")
+    newest = await backend.add_question(gone.id, "hai", "vi")
+    await backend.forget_user(gone.id)
+    later = await backend.touch_user("telegram", "352", language="vi")
+    assert await backend.add_question(later.id, "ba", "vi") > newest
