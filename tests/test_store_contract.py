@@ -386,3 +386,13 @@ async def test_a_question_number_is_never_given_twice(backend: Store) -> None:
     await backend.forget_user(gone.id)
     later = await backend.touch_user("telegram", "352", language="vi")
     assert await backend.add_question(later.id, "ba", "vi") > newest
+
+
+async def test_a_question_taken_back_leaves_no_trace_of_its_words(tmp_path: Path) -> None:
+    path = tmp_path / "withdraw.sqlite3"
+    async with SQLiteStore(path) as s:
+        u = await s.touch_user("telegram", "67", language="vi")
+        qid = await s.add_question(u.id, "quản đốc Zzyzx ép làm thêm", "vi")
+        assert await s.withdraw_question(qid, u.id)
+        for f in tmp_path.iterdir():  # the WAL file too, while the store is open
+            assert b"Zzyzx" not in f.read_bytes(), f.name

@@ -21,7 +21,7 @@ from handlers.scope import no_province_yet, question_in_scope
 from handlers.text import fold, shorten
 from handlers.types import Button, Reply
 from storage import Channel, Role
-from storage.questions import Question
+from storage.questions import WITHDRAWN, Question
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,10 @@ async def _submit(ctx: Ctx, text: str) -> list[Reply]:
         await WHERE.save(ctx, "text", {"qid": qid, "named": named, "lang": ctx.lang})
         prompt = _where_prompt(ctx, qid, named)
         prompt.text = f"{prompt.text}\n\n{quote}"
-        return [prompt]
+        # Admins are told now: until a province is given only they can see it, and the
+        # worker may leave the step any way at all (the menu, /start, silence; found in
+        # review: such questions waited unannounced).
+        return [prompt, *await _tell_admins(ctx, qid, None)]
     province = signup.province_id
     sent = ctx.t("ask.sent", id=qid, province=province_name(province, ctx.lang), hours=ctx.settings.answer_within_hours)
     return [Reply(f"{sent}\n\n{quote}", buttons=[ctx.back_button()]), *await tell_officers(ctx, province, qid)]
@@ -120,20 +123,24 @@ def _province_in(text: str) -> str | None:
     return _provinces().find(fold(text).split(), text)
 
 
+# The step's buttons carry their question's number: an old screen's button must not act on
+# the question waiting now (found in review: an old "📍 Hà Nội" placed the next question).
 def _where_prompt(ctx: Ctx, qid: int, named: str | None) -> Reply:
-    rows = (
-        [[Button(f"📍 {province_name(named, ctx.lang)}", payload(WHERE_FLOW, "p", named, ctx.lang))]] if named else []
-    )
-    rows += [[_skip_where(ctx)], [_withdraw(ctx)]]
+    rows = [[_province_button(ctx, qid, named, f"📍 {province_name(named, ctx.lang)}")]] if named else []
+    rows += [[_skip_where(ctx, qid)], [_withdraw(ctx, qid)]]
     return Reply(ctx.t("ask.where", id=qid), buttons=[*rows, ctx.back_button()])
 
 
-def _skip_where(ctx: Ctx) -> Button:
-    return Button(ctx.t("ask.where_skip"), payload(WHERE_FLOW, "skip"))
+def _province_button(ctx: Ctx, qid: int, province_id: str, label: str) -> Button:
+    return Button(label, payload(WHERE_FLOW, "p", qid, province_id, ctx.lang))
 
 
-def _withdraw(ctx: Ctx) -> Button:
-    return Button(ctx.t("ask.where_withdraw"), payload(WHERE_FLOW, "x"))
+def _skip_where(ctx: Ctx, qid: int) -> Button:
+    return Button(ctx.t("ask.where_skip"), payload(WHERE_FLOW, "skip", qid))
+
+
+def _withdraw(ctx: Ctx, qid: int) -> Button:
+    return Button(ctx.t("ask.where_withdraw"), payload(WHERE_FLOW, "x", qid))
 
 
 # Typed at "which province?": "I'd rather not say" (the question still goes, unplaced).
@@ -141,9 +148,11 @@ _NOT_SAYING = frozenset({"khong", "ko", "k", "khong muon noi", "khong noi", "bo 
 # Words of a question, not of a place: such a message is a new one, not an answer to
 # "which province?" ("lương tối thiểu ở hà nội bao nhiêu" placed the earlier question in
 # Hà Nội; found in review). "em lam o kcn que vo bac ninh" is still a place.
+# Only words no place answer holds: "ko", "chưa", "bn" (Bắc Ninh) and a bare "?" are in
+# place answers too ("Bắc Ninh ạ, em chưa đăng ký", "em o bn a"; found in review).
 _QUESTION_MARKERS = (
-    *("bao nhieu", "bn", "sao", "the nao", "khong", "ko", "chua", "gi", "co duoc", "duoc khong"),
-    *("phai lam", "lam the nao", "hoi", "what", "how", "why", "can i", "is it"),
+    *("bao nhieu", "sao", "the nao", "co duoc", "duoc khong", "dc khong", "dc ko", "duoc ko", "phai lam"),
+    *("lam the nao", "what", "how", "why", "can i", "is it"),
 )
 
 
@@ -171,7 +180,7 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
     if fold(text) in _NOT_SAYING:
         return await _skipped(ctx, qid)
     folded = f" {fold(text)} "
-    if "?" in text or (len(text.split()) > 2 and any(f" {m} " in folded for m in _QUESTION_MARKERS)):
+    if len(text.split()) > 2 and any(f" {m} " in folded for m in _QUESTION_MARKERS):
         # Not a place: the earlier question goes on unplaced, and this message is
         # answered like any other (found in review: it was swallowed as a province).
         note = await _skipped(ctx, qid)
@@ -180,12 +189,12 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
     match = resolve_province(text)
     if match.province is not None:
         return await _placed(ctx, qid, match.province.id)
-    choices = [Button(p.name(ctx.lang), payload(WHERE_FLOW, "p", p.id, ctx.lang)) for p in match.suggestions]
+    choices = [_province_button(ctx, qid, p.id, p.name(ctx.lang)) for p in match.suggestions]
     key = "ask.where_suggest" if choices else "ask.where_unknown"
     rows = [choices[i : i + 2] for i in range(0, len(choices), 2)]
     return Reply(
         ctx.t(key, text=shorten(text, 40) or "…"),
-        buttons=[*rows, [_skip_where(ctx)], [_withdraw(ctx)], ctx.back_button()],
+        buttons=[*rows, [_skip_where(ctx, qid)], [_withdraw(ctx, qid)], ctx.back_button()],
     )
 
 
@@ -198,22 +207,37 @@ def _reply_lang(ctx: Ctx, data: dict[str, object]) -> None:
 
 
 async def _skipped(ctx: Ctx, qid: int) -> list[Reply]:
+    # The admins were told when the question came (_submit).
     await ctx.store.clear_state(ctx.user.id)
-    return [Reply(ctx.t("ask.where_skipped", id=qid), buttons=[ctx.back_button()]), *await _tell_admins(ctx, qid, None)]
+    return [Reply(ctx.t("ask.where_skipped", id=qid), buttons=[ctx.back_button()])]
 
 
 async def where_button(ctx: Ctx) -> Reply | list[Reply]:
-    """`askw:p:<province>` (a suggested province) or `askw:skip`."""
+    """`askw:p:<question>:<province>:<lang>`, `askw:skip:<question>`, `askw:x:<question>`."""
+    action = ctx.args[0] if ctx.args else ""
+    pressed = int(ctx.args[1]) if len(ctx.args) >= 2 and _is_id(ctx.args[1]) else None
     state = await WHERE.load(ctx)
-    if state is None:
-        return Reply(ctx.t("ask.where_gone"), buttons=[ctx.back_button()])
-    qid = int(state.data["qid"])
+    if state is None or pressed != int(state.data["qid"]):
+        # A button of a screen already dealt with (a double tap, an older question).
+        return await _stale_where_button(ctx, action, pressed, state.data if state is not None else None)
+    qid = pressed
     _reply_lang(ctx, state.data)
-    if ctx.args[:1] == ("p",) and len(ctx.args) >= 2 and get_province(ctx.args[1]) is not None:
-        return await _placed(ctx, qid, ctx.args[1])
-    if ctx.args[:1] == ("x",):
+    if action == "p" and len(ctx.args) >= 3 and get_province(ctx.args[2]) is not None:
+        return await _placed(ctx, qid, ctx.args[2])
+    if action == "x":
         return await withdraw(ctx)
-    return await _skipped(ctx, qid)
+    if action == "skip":
+        return await _skipped(ctx, qid)
+    return _where_again(ctx, state.data)
+
+
+async def _stale_where_button(ctx: Ctx, action: str, pressed: int | None, current: dict[str, object] | None) -> Reply:
+    q = await ctx.store.get_question(pressed) if pressed is not None else None
+    if q is not None and q.user_id == ctx.user.id and action == "x" and q.close_reason == WITHDRAWN:
+        return Reply(ctx.t("ask.withdrawn", id=q.id), buttons=[ctx.back_button()])  # a double tap
+    if current is not None:
+        return _where_again(ctx, current)  # the question waiting now, not the old one
+    return Reply(ctx.t("ask.where_gone"), buttons=[ctx.back_button()])
 
 
 async def withdraw(ctx: Ctx) -> Reply:
@@ -228,6 +252,8 @@ async def withdraw(ctx: Ctx) -> Reply:
     _reply_lang(ctx, state.data)
     gone = await ctx.store.withdraw_question(qid, ctx.user.id)
     logger.info("inbox: user %s withdrew question %s (%s)", ctx.user.id, qid, "done" if gone else "too late")
+    if gone:
+        await ctx.store.audit(ctx.user.id, "question.withdraw", f"question:{qid}", {})
     return Reply(ctx.t("ask.withdrawn" if gone else "ask.where_closed", id=qid), buttons=[ctx.back_button()])
 
 
@@ -330,7 +356,12 @@ async def ask(ctx: Ctx) -> Reply | list[Reply]:
     text = parts[1].strip() if len(parts) == 2 else ""
     where = await WHERE.load(ctx)
     if where is not None:
-        return _where_again(ctx, where.data)  # finish the question just sent first
+        if len(text) < MIN_QUESTION_CHARS:
+            return _where_again(ctx, where.data)  # finish the question just sent first
+        # A new question: the one waiting goes on unplaced, and both are said (found in
+        # review: the new text was dropped under the old "#1 received").
+        earlier = await _skipped(ctx, int(str(where.data["qid"])))
+        return [*earlier, *await _submit(ctx, text)]
     if len(text) >= MIN_QUESTION_CHARS:
         return await _submit(ctx, text)
     return await open_handoff(ctx)

@@ -77,7 +77,10 @@ class SQLiteQuestionMixin:
             " WHERE id = ? AND user_id = ? AND status = 'open' AND named_province_id IS NULL",
             (_now(), WITHDRAWN, question_id, user_id),
         ) as cur:
-            return cur.rowcount == 1
+            done = cur.rowcount == 1
+        if done:  # the erased words must not linger in the WAL file either
+            await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return done
 
     async def set_question_province(self, question_id: int, user_id: int, province_id: str) -> bool:
         async with self.db.execute(
