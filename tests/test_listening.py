@@ -694,3 +694,19 @@ async def test_without_an_alert_chat_the_early_warning_reaches_the_provinces_org
         alerts += [r for r in replies if r.to_user is not None]
     assert [(r.to_channel, r.to_user) for r in alerts] == [("test", "org_bn")]
     assert "Hưng Phát" in alerts[0].text and "3" in alerts[0].text
+
+
+async def test_a_signed_up_worker_may_report_a_company_in_another_province(store, make_chat) -> None:
+    # Found by an outside tester: the sign-up's province was the only one possible.
+    await signed_up(store, "wbn", "bac_ninh", 77)
+    w = make_chat("wbn")
+    await start_report(w, "Công ty Giày Đông Phát")
+    assert "Bắc Ninh" in w.text() and "rp:chprov" in w.payloads()
+    await w.press("rp:chprov")
+    await w.say("Hà Nội")
+    assert "rp:chprov" not in w.payloads()  # asked, not from the sign-up any more
+    await w.press("rp:w:30")
+    await w.press("rp:skip")
+    await w.press("rp:send:anon")
+    (r,) = await store.list_reports()
+    assert r.province == "ha_noi"

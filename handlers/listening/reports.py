@@ -102,6 +102,10 @@ def _ask_province(ctx: Ctx, data: dict[str, Any]) -> Reply:
 
 def _ask_workers(ctx: Ctx, data: dict[str, Any]) -> Reply:
     rows = [[Button(ctx.t(f"listening.report.workers.{n}"), payload(PREFIX, "w", n))] for n in WORKER_CHOICES]
+    if data.get("from_signup"):
+        # A worker signed up in one province could not report a company in another
+        # (found by an outside tester).
+        rows.append([Button(ctx.t("listening.report.other_province"), payload(PREFIX, "chprov"))])
     rows.append(_cancel_row(ctx))
     return Reply(ctx.t("listening.report.ask_workers"), buttons=rows, numbers_typed=True)
 
@@ -172,6 +176,7 @@ async def _after_company(ctx: Ctx, data: dict[str, Any]) -> Reply:
     signup = await ctx.store.signup_of_user(ctx.user.id)
     if signup is not None:
         data["province"] = signup.province_id
+        data["from_signup"] = True  # offered to change: the company may be elsewhere
         await _save(ctx, Step.WORKERS, data)
         return _ask(
             ctx,
@@ -322,6 +327,15 @@ async def _province(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
     data["province"] = province
     await _save(ctx, Step.WORKERS, data)
     return _ask(ctx, Step.WORKERS, data)
+
+
+@_draft_button("chprov", Step.WORKERS)
+async def _other_province(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """The company is in another province than the sign-up's: it is asked."""
+    data.pop("from_signup", None)
+    data.pop("province", None)
+    await _save(ctx, Step.PROVINCE, data)
+    return _ask(ctx, Step.PROVINCE, data)
 
 
 @_draft_button("w", Step.WORKERS)
