@@ -710,3 +710,17 @@ async def test_a_signed_up_worker_may_report_a_company_in_another_province(store
     await w.press("rp:send:anon")
     (r,) = await store.list_reports()
     assert r.province == "ha_noi"
+
+
+async def test_closing_a_poll_now_asks_first(store, make_chat) -> None:
+    # Found by an outside tester: one tap closed it for good.
+    poll = await make_poll(store, ["a"])
+    admin = make_chat("admin")
+    await admin.press(f"pc:end:{poll.id}")
+    assert f"#{poll.id}" in admin.text() and f"pc:endok:{poll.id}" in admin.payloads()
+    assert (await store.get_poll(poll.id)).closed_at is None
+    await admin.press(f"pc:show:{poll.id}")  # "no, keep it open"
+    assert (await store.get_poll(poll.id)).closed_at is None
+    await admin.press(f"pc:endok:{poll.id}")
+    assert (await store.get_poll(poll.id)).closed_at is not None
+    assert [e.target for e in await store.list_audit(action="poll.close")] == [f"poll:{poll.id}"]

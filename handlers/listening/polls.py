@@ -542,6 +542,22 @@ async def _by(ctx: Ctx, args: list[str]) -> Reply | list[Reply]:
 
 @ACTIONS.on("end")
 async def _end(ctx: Ctx, args: list[str]) -> Reply | list[Reply]:
+    """Asks before closing: a poll closed cannot be opened again, and one tap did it
+    (found trying the bot as an organizer)."""
+    found = await _scoped_poll(ctx, args[0] if args else "")
+    if isinstance(found, Reply):
+        return found
+    return Reply(
+        ctx.t("listening.compose.close_sure", id=found.id),
+        buttons=[
+            [Button(ctx.t("listening.compose.close_yes"), payload(ORG, "endok", found.id))],
+            [Button(ctx.t("listening.compose.close_no"), payload(ORG, "show", found.id))],
+        ],
+    )
+
+
+@ACTIONS.on("endok")
+async def _end_confirmed(ctx: Ctx, args: list[str]) -> Reply | list[Reply]:
     """Closes the poll now, then shows its results."""
     return await _close_now(ctx, args[0] if args else "")
 
