@@ -174,7 +174,7 @@ async def test_export_asks_the_format_then_sends_one_file_in_scope_and_audited(o
     book = openpyxl.load_workbook(io.BytesIO(docs[0].data))
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0][2] == "Họ và tên" and len(rows) == 2
-    assert rows[1][2] == "Nguyễn Thị Ánh" and rows[1][5] == "Hồ Chí Minh" and rows[1][9] == "🆕 Mới"
+    assert rows[1][2] == "Nguyễn Thị Ánh" and rows[1][5] == "Hồ Chí Minh" and rows[1][9] == "Mới"
     entry = (await store.list_audit(action="signups.export"))[0]
     org_user = await store.find_user("test", "org")
     assert entry.actor_id == org_user.id

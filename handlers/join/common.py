@@ -194,11 +194,21 @@ def percent(count: int, target: int, lang: str) -> str:
 
 
 # -- export -----------------------------------------------------------------------
+def _words_only(label: str) -> str:
+    """ "🆕 Mới" -> "Mới": leading symbols and spaces dropped."""
+    i = 0
+    while i < len(label) and not label[i].isalnum():
+        i += 1
+    return label[i:] or label
+
+
 def export_rows(items: Iterable[SignupExport], catalog: Catalog, lang: str) -> list[SignupRow]:
     from handlers.join.export import SignupRow
 
-    # Five statuses and three sources: look each label up once, not once per row.
-    statuses = {s.value: status_label(catalog, lang, s) for s in SignupStatus}
+    # Five statuses and three sources: look each label up once, not once per row. A
+    # spreadsheet cell gets the words without the chat's emoji ("Mới", not "🆕 Mới"):
+    # filters and formulas match on them (found trying the export as an organizer).
+    statuses = {s.value: _words_only(status_label(catalog, lang, s)) for s in SignupStatus}
     sources = {s.value: source_label(catalog, lang, s, None) for s in SignupSource}
     return [
         SignupRow(
