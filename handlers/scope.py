@@ -27,13 +27,14 @@ Where a thing's province comes from, always from the store, never from a payload
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from handlers.context import Ctx
 from handlers.join.common import in_scope, province_name, province_scope
 from handlers.join.provinces import resolve_province
 from handlers.types import Reply
-from storage import User
+from storage import Channel, User
 from storage.broadcasts import Audience, Broadcast
 from storage.questions import Question
 
@@ -41,6 +42,35 @@ Scope = frozenset[str] | None  # None: everywhere (an admin)
 MAX_PROVINCES = 10  # provinces one audience may name
 # Typed instead of province names: drop the province filter.
 CLEAR_PROVINCES = frozenset({"-", "0", "xoa", "xoá", "xóa", "clear", "none"})
+
+
+async def officer_notices(
+    ctx: Ctx, province_id: str, text: Callable[[str], str], *, or_admins: bool = False, skip: int | None = None
+) -> list[Reply]:
+    """A notice about a province for its officers: the province's alert chats ([join]
+    alert_chats, in the default language), else its organizers in their own chats and
+    languages, else, with `or_admins`, the admins (a province nobody covers yet). `skip`:
+    an account not to tell (the one acting). Callers never put a worker's words in `text`:
+    a group's members may not all be entitled to read them."""
+    chats = dict(ctx.settings.join_alert_chats).get(province_id, ())
+    if chats:
+        lang = ctx.settings.default_language
+        return [Reply(text(lang), to_channel=Channel.TELEGRAM, to_user=str(chat)) for chat in chats]
+    officers = [o for o in await ctx.store.organizers_of(province_id) if o.id != skip]
+    if not officers and or_admins:
+        officers = await admins(ctx, skip=skip)
+    return [Reply(text(o.language), to_channel=o.channel, to_user=o.external_id) for o in officers]
+
+
+async def admins(ctx: Ctx, *, skip: int | None = None) -> list[User]:
+    """The admins who can be written to: by role in the store, and those named in the
+    configuration who have written to the bot."""
+    found = {u.id: u for u in await ctx.store.admins()}
+    for channel, external_id in ctx.settings.admins:
+        user = await ctx.store.find_user(channel, external_id)
+        if user is not None and user.reachable:
+            found[user.id] = user
+    return [u for uid, u in found.items() if uid != skip]
 
 
 def no_province_yet(ctx: Ctx) -> Reply:

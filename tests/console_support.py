@@ -61,7 +61,12 @@ async def person(
 
 
 async def add_signup(
-    store: Store, name: str, phone: str, province: str = "ha_noi", workplace: str = "Công ty TNHH Sợi Thế Kỷ"
+    store: Store,
+    name: str,
+    phone: str,
+    province: str = "ha_noi",
+    workplace: str = "Công ty TNHH Sợi Thế Kỷ",
+    owner_id: int | None = None,
 ) -> int:
     result = await store.submit_signup(
         SignupDraft(
@@ -75,7 +80,7 @@ async def add_signup(
             consent_version="v1",
             consent_lang="vi",
             consent_channel="telegram",
-            owner_id=None,
+            owner_id=owner_id,
         )
     )
     assert result is not None

@@ -26,6 +26,7 @@ from storage import Store
 from storage.broadcasts import Audience, DeliveryResult, DeliveryStatus
 from storage.listening import NewPoll, PollChoice, Tally
 from storage.signups import SignupDraft, SignupSource
+from tests.console_support import person
 from tests.harness import local_today
 
 K = 5
@@ -502,11 +503,8 @@ async def test_ten_reports_in_a_minute_store_three(store, make_chat) -> None:
 async def test_contact_report_goes_to_the_inbox(store, make_chat) -> None:
     from storage import Role
 
+    await person(store, "org_bn3", Role.ORGANIZER, ("bac_ninh",), channel="test")
     org = make_chat("org_bn3")
-    await org.say("/start")
-    org_user = await store.find_user("test", "org_bn3")
-    await store.set_role(org_user.id, Role.ORGANIZER)
-    await store.add_organizer_provinces(org_user.id, ["bac_ninh"], None)
     w = make_chat("w")
     await start_report(w, "Samsung Display")
     await w.say("Bắc Ninh")
@@ -673,16 +671,8 @@ async def test_without_an_alert_chat_the_early_warning_reaches_the_provinces_org
     # warning went only to the log.
     from storage import Role
 
-    org = make_chat("org_bn")
-    await org.say("/start")
-    org_user = await store.find_user("test", "org_bn")
-    await store.set_role(org_user.id, Role.ORGANIZER)
-    await store.add_organizer_provinces(org_user.id, ["bac_ninh"], None)
-    other = make_chat("org_hn")
-    await other.say("/start")
-    other_user = await store.find_user("test", "org_hn")
-    await store.set_role(other_user.id, Role.ORGANIZER)
-    await store.add_organizer_provinces(other_user.id, ["ha_noi"], None)
+    await person(store, "org_bn", Role.ORGANIZER, ("bac_ninh",), channel="test")
+    await person(store, "org_hn", Role.ORGANIZER, ("ha_noi",), channel="test")
     alerts = []
     for n in range(3):
         w = make_chat(f"rw{n}")

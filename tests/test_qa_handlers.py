@@ -7,7 +7,7 @@ import pytest
 from handlers.rights.kb import REQUIRED_TOPICS
 from handlers.types import Inbound, InboundKind, InboundPhoto
 from storage import Role
-from storage.signups import SignupDraft, SignupSource
+from tests.console_support import add_signup, person
 
 
 async def organizer(make_chat, store, user_id: str = "org"):
@@ -285,12 +285,8 @@ async def test_inbox_is_one_short_message_with_pages_however_long_the_queue(make
 
 
 async def scoped_organizer(make_chat, store, user_id: str, *provinces: str):
-    chat = make_chat(user_id)
-    await chat.say("/start")
-    uid = (await store.find_user("test", user_id)).id
-    await store.set_role(uid, Role.ORGANIZER)
-    await store.add_organizer_provinces(uid, provinces, granted_by=None)
-    return chat
+    await person(store, user_id, Role.ORGANIZER, provinces, channel="test")
+    return make_chat(user_id)
 
 
 async def test_a_question_naming_its_province_reaches_that_provinces_officers(make_chat, store) -> None:
@@ -327,21 +323,7 @@ async def test_a_signed_up_worker_is_not_asked_where_and_their_sign_up_wins(make
     worker = make_chat("wp3")
     await worker.say("/start")
     uid = (await store.find_user("test", "wp3")).id
-    await store.submit_signup(
-        SignupDraft(
-            full_name="Nguyễn Văn A",
-            phone_e164="+84912000301",
-            workplace="KCN Quế Võ",
-            province_id="bac_ninh",
-            commune=None,
-            source=SignupSource.SELF,
-            volunteer_id=None,
-            consent_version="v1",
-            consent_lang="vi",
-            consent_channel="test",
-            owner_id=uid,
-        )
-    )
+    await add_signup(store, "Nguyễn Văn A", "+84912000301", "bac_ninh", owner_id=uid)
     await worker.say("/ask cty em o ha noi giu bang goc cua em")
     assert "cán bộ công đoàn Bắc Ninh" in worker.text()
     assert (await store.get_question(1)).province_id == "bac_ninh"
@@ -471,8 +453,8 @@ async def test_the_province_step_keeps_the_language_of_an_english_question(make_
 async def test_an_answer_typed_for_a_question_taken_back_never_reaches_whoever_gets_its_number(
     make_chat, store
 ) -> None:
-    # Were a number ever given again, the organizer's answer to the first asker must not
-    # go to the second (numbers are never reused now: see the store contract).
+    # The organizer's answer to a question taken back while it was typed reaches nobody,
+    # and the next question gets a new number (never reused: see the store contract).
     org = await organizer(make_chat, store)
     first, second = make_chat("wt1"), make_chat("wt2")
     await first.say("/ask công ty giữ bằng gốc của em có đúng không")

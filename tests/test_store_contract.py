@@ -151,27 +151,13 @@ async def test_questions_inbox_lifecycle(backend: Store) -> None:
 
 
 async def test_a_question_is_placed_by_the_sign_up_else_by_the_province_named(backend: Store) -> None:
-    from storage.signups import SignupDraft, SignupSource
+    from tests.console_support import add_signup
 
     stranger = await backend.touch_user("telegram", "320", language="vi")
     member = await backend.touch_user("telegram", "321", language="vi")
     named = await backend.add_question(stranger.id, "cty o bac ninh no luong", "vi", "bac_ninh")
     unplaced = await backend.add_question(stranger.id, "giữ bằng gốc", "vi")
-    await backend.submit_signup(
-        SignupDraft(
-            full_name="Trần Thị B",
-            phone_e164="+84912000321",
-            workplace="KCN Tân Uyên",
-            province_id="ho_chi_minh",
-            commune=None,
-            source=SignupSource.SELF,
-            volunteer_id=None,
-            consent_version="v1",
-            consent_lang="vi",
-            consent_channel="telegram",
-            owner_id=member.id,
-        )
-    )
+    await add_signup(backend, "Trần Thị B", "+84912000321", "ho_chi_minh", "KCN Tân Uyên", owner_id=member.id)
     signed = await backend.add_question(member.id, "làm ở hà nội thì sao", "vi", "ha_noi")
     assert [q.id for q in await backend.list_open_questions(provinces={"bac_ninh"})] == [named]
     # The sign-up's province wins over the one named: the worker keeps it up to date.

@@ -22,8 +22,11 @@ from starlette.responses import RedirectResponse, Response
 from handlers.broadcasts import manage
 from handlers.broadcasts.compose import ROLE_CYCLE
 from handlers.broadcasts.options import BroadcastOptions
-from handlers.broadcasts.render import MAX_TEXT as RENDER_MAX_TEXT
+
+# MAX_TEXT: the chat's limit; the console cut longer text to 3,000 characters without a
+# word (found trying the console as an organizer).
 from handlers.broadcasts.render import (
+    MAX_TEXT,
     describe_audience,
     describe_when,
     render_message,
@@ -39,9 +42,6 @@ if TYPE_CHECKING:
     from bot.console.app import Console, Viewer
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-# The chat's limit (handlers/broadcasts/render.py): the console cut longer text to 3,000
-# characters without a word (found trying the console as an organizer).
-MAX_TEXT = RENDER_MAX_TEXT
 DRAFT_TTL = 3600.0
 _DONE = frozenset({"created", "pause", "resume", "cancel", "resend"})
 WHEN = ("now", "at", "weekly")  # the compose form's choices

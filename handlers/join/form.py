@@ -472,10 +472,12 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
     # answer again.
     if form.data.pop(RESUME_ASKED, None):
         await _save(ctx, form)
-    result = await _press(ctx, form, action, arg)
-    if isinstance(result, Reply) and result.text == ctx.t("join.form.finished"):
-        return result  # a double tap of "send": the pressed message is the confirmation already
-    return _edited(result)
+    try:
+        return _edited(await _press(ctx, form, action, arg))
+    except _AlreadySent:
+        # A double tap of "send": the pressed message is the confirmation already, so the
+        # answer is a new message, not an edit that would replace it.
+        return finished(ctx)
 
 
 def _edited(result: Reply | list[Reply]) -> Reply | list[Reply]:
@@ -615,6 +617,10 @@ async def submit_form(ctx: Ctx, form: Form, arg: str) -> Reply | list[Reply]:
 
 
 # -- submission -----------------------------------------------------------------------
+class _AlreadySent(Exception):
+    """Another press of "send" submitted this form first (on_button answers it)."""
+
+
 async def _submit(ctx: Ctx, form: Form) -> Reply | list[Reply]:
     missing = form.missing()
     if missing is not None:
@@ -644,7 +650,7 @@ async def _submit(ctx: Ctx, form: Form) -> Reply | list[Reply]:
     )
     result = await ctx.store.submit_signup(draft, form=FormClaim(ctx.user.id, form.flow, form.fid))
     if result is None:  # pressed twice: the first press submitted it
-        return finished(ctx)
+        raise _AlreadySent
     if form.flow == FLOW_JOIN and d.get("ref") and ctx.user.referral_code is None:
         await ctx.store.set_referral_code(ctx.user.id, d["ref"])
     logger.info("sign-up %s %s by user %s (%s)", result.signup_id, result.outcome, ctx.user.id, source)

@@ -25,8 +25,8 @@ from handlers.listening.options import CATEGORIES, options
 from handlers.listening.text import cluster_key, has_phone, personal_data_in
 from handlers.rights.inbox import ask_officer_button, tell_officers
 from handlers.router import Actions, Router, payload
-from handlers.scope import no_province_yet
-from handlers.types import Button, Channel, Reply
+from handlers.scope import no_province_yet, officer_notices
+from handlers.types import Button, Reply
 from storage import Role
 from storage.listening import NewReport, ReportCluster
 
@@ -425,7 +425,6 @@ async def early_warning(ctx: Ctx, province: str, key: str, category: str, compan
     ):
         return []
     logger.info("early warning: %s reports in %s (%s)", window.reports, province, category)
-    chats = dict(ctx.settings.join_alert_chats).get(province, ())
     catalog = ctx.services.catalog
 
     def text(lang: str) -> str:
@@ -441,15 +440,9 @@ async def early_warning(ctx: Ctx, province: str, key: str, category: str, compan
             opts.alert_window_days,
         )
 
-    if chats:
-        lang = ctx.settings.default_language
-        return [Reply(text(lang), to_channel=Channel.TELEGRAM, to_user=str(chat)) for chat in chats]
-    # No alert chat for the province (the default configuration): the warning went only
-    # to the log (found by an outside tester). Its organizers get it in their own chats.
-    return [
-        Reply(text(o.language), to_channel=o.channel, to_user=o.external_id)
-        for o in await ctx.store.organizers_of(province)
-    ]
+    # Without an alert chat (the default configuration) the warning went only to the log
+    # (found by an outside tester): the province's organizers get it in their own chats.
+    return await officer_notices(ctx, province, text)
 
 
 def alert_text(

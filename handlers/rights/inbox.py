@@ -17,10 +17,10 @@ from handlers.join.common import province_name, province_scope
 from handlers.join.provinces import get_province, resolve_province
 from handlers.rights.context import ProvinceFinder
 from handlers.router import Actions, OneMessageStep, Router, as_replies, payload
-from handlers.scope import no_province_yet, question_in_scope
+from handlers.scope import admins, no_province_yet, officer_notices, question_in_scope
 from handlers.text import fold, shorten
 from handlers.types import Button, Reply
-from storage import Channel, Role
+from storage import Role
 from storage.questions import WITHDRAWN, Question
 
 logger = logging.getLogger(__name__)
@@ -70,48 +70,32 @@ async def _submit(ctx: Ctx, text: str) -> list[Reply]:
         # Admins are told now: until a province is given only they can see it, and the
         # worker may leave the step any way at all (the menu, /start, silence; found in
         # review: such questions waited unannounced).
-        return [prompt, *await _tell_admins(ctx, qid, None)]
+        return [prompt, *await _tell_admins(ctx, qid)]
     province = signup.province_id
     sent = ctx.t("ask.sent", id=qid, province=province_name(province, ctx.lang), hours=ctx.settings.answer_within_hours)
     return [Reply(f"{sent}\n\n{quote}", buttons=[ctx.back_button()]), *await tell_officers(ctx, province, qid)]
 
 
 async def tell_officers(ctx: Ctx, province_id: str, qid: int) -> list[Reply]:
-    """A new question for the province's officers: to its alert chats, else to its
-    organizers, so the hand-off reaches a person and not only the inbox. Never the
-    question's words: a group's members may not all be entitled to read them."""
+    """A new question for the province's officers (handlers/scope.officer_notices), so the
+    hand-off reaches a person and not only the inbox; the admins where nobody covers the
+    province. The number only, never the question's words."""
     catalog = ctx.services.catalog
 
     def text(lang: str) -> str:
         return catalog.t(lang, "inbox.new_question", id=qid, province=province_name(province_id, lang))
 
-    chats = dict(ctx.settings.join_alert_chats).get(province_id, ())
-    if chats:
-        lang = ctx.settings.default_language
-        return [Reply(text(lang), to_channel=Channel.TELEGRAM, to_user=str(chat)) for chat in chats]
-    officers = [o for o in await ctx.store.organizers_of(province_id) if o.id != ctx.user.id]
-    if not officers:  # a province nobody covers yet: the national level reads it
-        return await _tell_admins(ctx, qid, province_id)
-    return [Reply(text(o.language), to_channel=o.channel, to_user=o.external_id) for o in officers]
+    return await officer_notices(ctx, province_id, text, or_admins=True, skip=ctx.user.id)
 
 
-async def _tell_admins(ctx: Ctx, qid: int, province_id: str | None) -> list[Reply]:
-    """A question only admins can place or answer (no province, or one without
-    organizers) is announced to them, or it waited unseen (found by an outside tester)."""
+async def _tell_admins(ctx: Ctx, qid: int) -> list[Reply]:
+    """A question not placed in any province, which only admins can see, is announced to
+    them, or it waited unseen (found by an outside tester)."""
     catalog = ctx.services.catalog
-    admins = {u.id: u for u in await ctx.store.admins()}
-    for channel, external_id in ctx.settings.admins:
-        user = await ctx.store.find_user(channel, external_id)
-        if user is not None and user.reachable:
-            admins[user.id] = user
-    admins.pop(ctx.user.id, None)
-
-    def text(lang: str) -> str:
-        if province_id is None:
-            return catalog.t(lang, "inbox.new_question_unplaced", id=qid)
-        return catalog.t(lang, "inbox.new_question", id=qid, province=province_name(province_id, lang))
-
-    return [Reply(text(u.language), to_channel=u.channel, to_user=u.external_id) for u in admins.values()]
+    return [
+        Reply(catalog.t(u.language, "inbox.new_question_unplaced", id=qid), to_channel=u.channel, to_user=u.external_id)
+        for u in await admins(ctx, skip=ctx.user.id)
+    ]
 
 
 @functools.cache
@@ -143,6 +127,8 @@ def _withdraw(ctx: Ctx, qid: int) -> Button:
     return Button(ctx.t("ask.where_withdraw"), payload(WHERE_FLOW, "x", qid))
 
 
+# Typed at "which province?": take the question back, as never-mind words do.
+_TAKE_BACK = frozenset({"xoa", "xoa cau hoi", "xoa cau hoi di", "rut lai", "rut lai cau hoi"})
 # Typed at "which province?": "I'd rather not say" (the question still goes, unplaced).
 _NOT_SAYING = frozenset({"khong", "ko", "k", "khong muon noi", "khong noi", "bo qua", "skip", "no", "none", "-"})
 # Words of a question, not of a place: such a message is a new one, not an answer to
@@ -175,7 +161,7 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
     qid = int(state.data["qid"])
     _reply_lang(ctx, state.data)
     text = ctx.inbound.text.strip()
-    if never_mind(text) or fold(text) in {"xoa", "xoa cau hoi", "xoa cau hoi di", "rut lai", "rut lai cau hoi"}:
+    if never_mind(text) or fold(text) in _TAKE_BACK:
         return await withdraw(ctx)  # "hủy", "thôi không hỏi nữa": taken back, as it says
     if fold(text) in _NOT_SAYING:
         return await _skipped(ctx, qid)
@@ -478,9 +464,7 @@ async def _reply(ctx: Ctx, qid: int) -> Reply:
     q = await ctx.store.get_question(qid)
     if q is None or q.status != "open" or not await _in_scope(ctx, q):
         return ctx.reply("inbox.not_found", id=qid)
-    # The asker too: a question taken back (or erased) while the answer is typed frees its
-    # number, which the next question may get, and the answer must not reach that asker.
-    await ANSWER.save(ctx, "text", {"qid": qid, "asker": q.user_id})
+    await ANSWER.save(ctx, "text", {"qid": qid})
     return ctx.reply("inbox.type_answer", back=False, id=qid, text=shorten(q.text, 1500))
 
 
@@ -491,12 +475,9 @@ async def inbox_reply_text(ctx: Ctx) -> list[Reply]:
         return [ctx.reply("inbox.reply_usage")]
     if not ctx.inbound.text.strip():
         return [ctx.reply("inbox.reply_usage")]
-    qid, asker = int(state.data["qid"]), state.data.get("asker")
-    q = await ctx.store.get_question(qid)
-    if q is None or (asker is not None and q.user_id != asker):
-        await ctx.store.clear_state(ctx.user.id)
-        return [ctx.reply("inbox.not_found", id=qid)]
-    return await _answer(ctx, qid, ctx.inbound.text)
+    # A question number is never given twice (storage/questions.py), so the number alone
+    # names the asker; a question taken back meanwhile is closed and takes no answer.
+    return await _answer(ctx, int(state.data["qid"]), ctx.inbound.text)
 
 
 async def reply_cmd(ctx: Ctx) -> list[Reply]:

@@ -930,6 +930,7 @@ class Searcher:
             e.id: CueWords.of(e.cues) for e in kb.entries.values() if e.cues
         }
         self._excludes = {e.id: CueWords.of((e.excludes,)) for e in kb.entries.values() if e.excludes}
+        self._guarded_topics = {e.topic for e in kb.entries.values() if e.cues or e.excludes}
         if model is True:
             model = load_model(kb.topics)
             entry_model = load_model(kb.entries, artifact=ENTRY_ARTIFACT)
@@ -1200,18 +1201,23 @@ class Searcher:
             entry=self._entry_for(best_id, lex, text),
         )
 
-    def _lacks_cue(self, ident: str, text: str) -> bool:
+    def _spelled(self, text: str) -> list[str]:
+        """The question's parts as the model reads them, abbreviations spelled out
+        ("qrtd" -> "quấy rối tình dục"): where cue and excluded words are looked for too."""
+        return [part for part, _ in self.model_text(text)]
+
+    def _lacks_cue(self, ident: str, text: str, spelled: list[str] | None = None) -> bool:
         """The topic or entry needs one of its cue words (kb.Topic.cues, kb.Entry.cues) and
-        the question, as typed or as spelled out ("qrtd" -> "quấy rối tình dục"), holds none."""
+        the question, as typed or as spelled out, holds none."""
         cues = self._cues.get(ident)
         if cues is None:
             return False
-        return not cues.held_by(text, (part for part, _ in self.model_text(text)))
+        return not cues.held_by(text, self._spelled(text) if spelled is None else spelled)
 
-    def _excluded(self, entry_id: str, text: str) -> bool:
+    def _excluded(self, entry_id: str, text: str, spelled: list[str]) -> bool:
         """The question holds a word that rules the entry out (kb.Entry.excludes)."""
         words = self._excludes.get(entry_id)
-        return words is not None and words.held_by(text, (part for part, _ in self.model_text(text)))
+        return words is not None and words.held_by(text, spelled)
 
     def combine(self, lex: _Lexical, text: str, vector: dict[str, float] | None = None) -> Combined:
         """The combined score of every class, best first, and the calibration's inputs."""
@@ -1281,9 +1287,14 @@ class Searcher:
         own answer). Lexical confidence and, when packaged, the entry model's opinion
         restricted to this topic's entries that the question holds a cue of, if they need one."""
 
+        # Spelled out once per question, and only for a topic with guarded entries: each
+        # entry's check re-read the whole story (model_text) before.
+        spelled = self._spelled(text) if topic in self._guarded_topics else []
+
         def candidate(eid: str) -> bool:
-            return (
-                self._entry_topic.get(eid) == topic and not self._lacks_cue(eid, text) and not self._excluded(eid, text)
+            return self._entry_topic.get(eid) == topic and (
+                topic not in self._guarded_topics
+                or not (self._lacks_cue(eid, text, spelled) or self._excluded(eid, text, spelled))
             )
 
         mine = {eid: c for eid, c in lex.entries.items() if candidate(eid)}
