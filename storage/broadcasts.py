@@ -33,6 +33,10 @@ class BroadcastStatus(StrEnum):
 
 ACTIVE_STATUSES = frozenset({BroadcastStatus.SCHEDULED, BroadcastStatus.RUNNING})
 FINAL_STATUSES = frozenset({BroadcastStatus.DONE, BroadcastStatus.CANCELLED, BroadcastStatus.SKIPPED})
+# A broadcast whose text may still be replaced: waiting, or paused before a sender ever
+# claimed it (`started_at` unset). A series never starts itself; its occurrences copy its
+# text when they are created, so an edit reaches the sends still to come.
+TEXT_EDITABLE_STATUSES = frozenset({BroadcastStatus.SCHEDULED, BroadcastStatus.PAUSED})
 
 
 class BroadcastKind(StrEnum):
@@ -153,6 +157,12 @@ class Broadcast:
     @property
     def is_series(self) -> bool:
         return self.kind is BroadcastKind.SERIES
+
+    @property
+    def text_editable(self) -> bool:
+        """Whether nothing of it was sent, so its text may still change (the store decides
+        for good, in `edit_broadcast_text`; this is for what screens offer)."""
+        return self.status in TEXT_EDITABLE_STATUSES and self.started_at is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +316,13 @@ class BroadcastStore(abc.ABC):
         """Move to `status` (only from one of `expect`, when given); returns whether it
         moved. Final statuses stamp finished_at and drop the lease; `clear_run_at` lets the
         scheduler compute a series' next occurrence afresh."""
+
+    @abc.abstractmethod
+    async def edit_broadcast_text(self, broadcast_id: int, text_vi: str, text_en: str | None) -> Broadcast | None:
+        """Replace the texts of a broadcast nothing of which was sent (`text_editable`);
+        the broadcast as changed, or None when it is gone or has started. One conditional
+        write: against a sender's claim (`claim_broadcast`) it lands wholly before, and the
+        send uses the new text, or not at all, so no recipient gets a mix of the two."""
 
     @abc.abstractmethod
     async def set_next_run(self, series_id: int, run_at: datetime | None) -> None:

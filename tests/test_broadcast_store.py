@@ -233,6 +233,54 @@ async def test_list_broadcasts_within_provinces(store: Store) -> None:
     assert [x.id for x in await store.list_broadcasts([BroadcastStatus.SCHEDULED], limit=1)] == [only_hn.id + 2]
 
 
+async def test_edit_text_only_before_a_sender_claims_it(store: Store) -> None:
+    b = await store.create_broadcast(new(Audience(everyone=True), text_en="May greetings"))
+    edited = await store.edit_broadcast_text(b.id, "Chào tháng Năm", "")
+    assert edited is not None and (edited.text_vi, edited.text_en) == ("Chào tháng Năm", None)
+    assert edited.status is BroadcastStatus.SCHEDULED and edited.run_at == b.run_at and edited.text_editable
+    # Paused before it ever started: still editable.
+    assert await store.set_broadcast_status(b.id, BroadcastStatus.PAUSED)
+    assert await store.edit_broadcast_text(b.id, "Chào tháng 5", "Hello May") is not None
+    assert await store.set_broadcast_status(b.id, BroadcastStatus.SCHEDULED)
+    # The claim that starts sending takes the text as it is then, and ends the edits.
+    claimed = await store.claim_broadcast(b.id, "A", now=NOW, lease_until=NOW + timedelta(seconds=60))
+    assert claimed is not None and (claimed.text_vi, claimed.text_en) == ("Chào tháng 5", "Hello May")
+    assert not claimed.text_editable
+    assert await store.edit_broadcast_text(b.id, "Quá muộn", None) is None
+    # Paused, or its lease released, after it started: still not editable.
+    await store.release_broadcast(b.id, "A")
+    assert await store.set_broadcast_status(b.id, BroadcastStatus.PAUSED)
+    assert await store.edit_broadcast_text(b.id, "Quá muộn", None) is None
+    got = await store.get_broadcast(b.id)
+    assert got is not None and got.text_vi == "Chào tháng 5" and not got.text_editable
+
+    cancelled = await store.create_broadcast(new(Audience(everyone=True)))
+    assert await store.set_broadcast_status(cancelled.id, BroadcastStatus.CANCELLED)
+    assert await store.edit_broadcast_text(cancelled.id, "x", None) is None
+    assert await store.edit_broadcast_text(999_999, "x", None) is None
+
+    # A series: its occurrences to come copy the new text.
+    series = await store.create_broadcast(new(Audience(everyone=True), cron="0 19 * * mon"))
+    assert await store.edit_broadcast_text(series.id, "Sinh hoạt tối thứ Hai", None) is not None
+    occurrence = await store.create_occurrence(series, NOW)
+    assert occurrence is not None and occurrence.text_vi == "Sinh hoạt tối thứ Hai"
+
+
+async def test_an_edit_racing_a_claim_is_all_or_nothing(store: Store) -> None:
+    # Run at the same time, many times: whichever lands first, what the sender holds is
+    # what the row holds, and the edit reports whether it landed.
+    for i in range(20):
+        b = await store.create_broadcast(new(Audience(everyone=True)))
+        edited, claimed = await asyncio.gather(
+            store.edit_broadcast_text(b.id, f"Mới {i}", None),
+            store.claim_broadcast(b.id, "A", now=NOW, lease_until=NOW + timedelta(seconds=60)),
+        )
+        assert claimed is not None
+        assert claimed.text_vi == (f"Mới {i}" if edited is not None else "Chào tháng 5")
+        got = await store.get_broadcast(b.id)
+        assert got is not None and got.text_vi == claimed.text_vi
+
+
 # -- PostgreSQL: several processes on one database --------------------------------
 
 
@@ -306,6 +354,31 @@ async def test_postgres_two_processes_sharing_a_broadcast_never_claim_a_row_twic
     assert not got_a & got_b and got_a | got_b == set(ids)
     rows = await a.db.fetch("SELECT attempts FROM deliveries WHERE broadcast_id = $1", bc.id)
     assert {r[0] for r in rows} == {1}
+
+
+async def test_postgres_an_edit_waits_for_another_processs_claim_and_then_refuses(
+    pg: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = pg
+    first = await a.create_broadcast(new(Audience(everyone=True)))
+    async with a.transaction():
+        assert await a.claim_broadcast(first.id, "A", now=NOW, lease_until=NOW + timedelta(seconds=60))
+        # B's edit waits for A's claim to commit, then re-checks the row as A left it.
+        edit = asyncio.create_task(b.edit_broadcast_text(first.id, "Quá muộn", None))
+        await asyncio.sleep(0.2)
+        assert not edit.done()
+    assert await asyncio.wait_for(edit, 5) is None
+    assert (await b.get_broadcast(first.id)).text_vi == "Chào tháng 5"  # type: ignore[union-attr]
+
+    # The other way round: a claim waiting for an edit sends the edited text.
+    second = await a.create_broadcast(new(Audience(everyone=True)))
+    async with a.transaction():
+        assert await a.edit_broadcast_text(second.id, "Đã sửa", "Edited") is not None
+        claim = asyncio.create_task(b.claim_broadcast(second.id, "B", now=NOW, lease_until=NOW + timedelta(seconds=60)))
+        await asyncio.sleep(0.2)
+        assert not claim.done()
+    claimed = await asyncio.wait_for(claim, 5)
+    assert claimed is not None and (claimed.text_vi, claimed.text_en) == ("Đã sửa", "Edited")
 
 
 async def test_postgres_materializing_at_once_fixes_one_audience(pg: tuple[PostgresStore, PostgresStore]) -> None:

@@ -4,6 +4,7 @@ and Bot servers, the real delivery engine and SQLite store, a settable wall cloc
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from storage import Role, Store
 from storage.broadcasts import Audience, AudienceReach, BroadcastStatus, NewBroadcast
 from storage.sqlite import SQLiteStore
 from tests.fakes.broadcast_support import OPTS, FakeClock, RecordingSender, add_workers, local, make_engine
-from tests.fakes.zalo_servers import FakeZaloBot, FakeZaloOA
+from tests.fakes.zalo_servers import FakeZaloBot, FakeZaloOA, oa_text_event
 from tests.harness import wait_until
 from tests.zalo_harness import Harness, bot_env, oa_env, running
 
@@ -248,6 +249,48 @@ async def test_store_counts_the_audience_per_channel_and_inside_the_window(
         )
         assert "Zalo OA 3 (1 người ngoài hạn 7 ngày)" in (reach_text(CATALOG, "vi", reach, 7) or "")
         assert reach_text(CATALOG, "en", AudienceReach(), 7) is None
+
+
+def numbered(shown: str, label: str) -> str:
+    """The number Zalo lists next to the choice whose label contains `label`."""
+    for line in shown.splitlines():
+        m = re.match(r"\s*(\d+)[.)] (.*)", line)
+        if m and label in m.group(2):
+            return m.group(1)
+    raise AssertionError(f"no choice {label!r} in {shown!r}")
+
+
+async def test_an_organizer_on_the_zalo_oa_edits_a_scheduled_broadcast_by_numbers(
+    tmp_path: Path,
+    oa: FakeZaloOA,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    organizer = "6142494823000000099"
+    typo, fixed = "Hội thao lúc 7 giơ sáng Chủ nhật", "Hội thao lúc 7 giờ sáng Chủ nhật"
+    async with running(tmp_path, oa_env(tmp_path, oa), CONFIG) as h:
+        store = h.runtime.store
+        await seen_at(store, monkeypatch, NOON - timedelta(hours=1), "zalo_oa", OA_IN)
+        org = await store.touch_user("zalo_oa", organizer, language="vi")
+        await store.set_role(org.id, Role.ADMIN)
+        bid = await broadcast(store, NOON, typo)
+
+        async def org_says(text: str) -> str:
+            before = len(oa.delivered)
+            assert (await h.post_oa(oa_text_event(organizer, text, app_id=oa.app_id))).status_code == 200
+            await h.settle()
+            return "\n".join(m.text or "" for m in oa.delivered[before:] if m.user_id == organizer)
+
+        shown = await org_says(numbered(await org_says(f"/broadcast {bid}"), "Sửa nội dung"))
+        assert typo in shown
+        # Typed, a choice's words are the new text at this step; only its number picks it.
+        shown = await org_says(fixed)
+        assert fixed in shown and "Lưu nội dung mới" in shown
+        assert "Đã lưu nội dung mới" in await org_says(numbered(shown, "Lưu nội dung mới"))
+
+        report = await engine_for(h, FakeClock(NOON)).run(bid)
+        assert report.outcome == "done"
+        (sent,) = cs_to(oa, OA_IN)
+        assert sent["message"]["text"].startswith(fixed)
 
 
 # -- the organizer's preview -----------------------------------------------------

@@ -10,7 +10,7 @@ Wiring, in `handlers/routes.py`:
 
 from __future__ import annotations
 
-from handlers.broadcasts import compose, manage, subscriptions
+from handlers.broadcasts import compose, edit, manage, subscriptions
 from handlers.broadcasts.options import BroadcastControl, BroadcastOptions, Topic
 from handlers.broadcasts.subscriptions import opt_out_words
 from handlers.router import Router
@@ -28,3 +28,4 @@ def register(router: Router) -> None:
     subscriptions.register(router)
     compose.register(router)
     manage.register(router)
+    edit.register(router)

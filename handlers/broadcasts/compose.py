@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.broadcasts.options import notify_changed, options
-from handlers.broadcasts.render import MAX_TEXT, describe_audience, describe_cron, render_message
+from handlers.broadcasts.render import MAX_TEXT, describe_audience, describe_cron
 from handlers.broadcasts.schedule import (
     end_of_day,
     format_local,
@@ -23,6 +23,15 @@ from handlers.broadcasts.schedule import (
     parse_period,
     parse_time_of_day,
     weekly_cron,
+)
+from handlers.broadcasts.textsteps import (
+    ask_en,
+    ask_vi,
+    en_choices,
+    languages,
+    preview_messages,
+    step_button,
+    text_problem,
 )
 from handlers.context import Ctx
 from handlers.forms import FormFlow
@@ -53,6 +62,8 @@ class Step(StrEnum):
     TIME = "time"  # recurring: typing the time
     PERIOD = "period"  # recurring: typing until when
     CONFIRM = "confirm"  # looking at the preview
+    EDIT_VI = "edit_vi"  # from the preview: typing a new Vietnamese text
+    EDIT_EN = "edit_en"  # from the preview: a new English text, or keeping or removing it
 
 
 def _now() -> datetime:
@@ -222,13 +233,11 @@ async def _confirm_screen(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
     now = _now()
     first, cron, _starts, until = _schedule(ctx, data, now)
     replies = [Reply(ctx.t("broadcasts.compose.preview_intro"))]
-    langs = list(LANGUAGES) if data.get("text_en") else list(LANGUAGES[:1])  # Vietnamese first, always written
+    langs = languages(data.get("text_en"))
     # The photo goes with each message exactly as the sender plans it (as the caption,
     # or first when the text is too long for one); only the channel it came from has it.
     photo_ref = data.get("photo_ref") if data.get("photo_channel") == ctx.inbound.channel else None
-    for lang in langs:
-        rendered = render_message(catalog, lang, data["text_vi"], data.get("text_en"))
-        replies.append(Reply(rendered.text, photo_ref=photo_ref))
+    replies += preview_messages(ctx, data["text_vi"], data.get("text_en"), photo_ref=photo_ref)
     if cron:
         when = (
             describe_cron(catalog, ctx.lang, cron)
@@ -268,6 +277,7 @@ async def _confirm_screen(ctx: Ctx, data: dict[str, Any]) -> list[Reply]:
             "\n".join([summary, *notes]),
             buttons=[
                 [Button(ctx.t("broadcasts.compose.confirm_button"), payload("bcc", "confirm"))],
+                [Button(ctx.t("broadcasts.edit.button"), payload("bcc", "edit"))],
                 _cancel_row(ctx),
             ],
         )
@@ -303,6 +313,11 @@ async def show_step(ctx: Ctx, step: Step, data: dict[str, Any], *, intro: str | 
         return with_intro(Reply(ctx.t("broadcasts.compose.ask_time"), buttons=[_cancel_row(ctx)]))
     if step is Step.PERIOD:
         return with_intro(Reply(ctx.t("broadcasts.compose.ask_period"), buttons=[_cancel_row(ctx)]))
+    if step is Step.EDIT_VI:
+        return ask_vi(ctx, _edit_vi_buttons(ctx), intro=intro)
+    if step is Step.EDIT_EN:
+        has_en = bool(data.get("text_en"))
+        return ask_en(ctx, _edit_en_buttons(ctx, has_en), has_en=has_en, intro=intro)
     replies = await _confirm_screen(ctx, data)
     if intro:
         replies.insert(0, Reply(intro))
@@ -322,17 +337,16 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
     data = dict(state.data)
     if step is Step.PHOTO:
         return await _on_photo(ctx, data)
+    if step in (Step.EDIT_VI, Step.EDIT_EN):
+        return await _on_new_text(ctx, step, data)
     if ctx.inbound.kind is InboundKind.UNSUPPORTED:
         return await show_step(ctx, step, data, intro=ctx.t("broadcasts.compose.text_only"))
     text = ctx.inbound.text.strip()
     t = ctx.t
 
     if step in (Step.TEXT_VI, Step.TEXT_EN):
-        if not text:
-            return await show_step(ctx, step, data, intro=t("broadcasts.compose.empty_text"))
-        if len(text) > MAX_TEXT:
-            intro = t("broadcasts.compose.too_long", limit=MAX_TEXT, length=len(text))
-            return await show_step(ctx, step, data, intro=intro)
+        if problem := text_problem(ctx, text):
+            return await show_step(ctx, step, data, intro=problem)
         if step is Step.TEXT_VI:
             data["text_vi"] = text
             await _save(ctx, Step.TEXT_EN, data)
@@ -379,6 +393,52 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
     return await show_step(ctx, step, data, intro=t("broadcasts.compose.use_buttons"))
 
 
+async def _on_new_text(ctx: Ctx, step: Step, data: dict[str, Any]) -> Reply | list[Reply]:
+    """A new text typed after "Edit text" at the preview: checked as when composing (a
+    refused one changes nothing), then back to the preview with the rest of the draft."""
+    if ctx.inbound.kind is InboundKind.UNSUPPORTED:
+        return await show_step(ctx, step, data, intro=ctx.t("broadcasts.edit.text_only"))
+    text = ctx.inbound.text.strip()
+    if problem := text_problem(ctx, text):
+        return await show_step(ctx, step, data, intro=problem)
+    if step is Step.EDIT_VI:
+        data["text_vi"] = text
+        if data.get("text_en"):
+            # A typo fixed in one language is likely in the other one too.
+            await _save(ctx, Step.EDIT_EN, data)
+            return ask_en(
+                ctx,
+                _edit_en_buttons(ctx, True),
+                has_en=True,
+                current=data["text_en"],
+                intro=ctx.t("broadcasts.edit.vi_saved"),
+            )
+    else:
+        data["text_en"] = text
+    return await _back_to_preview(ctx, data)
+
+
+def _edit_vi_buttons(ctx: Ctx) -> list[list[Button]]:
+    # No discard button while editing: a typo fix should not leave the whole draft one tap
+    # from being thrown away; the way out is back to the preview, where it still is.
+    return [
+        [step_button(ctx.t("broadcasts.edit.en_button"), payload("bcc", "ed_en"))],
+        [step_button(ctx.t("broadcasts.edit.back_button"), payload("bcc", "ed_back"))],
+    ]
+
+
+def _edit_en_buttons(ctx: Ctx, has_en: bool) -> list[list[Button]]:
+    return en_choices(ctx, has_en, payload("bcc", "ed_keep"), payload("bcc", "ed_drop"))
+
+
+async def _back_to_preview(ctx: Ctx, data: dict[str, Any], *, intro: str | None = None) -> list[Reply]:
+    await _save(ctx, Step.CONFIRM, data)
+    replies = await _confirm_screen(ctx, data)
+    if intro:
+        replies.insert(0, Reply(intro))
+    return replies
+
+
 async def _on_photo(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
     """A photo sent in the chat is kept by the channel's file reference (the bytes stay
     with the platform); anything else is asked again."""
@@ -415,6 +475,11 @@ _BUTTON_STEPS: dict[str, frozenset[Step]] = {
     "every": frozenset({Step.WHEN}),
     "day": frozenset({Step.DAY}),
     "confirm": frozenset({Step.CONFIRM}),
+    "edit": frozenset({Step.CONFIRM}),
+    "ed_en": frozenset({Step.EDIT_VI}),
+    "ed_keep": frozenset({Step.EDIT_EN}),
+    "ed_drop": frozenset({Step.EDIT_EN}),
+    "ed_back": frozenset({Step.EDIT_VI}),
 }
 
 
@@ -553,6 +618,40 @@ async def _weekday(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
     data["weekday"] = None if arg == "all" else int(arg)
     await _save(ctx, Step.TIME, data)
     return Reply(ctx.t("broadcasts.compose.ask_time"), buttons=[_cancel_row(ctx)])
+
+
+@ACTIONS.on("edit")
+async def _edit_text(ctx: Ctx, data: dict[str, Any], arg: str) -> list[Reply]:
+    """From the preview: asks for a new text, keeping the audience, topics and time chosen."""
+    await _save(ctx, Step.EDIT_VI, data)
+    return ask_vi(ctx, _edit_vi_buttons(ctx), current=data.get("text_vi"))
+
+
+@ACTIONS.on("ed_en")
+async def _edit_english(ctx: Ctx, data: dict[str, Any], arg: str) -> list[Reply]:
+    """Keeps the Vietnamese text and asks for the English one (to correct, add or remove)."""
+    await _save(ctx, Step.EDIT_EN, data)
+    has_en = bool(data.get("text_en"))
+    return ask_en(ctx, _edit_en_buttons(ctx, has_en), has_en=has_en, current=data.get("text_en"))
+
+
+@ACTIONS.on("ed_keep")
+async def _keep_english(ctx: Ctx, data: dict[str, Any], arg: str) -> list[Reply]:
+    """Keeps the English text as it is (or none), back to the preview."""
+    return await _back_to_preview(ctx, data)
+
+
+@ACTIONS.on("ed_drop")
+async def _drop_english(ctx: Ctx, data: dict[str, Any], arg: str) -> list[Reply]:
+    """Removes the English text (English readers get the Vietnamese), back to the preview."""
+    data["text_en"] = None
+    return await _back_to_preview(ctx, data)
+
+
+@ACTIONS.on("ed_back")
+async def _edit_back(ctx: Ctx, data: dict[str, Any], arg: str) -> list[Reply]:
+    """Leaves the text as it was, back to the preview."""
+    return await _back_to_preview(ctx, data, intro=ctx.t("broadcasts.edit.unchanged"))
 
 
 @ACTIONS.on("confirm")

@@ -1,6 +1,6 @@
 """Organizers follow and steer broadcasts: list, details, pause, resume, cancel,
-resend to failed only. Every change goes to the store first, is audited, then the
-delivery service is told."""
+resend to failed only (and edit the text before sending starts: edit.py). Every change
+goes to the store first, is audited, then the delivery service is told."""
 
 from __future__ import annotations
 
@@ -96,6 +96,9 @@ async def detail_screen(ctx: Ctx, b: Broadcast, *, intro: str | None = None) -> 
     if not b.is_series and b.audience_size is not None:
         lines.append(stats_text(catalog, lang, b, await ctx.store.delivery_stats(b.id)))
     rows: list[list[Button]] = []
+    if b.text_editable and await ctx.store.poll_of_broadcast(b.id) is None:
+        # A poll's message is its question, not this text: editing it would change nothing.
+        rows.append([Button(ctx.t("broadcasts.edit.button"), payload("bce", "start", b.id))])
     if b.status in _PAUSABLE:
         rows.append([Button(ctx.t("broadcasts.manage.pause_button"), payload("bcm", "pause", b.id))])
     if b.status is BroadcastStatus.PAUSED:

@@ -18,6 +18,7 @@ from storage.broadcasts import (
     FINAL_STATUSES,
     REASON_BLOCKED,
     REASON_CRASH,
+    TEXT_EDITABLE_STATUSES,
     Audience,
     AudienceReach,
     Broadcast,
@@ -226,6 +227,21 @@ class PostgresBroadcastMixin(PostgresFeature):
         if expect is not None:
             sql += f" AND status = ANY({p.add([BroadcastStatus(s).value for s in expect])}::text[])"
         return affected(await self.db.execute(sql, *p.values)) == 1
+
+    async def edit_broadcast_text(self, broadcast_id: int, text_vi: str, text_en: str | None) -> Broadcast | None:
+        # One conditional UPDATE, like the claim: of the two racing for the row, the second
+        # waits for the first to commit and re-checks its WHERE on the row as left, so an
+        # edit after a claim finds started_at set, and a claim after an edit returns the
+        # new text.
+        row = await self.db.fetchrow(
+            "UPDATE broadcasts SET text_vi = $1, text_en = $2"
+            " WHERE id = $3 AND started_at IS NULL AND status = ANY($4::text[]) RETURNING *",
+            text_vi,
+            text_en or None,
+            broadcast_id,
+            sorted(s.value for s in TEXT_EDITABLE_STATUSES),
+        )
+        return _broadcast(row) if row else None
 
     async def set_next_run(self, series_id: int, run_at: datetime | None) -> None:
         if run_at is None:

@@ -20,6 +20,7 @@ from storage.broadcasts import (
     FINAL_STATUSES,
     REASON_BLOCKED,
     REASON_CRASH,
+    TEXT_EDITABLE_STATUSES,
     Audience,
     AudienceReach,
     Broadcast,
@@ -254,6 +255,17 @@ class SQLiteBroadcastMixin:
             sql += f" AND status IN ({_marks(len(values))})"
             params.extend(values)
         return await self._write(sql, params) == 1
+
+    async def edit_broadcast_text(self, broadcast_id: int, text_vi: str, text_en: str | None) -> Broadcast | None:
+        # The claim sets started_at in one statement too, and statements on the shared
+        # connection never interleave: whichever runs first, the other sees its result.
+        statuses = sorted(s.value for s in TEXT_EDITABLE_STATUSES)
+        row = await self._first(
+            "UPDATE broadcasts SET text_vi = ?, text_en = ?"
+            f" WHERE id = ? AND started_at IS NULL AND status IN ({_marks(len(statuses))}) RETURNING *",
+            (text_vi, text_en or None, broadcast_id, *statuses),
+        )
+        return _broadcast(row) if row else None
 
     async def set_next_run(self, series_id: int, run_at: datetime | None) -> None:
         if run_at is None:
