@@ -167,6 +167,13 @@ def test_vietnamese_without_diacritics_stays_vietnamese(searcher: Searcher, ques
         ("minimum wage in Hanoi", "ha_noi"),
         ("mang thai binh thuong co duoc nghi khong", None),  # not Thái Bình
         ("luong toi thieu vung 1", None),
+        # A former district after a place word is its province's, as typed by workers.
+        ("em lam o kcn yen phong luong toi thieu bao nhieu", "bac_ninh"),
+        ("em o thuan an luong toi thieu", "ho_chi_minh"),
+        ("cty tại Nhơn Trạch trả lương thấp", "dong_nai"),
+        # ...but not without one, nor when the name is also everyday words ("đi ăn").
+        ("yen phong luong toi thieu", None),
+        ("cty o di an tra luong tre", None),
     ],
 )
 def test_province_named_in_the_question(searcher: Searcher, question: str, province: str | None) -> None:

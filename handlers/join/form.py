@@ -39,7 +39,7 @@ from handlers.join.common import (
 from handlers.join.names import MAX_LENGTH as NAME_MAX_LENGTH
 from handlers.join.names import clean_name
 from handlers.join.phone import mask_phone, parse_vn_mobile
-from handlers.join.provinces import all_provinces, fold, get_province, resolve_province
+from handlers.join.provinces import all_provinces, fold, get_province, reading_note, resolve_province
 from handlers.router import Actions, Router, payload
 from handlers.types import Button, Channel, InboundKind, Reply
 from storage import Role
@@ -407,10 +407,7 @@ async def _typed_province(ctx: Ctx, form: Form, text: str) -> Reply:
     match = resolve_province(text)
     if match.province is not None:
         form.data["province"] = match.province.id
-        note = None
-        if match.via_old_name:
-            note = ctx.t("join.form.province_merged", old=match.via_old_name, new=match.province.name(ctx.lang))
-        return await _advance(ctx, form, note=note)
+        return await _advance(ctx, form, note=reading_note(match, ctx.lang, ctx.t))
     if match.suggestions:
         rows = [[Button(p.name(ctx.lang), form.button("p", p.id))] for p in match.suggestions]
         rows.append([Button(ctx.t("join.form.btn.all_provinces"), form.button("l"))])

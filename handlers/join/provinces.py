@@ -5,19 +5,25 @@ Workers type the province the way they say it: old names from before the 2025 me
 ("tỉnh", "thành phố"). `resolve_province` maps all of these to one of the 34 units and
 says which old name it went through, so the bot can explain the merger instead of
 silently showing a province the worker did not type.
+
+They also name the town or industrial district rather than the province ("Thuận An",
+"KCN Yên Phong"): a curated list of former district-level units (data/places.json) maps
+those, exactly after folding, to their pre-2025 province and on to the current unit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 
-from handlers.text import fold
+from handlers.text import fold, written
 
 __all__ = [
     "Province",
@@ -26,6 +32,8 @@ __all__ = [
     "all_provinces",
     "fold",
     "get_province",
+    "places_named",
+    "reading_note",
     "resolve_province",
 ]
 
@@ -61,14 +69,31 @@ class ProvinceMatch:
     via_old_name: str | None = None
     # Closest units, best first, when `province` is None (a typo, or text naming two units).
     suggestions: tuple[Province, ...] = ()
+    # The former district (or industrial park) the text named instead of a province, so
+    # the bot can say "Thuận An is in Hồ Chí Minh" rather than show a unit never typed.
+    via_place: str | None = None
 
 
 _DATA_FILE = "provinces.json"
+_PLACES_FILE = "places.json"
 
 # Words people put around a province name. Stripped only at the edges of the text so
 # that "Hà Tĩnh" keeps its "tinh" and "Thanh Hóa" its "thanh".
 _LEADING_FILLERS = (("thanh", "pho"), ("t", "p"), ("tp",), ("tinh",), ("o",))
 _TRAILING_FILLERS = (("city",), ("province",), ("cu",), ("moi",))
+# Around a place name, after the province fillers: its kind ("huyện Củ Chi", "TX. Dĩ An",
+# "KCN Yên Phong") and the polite "ạ" a one-word answer often ends with. Only for places:
+# "Hà Nam ạ" already resolves as a province named inside the text.
+_PLACE_LEADING = (
+    *(("huyen",), ("quan",), ("q",), ("h",), ("thi", "xa"), ("tx",), ("kcn",), ("kcx",)),
+    *(("khu", "cong", "nghiep"), ("khu", "che", "xuat")),
+)
+_PLACE_TRAILING = (("a",), ("ah",), ("nha",), ("nhe",), ("oi",))
+# Inside a sentence, a place whose folded name is also an everyday phrase ("di an" is
+# "đi ăn", "van lam" is "vẫn làm") counts only right after one of these words.
+_PLACE_MARKERS = frozenset(
+    {"o", "tai", "huyen", "quan", "xa", "tx", "tp", "pho", "kcn", "kcx", "nghiep", "xuat", "q", "h", "in", "at"}
+)
 
 # Tuned on typos and foreign city names: below 0.7 "Paris" proposes "Bà Rịa" and
 # "London" proposes "Long An"; a runner-up far behind the best match is noise too.
@@ -77,16 +102,20 @@ _SUGGESTION_MARGIN = 0.15
 _MAX_SUGGESTIONS = 3
 
 
-def _strip_fillers(words: list[str]) -> list[str]:
+def _strip_fillers(
+    words: list[str],
+    leading: tuple[tuple[str, ...], ...] = _LEADING_FILLERS,
+    trailing: tuple[tuple[str, ...], ...] = _TRAILING_FILLERS,
+) -> list[str]:
     changed = True
     while changed and words:
         changed = False
-        for filler in _LEADING_FILLERS:
+        for filler in leading:
             n = len(filler)
             if len(words) > n and tuple(words[:n]) == filler:
                 words = words[n:]
                 changed = True
-        for filler in _TRAILING_FILLERS:
+        for filler in trailing:
             n = len(filler)
             if len(words) > n and tuple(words[-n:]) == filler:
                 words = words[:-n]
@@ -98,10 +127,26 @@ def _key(text: str) -> str:
     return " ".join(_strip_fillers(fold(text).split()))
 
 
+def _place_key(key: str) -> str:
+    """A province key (`_key`) without what people put around a place name too."""
+    return " ".join(_strip_fillers(key.split(), _PLACE_LEADING, _PLACE_TRAILING))
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     province: Province
     old_name: str | None  # None when the key names the current unit
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    name: str  # as written, with diacritics: shown to the worker
+    province: Province
+    old_name: str | None  # the pre-2025 province, when it is not the current unit's name
+    everyday: bool  # folds to a common phrase: in a sentence, only after a place word
+    # Units whose name (or alias) is one letter away when folded ("pho yen": Phổ Yên, or
+    # Phú Yên mistyped): without the place's diacritics, offered beside it, never guessed.
+    near: tuple[Province, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +155,13 @@ class _Catalog:
     by_id: dict[str, Province]
     # Folded key -> entry; every key is also indexed without spaces ("binhduong").
     index: dict[str, _Entry]
+    # Folded place key (and its twin without spaces) -> every place of that name: more
+    # than one when units in different provinces share it (Tân Uyên), never guessed.
+    places: dict[str, tuple[_Place, ...]]
+    # The spaced keys of names of two words or more, for finding a place inside a
+    # sentence, longest first. One word alone ("Vinh") is a syllable of too many other
+    # names ("ở Vĩnh Lộc") to be taken from a sentence: it counts as the whole answer only.
+    place_names: tuple[str, ...]
 
 
 def _add(index: dict[str, _Entry], name: str, entry: _Entry) -> None:
@@ -156,7 +208,62 @@ def _catalog() -> _Catalog:
     by_id = {p.id: p for p in provinces}
     if len(by_id) != len(provinces):
         raise ValueError("provinces.json: duplicate province id")
-    return _Catalog(tuple(provinces), by_id, index)
+    places = _load_places(index)
+    names = tuple(sorted((k for k in places if " " in k), key=lambda k: (-len(k), k)))
+    return _Catalog(tuple(provinces), by_id, index, places, names)
+
+
+def _load_places(index: dict[str, _Entry]) -> dict[str, tuple[_Place, ...]]:
+    raw = json.loads(resources.files(__package__).joinpath("data", _PLACES_FILE).read_text(encoding="utf-8"))
+    places: dict[str, tuple[_Place, ...]] = {}
+    for item in raw["places"]:
+        name = unicodedata.normalize("NFC", item["name"])
+        old = unicodedata.normalize("NFC", item["province"])
+        entry = index.get(_key(old))
+        # The pre-2025 province by its own name, not an alias: a misspelt or informal
+        # province in the data file would otherwise slip through unnoticed.
+        if entry is None or old not in (entry.old_name, entry.province.name_vi, *entry.province.merged_from):
+            raise ValueError(f"places.json: {name!r}: {old!r} is not a pre-2025 province name")
+        place = _Place(name, entry.province, entry.old_name, bool(item.get("everyday")))
+        key = _place_key(_key(name))
+        if not key or key != _key(name):
+            raise ValueError(f"places.json: {name!r} starts or ends with a filler word")
+        for k in {key, key.replace(" ", "")}:
+            if k in index or _place_key(k) in index:
+                # A province name wins over a place: a place of that name would never be
+                # reached, and the data should not pretend otherwise.
+                raise ValueError(f"places.json: {name!r} folds to {k!r}, a province name or alias")
+            known = places.get(k, ())
+            if any(p.province == place.province for p in known):
+                raise ValueError(f"places.json: {name!r} is listed twice for {place.province.id}")
+            places[k] = (*known, place)
+    return _with_near_provinces(places, index)
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
+    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
+
+
+def _with_near_provinces(
+    places: dict[str, tuple[_Place, ...]], index: dict[str, _Entry]
+) -> dict[str, tuple[_Place, ...]]:
+    compact = [(k, e.province) for k, e in index.items() if " " not in k]
+    out: dict[str, tuple[_Place, ...]] = {}
+    for key, group in places.items():
+        near = tuple(
+            dict.fromkeys(
+                province
+                for k, province in compact
+                if _one_edit_apart(key.replace(" ", ""), k) and all(p.province != province for p in group)
+            )
+        )
+        out[key] = tuple(dataclasses.replace(p, near=near) for p in group) if near else group
+    return out
 
 
 def all_provinces() -> tuple[Province, ...]:
@@ -173,11 +280,46 @@ def _match(entry: _Entry) -> ProvinceMatch:
     return ProvinceMatch(entry.province, via_old_name=entry.old_name)
 
 
-def _find_in_text(key: str, index: dict[str, _Entry]) -> list[_Entry]:
+def _place_match(place: _Place) -> ProvinceMatch:
+    return ProvinceMatch(place.province, via_old_name=place.old_name, via_place=place.name)
+
+
+def _narrow(places: tuple[_Place, ...], text: str) -> tuple[_Place, ...]:
+    """Places sharing a folded name, narrowed by the diacritics typed: "Phú Mỹ" is not
+    "Phù Mỹ", while "phu my" (or "Tân Uyên", two units spelt alike) stays a choice."""
+    if len({p.province for p in places}) < 2:
+        return places
+    typed = f" {written(text)} "
+    exact = tuple(p for p in places if f" {written(p.name)} " in typed)
+    return exact if len({p.province for p in exact}) == 1 else places
+
+
+def _places_in_text(key: str, catalog: _Catalog, taken: list[tuple[int, int]]) -> list[tuple[_Place, ...]]:
+    """Place names appearing as whole words in `key` outside the spans already `taken`
+    by province names, in the order typed; an everyday-phrase name only after a place
+    word. Longer names are tried first, so "bac tan uyen" is not also "tan uyen"."""
+    padded = f" {key} "
+    found: list[tuple[int, tuple[_Place, ...]]] = []
+    for name in catalog.place_names:
+        places = catalog.places[name]
+        start = padded.find(f" {name} ")
+        while start != -1:
+            end = start + len(name)
+            before = padded[:start].split()[-1:]
+            marked = bool(before) and before[0] in _PLACE_MARKERS
+            free = not any(start < t_end and t_start < end for t_start, t_end in taken)
+            if free and (marked or not any(p.everyday for p in places)):
+                taken.append((start, end))
+                found.append((start, places))
+            start = padded.find(f" {name} ", start + 1)
+    return [places for _, places in sorted(found, key=lambda f: f[0])]
+
+
+def _find_in_text(key: str, index: dict[str, _Entry], taken: list[tuple[int, int]] | None = None) -> list[_Entry]:
     """Entries whose names appear as whole words in a longer text, longest first.
 
     A name inside a longer matched name does not count: "ba ria vung tau" matches once,
-    not also as "vung tau".
+    not also as "vung tau". The spans matched are added to `taken`, when given.
     """
     padded = f" {key} "
     hits: list[tuple[int, int, _Entry]] = []
@@ -187,7 +329,7 @@ def _find_in_text(key: str, index: dict[str, _Entry]) -> list[_Entry]:
             hits.append((start, start + len(name), entry))
             start = padded.find(f" {name} ", start + 1)
     hits.sort(key=lambda h: h[0] - h[1])  # longest first
-    taken: list[tuple[int, int]] = []
+    taken = [] if taken is None else taken
     found: list[_Entry] = []
     for start, end, entry in hits:
         if any(start < t_end and t_start < end for t_start, t_end in taken):
@@ -224,9 +366,12 @@ def resolve_province(text: str) -> ProvinceMatch:
     """Map what a worker typed to one of the 34 units.
 
     Tries, in order: the whole text as a name (any case, with or without diacritics,
-    with "tỉnh"/"thành phố"/"tp" around it); names found inside a longer text
-    ("KCN Mỹ Phước, Bình Dương"); then fuzzy suggestions for typos, which the caller
-    should offer as choices rather than accept.
+    with "tỉnh"/"thành phố"/"tp" around it); the whole text as a former district
+    ("Thuận An", "huyện Củ Chi", "KCN Yên Phong"), reported in `via_place`; names found
+    inside a longer text ("KCN Mỹ Phước, Bình Dương"), where a province named beats a
+    place named; then fuzzy suggestions for typos of provinces (never of places: a typo
+    of a province must not propose an obscure district), which the caller should offer
+    as choices rather than accept.
     """
     catalog = _catalog()
     key = _key(text)
@@ -237,12 +382,76 @@ def resolve_province(text: str) -> ProvinceMatch:
         if entry is not None:
             return _match(entry)
 
-    found = _find_in_text(key, catalog.index)
+    place_key = _place_key(key)
+    for candidate in (place_key, place_key.replace(" ", "")):
+        entry = catalog.index.get(candidate)
+        if entry is not None:
+            return _match(entry)  # "KCN Bắc Ninh": the province, not a place
+        places = catalog.places.get(candidate)
+        if places is not None:
+            return _resolve_places([places], text)
+
+    taken: list[tuple[int, int]] = []
+    found = _find_in_text(key, catalog.index, taken)
+    places_found = _places_in_text(key, catalog, taken)
     provinces = list(dict.fromkeys(e.province for e in found))
     if len(provinces) == 1:
+        # A place of the same unit says more ("Dĩ An, Bình Dương"); one elsewhere is a
+        # street or ward of the same name, and the province the worker named wins.
+        for places in places_found:
+            agreeing = [p for p in _narrow(places, text) if p.province == provinces[0]]
+            if agreeing:
+                return _place_match(agreeing[0])
         return _match(found[0])
     if provinces:
         # "Bình Dương hoặc Đồng Nai": let the worker pick rather than guess.
         return ProvinceMatch(None, suggestions=tuple(provinces[:_MAX_SUGGESTIONS]))
+    if places_found:
+        return _resolve_places(places_found, text)
 
     return ProvinceMatch(None, suggestions=_suggest(key, catalog.index))
+
+
+def _resolve_places(found: list[tuple[_Place, ...]], text: str) -> ProvinceMatch:
+    narrowed = [_narrow(places, text) for places in found]
+    candidates = [p for places in narrowed for p in places]
+    provinces = list(dict.fromkeys(p.province for p in candidates))
+    # "Tân Uyên, Bến Cát": only one unit has both, so the namesake is no longer a question.
+    shared = [pr for pr in provinces if all(any(p.province == pr for p in places) for places in narrowed)]
+    if len(shared) == 1 and len(provinces) > 1:
+        candidates = [p for p in candidates if p.province == shared[0]]
+        provinces = shared
+    if len(provinces) == 1:
+        place = candidates[0]
+        if not place.near or f" {written(place.name)} " in f" {written(text)} ":
+            return _place_match(place)
+        provinces += place.near  # "pho yen": Phổ Yên, or Phú Yên with a typo
+    # "Tân Uyên" (Bình Dương or Lai Châu), or two places far apart: offered, not guessed.
+    return ProvinceMatch(None, suggestions=tuple(provinces[:_MAX_SUGGESTIONS]))
+
+
+def places_named() -> dict[str, str]:
+    """Folded place name -> province id, for the places that name one unit whatever the
+    diacritics ("thuan an", not "tan uyen" or "pho yen"): for finding a place inside a
+    question, where there is nobody to offer a choice to."""
+    return {
+        key: group[0].province.id
+        for key, group in _catalog().places.items()
+        if len(group) == 1 and not group[0].near and not group[0].everyday and key == _key(group[0].name)
+    }
+
+
+def reading_note(match: ProvinceMatch, lang: str, t: Callable[..., str]) -> str | None:
+    """What to tell the worker about how their answer was read, in `lang` through the
+    catalog function `t` (`ctx.t`): the place and the old province it went through, so
+    the unit shown is never a surprise. None when they named the current unit itself."""
+    if match.province is None:
+        return None
+    new = match.province.name(lang)
+    if match.via_place and match.via_old_name:
+        return t("join.form.province_place_merged", place=match.via_place, old=match.via_old_name, new=new)
+    if match.via_place:
+        return t("join.form.province_place", place=match.via_place, new=new)
+    if match.via_old_name:
+        return t("join.form.province_merged", old=match.via_old_name, new=new)
+    return None

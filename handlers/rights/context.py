@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from handlers.join.provinces import all_provinces, fold, resolve_province
+from handlers.join.provinces import all_provinces, fold, places_named, resolve_province
 
 __all__ = [
     "BACKGROUND_WEIGHT",
@@ -405,7 +405,8 @@ class ProvinceFinder:
 
     A name counts after a place word ("ở", "tại", "tỉnh", "KCN", "in") or when it has
     three syllables or more ("ba ria vung tau"), so that "mang thai binh thuong" is not
-    Thái Bình. Old names (before the 2025 merger) resolve to today's unit.
+    Thái Bình. Old names (before the 2025 merger) resolve to today's unit, and so does a
+    former district named after a place word ("kcn yen phong": Bắc Ninh).
     """
 
     def __init__(self) -> None:
@@ -423,6 +424,10 @@ class ProvinceFinder:
                     if fold(low) != low:
                         self._accented.setdefault(key, set()).add(low)
         self._longest = max(len(k) for k in self._names)
+        # Former districts ("o thuan an", "kcn yen phong") count only after a place word:
+        # a district's name is two common syllables far more often than a place.
+        self._places = {tuple(k.split()): pid for k, pid in places_named().items()}
+        self._longest_place = max((len(k) for k in self._places), default=0)
 
     def find(self, words: list[str], accented: str = "") -> str | None:
         low = unicodedata.normalize("NFC", accented).lower()
@@ -438,5 +443,12 @@ class ProvinceFinder:
                 # Typed with its diacritics ("Đồng Nai"), the name is the province's.
                 typed = any(name in low for name in self._accented.get(key, ()))
                 if before in _PROVINCE_MARKERS or n >= 3 or typed:
+                    return pid
+        for i in range(1, len(words)):
+            if words[i - 1] not in _PROVINCE_MARKERS:
+                continue
+            for n in range(self._longest_place, 0, -1):
+                pid = self._places.get(tuple(words[i : i + n]))
+                if pid is not None:
                     return pid
         return None

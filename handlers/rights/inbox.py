@@ -14,7 +14,7 @@ from handlers.core import cancel
 from handlers.forms import FormFlow
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_name, province_scope
-from handlers.join.provinces import get_province, resolve_province
+from handlers.join.provinces import get_province, reading_note, resolve_province
 from handlers.rights.context import ProvinceFinder
 from handlers.router import Actions, OneMessageStep, Router, as_replies, payload
 from handlers.scope import admins, no_province_yet, officer_notices, question_in_scope
@@ -142,14 +142,15 @@ _QUESTION_MARKERS = (
 )
 
 
-async def _placed(ctx: Ctx, qid: int, province_id: str) -> Reply | list[Reply]:
+async def _placed(ctx: Ctx, qid: int, province_id: str, note: str | None = None) -> Reply | list[Reply]:
     await ctx.store.clear_state(ctx.user.id)
     if not await ctx.store.set_question_province(qid, ctx.user.id, province_id):
         return Reply(ctx.t("ask.where_closed", id=qid), buttons=[ctx.back_button()])
     logger.info("inbox: user %s placed question %s", ctx.user.id, qid)
     text = ctx.t("ask.where_set", id=qid, province=province_name(province_id, ctx.lang))
     expect = ctx.t("ask.expect", hours=ctx.settings.answer_within_hours)
-    return [Reply(f"{text} {expect}", buttons=[ctx.back_button()]), *await tell_officers(ctx, province_id, qid)]
+    text = f"{note}\n\n{text} {expect}" if note else f"{text} {expect}"
+    return [Reply(text, buttons=[ctx.back_button()]), *await tell_officers(ctx, province_id, qid)]
 
 
 async def where_text(ctx: Ctx) -> Reply | list[Reply]:
@@ -174,7 +175,8 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
         return [*note, *as_replies(answered)] if answered is not None else note
     match = resolve_province(text)
     if match.province is not None:
-        return await _placed(ctx, qid, match.province.id)
+        # "Thuận An" placed in Hồ Chí Minh says so, or the unit shown would be a surprise.
+        return await _placed(ctx, qid, match.province.id, note=reading_note(match, ctx.lang, ctx.t))
     choices = [_province_button(ctx, qid, p.id, p.name(ctx.lang)) for p in match.suggestions]
     key = "ask.where_suggest" if choices else "ask.where_unknown"
     rows = [choices[i : i + 2] for i in range(0, len(choices), 2)]
