@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from handlers.context import Ctx
 from handlers.router import Actions
+from handlers.text import fold
 from handlers.types import Reply
 from storage import ConversationState
 
@@ -36,6 +37,31 @@ class Dated(Protocol):
 
     @property
     def updated_at(self) -> datetime | None: ...
+
+
+# Typed at a question, these mean "I want to stop", not an answer (folded, see
+# handlers.text.fold). Every form shares them; a form adds the phrases of its own verb.
+_QUIT_COMMON = frozenset({"huy", "huy bo", "thoi", "dung", "dung lai", "stop", "cancel", "quit", "exit"})
+# No person's name: at a name step "Huy" and "Dũng" ("dung") are answers, these never are.
+_QUIT_NOT_NAMES = frozenset({"stop", "cancel", "quit", "exit"})
+
+
+class QuitWords:
+    """The words that mean "I want to stop" in one form: the common ones and `phrases`,
+    the form's own ("thôi không đăng ký nữa"). A typed word never cancels a form (issue 9:
+    "Huy" is a name); the form shows the way out and asks its question again, so a quit
+    word is never stored as the answer (found by outside testers, as a company)."""
+
+    __slots__ = ("anywhere", "at_name")
+
+    def __init__(self, *phrases: str) -> None:
+        self.anywhere = _QUIT_COMMON | {fold(p) for p in phrases}
+        # Only phrases of several words are never a name ("thôi không đăng ký nữa").
+        self.at_name = frozenset({w for w in self.anywhere if " " in w} | _QUIT_NOT_NAMES)
+
+    def typed(self, text: str, *, name: bool = False) -> bool:
+        """Whether `text` means "I want to stop". `name`: the answer may be a person's name."""
+        return fold(text) in (self.at_name if name else self.anywhere)
 
 
 def new_form_id() -> str:

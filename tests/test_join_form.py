@@ -627,6 +627,19 @@ async def test_no_referral_code_typed_in_everyday_words_skips_the_step(make_chat
     assert await current_step(w) == "consent", w.text()
 
 
+def test_the_sign_up_quit_words_are_those_it_had_before_they_were_shared() -> None:
+    # Moved to handlers/forms.py for the workplace report to use: the sign-up form must
+    # refuse the same answers as before, and still take "Huy" and "Dũng" as names.
+    words = {
+        *("huy", "huy bo", "huy dang ky", "thoi", "thoi khong dang ky nua", "khong dang ky nua", "ko dang ky nua"),
+        *("thoi khong dang ky", "khong dang ky", "ko dang ky", "dung", "dung lai", "stop", "cancel", "quit", "exit"),
+    }
+    assert join_form.QUIT.anywhere == words
+    assert join_form.QUIT.at_name == {w for w in words if " " in w} | {"stop", "cancel", "quit", "exit"}
+    assert join_form.QUIT.typed("Hủy!") and not join_form.QUIT.typed("Huy", name=True)
+    assert not join_form.QUIT.typed("Dũng", name=True) and join_form.QUIT.typed("Thôi không đăng ký nữa", name=True)
+
+
 @pytest.mark.parametrize("typed", ["thôi không đăng ký nữa", "stop", "huy"])
 async def test_wanting_to_stop_typed_at_a_question_shows_the_way_out_and_saves_nothing(make_chat, typed) -> None:
     # Found by an outside tester: these were saved as the company's name. Typed words

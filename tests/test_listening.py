@@ -465,6 +465,45 @@ async def test_report_bad_input(store, make_chat) -> None:
     assert (r.province, r.workers, r.company, r.description) == ("dong_nai", 120, "Công ty Pou Chen", None)
 
 
+async def report_state(store: Store, external_id: str):  # type: ignore[no-untyped-def]
+    return await store.get_state((await store.find_user("test", external_id)).id)
+
+
+@pytest.mark.parametrize("typed", ["hủy", "Huy", "thôi", "cancel", "STOP", "không báo nữa", "Hủy báo cáo!"])
+async def test_a_quit_word_is_never_the_company_or_the_description(store, make_chat, typed) -> None:
+    # Found by an outside tester: "cancel" at the company step was stored as the company.
+    # As in the sign-up form, a typed word never cancels: the way out is shown instead.
+    w = make_chat("wq")
+    await start_report(w, typed)
+    state = await report_state(store, "wq")
+    assert (state.step, "company" in state.data) == ("company", False)
+    assert "Muốn dừng báo cáo?" in w.text() and '"❌ Hủy báo cáo"' in w.text() and "/cancel" in w.text()
+    assert "Tên công ty?" in w.text() and "rp:cancel" in w.payloads()  # the question again, and the way out
+    await w.say("Công ty Pou Chen")
+    await w.say("Đồng Nai")
+    await w.say(typed)  # at the workers step: not a number either, but the way out is what is meant
+    assert "Muốn dừng báo cáo?" in w.text() and (await report_state(store, "wq")).step == "workers"
+    await w.press("rp:w:30")
+    await w.say(typed)  # "thôi" is no description
+    state = await report_state(store, "wq")
+    assert (state.step, "description" in state.data) == ("description", False)
+    assert "Muốn dừng báo cáo?" in w.text() and "rp:skip" in w.payloads()
+    await w.say("/cancel")
+    assert await report_state(store, "wq") is None and await store.list_reports() == []
+
+
+async def test_a_quit_word_inside_an_answer_is_an_answer(store, make_chat) -> None:
+    """Only the whole answer is a quit word: a company or a description may contain one."""
+    w = make_chat("wq2")
+    await start_report(w, "Công ty Huy Hoàng")
+    await w.say("Đồng Nai")
+    await w.press("rp:w:5")
+    await w.say("Thôi việc không được trả lương tháng cuối")
+    await w.press("rp:send:anon")
+    (r,) = await store.list_reports()
+    assert (r.company, r.description) == ("Công ty Huy Hoàng", "Thôi việc không được trả lương tháng cuối")
+
+
 async def test_privacy_text_gives_the_configured_limit_and_days(store, make_chat, dispatcher) -> None:
     """The promise before sending names the limits in force, not the defaults."""
     from handlers.listening.options import ListeningOptions

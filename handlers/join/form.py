@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from handlers.context import Ctx
-from handlers.forms import FormFlow, new_form_id
+from handlers.forms import FormFlow, QuitWords, new_form_id
 from handlers.join.common import (
     FLOW_COLLECT,
     FLOW_JOIN,
@@ -91,16 +91,13 @@ _SKIP_WORDS = frozenset(
         *("khong co ma", "ko co ma", "k co ma", "no", "none", "no code", "n a", "-"),
     }
 )
-# Typed at a step other than the name, these mean "I want to stop", not an answer.
-_QUIT_WORDS = frozenset(
-    {
-        *("huy", "huy bo", "huy dang ky", "thoi", "thoi khong dang ky nua", "khong dang ky nua", "ko dang ky nua"),
-        *("thoi khong dang ky", "khong dang ky", "ko dang ky", "dung", "dung lai", "stop", "cancel", "quit", "exit"),
-    }
+# "I want to stop": the common words and the sign-up's own. At the name step only what
+# no name is: "Huy", "Dũng" ("dung") are names, "stop" and "thôi không đăng ký nữa" are
+# not (found by an outside tester: saved as the name).
+QUIT = QuitWords(
+    *("huy dang ky", "thoi khong dang ky nua", "khong dang ky nua", "ko dang ky nua"),
+    *("thoi khong dang ky", "khong dang ky", "ko dang ky"),
 )
-# At the name step only what no name is: "Huy", "Dũng" ("dung") are names, "stop" and
-# "thôi không đăng ký nữa" are not (found by an outside tester: saved as the name).
-_QUIT_AT_NAME = frozenset({w for w in _QUIT_WORDS if " " in w} | {"stop", "cancel", "quit", "exit"})
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PROVINCE_COLUMNS = 3
 
@@ -349,7 +346,7 @@ def finished(ctx: Ctx) -> Reply:
 # -- answers ----------------------------------------------------------------------
 async def _answer(ctx: Ctx, form: Form, text: str) -> Reply:
     step = form.step
-    if fold(text) in (_QUIT_WORDS if step is not Step.NAME else _QUIT_AT_NAME):
+    if QUIT.typed(text, name=step is Step.NAME):
         # "thôi không đăng ký nữa" typed at the company step was saved as the company.
         # A typed word never cancels a form (issue 9: "Huy" is a name): the way out is
         # shown instead, and the question asked again.

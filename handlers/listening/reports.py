@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
-from handlers.forms import FormFlow, step_buttons
+from handlers.forms import FormFlow, QuitWords, step_buttons
 from handlers.i18n import Catalog
 from handlers.join.common import clean_note, clean_text, parse_province, province_name, province_scope
 from handlers.listening.options import CATEGORIES, options
@@ -64,6 +64,12 @@ class Step(StrEnum):
 # The draft in the conversation state (handlers/forms.py): one per person, so its
 # buttons carry no form id; the retention worker drops one left unsent.
 DRAFT = FormFlow(FLOW)
+# "I want to stop": the common words (handlers/forms.py) and the report's own. The report
+# asks no person's name, so all of them are refused at every step.
+QUIT = QuitWords(
+    *("hủy báo cáo", "không báo", "không báo nữa", "ko báo nữa", "thôi không báo", "thôi không báo nữa"),
+    *("không báo cáo", "không báo cáo nữa", "ko báo cáo nữa", "thôi không báo cáo", "thôi không báo cáo nữa"),
+)
 
 
 def _cancel_row(ctx: Ctx) -> list[Button]:
@@ -251,7 +257,7 @@ _TYPED: dict[str, TypedStep] = {
 
 
 async def on_text(ctx: Ctx) -> Reply:
-    """Text typed during a workplace report: the company or the description."""
+    """Text typed during a workplace report: the company, province, workers or description."""
     state = await DRAFT.load(ctx)
     if state is None:  # cancelled elsewhere while this message was on its way
         return ctx.reply("listening.report.cancelled")
@@ -259,6 +265,12 @@ async def on_text(ctx: Ctx) -> Reply:
     text = ctx.inbound.text.strip()
     if not text:
         return _ask(ctx, step, data, ctx.t("listening.report.text_only"))
+    if QUIT.typed(text):
+        # "hủy" typed at the company step became the company (found by an outside tester),
+        # and "thôi" as the description is no report. As in the sign-up form, a typed word
+        # never cancels: the way out is shown and the step asked again, nothing kept.
+        hint = ctx.t("listening.report.quit_hint", button=ctx.t("listening.report.cancel_button"))
+        return _ask(ctx, step, data, hint)
     typed = _TYPED.get(step)
     if typed is None:  # a step answered with buttons
         return _ask(ctx, step, data, ctx.t("listening.report.use_buttons"))
