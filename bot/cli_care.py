@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
+from handlers.i18n import LANGUAGES, load_catalog
 from handlers.join.common import parse_province
 from handlers.join.phone import mask_phone
 from storage.care import NATIONWIDE, CaseStatus, CheckinOutcome, NewProgram, Program, ProgramMode, RegStatus
@@ -87,6 +88,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     regs.add_argument("id", type=int)
     regs.add_argument("--format", choices=("csv", "xlsx"), required=True)
     regs.add_argument("--out", type=Path, required=True, metavar="FILE")
+    regs.add_argument(
+        "--lang", choices=LANGUAGES, default=None, help="column language (default: the --as account's, else the bot's)"
+    )
     regs.set_defaults(func=_wrap(_program_registrations))
     close = p.add_parser("close", parents=parents, help="stop taking registrations")
     close.add_argument("id", type=int)
@@ -380,12 +384,32 @@ async def _program_show(args: argparse.Namespace, config: Config, store: Any) ->
     return 0
 
 
+async def _export_language(args: argparse.Namespace, config: Config, store: Any) -> str:
+    """--lang, else the language of the organizer named by --as, else the bot's default."""
+    if args.lang:
+        return str(args.lang)
+    if getattr(args, "actor", None):
+        channel, _, external = args.actor.partition(":")
+        user = await store.find_user(channel, external)  # there: _scope found it
+        if user is not None and user.language in LANGUAGES:
+            return str(user.language)
+    return config.bot.default_language
+
+
 async def _program_registrations(args: argparse.Namespace, config: Config, store: Any) -> int:
     from handlers.care.export import write_registrations
 
     actor, scope = await _scope(args, config, store)
     program = await _program(store, scope, args.id)
-    rows = await write_registrations(store, program, args.out, fmt=args.format, tz=ZoneInfo(config.bot.timezone))
+    rows = await write_registrations(
+        store,
+        program,
+        args.out,
+        fmt=args.format,
+        tz=ZoneInfo(config.bot.timezone),
+        catalog=load_catalog(),
+        lang=await _export_language(args, config, store),
+    )
     await store.audit(
         actor, "care.program.export", f"program:{program.id}", {"rows": rows, "format": args.format, "via": "cli"}
     )

@@ -152,10 +152,11 @@ def test_show_checkin_exit_codes_close_and_export(cli, tmp_path) -> None:
     code, out, _ = cli("program", "registrations", str(pid), "--format", "csv", "--out", str(tmp_path / "r.csv"))
     assert code == 0 and "wrote 3" in out
     rows = list(csv.reader(io.StringIO((tmp_path / "r.csv").read_text(encoding="utf-8-sig"))))
-    assert rows[0][:4] == ["id", "registered_at", "full_name", "phone"]
+    assert rows[0] == VI_HEADINGS  # the shell user: the bot's language
     assert rows[1][2].startswith("'=") and rows[1][3] == "+84912000000"
     code, out, _ = cli("program", "registrations", str(pid), "--format", "xlsx", "--out", str(tmp_path / "r.xlsx"))
     sheet = openpyxl.load_workbook(tmp_path / "r.xlsx").active
+    assert [c.value for c in sheet[1]] == VI_HEADINGS
     assert sheet.cell(2, 3).data_type == "s" and sheet.cell(2, 3).value.startswith("=HYPERLINK")
     assert sheet.cell(3, 3).value == "Nguyễn Văn Bình" and sheet.max_row == 4
 
@@ -164,6 +165,69 @@ def test_show_checkin_exit_codes_close_and_export(cli, tmp_path) -> None:
     assert code == 1 and "closed already" in err
     code, out, _ = cli("program", "show", str(pid), "--json")
     assert json.loads(out)["closed"] is True
+
+
+VI_HEADINGS = [
+    "Mã đăng ký",
+    "Thời gian đăng ký",
+    "Họ và tên",
+    "Số điện thoại",
+    "Số suất",
+    "Trạng thái",
+    "Mã vé",
+    "Thời gian soát vé",
+    "Trả lời câu hỏi ưu tiên",
+    "Lý do không duyệt",
+]
+EN_HEADINGS = [
+    "ID",
+    "Registered at",
+    "Full name",
+    "Phone",
+    "Places",
+    "Status",
+    "Ticket code",
+    "Checked in at",
+    "Priority answers",
+    "Reason for rejection",
+]
+
+
+def test_registrations_export_is_headed_in_the_organizers_language(cli, tmp_path) -> None:
+    """Found by an outside tester: the headings were English (`registered_at`) for everyone."""
+    _, out, _ = create(cli)
+    pid = int(out)
+
+    async def setup(store):  # type: ignore[no-untyped-def]
+        for external, lang in (("61", "vi"), ("62", "en")):
+            u = await store.touch_user("telegram", external, language=lang)
+            await store.set_role(u.id, Role.ORGANIZER)
+            await store.add_organizer_provinces(u.id, ["ho_chi_minh"], None)
+        worker = await store.touch_user("telegram", "70", language="en")  # the worker's language is not the reader's
+        await store.register(RegistrationDraft(pid, worker.id, "+84912000200", "Trần Văn An", 1))
+
+    in_store(cli, setup)
+
+    def export(fmt: str, *extra: str) -> tuple[str | None, list[list[object]]]:
+        """(the sheet's title, the rows as read back) of one export."""
+        out = tmp_path / f"r{len(list(tmp_path.iterdir()))}.{fmt}"
+        code, printed, err = cli("program", "registrations", str(pid), "--format", fmt, "--out", str(out), *extra)
+        assert code == 0 and "wrote 1" in printed, err
+        if fmt == "csv":
+            return None, list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+        sheet = openpyxl.load_workbook(out).active
+        return sheet.title, [[c.value for c in row] for row in sheet.iter_rows()]
+
+    for fmt, vi_title, en_title in (("csv", None, None), ("xlsx", "Đăng ký", "Registrations")):
+        title, rows = export(fmt, "--as", "telegram:61")
+        assert (title, rows[0], len(rows), rows[1][2]) == (vi_title, VI_HEADINGS, 2, "Trần Văn An")
+        assert rows[1][5] == "đã xác nhận"  # the status in words, as the chat says it
+        title, rows = export(fmt, "--as", "telegram:62")
+        assert (title, rows[0], len(rows), rows[1][2]) == (en_title, EN_HEADINGS, 2, "Trần Văn An")
+        assert rows[1][5] == "confirmed"
+        assert export(fmt)[1][0] == VI_HEADINGS  # the shell user: the bot's default language
+        assert export(fmt, "--lang", "en")[1][0] == EN_HEADINGS
+        assert export(fmt, "--as", "telegram:62", "--lang", "vi")[1][0] == VI_HEADINGS  # asked for wins
 
 
 def test_review_from_the_cli(cli) -> None:

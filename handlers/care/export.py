@@ -1,6 +1,7 @@
 """`program registrations ID --format csv|xlsx --out FILE`: streamed like the sign-up
 export (keyset pages from the store, XlsxWriter in constant memory, formula-safe text,
-a temporary file renamed into place only when complete)."""
+a temporary file renamed into place only when complete), with its column headings in
+the reader's language."""
 
 from __future__ import annotations
 
@@ -13,14 +14,25 @@ import tempfile
 from datetime import datetime, tzinfo
 from pathlib import Path
 
+from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.export import _ILLEGAL, _neutral_text
-from storage.care import CareStore, Program, Registration
+from storage.care import CareStore, Program, Registration, RegStatus
 
-HEADERS = ("id", "registered_at", "full_name", "phone", "seats", "status", "code", "checked_in_at", "answers", "reason")
+# In file order; each column is headed by `care.export.col.<column>` in the reader's
+# language (English headings were found by an outside tester in files for Vietnamese readers).
+COLUMNS = ("id", "registered_at", "full_name", "phone", "seats", "status", "code", "checked_in_at", "answers", "reason")
 FORMATS = ("csv", "xlsx")
 
 
-def _values(reg: Registration, tz: tzinfo) -> list[object]:
+def headers(catalog: Catalog, lang: str) -> list[str]:
+    """The heading row in `lang`."""
+    if lang not in LANGUAGES:
+        # The catalog would fall back to Vietnamese: a typo must not pass for a choice.
+        raise ValueError(f"unsupported export language: {lang!r} (expected one of {LANGUAGES})")
+    return [catalog.t(lang, f"care.export.col.{column}") for column in COLUMNS]
+
+
+def _values(reg: Registration, tz: tzinfo, status: dict[str, str]) -> list[object]:
     def when(moment: datetime | None) -> object:
         return moment.astimezone(tz).replace(tzinfo=None) if moment else ""
 
@@ -30,7 +42,8 @@ def _values(reg: Registration, tz: tzinfo) -> list[object]:
         reg.full_name,
         reg.phone_e164,
         reg.seats,
-        reg.status.value,
+        # In words, as the chat says it: a filter on "danh sách chờ" must match.
+        status.get(reg.status.value, reg.status.value),
         reg.code or "",
         when(reg.checked_in_at),
         " | ".join(reg.answers),
@@ -39,10 +52,21 @@ def _values(reg: Registration, tz: tzinfo) -> list[object]:
 
 
 async def write_registrations(
-    store: CareStore, program: Program, out: Path, *, fmt: str, tz: tzinfo, page_size: int = 2000
+    store: CareStore,
+    program: Program,
+    out: Path,
+    *,
+    fmt: str,
+    tz: tzinfo,
+    catalog: Catalog,
+    lang: str,
+    page_size: int = 2000,
 ) -> int:
+    """Writes the program's registrations to `out` (headings in `lang`); the row count."""
     if fmt not in FORMATS:
         raise ValueError(f"unsupported export format: {fmt!r}")
+    heading = headers(catalog, lang)
+    status = {s.value: catalog.t(lang, f"care.reg.status.{s.value}") for s in RegStatus}
     os.makedirs(out.parent or Path("."), exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     count = 0
@@ -60,13 +84,13 @@ async def write_registrations(
                         "strings_to_numbers": False,
                     },
                 )
-                sheet = book.add_worksheet("registrations")
+                sheet = book.add_worksheet(catalog.t(lang, "care.export.sheet"))
                 stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
-                sheet.write_row(0, 0, HEADERS, book.add_format({"bold": True}))
+                sheet.write_row(0, 0, heading, book.add_format({"bold": True}))
                 async for page in store.export_registration_pages(program.id, page_size=page_size):
                     for reg in page:
                         count += 1
-                        for col, value in enumerate(_values(reg, tz)):
+                        for col, value in enumerate(_values(reg, tz, status)):
                             if isinstance(value, datetime):
                                 sheet.write_datetime(count, col, value, stamp)
                             elif isinstance(value, str):
@@ -79,7 +103,7 @@ async def write_registrations(
                 raw.write(codecs.BOM_UTF8)
                 with io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
                     writer = csv.writer(text)
-                    writer.writerow(HEADERS)
+                    writer.writerow(heading)
                     async for page in store.export_registration_pages(program.id, page_size=page_size):
                         for reg in page:
                             count += 1
@@ -90,7 +114,7 @@ async def write_registrations(
                                     else v
                                     if not isinstance(v, str) or (v.startswith("+") and v[1:].isdigit())
                                     else _neutral_text(v)
-                                    for v in _values(reg, tz)
+                                    for v in _values(reg, tz, status)
                                 ]
                             )
         os.replace(tmp_name, out)
