@@ -174,6 +174,12 @@ def test_vietnamese_without_diacritics_stays_vietnamese(searcher: Searcher, ques
         # ...but not without one, nor when the name is also everyday words ("đi ăn").
         ("yen phong luong toi thieu", None),
         ("cty o di an tra luong tre", None),
+        ("em ở quê vợ, cty nợ lương 2 tháng", None),
+        # A place's kind written out, or an everyday name typed with its own diacritics.
+        ("em lam o khu cong nghiep yen phong bi no luong", "bac_ninh"),
+        ("cty o thi xa thuan an no luong", "ho_chi_minh"),
+        ("công ty ở Dĩ An nợ lương", "ho_chi_minh"),
+        ("em lam o kcn que vo", "bac_ninh"),
     ],
 )
 def test_province_named_in_the_question(searcher: Searcher, question: str, province: str | None) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import unicodedata
 from collections.abc import Callable
@@ -32,6 +33,7 @@ __all__ = [
     "all_provinces",
     "fold",
     "get_province",
+    "place_marker",
     "places_named",
     "reading_note",
     "resolve_province",
@@ -90,10 +92,25 @@ _PLACE_LEADING = (
 )
 _PLACE_TRAILING = (("a",), ("ah",), ("nha",), ("nhe",), ("oi",))
 # Inside a sentence, a place whose folded name is also an everyday phrase ("di an" is
-# "đi ăn", "van lam" is "vẫn làm") counts only right after one of these words.
-_PLACE_MARKERS = frozenset(
-    {"o", "tai", "huyen", "quan", "xa", "tx", "tp", "pho", "kcn", "kcx", "nghiep", "xuat", "q", "h", "in", "at"}
+# "đi ăn", "van lam" is "vẫn làm") counts only right after a word naming a place's kind
+# ("huyện Quế Võ", "KCN Dĩ An"). "ở"/"tại" are not enough for those: "em ở quê vợ" is not
+# Quế Võ, "ở nhà bé lắm" not Nhà Bè (found in review); they are for the other names.
+_PLACE_KINDS = (
+    *(("huyen",), ("quan",), ("q",), ("thi", "xa"), ("tx",), ("tp",), ("thanh", "pho"), ("kcn",), ("kcx",)),
+    *(("cong", "nghiep"), ("che", "xuat")),
 )
+_PLACE_WORDS = frozenset({"o", "tai", "in", "at", "from", "near"})
+_PLACE_KIND_ENDS = frozenset(kind[-1] for kind in _PLACE_KINDS)  # a quick test first: every word is tried
+
+
+def place_marker(words: list[str], i: int) -> int:
+    """How strongly the words before `words[i]` say a place follows: 2 after its kind
+    ("huyện", "KCN", "khu công nghiệp"), 1 after "ở"/"tại"/"in", else 0."""
+    last = words[i - 1] if i else ""
+    if last in _PLACE_KIND_ENDS and any(tuple(words[max(0, i - len(k)) : i]) == k for k in _PLACE_KINDS):
+        return 2
+    return 1 if last in _PLACE_WORDS else 0
+
 
 # Tuned on typos and foreign city names: below 0.7 "Paris" proposes "Bà Rịa" and
 # "London" proposes "Long An"; a runner-up far behind the best match is noise too.
@@ -144,6 +161,9 @@ class _Place:
     province: Province
     old_name: str | None  # the pre-2025 province, when it is not the current unit's name
     everyday: bool  # folds to a common phrase: in a sentence, only after a place word
+    # ...whose diacritics differ from the name's ("Dĩ An" / "đi ăn", not "Chợ Gạo" / "chợ
+    # gạo"), so "ở Dĩ An" typed with them is the place.
+    spelled_apart: bool = False
     # Units whose name (or alias) is one letter away when folded ("pho yen": Phổ Yên, or
     # Phú Yên mistyped): without the place's diacritics, offered beside it, never guessed.
     near: tuple[Province, ...] = ()
@@ -224,7 +244,9 @@ def _load_places(index: dict[str, _Entry]) -> dict[str, tuple[_Place, ...]]:
         # province in the data file would otherwise slip through unnoticed.
         if entry is None or old not in (entry.old_name, entry.province.name_vi, *entry.province.merged_from):
             raise ValueError(f"places.json: {name!r}: {old!r} is not a pre-2025 province name")
-        place = _Place(name, entry.province, entry.old_name, bool(item.get("everyday")))
+        everyday = unicodedata.normalize("NFC", item.get("everyday", ""))
+        apart = bool(everyday) and f" {written(name)} " not in f" {written(everyday)} "
+        place = _Place(name, entry.province, entry.old_name, bool(everyday), apart)
         key = _place_key(_key(name))
         if not key or key != _key(name):
             raise ValueError(f"places.json: {name!r} starts or ends with a filler word")
@@ -238,6 +260,15 @@ def _load_places(index: dict[str, _Entry]) -> dict[str, tuple[_Place, ...]]:
                 raise ValueError(f"places.json: {name!r} is listed twice for {place.province.id}")
             places[k] = (*known, place)
     return _with_near_provinces(places, index)
+
+
+def everyday_counts(place: _Place, marker: int, typed: str) -> bool:
+    """Whether `place`, found inside a sentence after a `place_marker` of this strength,
+    is the place. A name that is also an everyday phrase needs its kind before it
+    ("huyện Quế Võ"), or "ở"/"tại" and its own diacritics ("ở Dĩ An", not "ở quê vợ")."""
+    if not place.everyday:
+        return True
+    return marker == 2 or (marker == 1 and place.spelled_apart and f" {written(place.name)} " in typed)
 
 
 def _one_edit_apart(a: str, b: str) -> bool:
@@ -294,21 +325,25 @@ def _narrow(places: tuple[_Place, ...], text: str) -> tuple[_Place, ...]:
     return exact if len({p.province for p in exact}) == 1 else places
 
 
-def _places_in_text(key: str, catalog: _Catalog, taken: list[tuple[int, int]]) -> list[tuple[_Place, ...]]:
+def _places_in_text(
+    key: str, catalog: _Catalog, taken: list[tuple[int, int]], text: str = ""
+) -> list[tuple[_Place, ...]]:
     """Place names appearing as whole words in `key` outside the spans already `taken`
     by province names, in the order typed; an everyday-phrase name only after a place
-    word. Longer names are tried first, so "bac tan uyen" is not also "tan uyen"."""
+    word (`everyday_counts`). Longer names are tried first, so "bac tan uyen" is not
+    also "tan uyen"."""
     padded = f" {key} "
+    typed = f" {written(text)} "
     found: list[tuple[int, tuple[_Place, ...]]] = []
     for name in catalog.place_names:
         places = catalog.places[name]
         start = padded.find(f" {name} ")
         while start != -1:
             end = start + len(name)
-            before = padded[:start].split()[-1:]
-            marked = bool(before) and before[0] in _PLACE_MARKERS
+            before = padded[:start].split()
+            marker = place_marker(before, len(before))
             free = not any(start < t_end and t_start < end for t_start, t_end in taken)
-            if free and (marked or not any(p.everyday for p in places)):
+            if free and all(everyday_counts(p, marker, typed) for p in places):
                 taken.append((start, end))
                 found.append((start, places))
             start = padded.find(f" {name} ", start + 1)
@@ -393,7 +428,7 @@ def resolve_province(text: str) -> ProvinceMatch:
 
     taken: list[tuple[int, int]] = []
     found = _find_in_text(key, catalog.index, taken)
-    places_found = _places_in_text(key, catalog, taken)
+    places_found = _places_in_text(key, catalog, taken, text)
     provinces = list(dict.fromkeys(e.province for e in found))
     if len(provinces) == 1:
         # A place of the same unit says more ("Dĩ An, Bình Dương"); one elsewhere is a
@@ -430,14 +465,15 @@ def _resolve_places(found: list[tuple[_Place, ...]], text: str) -> ProvinceMatch
     return ProvinceMatch(None, suggestions=tuple(provinces[:_MAX_SUGGESTIONS]))
 
 
-def places_named() -> dict[str, str]:
-    """Folded place name -> province id, for the places that name one unit whatever the
-    diacritics ("thuan an", not "tan uyen" or "pho yen"): for finding a place inside a
-    question, where there is nobody to offer a choice to."""
+def places_named() -> dict[str, tuple[str, Callable[[int, str], bool]]]:
+    """Folded place name -> (province id, whether it counts after a `place_marker` of a
+    given strength in a text as `written`), for the places that name one unit whatever
+    the diacritics ("thuan an", not "tan uyen" or "pho yen"): for finding a place inside a
+    question, where nobody is offered a choice."""
     return {
-        key: group[0].province.id
+        key: (group[0].province.id, functools.partial(everyday_counts, group[0]))
         for key, group in _catalog().places.items()
-        if len(group) == 1 and not group[0].near and not group[0].everyday and key == _key(group[0].name)
+        if len(group) == 1 and not group[0].near and key == _key(group[0].name)
     }
 
 

@@ -11,7 +11,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from handlers.join.provinces import all_provinces, fold, places_named, resolve_province
+from handlers.join.provinces import all_provinces, fold, place_marker, places_named, resolve_province
+from handlers.text import written
 
 __all__ = [
     "BACKGROUND_WEIGHT",
@@ -425,8 +426,10 @@ class ProvinceFinder:
                         self._accented.setdefault(key, set()).add(low)
         self._longest = max(len(k) for k in self._names)
         # Former districts ("o thuan an", "kcn yen phong") count only after a place word:
-        # a district's name is two common syllables far more often than a place.
-        self._places = {tuple(k.split()): pid for k, pid in places_named().items()}
+        # a district's name is two common syllables far more often than a place. One that
+        # is also an everyday phrase ("que vo", "nha be") only after a place's kind, or
+        # typed with its own diacritics.
+        self._places = {tuple(k.split()): named for k, named in places_named().items()}
         self._longest_place = max((len(k) for k in self._places), default=0)
 
     def find(self, words: list[str], accented: str = "") -> str | None:
@@ -444,11 +447,18 @@ class ProvinceFinder:
                 typed = any(name in low for name in self._accented.get(key, ()))
                 if before in _PROVINCE_MARKERS or n >= 3 or typed:
                     return pid
+        typed = ""
         for i in range(1, len(words)):
-            if words[i - 1] not in _PROVINCE_MARKERS:
+            marker = place_marker(words, i)
+            if not marker:
                 continue
             for n in range(self._longest_place, 0, -1):
-                pid = self._places.get(tuple(words[i : i + n]))
-                if pid is not None:
+                named = self._places.get(tuple(words[i : i + n]))
+                if named is None:
+                    continue
+                pid, counts = named
+                # "ở Dĩ An" typed so is the place; "o di an", "ở quê vợ" are not.
+                typed = typed or f" {written(accented)} "
+                if counts(marker, typed):
                     return pid
         return None
