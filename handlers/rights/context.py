@@ -447,7 +447,7 @@ class ProvinceFinder:
                 typed = any(name in low for name in self._accented.get(key, ()))
                 if before in _PROVINCE_MARKERS or n >= 3 or typed:
                     return pid
-        typed = ""
+        as_written = ""
         for i in range(1, len(words)):
             marker = place_marker(words, i)
             if not marker:
@@ -458,7 +458,7 @@ class ProvinceFinder:
                     continue
                 pid, counts = named
                 # "ở Dĩ An" typed so is the place; "o di an", "ở quê vợ" are not.
-                typed = typed or f" {written(accented)} "
-                if counts(marker, typed):
+                as_written = as_written or f" {written(accented)} "
+                if counts(marker, as_written):
                     return pid
         return None
