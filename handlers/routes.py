@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from handlers import broadcasts, care, console, core, listening, roles
+from handlers import broadcasts, care, console, core, listening, roles, shortcuts
 from handlers.i18n import Catalog
 from handlers.join import form, organizer, privacy, volunteer
 from handlers.rights import chat as qa
@@ -43,9 +43,11 @@ def build_router() -> Router:
     qa.register(router)
     # Free text outside forms is offered, in this order, to: a whole message "dừng" /
     # "stop" (unsubscribes), a typed answer to an open poll the person received ("2",
-    # "1, 3", "đồng ý"); then the rights Q&A (above) answers the rest.
+    # "1, 3", "đồng ý"), a short message naming a feature ("ưu đãi", "vé của tôi"); then
+    # the rights Q&A (above) answers the rest.
     router.text_first(broadcasts.opt_out_words)
     router.text_first(listening.typed_answer)
+    router.text_first(shortcuts.typed_feature)
     return router
 
 
