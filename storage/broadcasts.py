@@ -318,11 +318,17 @@ class BroadcastStore(abc.ABC):
         scheduler compute a series' next occurrence afresh."""
 
     @abc.abstractmethod
-    async def edit_broadcast_text(self, broadcast_id: int, text_vi: str, text_en: str | None) -> Broadcast | None:
-        """Replace the texts of a broadcast nothing of which was sent (`text_editable`);
-        the broadcast as changed, or None when it is gone or has started. One conditional
-        write: against a sender's claim (`claim_broadcast`) it lands wholly before, and the
-        send uses the new text, or not at all, so no recipient gets a mix of the two."""
+    async def edit_broadcast_text(
+        self, broadcast_id: int, text_vi: str, text_en: str | None, *, old_vi: str, old_en: str | None
+    ) -> Broadcast | None:
+        """Replace the texts of a broadcast nothing of which was sent (`text_editable`) and
+        that still holds `old_vi`/`old_en`, the texts the edit started from ("" and None
+        both mean no English); the broadcast as changed, or None when it is gone, has
+        started, or holds other texts (another edit was saved since: writing over it would
+        undo it unseen). One conditional write: against a sender's claim
+        (`claim_broadcast`) it lands wholly before, and the send uses the new text, or not
+        at all, so no recipient gets a mix of the two; of two edits from the same texts,
+        one lands."""
 
     @abc.abstractmethod
     async def set_next_run(self, series_id: int, run_at: datetime | None) -> None:

@@ -27,6 +27,8 @@ NEW_VI, NEW_EN = "Hội thao ngày 1/5 lúc 7 giờ sáng tại nhà văn hoá",
 EDITED = "Đã lưu nội dung mới"
 STARTED = "đã bắt đầu gửi nên không sửa nội dung được nữa"
 NOT_FOUND = "Không tìm thấy thông báo này."
+CHANGED_MEANWHILE = "đã được thay đổi"
+OTHER_EN = "Sports day on 1 May at 7 am, bring water"
 
 
 class RecordingControl:
@@ -290,6 +292,11 @@ async def test_a_broadcast_that_started_sending_cannot_be_edited(make_chat, stor
     assert await store.claim_broadcast(bid, "sender-1", now=now, lease_until=now) is not None
     await org.press(f"bce:save:{bid}")
     assert "Chưa lưu" in org.text() and "giữ nội dung cũ" in org.text()
+    # What was typed is given back, a message of its own to copy into a new broadcast; the
+    # English kept as it was is not.
+    texts = [r.text for r in org.last]
+    assert NEW_VI in texts and OLD_EN not in texts and "thông báo mới" in org.text()
+    assert await state_of(store, org) is None
     assert (await store.get_broadcast(bid)).text_vi == OLD_VI
     assert await store.list_audit(action="broadcast.edit") == []
 
@@ -303,9 +310,12 @@ async def test_a_broadcast_that_started_sending_cannot_be_edited(make_chat, stor
     await org.press(f"bce:start:{bid}")
     assert STARTED in org.text(), "paused after it started is still started"
     user = await store.find_user("test", "org")
-    await store.set_state(user.id, "bc_edit", "vi", {"id": bid, "text_vi": OLD_VI, "text_en": OLD_EN})
-    await org.say(NEW_VI)
+    edit = {"id": bid, "text_vi": OLD_VI, "text_en": OLD_EN, "old_vi": OLD_VI, "old_en": OLD_EN}
+    await store.set_state(user.id, "bc_edit", "en", {**edit, "text_vi": NEW_VI})
+    await org.say(NEW_EN)
     assert STARTED in org.text() and await state_of(store, org) is None
+    texts = [r.text for r in org.last]
+    assert NEW_VI in texts and NEW_EN in texts, "the texts typed in the edit, to copy"
     assert (await store.get_broadcast(bid)).text_vi == OLD_VI
 
 
@@ -387,3 +397,171 @@ async def test_a_role_revoked_mid_edit_ends_it(make_chat, store: Store, dispatch
     assert "chỉ dành cho cán bộ công đoàn" in replies[0].text
     assert await store.get_state(user.id) is None
     assert (await store.get_broadcast(bid)).text_vi == OLD_VI
+
+
+# -- two organizers, one broadcast -----------------------------------------------------
+async def save_english(org: ChatDriver, bid: int, english: str) -> None:
+    """An organizer corrects the English of broadcast `bid` and saves it, from its screen."""
+    await org.say(f"/broadcast {bid}")
+    await org.press_label("Sửa nội dung")
+    await org.press_label("Giữ tiếng Việt")
+    await org.say(english)
+    await org.press_label("Lưu nội dung mới")
+    assert EDITED in org.text()
+
+
+async def test_a_later_save_never_undoes_another_organizers_edit(make_chat, store: Store) -> None:
+    bid = await scheduled(store)
+    a = await officer(make_chat, store, "org_a")
+    b = await officer(make_chat, store, "org_b")
+    # A corrects the Vietnamese, keeps the English, and looks at the preview...
+    await a.say(f"/broadcast {bid}")
+    await a.press_label("Sửa nội dung")
+    await a.say(NEW_VI)
+    await a.press_label("Giữ nguyên bản tiếng Anh")
+    # ... while B corrects the English and saves.
+    await save_english(b, bid, NEW_EN)
+
+    await a.press_label("Lưu nội dung mới")
+    assert EDITED not in a.text() and CHANGED_MEANWHILE in a.text()
+    texts = [r.text for r in a.last]
+    assert NEW_EN in texts, "the current text, each a message of its own"
+    assert NEW_VI in texts, "what A typed, given back to copy"
+    assert OLD_EN not in texts, "not the English A only kept: pasted back, it would undo B's fix"
+    assert await state_of(store, a) is None
+    got = await store.get_broadcast(bid)
+    assert (got.text_vi, got.text_en) == (OLD_VI, NEW_EN)
+    (entry,) = await store.list_audit(action="broadcast.edit")
+    assert entry.details == {"changed": ["text_en"], "before": {"text_en": OLD_EN}}
+
+    # Editing again starts from the text as it is now, and A's fix lands beside B's.
+    await a.press_label("Sửa nội dung")
+    assert a.last[0].text == OLD_VI
+    await a.say(NEW_VI)
+    assert a.last[0].text == NEW_EN
+    await a.press_label("Giữ nguyên bản tiếng Anh")
+    await a.press_label("Lưu nội dung mới")
+    assert EDITED in a.text()
+    got = await store.get_broadcast(bid)
+    assert (got.text_vi, got.text_en) == (NEW_VI, NEW_EN)
+    latest, _ = await store.list_audit(action="broadcast.edit")
+    assert latest.details == {"changed": ["text_vi"], "before": {"text_vi": OLD_VI}}
+
+
+async def test_an_edit_overtaken_by_another_save_is_said_at_its_next_step(make_chat, store: Store) -> None:
+    bid = await scheduled(store)
+    a = await officer(make_chat, store, "org_a")
+    b = await officer(make_chat, store, "org_b")
+    await a.press(f"bce:start:{bid}")
+    await save_english(b, bid, NEW_EN)
+    # Said as soon as A types, not after the whole edit; the text typed comes back.
+    await a.say(NEW_VI)
+    assert CHANGED_MEANWHILE in a.text() and NEW_VI in [r.text for r in a.last]
+    assert await state_of(store, a) is None
+
+    # "Edit again" at a preview someone else's save has made stale: not from the stale copy.
+    await a.press(f"bce:start:{bid}")
+    await a.say(NEW_VI)
+    await a.press_label("Giữ nguyên bản tiếng Anh")
+    await save_english(b, bid, OTHER_EN)
+    await a.press_label("Sửa lại")
+    texts = [r.text for r in a.last]
+    assert CHANGED_MEANWHILE in a.text() and OTHER_EN in texts and NEW_VI in texts
+    assert "Gửi nội dung mới" not in a.text()
+    got = await store.get_broadcast(bid)
+    assert (got.text_vi, got.text_en) == (OLD_VI, OTHER_EN)
+
+
+async def test_another_save_landing_just_before_the_write_is_not_undone(
+    make_chat, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the last look at the broadcast and the write, only the store's condition sees it."""
+    bid = await scheduled(store)
+    org = await officer(make_chat, store, "org")
+    await org.press(f"bce:start:{bid}")
+    await org.say(NEW_VI)
+    await org.press(f"bce:keep:{bid}")
+    write = store.edit_broadcast_text
+
+    async def another_lands_first(*args, **kw) -> object:  # type: ignore[no-untyped-def]
+        assert await write(bid, OLD_VI, NEW_EN, old_vi=OLD_VI, old_en=OLD_EN) is not None
+        return await write(*args, **kw)
+
+    monkeypatch.setattr(store, "edit_broadcast_text", another_lands_first)
+    await org.press(f"bce:save:{bid}")
+    assert CHANGED_MEANWHILE in org.text() and NEW_VI in [r.text for r in org.last]
+    got = await store.get_broadcast(bid)
+    assert (got.text_vi, got.text_en) == (OLD_VI, NEW_EN)
+    assert await store.list_audit(action="broadcast.edit") == []
+
+
+async def test_the_same_fix_saved_by_another_organizer_first_is_nothing_to_save(make_chat, store: Store) -> None:
+    bid = await scheduled(store)
+    a = await officer(make_chat, store, "org_a")
+    b = await officer(make_chat, store, "org_b")
+    for org in (a, b):
+        await org.press(f"bce:start:{bid}")
+        await org.press(f"bce:en:{bid}")
+        await org.say(NEW_EN)
+    await b.press(f"bce:save:{bid}")
+    await a.press(f"bce:save:{bid}")
+    assert "giống hệt nội dung của bạn" in a.text() and CHANGED_MEANWHILE not in a.text()
+    assert len(await store.list_audit(action="broadcast.edit")) == 1
+
+
+# -- the composer's draft and its preview ----------------------------------------------
+async def test_editing_a_broadcast_while_composing_asks_before_discarding_the_draft(make_chat, store: Store) -> None:
+    bid = await scheduled(store)
+    org = await officer(make_chat, store, "org")
+    await compose_to_preview(org, english=None)
+    await org.say(f"/broadcast {bid}")
+    await org.press_label("Sửa nội dung")
+    assert "Bạn đang soạn một thông báo chưa gửi" in org.text() and f"#{bid}" in org.text()
+    assert (await state_of(store, org)).flow == "bc_compose", "the draft is still there"
+
+    # Back to the draft: shown where it was, and it still goes out.
+    await org.press_label("Quay lại bản nháp")
+    assert message("vi", OLD_VI, None) in [r.text for r in org.last] and "Xác nhận" in org.labels()[0]
+    await org.press_label("Xác nhận")
+    assert "Đã lên lịch thông báo" in org.text()
+
+    # Discarding the draft on purpose opens the edit.
+    await compose_to_preview(org)
+    await org.press(f"bce:start:{bid}")
+    await org.press_label("Bỏ nháp và sửa")
+    assert org.last[0].text == OLD_VI and (await state_of(store, org)).flow == "bc_edit"
+    await org.say(NEW_VI)
+    await org.press_label("Giữ nguyên bản tiếng Anh")
+    await org.press_label("Lưu nội dung mới")
+    assert EDITED in org.text()
+    await org.press("bcc:confirm")
+    assert "Bản nháp này không còn nữa" in org.text()
+    assert len(await store.list_broadcasts()) == 2
+
+
+async def test_cancel_while_editing_at_the_preview_keeps_the_draft_and_its_text(make_chat, store: Store) -> None:
+    org = await officer(make_chat, store, "org")
+    await compose_to_preview(org)
+    await org.press_label("Sửa nội dung")
+    await org.say("/cancel")
+    assert "Nội dung giữ nguyên" in org.text() and "Đã hủy" not in org.text()
+    assert "Xác nhận" in " ".join(org.labels())
+    state = await state_of(store, org)
+    assert (state.flow, state.step, state.data["text_vi"]) == ("bc_compose", "confirm", OLD_VI)
+
+    # At the English step, after a new Vietnamese text: the whole edit is undone.
+    await org.press("bcc:edit")
+    await org.say(NEW_VI)
+    assert "Đã nhận nội dung tiếng Việt mới" in org.text()
+    await org.say("/cancel")
+    assert "Nội dung giữ nguyên" in org.text()
+    state = await state_of(store, org)
+    assert (state.step, state.data["text_vi"], state.data["text_en"]) == ("confirm", OLD_VI, OLD_EN)
+    await org.press_label("Xác nhận")
+    (b,) = await store.list_broadcasts()
+    assert (b.text_vi, b.text_en) == (OLD_VI, OLD_EN)
+
+    # Anywhere else in the composer, /cancel still discards the draft.
+    await org.say("/broadcast new")
+    await org.say("/cancel")
+    assert "Đã hủy" in org.text() and await state_of(store, org) is None

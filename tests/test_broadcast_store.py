@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from handlers.broadcasts.render import render_message
+from handlers.i18n import load_catalog
 from storage import Role, Store, StoreError
 from storage.broadcasts import (
     Audience,
+    Broadcast,
     BroadcastStatus,
     DeliveryResult,
     DeliveryStatus,
@@ -21,7 +24,7 @@ from storage.postgres import PostgresStore
 from storage.signups import SignupDraft, SignupSource
 from storage.sqlite import SQLiteStore
 from tests.conftest import postgres_database
-from tests.fakes.broadcast_support import add_workers
+from tests.fakes.broadcast_support import RecordingSender, add_workers, make_engine
 
 NOW = datetime(2025, 5, 1, 1, 0, tzinfo=UTC)
 
@@ -235,50 +238,99 @@ async def test_list_broadcasts_within_provinces(store: Store) -> None:
 
 async def test_edit_text_only_before_a_sender_claims_it(store: Store) -> None:
     b = await store.create_broadcast(new(Audience(everyone=True), text_en="May greetings"))
-    edited = await store.edit_broadcast_text(b.id, "Chào tháng Năm", "")
+    edited = await store.edit_broadcast_text(b.id, "Chào tháng Năm", "", old_vi="Chào tháng 5", old_en="May greetings")
     assert edited is not None and (edited.text_vi, edited.text_en) == ("Chào tháng Năm", None)
     assert edited.status is BroadcastStatus.SCHEDULED and edited.run_at == b.run_at and edited.text_editable
     # Paused before it ever started: still editable.
     assert await store.set_broadcast_status(b.id, BroadcastStatus.PAUSED)
-    assert await store.edit_broadcast_text(b.id, "Chào tháng 5", "Hello May") is not None
+    assert await store.edit_broadcast_text(b.id, "Chào tháng 5", "Hello May", old_vi="Chào tháng Năm", old_en=None)
     assert await store.set_broadcast_status(b.id, BroadcastStatus.SCHEDULED)
     # The claim that starts sending takes the text as it is then, and ends the edits.
     claimed = await store.claim_broadcast(b.id, "A", now=NOW, lease_until=NOW + timedelta(seconds=60))
     assert claimed is not None and (claimed.text_vi, claimed.text_en) == ("Chào tháng 5", "Hello May")
     assert not claimed.text_editable
-    assert await store.edit_broadcast_text(b.id, "Quá muộn", None) is None
+    assert await store.edit_broadcast_text(b.id, "Quá muộn", None, old_vi="Chào tháng 5", old_en="Hello May") is None
     # Paused, or its lease released, after it started: still not editable.
     await store.release_broadcast(b.id, "A")
     assert await store.set_broadcast_status(b.id, BroadcastStatus.PAUSED)
-    assert await store.edit_broadcast_text(b.id, "Quá muộn", None) is None
+    assert await store.edit_broadcast_text(b.id, "Quá muộn", None, old_vi="Chào tháng 5", old_en="Hello May") is None
     got = await store.get_broadcast(b.id)
     assert got is not None and got.text_vi == "Chào tháng 5" and not got.text_editable
 
     cancelled = await store.create_broadcast(new(Audience(everyone=True)))
     assert await store.set_broadcast_status(cancelled.id, BroadcastStatus.CANCELLED)
-    assert await store.edit_broadcast_text(cancelled.id, "x", None) is None
-    assert await store.edit_broadcast_text(999_999, "x", None) is None
+    assert await store.edit_broadcast_text(cancelled.id, "x", None, old_vi="Chào tháng 5", old_en=None) is None
+    assert await store.edit_broadcast_text(999_999, "x", None, old_vi="Chào tháng 5", old_en=None) is None
 
     # A series: its occurrences to come copy the new text.
     series = await store.create_broadcast(new(Audience(everyone=True), cron="0 19 * * mon"))
-    assert await store.edit_broadcast_text(series.id, "Sinh hoạt tối thứ Hai", None) is not None
+    assert await store.edit_broadcast_text(series.id, "Sinh hoạt tối thứ Hai", None, old_vi="Chào tháng 5", old_en=None)
     occurrence = await store.create_occurrence(series, NOW)
     assert occurrence is not None and occurrence.text_vi == "Sinh hoạt tối thứ Hai"
 
 
-async def test_an_edit_racing_a_claim_is_all_or_nothing(store: Store) -> None:
-    # Run at the same time, many times: whichever lands first, what the sender holds is
-    # what the row holds, and the edit reports whether it landed.
-    for i in range(20):
-        b = await store.create_broadcast(new(Audience(everyone=True)))
-        edited, claimed = await asyncio.gather(
-            store.edit_broadcast_text(b.id, f"Mới {i}", None),
-            store.claim_broadcast(b.id, "A", now=NOW, lease_until=NOW + timedelta(seconds=60)),
-        )
-        assert claimed is not None
-        assert claimed.text_vi == (f"Mới {i}" if edited is not None else "Chào tháng 5")
-        got = await store.get_broadcast(b.id)
-        assert got is not None and got.text_vi == claimed.text_vi
+async def test_an_edit_lands_only_on_the_text_it_started_from(store: Store) -> None:
+    b = await store.create_broadcast(new(Audience(everyone=True), text_en="May greetings"))
+    # Two organizers opened the edit on the same text; B saves a new English first.
+    assert await store.edit_broadcast_text(
+        b.id, "Chào tháng 5", "Hello May", old_vi="Chào tháng 5", old_en="May greetings"
+    )
+    # A's save, from the text as it was when A opened the edit, would undo B's: refused.
+    stale = await store.edit_broadcast_text(
+        b.id, "Chào tháng Năm", "May greetings", old_vi="Chào tháng 5", old_en="May greetings"
+    )
+    assert stale is None
+    got = await store.get_broadcast(b.id)
+    assert got is not None and (got.text_vi, got.text_en) == ("Chào tháng 5", "Hello May")
+    # From the text as it is now, A's save lands.
+    edited = await store.edit_broadcast_text(
+        b.id, "Chào tháng Năm", "Hello May", old_vi="Chào tháng 5", old_en="Hello May"
+    )
+    assert edited is not None and (edited.text_vi, edited.text_en) == ("Chào tháng Năm", "Hello May")
+    # Once the English is removed, an edit that started with it is refused; "" and None both mean none.
+    assert await store.edit_broadcast_text(b.id, "Chào tháng Năm", None, old_vi="Chào tháng Năm", old_en="Hello May")
+    assert await store.edit_broadcast_text(b.id, "x", None, old_vi="Chào tháng Năm", old_en="Hello May") is None
+    assert await store.edit_broadcast_text(b.id, "Chào tháng 5", None, old_vi="Chào tháng Năm", old_en="") is not None
+
+    # Saved at the same moment from the same text: exactly one lands.
+    other = await store.create_broadcast(new(Audience(everyone=True)))
+    results = await asyncio.gather(
+        *(store.edit_broadcast_text(other.id, f"Sửa {i}", None, old_vi="Chào tháng 5", old_en=None) for i in range(2))
+    )
+    (landed,) = [r for r in results if r is not None]
+    got = await store.get_broadcast(other.id)
+    assert got is not None and got.text_vi == landed.text_vi
+
+
+@pytest.mark.parametrize("claim_first", [True, False], ids=["claim_then_edit", "edit_then_claim"])
+async def test_an_edit_and_a_claim_in_either_order_send_one_whole_text(store: Store, claim_first: bool) -> None:
+    # Each order run on purpose: run together, one backend always ran the edit first.
+    await add_workers(store, [1, 2])
+    b = await store.create_broadcast(new(Audience(topics=("workers_month",)), text_en="May greetings"))
+    old, edited_text = ("Chào tháng 5", "May greetings"), ("Chào tháng Năm", None)
+
+    async def claim() -> Broadcast | None:
+        return await store.claim_broadcast(b.id, "A", now=NOW, lease_until=NOW + timedelta(seconds=60))
+
+    async def edit() -> Broadcast | None:
+        return await store.edit_broadcast_text(b.id, *edited_text, old_vi=old[0], old_en=old[1])
+
+    if claim_first:
+        claimed = await claim()
+        assert await edit() is None, "a claimed broadcast keeps the text it was claimed with"
+    else:
+        assert await edit() is not None
+        claimed = await claim()
+    expected = old if claim_first else edited_text
+    assert claimed is not None and (claimed.text_vi, claimed.text_en) == expected
+    got = await store.get_broadcast(b.id)
+    assert got is not None and (got.text_vi, got.text_en) == expected
+
+    # The sender holding the claim sends that text, to everyone.
+    sender = RecordingSender()
+    report = await make_engine(store, {"telegram": sender}, owner="A").run(b.id)
+    assert report.outcome == "done"
+    assert [text for _, text in sender.sent] == [render_message(load_catalog(), "vi", *expected).text] * 2
 
 
 # -- PostgreSQL: several processes on one database --------------------------------
@@ -364,7 +416,9 @@ async def test_postgres_an_edit_waits_for_another_processs_claim_and_then_refuse
     async with a.transaction():
         assert await a.claim_broadcast(first.id, "A", now=NOW, lease_until=NOW + timedelta(seconds=60))
         # B's edit waits for A's claim to commit, then re-checks the row as A left it.
-        edit = asyncio.create_task(b.edit_broadcast_text(first.id, "Quá muộn", None))
+        edit = asyncio.create_task(
+            b.edit_broadcast_text(first.id, "Quá muộn", None, old_vi="Chào tháng 5", old_en=None)
+        )
         await asyncio.sleep(0.2)
         assert not edit.done()
     assert await asyncio.wait_for(edit, 5) is None
@@ -373,12 +427,27 @@ async def test_postgres_an_edit_waits_for_another_processs_claim_and_then_refuse
     # The other way round: a claim waiting for an edit sends the edited text.
     second = await a.create_broadcast(new(Audience(everyone=True)))
     async with a.transaction():
-        assert await a.edit_broadcast_text(second.id, "Đã sửa", "Edited") is not None
+        assert await a.edit_broadcast_text(second.id, "Đã sửa", "Edited", old_vi="Chào tháng 5", old_en=None)
         claim = asyncio.create_task(b.claim_broadcast(second.id, "B", now=NOW, lease_until=NOW + timedelta(seconds=60)))
         await asyncio.sleep(0.2)
         assert not claim.done()
     claimed = await asyncio.wait_for(claim, 5)
     assert claimed is not None and (claimed.text_vi, claimed.text_en) == ("Đã sửa", "Edited")
+
+
+async def test_postgres_two_organizers_saving_from_one_text_in_two_processes_one_lands(
+    pg: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = pg
+    bc = await a.create_broadcast(new(Audience(everyone=True)))
+    async with a.transaction():
+        assert await a.edit_broadcast_text(bc.id, "A đã sửa", None, old_vi="Chào tháng 5", old_en=None)
+        # B's save waits for A's to commit, then finds the row no longer holding the old text.
+        other = asyncio.create_task(b.edit_broadcast_text(bc.id, "B đã sửa", None, old_vi="Chào tháng 5", old_en=None))
+        await asyncio.sleep(0.2)
+        assert not other.done()
+    assert await asyncio.wait_for(other, 5) is None
+    assert (await b.get_broadcast(bc.id)).text_vi == "A đã sửa"  # type: ignore[union-attr]
 
 
 async def test_postgres_materializing_at_once_fixes_one_audience(pg: tuple[PostgresStore, PostgresStore]) -> None:

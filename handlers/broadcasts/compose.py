@@ -28,15 +28,18 @@ from handlers.broadcasts.textsteps import (
     ask_en,
     ask_vi,
     en_choices,
+    english_after,
     languages,
     preview_messages,
     step_button,
+    take_new_text,
     text_problem,
 )
 from handlers.context import Ctx
 from handlers.forms import FormFlow
 from handlers.i18n import LANGUAGES
 from handlers.join.common import province_name, province_scope
+from handlers.menu import main_menu
 from handlers.router import Actions, Router, payload
 from handlers.scope import audience_in_scope, no_province_yet, own_audience, scope_names, typed_provinces
 from handlers.types import Button, InboundKind, Reply
@@ -82,6 +85,11 @@ def _cancel_row(ctx: Ctx) -> list[Button]:
 # The draft in the conversation state (handlers/forms.py): no id on its buttons (one
 # draft per organizer) and no expiry beyond the retention of conversation states.
 DRAFT = FormFlow(FLOW)
+# `bcc:draft`: the open draft shown again at its step, for other screens to lead back to it.
+DRAFT_BUTTON = "draft"
+# The draft's texts as they were when "Edit text" was pressed, kept while that edit is
+# open for /cancel to put back.
+_UNEDITED = "unedited"
 
 
 async def _save(ctx: Ctx, step: Step, data: dict[str, Any]) -> None:
@@ -396,26 +404,33 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
 async def _on_new_text(ctx: Ctx, step: Step, data: dict[str, Any]) -> Reply | list[Reply]:
     """A new text typed after "Edit text" at the preview: checked as when composing (a
     refused one changes nothing), then back to the preview with the rest of the draft."""
-    if ctx.inbound.kind is InboundKind.UNSUPPORTED:
-        return await show_step(ctx, step, data, intro=ctx.t("broadcasts.edit.text_only"))
-    text = ctx.inbound.text.strip()
-    if problem := text_problem(ctx, text):
-        return await show_step(ctx, step, data, intro=problem)
-    if step is Step.EDIT_VI:
-        data["text_vi"] = text
-        if data.get("text_en"):
-            # A typo fixed in one language is likely in the other one too.
-            await _save(ctx, Step.EDIT_EN, data)
-            return ask_en(
-                ctx,
-                _edit_en_buttons(ctx, True),
-                has_en=True,
-                current=data["text_en"],
-                intro=ctx.t("broadcasts.edit.vi_saved"),
-            )
-    else:
-        data["text_en"] = text
+    english = step is Step.EDIT_EN
+    if refused := take_new_text(ctx, data, english=english):
+        return await show_step(ctx, step, data, intro=refused)
+    if asked := english_after(ctx, data, english=english, buttons=_edit_en_buttons(ctx, True)):
+        await _save(ctx, Step.EDIT_EN, data)
+        return asked
     return await _back_to_preview(ctx, data)
+
+
+async def on_cancel(ctx: Ctx) -> Reply:
+    """`/cancel` while composing. At the text edit opened from the preview it undoes that
+    edit only: the draft's discard button is hidden there, so /cancel must not throw the
+    whole draft away either. Anywhere else the draft is discarded, as any form's is."""
+    state = await DRAFT.load(ctx)
+    if state is None or state.step not in (Step.EDIT_VI, Step.EDIT_EN):
+        await ctx.store.clear_state(ctx.user.id)
+        return main_menu(ctx, intro=f"{ctx.t('cancel.done')}\n\n{ctx.t('menu.title')}")
+    data = dict(state.data)
+    # At the English step the new Vietnamese text is already in the draft: back to both
+    # texts as they were when the edit opened.
+    data.update(data.get(_UNEDITED) or {})
+    replies = await _back_to_preview(ctx, data)
+    # /cancel answers with one message (handlers/core.py): the preview's summary and its
+    # buttons; the messages as workers will get them are those shown before the edit.
+    summary = replies[-1]
+    summary.text = f"{ctx.t('broadcasts.edit.unchanged')}\n\n{summary.text}"
+    return summary
 
 
 def _edit_vi_buttons(ctx: Ctx) -> list[list[Button]]:
@@ -432,6 +447,7 @@ def _edit_en_buttons(ctx: Ctx, has_en: bool) -> list[list[Button]]:
 
 
 async def _back_to_preview(ctx: Ctx, data: dict[str, Any], *, intro: str | None = None) -> list[Reply]:
+    data.pop(_UNEDITED, None)
     await _save(ctx, Step.CONFIRM, data)
     replies = await _confirm_screen(ctx, data)
     if intro:
@@ -504,6 +520,10 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
     except ValueError:
         return await start(ctx)
     data = dict(state.data)
+    if action == DRAFT_BUTTON:
+        # From elsewhere (edit.py asks before an edit would replace the draft): the draft
+        # where it is, whatever its step.
+        return await show_step(ctx, step, data)
     handler = ACTIONS.get(action)
     if handler is None or step not in _BUTTON_STEPS.get(action, frozenset()):
         # A button from an earlier screen: show where the draft really is.
@@ -623,6 +643,7 @@ async def _weekday(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
 @ACTIONS.on("edit")
 async def _edit_text(ctx: Ctx, data: dict[str, Any], arg: str) -> list[Reply]:
     """From the preview: asks for a new text, keeping the audience, topics and time chosen."""
+    data[_UNEDITED] = {"text_vi": data.get("text_vi"), "text_en": data.get("text_en")}
     await _save(ctx, Step.EDIT_VI, data)
     return ask_vi(ctx, _edit_vi_buttons(ctx), current=data.get("text_vi"))
 
@@ -724,5 +745,5 @@ async def _confirm(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
 
 
 def register(router: Router) -> None:
-    router.flow(FLOW, min_role=Role.ORGANIZER)(on_text)
+    router.flow(FLOW, min_role=Role.ORGANIZER, on_cancel=on_cancel)(on_text)
     router.button("bcc", min_role=Role.ORGANIZER, actions=ACTIONS)(on_button)

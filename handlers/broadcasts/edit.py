@@ -6,7 +6,9 @@ Save. The edit is a form of its own (flow "bc_edit") bound to one broadcast: eve
 carries its id, and the broadcast is loaded within the organizer's provinces on every
 step, as cancelling is. The store replaces the text only if no sender has claimed the
 broadcast (`edit_broadcast_text`), so a broadcast goes out wholly with the old text or
-wholly with the new.
+wholly with the new, and only if it still holds the texts the edit started from (kept in
+the edit's state), so a save never undoes another organizer's unseen. An edit that can no
+longer be saved gives back what was typed in it, to copy.
 """
 
 from __future__ import annotations
@@ -17,22 +19,25 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.broadcasts.manage import detail_screen, load_in_scope
+from handlers.broadcasts import compose
+from handlers.broadcasts.manage import audit, detail_screen, load_in_scope
 from handlers.broadcasts.options import options
 from handlers.broadcasts.render import describe_audience, describe_when
 from handlers.broadcasts.textsteps import (
     ask_en,
     ask_vi,
     en_choices,
+    english_after,
     languages,
     preview_messages,
     step_button,
-    text_problem,
+    take_new_text,
 )
 from handlers.context import Ctx
 from handlers.forms import FormFlow
+from handlers.i18n import LANGUAGES
 from handlers.router import Actions, OneMessageStep, Router, payload
-from handlers.types import Button, Channel, InboundKind, Reply
+from handlers.types import Button, Channel, Reply
 from storage import Role
 from storage.broadcasts import Broadcast, BroadcastStatus
 
@@ -61,6 +66,75 @@ async def refusal(ctx: Ctx, b: Broadcast) -> Reply | None:
     never_sent = b.status in (BroadcastStatus.CANCELLED, BroadcastStatus.SKIPPED) and b.started_at is None
     key = "broadcasts.edit.closed" if never_sent else "broadcasts.edit.started"
     return await detail_screen(ctx, b, intro=ctx.t(key, id=b.id))
+
+
+def _fresh(b: Broadcast) -> dict[str, Any]:
+    """A new edit of `b`: the texts being typed, and the texts it starts from ("old_"),
+    which the save requires the broadcast to still hold."""
+    return {"id": b.id, "text_vi": b.text_vi, "text_en": b.text_en, "old_vi": b.text_vi, "old_en": b.text_en}
+
+
+Texts = tuple[str | None, str | None]
+
+
+def _typed(data: dict[str, Any]) -> Texts:
+    return data.get("text_vi"), data.get("text_en") or None
+
+
+def _old(data: dict[str, Any]) -> Texts:
+    return data.get("old_vi"), data.get("old_en") or None
+
+
+def _current(b: Broadcast) -> Texts:
+    return b.text_vi, b.text_en or None
+
+
+def _changed_meanwhile(b: Broadcast, data: dict[str, Any]) -> bool:
+    """Whether `b`'s text is no longer the one the edit started from: someone saved
+    another edit since. An edit opened before the starting texts were kept cannot tell,
+    and is treated as changed rather than risk undoing someone's save."""
+    return "old_vi" not in data or _old(data) != _current(b)
+
+
+def _texts(ctx: Ctx, key: str, texts: dict[str, str]) -> list[Reply]:
+    """A heading naming the languages, then each text in a message of its own, to copy whole."""
+    if not texts:
+        return []
+    names = ", ".join(ctx.t(f"broadcasts.lang.{lang}") for lang in texts)
+    return [Reply(ctx.t(key, languages=names)), *(Reply(text) for text in texts.values())]
+
+
+def _given_back(ctx: Ctx, data: dict[str, Any], key: str) -> list[Reply]:
+    """What the organizer typed in an edit that will not be saved: the texts they changed
+    only. A text merely kept is left out: pasted back, it could undo someone else's fix."""
+    typed, old = _typed(data), _old(data)
+    changed = {lang: new for lang, new, was in zip(LANGUAGES, typed, old, strict=True) if new and new != was}
+    replies = _texts(ctx, key, changed)
+    if old[1] and typed[1] is None:
+        replies.append(Reply(ctx.t("broadcasts.edit.yours_dropped_en")))
+    return replies
+
+
+async def _overtaken(ctx: Ctx, b: Broadcast, data: dict[str, Any]) -> list[Reply]:
+    """Ends an edit whose broadcast's text changed since it opened: saving it would undo
+    that change unseen. The current text and what was typed, to start again from."""
+    await ctx.store.clear_state(ctx.user.id)
+    if _typed(data) == _current(b):  # the same fix, saved by someone else first
+        return [await detail_screen(ctx, b, intro=ctx.t("broadcasts.edit.already", id=b.id))]
+    logger.info("user %s: broadcast %s edit overtaken by another save", ctx.user.id, b.id)
+    current = {lang: text for lang, text in zip(LANGUAGES, _current(b), strict=True) if text}
+    return [
+        await detail_screen(ctx, b, intro=ctx.t("broadcasts.edit.changed_meanwhile", id=b.id)),
+        *_texts(ctx, "broadcasts.edit.current_heading", current),
+        *_given_back(ctx, data, "broadcasts.edit.yours_heading"),
+    ]
+
+
+async def _refused(ctx: Ctx, data: dict[str, Any], screen: Reply) -> list[Reply]:
+    """Ends an edit the broadcast no longer allows (`screen` says why), giving back what
+    was typed in it for a new broadcast."""
+    await ctx.store.clear_state(ctx.user.id)
+    return [screen, *_given_back(ctx, data, "broadcasts.edit.yours_new_heading")]
 
 
 def _step(stored: str) -> Step:
@@ -161,31 +235,21 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
     if b is None:
         await ctx.store.clear_state(ctx.user.id)
         return ctx.reply("broadcasts.manage.not_found")
+    english = step is Step.EN
     # Said now, not after the organizer has typed it all out a second time.
     if (refused := await refusal(ctx, b)) is not None:
-        await ctx.store.clear_state(ctx.user.id)
-        return refused
+        if step is not Step.CONFIRM:
+            take_new_text(ctx, data, english=english)  # given back with the rest
+        return await _refused(ctx, data, refused)
     if step is Step.CONFIRM:
         return await _preview(ctx, b, data, intro=ctx.t("broadcasts.compose.use_buttons"))
-    if ctx.inbound.kind is InboundKind.UNSUPPORTED:
-        return await _show_step(ctx, b, step, data, intro=ctx.t("broadcasts.edit.text_only"))
-    text = ctx.inbound.text.strip()
-    if problem := text_problem(ctx, text):
+    if problem := take_new_text(ctx, data, english=english):
         return await _show_step(ctx, b, step, data, intro=problem)
-    if step is Step.VI:
-        data["text_vi"] = text
-        if data.get("text_en"):
-            # A typo fixed in one language is likely in the other one too.
-            await FORM.save(ctx, Step.EN, data)
-            return ask_en(
-                ctx,
-                _en_buttons(ctx, b, True),
-                has_en=True,
-                current=data["text_en"],
-                intro=ctx.t("broadcasts.edit.vi_saved"),
-            )
-    else:
-        data["text_en"] = text
+    if _changed_meanwhile(b, data):
+        return await _overtaken(ctx, b, data)
+    if asked := english_after(ctx, data, english=english, buttons=_en_buttons(ctx, b, True)):
+        await FORM.save(ctx, Step.EN, data)
+        return asked
     return await _to_preview(ctx, b, data)
 
 
@@ -198,8 +262,10 @@ async def on_cancel(ctx: Ctx) -> Reply:
 
 # -- buttons -------------------------------------------------------------------
 EditAction = Callable[[Ctx, Broadcast, dict[str, Any]], Awaitable[Reply | list[Reply]]]
-# `bce:<action>:<broadcast id>`, each valid on the steps below only ("start" on none).
+# `bce:<action>:<broadcast id>`, each valid on the steps below only; those that open an
+# edit ("start", and "nodraft" which discards a compose draft first) need none open.
 ACTIONS: Actions[EditAction] = Actions(PREFIX)
+_OPENING = frozenset({"start", "nodraft"})
 _BUTTON_STEPS: dict[str, frozenset[Step]] = {
     "en": frozenset({Step.VI}),
     "keep": frozenset({Step.EN}),
@@ -218,7 +284,7 @@ async def edit_button(ctx: Ctx) -> Reply | list[Reply]:
         b = await load_in_scope(ctx, int(ctx.args[1]))
     if b is None or handler is None:
         return ctx.reply("broadcasts.manage.not_found")
-    if action == "start":
+    if action in _OPENING:
         return await handler(ctx, b, {})
     state = await FORM.load(ctx)
     if state is None or state.data.get("id") != b.id:
@@ -228,18 +294,56 @@ async def edit_button(ctx: Ctx) -> Reply | list[Reply]:
     step = _step(state.step)
     if step not in _BUTTON_STEPS.get(action, frozenset()):
         return await _show_step(ctx, b, step, data, intro=ctx.t("broadcasts.edit.stale_button"))
+    if action not in ("quit", "save") and _changed_meanwhile(b, data):
+        # Said at once, before more is typed into an edit that could no longer be saved
+        # (saving checks on its own, after whether sending started).
+        return await _overtaken(ctx, b, data)
     return await handler(ctx, b, data)
 
 
 @ACTIONS.on("start")
 async def _start(ctx: Ctx, b: Broadcast, _: dict[str, Any]) -> Reply | list[Reply]:
     """Edit the text of a broadcast not yet sending: the current text, to copy and correct."""
+    data = await _open(ctx, b)
     if (refused := await refusal(ctx, b)) is not None:
-        return refused
+        return await _refused(ctx, data, refused) if data is not None else refused
+    if data is None:
+        if await compose.DRAFT.load(ctx) is not None:
+            # The edit would take the conversation state the draft is kept in.
+            return _draft_open(ctx, b)
+        data = _fresh(b)
+    elif _changed_meanwhile(b, data):
+        return await _overtaken(ctx, b, data)
     # "Edit again" from the preview goes on from the text typed so far, not the stored one.
-    data = await _open(ctx, b) or {"id": b.id, "text_vi": b.text_vi, "text_en": b.text_en}
+    return await _begin(ctx, b, data)
+
+
+async def _begin(ctx: Ctx, b: Broadcast, data: dict[str, Any]) -> list[Reply]:
     await FORM.save(ctx, Step.VI, data)
     return ask_vi(ctx, _vi_buttons(ctx, b), current=data["text_vi"])
+
+
+def _draft_open(ctx: Ctx, b: Broadcast) -> Reply:
+    """Asks before an edit replaces the organizer's unsent compose draft."""
+    return Reply(
+        ctx.t("broadcasts.edit.draft_open", id=b.id),
+        buttons=[
+            # Typing its words never discards a draft (one may be at a text step); its number does.
+            [Button(ctx.t("broadcasts.edit.drop_draft_button"), payload(PREFIX, "nodraft", b.id), typed=False)],
+            [Button(ctx.t("broadcasts.edit.back_to_draft_button"), payload("bcc", compose.DRAFT_BUTTON))],
+        ],
+    )
+
+
+@ACTIONS.on("nodraft")
+async def _drop_draft(ctx: Ctx, b: Broadcast, data: dict[str, Any]) -> Reply | list[Reply]:
+    """Discards the compose draft, as the organizer chose, and edits the broadcast."""
+    if await compose.DRAFT.load(ctx) is None:  # pressed again, or the draft is gone: as "edit"
+        return await _start(ctx, b, data)
+    if (refused := await refusal(ctx, b)) is not None:
+        return refused  # nothing to edit after all: the draft stays
+    logger.info("user %s: broadcast draft discarded to edit broadcast %s", ctx.user.id, b.id)
+    return await _begin(ctx, b, _fresh(b))
 
 
 @ACTIONS.on("en")
@@ -271,26 +375,45 @@ async def _quit(ctx: Ctx, b: Broadcast, data: dict[str, Any]) -> Reply:
 
 
 @ACTIONS.on("save")
-async def _save(ctx: Ctx, b: Broadcast, data: dict[str, Any]) -> Reply:
-    """Replaces the text, if the broadcast has still not started sending."""
-    await ctx.store.clear_state(ctx.user.id)
+async def _save(ctx: Ctx, b: Broadcast, data: dict[str, Any]) -> Reply | list[Reply]:
+    """Replaces the text, if the broadcast has still not started sending and still holds
+    the text the edit started from."""
     if await ctx.store.poll_of_broadcast(b.id) is not None:  # only a forged state gets here
+        await ctx.store.clear_state(ctx.user.id)
         return await detail_screen(ctx, b, intro=ctx.t("broadcasts.edit.poll"))
-    text_vi, text_en = data["text_vi"], data.get("text_en") or None
-    if (text_vi, text_en) == (b.text_vi, b.text_en or None):
+    if not b.text_editable:
+        return await _too_late(ctx, b, data)
+    if _changed_meanwhile(b, data):
+        return await _overtaken(ctx, b, data)
+    (text_vi, text_en), (old_vi, old_en) = _typed(data), _old(data)
+    if not text_vi or not old_vi:  # only a forged state lacks them
+        await ctx.store.clear_state(ctx.user.id)
+        return await detail_screen(ctx, b, intro=ctx.t("broadcasts.edit.expired"))
+    if (text_vi, text_en) == (old_vi, old_en):
+        await ctx.store.clear_state(ctx.user.id)
         return await detail_screen(ctx, b, intro=ctx.t("broadcasts.edit.same"))
-    # A sender may have claimed it (or someone cancelled it) since the preview was drawn:
-    # seen here, or only by the store's conditional write if it happens in between.
-    updated = await ctx.store.edit_broadcast_text(b.id, text_vi, text_en) if b.text_editable else None
+    # A sender's claim, a cancel or another organizer's save may land between the look
+    # above and this write: the store's conditional write sees each of them.
+    updated = await ctx.store.edit_broadcast_text(b.id, text_vi, text_en, old_vi=old_vi, old_en=old_en)
     if updated is None:
         fresh = await ctx.store.get_broadcast(b.id)
-        return await detail_screen(ctx, fresh or b, intro=ctx.t("broadcasts.edit.too_late", id=b.id))
-    changed = [f for f, old, new in (("text_vi", b.text_vi, text_vi), ("text_en", b.text_en, text_en)) if old != new]
-    # The row keeps the latest text only: the audit keeps what it replaced.
-    before = {f: getattr(b, f) for f in changed}
-    await ctx.store.audit(ctx.user.id, "broadcast.edit", f"broadcast:{b.id}", {"changed": changed, "before": before})
-    logger.info("user %s: broadcast %s edit (%s)", ctx.user.id, b.id, ", ".join(changed))
+        if fresh is None:
+            return await _refused(ctx, data, ctx.reply("broadcasts.manage.not_found"))
+        if fresh.text_editable:
+            return await _overtaken(ctx, fresh, data)
+        return await _too_late(ctx, fresh, data)
+    await ctx.store.clear_state(ctx.user.id)
+    fields = (("text_vi", old_vi, text_vi), ("text_en", old_en, text_en))
+    # The row keeps the latest text only: the audit keeps what it replaced, which the
+    # conditional write makes the texts the edit started from.
+    before = {field: old for field, old, new in fields if old != new}
+    await audit(ctx, "edit", b, changed=list(before), before=before)
     return await detail_screen(ctx, updated, intro=ctx.t("broadcasts.edit.saved", id=b.id))
+
+
+async def _too_late(ctx: Ctx, b: Broadcast, data: dict[str, Any]) -> list[Reply]:
+    screen = await detail_screen(ctx, b, intro=ctx.t("broadcasts.edit.too_late", id=b.id))
+    return await _refused(ctx, data, screen)
 
 
 def register(router: Router) -> None:

@@ -132,7 +132,8 @@ async def load_in_scope(ctx: Ctx, broadcast_id: int) -> Broadcast | None:
     return None
 
 
-async def _audit(ctx: Ctx, action: str, b: Broadcast, **details: object) -> None:
+async def audit(ctx: Ctx, action: str, b: Broadcast, **details: object) -> None:
+    """Records an organizer's change to broadcast `b` (`broadcast.<action>`), and logs it."""
     await ctx.store.audit(ctx.user.id, f"broadcast.{action}", f"broadcast:{b.id}", dict(details))
     logger.info("user %s: broadcast %s %s", ctx.user.id, b.id, action)
 
@@ -261,7 +262,7 @@ async def _resend(ctx: Ctx, b: Broadcast) -> Reply:
     if count == 0:
         fresh = await ctx.store.get_broadcast(b.id)
         return await detail_screen(ctx, fresh or b, intro=ctx.t("broadcasts.manage.nothing_to_resend"))
-    await _audit(ctx, "resend_failed", b, count=count)
+    await audit(ctx, "resend_failed", b, count=count)
     await notify_changed(ctx, b.id)
     fresh = await ctx.store.get_broadcast(b.id)
     return await detail_screen(ctx, fresh or b, intro=ctx.t("broadcasts.manage.resending", count=count))
@@ -272,7 +273,7 @@ async def _changed(ctx: Ctx, b: Broadcast, what: str, ok: bool, key: str) -> Rep
     if not ok:
         fresh = await ctx.store.get_broadcast(b.id)
         return await detail_screen(ctx, fresh or b, intro=ctx.t("broadcasts.manage.not_now"))
-    await _audit(ctx, what, b)
+    await audit(ctx, what, b)
     await notify_changed(ctx, b.id)
     fresh = await ctx.store.get_broadcast(b.id)
     return await detail_screen(ctx, fresh or b, intro=ctx.t(key))

@@ -5,10 +5,12 @@ so both take a new text the way the composer took the first one.
 
 from __future__ import annotations
 
+from typing import Any
+
 from handlers.broadcasts.render import MAX_TEXT, render_message
 from handlers.context import Ctx
 from handlers.i18n import LANGUAGES
-from handlers.types import Button, Reply
+from handlers.types import Button, InboundKind, Reply
 
 
 def text_problem(ctx: Ctx, text: str) -> str | None:
@@ -53,6 +55,27 @@ def ask_en(
     key = "broadcasts.edit.ask_en" if has_en else "broadcasts.edit.ask_en_none"
     replies.append(Reply(_with_intro(intro, ctx.t(key, limit=MAX_TEXT)), buttons=buttons))
     return replies
+
+
+def take_new_text(ctx: Ctx, data: dict[str, Any], *, english: bool) -> str | None:
+    """Puts the text just typed at a text step into `data` (as the English text, or the
+    Vietnamese); None once taken, else why it was not, with `data` unchanged."""
+    if ctx.inbound.kind is InboundKind.UNSUPPORTED:
+        return ctx.t("broadcasts.edit.text_only")
+    text = ctx.inbound.text.strip()
+    if problem := text_problem(ctx, text):
+        return problem
+    data["text_en" if english else "text_vi"] = text
+    return None
+
+
+def english_after(ctx: Ctx, data: dict[str, Any], *, english: bool, buttons: list[list[Button]]) -> list[Reply] | None:
+    """After `take_new_text`: the English step to go on to (the caller saves it as its
+    step), or None for the preview. A new Vietnamese text is followed by the English one
+    when there is one, since a typo fixed in one language is likely in the other too."""
+    if english or not data.get("text_en"):
+        return None
+    return ask_en(ctx, buttons, has_en=True, current=data["text_en"], intro=ctx.t("broadcasts.edit.vi_saved"))
 
 
 def en_choices(ctx: Ctx, has_en: bool, keep: str, drop: str) -> list[list[Button]]:

@@ -228,18 +228,24 @@ class PostgresBroadcastMixin(PostgresFeature):
             sql += f" AND status = ANY({p.add([BroadcastStatus(s).value for s in expect])}::text[])"
         return affected(await self.db.execute(sql, *p.values)) == 1
 
-    async def edit_broadcast_text(self, broadcast_id: int, text_vi: str, text_en: str | None) -> Broadcast | None:
+    async def edit_broadcast_text(
+        self, broadcast_id: int, text_vi: str, text_en: str | None, *, old_vi: str, old_en: str | None
+    ) -> Broadcast | None:
         # One conditional UPDATE, like the claim: of the two racing for the row, the second
         # waits for the first to commit and re-checks its WHERE on the row as left, so an
-        # edit after a claim finds started_at set, and a claim after an edit returns the
-        # new text.
+        # edit after a claim finds started_at set, a claim after an edit returns the new
+        # text, and an edit after another edit finds the texts it started from gone.
+        # COALESCE: a row written with "" for no English must match an edit that says None.
         row = await self.db.fetchrow(
             "UPDATE broadcasts SET text_vi = $1, text_en = $2"
-            " WHERE id = $3 AND started_at IS NULL AND status = ANY($4::text[]) RETURNING *",
+            " WHERE id = $3 AND started_at IS NULL AND status = ANY($4::text[])"
+            "  AND text_vi = $5 AND COALESCE(text_en, '') = $6 RETURNING *",
             text_vi,
             text_en or None,
             broadcast_id,
             sorted(s.value for s in TEXT_EDITABLE_STATUSES),
+            old_vi,
+            old_en or "",
         )
         return _broadcast(row) if row else None
 

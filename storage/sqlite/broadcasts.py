@@ -256,14 +256,18 @@ class SQLiteBroadcastMixin:
             params.extend(values)
         return await self._write(sql, params) == 1
 
-    async def edit_broadcast_text(self, broadcast_id: int, text_vi: str, text_en: str | None) -> Broadcast | None:
+    async def edit_broadcast_text(
+        self, broadcast_id: int, text_vi: str, text_en: str | None, *, old_vi: str, old_en: str | None
+    ) -> Broadcast | None:
         # The claim sets started_at in one statement too, and statements on the shared
         # connection never interleave: whichever runs first, the other sees its result.
+        # COALESCE: a row written with "" for no English must match an edit that says None.
         statuses = sorted(s.value for s in TEXT_EDITABLE_STATUSES)
         row = await self._first(
             "UPDATE broadcasts SET text_vi = ?, text_en = ?"
-            f" WHERE id = ? AND started_at IS NULL AND status IN ({_marks(len(statuses))}) RETURNING *",
-            (text_vi, text_en or None, broadcast_id, *statuses),
+            f" WHERE id = ? AND started_at IS NULL AND status IN ({_marks(len(statuses))})"
+            "  AND text_vi = ? AND COALESCE(text_en, '') = ? RETURNING *",
+            (text_vi, text_en or None, broadcast_id, *statuses, old_vi, old_en or ""),
         )
         return _broadcast(row) if row else None
 
