@@ -5,7 +5,8 @@ CHANNEL:ID` names a chat account: then that account's role and provinces apply
 (organizers act on their provinces only; nationwide programs are admin-only).
 Changes that concern a worker are queued in the outbox; the running bot delivers them
 within seconds. Exit codes: 0 done, 1 refused or not found (one line on stderr),
-2 bad usage, 3 a ticket already checked in.
+2 bad usage, 3 a ticket already checked in. Check-in opens at 00:00 of the day before
+the event (bot.timezone), as in the chat.
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
+from handlers.care.common import checkin_opens
 from handlers.i18n import LANGUAGES, load_catalog
 from handlers.join.common import parse_province
 from handlers.join.phone import mask_phone
 from storage.care import NATIONWIDE, CaseStatus, CheckinOutcome, NewProgram, Program, ProgramMode, RegStatus
 
 REMINDER_HOUR = time(9, 0)
+# A date-only --closes is the end of that day: workers expect to register all of it, and
+# 00:00 took the day away (found by an outside tester).
+END_OF_DAY = time(23, 59, 59)
 MAX_QUESTIONS = 2
 _NATIONWIDE_WORDS = {"*", "all", "nationwide", "toan quoc", "toàn quốc"}
 
@@ -64,10 +69,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument("--province", required=True, metavar="P", help='a province, or "*" for nationwide (admins)')
     create.add_argument("--places", required=True, type=int)
     create.add_argument("--opens", required=True, metavar="WHEN", help='"YYYY-MM-DD[ HH:MM]", local time')
-    create.add_argument("--closes", required=True, metavar="WHEN")
+    create.add_argument(
+        "--closes",
+        required=True,
+        metavar="WHEN",
+        help="registration ends; a date alone means the end of that day (23:59); not in the past",
+    )
     create.add_argument("--mode", choices=("first-come", "review"), default="first-come")
     create.add_argument("--max-per-person", type=int, default=1, metavar="K")
-    create.add_argument("--event-at", metavar="WHEN", help="when it takes place (a reminder goes the day before)")
+    create.add_argument(
+        "--event-at",
+        metavar="WHEN",
+        help="when it takes place, not before --closes (a reminder goes the day before; check-in opens that day)",
+    )
     create.add_argument("--place", metavar="TEXT")
     create.add_argument(
         "--question",
@@ -75,6 +89,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         default=[],
         metavar="TEXT",
         help="a priority question for review mode (at most two)",
+    )
+    create.add_argument(
+        "--question-en",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="the English version of each --question, in the same order (shown to English-speaking workers)",
     )
     create.set_defaults(func=_wrap(_program_create))
     plist = p.add_parser("list", parents=parents, help="list programs")
@@ -105,6 +126,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     checkin.add_argument("id", type=int)
     checkin.add_argument("code")
     checkin.set_defaults(func=_wrap(_program_checkin))
+    uncheckin = p.add_parser("uncheckin", parents=parents, help="undo a check-in made by mistake")
+    uncheckin.add_argument("id", type=int)
+    uncheckin.add_argument("code")
+    uncheckin.set_defaults(func=_wrap(_program_uncheckin))
 
     cases = sub.add_parser("cases", help="hardship support cases")
     c = cases.add_subparsers(dest="cases_command", required=True, parser_class=type(cases))
@@ -117,7 +142,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     cset = c.add_parser("set", parents=parents, help="move a case on; the worker is told")
     cset.add_argument("id", type=int)
     cset.add_argument("--status", required=True, choices=[s.value for s in CaseStatus])
-    cset.add_argument("--note", metavar="TEXT", help="a note (for declined: the reason the worker is told)")
+    cset.add_argument(
+        "--note", metavar="TEXT", help="a note (for declined, or received to reopen: the reason the worker is told)"
+    )
     cset.set_defaults(func=_wrap(_cases_set))
 
 
@@ -168,8 +195,14 @@ def _province(text: str | None) -> str | None:
     return province
 
 
-def _when(text: str, zone: ZoneInfo, option: str) -> datetime:
-    """ISO date or date and time; local time unless an offset is given."""
+def _when(text: str, zone: ZoneInfo, option: str, *, day_end: bool = False) -> datetime:
+    """ISO date or date and time; local time unless an offset is given. A date alone is
+    00:00 of that day, or 23:59 with `day_end`."""
+    try:
+        if day_end:
+            return datetime.combine(date.fromisoformat(text.strip()), END_OF_DAY, tzinfo=zone).astimezone(UTC)
+    except ValueError:
+        pass  # not a date alone
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -276,6 +309,32 @@ async def _benefits_list(args: argparse.Namespace, config: Config, store: Any) -
 
 
 # -- programs -----------------------------------------------------------------------------------
+def _create_window(args: argparse.Namespace, zone: ZoneInfo) -> tuple[datetime, datetime, datetime | None]:
+    """--opens, --closes and --event-at, checked: registration must still be possible,
+    and the event not before registration ends (both were accepted: an outside tester)."""
+    opens, closes = _when(args.opens, zone, "--opens"), _when(args.closes, zone, "--closes", day_end=True)
+    if closes <= opens:
+        raise CliError("--closes must be after --opens", 2)
+    if closes <= datetime.now(UTC):
+        raise CliError(f"--closes is in the past ({_iso(closes, zone)}): nobody could register", 2)
+    event = _when(args.event_at, zone, "--event-at") if args.event_at else None
+    if event is not None and event < closes:
+        raise CliError(f"--event-at must not be before --closes ({_iso(closes, zone)})", 2)
+    return opens, closes, event
+
+
+def _create_questions(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    questions = tuple(" ".join(q.split()) for q in args.question if q.strip())
+    questions_en = tuple(" ".join(q.split()) for q in args.question_en if q.strip())
+    if len(questions) > MAX_QUESTIONS:
+        raise CliError(f"at most {MAX_QUESTIONS} --question", 2)
+    if questions and args.mode != "review":
+        raise CliError("--question is for --mode review", 2)
+    if questions_en and len(questions_en) != len(questions):
+        raise CliError("give one --question-en for each --question, in the same order", 2)
+    return questions, questions_en
+
+
 async def _program_create(args: argparse.Namespace, config: Config, store: Any) -> int:
     zone = ZoneInfo(config.bot.timezone)
     actor, scope = await _scope(args, config, store)
@@ -289,17 +348,8 @@ async def _program_create(args: argparse.Namespace, config: Config, store: Any) 
     if args.max_per_person > args.places:
         # A worker offered 5 seats of a program with 3 could only ever wait (found trying it).
         raise CliError("--max-per-person cannot be more than --places", 2)
-    opens, closes = _when(args.opens, zone, "--opens"), _when(args.closes, zone, "--closes")
-    if closes <= opens:
-        raise CliError("--closes must be after --opens", 2)
-    event = _when(args.event_at, zone, "--event-at") if args.event_at else None
-    if event is not None and event < opens:
-        raise CliError("--event-at must not be before --opens", 2)
-    questions = tuple(" ".join(q.split()) for q in args.question if q.strip())
-    if len(questions) > MAX_QUESTIONS:
-        raise CliError(f"at most {MAX_QUESTIONS} --question", 2)
-    if questions and args.mode != "review":
-        raise CliError("--question is for --mode review", 2)
+    opens, closes, event = _create_window(args, zone)
+    questions, questions_en = _create_questions(args)
     province = _province(args.province)
     assert province is not None
     if scope is not None and (province == NATIONWIDE or province not in scope):
@@ -320,6 +370,7 @@ async def _program_create(args: argparse.Namespace, config: Config, store: Any) 
             event_at=event,
             place=" ".join(args.place.split()) if args.place else None,
             questions=questions,
+            questions_en=questions_en,
             remind_at=remind,
             created_by=actor,
         )
@@ -349,9 +400,22 @@ async def _program_json(store: Any, p: Program, zone: ZoneInfo) -> dict[str, Any
         "event_at": _iso(p.event_at, zone),
         "place": p.place,
         "questions": list(p.questions),
+        "questions_en": list(p.questions_en),
         "closed": p.closed,
         "open_now": p.is_open(datetime.now(UTC)),
+        "state": _state(p, datetime.now(UTC)),
     }
+
+
+def _state(p: Program, now: datetime) -> str:
+    """A program whose registration had ended showed as "not open", as if not started."""
+    if p.closed:
+        return "closed by organizer"
+    if now < p.opens_at:
+        return "not yet open"
+    if now >= p.closes_at:
+        return "registration closed"
+    return "open"
 
 
 async def _program_list(args: argparse.Namespace, config: Config, store: Any) -> int:
@@ -363,10 +427,9 @@ async def _program_list(args: argparse.Namespace, config: Config, store: Any) ->
         print(json.dumps(items, ensure_ascii=False, indent=2))
         return 0
     for i in items:
-        state = "closed" if i["closed"] else ("open" if i["open_now"] else "not open")
         print(
             f"{i['id']:>5}  {i['province']:<14} {i['confirmed_seats']:>5}/{i['places']:<5} "
-            f"waiting {i['waitlisted']:<4} {state:<8} {i['title']}"
+            f"waiting {i['waitlisted']:<4} {i['state']:<19} {i['title']}"
         )
     print(f"{len(items)} program(s)")
     return 0
@@ -437,7 +500,13 @@ async def _program_review(args: argparse.Namespace, config: Config, store: Any) 
         pending = await store.registrations(program.id, status=RegStatus.PENDING)
         for reg in pending:
             answers = " | ".join(reg.answers)
-            print(f"{reg.id:>6}  {reg.full_name:<28} {mask_phone(reg.phone_e164):<18} seats {reg.seats}  {answers}")
+            # The worker's language: a --reason reaches them as typed.
+            worker = await store.get_user(reg.user_id)
+            lang = worker.language if worker else "?"
+            print(
+                f"{reg.id:>6}  {reg.full_name:<28} {mask_phone(reg.phone_e164):<18} seats {reg.seats}  "
+                f"lang {lang:<3} {answers}"
+            )
         print(f"{len(pending)} pending")
         return 0
     if args.reject is not None and not (args.reason or "").strip():
@@ -464,8 +533,14 @@ async def _program_checkin(args: argparse.Namespace, config: Config, store: Any)
     actor, scope = await _scope(args, config, store)
     program = await _program(store, scope, args.id)
     code = args.code.strip().upper()[:16]
-    result = await store.checkin(program.id, code)
     zone = ZoneInfo(config.bot.timezone)
+    opens = checkin_opens(program, zone)
+    if opens is not None and datetime.now(UTC) < opens:
+        raise CliError(
+            f"too early: program {program.id} takes place {_iso(program.event_at, zone)};"
+            f" check-in opens {_iso(opens, zone)}"
+        )
+    result = await store.checkin(program.id, code)
     if result.outcome is CheckinOutcome.UNKNOWN or result.registration is None:
         raise CliError(f"{code} is not a ticket of program {program.id}")
     reg = result.registration
@@ -474,6 +549,18 @@ async def _program_checkin(args: argparse.Namespace, config: Config, store: Any)
         raise CliError(f"already checked in at {at}", 3)
     await store.audit(actor, "care.checkin", f"registration:{reg.id}", {"program": program.id, "via": "cli"})
     print(f"checked in: {reg.full_name}, {reg.seats} seat(s)")
+    return 0
+
+
+async def _program_uncheckin(args: argparse.Namespace, config: Config, store: Any) -> int:
+    actor, scope = await _scope(args, config, store)
+    program = await _program(store, scope, args.id)
+    code = args.code.strip().upper()[:16]
+    reg = await store.undo_checkin(program.id, code)
+    if reg is None:
+        raise CliError(f"{code} is not a checked-in ticket of program {program.id}")
+    await store.audit(actor, "care.checkin.undo", f"registration:{reg.id}", {"program": program.id, "via": "cli"})
+    print(f"check-in undone: {code}")
     return 0
 
 
@@ -522,6 +609,7 @@ async def _cases_list(args: argparse.Namespace, config: Config, store: Any) -> i
 
 async def _cases_set(args: argparse.Namespace, config: Config, store: Any) -> int:
     from handlers.care.organizer import NEXT_STATUSES
+    from handlers.care.support import has_words
 
     actor, scope = await _scope(args, config, store)
     case = await store.get_case(args.id)
@@ -529,10 +617,14 @@ async def _cases_set(args: argparse.Namespace, config: Config, store: Any) -> in
         raise CliError(f"no case {args.id}")
     status = CaseStatus(args.status)
     note = " ".join((args.note or "").split())[:500] or None
-    if status is CaseStatus.DECLINED and note is None:
-        raise CliError("--status declined needs --note with the reason (the worker is told)", 2)
+    # The worker reads the reason of a refusal or a reopening: words, not "😀".
+    worded = note is not None and has_words(note)
+    if status is CaseStatus.DECLINED and not worded:
+        raise CliError("--status declined needs --note with the reason in words (the worker is told)", 2)
     if status not in NEXT_STATUSES[case.status]:
         raise CliError(f"case {case.id} is {case.status.value}; it cannot become {status.value}")
+    if status is CaseStatus.RECEIVED and not worded:
+        raise CliError("reopening (--status received) needs --note with the reason in words (the worker is told)", 2)
     await store.set_case_status(case.id, status, note=note, author_id=actor)
     await store.audit(
         actor,

@@ -80,6 +80,7 @@ class NewProgram:
     questions: tuple[str, ...] = ()
     remind_at: datetime | None = None
     created_by: int | None = None
+    questions_en: tuple[str, ...] = ()  # paired in order with `questions`; empty: Vietnamese only
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +100,16 @@ class Program:
     created_at: datetime
     remind_at: datetime | None
     reminded_at: datetime | None
+    questions_en: tuple[str, ...] = ()
 
     def is_open(self, now: datetime) -> bool:
         return not self.closed and self.opens_at <= now < self.closes_at
+
+    def questions_in(self, lang: str) -> tuple[str, ...]:
+        """The priority questions in `lang`: English ones when given, else the Vietnamese."""
+        if lang == "en" and len(self.questions_en) == len(self.questions):
+            return self.questions_en
+        return self.questions
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +151,7 @@ class RegisterOutcome(StrEnum):
     WAITING = "waiting"
     PENDING = "pending"
     EXISTING = "existing"  # this phone already holds a registration for the program
+    ACCOUNT_LIMIT = "account_limit"  # the account holds max_per_person seats already, across phones
     NOT_OPEN = "not_open"  # before it opens
     ENDED = "ended"  # after it closes, or closed by an organizer
     TOO_MANY_SEATS = "too_many_seats"
@@ -273,7 +282,8 @@ class CareStore(abc.ABC):
     ) -> RegisterResult | None:
         """Allocate places in one write transaction. With `claim` (user id, flow, form id),
         the conversation state is consumed in the same transaction; None if it was gone
-        already (the confirm button pressed twice)."""
+        already (the confirm button pressed twice). `max_per_person` holds per phone and
+        per account: an account's seats across phones (not rejected ones) count together."""
 
     @abc.abstractmethod
     async def registration_by_code(self, code: str) -> Registration | None: ...
@@ -308,6 +318,11 @@ class CareStore(abc.ABC):
 
     @abc.abstractmethod
     async def checkin(self, program_id: int, code: str, *, now: datetime | None = None) -> CheckinResult: ...
+
+    @abc.abstractmethod
+    async def undo_checkin(self, program_id: int, code: str) -> Registration | None:
+        """Clear a check-in made by mistake; the registration after it, or None if no
+        checked-in ticket of this program has that code."""
 
     @abc.abstractmethod
     async def start_due_reminders(self, *, now: datetime, compose: Callable[[Program], NewBroadcast]) -> list[int]:
@@ -354,7 +369,8 @@ class CareStore(abc.ABC):
         self, case_id: int, status: CaseStatus, *, note: str | None, author_id: int | None
     ) -> SupportCase | None:
         """Record the change and queue the worker's notice in one transaction; the case
-        after the change, or None if unknown."""
+        after the change, or None if unknown. The notice carries `note` as the reason for
+        a refusal and for a reopening (back to received)."""
 
     @abc.abstractmethod
     async def case_events(self, case_id: int) -> list[CaseEvent]: ...

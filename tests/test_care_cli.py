@@ -114,7 +114,12 @@ def test_create_validation_and_scope(cli) -> None:
 
 
 def test_show_checkin_exit_codes_close_and_export(cli, tmp_path) -> None:
-    code, out, _ = create(cli, "--max-per-person", "2", "--event-at", "2027-02-04 06:00", "--place", "Ga Sài Gòn")
+    # Check-in opens the day before the event: registration closes tonight, the bus leaves tomorrow.
+    today = local_today()
+    tomorrow = f"{today + timedelta(days=1)} 06:00"
+    code, out, _ = create(
+        cli, "--max-per-person", "2", "--closes", str(today), "--event-at", tomorrow, "--place", "Ga Sài Gòn"
+    )
     pid = int(out)
     code, out, _ = create(cli)
     other = int(out)
@@ -136,7 +141,7 @@ def test_show_checkin_exit_codes_close_and_export(cli, tmp_path) -> None:
         "waitlisted": 1,
         "checked_in": 0,
     }
-    assert shown["title"] == "Xe về quê Tết" and shown["event_at"].startswith("2027-02-04T06:00")
+    assert shown["title"] == "Xe về quê Tết" and shown["event_at"].startswith(tomorrow.replace(" ", "T"))
 
     code, out, err = cli("program", "checkin", str(pid), codes[1].lower())
     assert code == 0 and out.strip() == "checked in: Nguyễn Văn Bình, 2 seat(s)"
@@ -280,3 +285,99 @@ def test_event_at_sets_the_reminder_the_day_before_at_nine_vietnam_time(cli) -> 
     assert program.remind_at == datetime.combine(event_day - timedelta(days=1), time(9, 0), tzinfo=vn)
     assert program.remind_at.astimezone(UTC).hour == 2
     assert plain.remind_at is None
+
+
+def test_create_refuses_a_past_closing_and_an_event_before_it_and_a_date_closes_at_day_end(cli) -> None:
+    """Found by an outside tester: all three were accepted, and --closes 2027-01-20 meant
+    00:00 of that day."""
+    today = local_today()
+    code, _, err = create(cli, "--opens", str(today - timedelta(days=9)), "--closes", str(today - timedelta(days=1)))
+    assert code == 2 and "--closes is in the past" in err
+    code, _, err = create(cli, "--event-at", str(today + timedelta(days=2)))  # closes in 5 days
+    assert code == 2 and "--event-at must not be before --closes" in err
+    closing_day = today + timedelta(days=5)
+    code, out, err = create(cli, "--closes", str(closing_day), "--event-at", f"{closing_day} 23:59:59")
+    assert code == 0, err
+    code, out, _ = cli("program", "show", out.strip(), "--json")
+    assert json.loads(out)["closes_at"] == f"{closing_day}T23:59+07:00"
+    code, out, err = create(cli, "--closes", f"{closing_day} 08:00")  # a time given is kept
+    assert code == 0, err
+    code, out, _ = cli("program", "show", out.strip(), "--json")
+    assert json.loads(out)["closes_at"] == f"{closing_day}T08:00+07:00"
+
+
+def test_list_tells_registration_closed_from_not_yet_open(cli) -> None:
+    from tests.test_care_programs import program
+
+    now = datetime.now(UTC)
+
+    async def programs(store):  # type: ignore[no-untyped-def]
+        ended = await store.create_program(
+            program(title="Đã hết hạn", opens_at=now - timedelta(days=9), closes_at=now - timedelta(days=1))
+        )
+        later = await store.create_program(program(title="Sắp mở", opens_at=now + timedelta(days=1)))
+        closed = await store.create_program(program(title="Đã đóng"))
+        await store.close_program(closed)
+        return ended, later, closed
+
+    ended, later, closed = in_store(cli, programs)
+    opened = int(create(cli)[1])
+    assert cli("program", "list")[0] == 0
+    out = cli("program", "list")[1]
+    lines = {int(line.split()[0]): line for line in out.splitlines()[:-1]}
+    assert "registration closed" in lines[ended] and "not yet open" not in lines[ended]
+    assert "not yet open" in lines[later]
+    assert "closed by organizer" in lines[closed] and " open " in lines[opened]
+    out = cli("program", "list", "--json")[1]
+    assert {p["id"]: p["state"] for p in json.loads(out)}[ended] == "registration closed"
+
+
+def test_checkin_before_the_event_day_is_refused_and_a_checkin_can_be_undone(cli) -> None:
+    today = local_today()
+    code, out, _ = create(cli, "--event-at", str(today + timedelta(days=30)))
+    later = int(out)
+    code, out, _ = create(cli, "--closes", str(today), "--event-at", f"{today + timedelta(days=1)} 05:00")
+    soon = int(out)
+
+    async def register(store):  # type: ignore[no-untyped-def]
+        u = await store.touch_user("telegram", "71", language="vi")
+        a = await store.register(RegistrationDraft(later, u.id, "+84912000071", "Đinh Văn Sáu", 1))
+        b = await store.register(RegistrationDraft(soon, u.id, "+84912000071", "Đinh Văn Sáu", 1))
+        return a.registration.code, b.registration.code
+
+    far, near = in_store(cli, register)
+    code, _, err = cli("program", "checkin", str(later), far)
+    assert code == 1 and "too early" in err and "check-in opens" in err
+    assert cli("program", "checkin", str(soon), near)[0] == 0
+    code, _, err = cli("program", "uncheckin", str(soon), far)
+    assert code == 1 and "not a checked-in ticket" in err
+    code, out, _ = cli("program", "uncheckin", str(soon), near.lower())
+    assert code == 0 and "undone" in out
+    assert cli("program", "checkin", str(soon), near)[0] == 0  # checked in again, not "already"
+
+    async def audit(store):  # type: ignore[no-untyped-def]
+        rows = await store.db.execute_fetchall(
+            "SELECT action FROM audit_log WHERE action LIKE 'care.checkin%' ORDER BY id"
+        )
+        return [r[0] for r in rows]
+
+    assert in_store(cli, audit) == ["care.checkin", "care.checkin.undo", "care.checkin"]
+
+
+def test_english_questions_are_paired_with_the_vietnamese_and_review_shows_the_language(cli) -> None:
+    base = ("--mode", "review", "--question", "Mấy năm chưa về quê?", "--question", "Hoàn cảnh?")
+    code, _, err = create(cli, *base, "--question-en", "Years since you went home?")
+    assert code == 2 and "one --question-en for each --question" in err
+    code, out, err = create(cli, *base, "--question-en", "Years since you went home?", "--question-en", "Hardship?")
+    assert code == 0, err
+    pid = int(out)
+    code, out, _ = cli("program", "show", str(pid), "--json")
+    assert json.loads(out)["questions_en"] == ["Years since you went home?", "Hardship?"]
+
+    async def register(store):  # type: ignore[no-untyped-def]
+        u = await store.touch_user("telegram", "81", language="en")
+        await store.register(RegistrationDraft(pid, u.id, "+84912000081", "John Tran", 1, ("3", "none")))
+
+    in_store(cli, register)
+    code, out, _ = cli("program", "review", str(pid))
+    assert "lang en" in out

@@ -343,3 +343,75 @@ async def test_forget_care_releases_places_and_purge_keeps_what_is_recent(store:
     counts = await store.purge_care(programs_before=later, cases_before=later, outbox_before=later)
     assert counts == {"registrations": 1, "cases": 1, "outbox": 1}
     assert await store.get_case(c or 0) is None and await store.registrations(pid) == []
+
+
+async def test_max_per_person_counts_an_accounts_phones_together(store: Store) -> None:
+    """Found by an outside tester: one account held 2 of 3 places with two phones."""
+    pid = await store.create_program(program(places=5, max_per_person=2))
+    a, b = await users(store, 2)
+
+    async def outcome(user: int, phone: str, seats: int) -> RegisterOutcome:
+        result = await store.register(RegistrationDraft(pid, user, phone, "N", seats))
+        assert result is not None
+        return result.outcome
+
+    assert await outcome(a, "+84900000001", 1) is RegisterOutcome.CONFIRMED
+    assert await outcome(a, "+84900000002", 2) is RegisterOutcome.ACCOUNT_LIMIT
+    assert await outcome(a, "+84900000002", 1) is RegisterOutcome.CONFIRMED
+    assert await outcome(a, "+84900000003", 1) is RegisterOutcome.ACCOUNT_LIMIT
+    assert await outcome(a, "+84900000001", 1) is RegisterOutcome.EXISTING  # its own registration, as before
+    assert await outcome(b, "+84900000004", 2) is RegisterOutcome.CONFIRMED  # another account: its own limit
+    assert (await store.program_counts(pid)).confirmed_seats == 4
+
+    # A rejected registration holds no place and does not count.
+    review = await store.create_program(program(mode=ProgramMode.REVIEW, max_per_person=1))
+    first = await store.register(RegistrationDraft(review, a, "+84900000001", "N", 1))
+    assert (await store.register(RegistrationDraft(review, a, "+84900000002", "N", 1))).outcome is (
+        RegisterOutcome.ACCOUNT_LIMIT
+    )
+    await store.decide_registration(first.registration.id, approve=False, reason="x")
+    assert (await store.register(RegistrationDraft(review, a, "+84900000002", "N", 1))).outcome is (
+        RegisterOutcome.PENDING
+    )
+
+
+async def test_one_account_racing_with_many_phones_gets_max_per_person(store: Store) -> None:
+    """The limit per account is taken in the same write transaction as the seats."""
+    pid = await store.create_program(program(places=10, max_per_person=2))
+    [uid] = await users(store, 1)
+    others = [same_database(store), same_database(store)]
+    for s in others:
+        await s.open()
+    try:
+        stores = [store, *others]
+        results = await asyncio.gather(
+            *(stores[i % 3].register(RegistrationDraft(pid, uid, f"+8491200{i:04d}", "N", 1)) for i in range(8))
+        )
+    finally:
+        for s in others:
+            await s.close()
+    outcomes = [r.outcome for r in results if r is not None]
+    assert outcomes.count(RegisterOutcome.CONFIRMED) == 2
+    assert outcomes.count(RegisterOutcome.ACCOUNT_LIMIT) == 6
+
+
+async def test_undo_checkin_and_english_questions(store: Store) -> None:
+    pid = await store.create_program(
+        program(mode=ProgramMode.FIRST_COME, questions=("Quê ở đâu?",), questions_en=("Where is home?",))
+    )
+    got = await store.get_program(pid)
+    assert got is not None and got.questions_en == ("Where is home?",)
+    assert got.questions_in("en") == ("Where is home?",) and got.questions_in("vi") == ("Quê ở đâu?",)
+    plain = await store.get_program(await store.create_program(program(questions=("Quê?",))))
+    assert plain is not None and plain.questions_en == () and plain.questions_in("en") == ("Quê?",)
+
+    other = await store.create_program(program())
+    [uid] = await users(store, 1)
+    reg = (await store.register(RegistrationDraft(pid, uid, "+84900000001", "A", 1))).registration
+    assert reg is not None and reg.code is not None
+    assert await store.undo_checkin(pid, reg.code) is None  # not checked in: nothing to undo
+    assert (await store.checkin(pid, reg.code)).outcome is CheckinOutcome.OK
+    assert await store.undo_checkin(other, reg.code) is None  # another program's
+    undone = await store.undo_checkin(pid, reg.code.lower())
+    assert undone is not None and undone.id == reg.id and undone.checked_in_at is None
+    assert (await store.checkin(pid, reg.code)).outcome is CheckinOutcome.OK  # checked in again

@@ -3,7 +3,7 @@ time formatting, and the notices the outbox carries to workers."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,6 +51,20 @@ def local(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%H:%M %d/%m/%Y") if moment else ""
 
 
+# Check-in opens at 00:00 (bot.timezone) of the day before the event: early enough for a
+# bus boarding the evening before, and a ticket can no longer be checked in by mistake
+# months ahead, which took the worker's cancel button away (found by an outside tester).
+CHECKIN_DAYS_BEFORE = 1
+
+
+def checkin_opens(program: Program, zone: ZoneInfo) -> datetime | None:
+    """When tickets of `program` can first be checked in; None: at any time (no event date)."""
+    if program.event_at is None:
+        return None
+    day = program.event_at.astimezone(zone).date() - timedelta(days=CHECKIN_DAYS_BEFORE)
+    return datetime.combine(day, time(0, 0), tzinfo=zone)
+
+
 def area_name(province_id: str, lang: str, catalog: Catalog) -> str:
     return catalog.t(lang, "care.nationwide") if province_id == NATIONWIDE else province_name(province_id, lang)
 
@@ -90,6 +104,9 @@ def render_notice(catalog: Catalog, lang: str, zone: ZoneInfo, msg: OutboxMessag
     if msg.kind == "case_status":
         status = catalog.t(lang, f"care.case.status.{p['status']}")
         text = catalog.t(lang, "care.notify.case_status", case=p["case"], status=status)
+        if p.get("reopened"):
+            # "đã tiếp nhận" alone, after a refusal, reads like a mistake: say it was reopened.
+            text = catalog.t(lang, "care.notify.case_reopened", case=p["case"])
         if p.get("reason"):
             text += "\n" + catalog.t(lang, "care.notify.reason", reason=p["reason"])
         return Reply(text)

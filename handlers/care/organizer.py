@@ -1,4 +1,5 @@
-"""Organizers' side of member care: `/checkin CODE`, `/review ID` (approve or reject
+"""Organizers' side of member care: `/checkin CODE` (from the day before the event, with
+a button to undo it), `/review ID` (approve or reject
 registrations of a review-mode program) and `/cases` (hardship cases: pages, newest
 first, filter by status, status changes with a note; a refusal needs a reason).
 
@@ -14,18 +15,21 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from handlers.care.common import FLOW_NOTE, NOTE_FORM, local, new_fid, tz
+from handlers.care.common import FLOW_NOTE, NOTE_FORM, checkin_opens, local, new_fid, now_utc, tz
+from handlers.care.support import OPEN_STATUSES, has_words
 from handlers.context import Ctx
+from handlers.i18n import LANGUAGES
 from handlers.join.common import clean_note, in_scope, province_name, province_scope
 from handlers.router import Actions, OneMessageStep, Router, payload
 from handlers.scope import no_province_yet
 from handlers.types import Button, Reply
 from storage import Role
-from storage.care import NATIONWIDE, CaseStatus, CheckinOutcome, Program, RegStatus
+from storage.care import NATIONWIDE, CaseStatus, CheckinOutcome, Program, Registration, RegStatus
 
 logger = logging.getLogger(__name__)
 
 CASES = "cc"
+CHECKIN = "ck"  # undo a check-in: ck:u:<registration id>
 # The note prompt's own buttons (skip, cancel) keep the note step; any other press leaves it.
 NOTE_STEP = OneMessageStep(buttons=frozenset({f"{CASES}:n", f"{CASES}:nx"}))
 REVIEW = "cr"
@@ -36,9 +40,12 @@ NEXT_STATUSES = {
     CaseStatus.RECEIVED: (CaseStatus.CONTACTED, CaseStatus.DECLINED),
     CaseStatus.CONTACTED: (CaseStatus.SUPPORTED, CaseStatus.CLOSED, CaseStatus.DECLINED),
     CaseStatus.SUPPORTED: (CaseStatus.CLOSED,),
-    CaseStatus.CLOSED: (),
-    CaseStatus.DECLINED: (),
+    # Reopening, back to received (with a reason the worker is told): a slip is fixed.
+    CaseStatus.CLOSED: (CaseStatus.RECEIVED,),
+    CaseStatus.DECLINED: (CaseStatus.RECEIVED,),
 }
+# Changes the worker is told the reason of, so one with words is required.
+REASONED = frozenset({CaseStatus.DECLINED, CaseStatus.RECEIVED})
 
 
 def program_in_scope(scope: frozenset[str] | None, program: Program) -> bool:
@@ -68,19 +75,48 @@ async def checkin(ctx: Ctx) -> Reply:
     ):
         # One answer for unknown codes and codes of programs out of reach: nothing leaks.
         return ctx.reply("care.checkin.unknown", code=code)
-    result = await ctx.store.checkin(program.id, code)
     zone = tz(ctx)
+    opens = checkin_opens(program, zone)
+    if opens is not None and now_utc() < opens:
+        # Checked in months ahead by mistake, the worker lost their cancel button.
+        return ctx.reply(
+            "care.checkin.too_early", event=local(program.event_at, zone), opens=local(opens, zone), title=program.title
+        )
+    result = await ctx.store.checkin(program.id, code)
     if result.outcome is CheckinOutcome.ALREADY and result.registration:
         at = result.registration.checked_in_at
         assert at is not None  # ALREADY: the registration holds its first check-in
-        return ctx.reply("care.checkin.already", at=at.astimezone(zone).strftime("%H:%M"))
+        text = ctx.t("care.checkin.already", at=at.astimezone(zone).strftime("%H:%M"))
+        return Reply(text, buttons=[_undo_button(ctx, result.registration), ctx.back_button()])
     if result.outcome is CheckinOutcome.OK and result.registration:
         await ctx.store.audit(
             ctx.user.id, "care.checkin", f"registration:{result.registration.id}", {"program": program.id}
         )
         r = result.registration
-        return ctx.reply("care.checkin.ok", name=r.full_name, seats=r.seats, title=program.title)
+        text = ctx.t("care.checkin.ok", name=r.full_name, seats=r.seats, title=program.title)
+        return Reply(text, buttons=[_undo_button(ctx, r), ctx.back_button()])
     return ctx.reply("care.checkin.unknown", code=code)
+
+
+def _undo_button(ctx: Ctx, reg: Registration) -> list[Button]:
+    return [Button(ctx.t("care.checkin.undo", code=reg.code), payload(CHECKIN, "u", reg.id))]
+
+
+async def _undo_checkin(ctx: Ctx) -> Reply:
+    """Undo a check-in made by mistake (`ck:u:<registration id>`): the ticket can be checked
+    in again, and its worker can cancel it; checked against the organizer's scope again."""
+    action, registration_id = (*ctx.args, "", "")[:2]
+    if action != "u" or not registration_id.isdigit():
+        return ctx.reply("care.expired")
+    reg = await ctx.store.get_registration(int(registration_id))
+    program = await ctx.store.get_program(reg.program_id) if reg else None
+    if reg is None or reg.code is None or program is None or not program_in_scope(await province_scope(ctx), program):
+        return ctx.reply("care.tickets.gone")
+    undone = await ctx.store.undo_checkin(program.id, reg.code)
+    if undone is None:
+        return ctx.reply("care.checkin.not_checked_in", code=reg.code)
+    await ctx.store.audit(ctx.user.id, "care.checkin.undo", f"registration:{reg.id}", {"program": program.id})
+    return ctx.reply("care.checkin.undone", code=reg.code, title=program.title)
 
 
 # -- review mode -----------------------------------------------------------------------------
@@ -114,8 +150,12 @@ async def _pending(ctx: Ctx, program_id: int, scope: frozenset[str] | None) -> R
     ]
     rows = []
     for reg in pending:
-        answers = "; ".join(f"{q}: {a}" for q, a in zip(program.questions, reg.answers, strict=False))
-        lines.append(f"#{reg.id} {reg.full_name} · {reg.phone_e164} · {reg.seats}\n  {answers}")
+        answers = "; ".join(f"{q}: {a}" for q, a in zip(program.questions_in(ctx.lang), reg.answers, strict=False))
+        # The worker's language, so that a refusal's reason is written in it (it reaches
+        # the worker as typed; English speakers got Vietnamese ones).
+        worker = await ctx.store.get_user(reg.user_id)
+        lang = ctx.t(f"lang.{worker.language}_label") if worker and worker.language in LANGUAGES else "?"
+        lines.append(f"#{reg.id} {reg.full_name} · {reg.phone_e164} · {reg.seats} · {lang}\n  {answers}")
         rows.append(
             [
                 Button(ctx.t("care.review.approve", id=reg.id), payload(REVIEW, "a", reg.id)),
@@ -255,6 +295,18 @@ async def _case_detail(ctx: Ctx, case_id: int) -> Reply:
         ),
         case.description,
     ]
+    # The worker's language, for the reason they are told (it reaches them as typed), and
+    # their other open cases in scope: the same story sent twice is seen as such.
+    worker = await ctx.store.get_user(case.user_id)
+    language = ctx.t(f"lang.{worker.language}_label") if worker and worker.language in LANGUAGES else "?"
+    lines.append(ctx.t("support.cases.language", language=language))
+    others = [
+        f"#{c.id} ({ctx.t(f'care.case.status.{c.status.value}')})"
+        for c in await ctx.store.cases_of_user(case.user_id)
+        if c.id != case.id and c.status in OPEN_STATUSES and in_scope(scope, c.province_id)
+    ]
+    if others:
+        lines.append(ctx.t("support.cases.other_open", cases=", ".join(others)))
     for e in await ctx.store.case_events(case.id):
         note = f": {e.note}" if e.note else ""
         lines.append(f"• {local(e.at, zone)} {ctx.t(f'care.case.status.{e.status.value}')}{note}")
@@ -262,7 +314,9 @@ async def _case_detail(ctx: Ctx, case_id: int) -> Reply:
     rows = [
         [
             Button(
-                ctx.t("care.cases.set", status=ctx.t(f"care.case.status.{s.value}")),
+                ctx.t("support.cases.reopen")
+                if s is CaseStatus.RECEIVED
+                else ctx.t("care.cases.set", status=ctx.t(f"care.case.status.{s.value}")),
                 payload(CASES, "s", case.id, s.value),
             )
         ]
@@ -317,9 +371,7 @@ async def _case_status(ctx: Ctx, args: Sequence[str]) -> Reply | None:
         return None
     if status not in NEXT_STATUSES[case.status]:
         return ctx.reply("care.cases.not_now", id=case.id, status=ctx.t(f"care.case.status.{case.status.value}"))
-    return await _ask_note(
-        ctx, {"what": "case", "id": case.id, "status": status.value}, required=status is CaseStatus.DECLINED
-    )
+    return await _ask_note(ctx, {"what": "case", "id": case.id, "status": status.value}, required=status in REASONED)
 
 
 async def set_case(ctx: Ctx, case_id: int, status: CaseStatus, note: str | None) -> Reply:
@@ -369,6 +421,9 @@ async def on_note(ctx: Ctx) -> Reply:
     note = clean_note(ctx.inbound.text, max_len=NOTE_MAX)
     if note is None:
         return ctx.reply("care.note.invalid", back=False, max=NOTE_MAX)
+    if state.data.get("what") == "case" and state.data.get("required") and not has_words(note):
+        # A case's reason is what the worker reads ("😀" was accepted): it needs words.
+        return ctx.reply("support.cases.reason_words", back=False, max=NOTE_MAX)
     return await _finish_note(ctx, state.data, note)
 
 
@@ -408,6 +463,7 @@ async def cases_router(ctx: Ctx) -> Reply:
 
 def register(router: Router) -> None:
     router.command("checkin", min_role=Role.ORGANIZER, describe="care.cmd.checkin")(checkin)
+    router.button(CHECKIN, min_role=Role.ORGANIZER)(_undo_checkin)
     router.command("review", min_role=Role.ORGANIZER)(review)
     router.command("cases", min_role=Role.ORGANIZER, describe="care.cmd.cases")(cases)
     router.button(REVIEW, min_role=Role.ORGANIZER, actions=REVIEW_ACTIONS)(_review_button)

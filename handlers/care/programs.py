@@ -16,12 +16,14 @@ from typing import Any
 
 from handlers.care.common import (
     FLOW_REGISTER,
+    PROVINCE_FORM,
     REGISTER_FORM,
     area_name,
     ask_province,
     local,
     new_fid,
     now_utc,
+    province_question,
     ticket_reply,
     tz,
     worker_province,
@@ -29,7 +31,8 @@ from handlers.care.common import (
 from handlers.context import Ctx
 from handlers.join.common import clean_text
 from handlers.join.names import clean_name
-from handlers.join.phone import parse_vn_mobile
+from handlers.join.phone import mask_phone, parse_vn_mobile
+from handlers.join.provinces import resolve_province
 from handlers.router import Actions, Router, payload
 from handlers.types import Button, Reply
 from storage.care import (
@@ -71,6 +74,13 @@ def program_line(ctx: Ctx, p: Program, left: int) -> str:
     return "\n".join(lines)
 
 
+async def programs_command(ctx: Ctx) -> Reply:
+    """`/programs` or `/programs <province>` (the argument was ignored: found by an outside tester)."""
+    if ctx.args:
+        return await _programs_of_named(ctx, " ".join(ctx.args))
+    return await list_programs(ctx)
+
+
 async def list_programs(ctx: Ctx) -> Reply:
     province_id = await worker_province(ctx)
     if province_id is None:
@@ -82,12 +92,33 @@ async def list_programs(ctx: Ctx) -> Reply:
     return await programs_for(ctx, province_id)
 
 
+async def _programs_of_named(ctx: Ctx, text: str) -> Reply:
+    match = resolve_province(text)
+    if match.province is None:
+        await PROVINCE_FORM.save(ctx, "ask", {"then": "p"})
+        return province_question(ctx, "p", note=ctx.t("care.province.unknown"))
+    signup = await ctx.store.signup_of_user(ctx.user.id)
+    if signup is not None and signup.province_id != match.province.id:
+        # Registering is for the sign-up's province (_reachable_program): its list, said why.
+        reply = await programs_for(ctx, signup.province_id)
+        area = area_name(signup.province_id, ctx.lang, ctx.services.catalog)
+        reply.text = f"{ctx.t('care.programs.signup_province', province=area)}\n\n{reply.text}"
+        return reply
+    if signup is None:
+        await ctx.store.set_care_province(ctx.user.id, match.province.id)
+    return await programs_for(ctx, match.province.id)
+
+
 async def programs_for(ctx: Ctx, province_id: str) -> Reply:
     now = now_utc()
     shown = [p for p in await ctx.store.list_programs(provinces={province_id, NATIONWIDE}) if p.is_open(now)]
     area = area_name(province_id, ctx.lang, ctx.services.catalog)
     rows = [[Button(p.title[:60], payload(PREFIX, "v", p.id))] for p in shown]
     rows.append([Button(ctx.t("care.programs.my_tickets"), payload(PREFIX, "m"))])
+    if await ctx.store.signup_of_user(ctx.user.id) is None:
+        # A province picked by mistake could not be changed (found by an outside tester);
+        # a sign-up's province is the sign-up's, changed there.
+        rows.append([Button(ctx.t("care.province.change"), payload(PREFIX, "p"))])
     rows.append(ctx.back_button())
     key = "care.programs.title" if shown else "care.programs.none"
     return Reply(ctx.t(key, province=area), buttons=rows)
@@ -147,9 +178,31 @@ async def start_registration(ctx: Ctx, program_id: int) -> Reply | list[Reply]:
         ]
         if existing:
             return await _existing(ctx, p, existing[0])
-    if p.max_per_person == 1:
+    # max_per_person is per person: the account's seats under other phones count too.
+    held = await _seats_held(ctx, p)
+    if held >= p.max_per_person:
+        return _account_limit(ctx, p, held)
+    data["cap"] = p.max_per_person - held
+    if data["cap"] == 1:
         data["seats"] = 1
     return await _ask_next(ctx, p, data)
+
+
+async def _seats_held(ctx: Ctx, p: Program) -> int:
+    """Seats this account holds or asks for in `p`, across phones (the store's rule)."""
+    regs = await ctx.store.registrations_of_user(ctx.user.id)
+    return sum(r.seats for r in regs if r.program_id == p.id and r.status is not RegStatus.REJECTED)
+
+
+def _account_limit(ctx: Ctx, p: Program, held: int) -> Reply:
+    text = ctx.t("care.reg.account_limit", title=p.title, held=held, max=p.max_per_person)
+    return Reply(text, buttons=[[Button(ctx.t("care.programs.my_tickets"), payload(PREFIX, "m"))], ctx.back_button()])
+
+
+def _cap(p: Program, data: dict[str, Any]) -> int:
+    """The most seats this form may ask for: fewer than max_per_person when the account
+    holds some already (forms saved before the limit per account have no cap)."""
+    return min(int(data.get("cap", p.max_per_person)), p.max_per_person)
 
 
 def _next_step(p: Program, data: dict[str, Any]) -> str:
@@ -189,11 +242,12 @@ def _prompt(
 ) -> Reply:
     fid = data["fid"]
     if step == "seats":
-        seats = [Button(str(n), payload(PREFIX, "s", fid, n)) for n in range(1, p.max_per_person + 1)]
+        cap = _cap(p, data)
+        seats = [Button(str(n), payload(PREFIX, "s", fid, n)) for n in range(1, cap + 1)]
         rows = [seats[i : i + 5] for i in range(0, len(seats), 5)]
-        reply = Reply(ctx.t("care.reg.q.seats", title=p.title, max=p.max_per_person), buttons=[*rows, _nav(ctx, fid)])
+        reply = Reply(ctx.t("care.reg.q.seats", title=p.title, max=cap), buttons=[*rows, _nav(ctx, fid)])
     elif step.startswith("q"):
-        question = p.questions[int(step[1:])]
+        question = p.questions_in(ctx.lang)[int(step[1:])]
         reply = Reply(ctx.t("care.reg.q.question", question=question), buttons=[_nav(ctx, fid)])
     elif step == "phone":
         reply = Reply(ctx.t("care.reg.q.phone"), buttons=[_nav(ctx, fid)])
@@ -206,7 +260,7 @@ def _prompt(
             ctx.t("care.reg.review.name", name=data["name"]),
             ctx.t("care.reg.review.phone", phone=data["phone"]),
         ]
-        lines += [f"• {q}: {a}" for q, a in zip(p.questions, data["answers"], strict=False)]
+        lines += [f"• {q}: {a}" for q, a in zip(p.questions_in(ctx.lang), data["answers"], strict=False)]
         lines.append(ctx.t("care.reg.review.privacy"))
         rows = [[Button(ctx.t("care.reg.btn.confirm"), payload(PREFIX, "ok", fid))]]
         if fewer is not None:
@@ -238,10 +292,10 @@ async def on_text(ctx: Ctx) -> Reply | list[Reply]:
     text = ctx.inbound.text
     if step == "seats":
         n = text.strip()
-        if n.isdigit() and 1 <= int(n) <= p.max_per_person:
+        if n.isdigit() and 1 <= int(n) <= _cap(p, data):
             data["seats"] = int(n)
             return await _ask_next(ctx, p, data)
-        return _prompt(ctx, p, data, step, ctx.t("care.reg.err.seats", max=p.max_per_person))
+        return _prompt(ctx, p, data, step, ctx.t("care.reg.err.seats", max=_cap(p, data)))
     if step.startswith("q"):
         answer = clean_text(text, min_len=ANSWER_LENGTH[0], max_len=ANSWER_LENGTH[1])
         if answer is None:
@@ -293,11 +347,19 @@ async def _outcome(ctx: Ctx, p: Program, result: RegisterResult) -> Reply | list
         return ctx.reply("care.reg.not_open", title=p.title, opens=local(p.opens_at, tz(ctx)))
     if o is RegisterOutcome.TOO_MANY_SEATS:
         return ctx.reply("care.reg.err.seats", max=p.max_per_person)
+    if o is RegisterOutcome.ACCOUNT_LIMIT:
+        return _account_limit(ctx, p, await _seats_held(ctx, p))
     return ctx.reply("care.reg.ended", title=p.title)
 
 
 async def _existing(ctx: Ctx, p: Program, reg: Registration) -> Reply:
     await ctx.store.clear_state(ctx.user.id)
+    if reg.user_id != ctx.user.id:
+        # A phone number proves nothing (an employer's HR office knows them all): another
+        # account learns only that the number is taken, never the code, seats, name or
+        # status (an outside tester got a stranger's ticket code this way).
+        text = ctx.t("care.reg.existing_other", title=p.title)
+        return Reply(text, buttons=[ctx.back_button()])
     if reg.status is RegStatus.CONFIRMED:
         text = ctx.t("care.reg.existing_confirmed", title=p.title, code=reg.code, seats=reg.seats)
     elif reg.status is RegStatus.WAITING:
@@ -311,6 +373,9 @@ async def _existing(ctx: Ctx, p: Program, reg: Registration) -> Reply:
 
 # -- /mytickets ---------------------------------------------------------------------------
 def _status_text(ctx: Ctx, reg: Registration, position: int | None) -> str:
+    if reg.status is RegStatus.CONFIRMED and reg.checked_in_at is not None:
+        at = local(reg.checked_in_at, tz(ctx))
+        return ctx.t("care.tickets.checked_in", code=reg.code, seats=reg.seats, at=at)
     if reg.status is RegStatus.CONFIRMED:
         return ctx.t("care.tickets.confirmed", code=reg.code, seats=reg.seats)
     if reg.status is RegStatus.WAITING:
@@ -335,11 +400,21 @@ async def my_tickets(ctx: Ctx) -> Reply:
             continue
         position = await ctx.store.waiting_position(reg.id)
         when = f" — {local(p.event_at, zone)}" if p.event_at else ""
-        lines.append(f"• {p.title}{when}\n  {_status_text(ctx, reg, position)}")
+        phone = mask_phone(reg.phone_e164)
+        lines.append(f"• {p.title}{when}\n  {_status_text(ctx, reg, position)} · {phone}")
         if reg.status is not RegStatus.REJECTED and reg.checked_in_at is None:
-            rows.append([Button(ctx.t("care.tickets.cancel", title=p.title[:40]), payload(PREFIX, "c", reg.id))])
+            rows.append([Button(_cancel_label(ctx, reg, p), payload(PREFIX, "c", reg.id))])
     rows.append(ctx.back_button())
     return Reply("\n".join(lines), buttons=rows)
+
+
+def _cancel_label(ctx: Ctx, reg: Registration, p: Program) -> str:
+    """Two registrations for one program were two identical "Cancel: <title>" buttons
+    (found by an outside tester): the ticket code, or the status and the masked phone."""
+    if reg.status is RegStatus.CONFIRMED:
+        return ctx.t("care.tickets.cancel_ticket", code=reg.code, title=p.title[:30])
+    status = ctx.t(f"care.reg.status.{reg.status.value}")
+    return ctx.t("care.tickets.cancel_other", status=status, phone=mask_phone(reg.phone_e164), title=p.title[:30])
 
 
 async def _cancel(ctx: Ctx, registration_id: int, confirmed: bool) -> Reply:
@@ -349,8 +424,16 @@ async def _cancel(ctx: Ctx, registration_id: int, confirmed: bool) -> Reply:
     p = await ctx.store.get_program(reg.program_id)
     title = p.title if p else ""
     if not confirmed:
+        # Worded per status: "your places go to the next person" is wrong for someone
+        # waiting or under review, who holds none.
         return Reply(
-            ctx.t("care.tickets.cancel_confirm", title=title),
+            ctx.t(
+                f"care.tickets.confirm_cancel.{reg.status.value}",
+                title=title,
+                code=reg.code or "",
+                seats=reg.seats,
+                phone=mask_phone(reg.phone_e164),
+            ),
             buttons=[
                 [Button(ctx.t("care.tickets.cancel_yes"), payload(PREFIX, "cy", reg.id))],
                 [Button(ctx.t("care.tickets.cancel_no"), payload(PREFIX, "m"))],
@@ -398,6 +481,16 @@ async def _open_programs(ctx: Ctx, args: Sequence[str]) -> Reply:
     return await list_programs(ctx)
 
 
+@ACTIONS.on("p")
+async def _change_province(ctx: Ctx, args: Sequence[str]) -> Reply:
+    """Choose another province for the programs shown (a worker without a sign-up)."""
+    if await ctx.store.signup_of_user(ctx.user.id) is not None:
+        return await list_programs(ctx)
+    reply = await ask_province(ctx, "p")
+    reply.edit = True
+    return reply
+
+
 @ACTIONS.on("m")
 async def _my_tickets(ctx: Ctx, args: Sequence[str]) -> Reply:
     """The worker's registrations (as /mytickets), each with a cancel button."""
@@ -441,8 +534,8 @@ async def _seats(ctx: Ctx, args: Sequence[str]) -> Reply | None:
     p, data, step = form
     # At the review too: "take the places left" changes the number of seats.
     if step in ("seats", "review") and len(args) == 2 and args[1].isdigit():
-        if not 1 <= int(args[1]) <= p.max_per_person:
-            return _prompt(ctx, p, data, step, ctx.t("care.reg.err.seats", max=p.max_per_person))
+        if not 1 <= int(args[1]) <= _cap(p, data):
+            return _prompt(ctx, p, data, step, ctx.t("care.reg.err.seats", max=_cap(p, data)))
         data["seats"] = int(args[1])
         return await _ask_next(ctx, p, data)
     return _prompt(ctx, p, data, step, ctx.t("care.use_buttons"))
@@ -470,7 +563,7 @@ async def _cancel_form(ctx: Ctx, args: Sequence[str]) -> Reply | None:
 
 
 def register(router: Router) -> None:
-    router.command("programs", "chuongtrinh", describe="care.cmd.programs")(list_programs)
+    router.command("programs", "chuongtrinh", describe="care.cmd.programs")(programs_command)
     router.command("mytickets", "vecuatoi", describe="care.cmd.mytickets")(my_tickets)
     router.button(PREFIX, actions=ACTIONS)(on_button)
     router.flow(FLOW_REGISTER)(on_text)

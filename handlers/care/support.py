@@ -6,22 +6,33 @@ of their province; how long it is kept) and a case number. Nothing is stored as 
 before the worker agrees; the answers so far live in the conversation state, which
 retention erases with abandoned forms. A work-accident case also offers the rights
 answer on work accidents.
+
+At the consent step a typed text is added to the description (nothing typed is lost)
+and "✏️ Sửa nội dung" rewrites it; the same story sent again while its case is open is
+shown its case instead of becoming a silent duplicate. `/support` lists the worker's
+own cases first (status and what the officers told them), and reuses the province
+chosen for /benefits and /programs (and stores the one chosen here for them).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
+from difflib import SequenceMatcher
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from handlers.care.common import FLOW_SUPPORT, SUPPORT_FORM, new_fid
+from handlers.care.common import FLOW_SUPPORT, SUPPORT_FORM, local, new_fid, tz
 from handlers.context import Ctx
 from handlers.join.common import province_name
 from handlers.join.phone import parse_vn_mobile
 from handlers.join.provinces import all_provinces, get_province, resolve_province
 from handlers.router import Actions, Router, payload
+from handlers.text import fold
 from handlers.types import Button, Reply
-from storage.care import CaseCategory
+from storage.care import CaseCategory, CaseStatus, SupportCase
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +41,26 @@ DESCRIPTION_MAX = 500
 # Changing the consent keys (care.support.consent) changes what people agree to: bump this.
 CONSENT_VERSION = "care-2026-12.1"
 RIGHTS_TOPIC = "work_accident"
+# A case still being handled: a second one from the same account is pointed out.
+OPEN_STATUSES = frozenset({CaseStatus.RECEIVED, CaseStatus.CONTACTED})
+# Folded texts this alike are the same story sent again (a typo fixed, a word added).
+SAME_STORY = 0.9
+# The cases /support lists; older ones are in /mydata.
+MY_CASES = 5
+# The notes the worker is sent with the status (storage's set_case_status): a refusal's
+# reason and a reopening's. Other notes are the officers' own and are not shown.
+_TOLD_STATUSES = frozenset({CaseStatus.DECLINED, CaseStatus.RECEIVED})
+# Short answers typed at the consent step: a yes or a no, never more of the story.
+_CONSENT_WORDS = frozenset(
+    {"ok", "oke", "okay", "yes", "y", "co", "dong y", "dong y gui", "gui", "gui di", "no", "khong", "khong gui"}
+)
+# Two letters in a row: a word, where "😭😭😭", "..." or "123" is none.
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def has_words(text: str) -> bool:
+    """Whether `text` holds a word, as a story or a reason the reader can understand must."""
+    return _WORD.search(unicodedata.normalize("NFC", text)) is not None
 
 
 def _cancel_row(ctx: Ctx, fid: str) -> list[Button]:
@@ -50,6 +81,10 @@ def consent_text(ctx: Ctx, province_id: str) -> str:
     )
 
 
+def _edit_button(ctx: Ctx, fid: str) -> list[Button]:
+    return [Button(ctx.t("support.btn.edit"), payload(PREFIX, "e", fid))]
+
+
 def _prompt(ctx: Ctx, data: dict[str, Any], step: str, note: str | None = None) -> Reply:
     fid = data["fid"]
     if step == "category":
@@ -65,11 +100,28 @@ def _prompt(ctx: Ctx, data: dict[str, Any], step: str, note: str | None = None) 
         buttons = [Button(p.name(ctx.lang), payload(PREFIX, "p", fid, p.id)) for p in all_provinces()]
         rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
         reply = Reply(ctx.t("care.support.q.province"), buttons=[*rows, _cancel_row(ctx, fid)])
-    else:
+    elif step == "duplicate":
+        dup = data["duplicate"]
+        status = ctx.t(f"care.case.status.{dup['status']}")
         reply = Reply(
-            consent_text(ctx, data["province"]),
+            ctx.t("support.duplicate", case=dup["id"], status=status, at=dup["at"]),
+            buttons=[
+                _edit_button(ctx, fid),
+                [Button(ctx.t("support.btn.send_anyway"), payload(PREFIX, "n", fid))],
+                _cancel_row(ctx, fid),
+            ],
+        )
+    else:
+        text = consent_text(ctx, data["province"])
+        if data.get("open"):
+            status = ctx.t(f"care.case.status.{data['open']['status']}")
+            text = f"{ctx.t('support.open_case', case=data['open']['id'], status=status)}\n\n{text}"
+        reply = Reply(
+            text,
             buttons=[
                 [Button(ctx.t("care.support.btn.agree"), payload(PREFIX, "a", fid))],
+                _edit_button(ctx, fid),
+                [Button(ctx.t("care.province.change"), payload(PREFIX, "c", fid))],
                 [Button(ctx.t("care.support.btn.disagree"), payload(PREFIX, "d", fid))],
             ],
         )
@@ -78,20 +130,78 @@ def _prompt(ctx: Ctx, data: dict[str, Any], step: str, note: str | None = None) 
     return reply
 
 
+def same_story(a: str, b: str) -> bool:
+    """Whether two descriptions tell the same story (case, accents, spacing, a few characters aside)."""
+    a, b = fold(a), fold(b)
+    return a == b or SequenceMatcher(None, a, b).ratio() >= SAME_STORY
+
+
 async def _ask_next(ctx: Ctx, data: dict[str, Any], note: str | None = None) -> Reply:
     step = _next_step(data)
+    if step == "consent":
+        # Before consent, the worker's cases still open: the same story again is shown its
+        # case (no silent duplicate for the officers); another story is sent as a new case,
+        # and the worker is told so.
+        data.pop("duplicate", None)
+        data.pop("open", None)
+        zone = tz(ctx)
+        for case in await ctx.store.cases_of_user(ctx.user.id):  # newest first
+            if case.status not in OPEN_STATUSES:
+                continue
+            seen = {"id": case.id, "status": case.status.value, "at": local(case.created_at, zone)}
+            if not data.get("anyway") and same_story(case.description, data["description"]):
+                data["duplicate"] = seen
+                step = "duplicate"
+                break
+            data.setdefault("open", seen)
+        if step == "duplicate":
+            data.pop("open", None)
     await SUPPORT_FORM.save(ctx, step, data)
     return _prompt(ctx, data, step, note)
 
 
-async def start(ctx: Ctx) -> Reply:
+async def start(ctx: Ctx) -> Reply | list[Reply]:
     data: dict[str, Any] = {"fid": new_fid()}
     signup = await ctx.store.signup_of_user(ctx.user.id)
     if signup is not None:
         data["phone"], data["province"] = signup.phone_e164, signup.province_id
+    else:
+        # The province chosen for /benefits or /programs; the consent step can change it.
+        chosen = await ctx.store.care_province(ctx.user.id)
+        if chosen and get_province(chosen) is not None:
+            data["province"] = chosen
     reply = await _ask_next(ctx, data)
     reply.text = f"{ctx.t('care.support.intro')}\n\n{reply.text}"
-    return reply
+    mine = await my_cases(ctx)
+    return [mine, reply] if mine is not None else reply
+
+
+async def my_cases(ctx: Ctx) -> Reply | None:
+    """The worker's own cases, newest first: status, and what the officers told them
+    (a refusal's reason, a reopening's); None if they have none."""
+    cases = await ctx.store.cases_of_user(ctx.user.id)
+    if not cases:
+        return None
+    zone = tz(ctx)
+    lines = [ctx.t("support.mine.title")]
+    for case in cases[:MY_CASES]:
+        lines.append(_my_case_line(ctx, case, zone))
+        told = [e for e in await ctx.store.case_events(case.id) if e.note and e.status in _TOLD_STATUSES]
+        if told:
+            lines.append(ctx.t("support.mine.message", at=local(told[-1].at, zone), note=told[-1].note))
+    if len(cases) > MY_CASES:
+        lines.append(ctx.t("support.mine.more"))
+    return Reply("\n".join(lines))
+
+
+def _my_case_line(ctx: Ctx, case: SupportCase, zone: ZoneInfo) -> str:
+    return ctx.t(
+        "support.mine.case",
+        id=case.id,
+        category=ctx.t(f"care.case.category.{case.category.value}"),
+        status=ctx.t(f"care.case.status.{case.status.value}"),
+        at=local(case.created_at, zone),
+    )
 
 
 async def _form(ctx: Ctx, fid: str | None = None) -> tuple[dict[str, Any], str] | None:
@@ -120,11 +230,16 @@ async def on_text(ctx: Ctx) -> Reply:
         description = clean_description(text)
         if description is None:
             return _prompt(ctx, data, step, ctx.t("care.support.err.empty"))
+        if not has_words(description):
+            # Only emoji or signs: the officers could not act on it; say what to write.
+            return _prompt(ctx, data, step, ctx.t("support.err.no_words"))
         if len(description) > DESCRIPTION_MAX:
             # The text is not kept: the worker shortens it and sends it again.
             return _prompt(ctx, data, step, ctx.t("care.support.err.too_long", max=DESCRIPTION_MAX, n=len(description)))
         data["description"] = description
         return await _ask_next(ctx, data)
+    if step in ("consent", "duplicate"):
+        return await _more_story(ctx, data, step, text)
     if step == "phone":
         phone = parse_vn_mobile(text)
         if not phone.ok:
@@ -138,6 +253,21 @@ async def on_text(ctx: Ctx) -> Reply:
         data["province"] = match.province.id
         return await _ask_next(ctx, data)
     return _prompt(ctx, data, step, ctx.t("care.use_buttons"))
+
+
+async def _more_story(ctx: Ctx, data: dict[str, Any], step: str, text: str) -> Reply:
+    """Text typed when the story is already written: more of it (found by an outside
+    tester: the real story typed here was dropped), added and shown before consent is
+    asked again. A typed yes or no, or no words, is pointed to the buttons."""
+    more = clean_description(text)
+    if more is None or not has_words(more) or fold(more) in _CONSENT_WORDS:
+        return _prompt(ctx, data, step, ctx.t("care.use_buttons"))
+    description = f"{data['description']}\n{more}"
+    if len(description) > DESCRIPTION_MAX:
+        # Told, not silently dropped: the worker rewrites the whole text shorter.
+        return _prompt(ctx, data, step, ctx.t("support.add_too_long", max=DESCRIPTION_MAX, n=len(description)))
+    data["description"] = description
+    return await _ask_next(ctx, data, ctx.t("support.added", description=description))
 
 
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
@@ -190,13 +320,45 @@ async def _province(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[st
     return await _ask_next(ctx, data)
 
 
+@ACTIONS.on("e")
+async def _edit(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply | None:
+    """Rewrite the story (`e:<form>`), from the consent step: the current text is shown."""
+    if step not in ("consent", "duplicate"):
+        return None
+    current = data.pop("description")
+    data.pop("anyway", None)
+    return await _ask_next(ctx, data, ctx.t("support.edit", description=current))
+
+
+@ACTIONS.on("c")
+async def _change_province(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply | None:
+    """Another province (`c:<form>`), from the consent step: the province question again."""
+    if step != "consent":
+        return None
+    data.pop("province", None)
+    return await _ask_next(ctx, data)
+
+
+@ACTIONS.on("n")
+async def _send_anyway(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply | None:
+    """The same story as an open case, sent as a new one all the same (`n:<form>`): consent."""
+    if step != "duplicate":
+        return None
+    data["anyway"] = True
+    return await _ask_next(ctx, data)
+
+
 @ACTIONS.on("d")
 async def _decline(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply | None:
     """No consent: no case, and the answers go."""
     if step != "consent":
         return None
     await ctx.store.clear_state(ctx.user.id)
-    return ctx.reply("care.support.declined")
+    # An empty hotline (the default) is no number to call: point to the officers instead.
+    hotline = ctx.settings.hotline.strip()
+    if hotline:
+        return ctx.reply("support.declined.hotline", hotline=hotline)
+    return ctx.reply("support.declined.no_hotline")
 
 
 @ACTIONS.on("a")
@@ -224,6 +386,9 @@ async def _submit(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
         ctx.user.id, "care.case.create", f"case:{case_id}", {"province": data["province"], "category": category.value}
     )
     logger.info("support case %s opened by user %s", case_id, ctx.user.id)
+    if await ctx.store.signup_of_user(ctx.user.id) is None:
+        # Kept (after consent) for /benefits and /programs, as their choice is kept for this.
+        await ctx.store.set_care_province(ctx.user.id, data["province"])
     rows: list[list[Button]] = []
     text = ctx.t("care.support.done", case=case_id, province=province_name(data["province"], ctx.lang))
     if category is CaseCategory.WORK_ACCIDENT:

@@ -77,6 +77,7 @@ def _program(r: asyncpg.Record) -> Program:
         created_at=r["created_at"],
         remind_at=r["remind_at"],
         reminded_at=r["reminded_at"],
+        questions_en=tuple(r["questions_en"]),
     )
 
 
@@ -187,8 +188,8 @@ class PostgresCareMixin(PostgresFeature):
         p = program
         program_id = await self.db.fetchval(
             "INSERT INTO care_programs (title, province_id, places, opens_at, closes_at, mode, max_per_person,"
-            " event_at, place, questions, created_by, created_at, remind_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+            " event_at, place, questions, created_by, created_at, remind_at, questions_en)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
             p.title,
             p.province_id,
             p.places,
@@ -202,6 +203,7 @@ class PostgresCareMixin(PostgresFeature):
             p.created_by,
             now_utc(),
             p.remind_at,
+            list(p.questions_en),
         )
         return int(program_id)
 
@@ -365,6 +367,15 @@ class PostgresCareMixin(PostgresFeature):
                 return RegisterResult(RegisterOutcome.NOT_OPEN)
             if not 1 <= draft.seats <= program.max_per_person:
                 return RegisterResult(RegisterOutcome.TOO_MANY_SEATS)
+            # Per account too, across phones; the program row lock makes it atomic.
+            held = await conn.fetchval(
+                "SELECT COALESCE(SUM(seats), 0) FROM care_registrations"
+                " WHERE program_id = $1 AND user_id = $2 AND status != 'rejected'",
+                program.id,
+                draft.user_id,
+            )
+            if int(held) + draft.seats > program.max_per_person:
+                return RegisterResult(RegisterOutcome.ACCOUNT_LIMIT)
             code: str | None = None
             if program.mode is ProgramMode.REVIEW:
                 status = RegStatus.PENDING
@@ -510,6 +521,16 @@ class PostgresCareMixin(PostgresFeature):
                 return CheckinResult(CheckinOutcome.UNKNOWN)
             return CheckinResult(CheckinOutcome.ALREADY, _registration(row))
 
+    async def undo_checkin(self, program_id: int, code: str) -> Registration | None:
+        row = await self.db.fetchrow(
+            "UPDATE care_registrations SET checked_in_at = NULL"
+            " WHERE program_id = $1 AND code = $2 AND status = 'confirmed' AND checked_in_at IS NOT NULL"
+            " RETURNING *",
+            program_id,
+            code.strip().upper(),
+        )
+        return _registration(row) if row else None
+
     async def start_due_reminders(self, *, now: datetime, compose: Callable[[Program], NewBroadcast]) -> list[int]:
         started: list[int] = []
         async with self.transaction() as conn:
@@ -618,6 +639,11 @@ class PostgresCareMixin(PostgresFeature):
             params: dict[str, Any] = {"case": case_id, "status": status.value}
             if status is CaseStatus.DECLINED:
                 params["reason"] = note or ""  # a refusal is always explained to the worker
+            elif status is CaseStatus.RECEIVED and note:
+                # Back to received is a reopening (a case starts received without a change):
+                # the worker, told of the refusal or the closing, is told why it is reopened.
+                params["reason"] = note
+                params["reopened"] = True
             await self._queue(conn, row["user_id"], "case_status", params)
             return _case(row)
 

@@ -102,6 +102,7 @@ def _program(r: aiosqlite.Row) -> Program:
         created_at=_dt(r["created_at"]),
         remind_at=_dt_or_none(r["remind_at"]),
         reminded_at=_dt_or_none(r["reminded_at"]),
+        questions_en=tuple(json.loads(r["questions_en"])),
     )
 
 
@@ -215,8 +216,8 @@ class SQLiteCareMixin:
         p = program
         async with self.db.execute(
             "INSERT INTO care_programs (title, province_id, places, opens_at, closes_at, mode, max_per_person,"
-            " event_at, place, questions, created_by, created_at, remind_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " event_at, place, questions, created_by, created_at, remind_at, questions_en)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 p.title,
                 p.province_id,
@@ -231,6 +232,7 @@ class SQLiteCareMixin:
                 p.created_by,
                 _ts(_now()),
                 _ts(p.remind_at) if p.remind_at else None,
+                json.dumps(list(p.questions_en), ensure_ascii=False),
             ),
         ) as cur:
             assert cur.lastrowid is not None
@@ -278,6 +280,19 @@ class SQLiteCareMixin:
             await db.execute(
                 "SELECT COALESCE(SUM(seats), 0) FROM care_registrations WHERE program_id = ? AND status = 'confirmed'",
                 (program_id,),
+            )
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    async def _seats_of_account(db: GuardedConnection, program_id: int, user_id: int) -> int:
+        """Seats an account holds or asks for in a program, across phones: the limit per
+        person was per phone only, and one account held 2 of 3 places with two numbers."""
+        row = await (
+            await db.execute(
+                "SELECT COALESCE(SUM(seats), 0) FROM care_registrations"
+                " WHERE program_id = ? AND user_id = ? AND status != 'rejected'",
+                (program_id, user_id),
             )
         ).fetchone()
         return int(row[0]) if row else 0
@@ -383,6 +398,8 @@ class SQLiteCareMixin:
                 return RegisterResult(RegisterOutcome.NOT_OPEN)
             if not 1 <= draft.seats <= program.max_per_person:
                 return RegisterResult(RegisterOutcome.TOO_MANY_SEATS)
+            if await self._seats_of_account(db, program.id, draft.user_id) + draft.seats > program.max_per_person:
+                return RegisterResult(RegisterOutcome.ACCOUNT_LIMIT)
             code: str | None = None
             if program.mode is ProgramMode.REVIEW:
                 status = RegStatus.PENDING
@@ -515,6 +532,23 @@ class SQLiteCareMixin:
             await db.execute("UPDATE care_registrations SET checked_in_at = ? WHERE id = ?", (_ts(now), reg.id))
             return CheckinResult(CheckinOutcome.OK, await self._reg(db, reg.id))
 
+    async def undo_checkin(self, program_id: int, code: str) -> Registration | None:
+        async with self.transaction() as db:
+            async with db.execute(
+                "UPDATE care_registrations SET checked_in_at = NULL"
+                " WHERE program_id = ? AND code = ? AND status = 'confirmed' AND checked_in_at IS NOT NULL",
+                (program_id, code.strip().upper()),
+            ) as cur:
+                if cur.rowcount != 1:
+                    return None
+            row = await (
+                await db.execute(
+                    "SELECT * FROM care_registrations WHERE program_id = ? AND code = ?",
+                    (program_id, code.strip().upper()),
+                )
+            ).fetchone()
+            return _registration(row) if row else None
+
     async def start_due_reminders(self, *, now: datetime, compose: Callable[[Program], NewBroadcast]) -> list[int]:
         started: list[int] = []
         async with self.transaction() as db:
@@ -613,6 +647,11 @@ class SQLiteCareMixin:
             params: dict[str, Any] = {"case": case_id, "status": status.value}
             if status is CaseStatus.DECLINED:
                 params["reason"] = note or ""  # a refusal is always explained to the worker
+            elif status is CaseStatus.RECEIVED and note:
+                # Back to received is a reopening (a case starts received without a change):
+                # the worker, told of the refusal or the closing, is told why it is reopened.
+                params["reason"] = note
+                params["reopened"] = True
             await self._queue(db, row["user_id"], "case_status", params)
             updated = await (await db.execute("SELECT * FROM care_cases WHERE id = ?", (case_id,))).fetchone()
             assert updated is not None  # read back in the transaction that just updated it
