@@ -24,9 +24,19 @@ A phone number is the only identity a sign-up has, and nobody verified it. So:
   manager who knows a worker's number) had signed up first, a notice would tell them the
   moment the worker joins, which can cost the worker their job (tried in stop 28 and
   reverted after review).
-  What remains possible, and is accepted: someone who knows the number can overwrite or
-  erase a sign-up collected for it. Both are audited (ids only) and the organizers of
-  the province are alerted, so they can call the number again; neither reveals anything.
+  What remains possible, and is accepted: someone who knows the number can overwrite a
+  sign-up collected for it (audited, ids only, and the organizers of the province are
+  alerted, so they can call the number again); it reveals nothing.
+* Erasing by number needs proof, because a number is no proof of anything: an employer's
+  HR office knows every worker's number (found by an outside tester: a stranger's
+  `/forget <phone>` erased a collected sign-up). `/forget <phone>` for a sign-up the
+  asking account does not own files an erasure request (`request_signup_erasure`); the
+  province's officers call the number and confirm or reject it (`decide_signup_erasure`).
+  A request holds no number (its sign-up has it) and no name: only the sign-up's id, the
+  requester's chat address and language (to tell them when it is erased) and dates. A
+  number with no sign-up gets a request row too, without a sign-up, so that throttling
+  counts every attempt and the answer never depends on whether the number signed up.
+  Every request goes after ERASURE_REQUEST_TTL (`purge_signups`).
 """
 
 from __future__ import annotations
@@ -42,6 +52,9 @@ from storage.records import User
 
 # The audit action recording a volunteer's /collect submission (see submit_signup).
 COLLECT_ACTION = "signup.collect"
+# How long an erasure request (and the requester's chat address in it) is kept: an open
+# one not decided by then lapses, with nothing erased (the requester was told so).
+ERASURE_REQUEST_TTL = timedelta(days=30)
 
 
 class SignupStatus(StrEnum):
@@ -182,6 +195,59 @@ class SignupFact:
     volunteer_code: str | None
     status: SignupStatus
     paper: bool = False  # imported from paper (PAPER_CHANNEL)
+
+
+class ErasureStatus(StrEnum):
+    OPEN = "open"  # waiting for an officer's call
+    CONFIRMED = "confirmed"  # the number's holder confirmed: the sign-up was erased
+    REJECTED = "rejected"  # not confirmed on the call: nothing erased
+    NONE = "none"  # no sign-up the requester does not own had the number: only counted
+
+
+class ErasureOutcome(StrEnum):
+    FILED = "filed"  # a new request: the province's officers are to be told
+    PENDING = "pending"  # this requester already has one open for the sign-up: nothing new
+    NO_SIGNUP = "no_signup"  # no such sign-up (or the requester's own): the attempt counted
+    THROTTLED = "throttled"  # too many requests from this chat in the window: nothing recorded
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureRequester:
+    """Where to tell the requester that the sign-up was erased: their account is erased
+    together with the request, so the chat address is kept instead, until the request
+    goes (ERASURE_REQUEST_TTL)."""
+
+    channel: str
+    external_id: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureRequestResult:
+    outcome: ErasureOutcome
+    request_id: int | None = None  # FILED, PENDING (the open one) and NO_SIGNUP
+    signup_id: int | None = None  # FILED and PENDING
+    province_id: str | None = None  # FILED and PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureRequest:
+    id: int
+    signup_id: int | None  # None once the sign-up is gone (erased, replaced, purged) or never was
+    province_id: str | None  # the sign-up's, while it exists
+    phone_e164: str | None  # the sign-up's, while it exists: for masked display only
+    requester: ErasureRequester
+    status: ErasureStatus
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureDecision:
+    request: ErasureRequest  # as it was before the decision (with the sign-up's number)
+    erased: bool  # confirmed: the sign-up (and unfinished forms with its number) erased
+    notify: tuple[ErasureRequester, ...] = ()  # confirmed: every requester of the sign-up
 
 
 class SignupStore(abc.ABC):
@@ -337,8 +403,41 @@ class SignupStore(abc.ABC):
         The erased sign-up's (id, province id), or None."""
 
     @abc.abstractmethod
+    async def request_signup_erasure(
+        self, phone_e164: str, requester: ErasureRequester, *, requester_id: int, limit: int, since: datetime
+    ) -> ErasureRequestResult:
+        """File a request to erase the sign-up with this number (see the module docstring),
+        unless the requester's chat (by address, not account: /forget erases the account)
+        filed `limit` requests since `since` (THROTTLED, nothing recorded). A sign-up the
+        account `requester_id` owns is not a request's (the caller erases it): NO_SIGNUP,
+        as when no sign-up has the number. A requester's second request for the same open
+        sign-up files nothing new (PENDING). Ids only; the number is not stored."""
+
+    @abc.abstractmethod
+    async def erasure_requests_by(self, channel: str, external_id: str, *, since: datetime) -> list[ErasureRequest]:
+        """The requests a chat filed since the date, newest first (throttling, /mydata)."""
+
+    @abc.abstractmethod
+    async def get_erasure_request(self, request_id: int) -> ErasureRequest | None: ...
+
+    @abc.abstractmethod
+    async def open_erasure_requests(self, *, provinces: Collection[str] | None) -> list[ErasureRequest]:
+        """Open requests whose sign-up still exists, in the provinces, oldest first."""
+
+    @abc.abstractmethod
+    async def decide_signup_erasure(
+        self, request_id: int, *, confirm: bool, decided_by: int | None, form_flows: Collection[str] = ()
+    ) -> ErasureDecision | None:
+        """An officer's decision on an open request, in one transaction: confirmed erases
+        the sign-up (whoever owns it: the number's holder said so on the call) and every
+        unfinished form of `form_flows` with its number, and closes every open request for
+        it; rejected closes this one. None when the request is not open or its sign-up is
+        gone (decided already, erased another way)."""
+
+    @abc.abstractmethod
     async def purge_signups(self, *, last_contact_before: datetime) -> int:
-        """Erase sign-ups not contacted since the date (retention); how many."""
+        """Erase sign-ups not contacted since the date (retention); how many. Erasure
+        requests older than ERASURE_REQUEST_TTL go too (not counted)."""
 
     @abc.abstractmethod
     async def purge_forms(self, flows: Collection[str], *, updated_before: datetime) -> int:

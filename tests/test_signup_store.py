@@ -6,7 +6,16 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from storage import Store
-from storage.signups import FormClaim, SignupDraft, SignupSource, SignupStatus, SubmitOutcome
+from storage.signups import (
+    ErasureOutcome,
+    ErasureRequester,
+    ErasureStatus,
+    FormClaim,
+    SignupDraft,
+    SignupSource,
+    SignupStatus,
+    SubmitOutcome,
+)
 
 
 def draft(
@@ -197,6 +206,102 @@ async def test_erasure_by_phone(backend: Store) -> None:
     assert await backend.list_signups(provinces=None) == []
 
 
+def _asking(external_id: str = "stranger") -> ErasureRequester:
+    return ErasureRequester("telegram", external_id, "vi")
+
+
+async def _request(backend: Store, phone: str, who: ErasureRequester, requester_id: int, limit: int = 3):  # type: ignore[no-untyped-def]
+    since = datetime.now(UTC) - timedelta(hours=24)
+    return await backend.request_signup_erasure(phone, who, requester_id=requester_id, limit=limit, since=since)
+
+
+async def test_erasure_request_is_confirmed_by_an_officer(backend: Store) -> None:
+    """Finding 1: a number is no proof. A request erases nothing; an officer's confirmation
+    erases the sign-up (and a volunteer's form with its number) and names every requester."""
+    vol, stranger, other, officer = [await user(backend, n) for n in ("vol", "stranger", "other", "officer")]
+    collected = await backend.submit_signup(
+        draft("+84911222333", source=SignupSource.COLLECTED, volunteer=vol, province="bac_ninh")
+    )
+    assert collected is not None
+    await backend.set_state(vol, "collect", "workplace", {"fid": "x", "phone": "+84911222333"})
+    first = await _request(backend, "+84911222333", _asking(), stranger)
+    assert first.outcome is ErasureOutcome.FILED
+    assert (first.signup_id, first.province_id) == (collected.signup_id, "bac_ninh")
+    again = await _request(backend, "+84911222333", _asking(), stranger)
+    assert (again.outcome, again.request_id) == (ErasureOutcome.PENDING, first.request_id)
+    second = await _request(backend, "+84911222333", _asking("other"), other)
+    assert second.outcome is ErasureOutcome.FILED and second.request_id != first.request_id
+    assert await backend.get_signup(collected.signup_id) is not None, "a request erases nothing"
+
+    assert first.request_id is not None
+    request = await backend.get_erasure_request(first.request_id)
+    assert request is not None and request.status is ErasureStatus.OPEN
+    assert (request.province_id, request.phone_e164) == ("bac_ninh", "+84911222333")
+    assert [r.id for r in await backend.open_erasure_requests(provinces={"bac_ninh"})] == [
+        first.request_id,
+        second.request_id,
+    ]
+    assert await backend.open_erasure_requests(provinces={"ha_noi"}) == []
+    assert await backend.open_erasure_requests(provinces=frozenset()) == []
+
+    decision = await backend.decide_signup_erasure(
+        first.request_id, confirm=True, decided_by=officer, form_flows=("collect",)
+    )
+    assert decision is not None and decision.erased
+    assert decision.request.phone_e164 == "+84911222333"
+    assert {r.external_id for r in decision.notify} == {"stranger", "other"}
+    assert await backend.get_signup(collected.signup_id) is None
+    assert await backend.get_state(vol) is None
+    assert await backend.open_erasure_requests(provinces=None) == []
+    done = await backend.get_erasure_request(first.request_id)
+    assert done is not None and done.status is ErasureStatus.CONFIRMED and done.decided_by == officer
+    assert done.phone_e164 is None, "no number kept once the sign-up is gone"
+    assert await backend.decide_signup_erasure(first.request_id, confirm=True, decided_by=officer) is None
+
+
+async def test_erasure_request_rejected_keeps_the_sign_up(backend: Store) -> None:
+    owner, stranger, officer = [await user(backend, n) for n in ("owner", "stranger", "officer")]
+    owned = await backend.submit_signup(draft(owner=owner))
+    assert owned is not None
+    filed = await _request(backend, "+84912345678", _asking(), stranger)
+    assert filed.outcome is ErasureOutcome.FILED and filed.request_id is not None
+    decision = await backend.decide_signup_erasure(filed.request_id, confirm=False, decided_by=officer)
+    assert decision is not None and not decision.erased and decision.notify == ()
+    assert await backend.get_signup(owned.signup_id) is not None
+    rejected = await backend.get_erasure_request(filed.request_id)
+    assert rejected is not None and rejected.status is ErasureStatus.REJECTED
+    assert await backend.decide_signup_erasure(filed.request_id, confirm=True, decided_by=officer) is None
+    assert await backend.get_signup(owned.signup_id) is not None
+
+
+async def test_erasure_requests_count_every_attempt_and_expire(backend: Store) -> None:
+    owner, stranger = await user(backend, "owner"), await user(backend, "stranger")
+    await backend.submit_signup(draft(owner=owner))
+    # The owner's own number and an unknown one: no request, but the attempt counts.
+    mine = await _request(backend, "+84912345678", _asking("owner"), owner)
+    assert mine.outcome is ErasureOutcome.NO_SIGNUP
+    nobody = await _request(backend, "+84900000009", _asking(), stranger, limit=2)
+    assert nobody.outcome is ErasureOutcome.NO_SIGNUP and nobody.signup_id is None
+    assert (await _request(backend, "+84912345678", _asking(), stranger, limit=2)).outcome is ErasureOutcome.FILED
+    # The limit is per chat address, whatever account it has now (/forget erases accounts).
+    assert (await _request(backend, "+84912345678", _asking(), 999_999, limit=2)).outcome is ErasureOutcome.THROTTLED
+    assert (
+        len(await backend.erasure_requests_by("telegram", "stranger", since=datetime.now(UTC) - timedelta(days=1))) == 2
+    )
+    assert (
+        await backend.erasure_requests_by("telegram", "stranger", since=datetime.now(UTC) + timedelta(seconds=1)) == []
+    )
+    # Retention: requests older than ERASURE_REQUEST_TTL go with the daily purge.
+    old = datetime.now(UTC) - timedelta(days=31)
+    if hasattr(backend, "pool"):
+        await backend.db.execute("UPDATE signup_erasure_requests SET created_at = $1", old)
+    else:
+        await backend.db.execute("UPDATE signup_erasure_requests SET created_at = ?", (old.isoformat(),))
+    await backend.purge_signups(last_contact_before=datetime.now(UTC) - timedelta(days=1))
+    assert await backend.erasure_requests_by("telegram", "stranger", since=old - timedelta(days=1)) == []
+    assert len(await backend.list_signups(provinces=None)) == 1
+
+
 async def test_account_deletion_cascades_and_volunteer_leaving_keeps_the_sign_up(backend: Store) -> None:
     w, v, o = await user(backend, "w"), await user(backend, "v"), await user(backend, "o")
     await backend.create_volunteer_code(v, "v_333333333333")
@@ -247,3 +352,19 @@ async def test_export_pages_follow_the_id_with_each_page_s_notes_and_the_scope(b
     hue = [e.province_id async for page in backend.export_pages(provinces={"hue"}, page_size=2) for e in page]
     assert hue == ["hue"] * 8
     assert [p async for p in backend.export_pages(provinces=frozenset())] == []
+
+
+async def test_two_officers_deciding_one_sign_up_at_once(backend: Store) -> None:
+    """Two requests for one sign-up confirmed at the same moment: one erasure, no deadlock."""
+    a, b, officer = [await user(backend, n) for n in ("a", "b", "officer")]
+    await backend.submit_signup(draft("+84911222333", source=SignupSource.COLLECTED))
+    first = await _request(backend, "+84911222333", _asking("a"), a)
+    second = await _request(backend, "+84911222333", _asking("b"), b)
+    assert first.request_id is not None and second.request_id is not None
+    decisions = await asyncio.gather(
+        backend.decide_signup_erasure(first.request_id, confirm=True, decided_by=officer),
+        backend.decide_signup_erasure(second.request_id, confirm=True, decided_by=officer),
+    )
+    done = [d for d in decisions if d is not None]
+    assert len(done) == 1 and done[0].erased and len(done[0].notify) == 2
+    assert await backend.list_signups(provinces=None) == []

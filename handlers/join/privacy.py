@@ -1,10 +1,21 @@
 """A worker's own data: see it (/mydata), erase it (/forget).
 
 /forget erases the account, and with it everything that references it (sign-up,
-questions, subscriptions, conversation state: every feature table cascades from
-users(id)). A sign-up a volunteer collected has no account; `/forget <phone>` erases
-it too (see storage/signups.py for why that is allowed without proof of the number).
-The answer is the same whether such a sign-up existed or not.
+questions, subscriptions, program tickets, support cases, conversation state: every
+feature table cascades from users(id)); the confirmation names the tickets and cases
+that go, since a confirmed seat passes to the waiting list.
+
+A sign-up a volunteer collected (or one imported from paper) has no account. A phone
+number is no proof of anything (an employer's HR office knows every worker's number),
+so `/forget <phone>` never erases a sign-up the asking account does not own: it files
+an erasure request (storage/signups.py). The province's officers are told (ids only,
+handlers/scope.officer_notices), call the number, and decide with `/erasure <id>
+xoa|giu` (scoped to their provinces, audited). Only an erasure is reported to the
+requester: a rejection, or a number with no sign-up at all, is silence, which the
+requester is told to expect, so the answers never reveal whether a number signed up.
+A chat may file ERASURE_REQUESTS_PER_DAY requests a day (every attempt counts, sign-up
+or not). The account's own sign-up (also when the number given is its own) is erased
+at once, as before.
 
 Erasure needs a confirmation whose button carries a one-time nonce kept in the
 conversation state: an old "erase" button never erases anything.
@@ -15,7 +26,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,21 +36,38 @@ from handlers.join.common import (
     FLOW_COLLECT,
     FLOW_FORGET,
     FORM_FLOWS,
+    in_scope,
     local_time,
     province_name,
+    province_scope,
     source_label,
     status_label,
 )
 from handlers.join.form import FORM_TTL, alert
 from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.router import Actions, Router, as_replies, payload
+from handlers.scope import no_province_yet, officer_notices
 from handlers.text import fold
 from handlers.types import Button, Reply
-from storage import ConversationState
+from storage import ConversationState, Role
+from storage.care import CaseStatus, RegStatus
+from storage.signups import (
+    ERASURE_REQUEST_TTL,
+    ErasureOutcome,
+    ErasureRequest,
+    ErasureRequester,
+    ErasureRequestResult,
+)
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "jp"
+# Requests to erase by phone one chat may file (FILED or not: every attempt counts).
+ERASURE_REQUESTS_PER_DAY = 3
+ERASURE_WINDOW = timedelta(hours=24)
+# The officer's word after `/erasure <id>`, folded.
+_CONFIRM_WORDS = frozenset({"xoa", "erase", "confirm", "yes", "ok", "co", "dong y"})
+_REJECT_WORDS = frozenset({"giu", "giu lai", "keep", "reject", "no", "khong", "tu choi"})
 # The confirmation's buttons carry its one-time nonce: an old "erase" button never erases.
 FORGET_FORM = FormFlow(FLOW_FORGET, id_key="nonce")
 
@@ -126,6 +154,7 @@ async def mydata(ctx: Ctx) -> Reply:
     from handlers.care import mydata_parts
 
     parts += await mydata_parts(ctx)
+    parts += await _mydata_requests(ctx, tz)
     parts.append(ctx.t("join.privacy.mydata_footer"))
     return Reply("\n\n".join(parts), buttons=[ctx.back_button()])
 
@@ -174,6 +203,8 @@ async def forget(ctx: Ctx) -> Reply:
         if not parsed.ok:
             return ctx.reply(f"join.form.err.{parsed.error}")
         phone = parsed.e164
+    if phone is not None and not await _own_number(ctx, phone) and await _throttled(ctx):
+        return Reply(ctx.t("join.privacy.erasure_throttled", phone=mask_phone(phone)), buttons=[ctx.back_button()])
     nonce = secrets.token_urlsafe(6)
     data: dict[str, Any] = {"nonce": nonce, "phone": phone}
     current = await ctx.store.get_state(ctx.user.id)
@@ -191,7 +222,36 @@ async def forget(ctx: Ctx) -> Reply:
     elif current is not None and isinstance(current.data.get("resume"), dict):
         data["resume"] = current.data["resume"]  # /forget twice: the form is still put back
     await FORGET_FORM.save(ctx, "confirm", data)
-    return _confirmation(ctx, nonce, phone)
+    return await _confirmation(ctx, nonce, phone)
+
+
+async def _own_number(ctx: Ctx, phone: str) -> bool:
+    """The number of the account's own sign-up: erased at once, no request needed."""
+    own = await ctx.store.signup_of_user(ctx.user.id)
+    return own is not None and own.phone_e164 == phone
+
+
+async def _mydata_requests(ctx: Ctx, tz: ZoneInfo) -> list[str]:
+    """The erasure requests this chat filed, by id and date only, whatever became of them:
+    a number or a status would tell a stranger whether the number they typed signed up."""
+    requests = await _requests_of_chat(ctx, since=datetime.now(UTC) - ERASURE_REQUEST_TTL)
+    if not requests:
+        return []
+    listed = ", ".join(f"#{r.id} ({local_time(r.created_at, tz)})" for r in requests)
+    return [ctx.t("join.privacy.mydata_erasure_requests", requests=listed)]
+
+
+def _requester(ctx: Ctx) -> ErasureRequester:
+    return ErasureRequester(ctx.user.channel, ctx.user.external_id, ctx.lang)
+
+
+async def _requests_of_chat(ctx: Ctx, *, since: datetime) -> list[ErasureRequest]:
+    return await ctx.store.erasure_requests_by(ctx.user.channel, ctx.user.external_id, since=since)
+
+
+async def _throttled(ctx: Ctx) -> bool:
+    recent = await _requests_of_chat(ctx, since=datetime.now(UTC) - ERASURE_WINDOW)
+    return len(recent) >= ERASURE_REQUESTS_PER_DAY
 
 
 async def _keep(ctx: Ctx, data: dict[str, Any]) -> Reply:
@@ -212,20 +272,52 @@ def _stale(resume: dict[str, Any]) -> bool:
     return resume.get("flow") in FORM_FLOWS and datetime.now(UTC) - at > FORM_TTL
 
 
-def _confirmation(ctx: Ctx, nonce: str, phone: str | None) -> Reply:
-    text = ctx.t("join.privacy.forget_confirm")
-    text += "\n" + (
-        ctx.t("join.privacy.forget_phone", phone=mask_phone(phone))
-        if phone
-        else ctx.t("join.privacy.forget_phone_hint")
-    )
+async def _confirmation(ctx: Ctx, nonce: str, phone: str | None) -> Reply:
+    parts = [ctx.t("join.privacy.forget_confirm")]
+    if care := await _care_lines(ctx):
+        parts.append("\n".join([ctx.t("join.privacy.forget_care_head"), *care]))
+    if phone is None:
+        parts.append(ctx.t("join.privacy.forget_phone_hint"))
+    elif not await _own_number(ctx, phone):
+        parts.append(ctx.t("join.privacy.forget_phone", phone=mask_phone(phone)))
     return Reply(
-        text,
+        "\n\n".join(parts),
         buttons=[
             [Button(ctx.t("join.privacy.btn_erase"), payload(PREFIX, nonce, "y"))],
             [Button(ctx.t("join.privacy.btn_keep"), payload(PREFIX, nonce, "n"))],
         ],
     )
+
+
+_TICKET_KEYS = {
+    RegStatus.CONFIRMED: "join.privacy.forget_ticket_confirmed",
+    RegStatus.WAITING: "join.privacy.forget_ticket_waiting",
+    RegStatus.PENDING: "join.privacy.forget_ticket_pending",
+    RegStatus.REJECTED: "join.privacy.forget_ticket_rejected",
+}
+_OPEN_CASES = frozenset({CaseStatus.RECEIVED, CaseStatus.CONTACTED})
+
+
+async def _care_lines(ctx: Ctx) -> list[str]:
+    """What erasing does to the worker's program tickets and support cases, in so many
+    words: a confirmed seat passes to the waiting list, an open case is no longer followed."""
+    lines = []
+    now = datetime.now(UTC)
+    for reg in reversed(await ctx.store.registrations_of_user(ctx.user.id)):  # oldest first
+        program = await ctx.store.get_program(reg.program_id)
+        title = program.title if program is not None else f"#{reg.program_id}"
+        key = _TICKET_KEYS.get(reg.status, "join.privacy.forget_ticket_other")
+        # Used or past: nothing left to cancel or pass on, only the record to erase.
+        if reg.checked_in_at is not None or program is None or (program.event_at or program.closes_at) < now:
+            key = "join.privacy.forget_ticket_other"
+        lines.append(ctx.t(key, program=title, code=reg.code or "—", seats=reg.seats))
+    cases = await ctx.store.cases_of_user(ctx.user.id)
+    still_open = sum(1 for c in cases if c.status in _OPEN_CASES)
+    if still_open:
+        lines.append(ctx.t("join.privacy.forget_cases_open", count=still_open))
+    if len(cases) > still_open:
+        lines.append(ctx.t("join.privacy.forget_cases_closed", count=len(cases) - still_open))
+    return lines
 
 
 async def on_button(ctx: Ctx) -> Reply | list[Reply]:
@@ -264,11 +356,21 @@ async def _erase(ctx: Ctx, phone: str | None) -> list[Reply]:
     own = await ctx.store.signup_of_user(user_id)
     if own is not None:
         erased.append((own.id, own.province_id))
-    # The worker's own number too: a volunteer's unfinished form may still hold it.
-    for number in sorted({n for n in (phone, own.phone_e164 if own else None) if n}):
-        gone = await ctx.store.forget_signup_by_phone(number, form_flows=(FLOW_COLLECT,))
-        if gone is not None:
-            erased.append(gone)
+        # A volunteer's unfinished form may still hold the worker's own number. (No
+        # sign-up but this account's can have it: numbers are unique.)
+        await ctx.store.forget_signup_by_phone(own.phone_e164, form_flows=(FLOW_COLLECT,))
+    requested: ErasureRequestResult | None = None
+    notices: list[Reply] = []
+    if phone is not None and (own is None or own.phone_e164 != phone):
+        # Not this account's sign-up: a request the province's officers confirm by phone.
+        requested = await ctx.store.request_signup_erasure(
+            phone,
+            _requester(ctx),
+            requester_id=user_id,
+            limit=ERASURE_REQUESTS_PER_DAY,
+            since=datetime.now(UTC) - ERASURE_WINDOW,
+        )
+        notices = await _file_request(ctx, requested)
     await ctx.store.audit(
         user_id,
         "privacy.forget",
@@ -281,8 +383,99 @@ async def _erase(ctx: Ctx, phone: str | None) -> list[Reply]:
     logger.info("user %s erased their data (%s sign-ups)", user_id, len(erased))
     alerts = [r for signup_id, province in erased for r in alert(ctx, province, "join.alert.erased", id=signup_id)]
     # The user row is gone: the next message starts afresh, in the default language.
-    done = Reply(ctx.t("join.privacy.forgotten"), edit=True)
-    return [done, *alerts]
+    text = ctx.t("join.privacy.forgotten")
+    if requested is not None and phone is not None:
+        key = "erasure_throttled" if requested.outcome is ErasureOutcome.THROTTLED else "erasure_requested"
+        text += "\n\n" + ctx.t(f"join.privacy.{key}", phone=mask_phone(phone))
+    done = Reply(text, edit=True)
+    return [done, *alerts, *notices]
+
+
+async def _file_request(ctx: Ctx, result: ErasureRequestResult) -> list[Reply]:
+    """A new request: audited (ids only) and its province's officers told (ids only: they
+    find the number in the sign-up). Nothing for a number without a sign-up, a request
+    already open or a throttled chat; the requester is answered the same in every case."""
+    if result.outcome is not ErasureOutcome.FILED:
+        logger.info("user %s: erasure request by phone %s", ctx.user.id, result.outcome.value)
+        return []
+    request_id, signup_id, province = result.request_id, result.signup_id, result.province_id
+    assert request_id is not None
+    assert signup_id is not None
+    assert province is not None
+    await ctx.store.audit(ctx.user.id, "privacy.erasure_request", f"signup:{signup_id}", {"request": request_id})
+    logger.info("user %s filed erasure request %s for sign-up %s", ctx.user.id, request_id, signup_id)
+    catalog = ctx.services.catalog
+
+    def text(lang: str) -> str:
+        return catalog.t(
+            lang, "join.erasure.notice", request=request_id, signup=signup_id, province=province_name(province, lang)
+        )
+
+    return await officer_notices(ctx, province, text, or_admins=True, skip=ctx.user.id)
+
+
+async def erasure(ctx: Ctx) -> Reply | list[Reply]:
+    """`/erasure`: the open erasure requests of the organizer's provinces; `/erasure <id>
+    xoa|giu`: confirm (the number's holder asked for it on the call) or reject one."""
+    scope = await province_scope(ctx)
+    if scope is not None and not scope:
+        return no_province_yet(ctx)
+    if not ctx.args:
+        return await _open_requests(ctx, scope)
+    raw_id = ctx.args[0].lstrip("#")
+    word = fold(" ".join(ctx.args[1:]).strip().lower())
+    if not raw_id.isdigit() or word not in _CONFIRM_WORDS | _REJECT_WORDS:
+        return ctx.reply("join.erasure.usage")
+    request_id = int(raw_id)
+    request = await ctx.store.get_erasure_request(request_id)
+    # Unknown, another province's and already decided: one answer, nothing revealed.
+    if request is None or request.province_id is None or not in_scope(scope, request.province_id):
+        return ctx.reply("join.erasure.not_open", request=request_id)
+    confirm = word in _CONFIRM_WORDS
+    decision = await ctx.store.decide_signup_erasure(
+        request_id, confirm=confirm, decided_by=ctx.user.id, form_flows=FORM_FLOWS
+    )
+    if decision is None:
+        return ctx.reply("join.erasure.not_open", request=request_id)
+    signup_id, province = decision.request.signup_id, request.province_id
+    action = "privacy.erasure_confirm" if decision.erased else "privacy.erasure_reject"
+    await ctx.store.audit(ctx.user.id, action, f"signup:{signup_id}", {"request": request_id})
+    logger.info("user %s %s erasure request %s (sign-up %s)", ctx.user.id, action, request_id, signup_id)
+    if not decision.erased:
+        return ctx.reply("join.erasure.rejected", request=request_id, signup=signup_id)
+    catalog = ctx.services.catalog
+    masked = mask_phone(decision.request.phone_e164)
+    told = [
+        Reply(
+            catalog.t(r.language, "join.erasure.done_requester", phone=masked),
+            to_channel=r.channel,
+            to_user=r.external_id,
+        )
+        for r in decision.notify
+    ]
+    done = ctx.reply("join.erasure.confirmed", request=request_id, signup=signup_id)
+    return [done, *told, *alert(ctx, province, "join.alert.erased", id=signup_id)]
+
+
+async def _open_requests(ctx: Ctx, scope: frozenset[str] | None) -> Reply:
+    requests = await ctx.store.open_erasure_requests(provinces=scope)
+    if not requests:
+        return ctx.reply("join.erasure.list_empty")
+    tz = ZoneInfo(ctx.settings.timezone)
+    lines = [ctx.t("join.erasure.list_head", count=len(requests))]
+    lines += [
+        ctx.t(
+            "join.erasure.list_item",
+            request=r.id,
+            signup=r.signup_id,
+            province=province_name(r.province_id, ctx.lang),
+            phone=mask_phone(r.phone_e164),
+            at=local_time(r.created_at, tz),
+        )
+        for r in requests[:50]
+    ]
+    lines.append(ctx.t("join.erasure.usage"))
+    return Reply("\n".join(lines), buttons=[ctx.back_button()])
 
 
 # A typed "yes" to "erase everything?": the buttons again, never an erasure (that takes
@@ -299,7 +492,7 @@ async def typed_instead(ctx: Ctx) -> list[Reply]:
     # "dừng" folds to "dung" too: that is "stop", not "yes, erase".
     said = ctx.inbound.text.strip().lower()
     if state is not None and fold(said) in _TYPED_YES and not said.startswith("dừng"):
-        reply = _confirmation(ctx, str(state.data["nonce"]), state.data.get("phone"))
+        reply = await _confirmation(ctx, str(state.data["nonce"]), state.data.get("phone"))
         reply.text = f"{ctx.t('join.privacy.press_to_erase')}\n\n{reply.text}"
         return [reply]
     # As if no confirmation had been open: a question typed here stays a question.
@@ -313,5 +506,6 @@ async def typed_instead(ctx: Ctx) -> list[Reply]:
 def register(router: Router) -> None:
     router.command("mydata", describe="join.cmd.mydata")(mydata)
     router.command("forget", describe="join.cmd.forget")(forget)
+    router.command("erasure", min_role=Role.ORGANIZER)(erasure)
     router.button(PREFIX, actions=ACTIONS)(on_button)
     router.flow(FLOW_FORGET)(typed_instead)

@@ -10,7 +10,14 @@ from storage.postgres.store import PostgresFeature, affected, delete_in_batches,
 from storage.records import User
 from storage.signups import (
     COLLECT_ACTION,
+    ERASURE_REQUEST_TTL,
     PAPER_CHANNEL,
+    ErasureDecision,
+    ErasureOutcome,
+    ErasureRequest,
+    ErasureRequester,
+    ErasureRequestResult,
+    ErasureStatus,
     FormClaim,
     Signup,
     SignupDayCount,
@@ -23,7 +30,7 @@ from storage.signups import (
     SubmitOutcome,
     SubmitResult,
 )
-from storage.sqlite.signups import _SOURCES, _STATUSES, _updated
+from storage.sqlite.signups import _ERASURE_SELECT, _SOURCES, _STATUSES, _erasure_request, _updated
 
 if TYPE_CHECKING:
     import asyncpg
@@ -47,6 +54,9 @@ _UPDATE_DETAILS = (
 _SUBMIT_LOCK = 0x5347  # "SG"
 # (IMPORT_LOCK, 0): shared by every submission, exclusive for a paper import (console.py).
 IMPORT_LOCK = 0x5349  # "SI"
+# First key of the locks serialising one chat's erasure requests (their throttle count:
+# "a:<channel>:<id>") and the decisions on one sign-up's requests ("s:<sign-up id>").
+_ERASURE_LOCK = 0x5345  # "SE"
 
 
 class Params:
@@ -477,7 +487,127 @@ class PostgresSignupMixin(PostgresFeature):
                 erased = (int(row["id"]), str(row["province_id"]))
         return erased
 
+    async def request_signup_erasure(
+        self, phone_e164: str, requester: ErasureRequester, *, requester_id: int, limit: int, since: datetime
+    ) -> ErasureRequestResult:
+        address = (requester.channel, requester.external_id)
+        async with self.transaction() as db:
+            # One chat's requests one at a time: two at once cannot both pass the count.
+            await db.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))", _ERASURE_LOCK, f"a:{address[0]}:{address[1]}"
+            )
+            filed = await db.fetchval(
+                "SELECT COUNT(*) FROM signup_erasure_requests"
+                " WHERE requester_channel = $1 AND requester_external_id = $2 AND created_at >= $3",
+                *address,
+                since,
+            )
+            if filed >= limit:
+                return ErasureRequestResult(ErasureOutcome.THROTTLED)
+            signup = await db.fetchrow(
+                "SELECT id, user_id, province_id FROM signups WHERE phone_e164 = $1 FOR SHARE", phone_e164
+            )
+            signup_id: int | None = None
+            status = ErasureStatus.NONE
+            if signup is not None and signup["user_id"] != requester_id:
+                open_id = await db.fetchval(
+                    "SELECT id FROM signup_erasure_requests WHERE signup_id = $1 AND status = 'open'"
+                    " AND requester_channel = $2 AND requester_external_id = $3",
+                    signup["id"],
+                    *address,
+                )
+                if open_id is not None:
+                    return ErasureRequestResult(
+                        ErasureOutcome.PENDING, int(open_id), int(signup["id"]), str(signup["province_id"])
+                    )
+                signup_id, status = int(signup["id"]), ErasureStatus.OPEN
+            new_id = await db.fetchval(
+                "INSERT INTO signup_erasure_requests (signup_id, requester_channel, requester_external_id,"
+                " requester_lang, status, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                signup_id,
+                *address,
+                requester.language,
+                status.value,
+                now_utc(),
+            )
+            if signup is None or signup_id is None:
+                return ErasureRequestResult(ErasureOutcome.NO_SIGNUP, int(new_id))
+            return ErasureRequestResult(ErasureOutcome.FILED, int(new_id), signup_id, str(signup["province_id"]))
+
+    async def erasure_requests_by(self, channel: str, external_id: str, *, since: datetime) -> list[ErasureRequest]:
+        rows = await self.db.fetch(
+            f"{_ERASURE_SELECT} WHERE r.requester_channel = $1 AND r.requester_external_id = $2 AND r.created_at >= $3"
+            " ORDER BY r.id DESC",
+            channel,
+            external_id,
+            since,
+        )
+        return [_erasure_request(r) for r in rows]
+
+    async def get_erasure_request(self, request_id: int) -> ErasureRequest | None:
+        row = await self.db.fetchrow(f"{_ERASURE_SELECT} WHERE r.id = $1", request_id)
+        return _erasure_request(row) if row is not None else None
+
+    async def open_erasure_requests(self, *, provinces: Collection[str] | None) -> list[ErasureRequest]:
+        where = ["r.status = 'open'", "r.signup_id IS NOT NULL"]
+        params = Params()
+        if not filter_provinces(provinces, where, params):
+            return []
+        rows = await self.db.fetch(f"{_ERASURE_SELECT} WHERE {' AND '.join(where)} ORDER BY r.id", *params.values)
+        return [_erasure_request(r) for r in rows]
+
+    async def decide_signup_erasure(
+        self, request_id: int, *, confirm: bool, decided_by: int | None, form_flows: Collection[str] = ()
+    ) -> ErasureDecision | None:
+        now = now_utc()
+        async with self.transaction() as db:
+            row = await db.fetchrow(f"{_ERASURE_SELECT} WHERE r.id = $1", request_id)
+            if row is None or row["status"] != ErasureStatus.OPEN.value or row["signup_id"] is None:
+                return None
+            # Deciders of one sign-up one at a time (two officers confirming two requests
+            # for it must not deadlock on each other's rows); then read the request again.
+            await db.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _ERASURE_LOCK, f"s:{row['signup_id']}")
+            row = await db.fetchrow(f"{_ERASURE_SELECT} WHERE r.id = $1", request_id)
+            if row is None or row["status"] != ErasureStatus.OPEN.value or row["phone_e164"] is None:
+                return None
+            request = _erasure_request(row)
+            if not confirm:
+                await db.execute(
+                    "UPDATE signup_erasure_requests SET status = 'rejected', decided_at = $1, decided_by = $2"
+                    " WHERE id = $3",
+                    now,
+                    decided_by,
+                    request_id,
+                )
+                return ErasureDecision(request, erased=False)
+            phone = str(request.phone_e164)
+            if form_flows:
+                await db.execute(
+                    "DELETE FROM conversation_state WHERE (flow = ANY($1::text[]) AND data->>'phone' = $2)"
+                    " OR (data->'resume'->>'flow' = ANY($1::text[]) AND data->'resume'->'data'->>'phone' = $2)",
+                    sorted(set(form_flows)),
+                    phone,
+                )
+            # The submissions' lock, as forget_signup_by_phone takes it.
+            await db.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _SUBMIT_LOCK, "p:" + phone)
+            waiting = await db.fetch(
+                "UPDATE signup_erasure_requests SET status = 'confirmed', decided_at = $1, decided_by = $2"
+                " WHERE signup_id = $3 AND status = 'open'"
+                " RETURNING requester_channel, requester_external_id, requester_lang",
+                now,
+                decided_by,
+                request.signup_id,
+            )
+            if not waiting:
+                return None  # the sign-up went (replaced, erased) before the submissions' lock
+            await db.execute("DELETE FROM signups WHERE id = $1", request.signup_id)
+        notify = sorted({ErasureRequester(r[0], r[1], r[2]) for r in waiting}, key=lambda q: (q.channel, q.external_id))
+        return ErasureDecision(request, erased=True, notify=tuple(notify))
+
     async def purge_signups(self, *, last_contact_before: datetime) -> int:
+        await self.db.execute(
+            "DELETE FROM signup_erasure_requests WHERE created_at < $1", now_utc() - ERASURE_REQUEST_TTL
+        )
         # Bounded batches over the last_contact index: a first purge of years of sign-ups
         # must not hold locks on them all in one long statement while workers chat.
         return await delete_in_batches(self.db, "signups", "id", "last_contact_at < $1", last_contact_before)

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 from storage.records import User
 from storage.signups import (
     COLLECT_ACTION,
+    ERASURE_REQUEST_TTL,
     PAPER_CHANNEL,
+    ErasureDecision,
+    ErasureOutcome,
+    ErasureRequest,
+    ErasureRequester,
+    ErasureRequestResult,
+    ErasureStatus,
     FormClaim,
     Signup,
     SignupDayCount,
@@ -82,6 +89,33 @@ def _signup(r: aiosqlite.Row) -> Signup:
         created_at=_dt(r["created_at"]),
         updated_at=_dt(r["updated_at"]),
         last_contact_at=_dt(r["last_contact_at"]),
+    )
+
+
+# An erasure request with its sign-up's province and number (while the sign-up exists).
+_ERASURE_SELECT = (
+    "SELECT r.*, s.province_id, s.phone_e164 FROM signup_erasure_requests r LEFT JOIN signups s ON s.id = r.signup_id"
+)
+
+
+def _erasure_request(r: Any) -> ErasureRequest:
+    """A row of _ERASURE_SELECT (aiosqlite or asyncpg: timestamps parsed when text)."""
+
+    def moment(value: Any) -> datetime | None:
+        return _dt(value) if isinstance(value, str) else value
+
+    created = moment(r["created_at"])
+    assert created is not None
+    return ErasureRequest(
+        id=int(r["id"]),
+        signup_id=r["signup_id"],
+        province_id=r["province_id"],
+        phone_e164=r["phone_e164"],
+        requester=ErasureRequester(r["requester_channel"], r["requester_external_id"], r["requester_lang"]),
+        status=ErasureStatus(r["status"]),
+        created_at=created,
+        decided_at=moment(r["decided_at"]),
+        decided_by=r["decided_by"],
     )
 
 
@@ -495,20 +529,120 @@ class SQLiteSignupMixin:
             if row is not None and (include_owned or row["user_id"] is None):
                 await db.execute("DELETE FROM signups WHERE id = ?", (row["id"],))
                 erased = (int(row["id"]), str(row["province_id"]))
-            if form_flows:
-                clause, flows = _in("flow", form_flows)
-                # A form of these flows, or one set aside under `resume` by another flow
-                # (an open /forget confirmation keeps the form it interrupted there).
-                resumed = clause.replace("flow", "json_extract(data, '$.resume.flow')", 1)
-                await db.execute(
-                    f"DELETE FROM conversation_state WHERE ({clause} AND json_extract(data, '$.phone') = ?)"
-                    f" OR ({resumed} AND json_extract(data, '$.resume.data.phone') = ?)",
-                    (*flows, phone_e164, *flows, phone_e164),
-                )
+            await self._delete_forms_with_phone(db, phone_e164, form_flows)
         await self._checkpoint()
         return erased
 
+    async def _delete_forms_with_phone(
+        self, db: GuardedConnection, phone_e164: str, form_flows: Collection[str]
+    ) -> None:
+        if not form_flows:
+            return
+        clause, flows = _in("flow", form_flows)
+        # A form of these flows, or one set aside under `resume` by another flow
+        # (an open /forget confirmation keeps the form it interrupted there).
+        resumed = clause.replace("flow", "json_extract(data, '$.resume.flow')", 1)
+        await db.execute(
+            f"DELETE FROM conversation_state WHERE ({clause} AND json_extract(data, '$.phone') = ?)"
+            f" OR ({resumed} AND json_extract(data, '$.resume.data.phone') = ?)",
+            (*flows, phone_e164, *flows, phone_e164),
+        )
+
+    async def request_signup_erasure(
+        self, phone_e164: str, requester: ErasureRequester, *, requester_id: int, limit: int, since: datetime
+    ) -> ErasureRequestResult:
+        now = _now()
+        address = (requester.channel, requester.external_id)
+        async with self.transaction() as db:
+            filed = await self._one(
+                "SELECT COUNT(*) FROM signup_erasure_requests"
+                " WHERE requester_channel = ? AND requester_external_id = ? AND created_at >= ?",
+                (*address, _ts(since)),
+            )
+            if filed is not None and filed[0] >= limit:
+                return ErasureRequestResult(ErasureOutcome.THROTTLED)
+            signup = await self._one("SELECT id, user_id, province_id FROM signups WHERE phone_e164 = ?", (phone_e164,))
+            if signup is not None and signup["user_id"] != requester_id:
+                open_one = await self._one(
+                    "SELECT id FROM signup_erasure_requests WHERE signup_id = ? AND status = 'open'"
+                    " AND requester_channel = ? AND requester_external_id = ?",
+                    (signup["id"], *address),
+                )
+                if open_one is not None:
+                    return ErasureRequestResult(
+                        ErasureOutcome.PENDING, int(open_one["id"]), int(signup["id"]), str(signup["province_id"])
+                    )
+                signup_id, status = int(signup["id"]), ErasureStatus.OPEN
+            else:
+                signup_id, status = None, ErasureStatus.NONE
+            async with db.execute(
+                "INSERT INTO signup_erasure_requests (signup_id, requester_channel, requester_external_id,"
+                " requester_lang, status, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (signup_id, *address, requester.language, status.value, now),
+            ) as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            if signup_id is None:
+                return ErasureRequestResult(ErasureOutcome.NO_SIGNUP, int(row[0]))
+            assert signup is not None
+            return ErasureRequestResult(ErasureOutcome.FILED, int(row[0]), signup_id, str(signup["province_id"]))
+
+    async def erasure_requests_by(self, channel: str, external_id: str, *, since: datetime) -> list[ErasureRequest]:
+        rows = await self._all(
+            f"{_ERASURE_SELECT} WHERE r.requester_channel = ? AND r.requester_external_id = ? AND r.created_at >= ?"
+            " ORDER BY r.id DESC",
+            (channel, external_id, _ts(since)),
+        )
+        return [_erasure_request(r) for r in rows]
+
+    async def get_erasure_request(self, request_id: int) -> ErasureRequest | None:
+        row = await self._one(f"{_ERASURE_SELECT} WHERE r.id = ?", (request_id,))
+        return _erasure_request(row) if row is not None else None
+
+    async def open_erasure_requests(self, *, provinces: Collection[str] | None) -> list[ErasureRequest]:
+        where = ["r.status = 'open'", "r.signup_id IS NOT NULL"]
+        params: list[Any] = []
+        if not _filter_provinces(provinces, where, params):
+            return []
+        rows = await self._all(f"{_ERASURE_SELECT} WHERE {' AND '.join(where)} ORDER BY r.id", tuple(params))
+        return [_erasure_request(r) for r in rows]
+
+    async def decide_signup_erasure(
+        self, request_id: int, *, confirm: bool, decided_by: int | None, form_flows: Collection[str] = ()
+    ) -> ErasureDecision | None:
+        now = _now()
+        async with self.transaction() as db:
+            row = await self._one(f"{_ERASURE_SELECT} WHERE r.id = ?", (request_id,))
+            if row is None or row["status"] != ErasureStatus.OPEN.value or row["phone_e164"] is None:
+                return None
+            request = _erasure_request(row)
+            if not confirm:
+                await db.execute(
+                    "UPDATE signup_erasure_requests SET status = 'rejected', decided_at = ?, decided_by = ?"
+                    " WHERE id = ?",
+                    (now, decided_by, request_id),
+                )
+                return ErasureDecision(request, erased=False)
+            waiting = await self._all(
+                "SELECT DISTINCT requester_channel, requester_external_id, requester_lang FROM signup_erasure_requests"
+                " WHERE signup_id = ? AND status = 'open' ORDER BY requester_channel, requester_external_id",
+                (request.signup_id,),
+            )
+            await db.execute(
+                "UPDATE signup_erasure_requests SET status = 'confirmed', decided_at = ?, decided_by = ?"
+                " WHERE signup_id = ? AND status = 'open'",
+                (now, decided_by, request.signup_id),
+            )
+            await self._delete_forms_with_phone(db, str(request.phone_e164), form_flows)
+            await db.execute("DELETE FROM signups WHERE id = ?", (request.signup_id,))
+        await self._checkpoint()
+        notify = tuple(ErasureRequester(r[0], r[1], r[2]) for r in waiting)
+        return ErasureDecision(request, erased=True, notify=notify)
+
     async def purge_signups(self, *, last_contact_before: datetime) -> int:
+        await self.db.execute(
+            "DELETE FROM signup_erasure_requests WHERE created_at < ?", (_ts(datetime.now(UTC) - ERASURE_REQUEST_TTL),)
+        )
         # Bounded batches over the last_contact index: a first purge of years of sign-ups
         # must not hold the database for one long statement while workers chat.
         count = await delete_in_batches(self.db, "signups", "id", "last_contact_at < ?", (_ts(last_contact_before),))
