@@ -51,6 +51,16 @@ _AROUND = frozenset(
     }
 )
 _SHORT = 8  # words: a feature named inside more than this is part of a question
+# A feature's name inside a message that also holds one of these is a rights question
+# about it ("tiền xe Tết có bị trừ lương không", "ưu đãi cho lao động nữ mang thai"), which
+# the Q&A answers well (found in review): only the whole-message names count then.
+_RIGHTS_WORDS = frozenset(
+    {
+        *("luong", "tru", "tien", "thue", "phu cap", "mang thai", "lao dong nu", "bi", "tra", "cty"),
+        *("cong ty", "hop dong", "bhxh", "bao hiem", "nghi", "phep", "che do", "quyen", "luat"),
+        *("salary", "wage", "deduct", "tax", "pregnant", "law", "right", "rights", "pay"),
+    }
+)
 
 
 def _contains(words: list[str], phrase: str) -> bool:
@@ -67,6 +77,8 @@ def feature_named(text: str) -> str | None:
     for command, (names, _) in _FEATURES.items():
         if " ".join(words) in names or whole in names:
             return command
+    if any(_contains(words, w) for w in _RIGHTS_WORDS):
+        return None
     for command, (_, inside) in _FEATURES.items():
         if any(_contains(words, phrase) for phrase in inside):
             return command
