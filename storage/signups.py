@@ -31,12 +31,19 @@ A phone number is the only identity a sign-up has, and nobody verified it. So:
   HR office knows every worker's number (found by an outside tester: a stranger's
   `/forget <phone>` erased a collected sign-up). `/forget <phone>` for a sign-up the
   asking account does not own files an erasure request (`request_signup_erasure`); the
-  province's officers call the number and confirm or reject it (`decide_signup_erasure`).
+  province's officers call the number and confirm or reject it (`decide_signup_erasure`),
+  and tell the person on the call what they did. The requester is never told the
+  outcome: if the employer asked and the worker agreed on the call, "erased" would tell
+  the employer that the number had signed up.
   A request holds no number (its sign-up has it) and no name: only the sign-up's id, the
-  requester's chat address and language (to tell them when it is erased) and dates. A
-  number with no sign-up gets a request row too, without a sign-up, so that throttling
-  counts every attempt and the answer never depends on whether the number signed up.
-  Every request goes after ERASURE_REQUEST_TTL (`purge_signups`).
+  requesting chat's address (to count its requests: the daily limit, and its /mydata)
+  and dates. Every attempt writes exactly one row, whatever the number: a number with
+  no sign-up (or the requester's own) gets one without a sign-up, and so does a chat's
+  repeat for a sign-up it already has a request open for. So the limit and /mydata count
+  the same for a number that signed up and one that did not; only the officers' notices
+  (which the requester never sees) differ. Every request goes after ERASURE_REQUEST_TTL
+  (`purge_signups`). Request ids are never reused (AUTOINCREMENT on SQLite, an identity
+  on PostgreSQL): an old "/erasure <id> xoa" must not reach another worker's sign-up.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ from storage.records import User
 # The audit action recording a volunteer's /collect submission (see submit_signup).
 COLLECT_ACTION = "signup.collect"
 # How long an erasure request (and the requester's chat address in it) is kept: an open
-# one not decided by then lapses, with nothing erased (the requester was told so).
+# one not decided by then lapses, with nothing erased.
 ERASURE_REQUEST_TTL = timedelta(days=30)
 
 
@@ -201,31 +208,33 @@ class ErasureStatus(StrEnum):
     OPEN = "open"  # waiting for an officer's call
     CONFIRMED = "confirmed"  # the number's holder confirmed: the sign-up was erased
     REJECTED = "rejected"  # not confirmed on the call: nothing erased
-    NONE = "none"  # no sign-up the requester does not own had the number: only counted
+    # Only counted (the daily limit, /mydata), nothing for the officers: no sign-up the
+    # requester does not own had the number, or this chat already has one open for it.
+    NONE = "none"
 
 
 class ErasureOutcome(StrEnum):
     FILED = "filed"  # a new request: the province's officers are to be told
-    PENDING = "pending"  # this requester already has one open for the sign-up: nothing new
-    NO_SIGNUP = "no_signup"  # no such sign-up (or the requester's own): the attempt counted
+    PENDING = "pending"  # this chat already has one open for the sign-up: counted, nothing new
+    NO_SIGNUP = "no_signup"  # no such sign-up (or the requester's own): counted
     THROTTLED = "throttled"  # too many requests from this chat in the window: nothing recorded
 
 
 @dataclass(frozen=True, slots=True)
 class ErasureRequester:
-    """Where to tell the requester that the sign-up was erased: their account is erased
-    together with the request, so the chat address is kept instead, until the request
-    goes (ERASURE_REQUEST_TTL)."""
+    """The chat that filed a request. Kept only because the daily limit needs it (and
+    /mydata lists the chat's requests): /forget erases the requesting account, so
+    requests are counted by chat address. It is never used to tell the requester the
+    outcome (see the module docstring), so no language is kept either."""
 
     channel: str
     external_id: str
-    language: str
 
 
 @dataclass(frozen=True, slots=True)
 class ErasureRequestResult:
     outcome: ErasureOutcome
-    request_id: int | None = None  # FILED, PENDING (the open one) and NO_SIGNUP
+    request_id: int | None = None  # the row written: every outcome but THROTTLED
     signup_id: int | None = None  # FILED and PENDING
     province_id: str | None = None  # FILED and PENDING
 
@@ -233,7 +242,8 @@ class ErasureRequestResult:
 @dataclass(frozen=True, slots=True)
 class ErasureRequest:
     id: int
-    signup_id: int | None  # None once the sign-up is gone (erased, replaced, purged) or never was
+    # None once the sign-up is gone (erased, replaced, purged), or for a row only counted (NONE)
+    signup_id: int | None
     province_id: str | None  # the sign-up's, while it exists
     phone_e164: str | None  # the sign-up's, while it exists: for masked display only
     requester: ErasureRequester
@@ -247,7 +257,6 @@ class ErasureRequest:
 class ErasureDecision:
     request: ErasureRequest  # as it was before the decision (with the sign-up's number)
     erased: bool  # confirmed: the sign-up (and unfinished forms with its number) erased
-    notify: tuple[ErasureRequester, ...] = ()  # confirmed: every requester of the sign-up
 
 
 class SignupStore(abc.ABC):
@@ -410,8 +419,10 @@ class SignupStore(abc.ABC):
         unless the requester's chat (by address, not account: /forget erases the account)
         filed `limit` requests since `since` (THROTTLED, nothing recorded). A sign-up the
         account `requester_id` owns is not a request's (the caller erases it): NO_SIGNUP,
-        as when no sign-up has the number. A requester's second request for the same open
-        sign-up files nothing new (PENDING). Ids only; the number is not stored."""
+        as when no sign-up has the number. A chat's repeat for a sign-up it already has a
+        request open for is PENDING (the officers are not told again). Every outcome but
+        THROTTLED writes exactly one row, so the count never tells whether the number
+        signed up. Ids only; the number is not stored."""
 
     @abc.abstractmethod
     async def erasure_requests_by(self, channel: str, external_id: str, *, since: datetime) -> list[ErasureRequest]:
@@ -431,7 +442,8 @@ class SignupStore(abc.ABC):
         """An officer's decision on an open request, in one transaction: confirmed erases
         the sign-up (whoever owns it: the number's holder said so on the call) and every
         unfinished form of `form_flows` with its number, and closes every open request for
-        it; rejected closes this one. None when the request is not open or its sign-up is
+        it; rejected closes this one. Nobody is named to be told: the officer tells the
+        number's holder on the call, the requesters never hear. None when the request is not open or its sign-up is
         gone (decided already, erased another way)."""
 
     @abc.abstractmethod

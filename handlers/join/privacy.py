@@ -10,10 +10,13 @@ number is no proof of anything (an employer's HR office knows every worker's num
 so `/forget <phone>` never erases a sign-up the asking account does not own: it files
 an erasure request (storage/signups.py). The province's officers are told (ids only,
 handlers/scope.officer_notices), call the number, and decide with `/erasure <id>
-xoa|giu` (scoped to their provinces, audited). Only an erasure is reported to the
-requester: a rejection, or a number with no sign-up at all, is silence, which the
-requester is told to expect, so the answers never reveal whether a number signed up.
-A chat may file ERASURE_REQUESTS_PER_DAY requests a day (every attempt counts, sign-up
+xoa|giu` (scoped to their provinces, audited), and tell the person on the call what they
+did. The bot never tells the requester the outcome, erased or not: if an employer filed
+the request and the worker agreed to erase, "erased" would tell the employer that the
+number had signed up. The requester is told so up front, and every answer, button, count
+and /mydata line is the same whether the number belongs to another account, to a
+collected sign-up or to nobody, and however often it is asked for. A chat may file
+ERASURE_REQUESTS_PER_DAY requests a day (every attempt counts, sign-up or not, repeat
 or not). The account's own sign-up (also when the number given is its own) is erased
 at once, as before.
 
@@ -242,7 +245,8 @@ async def _mydata_requests(ctx: Ctx, tz: ZoneInfo) -> list[str]:
 
 
 def _requester(ctx: Ctx) -> ErasureRequester:
-    return ErasureRequester(ctx.user.channel, ctx.user.external_id, ctx.lang)
+    """The chat's address, for the daily limit only (the account goes with /forget)."""
+    return ErasureRequester(ctx.user.channel, ctx.user.external_id)
 
 
 async def _requests_of_chat(ctx: Ctx, *, since: datetime) -> list[ErasureRequest]:
@@ -394,7 +398,8 @@ async def _erase(ctx: Ctx, phone: str | None) -> list[Reply]:
 async def _file_request(ctx: Ctx, result: ErasureRequestResult) -> list[Reply]:
     """A new request: audited (ids only) and its province's officers told (ids only: they
     find the number in the sign-up). Nothing for a number without a sign-up, a request
-    already open or a throttled chat; the requester is answered the same in every case."""
+    this chat already has open or a throttled chat; the requester is answered the same in
+    every case."""
     if result.outcome is not ErasureOutcome.FILED:
         logger.info("user %s: erasure request by phone %s", ctx.user.id, result.outcome.value)
         return []
@@ -441,20 +446,12 @@ async def erasure(ctx: Ctx) -> Reply | list[Reply]:
     action = "privacy.erasure_confirm" if decision.erased else "privacy.erasure_reject"
     await ctx.store.audit(ctx.user.id, action, f"signup:{signup_id}", {"request": request_id})
     logger.info("user %s %s erasure request %s (sign-up %s)", ctx.user.id, action, request_id, signup_id)
+    # Nobody else is told: the officer tells the number's holder on the call, and the
+    # requester is never told the outcome (it would tell an employer the number signed up).
     if not decision.erased:
         return ctx.reply("join.erasure.rejected", request=request_id, signup=signup_id)
-    catalog = ctx.services.catalog
-    masked = mask_phone(decision.request.phone_e164)
-    told = [
-        Reply(
-            catalog.t(r.language, "join.erasure.done_requester", phone=masked),
-            to_channel=r.channel,
-            to_user=r.external_id,
-        )
-        for r in decision.notify
-    ]
     done = ctx.reply("join.erasure.confirmed", request=request_id, signup=signup_id)
-    return [done, *told, *alert(ctx, province, "join.alert.erased", id=signup_id)]
+    return [done, *alert(ctx, province, "join.alert.erased", id=signup_id)]
 
 
 async def _open_requests(ctx: Ctx, scope: frozenset[str] | None) -> Reply:

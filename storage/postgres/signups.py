@@ -507,32 +507,31 @@ class PostgresSignupMixin(PostgresFeature):
             signup = await db.fetchrow(
                 "SELECT id, user_id, province_id FROM signups WHERE phone_e164 = $1 FOR SHARE", phone_e164
             )
-            signup_id: int | None = None
-            status = ErasureStatus.NONE
+            outcome, signup_id = ErasureOutcome.NO_SIGNUP, None
             if signup is not None and signup["user_id"] != requester_id:
+                signup_id = int(signup["id"])
                 open_id = await db.fetchval(
                     "SELECT id FROM signup_erasure_requests WHERE signup_id = $1 AND status = 'open'"
                     " AND requester_channel = $2 AND requester_external_id = $3",
-                    signup["id"],
+                    signup_id,
                     *address,
                 )
-                if open_id is not None:
-                    return ErasureRequestResult(
-                        ErasureOutcome.PENDING, int(open_id), int(signup["id"]), str(signup["province_id"])
-                    )
-                signup_id, status = int(signup["id"]), ErasureStatus.OPEN
+                outcome = ErasureOutcome.FILED if open_id is None else ErasureOutcome.PENDING
+            # One row for every attempt, as for a number with no sign-up: a repeat that
+            # wrote nothing would leave the limit and /mydata counting differently for a
+            # number that signed up. Only a new request is open (and has the sign-up).
+            new_request = outcome is ErasureOutcome.FILED
             new_id = await db.fetchval(
                 "INSERT INTO signup_erasure_requests (signup_id, requester_channel, requester_external_id,"
-                " requester_lang, status, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                signup_id,
+                " status, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                signup_id if new_request else None,
                 *address,
-                requester.language,
-                status.value,
+                (ErasureStatus.OPEN if new_request else ErasureStatus.NONE).value,
                 now_utc(),
             )
             if signup is None or signup_id is None:
-                return ErasureRequestResult(ErasureOutcome.NO_SIGNUP, int(new_id))
-            return ErasureRequestResult(ErasureOutcome.FILED, int(new_id), signup_id, str(signup["province_id"]))
+                return ErasureRequestResult(outcome, int(new_id))
+            return ErasureRequestResult(outcome, int(new_id), signup_id, str(signup["province_id"]))
 
     async def erasure_requests_by(self, channel: str, external_id: str, *, since: datetime) -> list[ErasureRequest]:
         rows = await self.db.fetch(
@@ -590,19 +589,17 @@ class PostgresSignupMixin(PostgresFeature):
                 )
             # The submissions' lock, as forget_signup_by_phone takes it.
             await db.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _SUBMIT_LOCK, "p:" + phone)
-            waiting = await db.fetch(
+            closed = await db.fetch(
                 "UPDATE signup_erasure_requests SET status = 'confirmed', decided_at = $1, decided_by = $2"
-                " WHERE signup_id = $3 AND status = 'open'"
-                " RETURNING requester_channel, requester_external_id, requester_lang",
+                " WHERE signup_id = $3 AND status = 'open' RETURNING id",
                 now,
                 decided_by,
                 request.signup_id,
             )
-            if not waiting:
+            if not closed:
                 return None  # the sign-up went (replaced, erased) before the submissions' lock
             await db.execute("DELETE FROM signups WHERE id = $1", request.signup_id)
-        notify = sorted({ErasureRequester(r[0], r[1], r[2]) for r in waiting}, key=lambda q: (q.channel, q.external_id))
-        return ErasureDecision(request, erased=True, notify=tuple(notify))
+        return ErasureDecision(request, erased=True)
 
     async def purge_signups(self, *, last_contact_before: datetime) -> int:
         await self.db.execute(

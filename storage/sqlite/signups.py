@@ -111,7 +111,7 @@ def _erasure_request(r: Any) -> ErasureRequest:
         signup_id=r["signup_id"],
         province_id=r["province_id"],
         phone_e164=r["phone_e164"],
-        requester=ErasureRequester(r["requester_channel"], r["requester_external_id"], r["requester_lang"]),
+        requester=ErasureRequester(r["requester_channel"], r["requester_external_id"]),
         status=ErasureStatus(r["status"]),
         created_at=created,
         decided_at=moment(r["decided_at"]),
@@ -562,30 +562,34 @@ class SQLiteSignupMixin:
             if filed is not None and filed[0] >= limit:
                 return ErasureRequestResult(ErasureOutcome.THROTTLED)
             signup = await self._one("SELECT id, user_id, province_id FROM signups WHERE phone_e164 = ?", (phone_e164,))
+            outcome, signup_id = ErasureOutcome.NO_SIGNUP, None
             if signup is not None and signup["user_id"] != requester_id:
+                signup_id = int(signup["id"])
                 open_one = await self._one(
                     "SELECT id FROM signup_erasure_requests WHERE signup_id = ? AND status = 'open'"
                     " AND requester_channel = ? AND requester_external_id = ?",
-                    (signup["id"], *address),
+                    (signup_id, *address),
                 )
-                if open_one is not None:
-                    return ErasureRequestResult(
-                        ErasureOutcome.PENDING, int(open_one["id"]), int(signup["id"]), str(signup["province_id"])
-                    )
-                signup_id, status = int(signup["id"]), ErasureStatus.OPEN
-            else:
-                signup_id, status = None, ErasureStatus.NONE
+                outcome = ErasureOutcome.FILED if open_one is None else ErasureOutcome.PENDING
+            # One row for every attempt, as for a number with no sign-up: a repeat that
+            # wrote nothing would leave the limit and /mydata counting differently for a
+            # number that signed up. Only a new request is open (and has the sign-up).
+            new_request = outcome is ErasureOutcome.FILED
             async with db.execute(
                 "INSERT INTO signup_erasure_requests (signup_id, requester_channel, requester_external_id,"
-                " requester_lang, status, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                (signup_id, *address, requester.language, status.value, now),
+                " status, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (
+                    signup_id if new_request else None,
+                    *address,
+                    (ErasureStatus.OPEN if new_request else ErasureStatus.NONE).value,
+                    now,
+                ),
             ) as cur:
                 row = await cur.fetchone()
             assert row is not None
-            if signup_id is None:
-                return ErasureRequestResult(ErasureOutcome.NO_SIGNUP, int(row[0]))
-            assert signup is not None
-            return ErasureRequestResult(ErasureOutcome.FILED, int(row[0]), signup_id, str(signup["province_id"]))
+            if signup is None or signup_id is None:
+                return ErasureRequestResult(outcome, int(row[0]))
+            return ErasureRequestResult(outcome, int(row[0]), signup_id, str(signup["province_id"]))
 
     async def erasure_requests_by(self, channel: str, external_id: str, *, since: datetime) -> list[ErasureRequest]:
         rows = await self._all(
@@ -623,11 +627,6 @@ class SQLiteSignupMixin:
                     (now, decided_by, request_id),
                 )
                 return ErasureDecision(request, erased=False)
-            waiting = await self._all(
-                "SELECT DISTINCT requester_channel, requester_external_id, requester_lang FROM signup_erasure_requests"
-                " WHERE signup_id = ? AND status = 'open' ORDER BY requester_channel, requester_external_id",
-                (request.signup_id,),
-            )
             await db.execute(
                 "UPDATE signup_erasure_requests SET status = 'confirmed', decided_at = ?, decided_by = ?"
                 " WHERE signup_id = ? AND status = 'open'",
@@ -636,8 +635,7 @@ class SQLiteSignupMixin:
             await self._delete_forms_with_phone(db, str(request.phone_e164), form_flows)
             await db.execute("DELETE FROM signups WHERE id = ?", (request.signup_id,))
         await self._checkpoint()
-        notify = tuple(ErasureRequester(r[0], r[1], r[2]) for r in waiting)
-        return ErasureDecision(request, erased=True, notify=notify)
+        return ErasureDecision(request, erased=True)
 
     async def purge_signups(self, *, last_contact_before: datetime) -> int:
         await self.db.execute(
