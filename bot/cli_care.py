@@ -24,7 +24,16 @@ from handlers.care.common import checkin_opens
 from handlers.i18n import LANGUAGES, load_catalog
 from handlers.join.common import parse_province
 from handlers.join.phone import mask_phone
-from storage.care import NATIONWIDE, CaseStatus, CheckinOutcome, NewProgram, Program, ProgramMode, RegStatus
+from storage.care import (
+    NATIONWIDE,
+    CaseMoved,
+    CaseStatus,
+    CheckinOutcome,
+    NewProgram,
+    Program,
+    ProgramMode,
+    RegStatus,
+)
 
 REMINDER_HOUR = time(9, 0)
 # A date-only --closes is the end of that day: workers expect to register all of it, and
@@ -490,6 +499,10 @@ async def _program_close(args: argparse.Namespace, config: Config, store: Any) -
     return 0
 
 
+def _refs(ids: tuple[int, ...]) -> str:
+    return ", ".join(f"#{i}" for i in ids)
+
+
 async def _program_review(args: argparse.Namespace, config: Config, store: Any) -> int:
     actor, scope = await _scope(args, config, store)
     program = await _program(store, scope, args.id)
@@ -498,6 +511,8 @@ async def _program_review(args: argparse.Namespace, config: Config, store: Any) 
     target = args.approve if args.approve is not None else args.reject
     if target is None:
         pending = await store.registrations(program.id, status=RegStatus.PENDING)
+        # Numbers registered by more than one account are accepted and pointed out here.
+        twins = await store.same_phone(program.id, [r.id for r in pending])
         for reg in pending:
             answers = " | ".join(reg.answers)
             # The worker's language: a --reason reaches them as typed.
@@ -507,6 +522,8 @@ async def _program_review(args: argparse.Namespace, config: Config, store: Any) 
                 f"{reg.id:>6}  {reg.full_name:<28} {mask_phone(reg.phone_e164):<18} seats {reg.seats}  "
                 f"lang {lang:<3} {answers}"
             )
+            if reg.id in twins:
+                print(f"        ⚠️ same phone as registration {_refs(twins[reg.id])}")
         print(f"{len(pending)} pending")
         return 0
     if args.reject is not None and not (args.reason or "").strip():
@@ -549,6 +566,9 @@ async def _program_checkin(args: argparse.Namespace, config: Config, store: Any)
         raise CliError(f"already checked in at {at}", 3)
     await store.audit(actor, "care.checkin", f"registration:{reg.id}", {"program": program.id, "via": "cli"})
     print(f"checked in: {reg.full_name}, {reg.seats} seat(s)")
+    others = (await store.same_phone(program.id, [reg.id])).get(reg.id)
+    if others:
+        print(f"⚠️ same phone as registration {_refs(others)}")
     return 0
 
 
@@ -625,7 +645,13 @@ async def _cases_set(args: argparse.Namespace, config: Config, store: Any) -> in
         raise CliError(f"case {case.id} is {case.status.value}; it cannot become {status.value}")
     if status is CaseStatus.RECEIVED and not worded:
         raise CliError("reopening (--status received) needs --note with the reason in words (the worker is told)", 2)
-    await store.set_case_status(case.id, status, note=note, author_id=actor)
+    # From the status read above, checked again in the write: a bot officer's change in
+    # between is not overwritten (nor the worker told twice).
+    updated = await store.set_case_status(case.id, status, expected=case.status, note=note, author_id=actor)
+    if updated is None:
+        raise CliError(f"no case {args.id}")
+    if isinstance(updated, CaseMoved):
+        raise CliError(f"case {case.id} changed meanwhile: it is now {updated.case.status.value}; nothing was changed")
     await store.audit(
         actor,
         "care.case.status",

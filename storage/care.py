@@ -150,7 +150,7 @@ class RegisterOutcome(StrEnum):
     CONFIRMED = "confirmed"
     WAITING = "waiting"
     PENDING = "pending"
-    EXISTING = "existing"  # this phone already holds a registration for the program
+    EXISTING = "existing"  # this account registered this phone for the program already
     ACCOUNT_LIMIT = "account_limit"  # the account holds max_per_person seats already, across phones
     NOT_OPEN = "not_open"  # before it opens
     ENDED = "ended"  # after it closes, or closed by an organizer
@@ -218,6 +218,14 @@ class SupportCase:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseMoved:
+    """set_case_status's answer when the case was no longer at the expected status (another
+    officer moved it meanwhile): nothing was changed or queued; `case` is how it is now."""
+
+    case: SupportCase
+
+
+@dataclass(frozen=True, slots=True)
 class CaseEvent:
     id: int
     case_id: int
@@ -282,8 +290,14 @@ class CareStore(abc.ABC):
     ) -> RegisterResult | None:
         """Allocate places in one write transaction. With `claim` (user id, flow, form id),
         the conversation state is consumed in the same transaction; None if it was gone
-        already (the confirm button pressed twice). `max_per_person` holds per phone and
-        per account: an account's seats across phones (not rejected ones) count together."""
+        already (the confirm button pressed twice). `max_per_person` holds per account: an
+        account's seats across phones (not rejected ones) count together.
+
+        A registration belongs to its account: EXISTING only when this account registered
+        this phone for the program before. Another account's registration with the same
+        number is never looked at here (refusing it told anyone who typed a worker's
+        number that the worker had registered); it is registered like any other and the
+        officers see the pair through `same_phone`."""
 
     @abc.abstractmethod
     async def registration_by_code(self, code: str) -> Registration | None: ...
@@ -299,6 +313,12 @@ class CareStore(abc.ABC):
         self, program_id: int, *, status: RegStatus | None = None, after_id: int = 0, limit: int = 1000
     ) -> list[Registration]:
         """Arrival order (keyset paging by id)."""
+
+    @abc.abstractmethod
+    async def same_phone(self, program_id: int, registration_ids: Collection[int]) -> dict[int, tuple[int, ...]]:
+        """For the officers only: each of these registrations of the program whose phone
+        number another registration of the program has too (whatever its status or
+        account), mapped to those others' ids in arrival order. Never shown to workers."""
 
     @abc.abstractmethod
     async def waiting_position(self, registration_id: int) -> int | None: ...
@@ -366,11 +386,15 @@ class CareStore(abc.ABC):
 
     @abc.abstractmethod
     async def set_case_status(
-        self, case_id: int, status: CaseStatus, *, note: str | None, author_id: int | None
-    ) -> SupportCase | None:
-        """Record the change and queue the worker's notice in one transaction; the case
-        after the change, or None if unknown. The notice carries `note` as the reason for
-        a refusal and for a reopening (back to received)."""
+        self, case_id: int, status: CaseStatus, *, expected: CaseStatus, note: str | None, author_id: int | None
+    ) -> SupportCase | CaseMoved | None:
+        """Move the case from `expected` to `status`, record the change and queue the
+        worker's notice, in one transaction; the case after the change, None if unknown.
+        The move is made only if the case is still at `expected` (checked in the same
+        statement that changes it): otherwise CaseMoved with the case as it is, nothing
+        recorded and no notice (two officers reopening one case told the worker twice).
+        The notice carries `note` as the reason for a refusal and for a reopening (back
+        to received)."""
 
     @abc.abstractmethod
     async def case_events(self, case_id: int) -> list[CaseEvent]: ...

@@ -164,6 +164,7 @@ def test_show_checkin_exit_codes_close_and_export(cli, tmp_path) -> None:
     assert [c.value for c in sheet[1]] == VI_HEADINGS
     assert sheet.cell(2, 3).data_type == "s" and sheet.cell(2, 3).value.startswith("=HYPERLINK")
     assert sheet.cell(3, 3).value == "Nguyễn Văn Bình" and sheet.max_row == 4
+    assert sheet.cell(2, 5).value is None and rows[1][4] == ""  # no shared number: nothing said
 
     assert cli("program", "close", str(pid))[0] == 0
     code, _, err = cli("program", "close", str(pid))
@@ -177,6 +178,7 @@ VI_HEADINGS = [
     "Thời gian đăng ký",
     "Họ và tên",
     "Số điện thoại",
+    "Trùng số điện thoại",
     "Số suất",
     "Trạng thái",
     "Mã vé",
@@ -189,6 +191,7 @@ EN_HEADINGS = [
     "Registered at",
     "Full name",
     "Phone",
+    "Same phone",
     "Places",
     "Status",
     "Ticket code",
@@ -226,13 +229,42 @@ def test_registrations_export_is_headed_in_the_organizers_language(cli, tmp_path
     for fmt, vi_title, en_title in (("csv", None, None), ("xlsx", "Đăng ký", "Registrations")):
         title, rows = export(fmt, "--as", "telegram:61")
         assert (title, rows[0], len(rows), rows[1][2]) == (vi_title, VI_HEADINGS, 2, "Trần Văn An")
-        assert rows[1][5] == "đã xác nhận"  # the status in words, as the chat says it
+        assert rows[1][6] == "đã xác nhận"  # the status in words, as the chat says it
         title, rows = export(fmt, "--as", "telegram:62")
         assert (title, rows[0], len(rows), rows[1][2]) == (en_title, EN_HEADINGS, 2, "Trần Văn An")
-        assert rows[1][5] == "confirmed"
+        assert rows[1][6] == "confirmed"
         assert export(fmt)[1][0] == VI_HEADINGS  # the shell user: the bot's default language
         assert export(fmt, "--lang", "en")[1][0] == EN_HEADINGS
         assert export(fmt, "--as", "telegram:62", "--lang", "vi")[1][0] == VI_HEADINGS  # asked for wins
+
+
+def test_the_export_flags_a_number_registered_by_two_accounts(cli, tmp_path) -> None:
+    """Such registrations are accepted (refusing them told anyone typing a worker's number
+    that the worker had registered); the officers' list says which ones share a number."""
+    _, out, _ = create(cli, places="2")
+    pid = int(out)
+
+    async def register(store):  # type: ignore[no-untyped-def]
+        ids = []
+        for i, phone in enumerate(("+84911222333", "+84911222444", "+84911222333")):
+            u = await store.touch_user("telegram", f"7{i}", language="vi")
+            ids.append((await store.register(RegistrationDraft(pid, u.id, phone, f"Người {i}", 1))).registration.id)
+        return ids
+
+    first, lone, twin = in_store(cli, register)
+    for fmt in ("csv", "xlsx"):
+        for lang, said in (("vi", "⚠️ cùng số điện thoại với đăng ký #{}"), ("en", "⚠️ same phone as registration #{}")):
+            path = tmp_path / f"r-{lang}.{fmt}"
+            code, printed, err = cli(
+                "program", "registrations", str(pid), "--format", fmt, "--out", str(path), "--lang", lang
+            )
+            assert code == 0 and "wrote 3" in printed, err
+            if fmt == "csv":
+                rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+            else:
+                rows = [[c.value or "" for c in row] for row in openpyxl.load_workbook(path).active.iter_rows()]
+            flags = {int(row[0]): row[4] for row in rows[1:]}
+            assert flags == {first: said.format(twin), lone: "", twin: said.format(first)}, rows
 
 
 def test_review_from_the_cli(cli) -> None:
@@ -381,3 +413,33 @@ def test_english_questions_are_paired_with_the_vietnamese_and_review_shows_the_l
     in_store(cli, register)
     code, out, _ = cli("program", "review", str(pid))
     assert "lang en" in out
+
+
+def test_review_and_checkin_from_the_cli_flag_a_number_registered_by_two_accounts(cli) -> None:
+    """`program review` and `program checkin` say which registrations share a phone number
+    (registered by two accounts: accepted, and the officers call and merge or reject)."""
+    code, out, _ = create(cli, "--mode", "review", "--question", "Hoàn cảnh?", places="3")
+    review = int(out)
+    today = local_today()
+    code, out, _ = create(cli, "--closes", str(today), "--event-at", f"{today + timedelta(days=1)} 05:00")
+    bus = int(out)
+
+    async def register(store):  # type: ignore[no-untyped-def]
+        ids, codes = [], []
+        for i, phone in enumerate(("+84911222333", "+84911222444", "+84911222333")):
+            u = await store.touch_user("telegram", f"6{i}", language="vi")
+            r = await store.register(RegistrationDraft(review, u.id, phone, f"Người {i}", 1, ("Khó khăn",)))
+            ids.append(r.registration.id)
+            t = await store.register(RegistrationDraft(bus, u.id, phone, f"Người {i}", 1))
+            codes.append(t.registration.code)
+        return ids, codes
+
+    (first, _lone, twin), (code_first, code_lone, _) = in_store(cli, register)
+    code, out, _ = cli("program", "review", str(review))
+    assert code == 0 and "3 pending" in out
+    assert f"⚠️ same phone as registration #{twin}" in out and f"⚠️ same phone as registration #{first}" in out
+    assert out.count("⚠️") == 2, out
+    code, out, _ = cli("program", "checkin", str(bus), code_first)
+    assert code == 0 and "⚠️ same phone as registration #" in out, out
+    code, out, _ = cli("program", "checkin", str(bus), code_lone)
+    assert code == 0 and "⚠️" not in out

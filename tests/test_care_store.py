@@ -6,10 +6,14 @@ same paths through the handlers on SQLite."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+import storage.sqlite.store as sqlite_module
 from storage import Store
 from storage.care import (
     NATIONWIDE,
@@ -20,9 +24,12 @@ from storage.care import (
     CheckinOutcome,
     ProgramMode,
     RegisterOutcome,
+    RegisterResult,
     RegistrationDraft,
     RegStatus,
 )
+from storage.sqlite import SQLiteStore
+from tests.conftest import BACKENDS, postgres_database
 from tests.test_care_programs import program, same_database
 
 
@@ -92,11 +99,19 @@ async def test_programs_listing_closing_and_refusals(store: Store) -> None:
     )
     first = await store.register(RegistrationDraft(hcm, a, "+84900000001", "A", 1, answers=("Huế",)))
     assert first.outcome is RegisterOutcome.CONFIRMED and first.registration.answers == ("Huế",)
-    again = await store.register(RegistrationDraft(hcm, b, "+84900000001", "A lần nữa", 1))
+    # The same account and number again: its own registration. Another account with that
+    # number: registered like any other (test_a_number_registered_by_another_account_...).
+    again = await store.register(RegistrationDraft(hcm, a, "+84900000001", "A lần nữa", 1))
     assert again.outcome is RegisterOutcome.EXISTING and again.registration.id == first.registration.id
+    twin = await store.register(RegistrationDraft(hcm, b, "+84900000001", "A lần nữa", 1))
+    assert twin.outcome is RegisterOutcome.CONFIRMED and twin.registration.id != first.registration.id
     assert await store.close_program(hcm) and not await store.close_program(hcm)
     assert not await store.close_program(999)
     assert (await store.register(RegistrationDraft(hcm, b, "+84900000002", "B", 1))).outcome is RegisterOutcome.ENDED
+    # Closed: the account's own registration is still shown to it; a new one gets ENDED (above).
+    assert (await store.register(RegistrationDraft(hcm, a, "+84900000001", "A", 1))).outcome is (
+        RegisterOutcome.EXISTING
+    )
 
 
 async def test_claimed_form_is_consumed_once(store: Store) -> None:
@@ -223,12 +238,19 @@ async def test_cases_events_scope_and_notices(store: Store) -> None:
     assert [c.id for c in await store.list_cases(provinces=None, limit=1)] == [second]
     assert [c.id for c in await store.cases_of_user(a)] == [first]
 
-    contacted = await store.set_case_status(first, CaseStatus.CONTACTED, note="Đã gọi", author_id=org)
+    contacted = await store.set_case_status(
+        first, CaseStatus.CONTACTED, expected=CaseStatus.RECEIVED, note="Đã gọi", author_id=org
+    )
     assert contacted is not None and contacted.status is CaseStatus.CONTACTED
     assert contacted.updated_at > case.updated_at
-    declined = await store.set_case_status(second, CaseStatus.DECLINED, note=None, author_id=None)
+    declined = await store.set_case_status(
+        second, CaseStatus.DECLINED, expected=CaseStatus.RECEIVED, note=None, author_id=None
+    )
     assert declined is not None
-    assert await store.set_case_status(999, CaseStatus.CLOSED, note=None, author_id=org) is None
+    assert (
+        await store.set_case_status(999, CaseStatus.CLOSED, expected=CaseStatus.SUPPORTED, note=None, author_id=org)
+        is None
+    )
     assert [c.id for c in await store.list_cases(provinces=None, status=CaseStatus.DECLINED)] == [second]
     events = await store.case_events(first)
     assert [(e.status, e.author_id, e.note) for e in events] == [
@@ -266,7 +288,7 @@ async def test_outbox_leases_kinds_retries_and_two_senders(store: Store) -> None
             consent_version="v1",
         )
     for case in await store.list_cases(provinces=None):
-        await store.set_case_status(case.id, CaseStatus.CONTACTED, note=None, author_id=None)
+        await store.set_case_status(case.id, CaseStatus.CONTACTED, expected=case.status, note=None, author_id=None)
     now = datetime.now(UTC) + timedelta(seconds=1)
     assert await store.claim_outbox(now=now, kinds=["reminder"]) == []
     assert await store.claim_outbox(now=now, kinds=[]) == []
@@ -286,7 +308,7 @@ async def test_outbox_leases_kinds_retries_and_two_senders(store: Store) -> None
 
     # Two senders at once on one database: every due notice goes to exactly one of them.
     for case in await store.list_cases(provinces=None):
-        await store.set_case_status(case.id, CaseStatus.SUPPORTED, note=None, author_id=None)
+        await store.set_case_status(case.id, CaseStatus.SUPPORTED, expected=case.status, note=None, author_id=None)
     other = same_database(store)
     await other.open()
     try:
@@ -316,7 +338,7 @@ async def test_forget_care_releases_places_and_purge_keeps_what_is_recent(store:
         consent_version="v1",
     )
     case = (await store.cases_of_user(gone))[0]
-    await store.set_case_status(case.id, CaseStatus.CONTACTED, note=None, author_id=stays)
+    await store.set_case_status(case.id, CaseStatus.CONTACTED, expected=case.status, note=None, author_id=stays)
     assert await store.forget_care(gone) == 1
     assert await store.pending_outbox(gone) == []
     [promoted] = await store.registrations(pid)
@@ -415,3 +437,162 @@ async def test_undo_checkin_and_english_questions(store: Store) -> None:
     undone = await store.undo_checkin(pid, reg.code.lower())
     assert undone is not None and undone.id == reg.id and undone.checked_in_at is None
     assert (await store.checkin(pid, reg.code)).outcome is CheckinOutcome.OK  # checked in again
+
+
+async def test_a_number_registered_by_another_account_is_registered_and_flagged(store: Store) -> None:
+    """An outside tester's find: registering with another worker's number answered "already
+    registered", so anyone who knows the numbers (an employer's HR office) could learn who
+    applied. A registration belongs to its account; a number shared by two accounts is
+    registered like any other, and the officers see the pair through `same_phone`."""
+    pid = await store.create_program(program(places=2, max_per_person=1))
+    other = await store.create_program(program(title="Khác"))
+    a, b, c, d = await users(store, 4)
+
+    async def register(program_id: int, user: int, phone: str) -> RegisterResult:
+        result = await store.register(RegistrationDraft(program_id, user, phone, "N", 1))
+        assert result is not None
+        return result
+
+    first = await register(pid, a, "+84911222333")
+    twin = await register(pid, b, "+84911222333")  # A's number, from B: the last place, as any number
+    third = await register(pid, c, "+84911222333")  # and from C: the waiting list, position 1
+    alone = await register(pid, d, "+84911222444")  # position 2
+    elsewhere = await register(other, c, "+84911222333")  # another program: not a twin
+    assert [r.outcome for r in (first, twin, third, alone)] == [
+        RegisterOutcome.CONFIRMED,
+        RegisterOutcome.CONFIRMED,
+        RegisterOutcome.WAITING,
+        RegisterOutcome.WAITING,
+    ]
+    assert (third.position, alone.position) == (1, 2)
+    ids = [r.registration.id for r in (first, twin, third, alone)]
+    assert len(set(ids)) == 4 and first.registration.code != twin.registration.code
+    assert [r.phone_e164 for r in await store.registrations(pid)] == ["+84911222333"] * 3 + ["+84911222444"]
+
+    # The same account with the same number: its own registration, refused as before.
+    again = await register(pid, b, "+84911222333")
+    assert again.outcome is RegisterOutcome.EXISTING and again.registration.id == ids[1]
+    assert again.registration.user_id == b
+    # The limit per account still holds, whatever the number.
+    assert (await register(pid, b, "+84911222555")).outcome is RegisterOutcome.ACCOUNT_LIMIT
+    assert len(await store.registrations(pid)) == 4
+
+    # For the officers: each twin points at the others, in arrival order; a lone number,
+    # another program's registration and ids not asked about are left out.
+    assert await store.same_phone(pid, ids) == {
+        ids[0]: (ids[1], ids[2]),
+        ids[1]: (ids[0], ids[2]),
+        ids[2]: (ids[0], ids[1]),
+    }
+    assert await store.same_phone(pid, [ids[1], ids[3]]) == {ids[1]: (ids[0], ids[2])}
+    assert await store.same_phone(other, [elsewhere.registration.id]) == {}
+    assert await store.same_phone(pid, [elsewhere.registration.id]) == {}  # not this program's
+    assert await store.same_phone(pid, []) == {}
+
+    # The waiting list and promotions take no notice of the number: A cancels, C (same
+    # number) is promoted with a code of its own, then D moves up.
+    promoted = await store.cancel_registration(ids[0], user_id=a)
+    assert [r.id for r in promoted or []] == [ids[2]] and promoted[0].code not in (None, twin.registration.code)
+    assert await store.waiting_position(ids[3]) == 1
+    assert await store.same_phone(pid, ids) == {ids[1]: (ids[2],), ids[2]: (ids[1],)}
+    assert (await store.checkin(pid, promoted[0].code)).outcome is CheckinOutcome.OK  # check-in is by code
+
+    # Review mode (hardship gifts): both applications stand, pending, for the officers to call.
+    review = await store.create_program(program(mode=ProgramMode.REVIEW, max_per_person=1))
+    mine = await register(review, a, "+84911222333")
+    theirs = await register(review, b, "+84911222333")
+    assert (mine.outcome, theirs.outcome) == (RegisterOutcome.PENDING, RegisterOutcome.PENDING)
+    rejected = await store.decide_registration(theirs.registration.id, approve=False, reason="Trùng người")
+    assert rejected is not None
+    # A rejected twin is still shown: the decision is part of the story.
+    assert await store.same_phone(review, [mine.registration.id]) == {mine.registration.id: (rejected.id,)}
+
+
+# The migrations that drop the phone's uniqueness in a program (0020 on SQLite, 0015 on PostgreSQL).
+PHONE_NOT_UNIQUE = {"sqlite": 20, "postgres": 15}
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+async def test_the_migration_keeps_registrations_and_lets_a_second_account_use_a_number(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database with registrations from before: all of them are kept (ids, codes, check-
+    ins, the waiting list), no id is handed out again, and a number already registered can
+    then be registered by another account; the flag lookups have their index."""
+    if kind == "sqlite":
+        module, every, url = sqlite_module, sqlite_module.load_migrations(), str(tmp_path / "old.sqlite3")
+    else:
+        import storage.postgres.store as module  # type: ignore[no-redef]
+
+        every = module.load_migrations()
+    new = PHONE_NOT_UNIQUE[kind]
+    assert [v for v, _, _ in every][-1] >= new and new in [v for v, _, _ in every]
+
+    @asynccontextmanager
+    async def opened(upto: int, where: str) -> AsyncIterator[Store]:
+        monkeypatch.setattr(module, "load_migrations", lambda: [m for m in every if m[0] <= upto])
+        if kind == "sqlite":
+            store: Store = SQLiteStore(Path(where))
+        else:
+            from storage.postgres import PostgresStore
+
+            store = PostgresStore(where)
+        await store.open()
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    async def run(where: str) -> None:
+        async with opened(new - 1, where) as old:
+            assert await old.schema_version() == new - 1
+            pid = await old.create_program(program(places=2, max_per_person=1))
+            a, b, c, d = await users(old, 4)
+            first = (await old.register(RegistrationDraft(pid, a, "+84911222333", "An", 1))).registration
+            await old.register(RegistrationDraft(pid, b, "+84911222444", "Bình", 1))
+            await old.register(RegistrationDraft(pid, c, "+84911222555", "Cúc", 1))  # waiting
+            last = (await old.register(RegistrationDraft(pid, d, "+84911222666", "Dũng", 1))).registration
+            await old.cancel_registration(last.id, user_id=d)  # the newest id is free now
+            await old.checkin(pid, first.code)
+            before = await old.registrations(pid)
+        async with opened(every[-1][0], where) as store:
+            assert await store.schema_version() == every[-1][0]
+            assert await store.registrations(pid) == before
+            assert await store.waiting_position(before[2].id) == 1
+            twin = await store.register(RegistrationDraft(pid, d, "+84911222333", "Dũng", 1))
+            assert twin is not None and twin.outcome is RegisterOutcome.WAITING and twin.position == 2
+            assert twin.registration.id > last.id, "an id is never handed out twice"
+            again = await store.register(RegistrationDraft(pid, a, "+84911222333", "An", 1))
+            assert again is not None and again.outcome is RegisterOutcome.EXISTING
+            assert await store.same_phone(pid, [first.id]) == {first.id: (twin.registration.id,)}
+            # Links still act: erasing a worker's account erases their registrations.
+            await store.forget_user(b)
+            assert [r.id for r in await store.registrations(pid)] == [first.id, before[2].id, twin.registration.id]
+            if isinstance(store, SQLiteStore):
+                rows = await store.db.execute_fetchall(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'care_registrations'"
+                )
+                [[on]] = await store.db.execute_fetchall("PRAGMA foreign_keys")
+                assert on == 1
+            else:
+                rows = await store.db.fetch(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'care_registrations'"
+                )
+            indexes = {r[0]: r[1] or "" for r in rows}
+            assert "care_registrations_by_phone" in indexes
+            assert "care_registrations_by_program" in indexes and "care_registrations_by_user" in indexes
+            assert not any("UNIQUE" in sql.upper() and "PHONE" in sql.upper() for sql in indexes.values())
+            if isinstance(store, SQLiteStore):  # SQLite's own unique indexes have no SQL: the code's
+                unique = await store.db.execute_fetchall("PRAGMA index_list(care_registrations)")
+                columns = [
+                    [c["name"] for c in await store.db.execute_fetchall(f"PRAGMA index_info('{u['name']}')")]
+                    for u in unique
+                    if u["unique"]
+                ]
+                assert columns == [["code"]], columns
+
+    if kind == "sqlite":
+        await run(url)
+    else:
+        async with postgres_database() as pg_url:
+            await run(pg_url)

@@ -15,9 +15,9 @@ from handlers.context import Services, Settings
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_catalog
 from handlers.routes import build_router
-from storage.care import CaseCategory, CaseStatus
+from storage.care import CaseCategory, CaseMoved, CaseStatus, SupportCase
 from tests.conftest import ChatDriver
-from tests.test_care_programs import Outbox, deliver
+from tests.test_care_programs import Outbox, deliver, same_database
 from tests.test_care_support import STORY, cli, open_case, organizer, seed_case  # noqa: F401 (cli: a fixture)
 
 
@@ -218,8 +218,12 @@ async def test_store_a_reopening_notice_carries_its_reason_on_every_backend(back
     store = backend
     case_id = await seed_open_case(store, "reopen")
     user = await store.find_user("test", "reopen")
-    await store.set_case_status(case_id, CaseStatus.DECLINED, note="Không đủ điều kiện", author_id=None)
-    reopened = await store.set_case_status(case_id, CaseStatus.RECEIVED, note="Nhầm, xét lại", author_id=None)
+    await store.set_case_status(
+        case_id, CaseStatus.DECLINED, expected=CaseStatus.RECEIVED, note="Không đủ điều kiện", author_id=None
+    )
+    reopened = await store.set_case_status(
+        case_id, CaseStatus.RECEIVED, expected=CaseStatus.DECLINED, note="Nhầm, xét lại", author_id=None
+    )
     assert reopened is not None and reopened.status is CaseStatus.RECEIVED
     assert [m.params for m in await store.pending_outbox(user.id)] == [
         {"case": case_id, "status": "declined", "reason": "Không đủ điều kiện"},
@@ -234,3 +238,217 @@ async def test_store_a_reopening_notice_carries_its_reason_on_every_backend(back
         CaseStatus.RECEIVED,
         "Nhầm, xét lại",
     )
+
+
+# -- a reviewer's round: two officers moving one case; a typed no at the consent step --------------
+async def test_store_a_stale_expected_status_changes_nothing_and_queues_nothing(backend) -> None:
+    store = backend
+    case_id = await seed_open_case(store, "stale")
+    user = await store.find_user("test", "stale")
+    kw = {"author_id": None}
+    await store.set_case_status(case_id, CaseStatus.DECLINED, expected=CaseStatus.RECEIVED, note="Không đủ", **kw)
+    reopened = await store.set_case_status(
+        case_id, CaseStatus.RECEIVED, expected=CaseStatus.DECLINED, note="Xét lại", **kw
+    )
+    assert isinstance(reopened, SupportCase) and reopened.status is CaseStatus.RECEIVED
+    await store.set_case_status(case_id, CaseStatus.CONTACTED, expected=CaseStatus.RECEIVED, note=None, **kw)
+    before = await store.get_case(case_id)
+    events, notices = await store.case_events(case_id), await store.pending_outbox(user.id)
+    # The second officer's reopening, from the refusal they saw: the case has moved on since.
+    late = await store.set_case_status(case_id, CaseStatus.RECEIVED, expected=CaseStatus.DECLINED, note="Lần 2", **kw)
+    assert isinstance(late, CaseMoved) and late.case == before and late.case.status is CaseStatus.CONTACTED
+    assert await store.get_case(case_id) == before  # nothing changed, not even updated_at
+    assert await store.case_events(case_id) == events
+    assert await store.pending_outbox(user.id) == notices  # and the worker is told nothing
+    assert [m.params.get("reopened") for m in notices] == [None, True, None]
+    missing = await store.set_case_status(999, CaseStatus.RECEIVED, expected=CaseStatus.DECLINED, note="x", **kw)
+    assert missing is None
+
+
+async def test_store_two_reopenings_at_once_reopen_once_on_every_backend(backend) -> None:
+    """As two bot processes (or the bot and the CLI) would: one wins, one notice."""
+    case_id = await seed_open_case(backend, "race")
+    user = await backend.find_user("test", "race")
+    await backend.set_case_status(
+        case_id, CaseStatus.DECLINED, expected=CaseStatus.RECEIVED, note="Không đủ", author_id=None
+    )
+    other = same_database(backend)
+    await other.open()
+    try:
+        results = await asyncio.gather(
+            *(
+                s.set_case_status(
+                    case_id, CaseStatus.RECEIVED, expected=CaseStatus.DECLINED, note=f"Mở lại {i}", author_id=None
+                )
+                for i, s in enumerate((backend, other, backend, other))
+            )
+        )
+    finally:
+        await other.close()
+    assert sum(isinstance(r, SupportCase) for r in results) == 1
+    assert sum(isinstance(r, CaseMoved) for r in results) == 3
+    reopened = [m for m in await backend.pending_outbox(user.id) if m.params.get("reopened")]
+    assert len(reopened) == 1
+    assert [e.status for e in await backend.case_events(case_id)] == [
+        CaseStatus.RECEIVED,
+        CaseStatus.DECLINED,
+        CaseStatus.RECEIVED,
+    ]
+
+
+async def test_two_officers_reopening_one_case_reopen_it_once(store, chat, make_chat) -> None:
+    """The reviewer's repro: both press "Mở lại", one reopens and moves the case on to
+    "đã liên hệ", then the other finishes typing: nothing goes back, one notice."""
+    await open_case(chat, category="Ốm đau")
+    case = await only_case(store)
+    worker = await store.find_user("test", "u1")
+    await organizer(store, "o101", ["ho_chi_minh"])
+    await organizer(store, "o102", ["ho_chi_minh"])
+    o101, o102 = make_chat("o101"), make_chat("o102")
+    await o101.press(f"cc:v:{case.id}")
+    await o101.press_label("không hỗ trợ")
+    await o101.say("Không đủ điều kiện")
+    for officer in (o101, o102):
+        await officer.press(f"cc:v:{case.id}")
+        await officer.press_label("Mở lại")
+        assert "Gõ lý do" in officer.text()
+    await o102.say("Nhầm hồ sơ, xét lại")
+    await o102.press(f"cc:v:{case.id}")
+    await o102.press_label("đã liên hệ")
+    await o102.press_label("Bỏ qua")
+    assert (await store.get_case(case.id)).status is CaseStatus.CONTACTED
+    await o101.say("Mở lại vì thiếu giấy tờ")
+    said = o101.text()
+    assert "đổi trạng thái trong lúc" in said and '"đã liên hệ"' in said and "chưa được lưu" in said
+    assert "Mở lại vì thiếu giấy tờ" in said  # what they typed is shown, not lost
+    assert f"cc:v:{case.id}" in o101.payloads()
+    assert (await store.get_case(case.id)).status is CaseStatus.CONTACTED
+    assert await store.get_state((await store.find_user("test", "o101")).id) is None
+    notices = [m.params for m in await store.pending_outbox(worker.id)]
+    assert [p["status"] for p in notices] == ["declined", "received", "contacted"]
+    assert sum(1 for p in notices if p.get("reopened")) == 1
+    audit = [(a.details["from"], a.details["to"]) for a in await store.list_audit(action="care.case.status")]
+    assert sorted(audit) == sorted([("received", "declined"), ("declined", "received"), ("received", "contacted")])
+
+
+async def test_a_press_on_a_stale_case_view_changes_nothing(store, chat, make_chat) -> None:
+    await open_case(chat, category="Ốm đau")
+    case = await only_case(store)
+    await organizer(store, "o201", ["ho_chi_minh"])
+    await organizer(store, "o202", ["ho_chi_minh"])
+    o201, o202 = make_chat("o201"), make_chat("o202")
+    await o201.press(f"cc:v:{case.id}")  # seen as received
+    await o202.press(f"cc:s:{case.id}:contacted")
+    await o202.press_label("Bỏ qua")
+    # Declining is allowed from "đã liên hệ" too, but o201 decided on what they saw.
+    await o201.press_label("không hỗ trợ")
+    assert "đổi trạng thái trong lúc" in o201.text() and '"đã liên hệ"' in o201.text()
+    assert "Gõ lý do" not in o201.text()
+    assert (await store.get_case(case.id)).status is CaseStatus.CONTACTED
+    # The fresh view moves it as before.
+    await o201.press(f"cc:v:{case.id}")
+    await o201.press_label("không hỗ trợ")
+    await o201.say("Không thuộc diện hỗ trợ")
+    assert (await store.get_case(case.id)).status is CaseStatus.DECLINED
+
+
+async def test_a_typed_no_at_consent_is_the_dont_send_button(store, make_chat) -> None:
+    button = make_chat("no-button")
+    await to_consent(button)
+    await button.press_label("Không gửi")
+    expected = button.text()
+    for i, no in enumerate(("không đồng ý", "Không gửi", "ko dong y", "khong", "No", "Không đồng ý!")):
+        chat = make_chat(f"no{i}")
+        await to_consent(chat, "Con tôi bị ốm")
+        await chat.say(no)
+        assert chat.text() == expected, no
+        user = await store.find_user("test", f"no{i}")
+        assert await store.get_state(user.id) is None, no  # the answers go, as with the button
+    assert await store.list_cases(provinces=None) == []
+
+
+async def test_the_reviewers_sequence_at_consent_adds_nothing_to_the_story(store, chat) -> None:
+    await to_consent(chat, "Con tôi bị ốm")
+    await chat.say("không đồng ý")
+    assert "Đã hủy, không có gì được lưu" in chat.text() and "Trước khi gửi" not in chat.text()
+    for more in ("hủy", "thôi"):  # the request is gone: nothing to add these to
+        await chat.say(more)
+        assert "Đã thêm vào nội dung" not in chat.text() and "Trước khi gửi" not in chat.text()
+    assert await store.list_cases(provinces=None) == []
+
+
+async def test_quit_words_at_consent_show_the_way_out_and_keep_the_story(store, chat) -> None:
+    await to_consent(chat, "Con tôi bị ốm")
+    # "đúng" (a yes) folds to "dung" (dừng, a quit word): neither declines nor is the story.
+    for quit in ("hủy", "thôi", "Dừng lại", "đúng", "stop", "hủy yêu cầu"):
+        await chat.say(quit)
+        said = chat.text()
+        assert 'Bấm "Không gửi"' in said and "✅ Đồng ý, gửi" in said, quit
+        assert "Đã thêm vào nội dung" not in said and "Trước khi gửi" in said, quit
+    await chat.press_label("Đồng ý, gửi")
+    assert (await only_case(store)).description == "Con tôi bị ốm"
+
+
+async def test_quit_words_before_consent_are_not_answers(store, chat) -> None:
+    await chat.say("/support")
+    await chat.press_label("Ốm đau")
+    for quit in ("hủy", "thôi"):
+        await chat.say(quit)
+        said = chat.text()
+        assert 'Bấm "✖ Hủy"' in said and "/cancel" in said and "điện thoại" not in said.lower(), quit
+    await chat.say("Con tôi bị ốm")
+    await chat.say("thôi")
+    assert 'Bấm "✖ Hủy"' in chat.text() and "điện thoại" in chat.text().lower()  # the phone asked again
+    await chat.say("0912 000 111")
+    if "tỉnh/thành nào" in chat.text():
+        await chat.say("hủy")
+        assert 'Bấm "✖ Hủy"' in chat.text() and "tỉnh/thành nào" in chat.text()
+        await chat.say("TP HCM")
+    await chat.press_label("Đồng ý, gửi")
+    case = await only_case(store)
+    assert case.description == "Con tôi bị ốm" and case.phone_e164 == "+84912000111"
+
+
+async def test_a_no_at_the_same_story_step_is_not_more_story(store, chat) -> None:
+    await seed_open_case(store)
+    await to_consent(chat)
+    assert "giống hệt" in chat.text()
+    for no in ("không gửi", "hủy"):
+        await chat.say(no)
+        assert 'Bấm "✖ Hủy"' in chat.text() and "giống hệt" in chat.text(), no
+    await chat.press_label("Vẫn gửi")
+    await chat.press_label("Đồng ý, gửi")
+    assert (await store.list_cases(provinces=None))[0].description == STORY
+
+
+async def test_a_typed_yes_at_consent_still_only_points_to_the_buttons(store, chat) -> None:
+    await to_consent(chat, "Con tôi bị ốm")
+    for yes in ("đồng ý", "ok", "gửi"):
+        await chat.say(yes)
+        assert "Vui lòng chọn" in chat.text() and "Trước khi gửi" in chat.text(), yes
+    assert await store.list_cases(provinces=None) == []
+
+
+def test_cases_cli_set_does_not_overwrite_a_change_made_meanwhile(cli, monkeypatch) -> None:  # noqa: F811
+    from storage.sqlite import SQLiteStore
+
+    case_id, user_id = asyncio.run(seed_case(cli.db))
+    real = SQLiteStore.set_case_status
+
+    async def officer_first(self, case_id, status, **kw):  # type: ignore[no-untyped-def]
+        # An officer in the bot moves the case between the CLI's read and its write.
+        monkeypatch.setattr(SQLiteStore, "set_case_status", real)
+        await real(self, case_id, CaseStatus.CONTACTED, expected=CaseStatus.RECEIVED, note=None, author_id=None)
+        return await real(self, case_id, status, **kw)
+
+    monkeypatch.setattr(SQLiteStore, "set_case_status", officer_first)
+    code, out, err = cli("cases", "set", str(case_id), "--status", "declined", "--note", "Không đủ điều kiện")
+    assert code == 1 and "changed meanwhile" in err and "now contacted" in err and "->" not in out
+
+    async def check() -> None:
+        async with SQLiteStore(cli.db) as store:
+            assert (await store.get_case(case_id)).status is CaseStatus.CONTACTED
+            assert [m.params["status"] for m in await store.pending_outbox(user_id)] == ["contacted"]
+            assert [a.details["via"] for a in await store.list_audit(action="care.case.status")] == []
+
+    asyncio.run(check())

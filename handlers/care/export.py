@@ -1,7 +1,9 @@
 """`program registrations ID --format csv|xlsx --out FILE`: streamed like the sign-up
 export (keyset pages from the store, XlsxWriter in constant memory, formula-safe text,
 a temporary file renamed into place only when complete), with its column headings in
-the reader's language."""
+the reader's language. A registration whose phone number another registration of the
+program has too (another account's) says so in its own column, as /review and /checkin
+do: such registrations are accepted, and the officers call and merge or reject them."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import csv
 import io
 import os
 import tempfile
+from collections.abc import Collection
 from datetime import datetime, tzinfo
 from pathlib import Path
 
@@ -20,8 +23,25 @@ from storage.care import CareStore, Program, Registration, RegStatus
 
 # In file order; each column is headed by `care.export.col.<column>` in the reader's
 # language (English headings were found by an outside tester in files for Vietnamese readers).
-COLUMNS = ("id", "registered_at", "full_name", "phone", "seats", "status", "code", "checked_in_at", "answers", "reason")
+COLUMNS = (
+    "id",
+    "registered_at",
+    "full_name",
+    "phone",
+    "same_phone",
+    "seats",
+    "status",
+    "code",
+    "checked_in_at",
+    "answers",
+    "reason",
+)
 FORMATS = ("csv", "xlsx")
+
+
+def registration_refs(ids: Collection[int]) -> str:
+    """Registration numbers as the officers read them: "#12, #15"."""
+    return ", ".join(f"#{i}" for i in ids)
 
 
 def headers(catalog: Catalog, lang: str) -> list[str]:
@@ -32,7 +52,7 @@ def headers(catalog: Catalog, lang: str) -> list[str]:
     return [catalog.t(lang, f"care.export.col.{column}") for column in COLUMNS]
 
 
-def _values(reg: Registration, tz: tzinfo, status: dict[str, str]) -> list[object]:
+def _values(reg: Registration, tz: tzinfo, status: dict[str, str], same_phone: str) -> list[object]:
     def when(moment: datetime | None) -> object:
         return moment.astimezone(tz).replace(tzinfo=None) if moment else ""
 
@@ -41,6 +61,7 @@ def _values(reg: Registration, tz: tzinfo, status: dict[str, str]) -> list[objec
         when(reg.created_at),
         reg.full_name,
         reg.phone_e164,
+        same_phone,
         reg.seats,
         # In words, as the chat says it: a filter on "danh sách chờ" must match.
         status.get(reg.status.value, reg.status.value),
@@ -49,6 +70,24 @@ def _values(reg: Registration, tz: tzinfo, status: dict[str, str]) -> list[objec
         " | ".join(reg.answers),
         reg.reason or "",
     ]
+
+
+async def _page_rows(
+    store: CareStore,
+    program_id: int,
+    page: list[Registration],
+    tz: tzinfo,
+    status: dict[str, str],
+    catalog: Catalog,
+    lang: str,
+) -> list[list[object]]:
+    """One page's rows, each registration sharing its phone number flagged in `lang`."""
+    twins = await store.same_phone(program_id, [reg.id for reg in page])
+    flags = {
+        reg_id: catalog.t(lang, "care.review.same_phone", ids=registration_refs(others))
+        for reg_id, others in twins.items()
+    }
+    return [_values(reg, tz, status, flags.get(reg.id, "")) for reg in page]
 
 
 async def write_registrations(
@@ -88,9 +127,9 @@ async def write_registrations(
                 stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
                 sheet.write_row(0, 0, heading, book.add_format({"bold": True}))
                 async for page in store.export_registration_pages(program.id, page_size=page_size):
-                    for reg in page:
+                    for values in await _page_rows(store, program.id, page, tz, status, catalog, lang):
                         count += 1
-                        for col, value in enumerate(_values(reg, tz, status)):
+                        for col, value in enumerate(values):
                             if isinstance(value, datetime):
                                 sheet.write_datetime(count, col, value, stamp)
                             elif isinstance(value, str):
@@ -105,7 +144,7 @@ async def write_registrations(
                     writer = csv.writer(text)
                     writer.writerow(heading)
                     async for page in store.export_registration_pages(program.id, page_size=page_size):
-                        for reg in page:
+                        for values in await _page_rows(store, program.id, page, tz, status, catalog, lang):
                             count += 1
                             writer.writerow(
                                 [
@@ -114,7 +153,7 @@ async def write_registrations(
                                     else v
                                     if not isinstance(v, str) or (v.startswith("+") and v[1:].isdigit())
                                     else _neutral_text(v)
-                                    for v in _values(reg, tz, status)
+                                    for v in values
                                 ]
                             )
         os.replace(tmp_name, out)

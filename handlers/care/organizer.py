@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from handlers.care.common import FLOW_NOTE, NOTE_FORM, checkin_opens, local, new_fid, now_utc, tz
+from handlers.care.export import registration_refs
 from handlers.care.support import OPEN_STATUSES, has_words
 from handlers.context import Ctx
 from handlers.i18n import LANGUAGES
@@ -24,7 +25,16 @@ from handlers.router import Actions, OneMessageStep, Router, payload
 from handlers.scope import no_province_yet
 from handlers.types import Button, Reply
 from storage import Role
-from storage.care import NATIONWIDE, CaseStatus, CheckinOutcome, Program, Registration, RegStatus
+from storage.care import (
+    NATIONWIDE,
+    CaseMoved,
+    CaseStatus,
+    CheckinOutcome,
+    Program,
+    Registration,
+    RegStatus,
+    SupportCase,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +97,7 @@ async def checkin(ctx: Ctx) -> Reply:
         at = result.registration.checked_in_at
         assert at is not None  # ALREADY: the registration holds its first check-in
         text = ctx.t("care.checkin.already", at=at.astimezone(zone).strftime("%H:%M"))
+        text += await _same_phone_line(ctx, result.registration)
         return Reply(text, buttons=[_undo_button(ctx, result.registration), ctx.back_button()])
     if result.outcome is CheckinOutcome.OK and result.registration:
         await ctx.store.audit(
@@ -94,8 +105,16 @@ async def checkin(ctx: Ctx) -> Reply:
         )
         r = result.registration
         text = ctx.t("care.checkin.ok", name=r.full_name, seats=r.seats, title=program.title)
+        text += await _same_phone_line(ctx, r)
         return Reply(text, buttons=[_undo_button(ctx, r), ctx.back_button()])
     return ctx.reply("care.checkin.unknown", code=code)
+
+
+async def _same_phone_line(ctx: Ctx, reg: Registration) -> str:
+    """For the officer at the door: the other registrations of the program with this
+    ticket's phone number (another account's), so the two are not both let in unasked."""
+    others = (await ctx.store.same_phone(reg.program_id, [reg.id])).get(reg.id)
+    return "\n" + ctx.t("care.review.same_phone", ids=registration_refs(others)) if others else ""
 
 
 def _undo_button(ctx: Ctx, reg: Registration) -> list[Button]:
@@ -149,13 +168,19 @@ async def _pending(ctx: Ctx, program_id: int, scope: frozenset[str] | None) -> R
         )
     ]
     rows = []
+    # Numbers registered by more than one account: accepted (refusing them told anyone who
+    # typed a worker's number that the worker had applied) and pointed out here instead.
+    twins = await ctx.store.same_phone(program.id, [r.id for r in pending])
     for reg in pending:
         answers = "; ".join(f"{q}: {a}" for q, a in zip(program.questions_in(ctx.lang), reg.answers, strict=False))
         # The worker's language, so that a refusal's reason is written in it (it reaches
         # the worker as typed; English speakers got Vietnamese ones).
         worker = await ctx.store.get_user(reg.user_id)
         lang = ctx.t(f"lang.{worker.language}_label") if worker and worker.language in LANGUAGES else "?"
-        lines.append(f"#{reg.id} {reg.full_name} · {reg.phone_e164} · {reg.seats} · {lang}\n  {answers}")
+        line = f"#{reg.id} {reg.full_name} · {reg.phone_e164} · {reg.seats} · {lang}\n  {answers}"
+        if reg.id in twins:
+            line += "\n  " + ctx.t("care.review.same_phone", ids=registration_refs(twins[reg.id]))
+        lines.append(line)
         rows.append(
             [
                 Button(ctx.t("care.review.approve", id=reg.id), payload(REVIEW, "a", reg.id)),
@@ -317,7 +342,8 @@ async def _case_detail(ctx: Ctx, case_id: int) -> Reply:
                 ctx.t("support.cases.reopen")
                 if s is CaseStatus.RECEIVED
                 else ctx.t("care.cases.set", status=ctx.t(f"care.case.status.{s.value}")),
-                payload(CASES, "s", case.id, s.value),
+                # With the status seen here: a press on a view gone stale changes nothing.
+                payload(CASES, "s", case.id, s.value, case.status.value),
             )
         ]
         for s in NEXT_STATUSES[case.status]
@@ -358,8 +384,9 @@ async def _case_view(ctx: Ctx, args: Sequence[str]) -> Reply | None:
 
 @CASE_ACTIONS.on("s")
 async def _case_status(ctx: Ctx, args: Sequence[str]) -> Reply | None:
-    """Move a case on (`s:<id>:<status>`): asks for a note (a reason, to decline)."""
-    if len(args) != 2 or not args[0].isdigit():
+    """Move a case on (`s:<id>:<status>[:<status seen>]`): asks for a note (a reason, to
+    decline or reopen). The move is from the status seen, checked again when it is made."""
+    if len(args) not in (2, 3) or not args[0].isdigit():
         return None
     scope = await province_scope(ctx)
     case = await ctx.store.get_case(int(args[0]))
@@ -367,31 +394,63 @@ async def _case_status(ctx: Ctx, args: Sequence[str]) -> Reply | None:
         return ctx.reply("care.cases.unknown", id=args[0])
     try:
         status = CaseStatus(args[1])
+        seen = CaseStatus(args[2]) if len(args) == 3 else case.status  # older buttons: what it is now
     except ValueError:
         return None
+    if seen is not case.status:
+        return _moved_meanwhile(ctx, case, None)
     if status not in NEXT_STATUSES[case.status]:
         return ctx.reply("care.cases.not_now", id=case.id, status=ctx.t(f"care.case.status.{case.status.value}"))
-    return await _ask_note(ctx, {"what": "case", "id": case.id, "status": status.value}, required=status in REASONED)
+    data = {"what": "case", "id": case.id, "status": status.value, "from": case.status.value}
+    return await _ask_note(ctx, data, required=status in REASONED)
 
 
-async def set_case(ctx: Ctx, case_id: int, status: CaseStatus, note: str | None) -> Reply:
+async def set_case(
+    ctx: Ctx, case_id: int, status: CaseStatus, note: str | None, *, expected: CaseStatus | None
+) -> Reply:
+    """Move the case from `expected` (the status the officer saw when pressing; None, from a
+    note asked before it was kept: its status now) to `status`. Moved meanwhile by someone
+    else (found by a reviewer: two officers reopening one case, the worker told twice), or
+    no longer allowed to move there, nothing changes and the officer is shown where it is."""
     scope = await province_scope(ctx)
     case = await ctx.store.get_case(case_id)
     if case is None or not in_scope(scope, case.province_id):
         return ctx.reply("care.cases.unknown", id=case_id)
-    updated = await ctx.store.set_case_status(case_id, status, note=note, author_id=ctx.user.id)
+    expected = expected or case.status
+    if case.status is not expected or status not in NEXT_STATUSES[expected]:
+        return _moved_meanwhile(ctx, case, note)
+    # The store checks `expected` again in the write itself: a change in between is caught.
+    updated = await ctx.store.set_case_status(case_id, status, expected=expected, note=note, author_id=ctx.user.id)
+    if updated is None:
+        return ctx.reply("care.cases.unknown", id=case_id)
+    if isinstance(updated, CaseMoved):
+        return _moved_meanwhile(ctx, updated.case, note)
     await ctx.store.audit(
         ctx.user.id,
         "care.case.status",
         f"case:{case_id}",
-        {"from": case.status.value, "to": status.value, "note": note is not None},
+        {"from": expected.value, "to": status.value, "note": note is not None},
     )
-    logger.info("case %s: %s -> %s by user %s", case_id, case.status, status, ctx.user.id)
-    assert updated is not None
+    logger.info("case %s: %s -> %s by user %s", case_id, expected, status, ctx.user.id)
     return Reply(
         ctx.t("care.cases.changed", id=case_id, status=ctx.t(f"care.case.status.{status.value}")),
         buttons=[
             [Button(ctx.t("care.cases.open", id=case_id), payload(CASES, "v", case_id))],
+            [Button(ctx.t("care.cases.back"), payload(CASES, "l", "-", 0))],
+        ],
+    )
+
+
+def _moved_meanwhile(ctx: Ctx, case: SupportCase, note: str | None) -> Reply:
+    """The case changed since the officer saw it: nothing done, its status now, the note
+    they typed (not lost: it can be sent again), and the case to look at before deciding."""
+    text = ctx.t("support.cases.moved", id=case.id, status=ctx.t(f"care.case.status.{case.status.value}"))
+    if note:
+        text += "\n\n" + ctx.t("support.cases.moved_note", note=note)
+    return Reply(
+        text,
+        buttons=[
+            [Button(ctx.t("care.cases.open", id=case.id), payload(CASES, "v", case.id))],
             [Button(ctx.t("care.cases.back"), payload(CASES, "l", "-", 0))],
         ],
     )
@@ -410,7 +469,8 @@ async def _finish_note(ctx: Ctx, data: dict[str, Any], note: str | None) -> Repl
     await ctx.store.clear_state(ctx.user.id)
     if data.get("what") == "reject":
         return await decide(ctx, int(data["id"]), approve=False, reason=note)
-    return await set_case(ctx, int(data["id"]), CaseStatus(data["status"]), note)
+    seen = CaseStatus(data["from"]) if data.get("from") else None
+    return await set_case(ctx, int(data["id"]), CaseStatus(data["status"]), note, expected=seen)
 
 
 async def on_note(ctx: Ctx) -> Reply:

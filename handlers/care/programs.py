@@ -353,13 +353,10 @@ async def _outcome(ctx: Ctx, p: Program, result: RegisterResult) -> Reply | list
 
 
 async def _existing(ctx: Ctx, p: Program, reg: Registration) -> Reply:
+    """The account's own registration of this number (the store never answers EXISTING
+    with another account's: a number registered by someone else is registered again like
+    any other, and flagged to the officers, so the replies never tell that it was)."""
     await ctx.store.clear_state(ctx.user.id)
-    if reg.user_id != ctx.user.id:
-        # A phone number proves nothing (an employer's HR office knows them all): another
-        # account learns only that the number is taken, never the code, seats, name or
-        # status (an outside tester got a stranger's ticket code this way).
-        text = ctx.t("care.reg.existing_other", title=p.title)
-        return Reply(text, buttons=[ctx.back_button()])
     if reg.status is RegStatus.CONFIRMED:
         text = ctx.t("care.reg.existing_confirmed", title=p.title, code=reg.code, seats=reg.seats)
     elif reg.status is RegStatus.WAITING:

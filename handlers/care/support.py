@@ -8,10 +8,12 @@ retention erases with abandoned forms. A work-accident case also offers the righ
 answer on work accidents.
 
 At the consent step a typed text is added to the description (nothing typed is lost)
-and "✏️ Sửa nội dung" rewrites it; the same story sent again while its case is open is
-shown its case instead of becoming a silent duplicate. `/support` lists the worker's
-own cases first (status and what the officers told them), and reuses the province
-chosen for /benefits and /programs (and stores the one chosen here for them).
+and "✏️ Sửa nội dung" rewrites it; a typed no ("không đồng ý") is the "Không gửi" button.
+A quit word ("hủy", "thôi"), at any step, shows the way out and keeps the draft. The
+same story sent again while its case is open is shown its case instead of becoming a
+silent duplicate. `/support` lists the worker's own cases first (status and what the
+officers told them), and reuses the province chosen for /benefits and /programs (and
+stores the one chosen here for them).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.care.common import FLOW_SUPPORT, SUPPORT_FORM, local, new_fid, tz
 from handlers.context import Ctx
+from handlers.forms import QuitWords
 from handlers.join.common import province_name
 from handlers.join.phone import parse_vn_mobile
 from handlers.join.provinces import all_provinces, get_province, resolve_province
@@ -50,10 +53,23 @@ MY_CASES = 5
 # The notes the worker is sent with the status (storage's set_case_status): a refusal's
 # reason and a reopening's. Other notes are the officers' own and are not shown.
 _TOLD_STATUSES = frozenset({CaseStatus.DECLINED, CaseStatus.RECEIVED})
-# Short answers typed at the consent step: a yes or a no, never more of the story.
-_CONSENT_WORDS = frozenset(
-    {"ok", "oke", "okay", "yes", "y", "co", "dong y", "dong y gui", "gui", "gui di", "no", "khong", "khong gui"}
+# A yes typed at the consent step: never more of the story, and no consent either (the
+# worker is pointed to the buttons; channels of numbered choices, bot/channels/numbered.py,
+# turn "đồng ý" into a press of "✅ Đồng ý, gửi" before it gets here).
+_YES_WORDS = frozenset({"ok", "oke", "okay", "yes", "y", "co", "dong y", "dong y gui", "gui", "gui di"})
+# A no typed at the consent step is the "Không gửi" button (found by a reviewer: "không
+# đồng ý" became part of the story and consent was asked again). Folded (handlers.text.fold).
+_NO_WORDS = frozenset(
+    fold(w)
+    for w in (
+        *("không", "ko", "no", "không đồng ý", "ko đồng ý", "k đồng ý", "tôi không đồng ý", "không đồng ý gửi"),
+        *("không gửi", "ko gửi", "k gửi", "không gửi nữa", "thôi không gửi", "thôi không gửi nữa", "không muốn gửi"),
+    )
 )
+# "I want to stop" (handlers/forms.py): the common words, a no, and the request's own.
+# Never the answer, and never pressing a button either ("đúng", a yes, folds to "dung",
+# a quit word): the way out is shown and the draft kept.
+QUIT = QuitWords(*_NO_WORDS, "hủy yêu cầu", "hủy hỗ trợ", "hủy yêu cầu hỗ trợ", "thôi không cần nữa")
 # Two letters in a row: a word, where "😭😭😭", "..." or "123" is none.
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
@@ -226,18 +242,14 @@ async def on_text(ctx: Ctx) -> Reply:
         return ctx.reply("care.expired")
     data, step = form
     text = ctx.inbound.text
+    if step == "consent" and fold(text) in _NO_WORDS:
+        # A typed no at the last step: what the "Không gửi" button does and says.
+        return await _not_sent(ctx)
+    if QUIT.typed(text):
+        # Checked before any answer: "hủy" or "thôi" is neither the story nor the phone.
+        return _prompt(ctx, data, step, _quit_hint(ctx, step))
     if step == "description":
-        description = clean_description(text)
-        if description is None:
-            return _prompt(ctx, data, step, ctx.t("care.support.err.empty"))
-        if not has_words(description):
-            # Only emoji or signs: the officers could not act on it; say what to write.
-            return _prompt(ctx, data, step, ctx.t("support.err.no_words"))
-        if len(description) > DESCRIPTION_MAX:
-            # The text is not kept: the worker shortens it and sends it again.
-            return _prompt(ctx, data, step, ctx.t("care.support.err.too_long", max=DESCRIPTION_MAX, n=len(description)))
-        data["description"] = description
-        return await _ask_next(ctx, data)
+        return await _story(ctx, data, step, text)
     if step in ("consent", "duplicate"):
         return await _more_story(ctx, data, step, text)
     if step == "phone":
@@ -255,12 +267,38 @@ async def on_text(ctx: Ctx) -> Reply:
     return _prompt(ctx, data, step, ctx.t("care.use_buttons"))
 
 
+async def _story(ctx: Ctx, data: dict[str, Any], step: str, text: str) -> Reply:
+    """The description typed: kept if it has words and fits, else the step again, told why."""
+    description = clean_description(text)
+    if description is None:
+        return _prompt(ctx, data, step, ctx.t("care.support.err.empty"))
+    if not has_words(description):
+        # Only emoji or signs: the officers could not act on it; say what to write.
+        return _prompt(ctx, data, step, ctx.t("support.err.no_words"))
+    if len(description) > DESCRIPTION_MAX:
+        # The text is not kept: the worker shortens it and sends it again.
+        return _prompt(ctx, data, step, ctx.t("care.support.err.too_long", max=DESCRIPTION_MAX, n=len(description)))
+    data["description"] = description
+    return await _ask_next(ctx, data)
+
+
+def _quit_hint(ctx: Ctx, step: str) -> str:
+    """The way out, the draft kept: at the consent step its two buttons, elsewhere the cancel."""
+    if step == "consent":
+        return ctx.t(
+            "support.consent_quit_hint",
+            decline=ctx.t("care.support.btn.disagree"),
+            agree=ctx.t("care.support.btn.agree"),
+        )
+    return ctx.t("support.quit_hint", button=ctx.t("care.btn.cancel"))
+
+
 async def _more_story(ctx: Ctx, data: dict[str, Any], step: str, text: str) -> Reply:
     """Text typed when the story is already written: more of it (found by an outside
     tester: the real story typed here was dropped), added and shown before consent is
-    asked again. A typed yes or no, or no words, is pointed to the buttons."""
+    asked again. A typed yes, or no words, is pointed to the buttons (a no declined before)."""
     more = clean_description(text)
-    if more is None or not has_words(more) or fold(more) in _CONSENT_WORDS:
+    if more is None or not has_words(more) or fold(more) in _YES_WORDS:
         return _prompt(ctx, data, step, ctx.t("care.use_buttons"))
     description = f"{data['description']}\n{more}"
     if len(description) > DESCRIPTION_MAX:
@@ -353,6 +391,11 @@ async def _decline(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str
     """No consent: no case, and the answers go."""
     if step != "consent":
         return None
+    return await _not_sent(ctx)
+
+
+async def _not_sent(ctx: Ctx) -> Reply:
+    """The request dropped at the consent step (the button, or a typed no)."""
     await ctx.store.clear_state(ctx.user.id)
     # An empty hotline (the default) is no number to call: point to the officers instead.
     hotline = ctx.settings.hotline.strip()

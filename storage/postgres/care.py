@@ -21,6 +21,7 @@ from storage.care import (
     BenefitCategory,
     CaseCategory,
     CaseEvent,
+    CaseMoved,
     CaseStatus,
     CheckinOutcome,
     CheckinResult,
@@ -353,9 +354,12 @@ class PostgresCareMixin(PostgresFeature):
             program = await self._lock_program(conn, draft.program_id)
             if program is None:
                 return RegisterResult(RegisterOutcome.NO_PROGRAM)
+            # This account's own registration of this number only: another account's is
+            # never looked at (refusing it told whoever typed a number that it registered).
             existing = await conn.fetchrow(
-                "SELECT * FROM care_registrations WHERE program_id = $1 AND phone_e164 = $2",
+                "SELECT * FROM care_registrations WHERE program_id = $1 AND user_id = $2 AND phone_e164 = $3",
                 program.id,
+                draft.user_id,
                 draft.phone_e164,
             )
             if existing is not None:
@@ -428,6 +432,19 @@ class PostgresCareMixin(PostgresFeature):
             limit,
         )
         return [_registration(r) for r in rows]
+
+    async def same_phone(self, program_id: int, registration_ids: Collection[int]) -> dict[int, tuple[int, ...]]:
+        rows = await self.db.fetch(
+            "SELECT a.id, b.id AS other FROM care_registrations a JOIN care_registrations b"
+            " ON b.program_id = a.program_id AND b.phone_e164 = a.phone_e164 AND b.id != a.id"
+            " WHERE a.program_id = $1 AND a.id = ANY($2::bigint[]) ORDER BY a.id, b.id",
+            program_id,
+            sorted(set(registration_ids)),
+        )
+        found: dict[int, list[int]] = {}
+        for r in rows:
+            found.setdefault(int(r["id"]), []).append(int(r["other"]))
+        return {reg_id: tuple(others) for reg_id, others in found.items()}
 
     async def waiting_position(self, registration_id: int) -> int | None:
         reg = await self._reg(self.db, registration_id)
@@ -614,20 +631,23 @@ class PostgresCareMixin(PostgresFeature):
         return [_case(r) for r in rows]
 
     async def set_case_status(
-        self, case_id: int, status: CaseStatus, *, note: str | None, author_id: int | None
-    ) -> SupportCase | None:
+        self, case_id: int, status: CaseStatus, *, expected: CaseStatus, note: str | None, author_id: int | None
+    ) -> SupportCase | CaseMoved | None:
         now = now_utc()
         async with self.transaction() as conn:
-            # The UPDATE locks the case: two organizers' changes are recorded one after the
-            # other, each with its own event and notice.
+            # Only from the status the officer saw. The UPDATE locks the case, and one
+            # waiting for another's change sees its new status: of two officers moving the
+            # case from one status, the second changes nothing and queues no notice.
             row = await conn.fetchrow(
-                "UPDATE care_cases SET status = $1, updated_at = $2 WHERE id = $3 RETURNING *",
+                "UPDATE care_cases SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4 RETURNING *",
                 status.value,
                 now,
                 case_id,
+                expected.value,
             )
             if row is None:
-                return None
+                current = await conn.fetchrow("SELECT * FROM care_cases WHERE id = $1", case_id)
+                return CaseMoved(_case(current)) if current is not None else None
             await conn.execute(
                 "INSERT INTO care_case_events (case_id, author_id, at, status, note) VALUES ($1, $2, $3, $4, $5)",
                 case_id,

@@ -19,6 +19,7 @@ from storage.care import (
     BenefitCategory,
     CaseCategory,
     CaseEvent,
+    CaseMoved,
     CaseStatus,
     CheckinOutcome,
     CheckinResult,
@@ -137,6 +138,10 @@ def _case(r: aiosqlite.Row) -> SupportCase:
         created_at=_dt(r["created_at"]),
         updated_at=_dt(r["updated_at"]),
     )
+
+
+# Registration ids per same_phone query, well under SQLite's bound on parameters.
+SAME_PHONE_BATCH = 500
 
 
 def _in(column: str, values: Collection[str]) -> tuple[str, list[str]]:
@@ -383,10 +388,12 @@ class SQLiteCareMixin:
             if row is None:
                 return RegisterResult(RegisterOutcome.NO_PROGRAM)
             program = _program(row)
+            # This account's own registration of this number only: another account's is
+            # never looked at (refusing it told whoever typed a number that it registered).
             existing = await (
                 await db.execute(
-                    "SELECT * FROM care_registrations WHERE program_id = ? AND phone_e164 = ?",
-                    (program.id, draft.phone_e164),
+                    "SELECT * FROM care_registrations WHERE program_id = ? AND user_id = ? AND phone_e164 = ?",
+                    (program.id, draft.user_id, draft.phone_e164),
                 )
             ).fetchone()
             if existing is not None:
@@ -458,6 +465,21 @@ class SQLiteCareMixin:
             params.append(status.value)
         rows = await self.db.execute_fetchall(sql + " ORDER BY id LIMIT ?", (*params, limit))
         return [_registration(r) for r in rows]
+
+    async def same_phone(self, program_id: int, registration_ids: Collection[int]) -> dict[int, tuple[int, ...]]:
+        wanted = sorted(set(registration_ids))
+        found: dict[int, list[int]] = {}
+        for start in range(0, len(wanted), SAME_PHONE_BATCH):
+            batch = wanted[start : start + SAME_PHONE_BATCH]
+            rows = await self.db.execute_fetchall(
+                "SELECT a.id, b.id AS other FROM care_registrations a JOIN care_registrations b"
+                " ON b.program_id = a.program_id AND b.phone_e164 = a.phone_e164 AND b.id != a.id"
+                f" WHERE a.program_id = ? AND a.id IN ({', '.join('?' * len(batch))}) ORDER BY a.id, b.id",
+                (program_id, *batch),
+            )
+            for r in rows:
+                found.setdefault(int(r["id"]), []).append(int(r["other"]))
+        return {reg_id: tuple(others) for reg_id, others in found.items()}
 
     async def waiting_position(self, registration_id: int) -> int | None:
         reg = await self._reg(self.db, registration_id)
@@ -630,16 +652,20 @@ class SQLiteCareMixin:
         return [_case(r) for r in rows]
 
     async def set_case_status(
-        self, case_id: int, status: CaseStatus, *, note: str | None, author_id: int | None
-    ) -> SupportCase | None:
+        self, case_id: int, status: CaseStatus, *, expected: CaseStatus, note: str | None, author_id: int | None
+    ) -> SupportCase | CaseMoved | None:
         now = _ts(_now())
         async with self.transaction() as db:
+            # Only from the status the officer saw: the WHERE is the check, in the write.
+            cur = await db.execute(
+                "UPDATE care_cases SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                (status.value, now, case_id, expected.value),
+            )
             row = await (await db.execute("SELECT * FROM care_cases WHERE id = ?", (case_id,))).fetchone()
             if row is None:
                 return None
-            await db.execute(
-                "UPDATE care_cases SET status = ?, updated_at = ? WHERE id = ?", (status.value, now, case_id)
-            )
+            if cur.rowcount != 1:
+                return CaseMoved(_case(row))  # moved meanwhile: no event, no notice
             await db.execute(
                 "INSERT INTO care_case_events (case_id, author_id, at, status, note) VALUES (?, ?, ?, ?, ?)",
                 (case_id, author_id, now, status.value, note),
@@ -653,9 +679,7 @@ class SQLiteCareMixin:
                 params["reason"] = note
                 params["reopened"] = True
             await self._queue(db, row["user_id"], "case_status", params)
-            updated = await (await db.execute("SELECT * FROM care_cases WHERE id = ?", (case_id,))).fetchone()
-            assert updated is not None  # read back in the transaction that just updated it
-            return _case(updated)
+            return _case(row)  # read back after the update, in its transaction
 
     async def case_events(self, case_id: int) -> list[CaseEvent]:
         rows = await self.db.execute_fetchall(
