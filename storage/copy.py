@@ -214,8 +214,14 @@ class _End(abc.ABC):
         """Empty every copied table (children first); ids start again from 1."""
 
     @abc.abstractmethod
-    async def finish(self, tables: Sequence[Table]) -> None:
-        """After the copy: whatever makes rows inserted later get fresh ids."""
+    async def finish(self, tables: Sequence[Table], given: dict[str, int]) -> None:
+        """After the copy: whatever makes rows inserted later get fresh ids, past both the
+        largest id copied and the largest the source ever gave (`given`)."""
+
+    @abc.abstractmethod
+    async def ids_given(self, tables: Sequence[Table]) -> dict[str, int]:
+        """The largest id each table ever gave, deleted rows included: numbers people
+        were told ("/reply 5", "/erasure 1 xoa") must not be given again after a copy."""
 
     def _select(self, table: Table, after: tuple[Any, ...] | None, limit: int) -> str:
         keys = _quoted(table.key)
@@ -260,17 +266,33 @@ class _PostgresEnd(_End):
             names = ", ".join(f'"{t.name}"' for t in tables)
             await self.store.pool.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
 
-    async def finish(self, tables: Sequence[Table]) -> None:
-        """Identity sequences continue past the largest copied id."""
+    async def finish(self, tables: Sequence[Table], given: dict[str, int]) -> None:
+        """Identity sequences continue past the largest copied id and the largest the
+        source ever gave (a purge may have emptied a table whose numbers were told)."""
         for t in tables:
             if t.identity is None:
                 continue
             await self.store.pool.execute(
-                f'SELECT setval(pg_get_serial_sequence($1, $2), COALESCE(MAX("{t.identity}"), 0) + 1, false)'
-                f' FROM "{t.name}"',
+                f'SELECT setval(pg_get_serial_sequence($1, $2), GREATEST(COALESCE(MAX("{t.identity}"), 0), $3) + 1,'
+                f' false) FROM "{t.name}"',
                 t.name,
                 t.identity,
+                given.get(t.name, 0),
             )
+
+    async def ids_given(self, tables: Sequence[Table]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in tables:
+            if t.identity is None:
+                continue
+            seq = await self.store.pool.fetchval("SELECT pg_get_serial_sequence($1, $2)", t.name, t.identity)
+            if seq is None:
+                continue
+            # last_value before the first nextval is the start value, not a given id.
+            row = await self.store.pool.fetchrow(f"SELECT last_value, is_called FROM {seq}")
+            if row is not None and row["is_called"]:
+                out[t.name] = int(row["last_value"])
+        return out
 
 
 class _SQLiteEnd(_End):
@@ -307,8 +329,31 @@ class _SQLiteEnd(_End):
                 await db.execute(f'DELETE FROM "{table.name}"')
             await db.execute("DELETE FROM sqlite_sequence")
 
-    async def finish(self, tables: Sequence[Table]) -> None:
-        pass  # AUTOINCREMENT already follows the ids inserted
+    async def finish(self, tables: Sequence[Table], given: dict[str, int]) -> None:
+        # AUTOINCREMENT already follows the ids inserted; a counter the source had moved
+        # further (rows deleted since) is carried over, for the tables that keep one.
+        async with self.store.transaction() as db:
+            for t in tables:
+                high = given.get(t.name, 0)
+                if not high or not await self._autoincrement(db, t.name):
+                    continue
+                cur = await (await db.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (t.name,))).fetchone()
+                if cur is None:
+                    await db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (t.name, high))
+                elif int(cur[0]) < high:
+                    await db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", (high, t.name))
+
+    async def ids_given(self, tables: Sequence[Table]) -> dict[str, int]:
+        rows = await self.store.db.execute_fetchall("SELECT name, seq FROM sqlite_sequence")
+        names = {t.name for t in tables}
+        return {str(r[0]): int(r[1]) for r in rows if r[0] in names}
+
+    @staticmethod
+    async def _autoincrement(db: Any, table: str) -> bool:
+        row = await (
+            await db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        ).fetchone()
+        return row is not None and "AUTOINCREMENT" in str(row[0]).upper()
 
 
 def _end(store: Store) -> _End:
@@ -342,6 +387,7 @@ async def copy_database(
     tables = await postgres_schema(pg.store)
     await _check_same_tables(src, dst, tables)
 
+    given = await src.ids_given(tables)
     non_empty = [t.name for t in tables if await dst.count(t) > 0]
     if non_empty and not force:
         more = ", ..." if len(non_empty) > 3 else ""
@@ -367,7 +413,7 @@ async def copy_database(
                 progress(table.name, done, max(total, done))
             if len(rows) < batch:
                 break
-    await dst.finish(tables)
+    await dst.finish(tables, given)
     return [TableResult(t.name, await src.count(t), await dst.count(t)) for t in tables]
 
 

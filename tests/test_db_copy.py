@@ -196,6 +196,29 @@ async def test_postgres_to_sqlite(filled: tuple[str, dict[str, Any]], tmp_path: 
         assert fresh.id > max(ids["users"])
 
 
+async def test_numbers_given_before_are_not_given_again_after_a_copy(tmp_path: Path) -> None:
+    """A question (or erasure request) erased before the copy had a number an officer may
+    still type ("/reply 3"): the copy's counters go past it, not just past the rows left."""
+    path = tmp_path / "gone.sqlite3"
+    async with SQLiteStore(path) as store:
+        keep = await store.touch_user("telegram", "keep", language="vi")
+        gone = await store.touch_user("telegram", "gone", language="vi")
+        await store.add_question(keep.id, "còn", "vi")
+        told = [await store.add_question(gone.id, f"hỏi {i}", "vi") for i in range(3)]
+        await store.forget_user(gone.id)  # the highest numbers go with the worker
+    back = tmp_path / "back.sqlite3"
+    async with postgres_database() as pg_url:
+        assert await cli(["db", "copy", "--from", f"sqlite:///{path}", "--to", pg_url]) == 0
+        async with PostgresStore(pg_url) as dst:
+            fresh = await dst.touch_user("telegram", "new", language="vi")
+            assert await dst.add_question(fresh.id, "mới", "vi") > max(told)
+        # ...and back again: the PostgreSQL sequence's high mark reaches SQLite's counter.
+        assert await cli(["db", "copy", "--from", pg_url, "--to", f"sqlite:///{back}"]) == 0
+    async with SQLiteStore(back) as dst:
+        fresh = await dst.touch_user("telegram", "newer", language="vi")
+        assert await dst.add_question(fresh.id, "mới hơn", "vi") > max(told) + 1
+
+
 @pytest.mark.parametrize(
     "urls",
     [
