@@ -124,6 +124,11 @@ class Reply:
     # Shown to the current user when a reply addressed to someone else cannot be
     # delivered (blocked the bot, outside Zalo's 7-day window...).
     on_failure: Reply | None = None
+    # For a reply to another user (`to_user`): sent after this message's own replies, in
+    # the background, never delaying the sender's conversation; for notices whose timing
+    # must not tell the sender anything. Channels ignore `on_failure` on it: by the time
+    # it fails the sender has moved on, and telling them would tell what the timing hid.
+    detached: bool = False
     # A typed number answers this step itself ("about how many workers?"): channels that
     # list buttons as numbered choices letter them instead (a, b, c) and pass a typed
     # number on as text, or "6" (six workers) would press the sixth choice, Cancel.

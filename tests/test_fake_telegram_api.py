@@ -298,6 +298,18 @@ async def test_latency_turns_into_timed_out_yet_the_message_was_sent(fake: FakeT
     assert [m["text"] for m in fake.sent_messages(known_user)] == ["có tới không?"]
 
 
+async def test_latency_for_some_chats_only(fake: FakeTelegramServer, known_user: int) -> None:
+    other = USER + 1
+    fake.push_update(fake.user_message(other, "chào"))
+    fake.set_latency(0.5, methods=["sendMessage"], chats=[other])
+    request = HTTPXRequest(read_timeout=0.1)
+    async with Bot(fake.token, base_url=fake.base_url, request=request) as slow_bot:
+        await slow_bot.send_message(known_user, "nhanh")
+        with pytest.raises(TimedOut):
+            await slow_bot.send_message(other, "chậm")
+    assert [m["text"] for m in fake.sent_messages(other)] == ["chậm"]
+
+
 async def test_bad_token_raises_invalid_token(fake: FakeTelegramServer) -> None:
     async with httpx.AsyncClient() as http:
         unknown = await http.post(f"{fake.url}/bot123:WRONG/getMe")

@@ -151,6 +151,9 @@ async def test_a_stranger_s_forget_by_phone_erases_nothing_and_tells_the_officer
     assert "không báo kết quả" in mine[0].text and "báo ngay trong cuộc gọi" in mine[0].text
     assert "+84 9•• ••• •78" in mine[0].text and "912345678" not in mine[0].text
     [notice] = [r for r in replies if r.to_user == "org"]
+    # Sent in the background: its timing must not tell the stranger the number signed up.
+    assert notice.detached and notice.on_failure is None
+    assert all(not r.detached for r in mine)
     sid = (await signups_in(store))[0].id
     assert f"đăng ký #{sid}" in notice.text and "/erasure 1 xoa" in notice.text
     assert "nói luôn cho họ trong cuộc gọi" in notice.text, "the officer tells the worker on the call"

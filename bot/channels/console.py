@@ -73,7 +73,9 @@ class ConsoleChannel:
 
     async def handle_line(self, line: str) -> list[Reply]:
         replies = await self.dispatcher.handle(self.to_inbound(line))
-        for reply in replies:
+        # Detached replies (handlers/types.py) after the sender's own; inline, as nobody
+        # can read anything from a terminal's timing.
+        for reply in sorted(replies, key=lambda r: r.detached and r.to_user is not None):
             channel = reply.to_channel or NAME
             if reply.to_user is not None and not (channel == NAME and reply.to_user == self.user_id):
                 if channel == NAME:
@@ -82,8 +84,10 @@ class ConsoleChannel:
                     self._show(reply, remember_buttons=False)
                     self.delivered.append((reply.to_user, reply))
                 elif (
-                    self.registry is None or not await self.registry.deliver(channel, reply.to_user, reply)
-                ) and reply.on_failure is not None:
+                    (self.registry is None or not await self.registry.deliver(channel, reply.to_user, reply))
+                    and reply.on_failure is not None
+                    and not reply.detached  # never told its fate (see Reply.detached)
+                ):
                     self._show(reply.on_failure)
                 continue
             self._show(reply)

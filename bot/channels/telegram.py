@@ -41,7 +41,7 @@ from bot.broadcast.limits import ChannelLimiter, Priority
 from bot.channels import http as channel_http
 from bot.channels.base import ChannelRegistry
 from bot.channels.journal import InboundJournal
-from bot.channels.ordering import UserQueues
+from bot.channels.ordering import BackgroundHandler, UserQueues
 from bot.config import TelegramSection
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import LANGUAGES, Catalog
@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 NAME = Channel.TELEGRAM
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+# How long `stop` waits for detached replies still going out before cancelling them.
+STOP_TIMEOUT = 20.0
 
 
 # PTB's own semaphore is taken before `do_process_update`, that is before the per-user
@@ -194,6 +196,11 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
+def _is_detached(reply: Reply) -> bool:
+    """A reply to another user sent in the background, after the sender's own."""
+    return reply.detached and reply.to_user is not None
+
+
 def retry_after_seconds(error: RetryAfter) -> float:
     # PTB 22 warns when `retry_after` is read as a number; both forms mean seconds.
     with warnings.catch_warnings():
@@ -293,6 +300,9 @@ class TelegramChannel:
         self.update_queue = JournalingQueue(self.journal)
         # Updates adopted from a dead process while this one runs (see `adopt_orphans`).
         self._adopted: set[int] = set()
+        # Replies marked `detached` (handlers/types.py): sent after the sender's own, in
+        # background tasks kept here, in order per recipient, and drained by `stop`.
+        self.detached = BackgroundHandler(f"{NAME} detached")
         builder = (
             ApplicationBuilder()
             .token(config.token or "")
@@ -376,7 +386,8 @@ class TelegramChannel:
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
-            await app.stop()
+            await app.stop()  # waits for the updates in flight, which may detach replies
+        await self.detached.drain(STOP_TIMEOUT)  # before the bot's HTTP client closes
         await app.shutdown()
 
     async def _set_commands(self) -> None:
@@ -466,9 +477,17 @@ class TelegramChannel:
             if update.callback_query is not None and update.callback_query.message is not None
             else None
         )
-        for reply in replies:
-            await self._render(inbound, reply, edit_message_id=message_id)
-            message_id = None  # only the first reply may replace the pressed message
+        try:
+            for reply in replies:
+                if _is_detached(reply):
+                    continue
+                await self._render(inbound, reply, edit_message_id=message_id)
+                message_id = None  # only the first reply may replace the pressed message
+        finally:
+            # Even when the sender's own replies failed: what the notices report was done.
+            for reply in replies:
+                if _is_detached(reply):
+                    self._detach(reply)
 
     async def _on_member_change(self, update: Update) -> None:
         change = update.my_chat_member
@@ -524,6 +543,22 @@ class TelegramChannel:
         ):
             return
         await self._deliver(chat_id, reply)
+
+    def _detach(self, reply: Reply) -> None:
+        assert reply.to_user is not None
+        channel = reply.to_channel or NAME
+        if not self.detached.submit((channel, reply.to_user), self._send_detached(channel, reply.to_user, reply)):
+            logger.warning("telegram: stopping, a detached reply to %s:%s was not sent", channel, reply.to_user)
+
+    async def _send_detached(self, channel: str, user_id: str, reply: Reply) -> None:
+        # Paced and flood-patient like any reply (`_deliver`); a failure is logged where
+        # it happens, without the text. No `on_failure` (see Reply.detached).
+        if channel == NAME:
+            await self._send_quietly(user_id, reply)
+        elif self.registry is not None:
+            await self.registry.deliver(channel, user_id, reply)
+        else:
+            logger.warning("telegram: no channel %s to deliver a detached reply to", channel)
 
     async def _send_quietly(self, user_id: str, reply: Reply) -> bool:
         try:

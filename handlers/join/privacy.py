@@ -416,7 +416,12 @@ async def _file_request(ctx: Ctx, result: ErasureRequestResult) -> list[Reply]:
             lang, "join.erasure.notice", request=request_id, signup=signup_id, province=province_name(province, lang)
         )
 
-    return await officer_notices(ctx, province, text, or_admins=True, skip=ctx.user.id)
+    notices = await officer_notices(ctx, province, text, or_admins=True, skip=ctx.user.id)
+    for notice in notices:
+        # Sent in the background: a requester must not learn from how long the next
+        # answer takes that the number signed up (one notice per officer).
+        notice.detached = True
+    return notices
 
 
 async def erasure(ctx: Ctx) -> Reply | list[Reply]:

@@ -800,6 +800,7 @@ class FakeBotApi:
         self._latency = 0.0
         self._latency_jitter = 0.0
         self._latency_methods: frozenset[str] | None = None
+        self._latency_chats: frozenset[str] | None = None
         self._notify()
 
     def begin_shutdown(self) -> None:
@@ -898,12 +899,21 @@ class FakeBotApi:
         enabled = per_second is not None or per_chat_interval is not None
         self._flood = (per_second, per_chat_interval, retry_after) if enabled else None
 
-    def set_latency(self, seconds: float, *, jitter: float = 0.0, methods: Iterable[str] | None = None) -> None:
-        """Delay answers. The delay comes after the call took effect, so a client that times
-        out has still sent its message: the "in doubt" case a sender must handle."""
+    def set_latency(
+        self,
+        seconds: float,
+        *,
+        jitter: float = 0.0,
+        methods: Iterable[str] | None = None,
+        chats: Iterable[int | str] | None = None,
+    ) -> None:
+        """Delay answers (only of `methods`, only of calls for `chat_id`s in `chats`, when
+        given: one slow chat). The delay comes after the call took effect, so a client that
+        times out has still sent its message: the "in doubt" case a sender must handle."""
         self._latency = max(seconds, 0.0)
         self._latency_jitter = max(jitter, 0.0)
         self._latency_methods = frozenset(m.lower() for m in methods) if methods else None
+        self._latency_chats = frozenset(str(c) for c in chats) if chats else None
 
     # -- updates: factories and queue ------------------------------------------
 
@@ -1291,7 +1301,7 @@ class FakeBotApi:
         if record is None:
             record = self._open_record(method, params, wall)
         self._close_record(record, status, description, result)
-        delay = self._latency_for(method)
+        delay = self._latency_for(method, params.get("chat_id"))
         if delay > 0:
             await asyncio.sleep(delay)
         return Response(_dumps(payload), status_code=status, media_type="application/json")
@@ -1345,10 +1355,12 @@ class FakeBotApi:
     def _log_since(self, since: int) -> list[RecordedRequest]:
         return self._log[max(since - self._log_base, 0) :]
 
-    def _latency_for(self, method: str) -> float:
+    def _latency_for(self, method: str, chat_id: object) -> float:
         if self._latency <= 0 and self._latency_jitter <= 0:
             return 0.0
         if self._latency_methods is not None and method.lower() not in self._latency_methods:
+            return 0.0
+        if self._latency_chats is not None and str(chat_id) not in self._latency_chats:
             return 0.0
         return self._latency + (random.uniform(0, self._latency_jitter) if self._latency_jitter else 0.0)
 
@@ -2575,8 +2587,20 @@ class FakeTelegramControl:
         limit = {"per_second": per_second, "per_chat_interval": per_chat_interval, "retry_after": retry_after}
         await self._call("POST", "/inject", body={"flood_limit": limit})
 
-    async def set_latency(self, seconds: float, *, jitter: float = 0.0, methods: Sequence[str] | None = None) -> None:
-        latency = {"seconds": seconds, "jitter": jitter, "methods": list(methods) if methods else None}
+    async def set_latency(
+        self,
+        seconds: float,
+        *,
+        jitter: float = 0.0,
+        methods: Sequence[str] | None = None,
+        chats: Sequence[int | str] | None = None,
+    ) -> None:
+        latency = {
+            "seconds": seconds,
+            "jitter": jitter,
+            "methods": list(methods) if methods else None,
+            "chats": list(chats) if chats else None,
+        }
         await self._call("POST", "/inject", body={"latency": latency})
 
     async def stats(self) -> dict[str, Any]:

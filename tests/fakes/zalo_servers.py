@@ -32,6 +32,7 @@ import json
 import secrets
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -655,10 +656,18 @@ class FakeZaloBot(_FakeServer):
         self._updates: deque[dict[str, Any]] = deque()
         self._update_arrived = asyncio.Event()
         self._failures: dict[str, deque[list[Any]]] = {}  # [after, http_status, body]
+        self._latency = 0.0
+        self._latency_chats: frozenset[str] | None = None
 
     @property
     def base_url(self) -> str:
         return self.url
+
+    def set_latency(self, seconds: float, *, chats: Iterable[str] | None = None) -> None:
+        """Delay the answers to sendMessage and sendPhoto (only for `chats`, when given: one
+        slow chat). The delay comes after the message was sent, as on a slow network."""
+        self._latency = max(seconds, 0.0)
+        self._latency_chats = frozenset(chats) if chats else None
 
     def push_update(self, update: dict[str, Any]) -> None:
         """Queue a bare update (`event_name` + `message`); wrapping follows `wrap_updates`."""
@@ -708,7 +717,15 @@ class FakeZaloBot(_FakeServer):
         }.get(method)
         if handler is None:
             return _bot_error(404, f"fake: unknown method {method}", 404)
-        return await handler(args)
+        response = await handler(args)
+        chat = str(args.get("chat_id"))
+        if (
+            self._latency > 0
+            and method in ("sendMessage", "sendPhoto")
+            and (self._latency_chats is None or chat in self._latency_chats)
+        ):
+            await asyncio.sleep(self._latency)
+        return response
 
     async def _get_me(self, args: dict[str, Any]) -> JSONResponse:
         return _bot_ok(

@@ -43,7 +43,7 @@ Step = Callable[[], Awaitable[object]]
 
 # Webhook bodies are a few kilobytes; anything far larger is not from Zalo.
 MAX_WEBHOOK_BODY = 256 * 1024
-# How long `stop` waits for replies in flight before cancelling them.
+# How long `stop` waits for replies in flight (then for detached ones) before cancelling them.
 STOP_TIMEOUT = 20.0
 
 D = TypeVar("D", bound="DataclassInstance")  # a parsed update
@@ -95,6 +95,9 @@ class ZaloChannelBase(abc.ABC):
         self.registry = registry
         self.choices = NumberedChoices()
         self.background = BackgroundHandler(self.name)
+        # Replies marked `detached` (handlers/types.py): sent after the sender's own, in
+        # background tasks kept here, in order per recipient; drained after `background`.
+        self.detached = BackgroundHandler(f"{self.name} detached")
         self.journal = InboundJournal(store, self.name)
         # The app's one pacer, shared with its broadcast sender (set by the Runtime).
         self.limiter: ChannelLimiter | None = None
@@ -224,13 +227,36 @@ class ZaloChannelBase(abc.ABC):
         to = inbound.chat_id or inbound.user_id
         lang = await self._language(inbound.user_id)  # after dispatch: /lang may have changed it
         fresh = True  # the turn's first reply replaces the choices offered before
-        for reply in replies:
-            if reply.to_user is not None and not ((reply.to_channel or self.name) == self.name and reply.to_user == to):
-                if not await self._deliver_elsewhere(reply) and reply.on_failure is not None:
-                    await self._run(self._plan(to, reply.on_failure, lang, fresh=fresh), retry=True)
-                continue
-            await self._run(self._plan(to, reply, lang, fresh=fresh), retry=True)
-            fresh = False
+        try:
+            for reply in replies:
+                if self._elsewhere(reply, to):
+                    if reply.detached:
+                        continue
+                    if not await self._deliver_elsewhere(reply) and reply.on_failure is not None:
+                        await self._run(self._plan(to, reply.on_failure, lang, fresh=fresh), retry=True)
+                    continue
+                await self._run(self._plan(to, reply, lang, fresh=fresh), retry=True)
+                fresh = False
+        finally:
+            # Even when the sender's own replies failed: what the notices report was done.
+            for reply in replies:
+                if reply.detached and self._elsewhere(reply, to):
+                    self._detach(reply)
+
+    def _elsewhere(self, reply: Reply, to: str) -> bool:
+        """Whether `reply` goes to someone other than `to`, the sender's chat."""
+        return reply.to_user is not None and not ((reply.to_channel or self.name) == self.name and reply.to_user == to)
+
+    def _detach(self, reply: Reply) -> None:
+        assert reply.to_user is not None
+        key = (reply.to_channel or self.name, reply.to_user)
+        if not self.detached.submit(key, self._send_detached(reply)):
+            logger.warning("%s: stopping, a detached reply to %s:%s was not sent", self.name, *key)
+
+    async def _send_detached(self, reply: Reply) -> None:
+        # Paced and retried like any reply (`_deliver_elsewhere`), which logs a failure
+        # without the text. No `on_failure` (see Reply.detached).
+        await self._deliver_elsewhere(reply)
 
     async def _deliver_elsewhere(self, reply: Reply) -> bool:
         assert reply.to_user is not None

@@ -171,6 +171,7 @@ class ZaloOAChannel(ZaloChannelBase):
 
     async def stop(self) -> None:
         await self.background.drain(STOP_TIMEOUT)
+        await self.detached.drain(STOP_TIMEOUT)  # what the handling above detached
         if self._owns_http and self._http is not None:
             await self._http.aclose()
             self._http = None
