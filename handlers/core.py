@@ -112,14 +112,23 @@ async def menu_button(ctx: Ctx) -> HandlerResult:
     if handler is not None:
         return await handler(ctx)
     target = ctx.router.menu_actions.get(choice) if ctx.router is not None else None
-    if target is not None and ctx.router is not None:
-        # Run the feature's own command so its role check applies to the button too.
-        route = ctx.router.commands[target]
-        if ctx.role.rank < route.min_role.rank:
-            return ctx.reply("auth.not_allowed", role=ctx.t(f"roles.{route.min_role.value}"))
-        ctx.args = ()
-        return await route.handler(ctx)
+    if target is not None:
+        return await run_command(ctx, target)
     return main_menu(ctx, intro=ctx.t("fallback.button_expired"))
+
+
+async def run_command(ctx: Ctx, name: str, *, quiet: bool = False) -> HandlerResult:
+    """`/name` run as if typed without arguments, with the command's own role check, for
+    what stands in for typing it (a menu button, a feature named in a message). A role
+    below the command's gets "not allowed", or None when `quiet` (the text goes on to
+    the Q&A); None too when there is no such command."""
+    route = ctx.router.commands.get(name) if ctx.router is not None else None
+    if route is None:
+        return None
+    if ctx.role.rank < route.min_role.rank:
+        return None if quiet else ctx.reply("auth.not_allowed", role=ctx.t(f"roles.{route.min_role.value}"))
+    ctx.args = ()
+    return await route.handler(ctx)
 
 
 @MENU.on("main")

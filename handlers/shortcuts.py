@@ -16,6 +16,7 @@ goes to the Q&A.
 from __future__ import annotations
 
 from handlers.context import Ctx
+from handlers.core import run_command
 from handlers.router import HandlerResult
 from handlers.text import fold
 
@@ -90,11 +91,5 @@ def feature_named(text: str) -> str | None:
 async def typed_feature(ctx: Ctx) -> HandlerResult:
     """Free text that names a feature ("ưu đãi", "vé của tôi") runs its command."""
     command = feature_named(ctx.inbound.text or "")
-    router = ctx.router
-    if command is None or router is None or command not in router.commands:
-        return None
-    route = router.commands[command]
-    if ctx.role.rank < route.min_role.rank:
-        return None  # not theirs to run: the Q&A answers as before
-    ctx.args = ()
-    return await route.handler(ctx)
+    # Not theirs to run (or no such command): the Q&A answers as before.
+    return await run_command(ctx, command, quiet=True) if command is not None else None

@@ -134,6 +134,12 @@ class Reply:
     # number on as text, or "6" (six workers) would press the sixth choice, Cancel.
     numbers_typed: bool = False
 
+    @property
+    def sent_detached(self) -> bool:
+        """Whether a channel sends this in the background (`detached` applies to replies
+        to another user only)."""
+        return self.detached and self.to_user is not None
+
 
 # Sends a reply to (channel, external user id); False when it could not be delivered.
 Deliver = Callable[[str, str, "Reply"], Awaitable[bool]]

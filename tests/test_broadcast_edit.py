@@ -4,7 +4,7 @@ sender has claimed it), through the real dispatcher, store and delivery engine."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ from storage import Role, Store
 from storage.broadcasts import Audience, BroadcastStatus, NewBroadcast
 from storage.listening import NewPoll, PollChoice
 from tests.conftest import ChatDriver
-from tests.fakes.broadcast_support import OPTS, RecordingSender, add_workers, make_engine
+from tests.fakes.broadcast_support import OPTS, RecordingControl, RecordingSender, add_workers, make_engine
 from tests.test_conversation_console_e2e import Terminal
 
 CATALOG = load_catalog()
@@ -29,14 +29,6 @@ STARTED = "đã bắt đầu gửi nên không sửa nội dung được nữa"
 NOT_FOUND = "Không tìm thấy thông báo này."
 CHANGED_MEANWHILE = "đã được thay đổi"
 OTHER_EN = "Sports day on 1 May at 7 am, bring water"
-
-
-class RecordingControl:
-    def __init__(self) -> None:
-        self.changed_ids: list[int] = []
-
-    async def changed(self, broadcast_id: int) -> None:
-        self.changed_ids.append(broadcast_id)
 
 
 @pytest.fixture
@@ -340,6 +332,7 @@ async def test_cancelled_polls_and_series(make_chat, store: Store) -> None:
     series = await store.create_broadcast(
         NewBroadcast(OLD_VI, Audience(everyone=True), run_at=LATER, cron="0 19 * * mon", until=LATER)
     )
+    earlier = await store.create_occurrence(series, LATER - timedelta(days=7))  # made before the edit
     await org.say(f"/broadcast {series.id}")
     await org.press_label("Sửa nội dung")
     await org.say(NEW_VI)
@@ -347,6 +340,8 @@ async def test_cancelled_polls_and_series(make_chat, store: Store) -> None:
     await org.press_label("Lưu")
     occurrence = await store.create_occurrence(series, LATER)
     assert occurrence is not None and occurrence.text_vi == NEW_VI
+    # ...and the one made before keeps the text it was made with ("các lần đã gửi không đổi").
+    assert earlier is not None and (await store.get_broadcast(earlier.id)).text_vi == OLD_VI
 
 
 async def test_an_organizer_of_another_province_cannot_edit(make_chat, store: Store) -> None:

@@ -20,15 +20,7 @@ from storage.broadcasts import (
     DeliveryStatus,
     NewBroadcast,
 )
-from tests.fakes.broadcast_support import OPTS, add_workers
-
-
-class RecordingControl:
-    def __init__(self) -> None:
-        self.changed_ids: list[int] = []
-
-    async def changed(self, broadcast_id: int) -> None:
-        self.changed_ids.append(broadcast_id)
+from tests.fakes.broadcast_support import OPTS, RecordingControl, add_workers
 
 
 @pytest.fixture

@@ -236,6 +236,14 @@ async def test_checkin_waits_for_the_event_shows_in_my_tickets_and_can_be_undone
         ("care.checkin.undo", target),
         ("care.checkin", target),
     ]
+    # The undo's promise followed to its end: the worker can cancel the ticket again.
+    await org.press(undo)
+    await chat.say("/mytickets")
+    await chat.press_label(near.code)
+    await chat.press_label("Có, hủy đăng ký")
+    assert await store.get_registration(near.id) is None
+    await chat.say("/mytickets")
+    assert not any(near.code in label for label in chat.labels())
 
 
 async def test_programs_province_can_be_changed_or_named(store, make_chat) -> None:

@@ -13,21 +13,13 @@ from storage import Role, Store
 from storage.broadcasts import Audience, BroadcastStatus, NewBroadcast
 from storage.signups import SignupDraft, SignupSource
 from tests.console_support import client_for, console_app, person, sign_in
-from tests.fakes.broadcast_support import RecordingSender, make_engine
+from tests.fakes.broadcast_support import RecordingControl, RecordingSender, make_engine
 from tests.fakes.telegram_api import tiny_png
 
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(console_module, "SIGNIN_LIMIT", RateLimit(limit=10, window=60.0))
-
-
-class RecordingControl:
-    def __init__(self) -> None:
-        self.changed_ids: list[int] = []
-
-    async def changed(self, broadcast_id: int) -> None:
-        self.changed_ids.append(broadcast_id)
 
 
 async def workers(store: Store, n: int, province: str) -> None:

@@ -17,21 +17,13 @@ from handlers.i18n import load_catalog
 from storage import Role, Store
 from storage.broadcasts import Audience, BroadcastStatus, DeliveryResult, DeliveryStatus, NewBroadcast
 from tests.conftest import ChatDriver
-from tests.fakes.broadcast_support import OPTS
+from tests.fakes.broadcast_support import OPTS, RecordingControl
 from tests.test_join_organizer import add_signup
 
 NOT_YET = "Bạn chưa được giao tỉnh/thành phố nào"
 OUT_OF_SCOPE = "không thuộc tỉnh/thành phố bạn phụ trách"
 BROADCAST_NOT_FOUND = "Không tìm thấy thông báo này."
 LATER = datetime(2099, 5, 1, tzinfo=UTC)
-
-
-class RecordingControl:
-    def __init__(self) -> None:
-        self.changed_ids: list[int] = []
-
-    async def changed(self, broadcast_id: int) -> None:
-        self.changed_ids.append(broadcast_id)
 
 
 @pytest.fixture

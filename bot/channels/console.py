@@ -75,7 +75,7 @@ class ConsoleChannel:
         replies = await self.dispatcher.handle(self.to_inbound(line))
         # Detached replies (handlers/types.py) after the sender's own; inline, as nobody
         # can read anything from a terminal's timing.
-        for reply in sorted(replies, key=lambda r: r.detached and r.to_user is not None):
+        for reply in sorted(replies, key=lambda r: r.sent_detached):
             channel = reply.to_channel or NAME
             if reply.to_user is not None and not (channel == NAME and reply.to_user == self.user_id):
                 if channel == NAME:

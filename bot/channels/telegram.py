@@ -196,11 +196,6 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
-def _is_detached(reply: Reply) -> bool:
-    """A reply to another user sent in the background, after the sender's own."""
-    return reply.detached and reply.to_user is not None
-
-
 def retry_after_seconds(error: RetryAfter) -> float:
     # PTB 22 warns when `retry_after` is read as a number; both forms mean seconds.
     with warnings.catch_warnings():
@@ -479,14 +474,14 @@ class TelegramChannel:
         )
         try:
             for reply in replies:
-                if _is_detached(reply):
+                if reply.sent_detached:
                     continue
                 await self._render(inbound, reply, edit_message_id=message_id)
                 message_id = None  # only the first reply may replace the pressed message
         finally:
             # Even when the sender's own replies failed: what the notices report was done.
             for reply in replies:
-                if _is_detached(reply):
+                if reply.sent_detached:
                     self._detach(reply)
 
     async def _on_member_change(self, update: Update) -> None:

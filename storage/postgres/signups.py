@@ -468,24 +468,30 @@ class PostgresSignupMixin(PostgresFeature):
     ) -> tuple[int, str] | None:
         erased = None
         async with self.transaction() as db:
-            if form_flows:
-                # A form of these flows, or one set aside under `resume` by another flow
-                # (an open /forget confirmation keeps the form it interrupted there).
-                await db.execute(
-                    "DELETE FROM conversation_state WHERE (flow = ANY($1::text[]) AND data->>'phone' = $2)"
-                    " OR (data->'resume'->>'flow' = ANY($1::text[]) AND data->'resume'->'data'->>'phone' = $2)",
-                    sorted(set(form_flows)),
-                    phone_e164,
-                )
-            # The submissions' lock, taken after the forms' rows as submit_signup takes it
-            # after its form's row (the same order: neither waits on the other's lock): a
-            # sign-up being submitted for this number now is erased once stored, not kept.
-            await db.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _SUBMIT_LOCK, "p:" + phone_e164)
+            await self._delete_forms_and_lock_phone(db, phone_e164, form_flows)
             row = await db.fetchrow("SELECT id, user_id, province_id FROM signups WHERE phone_e164 = $1", phone_e164)
             if row is not None and (include_owned or row["user_id"] is None):
                 await db.execute("DELETE FROM signups WHERE id = $1", row["id"])
                 erased = (int(row["id"]), str(row["province_id"]))
         return erased
+
+    async def _delete_forms_and_lock_phone(
+        self, db: asyncpg.Connection, phone_e164: str, form_flows: Collection[str]
+    ) -> None:
+        """Half-filled forms holding the number go, then the submissions' lock on it."""
+        if form_flows:
+            # A form of these flows, or one set aside under `resume` by another flow
+            # (an open /forget confirmation keeps the form it interrupted there).
+            await db.execute(
+                "DELETE FROM conversation_state WHERE (flow = ANY($1::text[]) AND data->>'phone' = $2)"
+                " OR (data->'resume'->>'flow' = ANY($1::text[]) AND data->'resume'->'data'->>'phone' = $2)",
+                sorted(set(form_flows)),
+                phone_e164,
+            )
+        # The submissions' lock, taken after the forms' rows as submit_signup takes it
+        # after its form's row (the same order: neither waits on the other's lock): a
+        # sign-up being submitted for this number now is erased once stored, not kept.
+        await db.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _SUBMIT_LOCK, "p:" + phone_e164)
 
     async def request_signup_erasure(
         self, phone_e164: str, requester: ErasureRequester, *, requester_id: int, limit: int, since: datetime
@@ -579,16 +585,7 @@ class PostgresSignupMixin(PostgresFeature):
                     request_id,
                 )
                 return ErasureDecision(request, erased=False)
-            phone = str(request.phone_e164)
-            if form_flows:
-                await db.execute(
-                    "DELETE FROM conversation_state WHERE (flow = ANY($1::text[]) AND data->>'phone' = $2)"
-                    " OR (data->'resume'->>'flow' = ANY($1::text[]) AND data->'resume'->'data'->>'phone' = $2)",
-                    sorted(set(form_flows)),
-                    phone,
-                )
-            # The submissions' lock, as forget_signup_by_phone takes it.
-            await db.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _SUBMIT_LOCK, "p:" + phone)
+            await self._delete_forms_and_lock_phone(db, str(request.phone_e164), form_flows)
             closed = await db.fetch(
                 "UPDATE signup_erasure_requests SET status = 'confirmed', decided_at = $1, decided_by = $2"
                 " WHERE signup_id = $3 AND status = 'open' RETURNING id",

@@ -71,6 +71,16 @@ class FakeClock:
                     w.cancel()
 
 
+class RecordingControl:
+    """The broadcast service's `changed` hook, recording which broadcasts were changed."""
+
+    def __init__(self) -> None:
+        self.changed_ids: list[int] = []
+
+    async def changed(self, broadcast_id: int) -> None:
+        self.changed_ids.append(broadcast_id)
+
+
 @dataclass
 class RecordingSender:
     """A neutral channel that records what it was asked to send."""
