@@ -9,6 +9,7 @@ silently showing a province the worker did not type.
 They also name the town or industrial district rather than the province ("Thuận An",
 "KCN Yên Phong"): a curated list of former district-level units (data/places.json) maps
 those, exactly after folding, to their pre-2025 province and on to the current unit.
+Hồ Chí Minh City's numbered districts ("quận 7", "Q.12", "q7") are read there too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import dataclasses
 import difflib
 import functools
 import json
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ __all__ = [
     "all_provinces",
     "fold",
     "get_province",
+    "numbered_districts",
     "place_marker",
     "places_named",
     "reading_note",
@@ -112,6 +115,66 @@ def place_marker(words: list[str], i: int) -> int:
     return 1 if last in _PLACE_WORDS else 0
 
 
+# A numbered district as workers type it: "Quận 7", "quan 7", "quận7", "Q.12", "Q 12", "Q7".
+# Read on the text as typed (NFC, lower-case), before folding: its diacritics tell "quận"
+# from "quán 7" (a shop), and "Q7A9", "Q7-A9" (product codes) or "quận 7.5" are no whole
+# token there, while folding would cut "Q7-A9" into a "q7" of its own. [0-9], not \d:
+# int() would read other scripts' digits as a district too.
+_NUMBERED = re.compile(r"(?<![\w.-])(quận|quan|q)\s*\.?\s*([0-9]{1,2})(?![\w-]|[.,][0-9])")
+# Folded words that make the number before them a count: "làm ở quán 2 năm" typed without
+# diacritics is two years at a shop, not District 2.
+_COUNTED = frozenset(
+    {"nam", "thang", "tuan", "ngay", "gio", "tieng", "phut", "lan", "nguoi", "cai", "k", "nghin", "ngan", "trieu"}
+)
+# An address's parts are set off by punctuation: "123 Nguyễn Văn Linh, Q7", "Địa chỉ: Q.7".
+_CLAUSE_START = re.compile(r"[,;:(/|\n-]\s*$")
+_WARD_NUMBER = re.compile(r"p[0-9]{1,2}")
+
+
+def _district_may_follow(before: list[str], typed_before: str) -> bool:
+    """Whether an abbreviated or diacritic-free district ("Q7", "quan 7") may start here:
+    at the start of the text or of an address part, after a place word, or after a
+    ward's number ("phuong 7 quan 3", "p7 q3")."""
+    if not before or _CLAUSE_START.search(typed_before) or place_marker(before, len(before)):
+        return True
+    return bool(_WARD_NUMBER.fullmatch(before[-1])) or (
+        len(before) > 1 and before[-2] in ("phuong", "p") and before[-1].isdigit()
+    )
+
+
+def _numbered_in(text: str) -> list[tuple[int, _Place]]:
+    """The numbered districts in `text`, each with the index of its first word among
+    `fold(text).split()`. "quận" typed with its diacritics is one anywhere; "quan" without
+    them is also "quán", "cơ quan", "liên quan", and "Q7" a car, so those count only where
+    a place may follow (`_district_may_follow`: "ở Q7", "làm ở quan 7", "..., Q.7"), and
+    not before a count ("quan 2 nam"). A ward's number ("phường 7") is in every city:
+    never a place."""
+    numbered = _catalog().numbered
+    low = unicodedata.normalize("NFC", text).lower()
+    if not numbered or "q" not in low:
+        return []
+    found: list[tuple[int, _Place]] = []
+    for m in _NUMBERED.finditer(low):
+        word, digits = m.groups()
+        place = numbered.get(int(digits))
+        if place is None or digits.startswith("0"):
+            continue  # "quận 13", "quận 0", "Q07": no district of that number
+        before = fold(low[: m.start()]).split()
+        if word != "quận":
+            after = fold(low[m.end() :]).split()[:1]
+            if not _district_may_follow(before, low[: m.start()]) or (after and after[0] in _COUNTED):
+                continue
+        found.append((len(before), place))
+    return found
+
+
+def numbered_districts(text: str) -> list[tuple[int, str]]:
+    """(index of its first word among `fold(text).split()`, province id) for each numbered
+    district in `text` ("em lam o quan 7": [(3, "ho_chi_minh")]), as `resolve_province`
+    reads them: for finding a place inside a question."""
+    return [(i, place.province.id) for i, place in _numbered_in(text)]
+
+
 # Tuned on typos and foreign city names: below 0.7 "Paris" proposes "Bà Rịa" and
 # "London" proposes "Long An"; a runner-up far behind the best match is noise too.
 _SUGGESTION_CUTOFF = 0.7
@@ -182,6 +245,9 @@ class _Catalog:
     # sentence, longest first. One word alone ("Vinh") is a syllable of too many other
     # names ("ở Vĩnh Lộc") to be taken from a sentence: it counts as the whole answer only.
     place_names: tuple[str, ...]
+    # District number -> the place it names ("Quận 7"): a number is no name, so these are
+    # found by their shape (`_numbered_in`), not among `places`.
+    numbered: dict[int, _Place]
 
 
 def _add(index: dict[str, _Entry], name: str, entry: _Entry) -> None:
@@ -228,22 +294,45 @@ def _catalog() -> _Catalog:
     by_id = {p.id: p for p in provinces}
     if len(by_id) != len(provinces):
         raise ValueError("provinces.json: duplicate province id")
-    places = _load_places(index)
+    raw_places = json.loads(resources.files(__package__).joinpath("data", _PLACES_FILE).read_text(encoding="utf-8"))
+    places = _load_places(raw_places["places"], index)
+    numbered = _load_numbered(raw_places.get("numbered"), index)
     names = tuple(sorted((k for k in places if " " in k), key=lambda k: (-len(k), k)))
-    return _Catalog(tuple(provinces), by_id, index, places, names)
+    return _Catalog(tuple(provinces), by_id, index, places, names, numbered)
 
 
-def _load_places(index: dict[str, _Entry]) -> dict[str, tuple[_Place, ...]]:
-    raw = json.loads(resources.files(__package__).joinpath("data", _PLACES_FILE).read_text(encoding="utf-8"))
+def _pre_2025(index: dict[str, _Entry], name: str, province: str) -> _Entry:
+    old = unicodedata.normalize("NFC", province)
+    entry = index.get(_key(old))
+    # The pre-2025 province by its own name, not an alias: a misspelt or informal
+    # province in the data file would otherwise slip through unnoticed.
+    if entry is None or old not in (entry.old_name, entry.province.name_vi, *entry.province.merged_from):
+        raise ValueError(f"places.json: {name!r}: {old!r} is not a pre-2025 province name")
+    return entry
+
+
+def _load_numbered(raw: dict[str, object] | None, index: dict[str, _Entry]) -> dict[int, _Place]:
+    if raw is None:
+        return {}
+    pattern = unicodedata.normalize("NFC", str(raw["name"]))
+    entry = _pre_2025(index, pattern, str(raw["province"]))
+    numbers = raw["numbers"]
+    if "{n}" not in pattern or not isinstance(numbers, list):
+        raise ValueError("places.json: numbered needs a name with {n} and a list of numbers")
+    out: dict[int, _Place] = {}
+    for n in numbers:
+        # Two digits at most is what `_NUMBERED` reads; 0 is never a district.
+        if not isinstance(n, int) or not 1 <= n <= 99 or n in out:
+            raise ValueError(f"places.json: numbered: {n!r} is not a new number from 1 to 99")
+        out[n] = _Place(pattern.replace("{n}", str(n)), entry.province, entry.old_name, everyday=False)
+    return out
+
+
+def _load_places(raw: list[dict[str, str]], index: dict[str, _Entry]) -> dict[str, tuple[_Place, ...]]:
     places: dict[str, tuple[_Place, ...]] = {}
-    for item in raw["places"]:
+    for item in raw:
         name = unicodedata.normalize("NFC", item["name"])
-        old = unicodedata.normalize("NFC", item["province"])
-        entry = index.get(_key(old))
-        # The pre-2025 province by its own name, not an alias: a misspelt or informal
-        # province in the data file would otherwise slip through unnoticed.
-        if entry is None or old not in (entry.old_name, entry.province.name_vi, *entry.province.merged_from):
-            raise ValueError(f"places.json: {name!r}: {old!r} is not a pre-2025 province name")
+        entry = _pre_2025(index, name, item["province"])
         everyday = unicodedata.normalize("NFC", item.get("everyday", ""))
         apart = bool(everyday) and f" {written(name)} " not in f" {written(everyday)} "
         place = _Place(name, entry.province, entry.old_name, bool(everyday), apart)
@@ -329,9 +418,9 @@ def _places_in_text(
     key: str, catalog: _Catalog, taken: list[tuple[int, int]], text: str = ""
 ) -> list[tuple[_Place, ...]]:
     """Place names appearing as whole words in `key` outside the spans already `taken`
-    by province names, in the order typed; an everyday-phrase name only after a place
-    word (`everyday_counts`). Longer names are tried first, so "bac tan uyen" is not
-    also "tan uyen"."""
+    by province names, and numbered districts (`_numbered_in`), in the order typed; an
+    everyday-phrase name only after a place word (`everyday_counts`). Longer names are
+    tried first, so "bac tan uyen" is not also "tan uyen"."""
     padded = f" {key} "
     typed = f" {written(text)} "
     found: list[tuple[int, tuple[_Place, ...]]] = []
@@ -345,8 +434,14 @@ def _places_in_text(
             free = not any(start < t_end and t_start < end for t_start, t_end in taken)
             if free and all(everyday_counts(p, marker, typed) for p in places):
                 taken.append((start, end))
-                found.append((start, places))
+                found.append((len(before), places))
             start = padded.find(f" {name} ", start + 1)
+    if text:
+        # `key` is the folded text without the fillers at its edges; the districts are
+        # placed among its words by what was cut from the front.
+        words, kept = fold(text).split(), key.split()
+        lead = next((i for i in range(len(words)) if words[i : i + len(kept)] == kept), 0)
+        found += [(i - lead, (place,)) for i, place in _numbered_in(text)]
     return [places for _, places in sorted(found, key=lambda f: f[0])]
 
 

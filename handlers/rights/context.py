@@ -11,7 +11,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from handlers.join.provinces import all_provinces, fold, place_marker, places_named, resolve_province
+from handlers.join.provinces import (
+    all_provinces,
+    fold,
+    numbered_districts,
+    place_marker,
+    places_named,
+    resolve_province,
+)
 from handlers.text import written
 
 __all__ = [
@@ -407,7 +414,8 @@ class ProvinceFinder:
     A name counts after a place word ("ở", "tại", "tỉnh", "KCN", "in") or when it has
     three syllables or more ("ba ria vung tau"), so that "mang thai binh thuong" is not
     Thái Bình. Old names (before the 2025 merger) resolve to today's unit, and so does a
-    former district named after a place word ("kcn yen phong": Bắc Ninh).
+    former district named after a place word ("kcn yen phong": Bắc Ninh) or a numbered
+    one ("em lam o quan 7", "quận 7": Hồ Chí Minh, as `resolve_province` reads them).
     """
 
     def __init__(self) -> None:
@@ -447,8 +455,14 @@ class ProvinceFinder:
                 typed = any(name in low for name in self._accented.get(key, ()))
                 if before in _PROVINCE_MARKERS or n >= 3 or typed:
                     return pid
+        # A numbered district names its own kind ("quận 7"), so it is read by its own rules
+        # (`numbered_districts`), not only after a place word; the first place typed wins,
+        # named or numbered, as in `resolve_province`.
+        numbered = numbered_districts(accented or " ".join(words))
         as_written = ""
         for i in range(1, len(words)):
+            if numbered and numbered[0][0] < i:
+                return numbered[0][1]
             marker = place_marker(words, i)
             if not marker:
                 continue
@@ -461,4 +475,4 @@ class ProvinceFinder:
                 as_written = as_written or f" {written(accented)} "
                 if counts(marker, as_written):
                     return pid
-        return None
+        return numbered[0][1] if numbered else None
