@@ -89,7 +89,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--event-at",
         metavar="WHEN",
-        help="when it takes place, not before --closes (a reminder goes the day before; check-in opens that day)",
+        help='when it takes place, with its time ("YYYY-MM-DD HH:MM"), not before --closes (a reminder goes the day '
+        "before; check-in opens that day)",
     )
     create.add_argument("--place", metavar="TEXT")
     create.add_argument(
@@ -223,6 +224,14 @@ def _when(text: str, zone: ZoneInfo, option: str, *, day_end: bool = False) -> d
     return moment.astimezone(UTC)
 
 
+def _is_date_alone(text: str) -> bool:
+    try:
+        date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def _program_in(scope: frozenset[str] | None, program: Program) -> bool:
     if scope is None:
         return True
@@ -326,7 +335,13 @@ def _create_window(args: argparse.Namespace, zone: ZoneInfo) -> tuple[datetime, 
         raise CliError("--closes must be after --opens", 2)
     if closes <= datetime.now(UTC):
         raise CliError(f"--closes is in the past ({_iso(closes, zone)}): nobody could register", 2)
-    event = _when(args.event_at, zone, "--event-at") if args.event_at else None
+    event = None
+    if args.event_at:
+        if _is_date_alone(args.event_at):
+            # Workers are told the time in the reminder and on the ticket: a date alone
+            # would be 00:00, the night before the event (found in review).
+            raise CliError(f'--event-at needs a time too, e.g. "{args.event_at.strip()} 08:00"', 2)
+        event = _when(args.event_at, zone, "--event-at")
     if event is not None and event < closes:
         raise CliError(f"--event-at must not be before --closes ({_iso(closes, zone)})", 2)
     return opens, closes, event

@@ -325,8 +325,11 @@ def test_create_refuses_a_past_closing_and_an_event_before_it_and_a_date_closes_
     today = local_today()
     code, _, err = create(cli, "--opens", str(today - timedelta(days=9)), "--closes", str(today - timedelta(days=1)))
     assert code == 2 and "--closes is in the past" in err
-    code, _, err = create(cli, "--event-at", str(today + timedelta(days=2)))  # closes in 5 days
+    code, _, err = create(cli, "--event-at", f"{today + timedelta(days=2)} 08:00")  # closes in 5 days
     assert code == 2 and "--event-at must not be before --closes" in err
+    # A date alone would tell workers 00:00, the night before: a time is asked for.
+    code, out, err = create(cli, "--event-at", str(today + timedelta(days=30)))
+    assert code == 2 and out == "" and f'needs a time too, e.g. "{today + timedelta(days=30)} 08:00"' in err
     closing_day = today + timedelta(days=5)
     code, out, err = create(cli, "--closes", str(closing_day), "--event-at", f"{closing_day} 23:59:59")
     assert code == 0, err
@@ -366,7 +369,7 @@ def test_list_tells_registration_closed_from_not_yet_open(cli) -> None:
 
 def test_checkin_before_the_event_day_is_refused_and_a_checkin_can_be_undone(cli) -> None:
     today = local_today()
-    code, out, _ = create(cli, "--event-at", str(today + timedelta(days=30)))
+    code, out, _ = create(cli, "--event-at", f"{today + timedelta(days=30)} 08:00")
     later = int(out)
     code, out, _ = create(cli, "--closes", str(today), "--event-at", f"{today + timedelta(days=1)} 05:00")
     soon = int(out)
