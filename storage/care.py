@@ -386,13 +386,23 @@ class CareStore(abc.ABC):
 
     @abc.abstractmethod
     async def set_case_status(
-        self, case_id: int, status: CaseStatus, *, expected: CaseStatus, note: str | None, author_id: int | None
+        self,
+        case_id: int,
+        status: CaseStatus,
+        *,
+        expected: CaseStatus,
+        note: str | None,
+        author_id: int | None,
+        changes: int | None = None,
     ) -> SupportCase | CaseMoved | None:
         """Move the case from `expected` to `status`, record the change and queue the
         worker's notice, in one transaction; the case after the change, None if unknown.
         The move is made only if the case is still at `expected` (checked in the same
         statement that changes it): otherwise CaseMoved with the case as it is, nothing
         recorded and no notice (two officers reopening one case told the worker twice).
+        With `changes`, the number of status changes the officer saw (`case_events`), it is
+        made only if there have been no others since: declined, reopened and declined
+        again is back at the status seen, but not the case the officer decided on.
         The notice carries `note` as the reason for a refusal and for a reopening (back
         to received)."""
 

@@ -452,3 +452,69 @@ def test_cases_cli_set_does_not_overwrite_a_change_made_meanwhile(cli, monkeypat
             assert [a.details["via"] for a in await store.list_audit(action="care.case.status")] == []
 
     asyncio.run(check())
+
+
+# -- declined, reopened and declined again: back at the status seen, not the case seen -----------
+async def test_store_a_case_back_at_the_status_seen_after_other_changes_is_not_moved(backend) -> None:
+    store = backend
+    case_id = await seed_open_case(store, "aba")
+    user = await store.find_user("test", "aba")
+    kw = {"author_id": None}
+    await store.set_case_status(case_id, CaseStatus.DECLINED, expected=CaseStatus.RECEIVED, note="Không đủ", **kw)
+    seen = len(await store.case_events(case_id))  # what an officer's view of the refusal holds
+    await store.set_case_status(case_id, CaseStatus.RECEIVED, expected=CaseStatus.DECLINED, note="Xét lại", **kw)
+    await store.set_case_status(case_id, CaseStatus.DECLINED, expected=CaseStatus.RECEIVED, note="Vẫn thiếu", **kw)
+    before, notices = await store.get_case(case_id), await store.pending_outbox(user.id)
+    late = await store.set_case_status(
+        case_id, CaseStatus.RECEIVED, expected=CaseStatus.DECLINED, note="Mở lại", changes=seen, **kw
+    )
+    assert isinstance(late, CaseMoved) and late.case == before
+    assert await store.get_case(case_id) == before and await store.pending_outbox(user.id) == notices
+    # Seen as it is now, the same move is made.
+    now_seen = len(await store.case_events(case_id))
+    moved = await store.set_case_status(
+        case_id, CaseStatus.RECEIVED, expected=CaseStatus.DECLINED, note="Mở lại", changes=now_seen, **kw
+    )
+    assert isinstance(moved, SupportCase) and moved.status is CaseStatus.RECEIVED
+    assert len(await store.case_events(case_id)) == now_seen + 1
+
+
+async def test_a_reopen_pressed_on_a_refusal_since_reopened_and_refused_again_changes_nothing(
+    store, chat, make_chat
+) -> None:
+    await open_case(chat, category="Ốm đau")
+    case = await only_case(store)
+    worker = await store.find_user("test", "u1")
+    await organizer(store, "o101", ["ho_chi_minh"])
+    await organizer(store, "o102", ["ho_chi_minh"])
+    o101, o102 = make_chat("o101"), make_chat("o102")
+    await o102.press(f"cc:v:{case.id}")
+    await o102.press_label("không hỗ trợ")
+    await o102.say("Không đủ điều kiện")
+    await o101.press(f"cc:v:{case.id}")  # o101 looks at the refusal, and keeps the view open
+    (stale,) = [p for p in o101.payloads() if p.startswith(f"cc:s:{case.id}:received:")]
+    await o102.press(f"cc:v:{case.id}")
+    await o102.press_label("Mở lại")
+    await o102.say("Có giấy mới")
+    await o102.press(f"cc:v:{case.id}")
+    await o102.press_label("không hỗ trợ")
+    await o102.say("Giấy mới cũng không đủ")
+    notices = await store.pending_outbox(worker.id)
+    await o101.press(stale)
+    assert "đổi trạng thái trong lúc" in o101.text()
+    assert (await store.get_case(case.id)).status is CaseStatus.DECLINED
+    assert await store.pending_outbox(worker.id) == notices
+    # Pressed before the second refusal, with the reason typed after it: still nothing.
+    await o102.press(f"cc:v:{case.id}")
+    await o102.press_label("Mở lại")
+    await o101.press(f"cc:v:{case.id}")
+    await o101.press_label("Mở lại")
+    await o102.say("Xét lại lần nữa")
+    await o102.press(f"cc:v:{case.id}")
+    await o102.press_label("không hỗ trợ")
+    await o102.say("Vẫn không đủ")
+    await o101.say("Mở lại vì thiếu giấy tờ")
+    said = o101.text()
+    assert "đổi trạng thái trong lúc" in said and "Mở lại vì thiếu giấy tờ" in said
+    assert (await store.get_case(case.id)).status is CaseStatus.DECLINED
+    assert sum(1 for m in await store.pending_outbox(worker.id) if m.params.get("reopened")) == 2

@@ -332,7 +332,8 @@ async def _case_detail(ctx: Ctx, case_id: int) -> Reply:
     ]
     if others:
         lines.append(ctx.t("support.cases.other_open", cases=", ".join(others)))
-    for e in await ctx.store.case_events(case.id):
+    events = await ctx.store.case_events(case.id)
+    for e in events:
         note = f": {e.note}" if e.note else ""
         lines.append(f"• {local(e.at, zone)} {ctx.t(f'care.case.status.{e.status.value}')}{note}")
     await ctx.store.audit(ctx.user.id, "care.case.view", f"case:{case.id}")
@@ -342,8 +343,9 @@ async def _case_detail(ctx: Ctx, case_id: int) -> Reply:
                 ctx.t("support.cases.reopen")
                 if s is CaseStatus.RECEIVED
                 else ctx.t("care.cases.set", status=ctx.t(f"care.case.status.{s.value}")),
-                # With the status seen here: a press on a view gone stale changes nothing.
-                payload(CASES, "s", case.id, s.value, case.status.value),
+                # With the status and the number of changes seen here: a press on a view
+                # gone stale changes nothing, even if the case came back to that status.
+                payload(CASES, "s", case.id, s.value, case.status.value, len(events)),
             )
         ]
         for s in NEXT_STATUSES[case.status]
@@ -384,9 +386,10 @@ async def _case_view(ctx: Ctx, args: Sequence[str]) -> Reply | None:
 
 @CASE_ACTIONS.on("s")
 async def _case_status(ctx: Ctx, args: Sequence[str]) -> Reply | None:
-    """Move a case on (`s:<id>:<status>[:<status seen>]`): asks for a note (a reason, to
-    decline or reopen). The move is from the status seen, checked again when it is made."""
-    if len(args) not in (2, 3) or not args[0].isdigit():
+    """Move a case on (`s:<id>:<status>[:<status seen>[:<changes seen>]]`): asks for a note
+    (a reason, to decline or reopen). The move is from the status and the number of status
+    changes seen, checked again when it is made."""
+    if len(args) not in (2, 3, 4) or not args[0].isdigit() or (len(args) == 4 and not args[3].isdigit()):
         return None
     scope = await province_scope(ctx)
     case = await ctx.store.get_case(int(args[0]))
@@ -397,16 +400,23 @@ async def _case_status(ctx: Ctx, args: Sequence[str]) -> Reply | None:
         seen = CaseStatus(args[2]) if len(args) == 3 else case.status  # older buttons: what it is now
     except ValueError:
         return None
-    if seen is not case.status:
+    changes = int(args[3]) if len(args) == 4 else None
+    if seen is not case.status or (changes is not None and changes != len(await ctx.store.case_events(case.id))):
         return _moved_meanwhile(ctx, case, None)
     if status not in NEXT_STATUSES[case.status]:
         return ctx.reply("care.cases.not_now", id=case.id, status=ctx.t(f"care.case.status.{case.status.value}"))
-    data = {"what": "case", "id": case.id, "status": status.value, "from": case.status.value}
+    data = {"what": "case", "id": case.id, "status": status.value, "from": case.status.value, "changes": changes}
     return await _ask_note(ctx, data, required=status in REASONED)
 
 
 async def set_case(
-    ctx: Ctx, case_id: int, status: CaseStatus, note: str | None, *, expected: CaseStatus | None
+    ctx: Ctx,
+    case_id: int,
+    status: CaseStatus,
+    note: str | None,
+    *,
+    expected: CaseStatus | None,
+    changes: int | None = None,
 ) -> Reply:
     """Move the case from `expected` (the status the officer saw when pressing; None, from a
     note asked before it was kept: its status now) to `status`. Moved meanwhile by someone
@@ -420,7 +430,9 @@ async def set_case(
     if case.status is not expected or status not in NEXT_STATUSES[expected]:
         return _moved_meanwhile(ctx, case, note)
     # The store checks `expected` again in the write itself: a change in between is caught.
-    updated = await ctx.store.set_case_status(case_id, status, expected=expected, note=note, author_id=ctx.user.id)
+    updated = await ctx.store.set_case_status(
+        case_id, status, expected=expected, note=note, author_id=ctx.user.id, changes=changes
+    )
     if updated is None:
         return ctx.reply("care.cases.unknown", id=case_id)
     if isinstance(updated, CaseMoved):
@@ -470,7 +482,10 @@ async def _finish_note(ctx: Ctx, data: dict[str, Any], note: str | None) -> Repl
     if data.get("what") == "reject":
         return await decide(ctx, int(data["id"]), approve=False, reason=note)
     seen = CaseStatus(data["from"]) if data.get("from") else None
-    return await set_case(ctx, int(data["id"]), CaseStatus(data["status"]), note, expected=seen)
+    changes = data.get("changes")
+    return await set_case(
+        ctx, int(data["id"]), CaseStatus(data["status"]), note, expected=seen, changes=changes if seen else None
+    )
 
 
 async def on_note(ctx: Ctx) -> Reply:

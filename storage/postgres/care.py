@@ -631,7 +631,14 @@ class PostgresCareMixin(PostgresFeature):
         return [_case(r) for r in rows]
 
     async def set_case_status(
-        self, case_id: int, status: CaseStatus, *, expected: CaseStatus, note: str | None, author_id: int | None
+        self,
+        case_id: int,
+        status: CaseStatus,
+        *,
+        expected: CaseStatus,
+        note: str | None,
+        author_id: int | None,
+        changes: int | None = None,
     ) -> SupportCase | CaseMoved | None:
         now = now_utc()
         async with self.transaction() as conn:
@@ -639,11 +646,13 @@ class PostgresCareMixin(PostgresFeature):
             # waiting for another's change sees its new status: of two officers moving the
             # case from one status, the second changes nothing and queues no notice.
             row = await conn.fetchrow(
-                "UPDATE care_cases SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4 RETURNING *",
+                "UPDATE care_cases SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4 AND ($5::int IS NULL"
+                " OR (SELECT COUNT(*) FROM care_case_events e WHERE e.case_id = care_cases.id) = $5) RETURNING *",
                 status.value,
                 now,
                 case_id,
                 expected.value,
+                changes,
             )
             if row is None:
                 current = await conn.fetchrow("SELECT * FROM care_cases WHERE id = $1", case_id)

@@ -652,14 +652,22 @@ class SQLiteCareMixin:
         return [_case(r) for r in rows]
 
     async def set_case_status(
-        self, case_id: int, status: CaseStatus, *, expected: CaseStatus, note: str | None, author_id: int | None
+        self,
+        case_id: int,
+        status: CaseStatus,
+        *,
+        expected: CaseStatus,
+        note: str | None,
+        author_id: int | None,
+        changes: int | None = None,
     ) -> SupportCase | CaseMoved | None:
         now = _ts(_now())
         async with self.transaction() as db:
             # Only from the status the officer saw: the WHERE is the check, in the write.
             cur = await db.execute(
-                "UPDATE care_cases SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
-                (status.value, now, case_id, expected.value),
+                "UPDATE care_cases SET status = ?, updated_at = ? WHERE id = ? AND status = ? AND (? IS NULL OR "
+                "(SELECT COUNT(*) FROM care_case_events e WHERE e.case_id = care_cases.id) = ?)",
+                (status.value, now, case_id, expected.value, changes, changes),
             )
             row = await (await db.execute("SELECT * FROM care_cases WHERE id = ?", (case_id,))).fetchone()
             if row is None:
