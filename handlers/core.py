@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from handlers.context import Ctx
+from handlers.forms import held_form, put_back
 from handlers.i18n import LANGUAGES
 from handlers.menu import contact_reply, language_picker, main_menu
 from handlers.router import Actions, Handler, HandlerResult, Router, as_replies, payload
@@ -74,7 +75,8 @@ async def lang(ctx: Ctx) -> Reply:
 
 
 async def cancel(ctx: Ctx) -> Reply:
-    """Leave whatever form or guided step is open; works from anywhere."""
+    """Leave whatever form or guided step is open; works from anywhere. A step opened over
+    an unfinished form (handlers/forms.py) is left, and the form comes back, said so."""
     state = await ctx.store.get_state(ctx.user.id)
     flows = ctx.router.flows if ctx.router is not None else {}
     if state is None or state.flow not in flows:
@@ -83,6 +85,13 @@ async def cancel(ctx: Ctx) -> Reply:
     if own is not None:
         return as_replies(await own(ctx))[0]
     await ctx.store.clear_state(ctx.user.id)
+    held = held_form(state)
+    if held is not None:
+        # Only the step is cancelled: "what you were typing was erased" would be untrue of
+        # the form it held (a /forget confirmation holds one too).
+        back = await put_back(ctx, held, note=ctx.t("cancel.step_done"))
+        if back is not None:
+            return back
     return main_menu(ctx, intro=f"{ctx.t('cancel.done')}\n\n{ctx.t('menu.title')}")
 
 

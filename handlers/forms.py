@@ -12,6 +12,14 @@ Every form needs the same four things, and each used to write them its own way:
 
 `FormFlow` describes one kind of form (its flow names, the data key of its id, how long it
 waits); the steps and the answers stay the feature's own.
+
+A short step opened over an unfinished form (the province question of /programs over the
+sign-up form) would replace it, and what the user typed into the form would be lost. A
+form whose flow has a resumer (`Router.flow(..., on_resume=...)`) is held instead by a
+step declared `FormFlow(..., interrupts=True)`, under HELD in the step's own state; the
+step's `end` puts it back and asks its question again, and /cancel in the step does too
+(handlers/core.py). The form's own command or buttons reach it while it is held, and take
+it back.
 """
 
 from __future__ import annotations
@@ -64,6 +72,47 @@ class QuitWords:
         return fold(text) in (self.at_name if name else self.anywhere)
 
 
+# Where a step keeps the form it was opened over: {"flow", "step", "data", "at"}. The key
+# and shape are /forget's too (handlers/join/privacy.py), which storage's erasure by phone
+# already searches (`$.resume.flow`, `$.resume.data.phone`): a number typed into a held
+# sign-up form is erased with the others. Stored in the database: never rename.
+HELD = "resume"
+
+
+def hold(state: ConversationState) -> dict[str, Any]:
+    """`state` in the shape a step holds it under HELD."""
+    return {"flow": state.flow, "step": state.step, "data": dict(state.data), "at": state.updated_at.isoformat()}
+
+
+def held_form(state: ConversationState | None) -> ConversationState | None:
+    """The form held in `state`, with the time it last moved; None when there is none."""
+    return _held_in(state.data, state.user_id) if state is not None else None
+
+
+def _held_in(data: Mapping[str, Any], user_id: int) -> ConversationState | None:
+    held = data.get(HELD)
+    if not isinstance(held, dict) or not isinstance(held.get("data"), dict):
+        return None
+    try:
+        at = datetime.fromisoformat(str(held["at"]))
+        flow, step = str(held["flow"]), str(held["step"])
+    except (KeyError, ValueError):  # not a form set aside by this module or /forget
+        return None
+    return ConversationState(user_id, flow, step, dict(held["data"]), at)
+
+
+async def put_back(ctx: Ctx, held: ConversationState, *, note: str | None = None) -> Reply | None:
+    """Put `held` back as the open form and ask its question again (after `note`), through
+    its flow's resumer; None when nothing takes it (no resumer, a role the user no longer
+    has, nothing answered in it yet), and the form stays dropped."""
+    router = ctx.router
+    resume = router.resumers.get(held.flow) if router is not None else None
+    route = router.flows.get(held.flow) if router is not None else None
+    if resume is None or route is None or ctx.role.rank < route.min_role.rank:
+        return None
+    return await resume(ctx, held, note)
+
+
 def new_form_id() -> str:
     """An id for a new copy of a form, for its buttons to carry."""
     # 6 URL-safe characters: unique enough per user, short enough for a 64-byte payload.
@@ -76,22 +125,34 @@ class FormFlow:
     `flows`: the flow names it is stored under (a form with variants, like /join and
     /collect, has several). `ttl`: how long it waits for the next answer; None waits
     until the retention worker purges it. `id_key`: the data key of the id its buttons
-    carry; a state without it is not this form's.
+    carry; a state without it is not this form's. `interrupts`: a step that may open over
+    an unfinished form (one with a resumer): it holds that form while it is open, and
+    every way it ends calls `end`, which puts the form back.
     """
 
-    __slots__ = ("flows", "id_key", "ttl")
+    __slots__ = ("flows", "id_key", "interrupts", "ttl")
 
-    def __init__(self, *flows: str, ttl: timedelta | None = None, id_key: str | None = None) -> None:
+    def __init__(
+        self, *flows: str, ttl: timedelta | None = None, id_key: str | None = None, interrupts: bool = False
+    ) -> None:
         if not flows:
             raise ValueError("a form needs at least one flow name")
         self.flows = flows
         self.ttl = ttl
         self.id_key = id_key
+        self.interrupts = interrupts
 
     async def load(self, ctx: Ctx, *, form_id: str | None = None) -> ConversationState | None:
         """The user's open form of this kind, or None: nothing open, another flow's state,
-        or (with `form_id`, from a pressed button) another copy of the form."""
+        or (with `form_id`, from a pressed button) another copy of the form.
+
+        A form of this kind held by a step opened over it is the user's open form too: it is
+        taken back (the step is dropped), as the user went back to it. Its `updated_at` is
+        still when it last moved, for `expired`."""
         state = await ctx.store.get_state(ctx.user.id)
+        held = state is not None and state.flow not in self.flows
+        if held:
+            state = held_form(state)
         if state is None or state.flow not in self.flows:
             return None
         if self.id_key is not None and self.id_key not in state.data:
@@ -102,6 +163,8 @@ class FormFlow:
             # An empty id never matches: a truncated payload is not a press on this form.
             if not form_id or str(state.data[self.id_key]) != form_id:
                 return None
+        if held:
+            await ctx.store.set_state(ctx.user.id, state.flow, state.step, state.data)
         return state
 
     def expired(self, form: Dated, *, now: datetime | None = None) -> bool:
@@ -126,8 +189,42 @@ class FormFlow:
             flow = self.flows[0]
         elif flow not in self.flows:
             raise ValueError(f"{flow!r} is not one of {self.flows}")
+        data = dict(data)
+        if self.interrupts and HELD not in data:
+            held = await self._to_hold(ctx)
+            if held is not None:
+                data[HELD] = held
         # str() of a StrEnum step is its value: what is stored, never the member's name.
-        await ctx.store.set_state(ctx.user.id, flow, str(step), dict(data))
+        await ctx.store.set_state(ctx.user.id, flow, str(step), data)
+
+    async def _to_hold(self, ctx: Ctx) -> dict[str, Any] | None:
+        """What this step, being saved, holds: the unfinished form it opens over, or the one
+        held by the state it replaces (itself, or another step: the form waits on)."""
+        current = await ctx.store.get_state(ctx.user.id)
+        if current is None or ctx.router is None:
+            return None
+        held = current.data.get(HELD)
+        if isinstance(held, dict):
+            return held
+        if current.flow not in self.flows and current.flow in ctx.router.resumers:
+            return hold(current)
+        return None
+
+    async def end(self, ctx: Ctx, data: Mapping[str, Any] | None = None) -> list[Reply]:
+        """This step is over (done, sent, cancelled): its state is cleared, and the form it
+        held is put back with its question asked again, the reply to send after the step's
+        own. `data`: the step's data as loaded, when the store consumed the state with a
+        submission. Another flow's state is left alone (nothing of this step is open)."""
+        state = await ctx.store.get_state(ctx.user.id)
+        if state is not None and state.flow not in self.flows:
+            return []
+        held = held_form(state) if state is not None else _held_in(data or {}, ctx.user.id)
+        if state is not None:
+            await ctx.store.clear_state(ctx.user.id)
+        if held is None:
+            return []
+        back = await put_back(ctx, held)
+        return [back] if back is not None else []
 
 
 def step_buttons(

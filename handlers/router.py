@@ -11,10 +11,13 @@ from typing import Any, Generic, TypeVar
 
 from handlers.context import Ctx
 from handlers.types import Inbound, InboundKind, Reply
-from storage import Role
+from storage import ConversationState, Role
 
 HandlerResult = Reply | list[Reply] | None
 Handler = Callable[[Ctx], Awaitable[HandlerResult]]
+# Puts a form held by a step back as the open form and asks its question again, after the
+# note given (handlers/forms.py): the reply; None when there is nothing worth putting back.
+Resumer = Callable[[Ctx, ConversationState, str | None], Awaitable[Reply | None]]
 
 # Telegram limits callback_data to 64 bytes; payloads are "prefix:arg:arg".
 MAX_PAYLOAD_BYTES = 64
@@ -90,6 +93,7 @@ class Router:
         self.flows: dict[str, Route] = {}
         self.one_message: dict[str, OneMessageStep] = {}
         self.cancel_handlers: dict[str, Handler] = {}
+        self.resumers: dict[str, Resumer] = {}
         self.text_handler: Handler | None = None
         # Tried in order on free text before text_handler; None passes the text on.
         self.text_filters: list[Handler] = []
@@ -129,10 +133,13 @@ class Router:
         min_role: Role = Role.WORKER,
         one_message: OneMessageStep | None = None,
         on_cancel: Handler | None = None,
+        on_resume: Resumer | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register the handler for text typed while the user is inside flow `name`;
         `one_message` when the flow is a OneMessageStep; `on_cancel` answers /cancel there
-        when "what you were typing was erased" would not be true."""
+        when "what you were typing was erased" would not be true; `on_resume` makes the
+        flow's form one that a short step opened over it holds and puts back, instead of
+        replacing it (handlers/forms.py)."""
 
         def register(fn: Handler) -> Handler:
             self.flows[name] = Route(fn, min_role)
@@ -140,6 +147,8 @@ class Router:
                 self.one_message[name] = one_message
             if on_cancel is not None:
                 self.cancel_handlers[name] = on_cancel
+            if on_resume is not None:
+                self.resumers[name] = on_resume
             return fn
 
         return register

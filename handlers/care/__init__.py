@@ -9,10 +9,12 @@ from __future__ import annotations
 from handlers.care import benefits, organizer, programs, support
 from handlers.care.common import FLOW_PROVINCE, PROVINCE_FORM, PROVINCE_PREFIX, local, province_question, tz
 from handlers.context import Ctx
+from handlers.forms import held_form, put_back
 from handlers.join.common import province_name
 from handlers.join.provinces import get_province, resolve_province
 from handlers.router import Router, as_replies
 from handlers.types import Reply
+from storage import ConversationState
 
 # Province names are at most four words ("Thành phố Hồ Chí Minh"); more is a sentence.
 SENTENCE_WORDS = 5
@@ -27,19 +29,19 @@ async def _province_chosen(ctx: Ctx, then: str, province_id: str, query: str | N
     return await benefits.categories(ctx, province_id)
 
 
-async def _province_button(ctx: Ctx) -> Reply:
+async def _province_button(ctx: Ctx) -> list[Reply]:
     """The province chosen for a benefit, program or support list."""
     then, province_id = (*ctx.args, "", "")[:2]
     if then not in ("b", "p") or get_province(province_id) is None:
-        return ctx.reply("care.expired")
+        return [ctx.reply("care.expired")]
     state = await PROVINCE_FORM.load(ctx)
-    query = None
+    query, back = None, []
     if state is not None:
         query = state.data.get("q")
-        await ctx.store.clear_state(ctx.user.id)
+        back = await PROVINCE_FORM.end(ctx)  # a sign-up form it held comes back after the list
     reply = await _province_chosen(ctx, then, province_id, query)
     reply.edit = True
-    return reply
+    return [reply, *back]
 
 
 async def province_typed(ctx: Ctx) -> Reply | list[Reply]:
@@ -50,12 +52,29 @@ async def province_typed(ctx: Ctx) -> Reply | list[Reply]:
     match = resolve_province(ctx.inbound.text)
     if match.province is None and len(ctx.inbound.text.split()) > SENTENCE_WORDS and ctx.router is not None:
         # A question, not a province: answer it rather than trap the worker in the prompt.
-        await ctx.store.clear_state(ctx.user.id)
-        return as_replies(await ctx.router.free_text(ctx))
+        return await _answered_instead(ctx, held_form(state))
     if match.province is None:
         return province_question(ctx, then, note=ctx.t("care.province.unknown"))
-    await ctx.store.clear_state(ctx.user.id)
-    return await _province_chosen(ctx, then, match.province.id, data.get("q"))
+    back = await PROVINCE_FORM.end(ctx)
+    return [await _province_chosen(ctx, then, match.province.id, data.get("q")), *back]
+
+
+async def _answered_instead(ctx: Ctx, held: ConversationState | None) -> list[Reply]:
+    """The prompt left for the text to be answered as any other; a form it held is put
+    back (before the answer: a step the text opens, "xe Tết về quê", holds it again)."""
+    assert ctx.router is not None
+    back = await PROVINCE_FORM.end(ctx)
+    answer = as_replies(await ctx.router.free_text(ctx))
+    if held is None or not back:
+        return answer
+    now = await ctx.store.get_state(ctx.user.id)
+    if held_form(now) is not None:
+        return answer  # held again by the step the text opened: put back when that ends
+    if now is None or now.flow not in ctx.router.flows:
+        # The Q&A keeps its memory in the one state, over the form: the form wins.
+        again = await put_back(ctx, held)
+        back = [again] if again is not None else []
+    return [*answer, *back]
 
 
 async def mydata_parts(ctx: Ctx) -> list[str]:

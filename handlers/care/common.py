@@ -25,10 +25,12 @@ FLOW_NOTE = "care_note"  # an organizer typing a reason or a note
 CARE_FLOWS = (FLOW_PROVINCE, FLOW_REGISTER, FLOW_SUPPORT, FLOW_NOTE)
 # Their forms (handlers/forms.py): each loaded only as its own flow's, and a button only
 # for its own copy, by the id it carries. No time limit: the retention worker purges
-# abandoned ones, as before.
-PROVINCE_FORM = FormFlow(FLOW_PROVINCE)
-REGISTER_FORM = FormFlow(FLOW_REGISTER, id_key="fid")
-SUPPORT_FORM = FormFlow(FLOW_SUPPORT, id_key="fid")
+# abandoned ones, as before. A worker's steps may open over an unfinished sign-up form
+# (found by an outside tester: /programs' province question dropped it): they hold it,
+# and every way they end (`end`) puts it back.
+PROVINCE_FORM = FormFlow(FLOW_PROVINCE, interrupts=True)
+REGISTER_FORM = FormFlow(FLOW_REGISTER, id_key="fid", interrupts=True)
+SUPPORT_FORM = FormFlow(FLOW_SUPPORT, id_key="fid", interrupts=True)
 NOTE_FORM = FormFlow(FLOW_NOTE, id_key="fid")
 
 PROVINCE_PREFIX = "cv"  # province buttons: cv:<then>:<province id>

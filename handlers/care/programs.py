@@ -33,7 +33,7 @@ from handlers.join.common import clean_text
 from handlers.join.names import clean_name
 from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.join.provinces import resolve_province
-from handlers.router import Actions, Router, payload
+from handlers.router import Actions, Router, as_replies, payload
 from handlers.types import Button, Reply
 from storage.care import (
     NATIONWIDE,
@@ -326,7 +326,8 @@ async def _submit(ctx: Ctx, p: Program, data: dict[str, Any]) -> Reply | list[Re
         return ctx.reply("care.reg.already_sent")
     # Ids and the outcome only: never the name or the number.
     logger.info("program %s: registration by user %s: %s", p.id, ctx.user.id, result.outcome)
-    return await _outcome(ctx, p, result)
+    # The store consumed the form, whatever the outcome: a sign-up form it held comes back from `data`.
+    return [*as_replies(await _outcome(ctx, p, result)), *await REGISTER_FORM.end(ctx, data)]
 
 
 async def _outcome(ctx: Ctx, p: Program, result: RegisterResult) -> Reply | list[Reply]:
@@ -352,11 +353,13 @@ async def _outcome(ctx: Ctx, p: Program, result: RegisterResult) -> Reply | list
     return ctx.reply("care.reg.ended", title=p.title)
 
 
-async def _existing(ctx: Ctx, p: Program, reg: Registration) -> Reply:
+async def _existing(ctx: Ctx, p: Program, reg: Registration) -> Reply | list[Reply]:
     """The account's own registration of this number (the store never answers EXISTING
     with another account's: a number registered by someone else is registered again like
     any other, and flagged to the officers, so the replies never tell that it was)."""
-    await ctx.store.clear_state(ctx.user.id)
+    # A registration form only: pressed from the list, "register" found the ticket before
+    # any form opened, and clearing dropped the sign-up form being filled in.
+    back = await REGISTER_FORM.end(ctx)
     if reg.status is RegStatus.CONFIRMED:
         text = ctx.t("care.reg.existing_confirmed", title=p.title, code=reg.code, seats=reg.seats)
     elif reg.status is RegStatus.WAITING:
@@ -365,7 +368,8 @@ async def _existing(ctx: Ctx, p: Program, reg: Registration) -> Reply:
         text = ctx.t("care.reg.existing_pending", title=p.title)
     else:
         text = ctx.t("care.reg.existing_rejected", title=p.title, reason=reg.reason or "—")
-    return Reply(text, buttons=[[Button(ctx.t("care.programs.my_tickets"), payload(PREFIX, "m"))], ctx.back_button()])
+    buttons = [[Button(ctx.t("care.programs.my_tickets"), payload(PREFIX, "m"))], ctx.back_button()]
+    return [Reply(text, buttons=buttons), *back] if back else Reply(text, buttons=buttons)
 
 
 # -- /mytickets ---------------------------------------------------------------------------
@@ -551,12 +555,12 @@ async def _confirm(ctx: Ctx, args: Sequence[str]) -> Reply | list[Reply] | None:
 
 
 @ACTIONS.on("x")
-async def _cancel_form(ctx: Ctx, args: Sequence[str]) -> Reply | None:
-    """Stop registering (`x:<form>`): the answers so far are dropped."""
+async def _cancel_form(ctx: Ctx, args: Sequence[str]) -> list[Reply] | None:
+    """Stop registering (`x:<form>`): the answers so far are dropped (a sign-up form it held comes back)."""
     if await _pressed_form(ctx, args) is None:
         return None
-    await ctx.store.clear_state(ctx.user.id)
-    return ctx.reply("care.reg.cancelled")
+    back = await REGISTER_FORM.end(ctx)
+    return [ctx.reply("care.reg.cancelled"), *back]
 
 
 def register(router: Router) -> None:

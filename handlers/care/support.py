@@ -234,7 +234,7 @@ def clean_description(text: str) -> str | None:
     return "".join(ch for ch in cleaned if ch == "\n" or ch.isprintable()) or None
 
 
-async def on_text(ctx: Ctx) -> Reply:
+async def on_text(ctx: Ctx) -> Reply | list[Reply]:
     """Text typed during a support request: the description or the phone."""
     form = await _form(ctx)
     if form is None:
@@ -331,10 +331,10 @@ ACTIONS: Actions[SupportAction] = Actions(PREFIX)
 
 
 @ACTIONS.on("x")
-async def _cancel(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply:
-    """Stop the request: the answers so far are dropped."""
-    await ctx.store.clear_state(ctx.user.id)
-    return ctx.reply("care.support.cancelled")
+async def _cancel(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> list[Reply]:
+    """Stop the request: the answers so far are dropped (a sign-up form it held comes back)."""
+    back = await SUPPORT_FORM.end(ctx)
+    return [ctx.reply("care.support.cancelled"), *back]
 
 
 @ACTIONS.on("k")
@@ -387,21 +387,21 @@ async def _send_anyway(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence
 
 
 @ACTIONS.on("d")
-async def _decline(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply | None:
+async def _decline(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply | list[Reply] | None:
     """No consent: no case, and the answers go."""
     if step != "consent":
         return None
     return await _not_sent(ctx)
 
 
-async def _not_sent(ctx: Ctx) -> Reply:
+async def _not_sent(ctx: Ctx) -> list[Reply]:
     """The request dropped at the consent step (the button, or a typed no)."""
-    await ctx.store.clear_state(ctx.user.id)
+    back = await SUPPORT_FORM.end(ctx)
     # An empty hotline (the default) is no number to call: point to the officers instead.
     hotline = ctx.settings.hotline.strip()
     if hotline:
-        return ctx.reply("support.declined.hotline", hotline=hotline)
-    return ctx.reply("support.declined.no_hotline")
+        return [ctx.reply("support.declined.hotline", hotline=hotline), *back]
+    return [ctx.reply("support.declined.no_hotline"), *back]
 
 
 @ACTIONS.on("a")
@@ -438,7 +438,8 @@ async def _submit(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
         text += "\n\n" + ctx.t("care.support.work_accident")
         rows.append([Button(ctx.t("care.support.btn.rights"), payload("qa", RIGHTS_TOPIC))])
     rows.append(ctx.back_button())
-    return Reply(text, buttons=rows)
+    # The store consumed the form with the case: a sign-up form it held comes back from `data`.
+    return [Reply(text, buttons=rows), *await SUPPORT_FORM.end(ctx, data)]
 
 
 def register(router: Router) -> None:

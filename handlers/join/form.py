@@ -42,7 +42,7 @@ from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.join.provinces import all_provinces, fold, get_province, reading_note, resolve_province
 from handlers.router import Actions, Router, payload
 from handlers.types import Button, Channel, InboundKind, Reply
-from storage import Role
+from storage import ConversationState, Role
 from storage.signups import FormClaim, SignupDraft, SignupSource, SubmitOutcome, SubmitResult
 
 logger = logging.getLogger(__name__)
@@ -111,6 +111,8 @@ def consent_digest(catalog_messages: dict[str, dict[str, str]]) -> str:
     return h.hexdigest()
 
 
+# Where each answer is kept in the form's data.
+ANSWER_KEYS = ("name", "phone", "workplace", "province", "commune", "ref")
 NAME_MAX_WORDS = 7  # Vietnamese full names have 2-5 words; long foreign names fit too
 RESUME_ASKED = "resume_asked"  # form data: "continue or start over?" is on screen
 
@@ -155,8 +157,10 @@ class Form:
 async def _load(ctx: Ctx, form_id: str | None = None) -> Form | None:
     """The open form; with `form_id` (a pressed button's), only if it is that copy."""
     state = await JOIN_FORM.load(ctx, form_id=form_id)
-    if state is None:
-        return None
+    return _form_of(state) if state is not None else None
+
+
+def _form_of(state: ConversationState) -> Form:
     try:
         step = Step(state.step)
     except ValueError:  # a step from a newer version of the form: start it again
@@ -337,6 +341,26 @@ async def _begin(ctx: Ctx, flow: str) -> list[Reply]:
     intro = ctx.t(_variant(form, "join.form.intro"), total=total)
     replies.append(prompt(ctx, form, note=intro))
     return replies
+
+
+async def resume_held(ctx: Ctx, state: ConversationState, note: str | None) -> Reply | None:
+    """The form, held while a short step opened over it (/programs' province question,
+    /support...), put back when that step ended: its question again, the answers kept.
+    None for a form with nothing answered: no typing is lost, and a worker who tapped
+    /join and then something else is not asked their name out of the blue."""
+    form = _form_of(state)
+    if not any(form.data.get(key) for key in ANSWER_KEYS):
+        return None
+    if JOIN_FORM.expired(form):
+        # Not put back: that would restart the clock of answers held without consent.
+        reply = _expired_reply(ctx)
+    else:
+        form.data.pop(RESUME_ASKED, None)  # "continue or start over?" is no longer on screen
+        await _save(ctx, form)
+        reply = prompt(ctx, form, note=ctx.t(_variant(form, "join.form.still_open")))
+    if note:
+        reply.text = f"{note}\n\n{reply.text}"
+    return reply
 
 
 def finished(ctx: Ctx) -> Reply:
@@ -719,6 +743,6 @@ async def collect(ctx: Ctx) -> Reply | list[Reply]:
 def register(router: Router) -> None:
     router.command("join", describe="join.cmd.join")(join)
     router.command("collect", min_role=Role.VOLUNTEER)(collect)
-    router.flow(FLOW_JOIN)(on_text)
-    router.flow(FLOW_COLLECT, min_role=Role.VOLUNTEER)(on_text)
+    router.flow(FLOW_JOIN, on_resume=resume_held)(on_text)
+    router.flow(FLOW_COLLECT, min_role=Role.VOLUNTEER, on_resume=resume_held)(on_text)
     router.button(PREFIX, actions=ACTIONS)(on_button)

@@ -34,7 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
-from handlers.forms import FormFlow
+from handlers.forms import HELD, FormFlow, held_form, hold
 from handlers.join.common import (
     FLOW_COLLECT,
     FLOW_FORGET,
@@ -122,10 +122,10 @@ async def mydata(ctx: Ctx) -> Reply:
 
     state = await ctx.store.get_state(u.id)
     form_data = state.data if state is not None and state.flow in FORM_FLOWS else None
-    if state is not None and state.flow == FLOW_FORGET:
-        resume = state.data.get("resume")  # a form set aside by an open /forget
-        if isinstance(resume, dict) and resume.get("flow") in FORM_FLOWS and isinstance(resume.get("data"), dict):
-            form_data = resume["data"]
+    # A form set aside by an open /forget, or held by a step opened over it (handlers/forms.py).
+    held = held_form(state)
+    if held is not None and held.flow in FORM_FLOWS:
+        form_data = held.data
     if form_data is not None:
         answers = ", ".join(f"{label}: {v}" for label, v in _form_answers(ctx, form_data)) or "—"
         parts.append(ctx.t("join.privacy.mydata_form", answers=answers))
@@ -211,19 +211,15 @@ async def forget(ctx: Ctx) -> Reply:
     nonce = secrets.token_urlsafe(6)
     data: dict[str, Any] = {"nonce": nonce, "phone": phone}
     current = await ctx.store.get_state(ctx.user.id)
-    if current is not None and current.flow != FLOW_FORGET:
+    # /forget twice, or a step holding a form (handlers/forms.py): the form is what comes
+    # back, where storage's erasure by phone looks (`$.resume.data.phone`), not nested.
+    aside = held_form(current) or (current if current is not None and current.flow != FLOW_FORGET else None)
+    if aside is not None:
         # Put back if the worker keeps their data: a half-filled form is not lost to a "no".
         # Still personal data held without consent: bot.signup_retention erases forget
         # states after FORM_TTL like the forms themselves, and `/forget <phone>` finds the
         # number here too (storage: `$.resume.data.phone`).
-        data["resume"] = {
-            "flow": current.flow,
-            "step": current.step,
-            "data": current.data,
-            "at": current.updated_at.isoformat(),
-        }
-    elif current is not None and isinstance(current.data.get("resume"), dict):
-        data["resume"] = current.data["resume"]  # /forget twice: the form is still put back
+        data[HELD] = hold(aside)
     await FORGET_FORM.save(ctx, "confirm", data)
     return await _confirmation(ctx, nonce, phone)
 

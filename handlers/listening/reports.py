@@ -62,8 +62,10 @@ class Step(StrEnum):
 
 
 # The draft in the conversation state (handlers/forms.py): one per person, so its
-# buttons carry no form id; the retention worker drops one left unsent.
-DRAFT = FormFlow(FLOW)
+# buttons carry no form id; the retention worker drops one left unsent. Opened over an
+# unfinished sign-up form, it holds the form and puts it back when sent or cancelled
+# (`end`); the report itself is built from its own fields only, never with the form's.
+DRAFT = FormFlow(FLOW, interrupts=True)
 # "I want to stop": the common words (handlers/forms.py) and the report's own. The report
 # asks no person's name, so all of them are refused at every step.
 QUIT = QuitWords(
@@ -309,11 +311,10 @@ async def _start_button(ctx: Ctx, args: list[str]) -> Reply:
 
 
 @ACTIONS.on("cancel")
-async def _cancel(ctx: Ctx, args: list[str]) -> Reply:
-    """Drops the draft; nothing is stored."""
-    if await DRAFT.load(ctx) is not None:
-        await ctx.store.clear_state(ctx.user.id)
-    return Reply(ctx.t("listening.report.cancelled"), buttons=[ctx.back_button()], edit=True)
+async def _cancel(ctx: Ctx, args: list[str]) -> list[Reply]:
+    """Drops the draft; nothing is stored (a sign-up form it held comes back)."""
+    back = await DRAFT.end(ctx)
+    return [Reply(ctx.t("listening.report.cancelled"), buttons=[ctx.back_button()], edit=True), *back]
 
 
 def _use_buttons(ctx: Ctx, step: Step, data: dict[str, Any]) -> Reply:
@@ -381,7 +382,7 @@ async def _send(ctx: Ctx, data: dict[str, Any], *, contact: bool) -> list[Reply]
     day = today(ctx)
     await ctx.store.clear_state(ctx.user.id)
     if not await ctx.store.count_report(_hash(ctx), day, limit=opts.reports_per_day):
-        return [_limit_reply(ctx)]
+        return [_limit_reply(ctx), *await DRAFT.end(ctx, data)]
     province, category = data["province"], data["category"]
     key = cluster_key(data["company"], (await ctx.store.company_keys(province)).keys())
     question_id = None
@@ -423,7 +424,8 @@ async def _send(ctx: Ctx, data: dict[str, Any], *, contact: bool) -> list[Reply]
         if placed is not None and placed.province_id is not None:
             replies += await tell_officers(ctx, placed.province_id, question_id)
     replies += await early_warning(ctx, province, key, category, data["company"], day)
-    return replies
+    # After drop_report_draft: a sign-up form the draft held comes back from `data`.
+    return [*replies, *await DRAFT.end(ctx, data)]
 
 
 async def early_warning(ctx: Ctx, province: str, key: str, category: str, company: str, day: date) -> list[Reply]:

@@ -1,0 +1,293 @@
+"""A step opened in the middle of the sign-up form (the province question of /programs or
+/benefits, /support, /report, registering for a program) holds the form and puts it back
+when it ends: nothing the worker typed is lost (found by an outside tester: the province
+question replaced the form, and name, phone and company were silently gone).
+
+Through the real dispatcher and a real SQLite store, as the worker chats."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from handlers.join.common import FORM_FLOWS
+from handlers.join.form import FORM_TTL
+from storage import ConversationState, Role, Store
+from storage.care import NATIONWIDE
+from tests.conftest import ChatDriver
+from tests.test_care_benefits import benefit
+from tests.test_care_programs import program
+from tests.test_join_form import LAN, LAN_E164, fill_form, press_action
+
+STILL_OPEN = "Mẫu đăng ký gia nhập công đoàn bạn đang điền vẫn còn"
+COMPANY_QUESTION = "Câu 3/7\nBạn đang làm việc ở công ty nào?"
+
+
+async def start_form(chat: ChatDriver, *, answers: int = 3) -> None:
+    """/join and the first `answers` questions (name, phone, company) answered."""
+    await chat.say("/join")
+    for key in ("name", "phone", "workplace")[:answers]:
+        await chat.say(LAN[key])
+    assert f"Câu {answers + 1}/7" in chat.text(), chat.text()
+
+
+async def state_of(chat: ChatDriver) -> ConversationState | None:
+    store = chat.dispatcher.services.store
+    user = await store.find_user(chat.channel, chat.user_id)
+    assert user is not None
+    return await store.get_state(user.id)
+
+
+async def assert_form_kept(chat: ChatDriver, step: str = "workplace", answers: int = 2) -> None:
+    """The sign-up form is the open state again, at `step`, with the first `answers` answers."""
+    state = await state_of(chat)
+    assert state is not None and (state.flow, state.step) == ("join", step), state
+    typed = {"name": LAN["name"], "phone": LAN_E164, "workplace": LAN["workplace"]}
+    expected = {k: v if i < answers else None for i, (k, v) in enumerate(typed.items())}
+    assert {k: state.data.get(k) for k in typed} == expected
+
+
+async def finish_and_check(chat: ChatDriver, store: Store, *, answers: int = 3) -> None:
+    """Answer the rest from where the form is and send: the sign-up has every answer,
+    those typed before the interruption included."""
+    for key in ("name", "phone", "workplace")[answers:]:
+        await chat.say(LAN[key])
+    await chat.say(LAN["province"])
+    await press_action(chat, "s")  # commune
+    await press_action(chat, "s")  # referral
+    await press_action(chat, "a")
+    await press_action(chat, "g")
+    assert "Cảm ơn" in chat.text(), chat.text()
+    user = await store.find_user(chat.channel, chat.user_id)
+    s = await store.signup_of_user(user.id)
+    assert s is not None
+    assert (s.full_name, s.phone_e164, s.workplace, s.province_id) == (
+        LAN["name"],
+        LAN_E164,
+        LAN["workplace"],
+        "ho_chi_minh",
+    )
+
+
+async def test_the_draft_is_kept_after_the_programs_province_question_is_answered(chat, store) -> None:
+    await store.create_program(program(province_id=NATIONWIDE))
+    await start_form(chat)
+    await chat.say("/programs")
+    assert "tỉnh/thành nào" in chat.text() and any(p.startswith("cv:p:") for p in chat.payloads())
+    replies = await chat.say("Hà Nội")
+    # The list first, then the sign-up, said to be still open, at the question it was at.
+    assert len(replies) == 2, chat.text()
+    assert "Chương trình đang nhận đăng ký cho Hà Nội" in replies[0].text
+    assert STILL_OPEN in replies[1].text and "Câu 4/7" in replies[1].text
+    assert any(p.startswith("jf:") for p in chat.payloads())
+    await assert_form_kept(chat, step="province", answers=3)
+    await finish_and_check(chat, store)
+
+
+async def test_the_draft_is_kept_after_the_benefits_province_button_is_pressed(chat, store) -> None:
+    await store.upsert_benefits([benefit("hanoi", provinces=("ha_noi",))])
+    await start_form(chat, answers=2)
+    await chat.say("/benefits")
+    replies = await chat.press("cv:b:ha_noi")
+    assert "Ưu đãi cho đoàn viên ở Hà Nội" in replies[0].text and replies[0].edit
+    assert STILL_OPEN in replies[-1].text and COMPANY_QUESTION in replies[-1].text
+    assert not replies[-1].edit, "a new message: the list stays on screen"
+    await assert_form_kept(chat)
+    await finish_and_check(chat, store, answers=2)
+
+
+async def test_cancel_at_the_province_question_keeps_the_draft_and_says_so(chat, store) -> None:
+    await store.create_program(program(province_id=NATIONWIDE))
+    await start_form(chat, answers=2)
+    await chat.say("/programs")
+    replies = await chat.say("/cancel")
+    assert len(replies) == 1
+    text = replies[0].text
+    assert text.startswith("Đã hủy thao tác vừa rồi.") and STILL_OPEN in text and COMPANY_QUESTION in text
+    assert "đã được xóa" not in text, "the sign-up was not erased: never say it was"
+    await assert_form_kept(chat)
+    # The answer typed next is the company, and the sign-up carries everything.
+    await finish_and_check(chat, store, answers=2)
+
+
+async def test_the_question_the_worker_was_at_is_asked_again(chat, store) -> None:
+    await store.create_program(program(province_id=NATIONWIDE))
+    await start_form(chat, answers=1)
+    await chat.say("/programs")
+    await chat.say("Hà Nội")
+    assert "Câu 2/7\nSố điện thoại di động của bạn?" in chat.last[-1].text
+    await chat.say(LAN["phone"])
+    assert COMPANY_QUESTION in chat.text()
+    await finish_and_check(chat, store, answers=2)
+
+
+async def test_a_question_typed_at_the_province_prompt_is_answered_and_the_form_comes_back(chat, store) -> None:
+    await store.create_program(program(province_id=NATIONWIDE))
+    await start_form(chat, answers=2)
+    await chat.say("/programs")
+    await chat.say("công ty không đóng bảo hiểm xã hội cho tôi thì phải làm sao")
+    assert "BHXH" in chat.text()
+    assert STILL_OPEN in chat.last[-1].text and COMPANY_QUESTION in chat.last[-1].text
+    await assert_form_kept(chat)
+
+
+async def test_join_at_the_province_question_offers_the_unfinished_form(chat, store) -> None:
+    await store.create_program(program(province_id=NATIONWIDE))
+    await start_form(chat, answers=2)
+    await chat.say("/programs")
+    await chat.say("/join")
+    assert "Bạn đang điền dở một mẫu đăng ký (đến câu 3/7)" in chat.text()
+    await press_action(chat, "c")
+    assert COMPANY_QUESTION in chat.text()
+    await finish_and_check(chat, store, answers=2)
+
+
+async def test_a_button_of_the_held_form_takes_it_back(chat, store) -> None:
+    await store.create_program(program(province_id=NATIONWIDE))
+    await start_form(chat, answers=2)
+    form_screen = list(chat.last)
+    await chat.say("/programs")
+    chat.last = form_screen  # the worker scrolls up and presses "back" on the form
+    await press_action(chat, "b")
+    assert "Câu 2/7" in chat.text()
+    state = await state_of(chat)
+    assert (state.flow, state.step) == ("join", "phone")
+    assert state.data["name"] == LAN["name"]
+
+
+async def test_support_sent_or_cancelled_then_the_sign_up_comes_back(chat, store) -> None:
+    await start_form(chat, answers=2)
+    await chat.say("/support")
+    await chat.press_label("Ốm đau")
+    await chat.press_label("Hủy")
+    assert "Đã hủy" in chat.last[0].text
+    assert STILL_OPEN in chat.last[-1].text and COMPANY_QUESTION in chat.last[-1].text
+    await assert_form_kept(chat)
+
+    await chat.say("/support")
+    await chat.press_label("Ốm đau")
+    await chat.say("Tôi bị ốm nặng phải nằm viện hai tuần, cần hỗ trợ")
+    await chat.say("0987 654 321")  # the case's phone, not the sign-up's
+    await chat.say("Hà Nội")
+    await chat.press_label("Đồng ý, gửi")
+    assert "Số hồ sơ" in chat.last[0].text
+    assert STILL_OPEN in chat.last[-1].text and COMPANY_QUESTION in chat.last[-1].text
+    await assert_form_kept(chat)
+    await finish_and_check(chat, store, answers=2)
+
+
+async def test_a_report_sent_then_the_sign_up_comes_back(chat, store) -> None:
+    await start_form(chat, answers=2)
+    await chat.say("/report")
+    await chat.press("rp:cat:wages")
+    await chat.say("Công ty Pou Chen")
+    await chat.say("Đồng Nai")
+    await chat.say("120")
+    await chat.press("rp:skip")
+    await chat.press("rp:send:anon")
+    assert "ẩn danh" in chat.last[0].text
+    assert STILL_OPEN in chat.last[-1].text and COMPANY_QUESTION in chat.last[-1].text
+    (report,) = await store.list_reports()
+    assert LAN["name"] not in str(report) and "0912" not in str(report), "the report stays anonymous"
+    await assert_form_kept(chat)
+
+
+async def test_registering_for_a_program_then_the_sign_up_comes_back(chat, store) -> None:
+    pid = await store.create_program(program(province_id=NATIONWIDE, max_per_person=1))
+    await start_form(chat, answers=2)
+    await chat.say("/programs")
+    await chat.press("cv:p:ha_noi")
+    await chat.press(f"cp:r:{pid}")
+    await chat.say("0987 654 321")
+    await chat.say("Trần Thị Bình")
+    replies = await chat.press_label("Xác nhận")
+    assert "Đã xác nhận" in replies[0].text
+    assert STILL_OPEN in replies[-1].text and COMPANY_QUESTION in replies[-1].text
+    await assert_form_kept(chat)
+
+
+async def test_a_program_already_registered_for_leaves_the_sign_up_form_alone(chat, store) -> None:
+    await fill_form(chat)  # signed up
+    pid = await store.create_program(program(province_id=NATIONWIDE, max_per_person=1))
+    await chat.say("/programs")
+    await chat.press(f"cp:r:{pid}")
+    await chat.press_label("Xác nhận")
+    assert "Đã xác nhận" in chat.text()
+    # Updating the sign-up, the worker presses "register" on the old list: the ticket is
+    # shown, and the form being filled in stays open (it was cleared).
+    await chat.say("/join")
+    await chat.say(LAN["name"])
+    await chat.press(f"cp:r:{pid}")
+    assert "đã có vé" in chat.text(), chat.text()
+    state = await state_of(chat)
+    assert state is not None and (state.flow, state.step) == ("join", "phone")
+
+
+async def test_the_held_draft_is_shown_by_mydata_and_erased_by_phone(chat, store) -> None:
+    await store.create_program(program(province_id=NATIONWIDE))
+    await start_form(chat, answers=2)
+    await chat.say("/programs")
+    await chat.say("/mydata")
+    assert "Mẫu đăng ký đang điền dở" in chat.text() and LAN["name"] in chat.text()
+    # An officer erasing the number (a worker's request) finds it in the held form too.
+    await store.forget_signup_by_phone(LAN_E164, include_owned=True, form_flows=FORM_FLOWS)
+    assert await state_of(chat) is None
+
+
+async def test_a_held_form_past_its_time_is_not_put_back(chat, store) -> None:
+    await store.create_program(program(province_id=NATIONWIDE))
+    await chat.say("/start")
+    user = await store.find_user(chat.channel, chat.user_id)
+    old = datetime.now(UTC) - FORM_TTL - timedelta(hours=1)
+    form = {"flow": "join", "step": "workplace", "data": {"fid": "abc123", "name": LAN["name"]}, "at": old.isoformat()}
+    await store.set_state(user.id, "care_prov", "ask", {"then": "p", "resume": form})
+    replies = await chat.say("Hà Nội")
+    assert "Chương trình" in replies[0].text
+    assert "đã được xóa" in replies[-1].text and "/join" in replies[-1].text
+    assert await state_of(chat) is None
+
+
+async def test_a_form_with_nothing_answered_is_not_brought_back(chat, store) -> None:
+    await store.create_program(program(province_id=NATIONWIDE))
+    await chat.say("/join")
+    await chat.say("/programs")
+    replies = await chat.say("Hà Nội")
+    assert len(replies) == 1 and "Câu" not in chat.text()
+    assert await state_of(chat) is None
+
+
+async def test_in_english(chat, store) -> None:
+    await store.create_program(program(province_id=NATIONWIDE))
+    await chat.say("/lang en")
+    await chat.say("/join")
+    await chat.say(LAN["name"])
+    await chat.say("/programs")
+    await chat.say("/cancel")
+    assert chat.text().startswith("Cancelled what you had just started.")
+    assert "Your union sign-up form is still open" in chat.text() and "Question 2 of 7" in chat.text()
+
+
+async def test_a_volunteers_collect_form_is_held_too(make_chat, store) -> None:
+    await store.create_program(program(province_id=NATIONWIDE))
+    vol = make_chat("vol")
+    await vol.say("/start")
+    user = await store.find_user("test", "vol")
+    await store.set_role(user.id, Role.VOLUNTEER)
+    await vol.say("/collect")
+    await vol.say(LAN["name"])
+    await vol.say("/programs")
+    await vol.say("Hà Nội")
+    assert "Mẫu đăng ký bạn đang điền giúp người lao động vẫn còn" in vol.last[-1].text
+    assert "Câu 2/" in vol.last[-1].text
+    state = await store.get_state(user.id)
+    assert (state.flow, state.step, state.data["name"]) == ("collect", "phone", LAN["name"])
+
+
+async def test_forget_at_the_province_question_sets_the_form_itself_aside(chat, store) -> None:
+    await store.create_program(program(province_id=NATIONWIDE))
+    await start_form(chat, answers=2)
+    await chat.say("/programs")
+    await chat.say("/forget")
+    state = await state_of(chat)
+    assert state is not None and state.data["resume"]["flow"] == "join", "not nested in the province question"
+    await chat.press_label("Không xóa")
+    await assert_form_kept(chat)
