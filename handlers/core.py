@@ -74,7 +74,7 @@ async def lang(ctx: Ctx) -> Reply:
     return await _set_language(ctx, choice)
 
 
-async def cancel(ctx: Ctx) -> Reply:
+async def cancel(ctx: Ctx) -> Reply | list[Reply]:
     """Leave whatever form or guided step is open; works from anywhere. A step opened over
     an unfinished form (handlers/forms.py) is left, and the form comes back, said so."""
     state = await ctx.store.get_state(ctx.user.id)
@@ -83,7 +83,7 @@ async def cancel(ctx: Ctx) -> Reply:
         return main_menu(ctx, intro=f"{ctx.t('cancel.nothing')}\n\n{ctx.t('menu.title')}")
     own = ctx.router.cancel_handlers.get(state.flow) if ctx.router is not None else None
     if own is not None:
-        return as_replies(await own(ctx))[0]
+        return as_replies(await own(ctx))
     await ctx.store.clear_state(ctx.user.id)
     held = held_form(state)
     if held is not None:

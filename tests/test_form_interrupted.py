@@ -291,3 +291,48 @@ async def test_forget_at_the_province_question_sets_the_form_itself_aside(chat, 
     assert state is not None and state.data["resume"]["flow"] == "join", "not nested in the province question"
     await chat.press_label("Không xóa")
     await assert_form_kept(chat)
+
+
+# -- the hand-off to an officer (/ask, "☎️ Liên hệ cán bộ công đoàn") ------------------------------
+QUESTION = "Công ty em nợ lương hai tháng rồi, em phải làm gì ạ?"
+
+
+async def test_a_question_handed_to_an_officer_mid_form_keeps_the_draft(chat, store) -> None:
+    await start_form(chat, answers=2)
+    await chat.say("/ask")
+    assert "Gõ câu hỏi của bạn" in chat.text()
+    await chat.say(QUESTION)  # not signed up yet: "which province?" next, still holding the form
+    assert "Bạn làm việc ở tỉnh, thành phố nào?" in chat.text()
+    replies = await chat.say("Bắc Ninh")
+    assert "đã được chuyển tới cán bộ công đoàn Bắc Ninh" in replies[0].text
+    assert STILL_OPEN in replies[-1].text and COMPANY_QUESTION in replies[-1].text
+    await assert_form_kept(chat)
+    (q,) = await store.list_open_questions()
+    assert q.text == QUESTION and q.province_id == "bac_ninh"
+    await finish_and_check(chat, store, answers=2)
+
+
+async def test_the_menu_contact_button_then_cancel_keeps_the_draft(chat, store) -> None:
+    await start_form(chat, answers=2)
+    await chat.say("/start")
+    await chat.press_label("Liên hệ cán bộ công đoàn")
+    assert "Gõ câu hỏi của bạn" in chat.text()
+    replies = await chat.say("/cancel")
+    assert replies[0].text.startswith("Đã hủy thao tác vừa rồi.") and STILL_OPEN in replies[0].text
+    await assert_form_kept(chat)
+    await finish_and_check(chat, store, answers=2)
+
+
+async def test_withdrawing_the_question_or_leaving_the_step_keeps_the_draft(chat, store) -> None:
+    await start_form(chat, answers=2)
+    await chat.say("/ask")
+    await chat.say(QUESTION)
+    replies = await chat.press_label("Rút lại")
+    assert "rút lại" in replies[0].text.lower() and STILL_OPEN in replies[-1].text
+    await assert_form_kept(chat)
+    assert await store.list_open_questions() == []
+    # Left by another command: the form is the open state again, and takes the next answer.
+    await chat.say("/ask")
+    await chat.say("/help")
+    await assert_form_kept(chat)
+    await finish_and_check(chat, store, answers=2)

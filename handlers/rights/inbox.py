@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from handlers.context import Ctx
 from handlers.core import cancel
-from handlers.forms import FormFlow
+from handlers.forms import FormFlow, held_form, put_back
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_name, province_scope
 from handlers.join.provinces import get_province, reading_note, resolve_province
@@ -42,11 +42,13 @@ CLOSE_REASONS = ("spam", "duplicate", "resolved", "other")
 # organizer's answer have one copy per person, so no form id on buttons, and no expiry
 # beyond the retention of conversation states. The rights Q&A's last question ("qa",
 # handlers/rights/chat.py) is read for the one-tap hand-off.
-HANDOFF = FormFlow(HANDOFF_FLOW)
+# Both may open in the middle of the sign-up form ("☎️ Liên hệ cán bộ", /ask): they hold
+# it and put it back when they end (handlers/forms.py), or the draft was lost.
+HANDOFF = FormFlow(HANDOFF_FLOW, interrupts=True)
 # After a question from someone not signed up whose question names no province: where
 # they work, so the question reaches that province's officers.
 WHERE_FLOW = "askw"
-WHERE = FormFlow(WHERE_FLOW)
+WHERE = FormFlow(WHERE_FLOW, interrupts=True)
 ANSWER = FormFlow("inbox_reply")
 LAST_QUESTION = FormFlow("qa")
 
@@ -58,7 +60,9 @@ async def _submit(ctx: Ctx, text: str) -> list[Reply]:
     ở Hà Nội ốm, cty ở Hải Phòng..." would have gone to Hà Nội's officers (found in review)."""
     signup = await ctx.store.signup_of_user(ctx.user.id)
     qid = await ctx.store.add_question(ctx.user.id, text[:MAX_QUESTION_CHARS], ctx.lang)
-    await ctx.store.clear_state(ctx.user.id)
+    # The next step ("which province?") holds what the hand-off held; without one, the
+    # hand-off ends here and a form it held comes back after the confirmation.
+    back = [] if signup is None else await _end_handoff(ctx)
     logger.info("inbox: user %s handed off question %s", ctx.user.id, qid)
     # Quote what was sent: the one-tap button forwards the question asked before it.
     quote = ctx.t("ask.sent_quote", text=shorten(text, 200))
@@ -73,7 +77,20 @@ async def _submit(ctx: Ctx, text: str) -> list[Reply]:
         return [prompt, *await _tell_admins(ctx, qid)]
     province = signup.province_id
     sent = ctx.t("ask.sent", id=qid, province=province_name(province, ctx.lang), hours=ctx.settings.answer_within_hours)
-    return [Reply(f"{sent}\n\n{quote}", buttons=[ctx.back_button()]), *await tell_officers(ctx, province, qid)]
+    return [Reply(f"{sent}\n\n{quote}", buttons=[ctx.back_button()]), *await tell_officers(ctx, province, qid), *back]
+
+
+async def _end_handoff(ctx: Ctx) -> list[Reply]:
+    """The hand-off is over: its step ends, putting back a form it held. Another state is
+    the Q&A's memory (the 🙋 button under an answer), cleared as before, unless it is a
+    form of its own that a held step would have kept."""
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is not None and state.flow == HANDOFF_FLOW:
+        return await HANDOFF.end(ctx)
+    resumable = ctx.router is not None and state is not None and state.flow in ctx.router.resumers
+    if state is not None and not resumable:
+        await ctx.store.clear_state(ctx.user.id)
+    return []
 
 
 async def tell_officers(ctx: Ctx, province_id: str, qid: int) -> list[Reply]:
@@ -143,14 +160,14 @@ _QUESTION_MARKERS = (
 
 
 async def _placed(ctx: Ctx, qid: int, province_id: str, note: str | None = None) -> Reply | list[Reply]:
-    await ctx.store.clear_state(ctx.user.id)
+    back = await WHERE.end(ctx)
     if not await ctx.store.set_question_province(qid, ctx.user.id, province_id):
-        return Reply(ctx.t("ask.where_closed", id=qid), buttons=[ctx.back_button()])
+        return [Reply(ctx.t("ask.where_closed", id=qid), buttons=[ctx.back_button()]), *back]
     logger.info("inbox: user %s placed question %s", ctx.user.id, qid)
     text = ctx.t("ask.where_set", id=qid, province=province_name(province_id, ctx.lang))
     expect = ctx.t("ask.expect", hours=ctx.settings.answer_within_hours)
     text = f"{note}\n\n{text} {expect}" if note else f"{text} {expect}"
-    return [Reply(text, buttons=[ctx.back_button()]), *await tell_officers(ctx, province_id, qid)]
+    return [Reply(text, buttons=[ctx.back_button()]), *await tell_officers(ctx, province_id, qid), *back]
 
 
 async def where_text(ctx: Ctx) -> Reply | list[Reply]:
@@ -170,9 +187,17 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
     if len(text.split()) > 2 and any(f" {m} " in folded for m in _QUESTION_MARKERS):
         # Not a place: the earlier question goes on unplaced, and this message is
         # answered like any other (found in review: it was swallowed as a province).
-        note = await _skipped(ctx, qid)
+        held = held_form(state)
+        note = await _skipped(ctx, qid, put_back_form=False)
         answered = await ctx.router.free_text(ctx) if ctx.router is not None else None
-        return [*note, *as_replies(answered)] if answered is not None else note
+        replies = [*note, *as_replies(answered)] if answered is not None else note
+        now = await ctx.store.get_state(ctx.user.id)
+        if held is not None and (now is None or (ctx.router is not None and now.flow not in ctx.router.flows)):
+            # A form the step held comes back after the answer (the Q&A keeps its memory
+            # in the one state: the form wins); a step the text opened holds it itself.
+            again = await put_back(ctx, held)
+            replies += [again] if again is not None else []
+        return replies
     match = resolve_province(text)
     if match.province is not None:
         # "Thuận An" placed in Hồ Chí Minh says so, or the unit shown would be a surprise.
@@ -194,10 +219,14 @@ def _reply_lang(ctx: Ctx, data: dict[str, object]) -> None:
         ctx.reply_lang = lang
 
 
-async def _skipped(ctx: Ctx, qid: int) -> list[Reply]:
+async def _skipped(ctx: Ctx, qid: int, *, put_back_form: bool = True) -> list[Reply]:
     # The admins were told when the question came (_submit).
-    await ctx.store.clear_state(ctx.user.id)
-    return [Reply(ctx.t("ask.where_skipped", id=qid), buttons=[ctx.back_button()])]
+    if put_back_form:
+        back = await WHERE.end(ctx)
+    else:
+        back = []
+        await ctx.store.clear_state(ctx.user.id)
+    return [Reply(ctx.t("ask.where_skipped", id=qid), buttons=[ctx.back_button()]), *back]
 
 
 async def where_button(ctx: Ctx) -> Reply | list[Reply]:
@@ -228,13 +257,14 @@ async def _stale_where_button(ctx: Ctx, action: str, pressed: int | None, curren
     return Reply(ctx.t("ask.where_gone"), buttons=[ctx.back_button()])
 
 
-async def withdraw(ctx: Ctx) -> Reply:
+async def withdraw(ctx: Ctx) -> Reply | list[Reply]:
     """`/cancel` or "withdraw" at "which province?": the question just sent is taken back
     (it was open to admins for a moment only); "Đã hủy... đã được xóa" said so while the
     question stayed in the inbox (found in review)."""
     state = await WHERE.load(ctx)
-    await ctx.store.clear_state(ctx.user.id)
+    back = await WHERE.end(ctx) if state is not None else []
     if state is None:
+        await ctx.store.clear_state(ctx.user.id)
         return Reply(ctx.t("ask.where_gone"), buttons=[ctx.back_button()])
     qid = int(state.data["qid"])
     _reply_lang(ctx, state.data)
@@ -242,7 +272,7 @@ async def withdraw(ctx: Ctx) -> Reply:
     logger.info("inbox: user %s withdrew question %s (%s)", ctx.user.id, qid, "done" if gone else "too late")
     if gone:
         await ctx.store.audit(ctx.user.id, "question.withdraw", f"question:{qid}", {})
-    return Reply(ctx.t("ask.withdrawn" if gone else "ask.where_closed", id=qid), buttons=[ctx.back_button()])
+    return [Reply(ctx.t("ask.withdrawn" if gone else "ask.where_closed", id=qid), buttons=[ctx.back_button()]), *back]
 
 
 async def open_handoff(ctx: Ctx, *, intro: str | None = None) -> Reply:
