@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from handlers.context import Ctx
-from handlers.forms import held_form, put_back
+from handlers.forms import HELD, held_form, hold, put_back
 from handlers.i18n import LANGUAGES
 from handlers.menu import contact_reply, language_picker, main_menu
 from handlers.router import Actions, Handler, HandlerResult, Router, as_replies, payload
@@ -167,10 +167,39 @@ async def _menu_contact(ctx: Ctx) -> HandlerResult:
 @MENU.on("rights")
 async def _menu_rights(ctx: Ctx) -> Reply:
     """Invites a question about rights, or browsing the topics."""
+    note = await _leave_form_for_a_question(ctx)
+    prompt = ctx.t("rights.prompt")
     return Reply(
-        ctx.t("rights.prompt"),
+        f"{note}\n\n{prompt}" if note else prompt,
         buttons=[[Button(ctx.t("qa.browse"), payload("kb", "cats"))], ctx.back_button()],
     )
+
+
+# handlers/rights/chat.py's state: the Q&A's memory, which keeps whatever else its data holds.
+QA_FLOW = "qa"
+
+
+async def _leave_form_for_a_question(ctx: Ctx) -> str | None:
+    """A worker's form still open (the menu reached by /start in the middle of it) took the
+    question asked next as its answer: a question about Sunday overtime became a hardship
+    story (found by an outside tester). The sign-up form is held in the Q&A's state for
+    /join to take back (handlers/forms.py); another worker's form is closed, and the
+    worker is told which. An officer's or volunteer's own steps are theirs to leave."""
+    state = await ctx.store.get_state(ctx.user.id)
+    router = ctx.router
+    if state is None or router is None or state.flow == QA_FLOW or state.flow not in router.flows:
+        return None
+    if state.flow in router.resumers:
+        kept: object = hold(state)
+    else:
+        kept = state.data.get(HELD) if held_form(state) is not None else None
+    if kept is not None:
+        await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", {HELD: kept})
+        return ctx.t("rights.form_kept")
+    if router.flows[state.flow].min_role is not Role.WORKER:
+        return None
+    await ctx.store.clear_state(ctx.user.id)
+    return ctx.t("rights.form_closed")
 
 
 def register(router: Router) -> None:

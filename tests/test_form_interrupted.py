@@ -336,3 +336,41 @@ async def test_withdrawing_the_question_or_leaving_the_step_keeps_the_draft(chat
     await chat.say("/help")
     await assert_form_kept(chat)
     await finish_and_check(chat, store, answers=2)
+
+
+# -- the menu's "⚖️ Hỏi về quyền lợi" while a form is open (reached by /start) --------------------
+OVERTIME = "lam them chu nhat tinh sao"
+
+
+async def test_asking_about_rights_from_the_menu_holds_the_sign_up_for_join(chat, store) -> None:
+    """Found by an outside tester: after /start and "Hỏi về quyền lợi" the question was
+    taken as the form's next answer ("Số điện thoại chưa đúng")."""
+    await start_form(chat, answers=2)
+    await chat.say("/start")
+    await chat.press_label("Hỏi về quyền lợi")
+    assert "Mẫu đăng ký bạn đang điền dở vẫn được giữ nguyên; gõ /join" in chat.text()
+    await chat.say(OVERTIME)
+    said = chat.text()
+    assert "chủ nhật" in said.lower() or "ngày nghỉ" in said.lower(), said
+    assert "Câu 3/7" not in said and "chưa đúng" not in said
+    # /mydata still shows the held answers, and /join takes the form back where it was.
+    await chat.say("/mydata")
+    assert LAN["name"] in chat.text()
+    await chat.say("/join")
+    assert "Bạn đang điền dở một mẫu đăng ký (đến câu 3/7). Điền tiếp" in chat.text()
+    await chat.press_label("Điền tiếp")
+    assert COMPANY_QUESTION in chat.text()
+    await assert_form_kept(chat)
+    await finish_and_check(chat, store, answers=2)
+
+
+async def test_asking_about_rights_from_the_menu_closes_a_half_written_support_request(chat, store) -> None:
+    await chat.say("/support")
+    await chat.press_label("Ốm đau")
+    await chat.say("/start")
+    await chat.press_label("Hỏi về quyền lợi")
+    assert "Mình đã đóng mẫu bạn đang điền dở" in chat.text()
+    await chat.say(OVERTIME)
+    assert "Số điện thoại để cán bộ" not in chat.text()
+    assert await state_of(chat) is None or (await state_of(chat)).flow == "qa"
+    assert await store.list_cases(provinces=None) == []
