@@ -527,3 +527,32 @@ async def test_a_new_question_with_ask_at_which_province_is_sent_too(make_chat, 
         "công ty giữ bằng gốc của em có đúng không",
         "công ty nợ lương 3 tháng rồi em phải làm sao",
     ]
+
+
+async def test_yes_at_which_province_takes_the_province_the_question_named(make_chat, store) -> None:
+    """Found by an outside tester: "đúng" under the 📍 Bắc Ninh button was looked up as a
+    province ("không tìm thấy tỉnh 'đúng'") and the button was gone from the new prompt."""
+    worker = make_chat("wr9")
+    await worker.say("/ask cty o bac ninh tru tien com ko ly do")
+    assert "📍 Bắc Ninh" in worker.labels()
+    await worker.say("xyz")  # a stray word: the named province stays on offer
+    assert "📍 Bắc Ninh" in worker.labels()
+    await worker.say("đúng")
+    assert (await store.get_question(1)).province_id == "bac_ninh"
+    assert "Bắc Ninh" in worker.text()
+    for yes in ("ok", "dung roi"):
+        other = make_chat(f"wr9{yes}")
+        await other.say("/ask cty o bac ninh tru tien com ko ly do")
+        await other.say(yes)
+        assert "đã được chuyển tới cán bộ công đoàn Bắc Ninh" in other.text(), yes
+    # Without a province named, a yes is no province: asked again.
+    last = make_chat("wr9x")
+    await last.say("/ask cong ty tru tien com ko ly do")
+    await last.say("đúng")
+    assert "không tìm thấy" in last.text().lower()
+    # "dừng" folds like "đúng", and is not a yes.
+    stop = make_chat("wr9s")
+    await stop.say("/ask cty o bac ninh tru tien com ko ly do")
+    await stop.say("dừng")
+    qid = max(q.id for q in await store.list_open_questions())
+    assert (await store.get_question(qid)).province_id is None

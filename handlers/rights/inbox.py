@@ -148,6 +148,9 @@ def _withdraw(ctx: Ctx, qid: int) -> Button:
 _TAKE_BACK = frozenset({"xoa", "xoa cau hoi", "xoa cau hoi di", "rut lai", "rut lai cau hoi"})
 # Typed at "which province?": "I'd rather not say" (the question still goes, unplaced).
 _NOT_SAYING = frozenset({"khong", "ko", "k", "khong muon noi", "khong noi", "bo qua", "skip", "no", "none", "-"})
+# Typed at "which province?" under the province the question named (its 📍 button): yes,
+# that one ("đúng" was looked up as a province and the suggestion lost; an outside tester).
+_CONFIRM = frozenset({"dung", "dung roi", "dung a", "dung vay", "ok", "oke", "okay", "ok a", "vang", "vang a", "yes"})
 # Words of a question, not of a place: such a message is a new one, not an answer to
 # "which province?" ("lương tối thiểu ở hà nội bao nhiêu" placed the earlier question in
 # Hà Nội; found in review). "em lam o kcn que vo bac ninh" is still a place.
@@ -183,6 +186,10 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
         return await withdraw(ctx)  # "hủy", "thôi không hỏi nữa": taken back, as it says
     if fold(text) in _NOT_SAYING:
         return await _skipped(ctx, qid)
+    named = state.data.get("named")
+    # "dừng" (stop) folds like "đúng": only the typed word without that reading confirms.
+    if isinstance(named, str) and fold(text) in _CONFIRM and "dừng" not in text.lower():
+        return await _placed(ctx, qid, named)
     folded = f" {fold(text)} "
     if len(text.split()) > 2 and any(f" {m} " in folded for m in _QUESTION_MARKERS):
         # Not a place: the earlier question goes on unplaced, and this message is
@@ -204,6 +211,9 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
         return await _placed(ctx, qid, match.province.id, note=reading_note(match, ctx.lang, ctx.t))
     choices = [_province_button(ctx, qid, p.id, p.name(ctx.lang)) for p in match.suggestions]
     key = "ask.where_suggest" if choices else "ask.where_unknown"
+    if isinstance(named, str) and get_province(named) is not None and named not in {p.id for p in match.suggestions}:
+        # The province the question named stays on offer, or one stray word lost it.
+        choices.insert(0, _province_button(ctx, qid, named, f"📍 {province_name(named, ctx.lang)}"))
     rows = [choices[i : i + 2] for i in range(0, len(choices), 2)]
     return Reply(
         ctx.t(key, text=shorten(text, 40) or "…"),
