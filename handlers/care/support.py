@@ -33,6 +33,7 @@ from handlers.join.common import province_name
 from handlers.join.phone import parse_vn_mobile
 from handlers.join.provinces import all_provinces, get_province, resolve_province
 from handlers.router import Actions, Router, payload
+from handlers.scope import officer_notices
 from handlers.text import fold
 from handlers.types import Button, Reply
 from storage.care import CaseCategory, CaseStatus, SupportCase
@@ -438,8 +439,18 @@ async def _submit(ctx: Ctx, data: dict[str, Any]) -> Reply | list[Reply]:
         text += "\n\n" + ctx.t("care.support.work_accident")
         rows.append([Button(ctx.t("care.support.btn.rights"), payload("qa", RIGHTS_TOPIC))])
     rows.append(ctx.back_button())
+    # The province's officers are told by number only (the category and the story are for
+    # /cases, scoped): the worker is promised contact, and nobody had been told (found by
+    # an outside tester).
+    province = data["province"]
+    catalog = ctx.services.catalog
+
+    def notice(lang: str) -> str:
+        return catalog.t(lang, "care.support.new_case", case=case_id, province=province_name(province, lang))
+
+    told = await officer_notices(ctx, province, notice, or_admins=True, skip=ctx.user.id)
     # The store consumed the form with the case: a sign-up form it held comes back from `data`.
-    return [Reply(text, buttons=rows), *await SUPPORT_FORM.end(ctx, data)]
+    return [Reply(text, buttons=rows), *told, *await SUPPORT_FORM.end(ctx, data)]
 
 
 def register(router: Router) -> None:

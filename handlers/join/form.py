@@ -41,7 +41,8 @@ from handlers.join.names import clean_name
 from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.join.provinces import all_provinces, fold, get_province, reading_note, resolve_province
 from handlers.router import Actions, Router, payload
-from handlers.types import Button, Channel, InboundKind, Reply
+from handlers.scope import officer_notices
+from handlers.types import Button, InboundKind, Reply
 from storage import ConversationState, Role
 from storage.signups import FormClaim, SignupDraft, SignupSource, SubmitOutcome, SubmitResult
 
@@ -677,7 +678,7 @@ async def _submit(ctx: Ctx, form: Form) -> Reply | list[Reply]:
         await ctx.store.audit(
             ctx.user.id, "signup.replace", f"signup:{result.signup_id}", {"replaced": result.replaced_id}
         )
-    return [_confirmation(ctx, form, result, d["phone"], d["province"]), *alerts_for(ctx, result, source)]
+    return [_confirmation(ctx, form, result, d["phone"], d["province"]), *await alerts_for(ctx, result, source)]
 
 
 def _confirmation(ctx: Ctx, form: Form, result: SubmitResult, phone: str, answered_province: str) -> Reply:
@@ -695,39 +696,53 @@ def _confirmation(ctx: Ctx, form: Form, result: SubmitResult, phone: str, answer
     )
 
 
-def alert_chats(ctx: Ctx, province_id: str) -> tuple[int, ...]:
-    return dict(ctx.settings.join_alert_chats).get(province_id, ())
-
-
-def alert(ctx: Ctx, province_id: str, key: str, **kwargs: Any) -> list[Reply]:
-    """Replies to the organizer chats of a province. Never a name or a number: these
-    go to groups whose members may not all be entitled to see them."""
-    lang = ctx.settings.default_language
+async def alert(
+    ctx: Ctx, province_id: str, key: str, *, by_lang: Callable[[str], dict[str, Any]] | None = None, **kwargs: Any
+) -> list[Reply]:
+    """A notice to the province's officers (handlers/scope.officer_notices): its alert
+    chats, else its organizers in their own chats and languages, else the admins. Only
+    alert chats had been told, so a province without one never heard of a sign-up the
+    worker was promised a call about (found by an outside tester). Never a name or a
+    number: a group's members may not all be entitled to see them. `by_lang`: arguments
+    worded in the reader's language."""
     catalog = ctx.services.catalog
-    text = catalog.t(lang, key, province=province_name(province_id, lang), **kwargs)
-    return [Reply(text, to_channel=Channel.TELEGRAM, to_user=str(chat)) for chat in alert_chats(ctx, province_id)]
+
+    def text(lang: str) -> str:
+        extra = by_lang(lang) if by_lang is not None else {}
+        return catalog.t(lang, key, province=province_name(province_id, lang), **kwargs, **extra)
+
+    return await officer_notices(ctx, province_id, text, or_admins=True, skip=ctx.user.id)
 
 
-def alerts_for(ctx: Ctx, result: SubmitResult, source: SignupSource) -> list[Reply]:
-    lang = ctx.settings.default_language
-    how = source_label(ctx.services.catalog, lang, source, None)
+async def alerts_for(ctx: Ctx, result: SubmitResult, source: SignupSource) -> list[Reply]:
+    catalog = ctx.services.catalog
+
+    def how(lang: str) -> dict[str, Any]:
+        return {"source": source_label(catalog, lang, source, None)}
+
     if result.outcome is SubmitOutcome.KNOWN:
         return []  # nothing changed: nothing to tell the organizers
     if result.outcome is SubmitOutcome.UPDATED and result.previous_province_id is None:
-        return alert(ctx, result.province_id, "join.alert.updated", id=result.signup_id)
+        return await alert(ctx, result.province_id, "join.alert.updated", id=result.signup_id)
     if result.outcome is SubmitOutcome.UPDATED:
-        return alert(
+        previous = result.previous_province_id
+        return await alert(
             ctx,
             result.province_id,
             "join.alert.moved",
             id=result.signup_id,
-            previous=province_name(result.previous_province_id, lang),
+            by_lang=lambda lang: {"previous": province_name(previous, lang)},
         )
     if result.replaced_id is not None:
-        return alert(
-            ctx, result.province_id, "join.alert.replaced", id=result.signup_id, replaced=result.replaced_id, source=how
+        return await alert(
+            ctx,
+            result.province_id,
+            "join.alert.replaced",
+            id=result.signup_id,
+            replaced=result.replaced_id,
+            by_lang=how,
         )
-    return alert(ctx, result.province_id, "join.alert.new", id=result.signup_id, source=how)
+    return await alert(ctx, result.province_id, "join.alert.new", id=result.signup_id, by_lang=how)
 
 
 async def join(ctx: Ctx) -> Reply | list[Reply]:

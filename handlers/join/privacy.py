@@ -381,7 +381,9 @@ async def _erase(ctx: Ctx, phone: str | None) -> list[Reply]:
     await ctx.store.forget_care(user_id)
     await ctx.store.forget_user(user_id)
     logger.info("user %s erased their data (%s sign-ups)", user_id, len(erased))
-    alerts = [r for signup_id, province in erased for r in alert(ctx, province, "join.alert.erased", id=signup_id)]
+    alerts = [
+        r for signup_id, province in erased for r in await alert(ctx, province, "join.alert.erased", id=signup_id)
+    ]
     # The user row is gone: the next message starts afresh, in the default language.
     text = ctx.t("join.privacy.forgotten")
     if requested is not None and phone is not None:
@@ -452,7 +454,7 @@ async def erasure(ctx: Ctx) -> Reply | list[Reply]:
     if not decision.erased:
         return ctx.reply("join.erasure.rejected", request=request_id, signup=signup_id)
     done = ctx.reply("join.erasure.confirmed", request=request_id, signup=signup_id)
-    return [done, *alert(ctx, province, "join.alert.erased", id=signup_id)]
+    return [done, *await alert(ctx, province, "join.alert.erased", id=signup_id)]
 
 
 async def _open_requests(ctx: Ctx, scope: frozenset[str] | None) -> Reply:
