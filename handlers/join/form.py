@@ -40,7 +40,7 @@ from handlers.join.names import MAX_LENGTH as NAME_MAX_LENGTH
 from handlers.join.names import clean_name
 from handlers.join.phone import mask_phone, parse_vn_mobile
 from handlers.join.provinces import all_provinces, fold, get_province, reading_note, resolve_province
-from handlers.router import Actions, Router, payload
+from handlers.router import Actions, Router, as_replies, payload
 from handlers.scope import officer_notices
 from handlers.types import Button, InboundKind, Reply
 from storage import ConversationState, Role
@@ -369,20 +369,56 @@ def finished(ctx: Ctx) -> Reply:
 
 
 # -- answers ----------------------------------------------------------------------
-async def _answer(ctx: Ctx, form: Form, text: str) -> Reply:
+# A question typed where the form asks for a name, a phone number or a company ("vao cong
+# doan co mat tien ko" was saved as the worker's name; an outside tester). Phrases no name,
+# number or company holds, and a question's last word ("... ko"); never "hồng", "sao" or "chưa",
+# which are names.
+_ASKING = (
+    *("bao nhieu", "the nao", "lam sao", "ra sao", "tinh sao", "the sao", "co duoc", "duoc khong", "duoc ko"),
+    *("dc khong", "dc ko", "co phai", "phai khong", "phai ko", "cho em hoi", "cho e hoi", "cho toi hoi"),
+    *("cho minh hoi", "xin hoi", "o dau", "khi nao", "vi sao", "tai sao"),
+)
+_ASKING_LAST = frozenset({"ko", "k", "khong", "hok", "hem", "gi", "nao"})
+
+
+def reads_as_question(text: str) -> bool:
+    if "?" in text:
+        return True
+    words = fold(text).split()
+    if len(words) < 3:
+        return False
+    padded = f" {' '.join(words)} "
+    return words[-1] in _ASKING_LAST or any(f" {p} " in padded for p in _ASKING)
+
+
+async def _answered_then_asked_again(ctx: Ctx, form: Form) -> Reply | list[Reply]:
+    """The question answered as any other, then the form's question again, the answers
+    kept: the worker was told to /cancel first, which erased the form."""
+    assert ctx.router is not None
+    answered = as_replies(await ctx.router.free_text(ctx))
+    now = await ctx.store.get_state(ctx.user.id)
+    if now is not None and now.flow in ctx.router.flows and now.flow not in FORM_FLOWS:
+        return answered  # a step the text opened (a feature's name) holds the form itself
+    await _save(ctx, form)  # the Q&A keeps its memory in the one state: the form wins
+    return [*answered, prompt(ctx, form, note=ctx.t(_variant(form, "join.form.still_open")))]
+
+
+async def _answer(ctx: Ctx, form: Form, text: str) -> Reply | list[Reply]:
     step = form.step
     if QUIT.typed(text, name=step is Step.NAME):
         # "thôi không đăng ký nữa" typed at the company step was saved as the company.
         # A typed word never cancels a form (issue 9: "Huy" is a name): the way out is
         # shown instead, and the question asked again.
         return prompt(ctx, form, note=ctx.t("join.form.quit_hint"))
+    sentence = step is Step.NAME and len(text.split()) > NAME_MAX_WORDS
+    asking = step in (Step.NAME, Step.PHONE, Step.WORKPLACE) and (sentence or reads_as_question(text))
+    if asking and ctx.router is not None:
+        return await _answered_then_asked_again(ctx, form)
     if step is Step.NAME:
         name = clean_name(text)
         if not name.ok:
             return prompt(ctx, form, note=ctx.t(f"join.form.err.{name.error}", max=NAME_MAX_LENGTH))
         if len(str(name.value).split()) > NAME_MAX_WORDS:
-            # A question typed at the name step ("cty em khong dong bhxh thi phai lam sao")
-            # would otherwise be the worker's name on the sign-up.
             return prompt(ctx, form, note=ctx.t("join.form.err.name_sentence", max=NAME_MAX_WORDS))
         form.data["name"] = name.value
         return await _advance(ctx, form)
