@@ -10,7 +10,7 @@ import unicodedata
 import pytest
 
 from handlers.join.names import MAX_LENGTH, NAME_ERRORS, clean_name
-from handlers.join.phone import PHONE_ERRORS, mask_phone, parse_vn_mobile
+from handlers.join.phone import INVALID, OLD_PREFIX, PHONE_ERRORS, PhoneResult, mask_phone, parse_vn_mobile
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_accepts_every_mobile_prefix_family(text, e164):
         ("0912345abc", "phone.invalid"),  # phonenumbers would read letters as keypad digits
         ("O912345678", "phone.invalid"),  # letter O for zero
         ("0912345678 ext 12", "phone.invalid"),
-        ("số tôi 0912345678", "phone.invalid"),
+        ("số tôi ở 0912345678", "phone.invalid"),  # "ở" says more than what the number is
         ("", "phone.invalid"),
         ("   ", "phone.invalid"),
         ("+84", "phone.invalid"),
@@ -165,3 +165,38 @@ def test_clean_name_length_bounds():
     # Length is counted in composed characters, not in the bytes or marks a phone sent.
     long_vn = "Ễ" * MAX_LENGTH
     assert clean_name(unicodedata.normalize("NFD", long_vn)).value == long_vn
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "sdt 0912345678",
+        "0912345678 (zalo)",
+        "Số điện thoại: 0912 345 678",
+        "số của em là 0912.345.678 ạ",
+        "SĐT 0912345678",
+    ],
+)
+def test_one_number_among_words_that_only_label_it_is_read(typed: str) -> None:
+    # Found by an outside tester: the number was plainly there, and it was refused.
+    assert parse_vn_mobile(typed) == PhoneResult("+84912345678")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["0912345678 va 0987654321", "em ten Lan 0912345678", "0912345abc", "em 1 so 0912345678", "goi 0912345678 sau 5h"],
+)
+def test_other_words_or_two_numbers_are_still_refused(typed: str) -> None:
+    assert parse_vn_mobile(typed) == PhoneResult(None, INVALID)
+
+
+@pytest.mark.parametrize("typed", ["01662345678", "0166 234 5678", "+84 166 234 5678", "01234567890", "0199 123 4567"])
+def test_an_old_eleven_digit_number_is_told_its_prefix_changed(typed: str) -> None:
+    assert parse_vn_mobile(typed) == PhoneResult(None, OLD_PREFIX)
+
+
+async def test_the_form_says_how_old_prefixes_changed(chat) -> None:
+    await chat.say("/join")
+    await chat.say("Phạm Văn Nam")
+    await chat.say("01662345678")
+    assert "0166 → 036" in chat.text() and "Câu 2/7" in chat.text()
