@@ -556,3 +556,14 @@ async def test_yes_at_which_province_takes_the_province_the_question_named(make_
     await stop.say("dừng")
     qid = max(q.id for q in await store.list_open_questions())
     assert (await store.get_question(qid)).province_id is None
+
+
+async def test_a_thumbs_up_after_an_answer_is_a_nod_not_a_missing_question(chat) -> None:
+    """Found by an outside tester: "👍" got "I found no question" and the full menu."""
+    await chat.say("luong toi thieu vung 1")
+    for nod in ("👍", "👍🏻", ".", "🙏 ❤️"):
+        replies = await chat.say(nod)
+        assert [r.text for r in replies] == ["👍 Cần gì thêm bạn cứ hỏi nhé."], nod
+        assert len(chat.labels()) == 1  # back to the menu, not the menu itself
+    await chat.say("😭😭")  # not a nod: asked for words
+    assert "Mình chưa đọc được câu hỏi nào" in chat.text()

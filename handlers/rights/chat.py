@@ -20,6 +20,7 @@ import asyncio
 import functools
 import itertools
 import logging
+import unicodedata
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -635,6 +636,16 @@ def _choices_reply(ctx: Ctx, intro: str, topic_ids: list[str]) -> Reply:
     return Reply(intro, buttons=rows)
 
 
+_NODS = frozenset("👍👌🙏❤♥😊🙂😀😁😄👏✌💪🥰😍🤝.!")
+
+
+def _acknowledgement(text: str) -> bool:
+    """Only a thumbs-up, a smile, a heart or a full stop (skin tones and emoji joiners
+    aside)."""
+    kept = [ch for ch in text if not ch.isspace() and unicodedata.category(ch) not in ("Mn", "Cf", "Sk")]
+    return bool(kept) and all(ch in _NODS for ch in kept)
+
+
 async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     """A question about rights in everyday words: the best answer, choices when unsure, or a hand-off."""
     text = ctx.inbound.text.strip()
@@ -665,6 +676,10 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     if result.kind in ("empty", "chitchat", "out_of_scope"):
         if memory.pop("offer", None) is not None:  # the choices are no longer on screen
             await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
+        if result.kind == "empty" and _acknowledgement(text):
+            # "👍" or "." after an answer is a nod: the full menu under "I found no question"
+            # was a screen of text for it (found by an outside tester).
+            return Reply(ctx.t("qa.ack"), buttons=[ctx.back_button()])
         key = {"empty": "qa.empty", "chitchat": "qa.chitchat"}.get(result.kind, "qa.out_of_scope")
         if result.kind == "chitchat" and (kind := small_talk_kind(fold(text).split())) is not None:
             key = f"qa.{kind}"  # a hello or a thank-you is answered in kind
