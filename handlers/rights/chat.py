@@ -676,9 +676,10 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     if result.kind in ("empty", "chitchat", "out_of_scope"):
         if memory.pop("offer", None) is not None:  # the choices are no longer on screen
             await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
-        if result.kind == "empty" and _acknowledgement(text):
+        if result.kind == "empty" and memory.get("q") and _acknowledgement(text):
             # "👍" or "." after an answer is a nod: the full menu under "I found no question"
-            # was a screen of text for it (found by an outside tester).
+            # was a screen of text for it (found by an outside tester). As a first message
+            # it is still asked for words.
             return Reply(ctx.t("qa.ack"), buttons=[ctx.back_button()])
         key = {"empty": "qa.empty", "chitchat": "qa.chitchat"}.get(result.kind, "qa.out_of_scope")
         if result.kind == "chitchat" and (kind := small_talk_kind(fold(text).split())) is not None:
