@@ -263,6 +263,19 @@ def test_sexual_harassment_by_a_supervisor_is_still_answered(searcher: Searcher,
         ("tang ca ngay thuong tinh sao", "overtime_pay.weekday_rate"),
         # Not the industrial-zone rule without a zone (found by an outside tester).
         ("minimum wage region 1", "minimum_wage.monthly_amounts"),
+        # Stop 30's outside tester: how long probation lasts got its pay, whether sick
+        # leave is paid got the cases where it is not, a refused leave got the wage
+        # advance or combining years, a bonus's tax got its social insurance.
+        ("thu viec dc bao nhieu ngay", "probation.max_length"),
+        ("hop dong thu viec bao lau", "probation.max_length"),
+        ("luong thu viec bao nhieu", "probation.pay"),
+        ("nghỉ ốm có được hưởng bhxh không", "sick_leave.pay_rate"),
+        ("nghi om ma bhxh ko tra", "sick_leave.not_covered"),
+        ("cty ko cho nghi phep", "annual_leave.days_per_year"),
+        ("công ty không cho nghỉ phép", "annual_leave.days_per_year"),
+        ("nghi phep co dc ung luong ko", "annual_leave.leave_advance"),
+        ("phep nam nay co chuyen sang nam sau dc ko", "annual_leave.combine_years"),
+        ("thuong tet co dong bhxh ko", "tet_bonus.social_insurance_base"),
     ],
 )
 def test_an_entry_with_cue_words_needs_one_in_the_question(searcher: Searcher, question: str, entry: str) -> None:
