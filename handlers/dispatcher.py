@@ -10,7 +10,7 @@ import logging
 
 from handlers.context import Ctx, Services, effective_role
 from handlers.flood import FloodGuard, Verdict
-from handlers.forms import held_form
+from handlers.forms import held_form, put_back
 from handlers.menu import with_menu
 from handlers.router import HandlerResult, Router, as_replies
 from handlers.types import Inbound, InboundKind, Reply
@@ -107,13 +107,14 @@ class Dispatcher:
         step = self.router.one_message.get(state.flow)
         if step is not None:
             if not step.kept_by(ctx.inbound):
+                await ctx.store.clear_state(ctx.user.id)
                 held = held_form(state)
-                if held is not None and held.flow in self.router.resumers:
+                if held is not None:
                     # The step held a form it was opened over (handlers/forms.py): the form
-                    # is open again, as it was before the step, for what comes next to reach.
-                    await ctx.store.set_state(ctx.user.id, held.flow, held.step, held.data)
-                else:
-                    await ctx.store.clear_state(ctx.user.id)
+                    # is open again for what comes next, through its resumer, which leaves
+                    # one past its time erased (found in review: it came back fresh). What
+                    # it would say is not shown: the command or button answers.
+                    await put_back(ctx, held)
         elif state.flow == QA_FLOW and QA_QUESTIONS & state.data.keys():
             # The topic choices or "stop announcements?" are no longer the last thing
             # shown: a "yes" typed next is not an answer to them (handlers/rights/chat.py,

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from handlers.context import Ctx
-from handlers.router import Actions
+from handlers.router import Actions, as_replies
 from handlers.text import fold
 from handlers.types import Reply
 from storage import ConversationState
@@ -77,6 +77,11 @@ class QuitWords:
 # already searches (`$.resume.flow`, `$.resume.data.phone`): a number typed into a held
 # sign-up form is erased with the others. Stored in the database: never rename.
 HELD = "resume"
+# A held form is gone this long after it last moved, however busy the state holding it is
+# (the Q&A rewrites its row with every question): the sign-up form's own limit on answers
+# kept without consent (handlers/join/form.FORM_TTL; a test keeps them equal). Storage's
+# daily purge of states drops a row whose held form is this old (`purge_states`).
+HELD_TTL = timedelta(days=7)
 
 
 def hold(state: ConversationState) -> dict[str, Any]:
@@ -85,7 +90,8 @@ def hold(state: ConversationState) -> dict[str, Any]:
 
 
 def held_form(state: ConversationState | None) -> ConversationState | None:
-    """The form held in `state`, with the time it last moved; None when there is none."""
+    """The form held in `state`, with the time it last moved; None when there is none. One
+    past its time is still returned, for its resumer to say it was erased (`held_expired`)."""
     return _held_in(state.data, state.user_id) if state is not None else None
 
 
@@ -101,6 +107,10 @@ def _held_in(data: Mapping[str, Any], user_id: int) -> ConversationState | None:
     return ConversationState(user_id, flow, step, dict(held["data"]), at)
 
 
+def held_expired(held: ConversationState, *, now: datetime | None = None) -> bool:
+    return held.updated_at is None or (now or datetime.now(UTC)) - held.updated_at > HELD_TTL
+
+
 async def put_back(ctx: Ctx, held: ConversationState, *, note: str | None = None) -> Reply | None:
     """Put `held` back as the open form and ask its question again (after `note`), through
     its flow's resumer; None when nothing takes it (no resumer, a role the user no longer
@@ -111,6 +121,26 @@ async def put_back(ctx: Ctx, held: ConversationState, *, note: str | None = None
     if resume is None or route is None or ctx.role.rank < route.min_role.rank:
         return None
     return await resume(ctx, held, note)
+
+
+async def answered_instead(ctx: Ctx, step: FormFlow, first: list[Reply] | None = None) -> list[Reply]:
+    """`step` is left for the text to be answered as any other message (after `first`), and
+    a form it held is put back before the answer: a step the text opens ("xe Tết về quê")
+    holds it again (found in review: it found nothing to hold, and the draft was lost)."""
+    assert ctx.router is not None
+    held = held_form(await ctx.store.get_state(ctx.user.id))
+    back = await step.end(ctx)
+    answer = [*(first or []), *as_replies(await ctx.router.free_text(ctx))]
+    if held is None or not back:
+        return answer
+    now = await ctx.store.get_state(ctx.user.id)
+    if held_form(now) is not None:
+        return answer  # held again by the step the text opened: put back when that ends
+    if now is None or now.flow not in ctx.router.flows:
+        # The Q&A keeps its memory in the one state, over the form: the form wins.
+        again = await put_back(ctx, held)
+        back = [again] if again is not None else []
+    return [*answer, *back]
 
 
 def new_form_id() -> str:

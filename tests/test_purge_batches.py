@@ -94,3 +94,18 @@ async def test_each_sqlite_purge_reads_an_index(tmp_path: Path, name: str) -> No
         ]
     assert any(f"USING INDEX {index}" in step or f"USING COVERING INDEX {index}" in step for step in plan), plan
     assert not any(step.endswith(("SCAN conversation_state", "SCAN questions", "SCAN care_cases")) for step in plan)
+
+
+async def test_a_state_holding_a_form_goes_when_the_form_is_old_however_fresh_the_state(backend: Store) -> None:
+    """The Q&A rewrites its state with every question: a sign-up form held there (handlers/
+    forms.py) lived on past its 7 days (found in review)."""
+    store = backend
+    old, new = earlier() - timedelta(days=7), datetime.now(UTC) - timedelta(minutes=5)
+    stale, fresh, plain = [await store.touch_user("telegram", f"h{i}", language="vi") for i in range(3)]
+    for user, at in ((stale, old), (fresh, new)):
+        form = {"flow": "join", "step": "phone", "data": {"name": "Lan", "phone": "+84912345678"}, "at": at.isoformat()}
+        await store.set_state(user.id, "qa", "asked", {"q": "lương", "resume": form})
+    await store.set_state(plain.id, "qa", "asked", {"q": "lương"})
+    assert await store.purge_states(updated_before=earlier()) == 1
+    assert await store.get_state(stale.id) is None
+    assert await store.get_state(fresh.id) is not None and await store.get_state(plain.id) is not None

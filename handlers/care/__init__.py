@@ -9,12 +9,11 @@ from __future__ import annotations
 from handlers.care import benefits, organizer, programs, support
 from handlers.care.common import FLOW_PROVINCE, PROVINCE_FORM, PROVINCE_PREFIX, local, province_question, tz
 from handlers.context import Ctx
-from handlers.forms import held_form, put_back
+from handlers.forms import answered_instead
 from handlers.join.common import province_name
 from handlers.join.provinces import get_province, resolve_province
-from handlers.router import Router, as_replies
+from handlers.router import Router
 from handlers.types import Reply
-from storage import ConversationState
 
 # Province names are at most four words ("Thành phố Hồ Chí Minh"); more is a sentence.
 SENTENCE_WORDS = 5
@@ -52,29 +51,11 @@ async def province_typed(ctx: Ctx) -> Reply | list[Reply]:
     match = resolve_province(ctx.inbound.text)
     if match.province is None and len(ctx.inbound.text.split()) > SENTENCE_WORDS and ctx.router is not None:
         # A question, not a province: answer it rather than trap the worker in the prompt.
-        return await _answered_instead(ctx, held_form(state))
+        return await answered_instead(ctx, PROVINCE_FORM)
     if match.province is None:
         return province_question(ctx, then, note=ctx.t("care.province.unknown"))
     back = await PROVINCE_FORM.end(ctx)
     return [await _province_chosen(ctx, then, match.province.id, data.get("q")), *back]
-
-
-async def _answered_instead(ctx: Ctx, held: ConversationState | None) -> list[Reply]:
-    """The prompt left for the text to be answered as any other; a form it held is put
-    back (before the answer: a step the text opens, "xe Tết về quê", holds it again)."""
-    assert ctx.router is not None
-    back = await PROVINCE_FORM.end(ctx)
-    answer = as_replies(await ctx.router.free_text(ctx))
-    if held is None or not back:
-        return answer
-    now = await ctx.store.get_state(ctx.user.id)
-    if held_form(now) is not None:
-        return answer  # held again by the step the text opened: put back when that ends
-    if now is None or now.flow not in ctx.router.flows:
-        # The Q&A keeps its memory in the one state, over the form: the form wins.
-        again = await put_back(ctx, held)
-        back = [again] if again is not None else []
-    return [*answer, *back]
 
 
 async def mydata_parts(ctx: Ctx) -> list[str]:

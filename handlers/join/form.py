@@ -378,17 +378,21 @@ _ASKING = (
     *("dc khong", "dc ko", "co phai", "phai khong", "phai ko", "cho em hoi", "cho e hoi", "cho toi hoi"),
     *("cho minh hoi", "xin hoi", "o dau", "khi nao", "vi sao", "tai sao"),
 )
-_ASKING_LAST = frozenset({"ko", "k", "khong", "hok", "hem", "gi", "nao"})
+# Only at the name step: "Hàng không" (aviation), "Cty K&K" and "trong hẻm" end company names.
+_ASKING_LAST = frozenset({"ko", "khong", "hok", "gi", "nao"})
+# Form data: the text last taken for a question at this step. Typed again, it is the answer
+# (a company called "Dịch vụ Hàng không?" was otherwise asked for forever; found in review).
+TAKEN_FOR_QUESTION = "asked_q"
 
 
-def reads_as_question(text: str) -> bool:
+def reads_as_question(text: str, *, last_word: bool = True) -> bool:
     if "?" in text:
         return True
     words = fold(text).split()
     if len(words) < 3:
         return False
     padded = f" {' '.join(words)} "
-    return words[-1] in _ASKING_LAST or any(f" {p} " in padded for p in _ASKING)
+    return (last_word and words[-1] in _ASKING_LAST) or any(f" {p} " in padded for p in _ASKING)
 
 
 async def _answered_then_asked_again(ctx: Ctx, form: Form) -> Reply | list[Reply]:
@@ -400,7 +404,8 @@ async def _answered_then_asked_again(ctx: Ctx, form: Form) -> Reply | list[Reply
     if now is not None and now.flow in ctx.router.flows and now.flow not in FORM_FLOWS:
         return answered  # a step the text opened (a feature's name) holds the form itself
     await _save(ctx, form)  # the Q&A keeps its memory in the one state: the form wins
-    return [*answered, prompt(ctx, form, note=ctx.t(_variant(form, "join.form.still_open")))]
+    note = f"{ctx.t(_variant(form, 'join.form.still_open'))}\n{ctx.t('join.form.was_an_answer')}"
+    return [*answered, prompt(ctx, form, note=note)]
 
 
 async def _answer(ctx: Ctx, form: Form, text: str) -> Reply | list[Reply]:
@@ -411,8 +416,12 @@ async def _answer(ctx: Ctx, form: Form, text: str) -> Reply | list[Reply]:
         # shown instead, and the question asked again.
         return prompt(ctx, form, note=ctx.t("join.form.quit_hint"))
     sentence = step is Step.NAME and len(text.split()) > NAME_MAX_WORDS
-    asking = step in (Step.NAME, Step.PHONE, Step.WORKPLACE) and (sentence or reads_as_question(text))
-    if asking and ctx.router is not None:
+    asking = step in (Step.NAME, Step.PHONE, Step.WORKPLACE) and (
+        sentence or reads_as_question(text, last_word=step is not Step.WORKPLACE)
+    )
+    again = form.data.pop(TAKEN_FOR_QUESTION, None) == fold(text)
+    if asking and not again and ctx.router is not None:
+        form.data[TAKEN_FOR_QUESTION] = fold(text)
         return await _answered_then_asked_again(ctx, form)
     if step is Step.NAME:
         name = clean_name(text)

@@ -34,7 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
-from handlers.forms import HELD, FormFlow, held_form, hold
+from handlers.forms import HELD, FormFlow, held_expired, held_form, hold
 from handlers.join.common import (
     FLOW_COLLECT,
     FLOW_FORGET,
@@ -124,7 +124,7 @@ async def mydata(ctx: Ctx) -> Reply:
     form_data = state.data if state is not None and state.flow in FORM_FLOWS else None
     # A form set aside by an open /forget, or held by a step opened over it (handlers/forms.py).
     held = held_form(state)
-    if held is not None and held.flow in FORM_FLOWS:
+    if held is not None and held.flow in FORM_FLOWS and not held_expired(held):
         form_data = held.data
     if form_data is not None:
         answers = ", ".join(f"{label}: {v}" for label, v in _form_answers(ctx, form_data)) or "—"

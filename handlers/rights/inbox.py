@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 
 from handlers.context import Ctx
 from handlers.core import cancel
-from handlers.forms import FormFlow, held_form, put_back
+from handlers.forms import FormFlow, answered_instead, held_form, put_back
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_name, province_scope
 from handlers.join.provinces import get_province, reading_note, resolve_province
 from handlers.rights.context import ProvinceFinder
-from handlers.router import Actions, OneMessageStep, Router, as_replies, payload
+from handlers.router import Actions, OneMessageStep, Router, payload
 from handlers.scope import admins, no_province_yet, officer_notices, question_in_scope
 from handlers.text import fold, shorten
 from handlers.types import Button, Reply
@@ -87,6 +87,13 @@ async def _end_handoff(ctx: Ctx) -> list[Reply]:
     state = await ctx.store.get_state(ctx.user.id)
     if state is not None and state.flow == HANDOFF_FLOW:
         return await HANDOFF.end(ctx)
+    held = held_form(state)
+    if held is not None:
+        # Another step holding the form (the Q&A's state, "which province?", a care
+        # step): that step is over, the form comes back (found in review: it was erased).
+        await ctx.store.clear_state(ctx.user.id)
+        back = await put_back(ctx, held)
+        return [back] if back is not None else []
     resumable = ctx.router is not None and state is not None and state.flow in ctx.router.resumers
     if state is not None and not resumable:
         await ctx.store.clear_state(ctx.user.id)
@@ -194,17 +201,8 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
     if len(text.split()) > 2 and any(f" {m} " in folded for m in _QUESTION_MARKERS):
         # Not a place: the earlier question goes on unplaced, and this message is
         # answered like any other (found in review: it was swallowed as a province).
-        held = held_form(state)
-        note = await _skipped(ctx, qid, put_back_form=False)
-        answered = await ctx.router.free_text(ctx) if ctx.router is not None else None
-        replies = [*note, *as_replies(answered)] if answered is not None else note
-        now = await ctx.store.get_state(ctx.user.id)
-        if held is not None and (now is None or (ctx.router is not None and now.flow not in ctx.router.flows)):
-            # A form the step held comes back after the answer (the Q&A keeps its memory
-            # in the one state: the form wins); a step the text opened holds it itself.
-            again = await put_back(ctx, held)
-            replies += [again] if again is not None else []
-        return replies
+        # A form the step held is put back first, so that a step the text opens holds it.
+        return await answered_instead(ctx, WHERE, first=[_skipped_note(ctx, qid)])
     match = resolve_province(text)
     if match.province is not None:
         # "Thuận An" placed in Hồ Chí Minh says so, or the unit shown would be a surprise.
@@ -229,14 +227,14 @@ def _reply_lang(ctx: Ctx, data: dict[str, object]) -> None:
         ctx.reply_lang = lang
 
 
-async def _skipped(ctx: Ctx, qid: int, *, put_back_form: bool = True) -> list[Reply]:
+async def _skipped(ctx: Ctx, qid: int) -> list[Reply]:
     # The admins were told when the question came (_submit).
-    if put_back_form:
-        back = await WHERE.end(ctx)
-    else:
-        back = []
-        await ctx.store.clear_state(ctx.user.id)
-    return [Reply(ctx.t("ask.where_skipped", id=qid), buttons=[ctx.back_button()]), *back]
+    back = await WHERE.end(ctx)
+    return [_skipped_note(ctx, qid), *back]
+
+
+def _skipped_note(ctx: Ctx, qid: int) -> Reply:
+    return Reply(ctx.t("ask.where_skipped", id=qid), buttons=[ctx.back_button()])
 
 
 async def where_button(ctx: Ctx) -> Reply | list[Reply]:
@@ -387,9 +385,11 @@ async def ask(ctx: Ctx) -> Reply | list[Reply]:
         if len(text) < MIN_QUESTION_CHARS:
             return _where_again(ctx, where.data)  # finish the question just sent first
         # A new question: the one waiting goes on unplaced, and both are said (found in
-        # review: the new text was dropped under the old "#1 received").
-        earlier = await _skipped(ctx, int(str(where.data["qid"])))
-        return [*earlier, *await _submit(ctx, text)]
+        # review: the new text was dropped under the old "#1 received"). The step stays
+        # until the new question is stored, so the form it holds goes on to the next one
+        # instead of being asked for in between (found in review).
+        earlier = _skipped_note(ctx, int(str(where.data["qid"])))
+        return [earlier, *await _submit(ctx, text)]
     if len(text) >= MIN_QUESTION_CHARS:
         return await _submit(ctx, text)
     return await open_handoff(ctx)

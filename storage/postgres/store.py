@@ -428,7 +428,16 @@ class PostgresCore(Store):
         await self.db.execute("DELETE FROM conversation_state WHERE user_id = $1", user_id)
 
     async def purge_states(self, *, updated_before: datetime) -> int:
-        return await delete_in_batches(self.db, "conversation_state", "user_id", "updated_at < $1", updated_before)
+        # A held form's time is the ISO text it was written as (UTC): compared as text.
+        held_before = updated_before.astimezone(UTC).isoformat()
+        return await delete_in_batches(
+            self.db,
+            "conversation_state",
+            "user_id",
+            "updated_at < $1 OR data->'resume'->>'at' < $2",
+            updated_before,
+            held_before,
+        )
 
     # -- processed updates -------------------------------------------------
     async def mark_processed(self, channel: str, key: str) -> bool:

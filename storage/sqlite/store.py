@@ -465,8 +465,14 @@ class SQLiteStore(
         await self.db.execute("DELETE FROM conversation_state WHERE user_id = ?", (user_id,))
 
     async def purge_states(self, *, updated_before: datetime) -> int:
+        # A held form's time is the ISO text it was written as (UTC): compared as text.
+        held_before = updated_before.astimezone(UTC).isoformat()
         count = await delete_in_batches(
-            self.db, "conversation_state", "user_id", "updated_at < ?", (_ts(updated_before),)
+            self.db,
+            "conversation_state",
+            "user_id",
+            "updated_at < ? OR json_extract(data, '$.resume.at') < ?",
+            (_ts(updated_before), held_before),
         )
         if count > 0:  # erased text must not linger in the WAL file either
             await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
