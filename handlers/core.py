@@ -192,7 +192,9 @@ async def _leave_form_for_a_question(ctx: Ctx) -> str | None:
     if state.flow in router.resumers:
         kept: object = hold(state)
     else:
-        kept = state.data.get(HELD) if held_form(state) is not None else None
+        held = held_form(state)
+        # Only a form /join takes back is kept as one (/forget sets aside any form).
+        kept = state.data.get(HELD) if held is not None and held.flow in router.resumers else None
     if kept is not None:
         await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", {HELD: kept})
         return ctx.t("rights.form_kept")
