@@ -276,6 +276,14 @@ def test_sexual_harassment_by_a_supervisor_is_still_answered(searcher: Searcher,
         ("nghi phep co dc ung luong ko", "annual_leave.leave_advance"),
         ("phep nam nay co chuyen sang nam sau dc ko", "annual_leave.combine_years"),
         ("thuong tet co dong bhxh ko", "tet_bonus.social_insurance_base"),
+        # ... and 300 hours a year got where to report it, 4 hours a day the pregnant
+        # workers' rule, wages not paid the pay day rule.
+        ("tang ca qua 300h/nam co dc ko", "overtime_limits.yearly_cap"),
+        ("tang ca qua nhieu bao o dau", "overtime_limits.report_excess"),
+        ("dang bau co phai tang ca k", "overtime_limits.pregnant_nursing"),
+        ("cty ko tra luong thang 11", "wage_payment.late_interest"),
+        ("cty tra luong ngay nao", "wage_payment.pay_day"),
+        ("nghi viec roi bao lau cty phai tra luong", "wage_payment.final_pay"),
     ],
 )
 def test_an_entry_with_cue_words_needs_one_in_the_question(searcher: Searcher, question: str, entry: str) -> None:
