@@ -130,10 +130,11 @@ class CoreStore(abc.ABC):
     @abc.abstractmethod
     async def purge_states(self, *, updated_before: datetime) -> int:
         """Erase every conversation state, whatever its flow, left alone since the date
-        (a remembered question, a draft, a note in progress), and every state holding a
-        form set aside (`resume`, handlers/forms.py) that last moved before it, however
-        recently the state holding it was written: the Q&A rewrites its state with every
-        question, and a sign-up form held there lived on. How many."""
+        (a remembered question, a draft, a note in progress); and from every other state,
+        the form it holds set aside (`resume`, handlers/forms.py) if that last moved before
+        the date, however recently the state holding it was written: the Q&A rewrites its
+        state with every question, and a sign-up form held there lived on. The step holding
+        it stays. How many states were erased or had a form taken out."""
 
     # -- at-least-once delivery from platforms -----------------------------
     @abc.abstractmethod

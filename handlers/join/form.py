@@ -378,24 +378,39 @@ _ASKING = (
     *("dc khong", "dc ko", "co phai", "phai khong", "phai ko", "cho em hoi", "cho e hoi", "cho toi hoi"),
     *("cho minh hoi", "xin hoi", "o dau", "khi nao", "vi sao", "tai sao"),
 )
-# Only at the name step: "Hàng không" (aviation), "Cty K&K" and "trong hẻm" end company names.
+# Not "k" or "hẻm": "Cty K&K" and "trong hẻm" end company names.
 _ASKING_LAST = frozenset({"ko", "khong", "hok", "gi", "nao"})
 # Form data: the text last taken for a question at this step. Typed again, it is the answer
 # (a company called "Dịch vụ Hàng không?" was otherwise asked for forever; found in review).
 TAKEN_FOR_QUESTION = "asked_q"
 
 
-def reads_as_question(text: str, *, last_word: bool = True) -> bool:
+# A company's name starts like one: its last word is then no question's ("Công ty Dịch vụ
+# Hàng không"), while "tham gia công đoàn có mất phí không" typed there is a question.
+_COMPANY_START = (
+    *("cty ", "cong ty ", "tong cong ty ", "tnhh ", "ctcp ", "dntn ", "xuong ", "nha may ", "doanh nghiep "),
+    *("tap doan ", "cua hang ", "shop ", "hop tac xa ", "htx ", "chi nhanh ", "van phong "),
+)
+
+
+def clearly_a_question(text: str) -> bool:
+    """A "?" or a phrase no answer holds: a question however often it is typed."""
+    padded = f" {' '.join(fold(text).split())} "
+    return "?" in text or any(f" {p} " in padded for p in _ASKING)
+
+
+def reads_as_question(text: str, *, company: bool = False) -> bool:
     if "?" in text:
         return True
     words = fold(text).split()
     if len(words) < 3:
         return False
-    padded = f" {' '.join(words)} "
-    return (last_word and words[-1] in _ASKING_LAST) or any(f" {p} " in padded for p in _ASKING)
+    if clearly_a_question(text):
+        return True
+    return words[-1] in _ASKING_LAST and not (company and f"{' '.join(words)} ".startswith(_COMPANY_START))
 
 
-async def _answered_then_asked_again(ctx: Ctx, form: Form) -> Reply | list[Reply]:
+async def _answered_then_asked_again(ctx: Ctx, form: Form, *, retype_hint: bool) -> Reply | list[Reply]:
     """The question answered as any other, then the form's question again, the answers
     kept: the worker was told to /cancel first, which erased the form."""
     assert ctx.router is not None
@@ -404,7 +419,9 @@ async def _answered_then_asked_again(ctx: Ctx, form: Form) -> Reply | list[Reply
     if now is not None and now.flow in ctx.router.flows and now.flow not in FORM_FLOWS:
         return answered  # a step the text opened (a feature's name) holds the form itself
     await _save(ctx, form)  # the Q&A keeps its memory in the one state: the form wins
-    note = f"{ctx.t(_variant(form, 'join.form.still_open'))}\n{ctx.t('join.form.was_an_answer')}"
+    note = ctx.t(_variant(form, "join.form.still_open"))
+    if retype_hint:
+        note += "\n" + ctx.t("join.form.was_an_answer")
     return [*answered, prompt(ctx, form, note=note)]
 
 
@@ -417,12 +434,15 @@ async def _answer(ctx: Ctx, form: Form, text: str) -> Reply | list[Reply]:
         return prompt(ctx, form, note=ctx.t("join.form.quit_hint"))
     sentence = step is Step.NAME and len(text.split()) > NAME_MAX_WORDS
     asking = step in (Step.NAME, Step.PHONE, Step.WORKPLACE) and (
-        sentence or reads_as_question(text, last_word=step is not Step.WORKPLACE)
+        sentence or reads_as_question(text, company=step is Step.WORKPLACE)
     )
-    again = form.data.pop(TAKEN_FOR_QUESTION, None) == fold(text)
+    # Typed again, a text read as a question only by its last word or its length is the
+    # answer; one with a "?" or a question's phrase stays a question (workers resend a
+    # question they feel was not answered; found in review).
+    again = form.data.pop(TAKEN_FOR_QUESTION, None) == fold(text) and not clearly_a_question(text)
     if asking and not again and ctx.router is not None:
         form.data[TAKEN_FOR_QUESTION] = fold(text)
-        return await _answered_then_asked_again(ctx, form)
+        return await _answered_then_asked_again(ctx, form, retype_hint=not clearly_a_question(text))
     if step is Step.NAME:
         name = clean_name(text)
         if not name.ok:
