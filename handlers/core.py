@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from handlers.context import Ctx
-from handlers.forms import HELD, held_form, hold, put_back
+from handlers.forms import HELD, QA_FLOW, held_form, hold, put_back
 from handlers.i18n import LANGUAGES
 from handlers.menu import contact_reply, language_picker, main_menu
 from handlers.router import Actions, Handler, HandlerResult, Router, as_replies, payload
@@ -173,10 +173,6 @@ async def _menu_rights(ctx: Ctx) -> Reply:
         f"{note}\n\n{prompt}" if note else prompt,
         buttons=[[Button(ctx.t("qa.browse"), payload("kb", "cats"))], ctx.back_button()],
     )
-
-
-# handlers/rights/chat.py's state: the Q&A's memory, which keeps whatever else its data holds.
-QA_FLOW = "qa"
 
 
 async def _leave_form_for_a_question(ctx: Ctx) -> str | None:

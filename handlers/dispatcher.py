@@ -10,7 +10,7 @@ import logging
 
 from handlers.context import Ctx, Services, effective_role
 from handlers.flood import FloodGuard, Verdict
-from handlers.forms import held_form, put_back
+from handlers.forms import QA_FLOW, held_form, put_back
 from handlers.menu import with_menu
 from handlers.router import HandlerResult, Router, as_replies
 from handlers.types import Inbound, InboundKind, Reply
@@ -18,7 +18,7 @@ from storage import Role
 
 logger = logging.getLogger(__name__)
 
-QA_FLOW, QA_OFFER = "qa", "offer"  # handlers/rights/chat.py: the topic choices last offered
+QA_OFFER = "offer"  # handlers/rights/chat.py: the topic choices last offered
 QA_STOP_ASKED = "stopq"  # handlers/broadcasts/subscriptions.py: "stop announcements?" just asked
 QA_QUESTIONS = frozenset({QA_OFFER, QA_STOP_ASKED})  # questions a typed yes answers, in the Q&A's state
 

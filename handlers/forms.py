@@ -77,6 +77,9 @@ class QuitWords:
 # already searches (`$.resume.flow`, `$.resume.data.phone`): a number typed into a held
 # sign-up form is erased with the others. Stored in the database: never rename.
 HELD = "resume"
+# The flow of the rights Q&A's memory (the last question, the choices offered;
+# handlers/rights/chat.py), where the menu's rights button parks a held form too.
+QA_FLOW = "qa"
 # A held form is gone this long after it last moved, however busy the state holding it is
 # (the Q&A rewrites its row with every question): the sign-up form's own limit on answers
 # kept without consent (handlers/join/form.FORM_TTL; a test keeps them equal). Storage's

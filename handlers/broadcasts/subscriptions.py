@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from handlers.broadcasts.options import options
 from handlers.broadcasts.optout import OptOut, classify
 from handlers.context import Ctx
-from handlers.dispatcher import QA_FLOW, QA_STOP_ASKED
+from handlers.dispatcher import QA_STOP_ASKED
+from handlers.forms import QA_FLOW
 from handlers.menu import main_menu
 from handlers.router import Router, payload
 from handlers.text import fold

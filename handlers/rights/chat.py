@@ -30,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
+from handlers.forms import QA_FLOW
 from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province
 from handlers.menu import with_menu
@@ -44,7 +45,6 @@ from handlers.types import Button, Reply
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 4000
-QA_FLOW = "qa"  # conversation state holding the last question (for the hand-off button)
 MINIMUM_WAGE = "minimum_wage"
 UNION_JOIN = "union_join"
 SHORT_QUERY_WORDS = 2
