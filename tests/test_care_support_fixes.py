@@ -31,6 +31,16 @@ async def to_consent(chat, text: str = STORY) -> None:  # type: ignore[no-untype
     assert "Trước khi gửi" in chat.text() or "giống hệt" in chat.text()
 
 
+async def two_officers_on_a_case(store, chat, make_chat):  # type: ignore[no-untyped-def]
+    """The worker's open case, the worker, and the chats of two officers of its province."""
+    await open_case(chat, category="Ốm đau")
+    case = await only_case(store)
+    worker = await store.find_user("test", "u1")
+    await organizer(store, "o101", ["ho_chi_minh"])
+    await organizer(store, "o102", ["ho_chi_minh"])
+    return case, worker, make_chat("o101"), make_chat("o102")
+
+
 async def only_case(store):  # type: ignore[no-untyped-def]
     [case] = await store.list_cases(provinces=None)
     return case
@@ -299,12 +309,7 @@ async def test_store_two_reopenings_at_once_reopen_once_on_every_backend(backend
 async def test_two_officers_reopening_one_case_reopen_it_once(store, chat, make_chat) -> None:
     """The reviewer's repro: both press "Mở lại", one reopens and moves the case on to
     "đã liên hệ", then the other finishes typing: nothing goes back, one notice."""
-    await open_case(chat, category="Ốm đau")
-    case = await only_case(store)
-    worker = await store.find_user("test", "u1")
-    await organizer(store, "o101", ["ho_chi_minh"])
-    await organizer(store, "o102", ["ho_chi_minh"])
-    o101, o102 = make_chat("o101"), make_chat("o102")
+    case, worker, o101, o102 = await two_officers_on_a_case(store, chat, make_chat)
     await o101.press(f"cc:v:{case.id}")
     await o101.press_label("không hỗ trợ")
     await o101.say("Không đủ điều kiện")
@@ -482,12 +487,7 @@ async def test_store_a_case_back_at_the_status_seen_after_other_changes_is_not_m
 async def test_a_reopen_pressed_on_a_refusal_since_reopened_and_refused_again_changes_nothing(
     store, chat, make_chat
 ) -> None:
-    await open_case(chat, category="Ốm đau")
-    case = await only_case(store)
-    worker = await store.find_user("test", "u1")
-    await organizer(store, "o101", ["ho_chi_minh"])
-    await organizer(store, "o102", ["ho_chi_minh"])
-    o101, o102 = make_chat("o101"), make_chat("o102")
+    case, worker, o101, o102 = await two_officers_on_a_case(store, chat, make_chat)
     await o102.press(f"cc:v:{case.id}")
     await o102.press_label("không hỗ trợ")
     await o102.say("Không đủ điều kiện")

@@ -210,6 +210,16 @@ def _asking(external_id: str = "stranger") -> ErasureRequester:
     return ErasureRequester("telegram", external_id)
 
 
+async def _age_erasure_requests(backend, *, days: int) -> datetime:  # type: ignore[no-untyped-def]
+    """Every erasure request made `days` ago, on either backend; that moment."""
+    old = datetime.now(UTC) - timedelta(days=days)
+    if hasattr(backend, "pool"):
+        await backend.db.execute("UPDATE signup_erasure_requests SET created_at = $1", old)
+    else:
+        await backend.db.execute("UPDATE signup_erasure_requests SET created_at = ?", (old.isoformat(),))
+    return old
+
+
 async def _request(backend: Store, phone: str, who: ErasureRequester, requester_id: int, limit: int = 3):  # type: ignore[no-untyped-def]
     since = datetime.now(UTC) - timedelta(hours=24)
     return await backend.request_signup_erasure(phone, who, requester_id=requester_id, limit=limit, since=since)
@@ -299,11 +309,7 @@ async def test_erasure_requests_count_every_attempt_and_expire(backend: Store) -
         await backend.erasure_requests_by("telegram", "stranger", since=datetime.now(UTC) + timedelta(seconds=1)) == []
     )
     # Retention: requests older than ERASURE_REQUEST_TTL go with the daily purge.
-    old = datetime.now(UTC) - timedelta(days=31)
-    if hasattr(backend, "pool"):
-        await backend.db.execute("UPDATE signup_erasure_requests SET created_at = $1", old)
-    else:
-        await backend.db.execute("UPDATE signup_erasure_requests SET created_at = ?", (old.isoformat(),))
+    old = await _age_erasure_requests(backend, days=31)
     await backend.purge_signups(last_contact_before=datetime.now(UTC) - timedelta(days=1))
     assert await backend.erasure_requests_by("telegram", "stranger", since=old - timedelta(days=1)) == []
     assert len(await backend.list_signups(provinces=None)) == 1
@@ -337,11 +343,7 @@ async def test_an_erasure_request_id_is_never_given_twice(backend: Store) -> Non
     await backend.submit_signup(draft("+84911222333", source=SignupSource.COLLECTED))
     first = await _request(backend, "+84911222333", _asking(), stranger)
     assert first.outcome is ErasureOutcome.FILED and first.request_id is not None
-    old = datetime.now(UTC) - timedelta(days=31)
-    if hasattr(backend, "pool"):
-        await backend.db.execute("UPDATE signup_erasure_requests SET created_at = $1", old)
-    else:
-        await backend.db.execute("UPDATE signup_erasure_requests SET created_at = ?", (old.isoformat(),))
+    await _age_erasure_requests(backend, days=31)
     await backend.purge_signups(last_contact_before=datetime.now(UTC) - timedelta(days=1))
     assert await backend.get_erasure_request(first.request_id) is None, "the purge emptied the table"
     await backend.submit_signup(draft("+84987654321", source=SignupSource.COLLECTED, province="ha_noi"))

@@ -158,3 +158,41 @@ async def test_worker_joins_through_a_volunteers_qr_code(fake, tmp_path, db_url)
         assert await store.find_user("telegram", str(WORKER)) is None
         assert await store.list_signups(provinces=None) == []
     assert fake.internal_errors == []
+
+
+ORGANIZER = 6010
+
+
+async def test_the_call_promised_after_a_sign_up_is_announced_to_the_provinces_organizer(fake, tmp_path) -> None:
+    """The confirmation says "the officers of Hồ Chí Minh will call you": with no alert chat
+    for the province, its organizer is told in their own Telegram chat, by number only
+    (until stop 30 nobody was)."""
+    cfg = config_for(tmp_path, env=telegram_env(fake))
+    async with running_bot(cfg) as runtime:
+        store = runtime.store
+        await exchange(fake, fake.user_message(ORGANIZER, "/start"), ORGANIZER)
+        officer = await store.find_user("telegram", str(ORGANIZER))
+        await store.set_role(officer.id, Role.ORGANIZER)
+        await store.add_organizer_provinces(officer.id, ["ho_chi_minh"], None)
+        for answer, expect in (
+            ("/join", "Họ và tên"),
+            ("Nguyễn Thị Ánh", "Số điện thoại"),
+            ("0912 345 678", "công ty"),
+            ("Công ty TNHH Sợi Thế Kỷ", "tỉnh/thành phố"),
+            ("Hồ Chí Minh", "Xã/phường"),
+            ("KCN Mỹ Phước", "giới thiệu"),
+        ):
+            got = await exchange(fake, fake.user_message(WORKER, answer), WORKER)
+            assert expect in text_of(got), text_of(got)
+        await exchange(fake, fake.press_button(WORKER, "⏭ Bỏ qua"), WORKER)
+        await exchange(fake, fake.press_button(WORKER, "✅ Tôi đồng ý"), WORKER)
+        mark = fake.mark()
+        got = await exchange(fake, fake.press_button(WORKER, "📨 Gửi đăng ký"), WORKER)
+        assert "sẽ gọi cho bạn" in text_of(got) and "Hồ Chí Minh" in text_of(got)
+        signup = await store.signup_of_user((await store.find_user("telegram", str(WORKER))).id)
+        told = await fake.wait_for(method="sendMessage", chat_id=ORGANIZER, since=mark, timeout=10)
+        assert text_of(told).startswith(f"🆕 Đăng ký mới #{signup.id} ở Hồ Chí Minh")
+        assert "912" not in text_of(told) and "Ánh" not in text_of(told)
+        # The organizer follows the notice to the sign-up, with the number to call.
+        got = await exchange(fake, fake.user_message(ORGANIZER, f"/signups {signup.id}"), ORGANIZER)
+        assert "Nguyễn Thị Ánh" in text_of(got) and "912" in text_of(got).replace(" ", "")
