@@ -74,7 +74,7 @@ def kind_of(item: Labelled) -> str:
     if item.source.startswith("real"):
         return "real"
     k = item.kind.lower()
-    if item.topic is None or k in ("oos", "out_of_scope", "foreign", "foreign_law", "chitchat"):
+    if item.topic is None or k in ("oos", "out_of_scope", "foreign", "foreign_law", "tax", "chitchat"):
         return "oos"
     if "ambig" in k:
         return "ambiguous"

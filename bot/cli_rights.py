@@ -50,7 +50,9 @@ def _result(svc: RightsService, catalog: Catalog, question: str, lang: str, hotl
         answer = "\n\n".join(p for p in parts if p)
     elif r.topic is not None:
         answer = svc.answer_text(r.topic, lang, t=t, hotline=hotline)
-    elif r.out_of_scope or r.kind in ("empty", "chitchat", "foreign_law"):
+    elif r.kind in ("foreign_law", "tax"):
+        answer = t(f"qa.{r.kind}")
+    elif r.out_of_scope or r.kind in ("empty", "chitchat"):
         answer = t("qa.out_of_scope")
     else:
         titles = "\n".join(f"- {svc.title(s, lang)}" for s in r.suggestions)

@@ -295,6 +295,16 @@ async def test_foreign_law_is_declined_with_the_handoff(term) -> None:
         assert worker.offers_handoff(), text
 
 
+async def test_a_tax_question_is_declined_with_the_handoff_in_the_workers_language(term) -> None:
+    worker = term("w14-tax")
+    await worker.type("thuong tet co phai dong thue ko")
+    assert worker.answered_topic() is None
+    assert "thuế thu nhập cá nhân" in worker.printed and worker.offers_handoff()
+    await worker.type("Is my Tet bonus taxed?")
+    assert worker.answered_topic() is None
+    assert "income tax" in worker.printed and worker.offers_handoff()
+
+
 @pytest.mark.parametrize("question", cases.JOIN_QUESTIONS)
 async def test_how_to_join_offers_the_signup_form(term, question) -> None:
     worker = term(f"w15-{question[:8]}")

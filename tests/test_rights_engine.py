@@ -82,6 +82,38 @@ def test_foreign_words_inside_vietnamese_questions_are_not_foreign_law(searcher:
 
 
 @pytest.mark.parametrize(
+    "question",
+    [
+        "thuong tet co phai dong thue ko",  # was answered with a Tết bonus entry at 0.98
+        "Tiền thưởng Tết có bị tính thuế thu nhập cá nhân không?",
+        "luong 15 trieu co phai nop thue tncn khong",
+        "Is my Tet bonus taxed?",
+        "tro cap thoi viec co bi tru thue khong",
+    ],
+)
+def test_tax_questions_are_declined_not_answered_with_labour_law(searcher: Searcher, question: str) -> None:
+    result = searcher.search(question, "vi")
+    assert result.kind == "tax", result
+    assert result.topic is None and result.out_of_scope
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "cty thue em lam thoi vu co can ky hop dong ko",  # thuê: hiring
+        "công ty thuê em làm thời vụ có phải ký hợp đồng không",
+        "tien thue nha co duoc cong ty ho tro khong",  # rent
+        # Tax in the background, a deduction asked about:
+        "Trong lúc làm việc tôi làm hỏng laptop của công ty. Công ty quyết định khấu trừ 45% "
+        "tiền lương mỗi tháng sau khi trừ bảo hiểm và thuế thu nhập cá nhân của tôi. "
+        "Vậy công ty làm vậy có đúng không?",
+    ],
+)
+def test_hiring_rent_and_tax_in_the_background_are_not_tax_questions(searcher: Searcher, question: str) -> None:
+    assert searcher.search(question, "vi").kind != "tax"
+
+
+@pytest.mark.parametrize(
     ("text", "kind"),
     [
         ("😂😂😂", "empty"),
@@ -286,11 +318,35 @@ def test_sexual_harassment_by_a_supervisor_is_still_answered(searcher: Searcher,
         ("cty ko tra luong thang 11", "wage_payment.late_interest"),
         ("cty tra luong ngay nao", "wage_payment.pay_day"),
         ("nghi viec roi bao lau cty phai tra luong", "wage_payment.final_pay"),
+        # Stop 31's outside tester: a husband was told he gets the mother's 6 months.
+        ("chong co duoc nghi thai san khong", "maternity.paternity"),
+        ("Chồng có được nghỉ thai sản không?", "maternity.paternity"),
+        (
+            "vo em sinh con duoc 1 thang, em la chong thi co duoc nghi thai san khong, cty em bao nam "
+            "khong co che do gi het, em co dong bhxh day du 3 nam roi",
+            "maternity.paternity",
+        ),
+        ("nghi thai san duoc bao lau", "maternity.leave_length"),
+        ("em co bau, dong bhxh 5 thang co duoc huong thai san ko", "maternity.conditions"),
     ],
 )
 def test_an_entry_with_cue_words_needs_one_in_the_question(searcher: Searcher, question: str, entry: str) -> None:
     result = searcher.search(question, "vi")
     assert result.kind == "answer" and result.entry == entry, result
+
+
+@pytest.mark.parametrize("question", ["nghi viec roi ma cty ko chot so", "nghỉ việc rồi mà cty ko chốt sổ"])
+def test_a_book_not_closed_is_not_told_that_resigning_needs_no_approval(
+    searcher: Searcher, kb: KnowledgeBase, question: str
+) -> None:
+    # "nghỉ việc rồi mà công ty không …" reads like "resigning, and the company does not
+    # agree": the answer was "no approval is needed" at 0.97.
+    result = searcher.search(question, "vi")
+    assert result.kind == "answer" and result.entry != "contract_termination.no_approval_needed", result
+    entry = kb.entries[result.entry] if result.entry else None
+    answer = entry.answer_in("vi") if entry else kb.topics[result.topic].answer["vi"]
+    assert "BHXH" in answer or "bảo hiểm xã hội" in answer
+    assert "social_insurance" in result.offered()
 
 
 def test_children_are_still_children(searcher: Searcher) -> None:

@@ -697,8 +697,8 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     repeated = bool(memory.get("q")) and _same(str(memory["q"]), text)
     await remember_question(ctx, text, memory)
 
-    if result.kind == "foreign_law":
-        return Reply(ctx.t("qa.foreign_law"), buttons=[handoff_row(ctx), ctx.back_button()])
+    if result.kind in ("foreign_law", "tax"):
+        return Reply(ctx.t(f"qa.{result.kind}"), buttons=[handoff_row(ctx), ctx.back_button()])
     if result.kind == "clarify" and len(result.clarify) >= 2:
         await _remember_offer(ctx, memory, result.clarify[:2])
         return _choices_reply(ctx, ctx.t("qa.clarify"), result.clarify[:2])

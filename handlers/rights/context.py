@@ -25,6 +25,7 @@ __all__ = [
     "BACKGROUND_WEIGHT",
     "Part",
     "ProvinceFinder",
+    "asks_about_tax",
     "foreign_country",
     "is_small_talk",
     "split_story",
@@ -315,6 +316,57 @@ def foreign_country(words: list[str], lang: str = "vi") -> str | None:
                     continue  # "sang lao dong", "ra luat"
                 return w
     return None
+
+
+# --- subjects the knowledge base leaves out --------------------------------------------------
+
+# Personal income tax (on wages, Tết bonuses, severance) is the tax office's law, not the
+# labour law the fact sheets cover: a labour answer to "is my Tết bonus taxed?" is a wrong
+# answer given with confidence. Folded phrases: a bare "thue" is also "thuê" (to hire, to
+# rent: "công ty thuê em", "tiền thuê nhà"), so without diacritics it takes a verb or a
+# noun that only tax has.
+_TAX_PHRASES = (
+    "thue thu nhap",
+    "thue tncn",
+    "tncn",
+    "dong thue",
+    "nop thue",
+    "tinh thue",
+    "chiu thue",
+    "bi thue",
+    "danh thue",
+    "mien thue",
+    "quyet toan thue",
+    "hoan thue",
+    "ma so thue",
+    "khau tru thue",
+    "tru thue",
+    "giam tru gia canh",
+    "income tax",
+    "tax",
+    "taxes",
+    "taxed",
+    "taxable",
+)
+
+
+def asks_about_tax(text: str) -> bool:
+    """Whether the question part of `text` asks about tax (a story's background may name
+    it: "45% of my pay after insurance and income tax" is a question about deductions)."""
+    for part in split_story(text):
+        if part.weight < 1.0:
+            continue
+        typed = f" {written(part.text)} "
+        if " thuế " in typed:
+            return True
+        folded = f" {fold(part.text)} "
+        if typed != folded:
+            # Typed with diacritics, so a "thue" here is "thuê" (hiring, rent); the phrases
+            # still catch "tncn" and English.
+            folded = folded.replace(" thue ", " ")
+        if any(f" {p} " in folded for p in _TAX_PHRASES):
+            return True
+    return False
 
 
 # --- small talk -----------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from handlers.rights.context import (
     BACKGROUND_WEIGHT,
     STORY_CHARS,
     ProvinceFinder,
+    asks_about_tax,
     foreign_country,
     is_small_talk,
     split_story,
@@ -435,7 +436,7 @@ OUT_OF_SCOPE_PHRASES: dict[str, tuple[str, ...]] = {
 _OOS = "__out_of_scope__"  # pseudo-topic id of the list above
 
 
-KINDS = ("answer", "unsure", "clarify", "out_of_scope", "foreign_law", "chitchat", "empty")
+KINDS = ("answer", "unsure", "clarify", "out_of_scope", "foreign_law", "tax", "chitchat", "empty")
 CONFIDENT = 0.8  # from here an answer needs no hand-off offer next to it
 RELATED_BUTTONS = 2  # second-topic and runner-up buttons under an answer, together
 # Below this an answer also offers its runner-up topic. Out of fold on the tuning split
@@ -456,7 +457,7 @@ class SearchResult:
     out_of_scope: bool = False  # the question is about something else entirely
     entry: str | None = None  # the specific entry to answer with; None: the topic answer
     confidence: float = 0.0  # calibrated probability that `topic` is right
-    # "answer" | "unsure" | "clarify" | "out_of_scope" | "foreign_law" | "chitchat" | "empty"
+    # "answer" | "unsure" | "clarify" | "out_of_scope" | "foreign_law" | "tax" | "chitchat" | "empty"
     kind: str = ""
     lang: str = "vi"  # the language the question is written in
     clarify: list[str] = field(default_factory=list)  # kind "clarify": one topic per reading
@@ -467,7 +468,7 @@ class SearchResult:
         if not self.kind:  # old callers: derive the kind from topic / out_of_scope
             kind = "answer" if self.topic is not None else "out_of_scope" if self.out_of_scope else "unsure"
             object.__setattr__(self, "kind", kind)
-        if self.kind in ("out_of_scope", "foreign_law", "chitchat") and not self.out_of_scope:
+        if self.kind in ("out_of_scope", "foreign_law", "tax", "chitchat") and not self.out_of_scope:
             object.__setattr__(self, "out_of_scope", True)
 
     @property
@@ -1038,6 +1039,8 @@ class Searcher:
         province = self._provinces.find(words, text)
         if foreign_country(words, qlang):
             return SearchResult(None, 0.0, [], kind="foreign_law", lang=qlang, province=province)
+        if asks_about_tax(text):
+            return SearchResult(None, 0.0, [], kind="tax", lang=qlang, province=province)
         if is_small_talk(words):
             return SearchResult(None, 0.0, [], kind="chitchat", lang=qlang)
 
@@ -1324,11 +1327,16 @@ class Searcher:
         return best
 
     def _also(self, top: str, entry: str | None, combined: dict[str, float], best: float) -> list[str]:
-        related = self._entry_related.get(entry or "", ())
-        for rid in related:
-            tid = self._entry_topic.get(rid, rid)
-            if tid != top and combined.get(tid, 0.0) >= ALSO_MIN * 0.5:
-                return [rid]
+        # Of the entry's related topics, the one the question leans to most, not the first
+        # listed: a leaving checklist offers final pay to a story about the last month's
+        # wages and the social insurance book to one about the book.
+        related = [
+            (combined.get(tid, 0.0), -i, rid)
+            for i, rid in enumerate(self._entry_related.get(entry or "", ()))
+            if (tid := self._entry_topic.get(rid, rid)) != top and combined.get(tid, 0.0) >= ALSO_MIN * 0.5
+        ]
+        if related:
+            return [max(related)[2]]
         for tid, c in sorted(combined.items(), key=lambda kv: -kv[1]):
             if tid in (top, OOS_CLASS):
                 continue
