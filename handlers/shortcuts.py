@@ -39,6 +39,11 @@ _FEATURES: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
         frozenset({"ve cua toi", "ve cua em", "ve cua minh", "xem ve", "huy ve", "huy ve xe", "my tickets", "tickets"}),
         ("ve cua toi", "ve cua em", "ve cua minh", "huy ve xe", "huy ve tau", "my ticket"),
     ),
+    # "help" alone got the legal aid answer (found by an outside tester): the bot's own help.
+    "help": (
+        frozenset({"help", "help me", "tro giup", "giup", "giup do", "huong dan", "huong dan su dung", "cach dung"}),
+        (),
+    ),
     "support": (
         frozenset({"ho tro kho khan", "xin ho tro kho khan", "hardship", "hardship support"}),
         ("ho tro kho khan", "hoan canh kho khan", "tro cap kho khan", "giup do kho khan", "hardship"),

@@ -292,3 +292,23 @@ async def test_priority_questions_in_english_and_the_workers_language_for_the_re
     await org.say(f"/review {pid}")
     assert "English" in org.text() and "Bao nhiêu năm" in org.text(), org.text()
     assert reg.answers == ("3 years",)
+
+
+@pytest.mark.parametrize("word", ["Hủy", "huy dang ky", "hủy đăng ký"])
+async def test_huy_from_a_ticket_holder_asks_which_it_means(store, make_chat, word: str) -> None:
+    """Found by an outside tester: a worker holding a Tết bus ticket typed "huy dang ky" to
+    cancel it; every announcement stopped and the ticket stayed booked. Asked instead,
+    with the tickets one tap away; the stop is still there for who meant it."""
+    pid = await store.create_program(program(max_per_person=1))
+    chat = make_chat("401")
+    await register_in_chat(chat, pid, seats=None, phone="0911222555", name="Nguyễn Văn An")
+    user = await store.find_user("test", "401")
+    await store.subscribe(user.id, ["workers_month"])
+    await chat.say(word)
+    assert "hủy vé" in chat.text() and "cp:m" in chat.payloads()
+    assert await store.subscriptions(user.id) == {"workers_month"}
+    await chat.press("cp:m")
+    assert any(p.startswith("cp:c:") for p in chat.payloads())  # the ticket's cancel button
+    await chat.say(word)
+    await chat.press_label("Dừng nhận tin")
+    assert "Đã dừng" in chat.text() and await store.subscriptions(user.id) == set()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from handlers.broadcasts.options import options
 from handlers.broadcasts.optout import OptOut, classify
+from handlers.care.programs import PREFIX as TICKETS_PREFIX
 from handlers.context import Ctx
 from handlers.dispatcher import QA_STOP_ASKED
 from handlers.forms import QA_FLOW
@@ -14,6 +15,7 @@ from handlers.menu import main_menu
 from handlers.router import Router, payload
 from handlers.text import fold
 from handlers.types import Button, Reply
+from storage.care import RegStatus
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +131,11 @@ async def opt_out_words(ctx: Ctx) -> Reply | None:
     if answer is not None:
         return answer
     verdict = classify(ctx.inbound.text)
+    if verdict is OptOut.YES and fold(ctx.inbound.text) in _CANCEL_WORDS and await _holds_a_place(ctx):
+        # "Hủy" / "hủy đăng ký" is also how a worker holding a Tết bus ticket cancels it
+        # (found by an outside tester: the ticket stayed booked and every announcement
+        # stopped): asked which, the tickets one tap away.
+        return await ask_stop(ctx, tickets=True)
     if verdict is OptOut.YES:
         return await stop(ctx)
     if verdict is OptOut.ASK:
@@ -149,13 +156,27 @@ _NO = frozenset({"khong", "ko", "k", "no", "khong a", "no thanks"})
 _PRESS = frozenset({"dung", "dung roi", "dung vay", "u", "uh"})
 
 
-async def ask_stop(ctx: Ctx) -> Reply:
+# Whole messages, folded, that cancel a registration as readily as they stop announcements.
+_CANCEL_WORDS = frozenset({"huy", "huy dang ky", "huy dang ki", "huy bo"})
+
+
+async def _holds_a_place(ctx: Ctx) -> bool:
+    """A registration for a program that "hủy" could mean: not refused, not used yet."""
+    regs = await ctx.store.registrations_of_user(ctx.user.id)
+    return any(r.status is not RegStatus.REJECTED and r.checked_in_at is None for r in regs)
+
+
+async def ask_stop(ctx: Ctx, *, tickets: bool = False) -> Reply:
     state = await ctx.store.get_state(ctx.user.id)
     if state is None or state.flow == QA_FLOW:
         data = dict(state.data) if state is not None else {}
         data[QA_STOP_ASKED] = True
         await ctx.store.set_state(ctx.user.id, QA_FLOW, state.step if state is not None else "asked", data)
-    return confirm_stop(ctx)
+    reply = confirm_stop(ctx)
+    if tickets:
+        reply.text = ctx.t("broadcasts.stop.confirm_or_tickets")
+        reply.buttons.insert(1, [Button(ctx.t("care.programs.my_tickets"), payload(TICKETS_PREFIX, "m"))])
+    return reply
 
 
 async def _answer_to_stop_question(ctx: Ctx) -> Reply | None:
