@@ -518,3 +518,30 @@ async def test_a_reopen_pressed_on_a_refusal_since_reopened_and_refused_again_ch
     assert "đổi trạng thái trong lúc" in said and "Mở lại vì thiếu giấy tờ" in said
     assert (await store.get_case(case.id)).status is CaseStatus.DECLINED
     assert sum(1 for m in await store.pending_outbox(worker.id) if m.params.get("reopened")) == 2
+
+
+async def test_support_again_after_start_continues_the_unfinished_request(store, chat) -> None:
+    """Found by an outside tester: /support, a story, /start, /support began again and the
+    story was gone (/join asks "continue or start over?"). The step is asked again with the
+    answers kept, and starting over is one tap."""
+    await chat.say("/support")
+    await chat.press_label("Ốm đau")
+    await chat.say(STORY)
+    assert "điện thoại" in chat.text().lower()
+    await chat.say("/start")
+    await chat.say("/support")
+    assert "viết dở" in chat.text() and "điện thoại" in chat.text().lower()
+    await chat.say("0912 000 111")
+    if "tỉnh/thành nào" in chat.text():
+        await chat.say("TP HCM")
+    assert "Trước khi gửi" in chat.text()
+    await chat.press_label("Đồng ý")
+    assert (await only_case(store)).description == STORY
+    # A new request after the last was sent: no "unfinished" notice.
+    await chat.say("/support")
+    assert "viết dở" not in chat.text()
+    await chat.press_label("Ốm đau")
+    await chat.say("Nhà bị ngập")
+    await chat.say("/support")
+    await chat.press_label("Làm lại từ đầu")
+    assert "viết dở" not in chat.text() and any(p.startswith("cs:k:") for p in chat.payloads())

@@ -178,6 +178,19 @@ async def _ask_next(ctx: Ctx, data: dict[str, Any], note: str | None = None) -> 
 
 
 async def start(ctx: Ctx) -> Reply | list[Reply]:
+    """/support: the request left unfinished, if its story is written (found by an outside
+    tester: /start, then /support, began again and the story was gone), or a new one."""
+    form = await _form(ctx)
+    if form is not None and form[0].get("description"):
+        data, step = form
+        reply = _prompt(ctx, data, step, ctx.t("support.still_open"))
+        reply.buttons.append([Button(ctx.t("support.btn.restart"), payload(PREFIX, "r", data["fid"]))])
+        mine = await my_cases(ctx)
+        return [mine, reply] if mine is not None else reply
+    return await _begin(ctx)
+
+
+async def _begin(ctx: Ctx) -> Reply | list[Reply]:
     data: dict[str, Any] = {"fid": new_fid()}
     signup = await ctx.store.signup_of_user(ctx.user.id)
     if signup is not None:
@@ -336,6 +349,12 @@ async def _cancel(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]
     """Stop the request: the answers so far are dropped (a sign-up form it held comes back)."""
     back = await SUPPORT_FORM.end(ctx)
     return [ctx.reply("care.support.cancelled"), *back]
+
+
+@ACTIONS.on("r")
+async def _restart(ctx: Ctx, data: dict[str, Any], step: str, rest: Sequence[str]) -> Reply | list[Reply]:
+    """Start over: the unfinished request is dropped for a new one."""
+    return await _begin(ctx)
 
 
 @ACTIONS.on("k")
