@@ -22,7 +22,7 @@ from handlers.forms import FormFlow, QuitWords, step_buttons
 from handlers.i18n import Catalog
 from handlers.join.common import clean_note, clean_text, parse_province, province_name, province_scope
 from handlers.listening.options import CATEGORIES, options
-from handlers.listening.text import cluster_key, has_phone, personal_data_in
+from handlers.listening.text import cluster_key, personal_data_in, read_count
 from handlers.rights.inbox import ask_officer_button, tell_officers
 from handlers.router import Actions, Router, payload
 from handlers.scope import no_province_yet, officer_notices
@@ -36,7 +36,12 @@ FLOW = "wreport"
 PREFIX = "rp"
 ORG = "rpo"
 WORKER_CHOICES = (1, 5, 30, 100, 300)  # the estimate stored for each button
+# The ranges the buttons' labels name (listening.report.workers.<n>): typed, such a range is
+# the same answer as its button; any other range ("200-300") is taken at its middle.
+WORKER_RANGES = {(10, 50): 30, (50, 200): 100}
 MAX_WORKERS = 100_000
+# More words than this at the head-count step is the story typed early, not a head count.
+STORY_WORDS = 8
 COMPANY_MIN, COMPANY_MAX = 2, 120
 DESCRIPTION_MAX = 1000
 ORG_DAYS = 30
@@ -119,10 +124,14 @@ def _ask_workers(ctx: Ctx, data: dict[str, Any]) -> Reply:
 
 
 def _ask_description(ctx: Ctx, data: dict[str, Any]) -> Reply:
-    return Reply(
-        ctx.t("listening.report.ask_description", limit=DESCRIPTION_MAX),
-        buttons=[[Button(ctx.t("listening.report.skip_button"), payload(PREFIX, "skip"))], _cancel_row(ctx)],
-    )
+    text = ctx.t("listening.report.ask_description", limit=DESCRIPTION_MAX)
+    rows = [[Button(ctx.t("listening.report.skip_button"), payload(PREFIX, "skip"))], _cancel_row(ctx)]
+    kept = data.get("description")
+    if kept:  # the story typed at the head-count step (_early_story): offered, not assumed
+        keep = ctx.t("listening.report.keep_button")
+        text = ctx.t("listening.report.description_kept", description=kept, button=keep) + "\n\n" + text
+        rows.insert(0, [Button(keep, payload(PREFIX, "keep"))])
+    return Reply(text, buttons=rows)
 
 
 _SCREENS: dict[str, Screen] = {
@@ -196,6 +205,11 @@ async def _after_company(ctx: Ctx, data: dict[str, Any]) -> Reply:
     return _ask(ctx, Step.PROVINCE, data)
 
 
+def _kinds(ctx: Ctx, found: list[str]) -> str:
+    """The kinds of personal data found, for a warning: "số điện thoại, địa chỉ email"."""
+    return ", ".join(ctx.t(f"listening.report.pii.{k}") for k in found)
+
+
 # Typed answers, one handler per step that takes text: (ctx, draft data, stripped text).
 TypedStep = Callable[[Ctx, dict[str, Any], str], Awaitable[Reply]]
 
@@ -206,10 +220,12 @@ async def _typed_company(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
     company = clean_text(text, min_len=COMPANY_MIN, max_len=COMPANY_MAX)
     if company is None:
         return _ask(ctx, Step.COMPANY, data, ctx.t("listening.report.company_bad"))
-    if has_phone(company):
-        # The report is anonymous: a number typed here would name its sender to the
-        # organizers (and outlive /forget in the grouping key). Not kept; typed again.
-        return _ask(ctx, Step.COMPANY, data, ctx.t("listening.report.company_phone"))
+    found = personal_data_in(company, company=True)
+    if found:
+        # The report is anonymous: a number, an address or a person's name typed here would
+        # name its sender or someone else to the organizers (and outlive /forget in the
+        # grouping key). Not kept; typed again.
+        return _ask(ctx, Step.COMPANY, data, ctx.t("listening.report.company_pii", kinds=_kinds(ctx, found)))
     data["company"] = company
     return await _after_company(ctx, data)
 
@@ -226,13 +242,43 @@ async def _typed_province(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
     return _ask(ctx, Step.WORKERS, data)
 
 
+def _estimate(low: int, high: int) -> int:
+    """The head count stored for a typed number or range, as the buttons store one."""
+    if low == high:
+        return low
+    return WORKER_RANGES.get((low, high), round((low + high) / 2))
+
+
 async def _typed_workers(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
-    digits = text.replace(".", "").replace(",", "").replace(" ", "").lstrip("~").rstrip("+")
-    if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= MAX_WORKERS:
-        return _ask(ctx, Step.WORKERS, data, ctx.t("listening.report.workers_bad", max=MAX_WORKERS))
-    data["workers"] = int(digits)
-    await _save(ctx, Step.DESCRIPTION, data)
-    return _ask(ctx, Step.DESCRIPTION, data)
+    # "khoảng 300 người", "tren 200", "200-300" were refused as not a number, and the worker
+    # who typed the story here lost it (found by an outside tester).
+    count = read_count(text)
+    if count is not None and count[0] >= 1 and count[1] <= MAX_WORKERS:
+        data["workers"] = _estimate(*count)
+        await _save(ctx, Step.DESCRIPTION, data)
+        return _ask(ctx, Step.DESCRIPTION, data)
+    if len(text.split()) > STORY_WORDS:
+        return await _early_story(ctx, data)
+    return _ask(ctx, Step.WORKERS, data, ctx.t("listening.report.workers_bad", max=MAX_WORKERS))
+
+
+async def _early_story(ctx: Ctx, data: dict[str, Any]) -> Reply:
+    """The story typed at the head-count step: kept for the description step, where it is
+    offered, after the checks a description gets; the head count is asked again."""
+    t = ctx.t
+    story = clean_note(ctx.inbound.text, max_len=DESCRIPTION_MAX)
+    found = personal_data_in(story) if story is not None else []
+    if found:
+        # As a description's: not kept anywhere, and the worker is told why.
+        return _ask(ctx, Step.WORKERS, data, t("listening.report.story_pii", kinds=_kinds(ctx, found)))
+    kept = data.get("description")
+    # A story in several messages: each one kept, in order.
+    joined = clean_note(f"{kept}\n{story}", max_len=DESCRIPTION_MAX) if kept and story else story
+    if joined is None:
+        return _ask(ctx, Step.WORKERS, data, t("listening.report.story_long", limit=DESCRIPTION_MAX))
+    data["description"] = joined
+    await _save(ctx, Step.WORKERS, data)
+    return _ask(ctx, Step.WORKERS, data, t("listening.report.story_kept"))
 
 
 async def _typed_description(ctx: Ctx, data: dict[str, Any], text: str) -> Reply:
@@ -242,9 +288,9 @@ async def _typed_description(ctx: Ctx, data: dict[str, Any], text: str) -> Reply
         return _ask(ctx, Step.DESCRIPTION, data, t("listening.report.description_long", limit=DESCRIPTION_MAX))
     found = personal_data_in(description)
     if found:
-        # Not kept anywhere: the worker types it again without the name or number.
-        kinds = ", ".join(t(f"listening.report.pii.{k}") for k in found)
-        return _ask(ctx, Step.DESCRIPTION, data, t("listening.report.pii_warning", kinds=kinds))
+        # Not kept anywhere (a story kept from the head-count step stays as it was): the
+        # worker types it again without the name or number.
+        return _ask(ctx, Step.DESCRIPTION, data, t("listening.report.pii_warning", kinds=_kinds(ctx, found)))
     data["description"] = description
     await _save(ctx, Step.REVIEW, data)
     return _review(ctx, data)
@@ -359,6 +405,15 @@ async def _workers(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
     data["workers"] = int(arg)
     await _save(ctx, Step.DESCRIPTION, data)
     return _ask(ctx, Step.DESCRIPTION, data)
+
+
+@_draft_button("keep", Step.DESCRIPTION)
+async def _keep_description(ctx: Ctx, data: dict[str, Any], arg: str) -> Reply:
+    """The story typed at the head-count step is the description: on to the review."""
+    if not data.get("description"):
+        return _use_buttons(ctx, Step.DESCRIPTION, data)
+    await _save(ctx, Step.REVIEW, data)
+    return _review(ctx, data)
 
 
 @_draft_button("skip", Step.DESCRIPTION)

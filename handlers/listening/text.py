@@ -1,5 +1,6 @@
 """Reading what workers type: folding Vietnamese, company names, answers by number or
-words, and spotting phone numbers and people's names in a report's description."""
+words, head counts, and spotting personal data (phone and ID-card numbers, e-mail
+addresses, people's names) in a workplace report."""
 
 from __future__ import annotations
 
@@ -209,9 +210,65 @@ def match_choice(text: str, labels: Sequence[str]) -> int | None:
     return None
 
 
-# -- personal data in a description -------------------------------------------------------
+# -- a head count -----------------------------------------------------------------------
+# "khoảng 300 người", "about 300", "~300", "300+", "200-300", "2 nghìn": the number in an
+# answer of these words only. A word outside them means the number may count something
+# else ("nợ lương 2 tháng", "chuyền 3", "ca 2"), so the answer is not read as a head count.
+_COUNT_TOKEN = re.compile(r"(\d{1,3}(?:[.,\s]\d{3})+(?!\d)|\d+)|([^\W\d_]+)|([-–—~])")
+_COUNT_WORDS = frozenset(
+    "khoang tam chung gan xap xi tren duoi hon it nhat nhieu co tong cong la nguoi ng lao dong nhan cn "
+    "vien nv bi anh huong minh toi tu a nha nhe thi "
+    "about around approx approximately roughly nearly almost over more than under less fewer some "
+    "people persons person workers worker employees staff maybe at least most up from between affected "
+    "total only just me of us them plus est estimated".split()
+)
+# Between two numbers these make a range ("200 đến 300"); elsewhere they are fillers
+# ("1 mình tôi").
+_RANGE_WORDS = frozenset("den toi to hoac or and".split())
+_MULTIPLIERS = {"k": 1000, "nghin": 1000, "ngan": 1000, "ngin": 1000, "thousand": 1000, "tram": 100, "hundred": 100}
+
+
+def read_count(text: str) -> tuple[int, int] | None:
+    """The head count in a short answer, as (low, high): "khoảng 300 người" -> (300, 300),
+    "200-300" -> (200, 300), "2 nghìn" -> (2000, 2000); None when the text is not only a
+    number or a range with words about counting people."""
+    numbers: list[int] = []
+    scales: list[int] = []  # the multiplier typed after each number ("nghìn"), or 1
+    between = False  # a range word or dash after the first number
+    for number, word, dash in _COUNT_TOKEN.findall(text.lower()):
+        if number:
+            if len(numbers) == 2 or (numbers and not between):
+                return None  # "300 500", "2 tháng 300": which one?
+            numbers.append(int(re.sub(r"\D", "", number)))
+            scales.append(1)
+            continue
+        folded = fold(word) if word else ""
+        if folded in _MULTIPLIERS and numbers and scales[-1] == 1:
+            scales[-1] = _MULTIPLIERS[folded]
+        elif dash or folded in _RANGE_WORDS:
+            between = between or len(numbers) == 1
+        elif folded not in _COUNT_WORDS:
+            return None
+    if not numbers:
+        return None
+    if len(scales) == 2 and scales[0] == 1:
+        scales[0] = scales[1]  # "2-3 nghìn": both in thousands
+    counts = [n * k for n, k in zip(numbers, scales, strict=True)]
+    return min(counts), max(counts)
+
+
+# -- personal data in a report --------------------------------------------------------------
 _PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.\-]?\d){8,10}(?!\d)")
-_HONORIFICS = (
+_EMAIL = re.compile(r"[\w.+\-]+\s?@\s?[\w\-]+(?:\.[\w\-]+)+")
+# An identity card: CCCD 12 digits, old CMND 9, typed whole or in groups as phone numbers
+# are ("001 203 004 567", "123.456.789"). Groups of 3 digits or more only: "tháng 10 2024
+# 300 người" and "15.06.2025 2 ca" are a date and a count, not a card.
+_DIGIT_RUN = re.compile(r"(?<!\d)(?<!\d[\s.\-])\d{3,}(?:[\s.\-]\d{3,})*")
+_ID_LENGTHS = (9, 12)
+# "nợ 150.000.000 đồng" is nine digits too: an amount is in whole thousands or has its unit.
+_MONEY_UNIT = re.compile(r"\s?(?:đ|d|vnd|vnđ|dong|đồng|k)\b", re.IGNORECASE)
+# Who a person is called by: kinship words used as "Mr/Ms" ("chị Lan", "ông Hùng") ...
+_KINSHIP = (
     "anh",
     "chi",
     "ong",
@@ -224,19 +281,61 @@ _HONORIFICS = (
     "cau",
     "thim",
     "mo",
-    "quan doc",
-    "to truong",
-    "truong ca",
-    "giam doc",
-    "pho giam doc",
-    "truong phong",
-    "ke toan",
     "ban",
     "mr",
     "mrs",
     "ms",
     "miss",
 )
+# ... and job titles ("quản lý Tuấn", "chuyền trưởng Nam"), folded.
+_JOB_TITLES = (
+    "quan doc",
+    "pho quan doc",
+    "quan ly",
+    "quan ly chuyen",
+    "quan ly xuong",
+    "to truong",
+    "to pho",
+    "chuyen truong",
+    "truong chuyen",
+    "truong ca",
+    "giam sat",
+    "giam doc",
+    "pho giam doc",
+    "truong phong",
+    "ke toan",
+    "sep",
+    "manager",
+    "supervisor",
+    "leader",
+    "boss",
+)
+_HONORIFICS = tuple(t.split() for t in _KINSHIP + _JOB_TITLES)
+_JOB_WORDS = tuple(t.split() for t in _JOB_TITLES)
+# Ordinary words that follow a title, capitalised at a sentence's start or in a title-case
+# text: "Anh Em công nhân", "Cô Ấy", "Ông Chủ", "Sếp Mới", "Cơ Khí", "trưởng phòng Nhân sự". Folded
+# words a given name could fold to as well ("Tố", "Đô", "Minh") are not in the list: a
+# name missed is worse than a worker asked to retype.
+_NOT_NAME_WORDS = frozenset("em ay chu moi cu nay kia nao dem ngay kho phong xuong chuyen toi khi".split())
+_NOT_NAME_PHRASES = tuple(
+    p.split()
+    for p in (
+        "nhan su",
+        "hanh chinh",
+        "ke toan",
+        "san xuat",
+        "chat luong",
+        "ky thuat",
+        "bao ve",
+        "cong doan",
+        "cong nhan",
+        "nha may",
+        "bo phan",
+        "an toan",
+        "thu kho",
+    )
+)
+_SENTENCE_END = re.compile(r"[.!?;:\n…]")
 _SURNAMES = frozenset(
     "nguyen tran le pham hoang huynh phan vu vo dang bui do ho ngo duong ly dinh trinh doan lam mai "
     "cao luong ta quach chu kim park lee wang chen zhang".split()
@@ -251,15 +350,43 @@ def has_phone(text: str) -> bool:
     return _PHONE.search(text) is not None
 
 
-def has_person_name(text: str) -> bool:
-    """A person named in the text: an honorific followed by a capitalised word ("chị Lan",
-    "quản đốc Tuấn"), or a capitalised surname followed by capitalised words ("Nguyễn Văn A")."""
-    tokens = re.findall(r"[\w']+", text)
+def has_email(text: str) -> bool:
+    return _EMAIL.search(text) is not None
+
+
+def _id_numbers(text: str) -> list[tuple[int, int]]:
+    """Where the text holds what looks like an ID-card number (start, end)."""
+    spans: list[tuple[int, int]] = []
+    for m in _DIGIT_RUN.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if len(digits) in _ID_LENGTHS and not digits.endswith("000") and not _MONEY_UNIT.match(text, m.end()):
+            spans.append(m.span())
+    return spans
+
+
+def has_id_number(text: str) -> bool:
+    return bool(_id_numbers(text))
+
+
+def _starts(words: Sequence[str], at: int, phrases: Iterable[Sequence[str]]) -> bool:
+    return any(list(words[at : at + len(p)]) == list(p) for p in phrases)
+
+
+def has_person_name(text: str, *, titles_in_lowercase: bool = False) -> bool:
+    """A person named in the text: a title followed by a capitalised word ("chị Lan",
+    "quản lý Tuấn"), or a capitalised surname followed by capitalised words ("Nguyễn Văn A").
+
+    `titles_in_lowercase` is for a company's name, where capitalised words are the name
+    itself ("Cổ Phần", "Bà Rịa", "Minh Anh"): only a title typed in lower case before a
+    capitalised word counts ("Cty Hansol chi Lan"), and a surname does not.
+    """
+    matches = list(re.finditer(r"[\w']+", text))
+    tokens = [m.group() for m in matches]
     folded = [fold(t) for t in tokens]
     for i, tok in enumerate(tokens):
-        f = folded[i]
         if (
-            f in _SURNAMES
+            not titles_in_lowercase
+            and folded[i] in _SURNAMES
             and _is_capitalized(tok)
             and i + 1 < len(tokens)
             and _is_capitalized(tokens[i + 1])
@@ -267,24 +394,41 @@ def has_person_name(text: str) -> bool:
             and (i > 0 or (i + 2 < len(tokens) and _is_capitalized(tokens[i + 2])))
         ):
             return True
-        for honorific in _HONORIFICS:
-            parts = honorific.split()
-            n = len(parts)
-            if folded[i : i + n] == parts and i + n < len(tokens):
-                nxt = tokens[i + n]
-                if _is_capitalized(nxt) and not nxt.isupper() and fold(nxt) not in _LEGAL_WORDS:
-                    return True
+        for title in _HONORIFICS:
+            j = i + len(title)
+            if folded[i:j] != title or j >= len(tokens):
+                continue
+            if titles_in_lowercase and not all(t.islower() for t in tokens[i:j]):
+                continue
+            nxt = tokens[j]
+            if (
+                _is_capitalized(nxt)
+                and not nxt.isupper()
+                and folded[j] not in _LEGAL_WORDS
+                and folded[j] not in _NOT_NAME_WORDS
+                and not _starts(folded, j, _NOT_NAME_PHRASES)
+                # "ông Giám đốc Hưng": the name is the one after the last title.
+                and not _starts(folded, j, _JOB_WORDS)
+                # "... hỏi chị. Chị ấy nói": the next sentence's capital, not a name.
+                and not _SENTENCE_END.search(text, matches[j - 1].end(), matches[j].start())
+            ):
+                return True
     return False
 
 
-def personal_data_in(text: str) -> list[str]:
-    """Which kinds of personal data the text seems to hold: "phone", "name"."""
-    found = []
-    if has_phone(text):
-        found.append("phone")
-    if has_person_name(text):
-        found.append("name")
-    return found
+def personal_data_in(text: str, *, company: bool = False) -> list[str]:
+    """Which kinds of personal data the text seems to hold: "phone", "email", "id_number",
+    "name" (in a company's name, only a lower-case title before a name: see has_person_name)."""
+    cards = _id_numbers(text)
+    # "001.203.004.567" starts like a phone number too: named once, as the card it is.
+    phone = any(not any(a <= m.start() < b for a, b in cards) for m in _PHONE.finditer(text))
+    checks = (
+        ("phone", phone),
+        ("email", has_email(text)),
+        ("id_number", bool(cards)),
+        ("name", has_person_name(text, titles_in_lowercase=company)),
+    )
+    return [kind for kind, found in checks if found]
 
 
 def lookup(mapping: Mapping[str, str], key: str) -> str:
