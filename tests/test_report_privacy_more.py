@@ -339,3 +339,25 @@ async def test_the_keep_button_without_a_kept_story_asks_again(store: Store, mak
     await at_description(w)
     await w.press("rp:keep")
     assert "nút" in w.text() and (await state_of(store, "s6")).step == "description"
+
+
+async def test_report_again_after_start_continues_the_unfinished_draft(store: Store, make_chat) -> None:
+    """Found by an outside tester: /report, the company, /start, /report began again and the
+    company typed was gone. The step is asked again with the answers kept; starting over
+    is one tap; a draft with nothing typed yet simply starts again."""
+    chat = make_chat("rp-again")
+    await at_workers(chat)
+    await chat.say("/start")
+    await chat.say("/report")
+    assert "làm dở" in chat.text() and "bao nhiêu người" in chat.text()
+    await chat.press("rp:w:5")
+    await chat.say("Quản lý hay chửi bới công nhân chuyền may")
+    await chat.press("rp:send:anon")
+    assert "Cty Hansol" in str([(r.company, r.description) for r in await store.list_reports()])
+    await at_workers(chat, company="Cty Pouchen")
+    await chat.say("/report")
+    await chat.press_label("Làm lại từ đầu")
+    assert "làm dở" not in chat.text() and "rp:cat:harassment" in chat.payloads()
+    await chat.press("rp:cat:harassment")
+    await chat.say("/report")  # nothing typed yet: a new report, no question
+    assert "làm dở" not in chat.text() and "rp:cat:harassment" in chat.payloads()

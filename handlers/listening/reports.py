@@ -183,8 +183,20 @@ def _limit_reply(ctx: Ctx) -> Reply:
 
 
 async def start(ctx: Ctx) -> Reply:
+    """/report: the draft left unfinished, if something was typed into it (found by an
+    outside tester: /start, then /report, began again and the company typed was gone), or
+    a new one."""
     if await _over_limit(ctx):
         return _limit_reply(ctx)
+    state = await DRAFT.load(ctx)
+    if state is not None and any(state.data.get(k) for k in ("company", "description")):
+        reply = _ask(ctx, state.step, dict(state.data), ctx.t("listening.report.still_open"))
+        reply.buttons.insert(-1, [Button(ctx.t("listening.report.restart_button"), payload(PREFIX, "new"))])
+        return reply
+    return await _begin(ctx)
+
+
+async def _begin(ctx: Ctx) -> Reply:
     await _save(ctx, Step.CATEGORY, {})
     return _ask(ctx, Step.CATEGORY, {})
 
@@ -354,6 +366,14 @@ async def on_button(ctx: Ctx) -> Reply | list[Reply]:
 async def _start_button(ctx: Ctx, args: list[str]) -> Reply:
     """The menu's "report a workplace problem": a fresh report (as /report)."""
     return await start(ctx)
+
+
+@ACTIONS.on("new")
+async def _restart(ctx: Ctx, args: list[str]) -> Reply:
+    """Start over: the unfinished draft is dropped for a new one."""
+    if await _over_limit(ctx):
+        return _limit_reply(ctx)
+    return await _begin(ctx)
 
 
 @ACTIONS.on("cancel")
