@@ -44,6 +44,12 @@ class QuestionStore(abc.ABC):
         or no longer open."""
 
     @abc.abstractmethod
+    async def add_to_question(self, question_id: int, user_id: int, text: str, *, limit: int) -> str | None:
+        """Append `text` to the asker's own open question (what they added at "which
+        province?"), the whole cut to `limit` characters; the question's text after, or
+        None if it is not theirs or no longer open (answered, closed, taken back)."""
+
+    @abc.abstractmethod
     async def withdraw_question(self, question_id: int, user_id: int) -> bool:
         """Take back the asker's own question while it is still open and unplaced ("which
         province?"): its words are erased and it is closed as WITHDRAWN, never deleted, so

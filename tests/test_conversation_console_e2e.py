@@ -153,6 +153,43 @@ async def test_unsure_answers_clarifications_and_stories_offer_the_handoff(term)
     assert "#1" in worker.printed or "Gõ câu hỏi" in worker.printed
 
 
+async def test_asking_for_an_officer_in_words_never_sends_those_words_as_the_question(term, store) -> None:
+    # An outside tester's lines: a question, then the 🙋 button's label typed twice (the
+    # first time no such button was on screen, so the words were answered as a question;
+    # the second "pressed" the 🙋 under that answer and sent them to the officers).
+    worker = term("w3-words")
+    await worker.type("/start")
+    await worker.type("nghỉ phép năm được bao nhiêu ngày")
+    assert worker.answered_topic() == "annual_leave" and not worker.offers_handoff()
+    await worker.type("Hỏi cán bộ công đoàn")
+    assert "Gõ câu hỏi của bạn ngay bên dưới" in worker.printed and worker.answered_topic() is None
+    await worker.type("Hỏi cán bộ công đoàn")
+    assert "Gõ câu hỏi của bạn ngay bên dưới" in worker.printed
+    assert await store.count_open_questions() == 0
+    await worker.press("Gửi câu hỏi vừa rồi")
+    assert (await store.get_question(1)).text == "nghỉ phép năm được bao nhiêu ngày"
+    # The menu's label typed where no menu is on screen (Zalo users type it).
+    other = term("w3-label")
+    await other.type("lương tối thiểu vùng 1 bao nhiêu")
+    await other.type("Liên hệ cán bộ công đoàn")
+    assert "Gõ câu hỏi của bạn ngay bên dưới" in other.printed and other.answered_topic() is None
+
+
+async def test_details_typed_at_which_province_reach_the_officers_of_the_province_named(term, store) -> None:
+    worker = term("w3-detail")
+    await worker.type("/start")
+    await worker.type("My factory in Bac Ninh has not paid overtime for 3 months")
+    await worker.press("Ask a union officer")
+    assert "Which province" in worker.printed
+    await worker.type("My factory in Bac Ninh has not paid overtime for 3 months, what can we do?")
+    assert "added to question #1" in worker.printed and "Bac Ninh" in worker.printed
+    q = await store.get_question(1)
+    assert q.province_id == "bac_ninh" and "what can we do?" in q.text
+    org = await _organizer(term, store, "bac_ninh")
+    await org.type("/inbox")
+    assert "what can we do?" in org.printed
+
+
 async def test_chitchat_gets_a_short_polite_reply_and_the_menu(term) -> None:
     worker = term("w4")
     for text in cases.CHITCHAT:

@@ -385,13 +385,20 @@ async def test_a_province_named_in_passing_is_not_taken_for_the_workers(make_cha
     assert (await store.get_question(1)).province_id == "hai_phong"
 
 
-async def test_a_question_typed_at_which_province_is_answered_not_taken_for_a_place(make_chat, store) -> None:
+async def test_a_question_typed_at_which_province_goes_to_the_officers_with_the_first(make_chat, store) -> None:
     # Found in review: it placed the earlier question in Hà Nội and was never answered.
+    # It then went unanswered by the officers instead (answered by the bot, the first
+    # question sent unplaced); an outside tester's detail was lost that way. Now it is
+    # added to the question, and the province it names places both.
+    await scoped_organizer(make_chat, store, "org_hn_wr2", "ha_noi")
     worker = make_chat("wr2")
     await worker.say("/ask công ty giữ bằng gốc của em có đúng không")
     replies = await worker.say("lương tối thiểu ở hà nội bao nhiêu")
-    assert (await store.get_question(1)).province_id is None
-    assert "vẫn được gửi" in replies[0].text and "5.310.000" in worker.text()
+    q = await store.get_question(1)
+    assert q.province_id == "ha_noi"
+    assert q.text == "công ty giữ bằng gốc của em có đúng không\n\nlương tối thiểu ở hà nội bao nhiêu"
+    assert "Đã thêm lời bạn vừa viết vào câu hỏi #1" in replies[0].text and "Hà Nội" in replies[0].text
+    assert [r.to_user for r in replies if r.to_user is not None] == ["org_hn_wr2"]
     assert await store.count_open_questions() == 1
 
 
@@ -567,3 +574,176 @@ async def test_a_thumbs_up_after_an_answer_is_a_nod_not_a_missing_question(chat)
         assert len(chat.labels()) == 1  # back to the menu, not the menu itself
     await chat.say("😭😭")  # not a nod: asked for words
     assert "Mình chưa đọc được câu hỏi nào" in chat.text()
+
+
+# -- asking for a person in words (an outside tester) ---------------------------------------
+@pytest.mark.parametrize(
+    ("text", "prompt"),
+    [
+        ("Liên hệ cán bộ công đoàn", "Gõ câu hỏi của bạn ngay bên dưới"),  # the menu's label, typed
+        ("hoi can bo cong doan", "Gõ câu hỏi của bạn ngay bên dưới"),
+        ("cho em gap can bo", "Gõ câu hỏi của bạn ngay bên dưới"),
+        ("em muon noi chuyen voi nguoi that", "Gõ câu hỏi của bạn ngay bên dưới"),
+        ("Cho em gặp cán bộ được không ạ?", "Gõ câu hỏi của bạn ngay bên dưới"),
+        ("talk to a union officer", "Type your question below"),
+        ("I want to speak to a person", "Type your question below"),
+    ],
+)
+async def test_a_message_only_asking_for_a_person_opens_the_handoff_step(make_chat, store, text, prompt) -> None:
+    worker = make_chat(f"wp-{text[:12]}")
+    await worker.say(text)
+    assert prompt in worker.text() and "1900 0000" in worker.text(), worker.text()  # the contact entry's words
+    assert not any(p.startswith(("fb:", "qa:")) for p in worker.payloads()), "no law answer, no topics"
+    assert await store.count_open_questions() == 0, "the request is never the question"
+    await worker.say("công ty nợ lương em 3 tháng rồi thì làm sao")
+    assert "#1" in worker.text()
+    assert (await store.get_question(1)).text == "công ty nợ lương em 3 tháng rồi thì làm sao"
+    if prompt.startswith("Type"):
+        assert "Question #1" in worker.text(), "the step speaks the request's language"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can bo cong doan co duoc bao ve khong",
+        "chu tich cong doan do cty chi dinh co dung ko",
+        "em muon chuyen cong doan",
+    ],
+)
+async def test_questions_that_mention_officers_are_still_answered(make_chat, store, text) -> None:
+    worker = make_chat(f"wq-{text[:12]}")
+    await worker.say(text)
+    assert any(p.startswith(("fb:", "qa:")) for p in worker.payloads()), worker.text()
+    assert "Gõ câu hỏi của bạn ngay bên dưới" not in worker.text()
+    state = await store.get_state((await store.find_user("test", worker.user_id)).id)
+    assert state is None or state.flow != "ask"
+
+
+async def test_a_request_for_a_person_with_a_question_keeps_todays_answer_and_handoff(make_chat, store) -> None:
+    worker = make_chat("wq-both")
+    text = "cho em hoi can bo: cty no luong 3 thang thi lam sao"
+    await worker.say(text)
+    assert any(p.startswith(("fb:", "qa:")) for p in worker.payloads()) and "ask:q:vi" in worker.payloads()
+    await worker.press("ask:q:vi")
+    assert (await store.get_question(1)).text == text
+
+
+async def test_asking_for_a_real_person_with_a_question_keeps_the_handoff_under_a_sure_answer(make_chat) -> None:
+    worker = make_chat("wq-real")
+    await worker.say("nghỉ phép năm được bao nhiêu ngày vậy, em muốn nói chuyện với người thật")
+    assert "12" in worker.text() and "ask:q:vi" in worker.payloads()
+
+
+async def test_the_handoff_button_after_a_typed_request_forwards_the_last_real_question(make_chat, store) -> None:
+    # Found by an outside tester: "Hỏi cán bộ công đoàn" typed after a question was
+    # answered as a question, and the 🙋 under it sent those words to the officers.
+    worker = make_chat("wlast")
+    question = "công ty bắt em làm thêm 5 tiếng mỗi ngày có đúng luật không"
+    await worker.say(question)
+    await worker.say("Hỏi cán bộ công đoàn")
+    assert "Gõ câu hỏi của bạn ngay bên dưới" in worker.text() and question in worker.text()
+    assert "📨 Gửi câu hỏi vừa rồi" in worker.labels()
+    await worker.say("Hỏi cán bộ công đoàn")  # typed again in the step: still the step
+    assert "Gõ câu hỏi của bạn ngay bên dưới" in worker.text()
+    assert await store.count_open_questions() == 0
+    await worker.press("ask:q:vi")  # the 🙋 under the answer, or 📨 in the step
+    assert "#1" in worker.text()
+    assert (await store.get_question(1)).text == question
+    # With no question asked before, the step waits for one; /ask with the request too.
+    other = make_chat("wlast2")
+    await other.say("/ask cho em gặp cán bộ công đoàn")
+    assert "Gõ câu hỏi của bạn ngay bên dưới" in other.text() and "📨 Gửi câu hỏi vừa rồi" not in other.labels()
+    await other.press("ask:q:vi")
+    assert "Gõ câu hỏi của bạn ngay bên dưới" in other.text()
+    assert await store.count_open_questions() == 1
+
+
+async def test_a_remembered_request_for_a_person_is_never_forwarded(make_chat, store) -> None:
+    # The Q&A's memory of a worker who typed the words before this change.
+    worker = make_chat("wold-q")
+    await worker.say("/start")
+    uid = (await store.find_user("test", "wold-q")).id
+    await store.set_state(uid, "qa", "asked", {"q": "Hỏi cán bộ công đoàn"})
+    await worker.press("ask:q:vi")
+    assert "Gõ câu hỏi của bạn ngay bên dưới" in worker.text()
+    assert await store.count_open_questions() == 0
+
+
+# -- what is typed at "which province?" (an outside tester) ---------------------------------
+async def test_details_at_which_province_are_added_and_the_province_they_name_places_it(make_chat, store) -> None:
+    bac_ninh = await scoped_organizer(make_chat, store, "org_bn_detail", "bac_ninh")
+    worker = make_chat("wdet")
+    await worker.say("My factory in Bac Ninh has not paid overtime for 3 months")
+    await worker.press("ask:q:en")
+    assert "Which province" in worker.text()
+    replies = await worker.say("My factory in Bac Ninh has not paid overtime for 3 months, what can we do?")
+    assert "added to question #1" in replies[0].text and "union officers of Bac Ninh" in replies[0].text
+    assert "still sent" not in worker.text(), "not a skip"
+    q = await store.get_question(1)
+    assert q.province_id == "bac_ninh" and q.text.endswith("3 months, what can we do?")
+    assert [r.to_user for r in replies if r.to_user is not None] == ["org_bn_detail"]
+    await bac_ninh.say("/inbox")
+    assert "what can we do" in bac_ninh.text()
+
+
+async def test_details_without_a_province_are_added_and_the_step_asks_again(make_chat, store) -> None:
+    worker = make_chat("wdet2")
+    await worker.say("/ask công ty giữ bằng gốc của em có đúng không")
+    await worker.say("công ty nói phải làm đủ 2 năm mới trả lại")
+    assert "Đã thêm lời bạn vừa viết vào câu hỏi #1" in worker.text() and "tỉnh, thành phố nào" in worker.text()
+    assert "askw:skip:1" in worker.payloads()
+    await worker.say("em làm ở KCN Quế Võ, Bắc Ninh, công ty còn bắt ký giấy nghỉ việc")
+    q = await store.get_question(1)
+    assert q.province_id == "bac_ninh"
+    assert q.text == (
+        "công ty giữ bằng gốc của em có đúng không\n\ncông ty nói phải làm đủ 2 năm mới trả lại"
+        "\n\nem làm ở KCN Quế Võ, Bắc Ninh, công ty còn bắt ký giấy nghỉ việc"
+    )
+    assert await store.get_state((await store.find_user("test", "wdet2")).id) is None
+
+
+async def test_details_naming_two_provinces_or_none_clearly_offer_rather_than_place(make_chat, store) -> None:
+    worker = make_chat("wdet3")
+    await worker.say("/ask công ty không cho em nghỉ phép")
+    await worker.say("mẹ em ở Hà Nội ốm nặng, cty em ở Hải Phòng không cho về")
+    q = await store.get_question(1)
+    assert q.province_id is None and q.text.endswith("không cho về")
+    assert {"askw:p:1:ha_noi:vi", "askw:p:1:hai_phong:vi"} <= set(worker.payloads())
+    await worker.press("askw:p:1:hai_phong:vi")
+    assert (await store.get_question(1)).province_id == "hai_phong"
+    # "bình thường" after "mang thai" is no Thái Bình (now Hưng Yên): not placed there.
+    other = make_chat("wdet4")
+    await other.say("/ask cty bat em lam ca dem")
+    await other.say("em dang mang thai binh thuong van phai lam ca dem")
+    q = await store.get_question(2)
+    assert q.province_id is None and q.text.endswith("van phai lam ca dem")
+
+
+@pytest.mark.parametrize("skip", ["bỏ qua", "skip", "không", "em không muốn nói đâu"])
+async def test_only_a_skip_leaves_the_question_unplaced_and_unchanged(make_chat, store, skip) -> None:
+    worker = make_chat(f"wskip-{skip[:6]}")
+    await worker.say("/ask công ty giữ bằng gốc của em có đúng không")
+    await worker.say(skip)
+    assert "vẫn được gửi" in worker.text()
+    q = await store.get_question(1)
+    assert q.province_id is None and q.text == "công ty giữ bằng gốc của em có đúng không"
+
+
+async def test_a_request_for_a_person_at_which_province_is_not_added(make_chat, store) -> None:
+    worker = make_chat("wdet5")
+    await worker.say("/ask công ty giữ bằng gốc của em có đúng không")
+    await worker.say("cho em noi chuyen voi can bo cong doan")
+    assert "tỉnh, thành phố nào" in worker.text() and "Đã thêm" not in worker.text()
+    assert (await store.get_question(1)).text == "công ty giữ bằng gốc của em có đúng không"
+
+
+async def test_details_respect_the_questions_length_limit(make_chat, store) -> None:
+    from handlers.rights.inbox import MAX_QUESTION_CHARS
+
+    worker = make_chat("wdet6")
+    first = "công ty nợ lương " + "rất lâu " * 496
+    await worker.say(f"/ask {first}")
+    await worker.say("em làm ở Bắc Ninh, công ty đã nợ lương của cả xưởng từ tháng ba")
+    q = await store.get_question(1)
+    assert len(q.text) == MAX_QUESTION_CHARS and q.province_id == "bac_ninh"
+    assert "giới hạn 4000 ký tự" in worker.text()

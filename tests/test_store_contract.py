@@ -181,6 +181,23 @@ async def test_a_question_is_placed_by_the_sign_up_else_by_the_province_named(ba
     assert not await backend.withdraw_question(fresh, stranger.id), "once"
 
 
+async def test_words_added_to_an_open_question_are_appended_within_its_limit(backend: Store) -> None:
+    asker = await backend.touch_user("telegram", "330", language="vi")
+    other = await backend.touch_user("telegram", "331", language="vi")
+    qid = await backend.add_question(asker.id, "cty nợ lương", "vi")
+    assert await backend.add_to_question(qid, asker.id, "\n\nở Bắc Ninh, 3 tháng rồi", limit=100) == (
+        "cty nợ lương\n\nở Bắc Ninh, 3 tháng rồi"
+    )
+    assert (await backend.get_question(qid)).text == "cty nợ lương\n\nở Bắc Ninh, 3 tháng rồi"
+    # Cut by characters, not bytes: "ợ" and "ở" count one each.
+    assert await backend.add_to_question(qid, asker.id, " thêm", limit=20) == "cty nợ lương\n\nở Bắc "
+    assert await backend.add_to_question(qid, other.id, "x", limit=100) is None, "only the asker's own"
+    assert await backend.add_to_question(99999, asker.id, "x", limit=100) is None
+    assert await backend.withdraw_question(qid, asker.id)
+    assert await backend.add_to_question(qid, asker.id, "again", limit=100) is None, "taken back: nothing added"
+    assert (await backend.get_question(qid)).text == ""
+
+
 async def test_a_question_closed_without_an_answer_leaves_the_open_inbox(backend: Store) -> None:
     from datetime import UTC, datetime, timedelta
 

@@ -33,9 +33,9 @@ from handlers.context import Ctx
 from handlers.forms import QA_FLOW
 from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province
-from handlers.menu import with_menu
+from handlers.menu import contact_reply, with_menu
 from handlers.rights.context import small_talk_kind
-from handlers.rights.inbox import ask_officer_button
+from handlers.rights.inbox import ask_officer_button, open_handoff, person_request
 from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
 from handlers.rights.search import MAX_STORY_CHARS, RELATED_BUTTONS, STORY_CHOICES, Searcher, SearchResult
 from handlers.router import MAX_PAYLOAD_BYTES, Handler, HandlerResult, Router, payload
@@ -549,6 +549,7 @@ _ENGLISH_OPENERS = frozenset(
 _OFFICER_PHRASES = (
     *("hoi can bo", "gap can bo", "noi chuyen voi can bo", "lien he can bo", "lien lac can bo", "nho can bo"),
     *("can bo cong doan tu van", "talk to an officer", "speak to an officer", "talk to someone", "union officer"),
+    *("nguoi that", "talk to a person", "speak to a person", "talk to a human", "speak to a human", "real person"),
 )
 
 
@@ -650,6 +651,14 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     """A question about rights in everyday words: the best answer, choices when unsure, or a hand-off."""
     text = ctx.inbound.text.strip()
     memory = await _qa_state(ctx)
+    if (asked_in := person_request(text)) is not None:
+        # Only asking for a person: the hand-off step, as the menu's contact entry opens
+        # it, in the words' language; the words are never the question (handlers/rights/
+        # inbox.person_request). The question asked before stays one tap away.
+        ctx.reply_lang = asked_in
+        logger.info("qa: user %s asked for an officer", ctx.user.id)
+        last = (memory or {}).get("q")
+        return await open_handoff(ctx, intro=contact_reply(ctx).text, last=last if isinstance(last, str) else None)
     if memory and memory.get("offer") and fold(text) in _YES_WORDS:
         # "đúng" / "dung" / "ok" typed under "Did you mean…?": those choices again.
         again = await reoffer_choices(ctx)

@@ -6,22 +6,22 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 from handlers.context import Ctx
 from handlers.core import cancel
-from handlers.forms import FormFlow, answered_instead, held_form, put_back
+from handlers.forms import FormFlow, held_form, put_back
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_name, province_scope
-from handlers.join.provinces import get_province, reading_note, resolve_province
+from handlers.join.provinces import ProvinceMatch, get_province, reading_note, resolve_province
 from handlers.rights.context import ProvinceFinder
 from handlers.router import Actions, OneMessageStep, Router, payload
 from handlers.scope import admins, no_province_yet, officer_notices, question_in_scope
 from handlers.text import fold, shorten
 from handlers.types import Button, Reply
 from storage import Role
-from storage.questions import WITHDRAWN, Question
+from storage.questions import OPEN, WITHDRAWN, Question
 
 logger = logging.getLogger(__name__)
 
@@ -155,18 +155,28 @@ def _withdraw(ctx: Ctx, qid: int) -> Button:
 _TAKE_BACK = frozenset({"xoa", "xoa cau hoi", "xoa cau hoi di", "rut lai", "rut lai cau hoi"})
 # Typed at "which province?": "I'd rather not say" (the question still goes, unplaced).
 _NOT_SAYING = frozenset({"khong", "ko", "k", "khong muon noi", "khong noi", "bo qua", "skip", "no", "none", "-"})
+# The same inside a short message ("em không muốn nói đâu ạ"), or at its start ("bỏ qua
+# nhé"): added to the question as detail, they would have kept the step asking.
+_NOT_SAYING_PARTS = ("khong muon noi", "khong muon cho biet", "rather not say", "prefer not to say", "dont want to say")
+_NOT_SAYING_STARTS = ("bo qua", "skip")
 # Typed at "which province?" under the province the question named (its 📍 button): yes,
 # that one ("đúng" was looked up as a province and the suggestion lost; an outside tester).
 _CONFIRM = frozenset({"dung", "dung roi", "dung a", "dung vay", "ok", "oke", "okay", "ok a", "vang", "vang a", "yes"})
-# Words of a question, not of a place: such a message is a new one, not an answer to
-# "which province?" ("lương tối thiểu ở hà nội bao nhiêu" placed the earlier question in
-# Hà Nội; found in review). "em lam o kcn que vo bac ninh" is still a place.
-# Only words no place answer holds: "ko", "chưa", "bn" (Bắc Ninh) and a bare "?" are in
-# place answers too ("Bắc Ninh ạ, em chưa đăng ký", "em o bn a"; found in review).
-_QUESTION_MARKERS = (
-    *("bao nhieu", "sao", "the nao", "co duoc", "duoc khong", "dc khong", "dc ko", "duoc ko", "phai lam"),
-    *("lam the nao", "what", "how", "why", "can i", "is it"),
+# Words a place answer holds besides the place's own name ("em làm ở KCN Quế Võ, Bắc Ninh
+# ạ", "I work in Hanoi"). A message with DETAIL_MIN_WORDS other words or more says more
+# about the question: it is added to it, wherever it names a province. A question typed
+# there was answered by the bot instead and the earlier question sent unplaced, so "My
+# factory in Bac Ninh has not paid overtime for 3 months, what can we do?" was lost for
+# the officers and Bắc Ninh with it (found by an outside tester). A new question typed
+# there now reaches the officers with the one just sent.
+_PLACE_ANSWER_WORDS = frozenset(
+    {
+        *("em", "toi", "minh", "lam", "viec", "o", "tai", "kcn", "kcx", "khu", "cong", "nghiep", "che", "xuat"),
+        *("tinh", "thanh", "pho", "tp", "huyen", "quan", "q", "thi", "xa", "tx", "cu", "a", "ah", "nha", "nhe"),
+        *("oi", "i", "im", "m", "work", "live", "in", "at", "near", "from", "the", "province", "city", "my"),
+    }
 )
+DETAIL_MIN_WORDS = 3
 
 
 async def _placed(ctx: Ctx, qid: int, province_id: str, note: str | None = None) -> Reply | list[Reply]:
@@ -182,7 +192,8 @@ async def _placed(ctx: Ctx, qid: int, province_id: str, note: str | None = None)
 
 async def where_text(ctx: Ctx) -> Reply | list[Reply]:
     """The province typed after a question from someone not signed up: the question goes
-    to that province's officers. A typed word that is no province asks again."""
+    to that province's officers. A typed word that is no province asks again; a longer
+    message is added to the question (`_detail`). Only a skip leaves it unplaced."""
     state = await WHERE.load(ctx)
     if state is None:
         return Reply(ctx.t("ask.where_gone"), buttons=[ctx.back_button()])
@@ -191,32 +202,100 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
     text = ctx.inbound.text.strip()
     if never_mind(text) or fold(text) in _TAKE_BACK:
         return await withdraw(ctx)  # "hủy", "thôi không hỏi nữa": taken back, as it says
-    if fold(text) in _NOT_SAYING:
+    if _not_saying(text):
         return await _skipped(ctx, qid)
     named = state.data.get("named")
     # "dừng" (stop) folds like "đúng": only the typed word without that reading confirms.
     if isinstance(named, str) and fold(text) in _CONFIRM and "dừng" not in text.lower():
         return await _placed(ctx, qid, named)
-    folded = f" {fold(text)} "
-    if len(text.split()) > 2 and any(f" {m} " in folded for m in _QUESTION_MARKERS):
-        # Not a place: the earlier question goes on unplaced, and this message is
-        # answered like any other (found in review: it was swallowed as a province).
-        # A form the step held is put back first, so that a step the text opens holds it.
-        return await answered_instead(ctx, WHERE, first=[_skipped_note(ctx, qid)])
+    if person_request(text) is not None:
+        # "hỏi cán bộ công đoàn" again: the question just sent is on its way to them.
+        return _where_again(ctx, state.data)
     match = resolve_province(text)
+    if _says_more(text, match):
+        return await _detail(ctx, qid, text, match, named)
     if match.province is not None:
         # "Thuận An" placed in Hồ Chí Minh says so, or the unit shown would be a surprise.
         return await _placed(ctx, qid, match.province.id, note=reading_note(match, ctx.lang, ctx.t))
-    choices = [_province_button(ctx, qid, p.id, p.name(ctx.lang)) for p in match.suggestions]
-    key = "ask.where_suggest" if choices else "ask.where_unknown"
-    if isinstance(named, str) and get_province(named) is not None and named not in {p.id for p in match.suggestions}:
+    key = "ask.where_suggest" if match.suggestions else "ask.where_unknown"
+    return Reply(
+        ctx.t(key, text=shorten(text, 40) or "…"),
+        buttons=_province_choices(ctx, qid, [p.id for p in match.suggestions], named),
+    )
+
+
+def _not_saying(text: str) -> bool:
+    folded = fold(text)
+    if folded in _NOT_SAYING:
+        return True
+    if len(folded.split()) > NEVER_MIND_MAX_WORDS:
+        return False
+    padded = f" {folded} "
+    return any(f" {p} " in padded for p in _NOT_SAYING_PARTS) or any(
+        f"{folded} ".startswith(f"{start} ") for start in _NOT_SAYING_STARTS
+    )
+
+
+def _says_more(text: str, match: ProvinceMatch) -> bool:
+    """Whether a message typed at "which province?" holds more than a place answer does."""
+    names: set[str] = set()
+    for p in (match.province, *match.suggestions):
+        if p is not None:
+            names.update(w for n in (p.name_vi, p.name_en, *p.merged_from, *p.aliases) for w in fold(n).split())
+    names.update(fold(f"{match.via_place or ''} {match.via_old_name or ''}").split())
+    other = [w for w in fold(text).split() if w not in _PLACE_ANSWER_WORDS and w not in names]
+    return len(other) >= DETAIL_MIN_WORDS
+
+
+async def _detail(ctx: Ctx, qid: int, text: str, match: ProvinceMatch, named: object) -> Reply | list[Reply]:
+    """A message saying more at "which province?": added to the question just sent. The
+    province it names places the question when both readings agree on one (the step's
+    own and the rights engine's, which needs a place word: "mang thai bình thường" is no
+    Thái Bình); otherwise what it names is offered, never assumed."""
+    note = await _add_detail(ctx, qid, text)
+    if note is None:
+        back = await WHERE.end(ctx)
+        return [Reply(ctx.t("ask.where_closed", id=qid), buttons=[ctx.back_button()]), *back]
+    # Asked where they work, the worker's first words are an answer: "Bac Ninh, cty no
+    # luong..." names a place as "o bac ninh" would.
+    found = _provinces().find(["o", *fold(text).split()], text)
+    if match.province is not None and match.province.id == found:
+        said = "\n\n".join(n for n in (note, reading_note(match, ctx.lang, ctx.t)) if n)
+        return await _placed(ctx, qid, found, note=said or None)
+    offered = [*(p.id for p in match.suggestions), *(p.id for p in (match.province,) if p is not None)]
+    offered += [found] if found else []
+    prompt = ctx.t("ask.detail_where")
+    return Reply(
+        f"{note}\n\n{prompt}" if note else prompt,
+        buttons=_province_choices(ctx, qid, list(dict.fromkeys(offered)), named),
+    )
+
+
+async def _add_detail(ctx: Ctx, qid: int, text: str) -> str | None:
+    """Append `text` to question `qid` (within its length limit); what to tell the worker
+    ("" when the question already says it), None when the question is no longer open."""
+    q = await ctx.store.get_question(qid)
+    if q is None or q.user_id != ctx.user.id or q.status != OPEN:
+        return None
+    if fold(text) in fold(q.text):
+        return ""  # the question sent again: nothing new for the officers
+    added = f"\n\n{text}"
+    stored = await ctx.store.add_to_question(qid, ctx.user.id, added, limit=MAX_QUESTION_CHARS)
+    if stored is None:
+        return None
+    logger.info("inbox: user %s added to question %s", ctx.user.id, qid)
+    key = "ask.detail_added" if stored.endswith(added) else "ask.detail_cut"
+    return ctx.t(key, id=qid, limit=MAX_QUESTION_CHARS)
+
+
+def _province_choices(ctx: Ctx, qid: int, provinces: list[str], named: object) -> list[list[Button]]:
+    """The provinces offered at "which province?", two a row, then skip, take back, menu."""
+    choices = [_province_button(ctx, qid, pid, province_name(pid, ctx.lang)) for pid in provinces]
+    if isinstance(named, str) and get_province(named) is not None and named not in provinces:
         # The province the question named stays on offer, or one stray word lost it.
         choices.insert(0, _province_button(ctx, qid, named, f"📍 {province_name(named, ctx.lang)}"))
     rows = [choices[i : i + 2] for i in range(0, len(choices), 2)]
-    return Reply(
-        ctx.t(key, text=shorten(text, 40) or "…"),
-        buttons=[*rows, [_skip_where(ctx, qid)], [_withdraw(ctx, qid)], ctx.back_button()],
-    )
+    return [*rows, [_skip_where(ctx, qid)], [_withdraw(ctx, qid)], ctx.back_button()]
 
 
 def _reply_lang(ctx: Ctx, data: dict[str, object]) -> None:
@@ -283,18 +362,33 @@ async def withdraw(ctx: Ctx) -> Reply | list[Reply]:
     return [Reply(ctx.t("ask.withdrawn" if gone else "ask.where_closed", id=qid), buttons=[ctx.back_button()]), *back]
 
 
-async def open_handoff(ctx: Ctx, *, intro: str | None = None) -> Reply:
+async def open_handoff(ctx: Ctx, *, intro: str | None = None, last: str | None = None) -> Reply:
     """The hand-off step: whatever the worker types next goes to the union officers,
     whatever its topic. /cancel, /start, the menu or any other button leave it
-    (handlers/dispatcher.py)."""
-    await HANDOFF.save(ctx, "text", {})
-    prompt = ctx.t("ask.prompt")
-    return Reply(f"{intro}\n\n{prompt}" if intro else prompt, buttons=[ctx.back_button()])
+    (handlers/dispatcher.py). `last`, the question the worker asked the bot before, stays
+    one tap away: the step replaces the Q&A's memory that kept it."""
+    data: dict[str, str] = {"lang": ctx.lang}
+    if last is not None and len(last.strip()) >= MIN_QUESTION_CHARS and person_request(last) is None:
+        data["q"] = last
+    await HANDOFF.save(ctx, "text", data)
+    return _handoff_prompt(ctx, data, intro)
+
+
+def _handoff_prompt(ctx: Ctx, data: Mapping[str, object], intro: str | None = None) -> Reply:
+    parts = [intro, ctx.t("ask.prompt")] if intro else [ctx.t("ask.prompt")]
+    rows = [ctx.back_button()]
+    last = data.get("q")
+    if isinstance(last, str) and last:
+        send = ctx.t("ask.send_last")
+        parts.append(ctx.t("ask.last_offer", button=send, text=shorten(last, 200)))
+        rows.insert(0, [Button(send, payload(HANDOFF_FLOW, "q", ctx.lang))])
+    return Reply("\n\n".join(parts), buttons=rows)
 
 
 async def handoff(ctx: Ctx, question: str | None) -> Reply | list[Reply]:
-    """The 🙋 button: send the question just asked at once, or ask for one."""
-    if question is not None and len(question.strip()) >= MIN_QUESTION_CHARS:
+    """The 🙋 button: send the question just asked at once, or ask for one. A request for
+    a person kept as the question before it was told apart asks for one too."""
+    if question is not None and len(question.strip()) >= MIN_QUESTION_CHARS and person_request(question) is None:
         return await _submit(ctx, question.strip())
     return await open_handoff(ctx)
 
@@ -390,7 +484,7 @@ async def ask(ctx: Ctx) -> Reply | list[Reply]:
         # instead of being asked for in between (found in review).
         earlier = _skipped_note(ctx, int(str(where.data["qid"])))
         return [earlier, *await _submit(ctx, text)]
-    if len(text) >= MIN_QUESTION_CHARS:
+    if len(text) >= MIN_QUESTION_CHARS and person_request(text) is None:
         return await _submit(ctx, text)
     return await open_handoff(ctx)
 
@@ -414,9 +508,17 @@ async def ask_button(ctx: Ctx) -> Reply | list[Reply]:
         return _where_again(ctx, where.data)
     if ctx.args[:1] == ("new",):  # `ask:new`: offered away from any answer, asks afresh
         return await open_handoff(ctx)
-    state = await LAST_QUESTION.load(ctx)
-    question = str(state.data["q"]) if state is not None and state.data.get("q") else None
-    return await handoff(ctx, question)
+    return await handoff(ctx, await _last_question(ctx))
+
+
+async def _last_question(ctx: Ctx) -> str | None:
+    """The question last asked of the bot: in the Q&A's memory, or kept by the hand-off
+    step a typed "hỏi cán bộ" opened over it (a 🙋 under the answer still forwards it)."""
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is None or state.flow != HANDOFF_FLOW:
+        state = await LAST_QUESTION.load(ctx)
+    question = state.data.get("q") if state is not None else None
+    return question if isinstance(question, str) and question else None
 
 
 def ask_officer_button(ctx: Ctx, *, forward: bool) -> Button:
@@ -446,8 +548,84 @@ def never_mind(text: str) -> bool:
     return len(folded.split()) <= NEVER_MIND_MAX_WORDS and any(f" {p} " in padded for p in _NEVER_MIND_PARTS)
 
 
+# A message that only asks for a person ("cho em gặp cán bộ", "Liên hệ cán bộ công đoàn"
+# typed from the menu as Zalo users do, "I want to speak to a person"): answered by the
+# rights search, it got a law article or "not sure", and kept as the question, the 🙋
+# button sent the words "Hỏi cán bộ công đoàn" to the officers (an outside tester). Read
+# as folded phrases: one asking (ACT), one naming a person (WHO), and nothing else but
+# the words around them (FILL); the language of the phrases is the reply's. A message
+# holding anything more ("cán bộ công đoàn có được bảo vệ không", "cho em hỏi cán bộ: cty
+# nợ lương") is a question, for the rights search (chat.wants_an_officer keeps the 🙋).
+_ACT, _WHO, _FILL = "act", "who", "fill"
+_PERSON_WORDS: dict[tuple[str, ...], tuple[str, str | None]] = {
+    tuple(phrase.split()): (kind, lang)
+    for kind, lang, phrases in (
+        (_ACT, "vi", ("hoi", "gap", "gap go", "lien he", "lien lac", "noi chuyen", "tro chuyen", "ket noi", "nho")),
+        # Not "chuyển" alone: "em muốn chuyển công đoàn" moves a membership.
+        (_ACT, "vi", ("chuyen cho", "chuyen cau hoi", "gui", "gui cau hoi", "tu van", "muon", "xin", "goi")),
+        (_ACT, "en", ("talk", "speak", "chat", "contact", "reach", "ask", "connect", "want", "need", "get")),
+        (_ACT, None, ("can",)),  # cần, "can I"
+        (_WHO, "vi", ("can bo", "can bo cong doan", "cong doan", "cong doan co so", "nguoi that", "con nguoi")),
+        (_WHO, "vi", ("nguoi that su", "nguoi tu van", "tu van vien", "nhan vien", "nhan vien tu van", "ai do")),
+        (_WHO, "vi", ("nguoi cua cong doan", "nguoi ben cong doan", "lien doan lao dong")),
+        # Not "union" alone: "I want a union" is about forming one.
+        (_WHO, "en", ("officer", "officers", "union officer", "union officers", "person", "real person")),
+        (_WHO, "en", ("human", "real human", "human being", "someone", "somebody", "agent", "staff", "people")),
+        (_WHO, "en", ("representative", "union representative", "union rep", "organizer", "official")),
+        (_FILL, "vi", ("cho", "em", "toi", "minh", "anh", "chi", "voi", "cua", "ben", "den", "mot", "vai", "chut")),
+        (_FILL, "vi", ("vui long", "lam on", "giup", "gium", "dum", "duoc", "dc", "co the", "truc tiep", "ngay")),
+        (_FILL, "vi", ("bay gio", "xin chao", "chao", "a", "ah", "nhe", "nha", "di", "oi", "voi a", "luon")),
+        (_FILL, "en", ("i", "i d", "id", "to", "a", "an", "the", "with", "me", "my", "please", "pls", "could")),
+        (_FILL, "en", ("may", "would", "like", "let", "hey", "how", "do", "now", "directly", "actual", "just")),
+        (_FILL, None, ("hi", "hello", "alo", "ok")),
+    )
+    for phrase in phrases
+}
+_PERSON_LONGEST = max(len(k) for k in _PERSON_WORDS)
+# Ending a request, these ask "may I?" ("cho em gặp cán bộ được không ạ?", polite words
+# after them); inside one they may deny it ("em không muốn gặp cán bộ").
+_PERSON_ENDINGS = frozenset({"khong", "ko", "k", "kh", "khg", "duoc khong", "dc khong", "duoc ko", "dc ko", "dc k"})
+_POLITE_ENDINGS = frozenset({"a", "ah", "nhe", "nha", "di", "oi", "voi", "please", "pls"})
+PERSON_REQUEST_MAX_WORDS = 12
+
+
+def person_request(text: str) -> str | None:
+    """The language ("vi", "en") of a message that only asks to reach a union officer or
+    a person, else None."""
+    words = fold(text).split()
+    if not words or len(words) > PERSON_REQUEST_MAX_WORDS:
+        return None
+    while len(words) > 1 and words[-1] in _POLITE_ENDINGS:
+        words = words[:-1]
+    for n in (2, 1):
+        if len(words) > n and " ".join(words[-n:]) in _PERSON_ENDINGS:
+            words = words[:-n]
+            break
+    kinds: set[str] = set()
+    langs: set[str] = set()
+    i = 0
+    while i < len(words):
+        for n in range(min(_PERSON_LONGEST, len(words) - i), 0, -1):
+            found = _PERSON_WORDS.get(tuple(words[i : i + n]))
+            if found is not None:
+                break
+        else:
+            return None  # a word of a question: not only a request for a person
+        kind, lang = found
+        kinds.add(kind)
+        if lang is not None and kind != _FILL:
+            langs.add(lang)
+        i += n
+    if not {_ACT, _WHO} <= kinds:
+        return None
+    return "en" if langs == {"en"} else "vi"
+
+
 async def ask_text(ctx: Ctx) -> Reply | list[Reply]:
     """The question typed after 'ask a union officer': it goes to the officers' inbox."""
+    step = await HANDOFF.load(ctx)
+    data = dict(step.data) if step is not None else {}
+    _reply_lang(ctx, data)
     text = ctx.inbound.text.strip()
     if ctx.inbound.photo is not None:
         # Photos are not stored, but the caption is the question: it was dropped and the
@@ -460,6 +638,11 @@ async def ask_text(ctx: Ctx) -> Reply | list[Reply]:
         return sent
     if never_mind(text):
         return await cancel(ctx)
+    if person_request(text) is not None:
+        # "hỏi cán bộ công đoàn" typed again (the 🙋 button's label, with no button left
+        # to match on Zalo): still the step, never the question (an outside tester's went
+        # to the officers as the question itself).
+        return _handoff_prompt(ctx, data)
     if len(text) < MIN_QUESTION_CHARS:
         # Still in the step: a typed word never leaves it by accident.
         return ctx.reply("ask.too_short")

@@ -84,6 +84,18 @@ class PostgresQuestionMixin(PostgresFeature):
         )
         return affected(status) == 1
 
+    async def add_to_question(self, question_id: int, user_id: int, text: str, *, limit: int) -> str | None:
+        # left() counts characters, as the handlers' limits do.
+        value = await self.db.fetchval(
+            "UPDATE questions SET text = left(text || $1, $2)"
+            " WHERE id = $3 AND user_id = $4 AND status = 'open' RETURNING text",
+            text,
+            limit,
+            question_id,
+            user_id,
+        )
+        return str(value) if value is not None else None
+
     async def get_question(self, question_id: int) -> Question | None:
         row = await self.db.fetchrow(f"{_SELECT} WHERE q.id = $1", question_id)
         return _question(row) if row else None

@@ -89,6 +89,16 @@ class SQLiteQuestionMixin:
         ) as cur:
             return cur.rowcount == 1
 
+    async def add_to_question(self, question_id: int, user_id: int, text: str, *, limit: int) -> str | None:
+        # substr counts characters, as the handlers' limits do.
+        async with self.db.execute(
+            "UPDATE questions SET text = substr(text || ?, 1, ?)"
+            " WHERE id = ? AND user_id = ? AND status = 'open' RETURNING text",
+            (text, limit, question_id, user_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
     async def get_question(self, question_id: int) -> Question | None:
         async with self.db.execute(f"{_SELECT} WHERE q.id = ?", (question_id,)) as cur:
             row = await cur.fetchone()
