@@ -105,7 +105,8 @@ async def lang_button(ctx: Ctx) -> Reply:
     if not ctx.args or ctx.args[0] not in LANGUAGES:
         return main_menu(ctx, intro=ctx.t("fallback.button_expired"))
     reply = await _set_language(ctx, ctx.args[0])
-    reply.edit = True
+    # From the picker the menu replaces it; from under an answer ("keep") the answer stays.
+    reply.edit = "keep" not in ctx.args[1:]
     return reply
 
 

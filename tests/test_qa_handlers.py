@@ -747,3 +747,24 @@ async def test_details_respect_the_questions_length_limit(make_chat, store) -> N
     q = await store.get_question(1)
     assert len(q.text) == MAX_QUESTION_CHARS and q.province_id == "bac_ninh"
     assert "giới hạn 4000 ký tự" in worker.text()
+
+
+async def test_an_english_answer_offers_to_switch_the_whole_bot_to_english(make_chat, store) -> None:
+    """Found by an outside tester: answered in English, the sign-up form the answer's button
+    opened, /news and /mydata spoke Vietnamese. One tap switches; the answer stays."""
+    worker = make_chat("w-en-switch")
+    await worker.say("How many days of annual leave do I get?")
+    assert "lang:en:keep" in worker.payloads()
+    user = await store.find_user("test", "w-en-switch")
+    assert user.language == "vi"  # never switched by itself
+    replies = await worker.press("lang:en:keep")
+    assert not replies[0].edit and "Switched to English" in worker.text()
+    assert (await store.find_user("test", "w-en-switch")).language == "en"
+    await worker.say("/join")
+    assert "Question 1 of" in worker.text()
+    await worker.say("/cancel")
+    await worker.say("How many days of annual leave do I get?")
+    assert not any(p.startswith("lang:") for p in worker.payloads())
+    # A Vietnamese question to an English setting offers Vietnamese the same way.
+    await worker.say("nghỉ phép năm được bao nhiêu ngày")
+    assert "lang:vi:keep" in worker.payloads()

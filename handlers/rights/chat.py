@@ -750,6 +750,13 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         notes.append(ctx.t("qa.long_question"))
     if notes:
         reply.text = "\n".join(notes) + "\n\n" + reply.text
+    if ctx.lang != ctx.user.language:
+        # Answered in the question's language, the rest of the bot (the sign-up form its
+        # button opens, /news, /mydata) still spoke the setting's (found by an outside
+        # tester): switching is one tap, never automatic (a diacritic-free Vietnamese
+        # message may read as English).
+        switch = Button(ctx.t("qa.switch_language"), payload("lang", ctx.lang, "keep"))
+        reply.buttons.insert(max(len(reply.buttons) - 1, 0), [switch])
     return reply
 
 
