@@ -768,3 +768,22 @@ async def test_an_english_answer_offers_to_switch_the_whole_bot_to_english(make_
     # A Vietnamese question to an English setting offers Vietnamese the same way.
     await worker.say("nghỉ phép năm được bao nhiêu ngày")
     assert "lang:vi:keep" in worker.payloads()
+
+
+async def test_another_province_after_a_minimum_wage_answer_asks_it_again(make_chat) -> None:
+    """Found by an outside tester: "còn nếu cty ở Hà Nội thì sao" after the minimum wage of
+    Bình Dương got unrelated topics, "con hai phong thi sao" and "what about Hanoi?" the
+    off-topic reply."""
+    worker = make_chat("w-follow")
+    await worker.say("luong toi thieu o binh duong")
+    assert "Hồ Chí Minh" in worker.text()
+    await worker.say("con neu cty o ha noi thi sao")
+    assert "Hà Nội có nhiều vùng" in worker.text() and "5.310.000" in worker.text()
+    await worker.say("con hai phong thi sao")
+    assert "Hải Phòng có nhiều vùng" in worker.text()
+    await worker.say("what about Hanoi?")
+    assert "Hanoi spans several minimum-wage regions" in worker.text()
+    # After another topic a province alone is not a minimum wage question.
+    await worker.say("nghi phep nam bao nhieu ngay")
+    await worker.say("con ha noi")
+    assert "nhiều vùng" not in worker.text() and "5.310.000" not in worker.text()

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from handlers.context import Ctx
 from handlers.forms import QA_FLOW
 from handlers.i18n import LANGUAGES
-from handlers.join.provinces import get_province
+from handlers.join.provinces import get_province, resolve_province
 from handlers.menu import contact_reply, with_menu
 from handlers.rights.context import small_talk_kind
 from handlers.rights.inbox import ask_officer_button, open_handoff, person_request
@@ -682,6 +682,9 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         result.confidence,
     )
 
+    follow = await _province_follow_up(ctx, text, result, memory)
+    if follow is not None:
+        return follow
     if result.kind in ("empty", "chitchat", "out_of_scope"):
         if memory.pop("offer", None) is not None:  # the choices are no longer on screen
             await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
@@ -727,6 +730,8 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         )
         entry = svc.kb.entries.get(result.entry) if result.entry else None
         related = [*result.also, *result.other_guesses]
+        memory["topic"] = result.topic  # for a follow-up about another province
+        await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
         if entry is not None:
             reply = await entry_reply(
                 ctx, entry, confident=confident, also=related, province=result.province, memory=memory
@@ -758,6 +763,41 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         switch = Button(ctx.t("qa.switch_language"), payload("lang", ctx.lang, "keep"))
         reply.buttons.insert(max(len(reply.buttons) - 1, 0), [switch])
     return reply
+
+
+# Words around a place in a follow-up ("còn nếu cty ở Hà Nội thì sao?", "what about
+# Hanoi?"), folded: a short message of these and a province asks the last answer again.
+_FOLLOW_UP_WORDS = frozenset(
+    {
+        *("con", "neu", "thi", "sao", "the", "nao", "vay", "o", "tai", "cty", "cong", "ty", "em", "toi", "minh"),
+        *("lam", "viec", "tinh", "thanh", "pho", "tp", "a", "ak", "nhi", "nua", "khu", "vuc", "mien", "ra"),
+        *("what", "about", "how", "and", "in", "if", "my", "company", "is", "work", "i", "for", "then"),
+    }
+)
+FOLLOW_UP_MAX_WORDS = 12
+
+
+async def _province_follow_up(ctx: Ctx, text: str, result: SearchResult, memory: dict[str, Any]) -> Reply | None:
+    """After a minimum wage answer, "còn Hà Nội thì sao?" is the same question for another
+    province (found by an outside tester: it got unrelated topics or "off topic"). Only a
+    short message of follow-up words and a province, not one the engine answers itself."""
+    if memory.get("topic") != MINIMUM_WAGE or (result.kind == "answer" and result.topic != MINIMUM_WAGE):
+        return None
+    words = fold(text).split()
+    if not words or len(words) > FOLLOW_UP_MAX_WORDS:
+        return None
+    province = result.province
+    if province is None:
+        rest = " ".join(w for w in words if w not in _FOLLOW_UP_WORDS)
+        match = resolve_province(rest) if rest else None
+        province = match.province.id if match is not None and match.province is not None else None
+    if province is None:
+        return None
+    memory["province"] = province
+    memory.pop("offer", None)
+    await remember_question(ctx, text, memory)
+    # The topic's answer, not the last entry's: that one may be the first province's own.
+    return await answer_reply(ctx, MINIMUM_WAGE, province=province, memory=memory)
 
 
 async def _remember_offer(ctx: Ctx, memory: dict[str, Any], topic_ids: list[str]) -> None:
