@@ -787,3 +787,25 @@ async def test_another_province_after_a_minimum_wage_answer_asks_it_again(make_c
     await worker.say("nghi phep nam bao nhieu ngay")
     await worker.say("con ha noi")
     assert "nhiều vùng" not in worker.text() and "5.310.000" not in worker.text()
+
+
+async def test_what_now_and_not_it_after_an_answer_are_about_that_answer(make_chat, store) -> None:
+    """Found by an outside tester: "vay em phai lam gi" after an answer got unrelated topics,
+    "không phải" the off-topic reply and the menu."""
+    worker = make_chat("w-whatnow")
+    await worker.say("cty no luong 2 thang")
+    assert worker.payloads()  # answered, with its buttons
+    await worker.say("vay em phai lam gi")
+    assert worker.text().startswith("👉 Bước tiếp theo:") and "qa:" not in str(worker.payloads())
+    assert any("Hỏi cán bộ" in label for label in worker.labels())
+    await worker.say("What should I do?")
+    assert worker.text().startswith("👉 Next step:")
+    await worker.say("không phải")
+    assert "hiểu chưa đúng ý bạn" in worker.text()
+    # The hand-off under it sends the question asked, not "không phải".
+    await worker.press_label("Hỏi cán bộ công đoàn")
+    assert (await store.get_question(1)).text == "cty no luong 2 thang"
+    # As a first message these are nothing to follow up.
+    fresh = make_chat("w-whatnow-2")
+    await fresh.say("vay em phai lam gi")
+    assert "Bước tiếp theo" not in fresh.text()

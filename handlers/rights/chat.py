@@ -682,7 +682,7 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         result.confidence,
     )
 
-    follow = await _province_follow_up(ctx, text, result, memory)
+    follow = await _province_follow_up(ctx, text, result, memory) or await _about_the_answer(ctx, text, result, memory)
     if follow is not None:
         return follow
     if result.kind in ("empty", "chitchat", "out_of_scope"):
@@ -730,7 +730,8 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         )
         entry = svc.kb.entries.get(result.entry) if result.entry else None
         related = [*result.also, *result.other_guesses]
-        memory["topic"] = result.topic  # for a follow-up about another province
+        # For a follow-up: another province, "what do I do now?", "that's not it".
+        memory["topic"], memory["entry"] = result.topic, result.entry
         await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
         if entry is not None:
             reply = await entry_reply(
@@ -798,6 +799,48 @@ async def _province_follow_up(ctx: Ctx, text: str, result: SearchResult, memory:
     await remember_question(ctx, text, memory)
     # The topic's answer, not the last entry's: that one may be the first province's own.
     return await answer_reply(ctx, MINIMUM_WAGE, province=province, memory=memory)
+
+
+# Whole short messages, folded, about the answer just given rather than a new question.
+_WHAT_NOW = frozenset(
+    {
+        *("vay em phai lam gi", "em phai lam gi", "phai lam gi", "vay phai lam sao", "vay em phai lam sao"),
+        *("em phai lam sao", "phai lam sao", "gio em phai lam sao", "gio phai lam sao", "vay lam sao"),
+        *("toi phai lam gi", "vay toi phai lam gi", "minh phai lam gi", "lam gi bay gio", "gio lam gi"),
+        *("what should i do", "what do i do", "what do i do now", "what now", "what can i do", "so what do i do"),
+    }
+)
+_NOT_IT = frozenset(
+    {
+        *("khong phai", "ko phai", "k phai", "khong phai a", "khong phai vay", "khong phai cai do", "sai roi"),
+        *("khong dung", "ko dung", "khong phai y em", "khong phai y toi", "em khong hoi cai do", "sai"),
+        *("that s not it", "not that", "wrong", "not what i asked", "that s wrong", "no that s not it"),
+    }
+)
+
+
+async def _about_the_answer(ctx: Ctx, text: str, result: SearchResult, memory: dict[str, Any]) -> Reply | None:
+    """Right after an answer, "vậy em phải làm gì?" asks for its next step, and "không
+    phải" says it missed (found by an outside tester: unrelated topics, and the off-topic
+    reply with the menu). Only when the engine itself finds no answer in the words."""
+    topic_id = memory.get("topic")
+    said = fold(text).rstrip(" a")
+    if not isinstance(topic_id, str) or result.kind == "answer" or memory.get("offer"):
+        return None
+    svc = rights(ctx)
+    topic = svc.topic(topic_id)
+    if topic is None:
+        return None
+    if said in _NOT_IT or fold(text) in _NOT_IT:
+        await ctx.store.record_feedback(ctx.user.id, topic_id, False)
+        return Reply(ctx.t("qa.not_it"), buttons=[handoff_row(ctx), ctx.back_button()])
+    if said in _WHAT_NOW or fold(text) in _WHAT_NOW:
+        entry = svc.kb.entries.get(str(memory.get("entry") or ""))
+        step = (entry.next_step_in(ctx.lang) if entry is not None else "") or topic.next_step.get(ctx.lang, "")
+        if not step:
+            return None
+        return Reply(ctx.t("qa.next_step", step=step), buttons=[handoff_row(ctx), ctx.back_button()])
+    return None
 
 
 async def _remember_offer(ctx: Ctx, memory: dict[str, Any], topic_ids: list[str]) -> None:
