@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from handlers.rights.kb import REQUIRED_TOPICS
@@ -809,3 +811,20 @@ async def test_what_now_and_not_it_after_an_answer_are_about_that_answer(make_ch
     fresh = make_chat("w-whatnow-2")
     await fresh.say("vay em phai lam gi")
     assert "Bước tiếp theo" not in fresh.text()
+
+
+async def test_the_menus_contact_entry_offers_the_question_just_asked(make_chat, store) -> None:
+    """Found by an outside tester: the answer's 🙋 button sent the question, the menu's
+    "☎️ Liên hệ cán bộ" asked for it again. A question from another day is not offered."""
+    worker = make_chat("w-contact-last")
+    await worker.say("cty giu bang goc cua em co dung khong")
+    await worker.press("menu:contact")
+    assert "cty giu bang goc cua em co dung khong" in worker.text()
+    await worker.press_label("Gửi câu hỏi vừa rồi")
+    assert (await store.get_question(1)).text == "cty giu bang goc cua em co dung khong"
+    later = make_chat("w-contact-old")
+    await later.say("cty giu so bhxh cua em co dung khong")
+    then = (datetime.now(UTC) - timedelta(days=2)).isoformat(timespec="microseconds")
+    await store.db.execute("UPDATE conversation_state SET updated_at = ?", (then,))
+    await later.press("menu:contact")
+    assert "cty giu so bhxh" not in later.text() and "Gửi câu hỏi vừa rồi" not in str(later.labels())
