@@ -828,3 +828,19 @@ async def test_the_menus_contact_entry_offers_the_question_just_asked(make_chat,
     await store.db.execute("UPDATE conversation_state SET updated_at = ?", (then,))
     await later.press("menu:contact")
     assert "cty giu so bhxh" not in later.text() and "Gửi câu hỏi vừa rồi" not in str(later.labels())
+
+
+async def test_a_question_typed_after_ask_keeps_its_own_language(make_chat, store) -> None:
+    """Found by an outside tester: an English question typed after /ask was confirmed in
+    Vietnamese and reached the officers tagged "vi", so the answer came in Vietnamese."""
+    worker = make_chat("w-ask-en")
+    await worker.say("/ask")
+    await worker.say("My factory has not paid overtime for 3 months, what can we do?")
+    assert "Question #1" in worker.text()
+    assert (await store.get_question(1)).lang == "en"
+    await worker.say("Bac Ninh")
+    assert "Bac Ninh" in worker.text() and "Question #1" in worker.text()
+    await worker.say("/ask")
+    await worker.say("cty no luong tang ca 3 thang roi thi lam sao")
+    assert "Câu hỏi #2" in worker.text() or "câu hỏi #2" in worker.text().lower()
+    assert (await store.get_question(2)).lang == "vi"

@@ -58,6 +58,13 @@ async def _submit(ctx: Ctx, text: str) -> list[Reply]:
     the worker is asked where they work. Without a province only admins would ever see it
     (handlers/scope.py). A province the question names is offered, never assumed: "mẹ em
     ở Hà Nội ốm, cty ở Hải Phòng..." would have gone to Hà Nội's officers (found in review)."""
+    # The question's own language, for the confirmation and the officer's reply: an English
+    # question typed after /ask was confirmed, and tagged for its answer, in Vietnamese
+    # (found by an outside tester). The engine may still be loading: the setting then.
+    if ctx.services.rights is not None or ctx.services.rights_loading is None:
+        from handlers.rights.chat import rights  # chat imports this module: imported late
+
+        ctx.reply_lang = rights(ctx).searcher.language_of(text, ctx.lang)
     signup = await ctx.store.signup_of_user(ctx.user.id)
     qid = await ctx.store.add_question(ctx.user.id, text[:MAX_QUESTION_CHARS], ctx.lang)
     # The next step ("which province?") holds what the hand-off held; without one, the

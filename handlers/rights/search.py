@@ -1276,6 +1276,11 @@ class Searcher:
         also = self._also(top, entry, dict(c.ranked), c1)
         return SearchResult(top, score, suggestions, kind="answer", confidence=confidence, entry=entry, also=also)
 
+    def language_of(self, text: str, hint: str | None = None) -> str:
+        """'vi' or 'en' from a message's own words (`hint`, the user's setting, breaks ties),
+        without searching: for text that is not a rights question (a hand-off's)."""
+        return self._language(_tokens((text or "")[:MAX_QUERY_CHARS]), hint)
+
     def lexical(self, text: str, lang: str | None = None) -> _Lexical | None:
         """The lexical half alone (the training script fits the combination on it)."""
         text = (text or "")[:MAX_STORY_CHARS]
