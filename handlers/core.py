@@ -5,7 +5,6 @@ The menu's rendering lives in handlers/menu.py."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 
 from handlers.context import Ctx
 from handlers.forms import HELD, QA_FLOW, held_form, hold, put_back
@@ -17,8 +16,6 @@ from storage import Role, User
 
 # Telegram deep-link payloads: up to 64 characters of A-Z a-z 0-9 _ -
 _START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# The Q&A's last question is offered at the contact entry this long after it was asked.
-LAST_QUESTION_OFFERED = timedelta(days=1)
 
 
 async def _set_language(ctx: Ctx, lang: str) -> Reply:
@@ -163,20 +160,12 @@ async def _menu_language(ctx: Ctx) -> Reply:
 @MENU.on("contact")
 async def _menu_contact(ctx: Ctx) -> HandlerResult:
     """The officers' contacts, and the next message goes to them (hand-off step)."""
-    from handlers.rights.inbox import open_handoff  # inbox shows the menu itself: imported late
+    # inbox shows the menu itself: imported late
+    from handlers.rights.inbox import open_handoff, recent_question
 
     # The question just asked stays one tap away, as under the answer's own 🙋 button
     # (found by an outside tester); one from another day is not brought back.
-    return await open_handoff(ctx, intro=contact_reply(ctx).text, last=await _last_question(ctx))
-
-
-async def _last_question(ctx: Ctx) -> str | None:
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow != QA_FLOW or state.updated_at is None:
-        return None
-    last = state.data.get("q")
-    fresh = datetime.now(UTC) - state.updated_at < LAST_QUESTION_OFFERED
-    return last if isinstance(last, str) and fresh else None
+    return await open_handoff(ctx, intro=contact_reply(ctx).text, last=await recent_question(ctx))
 
 
 @MENU.on("rights")

@@ -844,3 +844,32 @@ async def test_a_question_typed_after_ask_keeps_its_own_language(make_chat, stor
     await worker.say("cty no luong tang ca 3 thang roi thi lam sao")
     assert "Câu hỏi #2" in worker.text() or "câu hỏi #2" in worker.text().lower()
     assert (await store.get_question(2)).lang == "vi"
+
+
+async def test_follow_ups_are_about_the_answer_on_screen_only(make_chat, store) -> None:
+    """Found in review: a minimum wage answer took over later questions that named a
+    province, and "what now?" / "không phải" after a declined question acted on the
+    answer before it (writing 👎 for a topic the worker never complained about)."""
+    worker = make_chat("w-stale")
+    await worker.say("luong toi thieu o binh duong")
+    await worker.say("em lam o ha noi bi quan ly danh")
+    assert "Hà Nội có nhiều vùng" not in worker.text()
+    await worker.say("luong toi thieu o binh duong")
+    await worker.say("nop thue tncn o ha noi the nao")
+    assert "thuế thu nhập cá nhân" in worker.text() and "nhiều vùng" not in worker.text()
+    await worker.say("nghi phep nam duoc bao nhieu ngay")
+    await worker.say("thuong tet co phai dong thue ko")
+    await worker.say("vay em phai lam gi")
+    assert "Bước tiếp theo" not in worker.text()
+    await worker.say("khong phai")
+    assert "hiểu chưa đúng ý bạn" not in worker.text()
+    assert await store.feedback_counts() == {}
+
+
+async def test_a_typed_request_for_an_officer_does_not_offer_an_old_question(make_chat, store) -> None:
+    worker = make_chat("w-old-q")
+    await worker.say("cty giu so bhxh cua em co dung khong")
+    then = (datetime.now(UTC) - timedelta(days=20)).isoformat(timespec="microseconds")
+    await store.db.execute("UPDATE conversation_state SET updated_at = ?", (then,))
+    await worker.say("cho em gap can bo")
+    assert "cty giu so bhxh" not in worker.text() and "Gửi câu hỏi vừa rồi" not in str(worker.labels())

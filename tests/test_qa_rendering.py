@@ -41,6 +41,11 @@ class ScriptedSearcher:
     def search(self, text: str, lang: str | None = None) -> SearchResult:
         return self.script.get(text, SearchResult(None, 0.0, [], kind="unsure"))
 
+    def language_of(self, text: str, hint: str | None = None) -> str:
+        """The scripted question's language, as the engine tells it (the hand-off's text)."""
+        scripted = self.script.get(text)
+        return scripted.lang if scripted is not None and scripted.lang else (hint or "vi")
+
 
 @pytest.fixture(scope="module")
 def scripted_service() -> RightsService:

@@ -163,7 +163,11 @@ def test_head_counts_are_read(text: str, count: tuple[int, int]) -> None:
     assert read_count(text) == count
 
 
-@pytest.mark.parametrize("text", ["nhiều lắm", "nợ lương 2 tháng", "chuyền 3", "ca 2", "300 hay 500 ca 3", ""])
+# "50 100": two numbers, not fifty thousand one hundred (found in review).
+@pytest.mark.parametrize(
+    "text",
+    ["nhiều lắm", "nợ lương 2 tháng", "chuyền 3", "ca 2", "300 hay 500 ca 3", "", "300 500", "khoảng 50 100 người"],
+)
 def test_other_answers_are_no_head_count(text: str) -> None:
     assert read_count(text) is None
 

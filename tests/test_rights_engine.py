@@ -327,6 +327,11 @@ def test_sexual_harassment_by_a_supervisor_is_still_answered(searcher: Searcher,
             "maternity.paternity",
         ),
         ("nghi thai san duoc bao lau", "maternity.leave_length"),
+        # ... and a mother who mentions her husband, or dizziness ("chóng mặt"), is the
+        # mother still (found in review).
+        ("Em đang mang thai, chồng em làm cùng công ty, em được nghỉ sinh mấy tháng?", "maternity.leave_length"),
+        ("em mang thai hay bi chong mat thi nghi thai san duoc bao lau", "maternity.leave_length"),
+        ("Tôi là lao động nữ, chồng tôi muốn biết tôi được nghỉ thai sản bao lâu", "maternity.leave_length"),
         ("em co bau, dong bhxh 5 thang co duoc huong thai san ko", "maternity.conditions"),
     ],
 )

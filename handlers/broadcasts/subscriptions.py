@@ -167,8 +167,11 @@ async def _holds_a_place(ctx: Ctx) -> bool:
 
 
 async def ask_stop(ctx: Ctx, *, tickets: bool = False) -> Reply:
+    """ "Do you want to stop announcements?", a typed yes or no answering it; with `tickets`,
+    "announcements or your ticket?", which only a button answers (found in review: "có" or
+    "hủy" again stopped every announcement and left the ticket booked)."""
     state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow == QA_FLOW:
+    if not tickets and (state is None or state.flow == QA_FLOW):
         data = dict(state.data) if state is not None else {}
         data[QA_STOP_ASKED] = True
         await ctx.store.set_state(ctx.user.id, QA_FLOW, state.step if state is not None else "asked", data)

@@ -214,7 +214,8 @@ def match_choice(text: str, labels: Sequence[str]) -> int | None:
 # "khoảng 300 người", "about 300", "~300", "300+", "200-300", "2 nghìn": the number in an
 # answer of these words only. A word outside them means the number may count something
 # else ("nợ lương 2 tháng", "chuyền 3", "ca 2"), so the answer is not read as a head count.
-_COUNT_TOKEN = re.compile(r"(\d{1,3}(?:[.,\s]\d{3})+(?!\d)|\d+)|([^\W\d_]+)|([-–—~])")
+# Thousands are grouped by "." or ",", never a space: "50 100 người" is two numbers.
+_COUNT_TOKEN = re.compile(r"(\d{1,3}(?:[.,]\d{3})+(?!\d)|\d+)|([^\W\d_]+)|([-–—~])")
 _COUNT_WORDS = frozenset(
     "khoang tam chung gan xap xi tren duoi hon it nhat nhieu co tong cong la nguoi ng lao dong nhan cn "
     "vien nv bi anh huong minh toi tu a nha nhe thi "

@@ -35,7 +35,7 @@ from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province, resolve_province
 from handlers.menu import contact_reply, with_menu
 from handlers.rights.context import small_talk_kind
-from handlers.rights.inbox import ask_officer_button, open_handoff, person_request
+from handlers.rights.inbox import ask_officer_button, open_handoff, person_request, recent_question
 from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
 from handlers.rights.search import MAX_STORY_CHARS, RELATED_BUTTONS, STORY_CHOICES, Searcher, SearchResult
 from handlers.router import MAX_PAYLOAD_BYTES, Handler, HandlerResult, Router, payload
@@ -657,8 +657,7 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         # inbox.person_request). The question asked before stays one tap away.
         ctx.reply_lang = asked_in
         logger.info("qa: user %s asked for an officer", ctx.user.id)
-        last = (memory or {}).get("q")
-        return await open_handoff(ctx, intro=contact_reply(ctx).text, last=last if isinstance(last, str) else None)
+        return await open_handoff(ctx, intro=contact_reply(ctx).text, last=await recent_question(ctx))
     if memory and memory.get("offer") and fold(text) in _YES_WORDS:
         # "đúng" / "dung" / "ok" typed under "Did you mean…?": those choices again.
         again = await reoffer_choices(ctx)
@@ -685,8 +684,14 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     follow = await _province_follow_up(ctx, text, result, memory) or await _about_the_answer(ctx, text, result, memory)
     if follow is not None:
         return follow
+    # A follow-up is about the answer on screen, not one from before whatever came since
+    # (found in review: a declined tax question's "what now?" got the older answer's next
+    # step, and a minimum wage answer took over later questions).
+    answered_before = memory.pop("topic", None) is not None
+    memory.pop("entry", None)
     if result.kind in ("empty", "chitchat", "out_of_scope"):
-        if memory.pop("offer", None) is not None:  # the choices are no longer on screen
+        # The choices, or the answer, are no longer on screen.
+        if memory.pop("offer", None) is not None or answered_before:
             await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
         if result.kind == "empty" and memory.get("q") and _acknowledgement(text):
             # "👍" or "." after an answer is a nod: the full menu under "I found no question"
@@ -776,24 +781,25 @@ _FOLLOW_UP_WORDS = frozenset(
     }
 )
 FOLLOW_UP_MAX_WORDS = 12
+PROVINCE_MAX_WORDS = 4  # "bà rịa vũng tàu"
 
 
 async def _province_follow_up(ctx: Ctx, text: str, result: SearchResult, memory: dict[str, Any]) -> Reply | None:
     """After a minimum wage answer, "còn Hà Nội thì sao?" is the same question for another
     province (found by an outside tester: it got unrelated topics or "off topic"). Only a
     short message of follow-up words and a province, not one the engine answers itself."""
-    if memory.get("topic") != MINIMUM_WAGE or (result.kind == "answer" and result.topic != MINIMUM_WAGE):
+    if memory.get("topic") != MINIMUM_WAGE or result.kind not in ("unsure", "out_of_scope", "chitchat"):
         return None
     words = fold(text).split()
     if not words or len(words) > FOLLOW_UP_MAX_WORDS:
         return None
-    province = result.province
-    if province is None:
-        rest = " ".join(w for w in words if w not in _FOLLOW_UP_WORDS)
-        match = resolve_province(rest) if rest else None
-        province = match.province.id if match is not None and match.province is not None else None
-    if province is None:
+    # Nothing but follow-up words and the province's name: "em làm ở Hà Nội bị quản lý
+    # đánh" names a province too, and is another question (found in review).
+    rest = [w for w in words if w not in _FOLLOW_UP_WORDS]
+    match = resolve_province(" ".join(rest)) if 0 < len(rest) <= PROVINCE_MAX_WORDS else None
+    if match is None or match.province is None:
         return None
+    province = match.province.id
     memory["province"] = province
     memory.pop("offer", None)
     await remember_question(ctx, text, memory)

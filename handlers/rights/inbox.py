@@ -7,11 +7,11 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from handlers.context import Ctx
 from handlers.core import cancel
-from handlers.forms import FormFlow, held_form, put_back
+from handlers.forms import QA_FLOW, FormFlow, held_form, put_back
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_name, province_scope
 from handlers.join.provinces import ProvinceMatch, get_province, reading_note, resolve_province
@@ -367,6 +367,22 @@ async def withdraw(ctx: Ctx) -> Reply | list[Reply]:
     if gone:
         await ctx.store.audit(ctx.user.id, "question.withdraw", f"question:{qid}", {})
     return [Reply(ctx.t("ask.withdrawn" if gone else "ask.where_closed", id=qid), buttons=[ctx.back_button()]), *back]
+
+
+# The Q&A's last question is offered when the hand-off opens this long after it was asked.
+LAST_QUESTION_OFFERED = timedelta(days=1)
+
+
+async def recent_question(ctx: Ctx) -> str | None:
+    """The question the worker last asked the bot, if recent: one from another day is
+    not brought back (found in review: a typed request for an officer offered one from
+    weeks before)."""
+    state = await ctx.store.get_state(ctx.user.id)
+    if state is None or state.flow != QA_FLOW or state.updated_at is None:
+        return None
+    last = state.data.get("q")
+    fresh = datetime.now(UTC) - state.updated_at < LAST_QUESTION_OFFERED
+    return last if isinstance(last, str) and fresh else None
 
 
 async def open_handoff(ctx: Ctx, *, intro: str | None = None, last: str | None = None) -> Reply:
