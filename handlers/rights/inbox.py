@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from handlers.context import Ctx
 from handlers.core import cancel
-from handlers.forms import QA_FLOW, FormFlow, held_form, put_back
+from handlers.forms import QA_FLOW, FormFlow, answered_instead, held_form, put_back
 from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_name, province_scope
 from handlers.join.provinces import ProvinceMatch, get_province, reading_note, resolve_province
@@ -219,6 +219,13 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
         # "hỏi cán bộ công đoàn" again: the question just sent is on its way to them.
         return _where_again(ctx, state.data)
     match = resolve_province(text)
+    if _beyond_the_place(text, match) and await _a_new_question(ctx, qid, text, match):
+        # Another question, not more of this one: the one sent goes on unplaced, and this
+        # one is answered like any other (found by an outside tester: "nghỉ phép năm được
+        # bao nhiêu ngày" was added to a sick-leave question and never answered, and
+        # "lương tối thiểu ở Hà Nội" placed it in Hà Nội). A form the step held is put
+        # back first, so that a step the text opens holds it.
+        return await answered_instead(ctx, WHERE, first=[_skipped_note(ctx, qid)])
     if _says_more(text, match):
         return await _detail(ctx, qid, text, match, named)
     if match.province is not None:
@@ -243,15 +250,54 @@ def _not_saying(text: str) -> bool:
     )
 
 
-def _says_more(text: str, match: ProvinceMatch) -> bool:
-    """Whether a message typed at "which province?" holds more than a place answer does."""
+# Words of a question, not of a place answer or a detail: "bao nhiêu", "có được ... không".
+# Only words no place answer holds ("ko", "chưa", "bn" for Bắc Ninh are in those too).
+_QUESTION_MARKERS = (
+    *("bao nhieu", "sao", "the nao", "co duoc", "duoc khong", "dc khong", "dc ko", "duoc ko", "phai lam gi"),
+    *("lam the nao", "what", "how", "why", "can i", "is it"),
+)
+# A message sharing this share of the question's words retells it ("... 3 months, what can
+# we do?" after "... 3 months"): more of the same question, whatever it asks.
+RETOLD = 0.5
+NEW_QUESTION_CONFIDENCE = 0.9  # the engine answers the message alone this surely
+
+
+async def _a_new_question(ctx: Ctx, qid: int, text: str, match: ProvinceMatch) -> bool:
+    """Whether a longer message at "which province?" is another question rather than more
+    of the one just sent: it asks (a question's words, or the engine answers it surely on
+    another topic) and does not retell the question sent."""
+    sent = await ctx.store.get_question(qid)
+    if sent is None:
+        return False
+    said, before = set(fold(text).split()), set(fold(sent.text).split())
+    if before and len(said & before) / len(before) >= RETOLD:
+        return False
+    folded = f" {fold(text)} "
+    # A question's words in a message of a few words only ("Sao Hỏa" is a place typed).
+    if _says_more(text, match) and any(f" {m} " in folded for m in _QUESTION_MARKERS):
+        return True
+    if ctx.services.rights is None and ctx.services.rights_loading is not None:
+        return False  # the engine is still loading: more of the question, as before
+    from handlers.rights.chat import rights  # chat imports this module: imported late
+
+    searcher = rights(ctx).searcher
+    new, old = searcher.search(text, ctx.lang), searcher.search(sent.text, ctx.lang)
+    return new.kind == "answer" and new.confidence >= NEW_QUESTION_CONFIDENCE and new.topic != old.topic
+
+
+def _beyond_the_place(text: str, match: ProvinceMatch) -> int:
+    """How many words of a message typed at "which province?" a place answer does not hold."""
     names: set[str] = set()
     for p in (match.province, *match.suggestions):
         if p is not None:
             names.update(w for n in (p.name_vi, p.name_en, *p.merged_from, *p.aliases) for w in fold(n).split())
     names.update(fold(f"{match.via_place or ''} {match.via_old_name or ''}").split())
-    other = [w for w in fold(text).split() if w not in _PLACE_ANSWER_WORDS and w not in names]
-    return len(other) >= DETAIL_MIN_WORDS
+    return len([w for w in fold(text).split() if w not in _PLACE_ANSWER_WORDS and w not in names])
+
+
+def _says_more(text: str, match: ProvinceMatch) -> bool:
+    """Whether a message typed at "which province?" holds more than a place answer does."""
+    return _beyond_the_place(text, match) >= DETAIL_MIN_WORDS
 
 
 async def _detail(ctx: Ctx, qid: int, text: str, match: ProvinceMatch, named: object) -> Reply | list[Reply]:
@@ -561,6 +607,16 @@ _NEVER_MIND = frozenset(
 # nua"; found by an outside tester: sent to the officers as a question).
 _NEVER_MIND_PARTS = ("khong hoi nua", "ko hoi nua", "k hoi nua", "khong can hoi nua", "khong muon hoi nua")
 NEVER_MIND_MAX_WORDS = 8
+# Before a question is typed, these leave the hand-off too (found by an outside tester:
+# "quay lai", which /join teaches for "go back", and "never mind" went to the officers as
+# questions; "menu", "dừng", "stop" were told the question was too short). Not at "which
+# province?", where the question is already sent and "never mind" takes it back.
+_LEAVE_HANDOFF = frozenset(
+    {
+        *("quay lai", "tro lai", "tro ve", "ve menu", "menu", "dung", "ngung", "stop", "exit", "quit", "back"),
+        *("go back", "never mind", "nevermind", "cancel my question", "cancel question", "khong hoi"),
+    }
+)
 
 
 def never_mind(text: str) -> bool:
@@ -659,7 +715,7 @@ async def ask_text(ctx: Ctx) -> Reply | list[Reply]:
         sent = await _submit(ctx, text)
         sent[0].text = f"{ctx.t('ask.photo_not_sent')}\n\n{sent[0].text}"
         return sent
-    if never_mind(text):
+    if never_mind(text) or fold(text) in _LEAVE_HANDOFF:
         return await cancel(ctx)
     if person_request(text) is not None:
         # "hỏi cán bộ công đoàn" typed again (the 🙋 button's label, with no button left
