@@ -893,3 +893,28 @@ async def test_going_back_words_leave_the_handoff_step_before_a_question(make_ch
     assert "hơi ngắn" not in worker.text()
     state = await store.get_state((await store.find_user("test", worker.user_id)).id)
     assert state is None or state.flow != "ask"
+
+
+async def test_the_worker_can_ask_more_under_an_officers_answer(make_chat, store) -> None:
+    """Found by an outside tester: a reply to an officer's answer got "I can only help with
+    labour rights", and /ask again asked for the province and reached the officers with no
+    link to the answered question."""
+    bac_ninh = await scoped_organizer(make_chat, store, "org_bn_more", "bac_ninh")
+    worker = make_chat("w-more")
+    await worker.say("/ask My factory has not paid overtime for 3 months, what can we do?")
+    await worker.say("Bac Ninh")
+    replies = await bac_ninh.say("/reply 1 Send a written demand to HR and tell your union.")
+    delivered = replies[1]
+    assert delivered.text.startswith("📩 A union officer answered your question #1")  # the question's language
+    assert delivered.buttons[0][0].payload == "ask:re:1:en"
+    await worker.press("ask:re:1:en")
+    assert "question #1" in worker.text()
+    replies = await worker.say("Where do we send the written demand?")
+    follow = await store.get_question(2)
+    assert follow.province_id == "bac_ninh" and follow.text.endswith("Where do we send the written demand?")
+    assert "#1" in follow.text and "Question #2" in worker.text()
+    assert [r.to_user for r in replies if r.to_user is not None] == ["org_bn_more"]
+    # Another worker's question number opens the ordinary step, never theirs.
+    stranger = make_chat("w-more-2")
+    await stranger.press("ask:re:1:en")
+    assert "#1" not in stranger.text()

@@ -53,7 +53,7 @@ ANSWER = FormFlow("inbox_reply")
 LAST_QUESTION = FormFlow("qa")
 
 
-async def _submit(ctx: Ctx, text: str) -> list[Reply]:
+async def _submit(ctx: Ctx, text: str, *, follows: Question | None = None) -> list[Reply]:
     """Store the question for the officers of the asker's province: their sign-up's, else
     the worker is asked where they work. Without a province only admins would ever see it
     (handlers/scope.py). A province the question names is offered, never assumed: "mẹ em
@@ -66,23 +66,28 @@ async def _submit(ctx: Ctx, text: str) -> list[Reply]:
 
         ctx.reply_lang = rights(ctx).searcher.language_of(text, ctx.lang)
     signup = await ctx.store.signup_of_user(ctx.user.id)
-    qid = await ctx.store.add_question(ctx.user.id, text[:MAX_QUESTION_CHARS], ctx.lang)
+    # "Ask more" under an officer's answer: the same officers, and the number it follows
+    # for them to read the thread (found by an outside tester: a reply to the answer went
+    # nowhere, and asked again the question reached them without its context).
+    named = follows.province_id if follows is not None and signup is None else None
+    province = signup.province_id if signup is not None else named
+    stored = ctx.t("ask.follows", id=follows.id, text=text) if follows is not None else text
+    qid = await ctx.store.add_question(ctx.user.id, stored[:MAX_QUESTION_CHARS], ctx.lang, province_id=named)
     # The next step ("which province?") holds what the hand-off held; without one, the
     # hand-off ends here and a form it held comes back after the confirmation.
-    back = [] if signup is None else await _end_handoff(ctx)
+    back = [] if province is None else await _end_handoff(ctx)
     logger.info("inbox: user %s handed off question %s", ctx.user.id, qid)
     # Quote what was sent: the one-tap button forwards the question asked before it.
     quote = ctx.t("ask.sent_quote", text=shorten(text, 200))
-    if signup is None:
-        named = _province_in(text)
-        await WHERE.save(ctx, "text", {"qid": qid, "named": named, "lang": ctx.lang})
-        prompt = _where_prompt(ctx, qid, named)
+    if province is None:
+        offered = _province_in(text)
+        await WHERE.save(ctx, "text", {"qid": qid, "named": offered, "lang": ctx.lang})
+        prompt = _where_prompt(ctx, qid, offered)
         prompt.text = f"{prompt.text}\n\n{quote}"
         # Admins are told now: until a province is given only they can see it, and the
         # worker may leave the step any way at all (the menu, /start, silence; found in
         # review: such questions waited unannounced).
         return [prompt, *await _tell_admins(ctx, qid)]
-    province = signup.province_id
     sent = ctx.t("ask.sent", id=qid, province=province_name(province, ctx.lang), hours=ctx.settings.answer_within_hours)
     return [Reply(f"{sent}\n\n{quote}", buttons=[ctx.back_button()]), *await tell_officers(ctx, province, qid), *back]
 
@@ -474,12 +479,16 @@ def _age(ctx: Ctx, created: datetime) -> str:
 
 
 async def deliver_answer(ctx: Ctx, q: Question, answer: str, catalog: Catalog) -> list[Reply]:
+    # In the question's own language (an English question from a Vietnamese setting got a
+    # Vietnamese header; found by an outside tester), with a way to ask more.
     worker = await ctx.store.get_user(q.user_id)
-    lang = worker.language if worker is not None else q.lang
+    lang = q.lang if q.lang in LANGUAGES else worker.language if worker is not None else LANGUAGES[0]
+    more = Button(catalog.t(lang, "inbox.ask_more"), payload(HANDOFF_FLOW, "re", q.id, lang))
     return [
         ctx.reply("inbox.answered", id=q.id),
         Reply(
             catalog.t(lang, "inbox.delivered", id=q.id, answer=answer),
+            buttons=[[more]],
             to_channel=q.channel,
             to_user=q.external_id,
             on_failure=ctx.reply("inbox.not_delivered", id=q.id),
@@ -577,7 +586,23 @@ async def ask_button(ctx: Ctx) -> Reply | list[Reply]:
         return _where_again(ctx, where.data)
     if ctx.args[:1] == ("new",):  # `ask:new`: offered away from any answer, asks afresh
         return await open_handoff(ctx)
+    if ctx.args[:1] == ("re",):  # `ask:re:<id>:<lang>`: more about an answered question
+        return await _ask_more(ctx)
     return await handoff(ctx, await _last_question(ctx))
+
+
+async def _ask_more(ctx: Ctx) -> Reply:
+    """The hand-off step for more about one of the worker's own questions (the button under
+    an officer's answer); what is typed next goes to the same officers, marked as following
+    it. Another's question, or one erased since, opens the ordinary step."""
+    if len(ctx.args) >= 3 and ctx.args[2] in LANGUAGES:
+        ctx.reply_lang = ctx.args[2]
+    qid = int(ctx.args[1]) if len(ctx.args) >= 2 and _is_id(ctx.args[1]) else None
+    q = await ctx.store.get_question(qid) if qid is not None else None
+    if q is None or q.user_id != ctx.user.id:
+        return await open_handoff(ctx)
+    await HANDOFF.save(ctx, "text", {"lang": ctx.lang, "re": q.id})
+    return Reply(ctx.t("ask.more_prompt", id=q.id), buttons=[ctx.back_button()])
 
 
 async def _last_question(ctx: Ctx) -> str | None:
@@ -725,7 +750,8 @@ async def ask_text(ctx: Ctx) -> Reply | list[Reply]:
     if len(text) < MIN_QUESTION_CHARS:
         # Still in the step: a typed word never leaves it by accident.
         return ctx.reply("ask.too_short")
-    return await _submit(ctx, text)
+    follows = await ctx.store.get_question(int(str(data["re"]))) if str(data.get("re", "")).isdigit() else None
+    return await _submit(ctx, text, follows=follows if follows is not None and follows.user_id == ctx.user.id else None)
 
 
 async def inbox(ctx: Ctx) -> list[Reply]:
