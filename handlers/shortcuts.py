@@ -39,6 +39,23 @@ _FEATURES: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
         frozenset({"ve cua toi", "ve cua em", "ve cua minh", "xem ve", "huy ve", "huy ve xe", "my tickets", "tickets"}),
         ("ve cua toi", "ve cua em", "ve cua minh", "huy ve xe", "huy ve tau", "my ticket"),
     ),
+    # The worker's own data (found by an outside tester: "delete my data" got the employer's
+    # duty to delete data, never /forget, which asks before erasing anything).
+    "mydata": (
+        frozenset(
+            {"xem thong tin cua toi", "thong tin cua toi", "du lieu cua toi", "xem du lieu cua toi", "my data"}
+            | {"show my data", "see my data", "what do you know about me", "thong tin cua", "du lieu cua"}
+        ),
+        (),
+    ),
+    "forget": (
+        frozenset(
+            {"xoa thong tin cua toi", "xoa du lieu cua toi", "xoa thong tin cua em", "xoa du lieu cua em"}
+            | {"xoa het thong tin", "delete my data", "erase my data", "delete my information", "forget me"}
+            | {"xoa thong tin cua", "xoa du lieu cua", "xoa thong tin", "xoa du lieu"}
+        ),
+        (),
+    ),
     # "help" alone got the legal aid answer (found by an outside tester): the bot's own help.
     "help": (
         frozenset({"help", "help me", "tro giup", "giup", "giup do", "huong dan", "huong dan su dung", "cach dung"}),

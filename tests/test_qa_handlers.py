@@ -576,7 +576,8 @@ async def test_yes_at_which_province_takes_the_province_the_question_named(make_
 async def test_a_thumbs_up_after_an_answer_is_a_nod_not_a_missing_question(chat) -> None:
     """Found by an outside tester: "👍" got "I found no question" and the full menu."""
     await chat.say("luong toi thieu vung 1")
-    for nod in ("👍", "👍🏻", ".", "🙏 ❤️"):
+    # ... and "ok" got "you're welcome" with the whole menu (stop 31's second tester).
+    for nod in ("👍", "👍🏻", ".", "🙏 ❤️", "ok", "Vâng", "dạ"):
         replies = await chat.say(nod)
         assert [r.text for r in replies] == ["👍 Cần gì thêm bạn cứ hỏi nhé."], nod
         assert len(chat.labels()) == 1  # back to the menu, not the menu itself

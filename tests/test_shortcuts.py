@@ -34,6 +34,11 @@ from handlers.shortcuts import feature_named
         ("Help me please", "help"),
         ("giúp em với", "help"),
         ("Hướng dẫn", "help"),
+        # The worker's own data (stop 31's second outside tester).
+        ("tôi muốn xóa thông tin của tôi", "forget"),
+        ("delete my data", "forget"),
+        ("xem thong tin cua toi", "mydata"),
+        ("cho em xem dữ liệu của em", "mydata"),
     ],
 )
 def test_a_feature_named_in_a_short_message(text: str, command: str) -> None:
@@ -61,6 +66,7 @@ def test_a_feature_named_in_a_short_message(text: str, command: str) -> None:
         "lao dong nu co uu dai gi khong",
         "giup em tinh luong tang ca",
         "help with unpaid wages",
+        "cong ty co duoc xoa du lieu cua toi khong",  # the employer's duty: a rights question
     ],
 )
 def test_questions_are_not_shortcuts(text: str) -> None:

@@ -640,9 +640,16 @@ def _choices_reply(ctx: Ctx, intro: str, topic_ids: list[str]) -> Reply:
 _NODS = frozenset("👍👌🙏❤♥😊🙂😀😁😄👏✌💪🥰😍🤝.!")
 
 
+# Words that only nod ("ok" after an answer got "you're welcome" and the whole menu; found
+# by an outside tester), folded.
+_NOD_WORDS = frozenset({"ok", "oke", "okay", "okie", "vang", "da", "u", "uh", "uhm", "um", "roger", "got it"})
+
+
 def _acknowledgement(text: str) -> bool:
-    """Only a thumbs-up, a smile, a heart or a full stop (skin tones and emoji joiners
-    aside)."""
+    """Only a thumbs-up, a smile, a heart, a full stop (skin tones and emoji joiners aside)
+    or a word that nods ("ok", "vâng", "dạ")."""
+    if fold(text) in _NOD_WORDS:
+        return True
     kept = [ch for ch in text if not ch.isspace() and unicodedata.category(ch) not in ("Mn", "Cf", "Sk")]
     return bool(kept) and all(ch in _NODS for ch in kept)
 
@@ -693,7 +700,7 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         # The choices, or the answer, are no longer on screen.
         if memory.pop("offer", None) is not None or answered_before:
             await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
-        if result.kind == "empty" and memory.get("q") and _acknowledgement(text):
+        if memory.get("q") and _acknowledgement(text):
             # "👍" or "." after an answer is a nod: the full menu under "I found no question"
             # was a screen of text for it (found by an outside tester). As a first message
             # it is still asked for words.
