@@ -112,16 +112,17 @@ async def _end_handoff(ctx: Ctx) -> list[Reply]:
     return []
 
 
-async def tell_officers(ctx: Ctx, province_id: str, qid: int) -> list[Reply]:
+async def tell_officers(ctx: Ctx, province_id: str, qid: int, *, or_admins: bool = True) -> list[Reply]:
     """A new question for the province's officers (handlers/scope.officer_notices), so the
     hand-off reaches a person and not only the inbox; the admins where nobody covers the
-    province. The number only, never the question's words."""
+    province, unless they were told of it already (`or_admins`). The number only, never
+    the question's words."""
     catalog = ctx.services.catalog
 
     def text(lang: str) -> str:
         return catalog.t(lang, "inbox.new_question", id=qid, province=province_name(province_id, lang))
 
-    return await officer_notices(ctx, province_id, text, or_admins=True, skip=ctx.user.id)
+    return await officer_notices(ctx, province_id, text, or_admins=or_admins, skip=ctx.user.id)
 
 
 async def _tell_admins(ctx: Ctx, qid: int) -> list[Reply]:
@@ -199,7 +200,10 @@ async def _placed(ctx: Ctx, qid: int, province_id: str, note: str | None = None)
     text = ctx.t("ask.where_set", id=qid, province=province_name(province_id, ctx.lang))
     expect = ctx.t("ask.expect", hours=ctx.settings.answer_within_hours)
     text = f"{note}\n\n{text} {expect}" if note else f"{text} {expect}"
-    return [Reply(text, buttons=[ctx.back_button()]), *await tell_officers(ctx, province_id, qid), *back]
+    # The admins were told of the question when it came unplaced (`_tell_admins`): where
+    # nobody covers the province they were told twice (found by an outside tester).
+    told = await tell_officers(ctx, province_id, qid, or_admins=False)
+    return [Reply(text, buttons=[ctx.back_button()]), *told, *back]
 
 
 async def where_text(ctx: Ctx) -> Reply | list[Reply]:
