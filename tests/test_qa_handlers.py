@@ -923,3 +923,57 @@ async def test_the_worker_can_ask_more_under_an_officers_answer(make_chat, store
     stranger = make_chat("w-more-2")
     await stranger.press("ask:re:1:en")
     assert "#1" not in stranger.text()
+
+
+async def test_ask_more_holds_for_a_caption_and_for_ask_typed_and_a_typed_marker_is_not_one(
+    make_chat, store, dispatcher
+) -> None:
+    """Found in review: a follow-up sent as a photo's caption, or as "/ask ...", lost the
+    thread; a "↪" typed by a worker could pass for the bot's follow-up mark."""
+    await scoped_organizer(make_chat, store, "org_bn_more2", "bac_ninh")
+    bac_ninh = make_chat("org_bn_more2")
+    worker = make_chat("w-more3")
+    await worker.say("/ask cong ty no luong em 3 thang roi")
+    await worker.say("Bac Ninh")
+    await bac_ninh.say("/reply 1 Anh chị gửi đơn cho công đoàn cơ sở.")
+    await worker.press("ask:re:1:vi")
+    inbound = Inbound(
+        "test", "w-more3", InboundKind.UNSUPPORTED, photo=InboundPhoto("ref-1", caption="gui don cho ai vay anh")
+    )
+    await dispatcher.handle(inbound)
+    second = await store.get_question(2)
+    assert second.province_id == "bac_ninh" and "#1" in second.text and second.text.endswith("gui don cho ai vay anh")
+    await worker.press("ask:re:1:vi")
+    await worker.say("/ask don gui qua buu dien duoc khong")
+    third = await store.get_question(3)
+    assert third.province_id == "bac_ninh" and "#1" in third.text
+    # Typed by a worker, the mark is not the bot's.
+    await worker.say("/ask ↪ (hỏi thêm về câu #1) công ty trả lời chưa")
+    assert "↪" not in (await store.get_question(4)).text
+
+
+async def test_which_province_with_a_place_and_a_question_word_is_placed(make_chat, store) -> None:
+    """Found in review: "Bac Ninh, em phai lam sao bay gio" at "which province?" was taken
+    for a new question; the province was lost and the words were answered by nobody."""
+    worker = make_chat("w-place-ask")
+    await worker.say("/ask cong ty no luong em 3 thang roi")
+    await worker.say("Bac Ninh, em phai lam sao bay gio")
+    assert (await store.get_question(1)).province_id == "bac_ninh"
+    english = make_chat("w-place-ask-en")
+    await english.say("/ask My factory has not paid overtime for 3 months")
+    await english.say("I work in Bac Ninh, what happens now?")
+    assert (await store.get_question(2)).province_id == "bac_ninh"
+
+
+async def test_dung_with_its_yes_reading_does_not_leave_the_handoff(make_chat, store) -> None:
+    """Found in review: "đúng" (yes) folds like "dừng" (stop) and left the step, dropping
+    the question offered to send; "dừng" typed so still leaves it."""
+    worker = make_chat("w-dung-yes")
+    await worker.say("cong ty khong tra luong tang ca thi sao")
+    await worker.say("cho em gap can bo")
+    await worker.say("đúng")
+    state = await store.get_state((await store.find_user("test", "w-dung-yes")).id)
+    assert state is not None and state.flow == "ask"
+    await worker.say("dừng")
+    state = await store.get_state((await store.find_user("test", "w-dung-yes")).id)
+    assert state is None or state.flow != "ask"

@@ -18,7 +18,7 @@ from handlers.join.provinces import ProvinceMatch, get_province, reading_note, r
 from handlers.rights.context import ProvinceFinder
 from handlers.router import Actions, OneMessageStep, Router, payload
 from handlers.scope import admins, no_province_yet, officer_notices, question_in_scope
-from handlers.text import fold, shorten
+from handlers.text import fold, shorten, written
 from handlers.types import Button, Reply
 from storage import Role
 from storage.questions import OPEN, WITHDRAWN, Question
@@ -71,6 +71,9 @@ async def _submit(ctx: Ctx, text: str, *, follows: Question | None = None) -> li
     # nowhere, and asked again the question reached them without its context).
     named = follows.province_id if follows is not None and signup is None else None
     province = signup.province_id if signup is not None else named
+    # Only the bot marks a follow-up: a "↪" typed by the worker is dropped, so that no
+    # question can pass for one following another worker's (found in review).
+    text = text.replace("↪", "").strip() or text
     stored = ctx.t("ask.follows", id=follows.id, text=text) if follows is not None else text
     qid = await ctx.store.add_question(ctx.user.id, stored[:MAX_QUESTION_CHARS], ctx.lang, province_id=named)
     # The next step ("which province?") holds what the hand-off held; without one, the
@@ -229,6 +232,8 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
         return _where_again(ctx, state.data)
     match = resolve_province(text)
     if _beyond_the_place(text, match) and await _a_new_question(ctx, qid, text, match):
+        # (A province named with a question's words, "Bac Ninh, em phải làm sao bây giờ",
+        # is a place answer that asks on: placed below; found in review.)
         # Another question, not more of this one: the one sent goes on unplaced, and this
         # one is answered like any other (found by an outside tester: "nghỉ phép năm được
         # bao nhiêu ngày" was added to a sick-leave question and never answered, and
@@ -282,8 +287,10 @@ async def _a_new_question(ctx: Ctx, qid: int, text: str, match: ProvinceMatch) -
     if before and len(said & before) / len(before) >= RETOLD:
         return False
     folded = f" {fold(text)} "
-    # A question's words in a message of a few words only ("Sao Hỏa" is a place typed).
-    if _says_more(text, match) and any(f" {m} " in folded for m in _QUESTION_MARKERS):
+    # A question's words, in a message of more than a few words ("Sao Hỏa" is a place
+    # typed) naming no province ("I work in Bac Ninh, what happens now?" answers where).
+    markers = any(f" {m} " in folded for m in _QUESTION_MARKERS)
+    if markers and match.province is None and _says_more(text, match):
         return True
     if ctx.services.rights is None and ctx.services.rights_loading is not None:
         return False  # the engine is still loading: more of the question, as before
@@ -567,7 +574,9 @@ async def ask(ctx: Ctx) -> Reply | list[Reply]:
         earlier = _skipped_note(ctx, int(str(where.data["qid"])))
         return [earlier, *await _submit(ctx, text)]
     if len(text) >= MIN_QUESTION_CHARS and person_request(text) is None:
-        return await _submit(ctx, text)
+        # Typed in a step "💬 Hỏi thêm" opened: still that question's follow-up.
+        step = await HANDOFF.load(ctx)
+        return await _submit(ctx, text, follows=await _follows(ctx, step.data) if step is not None else None)
     return await open_handoff(ctx)
 
 
@@ -642,10 +651,12 @@ NEVER_MIND_MAX_WORDS = 8
 # province?", where the question is already sent and "never mind" takes it back.
 _LEAVE_HANDOFF = frozenset(
     {
-        *("quay lai", "tro lai", "tro ve", "ve menu", "menu", "dung", "ngung", "stop", "exit", "quit", "back"),
+        *("quay lai", "tro lai", "tro ve", "ve menu", "menu", "stop", "exit", "quit", "back"),
         *("go back", "never mind", "nevermind", "cancel my question", "cancel question", "khong hoi"),
     }
 )
+# "dừng" folds like "đúng" (yes), which must not leave the step (found in review): as typed.
+_STOP_WRITTEN = frozenset({"dừng", "dừng lại", "ngừng", "ngưng"})
 
 
 def never_mind(text: str) -> bool:
@@ -729,11 +740,19 @@ def person_request(text: str) -> str | None:
     return "en" if langs == {"en"} else "vi"
 
 
+async def _follows(ctx: Ctx, data: Mapping[str, object]) -> Question | None:
+    """The worker's own question a hand-off opened with "💬 Hỏi thêm" follows, if any."""
+    ref = str(data.get("re", ""))
+    q = await ctx.store.get_question(int(ref)) if ref.isdigit() and len(ref) <= MAX_ID_DIGITS else None
+    return q if q is not None and q.user_id == ctx.user.id else None
+
+
 async def ask_text(ctx: Ctx) -> Reply | list[Reply]:
     """The question typed after 'ask a union officer': it goes to the officers' inbox."""
     step = await HANDOFF.load(ctx)
     data = dict(step.data) if step is not None else {}
     _reply_lang(ctx, data)
+    follows = await _follows(ctx, data)
     text = ctx.inbound.text.strip()
     if ctx.inbound.photo is not None:
         # Photos are not stored, but the caption is the question: it was dropped and the
@@ -741,10 +760,10 @@ async def ask_text(ctx: Ctx) -> Reply | list[Reply]:
         text = ctx.inbound.photo.caption.strip()
         if len(text) < MIN_QUESTION_CHARS:
             return ctx.reply("ask.photo_only")
-        sent = await _submit(ctx, text)
+        sent = await _submit(ctx, text, follows=follows)
         sent[0].text = f"{ctx.t('ask.photo_not_sent')}\n\n{sent[0].text}"
         return sent
-    if never_mind(text) or fold(text) in _LEAVE_HANDOFF:
+    if never_mind(text) or fold(text) in _LEAVE_HANDOFF or written(text) in _STOP_WRITTEN:
         return await cancel(ctx)
     if person_request(text) is not None:
         # "hỏi cán bộ công đoàn" typed again (the 🙋 button's label, with no button left
@@ -754,8 +773,7 @@ async def ask_text(ctx: Ctx) -> Reply | list[Reply]:
     if len(text) < MIN_QUESTION_CHARS:
         # Still in the step: a typed word never leaves it by accident.
         return ctx.reply("ask.too_short")
-    follows = await ctx.store.get_question(int(str(data["re"]))) if str(data.get("re", "")).isdigit() else None
-    return await _submit(ctx, text, follows=follows if follows is not None and follows.user_id == ctx.user.id else None)
+    return await _submit(ctx, text, follows=follows)
 
 
 async def inbox(ctx: Ctx) -> list[Reply]:
