@@ -977,3 +977,13 @@ async def test_dung_with_its_yes_reading_does_not_leave_the_handoff(make_chat, s
     await worker.say("dừng")
     state = await store.get_state((await store.find_user("test", "w-dung-yes")).id)
     assert state is None or state.flow != "ask"
+
+
+async def test_a_province_follow_up_sent_to_an_officer_carries_the_question_it_follows(make_chat, store) -> None:
+    """Found by an outside tester: the officers received only "con o Ha Noi thi sao"."""
+    worker = make_chat("w-follow-ask")
+    await worker.say("luong toi thieu vung la bao nhieu")
+    await worker.say("con o Ha Noi thi sao")
+    assert "Hà Nội có nhiều vùng" in worker.text()
+    await worker.press("ask:q:vi")
+    assert (await store.get_question(1)).text == "luong toi thieu vung la bao nhieu\ncon o Ha Noi thi sao"

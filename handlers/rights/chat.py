@@ -809,7 +809,10 @@ async def _province_follow_up(ctx: Ctx, text: str, result: SearchResult, memory:
     province = match.province.id
     memory["province"] = province
     memory.pop("offer", None)
-    await remember_question(ctx, text, memory)
+    # The 🙋 button sends the question with what it follows: "còn ở Hà Nội thì sao" alone
+    # told the officers nothing (found by an outside tester).
+    before = memory.get("q")
+    await remember_question(ctx, f"{before}\n{text}" if isinstance(before, str) and before else text, memory)
     # The topic's answer, not the last entry's: that one may be the first province's own.
     return await answer_reply(ctx, MINIMUM_WAGE, province=province, memory=memory)
 
