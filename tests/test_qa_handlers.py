@@ -792,10 +792,14 @@ async def test_another_province_after_a_minimum_wage_answer_asks_it_again(make_c
     assert "Hồ Chí Minh" in worker.text()
     await worker.say("con neu cty o ha noi thi sao")
     assert "Hà Nội có nhiều vùng" in worker.text() and "5.310.000" in worker.text()
+    # The answer asking it outright gets, not one ending "tell me your province".
+    assert "Hà Nội có vùng I và II" in worker.text() and "hãy nhắn tỉnh" not in worker.text()
     await worker.say("con hai phong thi sao")
     assert "Hải Phòng có nhiều vùng" in worker.text()
+    await worker.say("con thai binh thi sao")  # merged into Hưng Yên: said so
+    assert "Thái Bình thuộc Hưng Yên" in worker.text() and "hãy nhắn tỉnh" not in worker.text()
     await worker.say("what about Hanoi?")
-    assert "Hanoi spans several minimum-wage regions" in worker.text()
+    assert "Hanoi has regions I and II" in worker.text()
     # After another topic a province alone is not a minimum wage question.
     await worker.say("nghi phep nam bao nhieu ngay")
     await worker.say("con ha noi")

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from handlers.context import Ctx
 from handlers.forms import QA_FLOW
 from handlers.i18n import LANGUAGES
-from handlers.join.provinces import get_province, resolve_province
+from handlers.join.provinces import get_province, reading_note, resolve_province
 from handlers.menu import contact_reply, with_menu
 from handlers.rights.context import small_talk_kind
 from handlers.rights.inbox import ask_officer_button, open_handoff, person_request, recent_question
@@ -813,8 +813,20 @@ async def _province_follow_up(ctx: Ctx, text: str, result: SearchResult, memory:
     # told the officers nothing (found by an outside tester).
     before = memory.get("q")
     await remember_question(ctx, f"{before}\n{text}" if isinstance(before, str) and before else text, memory)
-    # The topic's answer, not the last entry's: that one may be the first province's own.
-    return await answer_reply(ctx, MINIMUM_WAGE, province=province, memory=memory)
+    # What asking it outright gets ("lương tối thiểu ở Hà Nội": the province's own entry, or
+    # the table), not the last entry (the first province's own) nor the topic's answer (it
+    # ends "tell me your province"; found by an outside tester).
+    svc = rights(ctx)
+    asked = svc.search(f"luong toi thieu o {fold(match.province.name_vi)}", "vi")
+    entry = svc.kb.entries.get(asked.entry) if asked.topic == MINIMUM_WAGE and asked.entry else None
+    if entry is not None:
+        reply = await entry_reply(ctx, entry, province=province, memory=memory)
+    else:
+        reply = await answer_reply(ctx, MINIMUM_WAGE, province=province, memory=memory)
+    note = reading_note(match, ctx.lang, ctx.t)  # "Thái Bình is now part of Hưng Yên"
+    if note:
+        reply.text = f"{note}\n\n{reply.text}"
+    return reply
 
 
 # Whole short messages, folded, about the answer just given rather than a new question.
