@@ -991,3 +991,56 @@ async def test_a_province_follow_up_sent_to_an_officer_carries_the_question_it_f
     assert "Hà Nội có nhiều vùng" in worker.text()
     await worker.press("ask:q:vi")
     assert (await store.get_question(1)).text == "luong toi thieu vung la bao nhieu\ncon o Ha Noi thi sao"
+
+
+# -- a third outside tester's round ----------------------------------------------------------
+async def test_a_province_then_another_question_places_the_first_and_answers_the_second(make_chat, store) -> None:
+    worker = make_chat("w3-place")
+    await worker.say("/ask")
+    await worker.say("cty no luong 2 thang roi em phai lam sao")
+    await worker.say("Bắc Ninh, mà cho em hỏi luôn nghỉ phép năm bao nhiêu ngày")
+    assert (await store.get_question(1)).province_id == "bac_ninh"
+    assert "12 ngày" in worker.text()
+    # "quay lại" or "dừng" at "which province?" are no province: the question goes on.
+    await worker.say("/ask")
+    await worker.say("cty khong cho em nghi om")
+    await worker.say("quay lại")
+    assert "không tìm thấy tỉnh" not in worker.text() and "vẫn được gửi" in worker.text()
+
+
+async def test_a_hand_off_buttons_label_typed_is_never_the_question(make_chat, store) -> None:
+    worker = make_chat("w3-label")
+    await worker.say("cho em gap can bo")
+    await worker.say("💬 Hỏi thêm")
+    assert await store.count_open_questions() == 0
+    await worker.say("vay em co the tu choi khong")
+    assert (await store.get_question(1)).text == "vay em co the tu choi khong"
+    other = make_chat("w3-label-2")
+    await other.say("Hỏi thêm")  # typed as an ordinary message: the hand-off
+    assert "Gõ câu hỏi của bạn ngay bên dưới" in other.text()
+
+
+async def test_follow_ups_keep_to_the_answer_on_screen_after_a_nod_and_other_provinces(make_chat, store) -> None:
+    worker = make_chat("w3-follow")
+    await worker.say("tang ca ngay le tinh the nao")
+    await worker.say("còn ở Hà Nội thì sao")
+    assert "như nhau ở mọi tỉnh" in worker.text()
+    await worker.say("luong toi thieu o bac ninh")
+    await worker.say("ok")
+    await worker.say("còn ở Hà Nội thì sao")
+    assert "Hà Nội có vùng I và II" in worker.text()
+    await worker.say("ok vậy em phải làm gì")
+    assert worker.text().startswith("👉 Bước tiếp theo:") and "Tra đúng tên" in worker.text()
+
+
+async def test_backing_out_of_the_hand_off_keeps_the_question_to_send(make_chat, store) -> None:
+    worker = make_chat("w3-back")
+    await worker.say("tang ca chu nhat tinh bao nhieu")
+    await worker.say("cho em gặp cán bộ")
+    await worker.say("quay lại")
+    await worker.say("cho em gặp cán bộ")
+    assert "Gửi câu hỏi vừa rồi" in str(worker.labels())
+    # "quay lại" in the Q&A is the menu, not a choice of topics.
+    await worker.say("/cancel")
+    await worker.say("quay lại")
+    assert not any(p.startswith("qa:") for p in worker.payloads())

@@ -35,7 +35,7 @@ from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province, reading_note, resolve_province
 from handlers.menu import contact_reply, with_menu
 from handlers.rights.context import small_talk_kind
-from handlers.rights.inbox import ask_officer_button, open_handoff, person_request, recent_question
+from handlers.rights.inbox import ask_officer_button, is_ask_label, open_handoff, person_request, recent_question
 from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
 from handlers.rights.search import MAX_STORY_CHARS, RELATED_BUTTONS, STORY_CHOICES, Searcher, SearchResult
 from handlers.router import MAX_PAYLOAD_BYTES, Handler, HandlerResult, Router, payload
@@ -665,6 +665,10 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         ctx.reply_lang = asked_in
         logger.info("qa: user %s asked for an officer", ctx.user.id)
         return await open_handoff(ctx, intro=contact_reply(ctx).text, last=await recent_question(ctx))
+    if is_ask_label(ctx, text):
+        # A hand-off button's label typed ("💬 Hỏi thêm", Zalo users type what they see):
+        # the hand-off, not a rights search ("overtime limits?"; found by an outside tester).
+        return await open_handoff(ctx, last=await recent_question(ctx))
     if memory and memory.get("offer") and fold(text) in _YES_WORDS:
         # "đúng" / "dung" / "ok" typed under "Did you mean…?": those choices again.
         again = await reoffer_choices(ctx)
@@ -694,17 +698,17 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
     # A follow-up is about the answer on screen, not one from before whatever came since
     # (found in review: a declined tax question's "what now?" got the older answer's next
     # step, and a minimum wage answer took over later questions).
+    if result.kind in ("empty", "chitchat", "out_of_scope") and memory.get("q") and _acknowledgement(text):
+        # "👍", "." or "ok" after an answer is a nod: the full menu under "I found no
+        # question" was a screen of text for it (found by an outside tester). As a first
+        # message it is still asked for words. The answer stays the one followed up on.
+        return Reply(ctx.t("qa.ack"), buttons=[ctx.back_button()])
     answered_before = memory.pop("topic", None) is not None
     memory.pop("entry", None)
     if result.kind in ("empty", "chitchat", "out_of_scope"):
         # The choices, or the answer, are no longer on screen.
         if memory.pop("offer", None) is not None or answered_before:
             await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
-        if memory.get("q") and _acknowledgement(text):
-            # "👍" or "." after an answer is a nod: the full menu under "I found no question"
-            # was a screen of text for it (found by an outside tester). As a first message
-            # it is still asked for words.
-            return Reply(ctx.t("qa.ack"), buttons=[ctx.back_button()])
         key = {"empty": "qa.empty", "chitchat": "qa.chitchat"}.get(result.kind, "qa.out_of_scope")
         if result.kind == "chitchat" and (kind := small_talk_kind(fold(text).split())) is not None:
             key = f"qa.{kind}"  # a hello or a thank-you is answered in kind
@@ -795,7 +799,8 @@ async def _province_follow_up(ctx: Ctx, text: str, result: SearchResult, memory:
     """After a minimum wage answer, "còn Hà Nội thì sao?" is the same question for another
     province (found by an outside tester: it got unrelated topics or "off topic"). Only a
     short message of follow-up words and a province, not one the engine answers itself."""
-    if memory.get("topic") != MINIMUM_WAGE or result.kind not in ("unsure", "out_of_scope", "chitchat"):
+    topic = memory.get("topic")
+    if not isinstance(topic, str) or result.kind not in ("unsure", "out_of_scope", "chitchat"):
         return None
     words = fold(text).split()
     if not words or len(words) > FOLLOW_UP_MAX_WORDS:
@@ -807,6 +812,11 @@ async def _province_follow_up(ctx: Ctx, text: str, result: SearchResult, memory:
     if match is None or match.province is None:
         return None
     province = match.province.id
+    if topic != MINIMUM_WAGE:
+        # Only the minimum wage differs by province (found by an outside tester: "còn ở Hà
+        # Nội thì sao" after the holiday overtime rate was called off-topic).
+        title = rights(ctx).title(topic, ctx.lang)
+        return Reply(ctx.t("qa.same_everywhere", topic=title), buttons=[handoff_row(ctx), ctx.back_button()])
     memory["province"] = province
     memory.pop("offer", None)
     # The 🙋 button sends the question with what it follows: "còn ở Hà Nội thì sao" alone
@@ -819,6 +829,8 @@ async def _province_follow_up(ctx: Ctx, text: str, result: SearchResult, memory:
     svc = rights(ctx)
     asked = svc.search(f"luong toi thieu o {fold(match.province.name_vi)}", "vi")
     entry = svc.kb.entries.get(asked.entry) if asked.topic == MINIMUM_WAGE and asked.entry else None
+    memory["entry"] = entry.id if entry is not None else None  # what "what now?" follows
+    await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
     if entry is not None:
         reply = await entry_reply(ctx, entry, province=province, memory=memory)
     else:
@@ -852,17 +864,20 @@ async def _about_the_answer(ctx: Ctx, text: str, result: SearchResult, memory: d
     phải" says it missed (found by an outside tester: unrelated topics, and the off-topic
     reply with the menu). Only when the engine itself finds no answer in the words."""
     topic_id = memory.get("topic")
-    said = fold(text).rstrip(" a")
+    words = fold(text).split()
+    while len(words) > 1 and words[0] in _NOD_WORDS:  # "ok vậy em phải làm gì"
+        words = words[1:]
+    said = " ".join(words).rstrip(" a")
     if not isinstance(topic_id, str) or result.kind == "answer" or memory.get("offer"):
         return None
     svc = rights(ctx)
     topic = svc.topic(topic_id)
     if topic is None:
         return None
-    if said in _NOT_IT or fold(text) in _NOT_IT:
+    if said in _NOT_IT or " ".join(words) in _NOT_IT:
         await ctx.store.record_feedback(ctx.user.id, topic_id, False)
         return Reply(ctx.t("qa.not_it"), buttons=[handoff_row(ctx), ctx.back_button()])
-    if said in _WHAT_NOW or fold(text) in _WHAT_NOW:
+    if said in _WHAT_NOW or " ".join(words) in _WHAT_NOW:
         entry = svc.kb.entries.get(str(memory.get("entry") or ""))
         step = (entry.next_step_in(ctx.lang) if entry is not None else "") or topic.next_step.get(ctx.lang, "")
         if not step:

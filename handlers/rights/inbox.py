@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +17,7 @@ from handlers.i18n import LANGUAGES, Catalog
 from handlers.join.common import province_name, province_scope
 from handlers.join.provinces import ProvinceMatch, get_province, reading_note, resolve_province
 from handlers.rights.context import ProvinceFinder
-from handlers.router import Actions, OneMessageStep, Router, payload
+from handlers.router import Actions, OneMessageStep, Router, as_replies, payload
 from handlers.scope import admins, no_province_yet, officer_notices, question_in_scope
 from handlers.text import fold, shorten, written
 from handlers.types import Button, Reply
@@ -221,7 +222,9 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
     text = ctx.inbound.text.strip()
     if never_mind(text) or fold(text) in _TAKE_BACK:
         return await withdraw(ctx)  # "hủy", "thôi không hỏi nữa": taken back, as it says
-    if _not_saying(text):
+    if _not_saying(text) or fold(text) in _LEAVE_HANDOFF or written(text) in _STOP_WRITTEN:
+        # "quay lại", "dừng" were looked up as provinces (found by an outside tester): the
+        # question goes on unplaced, as with a skip.
         return await _skipped(ctx, qid)
     named = state.data.get("named")
     # "dừng" (stop) folds like "đúng": only the typed word without that reading confirms.
@@ -239,6 +242,12 @@ async def where_text(ctx: Ctx) -> Reply | list[Reply]:
         # bao nhiêu ngày" was added to a sick-leave question and never answered, and
         # "lương tối thiểu ở Hà Nội" placed it in Hà Nội). A form the step held is put
         # back first, so that a step the text opens holds it.
+        first = _leading_province(text)
+        if first is not None and first.province is not None:
+            # "Bắc Ninh, mà cho em hỏi luôn ..." answers where, then asks on (found by an
+            # outside tester: the question went to the officers in charge overall).
+            placed = await _placed(ctx, qid, first.province.id, note=reading_note(first, ctx.lang, ctx.t))
+            return [*as_replies(placed), *await answered_instead(ctx, WHERE)]
         return await answered_instead(ctx, WHERE, first=[_skipped_note(ctx, qid)])
     if _says_more(text, match):
         return await _detail(ctx, qid, text, match, named)
@@ -299,6 +308,21 @@ async def _a_new_question(ctx: Ctx, qid: int, text: str, match: ProvinceMatch) -
     searcher = rights(ctx).searcher
     new, old = searcher.search(text, ctx.lang), searcher.search(sent.text, ctx.lang)
     return new.kind == "answer" and new.confidence >= NEW_QUESTION_CONFIDENCE and new.topic != old.topic
+
+
+_FIRST_CLAUSE = re.compile(r"[,.;:!?\n]| - ")
+
+
+def _leading_province(text: str) -> ProvinceMatch | None:
+    """The province a message opens with, before its first comma or full stop, when that
+    clause is nothing but a place answer ("Bắc Ninh, mà cho em hỏi ...")."""
+    head = _FIRST_CLAUSE.split(text, maxsplit=1)[0]
+    if head.strip() == text.strip():
+        return None
+    match = resolve_province(head)
+    if match.province is None or _beyond_the_place(head, match):
+        return None
+    return match
 
 
 def _beyond_the_place(text: str, match: ProvinceMatch) -> int:
@@ -740,6 +764,14 @@ def person_request(text: str) -> str | None:
     return "en" if langs == {"en"} else "vi"
 
 
+def is_ask_label(ctx: Ctx, text: str) -> bool:
+    """Whether `text` is the label of one of the hand-off's own buttons, typed (Zalo users
+    type what they see), in any language."""
+    catalog = ctx.services.catalog
+    keys = ("inbox.ask_more", "ask.send_last", "qa.ask_officer")
+    return fold(text) in {fold(catalog.t(lang, key)) for lang in LANGUAGES for key in keys}
+
+
 async def _follows(ctx: Ctx, data: Mapping[str, object]) -> Question | None:
     """The worker's own question a hand-off opened with "💬 Hỏi thêm" follows, if any."""
     ref = str(data.get("re", ""))
@@ -764,11 +796,17 @@ async def ask_text(ctx: Ctx) -> Reply | list[Reply]:
         sent[0].text = f"{ctx.t('ask.photo_not_sent')}\n\n{sent[0].text}"
         return sent
     if never_mind(text) or fold(text) in _LEAVE_HANDOFF or written(text) in _STOP_WRITTEN:
-        return await cancel(ctx)
-    if person_request(text) is not None:
+        left = await cancel(ctx)
+        last = data.get("q")
+        if isinstance(last, str) and await ctx.store.get_state(ctx.user.id) is None:
+            # Asked again for a person, the worker is offered it again (found by an outside
+            # tester: it was lost by backing out once). Not over a form put back.
+            await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", {"q": last})
+        return left
+    if person_request(text) is not None or is_ask_label(ctx, text):
         # "hỏi cán bộ công đoàn" typed again (the 🙋 button's label, with no button left
         # to match on Zalo): still the step, never the question (an outside tester's went
-        # to the officers as the question itself).
+        # to the officers as the question itself; "💬 Hỏi thêm" typed did so too).
         return _handoff_prompt(ctx, data)
     if len(text) < MIN_QUESTION_CHARS:
         # Still in the step: a typed word never leaves it by accident.
