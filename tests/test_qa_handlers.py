@@ -1044,3 +1044,13 @@ async def test_backing_out_of_the_hand_off_keeps_the_question_to_send(make_chat,
     await worker.say("/cancel")
     await worker.say("quay lại")
     assert not any(p.startswith("qa:") for p in worker.payloads())
+
+
+async def test_a_question_opened_with_thanks_is_answered(make_chat) -> None:
+    """Found by an outside tester: "cảm ơn anh, vậy em gửi đơn ở đâu ạ" was out of scope
+    where "vậy em gửi đơn ở đâu ạ" alone is answered. A thank-you alone stays one."""
+    worker = make_chat("w-thanks-q")
+    await worker.say("cảm ơn anh, vậy em gửi đơn ở đâu ạ")
+    assert "chỉ có thể giúp" not in worker.text() and any(p.startswith("fb:") for p in worker.payloads())
+    await worker.say("cảm ơn vì đã trả lời")
+    assert not any(p.startswith("fb:") for p in worker.payloads())

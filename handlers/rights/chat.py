@@ -34,7 +34,7 @@ from handlers.forms import QA_FLOW
 from handlers.i18n import LANGUAGES
 from handlers.join.provinces import get_province, reading_note, resolve_province
 from handlers.menu import contact_reply, with_menu
-from handlers.rights.context import small_talk_kind
+from handlers.rights.context import small_talk_kind, without_pleasantries
 from handlers.rights.inbox import ask_officer_button, is_ask_label, open_handoff, person_request, recent_question
 from handlers.rights.kb import Entry, KnowledgeBase, RegionArea, Topic, load_knowledge_base
 from handlers.rights.search import MAX_STORY_CHARS, RELATED_BUTTONS, STORY_CHOICES, Searcher, SearchResult
@@ -678,6 +678,13 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         memory = {}
     svc = rights(ctx)
     result = svc.search(text, ctx.lang)
+    if result.kind != "answer" and (rest := without_pleasantries(text)) is not None:
+        # "cảm ơn anh, vậy em gửi đơn ở đâu ạ" was out of scope where the words after the
+        # thanks are answered (found by an outside tester). Only ever a non-answer turned
+        # into an answer: "cảm ơn vì đã trả lời" stays a thank-you.
+        unwrapped = svc.search(rest, ctx.lang)
+        if unwrapped.kind == "answer":
+            result = unwrapped
     if result.lang in LANGUAGES and not (result.lang == "vi" and ctx.lang == "en" and _english_words(text)):
         # A question written in English is answered in English; the setting stays. An
         # English sentence holding a Vietnamese word ("Tết bonus") stays English.

@@ -29,6 +29,7 @@ __all__ = [
     "foreign_country",
     "is_small_talk",
     "split_story",
+    "without_pleasantries",
 ]
 
 # The background of a story counts, but less than the question it leads to.
@@ -367,6 +368,29 @@ def asks_about_tax(text: str) -> bool:
         if any(f" {p} " in folded for p in _TAX_PHRASES):
             return True
     return False
+
+
+# --- a question opened with thanks or a greeting ------------------------------------------
+
+_PLEASANTRIES = ("cam on", "xin chao", "chao", "thank you", "thanks", "hello", "hi", "alo")
+# Who is thanked or greeted, and politeness around it ("cảm ơn anh nhiều ạ, ...").
+_ADDRESSED = frozenset("anh chi em ban a ah nhieu ad admin co chu bac you so much very nha nhe".split())
+PLEASANTRY_REST_MIN_WORDS = 3
+
+
+def without_pleasantries(text: str) -> str | None:
+    """The question after an opening thanks or greeting ("cảm ơn anh, vậy em gửi đơn ở
+    đâu ạ" -> "vậy em gửi đơn ở đâu ạ"), or None when the message opens with none or is
+    little more than one."""
+    tokens = text.split()
+    folded = [fold(t) for t in tokens]
+    start = next((len(p.split()) for p in _PLEASANTRIES if folded[: len(p.split())] == p.split()), 0)
+    if not start:
+        return None
+    while start < len(tokens) and folded[start] in _ADDRESSED:
+        start += 1
+    rest = " ".join(tokens[start:]).lstrip(",.!;:- ")
+    return rest if len(rest.split()) >= PLEASANTRY_REST_MIN_WORDS else None
 
 
 # --- small talk -----------------------------------------------------------------------------
