@@ -157,7 +157,7 @@ _PRESS = frozenset({"dung", "dung roi", "dung vay", "u", "uh"})
 
 
 # Whole messages, folded, that cancel a registration as readily as they stop announcements.
-_CANCEL_WORDS = frozenset({"huy", "huy dang ky", "huy dang ki", "huy bo"})
+_CANCEL_WORDS = frozenset({"huy", "huy dang ky", "huy dang ki"})
 
 
 async def _holds_a_place(ctx: Ctx) -> bool:

@@ -730,6 +730,11 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         memory.pop("province", None)
     # The same words again (diacritics count: "Dũng" is not "đúng").
     repeated = bool(memory.get("q")) and _same(str(memory["q"]), text)
+    answered = result.kind == "answer" and result.topic is not None and svc.topic(result.topic) is not None
+    if answered:
+        # For a follow-up: another province, "what do I do now?", "that's not it". Kept in
+        # the same write as the question.
+        memory["topic"], memory["entry"] = result.topic, result.entry
     await remember_question(ctx, text, memory)
 
     if result.kind in ("foreign_law", "tax"):
@@ -739,7 +744,7 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         return _choices_reply(ctx, ctx.t("qa.clarify"), result.clarify[:2])
 
     reply: Reply | None = None
-    if result.kind == "answer" and result.topic is not None and svc.topic(result.topic) is not None:
+    if answered and result.topic is not None:
         # A repeated question did not get what the worker needed, and one or two words
         # ("luong", "bhxh") name a subject, not what the worker wants to know about it:
         # either way, offer a person.
@@ -753,9 +758,6 @@ async def answer_free_text(ctx: Ctx) -> Reply | list[Reply]:
         )
         entry = svc.kb.entries.get(result.entry) if result.entry else None
         related = [*result.also, *result.other_guesses]
-        # For a follow-up: another province, "what do I do now?", "that's not it".
-        memory["topic"], memory["entry"] = result.topic, result.entry
-        await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
         if entry is not None:
             reply = await entry_reply(
                 ctx, entry, confident=confident, also=related, province=result.province, memory=memory
@@ -824,20 +826,19 @@ async def _province_follow_up(ctx: Ctx, text: str, result: SearchResult, memory:
         # Nội thì sao" after the holiday overtime rate was called off-topic).
         title = rights(ctx).title(topic, ctx.lang)
         return Reply(ctx.t("qa.same_everywhere", topic=title), buttons=[handoff_row(ctx), ctx.back_button()])
-    memory["province"] = province
-    memory.pop("offer", None)
-    # The 🙋 button sends the question with what it follows: "còn ở Hà Nội thì sao" alone
-    # told the officers nothing (found by an outside tester).
-    before = memory.get("q")
-    await remember_question(ctx, f"{before}\n{text}" if isinstance(before, str) and before else text, memory)
     # What asking it outright gets ("lương tối thiểu ở Hà Nội": the province's own entry, or
     # the table), not the last entry (the first province's own) nor the topic's answer (it
     # ends "tell me your province"; found by an outside tester).
     svc = rights(ctx)
     asked = svc.search(f"luong toi thieu o {fold(match.province.name_vi)}", "vi")
     entry = svc.kb.entries.get(asked.entry) if asked.topic == MINIMUM_WAGE and asked.entry else None
+    memory["province"] = province
     memory["entry"] = entry.id if entry is not None else None  # what "what now?" follows
-    await ctx.store.set_state(ctx.user.id, QA_FLOW, "asked", memory)
+    memory.pop("offer", None)
+    # The 🙋 button sends the question with what it follows: "còn ở Hà Nội thì sao" alone
+    # told the officers nothing (found by an outside tester).
+    before = memory.get("q")
+    await remember_question(ctx, f"{before}\n{text}" if isinstance(before, str) and before else text, memory)
     if entry is not None:
         reply = await entry_reply(ctx, entry, province=province, memory=memory)
     else:

@@ -51,7 +51,7 @@ HANDOFF = FormFlow(HANDOFF_FLOW, interrupts=True)
 WHERE_FLOW = "askw"
 WHERE = FormFlow(WHERE_FLOW, interrupts=True)
 ANSWER = FormFlow("inbox_reply")
-LAST_QUESTION = FormFlow("qa")
+LAST_QUESTION = FormFlow(QA_FLOW)
 
 
 async def _submit(ctx: Ctx, text: str, *, follows: Question | None = None) -> list[Reply]:
@@ -463,8 +463,8 @@ async def recent_question(ctx: Ctx) -> str | None:
     """The question the worker last asked the bot, if recent: one from another day is
     not brought back (found in review: a typed request for an officer offered one from
     weeks before)."""
-    state = await ctx.store.get_state(ctx.user.id)
-    if state is None or state.flow != QA_FLOW or state.updated_at is None:
+    state = await LAST_QUESTION.load(ctx)
+    if state is None or state.updated_at is None:
         return None
     last = state.data.get("q")
     fresh = datetime.now(UTC) - state.updated_at < LAST_QUESTION_OFFERED
