@@ -332,7 +332,7 @@ async def test_foreign_law_is_declined_with_the_handoff(term) -> None:
         assert worker.offers_handoff(), text
 
 
-async def test_a_tax_question_is_declined_with_the_handoff_in_the_workers_language(term) -> None:
+async def test_a_tax_question_is_declined_with_the_handoff_in_the_workers_language(term, store) -> None:
     worker = term("w14-tax")
     await worker.type("thuong tet co phai dong thue ko")
     assert worker.answered_topic() is None
@@ -340,6 +340,9 @@ async def test_a_tax_question_is_declined_with_the_handoff_in_the_workers_langua
     await worker.type("Is my Tet bonus taxed?")
     assert worker.answered_topic() is None
     assert "income tax" in worker.printed and worker.offers_handoff()
+    # "send your question to a union officer with the button below": it is sent.
+    await worker.press("Ask a union officer")
+    assert (await store.get_question(1)).text == "Is my Tet bonus taxed?"
 
 
 @pytest.mark.parametrize("question", cases.JOIN_QUESTIONS)
